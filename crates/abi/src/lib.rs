@@ -1,0 +1,2 @@
+//! Placeholder: being written.
+#![no_std]
