@@ -1,3 +1,116 @@
+//! The Synthesis kernel binary: boot sequence, panic handler, and wiring.
+//!
+//! Owns nothing but the order in which the crates are brought up: frame
+//! allocator, page tables and heap (through `sk-machine`), a guarded boot
+//! stack, CPU tables, clock and timer; then one of the boot modes chosen on
+//! the command line: the default demo, the in-kernel tests (`ktest`) or the
+//! accelerator probe (`probe`).
 #![no_std]
 #![no_main]
-#[panic_handler] fn p(_: &core::panic::PanicInfo) -> ! { loop {} }
+#![deny(unsafe_code)]
+// A binary crate: `pub` marks what other modules of the kernel use.
+#![allow(unreachable_pub)]
+
+extern crate alloc;
+
+mod accel_probe;
+mod cmdline;
+mod demo;
+mod ktest_runner;
+mod memory;
+mod tests;
+
+use cmdline::{BootMode, Options};
+use sk_machine::boot_info::BootInfo;
+use sk_machine::{println, qemu};
+use spin::Once;
+
+/// The timer rate the kernel runs at.
+pub const TIMER_HZ: u64 = 100;
+
+#[global_allocator]
+static HEAP: sk_machine::heap::KernelHeap = sk_machine::heap::KernelHeap::new();
+
+static BOOT: Once<(&'static BootInfo, Options)> = Once::new();
+
+sk_machine::entry_point!(kernel_main);
+
+fn kernel_main(boot: &'static BootInfo) -> ! {
+    let options = Options::parse(boot.cmdline());
+    sk_machine::logger::init(options.log);
+    log::debug!("command line: {:?}", boot.cmdline());
+    let ram = memory::init_frames(boot);
+    if let Err(e) = sk_machine::paging::init(&memory::FRAMES, &ram) {
+        panic!("building the kernel page tables failed: {e:?}");
+    }
+    if let Err(e) = HEAP.init() {
+        panic!("mapping the kernel heap failed: {e:?}");
+    }
+    BOOT.call_once(|| (boot, options));
+    // Leave the boot stack (in .bss, no guard page) for a guarded one.
+    let stack = match sk_machine::stack::KernelStack::allocate(32) {
+        Ok(stack) => stack.leak(),
+        Err(e) => panic!("allocating the boot stack failed: {e:?}"),
+    };
+    sk_machine::stack::switch_to(stack, continue_boot)
+}
+
+extern "C" fn continue_boot() -> ! {
+    let (boot, options) = *BOOT.get().expect("set before the stack switch");
+    if let Err(e) = sk_machine::init_cpu() {
+        panic!("CPU tables: {e:?}");
+    }
+    ktest_runner::install_trap_hooks();
+    if let Err(e) = sk_machine::init_time(TIMER_HZ) {
+        panic!("APIC timer: {e:?}");
+    }
+    sk_machine::cpu::enable_interrupts();
+    print_banner(boot);
+    match options.mode {
+        BootMode::Demo => demo::run(),
+        BootMode::Test { start, inject } => ktest_runner::run(start, inject),
+        BootMode::Probe => accel_probe::run(),
+    }
+}
+
+fn print_banner(boot: &BootInfo) {
+    let now = sk_machine::cpu::rdtsc();
+    let boot_ticks = now.saturating_sub(boot.entry_tsc);
+    let mut brand = [0u8; 48];
+    let f = sk_machine::cpu::features();
+    println!();
+    println!("Synthesis kernel {} -- kernel calls synthesized at run time", env!("CARGO_PKG_VERSION"));
+    println!("cpu: {}", sk_machine::cpu::brand_string(&mut brand));
+    println!(
+        "cpu features: x2apic={} smep={} smap={} umip={} invariant-tsc={} hypervisor={}",
+        f.x2apic, f.smep, f.smap, f.umip, f.invariant_tsc, f.hypervisor
+    );
+    println!("command line: {:?}", boot.cmdline());
+    memory::print_memory_map(boot);
+    let hz = sk_machine::tsc::frequency_hz();
+    println!(
+        "tsc: {}.{:03} MHz (source: {:?})",
+        hz / 1_000_000,
+        (hz / 1000) % 1000,
+        sk_machine::tsc::frequency_source()
+    );
+    println!(
+        "apic: {} mode, timer {} Hz (input clock {} kHz)",
+        if sk_machine::apic::is_x2apic() { "x2APIC" } else { "xAPIC" },
+        sk_machine::apic::timer_hz(),
+        sk_machine::apic::timer_input_hz() / 1000
+    );
+    println!(
+        "boot time: {} us from the first instruction to this banner ({} TSC ticks)",
+        sk_machine::tsc::ticks_to_ns(boot_ticks) / 1000,
+        boot_ticks
+    );
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    sk_machine::cpu::disable_interrupts();
+    sk_machine::serial::force_unlock();
+    println!("\nkernel panic: {info}");
+    qemu::exit(qemu::ExitCode::Failure)
+}

@@ -1,2 +1,50 @@
-//! Placeholder: being written.
+#![doc = include_str!("../README.md")]
+//!
+//! ## Modules
+//!
+//! One concept per file: [`call`], [`call_word`], [`handle`], [`kind`],
+//! [`error`], [`args`], [`info`], [`state`], [`selector`], [`reconfigure`],
+//! [`flags`], [`exit_status`], [`user_range`]. Everything is re-exported at
+//! the crate root.
 #![no_std]
+#![forbid(unsafe_code)]
+#![deny(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
+
+#[macro_use]
+mod macros;
+mod wire;
+
+pub mod args;
+pub mod call;
+pub mod call_word;
+pub mod error;
+pub mod exit_status;
+pub mod flags;
+pub mod handle;
+pub mod info;
+pub mod kind;
+pub mod reconfigure;
+pub mod selector;
+pub mod state;
+pub mod user_range;
+
+pub use args::{
+    ScpuCreate, ScpuCreateArgs, SioCreate, SioCreateArgs, SmachCreate, SmachCreateArgs, SmemCreate,
+    SmemCreateArgs, PATH_MAX, STACK_ALIGN,
+};
+pub use call::Call;
+pub use call_word::CallWord;
+pub use error::SysError;
+pub use exit_status::ExitStatus;
+pub use flags::{OpenFlags, Prot, SmachCreateFlags, SmemCreateFlags, TtyMode};
+pub use handle::Handle;
+pub use info::{ScpuInfo, SioInfo, SmachInfo, SmemInfo};
+pub use kind::Kind;
+pub use reconfigure::{ScpuReconfigure, SioReconfigure, SmachReconfigure, SmemReconfigure};
+pub use selector::{QuerySelector, ScpuSelector, SioSelector, SmachSelector, SmemSelector, Whence};
+pub use state::{ScpuState, SioKind, SmachState};
+pub use user_range::{UserRange, PAGE_SIZE, USER_END};

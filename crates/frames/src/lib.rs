@@ -1,2 +1,8 @@
-//! Placeholder: being written.
+#![doc = include_str!("../README.md")]
 #![no_std]
+#![forbid(unsafe_code)]
+#![deny(clippy::unwrap_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+
+mod bitmap;
+
+pub use bitmap::{FrameBitmap, FreeError, FRAME_SIZE};

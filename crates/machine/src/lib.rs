@@ -1,2 +1,52 @@
-//! Placeholder: being written.
+//! `sk-machine`: all of Synthesis's hardware `unsafe`, in one crate.
+//!
+//! Owns the PVH boot trampoline, paging and the kernel address-space plan,
+//! GDT/TSS/IDT and trap entry, the exception fixup table, the local APIC and
+//! TSC clock, the serial console, `syscall` entry and the move to user mode.
+//! It depends on no crate of ours; the kernel reaches it through safe types
+//! and hands it upcalls ([`paging::FrameSource`], [`traps::Hooks`],
+//! [`syscall::set_handler`]). Policy (what to allocate, schedule or
+//! synthesize) lives in the portable crates.
+//!
+//! Unsafe policy: every `unsafe` block carries a `// SAFETY:` comment naming
+//! the invariant it relies on; `unsafe fn`s document the caller's duty.
 #![no_std]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub mod apic;
+pub mod boot;
+pub mod boot_info;
+pub mod cpu;
+pub mod dynamic_extable;
+pub mod extable;
+pub mod gdt;
+pub mod heap;
+pub mod layout;
+pub mod logger;
+pub mod paging;
+pub mod percpu;
+pub mod pit;
+pub mod probe;
+pub mod qemu;
+pub mod serial;
+pub mod stack;
+pub mod syscall;
+pub mod traps;
+pub mod tsc;
+pub mod usermode;
+
+/// Sets up this CPU's tables: per-CPU data (GS), GDT with TSS and IST
+/// stacks, the IDT, and `syscall` MSRs. Interrupts stay off.
+pub fn init_cpu() -> Result<(), paging::MapError> {
+    percpu::init_boot_cpu();
+    gdt::init()?;
+    traps::init();
+    syscall::init();
+    Ok(())
+}
+
+/// Calibrates the TSC, then starts the local APIC timer at `timer_hz`.
+pub fn init_time(timer_hz: u64) -> Result<(), paging::MapError> {
+    tsc::init();
+    apic::init(timer_hz)
+}

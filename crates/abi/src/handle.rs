@@ -1,0 +1,64 @@
+//! Handles: indices into the caller's SMACH handle table.
+//!
+//! Owns [`Handle`] and the two handles every SMACH starts with:
+//! [`Handle::SELF`] and [`Handle::CONSOLE`]. The kernel's table (in
+//! `sk-core`) maps a handle to an object; the thread's routine table maps a
+//! [`CallWord`](crate::CallWord) to the routine synthesized for it.
+
+use core::fmt;
+
+/// An index into the calling SMACH's handle table.
+///
+/// A handle is a plain number; holding one grants nothing by itself. The
+/// kernel checks it on every call (an empty slot's routines return
+/// [`SysError::BadHandle`](crate::SysError::BadHandle)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Handle(u32);
+
+impl Handle {
+    /// Handle 0: the caller's own SMACH ("self"). `create` is called on it;
+    /// `terminate` on it exits the caller.
+    pub const SELF: Self = Self(0);
+
+    /// Handle 1: the console SIO (`/dev/tty`), pre-opened for every SMACH.
+    pub const CONSOLE: Self = Self(1);
+
+    /// The first handle `create` can return.
+    pub const FIRST_FREE: Self = Self(2);
+
+    /// The handle with this table index.
+    #[must_use]
+    pub const fn new(index: u32) -> Self {
+        Self(index)
+    }
+
+    /// This handle's table index.
+    #[must_use]
+    pub const fn index(self) -> u32 {
+        self.0
+    }
+
+    /// Decodes a handle returned in `rax` by `create`.
+    ///
+    /// # Errors
+    /// [`SysError::BadHandle`](crate::SysError::BadHandle) if `value` does
+    /// not fit in 32 bits.
+    #[inline]
+    pub fn from_return(value: u64) -> Result<Self, crate::SysError> {
+        u32::try_from(value)
+            .map(Self)
+            .map_err(|_| crate::SysError::BadHandle)
+    }
+}
+
+impl From<Handle> for u64 {
+    fn from(handle: Handle) -> u64 {
+        u64::from(handle.0)
+    }
+}
+
+impl fmt::Display for Handle {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "#{}", self.0)
+    }
+}

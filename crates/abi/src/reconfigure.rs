@@ -1,0 +1,216 @@
+//! Reconfigure requests: a selector and its values, decoded together.
+//!
+//! Owns [`SmachReconfigure`], [`ScpuReconfigure`], [`SmemReconfigure`],
+//! [`SioReconfigure`]. `decode(rdi, rsi, rdx)` is the kernel's one check of
+//! a `reconfigure` call's arguments; `to_registers` is how user code builds
+//! them, so both sides use one definition. Registers a request does not use
+//! are ignored.
+
+use crate::{
+    Prot, ScpuSelector, SioSelector, SmachSelector, SmemSelector, SysError, TtyMode, Whence,
+};
+
+/// Narrows a register to a 32-bit value.
+fn value_u32(value: u64) -> Result<u32, SysError> {
+    u32::try_from(value).map_err(|_| SysError::BadValue)
+}
+
+/// `reconfigure` on an SMACH.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SmachReconfigure {
+    /// Stop all its SCPUs; returns 0.
+    Suspend,
+    /// Let them run again; returns 0.
+    Resume,
+    /// Set the priority of all its SCPUs; returns 0.
+    Priority(u32),
+    /// Block until the child exits; returns its
+    /// [`ExitStatus::to_register`](crate::ExitStatus::to_register).
+    Wait,
+}
+
+impl SmachReconfigure {
+    /// Decodes `rdi` (selector), `rsi`, `rdx`.
+    ///
+    /// # Errors
+    /// [`SysError::BadSelector`] for an unknown selector;
+    /// [`SysError::BadValue`] for a priority past `u32::MAX`.
+    pub fn decode(selector: u64, value: u64, _value2: u64) -> Result<Self, SysError> {
+        Ok(match SmachSelector::try_from(selector)? {
+            SmachSelector::Suspend => Self::Suspend,
+            SmachSelector::Resume => Self::Resume,
+            SmachSelector::Priority => Self::Priority(value_u32(value)?),
+            SmachSelector::Wait => Self::Wait,
+        })
+    }
+
+    /// The selector.
+    #[must_use]
+    pub const fn selector(self) -> SmachSelector {
+        match self {
+            Self::Suspend => SmachSelector::Suspend,
+            Self::Resume => SmachSelector::Resume,
+            Self::Priority(_) => SmachSelector::Priority,
+            Self::Wait => SmachSelector::Wait,
+        }
+    }
+
+    /// `[rdi, rsi, rdx]` for the call.
+    #[must_use]
+    pub const fn to_registers(self) -> [u64; 3] {
+        let value = match self {
+            Self::Priority(priority) => priority as u64,
+            Self::Suspend | Self::Resume | Self::Wait => 0,
+        };
+        [self.selector().number() as u64, value, 0]
+    }
+}
+
+/// `reconfigure` on an SCPU. Each returns 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ScpuReconfigure {
+    /// Stop the thread.
+    Suspend,
+    /// Let it run again.
+    Resume,
+    /// Set its priority.
+    Priority(u32),
+    /// Set its time slice.
+    Quantum {
+        /// Microseconds, non-zero.
+        quantum_us: u32,
+    },
+}
+
+impl ScpuReconfigure {
+    /// Decodes `rdi` (selector), `rsi`, `rdx`.
+    ///
+    /// # Errors
+    /// [`SysError::BadSelector`] for an unknown selector;
+    /// [`SysError::BadValue`] for a value past `u32::MAX` or a zero quantum.
+    pub fn decode(selector: u64, value: u64, _value2: u64) -> Result<Self, SysError> {
+        Ok(match ScpuSelector::try_from(selector)? {
+            ScpuSelector::Suspend => Self::Suspend,
+            ScpuSelector::Resume => Self::Resume,
+            ScpuSelector::Priority => Self::Priority(value_u32(value)?),
+            ScpuSelector::Quantum => match value_u32(value)? {
+                0 => return Err(SysError::BadValue),
+                quantum_us => Self::Quantum { quantum_us },
+            },
+        })
+    }
+
+    /// The selector.
+    #[must_use]
+    pub const fn selector(self) -> ScpuSelector {
+        match self {
+            Self::Suspend => ScpuSelector::Suspend,
+            Self::Resume => ScpuSelector::Resume,
+            Self::Priority(_) => ScpuSelector::Priority,
+            Self::Quantum { .. } => ScpuSelector::Quantum,
+        }
+    }
+
+    /// `[rdi, rsi, rdx]` for the call.
+    #[must_use]
+    pub const fn to_registers(self) -> [u64; 3] {
+        let value = match self {
+            Self::Priority(value) | Self::Quantum { quantum_us: value } => value as u64,
+            Self::Suspend | Self::Resume => 0,
+        };
+        [self.selector().number() as u64, value, 0]
+    }
+}
+
+/// `reconfigure` on an SMEM.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SmemReconfigure {
+    /// Change the protection of the whole region; returns 0.
+    Protect(Prot),
+}
+
+impl SmemReconfigure {
+    /// Decodes `rdi` (selector), `rsi`, `rdx`.
+    ///
+    /// # Errors
+    /// [`SysError::BadSelector`]; [`SysError::BadFlags`] (see [`Prot::decode`]).
+    pub fn decode(selector: u64, value: u64, _value2: u64) -> Result<Self, SysError> {
+        Ok(match SmemSelector::try_from(selector)? {
+            SmemSelector::Protect => Self::Protect(Prot::decode(value)?),
+        })
+    }
+
+    /// The selector.
+    #[must_use]
+    pub const fn selector(self) -> SmemSelector {
+        match self {
+            Self::Protect(_) => SmemSelector::Protect,
+        }
+    }
+
+    /// `[rdi, rsi, rdx]` for the call.
+    #[must_use]
+    pub const fn to_registers(self) -> [u64; 3] {
+        let Self::Protect(prot) = self;
+        [self.selector().number() as u64, prot.bits() as u64, 0]
+    }
+}
+
+/// `reconfigure` on an SIO.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SioReconfigure {
+    /// Move the position; returns the new position. A result below 0 or
+    /// past `i64::MAX` fails with [`SysError::BadOffset`] (the kernel's check).
+    Seek {
+        /// What `offset` is relative to.
+        whence: Whence,
+        /// Signed byte offset (`rdx`, two's complement).
+        offset: i64,
+    },
+    /// Set the console's line discipline; returns 0.
+    /// [`SysError::WrongKind`] on an SIO that is not the tty.
+    TtyMode(TtyMode),
+}
+
+impl SioReconfigure {
+    /// Decodes `rdi` (selector), `rsi`, `rdx`.
+    ///
+    /// # Errors
+    /// [`SysError::BadSelector`]; [`SysError::BadValue`] for an unknown
+    /// whence; [`SysError::BadFlags`] for unknown tty-mode bits.
+    pub fn decode(selector: u64, value: u64, value2: u64) -> Result<Self, SysError> {
+        Ok(match SioSelector::try_from(selector)? {
+            SioSelector::Seek => Self::Seek {
+                whence: Whence::try_from(value)?,
+                offset: i64::from_ne_bytes(value2.to_ne_bytes()),
+            },
+            SioSelector::TtyMode => Self::TtyMode(TtyMode::decode(value)?),
+        })
+    }
+
+    /// The selector.
+    #[must_use]
+    pub const fn selector(self) -> SioSelector {
+        match self {
+            Self::Seek { .. } => SioSelector::Seek,
+            Self::TtyMode(_) => SioSelector::TtyMode,
+        }
+    }
+
+    /// `[rdi, rsi, rdx]` for the call.
+    #[must_use]
+    pub const fn to_registers(self) -> [u64; 3] {
+        let selector = self.selector().number() as u64;
+        match self {
+            Self::Seek { whence, offset } => [
+                selector,
+                whence.number() as u64,
+                u64::from_ne_bytes(offset.to_ne_bytes()),
+            ],
+            Self::TtyMode(mode) => [selector, mode.bits() as u64, 0],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,110 @@
+//! Tests of reconfigure decoding: every request round-trips through its
+//! registers, and bad selectors and values are rejected.
+
+use super::*;
+
+#[test]
+fn every_request_round_trips_through_registers() {
+    let smach = [
+        SmachReconfigure::Suspend,
+        SmachReconfigure::Resume,
+        SmachReconfigure::Priority(u32::MAX),
+        SmachReconfigure::Wait,
+    ];
+    for request in smach {
+        let [rdi, rsi, rdx] = request.to_registers();
+        assert_eq!(SmachReconfigure::decode(rdi, rsi, rdx), Ok(request));
+    }
+    let scpu = [
+        ScpuReconfigure::Suspend,
+        ScpuReconfigure::Resume,
+        ScpuReconfigure::Priority(3),
+        ScpuReconfigure::Quantum { quantum_us: 500 },
+    ];
+    for request in scpu {
+        let [rdi, rsi, rdx] = request.to_registers();
+        assert_eq!(ScpuReconfigure::decode(rdi, rsi, rdx), Ok(request));
+    }
+    let protect = SmemReconfigure::Protect(Prot::READ | Prot::EXEC);
+    let [rdi, rsi, rdx] = protect.to_registers();
+    assert_eq!(SmemReconfigure::decode(rdi, rsi, rdx), Ok(protect));
+    for request in [
+        SioReconfigure::Seek {
+            whence: Whence::Set,
+            offset: 0,
+        },
+        SioReconfigure::Seek {
+            whence: Whence::Current,
+            offset: i64::MIN,
+        },
+        SioReconfigure::Seek {
+            whence: Whence::End,
+            offset: -1,
+        },
+        SioReconfigure::TtyMode(TtyMode::RAW | TtyMode::ECHO),
+    ] {
+        let [rdi, rsi, rdx] = request.to_registers();
+        assert_eq!(SioReconfigure::decode(rdi, rsi, rdx), Ok(request));
+    }
+}
+
+#[test]
+fn selector_numbers_are_pinned() {
+    assert_eq!(SmachSelector::Wait.number(), 3);
+    assert_eq!(ScpuSelector::Quantum.number(), 3);
+    assert_eq!(SioSelector::Seek.number(), 0);
+    assert_eq!(SioSelector::TtyMode.number(), 1);
+    assert_eq!(crate::QuerySelector::Routines.number(), 1);
+    // Shared meanings share numbers.
+    assert_eq!(
+        SmachSelector::Suspend.number(),
+        ScpuSelector::Suspend.number()
+    );
+    assert_eq!(
+        SmachSelector::Priority.number(),
+        ScpuSelector::Priority.number()
+    );
+}
+
+#[test]
+fn unknown_selectors_are_bad_selector() {
+    assert_eq!(
+        SmachReconfigure::decode(4, 0, 0),
+        Err(SysError::BadSelector)
+    );
+    assert_eq!(
+        ScpuReconfigure::decode(u64::MAX, 0, 0),
+        Err(SysError::BadSelector)
+    );
+    assert_eq!(SmemReconfigure::decode(1, 1, 0), Err(SysError::BadSelector));
+    assert_eq!(SioReconfigure::decode(2, 0, 0), Err(SysError::BadSelector));
+    assert_eq!(
+        crate::QuerySelector::try_from(2),
+        Err(SysError::BadSelector)
+    );
+}
+
+#[test]
+fn bad_values_are_rejected() {
+    let too_big = u64::from(u32::MAX) + 1;
+    assert_eq!(
+        SmachReconfigure::decode(2, too_big, 0),
+        Err(SysError::BadValue)
+    );
+    assert_eq!(ScpuReconfigure::decode(3, 0, 0), Err(SysError::BadValue));
+    assert_eq!(SioReconfigure::decode(0, 3, 0), Err(SysError::BadValue));
+    assert_eq!(SioReconfigure::decode(1, 4, 0), Err(SysError::BadFlags));
+    assert_eq!(SmemReconfigure::decode(0, 6, 0), Err(SysError::BadFlags));
+}
+
+#[test]
+fn unused_registers_are_ignored() {
+    assert_eq!(
+        SmachReconfigure::decode(3, 123, 456),
+        Ok(SmachReconfigure::Wait)
+    );
+    assert_eq!(
+        SioReconfigure::decode(1, 0, u64::MAX),
+        Ok(SioReconfigure::TtyMode(TtyMode::empty()))
+    );
+}

@@ -1,0 +1,82 @@
+//! Selector numbers: the `rdi` of `reconfigure` and `query`.
+//!
+//! Owns the per-kind reconfigure selectors ([`SmachSelector`],
+//! [`ScpuSelector`], [`SmemSelector`], [`SioSelector`]), [`Whence`] for
+//! seeks, and [`QuerySelector`]. Unknown numbers decode as
+//! [`SysError::BadSelector`](crate::SysError::BadSelector). The values that
+//! go with each selector are decoded in [`crate::reconfigure`]. Shared
+//! meanings share numbers across kinds (Suspend = 0, Resume = 1,
+//! Priority = 2).
+
+numbered_enum! {
+    /// What `reconfigure` changes on an SMACH.
+    pub enum SmachSelector: u32, unknown => BadSelector {
+        /// Stop all its SCPUs.
+        Suspend = 0,
+        /// Let its SCPUs run again.
+        Resume = 1,
+        /// Set the priority of all its SCPUs (`rsi`).
+        Priority = 2,
+        /// Block until the child exits; returns its exit status.
+        Wait = 3,
+    }
+}
+
+numbered_enum! {
+    /// What `reconfigure` changes on an SCPU.
+    pub enum ScpuSelector: u32, unknown => BadSelector {
+        /// Stop the thread.
+        Suspend = 0,
+        /// Let the thread run again.
+        Resume = 1,
+        /// Set its priority (`rsi`).
+        Priority = 2,
+        /// Set its time slice in microseconds (`rsi`, non-zero).
+        Quantum = 3,
+    }
+}
+
+numbered_enum! {
+    /// What `reconfigure` changes on an SMEM.
+    pub enum SmemSelector: u32, unknown => BadSelector {
+        /// Change its protection (`rsi` = [`Prot`](crate::Prot) bits).
+        Protect = 0,
+    }
+}
+
+numbered_enum! {
+    /// What `reconfigure` changes on an SIO.
+    pub enum SioSelector: u32, unknown => BadSelector {
+        /// Move the position (`rsi` = [`Whence`], `rdx` = offset as `i64`);
+        /// returns the new position.
+        Seek = 0,
+        /// Set the console's line discipline (`rsi` = [`TtyMode`](crate::TtyMode) bits).
+        TtyMode = 1,
+    }
+}
+
+numbered_enum! {
+    /// What a seek offset is relative to (`lseek`'s `whence`).
+    pub enum Whence: u32, unknown => BadValue {
+        /// The start of the file.
+        Set = 0,
+        /// The current position.
+        Current = 1,
+        /// The end of the file.
+        End = 2,
+    }
+}
+
+numbered_enum! {
+    /// What `query` reports (`rdi`).
+    pub enum QuerySelector: u32, unknown => BadSelector {
+        /// The kind's info struct ([`SmachInfo`](crate::SmachInfo),
+        /// [`ScpuInfo`](crate::ScpuInfo), [`SmemInfo`](crate::SmemInfo),
+        /// [`SioInfo`](crate::SioInfo)); all kinds.
+        Info = 0,
+        /// Reserved (SIO only): descriptions of the routines synthesized for
+        /// this SIO. Returns [`SysError::NotSupported`](crate::SysError::NotSupported)
+        /// until its format is defined.
+        Routines = 1,
+    }
+}

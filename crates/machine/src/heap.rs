@@ -1,0 +1,122 @@
+//! The kernel heap: `linked_list_allocator` over a virtual range that grows
+//! on demand by mapping fresh frames (RW + NX) at its end.
+//!
+//! Owns [`KernelHeap`], the kernel's `#[global_allocator]`. Growth maps
+//! whole pages from the registered frame source; memory is never returned
+//! to the frame allocator (the heap's high-water mark is reported instead).
+
+use crate::layout::{HEAP_BASE, HEAP_MAX_BYTES, PAGE_SIZE};
+use crate::paging::{self, Access};
+use core::alloc::{GlobalAlloc, Layout};
+use core::ptr::NonNull;
+use linked_list_allocator::Heap;
+use spin::Mutex;
+
+const INITIAL_BYTES: u64 = 4 << 20;
+const MIN_GROWTH_BYTES: u64 = 1 << 20;
+
+/// The global allocator type; the kernel declares one static of it.
+pub struct KernelHeap {
+    inner: Mutex<HeapState>,
+}
+
+struct HeapState {
+    heap: Heap,
+    mapped_bytes: u64,
+}
+
+impl KernelHeap {
+    /// An empty heap; [`KernelHeap::init`] maps its first pages.
+    pub const fn new() -> Self {
+        Self { inner: Mutex::new(HeapState { heap: Heap::empty(), mapped_bytes: 0 }) }
+    }
+
+    /// Maps the initial heap pages. Call once, after `paging::init`.
+    pub fn init(&self) -> Result<(), paging::MapError> {
+        x86_64::instructions::interrupts::without_interrupts(|| {
+            let mut state = self.inner.lock();
+            map_range(HEAP_BASE, INITIAL_BYTES)?;
+            // SAFETY: HEAP_BASE..+INITIAL_BYTES was just mapped RW, belongs
+            // to the heap alone, and the heap was empty.
+            unsafe { state.heap.init(HEAP_BASE as *mut u8, INITIAL_BYTES as usize) };
+            state.mapped_bytes = INITIAL_BYTES;
+            Ok(())
+        })
+    }
+
+    /// Bytes of virtual memory mapped for the heap so far.
+    pub fn mapped_bytes(&self) -> u64 {
+        x86_64::instructions::interrupts::without_interrupts(|| self.inner.lock().mapped_bytes)
+    }
+
+    /// Bytes currently allocated.
+    pub fn used_bytes(&self) -> u64 {
+        x86_64::instructions::interrupts::without_interrupts(|| self.inner.lock().heap.used() as u64)
+    }
+}
+
+impl Default for KernelHeap {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn map_range(start: u64, len: u64) -> Result<(), paging::MapError> {
+    let mut virt = start;
+    while virt < start + len {
+        let frame = paging::frames().allocate_frame().ok_or(paging::MapError::OutOfFrames)?;
+        if let Err(e) = paging::map_kernel_page(virt, frame, Access::ReadWrite) {
+            paging::frames().free_frame(frame);
+            return Err(e);
+        }
+        virt += PAGE_SIZE;
+    }
+    Ok(())
+}
+
+impl HeapState {
+    fn grow(&mut self, layout: Layout) -> bool {
+        let want = (layout.size() as u64 + layout.align() as u64 + PAGE_SIZE).max(MIN_GROWTH_BYTES);
+        let want = (want + PAGE_SIZE - 1) & !(PAGE_SIZE - 1);
+        if self.mapped_bytes + want > HEAP_MAX_BYTES {
+            return false;
+        }
+        if map_range(HEAP_BASE + self.mapped_bytes, want).is_err() {
+            return false;
+        }
+        // SAFETY: the pages right after the heap's top were just mapped RW
+        // and belong to the heap alone.
+        unsafe { self.heap.extend(want as usize) };
+        self.mapped_bytes += want;
+        true
+    }
+}
+
+// SAFETY: allocation and deallocation go through one spin lock taken with
+// interrupts masked, so the heap is never used re-entrantly; returned
+// blocks come from linked_list_allocator, which honours the layout.
+unsafe impl GlobalAlloc for KernelHeap {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        x86_64::instructions::interrupts::without_interrupts(|| {
+            let mut state = self.inner.lock();
+            loop {
+                if let Ok(p) = state.heap.allocate_first_fit(layout) {
+                    return p.as_ptr();
+                }
+                if !state.grow(layout) {
+                    return core::ptr::null_mut();
+                }
+            }
+        })
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if let Some(p) = NonNull::new(ptr) {
+            x86_64::instructions::interrupts::without_interrupts(|| {
+                // SAFETY: the caller passes a block this heap allocated with
+                // the same layout (GlobalAlloc contract).
+                unsafe { self.inner.lock().heap.deallocate(p, layout) }
+            });
+        }
+    }
+}

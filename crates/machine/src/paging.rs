@@ -1,0 +1,240 @@
+//! The kernel's page tables: the direct map, the kernel image with per-section
+//! permissions, and small-page mapping for heap, stacks, code arena and MMIO.
+//!
+//! Owns the kernel PML4 and [`FrameSource`], the upcall through which the
+//! kernel's (portable) frame allocator hands out physical frames. Built once
+//! at boot in two phases: tables are written through the boot window (phys
+//! < 1 GiB at `KERNEL_VMA`) until CR3 switches to them, then through the
+//! direct map. Kernel-half PML4 entries are all created at boot, so every
+//! address space that copies them sees later kernel mappings too.
+
+use crate::layout::{self, phys_to_virt, DIRECT_MAP_BASE, KERNEL_VMA, PAGE_SIZE};
+use spin::{Mutex, Once};
+use x86_64::registers::control::{Cr3, Cr3Flags, Cr4, Cr4Flags};
+use x86_64::structures::paging::mapper::{MapToError, TranslateResult};
+use x86_64::structures::paging::{
+    FrameAllocator, Mapper, OffsetPageTable, Page, PageTable, PageTableFlags as Flags, PhysFrame,
+    PageSize, Size2MiB, Size4KiB, Translate,
+};
+use x86_64::{PhysAddr, VirtAddr};
+
+/// Physical frames for the mechanism, provided by the kernel's allocator.
+pub trait FrameSource: Sync {
+    /// A free 4 KiB frame anywhere in RAM.
+    fn allocate_frame(&self) -> Option<u64>;
+    /// A free 4 KiB frame whose address is below `limit`.
+    fn allocate_frame_below(&self, limit: u64) -> Option<u64>;
+    /// Returns a frame obtained from this source.
+    fn free_frame(&self, phys: u64);
+}
+
+/// Access rights of a kernel mapping.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Read-only, no execute.
+    Read,
+    /// Read and write, no execute.
+    ReadWrite,
+    /// Read and execute (never writable).
+    ReadExecute,
+    /// Read and write, uncached, no execute (device registers).
+    Mmio,
+}
+
+impl Access {
+    fn flags(self) -> Flags {
+        let base = Flags::PRESENT | Flags::GLOBAL;
+        match self {
+            Access::Read => base | Flags::NO_EXECUTE,
+            Access::ReadWrite => base | Flags::WRITABLE | Flags::NO_EXECUTE,
+            Access::ReadExecute => base,
+            Access::Mmio => base | Flags::WRITABLE | Flags::NO_EXECUTE | Flags::NO_CACHE | Flags::WRITE_THROUGH,
+        }
+    }
+}
+
+/// Errors from mapping and unmapping.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapError {
+    /// No physical frame for a page table or the page itself.
+    OutOfFrames,
+    /// The virtual page is already mapped.
+    AlreadyMapped,
+    /// The virtual page is not mapped.
+    NotMapped,
+    /// The address is not page-aligned or not in the expected region.
+    BadAddress,
+}
+
+static FRAMES: Once<&'static dyn FrameSource> = Once::new();
+static KERNEL_PML4_PHYS: Once<u64> = Once::new();
+static KERNEL_SPACE: Once<Mutex<OffsetPageTable<'static>>> = Once::new();
+
+/// The registered frame source. Panics if used before [`init`] (a kernel bug).
+pub fn frames() -> &'static dyn FrameSource {
+    *FRAMES.get().expect("paging::init registers the frame source first")
+}
+
+/// Adapts a [`FrameSource`] to the `x86_64` crate's allocator trait.
+struct TableFrames {
+    below: Option<u64>,
+}
+
+// SAFETY: every frame handed out comes from the kernel's frame allocator,
+// which never hands out a frame twice; the mapper zeroes new tables.
+unsafe impl FrameAllocator<Size4KiB> for TableFrames {
+    fn allocate_frame(&mut self) -> Option<PhysFrame<Size4KiB>> {
+        let phys = match self.below {
+            Some(limit) => frames().allocate_frame_below(limit)?,
+            None => frames().allocate_frame()?,
+        };
+        Some(PhysFrame::containing_address(PhysAddr::new(phys)))
+    }
+}
+
+fn map_err<S: x86_64::structures::paging::PageSize>(e: MapToError<S>) -> MapError {
+    match e {
+        MapToError::FrameAllocationFailed => MapError::OutOfFrames,
+        MapToError::PageAlreadyMapped(_) | MapToError::ParentEntryHugePage => MapError::AlreadyMapped,
+    }
+}
+
+/// The kernel-half PML4 indices pre-created at boot (direct map, heap,
+/// stacks, arena, MMIO, image), so copies of the kernel half stay in sync.
+const KERNEL_HALF_REGIONS: [u64; 6] =
+    [DIRECT_MAP_BASE, layout::HEAP_BASE, layout::STACKS_BASE, layout::CODE_ARENA_BASE, layout::MMIO_BASE, KERNEL_VMA];
+
+/// Builds the kernel page tables and switches to them.
+///
+/// `ram` lists the physical ranges to put in the direct map. Runs once, on
+/// the boot stack, with interrupts off and the boot page tables active.
+pub fn init(frame_source: &'static dyn FrameSource, ram: &[(u64, u64)]) -> Result<(), MapError> {
+    FRAMES.call_once(|| frame_source);
+    let mut boot_alloc = TableFrames { below: Some(layout::BOOT_WINDOW_BYTES) };
+    let pml4_phys = frames().allocate_frame_below(layout::BOOT_WINDOW_BYTES).ok_or(MapError::OutOfFrames)?;
+    let pml4_ptr = (KERNEL_VMA + pml4_phys) as *mut PageTable;
+    // SAFETY: the frame is fresh from the allocator (no other reference),
+    // lies inside the boot window, and is page-aligned.
+    let pml4 = unsafe {
+        pml4_ptr.write(PageTable::new());
+        &mut *pml4_ptr
+    };
+    // SAFETY: the boot window maps every physical address below 1 GiB at
+    // KERNEL_VMA and all table frames are allocated below 1 GiB here.
+    let mut mapper = unsafe { OffsetPageTable::new(pml4, VirtAddr::new(KERNEL_VMA)) };
+
+    // Direct map: RAM, 2 MiB pages, RW + NX.
+    for &(start, end) in ram {
+        let mut phys = start & !(Size2MiB::SIZE - 1);
+        while phys < end {
+            let page = Page::<Size2MiB>::containing_address(VirtAddr::new(phys_to_virt(phys)));
+            let frame = PhysFrame::<Size2MiB>::containing_address(PhysAddr::new(phys));
+            let flags = Flags::PRESENT | Flags::WRITABLE | Flags::NO_EXECUTE | Flags::GLOBAL;
+            // SAFETY: the direct map aliases RAM as data only (NX); the new
+            // tables are not active yet, so nothing observes them mid-build.
+            match unsafe { mapper.map_to(page, frame, flags, &mut boot_alloc) } {
+                Ok(flush) => flush.ignore(),
+                Err(MapToError::PageAlreadyMapped(_)) => {}
+                Err(e) => return Err(map_err(e)),
+            }
+            phys += Size2MiB::SIZE;
+        }
+    }
+
+    // Kernel image with per-section permissions.
+    let image = layout::kernel_image();
+    for (range, access) in [(image.text, Access::ReadExecute), (image.rodata, Access::Read), (image.data, Access::ReadWrite)] {
+        let mut virt = range.0;
+        while virt < range.1 {
+            map_with(&mut mapper, virt, virt - KERNEL_VMA, access, &mut boot_alloc)?;
+            virt += PAGE_SIZE;
+        }
+    }
+
+    // Pre-create the kernel-half PDPTs so every address space shares them.
+    for base in KERNEL_HALF_REGIONS {
+        let index = ((base >> 39) & 511) as usize;
+        if mapper.level_4_table()[index].is_unused() {
+            let frame = boot_alloc.allocate_frame().ok_or(MapError::OutOfFrames)?;
+            // SAFETY: fresh frame inside the boot window; zeroed before it
+            // becomes a table.
+            unsafe { ((KERNEL_VMA + frame.start_address().as_u64()) as *mut PageTable).write(PageTable::new()) };
+            mapper.level_4_table_mut()[index].set_frame(frame, Flags::PRESENT | Flags::WRITABLE);
+        }
+    }
+
+    if crate::cpu::features().pge {
+        // SAFETY: global pages only change TLB retention of global entries.
+        unsafe { Cr4::update(|f| f.insert(Cr4Flags::PAGE_GLOBAL)) };
+    }
+    // SAFETY: the new tables map the running code (text), the boot stack
+    // (bss) and all data with the same virtual addresses as before, so
+    // execution continues seamlessly after the switch.
+    unsafe { Cr3::write(PhysFrame::containing_address(PhysAddr::new(pml4_phys)), Cr3Flags::empty()) };
+
+    KERNEL_PML4_PHYS.call_once(|| pml4_phys);
+    // SAFETY: the PML4 is now reached through the direct map, which covers
+    // all RAM; this is the only mapper over the kernel tables.
+    let table = unsafe { &mut *(phys_to_virt(pml4_phys) as *mut PageTable) };
+    // SAFETY: the direct map maps all RAM at DIRECT_MAP_BASE.
+    let mapper = unsafe { OffsetPageTable::new(table, VirtAddr::new(DIRECT_MAP_BASE)) };
+    KERNEL_SPACE.call_once(|| Mutex::new(mapper));
+    Ok(())
+}
+
+fn map_with(
+    mapper: &mut OffsetPageTable<'static>,
+    virt: u64,
+    phys: u64,
+    access: Access,
+    alloc: &mut TableFrames,
+) -> Result<(), MapError> {
+    let page = Page::<Size4KiB>::from_start_address(VirtAddr::new(virt)).map_err(|_| MapError::BadAddress)?;
+    let frame = PhysFrame::<Size4KiB>::from_start_address(PhysAddr::new(phys)).map_err(|_| MapError::BadAddress)?;
+    // SAFETY: callers map only kernel-owned frames into kernel-owned
+    // virtual ranges; aliasing rules are the callers' (documented per use).
+    let flush = unsafe { mapper.map_to(page, frame, access.flags(), alloc) }.map_err(map_err)?;
+    flush.flush();
+    Ok(())
+}
+
+fn with_kernel_space<R>(f: impl FnOnce(&mut OffsetPageTable<'static>) -> R) -> R {
+    let space = KERNEL_SPACE.get().expect("paging::init ran");
+    x86_64::instructions::interrupts::without_interrupts(|| f(&mut space.lock()))
+}
+
+/// Maps the 4 KiB kernel page at `virt` to frame `phys`.
+pub fn map_kernel_page(virt: u64, phys: u64, access: Access) -> Result<(), MapError> {
+    with_kernel_space(|m| map_with(m, virt, phys, access, &mut TableFrames { below: None }))
+}
+
+/// Unmaps the kernel page at `virt`, returning the frame it mapped.
+pub fn unmap_kernel_page(virt: u64) -> Result<u64, MapError> {
+    with_kernel_space(|m| {
+        let page = Page::<Size4KiB>::from_start_address(VirtAddr::new(virt)).map_err(|_| MapError::BadAddress)?;
+        let (frame, flush) = m.unmap(page).map_err(|_| MapError::NotMapped)?;
+        flush.flush();
+        Ok(frame.start_address().as_u64())
+    })
+}
+
+/// Translates a kernel virtual address (None if unmapped).
+pub fn translate(virt: u64) -> Option<u64> {
+    with_kernel_space(|m| match m.translate(VirtAddr::new(virt)) {
+        TranslateResult::Mapped { frame, offset, .. } => Some(frame.start_address().as_u64() + offset),
+        _ => None,
+    })
+}
+
+/// Runs `f` with the kernel mapper and a frame allocator adapter.
+pub(crate) fn with_active_mapper<R>(
+    f: impl FnOnce(&mut OffsetPageTable<'static>, &mut dyn FrameAllocator<Size4KiB>) -> R,
+) -> R {
+    with_kernel_space(|m| f(m, &mut TableFrames { below: None }))
+}
+
+/// Physical address of the kernel PML4 (its kernel half is copied into every
+/// address space).
+pub fn kernel_pml4_phys() -> u64 {
+    *KERNEL_PML4_PHYS.get().expect("paging::init ran")
+}

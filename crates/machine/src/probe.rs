@@ -1,0 +1,114 @@
+//! Probing kernel memory with recovery: reads, writes and calls that report
+//! a page fault instead of crashing, built on the fixup table.
+//!
+//! Used by tests of the fixup mechanism and of page protections (read-only
+//! text, NX data, guard pages) and as the model for the user-copy routines.
+
+use core::arch::asm;
+
+/// A page fault recovered through the fixup table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageFault {
+    /// The CPU's page-fault error code (P, W, U, RSVD, I bits).
+    pub error_code: u64,
+    /// The faulting linear address (CR2).
+    pub address: u64,
+}
+
+/// Error-code bit: the page was present (a protection violation).
+pub const PF_PRESENT: u64 = 1;
+/// Error-code bit: the access was a write.
+pub const PF_WRITE: u64 = 1 << 1;
+/// Error-code bit: the access came from user mode.
+pub const PF_USER: u64 = 1 << 2;
+/// Error-code bit: the access was an instruction fetch.
+pub const PF_FETCH: u64 = 1 << 4;
+
+const NO_FAULT: u64 = u64::MAX;
+
+/// Reads one byte at `addr`, or reports the page fault.
+pub fn read_u8(addr: u64) -> Result<u8, PageFault> {
+    let value: u64;
+    let cr2: u64;
+    let faulted: u64;
+    // SAFETY: the only access is the `movzx` at label 2, covered by an
+    // `.extable` entry: if it faults, the handler resumes at 3 with rax =
+    // error code and rdx = CR2 (extable.rs), so no fault escapes.
+    unsafe {
+        asm!(
+            "2: movzx eax, byte ptr [{addr}]",
+            "xor ecx, ecx",
+            "jmp 4f",
+            "3: mov ecx, 1",
+            "4:",
+            ".pushsection .extable, \"a\"",
+            ".balign 8",
+            ".quad 2b, 3b, 0",
+            ".popsection",
+            addr = in(reg) addr,
+            out("rax") value,
+            out("rcx") faulted,
+            out("rdx") cr2,
+            options(nostack, readonly),
+        );
+    }
+    if faulted != 0 { Err(PageFault { error_code: value, address: cr2 }) } else { Ok(value as u8) }
+}
+
+/// Writes one byte at `addr`, or reports the page fault.
+pub fn write_u8(addr: u64, byte: u8) -> Result<(), PageFault> {
+    let status: u64;
+    let cr2: u64;
+    // SAFETY: the only access is the store at label 2, covered by an
+    // `.extable` entry (see `read_u8`). Callers probe addresses that are
+    // either unmapped, read-only, or memory they own.
+    unsafe {
+        asm!(
+            "2: mov byte ptr [{addr}], {byte}",
+            "mov rax, {none}",
+            "xor edx, edx",
+            "3:",
+            ".pushsection .extable, \"a\"",
+            ".balign 8",
+            ".quad 2b, 3b, 0",
+            ".popsection",
+            addr = in(reg) addr,
+            byte = in(reg_byte) byte,
+            none = const NO_FAULT,
+            out("rax") status,
+            out("rdx") cr2,
+            options(nostack),
+        );
+    }
+    if status == NO_FAULT { Ok(()) } else { Err(PageFault { error_code: status, address: cr2 }) }
+}
+
+/// Calls the code at `addr` (which must be `ret` if it runs at all), or
+/// reports the page fault (e.g. an NX data page).
+pub fn call(addr: u64) -> Result<(), PageFault> {
+    let status: u64;
+    let cr2: u64;
+    // SAFETY: the call either executes code that returns immediately
+    // (callers pass a `ret` or a non-executable page), or faults on the
+    // fetch; then the CallProbe entry keyed by the return address (label
+    // 2) resumes at 3 with the return address popped (extable.rs).
+    unsafe {
+        asm!(
+            "mov rax, {none}",
+            "xor edx, edx",
+            "call {addr}",
+            "2:",
+            "3:",
+            ".pushsection .extable, \"a\"",
+            ".balign 8",
+            ".quad 2b, 3b, 1",
+            ".popsection",
+            addr = in(reg) addr,
+            none = const NO_FAULT,
+            out("rax") status,
+            out("rdx") cr2,
+            clobber_abi("C"),
+        );
+    }
+    if status == NO_FAULT { Ok(()) } else { Err(PageFault { error_code: status, address: cr2 }) }
+}

@@ -1,0 +1,128 @@
+//! Kernel stacks, each with an unmapped guard page below it.
+//!
+//! Owns the stack region's slots: every slot is `SLOT_BYTES` of virtual
+//! space whose lowest page stays unmapped, so an overflow faults instead of
+//! corrupting a neighbour. A fault on a guard page cannot push its own
+//! frame, so it escalates to a double fault, which runs on its own IST
+//! stack (see `gdt.rs`).
+
+use crate::layout::{PAGE_SIZE, STACKS_BASE};
+use crate::paging::{self, Access, MapError};
+use spin::Mutex;
+
+/// Virtual bytes per stack slot (guard page included).
+const SLOT_BYTES: u64 = 256 * 1024;
+const MAX_SLOTS: usize = 4096;
+
+/// A mapped kernel stack; unmapped and freed on [`KernelStack::free`].
+#[derive(Debug)]
+pub struct KernelStack {
+    slot: usize,
+    pages: u64,
+}
+
+struct Slots {
+    next_unused: usize,
+    free: [u16; MAX_SLOTS],
+    free_count: usize,
+}
+
+static SLOTS: Mutex<Slots> = Mutex::new(Slots { next_unused: 0, free: [0; MAX_SLOTS], free_count: 0 });
+
+impl KernelStack {
+    /// Maps a stack of `pages` pages (at most 63) below a guard page.
+    pub fn allocate(pages: u64) -> Result<Self, MapError> {
+        if pages == 0 || (pages + 1) * PAGE_SIZE > SLOT_BYTES {
+            return Err(MapError::BadAddress);
+        }
+        let slot = x86_64::instructions::interrupts::without_interrupts(|| {
+            let mut s = SLOTS.lock();
+            if s.free_count > 0 {
+                s.free_count -= 1;
+                Some(usize::from(s.free[s.free_count]))
+            } else if s.next_unused < MAX_SLOTS {
+                s.next_unused += 1;
+                Some(s.next_unused - 1)
+            } else {
+                None
+            }
+        })
+        .ok_or(MapError::OutOfFrames)?;
+        let stack = KernelStack { slot, pages };
+        let top = stack.top();
+        for i in 1..=pages {
+            let frame = match paging::frames().allocate_frame() {
+                Some(f) => f,
+                None => {
+                    stack.release_pages(i - 1);
+                    return Err(MapError::OutOfFrames);
+                }
+            };
+            if let Err(e) = paging::map_kernel_page(top - i * PAGE_SIZE, frame, Access::ReadWrite) {
+                paging::frames().free_frame(frame);
+                stack.release_pages(i - 1);
+                return Err(e);
+            }
+        }
+        Ok(stack)
+    }
+
+    /// The address just above the stack (initial RSP).
+    pub fn top(&self) -> u64 {
+        STACKS_BASE + (self.slot as u64 + 1) * SLOT_BYTES
+    }
+
+    /// The lowest mapped address.
+    pub fn bottom(&self) -> u64 {
+        self.top() - self.pages * PAGE_SIZE
+    }
+
+    /// The guard page's address (unmapped).
+    pub fn guard_page(&self) -> u64 {
+        self.bottom() - PAGE_SIZE
+    }
+
+    fn release_pages(&self, mapped: u64) {
+        for i in 1..=mapped {
+            if let Ok(frame) = paging::unmap_kernel_page(self.top() - i * PAGE_SIZE) {
+                paging::frames().free_frame(frame);
+            }
+        }
+        x86_64::instructions::interrupts::without_interrupts(|| {
+            let mut s = SLOTS.lock();
+            let n = s.free_count;
+            s.free[n] = self.slot as u16;
+            s.free_count += 1;
+        });
+    }
+
+    /// Unmaps the stack and returns its frames. The caller must no longer
+    /// run on it.
+    pub fn free(self) {
+        self.release_pages(self.pages);
+    }
+
+    /// Keeps the stack mapped forever (boot and IST stacks).
+    pub fn leak(self) -> u64 {
+        let top = self.top();
+        core::mem::forget(self);
+        top
+    }
+}
+
+/// Calls `f` on the stack whose top is `top`; never returns.
+pub fn switch_to(top: u64, f: extern "C" fn() -> !) -> ! {
+    // SAFETY: `top` is the top of a mapped kernel stack that nothing else
+    // uses; `f` never returns, so abandoning the current stack is fine.
+    unsafe {
+        core::arch::asm!(
+            "mov rsp, {top}",
+            "xor ebp, ebp",
+            "call {f}",
+            "ud2",
+            top = in(reg) top,
+            f = in(reg) f,
+            options(noreturn)
+        )
+    }
+}

@@ -1,0 +1,149 @@
+//! System-call entry through `syscall`/`sysretq` (the generic path's door).
+//!
+//! Owns the MSR setup (EFER.SCE, STAR, LSTAR, SFMASK), the entry stub that
+//! switches to the kernel stack with `swapgs`, and [`SyscallFrame`]. The
+//! kernel's dispatcher is an upcall ([`set_handler`]). Before `sysretq` the
+//! return address is checked to be canonical and in the user half: on Intel
+//! CPUs `sysret` to a non-canonical RIP faults in ring 0 with the user's RSP
+//! (the "sysret hazard", CVE-2012-0217); such a return is diverted to the
+//! kernel's `bad_return` handler instead.
+
+use crate::gdt::{KERNEL_CS, SYSRET_BASE};
+use crate::percpu::{SYSCALL_STACK_TOP_OFFSET, USER_RSP_OFFSET};
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+const IA32_EFER: u32 = 0xC000_0080;
+const IA32_STAR: u32 = 0xC000_0081;
+const IA32_LSTAR: u32 = 0xC000_0082;
+const IA32_FMASK: u32 = 0xC000_0084;
+const EFER_SCE: u64 = 1;
+
+/// RFLAGS bits cleared on entry: IF (interrupts off in the kernel's call
+/// path), TF (no single-step into the kernel unless asked), DF, AC, NT.
+const SFMASK: u64 = (1 << 9) | (1 << 8) | (1 << 10) | (1 << 18) | (1 << 14);
+
+/// User registers as saved by the entry stub. Layout shared with assembly.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+#[allow(missing_docs)]
+pub struct SyscallFrame {
+    pub r9: u64,
+    pub r8: u64,
+    pub r10: u64,
+    pub rdx: u64,
+    pub rsi: u64,
+    pub rdi: u64,
+    /// Call word on entry, return value on exit.
+    pub rax: u64,
+    pub rbx: u64,
+    pub rbp: u64,
+    pub r12: u64,
+    pub r13: u64,
+    pub r14: u64,
+    pub r15: u64,
+    /// User RIP (from rcx).
+    pub rip: u64,
+    /// User RFLAGS (from r11).
+    pub rflags: u64,
+    /// User RSP.
+    pub rsp: u64,
+}
+
+fn no_handler(frame: &mut SyscallFrame) {
+    frame.rax = u64::MAX;
+}
+
+static HANDLER: AtomicUsize = AtomicUsize::new(0);
+
+/// Installs the kernel's system-call dispatcher.
+pub fn set_handler(handler: fn(&mut SyscallFrame)) {
+    HANDLER.store(handler as *const () as usize, Ordering::Release);
+}
+
+extern "C" fn dispatch(frame: &mut SyscallFrame) {
+    let raw = HANDLER.load(Ordering::Acquire);
+    let handler: fn(&mut SyscallFrame) = if raw == 0 {
+        no_handler
+    } else {
+        // SAFETY: HANDLER only ever holds 0 or a `fn(&mut SyscallFrame)`
+        // stored by `set_handler`.
+        unsafe { core::mem::transmute::<usize, fn(&mut SyscallFrame)>(raw) }
+    };
+    handler(frame);
+    if frame.rip >= crate::layout::USER_END {
+        bad_return(frame);
+    }
+}
+
+static BAD_RETURN: AtomicUsize = AtomicUsize::new(0);
+
+/// Installs the handler for a system call whose return address is not a
+/// user address; it must not return to that address (e.g. it terminates
+/// the thread and switches away).
+pub fn set_bad_return_handler(handler: fn(&mut SyscallFrame)) {
+    BAD_RETURN.store(handler as *const () as usize, Ordering::Release);
+}
+
+fn bad_return(frame: &mut SyscallFrame) {
+    let raw = BAD_RETURN.load(Ordering::Acquire);
+    if raw != 0 {
+        // SAFETY: BAD_RETURN only holds 0 or a fn stored by the setter.
+        let handler = unsafe { core::mem::transmute::<usize, fn(&mut SyscallFrame)>(raw) };
+        handler(frame);
+    }
+    if frame.rip >= crate::layout::USER_END {
+        crate::println!("syscall: refusing sysret to {:#x}", frame.rip);
+        crate::qemu::exit(crate::qemu::ExitCode::Failure);
+    }
+}
+
+/// The generic entry: LSTAR points here unless a thread has its own stub.
+#[unsafe(naked)]
+pub extern "C" fn syscall_entry() {
+    core::arch::naked_asm!(
+        "swapgs",
+        "mov gs:[{user_rsp}], rsp",
+        "mov rsp, gs:[{stack_top}]",
+        "push qword ptr gs:[{user_rsp}]",
+        "push r11",
+        "push rcx",
+        "push r15", "push r14", "push r13", "push r12", "push rbp", "push rbx",
+        "push rax", "push rdi", "push rsi", "push rdx", "push r10", "push r8", "push r9",
+        "mov rdi, rsp",
+        "cld",
+        "call {dispatch}",
+        "pop r9", "pop r8", "pop r10", "pop rdx", "pop rsi", "pop rdi", "pop rax",
+        "pop rbx", "pop rbp", "pop r12", "pop r13", "pop r14", "pop r15",
+        "pop rcx",
+        "pop r11",
+        "pop rsp",
+        "swapgs",
+        "sysretq",
+        user_rsp = const USER_RSP_OFFSET,
+        stack_top = const SYSCALL_STACK_TOP_OFFSET,
+        dispatch = sym dispatch,
+    );
+}
+
+/// Enables `syscall` and points LSTAR at the generic entry.
+pub(crate) fn init() {
+    // SAFETY: EFER, STAR, LSTAR and FMASK exist on every x86-64 CPU; the
+    // selectors match gdt.rs; the entry stub is a valid kernel address.
+    unsafe {
+        let efer = crate::cpu::rdmsr(IA32_EFER);
+        crate::cpu::wrmsr(IA32_EFER, efer | EFER_SCE);
+        crate::cpu::wrmsr(IA32_STAR, (u64::from(SYSRET_BASE) << 48) | (u64::from(KERNEL_CS) << 32));
+        crate::cpu::wrmsr(IA32_LSTAR, syscall_entry as *const () as u64);
+        crate::cpu::wrmsr(IA32_FMASK, SFMASK);
+    }
+}
+
+/// Points LSTAR at `entry` (a thread's synthesized stub, or the generic one).
+///
+/// # Safety
+/// `entry` must be the start of code that follows the syscall entry protocol
+/// (swap to a kernel stack before touching memory, return with sysretq).
+pub unsafe fn set_lstar(entry: u64) {
+    // SAFETY: the caller guarantees `entry` is a valid syscall entry.
+    unsafe { crate::cpu::wrmsr(IA32_LSTAR, entry) };
+}

@@ -1,0 +1,95 @@
+//! The synthesizer's error type.
+//!
+//! Owns [`SynthError`]: every way instantiation or the routine table can
+//! refuse a request. Verification has its own [`crate::VerifyError`].
+
+use core::fmt;
+
+use crate::{HoleKind, InstanceId, InvariantKind};
+
+/// Why the synthesizer refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SynthError {
+    /// The output buffer is smaller than the template.
+    OutputTooSmall {
+        /// Template size.
+        needed: usize,
+        /// Buffer size.
+        available: usize,
+    },
+    /// `final_address + size` wraps around.
+    AddressOverflow {
+        /// The requested final address.
+        address: u64,
+    },
+    /// The number of hole values differs from the template's holes.
+    HoleCount {
+        /// Template name.
+        template: &'static str,
+        /// Holes the template has.
+        expected: usize,
+        /// Values given.
+        found: usize,
+    },
+    /// A value of the wrong kind for a hole.
+    HoleKind {
+        /// Hole name.
+        hole: &'static str,
+        /// The hole's kind.
+        expected: HoleKind,
+        /// The value's kind.
+        found: HoleKind,
+    },
+    /// A `Rel32` target is more than ±2 GiB from the branch.
+    Rel32OutOfRange {
+        /// Hole name.
+        hole: &'static str,
+        /// The absolute target.
+        target: u64,
+        /// Address of the instruction after the branch.
+        next_instruction: u64,
+    },
+    /// `handle`/`op` do not name a slot of the routine table.
+    SlotOutOfRange {
+        /// The handle.
+        handle: u32,
+        /// The operation.
+        op: u8,
+    },
+    /// The template bakes in a kind of fact the installer gave no value for.
+    MissingInvariant {
+        /// Template name.
+        template: &'static str,
+        /// The missing kind.
+        kind: InvariantKind,
+    },
+    /// No installed instance has this id.
+    UnknownInstance(InstanceId),
+}
+
+impl fmt::Display for SynthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::OutputTooSmall { needed, available } => {
+                write!(f, "output buffer too small: need {needed} bytes, have {available}")
+            }
+            Self::AddressOverflow { address } => write!(f, "code at {address:#x} would wrap the address space"),
+            Self::HoleCount { template, expected, found } => {
+                write!(f, "template {template} has {expected} holes, got {found} values")
+            }
+            Self::HoleKind { hole, expected, found } => {
+                write!(f, "hole {hole} is {expected:?}, got a {found:?} value")
+            }
+            Self::Rel32OutOfRange { hole, target, next_instruction } => {
+                write!(f, "hole {hole}: target {target:#x} out of rel32 range of {next_instruction:#x}")
+            }
+            Self::SlotOutOfRange { handle, op } => write!(f, "no slot for handle {handle} op {op}"),
+            Self::MissingInvariant { template, kind } => {
+                write!(f, "template {template} bakes in {kind:?} but no value was given")
+            }
+            Self::UnknownInstance(id) => write!(f, "no installed instance {id:?}"),
+        }
+    }
+}
+
+impl core::error::Error for SynthError {}

@@ -1,0 +1,112 @@
+//! Instantiation: copy a template to its final place and patch its holes.
+//!
+//! Owns [`instantiate()`], [`instantiate_values`] and [`Smap`]. The hot work
+//! is one `copy_from_slice` plus a few 4- or 8-byte stores: about the speed
+//! of `memcpy`, no allocation. `Rel32` holes are computed from the final
+//! address, so code can be built in a staging buffer (or on the host) and
+//! copied into the arena unchanged (STYLE §8: fixups take the final address).
+
+use crate::{HoleSet, HoleValue, HoleValues, Instance, SynthError, Template};
+
+/// What to do with the template's `stac`/`clac` instructions.
+///
+/// `stac`/`clac` raise `#UD` on a CPU without SMAP and at CPL 3 (host
+/// tests), so the kernel instantiates with [`Smap::Disabled`] when CPUID
+/// lacks SMAP, and host tests always do. Each site becomes the 3-byte NOP
+/// [`SMAP_NOP`]; without SMAP there is no AC check to open, so nothing is lost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Smap {
+    /// Keep `stac`/`clac` (CPU has SMAP and CR4.SMAP is set).
+    Enabled,
+    /// Patch them to `nop dword ptr [rax]`.
+    Disabled,
+}
+
+/// `nop dword ptr [rax]` (`0F 1F 00`), as long as `stac`/`clac`.
+pub const SMAP_NOP: [u8; 3] = [0x0f, 0x1f, 0x00];
+
+/// Instantiates the template that `holes` belongs to at `final_address`,
+/// writing its bytes to the start of `out`.
+///
+/// # Errors
+///
+/// [`SynthError::OutputTooSmall`], [`SynthError::AddressOverflow`],
+/// [`SynthError::Rel32OutOfRange`]. On error `out` holds unspecified bytes.
+///
+/// # Example
+///
+/// ```
+/// use sk_synth::{instantiate, templates::ErrorStubHoles, Imm32, Smap};
+/// let mut code = [0u8; 64];
+/// let stub = instantiate(&ErrorStubHoles { result: Imm32(-9) }, 0x1000, Smap::Enabled, &mut code)?;
+/// assert_eq!(&code[..stub.size()], &[0x48, 0xc7, 0xc0, 0xf7, 0xff, 0xff, 0xff, 0xc3]);
+/// # Ok::<(), sk_synth::SynthError>(())
+/// ```
+pub fn instantiate<H: HoleSet>(holes: &H, final_address: u64, smap: Smap, out: &mut [u8]) -> Result<Instance, SynthError> {
+    instantiate_values(H::TEMPLATE, holes.values(), final_address, smap, out)
+}
+
+/// Untyped instantiation: hole values checked at run time (count and kinds).
+/// For generic tooling (fuzzers, `xtask show`); kernel code uses [`instantiate()`].
+///
+/// # Errors
+///
+/// As [`instantiate()`], plus [`SynthError::HoleCount`] and [`SynthError::HoleKind`].
+pub fn instantiate_values(
+    template: &'static Template,
+    values: HoleValues,
+    final_address: u64,
+    smap: Smap,
+    out: &mut [u8],
+) -> Result<Instance, SynthError> {
+    let size = template.bytes.len();
+    let given = values.as_slice();
+    if given.len() != template.holes.len() {
+        return Err(SynthError::HoleCount { template: template.name, expected: template.holes.len(), found: given.len() });
+    }
+    final_address
+        .checked_add(size as u64)
+        .ok_or(SynthError::AddressOverflow { address: final_address })?;
+    let available = out.len();
+    let out = out.get_mut(..size).ok_or(SynthError::OutputTooSmall { needed: size, available })?;
+    out.copy_from_slice(template.bytes);
+    for (hole, value) in template.holes.iter().zip(given) {
+        if hole.kind != value.kind() {
+            return Err(SynthError::HoleKind { hole: hole.name, expected: hole.kind, found: value.kind() });
+        }
+        for &site in hole.sites {
+            patch(out, site, hole.name, *value, final_address)?;
+        }
+    }
+    if smap == Smap::Disabled {
+        for &site in template.smap_sites {
+            let site = site as usize;
+            if let Some(bytes) = out.get_mut(site..site + SMAP_NOP.len()) {
+                bytes.copy_from_slice(&SMAP_NOP);
+            }
+        }
+    }
+    Ok(Instance { template, address: final_address, values, smap })
+}
+
+/// Writes one hole's constant at `site` (offsets were checked at build time;
+/// `get_mut` keeps a hand-made template from panicking).
+fn patch(out: &mut [u8], site: u32, hole: &'static str, value: HoleValue, final_address: u64) -> Result<(), SynthError> {
+    let site = site as usize;
+    let width = value.kind().width();
+    let encoded: [u8; 8] = match value {
+        HoleValue::Imm64(v) => v.to_le_bytes(),
+        HoleValue::Imm32(v) | HoleValue::Disp32(v) => i64::from(v).to_le_bytes(),
+        HoleValue::Rel32(target) => {
+            // The rel32 ends its instruction: the branch is relative to the next one.
+            let next_instruction = final_address + site as u64 + 4;
+            let delta = target.wrapping_sub(next_instruction) as i64;
+            let rel = i32::try_from(delta).map_err(|_| SynthError::Rel32OutOfRange { hole, target, next_instruction })?;
+            i64::from(rel).to_le_bytes()
+        }
+    };
+    if let Some(bytes) = out.get_mut(site..site + width) {
+        bytes.copy_from_slice(&encoded[..width]);
+    }
+    Ok(())
+}

@@ -1,0 +1,44 @@
+//! Shared body snippet: bounded copy from a kernel window to the user buffer
+//! at a position kept in a cell (used by `/dev/mem` and RAM-file reads).
+
+use super::builder::{AsmResult, HoleRef, TemplateAsm};
+use iced_x86::code_asm::{eax, qword_ptr, r8, rax, rcx, rsi, CodeLabel};
+
+/// Where the end of the readable data comes from.
+pub enum Limit {
+    /// A constant baked into the code (`mov rcx, imm64`).
+    Constant(HoleRef),
+    /// A `u64` cell the generic path updates (`mov rcx, imm64; mov rcx, [rcx]`).
+    Cell(HoleRef),
+}
+
+/// Expects `r8` = position cell, `rdi` = user buffer, `rsi` = length (range
+/// already checked). Emits: `n = min(len, limit - pos)` (0 and return at or
+/// past the end), copy `n` bytes from `source + pos` to the buffer under
+/// `stac`/`clac` (one fault point, resuming at `fixup`), `pos += n`, return `n`.
+/// Clobbers `rax`, `rcx`, `rsi`, `rdi`.
+pub fn bounded_copy_out(a: &mut TemplateAsm, limit: Limit, source: HoleRef, fixup: CodeLabel) -> AsmResult {
+    let mut end_of_data = a.create_label();
+    match limit {
+        Limit::Constant(size) => a.mov_imm64(rcx, size)?,
+        Limit::Cell(size_cell) => {
+            a.mov_imm64(rcx, size_cell)?;
+            a.mov(rcx, qword_ptr(rcx))?;
+        }
+    }
+    a.sub(rcx, qword_ptr(r8))?;
+    a.jbe(end_of_data)?;
+    a.cmp(rsi, rcx)?;
+    a.cmovb(rcx, rsi)?;
+    a.mov(rax, rcx)?;
+    a.mov_imm64(rsi, source)?;
+    a.add(rsi, qword_ptr(r8))?;
+    a.stac()?;
+    a.user_access(fixup, |a| a.rep().movsb())?;
+    a.clac()?;
+    a.add(qword_ptr(r8), rax)?;
+    a.ret()?;
+    a.set_label(&mut end_of_data)?;
+    a.xor(eax, eax)?;
+    a.ret()
+}

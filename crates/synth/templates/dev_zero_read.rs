@@ -1,0 +1,34 @@
+//! Template source: `/dev/zero` read.
+
+use super::builder::{Kind, TemplateAsm, TemplateSource};
+use super::user_range::{check_user_range, fault_and_bad_address_exits};
+use iced_x86::code_asm::{eax, rax, rcx, rdi, rsi};
+use iced_x86::IcedError;
+
+pub fn source() -> Result<TemplateSource, IcedError> {
+    let mut a = TemplateAsm::new()?;
+    let bad_address = a.hole("bad_address", Kind::Imm32, "Result for a bad user range or a fault: `-(BadAddress code)`.");
+    let mut bad = a.create_label();
+    let mut fixup = a.create_label();
+    check_user_range(&mut a, rdi, rsi, bad)?;
+    a.mov(rcx, rsi)?;
+    a.xor(eax, eax)?;
+    a.stac()?;
+    a.user_access(fixup, |a| a.rep().stosb())?;
+    a.clac()?;
+    a.mov(rax, rsi)?;
+    a.ret()?;
+    fault_and_bad_address_exits(&mut a, &mut fixup, &mut bad, bad_address)?;
+    Ok(TemplateSource {
+        name: "dev_zero_read",
+        doc: "`/dev/zero` read: zero-fill the user buffer, return `len`.\n\n\
+              Arguments: `rdi` = user buffer, `rsi` = length.\n\n\
+              Guards: user range, else returns `bad_address`. The `rep stosb` is a fault point; its \
+              fixup does `clac` and returns `bad_address`. SMAP: `stac`/`clac` bracket the store.\n\n\
+              Technique: Factoring Invariants (Synthesis §2.1).",
+        invariants: &["DeviceKind", "OpenForRead"],
+        reads: &["Rdi", "Rsi"],
+        clobbers: &["Rax", "Rcx", "Rdi"],
+        asm: a,
+    })
+}

@@ -1,0 +1,54 @@
+//! Template source: the per-thread `syscall` entry stub.
+
+use super::builder::{Kind, TemplateAsm, TemplateSource};
+use iced_x86::code_asm::{qword_ptr, r11, r9, rax, rcx, rsp};
+use iced_x86::IcedError;
+
+pub fn source() -> Result<TemplateSource, IcedError> {
+    let mut a = TemplateAsm::new()?;
+    let user_stack_cell = a.hole("user_stack_cell", Kind::Imm64, "Address of the thread's `u64` cell for the user `rsp`.");
+    let kernel_stack_top = a.hole("kernel_stack_top", Kind::Imm64, "Top of the thread's kernel stack (16-byte aligned).");
+    let table_len = a.hole("table_len", Kind::Imm32, "Number of slots in the thread's routine table.");
+    let table = a.hole("table", Kind::Imm64, "Address of the thread's routine table (`u64` code addresses).");
+    let bad_call = a.hole("bad_call", Kind::Imm32, "Result for an index past the table: `-(BadCall code)`.");
+    let mut out_of_range = a.create_label();
+    let mut back = a.create_label();
+    a.mov_imm64(r9, user_stack_cell)?;
+    a.mov(qword_ptr(r9), rsp)?;
+    a.mov_imm64(rsp, kernel_stack_top)?;
+    a.push(rcx)?;
+    a.push(r11)?;
+    a.cmp_imm32(rax, table_len)?;
+    a.jae(out_of_range)?;
+    a.mov_imm64(r9, table)?;
+    a.call(qword_ptr(r9 + rax * 8))?;
+    a.set_label(&mut back)?;
+    a.pop(r11)?;
+    a.pop(rcx)?;
+    a.mov_imm64(r9, user_stack_cell)?;
+    a.mov(rsp, qword_ptr(r9))?;
+    a.sysretq()?;
+    a.set_label(&mut out_of_range)?;
+    a.mov_imm32_sign_extended(rax, bad_call)?;
+    a.jmp(back)?;
+    Ok(TemplateSource {
+        name: "entry_stub",
+        doc: "Per-thread `syscall` entry stub (reached from `LSTAR`).\n\n\
+              Saves the user `rsp` in the thread's cell, switches to the thread's kernel stack, \
+              pushes `rcx` (user `rip`) and `r11` (user `rflags`), bounds-checks `rax` = \
+              `(handle << 3) | op` against `table_len` (unsigned; out of range returns `bad_call`), \
+              then `call [table + rax*8]`: the routine runs with the user's `rdi`, `rsi`, `rdx`, \
+              `r10`, `r8` intact and returns in `rax`. Then pops `r11`/`rcx`, restores the user \
+              `rsp` and `sysretq`.\n\n\
+              Assumes `IA32_FMASK` clears IF, DF and AC (no interrupts on the user stack, string \
+              instructions forward, SMAP armed), and that `rcx` is canonical (it is the `rip` \
+              `syscall` saved; nothing changes it). Uses `r9` as scratch: the native ABI declares \
+              `r9` clobbered. No user access.\n\n\
+              Technique: Factoring Invariants (Synthesis §2.4, ARCHITECTURE §4): kernel stack and \
+              table base are immediates, so dispatch reads no per-CPU or per-thread structure.",
+        invariants: &["SingleOwner"],
+        reads: &["Rax", "Rcx", "R11", "Rsp"],
+        clobbers: &["Rax", "Rcx", "R9", "R11", "Rsp"],
+        asm: a,
+    })
+}

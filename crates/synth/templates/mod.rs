@@ -1,0 +1,41 @@
+//! Template sources, assembled on the host by `build.rs` (never compiled into
+//! `sk-synth` itself). One file per template; `builder.rs` is the assembler
+//! with holes; `user_range.rs` and `copy_out.rs` are snippets spliced into
+//! several templates.
+//!
+//! Routine convention (entered by the entry stub's `call`): `rax` = index,
+//! arguments `rdi`, `rsi`, `rdx`, `r10`, `r8` (read/write: `rdi` = buffer,
+//! `rsi` = length), result in `rax` (`>= 0` or `-(error code)`); may clobber
+//! `rax`, `rcx`, `rdx`, `rsi`, `rdi`, `r8`–`r11`; preserves `rbx`, `rbp`,
+//! `r12`–`r15`, `rsp`.
+
+pub mod builder;
+mod copy_out;
+mod dev_mem_read;
+mod dev_null_write;
+mod dev_zero_read;
+mod entry_stub;
+mod error_stub;
+mod generic_trampoline;
+mod ram_file_read;
+mod ram_file_write;
+mod tty_write;
+mod user_range;
+
+use builder::TemplateSource;
+use iced_x86::IcedError;
+
+/// Every template, in the order they are emitted.
+pub fn all() -> Result<Vec<TemplateSource>, IcedError> {
+    Ok(vec![
+        entry_stub::source()?,
+        dev_null_write::source()?,
+        dev_zero_read::source()?,
+        dev_mem_read::source()?,
+        ram_file_read::source()?,
+        ram_file_write::source()?,
+        tty_write::source()?,
+        error_stub::source()?,
+        generic_trampoline::source()?,
+    ])
+}

@@ -1,0 +1,35 @@
+//! Template source: RAM-file read.
+
+use super::builder::{Kind, TemplateAsm, TemplateSource};
+use super::copy_out::{bounded_copy_out, Limit};
+use super::user_range::{check_user_range, fault_and_bad_address_exits};
+use iced_x86::code_asm::{r8, rdi, rsi};
+use iced_x86::IcedError;
+
+pub fn source() -> Result<TemplateSource, IcedError> {
+    let mut a = TemplateAsm::new()?;
+    let data = a.hole("data", Kind::Imm64, "Kernel address of the file's contiguous data.");
+    let position_cell = a.hole("position_cell", Kind::Imm64, "Address of the handle's `u64` position cell.");
+    let size_cell = a.hole("size_cell", Kind::Imm64, "Address of the file's `u64` size cell (writes change it).");
+    let bad_address = a.hole("bad_address", Kind::Imm32, "Result for a bad user range or a fault: `-(BadAddress code)`.");
+    let mut bad = a.create_label();
+    let mut fixup = a.create_label();
+    check_user_range(&mut a, rdi, rsi, bad)?;
+    a.mov_imm64(r8, position_cell)?;
+    bounded_copy_out(&mut a, Limit::Cell(size_cell), data, fixup)?;
+    fault_and_bad_address_exits(&mut a, &mut fixup, &mut bad, bad_address)?;
+    Ok(TemplateSource {
+        name: "ram_file_read",
+        doc: "RAM-file read: copy from the file's data at the handle's position.\n\n\
+              Arguments: `rdi` = user buffer, `rsi` = length. `n = min(len, size - pos)` with the \
+              size read from its cell (writers change it), 0 at EOF; copies; `pos += n`; returns `n`.\n\n\
+              Guards: user range, else `bad_address`. Fault point: the `rep movsb`; fixup `clac` + \
+              `bad_address`, position unchanged.\n\n\
+              Technique: Factoring Invariants + Collapsing Layers (Synthesis §2.1–2.2): file table, \
+              inode and block layers fold into one data address; the copy is spliced in.",
+        invariants: &["FileData", "OpenForRead", "SingleOwner", "NotShared"],
+        reads: &["Rdi", "Rsi"],
+        clobbers: &["Rax", "Rcx", "Rsi", "Rdi", "R8"],
+        asm: a,
+    })
+}

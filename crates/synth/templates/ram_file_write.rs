@@ -1,0 +1,66 @@
+//! Template source: RAM-file write within the current capacity.
+
+use super::builder::{Kind, TemplateAsm, TemplateSource};
+use super::user_range::{check_user_range, fault_and_bad_address_exits};
+use iced_x86::code_asm::{qword_ptr, r9, rax, rcx, rdi, rdx, rsi};
+use iced_x86::{Code, IcedError};
+
+pub fn source() -> Result<TemplateSource, IcedError> {
+    let mut a = TemplateAsm::new()?;
+    let data = a.hole("data", Kind::Imm64, "Kernel address of the file's contiguous data.");
+    let capacity = a.hole("capacity", Kind::Imm64, "Bytes allocated at `data`; writes past it go generic.");
+    let position_cell = a.hole("position_cell", Kind::Imm64, "Address of the handle's `u64` position cell.");
+    let size_cell = a.hole("size_cell", Kind::Imm64, "Address of the file's `u64` size cell.");
+    let generic_fallback = a.hole(
+        "generic_fallback",
+        Kind::Rel32,
+        "Where a write past the capacity goes with the arguments intact: this slot's generic \
+         trampoline instance (kept in the same arena, so always within ±2 GiB).",
+    );
+    let bad_address = a.hole("bad_address", Kind::Imm32, "Result for a bad user range or a fault: `-(BadAddress code)`.");
+    let mut bad = a.create_label();
+    let mut fixup = a.create_label();
+    check_user_range(&mut a, rdi, rsi, bad)?;
+    a.mov_imm64(r9, position_cell)?;
+    a.mov(rax, qword_ptr(r9))?;
+    a.add(rax, rsi)?;
+    a.branch_rel32(Code::Jb_rel32_64, generic_fallback)?;
+    a.mov_imm64(rcx, capacity)?;
+    a.cmp(rax, rcx)?;
+    a.branch_rel32(Code::Ja_rel32_64, generic_fallback)?;
+    // Guards passed: the argument registers are ours now.
+    a.mov(rdx, rsi)?;
+    a.mov(rcx, rsi)?;
+    a.mov(rsi, rdi)?;
+    a.mov_imm64(rdi, data)?;
+    a.add(rdi, qword_ptr(r9))?;
+    a.stac()?;
+    a.user_access(fixup, |a| a.rep().movsb())?;
+    a.clac()?;
+    a.mov(qword_ptr(r9), rax)?;
+    a.mov_imm64(r9, size_cell)?;
+    a.mov(rcx, qword_ptr(r9))?;
+    a.cmp(rcx, rax)?;
+    a.cmovb(rcx, rax)?;
+    a.mov(qword_ptr(r9), rcx)?;
+    a.mov(rax, rdx)?;
+    a.ret()?;
+    fault_and_bad_address_exits(&mut a, &mut fixup, &mut bad, bad_address)?;
+    Ok(TemplateSource {
+        name: "ram_file_write",
+        doc: "RAM-file write: copy the user buffer into the file's data at the position.\n\n\
+              Arguments: `rdi` = user buffer, `rsi` = length. Copies to `data + pos`; \
+              `pos += len`; `size = max(size, pos)`; returns `len`.\n\n\
+              Guards, in order: user range, else `bad_address`; `pos + len` neither wraps nor \
+              exceeds `capacity`, else `jmp generic_fallback` with `rdi`, `rsi`, `rdx`, `r10`, `r8` \
+              intact (the generic path grows the file, then replugs this slot: \
+              `guard-then-generic`). Fault point: the `rep movsb` reading the user buffer; fixup \
+              `clac` + `bad_address`, position and size unchanged.\n\n\
+              Technique: Factoring Invariants (Synthesis §2.1) with a guard for the one fact that \
+              changes often (capacity).",
+        invariants: &["FileData", "FileCapacity", "OpenForWrite", "SingleOwner", "NotShared"],
+        reads: &["Rdi", "Rsi", "Rdx", "R10", "R8"],
+        clobbers: &["Rax", "Rcx", "Rdx", "Rsi", "Rdi", "R9"],
+        asm: a,
+    })
+}

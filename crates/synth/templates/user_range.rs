@@ -1,0 +1,35 @@
+//! Shared guard snippet: the user-range check inlined into every routine
+//! that touches user memory (Collapsing Layers: the check is spliced in,
+//! not called).
+
+use super::builder::{AsmResult, TemplateAsm};
+use iced_x86::code_asm::{rax, rcx, AsmRegister64, CodeLabel};
+
+/// First address above the lower canonical half: user ranges end at or below it.
+pub const USER_END: u64 = 0x0000_8000_0000_0000;
+
+/// Guard: `buf + len` must not wrap and must be `<= USER_END`, else jump to
+/// `bad`. Clobbers `rax`, `rcx` and the flags. 6 instructions.
+pub fn check_user_range(a: &mut TemplateAsm, buf: AsmRegister64, len: AsmRegister64, bad: CodeLabel) -> AsmResult {
+    a.mov(rax, buf)?;
+    a.add(rax, len)?;
+    a.jc(bad)?;
+    a.mov(rcx, USER_END)?;
+    a.cmp(rax, rcx)?;
+    a.ja(bad)
+}
+
+/// Emits the common tail of user-memory routines: `fixup:` undoes `stac`
+/// and falls into `bad:`, which returns the `bad_address` error.
+pub fn fault_and_bad_address_exits(
+    a: &mut TemplateAsm,
+    fixup: &mut CodeLabel,
+    bad: &mut CodeLabel,
+    bad_address: super::builder::HoleRef,
+) -> AsmResult {
+    a.set_label(fixup)?;
+    a.clac()?;
+    a.set_label(bad)?;
+    a.mov_imm32_sign_extended(rax, bad_address)?;
+    a.ret()
+}

@@ -1,0 +1,36 @@
+//! The accelerator probe: does a ring-3 `syscall` round trip work here?
+//!
+//! The xtask boots this mode under KVM before trusting it: on this project's
+//! machines the paravirtual KVM enters LSTAR at CPL 3 (PLATFORM.md), so the
+//! probe fails there and the xtask falls back to TCG.
+
+use sk_machine::syscall::{self, SyscallFrame};
+use sk_machine::usermode::{self, PROBE_FIRST, PROBE_SECOND};
+use sk_machine::{println, qemu};
+
+fn probe_syscall(frame: &mut SyscallFrame) {
+    match frame.rax {
+        PROBE_FIRST => frame.rax = 0,
+        PROBE_SECOND => {
+            println!("probe: ring-3 syscall round trip ok");
+            qemu::exit(qemu::ExitCode::Success)
+        }
+        other => {
+            println!("probe: unexpected call word {other:#x}");
+            qemu::exit(qemu::ExitCode::Failure)
+        }
+    }
+}
+
+pub fn run() -> ! {
+    let stack = match sk_machine::stack::KernelStack::allocate(4) {
+        Ok(s) => s.leak(),
+        Err(e) => panic!("probe stack: {e:?}"),
+    };
+    sk_machine::percpu::set_syscall_stack_top(stack);
+    sk_machine::gdt::set_kernel_stack(stack);
+    syscall::set_handler(probe_syscall);
+    println!("probe: entering ring 3 at {:#x}", usermode::PROBE_ADDRESS);
+    let error = usermode::start_probe_program();
+    panic!("probe program: {error:?}")
+}

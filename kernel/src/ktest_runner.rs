@@ -1,0 +1,106 @@
+//! The in-kernel test runner: walks the `.ktest` registry from a start
+//! index and reports each test on one line (protocol in `sk-ktest`).
+//!
+//! Owns the "test in progress" state the trap hooks consult: a test that
+//! expects a double fault passes when the double-fault handler runs during
+//! it; any other fatal trap or panic ends the boot, and the xtask boots
+//! again from the next index.
+
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use sk_ktest::protocol::{boot_end_line, plan_line, TestHeader};
+use sk_ktest::{Expect, KTest, TestResult};
+use sk_machine::traps::{self, Hooks, TrapFrame};
+use sk_machine::{print, println, qemu};
+
+static EXPECTS_DOUBLE_FAULT: AtomicBool = AtomicBool::new(false);
+static PASSED: AtomicUsize = AtomicUsize::new(0);
+static FAILED: AtomicUsize = AtomicUsize::new(0);
+
+/// The registered tests, in link order.
+#[allow(unsafe_code)]
+fn registry() -> &'static [KTest] {
+    unsafe extern "C" {
+        static __ktest_start: u8;
+        static __ktest_end: u8;
+    }
+    let start = (&raw const __ktest_start).cast::<KTest>();
+    let end = (&raw const __ktest_end).cast::<KTest>();
+    let len = (end as usize - start as usize) / core::mem::size_of::<KTest>();
+    // SAFETY: the linker script collects exactly the `.ktest` statics,
+    // each a `KTest` emitted by `ktest!`, between these two symbols; the
+    // section is never written.
+    unsafe { core::slice::from_raw_parts(start, len) }
+}
+
+fn injected_failure() -> TestResult {
+    Err("injected failure (self-check)".into())
+}
+
+fn injected_panic() -> TestResult {
+    panic!("injected panic (self-check)")
+}
+
+/// All tests of this build, sorted by name; with `inject`, the self-check's
+/// two failing tests are appended.
+pub fn all_tests(inject: bool) -> Vec<KTest> {
+    let mut tests: Vec<KTest> = registry().to_vec();
+    tests.sort_by_key(|t| t.name);
+    if inject {
+        tests.push(KTest { name: "sk_kernel::selfcheck::injected_failure", run: injected_failure, expect: Expect::Pass });
+        tests.push(KTest { name: "sk_kernel::selfcheck::injected_panic", run: injected_panic, expect: Expect::Pass });
+    }
+    tests
+}
+
+/// Runs tests `start..` and exits QEMU with the boot's result.
+pub fn run(start: usize, inject: bool) -> ! {
+    let tests = all_tests(inject);
+    println!("{}", plan_line(tests.len(), start));
+    for (index, test) in tests.iter().enumerate().skip(start) {
+        print!("{}", TestHeader { index, total: tests.len(), name: test.name });
+        EXPECTS_DOUBLE_FAULT.store(test.expect == Expect::DoubleFault, Ordering::SeqCst);
+        let result = (test.run)();
+        EXPECTS_DOUBLE_FAULT.store(false, Ordering::SeqCst);
+        let result = match (result, test.expect) {
+            (Ok(()), Expect::DoubleFault) => Err("returned, but a double fault was expected".into()),
+            (result, _) => result,
+        };
+        match result {
+            Ok(()) => {
+                PASSED.fetch_add(1, Ordering::SeqCst);
+                println!("ok");
+            }
+            Err(reason) => {
+                FAILED.fetch_add(1, Ordering::SeqCst);
+                println!("FAILED: {reason}");
+            }
+        }
+    }
+    let (passed, failed) = (PASSED.load(Ordering::SeqCst), FAILED.load(Ordering::SeqCst));
+    println!("{}", boot_end_line(passed, failed));
+    qemu::exit(if failed == 0 { qemu::ExitCode::Success } else { qemu::ExitCode::Failure })
+}
+
+fn on_double_fault(frame: &TrapFrame) -> ! {
+    if EXPECTS_DOUBLE_FAULT.load(Ordering::SeqCst) {
+        sk_machine::serial::force_unlock();
+        println!("ok");
+        println!("{}", boot_end_line(PASSED.load(Ordering::SeqCst) + 1, FAILED.load(Ordering::SeqCst)));
+        qemu::exit(qemu::ExitCode::Continue)
+    }
+    traps::dump("double fault", frame, sk_machine::cpu::cr2());
+    qemu::exit(qemu::ExitCode::Failure)
+}
+
+fn on_fatal(_frame: &TrapFrame) -> ! {
+    qemu::exit(qemu::ExitCode::Failure)
+}
+
+/// Installs the kernel's trap hooks (double fault and fatal exceptions).
+pub fn install_trap_hooks() {
+    let mut hooks: Hooks = traps::hooks();
+    hooks.double_fault = on_double_fault;
+    hooks.fatal = on_fatal;
+    traps::set_hooks(hooks);
+}

@@ -1,0 +1,165 @@
+//! The only `asm!` in `sk-user`: the `syscall` instruction and the TSC.
+//!
+//! Owns [`syscall0`] … [`syscall6`] (the native ABI's register convention:
+//! call word in `rax`, arguments in `rdi`, `rsi`, `rdx`, `r10`, `r8`, `r9`,
+//! result in `rax`, `rcx` and `r11` clobbered) and [`rdtsc`] / [`rdtscp`].
+//! Everything else in the crate is safe code over these.
+//!
+//! The syscalls are `unsafe`: a call may write through a pointer argument,
+//! start a thread at an address, or unmap memory, and the kernel can only
+//! check that such arguments are user addresses, not that Rust code is done
+//! with the memory. Each typed wrapper states why its use is sound.
+//!
+//! Options used on every `syscall`: no `nomem`/`readonly` (the kernel reads
+//! and writes user memory the compiler must not cache across the call), no
+//! `preserves_flags` (RFLAGS come back from `r11`, which the ABI calls
+//! clobbered), `nostack` (`syscall` pushes nothing on the user stack and the
+//! kernel runs on its own stack, so the red zone is safe).
+
+use core::arch::asm;
+
+/// `syscall` with no arguments; returns `rax`.
+///
+/// # Safety
+/// The call named by `word` must not break Rust's memory rules with these
+/// (zero) arguments: see the call's documentation in `sk_abi`.
+#[inline(always)]
+pub unsafe fn syscall0(word: u64) -> i64 {
+    let result: i64;
+    // SAFETY: the instruction follows the ABI register convention; the
+    // clobbers are declared; the caller vouches for the call's effects.
+    unsafe {
+        asm!(
+            "syscall",
+            inlateout("rax") word => result,
+            lateout("rcx") _, lateout("r11") _,
+            options(nostack),
+        );
+    }
+    result
+}
+
+/// `syscall` with one argument (`rdi`); returns `rax`.
+///
+/// # Safety
+/// As for [`syscall0`]: any pointer among the arguments must be valid for
+/// what the call does with it.
+#[inline(always)]
+pub unsafe fn syscall1(word: u64, arg0: u64) -> i64 {
+    let result: i64;
+    // SAFETY: as in `syscall0`; the caller vouches for the pointer arguments.
+    unsafe {
+        asm!(
+            "syscall",
+            inlateout("rax") word => result,
+            in("rdi") arg0,
+            lateout("rcx") _, lateout("r11") _,
+            options(nostack),
+        );
+    }
+    result
+}
+
+/// `syscall` with two arguments (`rdi`, `rsi`); returns `rax`.
+///
+/// # Safety
+/// As for [`syscall1`].
+#[inline(always)]
+pub unsafe fn syscall2(word: u64, arg0: u64, arg1: u64) -> i64 {
+    let result: i64;
+    // SAFETY: as in `syscall0`; the caller vouches for the pointer arguments.
+    unsafe {
+        asm!(
+            "syscall",
+            inlateout("rax") word => result,
+            in("rdi") arg0, in("rsi") arg1,
+            lateout("rcx") _, lateout("r11") _,
+            options(nostack),
+        );
+    }
+    result
+}
+
+/// `syscall` with three arguments (`rdi`, `rsi`, `rdx`); returns `rax`.
+///
+/// # Safety
+/// As for [`syscall1`].
+#[inline(always)]
+pub unsafe fn syscall3(word: u64, arg0: u64, arg1: u64, arg2: u64) -> i64 {
+    let result: i64;
+    // SAFETY: as in `syscall0`; the caller vouches for the pointer arguments.
+    unsafe {
+        asm!(
+            "syscall",
+            inlateout("rax") word => result,
+            in("rdi") arg0, in("rsi") arg1, in("rdx") arg2,
+            lateout("rcx") _, lateout("r11") _,
+            options(nostack),
+        );
+    }
+    result
+}
+
+/// `syscall` with six arguments (`rdi`, `rsi`, `rdx`, `r10`, `r8`, `r9`);
+/// returns `rax`. No call uses more than three today; this is the full
+/// convention, for calls added later.
+///
+/// # Safety
+/// As for [`syscall1`].
+#[inline(always)]
+pub unsafe fn syscall6(word: u64, args: [u64; 6]) -> i64 {
+    let [arg0, arg1, arg2, arg3, arg4, arg5] = args;
+    let result: i64;
+    // SAFETY: as in `syscall0`; the caller vouches for the pointer arguments.
+    unsafe {
+        asm!(
+            "syscall",
+            inlateout("rax") word => result,
+            in("rdi") arg0, in("rsi") arg1, in("rdx") arg2,
+            in("r10") arg3, in("r8") arg4, in("r9") arg5,
+            lateout("rcx") _, lateout("r11") _,
+            options(nostack),
+        );
+    }
+    result
+}
+
+/// Reads the time-stamp counter after all earlier instructions have
+/// executed (`lfence; rdtsc`): use at the start of a timed region.
+#[inline(always)]
+#[must_use]
+pub fn rdtsc() -> u64 {
+    let (low, high): (u32, u32);
+    // SAFETY: `lfence` and `rdtsc` read the TSC into edx:eax and touch no
+    // memory; CR4.TSD is clear (the kernel lets user mode read the TSC, as
+    // ARCHITECTURE.md §8's measurements need).
+    unsafe {
+        asm!(
+            "lfence",
+            "rdtsc",
+            out("eax") low, out("edx") high,
+            options(nomem, nostack, preserves_flags),
+        );
+    }
+    (u64::from(high) << 32) | u64::from(low)
+}
+
+/// Reads the time-stamp counter once all earlier instructions have
+/// completed, before any later one starts (`rdtscp; lfence`): use at the end
+/// of a timed region.
+#[inline(always)]
+#[must_use]
+pub fn rdtscp() -> u64 {
+    let (low, high): (u32, u32);
+    // SAFETY: as in `rdtsc`; `rdtscp` also writes IA32_TSC_AUX to ecx,
+    // declared clobbered.
+    unsafe {
+        asm!(
+            "rdtscp",
+            "lfence",
+            out("eax") low, out("edx") high, out("ecx") _,
+            options(nomem, nostack, preserves_flags),
+        );
+    }
+    (u64::from(high) << 32) | u64::from(low)
+}

@@ -1,0 +1,147 @@
+//! SMACH handles: the caller itself (handle 0) and its children.
+//!
+//! Owns [`Smach`] (spawn a program from the initrd, wait for it, suspend,
+//! resume, query, kill) and [`exit`], which terminates the caller.
+
+use sk_abi::{
+    ExitStatus, Handle, Kind, QuerySelector, SmachCreateArgs, SmachInfo, SmachReconfigure, SysError,
+};
+
+use crate::call::{self, register};
+
+/// A synthetic machine: the caller ([`Smach::this`]) or a child.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct Smach {
+    handle: Handle,
+}
+
+impl Smach {
+    /// Starts the program at `path` in the initrd (e.g. `/bin/hello`) in a
+    /// new child SMACH, with `rdi = 0` at its entry.
+    ///
+    /// # Errors
+    /// [`SysError::NotFound`], [`SysError::BadElf`], [`SysError::NoMemory`],
+    /// [`SysError::TooManyHandles`], …
+    pub fn spawn(path: &str) -> Result<Self, SysError> {
+        Self::spawn_with_arg(path, 0)
+    }
+
+    /// As [`Smach::spawn`], passing `arg` to the program (read it with
+    /// [`start_arg`](crate::start_arg)).
+    ///
+    /// # Errors
+    /// As for [`Smach::spawn`].
+    pub fn spawn_with_arg(path: &str, arg: u64) -> Result<Self, SysError> {
+        let args = SmachCreateArgs {
+            path_ptr: register(path.as_ptr() as usize),
+            path_len: register(path.len()),
+            arg,
+            flags: 0,
+            _pad: 0,
+        };
+        let handle = call::create(Kind::Smach, &args.to_bytes())?;
+        Ok(Self { handle })
+    }
+
+    /// The caller's own SMACH (handle 0).
+    #[must_use]
+    pub const fn this() -> Self {
+        Self {
+            handle: Handle::SELF,
+        }
+    }
+
+    /// Wraps a handle known to name an SMACH.
+    #[must_use]
+    pub const fn from_handle(handle: Handle) -> Self {
+        Self { handle }
+    }
+
+    /// The handle.
+    #[must_use]
+    pub const fn handle(&self) -> Handle {
+        self.handle
+    }
+
+    /// Blocks until the child exits; returns its exit status (at once if it
+    /// already has).
+    ///
+    /// # Errors
+    /// [`SysError::Busy`] if another SCPU already waits on it,
+    /// [`SysError::Interrupted`], [`SysError::BadHandle`], …
+    pub fn wait(&self) -> Result<i32, SysError> {
+        let status = self.reconfigure(SmachReconfigure::Wait)?;
+        Ok(ExitStatus::from_register(status).get())
+    }
+
+    /// Stops all its SCPUs.
+    ///
+    /// # Errors
+    /// [`SysError::BadHandle`], …
+    pub fn suspend(&self) -> Result<(), SysError> {
+        self.reconfigure(SmachReconfigure::Suspend).map(drop)
+    }
+
+    /// Lets its SCPUs run again.
+    ///
+    /// # Errors
+    /// [`SysError::BadHandle`], …
+    pub fn resume(&self) -> Result<(), SysError> {
+        self.reconfigure(SmachReconfigure::Resume).map(drop)
+    }
+
+    /// Sets the priority of all its SCPUs.
+    ///
+    /// # Errors
+    /// [`SysError::BadValue`], …
+    pub fn set_priority(&self, priority: u32) -> Result<(), SysError> {
+        self.reconfigure(SmachReconfigure::Priority(priority))
+            .map(drop)
+    }
+
+    /// Any reconfigure request; returns the call's value.
+    ///
+    /// # Errors
+    /// As for the request.
+    pub fn reconfigure(&self, request: SmachReconfigure) -> Result<u64, SysError> {
+        call::reconfigure(self.handle, request.to_registers())
+    }
+
+    /// Its state, exit status, handle count, memory use and id.
+    ///
+    /// # Errors
+    /// [`SysError::BadHandle`], …
+    pub fn query(&self) -> Result<SmachInfo, SysError> {
+        let mut bytes = [0_u8; SmachInfo::SIZE];
+        call::query(self.handle, QuerySelector::Info, &mut bytes)?;
+        SmachInfo::from_bytes(&bytes)
+    }
+
+    /// Ends the calling SMACH with `status`; the same as [`exit`].
+    pub fn exit(status: i32) -> ! {
+        exit(status)
+    }
+
+    /// Kills a child (its exit status becomes
+    /// [`ExitStatus::KILLED`] unless it had exited) and frees its handle.
+    /// On [`Smach::this`] it exits with status 137, as [`exit`] would.
+    ///
+    /// # Errors
+    /// [`SysError::BadHandle`], …
+    pub fn terminate(self) -> Result<(), SysError> {
+        call::terminate(self.handle, ExitStatus::KILLED.to_register()).map(drop)
+    }
+}
+
+/// Ends the calling SMACH with `status` (0 = success).
+///
+/// All its SCPUs stop and its objects are freed; a parent's
+/// [`Smach::wait`] returns `status`.
+pub fn exit(status: i32) -> ! {
+    // The kernel does not return from self-termination; if it ever did,
+    // keep trying rather than run on.
+    loop {
+        let _ = call::terminate(Handle::SELF, ExitStatus::new(status).to_register());
+        core::hint::spin_loop();
+    }
+}

@@ -1,0 +1,202 @@
+//! Booting the kernel in QEMU: the command line, a wall-clock guard, and
+//! the meaning of QEMU's exit status.
+//!
+//! The kernel exits through `isa-debug-exit` (status = value * 2 + 1):
+//! 33 success, 35 failure, 37 "continue with the next test". Status 0 is a
+//! triple fault under `-no-reboot` (or a plain power-off): never a pass.
+
+use crate::accel::Accel;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// How a boot ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// The kernel reported success (QEMU status 33).
+    Success,
+    /// The kernel reported failure or panicked (35).
+    Failure,
+    /// A test ended the boot on purpose; go on with the next (37).
+    Continue,
+    /// QEMU exited 0: a triple fault under `-no-reboot`.
+    TripleFault,
+    /// Any other QEMU status (QEMU's own error, a signal).
+    Other(i32),
+    /// The wall-clock guard killed QEMU.
+    TimedOut,
+}
+
+impl Status {
+    fn from_code(code: Option<i32>) -> Self {
+        match code {
+            Some(33) => Status::Success,
+            Some(35) => Status::Failure,
+            Some(37) => Status::Continue,
+            Some(0) => Status::TripleFault,
+            Some(c) => Status::Other(c),
+            None => Status::Other(-1),
+        }
+    }
+
+    /// True only for the kernel's explicit success.
+    pub fn is_success(self) -> bool {
+        self == Status::Success
+    }
+
+    /// Human-readable description.
+    pub fn describe(self) -> String {
+        match self {
+            Status::Success => "kernel reported success (status 33)".into(),
+            Status::Failure => "kernel reported failure or panicked (status 35)".into(),
+            Status::Continue => "kernel ended the boot to continue with the next test (status 37)".into(),
+            Status::TripleFault => "QEMU exited 0: triple fault (machine reset under -no-reboot)".into(),
+            Status::Other(c) => format!("QEMU exited with unexpected status {c}"),
+            Status::TimedOut => "hang: killed by the wall-clock guard".into(),
+        }
+    }
+}
+
+/// The result of one boot.
+pub struct Outcome {
+    /// How it ended.
+    pub status: Status,
+    /// Everything the kernel printed (and QEMU's stderr).
+    pub output: String,
+}
+
+/// One QEMU boot of the kernel.
+pub struct Boot {
+    kernel: PathBuf,
+    accel: Accel,
+    cmdline: String,
+    echo: bool,
+    gdb: bool,
+    timeout: Duration,
+    initrd: Option<PathBuf>,
+}
+
+/// Guest memory.
+pub const MEMORY: &str = "1G";
+
+impl Boot {
+    /// A boot of `kernel` under `accel` with `cmdline`.
+    pub fn new(kernel: &Path, accel: Accel, cmdline: &str) -> Self {
+        Boot {
+            kernel: kernel.to_path_buf(),
+            accel,
+            cmdline: cmdline.to_string(),
+            echo: false,
+            gdb: false,
+            timeout: Duration::from_secs(300),
+            initrd: None,
+        }
+    }
+
+    /// Copy the console to our stdout as it arrives.
+    pub fn echo(mut self, on: bool) -> Self {
+        self.echo = on;
+        self
+    }
+
+    /// Start halted with a gdb stub on :1234.
+    pub fn gdb(mut self, on: bool) -> Self {
+        self.gdb = on;
+        self
+    }
+
+    /// The wall-clock guard.
+    pub fn timeout_secs(mut self, secs: u64) -> Self {
+        self.timeout = Duration::from_secs(secs);
+        self
+    }
+
+    /// Pass an initrd as a PVH module.
+    #[allow(dead_code)]
+    pub fn initrd(mut self, path: &Path) -> Self {
+        self.initrd = Some(path.to_path_buf());
+        self
+    }
+
+    /// The full QEMU argument list.
+    pub fn args(&self) -> Vec<String> {
+        let mut a: Vec<String> = vec!["-M".into(), "pc".into()];
+        if let Some(bios) = crate::setup::qboot() {
+            a.extend(["-bios".into(), bios.into()]);
+        }
+        a.extend(self.accel.qemu_args());
+        a.extend(
+            ["-m", MEMORY, "-smp", "1", "-no-reboot", "-display", "none", "-serial", "stdio", "-monitor", "none"]
+                .map(String::from),
+        );
+        a.extend(["-device".into(), "isa-debug-exit,iobase=0xf4,iosize=0x04".into()]);
+        a.extend(["-kernel".into(), self.kernel.display().to_string()]);
+        if !self.cmdline.is_empty() {
+            a.extend(["-append".into(), self.cmdline.clone()]);
+        }
+        if let Some(initrd) = &self.initrd {
+            a.extend(["-initrd".into(), initrd.display().to_string()]);
+        }
+        if self.gdb {
+            a.extend(["-s".into(), "-S".into()]);
+        }
+        a
+    }
+
+    /// Boots and waits for QEMU to exit or the guard to fire.
+    pub fn run(&self) -> Result<Outcome, String> {
+        let mut child = Command::new(crate::setup::QEMU)
+            .args(self.args())
+            .stdin(if self.gdb || self.echo { Stdio::inherit() } else { Stdio::null() })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("starting {}: {e}", crate::setup::QEMU))?;
+        let stdout = child.stdout.take().ok_or("no stdout pipe")?;
+        let mut stderr = child.stderr.take().ok_or("no stderr pipe")?;
+        let echo = self.echo;
+        let (tx, rx) = mpsc::channel::<String>();
+        let reader = std::thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            let mut buf = Vec::new();
+            while reader.read_until(b'\n', &mut buf).is_ok_and(|n| n > 0) {
+                let line = String::from_utf8_lossy(&buf).into_owned();
+                if echo {
+                    print!("{line}");
+                }
+                let _ = tx.send(line);
+                buf.clear();
+            }
+        });
+        let err_reader = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = stderr.read_to_string(&mut s);
+            s
+        });
+        let deadline = Instant::now() + self.timeout;
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(st)) => break Status::from_code(st.code()),
+                Ok(None) if Instant::now() >= deadline => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break Status::TimedOut;
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+                Err(e) => return Err(format!("waiting for QEMU: {e}")),
+            }
+        };
+        let _ = reader.join();
+        let mut output: String = rx.try_iter().collect();
+        let err = err_reader.join().unwrap_or_default();
+        if !err.trim().is_empty() {
+            if echo {
+                eprint!("{err}");
+            }
+            output.push_str(&err);
+        }
+        Ok(Outcome { status, output })
+    }
+}
