@@ -22,7 +22,10 @@ pub struct Options {
 
 impl Options {
     pub fn parse(line: &'static str) -> Self {
-        let mut options = Options { mode: BootMode::Demo, log: None };
+        let mut options = Options {
+            mode: BootMode::Demo,
+            log: None,
+        };
         let mut test = false;
         let mut start = 0;
         let mut inject = false;

@@ -16,7 +16,12 @@ pub fn run() -> ! {
         if now != seen {
             seen = now;
             let ns = tsc::now_ns();
-            println!("tick {} at {}.{:06} s", seen - first, ns / 1_000_000_000, (ns / 1000) % 1_000_000);
+            println!(
+                "tick {} at {}.{:06} s",
+                seen - first,
+                ns / 1_000_000_000,
+                (ns / 1000) % 1_000_000
+            );
         }
     }
     println!("demo: done");

@@ -47,8 +47,16 @@ pub fn all_tests(inject: bool) -> Vec<KTest> {
     let mut tests: Vec<KTest> = registry().to_vec();
     tests.sort_by_key(|t| t.name);
     if inject {
-        tests.push(KTest { name: "sk_kernel::selfcheck::injected_failure", run: injected_failure, expect: Expect::Pass });
-        tests.push(KTest { name: "sk_kernel::selfcheck::injected_panic", run: injected_panic, expect: Expect::Pass });
+        tests.push(KTest {
+            name: "sk_kernel::selfcheck::injected_failure",
+            run: injected_failure,
+            expect: Expect::Pass,
+        });
+        tests.push(KTest {
+            name: "sk_kernel::selfcheck::injected_panic",
+            run: injected_panic,
+            expect: Expect::Pass,
+        });
     }
     tests
 }
@@ -58,12 +66,21 @@ pub fn run(start: usize, inject: bool) -> ! {
     let tests = all_tests(inject);
     println!("{}", plan_line(tests.len(), start));
     for (index, test) in tests.iter().enumerate().skip(start) {
-        print!("{}", TestHeader { index, total: tests.len(), name: test.name });
+        print!(
+            "{}",
+            TestHeader {
+                index,
+                total: tests.len(),
+                name: test.name
+            }
+        );
         EXPECTS_DOUBLE_FAULT.store(test.expect == Expect::DoubleFault, Ordering::SeqCst);
         let result = (test.run)();
         EXPECTS_DOUBLE_FAULT.store(false, Ordering::SeqCst);
         let result = match (result, test.expect) {
-            (Ok(()), Expect::DoubleFault) => Err("returned, but a double fault was expected".into()),
+            (Ok(()), Expect::DoubleFault) => {
+                Err("returned, but a double fault was expected".into())
+            }
             (result, _) => result,
         };
         match result {
@@ -79,14 +96,24 @@ pub fn run(start: usize, inject: bool) -> ! {
     }
     let (passed, failed) = (PASSED.load(Ordering::SeqCst), FAILED.load(Ordering::SeqCst));
     println!("{}", boot_end_line(passed, failed));
-    qemu::exit(if failed == 0 { qemu::ExitCode::Success } else { qemu::ExitCode::Failure })
+    qemu::exit(if failed == 0 {
+        qemu::ExitCode::Success
+    } else {
+        qemu::ExitCode::Failure
+    })
 }
 
 fn on_double_fault(frame: &TrapFrame) -> ! {
     if EXPECTS_DOUBLE_FAULT.load(Ordering::SeqCst) {
         sk_machine::serial::force_unlock();
         println!("ok");
-        println!("{}", boot_end_line(PASSED.load(Ordering::SeqCst) + 1, FAILED.load(Ordering::SeqCst)));
+        println!(
+            "{}",
+            boot_end_line(
+                PASSED.load(Ordering::SeqCst) + 1,
+                FAILED.load(Ordering::SeqCst)
+            )
+        );
         qemu::exit(qemu::ExitCode::Continue)
     }
     traps::dump("double fault", frame, sk_machine::cpu::cr2());

@@ -79,7 +79,10 @@ fn print_banner(boot: &BootInfo) {
     let mut brand = [0u8; 48];
     let f = sk_machine::cpu::features();
     println!();
-    println!("Synthesis kernel {} -- kernel calls synthesized at run time", env!("CARGO_PKG_VERSION"));
+    println!(
+        "Synthesis kernel {} -- kernel calls synthesized at run time",
+        env!("CARGO_PKG_VERSION")
+    );
     println!("cpu: {}", sk_machine::cpu::brand_string(&mut brand));
     println!(
         "cpu features: x2apic={} smep={} smap={} umip={} invariant-tsc={} hypervisor={}",
@@ -96,7 +99,11 @@ fn print_banner(boot: &BootInfo) {
     );
     println!(
         "apic: {} mode, timer {} Hz (input clock {} kHz)",
-        if sk_machine::apic::is_x2apic() { "x2APIC" } else { "xAPIC" },
+        if sk_machine::apic::is_x2apic() {
+            "x2APIC"
+        } else {
+            "xAPIC"
+        },
         sk_machine::apic::timer_hz(),
         sk_machine::apic::timer_input_hz() / 1000
     );
@@ -111,6 +118,14 @@ fn print_banner(boot: &BootInfo) {
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     sk_machine::cpu::disable_interrupts();
     sk_machine::serial::force_unlock();
-    println!("\nkernel panic: {info}");
+    match info.location() {
+        Some(at) => println!(
+            "\nkernel panic: {} at {}:{}",
+            info.message(),
+            at.file(),
+            at.line()
+        ),
+        None => println!("\nkernel panic: {}", info.message()),
+    }
     qemu::exit(qemu::ExitCode::Failure)
 }

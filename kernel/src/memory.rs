@@ -105,7 +105,10 @@ pub mod heapless_ranges {
 
     impl Ranges {
         pub const fn new() -> Self {
-            Self { items: [(0, 0); super::MAX_RAM_RANGES], len: 0 }
+            Self {
+                items: [(0, 0); super::MAX_RAM_RANGES],
+                len: 0,
+            }
         }
         pub fn push(&mut self, range: (u64, u64)) {
             if let Some(slot) = self.items.get_mut(self.len) {

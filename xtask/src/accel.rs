@@ -30,8 +30,19 @@ impl Accel {
     pub fn qemu_args(self) -> Vec<String> {
         match self {
             // QEMU 7.2 aborts on plain `-cpu host` here.
-            Accel::Kvm => ["-accel", "kvm", "-cpu", "host,-arch-capabilities"].map(String::from).to_vec(),
-            Accel::Tcg => ["-accel", "tcg", "-cpu", "max", "-icount", "shift=0,sleep=off"].map(String::from).to_vec(),
+            Accel::Kvm => ["-accel", "kvm", "-cpu", "host,-arch-capabilities"]
+                .map(String::from)
+                .to_vec(),
+            Accel::Tcg => [
+                "-accel",
+                "tcg",
+                "-cpu",
+                "max",
+                "-icount",
+                "shift=0,sleep=off",
+            ]
+            .map(String::from)
+            .to_vec(),
         }
     }
 
@@ -45,7 +56,7 @@ impl Accel {
 }
 
 /// How long the probe boot may take.
-const PROBE_TIMEOUT_SECS: u64 = 20;
+const PROBE_TIMEOUT_SECS: u64 = 30;
 
 /// Picks the accelerator and prints which one and why.
 pub fn choose(requested: Option<Accel>, kernel: &Path) -> Accel {
@@ -53,28 +64,81 @@ pub fn choose(requested: Option<Accel>, kernel: &Path) -> Accel {
         println!("xtask: accelerator {} (requested with --accel)", a.name());
         return a;
     }
-    let kvm_usable = std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm").is_ok();
-    if !kvm_usable {
-        println!("xtask: accelerator tcg (no usable /dev/kvm); -icount shift=0: TSC ticks are guest instructions");
-        return Accel::Tcg;
+    let kvm_usable = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm")
+        .is_ok();
+    let (accel, reason) = if kvm_usable {
+        probe_cached(kernel)
+    } else {
+        (Accel::Tcg, "no usable /dev/kvm".to_string())
+    };
+    match accel {
+        Accel::Kvm => println!("xtask: accelerator kvm ({reason})"),
+        Accel::Tcg => println!(
+            "xtask: accelerator tcg ({reason}); -icount shift=0,sleep=off: TSC ticks are guest instructions"
+        ),
     }
-    let probe = crate::qemu::Boot::new(kernel, Accel::Kvm, "probe log=warn").timeout_secs(PROBE_TIMEOUT_SECS).run();
-    match probe {
-        Ok(o) if o.status.is_success() && o.output.contains("probe: ring-3 syscall round trip ok") => {
-            println!("xtask: accelerator kvm (probe: ring-3 syscall round trip works under KVM)");
-            Accel::Kvm
+    accel
+}
+
+/// The probe's verdict, cached per kernel build (the probe boot is slow
+/// under a paravirtual KVM: every port access exits to the hypervisor).
+fn probe_cached(kernel: &Path) -> (Accel, String) {
+    let stamp = std::fs::metadata(kernel)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos().to_string())
+        .unwrap_or_default();
+    let cache = kernel.with_file_name("accel-probe.txt");
+    if let Ok(text) = std::fs::read_to_string(&cache) {
+        let mut parts = text.splitn(3, ' ');
+        if let (Some(s), Some(a), Some(reason)) = (parts.next(), parts.next(), parts.next()) {
+            if s == stamp {
+                if let Some(accel) = Accel::parse(a) {
+                    return (accel, format!("{} [cached probe]", reason.trim()));
+                }
+            }
+        }
+    }
+    let (accel, reason) = probe(kernel);
+    let _ = std::fs::write(&cache, format!("{stamp} {} {reason}\n", accel.name()));
+    (accel, reason)
+}
+
+fn probe(kernel: &Path) -> (Accel, String) {
+    let boot = crate::qemu::Boot::new(kernel, Accel::Kvm, "probe log=warn")
+        .timeout_secs(PROBE_TIMEOUT_SECS)
+        .run();
+    match boot {
+        Ok(o)
+            if o.status.is_success()
+                && o.output.contains("probe: ring-3 syscall round trip ok") =>
+        {
+            (
+                Accel::Kvm,
+                "probe: a ring-3 syscall round trip works under KVM".into(),
+            )
         }
         Ok(o) => {
-            println!(
-                "xtask: accelerator tcg (KVM probe failed: {}; /dev/kvm cannot run this kernel's ring-3 syscall); \
-                 -icount shift=0: TSC ticks are guest instructions",
-                o.status.describe()
-            );
-            Accel::Tcg
+            let said = o
+                .output
+                .lines()
+                .find(|l| l.starts_with("probe: FAILED"))
+                .map(str::trim)
+                .unwrap_or("");
+            (
+                Accel::Tcg,
+                format!(
+                    "KVM probe failed: {}{}{}",
+                    o.status.describe(),
+                    if said.is_empty() { "" } else { "; " },
+                    said
+                ),
+            )
         }
-        Err(e) => {
-            println!("xtask: accelerator tcg (KVM probe could not start: {e})");
-            Accel::Tcg
-        }
+        Err(e) => (Accel::Tcg, format!("KVM probe could not start: {e}")),
     }
 }

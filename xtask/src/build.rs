@@ -17,7 +17,10 @@ pub fn cargo() -> String {
 
 /// The workspace root.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
 }
 
 /// Builds the kernel; returns the ELF's path.
@@ -25,7 +28,15 @@ pub fn kernel(profile: Profile) -> Result<PathBuf, String> {
     let target_dir = root().join("target/kernel");
     let status = Command::new(cargo())
         .current_dir(root())
-        .args(["build", "--quiet", "-p", "sk-kernel", "--target", crate::setup::TARGET, "--target-dir"])
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "sk-kernel",
+            "--target",
+            crate::setup::TARGET,
+            "--target-dir",
+        ])
         .arg(&target_dir)
         .status()
         .map_err(|e| format!("running cargo build: {e}"))?;
@@ -35,5 +46,8 @@ pub fn kernel(profile: Profile) -> Result<PathBuf, String> {
     let dir = match profile {
         Profile::Dev => "debug",
     };
-    Ok(target_dir.join(crate::setup::TARGET).join(dir).join("kernel"))
+    Ok(target_dir
+        .join(crate::setup::TARGET)
+        .join(dir)
+        .join("kernel"))
 }

@@ -40,15 +40,23 @@ fn scan(output: &str, summary: &mut Summary) -> BootReport {
         }
         match protocol::parse(line) {
             Some(Line::Plan { total, .. }) => report.total = Some(total),
-            Some(Line::Started { index, name }) => report.unfinished = Some((index, name.to_string())),
-            Some(Line::Finished { index, name, failure }) => {
+            Some(Line::Started { index, name }) => {
+                report.unfinished = Some((index, name.to_string()))
+            }
+            Some(Line::Finished {
+                index,
+                name,
+                failure,
+            }) => {
                 report.unfinished = None;
                 report.last_finished = Some(index);
                 match failure {
                     None => summary.passed += 1,
                     Some(reason) => {
                         summary.failed += 1;
-                        summary.failures.push((name.to_string(), reason.to_string()));
+                        summary
+                            .failures
+                            .push((name.to_string(), reason.to_string()));
                     }
                 }
             }
@@ -70,11 +78,17 @@ pub fn run_all(kernel: &Path, accel: Accel, inject: bool) -> Result<Summary, Str
         if inject {
             cmdline.push_str(" ktest.inject");
         }
-        let outcome = Boot::new(kernel, accel, &cmdline).echo(true).timeout_secs(BOOT_TIMEOUT_SECS).run()?;
+        let outcome = Boot::new(kernel, accel, &cmdline)
+            .echo(true)
+            .timeout_secs(BOOT_TIMEOUT_SECS)
+            .run()?;
         let report = scan(&outcome.output, &mut summary);
         total = report.total.or(total);
         let Some(all) = total else {
-            return Err(format!("boot {boots} died before its test plan: {}", outcome.status.describe()));
+            return Err(format!(
+                "boot {boots} died before its test plan: {}",
+                outcome.status.describe()
+            ));
         };
         let next = match (&report.unfinished, outcome.status) {
             (Some((index, name)), status) => {
@@ -87,12 +101,16 @@ pub fn run_all(kernel: &Path, accel: Accel, inject: bool) -> Result<Summary, Str
                 summary.failures.push((name.clone(), reason));
                 index + 1
             }
-            (None, Status::Success | Status::Failure | Status::Continue) => report.last_finished.map_or(all, |i| i + 1),
+            (None, Status::Success | Status::Failure | Status::Continue) => {
+                report.last_finished.map_or(all, |i| i + 1)
+            }
             (None, status) => {
                 // Died between tests: blame nothing, but say so and move on.
                 let at = report.last_finished.map_or(start, |i| i + 1);
                 summary.failed += 1;
-                summary.failures.push((format!("<between tests at index {at}>"), status.describe()));
+                summary
+                    .failures
+                    .push((format!("<between tests at index {at}>"), status.describe()));
                 at + 1
             }
         };
@@ -100,7 +118,10 @@ pub fn run_all(kernel: &Path, accel: Accel, inject: bool) -> Result<Summary, Str
             break;
         }
         if next <= start && report.last_finished.is_none() && report.unfinished.is_none() {
-            return Err(format!("no progress at test index {start}: {}", outcome.status.describe()));
+            return Err(format!(
+                "no progress at test index {start}: {}",
+                outcome.status.describe()
+            ));
         }
         start = next;
     }
@@ -109,7 +130,10 @@ pub fn run_all(kernel: &Path, accel: Accel, inject: bool) -> Result<Summary, Str
         println!("failed: {name}: {reason}");
     }
     println!("ktest: {} boots", boots);
-    println!("ktest: {} passed, {} failed", summary.passed, summary.failed);
+    println!(
+        "ktest: {} passed, {} failed",
+        summary.passed, summary.failed
+    );
     Ok(summary)
 }
 

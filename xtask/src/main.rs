@@ -23,7 +23,8 @@ mod setup;
 use accel::Accel;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <run|test|ktest|gdb> [--accel kvm|tcg] [--inject] [-- kernel args]";
+const USAGE: &str =
+    "usage: cargo xtask <run|test|ktest|gdb> [--accel kvm|tcg] [--inject] [-- kernel args]";
 
 struct Args {
     command: String,
@@ -35,12 +36,18 @@ struct Args {
 fn parse_args() -> Result<Args, String> {
     let mut it = std::env::args().skip(1);
     let command = it.next().ok_or(USAGE)?;
-    let mut args = Args { command, accel: None, inject: false, kernel_args: Vec::new() };
+    let mut args = Args {
+        command,
+        accel: None,
+        inject: false,
+        kernel_args: Vec::new(),
+    };
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--accel" => {
                 let value = it.next().ok_or("--accel needs kvm or tcg")?;
-                args.accel = Some(Accel::parse(&value).ok_or(format!("unknown accelerator {value:?}"))?);
+                args.accel =
+                    Some(Accel::parse(&value).ok_or(format!("unknown accelerator {value:?}"))?);
             }
             "--inject" => args.inject = true,
             "--" => args.kernel_args.extend(it.by_ref()),
@@ -84,7 +91,11 @@ fn run(args: &Args) -> Result<ExitCode, String> {
     let cmdline = args.kernel_args.join(" ");
     let outcome = qemu::Boot::new(&kernel, accel, &cmdline).echo(true).run()?;
     println!("xtask: QEMU finished: {}", outcome.status.describe());
-    Ok(if outcome.status.is_success() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if outcome.status.is_success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn test(args: &Args) -> Result<ExitCode, String> {
@@ -99,7 +110,11 @@ fn test(args: &Args) -> Result<ExitCode, String> {
         println!("xtask: host tests FAILED");
     }
     let kernel_ok = in_kernel_tests(args)? == ExitCode::SUCCESS;
-    Ok(if host_ok && kernel_ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if host_ok && kernel_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn in_kernel_tests(args: &Args) -> Result<ExitCode, String> {
@@ -107,7 +122,11 @@ fn in_kernel_tests(args: &Args) -> Result<ExitCode, String> {
     let kernel = build::kernel(build::Profile::Dev)?;
     let accel = accel::choose(args.accel, &kernel);
     let summary = ktest::run_all(&kernel, accel, args.inject)?;
-    Ok(if summary.failed == 0 && summary.passed > 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if summary.failed == 0 && summary.passed > 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn gdb(args: &Args) -> Result<ExitCode, String> {
@@ -115,9 +134,20 @@ fn gdb(args: &Args) -> Result<ExitCode, String> {
     let kernel = build::kernel(build::Profile::Dev)?;
     let accel = accel::choose(args.accel, &kernel);
     println!("xtask: QEMU waits for gdb on localhost:1234; in another terminal run:");
-    println!("  gdb {} -ex 'target remote :1234' -ex 'break sk_kernel::kernel_main' -ex continue", kernel.display());
+    println!(
+        "  gdb {} -ex 'target remote :1234' -ex 'break sk_kernel::kernel_main' -ex continue",
+        kernel.display()
+    );
     let cmdline = args.kernel_args.join(" ");
-    let outcome = qemu::Boot::new(&kernel, accel, &cmdline).echo(true).gdb(true).timeout_secs(24 * 3600).run()?;
+    let outcome = qemu::Boot::new(&kernel, accel, &cmdline)
+        .echo(true)
+        .gdb(true)
+        .timeout_secs(24 * 3600)
+        .run()?;
     println!("xtask: QEMU finished: {}", outcome.status.describe());
-    Ok(if outcome.status.is_success() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if outcome.status.is_success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

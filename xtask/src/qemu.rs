@@ -51,8 +51,12 @@ impl Status {
         match self {
             Status::Success => "kernel reported success (status 33)".into(),
             Status::Failure => "kernel reported failure or panicked (status 35)".into(),
-            Status::Continue => "kernel ended the boot to continue with the next test (status 37)".into(),
-            Status::TripleFault => "QEMU exited 0: triple fault (machine reset under -no-reboot)".into(),
+            Status::Continue => {
+                "kernel ended the boot to continue with the next test (status 37)".into()
+            }
+            Status::TripleFault => {
+                "QEMU exited 0: triple fault (machine reset under -no-reboot)".into()
+            }
             Status::Other(c) => format!("QEMU exited with unexpected status {c}"),
             Status::TimedOut => "hang: killed by the wall-clock guard".into(),
         }
@@ -128,10 +132,25 @@ impl Boot {
         }
         a.extend(self.accel.qemu_args());
         a.extend(
-            ["-m", MEMORY, "-smp", "1", "-no-reboot", "-display", "none", "-serial", "stdio", "-monitor", "none"]
-                .map(String::from),
+            [
+                "-m",
+                MEMORY,
+                "-smp",
+                "1",
+                "-no-reboot",
+                "-display",
+                "none",
+                "-serial",
+                "stdio",
+                "-monitor",
+                "none",
+            ]
+            .map(String::from),
         );
-        a.extend(["-device".into(), "isa-debug-exit,iobase=0xf4,iosize=0x04".into()]);
+        a.extend([
+            "-device".into(),
+            "isa-debug-exit,iobase=0xf4,iosize=0x04".into(),
+        ]);
         a.extend(["-kernel".into(), self.kernel.display().to_string()]);
         if !self.cmdline.is_empty() {
             a.extend(["-append".into(), self.cmdline.clone()]);
@@ -149,7 +168,11 @@ impl Boot {
     pub fn run(&self) -> Result<Outcome, String> {
         let mut child = Command::new(crate::setup::QEMU)
             .args(self.args())
-            .stdin(if self.gdb || self.echo { Stdio::inherit() } else { Stdio::null() })
+            .stdin(if self.gdb || self.echo {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

@@ -17,19 +17,32 @@ fn ensure_target() -> Result<(), String> {
         .args(["target", "list", "--installed"])
         .output()
         .map_err(|e| format!("running rustup: {e}"))?;
-    if String::from_utf8_lossy(&installed.stdout).lines().any(|l| l.trim() == TARGET) {
+    if String::from_utf8_lossy(&installed.stdout)
+        .lines()
+        .any(|l| l.trim() == TARGET)
+    {
         return Ok(());
     }
     println!("xtask: installing the Rust target {TARGET}");
-    let status = Command::new("rustup").args(["target", "add", TARGET]).status().map_err(|e| format!("rustup: {e}"))?;
-    if status.success() { Ok(()) } else { Err(format!("`rustup target add {TARGET}` failed")) }
+    let status = Command::new("rustup")
+        .args(["target", "add", TARGET])
+        .status()
+        .map_err(|e| format!("rustup: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`rustup target add {TARGET}` failed"))
+    }
 }
 
 /// The QEMU binary name.
 pub const QEMU: &str = "qemu-system-x86_64";
 
 fn have_qemu() -> bool {
-    Command::new(QEMU).arg("--version").output().is_ok_and(|o| o.status.success())
+    Command::new(QEMU)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 fn ensure_qemu() -> Result<(), String> {
@@ -37,18 +50,27 @@ fn ensure_qemu() -> Result<(), String> {
         return Ok(());
     }
     println!("xtask: {QEMU} not found; installing Debian's qemu-system-x86 with apt-get");
-    let as_root = Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    let as_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
     let apt = |args: &[&str]| -> bool {
-        let mut cmd = if as_root { Command::new("apt-get") } else { Command::new("sudo") };
+        let mut cmd = if as_root {
+            Command::new("apt-get")
+        } else {
+            Command::new("sudo")
+        };
         if !as_root {
             cmd.args(["-n", "apt-get"]);
         }
-        cmd.args(args).env("DEBIAN_FRONTEND", "noninteractive").status().is_ok_and(|s| s.success())
+        cmd.args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .is_ok_and(|s| s.success())
     };
-    if !(apt(&["update", "-q"]) && apt(&["install", "-y", "-q", "qemu-system-x86"])) || !have_qemu() {
-        return Err(format!(
-            "could not install QEMU. Install it yourself (Debian/Ubuntu: `apt-get install qemu-system-x86`) and retry"
-        ));
+    if !(apt(&["update", "-q"]) && apt(&["install", "-y", "-q", "qemu-system-x86"]) && have_qemu())
+    {
+        return Err("could not install QEMU. Install it yourself (Debian/Ubuntu: `apt-get install qemu-system-x86`) and retry".into());
     }
     Ok(())
 }

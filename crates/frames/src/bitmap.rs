@@ -52,7 +52,11 @@ impl<const WORDS: usize> Default for FrameBitmap<WORDS> {
 impl<const WORDS: usize> FrameBitmap<WORDS> {
     /// All frames in use (nothing allocatable until [`Self::add_free`]).
     pub const fn new() -> Self {
-        Self { free_bits: [0; WORDS], free: 0, hint: 0 }
+        Self {
+            free_bits: [0; WORDS],
+            free: 0,
+            hint: 0,
+        }
     }
 
     /// Number of frames the bitmap can describe.
@@ -88,8 +92,12 @@ impl<const WORDS: usize> FrameBitmap<WORDS> {
     }
 
     fn set(&mut self, phys: u64, used: bool) -> bool {
-        let Some((w, b)) = Self::index(phys) else { return false };
-        let Some(word) = self.free_bits.get_mut(w) else { return false };
+        let Some((w, b)) = Self::index(phys) else {
+            return false;
+        };
+        let Some(word) = self.free_bits.get_mut(w) else {
+            return false;
+        };
         let was_used = *word & b == 0;
         if used == was_used {
             return false;
@@ -109,7 +117,9 @@ impl<const WORDS: usize> FrameBitmap<WORDS> {
     pub fn add_free(&mut self, start: u64, end: u64) -> usize {
         let first = start.div_ceil(FRAME_SIZE);
         let last = (end.min(Self::limit())) / FRAME_SIZE;
-        (first..last).filter(|&f| self.set(f.saturating_mul(FRAME_SIZE), false)).count()
+        (first..last)
+            .filter(|&f| self.set(f.saturating_mul(FRAME_SIZE), false))
+            .count()
     }
 
     /// Marks every frame touching `start..end` used (rounds outward).
@@ -117,7 +127,9 @@ impl<const WORDS: usize> FrameBitmap<WORDS> {
     pub fn reserve(&mut self, start: u64, end: u64) -> usize {
         let first = start / FRAME_SIZE;
         let last = end.min(Self::limit()).div_ceil(FRAME_SIZE);
-        (first..last).filter(|&f| self.set(f.saturating_mul(FRAME_SIZE), true)).count()
+        (first..last)
+            .filter(|&f| self.set(f.saturating_mul(FRAME_SIZE), true))
+            .count()
     }
 
     /// Allocates one frame anywhere.
@@ -139,7 +151,8 @@ impl<const WORDS: usize> FrameBitmap<WORDS> {
                 continue;
             }
             let bit = u64::from(word.trailing_zeros());
-            let phys = ((w as u64).saturating_mul(64).saturating_add(bit)).saturating_mul(FRAME_SIZE);
+            let phys =
+                ((w as u64).saturating_mul(64).saturating_add(bit)).saturating_mul(FRAME_SIZE);
             if phys >= limit {
                 continue;
             }
@@ -179,7 +192,7 @@ impl<const WORDS: usize> FrameBitmap<WORDS> {
 
     /// Returns a frame to the pool.
     pub fn free(&mut self, phys: u64) -> Result<(), FreeError> {
-        if phys % FRAME_SIZE != 0 {
+        if !phys.is_multiple_of(FRAME_SIZE) {
             return Err(FreeError::Unaligned);
         }
         let (w, b) = Self::index(phys).ok_or(FreeError::OutOfRange)?;

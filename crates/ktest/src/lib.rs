@@ -31,7 +31,11 @@ macro_rules! ensure_eq {
         let (l, r) = (&$left, &$right);
         if l != r {
             return Err(::alloc::format!(
-                "{} == {} failed: {:?} != {:?}", stringify!($left), stringify!($right), l, r
+                "{} == {} failed: {:?} != {:?}",
+                stringify!($left),
+                stringify!($right),
+                l,
+                r
             ));
         }
     }};

@@ -87,10 +87,18 @@ fn parse_test(rest: &str) -> Option<Line<'_>> {
     if result.is_empty() {
         Some(Line::Started { index, name })
     } else if result == "ok" {
-        Some(Line::Finished { index, name, failure: None })
+        Some(Line::Finished {
+            index,
+            name,
+            failure: None,
+        })
     } else if let Some(reason) = result.strip_prefix("FAILED") {
         let reason = reason.trim_start_matches(':').trim();
-        Some(Line::Finished { index, name, failure: Some(if reason.is_empty() { "failed" } else { reason }) })
+        Some(Line::Finished {
+            index,
+            name,
+            failure: Some(if reason.is_empty() { "failed" } else { reason }),
+        })
     } else {
         // Output printed by the test itself after the header.
         Some(Line::Started { index, name })
@@ -105,11 +113,17 @@ pub fn parse(line: &str) -> Option<Line<'_>> {
     }
     if let Some(rest) = line.strip_prefix("ktest: plan ") {
         let (total, rest) = rest.split_once(" tests, start ")?;
-        return Some(Line::Plan { total: total.parse().ok()?, start: rest.trim().parse().ok()? });
+        return Some(Line::Plan {
+            total: total.parse().ok()?,
+            start: rest.trim().parse().ok()?,
+        });
     }
     if let Some(rest) = line.strip_prefix("ktest: boot-end passed=") {
         let (passed, failed) = rest.split_once(" failed=")?;
-        return Some(Line::BootEnd { passed: passed.parse().ok()?, failed: failed.trim().parse().ok()? });
+        return Some(Line::BootEnd {
+            passed: passed.parse().ok()?,
+            failed: failed.trim().parse().ok()?,
+        });
     }
     None
 }
@@ -122,30 +136,76 @@ mod tests {
 
     #[test]
     fn header_and_result_round_trip() {
-        let h = TestHeader { index: 3, total: 20, name: "a::b" };
-        assert_eq!(parse(&format!("{h}ok")), Some(Line::Finished { index: 3, name: "a::b", failure: None }));
+        let h = TestHeader {
+            index: 3,
+            total: 20,
+            name: "a::b",
+        };
+        assert_eq!(
+            parse(&format!("{h}ok")),
+            Some(Line::Finished {
+                index: 3,
+                name: "a::b",
+                failure: None
+            })
+        );
         assert_eq!(
             parse(&format!("{h}FAILED: boom 1")),
-            Some(Line::Finished { index: 3, name: "a::b", failure: Some("boom 1") })
+            Some(Line::Finished {
+                index: 3,
+                name: "a::b",
+                failure: Some("boom 1")
+            })
         );
-        assert_eq!(parse(&format!("{h}")), Some(Line::Started { index: 3, name: "a::b" }));
+        assert_eq!(
+            parse(&format!("{h}")),
+            Some(Line::Started {
+                index: 3,
+                name: "a::b"
+            })
+        );
     }
 
     #[test]
     fn plan_and_boot_end_round_trip() {
-        assert_eq!(parse(&format!("{}", plan_line(23, 4))), Some(Line::Plan { total: 23, start: 4 }));
-        assert_eq!(parse(&format!("{}\r\n", boot_end_line(2, 1))), Some(Line::BootEnd { passed: 2, failed: 1 }));
+        assert_eq!(
+            parse(&format!("{}", plan_line(23, 4))),
+            Some(Line::Plan {
+                total: 23,
+                start: 4
+            })
+        );
+        assert_eq!(
+            parse(&format!("{}\r\n", boot_end_line(2, 1))),
+            Some(Line::BootEnd {
+                passed: 2,
+                failed: 1
+            })
+        );
     }
 
     #[test]
     fn noise_is_ignored() {
-        for line in ["", "test", "test [x/y] z", "ktest: plan x tests, start 1", "[0.1][0][INFO] hi", "test [1/2]"] {
+        for line in [
+            "",
+            "test",
+            "test [x/y] z",
+            "ktest: plan x tests, start 1",
+            "[0.1][0][INFO] hi",
+            "test [1/2]",
+        ] {
             assert_eq!(parse(line), None, "{line:?}");
         }
     }
 
     #[test]
     fn interleaved_output_counts_as_started() {
-        assert_eq!(parse("test [0/1] t ... panicked"), Some(Line::Started { index: 0, name: "t" }));
+        assert_eq!(
+            parse("test [0/1] t ... panicked"),
+            Some(Line::Started {
+                index: 0,
+                name: "t"
+            })
+        );
     }
 }

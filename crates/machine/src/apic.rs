@@ -43,7 +43,7 @@ fn write(reg: u32, value: u32) {
 fn read(reg: u32) -> u32 {
     if X2APIC.load(Ordering::Relaxed) {
         // SAFETY: as in `write`; reading these registers has no side effect.
-        unsafe { crate::cpu::rdmsr(0x800 + reg / 16) as u32 }
+        (unsafe { crate::cpu::rdmsr(0x800 + reg / 16) } & 0xffff_ffff) as u32
     } else {
         // SAFETY: as in `write`.
         unsafe { core::ptr::read_volatile((MMIO_BASE + u64::from(reg)) as *const u32) }
@@ -75,7 +75,10 @@ pub(crate) fn init(hz: u64) -> Result<(), paging::MapError> {
 
     // Calibrate: count down from the maximum for 10 ms of TSC time.
     write(REG_DIVIDE, DIVIDE_BY_16);
-    write(REG_LVT_TIMER, LVT_MASKED | u32::from(crate::traps::TIMER_VECTOR));
+    write(
+        REG_LVT_TIMER,
+        LVT_MASKED | u32::from(crate::traps::TIMER_VECTOR),
+    );
     write(REG_INITIAL_COUNT, u32::MAX);
     crate::tsc::spin_ns(10_000_000);
     let elapsed = u64::from(u32::MAX - read(REG_CURRENT_COUNT));
@@ -83,8 +86,11 @@ pub(crate) fn init(hz: u64) -> Result<(), paging::MapError> {
     let bus_hz = elapsed * 100;
     BUS_HZ.store(bus_hz, Ordering::Relaxed);
 
-    let initial = (bus_hz / hz.max(1)).clamp(1, u64::from(u32::MAX)) as u32;
-    write(REG_LVT_TIMER, LVT_PERIODIC | u32::from(crate::traps::TIMER_VECTOR));
+    let initial = u32::try_from((bus_hz / hz.max(1)).max(1)).unwrap_or(u32::MAX);
+    write(
+        REG_LVT_TIMER,
+        LVT_PERIODIC | u32::from(crate::traps::TIMER_VECTOR),
+    );
     write(REG_INITIAL_COUNT, initial);
     TIMER_HZ.store(hz, Ordering::Relaxed);
     Ok(())

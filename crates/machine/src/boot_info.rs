@@ -108,7 +108,9 @@ fn boot_window_bytes(phys: u64, len: usize) -> &'static [u8] {
 }
 
 fn u32_at(bytes: &[u8], off: usize) -> u32 {
-    bytes.get(off..off + 4).map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    bytes
+        .get(off..off + 4)
+        .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
 }
 
 fn u64_at(bytes: &[u8], off: usize) -> u64 {
@@ -123,9 +125,16 @@ pub(crate) fn read(start_info_phys: u64, entry_tsc: u64) -> &'static BootInfo {
             start_info_phys,
             cmdline: [0; MAX_CMDLINE],
             cmdline_len: 0,
-            regions: [MemoryRegion { start: 0, len_bytes: 0, kind: MemoryKind::Reserved }; MAX_REGIONS],
+            regions: [MemoryRegion {
+                start: 0,
+                len_bytes: 0,
+                kind: MemoryKind::Reserved,
+            }; MAX_REGIONS],
             region_count: 0,
-            modules: [Module { phys: 0, len_bytes: 0 }; MAX_MODULES],
+            modules: [Module {
+                phys: 0,
+                len_bytes: 0,
+            }; MAX_MODULES],
             module_count: 0,
         };
         let si = boot_window_bytes(start_info_phys, 56);
@@ -167,7 +176,10 @@ pub(crate) fn read(start_info_phys: u64, entry_tsc: u64) -> &'static BootInfo {
         let table = boot_window_bytes(modlist, n * 32);
         if !table.is_empty() {
             for (i, slot) in info.modules.iter_mut().take(n).enumerate() {
-                *slot = Module { phys: u64_at(table, i * 32), len_bytes: u64_at(table, i * 32 + 8) };
+                *slot = Module {
+                    phys: u64_at(table, i * 32),
+                    len_bytes: u64_at(table, i * 32 + 8),
+                };
             }
             info.module_count = n;
         }

@@ -11,7 +11,11 @@ use spin::Once;
 pub fn cpuid(leaf: u32, subleaf: u32) -> CpuidResult {
     // `cpuid` is available on every x86-64 CPU and has no side effects
     // beyond its outputs. (Safe since Rust 1.87 on x86-64.)
-    if subleaf == 0 { __cpuid(leaf) } else { __cpuid_count(leaf, subleaf) }
+    if subleaf == 0 {
+        __cpuid(leaf)
+    } else {
+        __cpuid_count(leaf, subleaf)
+    }
 }
 
 /// The CPU features the kernel checks before using them.
@@ -48,10 +52,27 @@ pub fn features() -> &'static Features {
     FEATURES.call_once(|| {
         let max_leaf = cpuid(0, 0).eax;
         let l1 = cpuid(1, 0);
-        let l7 = if max_leaf >= 7 { cpuid(7, 0) } else { CpuidResult { eax: 0, ebx: 0, ecx: 0, edx: 0 } };
+        let l7 = if max_leaf >= 7 {
+            cpuid(7, 0)
+        } else {
+            CpuidResult {
+                eax: 0,
+                ebx: 0,
+                ecx: 0,
+                edx: 0,
+            }
+        };
         let max_ext = cpuid(0x8000_0000, 0).eax;
-        let e1 = if max_ext >= 0x8000_0001 { cpuid(0x8000_0001, 0).edx } else { 0 };
-        let e7 = if max_ext >= 0x8000_0007 { cpuid(0x8000_0007, 0).edx } else { 0 };
+        let e1 = if max_ext >= 0x8000_0001 {
+            cpuid(0x8000_0001, 0).edx
+        } else {
+            0
+        };
+        let e7 = if max_ext >= 0x8000_0007 {
+            cpuid(0x8000_0007, 0).edx
+        } else {
+            0
+        };
         let hypervisor = l1.ecx & (1 << 31) != 0;
         let mut hypervisor_vendor = [0u8; 12];
         if hypervisor {

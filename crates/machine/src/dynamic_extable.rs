@@ -13,7 +13,10 @@ struct Table {
     len: usize,
 }
 
-static TABLE: Mutex<Table> = Mutex::new(Table { entries: [(0, 0); CAPACITY], len: 0 });
+static TABLE: Mutex<Table> = Mutex::new(Table {
+    entries: [(0, 0); CAPACITY],
+    len: 0,
+});
 
 /// Why a fixup could not be registered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,5 +60,9 @@ pub(crate) fn find(rip: u64, kind: FixupKind) -> Option<u64> {
     // this CPU unless that code faulted inside `insert`/`remove_range`,
     // which touch no user or unmapped memory.
     let t = TABLE.lock();
-    t.entries.iter().take(t.len).find(|e| e.0 == rip).map(|e| e.1)
+    t.entries
+        .iter()
+        .take(t.len)
+        .find(|e| e.0 == rip)
+        .map(|e| e.1)
 }

@@ -58,7 +58,10 @@ pub(crate) fn init() -> Result<(), crate::paging::MapError> {
         // only changed through `set_kernel_stack`, field by field.
         let tss_desc = Descriptor::tss_segment(unsafe { &*tss });
         let _ = gdt.append(tss_desc);
-        debug_assert_eq!((kcs.0, kds.0, uds.0, ucs.0), (KERNEL_CS, KERNEL_DS, USER_DS, USER_CS));
+        debug_assert_eq!(
+            (kcs.0, kds.0, uds.0, ucs.0),
+            (KERNEL_CS, KERNEL_DS, USER_DS, USER_CS)
+        );
         gdt
     });
     gdt.load();
@@ -87,6 +90,8 @@ pub fn set_kernel_stack(top: u64) {
 pub fn task_register() -> u16 {
     let selector: u16;
     // SAFETY: `str` only reads the task register.
-    unsafe { core::arch::asm!("str {0:x}", out(reg) selector, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        core::arch::asm!("str {0:x}", out(reg) selector, options(nomem, nostack, preserves_flags))
+    };
     selector
 }

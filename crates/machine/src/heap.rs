@@ -12,7 +12,7 @@ use core::ptr::NonNull;
 use linked_list_allocator::Heap;
 use spin::Mutex;
 
-const INITIAL_BYTES: u64 = 4 << 20;
+const INITIAL_BYTES: usize = 4 << 20;
 const MIN_GROWTH_BYTES: u64 = 1 << 20;
 
 /// The global allocator type; the kernel declares one static of it.
@@ -28,18 +28,23 @@ struct HeapState {
 impl KernelHeap {
     /// An empty heap; [`KernelHeap::init`] maps its first pages.
     pub const fn new() -> Self {
-        Self { inner: Mutex::new(HeapState { heap: Heap::empty(), mapped_bytes: 0 }) }
+        Self {
+            inner: Mutex::new(HeapState {
+                heap: Heap::empty(),
+                mapped_bytes: 0,
+            }),
+        }
     }
 
     /// Maps the initial heap pages. Call once, after `paging::init`.
     pub fn init(&self) -> Result<(), paging::MapError> {
         x86_64::instructions::interrupts::without_interrupts(|| {
             let mut state = self.inner.lock();
-            map_range(HEAP_BASE, INITIAL_BYTES)?;
+            map_range(HEAP_BASE, INITIAL_BYTES as u64)?;
             // SAFETY: HEAP_BASE..+INITIAL_BYTES was just mapped RW, belongs
             // to the heap alone, and the heap was empty.
-            unsafe { state.heap.init(HEAP_BASE as *mut u8, INITIAL_BYTES as usize) };
-            state.mapped_bytes = INITIAL_BYTES;
+            unsafe { state.heap.init(HEAP_BASE as *mut u8, INITIAL_BYTES) };
+            state.mapped_bytes = INITIAL_BYTES as u64;
             Ok(())
         })
     }
@@ -51,7 +56,9 @@ impl KernelHeap {
 
     /// Bytes currently allocated.
     pub fn used_bytes(&self) -> u64 {
-        x86_64::instructions::interrupts::without_interrupts(|| self.inner.lock().heap.used() as u64)
+        x86_64::instructions::interrupts::without_interrupts(|| {
+            self.inner.lock().heap.used() as u64
+        })
     }
 }
 
@@ -64,7 +71,9 @@ impl Default for KernelHeap {
 fn map_range(start: u64, len: u64) -> Result<(), paging::MapError> {
     let mut virt = start;
     while virt < start + len {
-        let frame = paging::frames().allocate_frame().ok_or(paging::MapError::OutOfFrames)?;
+        let frame = paging::frames()
+            .allocate_frame()
+            .ok_or(paging::MapError::OutOfFrames)?;
         if let Err(e) = paging::map_kernel_page(virt, frame, Access::ReadWrite) {
             paging::frames().free_frame(frame);
             return Err(e);
@@ -86,7 +95,7 @@ impl HeapState {
         }
         // SAFETY: the pages right after the heap's top were just mapped RW
         // and belong to the heap alone.
-        unsafe { self.heap.extend(want as usize) };
+        unsafe { self.heap.extend(usize::try_from(want).unwrap_or(0)) };
         self.mapped_bytes += want;
         true
     }

@@ -30,7 +30,11 @@ impl Filter {
         self.overrides
             .iter()
             .take(self.count)
-            .find(|(name, len, _)| target.as_bytes().starts_with(name.get(..*len).unwrap_or(&[])))
+            .find(|(name, len, _)| {
+                target
+                    .as_bytes()
+                    .starts_with(name.get(..*len).unwrap_or(&[]))
+            })
             .map_or(self.default, |o| o.2)
     }
 }
@@ -86,7 +90,8 @@ pub fn init(spec: Option<&str>) {
                     }
                 }
                 Some((target, level)) => {
-                    if let (Some(level), true) = (parse_level(level), filter.count < MAX_OVERRIDES) {
+                    if let (Some(level), true) = (parse_level(level), filter.count < MAX_OVERRIDES)
+                    {
                         let n = target.len().min(MAX_TARGET);
                         let i = filter.count;
                         filter.overrides[i].0[..n].copy_from_slice(&target.as_bytes()[..n]);

@@ -13,8 +13,8 @@ use spin::{Mutex, Once};
 use x86_64::registers::control::{Cr3, Cr3Flags, Cr4, Cr4Flags};
 use x86_64::structures::paging::mapper::{MapToError, TranslateResult};
 use x86_64::structures::paging::{
-    FrameAllocator, Mapper, OffsetPageTable, Page, PageTable, PageTableFlags as Flags, PhysFrame,
-    PageSize, Size2MiB, Size4KiB, Translate,
+    FrameAllocator, Mapper, OffsetPageTable, Page, PageSize, PageTable, PageTableFlags as Flags,
+    PhysFrame, Size2MiB, Size4KiB, Translate,
 };
 use x86_64::{PhysAddr, VirtAddr};
 
@@ -48,7 +48,9 @@ impl Access {
             Access::Read => base | Flags::NO_EXECUTE,
             Access::ReadWrite => base | Flags::WRITABLE | Flags::NO_EXECUTE,
             Access::ReadExecute => base,
-            Access::Mmio => base | Flags::WRITABLE | Flags::NO_EXECUTE | Flags::NO_CACHE | Flags::WRITE_THROUGH,
+            Access::Mmio => {
+                base | Flags::WRITABLE | Flags::NO_EXECUTE | Flags::NO_CACHE | Flags::WRITE_THROUGH
+            }
         }
     }
 }
@@ -72,7 +74,9 @@ static KERNEL_SPACE: Once<Mutex<OffsetPageTable<'static>>> = Once::new();
 
 /// The registered frame source. Panics if used before [`init`] (a kernel bug).
 pub fn frames() -> &'static dyn FrameSource {
-    *FRAMES.get().expect("paging::init registers the frame source first")
+    *FRAMES
+        .get()
+        .expect("paging::init registers the frame source first")
 }
 
 /// Adapts a [`FrameSource`] to the `x86_64` crate's allocator trait.
@@ -95,14 +99,22 @@ unsafe impl FrameAllocator<Size4KiB> for TableFrames {
 fn map_err<S: x86_64::structures::paging::PageSize>(e: MapToError<S>) -> MapError {
     match e {
         MapToError::FrameAllocationFailed => MapError::OutOfFrames,
-        MapToError::PageAlreadyMapped(_) | MapToError::ParentEntryHugePage => MapError::AlreadyMapped,
+        MapToError::PageAlreadyMapped(_) | MapToError::ParentEntryHugePage => {
+            MapError::AlreadyMapped
+        }
     }
 }
 
 /// The kernel-half PML4 indices pre-created at boot (direct map, heap,
 /// stacks, arena, MMIO, image), so copies of the kernel half stay in sync.
-const KERNEL_HALF_REGIONS: [u64; 6] =
-    [DIRECT_MAP_BASE, layout::HEAP_BASE, layout::STACKS_BASE, layout::CODE_ARENA_BASE, layout::MMIO_BASE, KERNEL_VMA];
+const KERNEL_HALF_REGIONS: [u64; 6] = [
+    DIRECT_MAP_BASE,
+    layout::HEAP_BASE,
+    layout::STACKS_BASE,
+    layout::CODE_ARENA_BASE,
+    layout::MMIO_BASE,
+    KERNEL_VMA,
+];
 
 /// Builds the kernel page tables and switches to them.
 ///
@@ -110,8 +122,12 @@ const KERNEL_HALF_REGIONS: [u64; 6] =
 /// the boot stack, with interrupts off and the boot page tables active.
 pub fn init(frame_source: &'static dyn FrameSource, ram: &[(u64, u64)]) -> Result<(), MapError> {
     FRAMES.call_once(|| frame_source);
-    let mut boot_alloc = TableFrames { below: Some(layout::BOOT_WINDOW_BYTES) };
-    let pml4_phys = frames().allocate_frame_below(layout::BOOT_WINDOW_BYTES).ok_or(MapError::OutOfFrames)?;
+    let mut boot_alloc = TableFrames {
+        below: Some(layout::BOOT_WINDOW_BYTES),
+    };
+    let pml4_phys = frames()
+        .allocate_frame_below(layout::BOOT_WINDOW_BYTES)
+        .ok_or(MapError::OutOfFrames)?;
     let pml4_ptr = (KERNEL_VMA + pml4_phys) as *mut PageTable;
     // SAFETY: the frame is fresh from the allocator (no other reference),
     // lies inside the boot window, and is page-aligned.
@@ -143,10 +159,20 @@ pub fn init(frame_source: &'static dyn FrameSource, ram: &[(u64, u64)]) -> Resul
 
     // Kernel image with per-section permissions.
     let image = layout::kernel_image();
-    for (range, access) in [(image.text, Access::ReadExecute), (image.rodata, Access::Read), (image.data, Access::ReadWrite)] {
+    for (range, access) in [
+        (image.text, Access::ReadExecute),
+        (image.rodata, Access::Read),
+        (image.data, Access::ReadWrite),
+    ] {
         let mut virt = range.0;
         while virt < range.1 {
-            map_with(&mut mapper, virt, virt - KERNEL_VMA, access, &mut boot_alloc)?;
+            map_with(
+                &mut mapper,
+                virt,
+                virt - KERNEL_VMA,
+                access,
+                &mut boot_alloc,
+            )?;
             virt += PAGE_SIZE;
         }
     }
@@ -158,7 +184,10 @@ pub fn init(frame_source: &'static dyn FrameSource, ram: &[(u64, u64)]) -> Resul
             let frame = boot_alloc.allocate_frame().ok_or(MapError::OutOfFrames)?;
             // SAFETY: fresh frame inside the boot window; zeroed before it
             // becomes a table.
-            unsafe { ((KERNEL_VMA + frame.start_address().as_u64()) as *mut PageTable).write(PageTable::new()) };
+            unsafe {
+                ((KERNEL_VMA + frame.start_address().as_u64()) as *mut PageTable)
+                    .write(PageTable::new())
+            };
             mapper.level_4_table_mut()[index].set_frame(frame, Flags::PRESENT | Flags::WRITABLE);
         }
     }
@@ -170,7 +199,12 @@ pub fn init(frame_source: &'static dyn FrameSource, ram: &[(u64, u64)]) -> Resul
     // SAFETY: the new tables map the running code (text), the boot stack
     // (bss) and all data with the same virtual addresses as before, so
     // execution continues seamlessly after the switch.
-    unsafe { Cr3::write(PhysFrame::containing_address(PhysAddr::new(pml4_phys)), Cr3Flags::empty()) };
+    unsafe {
+        Cr3::write(
+            PhysFrame::containing_address(PhysAddr::new(pml4_phys)),
+            Cr3Flags::empty(),
+        )
+    };
 
     KERNEL_PML4_PHYS.call_once(|| pml4_phys);
     // SAFETY: the PML4 is now reached through the direct map, which covers
@@ -189,8 +223,10 @@ fn map_with(
     access: Access,
     alloc: &mut TableFrames,
 ) -> Result<(), MapError> {
-    let page = Page::<Size4KiB>::from_start_address(VirtAddr::new(virt)).map_err(|_| MapError::BadAddress)?;
-    let frame = PhysFrame::<Size4KiB>::from_start_address(PhysAddr::new(phys)).map_err(|_| MapError::BadAddress)?;
+    let page = Page::<Size4KiB>::from_start_address(VirtAddr::new(virt))
+        .map_err(|_| MapError::BadAddress)?;
+    let frame = PhysFrame::<Size4KiB>::from_start_address(PhysAddr::new(phys))
+        .map_err(|_| MapError::BadAddress)?;
     // SAFETY: callers map only kernel-owned frames into kernel-owned
     // virtual ranges; aliasing rules are the callers' (documented per use).
     let flush = unsafe { mapper.map_to(page, frame, access.flags(), alloc) }.map_err(map_err)?;
@@ -211,7 +247,8 @@ pub fn map_kernel_page(virt: u64, phys: u64, access: Access) -> Result<(), MapEr
 /// Unmaps the kernel page at `virt`, returning the frame it mapped.
 pub fn unmap_kernel_page(virt: u64) -> Result<u64, MapError> {
     with_kernel_space(|m| {
-        let page = Page::<Size4KiB>::from_start_address(VirtAddr::new(virt)).map_err(|_| MapError::BadAddress)?;
+        let page = Page::<Size4KiB>::from_start_address(VirtAddr::new(virt))
+            .map_err(|_| MapError::BadAddress)?;
         let (frame, flush) = m.unmap(page).map_err(|_| MapError::NotMapped)?;
         flush.flush();
         Ok(frame.start_address().as_u64())
@@ -221,7 +258,9 @@ pub fn unmap_kernel_page(virt: u64) -> Result<u64, MapError> {
 /// Translates a kernel virtual address (None if unmapped).
 pub fn translate(virt: u64) -> Option<u64> {
     with_kernel_space(|m| match m.translate(VirtAddr::new(virt)) {
-        TranslateResult::Mapped { frame, offset, .. } => Some(frame.start_address().as_u64() + offset),
+        TranslateResult::Mapped { frame, offset, .. } => {
+            Some(frame.start_address().as_u64() + offset)
+        }
         _ => None,
     })
 }

@@ -31,7 +31,13 @@ pub const USER_RSP_OFFSET: usize = 24;
 /// Offset of [`PerCpu::entry_stub`] for assembly.
 pub const ENTRY_STUB_OFFSET: usize = 32;
 
-static mut BSP: PerCpu = PerCpu { self_ptr: 0, cpu_id: 0, syscall_stack_top: 0, user_rsp: 0, entry_stub: 0 };
+static mut BSP: PerCpu = PerCpu {
+    self_ptr: 0,
+    cpu_id: 0,
+    syscall_stack_top: 0,
+    user_rsp: 0,
+    entry_stub: 0,
+};
 static READY: AtomicBool = AtomicBool::new(false);
 
 const IA32_GS_BASE: u32 = 0xC000_0101;
@@ -63,7 +69,9 @@ pub fn cpu_id() -> u64 {
     let id: u64;
     // SAFETY: GS points at a live PerCpu once READY is set (kernel mode
     // always runs with the kernel GS); offset 8 is `cpu_id`.
-    unsafe { core::arch::asm!("mov {}, gs:[8]", out(reg) id, options(nostack, readonly, preserves_flags)) };
+    unsafe {
+        core::arch::asm!("mov {}, gs:[8]", out(reg) id, options(nostack, readonly, preserves_flags))
+    };
     id
 }
 

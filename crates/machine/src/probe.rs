@@ -52,7 +52,14 @@ pub fn read_u8(addr: u64) -> Result<u8, PageFault> {
             options(nostack, readonly),
         );
     }
-    if faulted != 0 { Err(PageFault { error_code: value, address: cr2 }) } else { Ok(value as u8) }
+    if faulted != 0 {
+        Err(PageFault {
+            error_code: value,
+            address: cr2,
+        })
+    } else {
+        Ok((value & 0xff) as u8)
+    }
 }
 
 /// Writes one byte at `addr`, or reports the page fault.
@@ -80,7 +87,14 @@ pub fn write_u8(addr: u64, byte: u8) -> Result<(), PageFault> {
             options(nostack),
         );
     }
-    if status == NO_FAULT { Ok(()) } else { Err(PageFault { error_code: status, address: cr2 }) }
+    if status == NO_FAULT {
+        Ok(())
+    } else {
+        Err(PageFault {
+            error_code: status,
+            address: cr2,
+        })
+    }
 }
 
 /// Calls the code at `addr` (which must be `ret` if it runs at all), or
@@ -110,5 +124,12 @@ pub fn call(addr: u64) -> Result<(), PageFault> {
             clobber_abi("C"),
         );
     }
-    if status == NO_FAULT { Ok(()) } else { Err(PageFault { error_code: status, address: cr2 }) }
+    if status == NO_FAULT {
+        Ok(())
+    } else {
+        Err(PageFault {
+            error_code: status,
+            address: cr2,
+        })
+    }
 }

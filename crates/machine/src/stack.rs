@@ -27,7 +27,11 @@ struct Slots {
     free_count: usize,
 }
 
-static SLOTS: Mutex<Slots> = Mutex::new(Slots { next_unused: 0, free: [0; MAX_SLOTS], free_count: 0 });
+static SLOTS: Mutex<Slots> = Mutex::new(Slots {
+    next_unused: 0,
+    free: [0; MAX_SLOTS],
+    free_count: 0,
+});
 
 impl KernelStack {
     /// Maps a stack of `pages` pages (at most 63) below a guard page.
@@ -91,7 +95,7 @@ impl KernelStack {
         x86_64::instructions::interrupts::without_interrupts(|| {
             let mut s = SLOTS.lock();
             let n = s.free_count;
-            s.free[n] = self.slot as u16;
+            s.free[n] = u16::try_from(self.slot).expect("slots < 4096");
             s.free_count += 1;
         });
     }
@@ -104,9 +108,7 @@ impl KernelStack {
 
     /// Keeps the stack mapped forever (boot and IST stacks).
     pub fn leak(self) -> u64 {
-        let top = self.top();
-        core::mem::forget(self);
-        top
+        self.top()
     }
 }
 

@@ -132,7 +132,10 @@ pub(crate) fn init() {
     unsafe {
         let efer = crate::cpu::rdmsr(IA32_EFER);
         crate::cpu::wrmsr(IA32_EFER, efer | EFER_SCE);
-        crate::cpu::wrmsr(IA32_STAR, (u64::from(SYSRET_BASE) << 48) | (u64::from(KERNEL_CS) << 32));
+        crate::cpu::wrmsr(
+            IA32_STAR,
+            (u64::from(SYSRET_BASE) << 48) | (u64::from(KERNEL_CS) << 32),
+        );
         crate::cpu::wrmsr(IA32_LSTAR, syscall_entry as *const () as u64);
         crate::cpu::wrmsr(IA32_FMASK, SFMASK);
     }

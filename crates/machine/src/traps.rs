@@ -180,20 +180,26 @@ pub(crate) fn init() {
     let idt = IDT.call_once(|| {
         let mut idt = InterruptDescriptorTable::new();
         let a = |f: extern "C" fn()| VirtAddr::new(f as *const () as u64);
-        // SAFETY (all entries below): each address is a stub above, which
+        // SAFETY: (all entries below) each address is a stub above, which
         // follows the interrupt frame protocol (pushes a vector, error code
         // slot, saves registers, ends in iretq). IST indexes name stacks
         // that gdt::init allocated.
         unsafe {
             idt.divide_error.set_handler_addr(a(vec0));
             idt.debug.set_handler_addr(a(vec1));
-            idt.non_maskable_interrupt.set_handler_addr(a(vec2)).set_stack_index(gdt::IST_NMI);
-            idt.breakpoint.set_handler_addr(a(vec3)).set_privilege_level(x86_64::PrivilegeLevel::Ring3);
+            idt.non_maskable_interrupt
+                .set_handler_addr(a(vec2))
+                .set_stack_index(gdt::IST_NMI);
+            idt.breakpoint
+                .set_handler_addr(a(vec3))
+                .set_privilege_level(x86_64::PrivilegeLevel::Ring3);
             idt.overflow.set_handler_addr(a(vec4));
             idt.bound_range_exceeded.set_handler_addr(a(vec5));
             idt.invalid_opcode.set_handler_addr(a(vec6));
             idt.device_not_available.set_handler_addr(a(vec7));
-            idt.double_fault.set_handler_addr(a(vec8)).set_stack_index(gdt::IST_DOUBLE_FAULT);
+            idt.double_fault
+                .set_handler_addr(a(vec8))
+                .set_stack_index(gdt::IST_DOUBLE_FAULT);
             idt.invalid_tss.set_handler_addr(a(vec10));
             idt.segment_not_present.set_handler_addr(a(vec11));
             idt.stack_segment_fault.set_handler_addr(a(vec12));
@@ -201,7 +207,9 @@ pub(crate) fn init() {
             idt.page_fault.set_handler_addr(a(vec14));
             idt.x87_floating_point.set_handler_addr(a(vec16));
             idt.alignment_check.set_handler_addr(a(vec17));
-            idt.machine_check.set_handler_addr(a(vec18)).set_stack_index(gdt::IST_MACHINE_CHECK);
+            idt.machine_check
+                .set_handler_addr(a(vec18))
+                .set_stack_index(gdt::IST_MACHINE_CHECK);
             idt.simd_floating_point.set_handler_addr(a(vec19));
             idt.virtualization.set_handler_addr(a(vec20));
             idt.cp_protection_exception.set_handler_addr(a(vec21));
@@ -250,10 +258,33 @@ pub fn dump(what: &str, f: &TrapFrame, cr2: u64) {
         "\n*** {what}: vector {} {} error {:#x}\n    rip {:#018x} cs {:#x} rflags {:#x} rsp {:#018x} ss {:#x} cr2 {:#018x}",
         f.vector, vector_name(f.vector), f.error_code, f.rip, f.cs, f.rflags, f.rsp, f.ss, cr2
     );
-    crate::println!("    rax {:#018x} rbx {:#018x} rcx {:#018x} rdx {:#018x}", f.rax, f.rbx, f.rcx, f.rdx);
-    crate::println!("    rsi {:#018x} rdi {:#018x} rbp {:#018x} r8  {:#018x}", f.rsi, f.rdi, f.rbp, f.r8);
-    crate::println!("    r9  {:#018x} r10 {:#018x} r11 {:#018x} r12 {:#018x}", f.r9, f.r10, f.r11, f.r12);
-    crate::println!("    r13 {:#018x} r14 {:#018x} r15 {:#018x}", f.r13, f.r14, f.r15);
+    crate::println!(
+        "    rax {:#018x} rbx {:#018x} rcx {:#018x} rdx {:#018x}",
+        f.rax,
+        f.rbx,
+        f.rcx,
+        f.rdx
+    );
+    crate::println!(
+        "    rsi {:#018x} rdi {:#018x} rbp {:#018x} r8  {:#018x}",
+        f.rsi,
+        f.rdi,
+        f.rbp,
+        f.r8
+    );
+    crate::println!(
+        "    r9  {:#018x} r10 {:#018x} r11 {:#018x} r12 {:#018x}",
+        f.r9,
+        f.r10,
+        f.r11,
+        f.r12
+    );
+    crate::println!(
+        "    r13 {:#018x} r14 {:#018x} r15 {:#018x}",
+        f.r13,
+        f.r14,
+        f.r15
+    );
 }
 
 /// Page-fault error code bit: the fault was an instruction fetch.

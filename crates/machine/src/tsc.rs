@@ -26,7 +26,9 @@ pub enum FrequencySource {
 
 /// Determines the TSC frequency. Called once at boot, interrupts off.
 pub(crate) fn init() {
-    let (hz, source) = from_cpuid().or_else(from_hypervisor).unwrap_or_else(|| (calibrate_with_pit(), FrequencySource::PitCalibration));
+    let (hz, source) = from_cpuid()
+        .or_else(from_hypervisor)
+        .unwrap_or_else(|| (calibrate_with_pit(), FrequencySource::PitCalibration));
     TSC_HZ.store(hz, Ordering::Release);
     SOURCE.store(source as u64, Ordering::Release);
 }
@@ -39,7 +41,10 @@ fn from_cpuid() -> Option<(u64, FrequencySource)> {
     if r.eax == 0 || r.ebx == 0 || r.ecx == 0 {
         return None;
     }
-    Some((u64::from(r.ecx) * u64::from(r.ebx) / u64::from(r.eax), FrequencySource::CpuidCrystal))
+    Some((
+        u64::from(r.ecx) * u64::from(r.ebx) / u64::from(r.eax),
+        FrequencySource::CpuidCrystal,
+    ))
 }
 
 fn from_hypervisor() -> Option<(u64, FrequencySource)> {
@@ -87,12 +92,12 @@ pub fn ticks_to_ns(ticks: u64) -> u64 {
     if hz == 0 {
         return 0;
     }
-    (u128::from(ticks) * 1_000_000_000 / u128::from(hz)) as u64
+    u64::try_from(u128::from(ticks) * 1_000_000_000 / u128::from(hz)).unwrap_or(u64::MAX)
 }
 
 /// Converts nanoseconds to TSC ticks.
 pub fn ns_to_ticks(ns: u64) -> u64 {
-    (u128::from(ns) * u128::from(frequency_hz()) / 1_000_000_000) as u64
+    u64::try_from(u128::from(ns) * u128::from(frequency_hz()) / 1_000_000_000).unwrap_or(u64::MAX)
 }
 
 /// Monotonic time since the TSC was reset (power-on), in nanoseconds.

@@ -75,17 +75,25 @@ pub fn start_probe_program() -> MapError {
 /// Maps the probe program at [`PROBE_ADDRESS`] (user, read+execute) and a
 /// user stack page below it in the kernel's own address space.
 fn map_probe_program() -> Result<(u64, u64), MapError> {
-    let code = paging::frames().allocate_frame().ok_or(MapError::OutOfFrames)?;
-    let stack = paging::frames().allocate_frame().ok_or(MapError::OutOfFrames)?;
+    let code = paging::frames()
+        .allocate_frame()
+        .ok_or(MapError::OutOfFrames)?;
+    let stack = paging::frames()
+        .allocate_frame()
+        .ok_or(MapError::OutOfFrames)?;
     let code_view = crate::layout::phys_to_virt(code) as *mut u8;
     // SAFETY: the frame is fresh from the allocator and reached through
     // the direct map; the probe code fits in one page.
     unsafe {
-        core::ptr::write_bytes(code_view, 0xcc, PAGE_SIZE as usize);
+        core::ptr::write_bytes(code_view, 0xcc, 4096);
         core::ptr::copy_nonoverlapping(PROBE_CODE.as_ptr(), code_view, PROBE_CODE.len());
     }
     map_user(PROBE_ADDRESS, code, Flags::PRESENT | Flags::USER_ACCESSIBLE)?;
-    map_user(PROBE_ADDRESS - PAGE_SIZE, stack, Flags::PRESENT | Flags::USER_ACCESSIBLE | Flags::WRITABLE | Flags::NO_EXECUTE)?;
+    map_user(
+        PROBE_ADDRESS - PAGE_SIZE,
+        stack,
+        Flags::PRESENT | Flags::USER_ACCESSIBLE | Flags::WRITABLE | Flags::NO_EXECUTE,
+    )?;
     Ok((PROBE_ADDRESS, PROBE_ADDRESS))
 }
 
@@ -96,7 +104,8 @@ fn map_user(virt: u64, phys: u64, flags: Flags) -> Result<(), MapError> {
         let parents = Flags::PRESENT | Flags::WRITABLE | Flags::USER_ACCESSIBLE;
         // SAFETY: maps a fresh frame at an unused user address of the
         // kernel's own tables (only used before any SMACH exists).
-        let flush = unsafe { m.map_to_with_table_flags(page, frame, flags, parents, alloc) }.map_err(|_| MapError::AlreadyMapped)?;
+        let flush = unsafe { m.map_to_with_table_flags(page, frame, flags, parents, alloc) }
+            .map_err(|_| MapError::AlreadyMapped)?;
         flush.flush();
         Ok(())
     })
