@@ -44,7 +44,9 @@ impl fmt::Display for ExecError {
             Self::Process(e) => write!(f, "fork/waitpid failed: {e}"),
             Self::Sealed => f.write_str("code region is sealed (RX)"),
             Self::NotSealed => f.write_str("code region is not sealed yet"),
-            Self::EntryOutOfRange { entry } => write!(f, "entry {entry:#x} outside the code region"),
+            Self::EntryOutOfRange { entry } => {
+                write!(f, "entry {entry:#x} outside the code region")
+            }
             Self::Crashed { signal } => write!(f, "generated code crashed with signal {signal}"),
             Self::TimedOut => f.write_str("generated code timed out"),
             Self::UnexpectedExit { status } => write!(f, "child exited with status {status:#x}"),

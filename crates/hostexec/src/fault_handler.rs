@@ -38,7 +38,11 @@ pub(crate) fn install(fixups: &[Fixup]) {
     }
 }
 
-extern "C" fn on_fault(signal: libc::c_int, _info: *mut libc::siginfo_t, context: *mut libc::c_void) {
+extern "C" fn on_fault(
+    signal: libc::c_int,
+    _info: *mut libc::siginfo_t,
+    context: *mut libc::c_void,
+) {
     let table = TABLE.load(Ordering::SeqCst);
     let len = TABLE_LEN.load(Ordering::SeqCst);
     let context = context.cast::<libc::ucontext_t>();

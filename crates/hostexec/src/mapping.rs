@@ -57,12 +57,23 @@ impl Mapping {
         // SAFETY: an anonymous mapping at an address of the kernel's choosing
         // aliases no Rust object; the arguments are a valid length and flags.
         let base = unsafe {
-            libc::mmap(core::ptr::null_mut(), len, Access::ReadWrite.prot(), flags, -1, 0)
+            libc::mmap(
+                core::ptr::null_mut(),
+                len,
+                Access::ReadWrite.prot(),
+                flags,
+                -1,
+                0,
+            )
         };
         if base == libc::MAP_FAILED {
             return Err(ExecError::Map(std::io::Error::last_os_error()));
         }
-        Ok(Self { base: base.cast(), len, access: Access::ReadWrite })
+        Ok(Self {
+            base: base.cast(),
+            len,
+            access: Access::ReadWrite,
+        })
     }
 
     /// The first byte's address.
@@ -82,9 +93,16 @@ impl Mapping {
 
     /// Changes the rights of `len` bytes at `offset` (page-aligned), or of
     /// the whole mapping when `range` is `None`.
-    pub(crate) fn protect(&mut self, access: Access, range: Option<(usize, usize)>) -> Result<(), ExecError> {
+    pub(crate) fn protect(
+        &mut self,
+        access: Access,
+        range: Option<(usize, usize)>,
+    ) -> Result<(), ExecError> {
         let (offset, len) = range.unwrap_or((0, self.len));
-        assert!(offset % PAGE_SIZE == 0 && offset + len <= self.len, "protect range inside the mapping");
+        assert!(
+            offset % PAGE_SIZE == 0 && offset + len <= self.len,
+            "protect range inside the mapping"
+        );
         // SAFETY: `base + offset .. + len` lies inside this mapping (asserted
         // above), which we own; no Rust reference into it outlives this call
         // because slices are only handed out borrowing `self`.

@@ -82,7 +82,12 @@ impl Sandbox {
         let mut data = Mapping::new(data_len + PAGE_SIZE, Sharing::Shared)?;
         data.protect(Access::None, Some((data_len, PAGE_SIZE)))?;
         let results = Mapping::new(core::mem::size_of::<Frame>(), Sharing::Shared)?;
-        Ok(Self { code, data, data_len, results })
+        Ok(Self {
+            code,
+            data,
+            data_len,
+            results,
+        })
     }
 
     /// Address of the first code byte.
@@ -161,7 +166,12 @@ impl Sandbox {
     /// [`ExecError::NotSealed`] / [`ExecError::EntryOutOfRange`] for a bad
     /// request; [`ExecError::Crashed`] / [`ExecError::TimedOut`] when the
     /// code misbehaves; [`ExecError::Process`] when `fork`/`waitpid` fail.
-    pub fn call(&mut self, entry: u64, registers: &Registers, fixups: &[Fixup]) -> Result<Outcome, ExecError> {
+    pub fn call(
+        &mut self,
+        entry: u64,
+        registers: &Registers,
+        fixups: &[Fixup],
+    ) -> Result<Outcome, ExecError> {
         if !self.is_sealed() {
             return Err(ExecError::NotSealed);
         }
@@ -215,7 +225,10 @@ impl Sandbox {
             .map(|chunk| u64::from_le_bytes(chunk.try_into().unwrap_or_default()))
             .collect();
         let is_callee_saved_intact = words[7..13] == CALLEE_SAVED_SENTINELS;
-        Ok(Outcome { rax: words[0], is_callee_saved_intact })
+        Ok(Outcome {
+            rax: words[0],
+            is_callee_saved_intact,
+        })
     }
 }
 

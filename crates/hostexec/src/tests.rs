@@ -31,11 +31,21 @@ fn permissions_of(address: u64) -> String {
 fn arguments_arrive_in_the_routine_convention_registers() {
     // mov rax, rdi ; add rax, rsi ; add rax, rdx ; add rax, r10 ; add rax, r8 ; ret
     let code = [
-        0x48, 0x89, 0xf8, 0x48, 0x01, 0xf0, 0x48, 0x01, 0xd0, 0x4c, 0x01, 0xd0, 0x4c, 0x01, 0xc0, 0xc3,
+        0x48, 0x89, 0xf8, 0x48, 0x01, 0xf0, 0x48, 0x01, 0xd0, 0x4c, 0x01, 0xd0, 0x4c, 0x01, 0xc0,
+        0xc3,
     ];
     let mut sandbox = sandbox_with(&code);
-    let registers = Registers { rdi: 1, rsi: 20, rdx: 300, r10: 4000, r8: 50000, ..Registers::default() };
-    let outcome = sandbox.call(sandbox.code_address(), &registers, &[]).expect("call");
+    let registers = Registers {
+        rdi: 1,
+        rsi: 20,
+        rdx: 300,
+        r10: 4000,
+        r8: 50000,
+        ..Registers::default()
+    };
+    let outcome = sandbox
+        .call(sandbox.code_address(), &registers, &[])
+        .expect("call");
     assert_eq!(outcome.rax, 54321);
     assert!(outcome.is_callee_saved_intact);
 }
@@ -43,8 +53,13 @@ fn arguments_arrive_in_the_routine_convention_registers() {
 #[test]
 fn rax_carries_the_index_in() {
     let mut sandbox = sandbox_with(&[0xc3]); // ret
-    let registers = Registers { rax: (7 << 3) | 2, ..Registers::default() };
-    let outcome = sandbox.call(sandbox.code_address(), &registers, &[]).expect("call");
+    let registers = Registers {
+        rax: (7 << 3) | 2,
+        ..Registers::default()
+    };
+    let outcome = sandbox
+        .call(sandbox.code_address(), &registers, &[])
+        .expect("call");
     assert_eq!(outcome.rax, 58);
 }
 
@@ -52,7 +67,9 @@ fn rax_carries_the_index_in() {
 fn negative_results_read_back_signed() {
     // mov rax, -14 ; ret
     let mut sandbox = sandbox_with(&[0x48, 0xc7, 0xc0, 0xf2, 0xff, 0xff, 0xff, 0xc3]);
-    let outcome = sandbox.call(sandbox.code_address(), &Registers::default(), &[]).expect("call");
+    let outcome = sandbox
+        .call(sandbox.code_address(), &Registers::default(), &[])
+        .expect("call");
     assert_eq!(outcome.result(), -14);
 }
 
@@ -60,7 +77,9 @@ fn negative_results_read_back_signed() {
 fn clobbered_callee_saved_register_is_reported() {
     // xor ebx, ebx ; ret
     let mut sandbox = sandbox_with(&[0x31, 0xdb, 0xc3]);
-    let outcome = sandbox.call(sandbox.code_address(), &Registers::default(), &[]).expect("call");
+    let outcome = sandbox
+        .call(sandbox.code_address(), &Registers::default(), &[])
+        .expect("call");
     assert!(!outcome.is_callee_saved_intact);
 }
 
@@ -69,8 +88,14 @@ fn data_region_writes_are_visible_after_the_call() {
     // mov [rdi], rsi ; ret
     let mut sandbox = sandbox_with(&[0x48, 0x89, 0x37, 0xc3]);
     let cell = sandbox.data_address() + 16;
-    let registers = Registers { rdi: cell, rsi: 0xfeed_f00d, ..Registers::default() };
-    sandbox.call(sandbox.code_address(), &registers, &[]).expect("call");
+    let registers = Registers {
+        rdi: cell,
+        rsi: 0xfeed_f00d,
+        ..Registers::default()
+    };
+    sandbox
+        .call(sandbox.code_address(), &registers, &[])
+        .expect("call");
     assert_eq!(sandbox.read_cell(16), 0xfeed_f00d);
 }
 
@@ -79,45 +104,79 @@ fn parent_writes_are_visible_to_the_code() {
     // mov rax, [rdi] ; ret
     let mut sandbox = sandbox_with(&[0x48, 0x8b, 0x07, 0xc3]);
     sandbox.write_cell(40, 0x1234_5678_9abc);
-    let registers = Registers { rdi: sandbox.data_address() + 40, ..Registers::default() };
-    let outcome = sandbox.call(sandbox.code_address(), &registers, &[]).expect("call");
+    let registers = Registers {
+        rdi: sandbox.data_address() + 40,
+        ..Registers::default()
+    };
+    let outcome = sandbox
+        .call(sandbox.code_address(), &registers, &[])
+        .expect("call");
     assert_eq!(outcome.rax, 0x1234_5678_9abc);
 }
 
 #[test]
 fn undefined_instruction_crashes_only_the_child() {
     let mut sandbox = sandbox_with(&[0x0f, 0x0b]); // ud2
-    let error = sandbox.call(sandbox.code_address(), &Registers::default(), &[]).expect_err("ud2");
-    assert!(matches!(error, ExecError::Crashed { signal } if signal == libc::SIGILL), "{error}");
+    let error = sandbox
+        .call(sandbox.code_address(), &Registers::default(), &[])
+        .expect_err("ud2");
+    assert!(
+        matches!(error, ExecError::Crashed { signal } if signal == libc::SIGILL),
+        "{error}"
+    );
 }
 
 #[test]
 fn fault_without_fixup_crashes() {
     let mut sandbox = sandbox_with(&[0x48, 0x8b, 0x07, 0xc3]); // mov rax, [rdi] ; ret
-    let registers = Registers { rdi: sandbox.guard_address(), ..Registers::default() };
-    let error = sandbox.call(sandbox.code_address(), &registers, &[]).expect_err("fault");
-    assert!(matches!(error, ExecError::Crashed { signal } if signal == libc::SIGSEGV), "{error}");
+    let registers = Registers {
+        rdi: sandbox.guard_address(),
+        ..Registers::default()
+    };
+    let error = sandbox
+        .call(sandbox.code_address(), &registers, &[])
+        .expect_err("fault");
+    assert!(
+        matches!(error, ExecError::Crashed { signal } if signal == libc::SIGSEGV),
+        "{error}"
+    );
 }
 
 #[test]
 fn fault_with_fixup_resumes_at_the_fixup() {
     // 0: mov rax, [rdi] ; 3: ret ; 4: mov rax, -14 ; 11: ret
-    let code = [0x48, 0x8b, 0x07, 0xc3, 0x48, 0xc7, 0xc0, 0xf2, 0xff, 0xff, 0xff, 0xc3];
+    let code = [
+        0x48, 0x8b, 0x07, 0xc3, 0x48, 0xc7, 0xc0, 0xf2, 0xff, 0xff, 0xff, 0xc3,
+    ];
     let mut sandbox = sandbox_with(&code);
     let base = sandbox.code_address();
-    let fixups = [Fixup { access: base, fixup: base + 4 }];
-    let registers = Registers { rdi: sandbox.guard_address(), ..Registers::default() };
+    let fixups = [Fixup {
+        access: base,
+        fixup: base + 4,
+    }];
+    let registers = Registers {
+        rdi: sandbox.guard_address(),
+        ..Registers::default()
+    };
     let outcome = sandbox.call(base, &registers, &fixups).expect("fixed up");
     assert_eq!(outcome.result(), -14);
     // The same code with a good pointer takes the normal path.
-    let registers = Registers { rdi: sandbox.data_address(), ..Registers::default() };
-    assert_eq!(sandbox.call(base, &registers, &fixups).expect("call").rax, 0);
+    let registers = Registers {
+        rdi: sandbox.data_address(),
+        ..Registers::default()
+    };
+    assert_eq!(
+        sandbox.call(base, &registers, &fixups).expect("call").rax,
+        0
+    );
 }
 
 #[test]
 fn endless_loop_times_out() {
     let mut sandbox = sandbox_with(&[0xeb, 0xfe]); // jmp $
-    let error = sandbox.call(sandbox.code_address(), &Registers::default(), &[]).expect_err("loop");
+    let error = sandbox
+        .call(sandbox.code_address(), &Registers::default(), &[])
+        .expect_err("loop");
     assert!(matches!(error, ExecError::TimedOut), "{error}");
 }
 
@@ -137,7 +196,10 @@ fn code_is_never_writable_and_executable_at_once() {
 fn calls_need_a_sealed_region_and_an_entry_inside_it() {
     let mut sandbox = Sandbox::new(4096, 4096).expect("map");
     let entry = sandbox.code_address();
-    assert!(matches!(sandbox.call(entry, &Registers::default(), &[]), Err(ExecError::NotSealed)));
+    assert!(matches!(
+        sandbox.call(entry, &Registers::default(), &[]),
+        Err(ExecError::NotSealed)
+    ));
     sandbox.seal().expect("seal");
     let outside = entry + 4096;
     assert!(matches!(

@@ -26,7 +26,11 @@ pub fn disassemble(instance: &Instance, bytes: &[u8]) -> String {
     let mut out = String::new();
     let names = |items: &mut dyn Iterator<Item = String>| {
         let list: Vec<String> = items.collect();
-        if list.is_empty() { String::from("none") } else { list.join(", ") }
+        if list.is_empty() {
+            String::from("none")
+        } else {
+            list.join(", ")
+        }
     };
     let _ = writeln!(out, "; template {}", template.name);
     let _ = writeln!(
@@ -37,17 +41,35 @@ pub fn disassemble(instance: &Instance, bytes: &[u8]) -> String {
         template.instruction_count,
         instance.smap()
     );
-    let _ = writeln!(out, "; invariants: {}", names(&mut template.invariants.iter().map(|k| alloc::format!("{k:?}"))));
+    let _ = writeln!(
+        out,
+        "; invariants: {}",
+        names(&mut template.invariants.iter().map(|k| alloc::format!("{k:?}")))
+    );
     let _ = writeln!(
         out,
         "; holes: {}",
-        names(&mut instance.hole_values().map(|(name, value)| alloc::format!("{name} = {:#x}", value.as_u64())))
+        names(
+            &mut instance
+                .hole_values()
+                .map(|(name, value)| alloc::format!("{name} = {:#x}", value.as_u64()))
+        )
     );
-    let _ = writeln!(out, "; reads: {}", names(&mut template.reads.iter().map(|r| String::from(r.name()))));
-    let _ = writeln!(out, "; clobbers: {}", names(&mut template.clobbers.iter().map(|r| String::from(r.name()))));
+    let _ = writeln!(
+        out,
+        "; reads: {}",
+        names(&mut template.reads.iter().map(|r| String::from(r.name())))
+    );
+    let _ = writeln!(
+        out,
+        "; clobbers: {}",
+        names(&mut template.clobbers.iter().map(|r| String::from(r.name())))
+    );
 
     let mut formatter = IntelFormatter::new();
-    formatter.options_mut().set_space_after_operand_separator(true);
+    formatter
+        .options_mut()
+        .set_space_after_operand_separator(true);
     formatter.options_mut().set_hex_prefix("0x");
     formatter.options_mut().set_hex_suffix("");
     formatter.options_mut().set_uppercase_hex(false);
@@ -60,12 +82,24 @@ pub fn disassemble(instance: &Instance, bytes: &[u8]) -> String {
         let instruction = decoder.decode();
         text.clear();
         formatter.format(&instruction, &mut text);
-        let encoded = bytes.get(offset..offset + instruction.len()).unwrap_or_default();
-        let hex: String = encoded.iter().map(|b| alloc::format!("{b:02x}")).collect::<Vec<_>>().join(" ");
-        let mut line = alloc::format!("{:016x}  {hex:<BYTES_COLUMN_WIDTH$}{text:<TEXT_COLUMN_WIDTH$}", instruction.ip());
+        let encoded = bytes
+            .get(offset..offset + instruction.len())
+            .unwrap_or_default();
+        let hex: String = encoded
+            .iter()
+            .map(|b| alloc::format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut line = alloc::format!(
+            "{:016x}  {hex:<BYTES_COLUMN_WIDTH$}{text:<TEXT_COLUMN_WIDTH$}",
+            instruction.ip()
+        );
         let mut notes = Vec::new();
         for (hole, (name, value)) in template.holes.iter().zip(instance.hole_values()) {
-            let carries = hole.sites.iter().any(|&site| (offset..offset + instruction.len()).contains(&(site as usize)));
+            let carries = hole
+                .sites
+                .iter()
+                .any(|&site| (offset..offset + instruction.len()).contains(&(site as usize)));
             if carries {
                 notes.push(alloc::format!("hole {name} = {:#x}", value.as_u64()));
             }

@@ -71,21 +71,47 @@ impl fmt::Display for SynthError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::OutputTooSmall { needed, available } => {
-                write!(f, "output buffer too small: need {needed} bytes, have {available}")
+                write!(
+                    f,
+                    "output buffer too small: need {needed} bytes, have {available}"
+                )
             }
-            Self::AddressOverflow { address } => write!(f, "code at {address:#x} would wrap the address space"),
-            Self::HoleCount { template, expected, found } => {
-                write!(f, "template {template} has {expected} holes, got {found} values")
+            Self::AddressOverflow { address } => {
+                write!(f, "code at {address:#x} would wrap the address space")
             }
-            Self::HoleKind { hole, expected, found } => {
+            Self::HoleCount {
+                template,
+                expected,
+                found,
+            } => {
+                write!(
+                    f,
+                    "template {template} has {expected} holes, got {found} values"
+                )
+            }
+            Self::HoleKind {
+                hole,
+                expected,
+                found,
+            } => {
                 write!(f, "hole {hole} is {expected:?}, got a {found:?} value")
             }
-            Self::Rel32OutOfRange { hole, target, next_instruction } => {
-                write!(f, "hole {hole}: target {target:#x} out of rel32 range of {next_instruction:#x}")
+            Self::Rel32OutOfRange {
+                hole,
+                target,
+                next_instruction,
+            } => {
+                write!(
+                    f,
+                    "hole {hole}: target {target:#x} out of rel32 range of {next_instruction:#x}"
+                )
             }
             Self::SlotOutOfRange { handle, op } => write!(f, "no slot for handle {handle} op {op}"),
             Self::MissingInvariant { template, kind } => {
-                write!(f, "template {template} bakes in {kind:?} but no value was given")
+                write!(
+                    f,
+                    "template {template} bakes in {kind:?} but no value was given"
+                )
             }
             Self::UnknownInstance(id) => write!(f, "no installed instance {id:?}"),
         }

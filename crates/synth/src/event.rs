@@ -93,7 +93,9 @@ impl Event {
     /// Which routines the event concerns.
     pub const fn scope(&self) -> Scope {
         match *self {
-            Self::Truncated { node } | Self::Unlinked { node } | Self::GrewPastCapacity { node } => Scope::Node(node),
+            Self::Truncated { node }
+            | Self::Unlinked { node }
+            | Self::GrewPastCapacity { node } => Scope::Node(node),
             Self::Shared { handle, .. }
             | Self::Seeked { handle, .. }
             | Self::Reconfigured { handle }
@@ -111,7 +113,9 @@ pub fn breaks(invariant: &Invariant, event: &Event) -> bool {
         Event::Closed { .. } => true,
         Event::Truncated { node } | Event::Unlinked { node } => match *invariant {
             I::FileData { node: n, .. } => n == node,
-            I::FileCapacity { node: n, .. } => n == node && matches!(event, Event::Truncated { .. }),
+            I::FileCapacity { node: n, .. } => {
+                n == node && matches!(event, Event::Truncated { .. })
+            }
             _ => false,
         },
         Event::GrewPastCapacity { node } => {

@@ -159,14 +159,20 @@ impl HoleValues {
             all[i] = values[i];
             i += 1;
         }
-        Self { values: all, len: N }
+        Self {
+            values: all,
+            len: N,
+        }
     }
 
     /// From a slice; `None` if it holds more than [`MAX_HOLES`] values.
     pub fn from_slice(values: &[HoleValue]) -> Option<Self> {
         let mut all = [HoleValue::Imm64(0); MAX_HOLES];
         all.get_mut(..values.len())?.copy_from_slice(values);
-        Some(Self { values: all, len: values.len() })
+        Some(Self {
+            values: all,
+            len: values.len(),
+        })
     }
 
     /// The values, in the template's hole order.

@@ -60,12 +60,18 @@ impl Instance {
 
     /// `(hole name, value)` in the template's hole order.
     pub fn hole_values(&self) -> impl Iterator<Item = (&'static str, HoleValue)> + '_ {
-        self.template.holes.iter().map(|hole| hole.name).zip(self.values.as_slice().iter().copied())
+        self.template
+            .holes
+            .iter()
+            .map(|hole| hole.name)
+            .zip(self.values.as_slice().iter().copied())
     }
 
     /// The value of the hole called `name`.
     pub fn hole_value(&self, name: &str) -> Option<HoleValue> {
-        self.hole_values().find(|(hole, _)| *hole == name).map(|(_, value)| value)
+        self.hole_values()
+            .find(|(hole, _)| *hole == name)
+            .map(|(_, value)| value)
     }
 
     /// Fault points translated to absolute addresses.

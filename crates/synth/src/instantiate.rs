@@ -42,7 +42,12 @@ pub const SMAP_NOP: [u8; 3] = [0x0f, 0x1f, 0x00];
 /// assert_eq!(&code[..stub.size()], &[0x48, 0xc7, 0xc0, 0xf7, 0xff, 0xff, 0xff, 0xc3]);
 /// # Ok::<(), sk_synth::SynthError>(())
 /// ```
-pub fn instantiate<H: HoleSet>(holes: &H, final_address: u64, smap: Smap, out: &mut [u8]) -> Result<Instance, SynthError> {
+pub fn instantiate<H: HoleSet>(
+    holes: &H,
+    final_address: u64,
+    smap: Smap,
+    out: &mut [u8],
+) -> Result<Instance, SynthError> {
     instantiate_values(H::TEMPLATE, holes.values(), final_address, smap, out)
 }
 
@@ -62,17 +67,30 @@ pub fn instantiate_values(
     let size = template.bytes.len();
     let given = values.as_slice();
     if given.len() != template.holes.len() {
-        return Err(SynthError::HoleCount { template: template.name, expected: template.holes.len(), found: given.len() });
+        return Err(SynthError::HoleCount {
+            template: template.name,
+            expected: template.holes.len(),
+            found: given.len(),
+        });
     }
     final_address
         .checked_add(size as u64)
-        .ok_or(SynthError::AddressOverflow { address: final_address })?;
+        .ok_or(SynthError::AddressOverflow {
+            address: final_address,
+        })?;
     let available = out.len();
-    let out = out.get_mut(..size).ok_or(SynthError::OutputTooSmall { needed: size, available })?;
+    let out = out.get_mut(..size).ok_or(SynthError::OutputTooSmall {
+        needed: size,
+        available,
+    })?;
     out.copy_from_slice(template.bytes);
     for (hole, value) in template.holes.iter().zip(given) {
         if hole.kind != value.kind() {
-            return Err(SynthError::HoleKind { hole: hole.name, expected: hole.kind, found: value.kind() });
+            return Err(SynthError::HoleKind {
+                hole: hole.name,
+                expected: hole.kind,
+                found: value.kind(),
+            });
         }
         for &site in hole.sites {
             patch(out, site, hole.name, *value, final_address)?;
@@ -86,12 +104,23 @@ pub fn instantiate_values(
             }
         }
     }
-    Ok(Instance { template, address: final_address, values, smap })
+    Ok(Instance {
+        template,
+        address: final_address,
+        values,
+        smap,
+    })
 }
 
 /// Writes one hole's constant at `site` (offsets were checked at build time;
 /// `get_mut` keeps a hand-made template from panicking).
-fn patch(out: &mut [u8], site: u32, hole: &'static str, value: HoleValue, final_address: u64) -> Result<(), SynthError> {
+fn patch(
+    out: &mut [u8],
+    site: u32,
+    hole: &'static str,
+    value: HoleValue,
+    final_address: u64,
+) -> Result<(), SynthError> {
     let site = site as usize;
     let width = value.kind().width();
     let encoded: [u8; 8] = match value {
@@ -101,7 +130,11 @@ fn patch(out: &mut [u8], site: u32, hole: &'static str, value: HoleValue, final_
             // The rel32 ends its instruction: the branch is relative to the next one.
             let next_instruction = final_address + site as u64 + 4;
             let delta = target.wrapping_sub(next_instruction) as i64;
-            let rel = i32::try_from(delta).map_err(|_| SynthError::Rel32OutOfRange { hole, target, next_instruction })?;
+            let rel = i32::try_from(delta).map_err(|_| SynthError::Rel32OutOfRange {
+                hole,
+                target,
+                next_instruction,
+            })?;
             i64::from(rel).to_le_bytes()
         }
     };

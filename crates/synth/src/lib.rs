@@ -20,7 +20,9 @@ mod verify;
 pub use disasm::disassemble;
 pub use error::SynthError;
 pub use event::{breaks, Access, Event, Scope, Sharer};
-pub use hole::{Disp32, Hole, HoleKind, HoleSet, HoleValue, HoleValues, Imm32, Imm64, Rel32Target, MAX_HOLES};
+pub use hole::{
+    Disp32, Hole, HoleKind, HoleSet, HoleValue, HoleValues, Imm32, Imm64, Rel32Target, MAX_HOLES,
+};
 pub use instance::{FaultFixup, Instance};
 pub use instantiate::{instantiate, instantiate_values, Smap, SMAP_NOP};
 pub use invariant::{DeviceKind, Invariant, InvariantKind};

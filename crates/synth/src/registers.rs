@@ -29,7 +29,10 @@ impl Reg {
     /// Whether routines must preserve it (`rbx`, `rbp`, `r12`–`r15`; `rsp`
     /// is preserved by balance, not listed here).
     pub const fn is_callee_saved(self) -> bool {
-        matches!(self, Self::Rbx | Self::Rbp | Self::R12 | Self::R13 | Self::R14 | Self::R15)
+        matches!(
+            self,
+            Self::Rbx | Self::Rbp | Self::R12 | Self::R13 | Self::R14 | Self::R15
+        )
     }
 
     /// Lower-case assembler name (`"rax"`).

@@ -119,7 +119,12 @@ impl RoutineTable {
     /// A table for `handles` handles, every slot on the generic path.
     pub fn new(handles: u32, errors: ErrorResults) -> Self {
         let len = handles as usize * OPS_PER_HANDLE as usize;
-        Self { slots: alloc::vec![Slot::Generic; len], installed: BTreeMap::new(), next_id: 1, errors }
+        Self {
+            slots: alloc::vec![Slot::Generic; len],
+            installed: BTreeMap::new(),
+            next_id: 1,
+            errors,
+        }
     }
 
     /// Number of slots (the entry stub's `table_len` hole).
@@ -144,7 +149,9 @@ impl RoutineTable {
 
     /// The concrete invariants recorded for an installed instance.
     pub fn invariants(&self, id: InstanceId) -> Option<&[Invariant]> {
-        self.installed.get(&id).map(|installed| installed.invariants.as_slice())
+        self.installed
+            .get(&id)
+            .map(|installed| installed.invariants.as_slice())
     }
 
     /// The template name of an installed instance.
@@ -176,14 +183,28 @@ impl RoutineTable {
         let slot = self.checked_slot(handle, op)?;
         for &kind in instance.invariants() {
             if !invariants.iter().any(|invariant| invariant.kind() == kind) {
-                return Err(SynthError::MissingInvariant { template: instance.name(), kind });
+                return Err(SynthError::MissingInvariant {
+                    template: instance.name(),
+                    kind,
+                });
             }
         }
         let id = InstanceId(self.next_id);
         self.next_id += 1;
         let retired = self.store(slot, Slot::Synthesized(id));
-        self.installed.insert(id, Installed { slot, template: instance.name(), invariants: invariants.to_vec() });
-        log::debug!("install {} as {id:?} in slot {}", instance.name(), slot.get());
+        self.installed.insert(
+            id,
+            Installed {
+                slot,
+                template: instance.name(),
+                invariants: invariants.to_vec(),
+            },
+        );
+        log::debug!(
+            "install {} as {id:?} in slot {}",
+            instance.name(),
+            slot.get()
+        );
         Ok((id, retired))
     }
 
@@ -217,11 +238,17 @@ impl RoutineTable {
         let mut replugs = Vec::new();
         if let Event::Closed { handle } = *event {
             for op in 0..=7u8 {
-                let Ok(slot) = self.checked_slot(handle, op) else { break };
+                let Ok(slot) = self.checked_slot(handle, op) else {
+                    break;
+                };
                 let stub = Slot::ErrorStub(self.errors.closed);
                 if self.slot(slot) != Some(stub) {
                     let retired = self.store(slot, stub);
-                    replugs.push(Replug { slot, retired, action: ReplugAction::ErrorStub(self.errors.closed) });
+                    replugs.push(Replug {
+                        slot,
+                        retired,
+                        action: ReplugAction::ErrorStub(self.errors.closed),
+                    });
                 }
             }
         } else {
@@ -232,7 +259,12 @@ impl RoutineTable {
                     Scope::Node(_) => true,
                     Scope::Handle(handle) => installed.slot.handle() == handle,
                 })
-                .filter(|(_, installed)| installed.invariants.iter().any(|invariant| breaks(invariant, event)))
+                .filter(|(_, installed)| {
+                    installed
+                        .invariants
+                        .iter()
+                        .any(|invariant| breaks(invariant, event))
+                })
                 .map(|(id, installed)| (*id, installed.slot))
                 .collect();
             let action = self.remedy(event);
@@ -242,11 +274,19 @@ impl RoutineTable {
                     ReplugAction::Generic | ReplugAction::Resynthesize => Slot::Generic,
                 };
                 let retired = self.store(slot, new);
-                replugs.push(Replug { slot, retired, action });
+                replugs.push(Replug {
+                    slot,
+                    retired,
+                    action,
+                });
             }
         }
         for replug in &replugs {
-            log::debug!("replug slot {} after {event:?}: {:?}", replug.slot.get(), replug.action);
+            log::debug!(
+                "replug slot {} after {event:?}: {:?}",
+                replug.slot.get(),
+                replug.action
+            );
         }
         replugs
     }

@@ -12,7 +12,7 @@
 use alloc::vec;
 use core::fmt;
 
-use iced_x86::{Code, ConstantOffsets, Decoder, DecoderOptions, Instruction};
+use iced_x86::{Code, ConstantOffsets, Decoder, DecoderOptions, Instruction, OpKind};
 
 use crate::{HoleKind, HoleValue, Instance, Smap, SMAP_NOP};
 
@@ -65,13 +65,25 @@ pub enum VerifyError {
 impl fmt::Display for VerifyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::SizeMismatch { expected, found } => write!(f, "size {found}, template has {expected}"),
+            Self::SizeMismatch { expected, found } => {
+                write!(f, "size {found}, template has {expected}")
+            }
             Self::InvalidInstruction { offset } => write!(f, "invalid instruction at +{offset:#x}"),
-            Self::InstructionMismatch { offset } => write!(f, "instruction at +{offset:#x} differs from the template"),
-            Self::ByteMismatch { offset } => write!(f, "byte at +{offset:#x} differs outside any hole"),
-            Self::HoleMisplaced { hole, offset } => write!(f, "hole {hole} at +{offset:#x} is not an operand constant"),
-            Self::HoleValueMismatch { hole, offset } => write!(f, "hole {hole} at +{offset:#x} holds another value"),
-            Self::SmapSiteMismatch { offset } => write!(f, "stac/clac site at +{offset:#x} altered"),
+            Self::InstructionMismatch { offset } => {
+                write!(f, "instruction at +{offset:#x} differs from the template")
+            }
+            Self::ByteMismatch { offset } => {
+                write!(f, "byte at +{offset:#x} differs outside any hole")
+            }
+            Self::HoleMisplaced { hole, offset } => {
+                write!(f, "hole {hole} at +{offset:#x} is not an operand constant")
+            }
+            Self::HoleValueMismatch { hole, offset } => {
+                write!(f, "hole {hole} at +{offset:#x} holds another value")
+            }
+            Self::SmapSiteMismatch { offset } => {
+                write!(f, "stac/clac site at +{offset:#x} altered")
+            }
         }
     }
 }
@@ -87,22 +99,38 @@ impl core::error::Error for VerifyError {}
 pub fn verify_instance(instance: &Instance, bytes: &[u8]) -> Result<(), VerifyError> {
     let template = instance.template();
     if bytes.len() != template.bytes.len() {
-        return Err(VerifyError::SizeMismatch { expected: template.bytes.len(), found: bytes.len() });
+        return Err(VerifyError::SizeMismatch {
+            expected: template.bytes.len(),
+            found: bytes.len(),
+        });
     }
     let is_smap_patched = instance.smap() == Smap::Disabled;
     let mut is_variable = vec![false; bytes.len()];
     for hole in template.holes {
         for &site in hole.sites {
             let site = site as usize;
-            is_variable.iter_mut().skip(site).take(hole.kind.width()).for_each(|b| *b = true);
+            is_variable
+                .iter_mut()
+                .skip(site)
+                .take(hole.kind.width())
+                .for_each(|b| *b = true);
         }
     }
     if is_smap_patched {
         for &site in template.smap_sites {
-            is_variable.iter_mut().skip(site as usize).take(SMAP_NOP.len()).for_each(|b| *b = true);
+            is_variable
+                .iter_mut()
+                .skip(site as usize)
+                .take(SMAP_NOP.len())
+                .for_each(|b| *b = true);
         }
     }
-    let differing = template.bytes.iter().zip(bytes).zip(&is_variable).position(|((t, i), v)| !v && t != i);
+    let differing = template
+        .bytes
+        .iter()
+        .zip(bytes)
+        .zip(&is_variable)
+        .position(|((t, i), v)| !v && t != i);
     if let Some(offset) = differing {
         return Err(VerifyError::ByteMismatch { offset });
     }
@@ -117,7 +145,9 @@ pub fn verify_instance(instance: &Instance, bytes: &[u8]) -> Result<(), VerifyEr
         if t.is_invalid() || i.is_invalid() {
             return Err(VerifyError::InvalidInstruction { offset });
         }
-        if is_smap_patched && template.smap_sites.contains(&(offset as u32)) {
+        if is_smap_patched
+            && u32::try_from(offset).is_ok_and(|offset| template.smap_sites.contains(&offset))
+        {
             let is_nop = bytes.get(offset..offset + SMAP_NOP.len()) == Some(&SMAP_NOP[..]);
             if !matches!(t.code(), Code::Stac | Code::Clac) || !is_nop {
                 return Err(VerifyError::SmapSiteMismatch { offset });
@@ -138,21 +168,33 @@ pub fn verify_instance(instance: &Instance, bytes: &[u8]) -> Result<(), VerifyEr
     }
     let total_sites: usize = template.holes.iter().map(|hole| hole.sites.len()).sum();
     if hole_sites_seen != total_sites {
-        return Err(VerifyError::InstructionMismatch { offset: bytes.len() });
+        return Err(VerifyError::InstructionMismatch {
+            offset: bytes.len(),
+        });
     }
     Ok(())
 }
 
 /// `(name, kind, byte offset, value)` for every hole site of the instance.
-fn hole_sites(instance: &Instance) -> impl Iterator<Item = (&'static str, HoleKind, usize, HoleValue)> + '_ {
-    instance.template().holes.iter().zip(instance.hole_values()).flat_map(|(hole, (_, value))| {
-        hole.sites.iter().map(move |&site| (hole.name, hole.kind, site as usize, value))
-    })
+fn hole_sites(
+    instance: &Instance,
+) -> impl Iterator<Item = (&'static str, HoleKind, usize, HoleValue)> + '_ {
+    instance
+        .template()
+        .holes
+        .iter()
+        .zip(instance.hole_values())
+        .flat_map(|(hole, (_, value))| {
+            hole.sites
+                .iter()
+                .map(move |&site| (hole.name, hole.kind, site as usize, value))
+        })
 }
 
 /// Same opcode, length, operand kinds and registers, memory shape and prefixes.
 fn same_shape(t: &Instruction, i: &Instruction) -> bool {
-    let operands_match = (0..t.op_count()).all(|op| t.op_kind(op) == i.op_kind(op) && t.op_register(op) == i.op_register(op));
+    let operands_match = (0..t.op_count())
+        .all(|op| t.op_kind(op) == i.op_kind(op) && t.op_register(op) == i.op_register(op));
     t.code() == i.code()
         && t.len() == i.len()
         && t.op_count() == i.op_count()
@@ -179,22 +221,33 @@ fn check_hole(
     let within = site - offset;
     let misplaced = VerifyError::HoleMisplaced { hole, offset: site };
     let (constant_offset, constant_size) = match kind {
-        HoleKind::Imm64 | HoleKind::Imm32 | HoleKind::Rel32 => (constants.immediate_offset(), constants.immediate_size()),
-        HoleKind::Disp32 => (constants.displacement_offset(), constants.displacement_size()),
+        HoleKind::Imm64 | HoleKind::Imm32 | HoleKind::Rel32 => {
+            (constants.immediate_offset(), constants.immediate_size())
+        }
+        HoleKind::Disp32 => (
+            constants.displacement_offset(),
+            constants.displacement_size(),
+        ),
     };
     if constant_offset != within || constant_size != kind.width() {
         return Err(misplaced);
     }
-    let is_branch = i.is_jmp_short_or_near() || i.is_jcc_short_or_near() || i.is_call_near();
+    let is_branch = (0..i.op_count()).any(|op| i.op_kind(op) == OpKind::NearBranch64);
     if (kind == HoleKind::Rel32) != is_branch {
         return Err(misplaced);
     }
     let matches = match value {
         HoleValue::Rel32(target) => i.near_branch_target() == target,
-        HoleValue::Disp32(displacement) => i.memory_displacement64() as i64 == i64::from(displacement),
+        HoleValue::Disp32(displacement) => {
+            i.memory_displacement64() as i64 == i64::from(displacement)
+        }
         HoleValue::Imm64(_) | HoleValue::Imm32(_) => {
             let mut encoded = [0; 8];
-            encoded[..kind.width()].copy_from_slice(bytes.get(site..site + kind.width()).unwrap_or(&[0; 8][..kind.width()]));
+            encoded[..kind.width()].copy_from_slice(
+                bytes
+                    .get(site..site + kind.width())
+                    .unwrap_or(&[0; 8][..kind.width()]),
+            );
             let stored = u64::from_le_bytes(encoded);
             let expected = match value {
                 HoleValue::Imm32(v) => u64::from(v as u32),

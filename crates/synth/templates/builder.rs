@@ -92,12 +92,20 @@ impl DerefMut for TemplateAsm {
 impl TemplateAsm {
     /// A 64-bit assembler with no holes yet.
     pub fn new() -> Result<Self, IcedError> {
-        Ok(Self { asm: CodeAssembler::new(64)?, holes: Vec::new(), sites: Vec::new(), fault_points: Vec::new() })
+        Ok(Self {
+            asm: CodeAssembler::new(64)?,
+            holes: Vec::new(),
+            sites: Vec::new(),
+            fault_points: Vec::new(),
+        })
     }
 
     /// Declares a hole; emit it (possibly at several sites) with the methods below.
     pub fn hole(&mut self, name: &'static str, kind: Kind, doc: &'static str) -> HoleRef {
-        assert!(self.holes.iter().all(|h| h.name != name), "hole {name} declared twice");
+        assert!(
+            self.holes.iter().all(|h| h.name != name),
+            "hole {name} declared twice"
+        );
         self.holes.push(HoleDecl { name, kind, doc });
         HoleRef(self.holes.len() - 1)
     }
@@ -107,7 +115,10 @@ impl TemplateAsm {
         assert_eq!(decl.kind, kind, "hole {} used as {kind:?}", decl.name);
         let index = self.asm.instructions().len();
         self.asm.add_instruction(instruction)?;
-        self.sites.push(Site { hole: hole.0, instruction: index });
+        self.sites.push(Site {
+            hole: hole.0,
+            instruction: index,
+        });
         Ok(())
     }
 
@@ -142,6 +153,18 @@ impl TemplateAsm {
         self.emit(hole, Kind::Rel32, instruction)
     }
 
+    /// Binds `label` to the next instruction (shadows `CodeAssembler::set_label`
+    /// so fault points recorded with a copy of the label see the binding).
+    pub fn set_label(&mut self, label: &mut CodeLabel) -> AsmResult {
+        self.asm.set_label(label)?;
+        for (_, fixup) in &mut self.fault_points {
+            if *fixup == *label {
+                *fixup = *label;
+            }
+        }
+        Ok(())
+    }
+
     /// Emits one instruction that touches user memory; if it faults the
     /// kernel resumes at `fixup` (which must `clac` and return an error).
     pub fn user_access(
@@ -151,7 +174,11 @@ impl TemplateAsm {
     ) -> AsmResult {
         let index = self.asm.instructions().len();
         emit(&mut self.asm)?;
-        assert_eq!(self.asm.instructions().len(), index + 1, "a fault point is exactly one instruction");
+        assert_eq!(
+            self.asm.instructions().len(),
+            index + 1,
+            "a fault point is exactly one instruction"
+        );
         self.fault_points.push((index, fixup));
         Ok(())
     }

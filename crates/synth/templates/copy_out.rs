@@ -17,7 +17,12 @@ pub enum Limit {
 /// past the end), copy `n` bytes from `source + pos` to the buffer under
 /// `stac`/`clac` (one fault point, resuming at `fixup`), `pos += n`, return `n`.
 /// Clobbers `rax`, `rcx`, `rsi`, `rdi`.
-pub fn bounded_copy_out(a: &mut TemplateAsm, limit: Limit, source: HoleRef, fixup: CodeLabel) -> AsmResult {
+pub fn bounded_copy_out(
+    a: &mut TemplateAsm,
+    limit: Limit,
+    source: HoleRef,
+    fixup: CodeLabel,
+) -> AsmResult {
     let mut end_of_data = a.create_label();
     match limit {
         Limit::Constant(size) => a.mov_imm64(rcx, size)?,

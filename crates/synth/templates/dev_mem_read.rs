@@ -8,10 +8,26 @@ use iced_x86::IcedError;
 
 pub fn source() -> Result<TemplateSource, IcedError> {
     let mut a = TemplateAsm::new()?;
-    let base = a.hole("base", Kind::Imm64, "Kernel address of the window's first byte.");
-    let window_size = a.hole("window_size", Kind::Imm64, "Window length in bytes; reads stop there (EOF).");
-    let position_cell = a.hole("position_cell", Kind::Imm64, "Address of the handle's `u64` position cell (shared with the generic path).");
-    let bad_address = a.hole("bad_address", Kind::Imm32, "Result for a bad user range or a fault: `-(BadAddress code)`.");
+    let base = a.hole(
+        "base",
+        Kind::Imm64,
+        "Kernel address of the window's first byte.",
+    );
+    let window_size = a.hole(
+        "window_size",
+        Kind::Imm64,
+        "Window length in bytes; reads stop there (EOF).",
+    );
+    let position_cell = a.hole(
+        "position_cell",
+        Kind::Imm64,
+        "Address of the handle's `u64` position cell (shared with the generic path).",
+    );
+    let bad_address = a.hole(
+        "bad_address",
+        Kind::Imm32,
+        "Result for a bad user range or a fault: `-(BadAddress code)`.",
+    );
     let mut bad = a.create_label();
     let mut fixup = a.create_label();
     let mut general = a.create_label();

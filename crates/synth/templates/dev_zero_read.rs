@@ -7,7 +7,11 @@ use iced_x86::IcedError;
 
 pub fn source() -> Result<TemplateSource, IcedError> {
     let mut a = TemplateAsm::new()?;
-    let bad_address = a.hole("bad_address", Kind::Imm32, "Result for a bad user range or a fault: `-(BadAddress code)`.");
+    let bad_address = a.hole(
+        "bad_address",
+        Kind::Imm32,
+        "Result for a bad user range or a fault: `-(BadAddress code)`.",
+    );
     let mut bad = a.create_label();
     let mut fixup = a.create_label();
     check_user_range(&mut a, rdi, rsi, bad)?;

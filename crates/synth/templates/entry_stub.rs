@@ -6,11 +6,31 @@ use iced_x86::IcedError;
 
 pub fn source() -> Result<TemplateSource, IcedError> {
     let mut a = TemplateAsm::new()?;
-    let user_stack_cell = a.hole("user_stack_cell", Kind::Imm64, "Address of the thread's `u64` cell for the user `rsp`.");
-    let kernel_stack_top = a.hole("kernel_stack_top", Kind::Imm64, "Top of the thread's kernel stack (16-byte aligned).");
-    let table_len = a.hole("table_len", Kind::Imm32, "Number of slots in the thread's routine table.");
-    let table = a.hole("table", Kind::Imm64, "Address of the thread's routine table (`u64` code addresses).");
-    let bad_call = a.hole("bad_call", Kind::Imm32, "Result for an index past the table: `-(BadCall code)`.");
+    let user_stack_cell = a.hole(
+        "user_stack_cell",
+        Kind::Imm64,
+        "Address of the thread's `u64` cell for the user `rsp`.",
+    );
+    let kernel_stack_top = a.hole(
+        "kernel_stack_top",
+        Kind::Imm64,
+        "Top of the thread's kernel stack (16-byte aligned).",
+    );
+    let table_len = a.hole(
+        "table_len",
+        Kind::Imm32,
+        "Number of slots in the thread's routine table.",
+    );
+    let table = a.hole(
+        "table",
+        Kind::Imm64,
+        "Address of the thread's routine table (`u64` code addresses).",
+    );
+    let bad_call = a.hole(
+        "bad_call",
+        Kind::Imm32,
+        "Result for an index past the table: `-(BadCall code)`.",
+    );
     let mut out_of_range = a.create_label();
     let mut back = a.create_label();
     a.mov_imm64(r9, user_stack_cell)?;

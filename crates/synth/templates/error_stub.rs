@@ -6,7 +6,11 @@ use iced_x86::IcedError;
 
 pub fn source() -> Result<TemplateSource, IcedError> {
     let mut a = TemplateAsm::new()?;
-    let result = a.hole("result", Kind::Imm32, "The value returned, normally `-(error code)`.");
+    let result = a.hole(
+        "result",
+        Kind::Imm32,
+        "The value returned, normally `-(error code)`.",
+    );
     a.mov_imm32_sign_extended(rax, result)?;
     a.ret()?;
     Ok(TemplateSource {

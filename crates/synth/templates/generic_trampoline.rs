@@ -6,9 +6,21 @@ use iced_x86::IcedError;
 
 pub fn source() -> Result<TemplateSource, IcedError> {
     let mut a = TemplateAsm::new()?;
-    let handle = a.hole("handle", Kind::Imm32, "The handle this slot belongs to (zero-extended into `eax`).");
-    let op = a.hole("op", Kind::Imm32, "The operation number, 0..8 (zero-extended into `r9d`).");
-    let generic_entry = a.hole("generic_entry", Kind::Imm64, "Address of the generic-path entry shim.");
+    let handle = a.hole(
+        "handle",
+        Kind::Imm32,
+        "The handle this slot belongs to (zero-extended into `eax`).",
+    );
+    let op = a.hole(
+        "op",
+        Kind::Imm32,
+        "The operation number, 0..8 (zero-extended into `r9d`).",
+    );
+    let generic_entry = a.hole(
+        "generic_entry",
+        Kind::Imm64,
+        "Address of the generic-path entry shim.",
+    );
     a.mov_imm32(eax, handle)?;
     a.mov_imm32(r9d, op)?;
     a.mov_imm64(r11, generic_entry)?;

@@ -8,10 +8,26 @@ use iced_x86::IcedError;
 
 pub fn source() -> Result<TemplateSource, IcedError> {
     let mut a = TemplateAsm::new()?;
-    let data = a.hole("data", Kind::Imm64, "Kernel address of the file's contiguous data.");
-    let position_cell = a.hole("position_cell", Kind::Imm64, "Address of the handle's `u64` position cell.");
-    let size_cell = a.hole("size_cell", Kind::Imm64, "Address of the file's `u64` size cell (writes change it).");
-    let bad_address = a.hole("bad_address", Kind::Imm32, "Result for a bad user range or a fault: `-(BadAddress code)`.");
+    let data = a.hole(
+        "data",
+        Kind::Imm64,
+        "Kernel address of the file's contiguous data.",
+    );
+    let position_cell = a.hole(
+        "position_cell",
+        Kind::Imm64,
+        "Address of the handle's `u64` position cell.",
+    );
+    let size_cell = a.hole(
+        "size_cell",
+        Kind::Imm64,
+        "Address of the file's `u64` size cell (writes change it).",
+    );
+    let bad_address = a.hole(
+        "bad_address",
+        Kind::Imm32,
+        "Result for a bad user range or a fault: `-(BadAddress code)`.",
+    );
     let mut bad = a.create_label();
     let mut fixup = a.create_label();
     check_user_range(&mut a, rdi, rsi, bad)?;

@@ -10,9 +10,21 @@ const LSR_THR_EMPTY: u32 = 0x20;
 
 pub fn source() -> Result<TemplateSource, IcedError> {
     let mut a = TemplateAsm::new()?;
-    let data_port = a.hole("data_port", Kind::Imm32, "The UART's transmit register port (COM1: 0x3f8).");
-    let line_status_port = a.hole("line_status_port", Kind::Imm32, "The UART's line status register port (data port + 5).");
-    let bad_address = a.hole("bad_address", Kind::Imm32, "Result for a bad user range or a fault: `-(BadAddress code)`.");
+    let data_port = a.hole(
+        "data_port",
+        Kind::Imm32,
+        "The UART's transmit register port (COM1: 0x3f8).",
+    );
+    let line_status_port = a.hole(
+        "line_status_port",
+        Kind::Imm32,
+        "The UART's line status register port (data port + 5).",
+    );
+    let bad_address = a.hole(
+        "bad_address",
+        Kind::Imm32,
+        "Result for a bad user range or a fault: `-(BadAddress code)`.",
+    );
     let mut bad = a.create_label();
     let mut fixup = a.create_label();
     let mut next_byte = a.create_label();

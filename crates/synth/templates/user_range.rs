@@ -10,7 +10,12 @@ pub const USER_END: u64 = 0x0000_8000_0000_0000;
 
 /// Guard: `buf + len` must not wrap and must be `<= USER_END`, else jump to
 /// `bad`. Clobbers `rax`, `rcx` and the flags. 6 instructions.
-pub fn check_user_range(a: &mut TemplateAsm, buf: AsmRegister64, len: AsmRegister64, bad: CodeLabel) -> AsmResult {
+pub fn check_user_range(
+    a: &mut TemplateAsm,
+    buf: AsmRegister64,
+    len: AsmRegister64,
+    bad: CodeLabel,
+) -> AsmResult {
     a.mov(rax, buf)?;
     a.add(rax, len)?;
     a.jc(bad)?;
