@@ -1,5 +1,6 @@
-//! The default demo of `cargo xtask run`: shows the timer ticking and the
-//! clock advancing, then exits QEMU with success.
+//! The default demo of `cargo xtask run`: shows the timer ticking, then
+//! runs `/bin/init` from the initrd (which runs the seed paper's Program 1
+//! and Program 2) and exits QEMU with its status.
 
 use sk_machine::{apic, cpu, println, qemu, tsc};
 
@@ -24,6 +25,22 @@ pub fn run() -> ! {
             );
         }
     }
-    println!("demo: done");
-    qemu::exit(qemu::ExitCode::Success)
+    println!("demo: starting /bin/init");
+    let status = match sk_core::spawn_program("/bin/init", 0) {
+        Ok(id) => {
+            let status = sk_core::wait_program(id);
+            sk_core::release_program(id);
+            status
+        }
+        Err(e) => {
+            println!("demo: cannot start /bin/init: {e}");
+            qemu::exit(qemu::ExitCode::Failure)
+        }
+    };
+    println!("demo: /bin/init exited with {status:?}");
+    qemu::exit(if status == Ok(0) {
+        qemu::ExitCode::Success
+    } else {
+        qemu::ExitCode::Failure
+    })
 }

@@ -66,14 +66,13 @@ pub fn run(start: usize, inject: bool) -> ! {
     let tests = all_tests(inject);
     println!("{}", plan_line(tests.len(), start));
     for (index, test) in tests.iter().enumerate().skip(start) {
-        print!(
-            "{}",
-            TestHeader {
-                index,
-                total: tests.len(),
-                name: test.name
-            }
-        );
+        let header = TestHeader {
+            index,
+            total: tests.len(),
+            name: test.name,
+        };
+        print!("{header}");
+        let writes_before = sk_machine::serial::writes();
         EXPECTS_DOUBLE_FAULT.store(test.expect == Expect::DoubleFault, Ordering::SeqCst);
         let result = (test.run)();
         EXPECTS_DOUBLE_FAULT.store(false, Ordering::SeqCst);
@@ -83,6 +82,11 @@ pub fn run(start: usize, inject: bool) -> ! {
             }
             (result, _) => result,
         };
+        // If the test printed anything, repeat the header so the result
+        // stays on one line with it (the xtask parses these lines).
+        if sk_machine::serial::writes() != writes_before {
+            print!("\n{header}");
+        }
         match result {
             Ok(()) => {
                 PASSED.fetch_add(1, Ordering::SeqCst);

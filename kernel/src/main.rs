@@ -64,6 +64,12 @@ extern "C" fn continue_boot() -> ! {
     if let Err(e) = sk_machine::init_time(TIMER_HZ) {
         panic!("APIC timer: {e:?}");
     }
+    if options.mode == BootMode::Probe {
+        sk_machine::cpu::enable_interrupts();
+        print_banner(boot);
+        accel_probe::run();
+    }
+    sk_core::init(boot.modules().first().map(|m| m.bytes()));
     sk_machine::cpu::enable_interrupts();
     print_banner(boot);
     match options.mode {

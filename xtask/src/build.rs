@@ -51,3 +51,48 @@ pub fn kernel(profile: Profile) -> Result<PathBuf, String> {
         .join(dir)
         .join("kernel"))
 }
+
+/// The user programs packed into the initrd as `/bin/<name>`.
+pub const USER_PROGRAMS: &[&str] = &[
+    "init", "prog1", "prog2", "sysfuzz", "faulty", "worker", "abitest",
+];
+
+/// Builds the user programs (release, static ELF for the kernel's target)
+/// and packs them into a cpio "newc" initrd; returns its path.
+pub fn initrd() -> Result<PathBuf, String> {
+    let target_dir = root().join("target/user");
+    let mut cmd = Command::new(cargo());
+    cmd.current_dir(root())
+        .args([
+            "build",
+            "--quiet",
+            "--release",
+            "--target",
+            crate::setup::TARGET,
+            "--target-dir",
+        ])
+        .arg(&target_dir);
+    for p in USER_PROGRAMS {
+        cmd.args(["-p", &format!("sk-user-{p}")]);
+    }
+    let status = cmd
+        .status()
+        .map_err(|e| format!("running cargo build: {e}"))?;
+    if !status.success() {
+        return Err("building the user programs failed".into());
+    }
+    let bin = target_dir.join(crate::setup::TARGET).join("release");
+    let mut writer = sk_initrd::Writer::new();
+    writer.add_dir("bin").map_err(|e| format!("initrd: {e}"))?;
+    for p in USER_PROGRAMS {
+        let data =
+            std::fs::read(bin.join(p)).map_err(|e| format!("reading user program {p}: {e}"))?;
+        writer
+            .add_file(&format!("bin/{p}"), 0o755, &data)
+            .map_err(|e| format!("initrd: {e}"))?;
+    }
+    let path = root().join("target/initrd.cpio");
+    std::fs::write(&path, writer.finish())
+        .map_err(|e| format!("writing {}: {e}", path.display()))?;
+    Ok(path)
+}

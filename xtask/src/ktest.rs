@@ -67,7 +67,12 @@ fn scan(output: &str, summary: &mut Summary) -> BootReport {
 }
 
 /// Runs every in-kernel test; prints one line per test and the totals.
-pub fn run_all(kernel: &Path, accel: Accel, inject: bool) -> Result<Summary, String> {
+pub fn run_all(
+    kernel: &Path,
+    initrd: &Path,
+    accel: Accel,
+    inject: bool,
+) -> Result<Summary, String> {
     let mut summary = Summary::default();
     let mut start = 0usize;
     let mut total: Option<usize> = None;
@@ -79,6 +84,7 @@ pub fn run_all(kernel: &Path, accel: Accel, inject: bool) -> Result<Summary, Str
             cmdline.push_str(" ktest.inject");
         }
         let outcome = Boot::new(kernel, accel, &cmdline)
+            .initrd(initrd)
             .echo(true)
             .timeout_secs(BOOT_TIMEOUT_SECS)
             .run()?;

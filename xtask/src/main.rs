@@ -87,9 +87,13 @@ fn main() -> ExitCode {
 fn run(args: &Args) -> Result<ExitCode, String> {
     setup::ensure_all()?;
     let kernel = build::kernel(build::Profile::Dev)?;
+    let initrd = build::initrd()?;
     let accel = accel::choose(args.accel, &kernel);
     let cmdline = args.kernel_args.join(" ");
-    let outcome = qemu::Boot::new(&kernel, accel, &cmdline).echo(true).run()?;
+    let outcome = qemu::Boot::new(&kernel, accel, &cmdline)
+        .initrd(&initrd)
+        .echo(true)
+        .run()?;
     println!("xtask: QEMU finished: {}", outcome.status.describe());
     Ok(if outcome.status.is_success() {
         ExitCode::SUCCESS
@@ -120,8 +124,9 @@ fn test(args: &Args) -> Result<ExitCode, String> {
 fn in_kernel_tests(args: &Args) -> Result<ExitCode, String> {
     setup::ensure_all()?;
     let kernel = build::kernel(build::Profile::Dev)?;
+    let initrd = build::initrd()?;
     let accel = accel::choose(args.accel, &kernel);
-    let summary = ktest::run_all(&kernel, accel, args.inject)?;
+    let summary = ktest::run_all(&kernel, &initrd, accel, args.inject)?;
     Ok(if summary.failed == 0 && summary.passed > 0 {
         ExitCode::SUCCESS
     } else {
@@ -132,6 +137,7 @@ fn in_kernel_tests(args: &Args) -> Result<ExitCode, String> {
 fn gdb(args: &Args) -> Result<ExitCode, String> {
     setup::ensure_all()?;
     let kernel = build::kernel(build::Profile::Dev)?;
+    let initrd = build::initrd()?;
     let accel = accel::choose(args.accel, &kernel);
     println!("xtask: QEMU waits for gdb on localhost:1234; in another terminal run:");
     println!(
@@ -140,6 +146,7 @@ fn gdb(args: &Args) -> Result<ExitCode, String> {
     );
     let cmdline = args.kernel_args.join(" ");
     let outcome = qemu::Boot::new(&kernel, accel, &cmdline)
+        .initrd(&initrd)
         .echo(true)
         .gdb(true)
         .timeout_secs(24 * 3600)

@@ -118,7 +118,6 @@ impl Boot {
     }
 
     /// Pass an initrd as a PVH module.
-    #[allow(dead_code)]
     pub fn initrd(mut self, path: &Path) -> Self {
         self.initrd = Some(path.to_path_buf());
         self

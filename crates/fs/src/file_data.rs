@@ -126,6 +126,17 @@ impl FileData {
 
     /// Copies bytes from `offset` into `buf`; returns how many (0 at or past
     /// the end of the file).
+    /// The bytes from `offset` up to `offset + max_len`, clipped at the
+    /// end of the file (empty at or past it).
+    pub(crate) fn bytes_at(&self, offset: u64, max_len: u64) -> &[u8] {
+        let Some(available) = self.size().checked_sub(offset) else {
+            return &[];
+        };
+        let len = to_usize(max_len.min(available));
+        let start = to_usize(offset);
+        start.checked_add(len).and_then(|end| self.buffer.get(start..end)).unwrap_or(&[])
+    }
+
     pub(crate) fn read_at(&self, offset: u64, buf: &mut [u8]) -> usize {
         let Some(available) = self.size().checked_sub(offset) else {
             return 0;

@@ -186,3 +186,20 @@ pub(crate) fn read(start_info_phys: u64, entry_tsc: u64) -> &'static BootInfo {
         info
     })
 }
+
+impl Module {
+    /// The module's bytes, read through the direct map. The kernel reserves
+    /// module frames at boot and never frees them, so the slice is 'static.
+    pub fn bytes(&self) -> &'static [u8] {
+        let len = usize::try_from(self.len_bytes).unwrap_or(0);
+        if self.phys == 0 || len == 0 {
+            return &[];
+        }
+        // SAFETY: the frames of boot modules are reserved in the frame
+        // allocator before anything is allocated and never freed or
+        // written, and the direct map covers all RAM (paging::init).
+        unsafe {
+            core::slice::from_raw_parts(crate::layout::phys_to_virt(self.phys) as *const u8, len)
+        }
+    }
+}

@@ -13,9 +13,14 @@
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+extern crate alloc;
+
+pub mod address_space;
 pub mod apic;
 pub mod boot;
 pub mod boot_info;
+pub mod code_arena;
+pub mod context;
 pub mod cpu;
 pub mod dynamic_extable;
 pub mod extable;
@@ -30,9 +35,12 @@ pub mod probe;
 pub mod qemu;
 pub mod serial;
 pub mod stack;
+pub mod synth_entry;
 pub mod syscall;
 pub mod traps;
 pub mod tsc;
+pub mod user_frame;
+pub mod usercopy;
 pub mod usermode;
 
 /// Sets up this CPU's tables: per-CPU data (GS), GDT with TSS and IST
@@ -42,6 +50,8 @@ pub fn init_cpu() -> Result<(), paging::MapError> {
     gdt::init()?;
     traps::init();
     syscall::init();
+    let (smep, smap, umip) = usercopy::enable_protections();
+    log::info!("protections: smep={smep} smap={smap} umip={umip} nx=true");
     Ok(())
 }
 

@@ -16,6 +16,15 @@ pub const COM1: u16 = 0x3f8;
 // this module drives it.
 static PORT: Mutex<SerialPort> = Mutex::new(unsafe { SerialPort::new(COM1) });
 
+/// Bytes written to the console so far (lets the test runner tell whether
+/// anything was printed between two points).
+static WRITTEN: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// Number of console writes so far.
+pub fn writes() -> u64 {
+    WRITTEN.load(core::sync::atomic::Ordering::Relaxed)
+}
+
 /// Programs the UART (115200 8N1, FIFOs on). Called first thing at boot.
 pub(crate) fn init() {
     PORT.lock().init();
@@ -26,6 +35,7 @@ pub fn print_fmt(args: fmt::Arguments<'_>) {
     interrupts::without_interrupts(|| {
         // Writing to a UART cannot fail; a lost message is the only outcome.
         let _ = PORT.lock().write_fmt(args);
+        WRITTEN.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
     });
 }
 
@@ -36,6 +46,7 @@ pub fn write_bytes(bytes: &[u8]) {
         for &b in bytes {
             port.send_raw(b);
         }
+        WRITTEN.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
     });
 }
 

@@ -26,6 +26,15 @@ pub const PROBE_ADDRESS: u64 = 0x40_0000;
 /// `rip` and `rsp` must be mapped user addresses in the active address
 /// space, and nothing on the current kernel stack may be needed again.
 pub unsafe fn enter_user(rip: u64, rsp: u64) -> ! {
+    // SAFETY: forwarded from the caller.
+    unsafe { enter_user_with_arg(rip, rsp, 0) }
+}
+
+/// As [`enter_user`], with `rdi = arg` in user mode.
+///
+/// # Safety
+/// As for [`enter_user`].
+pub unsafe fn enter_user_with_arg(rip: u64, rsp: u64, arg: u64) -> ! {
     // SAFETY: builds an interrupt-return frame for ring 3 with the user
     // selectors from gdt.rs; swapgs installs the user GS (kernel GS is kept
     // in KERNEL_GS_BASE); the caller guarantees the addresses.
@@ -36,9 +45,10 @@ pub unsafe fn enter_user(rip: u64, rsp: u64) -> ! {
             "push 0x202",
             "push {cs}",
             "push {rip}",
+            "mov rdi, {arg}",
             "swapgs",
             "xor eax, eax", "xor ebx, ebx", "xor ecx, ecx", "xor edx, edx",
-            "xor esi, esi", "xor edi, edi", "xor ebp, ebp",
+            "xor esi, esi", "xor ebp, ebp",
             "xor r8d, r8d", "xor r9d, r9d", "xor r10d, r10d", "xor r11d, r11d",
             "xor r12d, r12d", "xor r13d, r13d", "xor r14d, r14d", "xor r15d, r15d",
             "iretq",
@@ -46,6 +56,7 @@ pub unsafe fn enter_user(rip: u64, rsp: u64) -> ! {
             cs = const USER_CS as u64,
             rsp = in(reg) rsp,
             rip = in(reg) rip,
+            arg = in(reg) arg,
             options(noreturn)
         )
     }

@@ -26,10 +26,11 @@ pub fn source() -> Result<TemplateSource, IcedError> {
         Kind::Imm64,
         "Address of the thread's routine table (`u64` code addresses).",
     );
-    let bad_call = a.hole(
-        "bad_call",
-        Kind::Imm32,
-        "Result for an index past the table: `-(BadCall code)`.",
+    let slow_path = a.hole(
+        "slow_path",
+        Kind::Imm64,
+        "The kernel's slow-path entry for call words past the table (bad calls, \
+         handles beyond the table, calls flagged to force the generic path).",
     );
     let mut out_of_range = a.create_label();
     let mut back = a.create_label();
@@ -49,14 +50,16 @@ pub fn source() -> Result<TemplateSource, IcedError> {
     a.mov(rsp, qword_ptr(r9))?;
     a.sysretq()?;
     a.set_label(&mut out_of_range)?;
-    a.mov_imm32_sign_extended(rax, bad_call)?;
+    a.mov_imm64(r9, slow_path)?;
+    a.call(r9)?;
     a.jmp(back)?;
     Ok(TemplateSource {
         name: "entry_stub",
         doc: "Per-thread `syscall` entry stub (reached from `LSTAR`).\n\n\
               Saves the user `rsp` in the thread's cell, switches to the thread's kernel stack, \
               pushes `rcx` (user `rip`) and `r11` (user `rflags`), bounds-checks `rax` = \
-              `(handle << 3) | op` against `table_len` (unsigned; out of range returns `bad_call`), \
+              `(handle << 3) | op` against `table_len` (unsigned; out of range calls `slow_path`, the generic decoder, which answers \
+              exactly as the generic path would, `BadCall` included), \
               then `call [table + rax*8]`: the routine runs with the user's `rdi`, `rsi`, `rdx`, \
               `r10`, `r8` intact and returns in `rax`. Then pops `r11`/`rcx`, restores the user \
               `rsp` and `sysretq`.\n\n\

@@ -1,8 +1,12 @@
-//! In-kernel tests of the foundation: memory, protection, traps, time.
-//! Each file registers its tests with `ktest!`; the runner finds them in
-//! the `.ktest` section.
+//! In-kernel tests: memory, protection, traps and time (the foundation);
+//! the native ABI on the generic path; user programs. Each file registers
+//! its tests with `ktest!`; the runner finds them in the `.ktest` section.
 
+mod abi_generic;
+mod abi_objects;
+mod abi_support;
 mod cpu_tables;
 mod memory;
+mod programs;
 mod protection;
 mod time;

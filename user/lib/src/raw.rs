@@ -2,8 +2,16 @@
 //!
 //! Owns [`syscall0`] … [`syscall6`] (the native ABI's register convention:
 //! call word in `rax`, arguments in `rdi`, `rsi`, `rdx`, `r10`, `r8`, `r9`,
-//! result in `rax`, `rcx` and `r11` clobbered) and [`rdtsc`] / [`rdtscp`].
-//! Everything else in the crate is safe code over these.
+//! result in `rax`; `rcx`, `r11` and all six argument registers clobbered,
+//! used or not; `rbx`, `rbp`, `r12`–`r15`, `rsp` preserved) and [`rdtsc`] /
+//! [`rdtscp`]. Everything else in the crate is safe code over these.
+//!
+//! Every wrapper declares all six argument registers as outputs it
+//! discards (`inlateout(..) arg => _` for those it passes, `lateout(..) _`
+//! for the rest), so the compiler keeps nothing in them across the call:
+//! the kernel's synthesized routines may use them as scratch without
+//! saving them (the same set the SysV C ABI already treats as
+//! caller-saved).
 //!
 //! The syscalls are `unsafe`: a call may write through a pointer argument,
 //! start a thread at an address, or unmap memory, and the kernel can only
@@ -27,11 +35,14 @@ use core::arch::asm;
 pub unsafe fn syscall0(word: u64) -> i64 {
     let result: i64;
     // SAFETY: the instruction follows the ABI register convention; the
-    // clobbers are declared; the caller vouches for the call's effects.
+    // clobbers (rcx, r11, the six argument registers) are declared; the
+    // caller vouches for the call's effects.
     unsafe {
         asm!(
             "syscall",
             inlateout("rax") word => result,
+            lateout("rdi") _, lateout("rsi") _, lateout("rdx") _,
+            lateout("r10") _, lateout("r8") _, lateout("r9") _,
             lateout("rcx") _, lateout("r11") _,
             options(nostack),
         );
@@ -52,7 +63,9 @@ pub unsafe fn syscall1(word: u64, arg0: u64) -> i64 {
         asm!(
             "syscall",
             inlateout("rax") word => result,
-            in("rdi") arg0,
+            inlateout("rdi") arg0 => _,
+            lateout("rsi") _, lateout("rdx") _,
+            lateout("r10") _, lateout("r8") _, lateout("r9") _,
             lateout("rcx") _, lateout("r11") _,
             options(nostack),
         );
@@ -72,7 +85,9 @@ pub unsafe fn syscall2(word: u64, arg0: u64, arg1: u64) -> i64 {
         asm!(
             "syscall",
             inlateout("rax") word => result,
-            in("rdi") arg0, in("rsi") arg1,
+            inlateout("rdi") arg0 => _, inlateout("rsi") arg1 => _,
+            lateout("rdx") _,
+            lateout("r10") _, lateout("r8") _, lateout("r9") _,
             lateout("rcx") _, lateout("r11") _,
             options(nostack),
         );
@@ -92,7 +107,9 @@ pub unsafe fn syscall3(word: u64, arg0: u64, arg1: u64, arg2: u64) -> i64 {
         asm!(
             "syscall",
             inlateout("rax") word => result,
-            in("rdi") arg0, in("rsi") arg1, in("rdx") arg2,
+            inlateout("rdi") arg0 => _, inlateout("rsi") arg1 => _,
+            inlateout("rdx") arg2 => _,
+            lateout("r10") _, lateout("r8") _, lateout("r9") _,
             lateout("rcx") _, lateout("r11") _,
             options(nostack),
         );
@@ -115,8 +132,9 @@ pub unsafe fn syscall6(word: u64, args: [u64; 6]) -> i64 {
         asm!(
             "syscall",
             inlateout("rax") word => result,
-            in("rdi") arg0, in("rsi") arg1, in("rdx") arg2,
-            in("r10") arg3, in("r8") arg4, in("r9") arg5,
+            inlateout("rdi") arg0 => _, inlateout("rsi") arg1 => _,
+            inlateout("rdx") arg2 => _, inlateout("r10") arg3 => _,
+            inlateout("r8") arg4 => _, inlateout("r9") arg5 => _,
             lateout("rcx") _, lateout("r11") _,
             options(nostack),
         );

@@ -25,6 +25,16 @@ impl FileSystem {
         Ok(self.file(node)?.read_at(offset, buf))
     }
 
+    /// Lends the bytes of file `node` from `offset` (at most `max_len`,
+    /// clipped at the end of the file) to `f`, without copying: the kernel's
+    /// generic read copies them straight to user memory.
+    ///
+    /// # Errors
+    /// [`FsError::StaleNode`]; [`FsError::IsDir`].
+    pub fn read_with<R>(&self, node: NodeId, offset: u64, max_len: u64, f: impl FnOnce(&[u8]) -> R) -> Result<R, FsError> {
+        Ok(f(self.file(node)?.bytes_at(offset, max_len)))
+    }
+
     /// Writes `data` at `offset` of file `node`; returns `data.len()`.
     ///
     /// A write past the end grows the file, and a gap between the old end

@@ -1,0 +1,243 @@
+//! Per-SMACH address spaces: a PML4 whose kernel half is shared with every
+//! other space and whose user half belongs to one SMACH.
+//!
+//! Owns [`AddressSpace`]: mapping, unmapping and re-protecting user pages,
+//! switching CR3, and tearing the user half down (every user frame and page
+//! table returned to the frame source, so a SMACH's memory is accounted
+//! exactly). The space owns the frames mapped into its user half: callers
+//! hand a frame over with `map` and get it back with `unmap`.
+
+use crate::layout::{phys_to_virt, DIRECT_MAP_BASE, PAGE_SIZE, USER_END};
+use crate::paging::{self, MapError};
+use x86_64::registers::control::{Cr3, Cr3Flags};
+use x86_64::structures::paging::mapper::{MappedFrame, TranslateResult};
+use x86_64::structures::paging::{
+    FrameAllocator, Mapper, OffsetPageTable, Page, PageTable, PageTableFlags as Flags, PhysFrame,
+    Size4KiB, Translate,
+};
+use x86_64::{PhysAddr, VirtAddr};
+
+/// Access rights of a user page (never writable and executable at once is
+/// enforced by the caller's policy, not here).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UserAccess {
+    /// Writable by user code.
+    pub write: bool,
+    /// Executable by user code.
+    pub execute: bool,
+}
+
+impl UserAccess {
+    fn flags(self) -> Flags {
+        let mut f = Flags::PRESENT | Flags::USER_ACCESSIBLE;
+        if self.write {
+            f |= Flags::WRITABLE;
+        }
+        if !self.execute {
+            f |= Flags::NO_EXECUTE;
+        }
+        f
+    }
+}
+
+/// One SMACH's page tables.
+#[derive(Debug)]
+pub struct AddressSpace {
+    pml4_phys: u64,
+}
+
+struct Frames;
+
+// SAFETY: frames come from the kernel's frame source, never handed out
+// twice; the mapper zeroes the page tables it creates.
+unsafe impl FrameAllocator<Size4KiB> for Frames {
+    fn allocate_frame(&mut self) -> Option<PhysFrame<Size4KiB>> {
+        paging::frames()
+            .allocate_frame()
+            .map(|p| PhysFrame::containing_address(PhysAddr::new(p)))
+    }
+}
+
+fn check_user_page(virt: u64) -> Result<Page<Size4KiB>, MapError> {
+    if virt >= USER_END || virt % PAGE_SIZE != 0 {
+        return Err(MapError::BadAddress);
+    }
+    Page::from_start_address(VirtAddr::new(virt)).map_err(|_| MapError::BadAddress)
+}
+
+impl AddressSpace {
+    /// A new space: empty user half, the kernel half shared.
+    pub fn new() -> Result<Self, MapError> {
+        let pml4_phys = paging::frames()
+            .allocate_frame()
+            .ok_or(MapError::OutOfFrames)?;
+        let kernel = paging::kernel_pml4_phys();
+        // SAFETY: both frames are page tables reached through the direct
+        // map; the new one is fresh (no other reference), the kernel's is
+        // only read. Kernel-half entries point at PDPTs created at boot and
+        // never freed, so sharing them is sound.
+        unsafe {
+            let new = &mut *(phys_to_virt(pml4_phys) as *mut PageTable);
+            let old = &*(phys_to_virt(kernel) as *const PageTable);
+            *new = PageTable::new();
+            for i in 256..512 {
+                new[i] = old[i].clone();
+            }
+        }
+        Ok(Self { pml4_phys })
+    }
+
+    /// Physical address of the PML4 (the CR3 value).
+    pub fn root(&self) -> u64 {
+        self.pml4_phys
+    }
+
+    fn with_mapper<R>(&mut self, f: impl FnOnce(&mut OffsetPageTable<'_>) -> R) -> R {
+        // SAFETY: the PML4 belongs to this space (exclusive through &mut
+        // self) and all page tables are reached through the direct map.
+        let table = unsafe { &mut *(phys_to_virt(self.pml4_phys) as *mut PageTable) };
+        // SAFETY: the direct map maps all RAM at DIRECT_MAP_BASE.
+        let mut mapper = unsafe { OffsetPageTable::new(table, VirtAddr::new(DIRECT_MAP_BASE)) };
+        f(&mut mapper)
+    }
+
+    /// Maps user page `virt` to `frame`, which the space then owns. On
+    /// error the frame is freed.
+    pub fn map(
+        &mut self,
+        virt: u64,
+        frame: crate::user_frame::UserFrame,
+        access: UserAccess,
+    ) -> Result<(), MapError> {
+        let page = check_user_page(virt)?;
+        let frame = frame.into_phys();
+        let result = self.map_phys(page, frame, access);
+        if result.is_err() {
+            paging::frames().free_frame(frame);
+        }
+        result
+    }
+
+    fn map_phys(
+        &mut self,
+        page: Page<Size4KiB>,
+        frame: u64,
+        access: UserAccess,
+    ) -> Result<(), MapError> {
+        let frame = PhysFrame::<Size4KiB>::from_start_address(PhysAddr::new(frame))
+            .map_err(|_| MapError::BadAddress)?;
+        let parents = Flags::PRESENT | Flags::WRITABLE | Flags::USER_ACCESSIBLE;
+        self.with_mapper(|m| {
+            // SAFETY: maps a frame the caller hands over into the user half
+            // of this space only; the kernel half is untouched.
+            let flush = unsafe {
+                m.map_to_with_table_flags(page, frame, access.flags(), parents, &mut Frames)
+            }
+            .map_err(|e| match e {
+                x86_64::structures::paging::mapper::MapToError::FrameAllocationFailed => {
+                    MapError::OutOfFrames
+                }
+                _ => MapError::AlreadyMapped,
+            })?;
+            flush.flush();
+            Ok(())
+        })
+    }
+
+    /// Unmaps user page `virt` and frees its frame.
+    pub fn unmap(&mut self, virt: u64) -> Result<(), MapError> {
+        let frame = self.unmap_frame(virt)?;
+        paging::frames().free_frame(frame);
+        Ok(())
+    }
+
+    fn unmap_frame(&mut self, virt: u64) -> Result<u64, MapError> {
+        let page = check_user_page(virt)?;
+        self.with_mapper(|m| {
+            let (frame, flush) = m.unmap(page).map_err(|_| MapError::NotMapped)?;
+            flush.flush();
+            Ok(frame.start_address().as_u64())
+        })
+    }
+
+    /// Changes the access rights of a mapped user page.
+    pub fn protect(&mut self, virt: u64, access: UserAccess) -> Result<(), MapError> {
+        let page = check_user_page(virt)?;
+        self.with_mapper(|m| {
+            // SAFETY: changes only the leaf flags of a user page of this space.
+            let flush =
+                unsafe { m.update_flags(page, access.flags()) }.map_err(|_| MapError::NotMapped)?;
+            flush.flush();
+            Ok(())
+        })
+    }
+
+    /// The frame behind user page `virt`, if mapped.
+    pub fn translate(&mut self, virt: u64) -> Option<u64> {
+        if virt >= USER_END {
+            return None;
+        }
+        self.with_mapper(|m| match m.translate(VirtAddr::new(virt)) {
+            TranslateResult::Mapped {
+                frame: MappedFrame::Size4KiB(f),
+                offset,
+                ..
+            } => Some(f.start_address().as_u64() + offset),
+            _ => None,
+        })
+    }
+
+    /// Makes this space the CPU's current one.
+    pub fn activate(&self) {
+        activate_root(self.pml4_phys);
+    }
+
+    /// Frees every user page, every user page table and the PML4.
+    pub fn destroy(self) {
+        if Cr3::read().0.start_address().as_u64() == self.pml4_phys {
+            activate_root(paging::kernel_pml4_phys());
+        }
+        let frames = paging::frames();
+        // SAFETY: the space is not active (switched away above) and owned
+        // by value, so nothing else walks these tables while they are freed.
+        unsafe {
+            let pml4 = &mut *(phys_to_virt(self.pml4_phys) as *mut PageTable);
+            for e4 in pml4.iter().take(256).filter(|e| !e.is_unused()) {
+                let pdpt = &mut *(phys_to_virt(e4.addr().as_u64()) as *mut PageTable);
+                for e3 in pdpt.iter().filter(|e| !e.is_unused()) {
+                    let pd = &mut *(phys_to_virt(e3.addr().as_u64()) as *mut PageTable);
+                    for e2 in pd.iter().filter(|e| !e.is_unused()) {
+                        let pt = &mut *(phys_to_virt(e2.addr().as_u64()) as *mut PageTable);
+                        for e1 in pt.iter().filter(|e| !e.is_unused()) {
+                            frames.free_frame(e1.addr().as_u64());
+                        }
+                        frames.free_frame(e2.addr().as_u64());
+                    }
+                    frames.free_frame(e3.addr().as_u64());
+                }
+                frames.free_frame(e4.addr().as_u64());
+            }
+        }
+        frames.free_frame(self.pml4_phys);
+    }
+}
+
+/// Switches CR3 to `root` (a PML4 sharing the kernel half).
+fn activate_root(root: u64) {
+    if Cr3::read().0.start_address().as_u64() == root {
+        return;
+    }
+    // SAFETY: every PML4 the kernel activates shares the kernel half, so
+    // the running code, stack and data stay mapped across the switch.
+    unsafe {
+        Cr3::write(
+            PhysFrame::containing_address(PhysAddr::new(root)),
+            Cr3Flags::empty(),
+        )
+    };
+}
+
+/// Switches to the kernel's own page tables (no user half).
+pub fn activate_kernel() {
+    activate_root(paging::kernel_pml4_phys());
+}

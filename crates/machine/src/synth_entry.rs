@@ -1,0 +1,73 @@
+//! The doors between synthesized code and the generic path.
+//!
+//! Owns [`generic_entry`]: the address a synthesized generic trampoline
+//! jumps to (with `eax` = handle, `r9d` = op and the user's arguments), and
+//! [`slow_path_entry`], where a per-thread entry stub sends call words it
+//! cannot index (out of range, or flagged to force the generic path). Both
+//! switch to the kernel GS (the stub does not), call the kernel's handler
+//! with the System V ABI, and return to the stub, which returns to user
+//! mode. Also owns `LSTAR` switching for per-thread stubs.
+
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+/// The kernel's handler for calls arriving from synthesized code:
+/// `(call word, rdi, rsi, rdx, r10, r8) -> rax`.
+pub type GenericHandler = extern "C" fn(u64, u64, u64, u64, u64, u64) -> i64;
+
+static HANDLER: AtomicUsize = AtomicUsize::new(0);
+
+/// Installs the handler both doors call.
+pub fn set_handler(handler: GenericHandler) {
+    HANDLER.store(handler as *const () as usize, Ordering::Release);
+}
+
+extern "C" fn call_handler(word: u64, a0: u64, a1: u64, a2: u64, a3: u64, a4: u64) -> i64 {
+    let raw = HANDLER.load(Ordering::Acquire);
+    if raw == 0 {
+        return -1;
+    }
+    // SAFETY: HANDLER holds 0 or a GenericHandler stored by `set_handler`.
+    let handler = unsafe { core::mem::transmute::<usize, GenericHandler>(raw) };
+    handler(word, a0, a1, a2, a3, a4)
+}
+
+/// Entry of generic trampolines: `eax` = handle, `r9d` = op.
+#[unsafe(naked)]
+pub extern "C" fn generic_entry() {
+    core::arch::naked_asm!(
+        "shl rax, 3",
+        "or rax, r9",
+        "jmp {common}",
+        common = sym slow_path_entry,
+    );
+}
+
+/// Entry for a full call word in `rax` (stub's out-of-range path).
+#[unsafe(naked)]
+pub extern "C" fn slow_path_entry() {
+    core::arch::naked_asm!(
+        "swapgs",
+        "mov r9, r8",
+        "mov r8, r10",
+        "mov rcx, rdx",
+        "mov rdx, rsi",
+        "mov rsi, rdi",
+        "mov rdi, rax",
+        "sub rsp, 8",
+        "call {handler}",
+        "add rsp, 8",
+        "swapgs",
+        "ret",
+        handler = sym call_handler,
+    );
+}
+
+/// Address of [`generic_entry`] (a hole value of generic trampolines).
+pub fn generic_entry_address() -> u64 {
+    generic_entry as *const () as u64
+}
+
+/// Address of [`slow_path_entry`] (a hole value of entry stubs).
+pub fn slow_path_address() -> u64 {
+    slow_path_entry as *const () as u64
+}

@@ -1,0 +1,250 @@
+//! The native ABI on the generic path: SMEM, SCPU and SMACH calls.
+
+use super::abi_support::{get, put, sys};
+use crate::memory::FRAMES;
+use alloc::format;
+use sk_abi::{
+    Call, Kind, Prot, ScpuCreateArgs, ScpuInfo, ScpuState, SmachCreateArgs, SmachInfo,
+    SmemCreateArgs, SmemInfo, SysError,
+};
+use sk_core::testing::{TestMachine, TEST_BUFFER, TEST_SPIN_CODE};
+use sk_ktest::{ensure, ensure_eq, ktest};
+
+fn machine() -> Result<TestMachine, alloc::string::String> {
+    TestMachine::new(4).map_err(|e| format!("test machine: {e}"))
+}
+
+fn smem(addr: u64, len: u64, prot: Prot, flags: u32) -> Result<u32, SysError> {
+    let args = SmemCreateArgs {
+        addr_hint: addr,
+        len,
+        prot: prot.bits(),
+        flags,
+    };
+    let a = put(0x3800, &args.to_bytes());
+    sys(
+        0,
+        Call::Create,
+        &[Kind::Smem.number().into(), a, SmemCreateArgs::SIZE as u64],
+    )
+    .map(|h| h as u32)
+}
+
+ktest!(
+    fn smem_create_use_protect_query_and_free() {
+        let m = machine()?;
+        let frames_before = FRAMES.free_count();
+        let mapped_before = m.mapped_bytes();
+        let h = smem(0, 3 * 4096 + 1, Prot::READ | Prot::WRITE, 0).map_err(|e| format!("{e}"))?;
+        ensure_eq!(
+            sys(h, Call::Query, &[0, TEST_BUFFER + 0x2000, 64]),
+            Ok(SmemInfo::SIZE as u64)
+        );
+        let info =
+            SmemInfo::from_bytes(&get(0x2000, SmemInfo::SIZE)).map_err(|e| format!("{e}"))?;
+        ensure_eq!(info.len, 4 * 4096);
+        ensure_eq!(m.mapped_bytes(), mapped_before + 4 * 4096);
+        // Write into it through a device read, then make it read-only.
+        let zero = super::abi_support::open("/dev/zero", sk_abi::OpenFlags::READ)
+            .map_err(|e| format!("{e}"))?;
+        ensure_eq!(sys(zero, Call::Read, &[info.addr, 4096]), Ok(4096));
+        ensure_eq!(
+            sys(h, Call::Reconfigure, &[0, Prot::READ.bits().into(), 0]),
+            Ok(0)
+        );
+        ensure_eq!(
+            sys(zero, Call::Read, &[info.addr, 1]),
+            Err(SysError::BadAddress)
+        );
+        ensure_eq!(sys(h, Call::Terminate, &[]), Ok(0));
+        ensure_eq!(
+            sys(zero, Call::Read, &[info.addr, 1]),
+            Err(SysError::BadAddress)
+        );
+        ensure_eq!(m.mapped_bytes(), mapped_before);
+        // Page-table pages created for the region stay until the machine goes.
+        ensure!(
+            FRAMES.free_count() + 4 >= frames_before,
+            "frames leaked: {} -> {}",
+            frames_before,
+            FRAMES.free_count()
+        );
+        Ok(())
+    }
+);
+
+ktest!(
+    fn smem_rejects_bad_requests() {
+        let _m = machine()?;
+        ensure_eq!(
+            smem(0, 4096, Prot::WRITE | Prot::EXEC, 0),
+            Err(SysError::BadFlags)
+        );
+        ensure_eq!(smem(0, 0, Prot::READ, 0), Err(SysError::BadLength));
+        ensure_eq!(smem(0, u64::MAX, Prot::READ, 0), Err(SysError::BadLength));
+        ensure_eq!(
+            smem(TEST_BUFFER, 4096, Prot::READ, 0),
+            Err(SysError::Exists)
+        );
+        ensure_eq!(
+            smem(TEST_BUFFER + 1, 4096, Prot::READ, 0),
+            Err(SysError::BadAddress)
+        );
+        ensure_eq!(
+            smem(0xffff_8000_0000_0000, 4096, Prot::READ, 0),
+            Err(SysError::BadAddress)
+        );
+        ensure_eq!(smem(0, 4096, Prot::READ, 1 << 20), Err(SysError::BadFlags));
+        let h = smem(0, 4096, Prot::READ, 0).map_err(|e| format!("{e}"))?;
+        ensure_eq!(
+            sys(
+                h,
+                Call::Reconfigure,
+                &[0, (Prot::WRITE | Prot::EXEC).bits().into(), 0]
+            ),
+            Err(SysError::BadFlags)
+        );
+        ensure_eq!(
+            sys(h, Call::Reconfigure, &[3, 0, 0]),
+            Err(SysError::BadSelector)
+        );
+        ensure_eq!(
+            sys(h, Call::Read, &[TEST_BUFFER, 1]),
+            Err(SysError::WrongKind)
+        );
+        Ok(())
+    }
+);
+
+fn scpu(entry: u64, stack: u64, priority: u32) -> Result<u32, SysError> {
+    let args = ScpuCreateArgs {
+        entry,
+        stack_top: stack,
+        arg: 0,
+        priority,
+        quantum_us: 0,
+    };
+    let a = put(0x3800, &args.to_bytes());
+    sys(
+        0,
+        Call::Create,
+        &[Kind::Scpu.number().into(), a, ScpuCreateArgs::SIZE as u64],
+    )
+    .map(|h| h as u32)
+}
+
+ktest!(
+    fn scpu_create_query_reconfigure_terminate() {
+        let _m = machine()?;
+        let stack = TEST_BUFFER + 0x2000;
+        ensure_eq!(
+            scpu(0xffff_ffff_8000_0000, stack, 3),
+            Err(SysError::BadAddress)
+        );
+        ensure_eq!(
+            scpu(TEST_SPIN_CODE, stack + 8, 3),
+            Err(SysError::BadAddress)
+        );
+        ensure_eq!(scpu(TEST_SPIN_CODE, stack, 9), Err(SysError::BadValue));
+        let t = scpu(TEST_SPIN_CODE, stack, 3).map_err(|e| format!("{e}"))?;
+        // Let it run a little (it spins in user mode).
+        for _ in 0..3 {
+            sk_core::yield_now();
+        }
+        ensure_eq!(
+            sys(t, Call::Query, &[0, TEST_BUFFER + 0x1000, 64]),
+            Ok(ScpuInfo::SIZE as u64)
+        );
+        let info =
+            ScpuInfo::from_bytes(&get(0x1000, ScpuInfo::SIZE)).map_err(|e| format!("{e}"))?;
+        ensure!(
+            matches!(info.state(), Ok(ScpuState::Ready | ScpuState::Running)),
+            "state {:?}",
+            info.state()
+        );
+        ensure_eq!(sys(t, Call::Reconfigure, &[2, 6, 0]), Ok(0));
+        ensure_eq!(
+            sys(t, Call::Reconfigure, &[2, 8, 0]),
+            Err(SysError::BadValue)
+        );
+        ensure_eq!(sys(t, Call::Reconfigure, &[0, 0, 0]), Ok(0));
+        ensure_eq!(
+            sys(t, Call::Query, &[0, TEST_BUFFER + 0x1000, 64]),
+            Ok(ScpuInfo::SIZE as u64)
+        );
+        let info =
+            ScpuInfo::from_bytes(&get(0x1000, ScpuInfo::SIZE)).map_err(|e| format!("{e}"))?;
+        ensure_eq!((info.state(), info.priority), (Ok(ScpuState::Suspended), 6));
+        ensure_eq!(sys(t, Call::Reconfigure, &[1, 0, 0]), Ok(0));
+        ensure_eq!(sys(t, Call::Terminate, &[]), Ok(0));
+        ensure_eq!(
+            sys(t, Call::Query, &[0, TEST_BUFFER + 0x1000, 64]),
+            Err(SysError::BadHandle)
+        );
+        Ok(())
+    }
+);
+
+fn spawn(path: &str, arg: u64) -> Result<u32, SysError> {
+    let p = put(0x3000, path.as_bytes());
+    let args = SmachCreateArgs {
+        path_ptr: p,
+        path_len: path.len() as u64,
+        arg,
+        flags: 0,
+        _pad: 0,
+    };
+    let a = put(0x3800, &args.to_bytes());
+    sys(
+        0,
+        Call::Create,
+        &[Kind::Smach.number().into(), a, SmachCreateArgs::SIZE as u64],
+    )
+    .map(|h| h as u32)
+}
+
+ktest!(
+    fn smach_spawn_wait_query_and_errors() {
+        let _m = machine()?;
+        ensure_eq!(spawn("/bin/missing", 0), Err(SysError::NotFound));
+        sk_core::with_fs(|fs| {
+            let node = fs
+                .create("/tmp/notelf", sk_fs::CreateMode::OpenExisting)
+                .expect("create");
+            fs.write(node, 0, b"#!/bin/sh\necho not an ELF\n")
+                .expect("write");
+        });
+        ensure_eq!(spawn("/tmp/notelf", 0), Err(SysError::BadElf));
+        ensure_eq!(sys(0, Call::Reconfigure, &[3, 0, 0]), Err(SysError::Busy));
+        let child = spawn("/bin/worker", 5).map_err(|e| format!("{e}"))?;
+        let status = sys(child, Call::Reconfigure, &[3, 0, 0]).map_err(|e| format!("{e}"))?;
+        ensure_eq!(status as i32, super::programs::worker_status(5));
+        ensure_eq!(
+            sys(child, Call::Query, &[0, TEST_BUFFER + 0x1000, 64]),
+            Ok(SmachInfo::SIZE as u64)
+        );
+        let info =
+            SmachInfo::from_bytes(&get(0x1000, SmachInfo::SIZE)).map_err(|e| format!("{e}"))?;
+        ensure_eq!(
+            info.exit_status().map(|s| s.get()),
+            Some(super::programs::worker_status(5))
+        );
+        ensure_eq!(sys(child, Call::Terminate, &[]), Ok(0));
+        ensure_eq!(
+            sys(child, Call::Query, &[0, TEST_BUFFER + 0x1000, 64]),
+            Err(SysError::BadHandle)
+        );
+        Ok(())
+    }
+);
+
+ktest!(
+    fn terminating_a_running_child_kills_it() {
+        let _m = machine()?;
+        let before = FRAMES.free_count();
+        let child = spawn("/bin/sysfuzz", (0x4000_0000 << 32) | 1).map_err(|e| format!("{e}"))?;
+        ensure_eq!(sys(child, Call::Terminate, &[]), Ok(0));
+        ensure_eq!(FRAMES.free_count(), before);
+        Ok(())
+    }
+);

@@ -1,0 +1,151 @@
+//! SMEM cases: map, use, protect, query, free, and the argument errors.
+
+use sk_abi::{Call, QuerySelector, SmemCreateArgs, SmemCreateFlags, SysError, PAGE_SIZE};
+use sk_user::{OpenFlags, Prot, Sio, Smem};
+
+use crate::support::{
+    addr_of_mut, ensure, expect_eq, expect_err, expect_err_in, must, sys, word, Outcome,
+};
+
+const READ_WRITE: Prot = Prot::READ.union(Prot::WRITE);
+
+/// Where the fixed-address case maps (far from the image and the stack).
+const FIXED_ADDR: u64 = 0x0000_5000_0000_0000;
+
+pub(crate) fn create_and_query() -> Outcome {
+    let smem = must("create 8 KiB", Smem::create(8192, READ_WRITE))?;
+    let info = smem.query();
+    let _ = smem.free();
+    let info = must("query", info)?;
+    expect_eq("len", info.len, 8192)?;
+    expect_eq("prot", info.prot(), READ_WRITE)?;
+    ensure!(
+        info.addr != 0 && info.addr.is_multiple_of(PAGE_SIZE),
+        "addr {:#x} not a non-null page",
+        info.addr
+    );
+    Ok(())
+}
+
+pub(crate) fn length_rounds_up_to_pages() -> Outcome {
+    let smem = must("create 5000 bytes", Smem::create(5000, READ_WRITE))?;
+    let len = smem.len();
+    let _ = smem.free();
+    expect_eq("len", len, 2 * PAGE_SIZE)
+}
+
+pub(crate) fn memory_is_zeroed_and_writable() -> Outcome {
+    let mut smem = must("create", Smem::create(PAGE_SIZE, READ_WRITE))?;
+    // SAFETY: the region was created READ | WRITE and stays mapped until
+    // `free` below; nothing else in this program knows its handle.
+    let bytes = unsafe { smem.as_mut_slice() };
+    let is_zeroed = bytes.iter().all(|&byte| byte == 0);
+    for (byte, value) in bytes.iter_mut().zip(0_u8..) {
+        *byte = value;
+    }
+    let is_kept = bytes.iter().zip(0_u8..).all(|(&byte, value)| byte == value);
+    let _ = smem.free();
+    ensure!(is_zeroed, "new memory not zeroed");
+    ensure!(is_kept, "written bytes not read back");
+    Ok(())
+}
+
+pub(crate) fn protect_read_only() -> Outcome {
+    let mut smem = must("create", Smem::create(PAGE_SIZE, READ_WRITE))?;
+    {
+        // SAFETY: READ | WRITE and mapped; the slice ends before `protect`.
+        let bytes = unsafe { smem.as_mut_slice() };
+        bytes[0] = 0x5a;
+    }
+    let protected = smem.protect(Prot::READ);
+    let info = smem.query();
+    // Reading must still work: the kernel copies from it to /dev/null.
+    let null = must("open /dev/null", Sio::open("/dev/null", OpenFlags::WRITE))?;
+    let write_from = word(null.handle().index(), Call::Write);
+    // SAFETY: a write only reads the region, which is mapped readable.
+    let copied = unsafe { sys(write_from, [smem.addr(), 16, 0]) };
+    let _ = null.close();
+    // And the kernel must not write into it for us.
+    let zero = must("open /dev/zero", Sio::open("/dev/zero", OpenFlags::READ))?;
+    let read_into = word(zero.handle().index(), Call::Read);
+    // SAFETY: no Rust reference to the region is live; a faulty kernel
+    // writing into it changes only this region, freed below.
+    let refused = unsafe { sys(read_into, [smem.addr(), 16, 0]) };
+    let _ = zero.close();
+    let _ = smem.free();
+    must("protect READ", protected)?;
+    expect_eq("prot", must("query", info)?.prot(), Prot::READ)?;
+    expect_eq("write from read-only memory", copied, Ok(16))?;
+    // `BadAddress` ("faults") and `NotPermitted` ("writing through a
+    // read-only SMEM") both fit sk-abi's text.
+    expect_err_in(
+        "read into read-only memory",
+        refused,
+        &[SysError::BadAddress, SysError::NotPermitted],
+    )
+}
+
+pub(crate) fn free_then_query_is_bad_handle() -> Outcome {
+    let smem = must("create", Smem::create(PAGE_SIZE, READ_WRITE))?;
+    let handle = smem.handle().index();
+    must("free", smem.free())?;
+    let mut out = [0_u8; 64];
+    // SAFETY: a query writes at most 64 bytes into `out`.
+    let got = unsafe {
+        sys(
+            word(handle, Call::Query),
+            [u64::from(QuerySelector::Info), addr_of_mut(&mut out), 64],
+        )
+    };
+    expect_err("query after free", got, SysError::BadHandle)
+}
+
+pub(crate) fn write_execute_is_bad_flags() -> Outcome {
+    let got = Smem::create(PAGE_SIZE, Prot::WRITE | Prot::EXEC);
+    expect_err("create W|X", got, SysError::BadFlags)?;
+    let mut smem = must("create", Smem::create(PAGE_SIZE, READ_WRITE))?;
+    let got = smem.protect(Prot::READ | Prot::WRITE | Prot::EXEC);
+    let _ = smem.free();
+    expect_err("protect R|W|X", got, SysError::BadFlags)
+}
+
+pub(crate) fn zero_or_huge_length_is_bad_length() -> Outcome {
+    expect_err("len 0", Smem::create(0, READ_WRITE), SysError::BadLength)?;
+    expect_err(
+        "len u64::MAX",
+        Smem::create(u64::MAX, READ_WRITE),
+        SysError::BadLength,
+    )
+}
+
+pub(crate) fn bad_placement_is_bad_address() -> Outcome {
+    let fixed_at_zero = SmemCreateArgs {
+        addr_hint: 0,
+        len: PAGE_SIZE,
+        prot: READ_WRITE.bits(),
+        flags: SmemCreateFlags::FIXED.bits(),
+    };
+    let got = Smem::create_with(&fixed_at_zero);
+    expect_err("FIXED without address", got, SysError::BadAddress)?;
+    let got = Smem::create_at(FIXED_ADDR + 0x123, PAGE_SIZE, READ_WRITE);
+    expect_err("misaligned address", got, SysError::BadAddress)?;
+    let got = Smem::create_at(0xffff_8000_0000_0000, PAGE_SIZE, READ_WRITE);
+    expect_err("kernel address", got, SysError::BadAddress)
+}
+
+pub(crate) fn fixed_address_is_honoured() -> Outcome {
+    let smem = must(
+        "create at fixed address",
+        Smem::create_at(FIXED_ADDR, 2 * PAGE_SIZE, READ_WRITE),
+    )?;
+    let overlap = Smem::create_at(FIXED_ADDR + PAGE_SIZE, PAGE_SIZE, READ_WRITE).map(|again| {
+        // A faulty kernel mapped it twice: free the second one.
+        let handle = again.handle();
+        let _ = again.free();
+        handle
+    });
+    let addr = smem.addr();
+    let _ = smem.free();
+    expect_eq("addr", addr, FIXED_ADDR)?;
+    expect_err("FIXED over a mapping", overlap, SysError::Exists)
+}

@@ -1,0 +1,150 @@
+//! What the cases share: failure messages, expectations, raw calls.
+//!
+//! Owns [`Msg`] (a failure detail formatted without a heap),
+//! [`fail!`]/[`ensure!`], the `expect_*` helpers and [`sys`], the one
+//! raw system call the cases use for arguments `sk-user`'s typed API
+//! cannot express (bad words, bad pointers, odd sizes).
+
+use core::fmt::{self, Debug, Write};
+
+use sk_abi::{Call, CallWord, Handle, SysError};
+use sk_user::raw;
+
+/// Room for one failure detail; longer ones are cut. Small enough that
+/// `Result<_, Msg>` stays cheap to return (under clippy's 128 bytes).
+const MSG_CAPACITY: usize = 120;
+
+/// A failure detail.
+pub(crate) struct Msg {
+    bytes: [u8; MSG_CAPACITY],
+    len: u8,
+}
+
+impl Msg {
+    /// Formats `args`.
+    pub(crate) fn new(args: fmt::Arguments<'_>) -> Self {
+        let mut msg = Self {
+            bytes: [0; MSG_CAPACITY],
+            len: 0,
+        };
+        let _ = msg.write_fmt(args);
+        msg
+    }
+}
+
+impl Write for Msg {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        for &byte in text.as_bytes() {
+            // Keep to ASCII so a cut never splits a character.
+            let byte = if byte.is_ascii() { byte } else { b'?' };
+            let Some(slot) = self.bytes.get_mut(usize::from(self.len)) else {
+                break;
+            };
+            *slot = byte;
+            self.len += 1;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Msg {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let bytes = self.bytes.get(..usize::from(self.len)).unwrap_or_default();
+        formatter.write_str(core::str::from_utf8(bytes).unwrap_or("<unprintable>"))
+    }
+}
+
+/// A case's result: `Err` carries what went wrong.
+pub(crate) type Outcome = Result<(), Msg>;
+
+/// Ends the case with a failure detail, formatted like `format!`.
+macro_rules! fail {
+    ($($arg:tt)*) => {
+        return Err($crate::support::Msg::new(::core::format_args!($($arg)*)))
+    };
+}
+
+/// Fails the case with the detail unless `cond` holds.
+macro_rules! ensure {
+    ($cond:expr, $($arg:tt)*) => {
+        if !$cond {
+            $crate::support::fail!($($arg)*);
+        }
+    };
+}
+
+pub(crate) use {ensure, fail};
+
+/// The success value of `got`, or a failure naming `what`.
+pub(crate) fn must<T>(what: &str, got: Result<T, SysError>) -> Result<T, Msg> {
+    got.map_err(|error| Msg::new(format_args!("{what}: Err({error:?})")))
+}
+
+/// Passes if `got` equals `want`.
+pub(crate) fn expect_eq<T: PartialEq + Debug>(what: &str, got: T, want: T) -> Outcome {
+    ensure!(got == want, "{what}: got {got:?}, want {want:?}");
+    Ok(())
+}
+
+/// Passes if `got` is the error `want`.
+pub(crate) fn expect_err<T: Debug>(
+    what: &str,
+    got: Result<T, SysError>,
+    want: SysError,
+) -> Outcome {
+    expect_err_in(what, got, &[want])
+}
+
+/// Passes if `got` is one of the errors `wants`.
+pub(crate) fn expect_err_in<T: Debug>(
+    what: &str,
+    got: Result<T, SysError>,
+    wants: &[SysError],
+) -> Outcome {
+    match got {
+        Err(error) if wants.contains(&error) => Ok(()),
+        other => fail!("{what}: got {other:?}, want Err({wants:?})"),
+    }
+}
+
+/// The call word for `call` on handle `handle`.
+pub(crate) const fn word(handle: u32, call: Call) -> u64 {
+    CallWord::new(Handle::new(handle), call).get()
+}
+
+/// `syscall` with `rax = word` and `rdi, rsi, rdx = args`, decoded.
+///
+/// # Safety
+/// Whatever the kernel does with these arguments must not break Rust's
+/// rules: it may write only to memory the caller passes for writing (or
+/// memory no Rust object uses), must not start code, and must not unmap
+/// or re-protect memory Rust code uses. Each call site says why.
+pub(crate) unsafe fn sys(word: u64, args: [u64; 3]) -> Result<u64, SysError> {
+    let [rdi, rsi, rdx] = args;
+    // SAFETY: the caller vouches for the call's effects.
+    SysError::decode_return(unsafe { raw::syscall3(word, rdi, rsi, rdx) })
+}
+
+/// The address of `value`, as a register.
+pub(crate) fn addr_of<T: ?Sized>(value: &T) -> u64 {
+    core::ptr::from_ref(value).cast::<u8>() as u64
+}
+
+/// The address of `value`, as a register, for the kernel to write.
+pub(crate) fn addr_of_mut<T: ?Sized>(value: &mut T) -> u64 {
+    core::ptr::from_mut(value).cast::<u8>() as u64
+}
+
+/// Byte `offset` of `/dev/mem`: `(offset * 7 + 3) mod 256`.
+pub(crate) fn mem_byte(offset: u64) -> u8 {
+    offset.wrapping_mul(7).wrapping_add(3).to_le_bytes()[0]
+}
+
+/// A kernel-half address: the start of the higher half.
+pub(crate) const KERNEL_LOW: u64 = 0xffff_8000_0000_0000;
+
+/// A kernel-half address: where the kernel is linked.
+pub(crate) const KERNEL_TEXT: u64 = 0xffff_ffff_8000_0000;
+
+/// A non-canonical address.
+pub(crate) const NON_CANONICAL: u64 = 0x1234_5678_9abc_def0;
