@@ -13,6 +13,12 @@ use crate::{Call, Handle, SysError};
 pub struct CallWord(u64);
 
 impl CallWord {
+    /// Set in a call word to send that one call down the generic path even
+    /// when a synthesized routine exists for it (the per-call mode used by
+    /// differential tests and benchmarks). The kernel clears the bit before
+    /// decoding, so it never changes which call is made.
+    pub const FORCE_GENERIC: u64 = 1 << 63;
+
     /// The word for `call` on `handle`.
     #[must_use]
     pub const fn new(handle: Handle, call: Call) -> Self {

@@ -27,6 +27,8 @@ pub enum SmachReconfigure {
     /// Block until the child exits; returns its
     /// [`ExitStatus::to_register`](crate::ExitStatus::to_register).
     Wait,
+    /// Count the kernel instructions of the caller's next call.
+    TraceNextCall,
 }
 
 impl SmachReconfigure {
@@ -41,6 +43,7 @@ impl SmachReconfigure {
             SmachSelector::Resume => Self::Resume,
             SmachSelector::Priority => Self::Priority(value_u32(value)?),
             SmachSelector::Wait => Self::Wait,
+            SmachSelector::TraceNextCall => Self::TraceNextCall,
         })
     }
 
@@ -52,6 +55,7 @@ impl SmachReconfigure {
             Self::Resume => SmachSelector::Resume,
             Self::Priority(_) => SmachSelector::Priority,
             Self::Wait => SmachSelector::Wait,
+            Self::TraceNextCall => SmachSelector::TraceNextCall,
         }
     }
 
@@ -60,7 +64,7 @@ impl SmachReconfigure {
     pub const fn to_registers(self) -> [u64; 3] {
         let value = match self {
             Self::Priority(priority) => priority as u64,
-            Self::Suspend | Self::Resume | Self::Wait => 0,
+            Self::Suspend | Self::Resume | Self::Wait | Self::TraceNextCall => 0,
         };
         [self.selector().number() as u64, value, 0]
     }

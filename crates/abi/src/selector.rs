@@ -19,6 +19,13 @@ numbered_enum! {
         Priority = 2,
         /// Block until the child exits; returns its exit status.
         Wait = 3,
+        /// Own SMACH only: single-step the caller's *next* system call in
+        /// the kernel (RFLAGS.TF and `#DB`) and count its kernel
+        /// instructions, from the `syscall` instruction to the return to
+        /// user mode. The caller then sets TF (`pushf; or; popf`) right
+        /// before that call; read the count with
+        /// [`QuerySelector::LastTrace`].
+        TraceNextCall = 4,
     }
 }
 
@@ -74,9 +81,13 @@ numbered_enum! {
         /// [`ScpuInfo`](crate::ScpuInfo), [`SmemInfo`](crate::SmemInfo),
         /// [`SioInfo`](crate::SioInfo)); all kinds.
         Info = 0,
-        /// Reserved (SIO only): descriptions of the routines synthesized for
-        /// this SIO. Returns [`SysError::NotSupported`](crate::SysError::NotSupported)
-        /// until its format is defined.
+        /// SIO only: the routines synthesized for this SIO as UTF-8 text
+        /// (per routine: op, template, address, size, invariants, creation
+        /// cost, call count, annotated disassembly); returns the bytes
+        /// written (truncated to the buffer).
         Routines = 1,
+        /// Own SMACH only: kernel instructions of the last traced call
+        /// (see `SmachSelector::TraceNextCall`), as a `u64` return value.
+        LastTrace = 2,
     }
 }
