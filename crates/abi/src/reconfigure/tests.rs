@@ -69,7 +69,7 @@ fn selector_numbers_are_pinned() {
 #[test]
 fn unknown_selectors_are_bad_selector() {
     assert_eq!(
-        SmachReconfigure::decode(4, 0, 0),
+        SmachReconfigure::decode(5, 0, 0),
         Err(SysError::BadSelector)
     );
     assert_eq!(
