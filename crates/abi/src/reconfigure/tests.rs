@@ -79,7 +79,7 @@ fn unknown_selectors_are_bad_selector() {
     assert_eq!(SmemReconfigure::decode(1, 1, 0), Err(SysError::BadSelector));
     assert_eq!(SioReconfigure::decode(2, 0, 0), Err(SysError::BadSelector));
     assert_eq!(
-        crate::QuerySelector::try_from(2),
+        crate::QuerySelector::try_from(3),
         Err(SysError::BadSelector)
     );
 }
