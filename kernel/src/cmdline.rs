@@ -1,16 +1,23 @@
-//! The kernel command line: `ktest [ktest.start=N] [ktest.inject]`,
-//! `probe`, `log=SPEC`. Unknown words are ignored (and logged).
+//! The kernel command line.
+//!
+//! Words: `ktest [ktest.start=N] [ktest.inject]` (in-kernel tests),
+//! `probe` (accelerator probe), `bench [bench.smoke]` (run `/bin/bench`),
+//! `synth=off|on`, `entry=lstar|slot` (how the CPU reaches a thread's
+//! synthesized entry stub), `log=SPEC`; anything after `--` is passed to
+//! `/bin/init` (e.g. `show /dev/mem`). Unknown words are ignored.
 
 /// What this boot does after bring-up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BootMode {
-    /// The default demo.
+    /// The default demo (`/bin/init`).
     Demo,
     /// In-kernel tests from index `start`; `inject` adds the self-check's
     /// failing and panicking tests.
     Test { start: usize, inject: bool },
     /// The accelerator probe (ring-3 `syscall` round trip).
     Probe,
+    /// The benchmark suite; `smoke` runs few iterations.
+    Bench { smoke: bool },
 }
 
 /// Parsed options.
@@ -18,26 +25,51 @@ pub enum BootMode {
 pub struct Options {
     pub mode: BootMode,
     pub log: Option<&'static str>,
+    /// `synth=off` and `entry=lstar|slot`.
+    pub synth: sk_core::SynthConfig,
+    /// Words after `--`, for `/bin/init`.
+    pub init_args: &'static str,
 }
 
 impl Options {
     pub fn parse(line: &'static str) -> Self {
+        // `-- ARGS` or a trailing `show PATH` go to /bin/init.
+        let (kernel_words, init_args) = match line.split_once("-- ") {
+            Some((k, i)) => (k, i.trim()),
+            None => match line.find("show ") {
+                Some(at) => (&line[..at], line[at..].trim()),
+                None => (line, ""),
+            },
+        };
         let mut options = Options {
             mode: BootMode::Demo,
             log: None,
+            synth: sk_core::SynthConfig {
+                enabled: true,
+                entry: sk_core::EntryMode::Lstar,
+            },
+            init_args,
         };
-        let mut test = false;
-        let mut start = 0;
-        let mut inject = false;
-        for word in line.split_ascii_whitespace() {
+        let (mut test, mut start, mut inject, mut bench, mut smoke) =
+            (false, 0, false, false, false);
+        for word in kernel_words.split_ascii_whitespace() {
             match word.split_once('=') {
                 None if word == "ktest" => test = true,
                 None if word == "ktest.inject" => inject = true,
                 None if word == "probe" => options.mode = BootMode::Probe,
+                None if word == "bench" => bench = true,
+                None if word == "bench.smoke" => smoke = true,
                 Some(("ktest.start", n)) => start = n.parse().unwrap_or(0),
                 Some(("log", spec)) => options.log = Some(spec),
+                Some(("synth", "off")) => options.synth.enabled = false,
+                Some(("synth", "on")) => options.synth.enabled = true,
+                Some(("entry", "lstar")) => options.synth.entry = sk_core::EntryMode::Lstar,
+                Some(("entry", "slot")) => options.synth.entry = sk_core::EntryMode::PerCpuSlot,
                 _ => {}
             }
+        }
+        if bench {
+            options.mode = BootMode::Bench { smoke };
         }
         if test {
             options.mode = BootMode::Test { start, inject };

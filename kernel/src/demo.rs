@@ -7,7 +7,32 @@ use sk_machine::{apic, cpu, println, qemu, tsc};
 /// Ticks shown before the demo ends.
 const TICKS_TO_SHOW: u64 = 5;
 
-pub fn run() -> ! {
+/// Runs `path` with `arg` and exits QEMU with success if it exits 0.
+pub fn run_program(path: &str, arg: u64) -> ! {
+    let status = sk_core::spawn_program(path, arg).and_then(|id| {
+        let status = sk_core::wait_program(id);
+        sk_core::release_program(id);
+        status
+    });
+    println!("kernel: {path} exited with {status:?}");
+    qemu::exit(if status == Ok(0) {
+        qemu::ExitCode::Success
+    } else {
+        qemu::ExitCode::Failure
+    })
+}
+
+/// The default demo; `init_args` (words after `--`) go to `/bin/init`
+/// through the file `/etc/init.args`.
+pub fn run(init_args: &str) -> ! {
+    if !init_args.is_empty() {
+        sk_core::with_fs(|fs| {
+            let _ = fs.mkdir("/etc");
+            if let Ok(node) = fs.create("/etc/init.args", sk_fs::CreateMode::OpenExisting) {
+                let _ = fs.write(node, 0, init_args.as_bytes());
+            }
+        });
+    }
     println!("demo: waiting for {TICKS_TO_SHOW} timer ticks");
     let first = apic::ticks();
     let mut seen = first;

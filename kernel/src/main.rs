@@ -69,13 +69,15 @@ extern "C" fn continue_boot() -> ! {
         print_banner(boot);
         accel_probe::run();
     }
-    sk_core::init(boot.modules().first().map(|m| m.bytes()));
+    sk_core::init(boot.modules().first().map(|m| m.bytes()), options.synth);
+    log::info!("synthesis: {:?}", options.synth);
     sk_machine::cpu::enable_interrupts();
     print_banner(boot);
     match options.mode {
-        BootMode::Demo => demo::run(),
+        BootMode::Demo => demo::run(options.init_args),
         BootMode::Test { start, inject } => ktest_runner::run(start, inject),
         BootMode::Probe => accel_probe::run(),
+        BootMode::Bench { smoke } => demo::run_program("/bin/bench", u64::from(smoke)),
     }
 }
 

@@ -9,7 +9,7 @@
 use crate::object::Object;
 use crate::sio::Sio;
 use crate::smach::{self, Smach};
-use crate::state::{self, Core, SmachId, ThreadId};
+use crate::state::{self, Core, SmachId};
 use crate::{scheduler, scpu, smem, user};
 use sk_abi::{
     Call, CallWord, Handle, Kind, QuerySelector, ScpuCreateArgs, ScpuReconfigure, SioCreateArgs,
@@ -21,6 +21,7 @@ use sk_machine::syscall::SyscallFrame;
 /// Installs the system-call handler.
 pub(crate) fn install() {
     sk_machine::syscall::set_handler(syscall_entry);
+    sk_machine::synth_entry::set_handler(from_synthesized);
     sk_machine::syscall::set_bad_return_handler(bad_return);
 }
 
@@ -33,6 +34,12 @@ pub fn syscall_entry(frame: &mut SyscallFrame) {
     frame.rax = SysError::encode_result(result) as u64;
 }
 
+/// Calls that reach the generic path from synthesized code (a generic
+/// slot, the stub's slow path, or a file write falling back).
+extern "C" fn from_synthesized(word: u64, a0: u64, a1: u64, a2: u64, a3: u64, a4: u64) -> i64 {
+    SysError::encode_result(call(word, [a0, a1, a2, a3, a4]))
+}
+
 fn bad_return(frame: &mut SyscallFrame) {
     let why = alloc::format!(
         "system call would return to non-user address {:#x}",
@@ -41,13 +48,11 @@ fn bad_return(frame: &mut SyscallFrame) {
     crate::smach::kill_current(sk_abi::ExitStatus::KILLED, &why)
 }
 
-/// Called on every thread switch (the synthesized path hooks in here).
-pub(crate) fn on_thread_switch(_core: &mut Core, _next: ThreadId) {}
-
 /// One native-ABI call on the generic path, on behalf of the current
 /// thread: `word` is the call word, `args` are rdi, rsi, rdx, r10, r8.
 pub fn call(word: u64, args: [u64; 5]) -> Result<u64, SysError> {
-    let (handle, call) = CallWord::decode(word)?;
+    // Per-call generic mode: the flag only chooses the path.
+    let (handle, call) = CallWord::decode(word & !CallWord::FORCE_GENERIC)?;
     match call {
         Call::Null => Ok(0),
         Call::Create => state::with(|core| create(core, handle, args)),
@@ -119,8 +124,22 @@ fn create(core: &mut Core, handle: Handle, a: [u64; 5]) -> Result<u64, SysError>
             Object::Sio(Sio::open(core, path, args.flags)?)
         }
     };
+    let is_sio = matches!(object, Object::Sio(_));
     let (_, smach) = current_smach(core)?;
     match smach.handles.insert(object) {
+        Ok(h) if is_sio => {
+            // Factoring Invariants: synthesize this SIO's routines now.
+            let current = core.current;
+            crate::synthesis::on_fs_events(core);
+            let (_, smach) = current_smach(core)?;
+            if let Some(mut sio) = smach.handles.take_sio(h) {
+                sio.opener = Some(current);
+                crate::synthesis::resynthesize(core, current, h, &mut sio);
+                let (_, smach) = current_smach(core)?;
+                smach.handles.install_at(h, Object::Sio(sio));
+            }
+            Ok(u64::from(h.index()))
+        }
         Ok(h) => Ok(u64::from(h.index())),
         Err((e, object)) => {
             smach::close_object(core, me, object);
@@ -143,6 +162,7 @@ fn terminate(handle: Handle, status: u64) -> Result<u64, SysError> {
             Object::Smem(region) => smem::terminate(smach, region),
             other => smach::close_object(core, me, other),
         }
+        crate::synthesis::on_fs_events(core);
         Ok(false)
     })?;
     if is_self {
@@ -165,6 +185,11 @@ fn reconfigure(handle: Handle, a: [u64; 5]) -> Result<u64, SysError> {
                     return Err(SysError::WrongKind);
                 };
                 match SmachReconfigure::decode(a[0], a[1], a[2])? {
+                    SmachReconfigure::TraceNextCall if target == me => {
+                        crate::trace::arm(core.current);
+                        Ok(Then::Done(0))
+                    }
+                    SmachReconfigure::TraceNextCall => Err(SysError::NotSupported),
                     SmachReconfigure::Wait if target == me => Err(SysError::Busy),
                     SmachReconfigure::Wait => Ok(Then::Wait(target)),
                     SmachReconfigure::Priority(p) if p <= 7 => {
@@ -225,9 +250,12 @@ fn reconfigure(handle: Handle, a: [u64; 5]) -> Result<u64, SysError> {
             Kind::Sio => {
                 let request = SioReconfigure::decode(a[0], a[1], a[2])?;
                 let (_, smach) = current_smach(core)?;
-                let Object::Sio(sio) = smach.handles.remove(handle)? else {
+                let Object::Sio(mut sio) = smach.handles.remove(handle)? else {
                     return Err(SysError::WrongKind);
                 };
+                let current = core.current;
+                crate::synthesis::on_shared(core, &mut sio, current);
+                let mut mode_changed = false;
                 let r = match request {
                     SioReconfigure::Seek { whence, offset } => sio.seek(core, whence, offset),
                     SioReconfigure::TtyMode(mode) => {
@@ -242,6 +270,7 @@ fn reconfigure(handle: Handle, a: [u64; 5]) -> Result<u64, SysError> {
                             core.devices
                                 .tty
                                 .set_echo(mode.contains(sk_abi::TtyMode::ECHO));
+                            mode_changed = true;
                             Ok(0)
                         } else {
                             // Only the console has a line discipline.
@@ -251,6 +280,9 @@ fn reconfigure(handle: Handle, a: [u64; 5]) -> Result<u64, SysError> {
                 };
                 let (_, smach) = current_smach(core)?;
                 smach.handles.install_at(handle, Object::Sio(sio));
+                if mode_changed {
+                    crate::synthesis::on_tty_mode_change(core);
+                }
                 r.map(Then::Done)
             }
         }
@@ -264,11 +296,21 @@ fn reconfigure(handle: Handle, a: [u64; 5]) -> Result<u64, SysError> {
 fn query(core: &Core, handle: Handle, a: [u64; 5]) -> Result<u64, SysError> {
     let selector = QuerySelector::try_from(a[0])?;
     let (ptr, len) = (a[1], a[2]);
-    if selector != QuerySelector::Info {
-        return Err(SysError::NotSupported);
-    }
     let me = current_smach_id(core)?;
     let smach = core.smachs.get(&me).ok_or(SysError::NotPermitted)?;
+    match (selector, smach.handles.get(handle)?) {
+        (QuerySelector::Info, _) => {}
+        (QuerySelector::Routines, Object::Sio(sio)) => {
+            let text = crate::synthesis::describe(sio);
+            let n = (text.len() as u64).min(len);
+            user::write_bytes(ptr, text.as_bytes().get(..n as usize).unwrap_or(&[]))?;
+            return Ok(n);
+        }
+        (QuerySelector::LastTrace, Object::Smach(id)) if *id == me => {
+            return Ok(crate::trace::last())
+        }
+        (QuerySelector::Routines | QuerySelector::LastTrace, _) => return Err(SysError::WrongKind),
+    }
     match smach.handles.get(handle)? {
         Object::Smach(id) => {
             let s = core.smachs.get(id).ok_or(SysError::BadHandle)?;
@@ -297,14 +339,20 @@ fn with_sio<R>(
 ) -> Result<R, SysError> {
     let (_, smach) = current_smach(core)?;
     let object = smach.handles.remove(handle)?;
-    let Object::Sio(sio) = object else {
+    let Object::Sio(mut sio) = object else {
         let (_, smach) = current_smach(core)?;
         smach.handles.install_at(handle, object);
         return Err(SysError::WrongKind);
     };
+    let current = core.current;
+    crate::synthesis::on_shared(core, &mut sio, current);
+    let is_file = matches!(sio.target, crate::sio::Target::File(_));
     let r = f(core, &sio);
     if let Ok((_, smach)) = current_smach(core) {
         smach.handles.install_at(handle, Object::Sio(sio));
+    }
+    if is_file {
+        crate::synthesis::on_fs_events(core);
     }
     r
 }

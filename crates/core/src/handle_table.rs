@@ -54,6 +54,28 @@ impl HandleTable {
             .ok_or(SysError::BadHandle)
     }
 
+    /// Calls `f` for every SIO in the table.
+    pub(crate) fn for_each_sio(&self, mut f: impl FnMut(Handle, &crate::sio::Sio)) {
+        for (i, slot) in self.slots.iter().enumerate() {
+            if let Some(Object::Sio(sio)) = slot {
+                f(Handle::new(i as u32), sio);
+            }
+        }
+    }
+
+    /// Takes the SIO at `handle` out of the table (put it back with
+    /// `install_at`); None if the slot holds something else.
+    pub(crate) fn take_sio(&mut self, handle: Handle) -> Option<crate::sio::Sio> {
+        let slot = self.slots.get_mut(handle.index() as usize)?;
+        match slot.take() {
+            Some(Object::Sio(sio)) => Some(sio),
+            other => {
+                *slot = other;
+                None
+            }
+        }
+    }
+
     pub(crate) fn remove(&mut self, handle: Handle) -> Result<Object, SysError> {
         self.slots
             .get_mut(handle.index() as usize)

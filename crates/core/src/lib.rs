@@ -26,14 +26,17 @@ mod sio;
 mod smach;
 mod smem;
 mod state;
+mod synthesis;
 pub mod testing;
 mod thread;
+mod trace;
 mod user;
 
 pub use devices::{dev_mem_byte, DEV_MEM_BYTES};
 pub use dispatch::{call, syscall_entry};
 pub use smach::{release_program, spawn_program, wait_program, ProgramId};
 pub use state::{init, with_fs};
+pub use synthesis::{EntryMode, SynthConfig};
 pub use thread::{attach_current_to, detach_current};
 
 /// The kernel's own threads (test runner, demo) call this to let others run.

@@ -81,7 +81,7 @@ pub(crate) fn prepare_switch(core: &mut Core) -> Option<(Arc<Context>, Arc<Conte
         None => sk_machine::address_space::activate_kernel(),
     }
     context::prepare_switch(to.stack_top());
-    crate::dispatch::on_thread_switch(core, next);
+    crate::synthesis::on_thread_switch(core, next);
     Some((from, to))
 }
 

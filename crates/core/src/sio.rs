@@ -32,6 +32,12 @@ pub(crate) struct Sio {
     pub(crate) flags: OpenFlags,
     /// The position, in a cell whose address stays fixed while open.
     pub(crate) position: Box<AtomicU64>,
+    /// The thread that opened it (owner of its synthesized routines).
+    pub(crate) opener: Option<crate::state::ThreadId>,
+    /// Synthesized routines, if any (owned here: `owner-holds-code`).
+    pub(crate) routines: Option<crate::synthesis::SioRoutines>,
+    /// Used by a second thread, or its file unlinked: generic for good.
+    pub(crate) is_shared: bool,
 }
 
 /// Maps a file-system error to the error user space sees.
@@ -56,6 +62,15 @@ pub(crate) fn fs_error(e: FsError) -> SysError {
 /// Bytes moved per step of the generic file write.
 const BOUNCE_BYTES: usize = 4096;
 
+impl core::fmt::Debug for crate::synthesis::SioRoutines {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SioRoutines")
+            .field("owner", &self.owner)
+            .field("handle", &self.handle)
+            .finish()
+    }
+}
+
 impl Sio {
     /// Opens `path` with `flags` (the generic `create` on SIO).
     pub(crate) fn open(core: &mut Core, path: &str, flags: OpenFlags) -> Result<Sio, SysError> {
@@ -77,6 +92,9 @@ impl Sio {
             target,
             flags,
             position: Box::new(AtomicU64::new(0)),
+            opener: None,
+            routines: None,
+            is_shared: false,
         })
     }
 
@@ -109,7 +127,8 @@ impl Sio {
     }
 
     /// Closes the SIO (the generic `terminate`).
-    pub(crate) fn close(self, core: &mut Core) {
+    pub(crate) fn close(mut self, core: &mut Core) {
+        crate::synthesis::unpublish(core, &mut self);
         if let Target::File(open) | Target::Dir(open) = self.target {
             if let Err(e) = core.fs.close(open) {
                 log::error!("closing an SIO: {e}");

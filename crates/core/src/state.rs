@@ -58,7 +58,7 @@ pub fn with_fs<R>(f: impl FnOnce(&mut FileSystem) -> R) -> R {
 /// the initrd's files, the current (boot) thread, the idle thread, and the
 /// system-call and trap hooks. Call once, on the boot thread, after the
 /// machine is initialized.
-pub fn init(initrd: Option<&[u8]>) {
+pub fn init(initrd: Option<&[u8]>, synth: crate::synthesis::SynthConfig) {
     let mut fs = FileSystem::new().expect("an empty file system fits in memory");
     for dir in ["/dev", "/tmp", "/bin"] {
         if let Err(e) = fs.mkdir(dir) {
@@ -87,7 +87,9 @@ pub fn init(initrd: Option<&[u8]>) {
         dying: None,
     };
     sk_machine::cpu::without_interrupts(|| *CORE.lock() = Some(core));
+    crate::synthesis::init(synth);
     crate::dispatch::install();
+    crate::trace::install();
     crate::fault::install();
     crate::scheduler::install();
 }

@@ -31,6 +31,9 @@ pub(crate) struct Thread {
     pub(crate) ticks_left: u64,
     /// Entry point, stack and argument for a user thread's first run.
     pub(crate) user_start: Option<(u64, u64, u64)>,
+    /// The thread's synthesized entry stub and routine table (user
+    /// threads, synthesis on).
+    pub(crate) synth: Option<crate::synthesis::ThreadSynth>,
 }
 
 impl Thread {
@@ -48,6 +51,7 @@ impl Thread {
             quantum_us: DEFAULT_QUANTUM_US,
             ticks_left: 0,
             user_start: None,
+            synth: None,
         }
     }
 
@@ -62,6 +66,7 @@ impl Thread {
             quantum_us: DEFAULT_QUANTUM_US,
             ticks_left: 0,
             user_start: None,
+            synth: None,
         }
     }
 
@@ -76,7 +81,9 @@ impl Thread {
     ) -> Result<Self, SysError> {
         let id = Self::new_id();
         let stack = KernelStack::allocate(KERNEL_STACK_PAGES).map_err(|_| SysError::NoMemory)?;
+        let synth = crate::synthesis::for_new_thread(stack.top());
         Ok(Self {
+            synth,
             id,
             smach: Some(smach),
             context: Context::new(stack, user_thread_start, id),

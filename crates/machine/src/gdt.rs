@@ -31,6 +31,9 @@ pub const IST_DOUBLE_FAULT: u16 = 0;
 pub const IST_NMI: u16 = 1;
 /// IST slot for machine check.
 pub const IST_MACHINE_CHECK: u16 = 2;
+/// IST slot for `#DB`: a single-step trap can hit the first instruction of
+/// a `syscall` entry, while RSP is still the user's stack.
+pub const IST_DEBUG: u16 = 3;
 
 const IST_STACK_PAGES: u64 = 4;
 
@@ -40,7 +43,7 @@ static GDT: Once<GlobalDescriptorTable<8>> = Once::new();
 /// Builds and loads the GDT and TSS, with IST stacks. Boot CPU, interrupts off.
 pub(crate) fn init() -> Result<(), crate::paging::MapError> {
     let tss = &raw mut TSS;
-    for ist in [IST_DOUBLE_FAULT, IST_NMI, IST_MACHINE_CHECK] {
+    for ist in [IST_DOUBLE_FAULT, IST_NMI, IST_MACHINE_CHECK, IST_DEBUG] {
         let top = KernelStack::allocate(IST_STACK_PAGES)?.leak();
         // SAFETY: the TSS is not loaded yet, so the CPU does not read it
         // while we write; only this boot path writes these slots.

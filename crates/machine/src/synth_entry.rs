@@ -62,6 +62,43 @@ pub extern "C" fn slow_path_entry() {
     );
 }
 
+/// The fixed `LSTAR` target in per-CPU-slot mode: jumps to the current
+/// thread's stub, read from the per-CPU block (`percpu::ENTRY_STUB_OFFSET`).
+/// Clobbers r9 (the native ABI declares it clobbered).
+#[unsafe(naked)]
+pub extern "C" fn per_cpu_slot_door() {
+    core::arch::naked_asm!(
+        "swapgs",
+        "mov r9, gs:[{slot}]",
+        "swapgs",
+        "jmp r9",
+        slot = const crate::percpu::ENTRY_STUB_OFFSET,
+    );
+}
+
+/// Per-CPU-slot mode: `LSTAR` points at [`per_cpu_slot_door`] for good.
+pub fn use_per_cpu_slot() {
+    // SAFETY: the door follows the syscall entry protocol: it touches only
+    // GS-relative per-CPU data, then jumps to a stub that does the rest.
+    unsafe { crate::syscall::set_lstar(per_cpu_slot_door as *const () as u64) };
+}
+
+/// LSTAR mode: the next `syscall` enters the stub at `stub`.
+pub fn set_entry_stub_lstar(stub: u64) {
+    // SAFETY: `stub` is an installed entry stub in the code arena (callers
+    // take it from a live ThreadSynth), which follows the entry protocol.
+    unsafe { crate::syscall::set_lstar(stub) };
+}
+
+/// Per-CPU-slot mode: the door jumps to `stub` from now on.
+pub fn set_entry_stub_slot(stub: u64) {
+    // SAFETY: offset ENTRY_STUB_OFFSET of this CPU's live per-CPU block; an
+    // aligned 8-byte store.
+    unsafe {
+        core::arch::asm!("mov gs:[{off}], {v}", off = const crate::percpu::ENTRY_STUB_OFFSET, v = in(reg) stub, options(nostack, preserves_flags))
+    };
+}
+
 /// Address of [`generic_entry`] (a hole value of generic trampolines).
 pub fn generic_entry_address() -> u64 {
     generic_entry as *const () as u64

@@ -125,6 +125,15 @@ pub extern "C" fn syscall_entry() {
     );
 }
 
+/// While on, `syscall` keeps RFLAGS.TF set on entry, so a caller that set
+/// TF is single-stepped through the kernel (instruction counting).
+pub fn keep_trap_flag_on_entry(on: bool) {
+    let mask = if on { SFMASK & !(1 << 8) } else { SFMASK };
+    // SAFETY: IA32_FMASK exists on every x86-64 CPU; both values clear IF,
+    // DF, AC and NT as the entry paths require.
+    unsafe { crate::cpu::wrmsr(IA32_FMASK, mask) };
+}
+
 /// Enables `syscall` and points LSTAR at the generic entry.
 pub(crate) fn init() {
     // SAFETY: EFER, STAR, LSTAR and FMASK exist on every x86-64 CPU; the

@@ -186,7 +186,9 @@ pub(crate) fn init() {
         // that gdt::init allocated.
         unsafe {
             idt.divide_error.set_handler_addr(a(vec0));
-            idt.debug.set_handler_addr(a(vec1));
+            idt.debug
+                .set_handler_addr(a(vec1))
+                .set_stack_index(gdt::IST_DEBUG);
             idt.non_maskable_interrupt
                 .set_handler_addr(a(vec2))
                 .set_stack_index(gdt::IST_NMI);

@@ -135,8 +135,8 @@ const CASES: &[Case] = &[
     ),
     ("query selector 7 -> BadSelector", sio::bad_query_selector),
     (
-        "query Routines -> NotSupported",
-        sio::routines_query_is_not_supported,
+        "query Routines on the console -> text",
+        sio::routines_query_describes_the_console,
     ),
     ("open missing -> NotFound", sio::open_missing_is_not_found),
     (

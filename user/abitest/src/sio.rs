@@ -302,13 +302,18 @@ pub(crate) fn bad_query_selector() -> Outcome {
     )
 }
 
-pub(crate) fn routines_query_is_not_supported() -> Outcome {
+pub(crate) fn routines_query_describes_the_console() -> Outcome {
     let routines = u64::from(QuerySelector::Routines);
-    expect_err(
-        "query Routines",
-        query_console(routines, 4096),
-        SysError::NotSupported,
-    )
+    let n = must("query Routines", query_console(routines, 4096))?;
+    ensure!(n > 0, "query Routines: empty description");
+    let smem = u64::from(QuerySelector::Routines);
+    let on_self = {
+        let query = word(0, Call::Query);
+        let mut out = [0_u8; 64];
+        // SAFETY: the kernel writes at most 64 bytes into `out`.
+        unsafe { sys(query, [smem, addr_of_mut(&mut out), 64]) }
+    };
+    expect_err("query Routines on the SMACH", on_self, SysError::WrongKind)
 }
 
 pub(crate) fn open_missing_is_not_found() -> Outcome {

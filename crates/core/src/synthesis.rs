@@ -1,0 +1,498 @@
+//! The synthesized path: per-thread entry stubs and routine tables, the
+//! routines synthesized for each SIO at open, and replugging when a fact
+//! baked into a routine stops being true.
+//!
+//! Owns [`SynthConfig`] (`synth=off`, how the CPU reaches a thread's stub),
+//! [`ThreadSynth`] (a user thread's table and stub) and [`SioRoutines`]
+//! (an SIO's routines, owned by the SIO: `owner-holds-code`). Templates and
+//! instantiation come from `sk-synth`; code memory from `sk-machine`'s
+//! arena. Replugging is one atomic store of a code address into a table
+//! slot; the old code is retired and freed after a quiescent point.
+//!
+//! Events and what they do here:
+//! - growth past capacity (`DataMoved`), truncate: resynthesize (new layout);
+//! - unlink, use of the handle by a second SCPU: the slot goes to the
+//!   generic path for good;
+//! - tty mode change: the raw-mode write is synthesized or withdrawn;
+//! - close: the slot goes to the generic path (which then answers
+//!   `BadHandle`, or serves the next object given the same handle number);
+//! - seek: nothing is baked about the position (both paths share one
+//!   position cell), so nothing to replug.
+
+use crate::sio::{Sio, Target};
+use crate::state::{Core, SmachId, ThreadId};
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
+use sk_abi::{Call, Handle, OpenFlags, SysError};
+use sk_machine::code_arena::{self, CodeBlock};
+use sk_synth::templates::{
+    DevMemReadHoles, DevNullWriteHoles, DevZeroReadHoles, EntryStubHoles, ErrorStubHoles,
+    GenericTrampolineHoles, RamFileReadHoles, RamFileWriteHoles, TtyWriteHoles,
+};
+use sk_synth::{HoleSet, Imm32, Imm64, Instance, Rel32Target, Smap};
+use spin::Once;
+
+/// Handles whose calls a thread's table indexes directly; calls on higher
+/// handles take the stub's slow path (the generic path).
+pub(crate) const TABLE_HANDLES: u64 = 64;
+/// Slots per table: 8 per handle.
+pub(crate) const TABLE_SLOTS: u64 = TABLE_HANDLES * Call::SLOTS_PER_HANDLE;
+
+/// How the CPU reaches a thread's entry stub.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryMode {
+    /// `LSTAR` is rewritten to the next thread's stub at each switch.
+    Lstar,
+    /// `LSTAR` points at a fixed door that jumps through a per-CPU slot.
+    PerCpuSlot,
+}
+
+/// The synthesizer's boot configuration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SynthConfig {
+    /// False with `synth=off`: every call takes the generic path.
+    pub enabled: bool,
+    /// How the CPU reaches the stub.
+    pub entry: EntryMode,
+}
+
+static CONFIG: Once<SynthConfig> = Once::new();
+static NULL_ROUTINE: Once<Routine> = Once::new();
+/// LSTAR's current value (to skip redundant writes).
+static CURRENT_LSTAR: AtomicU64 = AtomicU64::new(0);
+
+pub(crate) fn config() -> SynthConfig {
+    *CONFIG.get().unwrap_or(&SynthConfig {
+        enabled: false,
+        entry: EntryMode::Lstar,
+    })
+}
+
+fn smap() -> Smap {
+    if sk_machine::usercopy::smap_enabled() {
+        Smap::Enabled
+    } else {
+        Smap::Disabled
+    }
+}
+
+fn bad_address() -> Imm32 {
+    Imm32(-(SysError::BadAddress.code() as i32))
+}
+
+/// One installed routine: its code block, its instance, what it cost.
+pub(crate) struct Routine {
+    pub(crate) block: CodeBlock,
+    pub(crate) instance: Instance,
+    /// TSC ticks spent synthesizing and installing it.
+    pub(crate) cost_ticks: u64,
+}
+
+impl Drop for Routine {
+    fn drop(&mut self) {
+        code_arena::retire(self.block);
+    }
+}
+
+/// Instantiates `holes` into a fresh arena block.
+fn synthesize<H: HoleSet>(holes: &H) -> Result<Routine, SysError> {
+    let start = sk_machine::cpu::rdtsc();
+    let len = H::TEMPLATE.bytes.len();
+    let block = code_arena::reserve(len as u64).map_err(|_| SysError::NoMemory)?;
+    let mut staging = [0u8; 512];
+    let out = staging.get_mut(..len).ok_or(SysError::NoMemory)?;
+    let made = sk_synth::instantiate(holes, block.address, smap(), out);
+    let instance = match made {
+        Ok(i) => i,
+        Err(e) => {
+            log::error!("synthesis of {} failed: {e}", H::TEMPLATE.name);
+            code_arena::retire(block);
+            return Err(SysError::NoMemory);
+        }
+    };
+    if cfg!(debug_assertions) {
+        if let Err(e) = sk_synth::verify_instance(&instance, out) {
+            panic!(
+                "instance of {} does not decode to its template: {e}",
+                H::TEMPLATE.name
+            );
+        }
+    }
+    let fixups: Vec<(u64, u64)> = instance
+        .fault_fixups()
+        .map(|f| (f.access, f.fixup))
+        .collect();
+    if code_arena::install(block, out, &fixups).is_err() {
+        code_arena::retire(block);
+        return Err(SysError::NoMemory);
+    }
+    Ok(Routine {
+        block,
+        instance,
+        cost_ticks: sk_machine::cpu::rdtsc().saturating_sub(start),
+    })
+}
+
+/// Reads a routine's bytes back from the arena.
+pub(crate) fn routine_bytes(r: &Routine) -> Vec<u8> {
+    let mut v = alloc::vec![0u8; r.instance.size()];
+    code_arena::read(r.block.address, &mut v);
+    v
+}
+
+/// A user thread's synthesized entry: its routine table and stub.
+pub(crate) struct ThreadSynth {
+    pub(crate) table: Box<[AtomicU64]>,
+    /// Where the stub parks the user RSP: only the stub reads it, through
+    /// the address baked into it; owned here so it lives as long as the stub.
+    #[allow(dead_code)]
+    pub(crate) user_rsp_cell: Box<AtomicU64>,
+    pub(crate) stub: Routine,
+}
+
+impl ThreadSynth {
+    /// Builds the table (all generic, null calls on the null routine) and
+    /// the stub for a thread whose kernel stack ends at `kernel_stack_top`.
+    pub(crate) fn new(kernel_stack_top: u64) -> Result<Self, SysError> {
+        let slow = sk_machine::synth_entry::slow_path_address();
+        let null = NULL_ROUTINE.get().map_or(slow, |r| r.block.address);
+        let table: Box<[AtomicU64]> = (0..TABLE_SLOTS)
+            .map(|i| {
+                AtomicU64::new(
+                    if i % Call::SLOTS_PER_HANDLE == u64::from(Call::Null.number()) {
+                        null
+                    } else {
+                        slow
+                    },
+                )
+            })
+            .collect();
+        let user_rsp_cell = Box::new(AtomicU64::new(0));
+        let stub = synthesize(&EntryStubHoles {
+            user_stack_cell: Imm64(&*user_rsp_cell as *const AtomicU64 as u64),
+            kernel_stack_top: Imm64(kernel_stack_top),
+            table_len: Imm32(TABLE_SLOTS as i32),
+            table: Imm64(table.as_ptr() as u64),
+            slow_path: Imm64(slow),
+        })?;
+        Ok(Self {
+            table,
+            user_rsp_cell,
+            stub,
+        })
+    }
+
+    fn set(&self, handle: Handle, call: Call, address: u64) {
+        let index = (u64::from(handle.index()) << Call::BITS) | u64::from(call.number());
+        if let Some(slot) = self.table.get(index as usize) {
+            // Replug: one atomic store; the stub loads the slot once per call.
+            slot.store(address, Ordering::Release);
+        }
+    }
+}
+
+/// The routines synthesized for one SIO, for its owner thread.
+pub(crate) struct SioRoutines {
+    pub(crate) owner: ThreadId,
+    pub(crate) handle: Handle,
+    pub(crate) read: Option<Routine>,
+    pub(crate) write: Option<Routine>,
+    /// The generic trampoline the file write falls back to.
+    pub(crate) fallback: Option<Routine>,
+}
+
+/// Sets the configuration and builds the shared routines. Call once.
+pub(crate) fn init(config: SynthConfig) {
+    CONFIG.call_once(|| config);
+    if !config.enabled {
+        return;
+    }
+    match synthesize(&ErrorStubHoles { result: Imm32(0) }) {
+        Ok(r) => {
+            NULL_ROUTINE.call_once(|| r);
+        }
+        Err(e) => log::error!("null routine: {e}"),
+    }
+    if config.entry == EntryMode::PerCpuSlot {
+        // SAFETY-relevant choice lives in sk-machine; this only selects it.
+        sk_machine::synth_entry::use_per_cpu_slot();
+    }
+}
+
+/// Gives a new user thread its table and stub (synthesis on only).
+pub(crate) fn for_new_thread(kernel_stack_top: u64) -> Option<ThreadSynth> {
+    if !config().enabled {
+        return None;
+    }
+    match ThreadSynth::new(kernel_stack_top) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            log::error!("thread stub: {e}; the thread uses the generic path");
+            None
+        }
+    }
+}
+
+/// On every switch: point the CPU at the next thread's stub, and note a
+/// quiescent point for code retirement.
+pub(crate) fn on_thread_switch(core: &Core, next: ThreadId) {
+    code_arena::quiescent_point(0);
+    let cfg = config();
+    let Some(stub) = core
+        .threads
+        .get(&next)
+        .and_then(|t| t.synth.as_ref())
+        .map(|s| s.stub.block.address)
+    else {
+        return;
+    };
+    if !cfg.enabled {
+        return;
+    }
+    match cfg.entry {
+        EntryMode::Lstar => {
+            if CURRENT_LSTAR.swap(stub, Ordering::Relaxed) != stub {
+                sk_machine::synth_entry::set_entry_stub_lstar(stub);
+            }
+        }
+        EntryMode::PerCpuSlot => sk_machine::synth_entry::set_entry_stub_slot(stub),
+    }
+}
+
+fn table_of(core: &Core, owner: ThreadId) -> Option<&ThreadSynth> {
+    core.threads.get(&owner).and_then(|t| t.synth.as_ref())
+}
+
+/// Builds the routines for `sio` (handle `handle`, owner `owner`).
+fn build(core: &Core, owner: ThreadId, handle: Handle, sio: &Sio) -> Result<SioRoutines, SysError> {
+    let pos = &*sio.position as *const AtomicU64 as u64;
+    let can_read = sio.flags.contains(OpenFlags::READ);
+    let can_write = sio.flags.contains(OpenFlags::WRITE);
+    let mut r = SioRoutines {
+        owner,
+        handle,
+        read: None,
+        write: None,
+        fallback: None,
+    };
+    match &sio.target {
+        Target::Null if can_write => {
+            r.write = Some(synthesize(&DevNullWriteHoles {
+                bad_address: bad_address(),
+            })?)
+        }
+        Target::Zero if can_read => {
+            r.read = Some(synthesize(&DevZeroReadHoles {
+                bad_address: bad_address(),
+            })?)
+        }
+        Target::Mem if can_read => {
+            r.read = Some(synthesize(&DevMemReadHoles {
+                base: Imm64(core.devices.mem.as_ptr() as u64),
+                window_size: Imm64(crate::devices::DEV_MEM_BYTES),
+                position_cell: Imm64(pos),
+                bad_address: bad_address(),
+            })?)
+        }
+        Target::Tty if can_write && core.devices.tty.mode() == sk_tty::Mode::Raw => {
+            r.write = Some(synthesize(&TtyWriteHoles {
+                data_port: Imm32(i32::from(sk_machine::serial::COM1)),
+                line_status_port: Imm32(i32::from(sk_machine::serial::COM1) + 5),
+                bad_address: bad_address(),
+            })?)
+        }
+        Target::File(open) => {
+            let layout = core
+                .fs
+                .data_layout(open.node())
+                .map_err(crate::sio::fs_error)?;
+            if can_read {
+                r.read = Some(synthesize(&RamFileReadHoles {
+                    data: Imm64(layout.data_addr),
+                    position_cell: Imm64(pos),
+                    size_cell: Imm64(layout.size_cell_addr),
+                    bad_address: bad_address(),
+                })?);
+            }
+            if can_write && !sio.flags.contains(OpenFlags::APPEND) {
+                let fallback = synthesize(&GenericTrampolineHoles {
+                    handle: Imm32(handle.index() as i32),
+                    op: Imm32(i32::from(Call::Write.number())),
+                    generic_entry: Imm64(sk_machine::synth_entry::generic_entry_address()),
+                })?;
+                r.write = Some(synthesize(&RamFileWriteHoles {
+                    data: Imm64(layout.data_addr),
+                    capacity: Imm64(layout.capacity),
+                    position_cell: Imm64(pos),
+                    size_cell: Imm64(layout.size_cell_addr),
+                    generic_fallback: Rel32Target(fallback.block.address),
+                    bad_address: bad_address(),
+                })?);
+                r.fallback = Some(fallback);
+            }
+        }
+        _ => {}
+    }
+    Ok(r)
+}
+
+fn publish(core: &Core, r: &SioRoutines) {
+    if let Some(t) = table_of(core, r.owner) {
+        if let Some(read) = &r.read {
+            t.set(r.handle, Call::Read, read.block.address);
+        }
+        if let Some(write) = &r.write {
+            t.set(r.handle, Call::Write, write.block.address);
+        }
+    }
+}
+
+/// Sends the owner's slots for this SIO back to the generic path and
+/// retires the routines.
+pub(crate) fn unpublish(core: &Core, sio: &mut Sio) {
+    if let Some(r) = sio.routines.take() {
+        if let Some(t) = table_of(core, r.owner) {
+            let slow = sk_machine::synth_entry::slow_path_address();
+            t.set(r.handle, Call::Read, slow);
+            t.set(r.handle, Call::Write, slow);
+        }
+        // Dropping `r` retires its code (freed after a quiescent point).
+    }
+}
+
+/// (Re)synthesizes `sio`'s routines for `owner` and publishes them.
+pub(crate) fn resynthesize(core: &Core, owner: ThreadId, handle: Handle, sio: &mut Sio) {
+    unpublish(core, sio);
+    if !config().enabled
+        || sio.is_shared
+        || u64::from(handle.index()) >= TABLE_HANDLES
+        || table_of(core, owner).is_none()
+    {
+        return;
+    }
+    match build(core, owner, handle, sio) {
+        Ok(r) if r.read.is_some() || r.write.is_some() => {
+            publish(core, &r);
+            sio.routines = Some(r);
+        }
+        Ok(_) => {}
+        Err(e) => log::debug!("no synthesized routines for handle {}: {e}", handle.index()),
+    }
+}
+
+/// A thread other than the owner used the SIO: the single-owner fact is
+/// gone; its slots go generic for good.
+pub(crate) fn on_shared(core: &Core, sio: &mut Sio, user: ThreadId) {
+    if sio.routines.as_ref().is_some_and(|r| r.owner != user) {
+        sio.is_shared = true;
+        unpublish(core, sio);
+    }
+}
+
+/// Applies pending file-system events to every SIO of that file.
+pub(crate) fn on_fs_events(core: &mut Core) {
+    let events: Vec<sk_fs::FsEvent> = core.fs.take_events().collect();
+    for event in events {
+        let mut hits: Vec<(SmachId, Handle)> = Vec::new();
+        for (id, smach) in &core.smachs {
+            smach.handles.for_each_sio(|handle, sio| {
+                if matches!(&sio.target, Target::File(open) if open.node() == event.node)
+                    && sio.routines.is_some()
+                {
+                    hits.push((*id, handle));
+                }
+            });
+        }
+        for (id, handle) in hits {
+            let Some(mut sio) = core
+                .smachs
+                .get_mut(&id)
+                .and_then(|s| s.handles.take_sio(handle))
+            else {
+                continue;
+            };
+            let owner = sio.routines.as_ref().map(|r| r.owner);
+            match (event.kind, owner) {
+                (sk_fs::EventKind::DataMoved | sk_fs::EventKind::Truncated, Some(owner)) => {
+                    resynthesize(core, owner, handle, &mut sio)
+                }
+                (sk_fs::EventKind::Unlinked | sk_fs::EventKind::Freed, _) => {
+                    sio.is_shared = true;
+                    unpublish(core, &mut sio);
+                }
+                _ => {}
+            }
+            if let Some(s) = core.smachs.get_mut(&id) {
+                s.handles
+                    .install_at(handle, crate::object::Object::Sio(sio));
+            }
+        }
+    }
+}
+
+/// The console's mode changed: resynthesize every console SIO's routines.
+pub(crate) fn on_tty_mode_change(core: &mut Core) {
+    let mut hits: Vec<(SmachId, Handle)> = Vec::new();
+    for (id, smach) in &core.smachs {
+        smach.handles.for_each_sio(|handle, sio| {
+            if matches!(sio.target, Target::Tty) {
+                hits.push((*id, handle));
+            }
+        });
+    }
+    for (id, handle) in hits {
+        let Some(mut sio) = core
+            .smachs
+            .get_mut(&id)
+            .and_then(|s| s.handles.take_sio(handle))
+        else {
+            continue;
+        };
+        let owner = sio.routines.as_ref().map(|r| r.owner).or(sio.opener);
+        if let Some(owner) = owner {
+            resynthesize(core, owner, handle, &mut sio);
+        }
+        if let Some(s) = core.smachs.get_mut(&id) {
+            s.handles
+                .install_at(handle, crate::object::Object::Sio(sio));
+        }
+    }
+}
+
+/// The text `query(Routines)` returns: a line per op, then details.
+pub(crate) fn describe(sio: &Sio) -> alloc::string::String {
+    use core::fmt::Write;
+    let mut s = alloc::string::String::new();
+    let r = sio.routines.as_ref();
+    for (op, routine) in [
+        ("read", r.and_then(|r| r.read.as_ref())),
+        ("write", r.and_then(|r| r.write.as_ref())),
+    ] {
+        let _ = match routine {
+            Some(x) => writeln!(s, "{op}: synthesized {}", x.instance.name()),
+            None => writeln!(s, "{op}: generic"),
+        };
+    }
+    if let Some(r) = r {
+        for (op, routine) in [
+            ("read", r.read.as_ref()),
+            ("write", r.write.as_ref()),
+            ("fallback", r.fallback.as_ref()),
+        ] {
+            let Some(x) = routine else { continue };
+            let _ = writeln!(
+                s,
+                "\n== {op}: {} for handle {} of thread {} at {:#x}: {} bytes, created in {} TSC ticks",
+                x.instance.name(),
+                r.handle.index(),
+                r.owner,
+                x.block.address,
+                x.instance.size(),
+                x.cost_ticks
+            );
+            s.push_str(&sk_synth::disassemble(&x.instance, &routine_bytes(x)));
+        }
+    }
+    s
+}
