@@ -13,7 +13,11 @@ pub enum BootMode {
     Demo,
     /// In-kernel tests from index `start`; `inject` adds the self-check's
     /// failing and panicking tests.
-    Test { start: usize, inject: bool },
+    Test {
+        start: usize,
+        inject: bool,
+        filter: Option<&'static str>,
+    },
     /// The accelerator probe (ring-3 `syscall` round trip).
     Probe,
     /// The benchmark suite; `smoke` runs few iterations.
@@ -52,6 +56,7 @@ impl Options {
         };
         let (mut test, mut start, mut inject, mut bench, mut smoke) =
             (false, 0, false, false, false);
+        let mut filter = None;
         for word in kernel_words.split_ascii_whitespace() {
             match word.split_once('=') {
                 None if word == "ktest" => test = true,
@@ -60,6 +65,7 @@ impl Options {
                 None if word == "bench" => bench = true,
                 None if word == "bench.smoke" => smoke = true,
                 Some(("ktest.start", n)) => start = n.parse().unwrap_or(0),
+                Some(("ktest.filter", f)) => filter = Some(f),
                 Some(("log", spec)) => options.log = Some(spec),
                 Some(("synth", "off")) => options.synth.enabled = false,
                 Some(("synth", "on")) => options.synth.enabled = true,
@@ -72,7 +78,11 @@ impl Options {
             options.mode = BootMode::Bench { smoke };
         }
         if test {
-            options.mode = BootMode::Test { start, inject };
+            options.mode = BootMode::Test {
+                start,
+                inject,
+                filter,
+            };
         }
         options
     }

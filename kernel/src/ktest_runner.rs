@@ -43,8 +43,12 @@ fn injected_panic() -> TestResult {
 
 /// All tests of this build, sorted by name; with `inject`, the self-check's
 /// two failing tests are appended.
-pub fn all_tests(inject: bool) -> Vec<KTest> {
-    let mut tests: Vec<KTest> = registry().to_vec();
+pub fn all_tests(inject: bool, filter: Option<&str>) -> Vec<KTest> {
+    let mut tests: Vec<KTest> = registry()
+        .iter()
+        .filter(|t| filter.is_none_or(|f| t.name.contains(f)))
+        .copied()
+        .collect();
     tests.sort_by_key(|t| t.name);
     if inject {
         tests.push(KTest {
@@ -62,8 +66,8 @@ pub fn all_tests(inject: bool) -> Vec<KTest> {
 }
 
 /// Runs tests `start..` and exits QEMU with the boot's result.
-pub fn run(start: usize, inject: bool) -> ! {
-    let tests = all_tests(inject);
+pub fn run(start: usize, inject: bool, filter: Option<&str>) -> ! {
+    let tests = all_tests(inject, filter);
     println!("{}", plan_line(tests.len(), start));
     for (index, test) in tests.iter().enumerate().skip(start) {
         let header = TestHeader {

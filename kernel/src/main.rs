@@ -75,7 +75,11 @@ extern "C" fn continue_boot() -> ! {
     print_banner(boot);
     match options.mode {
         BootMode::Demo => demo::run(options.init_args),
-        BootMode::Test { start, inject } => ktest_runner::run(start, inject),
+        BootMode::Test {
+            start,
+            inject,
+            filter,
+        } => ktest_runner::run(start, inject, filter),
         BootMode::Probe => accel_probe::run(),
         BootMode::Bench { smoke } => demo::run_program("/bin/bench", u64::from(smoke)),
     }

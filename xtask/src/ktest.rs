@@ -72,6 +72,7 @@ pub fn run_all(
     initrd: &Path,
     accel: Accel,
     inject: bool,
+    filter: Option<&str>,
 ) -> Result<Summary, String> {
     let mut summary = Summary::default();
     let mut start = 0usize;
@@ -82,6 +83,9 @@ pub fn run_all(
         let mut cmdline = format!("ktest ktest.start={start} log=warn");
         if inject {
             cmdline.push_str(" ktest.inject");
+        }
+        if let Some(f) = filter {
+            cmdline.push_str(&format!(" ktest.filter={f}"));
         }
         let outcome = Boot::new(kernel, accel, &cmdline)
             .initrd(initrd)

@@ -30,6 +30,7 @@ struct Args {
     command: String,
     accel: Option<Accel>,
     inject: bool,
+    filter: Option<String>,
     kernel_args: Vec<String>,
 }
 
@@ -40,6 +41,7 @@ fn parse_args() -> Result<Args, String> {
         command,
         accel: None,
         inject: false,
+        filter: None,
         kernel_args: Vec::new(),
     };
     while let Some(arg) = it.next() {
@@ -50,6 +52,9 @@ fn parse_args() -> Result<Args, String> {
                     Some(Accel::parse(&value).ok_or(format!("unknown accelerator {value:?}"))?);
             }
             "--inject" => args.inject = true,
+            "--filter" => {
+                args.filter = Some(it.next().ok_or("--filter needs a test-name substring")?)
+            }
             "--" => args.kernel_args.extend(it.by_ref()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
@@ -126,7 +131,7 @@ fn in_kernel_tests(args: &Args) -> Result<ExitCode, String> {
     let kernel = build::kernel(build::Profile::Dev)?;
     let initrd = build::initrd()?;
     let accel = accel::choose(args.accel, &kernel);
-    let summary = ktest::run_all(&kernel, &initrd, accel, args.inject)?;
+    let summary = ktest::run_all(&kernel, &initrd, accel, args.inject, args.filter.as_deref())?;
     Ok(if summary.failed == 0 && summary.passed > 0 {
         ExitCode::SUCCESS
     } else {

@@ -69,6 +69,14 @@ pub enum MapError {
 }
 
 static FRAMES: Once<&'static dyn FrameSource> = Once::new();
+/// Page-table frames created for kernel mappings (never freed: the kernel
+/// half is shared by every address space).
+static KERNEL_TABLE_FRAMES: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// How many page-table frames kernel mappings have used so far.
+pub fn kernel_table_frames() -> u64 {
+    KERNEL_TABLE_FRAMES.load(core::sync::atomic::Ordering::Relaxed)
+}
 static KERNEL_PML4_PHYS: Once<u64> = Once::new();
 static KERNEL_SPACE: Once<Mutex<OffsetPageTable<'static>>> = Once::new();
 
@@ -88,6 +96,7 @@ struct TableFrames {
 // which never hands out a frame twice; the mapper zeroes new tables.
 unsafe impl FrameAllocator<Size4KiB> for TableFrames {
     fn allocate_frame(&mut self) -> Option<PhysFrame<Size4KiB>> {
+        KERNEL_TABLE_FRAMES.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
         let phys = match self.below {
             Some(limit) => frames().allocate_frame_below(limit)?,
             None => frames().allocate_frame()?,
