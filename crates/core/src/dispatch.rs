@@ -121,7 +121,7 @@ fn create(core: &mut Core, handle: Handle, a: [u64; 5]) -> Result<u64, SysError>
             .check()?;
             let mut path = [0u8; 4096];
             let path = user::read_path(args.path.start(), args.path.len(), &mut path)?;
-            Object::Sio(Sio::open(core, path, args.flags)?)
+            Object::Sio(alloc::boxed::Box::new(Sio::open(core, path, args.flags)?))
         }
     };
     let is_sio = matches!(object, Object::Sio(_));

@@ -65,7 +65,10 @@ impl HandleTable {
 
     /// Takes the SIO at `handle` out of the table (put it back with
     /// `install_at`); None if the slot holds something else.
-    pub(crate) fn take_sio(&mut self, handle: Handle) -> Option<crate::sio::Sio> {
+    pub(crate) fn take_sio(
+        &mut self,
+        handle: Handle,
+    ) -> Option<alloc::boxed::Box<crate::sio::Sio>> {
         let slot = self.slots.get_mut(handle.index() as usize)?;
         match slot.take() {
             Some(Object::Sio(sio)) => Some(sio),

@@ -3,6 +3,7 @@
 use crate::sio::Sio;
 use crate::smem::Smem;
 use crate::state::{SmachId, ThreadId};
+use alloc::boxed::Box;
 use sk_abi::Kind;
 
 /// An entry of a handle table.
@@ -14,8 +15,9 @@ pub(crate) enum Object {
     Scpu(ThreadId),
     /// A memory region of the owning SMACH.
     Smem(Smem),
-    /// An open file or device.
-    Sio(Sio),
+    /// An open file or device (boxed: the generic path moves handle
+    /// entries in and out of the table, and a pointer is cheap to move).
+    Sio(Box<Sio>),
 }
 
 impl Object {

@@ -35,7 +35,7 @@ pub(crate) struct Sio {
     /// The thread that opened it (owner of its synthesized routines).
     pub(crate) opener: Option<crate::state::ThreadId>,
     /// Synthesized routines, if any (owned here: `owner-holds-code`).
-    pub(crate) routines: Option<crate::synthesis::SioRoutines>,
+    pub(crate) routines: Option<Box<crate::synthesis::SioRoutines>>,
     /// Used by a second thread, or its file unlinked: generic for good.
     pub(crate) is_shared: bool,
 }

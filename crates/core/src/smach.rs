@@ -177,9 +177,10 @@ pub(crate) fn create(
             sk_abi::OpenFlags::READ | sk_abi::OpenFlags::WRITE,
         )?;
         smach.handles.install_at(Handle::SELF, Object::Smach(id));
-        smach
-            .handles
-            .install_at(Handle::CONSOLE, Object::Sio(console));
+        smach.handles.install_at(
+            Handle::CONSOLE,
+            Object::Sio(alloc::boxed::Box::new(console)),
+        );
         Thread::user(
             id,
             entry,
@@ -229,7 +230,7 @@ fn teardown(core: &mut Core, smach: &mut Smach) {
 /// Releases what a handle named when it is closed or its owner exits.
 pub(crate) fn close_object(core: &mut Core, owner: SmachId, object: Object) {
     match object {
-        Object::Sio(sio) => sio.close(core),
+        Object::Sio(sio) => (*sio).close(core),
         Object::Smem(_) => {} // its pages go with the address space or were unmapped
         Object::Scpu(tid) => crate::scpu::kill(core, tid),
         Object::Smach(child) if child != owner => release(core, child),

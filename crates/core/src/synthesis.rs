@@ -374,7 +374,7 @@ pub(crate) fn resynthesize(core: &Core, owner: ThreadId, handle: Handle, sio: &m
     match build(core, owner, handle, sio) {
         Ok(r) if r.read.is_some() || r.write.is_some() => {
             publish(core, &r);
-            sio.routines = Some(r);
+            sio.routines = Some(Box::new(r));
         }
         Ok(_) => {}
         Err(e) => log::debug!("no synthesized routines for handle {}: {e}", handle.index()),

@@ -71,9 +71,10 @@ impl TestMachine {
             smach.regions.push((TEST_SPIN_CODE, TEST_SPIN_CODE + 4096));
             let console = Sio::open(core, "/dev/tty", OpenFlags::READ | OpenFlags::WRITE)?;
             smach.handles.install_at(Handle::SELF, Object::Smach(id));
-            smach
-                .handles
-                .install_at(Handle::CONSOLE, Object::Sio(console));
+            smach.handles.install_at(
+                Handle::CONSOLE,
+                Object::Sio(alloc::boxed::Box::new(console)),
+            );
             core.smachs.insert(id, smach);
             Ok(id)
         })?;
