@@ -51,6 +51,7 @@ impl Options {
             synth: sk_core::SynthConfig {
                 enabled: true,
                 entry: sk_core::EntryMode::Lstar,
+                count_calls: false,
             },
             init_args,
         };
@@ -69,10 +70,15 @@ impl Options {
                 Some(("log", spec)) => options.log = Some(spec),
                 Some(("synth", "off")) => options.synth.enabled = false,
                 Some(("synth", "on")) => options.synth.enabled = true,
+                None if word == "synth.count" => options.synth.count_calls = true,
                 Some(("entry", "lstar")) => options.synth.entry = sk_core::EntryMode::Lstar,
                 Some(("entry", "slot")) => options.synth.entry = sk_core::EntryMode::PerCpuSlot,
                 _ => {}
             }
+        }
+        // `show` reports call counts, so it turns counting on.
+        if init_args.starts_with("show") {
+            options.synth.count_calls = true;
         }
         if bench {
             options.mode = BootMode::Bench { smoke };

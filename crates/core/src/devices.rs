@@ -28,11 +28,7 @@ pub(crate) struct Devices {
 
 impl Devices {
     pub(crate) fn new() -> Self {
-        let mut window = Vec::new();
-        window.resize(DEV_MEM_BYTES as usize, 0u8);
-        for (i, b) in window.iter_mut().enumerate() {
-            *b = dev_mem_byte(i as u64);
-        }
+        let window: Vec<u8> = (0..DEV_MEM_BYTES).map(dev_mem_byte).collect();
         Self {
             mem: Box::leak(window.into_boxed_slice()),
             tty: LineDiscipline::new(),

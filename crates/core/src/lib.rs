@@ -10,6 +10,10 @@
 //! Hardware access goes through `sk-machine`'s safe API; policy comes from
 //! the portable crates (`sk-fs`, `sk-sched`, `sk-tty`, `sk-elf`).
 #![no_std]
+#![allow(
+    clippy::cast_possible_truncation,
+    reason = "sk-core runs only on x86-64 (usize is 64 bits); narrowings to u32/i32 are of values bounded by construction (handle indices, error codes)"
+)]
 #![deny(unsafe_code)]
 
 extern crate alloc;

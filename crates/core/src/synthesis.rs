@@ -27,8 +27,8 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use sk_abi::{Call, Handle, OpenFlags, SysError};
 use sk_machine::code_arena::{self, CodeBlock};
 use sk_synth::templates::{
-    DevMemReadHoles, DevNullWriteHoles, DevZeroReadHoles, EntryStubHoles, ErrorStubHoles,
-    GenericTrampolineHoles, RamFileReadHoles, RamFileWriteHoles, TtyWriteHoles,
+    CallCounterHoles, DevMemReadHoles, DevNullWriteHoles, DevZeroReadHoles, EntryStubHoles,
+    ErrorStubHoles, GenericTrampolineHoles, RamFileReadHoles, RamFileWriteHoles, TtyWriteHoles,
 };
 use sk_synth::{HoleSet, Imm32, Imm64, Instance, Rel32Target, Smap};
 use spin::Once;
@@ -55,6 +55,9 @@ pub struct SynthConfig {
     pub enabled: bool,
     /// How the CPU reaches the stub.
     pub entry: EntryMode,
+    /// Put a call counter in front of every SIO routine (`synth.count`;
+    /// off by default so measured routines carry no counting cost).
+    pub count_calls: bool,
 }
 
 static CONFIG: Once<SynthConfig> = Once::new();
@@ -66,6 +69,7 @@ pub(crate) fn config() -> SynthConfig {
     *CONFIG.get().unwrap_or(&SynthConfig {
         enabled: false,
         entry: EntryMode::Lstar,
+        count_calls: false,
     })
 }
 
@@ -87,6 +91,38 @@ pub(crate) struct Routine {
     pub(crate) instance: Instance,
     /// TSC ticks spent synthesizing and installing it.
     pub(crate) cost_ticks: u64,
+    /// With call counting: the counter and the counting thunk in front.
+    pub(crate) counting: Option<(Box<AtomicU64>, Box<Routine>)>,
+}
+
+impl Routine {
+    /// The address a table slot points at (the counter thunk if counting).
+    pub(crate) fn entry(&self) -> u64 {
+        self.counting
+            .as_ref()
+            .map_or(self.block.address, |(_, thunk)| thunk.block.address)
+    }
+
+    /// Calls counted so far (None when not counting).
+    pub(crate) fn calls(&self) -> Option<u64> {
+        self.counting
+            .as_ref()
+            .map(|(count, _)| count.load(Ordering::Relaxed))
+    }
+}
+
+/// Synthesizes an SIO routine, with a call counter in front if configured.
+fn synthesize_counted<H: HoleSet>(holes: &H) -> Result<Routine, SysError> {
+    let mut routine = synthesize(holes)?;
+    if config().count_calls {
+        let count = Box::new(AtomicU64::new(0));
+        let thunk = synthesize(&CallCounterHoles {
+            counter: Imm64(&*count as *const AtomicU64 as u64),
+            routine: Imm64(routine.block.address),
+        })?;
+        routine.counting = Some((count, Box::new(thunk)));
+    }
+    Ok(routine)
 }
 
 impl Drop for Routine {
@@ -131,6 +167,7 @@ fn synthesize<H: HoleSet>(holes: &H) -> Result<Routine, SysError> {
         block,
         instance,
         cost_ticks: sk_machine::cpu::rdtsc().saturating_sub(start),
+        counting: None,
     })
 }
 
@@ -278,17 +315,17 @@ fn build(core: &Core, owner: ThreadId, handle: Handle, sio: &Sio) -> Result<SioR
     };
     match &sio.target {
         Target::Null if can_write => {
-            r.write = Some(synthesize(&DevNullWriteHoles {
+            r.write = Some(synthesize_counted(&DevNullWriteHoles {
                 bad_address: bad_address(),
             })?)
         }
         Target::Zero if can_read => {
-            r.read = Some(synthesize(&DevZeroReadHoles {
+            r.read = Some(synthesize_counted(&DevZeroReadHoles {
                 bad_address: bad_address(),
             })?)
         }
         Target::Mem if can_read => {
-            r.read = Some(synthesize(&DevMemReadHoles {
+            r.read = Some(synthesize_counted(&DevMemReadHoles {
                 base: Imm64(core.devices.mem.as_ptr() as u64),
                 window_size: Imm64(crate::devices::DEV_MEM_BYTES),
                 position_cell: Imm64(pos),
@@ -296,7 +333,7 @@ fn build(core: &Core, owner: ThreadId, handle: Handle, sio: &Sio) -> Result<SioR
             })?)
         }
         Target::Tty if can_write && core.devices.tty.mode() == sk_tty::Mode::Raw => {
-            r.write = Some(synthesize(&TtyWriteHoles {
+            r.write = Some(synthesize_counted(&TtyWriteHoles {
                 data_port: Imm32(i32::from(sk_machine::serial::COM1)),
                 line_status_port: Imm32(i32::from(sk_machine::serial::COM1) + 5),
                 bad_address: bad_address(),
@@ -308,7 +345,7 @@ fn build(core: &Core, owner: ThreadId, handle: Handle, sio: &Sio) -> Result<SioR
                 .data_layout(open.node())
                 .map_err(crate::sio::fs_error)?;
             if can_read {
-                r.read = Some(synthesize(&RamFileReadHoles {
+                r.read = Some(synthesize_counted(&RamFileReadHoles {
                     data: Imm64(layout.data_addr),
                     position_cell: Imm64(pos),
                     size_cell: Imm64(layout.size_cell_addr),
@@ -321,7 +358,7 @@ fn build(core: &Core, owner: ThreadId, handle: Handle, sio: &Sio) -> Result<SioR
                     op: Imm32(i32::from(Call::Write.number())),
                     generic_entry: Imm64(sk_machine::synth_entry::generic_entry_address()),
                 })?;
-                r.write = Some(synthesize(&RamFileWriteHoles {
+                r.write = Some(synthesize_counted(&RamFileWriteHoles {
                     data: Imm64(layout.data_addr),
                     capacity: Imm64(layout.capacity),
                     position_cell: Imm64(pos),
@@ -340,10 +377,10 @@ fn build(core: &Core, owner: ThreadId, handle: Handle, sio: &Sio) -> Result<SioR
 fn publish(core: &Core, r: &SioRoutines) {
     if let Some(t) = table_of(core, r.owner) {
         if let Some(read) = &r.read {
-            t.set(r.handle, Call::Read, read.block.address);
+            t.set(r.handle, Call::Read, read.entry());
         }
         if let Some(write) = &r.write {
-            t.set(r.handle, Call::Write, write.block.address);
+            t.set(r.handle, Call::Write, write.entry());
         }
     }
 }
@@ -483,13 +520,17 @@ pub(crate) fn describe(sio: &Sio) -> alloc::string::String {
             let Some(x) = routine else { continue };
             let _ = writeln!(
                 s,
-                "\n== {op}: {} for handle {} of thread {} at {:#x}: {} bytes, created in {} TSC ticks",
+                "\n== {op}: {} for handle {} of thread {} at {:#x}: {} bytes, created in {} TSC ticks, calls: {}",
                 x.instance.name(),
                 r.handle.index(),
                 r.owner,
                 x.block.address,
                 x.instance.size(),
-                x.cost_ticks
+                x.cost_ticks,
+                match x.calls() {
+                    Some(n) => alloc::format!("{n}"),
+                    None => alloc::string::String::from("not counted (boot with synth.count)"),
+                }
             );
             s.push_str(&sk_synth::disassemble(&x.instance, &routine_bytes(x)));
         }

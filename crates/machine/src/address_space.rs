@@ -59,7 +59,7 @@ unsafe impl FrameAllocator<Size4KiB> for Frames {
 }
 
 fn check_user_page(virt: u64) -> Result<Page<Size4KiB>, MapError> {
-    if virt >= USER_END || virt % PAGE_SIZE != 0 {
+    if virt >= USER_END || !virt.is_multiple_of(PAGE_SIZE) {
         return Err(MapError::BadAddress);
     }
     Page::from_start_address(VirtAddr::new(virt)).map_err(|_| MapError::BadAddress)

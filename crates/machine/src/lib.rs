@@ -11,6 +11,10 @@
 //! Unsafe policy: every `unsafe` block carries a `// SAFETY:` comment naming
 //! the invariant it relies on; `unsafe fn`s document the caller's duty.
 #![no_std]
+#![allow(
+    clippy::cast_possible_truncation,
+    reason = "x86-64 only: usize is 64 bits, and every narrowing to u32/u16/u8 is of a value masked or bounded just before"
+)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
 extern crate alloc;

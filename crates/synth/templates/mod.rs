@@ -10,6 +10,7 @@
 //! `r12`–`r15`, `rsp`.
 
 pub mod builder;
+mod call_counter;
 mod copy_out;
 mod dev_mem_read;
 mod dev_null_write;
@@ -37,5 +38,6 @@ pub fn all() -> Result<Vec<TemplateSource>, IcedError> {
         tty_write::source()?,
         error_stub::source()?,
         generic_trampoline::source()?,
+        call_counter::source()?,
     ])
 }

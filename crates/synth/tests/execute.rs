@@ -7,11 +7,11 @@
 // Test arithmetic on small, known values: truncating casts cannot bite.
 #![allow(clippy::cast_possible_truncation)]
 
-use iced_x86::code_asm::{r10, r9, rax, CodeAssembler};
+use iced_x86::code_asm::{r10, r9, rax, rdi, CodeAssembler};
 use sk_hostexec::{Fixup, Registers, Sandbox};
 use sk_synth::templates::{
-    DevMemReadHoles, DevNullWriteHoles, DevZeroReadHoles, ErrorStubHoles, GenericTrampolineHoles,
-    RamFileReadHoles, RamFileWriteHoles,
+    CallCounterHoles, DevMemReadHoles, DevNullWriteHoles, DevZeroReadHoles, ErrorStubHoles,
+    GenericTrampolineHoles, RamFileReadHoles, RamFileWriteHoles,
 };
 use sk_synth::{instantiate, verify_instance, HoleSet, Imm32, Imm64, Instance, Rel32Target, Smap};
 
@@ -446,6 +446,34 @@ fn ram_file_write_fault_leaves_position_and_size() {
 fn error_stub_returns_its_result() {
     let mut rig = Rig::new(|_, _| ErrorStubHoles { result: Imm32(-9) });
     assert_eq!(rig.call(Registers::default()), -9);
+}
+
+#[test]
+fn call_counter_counts_and_jumps_to_its_routine() {
+    // Counter at data offset 0; the routine (helper) returns rdi + 1.
+    let mut rig = Rig::with_helper(
+        |data, code| CallCounterHoles {
+            counter: Imm64(data),
+            routine: Imm64(code + HELPER_OFFSET),
+        },
+        |_, helper| {
+            let mut a = CodeAssembler::new(64).unwrap();
+            a.lea(rax, rdi + 1).unwrap();
+            a.ret().unwrap();
+            a.assemble(helper).unwrap()
+        },
+    );
+    for i in 0..3u64 {
+        assert_eq!(
+            rig.call(Registers {
+                rdi: 41,
+                ..Registers::default()
+            }),
+            42
+        );
+        let counter = u64::from_le_bytes(rig.bytes(0, 8).try_into().unwrap());
+        assert_eq!(counter, i + 1);
+    }
 }
 
 #[test]
