@@ -181,10 +181,6 @@ pub(crate) fn routine_bytes(r: &Routine) -> Vec<u8> {
 /// A user thread's synthesized entry: its routine table and stub.
 pub(crate) struct ThreadSynth {
     pub(crate) table: Box<[AtomicU64]>,
-    /// Where the stub parks the user RSP: only the stub reads it, through
-    /// the address baked into it; owned here so it lives as long as the stub.
-    #[allow(dead_code)]
-    pub(crate) user_rsp_cell: Box<AtomicU64>,
     pub(crate) stub: Routine,
 }
 
@@ -205,19 +201,13 @@ impl ThreadSynth {
                 )
             })
             .collect();
-        let user_rsp_cell = Box::new(AtomicU64::new(0));
         let stub = synthesize(&EntryStubHoles {
-            user_stack_cell: Imm64(&*user_rsp_cell as *const AtomicU64 as u64),
             kernel_stack_top: Imm64(kernel_stack_top),
             table_len: Imm32(TABLE_SLOTS as i32),
             table: Imm64(table.as_ptr() as u64),
             slow_path: Imm64(slow),
         })?;
-        Ok(Self {
-            table,
-            user_rsp_cell,
-            stub,
-        })
+        Ok(Self { table, stub })
     }
 
     fn set(&self, handle: Handle, call: Call, address: u64) {
@@ -327,7 +317,7 @@ fn build(core: &Core, owner: ThreadId, handle: Handle, sio: &Sio) -> Result<SioR
         Target::Mem if can_read => {
             r.read = Some(synthesize_counted(&DevMemReadHoles {
                 base: Imm64(core.devices.mem.as_ptr() as u64),
-                window_size: Imm64(crate::devices::DEV_MEM_BYTES),
+                window_size: Imm32(crate::devices::DEV_MEM_BYTES as i32),
                 position_cell: Imm64(pos),
                 bad_address: bad_address(),
             })?)

@@ -53,9 +53,9 @@ pub extern "C" fn slow_path_entry() {
         "mov rdx, rsi",
         "mov rsi, rdi",
         "mov rdi, rax",
-        "sub rsp, 8",
+        // The stub enters routines with rsp 16-byte aligned, so this call
+        // leaves it as the System V ABI expects.
         "call {handler}",
-        "add rsp, 8",
         "swapgs",
         "ret",
         handler = sym call_handler,

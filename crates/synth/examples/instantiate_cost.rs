@@ -22,7 +22,7 @@ fn instantiate_all(out: &mut [u8; 512]) -> u64 {
         let r = instantiate(
             &DevMemReadHoles {
                 base: Imm64(base),
-                window_size: Imm64(1 << 24),
+                window_size: Imm32(1 << 24),
                 position_cell: Imm64(base + 8),
                 bad_address: bad,
             },

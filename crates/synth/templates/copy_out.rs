@@ -2,12 +2,12 @@
 //! at a position kept in a cell (used by `/dev/mem` and RAM-file reads).
 
 use super::builder::{AsmResult, HoleRef, TemplateAsm};
-use iced_x86::code_asm::{eax, qword_ptr, r8, rax, rcx, rsi, CodeLabel};
+use iced_x86::code_asm::{eax, ecx, qword_ptr, r8, rax, rcx, rsi, CodeLabel};
 
 /// Where the end of the readable data comes from.
 pub enum Limit {
-    /// A constant baked into the code (`mov rcx, imm64`).
-    Constant(HoleRef),
+    /// A constant below 2^31 baked into the code (`mov ecx, imm32`).
+    Constant32(HoleRef),
     /// A `u64` cell the generic path updates (`mov rcx, imm64; mov rcx, [rcx]`).
     Cell(HoleRef),
 }
@@ -25,7 +25,7 @@ pub fn bounded_copy_out(
 ) -> AsmResult {
     let mut end_of_data = a.create_label();
     match limit {
-        Limit::Constant(size) => a.mov_imm64(rcx, size)?,
+        Limit::Constant32(size) => a.mov_imm32(ecx, size)?,
         Limit::Cell(size_cell) => {
             a.mov_imm64(rcx, size_cell)?;
             a.mov(rcx, qword_ptr(rcx))?;

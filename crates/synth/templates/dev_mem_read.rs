@@ -15,8 +15,8 @@ pub fn source() -> Result<TemplateSource, IcedError> {
     );
     let window_size = a.hole(
         "window_size",
-        Kind::Imm64,
-        "Window length in bytes; reads stop there (EOF).",
+        Kind::Imm32,
+        "Window length in bytes (below 2 GiB); reads stop there (EOF).",
     );
     let position_cell = a.hole(
         "position_cell",
@@ -41,8 +41,7 @@ pub fn source() -> Result<TemplateSource, IcedError> {
     a.cmp(rdi, rcx)?;
     a.jae(bad)?;
     a.mov(rax, qword_ptr(r8))?;
-    a.mov_imm64(rcx, window_size)?;
-    a.cmp(rax, rcx)?;
+    a.cmp_imm32(rax, window_size)?;
     a.jae(end_of_data)?;
     a.mov_imm64(rcx, base)?;
     a.movzx(ecx, byte_ptr(rcx + rax))?;
@@ -59,7 +58,7 @@ pub fn source() -> Result<TemplateSource, IcedError> {
     // General path.
     a.set_label(&mut general)?;
     check_user_range(&mut a, rdi, rsi, bad)?;
-    bounded_copy_out(&mut a, Limit::Constant(window_size), base, fixup)?;
+    bounded_copy_out(&mut a, Limit::Constant32(window_size), base, fixup)?;
     fault_and_bad_address_exits(&mut a, &mut fixup, &mut bad, bad_address)?;
     Ok(TemplateSource {
         name: "dev_mem_read",
@@ -67,7 +66,7 @@ pub fn source() -> Result<TemplateSource, IcedError> {
               Arguments: `rdi` = user buffer, `rsi` = length. `n = min(len, window_size - pos)` \
               (0 at EOF); copies `base + pos ..+ n` to the buffer; `pos += n`; returns `n`.\n\n\
               Fast path for `len == 1`, after the paper's Figure 2: user-range check (`buf < USER_END`), \
-              bounds check, load, store to the user buffer, position update, return — 18 instructions \
+              bounds check, load, store to the user buffer, position update, return — 17 instructions \
               executed. Other lengths: user-range guard, then `rep movsb`.\n\n\
               Guards: user range, else `bad_address`. Fault points: the byte store and the \
               `rep movsb`; both fix up to `clac` + `bad_address`, leaving the position unchanged.\n\n\

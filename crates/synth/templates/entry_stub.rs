@@ -6,11 +6,6 @@ use iced_x86::IcedError;
 
 pub fn source() -> Result<TemplateSource, IcedError> {
     let mut a = TemplateAsm::new()?;
-    let user_stack_cell = a.hole(
-        "user_stack_cell",
-        Kind::Imm64,
-        "Address of the thread's `u64` cell for the user `rsp`.",
-    );
     let kernel_stack_top = a.hole(
         "kernel_stack_top",
         Kind::Imm64,
@@ -34,9 +29,9 @@ pub fn source() -> Result<TemplateSource, IcedError> {
     );
     let mut out_of_range = a.create_label();
     let mut back = a.create_label();
-    a.mov_imm64(r9, user_stack_cell)?;
-    a.mov(qword_ptr(r9), rsp)?;
+    a.mov(r9, rsp)?;
     a.mov_imm64(rsp, kernel_stack_top)?;
+    a.push(r9)?;
     a.push(rcx)?;
     a.push(r11)?;
     a.cmp_imm32(rax, table_len)?;
@@ -46,8 +41,7 @@ pub fn source() -> Result<TemplateSource, IcedError> {
     a.set_label(&mut back)?;
     a.pop(r11)?;
     a.pop(rcx)?;
-    a.mov_imm64(r9, user_stack_cell)?;
-    a.mov(rsp, qword_ptr(r9))?;
+    a.pop(rsp)?;
     a.sysretq()?;
     a.set_label(&mut out_of_range)?;
     a.mov_imm64(r9, slow_path)?;
@@ -56,13 +50,13 @@ pub fn source() -> Result<TemplateSource, IcedError> {
     Ok(TemplateSource {
         name: "entry_stub",
         doc: "Per-thread `syscall` entry stub (reached from `LSTAR`).\n\n\
-              Saves the user `rsp` in the thread's cell, switches to the thread's kernel stack, \
-              pushes `rcx` (user `rip`) and `r11` (user `rflags`), bounds-checks `rax` = \
+              Switches to the thread's kernel stack and pushes the user `rsp` (through `r9`), \
+              `rcx` (user `rip`) and `r11` (user `rflags`), bounds-checks `rax` = \
               `(handle << 3) | op` against `table_len` (unsigned; out of range calls `slow_path`, the generic decoder, which answers \
               exactly as the generic path would, `BadCall` included), \
               then `call [table + rax*8]`: the routine runs with the user's `rdi`, `rsi`, `rdx`, \
-              `r10`, `r8` intact and returns in `rax`. Then pops `r11`/`rcx`, restores the user \
-              `rsp` and `sysretq`.\n\n\
+              `r10`, `r8` intact and returns in `rax`. Then pops `r11`, `rcx` and the user `rsp`, and \
+              `sysretq`. Routines are entered with `rsp` 16-byte aligned.\n\n\
               Assumes `IA32_FMASK` clears IF, DF and AC (no interrupts on the user stack, string \
               instructions forward, SMAP armed), and that `rcx` is canonical (it is the `rip` \
               `syscall` saved; nothing changes it). Uses `r9` as scratch: the native ABI declares \

@@ -212,7 +212,7 @@ fn dev_zero_read_fault_returns_bad_address_through_the_fixup() {
 fn dev_mem() -> Rig {
     let mut rig = Rig::new(|data, _| DevMemReadHoles {
         base: Imm64(data + WINDOW as u64),
-        window_size: Imm64(WINDOW_LEN as u64),
+        window_size: Imm32(WINDOW_LEN as u64 as i32),
         position_cell: Imm64(data + POSITION_CELL as u64),
         bad_address: Imm32(BAD_ADDRESS),
     });
