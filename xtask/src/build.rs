@@ -8,6 +8,8 @@ use std::process::Command;
 pub enum Profile {
     /// `dev` (optimized at level 1, debug assertions on): run, test, gdb.
     Dev,
+    /// `release` (optimized, no debug assertions): bench.
+    Release,
 }
 
 /// The `cargo` that runs us.
@@ -26,18 +28,21 @@ pub fn root() -> PathBuf {
 /// Builds the kernel; returns the ELF's path.
 pub fn kernel(profile: Profile) -> Result<PathBuf, String> {
     let target_dir = root().join("target/kernel");
-    let status = Command::new(cargo())
-        .current_dir(root())
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "sk-kernel",
-            "--target",
-            crate::setup::TARGET,
-            "--target-dir",
-        ])
-        .arg(&target_dir)
+    let mut cmd = Command::new(cargo());
+    cmd.current_dir(root()).args([
+        "build",
+        "--quiet",
+        "-p",
+        "sk-kernel",
+        "--target",
+        crate::setup::TARGET,
+        "--target-dir",
+    ]);
+    cmd.arg(&target_dir);
+    if profile == Profile::Release {
+        cmd.arg("--release");
+    }
+    let status = cmd
         .status()
         .map_err(|e| format!("running cargo build: {e}"))?;
     if !status.success() {
@@ -45,6 +50,7 @@ pub fn kernel(profile: Profile) -> Result<PathBuf, String> {
     }
     let dir = match profile {
         Profile::Dev => "debug",
+        Profile::Release => "release",
     };
     Ok(target_dir
         .join(crate::setup::TARGET)
@@ -54,7 +60,15 @@ pub fn kernel(profile: Profile) -> Result<PathBuf, String> {
 
 /// The user programs packed into the initrd as `/bin/<name>`.
 pub const USER_PROGRAMS: &[&str] = &[
-    "init", "prog1", "prog2", "sysfuzz", "faulty", "worker", "abitest",
+    "init",
+    "prog1",
+    "prog2",
+    "sysfuzz",
+    "faulty",
+    "worker",
+    "abitest",
+    "synthtest",
+    "bench",
 ];
 
 /// Builds the user programs (release, static ELF for the kernel's target)

@@ -5,6 +5,7 @@
 //! cargo xtask test [--accel kvm|tcg]                   host tests, then in-kernel tests
 //! cargo xtask ktest [--inject] [--accel kvm|tcg]        in-kernel tests only
 //! cargo xtask gdb  [--accel kvm|tcg] [-- KERNEL ARGS]  boot halted with a gdb stub on :1234
+//! cargo xtask bench [--smoke] [--accel kvm|tcg]         benchmarks: Synthesis vs Linux (see `bench`)
 //! ```
 //!
 //! Every subcommand first installs what a fresh machine lacks (the
@@ -15,6 +16,7 @@
 #![allow(unreachable_pub)]
 
 mod accel;
+mod bench;
 mod build;
 mod ktest;
 mod qemu;
@@ -23,14 +25,14 @@ mod setup;
 use accel::Accel;
 use std::process::ExitCode;
 
-const USAGE: &str =
-    "usage: cargo xtask <run|test|ktest|gdb> [--accel kvm|tcg] [--inject] [-- kernel args]";
+const USAGE: &str = "usage: cargo xtask <run|test|ktest|gdb|bench> [--accel kvm|tcg] [--inject] [--smoke] [-- kernel args]";
 
 struct Args {
     command: String,
     accel: Option<Accel>,
     inject: bool,
     filter: Option<String>,
+    smoke: bool,
     kernel_args: Vec<String>,
 }
 
@@ -42,6 +44,7 @@ fn parse_args() -> Result<Args, String> {
         accel: None,
         inject: false,
         filter: None,
+        smoke: false,
         kernel_args: Vec::new(),
     };
     while let Some(arg) = it.next() {
@@ -52,6 +55,7 @@ fn parse_args() -> Result<Args, String> {
                     Some(Accel::parse(&value).ok_or(format!("unknown accelerator {value:?}"))?);
             }
             "--inject" => args.inject = true,
+            "--smoke" => args.smoke = true,
             "--filter" => {
                 args.filter = Some(it.next().ok_or("--filter needs a test-name substring")?)
             }
@@ -78,6 +82,7 @@ fn main() -> ExitCode {
         "test" => test(&args),
         "ktest" => in_kernel_tests(&args),
         "gdb" => gdb(&args),
+        "bench" => bench::run(args.accel, args.smoke),
         _ => Err(format!("unknown command {:?}\n{USAGE}", args.command)),
     };
     match result {

@@ -165,6 +165,12 @@ impl Boot {
 
     /// Boots and waits for QEMU to exit or the guard to fire.
     pub fn run(&self) -> Result<Outcome, String> {
+        self.run_streaming(|_| {})
+    }
+
+    /// As [`Boot::run`], handing each console line (with its newline) to
+    /// `on_line` as it arrives.
+    pub fn run_streaming(&self, mut on_line: impl FnMut(&str)) -> Result<Outcome, String> {
         let mut child = Command::new(crate::setup::QEMU)
             .args(self.args())
             .stdin(if self.gdb || self.echo {
@@ -198,7 +204,13 @@ impl Boot {
             s
         });
         let deadline = Instant::now() + self.timeout;
+        let mut output = String::new();
+        let mut take = |line: String| {
+            on_line(&line);
+            output.push_str(&line);
+        };
         let status = loop {
+            rx.try_iter().for_each(&mut take);
             match child.try_wait() {
                 Ok(Some(st)) => break Status::from_code(st.code()),
                 Ok(None) if Instant::now() >= deadline => {
@@ -211,7 +223,7 @@ impl Boot {
             }
         };
         let _ = reader.join();
-        let mut output: String = rx.try_iter().collect();
+        rx.try_iter().for_each(&mut take);
         let err = err_reader.join().unwrap_or_default();
         if !err.trim().is_empty() {
             if echo {

@@ -1,13 +1,22 @@
 //! The runner's self-check: with a failing and a panicking test injected,
 //! the in-kernel run must exit non-zero and report exactly those two
-//! failures (and still run every other test, across the reboot).
+//! failures (and still run the other selected tests, across a reboot).
 
 use std::process::Command;
 
 #[test]
 fn injected_failures_fail_the_run() {
     let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["ktest", "--inject", "--accel", "tcg"])
+        // The protection tests include one that ends its boot on purpose
+        // (double fault), so the run also crosses a reboot.
+        .args([
+            "ktest",
+            "--inject",
+            "--accel",
+            "tcg",
+            "--filter",
+            "protection",
+        ])
         .output()
         .expect("run xtask");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -36,5 +45,5 @@ fn injected_failures_fail_the_run() {
         .next()
         .and_then(|n| n.parse().ok())
         .expect("count");
-    assert!(passed >= 15, "the other tests ran too: {summary}");
+    assert!(passed >= 10, "the other tests ran too: {summary}");
 }

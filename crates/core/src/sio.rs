@@ -218,8 +218,11 @@ impl Sio {
                 let mut done = 0u64;
                 while done < len {
                     let n = ((len - done) as usize).min(chunk.len());
-                    user::read_bytes(&mut chunk[..n], buf + done)?;
-                    devices::tty_write(&core.devices, &chunk[..n]);
+                    // Bytes before a fault in the buffer still go out.
+                    let copied = user::read_prefix(&mut chunk[..n], buf + done);
+                    let good = copied.map_or_else(|(k, _)| k, |()| n);
+                    devices::tty_write(&core.devices, &chunk[..good]);
+                    copied.map_err(|(_, e)| e)?;
                     done += n as u64;
                 }
                 Ok(len)
@@ -236,11 +239,16 @@ impl Sio {
                 let mut done = 0u64;
                 while done < len {
                     let n = ((len - done) as usize).min(chunk.len());
-                    user::read_bytes(&mut chunk[..n], buf + done)?;
-                    core.fs.write(node, pos, &chunk[..n]).map_err(fs_error)?;
-                    pos += n as u64;
-                    done += n as u64;
+                    // A fault in the buffer: the bytes before it are written
+                    // and counted (as by a synthesized write), then the call
+                    // fails with BadAddress.
+                    let copied = user::read_prefix(&mut chunk[..n], buf + done);
+                    let good = copied.map_or_else(|(k, _)| k, |()| n);
+                    core.fs.write(node, pos, &chunk[..good]).map_err(fs_error)?;
+                    pos += good as u64;
+                    done += good as u64;
                     self.position.store(pos, Ordering::Relaxed);
+                    copied.map_err(|(_, e)| e)?;
                 }
                 Ok(len)
             }

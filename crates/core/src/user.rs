@@ -9,6 +9,12 @@ pub(crate) fn read_bytes(dst: &mut [u8], src: u64) -> Result<(), SysError> {
     usercopy::copy_from_user(dst, src).map_err(|_| SysError::BadAddress)
 }
 
+/// Copies from user address `src` into `dst`; on a fault, returns how many
+/// bytes came before it along with `BadAddress`.
+pub(crate) fn read_prefix(dst: &mut [u8], src: u64) -> Result<(), (usize, SysError)> {
+    usercopy::copy_from_user_partial(dst, src).map_err(|(n, _)| (n, SysError::BadAddress))
+}
+
 /// Copies `src` to user address `dst`.
 pub(crate) fn write_bytes(dst: u64, src: &[u8]) -> Result<(), SysError> {
     usercopy::copy_to_user(dst, src).map_err(|_| SysError::BadAddress)

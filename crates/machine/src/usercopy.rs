@@ -59,11 +59,13 @@ pub fn check_range(addr: u64, len: u64) -> Result<(), UserFault> {
 }
 
 /// Runs `rep movsb` from `src` to `dst` for `len` bytes with the user
-/// window open; returns the faulting address or `None`.
-fn movsb(dst: u64, src: u64, len: u64) -> Option<u64> {
+/// window open; on a fault returns the faulting address and how many bytes
+/// were left (`rep movsb` stops exactly at the faulting byte).
+fn movsb(dst: u64, src: u64, len: u64) -> Option<(u64, u64)> {
     let smap = smap_enabled();
     let faulted: u64;
     let cr2: u64;
+    let left: u64;
     // SAFETY: the caller checked that the user side of the copy lies in the
     // user half and the kernel side is a live buffer of `len` bytes; the
     // `rep movsb` at label 2 is covered by an `.extable` entry, so a fault
@@ -91,13 +93,13 @@ fn movsb(dst: u64, src: u64, len: u64) -> Option<u64> {
             smap = in(reg) u64::from(smap),
             inout("rdi") dst => _,
             inout("rsi") src => _,
-            inout("rcx") len => _,
+            inout("rcx") len => left,
             out("rax") faulted,
             out("rdx") cr2,
             options(nostack),
         );
     }
-    (faulted != 0).then_some(cr2)
+    (faulted != 0).then_some((cr2, left))
 }
 
 /// Copies `dst.len()` bytes from user address `src` into `dst`.
@@ -105,7 +107,20 @@ pub fn copy_from_user(dst: &mut [u8], src: u64) -> Result<(), UserFault> {
     check_range(src, dst.len() as u64)?;
     match movsb(dst.as_mut_ptr() as u64, src, dst.len() as u64) {
         None => Ok(()),
-        Some(address) => Err(UserFault::PageFault { address }),
+        Some((address, _)) => Err(UserFault::PageFault { address }),
+    }
+}
+
+/// Like [`copy_from_user`], but on a fault also says how many bytes were
+/// copied before it (the prefix of `dst` that is valid).
+pub fn copy_from_user_partial(dst: &mut [u8], src: u64) -> Result<(), (usize, UserFault)> {
+    check_range(src, dst.len() as u64).map_err(|e| (0, e))?;
+    match movsb(dst.as_mut_ptr() as u64, src, dst.len() as u64) {
+        None => Ok(()),
+        Some((address, left)) => Err((
+            dst.len().saturating_sub(left as usize),
+            UserFault::PageFault { address },
+        )),
     }
 }
 
@@ -114,7 +129,7 @@ pub fn copy_to_user(dst: u64, src: &[u8]) -> Result<(), UserFault> {
     check_range(dst, src.len() as u64)?;
     match movsb(dst, src.as_ptr() as u64, src.len() as u64) {
         None => Ok(()),
-        Some(address) => Err(UserFault::PageFault { address }),
+        Some((address, _)) => Err(UserFault::PageFault { address }),
     }
 }
 

@@ -1,9 +1,21 @@
 //! Template source: RAM-file write within the current capacity.
 
 use super::builder::{Kind, TemplateAsm, TemplateSource};
-use super::user_range::{check_user_range, fault_and_bad_address_exits};
-use iced_x86::code_asm::{qword_ptr, r9, rax, rcx, rdi, rdx, rsi};
+use super::user_range::check_user_range;
+use iced_x86::code_asm::{eax, qword_ptr, r8, r9, rax, rcx, rdi, rsi};
 use iced_x86::{Code, IcedError};
+
+/// `size = max(size, rax)` through the size cell (clobbers `r9`, `rcx`).
+fn raise_size(
+    a: &mut TemplateAsm,
+    size_cell: super::builder::HoleRef,
+) -> super::builder::AsmResult {
+    a.mov_imm64(r9, size_cell)?;
+    a.mov(rcx, qword_ptr(r9))?;
+    a.cmp(rcx, rax)?;
+    a.cmovb(rcx, rax)?;
+    a.mov(qword_ptr(r9), rcx)
+}
 
 pub fn source() -> Result<TemplateSource, IcedError> {
     let mut a = TemplateAsm::new()?;
@@ -40,7 +52,11 @@ pub fn source() -> Result<TemplateSource, IcedError> {
     );
     let mut bad = a.create_label();
     let mut fixup = a.create_label();
+    let mut empty = a.create_label();
     check_user_range(&mut a, rdi, rsi, bad)?;
+    // An empty write changes nothing (as on the generic path).
+    a.test(rsi, rsi)?;
+    a.jz(empty)?;
     a.mov_imm64(r9, position_cell)?;
     a.mov(rax, qword_ptr(r9))?;
     a.add(rax, rsi)?;
@@ -49,7 +65,7 @@ pub fn source() -> Result<TemplateSource, IcedError> {
     a.cmp(rax, rcx)?;
     a.branch_rel32(Code::Ja_rel32_64, generic_fallback)?;
     // Guards passed: the argument registers are ours now.
-    a.mov(rdx, rsi)?;
+    a.mov(r8, rsi)?;
     a.mov(rcx, rsi)?;
     a.mov(rsi, rdi)?;
     a.mov_imm64(rdi, data)?;
@@ -58,14 +74,26 @@ pub fn source() -> Result<TemplateSource, IcedError> {
     a.user_access(fixup, |a| a.rep().movsb())?;
     a.clac()?;
     a.mov(qword_ptr(r9), rax)?;
-    a.mov_imm64(r9, size_cell)?;
-    a.mov(rcx, qword_ptr(r9))?;
-    a.cmp(rcx, rax)?;
-    a.cmovb(rcx, rax)?;
-    a.mov(qword_ptr(r9), rcx)?;
-    a.mov(rax, rdx)?;
+    raise_size(&mut a, size_cell)?;
+    a.mov(rax, r8)?;
     a.ret()?;
-    fault_and_bad_address_exits(&mut a, &mut fixup, &mut bad, bad_address)?;
+    a.set_label(&mut empty)?;
+    a.xor(eax, eax)?;
+    a.ret()?;
+    // A fault in the user buffer: the bytes before it were copied (`rcx`
+    // = bytes left); they count as written, like on the generic path,
+    // which keeps the tail past the size zero. Then `bad_address`.
+    a.set_label(&mut fixup)?;
+    a.clac()?;
+    a.mov(rax, r8)?;
+    a.sub(rax, rcx)?;
+    a.jz(bad)?;
+    a.add(rax, qword_ptr(r9))?;
+    a.mov(qword_ptr(r9), rax)?;
+    raise_size(&mut a, size_cell)?;
+    a.set_label(&mut bad)?;
+    a.mov_imm32_sign_extended(rax, bad_address)?;
+    a.ret()?;
     Ok(TemplateSource {
         name: "ram_file_write",
         doc: "RAM-file write: copy the user buffer into the file's data at the position.\n\n\
@@ -74,13 +102,15 @@ pub fn source() -> Result<TemplateSource, IcedError> {
               Guards, in order: user range, else `bad_address`; `pos + len` neither wraps nor \
               exceeds `capacity`, else `jmp generic_fallback` with `rdi`, `rsi`, `rdx`, `r10`, `r8` \
               intact (the generic path grows the file, then replugs this slot: \
-              `guard-then-generic`). Fault point: the `rep movsb` reading the user buffer; fixup \
-              `clac` + `bad_address`, position and size unchanged.\n\n\
+              `guard-then-generic`). An empty write returns 0 and changes nothing. Fault point: \
+              the `rep movsb` reading the user buffer; the fixup counts the bytes copied before \
+              the fault as written (position and size advance by them, as on the generic path), \
+              then returns `bad_address`.\n\n\
               Technique: Factoring Invariants (Synthesis §2.1) with a guard for the one fact that \
               changes often (capacity).",
         invariants: &["FileData", "FileCapacity", "OpenForWrite", "SingleOwner", "NotShared"],
         reads: &["Rdi", "Rsi", "Rdx", "R10", "R8"],
-        clobbers: &["Rax", "Rcx", "Rdx", "Rsi", "Rdi", "R9"],
+        clobbers: &["Rax", "Rcx", "Rdx", "Rsi", "Rdi", "R8", "R9"],
         asm: a,
     })
 }

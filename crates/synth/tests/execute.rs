@@ -432,11 +432,34 @@ fn ram_file_write_fallback_receives_the_arguments_intact() {
 }
 
 #[test]
-fn ram_file_write_fault_leaves_position_and_size() {
+fn ram_file_write_fault_counts_the_bytes_before_it() {
+    // Like the generic path: the 2 bytes before the unmapped guard page
+    // are written and counted, then the call reports the bad address.
     let mut rig = ram_write();
     let guard = rig.sandbox.guard_address();
     assert_eq!(rig.call_buffer(guard - 2, 8), i64::from(BAD_ADDRESS));
-    assert_eq!(rig.sandbox.read_cell(POSITION_CELL), 0);
+    assert_eq!(rig.sandbox.read_cell(POSITION_CELL), 2);
+    assert_eq!(rig.sandbox.read_cell(SIZE_CELL), 2);
+}
+
+#[test]
+fn ram_file_write_faulting_on_its_first_byte_changes_nothing() {
+    // Found by the in-kernel differential test: past the end, a fault
+    // before any byte was copied must not raise the size.
+    let mut rig = ram_write();
+    rig.sandbox.write_cell(POSITION_CELL, 10);
+    let guard = rig.sandbox.guard_address();
+    assert_eq!(rig.call_buffer(guard, 1), i64::from(BAD_ADDRESS));
+    assert_eq!(rig.sandbox.read_cell(POSITION_CELL), 10);
+    assert_eq!(rig.sandbox.read_cell(SIZE_CELL), 0);
+}
+
+#[test]
+fn ram_file_write_of_nothing_past_the_end_changes_nothing() {
+    let mut rig = ram_write();
+    rig.sandbox.write_cell(POSITION_CELL, 100);
+    assert_eq!(rig.call_buffer(rig.user_buffer(), 0), 0);
+    assert_eq!(rig.sandbox.read_cell(POSITION_CELL), 100);
     assert_eq!(rig.sandbox.read_cell(SIZE_CELL), 0);
 }
 

@@ -166,3 +166,12 @@ ktest!(
         Ok(())
     }
 );
+
+ktest!(
+    fn synthesized_routines_match_the_generic_path() {
+        // Differential (100,000 random operations per SIO kind, synthesized
+        // vs forced-generic calls) and one invalidation case per event.
+        ensure_eq!(run("/bin/synthtest", 0)?, 0);
+        Ok(())
+    }
+);

@@ -8,6 +8,32 @@
 use sk_abi::{Call, CallWord, Handle, Kind, QuerySelector, ScpuCreateArgs, SysError};
 
 use crate::raw;
+use crate::route::Route;
+
+/// Where a call goes: an object's handle and the path it takes there.
+/// A bare [`Handle`] converts with [`Route::Table`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Callee {
+    pub(crate) handle: Handle,
+    pub(crate) route: Route,
+}
+
+impl Callee {
+    /// The call word for `call` on this callee (the process-wide bits are
+    /// added by [`raw`]).
+    fn word(self, call: Call) -> u64 {
+        CallWord::new(self.handle, call).get() | self.route.bits()
+    }
+}
+
+impl From<Handle> for Callee {
+    fn from(handle: Handle) -> Self {
+        Self {
+            handle,
+            route: Route::Table,
+        }
+    }
+}
 
 /// A buffer length or address as a register value (`usize` is 64 bits on
 /// x86-64).
@@ -21,17 +47,17 @@ pub(crate) fn byte_count(value: u64) -> usize {
     usize::try_from(value).unwrap_or(usize::MAX)
 }
 
-/// `create(kind)` on [`Handle::SELF`] from the kind's create-arguments
-/// bytes; returns the new handle. Not for [`Kind::Scpu`] (see
-/// [`create_scpu`]): it is refused with [`SysError::WrongKind`].
-pub(crate) fn create(kind: Kind, args: &[u8]) -> Result<Handle, SysError> {
+/// `create(kind)` on [`Handle::SELF`] by `route` from the kind's
+/// create-arguments bytes; returns the new handle. Not for [`Kind::Scpu`]
+/// (see [`create_scpu`]): it is refused with [`SysError::WrongKind`].
+pub(crate) fn create(kind: Kind, args: &[u8], route: Route) -> Result<Handle, SysError> {
     if kind == Kind::Scpu {
         return Err(SysError::WrongKind);
     }
     // SAFETY: creating an SIO, SMACH or SMEM only reads `args` (a live
     // slice) and the path it points to, and maps only fresh memory (a FIXED
     // SMEM never replaces a mapping): nothing Rust code owns changes.
-    unsafe { create_raw(kind, args) }
+    unsafe { create_raw(kind, args, route) }
 }
 
 /// `create(Kind::Scpu)`: starts a thread.
@@ -42,15 +68,19 @@ pub(crate) fn create(kind: Kind, args: &[u8]) -> Result<Handle, SysError> {
 /// while the thread runs.
 pub(crate) unsafe fn create_scpu(args: &ScpuCreateArgs) -> Result<Handle, SysError> {
     // SAFETY: the caller vouches for the entry, argument and stack.
-    unsafe { create_raw(Kind::Scpu, &args.to_bytes()) }
+    unsafe { create_raw(Kind::Scpu, &args.to_bytes(), Route::Table) }
 }
 
 /// `create` on [`Handle::SELF`].
 ///
 /// # Safety
 /// As for [`create_scpu`] when `kind` is [`Kind::Scpu`].
-unsafe fn create_raw(kind: Kind, args: &[u8]) -> Result<Handle, SysError> {
-    let word = CallWord::new(Handle::SELF, Call::Create).get();
+unsafe fn create_raw(kind: Kind, args: &[u8], route: Route) -> Result<Handle, SysError> {
+    let self_by_route = Callee {
+        handle: Handle::SELF,
+        route,
+    };
+    let word = self_by_route.word(Call::Create);
     // SAFETY: `args` is a live slice the kernel only reads; the caller
     // vouches for what the new object will do.
     let rax = unsafe {
@@ -64,10 +94,10 @@ unsafe fn create_raw(kind: Kind, args: &[u8]) -> Result<Handle, SysError> {
     Handle::from_return(SysError::decode_return(rax)?)
 }
 
-/// `terminate` on `handle` with `rdi = value` (exit status for
+/// `terminate` on `callee` with `rdi = value` (exit status for
 /// self-termination).
-pub(crate) fn terminate(handle: Handle, value: u64) -> Result<u64, SysError> {
-    let word = CallWord::new(handle, Call::Terminate).get();
+pub(crate) fn terminate(callee: impl Into<Callee>, value: u64) -> Result<u64, SysError> {
+    let word = callee.into().word(Call::Terminate);
     // SAFETY: terminating an object frees nothing Rust code can reach by
     // safe means: SMEM memory is reached only through `Smem`'s `unsafe`
     // accessors, whose contract covers this; ending the caller's SMACH or
@@ -75,23 +105,23 @@ pub(crate) fn terminate(handle: Handle, value: u64) -> Result<u64, SysError> {
     SysError::decode_return(unsafe { raw::syscall1(word, value) })
 }
 
-/// `reconfigure` on `handle` with `[rdi, rsi, rdx]`.
-pub(crate) fn reconfigure(handle: Handle, registers: [u64; 3]) -> Result<u64, SysError> {
-    let word = CallWord::new(handle, Call::Reconfigure).get();
+/// `reconfigure` on `callee` with `[rdi, rsi, rdx]`.
+pub(crate) fn reconfigure(callee: impl Into<Callee>, registers: [u64; 3]) -> Result<u64, SysError> {
+    let word = callee.into().word(Call::Reconfigure);
     let [selector, value, value2] = registers;
     // SAFETY: no selector writes user memory; an SMEM protection change is
     // covered by `Smem`'s `unsafe` accessors' contract.
     SysError::decode_return(unsafe { raw::syscall3(word, selector, value, value2) })
 }
 
-/// `query` on `handle`: fills `out` (an info struct's bytes), returns the
+/// `query` on `callee`: fills `out` (an info struct's bytes), returns the
 /// bytes written.
 pub(crate) fn query(
-    handle: Handle,
+    callee: impl Into<Callee>,
     selector: QuerySelector,
     out: &mut [u8],
 ) -> Result<usize, SysError> {
-    let word = CallWord::new(handle, Call::Query).get();
+    let word = callee.into().word(Call::Query);
     // SAFETY: the kernel writes at most `out.len()` bytes into `out`, a live
     // exclusive slice.
     let rax = unsafe {
@@ -105,9 +135,9 @@ pub(crate) fn query(
     SysError::decode_return(rax).map(byte_count)
 }
 
-/// `read` on `handle` into `buf`; returns the bytes read.
-pub(crate) fn read(handle: Handle, buf: &mut [u8]) -> Result<usize, SysError> {
-    let word = CallWord::new(handle, Call::Read).get();
+/// `read` on `callee` into `buf`; returns the bytes read.
+pub(crate) fn read(callee: impl Into<Callee>, buf: &mut [u8]) -> Result<usize, SysError> {
+    let word = callee.into().word(Call::Read);
     // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`, a live
     // exclusive slice.
     let rax = unsafe {
@@ -120,9 +150,9 @@ pub(crate) fn read(handle: Handle, buf: &mut [u8]) -> Result<usize, SysError> {
     SysError::decode_return(rax).map(byte_count)
 }
 
-/// `write` on `handle` from `buf`; returns the bytes written.
-pub(crate) fn write(handle: Handle, buf: &[u8]) -> Result<usize, SysError> {
-    let word = CallWord::new(handle, Call::Write).get();
+/// `write` on `callee` from `buf`; returns the bytes written.
+pub(crate) fn write(callee: impl Into<Callee>, buf: &[u8]) -> Result<usize, SysError> {
+    let word = callee.into().word(Call::Write);
     // SAFETY: the kernel only reads `buf`, a live slice.
     let rax = unsafe { raw::syscall2(word, register(buf.as_ptr() as usize), register(buf.len())) };
     SysError::decode_return(rax).map(byte_count)

@@ -6,7 +6,12 @@
 //!
 //! - [`Sio`]: open a file or device ([`Sio::open`]), [`Sio::read`],
 //!   [`Sio::write`], [`Sio::seek`], [`Sio::query`], [`Sio::close`];
-//!   [`Sio::console`] is handle 1.
+//!   [`Sio::console`] is handle 1. [`Sio::routines`] describes the
+//!   routines the kernel synthesized for it ([`routine_of`] reads the text).
+//! - Generic path: [`set_generic_mode`] sends every call of the program
+//!   down the kernel's generic path; [`Sio::open_generic`] and
+//!   [`Sio::generic`] do it for one SIO, so a program can compare the
+//!   synthesized and generic paths (their results must be identical).
 //! - [`Smach`]: [`Smach::spawn`] a program from the initrd, [`Smach::wait`]
 //!   for it; [`exit`] ends the caller.
 //! - [`Scpu`]: start a thread ([`Scpu::create`]) on a [`Stack`].
@@ -51,6 +56,8 @@ mod panic;
     reason = "the one module of `asm!`; every block has a SAFETY comment"
 )]
 pub mod raw;
+pub mod route;
+pub mod routines;
 pub mod start;
 
 #[allow(
@@ -71,6 +78,8 @@ mod smem;
 pub use call::null_call;
 pub use console::Console;
 pub use raw::{rdtsc, rdtscp};
+pub use route::{generic_mode, set_generic_mode};
+pub use routines::{routine_of, Routine};
 pub use scpu::{Scpu, ScpuEntry, Stack, MIN_STACK_BYTES};
 pub use sio::Sio;
 pub use smach::{exit, Smach};

@@ -18,6 +18,12 @@
 //! check that such arguments are user addresses, not that Rust code is done
 //! with the memory. Each typed wrapper states why its use is sound.
 //!
+//! Every wrapper ORs the process-wide generic-mode bits
+//! ([`set_generic_mode`](crate::set_generic_mode): 0, or
+//! [`CallWord::FORCE_GENERIC`](sk_abi::CallWord::FORCE_GENERIC)) into the
+//! call word. To force one call down the generic path, pass
+//! `word | CallWord::FORCE_GENERIC`.
+//!
 //! Options used on every `syscall`: no `nomem`/`readonly` (the kernel reads
 //! and writes user memory the compiler must not cache across the call), no
 //! `preserves_flags` (RFLAGS come back from `r11`, which the ABI calls
@@ -26,6 +32,8 @@
 
 use core::arch::asm;
 
+use crate::route;
+
 /// `syscall` with no arguments; returns `rax`.
 ///
 /// # Safety
@@ -33,6 +41,7 @@ use core::arch::asm;
 /// (zero) arguments: see the call's documentation in `sk_abi`.
 #[inline(always)]
 pub unsafe fn syscall0(word: u64) -> i64 {
+    let word = word | route::process_bits();
     let result: i64;
     // SAFETY: the instruction follows the ABI register convention; the
     // clobbers (rcx, r11, the six argument registers) are declared; the
@@ -57,6 +66,7 @@ pub unsafe fn syscall0(word: u64) -> i64 {
 /// what the call does with it.
 #[inline(always)]
 pub unsafe fn syscall1(word: u64, arg0: u64) -> i64 {
+    let word = word | route::process_bits();
     let result: i64;
     // SAFETY: as in `syscall0`; the caller vouches for the pointer arguments.
     unsafe {
@@ -79,6 +89,7 @@ pub unsafe fn syscall1(word: u64, arg0: u64) -> i64 {
 /// As for [`syscall1`].
 #[inline(always)]
 pub unsafe fn syscall2(word: u64, arg0: u64, arg1: u64) -> i64 {
+    let word = word | route::process_bits();
     let result: i64;
     // SAFETY: as in `syscall0`; the caller vouches for the pointer arguments.
     unsafe {
@@ -101,6 +112,7 @@ pub unsafe fn syscall2(word: u64, arg0: u64, arg1: u64) -> i64 {
 /// As for [`syscall1`].
 #[inline(always)]
 pub unsafe fn syscall3(word: u64, arg0: u64, arg1: u64, arg2: u64) -> i64 {
+    let word = word | route::process_bits();
     let result: i64;
     // SAFETY: as in `syscall0`; the caller vouches for the pointer arguments.
     unsafe {
@@ -126,6 +138,7 @@ pub unsafe fn syscall3(word: u64, arg0: u64, arg1: u64, arg2: u64) -> i64 {
 #[inline(always)]
 pub unsafe fn syscall6(word: u64, args: [u64; 6]) -> i64 {
     let [arg0, arg1, arg2, arg3, arg4, arg5] = args;
+    let word = word | route::process_bits();
     let result: i64;
     // SAFETY: as in `syscall0`; the caller vouches for the pointer arguments.
     unsafe {

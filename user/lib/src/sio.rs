@@ -2,8 +2,11 @@
 //!
 //! Owns [`Sio`]: open by path, then the five executive calls (`read`,
 //! `write`, `reconfigure` as [`Sio::seek`] and [`Sio::set_tty_mode`],
-//! `query`, `terminate` as [`Sio::close`]). Each call goes straight to the
-//! routines the kernel synthesized for this SIO.
+//! `query` (also [`Sio::routines`]), `terminate` as [`Sio::close`]). Each
+//! call goes straight to the routines the kernel synthesized for this SIO,
+//! unless the `Sio` was made with [`Sio::generic`] or
+//! [`Sio::open_generic`] (or [`set_generic_mode`](crate::set_generic_mode)
+//! is on): then every call takes the generic path.
 
 use core::fmt;
 
@@ -12,13 +15,15 @@ use sk_abi::{
     TtyMode, Whence,
 };
 
-use crate::call::{self, register};
+use crate::call::{self, register, Callee};
+use crate::route::Route;
 
 /// An open SIO. Closing is explicit ([`Sio::close`]): dropping a `Sio`
 /// leaves the handle open until the SMACH exits.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct Sio {
     handle: Handle,
+    route: Route,
 }
 
 impl Sio {
@@ -29,22 +34,36 @@ impl Sio {
     /// [`SysError::Exists`], [`SysError::IsDir`], [`SysError::BadFlags`],
     /// [`SysError::BadPath`], [`SysError::TooManyHandles`], …
     pub fn open(path: &str, flags: OpenFlags) -> Result<Self, SysError> {
+        Self::open_by(path, flags, Route::Table)
+    }
+
+    /// As [`Sio::open`], but the `create` and every later call on the
+    /// returned `Sio` take the kernel's generic path
+    /// ([`CallWord::FORCE_GENERIC`](sk_abi::CallWord::FORCE_GENERIC)), even
+    /// where a synthesized routine exists: the twin a differential test
+    /// compares the synthesized path against.
+    ///
+    /// # Errors
+    /// As for [`Sio::open`].
+    pub fn open_generic(path: &str, flags: OpenFlags) -> Result<Self, SysError> {
+        Self::open_by(path, flags, Route::Generic)
+    }
+
+    fn open_by(path: &str, flags: OpenFlags, route: Route) -> Result<Self, SysError> {
         let args = SioCreateArgs {
             path_ptr: register(path.as_ptr() as usize),
             path_len: register(path.len()),
             flags: flags.bits(),
             _pad: 0,
         };
-        let handle = call::create(Kind::Sio, &args.to_bytes())?;
-        Ok(Self { handle })
+        let handle = call::create(Kind::Sio, &args.to_bytes(), route)?;
+        Ok(Self { handle, route })
     }
 
     /// The console (handle 1), open in every SMACH.
     #[must_use]
     pub const fn console() -> Self {
-        Self {
-            handle: Handle::CONSOLE,
-        }
+        Self::from_handle(Handle::CONSOLE)
     }
 
     /// Wraps a handle known to name an SIO (one passed by a parent, say).
@@ -52,7 +71,29 @@ impl Sio {
     /// [`SysError::WrongKind`] or [`SysError::BadCall`].
     #[must_use]
     pub const fn from_handle(handle: Handle) -> Self {
-        Self { handle }
+        Self {
+            handle,
+            route: Route::Table,
+        }
+    }
+
+    /// The same SIO, with every later call on the returned `Sio` taking
+    /// the kernel's generic path (see [`Sio::open_generic`]). For one
+    /// generic call on a handle, `Sio::from_handle(handle).generic()`.
+    #[must_use]
+    pub const fn generic(self) -> Self {
+        Self {
+            handle: self.handle,
+            route: Route::Generic,
+        }
+    }
+
+    /// Whether calls on this `Sio` are forced down the generic path
+    /// ([`Sio::generic`], [`Sio::open_generic`]; the process-wide
+    /// [`set_generic_mode`](crate::set_generic_mode) is separate).
+    #[must_use]
+    pub const fn is_generic(&self) -> bool {
+        matches!(self.route, Route::Generic)
     }
 
     /// The handle.
@@ -61,13 +102,21 @@ impl Sio {
         self.handle
     }
 
+    /// Where this `Sio`'s calls go.
+    fn callee(&self) -> Callee {
+        Callee {
+            handle: self.handle,
+            route: self.route,
+        }
+    }
+
     /// Reads into `buf`; returns the bytes read, 0 at end of file.
     ///
     /// # Errors
     /// [`SysError::NotPermitted`] if not opened for reading,
     /// [`SysError::IsDir`], [`SysError::WouldBlock`], …
     pub fn read(&self, buf: &mut [u8]) -> Result<usize, SysError> {
-        call::read(self.handle, buf)
+        call::read(self.callee(), buf)
     }
 
     /// Writes from `buf`; returns the bytes written (possibly fewer).
@@ -76,7 +125,7 @@ impl Sio {
     /// [`SysError::NotPermitted`] if not opened for writing,
     /// [`SysError::FileTooLarge`], [`SysError::NoSpace`], …
     pub fn write(&self, buf: &[u8]) -> Result<usize, SysError> {
-        call::write(self.handle, buf)
+        call::write(self.callee(), buf)
     }
 
     /// Writes all of `buf`, calling `write` until done.
@@ -117,7 +166,7 @@ impl Sio {
     /// # Errors
     /// As for the request.
     pub fn reconfigure(&self, request: SioReconfigure) -> Result<u64, SysError> {
-        call::reconfigure(self.handle, request.to_registers())
+        call::reconfigure(self.callee(), request.to_registers())
     }
 
     /// The SIO's kind, size, position and flags.
@@ -126,8 +175,22 @@ impl Sio {
     /// [`SysError::BadHandle`], …
     pub fn query(&self) -> Result<SioInfo, SysError> {
         let mut bytes = [0_u8; SioInfo::SIZE];
-        call::query(self.handle, QuerySelector::Info, &mut bytes)?;
+        call::query(self.callee(), QuerySelector::Info, &mut bytes)?;
         SioInfo::from_bytes(&bytes)
+    }
+
+    /// The kernel's description of this SIO's routines
+    /// ([`QuerySelector::Routines`]): UTF-8 text written into `buf`,
+    /// truncated to it; returns the bytes written. Its first lines are one
+    /// per op with a routine slot, `read: synthesized <template>` or
+    /// `read: generic` (likewise `write:`), then details; parse them with
+    /// [`routine_of`](crate::routine_of).
+    ///
+    /// # Errors
+    /// [`SysError::BadHandle`], [`SysError::WrongKind`] on a non-SIO,
+    /// [`SysError::BadAddress`], …
+    pub fn routines(&self, buf: &mut [u8]) -> Result<usize, SysError> {
+        call::query(self.callee(), QuerySelector::Routines, buf)
     }
 
     /// Closes the SIO (its handle may be reused by a later `create`).
@@ -135,12 +198,31 @@ impl Sio {
     /// # Errors
     /// [`SysError::BadHandle`] if already closed.
     pub fn close(self) -> Result<(), SysError> {
-        call::terminate(self.handle, 0).map(drop)
+        call::terminate(self.callee(), 0).map(drop)
     }
 }
 
 impl fmt::Write for Sio {
     fn write_str(&mut self, text: &str) -> fmt::Result {
         self.write_all(text.as_bytes()).map_err(|_| fmt::Error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generic_is_per_sio_and_keeps_the_handle() {
+        let plain = Sio::from_handle(Handle::new(5));
+        assert!(!plain.is_generic() && !Sio::console().is_generic());
+        let generic = plain.generic();
+        assert!(generic.is_generic());
+        assert_eq!(generic.handle(), Handle::new(5));
+        assert_eq!(
+            generic.callee().route.bits(),
+            sk_abi::CallWord::FORCE_GENERIC
+        );
+        assert_eq!(Sio::console().callee().route.bits(), 0);
     }
 }

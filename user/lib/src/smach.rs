@@ -8,6 +8,7 @@ use sk_abi::{
 };
 
 use crate::call::{self, register};
+use crate::route::Route;
 
 /// A synthetic machine: the caller ([`Smach::this`]) or a child.
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -39,7 +40,7 @@ impl Smach {
             flags: 0,
             _pad: 0,
         };
-        let handle = call::create(Kind::Smach, &args.to_bytes())?;
+        let handle = call::create(Kind::Smach, &args.to_bytes(), Route::Table)?;
         Ok(Self { handle })
     }
 

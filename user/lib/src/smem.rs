@@ -11,6 +11,7 @@ use sk_abi::{
 };
 
 use crate::call;
+use crate::route::Route;
 
 /// A mapped SMEM region. Freeing is explicit ([`Smem::free`]).
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -54,7 +55,7 @@ impl Smem {
     /// # Errors
     /// As for `create(Kind::Smem)` and `query`.
     pub fn create_with(args: &SmemCreateArgs) -> Result<Self, SysError> {
-        let handle = call::create(Kind::Smem, &args.to_bytes())?;
+        let handle = call::create(Kind::Smem, &args.to_bytes(), Route::Table)?;
         let info = query_info(handle).inspect_err(|_| {
             // Do not leak the region if the kernel cannot describe it.
             let _ = call::terminate(handle, 0);

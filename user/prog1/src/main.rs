@@ -5,6 +5,10 @@
 //! ([`rdtsc`] before, [`rdtscp`] after); adding each byte to the checksum
 //! costs one add per read, next to a kernel call.
 //!
+//! Start argument: 0 = normal calls (the synthesized routines); 1 = every
+//! call forced down the kernel's generic path
+//! ([`sk_user::set_generic_mode`]), and the lines say so.
+//!
 //! Prints exactly:
 //!
 //! ```text
@@ -12,25 +16,36 @@
 //! prog1: <ticks> TSC ticks, <ticks / 100000, one decimal> per read
 //! ```
 //!
+//! or, with argument 1, the same with `prog1 (generic path):` in front.
 //! The checksum is the wrapping `u64` sum of the bytes read: `/dev/mem`
 //! byte `i` is `(i * 7 + 3) mod 256`, so it is always `0xc288b0` (12,748,976).
-//! Exit status 0; 1 if `/dev/mem` cannot be opened or any read returned
-//! anything but 1.
+//! Exit status 0; 1 if `/dev/mem` cannot be opened, any read returned
+//! anything but 1, or the checksum is not `0xc288b0` (so two runs that
+//! exit 0 printed the same checksum).
 #![no_std]
 #![no_main]
 
-use sk_user::{println, rdtsc, rdtscp, OpenFlags, Sio};
+use sk_user::{println, rdtsc, rdtscp, start_arg, OpenFlags, Sio};
 
 sk_user::entry!(main);
 
 /// Number of reads, as in the paper.
 const READS: u64 = 100_000;
 
+/// The checksum every correct run prints.
+const EXPECTED_CHECKSUM: u64 = 0xc2_88b0;
+
 fn main() -> i32 {
+    let name = if start_arg() == 1 {
+        sk_user::set_generic_mode(true);
+        "prog1 (generic path)"
+    } else {
+        "prog1"
+    };
     let mem = match Sio::open("/dev/mem", OpenFlags::READ) {
         Ok(mem) => mem,
         Err(error) => {
-            println!("prog1: cannot open /dev/mem: {error}");
+            println!("{name}: cannot open /dev/mem: {error}");
             return 1;
         }
     };
@@ -47,19 +62,23 @@ fn main() -> i32 {
     let ticks = rdtscp().wrapping_sub(start);
     let _ = mem.close();
 
-    println!("prog1: {READS} reads of 1 byte from /dev/mem, checksum {checksum:#x}");
+    println!("{name}: {READS} reads of 1 byte from /dev/mem, checksum {checksum:#x}");
     let tenths = tenths_per_read(ticks, READS);
     println!(
-        "prog1: {ticks} TSC ticks, {}.{} per read",
+        "{name}: {ticks} TSC ticks, {}.{} per read",
         tenths / 10,
         tenths % 10
     );
-    if bad_reads == 0 {
-        0
-    } else {
-        println!("prog1: {bad_reads} reads did not return 1 byte");
-        1
+    let mut status = 0;
+    if bad_reads != 0 {
+        println!("{name}: {bad_reads} reads did not return 1 byte");
+        status = 1;
     }
+    if checksum != EXPECTED_CHECKSUM {
+        println!("{name}: checksum {checksum:#x}, expected {EXPECTED_CHECKSUM:#x}");
+        status = 1;
+    }
+    status
 }
 
 /// `ticks / reads` in tenths, rounded to nearest.

@@ -1,0 +1,198 @@
+//! The native backend (default): the suite's OS layer on Synthesis's native
+//! ABI through `sk-user`.
+//!
+//! Owns the same interface as the Linux backend ([`File`], [`null_call`],
+//! [`write_console`], …) and what only Synthesis has: [`trace_call`] (the
+//! kernel's single-step count of one call's kernel instructions) and
+//! [`synthesis_cost`] (what the kernel reports it spent synthesizing an
+//! SIO's routines). Smoke mode is the start argument 1, which the kernel's
+//! `bench` boot mode passes for `bench.smoke`.
+
+#[allow(
+    unsafe_code,
+    reason = "the traced `syscall` and the raw query calls; SAFETY per block"
+)]
+mod trace;
+
+use sk_user::abi::{Call, CallWord, Handle, OpenFlags, SmachReconfigure, SysError, Whence};
+use sk_user::{Sio, Smach};
+
+use crate::paths::Path;
+use crate::TracedCall;
+
+pub(crate) use sk_user::SysError as Error;
+
+/// Name of this system in the output.
+pub(crate) const SYSTEM: &str = "synthesis";
+
+/// The memory device of Programs 1 and 2.
+pub(crate) const MEM: Path = Path::new("/dev/mem\0");
+
+sk_user::entry!(main);
+
+fn main() -> i32 {
+    crate::run()
+}
+
+/// How a file is opened.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Access {
+    /// Read only.
+    Read,
+    /// Write only.
+    Write,
+    /// Read and write, created if missing, truncated.
+    CreateTruncate,
+}
+
+/// An open SIO.
+#[derive(Debug)]
+pub(crate) struct File {
+    sio: Sio,
+}
+
+impl File {
+    /// `create(Kind::Sio)`.
+    #[inline(always)]
+    pub(crate) fn open(path: Path, access: Access) -> Result<Self, Error> {
+        let flags = match access {
+            Access::Read => OpenFlags::READ,
+            Access::Write => OpenFlags::WRITE,
+            Access::CreateTruncate => {
+                OpenFlags::READ | OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::TRUNCATE
+            }
+        };
+        Sio::open(path.without_nul(), flags).map(|sio| Self { sio })
+    }
+
+    /// `read`.
+    #[inline(always)]
+    pub(crate) fn read(&self, buf: &mut [u8]) -> Result<usize, Error> {
+        self.sio.read(buf)
+    }
+
+    /// `write`.
+    #[inline(always)]
+    pub(crate) fn write(&self, buf: &[u8]) -> Result<usize, Error> {
+        self.sio.write(buf)
+    }
+
+    /// Seek to 0.
+    pub(crate) fn rewind(&self) -> Result<(), Error> {
+        self.sio.seek(Whence::Set, 0).map(drop)
+    }
+
+    /// `terminate`.
+    #[inline(always)]
+    pub(crate) fn close(self) -> Result<(), Error> {
+        self.sio.close()
+    }
+}
+
+/// The null call (`Call::Null`).
+#[inline(always)]
+pub(crate) fn null_call() {
+    let _ = sk_user::null_call();
+}
+
+/// Writes to the console (handle 1).
+pub(crate) fn write_console(bytes: &[u8]) {
+    let _ = Sio::console().write_all(bytes);
+}
+
+/// Smoke mode: start argument 1.
+pub(crate) fn is_smoke() -> bool {
+    sk_user::start_arg() == 1
+}
+
+/// Synthesis counts one call's kernel instructions.
+pub(crate) const HAS_KERNEL_TRACE: bool = true;
+
+/// Kernel instructions of one `call`, from the `syscall` instruction to the
+/// return to user mode: arms `TraceNextCall`, makes the call with TF set,
+/// reads `LastTrace`. `None` if the kernel refuses any step (a kernel
+/// without the counter) or the call itself fails.
+pub(crate) fn trace_call(mut call: TracedCall<'_>) -> Option<u64> {
+    let (word, arg0, arg1) = match &mut call {
+        TracedCall::Null => (CallWord::new(Handle::SELF, Call::Null), 0, 0),
+        TracedCall::Read(file, buf) => (
+            CallWord::new(file.sio.handle(), Call::Read),
+            buf.as_mut_ptr() as u64,
+            buf.len() as u64,
+        ),
+        TracedCall::Write(file, buf) => (
+            CallWord::new(file.sio.handle(), Call::Write),
+            buf.as_ptr() as u64,
+            buf.len() as u64,
+        ),
+    };
+    Smach::this()
+        .reconfigure(SmachReconfigure::TraceNextCall)
+        .ok()?;
+    // `call` borrows the buffer for this whole function, so the pointers
+    // stay valid across the traced call.
+    let rax = trace::traced_call(word.get(), arg0, arg1);
+    SysError::decode_return(rax).ok()?;
+    trace::last_trace().ok()
+}
+
+/// What the kernel says synthesizing `file`'s routines cost, in TSC ticks:
+/// the sum of the per-routine figures in its `Routines` query text
+/// (`created in <N> TSC ticks`, or `creation cost <N>`). `None` if the
+/// query fails or names no cost (the generic path synthesizes nothing).
+pub(crate) fn synthesis_cost(file: &File) -> Option<u64> {
+    // Disassembly follows each routine's header line: leave room for all.
+    let mut text = [0_u8; 32 * 1024];
+    let len = trace::query_routines(file.sio.handle(), &mut text).ok()?;
+    sum_creation_costs(text.get(..len)?)
+}
+
+/// Synthesis prints its TSC rate in the boot log (`tsc: … MHz`); nothing
+/// more to say here.
+pub(crate) fn describe_system() {
+    crate::println!("bench: system synthesis");
+}
+
+/// Sums the number after every `created in` or `creation cost` in `text`
+/// (case-insensitive; `:`, `=` and blanks may stand between the words and
+/// the number; `_` and `,` inside it are skipped). `None` if there is none.
+fn sum_creation_costs(text: &[u8]) -> Option<u64> {
+    const KEYS: [&[u8]; 2] = [b"created in", b"creation cost"];
+    let mut total: Option<u64> = None;
+    let mut rest = text;
+    while let Some((at, key)) = KEYS
+        .iter()
+        .filter_map(|key| {
+            let at = rest
+                .windows(key.len())
+                .position(|window| window.eq_ignore_ascii_case(key))?;
+            Some((at, key.len()))
+        })
+        .min()
+    {
+        rest = rest.get(at + key..).unwrap_or(&[]);
+        let skip = rest
+            .iter()
+            .position(|b| !matches!(b, b' ' | b'\t' | b':' | b'='))
+            .unwrap_or(rest.len());
+        rest = rest.get(skip..).unwrap_or(&[]);
+        let mut value: Option<u64> = None;
+        let mut used = 0;
+        for &byte in rest {
+            match byte {
+                b'0'..=b'9' => {
+                    let digit = u64::from(byte - b'0');
+                    value = Some(value.unwrap_or(0).saturating_mul(10).saturating_add(digit));
+                }
+                b'_' | b',' if value.is_some() => {}
+                _ => break,
+            }
+            used += 1;
+        }
+        rest = rest.get(used..).unwrap_or(&[]);
+        if let Some(value) = value {
+            total = Some(total.unwrap_or(0).saturating_add(value));
+        }
+    }
+    total
+}

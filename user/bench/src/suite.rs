@@ -1,0 +1,394 @@
+//! The metrics, in the order they run and print.
+//!
+//! Owns [`run`], the [`METRICS`] table, the two size sets ([`Sizes::FULL`],
+//! [`Sizes::SMOKE`]) and [`Failure`]. Each metric first makes one untimed
+//! call and checks its result (a failing call would otherwise be timed as a
+//! fast one), then times the loop with [`measure::repeat`], then, on
+//! Synthesis, counts one call's kernel instructions.
+//!
+//! | name | operation |
+//! |---|---|
+//! | `null_call` | the null call (Synthesis `Call::Null`; Linux `getppid`) |
+//! | `read_zero_1` | read 1 byte from `/dev/zero` |
+//! | `read_mem_1` | read 1 byte from `/dev/mem` (Linux: the RAM file `/tmp/mem`) |
+//! | `read_file_1` | read 1 byte from a RAM file |
+//! | `read_file_1000` | read 1000 bytes from a RAM file |
+//! | `program1` | Program 1 (paper §4.2): open `/dev/mem`, 100,000 one-byte reads, close; one op = the whole program |
+//! | `program2` | Program 2: open `/dev/mem`, 10,000 reads of 1000 bytes, close; one op = the whole program |
+//! | `write_null_1` | write 1 byte to `/dev/null` |
+//! | `write_file_1024` | write 1 KiB to a RAM file, in place (rewound before each repetition) |
+//! | `open_close_null` | open `/dev/null` write-only and close it (Synthesis: includes synthesizing its write routine) |
+//! | `open_close_file` | open a RAM file read-only and close it (Synthesis: includes synthesizing its read routine) |
+//! | `open_synthesis_cost` | Synthesis only: the kernel's own report of what synthesizing the routines of a write-only `/dev/null` cost (`n/a` elsewhere) |
+//! | `compute_loop` | 5-instruction integer loop, no system call: both systems run the same instructions |
+
+use core::fmt;
+
+use crate::fixture::{Fixture, FILE_BYTES};
+use crate::measure::{self, timed_loop, Plan};
+use crate::os::{self, Access, File};
+use crate::paths::{Path, DATA_FILE, DEV_NULL, DEV_ZERO, WRITE_FILE};
+use crate::{println, tsc, TracedCall};
+
+/// Reads in Program 1 (paper §4.2).
+const PROGRAM1_READS: u64 = 100_000;
+/// Reads in Program 2.
+const PROGRAM2_READS: u64 = 10_000;
+/// Bytes per read in Program 2 and `read_file_1000`.
+const BULK_READ_BYTES: usize = 1000;
+/// Bytes per write in `write_file_1024`.
+const BULK_WRITE_BYTES: usize = 1024;
+
+/// Iterations and repetitions per kind of metric.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Sizes {
+    /// Single small calls (null, 1-byte reads and writes).
+    calls: Plan,
+    /// 1000-byte reads and 1 KiB writes; `iterations` × size stays within
+    /// the 1 MiB files.
+    bulk: Plan,
+    /// Open and close pairs; also the repetitions of `open_synthesis_cost`.
+    opens: Plan,
+    /// Programs 1 and 2: repetitions of the whole program.
+    programs: Plan,
+    /// The calibration loop.
+    compute: Plan,
+}
+
+impl Sizes {
+    /// The real run: medians of 7 (5 for the programs).
+    pub(crate) const FULL: Self = Self {
+        calls: Plan {
+            iterations: 20_000,
+            reps: 7,
+        },
+        bulk: Plan {
+            iterations: 1_000,
+            reps: 7,
+        },
+        opens: Plan {
+            iterations: 2_000,
+            reps: 7,
+        },
+        programs: Plan {
+            iterations: 1,
+            reps: 5,
+        },
+        compute: Plan {
+            iterations: 1_000_000,
+            reps: 7,
+        },
+    };
+
+    /// Smoke mode: everything runs, briefly.
+    pub(crate) const SMOKE: Self = Self {
+        calls: Plan {
+            iterations: 200,
+            reps: 3,
+        },
+        bulk: Plan {
+            iterations: 20,
+            reps: 3,
+        },
+        opens: Plan {
+            iterations: 20,
+            reps: 3,
+        },
+        programs: Plan {
+            iterations: 1,
+            reps: 1,
+        },
+        compute: Plan {
+            iterations: 10_000,
+            reps: 3,
+        },
+    };
+}
+
+/// Why a metric could not be measured.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// A call failed.
+    Os(&'static str, os::Error),
+    /// A read or write moved this many bytes, not the expected number.
+    Short(&'static str, usize),
+}
+
+impl Failure {
+    /// A failed call while doing `what`.
+    pub(crate) fn os(what: &'static str, error: os::Error) -> Self {
+        Self::Os(what, error)
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Os(what, error) => write!(f, "{what}: {error}"),
+            Self::Short(what, n) => write!(f, "{what}: moved {n} bytes"),
+        }
+    }
+}
+
+/// One metric: its name and the function that measures and prints it.
+struct Metric {
+    name: &'static str,
+    run: fn(&'static str, &Sizes) -> Result<(), Failure>,
+}
+
+/// Every metric, in order.
+const METRICS: &[Metric] = &[
+    Metric {
+        name: "null_call",
+        run: null_call,
+    },
+    Metric {
+        name: "read_zero_1",
+        run: |n, s| read_metric(n, DEV_ZERO, 1, s.calls, false),
+    },
+    Metric {
+        name: "read_mem_1",
+        run: |n, s| read_metric(n, os::MEM, 1, s.calls, true),
+    },
+    Metric {
+        name: "read_file_1",
+        run: |n, s| read_metric(n, DATA_FILE, 1, s.calls, true),
+    },
+    Metric {
+        name: "read_file_1000",
+        run: |n, s| read_metric(n, DATA_FILE, BULK_READ_BYTES, s.bulk, true),
+    },
+    Metric {
+        name: "program1",
+        run: |n, s| program(n, PROGRAM1_READS, 1, s.programs),
+    },
+    Metric {
+        name: "program2",
+        run: |n, s| program(n, PROGRAM2_READS, BULK_READ_BYTES, s.programs),
+    },
+    Metric {
+        name: "write_null_1",
+        run: |n, s| write_metric(n, DEV_NULL, 1, s.calls, false),
+    },
+    Metric {
+        name: "write_file_1024",
+        run: |n, s| write_metric(n, WRITE_FILE, BULK_WRITE_BYTES, s.bulk, true),
+    },
+    Metric {
+        name: "open_close_null",
+        run: |n, s| open_close(n, DEV_NULL, Access::Write, s.opens),
+    },
+    Metric {
+        name: "open_close_file",
+        run: |n, s| open_close(n, DATA_FILE, Access::Read, s.opens),
+    },
+    Metric {
+        name: "open_synthesis_cost",
+        run: open_synthesis_cost,
+    },
+    Metric {
+        name: "compute_loop",
+        run: compute_loop,
+    },
+];
+
+/// Runs every metric; returns the exit status (0 if none failed).
+pub(crate) fn run(is_smoke: bool) -> i32 {
+    let sizes = if is_smoke { Sizes::SMOKE } else { Sizes::FULL };
+    println!(
+        "bench: start system={} smoke={}",
+        os::SYSTEM,
+        u8::from(is_smoke)
+    );
+    os::describe_system();
+    let mut failures = 0_u32;
+    if let Err(error) = Fixture::create() {
+        println!("bench: setup error: {error}");
+        failures += 1;
+    }
+    for metric in METRICS {
+        if let Err(error) = (metric.run)(metric.name, &sizes) {
+            println!("bench: {} error: {error}", metric.name);
+            failures += 1;
+        }
+    }
+    println!("bench: done failures={failures}");
+    i32::from(failures != 0)
+}
+
+/// Prints one call's kernel instructions (Synthesis only).
+fn print_trace(name: &str, call: TracedCall<'_>) {
+    if !os::HAS_KERNEL_TRACE {
+        return;
+    }
+    match os::trace_call(call) {
+        Some(count) => println!("bench: {name} kernel_instructions={count}"),
+        None => println!("bench: {name} kernel_instructions=n/a"),
+    }
+}
+
+/// Checks that a read or write moved `expected` bytes.
+fn check(
+    what: &'static str,
+    result: Result<usize, os::Error>,
+    expected: usize,
+) -> Result<(), Failure> {
+    match result {
+        Ok(n) if n == expected => Ok(()),
+        Ok(n) => Err(Failure::Short(what, n)),
+        Err(e) => Err(Failure::os(what, e)),
+    }
+}
+
+/// Opens `path`.
+fn open(path: Path, access: Access) -> Result<File, Failure> {
+    File::open(path, access).map_err(|e| Failure::os("open", e))
+}
+
+/// Closes `file`.
+fn close(file: File) -> Result<(), Failure> {
+    file.close().map_err(|e| Failure::os("close", e))
+}
+
+/// Rewinds `file`.
+fn rewind(file: &File) -> Result<(), Failure> {
+    file.rewind().map_err(|e| Failure::os("seek to 0", e))
+}
+
+fn null_call(name: &'static str, sizes: &Sizes) -> Result<(), Failure> {
+    let stats = measure::repeat::<Failure>(sizes.calls, |n| Ok(timed_loop(n, os::null_call)))?;
+    stats.print(name);
+    print_trace(name, TracedCall::Null);
+    Ok(())
+}
+
+/// `len`-byte reads of `path`; rewound before each repetition if
+/// `is_positioned` (a device without positions is not).
+fn read_metric(
+    name: &'static str,
+    path: Path,
+    len: usize,
+    plan: Plan,
+    is_positioned: bool,
+) -> Result<(), Failure> {
+    let file = open(path, Access::Read)?;
+    let mut buf = [0_u8; BULK_READ_BYTES];
+    let buf = buf.get_mut(..len).unwrap_or(&mut []);
+    check("read", file.read(buf), len)?;
+    let stats = measure::repeat::<Failure>(plan, |n| {
+        if is_positioned {
+            rewind(&file)?;
+        }
+        Ok(timed_loop(n, || {
+            let _ = file.read(buf);
+        }))
+    })?;
+    stats.print(name);
+    print_trace(name, TracedCall::Read(&file, buf));
+    close(file)
+}
+
+/// Program 1 or 2: open the memory device, `reads` reads of `len` bytes,
+/// close; one operation is the whole program.
+fn program(name: &'static str, reads: u64, len: usize, plan: Plan) -> Result<(), Failure> {
+    let mut buf = [0_u8; BULK_READ_BYTES];
+    let buf = buf.get_mut(..len).unwrap_or(&mut []);
+    let file = open(os::MEM, Access::Read)?;
+    check("read", file.read(buf), len)?;
+    close(file)?;
+    let stats = measure::repeat::<Failure>(plan, |_| {
+        let start = tsc::read();
+        let file = open(os::MEM, Access::Read)?;
+        for _ in 0..reads {
+            let _ = file.read(buf);
+        }
+        close(file)?;
+        Ok(tsc::read().wrapping_sub(start))
+    })?;
+    stats.print(name);
+    Ok(())
+}
+
+/// `len`-byte writes to `path` (opened write-only, not truncated);
+/// rewound before each repetition if `is_positioned`.
+fn write_metric(
+    name: &'static str,
+    path: Path,
+    len: usize,
+    plan: Plan,
+    is_positioned: bool,
+) -> Result<(), Failure> {
+    let mut data = [0_u8; BULK_WRITE_BYTES];
+    crate::fixture::fill_pattern(&mut data, 0);
+    let data = data.get(..len).unwrap_or(&[]);
+    debug_assert!(plan.iterations.saturating_mul(len as u64) <= FILE_BYTES as u64);
+    let file = open(path, Access::Write)?;
+    check("write", file.write(data), len)?;
+    let stats = measure::repeat::<Failure>(plan, |n| {
+        if is_positioned {
+            rewind(&file)?;
+        }
+        Ok(timed_loop(n, || {
+            let _ = file.write(data);
+        }))
+    })?;
+    stats.print(name);
+    if is_positioned {
+        rewind(&file)?;
+    }
+    print_trace(name, TracedCall::Write(&file, data));
+    close(file)
+}
+
+/// Open and close of `path`. The access decides what Synthesis
+/// synthesizes at open (nothing for a read-only `/dev/null`).
+fn open_close(name: &'static str, path: Path, access: Access, plan: Plan) -> Result<(), Failure> {
+    close(open(path, access)?)?;
+    let stats = measure::repeat::<Failure>(plan, |n| {
+        Ok(timed_loop(n, || {
+            if let Ok(file) = File::open(path, access) {
+                let _ = file.close();
+            }
+        }))
+    })?;
+    stats.print(name);
+    Ok(())
+}
+
+/// The kernel's report of what synthesizing a write-only `/dev/null`'s
+/// routines cost, one open per repetition; `n/a` where the kernel reports
+/// none.
+fn open_synthesis_cost(name: &'static str, sizes: &Sizes) -> Result<(), Failure> {
+    let one = || -> Result<Option<u64>, Failure> {
+        let file = open(DEV_NULL, Access::Write)?;
+        let cost = os::synthesis_cost(&file);
+        close(file)?;
+        Ok(cost)
+    };
+    if one()?.is_none() {
+        println!("bench: {name} n/a");
+        return Ok(());
+    }
+    let plan = Plan {
+        iterations: 1,
+        reps: sizes.opens.reps,
+    };
+    let stats = measure::repeat::<Failure>(plan, |_| Ok(one()?.unwrap_or(0)))?;
+    stats.print(name);
+    Ok(())
+}
+
+fn compute_loop(name: &'static str, sizes: &Sizes) -> Result<(), Failure> {
+    let mut sink = 0_u64;
+    let stats = measure::repeat::<Failure>(sizes.compute, |n| {
+        let start = tsc::read();
+        sink ^= tsc::compute_loop(n, sink);
+        Ok(tsc::read().wrapping_sub(start))
+    })?;
+    stats.print(name);
+    println!(
+        "bench: {name} instructions_per_iteration={}",
+        tsc::COMPUTE_LOOP_INSTRUCTIONS
+    );
+    Ok(())
+}

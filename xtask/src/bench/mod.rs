@@ -1,0 +1,315 @@
+//! `cargo xtask bench [--smoke] [--accel kvm|tcg]`: the benchmark suite on
+//! Synthesis and on Linux, under the same QEMU configuration.
+//!
+//! Owns the run: build the kernel (release) and the initrd (with
+//! `/bin/bench`, `user/bench`'s native build), fetch Debian's Linux kernel
+//! and pack the Linux build of the same program as `/init` ([`linux`]),
+//! then boot four times with the same QEMU flags ([`crate::qemu::Boot`]):
+//!
+//! | mode | kernel | command line |
+//! |---|---|---|
+//! | `synthesized` | Synthesis | `bench` |
+//! | `generic` | Synthesis | `bench synth=off` |
+//! | `linux` | Debian `linux-image-amd64` | `console=ttyS0 quiet panic=-1` |
+//! | `linux-mitigations-off` | the same | `… mitigations=off` |
+//!
+//! Smoke mode adds `bench.smoke` to every command line. Each console line
+//! `bench: <metric> ticks_per_op=…` is printed as a progress line as it
+//! arrives; the outputs are parsed ([`parse`]) into
+//! `target/bench/results.json`, `results.md` ([`report`]) and `chart.svg`
+//! ([`chart`]); each boot's console goes to `target/bench/<mode>.log`.
+//! Smoke runs write to `target/bench/smoke/` instead, so a test run never
+//! overwrites real results.
+//!
+//! What the Synthesis kernel must do with `bench`: spawn `/bin/bench` from
+//! the initrd with start argument 1 if `bench.smoke` is on the command line
+//! (else 0), wait for it, and exit QEMU with success if it exited 0; with
+//! `synth=off`, serve every call through the generic path.
+
+mod chart;
+mod linux;
+mod parse;
+mod report;
+
+use crate::accel::{self, Accel};
+use crate::build;
+use crate::qemu::{Boot, Status};
+use parse::ModeOutput;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// The four columns of the results, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Mode {
+    /// Synthesis with code synthesis on.
+    Synthesized,
+    /// Synthesis with `synth=off`: every call on the generic path.
+    Generic,
+    /// Linux, default mitigations.
+    Linux,
+    /// Linux with `mitigations=off`.
+    LinuxMitigationsOff,
+}
+
+impl Mode {
+    /// All modes, in column order.
+    pub const ALL: [Mode; 4] = [
+        Mode::Synthesized,
+        Mode::Generic,
+        Mode::Linux,
+        Mode::LinuxMitigationsOff,
+    ];
+
+    /// The name in results.json.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Synthesized => "synthesized",
+            Mode::Generic => "generic",
+            Mode::Linux => "linux",
+            Mode::LinuxMitigationsOff => "linux-mitigations-off",
+        }
+    }
+
+    /// Whether the mode boots Linux.
+    pub fn is_linux(self) -> bool {
+        matches!(self, Mode::Linux | Mode::LinuxMitigationsOff)
+    }
+
+    /// The kernel command line.
+    fn cmdline(self, is_smoke: bool) -> String {
+        let mut words = match self {
+            Mode::Synthesized => vec!["bench"],
+            Mode::Generic => vec!["bench", "synth=off"],
+            Mode::Linux => vec!["console=ttyS0", "quiet", "panic=-1"],
+            Mode::LinuxMitigationsOff => {
+                vec!["console=ttyS0", "quiet", "panic=-1", "mitigations=off"]
+            }
+        };
+        if is_smoke {
+            words.push("bench.smoke");
+        }
+        words.join(" ")
+    }
+}
+
+/// One metric of the suite, as the bench program names it.
+pub struct Metric {
+    /// Name in the `bench:` lines and results.json.
+    pub name: &'static str,
+    /// What it measures, for results.md.
+    pub label: &'static str,
+    /// Only Synthesis can measure it (`n/a` elsewhere, and on a kernel that
+    /// does not report it).
+    pub is_optional: bool,
+}
+
+/// Every metric, in the program's order (user/bench/src/suite.rs).
+pub const METRICS: &[Metric] = &[
+    metric("null_call", "null call (Linux: getppid)"),
+    metric("read_zero_1", "read 1 byte, /dev/zero"),
+    metric("read_mem_1", "read 1 byte, /dev/mem (Linux: /tmp/mem)"),
+    metric("read_file_1", "read 1 byte, RAM file"),
+    metric("read_file_1000", "read 1000 bytes, RAM file"),
+    metric(
+        "program1",
+        "Program 1: 100,000 × read 1 byte /dev/mem (whole program)",
+    ),
+    metric(
+        "program2",
+        "Program 2: 10,000 × read 1000 bytes /dev/mem (whole program)",
+    ),
+    metric("write_null_1", "write 1 byte, /dev/null"),
+    metric("write_file_1024", "write 1 KiB, RAM file (in place)"),
+    metric(
+        "open_close_null",
+        "open (write-only) + close /dev/null, incl. synthesis",
+    ),
+    metric(
+        "open_close_file",
+        "open (read-only) + close RAM file, incl. synthesis",
+    ),
+    Metric {
+        name: "open_synthesis_cost",
+        label: "synthesis cost of one open of /dev/null (kernel's report)",
+        is_optional: true,
+    },
+    metric(
+        "compute_loop",
+        "compute-only loop, per iteration (5 instructions)",
+    ),
+];
+
+const fn metric(name: &'static str, label: &'static str) -> Metric {
+    Metric {
+        name,
+        label,
+        is_optional: false,
+    }
+}
+
+/// Wall-clock guard per boot.
+fn timeout_secs(is_smoke: bool) -> u64 {
+    if is_smoke {
+        600
+    } else {
+        3600
+    }
+}
+
+/// One boot's result.
+pub struct ModeRun {
+    /// Which column.
+    pub mode: Mode,
+    /// What its console said.
+    pub output: ModeOutput,
+    /// How QEMU ended.
+    pub status: Status,
+}
+
+impl ModeRun {
+    /// The program finished with no failed metric, every metric that is
+    /// not optional has figures, and the boot ended as it should
+    /// (Synthesis: success status; Linux: power-off, QEMU status 0).
+    pub fn is_complete(&self) -> bool {
+        let ended_well = if self.mode.is_linux() {
+            matches!(self.status, Status::TripleFault | Status::Success)
+        } else {
+            self.status.is_success()
+        };
+        ended_well && self.output.failures == Some(0) && self.missing_metrics().is_empty()
+    }
+
+    /// Metrics that must have figures but have none.
+    pub fn missing_metrics(&self) -> Vec<&'static str> {
+        METRICS
+            .iter()
+            .filter(|m| !m.is_optional)
+            .filter(|m| self.output.record(m.name).and_then(|r| r.figures).is_none())
+            .map(|m| m.name)
+            .collect()
+    }
+}
+
+/// Runs the whole suite; see the module docs.
+pub fn run(requested: Option<Accel>, is_smoke: bool) -> Result<ExitCode, String> {
+    crate::setup::ensure_all()?;
+    let out_dir = if is_smoke {
+        build::root().join("target/bench/smoke")
+    } else {
+        build::root().join("target/bench")
+    };
+    std::fs::create_dir_all(&out_dir)
+        .map_err(|e| format!("creating {}: {e}", out_dir.display()))?;
+
+    println!("xtask: building the kernel (release) and the initrd");
+    let kernel = build::kernel(build::Profile::Release)?;
+    let initrd = build::initrd()?;
+    println!("xtask: preparing the Linux guest");
+    let linux_kernel = linux::kernel()?;
+    let linux_initramfs = linux::initramfs(&out_dir)?;
+    let accel = accel::choose(requested, &kernel);
+
+    let mut runs = Vec::new();
+    for mode in Mode::ALL {
+        let (image, initrd) = if mode.is_linux() {
+            (linux_kernel.image.as_path(), linux_initramfs.as_path())
+        } else {
+            (kernel.as_path(), initrd.as_path())
+        };
+        runs.push(boot(mode, image, initrd, accel, is_smoke, &out_dir)?);
+    }
+
+    let machine = report::Machine::gather(accel, &linux_kernel, &runs, is_smoke);
+    let results = report::Results::new(machine, &runs);
+    let json = out_dir.join("results.json");
+    let md = out_dir.join("results.md");
+    let svg = out_dir.join("chart.svg");
+    write(&json, &results.to_json())?;
+    write(&md, &results.to_markdown())?;
+    chart::write_svg(&svg, &results)?;
+    println!(
+        "xtask: wrote {}, {} and {}",
+        json.display(),
+        md.display(),
+        svg.display()
+    );
+
+    let incomplete: Vec<&ModeRun> = runs.iter().filter(|r| !r.is_complete()).collect();
+    for run in &incomplete {
+        let missing = run.missing_metrics();
+        println!(
+            "xtask: bench {} incomplete: {}; {}; {} (console in {}.log)",
+            run.mode.name(),
+            describe(run.mode, run.status),
+            match run.output.failures {
+                Some(0) => "the program reported no failure".to_string(),
+                Some(n) => format!("{n} metrics failed"),
+                None => "no `bench: done` line".to_string(),
+            },
+            if missing.is_empty() {
+                "every metric measured".to_string()
+            } else {
+                format!("missing: {}", missing.join(", "))
+            },
+            run.mode.name()
+        );
+    }
+    Ok(if incomplete.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Boots one mode, printing a progress line per metric as it arrives.
+fn boot(
+    mode: Mode,
+    image: &Path,
+    initrd: &Path,
+    accel: Accel,
+    is_smoke: bool,
+    out_dir: &Path,
+) -> Result<ModeRun, String> {
+    let cmdline = mode.cmdline(is_smoke);
+    println!("xtask: bench {}: booting with {cmdline:?}", mode.name());
+    let outcome = Boot::new(image, accel, &cmdline)
+        .initrd(initrd)
+        .timeout_secs(timeout_secs(is_smoke))
+        .run_streaming(|line| {
+            if let Some(progress) = parse::progress(mode, line) {
+                println!("{progress}");
+            }
+        })?;
+    let log = log_path(out_dir, mode);
+    write(&log, &outcome.output)?;
+    let output = parse::parse(&outcome.output);
+    println!(
+        "xtask: bench {}: {} ({} metrics)",
+        mode.name(),
+        describe(mode, outcome.status),
+        output.records.len()
+    );
+    Ok(ModeRun {
+        mode,
+        output,
+        status: outcome.status,
+    })
+}
+
+/// How a boot ended, in words that fit the system: Linux's `/init`
+/// powers off, which QEMU reports as status 0.
+fn describe(mode: Mode, status: Status) -> String {
+    if mode.is_linux() && status == Status::TripleFault {
+        "Linux powered off (QEMU status 0)".into()
+    } else {
+        status.describe()
+    }
+}
+
+fn log_path(out_dir: &Path, mode: Mode) -> PathBuf {
+    out_dir.join(format!("{}.log", mode.name()))
+}
+
+fn write(path: &Path, text: &str) -> Result<(), String> {
+    std::fs::write(path, text).map_err(|e| format!("writing {}: {e}", path.display()))
+}
