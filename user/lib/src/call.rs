@@ -21,6 +21,7 @@ pub(crate) struct Callee {
 impl Callee {
     /// The call word for `call` on this callee (the process-wide bits are
     /// added by [`raw`]).
+    #[inline]
     fn word(self, call: Call) -> u64 {
         CallWord::new(self.handle, call).get() | self.route.bits()
     }
@@ -37,12 +38,14 @@ impl From<Handle> for Callee {
 
 /// A buffer length or address as a register value (`usize` is 64 bits on
 /// x86-64).
+#[inline]
 pub(crate) fn register(value: usize) -> u64 {
     value as u64
 }
 
 /// A byte count the kernel returned, no larger than the buffer it came
 /// from, as a `usize`.
+#[inline]
 pub(crate) fn byte_count(value: u64) -> usize {
     usize::try_from(value).unwrap_or(usize::MAX)
 }
@@ -136,6 +139,7 @@ pub(crate) fn query(
 }
 
 /// `read` on `callee` into `buf`; returns the bytes read.
+#[inline]
 pub(crate) fn read(callee: impl Into<Callee>, buf: &mut [u8]) -> Result<usize, SysError> {
     let word = callee.into().word(Call::Read);
     // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`, a live
@@ -151,6 +155,7 @@ pub(crate) fn read(callee: impl Into<Callee>, buf: &mut [u8]) -> Result<usize, S
 }
 
 /// `write` on `callee` from `buf`; returns the bytes written.
+#[inline]
 pub(crate) fn write(callee: impl Into<Callee>, buf: &[u8]) -> Result<usize, SysError> {
     let word = callee.into().word(Call::Write);
     // SAFETY: the kernel only reads `buf`, a live slice.

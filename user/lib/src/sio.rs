@@ -103,6 +103,7 @@ impl Sio {
     }
 
     /// Where this `Sio`'s calls go.
+    #[inline]
     fn callee(&self) -> Callee {
         Callee {
             handle: self.handle,
@@ -115,6 +116,7 @@ impl Sio {
     /// # Errors
     /// [`SysError::NotPermitted`] if not opened for reading,
     /// [`SysError::IsDir`], [`SysError::WouldBlock`], …
+    #[inline]
     pub fn read(&self, buf: &mut [u8]) -> Result<usize, SysError> {
         call::read(self.callee(), buf)
     }
@@ -124,6 +126,7 @@ impl Sio {
     /// # Errors
     /// [`SysError::NotPermitted`] if not opened for writing,
     /// [`SysError::FileTooLarge`], [`SysError::NoSpace`], …
+    #[inline]
     pub fn write(&self, buf: &[u8]) -> Result<usize, SysError> {
         call::write(self.callee(), buf)
     }
