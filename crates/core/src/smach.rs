@@ -79,7 +79,7 @@ impl Smach {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ProgramId(pub SmachId);
 
-fn load(core: &mut Core, smach: &mut Smach, bytes: &[u8]) -> Result<u64, SysError> {
+fn load(smach: &mut Smach, bytes: &[u8]) -> Result<u64, SysError> {
     let image = sk_elf::ProgramImage::parse(bytes).map_err(|_| SysError::BadElf)?;
     for seg in image.segments() {
         let start = seg.vaddr & !(PAGE - 1);
@@ -119,7 +119,6 @@ fn load(core: &mut Core, smach: &mut Smach, bytes: &[u8]) -> Result<u64, SysErro
         smach.mapped_bytes += end - start;
         smach.regions.push((start, end));
     }
-    let _ = core;
     Ok(image.entry())
 }
 
@@ -159,7 +158,7 @@ pub(crate) fn create(
         priority: DEFAULT_PRIORITY,
         released: false,
     };
-    let built = load(core, &mut smach, &bytes).and_then(|entry| {
+    let built = load(&mut smach, &bytes).and_then(|entry| {
         let stack_bottom = USER_STACK_TOP - USER_STACK_BYTES;
         smach.map_zeroed(
             stack_bottom,

@@ -49,9 +49,15 @@ pub(crate) fn with<R>(f: impl FnOnce(&mut Core) -> R) -> R {
     })
 }
 
-/// Runs `f` on the file system (for the kernel's own setup and tests).
+/// Runs `f` on the file system (for the kernel's own setup and tests),
+/// then applies the events it raised to synthesized routines, so no stale
+/// routine runs after, say, an unlink made here.
 pub fn with_fs<R>(f: impl FnOnce(&mut FileSystem) -> R) -> R {
-    with(|core| f(&mut core.fs))
+    with(|core| {
+        let r = f(&mut core.fs);
+        crate::synthesis::on_fs_events(core);
+        r
+    })
 }
 
 /// Brings the kernel's objects up: the file system with `/dev`, `/tmp` and

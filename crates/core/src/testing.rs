@@ -106,8 +106,79 @@ impl TestMachine {
     }
 }
 
+/// What a routine-table slot of the current thread points at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SlotState {
+    /// A synthesized routine made from this template.
+    Synthesized(&'static str),
+    /// The generic path (the stub's slow path).
+    Generic,
+    /// The current thread has no routine table.
+    NoTable,
+}
+
+impl TestMachine {
+    /// Gives the current (kernel) thread a routine table, so SIOs it opens
+    /// get synthesized routines as a user thread's would (synthesis on).
+    /// Removed again when the machine is dropped.
+    pub fn with_routine_table(self) -> Self {
+        state::with(|core| {
+            let current = core.current;
+            let top = core
+                .threads
+                .get(&current)
+                .map_or(0, |t| t.context.stack_top());
+            let synth = crate::synthesis::for_new_thread(top);
+            if let Some(t) = core.threads.get_mut(&current) {
+                t.synth = synth;
+            }
+        });
+        self
+    }
+
+    /// Where the current thread's slot for `op` on `handle` points.
+    pub fn slot(&self, handle: u32, op: sk_abi::Call) -> SlotState {
+        state::with(|core| {
+            let current = core.current;
+            let Some(table) = core.threads.get(&current).and_then(|t| t.synth.as_ref()) else {
+                return SlotState::NoTable;
+            };
+            let index = (u64::from(handle) << sk_abi::Call::BITS) | u64::from(op.number());
+            let address = table
+                .table
+                .get(index as usize)
+                .map_or(0, |a| a.load(core::sync::atomic::Ordering::Acquire));
+            let sio = core
+                .smachs
+                .get(&self.id)
+                .and_then(|s| s.handles.get(Handle::new(handle)).ok());
+            let routines = match sio {
+                Some(Object::Sio(sio)) => sio.routines.as_deref(),
+                _ => None,
+            };
+            let found = routines.and_then(|r| {
+                [r.read.as_ref(), r.write.as_ref()]
+                    .into_iter()
+                    .flatten()
+                    .find(|x| x.entry() == address)
+                    .map(|x| x.instance.name())
+            });
+            match found {
+                Some(name) => SlotState::Synthesized(name),
+                None => SlotState::Generic,
+            }
+        })
+    }
+}
+
 impl Drop for TestMachine {
     fn drop(&mut self) {
+        state::with(|core| {
+            let current = core.current;
+            if let Some(t) = core.threads.get_mut(&current) {
+                t.synth = None;
+            }
+        });
         crate::thread::detach_current();
         state::with(|core| {
             smach::exit(core, self.id, ExitStatus::SUCCESS);

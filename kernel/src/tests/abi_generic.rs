@@ -264,3 +264,38 @@ ktest!(
         Ok(())
     }
 );
+
+ktest!(
+    fn unlinking_a_file_sends_its_synthesized_routines_to_the_generic_path() {
+        use sk_abi::Call;
+        use sk_core::testing::SlotState;
+        let m = TestMachine::new(4)
+            .map_err(|e| alloc::format!("test machine: {e}"))?
+            .with_routine_table();
+        let f = open(
+            "/tmp/unlinked",
+            RW | OpenFlags::CREATE | OpenFlags::TRUNCATE,
+        )
+        .map_err(|e| alloc::format!("{e}"))?;
+        ensure_eq!(
+            m.slot(f, Call::Read),
+            SlotState::Synthesized("ram_file_read")
+        );
+        ensure_eq!(
+            m.slot(f, Call::Write),
+            SlotState::Synthesized("ram_file_write")
+        );
+        let data = put(0, b"still here");
+        ensure_eq!(sys(f, Call::Write, &[data, 10]), Ok(10));
+        sk_core::with_fs(|fs| fs.unlink("/tmp/unlinked"))
+            .map_err(|e| alloc::format!("unlink: {e}"))?;
+        // Replugged before anything else can run.
+        ensure_eq!(m.slot(f, Call::Read), SlotState::Generic);
+        ensure_eq!(m.slot(f, Call::Write), SlotState::Generic);
+        // The open handle keeps the data; the generic path serves it.
+        ensure_eq!(sys(f, Call::Reconfigure, &[0, 0, 0]), Ok(0));
+        ensure_eq!(sys(f, Call::Read, &[TEST_BUFFER + 100, 64]), Ok(10));
+        ensure_eq!(get(100, 10), b"still here".to_vec());
+        Ok(())
+    }
+);
