@@ -1,7 +1,6 @@
 //! User faults: a user program that faults is terminated alone, and the
 //! kernel says why on the console.
 
-use alloc::format;
 use sk_abi::ExitStatus;
 use sk_machine::traps::{self, TrapFrame};
 
@@ -12,31 +11,23 @@ pub(crate) fn install() {
 }
 
 fn on_user_exception(frame: &mut TrapFrame, cr2: u64) {
-    let why = match frame.vector {
-        14 => format!(
-            "{} at rip {:#x}: {} {:#x} ({})",
-            traps::vector_name(frame.vector),
-            frame.rip,
-            if frame.error_code & 0x10 != 0 {
-                "fetch from"
-            } else if frame.error_code & 2 != 0 {
-                "write to"
-            } else {
-                "read of"
-            },
-            cr2,
-            if frame.error_code & 1 != 0 {
-                "protection violation"
-            } else {
-                "not mapped"
-            }
-        ),
-        _ => format!(
-            "{} at rip {:#x} (error code {:#x})",
-            traps::vector_name(frame.vector),
-            frame.rip,
-            frame.error_code
-        ),
-    };
-    crate::smach::kill_current(ExitStatus::KILLED, &why)
+    let name = traps::vector_name(frame.vector);
+    if frame.vector == 14 {
+        let access = if frame.error_code & 0x10 != 0 {
+            "fetch from"
+        } else if frame.error_code & 2 != 0 {
+            "write to"
+        } else {
+            "read of"
+        };
+        let cause = if frame.error_code & 1 != 0 { "protection violation" } else { "not mapped" };
+        crate::smach::kill_current(
+            ExitStatus::KILLED,
+            format_args!("{name} at rip {:#x}: {access} {cr2:#x} ({cause})", frame.rip),
+        )
+    }
+    crate::smach::kill_current(
+        ExitStatus::KILLED,
+        format_args!("{name} at rip {:#x} (error code {:#x})", frame.rip, frame.error_code),
+    )
 }

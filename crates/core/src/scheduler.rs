@@ -67,6 +67,7 @@ pub(crate) fn prepare_switch(core: &mut Core) -> Option<(Arc<Context>, Arc<Conte
         .get(&prev)
         .map(|t| t.context.clone())
         .or_else(|| core.dying.take())?;
+    crate::trace::cancel();
     let to_thread = core.threads.get_mut(&next)?;
     to_thread.state = ScpuState::Running;
     to_thread.ticks_left = ticks_for(to_thread.quantum_us);
@@ -147,6 +148,10 @@ pub(crate) fn exit_current() -> ! {
 
 fn on_timer(frame: &mut TrapFrame) {
     crate::devices::poll_console_input();
+    if frame.from_user() {
+        // This CPU runs no synthesized code right now.
+        sk_machine::code_arena::quiescent_point(0);
+    }
     // Preempt only code that had interrupts on (user mode, or kernel
     // threads outside the kernel lock).
     if frame.rflags & (1 << 9) == 0 {

@@ -307,7 +307,9 @@ pub(crate) fn exit_current(status: ExitStatus) -> ! {
 }
 
 /// Kills the current thread's SMACH after a fault, saying why.
-pub(crate) fn kill_current(status: ExitStatus, why: &str) -> ! {
+/// (`why` is formatted straight to the console: nothing is allocated on a
+/// stack that is about to be abandoned.)
+pub(crate) fn kill_current(status: ExitStatus, why: core::fmt::Arguments<'_>) -> ! {
     state::with(|core| {
         let current = core.current;
         let smach = core.threads.get(&current).and_then(|t| t.smach);

@@ -3,7 +3,8 @@
 
 use crate::object::Object;
 use crate::smach::Smach;
-use sk_abi::{Prot, SmemCreate, SmemInfo, SysError, USER_END};
+use sk_abi::{Prot, SmemCreate, SmemInfo, SysError};
+use sk_machine::address_space::USER_MAP_END;
 use sk_machine::address_space::UserAccess;
 
 const PAGE: u64 = 4096;
@@ -31,6 +32,10 @@ pub(crate) fn create(smach: &mut Smach, args: SmemCreate) -> Result<Object, SysE
     }
     let start = match args.placement {
         Some(range) => {
+            // The top user page stays unmapped (see `USER_MAP_END`).
+            if range.end() > USER_MAP_END {
+                return Err(SysError::BadAddress);
+            }
             if !smach.is_free(range.start(), range.end()) {
                 return Err(SysError::Exists);
             }
@@ -40,7 +45,7 @@ pub(crate) fn create(smach: &mut Smach, args: SmemCreate) -> Result<Object, SysE
             let start = smach.next_smem;
             let end = start
                 .checked_add(args.len)
-                .filter(|&e| e <= USER_END)
+                .filter(|&e| e <= USER_MAP_END)
                 .ok_or(SysError::NoMemory)?;
             // One unmapped page between regions catches overruns.
             smach.next_smem = end + PAGE;

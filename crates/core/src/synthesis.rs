@@ -247,18 +247,14 @@ pub(crate) fn init(config: SynthConfig) {
     }
 }
 
-/// Gives a new user thread its table and stub (synthesis on only).
-pub(crate) fn for_new_thread(kernel_stack_top: u64) -> Option<ThreadSynth> {
+/// Gives a new user thread its table and stub (synthesis on only). With
+/// synthesis on, a thread cannot run without its own stub (the CPU would
+/// enter another thread's), so failure fails the thread's creation.
+pub(crate) fn for_new_thread(kernel_stack_top: u64) -> Result<Option<ThreadSynth>, SysError> {
     if !config().enabled {
-        return None;
+        return Ok(None);
     }
-    match ThreadSynth::new(kernel_stack_top) {
-        Ok(t) => Some(t),
-        Err(e) => {
-            log::error!("thread stub: {e}; the thread uses the generic path");
-            None
-        }
-    }
+    ThreadSynth::new(kernel_stack_top).map(Some)
 }
 
 /// On every switch: point the CPU at the next thread's stub, and note a
@@ -266,17 +262,16 @@ pub(crate) fn for_new_thread(kernel_stack_top: u64) -> Option<ThreadSynth> {
 pub(crate) fn on_thread_switch(core: &Core, next: ThreadId) {
     code_arena::quiescent_point(0);
     let cfg = config();
-    let Some(stub) = core
-        .threads
-        .get(&next)
-        .and_then(|t| t.synth.as_ref())
-        .map(|s| s.stub.block.address)
-    else {
-        return;
-    };
     if !cfg.enabled {
         return;
     }
+    // A thread without a stub (a kernel thread) must never enter another
+    // thread's stub: point the CPU back at the generic entry.
+    let stub = core
+        .threads
+        .get(&next)
+        .and_then(|t| t.synth.as_ref())
+        .map_or_else(sk_machine::syscall::generic_entry_address, |s| s.stub.block.address);
     match cfg.entry {
         EntryMode::Lstar => {
             if CURRENT_LSTAR.swap(stub, Ordering::Relaxed) != stub {

@@ -81,7 +81,7 @@ impl Thread {
     ) -> Result<Self, SysError> {
         let id = Self::new_id();
         let stack = KernelStack::allocate(KERNEL_STACK_PAGES).map_err(|_| SysError::NoMemory)?;
-        let synth = crate::synthesis::for_new_thread(stack.top());
+        let synth = crate::synthesis::for_new_thread(stack.top())?;
         Ok(Self {
             synth,
             id,
@@ -116,7 +116,7 @@ extern "C" fn user_thread_start(id: u64) -> ! {
         let Err(e) = sk_machine::context::enter_user(rip, rsp.saturating_sub(8), arg);
         log::error!("thread {id}: bad user start {rip:#x}/{rsp:#x}: {e:?}");
     }
-    crate::smach::kill_current(sk_abi::ExitStatus::KILLED, "bad thread start")
+    crate::smach::kill_current(sk_abi::ExitStatus::KILLED, format_args!("bad thread start"))
 }
 
 /// Attaches the current kernel thread to `smach` (kernel tests make calls

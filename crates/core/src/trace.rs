@@ -32,6 +32,16 @@ pub(crate) fn arm(thread: u64) {
     sk_machine::syscall::keep_trap_flag_on_entry(true);
 }
 
+/// Stops a count in progress: the traced call blocked and another thread
+/// is about to run (its instructions must not be counted). Called at every
+/// thread switch; the next `#DB` then clears TF.
+pub(crate) fn cancel() {
+    if ARMED_FOR.swap(0, Ordering::SeqCst) != 0 {
+        COUNT.store(0, Ordering::SeqCst);
+        sk_machine::syscall::keep_trap_flag_on_entry(false);
+    }
+}
+
 /// Kernel instructions of the last traced call.
 pub(crate) fn last() -> u64 {
     LAST.load(Ordering::SeqCst)
@@ -42,12 +52,10 @@ fn on_debug(frame: &mut TrapFrame) -> bool {
         return false;
     }
     if ARMED_FOR.load(Ordering::SeqCst) == 0 {
-        // A stray single-step from user code: ignore it.
-        if frame.from_user() {
-            frame.rflags &= !TF;
-            return true;
-        }
-        return false;
+        // Not counting (never armed, or cancelled by a thread switch): a
+        // stray single-step, in user or kernel mode; stop stepping.
+        frame.rflags &= !TF;
+        return true;
     }
     if frame.from_user() {
         if COUNT.load(Ordering::SeqCst) > 0 {

@@ -58,8 +58,15 @@ unsafe impl FrameAllocator<Size4KiB> for Frames {
     }
 }
 
+/// The highest user page is never mapped: a `syscall` in its last bytes
+/// would leave a non-canonical return address in `rcx`, and `sysretq` to
+/// it faults in ring 0 on Intel CPUs with the user's stack pointer
+/// (CVE-2012-0217). Keeping the page unmapped makes that impossible for the
+/// synthesized entry stubs, which do not re-check `rcx`.
+pub const USER_MAP_END: u64 = USER_END - PAGE_SIZE;
+
 fn check_user_page(virt: u64) -> Result<Page<Size4KiB>, MapError> {
-    if virt >= USER_END || !virt.is_multiple_of(PAGE_SIZE) {
+    if virt >= USER_MAP_END || !virt.is_multiple_of(PAGE_SIZE) {
         return Err(MapError::BadAddress);
     }
     Page::from_start_address(VirtAddr::new(virt)).map_err(|_| MapError::BadAddress)

@@ -33,6 +33,8 @@ pub enum InstallError {
     FixupOutOfBounds,
     /// No memory for the arena or the fixup table.
     OutOfMemory,
+    /// The block does not lie in the arena's mapped part.
+    NotArena,
 }
 
 /// Where installed code lives: its executable address and block size.
@@ -94,8 +96,10 @@ impl Arena {
             unsafe {
                 core::ptr::write_bytes(phys_to_virt(frame) as *mut u8, 0xcc, PAGE_SIZE as usize)
             };
-            paging::map_kernel_page(self.mapped_end, frame, Access::ReadExecute)
-                .map_err(|_| InstallError::OutOfMemory)?;
+            if paging::map_kernel_page(self.mapped_end, frame, Access::ReadExecute).is_err() {
+                paging::frames().free_frame(frame);
+                return Err(InstallError::OutOfMemory);
+            }
             self.mapped_end += PAGE_SIZE;
         }
         self.next = end;
@@ -111,6 +115,11 @@ pub fn install(block: CodeBlock, code: &[u8], fixups: &[(u64, u64)]) -> Result<(
     let len = code.len() as u64;
     if len > block.capacity {
         return Err(InstallError::TooLarge);
+    }
+    // Only arena blocks are writable through here, never other kernel code.
+    let mapped_end = crate::cpu::without_interrupts(|| ARENA.lock().mapped_end);
+    if block.address < CODE_ARENA_BASE || block.address.saturating_add(block.capacity) > mapped_end {
+        return Err(InstallError::NotArena);
     }
     let range = block.address..block.address + len;
     if fixups
@@ -146,8 +155,7 @@ pub fn install(block: CodeBlock, code: &[u8], fixups: &[(u64, u64)]) -> Result<(
     // §8.1.3: cross-modifying code requires it only on *other* CPUs, which
     // do not run this block before publication).
     core::sync::atomic::fence(Ordering::SeqCst);
-    let mut arena = ARENA.lock();
-    arena.installed_bytes += len;
+    crate::cpu::without_interrupts(|| ARENA.lock().installed_bytes += len);
     Ok(())
 }
 

@@ -166,7 +166,7 @@ extern "C" fn context_start() {
 /// `stack_top`, so that switching to the returned stack pointer calls
 /// `entry(arg)`. `entry` must never return.
 fn new_kernel_context(stack_top: u64, entry: extern "C" fn(u64) -> !, arg: u64) -> u64 {
-    let frame: [u64; 8] = [
+    let frame: [u64; 7] = [
         0,                                 // r15
         0,                                 // r14
         arg,                               // r13
@@ -174,11 +174,13 @@ fn new_kernel_context(stack_top: u64, entry: extern "C" fn(u64) -> !, arg: u64) 
         0,                                 // rbx
         0,                                 // rbp
         context_start as *const () as u64, // return address of `switch_raw`
-        0,                                 // keeps rsp % 16 == 8 at `entry`, as after a call
     ];
+    // After `switch_raw` returns here, rsp == stack_top (16-byte aligned),
+    // so the calls in `context_start` enter their callees with rsp % 16 == 8
+    // as the System V ABI requires.
     let rsp = stack_top - core::mem::size_of_val(&frame) as u64;
     // SAFETY: `stack_top` is the top of a mapped kernel stack owned by the
-    // new context, large enough for this 64-byte frame, not in use yet.
+    // new context, large enough for this 56-byte frame, not in use yet.
     unsafe { core::ptr::copy_nonoverlapping(frame.as_ptr(), rsp as *mut u64, frame.len()) };
     rsp
 }

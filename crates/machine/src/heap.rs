@@ -68,14 +68,22 @@ impl Default for KernelHeap {
     }
 }
 
+/// Maps `start..start+len` with fresh frames; on failure unmaps what it
+/// mapped, so a failed growth leaves the heap as it was (and can be retried).
 fn map_range(start: u64, len: u64) -> Result<(), paging::MapError> {
     let mut virt = start;
     while virt < start + len {
-        let frame = paging::frames()
-            .allocate_frame()
-            .ok_or(paging::MapError::OutOfFrames)?;
-        if let Err(e) = paging::map_kernel_page(virt, frame, Access::ReadWrite) {
-            paging::frames().free_frame(frame);
+        let mapped = paging::frames().allocate_frame().ok_or(paging::MapError::OutOfFrames).and_then(|frame| {
+            paging::map_kernel_page(virt, frame, Access::ReadWrite).inspect_err(|_| paging::frames().free_frame(frame))
+        });
+        if let Err(e) = mapped {
+            let mut undo = start;
+            while undo < virt {
+                if let Ok(frame) = paging::unmap_kernel_page(undo) {
+                    paging::frames().free_frame(frame);
+                }
+                undo += PAGE_SIZE;
+            }
             return Err(e);
         }
         virt += PAGE_SIZE;

@@ -134,6 +134,11 @@ pub fn keep_trap_flag_on_entry(on: bool) {
     unsafe { crate::cpu::wrmsr(IA32_FMASK, mask) };
 }
 
+/// Address of the generic entry (LSTAR for threads without their own stub).
+pub fn generic_entry_address() -> u64 {
+    syscall_entry as *const () as u64
+}
+
 /// Enables `syscall` and points LSTAR at the generic entry.
 pub(crate) fn init() {
     // SAFETY: EFER, STAR, LSTAR and FMASK exist on every x86-64 CPU; the

@@ -241,10 +241,10 @@ ktest!(
 ktest!(
     fn terminating_a_running_child_kills_it() {
         let _m = machine()?;
-        let before = FRAMES.free_count();
+        let before = super::programs::frames_accounted();
         let child = spawn("/bin/sysfuzz", (0x4000_0000 << 32) | 1).map_err(|e| format!("{e}"))?;
         ensure_eq!(sys(child, Call::Terminate, &[]), Ok(0));
-        ensure_eq!(FRAMES.free_count(), before);
+        super::programs::check_no_frame_leak("terminated child", before)?;
         Ok(())
     }
 );

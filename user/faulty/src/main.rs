@@ -5,13 +5,14 @@
 //! | arg | kind | what | expected trap |
 //! |---|---|---|---|
 //! | 0 | `null-read` | load from address 0 | #PF (not present) |
-//! | 1 | `kernel-write` | store to `0xffff_ffff_8000_0000` | #PF (supervisor page) |
+//! | 1 | `kernel-write` | store to `0xffff_8000_0010_0000` (the kernel's direct map) | #PF (supervisor page) |
 //! | 2 | `privileged-instruction` | `hlt` in ring 3 | #GP |
 //! | 3 | `divide-by-zero` | `div` by a register holding 0 | #DE |
 //! | 4 | `stack-overflow` | unbounded recursion, 4 KiB frames | #PF (below the stack) |
-//! | 5 | `kernel-jump` | `call 0xffff_ffff_8010_0000` | #PF (supervisor fetch) |
+//! | 5 | `kernel-jump` | `call 0xffff_ffff_8010_8000` (kernel text) | #PF (supervisor fetch) |
 //! | 6 | `nx-stack` | `call` into a `ret` on the stack | #PF (NX) |
 //! | 7 | `nx-data` | `call` into a `ret` in a writable static | #PF (NX) |
+//! | 8 | `kernel-read` | load from `0xffff_8000_0010_0000` (the kernel's direct map) | #PF (supervisor page) |
 //!
 //! Each prints `faulty: doing <kind>` first. If the fault does not end the
 //! program it prints `faulty: survived <kind>` and exits with status 3; an
@@ -40,7 +41,7 @@ const SURVIVED: i32 = 3;
 const UNKNOWN: i32 = 2;
 
 /// The kinds, indexed by start argument.
-const KINDS: [(&str, fn()); 8] = [
+const KINDS: [(&str, fn()); 9] = [
     ("null-read", null_read),
     ("kernel-write", kernel_write),
     ("privileged-instruction", privileged_instruction),
@@ -49,6 +50,7 @@ const KINDS: [(&str, fn()); 8] = [
     ("kernel-jump", kernel_jump),
     ("nx-stack", nx_stack),
     ("nx-data", nx_data),
+    ("kernel-read", kernel_read),
 ];
 
 fn main() -> i32 {
@@ -63,11 +65,12 @@ fn main() -> i32 {
     SURVIVED
 }
 
-/// A kernel address to write to (the kernel is linked in the top 2 GiB).
-const KERNEL_DATA: u64 = 0xffff_ffff_8000_0000;
+/// A mapped, supervisor-only kernel address to read and write: the
+/// kernel's direct map of physical 1 MiB.
+const KERNEL_DATA: u64 = 0xffff_8000_0010_0000;
 
-/// A kernel address to jump to.
-const KERNEL_CODE: u64 = 0xffff_ffff_8010_0000;
+/// A mapped, supervisor-only kernel address to jump to: kernel text.
+const KERNEL_CODE: u64 = 0xffff_ffff_8010_8000;
 
 /// `ret`, as machine code.
 const RET: u8 = 0xc3;
@@ -89,6 +92,16 @@ fn kernel_write() {
     // the CPU faults before the store; nothing of Rust's lives there.
     unsafe {
         asm!("mov qword ptr [{address}], {value}", address = in(reg) address, value = in(reg) 0_u64, options(nostack));
+    }
+}
+
+fn kernel_read() {
+    let address = black_box(KERNEL_DATA);
+    let _value: u64;
+    // SAFETY: a load from a supervisor page, which user mode may not read:
+    // the CPU faults; the value would be discarded if it did not.
+    unsafe {
+        asm!("mov {value}, qword ptr [{address}]", address = in(reg) address, value = out(reg) _value, options(nostack, readonly));
     }
 }
 
