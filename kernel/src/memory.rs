@@ -44,6 +44,9 @@ impl FrameSource for Frames {
             log::error!("freeing frame {phys:#x}: {e}");
         }
     }
+    fn free_frames(&self) -> usize {
+        self.free_count()
+    }
 }
 
 /// Fills the bitmap from the memory map; returns the RAM ranges to map.

@@ -43,7 +43,10 @@ extern "C" fn from_synthesized(word: u64, a0: u64, a1: u64, a2: u64, a3: u64, a4
 fn bad_return(frame: &mut SyscallFrame) {
     crate::smach::kill_current(
         sk_abi::ExitStatus::KILLED,
-        format_args!("system call would return to non-user address {:#x}", frame.rip),
+        format_args!(
+            "system call would return to non-user address {:#x}",
+            frame.rip
+        ),
     )
 }
 

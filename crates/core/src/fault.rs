@@ -20,14 +20,24 @@ fn on_user_exception(frame: &mut TrapFrame, cr2: u64) {
         } else {
             "read of"
         };
-        let cause = if frame.error_code & 1 != 0 { "protection violation" } else { "not mapped" };
+        let cause = if frame.error_code & 1 != 0 {
+            "protection violation"
+        } else {
+            "not mapped"
+        };
         crate::smach::kill_current(
             ExitStatus::KILLED,
-            format_args!("{name} at rip {:#x}: {access} {cr2:#x} ({cause})", frame.rip),
+            format_args!(
+                "{name} at rip {:#x}: {access} {cr2:#x} ({cause})",
+                frame.rip
+            ),
         )
     }
     crate::smach::kill_current(
         ExitStatus::KILLED,
-        format_args!("{name} at rip {:#x} (error code {:#x})", frame.rip, frame.error_code),
+        format_args!(
+            "{name} at rip {:#x} (error code {:#x})",
+            frame.rip, frame.error_code
+        ),
     )
 }

@@ -4,8 +4,8 @@
 use crate::object::Object;
 use crate::smach::Smach;
 use sk_abi::{Prot, SmemCreate, SmemInfo, SysError};
-use sk_machine::address_space::USER_MAP_END;
 use sk_machine::address_space::UserAccess;
+use sk_machine::address_space::USER_MAP_END;
 
 const PAGE: u64 = 4096;
 /// Largest single region.

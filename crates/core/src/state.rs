@@ -65,7 +65,14 @@ pub fn with_fs<R>(f: impl FnOnce(&mut FileSystem) -> R) -> R {
 /// system-call and trap hooks. Call once, on the boot thread, after the
 /// machine is initialized.
 pub fn init(initrd: Option<&[u8]>, synth: crate::synthesis::SynthConfig) {
-    let mut fs = FileSystem::new().expect("an empty file system fits in memory");
+    // File data lives on the kernel heap: cap it so files cannot take the
+    // memory the kernel needs (a quarter of usable RAM, 256 MiB at least).
+    let quota = (sk_machine::paging::frames().free_frames() as u64 * 4096 / 4).max(256 << 20);
+    let limits = sk_fs::Limits {
+        max_total_bytes: quota,
+        ..sk_fs::Limits::DEFAULT
+    };
+    let mut fs = FileSystem::with_limits(limits).expect("an empty file system fits in memory");
     for dir in ["/dev", "/tmp", "/bin"] {
         if let Err(e) = fs.mkdir(dir) {
             log::error!("mkdir {dir}: {e}");

@@ -271,7 +271,9 @@ pub(crate) fn on_thread_switch(core: &Core, next: ThreadId) {
         .threads
         .get(&next)
         .and_then(|t| t.synth.as_ref())
-        .map_or_else(sk_machine::syscall::generic_entry_address, |s| s.stub.block.address);
+        .map_or_else(sk_machine::syscall::syscall_entry_address, |s| {
+            s.stub.block.address
+        });
     match cfg.entry {
         EntryMode::Lstar => {
             if CURRENT_LSTAR.swap(stub, Ordering::Relaxed) != stub {

@@ -118,7 +118,8 @@ pub fn install(block: CodeBlock, code: &[u8], fixups: &[(u64, u64)]) -> Result<(
     }
     // Only arena blocks are writable through here, never other kernel code.
     let mapped_end = crate::cpu::without_interrupts(|| ARENA.lock().mapped_end);
-    if block.address < CODE_ARENA_BASE || block.address.saturating_add(block.capacity) > mapped_end {
+    if block.address < CODE_ARENA_BASE || block.address.saturating_add(block.capacity) > mapped_end
+    {
         return Err(InstallError::NotArena);
     }
     let range = block.address..block.address + len;
@@ -216,6 +217,12 @@ pub fn quiescent_point(cpu: usize) {
             }
         });
     }
+}
+
+/// True if `address` lies in the arena's mapped part.
+pub fn contains(address: u64) -> bool {
+    let end = crate::cpu::without_interrupts(|| ARENA.lock().mapped_end);
+    (CODE_ARENA_BASE..end).contains(&address)
 }
 
 /// Arena statistics: (live blocks, retired blocks awaiting quiescence,

@@ -73,9 +73,13 @@ impl Default for KernelHeap {
 fn map_range(start: u64, len: u64) -> Result<(), paging::MapError> {
     let mut virt = start;
     while virt < start + len {
-        let mapped = paging::frames().allocate_frame().ok_or(paging::MapError::OutOfFrames).and_then(|frame| {
-            paging::map_kernel_page(virt, frame, Access::ReadWrite).inspect_err(|_| paging::frames().free_frame(frame))
-        });
+        let mapped = paging::frames()
+            .allocate_frame()
+            .ok_or(paging::MapError::OutOfFrames)
+            .and_then(|frame| {
+                paging::map_kernel_page(virt, frame, Access::ReadWrite)
+                    .inspect_err(|_| paging::frames().free_frame(frame))
+            });
         if let Err(e) = mapped {
             let mut undo = start;
             while undo < virt {

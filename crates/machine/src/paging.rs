@@ -26,6 +26,8 @@ pub trait FrameSource: Sync {
     fn allocate_frame_below(&self, limit: u64) -> Option<u64>;
     /// Returns a frame obtained from this source.
     fn free_frame(&self, phys: u64);
+    /// Frames free right now.
+    fn free_frames(&self) -> usize;
 }
 
 /// Access rights of a kernel mapping.

@@ -83,15 +83,27 @@ pub fn use_per_cpu_slot() {
     unsafe { crate::syscall::set_lstar(per_cpu_slot_door as *const () as u64) };
 }
 
-/// LSTAR mode: the next `syscall` enters the stub at `stub`.
+/// LSTAR mode: the next `syscall` enters the stub at `stub` (an arena
+/// address, or the generic entry; anything else is refused).
 pub fn set_entry_stub_lstar(stub: u64) {
+    if !is_entry(stub) {
+        return;
+    }
     // SAFETY: `stub` is an installed entry stub in the code arena (callers
     // take it from a live ThreadSynth), which follows the entry protocol.
     unsafe { crate::syscall::set_lstar(stub) };
 }
 
-/// Per-CPU-slot mode: the door jumps to `stub` from now on.
+fn is_entry(address: u64) -> bool {
+    crate::code_arena::contains(address) || address == crate::syscall::syscall_entry_address()
+}
+
+/// Per-CPU-slot mode: the door jumps to `stub` from now on (an arena
+/// address, or the generic entry; anything else is refused).
 pub fn set_entry_stub_slot(stub: u64) {
+    if !is_entry(stub) {
+        return;
+    }
     // SAFETY: offset ENTRY_STUB_OFFSET of this CPU's live per-CPU block; an
     // aligned 8-byte store.
     unsafe {

@@ -134,8 +134,9 @@ pub fn keep_trap_flag_on_entry(on: bool) {
     unsafe { crate::cpu::wrmsr(IA32_FMASK, mask) };
 }
 
-/// Address of the generic entry (LSTAR for threads without their own stub).
-pub fn generic_entry_address() -> u64 {
+/// Address of the generic `syscall` entry (LSTAR for threads without their
+/// own stub).
+pub fn syscall_entry_address() -> u64 {
     syscall_entry as *const () as u64
 }
 

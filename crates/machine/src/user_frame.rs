@@ -6,6 +6,9 @@
 
 use crate::layout::{phys_to_virt, PAGE_SIZE};
 
+/// Frames user memory may never take (16 MiB).
+pub const KERNEL_RESERVE_FRAMES: usize = 4096;
+
 /// An exclusively owned, zeroed 4 KiB frame; freed on drop unless mapped.
 #[derive(Debug)]
 pub struct UserFrame {
@@ -13,9 +16,16 @@ pub struct UserFrame {
 }
 
 impl UserFrame {
-    /// Allocates and zeroes a frame (None when memory is exhausted).
+    /// Allocates and zeroes a frame. None when memory is exhausted, or
+    /// when taking it would eat into the frames kept for the kernel
+    /// ([`KERNEL_RESERVE_FRAMES`]): user memory cannot starve the kernel's
+    /// own allocations (heap, stacks, page tables, code arena).
     pub fn new() -> Option<Self> {
-        let phys = crate::paging::frames().allocate_frame()?;
+        let frames = crate::paging::frames();
+        if frames.free_frames() <= KERNEL_RESERVE_FRAMES {
+            return None;
+        }
+        let phys = frames.allocate_frame()?;
         // SAFETY: the frame was just allocated, so nothing else references
         // it; the direct map covers it.
         unsafe { core::ptr::write_bytes(phys_to_virt(phys) as *mut u8, 0, PAGE_SIZE as usize) };

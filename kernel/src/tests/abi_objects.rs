@@ -248,3 +248,33 @@ ktest!(
         Ok(())
     }
 );
+
+ktest!(
+    fn user_memory_cannot_starve_the_kernel() {
+        let before = super::programs::frames_accounted();
+        {
+            let _m = machine()?;
+            // Map 64 MiB regions until the kernel refuses: it must answer
+            // NoMemory while keeping its reserve, not run dry.
+            let mut regions = 0;
+            loop {
+                match smem(0, 64 << 20, Prot::READ | Prot::WRITE, 0) {
+                    Ok(_) => regions += 1,
+                    Err(SysError::NoMemory | SysError::TooManyHandles) => break,
+                    Err(e) => return Err(format!("region {regions}: {e}")),
+                }
+            }
+            ensure!(regions >= 4, "only {regions} regions of 64 MiB");
+            let free = FRAMES.free_count();
+            ensure!(
+                free >= sk_machine::user_frame::KERNEL_RESERVE_FRAMES,
+                "reserve eaten: {free} frames free"
+            );
+            // The kernel still allocates.
+            let v = alloc::vec![1u8; 1 << 20];
+            ensure_eq!(v.iter().map(|&b| u64::from(b)).sum::<u64>(), 1 << 20);
+        }
+        super::programs::check_no_frame_leak("memory exhaustion", before)?;
+        Ok(())
+    }
+);

@@ -46,7 +46,10 @@ pub(crate) fn frames_accounted() -> (usize, usize, usize, usize) {
 }
 
 /// Checks the frame balance of a workload against `frames_accounted`.
-pub(crate) fn check_no_frame_leak(what: &str, before: (usize, usize, usize, usize)) -> Result<(), alloc::string::String> {
+pub(crate) fn check_no_frame_leak(
+    what: &str,
+    before: (usize, usize, usize, usize),
+) -> Result<(), alloc::string::String> {
     let after = frames_accounted();
     let grown = (after.1 - before.1) + (after.2 - before.2) + (after.3 - before.3);
     sk_machine::println!(
@@ -57,7 +60,11 @@ pub(crate) fn check_no_frame_leak(what: &str, before: (usize, usize, usize, usiz
         after.2 - before.2,
         after.3 - before.3
     );
-    ensure!(after.0 + grown == before.0, "{what}: {} frames unaccounted for", before.0 as i64 - (after.0 + grown) as i64);
+    ensure!(
+        after.0 + grown == before.0,
+        "{what}: {} frames unaccounted for",
+        before.0 as i64 - (after.0 + grown) as i64
+    );
     Ok(())
 }
 
