@@ -207,6 +207,22 @@ fn dev_zero_read_fault_returns_bad_address_through_the_fixup() {
     assert_eq!(rig.call_buffer(u64::MAX, 2), i64::from(BAD_ADDRESS));
 }
 
+#[test]
+fn dev_zero_one_byte_fast_path_zeroes_one_byte_and_faults_cleanly() {
+    let mut rig = dev_zero();
+    rig.fill(USER_BUFFER, &[0xaa; 4]);
+    let buffer = rig.user_buffer();
+    assert_eq!(rig.call_buffer(buffer + 1, 1), 1);
+    assert_eq!(rig.bytes(USER_BUFFER, 4), vec![0xaa, 0, 0xaa, 0xaa]);
+    let guard = rig.sandbox.guard_address();
+    assert_eq!(rig.call_buffer(guard, 1), i64::from(BAD_ADDRESS));
+    assert_eq!(
+        rig.call_buffer(0x0000_8000_0000_0000, 1),
+        i64::from(BAD_ADDRESS)
+    );
+    assert_eq!(rig.call_buffer(0x0000_7fff_ffff_ffff + 1 - 1, 0), 0);
+}
+
 // ---- /dev/mem --------------------------------------------------------------
 
 fn dev_mem() -> Rig {

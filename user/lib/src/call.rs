@@ -138,27 +138,19 @@ pub(crate) fn query(
     SysError::decode_return(rax).map(byte_count)
 }
 
-/// `read` on `callee` into `buf`; returns the bytes read.
+/// `read` with a ready call word (the SIO's precomputed word | op).
 #[inline]
-pub(crate) fn read(callee: impl Into<Callee>, buf: &mut [u8]) -> Result<usize, SysError> {
-    let word = callee.into().word(Call::Read);
+pub(crate) fn read_word(word: u64, buf: &mut [u8]) -> Result<usize, SysError> {
     // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`, a live
     // exclusive slice.
-    let rax = unsafe {
-        raw::syscall2(
-            word,
-            register(buf.as_mut_ptr() as usize),
-            register(buf.len()),
-        )
-    };
+    let rax = unsafe { raw::syscall2(word, register(buf.as_mut_ptr() as usize), register(buf.len())) };
     SysError::decode_return(rax).map(byte_count)
 }
 
-/// `write` on `callee` from `buf`; returns the bytes written.
+/// `write` with a ready call word.
 #[inline]
-pub(crate) fn write(callee: impl Into<Callee>, buf: &[u8]) -> Result<usize, SysError> {
-    let word = callee.into().word(Call::Write);
-    // SAFETY: the kernel only reads `buf`, a live slice.
+pub(crate) fn write_word(word: u64, buf: &[u8]) -> Result<usize, SysError> {
+    // SAFETY: the kernel only reads `buf.len()` bytes from `buf`.
     let rax = unsafe { raw::syscall2(word, register(buf.as_ptr() as usize), register(buf.len())) };
     SysError::decode_return(rax).map(byte_count)
 }
