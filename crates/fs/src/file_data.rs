@@ -134,7 +134,10 @@ impl FileData {
         };
         let len = to_usize(max_len.min(available));
         let start = to_usize(offset);
-        start.checked_add(len).and_then(|end| self.buffer.get(start..end)).unwrap_or(&[])
+        start
+            .checked_add(len)
+            .and_then(|end| self.buffer.get(start..end))
+            .unwrap_or(&[])
     }
 
     pub(crate) fn read_at(&self, offset: u64, buf: &mut [u8]) -> usize {

@@ -95,10 +95,14 @@ fn run(path: &str, arg: u64) -> Result<i32, SysError> {
 
 /// The command the kernel left for us, if any.
 fn read_args(buf: &mut [u8]) -> &str {
-    let Ok(file) = Sio::open("/etc/init.args", OpenFlags::READ) else { return "" };
+    let Ok(file) = Sio::open("/etc/init.args", OpenFlags::READ) else {
+        return "";
+    };
     let n = file.read(buf).unwrap_or(0);
     let _ = file.close();
-    core::str::from_utf8(buf.get(..n).unwrap_or(&[])).unwrap_or("").trim()
+    core::str::from_utf8(buf.get(..n).unwrap_or(&[]))
+        .unwrap_or("")
+        .trim()
 }
 
 /// `show PATH...`: prints each path's synthesized routines.
@@ -125,7 +129,10 @@ fn show(paths: &str) -> i32 {
         match file.routines(&mut text) {
             Ok(n) => {
                 println!("init: routines of {path}:");
-                print!("{}", core::str::from_utf8(&text[..n]).unwrap_or("(not UTF-8)"));
+                print!(
+                    "{}",
+                    core::str::from_utf8(&text[..n]).unwrap_or("(not UTF-8)")
+                );
                 println!();
             }
             Err(e) => {

@@ -143,7 +143,13 @@ pub(crate) fn query(
 pub(crate) fn read_word(word: u64, buf: &mut [u8]) -> Result<usize, SysError> {
     // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`, a live
     // exclusive slice.
-    let rax = unsafe { raw::syscall2(word, register(buf.as_mut_ptr() as usize), register(buf.len())) };
+    let rax = unsafe {
+        raw::syscall2(
+            word,
+            register(buf.as_mut_ptr() as usize),
+            register(buf.len()),
+        )
+    };
     SysError::decode_return(rax).map(byte_count)
 }
 

@@ -11,8 +11,7 @@
 use core::fmt;
 
 use sk_abi::{
-    Call,
-    Handle, Kind, OpenFlags, QuerySelector, SioCreateArgs, SioInfo, SioReconfigure, SysError,
+    Call, Handle, Kind, OpenFlags, QuerySelector, SioCreateArgs, SioInfo, SioReconfigure, SysError,
     TtyMode, Whence,
 };
 
@@ -79,7 +78,11 @@ impl Sio {
     }
 
     const fn with_route(handle: Handle, route: Route) -> Self {
-        Self { handle, route, base_word: ((handle.index() as u64) << Call::BITS) | route.bits() }
+        Self {
+            handle,
+            route,
+            base_word: ((handle.index() as u64) << Call::BITS) | route.bits(),
+        }
     }
 
     /// The same SIO, with every later call on the returned `Sio` taking

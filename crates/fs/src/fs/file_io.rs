@@ -31,7 +31,13 @@ impl FileSystem {
     ///
     /// # Errors
     /// [`FsError::StaleNode`]; [`FsError::IsDir`].
-    pub fn read_with<R>(&self, node: NodeId, offset: u64, max_len: u64, f: impl FnOnce(&[u8]) -> R) -> Result<R, FsError> {
+    pub fn read_with<R>(
+        &self,
+        node: NodeId,
+        offset: u64,
+        max_len: u64,
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> Result<R, FsError> {
         Ok(f(self.file(node)?.bytes_at(offset, max_len)))
     }
 
