@@ -15,6 +15,9 @@ use sk_machine::address_space::{AddressSpace, UserAccess};
 pub const TEST_BUFFER: u64 = 0x1000_0000;
 /// A user code page holding `jmp $`: an entry point for test SCPUs.
 pub const TEST_SPIN_CODE: u64 = 0x0f00_0000;
+/// Code in the same page that counts forever: `1: inc qword [rdi]; jmp 1b`
+/// (an SCPU's argument arrives in `rdi`), to measure CPU shares.
+pub const TEST_COUNT_CODE: u64 = TEST_SPIN_CODE + 16;
 
 /// A thread-less SMACH that the current kernel thread is attached to while
 /// it lives; dropping it detaches and frees everything.
@@ -56,6 +59,7 @@ impl TestMachine {
             smach.regions.push((TEST_BUFFER, end));
             let mut code = sk_machine::user_frame::UserFrame::new().ok_or(SysError::NoMemory)?;
             code.write(0, &[0xeb, 0xfe]);
+            code.write(16, &[0x48, 0xff, 0x07, 0xeb, 0xfb]);
             smach
                 .aspace()?
                 .map(

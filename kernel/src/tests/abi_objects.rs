@@ -7,7 +7,7 @@ use sk_abi::{
     Call, Kind, Prot, ScpuCreateArgs, ScpuInfo, ScpuState, SmachCreateArgs, SmachInfo,
     SmemCreateArgs, SmemInfo, SysError,
 };
-use sk_core::testing::{TestMachine, TEST_BUFFER, TEST_SPIN_CODE};
+use sk_core::testing::{TestMachine, TEST_BUFFER, TEST_COUNT_CODE, TEST_SPIN_CODE};
 use sk_ktest::{ensure, ensure_eq, ktest};
 
 fn machine() -> Result<TestMachine, alloc::string::String> {
@@ -275,6 +275,48 @@ ktest!(
             ensure_eq!(v.iter().map(|&b| u64::from(b)).sum::<u64>(), 1 << 20);
         }
         super::programs::check_no_frame_leak("memory exhaustion", before)?;
+        Ok(())
+    }
+);
+
+ktest!(
+    fn higher_priority_scpus_get_longer_quanta() {
+        let _m = machine()?;
+        let counter = |i: u64| TEST_BUFFER + 0x100 + 8 * i;
+        let mut threads = alloc::vec::Vec::new();
+        for (i, priority) in [(0u64, 7u32), (1, 0)] {
+            let args = ScpuCreateArgs {
+                entry: TEST_COUNT_CODE,
+                stack_top: TEST_BUFFER + 0x2000,
+                arg: counter(i),
+                priority,
+                quantum_us: 0,
+            };
+            let a = put(0x3800, &args.to_bytes());
+            let t = sys(
+                0,
+                Call::Create,
+                &[Kind::Scpu.number().into(), a, ScpuCreateArgs::SIZE as u64],
+            )
+            .map_err(|e| format!("{e}"))?;
+            threads.push(t as u32);
+        }
+        // Let them run for about a second of (virtual) time.
+        let end = sk_machine::tsc::now_ns() + 1_000_000_000;
+        while sk_machine::tsc::now_ns() < end {
+            sk_core::yield_now();
+        }
+        for t in threads {
+            ensure_eq!(sys(t, Call::Terminate, &[]), Ok(0));
+        }
+        let read = |i: u64| u64::from_le_bytes(get(0x100 + 8 * i, 8).try_into().unwrap_or([0; 8]));
+        let (high, low) = (read(0), read(1));
+        sk_machine::println!("priority 7 counted {high}, priority 0 counted {low}");
+        ensure!(low > 0, "the priority-0 SCPU never ran (starved)");
+        ensure!(
+            high > 4 * low,
+            "priority 7 got {high} against {low} for priority 0"
+        );
         Ok(())
     }
 );
