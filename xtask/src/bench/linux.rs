@@ -84,7 +84,20 @@ fn fetch(dir: &Path) -> Result<LinuxKernel, String> {
         }
     };
     println!("xtask: downloading {package} (Debian's kernel for the Linux comparison)");
-    apt(&["download", "-q", &package], dir)?;
+    let package = match apt(&["download", "-q", &package], dir) {
+        Ok(()) => package,
+        Err(first) => {
+            // Stale package lists name a version the archive has dropped:
+            // refresh them and ask again.
+            println!("xtask: {first}; running apt-get update and retrying");
+            apt(&["update", "-q"], dir)?;
+            let package = versioned_package()?.ok_or(format!(
+                "apt-cache depends {META_PACKAGE} names no linux-image package"
+            ))?;
+            apt(&["download", "-q", &package], dir)?;
+            package
+        }
+    };
     let deb = find_file(dir, |name| {
         name.starts_with(&format!("{package}_")) && name.ends_with(".deb")
     })?
