@@ -1,90 +1,17 @@
 //! What the cases share: failure messages, expectations, raw calls.
 //!
-//! Owns [`Msg`] (a failure detail formatted without a heap),
-//! [`fail!`]/[`ensure!`], the `expect_*` helpers and [`sys`], the one
+//! Owns the `expect_err*` helpers and [`sys`] (the harness itself, `Msg`,
+//! `fail!` and `ensure!`, is `sk_user::check`), the one
 //! raw system call the cases use for arguments `sk-user`'s typed API
 //! cannot express (bad words, bad pointers, odd sizes).
 
-use core::fmt::{self, Debug, Write};
+use core::fmt::Debug;
 
 use sk_abi::{Call, CallWord, Handle, SysError};
 use sk_user::raw;
 
-/// Room for one failure detail; longer ones are cut. Small enough that
-/// `Result<_, Msg>` stays cheap to return (under clippy's 128 bytes).
-const MSG_CAPACITY: usize = 120;
-
-/// A failure detail.
-pub(crate) struct Msg {
-    bytes: [u8; MSG_CAPACITY],
-    len: u8,
-}
-
-impl Msg {
-    /// Formats `args`.
-    pub(crate) fn new(args: fmt::Arguments<'_>) -> Self {
-        let mut msg = Self {
-            bytes: [0; MSG_CAPACITY],
-            len: 0,
-        };
-        let _ = msg.write_fmt(args);
-        msg
-    }
-}
-
-impl Write for Msg {
-    fn write_str(&mut self, text: &str) -> fmt::Result {
-        for &byte in text.as_bytes() {
-            // Keep to ASCII so a cut never splits a character.
-            let byte = if byte.is_ascii() { byte } else { b'?' };
-            let Some(slot) = self.bytes.get_mut(usize::from(self.len)) else {
-                break;
-            };
-            *slot = byte;
-            self.len += 1;
-        }
-        Ok(())
-    }
-}
-
-impl fmt::Display for Msg {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let bytes = self.bytes.get(..usize::from(self.len)).unwrap_or_default();
-        formatter.write_str(core::str::from_utf8(bytes).unwrap_or("<unprintable>"))
-    }
-}
-
-/// A case's result: `Err` carries what went wrong.
-pub(crate) type Outcome = Result<(), Msg>;
-
-/// Ends the case with a failure detail, formatted like `format!`.
-macro_rules! fail {
-    ($($arg:tt)*) => {
-        return Err($crate::support::Msg::new(::core::format_args!($($arg)*)))
-    };
-}
-
-/// Fails the case with the detail unless `cond` holds.
-macro_rules! ensure {
-    ($cond:expr, $($arg:tt)*) => {
-        if !$cond {
-            $crate::support::fail!($($arg)*);
-        }
-    };
-}
-
-pub(crate) use {ensure, fail};
-
-/// The success value of `got`, or a failure naming `what`.
-pub(crate) fn must<T>(what: &str, got: Result<T, SysError>) -> Result<T, Msg> {
-    got.map_err(|error| Msg::new(format_args!("{what}: Err({error:?})")))
-}
-
-/// Passes if `got` equals `want`.
-pub(crate) fn expect_eq<T: PartialEq + Debug>(what: &str, got: T, want: T) -> Outcome {
-    ensure!(got == want, "{what}: got {got:?}, want {want:?}");
-    Ok(())
-}
+pub(crate) use sk_user::check::{expect_eq, must, Msg, Outcome};
+pub(crate) use sk_user::{ensure, fail};
 
 /// Passes if `got` is the error `want`.
 pub(crate) fn expect_err<T: Debug>(

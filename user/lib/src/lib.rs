@@ -48,6 +48,7 @@
 #![no_std]
 #![deny(unsafe_code)]
 
+pub mod check;
 pub mod console;
 #[cfg(all(feature = "panic-handler", target_os = "none"))]
 mod panic;

@@ -1,96 +1,26 @@
 //! What the cases share: failure messages, comparisons, raw calls, the
 //! arena of bad buffers, and the Routines check.
 //!
-//! Owns [`Msg`] (a failure detail formatted without a heap),
-//! [`fail!`]/[`ensure!`], [`same`] (A's result against B's), [`raw_read`]
+//! Owns [`same`] (A's result against B's; the harness, `Msg`, `fail!`
+//! and `ensure!`, is `sk_user::check`), [`raw_read`]
 //! and [`raw_write`] (calls with addresses `sk-user`'s typed API cannot
 //! express), [`Arena`], [`expect_routine`] and [`compare_files`].
 
-use core::fmt::{self, Debug, Write};
+use core::fmt::Debug;
 
 use sk_abi::{Call, CallWord, SysError};
 use sk_user::{raw, routine_of, OpenFlags, Prot, Routine, Sio, Smem};
 use sk_user_synthtest::{ARENA_ADDR, ARENA_LEN, MAX_IO};
 
-/// Room for one failure detail; longer ones are cut.
-const MSG_CAPACITY: usize = 320;
-
-/// A failure detail (or, for a differential run, its summary).
-pub(crate) struct Msg {
-    bytes: [u8; MSG_CAPACITY],
-    len: usize,
-}
-
-impl Msg {
-    /// Formats `args`.
-    pub(crate) fn new(args: fmt::Arguments<'_>) -> Self {
-        let mut msg = Self {
-            bytes: [0; MSG_CAPACITY],
-            len: 0,
-        };
-        let _ = msg.write_fmt(args);
-        msg
-    }
-}
-
-impl Write for Msg {
-    fn write_str(&mut self, text: &str) -> fmt::Result {
-        for &byte in text.as_bytes() {
-            // Keep to printable ASCII so a cut never splits a character and
-            // kernel text cannot break the line.
-            let byte = if byte.is_ascii_graphic() || byte == b' ' {
-                byte
-            } else {
-                b'?'
-            };
-            let Some(slot) = self.bytes.get_mut(self.len) else {
-                break;
-            };
-            *slot = byte;
-            self.len += 1;
-        }
-        Ok(())
-    }
-}
-
-impl fmt::Display for Msg {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let bytes = self.bytes.get(..self.len).unwrap_or_default();
-        formatter.write_str(core::str::from_utf8(bytes).unwrap_or("<unprintable>"))
-    }
-}
+/// A failure detail (or, for a differential run, its summary): longer
+/// than `abitest`'s, for the two results a differential case prints.
+pub(crate) type Msg = sk_user::check::Msg<320>;
 
 /// A case's result: `Err` carries what went wrong.
 pub(crate) type Outcome = Result<(), Msg>;
 
-/// Ends the case with a failure detail, formatted like `format!`.
-macro_rules! fail {
-    ($($arg:tt)*) => {
-        return Err($crate::support::Msg::new(::core::format_args!($($arg)*)))
-    };
-}
-
-/// Fails the case with the detail unless `cond` holds.
-macro_rules! ensure {
-    ($cond:expr, $($arg:tt)*) => {
-        if !$cond {
-            $crate::support::fail!($($arg)*);
-        }
-    };
-}
-
-pub(crate) use {ensure, fail};
-
-/// The success value of `got`, or a failure naming `what`.
-pub(crate) fn must<T>(what: &str, got: Result<T, SysError>) -> Result<T, Msg> {
-    got.map_err(|error| Msg::new(format_args!("{what}: Err({error:?})")))
-}
-
-/// Passes if `got` equals `want`.
-pub(crate) fn expect_eq<T: PartialEq + Debug>(what: &str, got: T, want: T) -> Outcome {
-    ensure!(got == want, "{what}: got {got:?}, want {want:?}");
-    Ok(())
-}
+pub(crate) use sk_user::check::{expect_eq, must};
+pub(crate) use sk_user::{ensure, fail};
 
 /// Passes if A's result equals B's (the generic path's).
 pub(crate) fn same<T: PartialEq + Debug>(what: &str, a: &T, b: &T) -> Outcome {
@@ -293,12 +223,4 @@ fn compare_open_files(a: &Sio, b: &Sio, pair: &mut Pair) -> Result<u64, Msg> {
 
 fn format_offset(offset: u64) -> Msg {
     Msg::new(format_args!("read back at {offset}"))
-}
-
-impl core::ops::Deref for Msg {
-    type Target = str;
-
-    fn deref(&self) -> &str {
-        core::str::from_utf8(self.bytes.get(..self.len).unwrap_or_default()).unwrap_or("")
-    }
 }
