@@ -21,6 +21,7 @@ mod wire;
 pub mod args;
 pub mod call;
 pub mod call_word;
+pub mod dev_mem;
 pub mod error;
 pub mod exit_status;
 pub mod flags;
@@ -38,6 +39,7 @@ pub use args::{
 };
 pub use call::Call;
 pub use call_word::CallWord;
+pub use dev_mem::{dev_mem_byte, DEV_MEM_BYTES};
 pub use error::SysError;
 pub use exit_status::ExitStatus;
 pub use flags::{OpenFlags, Prot, SmachCreateFlags, SmemCreateFlags, TtyMode};

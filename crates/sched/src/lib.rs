@@ -1,8 +1,6 @@
 #![doc = include_str!("../README.md")]
 #![no_std]
 #![forbid(unsafe_code)]
-// Ids and priorities arrive from syscalls (`set_priority`): no panics, no
-// silent overflow (STYLE.md §4, `no-panic-on-user-input`; §9 lint table).
 #![deny(
     clippy::unwrap_used,
     clippy::indexing_slicing,
@@ -11,12 +9,11 @@
 
 extern crate alloc;
 
-mod error;
-mod priority;
 mod quantum;
-mod run_queue;
+mod ready_queue;
 
-pub use error::SchedError;
-pub use priority::Priority;
-pub use quantum::{Quantum, DEFAULT_QUANTUM_TICKS};
-pub use run_queue::RunQueue;
+pub use quantum::{
+    clamp_quantum_us, quantum_ticks, DEFAULT_PRIORITY, DEFAULT_QUANTUM_US, MAX_PRIORITY,
+    MAX_QUANTUM_US, MIN_QUANTUM_US,
+};
+pub use ready_queue::{QueueFull, ReadyQueue};

@@ -1,70 +1,34 @@
-//! Time slices: how many timer ticks a thread runs before it is preempted.
-//!
-//! Owns [`Quantum`]. The timer interrupt calls [`Quantum::tick`] for the
-//! running thread; when it returns `true` the caller re-inserts the thread
-//! into the [`RunQueue`](crate::RunQueue) and picks the next one. Quanta are
-//! fixed per thread here; adapting them is a policy for later.
+//! How long an SCPU runs before the next one: its quantum, clamped, scaled
+//! by its priority, in timer ticks.
 
-/// The quantum `sk-core` gives a thread unless told otherwise, in ticks.
-pub const DEFAULT_QUANTUM_TICKS: u32 = 10;
+/// Highest priority (0 is the lowest).
+pub const MAX_PRIORITY: u32 = 7;
+/// Priority of a new SCPU unless asked otherwise.
+pub const DEFAULT_PRIORITY: u32 = 3;
+/// Quantum of a new SCPU unless asked otherwise (50 ms).
+pub const DEFAULT_QUANTUM_US: u32 = 50_000;
+/// Shortest quantum a program may set (100 µs).
+pub const MIN_QUANTUM_US: u32 = 100;
+/// Longest quantum a program may set (100 ms): with priority scaling an SCPU
+/// holds the CPU at most 200 ms per round.
+pub const MAX_QUANTUM_US: u32 = 100_000;
 
-/// A countdown of timer ticks for the running thread.
-///
-/// A quantum of `n` ticks expires on the `n`-th call to [`tick`](Self::tick);
-/// a quantum of 0 ticks is treated as 1 (every tick preempts), so a thread
-/// always runs for at least one tick.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Quantum {
-    length_ticks: u32,
-    remaining_ticks: u32,
-}
-
-impl Quantum {
-    /// A fresh quantum of `length_ticks` (at least 1).
-    #[must_use]
-    pub const fn new(length_ticks: u32) -> Self {
-        let length_ticks = if length_ticks == 0 { 1 } else { length_ticks };
-        Self {
-            length_ticks,
-            remaining_ticks: length_ticks,
-        }
-    }
-
-    /// Counts one timer tick; `true` when the quantum has just expired or
-    /// had already expired (the caller should preempt).
-    pub fn tick(&mut self) -> bool {
-        self.remaining_ticks = self.remaining_ticks.saturating_sub(1);
-        self.remaining_ticks == 0
-    }
-
-    /// Starts the quantum over (on dispatch).
-    pub fn reset(&mut self) {
-        self.remaining_ticks = self.length_ticks;
-    }
-
-    /// Ticks left before expiry; 0 once expired.
-    #[must_use]
-    pub const fn remaining_ticks(&self) -> u32 {
-        self.remaining_ticks
-    }
-
-    /// The full length of the quantum in ticks.
-    #[must_use]
-    pub const fn length_ticks(&self) -> u32 {
-        self.length_ticks
-    }
-
-    /// Whether the quantum has run out.
-    #[must_use]
-    pub const fn is_expired(&self) -> bool {
-        self.remaining_ticks == 0
+/// The quantum the kernel applies for a requested one (0 means default).
+pub fn clamp_quantum_us(requested_us: u32) -> u32 {
+    if requested_us == 0 {
+        DEFAULT_QUANTUM_US
+    } else {
+        requested_us.clamp(MIN_QUANTUM_US, MAX_QUANTUM_US)
     }
 }
 
-impl Default for Quantum {
-    fn default() -> Self {
-        Self::new(DEFAULT_QUANTUM_TICKS)
-    }
+/// Timer ticks an SCPU with `quantum_us` (clamped here too) and `priority`
+/// runs per turn at `timer_hz`: `quantum × (priority + 1) / 4`, at least one.
+pub fn quantum_ticks(quantum_us: u32, priority: u32, timer_hz: u64) -> u64 {
+    let quantum = u64::from(clamp_quantum_us(quantum_us));
+    let base = quantum.saturating_mul(timer_hz.max(1)) / 1_000_000;
+    let scale = u64::from(priority.min(MAX_PRIORITY)).saturating_add(1);
+    (base.saturating_mul(scale) / 4).max(1)
 }
 
 #[cfg(test)]
@@ -72,35 +36,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn expires_on_the_nth_tick_and_stays_expired() {
-        let mut quantum = Quantum::new(3);
-        assert!(!quantum.tick());
-        assert!(!quantum.tick());
-        assert_eq!(quantum.remaining_ticks(), 1);
-        assert!(quantum.tick());
-        assert!(quantum.is_expired());
-        assert!(quantum.tick(), "an expired quantum keeps asking to preempt");
-    }
-
-    #[test]
-    fn reset_starts_over() {
-        let mut quantum = Quantum::new(2);
-        assert!(!quantum.tick());
-        assert!(quantum.tick());
-        quantum.reset();
-        assert_eq!(quantum.remaining_ticks(), 2);
-        assert!(!quantum.tick());
-    }
-
-    #[test]
-    fn zero_length_means_one_tick() {
-        let mut quantum = Quantum::new(0);
-        assert_eq!(quantum.length_ticks(), 1);
-        assert!(quantum.tick());
-    }
-
-    #[test]
-    fn default_uses_the_default_length() {
-        assert_eq!(Quantum::default().length_ticks(), DEFAULT_QUANTUM_TICKS);
+    fn quanta_are_clamped_and_scaled() {
+        assert_eq!(clamp_quantum_us(0), DEFAULT_QUANTUM_US);
+        assert_eq!(clamp_quantum_us(1), MIN_QUANTUM_US);
+        assert_eq!(clamp_quantum_us(u32::MAX), MAX_QUANTUM_US);
+        // 50 ms at 100 Hz: 5 ticks at priority 3, 10 at 7, 1 at 0.
+        assert_eq!(quantum_ticks(50_000, 3, 100), 5);
+        assert_eq!(quantum_ticks(50_000, 7, 100), 10);
+        assert_eq!(quantum_ticks(50_000, 0, 100), 1);
+        // The longest turn: 100 ms at priority 7 = 20 ticks at 100 Hz.
+        assert_eq!(quantum_ticks(u32::MAX, u32::MAX, 100), 20);
+        assert_eq!(quantum_ticks(100, 0, 100), 1);
     }
 }

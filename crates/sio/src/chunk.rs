@@ -1,0 +1,147 @@
+//! Bounding the work one call does with interrupts masked.
+//!
+//! Owns [`transfer_in_chunks`], [`Piece`], [`CHUNK_BYTES`] and
+//! [`TTY_CHUNK_BYTES`]. The kernel runs each generic operation under its
+//! lock with interrupts masked; a read or write of many megabytes would then
+//! hold the CPU for its whole length. The dispatcher instead moves a long
+//! transfer as consecutive pieces of at most [`CHUNK_BYTES`] (the console,
+//! polled byte by byte: [`TTY_CHUNK_BYTES`]), each a complete generic call
+//! of its own, with a preemption point between pieces. Synthesized routines
+//! take only calls of at most one piece and send longer ones to the generic
+//! path, so the same bound holds there (`docs/caveats.md`).
+//!
+//! Semantics (those of POSIX for a transfer that stops early): pieces run
+//! in order; the transfer stops at the first piece that moves fewer bytes
+//! than asked (end of file) or fails; a failure after some progress returns
+//! the progress, the next call sees the failure. A zero-length transfer
+//! still runs one (empty) piece, so it gets the same checks.
+
+use sk_abi::SysError;
+
+/// Most bytes one piece of a file or device transfer moves.
+pub const CHUNK_BYTES: u64 = 64 << 10;
+/// Most bytes one piece of a console transfer moves (each is polled out
+/// of the UART: 64 bytes take about 5.6 ms at 115,200 baud).
+pub const TTY_CHUNK_BYTES: u64 = 64;
+
+/// What one piece (or the whole transfer) did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Piece {
+    /// Moved this many bytes.
+    Done(u64),
+    /// Nothing to read yet: the caller blocks and retries the transfer.
+    WouldBlock,
+}
+
+/// Moves `len` bytes as pieces of at most `chunk` bytes: `piece(offset,
+/// want)` moves the bytes at `offset..offset + want` of the transfer,
+/// `between()` runs between two pieces (the kernel's preemption point).
+///
+/// # Errors
+/// The first piece's error, if nothing was moved before it.
+pub fn transfer_in_chunks(
+    len: u64,
+    chunk: u64,
+    mut piece: impl FnMut(u64, u64) -> Result<Piece, SysError>,
+    mut between: impl FnMut(),
+) -> Result<Piece, SysError> {
+    let chunk = chunk.max(1);
+    let mut done = 0u64;
+    loop {
+        let want = len.saturating_sub(done).min(chunk);
+        match piece(done, want) {
+            Ok(Piece::Done(n)) => {
+                done = done.saturating_add(n.min(want));
+                if n < want || done >= len {
+                    return Ok(Piece::Done(done));
+                }
+            }
+            Ok(Piece::WouldBlock) if done == 0 => return Ok(Piece::WouldBlock),
+            Ok(Piece::WouldBlock) => return Ok(Piece::Done(done)),
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => return Ok(Piece::Done(done)),
+        }
+        between();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec::Vec;
+
+    fn run(
+        len: u64,
+        chunk: u64,
+        mut answer: impl FnMut(u64, u64) -> Result<Piece, SysError>,
+    ) -> (Result<Piece, SysError>, Vec<(u64, u64)>, usize) {
+        let mut calls = Vec::new();
+        let mut betweens = 0;
+        let r = transfer_in_chunks(
+            len,
+            chunk,
+            |o, w| {
+                calls.push((o, w));
+                answer(o, w)
+            },
+            || betweens += 1,
+        );
+        (r, calls, betweens)
+    }
+
+    #[test]
+    fn a_long_transfer_is_split_with_a_preemption_point_between_pieces() {
+        let (r, calls, betweens) = run(10, 4, |_, w| Ok(Piece::Done(w)));
+        assert_eq!(r, Ok(Piece::Done(10)));
+        assert_eq!(calls, [(0, 4), (4, 4), (8, 2)]);
+        assert_eq!(betweens, 2);
+    }
+
+    #[test]
+    fn zero_length_runs_one_empty_piece() {
+        let (r, calls, _) = run(0, 4, |_, _| Err(SysError::BadHandle));
+        assert_eq!(r, Err(SysError::BadHandle));
+        assert_eq!(calls, [(0, 0)]);
+    }
+
+    #[test]
+    fn a_short_piece_ends_the_transfer() {
+        let (r, calls, _) = run(10, 4, |o, w| Ok(Piece::Done(if o == 4 { 1 } else { w })));
+        assert_eq!(r, Ok(Piece::Done(5)));
+        assert_eq!(calls.len(), 2);
+    }
+
+    #[test]
+    fn an_error_after_progress_returns_the_progress() {
+        let (r, _, _) = run(10, 4, |o, w| {
+            if o == 8 {
+                Err(SysError::BadAddress)
+            } else {
+                Ok(Piece::Done(w))
+            }
+        });
+        assert_eq!(r, Ok(Piece::Done(8)));
+        let (r, _, _) = run(10, 4, |_, _| Err(SysError::BadAddress));
+        assert_eq!(r, Err(SysError::BadAddress));
+    }
+
+    #[test]
+    fn would_block_only_before_progress() {
+        let (r, _, _) = run(10, 4, |_, _| Ok(Piece::WouldBlock));
+        assert_eq!(r, Ok(Piece::WouldBlock));
+        let (r, _, _) = run(10, 4, |o, w| {
+            if o == 0 {
+                Ok(Piece::Done(w))
+            } else {
+                Ok(Piece::WouldBlock)
+            }
+        });
+        assert_eq!(r, Ok(Piece::Done(4)));
+    }
+
+    #[test]
+    fn a_piece_claiming_more_than_asked_is_capped() {
+        let (r, _, _) = run(6, 4, |_, _| Ok(Piece::Done(100)));
+        assert_eq!(r, Ok(Piece::Done(6)));
+    }
+}

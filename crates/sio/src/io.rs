@@ -1,0 +1,165 @@
+//! The generic read and write.
+//!
+//! Reads copy straight from the file's buffer (or the device) to user
+//! memory; writes go through a bounce buffer so a fault in the user's buffer
+//! is found before the file changes. A fault part-way through a write leaves
+//! the bytes before it written and counted, then fails with `BadAddress`,
+//! exactly as a synthesized write does (the differential tests hold both to
+//! it). One call moves at most what the caller asks; the dispatcher keeps
+//! each call's work bounded with [`crate::transfer_in_chunks`].
+
+use crate::{fs_error, Devices, Sio, Target, UserMemory};
+use sk_abi::{OpenFlags, SysError};
+use sk_fs::FileSystem;
+
+/// Bytes moved per step of the generic file and console writes.
+const BOUNCE_BYTES: usize = 4096;
+/// Most console bytes one read returns.
+const TTY_READ_BYTES: usize = 512;
+
+/// What a read did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadOutcome {
+    /// This many bytes were read (0: end of file).
+    Data(u64),
+    /// Nothing to read yet (the console): the caller blocks and retries.
+    WouldBlock,
+}
+
+impl<R> Sio<R> {
+    /// The generic read of `len` bytes into user memory at `buf`.
+    ///
+    /// # Errors
+    /// [`SysError::NotPermitted`] if not open for reading,
+    /// [`SysError::BadAddress`] for a bad buffer, [`SysError::IsDir`] on a
+    /// directory, file-system errors.
+    pub fn read(
+        &self,
+        fs: &FileSystem,
+        devices: &mut Devices,
+        user: &mut impl UserMemory,
+        buf: u64,
+        len: u64,
+    ) -> Result<ReadOutcome, SysError> {
+        if !self.flags().contains(OpenFlags::READ) {
+            return Err(SysError::NotPermitted);
+        }
+        user.check(buf, len)?;
+        match self.target() {
+            Target::Null => Ok(ReadOutcome::Data(0)),
+            Target::Zero => user.fill(buf, 0, len).map(|()| ReadOutcome::Data(len)),
+            Target::Mem => {
+                let window = devices.mem;
+                let pos = self.position();
+                let size = window.len() as u64;
+                let n = len.min(size.saturating_sub(pos));
+                let start = usize::try_from(pos).unwrap_or(usize::MAX);
+                let end = usize::try_from(pos.saturating_add(n)).unwrap_or(usize::MAX);
+                let bytes = window.get(start..end).unwrap_or(&[]);
+                user.write(buf, bytes)?;
+                self.set_position(pos.saturating_add(n));
+                Ok(ReadOutcome::Data(n))
+            }
+            Target::Tty => {
+                let mut chunk = [0u8; TTY_READ_BYTES];
+                let want = usize::try_from(len).unwrap_or(usize::MAX).min(chunk.len());
+                let Some(got) = chunk.get_mut(..want) else {
+                    return Ok(ReadOutcome::Data(0));
+                };
+                match devices.tty_read(got) {
+                    Some(n) => {
+                        user.write(buf, got.get(..n).unwrap_or(&[]))?;
+                        Ok(ReadOutcome::Data(n as u64))
+                    }
+                    None => Ok(ReadOutcome::WouldBlock),
+                }
+            }
+            Target::File(open) => {
+                let pos = self.position();
+                let n = fs
+                    .read_with(open.node(), pos, len, |bytes| {
+                        user.write(buf, bytes).map(|()| bytes.len() as u64)
+                    })
+                    .map_err(fs_error)??;
+                self.set_position(pos.saturating_add(n));
+                Ok(ReadOutcome::Data(n))
+            }
+            Target::Dir(_) => Err(SysError::IsDir),
+        }
+    }
+
+    /// The generic write of `len` bytes from user memory at `buf`; console
+    /// output goes to `console_out`.
+    ///
+    /// # Errors
+    /// [`SysError::NotPermitted`] if not open for writing (and always for
+    /// `/dev/mem`), [`SysError::BadAddress`] for a bad buffer (after the
+    /// bytes before the fault were written), [`SysError::IsDir`],
+    /// [`SysError::BadOffset`] when the end would overflow, file-system
+    /// errors.
+    pub fn write(
+        &self,
+        fs: &mut FileSystem,
+        devices: &Devices,
+        user: &mut impl UserMemory,
+        console_out: &mut impl FnMut(&[u8]),
+        buf: u64,
+        len: u64,
+    ) -> Result<u64, SysError> {
+        if !self.flags().contains(OpenFlags::WRITE) {
+            return Err(SysError::NotPermitted);
+        }
+        user.check(buf, len)?;
+        match self.target() {
+            Target::Null | Target::Zero => Ok(len),
+            Target::Mem => Err(SysError::NotPermitted),
+            Target::Dir(_) => Err(SysError::IsDir),
+            Target::Tty => {
+                let mut chunk = [0u8; BOUNCE_BYTES];
+                let mut done = 0u64;
+                while done < len {
+                    let n = usize::try_from(len.saturating_sub(done))
+                        .unwrap_or(usize::MAX)
+                        .min(chunk.len());
+                    let piece = chunk.get_mut(..n).unwrap_or(&mut []);
+                    // Bytes before a fault in the buffer still go out.
+                    let copied = user.read_prefix(piece, buf.saturating_add(done));
+                    let good = copied.map_or_else(|(k, _)| k, |()| n);
+                    devices.tty_write(piece.get(..good).unwrap_or(&[]), console_out);
+                    copied.map_err(|(_, e)| e)?;
+                    done = done.saturating_add(n as u64);
+                }
+                Ok(len)
+            }
+            Target::File(open) => {
+                let node = open.node();
+                let mut pos = if self.flags().contains(OpenFlags::APPEND) {
+                    fs.stat(node).map_err(fs_error)?.size_bytes
+                } else {
+                    self.position()
+                };
+                pos.checked_add(len).ok_or(SysError::BadOffset)?;
+                let mut chunk = [0u8; BOUNCE_BYTES];
+                let mut done = 0u64;
+                while done < len {
+                    let n = usize::try_from(len.saturating_sub(done))
+                        .unwrap_or(usize::MAX)
+                        .min(chunk.len());
+                    let piece = chunk.get_mut(..n).unwrap_or(&mut []);
+                    // A fault in the buffer: the bytes before it are
+                    // written and counted (as by a synthesized write), then
+                    // the call fails with BadAddress.
+                    let copied = user.read_prefix(piece, buf.saturating_add(done));
+                    let good = copied.map_or_else(|(k, _)| k, |()| n);
+                    fs.write(node, pos, piece.get(..good).unwrap_or(&[]))
+                        .map_err(fs_error)?;
+                    pos = pos.saturating_add(good as u64);
+                    done = done.saturating_add(good as u64);
+                    self.set_position(pos);
+                    copied.map_err(|(_, e)| e)?;
+                }
+                Ok(len)
+            }
+        }
+    }
+}

@@ -1,0 +1,27 @@
+#![doc = include_str!("../README.md")]
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
+
+extern crate alloc;
+
+mod chunk;
+mod devices;
+mod error;
+mod io;
+mod reconfigure;
+mod sio;
+pub mod testing;
+mod user_memory;
+
+pub use chunk::{transfer_in_chunks, Piece, CHUNK_BYTES, TTY_CHUNK_BYTES};
+pub use devices::{Devices, DEV_MEM_BYTES};
+pub use error::fs_error;
+pub use io::ReadOutcome;
+pub use reconfigure::Reconfigured;
+pub use sio::{Sio, Target};
+pub use user_memory::UserMemory;

@@ -1,0 +1,210 @@
+//! One open SIO: what it names, how it was opened, its position, who uses it.
+//!
+//! Owns [`Sio`] and [`Target`], opening (the generic `create` on an SIO)
+//! and closing (`terminate`). The position lives in a heap cell of its own
+//! that never moves while the SIO is open, so synthesized routines can bake
+//! the cell's address in and share it with the generic path. Reads and
+//! writes are in `io.rs`, seek and mode changes in `reconfigure.rs`.
+
+use crate::fs_error;
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
+use sk_abi::{OpenFlags, SioInfo, SioKind, SysError};
+use sk_fs::{CreateMode, FileSystem, FsError, NodeKind, OpenNode};
+
+/// What an SIO reads and writes.
+#[derive(Debug)]
+pub enum Target {
+    /// `/dev/null`.
+    Null,
+    /// `/dev/zero`.
+    Zero,
+    /// `/dev/mem`, the kernel's window.
+    Mem,
+    /// `/dev/tty`, the console.
+    Tty,
+    /// A RAM file.
+    File(OpenNode),
+    /// A directory (open for `query`; reading it is an error).
+    Dir(OpenNode),
+}
+
+/// An open SIO. `R` is the kernel's synthesized-routine state for it.
+#[derive(Debug)]
+pub struct Sio<R> {
+    target: Target,
+    flags: OpenFlags,
+    position: Box<[AtomicU64; 1]>,
+    opener: Option<u64>,
+    is_shared: bool,
+    /// The routines synthesized for this SIO, if any (owned here:
+    /// `owner-holds-code`; the kernel retires them when it closes the SIO).
+    pub routines: Option<R>,
+}
+
+/// A position cell, allocated fallibly.
+fn position_cell() -> Result<Box<[AtomicU64; 1]>, SysError> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(1).map_err(|_| SysError::NoMemory)?;
+    v.push(AtomicU64::new(0));
+    v.into_boxed_slice()
+        .try_into()
+        .map_err(|_| SysError::NoMemory)
+}
+
+impl<R> Sio<R> {
+    /// Opens `path` with `flags`: a device by its `/dev` name, else a file
+    /// or directory of `fs`.
+    ///
+    /// # Errors
+    /// As the file system reports them, [`SysError::NotPermitted`] for
+    /// `/dev/mem` opened for writing, [`SysError::IsDir`] for a directory
+    /// opened for writing, [`SysError::NoMemory`].
+    pub fn open(fs: &mut FileSystem, path: &str, flags: OpenFlags) -> Result<Self, SysError> {
+        let position = position_cell()?;
+        let target = match path {
+            "/dev/null" => Target::Null,
+            "/dev/zero" => Target::Zero,
+            "/dev/mem" if flags.contains(OpenFlags::WRITE) => return Err(SysError::NotPermitted),
+            "/dev/mem" => Target::Mem,
+            "/dev/tty" => Target::Tty,
+            _ => open_node(fs, path, flags)?,
+        };
+        Ok(Self {
+            target,
+            flags,
+            position,
+            opener: None,
+            is_shared: false,
+            routines: None,
+        })
+    }
+
+    /// Closes the SIO (the generic `terminate`): the file system drops its
+    /// open reference. Returns the routine state for the kernel to retire.
+    pub fn close(self, fs: &mut FileSystem) -> Option<R> {
+        if let Target::File(open) | Target::Dir(open) = self.target {
+            if let Err(e) = fs.close(open) {
+                log::error!("closing an SIO: {e}");
+            }
+        }
+        self.routines
+    }
+
+    /// What it names.
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// How it was opened.
+    pub fn flags(&self) -> OpenFlags {
+        self.flags
+    }
+
+    /// The position cell (its address is baked into synthesized routines).
+    pub fn position_cell(&self) -> &AtomicU64 {
+        &self.position[0]
+    }
+
+    /// The current position.
+    pub fn position(&self) -> u64 {
+        self.position[0].load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_position(&self, position: u64) {
+        self.position[0].store(position, Ordering::Relaxed);
+    }
+
+    /// The thread that opened it (whose routine table gets its routines).
+    pub fn opener(&self) -> Option<u64> {
+        self.opener
+    }
+
+    /// Records the thread that opened it.
+    pub fn set_opener(&mut self, thread: u64) {
+        self.opener = Some(thread);
+    }
+
+    /// True once a thread other than the opener used it: from then on its
+    /// position is shared between threads and it stays on the generic path.
+    pub fn is_shared(&self) -> bool {
+        self.is_shared
+    }
+
+    /// Notes that `thread` uses the SIO; returns true if that made it shared
+    /// (a fact synthesized routines depend on changed).
+    pub fn note_caller(&mut self, thread: u64) -> bool {
+        let newly = !self.is_shared && self.opener.is_some_and(|o| o != thread);
+        self.is_shared |= newly;
+        newly
+    }
+
+    /// The node of a file or directory.
+    pub fn node(&self) -> Option<sk_fs::NodeId> {
+        match &self.target {
+            Target::File(open) | Target::Dir(open) => Some(open.node()),
+            _ => None,
+        }
+    }
+
+    /// Its kind as `query` reports it.
+    pub fn kind(&self) -> SioKind {
+        match self.target {
+            Target::Null => SioKind::Null,
+            Target::Zero => SioKind::Zero,
+            Target::Mem => SioKind::Mem,
+            Target::Tty => SioKind::Tty,
+            Target::File(_) => SioKind::File,
+            Target::Dir(_) => SioKind::Dir,
+        }
+    }
+
+    /// Size as `query` and `seek(End)` see it.
+    pub(crate) fn size(&self, fs: &FileSystem) -> u64 {
+        match &self.target {
+            Target::Mem => crate::DEV_MEM_BYTES,
+            Target::File(open) | Target::Dir(open) => {
+                fs.stat(open.node()).map_or(0, |s| s.size_bytes)
+            }
+            _ => 0,
+        }
+    }
+
+    /// What `query` reports.
+    pub fn info(&self, fs: &FileSystem) -> SioInfo {
+        SioInfo {
+            kind: self.kind().number(),
+            flags: self.flags.bits(),
+            size: self.size(fs),
+            position: self.position(),
+        }
+    }
+}
+
+fn open_node(fs: &mut FileSystem, path: &str, flags: OpenFlags) -> Result<Target, SysError> {
+    let node = if flags.contains(OpenFlags::CREATE) {
+        let mode = if flags.contains(OpenFlags::EXCLUSIVE) {
+            CreateMode::Exclusive
+        } else {
+            CreateMode::OpenExisting
+        };
+        match fs.create(path, mode) {
+            Err(FsError::IsDir) => fs.lookup(path).map_err(fs_error)?,
+            other => other.map_err(fs_error)?,
+        }
+    } else {
+        fs.lookup(path).map_err(fs_error)?
+    };
+    let kind = fs.stat(node).map_err(fs_error)?.kind;
+    if kind == NodeKind::Directory {
+        if flags.contains(OpenFlags::WRITE) {
+            return Err(SysError::IsDir);
+        }
+        return Ok(Target::Dir(fs.open(node).map_err(fs_error)?));
+    }
+    if flags.contains(OpenFlags::TRUNCATE) {
+        fs.truncate(node, 0).map_err(fs_error)?;
+    }
+    Ok(Target::File(fs.open(node).map_err(fs_error)?))
+}

@@ -1,0 +1,364 @@
+//! The SIO kind's generic path on the host: every target, every operation,
+//! the error paths, and a property test of random file operations against
+//! a model (bytes and position).
+
+use proptest::prelude::*;
+use sk_abi::{dev_mem_byte, OpenFlags, SioKind, SioReconfigure, SysError, TtyMode, Whence};
+use sk_fs::FileSystem;
+use sk_sio::testing::FakeUserMemory;
+use sk_sio::{Devices, ReadOutcome, Reconfigured, Sio, UserMemory};
+
+const BUF: u64 = 0x10_0000;
+type TestSio = Sio<()>;
+
+fn world() -> (FileSystem, Devices, FakeUserMemory) {
+    let mut fs = FileSystem::new().unwrap();
+    fs.mkdir("/tmp").unwrap();
+    let window: Vec<u8> = (0..4096u64).map(dev_mem_byte).collect();
+    let devices = Devices::new(Box::leak(window.into_boxed_slice()));
+    (fs, devices, FakeUserMemory::new(BUF, 64 * 1024))
+}
+
+const R: OpenFlags = OpenFlags::READ;
+const W: OpenFlags = OpenFlags::WRITE;
+
+fn rw() -> OpenFlags {
+    R | W
+}
+
+fn no_console() -> impl FnMut(&[u8]) {
+    |_: &[u8]| {}
+}
+
+#[test]
+fn dev_null_and_dev_zero() {
+    let (mut fs, mut dev, mut user) = world();
+    let null = TestSio::open(&mut fs, "/dev/null", rw()).unwrap();
+    assert_eq!(
+        null.read(&fs, &mut dev, &mut user, BUF, 10),
+        Ok(ReadOutcome::Data(0))
+    );
+    assert_eq!(
+        null.write(&mut fs, &dev, &mut user, &mut no_console(), BUF, 10),
+        Ok(10)
+    );
+    let zero = TestSio::open(&mut fs, "/dev/zero", rw()).unwrap();
+    user.bytes[..5].fill(9);
+    assert_eq!(
+        zero.read(&fs, &mut dev, &mut user, BUF, 4),
+        Ok(ReadOutcome::Data(4))
+    );
+    assert_eq!(&user.bytes[..5], &[0, 0, 0, 0, 9]);
+    assert_eq!(
+        zero.write(&mut fs, &dev, &mut user, &mut no_console(), BUF, 3),
+        Ok(3)
+    );
+    assert_eq!(zero.seek(&fs, Whence::Set, 100), Ok(0));
+    assert_eq!(zero.kind(), SioKind::Zero);
+}
+
+#[test]
+fn dev_mem_reads_the_window_and_refuses_writes() {
+    let (mut fs, mut dev, mut user) = world();
+    assert_eq!(
+        TestSio::open(&mut fs, "/dev/mem", rw()).err(),
+        Some(SysError::NotPermitted)
+    );
+    let mem = TestSio::open(&mut fs, "/dev/mem", R).unwrap();
+    assert_eq!(
+        mem.read(&fs, &mut dev, &mut user, BUF, 3),
+        Ok(ReadOutcome::Data(3))
+    );
+    assert_eq!(
+        user.slice(BUF, 3),
+        &[dev_mem_byte(0), dev_mem_byte(1), dev_mem_byte(2)]
+    );
+    assert_eq!(mem.position(), 3);
+    // Past the window: short, then nothing.
+    assert_eq!(mem.seek(&fs, Whence::Set, 4094), Ok(4094));
+    assert_eq!(
+        mem.read(&fs, &mut dev, &mut user, BUF, 10),
+        Ok(ReadOutcome::Data(2))
+    );
+    assert_eq!(
+        mem.read(&fs, &mut dev, &mut user, BUF, 10),
+        Ok(ReadOutcome::Data(0))
+    );
+    assert_eq!(mem.seek(&fs, Whence::Set, 1 << 40), Ok(1 << 40));
+    assert_eq!(
+        mem.read(&fs, &mut dev, &mut user, BUF, 10),
+        Ok(ReadOutcome::Data(0))
+    );
+    assert_eq!(
+        mem.write(&mut fs, &dev, &mut user, &mut no_console(), BUF, 1),
+        Err(SysError::NotPermitted)
+    );
+}
+
+#[test]
+fn bad_buffers_are_errors_and_move_nothing() {
+    let (mut fs, mut dev, mut user) = world();
+    let mem = TestSio::open(&mut fs, "/dev/mem", R).unwrap();
+    assert_eq!(
+        mem.read(&fs, &mut dev, &mut user, 0xffff_8000_0000_0000, 1),
+        Err(SysError::BadAddress)
+    );
+    assert_eq!(
+        mem.read(&fs, &mut dev, &mut user, u64::MAX, 2),
+        Err(SysError::BadAddress)
+    );
+    assert_eq!(
+        mem.read(&fs, &mut dev, &mut user, 0x1000, 1),
+        Err(SysError::BadAddress),
+        "unmapped"
+    );
+    assert_eq!(mem.position(), 0);
+}
+
+#[test]
+fn flags_are_enforced() {
+    let (mut fs, mut dev, mut user) = world();
+    let null_w = TestSio::open(&mut fs, "/dev/null", W).unwrap();
+    assert_eq!(
+        null_w.read(&fs, &mut dev, &mut user, BUF, 1),
+        Err(SysError::NotPermitted)
+    );
+    let null_r = TestSio::open(&mut fs, "/dev/null", R).unwrap();
+    assert_eq!(
+        null_r.write(&mut fs, &dev, &mut user, &mut no_console(), BUF, 1),
+        Err(SysError::NotPermitted)
+    );
+}
+
+#[test]
+fn files_directories_and_open_flags() {
+    let (mut fs, mut dev, mut user) = world();
+    assert_eq!(
+        TestSio::open(&mut fs, "/tmp/nope", rw()).err(),
+        Some(SysError::NotFound)
+    );
+    let f = TestSio::open(&mut fs, "/tmp/f", rw() | OpenFlags::CREATE).unwrap();
+    user.bytes[..5].copy_from_slice(b"hello");
+    assert_eq!(
+        f.write(&mut fs, &dev, &mut user, &mut no_console(), BUF, 5),
+        Ok(5)
+    );
+    assert_eq!(f.position(), 5);
+    assert_eq!(f.info(&fs).size, 5);
+    assert_eq!(f.seek(&fs, Whence::Set, 1), Ok(1));
+    assert_eq!(
+        f.read(&fs, &mut dev, &mut user, BUF + 100, 10),
+        Ok(ReadOutcome::Data(4))
+    );
+    assert_eq!(user.slice(BUF + 100, 4), b"ello");
+    assert_eq!(f.seek(&fs, Whence::End, -2), Ok(3));
+    assert_eq!(f.seek(&fs, Whence::Current, -4), Err(SysError::BadOffset));
+    assert_eq!(f.seek(&fs, Whence::Set, -1), Err(SysError::BadOffset));
+    assert_eq!(
+        TestSio::open(
+            &mut fs,
+            "/tmp/f",
+            rw() | OpenFlags::CREATE | OpenFlags::EXCLUSIVE
+        )
+        .err(),
+        Some(SysError::Exists)
+    );
+    let t = TestSio::open(&mut fs, "/tmp/f", rw() | OpenFlags::TRUNCATE).unwrap();
+    assert_eq!(t.info(&fs).size, 0);
+    let a = TestSio::open(&mut fs, "/tmp/f", W | OpenFlags::APPEND).unwrap();
+    assert_eq!(
+        a.write(&mut fs, &dev, &mut user, &mut no_console(), BUF, 2),
+        Ok(2)
+    );
+    assert_eq!(
+        a.write(&mut fs, &dev, &mut user, &mut no_console(), BUF, 2),
+        Ok(2)
+    );
+    assert_eq!(t.info(&fs).size, 4);
+    assert_eq!(
+        TestSio::open(&mut fs, "/tmp", W).err(),
+        Some(SysError::IsDir)
+    );
+    let d = TestSio::open(&mut fs, "/tmp", R).unwrap();
+    assert_eq!(
+        d.read(&fs, &mut dev, &mut user, BUF, 1),
+        Err(SysError::IsDir)
+    );
+    assert_eq!(d.kind(), SioKind::Dir);
+    for s in [f, t, a, d] {
+        s.close(&mut fs);
+    }
+}
+
+#[test]
+fn a_fault_part_way_through_a_write_keeps_the_prefix() {
+    let (mut fs, dev, mut user) = world();
+    let f = TestSio::open(&mut fs, "/tmp/f", rw() | OpenFlags::CREATE).unwrap();
+    user.bytes[..8].copy_from_slice(b"abcdefgh");
+    user.fault_at = Some(BUF + 5);
+    assert_eq!(
+        f.write(&mut fs, &dev, &mut user, &mut no_console(), BUF, 8),
+        Err(SysError::BadAddress)
+    );
+    assert_eq!(
+        f.position(),
+        5,
+        "the bytes before the fault are written and counted"
+    );
+    assert_eq!(f.info(&fs).size, 5);
+    let mut back = [0u8; 5];
+    let node = f.node().unwrap();
+    fs.read(node, 0, &mut back).unwrap();
+    assert_eq!(&back, b"abcde");
+}
+
+#[test]
+fn a_fault_in_a_read_moves_no_position() {
+    let (mut fs, mut dev, mut user) = world();
+    let f = TestSio::open(&mut fs, "/tmp/f", rw() | OpenFlags::CREATE).unwrap();
+    user.bytes[..8].copy_from_slice(b"abcdefgh");
+    f.write(&mut fs, &dev, &mut user, &mut no_console(), BUF, 8)
+        .unwrap();
+    f.seek(&fs, Whence::Set, 0).unwrap();
+    user.fault_at = Some(BUF + 3);
+    assert_eq!(
+        f.read(&fs, &mut dev, &mut user, BUF, 8),
+        Err(SysError::BadAddress)
+    );
+    assert_eq!(f.position(), 0);
+}
+
+#[test]
+fn the_console_reads_what_was_typed_and_writes_through_the_discipline() {
+    let (mut fs, mut dev, mut user) = world();
+    let tty = TestSio::open(&mut fs, "/dev/tty", rw()).unwrap();
+    assert_eq!(
+        tty.read(&fs, &mut dev, &mut user, BUF, 10),
+        Ok(ReadOutcome::WouldBlock)
+    );
+    for &b in b"hi\r" {
+        dev.console_input(b, &mut |_| {});
+    }
+    assert_eq!(
+        tty.read(&fs, &mut dev, &mut user, BUF, 10),
+        Ok(ReadOutcome::Data(3))
+    );
+    assert_eq!(user.slice(BUF, 3), b"hi\n");
+    let mut out = Vec::new();
+    user.bytes[..3].copy_from_slice(b"a\nb");
+    assert_eq!(
+        tty.write(
+            &mut fs,
+            &dev,
+            &mut user,
+            &mut |b: &[u8]| out.extend_from_slice(b),
+            BUF,
+            3
+        ),
+        Ok(3)
+    );
+    assert_eq!(out, b"a\r\nb", "cooked output maps NL to CR NL");
+    assert_eq!(tty.seek(&fs, Whence::Set, 0), Err(SysError::NotSupported));
+    let r = tty.reconfigure(&fs, &mut dev, SioReconfigure::TtyMode(TtyMode::RAW));
+    assert_eq!(r, Ok((0, Reconfigured::ConsoleMode)));
+    out.clear();
+    tty.write(
+        &mut fs,
+        &dev,
+        &mut user,
+        &mut |b: &[u8]| out.extend_from_slice(b),
+        BUF,
+        3,
+    )
+    .unwrap();
+    assert_eq!(out, b"a\nb", "raw output is untouched");
+    let null = TestSio::open(&mut fs, "/dev/null", rw()).unwrap();
+    assert_eq!(
+        null.reconfigure(&fs, &mut dev, SioReconfigure::TtyMode(TtyMode::RAW)),
+        Err(SysError::WrongKind)
+    );
+}
+
+#[test]
+fn a_second_thread_makes_the_sio_shared_for_good() {
+    let (mut fs, ..) = world();
+    let mut s = TestSio::open(&mut fs, "/dev/null", rw()).unwrap();
+    s.set_opener(7);
+    assert!(!s.note_caller(7));
+    assert!(s.note_caller(8));
+    assert!(!s.note_caller(7), "reported once");
+    assert!(s.is_shared());
+}
+
+#[derive(Debug, Clone)]
+enum FileOp {
+    Write { len: usize, fill: u8 },
+    Read { len: usize },
+    Seek { to: u64 },
+    Truncate { to: u64 },
+}
+
+fn file_op() -> impl Strategy<Value = FileOp> {
+    prop_oneof![
+        (0usize..9000, any::<u8>()).prop_map(|(len, fill)| FileOp::Write { len, fill }),
+        (0usize..9000).prop_map(|len| FileOp::Read { len }),
+        (0u64..20_000).prop_map(|to| FileOp::Seek { to }),
+        (0u64..20_000).prop_map(|to| FileOp::Truncate { to }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    /// Random writes (growing past capacity), reads, seeks and truncates
+    /// through the generic path agree with a byte-vector model.
+    #[test]
+    fn file_operations_match_a_model(ops in proptest::collection::vec(file_op(), 1..40)) {
+        let (mut fs, mut dev, mut user) = world();
+        let f = TestSio::open(&mut fs, "/tmp/m", rw() | OpenFlags::CREATE).unwrap();
+        let node = f.node().unwrap();
+        let mut model: Vec<u8> = Vec::new();
+        let mut pos = 0usize;
+        for op in ops {
+            match op {
+                FileOp::Write { len, fill } => {
+                    user.bytes[..len].fill(fill);
+                    prop_assert_eq!(f.write(&mut fs, &dev, &mut user, &mut no_console(), BUF, len as u64), Ok(len as u64));
+                    if model.len() < pos + len { model.resize(pos + len, 0); }
+                    model[pos..pos + len].fill(fill);
+                    pos += len;
+                }
+                FileOp::Read { len } => {
+                    let want = model.len().saturating_sub(pos).min(len);
+                    prop_assert_eq!(f.read(&fs, &mut dev, &mut user, BUF, len as u64), Ok(ReadOutcome::Data(want as u64)));
+                    prop_assert_eq!(user.slice(BUF, want), model.get(pos..pos + want).unwrap_or(&[]));
+                    pos += want;
+                }
+                FileOp::Seek { to } => {
+                    prop_assert_eq!(f.seek(&fs, Whence::Set, to as i64), Ok(to));
+                    pos = to as usize;
+                }
+                FileOp::Truncate { to } => {
+                    fs.truncate(node, to).unwrap();
+                    model.resize(to as usize, 0);
+                }
+            }
+            prop_assert_eq!(f.position(), pos as u64);
+            prop_assert_eq!(f.info(&fs).size, model.len() as u64);
+        }
+        let mut all = vec![0u8; model.len()];
+        fs.read(node, 0, &mut all).unwrap();
+        prop_assert_eq!(all, model);
+    }
+}
+
+#[test]
+fn user_memory_fake_reports_prefixes() {
+    let mut user = FakeUserMemory::new(BUF, 16);
+    let mut dst = [0u8; 20];
+    assert_eq!(
+        user.read_prefix(&mut dst, BUF),
+        Err((16, SysError::BadAddress))
+    );
+    assert_eq!(user.check(u64::MAX, 1), Err(SysError::BadAddress));
+}

@@ -1,0 +1,20 @@
+#![doc = include_str!("../README.md")]
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
+
+extern crate alloc;
+
+mod handle_table;
+mod load;
+mod object;
+mod smach;
+
+pub use handle_table::{HandleTable, MAX_HANDLES};
+pub use load::{load_program, USER_STACK_BYTES, USER_STACK_TOP};
+pub use object::Object;
+pub use smach::{Smach, SmachAction, Teardown, MAX_SMACHS};

@@ -1,0 +1,236 @@
+//! A SMACH record: state, handles, SCPUs, waiters, memory; its lifecycle
+//! and `reconfigure` policy.
+//!
+//! Owns [`Smach`], [`Teardown`] and [`SmachAction`]. The kernel owns the
+//! table of SMACHs and performs what these methods decide (closing objects,
+//! stopping SCPUs, waking waiters, freeing the address space).
+
+use crate::{HandleTable, Object};
+use alloc::string::String;
+use alloc::vec::Vec;
+use sk_abi::{ExitStatus, SmachInfo, SmachReconfigure, SmachState, SysError};
+use sk_smem::Regions;
+
+/// Most SMACHs alive at once, kernel-wide (bounds what a program that
+/// creates machines in a loop can take).
+pub const MAX_SMACHS: usize = 512;
+
+/// Priority of a new SMACH.
+const DEFAULT_PRIORITY: u32 = 3;
+
+/// A synthetic machine. `R`: SIO routine state; `A`: address space.
+#[derive(Debug)]
+pub struct Smach<R, A> {
+    id: u64,
+    name: String,
+    parent: Option<u64>,
+    state: SmachState,
+    exit_status: ExitStatus,
+    priority: u32,
+    released: bool,
+    /// Its handles.
+    pub handles: HandleTable<Object<R>>,
+    /// Its SCPUs, by id.
+    pub threads: Vec<u64>,
+    /// SCPUs waiting for it to exit.
+    pub waiters: Vec<u64>,
+    /// Its user ranges and mapped bytes.
+    pub regions: Regions,
+    /// Its address space (None once torn down).
+    pub aspace: Option<A>,
+}
+
+/// What exiting left for the kernel to free and wake.
+#[derive(Debug)]
+pub struct Teardown<R, A> {
+    /// Objects that were in the handle table.
+    pub objects: Vec<(sk_abi::Handle, Object<R>)>,
+    /// SCPUs to stop.
+    pub threads: Vec<u64>,
+    /// SCPUs to wake.
+    pub waiters: Vec<u64>,
+    /// The address space to destroy.
+    pub aspace: Option<A>,
+}
+
+/// What a `reconfigure` on a SMACH handle asks the kernel to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmachAction {
+    /// Done (priority set).
+    Done,
+    /// Count the caller's next call's kernel instructions.
+    TraceNextCall,
+    /// Block until the target exits, then return its status.
+    Wait,
+    /// Suspend every SCPU of the target.
+    Suspend,
+    /// Resume every SCPU of the target.
+    Resume,
+}
+
+impl<R, A> Smach<R, A> {
+    /// A running SMACH with an empty handle table.
+    pub fn new(id: u64, name: String, parent: Option<u64>, aspace: A) -> Self {
+        Self {
+            id,
+            name,
+            parent,
+            state: SmachState::Running,
+            exit_status: ExitStatus::SUCCESS,
+            priority: DEFAULT_PRIORITY,
+            released: false,
+            handles: HandleTable::new(),
+            threads: Vec::new(),
+            waiters: Vec::new(),
+            regions: Regions::new(),
+            aspace: Some(aspace),
+        }
+    }
+
+    /// Its id.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The program it runs.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its parent SMACH (None: started by the kernel).
+    pub fn parent(&self) -> Option<u64> {
+        self.parent
+    }
+
+    /// Its state.
+    pub fn state(&self) -> SmachState {
+        self.state
+    }
+
+    /// Its exit status (meaningful once exited).
+    pub fn exit_status(&self) -> ExitStatus {
+        self.exit_status
+    }
+
+    /// True once its parent let go of it (the record goes when it exits).
+    pub fn is_released(&self) -> bool {
+        self.released
+    }
+
+    /// Marks it released by its parent.
+    pub fn release(&mut self) {
+        self.released = true;
+    }
+
+    /// Registers `thread` as waiting for the exit.
+    ///
+    /// # Errors
+    /// [`SysError::NoMemory`].
+    pub fn add_waiter(&mut self, thread: u64) -> Result<(), SysError> {
+        if !self.waiters.contains(&thread) {
+            self.waiters
+                .try_reserve(1)
+                .map_err(|_| SysError::NoMemory)?;
+            self.waiters.push(thread);
+        }
+        Ok(())
+    }
+
+    /// Adds an SCPU.
+    ///
+    /// # Errors
+    /// [`SysError::NoMemory`] if the list cannot grow or the SMACH has
+    /// `limit` SCPUs already.
+    pub fn add_thread(&mut self, thread: u64, limit: usize) -> Result<(), SysError> {
+        if self.threads.len() >= limit {
+            return Err(SysError::NoMemory);
+        }
+        self.threads
+            .try_reserve(1)
+            .map_err(|_| SysError::NoMemory)?;
+        self.threads.push(thread);
+        Ok(())
+    }
+
+    /// Ends the SMACH with `status`: everything it holds is handed back
+    /// for the kernel to free; None if it had exited already (exit happens
+    /// once; the first status stands).
+    pub fn exit(&mut self, status: ExitStatus) -> Option<Teardown<R, A>> {
+        if self.state == SmachState::Exited {
+            return None;
+        }
+        self.state = SmachState::Exited;
+        self.exit_status = status;
+        self.regions.clear();
+        Some(Teardown {
+            objects: self.handles.drain().collect(),
+            threads: core::mem::take(&mut self.threads),
+            waiters: core::mem::take(&mut self.waiters),
+            aspace: self.aspace.take(),
+        })
+    }
+
+    /// True if the record can be forgotten once exited: nobody holds a
+    /// handle to it (released, or its parent is gone).
+    pub fn is_orphan(&self, parent_alive: bool) -> bool {
+        self.released || (self.parent.is_some() && !parent_alive)
+    }
+
+    /// The policy of `reconfigure` on a handle naming this SMACH;
+    /// `is_self` if the caller belongs to it; `trace_allowed` if the kernel
+    /// was booted with instruction tracing enabled.
+    ///
+    /// # Errors
+    /// [`SysError::Busy`] for waiting on, suspending or resuming oneself;
+    /// [`SysError::NotSupported`] for tracing another SMACH;
+    /// [`SysError::NotPermitted`] for tracing when the kernel does not allow
+    /// it; [`SysError::BadValue`] for a priority above 7.
+    pub fn reconfigure(
+        &mut self,
+        request: SmachReconfigure,
+        is_self: bool,
+        trace_allowed: bool,
+    ) -> Result<SmachAction, SysError> {
+        match request {
+            SmachReconfigure::TraceNextCall if !is_self => Err(SysError::NotSupported),
+            SmachReconfigure::TraceNextCall if !trace_allowed => Err(SysError::NotPermitted),
+            SmachReconfigure::TraceNextCall => Ok(SmachAction::TraceNextCall),
+            SmachReconfigure::Wait if is_self => Err(SysError::Busy),
+            SmachReconfigure::Wait => Ok(SmachAction::Wait),
+            SmachReconfigure::Priority(p) if p <= 7 => {
+                self.priority = p;
+                Ok(SmachAction::Done)
+            }
+            SmachReconfigure::Priority(_) => Err(SysError::BadValue),
+            SmachReconfigure::Suspend | SmachReconfigure::Resume if is_self => Err(SysError::Busy),
+            SmachReconfigure::Suspend => {
+                if self.state != SmachState::Exited {
+                    self.state = SmachState::Suspended;
+                }
+                Ok(SmachAction::Suspend)
+            }
+            SmachReconfigure::Resume => {
+                if self.state != SmachState::Exited {
+                    self.state = SmachState::Running;
+                }
+                Ok(SmachAction::Resume)
+            }
+        }
+    }
+
+    /// What `query` reports.
+    pub fn info(&self) -> SmachInfo {
+        SmachInfo {
+            state: self.state.number(),
+            handle_count: u32::try_from(self.handles.count()).unwrap_or(u32::MAX),
+            exit_status: self.exit_status.to_info(),
+            memory_bytes: self.regions.mapped_bytes(),
+            id: self.id,
+        }
+    }
+
+    /// Its priority (0..=7).
+    pub fn priority(&self) -> u32 {
+        self.priority
+    }
+}
