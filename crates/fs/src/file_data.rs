@@ -24,6 +24,7 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 
+use crate::data_store::{Buffer, DataAllocator};
 use crate::FsError;
 
 /// Smallest capacity a write-driven growth allocates, in bytes.
@@ -72,7 +73,7 @@ pub struct DataLayout {
 
 /// A file's contents. See the module doc for the invariants.
 pub(crate) struct FileData {
-    buffer: Box<[u8]>,
+    buffer: Buffer,
     /// The size cell. A one-element array rather than a plain `Box` only so
     /// it can be allocated fallibly on stable (`Vec::try_reserve_exact`).
     size: Box<[AtomicU64; 1]>,
@@ -90,7 +91,7 @@ impl FileData {
         let size = Box::<[AtomicU64; 1]>::try_from(cell.into_boxed_slice())
             .map_err(|_| FsError::OutOfMemory)?;
         Ok(Self {
-            buffer: Box::default(),
+            buffer: Buffer::default(),
             size,
         })
     }
@@ -111,13 +112,13 @@ impl FileData {
 
     /// Buffer length in bytes.
     pub(crate) fn capacity(&self) -> u64 {
-        to_u64(self.buffer.len())
+        to_u64(self.buffer.as_slice().len())
     }
 
     /// Where the bytes and the size cell are, at `layout_generation`.
     pub(crate) fn layout(&self, layout_generation: u64) -> DataLayout {
         DataLayout {
-            data_addr: to_u64(self.buffer.as_ptr().expose_provenance()),
+            data_addr: to_u64(self.buffer.as_slice().as_ptr().expose_provenance()),
             capacity: self.capacity(),
             size_cell_addr: to_u64(core::ptr::from_ref(self.size_cell()).expose_provenance()),
             layout_generation,
@@ -136,7 +137,7 @@ impl FileData {
         let start = to_usize(offset);
         start
             .checked_add(len)
-            .and_then(|end| self.buffer.get(start..end))
+            .and_then(|end| self.buffer.as_slice().get(start..end))
             .unwrap_or(&[])
     }
 
@@ -148,7 +149,7 @@ impl FileData {
         let start = to_usize(offset);
         let source = start
             .checked_add(len)
-            .and_then(|end| self.buffer.get(start..end));
+            .and_then(|end| self.buffer.as_slice().get(start..end));
         match (source, buf.get_mut(..len)) {
             (Some(source), Some(target)) => {
                 target.copy_from_slice(source);
@@ -168,6 +169,7 @@ impl FileData {
         let end = start.checked_add(data.len()).ok_or(FsError::FileTooLarge)?;
         let target = self
             .buffer
+            .as_mut_slice()
             .get_mut(start..end)
             .ok_or(FsError::FileTooLarge)?;
         target.copy_from_slice(data);
@@ -189,7 +191,11 @@ impl FileData {
         }
         let old_size = self.size();
         if new_size < old_size {
-            if let Some(cut) = self.buffer.get_mut(to_usize(new_size)..to_usize(old_size)) {
+            if let Some(cut) = self
+                .buffer
+                .as_mut_slice()
+                .get_mut(to_usize(new_size)..to_usize(old_size))
+            {
                 cut.fill(0);
             }
         }
@@ -198,20 +204,42 @@ impl FileData {
     }
 
     /// Moves the bytes to a new, zero-filled buffer of exactly
-    /// `new_capacity` bytes (never less than the size). The size cell stays.
+    /// `new_capacity` bytes (never less than the size), from `allocator` if
+    /// given, else the heap. The size cell stays.
     ///
     /// # Errors
     /// [`FsError::OutOfMemory`] if the buffer cannot be allocated (the old
     /// one is kept); [`FsError::FileTooLarge`] if `new_capacity` does not fit
     /// a `usize`.
-    pub(crate) fn reallocate(&mut self, new_capacity: u64) -> Result<(), FsError> {
+    pub(crate) fn reallocate(
+        &mut self,
+        new_capacity: u64,
+        allocator: Option<&'static dyn DataAllocator>,
+    ) -> Result<(), FsError> {
         let new_capacity = usize::try_from(new_capacity).map_err(|_| FsError::FileTooLarge)?;
         let keep = to_usize(self.size()).min(new_capacity);
-        let mut fresh = Vec::new();
-        fresh.try_reserve_exact(new_capacity)?;
-        fresh.extend_from_slice(self.buffer.get(..keep).unwrap_or_default());
-        fresh.resize(new_capacity, 0);
-        self.buffer = fresh.into_boxed_slice();
+        let kept = self.buffer.as_slice().get(..keep).unwrap_or_default();
+        let fresh = match allocator {
+            Some(allocator) if new_capacity > 0 => {
+                let mut store = allocator
+                    .allocate(new_capacity)
+                    .ok_or(FsError::OutOfMemory)?;
+                store
+                    .bytes_mut()
+                    .get_mut(..keep)
+                    .ok_or(FsError::OutOfMemory)?
+                    .copy_from_slice(kept);
+                Buffer::Store(store)
+            }
+            _ => {
+                let mut fresh = Vec::new();
+                fresh.try_reserve_exact(new_capacity)?;
+                fresh.extend_from_slice(kept);
+                fresh.resize(new_capacity, 0);
+                Buffer::Heap(fresh.into_boxed_slice())
+            }
+        };
+        self.buffer = fresh;
         self.size_cell().store(to_u64(keep), Ordering::Release);
         Ok(())
     }
@@ -262,7 +290,7 @@ mod tests {
     #[test]
     fn write_within_capacity_keeps_the_buffer_and_bumps_the_size_cell() {
         let mut data = FileData::new().unwrap();
-        data.reallocate(64).unwrap();
+        data.reallocate(64, None).unwrap();
         let before = data.layout(0);
         data.write_at(10, b"abc").unwrap();
         let after = data.layout(0);
@@ -278,7 +306,7 @@ mod tests {
     #[test]
     fn shrinking_zeroes_the_tail_so_regrowth_reads_zeros() {
         let mut data = FileData::new().unwrap();
-        data.reallocate(8).unwrap();
+        data.reallocate(8, None).unwrap();
         data.write_at(0, b"abcdefgh").unwrap();
         data.set_size(2).unwrap();
         data.set_size(8).unwrap();
@@ -291,10 +319,10 @@ mod tests {
     #[test]
     fn reallocation_keeps_contents_and_size_cell_address() {
         let mut data = FileData::new().unwrap();
-        data.reallocate(4).unwrap();
+        data.reallocate(4, None).unwrap();
         data.write_at(0, b"wxyz").unwrap();
         let before = data.layout(0);
-        data.reallocate(1 << 16).unwrap();
+        data.reallocate(1 << 16, None).unwrap();
         let after = data.layout(1);
         assert_eq!(after.size_cell_addr, before.size_cell_addr);
         assert_eq!(after.capacity, 1 << 16);

@@ -41,6 +41,8 @@ pub struct FileSystem {
     /// Distinguishes file systems, so an `OpenNode` is closed only where it
     /// was opened.
     instance: u64,
+    /// Where file buffers come from (none: the heap).
+    pub(crate) allocator: Option<&'static dyn crate::DataAllocator>,
 }
 
 impl FileSystem {
@@ -71,7 +73,14 @@ impl FileSystem {
             total_capacity_bytes: 0,
             open_references: 0,
             instance: NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed),
+            allocator: None,
         })
+    }
+
+    /// Takes file buffers from `allocator` from now on (buffers already
+    /// allocated stay where they are until they are reallocated).
+    pub fn set_data_allocator(&mut self, allocator: &'static dyn crate::DataAllocator) {
+        self.allocator = Some(allocator);
     }
 
     /// The root directory, `/`.

@@ -11,6 +11,7 @@
 
 extern crate alloc;
 
+mod data_store;
 mod directory;
 mod error;
 mod event;
@@ -22,6 +23,7 @@ mod node_table;
 mod open_node;
 mod path;
 
+pub use data_store::{DataAllocator, DataStore};
 pub use directory::DirEntry;
 pub use error::FsError;
 pub use event::{EventKind, FsEvent};

@@ -75,6 +75,7 @@ impl FileSystem {
             let quota = Quota {
                 total_bytes: &mut self.total_capacity_bytes,
                 max_bytes: self.limits.max_total_bytes,
+                allocator: self.allocator,
             };
             quota.reallocate(file, preferred, end)?;
         }
@@ -175,6 +176,7 @@ impl FileSystem {
         let quota = Quota {
             total_bytes: &mut self.total_capacity_bytes,
             max_bytes: self.limits.max_total_bytes,
+            allocator: self.allocator,
         };
         quota.reallocate(file, capacity_bytes, capacity_bytes)?;
         Ok(true)
@@ -185,6 +187,7 @@ impl FileSystem {
 struct Quota<'a> {
     total_bytes: &'a mut u64,
     max_bytes: u64,
+    allocator: Option<&'static dyn crate::DataAllocator>,
 }
 
 impl Quota<'_> {
@@ -203,9 +206,9 @@ impl Quota<'_> {
             return Err(FsError::NoSpace);
         }
         let preferred_bytes = preferred_bytes.min(budget).max(needed_bytes);
-        match file.reallocate(preferred_bytes) {
+        match file.reallocate(preferred_bytes, self.allocator) {
             Err(FsError::OutOfMemory) if preferred_bytes > needed_bytes => {
-                file.reallocate(needed_bytes)?
+                file.reallocate(needed_bytes, self.allocator)?
             }
             result => result?,
         }
