@@ -3,8 +3,13 @@
 //! Words: `ktest [ktest.start=N] [ktest.inject]` (in-kernel tests),
 //! `probe` (accelerator probe), `bench [bench.smoke]` (run `/bin/bench`),
 //! `synth=off|on`, `entry=lstar|slot` (how the CPU reaches a thread's
-//! synthesized entry stub), `log=SPEC`; anything after `--` is passed to
-//! `/bin/init` (e.g. `show /dev/mem`). Unknown words are ignored.
+//! synthesized entry stub), `synth.count` (call counters),
+//! `synth.show` (`query(Routines)` may show routine addresses and hole
+//! values: kernel addresses, so off by default), `trace` (programs may
+//! count a call's kernel instructions by single-stepping it; `bench`
+//! implies it), `log=SPEC`; anything after `--` is passed to `/bin/init`
+//! (e.g. `show /dev/mem`, which implies `synth.count` and `synth.show`).
+//! Unknown words are ignored.
 
 /// What this boot does after bring-up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,6 +36,8 @@ pub struct Options {
     pub log: Option<&'static str>,
     /// `synth=off` and `entry=lstar|slot`.
     pub synth: sk_core::SynthConfig,
+    /// `trace`: allow `TraceNextCall`.
+    pub trace: bool,
     /// Words after `--`, for `/bin/init`.
     pub init_args: &'static str,
 }
@@ -52,7 +59,9 @@ impl Options {
                 enabled: true,
                 entry: sk_core::EntryMode::Lstar,
                 count_calls: false,
+                show_addresses: false,
             },
+            trace: false,
             init_args,
         };
         let (mut test, mut start, mut inject, mut bench, mut smoke) =
@@ -71,6 +80,8 @@ impl Options {
                 Some(("synth", "off")) => options.synth.enabled = false,
                 Some(("synth", "on")) => options.synth.enabled = true,
                 None if word == "synth.count" => options.synth.count_calls = true,
+                None if word == "synth.show" => options.synth.show_addresses = true,
+                None if word == "trace" => options.trace = true,
                 Some(("entry", "lstar")) => options.synth.entry = sk_core::EntryMode::Lstar,
                 Some(("entry", "slot")) => options.synth.entry = sk_core::EntryMode::PerCpuSlot,
                 _ => {}
@@ -79,9 +90,11 @@ impl Options {
         // `show` reports call counts, so it turns counting on.
         if init_args.starts_with("show") {
             options.synth.count_calls = true;
+            options.synth.show_addresses = true;
         }
         if bench {
             options.mode = BootMode::Bench { smoke };
+            options.trace = true;
         }
         if test {
             options.mode = BootMode::Test {

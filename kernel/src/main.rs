@@ -33,7 +33,7 @@ use spin::Once;
 pub const TIMER_HZ: u64 = 100;
 
 #[global_allocator]
-static HEAP: sk_machine::heap::KernelHeap = sk_machine::heap::KernelHeap::new();
+static ALLOCATOR: sk_machine::heap::KernelAllocator = sk_machine::heap::KernelAllocator;
 
 static BOOT: Once<(&'static BootInfo, Options)> = Once::new();
 
@@ -47,7 +47,7 @@ fn kernel_main(boot: &'static BootInfo) -> ! {
     if let Err(e) = sk_machine::paging::init(&memory::FRAMES, &ram) {
         panic!("building the kernel page tables failed: {e:?}");
     }
-    if let Err(e) = HEAP.init() {
+    if let Err(e) = sk_machine::heap::init() {
         panic!("mapping the kernel heap failed: {e:?}");
     }
     BOOT.call_once(|| (boot, options));
@@ -73,7 +73,13 @@ extern "C" fn continue_boot() -> ! {
         print_banner(boot);
         accel_probe::run();
     }
-    sk_core::init(boot.modules().first().map(|m| m.bytes()), options.synth);
+    sk_core::init(
+        boot.modules().first().map(|m| m.bytes()),
+        sk_core::CoreOptions {
+            synth: options.synth,
+            trace: options.trace,
+        },
+    );
     log::info!("synthesis: {:?}", options.synth);
     sk_machine::cpu::enable_interrupts();
     print_banner(boot);

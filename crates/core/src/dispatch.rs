@@ -1,24 +1,23 @@
-//! The generic system-call path: decode once, look the handle up, dispatch
-//! on kind and call.
+//! The generic system-call path: decode once, then hand the call to its
+//! kind's glue.
 //!
 //! Owns the decoding of the six calls (plus the null call) into checked
-//! types from `sk-abi`; code past this file never sees raw user integers
-//! except as checked ranges. Every error is a [`SysError`]; nothing a user
-//! passes can panic the kernel.
+//! types from `sk-abi`, and the routing to `sio_calls.rs`, `smem_calls.rs`,
+//! `scpu_calls.rs` and `smach.rs`, which apply the portable kinds'
+//! semantics under the kernel lock. Code past this file never sees raw user
+//! integers except as checked ranges. Every error is a [`SysError`];
+//! nothing a user passes can panic the kernel.
 
-use crate::object::Object;
-use crate::sio::Sio;
-use crate::smach::{self, Smach};
-use crate::state::{self, Core, SmachId};
-use crate::{scheduler, scpu, smem, user};
+use crate::state::{self, Core};
+use crate::user_memory::{read_path, read_struct, write_struct};
+use crate::{scpu_calls, sio_calls, smach, smem_calls};
 use sk_abi::{
     Call, CallWord, Handle, Kind, QuerySelector, ScpuCreateArgs, ScpuReconfigure, SioCreateArgs,
-    SioReconfigure, SmachCreateArgs, SmachInfo, SmachReconfigure, SmemCreateArgs, SmemReconfigure,
-    SysError,
+    SioReconfigure, SmachCreateArgs, SmachReconfigure, SmemCreateArgs, SmemReconfigure, SysError,
 };
 use sk_machine::syscall::SyscallFrame;
 
-/// Installs the system-call handler.
+/// Installs the system-call handlers.
 pub(crate) fn install() {
     sk_machine::syscall::set_handler(syscall_entry);
     sk_machine::synth_entry::set_handler(from_synthesized);
@@ -35,7 +34,7 @@ pub fn syscall_entry(frame: &mut SyscallFrame) {
 }
 
 /// Calls that reach the generic path from synthesized code (a generic
-/// slot, the stub's slow path, or a file write falling back).
+/// slot, the stub's slow path, or a routine falling back).
 extern "C" fn from_synthesized(word: u64, a0: u64, a1: u64, a2: u64, a3: u64, a4: u64) -> i64 {
     SysError::encode_result(call(word, [a0, a1, a2, a3, a4]))
 }
@@ -52,119 +51,89 @@ fn bad_return(frame: &mut SyscallFrame) {
 
 /// One native-ABI call on the generic path, on behalf of the current
 /// thread: `word` is the call word, `args` are rdi, rsi, rdx, r10, r8.
+///
+/// # Errors
+/// Whatever the call's kind reports; [`SysError::BadCall`] for an
+/// undecodable call word.
 pub fn call(word: u64, args: [u64; 5]) -> Result<u64, SysError> {
     // Per-call generic mode: the flag only chooses the path.
     let (handle, call) = CallWord::decode(word & !CallWord::FORCE_GENERIC)?;
     match call {
         Call::Null => Ok(0),
-        Call::Create => state::with(|core| create(core, handle, args)),
+        Call::Create => create(handle, args),
         Call::Terminate => terminate(handle, args[0]),
         Call::Reconfigure => reconfigure(handle, args),
         Call::Query => state::with(|core| query(core, handle, args)),
-        Call::Read => read(handle, args[0], args[1]),
-        Call::Write => state::with(|core| write(core, handle, args[0], args[1])),
+        Call::Read => sio_calls::read(handle, args[0], args[1]),
+        Call::Write => sio_calls::write(handle, args[0], args[1]),
     }
 }
 
-fn current_smach_id(core: &Core) -> Result<SmachId, SysError> {
-    core.threads
-        .get(&core.current)
-        .and_then(|t| t.smach)
-        .ok_or(SysError::NotPermitted)
-}
-
-fn current_smach(core: &mut Core) -> Result<(SmachId, &mut Smach), SysError> {
-    let id = current_smach_id(core)?;
-    core.smachs
-        .get_mut(&id)
-        .map(|s| (id, s))
-        .ok_or(SysError::NotPermitted)
-}
-
-fn create(core: &mut Core, handle: Handle, a: [u64; 5]) -> Result<u64, SysError> {
-    let (me, smach) = current_smach(core)?;
+/// The handle must name the caller's own SMACH (objects are created in it).
+fn check_self(core: &mut Core, handle: Handle) -> Result<u64, SysError> {
+    let me = core.current_smach_id()?;
+    let smach = core.current_smach()?;
     match smach.handles.get(handle)? {
-        Object::Smach(id) if *id == me => {}
-        Object::Smach(_) => return Err(SysError::NotSupported),
-        _ => return Err(SysError::WrongKind),
+        sk_smach::Object::Smach(id) if *id == me => Ok(me),
+        sk_smach::Object::Smach(_) => Err(SysError::NotSupported),
+        _ => Err(SysError::WrongKind),
     }
+}
+
+fn create(handle: Handle, a: [u64; 5]) -> Result<u64, SysError> {
     let kind = Kind::try_from(a[0])?;
     let (ptr, len) = (a[1], a[2]);
-    let object = match kind {
-        Kind::Smach => {
-            let args = SmachCreateArgs::from_bytes(
-                &user::read_struct::<{ SmachCreateArgs::SIZE }>(ptr, len)?,
-            )?
-            .check()?;
-            let mut path = [0u8; 4096];
-            let path = user::read_path(args.path.start(), args.path.len(), &mut path)?;
-            let child = smach::create(core, Some(me), path, args.arg)?;
-            Object::Smach(child)
-        }
-        Kind::Scpu => {
-            let args = ScpuCreateArgs::from_bytes(&user::read_struct::<{ ScpuCreateArgs::SIZE }>(
-                ptr, len,
-            )?)?
-            .check()?;
-            scpu::create(core, me, args)?
-        }
-        Kind::Smem => {
-            let args = SmemCreateArgs::from_bytes(&user::read_struct::<{ SmemCreateArgs::SIZE }>(
-                ptr, len,
-            )?)?
-            .check()?;
-            let (_, smach) = current_smach(core)?;
-            smem::create(smach, args)?
-        }
-        Kind::Sio => {
-            let args = SioCreateArgs::from_bytes(&user::read_struct::<{ SioCreateArgs::SIZE }>(
-                ptr, len,
-            )?)?
-            .check()?;
-            let mut path = [0u8; 4096];
-            let path = user::read_path(args.path.start(), args.path.len(), &mut path)?;
-            Object::Sio(alloc::boxed::Box::new(Sio::open(core, path, args.flags)?))
-        }
-    };
-    let is_sio = matches!(object, Object::Sio(_));
-    let (_, smach) = current_smach(core)?;
-    match smach.handles.insert(object) {
-        Ok(h) if is_sio => {
-            // Factoring Invariants: synthesize this SIO's routines now.
-            let current = core.current;
-            crate::synthesis::on_fs_events(core);
-            let (_, smach) = current_smach(core)?;
-            if let Some(mut sio) = smach.handles.take_sio(h) {
-                sio.opener = Some(current);
-                crate::synthesis::resynthesize(core, current, h, &mut sio);
-                let (_, smach) = current_smach(core)?;
-                smach.handles.install_at(h, Object::Sio(sio));
+    state::with(|core| {
+        let me = check_self(core, handle)?;
+        match kind {
+            Kind::Smach => {
+                let args = SmachCreateArgs::from_bytes(&read_struct::<{ SmachCreateArgs::SIZE }>(
+                    ptr, len,
+                )?)?
+                .check()?;
+                let mut path = [0u8; 4096];
+                let path = read_path(args.path.start(), args.path.len(), &mut path)?;
+                smach::create_child(core, me, path, args.arg)
             }
-            Ok(u64::from(h.index()))
+            Kind::Scpu => {
+                let args = ScpuCreateArgs::from_bytes(&read_struct::<{ ScpuCreateArgs::SIZE }>(
+                    ptr, len,
+                )?)?
+                .check()?;
+                scpu_calls::create(core, me, &args)
+            }
+            Kind::Smem => {
+                let args = SmemCreateArgs::from_bytes(&read_struct::<{ SmemCreateArgs::SIZE }>(
+                    ptr, len,
+                )?)?
+                .check()?;
+                smem_calls::create(core, me, &args)
+            }
+            Kind::Sio => {
+                let args =
+                    SioCreateArgs::from_bytes(&read_struct::<{ SioCreateArgs::SIZE }>(ptr, len)?)?
+                        .check()?;
+                let mut path = [0u8; 4096];
+                let path = read_path(args.path.start(), args.path.len(), &mut path)?;
+                sio_calls::open(core, me, path, args.flags)
+            }
         }
-        Ok(h) => Ok(u64::from(h.index())),
-        Err((e, object)) => {
-            smach::close_object(core, me, object);
-            Err(e)
-        }
-    }
+        .map(|h| u64::from(h.index()))
+    })
 }
 
 fn terminate(handle: Handle, status: u64) -> Result<u64, SysError> {
     let is_self = state::with(|core| -> Result<bool, SysError> {
         let current = core.current;
-        let (me, smach) = current_smach(core)?;
+        let me = core.current_smach_id()?;
+        let smach = core.current_smach()?;
         match smach.handles.get(handle)? {
-            Object::Smach(id) if *id == me => return Ok(true),
-            Object::Scpu(tid) if *tid == current => return Err(SysError::Busy),
+            sk_smach::Object::Smach(id) if *id == me => return Ok(true),
+            sk_smach::Object::Scpu(tid) if *tid == current => return Err(SysError::Busy),
             _ => {}
         }
         let object = smach.handles.remove(handle)?;
-        match object {
-            Object::Smem(region) => smem::terminate(smach, region),
-            other => smach::close_object(core, me, other),
-        }
-        crate::synthesis::on_fs_events(core);
+        smach::close_object(core, me, handle, object);
         Ok(false)
     })?;
     if is_self {
@@ -174,208 +143,62 @@ fn terminate(handle: Handle, status: u64) -> Result<u64, SysError> {
 }
 
 fn reconfigure(handle: Handle, a: [u64; 5]) -> Result<u64, SysError> {
-    enum Then {
-        Done(u64),
-        Wait(SmachId),
-    }
-    let then = state::with(|core| -> Result<Then, SysError> {
-        let (me, smach) = current_smach(core)?;
-        let kind = smach.handles.get(handle)?.kind();
-        match kind {
-            Kind::Smach => {
-                let Object::Smach(target) = *smach.handles.get(handle)? else {
-                    return Err(SysError::WrongKind);
-                };
-                match SmachReconfigure::decode(a[0], a[1], a[2])? {
-                    SmachReconfigure::TraceNextCall if target == me => {
-                        crate::trace::arm(core.current);
-                        Ok(Then::Done(0))
-                    }
-                    SmachReconfigure::TraceNextCall => Err(SysError::NotSupported),
-                    SmachReconfigure::Wait if target == me => Err(SysError::Busy),
-                    SmachReconfigure::Wait => Ok(Then::Wait(target)),
-                    SmachReconfigure::Priority(p) if p <= 7 => {
-                        core.smachs
-                            .get_mut(&target)
-                            .ok_or(SysError::BadHandle)?
-                            .priority = p;
-                        Ok(Then::Done(0))
-                    }
-                    SmachReconfigure::Priority(_) => Err(SysError::BadValue),
-                    SmachReconfigure::Suspend | SmachReconfigure::Resume if target == me => {
-                        Err(SysError::Busy)
-                    }
-                    request => {
-                        let threads = core
-                            .smachs
-                            .get(&target)
-                            .ok_or(SysError::BadHandle)?
-                            .threads
-                            .clone();
-                        let r = if request == SmachReconfigure::Suspend {
-                            ScpuReconfigure::Suspend
-                        } else {
-                            ScpuReconfigure::Resume
-                        };
-                        for t in threads {
-                            scpu::reconfigure(core, t, r)?;
-                        }
-                        if let Some(s) = core.smachs.get_mut(&target) {
-                            if s.state != sk_abi::SmachState::Exited {
-                                s.state = if request == SmachReconfigure::Suspend {
-                                    sk_abi::SmachState::Suspended
-                                } else {
-                                    sk_abi::SmachState::Running
-                                };
-                            }
-                        }
-                        Ok(Then::Done(0))
-                    }
-                }
-            }
-            Kind::Scpu => {
-                let Object::Scpu(tid) = *smach.handles.get(handle)? else {
-                    return Err(SysError::WrongKind);
-                };
-                let request = ScpuReconfigure::decode(a[0], a[1], a[2])?;
-                scpu::reconfigure(core, tid, request).map(Then::Done)
-            }
-            Kind::Smem => {
-                let SmemReconfigure::Protect(prot) = SmemReconfigure::decode(a[0], a[1], a[2])?;
-                let Object::Smem(mut region) = smach.handles.remove(handle)? else {
-                    return Err(SysError::WrongKind);
-                };
-                let r = smem::protect(smach, &mut region, prot);
-                smach.handles.install_at(handle, Object::Smem(region));
-                r.map(Then::Done)
-            }
-            Kind::Sio => {
-                let request = SioReconfigure::decode(a[0], a[1], a[2])?;
-                let (_, smach) = current_smach(core)?;
-                let Object::Sio(mut sio) = smach.handles.remove(handle)? else {
-                    return Err(SysError::WrongKind);
-                };
-                let current = core.current;
-                crate::synthesis::on_shared(core, &mut sio, current);
-                let mut mode_changed = false;
-                let r = match request {
-                    SioReconfigure::Seek { whence, offset } => sio.seek(core, whence, offset),
-                    SioReconfigure::TtyMode(mode) => {
-                        if matches!(sio.target, crate::sio::Target::Tty) {
-                            core.devices
-                                .tty
-                                .set_mode(if mode.contains(sk_abi::TtyMode::RAW) {
-                                    sk_tty::Mode::Raw
-                                } else {
-                                    sk_tty::Mode::Cooked
-                                });
-                            core.devices
-                                .tty
-                                .set_echo(mode.contains(sk_abi::TtyMode::ECHO));
-                            mode_changed = true;
-                            Ok(0)
-                        } else {
-                            // Only the console has a line discipline.
-                            Err(SysError::WrongKind)
-                        }
-                    }
-                };
-                let (_, smach) = current_smach(core)?;
-                smach.handles.install_at(handle, Object::Sio(sio));
-                if mode_changed {
-                    crate::synthesis::on_tty_mode_change(core);
-                }
-                r.map(Then::Done)
-            }
-        }
+    let kind = state::with(|core| -> Result<Kind, SysError> {
+        Ok(core.current_smach()?.handles.get(handle)?.kind())
     })?;
-    match then {
-        Then::Done(v) => Ok(v),
-        Then::Wait(child) => smach::wait(child).map(|s| s.to_register()),
+    match kind {
+        Kind::Smach => {
+            let request = SmachReconfigure::decode(a[0], a[1], a[2])?;
+            smach::reconfigure(handle, request)
+        }
+        Kind::Scpu => {
+            let request = ScpuReconfigure::decode(a[0], a[1], a[2])?;
+            state::with(|core| scpu_calls::reconfigure(core, handle, request))
+        }
+        Kind::Smem => {
+            let SmemReconfigure::Protect(prot) = SmemReconfigure::decode(a[0], a[1], a[2])?;
+            state::with(|core| smem_calls::protect(core, handle, prot))
+        }
+        Kind::Sio => {
+            let request = SioReconfigure::decode(a[0], a[1], a[2])?;
+            state::with(|core| sio_calls::reconfigure(core, handle, request))
+        }
     }
 }
 
-fn query(core: &Core, handle: Handle, a: [u64; 5]) -> Result<u64, SysError> {
+fn query(core: &mut Core, handle: Handle, a: [u64; 5]) -> Result<u64, SysError> {
     let selector = QuerySelector::try_from(a[0])?;
     let (ptr, len) = (a[1], a[2]);
-    let me = current_smach_id(core)?;
-    let smach = core.smachs.get(&me).ok_or(SysError::NotPermitted)?;
-    match (selector, smach.handles.get(handle)?) {
+    let me = core.current_smach_id()?;
+    let kind = core.current_smach()?.handles.get(handle)?.kind();
+    match (selector, kind) {
         (QuerySelector::Info, _) => {}
-        (QuerySelector::Routines, Object::Sio(sio)) => {
-            let text = crate::synthesis::describe(sio);
-            let n = (text.len() as u64).min(len);
-            user::write_bytes(ptr, text.as_bytes().get(..n as usize).unwrap_or(&[]))?;
-            return Ok(n);
-        }
-        (QuerySelector::LastTrace, Object::Smach(id)) if *id == me => {
-            return Ok(crate::trace::last())
+        (QuerySelector::Routines, Kind::Sio) => return sio_calls::describe(core, handle, ptr, len),
+        (QuerySelector::LastTrace, Kind::Smach) => {
+            return match core.current_smach()?.handles.get(handle)? {
+                sk_smach::Object::Smach(id) if *id == me => Ok(crate::trace::last()),
+                _ => Err(SysError::WrongKind),
+            }
         }
         (QuerySelector::Routines | QuerySelector::LastTrace, _) => return Err(SysError::WrongKind),
     }
+    let Core {
+        fs,
+        smachs,
+        threads,
+        ..
+    } = core;
+    let smach = smachs.get(&me).ok_or(SysError::NotPermitted)?;
     match smach.handles.get(handle)? {
-        Object::Smach(id) => {
-            let s = core.smachs.get(id).ok_or(SysError::BadHandle)?;
-            let info = SmachInfo {
-                state: s.state.number(),
-                handle_count: s.handles.count() as u32,
-                exit_status: s.exit_status.to_info(),
-                memory_bytes: s.mapped_bytes,
-                id: s.id,
-            };
-            user::write_struct(ptr, len, info.to_bytes())
+        sk_smach::Object::Smach(id) => {
+            let info = smachs.get(id).ok_or(SysError::BadHandle)?.info();
+            write_struct(ptr, len, info.to_bytes())
         }
-        Object::Scpu(tid) => {
-            let info = scpu::query(core, *tid)?;
-            user::write_struct(ptr, len, info.to_bytes())
+        sk_smach::Object::Scpu(tid) => {
+            let info = threads.get(tid).ok_or(SysError::BadHandle)?.scpu.info();
+            write_struct(ptr, len, info.to_bytes())
         }
-        Object::Smem(region) => user::write_struct(ptr, len, smem::query(region).to_bytes()),
-        Object::Sio(sio) => user::write_struct(ptr, len, sio.query(core).to_bytes()),
+        sk_smach::Object::Smem(region) => write_struct(ptr, len, region.info().to_bytes()),
+        sk_smach::Object::Sio(sio) => write_struct(ptr, len, sio.info(fs).to_bytes()),
     }
-}
-
-fn with_sio<R>(
-    core: &mut Core,
-    handle: Handle,
-    f: impl FnOnce(&mut Core, &Sio) -> Result<R, SysError>,
-) -> Result<R, SysError> {
-    let (_, smach) = current_smach(core)?;
-    let object = smach.handles.remove(handle)?;
-    let Object::Sio(mut sio) = object else {
-        let (_, smach) = current_smach(core)?;
-        smach.handles.install_at(handle, object);
-        return Err(SysError::WrongKind);
-    };
-    let current = core.current;
-    crate::synthesis::on_shared(core, &mut sio, current);
-    let is_file = matches!(sio.target, crate::sio::Target::File(_));
-    let r = f(core, &sio);
-    if let Ok((_, smach)) = current_smach(core) {
-        smach.handles.install_at(handle, Object::Sio(sio));
-    }
-    if is_file {
-        crate::synthesis::on_fs_events(core);
-    }
-    r
-}
-
-fn read(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError> {
-    loop {
-        let r = state::with(|core| {
-            let r = with_sio(core, handle, |core, sio| sio.read(core, buf, len));
-            if let Ok(None) = r {
-                let current = core.current;
-                core.devices.tty_readers.push(current);
-            }
-            r
-        })?;
-        match r {
-            Some(n) => return Ok(n),
-            None => scheduler::block_current(),
-        }
-    }
-}
-
-fn write(core: &mut Core, handle: Handle, buf: u64, len: u64) -> Result<u64, SysError> {
-    with_sio(core, handle, |core, sio| sio.write(core, buf, len))
 }

@@ -1,14 +1,14 @@
-//! `sk-core`: the kernel's objects and their generic path.
+//! `sk-core`: the kernel's glue between the portable kinds and the machine.
 //!
-//! Owns the four kinds of the synthetic machine interface (SMACH, SCPU,
-//! SMEM, SIO) as kernel objects, the per-SMACH handle tables, the scheduler
-//! that runs SCPUs, and the generic system-call path: decode the call word
-//! once into checked types, look the handle up, dispatch on kind and call.
-//! It is the conventional kernel that the synthesizer specializes and that
-//! every benchmark compares against: honest and never slowed on purpose.
-//!
-//! Hardware access goes through `sk-machine`'s safe API; policy comes from
-//! the portable crates (`sk-fs`, `sk-sched`, `sk-tty`, `sk-elf`).
+//! Owns what cannot be portable: the kernel lock over the global state
+//! (`state.rs`), the system-call decoder and router (`dispatch.rs`), the
+//! kinds' kernel side (`sio_calls.rs`, `smem_calls.rs`, `scpu_calls.rs`,
+//! `smach.rs`), the scheduler's mechanism (context switches, timer), the
+//! synthesized path's mechanism (code arena, routine tables), and the seams
+//! that connect the portable crates to `sk-machine` (`user_memory.rs`,
+//! `address_space.rs`, `memory.rs`). The kinds' semantics are in `sk-sio`,
+//! `sk-smem`, `sk-scpu` and `sk-smach`, the policies in `sk-sched` and
+//! `sk-synth`: all host-tested.
 #![no_std]
 #![allow(
     clippy::cast_possible_truncation,
@@ -18,30 +18,85 @@
 
 extern crate alloc;
 
+mod address_space;
 mod devices;
 mod dispatch;
 mod fault;
-mod handle_table;
 mod initrd;
-mod object;
+mod memory;
 mod scheduler;
-mod scpu;
-mod sio;
+mod scpu_calls;
+mod sio_calls;
 mod smach;
-mod smem;
+mod smem_calls;
 mod state;
 mod synthesis;
 pub mod testing;
 mod thread;
 mod trace;
-mod user;
+mod user_memory;
 
-pub use devices::{dev_mem_byte, DEV_MEM_BYTES};
 pub use dispatch::{call, syscall_entry};
+pub use sk_abi::{dev_mem_byte, DEV_MEM_BYTES};
 pub use smach::{release_program, spawn_program, wait_program, ProgramId};
-pub use state::{init, with_fs};
+pub use state::with_fs;
 pub use synthesis::{EntryMode, SynthConfig};
 pub use thread::{attach_current_to, detach_current};
 
 /// The kernel's own threads (test runner, demo) call this to let others run.
 pub use scheduler::yield_now;
+
+// The machine layer and the ABI agree on where user space ends.
+const _: () = assert!(sk_abi::USER_END == sk_machine::layout::USER_END);
+const _: () = assert!(sk_smem::USER_MAP_END == sk_machine::address_space::USER_MAP_END);
+
+/// Boot options `sk-core` needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CoreOptions {
+    /// The synthesizer's configuration.
+    pub synth: SynthConfig,
+    /// Allow `TraceNextCall` (boot option `trace`).
+    pub trace: bool,
+}
+
+/// Brings the kernel's objects up: the file system with `/dev`, `/tmp` and
+/// the initrd's files, the current (boot) thread, the idle thread, and the
+/// system-call and trap hooks. Call once, on the boot thread, after the
+/// machine is initialized.
+pub fn init(initrd: Option<&[u8]>, options: CoreOptions) {
+    let mut fs = sk_fs::FileSystem::new().expect("an empty file system fits in memory");
+    for dir in ["/dev", "/tmp", "/bin"] {
+        if let Err(e) = fs.mkdir(dir) {
+            log::error!("mkdir {dir}: {e}");
+        }
+    }
+    if let Some(archive) = initrd {
+        initrd::unpack(&mut fs, archive);
+    }
+    // From now on file data is charged like user memory.
+    fs.set_data_allocator(&memory::FILE_DATA);
+    let boot = thread::Thread::boot();
+    let boot_id = boot.id();
+    let idle = thread::Thread::idle();
+    let idle_id = idle.id();
+    let mut threads = alloc::collections::BTreeMap::new();
+    threads.insert(boot_id, boot);
+    threads.insert(idle_id, idle);
+    state::install(state::Core {
+        fs,
+        devices: devices::new(),
+        smachs: alloc::collections::BTreeMap::new(),
+        threads,
+        ready: sk_sched::ReadyQueue::new(),
+        current: boot_id,
+        idle: idle_id,
+        next_id: 16,
+        dying: None,
+    });
+    trace::enable(options.trace);
+    synthesis::init(options.synth);
+    dispatch::install();
+    trace::install();
+    fault::install();
+    scheduler::install();
+}

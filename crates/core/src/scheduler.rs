@@ -1,11 +1,13 @@
-//! The generic scheduler: a round-robin ready queue, preemption on the
-//! APIC timer when a thread's quantum (scaled by its priority) runs out,
-//! blocking and waking.
+//! The generic scheduler's mechanism: the ready queue of `sk-sched`,
+//! preemption on the APIC timer when a thread's quantum runs out, blocking
+//! and waking, and the context switch.
 //!
 //! Owns the switch protocol: decide under the kernel lock (pick the next
 //! thread, make its address space and kernel stack current), then release
-//! the lock and switch contexts. A later step replaces the ready queue with
-//! executable code (Executable Data Structures); this is its baseline.
+//! the lock and switch contexts. The policy (round robin, quanta scaled by
+//! priority and clamped so nobody starves) is `sk-sched`'s; a later step
+//! replaces this queue with executable code (Executable Data Structures),
+//! and this stays its generic path.
 
 use crate::state::{self, Core, ThreadId};
 use alloc::sync::Arc;
@@ -20,35 +22,38 @@ pub(crate) fn install() {
     sk_machine::traps::set_hooks(hooks);
 }
 
-/// Timer ticks a thread may run before it is preempted: its quantum,
-/// scaled by its priority (3, the default, runs its quantum as set; 7 runs
-/// twice as long; 0 a quarter). Every ready thread still gets its turn in
-/// round-robin order, so a high priority cannot starve anyone.
-fn ticks_for(quantum_us: u32, priority: u32) -> u64 {
-    let hz = sk_machine::apic::timer_hz().max(1);
-    let base = u64::from(quantum_us) * hz / 1_000_000;
-    (base * (u64::from(priority.min(7)) + 1) / 4).max(1)
+fn ticks_for(core: &Core, id: ThreadId) -> u64 {
+    core.threads.get(&id).map_or(1, |t| {
+        sk_sched::quantum_ticks(
+            t.scpu.quantum_us(),
+            t.scpu.priority(),
+            sk_machine::apic::timer_hz(),
+        )
+    })
 }
 
-/// Puts `id` on the ready queue.
+/// Puts `id` on the ready queue (unless it exited or is the idle thread).
 pub(crate) fn make_ready(core: &mut Core, id: ThreadId) {
+    let idle = core.idle;
     if let Some(t) = core.threads.get_mut(&id) {
-        if matches!(t.state, ScpuState::Exited) {
+        if matches!(t.scpu.state(), ScpuState::Exited) {
             return;
         }
-        t.state = ScpuState::Ready;
-        if id != core.idle && !core.ready.contains(&id) {
-            core.ready.push_back(id);
+        t.scpu.set_state(ScpuState::Ready);
+        if id != idle && core.ready.push(id).is_err() {
+            // The queue keeps room for every thread (reserved at thread
+            // creation), so this cannot happen; say so if it does.
+            log::error!("ready queue full: thread {id} not queued");
         }
     }
 }
 
 fn pick_next(core: &mut Core) -> ThreadId {
-    while let Some(id) = core.ready.pop_front() {
+    while let Some(id) = core.ready.pick() {
         if core
             .threads
             .get(&id)
-            .is_some_and(|t| t.state == ScpuState::Ready)
+            .is_some_and(|t| t.scpu.state() == ScpuState::Ready)
         {
             return id;
         }
@@ -64,7 +69,7 @@ pub(crate) fn prepare_switch(core: &mut Core) -> Option<(Arc<Context>, Arc<Conte
     let prev = core.current;
     if next == prev {
         if let Some(t) = core.threads.get_mut(&next) {
-            t.state = ScpuState::Running;
+            t.scpu.set_state(ScpuState::Running);
         }
         return None;
     }
@@ -74,17 +79,18 @@ pub(crate) fn prepare_switch(core: &mut Core) -> Option<(Arc<Context>, Arc<Conte
         .map(|t| t.context.clone())
         .or_else(|| core.dying.take())?;
     crate::trace::cancel();
+    let ticks = ticks_for(core, next);
     let to_thread = core.threads.get_mut(&next)?;
-    to_thread.state = ScpuState::Running;
-    to_thread.ticks_left = ticks_for(to_thread.quantum_us, to_thread.priority);
+    to_thread.scpu.set_state(ScpuState::Running);
+    to_thread.ticks_left = ticks;
     let to = to_thread.context.clone();
-    let smach = to_thread.smach;
+    let smach = to_thread.scpu.smach();
     core.current = next;
     match smach
         .and_then(|s| core.smachs.get(&s))
         .and_then(|s| s.aspace.as_ref())
     {
-        Some(aspace) => aspace.activate(),
+        Some(aspace) => aspace.0.activate(),
         None => sk_machine::address_space::activate_kernel(),
     }
     context::prepare_switch(to.stack_top());
@@ -120,13 +126,35 @@ pub(crate) fn yield_if_others_ready() {
     switch(pair);
 }
 
+/// A preemption point between the pieces of a long call: lets the timer
+/// in (interrupts were masked under the lock) and yields if the thread's
+/// quantum ran out meanwhile.
+pub(crate) fn preemption_point() {
+    sk_machine::cpu::enable_interrupts();
+    sk_machine::cpu::disable_interrupts();
+    let pair = state::with(|core| {
+        let current = core.current;
+        let expired = core
+            .threads
+            .get(&current)
+            .is_some_and(|t| t.ticks_left == 0);
+        if expired && !core.ready.is_empty() {
+            make_ready(core, current);
+            prepare_switch(core)
+        } else {
+            None
+        }
+    });
+    switch(pair);
+}
+
 /// Blocks the current thread until [`wake`]; returns after it was woken
 /// and rescheduled. The caller re-checks its condition in a loop.
 pub(crate) fn block_current() {
     let pair = state::with(|core| {
         let current = core.current;
         if let Some(t) = core.threads.get_mut(&current) {
-            t.state = ScpuState::Blocked;
+            t.scpu.set_state(ScpuState::Blocked);
         }
         prepare_switch(core)
     });
@@ -138,7 +166,7 @@ pub(crate) fn wake(core: &mut Core, id: ThreadId) {
     if core
         .threads
         .get(&id)
-        .is_some_and(|t| t.state == ScpuState::Blocked)
+        .is_some_and(|t| t.scpu.state() == ScpuState::Blocked)
     {
         make_ready(core, id);
     }
@@ -158,38 +186,33 @@ fn on_timer(frame: &mut TrapFrame) {
         // This CPU runs no synthesized code right now.
         sk_machine::code_arena::quiescent_point(0);
     }
+    // Count the tick against the running thread whatever it was doing.
+    let expired = state::with(|core| {
+        let current = core.current;
+        match core.threads.get_mut(&current) {
+            Some(t) if current != core.idle => {
+                t.ticks_left = t.ticks_left.saturating_sub(1);
+                t.ticks_left == 0
+            }
+            _ => current == core.idle,
+        }
+    });
     // Preempt only code that had interrupts on (user mode, or kernel
     // threads outside the kernel lock).
-    if frame.rflags & (1 << 9) == 0 {
+    if frame.rflags & (1 << 9) == 0 || !expired {
         return;
     }
     let pair = state::with(|core| {
         let current = core.current;
-        if current == core.idle {
-            return if core.ready.is_empty() {
-                None
-            } else {
-                prepare_switch(core)
-            };
-        }
-        let expired = match core.threads.get_mut(&current) {
-            Some(t) => {
-                t.ticks_left = t.ticks_left.saturating_sub(1);
-                t.ticks_left == 0
+        if core.ready.is_empty() {
+            let ticks = ticks_for(core, current);
+            if let Some(t) = core.threads.get_mut(&current) {
+                t.ticks_left = ticks;
             }
-            None => false,
-        };
-        if expired && !core.ready.is_empty() {
-            make_ready(core, current);
-            prepare_switch(core)
-        } else {
-            if expired {
-                if let Some(t) = core.threads.get_mut(&current) {
-                    t.ticks_left = ticks_for(t.quantum_us, t.priority);
-                }
-            }
-            None
+            return None;
         }
+        make_ready(core, current);
+        prepare_switch(core)
     });
     switch(pair);
 }

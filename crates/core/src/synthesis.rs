@@ -19,13 +19,16 @@
 //! - seek: nothing is baked about the position (both paths share one
 //!   position cell), so nothing to replug.
 
-use crate::sio::{Sio, Target};
-use crate::state::{Core, SmachId, ThreadId};
+use crate::state::{Core, Object, Sio, SmachId, ThreadId};
+use crate::thread::Thread;
 use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 use sk_abi::{Call, Handle, OpenFlags, SysError};
+use sk_fs::FileSystem;
 use sk_machine::code_arena::{self, CodeBlock};
+use sk_sio::{Devices, Target};
 use sk_synth::templates::{
     CallCounterHoles, DevMemReadHoles, DevNullWriteHoles, DevZeroReadHoles, EntryStubHoles,
     ErrorStubHoles, GenericTrampolineHoles, RamFileReadHoles, RamFileWriteHoles, TtyWriteHoles,
@@ -58,6 +61,10 @@ pub struct SynthConfig {
     /// Put a call counter in front of every SIO routine (`synth.count`;
     /// off by default so measured routines carry no counting cost).
     pub count_calls: bool,
+    /// `query(Routines)` may show addresses and hole values (`synth.show`);
+    /// they are kernel addresses, so by default it shows templates and
+    /// facts only.
+    pub show_addresses: bool,
 }
 
 static CONFIG: Once<SynthConfig> = Once::new();
@@ -70,6 +77,7 @@ pub(crate) fn config() -> SynthConfig {
         enabled: false,
         entry: EntryMode::Lstar,
         count_calls: false,
+        show_addresses: false,
     })
 }
 
@@ -210,6 +218,14 @@ impl ThreadSynth {
         Ok(Self { table, stub })
     }
 
+    /// Where the slot of `call` on `handle` points.
+    pub(crate) fn slot(&self, handle: Handle, call: Call) -> u64 {
+        let index = (u64::from(handle.index()) << Call::BITS) | u64::from(call.number());
+        self.table
+            .get(index as usize)
+            .map_or(0, |a| a.load(Ordering::Acquire))
+    }
+
     fn set(&self, handle: Handle, call: Call, address: u64) {
         let index = (u64::from(handle.index()) << Call::BITS) | u64::from(call.number());
         if let Some(slot) = self.table.get(index as usize) {
@@ -284,15 +300,22 @@ pub(crate) fn on_thread_switch(core: &Core, next: ThreadId) {
     }
 }
 
-fn table_of(core: &Core, owner: ThreadId) -> Option<&ThreadSynth> {
-    core.threads.get(&owner).and_then(|t| t.synth.as_ref())
+fn table_of(threads: &BTreeMap<ThreadId, Thread>, owner: ThreadId) -> Option<&ThreadSynth> {
+    threads.get(&owner).and_then(|t| t.synth.as_ref())
 }
 
 /// Builds the routines for `sio` (handle `handle`, owner `owner`).
-fn build(core: &Core, owner: ThreadId, handle: Handle, sio: &Sio) -> Result<SioRoutines, SysError> {
-    let pos = &*sio.position as *const AtomicU64 as u64;
-    let can_read = sio.flags.contains(OpenFlags::READ);
-    let can_write = sio.flags.contains(OpenFlags::WRITE);
+fn build(
+    fs: &FileSystem,
+    devices: &Devices,
+    owner: ThreadId,
+    handle: Handle,
+    sio: &Sio,
+) -> Result<SioRoutines, SysError> {
+    let pos = sio.position_cell() as *const AtomicU64 as u64;
+    let flags = sio.flags();
+    let can_read = flags.contains(OpenFlags::READ);
+    let can_write = flags.contains(OpenFlags::WRITE);
     let mut r = SioRoutines {
         owner,
         handle,
@@ -300,7 +323,7 @@ fn build(core: &Core, owner: ThreadId, handle: Handle, sio: &Sio) -> Result<SioR
         write: None,
         fallback: None,
     };
-    match &sio.target {
+    match sio.target() {
         Target::Null if can_write => {
             r.write = Some(synthesize_counted(&DevNullWriteHoles {
                 bad_address: bad_address(),
@@ -313,13 +336,13 @@ fn build(core: &Core, owner: ThreadId, handle: Handle, sio: &Sio) -> Result<SioR
         }
         Target::Mem if can_read => {
             r.read = Some(synthesize_counted(&DevMemReadHoles {
-                base: Imm64(core.devices.mem.as_ptr() as u64),
-                window_size: Imm32(crate::devices::DEV_MEM_BYTES as i32),
+                base: Imm64(devices.mem.as_ptr() as u64),
+                window_size: Imm32(devices.mem.len() as i32),
                 position_cell: Imm64(pos),
                 bad_address: bad_address(),
             })?)
         }
-        Target::Tty if can_write && core.devices.tty.mode() == sk_tty::Mode::Raw => {
+        Target::Tty if can_write && devices.tty.mode() == sk_tty::Mode::Raw => {
             r.write = Some(synthesize_counted(&TtyWriteHoles {
                 data_port: Imm32(i32::from(sk_machine::serial::COM1)),
                 line_status_port: Imm32(i32::from(sk_machine::serial::COM1) + 5),
@@ -327,10 +350,12 @@ fn build(core: &Core, owner: ThreadId, handle: Handle, sio: &Sio) -> Result<SioR
             })?)
         }
         Target::File(open) => {
-            let layout = core
-                .fs
-                .data_layout(open.node())
-                .map_err(crate::sio::fs_error)?;
+            // An unlinked file's data is the generic path's business.
+            let stat = fs.stat(open.node()).map_err(sk_sio::fs_error)?;
+            if stat.link_count == 0 {
+                return Ok(r);
+            }
+            let layout = fs.data_layout(open.node()).map_err(sk_sio::fs_error)?;
             if can_read {
                 r.read = Some(synthesize_counted(&RamFileReadHoles {
                     data: Imm64(layout.data_addr),
@@ -339,7 +364,7 @@ fn build(core: &Core, owner: ThreadId, handle: Handle, sio: &Sio) -> Result<SioR
                     bad_address: bad_address(),
                 })?);
             }
-            if can_write && !sio.flags.contains(OpenFlags::APPEND) {
+            if can_write && !flags.contains(OpenFlags::APPEND) {
                 let fallback = synthesize(&GenericTrampolineHoles {
                     handle: Imm32(handle.index() as i32),
                     op: Imm32(i32::from(Call::Write.number())),
@@ -361,8 +386,8 @@ fn build(core: &Core, owner: ThreadId, handle: Handle, sio: &Sio) -> Result<SioR
     Ok(r)
 }
 
-fn publish(core: &Core, r: &SioRoutines) {
-    if let Some(t) = table_of(core, r.owner) {
+fn publish(threads: &BTreeMap<ThreadId, Thread>, r: &SioRoutines) {
+    if let Some(t) = table_of(threads, r.owner) {
         if let Some(read) = &r.read {
             t.set(r.handle, Call::Read, read.entry());
         }
@@ -372,32 +397,52 @@ fn publish(core: &Core, r: &SioRoutines) {
     }
 }
 
-/// Sends the owner's slots for this SIO back to the generic path and
-/// retires the routines.
-pub(crate) fn unpublish(core: &Core, sio: &mut Sio) {
-    if let Some(r) = sio.routines.take() {
-        if let Some(t) = table_of(core, r.owner) {
-            let slow = sk_machine::synth_entry::slow_path_address();
-            t.set(r.handle, Call::Read, slow);
-            t.set(r.handle, Call::Write, slow);
-        }
-        // Dropping `r` retires its code (freed after a quiescent point).
+/// Sends the owner's slots for these routines back to the generic path;
+/// dropping them then retires their code (freed after a quiescent point).
+fn unpublish(threads: &BTreeMap<ThreadId, Thread>, r: &SioRoutines) {
+    if let Some(t) = table_of(threads, r.owner) {
+        let slow = sk_machine::synth_entry::slow_path_address();
+        t.set(r.handle, Call::Read, slow);
+        t.set(r.handle, Call::Write, slow);
     }
 }
 
-/// (Re)synthesizes `sio`'s routines for `owner` and publishes them.
-pub(crate) fn resynthesize(core: &Core, owner: ThreadId, handle: Handle, sio: &mut Sio) {
-    unpublish(core, sio);
+/// Retires the routines of an SIO that was closed.
+pub(crate) fn retire(core: &Core, routines: Option<crate::state::Routines>) {
+    if let Some(r) = routines {
+        unpublish(&core.threads, &r);
+    }
+}
+
+/// Brings the routines of the SIO at `handle` of SMACH `me` in line with
+/// its current facts: (re)synthesized for its opener, or generic.
+pub(crate) fn replan(core: &mut Core, me: SmachId, handle: Handle) {
+    let Core {
+        fs,
+        devices,
+        smachs,
+        threads,
+        ..
+    } = core;
+    let Some(Ok(Object::Sio(sio))) = smachs.get_mut(&me).map(|s| s.handles.get_mut(handle)) else {
+        return;
+    };
+    if let Some(old) = sio.routines.take() {
+        unpublish(threads, &old);
+    }
+    let Some(owner) = sio.opener() else {
+        return;
+    };
     if !config().enabled
-        || sio.is_shared
+        || sio.is_shared()
         || u64::from(handle.index()) >= TABLE_HANDLES
-        || table_of(core, owner).is_none()
+        || table_of(threads, owner).is_none()
     {
         return;
     }
-    match build(core, owner, handle, sio) {
+    match build(fs, devices, owner, handle, sio) {
         Ok(r) if r.read.is_some() || r.write.is_some() => {
-            publish(core, &r);
+            publish(threads, &r);
             sio.routines = Some(Box::new(r));
         }
         Ok(_) => {}
@@ -405,90 +450,44 @@ pub(crate) fn resynthesize(core: &Core, owner: ThreadId, handle: Handle, sio: &m
     }
 }
 
-/// A thread other than the owner used the SIO: the single-owner fact is
-/// gone; its slots go generic for good.
-pub(crate) fn on_shared(core: &Core, sio: &mut Sio, user: ThreadId) {
-    if sio.routines.as_ref().is_some_and(|r| r.owner != user) {
-        sio.is_shared = true;
-        unpublish(core, sio);
-    }
-}
-
-/// Applies pending file-system events to every SIO of that file.
-pub(crate) fn on_fs_events(core: &mut Core) {
-    let events: Vec<sk_fs::FsEvent> = core.fs.take_events().collect();
-    for event in events {
-        let mut hits: Vec<(SmachId, Handle)> = Vec::new();
-        for (id, smach) in &core.smachs {
-            smach.handles.for_each_sio(|handle, sio| {
-                if matches!(&sio.target, Target::File(open) if open.node() == event.node)
-                    && sio.routines.is_some()
-                {
-                    hits.push((*id, handle));
-                }
-            });
-        }
-        for (id, handle) in hits {
-            let Some(mut sio) = core
-                .smachs
-                .get_mut(&id)
-                .and_then(|s| s.handles.take_sio(handle))
-            else {
-                continue;
-            };
-            let owner = sio.routines.as_ref().map(|r| r.owner);
-            match (event.kind, owner) {
-                (sk_fs::EventKind::DataMoved | sk_fs::EventKind::Truncated, Some(owner)) => {
-                    resynthesize(core, owner, handle, &mut sio)
-                }
-                (sk_fs::EventKind::Unlinked | sk_fs::EventKind::Freed, _) => {
-                    sio.is_shared = true;
-                    unpublish(core, &mut sio);
-                }
-                _ => {}
-            }
-            if let Some(s) = core.smachs.get_mut(&id) {
-                s.handles
-                    .install_at(handle, crate::object::Object::Sio(sio));
-            }
-        }
-    }
-}
-
-/// The console's mode changed: resynthesize every console SIO's routines.
-pub(crate) fn on_tty_mode_change(core: &mut Core) {
+/// Replans every SIO for which `pick` says yes.
+fn replan_where(core: &mut Core, pick: impl Fn(&Sio) -> bool) {
     let mut hits: Vec<(SmachId, Handle)> = Vec::new();
     for (id, smach) in &core.smachs {
-        smach.handles.for_each_sio(|handle, sio| {
-            if matches!(sio.target, Target::Tty) {
+        for (handle, object) in smach.handles.iter() {
+            if object.as_sio().is_some_and(&pick) {
                 hits.push((*id, handle));
             }
-        });
+        }
     }
     for (id, handle) in hits {
-        let Some(mut sio) = core
-            .smachs
-            .get_mut(&id)
-            .and_then(|s| s.handles.take_sio(handle))
-        else {
-            continue;
-        };
-        let owner = sio.routines.as_ref().map(|r| r.owner).or(sio.opener);
-        if let Some(owner) = owner {
-            resynthesize(core, owner, handle, &mut sio);
-        }
-        if let Some(s) = core.smachs.get_mut(&id) {
-            s.handles
-                .install_at(handle, crate::object::Object::Sio(sio));
-        }
+        replan(core, id, handle);
     }
+}
+
+/// Applies pending file-system events: every SIO of a file an event
+/// concerns is replanned from the file's current facts.
+pub(crate) fn on_fs_events(core: &mut Core) {
+    let nodes: Vec<sk_fs::NodeId> = core.fs.take_events().map(|e| e.node).collect();
+    if nodes.is_empty() {
+        return;
+    }
+    replan_where(core, |sio| {
+        sio.routines.is_some()
+            && matches!(sio.target(), Target::File(open) if nodes.contains(&open.node()))
+    });
+}
+
+/// The console's mode changed: replan every console SIO.
+pub(crate) fn on_tty_mode_change(core: &mut Core) {
+    replan_where(core, |sio| matches!(sio.target(), Target::Tty));
 }
 
 /// The text `query(Routines)` returns: a line per op, then details.
 pub(crate) fn describe(sio: &Sio) -> alloc::string::String {
     use core::fmt::Write;
     let mut s = alloc::string::String::new();
-    let r = sio.routines.as_ref();
+    let r = sio.routines.as_deref();
     for (op, routine) in [
         ("read", r.and_then(|r| r.read.as_ref())),
         ("write", r.and_then(|r| r.write.as_ref())),
@@ -497,6 +496,11 @@ pub(crate) fn describe(sio: &Sio) -> alloc::string::String {
             Some(x) => writeln!(s, "{op}: synthesized {}", x.instance.name()),
             None => writeln!(s, "{op}: generic"),
         };
+    }
+    if !config().show_addresses {
+        // Addresses and hole values are kernel addresses: only with
+        // `synth.show`.
+        return s;
     }
     if let Some(r) = r {
         for (op, routine) in [

@@ -1,15 +1,11 @@
 //! Support for in-kernel tests of the generic path: a SMACH with no
 //! threads, whose calls a kernel thread makes on its behalf.
 
-use crate::handle_table::HandleTable;
-use crate::object::Object;
-use crate::sio::Sio;
-use crate::smach::{self, Smach, SMEM_AREA_START};
-use crate::state::{self, SmachId};
+use crate::address_space::KernelAddressSpace;
+use crate::state::{self, Object, Smach};
 use alloc::string::String;
-use alloc::vec::Vec;
-use sk_abi::{ExitStatus, Handle, OpenFlags, SmachState, SysError};
-use sk_machine::address_space::{AddressSpace, UserAccess};
+use sk_abi::{ExitStatus, Handle, OpenFlags, SysError};
+use sk_smem::{Access, AddressSpace};
 
 /// Where a test machine's scratch memory starts.
 pub const TEST_BUFFER: u64 = 0x1000_0000;
@@ -22,65 +18,73 @@ pub const TEST_COUNT_CODE: u64 = TEST_SPIN_CODE + 16;
 /// A thread-less SMACH that the current kernel thread is attached to while
 /// it lives; dropping it detaches and frees everything.
 pub struct TestMachine {
-    id: SmachId,
+    id: u64,
     len: u64,
+}
+
+fn map(
+    smach: &mut Smach,
+    start: u64,
+    pages: u64,
+    access: Access,
+    contents: &[(usize, &[u8])],
+) -> Result<(), SysError> {
+    let end = start + pages * 4096;
+    smach.regions.reserve(start, end)?;
+    let aspace = smach.aspace.as_mut().ok_or(SysError::NoMemory)?;
+    let mut page = start;
+    while page < end {
+        aspace
+            .map_page(page, access, contents)
+            .map_err(|_| SysError::NoMemory)?;
+        smach.regions.add_mapped(4096);
+        page += 4096;
+    }
+    Ok(())
 }
 
 impl TestMachine {
     /// A machine with `pages` of scratch memory at [`TEST_BUFFER`].
+    ///
+    /// # Errors
+    /// [`SysError::NoMemory`].
     pub fn new(pages: u64) -> Result<Self, SysError> {
-        let id = state::with(|core| -> Result<SmachId, SysError> {
+        let id = state::with(|core| -> Result<u64, SysError> {
             let id = core.new_id();
-            let mut smach = Smach {
+            let mut smach = Smach::new(
                 id,
-                name: String::from("<kernel test>"),
-                parent: None,
-                state: SmachState::Running,
-                exit_status: ExitStatus::SUCCESS,
-                aspace: Some(AddressSpace::new().map_err(|_| SysError::NoMemory)?),
-                handles: HandleTable::new(),
-                threads: Vec::new(),
-                waiters: Vec::new(),
-                regions: Vec::new(),
-                next_smem: SMEM_AREA_START,
-                mapped_bytes: 0,
-                priority: 3,
-                released: false,
-            };
-            let end = TEST_BUFFER + pages * 4096;
-            smach.map_zeroed(
-                TEST_BUFFER,
-                end,
-                UserAccess {
-                    write: true,
-                    execute: false,
-                },
-            )?;
-            smach.regions.push((TEST_BUFFER, end));
-            let mut code = sk_machine::user_frame::UserFrame::new().ok_or(SysError::NoMemory)?;
-            code.write(0, &[0xeb, 0xfe]);
-            code.write(16, &[0x48, 0xff, 0x07, 0xeb, 0xfb]);
-            smach
-                .aspace()?
-                .map(
-                    TEST_SPIN_CODE,
-                    code,
-                    UserAccess {
-                        write: false,
-                        execute: true,
-                    },
-                )
-                .map_err(|_| SysError::NoMemory)?;
-            smach.mapped_bytes += 4096;
-            smach.regions.push((TEST_SPIN_CODE, TEST_SPIN_CODE + 4096));
-            let console = Sio::open(core, "/dev/tty", OpenFlags::READ | OpenFlags::WRITE)?;
-            smach.handles.install_at(Handle::SELF, Object::Smach(id));
-            smach.handles.install_at(
-                Handle::CONSOLE,
-                Object::Sio(alloc::boxed::Box::new(console)),
+                String::from("<kernel test>"),
+                None,
+                KernelAddressSpace::new()?,
             );
+            let built = (|| {
+                map(&mut smach, TEST_BUFFER, pages, Access::READ_WRITE, &[])?;
+                let code: [(usize, &[u8]); 2] =
+                    [(0, &[0xeb, 0xfe]), (16, &[0x48, 0xff, 0x07, 0xeb, 0xfb])];
+                map(&mut smach, TEST_SPIN_CODE, 1, Access::READ_EXECUTE, &code)?;
+                let console = sk_sio::Sio::open(
+                    &mut core.fs,
+                    "/dev/tty",
+                    OpenFlags::READ | OpenFlags::WRITE,
+                )?;
+                smach
+                    .handles
+                    .install_at(Handle::SELF, Object::Smach(id))
+                    .map_err(|(e, _)| e)?;
+                smach
+                    .handles
+                    .install_at(Handle::CONSOLE, Object::Sio(console))
+                    .map_err(|(e, _)| e)?;
+                Ok(())
+            })();
             core.smachs.insert(id, smach);
-            Ok(id)
+            match built {
+                Ok(()) => Ok(id),
+                Err(e) => {
+                    crate::smach::release(core, id);
+                    Err(e)
+                }
+            }
         })?;
         crate::thread::attach_current_to(id);
         Ok(Self {
@@ -90,7 +94,7 @@ impl TestMachine {
     }
 
     /// The machine's id.
-    pub fn id(&self) -> SmachId {
+    pub fn id(&self) -> u64 {
         self.id
     }
 
@@ -101,7 +105,11 @@ impl TestMachine {
 
     /// Bytes of user memory mapped in this machine.
     pub fn mapped_bytes(&self) -> u64 {
-        state::with(|core| core.smachs.get(&self.id).map_or(0, |s| s.mapped_bytes))
+        state::with(|core| {
+            core.smachs
+                .get(&self.id)
+                .map_or(0, |s| s.regions.mapped_bytes())
+        })
     }
 
     /// Handles in use.
@@ -125,6 +133,7 @@ impl TestMachine {
     /// Gives the current (kernel) thread a routine table, so SIOs it opens
     /// get synthesized routines as a user thread's would (synthesis on).
     /// Removed again when the machine is dropped.
+    #[must_use]
     pub fn with_routine_table(self) -> Self {
         state::with(|core| {
             let current = core.current;
@@ -147,19 +156,13 @@ impl TestMachine {
             let Some(table) = core.threads.get(&current).and_then(|t| t.synth.as_ref()) else {
                 return SlotState::NoTable;
             };
-            let index = (u64::from(handle) << sk_abi::Call::BITS) | u64::from(op.number());
-            let address = table
-                .table
-                .get(index as usize)
-                .map_or(0, |a| a.load(core::sync::atomic::Ordering::Acquire));
-            let sio = core
+            let address = table.slot(Handle::new(handle), op);
+            let routines = core
                 .smachs
                 .get(&self.id)
-                .and_then(|s| s.handles.get(Handle::new(handle)).ok());
-            let routines = match sio {
-                Some(Object::Sio(sio)) => sio.routines.as_deref(),
-                _ => None,
-            };
+                .and_then(|s| s.handles.get(Handle::new(handle)).ok())
+                .and_then(Object::as_sio)
+                .and_then(|sio| sio.routines.as_deref());
             let found = routines.and_then(|r| {
                 [r.read.as_ref(), r.write.as_ref()]
                     .into_iter()
@@ -185,8 +188,27 @@ impl Drop for TestMachine {
         });
         crate::thread::detach_current();
         state::with(|core| {
-            smach::exit(core, self.id, ExitStatus::SUCCESS);
+            crate::smach::exit(core, self.id, ExitStatus::SUCCESS);
             core.smachs.remove(&self.id);
         });
+    }
+}
+
+/// Bytes each generic write leaks (the leak check's self-check; 0: none).
+pub(crate) static LEAK_PER_WRITE: core::sync::atomic::AtomicUsize =
+    core::sync::atomic::AtomicUsize::new(0);
+
+/// Makes every generic write leak `bytes` of kernel heap from now on (0
+/// stops it): a fault injected so the kernel's leak check can be seen to
+/// fail. For in-kernel tests only.
+pub fn inject_leak_per_write(bytes: usize) {
+    LEAK_PER_WRITE.store(bytes, core::sync::atomic::Ordering::SeqCst);
+}
+
+/// Leaks what [`inject_leak_per_write`] asked for.
+pub(crate) fn leak_if_injected() {
+    let n = LEAK_PER_WRITE.load(core::sync::atomic::Ordering::Relaxed);
+    if n > 0 {
+        core::mem::forget(alloc::vec![0u8; n]);
     }
 }

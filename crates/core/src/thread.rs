@@ -1,56 +1,47 @@
-//! SCPUs: threads of control, each with its own kernel stack and context.
+//! SCPUs as the kernel runs them: the portable [`sk_scpu::Scpu`] plus the
+//! mechanism (kernel stack and context, quantum countdown, routine table).
 //!
 //! Owns [`Thread`]. A user thread starts in [`user_thread_start`], which
 //! drops to ring 3 at its entry point; kernel threads (the boot thread, the
 //! idle thread) run kernel code only. A kernel thread may be *attached* to
 //! a SMACH so kernel tests can make calls on its behalf.
 
-use crate::state::{self, SmachId, ThreadId};
+use crate::state::{self, ThreadId};
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicU64, Ordering};
 use sk_abi::{ScpuState, SysError};
 use sk_machine::context::Context;
 use sk_machine::stack::KernelStack;
+use sk_scpu::Scpu;
 
 /// Kernel stack size of a thread, in pages.
 pub(crate) const KERNEL_STACK_PAGES: u64 = 8;
-/// Default scheduling priority (0 lowest .. 7 highest).
-pub(crate) const DEFAULT_PRIORITY: u32 = 3;
-/// Default quantum in microseconds.
-pub(crate) const DEFAULT_QUANTUM_US: u32 = 50_000;
 
 static NEXT_THREAD_ID: AtomicU64 = AtomicU64::new(1);
 
 pub(crate) struct Thread {
-    pub(crate) id: ThreadId,
-    pub(crate) smach: Option<SmachId>,
+    pub(crate) scpu: Scpu,
     pub(crate) context: Arc<Context>,
-    pub(crate) state: ScpuState,
-    pub(crate) priority: u32,
-    pub(crate) quantum_us: u32,
     pub(crate) ticks_left: u64,
-    /// Entry point, stack and argument for a user thread's first run.
-    pub(crate) user_start: Option<(u64, u64, u64)>,
     /// The thread's synthesized entry stub and routine table (user
     /// threads, synthesis on).
     pub(crate) synth: Option<crate::synthesis::ThreadSynth>,
 }
 
+pub(crate) fn new_id() -> ThreadId {
+    NEXT_THREAD_ID.fetch_add(1, Ordering::Relaxed)
+}
+
 impl Thread {
-    fn new_id() -> ThreadId {
-        NEXT_THREAD_ID.fetch_add(1, Ordering::Relaxed)
+    pub(crate) fn id(&self) -> ThreadId {
+        self.scpu.id()
     }
 
     pub(crate) fn boot() -> Self {
         Self {
-            id: Self::new_id(),
-            smach: None,
+            scpu: Scpu::new_kernel(new_id(), ScpuState::Running, sk_sched::DEFAULT_PRIORITY),
             context: Context::current_boot(),
-            state: ScpuState::Running,
-            priority: DEFAULT_PRIORITY,
-            quantum_us: DEFAULT_QUANTUM_US,
             ticks_left: 0,
-            user_start: None,
             synth: None,
         }
     }
@@ -58,44 +49,27 @@ impl Thread {
     pub(crate) fn idle() -> Self {
         let stack = KernelStack::allocate(2).expect("idle stack at boot");
         Self {
-            id: Self::new_id(),
-            smach: None,
+            scpu: Scpu::new_kernel(new_id(), ScpuState::Ready, 0),
             context: Context::new(stack, idle_loop, 0),
-            state: ScpuState::Ready,
-            priority: 0,
-            quantum_us: DEFAULT_QUANTUM_US,
             ticks_left: 0,
-            user_start: None,
             synth: None,
         }
     }
 
-    /// A user thread of `smach` that will start at `entry` with `stack_top`.
-    pub(crate) fn user(
-        smach: SmachId,
-        entry: u64,
-        stack_top: u64,
-        arg: u64,
-        priority: u32,
-        quantum_us: u32,
-    ) -> Result<Self, SysError> {
-        let id = Self::new_id();
+    /// A user thread running `scpu` (made by `sk-scpu`): its kernel stack,
+    /// context and, with synthesis on, its entry stub and routine table.
+    pub(crate) fn user(scpu: Scpu) -> Result<Self, SysError> {
+        // Kernel stack, routine table and stub come from frames and the
+        // heap, not charged allocators: admit them first.
+        crate::memory::admit((KERNEL_STACK_PAGES + 2) * 4096)?;
         let stack = KernelStack::allocate(KERNEL_STACK_PAGES).map_err(|_| SysError::NoMemory)?;
         let synth = crate::synthesis::for_new_thread(stack.top())?;
+        let id = scpu.id();
         Ok(Self {
-            synth,
-            id,
-            smach: Some(smach),
+            scpu,
             context: Context::new(stack, user_thread_start, id),
-            state: ScpuState::Ready,
-            priority: priority.min(7),
-            quantum_us: if quantum_us == 0 {
-                DEFAULT_QUANTUM_US
-            } else {
-                quantum_us
-            },
             ticks_left: 0,
-            user_start: Some((entry, stack_top, arg)),
+            synth,
         })
     }
 }
@@ -109,28 +83,34 @@ extern "C" fn idle_loop(_: u64) -> ! {
 
 /// First code of every user thread, on its own kernel stack.
 extern "C" fn user_thread_start(id: u64) -> ! {
-    let start = state::with(|core| core.threads.get(&id).and_then(|t| t.user_start));
+    let start = state::with(|core| core.threads.get(&id).and_then(|t| t.scpu.user_start()));
     sk_machine::cpu::disable_interrupts();
-    if let Some((rip, rsp, arg)) = start {
+    if let Some(start) = start {
         // Interrupts are re-enabled by the iretq into user mode.
-        let Err(e) = sk_machine::context::enter_user(rip, rsp.saturating_sub(8), arg);
-        log::error!("thread {id}: bad user start {rip:#x}/{rsp:#x}: {e:?}");
+        let Err(e) = sk_machine::context::enter_user(
+            start.entry,
+            start.stack_top.saturating_sub(8),
+            start.arg,
+        );
+        log::error!(
+            "thread {id}: bad user start {:#x}/{:#x}: {e:?}",
+            start.entry,
+            start.stack_top
+        );
     }
     crate::smach::kill_current(sk_abi::ExitStatus::KILLED, format_args!("bad thread start"))
 }
 
 /// Attaches the current kernel thread to `smach` (kernel tests make calls
 /// on a SMACH's behalf this way); its address space becomes active.
-pub fn attach_current_to(smach: SmachId) {
+pub fn attach_current_to(smach: u64) {
     state::with(|core| {
         let current = core.current;
         if let Some(t) = core.threads.get_mut(&current) {
-            t.smach = Some(smach);
+            t.scpu.set_smach(Some(smach));
         }
-        if let Some(s) = core.smachs.get(&smach) {
-            if let Some(a) = &s.aspace {
-                a.activate();
-            }
+        if let Some(a) = core.smachs.get(&smach).and_then(|s| s.aspace.as_ref()) {
+            a.0.activate();
         }
     });
 }
@@ -140,7 +120,7 @@ pub fn detach_current() {
     state::with(|core| {
         let current = core.current;
         if let Some(t) = core.threads.get_mut(&current) {
-            t.smach = None;
+            t.scpu.set_smach(None);
         }
         sk_machine::address_space::activate_kernel();
     });

@@ -1,9 +1,12 @@
 //! The kernel heap: `linked_list_allocator` over a virtual range that grows
 //! on demand by mapping fresh frames (RW + NX) at its end.
 //!
-//! Owns [`KernelHeap`], the kernel's `#[global_allocator]`. Growth maps
-//! whole pages from the registered frame source; memory is never returned
-//! to the frame allocator (the heap's high-water mark is reported instead).
+//! Owns the one [`KernelHeap`] and [`KernelAllocator`], the type the kernel
+//! declares as its `#[global_allocator]`. Growth maps whole pages from the
+//! registered frame source; memory is never returned to the frame allocator
+//! (the heap's high-water mark is reported instead), which is why file data
+//! does not live here (`data_memory.rs`). [`used_bytes`] is what leak checks
+//! compare.
 
 use crate::layout::{HEAP_BASE, HEAP_MAX_BYTES, PAGE_SIZE};
 use crate::paging::{self, Access};
@@ -15,7 +18,7 @@ use spin::Mutex;
 const INITIAL_BYTES: usize = 4 << 20;
 const MIN_GROWTH_BYTES: u64 = 1 << 20;
 
-/// The global allocator type; the kernel declares one static of it.
+/// The kernel heap (one per kernel; reached through [`KernelAllocator`]).
 pub struct KernelHeap {
     inner: Mutex<HeapState>,
 }
@@ -27,7 +30,7 @@ struct HeapState {
 
 impl KernelHeap {
     /// An empty heap; [`KernelHeap::init`] maps its first pages.
-    pub const fn new() -> Self {
+    const fn new() -> Self {
         Self {
             inner: Mutex::new(HeapState {
                 heap: Heap::empty(),
@@ -37,7 +40,7 @@ impl KernelHeap {
     }
 
     /// Maps the initial heap pages. Call once, after `paging::init`.
-    pub fn init(&self) -> Result<(), paging::MapError> {
+    fn init(&self) -> Result<(), paging::MapError> {
         x86_64::instructions::interrupts::without_interrupts(|| {
             let mut state = self.inner.lock();
             map_range(HEAP_BASE, INITIAL_BYTES as u64)?;
@@ -50,12 +53,12 @@ impl KernelHeap {
     }
 
     /// Bytes of virtual memory mapped for the heap so far.
-    pub fn mapped_bytes(&self) -> u64 {
+    fn mapped_bytes(&self) -> u64 {
         x86_64::instructions::interrupts::without_interrupts(|| self.inner.lock().mapped_bytes)
     }
 
     /// Bytes currently allocated.
-    pub fn used_bytes(&self) -> u64 {
+    fn used_bytes(&self) -> u64 {
         x86_64::instructions::interrupts::without_interrupts(|| {
             self.inner.lock().heap.used() as u64
         })
@@ -65,6 +68,41 @@ impl KernelHeap {
 impl Default for KernelHeap {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+static HEAP: KernelHeap = KernelHeap::new();
+
+/// The kernel's `#[global_allocator]`: forwards to the one kernel heap.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KernelAllocator;
+
+/// Maps the initial heap pages. Call once, after `paging::init`.
+pub fn init() -> Result<(), paging::MapError> {
+    HEAP.init()
+}
+
+/// Bytes of virtual memory mapped for the heap so far (its high-water mark).
+pub fn mapped_bytes() -> u64 {
+    HEAP.mapped_bytes()
+}
+
+/// Bytes currently allocated: what leak checks compare against a baseline.
+pub fn used_bytes() -> u64 {
+    HEAP.used_bytes()
+}
+
+// SAFETY: forwards to the one `KernelHeap`, whose `GlobalAlloc` impl
+// upholds the contract (see there).
+unsafe impl GlobalAlloc for KernelAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: same contract, same layout.
+        unsafe { HEAP.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` was allocated by `alloc` above, i.e. by HEAP.
+        unsafe { HEAP.dealloc(ptr, layout) }
     }
 }
 

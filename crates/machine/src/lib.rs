@@ -26,6 +26,7 @@ pub mod boot_info;
 pub mod code_arena;
 pub mod context;
 pub mod cpu;
+pub mod data_memory;
 pub mod dynamic_extable;
 pub mod extable;
 pub mod gdt;

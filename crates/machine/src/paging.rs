@@ -118,12 +118,13 @@ fn map_err<S: x86_64::structures::paging::PageSize>(e: MapToError<S>) -> MapErro
 
 /// The kernel-half PML4 indices pre-created at boot (direct map, heap,
 /// stacks, arena, MMIO, image), so copies of the kernel half stay in sync.
-const KERNEL_HALF_REGIONS: [u64; 6] = [
+const KERNEL_HALF_REGIONS: [u64; 7] = [
     DIRECT_MAP_BASE,
     layout::HEAP_BASE,
     layout::STACKS_BASE,
     layout::CODE_ARENA_BASE,
     layout::MMIO_BASE,
+    layout::DATA_BASE,
     KERNEL_VMA,
 ];
 

@@ -24,6 +24,22 @@ pub const CHUNK_BYTES: u64 = 64 << 10;
 /// of the UART: 64 bytes take about 5.6 ms at 115,200 baud).
 pub const TTY_CHUNK_BYTES: u64 = 64;
 
+impl<R> crate::Sio<R> {
+    /// The largest piece a read (`is_write` false) or write of this SIO is
+    /// split into: [`CHUNK_BYTES`] where the call copies user memory,
+    /// [`TTY_CHUNK_BYTES`] for console output, and no split where the call
+    /// does no work per byte (`/dev/null` and a `/dev/zero` write discard;
+    /// a directory read fails at once).
+    pub fn chunk_bytes(&self, is_write: bool) -> u64 {
+        use crate::Target;
+        match (self.target(), is_write) {
+            (Target::Null | Target::Dir(_), _) | (Target::Zero, true) => u64::MAX,
+            (Target::Tty, true) => TTY_CHUNK_BYTES,
+            _ => CHUNK_BYTES,
+        }
+    }
+}
+
 /// What one piece (or the whole transfer) did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Piece {

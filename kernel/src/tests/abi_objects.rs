@@ -83,7 +83,12 @@ ktest!(
         ensure_eq!(smem(0, 0, Prot::READ, 0), Err(SysError::BadLength));
         ensure_eq!(smem(0, u64::MAX, Prot::READ, 0), Err(SysError::BadLength));
         ensure_eq!(
-            smem(TEST_BUFFER, 4096, Prot::READ, 0),
+            smem(
+                TEST_BUFFER,
+                4096,
+                Prot::READ,
+                sk_abi::SmemCreateFlags::FIXED.bits()
+            ),
             Err(SysError::Exists)
         );
         ensure_eq!(
@@ -241,17 +246,23 @@ ktest!(
 ktest!(
     fn terminating_a_running_child_kills_it() {
         let _m = machine()?;
-        let before = super::programs::frames_accounted();
-        let child = spawn("/bin/sysfuzz", (0x4000_0000 << 32) | 1).map_err(|e| format!("{e}"))?;
-        ensure_eq!(sys(child, Call::Terminate, &[]), Ok(0));
-        super::programs::check_no_frame_leak("terminated child", before)?;
+        let spawn_and_kill = || -> Result<(), alloc::string::String> {
+            let child =
+                spawn("/bin/sysfuzz", (0x4000_0000 << 32) | 1).map_err(|e| format!("{e}"))?;
+            ensure_eq!(sys(child, Call::Terminate, &[]), Ok(0));
+            Ok(())
+        };
+        spawn_and_kill()?; // warm-up
+        let baseline = super::leaks::Baseline::take();
+        spawn_and_kill()?;
+        baseline.check("terminated child")?;
         Ok(())
     }
 );
 
 ktest!(
     fn user_memory_cannot_starve_the_kernel() {
-        let before = super::programs::frames_accounted();
+        let baseline = super::leaks::Baseline::take();
         {
             let _m = machine()?;
             // Map 64 MiB regions until the kernel refuses: it must answer
@@ -274,7 +285,7 @@ ktest!(
             let v = alloc::vec![1u8; 1 << 20];
             ensure_eq!(v.iter().map(|&b| u64::from(b)).sum::<u64>(), 1 << 20);
         }
-        super::programs::check_no_frame_leak("memory exhaustion", before)?;
+        baseline.check("memory exhaustion")?;
         Ok(())
     }
 );

@@ -76,10 +76,10 @@ ktest!(
 
 ktest!(
     fn heap_grows_beyond_its_first_mapping() {
-        let before = crate::HEAP.mapped_bytes();
+        let before = sk_machine::heap::mapped_bytes();
         let big = alloc::vec![0x5au8; 8 << 20];
         ensure!(
-            crate::HEAP.mapped_bytes() > before || before >= 12 << 20,
+            sk_machine::heap::mapped_bytes() > before || before >= 12 << 20,
             "heap did not grow"
         );
         ensure!(big.iter().step_by(4096).all(|&x| x == 0x5a));

@@ -2,7 +2,7 @@
 //! the end-to-end ABI test, faults that kill only their program, a hundred
 //! programs at once, the system-call fuzzer, SMEP and SMAP.
 
-use crate::memory::FRAMES;
+use super::leaks::Baseline;
 use alloc::format;
 use alloc::vec::Vec;
 use sk_core::testing::{TestMachine, TEST_BUFFER, TEST_SPIN_CODE};
@@ -27,45 +27,11 @@ pub fn worker_status(n: u64) -> i32 {
     (primes % 200) as i32
 }
 
-fn run(path: &str, arg: u64) -> Result<i32, alloc::string::String> {
+pub(crate) fn run(path: &str, arg: u64) -> Result<i32, alloc::string::String> {
     let id = sk_core::spawn_program(path, arg).map_err(|e| format!("spawn {path}: {e}"))?;
     let status = sk_core::wait_program(id).map_err(|e| format!("wait {path}: {e}"));
     sk_core::release_program(id);
     status
-}
-
-/// Free frames plus the frames held by the kernel's caches (heap, code
-/// arena, kernel page tables), which keep what they grew into: a workload
-/// that leaks nothing leaves this number unchanged.
-pub(crate) fn frames_accounted() -> (usize, usize, usize, usize) {
-    let free = FRAMES.free_count();
-    let heap = (crate::HEAP.mapped_bytes() / 4096) as usize;
-    let arena = (sk_machine::code_arena::stats().2 / 4096) as usize;
-    let tables = sk_machine::paging::kernel_table_frames() as usize;
-    (free, heap, arena, tables)
-}
-
-/// Checks the frame balance of a workload against `frames_accounted`.
-pub(crate) fn check_no_frame_leak(
-    what: &str,
-    before: (usize, usize, usize, usize),
-) -> Result<(), alloc::string::String> {
-    let after = frames_accounted();
-    let grown = (after.1 - before.1) + (after.2 - before.2) + (after.3 - before.3);
-    sk_machine::println!(
-        "{what}: free frames {} before, {} after; heap grew {} pages, code arena {} pages, kernel page tables {}",
-        before.0,
-        after.0,
-        after.1 - before.1,
-        after.2 - before.2,
-        after.3 - before.3
-    );
-    ensure!(
-        after.0 + grown == before.0,
-        "{what}: {} frames unaccounted for",
-        before.0 as i64 - (after.0 + grown) as i64
-    );
-    Ok(())
 }
 
 /// Exit status of a program the kernel killed.
@@ -100,47 +66,62 @@ ktest!(
     }
 );
 
+/// Starts 100 programs at once, every eleventh one faulting (nine kinds),
+/// and checks each exit status.
+fn hundred_programs() -> Result<(), alloc::string::String> {
+    let mut running = Vec::new();
+    for i in 0..100u64 {
+        let (path, arg) = if i % 11 == 3 {
+            ("/bin/faulty", (i / 11) % 9)
+        } else {
+            ("/bin/worker", i)
+        };
+        let id = sk_core::spawn_program(path, arg).map_err(|e| format!("spawn {i}: {e}"))?;
+        running.push((i, path, arg, id));
+    }
+    let mut faulted = 0;
+    for (i, path, arg, id) in running {
+        let status = sk_core::wait_program(id).map_err(|e| format!("wait {i}: {e}"))?;
+        sk_core::release_program(id);
+        let want = if path == "/bin/faulty" {
+            KILLED
+        } else {
+            worker_status(arg)
+        };
+        ensure!(
+            status == want,
+            "program {i} ({path} {arg}): status {status}, expected {want}"
+        );
+        faulted += usize::from(path == "/bin/faulty");
+    }
+    ensure_eq!(faulted, 9);
+    Ok(())
+}
+
 ktest!(
     fn a_hundred_programs_with_faulty_ones_among_them() {
-        let frames_before = frames_accounted();
-        let mut running = Vec::new();
-        for i in 0..100u64 {
-            let (path, arg) = if i % 11 == 3 {
-                ("/bin/faulty", (i / 11) % 9)
-            } else {
-                ("/bin/worker", i)
-            };
-            let id = sk_core::spawn_program(path, arg).map_err(|e| format!("spawn {i}: {e}"))?;
-            running.push((i, path, arg, id));
-        }
-        let mut faulted = 0;
-        for (i, path, arg, id) in running {
-            let status = sk_core::wait_program(id).map_err(|e| format!("wait {i}: {e}"))?;
-            sk_core::release_program(id);
-            let want = if path == "/bin/faulty" {
-                KILLED
-            } else {
-                worker_status(arg)
-            };
-            ensure!(
-                status == want,
-                "program {i} ({path} {arg}): status {status}, expected {want}"
-            );
-            faulted += usize::from(path == "/bin/faulty");
-        }
-        ensure_eq!(faulted, 9);
-        check_no_frame_leak("100 programs", frames_before)?;
+        // The first round is the warm-up: the kernel's containers (ready
+        // queue, code-arena free lists) grow to the size a hundred
+        // programs need; the second must give back exactly what it took.
+        hundred_programs()?;
+        let baseline = Baseline::take();
+        hundred_programs()?;
+        baseline.check("100 programs")?;
         Ok(())
     }
 );
 
 ktest!(
     fn sysfuzz_a_million_calls_leaves_no_trace() {
-        // A short warm-up run grows the kernel heap to its working size.
-        ensure_eq!(run("/bin/sysfuzz", (10_000 << 32) | 7)?, 0);
-        let before = frames_accounted();
+        // The same run twice: the first grows the kernel's containers to
+        // their working size, the second must give back exactly what it took.
+        super::leaks::clean_tmp()?;
         ensure_eq!(run("/bin/sysfuzz", 1)?, 0);
-        check_no_frame_leak("sysfuzz", before)?;
+        super::leaks::clean_tmp()?;
+        let baseline = Baseline::take();
+        ensure_eq!(run("/bin/sysfuzz", 1)?, 0);
+        super::leaks::clean_tmp()?;
+        baseline.check("sysfuzz")?;
         Ok(())
     }
 );

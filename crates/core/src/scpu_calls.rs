@@ -1,0 +1,82 @@
+//! SCPU calls: the kernel side of `sk-scpu` (create a thread in the
+//! caller's SMACH, reconfigure it, stop it).
+
+use crate::scheduler;
+use crate::state::{Core, Object, ThreadId};
+use crate::thread::Thread;
+use sk_abi::{Handle, ScpuCreate, ScpuReconfigure, SysError};
+use sk_scpu::{Scpu, Transition, MAX_SCPUS_PER_SMACH};
+
+/// Starts a thread in SMACH `me` and names it with a new handle.
+pub(crate) fn create(core: &mut Core, me: u64, args: &ScpuCreate) -> Result<Handle, SysError> {
+    let tid = crate::thread::new_id();
+    let scpu = Scpu::new_user(tid, me, args)?;
+    start(core, me, Thread::user(scpu)?)?;
+    let smach = core.smachs.get_mut(&me).ok_or(SysError::NotPermitted)?;
+    match smach.handles.insert(Object::Scpu(tid)) {
+        Ok(handle) => Ok(handle),
+        Err((e, _)) => {
+            kill(core, tid);
+            Err(e)
+        }
+    }
+}
+
+/// Registers a new thread of SMACH `smach` and makes it ready.
+pub(crate) fn start(core: &mut Core, smach: u64, thread: Thread) -> Result<(), SysError> {
+    let tid = thread.id();
+    // Room on the ready queue for every thread, so making it ready never
+    // allocates.
+    let room = (core.threads.len() + 1).saturating_sub(core.ready.len());
+    core.ready.reserve(room).map_err(|_| SysError::NoMemory)?;
+    core.smachs
+        .get_mut(&smach)
+        .ok_or(SysError::NotPermitted)?
+        .add_thread(tid, MAX_SCPUS_PER_SMACH)?;
+    core.threads.insert(tid, thread);
+    scheduler::make_ready(core, tid);
+    Ok(())
+}
+
+/// Stops a thread for good (not the current one: that path is
+/// `smach::exit_current`).
+pub(crate) fn kill(core: &mut Core, tid: ThreadId) {
+    if tid == core.current {
+        return;
+    }
+    if let Some(thread) = core.threads.remove(&tid) {
+        if let Some(s) = thread.scpu.smach().and_then(|s| core.smachs.get_mut(&s)) {
+            s.threads.retain(|&t| t != tid);
+        }
+    }
+    core.ready.remove(tid);
+}
+
+/// `reconfigure` on an SCPU handle.
+pub(crate) fn reconfigure(
+    core: &mut Core,
+    handle: Handle,
+    request: ScpuReconfigure,
+) -> Result<u64, SysError> {
+    let tid = match core.current_smach()?.handles.get(handle)? {
+        Object::Scpu(tid) => *tid,
+        _ => return Err(SysError::WrongKind),
+    };
+    apply(core, tid, request).map(|()| 0)
+}
+
+/// Applies `request` to thread `tid` and performs the scheduler transition.
+pub(crate) fn apply(
+    core: &mut Core,
+    tid: ThreadId,
+    request: ScpuReconfigure,
+) -> Result<(), SysError> {
+    let is_current = tid == core.current;
+    let thread = core.threads.get_mut(&tid).ok_or(SysError::BadHandle)?;
+    match thread.scpu.reconfigure(request, is_current)? {
+        Transition::None => {}
+        Transition::Unready => core.ready.remove(tid),
+        Transition::Ready => scheduler::make_ready(core, tid),
+    }
+    Ok(())
+}

@@ -1,0 +1,181 @@
+//! SIO calls on the generic path: the kernel side of `sk-sio`.
+//!
+//! Owns opening (then synthesizing the new SIO's routines: Factoring
+//! Invariants at `create`), the chunked read and write with preemption
+//! points between pieces (`sk_sio::transfer_in_chunks`), blocking on the
+//! console, reconfigure, and the `Routines` query. Each piece looks its
+//! handle up again, so a handle closed by another SCPU between pieces ends
+//! the transfer with what was moved.
+
+use crate::state::{self, Core, Object};
+use crate::user_memory::KernelUserMemory;
+use crate::{scheduler, synthesis};
+use sk_abi::{Handle, OpenFlags, SioReconfigure, SysError};
+use sk_sio::{transfer_in_chunks, Piece, ReadOutcome, Reconfigured, Sio, CHUNK_BYTES};
+
+fn console_out(bytes: &[u8]) {
+    sk_machine::serial::write_bytes(bytes);
+}
+
+/// Opens `path` for the current thread and installs it in SMACH `me`.
+pub(crate) fn open(
+    core: &mut Core,
+    me: u64,
+    path: &str,
+    flags: OpenFlags,
+) -> Result<Handle, SysError> {
+    let mut sio = Sio::open(&mut core.fs, path, flags)?;
+    sio.set_opener(core.current);
+    let smach = core.smachs.get_mut(&me).ok_or(SysError::NotPermitted)?;
+    match smach.handles.insert(Object::Sio(sio)) {
+        Ok(handle) => {
+            // Factoring Invariants: synthesize this SIO's routines now.
+            synthesis::replan(core, me, handle);
+            Ok(handle)
+        }
+        Err((e, object)) => {
+            if let Object::Sio(sio) = object {
+                let routines = sio.close(&mut core.fs);
+                synthesis::retire(core, routines);
+            }
+            Err(e)
+        }
+    }
+}
+
+/// The SIO at `handle` of the caller's SMACH, after noting the caller as a
+/// user of it; the bool says the SIO just became shared.
+fn sio_of(core: &mut Core, handle: Handle) -> Result<(u64, bool), SysError> {
+    let current = core.current;
+    let me = core.current_smach_id()?;
+    let smach = core.smachs.get_mut(&me).ok_or(SysError::NotPermitted)?;
+    let sio = smach
+        .handles
+        .get_mut(handle)?
+        .as_sio_mut()
+        .ok_or(SysError::WrongKind)?;
+    Ok((me, sio.note_caller(current)))
+}
+
+/// Runs `f` on the SIO at `handle` with the file system and devices.
+fn with_sio<R>(
+    core: &mut Core,
+    handle: Handle,
+    f: impl FnOnce(&crate::state::Sio, &mut sk_fs::FileSystem, &mut sk_sio::Devices) -> R,
+) -> Result<R, SysError> {
+    let (me, newly_shared) = sio_of(core, handle)?;
+    if newly_shared {
+        // A second SCPU: the single-owner fact is gone.
+        synthesis::replan(core, me, handle);
+    }
+    let Core {
+        fs,
+        devices,
+        smachs,
+        ..
+    } = core;
+    let sio = smachs
+        .get(&me)
+        .ok_or(SysError::NotPermitted)?
+        .handles
+        .get(handle)?
+        .as_sio()
+        .ok_or(SysError::WrongKind)?;
+    Ok(f(sio, fs, devices))
+}
+
+fn read_piece(handle: Handle, buf: u64, len: u64) -> Result<Piece, SysError> {
+    state::with(|core| {
+        let current = core.current;
+        let outcome = with_sio(core, handle, |sio, fs, devices| {
+            sio.read(fs, devices, &mut KernelUserMemory, buf, len)
+        })??;
+        match outcome {
+            ReadOutcome::Data(n) => Ok(Piece::Done(n)),
+            ReadOutcome::WouldBlock => {
+                core.devices.wait_for_input(current)?;
+                Ok(Piece::WouldBlock)
+            }
+        }
+    })
+}
+
+/// The generic read: pieces of at most the SIO's chunk size
+/// ([`Sio::chunk_bytes`]), blocking on the console until input arrives.
+pub(crate) fn read(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError> {
+    let chunk = state::with(|core| with_sio(core, handle, |sio, _, _| sio.chunk_bytes(false)))
+        .unwrap_or(CHUNK_BYTES);
+    loop {
+        let moved = transfer_in_chunks(
+            len,
+            chunk,
+            |offset, want| read_piece(handle, buf.wrapping_add(offset), want),
+            scheduler::preemption_point,
+        )?;
+        match moved {
+            Piece::Done(n) => return Ok(n),
+            Piece::WouldBlock => scheduler::block_current(),
+        }
+    }
+}
+
+/// The generic write: pieces of at most the SIO's chunk size (the
+/// console's are small: each byte is polled out of the UART with
+/// interrupts masked).
+pub(crate) fn write(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError> {
+    crate::testing::leak_if_injected();
+    let chunk = state::with(|core| with_sio(core, handle, |sio, _, _| sio.chunk_bytes(true)))
+        .unwrap_or(CHUNK_BYTES);
+    let moved = transfer_in_chunks(
+        len,
+        chunk,
+        |offset, want| {
+            state::with(|core| {
+                with_sio(core, handle, |sio, fs, devices| {
+                    sio.write(
+                        fs,
+                        devices,
+                        &mut KernelUserMemory,
+                        &mut console_out,
+                        buf.wrapping_add(offset),
+                        want,
+                    )
+                })?
+                .map(Piece::Done)
+            })
+        },
+        scheduler::preemption_point,
+    )?;
+    match moved {
+        Piece::Done(n) => Ok(n),
+        Piece::WouldBlock => Ok(0),
+    }
+}
+
+/// `reconfigure` on an SIO: seek, or the console's mode.
+pub(crate) fn reconfigure(
+    core: &mut Core,
+    handle: Handle,
+    request: SioReconfigure,
+) -> Result<u64, SysError> {
+    let (result, changed) = with_sio(core, handle, |sio, fs, devices| {
+        sio.reconfigure(fs, devices, request)
+    })??;
+    if changed == Reconfigured::ConsoleMode {
+        synthesis::on_tty_mode_change(core);
+    }
+    Ok(result)
+}
+
+/// `query(Routines)`: the SIO's routines as text.
+pub(crate) fn describe(
+    core: &mut Core,
+    handle: Handle,
+    ptr: u64,
+    len: u64,
+) -> Result<u64, SysError> {
+    let text = with_sio(core, handle, |sio, _, _| synthesis::describe(sio))?;
+    let n = (text.len() as u64).min(len);
+    crate::user_memory::write_bytes(ptr, text.as_bytes().get(..n as usize).unwrap_or(&[]))?;
+    Ok(n)
+}
