@@ -358,30 +358,17 @@ fn unlink_sends_both_slots_generic_for_good() {
     assert_eq!(one.event(|_| ()), (0, 2, 3));
     assert_eq!(one.slot(Op::Read), SlotTarget::Generic);
     assert_eq!(one.slot(Op::Write), SlotTarget::Generic);
-    // Freed: the layout is gone; still nothing to do.
+    // Freed: the layout is gone (reported as unlinked); still nothing to do.
     *one.file() = FileFacts {
+        node: 3,
+        data_addr: 0,
+        capacity: 0,
+        size_cell: 0,
+        generation: 9,
         is_unlinked: true,
-        ..FileFacts::default_gone(3)
     };
     assert_eq!(one.event(|_| ()), (0, 0, 0));
     assert!(one.fake.live.is_empty());
-}
-
-trait Gone {
-    fn default_gone(node: u64) -> Self;
-}
-
-impl Gone for FileFacts {
-    fn default_gone(node: u64) -> Self {
-        Self {
-            node,
-            data_addr: 0,
-            capacity: 0,
-            size_cell: 0,
-            generation: 9,
-            is_unlinked: true,
-        }
-    }
 }
 
 #[test]
@@ -457,7 +444,7 @@ fn owner_or_handle_change_moves_the_slots() {
     assert_eq!(one.event(|f| f.owner = Some(OWNER + 1)), (1, 2, 1));
     assert_eq!(one.fake.slot(old), SlotTarget::Generic);
     assert_eq!(one.template(Op::Write), Some("dev_null_write"));
-    let (_, _, _) = one.event(|f| f.handle = 9);
+    assert_eq!(one.event(|f| f.handle = 9), (1, 2, 1));
     assert_eq!(one.fake.slots.len(), 1);
     assert_eq!(one.template(Op::Write), Some("dev_null_write"));
     // Past the table: the old slot is left generic, nothing held.
