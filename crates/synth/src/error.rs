@@ -1,11 +1,12 @@
 //! The synthesizer's error type.
 //!
-//! Owns [`SynthError`]: every way instantiation or the routine table can
-//! refuse a request. Verification has its own [`crate::VerifyError`].
+//! Owns [`SynthError`]: every way instantiation can refuse a request.
+//! Verification has its own [`crate::VerifyError`], installation
+//! [`crate::policy::InstallError`].
 
 use core::fmt;
 
-use crate::{HoleKind, InstanceId, InvariantKind};
+use crate::HoleKind;
 
 /// Why the synthesizer refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,22 +50,6 @@ pub enum SynthError {
         /// Address of the instruction after the branch.
         next_instruction: u64,
     },
-    /// `handle`/`op` do not name a slot of the routine table.
-    SlotOutOfRange {
-        /// The handle.
-        handle: u32,
-        /// The operation.
-        op: u8,
-    },
-    /// The template bakes in a kind of fact the installer gave no value for.
-    MissingInvariant {
-        /// Template name.
-        template: &'static str,
-        /// The missing kind.
-        kind: InvariantKind,
-    },
-    /// No installed instance has this id.
-    UnknownInstance(InstanceId),
 }
 
 impl fmt::Display for SynthError {
@@ -106,14 +91,6 @@ impl fmt::Display for SynthError {
                     "hole {hole}: target {target:#x} out of rel32 range of {next_instruction:#x}"
                 )
             }
-            Self::SlotOutOfRange { handle, op } => write!(f, "no slot for handle {handle} op {op}"),
-            Self::MissingInvariant { template, kind } => {
-                write!(
-                    f,
-                    "template {template} bakes in {kind:?} but no value was given"
-                )
-            }
-            Self::UnknownInstance(id) => write!(f, "no installed instance {id:?}"),
         }
     }
 }

@@ -1,11 +1,12 @@
 //! Invariants: the facts a synthesized routine bakes in (quasi-invariants).
 //!
-//! Owns [`Invariant`] (a fact with its values, recorded per installed
-//! instance), [`InvariantKind`] (what a template declares) and
-//! [`DeviceKind`]. A fact stops holding when an [`crate::Event`] breaks it
-//! ([`crate::breaks`]); the instance is then replugged by
-//! [`crate::RoutineTable::apply`]. Synthesis §2.1 calls these the invariants
-//! factored out of the general routine.
+//! Owns [`Invariant`] (a fact with its values), [`InvariantKind`] (what a
+//! template declares) and [`DeviceKind`]. They name what a routine baked
+//! in, for `show` and review: [`crate::policy::RoutineSpec::invariants`]
+//! lists them for an installed routine. Whether a routine is still right
+//! is not decided from them but by comparing its spec with
+//! [`crate::policy::plan()`] of the current facts. Synthesis §2.1 calls
+//! these the invariants factored out of the general routine.
 
 /// Device behind a handle, as far as synthesized code cares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -16,8 +17,8 @@ pub enum DeviceKind {
     Zero,
     /// `/dev/mem` (a fixed kernel window).
     Mem,
-    /// `/dev/tty` on a 16550 UART.
-    Tty,
+    /// `/dev/tty` on a 16550 UART, in raw mode.
+    RawTty,
 }
 
 /// A fact a routine assumes, with the values it was synthesized for.
@@ -38,13 +39,6 @@ pub enum Invariant {
         /// Capacity in bytes baked in.
         capacity: u64,
     },
-    /// The routine only handles positions in `start..=end`.
-    PositionRange {
-        /// Lowest position handled.
-        start: u64,
-        /// Highest position handled.
-        end: u64,
-    },
     /// Only thread `thread` uses the handle (unsynchronised position cell).
     SingleOwner {
         /// Owning thread id.
@@ -52,7 +46,7 @@ pub enum Invariant {
     },
     /// The device behind the handle is of this kind and configuration.
     DeviceKind(DeviceKind),
-    /// The object is not shared with another synthetic machine.
+    /// No thread but the owner uses the object (nor another machine).
     NotShared,
     /// The handle may be read.
     OpenForRead,
@@ -66,7 +60,6 @@ pub enum Invariant {
 pub enum InvariantKind {
     FileData,
     FileCapacity,
-    PositionRange,
     SingleOwner,
     DeviceKind,
     NotShared,
@@ -80,7 +73,6 @@ impl Invariant {
         match self {
             Self::FileData { .. } => InvariantKind::FileData,
             Self::FileCapacity { .. } => InvariantKind::FileCapacity,
-            Self::PositionRange { .. } => InvariantKind::PositionRange,
             Self::SingleOwner { .. } => InvariantKind::SingleOwner,
             Self::DeviceKind(_) => InvariantKind::DeviceKind,
             Self::NotShared => InvariantKind::NotShared,

@@ -6,20 +6,18 @@ extern crate alloc;
 
 mod disasm;
 mod error;
-mod event;
 mod hole;
 mod instance;
 mod instantiate;
 mod invariant;
+pub mod policy;
 mod registers;
-mod routine_table;
 mod template;
 pub mod templates;
 mod verify;
 
 pub use disasm::disassemble;
 pub use error::SynthError;
-pub use event::{breaks, Access, Event, Scope, Sharer};
 pub use hole::{
     Disp32, Hole, HoleKind, HoleSet, HoleValue, HoleValues, Imm32, Imm64, Rel32Target, MAX_HOLES,
 };
@@ -27,8 +25,5 @@ pub use instance::{FaultFixup, Instance};
 pub use instantiate::{instantiate, instantiate_values, Smap, SMAP_NOP};
 pub use invariant::{DeviceKind, Invariant, InvariantKind};
 pub use registers::Reg;
-pub use routine_table::{
-    ErrorResults, InstanceId, Replug, ReplugAction, RoutineTable, Slot, SlotIndex, OPS_PER_HANDLE,
-};
 pub use template::{FaultPoint, Template};
 pub use verify::{verify_instance, VerifyError};

@@ -23,8 +23,8 @@ pub struct Template {
     /// Offsets of the 3-byte `stac`/`clac` instructions (patched to NOPs
     /// when instantiated with [`crate::Smap::Disabled`]).
     pub smap_sites: &'static [u32],
-    /// Kinds of fact the code assumes; the concrete values are recorded when
-    /// the instance is installed ([`crate::RoutineTable::install`]).
+    /// Kinds of fact the code assumes; the concrete values of a planned
+    /// routine come from [`crate::policy::RoutineSpec::invariants`].
     pub invariants: &'static [InvariantKind],
     /// Registers read as inputs.
     pub reads: &'static [Reg],

@@ -1,0 +1,137 @@
+//! Facts: what code generation for one SIO depends on, and the boot-time environment.
+//!
+//! Owns [`SioFacts`], [`SioTarget`], [`FileFacts`], [`Env`] and [`Op`]. The
+//! kernel gathers these from its own state (the SIO, the file system's data
+//! layout, the console's mode, which threads used the SIO) every time it
+//! asks for a [`plan`](super::plan()); nothing here is remembered between
+//! calls. Neighbours: [`super::plan()`] reads them, [`super::SioRoutines`]
+//! reconciles a table with the result.
+
+use sk_abi::Call;
+
+/// The operations a table slot of an SIO can hold a synthesized routine for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Op {
+    /// `read` (`rdi` = user buffer, `rsi` = length).
+    Read,
+    /// `write` (`rdi` = user buffer, `rsi` = length).
+    Write,
+}
+
+impl Op {
+    /// Both, in slot order.
+    pub const ALL: [Self; 2] = [Self::Read, Self::Write];
+
+    /// The kernel call this op is (its number is the slot's low bits).
+    pub const fn call(self) -> Call {
+        match self {
+            Self::Read => Call::Read,
+            Self::Write => Call::Write,
+        }
+    }
+}
+
+/// What the SIO reads and writes, with every fact code generation uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SioTarget {
+    /// `/dev/null`.
+    Null,
+    /// `/dev/zero`.
+    Zero,
+    /// `/dev/mem`: a fixed kernel window.
+    Mem {
+        /// Kernel address of the window's first byte.
+        base: u64,
+        /// Window length in bytes (a window of 2 GiB or more stays generic:
+        /// the template's `window_size` hole is an `Imm32`).
+        window_bytes: u64,
+    },
+    /// `/dev/tty` on a 16550 UART.
+    Tty {
+        /// The line discipline is in raw mode (bytes go out unchanged);
+        /// cooked mode needs the generic path's line discipline.
+        is_raw: bool,
+        /// The UART's transmit register port.
+        data_port: u16,
+        /// The UART's line status register port.
+        status_port: u16,
+    },
+    /// A RAM file.
+    File(FileFacts),
+    /// A directory (reads and writes are the generic path's errors).
+    Dir,
+}
+
+/// A RAM file's data layout, as the file system reports it now
+/// (`sk_fs::DataLayout` plus the node's link state).
+///
+/// If the file system cannot give a layout (the node is freed), report
+/// `is_unlinked: true`; the plan then never looks at the other fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FileFacts {
+    /// File-system node id.
+    pub node: u64,
+    /// Address of the file's contiguous data.
+    pub data_addr: u64,
+    /// Bytes allocated at `data_addr`.
+    pub capacity: u64,
+    /// Address of the file's `u64` size cell (never moves while the node lives).
+    pub size_cell: u64,
+    /// The node's layout generation (its event count): every file-system
+    /// event on the node (growth past capacity, truncate, unlink, rename,
+    /// free) bumps it, and code made at an older generation is stale.
+    pub generation: u64,
+    /// The node's last name is gone (unlinked or freed): its data is the
+    /// generic path's business from now on.
+    pub is_unlinked: bool,
+}
+
+/// Everything code generation depends on for one SIO.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SioFacts {
+    /// What it reads and writes.
+    pub target: SioTarget,
+    /// Opened for reading.
+    pub can_read: bool,
+    /// Opened for writing.
+    pub can_write: bool,
+    /// Opened in append mode (every write goes to the end: generic).
+    pub is_append: bool,
+    /// Address of the SIO's `u64` position cell (fixed while it is open;
+    /// shared by both paths, so a seek changes no code).
+    pub position_cell: u64,
+    /// The thread whose routine table holds this SIO's routines; `None` if
+    /// no thread with a table owns it (then nothing is stored anywhere).
+    pub owner: Option<u64>,
+    /// Used by a thread other than the owner (or by another machine): the
+    /// single-owner fact is gone for good, so every op stays generic.
+    pub is_shared: bool,
+    /// The handle number (the slot is `(handle << 3) | op`).
+    pub handle: u32,
+}
+
+/// The environment every plan is made in: boot configuration and the
+/// kernel addresses templates need.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Env {
+    /// False with `synth=off`: there are no tables, nothing is synthesized.
+    pub is_enabled: bool,
+    /// Handles a thread's table indexes (each has 8 slots); calls on higher
+    /// handles take the entry stub's slow path.
+    pub table_handles: u16,
+    /// Result for a bad user range or a fault: `-(BadAddress code)`.
+    pub bad_address: i32,
+    /// The generic-path entry shim that generic trampolines jump to.
+    pub generic_entry: u64,
+    /// The slow path the entry stub calls for call words past the table
+    /// (and what a slot on the generic path holds).
+    pub slow_path: u64,
+}
+
+impl Env {
+    /// Slots in a thread's table (`table_handles * 8`).
+    pub const fn table_slots(&self) -> u32 {
+        // At most 65_535 * 8: no overflow.
+        self.table_handles as u32 * (1 << Call::BITS)
+    }
+}

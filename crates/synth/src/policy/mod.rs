@@ -1,0 +1,76 @@
+//! Replug policy: what an SIO's table slots hold, as one function of facts.
+//!
+//! Policy on the host, mechanism in the kernel, never two copies of one
+//! rule: [`plan()`] is the only statement of what is synthesized. After
+//! any event that may change an SIO's facts the kernel gathers its
+//! [`SioFacts`] and calls [`SioRoutines::replan`], which performs the fewest
+//! [`Mechanism`] actions (install, store, retire) that make the slots agree
+//! with the plan. A thread's entry stub and its table's first contents come
+//! from [`ThreadEntryPlan`] and [`initial_slot`].
+//!
+//! Owns the facts ([`SioFacts`], [`SioTarget`], [`FileFacts`], [`Env`],
+//! [`Op`]), the plan ([`plan()`], [`SioPlan`], [`SlotPlan`]), the specs
+//! ([`RoutineSpec`], [`RoutineHoles`], [`RamFileWriteSpec`], [`FileBasis`]),
+//! reconciliation ([`SioRoutines`], [`Installed`]), the mechanism's
+//! interface ([`Mechanism`], [`Slot`], [`SlotTarget`], [`InstallError`]) and
+//! the thread entry. Tested on the host by `tests/policy.rs` (every kind and
+//! flag, every event, a property test over random event sequences with
+//! injected install failures) and `tests/differential.rs` (the routines
+//! `replan` installs, executed).
+//!
+//! # What each routine bakes in
+//!
+//! A routine is planned only for a slot in a table (synthesis on, an owner
+//! with a table, handle below [`Env::table_handles`]) of an SIO that is not
+//! shared and was opened for the op. Its [`RoutineSpec`] holds every value
+//! the code depends on; [`RoutineSpec::invariants`] names them.
+//!
+//! | Slot | Template | When | Bakes in |
+//! |---|---|---|---|
+//! | read | `dev_zero_read` | `/dev/zero` | nothing but the error code |
+//! | read | `dev_mem_read` | `/dev/mem`, window below 2 GiB | window base and size, position cell; single owner |
+//! | read | `ram_file_read` | RAM file, linked | data address, size cell, position cell, node and layout generation; single owner |
+//! | write | `dev_null_write` | `/dev/null` | nothing but the error code |
+//! | write | `tty_write` | `/dev/tty` in raw mode | UART ports |
+//! | write | `ram_file_write` + `generic_trampoline` | RAM file, linked, not append | data address, capacity, size cell, position cell, node and layout generation, handle (the trampoline's); single owner |
+//!
+//! Everything else is generic: reads of `/dev/null`, the tty (a blocking
+//! line discipline) and directories; writes of `/dev/zero`, `/dev/mem`,
+//! directories, a cooked tty and append-mode files. Nothing bakes in the
+//! position: both paths share the position cell.
+//!
+//! # What an event does
+//!
+//! Not a second table of rules: each line is what [`plan()`] yields for the
+//! changed facts, and what [`SioRoutines::replan`] then does (the event
+//! tests in `tests/policy.rs` check each line). The kernel replans the SIOs
+//! whose facts an event changes: on a file-system event every SIO open on
+//! that node; on a tty mode change every tty SIO; on use by another thread
+//! that SIO; at open the new one.
+//!
+//! | Event | Fact that changes | Plan | Replan |
+//! |---|---|---|---|
+//! | growth past capacity (data moved) | data address, capacity, generation | new RAM-file read and write specs | install new code (write: trampoline first), store, retire old |
+//! | truncate (and rename) | generation | new RAM-file specs, same holes | resynthesize as above (the file system declares older layouts stale) |
+//! | unlink, free | `is_unlinked` | read and write generic | store generic, retire; for good (a node is never relinked) |
+//! | use by a second thread | `is_shared` | every slot generic | store generic, retire; for good |
+//! | tty mode change | `is_raw` | write: `tty_write` ↔ generic | install and store, or store generic and retire |
+//! | seek | nothing | unchanged | nothing |
+//! | close | the SIO is gone | — | [`SioRoutines::close`]: store generic, retire everything |
+//! | handle reuse after close | a new SIO on the handle | a fresh plan | from generic slots (close left them so) |
+//! | owner or handle change | `owner`, `handle` | other slots | old slots generic, code installed for the new ones |
+//! | install failure | — | — | slot left generic (never stale), next replan retries |
+
+mod entry;
+mod facts;
+mod mechanism;
+mod plan;
+mod routines;
+mod spec;
+
+pub use entry::{initial_slot, ThreadEntryPlan};
+pub use facts::{Env, FileFacts, Op, SioFacts, SioTarget};
+pub use mechanism::{InstallError, Mechanism, Slot, SlotTarget};
+pub use plan::{plan, SioPlan, SlotPlan};
+pub use routines::{Installed, SioRoutines};
+pub use spec::{FileBasis, RamFileWriteSpec, RoutineHoles, RoutineSpec};

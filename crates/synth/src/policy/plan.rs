@@ -1,0 +1,166 @@
+//! The plan: what each of an SIO's slots should hold, given the facts.
+//!
+//! Owns [`plan()`], [`SioPlan`] and [`SlotPlan`]. This function is the only
+//! statement of the replug rules: the kernel never decides what to
+//! synthesize itself, it gathers [`SioFacts`] after an event and lets
+//! [`super::SioRoutines::replan`] bring the table in line with `plan`.
+//! Neighbours: [`super::facts`] (inputs), [`super::spec`] (outputs).
+
+use crate::templates::{
+    DevMemReadHoles, DevNullWriteHoles, DevZeroReadHoles, GenericTrampolineHoles, RamFileReadHoles,
+    TtyWriteHoles,
+};
+use crate::{Imm32, Imm64};
+
+use super::{Env, FileBasis, FileFacts, Op, RamFileWriteSpec, RoutineSpec, SioFacts, SioTarget};
+
+/// What one slot should hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SlotPlan {
+    /// There is no slot: the handle is beyond the table, the SIO has no
+    /// owner with a table, or synthesis is off. Nothing is stored.
+    NotInTable,
+    /// The generic path (the kernel's slow path).
+    Generic,
+    /// An error stub returning this value (`-(code)`). `plan` does not use
+    /// it today; it is there for revocation and the like.
+    ErrorStub(i32),
+    /// A synthesized routine.
+    Routine(RoutineSpec),
+}
+
+/// The plan for both of an SIO's slots.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SioPlan {
+    /// The `read` slot.
+    pub read: SlotPlan,
+    /// The `write` slot.
+    pub write: SlotPlan,
+}
+
+impl SioPlan {
+    /// The plan for `op`'s slot.
+    pub const fn slot(&self, op: Op) -> &SlotPlan {
+        match op {
+            Op::Read => &self.read,
+            Op::Write => &self.write,
+        }
+    }
+
+    /// Every slot `Generic` (or `NotInTable` when `in_table` is false).
+    const fn all(in_table: bool) -> Self {
+        let slot = if in_table {
+            SlotPlan::Generic
+        } else {
+            SlotPlan::NotInTable
+        };
+        Self {
+            read: slot,
+            write: slot,
+        }
+    }
+}
+
+/// What `facts` call for, in `env`.
+///
+/// - No slot (`NotInTable`) with synthesis off, without an owner that has a
+///   table, or for a handle `>= env.table_handles`.
+/// - Everything generic once the SIO is shared.
+/// - Read: `/dev/zero` → `dev_zero_read`; `/dev/mem` → `dev_mem_read`; a
+///   linked RAM file → `ram_file_read`. Write: `/dev/null` →
+///   `dev_null_write`; a raw-mode tty → `tty_write`; a linked RAM file not
+///   in append mode → `ram_file_write` with its fallback trampoline. Only if
+///   the SIO was opened for that op; everything else is generic.
+pub fn plan(facts: &SioFacts, env: &Env) -> SioPlan {
+    let in_table =
+        env.is_enabled && facts.owner.is_some() && facts.handle < u32::from(env.table_handles);
+    if !in_table || facts.is_shared {
+        return SioPlan::all(in_table);
+    }
+    let routine = |spec: Option<RoutineSpec>| spec.map_or(SlotPlan::Generic, SlotPlan::Routine);
+    SioPlan {
+        read: routine(facts.can_read.then(|| read_spec(facts, env)).flatten()),
+        write: routine(facts.can_write.then(|| write_spec(facts, env)).flatten()),
+    }
+}
+
+/// The read routine for a readable, unshared SIO in the table.
+fn read_spec(facts: &SioFacts, env: &Env) -> Option<RoutineSpec> {
+    let bad_address = Imm32(env.bad_address);
+    match facts.target {
+        SioTarget::Zero => Some(RoutineSpec::DevZeroRead(DevZeroReadHoles { bad_address })),
+        SioTarget::Mem { base, window_bytes } => {
+            let window_size = i32::try_from(window_bytes).ok()?;
+            Some(RoutineSpec::DevMemRead(DevMemReadHoles {
+                base: Imm64(base),
+                window_size: Imm32(window_size),
+                position_cell: Imm64(facts.position_cell),
+                bad_address,
+            }))
+        }
+        SioTarget::File(file) => linked(&file).map(|file_basis| RoutineSpec::RamFileRead {
+            read: RamFileReadHoles {
+                data: Imm64(file.data_addr),
+                position_cell: Imm64(facts.position_cell),
+                size_cell: Imm64(file.size_cell),
+                bad_address,
+            },
+            file: file_basis,
+        }),
+        SioTarget::Null | SioTarget::Tty { .. } | SioTarget::Dir => None,
+    }
+}
+
+/// The write routine for a writable, unshared SIO in the table.
+fn write_spec(facts: &SioFacts, env: &Env) -> Option<RoutineSpec> {
+    let bad_address = Imm32(env.bad_address);
+    match facts.target {
+        SioTarget::Null => Some(RoutineSpec::DevNullWrite(DevNullWriteHoles { bad_address })),
+        SioTarget::Tty {
+            is_raw: true,
+            data_port,
+            status_port,
+        } => Some(RoutineSpec::TtyWrite(TtyWriteHoles {
+            data_port: Imm32(i32::from(data_port)),
+            line_status_port: Imm32(i32::from(status_port)),
+            bad_address,
+        })),
+        SioTarget::File(file) if !facts.is_append => {
+            let file_basis = linked(&file)?;
+            // The handle is below `table_handles` (a u16), so it fits.
+            let handle = i32::try_from(facts.handle).ok()?;
+            Some(RoutineSpec::RamFileWrite {
+                write: RamFileWriteSpec {
+                    data: Imm64(file.data_addr),
+                    capacity: Imm64(file.capacity),
+                    position_cell: Imm64(facts.position_cell),
+                    size_cell: Imm64(file.size_cell),
+                    bad_address,
+                },
+                fallback: GenericTrampolineHoles {
+                    handle: Imm32(handle),
+                    op: Imm32(i32::from(Op::Write.call().number())),
+                    generic_entry: Imm64(env.generic_entry),
+                },
+                file: file_basis,
+            })
+        }
+        SioTarget::File(_)
+        | SioTarget::Zero
+        | SioTarget::Mem { .. }
+        | SioTarget::Tty { .. }
+        | SioTarget::Dir => None,
+    }
+}
+
+/// The basis of a routine on `file`, unless it is unlinked.
+const fn linked(file: &FileFacts) -> Option<FileBasis> {
+    if file.is_unlinked {
+        None
+    } else {
+        Some(FileBasis {
+            node: file.node,
+            generation: file.generation,
+        })
+    }
+}

@@ -1,0 +1,290 @@
+//! An SIO's synthesized routines, and reconciling its slots with the plan.
+//!
+//! Owns [`SioRoutines`] and [`Installed`]. The SIO owns its routines
+//! (`owner-holds-code`): this struct remembers, per op, which slot the SIO
+//! holds, what the slot points at, and for code the spec it was made from
+//! and the mechanism's blocks. [`SioRoutines::replan`] compares that with
+//! [`plan()`] and does the fewest [`Mechanism`] actions that make them
+//! agree. Neighbours: [`super::plan()`] decides, the kernel's
+//! [`Mechanism`] acts.
+//!
+//! Contract with the kernel: every slot of a new table holds
+//! [`initial_slot`](super::initial_slot), a read or write slot is only
+//! changed through the `SioRoutines` of the SIO open on that handle, and
+//! [`SioRoutines::close`] leaves its slots generic. So a fresh
+//! `SioRoutines` may assume its slots are generic.
+
+use super::{
+    plan, Env, InstallError, Mechanism, Op, RoutineSpec, SioFacts, SioPlan, Slot, SlotPlan,
+    SlotTarget,
+};
+
+/// A routine installed for one slot: the spec it was made from, its entry,
+/// and the mechanism's blocks (the routine and its helper, if any).
+#[derive(Debug)]
+pub struct Installed<B> {
+    spec: RoutineSpec,
+    entry: u64,
+    routine: B,
+    helper: Option<B>,
+}
+
+impl<B> Installed<B> {
+    /// The spec it was made from.
+    pub const fn spec(&self) -> &RoutineSpec {
+        &self.spec
+    }
+
+    /// The address the slot points at.
+    pub const fn entry(&self) -> u64 {
+        self.entry
+    }
+
+    /// The routine's block.
+    pub const fn block(&self) -> &B {
+        &self.routine
+    }
+
+    /// The helper's block (the RAM-file write's fallback trampoline).
+    pub const fn helper(&self) -> Option<&B> {
+        self.helper.as_ref()
+    }
+}
+
+/// What this SIO has stored in a slot it holds.
+#[derive(Debug)]
+enum Stored<B> {
+    Generic,
+    ErrorStub(i32),
+    Code(Installed<B>),
+}
+
+impl<B> Stored<B> {
+    const fn target(&self) -> SlotTarget {
+        match self {
+            Self::Generic => SlotTarget::Generic,
+            Self::ErrorStub(result) => SlotTarget::ErrorStub(*result),
+            Self::Code(installed) => SlotTarget::Code(installed.entry),
+        }
+    }
+
+    /// Retires the blocks, routine first (it may jump to the helper).
+    fn retire<M: Mechanism<Block = B>>(self, mech: &mut M) {
+        if let Self::Code(installed) = self {
+            mech.retire(installed.routine);
+            if let Some(helper) = installed.helper {
+                mech.retire(helper);
+            }
+        }
+    }
+}
+
+/// A slot this SIO holds and what it stored there.
+#[derive(Debug)]
+struct Held<B> {
+    slot: Slot,
+    stored: Stored<B>,
+}
+
+/// The routines of one SIO: what it stored in its read and write slots.
+///
+/// `B` is the [`Mechanism::Block`] of the mechanism every method is called
+/// with. Dropping it without [`close`](Self::close) leaks its blocks (never
+/// frees code a slot points at).
+#[derive(Debug)]
+pub struct SioRoutines<B> {
+    read: Option<Held<B>>,
+    write: Option<Held<B>>,
+}
+
+impl<B> Default for SioRoutines<B> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<B> SioRoutines<B> {
+    /// Holds no slot (its slots, if any, are generic).
+    pub const fn new() -> Self {
+        Self {
+            read: None,
+            write: None,
+        }
+    }
+
+    /// Brings the slots in line with [`plan()`] of `facts`: for each op,
+    /// leaves a slot it should no longer hold (owner or handle changed, or
+    /// no slot now) generic; installs code whose spec differs from the
+    /// installed one, stores it, retires the old; stores generic or an
+    /// error stub. Does nothing for a slot already as planned.
+    ///
+    /// # Errors
+    ///
+    /// The first [`InstallError`]: that slot was left on the generic path
+    /// (never stale code), the others were still reconciled, and the next
+    /// replan tries again.
+    pub fn replan<M: Mechanism<Block = B>>(
+        &mut self,
+        facts: &SioFacts,
+        env: &Env,
+        mech: &mut M,
+    ) -> Result<(), InstallError> {
+        self.apply(&plan(facts, env), facts.owner, facts.handle, mech)
+    }
+
+    /// [`replan`](Self::replan) with a plan made elsewhere, for the slots
+    /// of `handle` in `owner`'s table (`None`: no table, no slot).
+    ///
+    /// # Errors
+    ///
+    /// As [`replan`](Self::replan).
+    pub fn apply<M: Mechanism<Block = B>>(
+        &mut self,
+        plan: &SioPlan,
+        owner: Option<u64>,
+        handle: u32,
+        mech: &mut M,
+    ) -> Result<(), InstallError> {
+        let mut result = Ok(());
+        for op in Op::ALL {
+            let wanted = match plan.slot(op) {
+                SlotPlan::NotInTable => None,
+                _ => owner.map(|owner| Slot { owner, handle, op }),
+            };
+            let outcome = self.reconcile(op, wanted, plan.slot(op), mech);
+            if result.is_ok() {
+                result = outcome;
+            }
+        }
+        result
+    }
+
+    /// Sends every slot it holds back to the generic path and retires all
+    /// its code. For close (the handle may be reused right after).
+    pub fn close<M: Mechanism<Block = B>>(mut self, mech: &mut M) {
+        for op in Op::ALL {
+            if let Some(held) = self.held_mut(op).take() {
+                leave(held, mech);
+            }
+        }
+    }
+
+    /// The routine installed for `op`, if any.
+    pub fn installed(&self, op: Op) -> Option<&Installed<B>> {
+        match self.held(op) {
+            Some(Held {
+                stored: Stored::Code(installed),
+                ..
+            }) => Some(installed),
+            _ => None,
+        }
+    }
+
+    /// The slot it holds for `op` and what it stored there.
+    pub fn target(&self, op: Op) -> Option<(Slot, SlotTarget)> {
+        self.held(op).map(|held| (held.slot, held.stored.target()))
+    }
+
+    const fn held(&self, op: Op) -> Option<&Held<B>> {
+        match op {
+            Op::Read => self.read.as_ref(),
+            Op::Write => self.write.as_ref(),
+        }
+    }
+
+    const fn held_mut(&mut self, op: Op) -> &mut Option<Held<B>> {
+        match op {
+            Op::Read => &mut self.read,
+            Op::Write => &mut self.write,
+        }
+    }
+
+    /// Makes `op`'s slot `wanted` (if any) hold what `planned` says.
+    fn reconcile<M: Mechanism<Block = B>>(
+        &mut self,
+        op: Op,
+        wanted: Option<Slot>,
+        planned: &SlotPlan,
+        mech: &mut M,
+    ) -> Result<(), InstallError> {
+        let held = self.held_mut(op);
+        if let Some(old) = held.take_if(|held| Some(held.slot) != wanted) {
+            leave(old, mech);
+        }
+        let Some(slot) = wanted else {
+            return Ok(());
+        };
+        // A slot not held yet is generic (see the module doc).
+        let current = held.take().map_or(Stored::Generic, |held| held.stored);
+        let (stored, result) = match *planned {
+            SlotPlan::NotInTable | SlotPlan::Generic => {
+                (switch(slot, current, Stored::Generic, mech), Ok(()))
+            }
+            SlotPlan::ErrorStub(value) => (
+                switch(slot, current, Stored::ErrorStub(value), mech),
+                Ok(()),
+            ),
+            SlotPlan::Routine(spec) => match current {
+                Stored::Code(ref installed) if installed.spec == spec => (current, Ok(())),
+                _ => match install(spec, mech) {
+                    Ok(new) => (switch(slot, current, Stored::Code(new), mech), Ok(())),
+                    Err(e) => {
+                        log::debug!("{slot:?}: {} not installed: {e}", spec.template().name);
+                        (switch(slot, current, Stored::Generic, mech), Err(e))
+                    }
+                },
+            },
+        };
+        *held = Some(Held { slot, stored });
+        result
+    }
+}
+
+/// Installs `spec`'s helper (if any), then its routine targeting the
+/// helper. On failure nothing stays installed.
+fn install<M: Mechanism>(
+    spec: RoutineSpec,
+    mech: &mut M,
+) -> Result<Installed<M::Block>, InstallError> {
+    let helper = spec
+        .helper()
+        .map(|holes| mech.install(&holes))
+        .transpose()?;
+    let helper_entry = helper.as_ref().map_or(0, |(_, entry)| *entry);
+    match mech.install(&spec.routine(helper_entry)) {
+        Ok((routine, entry)) => Ok(Installed {
+            spec,
+            entry,
+            routine,
+            helper: helper.map(|(block, _)| block),
+        }),
+        Err(e) => {
+            if let Some((block, _)) = helper {
+                mech.retire(block);
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Points `slot` from `old` to `new` (one store, none if the target is the
+/// same), then retires `old`'s code. Returns `new`.
+fn switch<M: Mechanism>(
+    slot: Slot,
+    old: Stored<M::Block>,
+    new: Stored<M::Block>,
+    mech: &mut M,
+) -> Stored<M::Block> {
+    let target = new.target();
+    if old.target() != target {
+        log::debug!("replug {slot:?}: {target:?}");
+        mech.store(slot, target);
+    }
+    old.retire(mech);
+    new
+}
+
+/// Leaves a slot this SIO no longer holds: generic again, code retired.
+fn leave<M: Mechanism>(held: Held<M::Block>, mech: &mut M) {
+    let _ = switch(held.slot, held.stored, Stored::Generic, mech);
+}

@@ -1,0 +1,238 @@
+//! Routine specs: which template a slot gets and every value its holes get.
+//!
+//! Owns [`RoutineSpec`] (what [`super::plan()`] chooses for one slot),
+//! [`RoutineHoles`] (one installable instantiation, what a
+//! [`super::Mechanism`] is asked to install), [`RamFileWriteSpec`] and
+//! [`FileBasis`]. Two specs are equal exactly when the code they describe is
+//! interchangeable, so "installed spec ≠ planned spec" is the whole replug
+//! rule. Neighbours: the generated holes structs in [`crate::templates`].
+
+use alloc::vec::Vec;
+
+use crate::templates::{
+    DevMemReadHoles, DevNullWriteHoles, DevZeroReadHoles, GenericTrampolineHoles, RamFileReadHoles,
+    RamFileWriteHoles, TtyWriteHoles,
+};
+use crate::{
+    instantiate, DeviceKind, HoleSet, HoleValues, Imm32, Imm64, Instance, Invariant, Rel32Target,
+    Smap, SynthError, Template,
+};
+
+/// The file facts a RAM-file routine was made at, beyond its hole values:
+/// the file system declares code made at an older layout generation stale.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FileBasis {
+    /// File-system node id.
+    pub node: u64,
+    /// The node's layout generation when the routine was planned.
+    pub generation: u64,
+}
+
+/// The holes of `ram_file_write` except `generic_fallback`, which is the
+/// address of the helper trampoline and is known only once that is installed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RamFileWriteSpec {
+    /// Kernel address of the file's data.
+    pub data: Imm64,
+    /// Bytes allocated at `data`.
+    pub capacity: Imm64,
+    /// Address of the SIO's position cell.
+    pub position_cell: Imm64,
+    /// Address of the file's size cell.
+    pub size_cell: Imm64,
+    /// `-(BadAddress code)`.
+    pub bad_address: Imm32,
+}
+
+impl RamFileWriteSpec {
+    /// The full holes, with the fallback trampoline installed at `fallback_entry`.
+    pub const fn holes(&self, fallback_entry: u64) -> RamFileWriteHoles {
+        RamFileWriteHoles {
+            data: self.data,
+            capacity: self.capacity,
+            position_cell: self.position_cell,
+            size_cell: self.size_cell,
+            generic_fallback: Rel32Target(fallback_entry),
+            bad_address: self.bad_address,
+        }
+    }
+}
+
+/// What one slot should run: a template and every hole value (plus, for
+/// RAM files, the layout generation). Made by [`super::plan()`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RoutineSpec {
+    /// `dev_null_write`.
+    DevNullWrite(DevNullWriteHoles),
+    /// `dev_zero_read`.
+    DevZeroRead(DevZeroReadHoles),
+    /// `dev_mem_read`.
+    DevMemRead(DevMemReadHoles),
+    /// `tty_write` (raw mode).
+    TtyWrite(TtyWriteHoles),
+    /// `ram_file_read`.
+    RamFileRead {
+        /// The routine's holes.
+        read: RamFileReadHoles,
+        /// The layout it was planned for.
+        file: FileBasis,
+    },
+    /// `ram_file_write`, with the `generic_trampoline` its capacity guard
+    /// jumps to. The mechanism installs `fallback` first, then the write
+    /// with `generic_fallback` = the trampoline's entry.
+    RamFileWrite {
+        /// The write's holes but the fallback.
+        write: RamFileWriteSpec,
+        /// The helper's holes (this slot's handle and op).
+        fallback: GenericTrampolineHoles,
+        /// The layout it was planned for.
+        file: FileBasis,
+    },
+}
+
+impl RoutineSpec {
+    /// The template of the routine the slot points at.
+    pub fn template(&self) -> &'static Template {
+        match self {
+            Self::DevNullWrite(_) => DevNullWriteHoles::TEMPLATE,
+            Self::DevZeroRead(_) => DevZeroReadHoles::TEMPLATE,
+            Self::DevMemRead(_) => DevMemReadHoles::TEMPLATE,
+            Self::TtyWrite(_) => TtyWriteHoles::TEMPLATE,
+            Self::RamFileRead { .. } => RamFileReadHoles::TEMPLATE,
+            Self::RamFileWrite { .. } => RamFileWriteHoles::TEMPLATE,
+        }
+    }
+
+    /// The helper to install before the routine, if any.
+    pub const fn helper(&self) -> Option<RoutineHoles> {
+        match self {
+            Self::RamFileWrite { fallback, .. } => Some(RoutineHoles::GenericTrampoline(*fallback)),
+            _ => None,
+        }
+    }
+
+    /// The routine's holes, given the entry of the installed
+    /// [`helper`](Self::helper) (ignored for specs without one).
+    pub const fn routine(&self, helper_entry: u64) -> RoutineHoles {
+        match self {
+            Self::DevNullWrite(h) => RoutineHoles::DevNullWrite(*h),
+            Self::DevZeroRead(h) => RoutineHoles::DevZeroRead(*h),
+            Self::DevMemRead(h) => RoutineHoles::DevMemRead(*h),
+            Self::TtyWrite(h) => RoutineHoles::TtyWrite(*h),
+            Self::RamFileRead { read, .. } => RoutineHoles::RamFileRead(*read),
+            Self::RamFileWrite { write, .. } => {
+                RoutineHoles::RamFileWrite(write.holes(helper_entry))
+            }
+        }
+    }
+
+    /// The concrete facts the routine bakes in, for `show` and review: one
+    /// per kind its template declares. `owner` is the thread whose table
+    /// holds it.
+    pub fn invariants(&self, owner: u64) -> Vec<Invariant> {
+        use Invariant as I;
+        let single = [I::SingleOwner { thread: owner }, I::NotShared];
+        let file_data = |file: &FileBasis| I::FileData {
+            node: file.node,
+            generation: file.generation,
+        };
+        let mut facts = Vec::new();
+        match self {
+            Self::DevNullWrite(_) => {
+                facts.extend([I::DeviceKind(DeviceKind::Null), I::OpenForWrite]);
+            }
+            Self::DevZeroRead(_) => {
+                facts.extend([I::DeviceKind(DeviceKind::Zero), I::OpenForRead]);
+            }
+            Self::DevMemRead(_) => {
+                facts.extend([I::DeviceKind(DeviceKind::Mem), I::OpenForRead]);
+                facts.extend(single);
+            }
+            Self::TtyWrite(_) => {
+                facts.extend([I::DeviceKind(DeviceKind::RawTty), I::OpenForWrite]);
+            }
+            Self::RamFileRead { file, .. } => {
+                facts.extend([file_data(file), I::OpenForRead]);
+                facts.extend(single);
+            }
+            Self::RamFileWrite { write, file, .. } => {
+                let capacity = I::FileCapacity {
+                    node: file.node,
+                    capacity: write.capacity.0,
+                };
+                facts.extend([file_data(file), capacity, I::OpenForWrite]);
+                facts.extend(single);
+            }
+        }
+        facts
+    }
+}
+
+/// One installable instantiation: a template and every hole value. What a
+/// [`super::Mechanism`] instantiates into its code arena.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(missing_docs)] // one per template, documented on the holes struct
+pub enum RoutineHoles {
+    DevNullWrite(DevNullWriteHoles),
+    DevZeroRead(DevZeroReadHoles),
+    DevMemRead(DevMemReadHoles),
+    TtyWrite(TtyWriteHoles),
+    RamFileRead(RamFileReadHoles),
+    RamFileWrite(RamFileWriteHoles),
+    GenericTrampoline(GenericTrampolineHoles),
+}
+
+impl RoutineHoles {
+    /// The template.
+    pub fn template(&self) -> &'static Template {
+        match self {
+            Self::DevNullWrite(_) => DevNullWriteHoles::TEMPLATE,
+            Self::DevZeroRead(_) => DevZeroReadHoles::TEMPLATE,
+            Self::DevMemRead(_) => DevMemReadHoles::TEMPLATE,
+            Self::TtyWrite(_) => TtyWriteHoles::TEMPLATE,
+            Self::RamFileRead(_) => RamFileReadHoles::TEMPLATE,
+            Self::RamFileWrite(_) => RamFileWriteHoles::TEMPLATE,
+            Self::GenericTrampoline(_) => GenericTrampolineHoles::TEMPLATE,
+        }
+    }
+
+    /// The values, in the template's hole order.
+    pub fn values(&self) -> HoleValues {
+        match self {
+            Self::DevNullWrite(h) => h.values(),
+            Self::DevZeroRead(h) => h.values(),
+            Self::DevMemRead(h) => h.values(),
+            Self::TtyWrite(h) => h.values(),
+            Self::RamFileRead(h) => h.values(),
+            Self::RamFileWrite(h) => h.values(),
+            Self::GenericTrampoline(h) => h.values(),
+        }
+    }
+
+    /// Whether this is a routine a table slot points at (not a helper).
+    pub const fn is_helper(&self) -> bool {
+        matches!(self, Self::GenericTrampoline(_))
+    }
+
+    /// [`instantiate()`] with these holes.
+    ///
+    /// # Errors
+    ///
+    /// As [`instantiate()`].
+    pub fn instantiate(
+        &self,
+        final_address: u64,
+        smap: Smap,
+        out: &mut [u8],
+    ) -> Result<Instance, SynthError> {
+        match self {
+            Self::DevNullWrite(h) => instantiate(h, final_address, smap, out),
+            Self::DevZeroRead(h) => instantiate(h, final_address, smap, out),
+            Self::DevMemRead(h) => instantiate(h, final_address, smap, out),
+            Self::TtyWrite(h) => instantiate(h, final_address, smap, out),
+            Self::RamFileRead(h) => instantiate(h, final_address, smap, out),
+            Self::RamFileWrite(h) => instantiate(h, final_address, smap, out),
+            Self::GenericTrampoline(h) => instantiate(h, final_address, smap, out),
+        }
+    }
+}

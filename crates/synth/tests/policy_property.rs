@@ -1,0 +1,532 @@
+//! Property test of the replug policy over a model world: a few RAM files
+//! whose layouts change on random events (growth past capacity, truncate,
+//! rename, unlink, free), SIOs of every kind opened and closed with handle
+//! reuse, owners with and without tables, use by another thread, tty mode
+//! changes, seeks, owner and handle moves, and install failures injected
+//! by the fake mechanism. After every step, for every slot of every table:
+//! the code it holds is live and is exactly what `plan(current facts)`
+//! specifies (routine and trampoline), generic slots are planned generic
+//! (or the SIO's last replan failed), and slots no open SIO holds are
+//! generic; every live block is referenced once (no leaks). Replanning
+//! unchanged facts does nothing. At the end, after closing everything, no
+//! block is live and every block was retired exactly once.
+
+#[path = "support/fake_mechanism.rs"]
+mod fake_mechanism;
+
+use std::collections::BTreeMap;
+
+use fake_mechanism::{rel32_target, Fake, FakeBlock};
+use proptest::prelude::*;
+use sk_synth::policy::{
+    plan, Env, FileFacts, Op, SioFacts, SioRoutines, SioTarget, Slot, SlotPlan, SlotTarget,
+};
+
+/// Handles 0..6 exist; the table covers 0..4, so 4 and 5 have no slot.
+const HANDLES: u32 = 6;
+const TABLE_HANDLES: u16 = 4;
+const FILES: usize = 3;
+/// Owners with tables; `None` (an owner without one) is also drawn.
+const OWNERS: [u64; 2] = [1, 2];
+
+fn env(is_enabled: bool) -> Env {
+    Env {
+        is_enabled,
+        table_handles: TABLE_HANDLES,
+        bad_address: -14,
+        generic_entry: 0xffff_ffff_8010_0000,
+        slow_path: 0xffff_ffff_8010_0100,
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Null,
+    Zero,
+    Mem,
+    Tty,
+    File(usize),
+    Dir,
+}
+
+#[derive(Clone, Debug)]
+enum Event {
+    Open {
+        kind: Kind,
+        can_read: bool,
+        can_write: bool,
+        is_append: bool,
+        owner: Option<u64>,
+    },
+    Close(usize),
+    /// Growth past capacity; the buffer may land at the same address.
+    Grow {
+        file: usize,
+        moves: bool,
+    },
+    Truncate(usize),
+    Rename(usize),
+    Unlink(usize),
+    Free(usize),
+    /// `thread` uses SIO `pick`.
+    Use {
+        pick: usize,
+        thread: u64,
+    },
+    TtyMode(bool),
+    Seek(usize),
+    Reown {
+        pick: usize,
+        owner: Option<u64>,
+    },
+    MoveHandle {
+        pick: usize,
+        to: u32,
+    },
+}
+
+fn kind() -> impl Strategy<Value = Kind> {
+    prop_oneof![
+        Just(Kind::Null),
+        Just(Kind::Zero),
+        Just(Kind::Mem),
+        Just(Kind::Tty),
+        (0..FILES).prop_map(Kind::File),
+        (0..FILES).prop_map(Kind::File),
+        Just(Kind::Dir),
+    ]
+}
+
+fn owner() -> impl Strategy<Value = Option<u64>> {
+    prop_oneof![
+        4 => prop::sample::select(OWNERS.to_vec()).prop_map(Some),
+        1 => Just(None),
+    ]
+}
+
+fn event() -> impl Strategy<Value = Event> {
+    let pick = 0..8usize;
+    prop_oneof![
+        5 => (kind(), any::<bool>(), any::<bool>(), prop::bool::weighted(0.2), owner()).prop_map(
+            |(kind, can_read, can_write, is_append, owner)| Event::Open {
+                kind, can_read, can_write, is_append, owner,
+            }
+        ),
+        2 => pick.clone().prop_map(Event::Close),
+        2 => (0..FILES, any::<bool>()).prop_map(|(file, moves)| Event::Grow { file, moves }),
+        1 => (0..FILES).prop_map(Event::Truncate),
+        1 => (0..FILES).prop_map(Event::Rename),
+        1 => (0..FILES).prop_map(Event::Unlink),
+        1 => (0..FILES).prop_map(Event::Free),
+        1 => (pick.clone(), 1..4u64).prop_map(|(pick, thread)| Event::Use { pick, thread }),
+        1 => any::<bool>().prop_map(Event::TtyMode),
+        2 => pick.clone().prop_map(Event::Seek),
+        1 => (pick.clone(), owner()).prop_map(|(pick, owner)| Event::Reown { pick, owner }),
+        1 => (pick, 0..HANDLES).prop_map(|(pick, to)| Event::MoveHandle { pick, to }),
+    ]
+}
+
+struct Sio {
+    kind: Kind,
+    can_read: bool,
+    can_write: bool,
+    is_append: bool,
+    position_cell: u64,
+    owner: Option<u64>,
+    is_shared: bool,
+    routines: SioRoutines<FakeBlock>,
+    /// The last replan reported an install failure.
+    is_retry_pending: bool,
+}
+
+struct World {
+    env: Env,
+    files: [FileFacts; FILES],
+    tty_raw: bool,
+    sios: BTreeMap<u32, Sio>,
+    fake: Fake,
+    next_cell: u64,
+    next_data: u64,
+}
+
+impl World {
+    fn new(is_enabled: bool, fail: Vec<bool>) -> Self {
+        let files = std::array::from_fn(|i| FileFacts {
+            node: i as u64 + 10,
+            data_addr: 0xffff_8000_1000_0000 + 0x100_0000 * i as u64,
+            capacity: 0,
+            size_cell: 0xffff_8000_0800_0000 + 8 * i as u64,
+            generation: 0,
+            is_unlinked: false,
+        });
+        let mut fake = Fake::new(OWNERS);
+        fake.fail = fail;
+        // Instantiate every install; verify a sample (verification decodes).
+        fake.verify_every = 7;
+        Self {
+            env: env(is_enabled),
+            files,
+            tty_raw: false,
+            sios: BTreeMap::new(),
+            fake,
+            next_cell: 0xffff_8000_0900_0000,
+            next_data: 0xffff_8000_2000_0000,
+        }
+    }
+
+    fn facts(&self, handle: u32, sio: &Sio) -> SioFacts {
+        let target = match sio.kind {
+            Kind::Null => SioTarget::Null,
+            Kind::Zero => SioTarget::Zero,
+            Kind::Mem => SioTarget::Mem {
+                base: 0xffff_8000_000a_0000,
+                window_bytes: 0x1000,
+            },
+            Kind::Tty => SioTarget::Tty {
+                is_raw: self.tty_raw,
+                data_port: 0x3f8,
+                status_port: 0x3fd,
+            },
+            Kind::File(i) => SioTarget::File(self.files[i]),
+            Kind::Dir => SioTarget::Dir,
+        };
+        SioFacts {
+            target,
+            can_read: sio.can_read,
+            can_write: sio.can_write,
+            is_append: sio.is_append,
+            position_cell: sio.position_cell,
+            owner: sio.owner,
+            is_shared: sio.is_shared,
+            handle,
+        }
+    }
+
+    fn handle_at(&self, pick: usize) -> Option<u32> {
+        let handles: Vec<u32> = self.sios.keys().copied().collect();
+        (!handles.is_empty()).then(|| handles[pick % handles.len()])
+    }
+
+    /// Replans one SIO; then replanning again must do nothing (unless an
+    /// install failed, which the next replan retries).
+    fn replan(&mut self, handle: u32) {
+        let mut sio = self.sios.remove(&handle).expect("open");
+        let facts = self.facts(handle, &sio);
+        let result = sio.routines.replan(&facts, &self.env, &mut self.fake);
+        sio.is_retry_pending = result.is_err();
+        if result.is_ok() {
+            let before = self.fake.actions();
+            sio.routines
+                .replan(&facts, &self.env, &mut self.fake)
+                .expect("nothing to install");
+            assert_eq!(
+                self.fake.actions(),
+                before,
+                "replan of unchanged facts acted"
+            );
+        }
+        self.sios.insert(handle, sio);
+    }
+
+    fn replan_file(&mut self, file: usize) {
+        let on_file: Vec<u32> = self
+            .sios
+            .iter()
+            .filter(|(_, s)| matches!(s.kind, Kind::File(i) if i == file))
+            .map(|(h, _)| *h)
+            .collect();
+        for handle in on_file {
+            self.replan(handle);
+        }
+    }
+
+    fn apply(&mut self, event: &Event) {
+        match *event {
+            Event::Open {
+                kind,
+                can_read,
+                can_write,
+                is_append,
+                owner,
+            } => {
+                let Some(handle) = (0..HANDLES).find(|h| !self.sios.contains_key(h)) else {
+                    return;
+                };
+                self.next_cell += 8;
+                let sio = Sio {
+                    kind,
+                    can_read,
+                    can_write,
+                    is_append,
+                    position_cell: self.next_cell,
+                    owner,
+                    is_shared: false,
+                    routines: SioRoutines::new(),
+                    is_retry_pending: false,
+                };
+                self.sios.insert(handle, sio);
+                self.replan(handle);
+            }
+            Event::Close(pick) => {
+                if let Some(handle) = self.handle_at(pick) {
+                    let sio = self.sios.remove(&handle).unwrap();
+                    sio.routines.close(&mut self.fake);
+                }
+            }
+            Event::Grow { file, moves } => {
+                let f = &mut self.files[file];
+                if f.is_unlinked && f.size_cell == 0 {
+                    return; // freed
+                }
+                f.capacity = f.capacity * 2 + 4096;
+                if moves {
+                    self.next_data += 0x10_0000;
+                    f.data_addr = self.next_data;
+                }
+                f.generation += 1;
+                self.replan_file(file);
+            }
+            Event::Truncate(file) | Event::Rename(file) => {
+                self.files[file].generation += 1;
+                self.replan_file(file);
+            }
+            Event::Unlink(file) => {
+                let f = &mut self.files[file];
+                if !f.is_unlinked {
+                    f.is_unlinked = true;
+                    f.generation += 1;
+                    self.replan_file(file);
+                }
+            }
+            Event::Free(file) => {
+                let f = &mut self.files[file];
+                if f.is_unlinked && f.size_cell != 0 {
+                    // No layout any more: reported unlinked, zeros elsewhere.
+                    *f = FileFacts {
+                        node: f.node,
+                        data_addr: 0,
+                        capacity: 0,
+                        size_cell: 0,
+                        generation: f.generation + 1,
+                        is_unlinked: true,
+                    };
+                    self.replan_file(file);
+                }
+            }
+            Event::Use { pick, thread } => {
+                if let Some(handle) = self.handle_at(pick) {
+                    let sio = self.sios.get_mut(&handle).unwrap();
+                    if sio.owner != Some(thread) {
+                        sio.is_shared = true;
+                        self.replan(handle);
+                    }
+                }
+            }
+            Event::TtyMode(is_raw) => {
+                self.tty_raw = is_raw;
+                let ttys: Vec<u32> = self
+                    .sios
+                    .iter()
+                    .filter(|(_, s)| matches!(s.kind, Kind::Tty))
+                    .map(|(h, _)| *h)
+                    .collect();
+                for handle in ttys {
+                    self.replan(handle);
+                }
+            }
+            Event::Seek(pick) => {
+                // The position cell's value moves; no fact changes.
+                if let Some(handle) = self.handle_at(pick) {
+                    let pending = self.sios[&handle].is_retry_pending;
+                    let before = self.fake.actions();
+                    self.replan(handle);
+                    if !pending {
+                        assert_eq!(self.fake.actions(), before, "seek acted");
+                    }
+                }
+            }
+            Event::Reown { pick, owner } => {
+                if let Some(handle) = self.handle_at(pick) {
+                    self.sios.get_mut(&handle).unwrap().owner = owner;
+                    self.replan(handle);
+                }
+            }
+            Event::MoveHandle { pick, to } => {
+                if let Some(handle) = self.handle_at(pick) {
+                    if !self.sios.contains_key(&to) {
+                        let sio = self.sios.remove(&handle).unwrap();
+                        self.sios.insert(to, sio);
+                        self.replan(to);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The invariant, over every slot and block.
+    fn check(&self) -> Result<(), TestCaseError> {
+        let mut held = BTreeMap::new();
+        let mut referenced = BTreeMap::<u64, usize>::new();
+        for (&handle, sio) in &self.sios {
+            let facts = self.facts(handle, sio);
+            let planned = plan(&facts, &self.env);
+            for op in Op::ALL {
+                let slot_plan = planned.slot(op);
+                if *slot_plan == SlotPlan::NotInTable {
+                    prop_assert_eq!(sio.routines.target(op), None, "holds a slot it has none");
+                    continue;
+                }
+                let owner = facts.owner.expect("in table");
+                let slot = Slot { owner, handle, op };
+                held.insert((owner, slot.index()), ());
+                let actual = self.fake.slot(slot);
+                match (slot_plan, actual) {
+                    (SlotPlan::Routine(spec), SlotTarget::Code(address)) => {
+                        let block = self.fake.block_at(address);
+                        prop_assert!(block.is_some(), "slot points at dead code");
+                        let block = block.unwrap();
+                        *referenced.entry(address).or_default() += 1;
+                        let helper_entry = match spec.helper() {
+                            Some(helper) => {
+                                let target = rel32_target(&block.holes);
+                                prop_assert!(target.is_some(), "{:?}", block.holes);
+                                let target = target.unwrap();
+                                let trampoline = self.fake.block_at(target);
+                                prop_assert_eq!(trampoline.map(|t| t.holes), Some(helper));
+                                *referenced.entry(target).or_default() += 1;
+                                target
+                            }
+                            None => 0,
+                        };
+                        prop_assert_eq!(
+                            block.holes,
+                            spec.routine(helper_entry),
+                            "stale code in {:?}",
+                            slot
+                        );
+                    }
+                    (SlotPlan::Routine(_), SlotTarget::Generic) => prop_assert!(
+                        sio.is_retry_pending,
+                        "{:?} generic though a routine is planned and nothing failed",
+                        slot
+                    ),
+                    (SlotPlan::Generic, SlotTarget::Generic) => {}
+                    (SlotPlan::ErrorStub(a), SlotTarget::ErrorStub(b)) if *a == b => {}
+                    (planned, actual) => {
+                        prop_assert!(
+                            false,
+                            "{:?} holds {:?}, planned {:?}",
+                            slot,
+                            actual,
+                            planned
+                        )
+                    }
+                }
+            }
+        }
+        for (key, target) in &self.fake.slots {
+            prop_assert!(
+                held.contains_key(key),
+                "slot {:?} of no open SIO holds {:?}",
+                key,
+                target
+            );
+        }
+        let live: Vec<u64> = self.fake.live.values().map(|b| b.address).collect();
+        prop_assert_eq!(
+            live.len(),
+            referenced.len(),
+            "a live block nobody refers to"
+        );
+        for address in live {
+            prop_assert_eq!(referenced.get(&address), Some(&1), "{:#x}", address);
+        }
+        Ok(())
+    }
+}
+
+fn failures() -> impl Strategy<Value = Vec<bool>> {
+    prop_oneof![
+        2 => Just(Vec::new()),
+        3 => prop::collection::vec(prop::bool::weighted(0.2), 1..24),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(10_000))]
+
+    #[test]
+    fn slots_always_match_the_plan_and_blocks_retire_once(
+        is_enabled in prop::bool::weighted(0.9),
+        fail in failures(),
+        events in prop::collection::vec(event(), 1..64),
+    ) {
+        let mut world = World::new(is_enabled, fail);
+        for event in &events {
+            world.apply(event);
+            world.check().map_err(|e| TestCaseError::fail(format!("after {event:?}: {e}")))?;
+        }
+        let handles: Vec<u32> = world.sios.keys().copied().collect();
+        for handle in handles {
+            let sio = world.sios.remove(&handle).unwrap();
+            sio.routines.close(&mut world.fake);
+        }
+        prop_assert!(world.fake.live.is_empty(), "blocks left live: {:?}", world.fake.live);
+        prop_assert!(world.fake.slots.is_empty(), "slots left: {:?}", world.fake.slots);
+        prop_assert_eq!(world.fake.retired.len(), world.fake.installs);
+    }
+}
+
+/// The property test's world exercises every routine template and the
+/// trampoline (all instantiated; a sample verified), and both failure paths.
+#[test]
+fn the_model_world_produces_every_routine() {
+    // Install calls: file 0 read 0, trampoline 1, write 2 (fails: the
+    // trampoline is retired); null 3, zero 4, mem 5, tty 6; file 1 read 7,
+    // trampoline 8, write 9; after growth read 10, trampoline 11 (fails).
+    let mut fail = vec![false; 16];
+    fail[2] = true;
+    fail[11] = true;
+    let mut world = World::new(true, fail);
+    let open = |kind, can_write| Event::Open {
+        kind,
+        can_read: true,
+        can_write,
+        is_append: false,
+        owner: Some(1),
+    };
+    world.apply(&Event::TtyMode(true));
+    for event in [
+        open(Kind::File(0), true),
+        Event::Close(0),
+        open(Kind::Null, true),
+        open(Kind::Zero, false),
+        open(Kind::Mem, false),
+        open(Kind::Tty, true),
+        Event::Close(0),
+        open(Kind::File(1), true),
+        Event::Grow {
+            file: 1,
+            moves: true,
+        },
+    ] {
+        world.apply(&event);
+        world.check().unwrap();
+    }
+    let expected = [
+        "dev_mem_read",
+        "dev_null_write",
+        "dev_zero_read",
+        "generic_trampoline",
+        "ram_file_read",
+        "ram_file_write",
+        "tty_write",
+    ];
+    assert_eq!(
+        world.fake.templates.iter().copied().collect::<Vec<_>>(),
+        expected
+    );
+    assert!(world.fake.verified > 0);
+    assert_eq!(world.fake.install_calls - world.fake.installs, 2);
+    assert!(world.sios.values().any(|s| s.is_retry_pending));
+}
