@@ -50,6 +50,7 @@ pub(crate) fn kill(core: &mut Core, tid: ThreadId) {
         }
     }
     core.ready.remove(tid);
+    crate::synthesis::on_thread_gone(core, tid);
 }
 
 /// `reconfigure` on an SCPU handle.

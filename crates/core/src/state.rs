@@ -26,7 +26,7 @@ pub(crate) type SmachId = u64;
 pub(crate) type ThreadId = u64;
 
 /// The kernel's synthesized-routine state of one SIO.
-pub(crate) type Routines = alloc::boxed::Box<crate::synthesis::SioRoutines>;
+pub(crate) type Routines = sk_synth::policy::SioRoutines<crate::synthesis::Routine>;
 /// An open SIO as the kernel holds it.
 pub(crate) type Sio = sk_sio::Sio<Routines>;
 /// A handle-table entry.
@@ -84,6 +84,7 @@ pub(crate) fn with<R>(f: impl FnOnce(&mut Core) -> R) -> R {
         if core.fs.pending_events() > 0 {
             crate::synthesis::on_fs_events(core);
         }
+        crate::synthesis::check_fresh(core);
         r
     })
 }

@@ -1,23 +1,23 @@
-//! The synthesized path: per-thread entry stubs and routine tables, the
-//! routines synthesized for each SIO at open, and replugging when a fact
-//! baked into a routine stops being true.
+//! The synthesized path's mechanism: code memory, per-thread entry stubs
+//! and routine tables, and the actions `sk-synth`'s policy asks for.
 //!
-//! Owns [`SynthConfig`] (`synth=off`, how the CPU reaches a thread's stub),
-//! [`ThreadSynth`] (a user thread's table and stub) and [`SioRoutines`]
-//! (an SIO's routines, owned by the SIO: `owner-holds-code`). Templates and
-//! instantiation come from `sk-synth`; code memory from `sk-machine`'s
-//! arena. Replugging is one atomic store of a code address into a table
-//! slot; the old code is retired and freed after a quiescent point.
+//! Owns [`SynthConfig`] (`synth=off`, how the CPU reaches a thread's stub,
+//! call counting, address display), [`ThreadSynth`] (a user thread's table
+//! and stub), [`Routine`] (an installed block of code) and the kernel's
+//! [`Mechanism`]. *Which* template an SIO gets with which hole values, and
+//! what each table slot holds after any change of facts, is decided in one
+//! place, `sk_synth::policy::plan` (host-tested, property-tested); this
+//! file computes an SIO's facts from the kernel's objects ([`facts`]), and
+//! performs the actions: instantiate and install, one atomic store per
+//! slot, retire (freed after a quiescent point).
 //!
-//! Events and what they do here:
-//! - growth past capacity (`DataMoved`), truncate: resynthesize (new layout);
-//! - unlink, use of the handle by a second SCPU: the slot goes to the
-//!   generic path for good;
-//! - tty mode change: the raw-mode write is synthesized or withdrawn;
-//! - close: the slot goes to the generic path (which then answers
-//!   `BadHandle`, or serves the next object given the same handle number);
-//! - seek: nothing is baked about the position (both paths share one
-//!   position cell), so nothing to replug.
+//! When facts change, the SIOs concerned are replanned: at open, at the
+//! first use by a second SCPU, after every file-system event on their file
+//! (growth past capacity, truncate, unlink, free, rename: drained at every
+//! release of the kernel lock, `state.rs`), after a console mode change,
+//! when their opener's thread goes, and at close. In debug builds
+//! [`check_fresh`] re-plans every SIO periodically and panics if an
+//! installed routine's spec differs from the plan of the current facts.
 
 use crate::state::{Core, Object, Sio, SmachId, ThreadId};
 use crate::thread::Thread;
@@ -29,18 +29,17 @@ use sk_abi::{Call, Handle, OpenFlags, SysError};
 use sk_fs::FileSystem;
 use sk_machine::code_arena::{self, CodeBlock};
 use sk_sio::{Devices, Target};
-use sk_synth::templates::{
-    CallCounterHoles, DevMemReadHoles, DevNullWriteHoles, DevZeroReadHoles, EntryStubHoles,
-    ErrorStubHoles, GenericTrampolineHoles, RamFileReadHoles, RamFileWriteHoles, TtyWriteHoles,
+use sk_synth::policy::{
+    initial_slot, Env, FileFacts, InstallError, Mechanism, Op, RoutineHoles, SioFacts, SioTarget,
+    Slot, SlotTarget, ThreadEntryPlan,
 };
-use sk_synth::{HoleSet, Imm32, Imm64, Instance, Rel32Target, Smap};
-use spin::Once;
+use sk_synth::templates::{CallCounterHoles, ErrorStubHoles};
+use sk_synth::{HoleSet, Imm32, Imm64, Instance, Smap, SynthError, Template};
+use spin::{Mutex, Once};
 
 /// Handles whose calls a thread's table indexes directly; calls on higher
 /// handles take the stub's slow path (the generic path).
-pub(crate) const TABLE_HANDLES: u64 = 64;
-/// Slots per table: 8 per handle.
-pub(crate) const TABLE_SLOTS: u64 = TABLE_HANDLES * Call::SLOTS_PER_HANDLE;
+pub(crate) const TABLE_HANDLES: u16 = 64;
 
 /// How the CPU reaches a thread's entry stub.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,7 +67,8 @@ pub struct SynthConfig {
 }
 
 static CONFIG: Once<SynthConfig> = Once::new();
-static NULL_ROUTINE: Once<Routine> = Once::new();
+/// Shared error stubs, one per result value (the null call's is 0).
+static ERROR_STUBS: Mutex<Vec<(i32, Routine)>> = Mutex::new(Vec::new());
 /// LSTAR's current value (to skip redundant writes).
 static CURRENT_LSTAR: AtomicU64 = AtomicU64::new(0);
 
@@ -89,11 +89,18 @@ fn smap() -> Smap {
     }
 }
 
-fn bad_address() -> Imm32 {
-    Imm32(-(SysError::BadAddress.code() as i32))
+/// The environment the policy plans in.
+pub(crate) fn env() -> Env {
+    Env {
+        is_enabled: config().enabled,
+        table_handles: TABLE_HANDLES,
+        bad_address: -(SysError::BadAddress.code() as i32),
+        generic_entry: sk_machine::synth_entry::generic_entry_address(),
+        slow_path: sk_machine::synth_entry::slow_path_address(),
+    }
 }
 
-/// One installed routine: its code block, its instance, what it cost.
+/// One installed block of code: its block, its instance, what it cost.
 pub(crate) struct Routine {
     pub(crate) block: CodeBlock,
     pub(crate) instance: Instance,
@@ -101,6 +108,14 @@ pub(crate) struct Routine {
     pub(crate) cost_ticks: u64,
     /// With call counting: the counter and the counting thunk in front.
     pub(crate) counting: Option<(Box<AtomicU64>, Box<Routine>)>,
+}
+
+impl core::fmt::Debug for Routine {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Routine")
+            .field("template", &self.instance.name())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Routine {
@@ -119,47 +134,38 @@ impl Routine {
     }
 }
 
-/// Synthesizes an SIO routine, with a call counter in front if configured.
-fn synthesize_counted<H: HoleSet>(holes: &H) -> Result<Routine, SysError> {
-    let mut routine = synthesize(holes)?;
-    if config().count_calls {
-        let count = Box::new(AtomicU64::new(0));
-        let thunk = synthesize(&CallCounterHoles {
-            counter: Imm64(&*count as *const AtomicU64 as u64),
-            routine: Imm64(routine.block.address),
-        })?;
-        routine.counting = Some((count, Box::new(thunk)));
-    }
-    Ok(routine)
-}
-
 impl Drop for Routine {
     fn drop(&mut self) {
         code_arena::retire(self.block);
     }
 }
 
-/// Instantiates `holes` into a fresh arena block.
-fn synthesize<H: HoleSet>(holes: &H) -> Result<Routine, SysError> {
+/// Instantiates `template` into a fresh arena block: `fill(address, out)`
+/// writes the instance for its final address.
+fn install_code(
+    template: &'static Template,
+    fill: impl FnOnce(u64, &mut [u8]) -> Result<Instance, SynthError>,
+) -> Result<Routine, InstallError> {
     let start = sk_machine::cpu::rdtsc();
-    let len = H::TEMPLATE.bytes.len();
-    let block = code_arena::reserve(len as u64).map_err(|_| SysError::NoMemory)?;
+    let len = template.bytes.len();
+    let block = code_arena::reserve(len as u64).map_err(|_| InstallError::OutOfMemory)?;
     let mut staging = [0u8; 512];
-    let out = staging.get_mut(..len).ok_or(SysError::NoMemory)?;
-    let made = sk_synth::instantiate(holes, block.address, smap(), out);
-    let instance = match made {
+    let Some(out) = staging.get_mut(..len) else {
+        code_arena::retire(block);
+        return Err(InstallError::OutOfMemory);
+    };
+    let instance = match fill(block.address, out) {
         Ok(i) => i,
         Err(e) => {
-            log::error!("synthesis of {} failed: {e}", H::TEMPLATE.name);
             code_arena::retire(block);
-            return Err(SysError::NoMemory);
+            return Err(e.into());
         }
     };
     if cfg!(debug_assertions) {
         if let Err(e) = sk_synth::verify_instance(&instance, out) {
             panic!(
                 "instance of {} does not decode to its template: {e}",
-                H::TEMPLATE.name
+                template.name
             );
         }
     }
@@ -169,7 +175,7 @@ fn synthesize<H: HoleSet>(holes: &H) -> Result<Routine, SysError> {
         .collect();
     if code_arena::install(block, out, &fixups).is_err() {
         code_arena::retire(block);
-        return Err(SysError::NoMemory);
+        return Err(InstallError::OutOfMemory);
     }
     Ok(Routine {
         block,
@@ -179,42 +185,96 @@ fn synthesize<H: HoleSet>(holes: &H) -> Result<Routine, SysError> {
     })
 }
 
-/// Reads a routine's bytes back from the arena.
-pub(crate) fn routine_bytes(r: &Routine) -> Vec<u8> {
-    let mut v = alloc::vec![0u8; r.instance.size()];
-    code_arena::read(r.block.address, &mut v);
-    v
+/// Instantiates a typed holes set (entry stubs, error stubs, counters).
+fn install_holes<H: HoleSet>(holes: &H) -> Result<Routine, InstallError> {
+    install_code(H::TEMPLATE, |address, out| {
+        sk_synth::instantiate(holes, address, smap(), out)
+    })
+}
+
+/// The kernel's side of the policy: arena installs, table stores, retirement.
+struct KernelMechanism<'a> {
+    threads: &'a BTreeMap<ThreadId, Thread>,
+}
+
+impl Mechanism for KernelMechanism<'_> {
+    type Block = Routine;
+
+    fn install(&mut self, holes: &RoutineHoles) -> Result<(Routine, u64), InstallError> {
+        let mut routine = install_code(holes.template(), |address, out| {
+            holes.instantiate(address, smap(), out)
+        })?;
+        if config().count_calls && !holes.is_helper() {
+            let count = Box::new(AtomicU64::new(0));
+            let thunk = install_holes(&CallCounterHoles {
+                counter: Imm64(&*count as *const AtomicU64 as u64),
+                routine: Imm64(routine.block.address),
+            })?;
+            routine.counting = Some((count, Box::new(thunk)));
+        }
+        let entry = routine.entry();
+        Ok((routine, entry))
+    }
+
+    fn retire(&mut self, block: Routine) {
+        // Dropping retires its code (freed after a quiescent point).
+        drop(block);
+    }
+
+    fn store(&mut self, slot: Slot, target: SlotTarget) {
+        if let Some(table) = self.threads.get(&slot.owner).and_then(|t| t.synth.as_ref()) {
+            table.store(slot.index(), target);
+        }
+    }
+}
+
+/// The address an error stub returning `result` lives at (made once).
+fn error_stub(result: i32) -> Option<u64> {
+    sk_machine::cpu::without_interrupts(|| {
+        let mut stubs = ERROR_STUBS.lock();
+        if let Some((_, r)) = stubs.iter().find(|(v, _)| *v == result) {
+            return Some(r.block.address);
+        }
+        let routine = install_holes(&ErrorStubHoles {
+            result: Imm32(result),
+        })
+        .ok()?;
+        stubs.try_reserve(1).ok()?;
+        let address = routine.block.address;
+        stubs.push((result, routine));
+        Some(address)
+    })
+}
+
+fn slot_address(target: SlotTarget) -> u64 {
+    let slow = sk_machine::synth_entry::slow_path_address();
+    match target {
+        SlotTarget::Code(address) => address,
+        SlotTarget::Generic => slow,
+        SlotTarget::ErrorStub(result) => error_stub(result).unwrap_or(slow),
+    }
 }
 
 /// A user thread's synthesized entry: its routine table and stub.
 pub(crate) struct ThreadSynth {
-    pub(crate) table: Box<[AtomicU64]>,
+    table: Box<[AtomicU64]>,
     pub(crate) stub: Routine,
 }
 
 impl ThreadSynth {
-    /// Builds the table (all generic, null calls on the null routine) and
-    /// the stub for a thread whose kernel stack ends at `kernel_stack_top`.
-    pub(crate) fn new(kernel_stack_top: u64) -> Result<Self, SysError> {
-        let slow = sk_machine::synth_entry::slow_path_address();
-        let null = NULL_ROUTINE.get().map_or(slow, |r| r.block.address);
-        let table: Box<[AtomicU64]> = (0..TABLE_SLOTS)
-            .map(|i| {
-                AtomicU64::new(
-                    if i % Call::SLOTS_PER_HANDLE == u64::from(Call::Null.number()) {
-                        null
-                    } else {
-                        slow
-                    },
-                )
-            })
-            .collect();
-        let stub = synthesize(&EntryStubHoles {
-            kernel_stack_top: Imm64(kernel_stack_top),
-            table_len: Imm32(TABLE_SLOTS as i32),
-            table: Imm64(table.as_ptr() as u64),
-            slow_path: Imm64(slow),
-        })?;
+    /// Builds the table (every slot as `initial_slot` says) and the stub
+    /// for a thread whose kernel stack ends at `kernel_stack_top`.
+    fn new(kernel_stack_top: u64) -> Result<Self, SysError> {
+        let env = env();
+        let slots = u64::from(env.table_slots());
+        let mut table = Vec::new();
+        table
+            .try_reserve_exact(slots as usize)
+            .map_err(|_| SysError::NoMemory)?;
+        table.extend((0..slots).map(|i| AtomicU64::new(slot_address(initial_slot(i)))));
+        let table = table.into_boxed_slice();
+        let plan = ThreadEntryPlan::new(kernel_stack_top, table.as_ptr() as u64, &env);
+        let stub = install_holes(&plan.stub).map_err(|_| SysError::NoMemory)?;
         Ok(Self { table, stub })
     }
 
@@ -226,39 +286,18 @@ impl ThreadSynth {
             .map_or(0, |a| a.load(Ordering::Acquire))
     }
 
-    fn set(&self, handle: Handle, call: Call, address: u64) {
-        let index = (u64::from(handle.index()) << Call::BITS) | u64::from(call.number());
+    /// Replug: one atomic store; the stub loads the slot once per call.
+    fn store(&self, index: u64, target: SlotTarget) {
         if let Some(slot) = self.table.get(index as usize) {
-            // Replug: one atomic store; the stub loads the slot once per call.
-            slot.store(address, Ordering::Release);
+            slot.store(slot_address(target), Ordering::Release);
         }
     }
 }
 
-/// The routines synthesized for one SIO, for its owner thread.
-pub(crate) struct SioRoutines {
-    pub(crate) owner: ThreadId,
-    pub(crate) handle: Handle,
-    pub(crate) read: Option<Routine>,
-    pub(crate) write: Option<Routine>,
-    /// The generic trampoline the file write falls back to.
-    pub(crate) fallback: Option<Routine>,
-}
-
-/// Sets the configuration and builds the shared routines. Call once.
+/// Sets the configuration. Call once.
 pub(crate) fn init(config: SynthConfig) {
     CONFIG.call_once(|| config);
-    if !config.enabled {
-        return;
-    }
-    match synthesize(&ErrorStubHoles { result: Imm32(0) }) {
-        Ok(r) => {
-            NULL_ROUTINE.call_once(|| r);
-        }
-        Err(e) => log::error!("null routine: {e}"),
-    }
-    if config.entry == EntryMode::PerCpuSlot {
-        // SAFETY-relevant choice lives in sk-machine; this only selects it.
+    if config.enabled && config.entry == EntryMode::PerCpuSlot {
         sk_machine::synth_entry::use_per_cpu_slot();
     }
 }
@@ -300,122 +339,68 @@ pub(crate) fn on_thread_switch(core: &Core, next: ThreadId) {
     }
 }
 
-fn table_of(threads: &BTreeMap<ThreadId, Thread>, owner: ThreadId) -> Option<&ThreadSynth> {
-    threads.get(&owner).and_then(|t| t.synth.as_ref())
-}
-
-/// Builds the routines for `sio` (handle `handle`, owner `owner`).
-fn build(
+/// What code generation depends on for `sio` at `handle`: read off the
+/// kernel's objects now.
+pub(crate) fn facts(
     fs: &FileSystem,
     devices: &Devices,
-    owner: ThreadId,
-    handle: Handle,
+    threads: &BTreeMap<ThreadId, Thread>,
     sio: &Sio,
-) -> Result<SioRoutines, SysError> {
-    let pos = sio.position_cell() as *const AtomicU64 as u64;
-    let flags = sio.flags();
-    let can_read = flags.contains(OpenFlags::READ);
-    let can_write = flags.contains(OpenFlags::WRITE);
-    let mut r = SioRoutines {
-        owner,
-        handle,
-        read: None,
-        write: None,
-        fallback: None,
-    };
-    match sio.target() {
-        Target::Null if can_write => {
-            r.write = Some(synthesize_counted(&DevNullWriteHoles {
-                bad_address: bad_address(),
-            })?)
-        }
-        Target::Zero if can_read => {
-            r.read = Some(synthesize_counted(&DevZeroReadHoles {
-                bad_address: bad_address(),
-            })?)
-        }
-        Target::Mem if can_read => {
-            r.read = Some(synthesize_counted(&DevMemReadHoles {
-                base: Imm64(devices.mem.as_ptr() as u64),
-                window_size: Imm32(devices.mem.len() as i32),
-                position_cell: Imm64(pos),
-                bad_address: bad_address(),
-            })?)
-        }
-        Target::Tty if can_write && devices.tty.mode() == sk_tty::Mode::Raw => {
-            r.write = Some(synthesize_counted(&TtyWriteHoles {
-                data_port: Imm32(i32::from(sk_machine::serial::COM1)),
-                line_status_port: Imm32(i32::from(sk_machine::serial::COM1) + 5),
-                bad_address: bad_address(),
-            })?)
-        }
+    handle: Handle,
+) -> SioFacts {
+    let target = match sio.target() {
+        Target::Null => SioTarget::Null,
+        Target::Zero => SioTarget::Zero,
+        Target::Mem => SioTarget::Mem {
+            base: devices.mem.as_ptr() as u64,
+            window_bytes: devices.mem.len() as u64,
+        },
+        Target::Tty => SioTarget::Tty {
+            is_raw: devices.tty.mode() == sk_tty::Mode::Raw,
+            data_port: sk_machine::serial::COM1,
+            status_port: sk_machine::serial::COM1 + 5,
+        },
         Target::File(open) => {
-            // An unlinked file's data is the generic path's business.
-            let stat = fs.stat(open.node()).map_err(sk_sio::fs_error)?;
-            if stat.link_count == 0 {
-                return Ok(r);
-            }
-            let layout = fs.data_layout(open.node()).map_err(sk_sio::fs_error)?;
-            if can_read {
-                r.read = Some(synthesize_counted(&RamFileReadHoles {
-                    data: Imm64(layout.data_addr),
-                    position_cell: Imm64(pos),
-                    size_cell: Imm64(layout.size_cell_addr),
-                    bad_address: bad_address(),
-                })?);
-            }
-            if can_write && !flags.contains(OpenFlags::APPEND) {
-                let fallback = synthesize(&GenericTrampolineHoles {
-                    handle: Imm32(handle.index() as i32),
-                    op: Imm32(i32::from(Call::Write.number())),
-                    generic_entry: Imm64(sk_machine::synth_entry::generic_entry_address()),
-                })?;
-                r.write = Some(synthesize_counted(&RamFileWriteHoles {
-                    data: Imm64(layout.data_addr),
-                    capacity: Imm64(layout.capacity),
-                    position_cell: Imm64(pos),
-                    size_cell: Imm64(layout.size_cell_addr),
-                    generic_fallback: Rel32Target(fallback.block.address),
-                    bad_address: bad_address(),
-                })?);
-                r.fallback = Some(fallback);
+            let node = open.node();
+            match (fs.stat(node), fs.data_layout(node)) {
+                (Ok(stat), Ok(layout)) => SioTarget::File(FileFacts {
+                    node: node.to_bits(),
+                    data_addr: layout.data_addr,
+                    capacity: layout.capacity,
+                    size_cell: layout.size_cell_addr,
+                    generation: layout.layout_generation,
+                    is_unlinked: stat.link_count == 0,
+                }),
+                // A freed node: nothing to bake in.
+                _ => SioTarget::File(FileFacts {
+                    node: node.to_bits(),
+                    data_addr: 0,
+                    capacity: 0,
+                    size_cell: 0,
+                    generation: u64::MAX,
+                    is_unlinked: true,
+                }),
             }
         }
-        _ => {}
-    }
-    Ok(r)
-}
-
-fn publish(threads: &BTreeMap<ThreadId, Thread>, r: &SioRoutines) {
-    if let Some(t) = table_of(threads, r.owner) {
-        if let Some(read) = &r.read {
-            t.set(r.handle, Call::Read, read.entry());
-        }
-        if let Some(write) = &r.write {
-            t.set(r.handle, Call::Write, write.entry());
-        }
-    }
-}
-
-/// Sends the owner's slots for these routines back to the generic path;
-/// dropping them then retires their code (freed after a quiescent point).
-fn unpublish(threads: &BTreeMap<ThreadId, Thread>, r: &SioRoutines) {
-    if let Some(t) = table_of(threads, r.owner) {
-        let slow = sk_machine::synth_entry::slow_path_address();
-        t.set(r.handle, Call::Read, slow);
-        t.set(r.handle, Call::Write, slow);
-    }
-}
-
-/// Retires the routines of an SIO that was closed.
-pub(crate) fn retire(core: &Core, routines: Option<crate::state::Routines>) {
-    if let Some(r) = routines {
-        unpublish(&core.threads, &r);
+        Target::Dir(_) => SioTarget::Dir,
+    };
+    let flags = sio.flags();
+    SioFacts {
+        target,
+        can_read: flags.contains(OpenFlags::READ),
+        can_write: flags.contains(OpenFlags::WRITE),
+        is_append: flags.contains(OpenFlags::APPEND),
+        position_cell: sio.position_cell() as *const AtomicU64 as u64,
+        owner: sio
+            .opener()
+            .filter(|o| threads.get(o).is_some_and(|t| t.synth.is_some())),
+        is_shared: sio.is_shared(),
+        handle: handle.index(),
     }
 }
 
 /// Brings the routines of the SIO at `handle` of SMACH `me` in line with
-/// its current facts: (re)synthesized for its opener, or generic.
+/// the plan of its current facts.
 pub(crate) fn replan(core: &mut Core, me: SmachId, handle: Handle) {
     let Core {
         fs,
@@ -427,26 +412,20 @@ pub(crate) fn replan(core: &mut Core, me: SmachId, handle: Handle) {
     let Some(Ok(Object::Sio(sio))) = smachs.get_mut(&me).map(|s| s.handles.get_mut(handle)) else {
         return;
     };
-    if let Some(old) = sio.routines.take() {
-        unpublish(threads, &old);
+    let facts = facts(fs, devices, threads, sio, handle);
+    let routines = sio.routines.get_or_insert_with(Default::default);
+    if let Err(e) = routines.replan(&facts, &env(), &mut KernelMechanism { threads }) {
+        // The slot stays generic; the next replan tries again.
+        log::debug!("no synthesized routine for handle {}: {e}", handle.index());
     }
-    let Some(owner) = sio.opener() else {
-        return;
-    };
-    if !config().enabled
-        || sio.is_shared()
-        || u64::from(handle.index()) >= TABLE_HANDLES
-        || table_of(threads, owner).is_none()
-    {
-        return;
-    }
-    match build(fs, devices, owner, handle, sio) {
-        Ok(r) if r.read.is_some() || r.write.is_some() => {
-            publish(threads, &r);
-            sio.routines = Some(Box::new(r));
-        }
-        Ok(_) => {}
-        Err(e) => log::debug!("no synthesized routines for handle {}: {e}", handle.index()),
+}
+
+/// Leaves the slots of an SIO that was closed generic and retires its code.
+pub(crate) fn retire(core: &Core, routines: Option<crate::state::Routines>) {
+    if let Some(r) = routines {
+        r.close(&mut KernelMechanism {
+            threads: &core.threads,
+        });
     }
 }
 
@@ -455,7 +434,7 @@ fn replan_where(core: &mut Core, pick: impl Fn(&Sio) -> bool) {
     let mut hits: Vec<(SmachId, Handle)> = Vec::new();
     for (id, smach) in &core.smachs {
         for (handle, object) in smach.handles.iter() {
-            if object.as_sio().is_some_and(&pick) {
+            if object.as_sio().is_some_and(&pick) && hits.try_reserve(1).is_ok() {
                 hits.push((*id, handle));
             }
         }
@@ -465,17 +444,19 @@ fn replan_where(core: &mut Core, pick: impl Fn(&Sio) -> bool) {
     }
 }
 
-/// Applies pending file-system events: every SIO of a file an event
+/// Applies pending file-system events: every SIO open on a node an event
 /// concerns is replanned from the file's current facts.
 pub(crate) fn on_fs_events(core: &mut Core) {
-    let nodes: Vec<sk_fs::NodeId> = core.fs.take_events().map(|e| e.node).collect();
+    let mut nodes: Vec<sk_fs::NodeId> = Vec::new();
+    for event in core.fs.take_events() {
+        if !nodes.contains(&event.node) && nodes.try_reserve(1).is_ok() {
+            nodes.push(event.node);
+        }
+    }
     if nodes.is_empty() {
         return;
     }
-    replan_where(core, |sio| {
-        sio.routines.is_some()
-            && matches!(sio.target(), Target::File(open) if nodes.contains(&open.node()))
-    });
+    replan_where(core, |sio| sio.node().is_some_and(|n| nodes.contains(&n)));
 }
 
 /// The console's mode changed: replan every console SIO.
@@ -483,18 +464,62 @@ pub(crate) fn on_tty_mode_change(core: &mut Core) {
     replan_where(core, |sio| matches!(sio.target(), Target::Tty));
 }
 
-/// The text `query(Routines)` returns: a line per op, then details.
+/// Thread `tid` is gone (its table with it): replan the SIOs it opened, so
+/// their code is retired now rather than at close.
+pub(crate) fn on_thread_gone(core: &mut Core, tid: ThreadId) {
+    replan_where(core, |sio| {
+        sio.opener() == Some(tid) && sio.routines.is_some()
+    });
+}
+
+/// Debug builds: every installed routine matches the plan of its SIO's
+/// current facts (stale code never runs). Checked every 256th call.
+pub(crate) fn check_fresh(core: &Core) {
+    static CALLS: AtomicU64 = AtomicU64::new(0);
+    if !cfg!(debug_assertions) || CALLS.fetch_add(1, Ordering::Relaxed) % 256 != 0 {
+        return;
+    }
+    let env = env();
+    for smach in core.smachs.values() {
+        for (handle, object) in smach.handles.iter() {
+            let Some(sio) = object.as_sio() else { continue };
+            let Some(routines) = sio.routines.as_ref() else {
+                continue;
+            };
+            let facts = facts(&core.fs, &core.devices, &core.threads, sio, handle);
+            let plan = sk_synth::policy::plan(&facts, &env);
+            for op in Op::ALL {
+                if let Some(installed) = routines.installed(op) {
+                    let planned = match plan.slot(op) {
+                        sk_synth::policy::SlotPlan::Routine(spec) => Some(spec),
+                        _ => None,
+                    };
+                    assert!(
+                        planned == Some(installed.spec()),
+                        "stale routine {} for handle {} ({op:?}): planned {planned:?}",
+                        installed.spec().template().name,
+                        handle.index()
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The text `query(Routines)` returns: a line per op, then (with
+/// `synth.show`) each routine's disassembly with addresses and holes.
 pub(crate) fn describe(sio: &Sio) -> alloc::string::String {
     use core::fmt::Write;
     let mut s = alloc::string::String::new();
-    let r = sio.routines.as_deref();
-    for (op, routine) in [
-        ("read", r.and_then(|r| r.read.as_ref())),
-        ("write", r.and_then(|r| r.write.as_ref())),
-    ] {
-        let _ = match routine {
-            Some(x) => writeln!(s, "{op}: synthesized {}", x.instance.name()),
-            None => writeln!(s, "{op}: generic"),
+    let r = sio.routines.as_ref();
+    for op in Op::ALL {
+        let name = match op {
+            Op::Read => "read",
+            Op::Write => "write",
+        };
+        let _ = match r.and_then(|r| r.installed(op)) {
+            Some(x) => writeln!(s, "{name}: synthesized {}", x.spec().template().name),
+            None => writeln!(s, "{name}: generic"),
         };
     }
     if !config().show_addresses {
@@ -502,29 +527,37 @@ pub(crate) fn describe(sio: &Sio) -> alloc::string::String {
         // `synth.show`.
         return s;
     }
-    if let Some(r) = r {
-        for (op, routine) in [
-            ("read", r.read.as_ref()),
-            ("write", r.write.as_ref()),
-            ("fallback", r.fallback.as_ref()),
-        ] {
-            let Some(x) = routine else { continue };
+    let Some(r) = r else { return s };
+    for op in Op::ALL {
+        let Some(x) = r.installed(op) else { continue };
+        let owner = sio.opener().unwrap_or(0);
+        for (what, routine) in [("", Some(x.block())), (" fallback", x.helper())] {
+            let Some(routine) = routine else { continue };
             let _ = writeln!(
                 s,
-                "\n== {op}: {} for handle {} of thread {} at {:#x}: {} bytes, created in {} TSC ticks, calls: {}",
-                x.instance.name(),
-                r.handle.index(),
-                r.owner,
-                x.block.address,
-                x.instance.size(),
-                x.cost_ticks,
-                match x.calls() {
+                "\n== {op:?}{what}: {} of thread {owner} at {:#x}: {} bytes, created in {} TSC ticks, calls: {}",
+                routine.instance.name(),
+                routine.block.address,
+                routine.instance.size(),
+                routine.cost_ticks,
+                match routine.calls() {
                     Some(n) => alloc::format!("{n}"),
                     None => alloc::string::String::from("not counted (boot with synth.count)"),
                 }
             );
-            s.push_str(&sk_synth::disassemble(&x.instance, &routine_bytes(x)));
+            let _ = writeln!(s, "; facts: {:?}", x.spec().invariants(owner));
+            s.push_str(&sk_synth::disassemble(
+                &routine.instance,
+                &routine_bytes(routine),
+            ));
         }
     }
     s
+}
+
+/// Reads a routine's bytes back from the arena.
+fn routine_bytes(r: &Routine) -> Vec<u8> {
+    let mut v = alloc::vec![0u8; r.instance.size()];
+    code_arena::read(r.block.address, &mut v);
+    v
 }

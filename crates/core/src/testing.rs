@@ -162,13 +162,13 @@ impl TestMachine {
                 .get(&self.id)
                 .and_then(|s| s.handles.get(Handle::new(handle)).ok())
                 .and_then(Object::as_sio)
-                .and_then(|sio| sio.routines.as_deref());
+                .and_then(|sio| sio.routines.as_ref());
             let found = routines.and_then(|r| {
-                [r.read.as_ref(), r.write.as_ref()]
+                sk_synth::policy::Op::ALL
                     .into_iter()
-                    .flatten()
+                    .filter_map(|op| r.installed(op))
                     .find(|x| x.entry() == address)
-                    .map(|x| x.instance.name())
+                    .map(|x| x.spec().template().name)
             });
             match found {
                 Some(name) => SlotState::Synthesized(name),

@@ -324,8 +324,11 @@ proptest! {
                 FileOp::Write { len, fill } => {
                     user.bytes[..len].fill(fill);
                     prop_assert_eq!(f.write(&mut fs, &dev, &mut user, &mut no_console(), BUF, len as u64), Ok(len as u64));
-                    if model.len() < pos + len { model.resize(pos + len, 0); }
-                    model[pos..pos + len].fill(fill);
+                    // An empty write changes nothing (not even past the end).
+                    if len > 0 {
+                        if model.len() < pos + len { model.resize(pos + len, 0); }
+                        model[pos..pos + len].fill(fill);
+                    }
                     pos += len;
                 }
                 FileOp::Read { len } => {
