@@ -7,8 +7,15 @@
 //! keeps TF set, until the first `#DB` in ring 3 (the instruction after the
 //! return): the count is then the number of kernel instructions from the
 //! `syscall` to the return to user mode. It works without a PMU, under TCG
-//! and KVM alike. The handler runs on its own IST stack and touches only
-//! atomics (the synthesized entry runs with the user's GS).
+//! and KVM alike. The handler runs on its own IST stack, always with the
+//! kernel's GS (the trap entry takes it), and in ring 0 touches only
+//! atomics (it may interrupt any kernel code, a holder of the state lock
+//! included).
+//!
+//! A `#DB` from user mode is claimed only as the end of the caller's own
+//! count (or the end of a count cancelled by a thread switch, see
+//! [`cancel`]); any other one (`int1`/icebp, a program single-stepping
+//! itself with TF) is left to the fault path, which kills the program.
 
 use core::sync::atomic::{AtomicU64, Ordering};
 use sk_machine::traps::TrapFrame;
@@ -16,6 +23,9 @@ use sk_machine::traps::TrapFrame;
 const TF: u64 = 1 << 8;
 
 static ARMED_FOR: AtomicU64 = AtomicU64::new(0);
+/// The thread whose count was cancelled while its call was in the kernel:
+/// it returns to user mode with TF set, and that one `#DB` is expected.
+static ORPHANED: AtomicU64 = AtomicU64::new(0);
 static COUNT: AtomicU64 = AtomicU64::new(0);
 static LAST: AtomicU64 = AtomicU64::new(0);
 
@@ -36,7 +46,9 @@ pub(crate) fn arm(thread: u64) {
 /// is about to run (its instructions must not be counted). Called at every
 /// thread switch; the next `#DB` then clears TF.
 pub(crate) fn cancel() {
-    if ARMED_FOR.swap(0, Ordering::SeqCst) != 0 {
+    let armed = ARMED_FOR.swap(0, Ordering::SeqCst);
+    if armed != 0 {
+        ORPHANED.store(armed, Ordering::SeqCst);
         COUNT.store(0, Ordering::SeqCst);
         sk_machine::syscall::keep_trap_flag_on_entry(false);
     }
@@ -51,22 +63,42 @@ fn on_debug(frame: &mut TrapFrame) -> bool {
     if frame.vector != 1 {
         return false;
     }
+    if frame.from_user() {
+        return on_user_debug(frame);
+    }
     if ARMED_FOR.load(Ordering::SeqCst) == 0 {
         // Not counting (never armed, or cancelled by a thread switch): a
-        // stray single-step, in user or kernel mode; stop stepping.
-        frame.rflags &= !TF;
-        return true;
-    }
-    if frame.from_user() {
-        if COUNT.load(Ordering::SeqCst) > 0 {
-            LAST.store(COUNT.swap(0, Ordering::SeqCst), Ordering::SeqCst);
-            ARMED_FOR.store(0, Ordering::SeqCst);
-            sk_machine::syscall::keep_trap_flag_on_entry(false);
-        }
+        // stray single-step in the kernel, e.g. the `#DB` a `mov ss` held
+        // back across `syscall`, or the rest of a cancelled count; stop
+        // stepping. The program gets its own `#DB` back in user mode.
         frame.rflags &= !TF;
         return true;
     }
     COUNT.fetch_add(1, Ordering::SeqCst);
     frame.rflags |= TF;
     true
+}
+
+/// A `#DB` from user mode: claimed (TF cleared) only if it ends the
+/// current thread's count, or the count a thread switch cancelled for it.
+/// From user mode no kernel lock is held on this CPU, so the state may be
+/// consulted.
+fn on_user_debug(frame: &mut TrapFrame) -> bool {
+    let current = crate::state::with(|core| core.current);
+    if ARMED_FOR.load(Ordering::SeqCst) == current && COUNT.load(Ordering::SeqCst) > 0 {
+        LAST.store(COUNT.swap(0, Ordering::SeqCst), Ordering::SeqCst);
+        ARMED_FOR.store(0, Ordering::SeqCst);
+        sk_machine::syscall::keep_trap_flag_on_entry(false);
+        frame.rflags &= !TF;
+        return true;
+    }
+    if current != 0
+        && ORPHANED
+            .compare_exchange(current, 0, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+    {
+        frame.rflags &= !TF;
+        return true;
+    }
+    false
 }
