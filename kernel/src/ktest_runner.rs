@@ -1,22 +1,31 @@
 //! The in-kernel test runner: walks the `.ktest` registry from a start
 //! index and reports each test on one line (protocol in `sk-ktest`).
+//! Only kernels built with the `ktest` feature have tests; any other kernel
+//! booted in test mode says so and exits with failure.
 //!
 //! Owns the "test in progress" state the trap hooks consult: a test that
 //! expects a double fault passes when the double-fault handler runs during
 //! it; any other fatal trap or panic ends the boot, and the xtask boots
 //! again from the next index.
 
+#[cfg(feature = "ktest")]
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use sk_ktest::protocol::{boot_end_line, plan_line, TestHeader};
+use sk_ktest::protocol::boot_end_line;
+#[cfg(feature = "ktest")]
+use sk_ktest::protocol::{plan_line, TestHeader};
+#[cfg(feature = "ktest")]
 use sk_ktest::{Expect, KTest, TestResult};
+#[cfg(feature = "ktest")]
+use sk_machine::print;
 use sk_machine::traps::{self, Hooks, TrapFrame};
-use sk_machine::{print, println, qemu};
+use sk_machine::{println, qemu};
 
 static EXPECTS_DOUBLE_FAULT: AtomicBool = AtomicBool::new(false);
 static PASSED: AtomicUsize = AtomicUsize::new(0);
 static FAILED: AtomicUsize = AtomicUsize::new(0);
 
+#[cfg(feature = "ktest")]
 /// The registered tests, in link order.
 #[allow(unsafe_code)]
 fn registry() -> &'static [KTest] {
@@ -33,14 +42,17 @@ fn registry() -> &'static [KTest] {
     unsafe { core::slice::from_raw_parts(start, len) }
 }
 
+#[cfg(feature = "ktest")]
 fn injected_failure() -> TestResult {
     Err("injected failure (self-check)".into())
 }
 
+#[cfg(feature = "ktest")]
 fn injected_panic() -> TestResult {
     panic!("injected panic (self-check)")
 }
 
+#[cfg(feature = "ktest")]
 /// All tests of this build, sorted by name; with `inject`, the self-check's
 /// two failing tests are appended.
 pub fn all_tests(inject: bool, filter: Option<&str>) -> Vec<KTest> {
@@ -65,6 +77,7 @@ pub fn all_tests(inject: bool, filter: Option<&str>) -> Vec<KTest> {
     tests
 }
 
+#[cfg(feature = "ktest")]
 /// Runs tests `start..` and exits QEMU with the boot's result.
 pub fn run(start: usize, inject: bool, filter: Option<&str>) -> ! {
     let tests = all_tests(inject, filter);
@@ -109,6 +122,14 @@ pub fn run(start: usize, inject: bool, filter: Option<&str>) -> ! {
     } else {
         qemu::ExitCode::Failure
     })
+}
+
+/// A kernel built without the `ktest` feature has no tests: says so and
+/// exits with failure (a test run must never pass by running nothing).
+#[cfg(not(feature = "ktest"))]
+pub fn run(_start: usize, _inject: bool, _filter: Option<&str>) -> ! {
+    println!("ktest: this kernel was built without the `ktest` feature: it has no tests");
+    qemu::exit(qemu::ExitCode::Failure)
 }
 
 fn on_double_fault(frame: &TrapFrame) -> ! {

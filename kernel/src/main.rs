@@ -22,6 +22,7 @@ mod cmdline;
 mod demo;
 mod ktest_runner;
 mod memory;
+#[cfg(feature = "ktest")]
 mod tests;
 
 use cmdline::{BootMode, Options};

@@ -25,8 +25,13 @@ pub fn root() -> PathBuf {
         .unwrap_or_default()
 }
 
-/// Builds the kernel; returns the ELF's path.
-pub fn kernel(profile: Profile) -> Result<PathBuf, String> {
+/// Cargo features of the kernel that test builds enable (the in-kernel
+/// tests, `probe::call` and the other test-only mechanisms).
+pub const TEST_FEATURES: &[&str] = &["ktest"];
+
+/// Builds the kernel with `features` (e.g. [`TEST_FEATURES`], or none);
+/// returns the ELF's path.
+pub fn kernel(profile: Profile, features: &[&str]) -> Result<PathBuf, String> {
     let target_dir = root().join("target/kernel");
     let mut cmd = Command::new(cargo());
     cmd.current_dir(root()).args([
@@ -41,6 +46,9 @@ pub fn kernel(profile: Profile) -> Result<PathBuf, String> {
     cmd.arg(&target_dir);
     if profile == Profile::Release {
         cmd.arg("--release");
+    }
+    if !features.is_empty() {
+        cmd.args(["--features", &features.join(",")]);
     }
     let status = cmd
         .status()
@@ -65,6 +73,7 @@ pub const USER_PROGRAMS: &[&str] = &[
     "prog2",
     "sysfuzz",
     "faulty",
+    "hostile",
     "worker",
     "abitest",
     "synthtest",

@@ -96,7 +96,7 @@ fn main() -> ExitCode {
 
 fn run(args: &Args) -> Result<ExitCode, String> {
     setup::ensure_all()?;
-    let kernel = build::kernel(build::Profile::Dev)?;
+    let kernel = build::kernel(build::Profile::Dev, &[])?;
     let initrd = build::initrd()?;
     let accel = accel::choose(args.accel, &kernel);
     let cmdline = args.kernel_args.join(" ");
@@ -133,7 +133,7 @@ fn test(args: &Args) -> Result<ExitCode, String> {
 
 fn in_kernel_tests(args: &Args) -> Result<ExitCode, String> {
     setup::ensure_all()?;
-    let kernel = build::kernel(build::Profile::Dev)?;
+    let kernel = build::kernel(build::Profile::Dev, build::TEST_FEATURES)?;
     let initrd = build::initrd()?;
     let accel = accel::choose(args.accel, &kernel);
     let summary = ktest::run_all(&kernel, &initrd, accel, args.inject, args.filter.as_deref())?;
@@ -146,7 +146,7 @@ fn in_kernel_tests(args: &Args) -> Result<ExitCode, String> {
 
 fn gdb(args: &Args) -> Result<ExitCode, String> {
     setup::ensure_all()?;
-    let kernel = build::kernel(build::Profile::Dev)?;
+    let kernel = build::kernel(build::Profile::Dev, build::TEST_FEATURES)?;
     let initrd = build::initrd()?;
     let accel = accel::choose(args.accel, &kernel);
     println!("xtask: QEMU waits for gdb on localhost:1234; in another terminal run:");

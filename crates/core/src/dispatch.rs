@@ -22,6 +22,16 @@ pub(crate) fn install() {
     sk_machine::syscall::set_handler(syscall_entry);
     sk_machine::synth_entry::set_handler(from_synthesized);
     sk_machine::syscall::set_bad_return_handler(bad_return);
+    sk_machine::syscall::set_compat_syscall_handler(compat_syscall);
+}
+
+/// `syscall` from 32-bit code (IA32_CSTAR) or `sysenter`: there is no such
+/// ABI, and the entry cannot return to the caller; the program dies.
+fn compat_syscall() -> ! {
+    crate::smach::kill_current(
+        sk_abi::ExitStatus::KILLED,
+        format_args!("compatibility-mode syscall"),
+    )
 }
 
 /// The `syscall` upcall: runs one call and stores the result in `rax`.

@@ -7,8 +7,15 @@
 //! keeps TF set, until the first `#DB` in ring 3 (the instruction after the
 //! return): the count is then the number of kernel instructions from the
 //! `syscall` to the return to user mode. It works without a PMU, under TCG
-//! and KVM alike. The handler runs on its own IST stack and touches only
-//! atomics (the synthesized entry runs with the user's GS).
+//! and KVM alike. The handler runs on its own IST stack, always with the
+//! kernel's GS (the trap entry takes it), and in ring 0 touches only
+//! atomics (it may interrupt any kernel code, a holder of the state lock
+//! included).
+//!
+//! A `#DB` from user mode is claimed only as the end of the caller's own
+//! count (or the end of a count cancelled by a thread switch, see
+//! [`cancel`]); any other one (`int1`/icebp, a program single-stepping
+//! itself with TF) is left to the fault path, which kills the program.
 //!
 //! While a call is traced it runs with every instruction trapping and
 //! interrupts masked, so tracing is a measurement tool, not a right: it is
@@ -27,9 +34,9 @@ pub(crate) const MAX_STEPS: u64 = 100_000;
 
 static ENABLED: AtomicBool = AtomicBool::new(false);
 static ARMED_FOR: AtomicU64 = AtomicU64::new(0);
-/// A traced call was made: the program's next user-mode single step is
-/// the end of the trace, not a trap of its own.
-static AWAIT_USER_STEP: AtomicBool = AtomicBool::new(false);
+/// The thread whose count was cancelled while its call was in the kernel:
+/// it returns to user mode with TF set, and that one `#DB` is expected.
+static ORPHANED: AtomicU64 = AtomicU64::new(0);
 static COUNT: AtomicU64 = AtomicU64::new(0);
 static LAST: AtomicU64 = AtomicU64::new(0);
 
@@ -53,16 +60,16 @@ pub(crate) fn install() {
 pub(crate) fn arm(thread: u64) {
     COUNT.store(0, Ordering::SeqCst);
     ARMED_FOR.store(thread, Ordering::SeqCst);
-    AWAIT_USER_STEP.store(true, Ordering::SeqCst);
     sk_machine::syscall::keep_trap_flag_on_entry(true);
 }
 
 /// Stops a count in progress: the traced call blocked and another thread
 /// is about to run (its instructions must not be counted). Called at every
-/// thread switch. The program's own first single-step trap after the call
-/// is still expected (it set TF to be traced) and is consumed.
+/// thread switch; the next `#DB` then clears TF.
 pub(crate) fn cancel() {
-    if ARMED_FOR.swap(0, Ordering::SeqCst) != 0 {
+    let armed = ARMED_FOR.swap(0, Ordering::SeqCst);
+    if armed != 0 {
+        ORPHANED.store(armed, Ordering::SeqCst);
         COUNT.store(0, Ordering::SeqCst);
         sk_machine::syscall::keep_trap_flag_on_entry(false);
     }
@@ -73,45 +80,56 @@ pub(crate) fn last() -> u64 {
     LAST.load(Ordering::SeqCst)
 }
 
-/// Stops stepping the kernel: a cancelled or too long trace.
-fn stop_stepping(frame: &mut TrapFrame) {
-    ARMED_FOR.store(0, Ordering::SeqCst);
-    COUNT.store(0, Ordering::SeqCst);
-    sk_machine::syscall::keep_trap_flag_on_entry(false);
-    frame.rflags &= !TF;
-}
-
-/// The `#DB` hook: true if the trap belonged to a trace (consumed); a user
-/// `#DB` that did not is the program's own (the kernel kills it).
 fn on_debug(frame: &mut TrapFrame) -> bool {
     if frame.vector != 1 {
         return false;
     }
     if frame.from_user() {
-        // The first single step in user mode after a traced call ends it.
-        if !AWAIT_USER_STEP.swap(false, Ordering::SeqCst) {
-            return false;
-        }
-        if ARMED_FOR.load(Ordering::SeqCst) != 0 {
-            LAST.store(COUNT.swap(0, Ordering::SeqCst), Ordering::SeqCst);
-            ARMED_FOR.store(0, Ordering::SeqCst);
-            sk_machine::syscall::keep_trap_flag_on_entry(false);
-        }
-        frame.rflags &= !TF;
-        return true;
+        return on_user_debug(frame);
     }
     if ARMED_FOR.load(Ordering::SeqCst) == 0 {
-        // A kernel single step nobody counts (a cancelled trace).
+        // Not counting (never armed, or cancelled by a thread switch): a
+        // stray single-step in the kernel, e.g. the `#DB` a `mov ss` held
+        // back across `syscall`, or the rest of a cancelled count; stop
+        // stepping. The program gets its own `#DB` back in user mode.
         frame.rflags &= !TF;
         return true;
     }
     if COUNT.fetch_add(1, Ordering::SeqCst) + 1 >= MAX_STEPS {
-        // Too long to trace: give up; the call goes on untraced and
-        // `LastTrace` says 0.
+        // Too long to trace: give up; the call goes on untraced, `LastTrace`
+        // says 0, and the program's own `#DB` after the call is expected.
+        let armed = ARMED_FOR.swap(0, Ordering::SeqCst);
+        ORPHANED.store(armed, Ordering::SeqCst);
+        COUNT.store(0, Ordering::SeqCst);
         LAST.store(0, Ordering::SeqCst);
-        stop_stepping(frame);
+        sk_machine::syscall::keep_trap_flag_on_entry(false);
+        frame.rflags &= !TF;
         return true;
     }
     frame.rflags |= TF;
     true
+}
+
+/// A `#DB` from user mode: claimed (TF cleared) only if it ends the
+/// current thread's count, or the count a thread switch cancelled for it.
+/// From user mode no kernel lock is held on this CPU, so the state may be
+/// consulted.
+fn on_user_debug(frame: &mut TrapFrame) -> bool {
+    let current = crate::state::with(|core| core.current);
+    if ARMED_FOR.load(Ordering::SeqCst) == current && COUNT.load(Ordering::SeqCst) > 0 {
+        LAST.store(COUNT.swap(0, Ordering::SeqCst), Ordering::SeqCst);
+        ARMED_FOR.store(0, Ordering::SeqCst);
+        sk_machine::syscall::keep_trap_flag_on_entry(false);
+        frame.rflags &= !TF;
+        return true;
+    }
+    if current != 0
+        && ORPHANED
+            .compare_exchange(current, 0, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+    {
+        frame.rflags &= !TF;
+        return true;
+    }
+    false
 }

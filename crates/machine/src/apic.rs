@@ -96,6 +96,31 @@ pub(crate) fn init(hz: u64) -> Result<(), paging::MapError> {
     Ok(())
 }
 
+/// Sends this CPU an NMI through its own APIC (test builds only: the
+/// entry-path tests raise an NMI at chosen instructions).
+#[cfg(feature = "ktest")]
+pub fn send_nmi_to_self() {
+    const REG_ID: u32 = 0x20;
+    const REG_ICR_LOW: u32 = 0x300;
+    const REG_ICR_HIGH: u32 = 0x310;
+    const X2APIC_ID_MSR: u32 = 0x802;
+    const X2APIC_ICR_MSR: u32 = 0x830;
+    // Delivery mode NMI, level assert, physical destination, no shorthand.
+    const NMI: u32 = (0b100 << 8) | (1 << 14);
+    if X2APIC.load(Ordering::Relaxed) {
+        // SAFETY: x2APIC mode is on; reading the ID and writing the ICR
+        // (one 64-bit MSR) sends one NMI to this CPU only.
+        unsafe {
+            let id = crate::cpu::rdmsr(X2APIC_ID_MSR) & 0xffff_ffff;
+            crate::cpu::wrmsr(X2APIC_ICR_MSR, (id << 32) | u64::from(NMI));
+        }
+    } else {
+        let id = read(REG_ID) >> 24;
+        write(REG_ICR_HIGH, id << 24);
+        write(REG_ICR_LOW, NMI);
+    }
+}
+
 /// Signals end of interrupt (called by the trap dispatcher).
 pub(crate) fn end_of_interrupt() {
     write(REG_EOI, 0);

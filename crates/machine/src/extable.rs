@@ -3,9 +3,11 @@
 //!
 //! Owns the `.extable` section format ([`FixupEntry`]), the lookup, and the
 //! register convention at a fixup: `rax` = page-fault error code, `rdx` =
-//! faulting address. An entry of kind [`FixupKind::CallProbe`] covers a
-//! `jmp` to a target that may not be executable: the fault is then at the
-//! target, and the entry is found through the return address on the stack.
+//! faulting address. In test builds only, an entry of kind
+//! `FixupKind::CallProbe` covers `probe::call`'s `call` to a target that
+//! may not be executable: the fault is then at the target, and the entry is
+//! found through the return address on the stack; the trap handler honours
+//! it only while that probe runs and at the exact RSP it recorded.
 //! Linux's `_ASM_EXTABLE` is the model (arch/x86/mm/extable.c).
 
 /// How a matching entry is applied.
@@ -14,7 +16,9 @@
 pub enum FixupKind {
     /// The faulting instruction's address is `insn`.
     Instruction = 0,
-    /// The fault is an instruction fetch whose return address is `insn`.
+    /// The fault is an instruction fetch whose return address is `insn`
+    /// (test builds only; see `probe::call`).
+    #[cfg(feature = "ktest")]
     CallProbe = 1,
 }
 
@@ -57,4 +61,14 @@ pub fn find(rip: u64, kind: FixupKind) -> Option<u64> {
 /// Number of static entries (for the boot log and tests).
 pub fn static_entries() -> usize {
     static_table().len()
+}
+
+/// `(return address, fixup)` of every static [`FixupKind::CallProbe`]
+/// entry (test builds only: tests forge frames against them).
+#[cfg(feature = "ktest")]
+pub fn call_probe_sites() -> impl Iterator<Item = (u64, u64)> {
+    static_table()
+        .iter()
+        .filter(|e| e.kind == FixupKind::CallProbe as u64)
+        .map(|e| (e.insn, e.fixup))
 }

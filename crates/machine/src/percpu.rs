@@ -22,6 +22,12 @@ pub struct PerCpu {
     pub user_rsp: u64,
     /// Current thread's synthesized entry stub, if any (offset 32).
     pub entry_stub: u64,
+    /// Non-zero while `probe::call` runs on this CPU (offset 40; test
+    /// builds only ever set it).
+    pub probe_active: u64,
+    /// The RSP `probe::call` expects a fetch fault at: just after its
+    /// `call` pushed the return address (offset 48).
+    pub probe_rsp: u64,
 }
 
 /// Offset of [`PerCpu::syscall_stack_top`] for assembly.
@@ -30,13 +36,29 @@ pub const SYSCALL_STACK_TOP_OFFSET: usize = 16;
 pub const USER_RSP_OFFSET: usize = 24;
 /// Offset of [`PerCpu::entry_stub`] for assembly.
 pub const ENTRY_STUB_OFFSET: usize = 32;
+/// Offset of [`PerCpu::probe_active`] for assembly.
+pub const PROBE_ACTIVE_OFFSET: usize = 40;
+/// Offset of [`PerCpu::probe_rsp`] for assembly.
+pub const PROBE_RSP_OFFSET: usize = 48;
 
-static mut BSP: PerCpu = PerCpu {
+const _: () = {
+    assert!(core::mem::offset_of!(PerCpu, syscall_stack_top) == SYSCALL_STACK_TOP_OFFSET);
+    assert!(core::mem::offset_of!(PerCpu, user_rsp) == USER_RSP_OFFSET);
+    assert!(core::mem::offset_of!(PerCpu, entry_stub) == ENTRY_STUB_OFFSET);
+    assert!(core::mem::offset_of!(PerCpu, probe_active) == PROBE_ACTIVE_OFFSET);
+    assert!(core::mem::offset_of!(PerCpu, probe_rsp) == PROBE_RSP_OFFSET);
+};
+
+/// The boot CPU's block. Trap entries compare `IA32_GS_BASE` with its
+/// address to tell the kernel's GS from a user's (traps.rs).
+pub(crate) static mut BSP: PerCpu = PerCpu {
     self_ptr: 0,
     cpu_id: 0,
     syscall_stack_top: 0,
     user_rsp: 0,
     entry_stub: 0,
+    probe_active: 0,
+    probe_rsp: 0,
 };
 static READY: AtomicBool = AtomicBool::new(false);
 
@@ -61,6 +83,25 @@ pub(crate) fn init_boot_cpu() {
     READY.store(true, Ordering::Release);
 }
 
+/// True once the boot CPU's GS points at its block.
+pub(crate) fn is_ready() -> bool {
+    READY.load(Ordering::Acquire)
+}
+
+/// True if the active GS base (`IA32_GS_BASE`) is this kernel's per-CPU
+/// block, i.e. GS-relative per-CPU data may be used right now (false
+/// before per-CPU data is set up, and in ring 0 code that still runs with
+/// the user's GS: entry stubs and synthesized routines).
+pub fn gs_is_kernel() -> bool {
+    if !READY.load(Ordering::Acquire) {
+        return false;
+    }
+    // SAFETY: reading IA32_GS_BASE has no side effect; it exists on every
+    // x86-64 CPU.
+    let base = unsafe { crate::cpu::rdmsr(IA32_GS_BASE) };
+    base == &raw const BSP as u64
+}
+
 /// This CPU's number (0 before per-CPU data is set up).
 pub fn cpu_id() -> u64 {
     if !READY.load(Ordering::Acquire) {
@@ -80,4 +121,47 @@ pub fn set_syscall_stack_top(top: u64) {
     // SAFETY: offset 16 is `syscall_stack_top` of this CPU's live block;
     // interrupts cannot observe a torn 8-byte aligned store.
     unsafe { core::arch::asm!("mov gs:[16], {}", in(reg) top, options(nostack, preserves_flags)) };
+}
+
+/// The RSP an active `probe::call` on this CPU expects its fetch fault at,
+/// or `None` when no probe runs. Only meaningful with the kernel's GS (the
+/// trap entry guarantees it).
+#[cfg(feature = "ktest")]
+pub(crate) fn active_probe_rsp() -> Option<u64> {
+    let (active, rsp): (u64, u64);
+    // SAFETY: GS points at this CPU's live block (kernel GS); the offsets
+    // are those of `probe_active` and `probe_rsp`.
+    unsafe {
+        core::arch::asm!(
+            "mov {a}, gs:[{active}]",
+            "mov {r}, gs:[{rsp}]",
+            a = out(reg) active,
+            r = out(reg) rsp,
+            active = const PROBE_ACTIVE_OFFSET,
+            rsp = const PROBE_RSP_OFFSET,
+            options(nostack, readonly, preserves_flags),
+        )
+    };
+    (active != 0).then_some(rsp)
+}
+
+/// Test builds only: marks a probe active with expected RSP `rsp`
+/// (`Some`), or none (`None`), so tests can check the fixup rule's
+/// conditions with made-up frames.
+#[cfg(feature = "ktest")]
+pub fn set_probe_for_test(rsp: Option<u64>) {
+    let (active, value) = (u64::from(rsp.is_some()), rsp.unwrap_or(0));
+    // SAFETY: offsets of `probe_active`/`probe_rsp` in this CPU's live
+    // block; aligned 8-byte stores.
+    unsafe {
+        core::arch::asm!(
+            "mov gs:[{r}], {v}",
+            "mov gs:[{a}], {f}",
+            v = in(reg) value,
+            f = in(reg) active,
+            r = const PROBE_RSP_OFFSET,
+            a = const PROBE_ACTIVE_OFFSET,
+            options(nostack, preserves_flags),
+        )
+    };
 }

@@ -38,8 +38,10 @@ pub(crate) fn wait_ticks(ticks: u16) -> bool {
     true
 }
 
-/// Remaps the 8259 PICs to vectors 0x20..0x2f and masks every line, so a
-/// stray legacy interrupt can never look like an exception.
+/// Remaps the 8259 PICs to vectors 0x30..0x3f (`traps::LEGACY_PIC_BASE`,
+/// clear of the exceptions and of the APIC timer at 0x20) and masks every
+/// line, so a stray legacy interrupt can never look like an exception or a
+/// timer tick; the IDT has a do-nothing handler on each of those vectors.
 pub(crate) fn mask_legacy_pic() {
     // SAFETY: standard 8259 initialization sequence on its fixed ports,
     // run once at boot with interrupts off.
@@ -50,8 +52,8 @@ pub(crate) fn mask_legacy_pic() {
         let mut data2 = Port::<u8>::new(0xa1);
         cmd1.write(0x11);
         cmd2.write(0x11);
-        data1.write(0x20);
-        data2.write(0x28);
+        data1.write(crate::traps::LEGACY_PIC_BASE);
+        data2.write(crate::traps::LEGACY_PIC_BASE + 8);
         data1.write(4);
         data2.write(2);
         data1.write(1);
@@ -59,4 +61,12 @@ pub(crate) fn mask_legacy_pic() {
         data1.write(0xff);
         data2.write(0xff);
     }
+}
+
+/// The 8259 interrupt mask registers (master, slave): 0xff each once
+/// [`mask_legacy_pic`] ran.
+pub fn legacy_pic_masks() -> (u8, u8) {
+    // SAFETY: reading the data ports of the 8259s returns their interrupt
+    // mask registers (OCW1) and changes nothing.
+    unsafe { (Port::<u8>::new(0x21).read(), Port::<u8>::new(0xa1).read()) }
 }

@@ -3,6 +3,7 @@
 //!
 //! Used by tests of the fixup mechanism and of page protections (read-only
 //! text, NX data, guard pages) and as the model for the user-copy routines.
+//! [`call`] exists in test builds only (feature `ktest`).
 
 use core::arch::asm;
 
@@ -98,32 +99,52 @@ pub fn write_u8(addr: u64, byte: u8) -> Result<(), PageFault> {
 }
 
 /// Calls the code at `addr` (which must be `ret` if it runs at all), or
-/// reports the page fault (e.g. an NX data page).
+/// reports the page fault (e.g. an NX data page). Test builds only: the
+/// fixup rule it needs (`FixupKind::CallProbe`) resumes kernel code after
+/// a ring-0 instruction-fetch fault, which only a test may ask for.
+///
+/// While the call runs, this CPU's per-CPU block says a probe is active
+/// and holds the RSP the fetch fault must have (right after the `call`
+/// pushed its return address); the fault handler applies the rule only
+/// then (traps.rs), and interrupts are off so nothing else runs meanwhile.
+#[cfg(feature = "ktest")]
 pub fn call(addr: u64) -> Result<(), PageFault> {
-    let status: u64;
-    let cr2: u64;
-    // SAFETY: the call either executes code that returns immediately
-    // (callers pass a `ret` or a non-executable page), or faults on the
-    // fetch; then the CallProbe entry keyed by the return address (label
-    // 2) resumes at 3 with the return address popped (extable.rs).
-    unsafe {
-        asm!(
-            "mov rax, {none}",
-            "xor edx, edx",
-            "call {addr}",
-            "2:",
-            "3:",
-            ".pushsection .extable, \"a\"",
-            ".balign 8",
-            ".quad 2b, 3b, 1",
-            ".popsection",
-            addr = in(reg) addr,
-            none = const NO_FAULT,
-            out("rax") status,
-            out("rdx") cr2,
-            clobber_abi("C"),
-        );
-    }
+    let (status, cr2) = crate::cpu::without_interrupts(|| {
+        let status: u64;
+        let cr2: u64;
+        // SAFETY: the call either executes code that returns immediately
+        // (callers pass a `ret` or a non-executable page), or faults on
+        // the fetch; then the CallProbe entry keyed by the return address
+        // (label 2) resumes at 3 with the return address popped
+        // (extable.rs), because the per-CPU probe state written just
+        // before names this exact RSP. Both paths clear the state. GS is
+        // the kernel's (ordinary kernel code); rsi is scratch (clobbered).
+        unsafe {
+            asm!(
+                "mov rax, {none}",
+                "xor edx, edx",
+                "lea rsi, [rsp - 8]",
+                "mov gs:[{probe_rsp}], rsi",
+                "mov qword ptr gs:[{probe_active}], 1",
+                "call rdi",
+                "2:",
+                "3:",
+                "mov qword ptr gs:[{probe_active}], 0",
+                ".pushsection .extable, \"a\"",
+                ".balign 8",
+                ".quad 2b, 3b, 1",
+                ".popsection",
+                in("rdi") addr,
+                none = const NO_FAULT,
+                probe_rsp = const crate::percpu::PROBE_RSP_OFFSET,
+                probe_active = const crate::percpu::PROBE_ACTIVE_OFFSET,
+                out("rax") status,
+                out("rdx") cr2,
+                clobber_abi("C"),
+            );
+        }
+        (status, cr2)
+    });
     if status == NO_FAULT {
         Ok(())
     } else {

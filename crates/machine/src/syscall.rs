@@ -1,8 +1,16 @@
-//! System-call entry through `syscall`/`sysretq` (the generic path's door).
+//! System-call entry through `syscall`/`sysretq` (the generic path's door),
+//! and the entries that must never serve a call.
 //!
-//! Owns the MSR setup (EFER.SCE, STAR, LSTAR, SFMASK), the entry stub that
-//! switches to the kernel stack with `swapgs`, and [`SyscallFrame`]. The
-//! kernel's dispatcher is an upcall ([`set_handler`]). Before `sysretq` the
+//! Owns every ring-0 entry MSR (EFER.SCE, STAR, LSTAR, CSTAR, SFMASK,
+//! SYSENTER_CS/ESP/EIP: all written at boot, none left at its reset
+//! value), the 64-bit entry stub that switches to the kernel stack with
+//! `swapgs`, [`SyscallFrame`], and the kill entry that `syscall` from
+//! compatibility mode (CSTAR) and `sysenter` (SYSENTER_EIP) would reach:
+//! it leaves the user's stack and GS before touching memory and calls the
+//! kernel's [`set_compat_syscall_handler`] upcall, which kills the caller.
+//! `sysenter` itself cannot enter: SYSENTER_CS = 0 makes it #GP on Intel
+//! (on AMD it is #UD in long mode). The kernel's dispatcher is an upcall
+//! ([`set_handler`]). Before `sysretq` the
 //! return address is checked to be canonical and in the user half: on Intel
 //! CPUs `sysret` to a non-canonical RIP faults in ring 0 with the user's RSP
 //! (the "sysret hazard", CVE-2012-0217); such a return is diverted to the
@@ -10,11 +18,15 @@
 
 use crate::gdt::{KERNEL_CS, SYSRET_BASE};
 use crate::percpu::{SYSCALL_STACK_TOP_OFFSET, USER_RSP_OFFSET};
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
+const IA32_SYSENTER_CS: u32 = 0x174;
+const IA32_SYSENTER_ESP: u32 = 0x175;
+const IA32_SYSENTER_EIP: u32 = 0x176;
 const IA32_EFER: u32 = 0xC000_0080;
 const IA32_STAR: u32 = 0xC000_0081;
 const IA32_LSTAR: u32 = 0xC000_0082;
+const IA32_CSTAR: u32 = 0xC000_0083;
 const IA32_FMASK: u32 = 0xC000_0084;
 const EFER_SCE: u64 = 1;
 
@@ -140,10 +152,12 @@ pub fn syscall_entry_address() -> u64 {
     syscall_entry as *const () as u64
 }
 
-/// Enables `syscall` and points LSTAR at the generic entry.
+/// Enables `syscall` and writes every entry MSR: LSTAR at the generic
+/// entry, CSTAR and SYSENTER_EIP at the kill entries, SYSENTER_CS = 0.
 pub(crate) fn init() {
-    // SAFETY: EFER, STAR, LSTAR and FMASK exist on every x86-64 CPU; the
-    // selectors match gdt.rs; the entry stub is a valid kernel address.
+    // SAFETY: EFER, STAR, LSTAR, CSTAR, FMASK and the SYSENTER MSRs exist
+    // on every x86-64 CPU; the selectors match gdt.rs; every entry address
+    // is a kernel stub that follows its entry protocol.
     unsafe {
         let efer = crate::cpu::rdmsr(IA32_EFER);
         crate::cpu::wrmsr(IA32_EFER, efer | EFER_SCE);
@@ -152,8 +166,141 @@ pub(crate) fn init() {
             (u64::from(SYSRET_BASE) << 48) | (u64::from(KERNEL_CS) << 32),
         );
         crate::cpu::wrmsr(IA32_LSTAR, syscall_entry as *const () as u64);
+        crate::cpu::wrmsr(IA32_CSTAR, compat_syscall_entry as *const () as u64);
         crate::cpu::wrmsr(IA32_FMASK, SFMASK);
+        // SYSENTER_CS = 0: `sysenter` raises #GP (Intel; AMD: #UD in long
+        // mode) and never loads the other two; they still name the kill
+        // entry and a non-canonical stack, in case it ever did.
+        crate::cpu::wrmsr(IA32_SYSENTER_CS, 0);
+        crate::cpu::wrmsr(IA32_SYSENTER_ESP, SYSENTER_ESP);
+        crate::cpu::wrmsr(IA32_SYSENTER_EIP, sysenter_entry as *const () as u64);
     }
+}
+
+/// IA32_SYSENTER_ESP: non-canonical, so a stack access through it faults
+/// (the kill entry never uses it anyway).
+const SYSENTER_ESP: u64 = 0x8000_0000_0000_0000;
+
+/// The ring-0 entry MSRs as the CPU holds them now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub struct EntryMsrs {
+    pub efer: u64,
+    pub star: u64,
+    pub lstar: u64,
+    pub cstar: u64,
+    pub fmask: u64,
+    pub sysenter_cs: u64,
+    pub sysenter_esp: u64,
+    pub sysenter_eip: u64,
+}
+
+/// Reads every ring-0 entry MSR (for tests and the boot log).
+pub fn entry_msrs() -> EntryMsrs {
+    // SAFETY: all eight MSRs exist on every x86-64 CPU; reading them has
+    // no side effect.
+    unsafe {
+        use crate::cpu::rdmsr;
+        EntryMsrs {
+            efer: rdmsr(IA32_EFER),
+            star: rdmsr(IA32_STAR),
+            lstar: rdmsr(IA32_LSTAR),
+            cstar: rdmsr(IA32_CSTAR),
+            fmask: rdmsr(IA32_FMASK),
+            sysenter_cs: rdmsr(IA32_SYSENTER_CS),
+            sysenter_esp: rdmsr(IA32_SYSENTER_ESP),
+            sysenter_eip: rdmsr(IA32_SYSENTER_EIP),
+        }
+    }
+}
+
+/// RFLAGS bits the entry mask must clear: IF, TF, DF, AC, NT.
+pub const FMASK_REQUIRED: u64 = SFMASK;
+
+/// Address of the compatibility-mode `syscall` entry (IA32_CSTAR).
+pub fn compat_entry_address() -> u64 {
+    compat_syscall_entry as *const () as u64
+}
+
+/// Address of the `sysenter` entry (IA32_SYSENTER_EIP).
+pub fn sysenter_entry_address() -> u64 {
+    sysenter_entry as *const () as u64
+}
+
+static COMPAT_HANDLER: AtomicUsize = AtomicUsize::new(0);
+static COMPAT_ENTRIES: AtomicU64 = AtomicU64::new(0);
+static SYSENTER_ENTRIES: AtomicU64 = AtomicU64::new(0);
+
+/// Installs the upcall for a `syscall` from compatibility mode (or a
+/// `sysenter` that got in): it must end the calling thread's program and
+/// never return (there is no 32-bit ABI; returning to the caller is not
+/// possible from this entry).
+pub fn set_compat_syscall_handler(handler: fn() -> !) {
+    COMPAT_HANDLER.store(handler as *const () as usize, Ordering::Release);
+}
+
+/// Entries through IA32_CSTAR and IA32_SYSENTER_EIP since boot.
+pub fn kill_entries() -> (u64, u64) {
+    (
+        COMPAT_ENTRIES.load(Ordering::SeqCst),
+        SYSENTER_ENTRIES.load(Ordering::SeqCst),
+    )
+}
+
+extern "C" fn compat_dispatch(from_sysenter: u64) -> ! {
+    if from_sysenter != 0 {
+        SYSENTER_ENTRIES.fetch_add(1, Ordering::SeqCst);
+    } else {
+        COMPAT_ENTRIES.fetch_add(1, Ordering::SeqCst);
+    }
+    let raw = COMPAT_HANDLER.load(Ordering::Acquire);
+    if raw != 0 {
+        // SAFETY: COMPAT_HANDLER only holds 0 or a `fn() -> !` stored by
+        // `set_compat_syscall_handler`.
+        let handler = unsafe { core::mem::transmute::<usize, fn() -> !>(raw) };
+        handler()
+    }
+    crate::println!("syscall: compatibility-mode entry and no handler to kill the caller");
+    crate::qemu::exit(crate::qemu::ExitCode::Failure)
+}
+
+/// IA32_CSTAR: `syscall` from 32-bit (compatibility-mode) code. Entered in
+/// ring 0 with the user's RSP and GS and RFLAGS masked by FMASK. Takes the
+/// kernel GS and this thread's kernel stack before touching memory, as the
+/// 64-bit entry does, clears every flag, and calls the kill upcall. Never
+/// returns to the caller.
+#[unsafe(naked)]
+extern "C" fn compat_syscall_entry() {
+    core::arch::naked_asm!(
+        "swapgs",
+        "mov rsp, gs:[{stack_top}]",
+        "push 2",
+        "popfq",
+        "xor edi, edi",
+        "call {dispatch}",
+        "ud2",
+        stack_top = const SYSCALL_STACK_TOP_OFFSET,
+        dispatch = sym compat_dispatch,
+    );
+}
+
+/// IA32_SYSENTER_EIP: unreachable while SYSENTER_CS = 0; if `sysenter`
+/// ever entered (ring 0, user GS, RSP = SYSENTER_ESP, TF and AC as the
+/// user left them), this leaves the user state exactly like
+/// [`compat_syscall_entry`] and kills the caller.
+#[unsafe(naked)]
+extern "C" fn sysenter_entry() {
+    core::arch::naked_asm!(
+        "swapgs",
+        "mov rsp, gs:[{stack_top}]",
+        "push 2",
+        "popfq",
+        "mov edi, 1",
+        "call {dispatch}",
+        "ud2",
+        stack_top = const SYSCALL_STACK_TOP_OFFSET,
+        dispatch = sym compat_dispatch,
+    );
 }
 
 /// Points LSTAR at `entry` (a thread's synthesized stub, or the generic one).

@@ -6,9 +6,19 @@
 //! debug traps and an expected double fault, and the fatal-exception dump
 //! (vector, error code, RIP, CR2, every register). Kernel page faults first
 //! consult the fixup table (`extable.rs`).
+//!
+//! Every entry is "paranoid" (docs/ring0-entries.md): ring-0 code runs with
+//! the user's GS in entry stubs and synthesized routines, and an NMI, `#DB`
+//! or `#MC` can land on any instruction, so whether to `swapgs` is decided
+//! from `IA32_GS_BASE` (is it this CPU's per-CPU block?), never from the
+//! saved CS, and undone the same way on exit. Every entry also clears
+//! RFLAGS.AC (with `popfq`, which works on CPUs without SMAP, where `clac`
+//! is #UD) and DF before any Rust code runs; `iretq` gives the interrupted
+//! code its own flags back.
 
 use crate::extable::{self, FixupKind};
 use crate::gdt;
+use core::sync::atomic::{AtomicU64, Ordering};
 use spin::{Mutex, Once};
 use x86_64::structures::idt::InterruptDescriptorTable;
 use x86_64::VirtAddr;
@@ -63,7 +73,9 @@ pub struct Hooks {
     pub timer: fn(&mut TrapFrame),
     /// An exception raised by user code (the kernel terminates the program).
     pub user_exception: fn(&mut TrapFrame, cr2: u64),
-    /// `#DB` or `#BP` from any mode (single-step instruction counting).
+    /// `#DB` or `#BP` from any mode (single-step instruction counting);
+    /// returns true if it claimed the trap. An unclaimed one from user
+    /// mode goes to `user_exception` (the program dies).
     pub debug: fn(&mut TrapFrame) -> bool,
     /// A double fault (kernel stack overflow); never returns.
     pub double_fault: fn(&TrapFrame) -> !,
@@ -145,30 +157,68 @@ stub!(vec28, 28);
 stub!(vec29, 29, error_code);
 stub!(vec30, 30, error_code);
 stub!(vec32, 32);
+stub!(vec48, 48);
+stub!(vec49, 49);
+stub!(vec50, 50);
+stub!(vec51, 51);
+stub!(vec52, 52);
+stub!(vec53, 53);
+stub!(vec54, 54);
+stub!(vec55, 55);
+stub!(vec56, 56);
+stub!(vec57, 57);
+stub!(vec58, 58);
+stub!(vec59, 59);
+stub!(vec60, 60);
+stub!(vec61, 61);
+stub!(vec62, 62);
+stub!(vec63, 63);
 stub!(vec255, 255);
 
-/// Saves all registers, switches GS if the trap came from user mode,
-/// calls [`trap_dispatch`], and returns with `iretq`.
+/// First vector of the legacy 8259 PICs (remapped there and masked at boot,
+/// pit.rs): 0x30..=0x3f, clear of the exceptions and of the APIC timer.
+pub const LEGACY_PIC_BASE: u8 = 0x30;
+
+/// Saves all registers, clears AC and DF, takes the kernel GS if the
+/// active GS base is not this CPU's per-CPU block (so a trap from user
+/// mode, or from ring-0 code still on the user's GS, runs on the kernel's),
+/// calls [`trap_dispatch`], gives the GS back the same way (the decision
+/// stays in rbx, which the callee preserves), and returns with `iretq`.
 #[unsafe(naked)]
 extern "C" fn trap_common() {
     core::arch::naked_asm!(
-        "test qword ptr [rsp + 24], 3",
-        "jz 2f",
-        "swapgs",
-        "2:",
         "push rax", "push rbx", "push rcx", "push rdx", "push rsi", "push rdi", "push rbp",
         "push r8", "push r9", "push r10", "push r11", "push r12", "push r13", "push r14", "push r15",
-        "mov rdi, rsp",
         "cld",
+        // clac, also on CPUs without SMAP: the interrupted code's AC must
+        // not switch SMAP off for the handler.
+        "pushfq",
+        "and qword ptr [rsp], {not_ac}",
+        "popfq",
+        "mov ecx, {gs_base_msr}",
+        "rdmsr",
+        "shl rdx, 32",
+        "or rax, rdx",
+        "lea rcx, [rip + {percpu}]",
+        "xor ebx, ebx",
+        "cmp rax, rcx",
+        "je 2f",
+        "swapgs",
+        "mov ebx, 1",
+        "2:",
+        "mov rdi, rsp",
         "call {dispatch}",
-        "pop r15", "pop r14", "pop r13", "pop r12", "pop r11", "pop r10", "pop r9", "pop r8",
-        "pop rbp", "pop rdi", "pop rsi", "pop rdx", "pop rcx", "pop rbx", "pop rax",
-        "test qword ptr [rsp + 24], 3",
+        "test ebx, ebx",
         "jz 3f",
         "swapgs",
         "3:",
+        "pop r15", "pop r14", "pop r13", "pop r12", "pop r11", "pop r10", "pop r9", "pop r8",
+        "pop rbp", "pop rdi", "pop rsi", "pop rdx", "pop rcx", "pop rbx", "pop rax",
         "add rsp, 16",
         "iretq",
+        not_ac = const !RFLAGS_AC as i32,
+        gs_base_msr = const 0xC000_0101_u32,
+        percpu = sym crate::percpu::BSP,
         dispatch = sym trap_dispatch,
     );
 }
@@ -219,11 +269,51 @@ pub(crate) fn init() {
             idt.vmm_communication_exception.set_handler_addr(a(vec29));
             idt.security_exception.set_handler_addr(a(vec30));
             idt[TIMER_VECTOR].set_handler_addr(a(vec32));
+            let pic = [
+                vec48, vec49, vec50, vec51, vec52, vec53, vec54, vec55, vec56, vec57, vec58, vec59,
+                vec60, vec61, vec62, vec63,
+            ];
+            for (vector, stub) in (LEGACY_PIC_BASE..).zip(pic) {
+                idt[vector].set_handler_addr(a(stub));
+            }
             idt[SPURIOUS_VECTOR].set_handler_addr(a(vec255));
         }
         idt
     });
     idt.load();
+}
+
+/// One IDT gate as the CPU sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Gate {
+    /// Present bit.
+    pub present: bool,
+    /// Descriptor privilege level: the highest ring `int n` may use it from.
+    pub dpl: u8,
+    /// IST slot (1..=7), 0 for none.
+    pub ist: u8,
+    /// Handler address.
+    pub handler: u64,
+}
+
+/// Gate `vector` of the loaded IDT (`sidt`).
+pub fn gate(vector: u8) -> Gate {
+    let pointer = x86_64::instructions::tables::sidt();
+    let entry = pointer.base.as_u64() + u64::from(vector) * 16;
+    // SAFETY: `sidt` names the loaded IDT, 256 16-byte gates (limit 4095);
+    // reading one is side-effect free.
+    let (low, high) = unsafe {
+        (
+            core::ptr::read_volatile(entry as *const u64),
+            core::ptr::read_volatile((entry + 8) as *const u64),
+        )
+    };
+    Gate {
+        present: low & (1 << 47) != 0,
+        dpl: ((low >> 45) & 3) as u8,
+        ist: ((low >> 32) & 7) as u8,
+        handler: (low & 0xffff) | ((low >> 32) & 0xffff_0000) | (high << 32),
+    }
 }
 
 /// Name of an exception vector.
@@ -299,33 +389,145 @@ fn try_fixup(frame: &mut TrapFrame, cr2: u64) -> bool {
         frame.rip = fixup;
         return true;
     }
-    if frame.error_code & PF_INSTRUCTION_FETCH != 0 {
-        // A probe `call` into a non-executable page: the return address is
-        // on top of the (kernel) stack, which is mapped since the call just
-        // pushed it.
-        // SAFETY: the fault happened in kernel mode at an instruction fetch
-        // right after a call, so rsp points at the mapped return address.
-        let ret = unsafe { core::ptr::read(frame.rsp as *const u64) };
-        if let Some(fixup) = extable::find(ret, FixupKind::CallProbe) {
-            frame.rax = frame.error_code;
-            frame.rdx = cr2;
-            frame.rip = fixup;
-            frame.rsp += 8;
-            return true;
-        }
+    #[cfg(feature = "ktest")]
+    if try_call_probe_fixup(frame, cr2) {
+        return true;
     }
     false
 }
 
+/// The `probe::call` rule (test builds only): a ring-0 instruction fetch
+/// fault is resumed in the probe only while a probe is active on this CPU
+/// and the fault's RSP is exactly the one the probe recorded (its return
+/// address slot on the current kernel stack). Anything else, a hostile RSP
+/// whose top happens to hold a probe's return address included, is not a
+/// probe.
+#[cfg(feature = "ktest")]
+fn try_call_probe_fixup(frame: &mut TrapFrame, cr2: u64) -> bool {
+    if frame.error_code & PF_INSTRUCTION_FETCH == 0 {
+        return false;
+    }
+    let Some(expected) = crate::percpu::active_probe_rsp() else {
+        return false;
+    };
+    if frame.rsp != expected {
+        return false;
+    }
+    // SAFETY: the RSP is the one `probe::call` recorded right before its
+    // `call` pushed the return address on this (mapped) kernel stack.
+    let ret = unsafe { core::ptr::read(frame.rsp as *const u64) };
+    let Some(fixup) = extable::find(ret, FixupKind::CallProbe) else {
+        return false;
+    };
+    frame.rax = frame.error_code;
+    frame.rdx = cr2;
+    frame.rip = fixup;
+    frame.rsp += 8;
+    true
+}
+
+const RFLAGS_AC: u64 = 1 << 18;
+
+static USER_AC_FRAMES: AtomicU64 = AtomicU64::new(0);
+static AC_IN_HANDLER: AtomicU64 = AtomicU64::new(0);
+static WRONG_GS: AtomicU64 = AtomicU64::new(0);
+
+/// What the trap dispatcher checks on every entry, as counts since boot.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EntryChecks {
+    /// Traps that interrupted ring 3 while the user had RFLAGS.AC set
+    /// (shows a test really reached a handler with a user AC).
+    pub user_ac_frames: u64,
+    /// Traps whose handler ran with RFLAGS.AC set: SMAP off in the kernel.
+    /// Must stay 0.
+    pub ac_in_handler: u64,
+    /// Traps whose handler ran without the kernel's GS base. Must stay 0.
+    pub wrong_gs: u64,
+}
+
+/// The entry checks so far.
+pub fn entry_checks() -> EntryChecks {
+    EntryChecks {
+        user_ac_frames: USER_AC_FRAMES.load(Ordering::Relaxed),
+        ac_in_handler: AC_IN_HANDLER.load(Ordering::Relaxed),
+        wrong_gs: WRONG_GS.load(Ordering::Relaxed),
+    }
+}
+
+/// Counts the entry state the handler is about to run in (atomics only:
+/// this runs for NMIs too).
+static DEBUG_TRAPS_USER: AtomicU64 = AtomicU64::new(0);
+static DEBUG_TRAPS_KERNEL: AtomicU64 = AtomicU64::new(0);
+
+/// `#DB` traps taken so far: `(from user mode, from ring 0)`.
+pub fn debug_traps() -> (u64, u64) {
+    (
+        DEBUG_TRAPS_USER.load(Ordering::Relaxed),
+        DEBUG_TRAPS_KERNEL.load(Ordering::Relaxed),
+    )
+}
+
+fn check_entry_state(frame: &TrapFrame) {
+    if frame.vector == 1 {
+        if frame.from_user() {
+            DEBUG_TRAPS_USER.fetch_add(1, Ordering::Relaxed);
+        } else {
+            DEBUG_TRAPS_KERNEL.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    if frame.from_user() && frame.rflags & RFLAGS_AC != 0 {
+        USER_AC_FRAMES.fetch_add(1, Ordering::Relaxed);
+    }
+    if x86_64::registers::rflags::read_raw() & RFLAGS_AC != 0 {
+        AC_IN_HANDLER.fetch_add(1, Ordering::Relaxed);
+    }
+    if crate::percpu::is_ready() && !crate::percpu::gs_is_kernel() {
+        WRONG_GS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+static LAST_USER_TRAP: AtomicU64 = AtomicU64::new(u64::MAX);
+static LEGACY_IRQS: AtomicU64 = AtomicU64::new(0);
+
+/// `(vector, error code)` of the last exception raised by user code (the
+/// one that killed it), or `None` before any.
+pub fn last_user_trap() -> Option<(u64, u64)> {
+    let packed = LAST_USER_TRAP.load(Ordering::SeqCst);
+    (packed != u64::MAX).then_some((packed >> 32, packed & 0xffff_ffff))
+}
+
+/// Interrupts taken on the legacy PIC's vectors (spurious: every line is
+/// masked).
+pub fn legacy_irqs() -> u64 {
+    LEGACY_IRQS.load(Ordering::Relaxed)
+}
+
 extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
+    check_entry_state(frame);
     match frame.vector {
         32 => {
             crate::apic::end_of_interrupt();
             crate::apic::count_tick();
             (hooks().timer)(frame);
         }
+        // APIC spurious interrupt: no EOI.
         255 => {}
+        // A legacy PIC line (all masked, so a spurious IRQ 7 or 15):
+        // nothing to acknowledge, nobody to blame.
+        v if (u64::from(LEGACY_PIC_BASE)..u64::from(LEGACY_PIC_BASE) + 16).contains(&v) => {
+            LEGACY_IRQS.fetch_add(1, Ordering::Relaxed);
+        }
+        // NMI: not caused by the interrupted code, whatever its mode;
+        // counted and resumed. Atomics only (an NMI can land anywhere).
+        2 => {
+            NMIS.fetch_add(1, Ordering::SeqCst);
+        }
         8 => (hooks().double_fault)(frame),
+        // Machine check: the hardware's fault, never the program's.
+        18 => {
+            dump("machine check", frame, 0);
+            (hooks().fatal)(frame)
+        }
         vector => {
             if (vector == 1 || vector == 3) && (hooks().debug)(frame) {
                 return;
@@ -337,6 +539,12 @@ extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
             }
             let cr2 = if vector == 14 { crate::cpu::cr2() } else { 0 };
             if frame.from_user() {
+                // Any exception of user code, `#DB` and `#BP` the debug hook
+                // did not claim included: the program dies.
+                LAST_USER_TRAP.store(
+                    (vector << 32) | (frame.error_code & 0xffff_ffff),
+                    Ordering::SeqCst,
+                );
                 (hooks().user_exception)(frame, cr2);
             } else if vector == 14 && try_fixup(frame, cr2) {
                 // Resumes at the fixup.
@@ -358,4 +566,65 @@ pub fn breakpoints() -> u64 {
 /// Executes `int3` (a round trip through the IDT and `trap_common`).
 pub fn breakpoint() {
     x86_64::instructions::interrupts::int3();
+}
+
+/// A trap raised in ring 0 while the user's GS is active, as entry stubs
+/// and synthesized routines run (test builds only).
+#[cfg(feature = "ktest")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserGsTrap {
+    /// `int3` (vector 3, no IST).
+    Breakpoint,
+    /// A single-step `#DB` (vector 1, IST).
+    SingleStep,
+    /// A self-NMI (vector 2, IST).
+    Nmi,
+}
+
+/// Raises `kind` in ring 0 between two `swapgs`, i.e. with the user's GS
+/// base active, interrupts off; returns once the trap was handled. The
+/// handler must have run with the kernel's GS: see [`entry_checks`].
+/// Test builds only.
+#[cfg(feature = "ktest")]
+pub fn trap_with_user_gs(kind: UserGsTrap) {
+    x86_64::instructions::interrupts::without_interrupts(|| {
+        let nmis = NMIS.load(Ordering::SeqCst);
+        // SAFETY: swapgs exchanges GS_BASE with KERNEL_GS_BASE; between the
+        // two, only code that never uses GS runs (an `int3`, a single-step
+        // of a `nop`, an APIC write and a spin on an atomic), with
+        // interrupts off, so nothing else sees the user GS.
+        unsafe { core::arch::asm!("swapgs", options(nostack, preserves_flags)) };
+        match kind {
+            UserGsTrap::Breakpoint => x86_64::instructions::interrupts::int3(),
+            // SAFETY: sets TF for one `nop`; the kernel's debug hook clears
+            // TF on a stray ring-0 single-step, so only one #DB follows.
+            UserGsTrap::SingleStep => unsafe {
+                core::arch::asm!("pushfq", "or qword ptr [rsp], 0x100", "popfq", "nop", "nop",)
+            },
+            UserGsTrap::Nmi => {
+                crate::apic::send_nmi_to_self();
+                let mut spins = 0u64;
+                while NMIS.load(Ordering::SeqCst) == nmis && spins < 100_000_000 {
+                    core::hint::spin_loop();
+                    spins += 1;
+                }
+            }
+        }
+        // SAFETY: restores the kernel GS swapped out above.
+        unsafe { core::arch::asm!("swapgs", options(nostack, preserves_flags)) };
+    });
+}
+
+/// Runs the page-fault fixup rules on a made-up frame (test builds only):
+/// true if a rule accepted it (and rewrote the frame).
+#[cfg(feature = "ktest")]
+pub fn test_try_fixup(frame: &mut TrapFrame, cr2: u64) -> bool {
+    try_fixup(frame, cr2)
+}
+
+static NMIS: AtomicU64 = AtomicU64::new(0);
+
+/// NMIs taken so far.
+pub fn nmis() -> u64 {
+    NMIS.load(Ordering::SeqCst)
 }

@@ -6,6 +6,7 @@ mod abi_generic;
 mod abi_objects;
 mod abi_support;
 mod cpu_tables;
+mod entries;
 mod leaks;
 mod memory;
 mod programs;

@@ -202,7 +202,7 @@ pub fn run(requested: Option<Accel>, is_smoke: bool) -> Result<ExitCode, String>
         .map_err(|e| format!("creating {}: {e}", out_dir.display()))?;
 
     println!("xtask: building the kernel (release) and the initrd");
-    let kernel = build::kernel(build::Profile::Release)?;
+    let kernel = build::kernel(build::Profile::Release, &[])?;
     let initrd = build::initrd()?;
     println!("xtask: preparing the Linux guest");
     let linux_kernel = linux::kernel()?;
