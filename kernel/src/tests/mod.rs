@@ -9,4 +9,5 @@ mod cpu_tables;
 mod memory;
 mod programs;
 mod protection;
+mod registers;
 mod time;
