@@ -19,7 +19,10 @@
 //!   data, the stack); a non-hole immediate in the kernel half; `pop` from
 //!   below what the template itself pushed (the return address); the
 //!   result of any instruction the analysis does not model (`rdmsr`,
-//!   `cpuid`, ...: every register it writes).
+//!   `cpuid`, ...: every register it writes); an address computed from
+//!   `rip` (the template's own, kernel, address); a read of a control,
+//!   debug or test register. A call to code inside the template is refused
+//!   (that code would be checked under the wrong contract).
 //! - **clean**: the registers at entry (user values; the entry stub's `rsp`
 //!   is the user's, a routine's `rsp` is the kernel stack: kernel); `xor
 //!   r, r` and `sub r, r`; `mov r, imm` with a non-hole or an `Imm32`-hole
@@ -458,6 +461,17 @@ impl Analysis<'_> {
                 };
             }
             FlowControl::Call | FlowControl::IndirectCall => {
+                let is_direct = instruction.flow_control() == FlowControl::Call;
+                if is_direct && inside(instruction.near_branch_target()).is_some() {
+                    // Code reached only by a call inside the template would
+                    // be analysed under the wrong contract: refuse it.
+                    self.report(
+                        offset,
+                        "the call",
+                        "a call to code inside the template is not modelled".to_owned(),
+                    );
+                    return (next, Flow::Stop);
+                }
                 // The callee follows the routine contract (module docs).
                 let left = Taint::Kernel(Origin::Callee(offset));
                 next.regs[RAX] = left;
@@ -591,6 +605,29 @@ impl Analysis<'_> {
         });
         let is_user_access = self.code.fixups.iter().any(|&(access, _)| access == offset);
         if loads && !is_user_access {
+            source = source.join(here);
+        }
+        // An address computed from the instruction pointer is in the kernel's
+        // code; an absolute one may be anywhere.
+        let has_memory_operand = (0..instruction.op_count())
+            .any(|operand| instruction.op_kind(operand) == OpKind::Memory);
+        if has_memory_operand {
+            let base = instruction.memory_base();
+            let is_rip_relative = matches!(base, Register::RIP | Register::EIP);
+            let is_absolute = base == Register::None
+                && instruction.memory_index() == Register::None
+                && instruction.memory_displacement64() >= KERNEL_HALF;
+            if is_rip_relative || is_absolute {
+                source = source.join(here);
+            }
+        }
+        // Control, debug and test registers hold kernel state.
+        let reads_system_register = info.used_registers().iter().any(|used| {
+            let register = used.register();
+            used.access() != OpAccess::Write
+                && (register.is_cr() || register.is_dr() || register.is_tr())
+        });
+        if reads_system_register {
             source = source.join(here);
         }
         if self.code.address_holes.contains_key(&offset) {

@@ -299,3 +299,27 @@ fn the_entry_stub_must_zero_r9_and_restore_rcx_r11_rsp_before_sysretq() {
     assert!(found[0].origin.contains("callee"), "{found:#?}");
     assert_eq!(registers(&stub(true, false)), ["rcx"]);
 }
+
+#[test]
+fn rip_relative_addresses_system_registers_and_internal_calls_are_caught() {
+    let found = check("rip_relative", |a| {
+        let mut here = a.create_label();
+        a.set_label(&mut here)?;
+        a.lea(rdx, qword_ptr(here))?;
+        a.ret()
+    });
+    assert_eq!(registers(&found), ["rdx"]);
+    let found = check("control_register", |a| {
+        a.mov(rsi, iced_x86::code_asm::cr3)?;
+        a.ret()
+    });
+    assert_eq!(registers(&found), ["rsi"]);
+    let found = check("internal_call", |a| {
+        let mut inner = a.create_label();
+        a.call(inner)?;
+        a.ret()?;
+        a.set_label(&mut inner)?;
+        a.ret()
+    });
+    assert_eq!(registers(&found), ["the call"]);
+}
