@@ -7,8 +7,7 @@
 use sk_ktest::{ensure_eq, ktest};
 
 fn run(path: &str, arg: u64) -> Result<i32, alloc::string::String> {
-    let id = sk_core::spawn_program(path, arg)
-        .map_err(|e| alloc::format!("spawn {path}: {e}"))?;
+    let id = sk_core::spawn_program(path, arg).map_err(|e| alloc::format!("spawn {path}: {e}"))?;
     let status = sk_core::wait_program(id).map_err(|e| alloc::format!("wait {path}: {e}"));
     sk_core::release_program(id);
     status
