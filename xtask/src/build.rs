@@ -78,6 +78,7 @@ pub const USER_PROGRAMS: &[&str] = &[
     "abitest",
     "synthtest",
     "bench",
+    "regcheck",
 ];
 
 /// Builds the user programs (release, static ELF for the kernel's target)

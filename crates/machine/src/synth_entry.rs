@@ -5,7 +5,8 @@
 //! [`slow_path_entry`], where a per-thread entry stub sends call words it
 //! cannot index (out of range, or flagged to force the generic path). Both
 //! switch to the kernel GS (the stub does not), call the kernel's handler
-//! with the System V ABI, and return to the stub, which returns to user
+//! with the System V ABI, zero the argument registers the handler may have
+//! left kernel values in, and return to the stub, which returns to user
 //! mode. Also owns `LSTAR` switching for per-thread stubs.
 
 use core::sync::atomic::{AtomicUsize, Ordering};
@@ -43,6 +44,10 @@ pub extern "C" fn generic_entry() {
 }
 
 /// Entry for a full call word in `rax` (stub's out-of-range path).
+///
+/// Returns like a synthesized routine: the result in `rax`, `rdi`, `rsi`,
+/// `rdx`, `r8` and `r10` zero, anything in `rcx`, `r9` and `r11` (the stub
+/// restores or zeroes those), callee-saved registers preserved.
 #[unsafe(naked)]
 pub extern "C" fn slow_path_entry() {
     core::arch::naked_asm!(
@@ -56,6 +61,16 @@ pub extern "C" fn slow_path_entry() {
         // The stub enters routines with rsp 16-byte aligned, so this call
         // leaves it as the System V ABI expects.
         "call {handler}",
+        // The handler may leave kernel stack and heap addresses in every
+        // caller-saved register. rcx and r11 are restored by the stub (it
+        // pops them) and the stub zeroes r9 after every call: zero the rest,
+        // so no kernel value reaches user mode (the routine contract of
+        // crates/synth/templates/taint.rs; user/regcheck checks it).
+        "xor edi, edi",
+        "xor esi, esi",
+        "xor edx, edx",
+        "xor r8d, r8d",
+        "xor r10d, r10d",
         "swapgs",
         "ret",
         handler = sym call_handler,

@@ -3,7 +3,7 @@
 use super::builder::{Kind, TemplateAsm, TemplateSource};
 use super::copy_out::{bounded_copy_out, Limit};
 use super::user_range::{check_user_range, fault_and_bad_address_exits, USER_END};
-use iced_x86::code_asm::{byte_ptr, cl, eax, ecx, qword_ptr, r8, rax, rcx, rdi, rsi};
+use iced_x86::code_asm::{byte_ptr, cl, eax, ecx, edi, esi, qword_ptr, r11, rax, rcx, rdi, rsi};
 use iced_x86::IcedError;
 
 pub fn source() -> Result<TemplateSource, IcedError> {
@@ -34,13 +34,15 @@ pub fn source() -> Result<TemplateSource, IcedError> {
     let mut end_of_data = a.create_label();
 
     // Fast path, len == 1: bounds check, load, store to the user, bump, return.
-    a.mov_imm64(r8, position_cell)?;
+    // The cell's address goes in r11, which the entry stub restores: it
+    // never reaches user mode, so no exit needs to scrub it.
+    a.mov_imm64(r11, position_cell)?;
     a.cmp(rsi, 1)?;
     a.jne(general)?;
     a.mov(rcx, USER_END)?;
     a.cmp(rdi, rcx)?;
     a.jae(bad)?;
-    a.mov(rax, qword_ptr(r8))?;
+    a.mov(rax, qword_ptr(r11))?;
     a.cmp_imm32(rax, window_size)?;
     a.jae(end_of_data)?;
     a.mov_imm64(rcx, base)?;
@@ -48,7 +50,7 @@ pub fn source() -> Result<TemplateSource, IcedError> {
     a.stac()?;
     a.user_access(fixup, |a| a.mov(byte_ptr(rdi), cl))?;
     a.clac()?;
-    a.inc(qword_ptr(r8))?;
+    a.inc(qword_ptr(r11))?;
     a.mov(eax, 1)?;
     a.ret()?;
     a.set_label(&mut end_of_data)?;
@@ -59,7 +61,7 @@ pub fn source() -> Result<TemplateSource, IcedError> {
     a.set_label(&mut general)?;
     check_user_range(&mut a, rdi, rsi, bad)?;
     bounded_copy_out(&mut a, Limit::Constant32(window_size), base, fixup)?;
-    fault_and_bad_address_exits(&mut a, &mut fixup, &mut bad, bad_address)?;
+    fault_and_bad_address_exits(&mut a, &mut fixup, &mut bad, bad_address, &[esi, edi])?;
     Ok(TemplateSource {
         name: "dev_mem_read",
         doc: "`/dev/mem` read: copy from a fixed kernel window at the handle's position.\n\n\
@@ -74,7 +76,7 @@ pub fn source() -> Result<TemplateSource, IcedError> {
               immediates; the position lives in a cell shared with the generic path.",
         invariants: &["DeviceKind", "OpenForRead", "SingleOwner", "NotShared"],
         reads: &["Rdi", "Rsi"],
-        clobbers: &["Rax", "Rcx", "Rsi", "Rdi", "R8"],
+        clobbers: &["Rax", "Rcx", "Rsi", "Rdi", "R11"],
         asm: a,
     })
 }

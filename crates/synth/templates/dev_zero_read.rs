@@ -36,7 +36,7 @@ pub fn source() -> Result<TemplateSource, IcedError> {
     a.clac()?;
     a.mov(rax, rsi)?;
     a.ret()?;
-    fault_and_bad_address_exits(&mut a, &mut fixup, &mut bad, bad_address)?;
+    fault_and_bad_address_exits(&mut a, &mut fixup, &mut bad, bad_address, &[])?;
     Ok(TemplateSource {
         name: "dev_zero_read",
         doc: "`/dev/zero` read: zero-fill the user buffer, return `len`.\n\n\

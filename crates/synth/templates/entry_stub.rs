@@ -1,7 +1,7 @@
 //! Template source: the per-thread `syscall` entry stub.
 
 use super::builder::{Kind, TemplateAsm, TemplateSource};
-use iced_x86::code_asm::{qword_ptr, r11, r9, rax, rcx, rsp};
+use iced_x86::code_asm::{qword_ptr, r11, r9, r9d, rax, rcx, rsp};
 use iced_x86::IcedError;
 
 pub fn source() -> Result<TemplateSource, IcedError> {
@@ -39,6 +39,9 @@ pub fn source() -> Result<TemplateSource, IcedError> {
     a.mov_imm64(r9, table)?;
     a.call(qword_ptr(r9 + rax * 8))?;
     a.set_label(&mut back)?;
+    // r9 holds the table or slow-path address (or what the routine left):
+    // a kernel value must not reach user mode (templates/taint.rs).
+    a.xor(r9d, r9d)?;
     a.pop(r11)?;
     a.pop(rcx)?;
     a.pop(rsp)?;
@@ -55,12 +58,14 @@ pub fn source() -> Result<TemplateSource, IcedError> {
               `(handle << 3) | op` against `table_len` (unsigned; out of range calls `slow_path`, the generic decoder, which answers \
               exactly as the generic path would, `BadCall` included), \
               then `call [table + rax*8]`: the routine runs with the user's `rdi`, `rsi`, `rdx`, \
-              `r10`, `r8` intact and returns in `rax`. Then pops `r11`, `rcx` and the user `rsp`, and \
-              `sysretq`. Routines are entered with `rsp` 16-byte aligned.\n\n\
+              `r10`, `r8` intact and returns in `rax`. Then zeroes `r9` (the table address, or what \
+              the routine left there), pops `r11`, `rcx` and the user `rsp`, and `sysretq`: no \
+              register but `rax` reaches user mode with a kernel value (routines leave only `rax`, \
+              `rcx`, `r9`, `r11` unscrubbed, and this stub restores or zeroes those). Routines are entered with `rsp` 16-byte aligned.\n\n\
               Assumes `IA32_FMASK` clears IF, DF and AC (no interrupts on the user stack, string \
               instructions forward, SMAP armed), and that `rcx` is canonical (it is the `rip` \
               `syscall` saved; nothing changes it). Uses `r9` as scratch: the native ABI declares \
-              `r9` clobbered. No user access.\n\n\
+              `r9` clobbered; it returns 0 in it. No user access.\n\n\
               Technique: Factoring Invariants (Synthesis §2.4, ARCHITECTURE §4): kernel stack and \
               table base are immediates, so dispatch reads no per-CPU or per-thread structure.",
         invariants: &["SingleOwner"],

@@ -1,7 +1,9 @@
 //! Template sources, assembled on the host by `build.rs` (never compiled into
 //! `sk-synth` itself). One file per template; `builder.rs` is the assembler
 //! with holes; `user_range.rs` and `copy_out.rs` are snippets spliced into
-//! several templates.
+//! several templates. `assembly.rs` turns a source into bytes and checked
+//! offsets; `taint.rs` checks that no template leaves a kernel value in a
+//! register at an exit.
 //!
 //! Routine convention (entered by the entry stub's `call`): `rax` = index,
 //! arguments `rdi`, `rsi`, `rdx`, `r10`, `r8` (read/write: `rdi` = buffer,
@@ -9,6 +11,7 @@
 //! `rax`, `rcx`, `rdx`, `rsi`, `rdi`, `r8`–`r11`; preserves `rbx`, `rbp`,
 //! `r12`–`r15`, `rsp`.
 
+pub mod assembly;
 pub mod builder;
 mod call_counter;
 mod copy_out;
@@ -20,6 +23,7 @@ mod error_stub;
 mod generic_trampoline;
 mod ram_file_read;
 mod ram_file_write;
+pub mod taint;
 mod tty_write;
 mod user_range;
 

@@ -3,7 +3,7 @@
 use super::builder::{Kind, TemplateAsm, TemplateSource};
 use super::copy_out::{bounded_copy_out, Limit};
 use super::user_range::{check_user_range, fault_and_bad_address_exits};
-use iced_x86::code_asm::{r8, rdi, rsi};
+use iced_x86::code_asm::{edi, esi, r11, rdi, rsi};
 use iced_x86::IcedError;
 
 pub fn source() -> Result<TemplateSource, IcedError> {
@@ -31,9 +31,9 @@ pub fn source() -> Result<TemplateSource, IcedError> {
     let mut bad = a.create_label();
     let mut fixup = a.create_label();
     check_user_range(&mut a, rdi, rsi, bad)?;
-    a.mov_imm64(r8, position_cell)?;
+    a.mov_imm64(r11, position_cell)?;
     bounded_copy_out(&mut a, Limit::Cell(size_cell), data, fixup)?;
-    fault_and_bad_address_exits(&mut a, &mut fixup, &mut bad, bad_address)?;
+    fault_and_bad_address_exits(&mut a, &mut fixup, &mut bad, bad_address, &[esi, edi])?;
     Ok(TemplateSource {
         name: "ram_file_read",
         doc: "RAM-file read: copy from the file's data at the handle's position.\n\n\
@@ -45,7 +45,7 @@ pub fn source() -> Result<TemplateSource, IcedError> {
               inode and block layers fold into one data address; the copy is spliced in.",
         invariants: &["FileData", "OpenForRead", "SingleOwner", "NotShared"],
         reads: &["Rdi", "Rsi"],
-        clobbers: &["Rax", "Rcx", "Rsi", "Rdi", "R8"],
+        clobbers: &["Rax", "Rcx", "Rsi", "Rdi", "R11"],
         asm: a,
     })
 }

@@ -2,7 +2,7 @@
 
 use super::builder::{Kind, TemplateAsm, TemplateSource};
 use super::user_range::check_user_range;
-use iced_x86::code_asm::{eax, qword_ptr, r8, r9, rax, rcx, rdi, rsi};
+use iced_x86::code_asm::{eax, edi, qword_ptr, r11, r9, rax, rcx, rdi, rsi};
 use iced_x86::{Code, IcedError};
 
 /// `size = max(size, rax)` through the size cell (clobbers `r9`, `rcx`).
@@ -64,8 +64,10 @@ pub fn source() -> Result<TemplateSource, IcedError> {
     a.mov_imm64(rcx, capacity)?;
     a.cmp(rax, rcx)?;
     a.branch_rel32(Code::Ja_rel32_64, generic_fallback)?;
-    // Guards passed: the argument registers are ours now.
-    a.mov(r8, rsi)?;
+    // Guards passed. The length waits in r11 and the position cell sits in
+    // r9: the entry stub restores r11 and zeroes r9, so neither needs a
+    // scrub; rsi ends inside the user's buffer.
+    a.mov(r11, rsi)?;
     a.mov(rcx, rsi)?;
     a.mov(rsi, rdi)?;
     a.mov_imm64(rdi, data)?;
@@ -75,7 +77,9 @@ pub fn source() -> Result<TemplateSource, IcedError> {
     a.clac()?;
     a.mov(qword_ptr(r9), rax)?;
     raise_size(&mut a, size_cell)?;
-    a.mov(rax, r8)?;
+    // rdi points into the file's data.
+    a.xor(edi, edi)?;
+    a.mov(rax, r11)?;
     a.ret()?;
     a.set_label(&mut empty)?;
     a.xor(eax, eax)?;
@@ -85,7 +89,8 @@ pub fn source() -> Result<TemplateSource, IcedError> {
     // which keeps the tail past the size zero. Then `bad_address`.
     a.set_label(&mut fixup)?;
     a.clac()?;
-    a.mov(rax, r8)?;
+    a.xor(edi, edi)?;
+    a.mov(rax, r11)?;
     a.sub(rax, rcx)?;
     a.jz(bad)?;
     a.add(rax, qword_ptr(r9))?;
@@ -110,7 +115,7 @@ pub fn source() -> Result<TemplateSource, IcedError> {
               changes often (capacity).",
         invariants: &["FileData", "FileCapacity", "OpenForWrite", "SingleOwner", "NotShared"],
         reads: &["Rdi", "Rsi", "Rdx", "R10", "R8"],
-        clobbers: &["Rax", "Rcx", "Rdx", "Rsi", "Rdi", "R8", "R9"],
+        clobbers: &["Rax", "Rcx", "Rsi", "Rdi", "R9", "R11"],
         asm: a,
     })
 }

@@ -50,9 +50,14 @@ pub fn source() -> Result<TemplateSource, IcedError> {
     a.dec(rcx)?;
     a.jnz(next_byte)?;
     a.set_label(&mut done)?;
+    // edx holds a port number: not a kernel address (the taint check lets
+    // it pass), but no value of ours the caller did not pass either. A
+    // fault leaves the faulting user address in rdx instead (the trap
+    // handler's fixup convention).
+    a.xor(edx, edx)?;
     a.mov(rax, r9)?;
     a.ret()?;
-    fault_and_bad_address_exits(&mut a, &mut fixup, &mut bad, bad_address)?;
+    fault_and_bad_address_exits(&mut a, &mut fixup, &mut bad, bad_address, &[])?;
     Ok(TemplateSource {
         name: "tty_write",
         doc: "Raw `/dev/tty` write: for each byte, poll the 16550 line status register until the \

@@ -3,7 +3,7 @@
 //! not called).
 
 use super::builder::{AsmResult, TemplateAsm};
-use iced_x86::code_asm::{rax, rcx, AsmRegister64, CodeLabel};
+use iced_x86::code_asm::{rax, rcx, AsmRegister32, AsmRegister64, CodeLabel};
 
 /// First address above the lower canonical half: user ranges end at or below it.
 pub const USER_END: u64 = 0x0000_8000_0000_0000;
@@ -24,16 +24,21 @@ pub fn check_user_range(
     a.ja(bad)
 }
 
-/// Emits the common tail of user-memory routines: `fixup:` undoes `stac`
-/// and falls into `bad:`, which returns the `bad_address` error.
+/// Emits the common tail of user-memory routines: `fixup:` undoes `stac`,
+/// zeroes `scrub` (the registers holding kernel values when the user access
+/// faults) and falls into `bad:`, which returns the `bad_address` error.
 pub fn fault_and_bad_address_exits(
     a: &mut TemplateAsm,
     fixup: &mut CodeLabel,
     bad: &mut CodeLabel,
     bad_address: super::builder::HoleRef,
+    scrub: &[AsmRegister32],
 ) -> AsmResult {
     a.set_label(fixup)?;
     a.clac()?;
+    for &register in scrub {
+        a.xor(register, register)?;
+    }
     a.set_label(bad)?;
     a.mov_imm32_sign_extended(rax, bad_address)?;
     a.ret()

@@ -11,4 +11,5 @@ mod leaks;
 mod memory;
 mod programs;
 mod protection;
+mod registers;
 mod time;
