@@ -97,6 +97,8 @@ impl Options {
             options.trace = true;
         }
         if test {
+            // The tests measure with the instruction counter too.
+            options.trace = true;
             options.mode = BootMode::Test {
                 start,
                 inject,
