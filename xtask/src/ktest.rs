@@ -21,6 +21,13 @@ pub struct Summary {
     pub failures: Vec<(String, String)>,
 }
 
+impl Summary {
+    /// True when the run passes: something ran and nothing failed.
+    pub fn ok(&self) -> bool {
+        self.failed == 0 && self.passed > 0
+    }
+}
+
 /// What one boot's console said.
 #[derive(Debug, Default)]
 struct BootReport {
@@ -66,47 +73,53 @@ fn scan(output: &str, summary: &mut Summary) -> BootReport {
     report
 }
 
-/// Runs every in-kernel test; prints one line per test and the totals.
-pub fn run_all(
-    kernel: &Path,
-    initrd: &Path,
-    accel: Accel,
-    inject: bool,
-    filter: Option<&str>,
-) -> Result<Summary, String> {
-    let mut summary = Summary::default();
-    let mut start = 0usize;
-    let mut total: Option<usize> = None;
-    let mut boots = 0;
-    loop {
-        boots += 1;
-        let mut cmdline = format!("ktest ktest.start={start} log=warn");
-        if inject {
-            cmdline.push_str(" ktest.inject");
-        }
-        if let Some(f) = filter {
-            cmdline.push_str(&format!(" ktest.filter={f}"));
-        }
-        let outcome = Boot::new(kernel, accel, &cmdline)
-            .initrd(initrd)
-            .echo(true)
-            .timeout_secs(BOOT_TIMEOUT_SECS)
-            .run()?;
-        let report = scan(&outcome.output, &mut summary);
-        total = report.total.or(total);
-        let Some(all) = total else {
+/// The accounting of a run across boots: what each boot's console said,
+/// and where the next boot must start. Pure: no I/O, so host tests can
+/// feed it transcripts.
+#[derive(Debug, Default)]
+pub struct Ledger {
+    summary: Summary,
+    total: Option<usize>,
+    boots: usize,
+}
+
+/// What the ledger wants after a boot.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Next {
+    /// Boot again from this test index.
+    Boot(usize),
+    /// Every test has been run.
+    Done,
+}
+
+impl Ledger {
+    /// Records the boot that started at test index `start`; `notes` gets
+    /// lines worth printing (the failure of the test that died).
+    pub fn record_boot(
+        &mut self,
+        start: usize,
+        output: &str,
+        status: Status,
+        notes: &mut Vec<String>,
+    ) -> Result<Next, String> {
+        self.boots += 1;
+        let boots = self.boots;
+        let summary = &mut self.summary;
+        let report = scan(output, summary);
+        self.total = report.total.or(self.total);
+        let Some(all) = self.total else {
             return Err(format!(
                 "boot {boots} died before its test plan: {}",
-                outcome.status.describe()
+                status.describe()
             ));
         };
-        let next = match (&report.unfinished, outcome.status) {
+        let next = match (&report.unfinished, status) {
             (Some((index, name)), status) => {
                 let reason = match (&report.panic, status) {
                     (Some(p), _) => format!("panic: {p}"),
                     (None, s) => s.describe(),
                 };
-                println!("FAILED: {reason}");
+                notes.push(format!("FAILED: {reason}"));
                 summary.failed += 1;
                 summary.failures.push((name.clone(), reason));
                 index + 1
@@ -125,16 +138,63 @@ pub fn run_all(
             }
         };
         if next >= all {
-            break;
+            return Ok(Next::Done);
         }
         if next <= start && report.last_finished.is_none() && report.unfinished.is_none() {
             return Err(format!(
                 "no progress at test index {start}: {}",
-                outcome.status.describe()
+                status.describe()
             ));
         }
-        start = next;
+        Ok(Next::Boot(next))
     }
+
+    /// Boots recorded so far.
+    pub fn boots(&self) -> usize {
+        self.boots
+    }
+
+    /// The totals of the run.
+    pub fn finish(self) -> Summary {
+        self.summary
+    }
+}
+
+/// Runs every in-kernel test; prints one line per test and the totals.
+pub fn run_all(
+    kernel: &Path,
+    initrd: &Path,
+    accel: Accel,
+    inject: bool,
+    filter: Option<&str>,
+) -> Result<Summary, String> {
+    let mut ledger = Ledger::default();
+    let mut start = 0usize;
+    loop {
+        let mut cmdline = format!("ktest ktest.start={start} log=warn");
+        if inject {
+            cmdline.push_str(" ktest.inject");
+        }
+        if let Some(f) = filter {
+            cmdline.push_str(&format!(" ktest.filter={f}"));
+        }
+        let outcome = Boot::new(kernel, accel, &cmdline)
+            .initrd(initrd)
+            .echo(true)
+            .timeout_secs(BOOT_TIMEOUT_SECS)
+            .run()?;
+        let mut notes = Vec::new();
+        let next = ledger.record_boot(start, &outcome.output, outcome.status, &mut notes);
+        for note in notes {
+            println!("{note}");
+        }
+        match next? {
+            Next::Boot(next) => start = next,
+            Next::Done => break,
+        }
+    }
+    let boots = ledger.boots();
+    let summary = ledger.finish();
     println!();
     for (name, reason) in &summary.failures {
         println!("failed: {name}: {reason}");

@@ -137,7 +137,7 @@ fn in_kernel_tests(args: &Args) -> Result<ExitCode, String> {
     let initrd = build::initrd()?;
     let accel = accel::choose(args.accel, &kernel);
     let summary = ktest::run_all(&kernel, &initrd, accel, args.inject, args.filter.as_deref())?;
-    Ok(if summary.failed == 0 && summary.passed > 0 {
+    Ok(if summary.ok() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
