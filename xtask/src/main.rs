@@ -1,8 +1,9 @@
 //! `cargo xtask`: builds, boots, tests and debugs the Synthesis kernel.
 //!
 //! ```text
-//! cargo xtask run  [--accel kvm|tcg] [-- KERNEL ARGS]  boot and run the default demo
-//! cargo xtask test [--accel kvm|tcg]                   host tests, then in-kernel tests
+//! cargo xtask run  [--accel kvm|tcg] [-- KERNEL ARGS]  boot the release kernel and run the default demo
+//! cargo xtask test [--accel kvm|tcg]                   check, host tests, then in-kernel tests
+//! cargo xtask check                                    layering, rustfmt and clippy gates
 //! cargo xtask ktest [--inject] [--accel kvm|tcg]        in-kernel tests only
 //! cargo xtask gdb  [--accel kvm|tcg] [-- KERNEL ARGS]  boot halted with a gdb stub on :1234
 //! cargo xtask bench [--smoke] [--accel kvm|tcg]         benchmarks: Synthesis vs Linux (see `bench`)
@@ -18,6 +19,7 @@
 mod accel;
 mod bench;
 mod build;
+mod check;
 mod ktest;
 mod qemu;
 mod setup;
@@ -25,7 +27,7 @@ mod setup;
 use accel::Accel;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <run|test|ktest|gdb|bench> [--accel kvm|tcg] [--inject] [--smoke] [-- kernel args]";
+const USAGE: &str = "usage: cargo xtask <run|test|check|ktest|gdb|bench> [--accel kvm|tcg] [--inject] [--smoke] [-- kernel args]";
 
 struct Args {
     command: String,
@@ -80,6 +82,7 @@ fn main() -> ExitCode {
     let result = match args.command.as_str() {
         "run" => run(&args),
         "test" => test(&args),
+        "check" => check::command(),
         "ktest" => in_kernel_tests(&args),
         "gdb" => gdb(&args),
         "bench" => bench::run(args.accel, args.smoke),
@@ -112,21 +115,43 @@ fn run(args: &Args) -> Result<ExitCode, String> {
     })
 }
 
+/// Every gate and test; a failing stage does not stop the later ones (one
+/// run shows every finding), but fails the whole.
 fn test(args: &Args) -> Result<ExitCode, String> {
     setup::ensure_all()?;
-    println!("xtask: host tests (cargo test)");
+    setup::ensure_components()?;
+    let mut failed: Vec<String> = Vec::new();
+    println!("xtask: quality gates (cargo xtask check)");
+    let gates = check::run()?;
+    if !gates.is_empty() {
+        println!("xtask: check FAILED: {}", gates.join("; "));
+        failed.push("check".into());
+    }
+    // Every crate that builds on the host: the default members, and the
+    // user programs' pure parts (`sk-user`, `sysfuzz`, `synthtest`, ...).
+    let host = check::Graph::of_workspace()?.host_exclusions();
+    println!(
+        "xtask: host tests (cargo test --workspace {})",
+        host.join(" ")
+    );
     let status = std::process::Command::new(build::cargo())
-        .arg("test")
+        .current_dir(build::root())
+        .args(["test", "--workspace"])
+        .args(&host)
         .status()
         .map_err(|e| format!("running cargo test: {e}"))?;
-    let host_ok = status.success();
-    if !host_ok {
+    if !status.success() {
         println!("xtask: host tests FAILED");
+        failed.push("host tests".into());
     }
-    let kernel_ok = in_kernel_tests(args)? == ExitCode::SUCCESS;
-    Ok(if host_ok && kernel_ok {
+    if in_kernel_tests(args)? != ExitCode::SUCCESS {
+        failed.push("in-kernel tests".into());
+    }
+    Ok(if failed.is_empty() {
+        println!("xtask test: everything passed");
         ExitCode::SUCCESS
     } else {
+        println!("xtask test: FAILED: {}", failed.join(", "));
         ExitCode::FAILURE
     })
 }
