@@ -129,8 +129,16 @@ fn test(args: &Args) -> Result<ExitCode, String> {
     setup::ensure_all()?;
     setup::ensure_components()?;
     let mut failed: Vec<String> = Vec::new();
+    // Wall-clock time per stage, for information only.
+    let mut times: Vec<(&str, std::time::Duration)> = Vec::new();
+    let mut clock = std::time::Instant::now();
+    let mut lap = |stage| {
+        times.push((stage, clock.elapsed()));
+        clock = std::time::Instant::now();
+    };
     println!("xtask: quality gates (cargo xtask check)");
     let gates = check::run()?;
+    lap("check");
     if !gates.is_empty() {
         println!("xtask: check FAILED: {}", gates.join("; "));
         failed.push("check".into());
@@ -152,9 +160,16 @@ fn test(args: &Args) -> Result<ExitCode, String> {
         println!("xtask: host tests FAILED");
         failed.push("host tests".into());
     }
+    lap("host tests");
     if in_kernel_tests(args)? != ExitCode::SUCCESS {
         failed.push("in-kernel tests".into());
     }
+    lap("in-kernel tests");
+    let times: Vec<String> = times
+        .iter()
+        .map(|(stage, t)| format!("{stage} {:.0} s", t.as_secs_f64()))
+        .collect();
+    println!("xtask test: took {}", times.join(", "));
     Ok(if failed.is_empty() {
         println!("xtask test: everything passed");
         ExitCode::SUCCESS
