@@ -6,10 +6,20 @@ use std::process::Command;
 /// Which Cargo profile to build the kernel with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Profile {
-    /// `dev` (optimized at level 1, debug assertions on): run, test, gdb.
+    /// `dev` (optimized at level 1, debug assertions on): test, ktest, gdb.
     Dev,
-    /// `release` (optimized, no debug assertions): bench.
+    /// `release` (optimized, no debug assertions): run, bench.
     Release,
+}
+
+impl Profile {
+    /// How the demo names the build it boots.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Profile::Dev => "dev build (debug assertions on)",
+            Profile::Release => "release build",
+        }
+    }
 }
 
 /// The `cargo` that runs us.

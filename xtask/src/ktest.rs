@@ -1,10 +1,16 @@
 //! The in-kernel test driver: boots the kernel's test mode as often as
 //! needed to run every test once, even when tests panic, triple-fault or
 //! hang, and prints the total as `ktest: N passed, N failed`.
+//!
+//! The accounting ([`Ledger`]) is pure, so host tests replay console
+//! transcripts through it. A run passes only if every test of the plan
+//! reported exactly once (`passed + failed` equals the plan's total), every
+//! boot agreed on the plan, and nothing failed.
 
 use crate::accel::Accel;
 use crate::qemu::{Boot, Status};
 use sk_ktest::protocol::{self, Line};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Per-boot wall-clock guard.
@@ -19,27 +25,55 @@ pub struct Summary {
     pub failed: usize,
     /// `(name, reason)` of each failure.
     pub failures: Vec<(String, String)>,
+    /// Tests in the plan (`None` if no boot printed one).
+    pub total: Option<usize>,
+    /// What makes the run's accounting wrong even if no test failed: a
+    /// short run, a result reported twice, boots that disagree on the plan.
+    pub problems: Vec<String>,
+}
+
+impl Summary {
+    /// True when the run passes: every planned test reported once, at
+    /// least one ran, and nothing failed.
+    pub fn ok(&self) -> bool {
+        self.failed == 0
+            && self.passed > 0
+            && self.problems.is_empty()
+            && self.total == Some(self.passed + self.failed)
+    }
+}
+
+/// One `test [i/N] name ... ok|FAILED` line.
+#[derive(Debug, PartialEq, Eq)]
+struct TestResult {
+    index: usize,
+    name: String,
+    /// `None` if it passed.
+    failure: Option<String>,
 }
 
 /// What one boot's console said.
 #[derive(Debug, Default)]
 struct BootReport {
-    total: Option<usize>,
+    /// `(total, start)` of each plan line (one in a sane boot).
+    plans: Vec<(usize, usize)>,
+    /// Results, in console order.
+    results: Vec<TestResult>,
     /// Index and name of the test running when output stopped, if unfinished.
     unfinished: Option<(usize, String)>,
-    /// Highest finished index.
-    last_finished: Option<usize>,
+    /// `(passed, failed)` of the boot-end line.
+    boot_end: Option<(usize, usize)>,
     panic: Option<String>,
 }
 
-fn scan(output: &str, summary: &mut Summary) -> BootReport {
+fn scan(output: &str) -> BootReport {
     let mut report = BootReport::default();
     for line in output.lines() {
         if let Some(p) = line.find("kernel panic: ") {
             report.panic = Some(line[p + "kernel panic: ".len()..].trim().to_string());
         }
         match protocol::parse(line) {
-            Some(Line::Plan { total, .. }) => report.total = Some(total),
+            Some(Line::Plan { total, start }) => report.plans.push((total, start)),
             Some(Line::Started { index, name }) => {
                 report.unfinished = Some((index, name.to_string()))
             }
@@ -49,21 +83,238 @@ fn scan(output: &str, summary: &mut Summary) -> BootReport {
                 failure,
             }) => {
                 report.unfinished = None;
-                report.last_finished = Some(index);
-                match failure {
-                    None => summary.passed += 1,
-                    Some(reason) => {
-                        summary.failed += 1;
-                        summary
-                            .failures
-                            .push((name.to_string(), reason.to_string()));
-                    }
-                }
+                report.results.push(TestResult {
+                    index,
+                    name: name.to_string(),
+                    failure: failure.map(str::to_string),
+                });
             }
-            Some(Line::BootEnd { .. }) | None => {}
+            Some(Line::BootEnd { passed, failed }) => report.boot_end = Some((passed, failed)),
+            None => {}
         }
     }
     report
+}
+
+/// The accounting of a run across boots: what each boot's console said,
+/// and where the next boot must start. Pure: no I/O, so host tests can
+/// feed it transcripts.
+#[derive(Debug, Default)]
+pub struct Ledger {
+    summary: Summary,
+    /// Name of each test index that has a result.
+    reported: BTreeMap<usize, String>,
+    boots: usize,
+}
+
+/// What the ledger wants after a boot.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Next {
+    /// Boot again from this test index.
+    Boot(usize),
+    /// Nothing more to run (every test, or a problem stops the run).
+    Done,
+}
+
+impl Ledger {
+    /// Records the boot that was asked to start at test index `start`;
+    /// `notes` gets lines worth printing now (the failure of the test that
+    /// died, problems).
+    pub fn record_boot(
+        &mut self,
+        start: usize,
+        output: &str,
+        status: Status,
+        notes: &mut Vec<String>,
+    ) -> Next {
+        let problems_before = self.summary.problems.len();
+        let next = self.account_boot(start, output, status, notes);
+        for problem in &self.summary.problems[problems_before..] {
+            notes.push(format!("ktest: error: {problem}"));
+        }
+        next
+    }
+
+    fn problem(&mut self, text: String) {
+        self.summary.problems.push(text);
+    }
+
+    fn account_boot(
+        &mut self,
+        start: usize,
+        output: &str,
+        status: Status,
+        notes: &mut Vec<String>,
+    ) -> Next {
+        self.boots += 1;
+        let boot = self.boots;
+        let report = scan(output);
+        let Some(&(total, plan_start)) = report.plans.first() else {
+            self.problem(format!(
+                "boot {boot} (from test {start}) ended before its test plan: {}",
+                status.describe()
+            ));
+            return Next::Done;
+        };
+        if report.plans.len() > 1 {
+            self.problem(format!(
+                "boot {boot} printed {} test plans (did the machine reset?)",
+                report.plans.len()
+            ));
+        }
+        match self.summary.total {
+            None => self.summary.total = Some(total),
+            Some(first) if first != total => {
+                self.problem(format!(
+                    "boot {boot}'s plan has {total} tests, the first boot's had {first}"
+                ));
+                return Next::Done;
+            }
+            Some(_) => {}
+        }
+        if plan_start != start {
+            self.problem(format!(
+                "boot {boot} was asked to start at test {start}, its plan says {plan_start}"
+            ));
+            return Next::Done;
+        }
+        let (mut passed, mut failed) = (0, 0);
+        for result in &report.results {
+            match &result.failure {
+                None => passed += 1,
+                Some(reason) => {
+                    failed += 1;
+                    self.summary
+                        .failures
+                        .push((result.name.clone(), reason.clone()));
+                }
+            }
+            self.record_index(boot, start, total, result.index, &result.name);
+        }
+        self.summary.passed += passed;
+        self.summary.failed += failed;
+        if let Some(end) = report.boot_end {
+            if end != (passed, failed) {
+                self.problem(format!(
+                    "boot {boot} ended with passed={} failed={}, its result lines say passed={passed} failed={failed}",
+                    end.0, end.1
+                ));
+            }
+        }
+        let last = report.results.last().map(|r| r.index);
+        let next = match (&report.unfinished, status) {
+            (Some((index, name)), status) => {
+                // The test that was running when the boot ended failed.
+                let reason = match (&report.panic, status) {
+                    (Some(p), _) => format!("panic: {p}"),
+                    (None, s) => s.describe(),
+                };
+                notes.push(format!("FAILED: {reason}"));
+                self.summary.failed += 1;
+                self.summary.failures.push((name.clone(), reason));
+                self.record_index(boot, start, total, *index, name);
+                index + 1
+            }
+            // The runner reached the end of the plan.
+            (None, Status::Success | Status::Failure) if report.boot_end.is_some() => {
+                return Next::Done;
+            }
+            // A test ended the boot on purpose (an expected double fault).
+            (None, Status::Continue) if last.is_some() => last.map_or(start, |i| i + 1),
+            (None, status) => {
+                let after = last.map_or_else(
+                    || format!("before test {start}"),
+                    |i| format!("after test {i}"),
+                );
+                self.problem(format!(
+                    "boot {boot} ended between tests, {after}: {}",
+                    status.describe()
+                ));
+                // Go on with the next test, if this boot ran any.
+                last.map_or(start, |i| i + 1)
+            }
+        };
+        if next >= total {
+            return Next::Done;
+        }
+        if next <= start {
+            self.problem(format!(
+                "no progress at test {start} in boot {boot}: {}",
+                status.describe()
+            ));
+            return Next::Done;
+        }
+        Next::Boot(next)
+    }
+
+    /// Notes that test `index` has a result; a second result, or one
+    /// outside what this boot should run, is a problem.
+    fn record_index(&mut self, boot: usize, start: usize, total: usize, index: usize, name: &str) {
+        if index >= total {
+            self.problem(format!(
+                "boot {boot} reported test {index} ({name}), beyond the plan's {total}"
+            ));
+        } else if self.reported.contains_key(&index) {
+            self.problem(format!(
+                "test {index} ({name}) reported more than once (again in boot {boot})"
+            ));
+        } else if index < start {
+            self.problem(format!(
+                "boot {boot} reported test {index} ({name}), before its start {start}"
+            ));
+        }
+        self.reported
+            .entry(index)
+            .or_insert_with(|| name.to_string());
+    }
+
+    /// Boots recorded so far.
+    pub fn boots(&self) -> usize {
+        self.boots
+    }
+
+    /// The totals of the run, with the completeness check: every test of
+    /// the plan reported exactly once.
+    pub fn finish(mut self) -> Summary {
+        let Some(total) = self.summary.total else {
+            self.problem("no boot printed a test plan".into());
+            return self.summary;
+        };
+        let results = self.summary.passed + self.summary.failed;
+        if results != total {
+            self.problem(format!(
+                "{results} results (passed + failed) for a plan of {total} tests"
+            ));
+        }
+        let missing: Vec<usize> = (0..total)
+            .filter(|i| !self.reported.contains_key(i))
+            .collect();
+        if !missing.is_empty() {
+            self.problem(format!("no result for tests {}", ranges(&missing)));
+        }
+        self.summary
+    }
+}
+
+/// `0..=2, 5` for `[0, 1, 2, 5]` (sorted input).
+fn ranges(indices: &[usize]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < indices.len() {
+        let first = indices[i];
+        let mut last = first;
+        while i + 1 < indices.len() && indices[i + 1] == last + 1 {
+            i += 1;
+            last = indices[i];
+        }
+        out.push(if first == last {
+            first.to_string()
+        } else {
+            format!("{first}..={last}")
+        });
+        i += 1;
+    }
+    out.join(", ")
 }
 
 /// Runs every in-kernel test; prints one line per test and the totals.
@@ -74,12 +325,9 @@ pub fn run_all(
     inject: bool,
     filter: Option<&str>,
 ) -> Result<Summary, String> {
-    let mut summary = Summary::default();
+    let mut ledger = Ledger::default();
     let mut start = 0usize;
-    let mut total: Option<usize> = None;
-    let mut boots = 0;
     loop {
-        boots += 1;
         let mut cmdline = format!("ktest ktest.start={start} log=warn");
         if inject {
             cmdline.push_str(" ktest.inject");
@@ -92,54 +340,32 @@ pub fn run_all(
             .echo(true)
             .timeout_secs(BOOT_TIMEOUT_SECS)
             .run()?;
-        let report = scan(&outcome.output, &mut summary);
-        total = report.total.or(total);
-        let Some(all) = total else {
-            return Err(format!(
-                "boot {boots} died before its test plan: {}",
-                outcome.status.describe()
-            ));
-        };
-        let next = match (&report.unfinished, outcome.status) {
-            (Some((index, name)), status) => {
-                let reason = match (&report.panic, status) {
-                    (Some(p), _) => format!("panic: {p}"),
-                    (None, s) => s.describe(),
-                };
-                println!("FAILED: {reason}");
-                summary.failed += 1;
-                summary.failures.push((name.clone(), reason));
-                index + 1
-            }
-            (None, Status::Success | Status::Failure | Status::Continue) => {
-                report.last_finished.map_or(all, |i| i + 1)
-            }
-            (None, status) => {
-                // Died between tests: blame nothing, but say so and move on.
-                let at = report.last_finished.map_or(start, |i| i + 1);
-                summary.failed += 1;
-                summary
-                    .failures
-                    .push((format!("<between tests at index {at}>"), status.describe()));
-                at + 1
-            }
-        };
-        if next >= all {
-            break;
+        let mut notes = Vec::new();
+        let next = ledger.record_boot(start, &outcome.output, outcome.status, &mut notes);
+        for note in notes {
+            println!("{note}");
         }
-        if next <= start && report.last_finished.is_none() && report.unfinished.is_none() {
-            return Err(format!(
-                "no progress at test index {start}: {}",
-                outcome.status.describe()
-            ));
+        match next {
+            Next::Boot(next) => start = next,
+            Next::Done => break,
         }
-        start = next;
     }
+    let boots = ledger.boots();
+    let summary = ledger.finish();
     println!();
     for (name, reason) in &summary.failures {
         println!("failed: {name}: {reason}");
     }
-    println!("ktest: {} boots", boots);
+    for problem in &summary.problems {
+        println!("ktest: error: {problem}");
+    }
+    let results = summary.passed + summary.failed;
+    match summary.total {
+        Some(total) => {
+            println!("ktest: {boots} boots, {results} results for {total} planned tests")
+        }
+        None => println!("ktest: {boots} boots, no test plan"),
+    }
     println!(
         "ktest: {} passed, {} failed",
         summary.passed, summary.failed
@@ -152,13 +378,182 @@ mod tests {
     use super::*;
 
     #[test]
-    fn scan_counts_results_and_finds_the_unfinished_test() {
+    fn scan_reads_results_and_finds_the_unfinished_test() {
         let out = "ktest: plan 3 tests, start 0\ntest [0/3] a ... ok\ntest [1/3] b ... FAILED: x\ntest [2/3] c ... \nkernel panic: boom at k.rs:1\n";
-        let mut s = Summary::default();
-        let r = scan(out, &mut s);
-        assert_eq!((s.passed, s.failed), (1, 1));
-        assert_eq!(r.total, Some(3));
+        let r = scan(out);
+        assert_eq!(r.plans, [(3, 0)]);
+        assert_eq!(r.results.len(), 2);
+        assert_eq!(r.results[1].failure.as_deref(), Some("x"));
         assert_eq!(r.unfinished, Some((2, "c".to_string())));
         assert_eq!(r.panic.as_deref(), Some("boom at k.rs:1"));
+        assert_eq!(r.boot_end, None);
+    }
+
+    /// Feeds the ledger one transcript per boot, starting each where the
+    /// ledger asks, as `run_all` does with QEMU; stops when it is done or
+    /// the transcripts run out (QEMU gave nothing more).
+    fn replay(boots: &[(&str, Status)]) -> Summary {
+        let mut ledger = Ledger::default();
+        let mut start = 0;
+        for (output, status) in boots {
+            match ledger.record_boot(start, output, *status, &mut Vec::new()) {
+                Next::Boot(next) => start = next,
+                Next::Done => break,
+            }
+        }
+        ledger.finish()
+    }
+
+    /// True if some problem of `s` contains `text`.
+    fn has_problem(s: &Summary, text: &str) -> bool {
+        s.problems.iter().any(|p| p.contains(text))
+    }
+
+    #[test]
+    fn a_complete_run_passes() {
+        let boot = "noise\nktest: plan 3 tests, start 0\ntest [0/3] a ... ok\ntest [1/3] b ... hello\ntest [1/3] b ... ok\ntest [2/3] c ... ok\nktest: boot-end passed=3 failed=0\n";
+        let s = replay(&[(boot, Status::Success)]);
+        assert_eq!((s.passed, s.failed), (3, 0));
+        assert!(s.ok(), "{s:?}");
+        assert!(s.problems.is_empty());
+    }
+
+    #[test]
+    fn a_complete_run_across_a_panic_counts_the_dead_test_once() {
+        let first = "ktest: plan 3 tests, start 0\ntest [0/3] a ... ok\ntest [1/3] b ... \nkernel panic: boom at k.rs:1\n";
+        let second = "ktest: plan 3 tests, start 2\ntest [2/3] c ... ok\nktest: boot-end passed=1 failed=0\n";
+        let s = replay(&[(first, Status::Failure), (second, Status::Success)]);
+        assert_eq!((s.passed, s.failed), (2, 1));
+        assert_eq!(s.failures, [("b".into(), "panic: boom at k.rs:1".into())]);
+        assert!(s.problems.is_empty(), "{s:?}");
+        assert!(!s.ok());
+    }
+
+    /// Test 1 expects a double fault and ends the boot (status 37).
+    const DOUBLE_FAULT_BOOT: &str = "ktest: plan 4 tests, start 0\ntest [0/4] a ... ok\ntest [1/4] df ... ok\nktest: boot-end passed=2 failed=0\n";
+
+    #[test]
+    fn a_boot_that_stops_after_its_plan_fails_the_run() {
+        // The second boot prints its plan and exits "successfully" without
+        // running tests 2 and 3.
+        let second = "ktest: plan 4 tests, start 2\n";
+        let s = replay(&[
+            (DOUBLE_FAULT_BOOT, Status::Continue),
+            (second, Status::Success),
+        ]);
+        assert_eq!((s.passed, s.failed), (2, 0));
+        assert!(!s.ok(), "2 of 4 tests ran: {s:?}");
+        assert!(has_problem(
+            &s,
+            "2 results (passed + failed) for a plan of 4"
+        ));
+        assert!(has_problem(&s, "no result for tests 2..=3"), "{s:?}");
+    }
+
+    #[test]
+    fn a_boot_that_stops_between_tests_fails_the_run() {
+        // Output stops after test 0 with no unfinished test, and QEMU has
+        // nothing more to say.
+        let boot = "ktest: plan 3 tests, start 0\ntest [0/3] a ... ok\n";
+        let s = replay(&[(boot, Status::Success)]);
+        assert!(!s.ok(), "1 of 3 tests ran: {s:?}");
+        assert!(
+            has_problem(&s, "ended between tests, after test 0"),
+            "{s:?}"
+        );
+        assert!(has_problem(&s, "no result for tests 1..=2"), "{s:?}");
+    }
+
+    #[test]
+    fn a_result_reported_twice_fails_the_run() {
+        // The sum matches the plan, but test 1 never reported and test 0 twice.
+        let boot = "ktest: plan 3 tests, start 0\ntest [0/3] a ... ok\ntest [0/3] a ... ok\ntest [2/3] c ... ok\nktest: boot-end passed=3 failed=0\n";
+        let s = replay(&[(boot, Status::Success)]);
+        assert_eq!(s.passed, 3);
+        assert!(!s.ok(), "{s:?}");
+        assert!(
+            has_problem(&s, "test 0 (a) reported more than once"),
+            "{s:?}"
+        );
+        assert!(has_problem(&s, "no result for tests 1"), "{s:?}");
+        // A later boot reports an earlier boot's test again.
+        let second = "ktest: plan 4 tests, start 2\ntest [1/4] df ... ok\ntest [2/4] c ... ok\ntest [3/4] d ... ok\nktest: boot-end passed=3 failed=0\n";
+        let s = replay(&[
+            (DOUBLE_FAULT_BOOT, Status::Continue),
+            (second, Status::Success),
+        ]);
+        assert!(!s.ok(), "{s:?}");
+        assert!(
+            has_problem(&s, "test 1 (df) reported more than once"),
+            "{s:?}"
+        );
+        assert!(has_problem(
+            &s,
+            "5 results (passed + failed) for a plan of 4"
+        ));
+    }
+
+    #[test]
+    fn a_boot_whose_plan_disagrees_with_the_first_fails_the_run() {
+        let second = "ktest: plan 5 tests, start 2\ntest [2/5] c ... ok\ntest [3/5] d ... ok\ntest [4/5] e ... ok\nktest: boot-end passed=3 failed=0\n";
+        let s = replay(&[
+            (DOUBLE_FAULT_BOOT, Status::Continue),
+            (second, Status::Success),
+        ]);
+        assert!(!s.ok(), "{s:?}");
+        assert!(has_problem(
+            &s,
+            "boot 2's plan has 5 tests, the first boot's had 4"
+        ));
+        // A boot that starts elsewhere than asked.
+        let second = "ktest: plan 4 tests, start 0\ntest [0/4] a ... ok\ntest [1/4] df ... ok\nktest: boot-end passed=2 failed=0\n";
+        let s = replay(&[
+            (DOUBLE_FAULT_BOOT, Status::Continue),
+            (second, Status::Continue),
+        ]);
+        assert!(!s.ok(), "{s:?}");
+        assert!(has_problem(&s, "asked to start at test 2, its plan says 0"));
+    }
+
+    #[test]
+    fn an_expected_double_fault_continues_with_the_next_test() {
+        let second = "ktest: plan 4 tests, start 2\ntest [2/4] c ... ok\ntest [3/4] d ... FAILED: no\nktest: boot-end passed=1 failed=1\n";
+        let s = replay(&[
+            (DOUBLE_FAULT_BOOT, Status::Continue),
+            (second, Status::Failure),
+        ]);
+        assert_eq!((s.passed, s.failed), (3, 1));
+        assert!(s.problems.is_empty(), "{s:?}");
+    }
+
+    #[test]
+    fn a_hang_between_tests_is_a_problem_and_skips_no_test() {
+        let first = "ktest: plan 3 tests, start 0\ntest [0/3] a ... ok\n";
+        let second = "ktest: plan 3 tests, start 1\ntest [1/3] b ... ok\ntest [2/3] c ... ok\nktest: boot-end passed=2 failed=0\n";
+        let s = replay(&[(first, Status::TimedOut), (second, Status::Success)]);
+        assert_eq!((s.passed, s.failed), (3, 0));
+        assert!(has_problem(
+            &s,
+            "boot 1 ended between tests, after test 0: hang"
+        ));
+        assert_eq!(s.problems.len(), 1, "{s:?}");
+        assert!(!s.ok());
+    }
+
+    #[test]
+    fn a_boot_end_line_that_disagrees_with_the_results_is_a_problem() {
+        let boot = "ktest: plan 2 tests, start 0\ntest [0/2] a ... ok\ntest [1/2] b ... ok\nktest: boot-end passed=1 failed=1\n";
+        let s = replay(&[(boot, Status::Failure)]);
+        assert!(has_problem(
+            &s,
+            "boot 1 ended with passed=1 failed=1, its result lines say passed=2 failed=0"
+        ));
+        assert!(!s.ok());
+    }
+
+    #[test]
+    fn index_ranges_are_compressed() {
+        assert_eq!(ranges(&[0, 1, 2, 5, 7, 8]), "0..=2, 5, 7..=8");
+        assert_eq!(ranges(&[]), "");
     }
 }

@@ -1,8 +1,9 @@
 //! `cargo xtask`: builds, boots, tests and debugs the Synthesis kernel.
 //!
 //! ```text
-//! cargo xtask run  [--accel kvm|tcg] [-- KERNEL ARGS]  boot and run the default demo
-//! cargo xtask test [--accel kvm|tcg]                   host tests, then in-kernel tests
+//! cargo xtask run  [--accel kvm|tcg] [-- KERNEL ARGS]  boot the release kernel and run the default demo
+//! cargo xtask test [--accel kvm|tcg]                   check, host tests, then in-kernel tests
+//! cargo xtask check                                    layering, rustfmt and clippy gates
 //! cargo xtask ktest [--inject] [--accel kvm|tcg]        in-kernel tests only
 //! cargo xtask gdb  [--accel kvm|tcg] [-- KERNEL ARGS]  boot halted with a gdb stub on :1234
 //! cargo xtask bench [--smoke] [--accel kvm|tcg]         benchmarks: Synthesis vs Linux (see `bench`)
@@ -18,6 +19,7 @@
 mod accel;
 mod bench;
 mod build;
+mod check;
 mod ktest;
 mod qemu;
 mod setup;
@@ -25,7 +27,7 @@ mod setup;
 use accel::Accel;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <run|test|ktest|gdb|bench> [--accel kvm|tcg] [--inject] [--smoke] [-- kernel args]";
+const USAGE: &str = "usage: cargo xtask <run|test|check|ktest|gdb|bench> [--accel kvm|tcg] [--inject] [--smoke] [-- kernel args]";
 
 struct Args {
     command: String,
@@ -80,6 +82,7 @@ fn main() -> ExitCode {
     let result = match args.command.as_str() {
         "run" => run(&args),
         "test" => test(&args),
+        "check" => check::command(),
         "ktest" => in_kernel_tests(&args),
         "gdb" => gdb(&args),
         "bench" => bench::run(args.accel, args.smoke),
@@ -94,10 +97,18 @@ fn main() -> ExitCode {
     }
 }
 
+/// The demo boots the release kernel, the one `bench` measures, so its
+/// figures are the benchmarks' (the dev kernel's generic path is slower).
 fn run(args: &Args) -> Result<ExitCode, String> {
     setup::ensure_all()?;
-    let kernel = build::kernel(build::Profile::Dev, &[])?;
+    let profile = build::Profile::Release;
+    let kernel = build::kernel(profile, &[])?;
     let initrd = build::initrd()?;
+    println!(
+        "xtask: kernel: {} ({})",
+        profile.describe(),
+        kernel.display()
+    );
     let accel = accel::choose(args.accel, &kernel);
     let cmdline = args.kernel_args.join(" ");
     let outcome = qemu::Boot::new(&kernel, accel, &cmdline)
@@ -112,21 +123,58 @@ fn run(args: &Args) -> Result<ExitCode, String> {
     })
 }
 
+/// Every gate and test; a failing stage does not stop the later ones (one
+/// run shows every finding), but fails the whole.
 fn test(args: &Args) -> Result<ExitCode, String> {
     setup::ensure_all()?;
-    println!("xtask: host tests (cargo test)");
+    setup::ensure_components()?;
+    let mut failed: Vec<String> = Vec::new();
+    // Wall-clock time per stage, for information only.
+    let mut times: Vec<(&str, std::time::Duration)> = Vec::new();
+    let mut clock = std::time::Instant::now();
+    let mut lap = |stage| {
+        times.push((stage, clock.elapsed()));
+        clock = std::time::Instant::now();
+    };
+    println!("xtask: quality gates (cargo xtask check)");
+    let gates = check::run()?;
+    lap("check");
+    if !gates.is_empty() {
+        println!("xtask: check FAILED: {}", gates.join("; "));
+        failed.push("check".into());
+    }
+    // Every crate that builds on the host: the default members, and the
+    // user programs' pure parts (`sk-user`, `sysfuzz`, `synthtest`, ...).
+    let host = check::Graph::of_workspace()?.host_exclusions();
+    println!(
+        "xtask: host tests (cargo test --workspace {})",
+        host.join(" ")
+    );
     let status = std::process::Command::new(build::cargo())
-        .arg("test")
+        .current_dir(build::root())
+        .args(["test", "--workspace"])
+        .args(&host)
         .status()
         .map_err(|e| format!("running cargo test: {e}"))?;
-    let host_ok = status.success();
-    if !host_ok {
+    if !status.success() {
         println!("xtask: host tests FAILED");
+        failed.push("host tests".into());
     }
-    let kernel_ok = in_kernel_tests(args)? == ExitCode::SUCCESS;
-    Ok(if host_ok && kernel_ok {
+    lap("host tests");
+    if in_kernel_tests(args)? != ExitCode::SUCCESS {
+        failed.push("in-kernel tests".into());
+    }
+    lap("in-kernel tests");
+    let times: Vec<String> = times
+        .iter()
+        .map(|(stage, t)| format!("{stage} {:.0} s", t.as_secs_f64()))
+        .collect();
+    println!("xtask test: took {}", times.join(", "));
+    Ok(if failed.is_empty() {
+        println!("xtask test: everything passed");
         ExitCode::SUCCESS
     } else {
+        println!("xtask test: FAILED: {}", failed.join(", "));
         ExitCode::FAILURE
     })
 }
@@ -137,7 +185,7 @@ fn in_kernel_tests(args: &Args) -> Result<ExitCode, String> {
     let initrd = build::initrd()?;
     let accel = accel::choose(args.accel, &kernel);
     let summary = ktest::run_all(&kernel, &initrd, accel, args.inject, args.filter.as_deref())?;
-    Ok(if summary.failed == 0 && summary.passed > 0 {
+    Ok(if summary.ok() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -12,7 +12,8 @@ pub fn ensure_all() -> Result<(), String> {
     ensure_qemu()
 }
 
-fn ensure_target() -> Result<(), String> {
+/// Ensures the kernel's Rust target is installed.
+pub fn ensure_target() -> Result<(), String> {
     let installed = Command::new("rustup")
         .args(["target", "list", "--installed"])
         .output()
@@ -79,4 +80,39 @@ fn ensure_qemu() -> Result<(), String> {
 pub fn qboot() -> Option<&'static str> {
     let path = "/usr/share/qemu/qboot.rom";
     Path::new(path).exists().then_some(path)
+}
+
+/// The toolchain components `cargo xtask check` runs.
+const COMPONENTS: &[&str] = &["rustfmt", "clippy"];
+
+/// Ensures rustfmt and clippy are installed (a `minimal` rustup profile
+/// lacks them).
+pub fn ensure_components() -> Result<(), String> {
+    let installed = Command::new("rustup")
+        .args(["component", "list", "--installed"])
+        .output()
+        .map_err(|e| format!("running rustup: {e}"))?;
+    let installed = String::from_utf8_lossy(&installed.stdout);
+    let missing: Vec<&str> = COMPONENTS
+        .iter()
+        .copied()
+        .filter(|c| !installed.lines().any(|l| l.starts_with(&format!("{c}-"))))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    println!("xtask: installing the toolchain components {missing:?}");
+    let status = Command::new("rustup")
+        .args(["component", "add"])
+        .args(&missing)
+        .status()
+        .map_err(|e| format!("rustup: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "`rustup component add {}` failed",
+            missing.join(" ")
+        ))
+    }
 }

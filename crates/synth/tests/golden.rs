@@ -1,8 +1,9 @@
 //! Golden disassembly: each template instantiated with fixed hole values at a
 //! fixed kernel address, rendered by `disassemble`, compared with the
 //! committed text in `golden/<name>.txt` (review sees machine-code diffs,
-//! STYLE §8). Run with `SK_SYNTH_BLESS=1` to rewrite after an intended change;
-//! a missing file is written and reported.
+//! STYLE §8). Run with `SK_SYNTH_BLESS=1` to write them after an intended
+//! change (or for a new template); without it, a differing or missing file
+//! fails the test.
 //!
 //! Also pins the executed-instruction counts of the 1-byte `/dev/mem` read.
 
@@ -53,6 +54,7 @@ fn golden_disassembly_matches_for_every_template() {
     let directory = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("golden");
     let is_bless = std::env::var_os("SK_SYNTH_BLESS").is_some();
     let mut mismatches = Vec::new();
+    let mut missing = Vec::new();
     for template in templates::ALL {
         let (instance, bytes) = golden_instance(template);
         let text = disassemble(&instance, &bytes);
@@ -60,6 +62,7 @@ fn golden_disassembly_matches_for_every_template() {
         match std::fs::read_to_string(&path) {
             Ok(expected) if expected == text => {}
             Ok(_) if !is_bless => mismatches.push(template.name),
+            Err(e) if !is_bless => missing.push(format!("{} ({e})", path.display())),
             _ => {
                 std::fs::create_dir_all(&directory).unwrap();
                 std::fs::write(&path, &text).unwrap();
@@ -67,6 +70,10 @@ fn golden_disassembly_matches_for_every_template() {
             }
         }
     }
+    assert!(
+        missing.is_empty(),
+        "no golden disassembly for {missing:?}; run with SK_SYNTH_BLESS=1, review and commit it"
+    );
     assert!(mismatches.is_empty(), "golden disassembly differs for {mismatches:?}; rerun with SK_SYNTH_BLESS=1 and review the diff");
 }
 
