@@ -26,6 +26,6 @@ mod tests {
             [dev_mem_byte(0), dev_mem_byte(1), dev_mem_byte(2)],
             [3, 10, 17]
         );
-        assert_eq!(dev_mem_byte(37), (37 * 7 + 3) as u8);
+        assert_eq!(dev_mem_byte(37), ((37u64 * 7 + 3) % 256).to_le_bytes()[0]);
     }
 }

@@ -476,7 +476,7 @@ pub(crate) fn on_thread_gone(core: &mut Core, tid: ThreadId) {
 /// current facts (stale code never runs). Checked every 256th call.
 pub(crate) fn check_fresh(core: &Core) {
     static CALLS: AtomicU64 = AtomicU64::new(0);
-    if !cfg!(debug_assertions) || CALLS.fetch_add(1, Ordering::Relaxed) % 256 != 0 {
+    if !cfg!(debug_assertions) || !CALLS.fetch_add(1, Ordering::Relaxed).is_multiple_of(256) {
         return;
     }
     let env = env();

@@ -32,6 +32,11 @@ pub fn quantum_ticks(quantum_us: u32, priority: u32, timer_hz: u64) -> u64 {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
 mod tests {
     use super::*;
 

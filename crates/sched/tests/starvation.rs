@@ -3,6 +3,9 @@
 //! quanta and priorities include the hostile extremes, checking that every
 //! ready SCPU runs within the bound the README states.
 
+// Test arithmetic on small, known values: truncating casts cannot bite.
+#![allow(clippy::cast_possible_truncation)]
+
 use proptest::prelude::*;
 use sk_sched::{quantum_ticks, ReadyQueue, MAX_QUANTUM_US};
 

@@ -178,6 +178,11 @@ impl Scpu {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
 mod tests {
     use super::*;
     use sk_sched::MAX_QUANTUM_US;

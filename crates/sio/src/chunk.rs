@@ -82,6 +82,11 @@ pub fn transfer_in_chunks(
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
 mod tests {
     use super::*;
     use alloc::vec::Vec;

@@ -104,16 +104,17 @@ impl<R> Sio<R> {
 
     /// The position cell (its address is baked into synthesized routines).
     pub fn position_cell(&self) -> &AtomicU64 {
-        &self.position[0]
+        let [cell] = &*self.position;
+        cell
     }
 
     /// The current position.
     pub fn position(&self) -> u64 {
-        self.position[0].load(Ordering::Relaxed)
+        self.position_cell().load(Ordering::Relaxed)
     }
 
     pub(crate) fn set_position(&self, position: u64) {
-        self.position[0].store(position, Ordering::Relaxed);
+        self.position_cell().store(position, Ordering::Relaxed);
     }
 
     /// The thread that opened it (whose routine table gets its routines).

@@ -52,10 +52,13 @@ impl FakeUserMemory {
         n
     }
 
-    /// The mapped bytes at `addr..addr + len` (panics outside: tests only).
+    /// The mapped bytes at `addr..addr + len` (empty if not all mapped).
     pub fn slice(&self, addr: u64, len: usize) -> &[u8] {
-        let start = usize::try_from(addr - self.base).expect("in range");
-        &self.bytes[start..start + len]
+        let range = addr
+            .checked_sub(self.base)
+            .and_then(|start| usize::try_from(start).ok())
+            .and_then(|start| Some(start..start.checked_add(len)?));
+        range.and_then(|r| self.bytes.get(r)).unwrap_or(&[])
     }
 }
 

@@ -2,6 +2,9 @@
 //! the error paths, and a property test of random file operations against
 //! a model (bytes and position).
 
+// Test arithmetic on small, known values: truncating casts cannot bite.
+#![allow(clippy::cast_possible_truncation)]
+
 use proptest::prelude::*;
 use sk_abi::{dev_mem_byte, OpenFlags, SioKind, SioReconfigure, SysError, TtyMode, Whence};
 use sk_fs::FileSystem;

@@ -155,6 +155,11 @@ impl<T> HandleTable<T> {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
 mod tests {
     use super::*;
 
@@ -175,7 +180,8 @@ mod tests {
         }
         assert_eq!(t.insert(6).err(), Some((SysError::TooManyHandles, 6)));
         assert_eq!(
-            t.install_at(Handle::new(MAX_HANDLES as u32), 7).err(),
+            t.install_at(Handle::new(u32::try_from(MAX_HANDLES).unwrap()), 7)
+                .err(),
             Some((SysError::TooManyHandles, 7))
         );
     }

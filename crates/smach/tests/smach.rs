@@ -2,6 +2,9 @@
 //! fake address space, exit and teardown, the reconfigure policy, handle
 //! tables holding real SIOs.
 
+// Test arithmetic on small, known values: truncating casts cannot bite.
+#![allow(clippy::cast_possible_truncation)]
+
 use sk_abi::{ExitStatus, Handle, OpenFlags, SmachReconfigure, SmachState, SysError, PAGE_SIZE};
 use sk_fs::FileSystem;
 use sk_sio::Sio;

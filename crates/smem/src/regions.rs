@@ -46,7 +46,7 @@ impl Regions {
     /// range; [`SysError::Exists`] if it overlaps one in use;
     /// [`SysError::NoMemory`] if the list cannot grow.
     pub fn reserve(&mut self, start: u64, end: u64) -> Result<(), SysError> {
-        let aligned = start % PAGE_SIZE == 0 && end % PAGE_SIZE == 0;
+        let aligned = start.is_multiple_of(PAGE_SIZE) && end.is_multiple_of(PAGE_SIZE);
         if start >= end || !aligned || end > USER_MAP_END {
             return Err(SysError::BadAddress);
         }
@@ -68,7 +68,7 @@ impl Regions {
     /// [`SMEM_AREA_START`], leaving an unmapped guard page after every range
     /// in use and after the new one.
     pub fn find_free(&self, len: u64) -> Option<u64> {
-        if len == 0 || len % PAGE_SIZE != 0 {
+        if len == 0 || !len.is_multiple_of(PAGE_SIZE) {
             return None;
         }
         let mut cursor = SMEM_AREA_START;
@@ -114,6 +114,11 @@ impl Regions {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
 mod tests {
     use super::*;
 

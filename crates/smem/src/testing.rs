@@ -45,7 +45,7 @@ impl FakeAddressSpace {
 
     /// Byte at `addr`, if mapped.
     pub fn byte(&self, addr: u64) -> Option<u8> {
-        let page = addr - addr % PAGE_SIZE;
+        let page = addr & !(PAGE_SIZE - 1);
         let offset = usize::try_from(addr % PAGE_SIZE).ok()?;
         self.pages.get(&page)?.bytes.get(offset).copied()
     }
@@ -58,7 +58,7 @@ impl AddressSpace for FakeAddressSpace {
         access: Access,
         contents: &[(usize, &[u8])],
     ) -> Result<(), MapFailure> {
-        if page % PAGE_SIZE != 0 || page >= USER_MAP_END {
+        if !page.is_multiple_of(PAGE_SIZE) || page >= USER_MAP_END {
             return Err(MapFailure::BadAddress);
         }
         if self.pages.contains_key(&page) {

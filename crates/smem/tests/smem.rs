@@ -2,6 +2,9 @@
 //! overlap, running out of memory, protection, and a property test of
 //! random operations against a model.
 
+// Test arithmetic on small, known values: truncating casts cannot bite.
+#![allow(clippy::cast_possible_truncation)]
+
 use proptest::prelude::*;
 use sk_abi::{Prot, SmemCreate, SmemCreateArgs, SmemCreateFlags, SysError, PAGE_SIZE};
 use sk_smem::testing::FakeAddressSpace;
