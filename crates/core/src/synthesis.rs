@@ -97,6 +97,10 @@ pub(crate) fn env() -> Env {
         bad_address: -(SysError::BadAddress.code() as i32),
         generic_entry: sk_machine::synth_entry::generic_entry_address(),
         slow_path: sk_machine::synth_entry::slow_path_address(),
+        // Synthesized routines do at most what one generic piece does with
+        // interrupts masked; longer calls go to the generic path.
+        max_copy_bytes: sk_sio::CHUNK_BYTES as u32,
+        max_console_bytes: sk_sio::TTY_CHUNK_BYTES as u32,
     }
 }
 

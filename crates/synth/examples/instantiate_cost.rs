@@ -25,6 +25,8 @@ fn instantiate_all(out: &mut [u8; 512]) -> u64 {
                 window_size: Imm32(1 << 24),
                 position_cell: Imm64(base + 8),
                 bad_address: bad,
+                max_len: Imm32(1 << 16),
+                slow_path: Imm64(base + 4096),
             },
             base,
             Smap::Enabled,
@@ -37,6 +39,8 @@ fn instantiate_all(out: &mut [u8; 512]) -> u64 {
                 position_cell: Imm64(base + 8),
                 size_cell: Imm64(base + 16),
                 bad_address: bad,
+                max_len: Imm32(1 << 16),
+                slow_path: Imm64(base + 4096),
             },
             base,
             Smap::Enabled,
@@ -51,6 +55,7 @@ fn instantiate_all(out: &mut [u8; 512]) -> u64 {
                 size_cell: Imm64(base + 16),
                 generic_fallback: Rel32Target(base + 4096),
                 bad_address: bad,
+                max_len: Imm32(1 << 16),
             },
             base,
             Smap::Enabled,
@@ -58,7 +63,11 @@ fn instantiate_all(out: &mut [u8; 512]) -> u64 {
         );
         emitted += r.map_or(0, |_| RamFileWriteHoles::TEMPLATE.instruction_count as u64);
         let r = instantiate(
-            &DevZeroReadHoles { bad_address: bad },
+            &DevZeroReadHoles {
+                bad_address: bad,
+                max_len: Imm32(1 << 16),
+                slow_path: Imm64(base + 4096),
+            },
             base,
             Smap::Enabled,
             out,

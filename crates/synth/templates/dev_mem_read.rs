@@ -2,7 +2,9 @@
 
 use super::builder::{Kind, TemplateAsm, TemplateSource};
 use super::copy_out::{bounded_copy_out, Limit};
-use super::user_range::{check_user_range, fault_and_bad_address_exits, USER_END};
+use super::user_range::{
+    check_user_range, fault_and_bad_address_exits, generic_exit, long_calls_go_generic, USER_END,
+};
 use iced_x86::code_asm::{byte_ptr, cl, eax, ecx, edi, esi, qword_ptr, r11, rax, rcx, rdi, rsi};
 use iced_x86::IcedError;
 
@@ -28,10 +30,23 @@ pub fn source() -> Result<TemplateSource, IcedError> {
         Kind::Imm32,
         "Result for a bad user range or a fault: `-(BadAddress code)`.",
     );
+    let max_len = a.hole(
+        "max_len",
+        Kind::Imm32,
+        "Longest call done here (the kernel's transfer piece, `sk_sio::CHUNK_BYTES`); longer \
+         ones go to the generic path, which splits them with preemption points between pieces.",
+    );
+    let slow_path = a.hole(
+        "slow_path",
+        Kind::Imm64,
+        "The stub's slow path (the generic decoder), where a call too long for this routine goes \
+         with the call word and arguments intact.",
+    );
     let mut bad = a.create_label();
     let mut fixup = a.create_label();
     let mut general = a.create_label();
     let mut end_of_data = a.create_label();
+    let mut too_long = a.create_label();
 
     // Fast path, len == 1: bounds check, load, store to the user, bump, return.
     // The cell's address goes in r11, which the entry stub restores: it
@@ -59,9 +74,11 @@ pub fn source() -> Result<TemplateSource, IcedError> {
 
     // General path.
     a.set_label(&mut general)?;
+    long_calls_go_generic(&mut a, rsi, max_len, too_long)?;
     check_user_range(&mut a, rdi, rsi, bad)?;
     bounded_copy_out(&mut a, Limit::Constant32(window_size), base, fixup)?;
     fault_and_bad_address_exits(&mut a, &mut fixup, &mut bad, bad_address, &[esi, edi])?;
+    generic_exit(&mut a, &mut too_long, slow_path)?;
     Ok(TemplateSource {
         name: "dev_mem_read",
         doc: "`/dev/mem` read: copy from a fixed kernel window at the handle's position.\n\n\
@@ -69,7 +86,8 @@ pub fn source() -> Result<TemplateSource, IcedError> {
               (0 at EOF); copies `base + pos ..+ n` to the buffer; `pos += n`; returns `n`.\n\n\
               Fast path for `len == 1`, after the paper's Figure 2: user-range check (`buf < USER_END`), \
               bounds check, load, store to the user buffer, position update, return — 17 instructions \
-              executed. Other lengths: user-range guard, then `rep movsb`.\n\n\
+              executed. Other lengths: longer than `max_len` go to the generic path (`slow_path`); \
+              else user-range guard, then `rep movsb`.\n\n\
               Guards: user range, else `bad_address`. Fault points: the byte store and the \
               `rep movsb`; both fix up to `clac` + `bad_address`, leaving the position unchanged.\n\n\
               Technique: Factoring Invariants (Synthesis §2.1, Appendix A): window base and size are \

@@ -1,7 +1,9 @@
 //! Template source: `/dev/zero` read.
 
 use super::builder::{Kind, TemplateAsm, TemplateSource};
-use super::user_range::{check_user_range, fault_and_bad_address_exits, USER_END};
+use super::user_range::{
+    check_user_range, fault_and_bad_address_exits, generic_exit, long_calls_go_generic, USER_END,
+};
 use iced_x86::code_asm::{byte_ptr, eax, rax, rcx, rdi, rsi};
 use iced_x86::IcedError;
 
@@ -12,9 +14,22 @@ pub fn source() -> Result<TemplateSource, IcedError> {
         Kind::Imm32,
         "Result for a bad user range or a fault: `-(BadAddress code)`.",
     );
+    let max_len = a.hole(
+        "max_len",
+        Kind::Imm32,
+        "Longest call done here (the kernel's transfer piece, `sk_sio::CHUNK_BYTES`); longer \
+         ones go to the generic path, which splits them with preemption points between pieces.",
+    );
+    let slow_path = a.hole(
+        "slow_path",
+        Kind::Imm64,
+        "The stub's slow path (the generic decoder), where a call too long for this routine goes \
+         with the call word and arguments intact.",
+    );
     let mut bad = a.create_label();
     let mut fixup = a.create_label();
     let mut general = a.create_label();
+    let mut too_long = a.create_label();
     // Fast path, len == 1: range check, one store to the user, return 1.
     a.cmp(rsi, 1)?;
     a.jne(general)?;
@@ -28,6 +43,7 @@ pub fn source() -> Result<TemplateSource, IcedError> {
     a.ret()?;
     // General path: range check, `rep stosb`.
     a.set_label(&mut general)?;
+    long_calls_go_generic(&mut a, rsi, max_len, too_long)?;
     check_user_range(&mut a, rdi, rsi, bad)?;
     a.mov(rcx, rsi)?;
     a.xor(eax, eax)?;
@@ -37,6 +53,7 @@ pub fn source() -> Result<TemplateSource, IcedError> {
     a.mov(rax, rsi)?;
     a.ret()?;
     fault_and_bad_address_exits(&mut a, &mut fixup, &mut bad, bad_address, &[])?;
+    generic_exit(&mut a, &mut too_long, slow_path)?;
     Ok(TemplateSource {
         name: "dev_zero_read",
         doc: "`/dev/zero` read: zero-fill the user buffer, return `len`.\n\n\
@@ -47,7 +64,7 @@ pub fn source() -> Result<TemplateSource, IcedError> {
               Technique: Factoring Invariants (Synthesis §2.1).",
         invariants: &["DeviceKind", "OpenForRead"],
         reads: &["Rdi", "Rsi"],
-        clobbers: &["Rax", "Rcx", "Rdi"],
+        clobbers: &["Rax", "Rcx", "Rdi", "R11"],
         asm: a,
     })
 }

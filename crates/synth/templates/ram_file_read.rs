@@ -2,7 +2,9 @@
 
 use super::builder::{Kind, TemplateAsm, TemplateSource};
 use super::copy_out::{bounded_copy_out, Limit};
-use super::user_range::{check_user_range, fault_and_bad_address_exits};
+use super::user_range::{
+    check_user_range, fault_and_bad_address_exits, generic_exit, long_calls_go_generic,
+};
 use iced_x86::code_asm::{edi, esi, r11, rdi, rsi};
 use iced_x86::IcedError;
 
@@ -28,18 +30,34 @@ pub fn source() -> Result<TemplateSource, IcedError> {
         Kind::Imm32,
         "Result for a bad user range or a fault: `-(BadAddress code)`.",
     );
+    let max_len = a.hole(
+        "max_len",
+        Kind::Imm32,
+        "Longest call done here (the kernel's transfer piece, `sk_sio::CHUNK_BYTES`); longer \
+         ones go to the generic path, which splits them with preemption points between pieces.",
+    );
+    let slow_path = a.hole(
+        "slow_path",
+        Kind::Imm64,
+        "The stub's slow path (the generic decoder), where a call too long for this routine goes \
+         with the call word and arguments intact.",
+    );
     let mut bad = a.create_label();
     let mut fixup = a.create_label();
+    let mut too_long = a.create_label();
+    long_calls_go_generic(&mut a, rsi, max_len, too_long)?;
     check_user_range(&mut a, rdi, rsi, bad)?;
     a.mov_imm64(r11, position_cell)?;
     bounded_copy_out(&mut a, Limit::Cell(size_cell), data, fixup)?;
     fault_and_bad_address_exits(&mut a, &mut fixup, &mut bad, bad_address, &[esi, edi])?;
+    generic_exit(&mut a, &mut too_long, slow_path)?;
     Ok(TemplateSource {
         name: "ram_file_read",
         doc: "RAM-file read: copy from the file's data at the handle's position.\n\n\
               Arguments: `rdi` = user buffer, `rsi` = length. `n = min(len, size - pos)` with the \
               size read from its cell (writers change it), 0 at EOF; copies; `pos += n`; returns `n`.\n\n\
-              Guards: user range, else `bad_address`. Fault point: the `rep movsb`; fixup `clac` + \
+              Guards: longer than `max_len` goes to the generic path (`slow_path`); user range, \
+              else `bad_address`. Fault point: the `rep movsb`; fixup `clac` + \
               `bad_address`, position unchanged.\n\n\
               Technique: Factoring Invariants + Collapsing Layers (Synthesis §2.1–2.2): file table, \
               inode and block layers fold into one data address; the copy is spliced in.",

@@ -50,9 +50,17 @@ pub fn source() -> Result<TemplateSource, IcedError> {
         Kind::Imm32,
         "Result for a bad user range or a fault: `-(BadAddress code)`.",
     );
+    let max_len = a.hole(
+        "max_len",
+        Kind::Imm32,
+        "Longest call done here (the kernel's transfer piece, `sk_sio::CHUNK_BYTES`); longer \
+         ones go to `generic_fallback`, and the generic path splits them with preemption points.",
+    );
     let mut bad = a.create_label();
     let mut fixup = a.create_label();
     let mut empty = a.create_label();
+    a.cmp_imm32(rsi, max_len)?;
+    a.branch_rel32(Code::Ja_rel32_64, generic_fallback)?;
     check_user_range(&mut a, rdi, rsi, bad)?;
     // An empty write changes nothing (as on the generic path).
     a.test(rsi, rsi)?;
@@ -104,7 +112,8 @@ pub fn source() -> Result<TemplateSource, IcedError> {
         doc: "RAM-file write: copy the user buffer into the file's data at the position.\n\n\
               Arguments: `rdi` = user buffer, `rsi` = length. Copies to `data + pos`; \
               `pos += len`; `size = max(size, pos)`; returns `len`.\n\n\
-              Guards, in order: user range, else `bad_address`; `pos + len` neither wraps nor \
+              Guards, in order: `len <= max_len`, else `generic_fallback`; user range, else \
+              `bad_address`; `pos + len` neither wraps nor \
               exceeds `capacity`, else `jmp generic_fallback` with `rdi`, `rsi`, `rdx`, `r10`, `r8` \
               intact (the generic path grows the file, then replugs this slot: \
               `guard-then-generic`). An empty write returns 0 and changes nothing. Fault point: \

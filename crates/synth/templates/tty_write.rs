@@ -1,7 +1,9 @@
 //! Template source: raw `/dev/tty` write to a 16550 UART by polling.
 
 use super::builder::{Kind, TemplateAsm, TemplateSource};
-use super::user_range::{check_user_range, fault_and_bad_address_exits};
+use super::user_range::{
+    check_user_range, fault_and_bad_address_exits, generic_exit, long_calls_go_generic,
+};
 use iced_x86::code_asm::{al, byte_ptr, dx, edx, r9, rax, rcx, rdi, rsi};
 use iced_x86::IcedError;
 
@@ -25,11 +27,25 @@ pub fn source() -> Result<TemplateSource, IcedError> {
         Kind::Imm32,
         "Result for a bad user range or a fault: `-(BadAddress code)`.",
     );
+    let max_len = a.hole(
+        "max_len",
+        Kind::Imm32,
+        "Longest call done here (the kernel's transfer piece, `sk_sio::TTY_CHUNK_BYTES`); longer \
+         ones go to the generic path, which splits them with preemption points between pieces.",
+    );
+    let slow_path = a.hole(
+        "slow_path",
+        Kind::Imm64,
+        "The stub's slow path (the generic decoder), where a call too long for this routine goes \
+         with the call word and arguments intact.",
+    );
     let mut bad = a.create_label();
     let mut fixup = a.create_label();
     let mut next_byte = a.create_label();
     let mut poll = a.create_label();
     let mut done = a.create_label();
+    let mut too_long = a.create_label();
+    long_calls_go_generic(&mut a, rsi, max_len, too_long)?;
     check_user_range(&mut a, rdi, rsi, bad)?;
     a.mov(r9, rsi)?;
     a.mov(rcx, rsi)?;
@@ -58,19 +74,21 @@ pub fn source() -> Result<TemplateSource, IcedError> {
     a.mov(rax, r9)?;
     a.ret()?;
     fault_and_bad_address_exits(&mut a, &mut fixup, &mut bad, bad_address, &[])?;
+    generic_exit(&mut a, &mut too_long, slow_path)?;
     Ok(TemplateSource {
         name: "tty_write",
         doc: "Raw `/dev/tty` write: for each byte, poll the 16550 line status register until the \
               transmitter is empty, then `out` the byte. Returns `len`.\n\n\
               Arguments: `rdi` = user buffer, `rsi` = length.\n\n\
-              Guards: user range, else `bad_address`. Fault point: the byte load from the user \
+              Guards: longer than `max_len` (each byte is polled with interrupts masked) goes to \
+              the generic path (`slow_path`); user range, else `bad_address`. Fault point: the byte load from the user \
               buffer (`stac`/`clac` around each load only, never around the polling); fixup `clac` \
               + `bad_address` (bytes already sent stay sent).\n\n\
               Technique: Collapsing Layers (Synthesis §2.2): tty, line discipline (raw) and UART \
               driver collapse into one loop with the port numbers as immediates.",
         invariants: &["DeviceKind", "OpenForWrite"],
         reads: &["Rdi", "Rsi"],
-        clobbers: &["Rax", "Rcx", "Rdx", "Rdi", "R9"],
+        clobbers: &["Rax", "Rcx", "Rdx", "Rdi", "R9", "R11"],
         asm: a,
     })
 }

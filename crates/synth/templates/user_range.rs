@@ -43,3 +43,32 @@ pub fn fault_and_bad_address_exits(
     a.mov_imm32_sign_extended(rax, bad_address)?;
     a.ret()
 }
+
+/// Sends a call longer than the `max_len` hole (an `Imm32`) to the generic
+/// path: `cmp len, max_len; ja too_long`. Must come before anything writes
+/// `rax` (the call word) or an argument register, so the generic path gets
+/// the call exactly as the stub made it. This bounds the work a routine
+/// does with interrupts masked (`docs/caveats.md`).
+pub fn long_calls_go_generic(
+    a: &mut TemplateAsm,
+    len: AsmRegister64,
+    max_len: super::builder::HoleRef,
+    too_long: CodeLabel,
+) -> AsmResult {
+    a.cmp_imm32(len, max_len)?;
+    a.ja(too_long)
+}
+
+/// The exit `long_calls_go_generic` jumps to: a tail jump to the stub's
+/// slow path (the `slow_path` hole, an `Imm64`), which decodes the call word
+/// in `rax` and runs the call on the generic path, then returns to the stub.
+/// Uses `r11`, which the stub restores.
+pub fn generic_exit(
+    a: &mut TemplateAsm,
+    too_long: &mut CodeLabel,
+    slow_path: super::builder::HoleRef,
+) -> AsmResult {
+    a.set_label(too_long)?;
+    a.mov_imm64(iced_x86::code_asm::r11, slow_path)?;
+    a.jmp(iced_x86::code_asm::r11)
+}

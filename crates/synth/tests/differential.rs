@@ -1,25 +1,37 @@
-//! Differential test (STYLE §7, seL4's fastpath ≡ slowpath): random
-//! sequences of read, write and seek on a RAM file, run through the
-//! routines the replug policy installs (executed in `sk-hostexec`) and
-//! through a plain Rust model of the generic path; results, contents,
-//! position and size must agree. Calls go through a routine table that
-//! only [`SioRoutines::replan`] writes. A write past the baked capacity
-//! falls back through the policy's generic trampoline to the "generic
-//! path" (a sentinel stub), which performs it on the shared cells, grows
-//! the file and replans: the write slot then holds a routine for the larger
-//! capacity.
+//! Differential tests (STYLE §7, seL4's fastpath ≡ slowpath): random
+//! sequences of operations run through the routines the replug policy
+//! installs (executed in `sk-hostexec`) and through the **real generic
+//! path** (`sk-sio`'s `Sio` over `sk-fs`, with a fake user memory); results,
+//! buffers, positions, sizes and file contents must agree.
+//!
+//! - RAM file: read, write, seek. Calls go through a routine table that
+//!   only [`SioRoutines::replan`] writes. A write past the baked capacity,
+//!   or longer than `max_len`, falls back through the policy's generic
+//!   trampoline; the generic path then performs it (the test copies the
+//!   generic side's resulting bytes, size and position into the sandbox, as
+//!   the kernel's generic path would write them to the shared cells), the
+//!   file grows and the test replans: the write slot then holds a routine
+//!   for the new capacity.
+//! - `/dev/mem` and `/dev/zero`: read and seek, lengths on both sides of
+//!   the 1-byte fast path and of `max_len` (a longer call goes to the slow
+//!   path, i.e. the generic path: the test performs it there).
 
 // Test arithmetic on small, known values: truncating casts cannot bite.
 #![allow(clippy::cast_possible_truncation)]
 
 use proptest::prelude::*;
+use sk_abi::{OpenFlags, SysError, Whence};
+use sk_fs::FileSystem;
 use sk_hostexec::{Fixup, Registers, Sandbox};
+use sk_sio::testing::FakeUserMemory;
+use sk_sio::{Devices, ReadOutcome, Sio};
 use sk_synth::policy::{
     Env, FileFacts, InstallError, Mechanism, Op, RoutineHoles, SioFacts, SioRoutines, SioTarget,
     Slot, SlotTarget,
 };
 use sk_synth::templates::{
-    ErrorStubHoles, GenericTrampolineHoles, RamFileReadHoles, RamFileWriteHoles,
+    DevMemReadHoles, DevZeroReadHoles, ErrorStubHoles, GenericTrampolineHoles, RamFileReadHoles,
+    RamFileWriteHoles,
 };
 use sk_synth::{Imm32, Imm64, Instance, Rel32Target, Smap};
 
@@ -29,55 +41,91 @@ const FILE_DATA: usize = 0x100;
 const FILE_ROOM: u64 = 0x1000;
 const USER_BUFFER: usize = 0x2000;
 const SMALL_CAPACITY: u64 = 64;
+/// The routines' `max_len` here (small, so the tests cross it).
+const MAX_LEN: u64 = 80;
 const FALLBACK: i64 = 0x7777;
 const NODE: u64 = 1;
 const HANDLE: u32 = 0;
 const OWNER: u64 = 1;
+const BAD_ADDRESS: i32 = -14;
+/// Where the fake user memory of the generic side starts.
+const GENERIC_BUFFER: u64 = 0x10_0000;
 
-#[derive(Clone, Debug)]
-enum FileOp {
-    Read(u64),
-    Write(Vec<u8>),
-    Seek(u64),
+/// The real generic path: one SIO of a file system or device, and user
+/// memory.
+struct Generic {
+    fs: FileSystem,
+    devices: Devices,
+    sio: Sio<()>,
+    user: FakeUserMemory,
 }
 
-fn file_op() -> impl Strategy<Value = FileOp> {
-    prop_oneof![
-        (0u64..100).prop_map(FileOp::Read),
-        prop::collection::vec(any::<u8>(), 0..100).prop_map(FileOp::Write),
-        (0u64..300).prop_map(FileOp::Seek),
-    ]
-}
+impl Generic {
+    fn open(path: &str, flags: OpenFlags, window: &'static [u8]) -> Self {
+        let mut fs = FileSystem::new().unwrap();
+        let sio = Sio::open(&mut fs, path, flags).unwrap();
+        Self {
+            fs,
+            devices: Devices::new(window),
+            sio,
+            user: FakeUserMemory::new(GENERIC_BUFFER, 0x1000),
+        }
+    }
 
-/// The generic path's semantics, as a model.
-#[derive(Default)]
-struct GenericFile {
-    data: Vec<u8>,
-    position: u64,
-}
+    fn file() -> Self {
+        Self::open(
+            "/f",
+            OpenFlags::READ | OpenFlags::WRITE | OpenFlags::CREATE,
+            &[],
+        )
+    }
 
-impl GenericFile {
     fn read(&mut self, len: u64) -> (i64, Vec<u8>) {
-        let size = self.data.len() as u64;
-        let n = len.min(size.saturating_sub(self.position));
-        let start = self.position.min(size) as usize;
-        let bytes = self.data[start..start + n as usize].to_vec();
-        self.position += n;
-        (n as i64, bytes)
+        match self.sio.read(
+            &self.fs,
+            &mut self.devices,
+            &mut self.user,
+            GENERIC_BUFFER,
+            len,
+        ) {
+            Ok(ReadOutcome::Data(n)) => (
+                n as i64,
+                self.user.slice(GENERIC_BUFFER, n as usize).to_vec(),
+            ),
+            Ok(ReadOutcome::WouldBlock) => panic!("would block"),
+            Err(e) => (-i64::from(e.code()), Vec::new()),
+        }
     }
 
     fn write(&mut self, bytes: &[u8]) -> i64 {
-        // sk-fs: an empty write changes nothing, even past the end.
-        if bytes.is_empty() {
-            return 0;
-        }
-        let end = self.position as usize + bytes.len();
-        if self.data.len() < end {
-            self.data.resize(end, 0);
-        }
-        self.data[self.position as usize..end].copy_from_slice(bytes);
-        self.position = end as u64;
-        bytes.len() as i64
+        self.user.bytes[..bytes.len()].copy_from_slice(bytes);
+        let result = self.sio.write(
+            &mut self.fs,
+            &self.devices,
+            &mut self.user,
+            &mut |_: &[u8]| {},
+            GENERIC_BUFFER,
+            bytes.len() as u64,
+        );
+        result.map_or_else(|e: SysError| -i64::from(e.code()), |n| n as i64)
+    }
+
+    fn seek(&mut self, position: u64) {
+        self.sio
+            .seek(&self.fs, Whence::Set, position as i64)
+            .unwrap();
+    }
+
+    fn position(&self) -> u64 {
+        self.sio.position()
+    }
+
+    fn contents(&self) -> Vec<u8> {
+        let node = self.sio.node().unwrap();
+        let size = self.fs.stat(node).unwrap().size_bytes as usize;
+        let mut out = vec![0; size];
+        self.fs.read(node, 0, &mut out).unwrap();
+        out
     }
 }
 
@@ -114,6 +162,8 @@ impl Mechanism for Catalogue {
     }
 }
 
+/// The synthesized side: a sandbox with the routines the policy may ask
+/// for, the SIO's routine state and facts.
 struct Synthesized {
     sandbox: Sandbox,
     catalogue: Catalogue,
@@ -123,76 +173,40 @@ struct Synthesized {
 }
 
 impl Synthesized {
-    fn new() -> Self {
+    /// Builds the sandbox with `holes` at 0x200-byte steps, a "generic path"
+    /// returning [`FALLBACK`] at 0x800, and replans for `facts`.
+    fn new(
+        facts: impl FnOnce(u64) -> SioFacts,
+        holes: impl FnOnce(u64, u64, u64) -> Vec<RoutineHoles>,
+    ) -> Self {
         let mut sandbox = Sandbox::new(0x1000, 0x4000).unwrap();
         let (data, code) = (sandbox.data_address(), sandbox.code_address());
         let generic_entry = code + 0x800;
-        let trampoline = code + 0x600;
-        let read = RoutineHoles::RamFileRead(RamFileReadHoles {
-            data: Imm64(data + FILE_DATA as u64),
-            position_cell: Imm64(data + POSITION_CELL as u64),
-            size_cell: Imm64(data + SIZE_CELL as u64),
-            bad_address: Imm32(-14),
-        });
-        let write = |capacity| {
-            RoutineHoles::RamFileWrite(RamFileWriteHoles {
-                data: Imm64(data + FILE_DATA as u64),
-                capacity: Imm64(capacity),
-                position_cell: Imm64(data + POSITION_CELL as u64),
-                size_cell: Imm64(data + SIZE_CELL as u64),
-                generic_fallback: Rel32Target(trampoline),
-                bad_address: Imm32(-14),
-            })
-        };
-        let fallback = RoutineHoles::GenericTrampoline(GenericTrampolineHoles {
-            handle: Imm32(HANDLE as i32),
-            op: Imm32(5),
-            generic_entry: Imm64(generic_entry),
-        });
         let out = sandbox.code_mut().unwrap();
         let mut entries = Vec::new();
-        for (holes, offset) in [
-            (read, 0),
-            (write(SMALL_CAPACITY), 0x200),
-            (write(FILE_ROOM), 0x400),
-            (fallback, 0x600),
-        ] {
+        for (i, holes) in holes(data, code, generic_entry).into_iter().enumerate() {
+            let offset = i * 0x200;
+            assert!(offset < 0x800);
             let at = &mut out[offset..offset + 0x200];
             let instance = holes
                 .instantiate(code + offset as u64, Smap::Disabled, at)
                 .unwrap();
             entries.push((holes, instance));
         }
-        // The "generic path": returns a sentinel the test recognises.
         let stub = ErrorStubHoles {
             result: Imm32(FALLBACK as i32),
         };
         sk_synth::instantiate(&stub, generic_entry, Smap::Disabled, &mut out[0x800..0x900])
             .unwrap();
         sandbox.seal().unwrap();
-        let facts = SioFacts {
-            target: SioTarget::File(FileFacts {
-                node: NODE,
-                data_addr: data + FILE_DATA as u64,
-                capacity: SMALL_CAPACITY,
-                size_cell: data + SIZE_CELL as u64,
-                generation: 0,
-                is_unlinked: false,
-            }),
-            can_read: true,
-            can_write: true,
-            is_append: false,
-            position_cell: data + POSITION_CELL as u64,
-            owner: Some(OWNER),
-            is_shared: false,
-            handle: HANDLE,
-        };
         let env = Env {
             is_enabled: true,
             table_handles: 1,
-            bad_address: -14,
+            bad_address: BAD_ADDRESS,
             generic_entry,
-            slow_path: 0,
+            slow_path: generic_entry,
+            max_copy_bytes: MAX_LEN as u32,
+            max_console_bytes: 64,
         };
         let mut this = Self {
             sandbox,
@@ -202,11 +216,93 @@ impl Synthesized {
                 table: [SlotTarget::Generic; 8],
             },
             routines: SioRoutines::new(),
-            facts,
+            facts: facts(data),
             env,
         };
         this.replan();
         this
+    }
+
+    fn ram_file() -> Self {
+        Self::new(
+            |data| SioFacts {
+                target: SioTarget::File(FileFacts {
+                    node: NODE,
+                    data_addr: data + FILE_DATA as u64,
+                    capacity: SMALL_CAPACITY,
+                    size_cell: data + SIZE_CELL as u64,
+                    generation: 0,
+                    is_unlinked: false,
+                }),
+                can_read: true,
+                can_write: true,
+                is_append: false,
+                position_cell: data + POSITION_CELL as u64,
+                owner: Some(OWNER),
+                is_shared: false,
+                handle: HANDLE,
+            },
+            |data, code, generic_entry| {
+                let read = RoutineHoles::RamFileRead(RamFileReadHoles {
+                    data: Imm64(data + FILE_DATA as u64),
+                    position_cell: Imm64(data + POSITION_CELL as u64),
+                    size_cell: Imm64(data + SIZE_CELL as u64),
+                    bad_address: Imm32(BAD_ADDRESS),
+                    max_len: Imm32(MAX_LEN as i32),
+                    slow_path: Imm64(generic_entry),
+                });
+                let trampoline = code + 0x600;
+                let write = |capacity| {
+                    RoutineHoles::RamFileWrite(RamFileWriteHoles {
+                        data: Imm64(data + FILE_DATA as u64),
+                        capacity: Imm64(capacity),
+                        position_cell: Imm64(data + POSITION_CELL as u64),
+                        size_cell: Imm64(data + SIZE_CELL as u64),
+                        generic_fallback: Rel32Target(trampoline),
+                        bad_address: Imm32(BAD_ADDRESS),
+                        max_len: Imm32(MAX_LEN as i32),
+                    })
+                };
+                let fallback = RoutineHoles::GenericTrampoline(GenericTrampolineHoles {
+                    handle: Imm32(HANDLE as i32),
+                    op: Imm32(5),
+                    generic_entry: Imm64(generic_entry),
+                });
+                vec![read, write(SMALL_CAPACITY), write(FILE_ROOM), fallback]
+            },
+        )
+    }
+
+    fn device(target: impl Fn(u64) -> SioTarget) -> Self {
+        Self::new(
+            |data| SioFacts {
+                target: target(data),
+                can_read: true,
+                can_write: false,
+                is_append: false,
+                position_cell: data + POSITION_CELL as u64,
+                owner: Some(OWNER),
+                is_shared: false,
+                handle: HANDLE,
+            },
+            |data, _, generic_entry| {
+                vec![
+                    RoutineHoles::DevMemRead(DevMemReadHoles {
+                        base: Imm64(data + FILE_DATA as u64),
+                        window_size: Imm32(WINDOW.len() as i32),
+                        position_cell: Imm64(data + POSITION_CELL as u64),
+                        bad_address: Imm32(BAD_ADDRESS),
+                        max_len: Imm32(MAX_LEN as i32),
+                        slow_path: Imm64(generic_entry),
+                    }),
+                    RoutineHoles::DevZeroRead(DevZeroReadHoles {
+                        bad_address: Imm32(BAD_ADDRESS),
+                        max_len: Imm32(MAX_LEN as i32),
+                        slow_path: Imm64(generic_entry),
+                    }),
+                ]
+            },
+        )
     }
 
     fn replan(&mut self) {
@@ -250,38 +346,51 @@ impl Synthesized {
         outcome.result()
     }
 
-    fn read(&mut self, len: u64) -> (i64, Vec<u8>) {
+    /// A read; a call the routine sends to the generic path is performed by
+    /// `generic` (the other side) and its result taken, as the kernel's slow
+    /// path would answer.
+    fn read(&mut self, len: u64, generic: &mut Generic) -> (i64, Vec<u8>) {
         let n = self.call(Op::Read, len);
-        (
+        if n == FALLBACK {
+            let (n, bytes) = generic.read(len);
+            self.sandbox.write_cell(POSITION_CELL, generic.position());
+            return (n, bytes);
+        }
+        let answer = (
             n,
             self.sandbox.data()[USER_BUFFER..USER_BUFFER + n.max(0) as usize].to_vec(),
-        )
+        );
+        // Keep the other side in step (its own routine ran there).
+        let other = generic.read(len);
+        assert_eq!(answer, other, "read {len}");
+        answer
     }
 
-    fn write(&mut self, bytes: &[u8]) -> i64 {
+    fn write(&mut self, bytes: &[u8], generic: &mut Generic) -> i64 {
         self.sandbox.data_mut()[USER_BUFFER..USER_BUFFER + bytes.len()].copy_from_slice(bytes);
         let result = self.call(Op::Write, bytes.len() as u64);
+        let generic_result = generic.write(bytes);
         if result != FALLBACK {
             return result;
         }
-        // The generic path: grow past the capacity (the room is already
-        // there; the file system reports the data moved), write, replan.
-        let position = self.sandbox.read_cell(POSITION_CELL);
-        let end = position + bytes.len() as u64;
-        assert!(end <= FILE_ROOM);
-        let start = FILE_DATA + position as usize;
-        self.sandbox.data_mut()[start..start + bytes.len()].copy_from_slice(bytes);
-        self.sandbox.write_cell(POSITION_CELL, end);
-        let size = self.sandbox.read_cell(SIZE_CELL).max(end);
-        self.sandbox.write_cell(SIZE_CELL, size);
+        // The generic path performed it: its bytes, size and position are
+        // what the shared cells and data now hold.
+        let contents = generic.contents();
+        assert!(contents.len() as u64 <= FILE_ROOM);
+        self.sandbox.data_mut()[FILE_DATA..FILE_DATA + contents.len()].copy_from_slice(&contents);
+        self.sandbox.write_cell(POSITION_CELL, generic.position());
+        self.sandbox.write_cell(SIZE_CELL, contents.len() as u64);
         let SioTarget::File(file) = &mut self.facts.target else {
             unreachable!()
         };
-        assert_eq!(file.capacity, SMALL_CAPACITY, "grows once");
-        file.capacity = FILE_ROOM;
-        file.generation += 1;
-        self.replan();
-        bytes.len() as i64
+        if contents.len() as u64 > file.capacity {
+            // The file system grew the data past the capacity.
+            assert_eq!(file.capacity, SMALL_CAPACITY, "grows once");
+            file.capacity = FILE_ROOM;
+            file.generation += 1;
+            self.replan();
+        }
+        generic_result
     }
 
     fn close(self) {
@@ -292,29 +401,100 @@ impl Synthesized {
     }
 }
 
+#[derive(Clone, Debug)]
+enum FileOp {
+    Read(u64),
+    Write(Vec<u8>),
+    Seek(u64),
+}
+
+fn file_op() -> impl Strategy<Value = FileOp> {
+    prop_oneof![
+        (0u64..120).prop_map(FileOp::Read),
+        prop::collection::vec(any::<u8>(), 0..120).prop_map(FileOp::Write),
+        (0u64..300).prop_map(FileOp::Seek),
+    ]
+}
+
+/// `/dev/mem`'s window on both sides (the generic side's devices get it).
+static WINDOW: [u8; 512] = {
+    let mut w = [0u8; 512];
+    let mut i = 0;
+    while i < w.len() {
+        w[i] = sk_abi::dev_mem_byte(i as u64);
+        i += 1;
+    }
+    w
+};
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(48))]
+    #![proptest_config(ProptestConfig::with_cases(64))]
 
     #[test]
-    fn synthesized_ram_file_matches_the_generic_model(ops in prop::collection::vec(file_op(), 1..40)) {
-        let mut fast = Synthesized::new();
-        let mut slow = GenericFile::default();
+    fn synthesized_ram_file_matches_the_generic_path(ops in prop::collection::vec(file_op(), 1..40)) {
+        let mut fast = Synthesized::ram_file();
+        let mut slow = Generic::file();
         for op in &ops {
             match op {
-                FileOp::Read(len) => prop_assert_eq!(fast.read(*len), slow.read(*len), "{:?}", op),
-                FileOp::Write(bytes) => prop_assert_eq!(fast.write(bytes), slow.write(bytes), "{:?}", op),
+                FileOp::Read(len) => {
+                    let before = slow.position();
+                    let (n, bytes) = fast.read(*len, &mut slow);
+                    let contents = slow.contents();
+                    let expected = contents.get(before as usize..).unwrap_or(&[]);
+                    prop_assert_eq!(&bytes[..], &expected[..bytes.len()], "{:?}", op);
+                    prop_assert_eq!(n as usize, bytes.len());
+                }
+                FileOp::Write(bytes) => {
+                    prop_assert_eq!(fast.write(bytes, &mut slow), bytes.len() as i64, "{:?}", op);
+                }
                 FileOp::Seek(position) => {
                     // A seek moves the shared cell's value; no fact changes.
                     fast.sandbox.write_cell(POSITION_CELL, *position);
                     fast.replan();
-                    slow.position = *position;
+                    slow.seek(*position);
                 }
             }
-            prop_assert_eq!(fast.sandbox.read_cell(POSITION_CELL), slow.position);
-            prop_assert_eq!(fast.sandbox.read_cell(SIZE_CELL), slow.data.len() as u64);
+            prop_assert_eq!(fast.sandbox.read_cell(POSITION_CELL), slow.position());
+            let contents = slow.contents();
+            prop_assert_eq!(fast.sandbox.read_cell(SIZE_CELL), contents.len() as u64);
+            prop_assert_eq!(&fast.sandbox.data()[FILE_DATA..FILE_DATA + contents.len()], &contents[..]);
         }
-        let size = slow.data.len();
-        prop_assert_eq!(&fast.sandbox.data()[FILE_DATA..FILE_DATA + size], &slow.data[..]);
         fast.close();
+    }
+
+    #[test]
+    fn synthesized_dev_mem_read_matches_the_generic_path(
+        ops in prop::collection::vec(prop_oneof![(0u64..200).prop_map(Some), (0u64..600).prop_map(|_| None)], 1..40),
+        seeks in prop::collection::vec(0u64..600, 40),
+    ) {
+        let mut fast = Synthesized::device(|data| SioTarget::Mem {
+            base: data + FILE_DATA as u64,
+            window_bytes: WINDOW.len() as u64,
+        });
+        fast.sandbox.data_mut()[FILE_DATA..FILE_DATA + WINDOW.len()].copy_from_slice(&WINDOW);
+        let mut slow = Generic::open("/dev/mem", OpenFlags::READ, &WINDOW);
+        for (op, seek) in ops.iter().zip(&seeks) {
+            match op {
+                Some(len) => {
+                    fast.read(*len, &mut slow);
+                }
+                None => {
+                    fast.sandbox.write_cell(POSITION_CELL, *seek);
+                    slow.seek(*seek);
+                }
+            }
+            prop_assert_eq!(fast.sandbox.read_cell(POSITION_CELL), slow.position());
+        }
+    }
+
+    #[test]
+    fn synthesized_dev_zero_read_matches_the_generic_path(lens in prop::collection::vec(0u64..200, 1..40)) {
+        let mut fast = Synthesized::device(|_| SioTarget::Zero);
+        let mut slow = Generic::open("/dev/zero", OpenFlags::READ, &[]);
+        for len in lens {
+            fast.sandbox.data_mut()[USER_BUFFER..USER_BUFFER + 200].fill(0xaa);
+            slow.user.bytes[..200].fill(0xaa);
+            fast.read(len, &mut slow);
+        }
     }
 }

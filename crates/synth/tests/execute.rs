@@ -17,6 +17,10 @@ use sk_synth::{instantiate, verify_instance, HoleSet, Imm32, Imm64, Instance, Re
 
 const BAD_ADDRESS: i32 = -14;
 const FALLBACK_SENTINEL: i32 = 0x7777;
+/// What the "slow path" helper returns: a call went to the generic path.
+const SLOW_PATH_SENTINEL: i32 = 0x5555;
+/// The routines' `max_len` in these tests.
+const MAX_LEN: u64 = 0x1000;
 const USER_END: u64 = 0x0000_8000_0000_0000;
 
 // Data region layout.
@@ -177,9 +181,31 @@ fn dev_null_write_rejects_bad_ranges() {
 // ---- /dev/zero -------------------------------------------------------------
 
 fn dev_zero() -> Rig {
-    Rig::new(|_, _| DevZeroReadHoles {
-        bad_address: Imm32(BAD_ADDRESS),
-    })
+    Rig::with_helper(
+        |_, code| DevZeroReadHoles {
+            bad_address: Imm32(BAD_ADDRESS),
+            max_len: Imm32(MAX_LEN as i32),
+            slow_path: Imm64(code + HELPER_OFFSET),
+        },
+        |_, helper| error_stub_bytes(SLOW_PATH_SENTINEL, helper),
+    )
+}
+
+#[test]
+fn dev_zero_read_longer_than_max_len_goes_to_the_slow_path_untouched() {
+    let mut rig = dev_zero();
+    rig.fill(USER_BUFFER, &[0xaa; 8]);
+    let buffer = rig.user_buffer();
+    assert_eq!(
+        rig.call_buffer(buffer, MAX_LEN + 1),
+        i64::from(SLOW_PATH_SENTINEL)
+    );
+    assert_eq!(rig.bytes(USER_BUFFER, 8), vec![0xaa; 8], "nothing written");
+    assert_eq!(rig.call_buffer(buffer, MAX_LEN), MAX_LEN as i64);
+    assert_eq!(
+        rig.call_buffer(buffer, u64::MAX),
+        i64::from(SLOW_PATH_SENTINEL)
+    );
 }
 
 #[test]
@@ -226,14 +252,39 @@ fn dev_zero_one_byte_fast_path_zeroes_one_byte_and_faults_cleanly() {
 // ---- /dev/mem --------------------------------------------------------------
 
 fn dev_mem() -> Rig {
-    let mut rig = Rig::new(|data, _| DevMemReadHoles {
-        base: Imm64(data + WINDOW as u64),
-        window_size: Imm32(WINDOW_LEN as u64 as i32),
-        position_cell: Imm64(data + POSITION_CELL as u64),
-        bad_address: Imm32(BAD_ADDRESS),
-    });
+    let mut rig = Rig::with_helper(
+        |data, code| DevMemReadHoles {
+            base: Imm64(data + WINDOW as u64),
+            window_size: Imm32(WINDOW_LEN as u64 as i32),
+            position_cell: Imm64(data + POSITION_CELL as u64),
+            bad_address: Imm32(BAD_ADDRESS),
+            max_len: Imm32(MAX_LEN as i32),
+            slow_path: Imm64(code + HELPER_OFFSET),
+        },
+        |_, helper| error_stub_bytes(SLOW_PATH_SENTINEL, helper),
+    );
     rig.fill(WINDOW, &pattern(WINDOW_LEN));
     rig
+}
+
+#[test]
+fn dev_mem_read_longer_than_max_len_goes_to_the_slow_path_untouched() {
+    let mut rig = dev_mem();
+    let buffer = rig.user_buffer();
+    assert_eq!(
+        rig.call_buffer(buffer, MAX_LEN + 1),
+        i64::from(SLOW_PATH_SENTINEL)
+    );
+    assert_eq!(
+        rig.sandbox.read_cell(POSITION_CELL),
+        0,
+        "position unchanged"
+    );
+    assert_eq!(
+        rig.call_buffer(buffer, 1),
+        1,
+        "the 1-byte path has no length guard to pay"
+    );
 }
 
 #[test]
@@ -313,14 +364,32 @@ fn dev_mem_read_faults_leave_the_position_unchanged() {
 // ---- RAM file read ---------------------------------------------------------
 
 fn ram_read() -> Rig {
-    let mut rig = Rig::new(|data, _| RamFileReadHoles {
-        data: Imm64(data + WINDOW as u64),
-        position_cell: Imm64(data + POSITION_CELL as u64),
-        size_cell: Imm64(data + SIZE_CELL as u64),
-        bad_address: Imm32(BAD_ADDRESS),
-    });
+    let mut rig = Rig::with_helper(
+        |data, code| RamFileReadHoles {
+            data: Imm64(data + WINDOW as u64),
+            position_cell: Imm64(data + POSITION_CELL as u64),
+            size_cell: Imm64(data + SIZE_CELL as u64),
+            bad_address: Imm32(BAD_ADDRESS),
+            max_len: Imm32(MAX_LEN as i32),
+            slow_path: Imm64(code + HELPER_OFFSET),
+        },
+        |_, helper| error_stub_bytes(SLOW_PATH_SENTINEL, helper),
+    );
     rig.fill(WINDOW, &pattern(WINDOW_LEN));
     rig
+}
+
+#[test]
+fn ram_file_read_longer_than_max_len_goes_to_the_slow_path_untouched() {
+    let mut rig = ram_read();
+    rig.sandbox.write_cell(SIZE_CELL, 100);
+    let buffer = rig.user_buffer();
+    assert_eq!(
+        rig.call_buffer(buffer, MAX_LEN + 1),
+        i64::from(SLOW_PATH_SENTINEL)
+    );
+    assert_eq!(rig.sandbox.read_cell(POSITION_CELL), 0);
+    assert_eq!(rig.call_buffer(buffer, MAX_LEN), 100);
 }
 
 #[test]
@@ -360,6 +429,7 @@ fn ram_write() -> Rig {
             size_cell: Imm64(data + SIZE_CELL as u64),
             generic_fallback: Rel32Target(code + HELPER_OFFSET),
             bad_address: Imm32(BAD_ADDRESS),
+            max_len: Imm32(MAX_LEN as i32),
         },
         |_, helper| error_stub_bytes(FALLBACK_SENTINEL, helper),
     )
@@ -405,6 +475,12 @@ fn ram_file_write_past_capacity_goes_to_the_generic_fallback() {
         "exactly up to the capacity stays synthesized"
     );
     assert_eq!(rig.call_buffer(buffer, 1), i64::from(FALLBACK_SENTINEL));
+    rig.sandbox.write_cell(POSITION_CELL, 0);
+    assert_eq!(
+        rig.call_buffer(buffer, MAX_LEN + 1),
+        i64::from(FALLBACK_SENTINEL),
+        "longer than max_len"
+    );
     rig.sandbox.write_cell(POSITION_CELL, u64::MAX - 2);
     assert_eq!(
         rig.call_buffer(buffer, 8),
@@ -429,6 +505,7 @@ fn ram_file_write_fallback_receives_the_arguments_intact() {
             size_cell: Imm64(data + SIZE_CELL as u64),
             generic_fallback: Rel32Target(code + HELPER_OFFSET),
             bad_address: Imm32(BAD_ADDRESS),
+            max_len: Imm32(MAX_LEN as i32),
         },
         |_, helper| {
             let mut a = CodeAssembler::new(64).unwrap();

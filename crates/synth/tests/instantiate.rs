@@ -21,6 +21,7 @@ fn ram_write_holes(fallback: u64) -> RamFileWriteHoles {
         size_cell: Imm64(0x4444),
         generic_fallback: Rel32Target(fallback),
         bad_address: Imm32(-14),
+        max_len: Imm32(0x1_0000),
     }
 }
 
@@ -65,7 +66,7 @@ fn rel32_is_relative_to_the_final_address() {
     let mut out = [0; 256];
     instantiate(&ram_write_holes(target), ADDRESS, Smap::Enabled, &mut out).unwrap();
     let hole = templates::RAM_FILE_WRITE.hole("generic_fallback").unwrap();
-    assert_eq!(hole.sites.len(), 2, "two guards share the fallback");
+    assert_eq!(hole.sites.len(), 3, "three guards share the fallback");
     let decoded: Vec<_> = Decoder::with_ip(
         64,
         &out[..templates::RAM_FILE_WRITE.size()],
@@ -75,10 +76,11 @@ fn rel32_is_relative_to_the_final_address() {
     .into_iter()
     .filter(|i| matches!(i.code(), Code::Jb_rel32_64 | Code::Ja_rel32_64))
     .map(|i| i.near_branch_target())
-    // Branches that leave the routine: only the two fallback guards.
+    // Branches that leave the routine: only the three fallback guards
+    // (length, wrap, capacity).
     .filter(|&t| !(ADDRESS..ADDRESS + templates::RAM_FILE_WRITE.size() as u64).contains(&t))
     .collect();
-    assert_eq!(decoded, [target, target]);
+    assert_eq!(decoded, [target, target, target]);
 }
 
 #[test]

@@ -36,6 +36,8 @@ fn env(is_enabled: bool) -> Env {
         bad_address: -14,
         generic_entry: 0xffff_ffff_8010_0000,
         slow_path: 0xffff_ffff_8010_0100,
+        max_copy_bytes: 64 << 10,
+        max_console_bytes: 64,
     }
 }
 

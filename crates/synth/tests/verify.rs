@@ -130,7 +130,11 @@ fn a_hole_value_other_than_recorded_is_caught() {
 #[test]
 fn an_instance_checked_against_smap_it_was_not_built_with_fails() {
     let template = &templates::DEV_ZERO_READ;
-    let values = vec![HoleValue::Imm32(-14)];
+    let values = vec![
+        HoleValue::Imm32(-14),
+        HoleValue::Imm32(0x1_0000),
+        HoleValue::Imm64(0xffff_ffff_8010_0000),
+    ];
     let (instance, _) = build(template, 0x1000, Smap::Enabled, &values);
     let (_, patched) = build(template, 0x1000, Smap::Disabled, &values);
     assert!(matches!(

@@ -126,6 +126,14 @@ pub struct Env {
     /// The slow path the entry stub calls for call words past the table
     /// (and what a slot on the generic path holds).
     pub slow_path: u64,
+    /// Longest read or write a copying routine does itself (the kernel's
+    /// transfer piece); longer calls go to the generic path, which splits
+    /// them with preemption points (work with interrupts masked stays
+    /// bounded). At most `i32::MAX`.
+    pub max_copy_bytes: u32,
+    /// The same for the raw console write, whose every byte is polled out
+    /// of the UART.
+    pub max_console_bytes: u32,
 }
 
 impl Env {

@@ -87,8 +87,14 @@ pub fn plan(facts: &SioFacts, env: &Env) -> SioPlan {
 /// The read routine for a readable, unshared SIO in the table.
 fn read_spec(facts: &SioFacts, env: &Env) -> Option<RoutineSpec> {
     let bad_address = Imm32(env.bad_address);
+    let max_len = Imm32(i32::try_from(env.max_copy_bytes).ok()?);
+    let slow_path = Imm64(env.slow_path);
     match facts.target {
-        SioTarget::Zero => Some(RoutineSpec::DevZeroRead(DevZeroReadHoles { bad_address })),
+        SioTarget::Zero => Some(RoutineSpec::DevZeroRead(DevZeroReadHoles {
+            bad_address,
+            max_len,
+            slow_path,
+        })),
         SioTarget::Mem { base, window_bytes } => {
             let window_size = i32::try_from(window_bytes).ok()?;
             Some(RoutineSpec::DevMemRead(DevMemReadHoles {
@@ -96,6 +102,8 @@ fn read_spec(facts: &SioFacts, env: &Env) -> Option<RoutineSpec> {
                 window_size: Imm32(window_size),
                 position_cell: Imm64(facts.position_cell),
                 bad_address,
+                max_len,
+                slow_path,
             }))
         }
         SioTarget::File(file) => linked(&file).map(|file_basis| RoutineSpec::RamFileRead {
@@ -104,6 +112,8 @@ fn read_spec(facts: &SioFacts, env: &Env) -> Option<RoutineSpec> {
                 position_cell: Imm64(facts.position_cell),
                 size_cell: Imm64(file.size_cell),
                 bad_address,
+                max_len,
+                slow_path,
             },
             file: file_basis,
         }),
@@ -124,6 +134,8 @@ fn write_spec(facts: &SioFacts, env: &Env) -> Option<RoutineSpec> {
             data_port: Imm32(i32::from(data_port)),
             line_status_port: Imm32(i32::from(status_port)),
             bad_address,
+            max_len: Imm32(i32::try_from(env.max_console_bytes).ok()?),
+            slow_path: Imm64(env.slow_path),
         })),
         SioTarget::File(file) if !facts.is_append => {
             let file_basis = linked(&file)?;
@@ -136,6 +148,7 @@ fn write_spec(facts: &SioFacts, env: &Env) -> Option<RoutineSpec> {
                     position_cell: Imm64(facts.position_cell),
                     size_cell: Imm64(file.size_cell),
                     bad_address,
+                    max_len: Imm32(i32::try_from(env.max_copy_bytes).ok()?),
                 },
                 fallback: GenericTrampolineHoles {
                     handle: Imm32(handle),

@@ -42,6 +42,8 @@ pub struct RamFileWriteSpec {
     pub size_cell: Imm64,
     /// `-(BadAddress code)`.
     pub bad_address: Imm32,
+    /// Longest write done here.
+    pub max_len: Imm32,
 }
 
 impl RamFileWriteSpec {
@@ -54,6 +56,7 @@ impl RamFileWriteSpec {
             size_cell: self.size_cell,
             generic_fallback: Rel32Target(fallback_entry),
             bad_address: self.bad_address,
+            max_len: self.max_len,
         }
     }
 }
