@@ -526,6 +526,15 @@ pub(crate) fn describe(sio: &Sio) -> alloc::string::String {
             None => writeln!(s, "{name}: generic"),
         };
     }
+    // The facts each routine baked in (node, layout generation, capacity,
+    // owner: no addresses), after the header.
+    let owner = sio.opener().unwrap_or(0);
+    for op in Op::ALL {
+        if let Some(x) = r.and_then(|r| r.installed(op)) {
+            let name = if op == Op::Read { "read" } else { "write" };
+            let _ = writeln!(s, "{name} facts: {:?}", x.spec().invariants(owner));
+        }
+    }
     if !config().show_addresses {
         // Addresses and hole values are kernel addresses: only with
         // `synth.show`.
@@ -534,7 +543,6 @@ pub(crate) fn describe(sio: &Sio) -> alloc::string::String {
     let Some(r) = r else { return s };
     for op in Op::ALL {
         let Some(x) = r.installed(op) else { continue };
-        let owner = sio.opener().unwrap_or(0);
         for (what, routine) in [("", Some(x.block())), (" fallback", x.helper())] {
             let Some(routine) = routine else { continue };
             let _ = writeln!(
@@ -549,7 +557,6 @@ pub(crate) fn describe(sio: &Sio) -> alloc::string::String {
                     None => alloc::string::String::from("not counted (boot with synth.count)"),
                 }
             );
-            let _ = writeln!(s, "; facts: {:?}", x.spec().invariants(owner));
             s.push_str(&sk_synth::disassemble(
                 &routine.instance,
                 &routine_bytes(routine),

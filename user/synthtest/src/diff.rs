@@ -19,8 +19,8 @@ use sk_user_synthtest::{Buf, DiffKind, Op, OpGen, Plan, MAX_IO, SOURCE, SOURCE_L
 
 use crate::share;
 use crate::support::{
-    alias, compare_files, fail, first_difference, must, raw_read, raw_write, routine_summary, same,
-    Arena, Msg, Outcome, Pair,
+    alias, compare_files, expect_routine, fail, first_difference, must, raw_read, raw_write,
+    routine_summary, same, Arena, Msg, Outcome, Pair, Want,
 };
 
 /// What tty writes write: dots, which leave the console readable.
@@ -52,6 +52,9 @@ pub(crate) fn run(kind: DiffKind, plan: &Plan, arena: &mut Arena) -> Result<Msg,
 fn run_kind(kind: DiffKind, plan: &Plan, arena: &Arena) -> Result<Msg, Msg> {
     let mut twin = Twin::open(kind, kind.first_flags())?;
     let routine = routine_summary(&twin.a, kind.synthesized_op());
+    // The point of the run: A's calls must really reach a synthesized
+    // routine (synthtest runs with synthesis on).
+    expect_routine(&twin.a, kind.synthesized_op(), Want::Synthesized(None))?;
     let mut ops = OpGen::new(kind, plan.seed);
     let share_at = ops.share_at(plan.ops);
     let mut pair = Pair::new();

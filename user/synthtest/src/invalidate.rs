@@ -14,8 +14,8 @@ use sk_user_synthtest::{mem_byte, MAX_IO, SOURCE};
 
 use crate::share::{self, PROBE_LEN};
 use crate::support::{
-    compare_files, ensure, expect_eq, expect_routine, fail, first_difference, must, same, Msg,
-    Outcome, Pair, Want,
+    compare_files, ensure, expect_eq, expect_routine, fail, first_difference, must, routine_facts,
+    same, Msg, Outcome, Pair, Want,
 };
 
 /// A's file.
@@ -121,12 +121,33 @@ pub(crate) fn growth_past_capacity() -> Outcome {
     with_files(|a, b, pair| {
         write_both(a, b, &SOURCE[..10], "small write")?;
         expect_routine(a, "write", SYNTHESIZED)?;
+        let before = routine_facts(a, "write");
+        ensure!(before.contains("capacity"), "no facts before: [{before}]");
         for round in 0..4 {
             let what = Msg::new(format_args!("big write {round}"));
             write_both(a, b, &SOURCE, &what)?;
         }
         write_both(a, b, &SOURCE[..100], "write after growth")?;
         expect_routine(a, "write", SYNTHESIZED)?;
+        // Not only the results: the routine now serving the write was made
+        // for the grown file (new data, new capacity: new facts).
+        let after = routine_facts(a, "write");
+        ensure!(
+            after.contains("capacity") && *after != *before,
+            "the write routine's facts did not change with growth: before [{before}], after [{after}]"
+        );
+        let capacity = |facts: &str| -> u64 {
+            facts
+                .split("capacity: ")
+                .nth(1)
+                .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+                .and_then(|digits| digits.parse().ok())
+                .unwrap_or(0)
+        };
+        ensure!(
+            capacity(&after) > capacity(&before),
+            "capacity baked in did not grow: before [{before}], after [{after}]"
+        );
         let want = (10 + 4 * SOURCE.len() + 100) as u64;
         expect_eq("(size, position)", same_info(a, b)?, (want, want))?;
         expect_eq("contents", compare_files(FILE_A, FILE_B, pair)?, want)

@@ -143,6 +143,22 @@ pub(crate) fn expect_routine(sio: &Sio, op: &str, want: Want) -> Outcome {
     Ok(())
 }
 
+/// The facts line the Routines text gives for `op`'s routine
+/// (`<op> facts: [...]`: node, layout generation, capacity, owner), or an
+/// empty message if there is none.
+pub(crate) fn routine_facts(sio: &Sio, op: &str) -> Msg {
+    let mut text = [0_u8; ROUTINES_BYTES];
+    let len = sio.routines(&mut text).unwrap_or(0);
+    let text = core::str::from_utf8(text.get(..len).unwrap_or_default()).unwrap_or("");
+    let prefix = Msg::new(format_args!("{op} facts: "));
+    text.lines()
+        .find_map(|line| line.strip_prefix(&*prefix))
+        .map_or_else(
+            || Msg::new(format_args!("")),
+            |facts| Msg::new(format_args!("{facts}")),
+        )
+}
+
 /// What `sio`'s `op` routine is, for a summary line:
 /// `<op> synthesized <template>`, `<op> generic` or `<op> unknown`.
 pub(crate) fn routine_summary(sio: &Sio, op: &str) -> Msg {
