@@ -4,13 +4,12 @@
 //! size and the size limits. `sk-core` maps user memory below [`USER_END`];
 //! these constants are the loader's half of that contract.
 
-/// The page size segments are mapped with.
-pub const PAGE_SIZE: u64 = 4096;
+/// The page size segments are mapped with (the ABI's).
+pub const PAGE_SIZE: u64 = sk_abi::PAGE_SIZE;
 
-/// One past the highest user address: the top of the lower canonical half
-/// of a 48-bit address space (Intel SDM Vol. 1 §3.3.7.1). Every segment
-/// must end at or below it.
-pub const USER_END: u64 = 0x0000_8000_0000_0000;
+/// One past the highest user address (the ABI's, `sk_abi::USER_END`): every
+/// segment must end at or below it.
+pub const USER_END: u64 = sk_abi::USER_END;
 
 /// No segment may start below this address, so that null-pointer
 /// dereferences (and small offsets from null) always fault.

@@ -6,7 +6,7 @@ use super::builder::{AsmResult, TemplateAsm};
 use iced_x86::code_asm::{rax, rcx, AsmRegister32, AsmRegister64, CodeLabel};
 
 /// First address above the lower canonical half: user ranges end at or below it.
-pub const USER_END: u64 = 0x0000_8000_0000_0000;
+pub const USER_END: u64 = sk_abi::USER_END;
 
 /// Guard: `buf + len` must not wrap and must be `<= USER_END`, else jump to
 /// `bad`. Clobbers `rax`, `rcx` and the flags. 6 instructions.

@@ -62,10 +62,8 @@ pub(crate) fn addr_of_mut<T: ?Sized>(value: &mut T) -> u64 {
     core::ptr::from_mut(value).cast::<u8>() as u64
 }
 
-/// Byte `offset` of `/dev/mem`: `(offset * 7 + 3) mod 256`.
-pub(crate) fn mem_byte(offset: u64) -> u8 {
-    offset.wrapping_mul(7).wrapping_add(3).to_le_bytes()[0]
-}
+/// Byte `offset` of `/dev/mem` (the ABI's definition).
+pub(crate) use sk_abi::dev_mem_byte as mem_byte;
 
 /// A kernel-half address: the start of the higher half.
 pub(crate) const KERNEL_LOW: u64 = 0xffff_8000_0000_0000;

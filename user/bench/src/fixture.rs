@@ -14,7 +14,7 @@ pub(crate) const FILE_BYTES: usize = 1 << 20;
 /// Fills `buf` with the pattern as it runs from byte `offset` on.
 pub(crate) fn fill_pattern(buf: &mut [u8], offset: u64) {
     for (index, byte) in (offset..).zip(buf.iter_mut()) {
-        *byte = (index.wrapping_mul(7).wrapping_add(3) & 0xff) as u8;
+        *byte = sk_abi::dev_mem_byte(index);
     }
 }
 

@@ -29,6 +29,7 @@ use crate::measure::{self, timed_loop, Plan};
 use crate::os::{self, Access, File};
 use crate::paths::{Path, DATA_FILE, DEV_NULL, DEV_ZERO, WRITE_FILE};
 use crate::{println, tsc, TracedCall};
+use sk_user_bench as metrics;
 
 /// Reads in Program 1 (paper §4.2).
 const PROGRAM1_READS: u64 = 100_000;
@@ -136,58 +137,58 @@ struct Metric {
     run: fn(&'static str, &Sizes) -> Result<(), Failure>,
 }
 
-/// Every metric, in order.
+/// Every metric, in the catalogue's order (`sk_user_bench::METRICS`).
 const METRICS: &[Metric] = &[
     Metric {
-        name: "null_call",
+        name: metrics::NULL_CALL.name,
         run: null_call,
     },
     Metric {
-        name: "read_zero_1",
+        name: metrics::READ_ZERO_1.name,
         run: |n, s| read_metric(n, DEV_ZERO, 1, s.calls, false),
     },
     Metric {
-        name: "read_mem_1",
+        name: metrics::READ_MEM_1.name,
         run: |n, s| read_metric(n, os::MEM, 1, s.calls, true),
     },
     Metric {
-        name: "read_file_1",
+        name: metrics::READ_FILE_1.name,
         run: |n, s| read_metric(n, DATA_FILE, 1, s.calls, true),
     },
     Metric {
-        name: "read_file_1000",
+        name: metrics::READ_FILE_1000.name,
         run: |n, s| read_metric(n, DATA_FILE, BULK_READ_BYTES, s.bulk, true),
     },
     Metric {
-        name: "program1",
+        name: metrics::PROGRAM1.name,
         run: |n, s| program(n, PROGRAM1_READS, 1, s.programs),
     },
     Metric {
-        name: "program2",
+        name: metrics::PROGRAM2.name,
         run: |n, s| program(n, PROGRAM2_READS, BULK_READ_BYTES, s.programs),
     },
     Metric {
-        name: "write_null_1",
+        name: metrics::WRITE_NULL_1.name,
         run: |n, s| write_metric(n, DEV_NULL, 1, s.calls, false),
     },
     Metric {
-        name: "write_file_1024",
+        name: metrics::WRITE_FILE_1024.name,
         run: |n, s| write_metric(n, WRITE_FILE, BULK_WRITE_BYTES, s.bulk, true),
     },
     Metric {
-        name: "open_close_null",
+        name: metrics::OPEN_CLOSE_NULL.name,
         run: |n, s| open_close(n, DEV_NULL, Access::Write, s.opens),
     },
     Metric {
-        name: "open_close_file",
+        name: metrics::OPEN_CLOSE_FILE.name,
         run: |n, s| open_close(n, DATA_FILE, Access::Read, s.opens),
     },
     Metric {
-        name: "open_synthesis_cost",
+        name: metrics::OPEN_SYNTHESIS_COST.name,
         run: open_synthesis_cost,
     },
     Metric {
-        name: "compute_loop",
+        name: metrics::COMPUTE_LOOP.name,
         run: compute_loop,
     },
 ];
@@ -195,6 +196,12 @@ const METRICS: &[Metric] = &[
 /// Runs every metric; returns the exit status (0 if none failed).
 pub(crate) fn run(is_smoke: bool) -> i32 {
     let sizes = if is_smoke { Sizes::SMOKE } else { Sizes::FULL };
+    // The runners must follow the catalogue the report is made from.
+    let names = METRICS.iter().map(|m| m.name);
+    if !names.eq(metrics::METRICS.iter().map(|m| m.name)) {
+        println!("bench: the runners do not follow sk_user_bench::METRICS");
+        return 1;
+    }
     println!(
         "bench: start system={} smoke={}",
         os::SYSTEM,

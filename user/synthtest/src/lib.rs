@@ -92,12 +92,8 @@ const fn mix(value: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// Byte `offset` of `/dev/mem`: `(offset * 7 + 3) mod 256`.
-#[must_use]
-pub const fn mem_byte(offset: u64) -> u8 {
-    let [byte, ..] = offset.wrapping_mul(7).wrapping_add(3).to_le_bytes();
-    byte
-}
+/// Byte `offset` of `/dev/mem` (the ABI's definition).
+pub use sk_abi::dev_mem_byte as mem_byte;
 
 /// FNV-1a of `bytes`: how a second SCPU reports what it read.
 #[must_use]

@@ -92,60 +92,8 @@ impl Mode {
     }
 }
 
-/// One metric of the suite, as the bench program names it.
-pub struct Metric {
-    /// Name in the `bench:` lines and results.json.
-    pub name: &'static str,
-    /// What it measures, for results.md.
-    pub label: &'static str,
-    /// Only Synthesis can measure it (`n/a` elsewhere, and on a kernel that
-    /// does not report it).
-    pub is_optional: bool,
-}
-
-/// Every metric, in the program's order (user/bench/src/suite.rs).
-pub const METRICS: &[Metric] = &[
-    metric("null_call", "null call (Linux: getppid)"),
-    metric("read_zero_1", "read 1 byte, /dev/zero"),
-    metric("read_mem_1", "read 1 byte, /dev/mem (Linux: /tmp/mem)"),
-    metric("read_file_1", "read 1 byte, RAM file"),
-    metric("read_file_1000", "read 1000 bytes, RAM file"),
-    metric(
-        "program1",
-        "Program 1: 100,000 × read 1 byte /dev/mem (whole program)",
-    ),
-    metric(
-        "program2",
-        "Program 2: 10,000 × read 1000 bytes /dev/mem (whole program)",
-    ),
-    metric("write_null_1", "write 1 byte, /dev/null"),
-    metric("write_file_1024", "write 1 KiB, RAM file (in place)"),
-    metric(
-        "open_close_null",
-        "open (write-only) + close /dev/null, incl. synthesis",
-    ),
-    metric(
-        "open_close_file",
-        "open (read-only) + close RAM file, incl. synthesis",
-    ),
-    Metric {
-        name: "open_synthesis_cost",
-        label: "synthesis cost of one open of /dev/null (kernel's report)",
-        is_optional: true,
-    },
-    metric(
-        "compute_loop",
-        "compute-only loop, per iteration (5 instructions)",
-    ),
-];
-
-const fn metric(name: &'static str, label: &'static str) -> Metric {
-    Metric {
-        name,
-        label,
-        is_optional: false,
-    }
-}
+/// The suite's metrics: one catalogue, shared with the bench program.
+pub use sk_user_bench::{Metric, METRICS};
 
 /// Wall-clock guard per boot.
 fn timeout_secs(is_smoke: bool) -> u64 {

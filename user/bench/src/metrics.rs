@@ -1,0 +1,91 @@
+//! The benchmark suite's metrics: names and labels, in one place.
+//!
+//! Owns [`Metric`] and [`METRICS`]. The bench program (this package's
+//! binary) runs them under these names; `cargo xtask bench` parses its
+//! output and writes the report with these labels, in this order. Adding a
+//! metric here is the one edit that names it for both.
+#![no_std]
+#![forbid(unsafe_code)]
+
+/// One metric of the suite.
+#[derive(Debug)]
+pub struct Metric {
+    /// Name in the `bench:` lines and results.json.
+    pub name: &'static str,
+    /// What it measures, for results.md.
+    pub label: &'static str,
+    /// Only Synthesis can measure it (`n/a` elsewhere, and on a kernel that
+    /// does not report it).
+    pub is_optional: bool,
+}
+
+const fn metric(name: &'static str, label: &'static str) -> Metric {
+    Metric {
+        name,
+        label,
+        is_optional: false,
+    }
+}
+
+/// The null call (Synthesis `Call::Null`; Linux `getppid`).
+pub const NULL_CALL: Metric = metric("null_call", "null call (Linux: getppid)");
+/// 1-byte read of `/dev/zero`.
+pub const READ_ZERO_1: Metric = metric("read_zero_1", "read 1 byte, /dev/zero");
+/// 1-byte read of `/dev/mem` (Linux: the RAM file `/tmp/mem`).
+pub const READ_MEM_1: Metric = metric("read_mem_1", "read 1 byte, /dev/mem (Linux: /tmp/mem)");
+/// 1-byte read of a RAM file.
+pub const READ_FILE_1: Metric = metric("read_file_1", "read 1 byte, RAM file");
+/// 1,000-byte read of a RAM file.
+pub const READ_FILE_1000: Metric = metric("read_file_1000", "read 1000 bytes, RAM file");
+/// The seed's Program 1, whole.
+pub const PROGRAM1: Metric = metric(
+    "program1",
+    "Program 1: 100,000 × read 1 byte /dev/mem (whole program)",
+);
+/// The seed's Program 2, whole.
+pub const PROGRAM2: Metric = metric(
+    "program2",
+    "Program 2: 10,000 × read 1000 bytes /dev/mem (whole program)",
+);
+/// 1-byte write to `/dev/null`.
+pub const WRITE_NULL_1: Metric = metric("write_null_1", "write 1 byte, /dev/null");
+/// 1 KiB write inside a RAM file.
+pub const WRITE_FILE_1024: Metric = metric("write_file_1024", "write 1 KiB, RAM file (in place)");
+/// Open and close of `/dev/null`, synthesis included.
+pub const OPEN_CLOSE_NULL: Metric = metric(
+    "open_close_null",
+    "open (write-only) + close /dev/null, incl. synthesis",
+);
+/// Open and close of a RAM file, synthesis included.
+pub const OPEN_CLOSE_FILE: Metric = metric(
+    "open_close_file",
+    "open (read-only) + close RAM file, incl. synthesis",
+);
+/// The kernel's own report of one open's synthesis cost.
+pub const OPEN_SYNTHESIS_COST: Metric = Metric {
+    name: "open_synthesis_cost",
+    label: "synthesis cost of one open of /dev/null (kernel's report)",
+    is_optional: true,
+};
+/// A compute-only loop: both systems must agree (a control).
+pub const COMPUTE_LOOP: Metric = metric(
+    "compute_loop",
+    "compute-only loop, per iteration (5 instructions)",
+);
+
+/// Every metric, in the order the program runs them.
+pub const METRICS: &[Metric] = &[
+    NULL_CALL,
+    READ_ZERO_1,
+    READ_MEM_1,
+    READ_FILE_1,
+    READ_FILE_1000,
+    PROGRAM1,
+    PROGRAM2,
+    WRITE_NULL_1,
+    WRITE_FILE_1024,
+    OPEN_CLOSE_NULL,
+    OPEN_CLOSE_FILE,
+    OPEN_SYNTHESIS_COST,
+    COMPUTE_LOOP,
+];
