@@ -79,13 +79,16 @@ pub fn init(initrd: Option<&[u8]>, options: CoreOptions) {
     let boot_id = boot.id();
     let idle = thread::Thread::idle();
     let idle_id = idle.id();
-    let mut threads = alloc::collections::BTreeMap::new();
-    threads.insert(boot_id, boot);
-    threads.insert(idle_id, idle);
+    let mut threads = sk_smach::IdMap::new();
+    for (id, thread) in [(boot_id, boot), (idle_id, idle)] {
+        if threads.insert(id, thread).is_err() {
+            panic!("no memory for the boot and idle threads");
+        }
+    }
     state::install(state::Core {
         fs,
         devices: devices::new(),
-        smachs: alloc::collections::BTreeMap::new(),
+        smachs: sk_smach::IdMap::new(),
         threads,
         ready: sk_sched::ReadyQueue::new(),
         current: boot_id,

@@ -33,7 +33,13 @@ pub(crate) fn start(core: &mut Core, smach: u64, thread: Thread) -> Result<(), S
         .get_mut(&smach)
         .ok_or(SysError::NotPermitted)?
         .add_thread(tid, MAX_SCPUS_PER_SMACH)?;
-    core.threads.insert(tid, thread);
+    if let Err((e, _thread)) = core.threads.insert(tid, thread) {
+        // Dropping the thread frees its stack and retires its stub.
+        if let Some(s) = core.smachs.get_mut(&smach) {
+            s.threads.retain(|&t| t != tid);
+        }
+        return Err(e);
+    }
     scheduler::make_ready(core, tid);
     Ok(())
 }

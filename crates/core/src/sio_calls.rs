@@ -174,8 +174,9 @@ pub(crate) fn describe(
     ptr: u64,
     len: u64,
 ) -> Result<u64, SysError> {
-    let text = with_sio(core, handle, |sio, _, _| synthesis::describe(sio))?;
-    let n = (text.len() as u64).min(len);
-    crate::user_memory::write_bytes(ptr, text.as_bytes().get(..n as usize).unwrap_or(&[]))?;
-    Ok(n)
+    // At most what the caller's buffer takes, and 64 KiB.
+    let max = len.min(64 << 10) as usize;
+    let text = with_sio(core, handle, |sio, _, _| synthesis::describe(sio, max))??;
+    crate::user_memory::write_bytes(ptr, text.as_bytes())?;
+    Ok(text.as_bytes().len() as u64)
 }

@@ -57,7 +57,12 @@ pub(crate) fn create(
             return Err(e);
         }
     };
-    core.smachs.insert(id, smach);
+    if let Err((e, mut smach)) = core.smachs.insert(id, smach) {
+        if let Some(teardown) = smach.exit(ExitStatus::KILLED) {
+            finish_teardown(core, id, teardown);
+        }
+        return Err(e);
+    }
     if let Err(e) = scpu_calls::start(core, id, thread) {
         exit(core, id, ExitStatus::KILLED);
         core.smachs.remove(&id);
@@ -131,7 +136,7 @@ pub(crate) fn close_object(core: &mut Core, owner: SmachId, _handle: Handle, obj
 }
 
 /// Frees what an exiting SMACH held.
-fn finish_teardown(
+pub(crate) fn finish_teardown(
     core: &mut Core,
     id: SmachId,
     teardown: sk_smach::Teardown<crate::state::Routines, KernelAddressSpace>,
@@ -270,8 +275,7 @@ pub(crate) fn kill_current(status: ExitStatus, why: core::fmt::Arguments<'_>) ->
         let smach = core.threads.get(&current).and_then(|t| t.scpu.smach());
         let name = smach
             .and_then(|s| core.smachs.get(&s))
-            .map(|s| String::from(s.name()))
-            .unwrap_or_default();
+            .map_or("", |s| s.name());
         sk_machine::println!(
             "kernel: smach {} ({name}) thread {current} killed: {why}",
             smach.unwrap_or(0)

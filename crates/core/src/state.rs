@@ -12,12 +12,12 @@
 //! after any kernel call, whichever path changed the file.
 
 use crate::thread::Thread;
-use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use sk_fs::FileSystem;
 use sk_machine::context::Context;
 use sk_sched::ReadyQueue;
 use sk_sio::Devices;
+use sk_smach::IdMap;
 use spin::Mutex;
 
 /// A SMACH's kernel-wide identifier.
@@ -37,8 +37,8 @@ pub(crate) type Smach = sk_smach::Smach<Routines, crate::address_space::KernelAd
 pub(crate) struct Core {
     pub(crate) fs: FileSystem,
     pub(crate) devices: Devices,
-    pub(crate) smachs: BTreeMap<SmachId, Smach>,
-    pub(crate) threads: BTreeMap<ThreadId, Thread>,
+    pub(crate) smachs: IdMap<Smach>,
+    pub(crate) threads: IdMap<Thread>,
     pub(crate) ready: ReadyQueue<ThreadId>,
     pub(crate) current: ThreadId,
     pub(crate) idle: ThreadId,

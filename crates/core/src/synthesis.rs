@@ -22,13 +22,13 @@
 use crate::state::{Core, Object, Sio, SmachId, ThreadId};
 use crate::thread::Thread;
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 use sk_abi::{Call, Handle, OpenFlags, SysError};
 use sk_fs::FileSystem;
 use sk_machine::code_arena::{self, CodeBlock};
 use sk_sio::{Devices, Target};
+use sk_smach::IdMap;
 use sk_synth::policy::{
     initial_slot, Env, FileFacts, InstallError, Mechanism, Op, RoutineHoles, SioFacts, SioTarget,
     Slot, SlotTarget, ThreadEntryPlan,
@@ -198,7 +198,7 @@ fn install_holes<H: HoleSet>(holes: &H) -> Result<Routine, InstallError> {
 
 /// The kernel's side of the policy: arena installs, table stores, retirement.
 struct KernelMechanism<'a> {
-    threads: &'a BTreeMap<ThreadId, Thread>,
+    threads: &'a IdMap<Thread>,
 }
 
 impl Mechanism for KernelMechanism<'_> {
@@ -348,7 +348,7 @@ pub(crate) fn on_thread_switch(core: &Core, next: ThreadId) {
 pub(crate) fn facts(
     fs: &FileSystem,
     devices: &Devices,
-    threads: &BTreeMap<ThreadId, Thread>,
+    threads: &IdMap<Thread>,
     sio: &Sio,
     handle: Handle,
 ) -> SioFacts {
@@ -510,11 +510,42 @@ pub(crate) fn check_fresh(core: &Core) {
     }
 }
 
-/// The text `query(Routines)` returns: a line per op, then (with
-/// `synth.show`) each routine's disassembly with addresses and holes.
-pub(crate) fn describe(sio: &Sio) -> alloc::string::String {
+/// Text into a buffer reserved up front (fallibly): what does not fit is
+/// cut, nothing is allocated while formatting.
+pub(crate) struct BoundedText(Vec<u8>);
+
+impl BoundedText {
+    fn with_capacity(bytes: usize) -> Result<Self, SysError> {
+        let mut v = Vec::new();
+        v.try_reserve_exact(bytes).map_err(|_| SysError::NoMemory)?;
+        Ok(Self(v))
+    }
+
+    /// The text.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    fn push_str(&mut self, text: &str) {
+        let _ = core::fmt::Write::write_str(self, text);
+    }
+}
+
+impl core::fmt::Write for BoundedText {
+    fn write_str(&mut self, text: &str) -> core::fmt::Result {
+        let room = self.0.capacity() - self.0.len();
+        self.0
+            .extend_from_slice(&text.as_bytes()[..text.len().min(room)]);
+        Ok(())
+    }
+}
+
+/// The text `query(Routines)` returns, at most `max_bytes` of it: a line per
+/// op, the facts each routine baked in, then (with `synth.show`) each
+/// routine's disassembly with addresses and holes.
+pub(crate) fn describe(sio: &Sio, max_bytes: usize) -> Result<BoundedText, SysError> {
     use core::fmt::Write;
-    let mut s = alloc::string::String::new();
+    let mut s = BoundedText::with_capacity(max_bytes)?;
     let r = sio.routines.as_ref();
     for op in Op::ALL {
         let name = match op {
@@ -538,9 +569,9 @@ pub(crate) fn describe(sio: &Sio) -> alloc::string::String {
     if !config().show_addresses {
         // Addresses and hole values are kernel addresses: only with
         // `synth.show`.
-        return s;
+        return Ok(s);
     }
-    let Some(r) = r else { return s };
+    let Some(r) = r else { return Ok(s) };
     for op in Op::ALL {
         let Some(x) = r.installed(op) else { continue };
         for (what, routine) in [("", Some(x.block())), (" fallback", x.helper())] {
@@ -557,13 +588,14 @@ pub(crate) fn describe(sio: &Sio) -> alloc::string::String {
                     None => alloc::string::String::from("not counted (boot with synth.count)"),
                 }
             );
+            // (A debugging option: the disassembly allocates.)
             s.push_str(&sk_synth::disassemble(
                 &routine.instance,
                 &routine_bytes(routine),
             ));
         }
     }
-    s
+    Ok(s)
 }
 
 /// Reads a routine's bytes back from the arena.

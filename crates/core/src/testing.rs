@@ -77,7 +77,12 @@ impl TestMachine {
                     .map_err(|(e, _)| e)?;
                 Ok(())
             })();
-            core.smachs.insert(id, smach);
+            if let Err((e, mut smach)) = core.smachs.insert(id, smach) {
+                if let Some(teardown) = smach.exit(ExitStatus::KILLED) {
+                    crate::smach::finish_teardown(core, id, teardown);
+                }
+                return Err(e);
+            }
             match built {
                 Ok(()) => Ok(id),
                 Err(e) => {

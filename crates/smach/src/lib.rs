@@ -10,11 +10,13 @@
 extern crate alloc;
 
 mod handle_table;
+mod id_map;
 mod load;
 mod object;
 mod smach;
 
 pub use handle_table::{HandleTable, MAX_HANDLES};
+pub use id_map::IdMap;
 pub use load::{load_program, USER_STACK_BYTES, USER_STACK_TOP};
 pub use object::Object;
 pub use smach::{Smach, SmachAction, Teardown, MAX_SMACHS};
