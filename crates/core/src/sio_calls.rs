@@ -11,7 +11,7 @@ use crate::state::{self, Core, Object};
 use crate::user_memory::KernelUserMemory;
 use crate::{scheduler, synthesis};
 use sk_abi::{Handle, OpenFlags, SioReconfigure, SysError};
-use sk_sio::{transfer_in_chunks, Piece, ReadOutcome, Reconfigured, Sio, CHUNK_BYTES};
+use sk_sio::{transfer_in_chunks, Piece, ReadOutcome, Reconfigured, Sio, Step};
 
 fn console_out(bytes: &[u8]) {
     sk_machine::serial::write_bytes(bytes);
@@ -84,32 +84,33 @@ fn with_sio<R>(
     Ok(f(sio, fs, devices))
 }
 
-fn read_piece(handle: Handle, buf: u64, len: u64) -> Result<Piece, SysError> {
+/// One piece of a read: at most the SIO's piece size of `remaining`.
+fn read_piece(handle: Handle, buf: u64, remaining: u64) -> Result<Step, SysError> {
     state::with(|core| {
         let current = core.current;
-        let outcome = with_sio(core, handle, |sio, fs, devices| {
-            sio.read(fs, devices, &mut KernelUserMemory, buf, len)
+        let (outcome, asked) = with_sio(core, handle, |sio, fs, devices| {
+            let asked = sio.piece_len(false, remaining);
+            sio.read(fs, devices, &mut KernelUserMemory, buf, asked)
+                .map(|outcome| (outcome, asked))
         })??;
-        match outcome {
-            ReadOutcome::Data(n) => Ok(Piece::Done(n)),
+        let outcome = match outcome {
+            ReadOutcome::Data(n) => Piece::Done(n),
             ReadOutcome::WouldBlock => {
                 core.devices.wait_for_input(current)?;
-                Ok(Piece::WouldBlock)
+                Piece::WouldBlock
             }
-        }
+        };
+        Ok(Step { outcome, asked })
     })
 }
 
 /// The generic read: pieces of at most the SIO's chunk size
 /// ([`Sio::chunk_bytes`]), blocking on the console until input arrives.
 pub(crate) fn read(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError> {
-    let chunk = state::with(|core| with_sio(core, handle, |sio, _, _| sio.chunk_bytes(false)))
-        .unwrap_or(CHUNK_BYTES);
     loop {
         let moved = transfer_in_chunks(
             len,
-            chunk,
-            |offset, want| read_piece(handle, buf.wrapping_add(offset), want),
+            |offset, remaining| read_piece(handle, buf.wrapping_add(offset), remaining),
             scheduler::preemption_point,
         )?;
         match moved {
@@ -124,24 +125,25 @@ pub(crate) fn read(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError> 
 /// interrupts masked).
 pub(crate) fn write(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError> {
     crate::testing::leak_if_injected();
-    let chunk = state::with(|core| with_sio(core, handle, |sio, _, _| sio.chunk_bytes(true)))
-        .unwrap_or(CHUNK_BYTES);
     let moved = transfer_in_chunks(
         len,
-        chunk,
-        |offset, want| {
+        |offset, remaining| {
             state::with(|core| {
                 with_sio(core, handle, |sio, fs, devices| {
+                    let asked = sio.piece_len(true, remaining);
                     sio.write(
                         fs,
                         devices,
                         &mut KernelUserMemory,
                         &mut console_out,
                         buf.wrapping_add(offset),
-                        want,
+                        asked,
                     )
+                    .map(|n| Step {
+                        outcome: Piece::Done(n),
+                        asked,
+                    })
                 })?
-                .map(Piece::Done)
             })
         },
         scheduler::preemption_point,

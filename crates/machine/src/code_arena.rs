@@ -51,10 +51,10 @@ struct Arena {
     next: u64,
     /// End of the mapped part.
     mapped_end: u64,
-    /// Per size class, the first free block: free blocks are linked
-    /// through their own first 8 bytes (written through the direct map;
-    /// nothing executes a free block), so freeing never touches the heap.
-    free: [u64; SIZE_CLASSES.len()],
+    /// Per size class, the free blocks. Each list's capacity is reserved
+    /// once ([`FREE_RESERVE`]), so freeing does not allocate in steady state
+    /// (the leak checks compare heap bytes in use).
+    free: [Vec<u64>; SIZE_CLASSES.len()],
     /// Retired blocks: (block, epoch at retirement). They may still be
     /// executing, so they cannot hold a link; the list's capacity is
     /// reserved once ([`RETIRED_RESERVE`]) so retiring does not allocate in
@@ -66,35 +66,17 @@ struct Arena {
 
 /// Retired blocks the list holds without growing.
 const RETIRED_RESERVE: usize = 8192;
+/// Free blocks each size class's list holds without growing.
+const FREE_RESERVE: usize = 4096;
 
 static ARENA: Mutex<Arena> = Mutex::new(Arena {
     next: CODE_ARENA_BASE,
     mapped_end: CODE_ARENA_BASE,
-    free: [0; SIZE_CLASSES.len()],
+    free: [const { Vec::new() }; SIZE_CLASSES.len()],
     retired: Vec::new(),
     installed_bytes: 0,
     live_blocks: 0,
 });
-
-/// Reads the link word of a free block.
-fn free_link(block: u64) -> u64 {
-    let mut word = [0u8; 8];
-    if read_raw(block, &mut word) {
-        u64::from_le_bytes(word)
-    } else {
-        0
-    }
-}
-
-/// Writes the link word of a block that nothing executes any more.
-fn set_free_link(block: u64, next: u64) {
-    if let Some(phys) = paging::translate(block) {
-        // SAFETY: `block` is an arena block past its quiescent period (no
-        // CPU executes it, no table points at it); its frame is written
-        // through the RW+NX direct-map alias, 8 bytes inside the block.
-        unsafe { core::ptr::write_unaligned(phys_to_virt(phys) as *mut u64, next) };
-    }
-}
 
 /// Global epoch: advances when every CPU has passed a quiescent point.
 static EPOCH: AtomicU64 = AtomicU64::new(0);
@@ -107,10 +89,8 @@ fn class_of(len: u64) -> Option<usize> {
 
 impl Arena {
     fn allocate(&mut self, class: usize) -> Result<u64, InstallError> {
-        let head = self.free[class];
-        if head != 0 {
-            self.free[class] = free_link(head);
-            return Ok(head);
+        if let Some(address) = self.free[class].pop() {
+            return Ok(address);
         }
         let size = SIZE_CLASSES[class];
         let addr = self.next.next_multiple_of(size);
@@ -244,9 +224,14 @@ pub fn quiescent_point(cpu: usize) {
                 if at < epoch {
                     arena.retired.swap_remove(i);
                     if let Some(class) = class_of(block.capacity) {
-                        let head = arena.free[class];
-                        set_free_link(block.address, head);
-                        arena.free[class] = block.address;
+                        let list = &mut arena.free[class];
+                        if list.capacity() == 0 {
+                            let _ = list.try_reserve_exact(FREE_RESERVE);
+                        }
+                        if list.try_reserve(1).is_ok() {
+                            list.push(block.address);
+                        }
+                        // Else the block is lost to reuse (never to safety).
                     }
                 } else {
                     i += 1;
@@ -277,10 +262,6 @@ pub fn stats() -> (u64, usize, u64) {
 
 /// Reads back installed code (for disassembly and checks).
 pub fn read(address: u64, out: &mut [u8]) -> bool {
-    read_raw(address, out)
-}
-
-fn read_raw(address: u64, out: &mut [u8]) -> bool {
     let mut done = 0usize;
     while done < out.len() {
         let virt = address + done as u64;

@@ -38,6 +38,11 @@ impl<R> crate::Sio<R> {
             _ => CHUNK_BYTES,
         }
     }
+
+    /// The next piece of a transfer with `remaining` bytes to go.
+    pub fn piece_len(&self, is_write: bool, remaining: u64) -> u64 {
+        remaining.min(self.chunk_bytes(is_write))
+    }
 }
 
 /// What one piece (or the whole transfer) did.
@@ -49,31 +54,50 @@ pub enum Piece {
     WouldBlock,
 }
 
-/// Moves `len` bytes as pieces of at most `chunk` bytes: `piece(offset,
-/// want)` moves the bytes at `offset..offset + want` of the transfer,
-/// `between()` runs between two pieces (the kernel's preemption point).
+/// What one piece did, and how many bytes it was (the piece decides its
+/// own size, from the SIO it finds: [`crate::Sio::piece_len`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Step {
+    /// What it did.
+    pub outcome: Piece,
+    /// Bytes it tried to move.
+    pub asked: u64,
+}
+
+/// Moves `len` bytes as consecutive pieces: `piece(offset, remaining)`
+/// moves a piece of the bytes at `offset..offset + remaining` of the
+/// transfer and says how big it was; `between()` runs between two pieces
+/// (the kernel's preemption point).
 ///
 /// # Errors
 /// The first piece's error, if nothing was moved before it.
 pub fn transfer_in_chunks(
     len: u64,
-    chunk: u64,
-    mut piece: impl FnMut(u64, u64) -> Result<Piece, SysError>,
+    mut piece: impl FnMut(u64, u64) -> Result<Step, SysError>,
     mut between: impl FnMut(),
 ) -> Result<Piece, SysError> {
-    let chunk = chunk.max(1);
     let mut done = 0u64;
     loop {
-        let want = len.saturating_sub(done).min(chunk);
-        match piece(done, want) {
-            Ok(Piece::Done(n)) => {
-                done = done.saturating_add(n.min(want));
-                if n < want || done >= len {
+        let remaining = len.saturating_sub(done);
+        match piece(done, remaining) {
+            Ok(Step {
+                outcome: Piece::Done(n),
+                asked,
+            }) => {
+                let asked = asked.min(remaining);
+                done = done.saturating_add(n.min(asked));
+                if n < asked || done >= len {
                     return Ok(Piece::Done(done));
                 }
             }
-            Ok(Piece::WouldBlock) if done == 0 => return Ok(Piece::WouldBlock),
-            Ok(Piece::WouldBlock) => return Ok(Piece::Done(done)),
+            Ok(Step {
+                outcome: Piece::WouldBlock,
+                ..
+            }) if done == 0 => return Ok(Piece::WouldBlock),
+            Ok(Step {
+                outcome: Piece::WouldBlock,
+                ..
+            }) => return Ok(Piece::Done(done)),
             Err(e) if done == 0 => return Err(e),
             Err(_) => return Ok(Piece::Done(done)),
         }
@@ -100,10 +124,10 @@ mod tests {
         let mut betweens = 0;
         let r = transfer_in_chunks(
             len,
-            chunk,
-            |o, w| {
+            |o, remaining| {
+                let w = remaining.min(chunk);
                 calls.push((o, w));
-                answer(o, w)
+                answer(o, w).map(|outcome| Step { outcome, asked: w })
             },
             || betweens += 1,
         );

@@ -18,7 +18,7 @@ mod sio;
 pub mod testing;
 mod user_memory;
 
-pub use chunk::{transfer_in_chunks, Piece, CHUNK_BYTES, TTY_CHUNK_BYTES};
+pub use chunk::{transfer_in_chunks, Piece, Step, CHUNK_BYTES, TTY_CHUNK_BYTES};
 pub use devices::{Devices, DEV_MEM_BYTES};
 pub use error::fs_error;
 pub use io::ReadOutcome;
