@@ -104,10 +104,15 @@ pub(crate) fn env() -> Env {
     }
 }
 
-/// One installed block of code: its block, its instance, what it cost.
+/// One installed block of code: its block, its template, what it cost.
+///
+/// Small on purpose: the policy moves routines around by value while it
+/// reconciles slots, and under the instruction count every byte of a large
+/// move is an instruction. What else describing one needs (its instance)
+/// is recomputed from the spec it was made from.
 pub(crate) struct Routine {
     pub(crate) block: CodeBlock,
-    pub(crate) instance: Instance,
+    pub(crate) template: &'static Template,
     /// TSC ticks spent synthesizing and installing it.
     pub(crate) cost_ticks: u64,
     /// With call counting: the counter and the counting thunk in front.
@@ -117,7 +122,7 @@ pub(crate) struct Routine {
 impl core::fmt::Debug for Routine {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Routine")
-            .field("template", &self.instance.name())
+            .field("template", &self.template.name)
             .finish_non_exhaustive()
     }
 }
@@ -183,7 +188,7 @@ fn install_code(
     }
     Ok(Routine {
         block,
-        instance,
+        template,
         cost_ticks: sk_machine::cpu::rdtsc().saturating_sub(start),
         counting: None,
     })
@@ -574,25 +579,33 @@ pub(crate) fn describe(sio: &Sio, max_bytes: usize) -> Result<BoundedText, SysEr
     let Some(r) = r else { return Ok(s) };
     for op in Op::ALL {
         let Some(x) = r.installed(op) else { continue };
-        for (what, routine) in [("", Some(x.block())), (" fallback", x.helper())] {
-            let Some(routine) = routine else { continue };
+        let helper_entry = x.helper().map_or(0, |h| h.block.address);
+        let parts = [
+            ("", Some((x.block(), x.spec().routine(helper_entry)))),
+            (" fallback", x.helper().zip(x.spec().helper())),
+        ];
+        for (what, part) in parts {
+            let Some((routine, holes)) = part else {
+                continue;
+            };
             let _ = writeln!(
                 s,
                 "\n== {op:?}{what}: {} of thread {owner} at {:#x}: {} bytes, created in {} TSC ticks, calls: {}",
-                routine.instance.name(),
+                routine.template.name,
                 routine.block.address,
-                routine.instance.size(),
+                routine.template.size(),
                 routine.cost_ticks,
                 match routine.calls() {
                     Some(n) => alloc::format!("{n}"),
                     None => alloc::string::String::from("not counted (boot with synth.count)"),
                 }
             );
-            // (A debugging option: the disassembly allocates.)
-            s.push_str(&sk_synth::disassemble(
-                &routine.instance,
-                &routine_bytes(routine),
-            ));
+            // The instance again (the same holes at the same address), and
+            // the bytes as installed. (A debugging option: this allocates.)
+            let mut scratch = alloc::vec![0u8; routine.template.size()];
+            if let Ok(instance) = holes.instantiate(routine.block.address, smap(), &mut scratch) {
+                s.push_str(&sk_synth::disassemble(&instance, &routine_bytes(routine)));
+            }
         }
     }
     Ok(s)
@@ -600,7 +613,7 @@ pub(crate) fn describe(sio: &Sio, max_bytes: usize) -> Result<BoundedText, SysEr
 
 /// Reads a routine's bytes back from the arena.
 fn routine_bytes(r: &Routine) -> Vec<u8> {
-    let mut v = alloc::vec![0u8; r.instance.size()];
+    let mut v = alloc::vec![0u8; r.template.size()];
     code_arena::read(r.block.address, &mut v);
     v
 }
