@@ -12,7 +12,8 @@
 //! 2. map SMEM regions (16 MiB, then halving sizes down to one page) until
 //!    `create` says `NoMemory`;
 //! 3. free two 16 MiB regions and write growing files `/tmp/memhog.N` in
-//!    64 KiB writes until a write says `NoMemory` or `NoSpace`;
+//!    64 KiB writes, each until a write fails (`NoMemory`, `NoSpace` or
+//!    `FileTooLarge`), until a fresh file takes nothing;
 //! 4. map SMEM again until `NoMemory` (RAM is now full of both);
 //! 5. create every kind (SMACH, SCPU, SMEM, SIO) and call every op on
 //!    every kind, on the synthesized and the generic path: each call must
@@ -164,8 +165,11 @@ fn file_name(n: usize, buf: &mut [u8; 16]) -> &str {
     core::str::from_utf8(&buf[..len]).unwrap_or("/tmp/memhog.x")
 }
 
-/// Writes files until a write says `NoMemory` or `NoSpace`; returns the
-/// number of files and the bytes written.
+/// Writes files until a fresh file's first write (or its open) says
+/// `NoMemory` or `NoSpace` (a file that cannot grow further is closed and
+/// the next one started: its buffer grows from nothing, so small pieces
+/// fill what a doubling buffer cannot); returns the number of files and
+/// the bytes written.
 fn fill_files() -> Result<(usize, u64), Failed> {
     let mut bytes = 0;
     for n in 0..MAX_FILES {
@@ -176,24 +180,30 @@ fn fill_files() -> Result<(usize, u64), Failed> {
             OpenFlags::READ | OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::TRUNCATE,
         ) {
             Ok(file) => file,
-            Err(SysError::NoMemory | SysError::NoSpace) => return Ok((n, bytes)),
+            Err(e @ (SysError::NoMemory | SysError::NoSpace)) => {
+                println!("memhog: open {path}: {e:?}: files full");
+                return Ok((n, bytes));
+            }
             Err(e) => fail!("open {path}: {e:?}"),
         };
-        loop {
+        let mut in_file = 0;
+        let ended = loop {
             match file.write(&PATTERN) {
                 Ok(0) => fail!("write to {path} accepted nothing"),
-                Ok(written) => bytes += written as u64,
-                Err(SysError::FileTooLarge) => break,
-                Err(SysError::NoMemory | SysError::NoSpace) => {
-                    let closed = file.close();
-                    check!(closed.is_ok(), "close {path}: {closed:?}");
-                    return Ok((n + 1, bytes));
+                Ok(written) => in_file += written as u64,
+                Err(e @ (SysError::FileTooLarge | SysError::NoMemory | SysError::NoSpace)) => {
+                    break e;
                 }
-                Err(e) => fail!("write to {path} after {bytes} bytes: {e:?}"),
+                Err(e) => fail!("write to {path} after {in_file} bytes: {e:?}"),
             }
-        }
+        };
+        bytes += in_file;
         let closed = file.close();
         check!(closed.is_ok(), "close {path}: {closed:?}");
+        if in_file == 0 {
+            println!("memhog: first write to {path}: {ended:?}: files full");
+            return Ok((n + 1, bytes));
+        }
     }
     Ok((MAX_FILES, bytes))
 }
