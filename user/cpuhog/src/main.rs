@@ -7,19 +7,23 @@
 //! | mode | name | what it does | passes when |
 //! |---|---|---|---|
 //! | 0 | `quantum` | an SCPU at priority 7 with a quantum of `u32::MAX` µs spins for 1 s, watching the main SCPU (default priority and quantum) count | the counter advanced at least 3 times and never stood still for 400 ms or more (the longest a clamped priority-7 quantum plus one default one can last is about 250 ms) |
-//! | 1 | `traced-read` | `TraceNextCall`, then a 1-byte `/dev/zero` read with TF set, then the same for 4 MiB on the generic path, while a counting SCPU runs | the 1-byte read counts 1..100,000 kernel instructions; the 4 MiB read returns 4 MiB, `LastTrace` reads 0 (the trace was abandoned) and the counting SCPU ran during the call |
-//! | 2 | `generic-read` | a 32 MiB `/dev/zero` read forced down the generic path into a 32 MiB SMEM, while a counting SCPU runs | it returns 32 MiB of zeros and the counting SCPU ran during the call |
+//! | 1 | `traced-read` | `TraceNextCall`, then a 1-byte `/dev/zero` read with TF set, then the same for 4 MiB on the generic path, while a counting SCPU runs | the 1-byte read counts 1..100,000 kernel instructions; the 4 MiB read returns 4 MiB, `LastTrace` reads 0 (the trace was abandoned) and the counting SCPU was never kept off the CPU for 100 ms or more meanwhile |
+//! | 2 | `generic-read` | a 32 MiB `/dev/zero` read forced down the generic path into a 32 MiB SMEM, while a counting SCPU runs | it returns 32 MiB of zeros and the counting SCPU was never kept off the CPU for 20 ms or more meanwhile |
 //! | 3 | `trace-refused` | `TraceNextCall` | refused with `NotPermitted` (exit 0); granted: exit 6 |
 //!
 //! In modes 1 and 2 the main SCPU counts and the calls are made by a
-//! second SCPU created at priority 0 (a one-tick quantum), so a call of a
-//! few timer periods must be preempted if it can be; it starts each call
-//! right after getting the CPU back ([`fresh_quantum`]). "Ran during the
-//! call": the counting SCPU logs the TSC each time it resumes after being
-//! off the CPU (a gap of more than [`GAP_TICKS`] between two of its
-//! iterations); one CPU runs one SCPU at a time, so a resume between the
-//! TSC read just before the `syscall` and the one just after it happened
-//! while the caller was in the kernel.
+//! second SCPU created at priority 0 (a one-tick quantum, 10 ms), which
+//! starts each call right after getting the CPU back ([`fresh_quantum`]).
+//! The counting SCPU logs every stretch it spent off the CPU (a gap of
+//! more than [`GAP_TICKS`] between two of its iterations, as TSC values).
+//! One CPU runs one SCPU at a time, so the longest such stretch that
+//! overlaps the call is the longest the caller held the CPU during it: a
+//! kernel that preempts a long call at its preemption points keeps it near
+//! one quantum; one that masks interrupts for the whole call, the whole
+//! call ([`LONGEST_OFF_CPU_MS`]). (Counting resumes between the TSC reads
+//! around the `syscall` is not enough: the timer tick left pending by a
+//! call that masked interrupts throughout switches the caller out right
+//! after the call returns, before it can read the TSC.)
 //!
 //! Each mode prints what it measured. Exit status: 0 = passed, 1 = a check
 //! failed (the line says which), 2 = unknown mode, 6 = mode 3's call was
@@ -58,10 +62,12 @@ const GRANTED: i32 = 6;
 
 /// Iterations of the counting loop.
 static COUNT: AtomicU64 = AtomicU64::new(0);
-/// TSC values at which the counting SCPU resumed (a ring).
-static RESUMES: [AtomicU64; 256] = [const { AtomicU64::new(0) }; 256];
-/// Resumes logged (the ring holds the last 256).
-static RESUME_COUNT: AtomicUsize = AtomicUsize::new(0);
+/// Times the counting SCPU was off the CPU, as TSC values: its last
+/// iteration before the gap and its first one after (a ring).
+static GAP_FROM: [AtomicU64; 256] = [const { AtomicU64::new(0) }; 256];
+static GAP_TO: [AtomicU64; 256] = [const { AtomicU64::new(0) }; 256];
+/// Gaps logged (the ring holds the last 256).
+static GAP_COUNT: AtomicUsize = AtomicUsize::new(0);
 /// TSC ticks per millisecond (from the start argument).
 static TSC_KHZ: AtomicU64 = AtomicU64::new(1_000_000);
 
@@ -75,34 +81,62 @@ fn ticks_to_ms(ticks: u64) -> u64 {
     ticks / TSC_KHZ.load(Ordering::Relaxed).max(1)
 }
 
-/// The counting loop: counts, and logs each resume after a gap.
+fn ticks_to_us(ticks: u64) -> u64 {
+    ticks.saturating_mul(1000) / TSC_KHZ.load(Ordering::Relaxed).max(1)
+}
+
+/// The counting loop: counts, and logs each time it was off the CPU.
 fn count_forever() -> ! {
     let mut previous = rdtsc();
     loop {
         let now = rdtsc();
         if now.wrapping_sub(previous) > GAP_TICKS {
-            let slot = RESUME_COUNT.fetch_add(1, Ordering::SeqCst) % RESUMES.len();
-            if let Some(cell) = RESUMES.get(slot) {
-                cell.store(now, Ordering::SeqCst);
+            // The slot first, then the count that publishes it, then COUNT
+            // (which `fresh_quantum` waits on).
+            let n = GAP_COUNT.load(Ordering::SeqCst);
+            let slot = n % GAP_FROM.len();
+            if let (Some(from), Some(to)) = (GAP_FROM.get(slot), GAP_TO.get(slot)) {
+                from.store(previous, Ordering::SeqCst);
+                to.store(now, Ordering::SeqCst);
             }
+            GAP_COUNT.store(n + 1, Ordering::SeqCst);
         }
         previous = now;
         COUNT.fetch_add(1, Ordering::SeqCst);
     }
 }
 
-/// Resumes of the counting SCPU logged strictly between `start` and `end`.
-fn resumes_between(start: u64, end: u64) -> usize {
-    let logged = RESUME_COUNT.load(Ordering::SeqCst).min(RESUMES.len());
-    RESUMES
-        .iter()
-        .take(logged)
-        .filter(|cell| {
-            let at = cell.load(Ordering::SeqCst);
-            at > start && at < end
-        })
-        .count()
+/// Over the gaps of the counting SCPU that overlap `start..end`: how many
+/// ended inside it, and the longest one in TSC ticks. Call it once the
+/// counting SCPU has run after `end` ([`fresh_quantum`]), so the gap that
+/// covers the end of the call is logged.
+fn gaps_over(start: u64, end: u64) -> (usize, u64) {
+    let logged = GAP_COUNT.load(Ordering::SeqCst).min(GAP_FROM.len());
+    let mut resumed_inside = 0;
+    let mut longest = 0;
+    for (from, to) in GAP_FROM.iter().zip(&GAP_TO).take(logged) {
+        let (from, to) = (from.load(Ordering::SeqCst), to.load(Ordering::SeqCst));
+        if to > start && from < end {
+            longest = longest.max(to - from);
+            resumed_inside += usize::from(to < end);
+        }
+    }
+    (resumed_inside, longest)
 }
+
+/// The longest the counting SCPU may be kept off the CPU while the other
+/// SCPU, at priority 0 (a one-tick quantum), is in a long call: two timer
+/// periods at the kernel's 100 Hz. A kernel that preempts long calls holds
+/// it about one period (the quantum, plus at most one piece of the call or
+/// one abandoned trace); one that masks interrupts for the whole call,
+/// the whole call.
+const LONGEST_OFF_CPU_MS: u64 = 20;
+
+/// As [`LONGEST_OFF_CPU_MS`], for the traced call: its first 100,000
+/// kernel instructions run single-stepped with interrupts masked before the
+/// kernel gives the trace up (about 15 ms under TCG), so the bound is ten
+/// timer periods; the whole 4 MiB read traced takes about 40.
+const LONGEST_OFF_CPU_TRACED_MS: u64 = 100;
 
 /// Waits until the counting SCPU has run again, so the caller has just
 /// been given the CPU back, at a timer tick: a whole quantum lies ahead,
@@ -252,27 +286,38 @@ fn traced() -> Result<(), i32> {
     // SAFETY: as above; 4 MiB is the region's length.
     let (got, before, after) = unsafe { traced_read(generic_read_word, region.addr(), len) };
     let count = last_trace().map_err(|_| fail("LastTrace"))?;
-    let ran = resumes_between(before, after);
+    fresh_quantum();
+    let (resumed, longest) = gaps_over(before, after);
     println!(
-        "cpuhog: traced 4 MiB read returned {got} after {} ms; LastTrace {count}; the counting SCPU resumed {ran} times during it",
-        ticks_to_ms(after - before)
+        "cpuhog: traced 4 MiB read returned {got} after {} us; LastTrace {count}; meanwhile the counting SCPU resumed {resumed} times and was kept off the CPU for at most {} us at a time",
+        ticks_to_us(after - before),
+        ticks_to_us(longest)
     );
+    // Every condition is checked (and each failure printed).
     let got = u64::try_from(got).unwrap_or(0);
-    if got != len {
-        return Err(fail("the traced 4 MiB read did not complete"));
-    }
     // SAFETY: mapped read-write; the kernel is done with it.
     let zeroed = unsafe { region.as_mut_slice() }.iter().all(|&b| b == 0);
-    if !zeroed {
-        return Err(fail("the traced read left non-zero bytes"));
-    }
-    if count != 0 {
-        return Err(fail(
+    let failures = [
+        (got != len, "the traced 4 MiB read did not complete"),
+        (!zeroed, "the traced read left non-zero bytes"),
+        (
+            count != 0,
             "LastTrace must read 0: a trace past 100000 steps is abandoned",
-        ));
+        ),
+        (
+            longest >= ms_to_ticks(LONGEST_OFF_CPU_TRACED_MS),
+            "the traced call kept the other SCPU off the CPU for 100 ms or more",
+        ),
+    ];
+    let mut ok = true;
+    for (failed, what) in failures {
+        if failed {
+            fail(what);
+            ok = false;
+        }
     }
-    if ran == 0 {
-        return Err(fail("no other SCPU ran during the traced 4 MiB read"));
+    if !ok {
+        return Err(FAILED);
     }
     Ok(())
 }
@@ -296,30 +341,40 @@ fn generic_read() -> Result<(), i32> {
     let word = CallWord::new(zero.handle(), Call::Read).get() | CallWord::FORCE_GENERIC;
     // Start the call with a whole one-tick quantum ahead.
     fresh_quantum();
-    let count_before = COUNT.load(Ordering::SeqCst);
     let before = rdtsc();
     // SAFETY: the kernel writes only the region (mapped read-write, no
     // reference to it lives during the call).
     let got = unsafe { sk_user::raw::syscall3(word, region.addr(), len, 0) };
     let after = rdtsc();
-    let count_after = COUNT.load(Ordering::SeqCst);
-    let ran = resumes_between(before, after);
+    fresh_quantum();
+    let (resumed, longest) = gaps_over(before, after);
     println!(
-        "cpuhog: generic 32 MiB read returned {got} after {} ms; the counting SCPU resumed {ran} times during it (count {count_before} -> {count_after})",
-        ticks_to_ms(after - before)
+        "cpuhog: generic 32 MiB read returned {got} after {} us; meanwhile the counting SCPU resumed {resumed} times and was kept off the CPU for at most {} us at a time",
+        ticks_to_us(after - before),
+        ticks_to_us(longest)
     );
-    if u64::try_from(got).ok() != Some(len) {
-        return Err(fail("the 32 MiB generic read did not return 32 MiB"));
-    }
     // SAFETY: mapped read-write; the kernel is done with it.
     let zeroed = unsafe { region.as_mut_slice() }.iter().all(|&b| b == 0);
-    if !zeroed {
-        return Err(fail("the 32 MiB read left non-zero bytes"));
+    let failures = [
+        (
+            u64::try_from(got).ok() != Some(len),
+            "the 32 MiB generic read did not return 32 MiB",
+        ),
+        (!zeroed, "the 32 MiB read left non-zero bytes"),
+        (
+            longest >= ms_to_ticks(LONGEST_OFF_CPU_MS),
+            "a 32 MiB generic read kept the other SCPU off the CPU for 20 ms or more",
+        ),
+    ];
+    let mut ok = true;
+    for (failed, what) in failures {
+        if failed {
+            fail(what);
+            ok = false;
+        }
     }
-    if ran == 0 {
-        return Err(fail(
-            "no other SCPU ran during a 32 MiB generic read (interrupts masked throughout?)",
-        ));
+    if !ok {
+        return Err(FAILED);
     }
     Ok(())
 }
