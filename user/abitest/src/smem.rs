@@ -4,7 +4,7 @@ use sk_abi::{Call, QuerySelector, SmemCreateArgs, SmemCreateFlags, SysError, PAG
 use sk_user::{OpenFlags, Prot, Sio, Smem};
 
 use crate::support::{
-    addr_of_mut, ensure, expect_eq, expect_err, expect_err_in, must, sys, word, Outcome,
+    addr_of_mut, ensure, expect_eq, expect_err, expect_err_in, fail, must, sys, word, Outcome,
 };
 
 const READ_WRITE: Prot = Prot::READ.union(Prot::WRITE);
@@ -180,7 +180,7 @@ pub(crate) fn kernel_placement_skips_fixed_regions() -> Outcome {
     // Kernel placement must go around it, and the failed or successful
     // creates must leave its pages alone.
     let mut placed = [const { None }; 4];
-    let mut outcome = Ok(());
+    let mut outcome: Outcome = Ok(());
     for (i, slot) in placed.iter_mut().enumerate() {
         match Smem::create(3 * PAGE_SIZE, READ_WRITE) {
             Ok(region) => {
@@ -204,7 +204,7 @@ pub(crate) fn kernel_placement_skips_fixed_regions() -> Outcome {
     // The kernel must still find every page mapped: copy the region into
     // a file (a page it lost fails the copy instead of killing this test).
     let copied = copy_to_file(fixed.addr(), AREA_REGION);
-    let intact = copied.is_ok() && {
+    let intact = copied == Ok(AREA_REGION) && {
         // SAFETY: every page was just read by the kernel: mapped; READ |
         // WRITE; no other reference lives.
         let bytes = unsafe { fixed.as_mut_slice() };
@@ -216,8 +216,11 @@ pub(crate) fn kernel_placement_skips_fixed_regions() -> Outcome {
         let _ = region.free();
     }
     let _ = fixed.free();
-    outcome?;
-    expect_eq("copy of the FIXED region", copied, Ok(AREA_REGION))?;
+    match (outcome, copied) {
+        (Err(placing), Ok(AREA_REGION)) => fail!("{placing}; FIXED region intact: {intact}"),
+        (Err(placing), copied) => fail!("{placing}; copy of the FIXED region: {copied:?}"),
+        (Ok(()), copied) => expect_eq("copy of the FIXED region", copied, Ok(AREA_REGION))?,
+    }
     ensure!(intact, "the FIXED region's bytes changed");
     Ok(())
 }
