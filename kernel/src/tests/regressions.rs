@@ -17,6 +17,27 @@
 //!
 //! The programs check in guest time (TSC ticks, instructions under TCG's
 //! `-icount`), never wall-clock time.
+//!
+//! Seen failing on the kernel before the fixes (3f47a13, same programs,
+//! these tests without the hooks and the leak baseline it lacked):
+//!
+//! - `memory_exhaustion_gives_errors_not_panics`: `kernel panic: memory
+//!   allocation of 78976 bytes failed` (the `query(Routines)` text of a
+//!   file, once SMEM and 49 MiB of file data filled RAM);
+//! - `trace_next_call_is_refused_unless_tracing_is_enabled`: granted
+//!   (status 6);
+//! - `a_traced_long_call_stops_tracing_and_lets_others_run`: `LastTrace`
+//!   4,195,168, the other SCPU kept off the CPU for 390 ms;
+//! - `an_unbounded_quantum_cannot_starve_other_scpus`: the other SCPU
+//!   advanced 0 times in 1000 ms;
+//! - `routines_query_shows_kernel_addresses_only_with_synth_show`: the
+//!   text carried the disassembly, routine addresses (0xffffb000...) and
+//!   hole values (0xffff9000...);
+//! - `kernel_placed_smem_skips_a_fixed_region_and_keeps_its_bytes`: the
+//!   kernel-placed create failed with NoMemory and the FIXED region's
+//!   pages were unmapped;
+//! - `a_long_generic_read_lets_other_scpus_run`: the other SCPU kept off
+//!   the CPU for 33.6 ms (the whole read), against 10.0 ms now.
 
 use super::abi_support::{get, open, put, sys};
 use super::leaks::{clean_tmp, Baseline};
