@@ -89,6 +89,8 @@ pub const USER_PROGRAMS: &[&str] = &[
     "synthtest",
     "bench",
     "regcheck",
+    "memhog",
+    "cpuhog",
 ];
 
 /// Builds the user programs (release, static ELF for the kernel's target)

@@ -100,12 +100,19 @@ wire_struct! {
         pub stack_top: u64,
         /// Passed to `entry` in `rdi`.
         pub arg: u64,
-        /// Scheduling priority; 0 = the kernel's default.
+        /// Scheduling priority, 0 (lowest) to 7; it scales the quantum
+        /// (3 runs the quantum as set).
         pub priority: u32,
         /// Time slice in microseconds; 0 = the kernel's default.
         pub quantum_us: u32,
     }
 }
+
+/// Highest SCPU priority (0 is the lowest).
+pub const MAX_PRIORITY: u32 = 7;
+/// The priority a program gets unless it asks otherwise: its quantum runs
+/// as set (priority scales the quantum: 7 twice as long, 0 a quarter).
+pub const DEFAULT_PRIORITY: u32 = 3;
 
 /// A checked [`ScpuCreateArgs`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

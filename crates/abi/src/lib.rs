@@ -35,7 +35,7 @@ pub mod user_range;
 
 pub use args::{
     ScpuCreate, ScpuCreateArgs, SioCreate, SioCreateArgs, SmachCreate, SmachCreateArgs, SmemCreate,
-    SmemCreateArgs, PATH_MAX, STACK_ALIGN,
+    SmemCreateArgs, DEFAULT_PRIORITY, MAX_PRIORITY, PATH_MAX, STACK_ALIGN,
 };
 pub use call::Call;
 pub use call_word::CallWord;

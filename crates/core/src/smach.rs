@@ -230,11 +230,11 @@ pub(crate) fn reconfigure(handle: Handle, request: SmachReconfigure) -> Result<u
             .reconfigure(request, target == me, trace_allowed)?;
         match action {
             SmachAction::TraceNextCall => crate::trace::arm(core.current),
-            SmachAction::Suspend | SmachAction::Resume => {
-                let request = if action == SmachAction::Suspend {
-                    ScpuReconfigure::Suspend
-                } else {
-                    ScpuReconfigure::Resume
+            SmachAction::Suspend | SmachAction::Resume | SmachAction::SetPriority(_) => {
+                let request = match action {
+                    SmachAction::Suspend => ScpuReconfigure::Suspend,
+                    SmachAction::SetPriority(p) => ScpuReconfigure::Priority(p),
+                    _ => ScpuReconfigure::Resume,
                 };
                 let threads = core
                     .smachs
@@ -245,7 +245,7 @@ pub(crate) fn reconfigure(handle: Handle, request: SmachReconfigure) -> Result<u
                     scpu_calls::apply(core, t, request)?;
                 }
             }
-            SmachAction::Done | SmachAction::Wait => {}
+            SmachAction::Wait => {}
         }
         Ok((target, action))
     })?;

@@ -217,3 +217,30 @@ pub(crate) fn leak_if_injected() {
         core::mem::forget(alloc::vec![0u8; n]);
     }
 }
+
+/// Allows or refuses `TraceNextCall` from now on, as the boot option
+/// `trace` does (test mode boots with it): lets a test see the refusal.
+/// For in-kernel tests only; restore it with `allow_trace(true)`.
+pub fn allow_trace(on: bool) {
+    crate::trace::enable(on);
+}
+
+/// True if `TraceNextCall` is allowed now.
+pub fn trace_allowed() -> bool {
+    crate::trace::is_enabled()
+}
+
+/// Makes `query(Routines)` show routine addresses and hole values as the
+/// boot option `synth.show` does (`true`), or follow the boot option again
+/// (`false`). For in-kernel tests only.
+pub fn show_routine_addresses(on: bool) {
+    SHOW_ADDRESSES.store(on, core::sync::atomic::Ordering::SeqCst);
+}
+
+/// Set by [`show_routine_addresses`].
+static SHOW_ADDRESSES: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// True if a test asked for addresses in `query(Routines)`.
+pub(crate) fn routine_addresses_shown() -> bool {
+    SHOW_ADDRESSES.load(core::sync::atomic::Ordering::SeqCst)
+}

@@ -1,10 +1,9 @@
 //! How long an SCPU runs before the next one: its quantum, clamped, scaled
 //! by its priority, in timer ticks.
 
-/// Highest priority (0 is the lowest).
-pub const MAX_PRIORITY: u32 = 7;
-/// Priority of a new SCPU unless asked otherwise.
-pub const DEFAULT_PRIORITY: u32 = 3;
+/// Highest priority (0 is the lowest), and the priority of a new SCPU
+/// unless asked otherwise: the ABI's.
+pub use sk_abi::{DEFAULT_PRIORITY, MAX_PRIORITY};
 /// Quantum of a new SCPU unless asked otherwise (50 ms).
 pub const DEFAULT_QUANTUM_US: u32 = 50_000;
 /// Shortest quantum a program may set (100 µs).

@@ -15,9 +15,6 @@ use sk_smem::Regions;
 /// creates machines in a loop can take).
 pub const MAX_SMACHS: usize = 512;
 
-/// Priority of a new SMACH.
-const DEFAULT_PRIORITY: u32 = 3;
-
 /// A synthetic machine. `R`: SIO routine state; `A`: address space.
 #[derive(Debug)]
 pub struct Smach<R, A> {
@@ -56,8 +53,9 @@ pub struct Teardown<R, A> {
 /// What a `reconfigure` on a SMACH handle asks the kernel to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SmachAction {
-    /// Done (priority set).
-    Done,
+    /// Set every SCPU of the target to this priority (the SMACH's own is
+    /// set already).
+    SetPriority(u32),
     /// Count the caller's next call's kernel instructions.
     TraceNextCall,
     /// Block until the target exits, then return its status.
@@ -77,7 +75,7 @@ impl<R, A> Smach<R, A> {
             parent,
             state: SmachState::Running,
             exit_status: ExitStatus::SUCCESS,
-            priority: DEFAULT_PRIORITY,
+            priority: sk_abi::DEFAULT_PRIORITY,
             released: false,
             handles: HandleTable::new(),
             threads: Vec::new(),
@@ -197,9 +195,9 @@ impl<R, A> Smach<R, A> {
             SmachReconfigure::TraceNextCall => Ok(SmachAction::TraceNextCall),
             SmachReconfigure::Wait if is_self => Err(SysError::Busy),
             SmachReconfigure::Wait => Ok(SmachAction::Wait),
-            SmachReconfigure::Priority(p) if p <= 7 => {
+            SmachReconfigure::Priority(p) if p <= sk_abi::MAX_PRIORITY => {
                 self.priority = p;
-                Ok(SmachAction::Done)
+                Ok(SmachAction::SetPriority(p))
             }
             SmachReconfigure::Priority(_) => Err(SysError::BadValue),
             SmachReconfigure::Suspend | SmachReconfigure::Resume if is_self => Err(SysError::Busy),

@@ -165,7 +165,7 @@ fn reconfigure_policy() {
     );
     assert_eq!(
         m.reconfigure(R::Priority(7), false, true),
-        Ok(SmachAction::Done)
+        Ok(SmachAction::SetPriority(7))
     );
     assert_eq!(m.priority(), 7);
     assert_eq!(m.reconfigure(R::Suspend, true, true), Err(SysError::Busy));

@@ -12,4 +12,5 @@ mod memory;
 mod programs;
 mod protection;
 mod registers;
+mod regressions;
 mod time;

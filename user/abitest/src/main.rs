@@ -138,6 +138,10 @@ const CASES: &[Case] = &[
         "query Routines on the console -> text",
         sio::routines_query_describes_the_console,
     ),
+    (
+        "query Routines shows no kernel address",
+        sio::routines_query_shows_no_kernel_address,
+    ),
     ("open missing -> NotFound", sio::open_missing_is_not_found),
     (
         "EXCLUSIVE on existing -> Exists",
@@ -222,6 +226,10 @@ const CASES: &[Case] = &[
     (
         "SMEM FIXED address and overlap",
         smem::fixed_address_is_honoured,
+    ),
+    (
+        "SMEM kernel placement skips FIXED",
+        smem::kernel_placement_skips_fixed_regions,
     ),
     ("SCPU create runs the thread", scpu::creates_and_runs),
     ("SCPU query while running", scpu::query_running),

@@ -5,8 +5,8 @@ use sk_abi::{Call, Kind, QuerySelector, SioCreateArgs, SioReconfigure, SysError,
 use sk_user::{OpenFlags, Sio, SioKind, TtyMode, Whence};
 
 use crate::support::{
-    addr_of, addr_of_mut, ensure, expect_eq, expect_err, mem_byte, must, sys, word, Msg, Outcome,
-    KERNEL_LOW, KERNEL_TEXT, NON_CANONICAL,
+    addr_of, addr_of_mut, ensure, expect_eq, expect_err, fail, mem_byte, must, sys, word, Msg,
+    Outcome, KERNEL_LOW, KERNEL_TEXT, NON_CANONICAL,
 };
 
 /// The RAM file the file cases use.
@@ -314,6 +314,79 @@ pub(crate) fn routines_query_describes_the_console() -> Outcome {
         unsafe { sys(query, [smem, addr_of_mut(&mut out), 64]) }
     };
     expect_err("query Routines on the SMACH", on_self, SysError::WrongKind)
+}
+
+/// The first kernel-half address: nothing at or above it may reach a
+/// program in the `Routines` text unless the kernel was booted with
+/// `synth.show`.
+const KERNEL_HALF: u64 = 0xffff_8000_0000_0000;
+
+/// The first number in `text` (hexadecimal after `0x`, or ending in `h`
+/// as the disassembler writes it, else decimal) that is a kernel-half
+/// address, if any.
+fn kernel_address_in(text: &[u8]) -> Option<u64> {
+    let mut at = 0;
+    while at < text.len() {
+        let run = text[at..]
+            .iter()
+            .take_while(|b| b.is_ascii_hexdigit())
+            .count();
+        if run == 0 {
+            at += 1;
+            continue;
+        }
+        let digits = &text[at..at + run];
+        let is_hex_prefixed = at >= 2 && text[at - 2..at].eq_ignore_ascii_case(b"0x");
+        let is_hex_suffixed = text.get(at + run).is_some_and(|&b| b == b'h' || b == b'H');
+        let parse = |radix: u32| {
+            core::str::from_utf8(digits)
+                .ok()
+                .and_then(|d| u64::from_str_radix(d, radix).ok())
+        };
+        let value = if is_hex_prefixed || is_hex_suffixed || !digits.iter().all(u8::is_ascii_digit)
+        {
+            parse(16)
+        } else {
+            parse(10)
+        };
+        // A hex run too long for a u64 is no address either way.
+        if value.is_some_and(|v| v >= KERNEL_HALF) {
+            return value;
+        }
+        at += run;
+    }
+    None
+}
+
+pub(crate) fn routines_query_shows_no_kernel_address() -> Outcome {
+    // `/dev/mem` gets a synthesized read whose holes are kernel addresses.
+    let mem = open("/dev/mem", OpenFlags::READ)?;
+    let mut text = [0_u8; 4096];
+    let got = mem.routines(&mut text);
+    let _ = mem.close();
+    let len = must("query Routines", got)?;
+    let text = &text[..len.min(4096)];
+    if let Some(address) = kernel_address_in(text) {
+        fail!("Routines text shows kernel address {address:#x}");
+    }
+    // Without `synth.show` the text is the header (one line per op) and
+    // the facts each routine baked in: no disassembly, no hole values.
+    for line in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        let is_header = [
+            b"read: ".as_slice(),
+            b"write: ".as_slice(),
+            b"read facts: ".as_slice(),
+            b"write facts: ".as_slice(),
+        ]
+        .iter()
+        .any(|p| line.starts_with(p));
+        ensure!(
+            is_header,
+            "Routines text has a line beyond the header: {:?}",
+            core::str::from_utf8(line).unwrap_or("<not UTF-8>")
+        );
+    }
+    Ok(())
 }
 
 pub(crate) fn open_missing_is_not_found() -> Outcome {

@@ -4,7 +4,7 @@ use sk_abi::{Call, QuerySelector, SmemCreateArgs, SmemCreateFlags, SysError, PAG
 use sk_user::{OpenFlags, Prot, Sio, Smem};
 
 use crate::support::{
-    addr_of_mut, ensure, expect_eq, expect_err, expect_err_in, must, sys, word, Outcome,
+    addr_of_mut, ensure, expect_eq, expect_err, expect_err_in, fail, must, sys, word, Outcome,
 };
 
 const READ_WRITE: Prot = Prot::READ.union(Prot::WRITE);
@@ -148,4 +148,103 @@ pub(crate) fn fixed_address_is_honoured() -> Outcome {
     let _ = smem.free();
     expect_eq("addr", addr, FIXED_ADDR)?;
     expect_err("FIXED over a mapping", overlap, SysError::Exists)
+}
+
+/// Where the kernel places the first SMEM of a program
+/// (`sk_smem::SMEM_AREA_START`).
+const SMEM_AREA_START: u64 = 0x0000_1000_0000_0000;
+
+/// Bytes of the region mapped there: covers every address a kernel that
+/// hands out addresses upward from `SMEM_AREA_START` reaches in the cases
+/// before this one.
+const AREA_REGION: u64 = 1 << 20;
+
+/// The tag written at the start of page `page` of the region.
+fn page_tag(page: u64) -> [u8; 8] {
+    (page ^ 0x5a5a_5a5a_0000_0000).to_le_bytes()
+}
+
+pub(crate) fn kernel_placement_skips_fixed_regions() -> Outcome {
+    let mut fixed = must(
+        "create FIXED at SMEM_AREA_START",
+        Smem::create_at(SMEM_AREA_START, AREA_REGION, READ_WRITE),
+    )?;
+    {
+        // SAFETY: READ | WRITE and mapped; the slice ends before any
+        // other call.
+        let bytes = unsafe { fixed.as_mut_slice() };
+        for (page, chunk) in (0_u64..).zip(bytes.chunks_mut(4096)) {
+            chunk[..8].copy_from_slice(&page_tag(page));
+        }
+    }
+    // Kernel placement must go around it, and the failed or successful
+    // creates must leave its pages alone.
+    let mut placed = [const { None }; 4];
+    let mut outcome: Outcome = Ok(());
+    for (i, slot) in placed.iter_mut().enumerate() {
+        match Smem::create(3 * PAGE_SIZE, READ_WRITE) {
+            Ok(region) => {
+                let (start, end) = (region.addr(), region.addr() + region.len());
+                *slot = Some(region);
+                if start < SMEM_AREA_START + AREA_REGION && end > SMEM_AREA_START {
+                    outcome = Err(crate::support::Msg::new(format_args!(
+                        "placed region {i} at {start:#x} overlaps the FIXED one"
+                    )));
+                    break;
+                }
+            }
+            Err(e) => {
+                outcome = Err(crate::support::Msg::new(format_args!(
+                    "kernel-placed create {i}: {e:?}"
+                )));
+                break;
+            }
+        }
+    }
+    // The kernel must still find every page mapped: copy the region into
+    // a file (a page it lost fails the copy instead of killing this test).
+    let copied = copy_to_file(fixed.addr(), AREA_REGION);
+    let intact = copied == Ok(AREA_REGION) && {
+        // SAFETY: every page was just read by the kernel: mapped; READ |
+        // WRITE; no other reference lives.
+        let bytes = unsafe { fixed.as_mut_slice() };
+        (0_u64..)
+            .zip(bytes.chunks(4096))
+            .all(|(page, chunk)| chunk[..8] == page_tag(page))
+    };
+    for region in placed.into_iter().flatten() {
+        let _ = region.free();
+    }
+    let _ = fixed.free();
+    match (outcome, copied) {
+        (Err(placing), Ok(AREA_REGION)) => fail!("{placing}; FIXED region intact: {intact}"),
+        (Err(placing), copied) => fail!("{placing}; copy of the FIXED region: {copied:?}"),
+        (Ok(()), copied) => expect_eq("copy of the FIXED region", copied, Ok(AREA_REGION))?,
+    }
+    ensure!(intact, "the FIXED region's bytes changed");
+    Ok(())
+}
+
+/// Writes `len` bytes at `from` into `/tmp/abitest` (emptied after);
+/// returns the bytes written.
+fn copy_to_file(from: u64, len: u64) -> Result<u64, SysError> {
+    let flags = OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::TRUNCATE;
+    let file = Sio::open("/tmp/abitest", flags)?;
+    let write = word(file.handle().index(), Call::Write);
+    let mut written = 0;
+    let got = loop {
+        if written >= len {
+            break Ok(written);
+        }
+        // SAFETY: a write only reads `from..from + len`, memory this
+        // program mapped; a page missing there fails the call.
+        match unsafe { sys(write, [from + written, len - written, 0]) } {
+            Ok(0) => break Ok(written),
+            Ok(n) => written += n,
+            Err(e) => break Err(e),
+        }
+    };
+    let _ = file.close();
+    let _ = Sio::open("/tmp/abitest", flags).and_then(Sio::close);
+    got
 }

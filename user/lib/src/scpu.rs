@@ -36,11 +36,11 @@ impl Scpu {
     /// [`MIN_STACK_BYTES`]; [`SysError::NoMemory`],
     /// [`SysError::TooManyHandles`], …
     pub fn create(entry: ScpuEntry, stack: &'static mut [u8], arg: u64) -> Result<Self, SysError> {
-        Self::create_with(entry, stack, arg, 0, 0)
+        Self::create_with(entry, stack, arg, sk_abi::DEFAULT_PRIORITY, 0)
     }
 
-    /// As [`Scpu::create`], with a priority and a time slice in
-    /// microseconds (0 = the kernel's default for either).
+    /// As [`Scpu::create`], with a priority (0, the lowest, to 7) and a
+    /// time slice in microseconds (0 = the kernel's default).
     ///
     /// # Errors
     /// As for [`Scpu::create`].
