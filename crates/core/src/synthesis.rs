@@ -27,7 +27,7 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 use sk_abi::{Call, Handle, OpenFlags, SysError};
 use sk_fs::FileSystem;
-use sk_machine::code_arena::{self, CodeBlock};
+use sk_machine::code_arena::{self, InstalledBlock};
 use sk_sio::{Devices, Target};
 use sk_synth::policy::{
     initial_slot, Env, FileFacts, InstallError, Mechanism, Op, RoutineHoles, SioFacts, SioTarget,
@@ -101,8 +101,10 @@ pub(crate) fn env() -> Env {
 }
 
 /// One installed block of code: its block, its instance, what it cost.
+/// Dropping it retires the block (`InstalledBlock`'s Drop; freed after a
+/// quiescent point).
 pub(crate) struct Routine {
-    pub(crate) block: CodeBlock,
+    pub(crate) block: InstalledBlock,
     pub(crate) instance: Instance,
     /// TSC ticks spent synthesizing and installing it.
     pub(crate) cost_ticks: u64,
@@ -123,7 +125,7 @@ impl Routine {
     pub(crate) fn entry(&self) -> u64 {
         self.counting
             .as_ref()
-            .map_or(self.block.address, |(_, thunk)| thunk.block.address)
+            .map_or(self.block.address(), |(_, thunk)| thunk.block.address())
     }
 
     /// Calls counted so far (None when not counting).
@@ -131,12 +133,6 @@ impl Routine {
         self.counting
             .as_ref()
             .map(|(count, _)| count.load(Ordering::Relaxed))
-    }
-}
-
-impl Drop for Routine {
-    fn drop(&mut self) {
-        code_arena::retire(self.block);
     }
 }
 
@@ -148,19 +144,13 @@ fn install_code(
 ) -> Result<Routine, InstallError> {
     let start = sk_machine::cpu::rdtsc();
     let len = template.bytes.len();
+    // Dropping `block` on an error path releases it.
     let block = code_arena::reserve(len as u64).map_err(|_| InstallError::OutOfMemory)?;
     let mut staging = [0u8; 512];
     let Some(out) = staging.get_mut(..len) else {
-        code_arena::retire(block);
         return Err(InstallError::OutOfMemory);
     };
-    let instance = match fill(block.address, out) {
-        Ok(i) => i,
-        Err(e) => {
-            code_arena::retire(block);
-            return Err(e.into());
-        }
-    };
+    let instance = fill(block.address(), out)?;
     if cfg!(debug_assertions) {
         if let Err(e) = sk_synth::verify_instance(&instance, out) {
             panic!(
@@ -173,10 +163,10 @@ fn install_code(
         .fault_fixups()
         .map(|f| (f.access, f.fixup))
         .collect();
-    if code_arena::install(block, out, &fixups).is_err() {
-        code_arena::retire(block);
-        return Err(InstallError::OutOfMemory);
-    }
+    let block = code_arena::install(block, out, &fixups).map_err(|(_, unused)| {
+        code_arena::release(unused);
+        InstallError::OutOfMemory
+    })?;
     Ok(Routine {
         block,
         instance,
@@ -208,7 +198,7 @@ impl Mechanism for KernelMechanism<'_> {
             let count = Box::new(AtomicU64::new(0));
             let thunk = install_holes(&CallCounterHoles {
                 counter: Imm64(&*count as *const AtomicU64 as u64),
-                routine: Imm64(routine.block.address),
+                routine: Imm64(routine.block.address()),
             })?;
             routine.counting = Some((count, Box::new(thunk)));
         }
@@ -233,14 +223,14 @@ fn error_stub(result: i32) -> Option<u64> {
     sk_machine::cpu::without_interrupts(|| {
         let mut stubs = ERROR_STUBS.lock();
         if let Some((_, r)) = stubs.iter().find(|(v, _)| *v == result) {
-            return Some(r.block.address);
+            return Some(r.block.address());
         }
         let routine = install_holes(&ErrorStubHoles {
             result: Imm32(result),
         })
         .ok()?;
         stubs.try_reserve(1).ok()?;
-        let address = routine.block.address;
+        let address = routine.block.address();
         stubs.push((result, routine));
         Some(address)
     })
@@ -312,10 +302,9 @@ pub(crate) fn for_new_thread(kernel_stack_top: u64) -> Result<Option<ThreadSynth
     ThreadSynth::new(kernel_stack_top).map(Some)
 }
 
-/// On every switch: point the CPU at the next thread's stub, and note a
-/// quiescent point for code retirement.
+/// On every switch: point the CPU at the next thread's stub (the switch
+/// itself notes the quiescent point for code retirement, in sk-machine).
 pub(crate) fn on_thread_switch(core: &Core, next: ThreadId) {
-    code_arena::quiescent_point(0);
     let cfg = config();
     if !cfg.enabled {
         return;
@@ -327,15 +316,34 @@ pub(crate) fn on_thread_switch(core: &Core, next: ThreadId) {
         .get(&next)
         .and_then(|t| t.synth.as_ref())
         .map_or_else(sk_machine::syscall::syscall_entry_address, |s| {
-            s.stub.block.address
+            s.stub.block.address()
         });
+    // Why pointing the CPU at `stub` is sound (both arms below): `stub`
+    // is the generic entry, or the entry stub of `next`,
+    // the thread the scheduler switches to right after this (under the
+    // same lock): made for it by `ThreadSynth::new` with its own kernel
+    // stack top and routine table, installed, and dropped (retired) only
+    // with the thread, which then never runs in ring 3 again; the next
+    // switch replaces the entry before any other thread reaches ring 3.
+    // Its table's slots only ever hold what `slot_address` gives (an
+    // installed routine's entry, the slow path, an error stub that lives
+    // forever), and the policy stores a slot before it retires what the
+    // slot held (`KernelMechanism`); routines' baked addresses are kept
+    // valid by the replans of this module, drained at every lock release
+    // (state.rs). docs/unsafe-inventory.md has the whole contract.
+    #[allow(unsafe_code)]
     match cfg.entry {
         EntryMode::Lstar => {
             if CURRENT_LSTAR.swap(stub, Ordering::Relaxed) != stub {
-                sk_machine::synth_entry::set_entry_stub_lstar(stub);
+                // SAFETY: `stub` is `next`'s own installed stub or the
+                // generic entry (see above).
+                unsafe { sk_machine::synth_entry::set_entry_stub_lstar(stub) };
             }
         }
-        EntryMode::PerCpuSlot => sk_machine::synth_entry::set_entry_stub_slot(stub),
+        EntryMode::PerCpuSlot => {
+            // SAFETY: as for the LSTAR arm.
+            unsafe { sk_machine::synth_entry::set_entry_stub_slot(stub) }
+        }
     }
 }
 
@@ -537,7 +545,7 @@ pub(crate) fn describe(sio: &Sio) -> alloc::string::String {
                 s,
                 "\n== {op:?}{what}: {} of thread {owner} at {:#x}: {} bytes, created in {} TSC ticks, calls: {}",
                 routine.instance.name(),
-                routine.block.address,
+                routine.block.address(),
                 routine.instance.size(),
                 routine.cost_ticks,
                 match routine.calls() {
@@ -558,6 +566,6 @@ pub(crate) fn describe(sio: &Sio) -> alloc::string::String {
 /// Reads a routine's bytes back from the arena.
 fn routine_bytes(r: &Routine) -> Vec<u8> {
     let mut v = alloc::vec![0u8; r.instance.size()];
-    code_arena::read(r.block.address, &mut v);
+    code_arena::read(&r.block, &mut v);
     v
 }

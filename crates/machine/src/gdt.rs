@@ -140,7 +140,10 @@ pub(crate) fn init() -> Result<(), crate::paging::MapError> {
 }
 
 /// Sets RSP0: the stack the CPU switches to on an interrupt from user mode.
-pub fn set_kernel_stack(top: u64) {
+/// Crate-private: the CPU pushes a trap frame at `top`, so only
+/// [`crate::context::switch`] (the next context's own stack) and the probe
+/// program's setup choose it.
+pub(crate) fn set_kernel_stack(top: u64) {
     let tss = &raw mut TSS;
     // SAFETY: an aligned 8-byte store; the CPU reads RSP0 only when an
     // interrupt arrives from ring 3, never concurrently with ring-0 code on
