@@ -85,8 +85,8 @@ impl Drop for ReservedBlock {
 
 /// Installed code: the bytes and fault fixups [`install`] wrote, at a
 /// fixed executable address. Dropping it (or [`retire`]) retires the block:
-/// its fixups are removed now and the block is reused only after every CPU
-/// has passed a quiescent point. The caller must have unpublished it first
+/// its fixups are removed now, and the block is reused only after every
+/// CPU has passed a quiescent point. The caller must have unpublished it first
 /// (no table slot or entry register may still hold an address inside it).
 #[derive(Debug)]
 pub struct InstalledBlock {
@@ -124,6 +124,9 @@ impl InstalledBlock {
 
 impl Drop for InstalledBlock {
     fn drop(&mut self) {
+        // Its fixups go now: the block is unpublished and, on one CPU, not
+        // running (Rust code retires it). With SMP they would have to stay
+        // until the block is freed (a CPU may still run it and fault).
         crate::dynamic_extable::remove_range(self.address, self.address + self.capacity);
         retire_raw(self.address, self.capacity);
     }

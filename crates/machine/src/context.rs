@@ -27,6 +27,10 @@ pub struct Context {
     rsp: UnsafeCell<u64>,
     stack: Option<KernelStack>,
     running: AtomicBool,
+    /// Suspended on an IST stack (a hook of a `#DB`, say, switched away):
+    /// its saved state is overwritten by the next trap on that stack, so
+    /// it must never be resumed.
+    abandoned: AtomicBool,
 }
 
 // SAFETY: `rsp` is written only by `switch` on the CPU that runs this
@@ -63,6 +67,7 @@ impl Context {
                         rsp: UnsafeCell::new(0),
                         stack: None,
                         running: AtomicBool::new(true),
+                        abandoned: AtomicBool::new(false),
                     })
                 })
                 .clone()
@@ -77,6 +82,7 @@ impl Context {
             rsp: UnsafeCell::new(rsp),
             stack: Some(stack),
             running: AtomicBool::new(false),
+            abandoned: AtomicBool::new(false),
         })
     }
 
@@ -135,14 +141,26 @@ extern "C" fn finish_switch() {
 /// is not running, and then holds the state this function saved into it
 /// (or its first frame), on its own stack, which it frees only when it is
 /// dropped while not running.
+///
+/// Called on an IST stack (from a `#DB` hook, or a double-fault hook), it
+/// still switches, but `from` can never be resumed (that stack is reused
+/// by the next such trap): switching to it later panics. The kernel does
+/// this only for a thread that dies (a user `#DB` it does not claim).
 pub fn switch(from: Arc<Context>, to: Arc<Context>) {
     assert!(
         !crate::cpu::interrupts_enabled(),
         "context switch with interrupts on"
     );
     assert!(!to.is_running(), "switch to a running context");
+    assert!(
+        !to.abandoned.load(Ordering::Acquire),
+        "switch to a context suspended on an interrupt stack"
+    );
     if Arc::ptr_eq(&from, &to) {
         return;
+    }
+    if crate::gdt::on_ist_stack(current_rsp()) {
+        from.abandoned.store(true, Ordering::Release);
     }
     {
         let mut current = CURRENT.lock();
@@ -170,6 +188,17 @@ pub fn switch(from: Arc<Context>, to: Arc<Context>) {
     // interrupts are off.
     unsafe { switch_raw(save, resume) };
     finish_switch();
+}
+
+/// The stack pointer of the caller (approximately: this function's frame).
+#[inline(always)]
+fn current_rsp() -> u64 {
+    let rsp: u64;
+    // SAFETY: reads RSP into a register; no memory access, no flags.
+    unsafe {
+        core::arch::asm!("mov {}, rsp", out(reg) rsp, options(nomem, nostack, preserves_flags))
+    };
+    rsp
 }
 
 /// Saves the current context's stack pointer into `*save_rsp` and resumes
