@@ -44,13 +44,11 @@ pub fn run() -> ! {
     hooks.user_exception = probe_user_exception;
     traps::set_hooks(hooks);
     let stack = match sk_machine::stack::KernelStack::allocate(4) {
-        Ok(s) => s.leak(),
+        Ok(s) => s,
         Err(e) => panic!("probe stack: {e:?}"),
     };
-    sk_machine::percpu::set_syscall_stack_top(stack);
-    sk_machine::gdt::set_kernel_stack(stack);
     syscall::set_handler(probe_syscall);
     println!("probe: entering ring 3 at {:#x}", usermode::PROBE_ADDRESS);
-    let error = usermode::start_probe_program();
+    let error = usermode::start_probe_program(stack);
     panic!("probe program: {error:?}")
 }

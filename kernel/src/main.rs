@@ -54,7 +54,7 @@ fn kernel_main(boot: &'static BootInfo) -> ! {
     BOOT.call_once(|| (boot, options));
     // Leave the boot stack (in .bss, no guard page) for a guarded one.
     let stack = match sk_machine::stack::KernelStack::allocate(32) {
-        Ok(stack) => stack.leak(),
+        Ok(stack) => stack,
         Err(e) => panic!("allocating the boot stack failed: {e:?}"),
     };
     sk_machine::stack::switch_to(stack, continue_boot)

@@ -32,14 +32,22 @@ impl Frames {
     }
 }
 
-impl FrameSource for Frames {
+// SAFETY: (FrameSource's three points) 1. the bitmap hands each frame out
+// once until it is freed, and `init_frames` reserves the first MiB, the
+// kernel image, the boot modules and the start info before anything is
+// handed out; 2. only `Usable` memory-map ranges that are also in the RAM
+// list `init_frames` returns for the direct map are ever free (frames are
+// 4 KiB, `allocate_below` honours its limit); 3. the free count is the
+// bitmap's exact count. `Frames` has no other way to free a frame.
+#[allow(unsafe_code)]
+unsafe impl FrameSource for Frames {
     fn allocate_frame(&self) -> Option<u64> {
         self.with(|b| b.allocate())
     }
     fn allocate_frame_below(&self, limit: u64) -> Option<u64> {
         self.with(|b| b.allocate_below(limit))
     }
-    fn free_frame(&self, phys: u64) {
+    unsafe fn free_frame(&self, phys: u64) {
         if let Err(e) = self.with(|b| b.free(phys)) {
             log::error!("freeing frame {phys:#x}: {e}");
         }
@@ -55,18 +63,22 @@ pub fn init_frames(boot: &BootInfo) -> heapless_ranges::Ranges {
     FRAMES.with(|b| {
         for r in boot.memory_map() {
             let end = r.start.saturating_add(r.len_bytes);
-            if r.kind == MemoryKind::Usable {
-                b.add_free(r.start, end);
-            }
             if matches!(r.kind, MemoryKind::Usable | MemoryKind::AcpiReclaimable) {
+                let before = ram.len();
                 ram.push((r.start, end));
+                // Only RAM the direct map will cover is ever handed out
+                // (FrameSource's contract): a range the list had no room
+                // for stays unused.
+                if r.kind == MemoryKind::Usable && ram.len() > before {
+                    b.add_free(r.start, end);
+                }
             }
         }
         b.reserve(0, 1 << 20);
         let (start, end) = sk_machine::layout::kernel_image().phys_range();
         b.reserve(start, end);
         for m in boot.modules() {
-            b.reserve(m.phys, m.phys.saturating_add(m.len_bytes));
+            b.reserve(m.phys(), m.phys().saturating_add(m.len_bytes()));
         }
         b.reserve(boot.start_info_phys, boot.start_info_phys + 4096);
     });

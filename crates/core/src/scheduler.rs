@@ -93,7 +93,7 @@ pub(crate) fn prepare_switch(core: &mut Core) -> Option<(Arc<Context>, Arc<Conte
         Some(aspace) => aspace.0.activate(),
         None => sk_machine::address_space::activate_kernel(),
     }
-    context::prepare_switch(to.stack_top());
+    // `context::switch` points the ring-3 entry stacks at `to`'s stack.
     crate::synthesis::on_thread_switch(core, next);
     Some((from, to))
 }
@@ -182,10 +182,6 @@ pub(crate) fn exit_current() -> ! {
 
 fn on_timer(frame: &mut TrapFrame) {
     crate::devices::poll_console_input();
-    if frame.from_user() {
-        // This CPU runs no synthesized code right now.
-        sk_machine::code_arena::quiescent_point(0);
-    }
     // Count the tick against the running thread whatever it was doing.
     let expired = state::with(|core| {
         let current = core.current;

@@ -26,7 +26,7 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 use sk_abi::{Call, Handle, OpenFlags, SysError};
 use sk_fs::FileSystem;
-use sk_machine::code_arena::{self, CodeBlock};
+use sk_machine::code_arena::{self, InstalledBlock};
 use sk_sio::{Devices, Target};
 use sk_smach::IdMap;
 use sk_synth::policy::{
@@ -105,13 +105,15 @@ pub(crate) fn env() -> Env {
 }
 
 /// One installed block of code: its block, its template, what it cost.
+/// Dropping it retires the block (`InstalledBlock`'s Drop; freed after a
+/// quiescent point).
 ///
 /// Small on purpose: the policy moves routines around by value while it
 /// reconciles slots, and under the instruction count every byte of a large
 /// move is an instruction. What else describing one needs (its instance)
 /// is recomputed from the spec it was made from.
 pub(crate) struct Routine {
-    pub(crate) block: CodeBlock,
+    pub(crate) block: InstalledBlock,
     pub(crate) template: &'static Template,
     /// TSC ticks spent synthesizing and installing it.
     pub(crate) cost_ticks: u64,
@@ -132,7 +134,7 @@ impl Routine {
     pub(crate) fn entry(&self) -> u64 {
         self.counting
             .as_ref()
-            .map_or(self.block.address, |(_, thunk)| thunk.block.address)
+            .map_or(self.block.address(), |(_, thunk)| thunk.block.address())
     }
 
     /// Calls counted so far (None when not counting).
@@ -140,12 +142,6 @@ impl Routine {
         self.counting
             .as_ref()
             .map(|(count, _)| count.load(Ordering::Relaxed))
-    }
-}
-
-impl Drop for Routine {
-    fn drop(&mut self) {
-        code_arena::retire(self.block);
     }
 }
 
@@ -157,19 +153,13 @@ fn install_code(
 ) -> Result<Routine, InstallError> {
     let start = sk_machine::cpu::rdtsc();
     let len = template.bytes.len();
+    // Dropping `block` on an error path releases it.
     let block = code_arena::reserve(len as u64).map_err(|_| InstallError::OutOfMemory)?;
     let mut staging = [0u8; 512];
     let Some(out) = staging.get_mut(..len) else {
-        code_arena::retire(block);
         return Err(InstallError::OutOfMemory);
     };
-    let instance = match fill(block.address, out) {
-        Ok(i) => i,
-        Err(e) => {
-            code_arena::retire(block);
-            return Err(e.into());
-        }
-    };
+    let instance = fill(block.address(), out)?;
     if cfg!(debug_assertions) {
         if let Err(e) = sk_synth::verify_instance(&instance, out) {
             panic!(
@@ -182,10 +172,10 @@ fn install_code(
         .fault_fixups()
         .map(|f| (f.access, f.fixup))
         .collect();
-    if code_arena::install(block, out, &fixups).is_err() {
-        code_arena::retire(block);
-        return Err(InstallError::OutOfMemory);
-    }
+    let block = code_arena::install(block, out, &fixups).map_err(|(_, unused)| {
+        code_arena::release(unused);
+        InstallError::OutOfMemory
+    })?;
     Ok(Routine {
         block,
         template,
@@ -217,7 +207,7 @@ impl Mechanism for KernelMechanism<'_> {
             let count = Box::new(AtomicU64::new(0));
             let thunk = install_holes(&CallCounterHoles {
                 counter: Imm64(&*count as *const AtomicU64 as u64),
-                routine: Imm64(routine.block.address),
+                routine: Imm64(routine.block.address()),
             })?;
             routine.counting = Some((count, Box::new(thunk)));
         }
@@ -242,14 +232,14 @@ fn error_stub(result: i32) -> Option<u64> {
     sk_machine::cpu::without_interrupts(|| {
         let mut stubs = ERROR_STUBS.lock();
         if let Some((_, r)) = stubs.iter().find(|(v, _)| *v == result) {
-            return Some(r.block.address);
+            return Some(r.block.address());
         }
         let routine = install_holes(&ErrorStubHoles {
             result: Imm32(result),
         })
         .ok()?;
         stubs.try_reserve(1).ok()?;
-        let address = routine.block.address;
+        let address = routine.block.address();
         stubs.push((result, routine));
         Some(address)
     })
@@ -321,10 +311,9 @@ pub(crate) fn for_new_thread(kernel_stack_top: u64) -> Result<Option<ThreadSynth
     ThreadSynth::new(kernel_stack_top).map(Some)
 }
 
-/// On every switch: point the CPU at the next thread's stub, and note a
-/// quiescent point for code retirement.
+/// On every switch: point the CPU at the next thread's stub (the switch
+/// itself notes the quiescent point for code retirement, in sk-machine).
 pub(crate) fn on_thread_switch(core: &Core, next: ThreadId) {
-    code_arena::quiescent_point(0);
     let cfg = config();
     if !cfg.enabled {
         return;
@@ -336,15 +325,34 @@ pub(crate) fn on_thread_switch(core: &Core, next: ThreadId) {
         .get(&next)
         .and_then(|t| t.synth.as_ref())
         .map_or_else(sk_machine::syscall::syscall_entry_address, |s| {
-            s.stub.block.address
+            s.stub.block.address()
         });
+    // Why pointing the CPU at `stub` is sound (both arms below): `stub`
+    // is the generic entry, or the entry stub of `next`,
+    // the thread the scheduler switches to right after this (under the
+    // same lock): made for it by `ThreadSynth::new` with its own kernel
+    // stack top and routine table, installed, and dropped (retired) only
+    // with the thread, which then never runs in ring 3 again; the next
+    // switch replaces the entry before any other thread reaches ring 3.
+    // Its table's slots only ever hold what `slot_address` gives (an
+    // installed routine's entry, the slow path, an error stub that lives
+    // forever), and the policy stores a slot before it retires what the
+    // slot held (`KernelMechanism`); routines' baked addresses are kept
+    // valid by the replans of this module, drained at every lock release
+    // (state.rs). docs/unsafe-inventory.md has the whole contract.
+    #[allow(unsafe_code)]
     match cfg.entry {
         EntryMode::Lstar => {
             if CURRENT_LSTAR.swap(stub, Ordering::Relaxed) != stub {
-                sk_machine::synth_entry::set_entry_stub_lstar(stub);
+                // SAFETY: `stub` is `next`'s own installed stub or the
+                // generic entry (see above).
+                unsafe { sk_machine::synth_entry::set_entry_stub_lstar(stub) };
             }
         }
-        EntryMode::PerCpuSlot => sk_machine::synth_entry::set_entry_stub_slot(stub),
+        EntryMode::PerCpuSlot => {
+            // SAFETY: as for the LSTAR arm.
+            unsafe { sk_machine::synth_entry::set_entry_stub_slot(stub) }
+        }
     }
 }
 
@@ -579,7 +587,7 @@ pub(crate) fn describe(sio: &Sio, max_bytes: usize) -> Result<BoundedText, SysEr
     let Some(r) = r else { return Ok(s) };
     for op in Op::ALL {
         let Some(x) = r.installed(op) else { continue };
-        let helper_entry = x.helper().map_or(0, |h| h.block.address);
+        let helper_entry = x.helper().map_or(0, |h| h.block.address());
         let parts = [
             ("", Some((x.block(), x.spec().routine(helper_entry)))),
             (" fallback", x.helper().zip(x.spec().helper())),
@@ -592,7 +600,7 @@ pub(crate) fn describe(sio: &Sio, max_bytes: usize) -> Result<BoundedText, SysEr
                 s,
                 "\n== {op:?}{what}: {} of thread {owner} at {:#x}: {} bytes, created in {} TSC ticks, calls: {}",
                 routine.template.name,
-                routine.block.address,
+                routine.block.address(),
                 routine.template.size(),
                 routine.cost_ticks,
                 match routine.calls() {
@@ -603,7 +611,7 @@ pub(crate) fn describe(sio: &Sio, max_bytes: usize) -> Result<BoundedText, SysEr
             // The instance again (the same holes at the same address), and
             // the bytes as installed. (A debugging option: this allocates.)
             let mut scratch = alloc::vec![0u8; routine.template.size()];
-            if let Ok(instance) = holes.instantiate(routine.block.address, smap(), &mut scratch) {
+            if let Ok(instance) = holes.instantiate(routine.block.address(), smap(), &mut scratch) {
                 s.push_str(&sk_synth::disassemble(&instance, &routine_bytes(routine)));
             }
         }
@@ -614,6 +622,6 @@ pub(crate) fn describe(sio: &Sio, max_bytes: usize) -> Result<BoundedText, SysEr
 /// Reads a routine's bytes back from the arena.
 fn routine_bytes(r: &Routine) -> Vec<u8> {
     let mut v = alloc::vec![0u8; r.template.size()];
-    code_arena::read(r.block.address, &mut v);
+    code_arena::read(&r.block, &mut v);
     v
 }

@@ -71,6 +71,8 @@ pub(crate) fn cancel() {
     if armed != 0 {
         ORPHANED.store(armed, Ordering::SeqCst);
         COUNT.store(0, Ordering::SeqCst);
+        // No count for this call: `LastTrace` must not show an older one.
+        LAST.store(0, Ordering::SeqCst);
         sk_machine::syscall::keep_trap_flag_on_entry(false);
     }
 }

@@ -120,7 +120,9 @@ impl AddressSpace {
         let frame = frame.into_phys();
         let result = self.map_phys(page, frame, access);
         if result.is_err() {
-            paging::frames().free_frame(frame);
+            // SAFETY: the frame came from a UserFrame (owned, from the
+            // frame source) and was not mapped: nothing refers to it.
+            unsafe { paging::frames().free_frame(frame) };
         }
         result
     }
@@ -154,7 +156,10 @@ impl AddressSpace {
     /// Unmaps user page `virt` and frees its frame.
     pub fn unmap(&mut self, virt: u64) -> Result<(), MapError> {
         let frame = self.unmap_frame(virt)?;
-        paging::frames().free_frame(frame);
+        // SAFETY: the space owned the frame (handed over by `map`) and its
+        // only mapping is gone (TLB entry flushed); the kernel reaches user
+        // pages only through this space, by user address.
+        unsafe { paging::frames().free_frame(frame) };
         Ok(())
     }
 
@@ -206,7 +211,11 @@ impl AddressSpace {
         }
         let frames = paging::frames();
         // SAFETY: the space is not active (switched away above) and owned
-        // by value, so nothing else walks these tables while they are freed.
+        // by value, so nothing else walks these tables while they are freed;
+        // every frame freed is one this space owns (a user frame handed over
+        // by `map`, or a user-half table the mapper took from the source),
+        // each freed once; the user half holds 4 KiB mappings only, so every
+        // non-leaf entry names a table.
         unsafe {
             let pml4 = &mut *(phys_to_virt(self.pml4_phys) as *mut PageTable);
             for e4 in pml4.iter().take(256).filter(|e| !e.is_unused()) {
@@ -225,7 +234,9 @@ impl AddressSpace {
                 frames.free_frame(e4.addr().as_u64());
             }
         }
-        frames.free_frame(self.pml4_phys);
+        // SAFETY: the PML4 came from the source in `new`, is not active,
+        // and no one else refers to it (the space is consumed).
+        unsafe { frames.free_frame(self.pml4_phys) };
     }
 }
 

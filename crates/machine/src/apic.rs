@@ -69,7 +69,10 @@ pub(crate) fn init(hz: u64) -> Result<(), paging::MapError> {
     } else {
         // SAFETY: enabling the xAPIC at its current base.
         unsafe { crate::cpu::wrmsr(IA32_APIC_BASE, base | APIC_ENABLE) };
-        paging::map_kernel_page(MMIO_BASE, base & 0xf_ffff_f000, Access::Mmio)?;
+        // SAFETY: MMIO_BASE's first page is the local APIC's, mapped only
+        // here (once: a second `init` gets AlreadyMapped); the frame is the
+        // APIC's register page (device memory, no RAM frame involved).
+        unsafe { paging::map_kernel_page(MMIO_BASE, base & 0xf_ffff_f000, Access::Mmio)? };
     }
     write(REG_SVR, 0x100 | u32::from(crate::traps::SPURIOUS_VECTOR));
 

@@ -55,12 +55,14 @@ pub struct MemoryRegion {
 }
 
 /// A boot module (the initrd), still in place in physical memory.
+///
+/// Fields are private and only the boot path (`read`) makes one: [`Module::bytes`] lends
+/// the range out as `'static`, which is sound only for a range the boot
+/// loader really gave (and the frame source keeps reserved).
 #[derive(Clone, Copy, Debug)]
 pub struct Module {
-    /// Physical start address.
-    pub phys: u64,
-    /// Length in bytes.
-    pub len_bytes: u64,
+    phys: u64,
+    len_bytes: u64,
 }
 
 /// Everything the kernel learns from the boot loader.
@@ -188,16 +190,28 @@ pub(crate) fn read(start_info_phys: u64, entry_tsc: u64) -> &'static BootInfo {
 }
 
 impl Module {
-    /// The module's bytes, read through the direct map. The kernel reserves
-    /// module frames at boot and never frees them, so the slice is 'static.
+    /// Physical start address.
+    pub fn phys(&self) -> u64 {
+        self.phys
+    }
+
+    /// Length in bytes.
+    pub fn len_bytes(&self) -> u64 {
+        self.len_bytes
+    }
+
+    /// The module's bytes, read through the direct map. The frame source
+    /// never hands out module frames ([`crate::paging::FrameSource`]'s
+    /// contract) and nothing writes them, so the slice is 'static.
     pub fn bytes(&self) -> &'static [u8] {
         let len = usize::try_from(self.len_bytes).unwrap_or(0);
         if self.phys == 0 || len == 0 {
             return &[];
         }
-        // SAFETY: the frames of boot modules are reserved in the frame
-        // allocator before anything is allocated and never freed or
-        // written, and the direct map covers all RAM (paging::init).
+        // SAFETY: `self` describes a module the boot loader gave (only
+        // `read` makes a Module); its frames are never handed out by the
+        // frame source (FrameSource's contract, point 1) and nothing writes
+        // them, and the direct map covers all RAM (paging::init).
         unsafe {
             core::slice::from_raw_parts(crate::layout::phys_to_virt(self.phys) as *const u8, len)
         }

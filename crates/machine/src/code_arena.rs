@@ -5,13 +5,29 @@
 //! writable view of their frames is the direct map, which is never
 //! executable, so no mapping is ever writable and executable at once (W^X).
 //!
+//! A block's life is carried by types: [`reserve`] hands out a
+//! [`ReservedBlock`] (its final address is known before synthesis, for
+//! rel32 holes), [`install`] consumes it and returns an [`InstalledBlock`],
+//! and dropping an `InstalledBlock` ([`retire`]) or a `ReservedBlock`
+//! ([`release`]) gives the block back. Neither type is `Copy` or `Clone`
+//! and their fields are private, so a block is installed at most once,
+//! into arena memory only, and retired at most once.
+//!
 //! `install` takes plain bytes and fault fixups (no synthesizer types) and
-//! re-checks them (mechanism-rechecks): size, fixups inside the block. Old
+//! re-checks them (mechanism-rechecks): size, fixups inside the code. Old
 //! code is retired, not freed: a block returns to the free list only after
-//! every CPU has passed a quiescent point (a context switch or a return to
-//! user mode) since it was retired, so no CPU can still be executing it.
-//! With one CPU the bookkeeping is one counter; the per-CPU array makes SMP
-//! an extension, not a rewrite.
+//! every CPU has passed a quiescent point (a context switch or an interrupt
+//! from user mode; both are detected by this crate, see
+//! `quiescent_point`) since it was retired, so no CPU can still be
+//! executing it. With one CPU the bookkeeping is one counter; the per-CPU
+//! array makes SMP an extension, not a rewrite.
+//!
+//! What the arena cannot check is who jumps into a block: publishing an
+//! installed block's address (a routine-table slot, `LSTAR`, the per-CPU
+//! entry slot) and unpublishing it before it is retired is the kernel's
+//! promise, made where it points the CPU at an entry stub
+//! ([`crate::synth_entry::set_entry_stub_lstar`], an `unsafe fn`); see
+//! docs/unsafe-inventory.md.
 
 use crate::layout::{phys_to_virt, CODE_ARENA_BASE, CODE_ARENA_MAX_BYTES, PAGE_SIZE};
 use crate::paging::{self, Access};
@@ -23,27 +39,99 @@ use spin::Mutex;
 const SIZE_CLASSES: [u64; 5] = [64, 128, 256, 512, 4096];
 /// CPUs the quiescence tracking is sized for.
 const MAX_CPUS: usize = 1;
+/// `int3`: what unused arena bytes hold, so a stray jump traps.
+const INT3: u8 = 0xcc;
 
 /// Why code could not be installed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum InstallError {
-    /// Larger than the largest block.
+    /// Larger than the block (or than the largest block).
     TooLarge,
     /// A fixup lies outside the code.
     FixupOutOfBounds,
     /// No memory for the arena or the fixup table.
     OutOfMemory,
-    /// The block does not lie in the arena's mapped part.
-    NotArena,
 }
 
-/// Where installed code lives: its executable address and block size.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CodeBlock {
+/// A block reserved for code that is not installed yet: its final address
+/// is known, its bytes are not code anyone may run. Only [`reserve`] makes
+/// one; [`install`] consumes it; dropping it (or [`release`]) gives the
+/// block back.
+#[derive(Debug)]
+pub struct ReservedBlock {
+    address: u64,
+    capacity: u64,
+    /// Taken off a free list: holds old code bytes (fresh pages are int3).
+    is_recycled: bool,
+}
+
+impl ReservedBlock {
+    /// Executable address the block's first byte will have.
+    pub fn address(&self) -> u64 {
+        self.address
+    }
+
+    /// Size of the block in bytes (at least what was reserved).
+    pub fn capacity(&self) -> u64 {
+        self.capacity
+    }
+}
+
+impl Drop for ReservedBlock {
+    fn drop(&mut self) {
+        // Never installed, so never published; it still goes through the
+        // retired list (its address was handed out), like installed code.
+        retire_raw(self.address, self.capacity);
+    }
+}
+
+/// Installed code: the bytes and fault fixups [`install`] wrote, at a
+/// fixed executable address. Dropping it (or [`retire`]) retires the block:
+/// its fixups are removed now, and the block is reused only after every
+/// CPU has passed a quiescent point. The caller must have unpublished it first
+/// (no table slot or entry register may still hold an address inside it).
+#[derive(Debug)]
+pub struct InstalledBlock {
+    address: u64,
+    capacity: u64,
+    len: u64,
+}
+
+impl InstalledBlock {
     /// Executable address of the first byte.
-    pub address: u64,
+    pub fn address(&self) -> u64 {
+        self.address
+    }
+
     /// Size of the block (at least the code's size).
-    pub capacity: u64,
+    pub fn capacity(&self) -> u64 {
+        self.capacity
+    }
+
+    /// Bytes of code installed.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// True if no code bytes were installed.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// True if `address` lies inside this block.
+    pub fn contains(&self, address: u64) -> bool {
+        (self.address..self.address + self.capacity).contains(&address)
+    }
+}
+
+impl Drop for InstalledBlock {
+    fn drop(&mut self) {
+        // Its fixups go now: the block is unpublished and, on one CPU, not
+        // running (Rust code retires it). With SMP they would have to stay
+        // until the block is freed (a CPU may still run it and fault).
+        crate::dynamic_extable::remove_range(self.address, self.address + self.capacity);
+        retire_raw(self.address, self.capacity);
+    }
 }
 
 struct Arena {
@@ -53,13 +141,15 @@ struct Arena {
     mapped_end: u64,
     /// Per size class, the free blocks. Each list's capacity is reserved
     /// once ([`FREE_RESERVE`]), so freeing does not allocate in steady state
-    /// (the leak checks compare heap bytes in use).
+    /// (the leak checks compare heap bytes in use). (Links kept in the free
+    /// blocks themselves would cost a page-table walk per allocation and
+    /// per free.)
     free: [Vec<u64>; SIZE_CLASSES.len()],
-    /// Retired blocks: (block, epoch at retirement). They may still be
-    /// executing, so they cannot hold a link; the list's capacity is
-    /// reserved once ([`RETIRED_RESERVE`]) so retiring does not allocate in
-    /// steady state.
-    retired: Vec<(CodeBlock, u64)>,
+    /// Retired blocks: (address, capacity, epoch at retirement). They may
+    /// still be executing, so they cannot hold a link; the list's capacity
+    /// is reserved once ([`RETIRED_RESERVE`]) so retiring does not allocate
+    /// in steady state.
+    retired: Vec<(u64, u64, u64)>,
     installed_bytes: u64,
     live_blocks: u64,
 }
@@ -88,9 +178,11 @@ fn class_of(len: u64) -> Option<usize> {
 }
 
 impl Arena {
-    fn allocate(&mut self, class: usize) -> Result<u64, InstallError> {
+    /// A block of size class `class`: `(address, recycled)`, where a
+    /// recycled block still holds old bytes (fresh pages are all `int3`).
+    fn allocate(&mut self, class: usize) -> Result<(u64, bool), InstallError> {
         if let Some(address) = self.free[class].pop() {
-            return Ok(address);
+            return Ok((address, true));
         }
         let size = SIZE_CLASSES[class];
         let addr = self.next.next_multiple_of(size);
@@ -105,50 +197,97 @@ impl Arena {
             // Fill fresh pages with int3 so a stray jump traps.
             // SAFETY: the frame is fresh and reached through the direct map.
             unsafe {
-                core::ptr::write_bytes(phys_to_virt(frame) as *mut u8, 0xcc, PAGE_SIZE as usize)
+                core::ptr::write_bytes(phys_to_virt(frame) as *mut u8, INT3, PAGE_SIZE as usize)
             };
-            if paging::map_kernel_page(self.mapped_end, frame, Access::ReadExecute).is_err() {
-                paging::frames().free_frame(frame);
+            // SAFETY: `mapped_end` is the first unmapped page of the arena's
+            // range, which only this allocator maps (under the ARENA lock);
+            // the frame is fresh and owned by the arena from now on.
+            let mapped =
+                unsafe { paging::map_kernel_page(self.mapped_end, frame, Access::ReadExecute) };
+            if mapped.is_err() {
+                // SAFETY: the frame came from the source above and was not
+                // mapped; nothing else knows it.
+                unsafe { paging::frames().free_frame(frame) };
                 return Err(InstallError::OutOfMemory);
             }
             self.mapped_end += PAGE_SIZE;
         }
         self.next = end;
-        Ok(addr)
+        Ok((addr, false))
     }
 }
 
 /// Installs `code` (whose fault points are `fixups`: pairs of absolute
-/// addresses computed for `address`) at a block reserved with
+/// addresses computed for the block's address) in a block reserved with
 /// [`reserve`]. Writes go through the direct map; the executable view is
-/// never writable.
-pub fn install(block: CodeBlock, code: &[u8], fixups: &[(u64, u64)]) -> Result<(), InstallError> {
+/// never writable. On error the block comes back unchanged in purpose (no
+/// fixup of it stays registered), to be retried or released.
+pub fn install(
+    block: ReservedBlock,
+    code: &[u8],
+    fixups: &[(u64, u64)],
+) -> Result<InstalledBlock, (InstallError, ReservedBlock)> {
     let len = code.len() as u64;
     if len > block.capacity {
-        return Err(InstallError::TooLarge);
-    }
-    // Only arena blocks are writable through here, never other kernel code.
-    let mapped_end = crate::cpu::without_interrupts(|| ARENA.lock().mapped_end);
-    if block.address < CODE_ARENA_BASE || block.address.saturating_add(block.capacity) > mapped_end
-    {
-        return Err(InstallError::NotArena);
+        return Err((InstallError::TooLarge, block));
     }
     let range = block.address..block.address + len;
     if fixups
         .iter()
         .any(|&(insn, fixup)| !range.contains(&insn) || !range.contains(&fixup))
     {
-        return Err(InstallError::FixupOutOfBounds);
+        return Err((InstallError::FixupOutOfBounds, block));
     }
+    // `block` came from `reserve`: it lies in the arena's mapped part, and
+    // nothing else writes it or runs it (it is not published yet).
+    if !write_block(block.address, code) {
+        return Err((InstallError::OutOfMemory, block));
+    }
+    if block.is_recycled {
+        // The old code after the new one's end: int3, so a stray jump traps.
+        fill_int3(block.address + len, block.capacity - len);
+    }
+    for &(insn, fixup) in fixups {
+        if crate::dynamic_extable::insert(insn, fixup).is_err() {
+            crate::dynamic_extable::remove_range(block.address, block.address + block.capacity);
+            return Err((InstallError::OutOfMemory, block));
+        }
+    }
+    // Stores to code bytes must be visible before the code is published;
+    // on x86 stores are ordered, and a jump to a freshly written address
+    // on the same CPU needs no serializing instruction (SDM vol. 3A
+    // §8.1.3: cross-modifying code requires it only on *other* CPUs, which
+    // do not run this block before publication).
+    core::sync::atomic::fence(Ordering::SeqCst);
+    crate::cpu::without_interrupts(|| ARENA.lock().installed_bytes += len);
+    let installed = InstalledBlock {
+        address: block.address,
+        capacity: block.capacity,
+        len,
+    };
+    // The block now lives on as `installed`: `block`'s Drop must not
+    // release it.
+    core::mem::forget(block);
+    Ok(installed)
+}
+
+/// Copies `code` to the arena block at `address` through the direct map.
+/// False if a page of it is not mapped (cannot happen for a reserved block).
+fn write_block(address: u64, code: &[u8]) -> bool {
+    let len = code.len() as u64;
     let mut written = 0u64;
     while written < len {
-        let virt = block.address + written;
-        let phys = paging::translate(virt).ok_or(InstallError::OutOfMemory)?;
+        let virt = address + written;
+        let Some(phys) = paging::translate(virt) else {
+            return false;
+        };
         let in_page = (PAGE_SIZE - virt % PAGE_SIZE).min(len - written);
-        // SAFETY: `phys` backs the reserved block (mapped RX at `virt`);
-        // the direct-map alias is RW+NX; no routine table points at this
-        // block yet (the caller publishes it after install returns), so no
-        // CPU executes these bytes while they change.
+        // SAFETY: `phys` backs a block the caller holds as a ReservedBlock
+        // (mapped RX at `virt`, owned by no one else); the direct-map alias
+        // is RW+NX; no routine table points at the block yet (only
+        // installed blocks are published), so no CPU executes these bytes
+        // while they change; `in_page` stays inside both the page and
+        // `code`.
         unsafe {
             core::ptr::copy_nonoverlapping(
                 code.as_ptr().add(written as usize),
@@ -158,38 +297,58 @@ pub fn install(block: CodeBlock, code: &[u8], fixups: &[(u64, u64)]) -> Result<(
         };
         written += in_page;
     }
-    for &(insn, fixup) in fixups {
-        crate::dynamic_extable::insert(insn, fixup).map_err(|_| InstallError::OutOfMemory)?;
+    true
+}
+
+/// Fills the arena block at `address` with `int3` through the direct map.
+fn fill_int3(address: u64, len: u64) {
+    let mut done = 0u64;
+    while done < len {
+        let virt = address + done;
+        let Some(phys) = paging::translate(virt) else {
+            return;
+        };
+        let in_page = (PAGE_SIZE - virt % PAGE_SIZE).min(len - done);
+        // SAFETY: as in `write_block`: part of a reserved block being
+        // installed, owned by the caller alone, not published.
+        unsafe { core::ptr::write_bytes(phys_to_virt(phys) as *mut u8, INT3, in_page as usize) };
+        done += in_page;
     }
-    // Stores to code bytes must be visible before the code is published;
-    // on x86 stores are ordered, and a jump to a freshly written address
-    // on the same CPU needs no serializing instruction (SDM vol. 3A
-    // §8.1.3: cross-modifying code requires it only on *other* CPUs, which
-    // do not run this block before publication).
-    core::sync::atomic::fence(Ordering::SeqCst);
-    crate::cpu::without_interrupts(|| ARENA.lock().installed_bytes += len);
-    Ok(())
 }
 
 /// Reserves a block for `len` bytes of code; the final address is known
-/// before synthesis (rel32 holes need it).
-pub fn reserve(len: u64) -> Result<CodeBlock, InstallError> {
+/// before synthesis (rel32 holes need it). [`install`] fills what the code
+/// does not cover of a reused block with `int3`, so none of its old code
+/// survives.
+pub fn reserve(len: u64) -> Result<ReservedBlock, InstallError> {
     let class = class_of(len).ok_or(InstallError::TooLarge)?;
-    crate::cpu::without_interrupts(|| {
+    let (address, recycled) = crate::cpu::without_interrupts(|| {
         let mut arena = ARENA.lock();
-        let address = arena.allocate(class)?;
+        let allocated = arena.allocate(class)?;
         arena.live_blocks += 1;
-        Ok(CodeBlock {
-            address,
-            capacity: SIZE_CLASSES[class],
-        })
+        Ok::<_, InstallError>(allocated)
+    })?;
+    Ok(ReservedBlock {
+        address,
+        capacity: SIZE_CLASSES[class],
+        is_recycled: recycled,
     })
 }
 
-/// Retires a block: it is reused only after every CPU has passed a
-/// quiescent point. The caller has already unpublished it.
-pub fn retire(block: CodeBlock) {
-    crate::dynamic_extable::remove_range(block.address, block.address + block.capacity);
+/// Retires installed code (the same as dropping it): it is reused only
+/// after every CPU has passed a quiescent point. The caller has already
+/// unpublished it.
+pub fn retire(block: InstalledBlock) {
+    drop(block);
+}
+
+/// Gives back a block that was never installed (the same as dropping it).
+pub fn release(block: ReservedBlock) {
+    drop(block);
+}
+
+/// Puts a block on the retired list, stamped with the current epoch.
+fn retire_raw(address: u64, capacity: u64) {
     crate::cpu::without_interrupts(|| {
         let epoch = EPOCH.load(Ordering::Acquire);
         let mut arena = ARENA.lock();
@@ -197,15 +356,24 @@ pub fn retire(block: CodeBlock) {
             // Once: after this, retiring allocates only past the reserve.
             let _ = arena.retired.try_reserve_exact(RETIRED_RESERVE);
         }
-        arena.retired.push((block, epoch));
+        arena.retired.push((address, capacity, epoch));
         arena.live_blocks = arena.live_blocks.saturating_sub(1);
     });
 }
 
-/// Records that this CPU is at a quiescent point (no synthesized code on
-/// its stack): called on context switch and on return to user mode.
-/// Frees blocks retired before the last epoch every CPU has seen.
-pub fn quiescent_point(cpu: usize) {
+/// Records that this CPU is at a quiescent point and frees blocks retired
+/// before the last epoch every CPU has seen.
+///
+/// Called by this crate only, where it knows no retired code can still
+/// run on this CPU: at every context switch ([`crate::context::switch`])
+/// and on every interrupt from user mode (traps.rs). At a switch, Rust code
+/// runs, so no routine is executing here (routines run with interrupts off
+/// and reach the kernel only by `jmp` to the generic path); the only arena
+/// address a suspended kernel stack can hold is its own thread's entry stub
+/// return address, and a thread's stub is retired only once the thread can
+/// never run again (docs/unsafe-inventory.md).
+pub(crate) fn quiescent_point() {
+    let cpu = usize::try_from(crate::percpu::cpu_id()).unwrap_or(usize::MAX);
     let epoch = EPOCH.load(Ordering::Acquire);
     if let Some(seen) = CPU_SEEN.get(cpu) {
         seen.store(epoch, Ordering::Release);
@@ -220,16 +388,16 @@ pub fn quiescent_point(cpu: usize) {
             let mut arena = ARENA.lock();
             let mut i = 0;
             while i < arena.retired.len() {
-                let (block, at) = arena.retired[i];
+                let (address, capacity, at) = arena.retired[i];
                 if at < epoch {
                     arena.retired.swap_remove(i);
-                    if let Some(class) = class_of(block.capacity) {
+                    if let Some(class) = class_of(capacity) {
                         let list = &mut arena.free[class];
                         if list.capacity() == 0 {
                             let _ = list.try_reserve_exact(FREE_RESERVE);
                         }
                         if list.try_reserve(1).is_ok() {
-                            list.push(block.address);
+                            list.push(address);
                         }
                         // Else the block is lost to reuse (never to safety).
                     }
@@ -260,8 +428,16 @@ pub fn stats() -> (u64, usize, u64) {
     })
 }
 
-/// Reads back installed code (for disassembly and checks).
-pub fn read(address: u64, out: &mut [u8]) -> bool {
+/// Reads back installed code (for disassembly and checks): the first
+/// `out.len()` bytes of `block`, false if that is more than the block.
+pub fn read(block: &InstalledBlock, out: &mut [u8]) -> bool {
+    if out.len() as u64 > block.capacity {
+        return false;
+    }
+    read_raw(block.address, out)
+}
+
+fn read_raw(address: u64, out: &mut [u8]) -> bool {
     let mut done = 0usize;
     while done < out.len() {
         let virt = address + done as u64;

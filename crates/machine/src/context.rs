@@ -2,8 +2,11 @@
 //! stack pointer and resuming another's.
 //!
 //! Owns the switch primitive and the layout of a new thread's first stack
-//! frame. Everything else a thread needs on switch (its address space, its
-//! kernel stack for traps and `syscall`) is set by [`prepare_switch`]; the
+//! frame. The switch also points the CPU's ring-3 entries (TSS RSP0 and the
+//! `syscall` stack) at the next context's kernel stack and marks a code
+//! arena quiescent point, so neither can be forgotten or pointed at the
+//! wrong stack. The address space and the entry stub are the kernel's to
+//! set (the stub through the `unsafe` [`crate::synth_entry`] setters); the
 //! scheduling policy lives in the portable crates.
 
 use crate::layout::USER_END;
@@ -24,6 +27,10 @@ pub struct Context {
     rsp: UnsafeCell<u64>,
     stack: Option<KernelStack>,
     running: AtomicBool,
+    /// Suspended on an IST stack (a hook of a `#DB`, say, switched away):
+    /// its saved state is overwritten by the next trap on that stack, so
+    /// it must never be resumed.
+    abandoned: AtomicBool,
 }
 
 // SAFETY: `rsp` is written only by `switch` on the CPU that runs this
@@ -41,14 +48,29 @@ impl core::fmt::Debug for Context {
     }
 }
 
+/// The context running on this CPU (one CPU today): set by the first
+/// [`Context::current_boot`] and by every [`switch`]. [`switch`] saves the
+/// running code's state only into this context, so a saved state always
+/// lives on its own context's stack.
+static CURRENT: Mutex<Option<Arc<Context>>> = Mutex::new(None);
+
 impl Context {
-    /// The context already running on this CPU (the boot thread), whose
-    /// stack the kernel does not own.
+    /// The context already running on this CPU. The first call makes it
+    /// (the boot thread, whose stack the kernel does not own); later calls
+    /// return the context running at that time.
     pub fn current_boot() -> Arc<Context> {
-        Arc::new(Context {
-            rsp: UnsafeCell::new(0),
-            stack: None,
-            running: AtomicBool::new(true),
+        crate::cpu::without_interrupts(|| {
+            CURRENT
+                .lock()
+                .get_or_insert_with(|| {
+                    Arc::new(Context {
+                        rsp: UnsafeCell::new(0),
+                        stack: None,
+                        running: AtomicBool::new(true),
+                        abandoned: AtomicBool::new(false),
+                    })
+                })
+                .clone()
         })
     }
 
@@ -60,6 +82,7 @@ impl Context {
             rsp: UnsafeCell::new(rsp),
             stack: Some(stack),
             running: AtomicBool::new(false),
+            abandoned: AtomicBool::new(false),
         })
     }
 
@@ -76,10 +99,17 @@ impl Context {
 
 impl Drop for Context {
     fn drop(&mut self) {
-        // The last reference goes only after the context stopped running
-        // for good (`finish_switch` runs on the next context's stack).
+        // The last reference normally goes only after the context stopped
+        // running for good (`finish_switch` runs on the next context's
+        // stack). If a caller drops the last reference of the context that
+        // is running, its stack is leaked instead: freeing it would pull
+        // the stack from under the CPU.
         if let Some(stack) = self.stack.take() {
-            stack.free();
+            if self.running.load(Ordering::Acquire) {
+                stack.leak();
+            } else {
+                stack.free();
+            }
         }
     }
 }
@@ -98,25 +128,77 @@ extern "C" fn finish_switch() {
 /// Switches from the running context `from` to the suspended `to`.
 /// Returns when something switches back to `from`. Interrupts must be off;
 /// `to` must not be running (else this panics: a scheduler bug).
+///
+/// Before it resumes `to`, it points TSS RSP0 and the `syscall` entry
+/// stack at `to`'s kernel stack (traps and calls from ring 3 land there
+/// from now on; 0 for the boot context, which never enters ring 3), and
+/// records a quiescent point for the code arena.
+///
+/// `from` must be the context running on this CPU (the one
+/// [`Context::current_boot`] or the last switch made current), else this
+/// panics: saving the running code's state into another context would let
+/// two contexts resume on one stack. So a context is resumed only while it
+/// is not running, and then holds the state this function saved into it
+/// (or its first frame), on its own stack, which it frees only when it is
+/// dropped while not running.
+///
+/// Called on an IST stack (from a `#DB` hook, or a double-fault hook), it
+/// still switches, but `from` can never be resumed (that stack is reused
+/// by the next such trap): switching to it later panics. The kernel does
+/// this only for a thread that dies (a user `#DB` it does not claim).
 pub fn switch(from: Arc<Context>, to: Arc<Context>) {
     assert!(
         !crate::cpu::interrupts_enabled(),
         "context switch with interrupts on"
     );
     assert!(!to.is_running(), "switch to a running context");
+    assert!(
+        !to.abandoned.load(Ordering::Acquire),
+        "switch to a context suspended on an interrupt stack"
+    );
     if Arc::ptr_eq(&from, &to) {
         return;
     }
+    if crate::gdt::on_ist_stack(current_rsp()) {
+        from.abandoned.store(true, Ordering::Release);
+    }
+    {
+        let mut current = CURRENT.lock();
+        assert!(
+            current.as_ref().is_some_and(|c| Arc::ptr_eq(c, &from)),
+            "switch from a context that is not running"
+        );
+        *current = Some(to.clone());
+    }
+    let top = to.stack_top();
+    crate::gdt::set_kernel_stack(top);
+    crate::percpu::set_syscall_stack_top(top);
+    crate::code_arena::quiescent_point();
     to.running.store(true, Ordering::Release);
     let save = from.rsp.get();
     // SAFETY: `to` is not running, so its saved rsp is stable.
     let resume = unsafe { *to.rsp.get() };
     *PENDING.lock() = Some((from, to));
     // SAFETY: `save` points into `from`, kept alive by PENDING until the
-    // next context runs `finish_switch`; `resume` was saved by `switch` or
-    // built by `new_kernel_context`, and is not running; interrupts are off.
+    // next context runs `finish_switch`, and `from` is the running context
+    // (checked against CURRENT), so the state saved lives on `from`'s own
+    // stack; `resume` was saved by `switch` or built by
+    // `new_kernel_context` on `to`'s stack (kept alive by PENDING and then
+    // by CURRENT), and has not been resumed since (`to` was not running);
+    // interrupts are off.
     unsafe { switch_raw(save, resume) };
     finish_switch();
+}
+
+/// The stack pointer of the caller (approximately: this function's frame).
+#[inline(always)]
+fn current_rsp() -> u64 {
+    let rsp: u64;
+    // SAFETY: reads RSP into a register; no memory access, no flags.
+    unsafe {
+        core::arch::asm!("mov {}, rsp", out(reg) rsp, options(nomem, nostack, preserves_flags))
+    };
+    rsp
 }
 
 /// Saves the current context's stack pointer into `*save_rsp` and resumes
@@ -184,16 +266,15 @@ fn new_kernel_context(stack_top: u64, entry: extern "C" fn(u64) -> !, arg: u64) 
     unsafe { core::ptr::copy_nonoverlapping(frame.as_ptr(), rsp as *mut u64, frame.len()) };
     rsp
 }
-/// Sets what the CPU needs before running a thread: the kernel stack for
-/// traps from ring 3 and for `syscall` entry.
-pub fn prepare_switch(kernel_stack_top: u64) {
-    crate::gdt::set_kernel_stack(kernel_stack_top);
-    crate::percpu::set_syscall_stack_top(kernel_stack_top);
-}
-
 /// Enters user mode at `rip` with stack `rsp` and `rdi = arg`, on the
 /// current thread's kernel stack. Returns an error only if the addresses
 /// are not in the user half (the thread must then be terminated).
+///
+/// Never returns on success: the frames of the current stack are
+/// abandoned (never unwound) and the next trap or call from ring 3 reuses
+/// the stack from its top (RSP0 and the `syscall` stack name the current
+/// context's stack since [`switch`] resumed it). Nothing on a kernel stack
+/// may be referenced from elsewhere (docs/unsafe-inventory.md).
 pub fn enter_user(
     rip: u64,
     rsp: u64,

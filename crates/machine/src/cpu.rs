@@ -175,6 +175,11 @@ pub fn cr2() -> u64 {
     x86_64::registers::control::Cr2::read_raw()
 }
 
+/// The current RFLAGS.
+pub fn rflags() -> u64 {
+    x86_64::registers::rflags::read_raw()
+}
+
 /// True if maskable interrupts are enabled (RFLAGS.IF).
 pub fn interrupts_enabled() -> bool {
     x86_64::instructions::interrupts::are_enabled()

@@ -109,8 +109,14 @@ impl DataBuffer {
             unsafe {
                 core::ptr::write_bytes(phys_to_virt(frame) as *mut u8, 0, PAGE_SIZE as usize)
             };
-            if paging::map_kernel_page(start + i * PAGE_SIZE, frame, Access::ReadWrite).is_err() {
-                frames.free_frame(frame);
+            // SAFETY: `start..start + pages` was taken from RANGES for this
+            // buffer alone (the data region is mapped only here); the frame
+            // is fresh and owned by the buffer until its Drop unmaps it.
+            let mapped =
+                unsafe { paging::map_kernel_page(start + i * PAGE_SIZE, frame, Access::ReadWrite) };
+            if mapped.is_err() {
+                // SAFETY: fresh from the source, never mapped.
+                unsafe { frames.free_frame(frame) };
                 return None;
             }
             buffer.pages += 1;
@@ -142,8 +148,13 @@ impl DataBuffer {
 impl Drop for DataBuffer {
     fn drop(&mut self) {
         for i in 0..self.pages {
-            if let Ok(frame) = paging::unmap_kernel_page(self.start + i * PAGE_SIZE) {
-                paging::frames().free_frame(frame);
+            // SAFETY: the buffer mapped these pages in `allocate`; it is
+            // being dropped, so no borrow of its bytes is live, and the
+            // kernel replans routines that hold its address before any of
+            // them can run again (docs/unsafe-inventory.md).
+            if let Ok(frame) = unsafe { paging::unmap_kernel_page(self.start + i * PAGE_SIZE) } {
+                // SAFETY: the frame was this buffer's and is unmapped now.
+                unsafe { paging::frames().free_frame(frame) };
                 MAPPED_PAGES.fetch_sub(1, Ordering::Relaxed);
             }
         }

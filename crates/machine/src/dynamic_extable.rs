@@ -2,6 +2,9 @@
 //! points of each installed routine here, and removes them on retirement.
 //!
 //! Owns a fixed-capacity table searched after the static `.extable`.
+//! Crate-private: an entry makes a page fault at `insn` resume at `fixup`,
+//! so only the code arena registers entries, for code it installed, with
+//! both addresses inside the block.
 
 use crate::extable::FixupKind;
 use spin::Mutex;
@@ -20,10 +23,10 @@ static TABLE: Mutex<Table> = Mutex::new(Table {
 
 /// Why a fixup could not be registered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TableFull;
+pub(crate) struct TableFull;
 
 /// Registers a fault point of generated code and its fixup.
-pub fn insert(insn: u64, fixup: u64) -> Result<(), TableFull> {
+pub(crate) fn insert(insn: u64, fixup: u64) -> Result<(), TableFull> {
     x86_64::instructions::interrupts::without_interrupts(|| {
         let mut t = TABLE.lock();
         let n = t.len;
@@ -35,7 +38,7 @@ pub fn insert(insn: u64, fixup: u64) -> Result<(), TableFull> {
 }
 
 /// Removes every fault point inside `start..end` (a retired routine).
-pub fn remove_range(start: u64, end: u64) {
+pub(crate) fn remove_range(start: u64, end: u64) {
     x86_64::instructions::interrupts::without_interrupts(|| {
         let mut t = TABLE.lock();
         let mut i = 0;

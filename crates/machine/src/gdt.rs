@@ -69,6 +69,20 @@ const USER_CODE_32: u64 = 0x00cf_fb00_0000_ffff;
 /// ([`set_test_compat_segment`]).
 const SLOTS: usize = ENTRIES + 1;
 
+/// Tops of the IST stacks (0 before `init`), for [`on_ist_stack`].
+static IST_TOPS: [core::sync::atomic::AtomicU64; 4] =
+    [const { core::sync::atomic::AtomicU64::new(0) }; 4];
+
+/// True if `addr` lies in one of the IST stacks: code there runs for a
+/// double fault, NMI, machine check or `#DB`, and the next such trap
+/// reuses the stack from its top (see `context::switch`).
+pub(crate) fn on_ist_stack(addr: u64) -> bool {
+    IST_TOPS.iter().any(|top| {
+        let top = top.load(core::sync::atomic::Ordering::Relaxed);
+        top != 0 && (top - IST_STACK_PAGES * 4096..top).contains(&addr)
+    })
+}
+
 static mut TSS: TaskStateSegment = TaskStateSegment::new();
 static mut GDT: [u64; SLOTS] = [0; SLOTS];
 
@@ -102,6 +116,7 @@ pub(crate) fn init() -> Result<(), crate::paging::MapError> {
     let tss = &raw mut TSS;
     for ist in [IST_DOUBLE_FAULT, IST_NMI, IST_MACHINE_CHECK, IST_DEBUG] {
         let top = KernelStack::allocate(IST_STACK_PAGES)?.leak();
+        IST_TOPS[usize::from(ist)].store(top, core::sync::atomic::Ordering::Relaxed);
         // SAFETY: the TSS is not loaded yet, so the CPU does not read it
         // while we write; only this boot path writes these slots.
         unsafe { (*tss).interrupt_stack_table[usize::from(ist)] = VirtAddr::new(top) };
@@ -140,7 +155,10 @@ pub(crate) fn init() -> Result<(), crate::paging::MapError> {
 }
 
 /// Sets RSP0: the stack the CPU switches to on an interrupt from user mode.
-pub fn set_kernel_stack(top: u64) {
+/// Crate-private: the CPU pushes a trap frame at `top`, so only
+/// [`crate::context::switch`] (the next context's own stack) and the probe
+/// program's setup choose it.
+pub(crate) fn set_kernel_stack(top: u64) {
     let tss = &raw mut TSS;
     // SAFETY: an aligned 8-byte store; the CPU reads RSP0 only when an
     // interrupt arrives from ring 3, never concurrently with ring-0 code on

@@ -1,8 +1,10 @@
 //! The kernel heap: `linked_list_allocator` over a virtual range that grows
 //! on demand by mapping fresh frames (RW + NX) at its end.
 //!
-//! Owns the one [`KernelHeap`] and [`KernelAllocator`], the type the kernel
-//! declares as its `#[global_allocator]`. Growth maps whole pages from the
+//! Owns the one kernel heap and [`KernelAllocator`], the type the kernel
+//! declares as its `#[global_allocator]`. The heap maps its first pages on
+//! first use if [`init`] has not run yet, so an allocation can never reach
+//! an uninitialized heap. Growth maps whole pages from the
 //! registered frame source; memory is never returned to the frame allocator
 //! (the heap's high-water mark is reported instead), which is why file data
 //! does not live here (`data_memory.rs`). [`used_bytes`] is what leak checks
@@ -18,8 +20,9 @@ use spin::Mutex;
 const INITIAL_BYTES: usize = 4 << 20;
 const MIN_GROWTH_BYTES: u64 = 1 << 20;
 
-/// The kernel heap (one per kernel; reached through [`KernelAllocator`]).
-pub struct KernelHeap {
+/// The kernel heap (one per kernel, private: reached through
+/// [`KernelAllocator`]; a second one would manage the same virtual range).
+struct KernelHeap {
     inner: Mutex<HeapState>,
 }
 
@@ -39,17 +42,9 @@ impl KernelHeap {
         }
     }
 
-    /// Maps the initial heap pages. Call once, after `paging::init`.
+    /// Maps the initial heap pages (once; later calls find them mapped).
     fn init(&self) -> Result<(), paging::MapError> {
-        x86_64::instructions::interrupts::without_interrupts(|| {
-            let mut state = self.inner.lock();
-            map_range(HEAP_BASE, INITIAL_BYTES as u64)?;
-            // SAFETY: HEAP_BASE..+INITIAL_BYTES was just mapped RW, belongs
-            // to the heap alone, and the heap was empty.
-            unsafe { state.heap.init(HEAP_BASE as *mut u8, INITIAL_BYTES) };
-            state.mapped_bytes = INITIAL_BYTES as u64;
-            Ok(())
-        })
+        x86_64::instructions::interrupts::without_interrupts(|| self.inner.lock().init())
     }
 
     /// Bytes of virtual memory mapped for the heap so far.
@@ -62,12 +57,6 @@ impl KernelHeap {
         x86_64::instructions::interrupts::without_interrupts(|| {
             self.inner.lock().heap.used() as u64
         })
-    }
-}
-
-impl Default for KernelHeap {
-    fn default() -> Self {
-        Self::new()
     }
 }
 
@@ -115,14 +104,22 @@ fn map_range(start: u64, len: u64) -> Result<(), paging::MapError> {
             .allocate_frame()
             .ok_or(paging::MapError::OutOfFrames)
             .and_then(|frame| {
-                paging::map_kernel_page(virt, frame, Access::ReadWrite)
-                    .inspect_err(|_| paging::frames().free_frame(frame))
+                // SAFETY: `virt` is past the heap's mapped top, in the heap
+                // range that only this module maps (under the heap lock);
+                // the frame is fresh and becomes the heap's.
+                unsafe { paging::map_kernel_page(virt, frame, Access::ReadWrite) }.inspect_err(
+                    // SAFETY: fresh from the source, not mapped.
+                    |_| unsafe { paging::frames().free_frame(frame) },
+                )
             });
         if let Err(e) = mapped {
             let mut undo = start;
             while undo < virt {
-                if let Ok(frame) = paging::unmap_kernel_page(undo) {
-                    paging::frames().free_frame(frame);
+                // SAFETY: mapped just above by this call, not yet given to
+                // the allocator (`extend` runs only on success).
+                if let Ok(frame) = unsafe { paging::unmap_kernel_page(undo) } {
+                    // SAFETY: the frame is unmapped and nobody refers to it.
+                    unsafe { paging::frames().free_frame(frame) };
                 }
                 undo += PAGE_SIZE;
             }
@@ -134,7 +131,27 @@ fn map_range(start: u64, len: u64) -> Result<(), paging::MapError> {
 }
 
 impl HeapState {
+    /// Maps the initial pages and hands them to the allocator, unless that
+    /// happened already.
+    fn init(&mut self) -> Result<(), paging::MapError> {
+        if self.mapped_bytes != 0 {
+            return Ok(());
+        }
+        map_range(HEAP_BASE, INITIAL_BYTES as u64)?;
+        // SAFETY: HEAP_BASE..+INITIAL_BYTES was just mapped RW, belongs to
+        // the heap alone, and the heap was empty (`mapped_bytes` was 0, and
+        // only this function and `grow`, which requires it, add memory).
+        unsafe { self.heap.init(HEAP_BASE as *mut u8, INITIAL_BYTES) };
+        self.mapped_bytes = INITIAL_BYTES as u64;
+        Ok(())
+    }
+
     fn grow(&mut self, layout: Layout) -> bool {
+        if self.mapped_bytes == 0 {
+            // First use before `init`: initialize instead (extending an
+            // empty heap would write its hole list at address 0).
+            return self.init().is_ok();
+        }
         let want = (layout.size() as u64 + layout.align() as u64 + PAGE_SIZE).max(MIN_GROWTH_BYTES);
         let want = (want + PAGE_SIZE - 1) & !(PAGE_SIZE - 1);
         if self.mapped_bytes + want > HEAP_MAX_BYTES {

@@ -10,6 +10,11 @@
 //!
 //! Unsafe policy: every `unsafe` block carries a `// SAFETY:` comment naming
 //! the invariant it relies on; `unsafe fn`s document the caller's duty.
+//! Every other `pub` item is safe for any caller and any arguments (no
+//! undefined behaviour, no corruption of kernel state); where that needs a
+//! contract, it is carried by types (owned, non-`Copy` handles with
+//! private fields) or the function is `unsafe`. docs/unsafe-inventory.md
+//! lists the invariants, including what generated code imposes.
 #![no_std]
 #![allow(
     clippy::cast_possible_truncation,
@@ -27,7 +32,7 @@ pub mod code_arena;
 pub mod context;
 pub mod cpu;
 pub mod data_memory;
-pub mod dynamic_extable;
+mod dynamic_extable;
 pub mod extable;
 pub mod gdt;
 pub mod heap;
@@ -49,8 +54,14 @@ pub mod usercopy;
 pub mod usermode;
 
 /// Sets up this CPU's tables: per-CPU data (GS), GDT with TSS and IST
-/// stacks, the IDT, and `syscall` MSRs. Interrupts stay off.
+/// stacks, the IDT, and `syscall` MSRs. Interrupts stay off. Runs once: a
+/// later call changes nothing (it would reset LSTAR and the per-CPU block
+/// under running threads).
 pub fn init_cpu() -> Result<(), paging::MapError> {
+    static STARTED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+    if STARTED.swap(true, core::sync::atomic::Ordering::AcqRel) {
+        return Ok(());
+    }
     percpu::init_boot_cpu();
     gdt::init()?;
     traps::init();

@@ -19,13 +19,31 @@ use x86_64::structures::paging::{
 use x86_64::{PhysAddr, VirtAddr};
 
 /// Physical frames for the mechanism, provided by the kernel's allocator.
-pub trait FrameSource: Sync {
+///
+/// # Safety
+/// This crate writes every frame it gets through the direct map and hands
+/// some to page tables, so an implementation must guarantee:
+/// 1. a frame it returns is free: handed out by no earlier call that was
+///    not matched by a `free_frame`, and not in use by anything else (the
+///    kernel image, the boot modules, which [`crate::boot_info::Module::bytes`]
+///    lends out as `'static`, the PVH start info, firmware data);
+/// 2. every frame it returns is RAM inside the ranges given to [`init`]
+///    (the direct map), 4 KiB-aligned, and below `limit` for
+///    `allocate_frame_below`;
+/// 3. `free_frames` never counts a frame that is in use.
+pub unsafe trait FrameSource: Sync {
     /// A free 4 KiB frame anywhere in RAM.
     fn allocate_frame(&self) -> Option<u64>;
     /// A free 4 KiB frame whose address is below `limit`.
     fn allocate_frame_below(&self, limit: u64) -> Option<u64>;
     /// Returns a frame obtained from this source.
-    fn free_frame(&self, phys: u64);
+    ///
+    /// # Safety
+    /// `phys` was returned by this source's `allocate_frame` or
+    /// `allocate_frame_below`, has not been freed since, and nothing
+    /// (mapping, pointer, generated code) refers to it any more: it may be
+    /// handed out again at once.
+    unsafe fn free_frame(&self, phys: u64);
     /// Frames free right now.
     fn free_frames(&self) -> usize;
 }
@@ -80,9 +98,13 @@ pub fn kernel_table_frames() -> u64 {
     KERNEL_TABLE_FRAMES.load(core::sync::atomic::Ordering::Relaxed)
 }
 static KERNEL_PML4_PHYS: Once<u64> = Once::new();
+/// Set by the first [`init`]: the kernel tables are built once.
+static INIT_STARTED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 static KERNEL_SPACE: Once<Mutex<OffsetPageTable<'static>>> = Once::new();
 
 /// The registered frame source. Panics if used before [`init`] (a kernel bug).
+/// Allocating through it is safe (the caller owns what it gets, as a plain
+/// number); freeing is `unsafe` ([`FrameSource::free_frame`]).
 pub fn frames() -> &'static dyn FrameSource {
     *FRAMES
         .get()
@@ -131,8 +153,14 @@ const KERNEL_HALF_REGIONS: [u64; 7] = [
 /// Builds the kernel page tables and switches to them.
 ///
 /// `ram` lists the physical ranges to put in the direct map. Runs once, on
-/// the boot stack, with interrupts off and the boot page tables active.
+/// the boot stack, with interrupts off and the boot page tables active; a
+/// second call changes nothing and returns [`MapError::AlreadyMapped`]
+/// (its tables would lack every mapping made since, and the boot window
+/// it writes through is gone).
 pub fn init(frame_source: &'static dyn FrameSource, ram: &[(u64, u64)]) -> Result<(), MapError> {
+    if INIT_STARTED.swap(true, core::sync::atomic::Ordering::AcqRel) {
+        return Err(MapError::AlreadyMapped);
+    }
     FRAMES.call_once(|| frame_source);
     let mut boot_alloc = TableFrames {
         below: Some(layout::BOOT_WINDOW_BYTES),
@@ -239,8 +267,9 @@ fn map_with(
         .map_err(|_| MapError::BadAddress)?;
     let frame = PhysFrame::<Size4KiB>::from_start_address(PhysAddr::new(phys))
         .map_err(|_| MapError::BadAddress)?;
-    // SAFETY: callers map only kernel-owned frames into kernel-owned
-    // virtual ranges; aliasing rules are the callers' (documented per use).
+    // SAFETY: callers map only frames they own into kernel ranges they own
+    // (the boot image in `init`; `map_kernel_page`'s contract otherwise),
+    // so no existing mapping or reference is disturbed.
     let flush = unsafe { mapper.map_to(page, frame, access.flags(), alloc) }.map_err(map_err)?;
     flush.flush();
     Ok(())
@@ -252,12 +281,28 @@ fn with_kernel_space<R>(f: impl FnOnce(&mut OffsetPageTable<'static>) -> R) -> R
 }
 
 /// Maps the 4 KiB kernel page at `virt` to frame `phys`.
-pub fn map_kernel_page(virt: u64, phys: u64, access: Access) -> Result<(), MapError> {
+///
+/// # Safety
+/// 1. `virt` is a page of a kernel range the caller owns: not one that this
+///    crate manages (heap, kernel stacks, code arena, file data, the image,
+///    the direct map, the local APIC page at `MMIO_BASE`), and not the
+///    guard page of anything; in practice a page of the MMIO window that
+///    the caller reserved for itself.
+/// 2. `phys` is a frame the caller owns (from [`frames`], not freed while
+///    mapped), or device memory for [`Access::Mmio`]; with
+///    [`Access::ReadExecute`] its bytes are code the caller vouches for.
+/// 3. The caller unmaps the page before it gives the frame away.
+pub unsafe fn map_kernel_page(virt: u64, phys: u64, access: Access) -> Result<(), MapError> {
     with_kernel_space(|m| map_with(m, virt, phys, access, &mut TableFrames { below: None }))
 }
 
 /// Unmaps the kernel page at `virt`, returning the frame it mapped.
-pub fn unmap_kernel_page(virt: u64) -> Result<u64, MapError> {
+///
+/// # Safety
+/// The page was mapped by the caller with [`map_kernel_page`] (so it
+/// belongs to a range the caller owns), and nothing refers to it through
+/// `virt` any more (no reference, no pointer, no stack, no generated code).
+pub unsafe fn unmap_kernel_page(virt: u64) -> Result<u64, MapError> {
     with_kernel_space(|m| {
         let page = Page::<Size4KiB>::from_start_address(VirtAddr::new(virt))
             .map_err(|_| MapError::BadAddress)?;

@@ -73,6 +73,8 @@ pub(crate) fn init_boot_cpu() {
     unsafe {
         (*block).self_ptr = block as u64;
         (*block).cpu_id = 0;
+        // The per-CPU-slot door jumps here: never to address 0.
+        (*block).entry_stub = crate::syscall::syscall_entry_address();
     }
     // SAFETY: GS_BASE/KERNEL_GS_BASE exist on every x86-64 CPU; nothing
     // reads GS-relative data before READY is set below.
@@ -117,7 +119,10 @@ pub fn cpu_id() -> u64 {
 }
 
 /// Sets the kernel stack used for the next system-call entries on this CPU.
-pub fn set_syscall_stack_top(top: u64) {
+/// Crate-private: `syscall` from ring 3 pushes the user's registers at
+/// `top`, so only [`crate::context::switch`] (the next context's own stack)
+/// and the probe program's setup choose it.
+pub(crate) fn set_syscall_stack_top(top: u64) {
     // SAFETY: offset 16 is `syscall_stack_top` of this CPU's live block;
     // interrupts cannot observe a torn 8-byte aligned store.
     unsafe { core::arch::asm!("mov gs:[16], {}", in(reg) top, options(nostack, preserves_flags)) };

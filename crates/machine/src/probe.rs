@@ -4,6 +4,12 @@
 //! Used by tests of the fixup mechanism and of page protections (read-only
 //! text, NX data, guard pages) and as the model for the user-copy routines.
 //! [`call`] exists in test builds only (feature `ktest`).
+//!
+//! The probes are `unsafe fn`: a fault is recovered, but an access that
+//! does *not* fault really happens: a write changes kernel memory, a call
+//! runs whatever code is there, and even a read of an arbitrary address can
+//! touch a device register or memory a live `&mut` owns. The caller names
+//! addresses whose access is harmless (see each `# Safety`).
 
 use core::arch::asm;
 
@@ -28,13 +34,20 @@ pub const PF_FETCH: u64 = 1 << 4;
 const NO_FAULT: u64 = u64::MAX;
 
 /// Reads one byte at `addr`, or reports the page fault.
-pub fn read_u8(addr: u64) -> Result<u8, PageFault> {
+///
+/// # Safety
+/// If `addr` is mapped, reading it must be harmless: it is not device
+/// memory with read side effects, and no live `&mut` (or other exclusive
+/// owner) covers the byte. Unmapped, guard, user (with SMAP) and
+/// read-only addresses are always fine: they fault or are shared.
+pub unsafe fn read_u8(addr: u64) -> Result<u8, PageFault> {
     let value: u64;
     let cr2: u64;
     let faulted: u64;
     // SAFETY: the only access is the `movzx` at label 2, covered by an
     // `.extable` entry: if it faults, the handler resumes at 3 with rax =
-    // error code and rdx = CR2 (extable.rs), so no fault escapes.
+    // error code and rdx = CR2 (extable.rs), so no fault escapes; if it
+    // does not, the read is harmless (this function's contract).
     unsafe {
         asm!(
             "2: movzx eax, byte ptr [{addr}]",
@@ -64,12 +77,18 @@ pub fn read_u8(addr: u64) -> Result<u8, PageFault> {
 }
 
 /// Writes one byte at `addr`, or reports the page fault.
-pub fn write_u8(addr: u64, byte: u8) -> Result<(), PageFault> {
+///
+/// # Safety
+/// `addr` is unmapped, or not writable from ring 0 (read-only kernel
+/// pages, user pages with SMAP on), or a byte the caller owns and no
+/// reference covers (e.g. a frame it allocated, through the direct map or
+/// a mapping it made): if the write succeeds, it must corrupt nothing.
+pub unsafe fn write_u8(addr: u64, byte: u8) -> Result<(), PageFault> {
     let status: u64;
     let cr2: u64;
     // SAFETY: the only access is the store at label 2, covered by an
-    // `.extable` entry (see `read_u8`). Callers probe addresses that are
-    // either unmapped, read-only, or memory they own.
+    // `.extable` entry (see `read_u8`); if it does not fault, it writes a
+    // byte the caller owns (this function's contract).
     unsafe {
         asm!(
             "2: mov byte ptr [{addr}], {byte}",
@@ -107,13 +126,19 @@ pub fn write_u8(addr: u64, byte: u8) -> Result<(), PageFault> {
 /// and holds the RSP the fetch fault must have (right after the `call`
 /// pushed its return address); the fault handler applies the rule only
 /// then (traps.rs), and interrupts are off so nothing else runs meanwhile.
+///
+/// # Safety
+/// If the fetch at `addr` does not fault, the bytes there run in ring 0:
+/// they must be a `ret` (or code that behaves as one: clobbers only what
+/// the C ABI lets a callee clobber and returns). Addresses that cannot be
+/// fetched (unmapped, NX, user pages with SMEP on) are fine.
 #[cfg(feature = "ktest")]
-pub fn call(addr: u64) -> Result<(), PageFault> {
+pub unsafe fn call(addr: u64) -> Result<(), PageFault> {
     let (status, cr2) = crate::cpu::without_interrupts(|| {
         let status: u64;
         let cr2: u64;
         // SAFETY: the call either executes code that returns immediately
-        // (callers pass a `ret` or a non-executable page), or faults on
+        // (the caller's contract: a `ret` or a non-executable page), or faults on
         // the fetch; then the CallProbe entry keyed by the return address
         // (label 2) resumes at 3 with the return address popped
         // (extable.rs), because the per-CPU probe state written just
@@ -153,4 +178,37 @@ pub fn call(addr: u64) -> Result<(), PageFault> {
             address: cr2,
         })
     }
+}
+
+/// Reads the 8 bytes at `addr`, or `None` if that faults (test builds:
+/// the `CallProbe` rule reads a possibly made-up stack slot with it).
+/// Crate-private: callers pass kernel stack addresses only.
+#[cfg(feature = "ktest")]
+pub(crate) fn read_u64_recovering(addr: u64) -> Option<u64> {
+    let value: u64;
+    let faulted: u64;
+    // SAFETY: the only access is the `mov` at label 2, covered by an
+    // `.extable` entry (a fault resumes at 3, clobbering only rax and rdx);
+    // callers pass an address in the kernel stacks region, where only
+    // kernel stacks are mapped: plain RAM that nothing owns exclusively
+    // while the fault handler runs on this CPU (interrupts are off).
+    unsafe {
+        asm!(
+            "2: mov rax, qword ptr [{addr}]",
+            "xor ecx, ecx",
+            "jmp 4f",
+            "3: mov ecx, 1",
+            "4:",
+            ".pushsection .extable, \"a\"",
+            ".balign 8",
+            ".quad 2b, 3b, 0",
+            ".popsection",
+            addr = in(reg) addr,
+            out("rax") value,
+            out("rcx") faulted,
+            out("rdx") _,
+            options(nostack, readonly),
+        );
+    }
+    (faulted == 0).then_some(value)
 }

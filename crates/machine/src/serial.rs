@@ -2,7 +2,8 @@
 //!
 //! Owns the console port and its lock. Printing masks interrupts so an
 //! interrupt handler that prints can never deadlock against the code it
-//! interrupted; fatal paths may [`force_unlock`] first.
+//! interrupted; fatal paths call [`force_unlock`] first, after which
+//! printing bypasses the lock.
 
 use core::fmt::{self, Write};
 use spin::Mutex;
@@ -30,23 +31,41 @@ pub(crate) fn init() {
     PORT.lock().init();
 }
 
+/// Set by [`force_unlock`]: from then on printing bypasses [`PORT`].
+static BYPASS: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Runs `f` on the console port: the locked one, or after
+/// [`force_unlock`] a port value of its own.
+fn with_port(f: impl FnOnce(&mut SerialPort)) {
+    interrupts::without_interrupts(|| {
+        if BYPASS.load(core::sync::atomic::Ordering::Acquire) {
+            // SAFETY: COM1 as for PORT. A second port value only does port
+            // I/O on the same UART (no memory is shared with PORT's value),
+            // so the worst outcome is interleaved bytes; it is not
+            // re-initialized.
+            let mut port = unsafe { SerialPort::new(COM1) };
+            f(&mut port);
+        } else {
+            f(&mut PORT.lock());
+        }
+        WRITTEN.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+    });
+}
+
 /// Writes formatted text to the console.
 pub fn print_fmt(args: fmt::Arguments<'_>) {
-    interrupts::without_interrupts(|| {
-        // Writing to a UART cannot fail; a lost message is the only outcome.
-        let _ = PORT.lock().write_fmt(args);
-        WRITTEN.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+    // Writing to a UART cannot fail; a lost message is the only outcome.
+    with_port(|port| {
+        let _ = port.write_fmt(args);
     });
 }
 
 /// Writes raw bytes to the console (used by `/dev/tty`).
 pub fn write_bytes(bytes: &[u8]) {
-    interrupts::without_interrupts(|| {
-        let mut port = PORT.lock();
+    with_port(|port| {
         for &b in bytes {
             port.send_raw(b);
         }
-        WRITTEN.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
     });
 }
 
@@ -55,15 +74,13 @@ pub fn try_read_byte() -> Option<u8> {
     interrupts::without_interrupts(|| PORT.lock().try_receive().ok())
 }
 
-/// Breaks the console lock for a path that will never return (panic,
-/// fatal exception), so its message gets out even if the interrupted code
-/// held the lock.
+/// For a path that will never return (panic, fatal exception): from now
+/// on printing no longer takes the console lock, so the message gets out
+/// even if the interrupted code held it. Safe for any caller: the lock is
+/// not broken (a holder keeps its exclusive port value), later prints just
+/// use a port value of their own; the cost is possibly interleaved output.
 pub fn force_unlock() {
-    if PORT.is_locked() {
-        // SAFETY: only called on paths that end the machine; the previous
-        // holder never runs again, so no two writers use the port at once.
-        unsafe { PORT.force_unlock() };
-    }
+    BYPASS.store(true, core::sync::atomic::Ordering::Release);
 }
 
 /// `print!` to the serial console.

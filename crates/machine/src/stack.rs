@@ -14,6 +14,13 @@ use spin::Mutex;
 const SLOT_BYTES: u64 = 256 * 1024;
 const MAX_SLOTS: usize = 4096;
 
+/// True if `addr` lies in the kernel stacks region (a stack, a guard page
+/// or an unused slot; no other kind of memory is mapped there).
+#[cfg(feature = "ktest")]
+pub(crate) fn in_stack_region(addr: u64) -> bool {
+    (STACKS_BASE..STACKS_BASE + MAX_SLOTS as u64 * SLOT_BYTES).contains(&addr)
+}
+
 /// A mapped kernel stack; unmapped and freed on [`KernelStack::free`].
 #[derive(Debug)]
 pub struct KernelStack {
@@ -62,8 +69,15 @@ impl KernelStack {
                     return Err(MapError::OutOfFrames);
                 }
             };
-            if let Err(e) = paging::map_kernel_page(top - i * PAGE_SIZE, frame, Access::ReadWrite) {
-                paging::frames().free_frame(frame);
+            // SAFETY: the slot was taken from SLOTS for this stack alone
+            // (the stack region is mapped only here); its lowest page, the
+            // guard, is never mapped (`i <= pages < SLOT_BYTES / PAGE_SIZE`);
+            // the frame is fresh and owned by the stack.
+            let mapped =
+                unsafe { paging::map_kernel_page(top - i * PAGE_SIZE, frame, Access::ReadWrite) };
+            if let Err(e) = mapped {
+                // SAFETY: fresh from the source, not mapped.
+                unsafe { paging::frames().free_frame(frame) };
                 stack.release_pages(i - 1);
                 return Err(e);
             }
@@ -86,10 +100,16 @@ impl KernelStack {
         self.bottom() - PAGE_SIZE
     }
 
+    /// Unmaps the top `mapped` pages, frees their frames and the slot.
+    /// Nothing may run on the stack (see [`KernelStack::free`]).
     fn release_pages(&self, mapped: u64) {
         for i in 1..=mapped {
-            if let Ok(frame) = paging::unmap_kernel_page(self.top() - i * PAGE_SIZE) {
-                paging::frames().free_frame(frame);
+            // SAFETY: these pages were mapped by `allocate` for this stack,
+            // and no CPU runs on it (the caller's duty, upheld by the
+            // types: see `free`).
+            if let Ok(frame) = unsafe { paging::unmap_kernel_page(self.top() - i * PAGE_SIZE) } {
+                // SAFETY: the stack's own frame, unmapped just now.
+                unsafe { paging::frames().free_frame(frame) };
             }
         }
         x86_64::instructions::interrupts::without_interrupts(|| {
@@ -100,8 +120,13 @@ impl KernelStack {
         });
     }
 
-    /// Unmaps the stack and returns its frames. The caller must no longer
-    /// run on it.
+    /// Unmaps the stack and returns its frames and its slot.
+    ///
+    /// Safe because no CPU can be running on a stack that is still held as
+    /// a `KernelStack` value: the only ways to run on one consume it
+    /// ([`switch_to`] leaks it, [`Context::new`](crate::context::Context::new)
+    /// owns it and frees it only once the context stopped running for good),
+    /// and the type is neither `Copy` nor `Clone`, so it is freed once.
     pub fn free(self) {
         self.release_pages(self.pages);
     }
@@ -112,10 +137,15 @@ impl KernelStack {
     }
 }
 
-/// Calls `f` on the stack whose top is `top`; never returns.
-pub fn switch_to(top: u64, f: extern "C" fn() -> !) -> ! {
+/// Calls `f` on `stack`, which stays mapped for good (it is leaked: the
+/// CPU runs on it from now on); never returns. The frames of the current
+/// stack are abandoned, never unwound.
+pub fn switch_to(stack: KernelStack, f: extern "C" fn() -> !) -> ! {
+    let top = stack.leak();
     // SAFETY: `top` is the top of a mapped kernel stack that nothing else
-    // uses; `f` never returns, so abandoning the current stack is fine.
+    // uses (the KernelStack was owned here and is leaked, so it is never
+    // freed or handed out again); `f` never returns, so abandoning the
+    // current stack is fine.
     unsafe {
         core::arch::asm!(
             "mov rsp, {top}",

@@ -1,13 +1,20 @@
 //! The doors between synthesized code and the generic path.
 //!
-//! Owns [`generic_entry`]: the address a synthesized generic trampoline
+//! Owns `generic_entry`: the address a synthesized generic trampoline
 //! jumps to (with `eax` = handle, `r9d` = op and the user's arguments), and
-//! [`slow_path_entry`], where a per-thread entry stub sends call words it
+//! `slow_path_entry`, where a per-thread entry stub sends call words it
 //! cannot index (out of range, or flagged to force the generic path). Both
 //! switch to the kernel GS (the stub does not), call the kernel's handler
 //! with the System V ABI, zero the argument registers the handler may have
 //! left kernel values in, and return to the stub, which returns to user
 //! mode. Also owns `LSTAR` switching for per-thread stubs.
+//!
+//! The doors are private naked functions: only their addresses are
+//! exported ([`generic_entry_address`], [`slow_path_address`]), as hole
+//! values for generated code; calling one from Rust would run an entry
+//! protocol on a Rust stack. Pointing the CPU at a stub is `unsafe`
+//! ([`set_entry_stub_lstar`], [`set_entry_stub_slot`]): it is where the
+//! kernel vouches for generated code and everything it trusts.
 
 use core::sync::atomic::{AtomicUsize, Ordering};
 
@@ -34,7 +41,7 @@ extern "C" fn call_handler(word: u64, a0: u64, a1: u64, a2: u64, a3: u64, a4: u6
 
 /// Entry of generic trampolines: `eax` = handle, `r9d` = op.
 #[unsafe(naked)]
-pub extern "C" fn generic_entry() {
+extern "C" fn generic_entry() {
     core::arch::naked_asm!(
         "shl rax, 3",
         "or rax, r9",
@@ -49,7 +56,7 @@ pub extern "C" fn generic_entry() {
 /// `rdx`, `r8` and `r10` zero, anything in `rcx`, `r9` and `r11` (the stub
 /// restores or zeroes those), callee-saved registers preserved.
 #[unsafe(naked)]
-pub extern "C" fn slow_path_entry() {
+extern "C" fn slow_path_entry() {
     core::arch::naked_asm!(
         "swapgs",
         "mov r9, r8",
@@ -78,10 +85,11 @@ pub extern "C" fn slow_path_entry() {
 }
 
 /// The fixed `LSTAR` target in per-CPU-slot mode: jumps to the current
-/// thread's stub, read from the per-CPU block (`percpu::ENTRY_STUB_OFFSET`).
-/// Clobbers r9 (the native ABI declares it clobbered).
+/// thread's stub, read from the per-CPU block (`percpu::ENTRY_STUB_OFFSET`,
+/// the generic entry until a stub is set). Clobbers r9 (the native ABI
+/// declares it clobbered).
 #[unsafe(naked)]
-pub extern "C" fn per_cpu_slot_door() {
+extern "C" fn per_cpu_slot_door() {
     core::arch::naked_asm!(
         "swapgs",
         "mov r9, gs:[{slot}]",
@@ -91,21 +99,42 @@ pub extern "C" fn per_cpu_slot_door() {
     );
 }
 
-/// Per-CPU-slot mode: `LSTAR` points at [`per_cpu_slot_door`] for good.
+/// Per-CPU-slot mode: `LSTAR` points at `per_cpu_slot_door` for good.
+/// Safe: the slot holds the generic entry from boot
+/// (`percpu::init_boot_cpu`) until [`set_entry_stub_slot`] changes it.
 pub fn use_per_cpu_slot() {
     // SAFETY: the door follows the syscall entry protocol: it touches only
-    // GS-relative per-CPU data, then jumps to a stub that does the rest.
+    // GS-relative per-CPU data, then jumps to the slot's entry, which is
+    // the generic entry or a stub vouched for by `set_entry_stub_slot`.
     unsafe { crate::syscall::set_lstar(per_cpu_slot_door as *const () as u64) };
 }
 
 /// LSTAR mode: the next `syscall` enters the stub at `stub` (an arena
 /// address, or the generic entry; anything else is refused).
-pub fn set_entry_stub_lstar(stub: u64) {
+///
+/// # Safety
+/// `stub` is the generic entry ([`crate::syscall::syscall_entry_address`]),
+/// or the first byte of an installed entry stub that, until the entry
+/// changes again:
+/// 1. belongs to the thread that runs next in ring 3 on this CPU: the
+///    kernel stack top baked into it is that thread's (its context's)
+///    stack, which nothing else uses while the thread is in user mode;
+/// 2. stays installed (its `InstalledBlock` is not dropped), and so does
+///    its routine table, whose every slot, whenever a `syscall` can read
+///    it, holds the entry of an installed routine that follows the routine
+///    contract of `crates/synth/templates` (or the slow path, or an error
+///    stub), never an address inside a retired or reserved block;
+/// 3. every address baked into those routines (position and size cells,
+///    file data, the `/dev/mem` window, counters) stays valid while the
+///    routine is published (docs/unsafe-inventory.md, "What generated code
+///    imposes").
+pub unsafe fn set_entry_stub_lstar(stub: u64) {
     if !is_entry(stub) {
         return;
     }
-    // SAFETY: `stub` is an installed entry stub in the code arena (callers
-    // take it from a live ThreadSynth), which follows the entry protocol.
+    // SAFETY: `stub` is the generic entry or an installed entry stub of the
+    // next thread (the caller's duty above), both of which follow the
+    // syscall entry protocol.
     unsafe { crate::syscall::set_lstar(stub) };
 }
 
@@ -115,12 +144,16 @@ fn is_entry(address: u64) -> bool {
 
 /// Per-CPU-slot mode: the door jumps to `stub` from now on (an arena
 /// address, or the generic entry; anything else is refused).
-pub fn set_entry_stub_slot(stub: u64) {
+///
+/// # Safety
+/// As for [`set_entry_stub_lstar`].
+pub unsafe fn set_entry_stub_slot(stub: u64) {
     if !is_entry(stub) {
         return;
     }
     // SAFETY: offset ENTRY_STUB_OFFSET of this CPU's live per-CPU block; an
-    // aligned 8-byte store.
+    // aligned 8-byte store (the door reads it with interrupts off, on this
+    // CPU only); what it names is the caller's duty above.
     unsafe {
         core::arch::asm!("mov gs:[{off}], {v}", off = const crate::percpu::ENTRY_STUB_OFFSET, v = in(reg) stub, options(nostack, preserves_flags))
     };

@@ -67,9 +67,36 @@ fn no_handler(frame: &mut SyscallFrame) {
 
 static HANDLER: AtomicUsize = AtomicUsize::new(0);
 
-/// Installs the kernel's system-call dispatcher.
+/// Installs the kernel's system-call dispatcher. The handler may change
+/// any field of the frame: the return address is checked to be a user
+/// address (else the bad-return handler runs) and RFLAGS is reduced to
+/// user flags before `sysretq`, so no handler can return to ring 0 or give
+/// ring 3 more privilege.
 pub fn set_handler(handler: fn(&mut SyscallFrame)) {
     HANDLER.store(handler as *const () as usize, Ordering::Release);
+}
+
+/// RFLAGS bits a user program can set itself (with `popfq` in ring 3): CF,
+/// PF, AF, ZF, SF, TF, DF, OF, NT, AC, ID. Not IOPL (port I/O from ring 3),
+/// VIF, VIP (`sysretq` leaves out RF and VM itself).
+const USER_RFLAGS: u64 = (1 << 0)
+    | (1 << 2)
+    | (1 << 4)
+    | (1 << 6)
+    | (1 << 7)
+    | (1 << 8)
+    | (1 << 10)
+    | (1 << 11)
+    | (1 << 14)
+    | (1 << 18)
+    | (1 << 21);
+/// RFLAGS bits every return to user mode sets: IF and the reserved bit 1.
+const USER_RFLAGS_SET: u64 = (1 << 9) | (1 << 1);
+
+/// The RFLAGS a return to user mode may load, whatever a handler left in
+/// the frame: `sysretq` loads most of r11 (IOPL included) into RFLAGS.
+fn user_rflags(rflags: u64) -> u64 {
+    (rflags & USER_RFLAGS) | USER_RFLAGS_SET
 }
 
 extern "C" fn dispatch(frame: &mut SyscallFrame) {
@@ -85,6 +112,9 @@ extern "C" fn dispatch(frame: &mut SyscallFrame) {
     if frame.rip >= crate::layout::USER_END {
         bad_return(frame);
     }
+    // Whatever the handler wrote, user mode gets user flags only (a safe
+    // handler must not be able to hand ring 3 IOPL 3).
+    frame.rflags = user_rflags(frame.rflags);
 }
 
 static BAD_RETURN: AtomicUsize = AtomicUsize::new(0);
@@ -110,8 +140,9 @@ fn bad_return(frame: &mut SyscallFrame) {
 }
 
 /// The generic entry: LSTAR points here unless a thread has its own stub.
+/// Private: only its address is exported ([`syscall_entry_address`]).
 #[unsafe(naked)]
-pub extern "C" fn syscall_entry() {
+extern "C" fn syscall_entry() {
     core::arch::naked_asm!(
         "swapgs",
         "mov gs:[{user_rsp}], rsp",
@@ -303,12 +334,15 @@ extern "C" fn sysenter_entry() {
     );
 }
 
-/// Points LSTAR at `entry` (a thread's synthesized stub, or the generic one).
+/// Points LSTAR at `entry` (a thread's synthesized stub, or the generic
+/// one). Crate-private: the kernel goes through
+/// [`crate::synth_entry::set_entry_stub_lstar`].
 ///
 /// # Safety
 /// `entry` must be the start of code that follows the syscall entry protocol
-/// (swap to a kernel stack before touching memory, return with sysretq).
-pub unsafe fn set_lstar(entry: u64) {
+/// (swap to a kernel stack before touching memory, return with sysretq),
+/// and stay so while LSTAR names it.
+pub(crate) unsafe fn set_lstar(entry: u64) {
     // SAFETY: the caller guarantees `entry` is a valid syscall entry.
     unsafe { crate::cpu::wrmsr(IA32_LSTAR, entry) };
 }

@@ -67,6 +67,14 @@ impl TrapFrame {
 }
 
 /// Kernel handlers for traps the mechanism does not handle itself.
+///
+/// A hook gets the interrupted state as a `&mut TrapFrame` but may change
+/// only RFLAGS.TF (single-step counting): when it returns, the dispatcher
+/// puts every other field back as it was, so no hook can resume ring-0 code
+/// with other registers, resume at another address or in another ring, or
+/// give ring 3 more privilege (IOPL). Hooks run on the interrupted
+/// context's stack (IST stacks for `#DB`, NMI, `#MC` and double faults)
+/// and may switch contexts (the timer's preemption does).
 #[derive(Clone, Copy)]
 pub struct Hooks {
     /// Each timer interrupt (after EOI).
@@ -96,6 +104,22 @@ fn default_fatal(_: &TrapFrame) -> ! {
 }
 fn default_double_fault(frame: &TrapFrame) -> ! {
     (hooks().fatal)(frame)
+}
+
+/// RFLAGS.TF: the one frame bit hooks may change.
+const RFLAGS_TF: u64 = 1 << 8;
+
+/// Runs `hook` on `frame`, then restores every field of the frame except
+/// RFLAGS.TF (see [`Hooks`]).
+fn run_hook<R>(frame: &mut TrapFrame, hook: impl FnOnce(&mut TrapFrame) -> R) -> R {
+    let saved = *frame;
+    let result = hook(frame);
+    let tf = frame.rflags & RFLAGS_TF;
+    *frame = TrapFrame {
+        rflags: (saved.rflags & !RFLAGS_TF) | tf,
+        ..saved
+    };
+    result
 }
 
 static HOOKS: Mutex<Hooks> = Mutex::new(Hooks {
@@ -413,9 +437,15 @@ fn try_call_probe_fixup(frame: &mut TrapFrame, cr2: u64) -> bool {
     if frame.rsp != expected {
         return false;
     }
-    // SAFETY: the RSP is the one `probe::call` recorded right before its
-    // `call` pushed the return address on this (mapped) kernel stack.
-    let ret = unsafe { core::ptr::read(frame.rsp as *const u64) };
+    // A probe's RSP is a slot of a kernel stack; read it so that even a
+    // made-up frame (`test_try_fixup`) with a stale probe RSP cannot make
+    // this read fault or touch anything but a kernel stack.
+    if !crate::stack::in_stack_region(frame.rsp) {
+        return false;
+    }
+    let Some(ret) = crate::probe::read_u64_recovering(frame.rsp) else {
+        return false;
+    };
     let Some(fixup) = extable::find(ret, FixupKind::CallProbe) else {
         return false;
     };
@@ -504,11 +534,17 @@ pub fn legacy_irqs() -> u64 {
 
 extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
     check_entry_state(frame);
+    if frame.from_user() {
+        // The CPU was in ring 3: its kernel stack is empty but for this
+        // frame and no synthesized code runs here, a quiescent point for
+        // the code arena (no lock can be held by the interrupted code).
+        crate::code_arena::quiescent_point();
+    }
     match frame.vector {
         32 => {
             crate::apic::end_of_interrupt();
             crate::apic::count_tick();
-            (hooks().timer)(frame);
+            run_hook(frame, hooks().timer);
         }
         // APIC spurious interrupt: no EOI.
         255 => {}
@@ -529,7 +565,7 @@ extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
             (hooks().fatal)(frame)
         }
         vector => {
-            if (vector == 1 || vector == 3) && (hooks().debug)(frame) {
+            if (vector == 1 || vector == 3) && run_hook(frame, hooks().debug) {
                 return;
             }
             if vector == 3 && !frame.from_user() {
@@ -545,7 +581,7 @@ extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
                     (vector << 32) | (frame.error_code & 0xffff_ffff),
                     Ordering::SeqCst,
                 );
-                (hooks().user_exception)(frame, cr2);
+                run_hook(frame, |f| (hooks().user_exception)(f, cr2));
             } else if vector == 14 && try_fixup(frame, cr2) {
                 // Resumes at the fixup.
             } else {

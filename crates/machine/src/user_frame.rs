@@ -60,6 +60,8 @@ impl UserFrame {
 
 impl Drop for UserFrame {
     fn drop(&mut self) {
-        crate::paging::frames().free_frame(self.phys);
+        // SAFETY: the frame came from the source in `new` and is owned by
+        // `self` alone: `into_phys` (which hands it on) forgets `self`.
+        unsafe { crate::paging::frames().free_frame(self.phys) };
     }
 }

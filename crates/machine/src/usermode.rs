@@ -8,6 +8,7 @@
 use crate::gdt::{USER_CS, USER_DS};
 use crate::layout::PAGE_SIZE;
 use crate::paging::{self, MapError};
+use crate::stack::KernelStack;
 use x86_64::structures::paging::{Mapper, Page, PageTableFlags as Flags, PhysFrame, Size4KiB};
 use x86_64::{PhysAddr, VirtAddr};
 
@@ -72,15 +73,22 @@ const PROBE_CODE: [u8; 19] = [
     0x90, 0x90, 0x90,
 ];
 
-/// Maps the probe program and enters it in ring 3; returns only if mapping
-/// failed. The kernel stacks for traps and system calls must be set.
-pub fn start_probe_program() -> MapError {
-    match map_probe_program() {
-        // SAFETY: both addresses were just mapped as user pages of the
-        // active (kernel) address space; the boot path abandons its stack.
-        Ok((rip, rsp)) => unsafe { enter_user(rip, rsp) },
-        Err(e) => e,
-    }
+/// Maps the probe program and enters it in ring 3, with traps and system
+/// calls from ring 3 landing on `kernel_stack` (leaked: it serves for
+/// good); returns only if mapping failed.
+pub fn start_probe_program(kernel_stack: KernelStack) -> MapError {
+    let (rip, rsp) = match map_probe_program() {
+        Ok(entry) => entry,
+        Err(e) => return e,
+    };
+    let top = kernel_stack.leak();
+    crate::gdt::set_kernel_stack(top);
+    crate::percpu::set_syscall_stack_top(top);
+    // SAFETY: both addresses were just mapped as user pages of the active
+    // (kernel) address space; the ring-3 entries land on the leaked stack,
+    // which nothing else uses, not on the current one, whose frames are
+    // abandoned (the caller never expects a return).
+    unsafe { enter_user(rip, rsp) }
 }
 
 /// Maps the probe program at [`PROBE_ADDRESS`] (user, read+execute) and a

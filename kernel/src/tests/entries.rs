@@ -546,7 +546,9 @@ ktest!(
         ensure_eq!(own.rdx, cr2);
         // And the real probe still works.
         let data = alloc::boxed::Box::new([0xc3u8; 16]);
-        let fault = sk_machine::probe::call(data.as_ptr() as u64)
+        // SAFETY: the bytes are `ret`: harmless even if NX failed.
+        #[allow(unsafe_code)]
+        let fault = unsafe { sk_machine::probe::call(data.as_ptr() as u64) }
             .err()
             .ok_or("executed a heap page")?;
         ensure_eq!(fault.address, data.as_ptr() as u64);

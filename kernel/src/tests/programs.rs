@@ -136,12 +136,18 @@ ktest!(
         let mut byte = [0u8; 1];
         ensure!(sk_machine::usercopy::copy_from_user(&mut byte, TEST_BUFFER).is_ok());
         // ... a plain kernel load may not (recovered through the fixup table).
-        let fault = probe::read_u8(TEST_BUFFER)
+        // SAFETY: a user page with SMAP on (checked above): both accesses
+        // fault unless SMAP is broken, and the byte belongs to the test
+        // program, whose data this test may change.
+        #[allow(unsafe_code)]
+        let (read, write) =
+            unsafe { (probe::read_u8(TEST_BUFFER), probe::write_u8(TEST_BUFFER, 1)) };
+        let fault = read
             .err()
             .ok_or("kernel read user memory outside the copy routines")?;
         ensure_eq!(fault.error_code & PF_PRESENT, PF_PRESENT);
         ensure!(
-            probe::write_u8(TEST_BUFFER, 1).is_err(),
+            write.is_err(),
             "kernel wrote user memory outside the copy routines"
         );
         Ok(())
@@ -151,7 +157,13 @@ ktest!(
 ktest!(
     fn smep_stops_kernel_execution_of_user_code() {
         let _m = TestMachine::new(1).map_err(|e| format!("{e}"))?;
-        let fault = probe::call(TEST_SPIN_CODE)
+        if !sk_machine::cpu::features().smep {
+            return Err("SMEP is not available on this CPU".into());
+        }
+        // SAFETY: a user page with SMEP on (checked above): the fetch
+        // faults, so the spin loop there never runs in ring 0.
+        #[allow(unsafe_code)]
+        let fault = unsafe { probe::call(TEST_SPIN_CODE) }
             .err()
             .ok_or("kernel executed a user page")?;
         ensure_eq!(

@@ -14,7 +14,9 @@ const UNMAPPED: u64 = MMIO_BASE + (3 << 30) + 0x123;
 
 ktest!(
     fn read_of_unmapped_kernel_address_recovers_through_fixup() {
-        let fault = probe::read_u8(UNMAPPED)
+        // SAFETY: nothing maps UNMAPPED: the read can only fault.
+        #[allow(unsafe_code)]
+        let fault = unsafe { probe::read_u8(UNMAPPED) }
             .err()
             .ok_or("read of an unmapped page succeeded")?;
         ensure_eq!(
@@ -30,7 +32,9 @@ ktest!(
 
 ktest!(
     fn write_to_unmapped_kernel_address_recovers_through_fixup() {
-        let fault = probe::write_u8(UNMAPPED, 1)
+        // SAFETY: nothing maps UNMAPPED: the write can only fault.
+        #[allow(unsafe_code)]
+        let fault = unsafe { probe::write_u8(UNMAPPED, 1) }
             .err()
             .ok_or("write to an unmapped page succeeded")?;
         ensure_eq!(
@@ -51,7 +55,10 @@ ktest!(
             addr >= kernel_image().rodata.0 && addr < kernel_image().rodata.1,
             "not in rodata: {addr:#x}"
         );
-        let fault = probe::write_u8(addr, 0)
+        // SAFETY: a rodata byte (checked above): the write faults unless
+        // protections are broken, which is what this test reports.
+        #[allow(unsafe_code)]
+        let fault = unsafe { probe::write_u8(addr, 0) }
             .err()
             .ok_or("rodata was writable")?;
         ensure_eq!(
@@ -69,7 +76,10 @@ ktest!(
 ktest!(
     fn write_to_kernel_text_faults() {
         let addr = kernel_image().text.0 + 16;
-        let fault = probe::write_u8(addr, 0xcc)
+        // SAFETY: kernel text, mapped read+execute: the write faults
+        // unless protections are broken, which is what this test reports.
+        #[allow(unsafe_code)]
+        let fault = unsafe { probe::write_u8(addr, 0xcc) }
             .err()
             .ok_or("text was writable")?;
         ensure_eq!(fault.error_code, PF_PRESENT | PF_WRITE);
@@ -79,8 +89,17 @@ ktest!(
 
 ktest!(
     fn reading_text_and_rodata_works() {
-        ensure!(probe::read_u8(kernel_image().text.0).is_ok());
-        ensure_eq!(probe::read_u8(READ_ONLY_BYTES.as_ptr() as u64), Ok(b'r'));
+        // SAFETY: kernel text and a shared static: plain memory nobody
+        // owns exclusively.
+        #[allow(unsafe_code)]
+        let (text, rodata) = unsafe {
+            (
+                probe::read_u8(kernel_image().text.0),
+                probe::read_u8(READ_ONLY_BYTES.as_ptr() as u64),
+            )
+        };
+        ensure!(text.is_ok());
+        ensure_eq!(rodata, Ok(b'r'));
         Ok(())
     }
 );
@@ -90,7 +109,9 @@ ktest!(
         // `ret` on the heap: mapped RW+NX, so the fetch must fault.
         let code = Box::new([0xc3u8; 64]);
         let addr = code.as_ptr() as u64;
-        let fault = probe::call(addr)
+        // SAFETY: the bytes are `ret`: harmless even if NX failed.
+        #[allow(unsafe_code)]
+        let fault = unsafe { probe::call(addr) }
             .err()
             .ok_or("executed code on a heap (data) page")?;
         ensure_eq!(
@@ -108,7 +129,9 @@ ktest!(
     fn executing_a_stack_page_faults_nx() {
         let code = [0xc3u8; 16];
         let addr = core::hint::black_box(&code).as_ptr() as u64;
-        let fault = probe::call(addr)
+        // SAFETY: the bytes are `ret`: harmless even if NX failed.
+        #[allow(unsafe_code)]
+        let fault = unsafe { probe::call(addr) }
             .err()
             .ok_or("executed code on the stack")?;
         ensure_eq!(fault.error_code, PF_PRESENT | PF_FETCH);
@@ -122,9 +145,16 @@ ktest!(
             .allocate_frame()
             .ok_or("no frame")?;
         let addr = sk_machine::layout::phys_to_virt(f);
-        probe::write_u8(addr, 0xc3).map_err(|e| format!("{e:?}"))?;
-        let result = probe::call(addr);
-        sk_machine::paging::frames().free_frame(f);
+        // SAFETY: `f` is a frame this test allocated and owns; it writes a
+        // `ret` into it and calls it (harmless even if the direct map were
+        // executable), then frees it, referred to by nothing.
+        #[allow(unsafe_code)]
+        let result = unsafe {
+            probe::write_u8(addr, 0xc3).map_err(|e| format!("{e:?}"))?;
+            let result = probe::call(addr);
+            sk_machine::paging::frames().free_frame(f);
+            result
+        };
         ensure!(result.is_err(), "the direct map is executable");
         Ok(())
     }
@@ -137,7 +167,10 @@ extern "C" fn just_return() {
 
 ktest!(
     fn calling_kernel_text_works() {
-        ensure_eq!(probe::call(just_return as *const () as u64), Ok(()));
+        // SAFETY: `just_return` is a `ret`.
+        #[allow(unsafe_code)]
+        let result = unsafe { probe::call(just_return as *const () as u64) };
+        ensure_eq!(result, Ok(()));
         Ok(())
     }
 );
@@ -146,8 +179,12 @@ ktest!(
     fn kernel_stacks_have_unmapped_guard_pages() {
         let stack = KernelStack::allocate(2).map_err(|e| format!("{e:?}"))?;
         let guard = stack.guard_page();
-        let below = probe::read_u8(guard + 8);
-        let inside = probe::read_u8(stack.bottom());
+        // SAFETY: the guard page is unmapped (the read faults, or the test
+        // fails); the stack's bottom byte belongs to this test's stack,
+        // which nothing runs on.
+        #[allow(unsafe_code)]
+        let (below, inside) =
+            unsafe { (probe::read_u8(guard + 8), probe::read_u8(stack.bottom())) };
         stack.free();
         ensure!(inside.is_ok(), "stack bottom not mapped");
         ensure_eq!(below.err().map(|f| f.error_code), Some(0));
