@@ -19,11 +19,13 @@
 extern crate alloc;
 
 mod address_space;
+mod code_memory;
 mod devices;
 mod dispatch;
 mod fault;
 mod initrd;
 mod memory;
+mod routines_text;
 mod scheduler;
 mod scpu_calls;
 mod sio_calls;
@@ -33,6 +35,7 @@ mod state;
 mod synthesis;
 pub mod testing;
 mod thread;
+mod thread_entry;
 mod trace;
 mod user_memory;
 

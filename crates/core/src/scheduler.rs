@@ -94,7 +94,7 @@ pub(crate) fn prepare_switch(core: &mut Core) -> Option<(Arc<Context>, Arc<Conte
         None => sk_machine::address_space::activate_kernel(),
     }
     // `context::switch` points the ring-3 entry stacks at `to`'s stack.
-    crate::synthesis::on_thread_switch(core, next);
+    crate::thread_entry::on_thread_switch(core, next);
     Some((from, to))
 }
 

@@ -178,7 +178,9 @@ pub(crate) fn describe(
 ) -> Result<u64, SysError> {
     // At most what the caller's buffer takes, and 64 KiB.
     let max = len.min(64 << 10) as usize;
-    let text = with_sio(core, handle, |sio, _, _| synthesis::describe(sio, max))??;
+    let text = with_sio(core, handle, |sio, _, _| {
+        crate::routines_text::describe(sio, max)
+    })??;
     crate::user_memory::write_bytes(ptr, text.as_bytes())?;
     Ok(text.as_bytes().len() as u64)
 }

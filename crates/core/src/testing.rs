@@ -146,7 +146,7 @@ impl TestMachine {
                 .threads
                 .get(&current)
                 .map_or(0, |t| t.context.stack_top());
-            let synth = crate::synthesis::for_new_thread(top).ok().flatten();
+            let synth = crate::thread_entry::for_new_thread(top).ok().flatten();
             if let Some(t) = core.threads.get_mut(&current) {
                 t.synth = synth;
             }

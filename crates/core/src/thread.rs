@@ -25,7 +25,7 @@ pub(crate) struct Thread {
     pub(crate) ticks_left: u64,
     /// The thread's synthesized entry stub and routine table (user
     /// threads, synthesis on).
-    pub(crate) synth: Option<crate::synthesis::ThreadSynth>,
+    pub(crate) synth: Option<crate::thread_entry::ThreadSynth>,
 }
 
 pub(crate) fn new_id() -> ThreadId {
@@ -63,7 +63,7 @@ impl Thread {
         // heap, not charged allocators: admit them first.
         crate::memory::admit((KERNEL_STACK_PAGES + 2) * 4096)?;
         let stack = KernelStack::allocate(KERNEL_STACK_PAGES).map_err(|_| SysError::NoMemory)?;
-        let synth = crate::synthesis::for_new_thread(stack.top())?;
+        let synth = crate::thread_entry::for_new_thread(stack.top())?;
         let id = scpu.id();
         Ok(Self {
             scpu,

@@ -1,0 +1,180 @@
+//! Code memory for synthesized routines: instantiating templates into the
+//! arena, the shared error stubs, and the kernel's [`Mechanism`] (the
+//! actions `sk-synth`'s policy asks for: install, store a table slot,
+//! retire).
+//!
+//! Owns [`Routine`] and `KernelMechanism`. The arena itself (W^X pages,
+//! quiescent-point retirement) is `sk-machine`'s `code_arena`.
+
+use crate::synthesis::config;
+use crate::thread::Thread;
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
+use sk_machine::code_arena::{self, InstalledBlock};
+use sk_smach::IdMap;
+use sk_synth::policy::{InstallError, Mechanism, RoutineHoles, Slot, SlotTarget};
+use sk_synth::templates::{CallCounterHoles, ErrorStubHoles};
+use sk_synth::{HoleSet, Imm32, Imm64, Instance, Smap, SynthError, Template};
+use spin::Mutex;
+
+/// Shared error stubs, one per result value (the null call's is 0).
+static ERROR_STUBS: Mutex<Vec<(i32, Routine)>> = Mutex::new(Vec::new());
+
+pub(crate) fn smap() -> Smap {
+    if sk_machine::usercopy::smap_enabled() {
+        Smap::Enabled
+    } else {
+        Smap::Disabled
+    }
+}
+
+/// One installed block of code: its block, its template, what it cost.
+/// Dropping it retires the block (`InstalledBlock`'s Drop; freed after a
+/// quiescent point).
+///
+/// Small on purpose: the policy moves routines around by value while it
+/// reconciles slots, and under the instruction count every byte of a large
+/// move is an instruction. What else describing one needs (its instance)
+/// is recomputed from the spec it was made from.
+pub(crate) struct Routine {
+    pub(crate) block: InstalledBlock,
+    pub(crate) template: &'static Template,
+    /// TSC ticks spent synthesizing and installing it.
+    pub(crate) cost_ticks: u64,
+    /// With call counting: the counter and the counting thunk in front.
+    pub(crate) counting: Option<(Box<AtomicU64>, Box<Routine>)>,
+}
+
+impl core::fmt::Debug for Routine {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Routine")
+            .field("template", &self.template.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Routine {
+    /// The address a table slot points at (the counter thunk if counting).
+    pub(crate) fn entry(&self) -> u64 {
+        self.counting
+            .as_ref()
+            .map_or(self.block.address(), |(_, thunk)| thunk.block.address())
+    }
+
+    /// Calls counted so far (None when not counting).
+    pub(crate) fn calls(&self) -> Option<u64> {
+        self.counting
+            .as_ref()
+            .map(|(count, _)| count.load(Ordering::Relaxed))
+    }
+}
+
+/// Instantiates `template` into a fresh arena block: `fill(address, out)`
+/// writes the instance for its final address.
+fn install_code(
+    template: &'static Template,
+    fill: impl FnOnce(u64, &mut [u8]) -> Result<Instance, SynthError>,
+) -> Result<Routine, InstallError> {
+    let start = sk_machine::cpu::rdtsc();
+    let len = template.bytes.len();
+    // Dropping `block` on an error path releases it.
+    let block = code_arena::reserve(len as u64).map_err(|_| InstallError::OutOfMemory)?;
+    let mut staging = [0u8; 512];
+    let Some(out) = staging.get_mut(..len) else {
+        return Err(InstallError::OutOfMemory);
+    };
+    let instance = fill(block.address(), out)?;
+    if cfg!(debug_assertions) {
+        if let Err(e) = sk_synth::verify_instance(&instance, out) {
+            panic!(
+                "instance of {} does not decode to its template: {e}",
+                template.name
+            );
+        }
+    }
+    let fixups: Vec<(u64, u64)> = instance
+        .fault_fixups()
+        .map(|f| (f.access, f.fixup))
+        .collect();
+    let block = code_arena::install(block, out, &fixups).map_err(|(_, unused)| {
+        code_arena::release(unused);
+        InstallError::OutOfMemory
+    })?;
+    Ok(Routine {
+        block,
+        template,
+        cost_ticks: sk_machine::cpu::rdtsc().saturating_sub(start),
+        counting: None,
+    })
+}
+
+/// Instantiates a typed holes set (entry stubs, error stubs, counters).
+pub(crate) fn install_holes<H: HoleSet>(holes: &H) -> Result<Routine, InstallError> {
+    install_code(H::TEMPLATE, |address, out| {
+        sk_synth::instantiate(holes, address, smap(), out)
+    })
+}
+
+/// The kernel's side of the policy: arena installs, table stores, retirement.
+pub(crate) struct KernelMechanism<'a> {
+    pub(crate) threads: &'a IdMap<Thread>,
+}
+
+impl Mechanism for KernelMechanism<'_> {
+    type Block = Routine;
+
+    fn install(&mut self, holes: &RoutineHoles) -> Result<(Routine, u64), InstallError> {
+        let mut routine = install_code(holes.template(), |address, out| {
+            holes.instantiate(address, smap(), out)
+        })?;
+        if config().count_calls && !holes.is_helper() {
+            let count = Box::new(AtomicU64::new(0));
+            let thunk = install_holes(&CallCounterHoles {
+                counter: Imm64(&*count as *const AtomicU64 as u64),
+                routine: Imm64(routine.block.address()),
+            })?;
+            routine.counting = Some((count, Box::new(thunk)));
+        }
+        let entry = routine.entry();
+        Ok((routine, entry))
+    }
+
+    fn retire(&mut self, block: Routine) {
+        // Dropping retires its code (freed after a quiescent point).
+        drop(block);
+    }
+
+    fn store(&mut self, slot: Slot, target: SlotTarget) {
+        if let Some(table) = self.threads.get(&slot.owner).and_then(|t| t.synth.as_ref()) {
+            table.store(slot.index(), target);
+        }
+    }
+}
+
+/// The address an error stub returning `result` lives at (made once).
+fn error_stub(result: i32) -> Option<u64> {
+    sk_machine::cpu::without_interrupts(|| {
+        let mut stubs = ERROR_STUBS.lock();
+        if let Some((_, r)) = stubs.iter().find(|(v, _)| *v == result) {
+            return Some(r.block.address());
+        }
+        let routine = install_holes(&ErrorStubHoles {
+            result: Imm32(result),
+        })
+        .ok()?;
+        stubs.try_reserve(1).ok()?;
+        let address = routine.block.address();
+        stubs.push((result, routine));
+        Some(address)
+    })
+}
+
+pub(crate) fn slot_address(target: SlotTarget) -> u64 {
+    let slow = sk_machine::synth_entry::slow_path_address();
+    match target {
+        SlotTarget::Code(address) => address,
+        SlotTarget::Generic => slow,
+        SlotTarget::ErrorStub(result) => error_stub(result).unwrap_or(slow),
+    }
+}

@@ -1,0 +1,111 @@
+//! A user thread's synthesized entry: its routine table and entry stub,
+//! and pointing the CPU at the running thread's stub.
+//!
+//! Owns [`ThreadSynth`]. The table starts as the policy's `initial_slot`
+//! says, the stub's holes come from its `ThreadEntryPlan`.
+
+use crate::code_memory::{install_holes, slot_address, Routine};
+use crate::state::{Core, ThreadId};
+use crate::synthesis::{config, env, EntryMode};
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
+use sk_abi::{Call, Handle, SysError};
+use sk_synth::policy::{initial_slot, SlotTarget, ThreadEntryPlan};
+
+/// LSTAR's current value (to skip redundant writes).
+static CURRENT_LSTAR: AtomicU64 = AtomicU64::new(0);
+
+/// A user thread's synthesized entry: its routine table and stub.
+pub(crate) struct ThreadSynth {
+    table: Box<[AtomicU64]>,
+    pub(crate) stub: Routine,
+}
+
+impl ThreadSynth {
+    /// Builds the table (every slot as `initial_slot` says) and the stub
+    /// for a thread whose kernel stack ends at `kernel_stack_top`.
+    fn new(kernel_stack_top: u64) -> Result<Self, SysError> {
+        let env = env();
+        let slots = u64::from(env.table_slots());
+        let mut table = Vec::new();
+        table
+            .try_reserve_exact(slots as usize)
+            .map_err(|_| SysError::NoMemory)?;
+        table.extend((0..slots).map(|i| AtomicU64::new(slot_address(initial_slot(i)))));
+        let table = table.into_boxed_slice();
+        let plan = ThreadEntryPlan::new(kernel_stack_top, table.as_ptr() as u64, &env);
+        let stub = install_holes(&plan.stub).map_err(|_| SysError::NoMemory)?;
+        Ok(Self { table, stub })
+    }
+
+    /// Where the slot of `call` on `handle` points.
+    pub(crate) fn slot(&self, handle: Handle, call: Call) -> u64 {
+        let index = (u64::from(handle.index()) << Call::BITS) | u64::from(call.number());
+        self.table
+            .get(index as usize)
+            .map_or(0, |a| a.load(Ordering::Acquire))
+    }
+
+    /// Replug: one atomic store; the stub loads the slot once per call.
+    pub(crate) fn store(&self, index: u64, target: SlotTarget) {
+        if let Some(slot) = self.table.get(index as usize) {
+            slot.store(slot_address(target), Ordering::Release);
+        }
+    }
+}
+
+/// Gives a new user thread its table and stub (synthesis on only). With
+/// synthesis on, a thread cannot run without its own stub (the CPU would
+/// enter another thread's), so failure fails the thread's creation.
+pub(crate) fn for_new_thread(kernel_stack_top: u64) -> Result<Option<ThreadSynth>, SysError> {
+    if !config().enabled {
+        return Ok(None);
+    }
+    ThreadSynth::new(kernel_stack_top).map(Some)
+}
+
+/// On every switch: point the CPU at the next thread's stub (the switch
+/// itself notes the quiescent point for code retirement, in sk-machine).
+pub(crate) fn on_thread_switch(core: &Core, next: ThreadId) {
+    let cfg = config();
+    if !cfg.enabled {
+        return;
+    }
+    // A thread without a stub (a kernel thread) must never enter another
+    // thread's stub: point the CPU back at the generic entry.
+    let stub = core
+        .threads
+        .get(&next)
+        .and_then(|t| t.synth.as_ref())
+        .map_or_else(sk_machine::syscall::syscall_entry_address, |s| {
+            s.stub.block.address()
+        });
+    // Why pointing the CPU at `stub` is sound (both arms below): `stub`
+    // is the generic entry, or the entry stub of `next`,
+    // the thread the scheduler switches to right after this (under the
+    // same lock): made for it by `ThreadSynth::new` with its own kernel
+    // stack top and routine table, installed, and dropped (retired) only
+    // with the thread, which then never runs in ring 3 again; the next
+    // switch replaces the entry before any other thread reaches ring 3.
+    // Its table's slots only ever hold what `slot_address` gives (an
+    // installed routine's entry, the slow path, an error stub that lives
+    // forever), and the policy stores a slot before it retires what the
+    // slot held (`KernelMechanism`); routines' baked addresses are kept
+    // valid by the replans of this module, drained at every lock release
+    // (state.rs). docs/unsafe-inventory.md has the whole contract.
+    #[allow(unsafe_code)]
+    match cfg.entry {
+        EntryMode::Lstar => {
+            if CURRENT_LSTAR.swap(stub, Ordering::Relaxed) != stub {
+                // SAFETY: `stub` is `next`'s own installed stub or the
+                // generic entry (see above).
+                unsafe { sk_machine::synth_entry::set_entry_stub_lstar(stub) };
+            }
+        }
+        EntryMode::PerCpuSlot => {
+            // SAFETY: as for the LSTAR arm.
+            unsafe { sk_machine::synth_entry::set_entry_stub_slot(stub) }
+        }
+    }
+}
