@@ -311,6 +311,31 @@ pub fn run() -> Result<Vec<String>, String> {
         failed.push(target.into());
     }
 
+    // The kernel `run` and `bench` boot: without the test feature (code
+    // behind `cfg(feature = "ktest")` must not leave the rest unused).
+    let plain = "clippy, x86_64-unknown-none, the kernel without test support";
+    if !gate(
+        plain,
+        &[],
+        Command::new(build::cargo()).args([
+            "clippy",
+            "--quiet",
+            "--target",
+            crate::setup::TARGET,
+            "-p",
+            "sk-kernel",
+            "-p",
+            "sk-core",
+            "-p",
+            "sk-machine",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    ) {
+        failed.push(plain.into());
+    }
+
     // The other build of the benchmark program (`cargo xtask bench` boots
     // it in the Linux guest).
     let linux = "clippy, x86_64-unknown-none, sk-user-bench's Linux backend";

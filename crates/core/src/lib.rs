@@ -33,6 +33,7 @@ mod smach;
 mod smem_calls;
 mod state;
 mod synthesis;
+#[cfg(feature = "ktest")]
 pub mod testing;
 mod thread;
 mod thread_entry;

@@ -68,7 +68,11 @@ pub(crate) fn describe(sio: &Sio, max_bytes: usize) -> Result<BoundedText, SysEr
             let _ = writeln!(s, "{name} facts: {:?}", x.spec().invariants(owner));
         }
     }
-    if !config().show_addresses && !crate::testing::routine_addresses_shown() {
+    #[cfg(feature = "ktest")]
+    let shown = config().show_addresses || crate::testing::routine_addresses_shown();
+    #[cfg(not(feature = "ktest"))]
+    let shown = config().show_addresses;
+    if !shown {
         // Addresses and hole values are kernel addresses: only with
         // `synth.show`.
         return Ok(s);

@@ -124,6 +124,7 @@ pub(crate) fn read(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError> 
 /// console's are small: each byte is polled out of the UART with
 /// interrupts masked).
 pub(crate) fn write(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError> {
+    #[cfg(feature = "ktest")]
     crate::testing::leak_if_injected();
     let moved = transfer_in_chunks(
         len,

@@ -10,7 +10,7 @@ use crate::synthesis::{config, env, EntryMode};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
-use sk_abi::{Call, Handle, SysError};
+use sk_abi::SysError;
 use sk_synth::policy::{initial_slot, SlotTarget, ThreadEntryPlan};
 
 /// LSTAR's current value (to skip redundant writes).
@@ -39,9 +39,10 @@ impl ThreadSynth {
         Ok(Self { table, stub })
     }
 
-    /// Where the slot of `call` on `handle` points.
-    pub(crate) fn slot(&self, handle: Handle, call: Call) -> u64 {
-        let index = (u64::from(handle.index()) << Call::BITS) | u64::from(call.number());
+    /// Where the slot of `call` on `handle` points (for tests).
+    #[cfg(feature = "ktest")]
+    pub(crate) fn slot(&self, handle: sk_abi::Handle, call: sk_abi::Call) -> u64 {
+        let index = (u64::from(handle.index()) << sk_abi::Call::BITS) | u64::from(call.number());
         self.table
             .get(index as usize)
             .map_or(0, |a| a.load(Ordering::Acquire))
