@@ -91,6 +91,9 @@ pub const USER_PROGRAMS: &[&str] = &[
     "regcheck",
     "memhog",
     "cpuhog",
+    "racer",
+    "lenguard",
+    "drain",
 ];
 
 /// Builds the user programs (release, static ELF for the kernel's target)

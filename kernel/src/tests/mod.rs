@@ -14,4 +14,5 @@ mod programs;
 mod protection;
 mod registers;
 mod regressions;
+mod review;
 mod time;
