@@ -93,11 +93,19 @@ fn install_code(
             );
         }
     }
-    let fixups: Vec<(u64, u64)> = instance
-        .fault_fixups()
-        .map(|f| (f.access, f.fixup))
-        .collect();
-    let block = code_arena::install(block, out, &fixups).map_err(|(_, unused)| {
+    // Fault points, on the stack (a template has a handful).
+    let mut fixups = [(0u64, 0u64); 8];
+    let mut count = 0;
+    for f in instance.fault_fixups() {
+        let Some(slot) = fixups.get_mut(count) else {
+            code_arena::release(block);
+            return Err(InstallError::OutOfMemory);
+        };
+        *slot = (f.access, f.fixup);
+        count += 1;
+    }
+    let fixups = fixups.get(..count).unwrap_or_default();
+    let block = code_arena::install(block, out, fixups).map_err(|(_, unused)| {
         code_arena::release(unused);
         InstallError::OutOfMemory
     })?;

@@ -95,6 +95,11 @@ fn create(handle: Handle, a: [u64; 5]) -> Result<u64, SysError> {
     let (ptr, len) = (a[1], a[2]);
     state::with(|core| {
         let me = check_self(core, handle)?;
+        // Every object takes some kernel heap (a handle slot, a node and
+        // its name, a position cell) that the heap may take from the
+        // frames the kernel keeps in reserve: admit the call first, so a
+        // program cannot eat the reserve one small object at a time.
+        crate::memory::admit(4096)?;
         match kind {
             Kind::Smach => {
                 let args = SmachCreateArgs::from_bytes(&read_struct::<{ SmachCreateArgs::SIZE }>(

@@ -85,7 +85,7 @@ pub(crate) fn prepare_switch(core: &mut Core) -> Option<(Arc<Context>, Arc<Conte
     to_thread.ticks_left = ticks;
     let to = to_thread.context.clone();
     let smach = to_thread.scpu.smach();
-    core.current = next;
+    core.set_current(next);
     match smach
         .and_then(|s| core.smachs.get(&s))
         .and_then(|s| s.aspace.as_ref())

@@ -84,12 +84,20 @@ fn with_sio<R>(
     Ok(f(sio, fs, devices))
 }
 
-/// One piece of a read: at most the SIO's piece size of `remaining`.
-fn read_piece(handle: Handle, buf: u64, remaining: u64) -> Result<Step, SysError> {
+/// One piece of a read: at most the SIO's piece size of `remaining`, of
+/// the same open SIO as the transfer's first piece (`serial`).
+fn read_piece(
+    handle: Handle,
+    whole: (u64, u64),
+    offset: u64,
+    serial: &mut Option<u64>,
+) -> Result<Step, SysError> {
+    let (buf, len) = (whole.0.wrapping_add(offset), whole.1.saturating_sub(offset));
     state::with(|core| {
         let current = core.current;
         let (outcome, asked) = with_sio(core, handle, |sio, fs, devices| {
-            let asked = sio.piece_len(false, remaining);
+            same_open(sio, false, whole, serial)?;
+            let asked = sio.piece_len(false, len);
             sio.read(fs, devices, &mut KernelUserMemory, buf, asked)
                 .map(|outcome| (outcome, asked))
         })??;
@@ -104,13 +112,35 @@ fn read_piece(handle: Handle, buf: u64, remaining: u64) -> Result<Step, SysError
     })
 }
 
+/// The first piece of a transfer checks the whole range (`whole`: buffer
+/// and length) and notes its SIO's serial; a later piece that finds the
+/// handle closed and reused by another open (between pieces, another SCPU
+/// may run) ends the transfer with what was moved.
+fn same_open(
+    sio: &crate::state::Sio,
+    is_write: bool,
+    whole: (u64, u64),
+    serial: &mut Option<u64>,
+) -> Result<(), SysError> {
+    match *serial {
+        None => {
+            sio.check_transfer(is_write, &mut KernelUserMemory, whole.0, whole.1)?;
+            *serial = Some(sio.serial());
+            Ok(())
+        }
+        Some(s) if s == sio.serial() => Ok(()),
+        Some(_) => Err(SysError::BadHandle),
+    }
+}
+
 /// The generic read: pieces of at most the SIO's chunk size
 /// ([`Sio::chunk_bytes`]), blocking on the console until input arrives.
 pub(crate) fn read(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError> {
     loop {
+        let mut serial = None;
         let moved = transfer_in_chunks(
             len,
-            |offset, remaining| read_piece(handle, buf.wrapping_add(offset), remaining),
+            |offset, _| read_piece(handle, (buf, len), offset, &mut serial),
             scheduler::preemption_point,
         )?;
         match moved {
@@ -126,11 +156,13 @@ pub(crate) fn read(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError> 
 pub(crate) fn write(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError> {
     #[cfg(feature = "ktest")]
     crate::testing::leak_if_injected();
+    let mut serial = None;
     let moved = transfer_in_chunks(
         len,
         |offset, remaining| {
             state::with(|core| {
                 with_sio(core, handle, |sio, fs, devices| {
+                    same_open(sio, true, (buf, len), &mut serial)?;
                     let asked = sio.piece_len(true, remaining);
                     sio.write(
                         fs,

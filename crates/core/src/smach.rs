@@ -15,7 +15,7 @@ use sk_abi::{
     ExitStatus, Handle, OpenFlags, ScpuReconfigure, SmachReconfigure, SmachState, SysError,
 };
 use sk_scpu::{Scpu, UserStart};
-use sk_smach::{load_program, SmachAction, MAX_SMACHS, USER_STACK_TOP};
+use sk_smach::{load_program, SmachAction, MAX_CHILDREN, MAX_SMACHS, USER_STACK_TOP};
 
 /// Identifies a program started by the kernel itself (no parent SMACH).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,8 +28,24 @@ pub(crate) fn create(
     path: &str,
     arg: u64,
 ) -> Result<SmachId, SysError> {
-    if core.smachs.len() >= MAX_SMACHS {
+    // Exited SMACHs waiting to be released cost a record and a handle in
+    // their parent, not memory: only live ones count against the limits,
+    // kernel-wide and per parent (so one program and its descendants cannot
+    // take every slot).
+    let live = |s: &&Smach| s.state() != SmachState::Exited;
+    if core.smachs.values().filter(live).count() >= MAX_SMACHS {
         return Err(SysError::NoMemory);
+    }
+    if let Some(parent) = parent {
+        let children = core
+            .smachs
+            .values()
+            .filter(live)
+            .filter(|s| s.parent() == Some(parent))
+            .count();
+        if children >= MAX_CHILDREN {
+            return Err(SysError::NoMemory);
+        }
     }
     let node = core.fs.lookup(path).map_err(sk_sio::fs_error)?;
     let size = core.fs.stat(node).map_err(sk_sio::fs_error)?.size_bytes;

@@ -73,6 +73,23 @@ impl Core {
 
 static CORE: Mutex<Option<Core>> = Mutex::new(None);
 
+/// The running thread, readable without the lock (trap handlers that may
+/// interrupt a holder of the lock read it). Written with `Core::current`.
+static CURRENT: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// The running thread's id, without taking the lock.
+pub(crate) fn current_thread() -> ThreadId {
+    CURRENT.load(core::sync::atomic::Ordering::Acquire)
+}
+
+impl Core {
+    /// Makes `id` the running thread (the lock-free mirror too).
+    pub(crate) fn set_current(&mut self, id: ThreadId) {
+        self.current = id;
+        CURRENT.store(id, core::sync::atomic::Ordering::Release);
+    }
+}
+
 /// Runs `f` on the kernel state with interrupts masked; before the lock is
 /// released, file-system events raised meanwhile are applied to the
 /// synthesized routines they concern.
@@ -95,5 +112,6 @@ pub fn with_fs<R>(f: impl FnOnce(&mut FileSystem) -> R) -> R {
 }
 
 pub(crate) fn install(core: Core) {
+    CURRENT.store(core.current, core::sync::atomic::Ordering::Release);
     sk_machine::cpu::without_interrupts(|| *CORE.lock() = Some(core));
 }

@@ -39,6 +39,8 @@ static ARMED_FOR: AtomicU64 = AtomicU64::new(0);
 static ORPHANED: AtomicU64 = AtomicU64::new(0);
 static COUNT: AtomicU64 = AtomicU64::new(0);
 static LAST: AtomicU64 = AtomicU64::new(0);
+/// The thread whose traced call `LAST` counts.
+static LAST_FOR: AtomicU64 = AtomicU64::new(0);
 
 /// Allows `TraceNextCall` (boot option `trace`).
 pub(crate) fn enable(on: bool) {
@@ -79,7 +81,12 @@ pub(crate) fn cancel() {
 
 /// Kernel instructions of the last traced call.
 pub(crate) fn last() -> u64 {
-    LAST.load(Ordering::SeqCst)
+    // Each thread sees only the count of its own traced call.
+    if LAST_FOR.load(Ordering::SeqCst) == crate::state::current_thread() {
+        LAST.load(Ordering::SeqCst)
+    } else {
+        0
+    }
 }
 
 fn on_debug(frame: &mut TrapFrame) -> bool {
@@ -89,11 +96,13 @@ fn on_debug(frame: &mut TrapFrame) -> bool {
     if frame.from_user() {
         return on_user_debug(frame);
     }
-    if ARMED_FOR.load(Ordering::SeqCst) == 0 {
-        // Not counting (never armed, or cancelled by a thread switch): a
-        // stray single-step in the kernel, e.g. the `#DB` a `mov ss` held
-        // back across `syscall`, or the rest of a cancelled count; stop
-        // stepping. The program gets its own `#DB` back in user mode.
+    let armed = ARMED_FOR.load(Ordering::SeqCst);
+    if armed == 0 || armed != crate::state::current_thread() {
+        // Not counting (never armed, cancelled by a thread switch, or armed
+        // by another thread than the one stepping): a stray single-step in
+        // the kernel, e.g. the `#DB` a `mov ss` held back across `syscall`,
+        // or the rest of a cancelled count; stop stepping. The program gets
+        // its own `#DB` back in user mode.
         frame.rflags &= !TF;
         return true;
     }
@@ -117,9 +126,10 @@ fn on_debug(frame: &mut TrapFrame) -> bool {
 /// From user mode no kernel lock is held on this CPU, so the state may be
 /// consulted.
 fn on_user_debug(frame: &mut TrapFrame) -> bool {
-    let current = crate::state::with(|core| core.current);
+    let current = crate::state::current_thread();
     if ARMED_FOR.load(Ordering::SeqCst) == current && COUNT.load(Ordering::SeqCst) > 0 {
         LAST.store(COUNT.swap(0, Ordering::SeqCst), Ordering::SeqCst);
+        LAST_FOR.store(current, Ordering::SeqCst);
         ARMED_FOR.store(0, Ordering::SeqCst);
         sk_machine::syscall::keep_trap_flag_on_entry(false);
         frame.rflags &= !TF;

@@ -181,6 +181,17 @@ impl Arena {
     /// A block of size class `class`: `(address, recycled)`, where a
     /// recycled block still holds old bytes (fresh pages are all `int3`).
     fn allocate(&mut self, class: usize) -> Result<(u64, bool), InstallError> {
+        // The bookkeeping lists are reserved at the first allocation, so a
+        // block freed or retired later never moves the heap (leak checks
+        // compare heap bytes in use before and after a workload).
+        if self.retired.capacity() == 0 {
+            let _ = self.retired.try_reserve_exact(RETIRED_RESERVE);
+        }
+        if let Some(list) = self.free.get_mut(class) {
+            if list.capacity() == 0 {
+                let _ = list.try_reserve_exact(FREE_RESERVE);
+            }
+        }
         if let Some(address) = self.free[class].pop() {
             return Ok((address, true));
         }
@@ -191,6 +202,11 @@ impl Arena {
             return Err(InstallError::OutOfMemory);
         }
         while self.mapped_end < end {
+            // Code memory stops at the kernel's frame reserve, as user
+            // memory does (synthesis then falls back to the generic path).
+            if paging::frames().free_frames() <= crate::user_frame::KERNEL_RESERVE_FRAMES {
+                return Err(InstallError::OutOfMemory);
+            }
             let frame = paging::frames()
                 .allocate_frame()
                 .ok_or(InstallError::OutOfMemory)?;

@@ -27,6 +27,32 @@ pub enum ReadOutcome {
 }
 
 impl<R> Sio<R> {
+    /// The checks a read (`is_write` false) or write of `len` bytes at
+    /// `buf` makes before it moves anything, in the same order: open for
+    /// the op, then the user range. A transfer split into pieces makes
+    /// them once for its whole range, so a range that wraps or leaves user
+    /// space moves nothing even if its first pieces are good.
+    ///
+    /// # Errors
+    /// [`SysError::NotPermitted`], [`SysError::BadAddress`].
+    pub fn check_transfer(
+        &self,
+        is_write: bool,
+        user: &mut impl UserMemory,
+        buf: u64,
+        len: u64,
+    ) -> Result<(), SysError> {
+        let needed = if is_write {
+            OpenFlags::WRITE
+        } else {
+            OpenFlags::READ
+        };
+        if !self.flags().contains(needed) {
+            return Err(SysError::NotPermitted);
+        }
+        user.check(buf, len)
+    }
+
     /// The generic read of `len` bytes into user memory at `buf`.
     ///
     /// # Errors

@@ -33,6 +33,7 @@ pub enum Target {
 /// An open SIO. `R` is the kernel's synthesized-routine state for it.
 #[derive(Debug)]
 pub struct Sio<R> {
+    serial: u64,
     target: Target,
     flags: OpenFlags,
     position: Box<[AtomicU64; 1]>,
@@ -42,6 +43,9 @@ pub struct Sio<R> {
     /// `owner-holds-code`; the kernel retires them when it closes the SIO).
     pub routines: Option<R>,
 }
+
+/// Serial numbers of opens: never reused while the kernel runs.
+static NEXT_SERIAL: AtomicU64 = AtomicU64::new(1);
 
 /// A position cell, allocated fallibly.
 fn position_cell() -> Result<Box<[AtomicU64; 1]>, SysError> {
@@ -72,6 +76,7 @@ impl<R> Sio<R> {
             _ => open_node(fs, path, flags)?,
         };
         Ok(Self {
+            serial: NEXT_SERIAL.fetch_add(1, Ordering::Relaxed),
             target,
             flags,
             position,
@@ -90,6 +95,14 @@ impl<R> Sio<R> {
             }
         }
         self.routines
+    }
+
+    /// This open's serial number, unique while the kernel runs: a handle
+    /// number is reused by the next open, a serial never is. A call that
+    /// looks its SIO up more than once (a long transfer, piece by piece)
+    /// checks it still has the same one.
+    pub fn serial(&self) -> u64 {
+        self.serial
     }
 
     /// What it names.

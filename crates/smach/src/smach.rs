@@ -15,6 +15,9 @@ use sk_smem::Regions;
 /// creates machines in a loop can take).
 pub const MAX_SMACHS: usize = 512;
 
+/// Most live children one SMACH may have.
+pub const MAX_CHILDREN: usize = 64;
+
 /// A synthetic machine. `R`: SIO routine state; `A`: address space.
 #[derive(Debug)]
 pub struct Smach<R, A> {

@@ -81,3 +81,61 @@ impl Invariant {
         }
     }
 }
+
+/// Most facts one routine bakes in.
+pub const MAX_INVARIANTS: usize = 8;
+
+/// The facts one routine bakes in: a list of at most [`MAX_INVARIANTS`],
+/// kept inline (naming a routine's facts never allocates).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Invariants {
+    items: [Invariant; MAX_INVARIANTS],
+    len: usize,
+}
+
+impl Invariants {
+    /// No facts.
+    pub const fn new() -> Self {
+        Self {
+            items: [Invariant::NotShared; MAX_INVARIANTS],
+            len: 0,
+        }
+    }
+
+    /// Adds a fact (ignored past [`MAX_INVARIANTS`]; no template bakes in
+    /// that many).
+    pub fn push(&mut self, invariant: Invariant) {
+        if let Some(slot) = self.items.get_mut(self.len) {
+            *slot = invariant;
+            self.len = self.len.saturating_add(1);
+        }
+    }
+}
+
+impl Default for Invariants {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl core::ops::Deref for Invariants {
+    type Target = [Invariant];
+
+    fn deref(&self) -> &[Invariant] {
+        self.items.get(..self.len).unwrap_or_default()
+    }
+}
+
+impl Extend<Invariant> for Invariants {
+    fn extend<T: IntoIterator<Item = Invariant>>(&mut self, iter: T) {
+        for invariant in iter {
+            self.push(invariant);
+        }
+    }
+}
+
+impl core::fmt::Debug for Invariants {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}

@@ -23,7 +23,7 @@ pub use hole::{
 };
 pub use instance::{FaultFixup, Instance};
 pub use instantiate::{instantiate, instantiate_values, Smap, SMAP_NOP};
-pub use invariant::{DeviceKind, Invariant, InvariantKind};
+pub use invariant::{DeviceKind, Invariant, InvariantKind, Invariants, MAX_INVARIANTS};
 pub use registers::Reg;
 pub use template::{FaultPoint, Template};
 pub use verify::{verify_instance, VerifyError};

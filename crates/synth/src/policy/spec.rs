@@ -7,15 +7,13 @@
 //! interchangeable, so "installed spec ≠ planned spec" is the whole replug
 //! rule. Neighbours: the generated holes structs in [`crate::templates`].
 
-use alloc::vec::Vec;
-
 use crate::templates::{
     DevMemReadHoles, DevNullWriteHoles, DevZeroReadHoles, GenericTrampolineHoles, RamFileReadHoles,
     RamFileWriteHoles, TtyWriteHoles,
 };
 use crate::{
-    instantiate, DeviceKind, HoleSet, HoleValues, Imm32, Imm64, Instance, Invariant, Rel32Target,
-    Smap, SynthError, Template,
+    instantiate, DeviceKind, HoleSet, HoleValues, Imm32, Imm64, Instance, Invariant, Invariants,
+    Rel32Target, Smap, SynthError, Template,
 };
 
 /// The file facts a RAM-file routine was made at, beyond its hole values:
@@ -132,14 +130,14 @@ impl RoutineSpec {
     /// The concrete facts the routine bakes in, for `show` and review: one
     /// per kind its template declares. `owner` is the thread whose table
     /// holds it.
-    pub fn invariants(&self, owner: u64) -> Vec<Invariant> {
+    pub fn invariants(&self, owner: u64) -> Invariants {
         use Invariant as I;
         let single = [I::SingleOwner { thread: owner }, I::NotShared];
         let file_data = |file: &FileBasis| I::FileData {
             node: file.node,
             generation: file.generation,
         };
-        let mut facts = Vec::new();
+        let mut facts = Invariants::new();
         match self {
             Self::DevNullWrite(_) => {
                 facts.extend([I::DeviceKind(DeviceKind::Null), I::OpenForWrite]);
