@@ -132,7 +132,7 @@ unsafe extern "C" fn capture(_frame: *mut Frame) {
         "pop rbp",
         "pop rbx",
         "ret",
-        keep = const !((1_u64 << 18) | (1 << 14)) as i32,
+        keep = const !((1_i32 << 18) | (1 << 14)),
     )
 }
 

@@ -33,14 +33,24 @@ pub(crate) fn stats_path(out: &mut [u8; 48], seed: u64) -> &str {
 impl Fuzzer<'_> {
     /// Starts a child fuzzer with `seed` and `calls`.
     pub(crate) fn spawn_fuzzer(&mut self, seed: u64, calls: u64) -> Option<u32> {
-        let plan = Plan { mode: Mode::Child, seed, calls, strict: self.strict };
+        let plan = Plan {
+            mode: Mode::Child,
+            seed,
+            calls,
+            strict: self.strict,
+        };
         self.spawn(SYSFUZZ, plan.to_arg(), Role::Fuzzer(seed), Some(0))
     }
 
     /// Starts a victim of `kind` ([`VICTIM_BUSY`], ...), at the lowest
     /// priority.
     pub(crate) fn spawn_victim(&mut self, seed: u64, kind: u64) -> Option<u32> {
-        let plan = Plan { mode: Mode::Victim, seed, calls: kind, strict: false };
+        let plan = Plan {
+            mode: Mode::Victim,
+            seed,
+            calls: kind,
+            strict: false,
+        };
         let handle = self.spawn(SYSFUZZ, plan.to_arg(), Role::Victim, None)?;
         self.lowest_priority(handle);
         Some(handle)
@@ -50,14 +60,28 @@ impl Fuzzer<'_> {
     fn lowest_priority(&mut self, handle: u32) {
         let registers = sk_abi::SmachReconfigure::Priority(0).to_registers();
         let cell = self.cell_of(handle, Call::Reconfigure);
-        let _ = self.sys(word(handle, Call::Reconfigure), &registers, [(0, 0); 2], cell, "victim priority", Expect::Is(Ok(0)));
+        let _ = self.sys(
+            word(handle, Call::Reconfigure),
+            &registers,
+            [(0, 0); 2],
+            cell,
+            "victim priority",
+            Expect::Is(Ok(0)),
+        );
     }
 
     /// Kills a victim (it is running, or blocked in a call).
     pub(crate) fn kill(&mut self, handle: u32) {
         let cell = self.cell_of(handle, Call::Terminate);
         let status = self.rng.next_u64();
-        let _ = self.sys(word(handle, Call::Terminate), &[status], [(0, 0); 2], cell, "kill victim SMACH", Expect::Is(Ok(0)));
+        let _ = self.sys(
+            word(handle, Call::Terminate),
+            &[status],
+            [(0, 0); 2],
+            cell,
+            "kill victim SMACH",
+            Expect::Is(Ok(0)),
+        );
         self.objects.remove(handle);
         self.stats.kills += 1;
     }
@@ -70,7 +94,8 @@ impl Fuzzer<'_> {
         for _ in 0..count.min(4) {
             let entry = entries::draw(self.entries, &mut self.rng);
             self.entries += 1;
-            if let Some(handle) = self.spawn(HOSTILE, entry.arg(), Role::Hostile(entry.want), None) {
+            if let Some(handle) = self.spawn(HOSTILE, entry.arg(), Role::Hostile(entry.want), None)
+            {
                 if let Some(slot) = started.get_mut(n) {
                     *slot = handle;
                     n += 1;
@@ -89,7 +114,17 @@ impl Fuzzer<'_> {
         let mut out = [0_u8; 32];
         let ptr = out.as_mut_ptr() as u64;
         let cell = self.cell_of(handle, Call::Query);
-        if self.sys(word(handle, Call::Query), &[0, ptr, 32], [(ptr, ptr + 32), (0, 0)], cell, "query child", Expect::Is(Ok(32))).is_err() {
+        if self
+            .sys(
+                word(handle, Call::Query),
+                &[0, ptr, 32],
+                [(ptr, ptr + 32), (0, 0)],
+                cell,
+                "query child",
+                Expect::Is(Ok(32)),
+            )
+            .is_err()
+        {
             return true;
         }
         SmachInfo::from_bytes(&out).is_ok_and(|info| info.state() == Ok(SmachState::Exited))
@@ -103,7 +138,10 @@ impl Fuzzer<'_> {
         }
         match self.read_stats(seed) {
             Some(stats) => into.add(&stats),
-            None => self.fail("child fuzzer", format_args!("seed {seed:#x} left no counts")),
+            None => self.fail(
+                "child fuzzer",
+                format_args!("seed {seed:#x} left no counts"),
+            ),
         }
     }
 
@@ -122,7 +160,14 @@ impl Fuzzer<'_> {
         }
         let len = (WORDS * 8) as u64;
         let cell = Cell::new(Call::Write, Some(Kind::Sio), true);
-        let _ = self.sys(word(handle, Call::Write), &[buf, len], [(buf, buf + len), (0, 0)], cell, "write counts", Expect::Is(Ok(len)));
+        let _ = self.sys(
+            word(handle, Call::Write),
+            &[buf, len],
+            [(buf, buf + len), (0, 0)],
+            cell,
+            "write counts",
+            Expect::Is(Ok(len)),
+        );
         self.close_plain(handle);
     }
 
@@ -134,11 +179,21 @@ impl Fuzzer<'_> {
         let buf = self.arena.zone().buf_a();
         let len = (WORDS * 8) as u64;
         let cell = Cell::new(Call::Read, Some(Kind::Sio), true);
-        let got = self.sys(word(handle, Call::Read), &[buf, len], [(buf, buf + len), (0, 0)], cell, "read counts", Expect::Is(Ok(len)));
+        let got = self.sys(
+            word(handle, Call::Read),
+            &[buf, len],
+            [(buf, buf + len), (0, 0)],
+            cell,
+            "read counts",
+            Expect::Is(Ok(len)),
+        );
         self.close_plain(handle);
         got.ok()?;
         let mut words = [0_u64; WORDS];
-        for (word, chunk) in words.iter_mut().zip(self.arena.buffer(buf, len).chunks_exact(8)) {
+        for (word, chunk) in words
+            .iter_mut()
+            .zip(self.arena.buffer(buf, len).chunks_exact(8))
+        {
             let mut bytes = [0_u8; 8];
             bytes.copy_from_slice(chunk);
             *word = u64::from_le_bytes(bytes);

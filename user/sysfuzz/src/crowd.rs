@@ -94,7 +94,13 @@ extern "C" fn worker(arg: u64) -> ! {
     if let Some(regions) = map_zone(arg + 1) {
         let handles = regions.each_ref().map(|r| r.handle().index());
         let seed = derive_seed(SEED.load(Ordering::Acquire), arg + 1);
-        let mut fuzzer = Fuzzer::new(TAG.load(Ordering::Acquire), arg + 1, seed, &handles, SPIN_TOP.load(Ordering::Acquire));
+        let mut fuzzer = Fuzzer::new(
+            TAG.load(Ordering::Acquire),
+            arg + 1,
+            seed,
+            &handles,
+            SPIN_TOP.load(Ordering::Acquire),
+        );
         fuzzer.solo = false;
         fuzzer.strict = STRICT.load(Ordering::Acquire);
         fuzzer.shared = Some(&SHARED);
@@ -137,7 +143,12 @@ fn end_worker(index: usize) -> ! {
     if SysError::decode_return(rax) == Err(SysError::Busy) {
         SELF_TERMINATE_BUSY.store(true, Ordering::Release);
     }
-    let echo = Plan { mode: Mode::Echo, seed: 0, calls: 1, strict: false };
+    let echo = Plan {
+        mode: Mode::Echo,
+        seed: 0,
+        calls: 1,
+        strict: false,
+    };
     if let Ok(child) = Smach::spawn_with_arg(crate::objects::SYSFUZZ, echo.to_arg()) {
         let _ = child.suspend();
         if let Some(waited) = WAITED.get(index) {
@@ -169,7 +180,12 @@ extern "C" fn victim(_arg: u64) -> ! {
 
 /// Starts `count` workers for fuzzer `owner` (its SMACH's first), each with
 /// `budget` calls and `quantum_us`; returns their handles.
-pub(crate) fn start_workers(owner: &mut Fuzzer<'_>, count: usize, seed: u64, budget: u64) -> ([u32; MAX_WORKERS], usize) {
+pub(crate) fn start_workers(
+    owner: &mut Fuzzer<'_>,
+    count: usize,
+    seed: u64,
+    budget: u64,
+) -> ([u32; MAX_WORKERS], usize) {
     TAG.store(owner.tag, Ordering::Release);
     SEED.store(seed, Ordering::Release);
     BUDGET.store(budget, Ordering::Release);
@@ -200,21 +216,45 @@ pub(crate) fn start_workers(owner: &mut Fuzzer<'_>, count: usize, seed: u64, bud
 }
 
 /// `create(Kind::Scpu)` through the owner's checked call.
-fn start_thread(owner: &mut Fuzzer<'_>, entry: extern "C" fn(u64) -> !, stack: &'static mut [u8], arg: u64, quantum_us: u32) -> Option<u32> {
+fn start_thread(
+    owner: &mut Fuzzer<'_>,
+    entry: extern "C" fn(u64) -> !,
+    stack: &'static mut [u8],
+    arg: u64,
+    quantum_us: u32,
+) -> Option<u32> {
     let top = (stack.as_ptr() as u64 + stack.len() as u64) & !15;
-    let args = sk_abi::ScpuCreateArgs { entry: entry as *const () as u64, stack_top: top, arg, priority: 0, quantum_us }.to_bytes();
+    let args = sk_abi::ScpuCreateArgs {
+        entry: entry as *const () as u64,
+        stack_top: top,
+        arg,
+        priority: 0,
+        quantum_us,
+    }
+    .to_bytes();
     let ptr = args.as_ptr() as u64;
     let cell = Cell::new(Call::Create, Some(Kind::Scpu), true);
     // SAFETY: the thread runs a safe Rust function on a stack taken from
     // its `Stack` for good (no one else ever uses it); everything it shares
     // with this thread is atomics and its own zone.
-    let got = unsafe { owner.sys_raw(word(0, Call::Create), &[u64::from(Kind::Scpu), ptr, 32], [(ptr, ptr + 32), (0, 0)], cell, "create worker SCPU", Expect::Ok) };
+    let got = unsafe {
+        owner.sys_raw(
+            word(0, Call::Create),
+            &[u64::from(Kind::Scpu), ptr, 32],
+            [(ptr, ptr + 32), (0, 0)],
+            cell,
+            "create worker SCPU",
+            Expect::Ok,
+        )
+    };
     got.ok().and_then(|h| u32::try_from(h).ok())
 }
 
 /// Whether the first `count` workers are done.
 pub(crate) fn workers_done(count: usize) -> bool {
-    DONE.iter().take(count).all(|done| done.load(Ordering::Acquire))
+    DONE.iter()
+        .take(count)
+        .all(|done| done.load(Ordering::Acquire))
 }
 
 /// Terminates the workers (blocked waiting for a suspended child, which
@@ -222,11 +262,25 @@ pub(crate) fn workers_done(count: usize) -> bool {
 pub(crate) fn collect_workers(owner: &mut Fuzzer<'_>, handles: &[u32], into: &mut Stats) {
     for (index, &handle) in handles.iter().enumerate() {
         let cell = Cell::new(Call::Terminate, Some(Kind::Scpu), true);
-        let _ = owner.sys(word(handle, Call::Terminate), &[0], [(0, 0); 2], cell, "terminate worker", Expect::Is(Ok(0)));
+        let _ = owner.sys(
+            word(handle, Call::Terminate),
+            &[0],
+            [(0, 0); 2],
+            cell,
+            "terminate worker",
+            Expect::Is(Ok(0)),
+        );
         let waited = WAITED.get(index).map_or(0, |w| w.swap(0, Ordering::AcqRel));
         if waited != 0 {
             let cell = Cell::new(Call::Terminate, Some(Kind::Smach), true);
-            let _ = owner.sys(word(waited, Call::Terminate), &[0], [(0, 0); 2], cell, "release a worker's child", Expect::Is(Ok(0)));
+            let _ = owner.sys(
+                word(waited, Call::Terminate),
+                &[0],
+                [(0, 0); 2],
+                cell,
+                "release a worker's child",
+                Expect::Is(Ok(0)),
+            );
         }
         if let Some(result) = RESULTS.get(index) {
             let mut words = [0_u64; WORDS];
@@ -237,7 +291,10 @@ pub(crate) fn collect_workers(owner: &mut Fuzzer<'_>, handles: &[u32], into: &mu
         }
     }
     if SELF_TERMINATE_BUSY.swap(false, Ordering::AcqRel) {
-        owner.known(KnownBug::SelfTerminateBusy, format_args!("terminate on a worker's own SCPU handle came back Busy"));
+        owner.known(
+            KnownBug::SelfTerminateBusy,
+            format_args!("terminate on a worker's own SCPU handle came back Busy"),
+        );
     }
 }
 
@@ -251,17 +308,38 @@ pub(crate) fn start_victim(owner: &mut Fuzzer<'_>) -> Option<u32> {
 /// closes the SIO it opened.
 pub(crate) fn kill_victim(owner: &mut Fuzzer<'_>, handle: u32) {
     let cell = Cell::new(Call::Terminate, Some(Kind::Scpu), true);
-    let _ = owner.sys(word(handle, Call::Terminate), &[0], [(0, 0); 2], cell, "kill victim SCPU", Expect::Is(Ok(0)));
+    let _ = owner.sys(
+        word(handle, Call::Terminate),
+        &[0],
+        [(0, 0); 2],
+        cell,
+        "kill victim SCPU",
+        Expect::Is(Ok(0)),
+    );
     let zero = VICTIM_HANDLE.swap(0, Ordering::SeqCst);
     if zero != 0 {
         let cell = Cell::new(Call::Terminate, Some(Kind::Sio), true);
-        let _ = owner.sys(word(zero, Call::Terminate), &[0], [(0, 0); 2], cell, "close the victim's SIO", Expect::Is(Ok(0)));
+        let _ = owner.sys(
+            word(zero, Call::Terminate),
+            &[0],
+            [(0, 0); 2],
+            cell,
+            "close the victim's SIO",
+            Expect::Is(Ok(0)),
+        );
     }
     // Its thread is gone: a call on its handle names nothing.
     let cell = Cell::new(Call::Query, None, false);
     let mut out = [0_u8; 24];
     let ptr = out.as_mut_ptr() as u64;
     if owner.solo {
-        let _ = owner.sys(word(handle, Call::Query), &[0, ptr, 24], [(ptr, ptr + 24), (0, 0)], cell, "query killed SCPU", Expect::Err(SysError::BadHandle));
+        let _ = owner.sys(
+            word(handle, Call::Query),
+            &[0, ptr, 24],
+            [(ptr, ptr + 24), (0, 0)],
+            cell,
+            "query killed SCPU",
+            Expect::Err(SysError::BadHandle),
+        );
     }
 }

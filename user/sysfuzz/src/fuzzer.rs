@@ -273,7 +273,7 @@ impl<'a> Fuzzer<'a> {
         fuzzer.stats.instances = 1;
         let mut rng = fuzzer.rng.fork(99);
         for byte in fuzzer.arena.source().iter_mut() {
-            *byte = rng.next_u64() as u8;
+            *byte = rng.byte();
         }
         fuzzer
     }
@@ -328,8 +328,7 @@ impl<'a> Fuzzer<'a> {
         }
         self.frame.before = before;
         self.frame.set_flags = if self.rng.below(16) == 0 {
-            [regs::AC, regs::DF, regs::NT, regs::AC | regs::DF | regs::NT]
-                [self.rng.index(4)]
+            [regs::AC, regs::DF, regs::NT, regs::AC | regs::DF | regs::NT][self.rng.index(4)]
         } else {
             0
         };
@@ -358,17 +357,23 @@ impl<'a> Fuzzer<'a> {
         let got = SysError::decode_return(rax);
         if let Some((tag, index, from, to)) = trace_window() {
             if tag == self.tag && index == self.index && (from..to).contains(&self.stats.total) {
-                println!("trace {:x}.{} #{}: {what}: word {word:#x} args {args:x?} -> {got:?}", self.tag, self.index, self.stats.total);
+                println!(
+                    "trace {:x}.{} #{}: {what}: word {word:#x} args {args:x?} -> {got:?}",
+                    self.tag, self.index, self.stats.total
+                );
             }
         }
         let is_out_of_memory = matches!(got, Err(SysError::NoMemory | SysError::NoSpace));
         if is_out_of_memory {
             self.stats.no_memory += 1;
         }
-        if !expect.accepts(got) && !(self.pressure && is_out_of_memory) {
+        let excused = self.pressure && is_out_of_memory;
+        if !expect.accepts(got) && !excused {
             self.fail(
                 "result",
-                format_args!("{what} (word {word:#x}, args {args:x?}): got {got:?}, want {expect:?}"),
+                format_args!(
+                    "{what} (word {word:#x}, args {args:x?}): got {got:?}, want {expect:?}"
+                ),
             );
         }
         got
@@ -432,9 +437,17 @@ impl<'a> Fuzzer<'a> {
 
     /// Checks a handle a `create` returned: the predicted one when alone;
     /// never one this fuzzer already holds.
-    pub(crate) fn check_new_handle(&mut self, what: &str, predicted: Option<u32>, got: u64) -> Option<u32> {
+    pub(crate) fn check_new_handle(
+        &mut self,
+        what: &str,
+        predicted: Option<u32>,
+        got: u64,
+    ) -> Option<u32> {
         let Ok(handle) = u32::try_from(got) else {
-            self.fail(what, format_args!("handle {got:#x} does not fit in 32 bits"));
+            self.fail(
+                what,
+                format_args!("handle {got:#x} does not fit in 32 bits"),
+            );
             return None;
         };
         if handle < 2 || self.objects.contains(handle) {
@@ -452,11 +465,9 @@ impl<'a> Fuzzer<'a> {
 
     /// Tracks a handle a `create` returned where none was expected.
     pub(crate) fn stray(&mut self, result: Result<u64, SysError>) {
-        if let Ok(handle) = result.map(u32::try_from) {
-            if let Ok(handle) = handle {
-                if !self.objects.insert(handle, Obj::Stray) {
-                    self.close_raw(handle);
-                }
+        if let Ok(Ok(handle)) = result.map(u32::try_from) {
+            if !self.objects.insert(handle, Obj::Stray) {
+                self.close_raw(handle);
             }
         }
     }
@@ -542,9 +553,7 @@ impl<'a> Fuzzer<'a> {
                 self.close_twin(index);
             }
         }
-        let (handles, n) = self
-            .objects
-            .handles_where(|obj| !matches!(obj, Obj::Arena));
+        let (handles, n) = self.objects.handles_where(|obj| !matches!(obj, Obj::Arena));
         for &handle in handles.iter().take(n) {
             match self.objects.get(handle) {
                 Some(Obj::Smach(child)) => self.end_child(handle, child),

@@ -107,7 +107,7 @@ fn main() -> i32 {
         return 2;
     };
     match plan.mode {
-        Mode::Echo => i32::from(plan.seed as u8),
+        Mode::Echo => i32::from(plan.seed.to_le_bytes()[0]),
         Mode::Victim => victim::run(plan),
         Mode::Main | Mode::Child => fuzz(plan),
     }
@@ -195,8 +195,13 @@ fn crowd_phase(fuzzer: &mut Fuzzer<'_>, plan: &Plan, budgets: &Budgets, total: &
     fuzzer.solo = false;
     fuzzer.shared = Some(&crowd::SHARED);
     fuzzer.owns_shared = true;
-    let (workers, worker_count) = crowd::start_workers(fuzzer, budgets.workers, plan.seed, budgets.worker);
-    let mut victim_scpu = if budgets.hostile { crowd::start_victim(fuzzer) } else { None };
+    let (workers, worker_count) =
+        crowd::start_workers(fuzzer, budgets.workers, plan.seed, budgets.worker);
+    let mut victim_scpu = if budgets.hostile {
+        crowd::start_victim(fuzzer)
+    } else {
+        None
+    };
 
     let begin = fuzzer.stats.total;
     let end = begin + budgets.crowd;
@@ -212,8 +217,11 @@ fn crowd_phase(fuzzer: &mut Fuzzer<'_>, plan: &Plan, budgets: &Budgets, total: &
         // Victims die early in this fuzzer's share (they take CPU time
         // from the fuzzers while they live), at spread points.
         if next_kill < kills && done >= budgets.crowd * (next_kill + 1) / (8 * (kills + 1)) {
-            match victims.get(next_kill as usize).copied() {
-                Some(handle) if (next_kill as usize) < victim_count => fuzzer.kill(handle),
+            match victims
+                .get(usize::try_from(next_kill).unwrap_or(usize::MAX))
+                .copied()
+            {
+                Some(handle) if next_kill < victim_count as u64 => fuzzer.kill(handle),
                 _ => {
                     if let Some(handle) = victim_scpu.take() {
                         crowd::kill_victim(fuzzer, handle);
@@ -233,7 +241,7 @@ fn crowd_phase(fuzzer: &mut Fuzzer<'_>, plan: &Plan, budgets: &Budgets, total: &
             fuzzer.hostile_batch(2);
             next_batch += 1;
         }
-        if fuzzer.stats.total >= end && steps % 64 == 0 {
+        if fuzzer.stats.total >= end && steps.is_multiple_of(64) {
             let workers_done = crowd::workers_done(worker_count);
             let children_done = children
                 .iter()
@@ -250,7 +258,11 @@ fn crowd_phase(fuzzer: &mut Fuzzer<'_>, plan: &Plan, budgets: &Budgets, total: &
     fuzzer.unpublish_all();
     fuzzer.shared = None;
     fuzzer.owns_shared = false;
-    crowd::collect_workers(fuzzer, workers.get(..worker_count).unwrap_or_default(), total);
+    crowd::collect_workers(
+        fuzzer,
+        workers.get(..worker_count).unwrap_or_default(),
+        total,
+    );
     for &(handle, seed) in children.iter().take(child_count) {
         fuzzer.collect_fuzzer(handle, seed, total);
     }
@@ -259,11 +271,17 @@ fn crowd_phase(fuzzer: &mut Fuzzer<'_>, plan: &Plan, budgets: &Budgets, total: &
 
 /// Prints the table and totals; the exit status.
 fn report(plan: &Plan, total: &Stats, ticks: u64) -> i32 {
-    println!("sysfuzz: successes / calls per call x kind (seed {}):", plan.seed);
+    println!(
+        "sysfuzz: successes / calls per call x kind (seed {}):",
+        plan.seed
+    );
     let mut header = [0_u8; 128];
     let mut len = 0;
     for name in COLUMN_NAMES {
-        len += sio::format_into(header.get_mut(len..).unwrap_or_default(), format_args!("{name:>20}"));
+        len += sio::format_into(
+            header.get_mut(len..).unwrap_or_default(),
+            format_args!("{name:>20}"),
+        );
     }
     println!(
         "sysfuzz: {:<12}{}",
@@ -274,9 +292,23 @@ fn report(plan: &Plan, total: &Stats, ticks: u64) -> i32 {
         let mut line = [0_u8; 160];
         let mut len = 0;
         for column in 0..COLUMNS {
-            let ok = total.ok.get(row).and_then(|r| r.get(column)).copied().unwrap_or(0);
-            let calls = total.calls.get(row).and_then(|r| r.get(column)).copied().unwrap_or(0);
-            let mark = if is_applicable(row, column) || ok > 0 { ' ' } else { '-' };
+            let ok = total
+                .ok
+                .get(row)
+                .and_then(|r| r.get(column))
+                .copied()
+                .unwrap_or(0);
+            let calls = total
+                .calls
+                .get(row)
+                .and_then(|r| r.get(column))
+                .copied()
+                .unwrap_or(0);
+            let mark = if is_applicable(row, column) || ok > 0 {
+                ' '
+            } else {
+                '-'
+            };
             len += sio::format_into(
                 line.get_mut(len..).unwrap_or_default(),
                 format_args!("{:>19}{mark}", Cell2(ok, calls)),
@@ -307,7 +339,14 @@ fn report(plan: &Plan, total: &Stats, ticks: u64) -> i32 {
     for bug in KnownBug::ALL {
         let count = total.known.get(bug.index()).copied().unwrap_or(0);
         if count > 0 {
-            println!("sysfuzz: known kernel bug {bug:?}: {count} times{}", if plan.strict { " (strict: counted as failures)" } else { "" });
+            println!(
+                "sysfuzz: known kernel bug {bug:?}: {count} times{}",
+                if plan.strict {
+                    " (strict: counted as failures)"
+                } else {
+                    ""
+                }
+            );
         }
     }
     let verdict = total.verdict(plan.calls);
@@ -336,7 +375,11 @@ struct Lap {
 
 impl Lap {
     fn new(is_on: bool) -> Self {
-        Self { is_on, since: sk_user::rdtsc(), calls: 0 }
+        Self {
+            is_on,
+            since: sk_user::rdtsc(),
+            calls: 0,
+        }
     }
 
     fn done(&mut self, phase: &str, calls: u64) {

@@ -87,7 +87,6 @@ impl Zone {
     pub(crate) const fn smem_slot(self, slot: u64) -> u64 {
         self.base + SMEM_OFFSET + slot * SMEM_SLOT_BYTES
     }
-
 }
 
 /// Raw access to a fuzzer's mapped memory. All of it is plain bytes only
@@ -120,12 +119,12 @@ impl Arena {
         if !valid {
             return &mut [];
         }
-        let ptr = core::ptr::with_exposed_provenance_mut::<u8>(addr as usize);
+        let ptr = core::ptr::with_exposed_provenance_mut::<u8>(usize::try_from(addr).unwrap_or(0));
         // SAFETY: the range lies inside one of this fuzzer's mapped,
         // writable regions (checked above), which only this fuzzer uses and
         // which stay mapped for its lifetime; callers never hold two
         // overlapping slices (each use is a short copy or compare).
-        unsafe { core::slice::from_raw_parts_mut(ptr, len as usize) }
+        unsafe { core::slice::from_raw_parts_mut(ptr, usize::try_from(len).unwrap_or(0)) }
     }
 
     /// The random source bytes.

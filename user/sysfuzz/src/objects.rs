@@ -85,7 +85,10 @@ extern "C" fn spin(_arg: u64) -> ! {
 
 impl Fuzzer<'_> {
     /// Handles of this fuzzer's objects of a sort.
-    fn handles_of(&self, pick: impl Fn(&Obj) -> bool) -> ([u32; crate::fuzzer::MAX_OBJECTS], usize) {
+    fn handles_of(
+        &self,
+        pick: impl Fn(&Obj) -> bool,
+    ) -> ([u32; crate::fuzzer::MAX_OBJECTS], usize) {
         self.objects.handles_where(pick)
     }
 
@@ -102,7 +105,11 @@ impl Fuzzer<'_> {
 
     /// Creates an SMEM from `args`, wanting success; queries it and checks
     /// where it landed. Returns the handle.
-    pub(crate) fn create_smem(&mut self, args: SmemCreateArgs, want_at: Option<u64>) -> Option<u32> {
+    pub(crate) fn create_smem(
+        &mut self,
+        args: SmemCreateArgs,
+        want_at: Option<u64>,
+    ) -> Option<u32> {
         let bytes = args.to_bytes();
         let ptr = bytes.as_ptr() as u64;
         let predicted = self.next_handle();
@@ -128,7 +135,10 @@ impl Fuzzer<'_> {
         let info = self.query_smem(handle)?;
         let placed_ok = match want_at {
             Some(addr) => info.addr == addr,
-            None => info.addr >= SMEM_AREA_START && !(ZONES..ZONES + 64 * ZONE_BYTES).contains(&info.addr),
+            None => {
+                info.addr >= SMEM_AREA_START
+                    && !(ZONES..ZONES + 64 * ZONE_BYTES).contains(&info.addr)
+            }
         };
         if !placed_ok || info.len != len || info.prot != args.prot {
             self.fail("SMEM placement", format_args!("{info:?}, asked {args:?}"));
@@ -140,14 +150,17 @@ impl Fuzzer<'_> {
         let first = self.peek(info.addr);
         let last = self.peek(info.addr + len - 1);
         if first != 0 || last != 0 {
-            self.fail("SMEM contents", format_args!("fresh region at {:#x}: {first}, {last}", info.addr));
+            self.fail(
+                "SMEM contents",
+                format_args!("fresh region at {:#x}: {first}, {last}", info.addr),
+            );
         }
         Some(handle)
     }
 
     /// A byte of one of this fuzzer's SMEMs.
     fn peek(&self, addr: u64) -> u8 {
-        let ptr = core::ptr::with_exposed_provenance::<u8>(addr as usize);
+        let ptr = core::ptr::with_exposed_provenance::<u8>(usize::try_from(addr).unwrap_or(0));
         // SAFETY: `addr` lies in a region this fuzzer mapped and has not
         // unmapped (the kernel maps every page of a region readable, what
         // ever its protection); no Rust reference covers it.
@@ -164,8 +177,15 @@ impl Fuzzer<'_> {
             w = generic(w);
         }
         let cell = self.cell_of(handle, Call::Query);
-        self.sys(w, &[u64::from(QuerySelector::Info), ptr, len], [(ptr, ptr + len), (0, 0)], cell, "query SMEM", Expect::Is(Ok(24)))
-            .ok()?;
+        self.sys(
+            w,
+            &[u64::from(QuerySelector::Info), ptr, len],
+            [(ptr, ptr + len), (0, 0)],
+            cell,
+            "query SMEM",
+            Expect::Is(Ok(24)),
+        )
+        .ok()?;
         SmemInfo::from_bytes(out.get(..24).unwrap_or_default()).ok()
     }
 
@@ -190,7 +210,10 @@ impl Fuzzer<'_> {
         (0..16)
             .map(|i| zone.smem_slot((start + i) % 16))
             .find(|&addr| {
-                self.objects.handles_where(|o| matches!(o, Obj::Smem(s) if s.addr == addr)).1 == 0
+                self.objects
+                    .handles_where(|o| matches!(o, Obj::Smem(s) if s.addr == addr))
+                    .1
+                    == 0
             })
             .unwrap_or_else(|| zone.smem_slot(start))
     }
@@ -200,7 +223,14 @@ impl Fuzzer<'_> {
         let count = self.handles_of(|o| matches!(o, Obj::Smem(_))).1;
         let draw = self.rng.below(100);
         if count == 0 || (draw < 25 && count < MAX_SMEMS && self.objects.has_room(1)) {
-            let len = self.rng.pick(&[PAGE_SIZE, 2 * PAGE_SIZE, 3 * PAGE_SIZE + 5, 64 << 10, 256 << 10, 1 << 20]);
+            let len = self.rng.pick(&[
+                PAGE_SIZE,
+                2 * PAGE_SIZE,
+                3 * PAGE_SIZE + 5,
+                64 << 10,
+                256 << 10,
+                1 << 20,
+            ]);
             let prot = self.prot();
             let (addr_hint, flags, want_at) = match self.rng.below(3) {
                 0 => (0, 0, None),
@@ -213,7 +243,15 @@ impl Fuzzer<'_> {
                     (slot, 0, Some(slot))
                 }
             };
-            self.create_smem(SmemCreateArgs { addr_hint, len, prot, flags }, want_at);
+            self.create_smem(
+                SmemCreateArgs {
+                    addr_hint,
+                    len,
+                    prot,
+                    flags,
+                },
+                want_at,
+            );
             return;
         }
         let Some(handle) = self.pick_handle(|o| matches!(o, Obj::Smem(_))) else {
@@ -232,13 +270,24 @@ impl Fuzzer<'_> {
             }
             45..=64 => {
                 let prot = self.prot();
-                let registers = SmemReconfigure::Protect(Prot::from_bits_retain(prot)).to_registers();
+                let registers =
+                    SmemReconfigure::Protect(Prot::from_bits_retain(prot)).to_registers();
                 let mut w = word(handle, Call::Reconfigure);
                 if self.rng.percent(30) {
                     w = generic(w);
                 }
                 let cell = self.cell_of(handle, Call::Reconfigure);
-                if self.sys(w, &registers, [(0, 0); 2], cell, "protect SMEM", Expect::Is(Ok(0))).is_ok() {
+                if self
+                    .sys(
+                        w,
+                        &registers,
+                        [(0, 0); 2],
+                        cell,
+                        "protect SMEM",
+                        Expect::Is(Ok(0)),
+                    )
+                    .is_ok()
+                {
                     if let Some(Obj::Smem(o)) = self.objects.get_mut(handle) {
                         o.prot = prot;
                     }
@@ -257,13 +306,27 @@ impl Fuzzer<'_> {
         }
         let cell = self.cell_of(handle, Call::Terminate);
         let value = self.rng.next_u64();
-        let _ = self.sys(w, &[value], [(0, 0); 2], cell, "terminate SMEM", Expect::Is(Ok(0)));
+        let _ = self.sys(
+            w,
+            &[value],
+            [(0, 0); 2],
+            cell,
+            "terminate SMEM",
+            Expect::Is(Ok(0)),
+        );
         self.objects.remove(handle);
         if self.solo {
             let mut out = [0_u8; 24];
             let ptr = out.as_mut_ptr() as u64;
             let cell = self.cell_of(handle, Call::Query);
-            let _ = self.sys(word(handle, Call::Query), &[0, ptr, 24], [(ptr, ptr + 24), (0, 0)], cell, "query freed SMEM", Expect::Err(SysError::BadHandle));
+            let _ = self.sys(
+                word(handle, Call::Query),
+                &[0, ptr, 24],
+                [(ptr, ptr + 24), (0, 0)],
+                cell,
+                "query freed SMEM",
+                Expect::Err(SysError::BadHandle),
+            );
         }
     }
 
@@ -272,7 +335,11 @@ impl Fuzzer<'_> {
     /// a region without WRITE must refuse the bytes.
     fn smem_io(&mut self, obj: SmemObj) {
         let writable = Prot::from_bits_retain(obj.prot).contains(Prot::WRITE);
-        let source = if self.rng.percent(50) { "/dev/zero" } else { "/dev/mem" };
+        let source = if self.rng.percent(50) {
+            "/dev/zero"
+        } else {
+            "/dev/mem"
+        };
         let Some(handle) = self.open_plain(source, sk_abi::OpenFlags::READ) else {
             return;
         };
@@ -285,7 +352,11 @@ impl Fuzzer<'_> {
             (self.unmapped_addr(), Buf::Prefix(0))
         };
         let io = model::Io {
-            target: if source == "/dev/zero" { model::Target::Zero } else { model::Target::Mem },
+            target: if source == "/dev/zero" {
+                model::Target::Zero
+            } else {
+                model::Target::Mem
+            },
             can_read: true,
             can_write: false,
             append: false,
@@ -294,20 +365,52 @@ impl Fuzzer<'_> {
         };
         let want = model::read(&io, a, len, reach);
         let cell = Cell::new(Call::Read, Some(Kind::Sio), true);
-        let got_a = self.sys(word(handle, Call::Read), &[a, len], [(a, a + len), (0, 0)], cell, "read into SMEM", Expect::Is(want.result));
-        let seek = sk_abi::SioReconfigure::Seek { whence: sk_abi::Whence::Set, offset: 0 }.to_registers();
+        let got_a = self.sys(
+            word(handle, Call::Read),
+            &[a, len],
+            [(a, a + len), (0, 0)],
+            cell,
+            "read into SMEM",
+            Expect::Is(want.result),
+        );
+        let seek = sk_abi::SioReconfigure::Seek {
+            whence: sk_abi::Whence::Set,
+            offset: 0,
+        }
+        .to_registers();
         let cell_seek = Cell::new(Call::Reconfigure, Some(Kind::Sio), true);
-        let _ = self.sys(word(handle, Call::Reconfigure), &seek, [(0, 0); 2], cell_seek, "seek", Expect::Is(Ok(0)));
-        let got_b = self.sys(generic(word(handle, Call::Read)), &[b, len], [(b, b + len), (0, 0)], cell, "read into SMEM (FORCE_GENERIC)", Expect::Is(want.result));
+        let _ = self.sys(
+            word(handle, Call::Reconfigure),
+            &seek,
+            [(0, 0); 2],
+            cell_seek,
+            "seek",
+            Expect::Is(Ok(0)),
+        );
+        let got_b = self.sys(
+            generic(word(handle, Call::Read)),
+            &[b, len],
+            [(b, b + len), (0, 0)],
+            cell,
+            "read into SMEM (FORCE_GENERIC)",
+            Expect::Is(want.result),
+        );
         self.stats.twins += 1;
         if got_a != got_b {
-            self.fail("twin read into SMEM", format_args!("prot {:#x}: normal {got_a:?}, generic {got_b:?}", obj.prot));
+            self.fail(
+                "twin read into SMEM",
+                format_args!("prot {:#x}: normal {got_a:?}, generic {got_b:?}", obj.prot),
+            );
         }
         if let (Ok(n), true) = (got_a, writable) {
             let mut ok = true;
             for i in 0..n {
                 let byte = self.peek(a + i);
-                let want_byte = if source == "/dev/zero" { 0 } else { sk_abi::dev_mem_byte(i) };
+                let want_byte = if source == "/dev/zero" {
+                    0
+                } else {
+                    sk_abi::dev_mem_byte(i)
+                };
                 ok &= byte == want_byte;
             }
             if !ok {
@@ -334,7 +437,13 @@ impl Fuzzer<'_> {
         let got = self.sys(
             word(SELF, Call::Create),
             &[u64::from(Kind::Sio), ptr, 24],
-            [(ptr, ptr + 24), (path.as_ptr() as u64, path.as_ptr() as u64 + path.len() as u64)],
+            [
+                (ptr, ptr + 24),
+                (
+                    path.as_ptr() as u64,
+                    path.as_ptr() as u64 + path.len() as u64,
+                ),
+            ],
             Cell::new(Call::Create, Some(Kind::Sio), true),
             "open",
             Expect::Ok,
@@ -347,7 +456,14 @@ impl Fuzzer<'_> {
     /// Closes a plain SIO.
     pub(crate) fn close_plain(&mut self, handle: u32) {
         let cell = self.cell_of(handle, Call::Terminate);
-        let _ = self.sys(word(handle, Call::Terminate), &[0], [(0, 0); 2], cell, "close", Expect::Is(Ok(0)));
+        let _ = self.sys(
+            word(handle, Call::Terminate),
+            &[0],
+            [(0, 0); 2],
+            cell,
+            "close",
+            Expect::Is(Ok(0)),
+        );
         self.objects.remove(handle);
     }
 
@@ -361,19 +477,38 @@ impl Fuzzer<'_> {
         }
         let addr = self.free_smem_slot();
         let rw = (Prot::READ | Prot::WRITE).bits();
-        let args = SmemCreateArgs { addr_hint: addr, len: 3 * PAGE_SIZE, prot: rw, flags: SmemCreateFlags::FIXED.bits() };
+        let args = SmemCreateArgs {
+            addr_hint: addr,
+            len: 3 * PAGE_SIZE,
+            prot: rw,
+            flags: SmemCreateFlags::FIXED.bits(),
+        };
         let Some(handle) = self.create_smem(args, Some(addr)) else {
             return;
         };
         // A second FIXED region on top of it is refused.
         let bytes = args.to_bytes();
         let ptr = bytes.as_ptr() as u64;
-        let got = self.sys(word(SELF, Call::Create), &[u64::from(Kind::Smem), ptr, 24], [(ptr, ptr + 24), (0, 0)], Cell::new(Call::Create, Some(Kind::Smem), true), "overlapping FIXED SMEM", Expect::Err(SysError::Exists));
+        let got = self.sys(
+            word(SELF, Call::Create),
+            &[u64::from(Kind::Smem), ptr, 24],
+            [(ptr, ptr + 24), (0, 0)],
+            Cell::new(Call::Create, Some(Kind::Smem), true),
+            "overlapping FIXED SMEM",
+            Expect::Err(SysError::Exists),
+        );
         self.stray(got);
         for prot in [Prot::READ, Prot::READ | Prot::WRITE] {
             let registers = SmemReconfigure::Protect(prot).to_registers();
             let cell = self.cell_of(handle, Call::Reconfigure);
-            let _ = self.sys(word(handle, Call::Reconfigure), &registers, [(0, 0); 2], cell, "protect SMEM", Expect::Is(Ok(0)));
+            let _ = self.sys(
+                word(handle, Call::Reconfigure),
+                &registers,
+                [(0, 0); 2],
+                cell,
+                "protect SMEM",
+                Expect::Is(Ok(0)),
+            );
             if let Some(Obj::Smem(o)) = self.objects.get_mut(handle) {
                 o.prot = prot.bits();
             }
@@ -391,7 +526,7 @@ impl Fuzzer<'_> {
 
     /// Starts a spinning SCPU (suspended at once, mostly).
     fn create_scpu(&mut self) -> Option<u32> {
-        let priority = self.rng.below(8) as u32;
+        let priority = self.rng.below_u32(8);
         let quantum = [0, 100, 1000, 100_000][self.rng.index(4)];
         let args = ScpuCreateArgs {
             entry: spin as *const () as u64,
@@ -412,7 +547,12 @@ impl Fuzzer<'_> {
             Expect::Ok,
         );
         let handle = self.check_new_handle("create SCPU", predicted, got.ok()?)?;
-        let obj = ScpuObj { suspended: false, priority: if priority == 0 { 3 } else { priority }, asked_default: priority == 0, quantum: None };
+        let obj = ScpuObj {
+            suspended: false,
+            priority: if priority == 0 { 3 } else { priority },
+            asked_default: priority == 0,
+            quantum: None,
+        };
         if !self.objects.insert(handle, Obj::Scpu(obj)) {
             self.close_raw(handle);
             return None;
@@ -435,7 +575,14 @@ impl Fuzzer<'_> {
             w = generic(w);
         }
         let cell = self.cell_of(handle, Call::Reconfigure);
-        let got = self.sys(w, &request.to_registers(), [(0, 0); 2], cell, "reconfigure SCPU", Expect::Is(want));
+        let got = self.sys(
+            w,
+            &request.to_registers(),
+            [(0, 0); 2],
+            cell,
+            "reconfigure SCPU",
+            Expect::Is(want),
+        );
         if got.is_ok() {
             if let Some(Obj::Scpu(o)) = self.objects.get_mut(handle) {
                 match request {
@@ -459,7 +606,17 @@ impl Fuzzer<'_> {
         let mut out = [0_u8; 24];
         let ptr = out.as_mut_ptr() as u64;
         let cell = self.cell_of(handle, Call::Query);
-        if self.sys(word(handle, Call::Query), &[0, ptr, 24], [(ptr, ptr + 24), (0, 0)], cell, "query SCPU", Expect::Is(Ok(24))).is_err() {
+        if self
+            .sys(
+                word(handle, Call::Query),
+                &[0, ptr, 24],
+                [(ptr, ptr + 24), (0, 0)],
+                cell,
+                "query SCPU",
+                Expect::Is(Ok(24)),
+            )
+            .is_err()
+        {
             return;
         }
         let Ok(info) = ScpuInfo::from_bytes(&out) else {
@@ -467,7 +624,10 @@ impl Fuzzer<'_> {
         };
         let mut obj = obj;
         if obj.asked_default && info.priority == 0 && obj.priority == 3 {
-            self.known(sk_user_sysfuzz::model::KnownBug::ScpuPriorityZero, format_args!("SCPU created with priority 0 reports {info:?}"));
+            self.known(
+                sk_user_sysfuzz::model::KnownBug::ScpuPriorityZero,
+                format_args!("SCPU created with priority 0 reports {info:?}"),
+            );
             obj.priority = 0;
             if let Some(Obj::Scpu(o)) = self.objects.get_mut(handle) {
                 o.priority = 0;
@@ -506,8 +666,10 @@ impl Fuzzer<'_> {
                 let request = match self.rng.below(6) {
                     0 => ScpuReconfigure::Suspend,
                     1 => ScpuReconfigure::Resume,
-                    2 => ScpuReconfigure::Priority(self.rng.below(10) as u32),
-                    3 => ScpuReconfigure::Quantum { quantum_us: self.rng.pick(&[0, 1, 100, 5000, 200_000]) as u32 },
+                    2 => ScpuReconfigure::Priority(self.rng.below_u32(10)),
+                    3 => ScpuReconfigure::Quantum {
+                        quantum_us: self.rng.pick_u32(&[0, 1, 100, 5000, 200_000]),
+                    },
                     _ => ScpuReconfigure::Suspend,
                 };
                 self.scpu_reconfigure(handle, request);
@@ -525,14 +687,23 @@ impl Fuzzer<'_> {
     pub(crate) fn end_scpu(&mut self, handle: u32) {
         let cell = self.cell_of(handle, Call::Terminate);
         let value = self.rng.next_u64();
-        let _ = self.sys(word(handle, Call::Terminate), &[value], [(0, 0); 2], cell, "terminate SCPU", Expect::Is(Ok(0)));
+        let _ = self.sys(
+            word(handle, Call::Terminate),
+            &[value],
+            [(0, 0); 2],
+            cell,
+            "terminate SCPU",
+            Expect::Is(Ok(0)),
+        );
         self.objects.remove(handle);
     }
 
     /// The SCPU lifecycle: start, suspend, query, resume, priority, query,
     /// kill.
     pub(crate) fn scpu_sequence(&mut self) {
-        if self.handles_of(|o| matches!(o, Obj::Scpu(_))).1 >= MAX_SCPUS || !self.objects.has_room(1) {
+        if self.handles_of(|o| matches!(o, Obj::Scpu(_))).1 >= MAX_SCPUS
+            || !self.objects.has_room(1)
+        {
             self.scpu_op();
             return;
         }
@@ -542,7 +713,7 @@ impl Fuzzer<'_> {
         self.scpu_reconfigure(handle, ScpuReconfigure::Suspend);
         self.query_scpu(handle);
         self.scpu_reconfigure(handle, ScpuReconfigure::Resume);
-        let priority = self.rng.below(8) as u32;
+        let priority = self.rng.below_u32(8);
         self.scpu_reconfigure(handle, ScpuReconfigure::Priority(priority));
         self.scpu_reconfigure(handle, ScpuReconfigure::Quantum { quantum_us: 100 });
         self.query_scpu(handle);
@@ -553,7 +724,13 @@ impl Fuzzer<'_> {
     // ----- SMACH -----
 
     /// Starts `path` with `arg` as a child with `role`; returns its handle.
-    pub(crate) fn spawn(&mut self, path: &str, arg: u64, role: Role, status: Option<i32>) -> Option<u32> {
+    pub(crate) fn spawn(
+        &mut self,
+        path: &str,
+        arg: u64,
+        role: Role,
+        status: Option<i32>,
+    ) -> Option<u32> {
         if !self.objects.has_room(1) {
             return None;
         }
@@ -570,13 +747,23 @@ impl Fuzzer<'_> {
         let got = self.sys(
             word(SELF, Call::Create),
             &[u64::from(Kind::Smach), ptr, 32],
-            [(ptr, ptr + 32), (path.as_ptr() as u64, path.as_ptr() as u64 + path.len() as u64)],
+            [
+                (ptr, ptr + 32),
+                (
+                    path.as_ptr() as u64,
+                    path.as_ptr() as u64 + path.len() as u64,
+                ),
+            ],
             Cell::new(Call::Create, Some(Kind::Smach), true),
             "create SMACH",
             Expect::Ok,
         );
         let handle = self.check_new_handle("create SMACH", predicted, got.ok()?)?;
-        let obj = SmachObj { status, suspended: false, role };
+        let obj = SmachObj {
+            status,
+            suspended: false,
+            role,
+        };
         if !self.objects.insert(handle, Obj::Smach(obj)) {
             self.close_raw(handle);
             return None;
@@ -587,9 +774,15 @@ impl Fuzzer<'_> {
     /// A quick child: `sysfuzz` echoing a status, or `/bin/worker`.
     fn spawn_quick(&mut self) -> Option<u32> {
         if self.rng.percent(90) {
-            let status = self.rng.below(201);
-            let plan = Plan { mode: Mode::Echo, seed: status, calls: 1, strict: false };
-            self.spawn(SYSFUZZ, plan.to_arg(), Role::Quick, Some(status as i32))
+            let status = self.rng.below_u32(201);
+            let plan = Plan {
+                mode: Mode::Echo,
+                seed: u64::from(status),
+                calls: 1,
+                strict: false,
+            };
+            let want = i32::try_from(status).ok();
+            self.spawn(SYSFUZZ, plan.to_arg(), Role::Quick, want)
         } else {
             let n = self.rng.below(64);
             self.spawn(WORKER, n, Role::Quick, Some(sk_user_worker::status(n)))
@@ -604,11 +797,21 @@ impl Fuzzer<'_> {
         let mut out = [0_u8; 32];
         let ptr = out.as_mut_ptr() as u64;
         let cell = self.cell_of(handle, Call::Query);
-        self.sys(word(handle, Call::Query), &[0, ptr, 32], [(ptr, ptr + 32), (0, 0)], cell, "query SMACH", Expect::Is(Ok(32))).ok()?;
+        self.sys(
+            word(handle, Call::Query),
+            &[0, ptr, 32],
+            [(ptr, ptr + 32), (0, 0)],
+            cell,
+            "query SMACH",
+            Expect::Is(Ok(32)),
+        )
+        .ok()?;
         let info = SmachInfo::from_bytes(&out).ok()?;
         let state = info.state();
         let ok = match state {
-            Ok(SmachState::Exited) => obj.status.is_none_or(|s| info.exit_status().map(ExitStatus::get) == Some(s)),
+            Ok(SmachState::Exited) => obj
+                .status
+                .is_none_or(|s| info.exit_status().map(ExitStatus::get) == Some(s)),
             Ok(SmachState::Suspended) => obj.suspended,
             Ok(SmachState::Running) => !obj.suspended,
             Err(_) => false,
@@ -620,7 +823,11 @@ impl Fuzzer<'_> {
     }
 
     /// `reconfigure` on a child.
-    fn reconfigure_child(&mut self, handle: u32, request: SmachReconfigure) -> Result<u64, SysError> {
+    fn reconfigure_child(
+        &mut self,
+        handle: u32,
+        request: SmachReconfigure,
+    ) -> Result<u64, SysError> {
         let Some(Obj::Smach(obj)) = self.objects.get(handle) else {
             return Err(SysError::BadHandle);
         };
@@ -633,7 +840,14 @@ impl Fuzzer<'_> {
             _ => Expect::Is(Ok(0)),
         };
         let cell = self.cell_of(handle, Call::Reconfigure);
-        let got = self.sys(word(handle, Call::Reconfigure), &request.to_registers(), [(0, 0); 2], cell, "reconfigure SMACH", want);
+        let got = self.sys(
+            word(handle, Call::Reconfigure),
+            &request.to_registers(),
+            [(0, 0); 2],
+            cell,
+            "reconfigure SMACH",
+            want,
+        );
         if got.is_ok() {
             if let Some(Obj::Smach(o)) = self.objects.get_mut(handle) {
                 match request {
@@ -657,14 +871,24 @@ impl Fuzzer<'_> {
                 if let (Role::Hostile(want), Ok(status)) = (child.role, status) {
                     let status = ExitStatus::from_register(status).get();
                     if !want.accepts(status) {
-                        self.fail("hostile entry", format_args!("child status {status}, want {want:?}"));
+                        self.fail(
+                            "hostile entry",
+                            format_args!("child status {status}, want {want:?}"),
+                        );
                     }
                 }
             }
             Role::Victim => {}
         }
         let cell = self.cell_of(handle, Call::Terminate);
-        let _ = self.sys(word(handle, Call::Terminate), &[0], [(0, 0); 2], cell, "terminate SMACH", Expect::Is(Ok(0)));
+        let _ = self.sys(
+            word(handle, Call::Terminate),
+            &[0],
+            [(0, 0); 2],
+            cell,
+            "terminate SMACH",
+            Expect::Is(Ok(0)),
+        );
         self.objects.remove(handle);
     }
 
@@ -688,7 +912,7 @@ impl Fuzzer<'_> {
                 let request = match self.rng.below(4) {
                     0 => SmachReconfigure::Suspend,
                     1 => SmachReconfigure::Resume,
-                    _ => SmachReconfigure::Priority(self.rng.below(9) as u32),
+                    _ => SmachReconfigure::Priority(self.rng.below_u32(9)),
                 };
                 let _ = self.reconfigure_child(handle, request);
             }
@@ -700,7 +924,14 @@ impl Fuzzer<'_> {
             _ => {
                 // Kill it, whatever it is doing.
                 let cell = self.cell_of(handle, Call::Terminate);
-                let _ = self.sys(word(handle, Call::Terminate), &[0], [(0, 0); 2], cell, "kill SMACH", Expect::Is(Ok(0)));
+                let _ = self.sys(
+                    word(handle, Call::Terminate),
+                    &[0],
+                    [(0, 0); 2],
+                    cell,
+                    "kill SMACH",
+                    Expect::Is(Ok(0)),
+                );
                 self.objects.remove(handle);
             }
         }
@@ -712,34 +943,89 @@ impl Fuzzer<'_> {
         let cell = |call| Cell::new(call, Some(Kind::Smach), true);
         let mut out = [0_u8; 64];
         let ptr = out.as_mut_ptr() as u64;
-        let path_bit = if self.rng.percent(40) { sk_abi::CallWord::FORCE_GENERIC } else { 0 };
+        let path_bit = if self.rng.percent(40) {
+            sk_abi::CallWord::FORCE_GENERIC
+        } else {
+            0
+        };
         match self.rng.below(10) {
             0..=3 => {
-                let _ = self.sys(word(SELF, Call::Null) | path_bit, &[], [(0, 0); 2], cell(Call::Null), "null", Expect::Is(Ok(0)));
+                let _ = self.sys(
+                    word(SELF, Call::Null) | path_bit,
+                    &[],
+                    [(0, 0); 2],
+                    cell(Call::Null),
+                    "null",
+                    Expect::Is(Ok(0)),
+                );
             }
             4 | 5 => {
                 let len = [32, 33, 64][self.rng.index(3)];
-                if self.sys(word(SELF, Call::Query) | path_bit, &[0, ptr, len], [(ptr, ptr + len), (0, 0)], cell(Call::Query), "query self", Expect::Is(Ok(32))).is_ok() {
+                if self
+                    .sys(
+                        word(SELF, Call::Query) | path_bit,
+                        &[0, ptr, len],
+                        [(ptr, ptr + len), (0, 0)],
+                        cell(Call::Query),
+                        "query self",
+                        Expect::Is(Ok(32)),
+                    )
+                    .is_ok()
+                {
                     let info = SmachInfo::from_bytes(out.get(..32).unwrap_or_default()).ok();
-                    if info.is_none_or(|i| i.state() != Ok(SmachState::Running) || i.handle_count < 2) {
+                    if info
+                        .is_none_or(|i| i.state() != Ok(SmachState::Running) || i.handle_count < 2)
+                    {
                         self.fail("query self", format_args!("{info:?}"));
                     }
                 }
             }
             6 => {
-                let p = self.rng.below(8) as u32;
-                let _ = self.sys(word(SELF, Call::Reconfigure) | path_bit, &SmachReconfigure::Priority(p).to_registers(), [(0, 0); 2], cell(Call::Reconfigure), "priority self", Expect::Is(Ok(0)));
+                let p = self.rng.below_u32(8);
+                let _ = self.sys(
+                    word(SELF, Call::Reconfigure) | path_bit,
+                    &SmachReconfigure::Priority(p).to_registers(),
+                    [(0, 0); 2],
+                    cell(Call::Reconfigure),
+                    "priority self",
+                    Expect::Is(Ok(0)),
+                );
             }
             7 => {
-                let request = [SmachReconfigure::Suspend, SmachReconfigure::Resume, SmachReconfigure::Wait][self.rng.index(3)];
-                let _ = self.sys(word(SELF, Call::Reconfigure) | path_bit, &request.to_registers(), [(0, 0); 2], cell(Call::Reconfigure), "suspend/resume/wait self", Expect::Err(SysError::Busy));
+                let request = [
+                    SmachReconfigure::Suspend,
+                    SmachReconfigure::Resume,
+                    SmachReconfigure::Wait,
+                ][self.rng.index(3)];
+                let _ = self.sys(
+                    word(SELF, Call::Reconfigure) | path_bit,
+                    &request.to_registers(),
+                    [(0, 0); 2],
+                    cell(Call::Reconfigure),
+                    "suspend/resume/wait self",
+                    Expect::Err(SysError::Busy),
+                );
             }
             8 => {
-                let _ = self.sys(word(SELF, Call::Query) | path_bit, &[u64::from(QuerySelector::LastTrace), 0, 0], [(0, 0); 2], cell(Call::Query), "query last trace", Expect::Ok);
+                let _ = self.sys(
+                    word(SELF, Call::Query) | path_bit,
+                    &[u64::from(QuerySelector::LastTrace), 0, 0],
+                    [(0, 0); 2],
+                    cell(Call::Query),
+                    "query last trace",
+                    Expect::Ok,
+                );
             }
             _ => {
-                let priority = 8 + self.rng.below(100) as u32;
-                let _ = self.sys(word(SELF, Call::Reconfigure) | path_bit, &SmachReconfigure::Priority(priority).to_registers(), [(0, 0); 2], cell(Call::Reconfigure), "priority self too high", Expect::Err(SysError::BadValue));
+                let priority = 8 + self.rng.below_u32(100);
+                let _ = self.sys(
+                    word(SELF, Call::Reconfigure) | path_bit,
+                    &SmachReconfigure::Priority(priority).to_registers(),
+                    [(0, 0); 2],
+                    cell(Call::Reconfigure),
+                    "priority self too high",
+                    Expect::Err(SysError::BadValue),
+                );
             }
         }
     }
@@ -754,7 +1040,7 @@ impl Fuzzer<'_> {
         let _ = self.reconfigure_child(handle, SmachReconfigure::Suspend);
         self.query_child(handle);
         let _ = self.reconfigure_child(handle, SmachReconfigure::Resume);
-        let priority = self.rng.below(8) as u32;
+        let priority = self.rng.below_u32(8);
         let _ = self.reconfigure_child(handle, SmachReconfigure::Priority(priority));
         if let Some(Obj::Smach(child)) = self.objects.get(handle) {
             self.end_child(handle, child);

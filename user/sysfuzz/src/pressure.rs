@@ -20,7 +20,13 @@ const MAX_REGIONS: usize = 600;
 /// Makes an SMEM of `len` bytes where the kernel likes; the handle, or the
 /// error.
 fn fill_smem(fuzzer: &mut Fuzzer<'_>, len: u64) -> Result<u32, SysError> {
-    let args = SmemCreateArgs { addr_hint: 0, len, prot: (Prot::READ | Prot::WRITE).bits(), flags: 0 }.to_bytes();
+    let args = SmemCreateArgs {
+        addr_hint: 0,
+        len,
+        prot: (Prot::READ | Prot::WRITE).bits(),
+        flags: 0,
+    }
+    .to_bytes();
     let ptr = args.as_ptr() as u64;
     let cell = Cell::new(Call::Create, Some(Kind::Smem), true);
     let got = fuzzer.sys(
@@ -36,7 +42,13 @@ fn fill_smem(fuzzer: &mut Fuzzer<'_>, len: u64) -> Result<u32, SysError> {
 
 /// Regions of `len` bytes until the kernel refuses; appended to
 /// `regions`, their bytes added to `bytes`.
-fn fill_regions(fuzzer: &mut Fuzzer<'_>, len: u64, regions: &mut [u32; MAX_REGIONS], count: &mut usize, bytes: &mut u64) {
+fn fill_regions(
+    fuzzer: &mut Fuzzer<'_>,
+    len: u64,
+    regions: &mut [u32; MAX_REGIONS],
+    count: &mut usize,
+    bytes: &mut u64,
+) {
     while *count < MAX_REGIONS {
         match fill_smem(fuzzer, len) {
             Ok(handle) => {
@@ -68,12 +80,23 @@ pub(crate) fn run(fuzzer: &mut Fuzzer<'_>, calls: u64) {
         bytes -= 64 << 20;
         if let Some(&handle) = regions.get(count) {
             let cell = Cell::new(Call::Terminate, Some(Kind::Smem), true);
-            let _ = fuzzer.sys(word(handle, Call::Terminate), &[0], [(0, 0); 2], cell, "free SMEM", Expect::Is(Ok(0)));
+            let _ = fuzzer.sys(
+                word(handle, Call::Terminate),
+                &[0],
+                [(0, 0); 2],
+                cell,
+                "free SMEM",
+                Expect::Is(Ok(0)),
+            );
         }
     }
     let mut path = [0_u8; 48];
-    let len = format_into(&mut path, format_args!("/tmp/fz-{:06x}-pressure", fuzzer.tag));
-    let path = core::str::from_utf8(path.get(..len).unwrap_or_default()).unwrap_or("/tmp/fz-pressure");
+    let len = format_into(
+        &mut path,
+        format_args!("/tmp/fz-{:06x}-pressure", fuzzer.tag),
+    );
+    let path =
+        core::str::from_utf8(path.get(..len).unwrap_or_default()).unwrap_or("/tmp/fz-pressure");
     let flags = OpenFlags::READ | OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::TRUNCATE;
     let file = fuzzer.open_plain(path, flags);
     let mut file_bytes = 0_u64;
@@ -82,7 +105,14 @@ pub(crate) fn run(fuzzer: &mut Fuzzer<'_>, calls: u64) {
         let chunk = 64 << 10;
         let cell = Cell::new(Call::Write, Some(Kind::Sio), true);
         while file_bytes < 256 << 20 {
-            let got = fuzzer.sys(word(file, Call::Write), &[source, chunk], [(source, source + chunk), (0, 0)], cell, "fill file", Expect::Is(Ok(chunk)));
+            let got = fuzzer.sys(
+                word(file, Call::Write),
+                &[source, chunk],
+                [(source, source + chunk), (0, 0)],
+                cell,
+                "fill file",
+                Expect::Is(Ok(chunk)),
+            );
             match got {
                 Ok(n) if n > 0 => file_bytes += n,
                 _ => break,
@@ -102,7 +132,14 @@ pub(crate) fn run(fuzzer: &mut Fuzzer<'_>, calls: u64) {
     fuzzer.run(budget);
     for &handle in regions.iter().take(count) {
         let cell = Cell::new(Call::Terminate, Some(Kind::Smem), true);
-        let _ = fuzzer.sys(word(handle, Call::Terminate), &[0], [(0, 0); 2], cell, "free SMEM", Expect::Is(Ok(0)));
+        let _ = fuzzer.sys(
+            word(handle, Call::Terminate),
+            &[0],
+            [(0, 0); 2],
+            cell,
+            "free SMEM",
+            Expect::Is(Ok(0)),
+        );
     }
     if let Some(file) = file {
         // Free the file's data: close it, open it truncated, close that.
@@ -117,8 +154,18 @@ pub(crate) fn run(fuzzer: &mut Fuzzer<'_>, calls: u64) {
     match fill_smem(fuzzer, 8 << 20) {
         Ok(handle) => {
             let cell = Cell::new(Call::Terminate, Some(Kind::Smem), true);
-            let _ = fuzzer.sys(word(handle, Call::Terminate), &[0], [(0, 0); 2], cell, "free SMEM", Expect::Is(Ok(0)));
+            let _ = fuzzer.sys(
+                word(handle, Call::Terminate),
+                &[0],
+                [(0, 0); 2],
+                cell,
+                "free SMEM",
+                Expect::Is(Ok(0)),
+            );
         }
-        Err(error) => fuzzer.fail("after memory pressure", format_args!("an 8 MiB region: {error:?}")),
+        Err(error) => fuzzer.fail(
+            "after memory pressure",
+            format_args!("an 8 MiB region: {error:?}"),
+        ),
     }
 }

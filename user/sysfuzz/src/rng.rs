@@ -47,6 +47,17 @@ impl SplitMix64 {
         self.next_u64().checked_rem(bound).unwrap_or(0)
     }
 
+    /// A number in `0..bound` as a `u32` (0 if `bound` is 0).
+    pub fn below_u32(&mut self, bound: u32) -> u32 {
+        u32::try_from(self.below(u64::from(bound))).unwrap_or(0)
+    }
+
+    /// A random byte.
+    pub fn byte(&mut self) -> u8 {
+        let [byte, ..] = self.next_u64().to_le_bytes();
+        byte
+    }
+
     /// A number in `low..=high` (`low` if `high < low`).
     pub fn range(&mut self, low: u64, high: u64) -> u64 {
         let span = high.saturating_sub(low).saturating_add(1);
@@ -60,6 +71,11 @@ impl SplitMix64 {
 
     /// One of `choices` (0 if empty).
     pub fn pick(&mut self, choices: &[u64]) -> u64 {
+        choices.get(self.index(choices.len())).copied().unwrap_or(0)
+    }
+
+    /// One of `choices` as a `u32` (0 if empty).
+    pub fn pick_u32(&mut self, choices: &[u32]) -> u32 {
         choices.get(self.index(choices.len())).copied().unwrap_or(0)
     }
 

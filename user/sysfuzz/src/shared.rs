@@ -154,8 +154,12 @@ impl Fuzzer<'_> {
             Target::Zero => "/dev/zero",
             Target::Null => "/dev/null",
             _ => {
-                let len = format_into(&mut path_buf, format_args!("/tmp/fz-{:06x}-shared", self.tag));
-                core::str::from_utf8(path_buf.get(..len).unwrap_or_default()).unwrap_or("/tmp/fz-shared")
+                let len = format_into(
+                    &mut path_buf,
+                    format_args!("/tmp/fz-{:06x}-shared", self.tag),
+                );
+                core::str::from_utf8(path_buf.get(..len).unwrap_or_default())
+                    .unwrap_or("/tmp/fz-shared")
             }
         };
         let flags = match target {
@@ -175,7 +179,12 @@ impl Fuzzer<'_> {
                     if got == Some(true) && want {
                         self.stats.synthesized += 1;
                     } else if got != Some(want) {
-                        self.fail("shared SIO routines", format_args!("{path} at {handle}: {op} synthesized {got:?} before sharing"));
+                        self.fail(
+                            "shared SIO routines",
+                            format_args!(
+                                "{path} at {handle}: {op} synthesized {got:?} before sharing"
+                            ),
+                        );
                     }
                 }
             }
@@ -205,9 +214,19 @@ impl Fuzzer<'_> {
         while slot.users.load(Ordering::SeqCst) != 0 {
             spins += 1;
             let cell = Cell::new(Call::Null, Some(Kind::Smach), true);
-            let _ = self.sys(word(SELF, Call::Null), &[], [(0, 0); 2], cell, "null (waiting)", Expect::Is(Ok(0)));
+            let _ = self.sys(
+                word(SELF, Call::Null),
+                &[],
+                [(0, 0); 2],
+                cell,
+                "null (waiting)",
+                Expect::Is(Ok(0)),
+            );
             if spins > 50_000_000 {
-                self.fail("shared SIO", format_args!("users never left handle {handle}"));
+                self.fail(
+                    "shared SIO",
+                    format_args!("users never left handle {handle}"),
+                );
                 break;
             }
         }
@@ -238,13 +257,24 @@ impl Fuzzer<'_> {
         let zone = self.arena.zone();
         let buf = zone.buf_a();
         let cell = Cell::new(Call::Read, Some(Kind::Sio), true);
-        let path_bit = if self.rng.percent(30) { sk_abi::CallWord::FORCE_GENERIC } else { 0 };
+        let path_bit = if self.rng.percent(30) {
+            sk_abi::CallWord::FORCE_GENERIC
+        } else {
+            0
+        };
         match self.rng.below(10) {
             0..=3 => {
                 let len = self.rng.range(1, 8192);
                 let bad = self.rng.percent(5);
                 let addr = if bad { self.unmapped_addr() } else { buf };
-                let got = self.sys(word(handle, Call::Read) | path_bit, &[addr, len], [(addr, addr + len), (0, 0)], cell, "shared read", Expect::Any);
+                let got = self.sys(
+                    word(handle, Call::Read) | path_bit,
+                    &[addr, len],
+                    [(addr, addr + len), (0, 0)],
+                    cell,
+                    "shared read",
+                    Expect::Any,
+                );
                 let ok = match (got, bad) {
                     (Err(SysError::BadAddress), true) | (Ok(0), true) => true,
                     (Ok(n), false) if n <= len => {
@@ -253,13 +283,18 @@ impl Fuzzer<'_> {
                             Target::Null => n == 0,
                             Target::Zero => n == len && bytes.iter().all(|&b| b == 0),
                             Target::Mem => model::is_dev_mem_run(bytes),
-                            Target::File | Target::Dir => bytes.iter().all(|&b| b == 0 || b == FILL),
+                            Target::File | Target::Dir => {
+                                bytes.iter().all(|&b| b == 0 || b == FILL)
+                            }
                         }
                     }
                     _ => false,
                 };
                 if !ok {
-                    self.fail("shared read", format_args!("{target:?} handle {handle} len {len}: {got:?}"));
+                    self.fail(
+                        "shared read",
+                        format_args!("{target:?} handle {handle} len {len}: {got:?}"),
+                    );
                 }
                 true
             }
@@ -267,14 +302,36 @@ impl Fuzzer<'_> {
                 let len = self.rng.range(1, 4096);
                 if target == Target::File {
                     let at = self.rng.below(SHARED_FILE_SPAN) as i64;
-                    let registers = SioReconfigure::Seek { whence: Whence::Set, offset: at }.to_registers();
+                    let registers = SioReconfigure::Seek {
+                        whence: Whence::Set,
+                        offset: at,
+                    }
+                    .to_registers();
                     let cell = Cell::new(Call::Reconfigure, Some(Kind::Sio), true);
-                    let _ = self.sys(word(handle, Call::Reconfigure) | path_bit, &registers, [(0, 0); 2], cell, "shared seek", Expect::Is(Ok(at as u64)));
+                    let _ = self.sys(
+                        word(handle, Call::Reconfigure) | path_bit,
+                        &registers,
+                        [(0, 0); 2],
+                        cell,
+                        "shared seek",
+                        Expect::Is(Ok(at as u64)),
+                    );
                 }
                 self.arena.buffer(buf, len).fill(FILL);
-                let want = if target == Target::Mem { Err(SysError::NotPermitted) } else { Ok(len) };
+                let want = if target == Target::Mem {
+                    Err(SysError::NotPermitted)
+                } else {
+                    Ok(len)
+                };
                 let cell = Cell::new(Call::Write, Some(Kind::Sio), true);
-                let _ = self.sys(word(handle, Call::Write) | path_bit, &[buf, len], [(buf, buf + len), (0, 0)], cell, "shared write", Expect::Is(want));
+                let _ = self.sys(
+                    word(handle, Call::Write) | path_bit,
+                    &[buf, len],
+                    [(buf, buf + len), (0, 0)],
+                    cell,
+                    "shared write",
+                    Expect::Is(want),
+                );
                 true
             }
             6..=7 => {
@@ -282,16 +339,41 @@ impl Fuzzer<'_> {
                     Target::Mem => self.rng.below(sk_abi::DEV_MEM_BYTES),
                     _ => self.rng.below(SHARED_FILE_SPAN),
                 };
-                let want = if matches!(target, Target::Null | Target::Zero) { 0 } else { at };
-                let registers = SioReconfigure::Seek { whence: Whence::Set, offset: at as i64 }.to_registers();
+                let want = if matches!(target, Target::Null | Target::Zero) {
+                    0
+                } else {
+                    at
+                };
+                let registers = SioReconfigure::Seek {
+                    whence: Whence::Set,
+                    offset: at as i64,
+                }
+                .to_registers();
                 let cell = Cell::new(Call::Reconfigure, Some(Kind::Sio), true);
-                let _ = self.sys(word(handle, Call::Reconfigure) | path_bit, &registers, [(0, 0); 2], cell, "shared seek", Expect::Is(Ok(want)));
+                let _ = self.sys(
+                    word(handle, Call::Reconfigure) | path_bit,
+                    &registers,
+                    [(0, 0); 2],
+                    cell,
+                    "shared seek",
+                    Expect::Is(Ok(want)),
+                );
                 true
             }
             _ => {
                 let len = 24;
                 let cell = Cell::new(Call::Query, Some(Kind::Sio), true);
-                if self.sys(generic(word(handle, Call::Query)), &[u64::from(QuerySelector::Info), buf, len], [(buf, buf + len), (0, 0)], cell, "shared query", Expect::Is(Ok(24))).is_ok() {
+                if self
+                    .sys(
+                        generic(word(handle, Call::Query)),
+                        &[u64::from(QuerySelector::Info), buf, len],
+                        [(buf, buf + len), (0, 0)],
+                        cell,
+                        "shared query",
+                        Expect::Is(Ok(24)),
+                    )
+                    .is_ok()
+                {
                     let info = SioInfo::from_bytes(self.arena.buffer(buf, 24)).ok();
                     let kind_ok = info.is_some_and(|i| {
                         let kind = i.kind().ok();
@@ -304,7 +386,10 @@ impl Fuzzer<'_> {
                         )
                     });
                     if !kind_ok {
-                        self.fail("shared query", format_args!("{target:?} handle {handle}: {info:?}"));
+                        self.fail(
+                            "shared query",
+                            format_args!("{target:?} handle {handle}: {info:?}"),
+                        );
                     }
                 }
                 false

@@ -20,8 +20,8 @@
 use core::fmt::Write as _;
 
 use sk_abi::{
-    Call, Kind, OpenFlags, QuerySelector, SioCreateArgs, SioInfo, SioKind,
-    SioReconfigure, SysError, TtyMode, Whence, DEV_MEM_BYTES,
+    Call, Kind, OpenFlags, QuerySelector, SioCreateArgs, SioInfo, SioKind, SioReconfigure,
+    SysError, TtyMode, Whence, DEV_MEM_BYTES,
 };
 use sk_user::routine_of;
 use sk_user_sysfuzz::model::{self, Buf, Io, Target, CHUNK, MAX_FILE_BYTES};
@@ -235,14 +235,22 @@ impl Fuzzer<'_> {
             &[u64::from(Kind::Sio), args_addr, args.len() as u64],
             [
                 (args_addr, args_addr + args.len() as u64),
-                (path.as_ptr() as u64, path.as_ptr() as u64 + path.len() as u64),
+                (
+                    path.as_ptr() as u64,
+                    path.as_ptr() as u64 + path.len() as u64,
+                ),
             ],
             Cell::new(Call::Create, Some(Kind::Sio), true),
             "open (twin half)",
             expect,
         );
         if !expect.accepts(got) {
-            self.fail("open", format_args!("{path} with {flags:?} (generic: {generic_path}): {got:?}, want {want:?}"));
+            self.fail(
+                "open",
+                format_args!(
+                    "{path} with {flags:?} (generic: {generic_path}): {got:?}, want {want:?}"
+                ),
+            );
         }
         match (want, got) {
             (Ok(()), Ok(value)) => {
@@ -316,14 +324,18 @@ impl Fuzzer<'_> {
         let mut handles = [None; 2];
         for which in 0..2 {
             let len = lens.get(which).copied().unwrap_or(0);
-            let bytes = paths.get(which).map_or(&[][..], |p| p.get(..len).unwrap_or_default());
+            let bytes = paths
+                .get(which)
+                .map_or(&[][..], |p| p.get(..len).unwrap_or_default());
             let path = core::str::from_utf8(bytes).unwrap_or("/tmp");
             let want = wants.get(which).copied().unwrap_or(Ok(()));
             let handle = self.open_half(path, flags, which == 1, want);
             if let Some(h) = handles.get_mut(which) {
                 *h = handle;
             }
-            if let (Some(s), true, Some(_)) = (slot, creates.get(which).copied().unwrap_or(false), handle) {
+            if let (Some(s), true, Some(_)) =
+                (slot, creates.get(which).copied().unwrap_or(false), handle)
+            {
                 if let Some(file) = self.files.get_mut(s) {
                     if let Some(e) = file.exists.get_mut(if same_file { 0 } else { which }) {
                         *e = true;
@@ -344,8 +356,7 @@ impl Fuzzer<'_> {
             }
             return None;
         };
-        let truncated = flags.contains(OpenFlags::TRUNCATE)
-            || creates.iter().all(|&c| c);
+        let truncated = flags.contains(OpenFlags::TRUNCATE) || creates.iter().all(|&c| c);
         if let Some(file) = slot.and_then(|s| self.files.get_mut(s)) {
             file.busy = true;
             if truncated {
@@ -392,7 +403,8 @@ impl Fuzzer<'_> {
             return;
         }
         let io = twin.io;
-        let want_read = io.can_read && matches!(io.target, Target::Zero | Target::Mem | Target::File);
+        let want_read =
+            io.can_read && matches!(io.target, Target::Zero | Target::Mem | Target::File);
         let want_write = io.can_write
             && (io.target == Target::Null || (io.target == Target::File && !io.append));
         let Some(text) = self.routines_text(twin.a) else {
@@ -405,7 +417,10 @@ impl Fuzzer<'_> {
             } else if got != Some(want) {
                 self.fail(
                     "synthesized routines",
-                    format_args!("handle {} ({:?}, {:?}): {op} synthesized {got:?}, want {want}", twin.a, io.target, twin.flags),
+                    format_args!(
+                        "handle {} ({:?}, {:?}): {op} synthesized {got:?}, want {want}",
+                        twin.a, io.target, twin.flags
+                    ),
                 );
             }
         }
@@ -471,9 +486,23 @@ impl Fuzzer<'_> {
             self.open_twin(Target::File, Some(slot), same_file, flags);
         } else {
             let (target, flags) = match draw {
-                60..=71 => (Target::Zero, [OpenFlags::READ, OpenFlags::WRITE, OpenFlags::READ | OpenFlags::WRITE][self.rng.index(3)]),
+                60..=71 => (
+                    Target::Zero,
+                    [
+                        OpenFlags::READ,
+                        OpenFlags::WRITE,
+                        OpenFlags::READ | OpenFlags::WRITE,
+                    ][self.rng.index(3)],
+                ),
                 72..=83 => (Target::Mem, OpenFlags::READ),
-                84..=93 => (Target::Null, [OpenFlags::READ, OpenFlags::WRITE, OpenFlags::READ | OpenFlags::WRITE][self.rng.index(3)]),
+                84..=93 => (
+                    Target::Null,
+                    [
+                        OpenFlags::READ,
+                        OpenFlags::WRITE,
+                        OpenFlags::READ | OpenFlags::WRITE,
+                    ][self.rng.index(3)],
+                ),
                 _ => (Target::Dir, OpenFlags::READ),
             };
             self.open_twin(target, None, false, flags);
@@ -502,7 +531,14 @@ impl Fuzzer<'_> {
             }
             let cell = self.cell_of(handle, Call::Terminate);
             let value = self.rng.next_u64();
-            let _ = self.sys(call, &[value], [(0, 0); 2], cell, "close", Expect::Is(Ok(0)));
+            let _ = self.sys(
+                call,
+                &[value],
+                [(0, 0); 2],
+                cell,
+                "close",
+                Expect::Is(Ok(0)),
+            );
             self.objects.remove(handle);
         }
         if let Some(file) = twin.slot.and_then(|s| self.files.get_mut(s)) {
@@ -527,7 +563,14 @@ impl Fuzzer<'_> {
                 w = generic(w);
             }
             let cell = self.cell_of(twin.a, call);
-            let _ = self.sys(w, &args, [(buf, buf + 24), (0, 0)], cell, "closed handle", Expect::Err(SysError::BadHandle));
+            let _ = self.sys(
+                w,
+                &args,
+                [(buf, buf + 24), (0, 0)],
+                cell,
+                "closed handle",
+                Expect::Err(SysError::BadHandle),
+            );
         }
     }
 
@@ -535,7 +578,8 @@ impl Fuzzer<'_> {
     /// done part of its work on one side only: drop the twin (its files
     /// are truncated by the next twin on the slot). Returns true if so.
     fn dropped_after_oom(&mut self, index: usize, results: [Result<u64, SysError>; 2]) -> bool {
-        let is_oom = |r: &Result<u64, SysError>| matches!(r, Err(SysError::NoMemory | SysError::NoSpace));
+        let is_oom =
+            |r: &Result<u64, SysError>| matches!(r, Err(SysError::NoMemory | SysError::NoSpace));
         if !self.pressure || !results.iter().any(is_oom) {
             return false;
         }
@@ -568,7 +612,11 @@ impl Fuzzer<'_> {
                 Bufs {
                     a: zone.buf_a() + offset,
                     b: zone.buf_b() + offset,
-                    reach: if len <= reach { Buf::Good } else { Buf::Prefix(reach) },
+                    reach: if len <= reach {
+                        Buf::Good
+                    } else {
+                        Buf::Prefix(reach)
+                    },
                     source: 0,
                 }
             }
@@ -583,11 +631,21 @@ impl Fuzzer<'_> {
             }
             90..=94 => {
                 let addr = self.unmapped_addr();
-                Bufs { a: addr, b: addr, reach: Buf::Prefix(0), source: 0 }
+                Bufs {
+                    a: addr,
+                    b: addr,
+                    reach: Buf::Prefix(0),
+                    source: 0,
+                }
             }
             _ => {
                 let addr = self.non_user_addr();
-                Bufs { a: addr, b: addr, reach: Buf::Prefix(0), source: 0 }
+                Bufs {
+                    a: addr,
+                    b: addr,
+                    reach: Buf::Prefix(0),
+                    source: 0,
+                }
             }
         }
     }
@@ -600,13 +658,24 @@ impl Fuzzer<'_> {
         if draw < 80 && len <= room.min(SOURCE_BYTES) {
             let source = self.rng.below(SOURCE_BYTES - len + 1);
             let addr = self.arena.source_addr(source);
-            return Bufs { a: addr, b: addr, reach: Buf::Good, source };
+            return Bufs {
+                a: addr,
+                b: addr,
+                reach: Buf::Good,
+                source,
+            };
         }
         if draw < 92 {
             // The first `reach` bytes are copies of the source, placed at the
             // ends of BUF_A and BUF_B.
-            let reach = self.rng.below(len.min(room).min(BUF_BYTES).min(SOURCE_BYTES) + 1);
-            let reach = if reach >= len { len.saturating_sub(1) } else { reach };
+            let reach = self
+                .rng
+                .below(len.min(room).min(BUF_BYTES).min(SOURCE_BYTES) + 1);
+            let reach = if reach >= len {
+                len.saturating_sub(1)
+            } else {
+                reach
+            };
             let source = self.rng.below(SOURCE_BYTES - reach + 1);
             let from = self.arena.source_addr(source);
             let a = zone.buf_a() + BUF_BYTES - reach;
@@ -614,10 +683,24 @@ impl Fuzzer<'_> {
             let bytes = self.arena.buffer(from, reach);
             self.arena.buffer(a, reach).copy_from_slice(bytes);
             self.arena.buffer(b, reach).copy_from_slice(bytes);
-            return Bufs { a, b, reach: Buf::Prefix(reach), source };
+            return Bufs {
+                a,
+                b,
+                reach: Buf::Prefix(reach),
+                source,
+            };
         }
-        let addr = if draw < 96 { self.unmapped_addr() } else { self.non_user_addr() };
-        Bufs { a: addr, b: addr, reach: Buf::Prefix(0), source: 0 }
+        let addr = if draw < 96 {
+            self.unmapped_addr()
+        } else {
+            self.non_user_addr()
+        };
+        Bufs {
+            a: addr,
+            b: addr,
+            reach: Buf::Prefix(0),
+            source: 0,
+        }
     }
 
     /// One drawn operation on a random twin.
@@ -650,14 +733,36 @@ impl Fuzzer<'_> {
         let want = model::read(&io, bufs.a, len, bufs.reach);
         let buffers = |addr: u64| [(addr, addr.saturating_add(len)), (0, 0)];
         let cell = Cell::new(Call::Read, Some(Kind::Sio), true);
-        let got_a = self.sys(word(twin.a, Call::Read), &[bufs.a, len], buffers(bufs.a), cell, "read (normal)", Expect::Any);
-        let got_b = self.sys(generic(word(twin.b, Call::Read)), &[bufs.b, len], buffers(bufs.b), cell, "read (FORCE_GENERIC)", Expect::Any);
+        let got_a = self.sys(
+            word(twin.a, Call::Read),
+            &[bufs.a, len],
+            buffers(bufs.a),
+            cell,
+            "read (normal)",
+            Expect::Any,
+        );
+        let got_b = self.sys(
+            generic(word(twin.b, Call::Read)),
+            &[bufs.b, len],
+            buffers(bufs.b),
+            cell,
+            "read (FORCE_GENERIC)",
+            Expect::Any,
+        );
         self.stats.twins += 1;
         if self.dropped_after_oom(index, [got_a, got_b]) {
             return;
         }
-        if let Some(bug) = model::known_divergence(bufs.a, len, bufs.reach, want.result, got_a, got_b) {
-            self.known(bug, format_args!("read {:?} len {len} {:?}: normal {got_a:?}, generic {got_b:?}", io.target, bufs.reach));
+        if let Some(bug) =
+            model::known_divergence(bufs.a, len, bufs.reach, want.result, got_a, got_b)
+        {
+            self.known(
+                bug,
+                format_args!(
+                    "read {:?} len {len} {:?}: normal {got_a:?}, generic {got_b:?}",
+                    io.target, bufs.reach
+                ),
+            );
             self.drop_twin(index);
             return;
         }
@@ -678,12 +783,36 @@ impl Fuzzer<'_> {
     }
 
     /// Checks a twin I/O's results against the model and each other.
-    #[allow(clippy::too_many_arguments, reason = "the one place every I/O result is judged")]
-    fn check_io(&mut self, op: &str, io: &Io, len: u64, reach: Buf, want: Result<u64, SysError>, got_a: Result<u64, SysError>, got_b: Result<u64, SysError>) {
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the one place every I/O result is judged"
+    )]
+    fn check_io(
+        &mut self,
+        op: &str,
+        io: &Io,
+        len: u64,
+        reach: Buf,
+        want: Result<u64, SysError>,
+        got_a: Result<u64, SysError>,
+        got_b: Result<u64, SysError>,
+    ) {
         if got_a != got_b {
-            self.fail("twin", format_args!("{op} {:?} len {len} {reach:?} at {}: normal {got_a:?}, generic {got_b:?}", io.target, io.pos));
+            self.fail(
+                "twin",
+                format_args!(
+                    "{op} {:?} len {len} {reach:?} at {}: normal {got_a:?}, generic {got_b:?}",
+                    io.target, io.pos
+                ),
+            );
         } else if got_a != want {
-            self.fail("model", format_args!("{op} {:?} len {len} {reach:?} at {} (size {}): both {got_a:?}, model {want:?}", io.target, io.pos, io.size));
+            self.fail(
+                "model",
+                format_args!(
+                    "{op} {:?} len {len} {reach:?} at {} (size {}): both {got_a:?}, model {want:?}",
+                    io.target, io.pos, io.size
+                ),
+            );
         }
     }
 
@@ -699,7 +828,12 @@ impl Fuzzer<'_> {
             self.fail("known kernel bug", format_args!("{bug:?}: {detail}"));
         } else if first && self.tag >> 24 == 0 {
             // Printed by the main run's fuzzers only (the report counts all).
-            sk_user::println!("sysfuzz[{:x}.{}]: known kernel bug {bug:?}: {detail} (call {})", self.tag, self.index, self.stats.total);
+            sk_user::println!(
+                "sysfuzz[{:x}.{}]: known kernel bug {bug:?}: {detail} (call {})",
+                self.tag,
+                self.index,
+                self.stats.total
+            );
         }
     }
 
@@ -711,7 +845,14 @@ impl Fuzzer<'_> {
         };
         for handle in [twin.a, twin.b] {
             let cell = self.cell_of(handle, Call::Terminate);
-            let _ = self.sys(word(handle, Call::Terminate), &[0], [(0, 0); 2], cell, "close a diverged twin", Expect::Is(Ok(0)));
+            let _ = self.sys(
+                word(handle, Call::Terminate),
+                &[0],
+                [(0, 0); 2],
+                cell,
+                "close a diverged twin",
+                Expect::Is(Ok(0)),
+            );
             self.objects.remove(handle);
         }
         if let Some(file) = twin.slot.and_then(|s| self.files.get_mut(s)) {
@@ -732,8 +873,18 @@ impl Fuzzer<'_> {
             return;
         }
         if bytes_a != bytes_b {
-            let at = bytes_a.iter().zip(bytes_b.iter()).position(|(x, y)| x != y).unwrap_or(0);
-            self.fail("twin read bytes", format_args!("{:?}: normal and generic differ at byte {at} of {n}", twin.io.target));
+            let at = bytes_a
+                .iter()
+                .zip(bytes_b.iter())
+                .position(|(x, y)| x != y)
+                .unwrap_or(0);
+            self.fail(
+                "twin read bytes",
+                format_args!(
+                    "{:?}: normal and generic differ at byte {at} of {n}",
+                    twin.io.target
+                ),
+            );
             return;
         }
         let expected_ok = match twin.io.target {
@@ -749,7 +900,13 @@ impl Fuzzer<'_> {
             Target::Null | Target::Dir => n == 0,
         };
         if !expected_ok {
-            self.fail("read bytes", format_args!("{:?}: {n} bytes from {from} differ from the model", twin.io.target));
+            self.fail(
+                "read bytes",
+                format_args!(
+                    "{:?}: {n} bytes from {from} differ from the model",
+                    twin.io.target
+                ),
+            );
         }
     }
 
@@ -790,21 +947,46 @@ impl Fuzzer<'_> {
         }
         let want_a = model::write(&io, bufs.a, len, bufs.reach);
         let io_b = if twin.same_file {
-            Io { size: want_a.size, ..io }
+            Io {
+                size: want_a.size,
+                ..io
+            }
         } else {
             io
         };
         let want_b = model::write(&io_b, bufs.b, len, bufs.reach);
         let buffers = |addr: u64| [(addr, addr.saturating_add(len)), (0, 0)];
         let cell = Cell::new(Call::Write, Some(Kind::Sio), true);
-        let got_a = self.sys(word(twin.a, Call::Write), &[bufs.a, len], buffers(bufs.a), cell, "write (normal)", Expect::Any);
-        let got_b = self.sys(generic(word(twin.b, Call::Write)), &[bufs.b, len], buffers(bufs.b), cell, "write (FORCE_GENERIC)", Expect::Any);
+        let got_a = self.sys(
+            word(twin.a, Call::Write),
+            &[bufs.a, len],
+            buffers(bufs.a),
+            cell,
+            "write (normal)",
+            Expect::Any,
+        );
+        let got_b = self.sys(
+            generic(word(twin.b, Call::Write)),
+            &[bufs.b, len],
+            buffers(bufs.b),
+            cell,
+            "write (FORCE_GENERIC)",
+            Expect::Any,
+        );
         self.stats.twins += 1;
         if self.dropped_after_oom(index, [got_a, got_b]) {
             return;
         }
-        if let Some(bug) = model::known_divergence(bufs.a, len, bufs.reach, want_a.result, got_a, got_b) {
-            self.known(bug, format_args!("write {:?} len {len} {:?} at {start}: normal {got_a:?}, generic {got_b:?}", io.target, bufs.reach));
+        if let Some(bug) =
+            model::known_divergence(bufs.a, len, bufs.reach, want_a.result, got_a, got_b)
+        {
+            self.known(
+                bug,
+                format_args!(
+                    "write {:?} len {len} {:?} at {start}: normal {got_a:?}, generic {got_b:?}",
+                    io.target, bufs.reach
+                ),
+            );
             self.drop_twin(index);
             return;
         }
@@ -819,7 +1001,9 @@ impl Fuzzer<'_> {
             // (the bytes before a fault, nothing for a bad range).
             let seen = [self.query_sio(twin.a, false), self.query_sio(twin.b, true)];
             let wants = [(want_a.pos, want_b.size), (want_b.pos, want_b.size)];
-            let off = seen.iter().zip(wants).any(|(info, (pos, size))| info.is_some_and(|i| i.position != pos || i.size != size));
+            let off = seen.iter().zip(wants).any(|(info, (pos, size))| {
+                info.is_some_and(|i| i.position != pos || i.size != size)
+            });
             if off {
                 let detail = format_args!("write len {len} {:?} at {start}: both BadAddress, then {seen:?}, model pos {} size {}", bufs.reach, want_a.pos, want_b.size);
                 if model::in_user_range(bufs.a, len) {
@@ -833,10 +1017,15 @@ impl Fuzzer<'_> {
         }
         if let Some(slot) = twin.slot {
             if want_b.written.1 > 0 {
-                let data = self.arena.buffer(self.arena.source_addr(bufs.source), want_b.written.1);
+                let data = self
+                    .arena
+                    .buffer(self.arena.source_addr(bufs.source), want_b.written.1);
                 let content = self.arena.model(slot);
                 if !model::apply_write(content, io.size, want_a.written, data) {
-                    self.fail("model", format_args!("write of {:?} does not fit the model", want_a.written));
+                    self.fail(
+                        "model",
+                        format_args!("write of {:?} does not fit the model", want_a.written),
+                    );
                 }
             }
             if let Some(file) = self.files.get_mut(slot) {
@@ -859,14 +1048,31 @@ impl Fuzzer<'_> {
         let want = model::seek(&io, whence, offset);
         let registers = SioReconfigure::Seek { whence, offset }.to_registers();
         let cell = Cell::new(Call::Reconfigure, Some(Kind::Sio), true);
-        let got_a = self.sys(word(twin.a, Call::Reconfigure), &registers, [(0, 0); 2], cell, "seek (normal)", Expect::Is(want));
-        let got_b = self.sys(generic(word(twin.b, Call::Reconfigure)), &registers, [(0, 0); 2], cell, "seek (FORCE_GENERIC)", Expect::Is(want));
+        let got_a = self.sys(
+            word(twin.a, Call::Reconfigure),
+            &registers,
+            [(0, 0); 2],
+            cell,
+            "seek (normal)",
+            Expect::Is(want),
+        );
+        let got_b = self.sys(
+            generic(word(twin.b, Call::Reconfigure)),
+            &registers,
+            [(0, 0); 2],
+            cell,
+            "seek (FORCE_GENERIC)",
+            Expect::Is(want),
+        );
         self.stats.twins += 1;
         if self.dropped_after_oom(index, [got_a, got_b]) {
             return;
         }
         if got_a != got_b {
-            self.fail("twin seek", format_args!("{whence:?} {offset}: normal {got_a:?}, generic {got_b:?}"));
+            self.fail(
+                "twin seek",
+                format_args!("{whence:?} {offset}: normal {got_a:?}, generic {got_b:?}"),
+            );
         }
         if let Ok(pos) = want {
             if !matches!(io.target, Target::Null | Target::Zero) {
@@ -892,10 +1098,16 @@ impl Fuzzer<'_> {
             50..=69 => (Whence::Current, self.rng.below(8192) as i64 - 4096),
             // A directory's size changes as other fuzzers make files.
             70..=84 if io.target == Target::Dir => (Whence::Set, 0),
-            70..=84 => (Whence::End, self.rng.below(io.size.min(1 << 20) + 4097) as i64 - size),
+            70..=84 => (
+                Whence::End,
+                self.rng.below(io.size.min(1 << 20) + 4097) as i64 - size,
+            ),
             85..=89 => (Whence::Set, -(1 + self.rng.below(1000) as i64)),
             90..=93 => (Whence::Current, -pos - 1 - self.rng.below(100) as i64),
-            94..=96 => (Whence::Set, (MAX_FILE_BYTES + self.rng.below(1 << 40)) as i64),
+            94..=96 => (
+                Whence::Set,
+                (MAX_FILE_BYTES + self.rng.below(1 << 40)) as i64,
+            ),
             _ => (Whence::Current, i64::MAX - self.rng.below(8) as i64),
         };
         self.twin_seek(index, whence, offset);
@@ -918,7 +1130,13 @@ impl Fuzzer<'_> {
                 && size_ok
                 && (info.position == io.pos || matches!(io.target, Target::Null | Target::Zero));
             if !ok {
-                self.fail("query", format_args!("handle {handle} ({:?}): {info:?}, model pos {} size {}", io.target, io.pos, io.size));
+                self.fail(
+                    "query",
+                    format_args!(
+                        "handle {handle} ({:?}): {info:?}, model pos {} size {}",
+                        io.target, io.pos, io.size
+                    ),
+                );
             }
         }
     }
@@ -926,14 +1144,25 @@ impl Fuzzer<'_> {
     /// `query(Info)` of an SIO handle; the info.
     pub(crate) fn query_sio(&mut self, handle: u32, generic_path: bool) -> Option<SioInfo> {
         let zone = self.arena.zone();
-        let buf = if generic_path { zone.buf_b() } else { zone.buf_a() };
+        let buf = if generic_path {
+            zone.buf_b()
+        } else {
+            zone.buf_a()
+        };
         let len = [24, 32, 4096][self.rng.index(3)];
         let mut call = word(handle, Call::Query);
         if generic_path {
             call = generic(call);
         }
         let cell = self.cell_of(handle, Call::Query);
-        let got = self.sys(call, &[u64::from(QuerySelector::Info), buf, len], [(buf, buf + len), (0, 0)], cell, "query", Expect::Is(Ok(24)));
+        let got = self.sys(
+            call,
+            &[u64::from(QuerySelector::Info), buf, len],
+            [(buf, buf + len), (0, 0)],
+            cell,
+            "query",
+            Expect::Is(Ok(24)),
+        );
         got.ok()?;
         SioInfo::from_bytes(self.arena.buffer(buf, 24)).ok()
     }
@@ -953,17 +1182,29 @@ impl Fuzzer<'_> {
         }
         // Both handles at one position again.
         let pos = twin.io.pos as i64;
-        let registers = SioReconfigure::Seek { whence: Whence::Set, offset: pos }.to_registers();
+        let registers = SioReconfigure::Seek {
+            whence: Whence::Set,
+            offset: pos,
+        }
+        .to_registers();
         for handle in [twin.a, twin.b] {
             let cell = self.cell_of(handle, Call::Reconfigure);
-            let _ = self.sys(generic(word(handle, Call::Reconfigure)), &registers, [(0, 0); 2], cell, "resync seek", Expect::Any);
+            let _ = self.sys(
+                generic(word(handle, Call::Reconfigure)),
+                &registers,
+                [(0, 0); 2],
+                cell,
+                "resync seek",
+                Expect::Any,
+            );
         }
         self.reload_model(&twin);
     }
 
     /// The kernel's position of A.
     fn resync_pos(&mut self, twin: &Twin) -> u64 {
-        self.query_sio(twin.a, false).map_or(twin.io.pos, |info| info.position)
+        self.query_sio(twin.a, false)
+            .map_or(twin.io.pos, |info| info.position)
     }
 
     /// Rereads a file into its model (after a mismatch) through B.
@@ -973,14 +1214,32 @@ impl Fuzzer<'_> {
         };
         let size = self.files.get(slot).map_or(0, |f| f.size).min(MODEL_BYTES);
         let buf = self.arena.zone().buf_b();
-        let registers = SioReconfigure::Seek { whence: Whence::Set, offset: 0 }.to_registers();
+        let registers = SioReconfigure::Seek {
+            whence: Whence::Set,
+            offset: 0,
+        }
+        .to_registers();
         let cell = Cell::new(Call::Reconfigure, Some(Kind::Sio), true);
-        let _ = self.sys(generic(word(twin.b, Call::Reconfigure)), &registers, [(0, 0); 2], cell, "reload seek", Expect::Any);
+        let _ = self.sys(
+            generic(word(twin.b, Call::Reconfigure)),
+            &registers,
+            [(0, 0); 2],
+            cell,
+            "reload seek",
+            Expect::Any,
+        );
         let mut done = 0;
         while done < size {
             let want = (size - done).min(BUF_BYTES);
             let cell = Cell::new(Call::Read, Some(Kind::Sio), true);
-            let Ok(n) = self.sys(generic(word(twin.b, Call::Read)), &[buf, want], [(buf, buf + want), (0, 0)], cell, "reload read", Expect::Any) else {
+            let Ok(n) = self.sys(
+                generic(word(twin.b, Call::Read)),
+                &[buf, want],
+                [(buf, buf + want), (0, 0)],
+                cell,
+                "reload read",
+                Expect::Any,
+            ) else {
                 break;
             };
             if n == 0 {
@@ -988,13 +1247,27 @@ impl Fuzzer<'_> {
             }
             let bytes = self.arena.buffer(buf, n);
             let content = self.arena.model(slot);
-            if let Some(dst) = content.get_mut(done as usize..(done + n) as usize) {
+            let (Ok(from), Ok(to)) = (usize::try_from(done), usize::try_from(done + n)) else {
+                break;
+            };
+            if let Some(dst) = content.get_mut(from..to) {
                 dst.copy_from_slice(bytes);
             }
             done += n;
         }
-        let registers = SioReconfigure::Seek { whence: Whence::Set, offset: twin.io.pos as i64 }.to_registers();
-        let _ = self.sys(generic(word(twin.b, Call::Reconfigure)), &registers, [(0, 0); 2], cell, "reload seek back", Expect::Any);
+        let registers = SioReconfigure::Seek {
+            whence: Whence::Set,
+            offset: twin.io.pos as i64,
+        }
+        .to_registers();
+        let _ = self.sys(
+            generic(word(twin.b, Call::Reconfigure)),
+            &registers,
+            [(0, 0); 2],
+            cell,
+            "reload seek back",
+            Expect::Any,
+        );
     }
 
     /// Reads a twin's whole file(s) through both handles and compares them
@@ -1008,23 +1281,58 @@ impl Fuzzer<'_> {
         }
         let size = self.files.get(slot).map_or(0, |f| f.size);
         let zone = self.arena.zone();
-        let seek0 = SioReconfigure::Seek { whence: Whence::Set, offset: 0 }.to_registers();
+        let seek0 = SioReconfigure::Seek {
+            whence: Whence::Set,
+            offset: 0,
+        }
+        .to_registers();
         let cell_seek = Cell::new(Call::Reconfigure, Some(Kind::Sio), true);
         let cell_read = Cell::new(Call::Read, Some(Kind::Sio), true);
-        let _ = self.sys(word(twin.a, Call::Reconfigure), &seek0, [(0, 0); 2], cell_seek, "check seek (normal)", Expect::Is(Ok(0)));
-        let _ = self.sys(generic(word(twin.b, Call::Reconfigure)), &seek0, [(0, 0); 2], cell_seek, "check seek (FORCE_GENERIC)", Expect::Is(Ok(0)));
+        let _ = self.sys(
+            word(twin.a, Call::Reconfigure),
+            &seek0,
+            [(0, 0); 2],
+            cell_seek,
+            "check seek (normal)",
+            Expect::Is(Ok(0)),
+        );
+        let _ = self.sys(
+            generic(word(twin.b, Call::Reconfigure)),
+            &seek0,
+            [(0, 0); 2],
+            cell_seek,
+            "check seek (FORCE_GENERIC)",
+            Expect::Is(Ok(0)),
+        );
         let mut done = 0_u64;
         loop {
             let want = (size.saturating_sub(done)).min(BUF_BYTES);
             let (a, b) = (zone.buf_a(), zone.buf_b());
-            let got_a = self.sys(word(twin.a, Call::Read), &[a, BUF_BYTES], [(a, a + BUF_BYTES), (0, 0)], cell_read, "check read (normal)", Expect::Is(Ok(want)));
-            let got_b = self.sys(generic(word(twin.b, Call::Read)), &[b, BUF_BYTES], [(b, b + BUF_BYTES), (0, 0)], cell_read, "check read (FORCE_GENERIC)", Expect::Is(Ok(want)));
+            let got_a = self.sys(
+                word(twin.a, Call::Read),
+                &[a, BUF_BYTES],
+                [(a, a + BUF_BYTES), (0, 0)],
+                cell_read,
+                "check read (normal)",
+                Expect::Is(Ok(want)),
+            );
+            let got_b = self.sys(
+                generic(word(twin.b, Call::Read)),
+                &[b, BUF_BYTES],
+                [(b, b + BUF_BYTES), (0, 0)],
+                cell_read,
+                "check read (FORCE_GENERIC)",
+                Expect::Is(Ok(want)),
+            );
             self.stats.twins += 1;
             let (Ok(n), Ok(m)) = (got_a, got_b) else {
                 break;
             };
             if n != m {
-                self.fail("twin contents", format_args!("file slot {slot}: normal read {n}, generic read {m} at {done}"));
+                self.fail(
+                    "twin contents",
+                    format_args!("file slot {slot}: normal read {n}, generic read {m} at {done}"),
+                );
                 break;
             }
             self.compare_read(twin, a, b, done, n);
@@ -1034,11 +1342,32 @@ impl Fuzzer<'_> {
             }
         }
         if done != size {
-            self.fail("contents", format_args!("file slot {slot}: read {done} bytes of {size}"));
+            self.fail(
+                "contents",
+                format_args!("file slot {slot}: read {done} bytes of {size}"),
+            );
         }
-        let back = SioReconfigure::Seek { whence: Whence::Set, offset: twin.io.pos as i64 }.to_registers();
-        let _ = self.sys(word(twin.a, Call::Reconfigure), &back, [(0, 0); 2], cell_seek, "check seek back (normal)", Expect::Is(Ok(twin.io.pos)));
-        let _ = self.sys(generic(word(twin.b, Call::Reconfigure)), &back, [(0, 0); 2], cell_seek, "check seek back (FORCE_GENERIC)", Expect::Is(Ok(twin.io.pos)));
+        let back = SioReconfigure::Seek {
+            whence: Whence::Set,
+            offset: twin.io.pos as i64,
+        }
+        .to_registers();
+        let _ = self.sys(
+            word(twin.a, Call::Reconfigure),
+            &back,
+            [(0, 0); 2],
+            cell_seek,
+            "check seek back (normal)",
+            Expect::Is(Ok(twin.io.pos)),
+        );
+        let _ = self.sys(
+            generic(word(twin.b, Call::Reconfigure)),
+            &back,
+            [(0, 0); 2],
+            cell_seek,
+            "check seek back (FORCE_GENERIC)",
+            Expect::Is(Ok(twin.io.pos)),
+        );
     }
 
     /// Every open file twin's contents against the model.
@@ -1065,7 +1394,12 @@ impl Fuzzer<'_> {
         };
         let rw = OpenFlags::READ | OpenFlags::WRITE;
         let same_file = self.rng.percent(25);
-        let Some(index) = self.open_twin(Target::File, Some(slot), same_file, rw | OpenFlags::CREATE | OpenFlags::TRUNCATE) else {
+        let Some(index) = self.open_twin(
+            Target::File,
+            Some(slot),
+            same_file,
+            rw | OpenFlags::CREATE | OpenFlags::TRUNCATE,
+        ) else {
             return;
         };
         let steps = 1 + self.rng.below(7);
@@ -1077,7 +1411,11 @@ impl Fuzzer<'_> {
             self.twin_write(index, len);
             if self.rng.percent(15) {
                 let back = self.rng.below(4096) as i64;
-                self.twin_seek(index, Whence::Current, -back.min(self.twin(index).map_or(0, |t| t.io.pos) as i64));
+                self.twin_seek(
+                    index,
+                    Whence::Current,
+                    -back.min(self.twin(index).map_or(0, |t| t.io.pos) as i64),
+                );
             }
         }
         for _ in 0..4 {
@@ -1107,7 +1445,10 @@ impl Fuzzer<'_> {
         };
         if let Some(new) = self.twin(index) {
             if self.solo && new.a > lowest {
-                self.fail("handle reuse", format_args!("closed {} and {}, reopened as {}", twin.a, twin.b, new.a));
+                self.fail(
+                    "handle reuse",
+                    format_args!("closed {} and {}, reopened as {}", twin.a, twin.b, new.a),
+                );
             }
             self.check_routines(&new);
             if flags.contains(OpenFlags::READ) {
@@ -1133,21 +1474,65 @@ impl Fuzzer<'_> {
                 }
             }
             2 => {
-                let registers = SioReconfigure::Seek { whence: Whence::Set, offset: 0 }.to_registers();
+                let registers = SioReconfigure::Seek {
+                    whence: Whence::Set,
+                    offset: 0,
+                }
+                .to_registers();
                 let cell = Cell::new(Call::Reconfigure, Some(Kind::Sio), true);
-                let _ = self.sys(word(CONSOLE, Call::Reconfigure), &registers, [(0, 0); 2], cell, "console seek", Expect::Err(SysError::NotSupported));
+                let _ = self.sys(
+                    word(CONSOLE, Call::Reconfigure),
+                    &registers,
+                    [(0, 0); 2],
+                    cell,
+                    "console seek",
+                    Expect::Err(SysError::NotSupported),
+                );
             }
             _ => {
-                let raw = TtyMode::RAW | if self.rng.percent(50) { TtyMode::ECHO } else { TtyMode::empty() };
+                let raw = TtyMode::RAW
+                    | if self.rng.percent(50) {
+                        TtyMode::ECHO
+                    } else {
+                        TtyMode::empty()
+                    };
                 let cell_re = Cell::new(Call::Reconfigure, Some(Kind::Sio), true);
                 let cell_wr = Cell::new(Call::Write, Some(Kind::Sio), true);
                 let to_raw = SioReconfigure::TtyMode(raw).to_registers();
-                let _ = self.sys(word(CONSOLE, Call::Reconfigure), &to_raw, [(0, 0); 2], cell_re, "console raw", Expect::Is(Ok(0)));
+                let _ = self.sys(
+                    word(CONSOLE, Call::Reconfigure),
+                    &to_raw,
+                    [(0, 0); 2],
+                    cell_re,
+                    "console raw",
+                    Expect::Is(Ok(0)),
+                );
                 let buf = self.arena.source_addr(0);
-                let _ = self.sys(word(CONSOLE, Call::Write), &[buf, 0], [(buf, buf), (0, 0)], cell_wr, "console write 0 (raw)", Expect::Is(Ok(0)));
-                let _ = self.sys(generic(word(CONSOLE, Call::Write)), &[buf, 0], [(buf, buf), (0, 0)], cell_wr, "console write 0 (raw, FORCE_GENERIC)", Expect::Is(Ok(0)));
+                let _ = self.sys(
+                    word(CONSOLE, Call::Write),
+                    &[buf, 0],
+                    [(buf, buf), (0, 0)],
+                    cell_wr,
+                    "console write 0 (raw)",
+                    Expect::Is(Ok(0)),
+                );
+                let _ = self.sys(
+                    generic(word(CONSOLE, Call::Write)),
+                    &[buf, 0],
+                    [(buf, buf), (0, 0)],
+                    cell_wr,
+                    "console write 0 (raw, FORCE_GENERIC)",
+                    Expect::Is(Ok(0)),
+                );
                 let back = SioReconfigure::TtyMode(TtyMode::DEFAULT).to_registers();
-                let _ = self.sys(word(CONSOLE, Call::Reconfigure), &back, [(0, 0); 2], cell_re, "console cooked", Expect::Is(Ok(0)));
+                let _ = self.sys(
+                    word(CONSOLE, Call::Reconfigure),
+                    &back,
+                    [(0, 0); 2],
+                    cell_re,
+                    "console cooked",
+                    Expect::Is(Ok(0)),
+                );
                 let _ = cell;
             }
         }

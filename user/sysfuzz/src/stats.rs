@@ -57,7 +57,7 @@ impl Cell {
     pub fn new(call: Call, kind: Option<Kind>, is_live: bool) -> Self {
         Self {
             row: usize::from(call.number()),
-            column: kind.map_or(NO_KIND, |kind| kind_column(kind)),
+            column: kind.map_or(NO_KIND, kind_column),
             is_live,
         }
     }
@@ -150,11 +150,19 @@ impl Stats {
     pub fn record(&mut self, cell: Cell, rax: i64) {
         self.total += 1;
         self.live += u64::from(cell.is_live);
-        if let Some(count) = self.calls.get_mut(cell.row).and_then(|r| r.get_mut(cell.column)) {
+        if let Some(count) = self
+            .calls
+            .get_mut(cell.row)
+            .and_then(|r| r.get_mut(cell.column))
+        {
             *count += 1;
         }
         if rax >= 0 {
-            if let Some(count) = self.ok.get_mut(cell.row).and_then(|r| r.get_mut(cell.column)) {
+            if let Some(count) = self
+                .ok
+                .get_mut(cell.row)
+                .and_then(|r| r.get_mut(cell.column))
+            {
                 *count += 1;
             }
         }
@@ -162,7 +170,12 @@ impl Stats {
 
     /// Adds `other` into these counts.
     pub fn add(&mut self, other: &Self) {
-        for (mine, theirs) in self.calls.iter_mut().flatten().zip(other.calls.iter().flatten()) {
+        for (mine, theirs) in self
+            .calls
+            .iter_mut()
+            .flatten()
+            .zip(other.calls.iter().flatten())
+        {
             *mine += theirs;
         }
         for (mine, theirs) in self.ok.iter_mut().flatten().zip(other.ok.iter().flatten()) {

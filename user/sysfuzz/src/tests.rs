@@ -26,7 +26,10 @@ fn splitmix_matches_the_reference_sequence() {
     let parent = SplitMix64::new(7);
     let (mut a, mut b) = (parent.fork(1), parent.fork(2));
     assert_ne!(a.next_u64(), b.next_u64());
-    assert_eq!(parent.fork(1).next_u64(), SplitMix64::new(7).fork(1).next_u64());
+    assert_eq!(
+        parent.fork(1).next_u64(),
+        SplitMix64::new(7).fork(1).next_u64()
+    );
 }
 
 #[test]
@@ -42,7 +45,10 @@ fn start_argument_round_trips() {
     );
     // The earlier fuzzer's `(calls << 32) | seed` still means the same.
     let old = Plan::from_arg((0x4000_0000 << 32) | 1).unwrap();
-    assert_eq!((old.mode, old.seed, old.calls), (Mode::Main, 1, 0x4000_0000));
+    assert_eq!(
+        (old.mode, old.seed, old.calls),
+        (Mode::Main, 1, 0x4000_0000)
+    );
     for mode in [Mode::Main, Mode::Child, Mode::Victim, Mode::Echo] {
         let plan = Plan {
             mode,
@@ -130,7 +136,9 @@ fn register_rules() {
     let broken = |f: &dyn Fn(&mut Captured), buffers: &[(u64, u64)]| {
         let mut call = captured();
         f(&mut call);
-        regs::check(&call, buffers).err().map(|b| (b.register, b.rule))
+        regs::check(&call, buffers)
+            .err()
+            .map(|b| (b.register, b.rule))
     };
     assert_eq!(
         broken(&|c| c.after[regs::RBX] ^= 1, &[]),
@@ -155,11 +163,17 @@ fn register_rules() {
     // Argument registers: input, 0 or in a buffer.
     assert_eq!(broken(&|c| c.after[regs::RDI] = 0, &[]), None);
     assert_eq!(
-        broken(&|c| c.after[regs::RDI] = 0x1000_0010, &[(0x1000_0000, 0x1000_0100)]),
+        broken(
+            &|c| c.after[regs::RDI] = 0x1000_0010,
+            &[(0x1000_0000, 0x1000_0100)]
+        ),
         None
     );
     assert_eq!(
-        broken(&|c| c.after[regs::RSI] = 0x1000_0200, &[(0x1000_0000, 0x1000_0100)]),
+        broken(
+            &|c| c.after[regs::RSI] = 0x1000_0200,
+            &[(0x1000_0000, 0x1000_0100)]
+        ),
         Some((regs::RSI, Rule::Argument))
     );
     assert_eq!(
@@ -196,7 +210,10 @@ fn model_reads() {
     let read = model::read(&io, 0x1000, 50, Buf::Good);
     assert_eq!((read.result, read.pos, read.from), (Ok(50), 60, 10));
     assert_eq!(model::read(&io, 0x1000, 500, Buf::Good).result, Ok(90));
-    assert_eq!(model::read(&file(200, 100), 0x1000, 5, Buf::Good).result, Ok(0));
+    assert_eq!(
+        model::read(&file(200, 100), 0x1000, 5, Buf::Good).result,
+        Ok(0)
+    );
     // Checks in order: permission, range, then the buffer.
     let write_only = Io {
         can_read: false,
@@ -219,7 +236,10 @@ fn model_reads() {
     let big = file(0, 3 * CHUNK);
     let read = model::read(&big, 0x1000, 3 * CHUNK, Buf::Prefix(CHUNK + 5));
     assert_eq!((read.result, read.pos), (Ok(CHUNK), CHUNK));
-    assert_eq!(model::read(&file(100, 100), 0x1000, 9, Buf::Prefix(0)).result, Ok(0));
+    assert_eq!(
+        model::read(&file(100, 100), 0x1000, 9, Buf::Prefix(0)).result,
+        Ok(0)
+    );
     // Devices.
     let zero = Io {
         target: Target::Zero,
@@ -236,26 +256,38 @@ fn model_reads() {
         target: Target::Dir,
         ..io
     };
-    assert_eq!(model::read(&dir, 0x1000, 7, Buf::Good).result, Err(SysError::IsDir));
+    assert_eq!(
+        model::read(&dir, 0x1000, 7, Buf::Good).result,
+        Err(SysError::IsDir)
+    );
 }
 
 #[test]
 fn model_writes() {
     let io = file(10, 5);
     let write = model::write(&io, 0x1000, 20, Buf::Good);
-    assert_eq!((write.result, write.pos, write.size, write.written), (Ok(20), 30, 30, (10, 20)));
+    assert_eq!(
+        (write.result, write.pos, write.size, write.written),
+        (Ok(20), 30, 30, (10, 20))
+    );
     let append = Io { append: true, ..io };
     let write = model::write(&append, 0x1000, 20, Buf::Good);
     assert_eq!((write.pos, write.size, write.written), (25, 25, (5, 20)));
     // A fault: the bytes before it are written whatever the result says.
     let write = model::write(&io, 0x1000, 20, Buf::Prefix(7));
-    assert_eq!((write.result, write.pos, write.written), (Err(SysError::BadAddress), 17, (10, 7)));
+    assert_eq!(
+        (write.result, write.pos, write.written),
+        (Err(SysError::BadAddress), 17, (10, 7))
+    );
     let write = model::write(&file(0, 0), 0x1000, 2 * CHUNK, Buf::Prefix(CHUNK + 1));
     assert_eq!((write.result, write.pos), (Ok(CHUNK), CHUNK + 1));
     // Past the file size limit.
     let far = file(model::MAX_FILE_BYTES, 0);
     let write = model::write(&far, 0x1000, 1, Buf::Good);
-    assert_eq!((write.result, write.pos, write.size), (Err(SysError::FileTooLarge), far.pos, 0));
+    assert_eq!(
+        (write.result, write.pos, write.size),
+        (Err(SysError::FileTooLarge), far.pos, 0)
+    );
     // Devices swallow writes without touching the buffer.
     let null = Io {
         target: Target::Null,
@@ -273,9 +305,15 @@ fn model_writes() {
 fn model_seeks_and_patterns() {
     let io = file(10, 100);
     assert_eq!(model::seek(&io, Whence::End, -1), Ok(99));
-    assert_eq!(model::seek(&io, Whence::Current, -11), Err(SysError::BadOffset));
+    assert_eq!(
+        model::seek(&io, Whence::Current, -11),
+        Err(SysError::BadOffset)
+    );
     assert_eq!(model::seek(&io, Whence::Set, i64::MAX), Ok(i64::MAX as u64));
-    assert_eq!(model::seek(&io, Whence::Current, i64::MAX), Err(SysError::BadOffset));
+    assert_eq!(
+        model::seek(&io, Whence::Current, i64::MAX),
+        Err(SysError::BadOffset)
+    );
     let zero = Io {
         target: Target::Zero,
         ..io
@@ -294,7 +332,7 @@ fn hostile_entries_cover_every_kind_and_want_what_the_docs_say() {
     let mut seen = [false; 17];
     for index in 0..64 {
         let entry = entries::draw(index, &mut rng);
-        seen[entry.mode as usize] = true;
+        seen[usize::try_from(entry.mode).unwrap()] = true;
         match entry.mode {
             0 if (0x28..=0x2b).contains(&entry.param) => assert_eq!(entry.want, Want::Survived),
             10 | 12 | 16 => assert_eq!(entry.want, Want::Zero),
@@ -305,4 +343,75 @@ fn hostile_entries_cover_every_kind_and_want_what_the_docs_say() {
     assert!(seen.iter().enumerate().all(|(mode, &s)| s || mode == 13));
     assert!(Want::Killed.accepts(137) && !Want::Killed.accepts(3));
     assert!(Want::KilledOrSurvived.accepts(3) && !Want::KilledOrSurvived.accepts(4));
+}
+
+#[test]
+fn known_divergences_are_recognized_narrowly() {
+    use crate::model::{known_divergence, KnownBug};
+    let bad = Err(SysError::BadAddress);
+    let huge = u64::MAX - 100;
+    // A wrapping length: the model and the synthesized path say
+    // BadAddress, the generic path moved data.
+    assert_eq!(
+        known_divergence(
+            0x4000_0000_0000,
+            huge,
+            Buf::Prefix(CHUNK * 2),
+            bad,
+            bad,
+            Ok(CHUNK)
+        ),
+        Some(KnownBug::RangeCheckedPerChunk)
+    );
+    // Both generic (no routine): the same bug.
+    assert_eq!(
+        known_divergence(
+            0x4000_0000_0000,
+            huge,
+            Buf::Prefix(CHUNK * 2),
+            bad,
+            Ok(9),
+            Ok(9)
+        ),
+        Some(KnownBug::RangeCheckedPerChunk)
+    );
+    // A fault past the first chunk: generic as the model, synthesized
+    // BadAddress.
+    assert_eq!(
+        known_divergence(
+            0x4000_0000_0000,
+            3 * CHUNK,
+            Buf::Prefix(CHUNK + 1),
+            Ok(CHUNK),
+            bad,
+            Ok(CHUNK)
+        ),
+        Some(KnownBug::FaultPastFirstChunk)
+    );
+    // Anything else is not excused: agreement, a fault in the first
+    // chunk, a short length, a wrong generic result.
+    assert_eq!(
+        known_divergence(0x1000, 10, Buf::Good, Ok(10), Ok(10), Ok(10)),
+        None
+    );
+    assert_eq!(
+        known_divergence(0x1000, 3 * CHUNK, Buf::Prefix(100), bad, bad, Ok(100)),
+        None
+    );
+    assert_eq!(
+        known_divergence(0x1000, 10, Buf::Good, Ok(10), Ok(10), Ok(9)),
+        None
+    );
+    assert_eq!(
+        known_divergence(
+            0x4000_0000_0000,
+            3 * CHUNK,
+            Buf::Prefix(CHUNK + 1),
+            Ok(CHUNK),
+            bad,
+            Ok(7)
+        ),
+        None
+    );
+    assert_eq!(KnownBug::ALL.map(KnownBug::index), [0, 1, 2, 3]);
 }

@@ -22,7 +22,12 @@ use crate::sio::format_into;
 pub(crate) fn run(plan: Plan) -> i32 {
     match plan.calls {
         VICTIM_WAITS => {
-            let grandchild = Plan { mode: Mode::Victim, seed: plan.seed ^ 2, calls: VICTIM_BUSY, strict: false };
+            let grandchild = Plan {
+                mode: Mode::Victim,
+                seed: plan.seed ^ 2,
+                calls: VICTIM_BUSY,
+                strict: false,
+            };
             if let Ok(child) = Smach::spawn_with_arg(SYSFUZZ, grandchild.to_arg()) {
                 loop {
                     let _ = child.wait();
@@ -50,12 +55,16 @@ fn busy(seed: u64) -> i32 {
     // SAFETY: nothing else in this program terminates or re-protects the
     // region, which was made READ | WRITE.
     let bytes = unsafe { region.as_mut_slice() };
-    let (Ok(zero), Ok(null)) = (Sio::open("/dev/zero", OpenFlags::READ), Sio::open("/dev/null", OpenFlags::WRITE)) else {
+    let (Ok(zero), Ok(null)) = (
+        Sio::open("/dev/zero", OpenFlags::READ),
+        Sio::open("/dev/null", OpenFlags::WRITE),
+    ) else {
         return idle();
     };
     let mut path = [0_u8; 48];
     let len = format_into(&mut path, format_args!("/tmp/fz-victim-{seed:06x}"));
-    let path = core::str::from_utf8(path.get(..len).unwrap_or_default()).unwrap_or("/tmp/fz-victim");
+    let path =
+        core::str::from_utf8(path.get(..len).unwrap_or_default()).unwrap_or("/tmp/fz-victim");
     let file = Sio::open(path, OpenFlags::READ | OpenFlags::WRITE | OpenFlags::CREATE).ok();
     loop {
         let _ = zero.read(bytes);
