@@ -19,6 +19,11 @@
 //! are checked ([`regs`]). Runs go through phases: alone, then with worker
 //! SCPUs sharing the SMACH's handles, child SMACHs (fuzzers, victims killed
 //! mid-call, [`entries`]) beside it, then under memory pressure.
+//!
+//! Kernel bugs it found are recognized precisely
+//! ([`model::KnownBug`], [`model::known_divergence`]) and counted apart, so
+//! that the run keeps checking everything else; the start argument's
+//! strict bit makes them failures.
 #![no_std]
 #![forbid(unsafe_code)]
 

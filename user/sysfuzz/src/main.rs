@@ -1,7 +1,7 @@
 //! `sysfuzz`: a stateful, typed system-call fuzzer (see the library docs,
 //! [`sk_user_sysfuzz`], for what it checks).
 //!
-//! Start argument: `(calls << 32) | (mode << 24) | seed`
+//! Start argument: `(calls << 32) | (strict << 31) | (mode << 24) | seed`
 //! ([`sk_user_sysfuzz::plan`]); `sysfuzz 1` is a full run with seed 1 and
 //! 1,000,000 calls in all. A run (mode `Main`):
 //!
@@ -9,21 +9,32 @@
 //!    files, SMEMs, spinning SCPUs, echo children; handle numbers must be
 //!    the lowest free ones, closed handles must answer `BadHandle`;
 //! 2. **crowd**: three worker SCPUs join it in its SMACH (8% each, sharing
-//!    published SIOs), three child fuzzers run beside it (16% each: alone,
-//!    then with a worker SCPU of their own), victims (a busy child, a child
-//!    waiting for a blocked grandchild, `hostile` spinning with AC set, a
-//!    thread reading `/dev/zero`) are killed mid-call, and 40 `hostile`
-//!    children enter the kernel in every documented hostile way;
+//!    published SIOs, which must lose their synthesized routines), three
+//!    child fuzzers run beside it (16% each: alone, then with a worker
+//!    SCPU of their own), victims (a busy child moving data, a child
+//!    waiting for a busy grandchild, a thread reading `/dev/zero`) are
+//!    killed mid-call, finished workers are killed while blocked in a
+//!    call, and 40 `hostile` children enter the kernel in the documented
+//!    hostile ways;
 //! 3. **memory full** (8%): SMEMs and file data fill memory until
 //!    `NoMemory`; fuzzing goes on (calls must work or get `NoMemory`);
 //!    everything is freed and memory must be usable again.
 //!
 //! It prints successes per call x kind (create, terminate, reconfigure,
 //! query, read, write, null; SMACH, SCPU, SMEM, SIO), the share of calls on
-//! live objects, the totals, and exits 0 only if every check passed, at
-//! least 80% of the calls were on live objects, every applicable cell had a
-//! success, and all planned calls were made; 1 otherwise, 2 for a bad
-//! start argument.
+//! live objects, the totals, the known kernel bugs it met, and exits 0
+//! only if every check passed, at least 80% of the calls were on live
+//! objects, every applicable cell had a success, and all planned calls
+//! were made; 1 otherwise, 2 for a bad start argument. Known kernel bugs
+//! ([`sk_user_sysfuzz::model::KnownBug`]) are counted apart, and fail the
+//! run only with the strict bit.
+//!
+//! **Determinism.** Every fuzzer draws from its own generator, seeded from
+//! the run's seed and its place in the run; what it does next depends only
+//! on that and on the results it got. Under QEMU with `-icount` (how the
+//! tests boot) the interleaving repeats too, so a run repeats exactly for a
+//! given kernel and initrd. `SYSFUZZ_TRACE=tag:index:from:to` at build
+//! time prints one fuzzer's calls in a range (see `fuzzer.rs`).
 #![no_std]
 #![no_main]
 #![allow(

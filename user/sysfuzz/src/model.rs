@@ -3,7 +3,7 @@
 //!
 //! Owns [`Target`], [`Io`] (an SIO's state as the model sees it), [`Buf`]
 //! (how much of a user buffer the kernel can reach), and the predictions
-//! [`read`], [`write`], [`seek`]. Both paths must agree with these:
+//! [`read()`](fn@read), [`write()`](fn@write), [`seek()`](fn@seek). Both paths must agree with these:
 //!
 //! - Checks come in a fixed order: open for the op ([`SysError::NotPermitted`]),
 //!   then the range in user space ([`SysError::BadAddress`]), then the target.
