@@ -475,6 +475,18 @@ impl<'a> Fuzzer<'a> {
     /// Terminates `handle` without expectations (cleanup).
     pub(crate) fn close_raw(&mut self, handle: u32) {
         let cell = self.cell_of(handle, Call::Terminate);
+        self.close_counted(handle, cell);
+    }
+
+    /// Terminates a handle of `kind` this fuzzer just made but has no room
+    /// to keep, wanting 0.
+    pub(crate) fn close_untracked(&mut self, handle: u32, kind: Kind) {
+        let cell = Cell::new(Call::Terminate, Some(kind), true);
+        self.close_counted(handle, cell);
+    }
+
+    /// `terminate(handle)`, counted in `cell`.
+    fn close_counted(&mut self, handle: u32, cell: Cell) {
         let _ = self.sys(
             word(handle, Call::Terminate),
             &[0],

@@ -129,7 +129,7 @@ impl Fuzzer<'_> {
             prot: args.prot,
         };
         if !self.objects.insert(handle, Obj::Smem(obj)) {
-            self.close_raw(handle);
+            self.close_untracked(handle, Kind::Smem);
             return None;
         }
         let info = self.query_smem(handle)?;
@@ -554,7 +554,7 @@ impl Fuzzer<'_> {
             quantum: None,
         };
         if !self.objects.insert(handle, Obj::Scpu(obj)) {
-            self.close_raw(handle);
+            self.close_untracked(handle, Kind::Scpu);
             return None;
         }
         // A spinner that runs takes CPU time from every fuzzer: suspended
@@ -765,7 +765,7 @@ impl Fuzzer<'_> {
             role,
         };
         if !self.objects.insert(handle, Obj::Smach(obj)) {
-            self.close_raw(handle);
+            self.close_untracked(handle, Kind::Smach);
             return None;
         }
         Some(handle)

@@ -258,7 +258,7 @@ impl Fuzzer<'_> {
                 if self.objects.insert(handle, Obj::TwinHalf) {
                     Some(handle)
                 } else {
-                    self.close_raw(handle);
+                    self.close_untracked(handle, Kind::Sio);
                     None
                 }
             }
