@@ -12,7 +12,7 @@
 //!
 //! A handle is never closed while in use: users count themselves in
 //! (`users`) before loading the handle and out after the call; the owner
-//! unpublishes, waits for `users` to reach 0, then closes.
+//! unpublishes, and closes the handle at a later turn once `users` is 0.
 //!
 //! Results of calls on a shared handle depend on what the other SCPUs did
 //! to its position, so they are checked for what they can be: `/dev/zero`
@@ -26,7 +26,7 @@ use sk_user::routine_of;
 use sk_user_sysfuzz::model::{self, Target};
 use sk_user_sysfuzz::stats::Cell;
 
-use crate::fuzzer::{generic, word, Expect, Fuzzer, SELF};
+use crate::fuzzer::{generic, word, Expect, Fuzzer};
 use crate::sio::format_into;
 
 /// Published handles at most.
@@ -38,6 +38,8 @@ const SHARED_FILE_SPAN: u64 = 64 << 10;
 /// One published SIO.
 pub(crate) struct Slot {
     handle: AtomicU32,
+    /// A handle taken back, to close once `users` is 0 (the owner's).
+    retired: AtomicU32,
     target: AtomicU32,
     users: AtomicU32,
     uses: AtomicU64,
@@ -55,6 +57,7 @@ impl Shared {
             slots: [const {
                 Slot {
                     handle: AtomicU32::new(0),
+                    retired: AtomicU32::new(0),
                     target: AtomicU32::new(0),
                     users: AtomicU32::new(0),
                     uses: AtomicU64::new(0),
@@ -120,11 +123,15 @@ impl Fuzzer<'_> {
         };
         let published = slot.handle.load(Ordering::SeqCst);
         if self.owns_shared {
-            if published == 0 {
+            if self.close_retired(index, false) {
+                return;
+            }
+            let retired = slot.retired.load(Ordering::SeqCst);
+            if published == 0 && retired == 0 {
                 self.publish(index);
                 return;
             }
-            if self.rng.percent(8) {
+            if published != 0 && self.rng.percent(8) {
                 self.unpublish(index);
                 return;
             }
@@ -197,31 +204,37 @@ impl Fuzzer<'_> {
         }
     }
 
-    /// Takes slot `index`'s SIO back, waits until no one uses it, checks
-    /// its routines went generic if another SCPU used it, and closes it.
+    /// Takes slot `index`'s SIO back: no one loads it from now on; it is
+    /// closed once its last user left ([`Fuzzer::close_retired`]).
     pub(crate) fn unpublish(&mut self, index: usize) {
-        let Some(shared) = self.shared else {
-            return;
-        };
-        let Some(slot) = shared.slots.get(index) else {
+        let Some(slot) = self.shared.and_then(|shared| shared.slots.get(index)) else {
             return;
         };
         let handle = slot.handle.swap(0, Ordering::SeqCst);
+        if handle != 0 {
+            slot.retired.store(handle, Ordering::SeqCst);
+        }
+    }
+
+    /// If slot `index` holds a handle taken back and no one uses it any
+    /// more (or `wait`: once no one does), checks its routines went generic
+    /// if another SCPU used it, and closes it. Returns whether it closed
+    /// one.
+    fn close_retired(&mut self, index: usize, wait: bool) -> bool {
+        let Some(slot) = self.shared.and_then(|shared| shared.slots.get(index)) else {
+            return false;
+        };
+        let handle = slot.retired.load(Ordering::SeqCst);
         if handle == 0 {
-            return;
+            return false;
         }
         let mut spins = 0_u64;
         while slot.users.load(Ordering::SeqCst) != 0 {
+            if !wait {
+                return false;
+            }
             spins += 1;
-            let cell = Cell::new(Call::Null, Some(Kind::Smach), true);
-            let _ = self.sys(
-                word(SELF, Call::Null),
-                &[],
-                [(0, 0); 2],
-                cell,
-                "null (waiting)",
-                Expect::Is(Ok(0)),
-            );
+            let _ = sk_user::null_call();
             if spins > 50_000_000 {
                 self.fail(
                     "shared SIO",
@@ -230,6 +243,7 @@ impl Fuzzer<'_> {
                 break;
             }
         }
+        slot.retired.store(0, Ordering::SeqCst);
         if slot.uses.load(Ordering::SeqCst) > 0 && handle < 64 {
             if let Some(text) = self.routines_text(handle) {
                 for op in ["read", "write"] {
@@ -241,12 +255,15 @@ impl Fuzzer<'_> {
             }
         }
         self.close_plain(handle);
+        true
     }
 
-    /// Takes every published SIO back.
+    /// Takes every published SIO back and closes it (the other SCPUs are
+    /// done: no one is left using one).
     pub(crate) fn unpublish_all(&mut self) {
         for index in 0..SLOTS {
             self.unpublish(index);
+            self.close_retired(index, true);
         }
     }
 
