@@ -1,231 +1,419 @@
-//! `sysfuzz`: random system calls, to show the kernel survives them and
-//! gives back what they took.
+//! `sysfuzz`: a stateful, typed system-call fuzzer (see the library docs,
+//! [`sk_user_sysfuzz`], for what it checks).
 //!
-//! Start argument: the seed, or `(calls << 32) | seed` (see
-//! [`Plan::from_arg`]; 1,000,000 calls by default). It maps a 64 KiB
-//! arena (an SMEM at [`ARENA_ADDR`]) as the valid buffer, then issues the
-//! calls [`Generator`] makes, redrawing those [`is_allowed`] refuses (so
-//! it never ends, suspends or waits on itself, touches the console beyond
-//! `query`, or starts threads or programs; see the library docs). Handles
-//! its `create`s return are closed every 1,024 calls, when 16 are open,
-//! and at the end; its files `/tmp/fuzz0`..`3` are then truncated (the ABI
-//! cannot remove files), so the kernel's free memory can return to where
-//! it was.
+//! Start argument: `(calls << 32) | (strict << 31) | (mode << 24) | seed`
+//! ([`sk_user_sysfuzz::plan`]); `sysfuzz 1` is a full run with seed 1 and
+//! 1,000,000 calls in all. A run (mode `Main`):
 //!
-//! Output:
+//! 1. **alone** (12% of the calls): the first fuzzer works on its twins,
+//!    files, SMEMs, spinning SCPUs, echo children; handle numbers must be
+//!    the lowest free ones, closed handles must answer `BadHandle`;
+//! 2. **crowd**: three worker SCPUs join it in its SMACH (8% each, sharing
+//!    published SIOs, which must lose their synthesized routines), three
+//!    child fuzzers run beside it (16% each: alone, then with a worker
+//!    SCPU of their own), victims (a busy child moving data, a child
+//!    waiting for a busy grandchild, a thread reading `/dev/zero`) are
+//!    killed mid-call, finished workers are killed while blocked in a
+//!    call, and 40 `hostile` children enter the kernel in the documented
+//!    hostile ways;
+//! 3. **memory full** (8%): SMEMs and file data fill memory until
+//!    `NoMemory`; fuzzing goes on (calls must work or get `NoMemory`);
+//!    everything is freed and memory must be usable again.
 //!
-//! ```text
-//! sysfuzz: seed <seed>, <N> calls, arena at <addr>
-//! sysfuzz: <N> calls, <ok> ok, <errors> errors, seed <seed>
-//! sysfuzz: error <code> <Name>: <count>        (one per code seen)
-//! sysfuzz: <k> objects created, all closed
-//! ```
+//! It prints successes per call x kind (create, terminate, reconfigure,
+//! query, read, write, null; SMACH, SCPU, SMEM, SIO), the share of calls on
+//! live objects, the totals, the known kernel bugs it met, and exits 0
+//! only if every check passed, at least 80% of the calls were on live
+//! objects, every applicable cell had a success, and all planned calls
+//! were made; 1 otherwise, 2 for a bad start argument. Known kernel bugs
+//! ([`sk_user_sysfuzz::model::KnownBug`]) are counted apart, and fail the
+//! run only with the strict bit.
 //!
-//! Exit status 0 once all calls are made; 1 if the arena cannot be set up.
+//! **Determinism.** Every fuzzer draws from its own generator, seeded from
+//! the run's seed and its place in the run; what it does next depends only
+//! on that and on the results it got. Under QEMU with `-icount` (how the
+//! tests boot) the interleaving repeats too, so a run repeats exactly for a
+//! given kernel and initrd. `SYSFUZZ_TRACE=tag:index:from:to` at build
+//! time prints one fuzzer's calls in a range (see `fuzzer.rs`).
 #![no_std]
 #![no_main]
 #![allow(
     unsafe_code,
-    reason = "raw system calls with random arguments; the SAFETY comment says why they cannot break this program"
+    reason = "captured system calls with chosen registers, raw memory of the fuzzer's own regions; SAFETY comments per block"
 )]
 
-use sk_abi::{Call, CallWord, Handle, SysError};
-use sk_user::{println, raw, OpenFlags, Prot, Sio, Smem};
-use sk_user_sysfuzz::{
-    is_allowed, Generator, Plan, Scratch, ARENA_ADDR, ARENA_LEN, FUZZ_FILES, GAP_LEN,
-};
+mod capture;
+mod children;
+mod crowd;
+mod fuzzer;
+mod memory;
+mod misc;
+mod objects;
+mod pressure;
+mod shared;
+mod sio;
+mod victim;
+
+use sk_user::println;
+use sk_user_sysfuzz::model::KnownBug;
+use sk_user_sysfuzz::plan::{Mode, Plan, SEED_MASK};
+use sk_user_sysfuzz::rng::derive_seed;
+use sk_user_sysfuzz::stats::{is_applicable, Stats, COLUMNS, COLUMN_NAMES, ROWS, ROW_NAMES};
+
+use crate::fuzzer::Fuzzer;
 
 sk_user::entry!(main);
 
-/// Most handles kept open between cleanups.
-const MAX_OPEN: usize = 16;
+/// Where spinning SCPUs' stacks end: they never touch them.
+#[repr(align(16))]
+struct SpinArea([u8; 64]);
+static SPIN_AREA: SpinArea = SpinArea([0; 64]);
 
-/// Calls between cleanups.
-const CLEANUP_EVERY: u64 = 1024;
+/// How a run's calls are split.
+#[derive(Clone, Copy, Debug)]
+struct Budgets {
+    solo: u64,
+    crowd: u64,
+    workers: usize,
+    worker: u64,
+    children: usize,
+    child: u64,
+    pressure: u64,
+    /// Victims and hostile children (the main run only).
+    hostile: bool,
+}
 
-/// Tally slots: index = error code (1..=26), [`OTHER`] for the rest.
-const SLOTS: usize = 28;
-
-/// The tally slot for codes this build does not know.
-const OTHER: usize = SLOTS - 1;
-
-/// An address in the program image, for the layout check.
-static IMAGE_PROBE: u8 = 0;
+impl Budgets {
+    fn of(plan: &Plan) -> Self {
+        let calls = plan.calls;
+        match plan.mode {
+            Mode::Child => Self {
+                solo: calls / 2,
+                crowd: calls / 4,
+                workers: 1,
+                worker: calls / 4,
+                children: 0,
+                child: 0,
+                pressure: 0,
+                hostile: false,
+            },
+            _ => Self {
+                solo: calls * 12 / 100,
+                crowd: calls * 8 / 100,
+                workers: 3,
+                worker: calls * 8 / 100,
+                children: 3,
+                child: calls * 16 / 100,
+                pressure: calls * 8 / 100,
+                hostile: true,
+            },
+        }
+    }
+}
 
 fn main() -> i32 {
-    let plan = Plan::from_arg(sk_user::start_arg());
-    let Some(arena) = map_arena() else {
+    let arg = sk_user::start_arg();
+    let Some(plan) = Plan::from_arg(arg) else {
+        println!("sysfuzz: unknown mode in start argument {arg:#x}");
+        return 2;
+    };
+    match plan.mode {
+        Mode::Echo => i32::from(plan.seed.to_le_bytes()[0]),
+        Mode::Victim => victim::run(plan),
+        Mode::Main | Mode::Child => fuzz(plan),
+    }
+}
+
+/// A fuzzing SMACH: the main run, or a child fuzzer.
+fn fuzz(plan: Plan) -> i32 {
+    let is_main = plan.mode == Mode::Main;
+    let budgets = Budgets::of(&plan);
+    let tag = (plan.mode.number() << 24) | plan.seed;
+    let Some(regions) = crowd::map_zone(0) else {
+        println!("sysfuzz[{tag:x}]: cannot map its memory");
         return 1;
     };
-    let arena_addr = arena.addr();
-    let arena_handle = u64::from(arena.handle());
-    println!(
-        "sysfuzz: seed {}, {} calls, arena at {arena_addr:#x}",
-        plan.seed, plan.calls
-    );
+    let handles = regions.each_ref().map(|r| r.handle().index());
+    let spin_top = SPIN_AREA.0.as_ptr() as u64 + 64;
+    let mut fuzzer = Fuzzer::new(tag, 0, derive_seed(plan.seed, 0), &handles, spin_top);
+    fuzzer.name_files();
+    fuzzer.strict = plan.strict;
+    if is_main {
+        println!(
+            "sysfuzz: seed {}, {} calls planned ({:?})",
+            plan.seed, plan.calls, budgets
+        );
+    }
+    let start = sk_user::rdtsc();
+    let mut total = Stats::new();
 
-    let mut generator = Generator::new(plan.seed, arena_addr);
-    let mut scratch: Scratch = [0; 32];
-    let mut tally = [0_u64; SLOTS];
-    let mut ok = 0_u64;
-    let mut open = Open::new(arena_handle);
-    let mut made = 0_u64;
-    while made < plan.calls {
-        let scratch_addr = scratch.as_ptr() as u64;
-        let call = generator.next(&mut scratch, scratch_addr);
-        if !is_allowed(&call, arena_addr, arena_handle) {
-            continue;
+    let mut lap = Lap::new(is_main);
+    fuzzer.run(budgets.solo);
+    lap.done("alone", fuzzer.stats.total);
+    crowd_phase(&mut fuzzer, &plan, &budgets, &mut total);
+    lap.done("crowd (this fuzzer's calls)", fuzzer.stats.total);
+    if budgets.pressure > 0 {
+        pressure::run(&mut fuzzer, budgets.pressure);
+        lap.done("memory full", fuzzer.stats.total);
+    }
+    fuzzer.cleanup();
+    total.add(&fuzzer.stats);
+    let ticks = sk_user::rdtscp().saturating_sub(start);
+
+    if !is_main {
+        fuzzer.write_stats(plan.seed, &total);
+        crowd::unmap_zone(regions);
+        println!(
+            "sysfuzz[{tag:x}]: {} calls, {} failed checks",
+            total.total, total.failures
+        );
+        return i32::from(total.failures > 0);
+    }
+    crowd::unmap_zone(regions);
+    report(&plan, &total, ticks)
+}
+
+/// The crowd: worker SCPUs, child fuzzers, victims, hostile children.
+fn crowd_phase(fuzzer: &mut Fuzzer<'_>, plan: &Plan, budgets: &Budgets, total: &mut Stats) {
+    let mut children = [(0_u32, 0_u64); 3];
+    let mut child_count = 0;
+    for index in 0..budgets.children {
+        let seed = derive_seed(plan.seed, 100 + index as u64) & SEED_MASK;
+        if let Some(handle) = fuzzer.spawn_fuzzer(seed, budgets.child) {
+            if let Some(slot) = children.get_mut(child_count) {
+                *slot = (handle, seed);
+                child_count += 1;
+            }
+        } else {
+            fuzzer.fail("crowd", format_args!("child fuzzer {index} did not start"));
         }
-        // SAFETY: `is_allowed` passed, so this call cannot break this
-        // program:
-        // 1. It does not end, suspend, reconfigure or wait on this SMACH,
-        //    close or reconfigure the console or the arena, or create an
-        //    SCPU or SMACH: no code starts, and all memory Rust uses stays
-        //    mapped with its protection.
-        // 2. The kernel writes user memory only for `read` and `query`,
-        //    whose destinations start in the arena or the gap after it
-        //    (memory no Rust object uses, checked by `map_arena`), the never
-        //    mapped null page, or outside user space (refused); copies run
-        //    forward and stop at the first unmapped byte.
-        // 3. Everything else the kernel only reads (argument structs in
-        //    `scratch`, paths in statics, buffers), or maps and unmaps the
-        //    fuzzer's own SMEMs.
-        let rax = unsafe { raw::syscall6(call.word, call.args) };
-        made += 1;
-        match SysError::decode_return(rax) {
-            Ok(value) => {
-                ok += 1;
-                if call.is(Call::Create) {
-                    open.push(value);
+    }
+    let mut victims = [0_u32; 2];
+    let mut victim_count = 0;
+    if budgets.hostile {
+        let seed = derive_seed(plan.seed, 200) & SEED_MASK;
+        let started = [
+            fuzzer.spawn_victim(seed, children::VICTIM_BUSY),
+            fuzzer.spawn_victim(seed ^ 1, children::VICTIM_WAITS),
+        ];
+        for handle in started.into_iter().flatten() {
+            if let Some(slot) = victims.get_mut(victim_count) {
+                *slot = handle;
+                victim_count += 1;
+            }
+        }
+    }
+    fuzzer.solo = false;
+    fuzzer.shared = Some(&crowd::SHARED);
+    fuzzer.owns_shared = true;
+    let (workers, worker_count) =
+        crowd::start_workers(fuzzer, budgets.workers, plan.seed, budgets.worker);
+    let mut victim_scpu = if budgets.hostile {
+        crowd::start_victim(fuzzer)
+    } else {
+        None
+    };
+
+    let begin = fuzzer.stats.total;
+    let end = begin + budgets.crowd;
+    let kills = victim_count as u64 + u64::from(victim_scpu.is_some());
+    let mut next_kill = 0_u64;
+    let hostile_batches = if budgets.hostile { 20 } else { 0 };
+    let mut next_batch = 0_u64;
+    let mut steps = 0_u64;
+    loop {
+        fuzzer.step();
+        steps += 1;
+        let done = fuzzer.stats.total.saturating_sub(begin);
+        // Victims die early in this fuzzer's share (they take CPU time
+        // from the fuzzers while they live), at spread points.
+        if next_kill < kills && done >= budgets.crowd * (next_kill + 1) / (8 * (kills + 1)) {
+            match victims
+                .get(usize::try_from(next_kill).unwrap_or(usize::MAX))
+                .copied()
+            {
+                Some(handle) if next_kill < victim_count as u64 => fuzzer.kill(handle),
+                _ => {
+                    if let Some(handle) = victim_scpu.take() {
+                        crowd::kill_victim(fuzzer, handle);
+                        fuzzer.stats.kills += 1;
+                    }
                 }
             }
-            Err(error) => {
-                let slot = usize::try_from(error.code()).map_or(OTHER, |code| code.min(OTHER));
-                tally[slot] += 1;
+            next_kill += 1;
+        }
+        // Hostile children once the victims are dead (a victim spinning
+        // with `pause` is slow to emulate), spread over the rest.
+        let after_kills = budgets.crowd / 8;
+        if next_kill >= kills
+            && next_batch < hostile_batches
+            && done >= after_kills + (budgets.crowd - after_kills) * next_batch / hostile_batches
+        {
+            fuzzer.hostile_batch(2);
+            next_batch += 1;
+        }
+        if fuzzer.stats.total >= end && steps.is_multiple_of(64) {
+            let workers_done = crowd::workers_done(worker_count);
+            let children_done = children
+                .iter()
+                .take(child_count)
+                .all(|&(handle, _)| fuzzer.has_exited(handle));
+            if workers_done && children_done {
+                break;
             }
         }
-        if open.is_full() || made.is_multiple_of(CLEANUP_EVERY) {
-            open.close_all();
-        }
     }
-    open.close_all();
-    let _ = arena.free();
-    for path in FUZZ_FILES {
-        if let Ok(file) = Sio::open(path, OpenFlags::WRITE | OpenFlags::TRUNCATE) {
-            let _ = file.close();
-        }
+    if let Some(handle) = victim_scpu.take() {
+        crowd::kill_victim(fuzzer, handle);
     }
+    fuzzer.unpublish_all();
+    fuzzer.shared = None;
+    fuzzer.owns_shared = false;
+    crowd::collect_workers(
+        fuzzer,
+        workers.get(..worker_count).unwrap_or_default(),
+        total,
+    );
+    for &(handle, seed) in children.iter().take(child_count) {
+        fuzzer.collect_fuzzer(handle, seed, total);
+    }
+    fuzzer.solo = true;
+}
 
-    let errors = made - ok;
+/// Prints the table and totals; the exit status.
+fn report(plan: &Plan, total: &Stats, ticks: u64) -> i32 {
     println!(
-        "sysfuzz: {made} calls, {ok} ok, {errors} errors, seed {}",
+        "sysfuzz: successes / calls per call x kind (seed {}):",
         plan.seed
     );
-    for (slot, &count) in tally.iter().enumerate() {
-        if count == 0 {
-            continue;
-        }
-        let code = u32::try_from(slot).unwrap_or(u32::MAX);
-        let error = SysError::from_code(code).unwrap_or(SysError::Unknown);
-        println!("sysfuzz: error {code} {error:?}: {count}");
-    }
-    println!("sysfuzz: {} objects created, all closed", open.created);
-    0
-}
-
-/// Maps the arena at [`ARENA_ADDR`] (or where the kernel likes, if that
-/// fails) and checks that neither the stack nor the image lies within
-/// 16 MiB of it or its gap. Prints why and returns `None` if not.
-fn map_arena() -> Option<Smem> {
-    let read_write = Prot::READ | Prot::WRITE;
-    let arena = match Smem::create_at(ARENA_ADDR, ARENA_LEN, read_write) {
-        Ok(arena) => arena,
-        Err(error) => {
-            println!(
-                "sysfuzz: arena at {ARENA_ADDR:#x} failed ({error:?}); letting the kernel place it"
-            );
-            match Smem::create(ARENA_LEN, read_write) {
-                Ok(arena) => arena,
-                Err(error) => {
-                    println!("sysfuzz: cannot map the arena: {error:?}");
-                    return None;
-                }
-            }
-        }
-    };
-    let margin = 16 << 20;
-    let zone = arena.addr().saturating_sub(margin)
-        ..arena
-            .addr()
-            .saturating_add(ARENA_LEN + GAP_LEN)
-            .saturating_add(margin);
-    let stack_probe = 0_u8;
-    let stack = core::ptr::from_ref(&stack_probe) as u64;
-    let image = core::ptr::from_ref(&IMAGE_PROBE) as u64;
-    if zone.contains(&stack) || zone.contains(&image) {
-        println!(
-            "sysfuzz: arena {:#x} too close to the stack {stack:#x} or image {image:#x}",
-            arena.addr()
+    let mut header = [0_u8; 128];
+    let mut len = 0;
+    for name in COLUMN_NAMES {
+        len += sio::format_into(
+            header.get_mut(len..).unwrap_or_default(),
+            format_args!("{name:>20}"),
         );
-        let _ = arena.free();
-        return None;
     }
-    Some(arena)
-}
-
-/// Handles the fuzzer's `create`s returned, to close.
-struct Open {
-    handles: [u64; MAX_OPEN],
-    len: usize,
-    /// Never closed here, whatever a `create` claims.
-    arena_handle: u64,
-    /// Objects created in all.
-    created: u64,
-}
-
-impl Open {
-    const fn new(arena_handle: u64) -> Self {
-        Self {
-            handles: [0; MAX_OPEN],
-            len: 0,
-            arena_handle,
-            created: 0,
-        }
-    }
-
-    fn is_full(&self) -> bool {
-        self.len == MAX_OPEN
-    }
-
-    /// Records a handle `create` returned (closing all first if full).
-    fn push(&mut self, handle: u64) {
-        if self.is_full() {
-            self.close_all();
-        }
-        if let Some(slot) = self.handles.get_mut(self.len) {
-            *slot = handle;
-            self.len += 1;
-            self.created += 1;
-        }
-    }
-
-    /// Terminates every recorded handle (a fuzz call may have closed some
-    /// already: those fail with `BadHandle`, which is fine).
-    fn close_all(&mut self) {
-        for &handle in self.handles.iter().take(self.len) {
-            let is_protected = handle <= 1 || handle == self.arena_handle;
-            let Ok(handle) = u32::try_from(handle) else {
-                continue;
+    println!(
+        "sysfuzz: {:<12}{}",
+        "",
+        core::str::from_utf8(header.get(..len).unwrap_or_default()).unwrap_or("")
+    );
+    for row in 0..ROWS {
+        let mut line = [0_u8; 160];
+        let mut len = 0;
+        for column in 0..COLUMNS {
+            let ok = total
+                .ok
+                .get(row)
+                .and_then(|r| r.get(column))
+                .copied()
+                .unwrap_or(0);
+            let calls = total
+                .calls
+                .get(row)
+                .and_then(|r| r.get(column))
+                .copied()
+                .unwrap_or(0);
+            let mark = if is_applicable(row, column) || ok > 0 {
+                ' '
+            } else {
+                '-'
             };
-            if is_protected {
-                continue;
-            }
-            let word = CallWord::new(Handle::new(handle), Call::Terminate).get();
-            // SAFETY: `handle` is an object a fuzz `create` made (an SIO or
-            // SMEM, never 0, 1 or the arena): closing it frees nothing
-            // Rust code uses.
-            let _ = unsafe { raw::syscall1(word, 0) };
+            len += sio::format_into(
+                line.get_mut(len..).unwrap_or_default(),
+                format_args!("{:>19}{mark}", Cell2(ok, calls)),
+            );
         }
-        self.len = 0;
+        println!(
+            "sysfuzz: {:<12}{}",
+            ROW_NAMES.get(row).copied().unwrap_or("?"),
+            core::str::from_utf8(line.get(..len).unwrap_or_default()).unwrap_or("")
+        );
+    }
+    let permille = total.live_permille();
+    println!(
+        "sysfuzz: {} calls, {} on live objects ({}.{}%), {} failed checks; {} twin comparisons, {} synthesized routines confirmed, {} NoMemory answers, {} fuzzers, {} kills; {} TSC ticks ({} per call)",
+        total.total,
+        total.live,
+        permille / 10,
+        permille % 10,
+        total.failures,
+        total.twins,
+        total.synthesized,
+        total.no_memory,
+        total.instances,
+        total.kills,
+        ticks,
+        ticks.checked_div(total.total).unwrap_or(0)
+    );
+    for bug in KnownBug::ALL {
+        let count = total.known.get(bug.index()).copied().unwrap_or(0);
+        if count > 0 {
+            println!(
+                "sysfuzz: known kernel bug {bug:?}: {count} times{}",
+                if plan.strict {
+                    " (strict: counted as failures)"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    let verdict = total.verdict(plan.calls);
+    if verdict.passes() {
+        println!("sysfuzz: PASS");
+        0
+    } else {
+        println!("sysfuzz: FAIL {verdict:?}");
+        for (row, column) in total.empty_cells() {
+            println!(
+                "sysfuzz: no success for {} on {}",
+                ROW_NAMES.get(row).copied().unwrap_or("?"),
+                COLUMN_NAMES.get(column).copied().unwrap_or("?")
+            );
+        }
+        1
+    }
+}
+
+/// Prints how long each phase took (the main run only).
+struct Lap {
+    is_on: bool,
+    since: u64,
+    calls: u64,
+}
+
+impl Lap {
+    fn new(is_on: bool) -> Self {
+        Self {
+            is_on,
+            since: sk_user::rdtsc(),
+            calls: 0,
+        }
+    }
+
+    fn done(&mut self, phase: &str, calls: u64) {
+        let now = sk_user::rdtscp();
+        if self.is_on {
+            println!(
+                "sysfuzz: phase {phase}: {} calls, {} TSC ticks",
+                calls - self.calls,
+                now - self.since
+            );
+        }
+        self.since = now;
+        self.calls = calls;
+    }
+}
+
+/// `ok/calls`, right-aligned as one field.
+struct Cell2(u64, u64);
+
+impl core::fmt::Display for Cell2 {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let mut buf = [0_u8; 48];
+        let len = sio::format_into(&mut buf, format_args!("{}/{}", self.0, self.1));
+        f.pad(core::str::from_utf8(buf.get(..len).unwrap_or_default()).unwrap_or(""))
     }
 }

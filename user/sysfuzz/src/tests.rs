@@ -1,16 +1,10 @@
-use super::*;
-
-const ARENA_HANDLE: u64 = 2;
-
-/// `count` calls from `seed`, with a scratch at a made-up address.
-fn calls(seed: u64, count: usize) -> impl Iterator<Item = (Syscall, Scratch)> {
-    let mut generator = Generator::new(seed, ARENA_ADDR);
-    (0..count).map(move |_| {
-        let mut scratch = [0; 32];
-        let call = generator.next(&mut scratch, 0x1000_0000);
-        (call, scratch)
-    })
-}
+use crate::entries::{self, Want};
+use crate::model::{self, Buf, Io, Target, CHUNK};
+use crate::plan::{Mode, Plan, DEFAULT_CALLS};
+use crate::regs::{self, Captured, Rule};
+use crate::rng::SplitMix64;
+use crate::stats::{Cell, Stats, NO_KIND, WORDS};
+use sk_abi::{Call, Kind, SysError, Whence, USER_END};
 
 #[test]
 fn splitmix_matches_the_reference_sequence() {
@@ -26,122 +20,398 @@ fn splitmix_matches_the_reference_sequence() {
         ]
     );
     assert!((0..1000).all(|_| rng.below(24) < 24));
+    assert!((0..1000).all(|_| (5..=9).contains(&rng.range(5, 9))));
     assert_eq!(rng.below(0), 0);
+    // Forks differ from each other and do not advance the parent.
+    let parent = SplitMix64::new(7);
+    let (mut a, mut b) = (parent.fork(1), parent.fork(2));
+    assert_ne!(a.next_u64(), b.next_u64());
+    assert_eq!(
+        parent.fork(1).next_u64(),
+        SplitMix64::new(7).fork(1).next_u64()
+    );
 }
 
 #[test]
-fn plan_splits_the_start_argument() {
+fn start_argument_round_trips() {
     assert_eq!(
-        Plan::from_arg(42),
-        Plan {
+        Plan::from_arg(1),
+        Some(Plan {
+            mode: Mode::Main,
+            seed: 1,
             calls: DEFAULT_CALLS,
-            seed: 42
+            strict: false
+        })
+    );
+    // The earlier fuzzer's `(calls << 32) | seed` still means the same.
+    let old = Plan::from_arg((0x4000_0000 << 32) | 1).unwrap();
+    assert_eq!(
+        (old.mode, old.seed, old.calls),
+        (Mode::Main, 1, 0x4000_0000)
+    );
+    for mode in [Mode::Main, Mode::Child, Mode::Victim, Mode::Echo] {
+        let plan = Plan {
+            mode,
+            seed: 0xab_cdef,
+            calls: 12345,
+            strict: mode == Mode::Child,
+        };
+        assert_eq!(Plan::from_arg(plan.to_arg()), Some(plan));
+    }
+    assert_eq!(Plan::from_arg(9 << 24), None);
+    assert!(Plan::from_arg((1 << 31) | 5).is_some_and(|p| p.strict && p.mode == Mode::Main));
+}
+
+#[test]
+fn stats_count_merge_and_travel() {
+    let mut a = Stats::new();
+    a.record(Cell::new(Call::Read, Some(Kind::Sio), true), 5);
+    a.record(Cell::new(Call::Read, Some(Kind::Sio), true), -2);
+    a.record(Cell::new(Call::Terminate, None, false), -2);
+    a.record(Cell::garbage(), -1);
+    assert_eq!((a.total, a.live), (4, 2));
+    assert_eq!((a.calls[4][3], a.ok[4][3]), (2, 1));
+    assert_eq!(a.calls[1][NO_KIND], 1);
+    assert_eq!(a.calls[7][NO_KIND], 1);
+    a.failures = 3;
+    a.twins = 9;
+    let words = a.to_words();
+    assert_eq!(words.len(), WORDS);
+    assert_eq!(Stats::from_words(&words), a);
+    let mut sum = Stats::new();
+    sum.add(&a);
+    sum.add(&a);
+    assert_eq!((sum.total, sum.live, sum.failures), (8, 4, 6));
+    assert_eq!(sum.live_permille(), 500);
+}
+
+#[test]
+fn the_verdict_needs_every_applicable_cell_and_80_percent() {
+    let mut stats = Stats::new();
+    for row in 0..7_u8 {
+        let call = Call::from_number(u64::from(row)).unwrap();
+        for kind in [Kind::Smach, Kind::Scpu, Kind::Smem, Kind::Sio] {
+            stats.record(Cell::new(call, Some(kind), true), 0);
         }
+    }
+    let verdict = stats.verdict(28);
+    assert!(verdict.passes(), "{verdict:?}");
+    // Read and write on non-SIO kinds, null on non-SMACH: not applicable.
+    assert_eq!(stats.empty_cells().count(), 0);
+    let mut fresh = Stats::new();
+    fresh.record(Cell::new(Call::Null, Some(Kind::Smach), true), 0);
+    assert_eq!(fresh.empty_cells().count(), 18);
+    // Too few live calls.
+    for _ in 0..10 {
+        stats.record(Cell::garbage(), -2);
+    }
+    assert!(stats.verdict(28).too_few_live);
+    assert!(stats.verdict(1000).too_few_calls);
+}
+
+fn captured() -> Captured {
+    let mut before = [0_u64; 16];
+    for (i, r) in before.iter_mut().enumerate() {
+        *r = 0x5e65_0000_0000 + i as u64;
+    }
+    let mut after = before;
+    after[regs::RAX] = 3;
+    after[regs::RCX] = 0x20_1234;
+    after[regs::R11] = 0x246;
+    after[regs::RSP] = 0x7fff_0000;
+    Captured {
+        before,
+        after,
+        flags: 0x246,
+        flags_after: 0x246,
+        rsp: 0x7fff_0000,
+        return_address: 0x20_1234,
+    }
+}
+
+#[test]
+fn register_rules() {
+    let good = captured();
+    assert_eq!(regs::check(&good, &[]), Ok(()));
+    let broken = |f: &dyn Fn(&mut Captured), buffers: &[(u64, u64)]| {
+        let mut call = captured();
+        f(&mut call);
+        regs::check(&call, buffers)
+            .err()
+            .map(|b| (b.register, b.rule))
+    };
+    assert_eq!(
+        broken(&|c| c.after[regs::RBX] ^= 1, &[]),
+        Some((regs::RBX, Rule::NotPreserved))
     );
     assert_eq!(
-        Plan::from_arg((5000 << 32) | 7),
-        Plan {
-            calls: 5000,
-            seed: 7
-        }
+        broken(&|c| c.after[regs::RSP] += 8, &[]),
+        Some((regs::RSP, Rule::NotPreserved))
     );
-    assert_eq!(Plan::from_arg(u64::MAX).calls, u64::from(u32::MAX));
-}
-
-#[test]
-fn same_seed_same_calls() {
-    assert!(calls(9, 1000).eq(calls(9, 1000)));
-    assert!(!calls(9, 1000).eq(calls(10, 1000)));
-}
-
-#[test]
-fn policy_refuses_the_dangerous_calls() {
-    let word = |handle: u64, call: Call| (handle << 3) | u64::from(call.number());
-    let arena_ptr = [ARENA_ADDR, 16, 0, 0, 0, 0];
-    let cases = [
-        (word(0, Call::Terminate), [0; 6], false),
-        (word(1, Call::Terminate), [0; 6], false),
-        (word(ARENA_HANDLE, Call::Terminate), [0; 6], false),
-        (word(3, Call::Terminate), [0; 6], true),
-        (word(0, Call::Reconfigure), [3, 0, 0, 0, 0, 0], false),
-        (word(1, Call::Reconfigure), [1, 3, 0, 0, 0, 0], false),
-        (word(ARENA_HANDLE, Call::Reconfigure), [0; 6], false),
-        (word(1, Call::Read), arena_ptr, false),
-        (word(1, Call::Write), arena_ptr, false),
-        (word(3, Call::Read), arena_ptr, true),
-        (word(3, Call::Read), [0x20_0000, 16, 0, 0, 0, 0], false),
-        (word(3, Call::Read), [USER_END - 8, 16, 0, 0, 0, 0], false),
-        (word(3, Call::Read), [USER_END, 16, 0, 0, 0, 0], true),
-        (
-            word(3, Call::Query),
-            [0, 0x7fff_0000_0000, 24, 0, 0, 0],
-            false,
+    assert_eq!(
+        broken(&|c| c.after[regs::RCX] = 0, &[]),
+        Some((regs::RCX, Rule::ReturnAddress))
+    );
+    assert_eq!(
+        broken(&|c| c.after[regs::R11] = 0x202, &[]),
+        Some((regs::R11, Rule::SavedFlags))
+    );
+    assert_eq!(
+        broken(&|c| c.flags_after |= regs::AC, &[]),
+        Some((16, Rule::FlagsAfter))
+    );
+    // Argument registers: input, 0 or in a buffer.
+    assert_eq!(broken(&|c| c.after[regs::RDI] = 0, &[]), None);
+    assert_eq!(
+        broken(
+            &|c| c.after[regs::RDI] = 0x1000_0010,
+            &[(0x1000_0000, 0x1000_0100)]
         ),
-        (
-            word(3, Call::Query),
-            [0, ARENA_ADDR + ARENA_LEN, 24, 0, 0, 0],
-            true,
+        None
+    );
+    assert_eq!(
+        broken(
+            &|c| c.after[regs::RSI] = 0x1000_0200,
+            &[(0x1000_0000, 0x1000_0100)]
         ),
-        (word(0, Call::Create), [0, 0, 32, 0, 0, 0], false),
-        (word(0, Call::Create), [1, 0, 32, 0, 0, 0], false),
-        (word(5, Call::Create), [1, 0, 32, 0, 0, 0], false),
-        (word(0, Call::Create), [2, 0, 24, 0, 0, 0], true),
-        (word(0, Call::Create), [3, 0, 24, 0, 0, 0], true),
-        (word(0, Call::Null), [0; 6], true),
-        (7, [0; 6], true),
-    ];
-    for (word, args, want) in cases {
-        let call = Syscall { word, args };
-        assert_eq!(
-            is_allowed(&call, ARENA_ADDR, ARENA_HANDLE),
-            want,
-            "{call:x?}"
-        );
+        Some((regs::RSI, Rule::Argument))
+    );
+    assert_eq!(
+        broken(&|c| c.after[regs::R8] = 0xffff_8000_0000_1000, &[]),
+        Some((regs::R8, Rule::Argument))
+    );
+    // Kernel values: an error code in rax is fine, anything else not.
+    assert_eq!(broken(&|c| c.after[regs::RAX] = (-2_i64) as u64, &[]), None);
+    assert_eq!(
+        broken(&|c| c.after[regs::RAX] = 0xffff_ffff_8010_0000, &[]),
+        Some((regs::RAX, Rule::KernelValue))
+    );
+    // The caller's own kernel-half input, left alone, reveals nothing.
+    let mut call = captured();
+    call.before[regs::R9] = 0xffff_8000_0000_0000;
+    call.after[regs::R9] = 0xffff_8000_0000_0000;
+    assert_eq!(regs::check(&call, &[]), Ok(()));
+}
+
+fn file(pos: u64, size: u64) -> Io {
+    Io {
+        target: Target::File,
+        can_read: true,
+        can_write: true,
+        append: false,
+        pos,
+        size,
     }
 }
 
 #[test]
-fn generated_calls_that_pass_the_policy_are_safe_and_varied() {
-    let mut allowed = 0_u32;
-    let mut per_call = [0_u32; 8];
-    let mut creates_with_struct = 0_u32;
-    for (call, scratch) in calls(1, 200_000) {
-        if !is_allowed(&call, ARENA_ADDR, ARENA_HANDLE) {
-            continue;
-        }
-        allowed += 1;
-        per_call[usize::try_from(call.call_number()).unwrap()] += 1;
-        let handle = call.handle();
-        let [rdi, rsi, rdx, ..] = call.args;
-        if call.is(Call::Create) {
-            assert!(rdi > 1, "{call:x?}");
-            if rsi == 0x1000_0000 && rdx == 24 && rdi == u64::from(Kind::Sio) {
-                let args = SioCreateArgs::from_bytes(&scratch[..24]).unwrap();
-                let is_listed = PATHS.iter().any(|path| {
-                    (path.as_ptr() as u64, path.len() as u64) == (args.path_ptr, args.path_len)
-                });
-                creates_with_struct += u32::from(is_listed);
-            }
-        }
-        if call.is(Call::Terminate) || call.is(Call::Reconfigure) {
-            assert!(![0, 1, ARENA_HANDLE].contains(&handle), "{call:x?}");
-        }
-        if call.is(Call::Read) {
-            assert!(handle != 1 && is_safe_destination(rdi, ARENA_ADDR));
-        }
-    }
-    // Most draws pass; every call number is exercised.
-    assert!(allowed > 150_000, "{allowed}");
-    assert!(per_call.iter().all(|&count| count > 10_000), "{per_call:?}");
-    assert!(creates_with_struct > 2000, "{creates_with_struct}");
+fn model_reads() {
+    let io = file(10, 100);
+    let read = model::read(&io, 0x1000, 50, Buf::Good);
+    assert_eq!((read.result, read.pos, read.from), (Ok(50), 60, 10));
+    assert_eq!(model::read(&io, 0x1000, 500, Buf::Good).result, Ok(90));
+    assert_eq!(
+        model::read(&file(200, 100), 0x1000, 5, Buf::Good).result,
+        Ok(0)
+    );
+    // Checks in order: permission, range, then the buffer.
+    let write_only = Io {
+        can_read: false,
+        ..io
+    };
+    assert_eq!(
+        model::read(&write_only, USER_END, 5, Buf::Good).result,
+        Err(SysError::NotPermitted)
+    );
+    assert_eq!(
+        model::read(&io, USER_END - 4, 5, Buf::Good).result,
+        Err(SysError::BadAddress)
+    );
+    // A fault: in the first chunk fails, in a later one returns the chunks
+    // before it; nothing to copy never faults.
+    assert_eq!(
+        model::read(&io, 0x1000, 50, Buf::Prefix(20)).result,
+        Err(SysError::BadAddress)
+    );
+    let big = file(0, 3 * CHUNK);
+    let read = model::read(&big, 0x1000, 3 * CHUNK, Buf::Prefix(CHUNK + 5));
+    assert_eq!((read.result, read.pos), (Ok(CHUNK), CHUNK));
+    assert_eq!(
+        model::read(&file(100, 100), 0x1000, 9, Buf::Prefix(0)).result,
+        Ok(0)
+    );
+    // Devices.
+    let zero = Io {
+        target: Target::Zero,
+        ..io
+    };
+    assert_eq!(model::read(&zero, 0x1000, 7, Buf::Good).result, Ok(7));
+    let mem = Io {
+        target: Target::Mem,
+        pos: (16 << 20) - 3,
+        ..io
+    };
+    assert_eq!(model::read(&mem, 0x1000, 7, Buf::Good).result, Ok(3));
+    let dir = Io {
+        target: Target::Dir,
+        ..io
+    };
+    assert_eq!(
+        model::read(&dir, 0x1000, 7, Buf::Good).result,
+        Err(SysError::IsDir)
+    );
 }
 
 #[test]
-fn paths_never_name_the_console_or_programs() {
-    for path in PATHS {
-        assert!(!path.starts_with(b"/dev/tty") && !path.starts_with(b"/bin"));
+fn model_writes() {
+    let io = file(10, 5);
+    let write = model::write(&io, 0x1000, 20, Buf::Good);
+    assert_eq!(
+        (write.result, write.pos, write.size, write.written),
+        (Ok(20), 30, 30, (10, 20))
+    );
+    let append = Io { append: true, ..io };
+    let write = model::write(&append, 0x1000, 20, Buf::Good);
+    assert_eq!((write.pos, write.size, write.written), (25, 25, (5, 20)));
+    // A fault: the bytes before it are written whatever the result says.
+    let write = model::write(&io, 0x1000, 20, Buf::Prefix(7));
+    assert_eq!(
+        (write.result, write.pos, write.written),
+        (Err(SysError::BadAddress), 17, (10, 7))
+    );
+    let write = model::write(&file(0, 0), 0x1000, 2 * CHUNK, Buf::Prefix(CHUNK + 1));
+    assert_eq!((write.result, write.pos), (Ok(CHUNK), CHUNK + 1));
+    // Past the file size limit.
+    let far = file(model::MAX_FILE_BYTES, 0);
+    let write = model::write(&far, 0x1000, 1, Buf::Good);
+    assert_eq!(
+        (write.result, write.pos, write.size),
+        (Err(SysError::FileTooLarge), far.pos, 0)
+    );
+    // Devices swallow writes without touching the buffer.
+    let null = Io {
+        target: Target::Null,
+        ..io
+    };
+    assert_eq!(model::write(&null, 0x1000, 9, Buf::Prefix(0)).result, Ok(9));
+    // The model's contents: the gap reads as zeros.
+    let mut content = [0xee_u8; 16];
+    assert!(model::apply_write(&mut content, 2, (5, 3), &[1, 2, 3]));
+    assert_eq!(&content[..8], &[0xee, 0xee, 0, 0, 0, 1, 2, 3]);
+    assert!(!model::apply_write(&mut content, 2, (15, 3), &[1, 2, 3]));
+}
+
+#[test]
+fn model_seeks_and_patterns() {
+    let io = file(10, 100);
+    assert_eq!(model::seek(&io, Whence::End, -1), Ok(99));
+    assert_eq!(
+        model::seek(&io, Whence::Current, -11),
+        Err(SysError::BadOffset)
+    );
+    assert_eq!(model::seek(&io, Whence::Set, i64::MAX), Ok(i64::MAX as u64));
+    assert_eq!(
+        model::seek(&io, Whence::Current, i64::MAX),
+        Err(SysError::BadOffset)
+    );
+    let zero = Io {
+        target: Target::Zero,
+        ..io
+    };
+    assert_eq!(model::seek(&zero, Whence::Current, -100), Ok(0));
+    let bytes: [u8; 5] = core::array::from_fn(|i| sk_abi::dev_mem_byte(1000 + i as u64));
+    assert!(model::is_dev_mem(&bytes, 1000));
+    assert!(!model::is_dev_mem(&bytes, 1001));
+    assert!(model::is_dev_mem_run(&bytes));
+    assert!(!model::is_dev_mem_run(&[1, 8, 16]));
+}
+
+#[test]
+fn hostile_entries_cover_every_kind_and_want_what_the_docs_say() {
+    let mut rng = SplitMix64::new(3);
+    let mut seen = [false; 17];
+    for index in 0..64 {
+        let entry = entries::draw(index, &mut rng);
+        seen[usize::try_from(entry.mode).unwrap()] = true;
+        match entry.mode {
+            0 if (0x28..=0x2b).contains(&entry.param) => assert_eq!(entry.want, Want::Survived),
+            10 | 12 | 16 => assert_eq!(entry.want, Want::Zero),
+            4 => assert!(!(0x28..=0x2b).contains(&(entry.param & 0xffff))),
+            _ => assert_ne!(entry.want, Want::Zero),
+        }
     }
-    for file in FUZZ_FILES {
-        assert!(PATHS.contains(&file.as_bytes()));
-    }
+    assert!(seen.iter().enumerate().all(|(mode, &s)| s || mode == 13));
+    assert!(Want::Killed.accepts(137) && !Want::Killed.accepts(3));
+    assert!(Want::KilledOrSurvived.accepts(3) && !Want::KilledOrSurvived.accepts(4));
+}
+
+#[test]
+fn known_divergences_are_recognized_narrowly() {
+    use crate::model::{known_divergence, KnownBug};
+    let bad = Err(SysError::BadAddress);
+    let huge = u64::MAX - 100;
+    // A wrapping length: the model and the synthesized path say
+    // BadAddress, the generic path moved data.
+    assert_eq!(
+        known_divergence(
+            0x4000_0000_0000,
+            huge,
+            Buf::Prefix(CHUNK * 2),
+            bad,
+            bad,
+            Ok(CHUNK)
+        ),
+        Some(KnownBug::RangeCheckedPerChunk)
+    );
+    // Both generic (no routine): the same bug.
+    assert_eq!(
+        known_divergence(
+            0x4000_0000_0000,
+            huge,
+            Buf::Prefix(CHUNK * 2),
+            bad,
+            Ok(9),
+            Ok(9)
+        ),
+        Some(KnownBug::RangeCheckedPerChunk)
+    );
+    // A fault past the first chunk: generic as the model, synthesized
+    // BadAddress.
+    assert_eq!(
+        known_divergence(
+            0x4000_0000_0000,
+            3 * CHUNK,
+            Buf::Prefix(CHUNK + 1),
+            Ok(CHUNK),
+            bad,
+            Ok(CHUNK)
+        ),
+        Some(KnownBug::FaultPastFirstChunk)
+    );
+    // Anything else is not excused: agreement, a fault in the first
+    // chunk, a short length, a wrong generic result.
+    assert_eq!(
+        known_divergence(0x1000, 10, Buf::Good, Ok(10), Ok(10), Ok(10)),
+        None
+    );
+    assert_eq!(
+        known_divergence(0x1000, 3 * CHUNK, Buf::Prefix(100), bad, bad, Ok(100)),
+        None
+    );
+    assert_eq!(
+        known_divergence(0x1000, 10, Buf::Good, Ok(10), Ok(10), Ok(9)),
+        None
+    );
+    assert_eq!(
+        known_divergence(
+            0x4000_0000_0000,
+            3 * CHUNK,
+            Buf::Prefix(CHUNK + 1),
+            Ok(CHUNK),
+            bad,
+            Ok(7)
+        ),
+        None
+    );
+    assert_eq!(KnownBug::ALL.map(KnownBug::index), [0, 1, 2, 3]);
 }
