@@ -137,24 +137,39 @@ fn create(handle: Handle, a: [u64; 5]) -> Result<u64, SysError> {
     })
 }
 
+/// Who a `terminate` ended.
+enum Ended {
+    /// Another object: the call returns.
+    Other,
+    /// The calling SMACH: it exits.
+    MySmach,
+    /// The calling thread: it is gone, switch away.
+    Me,
+}
+
 fn terminate(handle: Handle, status: u64) -> Result<u64, SysError> {
-    let is_self = state::with(|core| -> Result<bool, SysError> {
+    let status = sk_abi::ExitStatus::from_register(status);
+    let ended = state::with(|core| -> Result<Ended, SysError> {
         let current = core.current;
         let me = core.current_smach_id()?;
         let smach = core.current_smach()?;
         match smach.handles.get(handle)? {
-            sk_smach::Object::Smach(id) if *id == me => return Ok(true),
-            sk_smach::Object::Scpu(tid) if *tid == current => return Err(SysError::Busy),
+            sk_smach::Object::Smach(id) if *id == me => return Ok(Ended::MySmach),
+            sk_smach::Object::Scpu(tid) if *tid == current => {
+                scpu_calls::exit_current_thread(core, me, handle, status)?;
+                return Ok(Ended::Me);
+            }
             _ => {}
         }
         let object = smach.handles.remove(handle)?;
         smach::close_object(core, me, handle, object);
-        Ok(false)
+        Ok(Ended::Other)
     })?;
-    if is_self {
-        smach::exit_current(sk_abi::ExitStatus::from_register(status));
+    match ended {
+        Ended::Other => Ok(0),
+        Ended::MySmach => smach::exit_current(status),
+        Ended::Me => crate::scheduler::exit_current(),
     }
-    Ok(0)
 }
 
 fn reconfigure(handle: Handle, a: [u64; 5]) -> Result<u64, SysError> {

@@ -96,6 +96,7 @@ pub fn init(initrd: Option<&[u8]>, options: CoreOptions) {
         threads,
         ready: sk_sched::ReadyQueue::new(),
         current: boot_id,
+        current_smach: None,
         idle: idle_id,
         next_id: 16,
         dying: None,

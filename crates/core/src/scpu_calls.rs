@@ -45,7 +45,7 @@ pub(crate) fn start(core: &mut Core, smach: u64, thread: Thread) -> Result<(), S
 }
 
 /// Stops a thread for good (not the current one: that path is
-/// `smach::exit_current`).
+/// [`exit_current_thread`]).
 pub(crate) fn kill(core: &mut Core, tid: ThreadId) {
     if tid == core.current {
         return;
@@ -55,8 +55,42 @@ pub(crate) fn kill(core: &mut Core, tid: ThreadId) {
             s.threads.retain(|&t| t != tid);
         }
     }
+    forget(core, tid);
+}
+
+/// Everything but the thread table that may still name thread `tid`, once
+/// it is gone: the ready queue, the console's readers, the routines
+/// synthesized for it.
+pub(crate) fn forget(core: &mut Core, tid: ThreadId) {
     core.ready.remove(tid);
+    core.devices.forget_reader(tid);
     crate::synthesis::on_thread_gone(core, tid);
+}
+
+/// `terminate` on the caller's own SCPU handle: closes the handle and
+/// ends the calling thread (its context is parked in `core.dying` until
+/// the switch away). The last thread of an SMACH ending this way ends the
+/// SMACH with `status`. The caller then switches away for good
+/// ([`crate::scheduler::exit_current`]).
+pub(crate) fn exit_current_thread(
+    core: &mut Core,
+    me: u64,
+    handle: Handle,
+    status: sk_abi::ExitStatus,
+) -> Result<(), SysError> {
+    let tid = core.current;
+    let smach = core.current_smach()?;
+    smach.handles.remove(handle)?;
+    if smach.threads.iter().all(|&t| t == tid) {
+        crate::smach::exit(core, me, status);
+        return Ok(());
+    }
+    smach.threads.retain(|&t| t != tid);
+    if let Some(thread) = core.threads.remove(&tid) {
+        core.dying = Some(thread.context.clone());
+    }
+    forget(core, tid);
+    Ok(())
 }
 
 /// `reconfigure` on an SCPU handle.

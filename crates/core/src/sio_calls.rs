@@ -43,31 +43,36 @@ pub(crate) fn open(
     }
 }
 
-/// The SIO at `handle` of the caller's SMACH, after noting the caller as a
-/// user of it; the bool says the SIO just became shared.
-fn sio_of(core: &mut Core, handle: Handle) -> Result<(u64, bool), SysError> {
-    let current = core.current;
-    let me = core.current_smach_id()?;
-    let smach = core.smachs.get_mut(&me).ok_or(SysError::NotPermitted)?;
-    let sio = smach
-        .handles
-        .get_mut(handle)?
-        .as_sio_mut()
-        .ok_or(SysError::WrongKind)?;
-    Ok((me, sio.note_caller(current)))
-}
-
-/// Runs `f` on the SIO at `handle` with the file system and devices.
+/// Runs `f` on the SIO at `handle` of the caller's SMACH with the file
+/// system and devices, after noting the caller as a user of it (a second
+/// SCPU's first use replans its routines: the single-owner fact is gone).
 fn with_sio<R>(
     core: &mut Core,
     handle: Handle,
     f: impl FnOnce(&crate::state::Sio, &mut sk_fs::FileSystem, &mut sk_sio::Devices) -> R,
 ) -> Result<R, SysError> {
-    let (me, newly_shared) = sio_of(core, handle)?;
-    if newly_shared {
-        // A second SCPU: the single-owner fact is gone.
-        synthesis::replan(core, me, handle);
+    let current = core.current;
+    let me = core.current_smach_id()?;
+    {
+        let Core {
+            fs,
+            devices,
+            smachs,
+            ..
+        } = &mut *core;
+        let sio = smachs
+            .get_mut(&me)
+            .ok_or(SysError::NotPermitted)?
+            .handles
+            .get_mut(handle)?
+            .as_sio_mut()
+            .ok_or(SysError::WrongKind)?;
+        if !sio.note_caller(current) {
+            return Ok(f(sio, fs, devices));
+        }
     }
+    // Rare: the SIO just became shared.
+    synthesis::replan(core, me, handle);
     let Core {
         fs,
         devices,
@@ -124,7 +129,10 @@ fn same_open(
 ) -> Result<(), SysError> {
     match *serial {
         None => {
-            sio.check_transfer(is_write, &mut KernelUserMemory, whole.0, whole.1)?;
+            // A transfer of one piece is checked by that piece itself.
+            if whole.1 > sio.chunk_bytes(is_write) {
+                sio.check_transfer(is_write, &mut KernelUserMemory, whole.0, whole.1)?;
+            }
             *serial = Some(sio.serial());
             Ok(())
         }
@@ -152,7 +160,10 @@ pub(crate) fn read(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError> 
 
 /// The generic write: pieces of at most the SIO's chunk size (the
 /// console's are small: each byte is polled out of the UART with
-/// interrupts masked).
+/// interrupts masked). A fault in the first piece fails the call with
+/// `BadAddress` (the bytes before it written, as by a synthesized write);
+/// a fault in a later piece ends the call with the count of every byte
+/// written, so the result always matches the file position's move.
 pub(crate) fn write(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError> {
     #[cfg(feature = "ktest")]
     crate::testing::leak_if_injected();
@@ -164,16 +175,22 @@ pub(crate) fn write(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError>
                 with_sio(core, handle, |sio, fs, devices| {
                     same_open(sio, true, (buf, len), &mut serial)?;
                     let asked = sio.piece_len(true, remaining);
-                    sio.write(
+                    let written = match sio.write_partial(
                         fs,
                         devices,
                         &mut KernelUserMemory,
                         &mut console_out,
                         buf.wrapping_add(offset),
                         asked,
-                    )
-                    .map(|n| Step {
-                        outcome: Piece::Done(n),
+                    ) {
+                        Ok(n) => n,
+                        // A later piece that stops part-way: the call
+                        // returns every byte written, as the position says.
+                        Err(stop) if offset > 0 => stop.written,
+                        Err(stop) => return Err(stop.error),
+                    };
+                    Ok(Step {
+                        outcome: Piece::Done(written),
                         asked,
                     })
                 })?

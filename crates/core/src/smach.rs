@@ -170,7 +170,7 @@ pub(crate) fn finish_teardown(
                 core.dying = Some(thread.context.clone());
             }
         }
-        core.ready.remove(tid);
+        crate::scpu_calls::forget(core, tid);
     }
     if let Some(aspace) = teardown.aspace {
         aspace.0.destroy();

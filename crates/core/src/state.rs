@@ -41,6 +41,8 @@ pub(crate) struct Core {
     pub(crate) threads: IdMap<Thread>,
     pub(crate) ready: ReadyQueue<ThreadId>,
     pub(crate) current: ThreadId,
+    /// The running thread's SMACH (kept with `current`: every call needs it).
+    pub(crate) current_smach: Option<SmachId>,
     pub(crate) idle: ThreadId,
     pub(crate) next_id: u64,
     /// The context of a thread that exited and is switching away for the
@@ -56,10 +58,13 @@ impl Core {
 
     /// The current thread's SMACH id.
     pub(crate) fn current_smach_id(&self) -> Result<SmachId, sk_abi::SysError> {
-        self.threads
-            .get(&self.current)
-            .and_then(|t| t.scpu.smach())
-            .ok_or(sk_abi::SysError::NotPermitted)
+        self.current_smach.ok_or(sk_abi::SysError::NotPermitted)
+    }
+
+    /// Refreshes `current_smach` after the running thread's SMACH changed
+    /// (a kernel thread attached to or detached from a test machine).
+    pub(crate) fn refresh_current_smach(&mut self) {
+        self.current_smach = self.threads.get(&self.current).and_then(|t| t.scpu.smach());
     }
 
     /// The current thread's SMACH.
@@ -86,6 +91,7 @@ impl Core {
     /// Makes `id` the running thread (the lock-free mirror too).
     pub(crate) fn set_current(&mut self, id: ThreadId) {
         self.current = id;
+        self.refresh_current_smach();
         CURRENT.store(id, core::sync::atomic::Ordering::Release);
     }
 }

@@ -199,6 +199,12 @@ impl Drop for TestMachine {
     }
 }
 
+/// How many threads the console would wake on input (threads blocked
+/// reading it). For in-kernel tests only.
+pub fn console_readers() -> usize {
+    crate::state::with(|core| core.devices.tty_readers.len())
+}
+
 /// Bytes each generic write leaks (the leak check's self-check; 0: none).
 pub(crate) static LEAK_PER_WRITE: core::sync::atomic::AtomicUsize =
     core::sync::atomic::AtomicUsize::new(0);

@@ -109,6 +109,7 @@ pub fn attach_current_to(smach: u64) {
         if let Some(t) = core.threads.get_mut(&current) {
             t.scpu.set_smach(Some(smach));
         }
+        core.refresh_current_smach();
         if let Some(a) = core.smachs.get(&smach).and_then(|s| s.aspace.as_ref()) {
             a.0.activate();
         }
@@ -122,6 +123,7 @@ pub fn detach_current() {
         if let Some(t) = core.threads.get_mut(&current) {
             t.scpu.set_smach(None);
         }
+        core.refresh_current_smach();
         sk_machine::address_space::activate_kernel();
     });
 }

@@ -66,6 +66,11 @@ impl Devices {
         Ok(())
     }
 
+    /// Forgets `thread` as a console reader (it ended while blocked).
+    pub fn forget_reader(&mut self, thread: u64) {
+        self.tty_readers.retain(|&t| t != thread);
+    }
+
     /// Writes console output through the line discipline.
     pub fn tty_write(&self, bytes: &[u8], out: &mut impl FnMut(&[u8])) {
         self.tty.output(bytes, out);

@@ -26,6 +26,22 @@ pub enum ReadOutcome {
     WouldBlock,
 }
 
+/// A write that stopped part-way: the bytes before the stop were written
+/// (and, for a file, the position moved past them), then `error` happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartialWrite {
+    /// Bytes written before the error (0: none).
+    pub written: u64,
+    /// Why it stopped.
+    pub error: SysError,
+}
+
+impl PartialWrite {
+    const fn nothing(error: SysError) -> Self {
+        Self { written: 0, error }
+    }
+}
+
 impl<R> Sio<R> {
     /// The checks a read (`is_write` false) or write of `len` bytes at
     /// `buf` makes before it moves anything, in the same order: open for
@@ -118,11 +134,8 @@ impl<R> Sio<R> {
     /// output goes to `console_out`.
     ///
     /// # Errors
-    /// [`SysError::NotPermitted`] if not open for writing (and always for
-    /// `/dev/mem`), [`SysError::BadAddress`] for a bad buffer (after the
-    /// bytes before the fault were written), [`SysError::IsDir`],
-    /// [`SysError::BadOffset`] when the end would overflow, file-system
-    /// errors.
+    /// As [`Sio::write_partial`], without the count of bytes written
+    /// before the error.
     pub fn write(
         &self,
         fs: &mut FileSystem,
@@ -132,14 +145,38 @@ impl<R> Sio<R> {
         buf: u64,
         len: u64,
     ) -> Result<u64, SysError> {
+        self.write_partial(fs, devices, user, console_out, buf, len)
+            .map_err(|stop| stop.error)
+    }
+
+    /// The generic write of `len` bytes from user memory at `buf`; console
+    /// output goes to `console_out`. A write that stops part-way says how
+    /// many bytes it wrote first: the dispatcher counts them when an
+    /// earlier piece of the same call already moved bytes.
+    ///
+    /// # Errors
+    /// [`SysError::NotPermitted`] if not open for writing (and always for
+    /// `/dev/mem`), [`SysError::BadAddress`] for a bad buffer (after the
+    /// bytes before the fault were written), [`SysError::IsDir`],
+    /// [`SysError::BadOffset`] when the end would overflow, file-system
+    /// errors.
+    pub fn write_partial(
+        &self,
+        fs: &mut FileSystem,
+        devices: &Devices,
+        user: &mut impl UserMemory,
+        console_out: &mut impl FnMut(&[u8]),
+        buf: u64,
+        len: u64,
+    ) -> Result<u64, PartialWrite> {
         if !self.flags().contains(OpenFlags::WRITE) {
-            return Err(SysError::NotPermitted);
+            return Err(PartialWrite::nothing(SysError::NotPermitted));
         }
-        user.check(buf, len)?;
+        user.check(buf, len).map_err(PartialWrite::nothing)?;
         match self.target() {
             Target::Null | Target::Zero => Ok(len),
-            Target::Mem => Err(SysError::NotPermitted),
-            Target::Dir(_) => Err(SysError::IsDir),
+            Target::Mem => Err(PartialWrite::nothing(SysError::NotPermitted)),
+            Target::Dir(_) => Err(PartialWrite::nothing(SysError::IsDir)),
             Target::Tty => {
                 let mut chunk = [0u8; BOUNCE_BYTES];
                 let mut done = 0u64;
@@ -152,7 +189,10 @@ impl<R> Sio<R> {
                     let copied = user.read_prefix(piece, buf.saturating_add(done));
                     let good = copied.map_or_else(|(k, _)| k, |()| n);
                     devices.tty_write(piece.get(..good).unwrap_or(&[]), console_out);
-                    copied.map_err(|(_, e)| e)?;
+                    copied.map_err(|(_, error)| PartialWrite {
+                        written: done.saturating_add(good as u64),
+                        error,
+                    })?;
                     done = done.saturating_add(n as u64);
                 }
                 Ok(len)
@@ -160,11 +200,14 @@ impl<R> Sio<R> {
             Target::File(open) => {
                 let node = open.node();
                 let mut pos = if self.flags().contains(OpenFlags::APPEND) {
-                    fs.stat(node).map_err(fs_error)?.size_bytes
+                    fs.stat(node)
+                        .map_err(|e| PartialWrite::nothing(fs_error(e)))?
+                        .size_bytes
                 } else {
                     self.position()
                 };
-                pos.checked_add(len).ok_or(SysError::BadOffset)?;
+                pos.checked_add(len)
+                    .ok_or(PartialWrite::nothing(SysError::BadOffset))?;
                 let mut chunk = [0u8; BOUNCE_BYTES];
                 let mut done = 0u64;
                 while done < len {
@@ -178,11 +221,17 @@ impl<R> Sio<R> {
                     let copied = user.read_prefix(piece, buf.saturating_add(done));
                     let good = copied.map_or_else(|(k, _)| k, |()| n);
                     fs.write(node, pos, piece.get(..good).unwrap_or(&[]))
-                        .map_err(fs_error)?;
+                        .map_err(|e| PartialWrite {
+                            written: done,
+                            error: fs_error(e),
+                        })?;
                     pos = pos.saturating_add(good as u64);
                     done = done.saturating_add(good as u64);
                     self.set_position(pos);
-                    copied.map_err(|(_, e)| e)?;
+                    copied.map_err(|(_, error)| PartialWrite {
+                        written: done,
+                        error,
+                    })?;
                 }
                 Ok(len)
             }

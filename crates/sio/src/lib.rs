@@ -21,7 +21,7 @@ mod user_memory;
 pub use chunk::{transfer_in_chunks, Piece, Step, CHUNK_BYTES, TTY_CHUNK_BYTES};
 pub use devices::{Devices, DEV_MEM_BYTES};
 pub use error::fs_error;
-pub use io::ReadOutcome;
+pub use io::{PartialWrite, ReadOutcome};
 pub use reconfigure::Reconfigured;
 pub use sio::{Sio, Target};
 pub use user_memory::UserMemory;

@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use sk_abi::{dev_mem_byte, OpenFlags, SioKind, SioReconfigure, SysError, TtyMode, Whence};
 use sk_fs::FileSystem;
 use sk_sio::testing::FakeUserMemory;
-use sk_sio::{Devices, ReadOutcome, Reconfigured, Sio, UserMemory};
+use sk_sio::{Devices, PartialWrite, ReadOutcome, Reconfigured, Sio, UserMemory};
 
 const BUF: u64 = 0x10_0000;
 type TestSio = Sio<()>;
@@ -213,6 +213,52 @@ fn a_fault_part_way_through_a_write_keeps_the_prefix() {
     let node = f.node().unwrap();
     fs.read(node, 0, &mut back).unwrap();
     assert_eq!(&back, b"abcde");
+}
+
+#[test]
+fn a_write_that_stops_part_way_says_how_much_it_wrote() {
+    let (mut fs, dev, mut user) = world();
+    let f = TestSio::open(&mut fs, "/tmp/f", rw() | OpenFlags::CREATE).unwrap();
+    // Past the first 4 KiB bounce step, so one step was written whole.
+    user.fault_at = Some(BUF + 5000);
+    assert_eq!(
+        f.write_partial(&mut fs, &dev, &mut user, &mut no_console(), BUF, 8192),
+        Err(PartialWrite {
+            written: 5000,
+            error: SysError::BadAddress
+        })
+    );
+    assert_eq!(f.position(), 5000, "the count matches the position's move");
+    assert_eq!(f.info(&fs).size, 5000);
+    let tty = TestSio::open(&mut fs, "/dev/tty", W).unwrap();
+    let mut out = Vec::new();
+    user.fault_at = Some(BUF + 7);
+    assert_eq!(
+        tty.write_partial(
+            &mut fs,
+            &dev,
+            &mut user,
+            &mut |b: &[u8]| out.extend_from_slice(b),
+            BUF,
+            20
+        ),
+        Err(PartialWrite {
+            written: 7,
+            error: SysError::BadAddress
+        })
+    );
+    assert_eq!(out.len(), 7, "the console got exactly the counted bytes");
+    let ro = TestSio::open(&mut fs, "/tmp/f", R).unwrap();
+    assert_eq!(
+        ro.write_partial(&mut fs, &dev, &mut user, &mut no_console(), BUF, 1),
+        Err(PartialWrite {
+            written: 0,
+            error: SysError::NotPermitted
+        })
+    );
+    for s in [f, tty, ro] {
+        s.close(&mut fs);
+    }
 }
 
 #[test]

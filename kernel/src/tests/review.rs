@@ -125,6 +125,17 @@ ktest!(
 );
 
 ktest!(
+    fn a_thread_killed_while_blocked_on_the_console_is_no_longer_a_reader() {
+        // Found by the fuzzer: the killed thread stayed on the console's
+        // reader list (woken, as a stale id, at the next input).
+        ensure_eq!(sk_core::testing::console_readers(), 0);
+        racer_without_leaks(8, 0)?;
+        ensure_eq!(sk_core::testing::console_readers(), 0);
+        Ok(())
+    }
+);
+
+ktest!(
     fn review_exiting_the_smach_between_pieces_of_a_call_leaks_nothing() {
         racer_without_leaks(4, 42)
     }

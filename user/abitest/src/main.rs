@@ -238,6 +238,10 @@ const CASES: &[Case] = &[
     ("SCPU quantum", scpu::set_quantum),
     ("SCPU terminate by handle", scpu::terminate_by_handle),
     (
+        "SCPU terminate on its own handle ends it",
+        scpu::terminate_self,
+    ),
+    (
         "SCPU bad entry -> BadAddress",
         scpu::bad_entry_is_bad_address,
     ),

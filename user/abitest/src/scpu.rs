@@ -1,10 +1,10 @@
 //! SCPU cases: a thread that runs, is queried, suspended, resumed,
 //! re-prioritized and terminated through its handle.
 //!
-//! The thread stores its argument in [`SHARED`] and then spins (it cannot
-//! end itself: `sk-user` gives a thread no handle of its own). The cases
+//! The thread stores its argument in [`SHARED`] and then spins. The cases
 //! run in order and share its handle through [`THREAD`]; the creator
-//! terminates it in the last one.
+//! terminates it in the last one. A second thread is told its own handle
+//! and ends itself with it.
 
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
@@ -115,6 +115,61 @@ pub(crate) fn terminate_by_handle() -> Outcome {
         "query after terminate",
         Scpu::from_handle(handle).query(),
         SysError::BadHandle,
+    )
+}
+
+/// The self-ending thread's handle, published by its creator (0: not yet).
+static SELF_HANDLE: AtomicU32 = AtomicU32::new(0);
+/// What `terminate` on its own handle returned to the self-ending thread
+/// (0: it did not return, as it must not; else the error code + 1).
+static SELF_RETURNED: AtomicU64 = AtomicU64::new(0);
+/// The self-ending thread's stack.
+static SELF_STACK: Stack<16384> = Stack::new();
+
+extern "C" fn ends_itself(_arg: u64) -> ! {
+    let handle = loop {
+        match SELF_HANDLE.load(Ordering::Acquire) {
+            0 => core::hint::spin_loop(),
+            h => break Handle::new(h),
+        }
+    };
+    let result = Scpu::from_handle(handle).terminate(7);
+    let code = result.err().map_or(u64::MAX, |e| e as u64 + 1);
+    SELF_RETURNED.store(code, Ordering::Release);
+    loop {
+        core::hint::spin_loop();
+    }
+}
+
+pub(crate) fn terminate_self() -> Outcome {
+    let Some(stack) = SELF_STACK.take() else {
+        fail!("stack already taken");
+    };
+    let scpu = must("create", Scpu::create(ends_itself, stack, 0))?;
+    let handle = scpu.handle();
+    SELF_HANDLE.store(handle.index(), Ordering::Release);
+    let start = rdtsc();
+    loop {
+        let returned = SELF_RETURNED.load(Ordering::Acquire);
+        ensure!(
+            returned == 0,
+            "terminate on its own handle returned to the thread (code {returned})"
+        );
+        match Scpu::from_handle(handle).query() {
+            Err(SysError::BadHandle) => break,
+            Err(e) => fail!("query while it ends: {e:?}"),
+            Ok(_) => {}
+        }
+        ensure!(
+            rdtsc().wrapping_sub(start) < WAIT_TICKS,
+            "the thread did not end"
+        );
+        core::hint::spin_loop();
+    }
+    expect_eq(
+        "it never came back",
+        SELF_RETURNED.load(Ordering::Acquire),
+        0,
     )
 }
 

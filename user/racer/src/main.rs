@@ -19,6 +19,7 @@
 //! | 5 | 16 MiB read of a 16 MiB file of `B` into SMEM region R | frees R, maps a read-only zeroed region at R's address | the call returned a partial count (or an error), the new region is still all zero: no kernel write through a read-only user page |
 //! | 7 | (control for 3) 1-byte read, then spins | terminates the caller once it is back in user mode | exit 0 |
 //! | 6 | 16 MiB read of a 16 MiB file of `B` | truncates the file and writes 1 MiB of `C` | every byte the call returned is `B` or `C` |
+//! | 8 | read of `/dev/tty` (no input comes: it blocks) | terminates the caller once it is blocked | exit 0 (the kernel test checks that no console reader is left behind) |
 //!
 //! Exit status: 0 = the defence held; 1 = setup failed; 3 = the race was
 //! not hit (the call ended before the racer ran: the test proves nothing);
@@ -383,6 +384,36 @@ fn truncate_regrow() -> Result<(), i32> {
     Ok(())
 }
 
+// ---- mode 8: kill an SCPU blocked reading the console ----
+
+fn kill_console_reader() -> Result<(), i32> {
+    let dst = region(0xa5)?;
+    let tty = open("/dev/tty", OpenFlags::READ)?;
+    let scpu = start_call(word(&tty, Call::Read), dst.addr())?;
+    loop {
+        match scpu.query().map(|i| i.state()) {
+            Ok(Ok(sk_user::abi::ScpuState::Blocked)) => break,
+            Ok(_) => COUNT.fetch_add(1, Ordering::SeqCst),
+            Err(e) => {
+                println!("racer: query of the console reader: {e:?}");
+                return Err(SETUP);
+            }
+        };
+        if DONE.load(Ordering::SeqCst) != 0 {
+            println!("racer: the console read returned without input");
+            return Err(MISSED);
+        }
+    }
+    scpu.terminate(0).map_err(|e| {
+        println!("racer: FINDING: terminating a blocked console reader: {e:?}");
+        12
+    })?;
+    println!("racer: kill-console-reader: the SCPU was terminated while blocked reading /dev/tty");
+    let _ = tty.close();
+    let _ = dst.free();
+    Ok(())
+}
+
 fn main() -> i32 {
     let verdict = match sk_user::start_arg() {
         1 => reopen_write(),
@@ -392,6 +423,7 @@ fn main() -> i32 {
         5 => unmap_buffer(),
         6 => truncate_regrow(),
         7 => kill_idle_caller(),
+        8 => kill_console_reader(),
         mode => {
             println!("racer: unknown mode {mode}");
             Err(2)
