@@ -13,8 +13,17 @@ use sk_ktest::protocol::{self, Line};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// Per-boot wall-clock guard.
-const BOOT_TIMEOUT_SECS: u64 = 300;
+/// Wall-clock guard per test: restarted at every test's start line, so a
+/// boot of many tests is never cut short while each still makes progress.
+const TEST_TIMEOUT_SECS: u64 = 600;
+
+/// True for a console line that starts or ends a test.
+fn is_test_progress(line: &str) -> bool {
+    matches!(
+        protocol::parse(line.trim_end()),
+        Some(Line::Started { .. } | Line::Finished { .. } | Line::Plan { .. })
+    )
+}
 
 /// Totals of a run.
 #[derive(Debug, Default)]
@@ -338,7 +347,8 @@ pub fn run_all(
         let outcome = Boot::new(kernel, accel, &cmdline)
             .initrd(initrd)
             .echo(true)
-            .timeout_secs(BOOT_TIMEOUT_SECS)
+            .timeout_secs(TEST_TIMEOUT_SECS)
+            .progress(is_test_progress)
             .run()?;
         let mut notes = Vec::new();
         let next = ledger.record_boot(start, &outcome.output, outcome.status, &mut notes);
@@ -407,6 +417,15 @@ mod tests {
     /// True if some problem of `s` contains `text`.
     fn has_problem(s: &Summary, text: &str) -> bool {
         s.problems.iter().any(|p| p.contains(text))
+    }
+
+    #[test]
+    fn test_lines_restart_the_guard_and_other_output_does_not() {
+        assert!(is_test_progress("ktest: plan 3 tests, start 0\n"));
+        assert!(is_test_progress("test [1/3] b ... ok\n"));
+        assert!(is_test_progress("test [1/3] b ... FAILED: x\n"));
+        assert!(!is_test_progress("sysfuzz: 1000 calls\n"));
+        assert!(!is_test_progress("worker 41: 309\n"));
     }
 
     #[test]

@@ -79,6 +79,7 @@ pub struct Boot {
     echo: bool,
     gdb: bool,
     timeout: Duration,
+    progress: Option<fn(&str) -> bool>,
     initrd: Option<PathBuf>,
 }
 
@@ -95,6 +96,7 @@ impl Boot {
             echo: false,
             gdb: false,
             timeout: Duration::from_secs(300),
+            progress: None,
             initrd: None,
         }
     }
@@ -114,6 +116,15 @@ impl Boot {
     /// The wall-clock guard.
     pub fn timeout_secs(mut self, secs: u64) -> Self {
         self.timeout = Duration::from_secs(secs);
+        self
+    }
+
+    /// Restart the wall-clock guard at every console line `is_progress`
+    /// accepts (the test driver: each test gets the whole guard, so a
+    /// boot that runs many tests is not cut short, and one that stops
+    /// making progress still is).
+    pub fn progress(mut self, is_progress: fn(&str) -> bool) -> Self {
+        self.progress = Some(is_progress);
         self
     }
 
@@ -203,9 +214,14 @@ impl Boot {
             let _ = stderr.read_to_string(&mut s);
             s
         });
-        let deadline = Instant::now() + self.timeout;
+        let timeout = self.timeout;
+        let progress = self.progress;
+        let deadline = std::cell::Cell::new(Instant::now() + timeout);
         let mut output = String::new();
         let mut take = |line: String| {
+            if progress.is_some_and(|is_progress| is_progress(&line)) {
+                deadline.set(Instant::now() + timeout);
+            }
             on_line(&line);
             output.push_str(&line);
         };
@@ -213,7 +229,7 @@ impl Boot {
             rx.try_iter().for_each(&mut take);
             match child.try_wait() {
                 Ok(Some(st)) => break Status::from_code(st.code()),
-                Ok(None) if Instant::now() >= deadline => {
+                Ok(None) if Instant::now() >= deadline.get() => {
                     let _ = child.kill();
                     let _ = child.wait();
                     break Status::TimedOut;
