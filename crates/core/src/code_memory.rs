@@ -79,12 +79,15 @@ fn install_code(
     let start = sk_machine::cpu::rdtsc();
     let len = template.bytes.len();
     // Dropping `block` on an error path releases it.
-    let block = code_arena::reserve(len as u64).map_err(|_| InstallError::OutOfMemory)?;
-    let mut staging = [0u8; 512];
-    let Some(out) = staging.get_mut(..len) else {
+    let mut block = code_arena::reserve(len as u64).map_err(|_| InstallError::OutOfMemory)?;
+    let address = block.address();
+    // The instance is written straight into the reserved block (through
+    // the direct map; nothing runs it before it is installed and a slot
+    // points at it).
+    let Some(out) = block.bytes_mut().get_mut(..len) else {
         return Err(InstallError::OutOfMemory);
     };
-    let instance = fill(block.address(), out)?;
+    let instance = fill(address, out)?;
     if cfg!(debug_assertions) {
         if let Err(e) = sk_synth::verify_instance(&instance, out) {
             panic!(
@@ -105,7 +108,7 @@ fn install_code(
         count += 1;
     }
     let fixups = fixups.get(..count).unwrap_or_default();
-    let block = code_arena::install(block, out, fixups).map_err(|(_, unused)| {
+    let block = code_arena::install_written(block, len as u64, fixups).map_err(|(_, unused)| {
         code_arena::release(unused);
         InstallError::OutOfMemory
     })?;

@@ -60,12 +60,24 @@ pub(crate) fn describe(sio: &Sio, max_bytes: usize) -> Result<BoundedText, SysEr
         };
     }
     // The facts each routine baked in (node, layout generation, capacity,
-    // owner: no addresses), after the header.
+    // owner: no addresses), and what each routine cost to make and how
+    // often it ran, after the header.
     let owner = sio.opener().unwrap_or(0);
     for op in Op::ALL {
         if let Some(x) = r.and_then(|r| r.installed(op)) {
             let name = if op == Op::Read { "read" } else { "write" };
             let _ = writeln!(s, "{name} facts: {:?}", x.spec().invariants(owner));
+            let parts = [("", Some(x.block())), (" fallback", x.helper())];
+            for (what, routine) in parts {
+                let Some(routine) = routine else { continue };
+                let _ = writeln!(
+                    s,
+                    "{name}{what}: {} bytes, created in {} TSC ticks, calls: {}",
+                    routine.template.size(),
+                    routine.cost_ticks,
+                    CallCount(routine.calls()),
+                );
+            }
         }
     }
     #[cfg(feature = "ktest")]
@@ -91,15 +103,10 @@ pub(crate) fn describe(sio: &Sio, max_bytes: usize) -> Result<BoundedText, SysEr
             };
             let _ = writeln!(
                 s,
-                "\n== {op:?}{what}: {} of thread {owner} at {:#x}: {} bytes, created in {} TSC ticks, calls: {}",
+                "\n== {op:?}{what}: {} of thread {owner} at {:#x}: {} bytes",
                 routine.template.name,
                 routine.block.address(),
                 routine.template.size(),
-                routine.cost_ticks,
-                match routine.calls() {
-                    Some(n) => alloc::format!("{n}"),
-                    None => alloc::string::String::from("not counted (boot with synth.count)"),
-                }
             );
             // The instance again (the same holes at the same address), and
             // the bytes as installed. (A debugging option: this allocates.)
@@ -110,6 +117,18 @@ pub(crate) fn describe(sio: &Sio, max_bytes: usize) -> Result<BoundedText, SysEr
         }
     }
     Ok(s)
+}
+
+/// A routine's call count as `query(Routines)` prints it.
+struct CallCount(Option<u64>);
+
+impl core::fmt::Display for CallCount {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            Some(n) => write!(f, "{n}"),
+            None => f.write_str("not counted (boot with synth.count)"),
+        }
+    }
 }
 
 /// Reads a routine's bytes back from the arena.

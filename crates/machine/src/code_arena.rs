@@ -61,6 +61,9 @@ pub enum InstallError {
 pub struct ReservedBlock {
     address: u64,
     capacity: u64,
+    /// Physical address of the first byte (a block never crosses a page:
+    /// size classes are powers of two up to a page, aligned to their size).
+    phys: u64,
     /// Taken off a free list: holds old code bytes (fresh pages are int3).
     is_recycled: bool,
 }
@@ -74,6 +77,23 @@ impl ReservedBlock {
     /// Size of the block in bytes (at least what was reserved).
     pub fn capacity(&self) -> u64 {
         self.capacity
+    }
+
+    /// The block's bytes, writable (through the direct map, never
+    /// executable): synthesis writes its instance here, then [`install`]
+    /// publishes-ready it. A recycled block holds old code until then.
+    pub fn bytes_mut(&mut self) -> &mut [u8] {
+        // SAFETY: `phys..phys + capacity` backs this block alone (one page
+        // at most, see `phys`), and only a ReservedBlock, which is neither
+        // Copy nor Clone, reaches it: no other reference to these bytes
+        // exists while `self` is borrowed. No CPU executes them (a reserved
+        // block is never published), and the direct-map alias is RW+NX.
+        unsafe {
+            core::slice::from_raw_parts_mut(
+                phys_to_virt(self.phys) as *mut u8,
+                self.capacity as usize,
+            )
+        }
     }
 }
 
@@ -150,6 +170,9 @@ struct Arena {
     /// is reserved once ([`RETIRED_RESERVE`]) so retiring does not allocate
     /// in steady state.
     retired: Vec<(u64, u64, u64)>,
+    /// Physical frame of each mapped arena page, by page index: a block's
+    /// bytes are found without walking the page tables.
+    frames: Vec<u64>,
     installed_bytes: u64,
     live_blocks: u64,
 }
@@ -164,6 +187,7 @@ static ARENA: Mutex<Arena> = Mutex::new(Arena {
     mapped_end: CODE_ARENA_BASE,
     free: [const { Vec::new() }; SIZE_CLASSES.len()],
     retired: Vec::new(),
+    frames: Vec::new(),
     installed_bytes: 0,
     live_blocks: 0,
 });
@@ -178,6 +202,12 @@ fn class_of(len: u64) -> Option<usize> {
 }
 
 impl Arena {
+    /// Physical address of arena byte `address` (mapped part only).
+    fn phys_of(&self, address: u64) -> Option<u64> {
+        let index = usize::try_from((address - CODE_ARENA_BASE) / PAGE_SIZE).ok()?;
+        Some(self.frames.get(index)? + address % PAGE_SIZE)
+    }
+
     /// A block of size class `class`: `(address, recycled)`, where a
     /// recycled block still holds old bytes (fresh pages are all `int3`).
     fn allocate(&mut self, class: usize) -> Result<(u64, bool), InstallError> {
@@ -204,7 +234,9 @@ impl Arena {
         while self.mapped_end < end {
             // Code memory stops at the kernel's frame reserve, as user
             // memory does (synthesis then falls back to the generic path).
-            if paging::frames().free_frames() <= crate::user_frame::KERNEL_RESERVE_FRAMES {
+            if paging::frames().free_frames() <= crate::user_frame::KERNEL_RESERVE_FRAMES
+                || self.frames.try_reserve(1).is_err()
+            {
                 return Err(InstallError::OutOfMemory);
             }
             let frame = paging::frames()
@@ -226,6 +258,7 @@ impl Arena {
                 unsafe { paging::frames().free_frame(frame) };
                 return Err(InstallError::OutOfMemory);
             }
+            self.frames.push(frame);
             self.mapped_end += PAGE_SIZE;
         }
         self.next = end;
@@ -235,15 +268,30 @@ impl Arena {
 
 /// Installs `code` (whose fault points are `fixups`: pairs of absolute
 /// addresses computed for the block's address) in a block reserved with
-/// [`reserve`]. Writes go through the direct map; the executable view is
-/// never writable. On error the block comes back unchanged in purpose (no
-/// fixup of it stays registered), to be retried or released.
+/// [`reserve`]: copies it in, then as [`install_written`].
 pub fn install(
-    block: ReservedBlock,
+    mut block: ReservedBlock,
     code: &[u8],
     fixups: &[(u64, u64)],
 ) -> Result<InstalledBlock, (InstallError, ReservedBlock)> {
-    let len = code.len() as u64;
+    match block.bytes_mut().get_mut(..code.len()) {
+        Some(bytes) => bytes.copy_from_slice(code),
+        None => return Err((InstallError::TooLarge, block)),
+    }
+    install_written(block, code.len() as u64, fixups)
+}
+
+/// Makes the first `len` bytes of `block`, already written through
+/// [`ReservedBlock::bytes_mut`], installed code with fault points
+/// `fixups`. Writes went through the direct map; the executable view is
+/// never writable. The rest of the block becomes `int3`, so no old code
+/// survives. On error the block comes back unchanged in purpose (no fixup
+/// of it stays registered), to be retried or released.
+pub fn install_written(
+    mut block: ReservedBlock,
+    len: u64,
+    fixups: &[(u64, u64)],
+) -> Result<InstalledBlock, (InstallError, ReservedBlock)> {
     if len > block.capacity {
         return Err((InstallError::TooLarge, block));
     }
@@ -254,14 +302,11 @@ pub fn install(
     {
         return Err((InstallError::FixupOutOfBounds, block));
     }
-    // `block` came from `reserve`: it lies in the arena's mapped part, and
-    // nothing else writes it or runs it (it is not published yet).
-    if !write_block(block.address, code) {
-        return Err((InstallError::OutOfMemory, block));
-    }
     if block.is_recycled {
         // The old code after the new one's end: int3, so a stray jump traps.
-        fill_int3(block.address + len, block.capacity - len);
+        if let Some(tail) = block.bytes_mut().get_mut(len as usize..) {
+            tail.fill(INT3);
+        }
     }
     for &(insn, fixup) in fixups {
         if crate::dynamic_extable::insert(insn, fixup).is_err() {
@@ -287,66 +332,27 @@ pub fn install(
     Ok(installed)
 }
 
-/// Copies `code` to the arena block at `address` through the direct map.
-/// False if a page of it is not mapped (cannot happen for a reserved block).
-fn write_block(address: u64, code: &[u8]) -> bool {
-    let len = code.len() as u64;
-    let mut written = 0u64;
-    while written < len {
-        let virt = address + written;
-        let Some(phys) = paging::translate(virt) else {
-            return false;
-        };
-        let in_page = (PAGE_SIZE - virt % PAGE_SIZE).min(len - written);
-        // SAFETY: `phys` backs a block the caller holds as a ReservedBlock
-        // (mapped RX at `virt`, owned by no one else); the direct-map alias
-        // is RW+NX; no routine table points at the block yet (only
-        // installed blocks are published), so no CPU executes these bytes
-        // while they change; `in_page` stays inside both the page and
-        // `code`.
-        unsafe {
-            core::ptr::copy_nonoverlapping(
-                code.as_ptr().add(written as usize),
-                phys_to_virt(phys) as *mut u8,
-                in_page as usize,
-            )
-        };
-        written += in_page;
-    }
-    true
-}
-
-/// Fills the arena block at `address` with `int3` through the direct map.
-fn fill_int3(address: u64, len: u64) {
-    let mut done = 0u64;
-    while done < len {
-        let virt = address + done;
-        let Some(phys) = paging::translate(virt) else {
-            return;
-        };
-        let in_page = (PAGE_SIZE - virt % PAGE_SIZE).min(len - done);
-        // SAFETY: as in `write_block`: part of a reserved block being
-        // installed, owned by the caller alone, not published.
-        unsafe { core::ptr::write_bytes(phys_to_virt(phys) as *mut u8, INT3, in_page as usize) };
-        done += in_page;
-    }
-}
-
 /// Reserves a block for `len` bytes of code; the final address is known
 /// before synthesis (rel32 holes need it). [`install`] fills what the code
 /// does not cover of a reused block with `int3`, so none of its old code
 /// survives.
 pub fn reserve(len: u64) -> Result<ReservedBlock, InstallError> {
     let class = class_of(len).ok_or(InstallError::TooLarge)?;
-    let (address, recycled) = crate::cpu::without_interrupts(|| {
+    let (address, phys, recycled) = crate::cpu::without_interrupts(|| {
         let mut arena = ARENA.lock();
-        let allocated = arena.allocate(class)?;
+        let (address, recycled) = arena.allocate(class)?;
+        let Some(phys) = arena.phys_of(address) else {
+            // Cannot happen: allocate returns mapped blocks only.
+            arena.free[class].push(address);
+            return Err(InstallError::OutOfMemory);
+        };
         arena.live_blocks += 1;
-        Ok::<_, InstallError>(allocated)
+        Ok::<_, InstallError>((address, phys, recycled))
     })?;
     Ok(ReservedBlock {
         address,
         capacity: SIZE_CLASSES[class],
+        phys,
         is_recycled: recycled,
     })
 }

@@ -94,3 +94,41 @@ ktest!(
         Ok(())
     }
 );
+
+ktest!(
+    fn a_reused_arena_block_keeps_none_of_its_old_code() {
+        // Install a full 64-byte block of `nop`s, retire it, and reserve
+        // 64-byte blocks (passing quiescent points) until the same block
+        // comes back; a 3-byte routine installed there must leave int3
+        // after itself, not the old bytes (a stray jump past its end traps).
+        let block = code_arena::reserve(64).map_err(|e| format!("{e:?}"))?;
+        let address = block.address();
+        let old =
+            code_arena::install(block, &[0x90; 64], &[]).map_err(|(e, _)| format!("{e:?}"))?;
+        code_arena::retire(old);
+        // A program's run passes quiescent points (context switches).
+        super::programs::run("/bin/worker", 5)?;
+        let mut held = alloc::vec::Vec::new();
+        let again = loop {
+            let block = code_arena::reserve(64).map_err(|e| format!("{e:?}"))?;
+            if block.address() == address {
+                break block;
+            }
+            ensure!(held.len() < 10_000, "the retired block never came back");
+            held.push(block);
+        };
+        let installed = code_arena::install(again, &[0x31, 0xc0, 0xc3], &[])
+            .map_err(|(e, _)| format!("{e:?}"))?;
+        let mut back = [0u8; 64];
+        ensure!(code_arena::read(&installed, &mut back));
+        ensure_eq!(back[..3], [0x31, 0xc0, 0xc3]);
+        let stale = back[3..].iter().filter(|&&b| b != 0xcc).count();
+        ensure!(
+            stale == 0,
+            "{stale} bytes of the old code survive after the new routine: {back:x?}"
+        );
+        code_arena::retire(installed);
+        drop(held);
+        Ok(())
+    }
+);

@@ -216,6 +216,12 @@ ktest!(
             shown.is_empty(),
             "query(Routines) without synth.show shows kernel addresses {shown:x?}"
         );
+        // What a routine cost to make is no address: it is always shown
+        // (the benchmarks read it).
+        ensure!(
+            text.contains("read: ") && text.contains(" created in "),
+            "no creation cost without synth.show: {text:?}"
+        );
         let beyond_header: Vec<&str> = text
             .lines()
             .filter(|l| {

@@ -68,6 +68,9 @@ pub(crate) enum TracedCall<'a> {
     Read(&'a os::File, &'a mut [u8]),
     /// A write from the buffer.
     Write(&'a os::File, &'a [u8]),
+    /// An open of the path, then the close of what it opened (the count is
+    /// the sum of the two calls).
+    OpenClose(paths::Path, os::Access),
 }
 
 /// Runs the suite; returns the exit status.

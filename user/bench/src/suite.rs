@@ -351,6 +351,7 @@ fn write_metric(
 /// synthesizes at open (nothing for a read-only `/dev/null`).
 fn open_close(name: &'static str, path: Path, access: Access, plan: Plan) -> Result<(), Failure> {
     close(open(path, access)?)?;
+    print_trace(name, TracedCall::OpenClose(path, access));
     let stats = measure::repeat::<Failure>(plan, |n| {
         Ok(timed_loop(n, || {
             if let Ok(file) = File::open(path, access) {

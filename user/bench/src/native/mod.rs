@@ -14,7 +14,9 @@
 )]
 mod trace;
 
-use sk_user::abi::{Call, CallWord, Handle, OpenFlags, SmachReconfigure, SysError, Whence};
+use sk_user::abi::{
+    Call, CallWord, Handle, Kind, OpenFlags, SioCreateArgs, SmachReconfigure, SysError, Whence,
+};
 use sk_user::{Sio, Smach};
 
 use crate::paths::Path;
@@ -45,6 +47,17 @@ pub(crate) enum Access {
     CreateTruncate,
 }
 
+/// The open flags of `access`.
+fn open_flags(access: Access) -> OpenFlags {
+    match access {
+        Access::Read => OpenFlags::READ,
+        Access::Write => OpenFlags::WRITE,
+        Access::CreateTruncate => {
+            OpenFlags::READ | OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::TRUNCATE
+        }
+    }
+}
+
 /// An open SIO.
 #[derive(Debug)]
 pub(crate) struct File {
@@ -55,14 +68,7 @@ impl File {
     /// `create(Kind::Sio)`.
     #[inline(always)]
     pub(crate) fn open(path: Path, access: Access) -> Result<Self, Error> {
-        let flags = match access {
-            Access::Read => OpenFlags::READ,
-            Access::Write => OpenFlags::WRITE,
-            Access::CreateTruncate => {
-                OpenFlags::READ | OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::TRUNCATE
-            }
-        };
-        Sio::open(path.without_nul(), flags).map(|sio| Self { sio })
+        Sio::open(path.without_nul(), open_flags(access)).map(|sio| Self { sio })
     }
 
     /// `read`.
@@ -125,15 +131,52 @@ pub(crate) fn trace_call(mut call: TracedCall<'_>) -> Option<u64> {
             buf.as_ptr() as u64,
             buf.len() as u64,
         ),
+        TracedCall::OpenClose(path, access) => return trace_open_close(*path, *access),
     };
+    traced(word, [arg0, arg1, 0])
+}
+
+/// Arms `TraceNextCall`, makes the call with TF set, reads `LastTrace`.
+fn traced(word: CallWord, args: [u64; 3]) -> Option<u64> {
     Smach::this()
         .reconfigure(SmachReconfigure::TraceNextCall)
         .ok()?;
-    // `call` borrows the buffer for this whole function, so the pointers
-    // stay valid across the traced call.
-    let rax = trace::traced_call(word.get(), arg0, arg1);
+    // The caller keeps whatever the arguments point at alive across the
+    // traced call.
+    let rax = trace::traced_call(word.get(), args[0], args[1], args[2]);
     SysError::decode_return(rax).ok()?;
     trace::last_trace().ok()
+}
+
+/// Kernel instructions of an open of `path` plus those of its close.
+fn trace_open_close(path: Path, access: Access) -> Option<u64> {
+    let path = path.without_nul();
+    let args = SioCreateArgs {
+        path_ptr: path.as_ptr() as u64,
+        path_len: path.len() as u64,
+        flags: open_flags(access).bits(),
+        _pad: 0,
+    }
+    .to_bytes();
+    let create = CallWord::new(Handle::SELF, Call::Create);
+    Smach::this()
+        .reconfigure(SmachReconfigure::TraceNextCall)
+        .ok()?;
+    // `args` and `path` live until the end of this function.
+    let rax = trace::traced_call(
+        create.get(),
+        u64::from(Kind::Sio),
+        args.as_ptr() as u64,
+        args.len() as u64,
+    );
+    let handle = SysError::decode_return(rax).ok()?;
+    let open = trace::last_trace().ok();
+    let handle = Handle::new(u32::try_from(handle).ok()?);
+    let close = traced(CallWord::new(handle, Call::Terminate), [0; 3]);
+    if close.is_none() {
+        let _ = Sio::from_handle(handle).close();
+    }
+    Some(open? + close?)
 }
 
 /// What the kernel says synthesizing `file`'s routines cost, in TSC ticks:

@@ -11,20 +11,24 @@ use core::arch::asm;
 
 use sk_user::abi::{Call, CallWord, Handle, QuerySelector, SysError};
 
-/// Makes the call `word` with `rdi = arg0`, `rsi = arg1` and TF set;
-/// returns `rax`. Only for `Null`, `Read` and `Write` with a buffer that
-/// stays valid across the call (the caller holds its borrow).
-pub(super) fn traced_call(word: u64, arg0: u64, arg1: u64) -> i64 {
+/// Makes the call `word` with `rdi = arg0`, `rsi = arg1`, `rdx = arg2`
+/// and TF set; returns `rax`. Only for `Null`, `Read` and `Write` with a
+/// buffer that stays valid across the call (the caller holds its borrow),
+/// `create(Kind::Sio)` with live argument bytes, and `terminate` of an SIO.
+pub(super) fn traced_call(word: u64, arg0: u64, arg1: u64, arg2: u64) -> i64 {
     let result: i64;
     // SAFETY:
     // 1. The register convention of `sk_user::raw`: call word in rax,
-    //    arguments in rdi and rsi, all six argument registers and rcx, r11
-    //    clobbered.
+    //    arguments in rdi, rsi and rdx, all six argument registers and rcx,
+    //    r11 clobbered.
     // 2. `pushfq`/`popfq` use the stack (no `nostack`): the target has no
     //    red zone, so nothing of ours lives below rsp.
     // 3. The caller passes only Null, Read and Write words with a live
-    //    buffer pointer and length: the kernel writes at most that many bytes
-    //    into a buffer the caller holds exclusively, or only reads it.
+    //    buffer pointer and length (the kernel writes at most that many
+    //    bytes into a buffer the caller holds exclusively, or only reads
+    //    it), an SIO create whose argument bytes and path it holds (the
+    //    kernel only reads them), or the terminate of an SIO it owns and no
+    //    longer uses.
     // 4. TF is set only for the `syscall`: the kernel counts that call and
     //    returns with TF clear.
     unsafe {
@@ -35,7 +39,7 @@ pub(super) fn traced_call(word: u64, arg0: u64, arg1: u64) -> i64 {
             "syscall",
             inlateout("rax") word => result,
             inlateout("rdi") arg0 => _, inlateout("rsi") arg1 => _,
-            lateout("rdx") _,
+            inlateout("rdx") arg2 => _,
             lateout("r10") _, lateout("r8") _, lateout("r9") _,
             lateout("rcx") _, lateout("r11") _,
         );
