@@ -244,7 +244,10 @@ impl Fuzzer<'_> {
             "open (twin half)",
             expect,
         );
-        if !expect.accepts(got) {
+        // `sys` excuses running out of memory under pressure: so does this.
+        let out_of_memory =
+            self.pressure && matches!(got, Err(SysError::NoMemory | SysError::NoSpace));
+        if !expect.accepts(got) && !out_of_memory {
             self.fail(
                 "open",
                 format_args!(
