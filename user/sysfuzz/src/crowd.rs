@@ -214,9 +214,10 @@ fn end_worker(index: usize) -> ! {
     }
 }
 
-/// Blocks nowhere yet: starts an echo child and suspends it (the child a
-/// worker then waits for), publishes its handle, and says the worker makes
-/// no more `create`s. Returns the child (`None`: it did not start).
+/// Gets worker `index` ready to block: starts an echo child and suspends
+/// it (the child the worker then waits for), publishes its handle, and
+/// says ([`PARKED`]) the worker makes no more `create`s. Returns the child
+/// (`None`: it did not start).
 fn park(index: usize) -> Option<Smach> {
     let echo = Plan {
         mode: Mode::Echo,
@@ -300,6 +301,8 @@ fn start_thread(
         entry: entry as *const () as u64,
         stack_top: top,
         arg,
+        // The lowest priority (0..=7; `sk_abi::DEFAULT_PRIORITY` is 3):
+        // the shortest turns, as these threads always ran.
         priority: 0,
         quantum_us,
     }
