@@ -37,7 +37,6 @@ impl Fuzzer<'_> {
             mode: Mode::Child,
             seed,
             calls,
-            strict: self.strict,
         };
         self.spawn(SYSFUZZ, plan.to_arg(), Role::Fuzzer(seed), Some(0))
     }
@@ -49,7 +48,6 @@ impl Fuzzer<'_> {
             mode: Mode::Victim,
             seed,
             calls: kind,
-            strict: false,
         };
         let handle = self.spawn(SYSFUZZ, plan.to_arg(), Role::Victim, None)?;
         self.lowest_priority(handle);

@@ -219,8 +219,6 @@ pub(crate) struct Fuzzer<'a> {
     pub(crate) solo: bool,
     /// Memory is full: calls that allocate may fail with `NoMemory`.
     pub(crate) pressure: bool,
-    /// Known kernel bugs count as failures.
-    pub(crate) strict: bool,
     pub(crate) arena: Arena,
     pub(crate) objects: Objects,
     pub(crate) twins: [Option<Twin>; MAX_TWINS],
@@ -259,7 +257,6 @@ impl<'a> Fuzzer<'a> {
             index,
             solo: true,
             pressure: false,
-            strict: false,
             arena: Arena::new(Zone::new(index)),
             objects,
             twins: [None; MAX_TWINS],

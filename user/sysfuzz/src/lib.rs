@@ -20,16 +20,17 @@
 //! SCPUs sharing the SMACH's handles, child SMACHs (fuzzers, victims killed
 //! mid-call, [`entries`]) beside it, then under memory pressure.
 //!
-//! Kernel bugs it found are recognized precisely
-//! ([`model::KnownBug`], [`model::known_divergence`]) and counted apart, so
-//! that the run keeps checking everything else; the start argument's
-//! strict bit makes them failures.
+//! Every divergence from the model or between the twins is a failed
+//! check. Where other SCPUs of the SMACH may change what the model
+//! predicts (an SCPU's priority, set by any fuzzer's `reconfigure` of the
+//! whole SMACH), [`priority`] says when the model must still be exact.
 #![no_std]
 #![forbid(unsafe_code)]
 
 pub mod entries;
 pub mod model;
 pub mod plan;
+pub mod priority;
 pub mod regs;
 pub mod rng;
 pub mod stats;

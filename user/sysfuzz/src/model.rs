@@ -8,11 +8,16 @@
 //! - Checks come in a fixed order: open for the op ([`SysError::NotPermitted`]),
 //!   then the range in user space ([`SysError::BadAddress`]), then the target.
 //! - Long transfers go in chunks of [`CHUNK`] bytes (a preemption point
-//!   between chunks). A fault in chunk k > 0 ends the call with the bytes of
-//!   the chunks before it; a fault in the first chunk fails with
-//!   `BadAddress`. A read leaves the position after the bytes returned; a
-//!   file write has written every byte before the fault (and moved the
-//!   position past them) whatever it returns.
+//!   between chunks); the whole range is checked before the first, so a
+//!   range not wholly in user space moves nothing. A fault in the first
+//!   chunk fails with `BadAddress`. A fault in a later chunk ends the call:
+//!   a read returns the bytes of the chunks before it (the faulting chunk
+//!   moves nothing), a write returns every byte it wrote (the file
+//!   position's move). A read leaves the position after the bytes
+//!   returned; a file write has written every byte before the fault (and
+//!   moved the position past them) whatever it returns.
+//! - Both paths agree: the synthesized routines handle short calls only
+//!   and send longer ones to the generic path.
 //! - `/dev/null` reads nothing and swallows writes without touching the
 //!   buffer; `/dev/zero` fills reads with zeros and swallows writes;
 //!   `/dev/mem` is a 16 MiB window ([`sk_abi::dev_mem_byte`]); seeking
@@ -104,7 +109,7 @@ pub struct Write {
     pub written: (u64, u64),
 }
 
-/// Bytes a chunked transfer of `total` bytes moves when only the first
+/// What a chunked read of `total` bytes returns when only the first
 /// `reach` bytes of the buffer can be reached: `Ok(total)`, or the whole
 /// chunks before the fault, or `BadAddress` if the fault is in the first.
 const fn chunked(total: u64, reach: Buf) -> Result<u64, SysError> {
@@ -120,6 +125,20 @@ const fn chunked(total: u64, reach: Buf) -> Result<u64, SysError> {
         Err(SysError::BadAddress)
     } else {
         Ok(done)
+    }
+}
+
+/// What a file write of `total` bytes returns when it wrote `count` of
+/// them (the bytes before a fault): `Ok(total)` when all were written;
+/// `BadAddress` for a fault in the first chunk; otherwise `Ok(count)`,
+/// every byte written, as the position moved.
+const fn written_result(total: u64, count: u64) -> Result<u64, SysError> {
+    if count >= total {
+        Ok(total)
+    } else if count < CHUNK {
+        Err(SysError::BadAddress)
+    } else {
+        Ok(count)
     }
 }
 
@@ -196,7 +215,7 @@ pub fn write(io: &Io, ptr: u64, len: u64, buf: Buf) -> Write {
                 return unchanged(Err(SysError::FileTooLarge));
             }
             Write {
-                result: chunked(len, buf),
+                result: written_result(len, count),
                 pos: start + count,
                 size: if count > 0 {
                     io.size.max(start + count)
@@ -283,81 +302,4 @@ pub fn apply_write(content: &mut [u8], old_size: u64, written: (u64, u64), data:
         }
         _ => false,
     }
-}
-
-/// Kernel bugs the fuzzer found and recognizes (see `known` in the
-/// program's report): their occurrences are counted apart, and fail the
-/// run only in strict mode.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KnownBug {
-    /// The generic read and write check the user range per 64 KiB chunk,
-    /// not for the whole buffer: a length that wraps around or reaches
-    /// past `USER_END` moves data (chunk by chunk, up to the first fault)
-    /// instead of failing with `BadAddress`, which the synthesized routines
-    /// (and the ABI) do.
-    RangeCheckedPerChunk,
-    /// A buffer that faults past the first 64 KiB: the generic path
-    /// returns the bytes of the whole chunks before the fault, the
-    /// synthesized routines fail with `BadAddress`.
-    FaultPastFirstChunk,
-    /// An SCPU created with priority 0 (the ABI: "0 = the kernel's
-    /// default") runs at priority 0, not the default 3.
-    ScpuPriorityZero,
-    /// `terminate` on the caller's own SCPU handle fails with `Busy`; the
-    /// ABI says it ends the thread.
-    SelfTerminateBusy,
-}
-
-/// How many [`KnownBug`]s there are.
-pub const KNOWN_BUGS: usize = 4;
-
-impl KnownBug {
-    /// Every known bug, in index order.
-    pub const ALL: [Self; KNOWN_BUGS] = [
-        Self::RangeCheckedPerChunk,
-        Self::FaultPastFirstChunk,
-        Self::ScpuPriorityZero,
-        Self::SelfTerminateBusy,
-    ];
-
-    /// Its index in counts.
-    #[must_use]
-    pub const fn index(self) -> usize {
-        match self {
-            Self::RangeCheckedPerChunk => 0,
-            Self::FaultPastFirstChunk => 1,
-            Self::ScpuPriorityZero => 2,
-            Self::SelfTerminateBusy => 3,
-        }
-    }
-}
-
-/// Whether a read or write whose model result is `want` and whose normal
-/// and forced-generic twins got `normal` and `generic` differ by a
-/// [`KnownBug`] (and which): the buffer started at `ptr`, `len` bytes
-/// long, reached as `buf`.
-#[must_use]
-pub fn known_divergence(
-    ptr: u64,
-    len: u64,
-    buf: Buf,
-    want: Result<u64, SysError>,
-    normal: Result<u64, SysError>,
-    generic: Result<u64, SysError>,
-) -> Option<KnownBug> {
-    let bad = Err(SysError::BadAddress);
-    // The normal path is the generic one too where the kernel made no
-    // routine (a handle past the routine table, a shared SIO).
-    let normal_ok = normal == want || normal == generic;
-    if !in_user_range(ptr, len) && len > CHUNK && want == bad && generic != want && normal_ok {
-        return Some(KnownBug::RangeCheckedPerChunk);
-    }
-    if normal == generic {
-        return None;
-    }
-    let far_fault = matches!(buf, Buf::Prefix(reach) if reach >= CHUNK);
-    if far_fault && generic == want && normal == bad {
-        return Some(KnownBug::FaultPastFirstChunk);
-    }
-    None
 }

@@ -4,8 +4,10 @@
 //! object carries what it must answer: an SMEM its placement, length and
 //! protection (and, through reads into it, whether the kernel honours the
 //! protection); an SCPU (a thread spinning on a stack it never touches)
-//! its state, priority and quantum; a child SMACH (`sysfuzz` in its echo
-//! mode, or `/bin/worker`) the exit status it must end with.
+//! its state, priority (exact unless another fuzzer of the SMACH may have
+//! set every SCPU's: [`sk_user_sysfuzz::priority`]) and quantum; a child
+//! SMACH (`sysfuzz` in its echo mode, or `/bin/worker`) the exit status it
+//! must end with.
 
 use sk_abi::{
     Call, ExitStatus, Kind, Prot, QuerySelector, ScpuCreateArgs, ScpuInfo, ScpuReconfigure,
@@ -14,6 +16,7 @@ use sk_abi::{
 };
 use sk_user_sysfuzz::model::{self, Buf};
 use sk_user_sysfuzz::plan::{Mode, Plan};
+use sk_user_sysfuzz::priority::{self, PriorityClock, ScpuPriority};
 use sk_user_sysfuzz::stats::Cell;
 
 use crate::fuzzer::{generic, word, Expect, Fuzzer, Obj, SELF};
@@ -33,6 +36,10 @@ pub(crate) const SYSFUZZ: &str = "/bin/sysfuzz";
 /// A program that counts primes and exits with the count mod 200.
 const WORKER: &str = "/bin/worker";
 
+/// The priority-self calls of this SMACH's fuzzers (a static: one per
+/// SMACH, shared by its worker SCPUs).
+static PRIORITY_CLOCK: PriorityClock = PriorityClock::new();
+
 /// An SMEM region of a fuzzer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct SmemObj {
@@ -45,9 +52,7 @@ pub(crate) struct SmemObj {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct ScpuObj {
     pub(crate) suspended: bool,
-    pub(crate) priority: u32,
-    /// Created with priority 0, "the kernel's default".
-    pub(crate) asked_default: bool,
+    pub(crate) priority: ScpuPriority,
     /// `None` until the kernel says (it clamps what was asked).
     pub(crate) quantum: Option<u32>,
 }
@@ -538,6 +543,7 @@ impl Fuzzer<'_> {
         .to_bytes();
         let ptr = args.as_ptr() as u64;
         let predicted = self.next_handle();
+        let since = PRIORITY_CLOCK.finished();
         let got = self.sys(
             word(SELF, Call::Create),
             &[u64::from(Kind::Scpu), ptr, 32],
@@ -549,8 +555,11 @@ impl Fuzzer<'_> {
         let handle = self.check_new_handle("create SCPU", predicted, got.ok()?)?;
         let obj = ScpuObj {
             suspended: false,
-            priority: if priority == 0 { 3 } else { priority },
-            asked_default: priority == 0,
+            // 0 is the lowest priority, not a default.
+            priority: ScpuPriority {
+                value: priority,
+                since,
+            },
             quantum: None,
         };
         if !self.objects.insert(handle, Obj::Scpu(obj)) {
@@ -575,6 +584,7 @@ impl Fuzzer<'_> {
             w = generic(w);
         }
         let cell = self.cell_of(handle, Call::Reconfigure);
+        let since = PRIORITY_CLOCK.finished();
         let got = self.sys(
             w,
             &request.to_registers(),
@@ -588,9 +598,8 @@ impl Fuzzer<'_> {
                 match request {
                     ScpuReconfigure::Suspend => o.suspended = true,
                     ScpuReconfigure::Resume => o.suspended = false,
-                    ScpuReconfigure::Priority(p) => {
-                        o.priority = p;
-                        o.asked_default = false;
+                    ScpuReconfigure::Priority(value) => {
+                        o.priority = ScpuPriority { value, since };
                     }
                     ScpuReconfigure::Quantum { .. } => o.quantum = None,
                 }
@@ -606,33 +615,24 @@ impl Fuzzer<'_> {
         let mut out = [0_u8; 24];
         let ptr = out.as_mut_ptr() as u64;
         let cell = self.cell_of(handle, Call::Query);
-        if self
-            .sys(
-                word(handle, Call::Query),
-                &[0, ptr, 24],
-                [(ptr, ptr + 24), (0, 0)],
-                cell,
-                "query SCPU",
-                Expect::Is(Ok(24)),
-            )
-            .is_err()
-        {
+        let finished_before = PRIORITY_CLOCK.finished();
+        let got = self.sys(
+            word(handle, Call::Query),
+            &[0, ptr, 24],
+            [(ptr, ptr + 24), (0, 0)],
+            cell,
+            "query SCPU",
+            Expect::Is(Ok(24)),
+        );
+        let started_after = PRIORITY_CLOCK.started();
+        if got.is_err() {
             return;
         }
         let Ok(info) = ScpuInfo::from_bytes(&out) else {
             return;
         };
-        let mut obj = obj;
-        if obj.asked_default && info.priority == 0 && obj.priority == 3 {
-            self.known(
-                sk_user_sysfuzz::model::KnownBug::ScpuPriorityZero,
-                format_args!("SCPU created with priority 0 reports {info:?}"),
-            );
-            obj.priority = 0;
-            if let Some(Obj::Scpu(o)) = self.objects.get_mut(handle) {
-                o.priority = 0;
-            }
-        }
+        let priority =
+            priority::check_query(obj.priority, info.priority, finished_before, started_after);
         let state = info.state();
         let state_ok = if obj.suspended {
             state == Ok(ScpuState::Suspended)
@@ -641,11 +641,19 @@ impl Fuzzer<'_> {
         };
         let quantum_ok = obj.quantum.is_none_or(|q| q == info.quantum_us)
             && (100..=100_000).contains(&info.quantum_us);
-        if !state_ok || info.priority != obj.priority || !quantum_ok {
-            self.fail("query SCPU", format_args!("{info:?}, model {obj:?}"));
+        if !state_ok || priority.is_none() || !quantum_ok {
+            self.fail(
+                "query SCPU",
+                format_args!(
+                    "{info:?}, model {obj:?} (priority-self calls: {started_after} started)"
+                ),
+            );
         }
         if let Some(Obj::Scpu(o)) = self.objects.get_mut(handle) {
             o.quantum = Some(info.quantum_us);
+            if let Some(priority) = priority {
+                o.priority = priority;
+            }
         }
     }
 
@@ -779,7 +787,6 @@ impl Fuzzer<'_> {
                 mode: Mode::Echo,
                 seed: u64::from(status),
                 calls: 1,
-                strict: false,
             };
             let want = i32::try_from(status).ok();
             self.spawn(SYSFUZZ, plan.to_arg(), Role::Quick, want)
@@ -981,8 +988,11 @@ impl Fuzzer<'_> {
                 }
             }
             6 => {
+                // Sets the priority of every SCPU of the SMACH, the other
+                // fuzzers' spinners too: counted (see `priority`).
                 let p = self.rng.below_u32(8);
-                let _ = self.sys(
+                PRIORITY_CLOCK.start();
+                let got = self.sys(
                     word(SELF, Call::Reconfigure) | path_bit,
                     &SmachReconfigure::Priority(p).to_registers(),
                     [(0, 0); 2],
@@ -990,6 +1000,18 @@ impl Fuzzer<'_> {
                     "priority self",
                     Expect::Is(Ok(0)),
                 );
+                PRIORITY_CLOCK.finish();
+                if self.solo && got == Ok(0) {
+                    // No other SCPU of the SMACH makes calls: this call
+                    // was the last to set the priorities, exactly.
+                    let since = PRIORITY_CLOCK.finished();
+                    let (handles, n) = self.objects.handles_where(|o| matches!(o, Obj::Scpu(_)));
+                    for &handle in handles.iter().take(n) {
+                        if let Some(Obj::Scpu(o)) = self.objects.get_mut(handle) {
+                            o.priority = ScpuPriority { value: p, since };
+                        }
+                    }
+                }
             }
             7 => {
                 let request = [

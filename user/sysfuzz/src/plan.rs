@@ -7,7 +7,7 @@
 //! |---|---|
 //! | 0..24 | seed |
 //! | 24..31 | [`Mode`] |
-//! | 31 | strict: known kernel bugs fail the run |
+//! | 31 | reserved: must be 0 (a set bit makes [`Plan::from_arg`] refuse the argument) |
 //! | 32..64 | calls (0: the mode's default) |
 //!
 //! So `sysfuzz 1` is the main fuzzer with seed 1 and the default budget,
@@ -73,14 +73,21 @@ pub struct Plan {
     pub seed: u64,
     /// The call budget (see [`Mode`]); never 0 after [`Plan::from_arg`].
     pub calls: u64,
-    /// Known kernel bugs count as failed checks.
-    pub strict: bool,
 }
 
+/// The reserved bit of the start argument (bit 31; it was a "strict" bit
+/// while the fuzzer excused kernel bugs it knew: refused now rather than
+/// silently ignored).
+pub const RESERVED_BIT: u64 = 1 << 31;
+
 impl Plan {
-    /// Decodes a start argument; `None` for an unknown mode.
+    /// Decodes a start argument; `None` for an unknown mode or the
+    /// reserved bit set.
     #[must_use]
     pub const fn from_arg(arg: u64) -> Option<Self> {
+        if arg & RESERVED_BIT != 0 {
+            return None;
+        }
         let Some(mode) = Mode::from_number((arg >> 24) & 0x7f) else {
             return None;
         };
@@ -92,7 +99,6 @@ impl Plan {
             mode,
             seed: arg & SEED_MASK,
             calls,
-            strict: (arg >> 31) & 1 == 1,
         })
     }
 
@@ -105,9 +111,6 @@ impl Plan {
         } else {
             self.calls
         };
-        (calls << 32)
-            | ((self.strict as u64) << 31)
-            | (self.mode.number() << 24)
-            | (self.seed & SEED_MASK)
+        (calls << 32) | (self.mode.number() << 24) | (self.seed & SEED_MASK)
     }
 }

@@ -21,7 +21,6 @@
 //! Child SMACHs send their counts to the parent as a file of
 //! little-endian words ([`Stats::to_words`], [`Stats::from_words`]).
 
-use crate::model::KNOWN_BUGS;
 use sk_abi::{Call, Kind};
 
 /// Rows: the seven calls and "no call".
@@ -37,7 +36,7 @@ pub const NO_KIND: usize = 4;
 pub const NO_CALL: usize = 7;
 
 /// Words in [`Stats::to_words`].
-pub const WORDS: usize = 2 * ROWS * COLUMNS + 8 + KNOWN_BUGS;
+pub const WORDS: usize = 2 * ROWS * COLUMNS + 8;
 
 /// Where one call is counted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,9 +115,6 @@ pub struct Stats {
     pub instances: u64,
     /// Child SMACHs and SCPUs killed while they ran.
     pub kills: u64,
-    /// Occurrences of each known kernel bug
-    /// ([`KnownBug`](crate::model::KnownBug)).
-    pub known: [u64; KNOWN_BUGS],
 }
 
 impl Default for Stats {
@@ -142,7 +138,6 @@ impl Stats {
             synthesized: 0,
             instances: 0,
             kills: 0,
-            known: [0; KNOWN_BUGS],
         }
     }
 
@@ -189,9 +184,6 @@ impl Stats {
         self.synthesized += other.synthesized;
         self.instances += other.instances;
         self.kills += other.kills;
-        for (mine, theirs) in self.known.iter_mut().zip(other.known) {
-            *mine += theirs;
-        }
     }
 
     /// The counts as words (see the module docs).
@@ -209,7 +201,7 @@ impl Stats {
             self.instances,
             self.kills,
         ];
-        let values = cells.chain(tail.iter()).chain(self.known.iter());
+        let values = cells.chain(tail.iter());
         for (word, value) in words.iter_mut().zip(values) {
             *word = *value;
         }
@@ -238,9 +230,6 @@ impl Stats {
             &mut stats.kills,
         ] {
             *field = values.next().unwrap_or(0);
-        }
-        for count in &mut stats.known {
-            *count = values.next().unwrap_or(0);
         }
         stats
     }

@@ -1,6 +1,7 @@
 use crate::entries::{self, Want};
 use crate::model::{self, Buf, Io, Target, CHUNK};
-use crate::plan::{Mode, Plan, DEFAULT_CALLS};
+use crate::plan::{Mode, Plan, DEFAULT_CALLS, RESERVED_BIT};
+use crate::priority::{check_query, PriorityClock, ScpuPriority};
 use crate::regs::{self, Captured, Rule};
 use crate::rng::SplitMix64;
 use crate::stats::{Cell, Stats, NO_KIND, WORDS};
@@ -40,7 +41,6 @@ fn start_argument_round_trips() {
             mode: Mode::Main,
             seed: 1,
             calls: DEFAULT_CALLS,
-            strict: false
         })
     );
     // The earlier fuzzer's `(calls << 32) | seed` still means the same.
@@ -54,12 +54,20 @@ fn start_argument_round_trips() {
             mode,
             seed: 0xab_cdef,
             calls: 12345,
-            strict: mode == Mode::Child,
         };
         assert_eq!(Plan::from_arg(plan.to_arg()), Some(plan));
     }
     assert_eq!(Plan::from_arg(9 << 24), None);
-    assert!(Plan::from_arg((1 << 31) | 5).is_some_and(|p| p.strict && p.mode == Mode::Main));
+    // Bit 31 is reserved (it was the "strict" bit): refused, not ignored.
+    assert_eq!(Plan::from_arg(RESERVED_BIT | 5), None);
+    assert_eq!(
+        Plan::from_arg((7 << 32) | RESERVED_BIT | (1 << 24) | 5),
+        None
+    );
+    assert!(Plan::from_arg((7 << 32) | (1 << 24) | 5).is_some());
+    assert!((0..=u64::from(u32::MAX))
+        .step_by(0x0100_0001)
+        .all(|low| Plan::from_arg(low).is_none_or(|p| p.to_arg() & RESERVED_BIT == 0)));
 }
 
 #[test]
@@ -279,8 +287,45 @@ fn model_writes() {
         (write.result, write.pos, write.written),
         (Err(SysError::BadAddress), 17, (10, 7))
     );
+    // A fault past the first chunk: the call returns every byte written,
+    // as the position moved (not just the whole chunks before the fault).
     let write = model::write(&file(0, 0), 0x1000, 2 * CHUNK, Buf::Prefix(CHUNK + 1));
-    assert_eq!((write.result, write.pos), (Ok(CHUNK), CHUNK + 1));
+    assert_eq!(
+        (write.result, write.pos, write.size, write.written),
+        (Ok(CHUNK + 1), CHUNK + 1, CHUNK + 1, (0, CHUNK + 1))
+    );
+    let write = model::write(&file(5, 5), 0x1000, 3 * CHUNK, Buf::Prefix(2 * CHUNK));
+    assert_eq!((write.result, write.pos), (Ok(2 * CHUNK), 2 * CHUNK + 5));
+    // Right at the end of the first chunk: the second moves nothing.
+    let write = model::write(&file(0, 0), 0x1000, CHUNK + 9, Buf::Prefix(CHUNK));
+    assert_eq!((write.result, write.pos), (Ok(CHUNK), CHUNK));
+    // A fault in the first chunk of a long write: BadAddress, and still
+    // the bytes before it written.
+    let write = model::write(&file(0, 0), 0x1000, 2 * CHUNK, Buf::Prefix(CHUNK - 1));
+    assert_eq!(
+        (write.result, write.pos, write.written),
+        (Err(SysError::BadAddress), CHUNK - 1, (0, CHUNK - 1))
+    );
+    // A long range that leaves user space moves nothing, wherever the
+    // fault would have been.
+    let write = model::write(&io, USER_END - CHUNK, 2 * CHUNK, Buf::Prefix(CHUNK + 3));
+    assert_eq!(
+        (write.result, write.pos, write.written.1),
+        (Err(SysError::BadAddress), io.pos, 0)
+    );
+    let write = model::write(&io, 0x1000, u64::MAX - 0x800, Buf::Prefix(2 * CHUNK));
+    assert_eq!(
+        (write.result, write.pos),
+        (Err(SysError::BadAddress), io.pos)
+    );
+    // Reads are unchanged: the faulting chunk moves nothing.
+    let read = model::read(
+        &file(0, 4 * CHUNK),
+        0x1000,
+        3 * CHUNK,
+        Buf::Prefix(CHUNK + 1),
+    );
+    assert_eq!((read.result, read.pos), (Ok(CHUNK), CHUNK));
     // Past the file size limit.
     let far = file(model::MAX_FILE_BYTES, 0);
     let write = model::write(&far, 0x1000, 1, Buf::Good);
@@ -346,72 +391,70 @@ fn hostile_entries_cover_every_kind_and_want_what_the_docs_say() {
 }
 
 #[test]
-fn known_divergences_are_recognized_narrowly() {
-    use crate::model::{known_divergence, KnownBug};
-    let bad = Err(SysError::BadAddress);
-    let huge = u64::MAX - 100;
-    // A wrapping length: the model and the synthesized path say
-    // BadAddress, the generic path moved data.
+fn scpu_priority_zero_is_zero() {
+    // The ABI: 0 is the lowest priority, not "the default".
+    let model = ScpuPriority { value: 0, since: 4 };
     assert_eq!(
-        known_divergence(
-            0x4000_0000_0000,
-            huge,
-            Buf::Prefix(CHUNK * 2),
-            bad,
-            bad,
-            Ok(CHUNK)
-        ),
-        Some(KnownBug::RangeCheckedPerChunk)
+        check_query(model, 0, 4, 4),
+        Some(ScpuPriority { value: 0, since: 4 })
     );
-    // Both generic (no routine): the same bug.
+    assert_eq!(check_query(model, sk_abi::DEFAULT_PRIORITY, 4, 4), None);
+}
+
+#[test]
+fn scpu_priority_is_exact_unless_a_priority_self_call_may_have_landed() {
+    let model = ScpuPriority { value: 5, since: 2 };
+    // No priority-self call started since the one that set it finished:
+    // exact.
     assert_eq!(
-        known_divergence(
-            0x4000_0000_0000,
-            huge,
-            Buf::Prefix(CHUNK * 2),
-            bad,
-            Ok(9),
-            Ok(9)
-        ),
-        Some(KnownBug::RangeCheckedPerChunk)
+        check_query(model, 5, 2, 2),
+        Some(ScpuPriority { value: 5, since: 2 })
     );
-    // A fault past the first chunk: generic as the model, synthesized
-    // BadAddress.
+    assert_eq!(check_query(model, 7, 2, 2), None);
+    assert_eq!(check_query(model, 0, 2, 2), None);
+    // One started (maybe not finished, maybe landed before the query):
+    // any valid priority, adopted with the new baseline.
     assert_eq!(
-        known_divergence(
-            0x4000_0000_0000,
-            3 * CHUNK,
-            Buf::Prefix(CHUNK + 1),
-            Ok(CHUNK),
-            bad,
-            Ok(CHUNK)
-        ),
-        Some(KnownBug::FaultPastFirstChunk)
+        check_query(model, 7, 2, 3),
+        Some(ScpuPriority { value: 7, since: 2 })
     );
-    // Anything else is not excused: agreement, a fault in the first
-    // chunk, a short length, a wrong generic result.
     assert_eq!(
-        known_divergence(0x1000, 10, Buf::Good, Ok(10), Ok(10), Ok(10)),
+        check_query(model, 5, 3, 3),
+        Some(ScpuPriority { value: 5, since: 3 })
+    );
+    assert_eq!(check_query(model, 8, 3, 3), None);
+    // The adopted value is exact again while nothing else starts.
+    let adopted = check_query(model, 1, 3, 4).unwrap();
+    assert_eq!(check_query(adopted, 1, 3, 3), Some(adopted));
+    assert_eq!(check_query(adopted, 2, 3, 3), None);
+
+    // The clock: `started` moves before a call, `finished` after it, so a
+    // call in flight during a query shows in `started` only.
+    let clock = PriorityClock::new();
+    let since = clock.finished();
+    clock.start();
+    // ... the call takes effect here, its fuzzer is preempted, a query
+    // reads the new value ...
+    let (finished_before, started_after) = (clock.finished(), clock.started());
+    let model = ScpuPriority { value: 5, since };
+    assert_eq!(
+        check_query(model, 2, finished_before, started_after),
+        Some(ScpuPriority { value: 2, since: 0 })
+    );
+    clock.finish();
+    // The value adopted then is not trusted yet (the call was in flight at
+    // that query: it might have landed after it) ...
+    let adopted = ScpuPriority { value: 2, since: 0 };
+    let next = check_query(adopted, 6, clock.finished(), clock.started());
+    assert_eq!(next, Some(ScpuPriority { value: 6, since: 1 }));
+    // ... but one read with nothing in flight is: exact from then on.
+    let exact = next.unwrap();
+    assert_eq!(
+        check_query(exact, 6, clock.finished(), clock.started()),
+        Some(exact)
+    );
+    assert_eq!(
+        check_query(exact, 2, clock.finished(), clock.started()),
         None
     );
-    assert_eq!(
-        known_divergence(0x1000, 3 * CHUNK, Buf::Prefix(100), bad, bad, Ok(100)),
-        None
-    );
-    assert_eq!(
-        known_divergence(0x1000, 10, Buf::Good, Ok(10), Ok(10), Ok(9)),
-        None
-    );
-    assert_eq!(
-        known_divergence(
-            0x4000_0000_0000,
-            3 * CHUNK,
-            Buf::Prefix(CHUNK + 1),
-            Ok(CHUNK),
-            bad,
-            Ok(7)
-        ),
-        None
-    );
-    assert_eq!(KnownBug::ALL.map(KnownBug::index), [0, 1, 2, 3]);
 }

@@ -26,7 +26,6 @@ pub(crate) fn run(plan: Plan) -> i32 {
                 mode: Mode::Victim,
                 seed: plan.seed ^ 2,
                 calls: VICTIM_BUSY,
-                strict: false,
             };
             if let Ok(child) = Smach::spawn_with_arg(SYSFUZZ, grandchild.to_arg()) {
                 loop {
