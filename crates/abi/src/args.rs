@@ -123,7 +123,7 @@ pub struct ScpuCreate {
     pub stack_top: u64,
     /// Passed to `entry` in `rdi`.
     pub arg: u64,
-    /// Priority; 0 = default.
+    /// Priority, 0 (lowest) to [`MAX_PRIORITY`].
     pub priority: u32,
     /// Time slice in microseconds; 0 = default.
     pub quantum_us: u32,
