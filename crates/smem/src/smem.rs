@@ -6,7 +6,7 @@
 //! [`AddressSpace`] seam, and a failure part-way unmaps exactly the pages
 //! this call mapped.
 
-use crate::{Access, AddressSpace, MapFailure, Regions};
+use crate::{Access, AddressSpace, MapFailure, Regions, USER_MAP_END};
 use sk_abi::{Prot, SmemCreate, SmemCreateFlags, SmemInfo, SysError, PAGE_SIZE};
 
 /// Largest single region.
@@ -62,14 +62,15 @@ pub(crate) fn unmap_pages(aspace: &mut impl AddressSpace, start: u64, end: u64) 
 
 impl Smem {
     /// Creates a region as `args` asks: at the caller's address if given
-    /// and free; else (a hint that does not fit, or no address) first fit in
-    /// the SMEM area. With `FIXED` the address is not a hint.
+    /// and free; else (a hint that does not fit: overlapping a range in use
+    /// or reaching the unmapped top page; or no address) first fit in the
+    /// SMEM area. With `FIXED` the address is not a hint.
     ///
     /// # Errors
     /// [`SysError::NoMemory`] when too large, out of address space or out
     /// of memory; [`SysError::Exists`] when a `FIXED` placement overlaps a
-    /// range in use; [`SysError::BadAddress`] when it reaches the unmapped
-    /// top page.
+    /// range in use; [`SysError::BadAddress`] when a `FIXED` placement
+    /// reaches the unmapped top page.
     pub fn create(
         regions: &mut Regions,
         aspace: &mut impl AddressSpace,
@@ -79,8 +80,9 @@ impl Smem {
             return Err(SysError::NoMemory);
         }
         let is_fixed = args.flags.contains(SmemCreateFlags::FIXED);
+        let fits = |start: u64, end: u64| end <= USER_MAP_END && regions.is_free(start, end);
         let start = match &args.placement {
-            Some(range) if is_fixed || regions.is_free(range.start(), range.end()) => range.start(),
+            Some(range) if is_fixed || fits(range.start(), range.end()) => range.start(),
             _ => regions.find_free(args.len).ok_or(SysError::NoMemory)?,
         };
         let end = start.checked_add(args.len).ok_or(SysError::BadAddress)?;
