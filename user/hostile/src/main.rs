@@ -31,11 +31,12 @@
 //! compatibility (32-bit) mode and came back; 5 = a "live" mode's check
 //! failed; 2 = unknown argument.
 //!
-//! The modes live in three modules: [`far_transfer`] (0-4 and 15: far
-//! transfers through chosen selectors), [`privileged`] (5-7 and 14:
-//! instructions ring 3 may not run) and [`entry_state`] (8-13 and 16:
-//! kernel entries with hostile RFLAGS or RSP); `main` decodes the start
-//! argument and turns each outcome into an exit status.
+//! The modes live in three modules: [`far_transfer`](mod@far_transfer)
+//! (0-4 and 15: far transfers through chosen selectors),
+//! [`privileged`](mod@privileged) (5-7 and 14: instructions ring 3 may not
+//! run) and [`entry_state`] (8-13 and 16: kernel entries with hostile
+//! RFLAGS or RSP); `main` decodes the start argument and turns each
+//! outcome into an exit status.
 #![no_std]
 #![no_main]
 #![allow(
