@@ -12,9 +12,9 @@ use sk_user_sysfuzz::entries;
 use sk_user_sysfuzz::plan::{Mode, Plan};
 use sk_user_sysfuzz::stats::{Cell, Stats, WORDS};
 
+use crate::format::format_into;
 use crate::fuzzer::{word, Expect, Fuzzer, Obj};
 use crate::objects::{Role, SYSFUZZ};
-use crate::sio::format_into;
 
 /// `hostile`'s path.
 const HOSTILE: &str = "/bin/hostile";

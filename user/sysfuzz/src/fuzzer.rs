@@ -6,8 +6,8 @@
 //! random noise, AC/DF/NT set now and then), checks every register after
 //! it ([`sk_user_sysfuzz::regs`]), checks the result against what the
 //! caller expects, and counts it in its call x kind cell. The operations
-//! (`sio.rs`, `objects.rs`, `misc.rs`) draw calls on the objects the
-//! fuzzer knows, and predict their results.
+//! (`sio.rs`, `objects.rs`, `bad_calls.rs` and their modules) draw calls
+//! on the objects the fuzzer knows, and predict their results.
 
 use sk_abi::{Call, CallWord, Kind, SysError, USER_END};
 use sk_user::println;

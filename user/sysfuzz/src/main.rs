@@ -41,12 +41,13 @@
     reason = "captured system calls with chosen registers, raw memory of the fuzzer's own regions; SAFETY comments per block"
 )]
 
+mod bad_calls;
 mod capture;
 mod children;
 mod crowd;
+mod format;
 mod fuzzer;
 mod memory;
-mod misc;
 mod objects;
 mod pressure;
 mod shared;
@@ -286,7 +287,7 @@ fn report(plan: &Plan, total: &Stats, ticks: u64) -> i32 {
     let mut header = [0_u8; 128];
     let mut len = 0;
     for name in COLUMN_NAMES {
-        len += sio::format_into(
+        len += format::format_into(
             header.get_mut(len..).unwrap_or_default(),
             format_args!("{name:>20}"),
         );
@@ -317,7 +318,7 @@ fn report(plan: &Plan, total: &Stats, ticks: u64) -> i32 {
             } else {
                 '-'
             };
-            len += sio::format_into(
+            len += format::format_into(
                 line.get_mut(len..).unwrap_or_default(),
                 format_args!("{:>19}{mark}", Cell2(ok, calls)),
             );
@@ -397,7 +398,7 @@ struct Cell2(u64, u64);
 impl core::fmt::Display for Cell2 {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let mut buf = [0_u8; 48];
-        let len = sio::format_into(&mut buf, format_args!("{}/{}", self.0, self.1));
+        let len = format::format_into(&mut buf, format_args!("{}/{}", self.0, self.1));
         f.pad(core::str::from_utf8(buf.get(..len).unwrap_or_default()).unwrap_or(""))
     }
 }

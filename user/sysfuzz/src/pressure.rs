@@ -11,8 +11,8 @@ use sk_abi::{Call, Kind, OpenFlags, Prot, SioCreateArgs, SmemCreateArgs, SysErro
 use sk_user::println;
 use sk_user_sysfuzz::stats::Cell;
 
+use crate::format::format_into;
 use crate::fuzzer::{word, Expect, Fuzzer, SELF};
-use crate::sio::format_into;
 
 /// Most regions the fill keeps (the handle table has 1024 slots).
 const MAX_REGIONS: usize = 600;

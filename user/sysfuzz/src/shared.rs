@@ -26,8 +26,8 @@ use sk_user::routine_of;
 use sk_user_sysfuzz::model::{self, Target};
 use sk_user_sysfuzz::stats::Cell;
 
+use crate::format::format_into;
 use crate::fuzzer::{generic, word, Expect, Fuzzer};
-use crate::sio::format_into;
 
 /// Published handles at most.
 pub(crate) const SLOTS: usize = 4;

@@ -15,8 +15,8 @@ use sk_user::{OpenFlags, Prot, Sio, Smach, Smem};
 use sk_user_sysfuzz::plan::{Mode, Plan};
 
 use crate::children::{VICTIM_BUSY, VICTIM_WAITS};
+use crate::format::format_into;
 use crate::objects::SYSFUZZ;
-use crate::sio::format_into;
 
 /// Runs the victim; never returns while its parent lives.
 pub(crate) fn run(plan: Plan) -> i32 {
