@@ -46,10 +46,14 @@ impl sk_fs::DataStore for Store {
     fn bytes_mut(&mut self) -> &mut [u8] {
         self.0.bytes_mut()
     }
+    /// In place, inside the buffer's reservation (1 MiB or 1 GiB).
+    fn grow(&mut self, new_len: usize) -> bool {
+        self.0.grow(new_len)
+    }
 }
 
 impl sk_fs::DataAllocator for FileData {
-    fn allocate(&self, len: usize) -> Option<Box<dyn sk_fs::DataStore>> {
-        DataBuffer::allocate(len).map(|b| Box::new(Store(b)) as Box<dyn sk_fs::DataStore>)
+    fn allocate(&self, len: usize, reach: usize) -> Option<Box<dyn sk_fs::DataStore>> {
+        DataBuffer::allocate(len, reach).map(|b| Box::new(Store(b)) as Box<dyn sk_fs::DataStore>)
     }
 }

@@ -154,16 +154,21 @@ pub(crate) fn read(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError> 
         match moved {
             Piece::Done(n) => return Ok(n),
             Piece::WouldBlock => scheduler::block_current(),
+            // Never: a read does not prepare, nor does a transfer end so.
+            Piece::Prepared => return Ok(0),
         }
     }
 }
 
 /// The generic write: pieces of at most the SIO's chunk size (the
 /// console's are small: each byte is polled out of the UART with
-/// interrupts masked). A fault in the first piece fails the call with
-/// `BadAddress` (the bytes before it written, as by a synthesized write);
-/// a fault in a later piece ends the call with the count of every byte
-/// written, so the result always matches the file position's move.
+/// interrupts masked). A piece that must first grow a file by more than
+/// `sk_fs::GROWTH_STEP_BYTES` grows it that much and moves nothing
+/// (`Piece::Prepared`); the next piece goes on after the preemption point.
+/// A fault in the first piece fails the call with `BadAddress` (the bytes
+/// before it written, as by a synthesized write); a fault in a later piece
+/// ends the call with the count of every byte written, so the result
+/// always matches the file position's move.
 pub(crate) fn write(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError> {
     #[cfg(feature = "ktest")]
     crate::testing::leak_if_injected();
@@ -175,7 +180,7 @@ pub(crate) fn write(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError>
                 with_sio(core, handle, |sio, fs, devices| {
                     same_open(sio, true, (buf, len), &mut serial)?;
                     let asked = sio.piece_len(true, remaining);
-                    let written = match sio.write_partial(
+                    let outcome = match sio.write_step(
                         fs,
                         devices,
                         &mut KernelUserMemory,
@@ -183,16 +188,13 @@ pub(crate) fn write(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError>
                         buf.wrapping_add(offset),
                         asked,
                     ) {
-                        Ok(n) => n,
+                        Ok(outcome) => outcome,
                         // A later piece that stops part-way: the call
                         // returns every byte written, as the position says.
-                        Err(stop) if offset > 0 => stop.written,
+                        Err(stop) if offset > 0 => Piece::Done(stop.written),
                         Err(stop) => return Err(stop.error),
                     };
-                    Ok(Step {
-                        outcome: Piece::Done(written),
-                        asked,
-                    })
+                    Ok(Step { outcome, asked })
                 })?
             })
         },
@@ -200,7 +202,7 @@ pub(crate) fn write(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError>
     )?;
     match moved {
         Piece::Done(n) => Ok(n),
-        Piece::WouldBlock => Ok(0),
+        Piece::WouldBlock | Piece::Prepared => Ok(0),
     }
 }
 

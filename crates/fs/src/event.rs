@@ -27,9 +27,10 @@ pub(crate) const MAX_EVENTS_PER_CALL: usize = 3;
 /// What happened to a node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EventKind {
-    /// The file's buffer was reallocated on growth past its capacity: the
-    /// old `data_addr` is freed and `capacity` changed. Raised even if the
-    /// allocator happened to return the same address.
+    /// The file's capacity grew: its buffer grew in place (same
+    /// `data_addr`, larger `capacity`) or moved to a new one (the old
+    /// `data_addr` is freed). Raised on every growth past the capacity,
+    /// whichever happened; a layout taken before it is stale either way.
     DataMoved,
     /// The file was truncated (raised on every truncate, growing or
     /// shrinking): its size may now be below a position a routine assumed.

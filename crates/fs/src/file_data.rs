@@ -6,10 +6,13 @@
 //! code as immediates and reads/updates the size in place through the size
 //! cell's address (Synthesis paper, "Factoring Invariants"). So:
 //!
-//! - the bytes live in **one** `Box<[u8]>` whose length *is* the capacity;
-//!   a boxed slice cannot reallocate behind our back the way a `Vec` can.
-//!   The buffer changes only in `reallocate`, which the file system calls
-//!   on explicit growth and reports as [`EventKind::DataMoved`];
+//! - the bytes live in **one** buffer whose length *is* the capacity: a
+//!   boxed slice on the heap, or a [`DataStore`](crate::DataStore) from
+//!   the kernel's allocator. The capacity changes only in `grow`, which
+//!   the file system calls on explicit growth and reports as
+//!   [`EventKind::DataMoved`]. A store grows **in place** when it can (its
+//!   address stays, nothing is copied); otherwise (a heap buffer, or a
+//!   store with no room left) the bytes move to a new buffer;
 //! - the size lives in its own heap cell (an `AtomicU64` in a `Box`) that
 //!   never moves while the file lives, even when the buffer does; this crate
 //!   reads the size from that same cell, so generic and generated paths agree;
@@ -17,6 +20,12 @@
 //!   within capacity (a write past the end, or a growing truncate) therefore
 //!   needs no zero-fill, only a size-cell store; a shrinking truncate zeroes
 //!   what it cuts off.
+//!
+//! **Growth policy** ([`grown_capacity`]): the capacity doubles (from
+//! [`MIN_GROWTH_CAPACITY_BYTES`]) but grows by at most
+//! [`GROWTH_STEP_BYTES`] at a time; with growth in place there is no copy
+//! to amortize, and each growth maps and zeroes what it adds inside the
+//! call that asked for it.
 //!
 //! [`EventKind::DataMoved`]: crate::EventKind::DataMoved
 
@@ -30,15 +39,27 @@ use crate::FsError;
 /// Smallest capacity a write-driven growth allocates, in bytes.
 pub const MIN_GROWTH_CAPACITY_BYTES: u64 = 4096;
 
+/// Most bytes one growth step adds to a file's capacity: the bound on the
+/// zero-filled memory one call of [`FileSystem::make_room`] maps, so on
+/// the kernel's generic write path the most one stretch with interrupts
+/// masked grows a file by (docs/caveats.md). A write-driven growth never
+/// adds more than this at once either.
+///
+/// [`FileSystem::make_room`]: crate::FileSystem::make_room
+pub const GROWTH_STEP_BYTES: u64 = 1 << 20;
+
 /// Where a file's bytes and size live, for code that accesses them directly.
 ///
 /// # Stability
 /// - `data_addr` and `capacity` hold until the next
 ///   [`EventKind::DataMoved`](crate::EventKind::DataMoved) or
 ///   [`EventKind::Freed`](crate::EventKind::Freed) event for the node. Only
-///   growth past `capacity` moves the buffer (a write or truncate beyond it,
-///   or [`FileSystem::reserve`](crate::FileSystem::reserve)); growth within
-///   capacity and every shrink leave it in place.
+///   growth past `capacity` changes them (a write or truncate beyond it,
+///   [`FileSystem::make_room`](crate::FileSystem::make_room) or
+///   [`FileSystem::reserve`](crate::FileSystem::reserve)); growth within
+///   capacity and every shrink leave both in place. Growth changes the
+///   capacity and usually keeps `data_addr` (a store grown in place); it
+///   moves the buffer only when the store cannot grow in place.
 /// - `size_cell_addr` holds until
 ///   [`EventKind::Freed`](crate::EventKind::Freed): the cell never moves,
 ///   not even on `DataMoved`.
@@ -203,9 +224,33 @@ impl FileData {
         Ok(())
     }
 
+    /// Grows the capacity to `new_capacity` (no change if it is not
+    /// more): in place if the buffer can, else by moving the bytes to a
+    /// new buffer ([`reallocate`](Self::reallocate)); `reach` is how far
+    /// the file is expected to grow (a hint for a new store).
+    ///
+    /// # Errors
+    /// As [`reallocate`](Self::reallocate) (the buffer is kept).
+    pub(crate) fn grow(
+        &mut self,
+        new_capacity: u64,
+        reach: u64,
+        allocator: Option<&'static dyn DataAllocator>,
+    ) -> Result<(), FsError> {
+        if new_capacity <= self.capacity() {
+            return Ok(());
+        }
+        let in_place = usize::try_from(new_capacity).is_ok_and(|len| self.buffer.grow(len));
+        if in_place {
+            return Ok(());
+        }
+        self.reallocate(new_capacity, reach, allocator)
+    }
+
     /// Moves the bytes to a new, zero-filled buffer of exactly
     /// `new_capacity` bytes (never less than the size), from `allocator` if
-    /// given, else the heap. The size cell stays.
+    /// given (asked for a store that can grow in place to `reach`), else
+    /// the heap. The size cell stays.
     ///
     /// # Errors
     /// [`FsError::OutOfMemory`] if the buffer cannot be allocated (the old
@@ -214,15 +259,17 @@ impl FileData {
     pub(crate) fn reallocate(
         &mut self,
         new_capacity: u64,
+        reach: u64,
         allocator: Option<&'static dyn DataAllocator>,
     ) -> Result<(), FsError> {
         let new_capacity = usize::try_from(new_capacity).map_err(|_| FsError::FileTooLarge)?;
+        let reach = to_usize(reach).max(new_capacity);
         let keep = to_usize(self.size()).min(new_capacity);
         let kept = self.buffer.as_slice().get(..keep).unwrap_or_default();
         let fresh = match allocator {
             Some(allocator) if new_capacity > 0 => {
                 let mut store = allocator
-                    .allocate(new_capacity)
+                    .allocate(new_capacity, reach)
                     .ok_or(FsError::OutOfMemory)?;
                 store
                     .bytes_mut()
@@ -256,14 +303,16 @@ impl core::fmt::Debug for FileData {
     }
 }
 
-/// The capacity a write that needs `needed_bytes` grows to: double the
-/// current capacity (at least [`MIN_GROWTH_CAPACITY_BYTES`]) so a file
-/// written sequentially moves O(log n) times, clamped to `max_bytes`, and
-/// never less than `needed_bytes`.
+/// The capacity a write that needs `needed_bytes` grows to: the capacity
+/// doubled (at least [`MIN_GROWTH_CAPACITY_BYTES`]) but at most
+/// [`GROWTH_STEP_BYTES`] more, clamped to `max_bytes`, and never less than
+/// `needed_bytes`. Doubling keeps the events (and replans) of a file
+/// written sequentially few while it is small; the step bounds the memory
+/// one growth maps and zeroes, which is done in the call that asks for it.
 pub(crate) fn grown_capacity(capacity: u64, needed_bytes: u64, max_bytes: u64) -> u64 {
+    let headroom = capacity.clamp(MIN_GROWTH_CAPACITY_BYTES, GROWTH_STEP_BYTES);
     capacity
-        .saturating_mul(2)
-        .max(MIN_GROWTH_CAPACITY_BYTES)
+        .saturating_add(headroom)
         .min(max_bytes)
         .max(needed_bytes)
 }
@@ -290,7 +339,7 @@ mod tests {
     #[test]
     fn write_within_capacity_keeps_the_buffer_and_bumps_the_size_cell() {
         let mut data = FileData::new().unwrap();
-        data.reallocate(64, None).unwrap();
+        data.reallocate(64, 64, None).unwrap();
         let before = data.layout(0);
         data.write_at(10, b"abc").unwrap();
         let after = data.layout(0);
@@ -306,7 +355,7 @@ mod tests {
     #[test]
     fn shrinking_zeroes_the_tail_so_regrowth_reads_zeros() {
         let mut data = FileData::new().unwrap();
-        data.reallocate(8, None).unwrap();
+        data.reallocate(8, 8, None).unwrap();
         data.write_at(0, b"abcdefgh").unwrap();
         data.set_size(2).unwrap();
         data.set_size(8).unwrap();
@@ -319,10 +368,10 @@ mod tests {
     #[test]
     fn reallocation_keeps_contents_and_size_cell_address() {
         let mut data = FileData::new().unwrap();
-        data.reallocate(4, None).unwrap();
+        data.reallocate(4, 4, None).unwrap();
         data.write_at(0, b"wxyz").unwrap();
         let before = data.layout(0);
-        data.reallocate(1 << 16, None).unwrap();
+        data.reallocate(1 << 16, 1 << 16, None).unwrap();
         let after = data.layout(1);
         assert_eq!(after.size_cell_addr, before.size_cell_addr);
         assert_eq!(after.capacity, 1 << 16);
@@ -334,12 +383,20 @@ mod tests {
     }
 
     #[test]
-    fn growth_policy_doubles_within_bounds() {
+    fn growth_policy_doubles_by_at_most_one_step() {
         assert_eq!(grown_capacity(0, 1, 1 << 30), MIN_GROWTH_CAPACITY_BYTES);
         assert_eq!(grown_capacity(8192, 8193, 1 << 30), 16384);
         assert_eq!(grown_capacity(8192, 100_000, 1 << 30), 100_000);
+        // Past one step, the step: no more than 1 MiB at once.
+        assert_eq!(grown_capacity(1 << 20, (1 << 20) + 1, 1 << 30), 2 << 20);
+        assert_eq!(
+            grown_capacity(256 << 20, (256 << 20) + 1, 1 << 30),
+            257 << 20
+        );
+        // What is needed, though, whatever it is (make_room caps that).
+        assert_eq!(grown_capacity(0, 512 << 20, 1 << 30), 512 << 20);
         let limit = (1 << 29) | 7;
-        assert_eq!(grown_capacity(1 << 29, (1 << 29) + 1, limit), limit);
+        assert_eq!(grown_capacity(limit - 5, limit - 4, limit), limit);
         assert_eq!(
             grown_capacity(u64::MAX / 2 + 1, u64::MAX, u64::MAX),
             u64::MAX

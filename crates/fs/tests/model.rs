@@ -12,14 +12,30 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
-use sk_fs::{CreateMode, DataLayout, EventKind, FileSystem, FsError, NodeId, NodeKind, OpenNode};
+mod support;
+
+use sk_fs::{
+    CreateMode, DataLayout, EventKind, FileSystem, FsError, NodeId, NodeKind, OpenNode, Room,
+};
 
 /// A data operation, applied to a path or to an open reference.
 #[derive(Debug, Clone)]
 enum Io {
-    Write { offset: u64, data: Vec<u8> },
-    Read { offset: u64, len: usize },
-    Truncate { size: u64 },
+    Write {
+        offset: u64,
+        data: Vec<u8>,
+    },
+    Read {
+        offset: u64,
+        len: usize,
+    },
+    Truncate {
+        size: u64,
+    },
+    /// `make_room` until ready: changes no contents.
+    MakeRoom {
+        end: u64,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -52,6 +68,7 @@ fn io() -> impl Strategy<Value = Io> {
             .prop_map(|(offset, data)| Io::Write { offset, data }),
         2 => (offset, 0..64_usize).prop_map(|(offset, len)| Io::Read { offset, len }),
         1 => prop_oneof![0..300_u64, 4000..9000_u64].prop_map(|size| Io::Truncate { size }),
+        1 => prop_oneof![0..9000_u64, 1_000_000..3_000_000_u64].prop_map(|end| Io::MakeRoom { end }),
     ]
 }
 
@@ -322,6 +339,7 @@ impl Model {
                 bytes.resize(*size as usize, 0);
                 Ok(Out::Unit)
             }
+            Io::MakeRoom { .. } => Ok(Out::Unit),
         }
     }
 }
@@ -346,12 +364,25 @@ fn real_io(fs: &mut FileSystem, node: NodeId, io: &Io) -> Result<Out, FsError> {
             Ok(Out::Bytes(buf))
         }
         Io::Truncate { size } => fs.truncate(node, *size).map(|()| Out::Unit),
+        Io::MakeRoom { end } => {
+            let mut steps = 0;
+            while fs.make_room(node, *end)? == Room::Growing {
+                steps += 1;
+                assert!(steps <= 3, "each step grows by up to 1 MiB");
+            }
+            assert!(fs.stat(node)?.capacity_bytes >= *end);
+            Ok(Out::Unit)
+        }
     }
 }
 
 impl Harness {
-    fn new() -> Self {
-        let fs = FileSystem::new().unwrap();
+    /// Buffers on the heap (`None`), or from `allocator`.
+    fn new(allocator: Option<&'static support::Reserving>) -> Self {
+        let mut fs = FileSystem::new().unwrap();
+        if let Some(allocator) = allocator {
+            fs.set_data_allocator(allocator);
+        }
         let ids = BTreeMap::from([(0, fs.root())]);
         Self {
             fs,
@@ -495,23 +526,40 @@ fn walk(fs: &FileSystem, dir: NodeId, path: &str, out: &mut BTreeMap<String, Opt
     }
 }
 
+/// Runs `ops` on a harness and checks the end state.
+fn run_model(ops: &[Op], allocator: Option<&'static support::Reserving>) {
+    let mut harness = Harness::new(allocator);
+    for op in ops {
+        harness.step(op);
+    }
+    harness.check_tree();
+    // Closing everything frees every unlinked node.
+    while let Some((id, open)) = harness.opens.pop() {
+        harness.model.nodes.get_mut(&id).unwrap().opens -= 1;
+        harness.model.free_if_unreferenced(id);
+        harness.fs.close(open).unwrap();
+        harness.check_events_and_layouts(&Op::Close(0));
+    }
+    assert_eq!(harness.fs.node_count(), harness.model.names.len() + 1);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
     #[test]
     fn file_system_matches_model(ops in prop::collection::vec(op(), 1..120)) {
-        let mut harness = Harness::new();
-        for op in &ops {
-            harness.step(op);
-        }
-        harness.check_tree();
-        // Closing everything frees every unlinked node.
-        while let Some((id, open)) = harness.opens.pop() {
-            harness.model.nodes.get_mut(&id).unwrap().opens -= 1;
-            harness.model.free_if_unreferenced(id);
-            harness.fs.close(open).unwrap();
-            harness.check_events_and_layouts(&Op::Close(0));
-        }
-        prop_assert_eq!(harness.fs.node_count(), harness.model.names.len() + 1);
+        run_model(&ops, None);
+    }
+
+    /// The same with stores that grow in place (small reservations of
+    /// 8 KiB, so files also move to large ones of 4 MiB).
+    #[test]
+    fn file_system_matches_model_with_stores_that_grow_in_place(
+        ops in prop::collection::vec(op(), 1..120)
+    ) {
+        static ALLOCATOR: std::sync::OnceLock<&'static support::Reserving> =
+            std::sync::OnceLock::new();
+        let allocator = *ALLOCATOR.get_or_init(|| support::Reserving::leaked(8192, 4 << 20));
+        run_model(&ops, Some(allocator));
     }
 }

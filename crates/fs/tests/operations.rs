@@ -477,7 +477,7 @@ impl Drop for CountedStore {
 }
 
 impl sk_fs::DataAllocator for CappedAllocator {
-    fn allocate(&self, len: usize) -> Option<Box<dyn sk_fs::DataStore>> {
+    fn allocate(&self, len: usize, _reach: usize) -> Option<Box<dyn sk_fs::DataStore>> {
         (len <= self.limit).then(|| {
             self.live
                 .fetch_add(len, std::sync::atomic::Ordering::SeqCst);

@@ -8,7 +8,8 @@
 //! CODE_ARENA_BASE (0xffff_b000_0000_0000)      synthesized code, supervisor RX only;
 //!                                               written through the direct map (RW+NX alias)
 //! MMIO_BASE       (0xffff_c000_0000_0000)      device registers (local APIC), uncached
-//! DATA_BASE       (0xffff_d000_0000_0000)      file data buffers, RW+NX, frames from the user pool
+//! DATA_BASE       (0xffff_d000_0000_0000)      file data buffers, RW+NX, frames from the user pool;
+//!                                               32 TiB of reservations (64 PML4 entries)
 //! KERNEL_VMA      (0xffff_ffff_8000_0000)      kernel image: text RX, rodata R, data/bss RW+NX
 //! ```
 //!
@@ -33,8 +34,10 @@ pub const CODE_ARENA_MAX_BYTES: u64 = 1 << 30;
 pub const MMIO_BASE: u64 = 0xffff_c000_0000_0000;
 /// Start of the file-data region (`data_memory.rs`).
 pub const DATA_BASE: u64 = 0xffff_d000_0000_0000;
-/// Size of the file-data region's virtual range.
-pub const DATA_MAX_BYTES: u64 = 256 << 30;
+/// Size of the file-data region's virtual range: room for a virtual
+/// reservation per buffer, each grown in place (`data_memory.rs`). Ends
+/// at `0xffff_f000_0000_0000`, far below [`KERNEL_VMA`].
+pub const DATA_MAX_BYTES: u64 = 32 << 40;
 /// Where the kernel image is linked (physical address + this).
 pub const KERNEL_VMA: u64 = 0xffff_ffff_8000_0000;
 /// The boot page tables map physical `0..BOOT_WINDOW_BYTES` at `KERNEL_VMA`.

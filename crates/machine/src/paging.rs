@@ -138,17 +138,33 @@ fn map_err<S: x86_64::structures::paging::PageSize>(e: MapToError<S>) -> MapErro
     }
 }
 
-/// The kernel-half PML4 indices pre-created at boot (direct map, heap,
-/// stacks, arena, MMIO, image), so copies of the kernel half stay in sync.
-const KERNEL_HALF_REGIONS: [u64; 7] = [
-    DIRECT_MAP_BASE,
-    layout::HEAP_BASE,
-    layout::STACKS_BASE,
-    layout::CODE_ARENA_BASE,
-    layout::MMIO_BASE,
-    layout::DATA_BASE,
-    KERNEL_VMA,
+/// The kernel-half regions whose PML4 entries are all pre-created at boot
+/// (base, bytes): direct map, heap, stacks, arena, MMIO, file data, image,
+/// so copies of the kernel half stay in sync. A region of more than one
+/// entry (512 GiB) gets every entry it spans: the file-data region spans
+/// 64.
+const KERNEL_HALF_REGIONS: [(u64, u64); 7] = [
+    (DIRECT_MAP_BASE, PML4_ENTRY_BYTES),
+    (layout::HEAP_BASE, layout::HEAP_MAX_BYTES),
+    (layout::STACKS_BASE, PML4_ENTRY_BYTES),
+    (layout::CODE_ARENA_BASE, layout::CODE_ARENA_MAX_BYTES),
+    (layout::MMIO_BASE, PML4_ENTRY_BYTES),
+    (layout::DATA_BASE, layout::DATA_MAX_BYTES),
+    (KERNEL_VMA, 1 << 31),
 ];
+
+/// Bytes one PML4 entry maps.
+const PML4_ENTRY_BYTES: u64 = 1 << 39;
+
+/// The PML4 indices of the kernel-half regions (each region's entries, in
+/// order; a region never wraps past the top of the address space).
+fn kernel_half_indices() -> impl Iterator<Item = usize> {
+    KERNEL_HALF_REGIONS.into_iter().flat_map(|(base, bytes)| {
+        let first = (base >> 39) & 511;
+        let last = (base.saturating_add(bytes.max(1) - 1) >> 39) & 511;
+        (first..=last.max(first)).map(|index| index as usize)
+    })
+}
 
 /// Builds the kernel page tables and switches to them.
 ///
@@ -218,8 +234,7 @@ pub fn init(frame_source: &'static dyn FrameSource, ram: &[(u64, u64)]) -> Resul
     }
 
     // Pre-create the kernel-half PDPTs so every address space shares them.
-    for base in KERNEL_HALF_REGIONS {
-        let index = ((base >> 39) & 511) as usize;
+    for index in kernel_half_indices() {
         if mapper.level_4_table()[index].is_unused() {
             let frame = boot_alloc.allocate_frame().ok_or(MapError::OutOfFrames)?;
             // SAFETY: fresh frame inside the boot window; zeroed before it

@@ -15,6 +15,13 @@
 //! than asked (end of file) or fails; a failure after some progress returns
 //! the progress, the next call sees the failure. A zero-length transfer
 //! still runs one (empty) piece, so it gets the same checks.
+//!
+//! A piece may also prepare instead of moving bytes ([`Piece::Prepared`]):
+//! a write far past the end of a file first grows the file, at most
+//! `sk_fs::GROWTH_STEP_BYTES` per piece, and the transfer goes on after the
+//! preemption point with no bytes counted. Such a piece must make progress
+//! (each grows the file's capacity toward the write's end, which is
+//! bounded), so the transfer still ends.
 
 use sk_abi::SysError;
 
@@ -52,6 +59,11 @@ pub enum Piece {
     Done(u64),
     /// Nothing to read yet: the caller blocks and retries the transfer.
     WouldBlock,
+    /// Moved nothing but made progress toward the next piece (a file grew
+    /// toward the write's end): the transfer goes on after the preemption
+    /// point. Only pieces say this, never a whole transfer; a piece says it
+    /// only after progress that cannot repeat forever.
+    Prepared,
 }
 
 /// What one piece did, and how many bytes it was (the piece decides its
@@ -67,7 +79,9 @@ pub struct Step {
 /// Moves `len` bytes as consecutive pieces: `piece(offset, remaining)`
 /// moves a piece of the bytes at `offset..offset + remaining` of the
 /// transfer and says how big it was; `between()` runs between two pieces
-/// (the kernel's preemption point).
+/// (the kernel's preemption point). A piece that says
+/// [`Piece::Prepared`] is followed by another at the same offset. The
+/// result is [`Piece::Done`] or [`Piece::WouldBlock`], never `Prepared`.
 ///
 /// # Errors
 /// The first piece's error, if nothing was moved before it.
@@ -90,6 +104,10 @@ pub fn transfer_in_chunks(
                     return Ok(Piece::Done(done));
                 }
             }
+            Ok(Step {
+                outcome: Piece::Prepared,
+                ..
+            }) => {}
             Ok(Step {
                 outcome: Piece::WouldBlock,
                 ..
@@ -182,6 +200,61 @@ mod tests {
             }
         });
         assert_eq!(r, Ok(Piece::Done(4)));
+    }
+
+    #[test]
+    fn a_prepared_piece_is_followed_by_one_at_the_same_offset() {
+        // Two preparing pieces at the start, one after the first piece.
+        let mut prepared = 0;
+        let (r, calls, betweens) = run(10, 4, |o, w| {
+            if (o == 0 && prepared < 2) || (o == 4 && prepared < 3) {
+                prepared += 1;
+                Ok(Piece::Prepared)
+            } else {
+                Ok(Piece::Done(w))
+            }
+        });
+        assert_eq!(r, Ok(Piece::Done(10)));
+        assert_eq!(calls, [(0, 4), (0, 4), (0, 4), (4, 4), (4, 4), (8, 2)]);
+        assert_eq!(
+            betweens, 5,
+            "a preemption point after every piece but the last"
+        );
+    }
+
+    #[test]
+    fn a_prepared_piece_moves_nothing_and_keeps_later_outcomes() {
+        // An error after preparing only: nothing was moved, so the error.
+        let mut first = true;
+        let (r, _, _) = run(10, 4, |_, _| {
+            if core::mem::take(&mut first) {
+                Ok(Piece::Prepared)
+            } else {
+                Err(SysError::NoMemory)
+            }
+        });
+        assert_eq!(r, Err(SysError::NoMemory));
+        // A short piece after preparing ends the transfer with its bytes.
+        let mut first = true;
+        let (r, calls, _) = run(10, 4, |_, _| {
+            if core::mem::take(&mut first) {
+                Ok(Piece::Prepared)
+            } else {
+                Ok(Piece::Done(1))
+            }
+        });
+        assert_eq!((r, calls.len()), (Ok(Piece::Done(1)), 2));
+        // Zero-length: a preparing piece, then the empty one.
+        let mut first = true;
+        let (r, calls, _) = run(0, 4, |_, _| {
+            if core::mem::take(&mut first) {
+                Ok(Piece::Prepared)
+            } else {
+                Ok(Piece::Done(0))
+            }
+        });
+        assert_eq!(r, Ok(Piece::Done(0)));
+        assert_eq!(calls, [(0, 0), (0, 0)]);
     }
 
     #[test]

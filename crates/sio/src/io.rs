@@ -7,10 +7,17 @@
 //! exactly as a synthesized write does (the differential tests hold both to
 //! it). One call moves at most what the caller asks; the dispatcher keeps
 //! each call's work bounded with [`crate::transfer_in_chunks`].
+//!
+//! A file write first makes room for its bytes ([`FileSystem::make_room`]):
+//! one [`Sio::write_step`] grows the file by at most
+//! [`sk_fs::GROWTH_STEP_BYTES`] and, if the write needs more, returns
+//! [`Piece::Prepared`] with nothing written, so a write far past the end
+//! proceeds in bounded steps with the dispatcher's preemption points
+//! between them.
 
-use crate::{fs_error, Devices, Sio, Target, UserMemory};
+use crate::{fs_error, Devices, Piece, Sio, Target, UserMemory};
 use sk_abi::{OpenFlags, SysError};
-use sk_fs::FileSystem;
+use sk_fs::{FileSystem, Room};
 
 /// Bytes moved per step of the generic file and console writes.
 const BOUNCE_BYTES: usize = 4096;
@@ -152,14 +159,13 @@ impl<R> Sio<R> {
     /// The generic write of `len` bytes from user memory at `buf`; console
     /// output goes to `console_out`. A write that stops part-way says how
     /// many bytes it wrote first: the dispatcher counts them when an
-    /// earlier piece of the same call already moved bytes.
+    /// earlier piece of the same call already moved bytes. The file grows
+    /// as far as the write needs, in [`write_step`](Self::write_step)s
+    /// with nothing between them (the dispatcher calls `write_step`
+    /// itself, with a preemption point between steps).
     ///
     /// # Errors
-    /// [`SysError::NotPermitted`] if not open for writing (and always for
-    /// `/dev/mem`), [`SysError::BadAddress`] for a bad buffer (after the
-    /// bytes before the fault were written), [`SysError::IsDir`],
-    /// [`SysError::BadOffset`] when the end would overflow, file-system
-    /// errors.
+    /// As [`Sio::write_step`].
     pub fn write_partial(
         &self,
         fs: &mut FileSystem,
@@ -169,12 +175,43 @@ impl<R> Sio<R> {
         buf: u64,
         len: u64,
     ) -> Result<u64, PartialWrite> {
+        loop {
+            match self.write_step(fs, devices, user, console_out, buf, len)? {
+                Piece::Done(n) => return Ok(n),
+                Piece::Prepared => {}
+                Piece::WouldBlock => return Ok(0),
+            }
+        }
+    }
+
+    /// One bounded step of the generic write of `len` bytes from user
+    /// memory at `buf`: [`Piece::Done`] with the count once the bytes are
+    /// written, or [`Piece::Prepared`] with nothing written when a file had
+    /// to grow by more than [`sk_fs::GROWTH_STEP_BYTES`] to hold them (it
+    /// grew by that much: call again, after a preemption point). Never
+    /// [`Piece::WouldBlock`].
+    ///
+    /// # Errors
+    /// [`SysError::NotPermitted`] if not open for writing (and always for
+    /// `/dev/mem`), [`SysError::BadAddress`] for a bad buffer (after the
+    /// bytes before the fault were written), [`SysError::IsDir`],
+    /// [`SysError::BadOffset`] when the end would overflow, file-system
+    /// errors (growth fails before any byte of the step is written).
+    pub fn write_step(
+        &self,
+        fs: &mut FileSystem,
+        devices: &Devices,
+        user: &mut impl UserMemory,
+        console_out: &mut impl FnMut(&[u8]),
+        buf: u64,
+        len: u64,
+    ) -> Result<Piece, PartialWrite> {
         if !self.flags().contains(OpenFlags::WRITE) {
             return Err(PartialWrite::nothing(SysError::NotPermitted));
         }
         user.check(buf, len).map_err(PartialWrite::nothing)?;
         match self.target() {
-            Target::Null | Target::Zero => Ok(len),
+            Target::Null | Target::Zero => Ok(Piece::Done(len)),
             Target::Mem => Err(PartialWrite::nothing(SysError::NotPermitted)),
             Target::Dir(_) => Err(PartialWrite::nothing(SysError::IsDir)),
             Target::Tty => {
@@ -195,7 +232,7 @@ impl<R> Sio<R> {
                     })?;
                     done = done.saturating_add(n as u64);
                 }
-                Ok(len)
+                Ok(Piece::Done(len))
             }
             Target::File(open) => {
                 let node = open.node();
@@ -206,8 +243,17 @@ impl<R> Sio<R> {
                 } else {
                     self.position()
                 };
-                pos.checked_add(len)
+                let end = pos
+                    .checked_add(len)
                     .ok_or(PartialWrite::nothing(SysError::BadOffset))?;
+                let room = room_end(pos, end, fs.limits().max_file_bytes);
+                if room > pos {
+                    match fs.make_room(node, room) {
+                        Ok(Room::Ready) => {}
+                        Ok(Room::Growing) => return Ok(Piece::Prepared),
+                        Err(e) => return Err(PartialWrite::nothing(fs_error(e))),
+                    }
+                }
                 let mut chunk = [0u8; BOUNCE_BYTES];
                 let mut done = 0u64;
                 while done < len {
@@ -233,8 +279,25 @@ impl<R> Sio<R> {
                         error,
                     })?;
                 }
-                Ok(len)
+                Ok(Piece::Done(len))
             }
         }
     }
+}
+
+/// Where a file write from `pos` to `end` needs room up to: `end`, or, for
+/// a write that crosses the largest file size `max_bytes`, the end of the
+/// last bounce-buffer step that still fits (the step after it fails with
+/// `FileTooLarge`, after the steps before it were written), so room is
+/// never made for bytes that cannot be written.
+fn room_end(pos: u64, end: u64, max_bytes: u64) -> u64 {
+    if end <= max_bytes {
+        return end;
+    }
+    let bounce = BOUNCE_BYTES as u64;
+    let fitting = max_bytes
+        .saturating_sub(pos)
+        .checked_div(bounce)
+        .unwrap_or(0);
+    pos.saturating_add(fitting.saturating_mul(bounce))
 }

@@ -9,7 +9,10 @@ use proptest::prelude::*;
 use sk_abi::{dev_mem_byte, OpenFlags, SioKind, SioReconfigure, SysError, TtyMode, Whence};
 use sk_fs::FileSystem;
 use sk_sio::testing::FakeUserMemory;
-use sk_sio::{Devices, PartialWrite, ReadOutcome, Reconfigured, Sio, UserMemory};
+use sk_sio::{
+    transfer_in_chunks, Devices, PartialWrite, Piece, ReadOutcome, Reconfigured, Sio, Step,
+    UserMemory, CHUNK_BYTES,
+};
 
 const BUF: u64 = 0x10_0000;
 type TestSio = Sio<()>;
@@ -261,6 +264,132 @@ fn a_write_that_stops_part_way_says_how_much_it_wrote() {
     }
 }
 
+/// What a transfer of `len` bytes from `BUF` through `write_step` pieces
+/// (as the kernel's dispatcher runs it) did.
+#[derive(Debug, Default)]
+struct Steps {
+    result: Option<Result<Piece, SysError>>,
+    pieces: usize,
+    prepared: usize,
+    /// The most one piece grew the file's capacity by.
+    largest_growth: u64,
+}
+
+fn chunked_write(
+    fs: &mut FileSystem,
+    dev: &Devices,
+    user: &mut FakeUserMemory,
+    f: &TestSio,
+    len: u64,
+) -> Steps {
+    let node = f.node().unwrap();
+    let mut steps = Steps::default();
+    let result = transfer_in_chunks(
+        len,
+        |offset, remaining| {
+            let before = fs.stat(node).unwrap().capacity_bytes;
+            let asked = f.piece_len(true, remaining);
+            let outcome = match f.write_step(fs, dev, user, &mut no_console(), BUF + offset, asked)
+            {
+                Ok(outcome) => outcome,
+                Err(stop) if offset > 0 => Piece::Done(stop.written),
+                Err(stop) => return Err(stop.error),
+            };
+            let after = fs.stat(node).unwrap().capacity_bytes;
+            steps.pieces += 1;
+            steps.prepared += usize::from(outcome == Piece::Prepared);
+            steps.largest_growth = steps.largest_growth.max(after - before);
+            Ok(Step { outcome, asked })
+        },
+        || {},
+    );
+    steps.result = Some(result);
+    steps
+}
+
+#[test]
+fn a_far_write_proceeds_in_bounded_steps() {
+    let (mut fs, dev, mut user) = world();
+    let f = TestSio::open(&mut fs, "/tmp/far", rw() | OpenFlags::CREATE).unwrap();
+    let far = 16 << 20;
+    f.seek(&fs, Whence::Set, far as i64).unwrap();
+    user.bytes[0] = 0x5a;
+    let steps = chunked_write(&mut fs, &dev, &mut user, &f, 1);
+    assert_eq!(steps.result, Some(Ok(Piece::Done(1))));
+    // 1 MiB per step up to 16 MiB, then the step that covers the byte.
+    assert_eq!((steps.pieces, steps.prepared), (17, 16));
+    assert!(steps.largest_growth <= sk_fs::GROWTH_STEP_BYTES);
+    assert_eq!(f.position(), far + 1);
+    assert_eq!(f.info(&fs).size, far + 1);
+    let node = f.node().unwrap();
+    let mut back = vec![0xff_u8; 4096];
+    for offset in [0, far / 2, far - 4096] {
+        assert_eq!(fs.read(node, offset, &mut back).unwrap(), 4096);
+        assert!(back.iter().all(|&b| b == 0), "the gap reads zeros");
+    }
+    assert_eq!(fs.read(node, far, &mut back).unwrap(), 1);
+    assert_eq!(back[0], 0x5a);
+}
+
+#[test]
+fn a_long_write_past_the_end_grows_within_each_piece() {
+    // Sequential pieces of 64 KiB: each grows what it needs (doubling up
+    // to one step), none prepares.
+    let (mut fs, dev, mut user) = world();
+    let f = TestSio::open(&mut fs, "/tmp/long", rw() | OpenFlags::CREATE).unwrap();
+    user.bytes.fill(7);
+    let mut total = Steps::default();
+    for _ in 0..40 {
+        let steps = chunked_write(&mut fs, &dev, &mut user, &f, CHUNK_BYTES);
+        assert_eq!(steps.result, Some(Ok(Piece::Done(CHUNK_BYTES))));
+        total.prepared += steps.prepared;
+        total.largest_growth = total.largest_growth.max(steps.largest_growth);
+    }
+    assert_eq!(total.prepared, 0);
+    assert!(total.largest_growth <= sk_fs::GROWTH_STEP_BYTES);
+    assert_eq!(f.info(&fs).size, 40 * CHUNK_BYTES);
+}
+
+#[test]
+fn a_failed_growth_writes_nothing_of_its_piece() {
+    let mut fs = FileSystem::with_limits(sk_fs::Limits {
+        max_total_bytes: 3 << 20,
+        ..sk_fs::Limits::DEFAULT
+    })
+    .unwrap();
+    let dev = Devices::new(&[]);
+    let mut user = FakeUserMemory::new(BUF, 64 * 1024);
+    let f = TestSio::open(&mut fs, "/f", rw() | OpenFlags::CREATE).unwrap();
+    // Past the quota: refused before any step, nothing written.
+    f.seek(&fs, Whence::Set, 4 << 20).unwrap();
+    let steps = chunked_write(&mut fs, &dev, &mut user, &f, 1);
+    assert_eq!(steps.result, Some(Err(SysError::NoSpace)));
+    assert_eq!(
+        (
+            f.info(&fs).size,
+            fs.stat(f.node().unwrap()).unwrap().capacity_bytes
+        ),
+        (0, 0)
+    );
+    // A piece that crosses the largest file size still writes the bounce
+    // steps that fit, then fails (as before growth came in steps).
+    let mut fs = FileSystem::with_limits(sk_fs::Limits {
+        max_file_bytes: 10_000,
+        ..sk_fs::Limits::DEFAULT
+    })
+    .unwrap();
+    let f = TestSio::open(&mut fs, "/f", rw() | OpenFlags::CREATE).unwrap();
+    assert_eq!(
+        f.write_partial(&mut fs, &dev, &mut user, &mut no_console(), BUF, 20_000),
+        Err(PartialWrite {
+            written: 8192,
+            error: SysError::FileTooLarge
+        })
+    );
+    assert_eq!(f.info(&fs).size, 8192);
+    assert_eq!(fs.stat(f.node().unwrap()).unwrap().capacity_bytes, 8192);
+}
+
 #[test]
 fn a_fault_in_a_read_moves_no_position() {
     let (mut fs, mut dev, mut user) = world();
@@ -341,17 +470,34 @@ fn a_second_thread_makes_the_sio_shared_for_good() {
 
 #[derive(Debug, Clone)]
 enum FileOp {
-    Write { len: usize, fill: u8 },
-    Read { len: usize },
-    Seek { to: u64 },
-    Truncate { to: u64 },
+    /// Through `write` (one call), or as the kernel's dispatcher runs it
+    /// (`chunked`: `write_step` pieces, growth in bounded steps).
+    Write {
+        len: usize,
+        fill: u8,
+        chunked: bool,
+    },
+    Read {
+        len: usize,
+    },
+    Seek {
+        to: u64,
+    },
+    Truncate {
+        to: u64,
+    },
 }
 
 fn file_op() -> impl Strategy<Value = FileOp> {
     prop_oneof![
-        (0usize..9000, any::<u8>()).prop_map(|(len, fill)| FileOp::Write { len, fill }),
+        (0usize..9000, any::<u8>(), any::<bool>()).prop_map(|(len, fill, chunked)| FileOp::Write {
+            len,
+            fill,
+            chunked
+        }),
         (0usize..9000).prop_map(|len| FileOp::Read { len }),
-        (0u64..20_000).prop_map(|to| FileOp::Seek { to }),
+        prop_oneof![4 => 0u64..20_000, 1 => 1_000_000u64..3_000_000]
+            .prop_map(|to| FileOp::Seek { to }),
         (0u64..20_000).prop_map(|to| FileOp::Truncate { to }),
     ]
 }
@@ -370,9 +516,15 @@ proptest! {
         let mut pos = 0usize;
         for op in ops {
             match op {
-                FileOp::Write { len, fill } => {
+                FileOp::Write { len, fill, chunked } => {
                     user.bytes[..len].fill(fill);
-                    prop_assert_eq!(f.write(&mut fs, &dev, &mut user, &mut no_console(), BUF, len as u64), Ok(len as u64));
+                    if chunked {
+                        let steps = chunked_write(&mut fs, &dev, &mut user, &f, len as u64);
+                        prop_assert_eq!(steps.result, Some(Ok(Piece::Done(len as u64))));
+                        prop_assert!(steps.largest_growth <= sk_fs::GROWTH_STEP_BYTES);
+                    } else {
+                        prop_assert_eq!(f.write(&mut fs, &dev, &mut user, &mut no_console(), BUF, len as u64), Ok(len as u64));
+                    }
                     // An empty write changes nothing (not even past the end).
                     if len > 0 {
                         if model.len() < pos + len { model.resize(pos + len, 0); }

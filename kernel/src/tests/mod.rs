@@ -8,6 +8,7 @@ mod abi_support;
 mod cpu_tables;
 mod entries;
 mod fuzz;
+mod growth;
 mod leaks;
 mod machine_api;
 mod memory;

@@ -64,7 +64,7 @@ mod mode {
 /// `cpuhog`: mode 3's call was granted.
 const GRANTED: i32 = 6;
 
-fn cpuhog(mode: u64) -> Result<i32, String> {
+pub(super) fn cpuhog(mode: u64) -> Result<i32, String> {
     let khz = sk_machine::tsc::frequency_hz() / 1000;
     ensure!(
         khz > 0 && khz <= u64::from(u32::MAX),
@@ -74,7 +74,7 @@ fn cpuhog(mode: u64) -> Result<i32, String> {
 }
 
 /// The kernel still runs programs to completion.
-fn kernel_carries_on() -> Result<(), String> {
+pub(super) fn kernel_carries_on() -> Result<(), String> {
     ensure_eq!(run("/bin/worker", 7)?, worker_status(7));
     Ok(())
 }

@@ -10,8 +10,13 @@
 //! | 1 | `traced-read` | `TraceNextCall`, then a 1-byte `/dev/zero` read with TF set, then the same for 4 MiB on the generic path, while a counting SCPU runs | the 1-byte read counts 1..100,000 kernel instructions; the 4 MiB read returns 4 MiB, `LastTrace` reads 0 (the trace was abandoned) and the counting SCPU was never kept off the CPU for 100 ms or more meanwhile |
 //! | 2 | `generic-read` | a 32 MiB `/dev/zero` read forced down the generic path into a 32 MiB SMEM, while a counting SCPU runs | it returns 32 MiB of zeros and the counting SCPU was never kept off the CPU for 20 ms or more meanwhile |
 //! | 3 | `trace-refused` | `TraceNextCall` | refused with `NotPermitted` (exit 0); granted: exit 6 |
+//! | 4 | `far-write` | a 1-byte write at offset 512 MiB of an empty file, while a counting SCPU runs | it returns 1, the file reads back (zeros in the gap, the byte at the end) and the counting SCPU was never kept off the CPU for 20 ms or more meanwhile |
+//! | 5 | `pressure-growth` | grows a file to 256 MiB in 64 KiB writes, fills memory with SMEM until only about the file's size plus 32 MiB is free, then writes 16 more 64 KiB pieces past the end, while a counting SCPU runs | both phases write every byte, the file reads back, and the counting SCPU was never kept off the CPU for 20 ms or more during either |
 //!
-//! In modes 1 and 2 the main SCPU counts and the calls are made by a
+//! Modes 4 and 5 are in [`growth`]; their file stays in `/tmp` (the ABI
+//! cannot unlink): the kernel test removes it.
+//!
+//! In modes 1, 2, 4 and 5 the main SCPU counts and the calls are made by a
 //! second SCPU created at priority 0 (a one-tick quantum, 10 ms), which
 //! starts each call right after getting the CPU back ([`fresh_quantum`]).
 //! The counting SCPU logs every stretch it spent off the CPU (a gap of
@@ -34,6 +39,8 @@
     unsafe_code,
     reason = "raw calls with TF set, and SMEM bytes; SAFETY comments per block"
 )]
+
+mod growth;
 
 use core::arch::asm;
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -68,6 +75,13 @@ static GAP_FROM: [AtomicU64; 256] = [const { AtomicU64::new(0) }; 256];
 static GAP_TO: [AtomicU64; 256] = [const { AtomicU64::new(0) }; 256];
 /// Gaps logged (the ring holds the last 256).
 static GAP_COUNT: AtomicUsize = AtomicUsize::new(0);
+/// Gaps that ended after this TSC value count in the watch below
+/// ([`watch`], [`watched`]).
+static WATCH_FROM: AtomicU64 = AtomicU64::new(u64::MAX);
+/// The longest watched gap, their sum and their number.
+static WATCH_LONGEST: AtomicU64 = AtomicU64::new(0);
+static WATCH_TOTAL: AtomicU64 = AtomicU64::new(0);
+static WATCH_GAPS: AtomicU64 = AtomicU64::new(0);
 /// TSC ticks per millisecond (from the start argument).
 static TSC_KHZ: AtomicU64 = AtomicU64::new(1_000_000);
 
@@ -100,6 +114,12 @@ fn count_forever() -> ! {
                 to.store(now, Ordering::SeqCst);
             }
             GAP_COUNT.store(n + 1, Ordering::SeqCst);
+            if now > WATCH_FROM.load(Ordering::SeqCst) {
+                let gap = now.wrapping_sub(previous);
+                WATCH_LONGEST.fetch_max(gap, Ordering::SeqCst);
+                WATCH_TOTAL.fetch_add(gap, Ordering::SeqCst);
+                WATCH_GAPS.fetch_add(1, Ordering::SeqCst);
+            }
         }
         previous = now;
         COUNT.fetch_add(1, Ordering::SeqCst);
@@ -122,6 +142,42 @@ fn gaps_over(start: u64, end: u64) -> (usize, u64) {
         }
     }
     (resumed_inside, longest)
+}
+
+/// The counting SCPU's time off the CPU over a stretch of calls too long
+/// for the gap ring: gaps that ended after [`watch`] began.
+#[derive(Clone, Copy, Debug)]
+struct Watched {
+    /// The longest gap, in TSC ticks.
+    longest: u64,
+    /// All gaps together (the time the calling SCPU held the CPU).
+    total: u64,
+    /// How many (the counting SCPU resumed this often).
+    gaps: u64,
+}
+
+/// Starts watching the counting SCPU's gaps; returns the TSC now.
+fn watch() -> u64 {
+    WATCH_FROM.store(u64::MAX, Ordering::SeqCst);
+    WATCH_LONGEST.store(0, Ordering::SeqCst);
+    WATCH_TOTAL.store(0, Ordering::SeqCst);
+    WATCH_GAPS.store(0, Ordering::SeqCst);
+    let now = rdtsc();
+    WATCH_FROM.store(now, Ordering::SeqCst);
+    now
+}
+
+/// Ends the watch once the counting SCPU has run again (so the gap over
+/// the end of the watched calls is logged); what it saw.
+fn watched() -> Watched {
+    fresh_quantum();
+    let seen = Watched {
+        longest: WATCH_LONGEST.load(Ordering::SeqCst),
+        total: WATCH_TOTAL.load(Ordering::SeqCst),
+        gaps: WATCH_GAPS.load(Ordering::SeqCst),
+    };
+    WATCH_FROM.store(u64::MAX, Ordering::SeqCst);
+    seen
 }
 
 /// The longest the counting SCPU may be kept off the CPU while the other
@@ -386,12 +442,14 @@ extern "C" fn caller(mode: u64) -> ! {
     let verdict = match mode {
         1 => traced(),
         2 => generic_read(),
+        4 => growth::far_write(),
+        5 => growth::pressure_growth(),
         _ => Err(UNKNOWN),
     };
     sk_user::exit(verdict.map_or_else(|status| status, |()| 0))
 }
 
-/// Modes 1 and 2: starts [`caller`] at priority 0, then counts.
+/// Modes 1, 2, 4 and 5: starts [`caller`] at priority 0, then counts.
 fn count_while_calling(mode: u64) -> i32 {
     let Some(stack) = STACK.take() else {
         return FAILED;
@@ -430,7 +488,7 @@ fn main() -> i32 {
     }
     match arg >> 32 {
         0 => quantum(),
-        mode @ (1 | 2) => count_while_calling(mode),
+        mode @ (1 | 2 | 4 | 5) => count_while_calling(mode),
         3 => trace_refused(),
         mode => {
             println!("cpuhog: unknown mode {mode}");

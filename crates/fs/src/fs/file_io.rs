@@ -1,17 +1,26 @@
-//! Data operations on file nodes: read, write, truncate, reserve, layout.
+//! Data operations on file nodes: read, write, make room, truncate,
+//! reserve, layout.
 //!
 //! Owns the data half of [`FileSystem`]: the generic read/write path that
 //! synthesized routines fall back to and are tested against
-//! (`guard-then-generic`), and the quota-aware buffer growth behind it.
-//! `read` and `write` are hot paths: no logging, no allocation unless the
-//! file grows past its capacity. Layout facts and their stability are
-//! documented on [`DataLayout`].
+//! (`guard-then-generic`), [`Room`], and the quota-aware buffer growth
+//! behind them. `read` and `write` are hot paths: no logging, no
+//! allocation unless the file grows past its capacity. Layout facts and
+//! their stability are documented on [`DataLayout`].
+//!
+//! Growth is bounded per call where the kernel needs it: [`make_room`]
+//! grows a file by at most [`GROWTH_STEP_BYTES`] and says whether the
+//! write fits yet, so the kernel's generic write can grow a file toward a
+//! far offset in steps with preemption points between them
+//! (docs/caveats.md).
+//!
+//! [`make_room`]: FileSystem::make_room
 
 use core::sync::atomic::AtomicU64;
 
 use super::FileSystem;
 use crate::event::EventKind;
-use crate::file_data::{grown_capacity, DataLayout, FileData};
+use crate::file_data::{grown_capacity, DataLayout, FileData, GROWTH_STEP_BYTES};
 use crate::inode::NodeBody;
 use crate::{FsError, NodeId};
 
@@ -45,10 +54,13 @@ impl FileSystem {
     ///
     /// A write past the end grows the file, and a gap between the old end
     /// and `offset` reads as zeros. Within the capacity only the size cell
-    /// changes; past it the buffer is reallocated by the growth policy
-    /// (doubling, at least `MIN_GROWTH_CAPACITY_BYTES`, clamped to the
-    /// limits) and [`EventKind::DataMoved`] is raised. An empty write
-    /// changes nothing.
+    /// changes; past it the buffer grows by the growth policy (doubling by
+    /// at most [`GROWTH_STEP_BYTES`], at least `MIN_GROWTH_CAPACITY_BYTES`,
+    /// clamped to the limits, never less than the write needs: in place
+    /// when the buffer can) and [`EventKind::DataMoved`] is raised. An
+    /// empty write changes nothing. The growth is not bounded: a caller
+    /// that bounds its work (the kernel's generic write) makes room first
+    /// with [`make_room`](Self::make_room).
     ///
     /// # Errors
     /// [`FsError::StaleNode`]; [`FsError::IsDir`]; [`FsError::BadOffset`] if
@@ -77,7 +89,7 @@ impl FileSystem {
                 max_bytes: self.limits.max_total_bytes,
                 allocator: self.allocator,
             };
-            quota.reallocate(file, preferred, end)?;
+            quota.grow(file, preferred, end, end)?;
         }
         file.write_at(offset, data)?;
         if is_moving {
@@ -86,11 +98,55 @@ impl FileSystem {
         Ok(data.len())
     }
 
+    /// Makes room for a write that ends at `end_bytes` of file `node`,
+    /// growing its capacity by at most [`GROWTH_STEP_BYTES`]: returns
+    /// [`Room::Ready`] once the capacity covers `end_bytes` (then a
+    /// [`write`](Self::write) up to it grows nothing), or [`Room::Growing`]
+    /// if it grew one step and the write needs more: call again. Every
+    /// `Growing` raised the capacity, so calls toward one end terminate.
+    ///
+    /// The growth follows the policy of [`write`](Self::write) (doubling,
+    /// at most one step), settling for what the write needs (up to one
+    /// step) when memory is short; it raises [`EventKind::DataMoved`].
+    ///
+    /// # Errors
+    /// [`FsError::StaleNode`]; [`FsError::IsDir`];
+    /// [`FsError::FileTooLarge`] past
+    /// [`Limits::max_file_bytes`](crate::Limits::max_file_bytes);
+    /// [`FsError::NoSpace`] if the quota cannot hold `end_bytes` (checked
+    /// before any growth); [`FsError::OutOfMemory`].
+    pub fn make_room(&mut self, node: NodeId, end_bytes: u64) -> Result<Room, FsError> {
+        let capacity = self.file(node)?.capacity();
+        if end_bytes <= capacity {
+            return Ok(Room::Ready);
+        }
+        if end_bytes > self.limits.max_file_bytes {
+            return Err(FsError::FileTooLarge);
+        }
+        self.events.reserve_for_call(self.open_references)?;
+        let entry = self.nodes.get_mut(node)?;
+        let NodeBody::File(file) = &mut entry.body else {
+            return Err(FsError::IsDir);
+        };
+        let ceiling = capacity.saturating_add(GROWTH_STEP_BYTES);
+        let needed = end_bytes.min(ceiling);
+        let preferred = grown_capacity(capacity, needed, self.limits.max_file_bytes).min(ceiling);
+        let quota = Quota {
+            total_bytes: &mut self.total_capacity_bytes,
+            max_bytes: self.limits.max_total_bytes,
+            allocator: self.allocator,
+        };
+        quota.grow(file, preferred, needed, end_bytes)?;
+        let is_ready = end_bytes <= file.capacity();
+        self.events.record(node, entry, EventKind::DataMoved);
+        Ok(if is_ready { Room::Ready } else { Room::Growing })
+    }
+
     /// Sets the size of file `node` to `size_bytes`. Shrinking zeroes the
     /// cut-off bytes and keeps the buffer; growing within capacity only
-    /// changes the size cell; growing past it reallocates to exactly
-    /// `size_bytes` ([`EventKind::DataMoved`]). Always raises
-    /// [`EventKind::Truncated`].
+    /// changes the size cell; growing past it grows the buffer to exactly
+    /// `size_bytes` ([`EventKind::DataMoved`]; not bounded by
+    /// [`GROWTH_STEP_BYTES`]). Always raises [`EventKind::Truncated`].
     ///
     /// # Errors
     /// [`FsError::StaleNode`]; [`FsError::IsDir`]; [`FsError::FileTooLarge`];
@@ -115,8 +171,9 @@ impl FileSystem {
 
     /// Makes the capacity of file `node` at least `capacity_bytes` (exactly
     /// that, if it grows), without changing its size, so later writes up to
-    /// it neither move the buffer nor raise events. Raises
-    /// [`EventKind::DataMoved`] if the buffer moved. Never shrinks.
+    /// it neither grow the buffer nor raise events. Raises
+    /// [`EventKind::DataMoved`] if the capacity changed. Never shrinks; not
+    /// bounded by [`GROWTH_STEP_BYTES`].
     ///
     /// # Errors
     /// [`FsError::StaleNode`]; [`FsError::IsDir`]; [`FsError::FileTooLarge`];
@@ -164,8 +221,8 @@ impl FileSystem {
         }
     }
 
-    /// Reallocates file `id` to exactly `capacity_bytes` if that exceeds
-    /// its capacity; returns whether it did.
+    /// Grows file `id` to exactly `capacity_bytes` if that exceeds its
+    /// capacity; returns whether it did.
     fn grow_exact(&mut self, id: NodeId, capacity_bytes: u64) -> Result<bool, FsError> {
         let NodeBody::File(file) = &mut self.nodes.get_mut(id)?.body else {
             return Err(FsError::IsDir);
@@ -178,9 +235,18 @@ impl FileSystem {
             max_bytes: self.limits.max_total_bytes,
             allocator: self.allocator,
         };
-        quota.reallocate(file, capacity_bytes, capacity_bytes)?;
+        quota.grow(file, capacity_bytes, capacity_bytes, capacity_bytes)?;
         Ok(true)
     }
+}
+
+/// What [`FileSystem::make_room`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Room {
+    /// The capacity covers the write: it grows nothing.
+    Ready,
+    /// The capacity grew by one step, and the write needs more.
+    Growing,
 }
 
 /// The byte quota: the sum of all buffer capacities and its limit.
@@ -191,24 +257,27 @@ struct Quota<'a> {
 }
 
 impl Quota<'_> {
-    /// Moves `file` to a buffer of `preferred_bytes`, or of `needed_bytes`
-    /// if the quota or the heap cannot give `preferred_bytes`, and accounts
-    /// for the change.
-    fn reallocate(
+    /// Grows `file` to `preferred_bytes`, or to `needed_bytes` if the quota
+    /// or memory cannot give `preferred_bytes`, and accounts for the
+    /// change. `reach` (at least `needed_bytes`) is where the growth is
+    /// headed: the quota must hold it, and a new store is asked to grow in
+    /// place that far.
+    fn grow(
         self,
         file: &mut FileData,
         preferred_bytes: u64,
         needed_bytes: u64,
+        reach: u64,
     ) -> Result<(), FsError> {
         let others = self.total_bytes.saturating_sub(file.capacity());
         let budget = self.max_bytes.saturating_sub(others);
-        if needed_bytes > budget {
+        if needed_bytes.max(reach) > budget {
             return Err(FsError::NoSpace);
         }
         let preferred_bytes = preferred_bytes.min(budget).max(needed_bytes);
-        match file.reallocate(preferred_bytes, self.allocator) {
+        match file.grow(preferred_bytes, reach, self.allocator) {
             Err(FsError::OutOfMemory) if preferred_bytes > needed_bytes => {
-                file.reallocate(needed_bytes, self.allocator)?
+                file.grow(needed_bytes, reach, self.allocator)?;
             }
             result => result?,
         }
