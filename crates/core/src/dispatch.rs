@@ -10,7 +10,7 @@
 
 use crate::state::{self, Core};
 use crate::user_memory::{read_path, read_struct, write_struct};
-use crate::{scpu_calls, sio_calls, smach, smem_calls};
+use crate::{scheduler, scpu_calls, sio_calls, smach, smem_calls};
 use sk_abi::{
     Call, CallWord, Handle, Kind, QuerySelector, ScpuCreateArgs, ScpuReconfigure, SioCreateArgs,
     SioReconfigure, SmachCreateArgs, SmachReconfigure, SmemCreateArgs, SmemReconfigure, SysError,
@@ -90,9 +90,28 @@ fn check_self(core: &mut Core, handle: Handle) -> Result<u64, SysError> {
     }
 }
 
+/// What one stretch of a `create` did.
+pub(crate) enum Created {
+    /// The object, by its handle.
+    Object(Handle),
+    /// One bounded step of work before the object (an open's truncate):
+    /// run a preemption point and go on.
+    Stepped,
+}
+
 fn create(handle: Handle, a: [u64; 5]) -> Result<u64, SysError> {
     let kind = Kind::try_from(a[0])?;
-    let (ptr, len) = (a[1], a[2]);
+    loop {
+        match create_stretch(handle, kind, a[1], a[2])? {
+            Created::Object(h) => return Ok(u64::from(h.index())),
+            Created::Stepped => scheduler::preemption_point(),
+        }
+    }
+}
+
+/// One stretch of `create` under the kernel lock: the object, or one
+/// bounded step toward it. The arguments are read again in every stretch.
+fn create_stretch(handle: Handle, kind: Kind, ptr: u64, len: u64) -> Result<Created, SysError> {
     state::with(|core| {
         let me = check_self(core, handle)?;
         // Every object takes some kernel heap (a handle slot, a node and
@@ -130,10 +149,10 @@ fn create(handle: Handle, a: [u64; 5]) -> Result<u64, SysError> {
                         .check()?;
                 let mut path = [0u8; 4096];
                 let path = read_path(args.path.start(), args.path.len(), &mut path)?;
-                sio_calls::open(core, me, path, args.flags)
+                return sio_calls::open_or_step(core, me, path, args.flags);
             }
         }
-        .map(|h| u64::from(h.index()))
+        .map(Created::Object)
     })
 }
 

@@ -7,14 +7,32 @@
 //! handle up again, so a handle closed by another SCPU between pieces ends
 //! the transfer with what was moved.
 
+use crate::dispatch::Created;
 use crate::state::{self, Core, Object};
 use crate::user_memory::KernelUserMemory;
 use crate::{scheduler, synthesis};
 use sk_abi::{Handle, OpenFlags, SioReconfigure, SysError};
+use sk_fs::Cut;
 use sk_sio::{transfer_in_chunks, Piece, ReadOutcome, Reconfigured, Sio, Step};
 
 fn console_out(bytes: &[u8]) {
     sk_machine::serial::write_bytes(bytes);
+}
+
+/// Opens `path` for the current thread and installs it in SMACH `me`, or,
+/// if the open has more than one stretch of work left (a large file opened
+/// with `TRUNCATE`), does one bounded step of it
+/// ([`Sio::cut_before_open`]) and leaves the open to a later stretch.
+pub(crate) fn open_or_step(
+    core: &mut Core,
+    me: u64,
+    path: &str,
+    flags: OpenFlags,
+) -> Result<Created, SysError> {
+    match state::Sio::cut_before_open(&mut core.fs, path, flags)? {
+        Cut::Cutting => Ok(Created::Stepped),
+        Cut::Near => open(core, me, path, flags).map(Created::Object),
+    }
 }
 
 /// Opens `path` for the current thread and installs it in SMACH `me`.

@@ -8,7 +8,7 @@
 mod file_io;
 mod namespace;
 
-pub use file_io::Room;
+pub use file_io::{Cut, Room};
 pub use namespace::CreateMode;
 
 use core::sync::atomic::{AtomicU64, Ordering};

@@ -219,3 +219,41 @@ fn buffers_go_back_to_the_allocator() {
     fs.unlink("/f").unwrap();
     assert_eq!(make_room_all_the_way(&mut fs, other, 16 * MIB), 2);
 }
+
+#[test]
+fn cut_toward_cuts_one_step_at_a_time_and_keeps_the_rest() {
+    let (mut fs, _, file) = with_reserving(Limits::DEFAULT);
+    let size = 5 * MIB + 123;
+    let bytes: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+    fs.write(file, 0, &bytes).unwrap();
+    fs.take_events().for_each(drop);
+    let mut sizes = Vec::new();
+    while fs.cut_toward(file, 0).unwrap() == sk_fs::Cut::Cutting {
+        let now = fs.stat(file).unwrap().size_bytes;
+        sizes.push(now);
+        let truncated = fs
+            .take_events()
+            .filter(|event| event.kind == EventKind::Truncated)
+            .count();
+        assert_eq!(truncated, 1, "each cut raises one Truncated event");
+    }
+    assert_eq!(
+        sizes,
+        [4 * MIB + 123, 3 * MIB + 123, 2 * MIB + 123, MIB + 123, 123]
+    );
+    let mut kept = vec![0_u8; 123];
+    assert_eq!(fs.read(file, 0, &mut kept).unwrap(), kept.len());
+    assert_eq!(kept, bytes[..kept.len()], "the bytes below the cut stay");
+    // The cut-off bytes were zeroed: growing the size again shows zeros.
+    fs.truncate(file, 2 * MIB).unwrap();
+    let mut regrown = vec![0xff_u8; MIB as usize];
+    fs.read(file, 123, &mut regrown).unwrap();
+    assert!(
+        regrown.iter().all(|&b| b == 0),
+        "cut-off bytes read as zero"
+    );
+    assert_eq!(fs.cut_toward(file, MIB).unwrap(), sk_fs::Cut::Near);
+    assert_eq!(fs.cut_toward(file, 0).unwrap(), sk_fs::Cut::Cutting);
+    assert_eq!(fs.stat(file).unwrap().size_bytes, MIB);
+    assert_eq!(fs.cut_toward(file, 0).unwrap(), sk_fs::Cut::Near);
+}

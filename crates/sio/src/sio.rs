@@ -11,7 +11,7 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 use sk_abi::{OpenFlags, SioInfo, SioKind, SysError};
-use sk_fs::{CreateMode, FileSystem, FsError, NodeKind, OpenNode};
+use sk_fs::{CreateMode, Cut, FileSystem, FsError, NodeKind, OpenNode};
 
 /// What an SIO reads and writes.
 #[derive(Debug)]
@@ -58,6 +58,35 @@ fn position_cell() -> Result<Box<[AtomicU64; 1]>, SysError> {
 }
 
 impl<R> Sio<R> {
+    /// One bounded step of what an open of `path` with `flags` must do
+    /// before it can open in one stretch: a file opened with `TRUNCATE`
+    /// is cut [`sk_fs::GROWTH_STEP_BYTES`] at a time
+    /// ([`FileSystem::cut_toward`]) until [`open`](Self::open)'s truncate
+    /// zeroes at most one step. The caller runs steps, with a preemption
+    /// point between them, until this returns [`Cut::Near`], then opens
+    /// in the same stretch as the last step. Anything else (a device, a
+    /// missing file, a directory, no `TRUNCATE`) is [`Cut::Near`] at once:
+    /// `open` reports its errors.
+    ///
+    /// # Errors
+    /// [`SysError::NoMemory`] if the cut cannot record its event.
+    pub fn cut_before_open(
+        fs: &mut FileSystem,
+        path: &str,
+        flags: OpenFlags,
+    ) -> Result<Cut, SysError> {
+        if !flags.contains(OpenFlags::TRUNCATE) || is_device(path) {
+            return Ok(Cut::Near);
+        }
+        match fs.lookup(path) {
+            Ok(node) => match fs.cut_toward(node, 0) {
+                Err(FsError::IsDir) => Ok(Cut::Near),
+                other => other.map_err(fs_error),
+            },
+            Err(_) => Ok(Cut::Near),
+        }
+    }
+
     /// Opens `path` with `flags`: a device by its `/dev` name, else a file
     /// or directory of `fs`.
     ///
@@ -194,6 +223,11 @@ impl<R> Sio<R> {
             position: self.position(),
         }
     }
+}
+
+/// Whether `path` names a device rather than the file system.
+fn is_device(path: &str) -> bool {
+    matches!(path, "/dev/null" | "/dev/zero" | "/dev/mem" | "/dev/tty")
 }
 
 fn open_node(fs: &mut FileSystem, path: &str, flags: OpenFlags) -> Result<Target, SysError> {

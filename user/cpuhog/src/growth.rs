@@ -1,4 +1,4 @@
-//! Modes 4 and 5: a RAM file growing while another SCPU counts.
+//! Modes 4, 5 and 6: a RAM file growing, or cut, while another SCPU counts.
 //!
 //! A call runs with interrupts masked; growing a file maps (and zeroes)
 //! its new pages inside the call. These modes check that growth is done
@@ -7,7 +7,9 @@
 //! then again with memory nearly full (mode 5), must keep the counting
 //! SCPU off the CPU no longer than a long read does
 //! ([`LONGEST_OFF_CPU_MS`]). A kernel that zeroed or copied the whole
-//! file inside one stretch kept it off for the whole file.
+//! file inside one stretch kept it off for the whole file. Mode 6 opens a
+//! 256 MiB file with `TRUNCATE`, which zeroes the bytes it cuts off: it
+//! must cut in bounded steps too.
 
 use sk_user::abi::SysError;
 use sk_user::{println, rdtsc, OpenFlags, Prot, Sio, Smem, Whence};
@@ -59,7 +61,7 @@ fn report(what: &str, start: u64, end: u64, seen: Watched) -> Result<(), i32> {
     );
     if seen.longest >= ms_to_ticks(LONGEST_OFF_CPU_MS) {
         return Err(fail(
-            "file growth kept the other SCPU off the CPU for 20 ms or more",
+            "the call kept the other SCPU off the CPU for 20 ms or more",
         ));
     }
     Ok(())
@@ -249,6 +251,65 @@ pub(super) fn pressure_growth() -> Result<(), i32> {
             "cpuhog: writes past 256 MiB: {pressed:?}; size {}",
             info.size
         );
+        return Err(FAILED);
+    }
+    Ok(())
+}
+
+/// Mode 6's file size before it is opened with `TRUNCATE`.
+const CUT_BYTES: u64 = 256 * MIB;
+
+/// Mode 6: a 256 MiB file opened again with `TRUNCATE`.
+pub(super) fn truncating_open() -> Result<(), i32> {
+    const PATH: &str = "/tmp/cpuhog.cut";
+    let flags = OpenFlags::READ | OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::TRUNCATE;
+    let file = Sio::open(PATH, flags).map_err(|_| fail("open /tmp/cpuhog.cut"))?;
+    let filled = file
+        .write(&[FAR_BYTE; 4096])
+        .map_err(|_| fail("write at 0"))?;
+    file.seek(Whence::Set, (CUT_BYTES - 1) as i64)
+        .map_err(|_| fail("seek to 256 MiB"))?;
+    let grown = file
+        .write(&[FAR_BYTE])
+        .map_err(|_| fail("write at 256 MiB"))?;
+    file.close().map_err(|_| fail("close"))?;
+    if filled != 4096 || grown != 1 {
+        return Err(fail("the file did not grow to 256 MiB"));
+    }
+    fresh_quantum();
+    let start = watch();
+    let reopened = Sio::open(PATH, flags);
+    let end = rdtsc();
+    let cut = report(
+        "opening a 256 MiB file with TRUNCATE",
+        start,
+        end,
+        watched(),
+    );
+    let file = reopened.map_err(|_| fail("the open with TRUNCATE failed"))?;
+    let size = file.query().map_err(|_| fail("query"))?.size;
+    // Bytes past a cut read as zeros when the file grows again.
+    file.seek(Whence::Set, 8191)
+        .map_err(|_| fail("seek to 8191"))?;
+    let regrown = file.write(&[1]).map_err(|_| fail("write at 8191"))?;
+    let zeros = reads_zeros(&file, 0)?;
+    let failures = [
+        (cut.is_err(), "cutting 256 MiB"),
+        (size != 0, "the file's size after TRUNCATE is not 0"),
+        (
+            regrown != 1 || !zeros,
+            "the cut bytes did not read back as zeros",
+        ),
+    ];
+    let mut ok = true;
+    for (failed, what) in failures {
+        if failed {
+            fail(what);
+            ok = false;
+        }
+    }
+    if !ok {
+        println!("cpuhog: size after TRUNCATE {size}");
         return Err(FAILED);
     }
     Ok(())

@@ -13,10 +13,12 @@
 //! | 4 | `far-write` | a 1-byte write at offset 512 MiB of an empty file, while a counting SCPU runs | it returns 1, the file reads back (zeros in the gap, the byte at the end) and the counting SCPU was never kept off the CPU for 20 ms or more meanwhile |
 //! | 5 | `pressure-growth` | grows a file to 256 MiB in 64 KiB writes, fills memory with SMEM until only about the file's size plus 32 MiB is free, then writes 16 more 64 KiB pieces past the end, while a counting SCPU runs | both phases write every byte, the file reads back, and the counting SCPU was never kept off the CPU for 20 ms or more during either |
 //!
-//! Modes 4 and 5 are in [`growth`]; their file stays in `/tmp` (the ABI
+//! | 6 | `truncating-open` | a 256 MiB file opened again with `TRUNCATE`, while a counting SCPU runs | the open succeeds, the size is 0, the cut bytes read back as zeros, and the counting SCPU was never kept off the CPU for 20 ms or more meanwhile |
+//!
+//! Modes 4, 5 and 6 are in [`growth`]; their file stays in `/tmp` (the ABI
 //! cannot unlink): the kernel test removes it.
 //!
-//! In modes 1, 2, 4 and 5 the main SCPU counts and the calls are made by a
+//! In modes 1, 2, 4, 5 and 6 the main SCPU counts and the calls are made by a
 //! second SCPU created at priority 0 (a one-tick quantum, 10 ms), which
 //! starts each call right after getting the CPU back ([`fresh_quantum`]).
 //! The counting SCPU logs every stretch it spent off the CPU (a gap of
@@ -444,12 +446,13 @@ extern "C" fn caller(mode: u64) -> ! {
         2 => generic_read(),
         4 => growth::far_write(),
         5 => growth::pressure_growth(),
+        6 => growth::truncating_open(),
         _ => Err(UNKNOWN),
     };
     sk_user::exit(verdict.map_or_else(|status| status, |()| 0))
 }
 
-/// Modes 1, 2, 4 and 5: starts [`caller`] at priority 0, then counts.
+/// Modes 1, 2, 4, 5 and 6: starts [`caller`] at priority 0, then counts.
 fn count_while_calling(mode: u64) -> i32 {
     let Some(stack) = STACK.take() else {
         return FAILED;
@@ -488,7 +491,7 @@ fn main() -> i32 {
     }
     match arg >> 32 {
         0 => quantum(),
-        mode @ (1 | 2 | 4 | 5) => count_while_calling(mode),
+        mode @ (1 | 2 | 4 | 5 | 6) => count_while_calling(mode),
         3 => trace_refused(),
         mode => {
             println!("cpuhog: unknown mode {mode}");

@@ -169,6 +169,27 @@ impl FileSystem {
         Ok(())
     }
 
+    /// One bounded step of truncating file `node` toward `size_bytes`:
+    /// while its size is more than [`GROWTH_STEP_BYTES`] above
+    /// `size_bytes`, cuts [`GROWTH_STEP_BYTES`] off its end (zeroing at
+    /// most that many bytes, raising [`EventKind::Truncated`]) and returns
+    /// [`Cut::Cutting`]: call again. Returns [`Cut::Near`], changing
+    /// nothing, once a [`truncate`](Self::truncate) to `size_bytes` cuts
+    /// at most one step. Every `Cutting` lowered the size, so calls toward
+    /// one size terminate unless something else grows the file meanwhile.
+    ///
+    /// # Errors
+    /// [`FsError::StaleNode`]; [`FsError::IsDir`]; [`FsError::OutOfMemory`]
+    /// (no room to record the event).
+    pub fn cut_toward(&mut self, node: NodeId, size_bytes: u64) -> Result<Cut, FsError> {
+        let size = self.file(node)?.size();
+        if size <= size_bytes.saturating_add(GROWTH_STEP_BYTES) {
+            return Ok(Cut::Near);
+        }
+        self.truncate(node, size.saturating_sub(GROWTH_STEP_BYTES))?;
+        Ok(Cut::Cutting)
+    }
+
     /// Makes the capacity of file `node` at least `capacity_bytes` (exactly
     /// that, if it grows), without changing its size, so later writes up to
     /// it neither grow the buffer nor raise events. Raises
@@ -247,6 +268,16 @@ pub enum Room {
     Ready,
     /// The capacity grew by one step, and the write needs more.
     Growing,
+}
+
+/// What [`FileSystem::cut_toward`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cut {
+    /// The size is within one step of the target: nothing was cut.
+    Near,
+    /// One step was cut off, and the file is still more than one step
+    /// above the target.
+    Cutting,
 }
 
 /// The byte quota: the sum of all buffer capacities and its limit.
