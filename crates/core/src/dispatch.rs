@@ -9,7 +9,7 @@
 //! nothing a user passes can panic the kernel.
 
 use crate::state::{self, Core};
-use crate::user_memory::{read_path, read_struct, write_struct};
+use crate::user_memory::{read_struct, write_struct, PathBuffer};
 use crate::{scheduler, scpu_calls, sio_calls, smach, smem_calls};
 use sk_abi::{
     Call, CallWord, Handle, Kind, QuerySelector, ScpuCreateArgs, ScpuReconfigure, SioCreateArgs,
@@ -99,6 +99,8 @@ pub(crate) enum Created {
     Stepped,
 }
 
+// Not inlined: its loop would make `call` save registers on every call.
+#[inline(never)]
 fn create(handle: Handle, a: [u64; 5]) -> Result<u64, SysError> {
     let kind = Kind::try_from(a[0])?;
     loop {
@@ -125,8 +127,8 @@ fn create_stretch(handle: Handle, kind: Kind, ptr: u64, len: u64) -> Result<Crea
                     ptr, len,
                 )?)?
                 .check()?;
-                let mut path = [0u8; 4096];
-                let path = read_path(args.path.start(), args.path.len(), &mut path)?;
+                let mut path = PathBuffer::new();
+                let path = path.read(args.path.start(), args.path.len())?;
                 smach::create_child(core, me, path, args.arg)
             }
             Kind::Scpu => {
@@ -147,8 +149,8 @@ fn create_stretch(handle: Handle, kind: Kind, ptr: u64, len: u64) -> Result<Crea
                 let args =
                     SioCreateArgs::from_bytes(&read_struct::<{ SioCreateArgs::SIZE }>(ptr, len)?)?
                         .check()?;
-                let mut path = [0u8; 4096];
-                let path = read_path(args.path.start(), args.path.len(), &mut path)?;
+                let mut path = PathBuffer::new();
+                let path = path.read(args.path.start(), args.path.len())?;
                 return sio_calls::open_or_step(core, me, path, args.flags);
             }
         }

@@ -3,8 +3,9 @@
 //! dispatcher uses.
 //!
 //! Owns [`KernelUserMemory`] (zero-sized: the current address space is the
-//! caller's) and `read_struct`/`read_path`/`write_struct`.
+//! caller's) and `read_struct`/`PathBuffer`/`write_struct`.
 
+use alloc::vec::Vec;
 use sk_abi::SysError;
 use sk_machine::usercopy;
 use sk_sio::UserMemory;
@@ -35,14 +36,44 @@ impl UserMemory for KernelUserMemory {
     }
 }
 
-/// Reads a path argument (at most `sk_abi::PATH_MAX` bytes, UTF-8).
-pub(crate) fn read_path(ptr: u64, len: u64, buf: &mut [u8; 4096]) -> Result<&str, SysError> {
-    if len == 0 || len > buf.len() as u64 {
-        return Err(SysError::BadPath);
+/// Most bytes of a path read into [`PathBuffer`]'s own array; longer
+/// paths take a heap buffer of their length.
+const SHORT_PATH_BYTES: usize = 256;
+
+/// Room for one path argument: an array for short paths, so the common
+/// open neither allocates nor clears 4 KiB, and a heap buffer for longer
+/// ones (up to `sk_abi::PATH_MAX`).
+pub(crate) struct PathBuffer {
+    short: [u8; SHORT_PATH_BYTES],
+    long: Vec<u8>,
+}
+
+impl PathBuffer {
+    pub(crate) fn new() -> Self {
+        Self {
+            short: [0; SHORT_PATH_BYTES],
+            long: Vec::new(),
+        }
     }
-    let dst = &mut buf[..len as usize];
-    KernelUserMemory.read(dst, ptr)?;
-    core::str::from_utf8(dst).map_err(|_| SysError::BadPath)
+
+    /// Reads a path argument (at most `sk_abi::PATH_MAX` bytes, UTF-8).
+    pub(crate) fn read(&mut self, ptr: u64, len: u64) -> Result<&str, SysError> {
+        if len == 0 || len > sk_abi::PATH_MAX {
+            return Err(SysError::BadPath);
+        }
+        let len = len as usize;
+        let dst = if len <= SHORT_PATH_BYTES {
+            &mut self.short[..len]
+        } else {
+            self.long
+                .try_reserve_exact(len)
+                .map_err(|_| SysError::NoMemory)?;
+            self.long.resize(len, 0);
+            &mut self.long[..]
+        };
+        KernelUserMemory.read(dst, ptr)?;
+        core::str::from_utf8(dst).map_err(|_| SysError::BadPath)
+    }
 }
 
 /// Reads a `repr(C)` argument struct of exactly `N` bytes.

@@ -161,6 +161,10 @@ const CASES: &[Case] = &[
         sio::malformed_paths_are_bad_path,
     ),
     (
+        "4000-byte path: read whole, 260-byte path: opens",
+        sio::paths_longer_than_256_bytes_are_read_whole,
+    ),
+    (
         "5000-byte path -> NameTooLong",
         sio::long_path_is_name_too_long,
     ),

@@ -447,6 +447,52 @@ pub(crate) fn malformed_paths_are_bad_path() -> Outcome {
     )
 }
 
+/// `/tmp/` and a 255-byte name (`NAME_MAX`): 260 bytes.
+static NAME_MAX_PATH: [u8; 260] = {
+    let mut path = [b'n'; 260];
+    let prefix = *b"/tmp/";
+    let mut i = 0;
+    while i < prefix.len() {
+        path[i] = prefix[i];
+        i += 1;
+    }
+    path
+};
+
+/// 2,000 components `/d`: a missing path of 4,000 bytes.
+static MISSING_PATH: [u8; 4000] = {
+    let mut path = [b'd'; 4000];
+    let mut i = 0;
+    while i < path.len() {
+        path[i] = b'/';
+        i += 2;
+    }
+    path
+};
+
+/// Paths past the kernel's short-path array are read whole: a file with a
+/// 255-byte name is created, written and read back by its 260-byte path,
+/// and a 4,000-byte path of missing directories is `NotFound` (not
+/// `BadPath` or `NameTooLong`).
+pub(crate) fn paths_longer_than_256_bytes_are_read_whole() -> Outcome {
+    let path = core::str::from_utf8(&NAME_MAX_PATH).unwrap_or("");
+    let file = open(path, READ_WRITE | OpenFlags::CREATE | OpenFlags::TRUNCATE)?;
+    expect_eq("write", file.write(TEXT), Ok(TEXT.len()))?;
+    let _ = file.close();
+    let file = open(path, OpenFlags::READ)?;
+    let mut back = [0_u8; 64];
+    let got = file.read(&mut back[..TEXT.len()]);
+    let _ = file.close();
+    expect_eq("read back", got, Ok(TEXT.len()))?;
+    expect_eq("bytes", &back[..TEXT.len()], TEXT)?;
+    let missing = core::str::from_utf8(&MISSING_PATH).unwrap_or("");
+    expect_err(
+        "4000-byte path",
+        Sio::open(missing, OpenFlags::READ),
+        SysError::NotFound,
+    )
+}
+
 pub(crate) fn long_path_is_name_too_long() -> Outcome {
     let path = core::str::from_utf8(&LONG_PATH).unwrap_or("");
     expect_err(
