@@ -16,4 +16,5 @@ mod protection;
 mod registers;
 mod regressions;
 mod review;
+mod review2;
 mod time;
