@@ -138,6 +138,12 @@ ktest!(
 );
 
 ktest!(
+    fn review2_two_killers_and_a_self_ending_target_kill_it_at_most_once() {
+        without_leaks(15, 0, 0, 3)
+    }
+);
+
+ktest!(
     fn review2_a_traced_terminate_on_its_own_handle_ends_the_thread() {
         let _restore = TraceAllowed(sk_core::testing::trace_allowed());
         sk_core::testing::allow_trace(true);
@@ -189,18 +195,54 @@ ktest!(
 /// Kernel heap in use while `reaper` mode 8 with `n` killed waiters is
 /// parked (it and its child blocked reading the console).
 fn heap_while_parked(n: u64) -> Result<u64, String> {
+    parked_heap(8, n, 2)
+}
+
+/// Kernel heap in use while `reaper` mode `mode` (8 or 16) with `param`
+/// is parked; `readers` threads must then be blocked reading the console
+/// (no more: a killed thread left on the readers list would count).
+fn parked_heap(mode: u64, param: u64, readers: usize) -> Result<u64, String> {
     clean_tmp()?;
-    let id = sk_core::spawn_program(REAPER, arg(8, n)).map_err(|e| format!("{e}"))?;
+    let id = sk_core::spawn_program(REAPER, arg(mode, param)).map_err(|e| format!("{e}"))?;
     let parked = yield_until("the program parked", 50_000_000, || {
-        exists("/tmp/rp.parked") && sk_core::testing::console_readers() == 2
+        exists("/tmp/rp.parked") && sk_core::testing::console_readers() >= readers
     });
+    // Let the parked program settle (a stale reader would stay counted).
+    for _ in 0..3 {
+        sk_core::yield_now();
+    }
+    let seen = sk_core::testing::console_readers();
     let heap = memory_now().3;
     sk_core::release_program(id);
     clean_tmp()?;
     parked?;
+    ensure!(
+        seen == readers,
+        "reaper mode {mode}/{param} parked with {seen} console readers, want {readers}: killed readers stay on the list"
+    );
     ensure_eq!(sk_core::testing::console_readers(), 0);
     Ok(heap)
 }
+
+ktest!(
+    fn review2_console_readers_woken_and_killed_are_forgotten() {
+        // Blocked, woken (resume), woken twice, suspended: each killed;
+        // only the parked `main` stays a reader, and the heap does not
+        // grow with the number of readers killed.
+        let _ = parked_heap(16, 8, 1)?;
+        let small = parked_heap(16, 8, 1)?;
+        let large = parked_heap(16, 8 + 256, 1)?;
+        sk_machine::println!(
+            "review2: heap in use while parked: 8 woken readers killed {small} bytes, 264 killed {large} bytes"
+        );
+        ensure!(
+            large.saturating_sub(small) <= 256,
+            "the kernel heap grows by {} bytes for 256 more woken console readers killed",
+            large.saturating_sub(small)
+        );
+        kernel_carries_on()
+    }
+);
 
 ktest!(
     fn review2_finding_a_thread_killed_while_waiting_for_a_child_stays_a_waiter() {
@@ -221,7 +263,7 @@ ktest!(
         );
         ensure!(
             grown <= 256,
-            "the kernel heap grows by {grown} bytes for 1024 more threads killed while waiting for a child ({small} -> {large} bytes in use): killed waiters stay on the child's waiter list"
+            "FINDING: the kernel heap grows by {grown} bytes for 1024 more threads killed while waiting for a child ({small} -> {large} bytes in use): killed waiters stay on the child's waiter list"
         );
         kernel_carries_on()
     }
@@ -236,7 +278,15 @@ ktest!(
         // SCPU, a wake (here suspend + resume; console input does the
         // same) makes it read `/dev/mem` instead: the hole racer modes 1
         // and 2 closed for long transfers, still open across a block.
-        reaper(9, 0, 0)
+        clean_tmp()?;
+        let status = run(REAPER, arg(9, 0))?;
+        clean_tmp()?;
+        ensure!(
+            status != 10,
+            "FINDING: a console read blocked before its handle was closed and reopened as /dev/mem read /dev/mem after a wake (reaper mode 9 status 10): sio_calls::read forgets the SIO's serial after a block"
+        );
+        ensure_eq!(status, 0);
+        kernel_carries_on()
     }
 );
 
@@ -297,7 +347,7 @@ ktest!(
         let status = owed_trap(true)?;
         ensure!(
             status != KILLED,
-            "the program whose traced wait blocked was killed (status {status}) for the #DB the kernel owed it, after another program ended a thread with a traced terminate on its own handle"
+            "FINDING: the program whose traced wait blocked was killed (status {status}) for the #DB the kernel owed it, after another program ended a thread with a traced terminate on its own handle"
         );
         ensure_eq!(status, 0);
         kernel_carries_on()

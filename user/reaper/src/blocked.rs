@@ -1,5 +1,5 @@
-//! Modes 7-11: threads blocked in the kernel (reading the console, waiting
-//! for a child) that are killed, woken spuriously, or traced.
+//! Modes 7-11 and 16: threads blocked in the kernel (reading the console,
+//! waiting for a child) that are killed, woken spuriously, or traced.
 
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
@@ -323,4 +323,80 @@ pub(crate) fn traced_self_end_mode() -> Result<(), i32> {
     }
     println!("reaper: traced-self-end: the thread ended itself under a traced call");
     Ok(())
+}
+
+// ---- mode 16: console readers woken and killed ----
+
+/// Raised if a console read of a mode-16 reader returned (no input comes
+/// under the tests: it must stay blocked until killed).
+static READ_RETURNED: AtomicU64 = AtomicU64::new(0);
+
+extern "C" fn console_reader(_arg: u64) -> ! {
+    let mut buf = [0u8; 16];
+    loop {
+        let _ = Sio::console().read(&mut buf);
+        READ_RETURNED.store(1, Ordering::SeqCst);
+    }
+}
+
+/// Spins until the SCPU at `handle` is blocked again.
+fn wait_reblocked(handle: Handle) -> Result<(), i32> {
+    for _ in 0..SPIN_LIMIT {
+        if state_of(handle) == Ok(sk_user::abi::ScpuState::Blocked) {
+            return Ok(());
+        }
+        COUNT.fetch_add(1, Ordering::SeqCst);
+    }
+    println!("reaper: the woken reader never blocked again");
+    Err(SETUP)
+}
+
+/// Mode 16 (`param` = n): n times, a thread blocks reading the console,
+/// then `main` (by round, of four): kills it while blocked; suspends,
+/// resumes (a wake: it is made ready) and kills it before it ran; wakes
+/// it twice (resume twice), lets it block again and kills it; suspends it
+/// and kills it while suspended. Each must be gone and no read may
+/// return; then `main` creates `/tmp/rp.parked` and parks (the kernel
+/// test checks that only `main` is a console reader, and that the heap
+/// does not grow with n).
+pub(crate) fn woken_reader_killed(n: u64) -> Result<(), i32> {
+    let never = AtomicU64::new(0);
+    for k in 0..n {
+        // SAFETY: the previous reader is gone (wait_gone below).
+        let r = unsafe { start_on(0, console_reader, 0, 4) }?;
+        let h = r.handle();
+        wait_blocked(h, &never)?;
+        let step = |what: &str, res: Result<(), SysError>| {
+            res.map_err(|e| {
+                println!("reaper: {what} of a blocked console reader: {e:?}");
+                SETUP
+            })
+        };
+        match k % 4 {
+            0 => {}
+            1 => {
+                step("suspend", r.suspend())?;
+                step("resume", r.resume())?;
+            }
+            2 => {
+                step("suspend", r.suspend())?;
+                step("resume", r.resume())?;
+                step("second resume", r.resume())?;
+                wait_reblocked(h)?;
+            }
+            _ => step("suspend", r.suspend())?,
+        }
+        r.terminate(0).map_err(|e| {
+            println!("reaper: FINDING: terminating a woken console reader: {e:?}");
+            12
+        })?;
+        wait_gone(h, 11)?;
+        if READ_RETURNED.load(Ordering::SeqCst) != 0 {
+            println!("reaper: FINDING: a console read returned with no input (round {k})");
+            return Err(13);
+        }
+    }
+    println!("reaper: woken-reader: {n} console readers woken and killed; parking");
+    let _ = open("/tmp/rp.parked", OpenFlags::WRITE | OpenFlags::CREATE)?;
+    park()
 }

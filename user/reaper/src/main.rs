@@ -10,8 +10,8 @@
 //! | mode | what | passes when |
 //! |---|---|---|
 //! | 1 | 24 threads in turn open a file, end themselves, leave their handle number to the next | each ends, never returns, runs once; the SIO it opened still reads right; exit 0 |
-//! | 2 | thread O opens a 16 MiB file; thread C reads it all through O's SIO; O ends itself between two pieces of C's call | C gets the whole file; exit 0 (3: the race was missed) |
-//! | 3 | a thread ends itself on a flag while `main` kills it by handle (32 rounds, `main` a little later each time) | `main` gets `Ok` or `BadHandle`, the thread never returns; exit 0 |
+//! | 2 | thread O opens a 16 MiB file; thread C reads it all through O's SIO; O ends itself at its first turn after C entered the call (and notes whether C's call was still running) | C gets the whole file; exit 0 (3: the race was missed) |
+//! | 3 | a thread ends itself on a flag while `main` kills it by handle (32 rounds: `main` a little later each even round, after the thread said it is about to end each odd one) | `main` gets `Ok` or `BadHandle`, the thread never returns, both seen; exit 0 (3: missed) |
 //! | 4 | a thread ends itself on a flag while `main` exits (after `param` x 10,000 spins) | exit 42 |
 //! | 5 | spawns mode 6 and suspends and resumes it until it exits | its status is 7; exit 0 |
 //! | 6 | six threads end themselves at staggered times, then `main` exits | exit 7 |
@@ -23,6 +23,8 @@
 //! | 12 | writes from a buffer whose end is followed by unmapped pages: files (plain, append, past the end), the console | each count equals the bytes written (position and size); exit 0 (10: finding) |
 //! | 13 | a 16 MiB write whose buffer `main` unmaps between two pieces | the count equals position and size, all bytes `A`; exit 0 |
 //! | 14 | three SCPUs churn open/read/write/close on files, `/dev/zero`, `/dev/mem` and a shared SIO (`param` bit 0: with memory full of SMEM) | every byte read is right; exit 0 (10: finding) |
+//! | 15 | 48 rounds: two killers terminate a target's handle while it ends itself; then each ends itself | at most one `Ok` per round; no own `terminate` returns; both "killed" and "ended itself first" seen; exit 0 (3: missed) |
+//! | 16 | `param` times: a thread blocked reading the console is suspended, resumed (woken), and killed before or after it blocks again; then creates `/tmp/rp.parked` and parks | (the kernel test counts console readers and measures the heap while it is parked) |
 //!
 //! Exit status: 0 = the defence held; 1 = setup failed; 3 = the race was
 //! not hit; 10 and up = a finding (the line printed says which).
@@ -31,6 +33,7 @@
 
 mod blocked;
 mod churn;
+mod pile;
 mod selfend;
 mod support;
 mod writes;
@@ -57,6 +60,8 @@ fn main() -> i32 {
         12 => writes::partial_writes(),
         13 => writes::write_unmap_race(),
         14 => churn::churn(param),
+        15 => pile::pile(),
+        16 => blocked::woken_reader_killed(param),
         _ => {
             println!("reaper: unknown mode {mode}");
             Err(2)

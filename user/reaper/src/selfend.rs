@@ -26,6 +26,8 @@ static RETURNED: AtomicU64 = AtomicU64::new(0);
 static OPENED: AtomicU32 = AtomicU32::new(0);
 /// Raised by `main` to let a thread go on.
 static GO: AtomicU64 = AtomicU64::new(0);
+/// Raised by a self-ending thread just before its `terminate`.
+static ABOUT_TO_END: AtomicU64 = AtomicU64::new(0);
 
 /// Waits for its handle in [`MY_HANDLE`] (and [`GO`], when `wait_go`),
 /// then ends itself with `status`; records a return in [`RETURNED`].
@@ -37,6 +39,7 @@ fn end_myself(status: i32, wait_go: bool) -> ! {
         }
         core::hint::spin_loop();
     };
+    ABOUT_TO_END.store(1, Ordering::SeqCst);
     let result = Scpu::from_handle(handle).terminate(status);
     let code = match result {
         Ok(()) => u64::MAX,
@@ -168,8 +171,15 @@ static DONE: AtomicU64 = AtomicU64::new(0);
 static RESULT: AtomicU64 = AtomicU64::new(0);
 static BUF: AtomicU64 = AtomicU64::new(0);
 
+/// Whether the reader was still in its call when the opener ended itself
+/// (0: not known yet, 1: in the call, 2: the call was over).
+static MID_CALL: AtomicU64 = AtomicU64::new(0);
+
 /// Opens [`SRC`], reads a byte (the SIO is its own: routines for its
-/// table), seeks back, publishes the handle, and ends itself on [`GO`].
+/// table), seeks back, publishes the handle; then, at its first turn after
+/// the reader entered its call, notes whether the call is still running
+/// and ends itself (the witness is taken by the opener itself, just
+/// before its `terminate`: main's view, a turn later, would be too late).
 extern "C" fn opener_then_ends(_arg: u64) -> ! {
     if let Ok(f) = sk_user::Sio::open(SRC, OpenFlags::READ) {
         let mut b = [0u8; 1];
@@ -177,6 +187,11 @@ extern "C" fn opener_then_ends(_arg: u64) -> ! {
             SHARED.store(f.handle().index(), Ordering::SeqCst);
         }
     }
+    while IN_CALL.load(Ordering::SeqCst) == 0 {
+        core::hint::spin_loop();
+    }
+    let running = DONE.load(Ordering::SeqCst) == 0;
+    MID_CALL.store(if running { 1 } else { 2 }, Ordering::SeqCst);
     end_myself(0, true)
 }
 
@@ -211,6 +226,7 @@ pub(crate) fn mid_shared_call() -> Result<(), i32> {
     // SAFETY: slot 1 was never used in this program.
     let opener = unsafe { start_on(1, opener_then_ends, 0, 4) }?;
     MY_HANDLE.store(opener.handle().index(), Ordering::SeqCst);
+    GO.store(1, Ordering::SeqCst);
     wait_flag_u32(&SHARED)?;
     // SAFETY: slot 0 was never used in this program.
     let reader = unsafe { start_on(0, long_reader, 0, 0) }?;
@@ -221,9 +237,8 @@ pub(crate) fn mid_shared_call() -> Result<(), i32> {
         println!("reaper: the long read was over before main ran");
         return Err(MISSED);
     }
-    GO.store(1, Ordering::SeqCst);
     wait_gone(opener.handle(), 11)?;
-    let mid_call = DONE.load(Ordering::SeqCst) == 0;
+    let mid_call = MID_CALL.load(Ordering::SeqCst) == 1;
     never_returned("mid-shared-call")?;
     wait_flag(&DONE, 16, "the end of the long read")?;
     let got = RESULT.load(Ordering::SeqCst) as i64;
@@ -277,21 +292,29 @@ extern "C" fn ends_itself_on_go(_arg: u64) -> ! {
 }
 
 /// Mode 3: a thread ends itself as soon as `GO` is raised; `main` raises
-/// it, spins a little longer each round, then terminates the thread by
-/// handle. Whoever comes first, `main`'s call must answer `Ok` (it killed
-/// the thread) or `BadHandle` (the thread was gone), the thread must never
-/// return, and the handle must be gone.
+/// it, then terminates the thread by handle: in even rounds after a spin
+/// a little longer each round (mostly within main's turn: the thread has
+/// not run), in odd rounds once the thread said it is about to end (it
+/// runs in the thread's turn: mostly gone by then). Whoever comes first,
+/// `main`'s call must answer `Ok` (it killed the thread) or `BadHandle`
+/// (the thread was gone), the thread must never return, and the handle
+/// must be gone. Both outcomes must be seen (else `MISSED`).
 pub(crate) fn vs_kill() -> Result<(), i32> {
     let (mut killed, mut ended_first) = (0u64, 0u64);
     for round in 0..ROUNDS {
         GO.store(0, Ordering::SeqCst);
+        ABOUT_TO_END.store(0, Ordering::SeqCst);
         MY_HANDLE.store(0, Ordering::SeqCst);
         // SAFETY: the previous round's thread is gone (wait_gone).
         let scpu = unsafe { start_on(0, ends_itself_on_go, 0, 4) }?;
         let handle = scpu.handle();
         MY_HANDLE.store(handle.index(), Ordering::SeqCst);
         GO.store(1, Ordering::SeqCst);
-        spin(round * 60_000);
+        if round % 2 == 0 {
+            spin(round * 60_000);
+        } else {
+            wait_flag(&ABOUT_TO_END, SETUP, "the thread's terminate")?;
+        }
         match scpu.terminate(9) {
             Ok(()) => killed += 1,
             Err(SysError::BadHandle) => ended_first += 1,
@@ -306,6 +329,9 @@ pub(crate) fn vs_kill() -> Result<(), i32> {
     println!(
         "reaper: vs-kill: {ROUNDS} rounds: main killed the thread {killed} times, it ended itself first {ended_first} times"
     );
+    if killed == 0 || ended_first == 0 {
+        return Err(MISSED);
+    }
     Ok(())
 }
 
