@@ -354,6 +354,55 @@ ktest!(
     }
 );
 
+ktest!(
+    fn review2_finding_two_blocked_traced_calls_share_one_owed_trap() {
+        // FINDING (the general form of the one above; fails on a35dff6):
+        // two programs (reaper mode 10, twice) each block in a traced
+        // wait; the second block's `trace::cancel` overwrites ORPHANED, so
+        // the first program is killed for the `#DB` the kernel owed it
+        // when its wait returns. A dead-thread cleanup alone does not fix
+        // this one: the owed trap must be remembered per thread.
+        let _restore = TraceAllowed(sk_core::testing::trace_allowed());
+        sk_core::testing::allow_trace(true);
+        clean_tmp()?;
+        let blocked = |what: &str| yield_until(what, 50_000_000, || exists("/tmp/rp.blocked"));
+        let a = sk_core::spawn_program(REAPER, arg(10, 0)).map_err(|e| format!("{e}"))?;
+        let first = blocked("the first traced wait blocked");
+        let _ = sk_core::with_fs(|fs| fs.unlink("/tmp/rp.blocked"));
+        let b = sk_core::spawn_program(REAPER, arg(10, 0)).map_err(|e| format!("{e}"));
+        let second = match &b {
+            Ok(_) => blocked("the second traced wait blocked"),
+            Err(e) => Err(e.clone()),
+        };
+        let go = sk_core::with_fs(|fs| fs.create("/tmp/rp.go", sk_fs::CreateMode::OpenExisting))
+            .map_err(|e| format!("/tmp/rp.go: {e}"));
+        let status_a = sk_core::wait_program(a).map_err(|e| format!("wait: {e}"));
+        sk_core::release_program(a);
+        let status_b = match b {
+            Ok(b) => {
+                let s = sk_core::wait_program(b).map_err(|e| format!("wait: {e}"));
+                sk_core::release_program(b);
+                s
+            }
+            Err(e) => Err(e),
+        };
+        clean_tmp()?;
+        first?;
+        second?;
+        go?;
+        let (status_a, status_b) = (status_a?, status_b?);
+        sk_machine::println!(
+            "review2: two blocked traced waits: statuses {status_a} and {status_b}"
+        );
+        ensure!(
+            status_a != KILLED && status_b != KILLED,
+            "FINDING: of two programs whose traced waits blocked at once, one was killed (statuses {status_a}, {status_b}) for the #DB the kernel owed it: trace::ORPHANED holds one thread"
+        );
+        ensure_eq!((status_a, status_b), (0, 0));
+        kernel_carries_on()
+    }
+);
+
 // ---- the generic write's count ----
 
 ktest!(
