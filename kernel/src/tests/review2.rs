@@ -4,9 +4,15 @@
 //! in the kernel, the generic write's count when a later piece stops
 //! part-way, SIO churn across SCPUs against in-place synthesis.
 //!
-//! A passing test documents a defence that holds. A test whose name says
-//! FINDING fails on the code it was written against and says why; the
-//! review report has the reproducer and a proposed fix.
+//! A passing test documents a defence that holds. Four were findings, each
+//! seen failing on the code the review was written against (its comment
+//! says how) and fixed since: a console read blocked across a close and
+//! reuse of its handle went on reading the new object (`sio_calls::read`
+//! keeps the SIO's serial across blocks); a thread killed while waiting for
+//! a child stayed on the child's waiter list, and a dead thread could take
+//! another's owed trace trap (`scpu_calls::forget`); two blocked traced
+//! calls shared one owed `#DB` (the owed trap is now per thread,
+//! `trace::cancel`).
 
 use super::leaks::clean_tmp;
 use super::programs::{run, worker_status};
@@ -245,8 +251,8 @@ ktest!(
 );
 
 ktest!(
-    fn review2_finding_a_thread_killed_while_waiting_for_a_child_stays_a_waiter() {
-        // FINDING (fails on 0bb8b15): a thread killed while blocked in
+    fn review2_a_thread_killed_while_waiting_for_a_child_stays_a_waiter() {
+        // Seen failing before the fix (on 0bb8b15): a thread killed while blocked in
         // `reconfigure(child, Wait)` stays on the child's waiter list
         // (`scpu_calls::forget` clears the ready queue, the console's
         // readers and routines, not other SMACHs' waiters). Each kill
@@ -263,15 +269,15 @@ ktest!(
         );
         ensure!(
             grown <= 256,
-            "FINDING: the kernel heap grows by {grown} bytes for 1024 more threads killed while waiting for a child ({small} -> {large} bytes in use): killed waiters stay on the child's waiter list"
+            "the kernel heap grows by {grown} bytes for 1024 more threads killed while waiting for a child ({small} -> {large} bytes in use): killed waiters stay on the child's waiter list"
         );
         kernel_carries_on()
     }
 );
 
 ktest!(
-    fn review2_finding_a_blocked_console_read_moves_to_the_reused_handle() {
-        // FINDING (fails on 0bb8b15 with status 10): a read blocked on the
+    fn review2_a_blocked_console_read_moves_to_the_reused_handle() {
+        // Seen failing before the fix (on 0bb8b15 with status 10): a read blocked on the
         // console retries its whole transfer from scratch after any wake
         // (`sio_calls::read` resets `serial` each time around its loop), so
         // once its handle was closed and reopened as `/dev/mem` by another
@@ -283,7 +289,7 @@ ktest!(
         clean_tmp()?;
         ensure!(
             status != 10,
-            "FINDING: a console read blocked before its handle was closed and reopened as /dev/mem read /dev/mem after a wake (reaper mode 9 status 10): sio_calls::read forgets the SIO's serial after a block"
+            "a console read blocked before its handle was closed and reopened as /dev/mem read /dev/mem after a wake (reaper mode 9 status 10): sio_calls::read forgets the SIO's serial after a block"
         );
         ensure_eq!(status, 0);
         kernel_carries_on()
@@ -336,8 +342,8 @@ ktest!(
 );
 
 ktest!(
-    fn review2_finding_a_traced_self_end_elsewhere_kills_a_thread_owed_a_trap() {
-        // FINDING (fails on 0bb8b15 with status 137): `trace::ORPHANED`
+    fn review2_a_traced_self_end_elsewhere_kills_a_thread_owed_a_trap() {
+        // Seen failing before the fix (on 0bb8b15 with status 137): `trace::ORPHANED`
         // holds one thread. A thread whose traced call blocked is owed one
         // `#DB` when it returns; any other thread's traced call that
         // switches away meanwhile (here a traced `terminate` on its own
@@ -347,7 +353,7 @@ ktest!(
         let status = owed_trap(true)?;
         ensure!(
             status != KILLED,
-            "FINDING: the program whose traced wait blocked was killed (status {status}) for the #DB the kernel owed it, after another program ended a thread with a traced terminate on its own handle"
+            "the program whose traced wait blocked was killed (status {status}) for the #DB the kernel owed it, after another program ended a thread with a traced terminate on its own handle"
         );
         ensure_eq!(status, 0);
         kernel_carries_on()
@@ -355,8 +361,8 @@ ktest!(
 );
 
 ktest!(
-    fn review2_finding_two_blocked_traced_calls_share_one_owed_trap() {
-        // FINDING (the general form of the one above; fails on a35dff6):
+    fn review2_two_blocked_traced_calls_share_one_owed_trap() {
+        // Seen failing before the fix (the general form of the one above, on a35dff6):
         // two programs (reaper mode 10, twice) each block in a traced
         // wait; the second block's `trace::cancel` overwrites ORPHANED, so
         // the first program is killed for the `#DB` the kernel owed it
@@ -396,7 +402,7 @@ ktest!(
         );
         ensure!(
             status_a != KILLED && status_b != KILLED,
-            "FINDING: of two programs whose traced waits blocked at once, one was killed (statuses {status_a}, {status_b}) for the #DB the kernel owed it: trace::ORPHANED holds one thread"
+            "of two programs whose traced waits blocked at once, one was killed (statuses {status_a}, {status_b}) for the #DB the kernel owed it: trace::ORPHANED holds one thread"
         );
         ensure_eq!((status_a, status_b), (0, 0));
         kernel_carries_on()
