@@ -18,4 +18,4 @@ pub use quantum::{
     MAX_QUANTUM_US, MIN_QUANTUM_US,
 };
 pub use ready_queue::{QueueFull, ReadyQueue};
-pub use sleep_queue::SleepQueue;
+pub use sleep_queue::{deadline_after, SleepQueue};

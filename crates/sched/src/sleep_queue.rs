@@ -16,6 +16,16 @@ use alloc::vec::Vec;
 
 use crate::QueueFull;
 
+/// The clock value `ns` nanoseconds after `now` on a clock of `hz` ticks
+/// per second, rounded up (a sleep never ends early), saturating at
+/// `u64::MAX`. With `hz` 0 (an uncalibrated clock) the deadline is `now`.
+pub fn deadline_after(now: u64, ns: u64, hz: u64) -> u64 {
+    let ticks = u128::from(ns)
+        .saturating_mul(u128::from(hz))
+        .div_ceil(1_000_000_000);
+    now.saturating_add(u64::try_from(ticks).unwrap_or(u64::MAX))
+}
+
 /// One sleeper: when it wakes, the order it came in, who it is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Sleeper<T> {
@@ -126,6 +136,21 @@ mod tests {
     use super::*;
     use alloc::vec::Vec;
     use proptest::prelude::*;
+
+    #[test]
+    fn deadlines_round_up_and_saturate() {
+        assert_eq!(deadline_after(100, 1, 1_000_000_000), 101);
+        assert_eq!(deadline_after(0, 1, 3_000_000_000), 3);
+        assert_eq!(
+            deadline_after(0, 1, 999_999_999),
+            1,
+            "a part tick is a tick"
+        );
+        assert_eq!(deadline_after(0, 0, 2_000_000_000), 0);
+        assert_eq!(deadline_after(u64::MAX - 1, 10, 1_000_000_000), u64::MAX);
+        assert_eq!(deadline_after(5, u64::MAX, u64::MAX), u64::MAX);
+        assert_eq!(deadline_after(7, 1_000, 0), 7);
+    }
 
     #[test]
     fn wakes_in_deadline_order_then_arrival_order() {

@@ -52,9 +52,10 @@ pub struct SemaphoreWord {
 impl SemaphoreWord {
     /// Splits a cell value.
     pub const fn from_bits(bits: u64) -> Self {
+        let [c0, c1, c2, c3, w0, w1, w2, w3] = bits.to_le_bytes();
         Self {
-            count: bits as u32,
-            waiters: (bits >> 32) as u32,
+            count: u32::from_le_bytes([c0, c1, c2, c3]),
+            waiters: u32::from_le_bytes([w0, w1, w2, w3]),
         }
     }
 
@@ -163,7 +164,7 @@ impl Semaphore {
                 let mut w = SemaphoreWord::from_bits(bits);
                 acquired = w.count > 0;
                 if acquired {
-                    w.count -= 1;
+                    w.count = w.count.saturating_sub(1);
                 } else {
                     w.waiters = w.waiters.saturating_add(1);
                 }

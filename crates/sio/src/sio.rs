@@ -46,6 +46,10 @@ pub struct Sio<R> {
     /// The routines synthesized for this SIO, if any (owned here:
     /// `owner-holds-code`; the kernel retires them when it closes the SIO).
     pub routines: Option<R>,
+    /// A semaphore's routines in the tables of the other SCPUs of its
+    /// SMACH (thread id, routines); empty for every other SIO. The kernel
+    /// takes and retires them before [`close`](Self::close).
+    pub sharers: Vec<(u64, R)>,
 }
 
 /// Serial numbers of opens: never reused while the kernel runs.
@@ -117,6 +121,7 @@ impl<R> Sio<R> {
             opener: None,
             is_shared: false,
             routines: None,
+            sharers: Vec::new(),
         })
     }
 

@@ -10,7 +10,7 @@ fn fast_p(s: &Semaphore) -> bool {
     let cell = s.cell();
     let mut old = cell.load(Ordering::Relaxed);
     loop {
-        if old as u32 == 0 {
+        if SemaphoreWord::from_bits(old).count == 0 {
             return false;
         }
         match cell.compare_exchange(old, old - 1, Ordering::AcqRel, Ordering::Relaxed) {
@@ -26,7 +26,7 @@ fn fast_v(s: &Semaphore) -> bool {
     let mut old = cell.load(Ordering::Relaxed);
     loop {
         // `lea ecx, [rax+1]; cmp rcx, rax; jbe slow`
-        let new = u64::from((old as u32).wrapping_add(1));
+        let new = u64::from(SemaphoreWord::from_bits(old).count.wrapping_add(1));
         if new <= old {
             return false;
         }
