@@ -26,7 +26,14 @@
 //! masked (every kernel call) the two paths never interleave anyway; on
 //! SMP the cell's single-word protocol still holds, and the slow paths
 //! serialize on the kernel lock (the FIFO and the "granted" set are only
-//! touched under it).
+//! touched under it). What SMP would still need: the waiter count must be
+//! raised in the cell *before* the slow P releases the lock and blocks (it
+//! is: one compare-exchange decides unit-or-wait), the block must be in the
+//! same critical section as that decision (`scheduler::block_current_unless`
+//! does it), and waking an SCPU that another CPU is about to switch away
+//! from needs that CPU's switch to be complete before the woken SCPU runs
+//! elsewhere (a per-thread "on CPU" flag, or an IPI); the fast paths need
+//! nothing more (`lock cmpxchg` is the whole protocol).
 //!
 //! A woken waiter does not race for the unit: V records it as *granted*;
 //! its P consumes the grant when it runs again. A waiter that leaves
