@@ -59,6 +59,12 @@ const MUTEX_ROUNDS: u64 = 200;
 const PINGPONG_ROUNDS: u64 = 25_000;
 const YIELD_ROUNDS: u64 = 2_000;
 
+/// `value mod len` as an index.
+fn slot(value: u64, len: usize) -> usize {
+    // The remainder is below `len`, a usize.
+    usize::try_from(value % len as u64).unwrap_or(0)
+}
+
 fn sem(cell: &AtomicU32) -> Sio {
     Sio::from_handle(Handle::new(cell.load(Ordering::Relaxed)))
 }
@@ -87,7 +93,7 @@ fn start(entry: extern "C" fn(u64) -> !, priority: u32, quantum_us: u32) -> Opti
 
 /// The calling worker's own SCPU (waits for its creator to publish it).
 fn own(index: u64) -> Scpu {
-    let cell = &SELF_HANDLES[index as usize % THREADS];
+    let cell = &SELF_HANDLES[slot(index, THREADS)];
     loop {
         let h = cell.load(Ordering::Acquire);
         if h != 0 {
@@ -189,7 +195,7 @@ extern "C" fn producer(index: u64) -> ! {
         let item = index * 1_000_000 + i + 1;
         let ok = slots.p().is_ok() && mutex.p().is_ok();
         let at = HEAD.load(Ordering::Relaxed);
-        RING[at as usize % RING_SLOTS].store(item, Ordering::Relaxed);
+        RING[slot(at, RING_SLOTS)].store(item, Ordering::Relaxed);
         HEAD.store(at + 1, Ordering::Relaxed);
         if !(ok && mutex.v().is_ok() && items.v().is_ok()) {
             fail(format_args!("producer {index}: a P or V failed"));
@@ -203,7 +209,7 @@ extern "C" fn consumer(index: u64) -> ! {
     for _ in 0..ITEMS {
         let ok = items.p().is_ok() && mutex.p().is_ok();
         let at = TAIL.load(Ordering::Relaxed);
-        let item = RING[at as usize % RING_SLOTS].load(Ordering::Relaxed);
+        let item = RING[slot(at, RING_SLOTS)].load(Ordering::Relaxed);
         TAIL.store(at + 1, Ordering::Relaxed);
         SUM.fetch_add(item, Ordering::Relaxed);
         COUNTER.fetch_add(1, Ordering::Relaxed);
@@ -540,7 +546,7 @@ fn hostile() {
 }
 
 fn child(handle: u64) -> i32 {
-    let s = Sio::from_handle(Handle::new(handle as u32));
+    let s = Sio::from_handle(Handle::new(u32::try_from(handle).unwrap_or(u32::MAX)));
     let r = (s.p(), s.v());
     if r == (Err(SysError::BadHandle), Err(SysError::BadHandle)) {
         0
