@@ -91,6 +91,7 @@ pub const USER_PROGRAMS: &[&str] = &[
     "regcheck",
     "memhog",
     "cpuhog",
+    "semtest",
     "racer",
     "reaper",
     "lenguard",

@@ -46,7 +46,9 @@ pub use flags::{OpenFlags, Prot, SmachCreateFlags, SmemCreateFlags, TtyMode};
 pub use handle::Handle;
 pub use info::{ScpuInfo, SioInfo, SmachInfo, SmemInfo};
 pub use kind::Kind;
-pub use reconfigure::{ScpuReconfigure, SioReconfigure, SmachReconfigure, SmemReconfigure};
+pub use reconfigure::{
+    ScpuReconfigure, SioReconfigure, SmachReconfigure, SmemReconfigure, MAX_SLEEP_NS,
+};
 pub use selector::{QuerySelector, ScpuSelector, SioSelector, SmachSelector, SmemSelector, Whence};
 pub use state::{ScpuState, SioKind, SmachState};
 pub use user_range::{UserRange, PAGE_SIZE, USER_END};

@@ -70,7 +70,16 @@ impl SmachReconfigure {
     }
 }
 
+/// Longest [`ScpuReconfigure::Sleep`]: 2^48 ns (about 3.3 days of guest
+/// time). Longer requests fail with [`SysError::BadValue`] rather than
+/// mean "forever": a thread that wants to wait for an event waits on a
+/// semaphore.
+pub const MAX_SLEEP_NS: u64 = 1 << 48;
+
 /// `reconfigure` on an SCPU. Each returns 0.
+///
+/// `Yield` and `Sleep` act on the caller itself: on another SCPU's handle
+/// (or a kernel thread) they fail with [`SysError::NotPermitted`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ScpuReconfigure {
     /// Stop the thread.
@@ -84,6 +93,13 @@ pub enum ScpuReconfigure {
         /// Microseconds, non-zero.
         quantum_us: u32,
     },
+    /// Give up the CPU to the other ready SCPUs (own SCPU only).
+    Yield,
+    /// Block for at least `ns` nanoseconds of guest time (own SCPU only).
+    Sleep {
+        /// Nanoseconds, at most [`MAX_SLEEP_NS`]; 0 is a yield.
+        ns: u64,
+    },
 }
 
 impl ScpuReconfigure {
@@ -91,9 +107,13 @@ impl ScpuReconfigure {
     ///
     /// # Errors
     /// [`SysError::BadSelector`] for an unknown selector;
-    /// [`SysError::BadValue`] for a value past `u32::MAX` or a zero quantum.
+    /// [`SysError::BadValue`] for a value past `u32::MAX`, a zero quantum
+    /// or a sleep past [`MAX_SLEEP_NS`].
     pub fn decode(selector: u64, value: u64, _value2: u64) -> Result<Self, SysError> {
         Ok(match ScpuSelector::try_from(selector)? {
+            ScpuSelector::Yield => Self::Yield,
+            ScpuSelector::Sleep if value > MAX_SLEEP_NS => return Err(SysError::BadValue),
+            ScpuSelector::Sleep => Self::Sleep { ns: value },
             ScpuSelector::Suspend => Self::Suspend,
             ScpuSelector::Resume => Self::Resume,
             ScpuSelector::Priority => Self::Priority(value_u32(value)?),
@@ -112,6 +132,8 @@ impl ScpuReconfigure {
             Self::Resume => ScpuSelector::Resume,
             Self::Priority(_) => ScpuSelector::Priority,
             Self::Quantum { .. } => ScpuSelector::Quantum,
+            Self::Yield => ScpuSelector::Yield,
+            Self::Sleep { .. } => ScpuSelector::Sleep,
         }
     }
 
@@ -120,7 +142,8 @@ impl ScpuReconfigure {
     pub const fn to_registers(self) -> [u64; 3] {
         let value = match self {
             Self::Priority(value) | Self::Quantum { quantum_us: value } => value as u64,
-            Self::Suspend | Self::Resume => 0,
+            Self::Sleep { ns } => ns,
+            Self::Suspend | Self::Resume | Self::Yield => 0,
         };
         [self.selector().number() as u64, value, 0]
     }

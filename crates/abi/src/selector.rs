@@ -40,6 +40,14 @@ numbered_enum! {
         Priority = 2,
         /// Set its time slice in microseconds (`rsi`, non-zero).
         Quantum = 3,
+        /// Own SCPU only: give up the CPU; the caller goes to the back of
+        /// the ready queue and runs again after every other ready SCPU had
+        /// its turn (returns at once if none is ready). Returns 0.
+        Yield = 4,
+        /// Own SCPU only: block for at least `rsi` nanoseconds of guest
+        /// time (TSC), at most [`MAX_SLEEP_NS`](crate::MAX_SLEEP_NS);
+        /// `0` is a [`Yield`](Self::Yield). Returns 0.
+        Sleep = 5,
     }
 }
 

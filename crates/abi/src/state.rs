@@ -24,7 +24,8 @@ numbered_enum! {
         Ready = 0,
         /// On a CPU (the caller, when it queries itself).
         Running = 1,
-        /// Waiting for an event (input, a child's exit).
+        /// Waiting for an event (input, a child's exit, a semaphore, the
+        /// end of a sleep).
         Blocked = 2,
         /// Stopped by `reconfigure(Suspend)` until `Resume`.
         Suspended = 3,
@@ -48,5 +49,8 @@ numbered_enum! {
         Mem = 4,
         /// The console (`/dev/tty`, handle 1).
         Tty = 5,
+        /// A counting semaphore (`/dev/semaphore`, a new one per open):
+        /// `read` is P, `write` is V.
+        Semaphore = 6,
     }
 }

@@ -202,10 +202,12 @@ fn reconfigure(handle: Handle, a: [u64; 5]) -> Result<u64, SysError> {
             let request = SmachReconfigure::decode(a[0], a[1], a[2])?;
             smach::reconfigure(handle, request)
         }
-        Kind::Scpu => {
-            let request = ScpuReconfigure::decode(a[0], a[1], a[2])?;
-            state::with(|core| scpu_calls::reconfigure(core, handle, request))
-        }
+        Kind::Scpu => match ScpuReconfigure::decode(a[0], a[1], a[2])? {
+            request @ (ScpuReconfigure::Yield | ScpuReconfigure::Sleep { .. }) => {
+                scpu_calls::yield_or_sleep(handle, request)
+            }
+            request => state::with(|core| scpu_calls::reconfigure(core, handle, request)),
+        },
         Kind::Smem => {
             let SmemReconfigure::Protect(prot) = SmemReconfigure::decode(a[0], a[1], a[2])?;
             state::with(|core| smem_calls::protect(core, handle, prot))

@@ -95,6 +95,7 @@ pub fn init(initrd: Option<&[u8]>, options: CoreOptions) {
         smachs: sk_smach::IdMap::new(),
         threads,
         ready: sk_sched::ReadyQueue::new(),
+        sleepers: sk_sched::SleepQueue::new(),
         current: boot_id,
         current_smach: None,
         idle: idle_id,

@@ -2,6 +2,16 @@
 //! preemption on the APIC timer when a thread's quantum runs out, blocking
 //! and waking, and the context switch.
 //!
+//! Sleeping and blocking on a semaphore leave the ready queue (the thread
+//! is `Blocked`; [`block_current_unless`] decides and blocks in one
+//! critical section, so no wake-up can fall between). Timed wake-ups come
+//! from `core.sleepers` (`sk_sched::SleepQueue`, TSC deadlines), checked on
+//! every timer tick. **Idle** is explicit: when nothing is ready,
+//! `pick_next` returns the idle thread, which halts until an interrupt and
+//! yields as soon as anything is ready (`thread::idle_loop`); a sleeper's
+//! deadline is noticed on the next tick, so a sleep ends within one tick
+//! period after its deadline.
+//!
 //! Owns the switch protocol: decide under the kernel lock (pick the next
 //! thread, make its address space and kernel stack current), then release
 //! the lock and switch contexts. The policy (round robin, quanta scaled by
@@ -161,6 +171,61 @@ pub(crate) fn block_current() {
     switch(pair);
 }
 
+/// Runs `decide` under the kernel lock: `Ok(true)` means the caller's
+/// condition holds and it goes on; `Ok(false)` means it must wait, and it
+/// is blocked in the same critical section (a wake-up cannot fall between
+/// the decision and the block) and switched away from; this returns once
+/// it was woken and rescheduled, and the caller decides again (in a loop).
+/// Errors from `decide` come back without blocking.
+///
+/// The semaphore's P and `sleep` use it; the executable ring can take it
+/// over by replacing the block (set Blocked + `prepare_switch`) with an
+/// unlink of the thread's switch code.
+pub(crate) fn block_current_unless(
+    decide: impl FnOnce(&mut Core) -> Result<bool, sk_abi::SysError>,
+) -> Result<bool, sk_abi::SysError> {
+    let mut pair = None;
+    let done = state::with(|core| {
+        let done = decide(core)?;
+        if !done {
+            let current = core.current;
+            if let Some(t) = core.threads.get_mut(&current) {
+                t.scpu.set_state(ScpuState::Blocked);
+            }
+            pair = prepare_switch(core);
+        }
+        Ok(done)
+    })?;
+    switch(pair);
+    Ok(done)
+}
+
+/// Blocks the current thread for at least `ns` nanoseconds of guest time
+/// (TSC): it sleeps until the first timer tick at or after its deadline.
+/// A resume after a suspend, or any other early wake, sleeps again.
+///
+/// # Errors
+/// [`sk_abi::SysError::NoMemory`] if the sleep queue cannot grow.
+pub(crate) fn sleep_current(ns: u64) -> Result<(), sk_abi::SysError> {
+    let start = sk_machine::cpu::rdtsc();
+    let deadline = sk_sched::deadline_after(start, ns, sk_machine::tsc::frequency_hz());
+    loop {
+        let done = block_current_unless(|core| {
+            if sk_machine::cpu::rdtsc() >= deadline {
+                return Ok(true);
+            }
+            let current = core.current;
+            core.sleepers
+                .push(current, deadline)
+                .map_err(|_| sk_abi::SysError::NoMemory)?;
+            Ok(false)
+        })?;
+        if done {
+            return Ok(());
+        }
+    }
+}
+
 /// Makes a blocked thread ready.
 pub(crate) fn wake(core: &mut Core, id: ThreadId) {
     if core
@@ -184,6 +249,13 @@ fn on_timer(frame: &mut TrapFrame) {
     crate::devices::poll_console_input();
     // Count the tick against the running thread whatever it was doing.
     let expired = state::with(|core| {
+        // Timed wake-ups first: a sleeper due now may take the CPU below.
+        if core.sleepers.next_deadline().is_some() {
+            let now = sk_machine::cpu::rdtsc();
+            while let Some(id) = core.sleepers.pop_due(now) {
+                wake(core, id);
+            }
+        }
         let current = core.current;
         match core.threads.get_mut(&current) {
             Some(t) if current != core.idle => {

@@ -41,6 +41,8 @@ pub(crate) fn start(core: &mut Core, smach: u64, thread: Thread) -> Result<(), S
         return Err(e);
     }
     scheduler::make_ready(core, tid);
+    // Its table gets the SMACH's semaphore routines.
+    crate::synthesis::on_thread_joined(core, smach);
     Ok(())
 }
 
@@ -59,17 +61,55 @@ pub(crate) fn kill(core: &mut Core, tid: ThreadId) {
 }
 
 /// Everything but the thread table that may still name thread `tid`, once
-/// it is gone: the ready queue, the console's readers, every program's
-/// list of threads waiting for it to exit, the instruction counter, the
-/// routines synthesized for it.
+/// it is gone: the ready queue, the sleep queue, the semaphores it waits
+/// on (a grant it did not consume passes to the next waiter), the
+/// console's readers, every program's list of threads waiting for it to
+/// exit, the instruction counter, the routines synthesized for it.
 pub(crate) fn forget(core: &mut Core, tid: ThreadId) {
     core.ready.remove(tid);
+    core.sleepers.remove(tid);
+    // A thread waits on at most one semaphore (it is blocked in its P),
+    // so at most one grant passes on.
+    let mut passed_to = None;
+    for smach in core.smachs.values_mut() {
+        for (_, object) in smach.handles.iter_mut() {
+            if let Some(semaphore) = object.as_sio_mut().and_then(|s| s.semaphore_mut()) {
+                if let Some(next) = semaphore.cancel(tid) {
+                    passed_to = Some(next);
+                }
+            }
+        }
+    }
+    if let Some(next) = passed_to {
+        scheduler::wake(core, next);
+    }
     core.devices.forget_reader(tid);
     for smach in core.smachs.values_mut() {
         smach.waiters.retain(|&t| t != tid);
     }
     crate::trace::forget_thread(tid);
     crate::synthesis::on_thread_gone(core, tid);
+}
+
+/// `reconfigure(Yield | Sleep)` on an SCPU handle: only on the caller's
+/// own (else [`SysError::NotPermitted`]); the waiting happens here, off
+/// the kernel lock. `Sleep { ns: 0 }` is a yield.
+pub(crate) fn yield_or_sleep(handle: Handle, request: ScpuReconfigure) -> Result<u64, SysError> {
+    crate::state::with(|core| {
+        let current = core.current;
+        let tid = match core.current_smach()?.handles.get(handle)? {
+            Object::Scpu(tid) => *tid,
+            _ => return Err(SysError::WrongKind),
+        };
+        let thread = core.threads.get_mut(&tid).ok_or(SysError::BadHandle)?;
+        // The rule (own SCPU only) is sk-scpu's.
+        thread.scpu.reconfigure(request, tid == current).map(drop)
+    })?;
+    match request {
+        ScpuReconfigure::Sleep { ns } if ns > 0 => scheduler::sleep_current(ns)?,
+        _ => scheduler::yield_now(),
+    }
+    Ok(0)
 }
 
 /// `terminate` on the caller's own SCPU handle: closes the handle and

@@ -13,7 +13,7 @@ use crate::user_memory::KernelUserMemory;
 use crate::{scheduler, synthesis};
 use sk_abi::{Handle, OpenFlags, SioReconfigure, SysError};
 use sk_fs::Cut;
-use sk_sio::{transfer_in_chunks, Piece, ReadOutcome, Reconfigured, Sio, Step};
+use sk_sio::{transfer_in_chunks, POutcome, Piece, ReadOutcome, Reconfigured, Sio, Step};
 
 fn console_out(bytes: &[u8]) {
     sk_machine::serial::write_bytes(bytes);
@@ -53,8 +53,7 @@ pub(crate) fn open(
         }
         Err((e, object)) => {
             if let Object::Sio(sio) = object {
-                let routines = sio.close(&mut core.fs);
-                synthesis::retire(core, routines);
+                synthesis::close_sio(core, sio);
             }
             Err(e)
         }
@@ -114,11 +113,17 @@ fn read_piece(
     whole: (u64, u64),
     offset: u64,
     serial: &mut Option<u64>,
+    is_semaphore: &mut bool,
 ) -> Result<Step, SysError> {
     let (buf, len) = (whole.0.wrapping_add(offset), whole.1.saturating_sub(offset));
     state::with(|core| {
         let current = core.current;
         let (outcome, asked) = with_sio(core, handle, |sio, fs, devices| {
+            if sio.semaphore().is_some() {
+                // P, not a byte transfer: end this one at once.
+                *is_semaphore = true;
+                return Ok((ReadOutcome::Data(0), 1));
+            }
             same_open(sio, false, whole, serial)?;
             let asked = sio.piece_len(false, len);
             sio.read(fs, devices, &mut KernelUserMemory, buf, asked)
@@ -166,11 +171,15 @@ pub(crate) fn read(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError> 
     // reader was blocked must not move the read to another object.
     let mut serial = None;
     loop {
+        let mut is_semaphore = false;
         let moved = transfer_in_chunks(
             len,
-            |offset, _| read_piece(handle, (buf, len), offset, &mut serial),
+            |offset, _| read_piece(handle, (buf, len), offset, &mut serial, &mut is_semaphore),
             scheduler::preemption_point,
         )?;
+        if is_semaphore {
+            return semaphore_p(handle);
+        }
         match moved {
             Piece::Done(n) => return Ok(n),
             Piece::WouldBlock => scheduler::block_current(),
@@ -193,11 +202,20 @@ pub(crate) fn write(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError>
     #[cfg(feature = "ktest")]
     crate::testing::leak_if_injected();
     let mut serial = None;
+    let mut is_semaphore = false;
     let moved = transfer_in_chunks(
         len,
         |offset, remaining| {
             state::with(|core| {
                 with_sio(core, handle, |sio, fs, devices| {
+                    if sio.semaphore().is_some() {
+                        // V, not a byte transfer: end this one at once.
+                        is_semaphore = true;
+                        return Ok(Step {
+                            outcome: Piece::Done(0),
+                            asked: 1,
+                        });
+                    }
                     same_open(sio, true, (buf, len), &mut serial)?;
                     let asked = sio.piece_len(true, remaining);
                     let outcome = match sio.write_step(
@@ -220,10 +238,60 @@ pub(crate) fn write(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError>
         },
         scheduler::preemption_point,
     )?;
+    if is_semaphore {
+        return semaphore_v(handle);
+    }
     match moved {
         Piece::Done(n) => Ok(n),
         Piece::WouldBlock | Piece::Prepared => Ok(0),
     }
+}
+
+/// The generic P on the semaphore at `handle` (the synthesized P's slow
+/// path too): takes a unit or the grant a V left, else queues the caller
+/// and blocks until a V hands it a unit. Returns 0. The buffer and length
+/// of the `read` are ignored, as by the synthesized P.
+///
+/// A handle closed while the caller waits (or closed and reused by another
+/// open) fails the P with [`SysError::BadHandle`]: the close woke it.
+fn semaphore_p(handle: Handle) -> Result<u64, SysError> {
+    let mut serial = None;
+    loop {
+        let acquired = scheduler::block_current_unless(|core| {
+            let current = core.current;
+            let sio = core
+                .current_smach()?
+                .handles
+                .get_mut(handle)?
+                .as_sio_mut()
+                .ok_or(SysError::WrongKind)?;
+            if *serial.get_or_insert(sio.serial()) != sio.serial() {
+                return Err(SysError::BadHandle);
+            }
+            Ok(sio.semaphore_p(current)? == POutcome::Acquired)
+        })?;
+        if acquired {
+            return Ok(0);
+        }
+    }
+}
+
+/// The generic V on the semaphore at `handle`: hands the unit to the
+/// first waiter and wakes it, else adds it to the count. Returns 0; the
+/// buffer and length are ignored.
+fn semaphore_v(handle: Handle) -> Result<u64, SysError> {
+    state::with(|core| {
+        let sio = core
+            .current_smach()?
+            .handles
+            .get_mut(handle)?
+            .as_sio_mut()
+            .ok_or(SysError::WrongKind)?;
+        if let Some(waiter) = sio.semaphore_v()? {
+            scheduler::wake(core, waiter);
+        }
+        Ok(0)
+    })
 }
 
 /// `reconfigure` on an SIO: seek, or the console's mode.

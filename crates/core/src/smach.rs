@@ -103,8 +103,7 @@ fn build(core: &mut Core, smach: &mut Smach, bytes: &[u8], arg: u64) -> Result<T
         .install_at(Handle::CONSOLE, Object::Sio(console))
     {
         if let Object::Sio(sio) = object {
-            let routines = sio.close(&mut core.fs);
-            synthesis::retire(core, routines);
+            synthesis::close_sio(core, sio);
         }
         return Err(e);
     }
@@ -140,10 +139,7 @@ pub(crate) fn create_child(
 /// table.
 pub(crate) fn close_object(core: &mut Core, owner: SmachId, _handle: Handle, object: Object) {
     match object {
-        Object::Sio(sio) => {
-            let routines = sio.close(&mut core.fs);
-            synthesis::retire(core, routines);
-        }
+        Object::Sio(sio) => synthesis::close_sio(core, sio),
         Object::Smem(region) => smem_calls::terminate(core, owner, region),
         Object::Scpu(tid) => scpu_calls::kill(core, tid),
         Object::Smach(child) if child != owner => release(core, child),

@@ -15,7 +15,7 @@ use crate::thread::Thread;
 use alloc::sync::Arc;
 use sk_fs::FileSystem;
 use sk_machine::context::Context;
-use sk_sched::ReadyQueue;
+use sk_sched::{ReadyQueue, SleepQueue};
 use sk_sio::Devices;
 use sk_smach::IdMap;
 use spin::Mutex;
@@ -40,6 +40,8 @@ pub(crate) struct Core {
     pub(crate) smachs: IdMap<Smach>,
     pub(crate) threads: IdMap<Thread>,
     pub(crate) ready: ReadyQueue<ThreadId>,
+    /// Threads in `sleep`, by TSC deadline (woken by the timer hook).
+    pub(crate) sleepers: SleepQueue<ThreadId>,
     pub(crate) current: ThreadId,
     /// The running thread's SMACH (kept with `current`: every call needs it).
     pub(crate) current_smach: Option<SmachId>,

@@ -11,6 +11,12 @@
 //! and install, one atomic store per slot, retire); `thread_entry.rs` owns
 //! the per-thread tables and stubs, `routines_text.rs` the `Routines` text.
 //!
+//! A semaphore's P and V go in the table of *every* SCPU of its SMACH:
+//! the opener's in `sio.routines`, the others' in `sio.sharers` (one
+//! `SioRoutines` per thread, each planned with that thread as `owner`);
+//! they are replanned when an SCPU joins the SMACH or leaves it, and all
+//! retired at close ([`close_sio`]), which also wakes the waiters.
+//!
 //! When facts change, the SIOs concerned are replanned: at open, at the
 //! first use by a second SCPU, after every file-system event on their file
 //! (growth past capacity, truncate, unlink, free, rename: drained at every
@@ -137,6 +143,9 @@ pub(crate) fn facts(
             }
         }
         Target::Dir(_) => SioTarget::Dir,
+        Target::Semaphore(semaphore) => SioTarget::Semaphore {
+            cell: semaphore.cell() as *const AtomicU64 as u64,
+        },
     };
     let flags = sio.flags();
     SioFacts {
@@ -163,14 +172,92 @@ pub(crate) fn replan(core: &mut Core, me: SmachId, handle: Handle) {
         threads,
         ..
     } = core;
-    let Some(Ok(Object::Sio(sio))) = smachs.get_mut(&me).map(|s| s.handles.get_mut(handle)) else {
+    let Some(smach) = smachs.get_mut(&me) else {
+        return;
+    };
+    // The SCPUs of the SMACH with a table (a semaphore's routines go in
+    // each); at most MAX_SCPUS_PER_SMACH.
+    let mut members: Vec<ThreadId> = Vec::new();
+    if members.try_reserve(smach.threads.len()).is_ok() {
+        members.extend(
+            smach
+                .threads
+                .iter()
+                .copied()
+                .filter(|t| threads.get(t).is_some_and(|t| t.synth.is_some())),
+        );
+    }
+    let Ok(Object::Sio(sio)) = smach.handles.get_mut(handle) else {
         return;
     };
     let facts = facts(fs, devices, threads, sio, handle);
+    let env = env();
+    let mut mech = KernelMechanism { threads };
     let routines = sio.routines.get_or_insert_with(Default::default);
-    if let Err(e) = routines.replan(&facts, &env(), &mut KernelMechanism { threads }) {
+    if let Err(e) = routines.replan(&facts, &env, &mut mech) {
         // The slot stays generic; the next replan tries again.
         log::debug!("no synthesized routine for handle {}: {e}", handle.index());
+    }
+    if sio.semaphore().is_none() {
+        return;
+    }
+    // Every other member gets its own slots (same plan, its table).
+    for &member in &members {
+        if Some(member) != facts.owner
+            && !sio.sharers.iter().any(|(t, _)| *t == member)
+            && sio.sharers.try_reserve(1).is_ok()
+        {
+            sio.sharers.push((member, Default::default()));
+        }
+    }
+    sio.sharers.retain_mut(|(thread, routines)| {
+        let is_member = members.contains(thread) && Some(*thread) != facts.owner;
+        let facts = SioFacts {
+            owner: is_member.then_some(*thread),
+            ..facts
+        };
+        // Not a member any more: the replan leaves its slots and retires
+        // the code, and the entry goes.
+        if let Err(e) = routines.replan(&facts, &env, &mut mech) {
+            log::debug!("no semaphore routine for thread {thread}: {e}");
+        }
+        is_member
+    });
+}
+
+/// Closes an SIO taken out of its handle table: a semaphore's waiters
+/// are woken (their P finds the handle gone and fails with `BadHandle`),
+/// every routine it holds in any table is retired, the SIO is closed.
+pub(crate) fn close_sio(core: &mut Core, mut sio: Sio) {
+    if let Some(semaphore) = sio.semaphore_mut() {
+        for waiter in semaphore.drain() {
+            crate::scheduler::wake(core, waiter);
+        }
+    }
+    let sharers = core::mem::take(&mut sio.sharers);
+    for (_, routines) in sharers {
+        retire(core, Some(routines));
+    }
+    let routines = sio.close(&mut core.fs);
+    retire(core, routines);
+}
+
+/// A thread joined SMACH `smach`: its table gets the SMACH's semaphores.
+pub(crate) fn on_thread_joined(core: &mut Core, smach: SmachId) {
+    if !config().enabled {
+        return;
+    }
+    let mut hits: Vec<Handle> = Vec::new();
+    if let Some(s) = core.smachs.get(&smach) {
+        for (handle, object) in s.handles.iter() {
+            let is_semaphore = object.as_sio().is_some_and(|s| s.semaphore().is_some());
+            if is_semaphore && hits.try_reserve(1).is_ok() {
+                hits.push(handle);
+            }
+        }
+    }
+    for handle in hits {
+        replan(core, smach, handle);
     }
 }
 
@@ -222,7 +309,8 @@ pub(crate) fn on_tty_mode_change(core: &mut Core) {
 /// their code is retired now rather than at close.
 pub(crate) fn on_thread_gone(core: &mut Core, tid: ThreadId) {
     replan_where(core, |sio| {
-        sio.opener() == Some(tid) && sio.routines.is_some()
+        (sio.opener() == Some(tid) && sio.routines.is_some())
+            || sio.sharers.iter().any(|(t, _)| *t == tid)
     });
 }
 
@@ -241,19 +329,28 @@ pub(crate) fn check_fresh(core: &Core) {
                 continue;
             };
             let facts = facts(&core.fs, &core.devices, &core.threads, sio, handle);
-            let plan = sk_synth::policy::plan(&facts, &env);
-            for op in Op::ALL {
-                if let Some(installed) = routines.installed(op) {
-                    let planned = match plan.slot(op) {
-                        sk_synth::policy::SlotPlan::Routine(spec) => Some(spec),
-                        _ => None,
-                    };
-                    assert!(
-                        planned == Some(installed.spec()),
-                        "stale routine {} for handle {} ({op:?}): planned {planned:?}",
-                        installed.spec().template().name,
-                        handle.index()
-                    );
+            let sharers = sio.sharers.iter().map(|(thread, routines)| {
+                let facts = SioFacts {
+                    owner: Some(*thread),
+                    ..facts
+                };
+                (facts, routines)
+            });
+            for (facts, routines) in core::iter::once((facts, routines)).chain(sharers) {
+                let plan = sk_synth::policy::plan(&facts, &env);
+                for op in Op::ALL {
+                    if let Some(installed) = routines.installed(op) {
+                        let planned = match plan.slot(op) {
+                            sk_synth::policy::SlotPlan::Routine(spec) => Some(spec),
+                            _ => None,
+                        };
+                        assert!(
+                            planned == Some(installed.spec()),
+                            "stale routine {} for handle {} ({op:?}): planned {planned:?}",
+                            installed.spec().template().name,
+                            handle.index()
+                        );
+                    }
                 }
             }
         }

@@ -133,7 +133,8 @@ impl Scpu {
     ///
     /// # Errors
     /// [`SysError::BadValue`] for a priority above 7;
-    /// [`SysError::Busy`] for suspending oneself.
+    /// [`SysError::Busy`] for suspending oneself;
+    /// [`SysError::NotPermitted`] for yield or sleep on another SCPU.
     pub fn reconfigure(
         &mut self,
         request: ScpuReconfigure,
@@ -162,6 +163,12 @@ impl Scpu {
                 Ok(Transition::Ready)
             }
             ScpuReconfigure::Resume => Ok(Transition::None),
+            // The scheduler does the waiting (the kernel's
+            // `scpu_calls::yield_or_sleep`); here only the rule.
+            ScpuReconfigure::Yield | ScpuReconfigure::Sleep { .. } if is_current => {
+                Ok(Transition::None)
+            }
+            ScpuReconfigure::Yield | ScpuReconfigure::Sleep { .. } => Err(SysError::NotPermitted),
         }
     }
 

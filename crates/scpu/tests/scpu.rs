@@ -322,6 +322,8 @@ fn request() -> impl Strategy<Value = ScpuReconfigure> {
             any::<u32>()
         ]
         .prop_map(|quantum_us| ScpuReconfigure::Quantum { quantum_us }),
+        Just(ScpuReconfigure::Yield),
+        any::<u64>().prop_map(|ns| ScpuReconfigure::Sleep { ns }),
     ]
 }
 
@@ -375,6 +377,11 @@ impl Model {
                 Ok(Transition::Ready)
             }
             ScpuReconfigure::Resume => Ok(Transition::None),
+            // Own SCPU only; nothing in the model changes (the scheduler waits).
+            ScpuReconfigure::Yield | ScpuReconfigure::Sleep { .. } if is_current => {
+                Ok(Transition::None)
+            }
+            ScpuReconfigure::Yield | ScpuReconfigure::Sleep { .. } => Err(SysError::NotPermitted),
         }
     }
 }

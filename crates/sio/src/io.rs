@@ -134,6 +134,9 @@ impl<R> Sio<R> {
                 Ok(ReadOutcome::Data(n))
             }
             Target::Dir(_) => Err(SysError::IsDir),
+            // P blocks: the kernel's semaphore path (`Sio::semaphore_p`)
+            // runs it, never this byte transfer.
+            Target::Semaphore(_) => Err(SysError::NotSupported),
         }
     }
 
@@ -214,6 +217,8 @@ impl<R> Sio<R> {
             Target::Null | Target::Zero => Ok(Piece::Done(len)),
             Target::Mem => Err(PartialWrite::nothing(SysError::NotPermitted)),
             Target::Dir(_) => Err(PartialWrite::nothing(SysError::IsDir)),
+            // V is `Sio::semaphore_v`, never this byte transfer.
+            Target::Semaphore(_) => Err(PartialWrite::nothing(SysError::NotSupported)),
             Target::Tty => {
                 let mut chunk = [0u8; BOUNCE_BYTES];
                 let mut done = 0u64;

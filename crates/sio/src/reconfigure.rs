@@ -56,7 +56,7 @@ impl<R> Sio<R> {
     /// As for [`Sio::reconfigure`].
     pub fn seek(&self, fs: &FileSystem, whence: Whence, offset: i64) -> Result<u64, SysError> {
         match self.target() {
-            Target::Null | Target::Zero => return Ok(0),
+            Target::Null | Target::Zero | Target::Semaphore(_) => return Ok(0),
             Target::Tty => return Err(SysError::NotSupported),
             _ => {}
         }

@@ -7,6 +7,7 @@
 //! writes are in `io.rs`, seek and mode changes in `reconfigure.rs`.
 
 use crate::fs_error;
+use crate::{POutcome, Semaphore};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -28,6 +29,9 @@ pub enum Target {
     File(OpenNode),
     /// A directory (open for `query`; reading it is an error).
     Dir(OpenNode),
+    /// `/dev/semaphore`: a counting semaphore, new at each open (`read` is
+    /// P, `write` is V: [`Sio::semaphore_p`], [`Sio::semaphore_v`]).
+    Semaphore(Semaphore),
 }
 
 /// An open SIO. `R` is the kernel's synthesized-routine state for it.
@@ -42,6 +46,10 @@ pub struct Sio<R> {
     /// The routines synthesized for this SIO, if any (owned here:
     /// `owner-holds-code`; the kernel retires them when it closes the SIO).
     pub routines: Option<R>,
+    /// A semaphore's routines in the tables of the other SCPUs of its
+    /// SMACH (thread id, routines); empty for every other SIO. The kernel
+    /// takes and retires them before [`close`](Self::close).
+    pub sharers: Vec<(u64, R)>,
 }
 
 /// Serial numbers of opens: never reused while the kernel runs.
@@ -102,6 +110,7 @@ impl<R> Sio<R> {
             "/dev/mem" if flags.contains(OpenFlags::WRITE) => return Err(SysError::NotPermitted),
             "/dev/mem" => Target::Mem,
             "/dev/tty" => Target::Tty,
+            SEMAPHORE_PATH => Target::Semaphore(Semaphore::new()?),
             _ => open_node(fs, path, flags)?,
         };
         Ok(Self {
@@ -112,6 +121,7 @@ impl<R> Sio<R> {
             opener: None,
             is_shared: false,
             routines: None,
+            sharers: Vec::new(),
         })
     }
 
@@ -200,13 +210,58 @@ impl<R> Sio<R> {
             Target::Tty => SioKind::Tty,
             Target::File(_) => SioKind::File,
             Target::Dir(_) => SioKind::Dir,
+            Target::Semaphore(_) => SioKind::Semaphore,
         }
+    }
+
+    /// The semaphore, if this SIO is one.
+    pub fn semaphore(&self) -> Option<&Semaphore> {
+        match &self.target {
+            Target::Semaphore(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The semaphore, if this SIO is one, for a change.
+    pub fn semaphore_mut(&mut self) -> Option<&mut Semaphore> {
+        match &mut self.target {
+            Target::Semaphore(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The generic P (`read` on a semaphore) by `thread`.
+    ///
+    /// # Errors
+    /// [`SysError::WrongKind`] if this SIO is no semaphore;
+    /// [`SysError::NotPermitted`] if not opened for reading;
+    /// [`SysError::NoMemory`].
+    pub fn semaphore_p(&mut self, thread: u64) -> Result<POutcome, SysError> {
+        if !self.flags.contains(OpenFlags::READ) {
+            return Err(SysError::NotPermitted);
+        }
+        self.semaphore_mut().ok_or(SysError::WrongKind)?.p(thread)
+    }
+
+    /// The generic V (`write` on a semaphore); returns the thread to wake.
+    ///
+    /// # Errors
+    /// [`SysError::WrongKind`] if this SIO is no semaphore;
+    /// [`SysError::NotPermitted`] if not opened for writing;
+    /// [`SysError::BadValue`] if the count is already `u32::MAX`.
+    pub fn semaphore_v(&mut self) -> Result<Option<u64>, SysError> {
+        if !self.flags.contains(OpenFlags::WRITE) {
+            return Err(SysError::NotPermitted);
+        }
+        self.semaphore_mut().ok_or(SysError::WrongKind)?.v()
     }
 
     /// Size as `query` and `seek(End)` see it.
     pub(crate) fn size(&self, fs: &FileSystem) -> u64 {
         match &self.target {
             Target::Mem => crate::DEV_MEM_BYTES,
+            // What `query` reports as a semaphore's size: its count.
+            Target::Semaphore(s) => u64::from(s.count()),
             Target::File(open) | Target::Dir(open) => {
                 fs.stat(open.node()).map_or(0, |s| s.size_bytes)
             }
@@ -227,8 +282,14 @@ impl<R> Sio<R> {
 
 /// Whether `path` names a device rather than the file system.
 fn is_device(path: &str) -> bool {
-    matches!(path, "/dev/null" | "/dev/zero" | "/dev/mem" | "/dev/tty")
+    matches!(
+        path,
+        "/dev/null" | "/dev/zero" | "/dev/mem" | "/dev/tty" | SEMAPHORE_PATH
+    )
 }
+
+/// The path whose every open makes a new semaphore.
+pub const SEMAPHORE_PATH: &str = "/dev/semaphore";
 
 fn open_node(fs: &mut FileSystem, path: &str, flags: OpenFlags) -> Result<Target, SysError> {
     let node = if flags.contains(OpenFlags::CREATE) {

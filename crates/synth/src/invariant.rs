@@ -19,6 +19,8 @@ pub enum DeviceKind {
     Mem,
     /// `/dev/tty` on a 16550 UART, in raw mode.
     RawTty,
+    /// `/dev/semaphore` (its cell's address baked in).
+    Semaphore,
 }
 
 /// A fact a routine assumes, with the values it was synthesized for.

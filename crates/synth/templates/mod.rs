@@ -23,6 +23,7 @@ mod error_stub;
 mod generic_trampoline;
 mod ram_file_read;
 mod ram_file_write;
+mod semaphore;
 pub mod taint;
 mod tty_write;
 mod user_range;
@@ -43,5 +44,7 @@ pub fn all() -> Result<Vec<TemplateSource>, IcedError> {
         error_stub::source()?,
         generic_trampoline::source()?,
         call_counter::source()?,
+        semaphore::p_source()?,
+        semaphore::v_source()?,
     ])
 }

@@ -49,6 +49,8 @@ enum Kind {
     Tty,
     File(usize),
     Dir,
+    /// `/dev/semaphore`: its routines survive sharing.
+    Semaphore,
 }
 
 #[derive(Clone, Debug)]
@@ -96,6 +98,7 @@ fn kind() -> impl Strategy<Value = Kind> {
         (0..FILES).prop_map(Kind::File),
         (0..FILES).prop_map(Kind::File),
         Just(Kind::Dir),
+        Just(Kind::Semaphore),
     ]
 }
 
@@ -191,6 +194,10 @@ impl World {
             },
             Kind::File(i) => SioTarget::File(self.files[i]),
             Kind::Dir => SioTarget::Dir,
+            // The cell is the SIO's own fixed cell, like the position.
+            Kind::Semaphore => SioTarget::Semaphore {
+                cell: sio.position_cell,
+            },
         };
         SioFacts {
             target,
@@ -511,6 +518,11 @@ fn the_model_world_produces_every_routine() {
             file: 1,
             moves: true,
         },
+        // Frees handle 1 (the table covers 0..4) for the semaphore.
+        Event::Close(1),
+        open(Kind::Semaphore, true),
+        // Shared by another thread: a semaphore keeps its routines.
+        Event::Use { pick: 1, thread: 3 },
     ] {
         world.apply(&event);
         world.check().unwrap();
@@ -522,11 +534,20 @@ fn the_model_world_produces_every_routine() {
         "generic_trampoline",
         "ram_file_read",
         "ram_file_write",
+        "semaphore_p",
+        "semaphore_v",
         "tty_write",
     ];
     assert_eq!(
         world.fake.templates.iter().copied().collect::<Vec<_>>(),
         expected
+    );
+    let semaphore = &world.sios[&1];
+    assert!(matches!(semaphore.kind, Kind::Semaphore) && semaphore.is_shared);
+    assert!(
+        semaphore.routines.installed(Op::Read).is_some()
+            && semaphore.routines.installed(Op::Write).is_some(),
+        "a shared semaphore keeps its P and V"
     );
     assert!(world.fake.verified > 0);
     assert_eq!(world.fake.install_calls - world.fake.installs, 2);

@@ -18,4 +18,5 @@ mod registers;
 mod regressions;
 mod review;
 mod review2;
+mod semaphores;
 mod time;

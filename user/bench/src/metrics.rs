@@ -67,6 +67,11 @@ pub const OPEN_SYNTHESIS_COST: Metric = Metric {
     label: "synthesis cost of one open of /dev/null (kernel's report)",
     is_optional: true,
 };
+/// V then P on an uncontended semaphore.
+pub const SEMAPHORE_PV: Metric = metric(
+    "semaphore_pv",
+    "uncontended V + P, /dev/semaphore (Linux: eventfd write + read)",
+);
 /// A compute-only loop: both systems must agree (a control).
 pub const COMPUTE_LOOP: Metric = metric(
     "compute_loop",
@@ -87,5 +92,6 @@ pub const METRICS: &[Metric] = &[
     OPEN_CLOSE_NULL,
     OPEN_CLOSE_FILE,
     OPEN_SYNTHESIS_COST,
+    SEMAPHORE_PV,
     COMPUTE_LOOP,
 ];

@@ -20,6 +20,7 @@
 //! | `open_close_null` | open `/dev/null` write-only and close it (Synthesis: includes synthesizing its write routine) |
 //! | `open_close_file` | open a RAM file read-only and close it (Synthesis: includes synthesizing its read routine) |
 //! | `open_synthesis_cost` | Synthesis only: the kernel's own report of what synthesizing the routines of a write-only `/dev/null` cost (`n/a` elsewhere) |
+//! | `semaphore_pv` | V then P on an uncontended semaphore (Synthesis: `/dev/semaphore`, a `write` and a `read`; Linux: an `eventfd`, `write` of 8 bytes then `read` of 8, the nearest kernel-mediated equivalent: `sem_post`/`sem_wait` never enter the kernel uncontended); one op = the pair |
 //! | `compute_loop` | 5-instruction integer loop, no system call: both systems run the same instructions |
 
 use core::fmt;
@@ -188,6 +189,10 @@ const METRICS: &[Metric] = &[
         run: open_synthesis_cost,
     },
     Metric {
+        name: metrics::SEMAPHORE_PV.name,
+        run: semaphore_pv,
+    },
+    Metric {
         name: metrics::COMPUTE_LOOP.name,
         run: compute_loop,
     },
@@ -260,6 +265,31 @@ fn close(file: File) -> Result<(), Failure> {
 /// Rewinds `file`.
 fn rewind(file: &File) -> Result<(), Failure> {
     file.rewind().map_err(|e| Failure::os("seek to 0", e))
+}
+
+/// V then P on an uncontended semaphore; the kernel count is V's plus P's.
+fn semaphore_pv(name: &'static str, sizes: &Sizes) -> Result<(), Failure> {
+    let semaphore = os::open_semaphore().map_err(|e| Failure::os("open semaphore", e))?;
+    let mut token = os::SEMAPHORE_TOKEN;
+    let len = token.len();
+    check("V", semaphore.write(&token), len)?;
+    check("P", semaphore.read(&mut token), len)?;
+    let stats = measure::repeat::<Failure>(sizes.calls, |n| {
+        Ok(timed_loop(n, || {
+            let _ = semaphore.write(&os::SEMAPHORE_TOKEN);
+            let _ = semaphore.read(&mut token);
+        }))
+    })?;
+    stats.print(name);
+    if os::HAS_KERNEL_TRACE {
+        let v = os::trace_call(TracedCall::Write(&semaphore, &os::SEMAPHORE_TOKEN));
+        let p = os::trace_call(TracedCall::Read(&semaphore, &mut token));
+        match (v, p) {
+            (Some(v), Some(p)) => println!("bench: {name} kernel_instructions={}", v + p),
+            _ => println!("bench: {name} kernel_instructions=n/a"),
+        }
+    }
+    close(semaphore)
 }
 
 fn null_call(name: &'static str, sizes: &Sizes) -> Result<(), Failure> {

@@ -114,6 +114,25 @@ impl Scpu {
             .map(drop)
     }
 
+    /// Gives up the CPU to the other ready SCPUs; only on the caller's own
+    /// handle (a thread learns it from its creator).
+    ///
+    /// # Errors
+    /// [`SysError::NotPermitted`] on another SCPU's handle, …
+    pub fn yield_now(&self) -> Result<(), SysError> {
+        self.reconfigure(ScpuReconfigure::Yield).map(drop)
+    }
+
+    /// Blocks for at least `ns` nanoseconds of guest time; only on the
+    /// caller's own handle.
+    ///
+    /// # Errors
+    /// [`SysError::BadValue`] past [`sk_abi::MAX_SLEEP_NS`];
+    /// [`SysError::NotPermitted`] on another SCPU's handle, …
+    pub fn sleep_ns(&self, ns: u64) -> Result<(), SysError> {
+        self.reconfigure(ScpuReconfigure::Sleep { ns }).map(drop)
+    }
+
     /// Any reconfigure request; returns the call's value.
     ///
     /// # Errors

@@ -152,6 +152,34 @@ impl Sio {
         Ok(())
     }
 
+    /// A new counting semaphore (count 0), open for P and V: `/dev/semaphore`.
+    ///
+    /// # Errors
+    /// [`SysError::NoMemory`], [`SysError::TooManyHandles`], …
+    pub fn semaphore() -> Result<Self, SysError> {
+        Self::open("/dev/semaphore", OpenFlags::READ | OpenFlags::WRITE)
+    }
+
+    /// P on a semaphore (`read`): takes a unit, blocking while the count is 0.
+    ///
+    /// # Errors
+    /// [`SysError::BadHandle`] if the semaphore is (or gets) closed;
+    /// [`SysError::NotPermitted`] if not opened for reading, …
+    #[inline]
+    pub fn p(&self) -> Result<(), SysError> {
+        self.read(&mut []).map(drop)
+    }
+
+    /// V on a semaphore (`write`): gives a unit (to the first waiter, if any).
+    ///
+    /// # Errors
+    /// [`SysError::BadValue`] if the count is already `u32::MAX`;
+    /// [`SysError::NotPermitted`] if not opened for writing, …
+    #[inline]
+    pub fn v(&self) -> Result<(), SysError> {
+        self.write(&[]).map(drop)
+    }
+
     /// Moves the position; returns the new position.
     ///
     /// # Errors

@@ -20,6 +20,9 @@ fn every_request_round_trips_through_registers() {
         ScpuReconfigure::Resume,
         ScpuReconfigure::Priority(3),
         ScpuReconfigure::Quantum { quantum_us: 500 },
+        ScpuReconfigure::Yield,
+        ScpuReconfigure::Sleep { ns: 0 },
+        ScpuReconfigure::Sleep { ns: MAX_SLEEP_NS },
     ];
     for request in scpu {
         let [rdi, rsi, rdx] = request.to_registers();
@@ -107,4 +110,27 @@ fn unused_registers_are_ignored() {
         SioReconfigure::decode(1, 0, u64::MAX),
         Ok(SioReconfigure::TtyMode(TtyMode::empty()))
     );
+}
+
+#[test]
+fn sleep_is_bounded_and_yield_ignores_values() {
+    assert_eq!(ScpuSelector::Yield.number(), 4);
+    assert_eq!(ScpuSelector::Sleep.number(), 5);
+    assert_eq!(
+        ScpuReconfigure::decode(5, MAX_SLEEP_NS + 1, 0),
+        Err(SysError::BadValue)
+    );
+    assert_eq!(
+        ScpuReconfigure::decode(5, u64::MAX, 0),
+        Err(SysError::BadValue)
+    );
+    assert_eq!(
+        ScpuReconfigure::decode(5, 1_000, 0),
+        Ok(ScpuReconfigure::Sleep { ns: 1_000 })
+    );
+    assert_eq!(
+        ScpuReconfigure::decode(4, u64::MAX, 7),
+        Ok(ScpuReconfigure::Yield)
+    );
+    assert_eq!(ScpuReconfigure::decode(6, 0, 0), Err(SysError::BadSelector));
 }

@@ -60,6 +60,12 @@ pub enum SioTarget {
     File(FileFacts),
     /// A directory (reads and writes are the generic path's errors).
     Dir,
+    /// `/dev/semaphore`: P and V on one `u64` cell shared by every SCPU
+    /// of the SMACH (its address is fixed while the SIO is open).
+    Semaphore {
+        /// Address of the cell (count low 32 bits, waiters high 32).
+        cell: u64,
+    },
 }
 
 /// A RAM file's data layout, as the file system reports it now
@@ -102,9 +108,13 @@ pub struct SioFacts {
     pub position_cell: u64,
     /// The thread whose routine table holds this SIO's routines; `None` if
     /// no thread with a table owns it (then nothing is stored anywhere).
+    /// A semaphore is planned once per SCPU of its SMACH, each time with
+    /// that SCPU here (its routines go in every table).
     pub owner: Option<u64>,
     /// Used by a thread other than the owner (or by another machine): the
-    /// single-owner fact is gone for good, so every op stays generic.
+    /// single-owner fact is gone for good, so every op stays generic
+    /// (except on a semaphore, whose routines assume no owner: its cell is
+    /// updated atomically, by design for several SCPUs).
     pub is_shared: bool,
     /// The handle number (the slot is `(handle << 3) | op`).
     pub handle: u32,

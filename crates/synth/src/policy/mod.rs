@@ -33,6 +33,8 @@
 //! | write | `dev_null_write` | `/dev/null` | nothing but the error code |
 //! | write | `tty_write` | `/dev/tty` in raw mode | UART ports |
 //! | write | `ram_file_write` + `generic_trampoline` | RAM file, linked, not append | data address, capacity, size cell, position cell, node and layout generation, handle (the trampoline's); single owner |
+//! | read | `semaphore_p` | `/dev/semaphore`, shared or not | the cell's address, the slot's call word; installed in the table of every SCPU of the SMACH |
+//! | write | `semaphore_v` | `/dev/semaphore`, shared or not | as P |
 //!
 //! Everything else is generic: reads of `/dev/null`, the tty (a blocking
 //! line discipline) and directories; writes of `/dev/zero`, `/dev/mem`,
@@ -53,7 +55,9 @@
 //! | growth past capacity (data moved) | data address, capacity, generation | new RAM-file read and write specs | install new code (write: trampoline first), store, retire old |
 //! | truncate (and rename) | generation | new RAM-file specs, same holes | resynthesize as above (the file system declares older layouts stale) |
 //! | unlink, free | `is_unlinked` | read and write generic | store generic, retire; for good (a node is never relinked) |
-//! | use by a second thread | `is_shared` | every slot generic | store generic, retire; for good |
+//! | use by a second thread | `is_shared` | every slot generic (a semaphore: unchanged) | store generic, retire; for good |
+//! | an SCPU starts in a SMACH with semaphores | a new `owner` to plan for | P and V for its table | install and store in the new table |
+//! | an SCPU ends | its table is gone | — | its semaphore slots' code retired |
 //! | tty mode change | `is_raw` | write: `tty_write` ↔ generic | install and store, or store generic and retire |
 //! | seek | nothing | unchanged | nothing |
 //! | close | the SIO is gone | — | [`SioRoutines::close`]: store generic, retire everything |

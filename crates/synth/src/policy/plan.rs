@@ -8,7 +8,7 @@
 
 use crate::templates::{
     DevMemReadHoles, DevNullWriteHoles, DevZeroReadHoles, GenericTrampolineHoles, RamFileReadHoles,
-    TtyWriteHoles,
+    SemaphorePHoles, SemaphoreVHoles, TtyWriteHoles,
 };
 use crate::{Imm32, Imm64};
 
@@ -65,7 +65,10 @@ impl SioPlan {
 ///
 /// - No slot (`NotInTable`) with synthesis off, without an owner that has a
 ///   table, or for a handle `>= env.table_handles`.
-/// - Everything generic once the SIO is shared.
+/// - A semaphore, shared or not: read → `semaphore_p`, write →
+///   `semaphore_v` (if opened for the op). The kernel plans it for every
+///   SCPU of the SMACH (one `owner` each), so every table holds them.
+/// - Everything else generic once the SIO is shared.
 /// - Read: `/dev/zero` → `dev_zero_read`; `/dev/mem` → `dev_mem_read`; a
 ///   linked RAM file → `ram_file_read`. Write: `/dev/null` →
 ///   `dev_null_write`; a raw-mode tty → `tty_write`; a linked RAM file not
@@ -74,7 +77,13 @@ impl SioPlan {
 pub fn plan(facts: &SioFacts, env: &Env) -> SioPlan {
     let in_table =
         env.is_enabled && facts.owner.is_some() && facts.handle < u32::from(env.table_handles);
-    if !in_table || facts.is_shared {
+    if !in_table {
+        return SioPlan::all(in_table);
+    }
+    if let SioTarget::Semaphore { cell } = facts.target {
+        return semaphore_plan(facts, cell, env);
+    }
+    if facts.is_shared {
         return SioPlan::all(in_table);
     }
     let routine = |spec: Option<RoutineSpec>| spec.map_or(SlotPlan::Generic, SlotPlan::Routine);
@@ -117,7 +126,9 @@ fn read_spec(facts: &SioFacts, env: &Env) -> Option<RoutineSpec> {
             },
             file: file_basis,
         }),
-        SioTarget::Null | SioTarget::Tty { .. } | SioTarget::Dir => None,
+        SioTarget::Null | SioTarget::Tty { .. } | SioTarget::Dir | SioTarget::Semaphore { .. } => {
+            None
+        }
     }
 }
 
@@ -162,7 +173,42 @@ fn write_spec(facts: &SioFacts, env: &Env) -> Option<RoutineSpec> {
         | SioTarget::Zero
         | SioTarget::Mem { .. }
         | SioTarget::Tty { .. }
-        | SioTarget::Dir => None,
+        | SioTarget::Dir
+        | SioTarget::Semaphore { .. } => None,
+    }
+}
+
+/// A semaphore's P and V for the table of `facts.owner`: the cell's
+/// address, this slot's call word (for the slow path), the slow path.
+/// Sharing changes nothing: the code is the same for every SCPU.
+fn semaphore_plan(facts: &SioFacts, cell: u64, env: &Env) -> SioPlan {
+    let word = |op: Op| {
+        // The handle is below `table_handles` (a u16): the word fits.
+        let word = (u64::from(facts.handle) << sk_abi::Call::BITS) | u64::from(op.call().number());
+        i32::try_from(word).ok().map(Imm32)
+    };
+    let slot = |op: Op, allowed: bool, make: fn(Imm64, Imm32, Imm64) -> RoutineSpec| match word(op)
+    {
+        Some(call_word) if allowed => {
+            SlotPlan::Routine(make(Imm64(cell), call_word, Imm64(env.slow_path)))
+        }
+        _ => SlotPlan::Generic,
+    };
+    SioPlan {
+        read: slot(Op::Read, facts.can_read, |cell, call_word, slow_path| {
+            RoutineSpec::SemaphoreP(SemaphorePHoles {
+                cell,
+                call_word,
+                slow_path,
+            })
+        }),
+        write: slot(Op::Write, facts.can_write, |cell, call_word, slow_path| {
+            RoutineSpec::SemaphoreV(SemaphoreVHoles {
+                cell,
+                call_word,
+                slow_path,
+            })
+        }),
     }
 }
 

@@ -9,7 +9,7 @@
 
 use crate::templates::{
     DevMemReadHoles, DevNullWriteHoles, DevZeroReadHoles, GenericTrampolineHoles, RamFileReadHoles,
-    RamFileWriteHoles, TtyWriteHoles,
+    RamFileWriteHoles, SemaphorePHoles, SemaphoreVHoles, TtyWriteHoles,
 };
 use crate::{
     instantiate, DeviceKind, HoleSet, HoleValues, Imm32, Imm64, Instance, Invariant, Invariants,
@@ -89,6 +89,10 @@ pub enum RoutineSpec {
         /// The layout it was planned for.
         file: FileBasis,
     },
+    /// `semaphore_p`.
+    SemaphoreP(SemaphorePHoles),
+    /// `semaphore_v`.
+    SemaphoreV(SemaphoreVHoles),
 }
 
 impl RoutineSpec {
@@ -101,6 +105,8 @@ impl RoutineSpec {
             Self::TtyWrite(_) => TtyWriteHoles::TEMPLATE,
             Self::RamFileRead { .. } => RamFileReadHoles::TEMPLATE,
             Self::RamFileWrite { .. } => RamFileWriteHoles::TEMPLATE,
+            Self::SemaphoreP(_) => SemaphorePHoles::TEMPLATE,
+            Self::SemaphoreV(_) => SemaphoreVHoles::TEMPLATE,
         }
     }
 
@@ -124,6 +130,8 @@ impl RoutineSpec {
             Self::RamFileWrite { write, .. } => {
                 RoutineHoles::RamFileWrite(write.holes(helper_entry))
             }
+            Self::SemaphoreP(h) => RoutineHoles::SemaphoreP(*h),
+            Self::SemaphoreV(h) => RoutineHoles::SemaphoreV(*h),
         }
     }
 
@@ -164,6 +172,12 @@ impl RoutineSpec {
                 facts.extend([file_data(file), capacity, I::OpenForWrite]);
                 facts.extend(single);
             }
+            Self::SemaphoreP(_) => {
+                facts.extend([I::DeviceKind(DeviceKind::Semaphore), I::OpenForRead]);
+            }
+            Self::SemaphoreV(_) => {
+                facts.extend([I::DeviceKind(DeviceKind::Semaphore), I::OpenForWrite]);
+            }
         }
         facts
     }
@@ -181,6 +195,8 @@ pub enum RoutineHoles {
     RamFileRead(RamFileReadHoles),
     RamFileWrite(RamFileWriteHoles),
     GenericTrampoline(GenericTrampolineHoles),
+    SemaphoreP(SemaphorePHoles),
+    SemaphoreV(SemaphoreVHoles),
 }
 
 impl RoutineHoles {
@@ -194,6 +210,8 @@ impl RoutineHoles {
             Self::RamFileRead(_) => RamFileReadHoles::TEMPLATE,
             Self::RamFileWrite(_) => RamFileWriteHoles::TEMPLATE,
             Self::GenericTrampoline(_) => GenericTrampolineHoles::TEMPLATE,
+            Self::SemaphoreP(_) => SemaphorePHoles::TEMPLATE,
+            Self::SemaphoreV(_) => SemaphoreVHoles::TEMPLATE,
         }
     }
 
@@ -207,6 +225,8 @@ impl RoutineHoles {
             Self::RamFileRead(h) => h.values(),
             Self::RamFileWrite(h) => h.values(),
             Self::GenericTrampoline(h) => h.values(),
+            Self::SemaphoreP(h) => h.values(),
+            Self::SemaphoreV(h) => h.values(),
         }
     }
 
@@ -234,6 +254,8 @@ impl RoutineHoles {
             Self::RamFileRead(h) => instantiate(h, final_address, smap, out),
             Self::RamFileWrite(h) => instantiate(h, final_address, smap, out),
             Self::GenericTrampoline(h) => instantiate(h, final_address, smap, out),
+            Self::SemaphoreP(h) => instantiate(h, final_address, smap, out),
+            Self::SemaphoreV(h) => instantiate(h, final_address, smap, out),
         }
     }
 }

@@ -91,6 +91,16 @@ impl File {
     }
 }
 
+/// The nearest kernel-mediated equivalent of an uncontended semaphore
+/// (`sem_post`/`sem_wait` are libc futex code, not kernel calls): an
+/// `eventfd`, where V is `write` of an 8-byte 1 and P a `read` of 8 bytes.
+pub(crate) fn open_semaphore() -> Result<File, Error> {
+    syscall::eventfd().map(|fd| File { fd })
+}
+
+/// What P and V move on [`open_semaphore`]'s file: the eventfd's counter.
+pub(crate) const SEMAPHORE_TOKEN: [u8; 8] = 1_u64.to_ne_bytes();
+
 /// A byte count no larger than a buffer's length.
 fn byte_count(value: u64) -> usize {
     usize::try_from(value).unwrap_or(usize::MAX)

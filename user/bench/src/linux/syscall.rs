@@ -47,6 +47,7 @@ mod number {
     pub(super) const CLOCK_GETTIME: u64 = 228;
     pub(super) const EXIT_GROUP: u64 = 231;
     pub(super) const OPENAT: u64 = 257;
+    pub(super) const EVENTFD2: u64 = 290;
 }
 
 /// `openat`'s "relative to the working directory".
@@ -184,6 +185,13 @@ pub(super) fn close(fd: u64) -> Result<u64, Errno> {
 pub(super) fn seek_set(fd: u64, offset: u64) -> Result<u64, Errno> {
     // SAFETY: seeking touches no memory of ours.
     decode(unsafe { syscall3(number::LSEEK, fd, offset, SEEK_SET) })
+}
+
+/// `eventfd2(0, 0)`: a counter the kernel mediates (write adds, read
+/// takes the whole count and blocks at 0).
+pub(super) fn eventfd() -> Result<u64, Errno> {
+    // SAFETY: creating an eventfd touches no memory of ours.
+    decode(unsafe { syscall3(number::EVENTFD2, 0, 0, 0) })
 }
 
 /// `getppid()`: the Linux null call.

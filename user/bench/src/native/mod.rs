@@ -95,6 +95,14 @@ impl File {
     }
 }
 
+/// A new `/dev/semaphore`: V is a `write`, P a `read` (buffers ignored).
+pub(crate) fn open_semaphore() -> Result<File, Error> {
+    Sio::semaphore().map(|sio| File { sio })
+}
+
+/// What P and V move (nothing: the semaphore ignores the buffer).
+pub(crate) const SEMAPHORE_TOKEN: [u8; 0] = [];
+
 /// The null call (`Call::Null`).
 #[inline(always)]
 pub(crate) fn null_call() {

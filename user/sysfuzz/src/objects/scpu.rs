@@ -82,6 +82,9 @@ impl Fuzzer<'_> {
         let want = match request {
             ScpuReconfigure::Priority(p) if p > 7 => Err(SysError::BadValue),
             ScpuReconfigure::Quantum { quantum_us: 0 } => Err(SysError::BadValue),
+            // Every SCPU the fuzzer holds a handle to is another thread:
+            // yield and sleep act on the caller only.
+            ScpuReconfigure::Yield | ScpuReconfigure::Sleep { .. } => Err(SysError::NotPermitted),
             _ => Ok(0),
         };
         let mut w = word(handle, Call::Reconfigure);
@@ -107,6 +110,7 @@ impl Fuzzer<'_> {
                         o.priority = ScpuPriority { value, since };
                     }
                     ScpuReconfigure::Quantum { .. } => o.quantum = None,
+                    ScpuReconfigure::Yield | ScpuReconfigure::Sleep { .. } => {}
                 }
             }
         }
@@ -176,12 +180,16 @@ impl Fuzzer<'_> {
         match draw {
             0..=39 => self.query_scpu(handle),
             40..=79 => {
-                let request = match self.rng.below(6) {
+                let request = match self.rng.below(8) {
                     0 => ScpuReconfigure::Suspend,
                     1 => ScpuReconfigure::Resume,
                     2 => ScpuReconfigure::Priority(self.rng.below_u32(10)),
                     3 => ScpuReconfigure::Quantum {
                         quantum_us: self.rng.pick_u32(&[0, 1, 100, 5000, 200_000]),
+                    },
+                    4 => ScpuReconfigure::Yield,
+                    5 => ScpuReconfigure::Sleep {
+                        ns: self.rng.below(1_000_000),
                     },
                     _ => ScpuReconfigure::Suspend,
                 };
