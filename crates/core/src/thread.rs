@@ -26,6 +26,10 @@ pub(crate) struct Thread {
     /// The thread's synthesized entry stub and routine table (user
     /// threads, synthesis on).
     pub(crate) synth: Option<crate::thread_entry::ThreadSynth>,
+    /// Its FP/SSE/AVX state: no area until its first FP instruction
+    /// (`#NM`), then saved and restored at every switch; freed with the
+    /// thread (crate::fp).
+    pub(crate) fp: crate::fp::FpState,
 }
 
 pub(crate) fn new_id() -> ThreadId {
@@ -43,6 +47,7 @@ impl Thread {
             context: Context::current_boot(),
             ticks_left: 0,
             synth: None,
+            fp: crate::fp::FpState::new(),
         }
     }
 
@@ -53,6 +58,7 @@ impl Thread {
             context: Context::new(stack, idle_loop, 0),
             ticks_left: 0,
             synth: None,
+            fp: crate::fp::FpState::new(),
         }
     }
 
@@ -70,6 +76,7 @@ impl Thread {
             context: Context::new(stack, user_thread_start, id),
             ticks_left: 0,
             synth,
+            fp: crate::fp::FpState::new(),
         })
     }
 }
