@@ -94,6 +94,7 @@ pub const USER_PROGRAMS: &[&str] = &[
     "racer",
     "lenguard",
     "drain",
+    "fpstress",
 ];
 
 /// Builds the user programs (release, static ELF for the kernel's target)

@@ -422,3 +422,33 @@ pub fn live_status() -> Option<(u16, u32)> {
     }
     Some((fsw, mxcsr))
 }
+
+/// XCR0 as the CPU holds it (`xgetbv`), 0 without CR4.OSXSAVE: what the
+/// tests compare with [`FpConfig::xcr0`].
+pub fn xcr0_in_force() -> u64 {
+    if x86_64::registers::control::Cr4::read_raw() & CR4_OSXSAVE == 0 {
+        return 0;
+    }
+    let (low, high): (u32, u32);
+    // SAFETY: CR4.OSXSAVE is set, so `xgetbv` with ECX = 0 reads XCR0
+    // and cannot fault; no memory access.
+    unsafe {
+        core::arch::asm!("xgetbv", in("ecx") 0, out("eax") low, out("edx") high, options(nomem, nostack, preserves_flags));
+    }
+    (u64::from(high) << 32) | u64::from(low)
+}
+
+/// The control-register bits this module sets: `(CR0.MP, CR0.EM,
+/// CR0.NE, CR4.OSFXSR, CR4.OSXMMEXCPT, CR4.OSXSAVE)` as they are now.
+pub fn control_bits() -> [bool; 6] {
+    let cr0 = read_cr0();
+    let cr4 = x86_64::registers::control::Cr4::read_raw();
+    [
+        cr0 & CR0_MP != 0,
+        cr0 & CR0_EM != 0,
+        cr0 & CR0_NE != 0,
+        cr4 & CR4_OSFXSR != 0,
+        cr4 & CR4_OSXMMEXCPT != 0,
+        cr4 & CR4_OSXSAVE != 0,
+    ]
+}
