@@ -207,7 +207,7 @@ pub enum FpFault {
         xcr0: u64,
     },
     /// `#GP` at `ldmxcsr`/`vldmxcsr` (reserved MXCSR bits), `fxrstor` or
-    /// `xrstor` (reserved MXCSR bits or a bad XSAVE header).
+    /// `xrstor` (reserved MXCSR bits, a bad XSAVE header, misalignment).
     LoadState {
         /// The instruction's mnemonic.
         mnemonic: &'static str,
@@ -238,11 +238,11 @@ impl core::fmt::Display for FpFault {
             ),
             Self::LoadState { mnemonic } => write!(
                 f,
-                "{mnemonic} of a state the CPU refuses (reserved MXCSR bits{})",
+                "{mnemonic} refused: {}",
                 if mnemonic.ends_with("mxcsr") {
-                    ""
+                    "reserved MXCSR bits set"
                 } else {
-                    " or a bad XSAVE header"
+                    "reserved MXCSR bits, a bad XSAVE header or a misaligned area"
                 }
             ),
         }

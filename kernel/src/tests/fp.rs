@@ -168,27 +168,43 @@ ktest!(
             (4, KILLED, Some(13)),
             (5, if avx512 { 0 } else { KILLED }, (!avx512).then_some(6)),
             (6, KILLED, Some(13)),
+            (7, KILLED, Some(13)),
         ];
+        let mut failures = String::new();
         for (mode, want, vector) in cases {
             let status = run("/bin/fpstress", mode)?;
-            ensure!(
-                status == want,
-                "mode {mode}: status {status}, expected {want}"
-            );
+            // QEMU's TCG never raises #XM (it only flags MXCSR) and lets
+            // `ldmxcsr` set reserved bits: the program says so (4, 5).
+            if is_tcg() && ((mode == 2 && status == 4) || (mode == 4 && status == 5)) {
+                sk_machine::println!(
+                    "fp faults: mode {mode}: QEMU TCG does not raise this fault; untested here"
+                );
+                continue;
+            }
+            if status != want {
+                failures += &format!(" mode {mode}: status {status}, expected {want};");
+                continue;
+            }
             if let Some(vector) = vector {
                 let last = sk_machine::traps::last_user_trap().map(|t| t.0);
-                ensure!(
-                    last == Some(vector),
-                    "mode {mode}: last user trap {last:?}, expected {vector}"
-                );
+                if last != Some(vector) {
+                    failures +=
+                        &format!(" mode {mode}: last user trap {last:?}, expected {vector};");
+                }
             }
         }
         let status = sk_core::wait_program(background).map_err(|e| format!("wait: {e}"))?;
         sk_core::release_program(background);
         ensure_eq!(status, 0);
+        ensure!(failures.is_empty(), "{failures}");
         Ok(())
     }
 );
+
+/// True under QEMU's TCG (hypervisor signature "TCGTCGTCGTCG").
+fn is_tcg() -> bool {
+    &sk_machine::cpu::features().hypervisor_vendor == b"TCGTCGTCGTCG"
+}
 
 /// Starts FP threads looping forever, waits until all used FP, lets them
 /// run on, kills the program.

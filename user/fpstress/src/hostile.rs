@@ -1,4 +1,4 @@
-//! Modes 2-6: one FP fault each, which must kill this program alone (the
+//! Modes 2-7: one FP fault each, which must kill this program alone (the
 //! kernel says why on the console). Reaching the end of a mode means the
 //! fault did not happen: exit 3 (mode 5 exits 0 when XCR0 enables
 //! AVX-512, where its instruction is legal).
@@ -16,6 +16,7 @@ pub(crate) fn run(mode: u64) -> i32 {
         4 => reserved_mxcsr_bit(),
         5 => avx512(),
         6 => bad_xrstor(),
+        7 => misaligned_fxrstor(),
         _ => {
             println!("fpstress: unknown mode {mode}");
             2
@@ -41,9 +42,27 @@ fn simd_divide_by_zero() -> i32 {
             options(nostack, readonly),
         );
     }
-    println!("fpstress: divps by zero with ZE unmasked did not fault");
-    NO_FAULT
+    let mut after: u32 = 0;
+    // SAFETY: stores MXCSR into a local.
+    unsafe { asm!("stmxcsr [{m}]", m = in(reg) &raw mut after, options(nostack)) };
+    println!(
+        "fpstress: divps by zero with ZE unmasked did not fault (MXCSR now {after:#x}{})",
+        if after & 4 != 0 {
+            ": ZE flagged, so this CPU does not deliver #XM"
+        } else {
+            ""
+        }
+    );
+    if after & 4 != 0 {
+        NO_SIMD_EXCEPTIONS
+    } else {
+        NO_FAULT
+    }
 }
+
+/// Exit status when the SIMD exception was flagged in MXCSR but not
+/// delivered (QEMU's TCG does not raise `#XM`).
+const NO_SIMD_EXCEPTIONS: i32 = 4;
 
 /// FCW with divide-by-zero unmasked, `fld1 / fldz`, then `fwait`: `#MF`
 /// (reported at the next waiting x87 instruction).
@@ -69,11 +88,51 @@ fn x87_divide_by_zero() -> i32 {
 /// `ldmxcsr` with bit 31 (reserved) set: `#GP`.
 fn reserved_mxcsr_bit() -> i32 {
     let mxcsr: u32 = 0x8000_1f80;
-    // SAFETY: faults (`#GP`), ending the program; no memory written.
+    let mut after: u32 = 0;
+    // SAFETY: faults (`#GP`), ending the program; else stores MXCSR into
+    // a local.
     unsafe {
-        asm!("ldmxcsr [{m}]", m = in(reg) &raw const mxcsr, options(nostack, readonly));
+        asm!(
+            "ldmxcsr [{m}]",
+            "stmxcsr [{a}]",
+            m = in(reg) &raw const mxcsr,
+            a = in(reg) &raw mut after,
+            options(nostack),
+        );
     }
-    println!("fpstress: ldmxcsr of a reserved bit did not fault");
+    println!("fpstress: ldmxcsr of a reserved bit did not fault (MXCSR now {after:#x}): this CPU does not check MXCSR's reserved bits");
+    // Stay on the CPU across switches, so the kernel saves and restores
+    // this MXCSR (its `xrstor64` must neither fault in ring 0 nor give
+    // the bit back).
+    let mut previous = sk_user::rdtsc();
+    let mut gaps = 0;
+    while gaps < 50 {
+        let now = sk_user::rdtsc();
+        gaps += u32::from(now.wrapping_sub(previous) > crate::GAP_TICKS);
+        previous = now;
+    }
+    // SAFETY: stores MXCSR into a local.
+    unsafe { asm!("stmxcsr [{a}]", a = in(reg) &raw mut after, options(nostack)) };
+    println!("fpstress: after {gaps} switches MXCSR is {after:#x}");
+    RESERVED_BITS_ACCEPTED
+}
+
+/// Exit status when `ldmxcsr` accepted a reserved bit (QEMU's TCG).
+const RESERVED_BITS_ACCEPTED: i32 = 5;
+
+/// `fxrstor64` from an address 8 bytes past a 16-byte boundary: `#GP`.
+fn misaligned_fxrstor() -> i32 {
+    let image = XsaveImage([0; 4096]);
+    // SAFETY: reads 512 bytes inside the local image; faults (`#GP`,
+    // misaligned operand), ending the program.
+    unsafe {
+        asm!(
+            "fxrstor64 [{p}]",
+            p = in(reg) image.0.as_ptr().wrapping_add(8),
+            options(nostack, readonly),
+        );
+    }
+    println!("fpstress: fxrstor64 from a misaligned address did not fault");
     NO_FAULT
 }
 
@@ -104,17 +163,17 @@ fn avx512() -> i32 {
 #[repr(C, align(64))]
 struct XsaveImage([u8; 4096]);
 
-/// `xrstor` of an image with a non-zero reserved header byte: `#GP`.
+/// `xrstor` of an image whose XSTATE_BV has bit 8 set (a supervisor
+/// component, never in XCR0): `#GP` (SDM vol. 1 §13.8).
 fn bad_xrstor() -> i32 {
     if crate::regs::xcr0() == 0 {
         println!("fpstress: no XSAVE: nothing to test");
         return 0;
     }
     let mut image = XsaveImage([0; 4096]);
-    // MXCSR valid; header (offset 512): XSTATE_BV 0, XCOMP_BV 0, byte 24
-    // (reserved, must be 0) set.
+    // MXCSR valid; header (offset 512): XSTATE_BV = 1 << 8.
     image.0[24..28].copy_from_slice(&0x1f80_u32.to_le_bytes());
-    image.0[512 + 24] = 1;
+    image.0[512 + 1] = 1;
     // SAFETY: reads the local image; faults (`#GP`), ending the program.
     unsafe {
         asm!(

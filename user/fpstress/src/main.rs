@@ -7,11 +7,12 @@
 //! |---|---|---|
 //! | 0 `stress` | `F` FP SCPUs and `L` lazy SCPUs (bits 8-15, 16-23), each running until it has seen `G` stretches off the CPU (bits 24-43); with `PF`/`PL` (bits 44-51, 52-59) non-zero it first starts a partner SMACH (`fpstress` mode 0 with `PF` FP and `PL` lazy SCPUs) | exit 0; 1 if any register ever differed (a `FAIL` line names the SMACH, thread, register and values) |
 //! | 1 `park` | spins, no FP (the stress mode's blocker child) | killed |
-//! | 2 `simd-fault` | divides by zero in SSE with the exception unmasked | killed by `#XM` |
+//! | 2 `simd-fault` | divides by zero in SSE with the exception unmasked | killed by `#XM`; exit 4 if the CPU only flagged it in MXCSR (QEMU TCG) |
 //! | 3 `x87-fault` | divides by zero on the x87 with the exception unmasked | killed by `#MF` |
-//! | 4 `bad-mxcsr` | `ldmxcsr` of a reserved bit | killed by `#GP` |
+//! | 4 `bad-mxcsr` | `ldmxcsr` of a reserved bit | killed by `#GP`; exit 5 if the CPU accepted it (QEMU TCG) |
 //! | 5 `avx512` | `vpaddd zmm0, zmm0, zmm0` | killed by `#UD` unless XCR0 enables AVX-512 (then exit 0) |
-//! | 6 `bad-xrstor` | `xrstor` of an image whose header has reserved bits | killed by `#GP` |
+//! | 6 `bad-xrstor` | `xrstor` of an image whose XSTATE_BV names a component XCR0 lacks | killed by `#GP` |
+//! | 7 `misaligned-fxrstor` | `fxrstor64` from an address that is not 16-byte aligned | killed by `#GP` |
 //!
 //! **Stress.** Every worker SCPU runs at priority 0 with a 100 µs quantum
 //! (one timer tick), so every tick switches. An *FP* SCPU's first FP
@@ -30,7 +31,8 @@
 //! The main SCPU uses no FP and must not hold the CPU (its quantum is
 //! the default): it starts a `park` child, suspends it and waits for it;
 //! the last worker to finish kills the child, which wakes main. Finished
-//! workers terminate themselves (with their FP state live).
+//! workers spin on until all have finished (so the others keep being
+//! switched out), then terminate themselves with their FP state live.
 #![no_std]
 #![no_main]
 #![allow(
@@ -54,7 +56,7 @@ sk_user::entry!(main);
 /// A TSC gap longer than this between two iterations means the SCPU was
 /// off the CPU (an iteration takes tens of ticks, a check about a
 /// thousand; a switch at least one other SCPU's tick).
-const GAP_TICKS: u64 = 8_000;
+pub(crate) const GAP_TICKS: u64 = 8_000;
 /// Most worker SCPUs.
 const MAX_WORKERS: usize = 32;
 /// Worker quantum (clamped to the kernel's minimum, one tick).
@@ -187,7 +189,7 @@ fn fp_field(fp: u64, lazy: u64, gaps: u64) -> u64 {
 fn fail(index: u64, lazy: bool, when: &str, checks: u64, gaps: u64, m: &regs::Mismatch) {
     FAILED.store(true, Ordering::SeqCst);
     println!(
-        "fpstress {}: FAIL thread {index} ({}) {when}, check {checks} after {gaps} stretches off the CPU: {}{} = {:#x}, expected {:#x}",
+        "fpstress {}: FAIL thread {index} ({}){when}: check {checks} after {gaps} stretches off the CPU: {}{} = {:#x}, expected {:#x}",
         tag(),
         if lazy { "lazy" } else { "FP" },
         m.register,
@@ -235,7 +237,7 @@ extern "C" fn worker(arg: u64) -> ! {
         fail(
             index,
             lazy,
-            "at its first FP use (initial state)",
+            " at its first FP use (initial state)",
             checks,
             gaps,
             &m,
@@ -274,10 +276,14 @@ extern "C" fn worker(arg: u64) -> ! {
     finish(index as usize)
 }
 
-/// Counts this worker finished; the last one kills the parked child
-/// (waking main); then the worker ends itself.
+/// Counts this worker finished and keeps it on the CPU (spinning, no
+/// new FP work) until every worker has finished, so that the others go
+/// on being switched out (a worker alone on the CPU would see no
+/// stretches off it); the last one kills the parked child (waking main).
+/// Then each worker ends itself, its FP state live.
 fn finish(index: usize) -> ! {
-    if FINISHED.fetch_add(1, Ordering::SeqCst) + 1 == WORKERS.load(Ordering::SeqCst) {
+    let workers = WORKERS.load(Ordering::SeqCst);
+    if FINISHED.fetch_add(1, Ordering::SeqCst) + 1 == workers {
         let park = loop {
             let h = PARK.load(Ordering::SeqCst);
             if h != 0 {
@@ -289,7 +295,7 @@ fn finish(index: usize) -> ! {
     }
     loop {
         let h = HANDLES.get(index).map_or(0, |h| h.load(Ordering::SeqCst));
-        if h != 0 {
+        if h != 0 && FINISHED.load(Ordering::SeqCst) == workers {
             let _ = Scpu::from_handle(Handle::new(h)).terminate(0);
         }
         core::hint::spin_loop();

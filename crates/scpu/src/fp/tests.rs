@@ -287,11 +287,11 @@ fn faults_are_worded_with_their_cause() {
     let gp = |b: &[u8]| describe_fault(13, None, None, b, 7).map(|f| f.to_string());
     assert_eq!(
         gp(&[0x0f, 0xae, 0x14, 0x24]).as_deref(),
-        Some("ldmxcsr of a state the CPU refuses (reserved MXCSR bits)")
+        Some("ldmxcsr refused: reserved MXCSR bits set")
     );
     assert_eq!(
         gp(&[0x48, 0x0f, 0xae, 0x0f]).as_deref(),
-        Some("fxrstor of a state the CPU refuses (reserved MXCSR bits or a bad XSAVE header)")
+        Some("fxrstor refused: reserved MXCSR bits, a bad XSAVE header or a misaligned area")
     );
     assert_eq!(state_load_mnemonic(&[0x0f, 0xae, 0x28]), Some("xrstor"));
     assert_eq!(
