@@ -15,10 +15,10 @@ use sk_core::fp::FpStats;
 use sk_ktest::{ensure, ensure_eq, ktest};
 use sk_machine::fpu::{self, SaveInstruction};
 
-/// Timer rate for the FP tests: one tick is 50,000 guest instructions
+/// Timer rate for the FP tests: one tick is 25,000 guest instructions
 /// under TCG with `-icount` (the kernel's timer interrupt and switch take
 /// a few thousand).
-const STRESS_HZ: u64 = 20_000;
+const STRESS_HZ: u64 = 40_000;
 
 /// Exit status of a program the kernel killed.
 const KILLED: i32 = 137;
@@ -113,7 +113,8 @@ ktest!(
     fn fp_registers_survive_1e5_switches_in_two_smachs() {
         let _timer = FastTimer::new(STRESS_HZ);
         // Warm-up (caches reach their working size), then the run.
-        ensure_eq!(run("/bin/fpstress", stress_arg(2, 1, 20, (1, 1)))?, 0);
+        // The same threads (tables and queues grow to the same size).
+        ensure_eq!(run("/bin/fpstress", stress_arg(8, 4, 20, (4, 2)))?, 0);
         let baseline = Baseline::take();
         let before = sk_core::fp::stats();
         let switches = sk_core::switches();
