@@ -211,13 +211,13 @@ fn is_tcg() -> bool {
 /// run on, kills the program.
 fn kill_fp_loop() -> Result<(), String> {
     let before = sk_core::fp::stats();
-    let id = sk_core::spawn_program("/bin/fpstress", stress_arg(6, 2, 0xf_ffff, (0, 0)))
+    let id = sk_core::spawn_program("/bin/fpstress", stress_arg(8, 0, 0xf_ffff, (0, 0)))
         .map_err(|e| format!("spawn: {e}"))?;
     let mut yields = 0u64;
     while sk_core::fp::stats().first_uses - before.first_uses < 8 {
         sk_core::yield_now();
         yields += 1;
-        ensure!(yields < 1_000_000, "the FP threads never all used FP");
+        ensure!(yields < 10_000, "the FP threads never all used FP");
     }
     let switches = sk_core::switches();
     while sk_core::switches() - switches < 500 {
