@@ -96,6 +96,7 @@ pub const USER_PROGRAMS: &[&str] = &[
     "reaper",
     "lenguard",
     "drain",
+    "fpstress",
 ];
 
 /// Builds the user programs (release, static ELF for the kernel's target)

@@ -12,6 +12,12 @@ pub(crate) fn install() {
 
 fn on_user_exception(frame: &mut TrapFrame, cr2: u64) {
     let name = traps::vector_name(frame.vector);
+    if let Some(cause) = crate::fp::describe_fault(frame) {
+        crate::smach::kill_current(
+            ExitStatus::KILLED,
+            format_args!("{name} at rip {:#x}: {cause}", frame.rip),
+        )
+    }
     if frame.vector == 14 {
         let access = if frame.error_code & 0x10 != 0 {
             "fetch from"

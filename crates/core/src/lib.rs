@@ -23,6 +23,7 @@ mod code_memory;
 mod devices;
 mod dispatch;
 mod fault;
+pub mod fp;
 mod initrd;
 mod memory;
 mod routines_text;
@@ -48,7 +49,7 @@ pub use synthesis::{EntryMode, SynthConfig};
 pub use thread::{attach_current_to, detach_current};
 
 /// The kernel's own threads (test runner, demo) call this to let others run.
-pub use scheduler::yield_now;
+pub use scheduler::{switches, yield_now};
 
 // The machine layer and the ABI agree on where user space ends.
 const _: () = assert!(sk_abi::USER_END == sk_machine::layout::USER_END);
@@ -107,5 +108,6 @@ pub fn init(initrd: Option<&[u8]>, options: CoreOptions) {
     dispatch::install();
     trace::install();
     fault::install();
+    fp::install();
     scheduler::install();
 }

@@ -21,6 +21,7 @@
 
 use crate::state::{self, Core, ThreadId};
 use alloc::sync::Arc;
+use core::sync::atomic::{AtomicU64, Ordering};
 use sk_abi::ScpuState;
 use sk_machine::context::{self, Context};
 use sk_machine::traps::TrapFrame;
@@ -105,35 +106,53 @@ pub(crate) fn prepare_switch(core: &mut Core) -> Option<(Arc<Context>, Arc<Conte
     }
     // `context::switch` points the ring-3 entry stacks at `to`'s stack.
     crate::thread_entry::on_thread_switch(core, next);
+    // FP state: save `prev`'s if it uses FP, restore `next`'s or set
+    // CR0.TS. Nothing between here and the context switch touches the FP
+    // registers (the kernel is soft-float).
+    crate::fp::on_switch(core, prev, next);
+    SWITCHES.fetch_add(1, Ordering::Relaxed);
     Some((from, to))
 }
 
-fn switch(pair: Option<(Arc<Context>, Arc<Context>)>) {
-    if let Some((from, to)) = pair {
-        sk_machine::cpu::without_interrupts(|| context::switch(from, to));
-    }
+static SWITCHES: AtomicU64 = AtomicU64::new(0);
+
+/// Context switches between two threads since boot.
+pub fn switches() -> u64 {
+    SWITCHES.load(Ordering::Relaxed)
+}
+
+/// Decides under the kernel lock (`decide`, usually ending in
+/// [`prepare_switch`]) and switches, with interrupts masked from the
+/// decision to the switch: a timer tick in between would find `current`
+/// already naming the next thread while the CPU still runs the previous
+/// one, preempt "it" and switch away from a context that is not running
+/// (and the FP registers already hold the next thread's state).
+fn switch_with(decide: impl FnOnce(&mut Core) -> Option<(Arc<Context>, Arc<Context>)>) {
+    sk_machine::cpu::without_interrupts(|| {
+        if let Some((from, to)) = state::with(decide) {
+            context::switch(from, to);
+        }
+    });
 }
 
 /// Lets other ready threads run; the caller stays runnable.
 pub fn yield_now() {
-    let pair = state::with(|core| {
+    switch_with(|core| {
         let current = core.current;
         make_ready(core, current);
         prepare_switch(core)
     });
-    switch(pair);
 }
 
 /// From the idle thread: yields if anything became ready.
 pub(crate) fn yield_if_others_ready() {
-    let pair = state::with(|core| {
+    switch_with(|core| {
         if core.ready.is_empty() {
             None
         } else {
             prepare_switch(core)
         }
     });
-    switch(pair);
 }
 
 /// A preemption point between the pieces of a long call: lets the timer
@@ -142,7 +161,7 @@ pub(crate) fn yield_if_others_ready() {
 pub(crate) fn preemption_point() {
     sk_machine::cpu::enable_interrupts();
     sk_machine::cpu::disable_interrupts();
-    let pair = state::with(|core| {
+    switch_with(|core| {
         let current = core.current;
         let expired = core
             .threads
@@ -155,20 +174,18 @@ pub(crate) fn preemption_point() {
             None
         }
     });
-    switch(pair);
 }
 
 /// Blocks the current thread until [`wake`]; returns after it was woken
 /// and rescheduled. The caller re-checks its condition in a loop.
 pub(crate) fn block_current() {
-    let pair = state::with(|core| {
+    switch_with(|core| {
         let current = core.current;
         if let Some(t) = core.threads.get_mut(&current) {
             t.scpu.set_state(ScpuState::Blocked);
         }
         prepare_switch(core)
     });
-    switch(pair);
 }
 
 /// Runs `decide` under the kernel lock: `Ok(true)` means the caller's
@@ -184,20 +201,19 @@ pub(crate) fn block_current() {
 pub(crate) fn block_current_unless(
     decide: impl FnOnce(&mut Core) -> Result<bool, sk_abi::SysError>,
 ) -> Result<bool, sk_abi::SysError> {
-    let mut pair = None;
-    let done = state::with(|core| {
-        let done = decide(core)?;
-        if !done {
-            let current = core.current;
-            if let Some(t) = core.threads.get_mut(&current) {
-                t.scpu.set_state(ScpuState::Blocked);
-            }
-            pair = prepare_switch(core);
+    let mut result = Ok(true);
+    switch_with(|core| {
+        result = decide(core);
+        if result != Ok(false) {
+            return None;
         }
-        Ok(done)
-    })?;
-    switch(pair);
-    Ok(done)
+        let current = core.current;
+        if let Some(t) = core.threads.get_mut(&current) {
+            t.scpu.set_state(ScpuState::Blocked);
+        }
+        prepare_switch(core)
+    });
+    result
 }
 
 /// Blocks the current thread for at least `ns` nanoseconds of guest time
@@ -240,8 +256,7 @@ pub(crate) fn wake(core: &mut Core, id: ThreadId) {
 /// Ends the current thread for good (it was already removed from the
 /// thread table, its context parked in `core.dying`).
 pub(crate) fn exit_current() -> ! {
-    let pair = state::with(prepare_switch);
-    switch(pair);
+    switch_with(prepare_switch);
     unreachable!("an exited thread was resumed");
 }
 
@@ -270,7 +285,7 @@ fn on_timer(frame: &mut TrapFrame) {
     if frame.rflags & (1 << 9) == 0 || !expired {
         return;
     }
-    let pair = state::with(|core| {
+    switch_with(|core| {
         let current = core.current;
         if core.ready.is_empty() {
             let ticks = ticks_for(core, current);
@@ -282,5 +297,4 @@ fn on_timer(frame: &mut TrapFrame) {
         make_ready(core, current);
         prepare_switch(core)
     });
-    switch(pair);
 }

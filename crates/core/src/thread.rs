@@ -30,6 +30,10 @@ pub(crate) struct Thread {
     /// was in the kernel: it returns to user mode with TF set, and the
     /// `#DB` that follows is the kernel's to claim (`trace`).
     pub(crate) trace_trap_owed: bool,
+    /// Its FP/SSE/AVX state: no area until its first FP instruction
+    /// (`#NM`), then saved and restored at every switch; freed with the
+    /// thread (crate::fp).
+    pub(crate) fp: crate::fp::FpState,
 }
 
 pub(crate) fn new_id() -> ThreadId {
@@ -48,6 +52,7 @@ impl Thread {
             ticks_left: 0,
             synth: None,
             trace_trap_owed: false,
+            fp: crate::fp::FpState::new(),
         }
     }
 
@@ -59,6 +64,7 @@ impl Thread {
             ticks_left: 0,
             synth: None,
             trace_trap_owed: false,
+            fp: crate::fp::FpState::new(),
         }
     }
 
@@ -77,6 +83,7 @@ impl Thread {
             ticks_left: 0,
             synth,
             trace_trap_owed: false,
+            fp: crate::fp::FpState::new(),
         })
     }
 }

@@ -124,6 +124,20 @@ pub fn send_nmi_to_self() {
     }
 }
 
+/// Reprograms the periodic timer to `hz` (test builds only: the FP
+/// register test needs 10^5 switches, which at the kernel's 100 Hz would
+/// take 1,000 s of guest time). Quanta are in microseconds, so they scale
+/// with it. Restore the old rate after.
+#[cfg(feature = "ktest")]
+pub fn set_timer_hz(hz: u64) {
+    let bus_hz = BUS_HZ.load(Ordering::Relaxed);
+    let initial = u32::try_from((bus_hz / hz.max(1)).max(1)).unwrap_or(u32::MAX);
+    crate::cpu::without_interrupts(|| {
+        write(REG_INITIAL_COUNT, initial);
+        TIMER_HZ.store(hz, Ordering::Relaxed);
+    });
+}
+
 /// Signals end of interrupt (called by the trap dispatcher).
 pub(crate) fn end_of_interrupt() {
     write(REG_EOI, 0);

@@ -34,6 +34,7 @@ pub mod cpu;
 pub mod data_memory;
 mod dynamic_extable;
 pub mod extable;
+pub mod fpu;
 pub mod gdt;
 pub mod heap;
 pub mod layout;
@@ -54,7 +55,8 @@ pub mod usercopy;
 pub mod usermode;
 
 /// Sets up this CPU's tables: per-CPU data (GS), GDT with TSS and IST
-/// stacks, the IDT, and `syscall` MSRs. Interrupts stay off. Runs once: a
+/// stacks, the IDT, `syscall` MSRs, protections and the FP unit (x87,
+/// SSE, XSAVE/XCR0; CR0.TS set, see [`fpu`]). Interrupts stay off. Runs once: a
 /// later call changes nothing (it would reset LSTAR and the per-CPU block
 /// under running threads).
 pub fn init_cpu() -> Result<(), paging::MapError> {
@@ -68,6 +70,15 @@ pub fn init_cpu() -> Result<(), paging::MapError> {
     syscall::init();
     let (smep, smap, umip) = usercopy::enable_protections();
     log::info!("protections: smep={smep} smap={smap} umip={umip} nx=true");
+    let fp = fpu::init();
+    log::info!(
+        "fpu: xcr0 {:#x} (supported {:#x}), {:?}, save area {} bytes, mxcsr mask {:#x}; lazy (CR0.TS set)",
+        fp.xcr0,
+        fp.xcr0_supported,
+        fp.save_instruction,
+        fp.area_bytes,
+        fp.mxcsr_mask
+    );
     Ok(())
 }
 

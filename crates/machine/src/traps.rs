@@ -85,6 +85,12 @@ pub struct Hooks {
     /// returns true if it claimed the trap. An unclaimed one from user
     /// mode goes to `user_exception` (the program dies).
     pub debug: fn(&mut TrapFrame) -> bool,
+    /// `#NM` (device not available) raised by user code: CR0.TS was set
+    /// and the thread executed an FP/SSE/AVX instruction. The kernel gives
+    /// the thread its FP state (or kills it) and the instruction runs
+    /// again. An `#NM` in ring 0 never gets here: the kernel is
+    /// soft-float, so it is a kernel bug and fatal.
+    pub fp_unavailable: fn(&mut TrapFrame),
     /// A double fault (kernel stack overflow); never returns.
     pub double_fault: fn(&TrapFrame) -> !,
     /// After a fatal kernel exception was dumped; never returns.
@@ -98,6 +104,9 @@ fn default_user(frame: &mut TrapFrame, cr2: u64) {
 }
 fn default_debug(_: &mut TrapFrame) -> bool {
     false
+}
+fn default_fp_unavailable(frame: &mut TrapFrame) {
+    (hooks().user_exception)(frame, 0)
 }
 fn default_fatal(_: &TrapFrame) -> ! {
     crate::qemu::exit(crate::qemu::ExitCode::Failure)
@@ -126,6 +135,7 @@ static HOOKS: Mutex<Hooks> = Mutex::new(Hooks {
     timer: default_timer,
     user_exception: default_user,
     debug: default_debug,
+    fp_unavailable: default_fp_unavailable,
     double_fault: default_double_fault,
     fatal: default_fatal,
 });
@@ -559,6 +569,17 @@ extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
             NMIS.fetch_add(1, Ordering::SeqCst);
         }
         8 => (hooks().double_fault)(frame),
+        // `#NM`: a lazy FP trap from user mode; from ring 0 a kernel bug
+        // (the kernel is soft-float and never executes FP instructions
+        // outside `fpu.rs`, which clears TS first).
+        7 if frame.from_user() => run_hook(frame, hooks().fp_unavailable),
+        7 => {
+            dump("fatal kernel exception", frame, 0);
+            crate::println!(
+                "    kernel bug: an FP/SSE/AVX instruction in ring 0 with CR0.TS set (the kernel is built soft-float; only fpu.rs may touch the FP registers)"
+            );
+            (hooks().fatal)(frame)
+        }
         // Machine check: the hardware's fault, never the program's.
         18 => {
             dump("machine check", frame, 0);

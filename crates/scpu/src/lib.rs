@@ -7,6 +7,7 @@
     clippy::arithmetic_side_effects
 )]
 
+pub mod fp;
 mod scpu;
 
 pub use scpu::{Scpu, Transition, UserStart, MAX_SCPUS_PER_SMACH};

@@ -7,6 +7,7 @@ mod abi_objects;
 mod abi_support;
 mod cpu_tables;
 mod entries;
+mod fp;
 mod fuzz;
 mod growth;
 mod leaks;
