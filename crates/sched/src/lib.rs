@@ -11,9 +11,11 @@ extern crate alloc;
 
 mod quantum;
 mod ready_queue;
+mod ring;
 
 pub use quantum::{
     clamp_quantum_us, quantum_ticks, DEFAULT_PRIORITY, DEFAULT_QUANTUM_US, MAX_PRIORITY,
     MAX_QUANTUM_US, MIN_QUANTUM_US,
 };
 pub use ready_queue::{QueueFull, ReadyQueue};
+pub use ring::{Patch, Patches, Ring, RingError, MAX_PATCHES};
