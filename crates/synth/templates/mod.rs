@@ -23,6 +23,7 @@ mod error_stub;
 mod generic_trampoline;
 mod ram_file_read;
 mod ram_file_write;
+pub mod switch;
 pub mod taint;
 mod tty_write;
 mod user_range;
@@ -32,7 +33,7 @@ use iced_x86::IcedError;
 
 /// Every template, in the order they are emitted.
 pub fn all() -> Result<Vec<TemplateSource>, IcedError> {
-    Ok(vec![
+    let mut all = vec![
         entry_stub::source()?,
         dev_null_write::source()?,
         dev_zero_read::source()?,
@@ -43,5 +44,7 @@ pub fn all() -> Result<Vec<TemplateSource>, IcedError> {
         error_stub::source()?,
         generic_trampoline::source()?,
         call_counter::source()?,
-    ])
+    ];
+    all.extend(switch::sources()?);
+    Ok(all)
 }
