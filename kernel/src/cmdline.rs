@@ -38,6 +38,9 @@ pub struct Options {
     pub synth: sk_core::SynthConfig,
     /// `trace`: allow `TraceNextCall`.
     pub trace: bool,
+    /// `sched=ring`: the synthesized scheduler (executable ready queue);
+    /// `sched=generic`: the Rust round robin.
+    pub sched_ring: bool,
     /// Words after `--`, for `/bin/init`.
     pub init_args: &'static str,
 }
@@ -62,6 +65,7 @@ impl Options {
                 show_addresses: false,
             },
             trace: false,
+            sched_ring: false,
             init_args,
         };
         let (mut test, mut start, mut inject, mut bench, mut smoke) =
@@ -82,6 +86,8 @@ impl Options {
                 None if word == "synth.count" => options.synth.count_calls = true,
                 None if word == "synth.show" => options.synth.show_addresses = true,
                 None if word == "trace" => options.trace = true,
+                Some(("sched", "ring")) => options.sched_ring = true,
+                Some(("sched", "generic")) => options.sched_ring = false,
                 Some(("entry", "lstar")) => options.synth.entry = sk_core::EntryMode::Lstar,
                 Some(("entry", "slot")) => options.synth.entry = sk_core::EntryMode::PerCpuSlot,
                 _ => {}

@@ -79,6 +79,7 @@ extern "C" fn continue_boot() -> ! {
         sk_core::CoreOptions {
             synth: options.synth,
             trace: options.trace,
+            sched_ring: options.sched_ring,
         },
     );
     log::info!("synthesis: {:?}", options.synth);

@@ -184,7 +184,14 @@ fn in_kernel_tests(args: &Args) -> Result<ExitCode, String> {
     let kernel = build::kernel(build::Profile::Dev, build::TEST_FEATURES)?;
     let initrd = build::initrd()?;
     let accel = accel::choose(args.accel, &kernel);
-    let summary = ktest::run_all(&kernel, &initrd, accel, args.inject, args.filter.as_deref())?;
+    let summary = ktest::run_all(
+        &kernel,
+        &initrd,
+        accel,
+        args.inject,
+        args.filter.as_deref(),
+        &args.kernel_args.join(" "),
+    )?;
     Ok(if summary.ok() {
         ExitCode::SUCCESS
     } else {

@@ -34,6 +34,20 @@ fn ticks_for(core: &Core, id: ThreadId) -> u64 {
 
 /// Puts `id` on the ready queue (unless it exited or is the idle thread).
 pub(crate) fn make_ready(core: &mut Core, id: ThreadId) {
+    if crate::ring::enabled(core) {
+        if let Some(t) = core.threads.get_mut(&id) {
+            if matches!(t.scpu.state(), ScpuState::Exited) {
+                return;
+            }
+            if id != core.current {
+                t.scpu.set_state(ScpuState::Ready);
+            }
+        }
+        if id != core.idle {
+            crate::ring::insert(core, id);
+        }
+        return;
+    }
     let idle = core.idle;
     if let Some(t) = core.threads.get_mut(&id) {
         if matches!(t.scpu.state(), ScpuState::Exited) {
@@ -104,8 +118,21 @@ fn switch(pair: Option<(Arc<Context>, Arc<Context>)>) {
     }
 }
 
+/// Takes `id` off the ready queue (suspended, or gone).
+pub(crate) fn unready(core: &mut Core, id: ThreadId) {
+    core.ready.remove(id);
+    crate::ring::remove(core, id);
+}
+
+fn ring_on() -> bool {
+    crate::ring::is_on()
+}
+
 /// Lets other ready threads run; the caller stays runnable.
 pub fn yield_now() {
+    if ring_on() {
+        return crate::ring::yield_now();
+    }
     let pair = state::with(|core| {
         let current = core.current;
         make_ready(core, current);
@@ -116,6 +143,9 @@ pub fn yield_now() {
 
 /// From the idle thread: yields if anything became ready.
 pub(crate) fn yield_if_others_ready() {
+    if ring_on() {
+        return crate::ring::yield_now();
+    }
     let pair = state::with(|core| {
         if core.ready.is_empty() {
             None
@@ -130,6 +160,9 @@ pub(crate) fn yield_if_others_ready() {
 /// in (interrupts were masked under the lock) and yields if the thread's
 /// quantum ran out meanwhile.
 pub(crate) fn preemption_point() {
+    if ring_on() {
+        return crate::ring::preemption_point();
+    }
     sk_machine::cpu::enable_interrupts();
     sk_machine::cpu::disable_interrupts();
     let pair = state::with(|core| {
@@ -151,6 +184,9 @@ pub(crate) fn preemption_point() {
 /// Blocks the current thread until [`wake`]; returns after it was woken
 /// and rescheduled. The caller re-checks its condition in a loop.
 pub(crate) fn block_current() {
+    if ring_on() {
+        return crate::ring::block_current();
+    }
     let pair = state::with(|core| {
         let current = core.current;
         if let Some(t) = core.threads.get_mut(&current) {
@@ -175,6 +211,9 @@ pub(crate) fn wake(core: &mut Core, id: ThreadId) {
 /// Ends the current thread for good (it was already removed from the
 /// thread table, its context parked in `core.dying`).
 pub(crate) fn exit_current() -> ! {
+    if ring_on() {
+        crate::ring::exit_current();
+    }
     let pair = state::with(prepare_switch);
     switch(pair);
     unreachable!("an exited thread was resumed");
@@ -182,6 +221,9 @@ pub(crate) fn exit_current() -> ! {
 
 fn on_timer(frame: &mut TrapFrame) {
     crate::devices::poll_console_input();
+    if ring_on() {
+        return crate::ring::on_timer(frame.rflags & (1 << 9) != 0);
+    }
     // Count the tick against the running thread whatever it was doing.
     let expired = state::with(|core| {
         let current = core.current;

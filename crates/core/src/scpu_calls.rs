@@ -40,6 +40,14 @@ pub(crate) fn start(core: &mut Core, smach: u64, thread: Thread) -> Result<(), S
         }
         return Err(e);
     }
+    // The synthesized scheduler: its switch code, before it can be linked.
+    if let Err(e) = crate::ring::add(core, tid) {
+        core.threads.remove(&tid);
+        if let Some(s) = core.smachs.get_mut(&smach) {
+            s.threads.retain(|&t| t != tid);
+        }
+        return Err(e);
+    }
     scheduler::make_ready(core, tid);
     Ok(())
 }
@@ -63,6 +71,7 @@ pub(crate) fn kill(core: &mut Core, tid: ThreadId) {
 /// synthesized for it.
 pub(crate) fn forget(core: &mut Core, tid: ThreadId) {
     core.ready.remove(tid);
+    crate::ring::forget(core, tid);
     core.devices.forget_reader(tid);
     crate::synthesis::on_thread_gone(core, tid);
 }
@@ -116,8 +125,10 @@ pub(crate) fn apply(
     let thread = core.threads.get_mut(&tid).ok_or(SysError::BadHandle)?;
     match thread.scpu.reconfigure(request, is_current)? {
         Transition::None => {}
-        Transition::Unready => core.ready.remove(tid),
+        Transition::Unready => scheduler::unready(core, tid),
         Transition::Ready => scheduler::make_ready(core, tid),
     }
+    // A new quantum or priority: the switch-in bakes it in.
+    crate::ring::refresh(core, tid);
     Ok(())
 }

@@ -250,3 +250,15 @@ static SHOW_ADDRESSES: core::sync::atomic::AtomicBool = core::sync::atomic::Atom
 pub(crate) fn routine_addresses_shown() -> bool {
     SHOW_ADDRESSES.load(core::sync::atomic::Ordering::SeqCst)
 }
+
+/// The synthesized scheduler's self-check (None when `sched=ring` is
+/// off): the jumps read back from the code form one cycle through exactly
+/// the runnable threads, in the policy's order. `Ok((members, switches))`.
+pub fn ring_check() -> Option<Result<(usize, u64), alloc::string::String>> {
+    crate::state::with(|core| crate::ring::check_code(core))
+}
+
+/// True if the synthesized scheduler runs (`sched=ring`).
+pub fn ring_on() -> bool {
+    crate::ring::is_on()
+}

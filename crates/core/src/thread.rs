@@ -113,6 +113,7 @@ pub fn attach_current_to(smach: u64) {
         if let Some(a) = core.smachs.get(&smach).and_then(|s| s.aspace.as_ref()) {
             a.0.activate();
         }
+        crate::ring::refresh(core, current);
     });
 }
 
@@ -125,5 +126,6 @@ pub fn detach_current() {
         }
         core.refresh_current_smach();
         sk_machine::address_space::activate_kernel();
+        crate::ring::refresh(core, current);
     });
 }

@@ -71,6 +71,13 @@ impl<T: Copy> Patches<T> {
         }
     }
 
+    /// One patch (the kernel re-links a rebuilt switch-out this way).
+    pub fn one(from: T, to: T) -> Self {
+        let mut p = Self::none();
+        p.push(from, to);
+        p
+    }
+
     /// The patches, in the order they must be applied.
     pub fn iter(&self) -> impl Iterator<Item = Patch<T>> + '_ {
         self.items.iter().filter_map(|p| *p)
