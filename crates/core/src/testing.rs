@@ -262,3 +262,24 @@ pub fn ring_check() -> Option<Result<(usize, u64), alloc::string::String>> {
 pub fn ring_on() -> bool {
     crate::ring::is_on()
 }
+
+/// Suspends (`true`) or resumes every SCPU of a kernel-owned program, as
+/// `reconfigure(Suspend/Resume)` on its SMACH would.
+pub fn suspend_program(id: crate::ProgramId, suspend: bool) -> Result<(), SysError> {
+    let request = if suspend {
+        sk_abi::ScpuReconfigure::Suspend
+    } else {
+        sk_abi::ScpuReconfigure::Resume
+    };
+    crate::state::with(|core| {
+        let threads = core
+            .smachs
+            .get(&id.0)
+            .map(|s| s.threads.clone())
+            .unwrap_or_default();
+        for t in threads {
+            crate::scpu_calls::apply(core, t, request)?;
+        }
+        Ok(())
+    })
+}

@@ -17,4 +17,5 @@ mod protection;
 mod registers;
 mod regressions;
 mod review;
+mod scheduling;
 mod time;
