@@ -92,7 +92,7 @@ pub(crate) fn prepare_switch(core: &mut Core) -> Option<(Arc<Context>, Arc<Conte
         .get(&prev)
         .map(|t| t.context.clone())
         .or_else(|| core.dying.take())?;
-    crate::trace::cancel();
+    crate::trace::cancel(core);
     let ticks = ticks_for(core, next);
     let to_thread = core.threads.get_mut(&next)?;
     to_thread.scpu.set_state(ScpuState::Running);

@@ -67,12 +67,17 @@ pub(crate) fn kill(core: &mut Core, tid: ThreadId) {
 }
 
 /// Everything but the thread table that may still name thread `tid`, once
-/// it is gone: the ready queue, the console's readers, the routines
-/// synthesized for it.
+/// it is gone: the ready queue, the console's readers, every program's
+/// list of threads waiting for it to exit, the instruction counter, the
+/// routines synthesized for it.
 pub(crate) fn forget(core: &mut Core, tid: ThreadId) {
     core.ready.remove(tid);
     crate::ring::forget(core, tid);
     core.devices.forget_reader(tid);
+    for smach in core.smachs.values_mut() {
+        smach.waiters.retain(|&t| t != tid);
+    }
+    crate::trace::forget_thread(tid);
     crate::synthesis::on_thread_gone(core, tid);
 }
 

@@ -162,8 +162,10 @@ fn same_open(
 /// The generic read: pieces of at most the SIO's chunk size
 /// ([`Sio::chunk_bytes`]), blocking on the console until input arrives.
 pub(crate) fn read(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError> {
+    // The SIO the read started on: a handle closed and reused while the
+    // reader was blocked must not move the read to another object.
+    let mut serial = None;
     loop {
-        let mut serial = None;
         let moved = transfer_in_chunks(
             len,
             |offset, _| read_piece(handle, (buf, len), offset, &mut serial),

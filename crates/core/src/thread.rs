@@ -26,6 +26,10 @@ pub(crate) struct Thread {
     /// The thread's synthesized entry stub and routine table (user
     /// threads, synthesis on).
     pub(crate) synth: Option<crate::thread_entry::ThreadSynth>,
+    /// Its traced call's count was cancelled or abandoned while the call
+    /// was in the kernel: it returns to user mode with TF set, and the
+    /// `#DB` that follows is the kernel's to claim (`trace`).
+    pub(crate) trace_trap_owed: bool,
 }
 
 pub(crate) fn new_id() -> ThreadId {
@@ -43,6 +47,7 @@ impl Thread {
             context: Context::current_boot(),
             ticks_left: 0,
             synth: None,
+            trace_trap_owed: false,
         }
     }
 
@@ -53,6 +58,7 @@ impl Thread {
             context: Context::new(stack, idle_loop, 0),
             ticks_left: 0,
             synth: None,
+            trace_trap_owed: false,
         }
     }
 
@@ -70,6 +76,7 @@ impl Thread {
             context: Context::new(stack, user_thread_start, id),
             ticks_left: 0,
             synth,
+            trace_trap_owed: false,
         })
     }
 }

@@ -24,6 +24,7 @@
 //! reports 0, the call completes untraced). Without the cap a traced 4 MiB
 //! `/dev/zero` read held the CPU for about 39 timer periods.
 
+use crate::state::{Core, ThreadId};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use sk_machine::traps::TrapFrame;
 
@@ -34,8 +35,12 @@ pub(crate) const MAX_STEPS: u64 = 100_000;
 
 static ENABLED: AtomicBool = AtomicBool::new(false);
 static ARMED_FOR: AtomicU64 = AtomicU64::new(0);
-/// The thread whose count was cancelled while its call was in the kernel:
-/// it returns to user mode with TF set, and that one `#DB` is expected.
+/// The running thread whose count was abandoned ([`MAX_STEPS`]) while its
+/// call was in the kernel: it returns to user mode with TF set, and that
+/// one `#DB` is expected. Ring 0 cannot take the state lock, so the
+/// abandoning step leaves it here; the next switch away from the thread
+/// ([`cancel`]) moves it into the thread's own `trace_trap_owed`, so every
+/// thread keeps its own owed trap however many are blocked at once.
 static ORPHANED: AtomicU64 = AtomicU64::new(0);
 static COUNT: AtomicU64 = AtomicU64::new(0);
 static LAST: AtomicU64 = AtomicU64::new(0);
@@ -67,16 +72,41 @@ pub(crate) fn arm(thread: u64) {
 
 /// Stops a count in progress: the traced call blocked and another thread
 /// is about to run (its instructions must not be counted). Called at every
-/// thread switch; the next `#DB` then clears TF.
-pub(crate) fn cancel() {
+/// thread switch, under the state lock; the next `#DB` then clears TF.
+/// The thread that was counted, and one whose count was abandoned, owe a
+/// `#DB` when their calls return: recorded on the thread.
+pub(crate) fn cancel(core: &mut Core) {
     let armed = ARMED_FOR.swap(0, Ordering::SeqCst);
     if armed != 0 {
-        ORPHANED.store(armed, Ordering::SeqCst);
+        owe_trap(core, armed);
         COUNT.store(0, Ordering::SeqCst);
         // No count for this call: `LastTrace` must not show an older one.
         LAST.store(0, Ordering::SeqCst);
         sk_machine::syscall::keep_trap_flag_on_entry(false);
     }
+    let orphaned = ORPHANED.swap(0, Ordering::SeqCst);
+    if orphaned != 0 {
+        owe_trap(core, orphaned);
+    }
+}
+
+fn owe_trap(core: &mut Core, thread: ThreadId) {
+    if let Some(t) = core.threads.get_mut(&thread) {
+        t.trace_trap_owed = true;
+    }
+}
+
+/// Thread `thread` is gone: nothing is counted for it and no trap is owed
+/// to it (its own flag went with it).
+pub(crate) fn forget_thread(thread: ThreadId) {
+    if ARMED_FOR
+        .compare_exchange(thread, 0, Ordering::SeqCst, Ordering::SeqCst)
+        .is_ok()
+    {
+        COUNT.store(0, Ordering::SeqCst);
+        sk_machine::syscall::keep_trap_flag_on_entry(false);
+    }
+    let _ = ORPHANED.compare_exchange(thread, 0, Ordering::SeqCst, Ordering::SeqCst);
 }
 
 /// Kernel instructions of the last traced call.
@@ -135,13 +165,20 @@ fn on_user_debug(frame: &mut TrapFrame) -> bool {
         frame.rflags &= !TF;
         return true;
     }
-    if current != 0
-        && ORPHANED
-            .compare_exchange(current, 0, Ordering::SeqCst, Ordering::SeqCst)
-            .is_ok()
-    {
-        frame.rflags &= !TF;
-        return true;
+    if current == 0 {
+        return false;
     }
-    false
+    let orphaned = ORPHANED
+        .compare_exchange(current, 0, Ordering::SeqCst, Ordering::SeqCst)
+        .is_ok();
+    let owed = orphaned
+        || crate::state::with(|core| {
+            core.threads
+                .get_mut(&current)
+                .is_some_and(|t| core::mem::take(&mut t.trace_trap_owed))
+        });
+    if owed {
+        frame.rflags &= !TF;
+    }
+    owed
 }

@@ -98,6 +98,11 @@ impl<T> IdMap<T> {
     pub fn values(&self) -> impl Iterator<Item = &T> {
         self.entries.iter().map(|(_, v)| v)
     }
+
+    /// Every value, by id, to change in place.
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        self.entries.iter_mut().map(|(_, v)| v)
+    }
 }
 
 impl<'a, T> IntoIterator for &'a IdMap<T> {

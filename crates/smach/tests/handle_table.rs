@@ -168,6 +168,14 @@ fn id_maps_are_sorted_and_replace_on_insert() {
     assert!(!m.contains_key(&30) && m.contains_key(&u64::MAX));
     let values: Vec<u64> = m.values().copied().collect();
     assert_eq!(values, [1, 11, 7, 41, 0]);
+    for value in m.values_mut() {
+        *value = value.wrapping_mul(2);
+    }
+    let doubled: Vec<u64> = m.values().copied().collect();
+    assert_eq!(doubled, [2, 22, 14, 82, 0]);
+    for value in m.values_mut() {
+        *value /= 2;
+    }
     let mut seen = Vec::new();
     for (&k, &v) in &m {
         seen.push((k, v));

@@ -17,5 +17,6 @@ mod protection;
 mod registers;
 mod regressions;
 mod review;
+mod review2;
 mod scheduling;
 mod time;
