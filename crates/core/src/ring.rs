@@ -396,19 +396,24 @@ pub(crate) fn sync(core: &mut Core) {
     core.dying = None;
 }
 
-/// The running thread's switch-out, if switching would run another thread.
-fn switch_out_if_others(core: &Core) -> Option<u64> {
+/// The running thread's switch-out, if switching would run another thread
+/// (then a count in progress is stopped: the next thread's instructions
+/// must not be counted, [`crate::trace::cancel`]).
+fn switch_out_if_others(core: &mut Core) -> Option<u64> {
     let ring = core.ring.as_ref()?;
     if ring.policy.next_to_run() == core.current {
         return None;
     }
-    ring.code.get(&core.current).map(|c| c.out.block.address())
+    let out = ring.code.get(&core.current).map(|c| c.out.block.address());
+    if out.is_some() {
+        crate::trace::cancel(core);
+    }
+    out
 }
 
 /// Enters the running thread's switch-out (interrupts off, lock released).
 fn switch_out(address: Option<u64>) {
     if let Some(address) = address {
-        crate::trace::cancel();
         // SAFETY: `address` is the running thread's installed switch-out
         // (read from the code map under the lock, for `core.current`,
         // which the per-CPU slot confirms at every sync); its jump was
@@ -425,7 +430,7 @@ fn switch_out(address: Option<u64>) {
 /// Lets other runnable threads run; the caller stays runnable.
 pub(crate) fn yield_now() {
     sk_machine::cpu::without_interrupts(|| {
-        let out = state::with(|core| switch_out_if_others(core));
+        let out = state::with(switch_out_if_others);
         switch_out(out);
     });
 }
@@ -435,7 +440,7 @@ pub(crate) fn preemption_point() {
     sk_machine::cpu::enable_interrupts();
     sk_machine::cpu::disable_interrupts();
     if sk_machine::percpu::ticks_left() == 0 {
-        let out = state::with(|core| switch_out_if_others(core));
+        let out = state::with(switch_out_if_others);
         switch_out(out);
     }
 }
@@ -462,11 +467,11 @@ pub(crate) fn exit_current() -> ! {
     let next = state::with(|core| {
         let current = core.current;
         forget(core, current);
+        crate::trace::cancel(core);
         let ring = core.ring.as_ref()?;
         let next = ring.policy.next_to_run();
         ring.code.get(&next).map(|c| c.inn.block.address())
     });
-    crate::trace::cancel();
     match next {
         // SAFETY: `to` is the installed switch-in of a ring member other
         // than this thread (which left the ring above), not running;
