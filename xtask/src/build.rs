@@ -93,6 +93,7 @@ pub const USER_PROGRAMS: &[&str] = &[
     "cpuhog",
     "racer",
     "reaper",
+    "ringstress",
     "lenguard",
     "drain",
 ];

@@ -24,7 +24,7 @@ use sk_synth::templates::{
     SwitchInLstarFpHoles, SwitchInLstarHoles, SwitchInSlotFpHoles, SwitchInSlotHoles,
     SwitchOutFpHoles, SwitchOutHoles,
 };
-use sk_synth::{Imm32, Imm64, Rel32Target, Template};
+use sk_synth::{HoleSet, HoleValues, Imm32, Imm64, Rel32Target, Template};
 
 // The templates and the machine agree on the per-CPU block.
 const _: () = {
@@ -55,6 +55,10 @@ pub(crate) struct SwitchCode {
     pub(crate) out: Routine,
     pub(crate) inn: Routine,
     pub(crate) facts: Facts,
+    /// The hole values each was instantiated with (the switch-out's `next`
+    /// as at build time: its jump is patched since), for `show`.
+    pub(crate) out_values: HoleValues,
+    pub(crate) in_values: HoleValues,
 }
 
 impl SwitchCode {
@@ -64,7 +68,6 @@ impl SwitchCode {
     }
 
     /// Where the switch-out's jump currently goes (read back from code).
-    #[cfg(feature = "ktest")]
     pub(crate) fn jump_target(&self) -> Option<u64> {
         let offset = self.jump_offset();
         let mut bytes = [0u8; 64];
@@ -134,6 +137,13 @@ fn facts_for(core: &Core, id: ThreadId) -> Option<Facts> {
     })
 }
 
+/// Installs a routine from `holes`; returns it with the values it baked in.
+fn installed<H: HoleSet>(
+    holes: &H,
+) -> Result<(Routine, HoleValues), sk_synth::policy::InstallError> {
+    install_holes(holes).map(|r| (r, holes.values()))
+}
+
 fn imm(v: u64) -> Imm64 {
     Imm64(v)
 }
@@ -144,8 +154,8 @@ fn build(core: &Core, id: ThreadId) -> Result<SwitchCode, SysError> {
     let quantum = Imm32(i32::try_from(f.quantum_ticks).unwrap_or(i32::MAX));
     let rsp0 = sk_machine::gdt::kernel_stack_slot_address();
     let slot_mode = config().enabled && config().entry == EntryMode::PerCpuSlot;
-    let inn = match (slot_mode, f.fp_area) {
-        (false, None) => install_holes(&SwitchInLstarHoles {
+    let (inn, in_values) = match (slot_mode, f.fp_area) {
+        (false, None) => installed(&SwitchInLstarHoles {
             thread_id: imm(id),
             quantum_ticks: quantum,
             cr3: imm(f.cr3),
@@ -154,7 +164,7 @@ fn build(core: &Core, id: ThreadId) -> Result<SwitchCode, SysError> {
             entry_stub: imm(f.entry),
             rsp_slot: imm(f.rsp_slot),
         }),
-        (true, None) => install_holes(&SwitchInSlotHoles {
+        (true, None) => installed(&SwitchInSlotHoles {
             thread_id: imm(id),
             quantum_ticks: quantum,
             cr3: imm(f.cr3),
@@ -163,7 +173,7 @@ fn build(core: &Core, id: ThreadId) -> Result<SwitchCode, SysError> {
             entry_stub: imm(f.entry),
             rsp_slot: imm(f.rsp_slot),
         }),
-        (false, Some(area)) => install_holes(&SwitchInLstarFpHoles {
+        (false, Some(area)) => installed(&SwitchInLstarFpHoles {
             thread_id: imm(id),
             quantum_ticks: quantum,
             cr3: imm(f.cr3),
@@ -173,7 +183,7 @@ fn build(core: &Core, id: ThreadId) -> Result<SwitchCode, SysError> {
             fp_area: imm(area),
             rsp_slot: imm(f.rsp_slot),
         }),
-        (true, Some(area)) => install_holes(&SwitchInSlotFpHoles {
+        (true, Some(area)) => installed(&SwitchInSlotFpHoles {
             thread_id: imm(id),
             quantum_ticks: quantum,
             cr3: imm(f.cr3),
@@ -188,19 +198,25 @@ fn build(core: &Core, id: ThreadId) -> Result<SwitchCode, SysError> {
     // Until the policy links it, the switch-out jumps to its own thread's
     // switch-in (valid code; unreachable anyway).
     let next = Rel32Target(inn.block.address());
-    let out = match f.fp_area {
-        None => install_holes(&SwitchOutHoles {
+    let (out, out_values) = match f.fp_area {
+        None => installed(&SwitchOutHoles {
             rsp_slot: imm(f.rsp_slot),
             next,
         }),
-        Some(area) => install_holes(&SwitchOutFpHoles {
+        Some(area) => installed(&SwitchOutFpHoles {
             fp_area: imm(area),
             rsp_slot: imm(f.rsp_slot),
             next,
         }),
     }
     .map_err(nomem)?;
-    Ok(SwitchCode { out, inn, facts: f })
+    Ok(SwitchCode {
+        out,
+        inn,
+        facts: f,
+        out_values,
+        in_values,
+    })
 }
 
 /// Applies the policy's patches, in order. A patch of a thread without
@@ -363,6 +379,16 @@ pub(crate) fn on_aspace_gone(core: &mut Core, root: u64) {
     }
 }
 
+/// Switches that ran a thread the policy did not have next (a removed,
+/// blocked or unknown one): the self-check fails on any.
+static SYNC_ERRORS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// Switches so far that ran a thread the policy did not have next.
+#[cfg(feature = "ktest")]
+pub(crate) fn sync_errors() -> u64 {
+    SYNC_ERRORS.load(core::sync::atomic::Ordering::Relaxed)
+}
+
 /// Brings the Rust side up to date with the code: if a switch-in made
 /// another thread current since the last look, records it (policy, thread
 /// states, `Core::current`) and drops a dead thread's context (its stack
@@ -377,6 +403,7 @@ pub(crate) fn sync(core: &mut Core) {
         return;
     }
     if let Err(e) = ring.policy.switched_to(now) {
+        SYNC_ERRORS.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
         log::error!(
             "ring: switched from {before} to {now}, policy expected {}: {e:?}",
             ring.policy.next_to_run()
@@ -554,10 +581,13 @@ pub(crate) fn check_code(core: &Core) -> Option<Result<(usize, u64), alloc::stri
             }
             if *id != core.idle
                 && core.threads.get(id).is_some_and(|t| {
-                    matches!(t.scpu.state(), ScpuState::Blocked | ScpuState::Exited)
+                    matches!(
+                        t.scpu.state(),
+                        ScpuState::Blocked | ScpuState::Suspended | ScpuState::Exited
+                    )
                 })
             {
-                return Err(format!("blocked thread {id} is in the cycle"));
+                return Err(format!("blocked or suspended thread {id} is in the cycle"));
             }
         }
         Ok((walked.len(), ring.switches))

@@ -75,6 +75,12 @@ fn pick_next(core: &mut Core) -> ThreadId {
     core.idle
 }
 
+/// Switches the generic scheduler made (test builds: the stress tests
+/// count them, `testing::switches`).
+#[cfg(feature = "ktest")]
+pub(crate) static GENERIC_SWITCHES: core::sync::atomic::AtomicU64 =
+    core::sync::atomic::AtomicU64::new(0);
+
 /// Chooses the next thread and makes the CPU ready to run it; returns the
 /// contexts to switch between (None if the current thread keeps running).
 /// The current thread must already be re-queued, blocked or exited.
@@ -93,6 +99,8 @@ pub(crate) fn prepare_switch(core: &mut Core) -> Option<(Arc<Context>, Arc<Conte
         .map(|t| t.context.clone())
         .or_else(|| core.dying.take())?;
     crate::trace::cancel(core);
+    #[cfg(feature = "ktest")]
+    GENERIC_SWITCHES.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
     let ticks = ticks_for(core, next);
     let to_thread = core.threads.get_mut(&next)?;
     to_thread.scpu.set_state(ScpuState::Running);

@@ -137,3 +137,22 @@ pub(crate) fn apply(
     crate::ring::refresh(core, tid);
     Ok(())
 }
+
+/// `query(Routines)` on an SCPU handle: its switch code and place in the
+/// ring as text (`routines_text::describe_thread`); the bytes written.
+pub(crate) fn describe(
+    core: &mut Core,
+    handle: Handle,
+    ptr: u64,
+    len: u64,
+) -> Result<u64, SysError> {
+    let tid = match core.current_smach()?.handles.get(handle)? {
+        Object::Scpu(tid) => *tid,
+        _ => return Err(SysError::WrongKind),
+    };
+    // At most what the caller's buffer takes, and 64 KiB.
+    let max = len.min(64 << 10) as usize;
+    let text = crate::routines_text::describe_thread(core, tid, max)?;
+    crate::user_memory::write_bytes(ptr, text.as_bytes())?;
+    Ok(text.as_bytes().len() as u64)
+}
