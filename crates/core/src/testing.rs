@@ -404,7 +404,10 @@ pub fn program_thread_routines(
             .and_then(|s| s.threads.first())
             .ok_or(SysError::BadHandle)?;
         let text = crate::routines_text::describe_thread(core, tid, 64 << 10)?;
-        Ok((tid, alloc::string::String::from_utf8_lossy(text.as_bytes()).into_owned()))
+        Ok((
+            tid,
+            alloc::string::String::from_utf8_lossy(text.as_bytes()).into_owned(),
+        ))
     });
     show_routine_addresses(false);
     text
