@@ -293,3 +293,18 @@ ktest!(
         result
     }
 );
+
+ktest!(
+    fn timer_switch_one_way_cost_on_either_scheduler() {
+        // Figures, not a verdict on them: `ringstress` mode 3 prints the
+        // gaps one SCPU sees alone at a timer tick, and the one-way switch
+        // between two SCPUs of one SMACH by the timer (TSC ticks =
+        // instructions under -icount).
+        let id = sk_core::spawn_program("/bin/ringstress", 3).map_err(|e| format!("spawn: {e}"))?;
+        let status = sk_core::wait_program(id).map_err(|e| format!("wait: {e}"))?;
+        sk_core::release_program(id);
+        sk_machine::println!("(ring {})", sk_core::testing::ring_on());
+        ensure_eq!(status, 0);
+        Ok(())
+    }
+);

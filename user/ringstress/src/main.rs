@@ -9,6 +9,8 @@
 //! | 1 | `param` SCPUs in this SMACH (main among them, at most 16) each loop: read a line from the console (blocks; the kernel test feeds lines and wakes readers), then one random action: spin (sometimes across a timer tick), suspend a sibling and check it does not run while suspended, kill a sibling and start another on a fresh stack, spawn `/bin/worker` and wait for it (blocks on the SMACH wait) | never exits on its own: the test kills it. A finding exits at once with status 10 and up (the line printed says which) |
 //! | 2 | `param` SCPUs (main among them, at most 16) each compute `worker`'s result for `seed + i`, spin a random while, and end themselves (`terminate` on their own handle; main blocks on the console instead); the last to finish checks every result | exits with `(Σ status(seed + i)) mod 200`, the sum of `worker`'s statuses; 250 if a result is wrong or a call failed |
 //!
+//! | 3 | one SCPU spins reading the TSC, then two: each gap in its TSC readings is a timer tick (alone: the interrupt and the timer hook, no switch), and each change of reader is a one-way switch by the timer (the other's last reading to this one's first) | prints `ringstress: timer gaps: alone min=… median=…; switch min=… median=…` (TSC ticks: instructions under `-icount`); exits 0 |
+//!
 //! Exit statuses (mode 1): 10 = a suspended SCPU ran while suspended; 11 =
 //! a killed SCPU's handle still answered after many spins; 12 = a waited
 //! child's status was wrong; 13 = a call that must succeed failed.
@@ -88,6 +90,7 @@ fn main() -> i32 {
     match mode {
         1 => stress(threads),
         2 => finish_in_random_order(threads),
+        3 => timer_gaps(),
         _ => {
             println!("ringstress: unknown mode {mode}");
             1
@@ -366,4 +369,80 @@ fn finish(slot: usize) {
         sum += i64::from(sk_user_worker::status(n));
     }
     sk_user::exit(i32::try_from(sum % 200).unwrap_or(1))
+}
+
+// ---- mode 3 ----------------------------------------------------------------
+
+/// Gaps measured per phase.
+const GAPS: usize = 17;
+/// A gap longer than this many TSC ticks is not one loop iteration.
+const GAP_TICKS: u64 = 200;
+/// The last TSC reading and whose it was (slot + 1).
+static LAST_TSC: AtomicU64 = AtomicU64::new(0);
+static LAST_OWNER: AtomicU64 = AtomicU64::new(0);
+/// Gaps between two readings of different SCPUs.
+static SWITCH_GAPS: [AtomicU64; GAPS] = [const { AtomicU64::new(0) }; GAPS];
+static SWITCHES_SEEN: AtomicUsize = AtomicUsize::new(0);
+
+/// Spins reading the TSC; records the gaps when the reader changed.
+fn gap_loop(me: u64) {
+    loop {
+        let now = sk_user::rdtsc();
+        let prev = LAST_TSC.swap(now, Ordering::SeqCst);
+        let owner = LAST_OWNER.swap(me, Ordering::SeqCst);
+        if owner != me && owner != 0 {
+            let n = SWITCHES_SEEN.fetch_add(1, Ordering::SeqCst);
+            match SWITCH_GAPS.get(n) {
+                Some(slot) => slot.store(now.wrapping_sub(prev), Ordering::SeqCst),
+                None => return,
+            }
+        }
+    }
+}
+
+extern "C" fn gap_thread(_: u64) -> ! {
+    gap_loop(2);
+    loop {
+        core::hint::spin_loop();
+    }
+}
+
+fn median_and_min(values: &mut [u64]) -> (u64, u64) {
+    values.sort_unstable();
+    (
+        values.get(values.len() / 2).copied().unwrap_or(0),
+        values.first().copied().unwrap_or(0),
+    )
+}
+
+fn timer_gaps() -> i32 {
+    // Alone: every long gap is a timer tick that switched nothing.
+    let mut alone = [0u64; GAPS];
+    let mut seen = 0;
+    let mut prev = sk_user::rdtsc();
+    while seen < GAPS {
+        let now = sk_user::rdtsc();
+        if now.wrapping_sub(prev) > GAP_TICKS {
+            alone[seen] = now.wrapping_sub(prev);
+            seen += 1;
+        }
+        prev = now;
+    }
+    let Some(stack) = STACKS.get(1).and_then(|s| s.take()) else {
+        return 1;
+    };
+    // Priority 0, one-tick quantum (main keeps the default): the timer
+    // switches between them at the end of each quantum.
+    if let Err(e) = Scpu::create_with(gap_thread, stack, 0, 0, 100) {
+        println!("ringstress: SCPU create: {e:?}");
+        return 1;
+    }
+    gap_loop(1);
+    let mut switch: [u64; GAPS] = core::array::from_fn(|i| SWITCH_GAPS[i].load(Ordering::SeqCst));
+    let (alone_median, alone_min) = median_and_min(&mut alone);
+    let (switch_median, switch_min) = median_and_min(&mut switch);
+    println!(
+        "ringstress: timer gaps: alone min={alone_min} median={alone_median}; switch min={switch_min} median={switch_median} (TSC ticks)"
+    );
+    0
 }
