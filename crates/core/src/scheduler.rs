@@ -126,6 +126,16 @@ fn switch(pair: Option<(Arc<Context>, Arc<Context>)>) {
     }
 }
 
+/// Decides on a switch under the lock and makes it, with interrupts off
+/// from the decision to the switch: `prepare_switch` already made the next
+/// thread current, and a timer tick in between would preempt the thread
+/// that is still running as if it were the next one (seen under the
+/// stress test with one-tick quanta: "switch from a context that is not
+/// running").
+fn decide_and_switch(decide: impl FnOnce(&mut Core) -> Option<(Arc<Context>, Arc<Context>)>) {
+    sk_machine::cpu::without_interrupts(|| switch(state::with(decide)));
+}
+
 /// Takes `id` off the ready queue (suspended, or gone).
 pub(crate) fn unready(core: &mut Core, id: ThreadId) {
     core.ready.remove(id);
@@ -141,12 +151,11 @@ pub fn yield_now() {
     if ring_on() {
         return crate::ring::yield_now();
     }
-    let pair = state::with(|core| {
+    decide_and_switch(|core| {
         let current = core.current;
         make_ready(core, current);
         prepare_switch(core)
     });
-    switch(pair);
 }
 
 /// From the idle thread: yields if anything became ready.
@@ -154,14 +163,13 @@ pub(crate) fn yield_if_others_ready() {
     if ring_on() {
         return crate::ring::yield_now();
     }
-    let pair = state::with(|core| {
+    decide_and_switch(|core| {
         if core.ready.is_empty() {
             None
         } else {
             prepare_switch(core)
         }
     });
-    switch(pair);
 }
 
 /// A preemption point between the pieces of a long call: lets the timer
@@ -195,14 +203,13 @@ pub(crate) fn block_current() {
     if ring_on() {
         return crate::ring::block_current();
     }
-    let pair = state::with(|core| {
+    decide_and_switch(|core| {
         let current = core.current;
         if let Some(t) = core.threads.get_mut(&current) {
             t.scpu.set_state(ScpuState::Blocked);
         }
         prepare_switch(core)
     });
-    switch(pair);
 }
 
 /// Makes a blocked thread ready.
@@ -222,8 +229,7 @@ pub(crate) fn exit_current() -> ! {
     if ring_on() {
         crate::ring::exit_current();
     }
-    let pair = state::with(prepare_switch);
-    switch(pair);
+    decide_and_switch(prepare_switch);
     unreachable!("an exited thread was resumed");
 }
 

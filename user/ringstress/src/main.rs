@@ -19,7 +19,7 @@
 
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use sk_user::abi::{Handle, SysError};
+use sk_user::abi::{Handle, ScpuState, SysError};
 use sk_user::{println, Scpu, Sio, Smach, Stack};
 
 sk_user::entry!(main);
@@ -188,14 +188,30 @@ fn stress_loop(slot: usize) -> ! {
     }
 }
 
+/// Which slot (+ 1) is suspend-checking each slot (0: none): one checker
+/// per target, so no sibling resumes it during a check.
+static CHECKER: [AtomicU64; MAX_THREADS] = [const { AtomicU64::new(0) }; MAX_THREADS];
+
 /// Suspends a random sibling, checks its counter does not move while we
 /// spin (long enough, sometimes, for a timer tick), resumes it.
 fn suspend_check(me: usize, rng: &mut Rng) {
     let threads = THREADS.load(Ordering::SeqCst);
     let target = usize::try_from(rng.below(threads as u64)).unwrap_or(0);
-    if target == me {
+    if target == me || target >= MAX_THREADS {
         return;
     }
+    let claim = me as u64 + 1;
+    if CHECKER[target]
+        .compare_exchange(0, claim, Ordering::SeqCst, Ordering::SeqCst)
+        .is_err()
+    {
+        return;
+    }
+    checked_suspend(me, target, rng);
+    let _ = CHECKER[target].compare_exchange(claim, 0, Ordering::SeqCst, Ordering::SeqCst);
+}
+
+fn checked_suspend(me: usize, target: usize, rng: &mut Rng) {
     let generation = GENERATIONS[target].load(Ordering::SeqCst);
     let Some(scpu) = handle_of(target) else {
         return;
@@ -213,6 +229,13 @@ fn suspend_check(me: usize, rng: &mut Rng) {
     };
     spin(me, n);
     let after = counter(target).load(Ordering::SeqCst);
+    // Still suspended? The kernel test suspends and resumes whole programs
+    // (us too): after such a resume the target may run, and is no longer
+    // Suspended; nothing else but our own resume below makes it run.
+    let still = matches!(
+        scpu.query().map(|i| i.state()),
+        Ok(Ok(ScpuState::Suspended))
+    );
     if GENERATIONS[target].load(Ordering::SeqCst) != generation {
         // A sibling killed it and started another in its slot meanwhile;
         // the handle may name anything now. Undo the suspend whatever it
@@ -220,7 +243,7 @@ fn suspend_check(me: usize, rng: &mut Rng) {
         let _ = scpu.resume();
         return;
     }
-    if after != before {
+    if still && after != before {
         finding(
             SUSPENDED_RAN,
             format_args!(
@@ -250,8 +273,12 @@ fn kill_and_replace(me: usize, rng: &mut Rng) {
     };
     let h = Handle::new(index);
     let scpu = Scpu::from_handle(h);
-    // A suspend check of this slot in progress proves nothing from now on.
+    // A suspend check of this slot in progress proves nothing from now on,
+    // and the checks it was making end with it.
     GENERATIONS[target].fetch_add(1, Ordering::SeqCst);
+    for c in &CHECKER {
+        let _ = c.compare_exchange(target as u64 + 1, 0, Ordering::SeqCst, Ordering::SeqCst);
+    }
     if let Err(e) = scpu.terminate(137) {
         finding(CALL_FAILED, format_args!("kill of slot {target}: {e:?}"));
     }
