@@ -404,9 +404,9 @@ fn finish(slot: usize) {
 const GAPS: usize = 17;
 /// A gap longer than this many TSC ticks is not one loop iteration.
 const GAP_TICKS: u64 = 200;
-/// The last TSC reading and whose it was (slot + 1).
-static LAST_TSC: AtomicU64 = AtomicU64::new(0);
-static LAST_OWNER: AtomicU64 = AtomicU64::new(0);
+/// The last TSC reading and whose it was: `tsc << 4 | owner` (one swap,
+/// so a switch cannot fall between the two).
+static LAST_READING: AtomicU64 = AtomicU64::new(0);
 /// Gaps between two readings of different SCPUs.
 static SWITCH_GAPS: [AtomicU64; GAPS] = [const { AtomicU64::new(0) }; GAPS];
 static SWITCHES_SEEN: AtomicUsize = AtomicUsize::new(0);
@@ -415,12 +415,14 @@ static SWITCHES_SEEN: AtomicUsize = AtomicUsize::new(0);
 fn gap_loop(me: u64) {
     loop {
         let now = sk_user::rdtsc();
-        let prev = LAST_TSC.swap(now, Ordering::SeqCst);
-        let owner = LAST_OWNER.swap(me, Ordering::SeqCst);
-        if owner != me && owner != 0 {
+        let prev = LAST_READING.swap(now << 4 | me, Ordering::SeqCst);
+        let (prev_tsc, owner) = (prev >> 4, prev & 0xf);
+        // A switch between our `rdtsc` and the swap leaves `now` older
+        // than the other's reading: no gap to record then.
+        if owner != me && owner != 0 && prev_tsc < now {
             let n = SWITCHES_SEEN.fetch_add(1, Ordering::SeqCst);
             match SWITCH_GAPS.get(n) {
-                Some(slot) => slot.store(now.wrapping_sub(prev), Ordering::SeqCst),
+                Some(slot) => slot.store(now - prev_tsc, Ordering::SeqCst),
                 None => return,
             }
         }
