@@ -41,7 +41,14 @@ fn main() {
     for source in sources {
         let assembled = assemble(source);
         check_clobbers(&assembled);
-        leaks.extend(check_taint(&assembled));
+        // The switch templates are not routines: they return into kernel
+        // code on another thread's stack and never toward user mode
+        // (templates/switch.rs), so the taint check does not apply.
+        if !is_switch(&assembled) {
+            leaks.extend(check_taint(&assembled));
+        } else {
+            check_switch(&assembled);
+        }
         names.push(assembled.source.name.to_uppercase());
         emit(&mut out, &assembled);
     }
@@ -70,9 +77,51 @@ fn main() {
             .join(", ")
     )
     .unwrap();
+    {
+        use templates::switch::*;
+        for (name, value) in [
+            ("PERCPU_SYSCALL_STACK_TOP", PERCPU_SYSCALL_STACK_TOP),
+            ("PERCPU_ENTRY_STUB", PERCPU_ENTRY_STUB),
+            ("PERCPU_CURRENT_THREAD", PERCPU_CURRENT_THREAD),
+            ("PERCPU_TICKS_LEFT", PERCPU_TICKS_LEFT),
+            ("PERCPU_LSTAR", PERCPU_LSTAR),
+        ] {
+            writeln!(
+                out,
+                "/// Per-CPU block offset the switch templates use (must equal `sk_machine::percpu`'s).\npub const {name}: usize = {value};"
+            )
+            .unwrap();
+        }
+    }
     let path =
         std::path::Path::new(&std::env::var("OUT_DIR").expect("OUT_DIR")).join("templates.rs");
     std::fs::write(path, out).expect("write generated templates");
+}
+
+/// The executable ready queue's switch code (templates/switch.rs).
+fn is_switch(assembled: &Assembled) -> bool {
+    templates::switch::NAMES.contains(&assembled.source.name)
+}
+
+/// A switch-out's `jmp rel32` is its last instruction, its displacement
+/// 4-byte aligned and inside the first 64 bytes (one aligned store, never
+/// across a cache line: arena blocks are 64-byte aligned).
+fn check_switch(assembled: &Assembled) {
+    let name = assembled.source.name;
+    if !name.starts_with("switch_out") {
+        return;
+    }
+    let rel = assembled
+        .holes
+        .iter()
+        .find(|h| assembled.source.asm.holes[h.declaration].kind == Kind::Rel32)
+        .unwrap_or_else(|| panic!("{name}: no rel32 hole"));
+    assert_eq!(rel.offsets.len(), 1, "{name}: one jump");
+    let offset = rel.offsets[0];
+    assert!(
+        offset % 4 == 0 && offset + 4 <= 64 && offset as usize + 4 == assembled.bytes.len(),
+        "{name}: the jump's rel32 at {offset} must be 4-byte aligned, end the code and lie in the first 64 bytes"
+    );
 }
 
 /// Every exit of the template leaves only clean registers (`templates/taint.rs`).
@@ -108,9 +157,11 @@ fn taint_check_fires() {
 /// template may declare (so none may write) a callee-saved register.
 fn check_clobbers(assembled: &Assembled) {
     let name = assembled.source.name;
+    // Switch-ins restore another thread's callee-saved registers: that is
+    // their job (templates/switch.rs); every routine must preserve them.
     for callee_saved in ["Rbx", "Rbp", "R12", "R13", "R14", "R15"] {
         assert!(
-            !assembled.source.clobbers.contains(&callee_saved),
+            is_switch(assembled) || !assembled.source.clobbers.contains(&callee_saved),
             "{name}: clobbers callee-saved {callee_saved}"
         );
     }

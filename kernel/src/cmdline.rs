@@ -3,7 +3,11 @@
 //! Words: `ktest [ktest.start=N] [ktest.inject]` (in-kernel tests),
 //! `probe` (accelerator probe), `bench [bench.smoke]` (run `/bin/bench`),
 //! `synth=off|on`, `entry=lstar|slot` (how the CPU reaches a thread's
-//! synthesized entry stub), `synth.count` (call counters),
+//! synthesized entry stub), `sched=ring|generic` (the scheduler: the
+//! executable ready queue, the default when synthesis is on, or the Rust
+//! round robin, which `synth=off` selects too; `sched=ring` with
+//! `synth=off` is refused: the generic scheduler runs and the kernel says
+//! so at boot), `synth.count` (call counters),
 //! `synth.show` (`query(Routines)` may show routine addresses and hole
 //! values: kernel addresses, so off by default), `trace` (programs may
 //! count a call's kernel instructions by single-stepping it; `bench`
@@ -38,6 +42,12 @@ pub struct Options {
     pub synth: sk_core::SynthConfig,
     /// `trace`: allow `TraceNextCall`.
     pub trace: bool,
+    /// The synthesized scheduler (executable ready queue): on when
+    /// synthesis is, unless `sched=generic`; `synth=off` runs the Rust
+    /// round robin (the generic path) whatever `sched=` says.
+    pub sched_ring: bool,
+    /// `sched=ring` was asked for with `synth=off` (refused).
+    pub sched_refused: bool,
     /// Words after `--`, for `/bin/init`.
     pub init_args: &'static str,
 }
@@ -62,11 +72,14 @@ impl Options {
                 show_addresses: false,
             },
             trace: false,
+            sched_ring: true,
+            sched_refused: false,
             init_args,
         };
         let (mut test, mut start, mut inject, mut bench, mut smoke) =
             (false, 0, false, false, false);
         let mut filter = None;
+        let mut sched = None;
         for word in kernel_words.split_ascii_whitespace() {
             match word.split_once('=') {
                 None if word == "ktest" => test = true,
@@ -82,11 +95,17 @@ impl Options {
                 None if word == "synth.count" => options.synth.count_calls = true,
                 None if word == "synth.show" => options.synth.show_addresses = true,
                 None if word == "trace" => options.trace = true,
+                Some(("sched", "ring")) => sched = Some(true),
+                Some(("sched", "generic")) => sched = Some(false),
                 Some(("entry", "lstar")) => options.synth.entry = sk_core::EntryMode::Lstar,
                 Some(("entry", "slot")) => options.synth.entry = sk_core::EntryMode::PerCpuSlot,
                 _ => {}
             }
         }
+        // The executable ready queue is synthesized code: no synthesis, no
+        // ring.
+        options.sched_ring = options.synth.enabled && sched != Some(false);
+        options.sched_refused = sched == Some(true) && !options.synth.enabled;
         // `show` reports call counts, so it turns counting on.
         if init_args.starts_with("show") {
             options.synth.count_calls = true;

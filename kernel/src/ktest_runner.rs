@@ -53,12 +53,13 @@ fn injected_panic() -> TestResult {
 }
 
 #[cfg(feature = "ktest")]
-/// All tests of this build, sorted by name; with `inject`, the self-check's
+/// All tests of this build whose name contains the filter (or one of its
+/// comma-separated parts), sorted by name; with `inject`, the self-check's
 /// two failing tests are appended.
 pub fn all_tests(inject: bool, filter: Option<&str>) -> Vec<KTest> {
     let mut tests: Vec<KTest> = registry()
         .iter()
-        .filter(|t| filter.is_none_or(|f| t.name.contains(f)))
+        .filter(|t| filter.is_none_or(|f| f.split(',').any(|part| t.name.contains(part))))
         .copied()
         .collect();
     tests.sort_by_key(|t| t.name);

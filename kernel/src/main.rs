@@ -79,11 +79,23 @@ extern "C" fn continue_boot() -> ! {
         sk_core::CoreOptions {
             synth: options.synth,
             trace: options.trace,
+            sched_ring: options.sched_ring,
         },
     );
     log::info!("synthesis: {:?}", options.synth);
     sk_machine::cpu::enable_interrupts();
     print_banner(boot);
+    println!(
+        "scheduler: {}",
+        if options.sched_ring {
+            "ring (the executable ready queue)"
+        } else {
+            "generic (Rust round robin)"
+        }
+    );
+    if options.sched_refused {
+        println!("scheduler: sched=ring refused: synth=off runs the generic scheduler");
+    }
     match options.mode {
         BootMode::Demo => demo::run(options.init_args),
         BootMode::Test {

@@ -94,6 +94,7 @@ pub const USER_PROGRAMS: &[&str] = &[
     "semtest",
     "racer",
     "reaper",
+    "ringstress",
     "lenguard",
     "drain",
     "fpstress",

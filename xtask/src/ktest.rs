@@ -333,6 +333,7 @@ pub fn run_all(
     accel: Accel,
     inject: bool,
     filter: Option<&str>,
+    extra: &str,
 ) -> Result<Summary, String> {
     let mut ledger = Ledger::default();
     let mut start = 0usize;
@@ -343,6 +344,10 @@ pub fn run_all(
         }
         if let Some(f) = filter {
             cmdline.push_str(&format!(" ktest.filter={f}"));
+        }
+        if !extra.is_empty() {
+            cmdline.push(' ');
+            cmdline.push_str(extra);
         }
         let outcome = Boot::new(kernel, accel, &cmdline)
             .initrd(initrd)

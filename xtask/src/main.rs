@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo xtask run  [--accel kvm|tcg] [-- KERNEL ARGS]  boot the release kernel and run the default demo
-//! cargo xtask test [--accel kvm|tcg]                   check, host tests, then in-kernel tests
+//! cargo xtask test [--accel kvm|tcg]                   check, host tests, in-kernel tests, scheduler tests again with synth=off
 //! cargo xtask check                                    layering, rustfmt and clippy gates
 //! cargo xtask ktest [--inject] [--accel kvm|tcg]        in-kernel tests only
 //! cargo xtask gdb  [--accel kvm|tcg] [-- KERNEL ARGS]  boot halted with a gdb stub on :1234
@@ -165,6 +165,15 @@ fn test(args: &Args) -> Result<ExitCode, String> {
         failed.push("in-kernel tests".into());
     }
     lap("in-kernel tests");
+    // The default boot runs the executable ready queue; the scheduler
+    // tests run again on the generic scheduler (`synth=off`).
+    println!(
+        "xtask: in-kernel scheduler tests on the generic scheduler (ktest.filter={SCHEDULER_TESTS} synth=off)"
+    );
+    if generic_scheduler_tests(args)? != ExitCode::SUCCESS {
+        failed.push("in-kernel scheduler tests (synth=off)".into());
+    }
+    lap("scheduler tests, synth=off");
     let times: Vec<String> = times
         .iter()
         .map(|(stage, t)| format!("{stage} {:.0} s", t.as_secs_f64()))
@@ -179,12 +188,46 @@ fn test(args: &Args) -> Result<ExitCode, String> {
     })
 }
 
+/// The in-kernel tests `cargo xtask test` runs on both schedulers: every
+/// test of `kernel/src/tests/scheduling.rs`, and the ones whose name says
+/// "either_scheduler" (`ktest.filter` takes comma-separated parts).
+const SCHEDULER_TESTS: &str = "tests::scheduling::,either_scheduler";
+
+/// The scheduler tests on the generic scheduler (`synth=off`).
+fn generic_scheduler_tests(args: &Args) -> Result<ExitCode, String> {
+    let kernel = build::kernel(build::Profile::Dev, build::TEST_FEATURES)?;
+    let initrd = build::initrd()?;
+    let accel = accel::choose(args.accel, &kernel);
+    let mut extra = args.kernel_args.clone();
+    extra.push("synth=off".into());
+    let summary = ktest::run_all(
+        &kernel,
+        &initrd,
+        accel,
+        false,
+        Some(SCHEDULER_TESTS),
+        &extra.join(" "),
+    )?;
+    Ok(if summary.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
 fn in_kernel_tests(args: &Args) -> Result<ExitCode, String> {
     setup::ensure_all()?;
     let kernel = build::kernel(build::Profile::Dev, build::TEST_FEATURES)?;
     let initrd = build::initrd()?;
     let accel = accel::choose(args.accel, &kernel);
-    let summary = ktest::run_all(&kernel, &initrd, accel, args.inject, args.filter.as_deref())?;
+    let summary = ktest::run_all(
+        &kernel,
+        &initrd,
+        accel,
+        args.inject,
+        args.filter.as_deref(),
+        &args.kernel_args.join(" "),
+    )?;
     Ok(if summary.ok() {
         ExitCode::SUCCESS
     } else {

@@ -89,10 +89,13 @@ numbered_enum! {
         /// [`ScpuInfo`](crate::ScpuInfo), [`SmemInfo`](crate::SmemInfo),
         /// [`SioInfo`](crate::SioInfo)); all kinds.
         Info = 0,
-        /// SIO only: the routines synthesized for this SIO as UTF-8 text
+        /// SIO: the routines synthesized for this SIO as UTF-8 text
         /// (per routine: op, template, address, size, invariants, creation
-        /// cost, call count, annotated disassembly); returns the bytes
-        /// written (truncated to the buffer).
+        /// cost, call count, annotated disassembly). SCPU: its switch code
+        /// (the scheduler, the ring in order by thread id, and the
+        /// switch-out's and switch-in's annotated disassembly, the jump
+        /// named by thread). Returns the bytes written (truncated to the
+        /// buffer); addresses only with the boot option `synth.show`.
         Routines = 1,
         /// Own SMACH only: kernel instructions of the last traced call
         /// (see `SmachSelector::TraceNextCall`), as a `u64` return value.

@@ -227,6 +227,9 @@ fn query(core: &mut Core, handle: Handle, a: [u64; 5]) -> Result<u64, SysError> 
     match (selector, kind) {
         (QuerySelector::Info, _) => {}
         (QuerySelector::Routines, Kind::Sio) => return sio_calls::describe(core, handle, ptr, len),
+        (QuerySelector::Routines, Kind::Scpu) => {
+            return crate::scpu_calls::describe(core, handle, ptr, len)
+        }
         (QuerySelector::LastTrace, Kind::Smach) => {
             return match core.current_smach()?.handles.get(handle)? {
                 sk_smach::Object::Smach(id) if *id == me => Ok(crate::trace::last()),

@@ -26,6 +26,7 @@ mod fault;
 pub mod fp;
 mod initrd;
 mod memory;
+mod ring;
 mod routines_text;
 mod scheduler;
 mod scpu_calls;
@@ -62,6 +63,9 @@ pub struct CoreOptions {
     pub synth: SynthConfig,
     /// Allow `TraceNextCall` (boot option `trace`).
     pub trace: bool,
+    /// The synthesized scheduler, the executable ready queue (boot option
+    /// `sched=ring`); false: the generic round robin.
+    pub sched_ring: bool,
 }
 
 /// Brings the kernel's objects up: the file system with `/dev`, `/tmp` and
@@ -102,7 +106,11 @@ pub fn init(initrd: Option<&[u8]>, options: CoreOptions) {
         idle: idle_id,
         next_id: 16,
         dying: None,
+        ring: None,
     });
+    if options.sched_ring {
+        state::with(ring::init);
+    }
     trace::enable(options.trace);
     synthesis::init(options.synth);
     dispatch::install();

@@ -137,3 +137,141 @@ fn routine_bytes(r: &Routine) -> Vec<u8> {
     code_arena::read(&r.block, &mut v);
     v
 }
+
+/// The text `query(Routines)` returns for an SCPU: the scheduler, the
+/// thread's place in the ring (the ring in order, from the running
+/// thread, by thread id), and with `synth.show` its switch-out and
+/// switch-in as annotated disassembly, the switch-out's patched jump named
+/// by the thread whose switch-in it enters.
+pub(crate) fn describe_thread(
+    core: &crate::state::Core,
+    id: crate::state::ThreadId,
+    max_bytes: usize,
+) -> Result<BoundedText, SysError> {
+    use core::fmt::Write;
+    let mut s = BoundedText::with_capacity(max_bytes)?;
+    let state = core
+        .threads
+        .get(&id)
+        .map(|t| t.scpu.state())
+        .ok_or(SysError::BadHandle)?;
+    let _ = writeln!(s, "scpu: thread {id}, {state:?}");
+    let Some(ring) = core.ring.as_ref() else {
+        let _ = writeln!(
+            s,
+            "scheduler: generic (Rust round robin; synth=off or sched=generic): no switch code"
+        );
+        return Ok(s);
+    };
+    let _ = writeln!(s, "scheduler: ring (the executable ready queue)");
+    let name = |t: crate::state::ThreadId| -> alloc::string::String {
+        if t == core.idle {
+            alloc::format!("{t} (idle)")
+        } else if t == core.current {
+            alloc::format!("{t} (running)")
+        } else {
+            alloc::format!("{t}")
+        }
+    };
+    // The ring in the code's order: from the running thread, each
+    // switch-out's jump read back and named by its switch-in's thread.
+    let by_entry: alloc::collections::BTreeMap<u64, crate::state::ThreadId> = ring
+        .code
+        .iter()
+        .map(|(&t, c)| (c.inn.block.address(), t))
+        .collect();
+    let jump_of = |t: crate::state::ThreadId| {
+        ring.code
+            .get(&t)
+            .and_then(|c| c.jump_target())
+            .and_then(|a| by_entry.get(&a).copied())
+    };
+    let _ = write!(s, "ring: {}", name(core.current));
+    let mut at = core.current;
+    for _ in 0..ring.code.len() {
+        match jump_of(at) {
+            Some(next) if next == core.current => {
+                let _ = write!(s, " -> back to {}", name(next));
+                break;
+            }
+            Some(next) => {
+                let _ = write!(s, " -> {}", name(next));
+                at = next;
+            }
+            None => {
+                let _ = write!(s, " -> (no switch-in)");
+                break;
+            }
+        }
+    }
+    let _ = writeln!(s);
+    let Some(code) = ring.code.get(&id) else {
+        let _ = writeln!(s, "thread {id} has no switch code");
+        return Ok(s);
+    };
+    let member = ring.policy.is_member(id);
+    let next = jump_of(id);
+    let _ = writeln!(
+        s,
+        "thread {id}: {} in the ring; its switch-out jumps to the switch-in of thread {}; quantum {} ticks; switch-out {} ({} bytes, {} instructions), switch-in {} ({} bytes, {} instructions)",
+        if member { "member" } else { "not" },
+        next.map_or_else(|| alloc::string::String::from("?"), name),
+        code.facts.quantum_ticks,
+        code.out.template.name,
+        code.out.template.size(),
+        code.out.template.instruction_count,
+        code.inn.template.name,
+        code.inn.template.size(),
+        code.inn.template.instruction_count,
+    );
+    #[cfg(feature = "ktest")]
+    let shown = config().show_addresses || crate::testing::routine_addresses_shown();
+    #[cfg(not(feature = "ktest"))]
+    let shown = config().show_addresses;
+    if !shown {
+        // Code addresses and hole values are kernel addresses: only with
+        // `synth.show`.
+        return Ok(s);
+    }
+    // The switch-out's `next` as patched (read back), not as built.
+    let target = code.jump_target().unwrap_or(0);
+    let mut values: Vec<sk_synth::HoleValue> = code.out_values.as_slice().to_vec();
+    for v in &mut values {
+        if let sk_synth::HoleValue::Rel32(t) = v {
+            *t = target;
+        }
+    }
+    let out_values = sk_synth::HoleValues::from_slice(&values).unwrap_or(code.out_values);
+    let parts = [
+        ("switch-out", &code.out, out_values),
+        ("switch-in", &code.inn, code.in_values),
+    ];
+    for (what, routine, holes) in parts {
+        let _ = writeln!(
+            s,
+            "\n== {what} of thread {id}: {} at {:#x}: {} bytes",
+            routine.template.name,
+            routine.block.address(),
+            routine.template.size(),
+        );
+        let mut scratch = alloc::vec![0u8; routine.template.size()];
+        let Ok(instance) = sk_synth::instantiate_values(
+            routine.template,
+            holes,
+            routine.block.address(),
+            smap(),
+            &mut scratch,
+        ) else {
+            continue;
+        };
+        let text = sk_synth::disassemble(&instance, &routine_bytes(routine));
+        // Name the jump's target by thread.
+        let hole = alloc::format!("hole next = {target:#x}");
+        let named = match by_entry.get(&target) {
+            Some(&t) => alloc::format!("{hole} (switch-in of thread {})", name(t)),
+            None => alloc::format!("{hole} (no thread's switch-in!)"),
+        };
+        s.push_str(&text.replace(&hole, &named));
+    }
+    Ok(s)
+}

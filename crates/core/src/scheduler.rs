@@ -45,6 +45,20 @@ fn ticks_for(core: &Core, id: ThreadId) -> u64 {
 
 /// Puts `id` on the ready queue (unless it exited or is the idle thread).
 pub(crate) fn make_ready(core: &mut Core, id: ThreadId) {
+    if crate::ring::enabled(core) {
+        if let Some(t) = core.threads.get_mut(&id) {
+            if matches!(t.scpu.state(), ScpuState::Exited) {
+                return;
+            }
+            if id != core.current {
+                t.scpu.set_state(ScpuState::Ready);
+            }
+        }
+        if id != core.idle {
+            crate::ring::insert(core, id);
+        }
+        return;
+    }
     let idle = core.idle;
     if let Some(t) = core.threads.get_mut(&id) {
         if matches!(t.scpu.state(), ScpuState::Exited) {
@@ -72,6 +86,12 @@ fn pick_next(core: &mut Core) -> ThreadId {
     core.idle
 }
 
+/// Switches the generic scheduler made (test builds: the stress tests
+/// count them, `testing::switches`).
+#[cfg(feature = "ktest")]
+pub(crate) static GENERIC_SWITCHES: core::sync::atomic::AtomicU64 =
+    core::sync::atomic::AtomicU64::new(0);
+
 /// Chooses the next thread and makes the CPU ready to run it; returns the
 /// contexts to switch between (None if the current thread keeps running).
 /// The current thread must already be re-queued, blocked or exited.
@@ -90,6 +110,8 @@ pub(crate) fn prepare_switch(core: &mut Core) -> Option<(Arc<Context>, Arc<Conte
         .map(|t| t.context.clone())
         .or_else(|| core.dying.take())?;
     crate::trace::cancel(core);
+    #[cfg(feature = "ktest")]
+    GENERIC_SWITCHES.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
     let ticks = ticks_for(core, next);
     let to_thread = core.threads.get_mut(&next)?;
     to_thread.scpu.set_state(ScpuState::Running);
@@ -116,9 +138,9 @@ pub(crate) fn prepare_switch(core: &mut Core) -> Option<(Arc<Context>, Arc<Conte
 
 static SWITCHES: AtomicU64 = AtomicU64::new(0);
 
-/// Context switches between two threads since boot.
+/// Context switches between two threads since boot (either scheduler).
 pub fn switches() -> u64 {
-    SWITCHES.load(Ordering::Relaxed)
+    SWITCHES.load(Ordering::Relaxed) + crate::ring::switches()
 }
 
 /// Decides under the kernel lock (`decide`, usually ending in
@@ -135,8 +157,22 @@ fn switch_with(decide: impl FnOnce(&mut Core) -> Option<(Arc<Context>, Arc<Conte
     });
 }
 
-/// Lets other ready threads run; the caller stays runnable.
+/// Takes `id` off the ready queue (suspended, or gone).
+pub(crate) fn unready(core: &mut Core, id: ThreadId) {
+    core.ready.remove(id);
+    crate::ring::remove(core, id);
+}
+
+fn ring_on() -> bool {
+    crate::ring::is_on()
+}
+
+/// Lets other ready threads run; the caller stays runnable. Under the
+/// ring: enters the running thread's switch-out.
 pub fn yield_now() {
+    if ring_on() {
+        return crate::ring::yield_now();
+    }
     switch_with(|core| {
         let current = core.current;
         make_ready(core, current);
@@ -146,6 +182,9 @@ pub fn yield_now() {
 
 /// From the idle thread: yields if anything became ready.
 pub(crate) fn yield_if_others_ready() {
+    if ring_on() {
+        return crate::ring::yield_now();
+    }
     switch_with(|core| {
         if core.ready.is_empty() {
             None
@@ -159,6 +198,9 @@ pub(crate) fn yield_if_others_ready() {
 /// in (interrupts were masked under the lock) and yields if the thread's
 /// quantum ran out meanwhile.
 pub(crate) fn preemption_point() {
+    if ring_on() {
+        return crate::ring::preemption_point();
+    }
     sk_machine::cpu::enable_interrupts();
     sk_machine::cpu::disable_interrupts();
     switch_with(|core| {
@@ -179,6 +221,9 @@ pub(crate) fn preemption_point() {
 /// Blocks the current thread until [`wake`]; returns after it was woken
 /// and rescheduled. The caller re-checks its condition in a loop.
 pub(crate) fn block_current() {
+    if ring_on() {
+        return crate::ring::block_current();
+    }
     switch_with(|core| {
         let current = core.current;
         if let Some(t) = core.threads.get_mut(&current) {
@@ -195,12 +240,15 @@ pub(crate) fn block_current() {
 /// it was woken and rescheduled, and the caller decides again (in a loop).
 /// Errors from `decide` come back without blocking.
 ///
-/// The semaphore's P and `sleep` use it; the executable ring can take it
-/// over by replacing the block (set Blocked + `prepare_switch`) with an
-/// unlink of the thread's switch code.
+/// The semaphore's P and `sleep` use it. Under the ring the block is
+/// `ring::block_current_unless`: the thread leaves the ring (its switch
+/// code unlinked) in the same critical section and enters its switch-out.
 pub(crate) fn block_current_unless(
     decide: impl FnOnce(&mut Core) -> Result<bool, sk_abi::SysError>,
 ) -> Result<bool, sk_abi::SysError> {
+    if ring_on() {
+        return crate::ring::block_current_unless(decide);
+    }
     let mut result = Ok(true);
     switch_with(|core| {
         result = decide(core);
@@ -234,6 +282,7 @@ pub(crate) fn sleep_current(ns: u64) -> Result<(), sk_abi::SysError> {
             core.sleepers
                 .push(current, deadline)
                 .map_err(|_| sk_abi::SysError::NoMemory)?;
+            EARLIEST_DEADLINE.fetch_min(deadline, Ordering::Relaxed);
             Ok(false)
         })?;
         if done {
@@ -256,20 +305,44 @@ pub(crate) fn wake(core: &mut Core, id: ThreadId) {
 /// Ends the current thread for good (it was already removed from the
 /// thread table, its context parked in `core.dying`).
 pub(crate) fn exit_current() -> ! {
+    if ring_on() {
+        crate::ring::exit_current();
+    }
     switch_with(prepare_switch);
     unreachable!("an exited thread was resumed");
 }
 
+/// The earliest deadline in `core.sleepers`, or later (`u64::MAX`: none):
+/// lets the ring's timer hook skip the kernel lock on ticks with no
+/// sleeper due. Lowered under the lock when a thread goes to sleep, set
+/// from the queue when due sleepers are woken; a sleeper forgotten early
+/// only costs one locked tick.
+static EARLIEST_DEADLINE: AtomicU64 = AtomicU64::new(u64::MAX);
+
+/// Timed wake-ups: wakes every sleeper whose deadline has passed.
+fn wake_due_sleepers(core: &mut Core) {
+    let now = sk_machine::cpu::rdtsc();
+    while let Some(id) = core.sleepers.pop_due(now) {
+        wake(core, id);
+    }
+    let next = core.sleepers.next_deadline().unwrap_or(u64::MAX);
+    EARLIEST_DEADLINE.store(next, Ordering::Relaxed);
+}
+
 fn on_timer(frame: &mut TrapFrame) {
     crate::devices::poll_console_input();
+    if ring_on() {
+        // Timed wake-ups first: a sleeper due now may take the CPU below.
+        if sk_machine::cpu::rdtsc() >= EARLIEST_DEADLINE.load(Ordering::Relaxed) {
+            state::with(wake_due_sleepers);
+        }
+        return crate::ring::on_timer(frame.rflags & (1 << 9) != 0);
+    }
     // Count the tick against the running thread whatever it was doing.
     let expired = state::with(|core| {
         // Timed wake-ups first: a sleeper due now may take the CPU below.
         if core.sleepers.next_deadline().is_some() {
-            let now = sk_machine::cpu::rdtsc();
-            while let Some(id) = core.sleepers.pop_due(now) {
-                wake(core, id);
-            }
+            wake_due_sleepers(core);
         }
         let current = core.current;
         match core.threads.get_mut(&current) {

@@ -40,6 +40,14 @@ pub(crate) fn start(core: &mut Core, smach: u64, thread: Thread) -> Result<(), S
         }
         return Err(e);
     }
+    // The synthesized scheduler: its switch code, before it can be linked.
+    if let Err(e) = crate::ring::add(core, tid) {
+        core.threads.remove(&tid);
+        if let Some(s) = core.smachs.get_mut(&smach) {
+            s.threads.retain(|&t| t != tid);
+        }
+        return Err(e);
+    }
     scheduler::make_ready(core, tid);
     // Its table gets the SMACH's semaphore routines.
     crate::synthesis::on_thread_joined(core, smach);
@@ -83,6 +91,8 @@ pub(crate) fn forget(core: &mut Core, tid: ThreadId) {
     if let Some(next) = passed_to {
         scheduler::wake(core, next);
     }
+    // The executable ready queue: out of the ring, its switch code retired.
+    crate::ring::forget(core, tid);
     core.devices.forget_reader(tid);
     for smach in core.smachs.values_mut() {
         smach.waiters.retain(|&t| t != tid);
@@ -161,8 +171,29 @@ pub(crate) fn apply(
     let thread = core.threads.get_mut(&tid).ok_or(SysError::BadHandle)?;
     match thread.scpu.reconfigure(request, is_current)? {
         Transition::None => {}
-        Transition::Unready => core.ready.remove(tid),
+        Transition::Unready => scheduler::unready(core, tid),
         Transition::Ready => scheduler::make_ready(core, tid),
     }
+    // A new quantum or priority: the switch-in bakes it in.
+    crate::ring::refresh(core, tid);
     Ok(())
+}
+
+/// `query(Routines)` on an SCPU handle: its switch code and place in the
+/// ring as text (`routines_text::describe_thread`); the bytes written.
+pub(crate) fn describe(
+    core: &mut Core,
+    handle: Handle,
+    ptr: u64,
+    len: u64,
+) -> Result<u64, SysError> {
+    let tid = match core.current_smach()?.handles.get(handle)? {
+        Object::Scpu(tid) => *tid,
+        _ => return Err(SysError::WrongKind),
+    };
+    // At most what the caller's buffer takes, and 64 KiB.
+    let max = len.min(64 << 10) as usize;
+    let text = crate::routines_text::describe_thread(core, tid, max)?;
+    crate::user_memory::write_bytes(ptr, text.as_bytes())?;
+    Ok(text.as_bytes().len() as u64)
 }

@@ -169,6 +169,8 @@ pub(crate) fn finish_teardown(
         crate::scpu_calls::forget(core, tid);
     }
     if let Some(aspace) = teardown.aspace {
+        // Kernel threads attached to it must not load it any more.
+        crate::ring::on_aspace_gone(core, aspace.0.root());
         aspace.0.destroy();
     }
     for waiter in teardown.waiters {

@@ -50,6 +50,8 @@ pub(crate) struct Core {
     /// The context of a thread that exited and is switching away for the
     /// last time (kept alive until the switch completes).
     pub(crate) dying: Option<Arc<Context>>,
+    /// The synthesized scheduler (`sched=ring`); None: the generic one.
+    pub(crate) ring: Option<crate::ring::RingState>,
 }
 
 impl Core {
@@ -80,13 +82,11 @@ impl Core {
 
 static CORE: Mutex<Option<Core>> = Mutex::new(None);
 
-/// The running thread, readable without the lock (trap handlers that may
-/// interrupt a holder of the lock read it). Written with `Core::current`.
-static CURRENT: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
-
-/// The running thread's id, without taking the lock.
+/// The running thread's id, without taking the lock (trap handlers that
+/// may interrupt a holder of the lock read it): the per-CPU current slot,
+/// written with `Core::current` and by every synthesized switch-in.
 pub(crate) fn current_thread() -> ThreadId {
-    CURRENT.load(core::sync::atomic::Ordering::Acquire)
+    sk_machine::percpu::current_thread()
 }
 
 impl Core {
@@ -94,7 +94,7 @@ impl Core {
     pub(crate) fn set_current(&mut self, id: ThreadId) {
         self.current = id;
         self.refresh_current_smach();
-        CURRENT.store(id, core::sync::atomic::Ordering::Release);
+        sk_machine::percpu::set_current_thread(id);
     }
 }
 
@@ -105,6 +105,8 @@ pub(crate) fn with<R>(f: impl FnOnce(&mut Core) -> R) -> R {
     sk_machine::cpu::without_interrupts(|| {
         let mut guard = CORE.lock();
         let core = guard.as_mut().expect("sk_core::init ran");
+        // The synthesized scheduler switches in code: learn who runs.
+        crate::ring::sync(core);
         let r = f(core);
         if core.fs.pending_events() > 0 {
             crate::synthesis::on_fs_events(core);
@@ -120,6 +122,6 @@ pub fn with_fs<R>(f: impl FnOnce(&mut FileSystem) -> R) -> R {
 }
 
 pub(crate) fn install(core: Core) {
-    CURRENT.store(core.current, core::sync::atomic::Ordering::Release);
+    sk_machine::percpu::set_current_thread(core.current);
     sk_machine::cpu::without_interrupts(|| *CORE.lock() = Some(core));
 }

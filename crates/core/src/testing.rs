@@ -250,3 +250,179 @@ static SHOW_ADDRESSES: core::sync::atomic::AtomicBool = core::sync::atomic::Atom
 pub(crate) fn routine_addresses_shown() -> bool {
     SHOW_ADDRESSES.load(core::sync::atomic::Ordering::SeqCst)
 }
+
+/// The synthesized scheduler's self-check (None when `sched=ring` is
+/// off): the jumps read back from the code form one cycle through exactly
+/// the runnable threads, in the policy's order. `Ok((members, switches))`.
+pub fn ring_check() -> Option<Result<(usize, u64), alloc::string::String>> {
+    crate::state::with(|core| crate::ring::check_code(core))
+}
+
+/// True if the synthesized scheduler runs (`sched=ring`).
+pub fn ring_on() -> bool {
+    crate::ring::is_on()
+}
+
+/// Suspends (`true`) or resumes every SCPU of a kernel-owned program, as
+/// `reconfigure(Suspend/Resume)` on its SMACH would.
+pub fn suspend_program(id: crate::ProgramId, suspend: bool) -> Result<(), SysError> {
+    let request = if suspend {
+        sk_abi::ScpuReconfigure::Suspend
+    } else {
+        sk_abi::ScpuReconfigure::Resume
+    };
+    crate::state::with(|core| {
+        let threads = core
+            .smachs
+            .get(&id.0)
+            .map(|s| s.threads.clone())
+            .unwrap_or_default();
+        for t in threads {
+            crate::scpu_calls::apply(core, t, request)?;
+        }
+        Ok(())
+    })
+}
+
+/// Switches from one thread to another so far, on either scheduler (the
+/// ring counts those its syncs observe, the generic one those it makes).
+pub fn switches() -> u64 {
+    crate::state::with(|core| match core.ring.as_ref() {
+        Some(ring) => ring.switches,
+        None => crate::scheduler::GENERIC_SWITCHES.load(core::sync::atomic::Ordering::Relaxed),
+    })
+}
+
+/// The scheduler's self-check, on either scheduler: no thread is lost and
+/// none that may not run can. Every Ready or Running thread is queued (the
+/// ring: a member of the policy, and with `sched=ring` the jumps read back
+/// from the code form one cycle through exactly the members, in order,
+/// none blocked, suspended or gone, [`ring_check`]; generic: in the ready
+/// queue), only the current thread is Running, and every Blocked thread
+/// waits on something that wakes it (the console's readers, a SMACH's
+/// waiters, the sleep queue, a semaphore). `Ok(threads checked)`.
+pub fn sched_check() -> Result<usize, alloc::string::String> {
+    use alloc::format;
+    use sk_abi::ScpuState;
+    crate::state::with(|core| {
+        if let Some(result) = crate::ring::check_code(core) {
+            result?;
+        }
+        let ring_errors = crate::ring::sync_errors();
+        if ring_errors != 0 {
+            return Err(format!(
+                "{ring_errors} switches ran a thread the ring's policy did not have next"
+            ));
+        }
+        for (&id, t) in &core.threads {
+            if id == core.idle {
+                continue;
+            }
+            let state = t.scpu.state();
+            let queued = match core.ring.as_ref() {
+                Some(ring) => ring.policy.is_member(id),
+                None => core.ready.contains(id),
+            };
+            match state {
+                ScpuState::Running if id != core.current => {
+                    return Err(format!(
+                        "thread {id} is Running, {} is current",
+                        core.current
+                    ));
+                }
+                ScpuState::Running => {}
+                ScpuState::Ready if !queued => {
+                    return Err(format!("thread {id} is Ready but not queued: lost"));
+                }
+                ScpuState::Blocked => {
+                    let waits = core.devices.tty_readers.contains(&id)
+                        || core.smachs.values().any(|s| s.waiters.contains(&id))
+                        || core.sleepers.contains(id)
+                        || core.smachs.values().any(|s| {
+                            s.handles.iter().any(|(_, o)| {
+                                o.as_sio()
+                                    .and_then(|s| s.semaphore())
+                                    .is_some_and(|sem| sem.involves(id))
+                            })
+                        });
+                    if !waits {
+                        return Err(format!("thread {id} is Blocked on nothing: lost"));
+                    }
+                    if core.ring.is_some() && queued {
+                        return Err(format!("thread {id} is Blocked but in the ring"));
+                    }
+                }
+                ScpuState::Suspended if core.ring.is_some() && queued => {
+                    return Err(format!("thread {id} is Suspended but in the ring"));
+                }
+                _ => {}
+            }
+        }
+        Ok(core.threads.len())
+    })
+}
+
+/// Feeds `bytes` to the console's line discipline as if typed (without
+/// echo) and wakes the threads blocked reading it.
+pub fn console_input(bytes: &[u8]) {
+    crate::state::with(|core| {
+        for &b in bytes {
+            core.devices.console_input(b, &mut |_: &[u8]| {});
+        }
+        for reader in core.devices.take_tty_readers() {
+            crate::scheduler::wake(core, reader);
+        }
+    });
+}
+
+/// Drops console input no one read; returns the bytes dropped.
+pub fn console_discard() -> usize {
+    crate::state::with(|core| {
+        let mut buf = [0u8; 64];
+        let mut dropped = 0;
+        while let Some(n) = core.devices.tty_read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            dropped += n;
+        }
+        dropped
+    })
+}
+
+/// The exit status of a kernel-owned program if it has exited.
+pub fn program_exit_status(id: crate::ProgramId) -> Option<i32> {
+    crate::state::with(|core| {
+        let s = core.smachs.get(&id.0)?;
+        (s.state() == sk_abi::SmachState::Exited).then(|| s.exit_status().get())
+    })
+}
+
+/// `query(Routines)`'s text for the first SCPU of a kernel-owned program,
+/// and that thread's id; `show` asks for addresses as `synth.show` would.
+pub fn program_thread_routines(
+    id: crate::ProgramId,
+    show: bool,
+) -> Result<(u64, alloc::string::String), SysError> {
+    show_routine_addresses(show);
+    let text = crate::state::with(|core| {
+        let tid = *core
+            .smachs
+            .get(&id.0)
+            .and_then(|s| s.threads.first())
+            .ok_or(SysError::BadHandle)?;
+        let text = crate::routines_text::describe_thread(core, tid, 64 << 10)?;
+        Ok((
+            tid,
+            alloc::string::String::from_utf8_lossy(text.as_bytes()).into_owned(),
+        ))
+    });
+    show_routine_addresses(false);
+    text
+}
+
+/// The thread the running thread's switch-out jumps to, by the ring's
+/// policy (None with the generic scheduler).
+pub fn ring_next_of(thread: u64) -> Option<u64> {
+    crate::state::with(|core| core.ring.as_ref()?.policy.jump_of(thread))
+}

@@ -127,6 +127,7 @@ pub fn attach_current_to(smach: u64) {
         if let Some(a) = core.smachs.get(&smach).and_then(|s| s.aspace.as_ref()) {
             a.0.activate();
         }
+        crate::ring::refresh(core, current);
     });
 }
 
@@ -139,5 +140,6 @@ pub fn detach_current() {
         }
         core.refresh_current_smach();
         sk_machine::address_space::activate_kernel();
+        crate::ring::refresh(core, current);
     });
 }

@@ -255,6 +255,11 @@ fn activate_root(root: u64) {
     };
 }
 
+/// Physical address of the kernel's own PML4.
+pub fn kernel_root() -> u64 {
+    paging::kernel_pml4_phys()
+}
+
 /// Switches to the kernel's own page tables (no user half).
 pub fn activate_kernel() {
     activate_root(paging::kernel_pml4_phys());

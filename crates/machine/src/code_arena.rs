@@ -483,3 +483,63 @@ fn read_raw(address: u64, out: &mut [u8]) -> bool {
     }
     true
 }
+
+/// Why [`patch_rel32`] refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PatchError {
+    /// The displacement is not inside the installed code, not 4-byte
+    /// aligned, or crosses a cache line.
+    BadOffset,
+    /// The target is more than ±2 GiB away.
+    OutOfRange,
+    /// The target is not in the arena's mapped part.
+    NotArena,
+}
+
+/// Retargets the `rel32` branch whose 4-byte displacement starts at
+/// `offset` in `block` to `target`: one aligned 4-byte store through the
+/// arena's write alias (the direct map), so a CPU fetching the branch sees
+/// the old or the new displacement, never a mix (the displacement lies in
+/// one naturally aligned dword, never across a cache line).
+///
+/// Protocol (docs/executable-scheduler.md): the code at `target` is
+/// complete (installed, its own jumps valid) before the patch; the old
+/// target stays installed until it is retired, and a retired block is
+/// reused only after every CPU passed a quiescent point. On one CPU the
+/// patch is made with interrupts off between switches; with SMP, the
+/// cross-modifying-code rule (SDM vol. 3A §8.1.3) asks that other CPUs
+/// serialize before they run the modified code, which the quiescent
+/// points (interrupt returns, CR3 loads) provide before any retired
+/// target is reused.
+///
+/// # Safety
+/// `offset` must be where `block`'s code holds the displacement of a
+/// `jmp rel32` (or another rel32 branch) ending at `offset + 4`, and
+/// `target` the entry of installed code that may be entered from that
+/// branch with its state (for the ring: a switch-in, entered with
+/// interrupts off and the kernel GS).
+pub unsafe fn patch_rel32(
+    block: &InstalledBlock,
+    offset: u64,
+    target: u64,
+) -> Result<(), PatchError> {
+    if !offset.is_multiple_of(4) || offset + 4 > block.len || (block.address + offset) % 64 > 60 {
+        return Err(PatchError::BadOffset);
+    }
+    if !contains(target) {
+        return Err(PatchError::NotArena);
+    }
+    let end = block.address + offset + 4;
+    let disp =
+        i32::try_from(target.wrapping_sub(end) as i64).map_err(|_| PatchError::OutOfRange)?;
+    let phys = crate::cpu::without_interrupts(|| ARENA.lock().phys_of(block.address + offset))
+        .ok_or(PatchError::BadOffset)?;
+    let cell = phys_to_virt(phys) as *const core::sync::atomic::AtomicU32;
+    // SAFETY: `phys` backs 4 bytes of `block`'s installed code (checked
+    // above: inside its length, 4-byte aligned so inside one page and one
+    // cache line); the direct map aliases it RW+NX. An AtomicU32 store is
+    // one aligned 32-bit write. What the branch now enters is the caller's
+    // promise.
+    unsafe { (*cell).store(disp as u32, Ordering::Release) };
+    Ok(())
+}

@@ -91,6 +91,13 @@ impl Context {
         self.stack.as_ref().map_or(0, KernelStack::top)
     }
 
+    /// Address of the saved-RSP cell (a hole value of synthesized switch
+    /// code, which saves and loads the stack pointer there). Valid as long
+    /// as this context lives.
+    pub fn rsp_slot(&self) -> u64 {
+        self.rsp.get() as u64
+    }
+
     /// True while a CPU runs this context.
     pub fn is_running(&self) -> bool {
         self.running.load(Ordering::Acquire)

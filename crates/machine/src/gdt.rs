@@ -166,6 +166,14 @@ pub(crate) fn set_kernel_stack(top: u64) {
     unsafe { (*tss).privilege_stack_table[0] = VirtAddr::new(top) };
 }
 
+/// Address of this CPU's TSS.RSP0 field (a hole value of synthesized
+/// switch-ins, which store the next thread's kernel stack top there).
+pub fn kernel_stack_slot_address() -> u64 {
+    let tss = &raw const TSS;
+    // SAFETY: only the field's address is computed; nothing is read.
+    unsafe { (&raw const (*tss).privilege_stack_table[0]) as u64 }
+}
+
 /// The task register's selector (`str`), to check the TSS is loaded.
 pub fn task_register() -> u16 {
     let selector: u16;

@@ -46,6 +46,7 @@ pub mod probe;
 pub mod qemu;
 pub mod serial;
 pub mod stack;
+pub mod switch_code;
 pub mod synth_entry;
 pub mod syscall;
 pub mod traps;

@@ -28,6 +28,16 @@ pub struct PerCpu {
     /// The RSP `probe::call` expects a fetch fault at: just after its
     /// `call` pushed the return address (offset 48).
     pub probe_rsp: u64,
+    /// The thread running on this CPU (offset 56): written by the
+    /// scheduler, and by every synthesized switch-in.
+    pub current_thread: u64,
+    /// Timer ticks left in the running thread's quantum (offset 64): the
+    /// synthesized switch-in stores the thread's quantum, the timer hook
+    /// counts it down.
+    pub ticks_left: u64,
+    /// What `IA32_LSTAR` holds (offset 72), so the synthesized switch-in
+    /// skips a redundant `wrmsr`.
+    pub lstar: u64,
 }
 
 /// Offset of [`PerCpu::syscall_stack_top`] for assembly.
@@ -40,6 +50,12 @@ pub const ENTRY_STUB_OFFSET: usize = 32;
 pub const PROBE_ACTIVE_OFFSET: usize = 40;
 /// Offset of [`PerCpu::probe_rsp`] for assembly.
 pub const PROBE_RSP_OFFSET: usize = 48;
+/// Offset of [`PerCpu::current_thread`] for generated code.
+pub const CURRENT_THREAD_OFFSET: usize = 56;
+/// Offset of [`PerCpu::ticks_left`] for generated code.
+pub const TICKS_LEFT_OFFSET: usize = 64;
+/// Offset of [`PerCpu::lstar`] for generated code.
+pub const LSTAR_OFFSET: usize = 72;
 
 const _: () = {
     assert!(core::mem::offset_of!(PerCpu, syscall_stack_top) == SYSCALL_STACK_TOP_OFFSET);
@@ -47,6 +63,9 @@ const _: () = {
     assert!(core::mem::offset_of!(PerCpu, entry_stub) == ENTRY_STUB_OFFSET);
     assert!(core::mem::offset_of!(PerCpu, probe_active) == PROBE_ACTIVE_OFFSET);
     assert!(core::mem::offset_of!(PerCpu, probe_rsp) == PROBE_RSP_OFFSET);
+    assert!(core::mem::offset_of!(PerCpu, current_thread) == CURRENT_THREAD_OFFSET);
+    assert!(core::mem::offset_of!(PerCpu, ticks_left) == TICKS_LEFT_OFFSET);
+    assert!(core::mem::offset_of!(PerCpu, lstar) == LSTAR_OFFSET);
 };
 
 /// The boot CPU's block. Trap entries compare `IA32_GS_BASE` with its
@@ -59,6 +78,9 @@ pub(crate) static mut BSP: PerCpu = PerCpu {
     entry_stub: 0,
     probe_active: 0,
     probe_rsp: 0,
+    current_thread: 0,
+    ticks_left: 0,
+    lstar: 0,
 };
 static READY: AtomicBool = AtomicBool::new(false);
 
@@ -169,4 +191,60 @@ pub fn set_probe_for_test(rsp: Option<u64>) {
             options(nostack, preserves_flags),
         )
     };
+}
+
+/// Reads the per-CPU qword at `offset` (0 before per-CPU data is set up).
+fn read_slot<const OFFSET: usize>() -> u64 {
+    if !READY.load(Ordering::Acquire) {
+        return 0;
+    }
+    let value: u64;
+    // SAFETY: GS points at this CPU's live block once READY is set (kernel
+    // code runs with the kernel GS); OFFSET is one of the qword fields.
+    unsafe {
+        core::arch::asm!("mov {}, gs:[{off}]", out(reg) value, off = const OFFSET, options(nostack, readonly, preserves_flags))
+    };
+    value
+}
+
+/// Writes the per-CPU qword at `offset` (nothing before per-CPU setup).
+fn write_slot<const OFFSET: usize>(value: u64) {
+    if !READY.load(Ordering::Acquire) {
+        return;
+    }
+    // SAFETY: as in `read_slot`; an aligned 8-byte store to plain data
+    // (no address the CPU uses: the thread id, a countdown, a copy).
+    unsafe {
+        core::arch::asm!("mov gs:[{off}], {}", in(reg) value, off = const OFFSET, options(nostack, preserves_flags))
+    };
+}
+
+/// The thread running on this CPU, as the scheduler (either one) last
+/// made it current.
+pub fn current_thread() -> u64 {
+    read_slot::<CURRENT_THREAD_OFFSET>()
+}
+
+/// Records the running thread (the generic scheduler; synthesized
+/// switch-ins store it themselves).
+pub fn set_current_thread(id: u64) {
+    write_slot::<CURRENT_THREAD_OFFSET>(id);
+}
+
+/// Ticks left in the running thread's quantum.
+pub fn ticks_left() -> u64 {
+    read_slot::<TICKS_LEFT_OFFSET>()
+}
+
+/// Sets the ticks left in the running thread's quantum.
+pub fn set_ticks_left(ticks: u64) {
+    write_slot::<TICKS_LEFT_OFFSET>(ticks);
+}
+
+/// Syncs the per-CPU copy of `IA32_LSTAR` with the register (before
+/// synthesized switch-ins start relying on it).
+pub fn sync_lstar_copy() {
+    // SAFETY: reading IA32_LSTAR has no side effect.
+    let lstar = unsafe { crate::cpu::rdmsr(0xC000_0082) };
+    write_slot::<LSTAR_OFFSET>(lstar);
 }

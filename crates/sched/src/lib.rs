@@ -11,6 +11,7 @@ extern crate alloc;
 
 mod quantum;
 mod ready_queue;
+mod ring;
 mod sleep_queue;
 
 pub use quantum::{
@@ -18,4 +19,5 @@ pub use quantum::{
     MAX_QUANTUM_US, MIN_QUANTUM_US,
 };
 pub use ready_queue::{QueueFull, ReadyQueue};
+pub use ring::{Patch, Patches, Ring, RingError, MAX_PATCHES};
 pub use sleep_queue::{deadline_after, SleepQueue};

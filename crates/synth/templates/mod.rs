@@ -24,6 +24,7 @@ mod generic_trampoline;
 mod ram_file_read;
 mod ram_file_write;
 mod semaphore;
+pub mod switch;
 pub mod taint;
 mod tty_write;
 mod user_range;
@@ -33,7 +34,7 @@ use iced_x86::IcedError;
 
 /// Every template, in the order they are emitted.
 pub fn all() -> Result<Vec<TemplateSource>, IcedError> {
-    Ok(vec![
+    let mut all = vec![
         entry_stub::source()?,
         dev_null_write::source()?,
         dev_zero_read::source()?,
@@ -46,5 +47,7 @@ pub fn all() -> Result<Vec<TemplateSource>, IcedError> {
         call_counter::source()?,
         semaphore::p_source()?,
         semaphore::v_source()?,
-    ])
+    ];
+    all.extend(switch::sources()?);
+    Ok(all)
 }

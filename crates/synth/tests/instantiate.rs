@@ -224,7 +224,7 @@ fn disp32_holes_are_sign_extended_displacements() {
 
 #[test]
 fn every_template_keeps_the_promises_build_rs_checked() {
-    assert_eq!(templates::ALL.len(), 12);
+    assert_eq!(templates::ALL.len(), 18);
     for template in templates::ALL {
         let name = template.name;
         let decoded: Vec<_> = Decoder::with_ip(64, template.bytes, 0, DecoderOptions::NONE)
@@ -270,8 +270,10 @@ fn every_template_keeps_the_promises_build_rs_checked() {
                 "{name}"
             );
         }
+        // Switch-ins restore another thread's callee-saved registers
+        // (templates/switch.rs); routines must preserve them.
         assert!(
-            template.clobbers.iter().all(|r| !r.is_callee_saved()),
+            name.starts_with("switch_in") || template.clobbers.iter().all(|r| !r.is_callee_saved()),
             "{name}"
         );
         assert_eq!(

@@ -47,6 +47,16 @@ fn registers(violations: &[Violation]) -> Vec<String> {
 fn every_real_template_passes() {
     for source in templates::all().unwrap() {
         let name = source.name;
+        if templates::switch::NAMES.contains(&name) {
+            // Scoped out (build.rs, templates/switch.rs): switch code
+            // returns into kernel code, never toward user mode. It does
+            // leave kernel values in registers, so the check must see them
+            // if it were applied: proof that the scoping is what lets it pass.
+            if name.starts_with("switch_in") {
+                assert!(!assemble(source).taint_check().is_empty(), "{name}");
+            }
+            continue;
+        }
         let violations = assemble(source).taint_check();
         assert!(violations.is_empty(), "{name}: {violations:#?}");
     }

@@ -299,6 +299,55 @@ ktest!(
 );
 
 ktest!(
+    fn equal_scpus_get_equal_shares_on_either_scheduler() {
+        // Four SCPUs with equal priority and a one-tick quantum count for
+        // 2 s of guest time; round robin gives each the same share (within
+        // 10%), on the generic scheduler and on the ring (`sched=ring`).
+        let _m = machine()?;
+        let counter = |i: u64| TEST_BUFFER + 0x100 + 8 * i;
+        let mut threads = alloc::vec::Vec::new();
+        for i in 0..4u64 {
+            let args = ScpuCreateArgs {
+                entry: TEST_COUNT_CODE,
+                stack_top: TEST_BUFFER + 0x2000 + 0x400 * i,
+                arg: counter(i),
+                priority: 3,
+                quantum_us: 10_000,
+            };
+            let a = put(0x3800, &args.to_bytes());
+            let t = sys(
+                0,
+                Call::Create,
+                &[Kind::Scpu.number().into(), a, ScpuCreateArgs::SIZE as u64],
+            )
+            .map_err(|e| format!("{e}"))?;
+            threads.push(t as u32);
+        }
+        let end = sk_machine::tsc::now_ns() + 2_000_000_000;
+        while sk_machine::tsc::now_ns() < end {
+            sk_core::yield_now();
+        }
+        for t in threads {
+            ensure_eq!(sys(t, Call::Terminate, &[]), Ok(0));
+        }
+        let read = |i: u64| u64::from_le_bytes(get(0x100 + 8 * i, 8).try_into().unwrap_or([0; 8]));
+        let counts: alloc::vec::Vec<u64> = (0..4).map(read).collect();
+        let (lo, hi) = (
+            *counts.iter().min().unwrap_or(&0),
+            *counts.iter().max().unwrap_or(&0),
+        );
+        sk_machine::println!(
+            "fairness: counts {counts:?}, spread {}%, ring {}",
+            (hi - lo) * 100 / hi.max(1),
+            sk_core::testing::ring_on()
+        );
+        ensure!(lo > 0, "an SCPU never ran");
+        ensure!((hi - lo) * 10 <= hi, "unequal shares: {counts:?}");
+        Ok(())
+    }
+);
+
+ktest!(
     fn higher_priority_scpus_get_longer_quanta() {
         let _m = machine()?;
         let counter = |i: u64| TEST_BUFFER + 0x100 + 8 * i;

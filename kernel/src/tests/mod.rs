@@ -19,5 +19,6 @@ mod registers;
 mod regressions;
 mod review;
 mod review2;
+mod scheduling;
 mod semaphores;
 mod time;

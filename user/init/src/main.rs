@@ -34,10 +34,14 @@
 //! so the read counter moves, and prints the SIO's
 //! synthesized routines as the kernel describes them: annotated
 //! disassembly, invariants, size, creation cost and call counts.
+//! `show thread` starts two SCPUs (so the ring has neighbours) and prints
+//! the first one's switch code as the kernel describes it: the ring in
+//! order by thread id, and its switch-out and switch-in as annotated
+//! disassembly, the switch-out's jump named by the thread it enters.
 #![no_std]
 #![no_main]
 
-use sk_user::{print, println, OpenFlags, Sio, Smach, SysError};
+use sk_user::{print, println, OpenFlags, Scpu, Sio, Smach, Stack, SysError};
 
 sk_user::entry!(main);
 
@@ -109,6 +113,10 @@ fn read_args(buf: &mut [u8]) -> &str {
 fn show(paths: &str) -> i32 {
     let mut failed = 0;
     for path in paths.split_ascii_whitespace() {
+        if path == "thread" {
+            failed += show_thread();
+            continue;
+        }
         let opened = Sio::open(path, OpenFlags::READ | OpenFlags::WRITE)
             .or_else(|_| Sio::open(path, OpenFlags::READ))
             .or_else(|_| Sio::open(path, OpenFlags::WRITE));
@@ -143,4 +151,50 @@ fn show(paths: &str) -> i32 {
         let _ = file.close();
     }
     i32::from(failed != 0)
+}
+
+static SHOW_STACKS: [Stack<4096>; 2] = [const { Stack::new() }; 2];
+
+/// A thread that only spins (the ring's neighbour for `show thread`).
+extern "C" fn spinner(_: u64) -> ! {
+    loop {
+        core::hint::spin_loop();
+    }
+}
+
+/// `show thread`: two spinning SCPUs, then the first one's switch code.
+/// Returns 1 if it could not be shown.
+fn show_thread() -> i32 {
+    let mut threads = [None, None];
+    for (slot, stack) in threads.iter_mut().zip(&SHOW_STACKS) {
+        let Some(stack) = stack.take() else {
+            return 1;
+        };
+        match Scpu::create_with(spinner, stack, 0, 0, 0) {
+            Ok(t) => *slot = Some(t),
+            Err(e) => {
+                println!("init: show thread: SCPU create: {e}");
+                return 1;
+            }
+        }
+    }
+    let Some(first) = &threads[0] else { return 1 };
+    let mut text = [0u8; 16384];
+    let n = match first.routines(&mut text) {
+        Ok(n) => n,
+        Err(e) => {
+            println!("init: show thread: {e}");
+            return 1;
+        }
+    };
+    println!("init: switch code of an SCPU of this SMACH:");
+    print!(
+        "{}",
+        core::str::from_utf8(&text[..n]).unwrap_or("(not UTF-8)")
+    );
+    println!();
+    for t in threads.into_iter().flatten() {
+        let _ = t.terminate(0);
+    }
+    0
 }

@@ -141,6 +141,17 @@ impl Scpu {
         call::reconfigure(self.handle, request.to_registers())
     }
 
+    /// Its switch code as the kernel describes it: the scheduler, the ring
+    /// in order by thread id, and (boot option `synth.show`) the
+    /// switch-out's and switch-in's annotated disassembly, the jump named
+    /// by thread; returns the bytes written to `buf`.
+    ///
+    /// # Errors
+    /// [`SysError::BadHandle`], [`SysError::BadAddress`], …
+    pub fn routines(&self, buf: &mut [u8]) -> Result<usize, SysError> {
+        call::query(self.handle, QuerySelector::Routines, buf)
+    }
+
     /// Its state, priority, time slice and id.
     ///
     /// # Errors

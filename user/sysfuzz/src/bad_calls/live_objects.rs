@@ -36,7 +36,8 @@ impl Fuzzer<'_> {
                 );
             }
             26 => {
-                // Routines and LastTrace where they do not apply.
+                // Routines and LastTrace where they do not apply (Routines
+                // applies to SIOs and SCPUs, LastTrace to the own SMACH).
                 let Some(handle) = self.live_handle_where(|o| {
                     !matches!(o, Obj::TwinHalf | Obj::Sio | Obj::Stray | Obj::Smach(_))
                 }) else {
@@ -44,7 +45,9 @@ impl Fuzzer<'_> {
                 };
                 let mut out = [0_u8; 64];
                 let ptr = out.as_mut_ptr() as u64;
-                let selector = if self.rng.percent(50) {
+                // Routines applies to SCPUs too (their switch code).
+                let routines = self.rng.percent(50);
+                let selector = if routines && self.kind_of(handle) != Some(Kind::Scpu) {
                     QuerySelector::Routines
                 } else {
                     QuerySelector::LastTrace

@@ -1,0 +1,631 @@
+//! The synthesized scheduler's mechanism: the executable ready queue
+//! (Synthesis §2.3; docs/executable-scheduler.md).
+//!
+//! Owns [`RingState`]: each thread's synthesized switch-out and switch-in
+//! (templates `switch_out`, `switch_in_lstar`/`_slot`, `_fp` variants) and
+//! the portable policy `sk_sched::Ring`, whose patches this module applies
+//! with `code_arena::patch_rel32`. A switch is entering the running
+//! thread's switch-out, whose last instruction jumps to the next thread's
+//! switch-in: no Rust code picks the next thread. The Rust side learns who
+//! runs from the per-CPU current slot the switch-in writes ([`sync`], at
+//! every entry under the kernel lock).
+//!
+//! Active with the boot option `sched=ring`; the generic scheduler
+//! (scheduler.rs) is the other path, and the one every function here
+//! defers to when the ring is off.
+
+use crate::code_memory::{install_holes, Routine};
+use crate::state::{self, Core, ThreadId};
+use crate::synthesis::{config, EntryMode};
+use alloc::collections::BTreeMap;
+use sk_abi::{ScpuState, SysError};
+use sk_sched::{Patches, Ring};
+use sk_synth::templates::{
+    SwitchInLstarFpHoles, SwitchInLstarHoles, SwitchInSlotFpHoles, SwitchInSlotHoles,
+    SwitchOutFpHoles, SwitchOutHoles,
+};
+use sk_synth::{HoleSet, HoleValues, Imm32, Imm64, Rel32Target, Template};
+
+// The templates and the machine agree on the per-CPU block.
+const _: () = {
+    use sk_machine::percpu as p;
+    use sk_synth::templates as t;
+    assert!(t::PERCPU_SYSCALL_STACK_TOP == p::SYSCALL_STACK_TOP_OFFSET);
+    assert!(t::PERCPU_ENTRY_STUB == p::ENTRY_STUB_OFFSET);
+    assert!(t::PERCPU_CURRENT_THREAD == p::CURRENT_THREAD_OFFSET);
+    assert!(t::PERCPU_TICKS_LEFT == p::TICKS_LEFT_OFFSET);
+    assert!(t::PERCPU_LSTAR == p::LSTAR_OFFSET);
+};
+
+/// What a thread's switch code bakes in (a change means rebuilding it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Facts {
+    pub(crate) quantum_ticks: u64,
+    pub(crate) cr3: u64,
+    pub(crate) kernel_stack_top: u64,
+    pub(crate) entry: u64,
+    pub(crate) rsp_slot: u64,
+    /// The thread's XSAVE area when it uses FP/SSE/AVX (the `_fp`
+    /// variants). The lazy-FPU work sets it through [`fp_area_of`].
+    pub(crate) fp_area: Option<u64>,
+}
+
+/// One thread's switch code.
+pub(crate) struct SwitchCode {
+    pub(crate) out: Routine,
+    pub(crate) inn: Routine,
+    pub(crate) facts: Facts,
+    /// The hole values each was instantiated with (the switch-out's `next`
+    /// as at build time: its jump is patched since), for `show`.
+    pub(crate) out_values: HoleValues,
+    pub(crate) in_values: HoleValues,
+}
+
+impl SwitchCode {
+    /// Byte offset of the switch-out's `jmp` displacement.
+    fn jump_offset(&self) -> u64 {
+        rel32_site(self.out.template)
+    }
+
+    /// Where the switch-out's jump currently goes (read back from code).
+    pub(crate) fn jump_target(&self) -> Option<u64> {
+        let offset = self.jump_offset();
+        let mut bytes = [0u8; 64];
+        let len = usize::try_from(self.out.block.len()).ok()?;
+        let code = bytes.get_mut(..len)?;
+        if !sk_machine::code_arena::read(&self.out.block, code) {
+            return None;
+        }
+        let at = usize::try_from(offset).ok()?;
+        let disp: [u8; 4] = code.get(at..at + 4)?.try_into().ok()?;
+        let end = self.out.block.address() + offset + 4;
+        Some(end.wrapping_add(i64::from(i32::from_le_bytes(disp)) as u64))
+    }
+}
+
+fn rel32_site(template: &Template) -> u64 {
+    template
+        .holes
+        .iter()
+        .find(|h| h.name == "next")
+        .and_then(|h| h.sites.first())
+        .map_or(0, |&s| u64::from(s))
+}
+
+/// The synthesized scheduler's state (in `Core` when `sched=ring`).
+pub(crate) struct RingState {
+    pub(crate) policy: Ring<ThreadId>,
+    pub(crate) code: BTreeMap<ThreadId, SwitchCode>,
+    /// Switches observed (the per-CPU current changed at a sync).
+    pub(crate) switches: u64,
+}
+
+/// The lazy-FPU hook: the XSAVE area of a thread whose switch code must
+/// save and restore vector state, or None. Today no thread has one; the
+/// `fpu` work returns its per-thread area here (and calls [`refresh`]
+/// after the first `#NM` of a thread).
+fn fp_area_of(_core: &Core, _id: ThreadId) -> Option<u64> {
+    None
+}
+
+fn facts_for(core: &Core, id: ThreadId) -> Option<Facts> {
+    let t = core.threads.get(&id)?;
+    let quantum_ticks = sk_sched::quantum_ticks(
+        t.scpu.quantum_us(),
+        t.scpu.priority(),
+        sk_machine::apic::timer_hz(),
+    );
+    let cr3 = t
+        .scpu
+        .smach()
+        .and_then(|s| core.smachs.get(&s))
+        .and_then(|s| s.aspace.as_ref())
+        .map_or_else(sk_machine::address_space::kernel_root, |a| a.0.root());
+    let generic = sk_machine::syscall::syscall_entry_address();
+    let entry = if config().enabled {
+        t.synth.as_ref().map_or(generic, |s| s.stub.block.address())
+    } else {
+        generic
+    };
+    Some(Facts {
+        quantum_ticks,
+        cr3,
+        kernel_stack_top: t.context.stack_top(),
+        entry,
+        rsp_slot: t.context.rsp_slot(),
+        fp_area: fp_area_of(core, id),
+    })
+}
+
+/// Installs a routine from `holes`; returns it with the values it baked in.
+fn installed<H: HoleSet>(
+    holes: &H,
+) -> Result<(Routine, HoleValues), sk_synth::policy::InstallError> {
+    install_holes(holes).map(|r| (r, holes.values()))
+}
+
+fn imm(v: u64) -> Imm64 {
+    Imm64(v)
+}
+
+fn build(core: &Core, id: ThreadId) -> Result<SwitchCode, SysError> {
+    let f = facts_for(core, id).ok_or(SysError::BadHandle)?;
+    let nomem = |_| SysError::NoMemory;
+    let quantum = Imm32(i32::try_from(f.quantum_ticks).unwrap_or(i32::MAX));
+    let rsp0 = sk_machine::gdt::kernel_stack_slot_address();
+    let slot_mode = config().enabled && config().entry == EntryMode::PerCpuSlot;
+    let (inn, in_values) = match (slot_mode, f.fp_area) {
+        (false, None) => installed(&SwitchInLstarHoles {
+            thread_id: imm(id),
+            quantum_ticks: quantum,
+            cr3: imm(f.cr3),
+            kernel_stack_top: imm(f.kernel_stack_top),
+            tss_rsp0: imm(rsp0),
+            entry_stub: imm(f.entry),
+            rsp_slot: imm(f.rsp_slot),
+        }),
+        (true, None) => installed(&SwitchInSlotHoles {
+            thread_id: imm(id),
+            quantum_ticks: quantum,
+            cr3: imm(f.cr3),
+            kernel_stack_top: imm(f.kernel_stack_top),
+            tss_rsp0: imm(rsp0),
+            entry_stub: imm(f.entry),
+            rsp_slot: imm(f.rsp_slot),
+        }),
+        (false, Some(area)) => installed(&SwitchInLstarFpHoles {
+            thread_id: imm(id),
+            quantum_ticks: quantum,
+            cr3: imm(f.cr3),
+            kernel_stack_top: imm(f.kernel_stack_top),
+            tss_rsp0: imm(rsp0),
+            entry_stub: imm(f.entry),
+            fp_area: imm(area),
+            rsp_slot: imm(f.rsp_slot),
+        }),
+        (true, Some(area)) => installed(&SwitchInSlotFpHoles {
+            thread_id: imm(id),
+            quantum_ticks: quantum,
+            cr3: imm(f.cr3),
+            kernel_stack_top: imm(f.kernel_stack_top),
+            tss_rsp0: imm(rsp0),
+            entry_stub: imm(f.entry),
+            fp_area: imm(area),
+            rsp_slot: imm(f.rsp_slot),
+        }),
+    }
+    .map_err(nomem)?;
+    // Until the policy links it, the switch-out jumps to its own thread's
+    // switch-in (valid code; unreachable anyway).
+    let next = Rel32Target(inn.block.address());
+    let (out, out_values) = match f.fp_area {
+        None => installed(&SwitchOutHoles {
+            rsp_slot: imm(f.rsp_slot),
+            next,
+        }),
+        Some(area) => installed(&SwitchOutFpHoles {
+            fp_area: imm(area),
+            rsp_slot: imm(f.rsp_slot),
+            next,
+        }),
+    }
+    .map_err(nomem)?;
+    Ok(SwitchCode {
+        out,
+        inn,
+        facts: f,
+        out_values,
+        in_values,
+    })
+}
+
+/// Applies the policy's patches, in order. A patch of a thread without
+/// code is skipped: only the exiting thread, whose switch-out never runs
+/// again, can be one.
+fn apply(ring: &RingState, patches: Patches<ThreadId>) {
+    for p in patches.iter() {
+        let (Some(from), Some(to)) = (ring.code.get(&p.from), ring.code.get(&p.to)) else {
+            let exiting = p.from == ring.policy.current() && !ring.code.contains_key(&p.from);
+            if !exiting || !ring.code.contains_key(&p.to) {
+                log::error!("ring: no code for patch {} -> {}", p.from, p.to);
+            }
+            continue;
+        };
+        // SAFETY: the offset is the switch-out template's `next` hole
+        // (build.rs checks it is the last instruction's rel32); `to.inn`
+        // is an installed switch-in, entered only from switch-outs and
+        // `leave_to`, with interrupts off (the kernel lock masks them and
+        // switches happen before it is released).
+        #[allow(unsafe_code)]
+        let patched = unsafe {
+            sk_machine::code_arena::patch_rel32(
+                &from.out.block,
+                from.jump_offset(),
+                to.inn.block.address(),
+            )
+        };
+        if let Err(e) = patched {
+            panic!("ring: patch {} -> {} failed: {e:?}", p.from, p.to);
+        }
+    }
+}
+
+/// True if the synthesized scheduler runs.
+pub(crate) fn enabled(core: &Core) -> bool {
+    core.ring.is_some()
+}
+
+/// Set once at boot when `sched=ring` started the ring.
+static ON: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// True if the synthesized scheduler runs (without the lock).
+pub(crate) fn is_on() -> bool {
+    ON.load(core::sync::atomic::Ordering::Acquire)
+}
+
+/// Starts the synthesized scheduler: code for the boot (running) and idle
+/// threads, the ring with the boot thread in it.
+pub(crate) fn init(core: &mut Core) {
+    let (boot, idle) = (core.current, core.idle);
+    let boot_code = build(core, boot).expect("switch code for the boot thread");
+    let idle_code = build(core, idle).expect("switch code for the idle thread");
+    let quantum = boot_code.facts.quantum_ticks;
+    let mut code = BTreeMap::new();
+    code.insert(boot, boot_code);
+    code.insert(idle, idle_code);
+    let policy = Ring::new(idle, boot);
+    let mut ring = RingState {
+        policy,
+        code,
+        switches: 0,
+    };
+    apply(&ring, ring.policy.initial_patches());
+    match ring.policy.insert(boot) {
+        Ok(p) => apply(&ring, p),
+        Err(e) => panic!("ring: {e:?}"),
+    }
+    sk_machine::percpu::sync_lstar_copy();
+    sk_machine::percpu::set_ticks_left(quantum);
+    core.ring = Some(ring);
+    ON.store(true, core::sync::atomic::Ordering::Release);
+}
+
+/// Gives a new thread its switch code (before it is made ready).
+pub(crate) fn add(core: &mut Core, id: ThreadId) -> Result<(), SysError> {
+    if !enabled(core) {
+        return Ok(());
+    }
+    let code = build(core, id)?;
+    if let Some(ring) = core.ring.as_mut() {
+        ring.code.insert(id, code);
+    }
+    Ok(())
+}
+
+/// Makes `id` runnable: it joins the ring's tail.
+pub(crate) fn insert(core: &mut Core, id: ThreadId) {
+    if let Some(ring) = core.ring.as_mut() {
+        if !ring.code.contains_key(&id) {
+            log::error!("ring: thread {id} has no switch code");
+            return;
+        }
+        if let Ok(p) = ring.policy.insert(id) {
+            apply(ring, p);
+        }
+    }
+}
+
+/// Takes `id` out of the ring (it may be the running thread: it then runs
+/// on until it switches out).
+pub(crate) fn remove(core: &mut Core, id: ThreadId) {
+    if let Some(ring) = core.ring.as_mut() {
+        if let Ok(p) = ring.policy.remove(id) {
+            apply(ring, p);
+        }
+    }
+}
+
+/// `id` is gone: out of the ring, its code retired (reused after a
+/// quiescent point; the exiting thread's own switch-out never runs again).
+pub(crate) fn forget(core: &mut Core, id: ThreadId) {
+    remove(core, id);
+    if let Some(ring) = core.ring.as_mut() {
+        ring.code.remove(&id);
+    }
+}
+
+/// Rebuilds `id`'s switch code if a fact it bakes in changed (quantum,
+/// priority, address space), and re-links it.
+pub(crate) fn refresh(core: &mut Core, id: ThreadId) {
+    let Some(ring) = core.ring.as_ref() else {
+        return;
+    };
+    let Some(old) = ring.code.get(&id) else {
+        return;
+    };
+    if facts_for(core, id) == Some(old.facts) {
+        return;
+    }
+    let Ok(new) = build(core, id) else {
+        log::error!("ring: no memory to rebuild thread {id}'s switch code; it keeps the old");
+        return;
+    };
+    let Some(ring) = core.ring.as_mut() else {
+        return;
+    };
+    let old = ring.code.insert(id, new);
+    if let Some(next) = ring.policy.jump_of(id) {
+        apply(ring, Patches::one(id, next));
+    }
+    apply(ring, ring.policy.jumps_into(id));
+    // Retired: reused after a quiescent point.
+    drop(old);
+}
+
+/// Rebuilds the switch code of every thread whose code loads `root` (an
+/// address space about to be destroyed: kernel threads attached to it).
+pub(crate) fn on_aspace_gone(core: &mut Core, root: u64) {
+    let Some(ring) = core.ring.as_ref() else {
+        return;
+    };
+    let stale: alloc::vec::Vec<ThreadId> = ring
+        .code
+        .iter()
+        .filter(|(_, c)| c.facts.cr3 == root)
+        .map(|(&id, _)| id)
+        .collect();
+    for id in stale {
+        refresh(core, id);
+    }
+}
+
+/// Switches the ring's syncs observed since boot (`scheduler::switches`).
+static SWITCHES: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// Switches between two threads the ring made since boot.
+pub(crate) fn switches() -> u64 {
+    SWITCHES.load(core::sync::atomic::Ordering::Relaxed)
+}
+
+/// Switches that ran a thread the policy did not have next (a removed,
+/// blocked or unknown one): the self-check fails on any.
+static SYNC_ERRORS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// Switches so far that ran a thread the policy did not have next.
+#[cfg(feature = "ktest")]
+pub(crate) fn sync_errors() -> u64 {
+    SYNC_ERRORS.load(core::sync::atomic::Ordering::Relaxed)
+}
+
+/// Brings the Rust side up to date with the code: if a switch-in made
+/// another thread current since the last look, records it (policy, thread
+/// states, `Core::current`) and drops a dead thread's context (its stack
+/// is no longer in use).
+pub(crate) fn sync(core: &mut Core) {
+    let Some(ring) = core.ring.as_mut() else {
+        return;
+    };
+    let now = sk_machine::percpu::current_thread();
+    let before = core.current;
+    if now == before {
+        return;
+    }
+    if let Err(e) = ring.policy.switched_to(now) {
+        SYNC_ERRORS.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+        log::error!(
+            "ring: switched from {before} to {now}, policy expected {}: {e:?}",
+            ring.policy.next_to_run()
+        );
+    }
+    ring.switches += 1;
+    SWITCHES.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+    if let Some(t) = core.threads.get_mut(&before) {
+        if t.scpu.state() == ScpuState::Running {
+            t.scpu.set_state(ScpuState::Ready);
+        }
+    }
+    if let Some(t) = core.threads.get_mut(&now) {
+        t.scpu.set_state(ScpuState::Running);
+    }
+    core.set_current(now);
+    // The exited thread's stack is not in use any more.
+    core.dying = None;
+}
+
+/// The running thread's switch-out, if switching would run another thread
+/// (then a count in progress is stopped: the next thread's instructions
+/// must not be counted, [`crate::trace::cancel`]).
+fn switch_out_if_others(core: &mut Core) -> Option<u64> {
+    let ring = core.ring.as_ref()?;
+    if ring.policy.next_to_run() == core.current {
+        return None;
+    }
+    let out = ring.code.get(&core.current).map(|c| c.out.block.address());
+    if out.is_some() {
+        crate::trace::cancel(core);
+    }
+    out
+}
+
+/// Enters the running thread's switch-out (interrupts off, lock released).
+fn switch_out(address: Option<u64>) {
+    if let Some(address) = address {
+        // SAFETY: `address` is the running thread's installed switch-out
+        // (read from the code map under the lock, for `core.current`,
+        // which the per-CPU slot confirms at every sync); its jump was
+        // set by the policy to a member's installed switch-in, which is
+        // not running (one CPU) and whose saved RSP holds its frame.
+        // Interrupts are off from the decision to here.
+        #[allow(unsafe_code)]
+        unsafe {
+            sk_machine::switch_code::enter_switch_out(address)
+        };
+    }
+}
+
+/// Lets other runnable threads run; the caller stays runnable.
+pub(crate) fn yield_now() {
+    sk_machine::cpu::without_interrupts(|| {
+        let out = state::with(switch_out_if_others);
+        switch_out(out);
+    });
+}
+
+/// A preemption point: switches if the quantum ran out and others wait.
+pub(crate) fn preemption_point() {
+    sk_machine::cpu::enable_interrupts();
+    sk_machine::cpu::disable_interrupts();
+    if sk_machine::percpu::ticks_left() == 0 {
+        let out = state::with(switch_out_if_others);
+        switch_out(out);
+    }
+}
+
+/// Blocks the running thread (leaves the ring) and switches away; returns
+/// once it was woken and its turn came.
+pub(crate) fn block_current() {
+    sk_machine::cpu::without_interrupts(|| {
+        let out = state::with(|core| {
+            let current = core.current;
+            if let Some(t) = core.threads.get_mut(&current) {
+                t.scpu.set_state(ScpuState::Blocked);
+            }
+            remove(core, current);
+            switch_out_if_others(core)
+        });
+        switch_out(out);
+    });
+}
+
+/// `scheduler::block_current_unless` on the ring: runs `decide` under the
+/// kernel lock; on `Ok(false)` blocks the running thread (out of the
+/// ring) in the same critical section, so no wake can fall between, and
+/// enters its switch-out; returns once it was woken and its turn came.
+pub(crate) fn block_current_unless(
+    decide: impl FnOnce(&mut Core) -> Result<bool, SysError>,
+) -> Result<bool, SysError> {
+    let mut result = Ok(true);
+    sk_machine::cpu::without_interrupts(|| {
+        let out = state::with(|core| {
+            result = decide(core);
+            if result != Ok(false) {
+                return None;
+            }
+            let current = core.current;
+            if let Some(t) = core.threads.get_mut(&current) {
+                t.scpu.set_state(ScpuState::Blocked);
+            }
+            remove(core, current);
+            switch_out_if_others(core)
+        });
+        switch_out(out);
+    });
+    result
+}
+
+/// Leaves the exiting thread for good: jumps to the next switch-in.
+pub(crate) fn exit_current() -> ! {
+    sk_machine::cpu::disable_interrupts();
+    let next = state::with(|core| {
+        let current = core.current;
+        forget(core, current);
+        crate::trace::cancel(core);
+        let ring = core.ring.as_ref()?;
+        let next = ring.policy.next_to_run();
+        ring.code.get(&next).map(|c| c.inn.block.address())
+    });
+    match next {
+        // SAFETY: `to` is the installed switch-in of a ring member other
+        // than this thread (which left the ring above), not running;
+        // interrupts are off; this stack stays alive in `core.dying`
+        // until the next sync runs on another stack.
+        #[allow(unsafe_code)]
+        Some(to) => unsafe { sk_machine::switch_code::leave_to(to) },
+        None => panic!("ring: nowhere to go from an exiting thread"),
+    }
+}
+
+/// The timer tick's part: counts the quantum down and, when it ran out in
+/// code that had interrupts on, enters the running thread's switch-out.
+pub(crate) fn on_timer(interrupts_were_on: bool) {
+    let left = sk_machine::percpu::ticks_left().saturating_sub(1);
+    sk_machine::percpu::set_ticks_left(left);
+    if left > 0 || !interrupts_were_on {
+        return;
+    }
+    let out = state::with(|core| {
+        let out = switch_out_if_others(core);
+        if out.is_none() {
+            // Alone in the ring: a new quantum.
+            let q = core
+                .ring
+                .as_ref()
+                .and_then(|r| r.code.get(&core.current))
+                .map_or(1, |c| c.facts.quantum_ticks);
+            sk_machine::percpu::set_ticks_left(q);
+        }
+        out
+    });
+    switch_out(out);
+}
+
+/// Test builds: walks the jumps *in the code* from the running thread and
+/// checks they form one cycle through exactly the policy's members, in its
+/// order, and that every thread in it is a live thread (or idle). Returns
+/// (members, switches observed), or None when the ring is off.
+#[cfg(feature = "ktest")]
+pub(crate) fn check_code(core: &Core) -> Option<Result<(usize, u64), alloc::string::String>> {
+    use alloc::format;
+    use alloc::vec::Vec;
+    let ring = core.ring.as_ref()?;
+    let by_address: BTreeMap<u64, ThreadId> = ring
+        .code
+        .iter()
+        .map(|(&id, c)| (c.inn.block.address(), id))
+        .collect();
+    let target_of = |id: ThreadId| -> Result<ThreadId, alloc::string::String> {
+        let code = ring
+            .code
+            .get(&id)
+            .ok_or(format!("thread {id} has no code"))?;
+        let to = code
+            .jump_target()
+            .ok_or(format!("cannot read {id}'s jump"))?;
+        by_address
+            .get(&to)
+            .copied()
+            .ok_or(format!("{id} jumps to {to:#x}, no thread's switch-in"))
+    };
+    let check = || -> Result<(usize, u64), alloc::string::String> {
+        let expected: Vec<ThreadId> = ring.policy.order().collect();
+        let first = target_of(core.current)?;
+        let mut walked = Vec::new();
+        let mut at = first;
+        for _ in 0..expected.len() {
+            walked.push(at);
+            at = target_of(at)?;
+        }
+        if at != first || walked != expected {
+            return Err(format!(
+                "code cycle {walked:?} (back at {at}), policy {expected:?}"
+            ));
+        }
+        for id in &walked {
+            if *id != core.idle && !core.threads.contains_key(id) {
+                return Err(format!("removed thread {id} is in the cycle"));
+            }
+            if *id != core.idle
+                && core.threads.get(id).is_some_and(|t| {
+                    matches!(
+                        t.scpu.state(),
+                        ScpuState::Blocked | ScpuState::Suspended | ScpuState::Exited
+                    )
+                })
+            {
+                return Err(format!("blocked or suspended thread {id} is in the cycle"));
+            }
+        }
+        Ok((walked.len(), ring.switches))
+    };
+    Some(check())
+}

@@ -1,0 +1,419 @@
+//! The executable ready queue's policy: which jumps to patch.
+//!
+//! In the synthesized scheduler (Synthesis §2.3, Executable Data
+//! Structures) every runnable SCPU owns two pieces of code: a *switch-out*
+//! that saves its state and ends in a direct `jmp` to the next SCPU's
+//! *switch-in*. The jumps form one cycle: the ready queue *is* the code,
+//! and a context switch is entering the running SCPU's switch-out. This
+//! module decides, for each change of the run set, which jumps to point
+//! where ([`Patch`]); the kernel performs the patches (one aligned 4-byte
+//! store each) and never traverses a data structure to switch.
+//!
+//! The rules, plainly:
+//! - The *members* form one cycle of jumps in round-robin order. The ring
+//!   is never empty: when no SCPU is runnable the idle thread is the only
+//!   member (its jump points at itself); it leaves as soon as another
+//!   SCPU is inserted (the idle state is explicit).
+//! - The *current* thread (the one running, whose switch-out the CPU will
+//!   enter next) is a member, or *detached*: it was removed (it blocked,
+//!   exited, was suspended) but still runs until it switches out. A
+//!   detached current's jump must still land on a member: the ring keeps
+//!   it pointing at the member that runs next, and patches it when that
+//!   member leaves.
+//! - Insert puts an SCPU at the tail of the round: just before the
+//!   current thread, or, when that one is detached, just before the member
+//!   it jumps to (so it runs after every SCPU already waiting, as the
+//!   generic FIFO queue would run it). Two patches: its own jump first, then its predecessor's
+//!   (the new code is complete before anything can reach it).
+//! - Remove patches one jump: the predecessor's, to the successor (plus the
+//!   detached current's if it pointed at the removed one).
+//!
+//! Each operation is O(log n) in the bookkeeping map and O(1) in patches
+//! (at most [`MAX_PATCHES`]). The kernel must apply the patches of one
+//! operation in order, with no switch in between (one CPU: interrupts off).
+
+use alloc::collections::BTreeMap;
+use core::fmt::Debug;
+
+/// Make the jump at the end of `from`'s switch-out point at `to`'s
+/// switch-in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Patch<T> {
+    /// Whose switch-out jump changes.
+    pub from: T,
+    /// Whose switch-in it now enters.
+    pub to: T,
+}
+
+/// Most patches one operation asks for.
+pub const MAX_PATCHES: usize = 3;
+
+/// The patches of one operation, to apply in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Patches<T> {
+    items: [Option<Patch<T>>; MAX_PATCHES],
+}
+
+impl<T: Copy> Patches<T> {
+    const fn none() -> Self {
+        Self {
+            items: [None; MAX_PATCHES],
+        }
+    }
+
+    fn push(&mut self, from: T, to: T) {
+        if let Some(slot) = self.items.iter_mut().find(|s| s.is_none()) {
+            *slot = Some(Patch { from, to });
+        } else {
+            // MAX_PATCHES bounds every operation below (tested); losing a
+            // patch would break the ring, so make it loud in tests.
+            debug_assert!(false, "more than MAX_PATCHES patches");
+        }
+    }
+
+    /// One patch (the kernel re-links a rebuilt switch-out this way).
+    pub fn one(from: T, to: T) -> Self {
+        let mut p = Self::none();
+        p.push(from, to);
+        p
+    }
+
+    /// The patches, in the order they must be applied.
+    pub fn iter(&self) -> impl Iterator<Item = Patch<T>> + '_ {
+        self.items.iter().filter_map(|p| *p)
+    }
+
+    /// Number of patches.
+    pub fn len(&self) -> usize {
+        self.iter().count()
+    }
+
+    /// True if nothing needs patching.
+    pub fn is_empty(&self) -> bool {
+        self.items.iter().all(Option::is_none)
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Links<T> {
+    prev: T,
+    next: T,
+}
+
+/// The ring: members in round-robin order, the idle thread, the current
+/// thread and, when that one is detached, where its jump points.
+#[derive(Clone, Debug)]
+pub struct Ring<T> {
+    links: BTreeMap<T, Links<T>>,
+    idle: T,
+    current: T,
+    /// `Some(target)` while the current thread is not a member: the member
+    /// its switch-out jumps to.
+    detached_target: Option<T>,
+}
+
+/// Why an operation was refused (a kernel bug: the ring is unchanged).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RingError {
+    /// The id is the idle thread (managed by the ring itself).
+    Idle,
+    /// `switched_to` named a thread the current one does not jump to.
+    NotNext,
+}
+
+impl<T: Copy + Ord + Debug> Ring<T> {
+    /// A ring whose only member is `idle`, running `current` (a detached
+    /// thread, typically the boot thread, whose jump points at `idle`):
+    /// the kernel inserts `current` next if it stays runnable.
+    pub fn new(idle: T, current: T) -> Self {
+        let mut links = BTreeMap::new();
+        links.insert(
+            idle,
+            Links {
+                prev: idle,
+                next: idle,
+            },
+        );
+        Self {
+            links,
+            idle,
+            current,
+            detached_target: if current == idle { None } else { Some(idle) },
+        }
+    }
+
+    /// The patches that set up [`Ring::new`]'s jumps: the idle thread's to
+    /// itself, then the current thread's to idle.
+    pub fn initial_patches(&self) -> Patches<T> {
+        let mut p = Patches::none();
+        p.push(self.idle, self.idle);
+        if let Some(target) = self.detached_target {
+            p.push(self.current, target);
+        }
+        p
+    }
+
+    /// The idle thread.
+    pub fn idle(&self) -> T {
+        self.idle
+    }
+
+    /// The running thread.
+    pub fn current(&self) -> T {
+        self.current
+    }
+
+    /// True if `id` is in the cycle.
+    pub fn is_member(&self, id: T) -> bool {
+        self.links.contains_key(&id)
+    }
+
+    /// Members, idle included when it is one.
+    pub fn len(&self) -> usize {
+        self.links.len()
+    }
+
+    /// Never true: the idle thread fills an empty ring.
+    pub fn is_empty(&self) -> bool {
+        self.links.is_empty()
+    }
+
+    /// True if only the idle thread is a member (nothing runnable).
+    pub fn is_idle(&self) -> bool {
+        self.links.len() == 1 && self.links.contains_key(&self.idle)
+    }
+
+    /// Where `id`'s switch-out jumps, as far as the ring maintains it: its
+    /// successor for a member, the next member for a detached current,
+    /// `None` for anyone else (their jumps are stale and unreachable).
+    pub fn jump_of(&self, id: T) -> Option<T> {
+        if let Some(l) = self.links.get(&id) {
+            return Some(l.next);
+        }
+        if id == self.current {
+            return self.detached_target;
+        }
+        None
+    }
+
+    /// The thread the current one switches to when it next switches out.
+    pub fn next_to_run(&self) -> T {
+        self.jump_of(self.current).unwrap_or(self.idle)
+    }
+
+    /// Members in the order they run, starting with the one the current
+    /// thread switches to.
+    pub fn order(&self) -> impl Iterator<Item = T> + '_ {
+        let start = self.next_to_run();
+        let mut at = Some(start);
+        let mut left = self.links.len();
+        core::iter::from_fn(move || {
+            if left == 0 {
+                return None;
+            }
+            left = left.saturating_sub(1);
+            let here = at?;
+            at = self.links.get(&here).map(|l| l.next);
+            Some(here)
+        })
+    }
+
+    /// Every jump that enters `id`'s switch-in (its predecessor's, and the
+    /// detached current's): what to patch when `id`'s switch-in moves
+    /// (resynthesized with a new quantum, say).
+    pub fn jumps_into(&self, id: T) -> Patches<T> {
+        let mut p = Patches::none();
+        if let Some(l) = self.links.get(&id) {
+            p.push(l.prev, id);
+        }
+        if self.detached_target == Some(id) && self.current != id {
+            p.push(self.current, id);
+        }
+        p
+    }
+
+    fn set_next(&mut self, id: T, next: T) {
+        if let Some(l) = self.links.get_mut(&id) {
+            l.next = next;
+        }
+    }
+
+    fn set_prev(&mut self, id: T, prev: T) {
+        if let Some(l) = self.links.get_mut(&id) {
+            l.prev = prev;
+        }
+    }
+
+    /// Makes `id` runnable: it joins at the tail of the round. Inserting a
+    /// member does nothing.
+    ///
+    /// # Errors
+    /// [`RingError::Idle`] for the idle thread.
+    pub fn insert(&mut self, id: T) -> Result<Patches<T>, RingError> {
+        if id == self.idle {
+            return Err(RingError::Idle);
+        }
+        let mut p = Patches::none();
+        if self.is_member(id) {
+            return Ok(p);
+        }
+        if self.is_idle() {
+            // Replace idle: `id` alone, jumping to itself.
+            self.links.clear();
+            self.links.insert(id, Links { prev: id, next: id });
+            p.push(id, id);
+            if self.current == id {
+                self.detached_target = None;
+            } else {
+                // The current thread (idle, or a detached one) must now
+                // reach `id`: it is the only member.
+                self.detached_target = Some(id);
+                p.push(self.current, id);
+            }
+            return Ok(p);
+        }
+        // The tail of the round: just before the current thread if it is a
+        // member, else just before the member it jumps to (the round
+        // starts there).
+        let succ = if self.is_member(self.current) {
+            self.current
+        } else {
+            self.next_to_run()
+        };
+        let pred = self.links.get(&succ).map_or(succ, |l| l.prev);
+        self.links.insert(
+            id,
+            Links {
+                prev: pred,
+                next: succ,
+            },
+        );
+        self.set_next(pred, id);
+        self.set_prev(succ, id);
+        // Its own jump first: nothing reaches it before it is complete.
+        p.push(id, succ);
+        p.push(pred, id);
+        if self.current == id {
+            self.detached_target = None;
+        }
+        Ok(p)
+    }
+
+    /// Takes `id` out of the round (it blocked, was suspended, exited).
+    /// Removing a non-member does nothing. If `id` is the current thread
+    /// it stays current, detached, until the kernel switches away.
+    ///
+    /// # Errors
+    /// [`RingError::Idle`] for the idle thread.
+    pub fn remove(&mut self, id: T) -> Result<Patches<T>, RingError> {
+        if id == self.idle {
+            return Err(RingError::Idle);
+        }
+        let mut p = Patches::none();
+        let Some(l) = self.links.get(&id).copied() else {
+            return Ok(p);
+        };
+        if l.next == id {
+            // The last runnable SCPU: idle fills the ring.
+            self.links.clear();
+            self.links.insert(
+                self.idle,
+                Links {
+                    prev: self.idle,
+                    next: self.idle,
+                },
+            );
+            p.push(self.idle, self.idle);
+            if self.current != self.idle {
+                self.detached_target = Some(self.idle);
+                p.push(self.current, self.idle);
+            } else {
+                self.detached_target = None;
+            }
+            return Ok(p);
+        }
+        self.links.remove(&id);
+        self.set_next(l.prev, l.next);
+        self.set_prev(l.next, l.prev);
+        p.push(l.prev, l.next);
+        if self.current == id {
+            // Its jump already points at `l.next`.
+            self.detached_target = Some(l.next);
+        } else if self.detached_target == Some(id) {
+            self.detached_target = Some(l.next);
+            p.push(self.current, l.next);
+        }
+        Ok(p)
+    }
+
+    /// The CPU switched to `id` (the kernel read it from the per-CPU slot
+    /// the switch-in writes). `id` must be where the current thread
+    /// jumped.
+    ///
+    /// # Errors
+    /// [`RingError::NotNext`] otherwise (the ring is unchanged).
+    pub fn switched_to(&mut self, id: T) -> Result<(), RingError> {
+        if id == self.current {
+            return Ok(());
+        }
+        if self.next_to_run() != id || !self.is_member(id) {
+            return Err(RingError::NotNext);
+        }
+        self.current = id;
+        self.detached_target = None;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
+mod tests {
+    use super::*;
+    use alloc::vec::Vec;
+
+    #[test]
+    fn a_new_ring_runs_idle_then_what_is_inserted() {
+        let mut r = Ring::new(0u32, 1);
+        let p: Vec<_> = r.initial_patches().iter().collect();
+        assert_eq!(p, [Patch { from: 0, to: 0 }, Patch { from: 1, to: 0 }]);
+        assert!(r.is_idle());
+        let p: Vec<_> = r.insert(1).unwrap().iter().collect();
+        assert_eq!(p, [Patch { from: 1, to: 1 }]);
+        assert_eq!(r.next_to_run(), 1);
+        let p: Vec<_> = r.insert(2).unwrap().iter().collect();
+        // 2 at the tail: 1 -> 2 -> 1.
+        assert_eq!(p, [Patch { from: 2, to: 1 }, Patch { from: 1, to: 2 }]);
+        r.insert(3).unwrap();
+        // Current 1 runs 2, 3, then 1 again.
+        assert_eq!(r.order().collect::<Vec<_>>(), [2, 3, 1]);
+        assert_eq!(r.insert(0), Err(RingError::Idle));
+    }
+
+    #[test]
+    fn a_detached_current_follows_its_target() {
+        let mut r = Ring::new(0u32, 1);
+        r.insert(1).unwrap();
+        r.insert(2).unwrap();
+        // 1 blocks: detached, jumping to 2.
+        let p: Vec<_> = r.remove(1).unwrap().iter().collect();
+        assert_eq!(p, [Patch { from: 2, to: 2 }]);
+        assert_eq!(r.next_to_run(), 2);
+        // Before it switches out, it kills 2: the ring idles and 1 jumps
+        // there.
+        let p: Vec<_> = r.remove(2).unwrap().iter().collect();
+        assert_eq!(p, [Patch { from: 0, to: 0 }, Patch { from: 1, to: 0 }]);
+        assert_eq!(r.next_to_run(), 0);
+        r.switched_to(0).unwrap();
+        assert_eq!(r.switched_to(5), Err(RingError::NotNext));
+        // Idle running, 1 woken: idle leaves and jumps to it.
+        let p: Vec<_> = r.insert(1).unwrap().iter().collect();
+        assert_eq!(p, [Patch { from: 1, to: 1 }, Patch { from: 0, to: 1 }]);
+        assert!(!r.is_member(0));
+        r.switched_to(1).unwrap();
+        assert_eq!(r.order().collect::<Vec<_>>(), [1]);
+    }
+}

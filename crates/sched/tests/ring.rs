@@ -1,0 +1,293 @@
+//! The executable ready queue's policy against a model: random insert,
+//! remove, block, wake, switch and resynthesis sequences, with the jumps
+//! kept in a table exactly as the kernel patches code. After every
+//! operation: the jumps form one cycle through exactly the runnable SCPUs
+//! (the idle thread alone when none is), the running thread's jump lands
+//! in it, and nothing removed is reachable; after every single patch,
+//! nothing but old or new members is reachable (no CPU can run removed
+//! code halfway through an operation either). Round robin: a woken SCPU
+//! runs after every SCPU already waiting, and each member runs once per
+//! round.
+
+use proptest::prelude::*;
+use sk_sched::{Patch, Ring, MAX_PATCHES};
+use std::collections::{BTreeMap, BTreeSet};
+
+const IDLE: u32 = 0;
+const BOOT: u32 = 1;
+
+#[derive(Clone, Debug)]
+enum Op {
+    Insert(u32),
+    Remove(u32),
+    /// The running thread switches out (timer or yield).
+    Switch,
+    /// The running thread leaves the ring and switches out.
+    Block,
+    /// A thread's switch-in is rebuilt: every jump into it is re-patched.
+    Resynth(u32),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => (1u32..12).prop_map(Op::Insert),
+        2 => (1u32..12).prop_map(Op::Remove),
+        3 => Just(Op::Switch),
+        1 => Just(Op::Block),
+        1 => (0u32..12).prop_map(Op::Resynth),
+    ]
+}
+
+/// The kernel's view: the jump at the end of each thread's switch-out.
+struct Model {
+    ring: Ring<u32>,
+    jumps: BTreeMap<u32, u32>,
+    runnable: BTreeSet<u32>,
+    /// Switches seen since the last change of membership, per thread.
+    runs: BTreeMap<u32, u32>,
+}
+
+impl Model {
+    fn new() -> Self {
+        let ring = Ring::new(IDLE, BOOT);
+        let mut m = Self {
+            ring,
+            jumps: BTreeMap::new(),
+            runnable: BTreeSet::new(),
+            runs: BTreeMap::new(),
+        };
+        let initial: Vec<Patch<u32>> = m.ring.initial_patches().iter().collect();
+        m.apply(&initial, &BTreeSet::new());
+        m.check().unwrap();
+        m
+    }
+
+    fn members(&self) -> BTreeSet<u32> {
+        if self.runnable.is_empty() {
+            [IDLE].into()
+        } else {
+            self.runnable.clone()
+        }
+    }
+
+    /// Applies patches one by one; after each, everything reachable from
+    /// the running thread is an old or a new member (or the running
+    /// thread itself).
+    fn apply(&mut self, patches: &[Patch<u32>], old_members: &BTreeSet<u32>) {
+        assert!(patches.len() <= MAX_PATCHES);
+        let new_members = self.members();
+        for p in patches {
+            self.jumps.insert(p.from, p.to);
+            for t in self.reachable() {
+                assert!(
+                    t == self.ring.current() || old_members.contains(&t) || new_members.contains(&t),
+                    "after patch {p:?}: {t} is reachable but was never a member (old {old_members:?}, new {new_members:?})"
+                );
+            }
+        }
+    }
+
+    fn reachable(&self) -> Vec<u32> {
+        let mut seen = Vec::new();
+        let mut at = self.ring.current();
+        while let Some(&next) = self.jumps.get(&at) {
+            if seen.contains(&next) {
+                break;
+            }
+            seen.push(next);
+            at = next;
+        }
+        seen
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let members = self.members();
+        let ring_members: BTreeSet<u32> = self.ring.order().collect();
+        if ring_members != members {
+            return Err(format!("ring holds {ring_members:?}, runnable {members:?}"));
+        }
+        let current = self.ring.current();
+        let first = *self
+            .jumps
+            .get(&current)
+            .ok_or(format!("current {current} has no jump"))?;
+        if !members.contains(&first) {
+            return Err(format!("current {current} jumps to non-member {first}"));
+        }
+        if first != self.ring.next_to_run() {
+            return Err(format!(
+                "code jumps to {first}, ring says {}",
+                self.ring.next_to_run()
+            ));
+        }
+        // One cycle through exactly the members, in the ring's order.
+        let mut at = first;
+        let mut visited = Vec::new();
+        for _ in 0..members.len() {
+            visited.push(at);
+            at = *self.jumps.get(&at).ok_or(format!("{at} has no jump"))?;
+        }
+        if at != first {
+            return Err(format!(
+                "jumps from {first} do not close after {} steps: {visited:?}",
+                members.len()
+            ));
+        }
+        let distinct: BTreeSet<u32> = visited.iter().copied().collect();
+        if distinct != members || visited.len() != members.len() {
+            return Err(format!("cycle {visited:?} is not the members {members:?}"));
+        }
+        if visited != self.ring.order().collect::<Vec<_>>() {
+            return Err(format!("cycle {visited:?} is not the ring's order"));
+        }
+        Ok(())
+    }
+
+    fn step(&mut self, op: &Op) -> Result<(), String> {
+        let old = self.members();
+        match *op {
+            Op::Insert(id) => {
+                let waiting: Vec<u32> = self.ring.order().collect();
+                let was_member = self.ring.is_member(id);
+                let patches: Vec<_> = self
+                    .ring
+                    .insert(id)
+                    .map_err(|e| format!("{e:?}"))?
+                    .iter()
+                    .collect();
+                self.runnable.insert(id);
+                self.apply(&patches, &old);
+                if !was_member && !self.ring.is_idle() {
+                    // Round robin: it runs after everyone already waiting
+                    // (idle aside, which leaves).
+                    let order: Vec<u32> = self.ring.order().collect();
+                    let before: Vec<u32> = waiting
+                        .into_iter()
+                        .filter(|&t| t != IDLE && t != self.ring.current())
+                        .collect();
+                    let pos = order.iter().position(|&t| t == id).unwrap();
+                    for t in before {
+                        let tp = order.iter().position(|&x| x == t).unwrap();
+                        if tp > pos {
+                            return Err(format!("woken {id} runs before waiting {t}: {order:?}"));
+                        }
+                    }
+                }
+                self.runs.clear();
+            }
+            Op::Remove(id) => {
+                let patches: Vec<_> = self
+                    .ring
+                    .remove(id)
+                    .map_err(|e| format!("{e:?}"))?
+                    .iter()
+                    .collect();
+                self.runnable.remove(&id);
+                self.apply(&patches, &old);
+                if self.reachable().contains(&id) {
+                    return Err(format!("removed {id} still reachable"));
+                }
+                self.runs.clear();
+            }
+            Op::Switch => {
+                let next = self.jumps[&self.ring.current()];
+                self.ring
+                    .switched_to(next)
+                    .map_err(|e| format!("switch to {next}: {e:?}"))?;
+                *self.runs.entry(next).or_default() += 1;
+                // Round robin: within a stable ring nobody runs twice
+                // before everyone ran once.
+                let (lo, hi) = (
+                    self.runs.values().min().copied().unwrap_or(0),
+                    self.runs.values().max().copied().unwrap_or(0),
+                );
+                if hi > lo + 1 && self.runs.len() == self.members().len() {
+                    return Err(format!("unfair round: {:?}", self.runs));
+                }
+            }
+            Op::Block => {
+                let current = self.ring.current();
+                if current != IDLE {
+                    let patches: Vec<_> = self
+                        .ring
+                        .remove(current)
+                        .map_err(|e| format!("{e:?}"))?
+                        .iter()
+                        .collect();
+                    self.runnable.remove(&current);
+                    self.apply(&patches, &old);
+                }
+                let next = self.jumps[&self.ring.current()];
+                self.ring
+                    .switched_to(next)
+                    .map_err(|e| format!("switch to {next}: {e:?}"))?;
+                if self.ring.is_member(current) && current != IDLE {
+                    return Err(format!("blocked {current} is still a member"));
+                }
+                self.runs.clear();
+            }
+            Op::Resynth(id) => {
+                let patches: Vec<_> = self.ring.jumps_into(id).iter().collect();
+                // Exactly the live jumps into `id`: the members' and the
+                // running thread's.
+                let mut live: BTreeSet<u32> = self.members();
+                live.insert(self.ring.current());
+                let expected: BTreeSet<u32> = live
+                    .into_iter()
+                    .filter(|f| self.jumps.get(f) == Some(&id))
+                    .collect();
+                let got: BTreeSet<u32> = patches.iter().map(|p| p.from).collect();
+                if expected != got || patches.iter().any(|p| p.to != id) {
+                    return Err(format!(
+                        "jumps into {id}: expected from {expected:?}, got {patches:?}"
+                    ));
+                }
+                self.apply(&patches, &old);
+            }
+        }
+        self.check()
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn jumps_always_form_one_cycle_of_the_runnable(ops in proptest::collection::vec(op(), 1..200)) {
+        let mut m = Model::new();
+        for (i, op) in ops.iter().enumerate() {
+            if let Err(e) = m.step(op) {
+                prop_assert!(false, "step {i} ({op:?}): {e}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_stable_ring_is_round_robin() {
+    let mut m = Model::new();
+    for id in 1..=5 {
+        m.step(&Op::Insert(id)).unwrap();
+    }
+    let mut ran = Vec::new();
+    for _ in 0..10 {
+        m.step(&Op::Switch).unwrap();
+        ran.push(m.ring.current());
+    }
+    assert_eq!(ran, [2, 3, 4, 5, 1, 2, 3, 4, 5, 1]);
+}
+
+#[test]
+fn idle_runs_only_when_nothing_else_can() {
+    let mut m = Model::new();
+    m.step(&Op::Insert(BOOT)).unwrap();
+    m.step(&Op::Block).unwrap();
+    assert_eq!(m.ring.current(), IDLE);
+    assert!(m.ring.is_idle());
+    m.step(&Op::Switch).unwrap();
+    assert_eq!(m.ring.current(), IDLE);
+    m.step(&Op::Insert(3)).unwrap();
+    assert!(!m.ring.is_member(IDLE));
+    m.step(&Op::Switch).unwrap();
+    assert_eq!(m.ring.current(), 3);
+}
