@@ -87,7 +87,7 @@ extern "C" fn continue_boot() -> ! {
     print_banner(boot);
     println!(
         "scheduler: {}",
-        if options.sched_ring {
+        if sk_core::scheduler_is_ring() {
             "ring (the executable ready queue)"
         } else {
             "generic (Rust round robin)"

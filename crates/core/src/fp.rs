@@ -5,7 +5,12 @@
 //! save area in the initial state, or kill the program if the heap has no
 //! room), the switch step the scheduler calls ([`on_switch`]), the wording
 //! of user FP faults (`#MF`, `#XM`, AVX/AVX-512 `#UD`) and the counters
-//! the kernel tests read ([`FpStats`]). A thread's area lives in its
+//! the kernel tests read ([`FpStats`]). Under the executable ready queue
+//! (`ring.rs`) the same policy is in each thread's switch code: the `#NM`
+//! hook resynthesizes the thread's switch-out and switch-in with
+//! `xsave64`/`clts`+`xrstor64` of its area (`ring::refresh`), and a
+//! switch-in without an area sets CR0.TS; [`on_switch`] and its counters
+//! are the generic scheduler's. A thread's area lives in its
 //! [`crate::thread::Thread`] and is freed with it, whichever way it ends.
 
 use crate::state::{self, Core, ThreadId};
@@ -82,6 +87,12 @@ pub fn inject_no_save(on: bool) {
     INJECT_NO_SAVE.store(on, Ordering::Relaxed);
 }
 
+/// True while the fault injection is on (the ring builds switch-outs
+/// without the save then).
+pub(crate) fn no_save_injected() -> bool {
+    INJECT_NO_SAVE.load(Ordering::Relaxed)
+}
+
 pub(crate) fn install() {
     let mut hooks = traps::hooks();
     hooks.fp_unavailable = on_fp_unavailable;
@@ -115,11 +126,13 @@ fn on_fp_unavailable(_frame: &mut TrapFrame) {
             crate::memory::admit(fpu::config().area_bytes as u64).ok()?;
             FpArea::new().ok()
         };
-        Some(sk_scpu::fp::first_use(
-            &mut MachineFpu,
-            &mut thread.fp,
-            allocate,
-        ))
+        let outcome = sk_scpu::fp::first_use(&mut MachineFpu, &mut thread.fp, allocate);
+        // The executable ready queue: the thread's switch code is
+        // resynthesized with the save (`xsave64`) and restore (`clts`,
+        // `xrstor64`) of its new area and re-linked, before it can
+        // switch out (the Synthesis model; no-op on the generic scheduler).
+        crate::ring::refresh(core, current);
+        Some(outcome)
     });
     match outcome {
         Some(Ok(FirstUse::Allocated)) => {

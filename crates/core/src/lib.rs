@@ -68,6 +68,12 @@ pub struct CoreOptions {
     pub sched_ring: bool,
 }
 
+/// True if the executable ready queue schedules (else the generic round
+/// robin): `sched_ring` asked for it and the CPU has XSAVE.
+pub fn scheduler_is_ring() -> bool {
+    ring::is_on()
+}
+
 /// Brings the kernel's objects up: the file system with `/dev`, `/tmp` and
 /// the initrd's files, the current (boot) thread, the idle thread, and the
 /// system-call and trap hooks. Call once, on the boot thread, after the
@@ -109,7 +115,11 @@ pub fn init(initrd: Option<&[u8]>, options: CoreOptions) {
         ring: None,
     });
     if options.sched_ring {
-        state::with(ring::init);
+        if ring::fp_supported() {
+            state::with(ring::init);
+        } else {
+            log::warn!("scheduler: the ring needs XSAVE for FP state; the generic scheduler runs");
+        }
     }
     trace::enable(options.trace);
     synthesis::init(options.synth);

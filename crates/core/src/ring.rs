@@ -101,11 +101,17 @@ pub(crate) struct RingState {
 }
 
 /// The lazy-FPU hook: the XSAVE area of a thread whose switch code must
-/// save and restore vector state, or None. Today no thread has one; the
-/// `fpu` work returns its per-thread area here (and calls [`refresh`]
-/// after the first `#NM` of a thread).
-fn fp_area_of(_core: &Core, _id: ThreadId) -> Option<u64> {
-    None
+/// save and restore vector state (it took its first `#NM`, `fp.rs`, which
+/// then calls [`refresh`]), or None: its switch-in sets CR0.TS.
+fn fp_area_of(core: &Core, id: ThreadId) -> Option<u64> {
+    core.threads.get(&id)?.fp.area().map(|a| a.address())
+}
+
+/// True if the ring can save and restore FP state in its switch code:
+/// the `_fp` templates use `xsave64`/`xrstor64` (without XSAVE, FXSAVE
+/// only, the generic scheduler runs: `sk_core::init`).
+pub(crate) fn fp_supported() -> bool {
+    sk_machine::fpu::config().save_instruction != sk_machine::fpu::SaveInstruction::Fxsave
 }
 
 fn facts_for(core: &Core, id: ThreadId) -> Option<Facts> {
@@ -198,7 +204,10 @@ fn build(core: &Core, id: ThreadId) -> Result<SwitchCode, SysError> {
     // Until the policy links it, the switch-out jumps to its own thread's
     // switch-in (valid code; unreachable anyway).
     let next = Rel32Target(inn.block.address());
-    let (out, out_values) = match f.fp_area {
+    // Test builds may skip the save (fp::inject_no_save): the plain
+    // switch-out, so the FP register test must fail.
+    let save_area = f.fp_area.filter(|_| !crate::fp::no_save_injected());
+    let (out, out_values) = match save_area {
         None => installed(&SwitchOutHoles {
             rsp_slot: imm(f.rsp_slot),
             next,

@@ -21,7 +21,7 @@
 
 use super::builder::{Kind, TemplateAsm, TemplateSource};
 use iced_x86::code_asm::{
-    cr3, eax, ecx, edx, qword_ptr, r12, r13, r14, r15, rax, rbp, rbx, rcx, rdx, rsp,
+    cr0, cr3, eax, ecx, edx, qword_ptr, r12, r13, r14, r15, rax, rbp, rbx, rcx, rdx, rsp,
 };
 use iced_x86::{Code, IcedError};
 
@@ -38,6 +38,8 @@ pub const PERCPU_TICKS_LEFT: i32 = 64;
 pub const PERCPU_LSTAR: i32 = 72;
 /// `IA32_LSTAR`.
 const MSR_LSTAR: u32 = 0xC000_0082;
+/// CR0.TS: the next FP/SSE/AVX instruction raises `#NM`.
+const CR0_TS: u32 = 1 << 3;
 
 fn save_callee_saved(a: &mut TemplateAsm) -> Result<(), IcedError> {
     a.push(rbp)?;
@@ -197,6 +199,19 @@ fn switch_in(entry: Entry, fp: bool) -> Result<TemplateSource, IcedError> {
         a.mov(eax, -1i32 as u32)?;
         a.mov(edx, -1i32 as u32)?;
         a.xrstor64(qword_ptr(rcx))?;
+    } else {
+        // A thread without an FP area runs with CR0.TS set (sk-scpu's
+        // `fp::switch_in`): its first FP instruction traps (`#NM`) before
+        // it can read the registers, which may still hold the state of
+        // the last FP thread (saved at that thread's switch-out). CR0 is
+        // written only if TS is clear (the write serializes the CPU).
+        let mut ts_set = a.create_label();
+        a.mov(rax, cr0)?;
+        a.test(eax, CR0_TS)?;
+        a.jne(ts_set)?;
+        a.or(rax, CR0_TS as i32)?;
+        a.mov(cr0, rax)?;
+        a.set_label(&mut ts_set)?;
     }
     a.mov_imm64(rax, rsp_slot)?;
     a.mov(rsp, qword_ptr(rax))?;
@@ -221,7 +236,8 @@ fn switch_in(entry: Entry, fp: bool) -> Result<TemplateSource, IcedError> {
               only if it differs; points TSS.RSP0 and the per-CPU `syscall` stack at its kernel \
               stack; points the CPU at its `syscall` entry (`_lstar`: `wrmsr IA32_LSTAR` unless \
               the per-CPU copy already holds it; `_slot`: the per-CPU entry slot); `_fp`: `clts` \
-              and `xrstor64` of its XSAVE area. Then `rsp` = its saved RSP, pops `r15`–`r12`, \
+              and `xrstor64` of its XSAVE area, otherwise CR0.TS is set (if clear) so that \
+              the thread's first FP instruction traps. Then `rsp` = its saved RSP, pops `r15`–`r12`, \
               `rbx`, `rbp` and `ret`s to where it called its switch-out (or to `context_start` \
               for a new thread). Entered by `jmp` from a switch-out (or the exit path), \
               interrupts off, kernel GS.\n\n\
