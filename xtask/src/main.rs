@@ -189,9 +189,11 @@ fn test(args: &Args) -> Result<ExitCode, String> {
 }
 
 /// The in-kernel tests `cargo xtask test` runs on both schedulers: every
-/// test of `kernel/src/tests/scheduling.rs`, and the ones whose name says
-/// "either_scheduler" (`ktest.filter` takes comma-separated parts).
-const SCHEDULER_TESTS: &str = "tests::scheduling::,either_scheduler";
+/// test of `kernel/src/tests/scheduling.rs` and `fp.rs` (FP state is kept
+/// by the switch code on the ring, by `fp::on_switch` on the generic
+/// scheduler), and the ones whose name says "either_scheduler"
+/// (`ktest.filter` takes comma-separated parts).
+const SCHEDULER_TESTS: &str = "tests::scheduling::,tests::fp::,either_scheduler";
 
 /// The scheduler tests on the generic scheduler (`synth=off`).
 fn generic_scheduler_tests(args: &Args) -> Result<ExitCode, String> {
