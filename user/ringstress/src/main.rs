@@ -413,7 +413,9 @@ static SWITCHES_SEEN: AtomicUsize = AtomicUsize::new(0);
 
 /// Spins reading the TSC; records the gaps when the reader changed.
 fn gap_loop(me: u64) {
-    loop {
+    // Both SCPUs stop once enough gaps are in (whichever recorded the
+    // last: the other must not wait for a change that never comes).
+    while SWITCHES_SEEN.load(Ordering::SeqCst) < GAPS {
         let now = sk_user::rdtsc();
         let prev = LAST_READING.swap(now << 4 | me, Ordering::SeqCst);
         let (prev_tsc, owner) = (prev >> 4, prev & 0xf);
@@ -421,9 +423,8 @@ fn gap_loop(me: u64) {
         // than the other's reading: no gap to record then.
         if owner != me && owner != 0 && prev_tsc < now {
             let n = SWITCHES_SEEN.fetch_add(1, Ordering::SeqCst);
-            match SWITCH_GAPS.get(n) {
-                Some(slot) => slot.store(now - prev_tsc, Ordering::SeqCst),
-                None => return,
+            if let Some(slot) = SWITCH_GAPS.get(n) {
+                slot.store(now - prev_tsc, Ordering::SeqCst);
             }
         }
     }
@@ -467,9 +468,19 @@ fn timer_gaps() -> i32 {
         return 1;
     }
     gap_loop(1);
-    let mut switch: [u64; GAPS] = core::array::from_fn(|i| SWITCH_GAPS[i].load(Ordering::SeqCst));
+    // A slot the other SCPU claimed but has not filled yet stays 0: left
+    // out.
+    let mut switch = [0u64; GAPS];
+    let mut filled = 0;
+    for gap in &SWITCH_GAPS {
+        let g = gap.load(Ordering::SeqCst);
+        if g != 0 {
+            switch[filled] = g;
+            filled += 1;
+        }
+    }
     let (alone_median, alone_min) = median_and_min(&mut alone);
-    let (switch_median, switch_min) = median_and_min(&mut switch);
+    let (switch_median, switch_min) = median_and_min(&mut switch[..filled]);
     println!(
         "ringstress: timer gaps: alone min={alone_min} median={alone_median}; switch min={switch_min} median={switch_median} (TSC ticks)"
     );
