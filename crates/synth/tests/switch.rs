@@ -4,7 +4,7 @@
 //! it jump exactly to the new target; the switch-ins end by restoring the
 //! `context::switch` frame and returning.
 
-use iced_x86::{Code, Decoder, DecoderOptions, Mnemonic};
+use iced_x86::{Code, Decoder, DecoderOptions, Mnemonic, Register};
 use sk_synth::templates::{self, SwitchOutHoles};
 use sk_synth::{instantiate, verify_instance, Imm64, Rel32Target, Smap};
 
@@ -82,12 +82,28 @@ fn switch_ins_restore_the_context_switch_frame_and_return() {
             template.name
         );
         // Exactly one CR3 load, guarded by a compare.
-        let cr3_loads = decoded
-            .iter()
-            .filter(|i| i.code() == Code::Mov_cr_r64)
-            .count();
-        assert_eq!(cr3_loads, 1, "{}", template.name);
+        let cr_loads = |reg: Register| {
+            decoded
+                .iter()
+                .filter(|i| i.code() == Code::Mov_cr_r64 && i.op0_register() == reg)
+                .count()
+        };
+        assert_eq!(cr_loads(Register::CR3), 1, "{}", template.name);
         let is_fp = template.name.ends_with("_fp");
+        // FP threads: `clts` before the restore; the others set CR0.TS
+        // (one CR0 load, skipped when TS is set already).
+        assert_eq!(
+            cr_loads(Register::CR0),
+            usize::from(!is_fp),
+            "{}",
+            template.name
+        );
+        assert_eq!(
+            decoded.iter().any(|i| i.mnemonic() == Mnemonic::Clts),
+            is_fp,
+            "{}",
+            template.name
+        );
         assert_eq!(
             decoded.iter().any(|i| i.mnemonic() == Mnemonic::Xrstor64),
             is_fp,
