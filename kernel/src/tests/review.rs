@@ -26,7 +26,7 @@ const LENGUARD: &str = "/bin/lenguard";
 /// `racer`: the race was not hit (the call ended before the racer ran).
 const MISSED: i32 = 3;
 
-fn kernel_carries_on() -> Result<(), String> {
+pub(super) fn kernel_carries_on() -> Result<(), String> {
     ensure_eq!(run("/bin/worker", 5)?, worker_status(5));
     Ok(())
 }
@@ -43,7 +43,7 @@ fn racer(mode: u64, want: i32) -> Result<(), String> {
 
 /// What a workload must give back exactly (frames, code blocks, file
 /// data), and the heap bytes in use (compared per run, see below).
-fn memory_now() -> (usize, u64, u64, u64) {
+pub(super) fn memory_now() -> (usize, u64, u64, u64) {
     for _ in 0..3 {
         sk_core::yield_now();
     }

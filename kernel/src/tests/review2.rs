@@ -15,8 +15,8 @@
 //! `trace::cancel`).
 
 use super::leaks::clean_tmp;
-use super::programs::{run, worker_status};
-use crate::memory::FRAMES;
+use super::programs::run;
+use super::review::{kernel_carries_on, memory_now};
 use alloc::format;
 use alloc::string::String;
 use sk_ktest::{ensure, ensure_eq, ktest};
@@ -32,11 +32,6 @@ fn arg(mode: u64, param: u64) -> u64 {
     mode | param << 8
 }
 
-fn kernel_carries_on() -> Result<(), String> {
-    ensure_eq!(run("/bin/worker", 5)?, worker_status(5));
-    Ok(())
-}
-
 /// Runs `reaper` mode `mode` once; its status must be `want`.
 fn reaper(mode: u64, param: u64, want: i32) -> Result<(), String> {
     clean_tmp()?;
@@ -45,24 +40,6 @@ fn reaper(mode: u64, param: u64, want: i32) -> Result<(), String> {
     ensure!(status != MISSED, "reaper mode {mode}: the race was not hit");
     ensure_eq!(status, want);
     kernel_carries_on()
-}
-
-/// Frames (free + kept by heap, arena and kernel tables), live code
-/// blocks, file data pages, heap bytes in use.
-fn memory_now() -> (usize, u64, u64, u64) {
-    for _ in 0..3 {
-        sk_core::yield_now();
-    }
-    let (live, _, arena) = sk_machine::code_arena::stats();
-    let kept = sk_machine::heap::mapped_bytes() / 4096
-        + arena / 4096
-        + sk_machine::paging::kernel_table_frames();
-    (
-        FRAMES.free_count() + kept as usize,
-        live,
-        sk_machine::data_memory::mapped_pages(),
-        sk_machine::heap::used_bytes(),
-    )
 }
 
 /// Runs `reaper` mode `mode` (status `want`): after two warm-up runs,

@@ -50,6 +50,8 @@ global_asm!(
     ".popsection",
 );
 
+// SAFETY: a label defined by the `global_asm!` above (the top of the
+// low stack); only its address is taken, never its value.
 unsafe extern "C" {
     static LOW_STACK_TOP: u8;
 }

@@ -219,6 +219,8 @@ global_asm!(
     ".popsection",
 );
 
+// SAFETY: labels defined by the `global_asm!` above (the `int n` and
+// privileged-instruction tables); only their addresses are taken.
 unsafe extern "C" {
     static hostile_int_table: u8;
     static hostile_priv_table: u8;
