@@ -85,6 +85,9 @@ fn main() {
             ("PERCPU_CURRENT_THREAD", PERCPU_CURRENT_THREAD),
             ("PERCPU_TICKS_LEFT", PERCPU_TICKS_LEFT),
             ("PERCPU_LSTAR", PERCPU_LSTAR),
+            ("PERCPU_SWITCH_OUT", PERCPU_SWITCH_OUT),
+            ("PERCPU_SWITCH_COUNT", PERCPU_SWITCH_COUNT),
+            ("PERCPU_TSS_RSP0_FIELD", PERCPU_TSS_RSP0_FIELD),
         ] {
             writeln!(
                 out,
@@ -93,6 +96,12 @@ fn main() {
             .unwrap();
         }
     }
+    writeln!(
+        out,
+        "/// The selector the synthesized yield compares `rdi` with (`SmachSelector::YieldCaller`).\npub const YIELD_CALLER_SELECTOR: u64 = {};",
+        templates::yield_caller::YIELD_CALLER_SELECTOR
+    )
+    .unwrap();
     let path =
         std::path::Path::new(&std::env::var("OUT_DIR").expect("OUT_DIR")).join("templates.rs");
     std::fs::write(path, out).expect("write generated templates");

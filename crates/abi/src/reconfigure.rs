@@ -29,6 +29,15 @@ pub enum SmachReconfigure {
     Wait,
     /// Count the kernel instructions of the caller's next call.
     TraceNextCall,
+    /// The calling SCPU gives up the CPU (own SMACH only): the same as
+    /// [`ScpuReconfigure::Yield`] on the caller's own SCPU handle.
+    YieldCaller,
+    /// The calling SCPU blocks for at least `ns` nanoseconds (own SMACH
+    /// only): the same as [`ScpuReconfigure::Sleep`] on its own handle.
+    SleepCaller {
+        /// Nanoseconds, at most [`MAX_SLEEP_NS`]; 0 is a yield.
+        ns: u64,
+    },
 }
 
 impl SmachReconfigure {
@@ -44,6 +53,9 @@ impl SmachReconfigure {
             SmachSelector::Priority => Self::Priority(value_u32(value)?),
             SmachSelector::Wait => Self::Wait,
             SmachSelector::TraceNextCall => Self::TraceNextCall,
+            SmachSelector::YieldCaller => Self::YieldCaller,
+            SmachSelector::SleepCaller if value > MAX_SLEEP_NS => return Err(SysError::BadValue),
+            SmachSelector::SleepCaller => Self::SleepCaller { ns: value },
         })
     }
 
@@ -56,6 +68,8 @@ impl SmachReconfigure {
             Self::Priority(_) => SmachSelector::Priority,
             Self::Wait => SmachSelector::Wait,
             Self::TraceNextCall => SmachSelector::TraceNextCall,
+            Self::YieldCaller => SmachSelector::YieldCaller,
+            Self::SleepCaller { .. } => SmachSelector::SleepCaller,
         }
     }
 
@@ -64,7 +78,10 @@ impl SmachReconfigure {
     pub const fn to_registers(self) -> [u64; 3] {
         let value = match self {
             Self::Priority(priority) => priority as u64,
-            Self::Suspend | Self::Resume | Self::Wait | Self::TraceNextCall => 0,
+            Self::SleepCaller { ns } => ns,
+            Self::Suspend | Self::Resume | Self::Wait | Self::TraceNextCall | Self::YieldCaller => {
+                0
+            }
         };
         [self.selector().number() as u64, value, 0]
     }

@@ -26,6 +26,13 @@ numbered_enum! {
         /// before that call; read the count with
         /// [`QuerySelector::LastTrace`].
         TraceNextCall = 4,
+        /// Own SMACH ([`Handle::SELF`](crate::Handle::SELF)) only: the
+        /// *calling SCPU* yields, as [`ScpuSelector::Yield`] on its own
+        /// handle (which an SMACH's first SCPU does not have). Returns 0.
+        YieldCaller = 5,
+        /// Own SMACH only: the calling SCPU sleeps `rsi` nanoseconds, as
+        /// [`ScpuSelector::Sleep`] on its own handle. Returns 0.
+        SleepCaller = 6,
     }
 }
 

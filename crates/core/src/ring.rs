@@ -22,7 +22,7 @@ use sk_abi::{ScpuState, SysError};
 use sk_sched::{Patches, Ring};
 use sk_synth::templates::{
     SwitchInLstarFpHoles, SwitchInLstarHoles, SwitchInSlotFpHoles, SwitchInSlotHoles,
-    SwitchOutFpHoles, SwitchOutHoles,
+    SwitchOutFpHoles, SwitchOutHoles, SwitchUnlinkedHoles, YieldCallerHoles,
 };
 use sk_synth::{HoleSet, HoleValues, Imm32, Imm64, Rel32Target, Template};
 
@@ -35,7 +35,21 @@ const _: () = {
     assert!(t::PERCPU_CURRENT_THREAD == p::CURRENT_THREAD_OFFSET);
     assert!(t::PERCPU_TICKS_LEFT == p::TICKS_LEFT_OFFSET);
     assert!(t::PERCPU_LSTAR == p::LSTAR_OFFSET);
+    assert!(t::PERCPU_SWITCH_OUT == p::SWITCH_OUT_OFFSET);
+    assert!(t::PERCPU_SWITCH_COUNT == p::SWITCH_COUNT_OFFSET);
+    assert!(t::PERCPU_TSS_RSP0_FIELD == p::TSS_RSP0_FIELD_OFFSET);
 };
+
+/// The synthesized yield's address once the ring runs (0 before): what
+/// `synthesis::env` gives the policy for new threads' tables.
+static YIELD_ROUTINE: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// The shared synthesized yield, when the ring runs (`initial_slot` puts
+/// it in the slot of `reconfigure` on the SMACH's own handle).
+pub(crate) fn yield_routine() -> Option<u64> {
+    let address = YIELD_ROUTINE.load(core::sync::atomic::Ordering::Acquire);
+    (address != 0).then_some(address)
+}
 
 /// What a thread's switch code bakes in (a change means rebuilding it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,12 +106,25 @@ fn rel32_site(template: &Template) -> u64 {
         .map_or(0, |&s| u64::from(s))
 }
 
+/// Code every thread shares, installed once at [`init`] and never
+/// retired.
+pub(crate) struct SharedCode {
+    /// The synthesized yield (`yield_caller`): a thread suspended in a
+    /// yield has its return address in it.
+    pub(crate) yield_routine: Routine,
+    /// `ud2`: where a switch-out jumps before it is linked.
+    pub(crate) unlinked: Routine,
+}
+
 /// The synthesized scheduler's state (in `Core` when `sched=ring`).
 pub(crate) struct RingState {
     pub(crate) policy: Ring<ThreadId>,
     pub(crate) code: BTreeMap<ThreadId, SwitchCode>,
-    /// Switches observed (the per-CPU current changed at a sync).
+    pub(crate) shared: SharedCode,
+    /// Switches observed (the per-CPU switch count moved at a sync).
     pub(crate) switches: u64,
+    /// The per-CPU switch count at the last sync.
+    pub(crate) seen_switch_count: u64,
 }
 
 /// The lazy-FPU hook: the XSAVE area of a thread whose switch code must
@@ -154,56 +181,12 @@ fn imm(v: u64) -> Imm64 {
     Imm64(v)
 }
 
-fn build(core: &Core, id: ThreadId) -> Result<SwitchCode, SysError> {
+fn build(core: &Core, id: ThreadId, unlinked: u64) -> Result<SwitchCode, SysError> {
     let f = facts_for(core, id).ok_or(SysError::BadHandle)?;
     let nomem = |_| SysError::NoMemory;
-    let quantum = Imm32(i32::try_from(f.quantum_ticks).unwrap_or(i32::MAX));
-    let rsp0 = sk_machine::gdt::kernel_stack_slot_address();
-    let slot_mode = config().enabled && config().entry == EntryMode::PerCpuSlot;
-    let (inn, in_values) = match (slot_mode, f.fp_area) {
-        (false, None) => installed(&SwitchInLstarHoles {
-            thread_id: imm(id),
-            quantum_ticks: quantum,
-            cr3: imm(f.cr3),
-            kernel_stack_top: imm(f.kernel_stack_top),
-            tss_rsp0: imm(rsp0),
-            entry_stub: imm(f.entry),
-            rsp_slot: imm(f.rsp_slot),
-        }),
-        (true, None) => installed(&SwitchInSlotHoles {
-            thread_id: imm(id),
-            quantum_ticks: quantum,
-            cr3: imm(f.cr3),
-            kernel_stack_top: imm(f.kernel_stack_top),
-            tss_rsp0: imm(rsp0),
-            entry_stub: imm(f.entry),
-            rsp_slot: imm(f.rsp_slot),
-        }),
-        (false, Some(area)) => installed(&SwitchInLstarFpHoles {
-            thread_id: imm(id),
-            quantum_ticks: quantum,
-            cr3: imm(f.cr3),
-            kernel_stack_top: imm(f.kernel_stack_top),
-            tss_rsp0: imm(rsp0),
-            entry_stub: imm(f.entry),
-            fp_area: imm(area),
-            rsp_slot: imm(f.rsp_slot),
-        }),
-        (true, Some(area)) => installed(&SwitchInSlotFpHoles {
-            thread_id: imm(id),
-            quantum_ticks: quantum,
-            cr3: imm(f.cr3),
-            kernel_stack_top: imm(f.kernel_stack_top),
-            tss_rsp0: imm(rsp0),
-            entry_stub: imm(f.entry),
-            fp_area: imm(area),
-            rsp_slot: imm(f.rsp_slot),
-        }),
-    }
-    .map_err(nomem)?;
-    // Until the policy links it, the switch-out jumps to its own thread's
-    // switch-in (valid code; unreachable anyway).
-    let next = Rel32Target(inn.block.address());
+    // The switch-out first (the switch-in names it); until the policy
+    // links it, its jump goes to `unlinked` (`ud2`).
+    let next = Rel32Target(unlinked);
     // Test builds may skip the save (fp::inject_no_save): the plain
     // switch-out, so the FP register test must fail.
     let save_area = f.fp_area.filter(|_| !crate::fp::no_save_injected());
@@ -216,6 +199,50 @@ fn build(core: &Core, id: ThreadId) -> Result<SwitchCode, SysError> {
             fp_area: imm(area),
             rsp_slot: imm(f.rsp_slot),
             next,
+        }),
+    }
+    .map_err(nomem)?;
+    let own_out = imm(out.block.address());
+    let quantum = Imm32(i32::try_from(f.quantum_ticks).unwrap_or(i32::MAX));
+    let slot_mode = config().enabled && config().entry == EntryMode::PerCpuSlot;
+    let (inn, in_values) = match (slot_mode, f.fp_area) {
+        (false, None) => installed(&SwitchInLstarHoles {
+            thread_id: imm(id),
+            quantum_ticks: quantum,
+            cr3: imm(f.cr3),
+            kernel_stack_top: imm(f.kernel_stack_top),
+            entry_stub: imm(f.entry),
+            rsp_slot: imm(f.rsp_slot),
+            switch_out: own_out,
+        }),
+        (true, None) => installed(&SwitchInSlotHoles {
+            thread_id: imm(id),
+            quantum_ticks: quantum,
+            cr3: imm(f.cr3),
+            kernel_stack_top: imm(f.kernel_stack_top),
+            entry_stub: imm(f.entry),
+            rsp_slot: imm(f.rsp_slot),
+            switch_out: own_out,
+        }),
+        (false, Some(area)) => installed(&SwitchInLstarFpHoles {
+            thread_id: imm(id),
+            quantum_ticks: quantum,
+            cr3: imm(f.cr3),
+            kernel_stack_top: imm(f.kernel_stack_top),
+            entry_stub: imm(f.entry),
+            fp_area: imm(area),
+            rsp_slot: imm(f.rsp_slot),
+            switch_out: own_out,
+        }),
+        (true, Some(area)) => installed(&SwitchInSlotFpHoles {
+            thread_id: imm(id),
+            quantum_ticks: quantum,
+            cr3: imm(f.cr3),
+            kernel_stack_top: imm(f.kernel_stack_top),
+            entry_stub: imm(f.entry),
+            fp_area: imm(area),
+            rsp_slot: imm(f.rsp_slot),
+            switch_out: own_out,
         }),
     }
     .map_err(nomem)?;
@@ -276,9 +303,20 @@ pub(crate) fn is_on() -> bool {
 /// threads, the ring with the boot thread in it.
 pub(crate) fn init(core: &mut Core) {
     let (boot, idle) = (core.current, core.idle);
-    let boot_code = build(core, boot).expect("switch code for the boot thread");
-    let idle_code = build(core, idle).expect("switch code for the idle thread");
+    let shared = SharedCode {
+        yield_routine: install_holes(&YieldCallerHoles {
+            slow_path: imm(sk_machine::synth_entry::slow_path_address()),
+        })
+        .expect("the synthesized yield"),
+        unlinked: install_holes(&SwitchUnlinkedHoles {}).expect("the unlinked-jump trap"),
+    };
+    let unlinked = shared.unlinked.block.address();
+    let boot_code = build(core, boot, unlinked).expect("switch code for the boot thread");
+    let idle_code = build(core, idle, unlinked).expect("switch code for the idle thread");
     let quantum = boot_code.facts.quantum_ticks;
+    // The boot thread runs without having been switched in: point the
+    // per-CPU slot at its switch-out as its switch-in would.
+    sk_machine::percpu::set_switch_out(boot_code.out.block.address());
     let mut code = BTreeMap::new();
     code.insert(boot, boot_code);
     code.insert(idle, idle_code);
@@ -286,7 +324,9 @@ pub(crate) fn init(core: &mut Core) {
     let mut ring = RingState {
         policy,
         code,
+        shared,
         switches: 0,
+        seen_switch_count: sk_machine::percpu::switch_count(),
     };
     apply(&ring, ring.policy.initial_patches());
     match ring.policy.insert(boot) {
@@ -296,6 +336,12 @@ pub(crate) fn init(core: &mut Core) {
     sk_machine::percpu::sync_lstar_copy();
     sk_machine::percpu::set_ticks_left(quantum);
     core.ring = Some(ring);
+    if let Some(ring) = core.ring.as_ref() {
+        YIELD_ROUTINE.store(
+            ring.shared.yield_routine.block.address(),
+            core::sync::atomic::Ordering::Release,
+        );
+    }
     ON.store(true, core::sync::atomic::Ordering::Release);
 }
 
@@ -304,7 +350,11 @@ pub(crate) fn add(core: &mut Core, id: ThreadId) -> Result<(), SysError> {
     if !enabled(core) {
         return Ok(());
     }
-    let code = build(core, id)?;
+    let unlinked = core
+        .ring
+        .as_ref()
+        .map_or(0, |r| r.shared.unlinked.block.address());
+    let code = build(core, id, unlinked)?;
     if let Some(ring) = core.ring.as_mut() {
         ring.code.insert(id, code);
     }
@@ -355,18 +405,26 @@ pub(crate) fn refresh(core: &mut Core, id: ThreadId) {
     if facts_for(core, id) == Some(old.facts) {
         return;
     }
-    let Ok(new) = build(core, id) else {
+    let unlinked = ring.shared.unlinked.block.address();
+    let Ok(new) = build(core, id, unlinked) else {
         log::error!("ring: no memory to rebuild thread {id}'s switch code; it keeps the old");
         return;
     };
     let Some(ring) = core.ring.as_mut() else {
         return;
     };
+    let new_out = new.out.block.address();
     let old = ring.code.insert(id, new);
     if let Some(next) = ring.policy.jump_of(id) {
         apply(ring, Patches::one(id, next));
     }
     apply(ring, ring.policy.jumps_into(id));
+    // The running thread's switch-out is reached through the per-CPU slot
+    // (the synthesized yield): point it at the new code before the old is
+    // retired.
+    if id == core.current {
+        sk_machine::percpu::set_switch_out(new_out);
+    }
     // Retired: reused after a quiescent point.
     drop(old);
 }
@@ -416,18 +474,27 @@ pub(crate) fn sync(core: &mut Core) {
     };
     let now = sk_machine::percpu::current_thread();
     let before = core.current;
+    // Every switch-in counts itself: the synthesized yield moves along
+    // the ring with no Rust code, so several switches may lie between two
+    // looks (a whole round even, back to the same thread).
+    let count = sk_machine::percpu::switch_count();
+    let steps = count.wrapping_sub(ring.seen_switch_count);
+    ring.seen_switch_count = count;
+    if steps == 0 && now == before {
+        return;
+    }
+    let expected = ring.policy.next_to_run();
+    if let Err(e) = ring.policy.advanced(steps, now) {
+        SYNC_ERRORS.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+        log::error!(
+            "ring: {steps} switches from {before} led to {now}, policy expected {expected} first: {e:?}"
+        );
+    }
+    ring.switches += steps;
+    SWITCHES.fetch_add(steps, core::sync::atomic::Ordering::Relaxed);
     if now == before {
         return;
     }
-    if let Err(e) = ring.policy.switched_to(now) {
-        SYNC_ERRORS.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
-        log::error!(
-            "ring: switched from {before} to {now}, policy expected {}: {e:?}",
-            ring.policy.next_to_run()
-        );
-    }
-    ring.switches += 1;
-    SWITCHES.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
     if let Some(t) = core.threads.get_mut(&before) {
         if t.scpu.state() == ScpuState::Running {
             t.scpu.set_state(ScpuState::Ready);

@@ -116,8 +116,20 @@ pub(crate) fn yield_or_sleep(handle: Handle, request: ScpuReconfigure) -> Result
         thread.scpu.reconfigure(request, tid == current).map(drop)
     })?;
     match request {
-        ScpuReconfigure::Sleep { ns } if ns > 0 => scheduler::sleep_current(ns)?,
-        _ => scheduler::yield_now(),
+        ScpuReconfigure::Sleep { ns } => yield_or_sleep_caller(ns),
+        _ => yield_or_sleep_caller(0),
+    }
+}
+
+/// The calling thread yields (`ns == 0`) or sleeps `ns` nanoseconds: the
+/// end of [`yield_or_sleep`], and all of `reconfigure(YieldCaller |
+/// SleepCaller)` on [`Handle::SELF`] (whose rule, own SMACH only, is
+/// sk-smach's).
+pub(crate) fn yield_or_sleep_caller(ns: u64) -> Result<u64, SysError> {
+    if ns > 0 {
+        scheduler::sleep_current(ns)?;
+    } else {
+        scheduler::yield_now();
     }
     Ok(0)
 }

@@ -259,12 +259,13 @@ pub(crate) fn reconfigure(handle: Handle, request: SmachReconfigure) -> Result<u
                     scpu_calls::apply(core, t, request)?;
                 }
             }
-            SmachAction::Wait => {}
+            SmachAction::Wait | SmachAction::YieldOrSleepCaller { .. } => {}
         }
         Ok((target, action))
     })?;
     match action {
         SmachAction::Wait => wait(target).map(ExitStatus::to_register),
+        SmachAction::YieldOrSleepCaller { ns } => scpu_calls::yield_or_sleep_caller(ns),
         _ => Ok(0),
     }
 }

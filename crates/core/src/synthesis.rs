@@ -88,6 +88,7 @@ pub(crate) fn env() -> Env {
         // interrupts masked; longer calls go to the generic path.
         max_copy_bytes: sk_sio::CHUNK_BYTES as u32,
         max_console_bytes: sk_sio::TTY_CHUNK_BYTES as u32,
+        yield_routine: crate::ring::yield_routine(),
     }
 }
 

@@ -32,7 +32,7 @@ impl ThreadSynth {
         table
             .try_reserve_exact(slots as usize)
             .map_err(|_| SysError::NoMemory)?;
-        table.extend((0..slots).map(|i| AtomicU64::new(slot_address(initial_slot(i)))));
+        table.extend((0..slots).map(|i| AtomicU64::new(slot_address(initial_slot(i, &env)))));
         let table = table.into_boxed_slice();
         let plan = ThreadEntryPlan::new(kernel_stack_top, table.as_ptr() as u64, &env);
         let stub = install_holes(&plan.stub).map_err(|_| SysError::NoMemory)?;

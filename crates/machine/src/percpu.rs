@@ -38,6 +38,16 @@ pub struct PerCpu {
     /// What `IA32_LSTAR` holds (offset 72), so the synthesized switch-in
     /// skips a redundant `wrmsr`.
     pub lstar: u64,
+    /// The running thread's synthesized switch-out (offset 80): stored by
+    /// every switch-in, called by the synthesized yield.
+    pub switch_out: u64,
+    /// Switch-ins run on this CPU so far (offset 88), counted by the
+    /// switch-ins themselves: how far the ring moved since the kernel last
+    /// looked.
+    pub switch_count: u64,
+    /// Address of this CPU's TSS.RSP0 field (offset 96), where the
+    /// switch-in stores the thread's kernel stack top.
+    pub tss_rsp0_field: u64,
 }
 
 /// Offset of [`PerCpu::syscall_stack_top`] for assembly.
@@ -56,6 +66,12 @@ pub const CURRENT_THREAD_OFFSET: usize = 56;
 pub const TICKS_LEFT_OFFSET: usize = 64;
 /// Offset of [`PerCpu::lstar`] for generated code.
 pub const LSTAR_OFFSET: usize = 72;
+/// Offset of [`PerCpu::switch_out`] for generated code.
+pub const SWITCH_OUT_OFFSET: usize = 80;
+/// Offset of [`PerCpu::switch_count`] for generated code.
+pub const SWITCH_COUNT_OFFSET: usize = 88;
+/// Offset of [`PerCpu::tss_rsp0_field`] for generated code.
+pub const TSS_RSP0_FIELD_OFFSET: usize = 96;
 
 const _: () = {
     assert!(core::mem::offset_of!(PerCpu, syscall_stack_top) == SYSCALL_STACK_TOP_OFFSET);
@@ -66,6 +82,9 @@ const _: () = {
     assert!(core::mem::offset_of!(PerCpu, current_thread) == CURRENT_THREAD_OFFSET);
     assert!(core::mem::offset_of!(PerCpu, ticks_left) == TICKS_LEFT_OFFSET);
     assert!(core::mem::offset_of!(PerCpu, lstar) == LSTAR_OFFSET);
+    assert!(core::mem::offset_of!(PerCpu, switch_out) == SWITCH_OUT_OFFSET);
+    assert!(core::mem::offset_of!(PerCpu, switch_count) == SWITCH_COUNT_OFFSET);
+    assert!(core::mem::offset_of!(PerCpu, tss_rsp0_field) == TSS_RSP0_FIELD_OFFSET);
 };
 
 /// The boot CPU's block. Trap entries compare `IA32_GS_BASE` with its
@@ -81,6 +100,9 @@ pub(crate) static mut BSP: PerCpu = PerCpu {
     current_thread: 0,
     ticks_left: 0,
     lstar: 0,
+    switch_out: 0,
+    switch_count: 0,
+    tss_rsp0_field: 0,
 };
 static READY: AtomicBool = AtomicBool::new(false);
 
@@ -97,6 +119,7 @@ pub(crate) fn init_boot_cpu() {
         (*block).cpu_id = 0;
         // The per-CPU-slot door jumps here: never to address 0.
         (*block).entry_stub = crate::syscall::syscall_entry_address();
+        (*block).tss_rsp0_field = crate::gdt::kernel_stack_slot_address();
     }
     // SAFETY: GS_BASE/KERNEL_GS_BASE exist on every x86-64 CPU; nothing
     // reads GS-relative data before READY is set below.
@@ -217,6 +240,23 @@ fn write_slot<const OFFSET: usize>(value: u64) {
     unsafe {
         core::arch::asm!("mov gs:[{off}], {}", in(reg) value, off = const OFFSET, options(nostack, preserves_flags))
     };
+}
+
+/// The running thread's switch-out, as its switch-in stored it (0 before
+/// the ring runs).
+pub fn switch_out() -> u64 {
+    read_slot::<SWITCH_OUT_OFFSET>()
+}
+
+/// Points the synthesized yield at the running thread's rebuilt
+/// switch-out (the kernel rebuilt its code while it runs).
+pub fn set_switch_out(address: u64) {
+    write_slot::<SWITCH_OUT_OFFSET>(address);
+}
+
+/// Switch-ins run on this CPU so far (wrapping).
+pub fn switch_count() -> u64 {
+    read_slot::<SWITCH_COUNT_OFFSET>()
 }
 
 /// The thread running on this CPU, as the scheduler (either one) last

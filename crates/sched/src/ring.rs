@@ -363,6 +363,45 @@ impl<T: Copy + Ord + Debug> Ring<T> {
         self.detached_target = None;
         Ok(())
     }
+
+    /// The code made `steps` switches since the last look (each switch-in
+    /// counts itself) and `id` runs now: follows the jumps `steps` times
+    /// from the current thread (the first from a detached current goes to
+    /// its target; after that the cycle of members, walked at most once)
+    /// and records where they lead. Switches the kernel did not see one
+    /// by one (the synthesized yield jumps along the ring with no Rust
+    /// code) are accounted exactly: membership only changes under the
+    /// kernel lock, which looks first.
+    ///
+    /// # Errors
+    /// [`RingError::NotNext`] if the walk does not end at `id` (the code
+    /// and the policy disagree): the ring is then left at `id` if it is a
+    /// member, else unchanged.
+    pub fn advanced(&mut self, steps: u64, id: T) -> Result<(), RingError> {
+        if steps == 0 {
+            return if id == self.current {
+                Ok(())
+            } else {
+                Err(RingError::NotNext)
+            };
+        }
+        let first = self.next_to_run();
+        let members = self.links.len().max(1) as u64;
+        let mut at = first;
+        for _ in 0..steps.saturating_sub(1).checked_rem(members).unwrap_or(0) {
+            at = self.links.get(&at).map_or(at, |l| l.next);
+        }
+        let lands = at == id;
+        if lands || self.is_member(id) {
+            self.current = id;
+            self.detached_target = None;
+        }
+        if lands {
+            Ok(())
+        } else {
+            Err(RingError::NotNext)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -374,6 +413,37 @@ impl<T: Copy + Ord + Debug> Ring<T> {
 mod tests {
     use super::*;
     use alloc::vec::Vec;
+
+    #[test]
+    fn advanced_follows_the_jumps_any_number_of_steps() {
+        let mut r = Ring::new(0u32, 1);
+        r.insert(1).unwrap();
+        r.insert(2).unwrap();
+        r.insert(3).unwrap();
+        // 1 runs; the cycle is 1 -> 2 -> 3 -> 1.
+        assert_eq!(r.advanced(0, 1), Ok(()));
+        assert_eq!(r.advanced(0, 2), Err(RingError::NotNext));
+        assert_eq!(r.advanced(1, 2), Ok(()));
+        assert_eq!(r.current(), 2);
+        // Two steps from 2: 3, then 1.
+        assert_eq!(r.advanced(2, 1), Ok(()));
+        // A whole number of rounds lands where it started.
+        assert_eq!(r.advanced(3, 1), Ok(()));
+        assert_eq!(r.advanced(3_000_001, 2), Ok(()));
+        // A step count that does not lead to the named thread is caught
+        // (the ring then follows the code: 2, a member, runs).
+        assert_eq!(r.advanced(1, 2), Err(RingError::NotNext));
+        assert_eq!(r.current(), 2);
+        r.remove(3).unwrap();
+        assert_eq!(r.advanced(1, 1), Ok(()));
+        let mut r = Ring::new(0u32, 1);
+        r.insert(1).unwrap();
+        r.insert(2).unwrap();
+        r.remove(1).unwrap();
+        // 1 is detached, jumping to 2; the cycle is then 2 alone.
+        assert_eq!(r.advanced(5, 2), Ok(()));
+        assert!(!r.is_member(1));
+    }
 
     #[test]
     fn a_new_ring_runs_idle_then_what_is_inserted() {

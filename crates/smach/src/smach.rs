@@ -67,6 +67,11 @@ pub enum SmachAction {
     Suspend,
     /// Resume every SCPU of the target.
     Resume,
+    /// The calling SCPU yields (`SleepCaller { ns: 0 }` too) or sleeps.
+    YieldOrSleepCaller {
+        /// Nanoseconds; 0 is a yield.
+        ns: u64,
+    },
 }
 
 impl<R, A> Smach<R, A> {
@@ -185,7 +190,7 @@ impl<R, A> Smach<R, A> {
     /// [`SysError::Busy`] for waiting on, suspending or resuming oneself;
     /// [`SysError::NotSupported`] for tracing another SMACH;
     /// [`SysError::NotPermitted`] for tracing when the kernel does not allow
-    /// it; [`SysError::BadValue`] for a priority above 7.
+    /// it, and for yielding or sleeping through another SMACH's handle; [`SysError::BadValue`] for a priority above 7.
     pub fn reconfigure(
         &mut self,
         request: SmachReconfigure,
@@ -196,6 +201,11 @@ impl<R, A> Smach<R, A> {
             SmachReconfigure::TraceNextCall if !is_self => Err(SysError::NotSupported),
             SmachReconfigure::TraceNextCall if !trace_allowed => Err(SysError::NotPermitted),
             SmachReconfigure::TraceNextCall => Ok(SmachAction::TraceNextCall),
+            SmachReconfigure::YieldCaller | SmachReconfigure::SleepCaller { .. } if !is_self => {
+                Err(SysError::NotPermitted)
+            }
+            SmachReconfigure::YieldCaller => Ok(SmachAction::YieldOrSleepCaller { ns: 0 }),
+            SmachReconfigure::SleepCaller { ns } => Ok(SmachAction::YieldOrSleepCaller { ns }),
             SmachReconfigure::Wait if is_self => Err(SysError::Busy),
             SmachReconfigure::Wait => Ok(SmachAction::Wait),
             SmachReconfigure::Priority(p) if p <= sk_abi::MAX_PRIORITY => {

@@ -360,6 +360,8 @@ fn request() -> impl Strategy<Value = SmachReconfigure> {
         Just(R::Resume),
         Just(R::Wait),
         Just(R::TraceNextCall),
+        Just(R::YieldCaller),
+        (0u64..3).prop_map(|ns| R::SleepCaller { ns }),
         prop_oneof![0u32..=9, Just(u32::MAX)].prop_map(R::Priority),
     ]
 }
@@ -403,6 +405,9 @@ impl Model {
             R::TraceNextCall if !is_self => Err(SysError::NotSupported),
             R::TraceNextCall if !trace => Err(SysError::NotPermitted),
             R::TraceNextCall => Ok(SmachAction::TraceNextCall),
+            R::YieldCaller | R::SleepCaller { .. } if !is_self => Err(SysError::NotPermitted),
+            R::YieldCaller => Ok(SmachAction::YieldOrSleepCaller { ns: 0 }),
+            R::SleepCaller { ns } => Ok(SmachAction::YieldOrSleepCaller { ns }),
             R::Wait | R::Suspend | R::Resume if is_self => Err(SysError::Busy),
             R::Wait => Ok(SmachAction::Wait),
             R::Priority(p) if p > sk_abi::MAX_PRIORITY => Err(SysError::BadValue),

@@ -158,6 +158,22 @@ fn reconfigure_policy() {
         Ok(SmachAction::TraceNextCall)
     );
     assert_eq!(m.reconfigure(R::Wait, true, true), Err(SysError::Busy));
+    assert_eq!(
+        m.reconfigure(R::YieldCaller, true, false),
+        Ok(SmachAction::YieldOrSleepCaller { ns: 0 })
+    );
+    assert_eq!(
+        m.reconfigure(R::SleepCaller { ns: 7 }, true, false),
+        Ok(SmachAction::YieldOrSleepCaller { ns: 7 })
+    );
+    assert_eq!(
+        m.reconfigure(R::YieldCaller, false, true),
+        Err(SysError::NotPermitted)
+    );
+    assert_eq!(
+        m.reconfigure(R::SleepCaller { ns: 7 }, false, true),
+        Err(SysError::NotPermitted)
+    );
     assert_eq!(m.reconfigure(R::Wait, false, true), Ok(SmachAction::Wait));
     assert_eq!(
         m.reconfigure(R::Priority(8), false, true),

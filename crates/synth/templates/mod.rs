@@ -28,6 +28,7 @@ pub mod switch;
 pub mod taint;
 mod tty_write;
 mod user_range;
+pub mod yield_caller;
 
 use builder::TemplateSource;
 use iced_x86::IcedError;
@@ -47,6 +48,7 @@ pub fn all() -> Result<Vec<TemplateSource>, IcedError> {
         call_counter::source()?,
         semaphore::p_source()?,
         semaphore::v_source()?,
+        yield_caller::source()?,
     ];
     all.extend(switch::sources()?);
     Ok(all)

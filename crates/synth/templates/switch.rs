@@ -36,6 +36,14 @@ pub const PERCPU_CURRENT_THREAD: i32 = 56;
 pub const PERCPU_TICKS_LEFT: i32 = 64;
 /// The per-CPU copy of `IA32_LSTAR` (skips redundant `wrmsr`).
 pub const PERCPU_LSTAR: i32 = 72;
+/// The per-CPU slot holding the running thread's switch-out (the
+/// synthesized yield calls through it).
+pub const PERCPU_SWITCH_OUT: i32 = 80;
+/// The per-CPU count of switch-ins (how far the ring moved since the
+/// kernel last looked: `ring::sync`).
+pub const PERCPU_SWITCH_COUNT: i32 = 88;
+/// The per-CPU address of this CPU's TSS.RSP0 field.
+pub const PERCPU_TSS_RSP0_FIELD: i32 = 96;
 /// `IA32_LSTAR`.
 const MSR_LSTAR: u32 = 0xC000_0082;
 /// CR0.TS: the next FP/SSE/AVX instruction raises `#NM`.
@@ -139,11 +147,6 @@ fn switch_in(entry: Entry, fp: bool) -> Result<TemplateSource, IcedError> {
         Kind::Imm64,
         "Top of the thread's kernel stack (0 for the boot thread, which never enters ring 3).",
     );
-    let rsp0 = a.hole(
-        "tss_rsp0",
-        Kind::Imm64,
-        "Address of this CPU's TSS.RSP0 field.",
-    );
     let stub = a.hole(
         "entry_stub",
         Kind::Imm64,
@@ -161,9 +164,17 @@ fn switch_in(entry: Entry, fp: bool) -> Result<TemplateSource, IcedError> {
         Kind::Imm64,
         "Address of the thread's saved-RSP cell (its `Context`).",
     );
+    let own_out = a.hole(
+        "switch_out",
+        Kind::Imm64,
+        "The thread's own switch-out, stored in the per-CPU slot the synthesized yield calls          through (rewritten by the kernel when a running thread's code is rebuilt).",
+    );
     let mut same_space = a.create_label();
     a.mov_imm64(rax, thread_id)?;
     a.mov(qword_ptr(PERCPU_CURRENT_THREAD).gs(), rax)?;
+    a.inc(qword_ptr(PERCPU_SWITCH_COUNT).gs())?;
+    a.mov_imm64(rax, own_out)?;
+    a.mov(qword_ptr(PERCPU_SWITCH_OUT).gs(), rax)?;
     a.mov_imm32_sign_extended(rax, quantum)?;
     a.mov(qword_ptr(PERCPU_TICKS_LEFT).gs(), rax)?;
     a.mov_imm64(rax, root)?;
@@ -173,7 +184,7 @@ fn switch_in(entry: Entry, fp: bool) -> Result<TemplateSource, IcedError> {
     a.mov(cr3, rax)?;
     a.set_label(&mut same_space)?;
     a.mov_imm64(rax, stack_top)?;
-    a.mov_imm64(rcx, rsp0)?;
+    a.mov(rcx, qword_ptr(PERCPU_TSS_RSP0_FIELD).gs())?;
     a.mov(qword_ptr(rcx), rax)?;
     a.mov(qword_ptr(PERCPU_SYSCALL_STACK_TOP).gs(), rax)?;
     a.mov_imm64(rax, stub)?;
@@ -232,7 +243,8 @@ fn switch_in(entry: Entry, fp: bool) -> Result<TemplateSource, IcedError> {
         name,
         doc: "Switch-in: makes the thread current with its facts as immediates and returns into \
               it. Stores its id in the per-CPU current slot (the kernel reads who runs from \
-              there) and its quantum in the per-CPU countdown the timer decrements; loads CR3 \
+              there), counts the switch in the per-CPU switch count, stores its own switch-out \
+              in the per-CPU slot the synthesized yield calls through, and its quantum in the per-CPU countdown the timer decrements; loads CR3 \
               only if it differs; points TSS.RSP0 and the per-CPU `syscall` stack at its kernel \
               stack; points the CPU at its `syscall` entry (`_lstar`: `wrmsr IA32_LSTAR` unless \
               the per-CPU copy already holds it; `_slot`: the per-CPU entry slot); `_fp`: `clts` \
@@ -252,8 +264,27 @@ fn switch_in(entry: Entry, fp: bool) -> Result<TemplateSource, IcedError> {
     })
 }
 
+/// Where a switch-out jumps before the ring links it: `ud2`. Switch code
+/// is built before it is linked (a switch-in names its own switch-out,
+/// so the switch-out comes first), and an unlinked jump must fail loudly,
+/// never run a thread.
+fn unlinked() -> Result<TemplateSource, IcedError> {
+    let mut a = TemplateAsm::new()?;
+    a.ud2()?;
+    Ok(TemplateSource {
+        name: "switch_unlinked",
+        doc: "The target of a switch-out not yet linked into the ring: `ud2` (a kernel fault \
+              if ever reached; the kernel links every switch-out before its thread can run).",
+        invariants: &[],
+        reads: &[],
+        clobbers: &[],
+        asm: a,
+    })
+}
+
 pub fn sources() -> Result<Vec<TemplateSource>, IcedError> {
     Ok(vec![
+        unlinked()?,
         switch_out(false)?,
         switch_out(true)?,
         switch_in(Entry::Lstar, false)?,
@@ -265,6 +296,7 @@ pub fn sources() -> Result<Vec<TemplateSource>, IcedError> {
 
 /// Names of the switch templates (exempt from the routine rules).
 pub const NAMES: &[&str] = &[
+    "switch_unlinked",
     "switch_out",
     "switch_out_fp",
     "switch_in_lstar",

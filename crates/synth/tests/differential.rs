@@ -207,6 +207,7 @@ impl Synthesized {
             slow_path: generic_entry,
             max_copy_bytes: MAX_LEN as u32,
             max_console_bytes: 64,
+            yield_routine: None,
         };
         let mut this = Self {
             sandbox,

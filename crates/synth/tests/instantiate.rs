@@ -222,9 +222,21 @@ fn disp32_holes_are_sign_extended_displacements() {
     sk_synth::verify_instance(&instance, &out[..9]).unwrap();
 }
 
+/// The synthesized yield compares `rdi` with the ABI's selector number.
+#[test]
+fn the_yield_routine_tests_the_abis_yield_selector() {
+    assert_eq!(
+        templates::YIELD_CALLER_SELECTOR,
+        u64::from(sk_abi::SmachSelector::YieldCaller.number())
+    );
+    let first =
+        Decoder::with_ip(64, templates::YIELD_CALLER.bytes, 0, DecoderOptions::NONE).decode();
+    assert_eq!(first.immediate(1), templates::YIELD_CALLER_SELECTOR);
+}
+
 #[test]
 fn every_template_keeps_the_promises_build_rs_checked() {
-    assert_eq!(templates::ALL.len(), 18);
+    assert_eq!(templates::ALL.len(), 20);
     for template in templates::ALL {
         let name = template.name;
         let decoded: Vec<_> = Decoder::with_ip(64, template.bytes, 0, DecoderOptions::NONE)

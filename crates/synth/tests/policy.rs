@@ -26,6 +26,7 @@ fn env() -> Env {
         slow_path: 0xffff_ffff_8010_0100,
         max_copy_bytes: 64 << 10,
         max_console_bytes: 64,
+        yield_routine: None,
     }
 }
 
@@ -549,15 +550,32 @@ fn the_entry_stub_plan_fills_every_hole_from_the_env() {
 }
 
 #[test]
-fn a_new_table_is_generic_but_for_the_null_call() {
+fn a_new_table_is_generic_but_for_the_null_call_and_the_yield() {
+    let with_yield = Env {
+        yield_routine: Some(0xffff_ffff_c000_1000),
+        ..env()
+    };
+    let off = Env {
+        is_enabled: false,
+        ..with_yield
+    };
     for handle in 0..64u64 {
         for op in 0..8u64 {
+            let index = handle << 3 | op;
             let expected = if op == 6 {
                 SlotTarget::ErrorStub(0)
             } else {
                 SlotTarget::Generic
             };
-            assert_eq!(initial_slot(handle << 3 | op), expected);
+            assert_eq!(initial_slot(index, &env()), expected);
+            assert_eq!(initial_slot(index, &off), expected);
+            // Only `reconfigure` (op 2) on handle 0 (the SMACH itself).
+            let expected = if handle == 0 && op == 2 {
+                SlotTarget::Code(0xffff_ffff_c000_1000)
+            } else {
+                expected
+            };
+            assert_eq!(initial_slot(index, &with_yield), expected);
         }
     }
 }

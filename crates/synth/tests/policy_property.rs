@@ -38,6 +38,7 @@ fn env(is_enabled: bool) -> Env {
         slow_path: 0xffff_ffff_8010_0100,
         max_copy_bytes: 64 << 10,
         max_console_bytes: 64,
+        yield_routine: None,
     }
 }
 

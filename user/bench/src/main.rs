@@ -49,6 +49,8 @@ mod suite;
     reason = "the TSC and the calibration loop in `asm!`; SAFETY per block"
 )]
 mod tsc;
+#[allow(unsafe_code, reason = "one SSE instruction in `asm!`; SAFETY inside")]
+mod vector;
 
 /// The OS layer: the Linux backend when feature `linux` is on (it takes
 /// precedence), else the native one.

@@ -14,8 +14,9 @@ pub struct Metric {
     pub name: &'static str,
     /// What it measures, for results.md.
     pub label: &'static str,
-    /// Only Synthesis can measure it (`n/a` elsewhere, and on a kernel that
-    /// does not report it).
+    /// Not every system can measure it (`n/a` there): the synthesis cost
+    /// only Synthesis reports, the pipe ping-pong only Linux has until
+    /// Synthesis has pipes.
     pub is_optional: bool,
 }
 
@@ -72,6 +73,32 @@ pub const SEMAPHORE_PV: Metric = metric(
     "semaphore_pv",
     "uncontended V + P, /dev/semaphore (Linux: eventfd write + read)",
 );
+/// One-way switch by yield between two SCPUs of one SMACH.
+pub const YIELD_THREAD: Metric = metric(
+    "yield_thread",
+    "one-way switch by yield, 2 SCPUs of 1 SMACH (Linux: sched_yield, 2 threads)",
+);
+/// The same with SSE state in use in both threads.
+pub const YIELD_THREAD_VECTOR: Metric = metric(
+    "yield_thread_vector",
+    "the same, both using SSE (lazy FP state saved and restored)",
+);
+/// One-way switch by yield between two SMACHs (address-space change).
+pub const YIELD_SMACH: Metric = metric(
+    "yield_smach",
+    "one-way switch by yield, 2 SMACHs (Linux: sched_yield, 2 processes)",
+);
+/// Round trip of a byte over two pipes between two processes.
+pub const PIPE_PINGPONG: Metric = Metric {
+    name: "pipe_pingpong",
+    label: "pipe ping-pong round trip, 2 processes, 1 byte (Synthesis: no pipes yet)",
+    is_optional: true,
+};
+/// An SCPU created, ending itself, joined.
+pub const SCPU_CREATE_TERMINATE: Metric = metric(
+    "scpu_create_terminate",
+    "SCPU create + it terminates itself + join (Linux: clone, exit, futex join)",
+);
 /// A compute-only loop: both systems must agree (a control).
 pub const COMPUTE_LOOP: Metric = metric(
     "compute_loop",
@@ -93,5 +120,10 @@ pub const METRICS: &[Metric] = &[
     OPEN_CLOSE_FILE,
     OPEN_SYNTHESIS_COST,
     SEMAPHORE_PV,
+    YIELD_THREAD,
+    YIELD_THREAD_VECTOR,
+    YIELD_SMACH,
+    PIPE_PINGPONG,
+    SCPU_CREATE_TERMINATE,
     COMPUTE_LOOP,
 ];

@@ -21,6 +21,11 @@
 //! | `open_close_file` | open a RAM file read-only and close it (Synthesis: includes synthesizing its read routine) |
 //! | `open_synthesis_cost` | Synthesis only: the kernel's own report of what synthesizing the routines of a write-only `/dev/null` cost (`n/a` elsewhere) |
 //! | `semaphore_pv` | V then P on an uncontended semaphore (Synthesis: `/dev/semaphore`, a `write` and a `read`; Linux: an `eventfd`, `write` of 8 bytes then `read` of 8, the nearest kernel-mediated equivalent: `sem_post`/`sem_wait` never enter the kernel uncontended); one op = the pair |
+//! | `yield_thread` | one-way switch: the main SCPU yields to a second SCPU of its SMACH, which yields back (Linux: `sched_yield` between two threads of one process); one op = one switch, half a yield round trip |
+//! | `yield_thread_vector` | the same with one SSE instruction per round in both, so both threads' vector state is live and switched |
+//! | `yield_smach` | the same between two SMACHs, the partner a child SMACH (Linux: two processes, the partner forked) |
+//! | `pipe_pingpong` | Linux only until Synthesis has pipes: one byte to a forked child over a pipe and one back over another; one op = the round trip |
+//! | `scpu_create_terminate` | create an SCPU that terminates itself at once, and join it (yield until its handle is gone); Linux: `clone` a thread that calls `exit`, join on its `CLONE_CHILD_CLEARTID` futex |
 //! | `compute_loop` | 5-instruction integer loop, no system call: both systems run the same instructions |
 
 use core::fmt;
@@ -29,7 +34,7 @@ use crate::fixture::{Fixture, FILE_BYTES};
 use crate::measure::{self, timed_loop, Plan};
 use crate::os::{self, Access, File};
 use crate::paths::{Path, DATA_FILE, DEV_NULL, DEV_ZERO, WRITE_FILE};
-use crate::{println, tsc, TracedCall};
+use crate::{println, tsc, vector, TracedCall};
 use sk_user_bench as metrics;
 
 /// Reads in Program 1 (paper §4.2).
@@ -55,6 +60,10 @@ pub(crate) struct Sizes {
     programs: Plan,
     /// The calibration loop.
     compute: Plan,
+    /// One-way switches (even: each yield of the timed side is two).
+    switches: Plan,
+    /// SCPU (thread) create and join.
+    threads: Plan,
 }
 
 impl Sizes {
@@ -80,6 +89,14 @@ impl Sizes {
             iterations: 1_000_000,
             reps: 7,
         },
+        switches: Plan {
+            iterations: 10_000,
+            reps: 5,
+        },
+        threads: Plan {
+            iterations: 1_000,
+            reps: 5,
+        },
     };
 
     /// Smoke mode: everything runs, briefly.
@@ -104,6 +121,14 @@ impl Sizes {
             iterations: 10_000,
             reps: 3,
         },
+        switches: Plan {
+            iterations: 100,
+            reps: 3,
+        },
+        threads: Plan {
+            iterations: 20,
+            reps: 3,
+        },
     };
 }
 
@@ -114,6 +139,12 @@ pub(crate) enum Failure {
     Os(&'static str, os::Error),
     /// A read or write moved this many bytes, not the expected number.
     Short(&'static str, usize),
+    /// A yield with a partner cost less than one alone: the partner did
+    /// not run (ticks per one-way switch, per lone yield; hundredths).
+    PartnerIdle(u64, u64),
+    /// The partner yielded this many times while this side yielded that
+    /// many: the two did not alternate.
+    PartnerLagged(u64, u64),
 }
 
 impl Failure {
@@ -128,6 +159,14 @@ impl fmt::Display for Failure {
         match self {
             Self::Os(what, error) => write!(f, "{what}: {error}"),
             Self::Short(what, n) => write!(f, "{what}: moved {n} bytes"),
+            Self::PartnerIdle(switch, alone) => write!(
+                f,
+                "a switch cost {switch}/100 ticks, a lone yield {alone}/100: the partner did not run"
+            ),
+            Self::PartnerLagged(partner, mine) => write!(
+                f,
+                "the partner yielded {partner} times to this side's {mine}: no alternation"
+            ),
         }
     }
 }
@@ -191,6 +230,26 @@ const METRICS: &[Metric] = &[
     Metric {
         name: metrics::SEMAPHORE_PV.name,
         run: semaphore_pv,
+    },
+    Metric {
+        name: metrics::YIELD_THREAD.name,
+        run: |n, s| yield_between_threads(n, s, false),
+    },
+    Metric {
+        name: metrics::YIELD_THREAD_VECTOR.name,
+        run: |n, s| yield_between_threads(n, s, true),
+    },
+    Metric {
+        name: metrics::YIELD_SMACH.name,
+        run: yield_between_smachs,
+    },
+    Metric {
+        name: metrics::PIPE_PINGPONG.name,
+        run: pipe_pingpong,
+    },
+    Metric {
+        name: metrics::SCPU_CREATE_TERMINATE.name,
+        run: scpu_create_terminate,
     },
     Metric {
         name: metrics::COMPUTE_LOOP.name,
@@ -290,6 +349,130 @@ fn semaphore_pv(name: &'static str, sizes: &Sizes) -> Result<(), Failure> {
         }
     }
     close(semaphore)
+}
+
+/// Ticks of `n / 2` yields (each with an SSE instruction first if
+/// `uses_vector`): with a partner yielding back, `n` one-way switches.
+fn yield_loop(n: u64, uses_vector: bool) -> u64 {
+    let mut value = 1_u64;
+    let ticks = timed_loop(n / 2, || {
+        if uses_vector {
+            value = vector::touch(value);
+        }
+        os::yield_now();
+    });
+    core::hint::black_box(value);
+    ticks
+}
+
+/// Yields before timing, so a scheduler that lets a new thread wait
+/// (Linux's CFS places it a slice behind) has settled into alternation.
+const WARM_UP_YIELDS: u64 = 20_000;
+
+/// Times yields to a partner: `start` starts it, `rounds` reads how many
+/// times it yielded (where this side can see it), `stop` ends it.
+///
+/// Checks that the partner ran: where its rounds are visible, it must
+/// have yielded at least 9/10 as often as this side in the timed loops;
+/// in any case a switch must cost at least 3/4 of a lone yield, timed
+/// first (a yield to nobody returns at once: were the partner not running,
+/// the figure per "switch" would be half a lone yield's).
+fn time_switches<P>(
+    name: &'static str,
+    plan: Plan,
+    uses_vector: bool,
+    start: impl FnOnce() -> Result<P, os::Error>,
+    rounds: impl Fn(&P) -> Option<u64>,
+    stop: impl FnOnce(P) -> Result<(), os::Error>,
+) -> Result<(), Failure> {
+    let alone = measure::repeat::<Failure>(plan, |n| Ok(yield_loop(n, uses_vector) * 2))?;
+    let partner = start().map_err(|e| Failure::os("start the partner", e))?;
+    yield_loop(WARM_UP_YIELDS * 2, uses_vector);
+    let before = rounds(&partner);
+    let stats = measure::repeat::<Failure>(plan, |n| Ok(yield_loop(n, uses_vector)));
+    let partner_rounds = rounds(&partner).zip(before).map(|(a, b)| a.wrapping_sub(b));
+    stop(partner).map_err(|e| Failure::os("stop the partner", e))?;
+    let stats = stats?;
+    let my_yields = stats.plan.iterations / 2 * stats.plan.reps as u64;
+    if let Some(partner_rounds) = partner_rounds {
+        if partner_rounds * 10 < my_yields * 9 {
+            return Err(Failure::PartnerLagged(partner_rounds, my_yields));
+        }
+    }
+    if stats.median.0 * 4 < alone.median.0 * 3 {
+        return Err(Failure::PartnerIdle(stats.median.0, alone.median.0));
+    }
+    stats.print(name);
+    Ok(())
+}
+
+/// One-way switches between this thread and a partner thread.
+fn yield_between_threads(
+    name: &'static str,
+    sizes: &Sizes,
+    uses_vector: bool,
+) -> Result<(), Failure> {
+    time_switches(
+        name,
+        sizes.switches,
+        uses_vector,
+        || os::ThreadPartner::start(uses_vector),
+        os::ThreadPartner::rounds,
+        os::ThreadPartner::stop,
+    )
+}
+
+/// One-way switches between this program and a partner program.
+fn yield_between_smachs(name: &'static str, sizes: &Sizes) -> Result<(), Failure> {
+    time_switches(
+        name,
+        sizes.switches,
+        false,
+        os::ProcessPartner::start,
+        os::ProcessPartner::rounds,
+        os::ProcessPartner::stop,
+    )
+}
+
+/// A byte to a child process and back, over two pipes.
+fn pipe_pingpong(name: &'static str, sizes: &Sizes) -> Result<(), Failure> {
+    let Some(pipes) = os::PingPong::start().map_err(|e| Failure::os("start", e))? else {
+        println!("bench: {name} n/a");
+        return Ok(());
+    };
+    let mut byte = [7_u8];
+    let checked = pipes
+        .round_trip(&mut byte)
+        .map_err(|e| Failure::os("round trip", e));
+    let stats = checked.and_then(|()| {
+        let plan = Plan {
+            iterations: sizes.switches.iterations / 2,
+            reps: sizes.switches.reps,
+        };
+        measure::repeat::<Failure>(plan, |n| {
+            Ok(timed_loop(n, || {
+                let _ = pipes.round_trip(&mut byte);
+            }))
+        })
+    });
+    pipes.stop().map_err(|e| Failure::os("stop", e))?;
+    stats?.print(name);
+    Ok(())
+}
+
+/// A thread created, ending itself, and joined.
+fn scpu_create_terminate(name: &'static str, sizes: &Sizes) -> Result<(), Failure> {
+    let once = || os::create_and_join_thread().map_err(|e| Failure::os("create and join", e));
+    once()?;
+    let stats = measure::repeat::<Failure>(sizes.threads, |n| {
+        let start = tsc::read();
+        for _ in 0..n {
+            once()?;
+        }
+        Ok(tsc::read().wrapping_sub(start))
+    })?;
+    stats.print(name);
+    Ok(())
 }
 
 fn null_call(name: &'static str, sizes: &Sizes) -> Result<(), Failure> {

@@ -21,11 +21,13 @@
 //! then it loads a random pattern into ST0-7, FCW, YMM0-15 (XMM0-15
 //! without AVX) and MXCSR ([`regs`]), and spins reading the TSC. After
 //! every stretch off the CPU (a TSC gap over [`GAP_TICKS`]) and every 256
-//! iterations it reads every register back and compares; after every
-//! fourth gap it loads a new pattern; every 1,024 iterations it makes a
-//! null call. A *lazy* SCPU first spins without FP for a quarter of its
-//! gaps (other SCPUs' values sit in the registers meanwhile, behind
-//! CR0.TS), then does the same. Each SCPU's first FP read is timed
+//! iterations it reads every register back and compares; every 64
+//! iterations it yields (`sk_user::yield_now`: on the ring, the
+//! synthesized yield) and compares right after; after every fourth gap it
+//! loads a new pattern; every 1,024 iterations it makes a null call. A
+//! *lazy* SCPU first spins without FP for a quarter of its gaps (other
+//! SCPUs' values sit in the registers meanwhile, behind CR0.TS), then
+//! does the same. Each SCPU's first FP read is timed
 //! against a second one: the difference is the `#NM` round trip.
 //!
 //! The main SCPU uses no FP and must not hold the CPU (its quantum is
@@ -258,7 +260,14 @@ extern "C" fn worker(arg: u64) -> ! {
         let gap = now.wrapping_sub(previous) > GAP_TICKS;
         previous = now;
         iterations += 1;
-        if gap || iterations.is_multiple_of(256) {
+        // Every 64th iteration the worker yields (the synthesized yield on
+        // the ring: a jump along the switch code, the FP state saved and
+        // restored by it) and checks right after.
+        let yielded = iterations.is_multiple_of(64);
+        if yielded {
+            let _ = sk_user::yield_now();
+        }
+        if gap || yielded || iterations.is_multiple_of(256) {
             gaps += u64::from(gap);
             regs::capture(&mut snap, avx);
             checks += 1;

@@ -83,7 +83,7 @@ pub use route::{generic_mode, set_generic_mode};
 pub use routines::{routine_of, Routine};
 pub use scpu::{Scpu, ScpuEntry, Stack, MIN_STACK_BYTES};
 pub use sio::Sio;
-pub use smach::{exit, Smach};
+pub use smach::{exit, sleep_ns, yield_now, Smach};
 pub use smem::Smem;
 pub use start::start_arg;
 

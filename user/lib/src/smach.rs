@@ -134,6 +134,29 @@ impl Smach {
     }
 }
 
+/// The calling SCPU gives up the CPU to the other ready SCPUs (any SCPU,
+/// including an SMACH's first, which has no handle of its own):
+/// `reconfigure(YieldCaller)` on [`Handle::SELF`].
+///
+/// # Errors
+/// None expected; the kernel's error if any.
+pub fn yield_now() -> Result<(), SysError> {
+    Smach::this()
+        .reconfigure(sk_abi::SmachReconfigure::YieldCaller)
+        .map(drop)
+}
+
+/// The calling SCPU blocks for at least `ns` nanoseconds of guest time:
+/// `reconfigure(SleepCaller)` on [`Handle::SELF`].
+///
+/// # Errors
+/// [`SysError::BadValue`] past [`sk_abi::MAX_SLEEP_NS`].
+pub fn sleep_ns(ns: u64) -> Result<(), SysError> {
+    Smach::this()
+        .reconfigure(sk_abi::SmachReconfigure::SleepCaller { ns })
+        .map(drop)
+}
+
 /// Ends the calling SMACH with `status` (0 = success).
 ///
 /// All its SCPUs stop and its objects are freed; a parent's

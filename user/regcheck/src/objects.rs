@@ -222,6 +222,28 @@ fn smach(run: &mut Checker, path: Path) {
         priority.to_registers(),
         Want::Value(0),
     );
+    // The caller yields and sleeps (its own SMACH's handle): the child
+    // runs meanwhile and leaves its values in the registers a switch does
+    // not restore, which the synthesized yield must scrub.
+    for (what, request) in [
+        (
+            "SMACH reconfigure (yield caller)",
+            SmachReconfigure::YieldCaller,
+        ),
+        (
+            "SMACH reconfigure (sleep caller)",
+            SmachReconfigure::SleepCaller { ns: 1_000_000 },
+        ),
+    ] {
+        reconfigure(
+            run,
+            what,
+            path,
+            Handle::SELF,
+            request.to_registers(),
+            Want::Value(0),
+        );
+    }
     // Blocks until the child exits: other threads run meanwhile.
     let wait = SmachReconfigure::Wait;
     reconfigure(

@@ -6,7 +6,7 @@
 //!
 //! | mode | what | passes when |
 //! |---|---|---|
-//! | 1 | `param` SCPUs in this SMACH (main among them, at most 16) each loop: read a line from the console (blocks; the kernel test feeds lines and wakes readers), then one random action: spin (sometimes across a timer tick), suspend a sibling and check it does not run while suspended, kill a sibling and start another on a fresh stack, spawn `/bin/worker` and wait for it (blocks on the SMACH wait) | never exits on its own: the test kills it. A finding exits at once with status 10 and up (the line printed says which) |
+//! | 1 | `param` SCPUs in this SMACH (main among them, at most 16) each loop: read a line from the console (blocks; the kernel test feeds lines and wakes readers), then one random action: spin (sometimes across a timer tick), yield 1-50 times (`sk_user::yield_now`), suspend a sibling and check it does not run while suspended, kill a sibling and start another on a fresh stack, spawn `/bin/worker` and wait for it (blocks on the SMACH wait) | never exits on its own: the test kills it. A finding exits at once with status 10 and up (the line printed says which) |
 //! | 2 | `param` SCPUs (main among them, at most 16) each compute `worker`'s result for `seed + i`, spin a random while, and end themselves (`terminate` on their own handle; main blocks on the console instead); the last to finish checks every result | exits with `(Σ status(seed + i)) mod 200`, the sum of `worker`'s statuses; 250 if a result is wrong or a call failed |
 //!
 //! | 3 | one SCPU spins reading the TSC, then two: each gap in its TSC readings is a timer tick (alone: the interrupt and the timer hook, no switch), and each change of reader is a one-way switch by the timer (the other's last reading to this one's first) | prints `ringstress: timer gaps: alone min=… median=…; switch min=… median=…` (TSC ticks: instructions under `-icount`); exits 0 |
@@ -173,7 +173,14 @@ fn stress_loop(slot: usize) -> ! {
         match rng.below(100) {
             // A short spin; now and then a long one, across a timer tick
             // (10^7 instructions), so the timer switches us out.
-            0..=39 => {
+            // Yields (on the ring, the synthesized yield: jumps along the
+            // switch code the kernel only learns of at its next look).
+            30..=39 => {
+                for _ in 0..=rng.below(50) {
+                    let _ = sk_user::yield_now();
+                }
+            }
+            0..=29 => {
                 let n = if rng.below(20) == 0 {
                     rng.below(4_000_000)
                 } else {

@@ -10,6 +10,8 @@ fn every_request_round_trips_through_registers() {
         SmachReconfigure::Resume,
         SmachReconfigure::Priority(u32::MAX),
         SmachReconfigure::Wait,
+        SmachReconfigure::YieldCaller,
+        SmachReconfigure::SleepCaller { ns: MAX_SLEEP_NS },
     ];
     for request in smach {
         let [rdi, rsi, rdx] = request.to_registers();
@@ -54,6 +56,8 @@ fn every_request_round_trips_through_registers() {
 #[test]
 fn selector_numbers_are_pinned() {
     assert_eq!(SmachSelector::Wait.number(), 3);
+    assert_eq!(SmachSelector::YieldCaller.number(), 5);
+    assert_eq!(SmachSelector::SleepCaller.number(), 6);
     assert_eq!(ScpuSelector::Quantum.number(), 3);
     assert_eq!(SioSelector::Seek.number(), 0);
     assert_eq!(SioSelector::TtyMode.number(), 1);
@@ -72,7 +76,7 @@ fn selector_numbers_are_pinned() {
 #[test]
 fn unknown_selectors_are_bad_selector() {
     assert_eq!(
-        SmachReconfigure::decode(5, 0, 0),
+        SmachReconfigure::decode(7, 0, 0),
         Err(SysError::BadSelector)
     );
     assert_eq!(
@@ -95,6 +99,10 @@ fn bad_values_are_rejected() {
         Err(SysError::BadValue)
     );
     assert_eq!(ScpuReconfigure::decode(3, 0, 0), Err(SysError::BadValue));
+    assert_eq!(
+        SmachReconfigure::decode(6, MAX_SLEEP_NS + 1, 0),
+        Err(SysError::BadValue)
+    );
     assert_eq!(SioReconfigure::decode(0, 3, 0), Err(SysError::BadValue));
     assert_eq!(SioReconfigure::decode(1, 4, 0), Err(SysError::BadFlags));
     assert_eq!(SmemReconfigure::decode(0, 6, 0), Err(SysError::BadFlags));

@@ -7,7 +7,7 @@
 //! [`ThreadEntryPlan::stub`]. Neighbours: [`super::SioRoutines`] changes the
 //! read and write slots afterwards.
 
-use sk_abi::Call;
+use sk_abi::{Call, Handle};
 
 use crate::templates::EntryStubHoles;
 use crate::{Imm32, Imm64, Invariant};
@@ -47,11 +47,20 @@ impl ThreadEntryPlan {
 }
 
 /// What slot `index` of a new table holds: the null call's slot an error
-/// stub returning 0 (which is all the null call does), every other slot
-/// the generic path.
-pub const fn initial_slot(index: u64) -> SlotTarget {
+/// stub returning 0 (which is all the null call does); the slot of
+/// `reconfigure` on [`Handle::SELF`] the synthesized yield when there is
+/// one (it sends every other request to the generic path itself); every
+/// other slot the generic path.
+pub const fn initial_slot(index: u64, env: &Env) -> SlotTarget {
+    const YIELD_SLOT: u64 =
+        (Handle::SELF.index() as u64) << Call::BITS | Call::Reconfigure.number() as u64;
     if index & Call::MASK == Call::Null.number() as u64 {
         SlotTarget::ErrorStub(0)
+    } else if index == YIELD_SLOT && env.is_enabled {
+        match env.yield_routine {
+            Some(address) => SlotTarget::Code(address),
+            None => SlotTarget::Generic,
+        }
     } else {
         SlotTarget::Generic
     }

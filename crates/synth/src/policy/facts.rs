@@ -144,6 +144,10 @@ pub struct Env {
     /// The same for the raw console write, whose every byte is polled out
     /// of the UART.
     pub max_console_bytes: u32,
+    /// The synthesized yield (`yield_caller`), shared by every thread,
+    /// when the executable ready queue runs; `None`: yields take the
+    /// generic path.
+    pub yield_routine: Option<u64>,
 }
 
 impl Env {

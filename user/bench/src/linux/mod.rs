@@ -16,6 +16,15 @@
 mod syscall;
 
 mod init;
+#[allow(
+    unsafe_code,
+    reason = "a static stack's address lent to `clone`; SAFETY per block"
+)]
+mod switches;
+
+pub(crate) use switches::{
+    create_and_join_thread, yield_now, PingPong, ProcessPartner, ThreadPartner,
+};
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 

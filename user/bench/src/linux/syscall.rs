@@ -48,7 +48,26 @@ mod number {
     pub(super) const EXIT_GROUP: u64 = 231;
     pub(super) const OPENAT: u64 = 257;
     pub(super) const EVENTFD2: u64 = 290;
+    pub(super) const SCHED_YIELD: u64 = 24;
+    pub(super) const CLONE: u64 = 56;
+    pub(super) const EXIT: u64 = 60;
+    pub(super) const WAIT4: u64 = 61;
+    pub(super) const KILL: u64 = 62;
+    pub(super) const FUTEX: u64 = 202;
+    pub(super) const PIPE2: u64 = 293;
 }
+
+/// `clone` flags for a thread of this process (`linux/sched.h`): shared
+/// memory, files, fs, signal handlers, thread group, SysV undo; the
+/// kernel clears the child-TID word and wakes its futex at the thread's
+/// exit (what `pthread_join` waits on).
+const CLONE_THREAD_FLAGS: u64 = 0x100 | 0x200 | 0x400 | 0x800 | 0x1_0000 | 0x4_0000 | 0x20_0000;
+/// `SIGCHLD`: a `fork`'s exit signal.
+const SIGCHLD: u64 = 17;
+/// `SIGKILL`.
+const SIGKILL: u64 = 9;
+/// `futex` operation: wait while the word holds the value.
+const FUTEX_WAIT: u64 = 0;
 
 /// `openat`'s "relative to the working directory".
 const AT_FDCWD: i64 = -100;
@@ -289,4 +308,147 @@ pub(super) fn power_off() -> Errno {
         )
     };
     decode(rax).err().unwrap_or(Errno(0))
+}
+
+/// `sched_yield()`.
+#[inline(always)]
+pub(super) fn sched_yield() {
+    // SAFETY: yielding touches no memory of ours.
+    unsafe { syscall3(number::SCHED_YIELD, 0, 0, 0) };
+}
+
+/// What a thread started by [`clone_thread`] does: nothing but machine
+/// code in the same `asm!` block (it runs no Rust, so it needs no TLS and
+/// shares no Rust state but the two words it is given).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum ThreadWork {
+    /// `exit(0)` at once.
+    ExitAtOnce = 0,
+    /// `sched_yield()` until the stop word is non-zero, adding 1 to the
+    /// rounds word before each, then `exit(0)`.
+    Yield = 1,
+    /// As `Yield`, with one SSE instruction (`paddq xmm0, xmm0`) per
+    /// round, so the thread's vector state is in use.
+    YieldWithVector = 2,
+}
+
+/// Starts a thread of this process on `stack_top` (`clone` with
+/// [`CLONE_THREAD_FLAGS`]) doing `work`; returns its TID. The kernel
+/// writes 0 to `child_tid` and wakes its futex when the thread has exited.
+///
+/// # Safety
+/// `stack_top` is the 16-byte aligned end of memory nothing else uses
+/// until the thread has exited (its machine code pushes nothing, but the
+/// kernel may); `child_tid`, `stop` and `rounds` stay valid until then.
+pub(super) unsafe fn clone_thread(
+    stack_top: u64,
+    child_tid: &core::sync::atomic::AtomicU32,
+    stop: &core::sync::atomic::AtomicU32,
+    rounds: &core::sync::atomic::AtomicU64,
+    work: ThreadWork,
+) -> Result<u64, Errno> {
+    let result: u64;
+    // SAFETY: `clone` returns twice. The parent (rax != 0) leaves the block
+    // normally, with only rax, rcx and r11 changed (the Linux convention).
+    // The child (rax == 0) starts on `stack_top` with every other register
+    // as the parent had it, runs only the code up to its `exit`, and never
+    // reaches Rust code: it reads `stop` through r12 and adds to `rounds`
+    // through r14 (live atomics, per the caller) and touches xmm0, which this program's compiled code
+    // never uses (no SSE target feature).
+    unsafe {
+        asm!(
+            "syscall",
+            "test rax, rax",
+            "jnz 3f",
+            "2:",
+            "cmp r13, 0",
+            "je 5f",
+            "cmp r13, 2",
+            "jne 4f",
+            "paddq xmm0, xmm0",
+            "4:",
+            "lock inc qword ptr [r14]",
+            "mov eax, {yield_nr}",
+            "syscall",
+            "cmp dword ptr [r12], 0",
+            "je 2b",
+            "5:",
+            "mov eax, {exit_nr}",
+            "xor edi, edi",
+            "syscall",
+            "ud2",
+            "3:",
+            yield_nr = const number::SCHED_YIELD,
+            exit_nr = const number::EXIT,
+            inlateout("rax") number::CLONE => result,
+            in("rdi") CLONE_THREAD_FLAGS,
+            in("rsi") stack_top,
+            in("rdx") 0_u64,
+            in("r10") pointer(child_tid.as_ptr()),
+            in("r8") 0_u64,
+            in("r12") pointer(stop.as_ptr()),
+            in("r13") work as u64,
+            in("r14") pointer(rounds.as_ptr()),
+            lateout("rcx") _, lateout("r11") _,
+            options(nostack),
+        );
+    }
+    decode(result)
+}
+
+/// `futex(word, FUTEX_WAIT, value)`: sleeps while `*word == value` (or
+/// returns at once if it differs).
+pub(super) fn futex_wait(word: &core::sync::atomic::AtomicU32, value: u32) {
+    // SAFETY: the kernel only reads the live word (and queues us on it);
+    // no timeout pointer.
+    unsafe {
+        syscall6(
+            number::FUTEX,
+            [
+                pointer(word.as_ptr()),
+                FUTEX_WAIT,
+                u64::from(value),
+                0,
+                0,
+                0,
+            ],
+        )
+    };
+}
+
+/// `fork()` as `clone(SIGCHLD, 0)`: returns the child's PID in the
+/// parent and 0 in the child, which goes on with a copy of everything.
+pub(super) fn fork() -> Result<u64, Errno> {
+    // SAFETY: the child runs on a copy of this address space and stack,
+    // so both returns see consistent memory.
+    decode(unsafe { syscall6(number::CLONE, [SIGCHLD, 0, 0, 0, 0, 0]) })
+}
+
+/// `exit(0)`: ends the calling thread (a forked child: its process).
+pub(super) fn exit_thread() -> ! {
+    loop {
+        // SAFETY: ending the thread frees nothing Rust code still uses.
+        unsafe { syscall3(number::EXIT, 0, 0, 0) };
+    }
+}
+
+/// `kill(pid, SIGKILL)`.
+pub(super) fn kill(pid: u64) -> Result<u64, Errno> {
+    // SAFETY: a signal to another process touches no memory of ours.
+    decode(unsafe { syscall3(number::KILL, pid, SIGKILL, 0) })
+}
+
+/// `wait4(pid, NULL, 0, NULL)`: reaps the child.
+pub(super) fn wait4(pid: u64) -> Result<u64, Errno> {
+    // SAFETY: no status or rusage pointer: nothing of ours is written.
+    decode(unsafe { syscall6(number::WAIT4, [pid, 0, 0, 0, 0, 0]) })
+}
+
+/// `pipe2(fds, 0)`: `[read end, write end]`.
+pub(super) fn pipe() -> Result<[u64; 2], Errno> {
+    let mut fds = [0_i32; 2];
+    // SAFETY: the kernel writes two `int`s into `fds`, a live local array.
+    decode(unsafe { syscall3(number::PIPE2, pointer(fds.as_mut_ptr()), 0, 0) })?;
+    let [read, write] = fds.map(|fd| u64::try_from(fd).unwrap_or(u64::MAX));
+    Ok([read, write])
 }

@@ -10,9 +10,18 @@
 
 #[allow(
     unsafe_code,
+    reason = "a static stack lent to one SCPU at a time; SAFETY per block"
+)]
+mod switches;
+#[allow(
+    unsafe_code,
     reason = "the traced `syscall` and the raw query calls; SAFETY per block"
 )]
 mod trace;
+
+pub(crate) use switches::{
+    create_and_join_thread, yield_now, PingPong, ProcessPartner, ThreadPartner,
+};
 
 use sk_user::abi::{
     Call, CallWord, Handle, Kind, OpenFlags, SioCreateArgs, SmachReconfigure, SysError, Whence,
@@ -33,6 +42,9 @@ pub(crate) const MEM: Path = Path::new("/dev/mem\0");
 sk_user::entry!(main);
 
 fn main() -> i32 {
+    if sk_user::start_arg() == switches::PARTNER_ARG {
+        switches::be_process_partner();
+    }
     crate::run()
 }
 

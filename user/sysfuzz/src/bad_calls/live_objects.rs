@@ -71,7 +71,7 @@ impl Fuzzer<'_> {
                 let cell = self.cell_of(handle, Call::Reconfigure);
                 let (args, want) = match (kind, self.rng.below(3)) {
                     (_, 0) => (
-                        [5 + self.rng.below(1000), 0, 0],
+                        [7 + self.rng.below(1000), 0, 0],
                         Expect::Err(SysError::BadSelector),
                     ),
                     (Some(Kind::Sio), 1) => (
