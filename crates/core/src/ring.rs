@@ -306,6 +306,7 @@ pub(crate) fn init(core: &mut Core) {
     let shared = SharedCode {
         yield_routine: install_holes(&YieldCallerHoles {
             slow_path: imm(sk_machine::synth_entry::slow_path_address()),
+            trace_armed: imm(crate::trace::armed_word_address()),
         })
         .expect("the synthesized yield"),
         unlinked: install_holes(&SwitchUnlinkedHoles {}).expect("the unlinked-jump trap"),

@@ -47,6 +47,13 @@ static LAST: AtomicU64 = AtomicU64::new(0);
 /// The thread whose traced call `LAST` counts.
 static LAST_FOR: AtomicU64 = AtomicU64::new(0);
 
+/// Address of the armed-thread word: the synthesized yield reads it and
+/// leaves an armed count to the generic path (which cancels it at the
+/// switch).
+pub(crate) fn armed_word_address() -> u64 {
+    ARMED_FOR.as_ptr() as u64
+}
+
 /// Allows `TraceNextCall` (boot option `trace`).
 pub(crate) fn enable(on: bool) {
     ENABLED.store(on, Ordering::SeqCst);
