@@ -182,7 +182,11 @@ pub(crate) fn read(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError> 
         }
         match moved {
             Piece::Done(n) => return Ok(n),
-            Piece::WouldBlock => scheduler::block_current(),
+            Piece::WouldBlock => {
+                #[cfg(feature = "ktest")]
+                crate::testing::in_wake_window(crate::testing::WakeWindow::ConsoleRead);
+                scheduler::block_current();
+            }
             // Never: a read does not prepare, nor does a transfer end so.
             Piece::Prepared => return Ok(0),
         }

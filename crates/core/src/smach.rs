@@ -223,7 +223,11 @@ pub(crate) fn wait(id: SmachId) -> Result<ExitStatus, SysError> {
         })?;
         match done {
             Some(status) => return Ok(status),
-            None => scheduler::block_current(),
+            None => {
+                #[cfg(feature = "ktest")]
+                crate::testing::in_wake_window(crate::testing::WakeWindow::SmachWait(id));
+                scheduler::block_current();
+            }
         }
     }
 }
