@@ -445,9 +445,11 @@ impl WakeWindow {
     }
 }
 
-/// The armed injection: the window kind it waits for and what to run there.
-static WAKE_WINDOW_HOOK: spin::Mutex<Option<(WakeWindow, fn(WakeWindow))>> =
-    spin::Mutex::new(None);
+/// An armed injection: the window kind it waits for and what to run there.
+type WakeWindowHook = (WakeWindow, fn(WakeWindow));
+
+/// The armed injection, if any.
+static WAKE_WINDOW_HOOK: spin::Mutex<Option<WakeWindowHook>> = spin::Mutex::new(None);
 
 /// Fault injection: the next thread to reach a window of `kind`'s kind
 /// (any SMACH for [`WakeWindow::SmachWait`]) runs `hook` there, once, on

@@ -390,11 +390,8 @@ ktest!(
         // and the readers are woken (the timer's console poll, injected).
         // The reader must not sleep through it.
         sk_core::testing::console_discard();
-        let status = waker_in_the_window(
-            sk_core::testing::WakeWindow::ConsoleRead,
-            feed_a_line,
-            4,
-        )?;
+        let status =
+            waker_in_the_window(sk_core::testing::WakeWindow::ConsoleRead, feed_a_line, 4)?;
         ensure_eq!(status, i32::from(b'w'));
         ensure_eq!(sk_core::testing::console_readers(), 0);
         sk_machine::println!(
