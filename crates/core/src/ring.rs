@@ -558,22 +558,6 @@ pub(crate) fn preemption_point() {
     }
 }
 
-/// Blocks the running thread (leaves the ring) and switches away; returns
-/// once it was woken and its turn came.
-pub(crate) fn block_current() {
-    sk_machine::cpu::without_interrupts(|| {
-        let out = state::with(|core| {
-            let current = core.current;
-            if let Some(t) = core.threads.get_mut(&current) {
-                t.scpu.set_state(ScpuState::Blocked);
-            }
-            remove(core, current);
-            switch_out_if_others(core)
-        });
-        switch_out(out);
-    });
-}
-
 /// `scheduler::block_current_unless` on the ring: runs `decide` under the
 /// kernel lock; on `Ok(false)` blocks the running thread (out of the
 /// ring) in the same critical section, so no wake can fall between, and

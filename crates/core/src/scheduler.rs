@@ -2,9 +2,11 @@
 //! preemption on the APIC timer when a thread's quantum runs out, blocking
 //! and waking, and the context switch.
 //!
-//! Sleeping and blocking on a semaphore leave the ready queue (the thread
-//! is `Blocked`; [`block_current_unless`] decides and blocks in one
-//! critical section, so no wake-up can fall between). Timed wake-ups come
+//! Sleeping, reading the console with no input, waiting for a SMACH's
+//! exit and blocking on a semaphore leave the ready queue (the thread is
+//! `Blocked`; [`block_current_unless`], the only way to block, decides,
+//! registers and blocks in one critical section, so no wake-up can fall
+//! between). Timed wake-ups come
 //! from `core.sleepers` (`sk_sched::SleepQueue`, TSC deadlines), checked on
 //! every timer tick. **Idle** is explicit: when nothing is ready,
 //! `pick_next` returns the idle thread, which halts until an interrupt and
@@ -218,21 +220,6 @@ pub(crate) fn preemption_point() {
     });
 }
 
-/// Blocks the current thread until [`wake`]; returns after it was woken
-/// and rescheduled. The caller re-checks its condition in a loop.
-pub(crate) fn block_current() {
-    if ring_on() {
-        return crate::ring::block_current();
-    }
-    switch_with(|core| {
-        let current = core.current;
-        if let Some(t) = core.threads.get_mut(&current) {
-            t.scpu.set_state(ScpuState::Blocked);
-        }
-        prepare_switch(core)
-    });
-}
-
 /// Runs `decide` under the kernel lock: `Ok(true)` means the caller's
 /// condition holds and it goes on; `Ok(false)` means it must wait, and it
 /// is blocked in the same critical section (a wake-up cannot fall between
@@ -240,7 +227,17 @@ pub(crate) fn block_current() {
 /// it was woken and rescheduled, and the caller decides again (in a loop).
 /// Errors from `decide` come back without blocking.
 ///
-/// The semaphore's P and `sleep` use it. Under the ring the block is
+/// **The only way to block.** Every wait registers the thread on its wait
+/// list (console readers, a SMACH's waiters, the sleep queue, a
+/// semaphore's FIFO) inside `decide`, after looking at its condition
+/// there: a waker takes the thread off the list and wakes it under the
+/// same lock, so it either runs before the look (which then sees the
+/// condition hold) or finds the thread Blocked ([`wake`] wakes only
+/// Blocked threads: a registration in one critical section and a block in
+/// a later one lost a wake that came between them).
+///
+/// The semaphore's P, `sleep`, the console read and the SMACH wait use it.
+/// Under the ring the block is
 /// `ring::block_current_unless`: the thread leaves the ring (its switch
 /// code unlinked) in the same critical section and enters its switch-out.
 pub(crate) fn block_current_unless(

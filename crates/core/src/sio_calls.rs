@@ -117,7 +117,6 @@ fn read_piece(
 ) -> Result<Step, SysError> {
     let (buf, len) = (whole.0.wrapping_add(offset), whole.1.saturating_sub(offset));
     state::with(|core| {
-        let current = core.current;
         let (outcome, asked) = with_sio(core, handle, |sio, fs, devices| {
             if sio.semaphore().is_some() {
                 // P, not a byte transfer: end this one at once.
@@ -129,12 +128,11 @@ fn read_piece(
             sio.read(fs, devices, &mut KernelUserMemory, buf, asked)
                 .map(|outcome| (outcome, asked))
         })??;
+        // A console with no input: the caller registers and blocks in one
+        // critical section ([`wait_for_console_input`]), not here.
         let outcome = match outcome {
             ReadOutcome::Data(n) => Piece::Done(n),
-            ReadOutcome::WouldBlock => {
-                core.devices.wait_for_input(current)?;
-                Piece::WouldBlock
-            }
+            ReadOutcome::WouldBlock => Piece::WouldBlock,
         };
         Ok(Step { outcome, asked })
     })
@@ -182,11 +180,37 @@ pub(crate) fn read(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError> 
         }
         match moved {
             Piece::Done(n) => return Ok(n),
-            Piece::WouldBlock => scheduler::block_current(),
+            Piece::WouldBlock => wait_for_console_input()?,
             // Never: a read does not prepare, nor does a transfer end so.
             Piece::Prepared => return Ok(0),
         }
     }
+}
+
+/// A console read found no input: blocks until input arrives, unless it
+/// arrived meanwhile. The look at the line discipline, the registration as
+/// a reader and the block are one critical section
+/// ([`scheduler::block_current_unless`]): input that arrives between the
+/// read's piece and here (the timer's console poll, with interrupts on in a
+/// kernel thread's call, or another CPU) is seen by the look, and input
+/// after it finds the thread registered and Blocked, so its wake is never
+/// lost. The caller reads again in either case.
+fn wait_for_console_input() -> Result<(), SysError> {
+    // Test builds: a waker injected exactly here (after the piece's look,
+    // before the block) must not be lost.
+    #[cfg(feature = "ktest")]
+    crate::testing::in_wake_window(crate::testing::WakeWindow::ConsoleRead);
+    scheduler::block_current_unless(|core| {
+        // `WouldBlock` comes only from the console, exactly when it is
+        // not readable (`LineDiscipline::read`).
+        if core.devices.tty.is_readable() {
+            return Ok(true);
+        }
+        let current = core.current;
+        core.devices.wait_for_input(current)?;
+        Ok(false)
+    })
+    .map(drop)
 }
 
 /// The generic write: pieces of at most the SIO's chunk size (the

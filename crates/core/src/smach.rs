@@ -210,20 +210,31 @@ pub(crate) fn release(core: &mut Core, id: SmachId) {
 }
 
 /// Blocks until SMACH `id` has exited; returns its status.
+///
+/// The look at its state, the registration as a waiter and the block are
+/// one critical section ([`scheduler::block_current_unless`]): an exit
+/// before it is seen by the look, an exit after it finds the waiter
+/// registered and Blocked, so the exit's wake is never lost (a waiter
+/// preempted between a look and a separate block used to sleep on). A
+/// wake for another reason (a resume) looks again.
 pub(crate) fn wait(id: SmachId) -> Result<ExitStatus, SysError> {
     loop {
-        let done = state::with(|core| {
+        // Test builds: a waker injected right before the look and block.
+        #[cfg(feature = "ktest")]
+        crate::testing::in_wake_window(crate::testing::WakeWindow::SmachWait(id));
+        let mut status = None;
+        scheduler::block_current_unless(|core| {
             let current = core.current;
             let smach = core.smachs.get_mut(&id).ok_or(SysError::BadHandle)?;
             if smach.state() == SmachState::Exited {
-                return Ok(Some(smach.exit_status()));
+                status = Some(smach.exit_status());
+                return Ok(true);
             }
             smach.add_waiter(current)?;
-            Ok(None)
+            Ok(false)
         })?;
-        match done {
-            Some(status) => return Ok(status),
-            None => scheduler::block_current(),
+        if let Some(status) = status {
+            return Ok(status);
         }
     }
 }

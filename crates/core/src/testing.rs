@@ -426,3 +426,76 @@ pub fn program_thread_routines(
 pub fn ring_next_of(thread: u64) -> Option<u64> {
     crate::state::with(|core| core.ring.as_ref()?.policy.jump_of(thread))
 }
+
+/// A place where a thread has found it must wait and is about to block:
+/// where a wake-up used to be lost when it came between the thread's
+/// registration on a wait list and its block (docs/executable-scheduler.md,
+/// "Blocking and sleeping").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WakeWindow {
+    /// A console read found no input (`sio_calls::read`).
+    ConsoleRead,
+    /// A wait for SMACH `.0`'s exit found it running (`smach::wait`).
+    SmachWait(u64),
+}
+
+impl WakeWindow {
+    fn same_kind(self, other: WakeWindow) -> bool {
+        core::mem::discriminant(&self) == core::mem::discriminant(&other)
+    }
+}
+
+/// An armed injection: the window kind it waits for and what to run there.
+type WakeWindowHook = (WakeWindow, fn(WakeWindow));
+
+/// The armed injection, if any.
+static WAKE_WINDOW_HOOK: spin::Mutex<Option<WakeWindowHook>> = spin::Mutex::new(None);
+
+/// Fault injection: the next thread to reach a window of `kind`'s kind
+/// (any SMACH for [`WakeWindow::SmachWait`]) runs `hook` there, once, on
+/// its own stack, with the kernel lock free and interrupts as the blocking
+/// path has them (masked in a system call): the waker (console input, a
+/// child's exit) runs exactly between the waiter's look and its block.
+/// For in-kernel tests only.
+pub fn inject_in_wake_window(kind: WakeWindow, hook: fn(WakeWindow)) {
+    sk_machine::cpu::without_interrupts(|| *WAKE_WINDOW_HOOK.lock() = Some((kind, hook)));
+}
+
+/// True while an injection armed by [`inject_in_wake_window`] has not run;
+/// disarms it when `disarm`.
+pub fn wake_window_armed(disarm: bool) -> bool {
+    sk_machine::cpu::without_interrupts(|| {
+        let mut hook = WAKE_WINDOW_HOOK.lock();
+        let armed = hook.is_some();
+        if disarm {
+            *hook = None;
+        }
+        armed
+    })
+}
+
+/// The blocking paths call this in their window (test builds).
+pub(crate) fn in_wake_window(window: WakeWindow) {
+    let hook = sk_machine::cpu::without_interrupts(|| {
+        let mut armed = WAKE_WINDOW_HOOK.lock();
+        match *armed {
+            Some((kind, hook)) if kind.same_kind(window) => {
+                *armed = None;
+                Some(hook)
+            }
+            _ => None,
+        }
+    });
+    if let Some(hook) = hook {
+        hook(window);
+    }
+}
+
+/// True once SMACH `id` has exited (or is gone).
+pub fn smach_has_exited(id: u64) -> bool {
+    crate::state::with(|core| {
+        core.smachs
+            .get(&id)
+            .is_none_or(|s| s.state() == sk_abi::SmachState::Exited)
+    })
+}

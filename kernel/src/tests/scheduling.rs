@@ -308,3 +308,116 @@ ktest!(
         Ok(())
     }
 );
+
+/// Yields up to `limit` times until `done`; true if it happened.
+fn yield_until(limit: u64, done: impl Fn() -> bool) -> bool {
+    for _ in 0..limit {
+        if done() {
+            return true;
+        }
+        sk_core::yield_now();
+    }
+    done()
+}
+
+/// Yields a program gets to finish in the lost-wake-up tests: far more
+/// than starting, reading a fed line or waiting for a worker takes.
+const LOST_WAKE_YIELDS: u64 = 20_000;
+
+/// The waker of the console test, run in the reader's window: input
+/// arrives and the readers are woken, as the timer's console poll does.
+fn feed_a_line(_: sk_core::testing::WakeWindow) {
+    sk_core::testing::console_input(b"w\n");
+}
+
+/// The waker of the SMACH-wait test, run in the waiter's window: the
+/// waiter yields until the child it waits for has exited (on its own
+/// thread: its exit wakes the SMACH's waiters).
+fn let_the_child_exit(window: sk_core::testing::WakeWindow) {
+    if let sk_core::testing::WakeWindow::SmachWait(child) = window {
+        for _ in 0..1_000_000 {
+            if sk_core::testing::smach_has_exited(child) {
+                return;
+            }
+            sk_core::yield_now();
+        }
+    }
+}
+
+/// Spawns `ringstress` with `arg` after arming `hook` for `window`'s
+/// kind; waits (bounded) for it to exit. Returns its status, or a finding
+/// that names the lost wake-up (the scheduler's self-check says who is
+/// blocked on nothing).
+fn waker_in_the_window(
+    window: sk_core::testing::WakeWindow,
+    hook: fn(sk_core::testing::WakeWindow),
+    arg: u64,
+) -> Result<i32, String> {
+    check("before")?;
+    sk_core::testing::inject_in_wake_window(window, hook);
+    let id = sk_core::spawn_program("/bin/ringstress", arg)
+        .map_err(|e| format!("spawn ringstress {arg:#x}: {e}"));
+    let id = match id {
+        Ok(id) => id,
+        Err(e) => {
+            sk_core::testing::wake_window_armed(true);
+            return Err(e);
+        }
+    };
+    let exited = yield_until(LOST_WAKE_YIELDS, || {
+        sk_core::testing::program_exit_status(id).is_some()
+    });
+    let fired = !sk_core::testing::wake_window_armed(true);
+    let state = check("with the waiter");
+    let readers = sk_core::testing::console_readers();
+    let status = sk_core::testing::program_exit_status(id);
+    sk_core::release_program(id);
+    sk_core::testing::console_discard();
+    ensure!(fired, "the waiter never reached the window ({window:?})");
+    ensure!(
+        exited,
+        "lost wake-up: the waker ran in the window ({window:?}) and the waiter still blocks after {LOST_WAKE_YIELDS} yields ({readers} console readers; self-check: {})",
+        state.err().unwrap_or_else(|| String::from("passed"))
+    );
+    state?;
+    check("after")?;
+    status.ok_or_else(|| String::from("no exit status"))
+}
+
+ktest!(
+    fn lost_wake_console_input_between_a_readers_look_and_its_block() {
+        // A console read finds no input; before it blocks, a line arrives
+        // and the readers are woken (the timer's console poll, injected).
+        // The reader must not sleep through it.
+        sk_core::testing::console_discard();
+        let status =
+            waker_in_the_window(sk_core::testing::WakeWindow::ConsoleRead, feed_a_line, 4)?;
+        ensure_eq!(status, i32::from(b'w'));
+        ensure_eq!(sk_core::testing::console_readers(), 0);
+        sk_machine::println!(
+            "scheduling: a line fed in the console reader's window was read (ring {})",
+            sk_core::testing::ring_on()
+        );
+        Ok(())
+    }
+);
+
+ktest!(
+    fn lost_wake_child_exit_between_a_waiters_look_and_its_block() {
+        // A SMACH wait finds the child running; before the waiter blocks,
+        // the child runs to its exit on its own thread, which wakes the
+        // waiters. The waiter must not sleep through it.
+        const SEED: u64 = 77;
+        let status = waker_in_the_window(
+            sk_core::testing::WakeWindow::SmachWait(0),
+            let_the_child_exit,
+            5 | SEED << 16,
+        )?;
+        ensure_eq!(status, worker_status(SEED));
+        sk_machine::println!(
+            "scheduling: a child's exit in its waiter's window woke the waiter (status {status}, ring {})",
+            sk_core::testing::ring_on()
+        );
+        Ok(())
+    }
+);

@@ -10,6 +10,8 @@
 //! | 2 | `param` SCPUs (main among them, at most 16) each compute `worker`'s result for `seed + i`, spin a random while, and end themselves (`terminate` on their own handle; main blocks on the console instead); the last to finish checks every result | exits with `(Σ status(seed + i)) mod 200`, the sum of `worker`'s statuses; 250 if a result is wrong or a call failed |
 //!
 //! | 3 | one SCPU spins reading the TSC, then two: each gap in its TSC readings is a timer tick (alone: the interrupt and the timer hook, no switch), and each change of reader is a one-way switch by the timer (the other's last reading to this one's first) | prints `ringstress: timer gaps: alone min=… median=…; switch min=… median=…` (TSC ticks: instructions under `-icount`); exits 0 |
+//! | 4 | one SCPU reads one line from the console (the lost-wake-up test injects the line while it is about to block, `kernel/src/tests/scheduling.rs`) | exits with the line's first byte; 250 if the read failed or was empty |
+//! | 5 | one SCPU spawns `/bin/worker` with `seed` and waits for it (the lost-wake-up test lets the child exit while the wait is about to block) | exits with the worker's status; 250 if a call failed |
 //!
 //! Exit statuses (mode 1): 10 = a suspended SCPU ran while suspended; 11 =
 //! a killed SCPU's handle still answered after many spins; 12 = a waited
@@ -91,6 +93,8 @@ fn main() -> i32 {
         1 => stress(threads),
         2 => finish_in_random_order(threads),
         3 => timer_gaps(),
+        4 => read_one_line(),
+        5 => wait_for_worker(seed),
         _ => {
             println!("ringstress: unknown mode {mode}");
             1
@@ -332,6 +336,39 @@ fn wait_for_a_child(rng: &mut Rng) {
                 sk_user_worker::status(n)
             ),
         );
+    }
+}
+
+// ---- modes 4 and 5 ---------------------------------------------------------
+
+/// Mode 4: one console line; its first byte is the status.
+fn read_one_line() -> i32 {
+    let mut line = [0u8; 64];
+    match Sio::console().read(&mut line) {
+        Ok(n) if n > 0 => i32::from(line[0]),
+        Ok(_) => MODE2_FAILED,
+        Err(e) => {
+            println!("ringstress: console read: {e:?}");
+            MODE2_FAILED
+        }
+    }
+}
+
+/// Mode 5: `/bin/worker seed`, waited for; its status is the status.
+fn wait_for_worker(seed: u64) -> i32 {
+    let child = match Smach::spawn_with_arg("/bin/worker", seed) {
+        Ok(c) => c,
+        Err(e) => {
+            println!("ringstress: spawn worker: {e:?}");
+            return MODE2_FAILED;
+        }
+    };
+    match child.wait() {
+        Ok(status) => status,
+        Err(e) => {
+            println!("ringstress: wait for worker: {e:?}");
+            MODE2_FAILED
+        }
     }
 }
 
