@@ -112,6 +112,8 @@ pub(crate) struct SharedCode {
     /// The synthesized yield (`yield_caller`): a thread suspended in a
     /// yield has its return address in it.
     pub(crate) yield_routine: Routine,
+    /// The hole values it was made with, for `show`.
+    pub(crate) yield_values: HoleValues,
     /// `ud2`: where a switch-out jumps before it is linked.
     pub(crate) unlinked: Routine,
 }
@@ -303,12 +305,14 @@ pub(crate) fn is_on() -> bool {
 /// threads, the ring with the boot thread in it.
 pub(crate) fn init(core: &mut Core) {
     let (boot, idle) = (core.current, core.idle);
+    let (yield_routine, yield_values) = installed(&YieldCallerHoles {
+        slow_path: imm(sk_machine::synth_entry::slow_path_address()),
+        trace_armed: imm(crate::trace::armed_word_address()),
+    })
+    .expect("the synthesized yield");
     let shared = SharedCode {
-        yield_routine: install_holes(&YieldCallerHoles {
-            slow_path: imm(sk_machine::synth_entry::slow_path_address()),
-            trace_armed: imm(crate::trace::armed_word_address()),
-        })
-        .expect("the synthesized yield"),
+        yield_routine,
+        yield_values,
         unlinked: install_holes(&SwitchUnlinkedHoles {}).expect("the unlinked-jump trap"),
     };
     let unlinked = shared.unlinked.block.address();

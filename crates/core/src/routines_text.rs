@@ -273,5 +273,25 @@ pub(crate) fn describe_thread(
         };
         s.push_str(&text.replace(&hole, &named));
     }
+    // The yield every thread enters through its table slot of
+    // `reconfigure` on handle 0: it calls the running thread's switch-out.
+    let shared = &ring.shared.yield_routine;
+    let _ = writeln!(
+        s,
+        "\n== yield (shared by every thread: its table slot of reconfigure on handle 0): {} at {:#x}: {} bytes",
+        shared.template.name,
+        shared.block.address(),
+        shared.template.size(),
+    );
+    let mut scratch = alloc::vec![0u8; shared.template.size()];
+    if let Ok(instance) = sk_synth::instantiate_values(
+        shared.template,
+        ring.shared.yield_values,
+        shared.block.address(),
+        smap(),
+        &mut scratch,
+    ) {
+        s.push_str(&sk_synth::disassemble(&instance, &routine_bytes(shared)));
+    }
     Ok(s)
 }
