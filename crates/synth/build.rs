@@ -85,6 +85,8 @@ fn main() {
             ("PERCPU_CURRENT_THREAD", PERCPU_CURRENT_THREAD),
             ("PERCPU_TICKS_LEFT", PERCPU_TICKS_LEFT),
             ("PERCPU_LSTAR", PERCPU_LSTAR),
+            ("PERCPU_FP_SAVES", PERCPU_FP_SAVES),
+            ("PERCPU_FP_RESTORES", PERCPU_FP_RESTORES),
         ] {
             writeln!(
                 out,

@@ -38,6 +38,11 @@ pub struct PerCpu {
     /// What `IA32_LSTAR` holds (offset 72), so the synthesized switch-in
     /// skips a redundant `wrmsr`.
     pub lstar: u64,
+    /// FP saves the synthesized switch-outs made (offset 80): each `_fp`
+    /// switch-out increments it after its save.
+    pub fp_saves: u64,
+    /// FP restores the synthesized switch-ins made (offset 88).
+    pub fp_restores: u64,
 }
 
 /// Offset of [`PerCpu::syscall_stack_top`] for assembly.
@@ -56,6 +61,10 @@ pub const CURRENT_THREAD_OFFSET: usize = 56;
 pub const TICKS_LEFT_OFFSET: usize = 64;
 /// Offset of [`PerCpu::lstar`] for generated code.
 pub const LSTAR_OFFSET: usize = 72;
+/// Offset of [`PerCpu::fp_saves`] for generated code.
+pub const FP_SAVES_OFFSET: usize = 80;
+/// Offset of [`PerCpu::fp_restores`] for generated code.
+pub const FP_RESTORES_OFFSET: usize = 88;
 
 const _: () = {
     assert!(core::mem::offset_of!(PerCpu, syscall_stack_top) == SYSCALL_STACK_TOP_OFFSET);
@@ -66,6 +75,8 @@ const _: () = {
     assert!(core::mem::offset_of!(PerCpu, current_thread) == CURRENT_THREAD_OFFSET);
     assert!(core::mem::offset_of!(PerCpu, ticks_left) == TICKS_LEFT_OFFSET);
     assert!(core::mem::offset_of!(PerCpu, lstar) == LSTAR_OFFSET);
+    assert!(core::mem::offset_of!(PerCpu, fp_saves) == FP_SAVES_OFFSET);
+    assert!(core::mem::offset_of!(PerCpu, fp_restores) == FP_RESTORES_OFFSET);
 };
 
 /// The boot CPU's block. Trap entries compare `IA32_GS_BASE` with its
@@ -81,6 +92,8 @@ pub(crate) static mut BSP: PerCpu = PerCpu {
     current_thread: 0,
     ticks_left: 0,
     lstar: 0,
+    fp_saves: 0,
+    fp_restores: 0,
 };
 static READY: AtomicBool = AtomicBool::new(false);
 
@@ -229,6 +242,15 @@ pub fn current_thread() -> u64 {
 /// switch-ins store it themselves).
 pub fn set_current_thread(id: u64) {
     write_slot::<CURRENT_THREAD_OFFSET>(id);
+}
+
+/// `(saves, restores)` of FP state the synthesized switch code made on
+/// this CPU since boot.
+pub fn fp_switch_counts() -> (u64, u64) {
+    (
+        read_slot::<FP_SAVES_OFFSET>(),
+        read_slot::<FP_RESTORES_OFFSET>(),
+    )
 }
 
 /// Ticks left in the running thread's quantum.
