@@ -170,7 +170,9 @@ pub fn verify_bytes(instance: &Instance, bytes: &[u8]) -> Result<(), VerifyError
             HoleValue::Imm64(v) => raw == v,
             HoleValue::Imm32(v) | HoleValue::Disp32(v) => raw == u64::from(v as u32),
             HoleValue::Rel32(target) => {
-                let rel = i64::from(raw as u32 as i32);
+                let rel = i64::from(i32::from_le_bytes([
+                    encoded[0], encoded[1], encoded[2], encoded[3],
+                ]));
                 address
                     .wrapping_add(site as u64 + 4)
                     .wrapping_add(rel as u64)
