@@ -88,6 +88,8 @@ fn main() {
             ("PERCPU_SWITCH_OUT", PERCPU_SWITCH_OUT),
             ("PERCPU_SWITCH_COUNT", PERCPU_SWITCH_COUNT),
             ("PERCPU_TSS_RSP0_FIELD", PERCPU_TSS_RSP0_FIELD),
+            ("PERCPU_FP_SAVES", PERCPU_FP_SAVES),
+            ("PERCPU_FP_RESTORES", PERCPU_FP_RESTORES),
         ] {
             writeln!(
                 out,

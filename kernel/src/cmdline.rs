@@ -8,6 +8,8 @@
 //! round robin, which `synth=off` selects too; `sched=ring` with
 //! `synth=off` is refused: the generic scheduler runs and the kernel says
 //! so at boot), `synth.count` (call counters),
+//! `fp.fxsave` (save FP state with FXSAVE/FXRSTOR and leave XSAVE and
+//! AVX off, as on a CPU without XSAVE: tests the fallback),
 //! `synth.show` (`query(Routines)` may show routine addresses and hole
 //! values: kernel addresses, so off by default), `trace` (programs may
 //! count a call's kernel instructions by single-stepping it; `bench`
@@ -48,6 +50,8 @@ pub struct Options {
     pub sched_ring: bool,
     /// `sched=ring` was asked for with `synth=off` (refused).
     pub sched_refused: bool,
+    /// `fp.fxsave`: FXSAVE/FXRSTOR even where the CPU has XSAVE.
+    pub fp_fxsave: bool,
     /// Words after `--`, for `/bin/init`.
     pub init_args: &'static str,
 }
@@ -74,6 +78,7 @@ impl Options {
             trace: false,
             sched_ring: true,
             sched_refused: false,
+            fp_fxsave: false,
             init_args,
         };
         let (mut test, mut start, mut inject, mut bench, mut smoke) =
@@ -95,6 +100,7 @@ impl Options {
                 None if word == "synth.count" => options.synth.count_calls = true,
                 None if word == "synth.show" => options.synth.show_addresses = true,
                 None if word == "trace" => options.trace = true,
+                None if word == "fp.fxsave" => options.fp_fxsave = true,
                 Some(("sched", "ring")) => sched = Some(true),
                 Some(("sched", "generic")) => sched = Some(false),
                 Some(("entry", "lstar")) => options.synth.entry = sk_core::EntryMode::Lstar,

@@ -62,7 +62,8 @@ fn kernel_main(boot: &'static BootInfo) -> ! {
 
 extern "C" fn continue_boot() -> ! {
     let (boot, options) = *BOOT.get().expect("set before the stack switch");
-    if let Err(e) = sk_machine::init_cpu() {
+    let fp_save = sk_core::fp::choose_save_instruction(options.fp_fxsave);
+    if let Err(e) = sk_machine::init_cpu(fp_save) {
         panic!("CPU tables: {e:?}");
     }
     ktest_runner::install_trap_hooks();

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo xtask run  [--accel kvm|tcg] [-- KERNEL ARGS]  boot the release kernel and run the default demo
-//! cargo xtask test [--accel kvm|tcg]                   check, host tests, in-kernel tests, scheduler tests again with synth=off
+//! cargo xtask test [--accel kvm|tcg]                   check, host tests, in-kernel tests, scheduler tests again with synth=off, FP tests with fp.fxsave
 //! cargo xtask check                                    layering, rustfmt and clippy gates
 //! cargo xtask ktest [--inject] [--accel kvm|tcg]        in-kernel tests only
 //! cargo xtask gdb  [--accel kvm|tcg] [-- KERNEL ARGS]  boot halted with a gdb stub on :1234
@@ -174,6 +174,12 @@ fn test(args: &Args) -> Result<ExitCode, String> {
         failed.push("in-kernel scheduler tests (synth=off)".into());
     }
     lap("scheduler tests, synth=off");
+    // The FXSAVE fallback (a CPU without XSAVE), forced on this one.
+    println!("xtask: in-kernel FP tests with FXSAVE (ktest.filter={FP_TESTS} fp.fxsave)");
+    if fxsave_fp_tests(args)? != ExitCode::SUCCESS {
+        failed.push("in-kernel FP tests (fp.fxsave)".into());
+    }
+    lap("FP tests, fp.fxsave");
     let times: Vec<String> = times
         .iter()
         .map(|(stage, t)| format!("{stage} {:.0} s", t.as_secs_f64()))
@@ -194,6 +200,33 @@ fn test(args: &Args) -> Result<ExitCode, String> {
 /// scheduler), and the ones whose name says "either_scheduler"
 /// (`ktest.filter` takes comma-separated parts).
 const SCHEDULER_TESTS: &str = "tests::scheduling::,tests::fp::,either_scheduler";
+
+/// The FP tests, run once more with `fp.fxsave` (on the default
+/// scheduler, the ring): the FXSAVE/FXRSTOR fallback and its switch
+/// templates, which a CPU with XSAVE never uses otherwise.
+const FP_TESTS: &str = "tests::fp::";
+
+/// The FP tests with `fp.fxsave`.
+fn fxsave_fp_tests(args: &Args) -> Result<ExitCode, String> {
+    let kernel = build::kernel(build::Profile::Dev, build::TEST_FEATURES)?;
+    let initrd = build::initrd()?;
+    let accel = accel::choose(args.accel, &kernel);
+    let mut extra = args.kernel_args.clone();
+    extra.push("fp.fxsave".into());
+    let summary = ktest::run_all(
+        &kernel,
+        &initrd,
+        accel,
+        false,
+        Some(FP_TESTS),
+        &extra.join(" "),
+    )?;
+    Ok(if summary.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
 
 /// The scheduler tests on the generic scheduler (`synth=off`).
 fn generic_scheduler_tests(args: &Args) -> Result<ExitCode, String> {

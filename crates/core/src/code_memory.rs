@@ -89,7 +89,7 @@ fn install_code(
     };
     let instance = fill(address, out)?;
     if cfg!(debug_assertions) {
-        if let Err(e) = sk_synth::verify_instance(&instance, out) {
+        if let Err(e) = verify(&instance, out) {
             panic!(
                 "instance of {} does not decode to its template: {e}",
                 template.name
@@ -118,6 +118,35 @@ fn install_code(
         cost_ticks: sk_machine::cpu::rdtsc().saturating_sub(start),
         counting: None,
     })
+}
+
+/// Templates (by name and SMAP mode) one instance of which decoded as
+/// its template this boot (debug builds).
+static DECODED: Mutex<Vec<(&'static str, Smap)>> = Mutex::new(Vec::new());
+
+/// Debug builds' check of a fresh instance: the first instance of each
+/// template (and SMAP mode) is decoded and compared instruction by
+/// instruction (`verify_instance`); later ones byte by byte
+/// (`verify_bytes`: every byte outside the holes as in the template, every
+/// hole holding its value), which is as strong once one instance decoded
+/// (hole constants never change an instruction's decoding) and keeps the
+/// iced decode (most of a resynthesis in a debug kernel: ~90,000 of the
+/// ~95,000 instructions of a first FP use's switch-code rebuild) off the
+/// `#NM` path. Release builds check neither.
+fn verify(instance: &Instance, bytes: &[u8]) -> Result<(), sk_synth::VerifyError> {
+    let key = (instance.template().name, instance.smap());
+    let decoded = sk_machine::cpu::without_interrupts(|| DECODED.lock().contains(&key));
+    if decoded {
+        return sk_synth::verify_bytes(instance, bytes);
+    }
+    sk_synth::verify_instance(instance, bytes)?;
+    sk_machine::cpu::without_interrupts(|| {
+        let mut list = DECODED.lock();
+        if list.try_reserve(1).is_ok() {
+            list.push(key);
+        }
+    });
+    Ok(())
 }
 
 /// Instantiates a typed holes set (entry stubs, error stubs, counters).

@@ -7,20 +7,60 @@
 //! of user FP faults (`#MF`, `#XM`, AVX/AVX-512 `#UD`) and the counters
 //! the kernel tests read ([`FpStats`]). Under the executable ready queue
 //! (`ring.rs`) the same policy is in each thread's switch code: the `#NM`
-//! hook resynthesizes the thread's switch-out and switch-in with
-//! `xsave64`/`clts`+`xrstor64` of its area (`ring::refresh`), and a
-//! switch-in without an area sets CR0.TS; [`on_switch`] and its counters
-//! are the generic scheduler's. A thread's area lives in its
+//! hook resynthesizes the thread's switch-out and switch-in with the
+//! boot's save instruction (`xsaveopt64`, `xsave64` or `fxsave64`, as
+//! [`save_instruction_for`] says) and `clts` + `xrstor64`/`fxrstor64` of
+//! its area (`ring::refresh`), and a switch-in without an area sets
+//! CR0.TS; [`on_switch`] is the generic scheduler's. The switch counters
+//! cover both (the ring's code counts in the per-CPU block). A thread's area lives in its
 //! [`crate::thread::Thread`] and is freed with it, whichever way it ends.
 
 use crate::state::{self, Core, ThreadId};
-use core::sync::atomic::{AtomicU64, Ordering};
-use sk_machine::fpu::{self, FpArea};
+use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use sk_machine::fpu::{self, FpArea, SaveInstruction};
 use sk_machine::traps::{self, TrapFrame};
-use sk_scpu::fp::{FirstUse, FpUnit};
+use sk_scpu::fp::{FirstUse, FpUnit, SaveKind, SaveSupport};
 
 /// A thread's FP state as the kernel holds it.
 pub(crate) type FpState = sk_scpu::fp::FpState<FpArea>;
+
+/// The save instruction for this boot: `sk-scpu`'s policy
+/// ([`sk_scpu::fp::choose_save`]) over what CPUID reports, FXSAVE if
+/// `force_fxsave` (the `fp.fxsave` boot option). The kernel passes it to
+/// `sk_machine::init_cpu`, which performs it.
+pub fn choose_save_instruction(force_fxsave: bool) -> SaveInstruction {
+    let cpu = fpu::save_support();
+    let support = SaveSupport {
+        xsave: cpu.xsave,
+        xsaveopt: cpu.xsaveopt,
+    };
+    machine_instruction(sk_scpu::fp::choose_save(support, force_fxsave))
+}
+
+fn machine_instruction(kind: SaveKind) -> SaveInstruction {
+    match kind {
+        SaveKind::Xsaveopt => SaveInstruction::Xsaveopt,
+        SaveKind::Xsave => SaveInstruction::Xsave,
+        SaveKind::Fxsave => SaveInstruction::Fxsave,
+    }
+}
+
+fn policy_kind(instruction: SaveInstruction) -> SaveKind {
+    match instruction {
+        SaveInstruction::Xsaveopt => SaveKind::Xsaveopt,
+        SaveInstruction::Xsave => SaveKind::Xsave,
+        SaveInstruction::Fxsave => SaveKind::Fxsave,
+    }
+}
+
+/// The instruction one save into an area uses (both schedulers: the
+/// generic one's [`fpu::save`], the ring's switch-out template): the
+/// boot's, with `sk_scpu::fp::save_for`'s rule (`xsaveopt64` only into an
+/// area restored since it was made).
+pub(crate) fn save_instruction_for(area_restored: bool) -> SaveInstruction {
+    let chosen = policy_kind(fpu::config().save_instruction);
+    machine_instruction(sk_scpu::fp::save_for(chosen, area_restored))
+}
 
 /// `sk-machine`'s FP unit behind `sk-scpu`'s seam.
 struct MachineFpu;
@@ -28,13 +68,16 @@ struct MachineFpu;
 impl FpUnit for MachineFpu {
     type Area = FpArea;
     fn save(&mut self, area: &mut FpArea) {
-        fpu::save(area);
+        let instruction = save_instruction_for(area.restored());
+        fpu::save(area, instruction);
     }
     fn restore(&mut self, area: &mut FpArea) {
         fpu::restore(area);
     }
     fn set_ts(&mut self) {
-        fpu::set_ts();
+        if injected() != Injection::NoTs {
+            fpu::set_ts();
+        }
     }
 }
 
@@ -44,9 +87,31 @@ static REPEATED: AtomicU64 = AtomicU64::new(0);
 static NO_MEMORY: AtomicU64 = AtomicU64::new(0);
 static SWITCH_SAVES: AtomicU64 = AtomicU64::new(0);
 static SWITCH_RESTORES: AtomicU64 = AtomicU64::new(0);
-/// Test builds: skip the save at switch out (proves the register test
-/// can fail).
-static INJECT_NO_SAVE: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+static RESYNTHESES: AtomicU64 = AtomicU64::new(0);
+static NM_TICKS: AtomicU64 = AtomicU64::new(0);
+static NM_TICKS_MAX: AtomicU64 = AtomicU64::new(0);
+static FIRST_USE_TICKS: AtomicU64 = AtomicU64::new(0);
+static RESYNTHESIS_TICKS: AtomicU64 = AtomicU64::new(0);
+/// Test builds: the fault injected into the lazy mechanism ([`Injection`]).
+static INJECTION: AtomicU8 = AtomicU8::new(0);
+
+/// A fault injected into the lazy FP mechanism, to watch the register
+/// test (`/bin/fpstress`) fail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Injection {
+    /// None: the mechanism as it is.
+    None,
+    /// Switch-outs skip the save (generic: `on_switch`; ring: FP threads
+    /// get the plain `switch_out`).
+    NoSave,
+    /// A thread without an area runs with CR0.TS clear: its first FP
+    /// instruction does not trap, it never gets an area. Generic: the
+    /// switch-in skips setting TS (the thread sees the last FP thread's
+    /// registers); ring: its switch-in is an `_fp` one loading a scratch
+    /// area in the initial state (a switch-in that clears TS without the
+    /// thread owning an area).
+    NoTs,
+}
 
 /// What the lazy FP mechanism did since boot.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -60,37 +125,80 @@ pub struct FpStats {
     pub repeated: u64,
     /// Programs killed because no area could be allocated.
     pub no_memory: u64,
-    /// Saves at switch out and restores at switch in.
+    /// Saves at switch out: `fp::on_switch` (generic scheduler) plus the
+    /// `_fp` switch-outs (the ring: they count in the per-CPU block).
     pub switch_saves: u64,
-    /// Restores at switch in.
+    /// Restores at switch in, counted the same two ways.
     pub switch_restores: u64,
+    /// The ring: switch code rebuilt because the thread got an area
+    /// (one per first use). `None` on the generic scheduler (no switch
+    /// code: the count cannot apply).
+    pub resyntheses: Option<u64>,
+    /// TSC ticks spent in the `#NM` hook (all first uses), and the most
+    /// one took.
+    pub nm_ticks: u64,
+    /// The most one `#NM` hook took.
+    pub nm_ticks_max: u64,
+    /// Of `nm_ticks`: allocating and restoring areas (`first_use`).
+    pub first_use_ticks: u64,
+    /// Of `nm_ticks`: rebuilding and re-linking switch code (ring).
+    pub resynthesis_ticks: u64,
     /// Save areas alive now.
     pub areas_live: u64,
 }
 
 /// The counters now.
 pub fn stats() -> FpStats {
+    let (ring_saves, ring_restores) = sk_machine::percpu::fp_switch_counts();
     FpStats {
         traps: TRAPS.load(Ordering::Relaxed),
         first_uses: FIRST_USES.load(Ordering::Relaxed),
         repeated: REPEATED.load(Ordering::Relaxed),
         no_memory: NO_MEMORY.load(Ordering::Relaxed),
-        switch_saves: SWITCH_SAVES.load(Ordering::Relaxed),
-        switch_restores: SWITCH_RESTORES.load(Ordering::Relaxed),
+        switch_saves: SWITCH_SAVES.load(Ordering::Relaxed) + ring_saves,
+        switch_restores: SWITCH_RESTORES.load(Ordering::Relaxed) + ring_restores,
+        resyntheses: crate::ring::is_on().then(|| RESYNTHESES.load(Ordering::Relaxed)),
+        nm_ticks: NM_TICKS.load(Ordering::Relaxed),
+        nm_ticks_max: NM_TICKS_MAX.load(Ordering::Relaxed),
+        first_use_ticks: FIRST_USE_TICKS.load(Ordering::Relaxed),
+        resynthesis_ticks: RESYNTHESIS_TICKS.load(Ordering::Relaxed),
         areas_live: fpu::areas_live(),
     }
 }
 
-/// Test builds: with `true`, switches stop saving FP state (a fault
-/// injected to watch the register test fail).
-pub fn inject_no_save(on: bool) {
-    INJECT_NO_SAVE.store(on, Ordering::Relaxed);
+/// Counts one rebuild of a thread's switch code for its new area (ring).
+pub(crate) fn count_resynthesis() {
+    RESYNTHESES.fetch_add(1, Ordering::Relaxed);
 }
 
-/// True while the fault injection is on (the ring builds switch-outs
-/// without the save then).
-pub(crate) fn no_save_injected() -> bool {
-    INJECT_NO_SAVE.load(Ordering::Relaxed)
+/// Test builds: injects `fault` into the lazy mechanism (from the next
+/// switch code built and the next switch on); [`Injection::None`] ends it.
+pub fn inject(fault: Injection) {
+    let v = match fault {
+        Injection::None => 0,
+        Injection::NoSave => 1,
+        Injection::NoTs => 2,
+    };
+    INJECTION.store(v, Ordering::Relaxed);
+}
+
+/// Test builds: with `true`, switches stop saving FP state
+/// ([`Injection::NoSave`]).
+pub fn inject_no_save(on: bool) {
+    inject(if on {
+        Injection::NoSave
+    } else {
+        Injection::None
+    });
+}
+
+/// The fault injected now.
+pub(crate) fn injected() -> Injection {
+    match INJECTION.load(Ordering::Relaxed) {
+        1 => Injection::NoSave,
+        2 => Injection::NoTs,
+        _ => Injection::None,
+    }
 }
 
 pub(crate) fn install() {
@@ -105,8 +213,7 @@ pub(crate) fn install() {
 pub(crate) fn on_switch(core: &mut Core, prev: ThreadId, next: ThreadId) {
     let mut unit = MachineFpu;
     if let Some(t) = core.threads.get_mut(&prev) {
-        if !INJECT_NO_SAVE.load(Ordering::Relaxed) && sk_scpu::fp::switch_out(&mut unit, &mut t.fp)
-        {
+        if injected() != Injection::NoSave && sk_scpu::fp::switch_out(&mut unit, &mut t.fp) {
             SWITCH_SAVES.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -118,7 +225,9 @@ pub(crate) fn on_switch(core: &mut Core, prev: ThreadId, next: ThreadId) {
 
 /// `#NM` from user mode: the running thread's first FP instruction.
 fn on_fp_unavailable(_frame: &mut TrapFrame) {
+    let start = sk_machine::cpu::rdtsc();
     TRAPS.fetch_add(1, Ordering::Relaxed);
+    let mut allocated = start;
     let outcome = state::with(|core| {
         let current = core.current;
         let thread = core.threads.get_mut(&current)?;
@@ -127,13 +236,19 @@ fn on_fp_unavailable(_frame: &mut TrapFrame) {
             FpArea::new().ok()
         };
         let outcome = sk_scpu::fp::first_use(&mut MachineFpu, &mut thread.fp, allocate);
+        allocated = sk_machine::cpu::rdtsc();
         // The executable ready queue: the thread's switch code is
-        // resynthesized with the save (`xsave64`) and restore (`clts`,
-        // `xrstor64`) of its new area and re-linked, before it can
-        // switch out (the Synthesis model; no-op on the generic scheduler).
+        // resynthesized with the save and restore of its new area and
+        // re-linked, before it can switch out (the Synthesis model; no-op
+        // on the generic scheduler).
         crate::ring::refresh(core, current);
         Some(outcome)
     });
+    let end = sk_machine::cpu::rdtsc();
+    FIRST_USE_TICKS.fetch_add(allocated - start, Ordering::Relaxed);
+    RESYNTHESIS_TICKS.fetch_add(end - allocated, Ordering::Relaxed);
+    NM_TICKS.fetch_add(end - start, Ordering::Relaxed);
+    NM_TICKS_MAX.fetch_max(end - start, Ordering::Relaxed);
     match outcome {
         Some(Ok(FirstUse::Allocated)) => {
             FIRST_USES.fetch_add(1, Ordering::Relaxed);

@@ -115,11 +115,7 @@ pub fn init(initrd: Option<&[u8]>, options: CoreOptions) {
         ring: None,
     });
     if options.sched_ring {
-        if ring::fp_supported() {
-            state::with(ring::init);
-        } else {
-            log::warn!("scheduler: the ring needs XSAVE for FP state; the generic scheduler runs");
-        }
+        state::with(ring::init);
     }
     trace::enable(options.trace);
     synthesis::init(options.synth);

@@ -19,10 +19,13 @@ use crate::state::{self, Core, ThreadId};
 use crate::synthesis::{config, EntryMode};
 use alloc::collections::BTreeMap;
 use sk_abi::{ScpuState, SysError};
+use sk_machine::fpu::SaveInstruction;
 use sk_sched::{Patches, Ring};
 use sk_synth::templates::{
-    SwitchInLstarFpHoles, SwitchInLstarHoles, SwitchInSlotFpHoles, SwitchInSlotHoles,
-    SwitchOutFpHoles, SwitchOutHoles, SwitchUnlinkedHoles, YieldCallerHoles,
+    SwitchInLstarFpFxrstorHoles, SwitchInLstarFpHoles, SwitchInLstarHoles,
+    SwitchInSlotFpFxrstorHoles, SwitchInSlotFpHoles, SwitchInSlotHoles, SwitchOutFpFxsaveHoles,
+    SwitchOutFpHoles, SwitchOutFpXsaveoptHoles, SwitchOutHoles, SwitchUnlinkedHoles,
+    YieldCallerHoles,
 };
 use sk_synth::{HoleSet, HoleValues, Imm32, Imm64, Rel32Target, Template};
 
@@ -38,6 +41,8 @@ const _: () = {
     assert!(t::PERCPU_SWITCH_OUT == p::SWITCH_OUT_OFFSET);
     assert!(t::PERCPU_SWITCH_COUNT == p::SWITCH_COUNT_OFFSET);
     assert!(t::PERCPU_TSS_RSP0_FIELD == p::TSS_RSP0_FIELD_OFFSET);
+    assert!(t::PERCPU_FP_SAVES == p::FP_SAVES_OFFSET);
+    assert!(t::PERCPU_FP_RESTORES == p::FP_RESTORES_OFFSET);
 };
 
 /// The synthesized yield's address once the ring runs (0 before): what
@@ -59,9 +64,10 @@ pub(crate) struct Facts {
     pub(crate) kernel_stack_top: u64,
     pub(crate) entry: u64,
     pub(crate) rsp_slot: u64,
-    /// The thread's XSAVE area when it uses FP/SSE/AVX (the `_fp`
-    /// variants). The lazy-FPU work sets it through [`fp_area_of`].
-    pub(crate) fp_area: Option<u64>,
+    /// The thread's save area when it uses FP/SSE/AVX (the `_fp`
+    /// variants), and the instruction its switch-out saves with
+    /// (`fp::save_instruction_for`): set through [`fp_area_of`].
+    pub(crate) fp_area: Option<(u64, SaveInstruction)>,
 }
 
 /// One thread's switch code.
@@ -129,18 +135,31 @@ pub(crate) struct RingState {
     pub(crate) seen_switch_count: u64,
 }
 
-/// The lazy-FPU hook: the XSAVE area of a thread whose switch code must
+/// The lazy-FPU hook: the save area of a thread whose switch code must
 /// save and restore vector state (it took its first `#NM`, `fp.rs`, which
-/// then calls [`refresh`]), or None: its switch-in sets CR0.TS.
-fn fp_area_of(core: &Core, id: ThreadId) -> Option<u64> {
-    core.threads.get(&id)?.fp.area().map(|a| a.address())
+/// then calls [`refresh`]) and the save instruction for it, or None: its
+/// switch-in sets CR0.TS.
+fn fp_area_of(core: &Core, id: ThreadId) -> Option<(u64, SaveInstruction)> {
+    let area = core.threads.get(&id)?.fp.area()?;
+    Some((
+        area.address(),
+        crate::fp::save_instruction_for(area.restored()),
+    ))
 }
 
-/// True if the ring can save and restore FP state in its switch code:
-/// the `_fp` templates use `xsave64`/`xrstor64` (without XSAVE, FXSAVE
-/// only, the generic scheduler runs: `sk_core::init`).
-pub(crate) fn fp_supported() -> bool {
-    sk_machine::fpu::config().save_instruction != sk_machine::fpu::SaveInstruction::Fxsave
+/// Test builds ([`crate::fp::Injection::NoTs`]): an area in the initial
+/// state, made once and never saved into, that the switch-in of a thread
+/// without an area loads instead of setting CR0.TS.
+fn scratch_area() -> Option<u64> {
+    static SCRATCH: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+    let at = SCRATCH.load(core::sync::atomic::Ordering::Relaxed);
+    if at != 0 {
+        return Some(at);
+    }
+    let area =
+        alloc::boxed::Box::leak(alloc::boxed::Box::new(sk_machine::fpu::FpArea::new().ok()?));
+    SCRATCH.store(area.address(), core::sync::atomic::Ordering::Relaxed);
+    Some(area.address())
 }
 
 fn facts_for(core: &Core, id: ThreadId) -> Option<Facts> {
@@ -186,18 +205,31 @@ fn imm(v: u64) -> Imm64 {
 fn build(core: &Core, id: ThreadId, unlinked: u64) -> Result<SwitchCode, SysError> {
     let f = facts_for(core, id).ok_or(SysError::BadHandle)?;
     let nomem = |_| SysError::NoMemory;
+    let injected = crate::fp::injected();
     // The switch-out first (the switch-in names it); until the policy
     // links it, its jump goes to `unlinked` (`ud2`).
     let next = Rel32Target(unlinked);
-    // Test builds may skip the save (fp::inject_no_save): the plain
+    // Test builds may skip the save (fp::Injection::NoSave): the plain
     // switch-out, so the FP register test must fail.
-    let save_area = f.fp_area.filter(|_| !crate::fp::no_save_injected());
-    let (out, out_values) = match save_area {
+    let save = f
+        .fp_area
+        .filter(|_| injected != crate::fp::Injection::NoSave);
+    let (out, out_values) = match save {
         None => installed(&SwitchOutHoles {
             rsp_slot: imm(f.rsp_slot),
             next,
         }),
-        Some(area) => installed(&SwitchOutFpHoles {
+        Some((area, SaveInstruction::Xsave)) => installed(&SwitchOutFpHoles {
+            fp_area: imm(area),
+            rsp_slot: imm(f.rsp_slot),
+            next,
+        }),
+        Some((area, SaveInstruction::Xsaveopt)) => installed(&SwitchOutFpXsaveoptHoles {
+            fp_area: imm(area),
+            rsp_slot: imm(f.rsp_slot),
+            next,
+        }),
+        Some((area, SaveInstruction::Fxsave)) => installed(&SwitchOutFpFxsaveHoles {
             fp_area: imm(area),
             rsp_slot: imm(f.rsp_slot),
             next,
@@ -207,8 +239,17 @@ fn build(core: &Core, id: ThreadId, unlinked: u64) -> Result<SwitchCode, SysErro
     let own_out = imm(out.block.address());
     let quantum = Imm32(i32::try_from(f.quantum_ticks).unwrap_or(i32::MAX));
     let slot_mode = config().enabled && config().entry == EntryMode::PerCpuSlot;
-    let (inn, in_values) = match (slot_mode, f.fp_area) {
-        (false, None) => installed(&SwitchInLstarHoles {
+    // The restore: the area's (any save instruction of the boot's family
+    // is restored by its XRSTOR/FXRSTOR); the NoTs injection gives a
+    // thread without an area the scratch one (TS cleared, no trap).
+    let restore_area = match f.fp_area {
+        Some((area, _)) => Some(area),
+        None if injected == crate::fp::Injection::NoTs => scratch_area(),
+        None => None,
+    };
+    let fxrstor = sk_machine::fpu::config().save_instruction == SaveInstruction::Fxsave;
+    let (inn, in_values) = match (slot_mode, restore_area, fxrstor) {
+        (false, None, _) => installed(&SwitchInLstarHoles {
             thread_id: imm(id),
             quantum_ticks: quantum,
             cr3: imm(f.cr3),
@@ -217,7 +258,7 @@ fn build(core: &Core, id: ThreadId, unlinked: u64) -> Result<SwitchCode, SysErro
             rsp_slot: imm(f.rsp_slot),
             switch_out: own_out,
         }),
-        (true, None) => installed(&SwitchInSlotHoles {
+        (true, None, _) => installed(&SwitchInSlotHoles {
             thread_id: imm(id),
             quantum_ticks: quantum,
             cr3: imm(f.cr3),
@@ -226,7 +267,7 @@ fn build(core: &Core, id: ThreadId, unlinked: u64) -> Result<SwitchCode, SysErro
             rsp_slot: imm(f.rsp_slot),
             switch_out: own_out,
         }),
-        (false, Some(area)) => installed(&SwitchInLstarFpHoles {
+        (false, Some(area), false) => installed(&SwitchInLstarFpHoles {
             thread_id: imm(id),
             quantum_ticks: quantum,
             cr3: imm(f.cr3),
@@ -236,7 +277,27 @@ fn build(core: &Core, id: ThreadId, unlinked: u64) -> Result<SwitchCode, SysErro
             rsp_slot: imm(f.rsp_slot),
             switch_out: own_out,
         }),
-        (true, Some(area)) => installed(&SwitchInSlotFpHoles {
+        (true, Some(area), false) => installed(&SwitchInSlotFpHoles {
+            thread_id: imm(id),
+            quantum_ticks: quantum,
+            cr3: imm(f.cr3),
+            kernel_stack_top: imm(f.kernel_stack_top),
+            entry_stub: imm(f.entry),
+            fp_area: imm(area),
+            rsp_slot: imm(f.rsp_slot),
+            switch_out: own_out,
+        }),
+        (false, Some(area), true) => installed(&SwitchInLstarFpFxrstorHoles {
+            thread_id: imm(id),
+            quantum_ticks: quantum,
+            cr3: imm(f.cr3),
+            kernel_stack_top: imm(f.kernel_stack_top),
+            entry_stub: imm(f.entry),
+            fp_area: imm(area),
+            rsp_slot: imm(f.rsp_slot),
+            switch_out: own_out,
+        }),
+        (true, Some(area), true) => installed(&SwitchInSlotFpFxrstorHoles {
             thread_id: imm(id),
             quantum_ticks: quantum,
             cr3: imm(f.cr3),
@@ -407,9 +468,11 @@ pub(crate) fn refresh(core: &mut Core, id: ThreadId) {
     let Some(old) = ring.code.get(&id) else {
         return;
     };
-    if facts_for(core, id) == Some(old.facts) {
+    let facts = facts_for(core, id);
+    if facts == Some(old.facts) {
         return;
     }
+    let gains_fp = old.facts.fp_area.is_none() && facts.is_some_and(|f| f.fp_area.is_some());
     let unlinked = ring.shared.unlinked.block.address();
     let Ok(new) = build(core, id, unlinked) else {
         log::error!("ring: no memory to rebuild thread {id}'s switch code; it keeps the old");
@@ -420,6 +483,9 @@ pub(crate) fn refresh(core: &mut Core, id: ThreadId) {
     };
     let new_out = new.out.block.address();
     let old = ring.code.insert(id, new);
+    if gains_fp {
+        crate::fp::count_resynthesis();
+    }
     if let Some(next) = ring.policy.jump_of(id) {
         apply(ring, Patches::one(id, next));
     }

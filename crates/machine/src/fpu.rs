@@ -109,13 +109,46 @@ fn read_cr0() -> u64 {
     x86_64::registers::control::Cr0::read_raw()
 }
 
-/// Enables x87, SSE and, where the CPU has them, XSAVE with the AVX (and
-/// AVX-512) components; leaves CR0.TS set (nobody owns the FPU yet).
-/// Boot CPU, once, interrupts off (from `init_cpu`).
-pub(crate) fn init() -> FpConfig {
+/// What the CPU offers for saving FP state (CPUID; no state changes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SaveSupport {
+    /// CPUID.1:ECX[26]: XSAVE/XRSTOR and XCR0.
+    pub xsave: bool,
+    /// CPUID.(EAX=0Dh,ECX=1):EAX[0]: XSAVEOPT (false without XSAVE).
+    pub xsaveopt: bool,
+}
+
+/// Reads [`SaveSupport`] from CPUID: the facts the portable policy
+/// (`sk_scpu::fp::choose_save`) decides the save instruction from.
+pub fn save_support() -> SaveSupport {
+    let xsave = crate::cpu::cpuid(1, 0).ecx & (1 << 26) != 0;
+    let xsaveopt = xsave && crate::cpu::cpuid(0xd, 1).eax & 1 != 0;
+    SaveSupport { xsave, xsaveopt }
+}
+
+/// Enables x87, SSE and, for a `save` of the XSAVE family, XSAVE with the
+/// AVX (and AVX-512) components; leaves CR0.TS set (nobody owns the FPU
+/// yet). `save` is the policy's choice (`sk_scpu::fp::choose_save` over
+/// [`save_support`]); [`SaveInstruction::Fxsave`] on a CPU with XSAVE
+/// leaves CR4.OSXSAVE off, so the machine looks like one without XSAVE
+/// (AVX raises `#UD`). Boot CPU, once, interrupts off (from `init_cpu`).
+///
+/// # Panics
+/// If `save` names an instruction CPUID does not report (a policy bug:
+/// executing it would raise `#UD` in ring 0).
+pub(crate) fn init(save: SaveInstruction) -> FpConfig {
     *CONFIG.call_once(|| {
+        let support = save_support();
+        assert!(
+            match save {
+                SaveInstruction::Xsaveopt => support.xsaveopt,
+                SaveInstruction::Xsave => support.xsave,
+                SaveInstruction::Fxsave => true,
+            },
+            "fpu: {save:?} asked for, CPUID reports {support:?}"
+        );
         let l1 = crate::cpu::cpuid(1, 0);
-        let has_xsave = l1.ecx & (1 << 26) != 0;
+        let has_xsave = save != SaveInstruction::Fxsave;
         let has_avx = l1.ecx & (1 << 28) != 0;
         // SAFETY: MP set, EM clear, NE set and TS set change only how FP
         // instructions behave (the kernel executes none: it is soft-float;
@@ -158,16 +191,11 @@ pub(crate) fn init() -> FpConfig {
             }
             // EBX of leaf 0xD now gives the size for the XCR0 just set.
             let area_bytes = (crate::cpu::cpuid(0xd, 0).ebx as usize).max(LEGACY_BYTES + 64);
-            let xsaveopt = crate::cpu::cpuid(0xd, 1).eax & 1 != 0;
             FpConfig {
                 xcr0,
                 xcr0_supported: supported,
                 area_bytes,
-                save_instruction: if xsaveopt {
-                    SaveInstruction::Xsaveopt
-                } else {
-                    SaveInstruction::Xsave
-                },
+                save_instruction: save,
                 mxcsr_mask: 0,
             }
         } else {
@@ -282,6 +310,12 @@ impl FpArea {
         self.base.as_ptr() as u64
     }
 
+    /// True once it was restored (`xrstor64`/`fxrstor64`) since it was
+    /// made: the precondition of `xsaveopt64` (`sk_scpu::fp::save_for`).
+    pub fn restored(&self) -> bool {
+        self.loaded
+    }
+
     /// Its size in bytes.
     pub fn bytes(&self) -> usize {
         self.layout.size()
@@ -349,30 +383,40 @@ pub fn counts() -> (u64, u64) {
     )
 }
 
-/// Saves the FP registers into `area` with [`FpConfig::save_instruction`]
-/// (plain `xsave64` for an area not restored yet, see [`FpArea`]). TS is
-/// left as it was. The caller's policy guarantees the registers hold the
-/// state of `area`'s owner.
-pub fn save(area: &mut FpArea) {
+/// Saves the FP registers into `area` with `instruction` (the policy's,
+/// `sk_scpu::fp::save_for`: `xsaveopt64` only into an area restored since
+/// it was made). TS is left as it was. The caller's policy guarantees the
+/// registers hold the state of `area`'s owner.
+///
+/// # Panics
+/// If `instruction` is not of the boot's family ([`FpConfig::save_instruction`]:
+/// XSAVE or FXSAVE), which would leave an image its restore cannot read.
+pub fn save(area: &mut FpArea, instruction: SaveInstruction) {
     let c = config();
+    assert_eq!(
+        instruction == SaveInstruction::Fxsave,
+        c.save_instruction == SaveInstruction::Fxsave,
+        "fpu: {instruction:?} on a {:?} boot",
+        c.save_instruction
+    );
     let (low, high) = (c.xcr0 as u32, (c.xcr0 >> 32) as u32);
     let p = area.base.as_ptr();
     // For all three: `p` is a 64-byte aligned area of `area_bytes`
     // (CPUID's size for this XCR0; 512 for FXSAVE) that we own; the
-    // instruction writes only inside it; TS is clear inside the closure.
-    with_fpu_enabled(|| match (c.save_instruction, area.loaded) {
-        // SAFETY: as above; `loaded`: the area was restored since it was
-        // made and only the CPU wrote it since, as XSAVEOPT's modified
-        // optimisation requires.
-        (SaveInstruction::Xsaveopt, true) => unsafe {
+    // instruction writes only inside it; TS is clear inside the closure;
+    // the instruction is of the family CR4 enables (checked above).
+    with_fpu_enabled(|| match instruction {
+        // SAFETY: as above. (Whether `xsaveopt64` may skip a component
+        // is correctness, not memory safety: the policy's `save_for`.)
+        SaveInstruction::Xsaveopt => unsafe {
             core::arch::asm!("xsaveopt64 [{}]", in(reg) p, in("eax") low, in("edx") high, options(nostack, preserves_flags));
         },
         // SAFETY: as above.
-        (SaveInstruction::Xsaveopt | SaveInstruction::Xsave, _) => unsafe {
+        SaveInstruction::Xsave => unsafe {
             core::arch::asm!("xsave64 [{}]", in(reg) p, in("eax") low, in("edx") high, options(nostack, preserves_flags));
         },
         // SAFETY: as above.
-        (SaveInstruction::Fxsave, _) => unsafe {
+        SaveInstruction::Fxsave => unsafe {
             core::arch::asm!("fxsave64 [{}]", in(reg) p, options(nostack, preserves_flags));
         },
     });

@@ -57,10 +57,11 @@ pub mod usermode;
 
 /// Sets up this CPU's tables: per-CPU data (GS), GDT with TSS and IST
 /// stacks, the IDT, `syscall` MSRs, protections and the FP unit (x87,
-/// SSE, XSAVE/XCR0; CR0.TS set, see [`fpu`]). Interrupts stay off. Runs once: a
-/// later call changes nothing (it would reset LSTAR and the per-CPU block
-/// under running threads).
-pub fn init_cpu() -> Result<(), paging::MapError> {
+/// SSE, XSAVE/XCR0; CR0.TS set, see [`fpu`]; `fp_save` is the save
+/// instruction the FP policy chose from [`fpu::save_support`]). Interrupts
+/// stay off. Runs once: a later call changes nothing (it would reset LSTAR
+/// and the per-CPU block under running threads).
+pub fn init_cpu(fp_save: fpu::SaveInstruction) -> Result<(), paging::MapError> {
     static STARTED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
     if STARTED.swap(true, core::sync::atomic::Ordering::AcqRel) {
         return Ok(());
@@ -71,7 +72,7 @@ pub fn init_cpu() -> Result<(), paging::MapError> {
     syscall::init();
     let (smep, smap, umip) = usercopy::enable_protections();
     log::info!("protections: smep={smep} smap={smap} umip={umip} nx=true");
-    let fp = fpu::init();
+    let fp = fpu::init(fp_save);
     log::info!(
         "fpu: xcr0 {:#x} (supported {:#x}), {:?}, save area {} bytes, mxcsr mask {:#x}; lazy (CR0.TS set)",
         fp.xcr0,

@@ -48,6 +48,11 @@ pub struct PerCpu {
     /// Address of this CPU's TSS.RSP0 field (offset 96), where the
     /// switch-in stores the thread's kernel stack top.
     pub tss_rsp0_field: u64,
+    /// FP saves the synthesized switch-outs made (offset 104): each `_fp`
+    /// switch-out increments it after its save.
+    pub fp_saves: u64,
+    /// FP restores the synthesized switch-ins made (offset 112).
+    pub fp_restores: u64,
 }
 
 /// Offset of [`PerCpu::syscall_stack_top`] for assembly.
@@ -72,6 +77,10 @@ pub const SWITCH_OUT_OFFSET: usize = 80;
 pub const SWITCH_COUNT_OFFSET: usize = 88;
 /// Offset of [`PerCpu::tss_rsp0_field`] for generated code.
 pub const TSS_RSP0_FIELD_OFFSET: usize = 96;
+/// Offset of [`PerCpu::fp_saves`] for generated code.
+pub const FP_SAVES_OFFSET: usize = 104;
+/// Offset of [`PerCpu::fp_restores`] for generated code.
+pub const FP_RESTORES_OFFSET: usize = 112;
 
 const _: () = {
     assert!(core::mem::offset_of!(PerCpu, syscall_stack_top) == SYSCALL_STACK_TOP_OFFSET);
@@ -85,6 +94,8 @@ const _: () = {
     assert!(core::mem::offset_of!(PerCpu, switch_out) == SWITCH_OUT_OFFSET);
     assert!(core::mem::offset_of!(PerCpu, switch_count) == SWITCH_COUNT_OFFSET);
     assert!(core::mem::offset_of!(PerCpu, tss_rsp0_field) == TSS_RSP0_FIELD_OFFSET);
+    assert!(core::mem::offset_of!(PerCpu, fp_saves) == FP_SAVES_OFFSET);
+    assert!(core::mem::offset_of!(PerCpu, fp_restores) == FP_RESTORES_OFFSET);
 };
 
 /// The boot CPU's block. Trap entries compare `IA32_GS_BASE` with its
@@ -103,6 +114,8 @@ pub(crate) static mut BSP: PerCpu = PerCpu {
     switch_out: 0,
     switch_count: 0,
     tss_rsp0_field: 0,
+    fp_saves: 0,
+    fp_restores: 0,
 };
 static READY: AtomicBool = AtomicBool::new(false);
 
@@ -269,6 +282,15 @@ pub fn current_thread() -> u64 {
 /// switch-ins store it themselves).
 pub fn set_current_thread(id: u64) {
     write_slot::<CURRENT_THREAD_OFFSET>(id);
+}
+
+/// `(saves, restores)` of FP state the synthesized switch code made on
+/// this CPU since boot.
+pub fn fp_switch_counts() -> (u64, u64) {
+    (
+        read_slot::<FP_SAVES_OFFSET>(),
+        read_slot::<FP_RESTORES_OFFSET>(),
+    )
 }
 
 /// Ticks left in the running thread's quantum.

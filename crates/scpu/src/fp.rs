@@ -157,6 +157,72 @@ pub fn first_use<U: FpUnit>(
     Ok(FirstUse::Allocated)
 }
 
+/// What the CPU offers for saving FP state (CPUID as the kernel read it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SaveSupport {
+    /// CPUID.1:ECX[26]: XSAVE/XRSTOR and XCR0.
+    pub xsave: bool,
+    /// CPUID.(EAX=0Dh,ECX=1):EAX[0]: XSAVEOPT.
+    pub xsaveopt: bool,
+}
+
+/// How a thread's FP state is saved (the restore follows: `xrstor64`
+/// for the XSAVE family, `fxrstor64` for FXSAVE).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SaveKind {
+    /// `xsaveopt64`: skips components in their initial state, and ones
+    /// unmodified since the last `xrstor64` from the same address.
+    Xsaveopt,
+    /// `xsave64`: every enabled component not in its initial state.
+    Xsave,
+    /// `fxsave64`: x87 and SSE only (no XSAVE, or `fp.fxsave`).
+    Fxsave,
+}
+
+impl SaveKind {
+    /// True for the XSAVE family (restored with `xrstor64`, with XCR0's
+    /// components; CR4.OSXSAVE on).
+    pub fn is_xsave(self) -> bool {
+        !matches!(self, Self::Fxsave)
+    }
+}
+
+/// The kernel's save instruction for this boot (decided once, at boot):
+/// the best the CPU has, `xsaveopt64` > `xsave64` > `fxsave64`; FXSAVE
+/// when `force_fxsave` (the `fp.fxsave` boot option, which tests the
+/// fallback on a CPU that has XSAVE). Both schedulers (the generic one's
+/// Rust save, the ring's synthesized switch code) follow it.
+pub fn choose_save(support: SaveSupport, force_fxsave: bool) -> SaveKind {
+    match support {
+        _ if force_fxsave => SaveKind::Fxsave,
+        SaveSupport { xsave: false, .. } => SaveKind::Fxsave,
+        SaveSupport {
+            xsave: true,
+            xsaveopt: true,
+        } => SaveKind::Xsaveopt,
+        SaveSupport {
+            xsave: true,
+            xsaveopt: false,
+        } => SaveKind::Xsave,
+    }
+}
+
+/// The instruction one save into an area uses: the boot's `chosen` one,
+/// except that `xsaveopt64` needs an area that was *restored* (`xrstor64`)
+/// since it was made: its modified optimisation skips components the CPU
+/// believes the area still holds from the last `xrstor64` at that address
+/// (SDM vol. 1 §13.6, §13.9). A fresh area (written by software, never
+/// restored) gets a plain `xsave64`. The kernel restores an area before
+/// the first save in practice (`first_use` restores it at allocation);
+/// this rule makes the precondition explicit rather than assumed, and is
+/// what both the generic save and the ring's template choice call.
+pub fn save_for(chosen: SaveKind, area_restored: bool) -> SaveKind {
+    match chosen {
+        SaveKind::Xsaveopt if !area_restored => SaveKind::Xsave,
+        other => other,
+    }
+}
+
 /// MXCSR exception flags (bits 0-5) and masks (bits 7-12), by name.
 const SIMD_EXCEPTIONS: [&str; 6] = [
     "invalid operation",

@@ -26,4 +26,4 @@ pub use instantiate::{instantiate, instantiate_values, Smap, SMAP_NOP};
 pub use invariant::{DeviceKind, Invariant, InvariantKind, Invariants, MAX_INVARIANTS};
 pub use registers::Reg;
 pub use template::{FaultPoint, Template};
-pub use verify::{verify_instance, VerifyError};
+pub use verify::{verify_bytes, verify_instance, VerifyError};

@@ -90,13 +90,24 @@ impl fmt::Display for VerifyError {
 
 impl core::error::Error for VerifyError {}
 
-/// Checks that `bytes` (the instance's code) is its template with only the
-/// hole operands changed, each holding the value `instance` records.
+/// The byte-level half of [`verify_instance`], without decoding: `bytes`
+/// has the template's length, every byte outside the hole sites (and, with
+/// SMAP patched out, the `stac`/`clac` sites, which must hold the NOP)
+/// equals the template's, and every hole site encodes the value `instance`
+/// records (`Rel32` relative to the instance's address).
+///
+/// Enough, after one instance of the same template passed
+/// [`verify_instance`] at any address: an x86 instruction's length, opcode
+/// and operand shape depend only on its non-constant bytes (immediates,
+/// displacements and branch offsets of a fixed width never change the
+/// decoding), and those are the bytes this compares. The kernel's debug
+/// builds decode each template's first instance and check the later ones
+/// with this (the decode is most of a switch-code resynthesis).
 ///
 /// # Errors
 ///
 /// The first difference found, as a [`VerifyError`].
-pub fn verify_instance(instance: &Instance, bytes: &[u8]) -> Result<(), VerifyError> {
+pub fn verify_bytes(instance: &Instance, bytes: &[u8]) -> Result<(), VerifyError> {
     let template = instance.template();
     if bytes.len() != template.bytes.len() {
         return Err(VerifyError::SizeMismatch {
@@ -135,6 +146,59 @@ pub fn verify_instance(instance: &Instance, bytes: &[u8]) -> Result<(), VerifyEr
         return Err(VerifyError::ByteMismatch { offset });
     }
 
+    if is_smap_patched {
+        for &site in template.smap_sites {
+            let site = site as usize;
+            if bytes.get(site..site + SMAP_NOP.len()) != Some(&SMAP_NOP[..]) {
+                return Err(VerifyError::SmapSiteMismatch { offset: site });
+            }
+        }
+    }
+    let address = instance.address();
+    for (name, kind, site, value) in hole_sites(instance) {
+        let width = kind.width();
+        let mut encoded = [0u8; 8];
+        let Some(stored) = bytes.get(site..site + width) else {
+            return Err(VerifyError::HoleMisplaced {
+                hole: name,
+                offset: site,
+            });
+        };
+        encoded[..width].copy_from_slice(stored);
+        let raw = u64::from_le_bytes(encoded);
+        let matches = match value {
+            HoleValue::Imm64(v) => raw == v,
+            HoleValue::Imm32(v) | HoleValue::Disp32(v) => raw == u64::from(v as u32),
+            HoleValue::Rel32(target) => {
+                let rel = i64::from(i32::from_le_bytes([
+                    encoded[0], encoded[1], encoded[2], encoded[3],
+                ]));
+                address
+                    .wrapping_add(site as u64 + 4)
+                    .wrapping_add(rel as u64)
+                    == target
+            }
+        };
+        if !matches {
+            return Err(VerifyError::HoleValueMismatch {
+                hole: name,
+                offset: site,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Checks that `bytes` (the instance's code) is its template with only the
+/// hole operands changed, each holding the value `instance` records.
+///
+/// # Errors
+///
+/// The first difference found, as a [`VerifyError`].
+pub fn verify_instance(instance: &Instance, bytes: &[u8]) -> Result<(), VerifyError> {
+    verify_bytes(instance, bytes)?;
+    let template = instance.template();
+    let is_smap_patched = instance.smap() == Smap::Disabled;
     let address = instance.address();
     let mut expected = Decoder::with_ip(64, template.bytes, address, DecoderOptions::NONE);
     let mut actual = Decoder::with_ip(64, bytes, address, DecoderOptions::NONE);

@@ -23,7 +23,7 @@ use super::builder::{Kind, TemplateAsm, TemplateSource};
 use iced_x86::code_asm::{
     cr0, cr3, eax, ecx, edx, qword_ptr, r12, r13, r14, r15, rax, rbp, rbx, rcx, rdx, rsp,
 };
-use iced_x86::{Code, IcedError};
+use iced_x86::{Code, IcedError, Instruction, Register};
 
 /// Per-CPU block offsets the switch-in writes (`sk_machine::percpu`;
 /// sk-core asserts they agree).
@@ -44,6 +44,10 @@ pub const PERCPU_SWITCH_OUT: i32 = 80;
 pub const PERCPU_SWITCH_COUNT: i32 = 88;
 /// The per-CPU address of this CPU's TSS.RSP0 field.
 pub const PERCPU_TSS_RSP0_FIELD: i32 = 96;
+/// The per-CPU count of FP saves made by `_fp` switch-outs.
+pub const PERCPU_FP_SAVES: i32 = 104;
+/// The per-CPU count of FP restores made by `_fp` switch-ins.
+pub const PERCPU_FP_RESTORES: i32 = 112;
 /// `IA32_LSTAR`.
 const MSR_LSTAR: u32 = 0xC000_0082;
 /// CR0.TS: the next FP/SSE/AVX instruction raises `#NM`.
@@ -58,13 +62,32 @@ fn save_callee_saved(a: &mut TemplateAsm) -> Result<(), IcedError> {
     a.push(r15)
 }
 
-fn switch_out(fp: bool) -> Result<TemplateSource, IcedError> {
+/// How an FP thread's switch-out saves its state (the kernel's
+/// `sk_scpu::fp::save_for` picks the variant).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Save {
+    /// `xsave64` (`switch_out_fp`).
+    Xsave,
+    /// `xsaveopt64` (`switch_out_fp_xsaveopt`).
+    Xsaveopt,
+    /// `fxsave64` (`switch_out_fp_fxsave`).
+    Fxsave,
+}
+
+fn switch_out(save: Option<Save>) -> Result<TemplateSource, IcedError> {
     let mut a = TemplateAsm::new()?;
-    let fp_area = fp.then(|| {
-        a.hole(
-            "fp_area",
-            Kind::Imm64,
-            "The thread's XSAVE area (64-byte aligned, large enough for XCR0's features).",
+    let fp_area = save.map(|s| {
+        (
+            s,
+            a.hole(
+                "fp_area",
+                Kind::Imm64,
+                if s == Save::Fxsave {
+                    "The thread's FXSAVE area (16-byte aligned, 512 bytes)."
+                } else {
+                    "The thread's XSAVE area (64-byte aligned, large enough for XCR0's features)."
+                },
+            ),
         )
     });
     let rsp_slot = a.hole(
@@ -78,26 +101,61 @@ fn switch_out(fp: bool) -> Result<TemplateSource, IcedError> {
         "The next thread's switch-in: the ring's link, patched on insert/remove/block/wake.",
     );
     save_callee_saved(&mut a)?;
-    if let Some(area) = fp_area {
+    if let Some((kind, area)) = fp_area {
         a.mov_imm64(rcx, area)?;
-        a.mov(eax, -1i32 as u32)?;
-        a.mov(edx, -1i32 as u32)?;
-        a.xsave64(qword_ptr(rcx))?;
+        match kind {
+            Save::Xsave | Save::Xsaveopt => {
+                // EDX:EAX = all ones (every XCR0 feature); the short
+                // encodings keep the jump's rel32 4-byte aligned below 64.
+                a.add_instruction(Instruction::with2(
+                    Code::Or_rm32_imm8,
+                    Register::EAX,
+                    -1i32,
+                )?)?;
+                a.mov(edx, eax)?;
+                if kind == Save::Xsave {
+                    a.xsave64(qword_ptr(rcx))?;
+                } else {
+                    a.xsaveopt64(qword_ptr(rcx))?;
+                }
+            }
+            Save::Fxsave => {
+                a.fxsave64(qword_ptr(rcx))?;
+                // Aligns the jump's rel32 (build.rs checks it).
+                a.nop()?;
+            }
+        }
+        a.inc(qword_ptr(PERCPU_FP_SAVES).gs())?;
     }
     a.mov_imm64(rax, rsp_slot)?;
     a.mov(qword_ptr(rax), rsp)?;
     a.branch_rel32(Code::Jmp_rel32_64, next)?;
-    let (name, doc, clobbers): (_, _, &[&str]) = if fp {
-        (
+    let (name, doc, clobbers): (_, _, &[&str]) = match save {
+        Some(Save::Xsave) => (
             "switch_out_fp",
             "Switch-out of a thread that uses FP/SSE/AVX: as `switch_out`, and first `xsave64` \
-             of every XCR0 feature (`edx:eax` = all ones) into `fp_area`. CR0.TS must be clear \
-             (the thread used the FPU since its switch-in).\n\n\
+             of every XCR0 feature (`edx:eax` = all ones) into `fp_area`, counted in the per-CPU \
+             FP save count. CR0.TS must be clear (the thread used the FPU since its switch-in).\n\n\
              Technique: Executable Data Structures (Synthesis §2.3): the ready queue is code.",
             &["Rax", "Rcx", "Rdx"],
-        )
-    } else {
-        (
+        ),
+        Some(Save::Xsaveopt) => (
+            "switch_out_fp_xsaveopt",
+            "As `switch_out_fp` with `xsaveopt64`: components in their initial state, or not \
+             modified since the last `xrstor64` from this same area (the thread's own switch-in \
+             or first use), are not written. Only for an area restored since it was made \
+             (`sk_scpu::fp::save_for`; docs/fp-state.md says why this is exact).\n\n\
+             Technique: Executable Data Structures (Synthesis §2.3): the ready queue is code.",
+            &["Rax", "Rcx", "Rdx"],
+        ),
+        Some(Save::Fxsave) => (
+            "switch_out_fp_fxsave",
+            "As `switch_out_fp` with `fxsave64` (x87 and SSE: a CPU without XSAVE, or the \
+             `fp.fxsave` boot option).\n\n\
+             Technique: Executable Data Structures (Synthesis §2.3): the ready queue is code.",
+            &["Rax", "Rcx"],
+        ),
+        None => (
             "switch_out",
             "Switch-out: pushes `rbp`, `rbx`, `r12`–`r15` (the frame `context::switch` leaves), \
              stores `rsp` in the thread's saved-RSP cell and ends in `jmp rel32` to the next \
@@ -108,7 +166,7 @@ fn switch_out(fp: bool) -> Result<TemplateSource, IcedError> {
              Technique: Executable Data Structures (Synthesis §2.3): the ready queue is code; \
              the scheduler only patches it.",
             &["Rax"],
-        )
+        ),
     };
     Ok(TemplateSource {
         name,
@@ -129,7 +187,16 @@ enum Entry {
     Slot,
 }
 
-fn switch_in(entry: Entry, fp: bool) -> Result<TemplateSource, IcedError> {
+/// How an FP thread's switch-in loads its state.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Restore {
+    /// `xrstor64` (`_fp`).
+    Xrstor,
+    /// `fxrstor64` (`_fp_fxrstor`).
+    Fxrstor,
+}
+
+fn switch_in(entry: Entry, restore: Option<Restore>) -> Result<TemplateSource, IcedError> {
     let mut a = TemplateAsm::new()?;
     let thread_id = a.hole("thread_id", Kind::Imm64, "The thread's id (kernel-wide).");
     let quantum = a.hole(
@@ -152,11 +219,18 @@ fn switch_in(entry: Entry, fp: bool) -> Result<TemplateSource, IcedError> {
         Kind::Imm64,
         "The thread's `syscall` entry: its synthesized stub, or the generic entry.",
     );
-    let fp_area = fp.then(|| {
-        a.hole(
-            "fp_area",
-            Kind::Imm64,
-            "The thread's XSAVE area (restored with `xrstor64`).",
+    let fp_area = restore.map(|r| {
+        (
+            r,
+            a.hole(
+                "fp_area",
+                Kind::Imm64,
+                if r == Restore::Xrstor {
+                    "The thread's XSAVE area (restored with `xrstor64`)."
+                } else {
+                    "The thread's FXSAVE area (restored with `fxrstor64`)."
+                },
+            ),
         )
     });
     let rsp_slot = a.hole(
@@ -204,12 +278,17 @@ fn switch_in(entry: Entry, fp: bool) -> Result<TemplateSource, IcedError> {
             a.mov(qword_ptr(PERCPU_ENTRY_STUB).gs(), rax)?;
         }
     }
-    if let Some(area) = fp_area {
+    if let Some((kind, area)) = fp_area {
         a.clts()?;
         a.mov_imm64(rcx, area)?;
-        a.mov(eax, -1i32 as u32)?;
-        a.mov(edx, -1i32 as u32)?;
-        a.xrstor64(qword_ptr(rcx))?;
+        if kind == Restore::Xrstor {
+            a.mov(eax, -1i32 as u32)?;
+            a.mov(edx, -1i32 as u32)?;
+            a.xrstor64(qword_ptr(rcx))?;
+        } else {
+            a.fxrstor64(qword_ptr(rcx))?;
+        }
+        a.inc(qword_ptr(PERCPU_FP_RESTORES).gs())?;
     } else {
         // A thread without an FP area runs with CR0.TS set (sk-scpu's
         // `fp::switch_in`): its first FP instruction traps (`#NM`) before
@@ -233,11 +312,13 @@ fn switch_in(entry: Entry, fp: bool) -> Result<TemplateSource, IcedError> {
     a.pop(rbx)?;
     a.pop(rbp)?;
     a.ret()?;
-    let name = match (entry, fp) {
-        (Entry::Lstar, false) => "switch_in_lstar",
-        (Entry::Slot, false) => "switch_in_slot",
-        (Entry::Lstar, true) => "switch_in_lstar_fp",
-        (Entry::Slot, true) => "switch_in_slot_fp",
+    let name = match (entry, restore) {
+        (Entry::Lstar, None) => "switch_in_lstar",
+        (Entry::Slot, None) => "switch_in_slot",
+        (Entry::Lstar, Some(Restore::Xrstor)) => "switch_in_lstar_fp",
+        (Entry::Slot, Some(Restore::Xrstor)) => "switch_in_slot_fp",
+        (Entry::Lstar, Some(Restore::Fxrstor)) => "switch_in_lstar_fp_fxrstor",
+        (Entry::Slot, Some(Restore::Fxrstor)) => "switch_in_slot_fp_fxrstor",
     };
     Ok(TemplateSource {
         name,
@@ -248,7 +329,8 @@ fn switch_in(entry: Entry, fp: bool) -> Result<TemplateSource, IcedError> {
               only if it differs; points TSS.RSP0 and the per-CPU `syscall` stack at its kernel \
               stack; points the CPU at its `syscall` entry (`_lstar`: `wrmsr IA32_LSTAR` unless \
               the per-CPU copy already holds it; `_slot`: the per-CPU entry slot); `_fp`: `clts` \
-              and `xrstor64` of its XSAVE area, otherwise CR0.TS is set (if clear) so that \
+              and `xrstor64` of its XSAVE area (`_fp_fxrstor`: `fxrstor64` of its FXSAVE area), \
+              counted in the per-CPU FP restore count; otherwise CR0.TS is set (if clear) so that \
               the thread's first FP instruction traps. Then `rsp` = its saved RSP, pops `r15`–`r12`, \
               `rbx`, `rbp` and `ret`s to where it called its switch-out (or to `context_start` \
               for a new thread). Entered by `jmp` from a switch-out (or the exit path), \
@@ -285,12 +367,16 @@ fn unlinked() -> Result<TemplateSource, IcedError> {
 pub fn sources() -> Result<Vec<TemplateSource>, IcedError> {
     Ok(vec![
         unlinked()?,
-        switch_out(false)?,
-        switch_out(true)?,
-        switch_in(Entry::Lstar, false)?,
-        switch_in(Entry::Slot, false)?,
-        switch_in(Entry::Lstar, true)?,
-        switch_in(Entry::Slot, true)?,
+        switch_out(None)?,
+        switch_out(Some(Save::Xsave))?,
+        switch_out(Some(Save::Xsaveopt))?,
+        switch_out(Some(Save::Fxsave))?,
+        switch_in(Entry::Lstar, None)?,
+        switch_in(Entry::Slot, None)?,
+        switch_in(Entry::Lstar, Some(Restore::Xrstor))?,
+        switch_in(Entry::Slot, Some(Restore::Xrstor))?,
+        switch_in(Entry::Lstar, Some(Restore::Fxrstor))?,
+        switch_in(Entry::Slot, Some(Restore::Fxrstor))?,
     ])
 }
 
@@ -299,8 +385,12 @@ pub const NAMES: &[&str] = &[
     "switch_unlinked",
     "switch_out",
     "switch_out_fp",
+    "switch_out_fp_xsaveopt",
+    "switch_out_fp_fxsave",
     "switch_in_lstar",
     "switch_in_slot",
     "switch_in_lstar_fp",
     "switch_in_slot_fp",
+    "switch_in_lstar_fp_fxrstor",
+    "switch_in_slot_fp_fxrstor",
 ];

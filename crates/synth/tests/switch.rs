@@ -12,7 +12,12 @@ const ADDRESS: u64 = 0xffff_ffff_8000_1040;
 
 #[test]
 fn switch_out_jumps_are_aligned_last_and_inside_one_cache_line() {
-    for template in [&templates::SWITCH_OUT, &templates::SWITCH_OUT_FP] {
+    for template in [
+        &templates::SWITCH_OUT,
+        &templates::SWITCH_OUT_FP,
+        &templates::SWITCH_OUT_FP_XSAVEOPT,
+        &templates::SWITCH_OUT_FP_FXSAVE,
+    ] {
         let rel = template.holes.iter().find(|h| h.name == "next").unwrap();
         let site = rel.sites[0] as usize;
         assert_eq!(site % 4, 0, "{}", template.name);
@@ -58,6 +63,8 @@ fn switch_ins_restore_the_context_switch_frame_and_return() {
         &templates::SWITCH_IN_SLOT,
         &templates::SWITCH_IN_LSTAR_FP,
         &templates::SWITCH_IN_SLOT_FP,
+        &templates::SWITCH_IN_LSTAR_FP_FXRSTOR,
+        &templates::SWITCH_IN_SLOT_FP_FXRSTOR,
     ] {
         let decoded: Vec<_> = Decoder::with_ip(64, template.bytes, 0, DecoderOptions::NONE)
             .into_iter()
@@ -89,7 +96,8 @@ fn switch_ins_restore_the_context_switch_frame_and_return() {
                 .count()
         };
         assert_eq!(cr_loads(Register::CR3), 1, "{}", template.name);
-        let is_fp = template.name.ends_with("_fp");
+        let is_fp = template.name.contains("_fp");
+        let fxrstor = template.name.ends_with("_fxrstor");
         // FP threads: `clts` before the restore; the others set CR0.TS
         // (one CR0 load, skipped when TS is set already).
         assert_eq!(
@@ -106,7 +114,20 @@ fn switch_ins_restore_the_context_switch_frame_and_return() {
         );
         assert_eq!(
             decoded.iter().any(|i| i.mnemonic() == Mnemonic::Xrstor64),
-            is_fp,
+            is_fp && !fxrstor,
+            "{}",
+            template.name
+        );
+        assert_eq!(
+            decoded.iter().any(|i| i.mnemonic() == Mnemonic::Fxrstor64),
+            fxrstor,
+            "{}",
+            template.name
+        );
+        // Each restore is counted once in the per-CPU FP restore count.
+        assert_eq!(
+            per_cpu_increments(&decoded, templates::PERCPU_FP_RESTORES),
+            usize::from(is_fp),
             "{}",
             template.name
         );
@@ -132,9 +153,62 @@ fn per_cpu_offsets_are_distinct_qwords() {
         templates::PERCPU_CURRENT_THREAD,
         templates::PERCPU_TICKS_LEFT,
         templates::PERCPU_LSTAR,
+        templates::PERCPU_FP_SAVES,
+        templates::PERCPU_FP_RESTORES,
     ];
     for (i, a) in offsets.iter().enumerate() {
         assert_eq!(a % 8, 0);
         assert!(offsets[i + 1..].iter().all(|b| b != a));
+    }
+}
+
+/// `inc qword ptr gs:[offset]` instructions in `decoded`.
+fn per_cpu_increments(decoded: &[iced_x86::Instruction], offset: usize) -> usize {
+    decoded
+        .iter()
+        .filter(|i| {
+            i.mnemonic() == Mnemonic::Inc
+                && i.segment_prefix() == Register::GS
+                && i.memory_displacement64() == offset as u64
+        })
+        .count()
+}
+
+#[test]
+fn fp_switch_outs_save_with_their_instruction_and_count_it() {
+    for (template, save) in [
+        (&templates::SWITCH_OUT, None),
+        (&templates::SWITCH_OUT_FP, Some(Mnemonic::Xsave64)),
+        (
+            &templates::SWITCH_OUT_FP_XSAVEOPT,
+            Some(Mnemonic::Xsaveopt64),
+        ),
+        (&templates::SWITCH_OUT_FP_FXSAVE, Some(Mnemonic::Fxsave64)),
+    ] {
+        let decoded: Vec<_> = Decoder::with_ip(64, template.bytes, 0, DecoderOptions::NONE)
+            .into_iter()
+            .collect();
+        let saves: Vec<Mnemonic> = decoded
+            .iter()
+            .map(|i| i.mnemonic())
+            .filter(|m| {
+                matches!(
+                    m,
+                    Mnemonic::Xsave64 | Mnemonic::Xsaveopt64 | Mnemonic::Fxsave64
+                )
+            })
+            .collect();
+        assert_eq!(
+            saves,
+            save.into_iter().collect::<Vec<_>>(),
+            "{}",
+            template.name
+        );
+        assert_eq!(
+            per_cpu_increments(&decoded, templates::PERCPU_FP_SAVES),
+            usize::from(save.is_some()),
+            "{}",
+            template.name
+        );
     }
 }

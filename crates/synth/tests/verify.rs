@@ -5,8 +5,8 @@
 use proptest::prelude::*;
 use sk_synth::templates::{self, ErrorStubHoles};
 use sk_synth::{
-    disassemble, instantiate, instantiate_values, verify_instance, HoleKind, HoleValue, HoleValues,
-    Imm32, Instance, Smap, Template, VerifyError,
+    disassemble, instantiate, instantiate_values, verify_bytes, verify_instance, HoleKind,
+    HoleValue, HoleValues, Imm32, Instance, Smap, Template, VerifyError,
 };
 
 /// Random values for `template`'s holes; rel32 targets within ±1 GiB of `address`.
@@ -68,6 +68,7 @@ proptest! {
     fn every_instance_is_its_template_with_only_holes_changed((template, address, smap, values) in case()) {
         let (instance, bytes) = build(template, address, smap, &values);
         prop_assert_eq!(verify_instance(&instance, &bytes), Ok(()));
+        prop_assert_eq!(verify_bytes(&instance, &bytes), Ok(()));
         let text = disassemble(&instance, &bytes);
         for hole in template.holes {
             let annotation = format!("hole {} = ", hole.name);
@@ -85,6 +86,9 @@ proptest! {
         let position = position.index(bytes.len());
         bytes[position] ^= flip;
         prop_assert!(verify_instance(&instance, &bytes).is_err(), "byte {} of {}", position, template.name);
+        // The byte-level check (what the kernel runs after a template's
+        // first instance decoded) catches every changed byte too.
+        prop_assert!(verify_bytes(&instance, &bytes).is_err(), "byte {} of {}", position, template.name);
     }
 }
 

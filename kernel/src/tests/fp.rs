@@ -11,7 +11,7 @@ use super::leaks::Baseline;
 use super::programs::run;
 use alloc::format;
 use alloc::string::String;
-use sk_core::fp::FpStats;
+use sk_core::fp::{FpStats, Injection};
 use sk_ktest::{ensure, ensure_eq, ktest};
 use sk_machine::fpu::{self, SaveInstruction};
 
@@ -54,8 +54,37 @@ fn delta(after: FpStats, before: FpStats) -> FpStats {
         no_memory: after.no_memory - before.no_memory,
         switch_saves: after.switch_saves - before.switch_saves,
         switch_restores: after.switch_restores - before.switch_restores,
+        resyntheses: after
+            .resyntheses
+            .zip(before.resyntheses)
+            .map(|(a, b)| a - b),
+        nm_ticks: after.nm_ticks - before.nm_ticks,
+        nm_ticks_max: after.nm_ticks_max,
+        first_use_ticks: after.first_use_ticks - before.first_use_ticks,
+        resynthesis_ticks: after.resynthesis_ticks - before.resynthesis_ticks,
         areas_live: after.areas_live,
     }
+}
+
+/// [`FpStats::resyntheses`] for the console: "n/a" on the generic
+/// scheduler, which has no switch code to rebuild (no allocation: the
+/// tests check the heap).
+struct ResynthesisCount(Option<u64>);
+
+impl core::fmt::Display for ResynthesisCount {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            Some(n) => write!(f, "{n}"),
+            None => f.write_str("n/a (generic scheduler)"),
+        }
+    }
+}
+
+/// True if this boot was asked for FXSAVE (`fp.fxsave`).
+fn fxsave_forced() -> bool {
+    crate::BOOT
+        .get()
+        .is_some_and(|(_, options)| options.fp_fxsave)
 }
 
 ktest!(
@@ -78,9 +107,15 @@ ktest!(
             osfxsr && osxmmexcpt,
             "CR4: OSFXSR {osfxsr} OSXMMEXCPT {osxmmexcpt}"
         );
-        ensure_eq!(osxsave, xsave);
+        let forced = fxsave_forced();
+        // The policy's choice (sk_scpu::fp::choose_save) is what runs.
+        ensure_eq!(
+            c.save_instruction,
+            sk_core::fp::choose_save_instruction(forced)
+        );
+        ensure_eq!(osxsave, xsave && !forced);
         ensure_eq!(c.xcr0 & 3, 3);
-        if xsave {
+        if xsave && !forced {
             ensure_eq!(fpu::xcr0_in_force(), c.xcr0);
             let leaf = core::arch::x86_64::__cpuid_count(0xd, 0);
             ensure_eq!(c.area_bytes, leaf.ebx as usize);
@@ -102,6 +137,8 @@ ktest!(
         } else {
             ensure_eq!(c.save_instruction, SaveInstruction::Fxsave);
             ensure_eq!(c.area_bytes, 512);
+            ensure_eq!(c.xcr0, 3);
+            ensure_eq!(fpu::xcr0_in_force(), 0);
         }
         // This kernel thread never used FP: TS is set while it runs.
         ensure!(fpu::ts_is_set(), "CR0.TS clear in a kernel thread");
@@ -124,14 +161,23 @@ ktest!(
         let ticks = sk_machine::cpu::rdtsc() - tsc;
         let switches = sk_core::switches() - switches;
         let d = delta(sk_core::fp::stats(), before);
+        let resyntheses = ResynthesisCount(d.resyntheses);
         sk_machine::println!(
-            "fp stress: {switches} switches in {ticks} TSC ticks; #NM {} (first uses {}, repeated {}), saves {}, restores {} at switches, {} areas live",
+            "fp stress: {switches} switches in {ticks} TSC ticks ({:?}); #NM {} (first uses {}, repeated {}), switch code resynthesized {resyntheses}, saves {}, restores {} at switches, {} areas live",
+            fpu::config().save_instruction,
             d.traps,
             d.first_uses,
             d.repeated,
             d.switch_saves,
             d.switch_restores,
             d.areas_live
+        );
+        sk_machine::println!(
+            "fp stress: #NM hook {} TSC ticks per first use (max {}): area {} + switch code {}",
+            d.nm_ticks / d.traps.max(1),
+            d.nm_ticks_max,
+            d.first_use_ticks / d.traps.max(1),
+            d.resynthesis_ticks / d.traps.max(1)
         );
         ensure_eq!(status, 0);
         ensure!(switches >= 100_000, "only {switches} switches");
@@ -140,6 +186,26 @@ ktest!(
         ensure_eq!(d.traps, 18);
         ensure_eq!(d.repeated, 0);
         ensure_eq!(d.areas_live, before.areas_live);
+        // The switch counters move on both schedulers (the ring's code
+        // counts in the per-CPU block): 12 of 18 workers use FP from the
+        // start, so most switches save and restore. Per thread the saves
+        // and restores alternate (its first use restores outside a switch,
+        // not counted), so they differ by at most one per worker.
+        ensure!(
+            d.switch_saves >= switches / 4 && d.switch_restores >= switches / 4,
+            "saves {} restores {} for {switches} switches",
+            d.switch_saves,
+            d.switch_restores
+        );
+        ensure!(
+            d.switch_saves.abs_diff(d.switch_restores) <= 18,
+            "saves {} restores {}",
+            d.switch_saves,
+            d.switch_restores
+        );
+        // The ring rebuilds a thread's switch code once, at its first use;
+        // the generic scheduler has no switch code to rebuild.
+        ensure_eq!(d.resyntheses, sk_core::scheduler_is_ring().then_some(18));
         baseline.check("fp stress")
     }
 );
@@ -147,9 +213,23 @@ ktest!(
 ktest!(
     fn fp_register_test_fails_when_a_switch_skips_the_save() {
         let _timer = FastTimer::new(STRESS_HZ);
-        sk_core::fp::inject_no_save(true);
+        sk_core::fp::inject(Injection::NoSave);
         let status = run("/bin/fpstress", stress_arg(3, 1, 40, (0, 0)));
-        sk_core::fp::inject_no_save(false);
+        sk_core::fp::inject(Injection::None);
+        ensure_eq!(status?, 1);
+        Ok(())
+    }
+);
+
+ktest!(
+    fn fp_register_test_fails_when_a_switch_leaves_ts_clear() {
+        let _timer = FastTimer::new(STRESS_HZ);
+        let before = sk_core::fp::stats();
+        sk_core::fp::inject(Injection::NoTs);
+        let status = run("/bin/fpstress", stress_arg(3, 1, 40, (0, 0)));
+        sk_core::fp::inject(Injection::None);
+        let d = delta(sk_core::fp::stats(), before);
+        sk_machine::println!("fp no-TS injection: #NM {}, status {status:?}", d.traps);
         ensure_eq!(status?, 1);
         Ok(())
     }
@@ -168,7 +248,13 @@ ktest!(
             (3, KILLED, Some(16)),
             (4, KILLED, Some(13)),
             (5, if avx512 { 0 } else { KILLED }, (!avx512).then_some(6)),
-            (6, KILLED, Some(13)),
+            // Without XSAVE (fp.fxsave leaves CR4.OSXSAVE off) the
+            // program has nothing to test and says so.
+            if fpu::config().xcr0_supported == 0 {
+                (6, 0, None)
+            } else {
+                (6, KILLED, Some(13))
+            },
             (7, KILLED, Some(13)),
         ];
         let mut failures = String::new();

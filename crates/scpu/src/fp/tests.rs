@@ -302,3 +302,25 @@ fn faults_are_worded_with_their_cause() {
     assert_eq!(state_load_mnemonic(&[0x0f, 0x05]), None);
     assert_eq!(vector_prefix(&[0xf3, 0x66]), None);
 }
+
+#[test]
+fn the_save_instruction_is_the_best_the_cpu_has_unless_fxsave_is_forced() {
+    let cpu = |xsave, xsaveopt| SaveSupport { xsave, xsaveopt };
+    assert_eq!(choose_save(cpu(true, true), false), SaveKind::Xsaveopt);
+    assert_eq!(choose_save(cpu(true, false), false), SaveKind::Xsave);
+    assert_eq!(choose_save(cpu(false, false), false), SaveKind::Fxsave);
+    for (xsave, xsaveopt) in [(true, true), (true, false), (false, false)] {
+        assert_eq!(choose_save(cpu(xsave, xsaveopt), true), SaveKind::Fxsave);
+    }
+    assert!(!SaveKind::Fxsave.is_xsave() && SaveKind::Xsaveopt.is_xsave());
+}
+
+#[test]
+fn xsaveopt_only_into_an_area_restored_since_it_was_made() {
+    assert_eq!(save_for(SaveKind::Xsaveopt, true), SaveKind::Xsaveopt);
+    assert_eq!(save_for(SaveKind::Xsaveopt, false), SaveKind::Xsave);
+    for restored in [false, true] {
+        assert_eq!(save_for(SaveKind::Xsave, restored), SaveKind::Xsave);
+        assert_eq!(save_for(SaveKind::Fxsave, restored), SaveKind::Fxsave);
+    }
+}
