@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo xtask run  [--accel kvm|tcg] [-- KERNEL ARGS]  boot the release kernel and run the default demo
-//! cargo xtask test [--accel kvm|tcg]                   check, host tests, in-kernel tests, scheduler tests again with synth=off, FP tests with fp.fxsave
+//! cargo xtask test [--accel kvm|tcg]                   check, host tests, in-kernel tests, then scheduler (synth=off), semaphore (sched=generic) and FP (fp.fxsave) tests again
 //! cargo xtask check                                    layering, rustfmt and clippy gates
 //! cargo xtask ktest [--inject] [--accel kvm|tcg]        in-kernel tests only
 //! cargo xtask gdb  [--accel kvm|tcg] [-- KERNEL ARGS]  boot halted with a gdb stub on :1234
@@ -165,21 +165,18 @@ fn test(args: &Args) -> Result<ExitCode, String> {
         failed.push("in-kernel tests".into());
     }
     lap("in-kernel tests");
-    // The default boot runs the executable ready queue; the scheduler
-    // tests run again on the generic scheduler (`synth=off`).
-    println!(
-        "xtask: in-kernel scheduler tests on the generic scheduler (ktest.filter={SCHEDULER_TESTS} synth=off)"
-    );
-    if generic_scheduler_tests(args)? != ExitCode::SUCCESS {
-        failed.push("in-kernel scheduler tests (synth=off)".into());
+    // The default boot runs the executable ready queue with XSAVE(OPT);
+    // some tests run again on the other paths.
+    for boot in EXTRA_BOOTS {
+        println!(
+            "xtask: in-kernel {} (ktest.filter={} {})",
+            boot.what, boot.filter, boot.option
+        );
+        if extra_boot(args, boot)? != ExitCode::SUCCESS {
+            failed.push(format!("in-kernel {} ({})", boot.what, boot.option));
+        }
+        lap(boot.lap);
     }
-    lap("scheduler tests, synth=off");
-    // The FXSAVE fallback (a CPU without XSAVE), forced on this one.
-    println!("xtask: in-kernel FP tests with FXSAVE (ktest.filter={FP_TESTS} fp.fxsave)");
-    if fxsave_fp_tests(args)? != ExitCode::SUCCESS {
-        failed.push("in-kernel FP tests (fp.fxsave)".into());
-    }
-    lap("FP tests, fp.fxsave");
     let times: Vec<String> = times
         .iter()
         .map(|(stage, t)| format!("{stage} {:.0} s", t.as_secs_f64()))
@@ -194,53 +191,62 @@ fn test(args: &Args) -> Result<ExitCode, String> {
     })
 }
 
-/// The in-kernel tests `cargo xtask test` runs on both schedulers: every
-/// test of `kernel/src/tests/scheduling.rs` and `fp.rs` (FP state is kept
-/// by the switch code on the ring, by `fp::on_switch` on the generic
-/// scheduler), and the ones whose name says "either_scheduler"
-/// (`ktest.filter` takes comma-separated parts).
-const SCHEDULER_TESTS: &str = "tests::scheduling::,tests::fp::,either_scheduler";
-
-/// The FP tests, run once more with `fp.fxsave` (on the default
-/// scheduler, the ring): the FXSAVE/FXRSTOR fallback and its switch
-/// templates, which a CPU with XSAVE never uses otherwise.
-const FP_TESTS: &str = "tests::fp::";
-
-/// The FP tests with `fp.fxsave`.
-fn fxsave_fp_tests(args: &Args) -> Result<ExitCode, String> {
-    let kernel = build::kernel(build::Profile::Dev, build::TEST_FEATURES)?;
-    let initrd = build::initrd()?;
-    let accel = accel::choose(args.accel, &kernel);
-    let mut extra = args.kernel_args.clone();
-    extra.push("fp.fxsave".into());
-    let summary = ktest::run_all(
-        &kernel,
-        &initrd,
-        accel,
-        false,
-        Some(FP_TESTS),
-        &extra.join(" "),
-    )?;
-    Ok(if summary.ok() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+/// A boot of the in-kernel tests on another path than the default.
+struct ExtraBoot {
+    /// What runs, for the log.
+    what: &'static str,
+    /// `ktest.filter` (comma-separated parts).
+    filter: &'static str,
+    /// The kernel option that picks the path.
+    option: &'static str,
+    /// The stage's name in the times line.
+    lap: &'static str,
 }
 
-/// The scheduler tests on the generic scheduler (`synth=off`).
-fn generic_scheduler_tests(args: &Args) -> Result<ExitCode, String> {
+/// The boots after the default one:
+/// - every test of `kernel/src/tests/scheduling.rs` and `fp.rs`, and the
+///   ones whose name says "either_scheduler", on the generic scheduler
+///   with synthesis off (FP state is kept by the switch code on the ring,
+///   by `fp::on_switch` on the generic scheduler);
+/// - the semaphore, yield and sleep tests on the generic scheduler with
+///   synthesis on (they check the synthesized P and V, so not `synth=off`);
+/// - the FP tests with `fp.fxsave` (on the ring): the FXSAVE/FXRSTOR
+///   fallback and its switch templates, which a CPU with XSAVE never uses
+///   otherwise.
+const EXTRA_BOOTS: &[ExtraBoot] = &[
+    ExtraBoot {
+        what: "scheduler tests on the generic scheduler",
+        filter: "tests::scheduling::,tests::fp::,either_scheduler",
+        option: "synth=off",
+        lap: "scheduler tests, synth=off",
+    },
+    ExtraBoot {
+        what: "semaphore tests on the generic scheduler",
+        filter: "tests::semaphores::",
+        option: "sched=generic",
+        lap: "semaphore tests, sched=generic",
+    },
+    ExtraBoot {
+        what: "FP tests with FXSAVE",
+        filter: "tests::fp::",
+        option: "fp.fxsave",
+        lap: "FP tests, fp.fxsave",
+    },
+];
+
+/// Runs `boot`'s tests with its option.
+fn extra_boot(args: &Args, boot: &ExtraBoot) -> Result<ExitCode, String> {
     let kernel = build::kernel(build::Profile::Dev, build::TEST_FEATURES)?;
     let initrd = build::initrd()?;
     let accel = accel::choose(args.accel, &kernel);
     let mut extra = args.kernel_args.clone();
-    extra.push("synth=off".into());
+    extra.push(boot.option.into());
     let summary = ktest::run_all(
         &kernel,
         &initrd,
         accel,
         false,
-        Some(SCHEDULER_TESTS),
+        Some(boot.filter),
         &extra.join(" "),
     )?;
     Ok(if summary.ok() {
