@@ -122,3 +122,15 @@ ktest!(
         Ok(())
     }
 );
+
+ktest!(
+    fn smach_priority_rebuilding_every_switch_code_keeps_interrupts_masked_briefly() {
+        let khz = sk_machine::tsc::frequency_hz() / 1000;
+        let id = sk_core::spawn_program(VANDAL, arg(5, khz)).map_err(|e| format!("spawn: {e}"))?;
+        let status = sk_core::wait_program(id).map_err(|e| format!("wait: {e}"));
+        sk_core::release_program(id);
+        ensure_eq!(status?, 0);
+        scheduler_sound()?;
+        kernel_carries_on()
+    }
+);

@@ -10,6 +10,7 @@
 //! | 1 | `semaphores` | P and V ignore any buffer and length (kernel, unmapped, `u64::MAX`) on both paths; 100,000 V then 100,000 P leave the count at 0; a blocked waiter killed, a suspended one granted a unit and then killed (the unit goes to the next waiter), a semaphore closed under waiters on both paths (`BadHandle`); then the program ends while SCPUs block in P: param 0 by `exit` from a sleeping SCPU, param 1 by its last running SCPU ending itself (the kernel test then kills the program, whose SCPUs all block) |
 //! | 2 | `churn` | 16 SCPUs (half keep a pattern in the XMM registers, checked all the time) while the main SCPU reconfigures them at random (quantum 0, 1, 100, `u32::MAX` µs; priority 0..8, 8 refused), suspends, resumes, kills and replaces them, and they yield, sleep and end themselves at random: every FP check holds, exit 0 |
 //! | 3 | `fpodd` | odd FP states across calls, yields, sleeps and timer switches: a pending unmasked x87 exception (the kernel must not raise it in ring 0, and it is still pending after), MXCSR with every exception unmasked and every flag set, dirty AVX upper halves; an SCPU that ends itself or is killed with a pending x87 exception, after which SCPUs with and without FP state run `fwait`: nobody gets `#MF`, exit 0 |
+//! | 5 | `priority` | (param: the TSC's kHz) 62 SCPUs asleep; 16 `reconfigure(Priority)` on our own SMACH alternating 0 and 7 (each rebuilds every SCPU's switch code under the kernel lock, interrupts masked): exit 0; prints the longest call in TSC ticks (`vandal: priority: longest ... ticks`), and fails if it is over 20 ms |
 //! | 4 | `firstfault` | an SCPU whose first FP instruction faults after its `#NM` (param 0: `fxrstor64` from an unmapped page, `#PF`; 1: `fxsave64` to a kernel address, `#PF`; 2: `movaps` from a misaligned address, `#GP`) while two FP SCPUs hold save areas: the program is killed (137) |
 //!
 //! Exit status: 0 = passed, 1 = a check failed (the line says which),
@@ -190,6 +191,7 @@ extern "C" fn orchestrate(arg: u64) -> ! {
         2 => churn(),
         3 => fpodd(),
         4 => first_fault(param),
+        5 => priority(param),
         _ => {
             println!("vandal: unknown mode {mode}");
             sk_user::exit(2)
@@ -813,6 +815,62 @@ fn fpodd() {
         }
         // SAFETY: `fwait` on main's own x87 state (no exception pending).
         unsafe { asm!("fwait", options(nomem, nostack)) };
+    }
+}
+
+// ---- 5: priority ----------------------------------------------------------
+
+static SMALL_STACKS: [Stack<1024>; 62] = [const { Stack::new() }; 62];
+
+extern "C" fn asleep(_arg: u64) -> ! {
+    loop {
+        // No handle of its own: it blocks in P on a semaphore nobody V's.
+        let _ = Sio::from_handle(Handle::new(SEM.load(Ordering::Acquire))).p();
+    }
+}
+
+/// `tsc_khz`: the TSC's frequency (the kernel test passes it).
+fn priority(tsc_khz: u64) {
+    let sem = match Sio::semaphore() {
+        Ok(s) => s,
+        Err(e) => return fail(format_args!("open: {e:?}")),
+    };
+    SEM.store(sem.handle().index(), Ordering::Release);
+    let mut made = 0;
+    for stack in &SMALL_STACKS {
+        let Some(stack) = stack.take() else {
+            break;
+        };
+        // The default quantum: its ticks scale with the priority, so every
+        // change of priority changes a fact the switch code bakes in.
+        match Scpu::create_with(asleep, stack, 0, 0, 0) {
+            Ok(_) => made += 1,
+            Err(e) => {
+                println!("vandal: priority: SCPU {made}: {e:?}");
+                break;
+            }
+        }
+    }
+    let me_smach = sk_user::Smach::from_handle(Handle::SELF);
+    let mut longest = 0;
+    for round in 0..16u32 {
+        let t0 = sk_user::rdtsc();
+        let r = me_smach.set_priority(if round % 2 == 0 { 0 } else { 7 });
+        let ticks = sk_user::rdtsc().wrapping_sub(t0);
+        if let Err(e) = r {
+            fail(format_args!("priority: {e:?}"));
+        }
+        longest = longest.max(ticks);
+    }
+    println!(
+        "vandal: priority: longest of 16 calls over {} SCPUs: {longest} ticks",
+        made + 2
+    );
+    // The bound `cpuhog` holds every long call to: 20 ms.
+    if longest > tsc_khz.saturating_mul(20) {
+        fail(format_args!(
+            "a priority change kept interrupts masked {longest} ticks (> 20 ms)"
+        ));
     }
 }
 
