@@ -499,3 +499,43 @@ pub fn smach_has_exited(id: u64) -> bool {
             .is_none_or(|s| s.state() == sk_abi::SmachState::Exited)
     })
 }
+
+/// Entries naming a thread that no longer exists, in the sleep queue and
+/// in every semaphore's queue of waiters (a killed sleeper or waiter must
+/// leave both). Also the sleep queue's length.
+pub fn stale_waiters() -> (usize, usize) {
+    crate::state::with(|core| {
+        let live_sleepers = core
+            .threads
+            .iter()
+            .filter(|(&id, _)| core.sleepers.contains(id))
+            .count();
+        let mut stale = core.sleepers.len().saturating_sub(live_sleepers);
+        for smach in core.smachs.values() {
+            for (_, object) in smach.handles.iter() {
+                if let Some(sem) = object.as_sio().and_then(|s| s.semaphore()) {
+                    stale += sem
+                        .waiters()
+                        .filter(|id| !core.threads.contains_key(id))
+                        .count();
+                }
+            }
+        }
+        (stale, core.sleepers.len())
+    })
+}
+
+/// The states of a kernel-owned program's threads (empty once it exited).
+pub fn program_thread_states(id: crate::ProgramId) -> alloc::vec::Vec<sk_abi::ScpuState> {
+    crate::state::with(|core| {
+        core.smachs
+            .get(&id.0)
+            .map(|s| {
+                s.threads
+                    .iter()
+                    .filter_map(|t| core.threads.get(t).map(|t| t.scpu.state()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    })
+}

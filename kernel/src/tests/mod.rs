@@ -19,6 +19,7 @@ mod registers;
 mod regressions;
 mod review;
 mod review2;
+mod review3;
 mod scheduling;
 mod semaphores;
 mod time;

@@ -37,6 +37,7 @@ mod check;
 mod counts;
 mod io;
 mod objects;
+mod sched;
 
 use sk_user::println;
 
@@ -50,6 +51,7 @@ fn main() -> i32 {
     io::files(&mut run);
     io::tty(&mut run);
     objects::all(&mut run);
+    sched::all(&mut run);
     counts::all(&mut run);
     println!("regcheck: {} passed, {} failed", run.passed, run.failed);
     i32::from(run.failed != 0)
