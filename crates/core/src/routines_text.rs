@@ -186,7 +186,25 @@ pub(crate) fn describe_thread(
             .and_then(|c| c.jump_target())
             .and_then(|a| by_entry.get(&a).copied())
     };
-    let _ = write!(s, "ring: {}", name(core.current));
+    #[cfg(feature = "ktest")]
+    let shown = config().show_addresses || crate::testing::routine_addresses_shown();
+    #[cfg(not(feature = "ktest"))]
+    let shown = config().show_addresses;
+    // Other programs' threads are named only under `synth.show` (a debug
+    // option): without it the ring lists this SMACH's threads alone, so
+    // no program learns another's scheduling state.
+    let smach_of = |t: crate::state::ThreadId| core.threads.get(&t).and_then(|t| t.scpu.smach());
+    let caller = core.current_smach_id().ok();
+    let visible = |t: crate::state::ThreadId| shown || (caller.is_some() && smach_of(t) == caller);
+    if shown {
+        let _ = write!(s, "ring: {}", name(core.current));
+    } else {
+        let _ = write!(
+            s,
+            "ring (this SMACH's threads, in order): {}",
+            name(core.current)
+        );
+    }
     let mut at = core.current;
     for _ in 0..ring.code.len() {
         match jump_of(at) {
@@ -195,7 +213,9 @@ pub(crate) fn describe_thread(
                 break;
             }
             Some(next) => {
-                let _ = write!(s, " -> {}", name(next));
+                if visible(next) {
+                    let _ = write!(s, " -> {}", name(next));
+                }
                 at = next;
             }
             None => {
@@ -215,7 +235,10 @@ pub(crate) fn describe_thread(
         s,
         "thread {id}: {} in the ring; its switch-out jumps to the switch-in of thread {}; quantum {} ticks; switch-out {} ({} bytes, {} instructions), switch-in {} ({} bytes, {} instructions)",
         if member { "member" } else { "not" },
-        next.map_or_else(|| alloc::string::String::from("?"), name),
+        next.map_or_else(
+            || alloc::string::String::from("?"),
+            |t| if visible(t) { name(t) } else { alloc::string::String::from("of another SMACH") }
+        ),
         code.facts.quantum_ticks,
         code.out.template.name,
         code.out.template.size(),
@@ -224,10 +247,6 @@ pub(crate) fn describe_thread(
         code.inn.template.size(),
         code.inn.template.instruction_count,
     );
-    #[cfg(feature = "ktest")]
-    let shown = config().show_addresses || crate::testing::routine_addresses_shown();
-    #[cfg(not(feature = "ktest"))]
-    let shown = config().show_addresses;
     if !shown {
         // Code addresses and hole values are kernel addresses: only with
         // `synth.show`.

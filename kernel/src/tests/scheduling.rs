@@ -276,7 +276,14 @@ ktest!(
                 ensure!(plain.contains("scheduler: generic"), "{plain}");
                 return Ok(());
             }
-            ensure!(plain.contains("ring: "), "no ring order:\n{plain}");
+            ensure!(plain.contains("ring (this SMACH's threads"), "no ring order:\n{plain}");
+            ensure!(shown.contains("ring: "), "no full ring order:\n{shown}");
+            // Without synth.show no other program's thread is named (the
+            // describing thread here belongs to no SMACH at all).
+            ensure!(
+                plain.contains("switch-in of thread of another SMACH"),
+                "another program's thread named without synth.show:\n{plain}"
+            );
             let next = sk_core::testing::ring_next_of(tid).ok_or("no jump in the policy")?;
             let named = format!("(switch-in of thread {next}");
             ensure!(
