@@ -276,7 +276,10 @@ ktest!(
                 ensure!(plain.contains("scheduler: generic"), "{plain}");
                 return Ok(());
             }
-            ensure!(plain.contains("ring (this SMACH's threads"), "no ring order:\n{plain}");
+            ensure!(
+                plain.contains("ring (this SMACH's threads"),
+                "no ring order:\n{plain}"
+            );
             ensure!(shown.contains("ring: "), "no full ring order:\n{shown}");
             // Without synth.show no other program's thread is named (the
             // describing thread here belongs to no SMACH at all).
