@@ -34,6 +34,7 @@ mod sio_calls;
 mod smach;
 mod smem_calls;
 mod state;
+mod switch_code;
 mod synthesis;
 #[cfg(feature = "ktest")]
 pub mod testing;

@@ -2,9 +2,9 @@
 //! (Synthesis §2.3; docs/executable-scheduler.md).
 //!
 //! Owns [`RingState`]: each thread's synthesized switch-out and switch-in
-//! (templates `switch_out`, `switch_in_lstar`/`_slot`, `_fp` variants) and
-//! the portable policy `sk_sched::Ring`, whose patches this module applies
-//! with `code_arena::patch_rel32`. A switch is entering the running
+//! (built by `switch_code.rs`), the shared yield, and the portable policy
+//! `sk_sched::Ring`, whose patches this module applies with
+//! `code_arena::patch_rel32`. A switch is entering the running
 //! thread's switch-out, whose last instruction jumps to the next thread's
 //! switch-in: no Rust code picks the next thread. The Rust side learns who
 //! runs from the per-CPU current slot the switch-in writes ([`sync`], at
@@ -14,20 +14,13 @@
 //! (scheduler.rs) is the other path, and the one every function here
 //! defers to when the ring is off.
 
-use crate::code_memory::{install_holes, Routine};
+use crate::code_memory::install_holes;
 use crate::state::{self, Core, ThreadId};
-use crate::synthesis::{config, EntryMode};
+use crate::switch_code::{build, facts_for, imm, installed, SharedCode, SwitchCode};
 use alloc::collections::BTreeMap;
 use sk_abi::{ScpuState, SysError};
-use sk_machine::fpu::SaveInstruction;
 use sk_sched::{Patches, Ring};
-use sk_synth::templates::{
-    SwitchInLstarFpFxrstorHoles, SwitchInLstarFpHoles, SwitchInLstarHoles,
-    SwitchInSlotFpFxrstorHoles, SwitchInSlotFpHoles, SwitchInSlotHoles, SwitchOutFpFxsaveHoles,
-    SwitchOutFpHoles, SwitchOutFpXsaveoptHoles, SwitchOutHoles, SwitchUnlinkedHoles,
-    YieldCallerHoles,
-};
-use sk_synth::{HoleSet, HoleValues, Imm32, Imm64, Rel32Target, Template};
+use sk_synth::templates::{SwitchUnlinkedHoles, YieldCallerHoles};
 
 // The templates and the machine agree on the per-CPU block.
 const _: () = {
@@ -56,74 +49,6 @@ pub(crate) fn yield_routine() -> Option<u64> {
     (address != 0).then_some(address)
 }
 
-/// What a thread's switch code bakes in (a change means rebuilding it).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Facts {
-    pub(crate) quantum_ticks: u64,
-    pub(crate) cr3: u64,
-    pub(crate) kernel_stack_top: u64,
-    pub(crate) entry: u64,
-    pub(crate) rsp_slot: u64,
-    /// The thread's save area when it uses FP/SSE/AVX (the `_fp`
-    /// variants), and the instruction its switch-out saves with
-    /// (`fp::save_instruction_for`): set through [`fp_area_of`].
-    pub(crate) fp_area: Option<(u64, SaveInstruction)>,
-}
-
-/// One thread's switch code.
-pub(crate) struct SwitchCode {
-    pub(crate) out: Routine,
-    pub(crate) inn: Routine,
-    pub(crate) facts: Facts,
-    /// The hole values each was instantiated with (the switch-out's `next`
-    /// as at build time: its jump is patched since), for `show`.
-    pub(crate) out_values: HoleValues,
-    pub(crate) in_values: HoleValues,
-}
-
-impl SwitchCode {
-    /// Byte offset of the switch-out's `jmp` displacement.
-    fn jump_offset(&self) -> u64 {
-        rel32_site(self.out.template)
-    }
-
-    /// Where the switch-out's jump currently goes (read back from code).
-    pub(crate) fn jump_target(&self) -> Option<u64> {
-        let offset = self.jump_offset();
-        let mut bytes = [0u8; 64];
-        let len = usize::try_from(self.out.block.len()).ok()?;
-        let code = bytes.get_mut(..len)?;
-        if !sk_machine::code_arena::read(&self.out.block, code) {
-            return None;
-        }
-        let at = usize::try_from(offset).ok()?;
-        let disp: [u8; 4] = code.get(at..at + 4)?.try_into().ok()?;
-        let end = self.out.block.address() + offset + 4;
-        Some(end.wrapping_add(i64::from(i32::from_le_bytes(disp)) as u64))
-    }
-}
-
-fn rel32_site(template: &Template) -> u64 {
-    template
-        .holes
-        .iter()
-        .find(|h| h.name == "next")
-        .and_then(|h| h.sites.first())
-        .map_or(0, |&s| u64::from(s))
-}
-
-/// Code every thread shares, installed once at [`init`] and never
-/// retired.
-pub(crate) struct SharedCode {
-    /// The synthesized yield (`yield_caller`): a thread suspended in a
-    /// yield has its return address in it.
-    pub(crate) yield_routine: Routine,
-    /// The hole values it was made with, for `show`.
-    pub(crate) yield_values: HoleValues,
-    /// `ud2`: where a switch-out jumps before it is linked.
-    pub(crate) unlinked: Routine,
-}
-
 /// The synthesized scheduler's state (in `Core` when `sched=ring`).
 pub(crate) struct RingState {
     pub(crate) policy: Ring<ThreadId>,
@@ -133,189 +58,6 @@ pub(crate) struct RingState {
     pub(crate) switches: u64,
     /// The per-CPU switch count at the last sync.
     pub(crate) seen_switch_count: u64,
-}
-
-/// The lazy-FPU hook: the save area of a thread whose switch code must
-/// save and restore vector state (it took its first `#NM`, `fp.rs`, which
-/// then calls [`refresh`]) and the save instruction for it, or None: its
-/// switch-in sets CR0.TS.
-fn fp_area_of(core: &Core, id: ThreadId) -> Option<(u64, SaveInstruction)> {
-    let area = core.threads.get(&id)?.fp.area()?;
-    Some((
-        area.address(),
-        crate::fp::save_instruction_for(area.restored()),
-    ))
-}
-
-/// Test builds ([`crate::fp::Injection::NoTs`]): an area in the initial
-/// state, made once and never saved into, that the switch-in of a thread
-/// without an area loads instead of setting CR0.TS.
-fn scratch_area() -> Option<u64> {
-    static SCRATCH: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
-    let at = SCRATCH.load(core::sync::atomic::Ordering::Relaxed);
-    if at != 0 {
-        return Some(at);
-    }
-    let area =
-        alloc::boxed::Box::leak(alloc::boxed::Box::new(sk_machine::fpu::FpArea::new().ok()?));
-    SCRATCH.store(area.address(), core::sync::atomic::Ordering::Relaxed);
-    Some(area.address())
-}
-
-fn facts_for(core: &Core, id: ThreadId) -> Option<Facts> {
-    let t = core.threads.get(&id)?;
-    let quantum_ticks = sk_sched::quantum_ticks(
-        t.scpu.quantum_us(),
-        t.scpu.priority(),
-        sk_machine::apic::timer_hz(),
-    );
-    let cr3 = t
-        .scpu
-        .smach()
-        .and_then(|s| core.smachs.get(&s))
-        .and_then(|s| s.aspace.as_ref())
-        .map_or_else(sk_machine::address_space::kernel_root, |a| a.0.root());
-    let generic = sk_machine::syscall::syscall_entry_address();
-    let entry = if config().enabled {
-        t.synth.as_ref().map_or(generic, |s| s.stub.block.address())
-    } else {
-        generic
-    };
-    Some(Facts {
-        quantum_ticks,
-        cr3,
-        kernel_stack_top: t.context.stack_top(),
-        entry,
-        rsp_slot: t.context.rsp_slot(),
-        fp_area: fp_area_of(core, id),
-    })
-}
-
-/// Installs a routine from `holes`; returns it with the values it baked in.
-fn installed<H: HoleSet>(
-    holes: &H,
-) -> Result<(Routine, HoleValues), sk_synth::policy::InstallError> {
-    install_holes(holes).map(|r| (r, holes.values()))
-}
-
-fn imm(v: u64) -> Imm64 {
-    Imm64(v)
-}
-
-fn build(core: &Core, id: ThreadId, unlinked: u64) -> Result<SwitchCode, SysError> {
-    let f = facts_for(core, id).ok_or(SysError::BadHandle)?;
-    let nomem = |_| SysError::NoMemory;
-    let injected = crate::fp::injected();
-    // The switch-out first (the switch-in names it); until the policy
-    // links it, its jump goes to `unlinked` (`ud2`).
-    let next = Rel32Target(unlinked);
-    // Test builds may skip the save (fp::Injection::NoSave): the plain
-    // switch-out, so the FP register test must fail.
-    let save = f
-        .fp_area
-        .filter(|_| injected != crate::fp::Injection::NoSave);
-    let (out, out_values) = match save {
-        None => installed(&SwitchOutHoles {
-            rsp_slot: imm(f.rsp_slot),
-            next,
-        }),
-        Some((area, SaveInstruction::Xsave)) => installed(&SwitchOutFpHoles {
-            fp_area: imm(area),
-            rsp_slot: imm(f.rsp_slot),
-            next,
-        }),
-        Some((area, SaveInstruction::Xsaveopt)) => installed(&SwitchOutFpXsaveoptHoles {
-            fp_area: imm(area),
-            rsp_slot: imm(f.rsp_slot),
-            next,
-        }),
-        Some((area, SaveInstruction::Fxsave)) => installed(&SwitchOutFpFxsaveHoles {
-            fp_area: imm(area),
-            rsp_slot: imm(f.rsp_slot),
-            next,
-        }),
-    }
-    .map_err(nomem)?;
-    let own_out = imm(out.block.address());
-    let quantum = Imm32(i32::try_from(f.quantum_ticks).unwrap_or(i32::MAX));
-    let slot_mode = config().enabled && config().entry == EntryMode::PerCpuSlot;
-    // The restore: the area's (any save instruction of the boot's family
-    // is restored by its XRSTOR/FXRSTOR); the NoTs injection gives a
-    // thread without an area the scratch one (TS cleared, no trap).
-    let restore_area = match f.fp_area {
-        Some((area, _)) => Some(area),
-        None if injected == crate::fp::Injection::NoTs => scratch_area(),
-        None => None,
-    };
-    let fxrstor = sk_machine::fpu::config().save_instruction == SaveInstruction::Fxsave;
-    let (inn, in_values) = match (slot_mode, restore_area, fxrstor) {
-        (false, None, _) => installed(&SwitchInLstarHoles {
-            thread_id: imm(id),
-            quantum_ticks: quantum,
-            cr3: imm(f.cr3),
-            kernel_stack_top: imm(f.kernel_stack_top),
-            entry_stub: imm(f.entry),
-            rsp_slot: imm(f.rsp_slot),
-            switch_out: own_out,
-        }),
-        (true, None, _) => installed(&SwitchInSlotHoles {
-            thread_id: imm(id),
-            quantum_ticks: quantum,
-            cr3: imm(f.cr3),
-            kernel_stack_top: imm(f.kernel_stack_top),
-            entry_stub: imm(f.entry),
-            rsp_slot: imm(f.rsp_slot),
-            switch_out: own_out,
-        }),
-        (false, Some(area), false) => installed(&SwitchInLstarFpHoles {
-            thread_id: imm(id),
-            quantum_ticks: quantum,
-            cr3: imm(f.cr3),
-            kernel_stack_top: imm(f.kernel_stack_top),
-            entry_stub: imm(f.entry),
-            fp_area: imm(area),
-            rsp_slot: imm(f.rsp_slot),
-            switch_out: own_out,
-        }),
-        (true, Some(area), false) => installed(&SwitchInSlotFpHoles {
-            thread_id: imm(id),
-            quantum_ticks: quantum,
-            cr3: imm(f.cr3),
-            kernel_stack_top: imm(f.kernel_stack_top),
-            entry_stub: imm(f.entry),
-            fp_area: imm(area),
-            rsp_slot: imm(f.rsp_slot),
-            switch_out: own_out,
-        }),
-        (false, Some(area), true) => installed(&SwitchInLstarFpFxrstorHoles {
-            thread_id: imm(id),
-            quantum_ticks: quantum,
-            cr3: imm(f.cr3),
-            kernel_stack_top: imm(f.kernel_stack_top),
-            entry_stub: imm(f.entry),
-            fp_area: imm(area),
-            rsp_slot: imm(f.rsp_slot),
-            switch_out: own_out,
-        }),
-        (true, Some(area), true) => installed(&SwitchInSlotFpFxrstorHoles {
-            thread_id: imm(id),
-            quantum_ticks: quantum,
-            cr3: imm(f.cr3),
-            kernel_stack_top: imm(f.kernel_stack_top),
-            entry_stub: imm(f.entry),
-            fp_area: imm(area),
-            rsp_slot: imm(f.rsp_slot),
-            switch_out: own_out,
-        }),
-    }
-    .map_err(nomem)?;
-    Ok(SwitchCode {
-        out,
-        inn,
-        facts: f,
-        out_values,
-        in_values,
-    })
 }
 
 /// Applies the policy's patches, in order. A patch of a thread without
