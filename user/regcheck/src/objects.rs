@@ -272,17 +272,49 @@ fn own_smach_selectors(run: &mut Checker, path: Path) {
     let bad_value = Want::Error(SysError::BadValue);
     let bad_selector = Want::Error(SysError::BadSelector);
     let cases: [(&str, [u64; 3], Want); 14] = [
-        ("own SMACH sel 0 (suspend), junk", [0, KERNEL_ADDR, JUNK], busy),
-        ("own SMACH sel 1 (resume), junk", [1, KERNEL_ADDR, JUNK], busy),
-        ("own SMACH sel 2 (priority), kernel-half value", [2, KERNEL_ADDR, JUNK], bad_value),
+        (
+            "own SMACH sel 0 (suspend), junk",
+            [0, KERNEL_ADDR, JUNK],
+            busy,
+        ),
+        (
+            "own SMACH sel 1 (resume), junk",
+            [1, KERNEL_ADDR, JUNK],
+            busy,
+        ),
+        (
+            "own SMACH sel 2 (priority), kernel-half value",
+            [2, KERNEL_ADDR, JUNK],
+            bad_value,
+        ),
         ("own SMACH sel 3 (wait), junk", [3, KERNEL_ADDR, JUNK], busy),
-        ("own SMACH sel 5 (yield), junk", [5, KERNEL_ADDR, JUNK], Want::Value(0)),
+        (
+            "own SMACH sel 5 (yield), junk",
+            [5, KERNEL_ADDR, JUNK],
+            Want::Value(0),
+        ),
         ("own SMACH sel 5 | 1<<32", [5 | 1 << 32, 0, 0], bad_selector),
         ("own SMACH sel -11", [(-11i64) as u64, 0, 0], bad_selector),
-        ("own SMACH sel 6 (sleep 0), junk", [6, 0, JUNK], Want::Value(0)),
-        ("own SMACH sel 6 (sleep 1 ns), junk", [6, 1, JUNK], Want::Value(0)),
-        ("own SMACH sel 6 (sleep MAX+1)", [6, MAX_SLEEP_NS + 1, JUNK], bad_value),
-        ("own SMACH sel 6 (sleep kernel-half)", [6, KERNEL_ADDR, JUNK], bad_value),
+        (
+            "own SMACH sel 6 (sleep 0), junk",
+            [6, 0, JUNK],
+            Want::Value(0),
+        ),
+        (
+            "own SMACH sel 6 (sleep 1 ns), junk",
+            [6, 1, JUNK],
+            Want::Value(0),
+        ),
+        (
+            "own SMACH sel 6 (sleep MAX+1)",
+            [6, MAX_SLEEP_NS + 1, JUNK],
+            bad_value,
+        ),
+        (
+            "own SMACH sel 6 (sleep kernel-half)",
+            [6, KERNEL_ADDR, JUNK],
+            bad_value,
+        ),
         ("own SMACH sel 7", [7, KERNEL_ADDR, JUNK], bad_selector),
         ("own SMACH sel 8", [8, 0, 0], bad_selector),
         ("own SMACH sel 10", [10, KERNEL_ADDR, JUNK], bad_selector),

@@ -567,10 +567,16 @@ fn checked_yield(slot: usize, n: u64) {
     let value = (slot as u64) << 48 | n;
     let (after, result) = yield_with_xmm0(value);
     if result.is_err() {
-        finding(CALL_FAILED, format_args!("SCPU {slot}: yield failed: {result:?}"));
+        finding(
+            CALL_FAILED,
+            format_args!("SCPU {slot}: yield failed: {result:?}"),
+        );
     }
     if after != value {
-        finding(20, format_args!("SCPU {slot}: xmm0 {value:#x} came back {after:#x} across a yield"));
+        finding(
+            20,
+            format_args!("SCPU {slot}: xmm0 {value:#x} came back {after:#x} across a yield"),
+        );
     }
 }
 
@@ -657,7 +663,11 @@ fn yield_storm(threads: usize) -> i32 {
     for i in 0..100 {
         checked_yield(0, i);
     }
-    let total: u64 = (1..threads).map(|s| counter(s).load(Ordering::SeqCst)).sum();
-    println!("ringstress: yield storm: {threads} SCPUs, {total} worker yields, {armed} armed yields");
+    let total: u64 = (1..threads)
+        .map(|s| counter(s).load(Ordering::SeqCst))
+        .sum();
+    println!(
+        "ringstress: yield storm: {threads} SCPUs, {total} worker yields, {armed} armed yields"
+    );
     0
 }
