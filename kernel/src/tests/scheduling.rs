@@ -431,3 +431,32 @@ ktest!(
         Ok(())
     }
 );
+
+ktest!(
+    fn synthesized_yield_storm_with_rebuilt_switch_code_fp_and_armed_traces() {
+        // Two programs of six SCPUs (`ringstress` mode 6) yield through
+        // the synthesized yield with a value live in xmm0 while their
+        // switch code is rebuilt (own and siblings' quantum and priority),
+        // a count is armed and yielded over without TF, a sibling is
+        // suspended, then killed; main yields alone at the end.
+        check("before the yield storm")?;
+        let switches_before = sk_core::testing::switches();
+        let mut ids = Vec::new();
+        for seed in [3u64, 4] {
+            let id = sk_core::spawn_program("/bin/ringstress", 6 | 6 << 8 | seed << 16)
+                .map_err(|e| format!("spawn ringstress: {e}"))?;
+            ids.push(id);
+        }
+        for id in ids {
+            let status = sk_core::wait_program(id).map_err(|e| format!("wait: {e}"))?;
+            ensure_eq!(status, 0);
+        }
+        check("after the yield storm")?;
+        sk_machine::println!(
+            "scheduling: yield storm: {} switches (ring {})",
+            sk_core::testing::switches() - switches_before,
+            sk_core::testing::ring_on()
+        );
+        Ok(())
+    }
+);

@@ -257,6 +257,73 @@ fn smach(run: &mut Checker, path: Path) {
     terminate(run, "SMACH terminate", path, handle);
 }
 
+/// `reconfigure` on the SMACH's own handle (the table slot the
+/// synthesized yield occupies) with every selector 0-10 and garbage in
+/// `rsi`/`rdx` (a kernel-half `rsi`, a user-half mark in `rdx`), `rdi` = 5
+/// with high bits set, and the sleep's bounds: the routine must send all
+/// but the plain yield to the generic path with the call intact and
+/// scrub what it returns. Selector 4 (`TraceNextCall`) is left out: it
+/// arms a count that outlives the call; `MAX_SLEEP_NS` itself sleeps 3
+/// days.
+fn own_smach_selectors(run: &mut Checker, path: Path) {
+    use sk_abi::MAX_SLEEP_NS;
+    const JUNK: u64 = 0x0000_6a6b_6c6d_6e6f;
+    let busy = Want::Error(SysError::Busy);
+    let bad_value = Want::Error(SysError::BadValue);
+    let bad_selector = Want::Error(SysError::BadSelector);
+    let cases: [(&str, [u64; 3], Want); 14] = [
+        (
+            "own SMACH sel 0 (suspend), junk",
+            [0, KERNEL_ADDR, JUNK],
+            busy,
+        ),
+        (
+            "own SMACH sel 1 (resume), junk",
+            [1, KERNEL_ADDR, JUNK],
+            busy,
+        ),
+        (
+            "own SMACH sel 2 (priority), kernel-half value",
+            [2, KERNEL_ADDR, JUNK],
+            bad_value,
+        ),
+        ("own SMACH sel 3 (wait), junk", [3, KERNEL_ADDR, JUNK], busy),
+        (
+            "own SMACH sel 5 (yield), junk",
+            [5, KERNEL_ADDR, JUNK],
+            Want::Value(0),
+        ),
+        ("own SMACH sel 5 | 1<<32", [5 | 1 << 32, 0, 0], bad_selector),
+        ("own SMACH sel -11", [(-11i64) as u64, 0, 0], bad_selector),
+        (
+            "own SMACH sel 6 (sleep 0), junk",
+            [6, 0, JUNK],
+            Want::Value(0),
+        ),
+        (
+            "own SMACH sel 6 (sleep 1 ns), junk",
+            [6, 1, JUNK],
+            Want::Value(0),
+        ),
+        (
+            "own SMACH sel 6 (sleep MAX+1)",
+            [6, MAX_SLEEP_NS + 1, JUNK],
+            bad_value,
+        ),
+        (
+            "own SMACH sel 6 (sleep kernel-half)",
+            [6, KERNEL_ADDR, JUNK],
+            bad_value,
+        ),
+        ("own SMACH sel 7", [7, KERNEL_ADDR, JUNK], bad_selector),
+        ("own SMACH sel 8", [8, 0, 0], bad_selector),
+        ("own SMACH sel 10", [10, KERNEL_ADDR, JUNK], bad_selector),
+    ];
+    for (what, registers, want) in cases {
+        reconfigure(run, what, path, Handle::SELF, registers, want);
+    }
+}
+
 /// A few refusals of the same calls.
 fn errors(run: &mut Checker, path: Path) {
     let call = Call::new(word(Handle::SELF, Op::Create), path).args(&[9, 0, 0]);
@@ -283,6 +350,7 @@ fn errors(run: &mut Checker, path: Path) {
             Want::Error(SysError::BadAddress),
         )
     };
+    own_smach_selectors(run, path);
     reconfigure(
         run,
         "reconfigure selector 99",

@@ -12,6 +12,7 @@
 //! | 3 | one SCPU spins reading the TSC, then two: each gap in its TSC readings is a timer tick (alone: the interrupt and the timer hook, no switch), and each change of reader is a one-way switch by the timer (the other's last reading to this one's first) | prints `ringstress: timer gaps: alone min=… median=…; switch min=… median=…` (TSC ticks: instructions under `-icount`); exits 0 |
 //! | 4 | one SCPU reads one line from the console (the lost-wake-up test injects the line while it is about to block, `kernel/src/tests/scheduling.rs`) | exits with the line's first byte; 250 if the read failed or was empty |
 //! | 5 | one SCPU spawns `/bin/worker` with `seed` and waits for it (the lost-wake-up test lets the child exit while the wait is about to block) | exits with the worker's status; 250 if a call failed |
+//! | 6 | `param` SCPUs (main among them) hammer the synthesized yield (`reconfigure(YieldCaller)` on the SMACH's own handle) with a per-SCPU value live in `xmm0` and `rbx`-`r15` untouched by Rust across it; workers change their own quantum now and then (their switch code is rebuilt while they run) and yield at once; main, for 300 rounds, gives every worker a new priority and quantum (rebuilt while they are parked in a yield), arms `TraceNextCall` and yields without TF, suspends a worker and checks it does not move, then kills the workers and yields alone | exits 0; 20 = an `xmm0` value changed across a yield; 21 = a suspended SCPU ran; 13 = a call failed |
 //!
 //! Exit statuses (mode 1): 10 = a suspended SCPU ran while suspended; 11 =
 //! a killed SCPU's handle still answered after many spins; 12 = a waited
@@ -95,6 +96,7 @@ fn main() -> i32 {
         3 => timer_gaps(),
         4 => read_one_line(),
         5 => wait_for_worker(seed),
+        6 => yield_storm(threads),
         _ => {
             println!("ringstress: unknown mode {mode}");
             1
@@ -527,6 +529,145 @@ fn timer_gaps() -> i32 {
     let (switch_median, switch_min) = median_and_min(&mut switch[..filled]);
     println!(
         "ringstress: timer gaps: alone min={alone_min} median={alone_median}; switch min={switch_min} median={switch_median} (TSC ticks)"
+    );
+    0
+}
+
+// ---- mode 6 ----------------------------------------------------------------
+
+/// Loads `value` into `xmm0`, yields through the synthesized yield and
+/// returns what `xmm0` holds after (the thread's FP state must survive
+/// the switch and the other threads' use of `xmm0`).
+fn yield_with_xmm0(value: u64) -> (u64, Result<(), SysError>) {
+    let word = sk_user::abi::CallWord::new(Handle::SELF, sk_user::abi::Call::Reconfigure).get();
+    let rax: i64;
+    let after: u64;
+    // SAFETY: `reconfigure(YieldCaller)` touches no user memory; xmm0 is
+    // not used by this soft-float program's compiled code; every register
+    // the native ABI clobbers is declared.
+    unsafe {
+        core::arch::asm!(
+            "movq xmm0, {v}",
+            "syscall",
+            "movq {a}, xmm0",
+            v = in(reg) value,
+            a = lateout(reg) after,
+            inlateout("rax") word => rax,
+            inlateout("rdi") 5u64 => _,
+            inlateout("rsi") 0u64 => _,
+            inlateout("rdx") 0u64 => _,
+            lateout("rcx") _, lateout("r8") _, lateout("r9") _,
+            lateout("r10") _, lateout("r11") _,
+        );
+    }
+    (after, SysError::decode_return(rax).map(drop))
+}
+
+fn checked_yield(slot: usize, n: u64) {
+    let value = (slot as u64) << 48 | n;
+    let (after, result) = yield_with_xmm0(value);
+    if result.is_err() {
+        finding(
+            CALL_FAILED,
+            format_args!("SCPU {slot}: yield failed: {result:?}"),
+        );
+    }
+    if after != value {
+        finding(
+            20,
+            format_args!("SCPU {slot}: xmm0 {value:#x} came back {after:#x} across a yield"),
+        );
+    }
+}
+
+extern "C" fn storm_thread(slot: u64) -> ! {
+    let slot = usize::try_from(slot).unwrap_or(0);
+    let mut rng = Rng::new(SEED.load(Ordering::SeqCst) ^ slot as u64);
+    let mut n = 0u64;
+    loop {
+        n += 1;
+        counter(slot).fetch_add(1, Ordering::SeqCst);
+        if n % 16 == 0 {
+            // Its own switch code rebuilt while it runs: the yield that
+            // follows must call the new switch-out.
+            let q = 50 + u32::try_from(rng.below(20_000)).unwrap_or(0);
+            if let Some(me) = handle_of(slot) {
+                if me.set_quantum(q).is_err() {
+                    finding(CALL_FAILED, format_args!("SCPU {slot}: own quantum"));
+                }
+            }
+        }
+        checked_yield(slot, n);
+    }
+}
+
+fn yield_storm(threads: usize) -> i32 {
+    let mut rng = Rng::new(SEED.load(Ordering::SeqCst) ^ 0x57);
+    let threads = threads.max(2);
+    NEXT_STACK.store(1, Ordering::SeqCst);
+    let mut scpus = [const { None }; MAX_THREADS];
+    for slot in 1..threads {
+        match start(storm_thread, slot, &mut rng) {
+            Ok(s) => scpus[slot] = Some(s),
+            Err(code) => return code,
+        }
+    }
+    let mut armed = 0u32;
+    for round in 0..300u64 {
+        for s in scpus.iter().flatten() {
+            let p = u32::try_from(rng.below(8)).unwrap_or(0);
+            let q = 50 + u32::try_from(rng.below(20_000)).unwrap_or(0);
+            if s.set_priority(p).is_err() || s.set_quantum(q).is_err() {
+                return CALL_FAILED;
+            }
+        }
+        checked_yield(0, round);
+        if round % 10 == 3
+            && Smach::this()
+                .reconfigure(sk_user::abi::SmachReconfigure::TraceNextCall)
+                .is_ok()
+        {
+            // Armed, then a yield without TF (the generic path takes it
+            // and cancels the count), then an ordinary one.
+            armed += 1;
+            checked_yield(0, round);
+        }
+        if round % 50 == 7 {
+            let slot = 1 + rng.below(threads as u64 - 1) as usize;
+            if let Some(s) = scpus[slot].as_ref() {
+                if s.suspend().is_err() {
+                    return CALL_FAILED;
+                }
+                let before = counter(slot).load(Ordering::SeqCst);
+                for i in 0..20 {
+                    checked_yield(0, i);
+                }
+                if counter(slot).load(Ordering::SeqCst) != before {
+                    println!("ringstress: suspended SCPU {slot} ran");
+                    return 21;
+                }
+                if s.resume().is_err() {
+                    return CALL_FAILED;
+                }
+            }
+        }
+    }
+    for s in scpus.iter_mut() {
+        if let Some(s) = s.take() {
+            if s.terminate(0).is_err() {
+                return CALL_FAILED;
+            }
+        }
+    }
+    // Alone: each yield jumps to its own switch-in.
+    for i in 0..100 {
+        checked_yield(0, i);
+    }
+    let total: u64 = (1..threads)
+        .map(|s| counter(s).load(Ordering::SeqCst))
+        .sum();
+    println!(
+        "ringstress: yield storm: {threads} SCPUs, {total} worker yields, {armed} armed yields"
     );
     0
 }
