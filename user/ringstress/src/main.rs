@@ -587,7 +587,7 @@ extern "C" fn storm_thread(slot: u64) -> ! {
     loop {
         n += 1;
         counter(slot).fetch_add(1, Ordering::SeqCst);
-        if n % 16 == 0 {
+        if n.is_multiple_of(16) {
             // Its own switch code rebuilt while it runs: the yield that
             // follows must call the new switch-out.
             let q = 50 + u32::try_from(rng.below(20_000)).unwrap_or(0);
@@ -606,9 +606,9 @@ fn yield_storm(threads: usize) -> i32 {
     let threads = threads.max(2);
     NEXT_STACK.store(1, Ordering::SeqCst);
     let mut scpus = [const { None }; MAX_THREADS];
-    for slot in 1..threads {
+    for (slot, cell) in scpus.iter_mut().enumerate().take(threads).skip(1) {
         match start(storm_thread, slot, &mut rng) {
-            Ok(s) => scpus[slot] = Some(s),
+            Ok(s) => *cell = Some(s),
             Err(code) => return code,
         }
     }
@@ -633,7 +633,7 @@ fn yield_storm(threads: usize) -> i32 {
             checked_yield(0, round);
         }
         if round % 50 == 7 {
-            let slot = 1 + rng.below(threads as u64 - 1) as usize;
+            let slot = 1 + usize::try_from(rng.below(threads as u64 - 1)).unwrap_or(0);
             if let Some(s) = scpus[slot].as_ref() {
                 if s.suspend().is_err() {
                     return CALL_FAILED;
