@@ -10,6 +10,11 @@ pub enum ConfigError {
     /// Capacities are powers of two (the index-to-slot map is a mask).
     #[error("capacity {0} is not a power of two")]
     CapacityNotPowerOfTwo(usize),
+    /// A message queue needs at least two slots: with one, the sequence
+    /// number that marks "holds the message of `p`" (`p + 1`) equals the one
+    /// that marks "free for the sender of `p + 1`".
+    #[error("capacity {0} is below the minimum of 2 slots")]
+    CapacityTooSmall(usize),
     /// A byte ring's capacity is above 2^32 bytes or a message queue's
     /// above 2^32 slots (keeps every index difference far from overflow).
     #[error("capacity {0} is above 2^32")]

@@ -92,10 +92,13 @@ impl<const N: usize> MessageQueue<N> {
     /// Offset of the message bytes in a slot.
     pub const MESSAGE_OFFSET: usize = 8;
 
-    /// An empty queue of `capacity` slots (a power of two), positions
-    /// starting at `start`.
+    /// An empty queue of `capacity` slots (a power of two, at least 2),
+    /// positions starting at `start`.
     pub fn new(capacity: usize, start: u64) -> Result<Self, ConfigError> {
         validate_capacity(capacity)?;
+        if capacity < 2 {
+            return Err(ConfigError::CapacityTooSmall(capacity));
+        }
         let mask = capacity as u64 - 1;
         // Slot `i` first serves the position `p` in `start..start + capacity`
         // with `p & mask == i`: `p = start + ((i - start) & mask)`.
