@@ -1,0 +1,133 @@
+//! The single reader of a byte ring: read, sleeping on empty, end of file,
+//! closing.
+//!
+//! Owns [`ByteRingReader`]. A read, step by step (what a synthesized pipe
+//! read mirrors):
+//!
+//! 1. `produced` (`Acquire`); `available = produced - consumed`. If
+//!    non-zero: copy `min(len, available)` bytes at `consumed`, store
+//!    `consumed + len` (`Release`), then [`WaitWord::take_waiter`] for
+//!    [`WRITER_WAITING`]: `Read { len, wake }`.
+//! 2. Empty: `wait` (`Acquire`); writer closed ⇒ re-load `produced`
+//!    (everything written before the close is visible now): still empty
+//!    ⇒ `EndOfFile`, else go to 1. (Loading `wait` *before* the last look
+//!    at `produced` is what keeps a write-then-close from reading as a
+//!    premature end of file.)
+//! 3. Non-blocking: `WouldBlock`. Blocking: announce [`READER_WAITING`]
+//!    (`fetch_or`, `fence(SeqCst)`); re-load `produced`: still empty and
+//!    the writer was open ⇒ `Blocked` (sleep); else withdraw, go to 1.
+//!
+//! [`WaitWord::take_waiter`]: crate::wait_word::WaitWord
+
+use crate::byte_ring::ByteRing;
+use crate::outcome::{ReadOutcome, WaitMode, Wake};
+use crate::sync::{Arc, Ordering};
+use crate::wait_word::{READER_CLOSED, READER_WAITING, WRITER_CLOSED, WRITER_WAITING};
+
+/// The one reading end of a byte ring (from [`crate::pipe`]); also the
+/// reader of a multi-writer ring ([`crate::shared_pipe`]).
+#[derive(Debug)]
+pub struct ByteRingReader {
+    ring: Arc<ByteRing>,
+}
+
+impl ByteRingReader {
+    pub(crate) fn new(ring: Arc<ByteRing>) -> Self {
+        Self { ring }
+    }
+
+    /// The shared ring (for its layout and shape).
+    pub fn ring(&self) -> &ByteRing {
+        &self.ring
+    }
+
+    /// Blocking read: copies what is there, or reports end of file, or
+    /// announces the reader and returns `Blocked`.
+    pub fn read(&mut self, out: &mut [u8]) -> ReadOutcome {
+        self.read_with(out, WaitMode::Blocking)
+    }
+
+    /// Non-blocking read: copies what is there, or end of file, or
+    /// `WouldBlock`.
+    pub fn try_read(&mut self, out: &mut [u8]) -> ReadOutcome {
+        self.read_with(out, WaitMode::NonBlocking)
+    }
+
+    /// A read in the given mode (see the module doc for the steps).
+    pub fn read_with(&mut self, out: &mut [u8], mode: WaitMode) -> ReadOutcome {
+        if out.is_empty() {
+            return ReadOutcome::Read {
+                len: 0,
+                wake: Wake::Nobody,
+            };
+        }
+        let ring = &*self.ring;
+        let consumed = ring.consumed().load(Ordering::Relaxed);
+        loop {
+            let available = self.available_from(consumed);
+            if available > 0 {
+                let len = out.len().min(available);
+                ring.copy_out(consumed, &mut out[..len]);
+                ring.consumed()
+                    .store(consumed.wrapping_add(len as u64), Ordering::Release);
+                let wake = if ring.wait().take_waiter(WRITER_WAITING) {
+                    Wake::Writers
+                } else {
+                    Wake::Nobody
+                };
+                return ReadOutcome::Read { len, wake };
+            }
+            if ring.wait().load() & WRITER_CLOSED != 0 {
+                if self.available_from(consumed) == 0 {
+                    return ReadOutcome::EndOfFile;
+                }
+                continue;
+            }
+            if mode == WaitMode::NonBlocking {
+                return ReadOutcome::WouldBlock;
+            }
+            let before = ring.wait().announce(READER_WAITING);
+            if before & WRITER_CLOSED == 0 && self.available_from(consumed) == 0 {
+                return ReadOutcome::Blocked;
+            }
+            ring.wait().withdraw(READER_WAITING);
+        }
+    }
+
+    /// Bytes readable given our `consumed` (loads `produced` with `Acquire`).
+    fn available_from(&self, consumed: u64) -> usize {
+        let produced = self.ring.produced().load(Ordering::Acquire);
+        ByteRing::distance(consumed, produced)
+    }
+
+    /// Bytes in the ring now (a snapshot: writers may add more).
+    pub fn len(&self) -> usize {
+        self.available_from(self.ring.consumed().load(Ordering::Relaxed))
+    }
+
+    /// True if the ring holds no bytes now.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Free bytes now (a snapshot: writers may fill some).
+    pub fn free(&self) -> usize {
+        self.ring.capacity() - self.len()
+    }
+
+    /// True once the writer (every writer) closed its end.
+    pub fn is_writer_closed(&self) -> bool {
+        self.ring.wait().load() & WRITER_CLOSED != 0
+    }
+
+    /// Closes the reading end: writes fail with broken pipe from now on
+    /// (bytes left in the ring are dropped). Returns the wake owed to a
+    /// writer asleep on full.
+    pub fn close(self) -> Wake {
+        if self.ring.wait().close(READER_CLOSED, WRITER_WAITING) {
+            Wake::Writers
+        } else {
+            Wake::Nobody
+        }
+    }
+}
