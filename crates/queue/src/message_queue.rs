@@ -224,7 +224,8 @@ impl<const N: usize> MessageQueue<N> {
                 match dequeue.compare_exchange(position, next, Ordering::Relaxed, Ordering::Relaxed)
                 {
                     Ok(_) => {
-                        let message = core::array::from_fn(|i| slot.bytes[i].load(Ordering::Relaxed));
+                        let message =
+                            core::array::from_fn(|i| slot.bytes[i].load(Ordering::Relaxed));
                         let freed = position.wrapping_add(self.capacity() as u64);
                         slot.sequence.store(freed, Ordering::Release);
                         return ReceiveOutcome::Received {
@@ -271,7 +272,10 @@ mod tests {
         assert_eq!(offset_of!(QueueCells, dequeue), QueueCells::DEQUEUE_OFFSET);
         assert_eq!(offset_of!(QueueCells, wait), QueueCells::WAIT_OFFSET);
         assert_eq!(offset_of!(Slot<64>, sequence), 0);
-        assert_eq!(offset_of!(Slot<64>, bytes), MessageQueue::<64>::MESSAGE_OFFSET);
+        assert_eq!(
+            offset_of!(Slot<64>, bytes),
+            MessageQueue::<64>::MESSAGE_OFFSET
+        );
         assert_eq!(MessageQueue::<64>::SLOT_STRIDE, 72);
         assert_eq!(MessageQueue::<1>::SLOT_STRIDE, 16);
     }

@@ -152,7 +152,10 @@ mod tests {
             core::mem::offset_of!(RingCells, consumed),
             RingCells::CONSUMED_OFFSET
         );
-        assert_eq!(core::mem::offset_of!(RingCells, wait), RingCells::WAIT_OFFSET);
+        assert_eq!(
+            core::mem::offset_of!(RingCells, wait),
+            RingCells::WAIT_OFFSET
+        );
         assert_eq!(
             core::mem::offset_of!(RingCells, reserved),
             RingCells::RESERVED_OFFSET

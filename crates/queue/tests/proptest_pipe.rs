@@ -13,10 +13,21 @@ use sk_queue::{
 
 #[derive(Clone, Debug)]
 enum Op {
-    Write { writer: usize, data: Vec<u8>, mode: WaitMode },
-    Read { len: usize, mode: WaitMode },
-    CloneWriter { writer: usize },
-    CloseWriter { writer: usize },
+    Write {
+        writer: usize,
+        data: Vec<u8>,
+        mode: WaitMode,
+    },
+    Read {
+        len: usize,
+        mode: WaitMode,
+    },
+    CloneWriter {
+        writer: usize,
+    },
+    CloseWriter {
+        writer: usize,
+    },
     CloseReader,
 }
 
@@ -43,7 +54,10 @@ fn config_and_ops() -> impl Strategy<Value = (RingConfig, Vec<Op>)> {
     (0..=4u32, start()).prop_flat_map(|(log, start)| {
         let capacity = 1usize << log;
         (0..=capacity, vec(op(capacity), 0..200)).prop_map(move |(atomic_size, ops)| {
-            (RingConfig::new(capacity, atomic_size).starting_at(start), ops)
+            (
+                RingConfig::new(capacity, atomic_size).starting_at(start),
+                ops,
+            )
         })
     })
 }
@@ -87,7 +101,9 @@ fn run<W>(
     for op in ops {
         match op {
             Op::Write { writer, data, mode } => {
-                let Some(Some(handle)) = writers.get_mut(*writer) else { continue };
+                let Some(Some(handle)) = writers.get_mut(*writer) else {
+                    continue;
+                };
                 let got = write(handle, data, *mode);
                 prop_assert_eq!(got, model.write(data, *mode));
             }
@@ -96,14 +112,18 @@ fn run<W>(
                 if !multi_writer {
                     continue;
                 }
-                let Some(Some(handle)) = writers.get(*writer) else { continue };
+                let Some(Some(handle)) = writers.get(*writer) else {
+                    continue;
+                };
                 if let Some(new) = clone(handle) {
                     model.open_writers += 1;
                     writers.push(Some(new));
                 }
             }
             Op::CloseWriter { writer } => {
-                let Some(slot) = writers.get_mut(*writer) else { continue };
+                let Some(slot) = writers.get_mut(*writer) else {
+                    continue;
+                };
                 if let Some(handle) = slot.take() {
                     prop_assert_eq!(close(handle), model.close_writer());
                 }

@@ -8,18 +8,18 @@ use std::collections::VecDeque;
 
 /// A pipe as the spec says it behaves, one operation at a time.
 #[derive(Debug)]
-pub struct PipeModel {
-    pub bytes: VecDeque<u8>,
-    pub capacity: usize,
-    pub atomic_size: usize,
-    pub reader_waiting: bool,
-    pub writer_waiting: bool,
-    pub reader_closed: bool,
-    pub open_writers: usize,
+pub(crate) struct PipeModel {
+    pub(crate) bytes: VecDeque<u8>,
+    pub(crate) capacity: usize,
+    pub(crate) atomic_size: usize,
+    pub(crate) reader_waiting: bool,
+    pub(crate) writer_waiting: bool,
+    pub(crate) reader_closed: bool,
+    pub(crate) open_writers: usize,
 }
 
 impl PipeModel {
-    pub fn new(capacity: usize, atomic_size: usize) -> Self {
+    pub(crate) fn new(capacity: usize, atomic_size: usize) -> Self {
         Self {
             bytes: VecDeque::new(),
             capacity,
@@ -31,18 +31,25 @@ impl PipeModel {
         }
     }
 
-    pub fn free(&self) -> usize {
+    pub(crate) fn free(&self) -> usize {
         self.capacity - self.bytes.len()
     }
 
-    pub fn write(&mut self, data: &[u8], mode: WaitMode) -> WriteOutcome {
+    pub(crate) fn write(&mut self, data: &[u8], mode: WaitMode) -> WriteOutcome {
         if data.is_empty() {
-            return WriteOutcome::Wrote { len: 0, wake: Wake::Nobody };
+            return WriteOutcome::Wrote {
+                len: 0,
+                wake: Wake::Nobody,
+            };
         }
         if self.reader_closed {
             return WriteOutcome::BrokenPipe;
         }
-        let needed = if data.len() <= self.atomic_size { data.len() } else { 1 };
+        let needed = if data.len() <= self.atomic_size {
+            data.len()
+        } else {
+            1
+        };
         if self.free() >= needed {
             let len = data.len().min(self.free());
             self.bytes.extend(&data[..len]);
@@ -62,9 +69,15 @@ impl PipeModel {
         }
     }
 
-    pub fn read(&mut self, out_len: usize, mode: WaitMode) -> (ReadOutcome, Vec<u8>) {
+    pub(crate) fn read(&mut self, out_len: usize, mode: WaitMode) -> (ReadOutcome, Vec<u8>) {
         if out_len == 0 {
-            return (ReadOutcome::Read { len: 0, wake: Wake::Nobody }, Vec::new());
+            return (
+                ReadOutcome::Read {
+                    len: 0,
+                    wake: Wake::Nobody,
+                },
+                Vec::new(),
+            );
         }
         if !self.bytes.is_empty() {
             let len = out_len.min(self.bytes.len());
@@ -88,7 +101,7 @@ impl PipeModel {
         }
     }
 
-    pub fn close_writer(&mut self) -> Wake {
+    pub(crate) fn close_writer(&mut self) -> Wake {
         self.open_writers -= 1;
         if self.open_writers == 0 && std::mem::take(&mut self.reader_waiting) {
             Wake::Readers
@@ -97,7 +110,7 @@ impl PipeModel {
         }
     }
 
-    pub fn close_reader(&mut self) -> Wake {
+    pub(crate) fn close_reader(&mut self) -> Wake {
         self.reader_closed = true;
         if std::mem::take(&mut self.writer_waiting) {
             Wake::Writers
@@ -109,15 +122,15 @@ impl PipeModel {
 
 /// A port's message queue as the spec says it behaves.
 #[derive(Debug)]
-pub struct QueueModel<const N: usize> {
-    pub messages: VecDeque<[u8; N]>,
-    pub capacity: usize,
-    pub receivers_waiting: bool,
-    pub senders_waiting: bool,
+pub(crate) struct QueueModel<const N: usize> {
+    pub(crate) messages: VecDeque<[u8; N]>,
+    pub(crate) capacity: usize,
+    pub(crate) receivers_waiting: bool,
+    pub(crate) senders_waiting: bool,
 }
 
 impl<const N: usize> QueueModel<N> {
-    pub fn new(capacity: usize) -> Self {
+    pub(crate) fn new(capacity: usize) -> Self {
         Self {
             messages: VecDeque::new(),
             capacity,
@@ -126,7 +139,7 @@ impl<const N: usize> QueueModel<N> {
         }
     }
 
-    pub fn send(&mut self, message: [u8; N], mode: WaitMode) -> SendOutcome {
+    pub(crate) fn send(&mut self, message: [u8; N], mode: WaitMode) -> SendOutcome {
         if self.messages.len() < self.capacity {
             self.messages.push_back(message);
             let wake = if std::mem::take(&mut self.receivers_waiting) {
@@ -145,7 +158,7 @@ impl<const N: usize> QueueModel<N> {
         }
     }
 
-    pub fn receive(&mut self, mode: WaitMode) -> ReceiveOutcome<[u8; N]> {
+    pub(crate) fn receive(&mut self, mode: WaitMode) -> ReceiveOutcome<[u8; N]> {
         if let Some(message) = self.messages.pop_front() {
             let wake = if std::mem::take(&mut self.senders_waiting) {
                 Wake::Writers
