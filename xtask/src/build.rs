@@ -92,6 +92,7 @@ pub const USER_PROGRAMS: &[&str] = &[
     "memhog",
     "cpuhog",
     "semtest",
+    "pipetest",
     "vandal",
     "racer",
     "reaper",

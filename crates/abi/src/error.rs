@@ -135,6 +135,10 @@ pub enum SysError {
     #[doc(alias = "EINVAL")]
     #[error("bad argument value")]
     BadValue = 26,
+    /// A write to a pipe whose read end is closed.
+    #[doc(alias = "EPIPE")]
+    #[error("broken pipe")]
+    BrokenPipe = 27,
     /// A code this build of `sk-abi` does not know (a newer kernel); made
     /// only by [`SysError::decode_return`] and [`SysError::from_code`], never
     /// sent by the kernel.
@@ -171,6 +175,7 @@ impl SysError {
         Self::NoSpace,
         Self::NameTooLong,
         Self::BadValue,
+        Self::BrokenPipe,
         Self::Unknown,
     ];
 
@@ -214,6 +219,7 @@ impl SysError {
             24 => Self::NoSpace,
             25 => Self::NameTooLong,
             26 => Self::BadValue,
+            27 => Self::BrokenPipe,
             _ => Self::Unknown,
         };
         Some(error)

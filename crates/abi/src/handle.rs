@@ -51,6 +51,38 @@ impl Handle {
     }
 }
 
+/// The path whose `create(Kind::Sio)` makes a new pipe: its two ends come
+/// back as [`PipeHandles`] (the open's flags must be `READ | WRITE`).
+pub const PIPE_PATH: &str = "/dev/pipe";
+
+/// The two handles a pipe's `create` returns in one `rax`: the read end in
+/// bits 31..0, the write end in bits 63..32.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PipeHandles {
+    /// The read end (open for `read`).
+    pub read: Handle,
+    /// The write end (open for `write`).
+    pub write: Handle,
+}
+
+impl PipeHandles {
+    /// The `rax` value.
+    #[must_use]
+    pub const fn to_return(self) -> u64 {
+        (self.write.0 as u64) << 32 | self.read.0 as u64
+    }
+
+    /// Splits a pipe create's `rax`.
+    #[must_use]
+    pub const fn from_return(value: u64) -> Self {
+        let [r0, r1, r2, r3, w0, w1, w2, w3] = value.to_le_bytes();
+        Self {
+            read: Handle(u32::from_le_bytes([r0, r1, r2, r3])),
+            write: Handle(u32::from_le_bytes([w0, w1, w2, w3])),
+        }
+    }
+}
+
 impl From<Handle> for u64 {
     fn from(handle: Handle) -> u64 {
         u64::from(handle.0)

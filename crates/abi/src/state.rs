@@ -52,5 +52,9 @@ numbered_enum! {
         /// A counting semaphore (`/dev/semaphore`, a new one per open):
         /// `read` is P, `write` is V.
         Semaphore = 6,
+        /// The read end of a pipe (`/dev/pipe` makes both ends).
+        PipeRead = 7,
+        /// The write end of a pipe.
+        PipeWrite = 8,
     }
 }

@@ -97,6 +97,8 @@ pub(crate) enum Created {
     /// One bounded step of work before the object (an open's truncate):
     /// run a preemption point and go on.
     Stepped,
+    /// A pipe's two ends.
+    Pipe(sk_abi::PipeHandles),
 }
 
 // Not inlined: its loop would make `call` save registers on every call.
@@ -106,6 +108,7 @@ fn create(handle: Handle, a: [u64; 5]) -> Result<u64, SysError> {
     loop {
         match create_stretch(handle, kind, a[1], a[2])? {
             Created::Object(h) => return Ok(u64::from(h.index())),
+            Created::Pipe(ends) => return Ok(ends.to_return()),
             Created::Stepped => scheduler::preemption_point(),
         }
     }

@@ -26,6 +26,7 @@ mod fault;
 pub mod fp;
 mod initrd;
 mod memory;
+mod pipe_calls;
 mod ring;
 mod routines_text;
 mod scheduler;

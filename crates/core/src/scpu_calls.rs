@@ -94,6 +94,7 @@ pub(crate) fn forget(core: &mut Core, tid: ThreadId) {
     // The executable ready queue: out of the ring, its switch code retired.
     crate::ring::forget(core, tid);
     core.devices.forget_reader(tid);
+    core.devices.pipe_waiters.forget(tid);
     for smach in core.smachs.values_mut() {
         smach.waiters.retain(|&t| t != tid);
     }

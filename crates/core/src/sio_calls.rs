@@ -29,6 +29,9 @@ pub(crate) fn open_or_step(
     path: &str,
     flags: OpenFlags,
 ) -> Result<Created, SysError> {
+    if path == sk_abi::PIPE_PATH {
+        return crate::pipe_calls::open(core, me, flags).map(Created::Pipe);
+    }
     match state::Sio::cut_before_open(&mut core.fs, path, flags)? {
         Cut::Cutting => Ok(Created::Stepped),
         Cut::Near => open(core, me, path, flags).map(Created::Object),
@@ -118,8 +121,9 @@ fn read_piece(
     let (buf, len) = (whole.0.wrapping_add(offset), whole.1.saturating_sub(offset));
     state::with(|core| {
         let (outcome, asked) = with_sio(core, handle, |sio, fs, devices| {
-            if sio.semaphore().is_some() {
-                // P, not a byte transfer: end this one at once.
+            if sio.semaphore().is_some() || sio.pipe_end().is_some() {
+                // P or a pipe read (both block on their own terms), not
+                // this byte transfer: end it at once.
                 *is_semaphore = true;
                 return Ok((ReadOutcome::Data(0), 1));
             }
@@ -176,7 +180,7 @@ pub(crate) fn read(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError> 
             scheduler::preemption_point,
         )?;
         if is_semaphore {
-            return semaphore_p(handle);
+            return crate::pipe_calls::read_or_p(handle, buf, len);
         }
         match moved {
             Piece::Done(n) => return Ok(n),
@@ -232,8 +236,9 @@ pub(crate) fn write(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError>
         |offset, remaining| {
             state::with(|core| {
                 with_sio(core, handle, |sio, fs, devices| {
-                    if sio.semaphore().is_some() {
-                        // V, not a byte transfer: end this one at once.
+                    if sio.semaphore().is_some() || sio.pipe_end().is_some() {
+                        // V or a pipe write, not this byte transfer: end
+                        // it at once.
                         is_semaphore = true;
                         return Ok(Step {
                             outcome: Piece::Done(0),
@@ -263,7 +268,7 @@ pub(crate) fn write(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError>
         scheduler::preemption_point,
     )?;
     if is_semaphore {
-        return semaphore_v(handle);
+        return crate::pipe_calls::write_or_v(handle, buf, len);
     }
     match moved {
         Piece::Done(n) => Ok(n),
@@ -278,7 +283,7 @@ pub(crate) fn write(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError>
 ///
 /// A handle closed while the caller waits (or closed and reused by another
 /// open) fails the P with [`SysError::BadHandle`]: the close woke it.
-fn semaphore_p(handle: Handle) -> Result<u64, SysError> {
+pub(crate) fn semaphore_p(handle: Handle) -> Result<u64, SysError> {
     let mut serial = None;
     loop {
         let acquired = scheduler::block_current_unless(|core| {
@@ -303,7 +308,7 @@ fn semaphore_p(handle: Handle) -> Result<u64, SysError> {
 /// The generic V on the semaphore at `handle`: hands the unit to the
 /// first waiter and wakes it, else adds it to the count. Returns 0; the
 /// buffer and length are ignored.
-fn semaphore_v(handle: Handle) -> Result<u64, SysError> {
+pub(crate) fn semaphore_v(handle: Handle) -> Result<u64, SysError> {
     state::with(|core| {
         let sio = core
             .current_smach()?

@@ -147,6 +147,9 @@ pub(crate) fn facts(
         Target::Semaphore(semaphore) => SioTarget::Semaphore {
             cell: semaphore.cell() as *const AtomicU64 as u64,
         },
+        Target::Pipe(end) => SioTarget::Pipe {
+            is_read_end: end.is_read_end(),
+        },
     };
     let flags = sio.flags();
     SioFacts {
@@ -234,6 +237,11 @@ pub(crate) fn close_sio(core: &mut Core, mut sio: Sio) {
         for waiter in semaphore.drain() {
             crate::scheduler::wake(core, waiter);
         }
+    }
+    // A pipe end's close wakes the other side: a reader to see end of
+    // file, a writer to see the broken pipe.
+    if let Some((pipe, wake)) = sio.close_pipe_end() {
+        crate::pipe_calls::wake(core, pipe, wake);
     }
     let sharers = core::mem::take(&mut sio.sharers);
     for (_, routines) in sharers {

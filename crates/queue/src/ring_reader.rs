@@ -55,6 +55,22 @@ impl ByteRingReader {
 
     /// A read in the given mode (see the module doc for the steps).
     pub fn read_with(&mut self, out: &mut [u8], mode: WaitMode) -> ReadOutcome {
+        match self.peek_with(out, mode) {
+            ReadOutcome::Read { len, .. } => ReadOutcome::Read {
+                len,
+                wake: self.consume(len),
+            },
+            other => other,
+        }
+    }
+
+    /// Step 1 of a read without its end: copies up to `out.len()` bytes
+    /// but leaves them in the ring (`Read { len, wake: Nobody }`), or
+    /// reports end of file, `WouldBlock` or `Blocked` as
+    /// [`read_with`](Self::read_with) does. [`consume`](Self::consume)
+    /// then takes the bytes the caller kept (a kernel copying to user
+    /// memory consumes only what reached it, so a fault loses nothing).
+    pub fn peek_with(&mut self, out: &mut [u8], mode: WaitMode) -> ReadOutcome {
         if out.is_empty() {
             return ReadOutcome::Read {
                 len: 0,
@@ -68,14 +84,10 @@ impl ByteRingReader {
             if available > 0 {
                 let len = out.len().min(available);
                 ring.copy_out(consumed, &mut out[..len]);
-                ring.consumed()
-                    .store(consumed.wrapping_add(len as u64), Ordering::Release);
-                let wake = if ring.wait().take_waiter(WRITER_WAITING) {
-                    Wake::Writers
-                } else {
-                    Wake::Nobody
+                return ReadOutcome::Read {
+                    len,
+                    wake: Wake::Nobody,
                 };
-                return ReadOutcome::Read { len, wake };
             }
             if ring.wait().load() & WRITER_CLOSED != 0 {
                 if self.available_from(consumed) == 0 {
@@ -91,6 +103,26 @@ impl ByteRingReader {
                 return ReadOutcome::Blocked;
             }
             ring.wait().withdraw(READER_WAITING);
+        }
+    }
+
+    /// Takes `len` bytes that a [`peek_with`](Self::peek_with) copied
+    /// (at most what it reported): stores `consumed + len` (`Release`) and
+    /// returns the wake owed to a writer asleep on full. `len` is clamped
+    /// to the bytes in the ring.
+    pub fn consume(&mut self, len: usize) -> Wake {
+        let ring = &*self.ring;
+        let consumed = ring.consumed().load(Ordering::Relaxed);
+        let len = len.min(self.available_from(consumed));
+        if len == 0 {
+            return Wake::Nobody;
+        }
+        ring.consumed()
+            .store(consumed.wrapping_add(len as u64), Ordering::Release);
+        if ring.wait().take_waiter(WRITER_WAITING) {
+            Wake::Writers
+        } else {
+            Wake::Nobody
         }
     }
 

@@ -20,6 +20,9 @@ pub struct Devices {
     pub tty: LineDiscipline,
     /// Threads blocked reading the console (woken on input).
     pub tty_readers: Vec<u64>,
+    /// Threads blocked on pipes (woken by the other end's transfer or
+    /// close).
+    pub pipe_waiters: crate::PipeWaiters,
 }
 
 impl core::fmt::Debug for Devices {
@@ -38,6 +41,7 @@ impl Devices {
             mem,
             tty: LineDiscipline::new(),
             tty_readers: Vec::new(),
+            pipe_waiters: crate::PipeWaiters::default(),
         }
     }
 

@@ -135,8 +135,9 @@ impl<R> Sio<R> {
             }
             Target::Dir(_) => Err(SysError::IsDir),
             // P blocks: the kernel's semaphore path (`Sio::semaphore_p`)
-            // runs it, never this byte transfer.
-            Target::Semaphore(_) => Err(SysError::NotSupported),
+            // runs it, never this byte transfer; a pipe's read blocks too
+            // (`PipeEnd::read_from_ring`, run by the kernel's pipe path).
+            Target::Semaphore(_) | Target::Pipe(_) => Err(SysError::NotSupported),
         }
     }
 
@@ -217,8 +218,11 @@ impl<R> Sio<R> {
             Target::Null | Target::Zero => Ok(Piece::Done(len)),
             Target::Mem => Err(PartialWrite::nothing(SysError::NotPermitted)),
             Target::Dir(_) => Err(PartialWrite::nothing(SysError::IsDir)),
-            // V is `Sio::semaphore_v`, never this byte transfer.
-            Target::Semaphore(_) => Err(PartialWrite::nothing(SysError::NotSupported)),
+            // V is `Sio::semaphore_v`, a pipe write `PipeEnd::write_to_ring`
+            // (both block), never this byte transfer.
+            Target::Semaphore(_) | Target::Pipe(_) => {
+                Err(PartialWrite::nothing(SysError::NotSupported))
+            }
             Target::Tty => {
                 let mut chunk = [0u8; BOUNCE_BYTES];
                 let mut done = 0u64;

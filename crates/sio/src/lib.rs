@@ -13,6 +13,7 @@ mod chunk;
 mod devices;
 mod error;
 mod io;
+mod pipe;
 mod reconfigure;
 mod semaphore;
 mod sio;
@@ -23,7 +24,11 @@ pub use chunk::{transfer_in_chunks, Piece, Step, CHUNK_BYTES, TTY_CHUNK_BYTES};
 pub use devices::{Devices, DEV_MEM_BYTES};
 pub use error::fs_error;
 pub use io::{PartialWrite, ReadOutcome};
+pub use pipe::{
+    new_pipe, PipeEnd, PipeStep, PipeWaiters, PIPE_ATOMIC_BYTES, PIPE_CAPACITY, PIPE_PATH,
+};
 pub use reconfigure::Reconfigured;
 pub use semaphore::{POutcome, Semaphore, SemaphoreWord};
 pub use sio::{Sio, Target, SEMAPHORE_PATH};
+pub use sk_queue::Wake;
 pub use user_memory::UserMemory;

@@ -21,7 +21,7 @@ impl<R> Sio<R> {
     /// Applies `request`; returns the call's result and what changed.
     ///
     /// # Errors
-    /// Seek: [`SysError::NotSupported`] on the console,
+    /// Seek: [`SysError::NotSupported`] on the console and a pipe,
     /// [`SysError::BadOffset`] for a position below 0 or above `i64::MAX`.
     /// Mode: [`SysError::WrongKind`] on anything but the console.
     pub fn reconfigure(
@@ -57,7 +57,8 @@ impl<R> Sio<R> {
     pub fn seek(&self, fs: &FileSystem, whence: Whence, offset: i64) -> Result<u64, SysError> {
         match self.target() {
             Target::Null | Target::Zero | Target::Semaphore(_) => return Ok(0),
-            Target::Tty => return Err(SysError::NotSupported),
+            // No position: as the console (Linux: `ESPIPE`).
+            Target::Tty | Target::Pipe(_) => return Err(SysError::NotSupported),
             _ => {}
         }
         let base = match whence {

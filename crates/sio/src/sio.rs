@@ -7,7 +7,7 @@
 //! writes are in `io.rs`, seek and mode changes in `reconfigure.rs`.
 
 use crate::fs_error;
-use crate::{POutcome, Semaphore};
+use crate::{POutcome, PipeEnd, Semaphore};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -32,6 +32,8 @@ pub enum Target {
     /// `/dev/semaphore`: a counting semaphore, new at each open (`read` is
     /// P, `write` is V: [`Sio::semaphore_p`], [`Sio::semaphore_v`]).
     Semaphore(Semaphore),
+    /// One end of a pipe (`/dev/pipe` opens both: [`Sio::open_pipe`]).
+    Pipe(PipeEnd),
 }
 
 /// An open SIO. `R` is the kernel's synthesized-routine state for it.
@@ -111,6 +113,9 @@ impl<R> Sio<R> {
             "/dev/mem" => Target::Mem,
             "/dev/tty" => Target::Tty,
             SEMAPHORE_PATH => Target::Semaphore(Semaphore::new()?),
+            // Two ends, two handles: the kernel's pipe open
+            // ([`Sio::open_pipe`]), never one SIO.
+            sk_abi::PIPE_PATH => return Err(SysError::NotSupported),
             _ => open_node(fs, path, flags)?,
         };
         Ok(Self {
@@ -125,8 +130,65 @@ impl<R> Sio<R> {
         })
     }
 
+    /// A new pipe numbered `pipe` (the caller's count of pipes; the key of
+    /// its waiters): its read end (open for reading) and its write end
+    /// (open for writing).
+    ///
+    /// # Errors
+    /// [`SysError::NoMemory`].
+    pub fn open_pipe(pipe: u64) -> Result<(Self, Self), SysError> {
+        let (read_end, write_end) = crate::pipe::new_pipe(pipe)?;
+        let end = |target, flags| -> Result<Self, SysError> {
+            Ok(Self {
+                serial: NEXT_SERIAL.fetch_add(1, Ordering::Relaxed),
+                target,
+                flags,
+                position: position_cell()?,
+                opener: None,
+                is_shared: false,
+                routines: None,
+                sharers: Vec::new(),
+            })
+        };
+        Ok((
+            end(Target::Pipe(read_end), OpenFlags::READ)?,
+            end(Target::Pipe(write_end), OpenFlags::WRITE)?,
+        ))
+    }
+
+    /// The pipe end, if this SIO is one.
+    pub fn pipe_end(&self) -> Option<&PipeEnd> {
+        match &self.target {
+            Target::Pipe(end) => Some(end),
+            _ => None,
+        }
+    }
+
+    /// The pipe end, if this SIO is one, for a transfer.
+    pub fn pipe_end_mut(&mut self) -> Option<&mut PipeEnd> {
+        match &mut self.target {
+            Target::Pipe(end) => Some(end),
+            _ => None,
+        }
+    }
+
+    /// Closes a pipe end; returns the pipe's number and whom to wake
+    /// (`None` for any other SIO, which [`close`](Self::close) closes).
+    pub fn close_pipe_end(&mut self) -> Option<(u64, sk_queue::Wake)> {
+        let Target::Pipe(_) = &self.target else {
+            return None;
+        };
+        match core::mem::replace(&mut self.target, Target::Null) {
+            Target::Pipe(end) => Some((end.pipe(), end.close())),
+            _ => None,
+        }
+    }
+
     /// Closes the SIO (the generic `terminate`): the file system drops its
     /// open reference. Returns the routine state for the kernel to retire.
+    /// A pipe end must have been closed with
+    /// [`close_pipe_end`](Self::close_pipe_end) first (its wake is the
+    /// kernel's); here it is just dropped.
     pub fn close(self, fs: &mut FileSystem) -> Option<R> {
         if let Target::File(open) | Target::Dir(open) = self.target {
             if let Err(e) = fs.close(open) {
@@ -203,7 +265,7 @@ impl<R> Sio<R> {
 
     /// Its kind as `query` reports it.
     pub fn kind(&self) -> SioKind {
-        match self.target {
+        match &self.target {
             Target::Null => SioKind::Null,
             Target::Zero => SioKind::Zero,
             Target::Mem => SioKind::Mem,
@@ -211,6 +273,8 @@ impl<R> Sio<R> {
             Target::File(_) => SioKind::File,
             Target::Dir(_) => SioKind::Dir,
             Target::Semaphore(_) => SioKind::Semaphore,
+            Target::Pipe(end) if end.is_read_end() => SioKind::PipeRead,
+            Target::Pipe(_) => SioKind::PipeWrite,
         }
     }
 
@@ -262,6 +326,8 @@ impl<R> Sio<R> {
             Target::Mem => crate::DEV_MEM_BYTES,
             // What `query` reports as a semaphore's size: its count.
             Target::Semaphore(s) => u64::from(s.count()),
+            // A pipe's size: the bytes in it now.
+            Target::Pipe(end) => end.len() as u64,
             Target::File(open) | Target::Dir(open) => {
                 fs.stat(open.node()).map_or(0, |s| s.size_bytes)
             }
@@ -284,7 +350,7 @@ impl<R> Sio<R> {
 fn is_device(path: &str) -> bool {
     matches!(
         path,
-        "/dev/null" | "/dev/zero" | "/dev/mem" | "/dev/tty" | SEMAPHORE_PATH
+        "/dev/null" | "/dev/zero" | "/dev/mem" | "/dev/tty" | SEMAPHORE_PATH | sk_abi::PIPE_PATH
     )
 }
 

@@ -13,6 +13,7 @@ mod growth;
 mod leaks;
 mod machine_api;
 mod memory;
+mod pipes;
 mod programs;
 mod protection;
 mod registers;

@@ -63,6 +63,26 @@ pub(crate) fn create(kind: Kind, args: &[u8], route: Route) -> Result<Handle, Sy
     unsafe { create_raw(kind, args, route) }
 }
 
+/// `create(Kind::Sio)` of a pipe ([`sk_abi::PIPE_PATH`]): both ends.
+pub(crate) fn create_pipe(args: &[u8], route: Route) -> Result<sk_abi::PipeHandles, SysError> {
+    let callee = Callee {
+        handle: Handle::SELF,
+        route,
+    };
+    let word = callee.word(Call::Create);
+    // SAFETY: opening a pipe only reads `args` (a live slice) and the path
+    // it points to; it maps nothing and changes no memory of ours.
+    let rax = unsafe {
+        raw::syscall3(
+            word,
+            u64::from(Kind::Sio),
+            register(args.as_ptr() as usize),
+            register(args.len()),
+        )
+    };
+    SysError::decode_return(rax).map(sk_abi::PipeHandles::from_return)
+}
+
 /// `create(Kind::Scpu)`: starts a thread.
 ///
 /// # Safety

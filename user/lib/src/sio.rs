@@ -63,6 +63,42 @@ impl Sio {
         Ok(Self::with_route(handle, route))
     }
 
+    /// A new pipe: its read end and its write end (`/dev/pipe`). A read
+    /// returns what the pipe holds (blocking while it is empty and the
+    /// write end is open; 0 once the write end is closed and the pipe
+    /// drained); a write of at most 4096 bytes goes in whole, a longer one
+    /// in pieces (blocking while the pipe is full); a write after the read
+    /// end closed fails with [`SysError::BrokenPipe`].
+    ///
+    /// # Errors
+    /// [`SysError::NoMemory`], [`SysError::TooManyHandles`], …
+    pub fn pipe() -> Result<(Self, Self), SysError> {
+        Self::pipe_by(Route::Table)
+    }
+
+    /// As [`Sio::pipe`], on the generic path.
+    ///
+    /// # Errors
+    /// As for [`Sio::pipe`].
+    pub fn pipe_generic() -> Result<(Self, Self), SysError> {
+        Self::pipe_by(Route::Generic)
+    }
+
+    fn pipe_by(route: Route) -> Result<(Self, Self), SysError> {
+        let path = sk_abi::PIPE_PATH;
+        let args = SioCreateArgs {
+            path_ptr: register(path.as_ptr() as usize),
+            path_len: register(path.len()),
+            flags: (OpenFlags::READ | OpenFlags::WRITE).bits(),
+            _pad: 0,
+        };
+        let ends = call::create_pipe(&args.to_bytes(), route)?;
+        Ok((
+            Self::with_route(ends.read, route),
+            Self::with_route(ends.write, route),
+        ))
+    }
+
     /// The console (handle 1), open in every SMACH.
     #[must_use]
     pub const fn console() -> Self {

@@ -66,6 +66,11 @@ pub enum SioTarget {
         /// Address of the cell (count low 32 bits, waiters high 32).
         cell: u64,
     },
+    /// One end of a pipe: the generic path (blocking and waking) for now.
+    Pipe {
+        /// The read end (else the write end).
+        is_read_end: bool,
+    },
 }
 
 /// A RAM file's data layout, as the file system reports it now

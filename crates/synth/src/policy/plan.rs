@@ -126,9 +126,11 @@ fn read_spec(facts: &SioFacts, env: &Env) -> Option<RoutineSpec> {
             },
             file: file_basis,
         }),
-        SioTarget::Null | SioTarget::Tty { .. } | SioTarget::Dir | SioTarget::Semaphore { .. } => {
-            None
-        }
+        SioTarget::Null
+        | SioTarget::Tty { .. }
+        | SioTarget::Dir
+        | SioTarget::Semaphore { .. }
+        | SioTarget::Pipe { .. } => None,
     }
 }
 
@@ -174,7 +176,8 @@ fn write_spec(facts: &SioFacts, env: &Env) -> Option<RoutineSpec> {
         | SioTarget::Mem { .. }
         | SioTarget::Tty { .. }
         | SioTarget::Dir
-        | SioTarget::Semaphore { .. } => None,
+        | SioTarget::Semaphore { .. }
+        | SioTarget::Pipe { .. } => None,
     }
 }
 

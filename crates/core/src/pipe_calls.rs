@@ -1,0 +1,215 @@
+//! Pipe calls on the generic path: the kernel side of `sk_sio::PipeEnd`.
+//!
+//! Owns opening a pipe (two SIOs, two handles: [`open`]), the blocking
+//! read and write ([`read_or_p`], [`write_or_v`] route a `read`/`write`
+//! that `sio_calls` found is no byte transfer: a pipe's, or a semaphore's
+//! P and V) and waking a pipe's sleepers ([`wake`]). Every look at the
+//! ring, the registration of a sleeper and its block happen in one
+//! critical section (`scheduler::block_current_unless`), and every
+//! transfer and close delivers the wake the ring's handshake says it owes
+//! (`sk_queue::Wake`), so no wake-up is lost.
+
+use crate::state::{self, Core, Object};
+use crate::user_memory::KernelUserMemory;
+use crate::{scheduler, sio_calls, synthesis};
+use core::sync::atomic::{AtomicU64, Ordering};
+use sk_abi::{Handle, OpenFlags, PipeHandles, SysError};
+use sk_sio::{PipeStep, Sio, Wake};
+
+/// Pipe numbers (keys of their sleepers): never reused while the kernel
+/// runs.
+static NEXT_PIPE: AtomicU64 = AtomicU64::new(1);
+
+/// Makes a pipe for SMACH `me`: its read end and write end, each at a new
+/// handle. `flags` must be `READ | WRITE` (the pair).
+///
+/// # Errors
+/// [`SysError::BadFlags`] for other flags; [`SysError::NoMemory`],
+/// [`SysError::TooManyHandles`] (nothing is left open).
+pub(crate) fn open(core: &mut Core, me: u64, flags: OpenFlags) -> Result<PipeHandles, SysError> {
+    if flags != OpenFlags::READ | OpenFlags::WRITE {
+        return Err(SysError::BadFlags);
+    }
+    let pipe = NEXT_PIPE.fetch_add(1, Ordering::Relaxed);
+    let (mut read_end, mut write_end) = Sio::open_pipe(pipe)?;
+    read_end.set_opener(core.current);
+    write_end.set_opener(core.current);
+    let smach = core.smachs.get_mut(&me).ok_or(SysError::NotPermitted)?;
+    let read = match smach.handles.insert(Object::Sio(read_end)) {
+        Ok(handle) => handle,
+        Err((e, object)) => {
+            if let Object::Sio(sio) = object {
+                synthesis::close_sio(core, sio);
+            }
+            synthesis::close_sio(core, write_end);
+            return Err(e);
+        }
+    };
+    let write = match smach.handles.insert(Object::Sio(write_end)) {
+        Ok(handle) => handle,
+        Err((e, object)) => {
+            let read_end = smach.handles.remove(read);
+            for object in [Ok(object), read_end] {
+                if let Ok(Object::Sio(sio)) = object {
+                    synthesis::close_sio(core, sio);
+                }
+            }
+            return Err(e);
+        }
+    };
+    synthesis::replan(core, me, read);
+    synthesis::replan(core, me, write);
+    Ok(PipeHandles { read, write })
+}
+
+/// Wakes the sleepers `wake` names on `pipe`.
+pub(crate) fn wake(core: &mut Core, pipe: u64, wake: Wake) {
+    for thread in core.devices.pipe_waiters.take(pipe, wake) {
+        scheduler::wake(core, thread);
+    }
+}
+
+/// True if the SIO at `handle` is a pipe end.
+fn is_pipe(handle: Handle) -> Result<bool, SysError> {
+    state::with(|core| {
+        Ok(core
+            .current_smach()?
+            .handles
+            .get(handle)?
+            .as_sio()
+            .ok_or(SysError::WrongKind)?
+            .pipe_end()
+            .is_some())
+    })
+}
+
+/// A `read` that is no byte transfer: a pipe's, or a semaphore's P.
+pub(crate) fn read_or_p(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError> {
+    if is_pipe(handle)? {
+        read(handle, buf, len)
+    } else {
+        sio_calls::semaphore_p(handle)
+    }
+}
+
+/// A `write` that is no byte transfer: a pipe's, or a semaphore's V.
+pub(crate) fn write_or_v(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError> {
+    if is_pipe(handle)? {
+        write(handle, buf, len)
+    } else {
+        sio_calls::semaphore_v(handle)
+    }
+}
+
+/// One look at the pipe end at `handle` (the same open as `serial`
+/// names, once set): `step` runs on it and says what happened; a
+/// `Blocked` registers the caller as a sleeper of that end.
+fn look(
+    core: &mut Core,
+    handle: Handle,
+    serial: &mut Option<u64>,
+    is_write: bool,
+    (buf, len): (u64, u64),
+    step: impl FnOnce(&mut sk_sio::PipeEnd) -> Result<PipeStep, SysError>,
+) -> Result<(u64, PipeStep), SysError> {
+    let sio = core
+        .current_smach()?
+        .handles
+        .get_mut(handle)?
+        .as_sio_mut()
+        .ok_or(SysError::WrongKind)?;
+    if *serial.get_or_insert(sio.serial()) != sio.serial() {
+        // Closed (and reused) while the caller slept.
+        return Err(SysError::BadHandle);
+    }
+    sio.check_transfer(is_write, &mut KernelUserMemory, buf, len)?;
+    let end = sio.pipe_end_mut().ok_or(SysError::WrongKind)?;
+    let pipe = end.pipe();
+    Ok((pipe, step(end)?))
+}
+
+/// The generic pipe read: what the ring holds (at most `len` bytes, one
+/// bounce buffer), blocking while it is empty and the write end open; 0 at
+/// end of file.
+fn read(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError> {
+    let mut serial = None;
+    loop {
+        let mut moved = None;
+        let done = scheduler::block_current_unless(|core| {
+            let (pipe, step) = look(core, handle, &mut serial, false, (buf, len), |end| {
+                if len == 0 {
+                    return Ok(PipeStep::Moved {
+                        len: 0,
+                        wake: Wake::Nobody,
+                    });
+                }
+                end.read_from_ring(&mut KernelUserMemory, buf, len)
+            })?;
+            match step {
+                PipeStep::Moved { len, wake: owed } => {
+                    moved = Some(len);
+                    wake(core, pipe, owed);
+                    Ok(true)
+                }
+                PipeStep::Blocked => {
+                    let current = core.current;
+                    core.devices.pipe_waiters.add(pipe, true, current)?;
+                    Ok(false)
+                }
+            }
+        })?;
+        if done {
+            return Ok(moved.unwrap_or(0));
+        }
+    }
+}
+
+/// The generic pipe write: all `len` bytes, in pieces of at most the
+/// atomic size (a write of at most [`sk_sio::PIPE_ATOMIC_BYTES`] is one
+/// piece, whole or waiting), blocking while the ring is full. A broken
+/// pipe or a fault after some pieces returns the count written; before
+/// any, the error.
+fn write(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError> {
+    let mut serial = None;
+    let mut written = 0u64;
+    loop {
+        let mut moved = None;
+        let at = (buf.wrapping_add(written), len.saturating_sub(written));
+        let done = scheduler::block_current_unless(|core| {
+            let (pipe, step) = look(core, handle, &mut serial, true, (buf, len), |end| {
+                if at.1 == 0 {
+                    return Ok(PipeStep::Moved {
+                        len: 0,
+                        wake: Wake::Nobody,
+                    });
+                }
+                end.write_to_ring(&mut KernelUserMemory, at.0, at.1)
+            })?;
+            match step {
+                PipeStep::Moved { len, wake: owed } => {
+                    moved = Some(len);
+                    wake(core, pipe, owed);
+                    Ok(true)
+                }
+                PipeStep::Blocked => {
+                    let current = core.current;
+                    core.devices.pipe_waiters.add(pipe, false, current)?;
+                    Ok(false)
+                }
+            }
+        });
+        match done {
+            Err(_) if written > 0 => return Ok(written),
+            Err(e) => return Err(e),
+            Ok(true) => {
+                written = written.saturating_add(moved.unwrap_or(0));
+                if written >= len {
+                    return Ok(written);
+                }
+                scheduler::preemption_point();
+            }
+            // Woken (room, or the read end closed): look again.
+            Ok(false) => {}
+        }
+    }
+}

@@ -1,0 +1,256 @@
+//! Pipes: a byte ring between one read end and one write end, each an SIO
+//! (`/dev/pipe` makes both), and the threads blocked on them.
+//!
+//! Owns [`PipeEnd`], [`PipeWaiters`] and the generic pipe read and write
+//! ([`PipeEnd::read_from_ring`], [`PipeEnd::write_to_ring`]). The ring and
+//! its handshake are `sk-queue`'s ([`sk_queue::pipe`]): free-running
+//! `produced`/`consumed` counters, a wait word whose bits say which side
+//! sleeps and which end closed. These functions never sleep or wake: they
+//! return what the kernel must do (block the caller after registering it
+//! with [`PipeWaiters`], wake the other side), and the kernel performs it
+//! in the same critical section (`block_current_unless`), so a wake is
+//! never lost.
+//!
+//! Semantics (as Linux pipes): a read returns what is in the ring (at
+//! most what was asked), blocks while it is empty and the write end is
+//! open, and returns 0 (end of file) once the write end closed and the
+//! ring is drained. A write of at most [`PIPE_ATOMIC_BYTES`] goes in whole
+//! or waits (never split, never interleaved with another write); a longer
+//! one goes in pieces, blocking on a full ring. A write after the read end
+//! closed fails with [`SysError::BrokenPipe`]. A read copies to user
+//! memory before it consumes, so a fault in the buffer loses no byte.
+
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+use sk_abi::SysError;
+use sk_queue::{
+    ByteRingReader, ByteRingWriter, ReadOutcome, RingConfig, WaitMode, Wake, WriteOutcome,
+};
+
+use crate::UserMemory;
+
+pub use sk_abi::PIPE_PATH;
+/// Bytes a pipe holds.
+pub const PIPE_CAPACITY: usize = 16 * 1024;
+/// Writes of at most this many bytes are atomic (`PIPE_BUF`).
+pub const PIPE_ATOMIC_BYTES: usize = 4096;
+/// Bytes one generic read or write piece moves (through a bounce buffer:
+/// the ring's bytes are atomics, user memory may fault).
+const BOUNCE_BYTES: usize = PIPE_ATOMIC_BYTES;
+
+/// One end of a pipe.
+#[derive(Debug)]
+pub enum PipeEnd {
+    /// The read end.
+    Read {
+        /// The pipe's number (its waiters' key).
+        pipe: u64,
+        /// The ring's reading side.
+        reader: ByteRingReader,
+    },
+    /// The write end.
+    Write {
+        /// The pipe's number.
+        pipe: u64,
+        /// The ring's writing side.
+        writer: ByteRingWriter,
+    },
+}
+
+/// What a generic pipe read or write piece did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PipeStep {
+    /// Moved this many bytes (a read: 0 is end of file); then wake the
+    /// other side's sleepers if `wake` says so.
+    Moved {
+        /// Bytes moved.
+        len: u64,
+        /// Whom to wake.
+        wake: Wake,
+    },
+    /// The caller announced itself on the wait word: register it as a
+    /// waiter of [`PipeEnd::pipe`] and block, then try again.
+    Blocked,
+}
+
+/// The two ends of a new pipe numbered `pipe`.
+///
+/// # Errors
+/// [`SysError::NoMemory`] if the ring cannot be allocated.
+pub fn new_pipe(pipe: u64) -> Result<(PipeEnd, PipeEnd), SysError> {
+    let (writer, reader) = sk_queue::pipe(RingConfig::new(PIPE_CAPACITY, PIPE_ATOMIC_BYTES))
+        .map_err(|_| SysError::NoMemory)?;
+    Ok((
+        PipeEnd::Read { pipe, reader },
+        PipeEnd::Write { pipe, writer },
+    ))
+}
+
+impl PipeEnd {
+    /// The pipe's number.
+    pub fn pipe(&self) -> u64 {
+        match self {
+            Self::Read { pipe, .. } | Self::Write { pipe, .. } => *pipe,
+        }
+    }
+
+    /// True for the read end.
+    pub fn is_read_end(&self) -> bool {
+        matches!(self, Self::Read { .. })
+    }
+
+    /// Bytes in the ring now.
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Read { reader, .. } => reader.len(),
+            Self::Write { writer, .. } => writer.len(),
+        }
+    }
+
+    /// True if the ring is empty now.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// One generic read of at most `len` bytes into user memory at `buf`:
+    /// what the ring holds, up to one bounce buffer; end of file; or
+    /// `Blocked` (empty, the write end open, the reader announced).
+    ///
+    /// # Errors
+    /// [`SysError::WrongKind`] on the write end; [`SysError::BadAddress`]
+    /// if the buffer faults (nothing consumed).
+    pub fn read_from_ring(
+        &mut self,
+        user: &mut impl UserMemory,
+        buf: u64,
+        len: u64,
+    ) -> Result<PipeStep, SysError> {
+        let Self::Read { reader, .. } = self else {
+            return Err(SysError::WrongKind);
+        };
+        let mut bounce = [0u8; BOUNCE_BYTES];
+        let want = usize::try_from(len).unwrap_or(usize::MAX).min(BOUNCE_BYTES);
+        let out = bounce.get_mut(..want).unwrap_or(&mut []);
+        match reader.peek_with(out, WaitMode::Blocking) {
+            ReadOutcome::Read { len, .. } => {
+                user.write(buf, out.get(..len).unwrap_or(&[]))?;
+                let wake = reader.consume(len);
+                Ok(PipeStep::Moved {
+                    len: len as u64,
+                    wake,
+                })
+            }
+            ReadOutcome::EndOfFile => Ok(PipeStep::Moved {
+                len: 0,
+                wake: Wake::Nobody,
+            }),
+            ReadOutcome::Blocked | ReadOutcome::WouldBlock => Ok(PipeStep::Blocked),
+        }
+    }
+
+    /// One generic write piece: at most one bounce buffer of the `len`
+    /// bytes at `buf` (a write of at most [`PIPE_ATOMIC_BYTES`] whole, or
+    /// not at all), or `Blocked` (not enough room, the writer announced).
+    ///
+    /// # Errors
+    /// [`SysError::WrongKind`] on the read end; [`SysError::BadAddress`]
+    /// if the buffer faults (nothing written); [`SysError::BrokenPipe`]
+    /// once the read end closed.
+    pub fn write_to_ring(
+        &mut self,
+        user: &mut impl UserMemory,
+        buf: u64,
+        len: u64,
+    ) -> Result<PipeStep, SysError> {
+        let Self::Write { writer, .. } = self else {
+            return Err(SysError::WrongKind);
+        };
+        let mut bounce = [0u8; BOUNCE_BYTES];
+        let want = usize::try_from(len).unwrap_or(usize::MAX).min(BOUNCE_BYTES);
+        let bytes = bounce.get_mut(..want).unwrap_or(&mut []);
+        user.read(bytes, buf)?;
+        match writer.write_with(bytes, WaitMode::Blocking) {
+            WriteOutcome::Wrote { len, wake } => Ok(PipeStep::Moved {
+                len: len as u64,
+                wake,
+            }),
+            WriteOutcome::Blocked | WriteOutcome::WouldBlock => Ok(PipeStep::Blocked),
+            WriteOutcome::BrokenPipe => Err(SysError::BrokenPipe),
+        }
+    }
+
+    /// Closes this end; returns whom to wake (the other side's sleepers:
+    /// a reader sees end of file, a writer a broken pipe).
+    pub fn close(self) -> Wake {
+        match self {
+            Self::Read { reader, .. } => reader.close(),
+            Self::Write { writer, .. } => writer.close(),
+        }
+    }
+}
+
+/// The threads blocked on each pipe, by pipe number.
+#[derive(Debug, Default)]
+pub struct PipeWaiters {
+    pipes: BTreeMap<u64, Sleepers>,
+}
+
+/// Threads asleep on one pipe.
+#[derive(Debug, Default)]
+struct Sleepers {
+    readers: Vec<u64>,
+    writers: Vec<u64>,
+}
+
+impl PipeWaiters {
+    /// Registers `thread` as asleep on `pipe`'s read end (`is_reader`) or
+    /// write end.
+    ///
+    /// # Errors
+    /// [`SysError::NoMemory`] if the list cannot grow.
+    pub fn add(&mut self, pipe: u64, is_reader: bool, thread: u64) -> Result<(), SysError> {
+        let sleepers = self.pipes.entry(pipe).or_default();
+        let list = if is_reader {
+            &mut sleepers.readers
+        } else {
+            &mut sleepers.writers
+        };
+        if !list.contains(&thread) {
+            list.try_reserve(1).map_err(|_| SysError::NoMemory)?;
+            list.push(thread);
+        }
+        Ok(())
+    }
+
+    /// The threads `wake` names on `pipe`, taken off their list.
+    pub fn take(&mut self, pipe: u64, wake: Wake) -> Vec<u64> {
+        let Some(sleepers) = self.pipes.get_mut(&pipe) else {
+            return Vec::new();
+        };
+        let woken = match wake {
+            Wake::Nobody => Vec::new(),
+            Wake::Readers => core::mem::take(&mut sleepers.readers),
+            Wake::Writers => core::mem::take(&mut sleepers.writers),
+        };
+        if sleepers.readers.is_empty() && sleepers.writers.is_empty() {
+            self.pipes.remove(&pipe);
+        }
+        woken
+    }
+
+    /// Forgets `thread` on every pipe (it ended while blocked).
+    pub fn forget(&mut self, thread: u64) {
+        self.pipes.retain(|_, s| {
+            s.readers.retain(|&t| t != thread);
+            s.writers.retain(|&t| t != thread);
+            !(s.readers.is_empty() && s.writers.is_empty())
+        });
+    }
+
+    /// True if `thread` sleeps on some pipe (the scheduler's self-check).
+    pub fn involves(&self, thread: u64) -> bool {
+        self.pipes
+            .values()
+            .any(|s| s.readers.contains(&thread) || s.writers.contains(&thread))
+    }
+}
