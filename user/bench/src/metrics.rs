@@ -88,10 +88,30 @@ pub const YIELD_SMACH: Metric = metric(
     "yield_smach",
     "one-way switch by yield, 2 SMACHs (Linux: sched_yield, 2 processes)",
 );
+/// Pipe write then read of 1 byte in one SCPU.
+pub const PIPE_WRITE_READ_1: Metric = metric(
+    "pipe_write_read_1",
+    "pipe write + read, 1 byte, 1 SCPU (kernel instructions: the write)",
+);
+/// The same with 1,024 bytes.
+pub const PIPE_WRITE_READ_1024: Metric = metric(
+    "pipe_write_read_1024",
+    "pipe write + read, 1024 bytes, 1 SCPU (kernel instructions: the write)",
+);
+/// The same with 4,096 bytes.
+pub const PIPE_WRITE_READ_4096: Metric = metric(
+    "pipe_write_read_4096",
+    "pipe write + read, 4096 bytes, 1 SCPU (kernel instructions: the write)",
+);
+/// Round trip of a byte over two pipes between two SCPUs of one SMACH.
+pub const PIPE_PINGPONG_THREADS: Metric = metric(
+    "pipe_pingpong_threads",
+    "pipe ping-pong round trip, 2 SCPUs of 1 SMACH, 1 byte (Linux: 2 threads)",
+);
 /// Round trip of a byte over two pipes between two processes.
 pub const PIPE_PINGPONG: Metric = Metric {
     name: "pipe_pingpong",
-    label: "pipe ping-pong round trip, 2 processes, 1 byte (Synthesis: no pipes yet)",
+    label: "pipe ping-pong round trip, 2 processes, 1 byte (Synthesis: no pipe end can be shared yet)",
     is_optional: true,
 };
 /// An SCPU created, ending itself, joined.
@@ -123,6 +143,10 @@ pub const METRICS: &[Metric] = &[
     YIELD_THREAD,
     YIELD_THREAD_VECTOR,
     YIELD_SMACH,
+    PIPE_WRITE_READ_1,
+    PIPE_WRITE_READ_1024,
+    PIPE_WRITE_READ_4096,
+    PIPE_PINGPONG_THREADS,
     PIPE_PINGPONG,
     SCPU_CREATE_TERMINATE,
     COMPUTE_LOOP,

@@ -24,7 +24,9 @@
 //! | `yield_thread` | one-way switch: the main SCPU yields to a second SCPU of its SMACH, which yields back (Linux: `sched_yield` between two threads of one process); one op = one switch, half a yield round trip |
 //! | `yield_thread_vector` | the same with one SSE instruction per round in both, so both threads' vector state is live and switched |
 //! | `yield_smach` | the same between two SMACHs, the partner a child SMACH (Linux: two processes, the partner forked) |
-//! | `pipe_pingpong` | Linux only until Synthesis has pipes: one byte to a forked child over a pipe and one back over another; one op = the round trip |
+//! | `pipe_write_read_N` | write N bytes (1, 1,024, 4,096) to a pipe and read them back, one SCPU; on Synthesis the kernel instructions are the write's alone |
+//! | `pipe_pingpong_threads` | one byte to a second SCPU over a pipe and back over another (it echoes); one op = the round trip (Linux: two threads) |
+//! | `pipe_pingpong` | Linux only until a Synthesis pipe end can be shared with another SMACH: one byte to a forked child over a pipe and one back over another; one op = the round trip |
 //! | `scpu_create_terminate` | create an SCPU that terminates itself at once, and join it (yield until its handle is gone); Linux: `clone` a thread that calls `exit`, join on its `CLONE_CHILD_CLEARTID` futex |
 //! | `compute_loop` | 5-instruction integer loop, no system call: both systems run the same instructions |
 
@@ -244,6 +246,22 @@ const METRICS: &[Metric] = &[
         run: yield_between_smachs,
     },
     Metric {
+        name: metrics::PIPE_WRITE_READ_1.name,
+        run: |n, s| pipe_write_read(n, 1, s.calls),
+    },
+    Metric {
+        name: metrics::PIPE_WRITE_READ_1024.name,
+        run: |n, s| pipe_write_read(n, 1024, s.bulk),
+    },
+    Metric {
+        name: metrics::PIPE_WRITE_READ_4096.name,
+        run: |n, s| pipe_write_read(n, 4096, s.bulk),
+    },
+    Metric {
+        name: metrics::PIPE_PINGPONG_THREADS.name,
+        run: pipe_pingpong_threads,
+    },
+    Metric {
         name: metrics::PIPE_PINGPONG.name,
         run: pipe_pingpong,
     },
@@ -432,6 +450,64 @@ fn yield_between_smachs(name: &'static str, sizes: &Sizes) -> Result<(), Failure
         os::ProcessPartner::rounds,
         os::ProcessPartner::stop,
     )
+}
+
+/// `len` bytes written to a pipe and read back, one thread.
+fn pipe_write_read(name: &'static str, len: usize, plan: Plan) -> Result<(), Failure> {
+    let (r, w) = os::new_pipe().map_err(|e| Failure::os("pipe", e))?;
+    let mut data = [0_u8; 4096];
+    crate::fixture::fill_pattern(&mut data, 0);
+    let data = data.get(..len).unwrap_or(&[]);
+    let mut back = [0_u8; 4096];
+    let back = back.get_mut(..len).unwrap_or(&mut []);
+    check("pipe write", w.write(data), len)?;
+    check("pipe read", r.read(back), len)?;
+    if back != data {
+        return Err(Failure::Short("pipe read back other bytes", len));
+    }
+    // The traced write (where there is a counter) leaves its bytes in the
+    // pipe: each pair below then reads the bytes one write older, and the
+    // pipe never holds more than two writes.
+    print_trace(name, TracedCall::Write(&w, data));
+    let stats = measure::repeat::<Failure>(plan, |n| {
+        Ok(timed_loop(n, || {
+            let _ = w.write(data);
+            let _ = r.read(back);
+        }))
+    })?;
+    stats.print(name);
+    close(r)?;
+    close(w)
+}
+
+/// One byte to an echoing thread and back, over two pipes.
+fn pipe_pingpong_threads(name: &'static str, sizes: &Sizes) -> Result<(), Failure> {
+    let (there_r, there_w) = os::new_pipe().map_err(|e| Failure::os("pipe", e))?;
+    let (back_r, back_w) = os::new_pipe().map_err(|e| Failure::os("pipe", e))?;
+    let echo = os::EchoThread::start(&there_r, &back_w).map_err(|e| Failure::os("echo thread", e))?;
+    let mut byte = [7_u8];
+    let round_trip = |byte: &mut [u8; 1]| -> Result<(), Failure> {
+        check("pipe write", there_w.write(byte), 1)?;
+        check("pipe read", back_r.read(byte), 1)
+    };
+    let stats = round_trip(&mut byte).and_then(|()| {
+        let plan = Plan {
+            iterations: sizes.switches.iterations / 2,
+            reps: sizes.switches.reps,
+        };
+        measure::repeat::<Failure>(plan, |n| {
+            Ok(timed_loop(n, || {
+                let _ = there_w.write(&byte);
+                let _ = back_r.read(&mut byte);
+            }))
+        })
+    });
+    close(there_w)?;
+    echo.join();
+    stats?.print(name);
+    close(there_r)?;
+    close(back_r)?;
+    close(back_w)
 }
 
 /// A byte to a child process and back, over two pipes.

@@ -23,7 +23,8 @@ mod init;
 mod switches;
 
 pub(crate) use switches::{
-    create_and_join_thread, yield_now, PingPong, ProcessPartner, ThreadPartner,
+    create_and_join_thread, new_pipe, yield_now, EchoThread, PingPong, ProcessPartner,
+    ThreadPartner,
 };
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};

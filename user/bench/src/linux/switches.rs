@@ -216,6 +216,64 @@ impl PingPong {
     }
 }
 
+/// The echo thread's pipe ends: reads from the first, writes to the second.
+static ECHO_FDS: [core::sync::atomic::AtomicU64; 2] = [const { core::sync::atomic::AtomicU64::new(0) }; 2];
+static ECHO_TID: AtomicU32 = AtomicU32::new(0);
+static ECHO_STACK: ThreadStack = ThreadStack::new();
+
+/// The echo thread: each byte read is written back, until end of file.
+extern "C" fn echo(_: u64) {
+    let (from, to) = (
+        ECHO_FDS[0].load(Ordering::Acquire),
+        ECHO_FDS[1].load(Ordering::Acquire),
+    );
+    let mut byte = [0_u8; 1];
+    while syscall::read(from, &mut byte) == Ok(1) {
+        if syscall::write(to, &byte) != Ok(1) {
+            break;
+        }
+    }
+}
+
+/// A thread of this process that echoes every byte from one pipe into
+/// another (the thread ping-pong's partner).
+#[derive(Debug)]
+pub(crate) struct EchoThread(());
+
+impl EchoThread {
+    /// Starts it on `from` (read end) and `to` (write end).
+    pub(crate) fn start(from: &super::File, to: &super::File) -> Result<Self, Errno> {
+        ECHO_FDS[0].store(from.fd, Ordering::Release);
+        ECHO_FDS[1].store(to.fd, Ordering::Release);
+        let top = ECHO_STACK.lend().ok_or(Errno::BUSY)?;
+        ECHO_TID.store(u32::MAX, Ordering::Release);
+        // SAFETY: `top` ends a static buffer no other thread has (`lend`),
+        // given back only after `join` saw the thread's exit; `echo` only
+        // makes system calls on descriptors this program keeps open until
+        // it joined.
+        match unsafe { syscall::clone_thread_call(top, &ECHO_TID, echo, 0) } {
+            Ok(_) => Ok(Self(())),
+            Err(error) => {
+                ECHO_TID.store(0, Ordering::Release);
+                ECHO_STACK.give_back();
+                Err(error)
+            }
+        }
+    }
+
+    /// Waits for it to end (the caller closed the write end it reads).
+    pub(crate) fn join(self) {
+        join(&ECHO_TID);
+        ECHO_STACK.give_back();
+    }
+}
+
+/// A new pipe: (read end, write end).
+pub(crate) fn new_pipe() -> Result<(super::File, super::File), Errno> {
+    let [read, write] = syscall::pipe()?;
+    Ok((super::File { fd: read }, super::File { fd: write }))
+}
+
 /// Gives the CPU to another runnable thread: `sched_yield`.
 #[inline(always)]
 pub(crate) fn yield_now() {

@@ -396,6 +396,54 @@ pub(super) unsafe fn clone_thread(
     decode(result)
 }
 
+/// Starts a thread of this process on `stack_top` that runs `work(arg)`
+/// and then `exit(0)`; returns its TID. The kernel writes 0 to
+/// `child_tid` and wakes its futex when the thread has exited.
+///
+/// # Safety
+/// As [`clone_thread`]; and `work` must be sound to run on another thread
+/// with `arg` (it shares this process's memory, with no TLS: this program
+/// uses none).
+pub(super) unsafe fn clone_thread_call(
+    stack_top: u64,
+    child_tid: &core::sync::atomic::AtomicU32,
+    work: extern "C" fn(u64),
+    arg: u64,
+) -> Result<u64, Errno> {
+    let result: u64;
+    // SAFETY: as in `clone_thread`: the parent leaves the block with rax,
+    // rcx and r11 changed; the child starts on `stack_top` (16-byte
+    // aligned, so the `call` leaves the SysV alignment), calls `work(arg)`
+    // (r12, r13: callee-saved, survive `syscall`) and exits without
+    // returning into this function's frame.
+    unsafe {
+        asm!(
+            "syscall",
+            "test rax, rax",
+            "jnz 3f",
+            "mov rdi, r13",
+            "call r12",
+            "mov eax, {exit_nr}",
+            "xor edi, edi",
+            "syscall",
+            "ud2",
+            "3:",
+            exit_nr = const number::EXIT,
+            inlateout("rax") number::CLONE => result,
+            in("rdi") CLONE_THREAD_FLAGS,
+            in("rsi") stack_top,
+            in("rdx") 0_u64,
+            in("r10") pointer(child_tid.as_ptr()),
+            in("r8") 0_u64,
+            in("r12") work as u64,
+            in("r13") arg,
+            lateout("rcx") _, lateout("r11") _,
+            options(nostack),
+        );
+    }
+    decode(result)
+}
+
 /// `futex(word, FUTEX_WAIT, value)`: sleeps while `*word == value` (or
 /// returns at once if it differs).
 pub(super) fn futex_wait(word: &core::sync::atomic::AtomicU32, value: u32) {

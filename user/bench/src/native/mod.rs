@@ -20,7 +20,8 @@ mod switches;
 mod trace;
 
 pub(crate) use switches::{
-    create_and_join_thread, yield_now, PingPong, ProcessPartner, ThreadPartner,
+    create_and_join_thread, new_pipe, yield_now, EchoThread, PingPong, ProcessPartner,
+    ThreadPartner,
 };
 
 use sk_user::abi::{
@@ -77,6 +78,16 @@ pub(crate) struct File {
 }
 
 impl File {
+    /// Wraps an open SIO.
+    pub(crate) fn from_sio(sio: Sio) -> Self {
+        Self { sio }
+    }
+
+    /// Its handle.
+    pub(crate) fn handle(&self) -> Handle {
+        self.sio.handle()
+    }
+
     /// `create(Kind::Sio)`.
     #[inline(always)]
     pub(crate) fn open(path: Path, access: Access) -> Result<Self, Error> {

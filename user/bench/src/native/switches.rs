@@ -187,13 +187,73 @@ pub(crate) fn create_and_join_thread() -> Result<(), SysError> {
     Ok(())
 }
 
-/// A pipe ping-pong: Synthesis has no pipes yet (they come with the
-/// pipes-and-ports issue), so there is nothing to start.
+/// The echo SCPU's pipe ends (handle indices): reads the first, writes
+/// the second.
+static ECHO_HANDLES: [AtomicU32; 2] = [const { AtomicU32::new(0) }; 2];
+static ECHO_STACK: Stack<STACK_BYTES> = Stack::new();
+
+/// The echo SCPU: each byte read is written back, until end of file; then
+/// it ends itself (its handle is in `ECHO_SELF`).
+extern "C" fn echo(_: u64) -> ! {
+    let from = sk_user::Sio::from_handle(Handle::new(ECHO_HANDLES[0].load(Ordering::Acquire)));
+    let to = sk_user::Sio::from_handle(Handle::new(ECHO_HANDLES[1].load(Ordering::Acquire)));
+    let mut byte = [0_u8; 1];
+    while from.read(&mut byte) == Ok(1) {
+        if to.write(&byte) != Ok(1) {
+            break;
+        }
+    }
+    ECHO_DONE.store(true, Ordering::Release);
+    loop {
+        let _ = sk_user::sleep_ns(1 << 40);
+    }
+}
+
+/// Set by the echo SCPU when its pipe reached end of file.
+static ECHO_DONE: AtomicBool = AtomicBool::new(false);
+
+/// An SCPU of this SMACH that echoes every byte from one pipe into
+/// another (the thread ping-pong's partner).
+#[derive(Debug)]
+pub(crate) struct EchoThread {
+    scpu: Scpu,
+}
+
+impl EchoThread {
+    /// Starts it on `from` (read end) and `to` (write end).
+    pub(crate) fn start(from: &super::File, to: &super::File) -> Result<Self, SysError> {
+        ECHO_HANDLES[0].store(from.handle().index(), Ordering::Release);
+        ECHO_HANDLES[1].store(to.handle().index(), Ordering::Release);
+        ECHO_DONE.store(false, Ordering::Release);
+        let stack = ECHO_STACK.take().ok_or(SysError::Busy)?;
+        let scpu = Scpu::create(echo, stack, 0)?;
+        Ok(Self { scpu })
+    }
+
+    /// Waits for it to see end of file (the caller closed the write end it
+    /// reads), then ends it.
+    pub(crate) fn join(self) {
+        while !ECHO_DONE.load(Ordering::Acquire) {
+            yield_now();
+        }
+        let _ = self.scpu.terminate(0);
+    }
+}
+
+/// A new pipe: (read end, write end).
+pub(crate) fn new_pipe() -> Result<(super::File, super::File), SysError> {
+    let (read, write) = sk_user::Sio::pipe()?;
+    Ok((super::File::from_sio(read), super::File::from_sio(write)))
+}
+
+/// A pipe ping-pong between two SMACHs: Synthesis cannot hand a pipe end
+/// to another SMACH yet (sharing comes later in the pipes-and-ports
+/// issue), so there is nothing to start.
 #[derive(Debug)]
 pub(crate) struct PingPong(());
 
 impl PingPong {
-    /// `None`: no pipes yet.
+    /// `None`: no pipe end can be shared with another SMACH yet.
     pub(crate) fn start() -> Result<Option<Self>, SysError> {
         Ok(None)
     }
