@@ -484,7 +484,8 @@ fn pipe_write_read(name: &'static str, len: usize, plan: Plan) -> Result<(), Fai
 fn pipe_pingpong_threads(name: &'static str, sizes: &Sizes) -> Result<(), Failure> {
     let (there_r, there_w) = os::new_pipe().map_err(|e| Failure::os("pipe", e))?;
     let (back_r, back_w) = os::new_pipe().map_err(|e| Failure::os("pipe", e))?;
-    let echo = os::EchoThread::start(&there_r, &back_w).map_err(|e| Failure::os("echo thread", e))?;
+    let echo =
+        os::EchoThread::start(&there_r, &back_w).map_err(|e| Failure::os("echo thread", e))?;
     let mut byte = [7_u8];
     let round_trip = |byte: &mut [u8; 1]| -> Result<(), Failure> {
         check("pipe write", there_w.write(byte), 1)?;

@@ -217,7 +217,8 @@ impl PingPong {
 }
 
 /// The echo thread's pipe ends: reads from the first, writes to the second.
-static ECHO_FDS: [core::sync::atomic::AtomicU64; 2] = [const { core::sync::atomic::AtomicU64::new(0) }; 2];
+static ECHO_FDS: [core::sync::atomic::AtomicU64; 2] =
+    [const { core::sync::atomic::AtomicU64::new(0) }; 2];
 static ECHO_TID: AtomicU32 = AtomicU32::new(0);
 static ECHO_STACK: ThreadStack = ThreadStack::new();
 

@@ -435,7 +435,7 @@ pub(super) unsafe fn clone_thread_call(
             in("rdx") 0_u64,
             in("r10") pointer(child_tid.as_ptr()),
             in("r8") 0_u64,
-            in("r12") work as u64,
+            in("r12") work as usize,
             in("r13") arg,
             lateout("rcx") _, lateout("r11") _,
             options(nostack),
