@@ -10,7 +10,7 @@ use crate::error::ConfigError;
 use crate::ring_layout::{ByteRingLayout, RingCells, RingConfig};
 use crate::ring_reader::ByteRingReader;
 use crate::ring_writer::ByteRingWriter;
-use crate::sync::{Arc, AtomicU64, AtomicU8, Ordering};
+use crate::sync::{Arc, AtomicU64, Ordering};
 use crate::wait_word::WaitWord;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -21,7 +21,12 @@ use alloc::vec::Vec;
 #[derive(Debug)]
 pub struct ByteRing {
     pub(crate) cells: RingCells,
-    buffer: Box<[AtomicU8]>,
+    /// The bytes, eight to a word (little-endian: byte `i` of the buffer is
+    /// byte `i % 8` of word `i / 8`, so the memory is plain bytes in order
+    /// for generated code). Words so a copy moves eight bytes per access;
+    /// at least one word for a ring of fewer than 8 bytes.
+    words: Box<[AtomicU64]>,
+    capacity: usize,
     mask: u64,
     atomic_size: usize,
     /// Writer ends not yet closed (one for [`pipe`]; counted by the
@@ -42,10 +47,13 @@ pub fn pipe(config: RingConfig) -> Result<(ByteRingWriter, ByteRingReader), Conf
 impl ByteRing {
     pub(crate) fn new(config: RingConfig) -> Result<Self, ConfigError> {
         config.validate()?;
-        let buffer: Vec<AtomicU8> = (0..config.capacity).map(|_| AtomicU8::new(0)).collect();
+        let words: Vec<AtomicU64> = (0..config.capacity.div_ceil(8))
+            .map(|_| AtomicU64::new(0))
+            .collect();
         Ok(Self {
             cells: RingCells::new(config.start),
-            buffer: buffer.into_boxed_slice(),
+            words: words.into_boxed_slice(),
+            capacity: config.capacity,
             mask: config.capacity as u64 - 1,
             atomic_size: config.atomic_size,
             open_writers: AtomicU64::new(1),
@@ -54,7 +62,7 @@ impl ByteRing {
 
     /// Buffer bytes.
     pub fn capacity(&self) -> usize {
-        self.buffer.len()
+        self.capacity
     }
 
     /// Writes of at most this many bytes are all-or-nothing.
@@ -65,7 +73,7 @@ impl ByteRing {
     /// The addresses and constants a synthesized routine bakes in.
     pub fn layout(&self) -> ByteRingLayout {
         ByteRingLayout {
-            buffer_address: self.buffer.as_ptr() as usize,
+            buffer_address: self.words.as_ptr() as usize,
             capacity: self.capacity(),
             mask: self.mask,
             atomic_size: self.atomic_size,
@@ -95,40 +103,57 @@ impl ByteRing {
         usize::try_from(later.wrapping_sub(earlier)).unwrap_or(usize::MAX)
     }
 
-    /// Copies `bytes` into the buffer from counter value `at` on, in at
-    /// most two runs (up to the end of the buffer, then from its start).
-    /// Relaxed stores: the caller publishes them with a `Release` store.
+    /// The piece of the buffer at counter value `at` that one word access
+    /// can reach, for at most `len` bytes: (word, first byte lane, lanes),
+    /// never past the end of the buffer (a copy then wraps to word 0).
+    fn piece(&self, at: u64, len: usize) -> (&AtomicU64, usize, usize) {
+        let offset = Self::distance(0, at & self.mask);
+        let lane = offset % 8;
+        let lanes = len.min(8 - lane).min(self.capacity - offset);
+        // `offset < capacity <= 8 * words.len()`.
+        (&self.words[offset / 8], lane, lanes)
+    }
+
+    /// Copies `bytes` into the buffer from counter value `at` on. A whole
+    /// word is one relaxed store; a part of a word is an atomic clear and
+    /// set of its lanes (`fetch_and`, `fetch_or`), so writers of a
+    /// multi-writer ring filling neighbouring lanes never undo each other.
+    /// The caller publishes the bytes with a `Release` store.
     pub(crate) fn copy_in(&self, at: u64, bytes: &[u8]) {
-        let (first, second) = self.runs(at, bytes.len());
-        let (head, tail) = bytes.split_at(first.len());
-        for (cell, &byte) in first.iter().zip(head) {
-            cell.store(byte, Ordering::Relaxed);
-        }
-        for (cell, &byte) in second.iter().zip(tail) {
-            cell.store(byte, Ordering::Relaxed);
+        let mut at = at;
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let (word, lane, lanes) = self.piece(at, rest.len());
+            let (now, later) = rest.split_at(lanes);
+            if lanes == 8 {
+                let mut value = [0u8; 8];
+                value.copy_from_slice(now);
+                word.store(u64::from_le_bytes(value), Ordering::Relaxed);
+            } else {
+                let mut value = [0u8; 8];
+                value[lane..lane + lanes].copy_from_slice(now);
+                let mut mask = [0u8; 8];
+                mask[lane..lane + lanes].fill(0xff);
+                word.fetch_and(!u64::from_le_bytes(mask), Ordering::Relaxed);
+                word.fetch_or(u64::from_le_bytes(value), Ordering::Relaxed);
+            }
+            rest = later;
+            at = at.wrapping_add(lanes as u64);
         }
     }
 
     /// Copies `out.len()` bytes out of the buffer from counter value `at`
-    /// on. Relaxed loads: the caller acquired them first.
+    /// on, a word per relaxed load. The caller acquired them first.
     pub(crate) fn copy_out(&self, at: u64, out: &mut [u8]) {
-        let (first, second) = self.runs(at, out.len());
-        let (head, tail) = out.split_at_mut(first.len());
-        for (byte, cell) in head.iter_mut().zip(first) {
-            *byte = cell.load(Ordering::Relaxed);
+        let mut at = at;
+        let mut rest = out;
+        while !rest.is_empty() {
+            let (word, lane, lanes) = self.piece(at, rest.len());
+            let value = word.load(Ordering::Relaxed).to_le_bytes();
+            let (now, later) = rest.split_at_mut(lanes);
+            now.copy_from_slice(&value[lane..lane + lanes]);
+            rest = later;
+            at = at.wrapping_add(lanes as u64);
         }
-        for (byte, cell) in tail.iter_mut().zip(second) {
-            *byte = cell.load(Ordering::Relaxed);
-        }
-    }
-
-    /// The buffer runs holding `len` bytes from counter value `at`:
-    /// `len <= capacity`, so at most one wrap.
-    fn runs(&self, at: u64, len: usize) -> (&[AtomicU8], &[AtomicU8]) {
-        let offset = Self::distance(0, at & self.mask);
-        let first_len = len.min(self.capacity() - offset);
-        let first = &self.buffer[offset..offset + first_len];
-        let second = &self.buffer[..len - first_len];
-        (first, second)
     }
 }

@@ -17,9 +17,10 @@
 //! (wrapping subtraction), and the byte with counter value `c` lives at
 //! `buffer[c & mask]`, `mask = capacity - 1`. Counters start at any value
 //! (tests start them just below `u64::MAX`). The wait word's bits are in
-//! [`crate::wait_word`]. Buffer bytes are plain bytes (`AtomicU8` has the
-//! layout of `u8`), written and read with relaxed accesses, i.e. ordinary
-//! `mov`s; the index cells' `Release`/`Acquire` order them.
+//! [`crate::wait_word`]. Buffer bytes are plain bytes in order (eight to an
+//! `AtomicU64`, little-endian), written and read with relaxed accesses,
+//! i.e. ordinary `mov`s (a part of a word: `lock and`, `lock or`); the
+//! index cells' `Release`/`Acquire` order them.
 
 use crate::error::ConfigError;
 use crate::sync::AtomicU64;
