@@ -124,19 +124,28 @@ impl ByteRing {
         let mut rest = bytes;
         while !rest.is_empty() {
             let (word, lane, lanes) = self.piece(at, rest.len());
-            let (now, later) = rest.split_at(lanes);
-            if lanes == 8 {
-                let mut value = [0u8; 8];
-                value.copy_from_slice(now);
-                word.store(u64::from_le_bytes(value), Ordering::Relaxed);
-            } else {
-                let mut value = [0u8; 8];
-                value[lane..lane + lanes].copy_from_slice(now);
-                let mut mask = [0u8; 8];
-                mask[lane..lane + lanes].fill(0xff);
-                word.fetch_and(!u64::from_le_bytes(mask), Ordering::Relaxed);
-                word.fetch_or(u64::from_le_bytes(value), Ordering::Relaxed);
+            if lane == 0 && lanes == 8 {
+                // Whole words up to the end of the buffer or of the bytes.
+                let offset = Self::distance(0, at & self.mask);
+                let run = rest.len().min(self.capacity - offset) / 8 * 8;
+                let (words_now, later) = rest.split_at(run);
+                let cells = &self.words[offset / 8..(offset + run) / 8];
+                for (cell, chunk) in cells.iter().zip(words_now.chunks_exact(8)) {
+                    let mut value = [0u8; 8];
+                    value.copy_from_slice(chunk);
+                    cell.store(u64::from_le_bytes(value), Ordering::Relaxed);
+                }
+                rest = later;
+                at = at.wrapping_add(run as u64);
+                continue;
             }
+            let (now, later) = rest.split_at(lanes);
+            let mut value = [0u8; 8];
+            value[lane..lane + lanes].copy_from_slice(now);
+            let mut mask = [0u8; 8];
+            mask[lane..lane + lanes].fill(0xff);
+            word.fetch_and(!u64::from_le_bytes(mask), Ordering::Relaxed);
+            word.fetch_or(u64::from_le_bytes(value), Ordering::Relaxed);
             rest = later;
             at = at.wrapping_add(lanes as u64);
         }
@@ -149,6 +158,18 @@ impl ByteRing {
         let mut rest = out;
         while !rest.is_empty() {
             let (word, lane, lanes) = self.piece(at, rest.len());
+            if lane == 0 && lanes == 8 {
+                let offset = Self::distance(0, at & self.mask);
+                let run = rest.len().min(self.capacity - offset) / 8 * 8;
+                let (words_now, later) = rest.split_at_mut(run);
+                let cells = &self.words[offset / 8..(offset + run) / 8];
+                for (cell, chunk) in cells.iter().zip(words_now.chunks_exact_mut(8)) {
+                    chunk.copy_from_slice(&cell.load(Ordering::Relaxed).to_le_bytes());
+                }
+                rest = later;
+                at = at.wrapping_add(run as u64);
+                continue;
+            }
             let value = word.load(Ordering::Relaxed).to_le_bytes();
             let (now, later) = rest.split_at_mut(lanes);
             now.copy_from_slice(&value[lane..lane + lanes]);
