@@ -1,17 +1,17 @@
 //! Pipe calls on the generic path: the kernel side of `sk_sio::PipeEnd`.
 //!
 //! Owns opening a pipe (two SIOs, two handles: [`open`]), the blocking
-//! read and write ([`read_or_p`], [`write_or_v`] route a `read`/`write`
-//! that `sio_calls` found is no byte transfer: a pipe's, or a semaphore's
-//! P and V) and waking a pipe's sleepers ([`wake`]). Every look at the
+//! read and write ([`read`], [`write`], where `sio_calls` sends a `read`
+//! or `write` it found is on a pipe end) and waking a pipe's sleepers
+//! ([`wake`]). Every look at the
 //! ring, the registration of a sleeper and its block happen in one
 //! critical section (`scheduler::block_current_unless`), and every
 //! transfer and close delivers the wake the ring's handshake says it owes
 //! (`sk_queue::Wake`), so no wake-up is lost.
 
-use crate::state::{self, Core, Object};
+use crate::state::{Core, Object};
 use crate::user_memory::KernelUserMemory;
-use crate::{scheduler, sio_calls, synthesis};
+use crate::{scheduler, synthesis};
 use core::sync::atomic::{AtomicU64, Ordering};
 use sk_abi::{Handle, OpenFlags, PipeHandles, SysError};
 use sk_sio::{PipeStep, Sio, Wake};
@@ -69,38 +69,6 @@ pub(crate) fn wake(core: &mut Core, pipe: u64, wake: Wake) {
     }
 }
 
-/// True if the SIO at `handle` is a pipe end.
-fn is_pipe(handle: Handle) -> Result<bool, SysError> {
-    state::with(|core| {
-        Ok(core
-            .current_smach()?
-            .handles
-            .get(handle)?
-            .as_sio()
-            .ok_or(SysError::WrongKind)?
-            .pipe_end()
-            .is_some())
-    })
-}
-
-/// A `read` that is no byte transfer: a pipe's, or a semaphore's P.
-pub(crate) fn read_or_p(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError> {
-    if is_pipe(handle)? {
-        read(handle, buf, len)
-    } else {
-        sio_calls::semaphore_p(handle)
-    }
-}
-
-/// A `write` that is no byte transfer: a pipe's, or a semaphore's V.
-pub(crate) fn write_or_v(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError> {
-    if is_pipe(handle)? {
-        write(handle, buf, len)
-    } else {
-        sio_calls::semaphore_v(handle)
-    }
-}
-
 /// One look at the pipe end at `handle` (the same open as `serial`
 /// names, once set): `step` runs on it and says what happened; a
 /// `Blocked` registers the caller as a sleeper of that end.
@@ -131,7 +99,7 @@ fn look(
 /// The generic pipe read: what the ring holds (at most `len` bytes, one
 /// bounce buffer), blocking while it is empty and the write end open; 0 at
 /// end of file.
-fn read(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError> {
+pub(crate) fn read(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError> {
     let mut serial = None;
     loop {
         let mut moved = None;
@@ -169,7 +137,7 @@ fn read(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError> {
 /// piece, whole or waiting), blocking while the ring is full. A broken
 /// pipe or a fault after some pieces returns the count written; before
 /// any, the error.
-fn write(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError> {
+pub(crate) fn write(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError> {
     let mut serial = None;
     let mut written = 0u64;
     loop {

@@ -116,15 +116,15 @@ fn read_piece(
     whole: (u64, u64),
     offset: u64,
     serial: &mut Option<u64>,
-    is_semaphore: &mut bool,
+    other: &mut Option<Blocking>,
 ) -> Result<Step, SysError> {
     let (buf, len) = (whole.0.wrapping_add(offset), whole.1.saturating_sub(offset));
     state::with(|core| {
         let (outcome, asked) = with_sio(core, handle, |sio, fs, devices| {
-            if sio.semaphore().is_some() || sio.pipe_end().is_some() {
+            if let Some(kind) = Blocking::of(sio) {
                 // P or a pipe read (both block on their own terms), not
                 // this byte transfer: end it at once.
-                *is_semaphore = true;
+                *other = Some(kind);
                 return Ok((ReadOutcome::Data(0), 1));
             }
             same_open(sio, false, whole, serial)?;
@@ -140,6 +140,28 @@ fn read_piece(
         };
         Ok(Step { outcome, asked })
     })
+}
+
+/// An SIO whose `read` and `write` are no byte transfer of this module:
+/// they block on their own terms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Blocking {
+    /// A semaphore: P and V.
+    Semaphore,
+    /// A pipe end: `pipe_calls`.
+    Pipe,
+}
+
+impl Blocking {
+    fn of(sio: &crate::state::Sio) -> Option<Self> {
+        if sio.semaphore().is_some() {
+            Some(Self::Semaphore)
+        } else if sio.pipe_end().is_some() {
+            Some(Self::Pipe)
+        } else {
+            None
+        }
+    }
 }
 
 /// The first piece of a transfer checks the whole range (`whole`: buffer
@@ -173,14 +195,16 @@ pub(crate) fn read(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError> 
     // reader was blocked must not move the read to another object.
     let mut serial = None;
     loop {
-        let mut is_semaphore = false;
+        let mut other = None;
         let moved = transfer_in_chunks(
             len,
-            |offset, _| read_piece(handle, (buf, len), offset, &mut serial, &mut is_semaphore),
+            |offset, _| read_piece(handle, (buf, len), offset, &mut serial, &mut other),
             scheduler::preemption_point,
         )?;
-        if is_semaphore {
-            return crate::pipe_calls::read_or_p(handle, buf, len);
+        match other {
+            Some(Blocking::Semaphore) => return semaphore_p(handle),
+            Some(Blocking::Pipe) => return crate::pipe_calls::read(handle, buf, len),
+            None => {}
         }
         match moved {
             Piece::Done(n) => return Ok(n),
@@ -230,16 +254,16 @@ pub(crate) fn write(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError>
     #[cfg(feature = "ktest")]
     crate::testing::leak_if_injected();
     let mut serial = None;
-    let mut is_semaphore = false;
+    let mut other = None;
     let moved = transfer_in_chunks(
         len,
         |offset, remaining| {
             state::with(|core| {
                 with_sio(core, handle, |sio, fs, devices| {
-                    if sio.semaphore().is_some() || sio.pipe_end().is_some() {
+                    if let Some(kind) = Blocking::of(sio) {
                         // V or a pipe write, not this byte transfer: end
                         // it at once.
-                        is_semaphore = true;
+                        other = Some(kind);
                         return Ok(Step {
                             outcome: Piece::Done(0),
                             asked: 1,
@@ -267,8 +291,10 @@ pub(crate) fn write(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError>
         },
         scheduler::preemption_point,
     )?;
-    if is_semaphore {
-        return crate::pipe_calls::write_or_v(handle, buf, len);
+    match other {
+        Some(Blocking::Semaphore) => return semaphore_v(handle),
+        Some(Blocking::Pipe) => return crate::pipe_calls::write(handle, buf, len),
+        None => {}
     }
     match moved {
         Piece::Done(n) => Ok(n),
@@ -283,7 +309,7 @@ pub(crate) fn write(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError>
 ///
 /// A handle closed while the caller waits (or closed and reused by another
 /// open) fails the P with [`SysError::BadHandle`]: the close woke it.
-pub(crate) fn semaphore_p(handle: Handle) -> Result<u64, SysError> {
+fn semaphore_p(handle: Handle) -> Result<u64, SysError> {
     let mut serial = None;
     loop {
         let acquired = scheduler::block_current_unless(|core| {
@@ -308,7 +334,7 @@ pub(crate) fn semaphore_p(handle: Handle) -> Result<u64, SysError> {
 /// The generic V on the semaphore at `handle`: hands the unit to the
 /// first waiter and wakes it, else adds it to the count. Returns 0; the
 /// buffer and length are ignored.
-pub(crate) fn semaphore_v(handle: Handle) -> Result<u64, SysError> {
+fn semaphore_v(handle: Handle) -> Result<u64, SysError> {
     state::with(|core| {
         let sio = core
             .current_smach()?
