@@ -11,7 +11,7 @@
 
 use crate::state::{Core, Object};
 use crate::user_memory::KernelUserMemory;
-use crate::{scheduler, sio_calls, synthesis};
+use crate::{scheduler, synthesis};
 use core::sync::atomic::{AtomicU64, Ordering};
 use sk_abi::{Handle, OpenFlags, PipeHandles, SysError};
 use sk_sio::{PipeStep, Sio, Wake};
@@ -31,24 +31,34 @@ pub(crate) fn open(core: &mut Core, me: u64, flags: OpenFlags) -> Result<PipeHan
         return Err(SysError::BadFlags);
     }
     let pipe = NEXT_PIPE.fetch_add(1, Ordering::Relaxed);
-    let (read_end, write_end) = Sio::open_pipe(pipe)?;
-    let read = match sio_calls::install(core, me, read_end) {
+    let (mut read_end, mut write_end) = Sio::open_pipe(pipe)?;
+    read_end.set_opener(core.current);
+    write_end.set_opener(core.current);
+    let smach = core.smachs.get_mut(&me).ok_or(SysError::NotPermitted)?;
+    let read = match smach.handles.insert(Object::Sio(read_end)) {
         Ok(handle) => handle,
-        Err(e) => {
+        Err((e, object)) => {
+            if let Object::Sio(sio) = object {
+                synthesis::close_sio(core, sio);
+            }
             synthesis::close_sio(core, write_end);
             return Err(e);
         }
     };
-    let write = match sio_calls::install(core, me, write_end) {
+    let write = match smach.handles.insert(Object::Sio(write_end)) {
         Ok(handle) => handle,
-        Err(e) => {
-            let read_end = core.smachs.get_mut(&me).map(|s| s.handles.remove(read));
-            if let Some(Ok(Object::Sio(sio))) = read_end {
-                synthesis::close_sio(core, sio);
+        Err((e, object)) => {
+            let read_end = smach.handles.remove(read);
+            for object in [Ok(object), read_end] {
+                if let Ok(Object::Sio(sio)) = object {
+                    synthesis::close_sio(core, sio);
+                }
             }
             return Err(e);
         }
     };
+    synthesis::replan(core, me, read);
+    synthesis::replan(core, me, write);
     Ok(PipeHandles { read, write })
 }
 
@@ -86,30 +96,6 @@ fn look(
     Ok((pipe, step(end)?))
 }
 
-/// Acts on what one look at a pipe end found, in the look's critical
-/// section: bytes moved (`moved`, then the wake they owe: `Ok(true)`), or
-/// the caller sleeps on that end (registered: `Ok(false)`, block).
-fn settle(
-    core: &mut Core,
-    pipe: u64,
-    step: PipeStep,
-    is_reader: bool,
-    moved: &mut Option<u64>,
-) -> Result<bool, SysError> {
-    match step {
-        PipeStep::Moved { len, wake: owed } => {
-            *moved = Some(len);
-            wake(core, pipe, owed);
-            Ok(true)
-        }
-        PipeStep::Blocked => {
-            let current = core.current;
-            core.devices.pipe_waiters.add(pipe, is_reader, current)?;
-            Ok(false)
-        }
-    }
-}
-
 /// The generic pipe read: what the ring holds (at most `len` bytes, one
 /// bounce buffer), blocking while it is empty and the write end open; 0 at
 /// end of file.
@@ -127,7 +113,18 @@ pub(crate) fn read(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError> 
                 }
                 end.read_from_ring(&mut KernelUserMemory, buf, len)
             })?;
-            settle(core, pipe, step, true, &mut moved)
+            match step {
+                PipeStep::Moved { len, wake: owed } => {
+                    moved = Some(len);
+                    wake(core, pipe, owed);
+                    Ok(true)
+                }
+                PipeStep::Blocked => {
+                    let current = core.current;
+                    core.devices.pipe_waiters.add(pipe, true, current)?;
+                    Ok(false)
+                }
+            }
         })?;
         if done {
             return Ok(moved.unwrap_or(0));
@@ -156,7 +153,18 @@ pub(crate) fn write(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError>
                 }
                 end.write_to_ring(&mut KernelUserMemory, at.0, at.1)
             })?;
-            settle(core, pipe, step, false, &mut moved)
+            match step {
+                PipeStep::Moved { len, wake: owed } => {
+                    moved = Some(len);
+                    wake(core, pipe, owed);
+                    Ok(true)
+                }
+                PipeStep::Blocked => {
+                    let current = core.current;
+                    core.devices.pipe_waiters.add(pipe, false, current)?;
+                    Ok(false)
+                }
+            }
         });
         match done {
             Err(_) if written > 0 => return Ok(written),

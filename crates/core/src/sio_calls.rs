@@ -45,18 +45,12 @@ pub(crate) fn open(
     path: &str,
     flags: OpenFlags,
 ) -> Result<Handle, SysError> {
-    let sio = Sio::open(&mut core.fs, path, flags)?;
-    install(core, me, sio)
-}
-
-/// Installs a new SIO opened by the current thread in SMACH `me` and
-/// synthesizes its routines (Factoring Invariants, at `create`); a full
-/// handle table closes it again.
-pub(crate) fn install(core: &mut Core, me: u64, mut sio: state::Sio) -> Result<Handle, SysError> {
+    let mut sio = Sio::open(&mut core.fs, path, flags)?;
     sio.set_opener(core.current);
     let smach = core.smachs.get_mut(&me).ok_or(SysError::NotPermitted)?;
     match smach.handles.insert(Object::Sio(sio)) {
         Ok(handle) => {
+            // Factoring Invariants: synthesize this SIO's routines now.
             synthesis::replan(core, me, handle);
             Ok(handle)
         }

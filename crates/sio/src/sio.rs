@@ -118,12 +118,7 @@ impl<R> Sio<R> {
             sk_abi::PIPE_PATH => return Err(SysError::NotSupported),
             _ => open_node(fs, path, flags)?,
         };
-        Ok(Self::with_target(target, flags, position))
-    }
-
-    /// A new open of `target` with `flags` and its position cell.
-    fn with_target(target: Target, flags: OpenFlags, position: Box<[AtomicU64; 1]>) -> Self {
-        Self {
+        Ok(Self {
             serial: NEXT_SERIAL.fetch_add(1, Ordering::Relaxed),
             target,
             flags,
@@ -132,7 +127,7 @@ impl<R> Sio<R> {
             is_shared: false,
             routines: None,
             sharers: Vec::new(),
-        }
+        })
     }
 
     /// A new pipe numbered `pipe` (the caller's count of pipes; the key of
@@ -144,7 +139,16 @@ impl<R> Sio<R> {
     pub fn open_pipe(pipe: u64) -> Result<(Self, Self), SysError> {
         let (read_end, write_end) = crate::pipe::new_pipe(pipe)?;
         let end = |target, flags| -> Result<Self, SysError> {
-            Ok(Self::with_target(target, flags, position_cell()?))
+            Ok(Self {
+                serial: NEXT_SERIAL.fetch_add(1, Ordering::Relaxed),
+                target,
+                flags,
+                position: position_cell()?,
+                opener: None,
+                is_shared: false,
+                routines: None,
+                sharers: Vec::new(),
+            })
         };
         Ok((
             end(Target::Pipe(read_end), OpenFlags::READ)?,
