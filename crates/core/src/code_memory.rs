@@ -218,3 +218,19 @@ pub(crate) fn slot_address(target: SlotTarget) -> u64 {
         SlotTarget::ErrorStub(result) => error_stub(result).unwrap_or(slow),
     }
 }
+
+/// Heap bytes held by the shared error stubs' and the decode check's lists
+/// (their capacity): the leak check names them when they grew.
+#[cfg(feature = "ktest")]
+pub(crate) fn list_capacity_bytes() -> [(&'static str, usize); 2] {
+    [
+        (
+            "error stubs list",
+            ERROR_STUBS.lock().capacity() * core::mem::size_of::<(i32, Routine)>(),
+        ),
+        (
+            "decoded templates list",
+            DECODED.lock().capacity() * core::mem::size_of::<(&'static str, Smap)>(),
+        ),
+    ]
+}

@@ -205,6 +205,41 @@ pub fn console_readers() -> usize {
     crate::state::with(|core| core.devices.tty_readers.len())
 }
 
+/// The kernel's long-lived containers and the heap bytes (or, for maps
+/// that allocate per entry, the entries) each holds now: the leak check
+/// prints the ones that changed, so heap growth names its holder. For
+/// in-kernel tests only.
+pub fn heap_holders() -> [(&'static str, usize); HEAP_HOLDERS] {
+    let [stubs, decoded] = crate::code_memory::list_capacity_bytes();
+    crate::state::with(|core| {
+        [
+            ("SMACH table bytes", core.smachs.capacity_bytes()),
+            ("thread table bytes", core.threads.capacity_bytes()),
+            ("ready queue bytes", core.ready.capacity_bytes()),
+            ("sleep queue bytes", core.sleepers.capacity_bytes()),
+            (
+                "console readers bytes",
+                core.devices.tty_readers.capacity() * core::mem::size_of::<u64>(),
+            ),
+            (
+                "pipes with sleepers",
+                core.devices.pipe_waiters.pipe_count(),
+            ),
+            (
+                "ring switch-code entries",
+                core.ring.as_ref().map_or(0, |ring| ring.code.len()),
+            ),
+            stubs,
+            decoded,
+        ]
+    })
+}
+
+/// How many containers [`heap_holders`] reports (a fixed array: taking
+/// the report allocates nothing, so it cannot disturb the count it helps
+/// explain).
+pub const HEAP_HOLDERS: usize = 9;
+
 /// Bytes each generic write leaks (the leak check's self-check; 0: none).
 pub(crate) static LEAK_PER_WRITE: core::sync::atomic::AtomicUsize =
     core::sync::atomic::AtomicUsize::new(0);

@@ -27,6 +27,15 @@ impl<T> ReadyQueue<T> {
     }
 }
 
+impl<T> ReadyQueue<T> {
+    /// Heap bytes the queue holds (its capacity, used or not).
+    pub fn capacity_bytes(&self) -> usize {
+        self.queue
+            .capacity()
+            .saturating_mul(core::mem::size_of::<T>())
+    }
+}
+
 impl<T: Copy + PartialEq> ReadyQueue<T> {
     /// Queues `id` at the back unless it is queued already.
     ///

@@ -57,6 +57,13 @@ impl<T> SleepQueue<T> {
         }
     }
 
+    /// Heap bytes the queue holds (its capacity, used or not).
+    pub fn capacity_bytes(&self) -> usize {
+        self.sleepers
+            .capacity()
+            .saturating_mul(core::mem::size_of::<Sleeper<T>>())
+    }
+
     /// Sleepers queued.
     pub fn len(&self) -> usize {
         self.sleepers.len()

@@ -238,6 +238,11 @@ impl PipeWaiters {
         woken
     }
 
+    /// Pipes with at least one sleeper (the leak check's report).
+    pub fn pipe_count(&self) -> usize {
+        self.pipes.len()
+    }
+
     /// Forgets `thread` on every pipe (it ended while blocked).
     pub fn forget(&mut self, thread: u64) {
         self.pipes.retain(|_, s| {

@@ -30,6 +30,14 @@ impl<T> IdMap<T> {
         }
     }
 
+    /// Heap bytes the map holds (its capacity, used or not): what the
+    /// kernel's leak check reports when the map grew.
+    pub fn capacity_bytes(&self) -> usize {
+        self.entries
+            .capacity()
+            .saturating_mul(core::mem::size_of::<(u64, T)>())
+    }
+
     fn position(&self, id: u64) -> Result<usize, usize> {
         self.entries.binary_search_by_key(&id, |&(k, _)| k)
     }

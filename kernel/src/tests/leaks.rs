@@ -27,6 +27,8 @@ pub struct Baseline {
     heap_used_bytes: u64,
     arena_live_blocks: u64,
     data_pages: u64,
+    /// The long-lived containers' sizes (`sk_core::testing::heap_holders`).
+    holders: [(&'static str, usize); sk_core::testing::HEAP_HOLDERS],
 }
 
 impl Baseline {
@@ -45,6 +47,7 @@ impl Baseline {
             heap_used_bytes: sk_machine::heap::used_bytes(),
             arena_live_blocks: live,
             data_pages: sk_machine::data_memory::mapped_pages(),
+            holders: sk_core::testing::heap_holders(),
         }
     }
 
@@ -71,6 +74,13 @@ impl Baseline {
                 " heap in use {:+} bytes;",
                 now.heap_used_bytes as i64 - self.heap_used_bytes as i64
             );
+            // Name the long-lived containers that changed (growth past the
+            // warm-up's working size, or a real leak in one of them).
+            for ((name, before), (_, after)) in self.holders.iter().zip(&now.holders) {
+                if before != after {
+                    problems += &format!(" ({name} {before} -> {after});");
+                }
+            }
         }
         if now.arena_live_blocks != self.arena_live_blocks {
             problems += &format!(
