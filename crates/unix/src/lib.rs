@@ -1,0 +1,18 @@
+#![doc = include_str!("../README.md")]
+#![no_std]
+#![forbid(unsafe_code)]
+// Arguments, environments and call numbers come from user space: no
+// panics, no silent overflow (STYLE.md §4).
+#![deny(clippy::unwrap_used, clippy::indexing_slicing)]
+
+extern crate alloc;
+
+pub mod auxv;
+pub mod errno;
+pub mod initial_stack;
+pub mod syscall_numbers;
+
+pub use auxv::ProgramAux;
+pub use errno::Errno;
+pub use initial_stack::{build as build_initial_stack, StackArgs, StackError, StackImage};
+pub use syscall_numbers::{name as call_name, nr};
