@@ -8,11 +8,23 @@
 extern crate alloc;
 
 pub mod auxv;
+pub mod dirent;
 pub mod errno;
+pub mod fd_table;
+pub mod file_stat;
 pub mod initial_stack;
+pub mod path;
 pub mod syscall_numbers;
+pub mod system_info;
+pub mod termios;
 
 pub use auxv::ProgramAux;
+pub use dirent::DirentWriter;
 pub use errno::Errno;
+pub use fd_table::FdTable;
+pub use file_stat::FileStat;
 pub use initial_stack::{build as build_initial_stack, StackArgs, StackError, StackImage};
+pub use path::{resolve, Last, NameSpace, NodeType, Resolved};
 pub use syscall_numbers::{name as call_name, nr};
+pub use system_info::{SystemInfo, TimeSpec, Uname};
+pub use termios::Termios;
