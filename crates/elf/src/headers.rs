@@ -42,6 +42,19 @@ struct AlignedCopy([u8; ELF_HEADER_LEN + MAX_PROGRAM_HEADERS * PROGRAM_HEADER_LE
 pub(crate) struct Headers {
     copy: AlignedCopy,
     program_header_count: u16,
+    /// `e_phoff` in the file (the copy's is rewritten).
+    program_header_offset: u64,
+    /// `ET_DYN` (position-independent) rather than `ET_EXEC`.
+    is_position_independent: bool,
+}
+
+/// Which ELF file types [`Headers::read`] accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FileTypes {
+    /// `ET_EXEC` only (native programs).
+    Executable,
+    /// `ET_EXEC` or `ET_DYN` (static-PIE Linux programs).
+    ExecutableOrPie,
 }
 
 impl Headers {
@@ -58,7 +71,7 @@ impl Headers {
     /// [`NoLoadableSegments`](ElfError::NoLoadableSegments) (no program
     /// headers), [`TooManyProgramHeaders`](ElfError::TooManyProgramHeaders)
     /// or [`BadProgramHeaders`](ElfError::BadProgramHeaders).
-    pub(crate) fn read(bytes: &[u8]) -> Result<Self, ElfError> {
+    pub(crate) fn read(bytes: &[u8], types: FileTypes) -> Result<Self, ElfError> {
         let header_bytes = bytes.get(..ELF_HEADER_LEN).ok_or(ElfError::Truncated)?;
         if header_bytes.get(..MAGIC.len()) != Some(&MAGIC[..]) {
             return Err(ElfError::NotElf);
@@ -67,7 +80,7 @@ impl Headers {
         let (copy_header, copy_table) = copy.0.split_at_mut(ELF_HEADER_LEN);
         copy_header.copy_from_slice(header_bytes);
 
-        let (table_offset, count) = check_header(copy_header)?;
+        let (table_offset, count, is_position_independent) = check_header(copy_header, types)?;
         let table_len = usize::from(count)
             .checked_mul(PROGRAM_HEADER_LEN)
             .ok_or(ElfError::BadProgramHeaders)?;
@@ -88,7 +101,24 @@ impl Headers {
         Ok(Self {
             copy,
             program_header_count: count,
+            program_header_offset: table_offset,
+            is_position_independent,
         })
+    }
+
+    /// `e_phoff`: where the program headers are in the file.
+    pub(crate) const fn program_header_offset(&self) -> u64 {
+        self.program_header_offset
+    }
+
+    /// How many program headers there are (`e_phnum`).
+    pub(crate) const fn program_header_count(&self) -> u16 {
+        self.program_header_count
+    }
+
+    /// True for `ET_DYN`.
+    pub(crate) const fn is_position_independent(&self) -> bool {
+        self.is_position_independent
     }
 
     /// The entry point (`e_entry`).
@@ -140,8 +170,8 @@ pub(crate) struct RawProgramHeader {
 }
 
 /// Checks an (aligned) ELF header; returns the program header table's
-/// offset and entry count.
-fn check_header(header_bytes: &[u8]) -> Result<(u64, u16), ElfError> {
+/// offset and entry count, and whether the file is `ET_DYN`.
+fn check_header(header_bytes: &[u8], types: FileTypes) -> Result<(u64, u16, bool), ElfError> {
     // Fails only on the class: the length and magic were checked.
     let parsed = header::parse_header(header_bytes).map_err(|_| ElfError::NotElf64)?;
     if parsed.pt1.class() != Class::SixtyFour {
@@ -156,9 +186,11 @@ fn check_header(header_bytes: &[u8]) -> Result<(u64, u16), ElfError> {
     if parsed.pt2.machine().as_machine() != Machine::X86_64 {
         return Err(ElfError::NotX86_64);
     }
-    if parsed.pt2.type_().as_type() != Type::Executable {
-        return Err(ElfError::NotExecutable);
-    }
+    let is_position_independent = match (parsed.pt2.type_().as_type(), types) {
+        (Type::Executable, _) => false,
+        (Type::SharedObject, FileTypes::ExecutableOrPie) => true,
+        _ => return Err(ElfError::NotExecutable),
+    };
     let count = parsed.pt2.ph_count();
     if count == 0 {
         return Err(ElfError::NoLoadableSegments);
@@ -172,5 +204,5 @@ fn check_header(header_bytes: &[u8]) -> Result<(u64, u16), ElfError> {
     if !is_table_sane {
         return Err(ElfError::BadProgramHeaders);
     }
-    Ok((offset, count))
+    Ok((offset, count, is_position_independent))
 }

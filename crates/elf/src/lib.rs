@@ -22,5 +22,5 @@ pub use limits::{
     MAX_IMAGE_BYTES, MAX_PROGRAM_HEADERS, MAX_SEGMENTS, NULL_GUARD_END, PAGE_SIZE, USER_END,
 };
 pub use page_range::PageRange;
-pub use program_image::{Pages, ProgramImage};
+pub use program_image::{LinuxLoad, Pages, ProgramImage};
 pub use segment::Segment;

@@ -11,7 +11,7 @@ use core::fmt;
 
 use xmas_elf::program::Type;
 
-use crate::headers::Headers;
+use crate::headers::{FileTypes, Headers};
 use crate::{ElfError, PageRange, Segment, MAX_IMAGE_BYTES, MAX_SEGMENTS};
 
 /// A static x86-64 executable that passed every check.
@@ -30,27 +30,102 @@ impl ProgramImage {
     /// The [`ElfError`] for the first rule the file breaks; header rules are
     /// checked before segment rules, segments in table order.
     pub fn parse(bytes: &[u8]) -> Result<Self, ElfError> {
-        let headers = Headers::read(bytes)?;
+        let headers = Headers::read(bytes, FileTypes::Executable)?;
+        Self::load(bytes, &headers, 0).map(|(image, _)| image)
+    }
+
+    /// Validates `bytes` as a static Linux x86-64 program: `ET_EXEC`, or a
+    /// static-PIE `ET_DYN` (a `PT_DYNAMIC` for its self-relocation, no
+    /// `PT_INTERP`) loaded at `pie_base` (page-aligned). Returns the image
+    /// (addresses already biased) and what its auxiliary vector needs.
+    ///
+    /// # Errors
+    /// As [`parse`](Self::parse); [`ElfError::DynamicallyLinked`] for a
+    /// `PT_INTERP`, or a `PT_DYNAMIC` in an `ET_EXEC`;
+    /// [`ElfError::BadProgramHeaders`] if the program headers are not in
+    /// loaded memory; [`ElfError::OutsideUserSpace`] for a bad base.
+    pub fn parse_linux(bytes: &[u8], pie_base: u64) -> Result<(Self, LinuxLoad), ElfError> {
+        let headers = Headers::read(bytes, FileTypes::ExecutableOrPie)?;
+        let bias = if headers.is_position_independent() {
+            if !pie_base.is_multiple_of(crate::PAGE_SIZE) {
+                return Err(ElfError::OutsideUserSpace);
+            }
+            pie_base
+        } else {
+            0
+        };
+        let (image, phdr) = Self::load(bytes, &headers, bias)?;
+        let phdr = match phdr {
+            Some(address) => address,
+            None => image.address_of_file_offset(headers.program_header_offset())?,
+        };
+        Ok((
+            image,
+            LinuxLoad {
+                phdr,
+                phnum: u64::from(headers.program_header_count()),
+                phent: 56,
+                bias,
+            },
+        ))
+    }
+
+    /// Reads the segments of a checked file loaded `bias` above its link
+    /// addresses; the `PT_PHDR` address (biased) if it has one.
+    fn load(bytes: &[u8], headers: &Headers, bias: u64) -> Result<(Self, Option<u64>), ElfError> {
         let mut image = Self {
-            entry: headers.entry(),
+            entry: headers
+                .entry()
+                .checked_add(bias)
+                .ok_or(ElfError::OutsideUserSpace)?,
             segments: [Segment::default(); MAX_SEGMENTS],
             segment_count: 0,
         };
+        let mut phdr = None;
         for header in headers.program_headers() {
             let header = header?;
             match header.kind {
                 Type::Load => {
-                    let segment = Segment::from_program_header(&header.fields, bytes.len())?;
+                    let segment = Segment::from_program_header(&header.fields, bytes.len(), bias)?;
                     image.push(segment)?;
                 }
-                Type::Interp | Type::Dynamic => return Err(ElfError::DynamicallyLinked),
-                // Nothing else affects loading: PT_PHDR, PT_NOTE,
-                // PT_GNU_STACK (stacks are never executable anyway), ...
+                Type::Interp => return Err(ElfError::DynamicallyLinked),
+                // A static-PIE program relocates itself from its dynamic
+                // section; anywhere else it means a dynamic linker.
+                Type::Dynamic if !headers.is_position_independent() => {
+                    return Err(ElfError::DynamicallyLinked)
+                }
+                Type::Phdr => {
+                    phdr = Some(
+                        header
+                            .fields
+                            .virtual_addr
+                            .checked_add(bias)
+                            .ok_or(ElfError::BadProgramHeaders)?,
+                    );
+                }
+                // Nothing else affects loading: PT_NOTE, PT_TLS (the C
+                // library sets up its own thread pointer), PT_GNU_STACK
+                // (stacks are never executable anyway), ...
                 _ => {}
             }
         }
         image.check_together()?;
-        Ok(image)
+        Ok((image, phdr))
+    }
+
+    /// Where file offset `offset` is in memory: inside a segment's file
+    /// bytes.
+    fn address_of_file_offset(&self, offset: u64) -> Result<u64, ElfError> {
+        self.segments()
+            .iter()
+            .find_map(|s| {
+                let into = offset.checked_sub(s.file_offset)?;
+                (into < s.file_size)
+                    .then(|| s.vaddr.checked_add(into))
+                    .flatten()
+            })
+            .ok_or(ElfError::BadProgramHeaders)
     }
 
     /// The address of the first instruction.
@@ -117,6 +192,19 @@ impl ProgramImage {
         }
         Ok(())
     }
+}
+
+/// What a Linux program's auxiliary vector needs from its loading.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LinuxLoad {
+    /// Where the program headers are in memory (`AT_PHDR`).
+    pub phdr: u64,
+    /// How many (`AT_PHNUM`).
+    pub phnum: u64,
+    /// Size of one (`AT_PHENT`).
+    pub phent: u64,
+    /// How far above its link addresses it was loaded (0 for `ET_EXEC`).
+    pub bias: u64,
 }
 
 impl fmt::Debug for ProgramImage {

@@ -33,13 +33,20 @@ pub struct Segment {
 }
 
 impl Segment {
-    /// Validates one PT_LOAD program header of a `file_len`-byte file.
+    /// Validates one PT_LOAD program header of a `file_len`-byte file,
+    /// loaded `bias` bytes above its link address (0 unless the program is
+    /// position-independent).
     pub(crate) fn from_program_header(
         header: &ProgramHeader64,
         file_len: usize,
+        bias: u64,
     ) -> Result<Self, ElfError> {
+        let vaddr = header
+            .virtual_addr
+            .checked_add(bias)
+            .ok_or(ElfError::OutsideUserSpace)?;
         let segment = Self {
-            vaddr: header.virtual_addr,
+            vaddr,
             mem_size: header.mem_size,
             file_offset: header.offset,
             file_size: header.file_size,
@@ -71,7 +78,7 @@ impl Segment {
         if segment.writable && segment.executable {
             return Err(ElfError::WritableAndExecutable);
         }
-        check_alignment(header.align, segment.vaddr, segment.file_offset)?;
+        check_alignment(header.align, header.virtual_addr, segment.file_offset)?;
         Ok(segment)
     }
 

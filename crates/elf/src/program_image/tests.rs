@@ -627,3 +627,5 @@ proptest! {
         }
     }
 }
+
+mod linux;
