@@ -12,6 +12,7 @@ mod instantiate;
 mod invariant;
 pub mod policy;
 mod registers;
+pub mod replay;
 mod template;
 pub mod templates;
 mod verify;
