@@ -11,7 +11,9 @@
 //! `fp.fxsave` (save FP state with FXSAVE/FXRSTOR and leave XSAVE and
 //! AVX off, as on a CPU without XSAVE: tests the fallback),
 //! `synth.show` (`query(Routines)` may show routine addresses and hole
-//! values: kernel addresses, so off by default), `trace` (programs may
+//! values: kernel addresses, so off by default), `synth.replay` (log a
+//! replay record and the bytes of every installed routine, for
+//! `cargo xtask test`'s replay check), `trace` (programs may
 //! count a call's kernel instructions by single-stepping it; `bench`
 //! implies it), `log=SPEC`; anything after `--` is passed to `/bin/init`
 //! (e.g. `show /dev/mem`, which implies `synth.count` and `synth.show`).
@@ -74,6 +76,7 @@ impl Options {
                 entry: sk_core::EntryMode::Lstar,
                 count_calls: false,
                 show_addresses: false,
+                log_installs: false,
             },
             trace: false,
             sched_ring: true,
@@ -99,6 +102,7 @@ impl Options {
                 Some(("synth", "on")) => options.synth.enabled = true,
                 None if word == "synth.count" => options.synth.count_calls = true,
                 None if word == "synth.show" => options.synth.show_addresses = true,
+                None if word == "synth.replay" => options.synth.log_installs = true,
                 None if word == "trace" => options.trace = true,
                 None if word == "fp.fxsave" => options.fp_fxsave = true,
                 Some(("sched", "ring")) => sched = Some(true),

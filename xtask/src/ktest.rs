@@ -39,6 +39,8 @@ pub struct Summary {
     /// What makes the run's accounting wrong even if no test failed: a
     /// short run, a result reported twice, boots that disagree on the plan.
     pub problems: Vec<String>,
+    /// Every boot's console output, in order.
+    pub output: String,
 }
 
 impl Summary {
@@ -337,6 +339,7 @@ pub fn run_all(
 ) -> Result<Summary, String> {
     let mut ledger = Ledger::default();
     let mut start = 0usize;
+    let mut output = String::new();
     loop {
         let mut cmdline = format!("ktest ktest.start={start} log=warn");
         if inject {
@@ -357,6 +360,7 @@ pub fn run_all(
             .run()?;
         let mut notes = Vec::new();
         let next = ledger.record_boot(start, &outcome.output, outcome.status, &mut notes);
+        output.push_str(&outcome.output);
         for note in notes {
             println!("{note}");
         }
@@ -366,7 +370,8 @@ pub fn run_all(
         }
     }
     let boots = ledger.boots();
-    let summary = ledger.finish();
+    let mut summary = ledger.finish();
+    summary.output = output;
     println!();
     for (name, reason) in &summary.failures {
         println!("failed: {name}: {reason}");

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! cargo xtask run  [--accel kvm|tcg] [-- KERNEL ARGS]  boot the release kernel and run the default demo
-//! cargo xtask test [--accel kvm|tcg]                   check, host tests, in-kernel tests, then scheduler (synth=off), semaphore (sched=generic) and FP (fp.fxsave) tests again
+//! cargo xtask test [--accel kvm|tcg]                   check, host tests, in-kernel tests, then scheduler (synth=off), semaphore (sched=generic) and FP (fp.fxsave) tests again, then the replay check
+//! cargo xtask replay [--accel kvm|tcg]                 the replay check alone: routines regenerated on the host from the kernel's records
 //! cargo xtask check                                    layering, rustfmt and clippy gates
 //! cargo xtask ktest [--inject] [--accel kvm|tcg]        in-kernel tests only
 //! cargo xtask gdb  [--accel kvm|tcg] [-- KERNEL ARGS]  boot halted with a gdb stub on :1234
@@ -22,12 +23,13 @@ mod build;
 mod check;
 mod ktest;
 mod qemu;
+mod replay;
 mod setup;
 
 use accel::Accel;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <run|test|check|ktest|gdb|bench> [--accel kvm|tcg] [--inject] [--smoke] [-- kernel args]";
+const USAGE: &str = "usage: cargo xtask <run|test|check|ktest|replay|gdb|bench> [--accel kvm|tcg] [--inject] [--smoke] [-- kernel args]";
 
 struct Args {
     command: String,
@@ -84,6 +86,7 @@ fn main() -> ExitCode {
         "test" => test(&args),
         "check" => check::command(),
         "ktest" => in_kernel_tests(&args),
+        "replay" => replay_boot(&args),
         "gdb" => gdb(&args),
         "bench" => bench::run(args.accel, args.smoke),
         _ => Err(format!("unknown command {:?}\n{USAGE}", args.command)),
@@ -177,6 +180,10 @@ fn test(args: &Args) -> Result<ExitCode, String> {
         }
         lap(boot.lap);
     }
+    if replay_boot(args)? != ExitCode::SUCCESS {
+        failed.push("replay check".into());
+    }
+    lap("replay check");
     let times: Vec<String> = times
         .iter()
         .map(|(stage, t)| format!("{stage} {:.0} s", t.as_secs_f64()))
@@ -233,6 +240,51 @@ const EXTRA_BOOTS: &[ExtraBoot] = &[
         lap: "FP tests, fp.fxsave",
     },
 ];
+
+/// The tests whose boot logs every installed routine for the replay
+/// check: `abitest` and `synthtest` open every kind of SIO (its routines,
+/// error stubs, trampolines, call counters), the semaphore and pipe tests
+/// add theirs, the yield routine and the ring's switch code.
+const REPLAY_FILTER: &str = "synthesized_routines_match_the_generic_path,abitest_passes_end_to_end,tests::semaphores::,tests::pipes::";
+
+/// Boots `REPLAY_FILTER`'s tests with `synth.replay` and checks every
+/// logged routine regenerates identically on the host (`replay::check`).
+fn replay_boot(args: &Args) -> Result<ExitCode, String> {
+    println!("xtask: replay check (ktest.filter={REPLAY_FILTER} synth.replay)");
+    let kernel = build::kernel(build::Profile::Dev, build::TEST_FEATURES)?;
+    let initrd = build::initrd()?;
+    let accel = accel::choose(args.accel, &kernel);
+    let mut extra = args.kernel_args.clone();
+    extra.push("synth.replay".into());
+    let summary = ktest::run_all(
+        &kernel,
+        &initrd,
+        accel,
+        false,
+        Some(REPLAY_FILTER),
+        &extra.join(" "),
+    )?;
+    let report = replay::check(&summary.output);
+    let templates: Vec<String> = report
+        .identical
+        .iter()
+        .map(|(name, n)| format!("{name} {n}"))
+        .collect();
+    println!(
+        "xtask: replay: {} routines of {} templates regenerated identically ({})",
+        report.routines(),
+        report.identical.len(),
+        templates.join(", ")
+    );
+    for problem in &report.problems {
+        println!("xtask: replay: FAILED: {problem}");
+    }
+    Ok(if summary.ok() && report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
 
 /// Runs `boot`'s tests with its option.
 fn extra_boot(args: &Args, boot: &ExtraBoot) -> Result<ExitCode, String> {

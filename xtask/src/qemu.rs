@@ -202,8 +202,12 @@ impl Boot {
             let mut buf = Vec::new();
             while reader.read_until(b'\n', &mut buf).is_ok_and(|n| n > 0) {
                 let line = String::from_utf8_lossy(&buf).into_owned();
+                // Replay records and bytes (`synth.replay`) are data for
+                // the host's check, not for the reader.
                 if echo {
-                    print!("{line}");
+                    if let Some(text) = crate::replay::for_reader(&line) {
+                        print!("{text}");
+                    }
                 }
                 let _ = tx.send(line);
                 buf.clear();

@@ -88,6 +88,9 @@ fn install_code(
         return Err(InstallError::OutOfMemory);
     };
     let instance = fill(address, out)?;
+    if crate::synthesis::config().log_installs {
+        log_install(&instance, out);
+    }
     if cfg!(debug_assertions) {
         if let Err(e) = verify(&instance, out) {
             panic!(
@@ -118,6 +121,20 @@ fn install_code(
         cost_ticks: sk_machine::cpu::rdtsc().saturating_sub(start),
         counting: None,
     })
+}
+
+/// Prints `instance`'s replay record and the bytes written for it (the
+/// block's contents, which the arena then maps executable unchanged):
+/// `synth-install ...` then `synth-bytes <address> <hex>`.
+fn log_install(instance: &Instance, bytes: &[u8]) {
+    struct Hex<'a>(&'a [u8]);
+    impl core::fmt::Display for Hex<'_> {
+        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+            self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+        }
+    }
+    sk_machine::println!("{}", sk_synth::replay::InstallRecord::from(instance));
+    sk_machine::println!("synth-bytes {:#x} {}", instance.address(), Hex(bytes));
 }
 
 /// Templates (by name and SMAP mode) one instance of which decoded as

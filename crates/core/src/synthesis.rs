@@ -64,6 +64,10 @@ pub struct SynthConfig {
     /// they are kernel addresses, so by default it shows templates and
     /// facts only.
     pub show_addresses: bool,
+    /// Log every installed routine as a replay record and its bytes
+    /// (`synth.replay`; `sk_synth::replay`): a host tool regenerates each
+    /// routine from its record and checks the bytes are the same.
+    pub log_installs: bool,
 }
 
 static CONFIG: Once<SynthConfig> = Once::new();
@@ -73,6 +77,7 @@ pub(crate) fn config() -> SynthConfig {
         entry: EntryMode::Lstar,
         count_calls: false,
         show_addresses: false,
+        log_installs: false,
     })
 }
 
