@@ -501,9 +501,10 @@ pub fn smach_has_exited(id: u64) -> bool {
     })
 }
 
-/// Entries naming a thread that no longer exists, in the sleep queue and
-/// in every semaphore's queue of waiters (a killed sleeper or waiter must
-/// leave both). Also the sleep queue's length.
+/// Entries naming a thread that no longer exists, in the sleep queue, in
+/// every semaphore's queue of waiters and on every pipe's lists of
+/// sleepers (a killed sleeper or waiter must leave them all). Also the
+/// sleep queue's length.
 pub fn stale_waiters() -> (usize, usize) {
     crate::state::with(|core| {
         let live_sleepers = core
@@ -522,8 +523,19 @@ pub fn stale_waiters() -> (usize, usize) {
                 }
             }
         }
+        stale += core
+            .devices
+            .pipe_waiters
+            .sleepers()
+            .filter(|id| !core.threads.contains_key(id))
+            .count();
         (stale, core.sleepers.len())
     })
+}
+
+/// Entries on every pipe's lists of sleepers, live or not.
+pub fn pipe_sleepers() -> usize {
+    crate::state::with(|core| core.devices.pipe_waiters.sleepers().count())
 }
 
 /// The states of a kernel-owned program's threads (empty once it exited).

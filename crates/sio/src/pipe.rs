@@ -247,6 +247,14 @@ impl PipeWaiters {
         });
     }
 
+    /// Every sleeper on every pipe (a thread blocked on several lists,
+    /// which never happens, once per list): the stale-waiter check.
+    pub fn sleepers(&self) -> impl Iterator<Item = u64> + '_ {
+        self.pipes
+            .values()
+            .flat_map(|s| s.readers.iter().chain(s.writers.iter()).copied())
+    }
+
     /// True if `thread` sleeps on some pipe (the scheduler's self-check).
     pub fn involves(&self, thread: u64) -> bool {
         self.pipes
