@@ -10,9 +10,12 @@
 use super::leaks::Baseline;
 use super::programs::run;
 use super::review::kernel_carries_on;
+use crate::memory::FRAMES;
 use alloc::format;
 use alloc::string::String;
-use sk_abi::ScpuState;
+use alloc::vec::Vec;
+use sk_abi::{ScpuState, SysError};
+use sk_machine::paging::FrameSource;
 use sk_ktest::{ensure, ensure_eq, ktest};
 
 const PIPETEST: &str = "/bin/pipetest";
@@ -116,6 +119,47 @@ ktest!(
             }
         }
         before.check("lone SCPUs killed while blocked on their pipes")?;
+        kernel_carries_on()
+    }
+);
+
+ktest!(
+    fn pipe_review_pipes_made_with_the_heap_unable_to_grow_fail_with_no_memory() {
+        // What a hostile program reaches with user memory squeezed to the
+        // kernel's reserve and pipes made in several SMACHs (511 a SMACH,
+        // 16 KiB each): the heap cannot grow. Every free frame is taken
+        // here, so the heap has only what it already mapped.
+        let mut hoard = sk_core::testing::PipeHoard::new(8192)
+            .map_err(|e| format!("the hoard's list: {e}"))?;
+        let mut frames: Vec<u64> = Vec::new();
+        frames
+            .try_reserve_exact(FRAMES.free_count() + 64)
+            .map_err(|_| "no room for the frame list")?;
+        while frames.len() < frames.capacity() {
+            match FRAMES.allocate_frame() {
+                Some(f) => frames.push(f),
+                None => break,
+            }
+        }
+        let (made, failure) = hoard.fill();
+        // Then the last small pieces: a read that blocks now must fail
+        // its registration softly.
+        let crumbs = hoard.crumble();
+        let registered = sk_core::testing::register_pipe_sleeper(u64::MAX, u64::MAX);
+        drop(hoard);
+        for f in frames {
+            // SAFETY: allocated above by this test, referred to by nothing.
+            #[allow(unsafe_code)]
+            unsafe {
+                FRAMES.free_frame(f)
+            };
+        }
+        sk_machine::println!(
+            "pipes made before the heap ran out: {made}; then {crumbs} crumbs; a sleeper's registration: {registered:?}"
+        );
+        ensure_eq!(failure, Some(SysError::NoMemory));
+        ensure_eq!(registered, Err(SysError::NoMemory));
+        ensure_eq!(sk_core::testing::pipe_sleepers(), 0);
         kernel_carries_on()
     }
 );
