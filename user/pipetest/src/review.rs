@@ -5,7 +5,7 @@
 //! | mode | name | passes when |
 //! |---|---|---|
 //! | 6 | `close_own_end` | a reader blocked on an empty pipe wakes with `BadHandle` when another SCPU closes the *read* end (as a semaphore's P does), and a writer blocked on a full pipe returns its count when another SCPU closes the *write* end, before any byte is read; the reader then gets exactly those bytes and end of file |
-//! | 7 | `kill_blocked` | a reader killed while blocked takes no byte; a writer killed while blocked in a 4,096-byte write leaves none of it; of 8 readers blocked on one end, 4 killed, the 4 others each get one of 4 bytes |
+//! | 7 | `kill_blocked` | a reader suspended while blocked misses the write's wake and, resumed, reads the byte; a reader killed while blocked takes no byte; a writer killed while blocked in a 4,096-byte write leaves none of it; of 8 readers blocked on one end, 4 killed, the 4 others each get one of 4 bytes |
 //! | 8 | `sizes` | writes of 4,096, 4,097, 16,384 and 16,385 bytes arrive intact; a 4,096-byte write into a pipe with 4,095 bytes free waits (not split) and goes in whole after a 1-byte read |
 //! | 9 | `buffers` | read into our own code and read-only data, buffers straddling an unmapped page, the user/kernel boundary, non-canonical and wrapping addresses, `u64::MAX` lengths: `BadAddress`, no byte lost or added; a long write faulting in its third piece returns the two pieces it wrote; handles past the table, a closed end reused, `TtyMode` on an end, `query(Routines)` on an end; a full handle table fails the pipe with `TooManyHandles` and leaks no slot |
 //! | 10 | `lone` | never ends: the only SCPU writes 16,385 bytes into its own pipe (parameter 1: reads its own empty pipe) and blocks for good, as on Linux (the kernel test kills it) |
@@ -193,6 +193,7 @@ pub(crate) fn close_own_end() {
 // ---- 7: kill_blocked --------------------------------------------------------
 
 pub(crate) fn kill_blocked() {
+    suspended_reader();
     // A reader killed while blocked takes nothing.
     let Some((r, w)) = new_pipe() else { return };
     let Some(reader) = start(reader_to_result, 0) else {
@@ -261,6 +262,35 @@ pub(crate) fn kill_blocked() {
         );
         if (bytes, sum, size_of(&r)) != (4, 10, 0) {
             fail(format_args!("survivors read {bytes} bytes, sum {sum}"));
+        }
+    }
+    let _ = (r.close(), w.close());
+}
+
+/// A reader suspended while blocked is not woken by the write (its wake
+/// is spent on a thread that cannot run); resumed, it looks again and
+/// reads the byte.
+fn suspended_reader() {
+    let Some((r, w)) = new_pipe() else { return };
+    RESULT.store(u64::MAX, Ordering::Release);
+    let done = DONE.load(Ordering::Acquire);
+    let Some(reader) = start(reader_to_result, 0) else {
+        return;
+    };
+    if !wait_blocked(&reader, "reader to suspend") {
+        return;
+    }
+    let steps = (reader.suspend(), w.write(b"s"));
+    if steps != (Ok(()), Ok(1)) || RESULT.load(Ordering::Acquire) != u64::MAX {
+        fail(format_args!("suspend, then write: {steps:?}"));
+    }
+    if let Err(e) = reader.resume() {
+        fail(format_args!("resume: {e:?}"));
+    }
+    if wait_for(done + 1, "the resumed reader") {
+        let got = (RESULT.load(Ordering::Acquire), size_of(&r));
+        if got != (1, 0) {
+            fail(format_args!("the resumed reader: {got:?} (want 1 byte read)"));
         }
     }
     let _ = (r.close(), w.close());
@@ -335,6 +365,7 @@ pub(crate) fn buffers() {
     }
     if rodata_byte() != first || size_of(&r) != 2 {
         fail(format_args!("read-only read changed data or lost a byte"));
+        return;
     }
     // Straddling an unmapped page, the user/kernel boundary, wrapping.
     let edge = match Smem::create_at(EDGE, 2 * 4096, Prot::READ | Prot::WRITE) {
@@ -357,6 +388,11 @@ pub(crate) fn buffers() {
         (edge.addr(), 1 << 63),
     ];
     for (addr, len) in bad {
+        if size_of(&r) != 2 {
+            // A byte was lost: a read on the empty pipe would block.
+            fail(format_args!("before {addr:#x}+{len:#x}: {} held", size_of(&r)));
+            return;
+        }
         let got = (
             raw_call(&w, Call::Write, addr, len),
             raw_call(&r, Call::Read, addr, len),
