@@ -568,7 +568,9 @@ impl PipeHoard {
     /// [`SysError::NoMemory`] if the list cannot be reserved.
     pub fn new(max: usize) -> Result<Self, SysError> {
         let mut pipes = alloc::vec::Vec::new();
-        pipes.try_reserve_exact(max).map_err(|_| SysError::NoMemory)?;
+        pipes
+            .try_reserve_exact(max)
+            .map_err(|_| SysError::NoMemory)?;
         let mut crumbs = alloc::vec::Vec::new();
         crumbs
             .try_reserve_exact(max.saturating_mul(64))

@@ -211,17 +211,11 @@ impl PipeWaiters {
     /// # Errors
     /// [`SysError::NoMemory`] if the list cannot grow.
     pub fn add(&mut self, pipe: u64, is_reader: bool, thread: u64) -> Result<(), SysError> {
-        let at = match self.pipes.iter().position(|(p, _)| *p == pipe) {
-            Some(at) => at,
-            None => {
-                self.pipes
-                    .try_reserve(1)
-                    .map_err(|_| SysError::NoMemory)?;
-                self.pipes.push((pipe, Sleepers::default()));
-                self.pipes.len() - 1
-            }
-        };
-        let Some((_, sleepers)) = self.pipes.get_mut(at) else {
+        if !self.pipes.iter().any(|(p, _)| *p == pipe) {
+            self.pipes.try_reserve(1).map_err(|_| SysError::NoMemory)?;
+            self.pipes.push((pipe, Sleepers::default()));
+        }
+        let Some((_, sleepers)) = self.pipes.iter_mut().find(|(p, _)| *p == pipe) else {
             return Err(SysError::NoMemory);
         };
         let list = if is_reader {

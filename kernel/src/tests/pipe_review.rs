@@ -15,8 +15,8 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use sk_abi::{ScpuState, SysError};
-use sk_machine::paging::FrameSource;
 use sk_ktest::{ensure, ensure_eq, ktest};
+use sk_machine::paging::FrameSource;
 
 const PIPETEST: &str = "/bin/pipetest";
 
@@ -129,8 +129,8 @@ ktest!(
         // kernel's reserve and pipes made in several SMACHs (511 a SMACH,
         // 16 KiB each): the heap cannot grow. Every free frame is taken
         // here, so the heap has only what it already mapped.
-        let mut hoard = sk_core::testing::PipeHoard::new(8192)
-            .map_err(|e| format!("the hoard's list: {e}"))?;
+        let mut hoard =
+            sk_core::testing::PipeHoard::new(8192).map_err(|e| format!("the hoard's list: {e}"))?;
         let mut frames: Vec<u64> = Vec::new();
         frames
             .try_reserve_exact(FRAMES.free_count() + 64)

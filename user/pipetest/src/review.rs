@@ -173,10 +173,15 @@ pub(crate) fn close_own_end() {
     }
     let _ = w.close();
     // Before any byte is read: the close itself must wake the writer.
-    if wait_for(done + 1, "a writer blocked on the write end closed under it") {
+    if wait_for(
+        done + 1,
+        "a writer blocked on the write end closed under it",
+    ) {
         let got = RESULT.load(Ordering::Acquire);
         if got != CAPACITY {
-            fail(format_args!("the writer returned {got} (want the capacity)"));
+            fail(format_args!(
+                "the writer returned {got} (want the capacity)"
+            ));
         }
     }
     let held = size_of(&r);
@@ -290,7 +295,9 @@ fn suspended_reader() {
     if wait_for(done + 1, "the resumed reader") {
         let got = (RESULT.load(Ordering::Acquire), size_of(&r));
         if got != (1, 0) {
-            fail(format_args!("the resumed reader: {got:?} (want 1 byte read)"));
+            fail(format_args!(
+                "the resumed reader: {got:?} (want 1 byte read)"
+            ));
         }
     }
     let _ = (r.close(), w.close());
@@ -330,11 +337,17 @@ pub(crate) fn sizes() {
         return;
     }
     if size_of(&r) != 12289 {
-        fail(format_args!("split atomic write: {} bytes held", size_of(&r)));
+        fail(format_args!(
+            "split atomic write: {} bytes held",
+            size_of(&r)
+        ));
     }
     receive(&r, 1, pattern, "the byte that makes room");
     if wait_for(done + 1, "atomic writer") && RESULT.load(Ordering::Acquire) != 4096 {
-        fail(format_args!("atomic write: {}", RESULT.load(Ordering::Acquire)));
+        fail(format_args!(
+            "atomic write: {}",
+            RESULT.load(Ordering::Acquire)
+        ));
     }
     receive(&r, 12288, |i| pattern(i + 1), "bytes before the record");
     receive(&r, 4096, |_| 0xee, "the record");
@@ -390,7 +403,10 @@ pub(crate) fn buffers() {
     for (addr, len) in bad {
         if size_of(&r) != 2 {
             // A byte was lost: a read on the empty pipe would block.
-            fail(format_args!("before {addr:#x}+{len:#x}: {} held", size_of(&r)));
+            fail(format_args!(
+                "before {addr:#x}+{len:#x}: {} held",
+                size_of(&r)
+            ));
             return;
         }
         let got = (
@@ -419,7 +435,10 @@ pub(crate) fn buffers() {
     // Drain to a buffer that ends mid-way: what fits, nothing lost.
     let got = raw_call(&r, Call::Read, end - 100, 100);
     if got != Ok(100) || size_of(&r) != 8092 {
-        fail(format_args!("read at the edge: {got:?}, {} held", size_of(&r)));
+        fail(format_args!(
+            "read at the edge: {got:?}, {} held",
+            size_of(&r)
+        ));
     }
     let _ = edge.free();
     // Handles past the table, an end closed then reused, the console's
