@@ -243,10 +243,22 @@ pub(crate) fn close_sio(core: &mut Core, mut sio: Sio) {
             crate::scheduler::wake(core, waiter);
         }
     }
-    // A pipe end's close wakes the other side: a reader to see end of
-    // file, a writer to see the broken pipe.
+    // A pipe end's close wakes the other side (a reader to see end of
+    // file, a writer to see the broken pipe) and this end's own sleepers
+    // (other SCPUs of the SMACH blocked on it: their call finds the handle
+    // gone, as a semaphore's P does; nothing else would ever wake them).
+    let own = sio.pipe_end().map(|end| {
+        if end.is_read_end() {
+            sk_sio::Wake::Readers
+        } else {
+            sk_sio::Wake::Writers
+        }
+    });
     if let Some((pipe, wake)) = sio.close_pipe_end() {
         crate::pipe_calls::wake(core, pipe, wake);
+        if let Some(own) = own {
+            crate::pipe_calls::wake(core, pipe, own);
+        }
     }
     let sharers = core::mem::take(&mut sio.sharers);
     for (_, routines) in sharers {

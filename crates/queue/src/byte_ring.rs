@@ -36,8 +36,22 @@ pub struct ByteRing {
 }
 
 /// A new byte ring of the shape `config`, as its two ends.
+///
+/// # Errors
+/// A shape [`RingConfig::validate`] refuses; [`ConfigError::NoMemory`].
 pub fn pipe(config: RingConfig) -> Result<(ByteRingWriter, ByteRingReader), ConfigError> {
-    let ring = Arc::new(ByteRing::new(config)?);
+    let ring = ByteRing::new(config)?;
+    // `Arc::new` cannot fail softly (`Arc::try_new` is unstable): make
+    // sure its few hundred bytes are there first, by taking and giving
+    // back as many (nothing allocates in between on one CPU under the
+    // caller's lock; at worst the `Arc` is still where a heap that just
+    // refused 16 KiB had room).
+    let mut probe: Vec<u8> = Vec::new();
+    probe
+        .try_reserve_exact(core::mem::size_of::<ByteRing>() + 64)
+        .map_err(|_| ConfigError::NoMemory)?;
+    drop(probe);
+    let ring = Arc::new(ring);
     Ok((
         ByteRingWriter::new(Arc::clone(&ring)),
         ByteRingReader::new(ring),
@@ -47,9 +61,13 @@ pub fn pipe(config: RingConfig) -> Result<(ByteRingWriter, ByteRingReader), Conf
 impl ByteRing {
     pub(crate) fn new(config: RingConfig) -> Result<Self, ConfigError> {
         config.validate()?;
-        let words: Vec<AtomicU64> = (0..config.capacity.div_ceil(8))
-            .map(|_| AtomicU64::new(0))
-            .collect();
+        // Fallibly: a user program makes rings (pipes) on demand.
+        let count = config.capacity.div_ceil(8);
+        let mut words: Vec<AtomicU64> = Vec::new();
+        words
+            .try_reserve_exact(count)
+            .map_err(|_| ConfigError::NoMemory)?;
+        words.extend((0..count).map(|_| AtomicU64::new(0)));
         Ok(Self {
             cells: RingCells::new(config.start),
             words: words.into_boxed_slice(),

@@ -1,10 +1,11 @@
-//! The one error of this crate: a queue shape that the protocols cannot use.
+//! The one error of this crate: a queue that cannot be built (a shape the
+//! protocols cannot use, or no memory for it).
 //!
 //! Owns [`ConfigError`]. Operations themselves never fail with an error:
 //! full, empty, end of file and broken pipe are outcomes
 //! ([`crate::outcome`]), since the kernel acts on each differently.
 
-/// Why a queue cannot be built with the requested shape.
+/// Why a queue cannot be built.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
     /// Capacities are powers of two (the index-to-slot map is a mask).
@@ -28,4 +29,8 @@ pub enum ConfigError {
         /// The ring's capacity.
         capacity: usize,
     },
+    /// The allocator had no room for the queue (a kernel's heap that
+    /// cannot grow must fail the `create`, not panic).
+    #[error("no memory for the queue")]
+    NoMemory,
 }

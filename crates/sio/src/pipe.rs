@@ -20,7 +20,6 @@
 //! closed fails with [`SysError::BrokenPipe`]. A read copies to user
 //! memory before it consumes, so a fault in the buffer loses no byte.
 
-use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use sk_abi::SysError;
 use sk_queue::{
@@ -192,7 +191,10 @@ impl PipeEnd {
 /// The threads blocked on each pipe, by pipe number.
 #[derive(Debug, Default)]
 pub struct PipeWaiters {
-    pipes: BTreeMap<u64, Sleepers>,
+    /// (pipe, its sleepers), pipes with none left out. A list grown
+    /// fallibly: a `BTreeMap` insert allocates a node infallibly, and a
+    /// read that blocks with the heap full must fail, not panic.
+    pipes: Vec<(u64, Sleepers)>,
 }
 
 /// Threads asleep on one pipe.
@@ -209,7 +211,13 @@ impl PipeWaiters {
     /// # Errors
     /// [`SysError::NoMemory`] if the list cannot grow.
     pub fn add(&mut self, pipe: u64, is_reader: bool, thread: u64) -> Result<(), SysError> {
-        let sleepers = self.pipes.entry(pipe).or_default();
+        if !self.pipes.iter().any(|(p, _)| *p == pipe) {
+            self.pipes.try_reserve(1).map_err(|_| SysError::NoMemory)?;
+            self.pipes.push((pipe, Sleepers::default()));
+        }
+        let Some((_, sleepers)) = self.pipes.iter_mut().find(|(p, _)| *p == pipe) else {
+            return Err(SysError::NoMemory);
+        };
         let list = if is_reader {
             &mut sleepers.readers
         } else {
@@ -224,7 +232,10 @@ impl PipeWaiters {
 
     /// The threads `wake` names on `pipe`, taken off their list.
     pub fn take(&mut self, pipe: u64, wake: Wake) -> Vec<u64> {
-        let Some(sleepers) = self.pipes.get_mut(&pipe) else {
+        let Some(at) = self.pipes.iter().position(|(p, _)| *p == pipe) else {
+            return Vec::new();
+        };
+        let Some((_, sleepers)) = self.pipes.get_mut(at) else {
             return Vec::new();
         };
         let woken = match wake {
@@ -233,7 +244,7 @@ impl PipeWaiters {
             Wake::Writers => core::mem::take(&mut sleepers.writers),
         };
         if sleepers.readers.is_empty() && sleepers.writers.is_empty() {
-            self.pipes.remove(&pipe);
+            self.pipes.swap_remove(at);
         }
         woken
     }
@@ -245,17 +256,25 @@ impl PipeWaiters {
 
     /// Forgets `thread` on every pipe (it ended while blocked).
     pub fn forget(&mut self, thread: u64) {
-        self.pipes.retain(|_, s| {
+        self.pipes.retain_mut(|(_, s)| {
             s.readers.retain(|&t| t != thread);
             s.writers.retain(|&t| t != thread);
             !(s.readers.is_empty() && s.writers.is_empty())
         });
     }
 
+    /// Every sleeper on every pipe (a thread blocked on several lists,
+    /// which never happens, once per list): the stale-waiter check.
+    pub fn sleepers(&self) -> impl Iterator<Item = u64> + '_ {
+        self.pipes
+            .iter()
+            .flat_map(|(_, s)| s.readers.iter().chain(s.writers.iter()).copied())
+    }
+
     /// True if `thread` sleeps on some pipe (the scheduler's self-check).
     pub fn involves(&self, thread: u64) -> bool {
         self.pipes
-            .values()
-            .any(|s| s.readers.contains(&thread) || s.writers.contains(&thread))
+            .iter()
+            .any(|(_, s)| s.readers.contains(&thread) || s.writers.contains(&thread))
     }
 }

@@ -13,6 +13,7 @@ mod growth;
 mod leaks;
 mod machine_api;
 mod memory;
+mod pipe_review;
 mod pipes;
 mod programs;
 mod protection;

@@ -2,7 +2,7 @@
 //! scenario per mode; every mode also runs with every call forced down the
 //! generic path.
 //!
-//! The start argument is `mode << 8 | generic`.
+//! The start argument is `param << 16 | mode << 8 | generic`.
 //!
 //! | mode | name | passes when |
 //! |---|---|---|
@@ -12,6 +12,7 @@
 //! | 3 | `many` | 4 writers and 3 readers on one pipe: every byte written is read exactly once (count and sum) |
 //! | 4 | `hostile` | open flags other than READ and WRITE: `BadFlags`; read on the write end and write on the read end: `NotPermitted`; an unmapped or kernel buffer: `BadAddress`, and no byte lost or written; seek: `NotSupported`; 0-byte read and write: 0 |
 //! | 5 | `pingpong` | two SCPUs bounce one byte through two pipes 10,000 times, the byte counting up |
+//! | 6 to 11 | the hostile review's | see [`review`] |
 //!
 //! Exit status: 0 = passed, 1 = a check failed (the line says which),
 //! 2 = unknown mode.
@@ -25,6 +26,8 @@
     clippy::cast_possible_truncation,
     reason = "x86-64 only; narrowing random bits and bounded sizes on purpose"
 )]
+
+mod review;
 
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
@@ -178,13 +181,19 @@ fn write_all(w: &Sio, bytes: &[u8], what: &str) -> bool {
 fn main() -> i32 {
     let arg = sk_user::start_arg();
     GENERIC.store(arg & 1 != 0, Ordering::Relaxed);
-    match arg >> 8 {
+    match (arg >> 8) & 0xff {
         0 => transfers(),
         1 => ends(),
         2 => atomic(),
         3 => many(),
         4 => hostile(),
         5 => pingpong(),
+        6 => review::close_own_end(),
+        7 => review::kill_blocked(),
+        8 => review::sizes(),
+        9 => review::buffers(),
+        10 => return review::lone(arg & (1 << 16) != 0),
+        11 => review::exit_blocked(),
         mode => {
             println!("pipetest: unknown mode {mode}");
             return 2;

@@ -17,7 +17,8 @@
 //! which the synthesized write hands to its generic trampoline); unmapped
 //! buffers (the templates' fault fixups) and kernel buffers; unused,
 //! closed and far handles, call 7; `create`, `query`, `reconfigure` and
-//! `terminate` on every kind (the SMACH wait blocks in the kernel); then
+//! `terminate` on every kind (the SMACH wait blocks in the kernel); pipe
+//! ends ([`pipes`]); then
 //! the kernel instructions of one call of each kind ([`counts`]).
 //!
 //! Output: one line per failed call (`regcheck: FAIL <call> [<path>]:
@@ -37,6 +38,7 @@ mod check;
 mod counts;
 mod io;
 mod objects;
+mod pipes;
 mod sched;
 
 use sk_user::println;
@@ -51,6 +53,7 @@ fn main() -> i32 {
     io::files(&mut run);
     io::tty(&mut run);
     objects::all(&mut run);
+    pipes::all(&mut run);
     sched::all(&mut run);
     counts::all(&mut run);
     println!("regcheck: {} passed, {} failed", run.passed, run.failed);
