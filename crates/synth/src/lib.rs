@@ -4,6 +4,7 @@
 
 extern crate alloc;
 
+mod collapse;
 mod disasm;
 mod error;
 mod hole;
@@ -12,10 +13,12 @@ mod instantiate;
 mod invariant;
 pub mod policy;
 mod registers;
+pub mod splice;
 mod template;
 pub mod templates;
 mod verify;
 
+pub use collapse::{instantiate_collapsed, Collapsed};
 pub use disasm::disassemble;
 pub use error::SynthError;
 pub use hole::{
