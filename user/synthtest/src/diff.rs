@@ -38,8 +38,10 @@ pub(crate) fn run(kind: DiffKind, plan: &Plan, arena: &mut Arena) -> Result<Msg,
     // Bytes a straddling write puts out before it faults are dots, not
     // what earlier reads left in the arena.
     arena.fill(b'.');
-    // The tty's write is synthesized only in raw mode. Nothing prints until
-    // the mode is restored; the dots written end with a newline.
+    // Raw mode: the dots carry no newline, and console output from other
+    // threads stays out of the way until the mode is restored; the dots
+    // written end with a newline. (Cooked writes, `tty_write_cooked`, are
+    // held to the generic path by the invalidation case and `ttytest`.)
     must("tty to raw mode", Sio::console().set_tty_mode(TtyMode::RAW))?;
     let result = run_kind(kind, plan, arena);
     let restored = Sio::console().set_tty_mode(TtyMode::DEFAULT);
