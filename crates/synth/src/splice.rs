@@ -51,7 +51,8 @@ pub enum SpliceError {
 /// of that site's copy.
 pub fn spliced_offset(sites: &[u32], lower_len: u32, offset: u32) -> u32 {
     let before = sites.iter().filter(|&&site| site < offset).count();
-    offset + lower_len * before as u32
+    let before = u32::try_from(before).unwrap_or(u32::MAX);
+    offset.saturating_add(lower_len.saturating_mul(before))
 }
 
 /// Size of the collapsed code.
@@ -80,16 +81,15 @@ pub fn splice_bytes(
     let out = out
         .get_mut(..needed)
         .ok_or(SpliceError::OutputTooSmall { needed })?;
-    let lower_len = lower.len() as u32;
+    let lower_len =
+        u32::try_from(lower.len()).map_err(|_| SpliceError::OutputTooSmall { needed })?;
     let mut from = 0usize;
     let mut to = 0usize;
-    for &site in sites {
-        let site = site as usize;
+    for &displacement in sites {
+        let site = displacement as usize;
         let piece = upper
             .get(from..site)
-            .ok_or(SpliceError::BranchOutOfRange {
-                displacement: site as u32,
-            })?;
+            .ok_or(SpliceError::BranchOutOfRange { displacement })?;
         out[to..to + piece.len()].copy_from_slice(piece);
         to += piece.len();
         out[to..to + lower.len()].copy_from_slice(lower);

@@ -221,8 +221,8 @@ fn internal_branches(name: &str, upper: &Assembled) -> Vec<Branch> {
     let mut decoder = Decoder::with_ip(64, &upper.bytes, 0, DecoderOptions::NONE);
     while decoder.can_decode() {
         let instruction = decoder.decode();
-        let is_relative = (0..instruction.op_count())
-            .any(|op| instruction.op_kind(op) == OpKind::NearBranch64);
+        let is_relative =
+            (0..instruction.op_count()).any(|op| instruction.op_kind(op) == OpKind::NearBranch64);
         if !is_relative {
             continue;
         }

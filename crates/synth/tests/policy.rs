@@ -218,8 +218,7 @@ fn hole_values_come_from_the_facts() {
         (t.data_port, t.line_status_port),
         (Imm32(0x3f8), Imm32(0x3fd))
     );
-    let SlotPlan::Routine(RoutineSpec::TtyWriteCooked(c)) =
-        plan(&facts(tty(false)), &env()).write
+    let SlotPlan::Routine(RoutineSpec::TtyWriteCooked(c)) = plan(&facts(tty(false)), &env()).write
     else {
         panic!()
     };

@@ -30,8 +30,8 @@ use sk_synth::templates::{
     COLLAPSED_TTY_WRITE_COOKED_SINK,
 };
 use sk_synth::{
-    instantiate, instantiate_collapsed, instantiate_values, verify_instance, HoleSet, Imm32,
-    Imm64, Smap, VerifyError,
+    instantiate, instantiate_collapsed, instantiate_values, verify_instance, HoleSet, Imm32, Imm64,
+    Smap, VerifyError,
 };
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -157,7 +157,7 @@ fn a_corrupted_splice_fails_verification() {
     let size = instance.size();
     // The second copy of the UART put: its `test al, 0x20` immediate.
     let second = COLLAPSED_TTY_WRITE_COOKED.splice_sites[1] as usize
-        + COLLAPSED_TTY_WRITE_COOKED.lower.size() as usize;
+        + COLLAPSED_TTY_WRITE_COOKED.lower.size();
     let test_immediate = second + 7; // mov edx (5), in (1), test al (1)
     assert_eq!(bytes[test_immediate], 0x20);
     bytes[test_immediate] = 0x40;
@@ -190,7 +190,7 @@ fn a_short_branch_pushed_out_of_range_is_refused() {
     // jmp short +0x7e over a splice site at 2: after inserting 8 bytes the
     // displacement would be 0x86, beyond rel8.
     let mut upper = vec![0xeb, 0x7e];
-    upper.extend(std::iter::repeat(0x90).take(0x7e));
+    upper.extend(std::iter::repeat_n(0x90, 0x7e));
     let branch = Branch {
         displacement: 1,
         width: 1,
@@ -424,7 +424,10 @@ fn run_case(ops: &[Op], tail: &[u8]) {
             // Too long for the routine: the kernel's slow path runs the
             // generic write; the routine must not have sent a byte.
             assert!(len > MAX_LEN, "call {index}: slow path for len {len}");
-            assert!(output.is_empty(), "call {index}: output before the slow path");
+            assert!(
+                output.is_empty(),
+                "call {index}: output before the slow path"
+            );
             continue;
         }
         let (expected_result, expected_output) = generic_write(&mut user, buf, len);
