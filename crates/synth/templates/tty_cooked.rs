@@ -84,11 +84,14 @@ pub fn line_source() -> Result<TemplateSource, IcedError> {
     a.set_label(&mut done)?;
     // rdx holds a port number or a lower layer's value: scrub it. A fault
     // leaves the faulting user address in rdx instead (the trap handler's
-    // fixup convention). r8 holds a user byte.
+    // fixup convention). r8 holds the last user byte: no kernel value, but
+    // not one the caller passed either (regcheck's rule), so scrub it too,
+    // on both exits.
     a.xor(edx, edx)?;
+    a.xor(r8d, r8d)?;
     a.mov(rax, r9)?;
     a.ret()?;
-    fault_and_bad_address_exits(&mut a, &mut fixup, &mut bad, bad_address, &[])?;
+    fault_and_bad_address_exits(&mut a, &mut fixup, &mut bad, bad_address, &[r8d])?;
     generic_exit(&mut a, &mut too_long, slow_path)?;
     Ok(TemplateSource {
         name: "tty_cooked_line",
