@@ -52,6 +52,25 @@ fn main() {
         names.push(assembled.source.name.to_uppercase());
         emit(&mut out, &assembled);
     }
+    let mut fragments: Vec<&'static str> = Vec::new();
+    for collapse in
+        templates::collapse::all().unwrap_or_else(|e| panic!("fragment assembly failed: {e}"))
+    {
+        let collapsed = templates::collapse::compose(collapse);
+        for fragment in [&collapsed.upper, &collapsed.lower] {
+            check_clobbers(fragment);
+            if !fragments.contains(&fragment.source.name) {
+                fragments.push(fragment.source.name);
+                names.push(fragment.source.name.to_uppercase());
+                emit(&mut out, fragment);
+            }
+        }
+        check_clobbers(&collapsed.layout);
+        leaks.extend(check_taint(&collapsed.layout));
+        names.push(collapsed.layout.source.name.to_uppercase());
+        emit(&mut out, &collapsed.layout);
+        emit_collapsed(&mut out, &collapsed);
+    }
     assert!(
         leaks.is_empty(),
         "kernel values would reach user mode in registers (scrub them on these paths, \
@@ -203,6 +222,40 @@ fn check_clobbers(assembled: &Assembled) {
             );
         }
     }
+}
+
+/// The `Collapsed` const of a collapsed routine: fragments, splice sites,
+/// the upper fragment's branches, layout.
+fn emit_collapsed(out: &mut String, c: &templates::collapse::Collapsed) {
+    let layout = c.layout.source.name.to_uppercase();
+    writeln!(
+        out,
+        "/// How [`{layout}`] is made at instantiation: [`{}`] with [`{}`] spliced in at \
+         each site (see [`crate::instantiate_collapsed`]).",
+        c.upper.source.name.to_uppercase(),
+        c.lower.source.name.to_uppercase()
+    )
+    .unwrap();
+    let branches: Vec<String> = c
+        .branches
+        .iter()
+        .map(|b| {
+            format!(
+                "Branch {{ displacement: {}, width: {}, target: {} }}",
+                b.displacement, b.width, b.target
+            )
+        })
+        .collect();
+    writeln!(
+        out,
+        "pub const COLLAPSED_{layout}: Collapsed = Collapsed {{ upper: &{}, lower: &{}, \
+         splice_sites: &{:?}, branches: &[{}], layout: &{layout} }};\n",
+        c.upper.source.name.to_uppercase(),
+        c.lower.source.name.to_uppercase(),
+        c.upper.splice_sites,
+        branches.join(", ")
+    )
+    .unwrap();
 }
 
 /// `Register::R10` → `"R10"`, `Register::RAX` → `"Rax"` (the `sk_synth::Reg` variant).

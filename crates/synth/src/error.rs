@@ -50,6 +50,14 @@ pub enum SynthError {
         /// Address of the instruction after the branch.
         next_instruction: u64,
     },
+    /// Splicing a lower fragment into an upper one failed (a re-aimed
+    /// branch out of range, a fragment inconsistent with its collapse table).
+    SpliceFailed {
+        /// The collapsed routine.
+        template: &'static str,
+        /// Offset in the upper fragment where it failed.
+        offset: u32,
+    },
 }
 
 impl fmt::Display for SynthError {
@@ -90,6 +98,9 @@ impl fmt::Display for SynthError {
                     f,
                     "hole {hole}: target {target:#x} out of rel32 range of {next_instruction:#x}"
                 )
+            }
+            Self::SpliceFailed { template, offset } => {
+                write!(f, "{template}: splice failed at upper offset {offset:#x}")
             }
         }
     }

@@ -114,7 +114,7 @@ pub fn instantiate_values(
 
 /// Writes one hole's constant at `site` (offsets were checked at build time;
 /// `get_mut` keeps a hand-made template from panicking).
-fn patch(
+pub(crate) fn patch(
     out: &mut [u8],
     site: u32,
     hole: &'static str,

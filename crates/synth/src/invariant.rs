@@ -19,6 +19,8 @@ pub enum DeviceKind {
     Mem,
     /// `/dev/tty` on a 16550 UART, in raw mode.
     RawTty,
+    /// `/dev/tty` on a 16550 UART, in cooked mode (`'\n'` → `"\r\n"`).
+    CookedTty,
     /// `/dev/semaphore` (its cell's address baked in).
     Semaphore,
 }

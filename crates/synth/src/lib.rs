@@ -4,6 +4,7 @@
 
 extern crate alloc;
 
+mod collapse;
 mod disasm;
 mod error;
 mod hole;
@@ -13,10 +14,12 @@ mod invariant;
 pub mod policy;
 mod registers;
 pub mod replay;
+pub mod splice;
 mod template;
 pub mod templates;
 mod verify;
 
+pub use collapse::{instantiate_collapsed, Collapsed};
 pub use disasm::disassemble;
 pub use error::SynthError;
 pub use hole::{

@@ -14,9 +14,10 @@
 //! `rdi`, `r8`–`r11`; preserves `rbx`, `rbp`, `r12`–`r15`, `rsp`. User
 //! ranges must end at or below `0x0000_8000_0000_0000`.
 
+use crate::splice::Branch;
 use crate::{
-    FaultPoint, Hole, HoleKind, HoleSet, HoleValues, Imm32, Imm64, InvariantKind, Reg, Rel32Target,
-    Template,
+    Collapsed, FaultPoint, Hole, HoleKind, HoleSet, HoleValues, Imm32, Imm64, InvariantKind, Reg,
+    Rel32Target, Template,
 };
 
 include!(concat!(env!("OUT_DIR"), "/templates.rs"));

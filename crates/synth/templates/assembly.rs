@@ -34,14 +34,20 @@ pub struct Assembled {
     pub smap_sites: Vec<u32>,
     /// Instructions in the template.
     pub instruction_count: usize,
+    /// Byte offsets of the splice points (an upper-layer fragment's; empty
+    /// for every other template).
+    pub splice_sites: Vec<u32>,
 }
 
 /// Assembles `source` at address 0 and resolves every hole, fault point
 /// and SMAP site, checking each (panics with the template's name).
 pub fn assemble(mut source: TemplateSource) -> Assembled {
     let name = source.name;
-    let options = BlockEncoderOptions::RETURN_NEW_INSTRUCTION_OFFSETS
+    let mut options = BlockEncoderOptions::RETURN_NEW_INSTRUCTION_OFFSETS
         | BlockEncoderOptions::RETURN_CONSTANT_OFFSETS;
+    if source.asm.keep_near_branches {
+        options |= BlockEncoderOptions::DONT_FIX_BRANCHES;
+    }
     let result = source
         .asm
         .assemble_options(0, options)
@@ -122,6 +128,18 @@ pub fn assemble(mut source: TemplateSource) -> Assembled {
             smap_sites.push(u32::try_from(instruction.ip()).expect("offset fits u32"));
         }
     }
+    let splice_sites = source
+        .asm
+        .splice_points
+        .iter()
+        .map(|&index| {
+            if index == offsets.len() {
+                u32::try_from(bytes.len()).expect("size fits u32")
+            } else {
+                instruction_offset(index)
+            }
+        })
+        .collect();
     Assembled {
         source,
         bytes,
@@ -129,6 +147,7 @@ pub fn assemble(mut source: TemplateSource) -> Assembled {
         fault_points,
         smap_sites,
         instruction_count,
+        splice_sites,
     }
 }
 

@@ -74,6 +74,13 @@ pub struct TemplateAsm {
     pub sites: Vec<Site>,
     /// User accesses: (instruction index, fixup label).
     pub fault_points: Vec<(usize, CodeLabel)>,
+    /// Splice points of an upper-layer fragment: the index of the
+    /// instruction before which a lower layer's fragment is copied when the
+    /// two are collapsed (`templates/collapse.rs`).
+    pub splice_points: Vec<usize>,
+    /// Assemble branches as emitted (no shortening to `rel8`): set with
+    /// `set_prefer_short_branch(false)` in an upper fragment.
+    pub keep_near_branches: bool,
 }
 
 impl Deref for TemplateAsm {
@@ -97,6 +104,8 @@ impl TemplateAsm {
             holes: Vec::new(),
             sites: Vec::new(),
             fault_points: Vec::new(),
+            splice_points: Vec::new(),
+            keep_near_branches: false,
         })
     }
 
@@ -163,6 +172,14 @@ impl TemplateAsm {
             }
         }
         Ok(())
+    }
+
+    /// Marks the place where a lower layer's fragment goes (before the next
+    /// instruction emitted). A label bound just before lands on the spliced
+    /// code.
+    pub fn splice_point(&mut self) {
+        let index = self.asm.instructions().len();
+        self.splice_points.push(index);
     }
 
     /// Emits one instruction that touches user memory; if it faults the

@@ -1,7 +1,8 @@
 //! Template sources, assembled on the host by `build.rs` (never compiled into
 //! `sk-synth` itself). One file per template; `builder.rs` is the assembler
 //! with holes; `user_range.rs` and `copy_out.rs` are snippets spliced into
-//! several templates. `assembly.rs` turns a source into bytes and checked
+//! several templates. `tty_cooked.rs` holds layer fragments that
+//! `collapse.rs` splices into collapsed routines. `assembly.rs` turns a source into bytes and checked
 //! offsets; `taint.rs` checks that no template leaves a kernel value in a
 //! register at an exit.
 //!
@@ -14,6 +15,7 @@
 pub mod assembly;
 pub mod builder;
 mod call_counter;
+pub mod collapse;
 mod copy_out;
 mod dev_mem_read;
 mod dev_null_write;
@@ -26,6 +28,7 @@ mod ram_file_write;
 mod semaphore;
 pub mod switch;
 pub mod taint;
+mod tty_cooked;
 mod tty_write;
 mod user_range;
 pub mod yield_caller;

@@ -97,7 +97,7 @@ fn each_kind_read_write_gets_todays_routines() {
         (SioTarget::Zero, ("dev_zero_read", "generic")),
         (MEM, ("dev_mem_read", "generic")),
         (tty(true), ("generic", "tty_write")),
-        (tty(false), ("generic", "generic")),
+        (tty(false), ("generic", "tty_write_cooked")),
         (
             SioTarget::File(file(0)),
             ("ram_file_read", "ram_file_write"),
@@ -218,6 +218,14 @@ fn hole_values_come_from_the_facts() {
         (t.data_port, t.line_status_port),
         (Imm32(0x3f8), Imm32(0x3fd))
     );
+    let SlotPlan::Routine(RoutineSpec::TtyWriteCooked(c)) = plan(&facts(tty(false)), &env()).write
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (c.data_port, c.line_status_port, c.max_len),
+        (Imm32(0x3f8), Imm32(0x3fd), t.max_len)
+    );
 }
 
 #[test]
@@ -228,6 +236,7 @@ fn every_spec_names_exactly_the_facts_its_template_declares() {
         SioTarget::Zero,
         MEM,
         tty(true),
+        tty(false),
         SioTarget::File(file(2)),
     ] {
         let p = plan(&facts(target), &env());
@@ -251,7 +260,7 @@ fn every_spec_names_exactly_the_facts_its_template_declares() {
             seen += 1;
         }
     }
-    assert_eq!(seen, 6, "every SIO routine template");
+    assert_eq!(seen, 7, "every SIO routine template");
 }
 
 // ---- replan: events --------------------------------------------------------
@@ -396,13 +405,15 @@ fn use_by_a_second_thread_sends_every_slot_generic_for_good() {
 }
 
 #[test]
-fn tty_mode_change_makes_or_withdraws_the_raw_write() {
+fn tty_mode_change_replugs_raw_and_cooked_writes() {
     let mut one = One::open(tty(false));
-    assert_eq!(one.fake.actions(), 0);
-    assert_eq!(one.event(|f| f.target = tty(true)), (1, 1, 0));
+    assert_eq!(one.template(Op::Write), Some("tty_write_cooked"));
+    assert_eq!(one.event(|f| f.target = tty(true)), (1, 1, 1));
     assert_eq!(one.template(Op::Write), Some("tty_write"));
-    assert_eq!(one.event(|f| f.target = tty(false)), (0, 1, 1));
-    assert_eq!(one.slot(Op::Write), SlotTarget::Generic);
+    assert_eq!(one.event(|f| f.target = tty(false)), (1, 1, 1));
+    assert_eq!(one.template(Op::Write), Some("tty_write_cooked"));
+    // Echo is input processing: the facts the write plans on do not change.
+    assert_eq!(one.event(|_| ()), (0, 0, 0));
 }
 
 #[test]
@@ -429,8 +440,8 @@ fn close_sends_slots_generic_and_retires_everything() {
 fn handle_reuse_after_close_starts_from_generic_slots() {
     let mut one = One::open(SioTarget::File(file(0)));
     std::mem::take(&mut one.routines).close(&mut one.fake);
-    // Another SIO (a tty, cooked) on the same handle: nothing to store.
-    one.facts = facts(tty(false));
+    // Another SIO (a directory) on the same handle: nothing to store.
+    one.facts = facts(SioTarget::Dir);
     assert_eq!(one.event(|_| ()), (0, 0, 0));
     assert_eq!(one.slot(Op::Read), SlotTarget::Generic);
     assert_eq!(one.slot(Op::Write), SlotTarget::Generic);

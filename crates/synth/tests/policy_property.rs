@@ -492,11 +492,12 @@ proptest! {
 #[test]
 fn the_model_world_produces_every_routine() {
     // Install calls: file 0 read 0, trampoline 1, write 2 (fails: the
-    // trampoline is retired); null 3, zero 4, mem 5, tty 6; file 1 read 7,
-    // trampoline 8, write 9; after growth read 10, trampoline 11 (fails).
+    // trampoline is retired); null 3, zero 4, mem 5, tty 6 (raw), 7 (cooked,
+    // after the mode change); file 1 read 8, trampoline 9, write 10; after
+    // growth read 11, trampoline 12 (fails).
     let mut fail = vec![false; 16];
     fail[2] = true;
-    fail[11] = true;
+    fail[12] = true;
     let mut world = World::new(true, fail);
     let open = |kind, can_write| Event::Open {
         kind,
@@ -513,6 +514,8 @@ fn the_model_world_produces_every_routine() {
         open(Kind::Zero, false),
         open(Kind::Mem, false),
         open(Kind::Tty, true),
+        // Raw -> cooked: tty_write replugged by the collapsed tty_write_cooked.
+        Event::TtyMode(false),
         Event::Close(0),
         open(Kind::File(1), true),
         Event::Grow {
@@ -538,6 +541,7 @@ fn the_model_world_produces_every_routine() {
         "semaphore_p",
         "semaphore_v",
         "tty_write",
+        "tty_write_cooked",
     ];
     assert_eq!(
         world.fake.templates.iter().copied().collect::<Vec<_>>(),

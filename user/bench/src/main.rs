@@ -49,6 +49,7 @@ mod suite;
     reason = "the TSC and the calibration loop in `asm!`; SAFETY per block"
 )]
 mod tsc;
+mod tty_line;
 #[allow(unsafe_code, reason = "one SSE instruction in `asm!`; SAFETY inside")]
 mod vector;
 

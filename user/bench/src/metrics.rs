@@ -52,6 +52,12 @@ pub const PROGRAM2: Metric = metric(
 pub const WRITE_NULL_1: Metric = metric("write_null_1", "write 1 byte, /dev/null");
 /// 1 KiB write inside a RAM file.
 pub const WRITE_FILE_1024: Metric = metric("write_file_1024", "write 1 KiB, RAM file (in place)");
+/// A cooked tty write of one 32-byte line (Synthesis: the collapsed
+/// `tty_write_cooked`; Linux: the serial console's tty).
+pub const TTY_WRITE_LINE: Metric = metric(
+    "tty_write_line",
+    "write a 32-byte line ending in \\n, cooked /dev/tty (Linux: /dev/ttyS0, returns once queued in the tty buffer: not comparable)",
+);
 /// Open and close of `/dev/null`, synthesis included.
 pub const OPEN_CLOSE_NULL: Metric = metric(
     "open_close_null",
@@ -137,6 +143,7 @@ pub const METRICS: &[Metric] = &[
     PROGRAM2,
     WRITE_NULL_1,
     WRITE_FILE_1024,
+    TTY_WRITE_LINE,
     OPEN_CLOSE_NULL,
     OPEN_CLOSE_FILE,
     OPEN_SYNTHESIS_COST,

@@ -39,3 +39,10 @@ pub(crate) const DEV_ZERO: Path = Path::new("/dev/zero\0");
 pub(crate) const DATA_FILE: Path = Path::new("/tmp/bench-data\0");
 /// A 1 MiB RAM file the write metric overwrites in place.
 pub(crate) const WRITE_FILE: Path = Path::new("/tmp/bench-write\0");
+/// The console's tty, cooked (Synthesis: `/dev/tty` on COM1; Linux: the
+/// first serial port, the guest's console).
+#[cfg(not(feature = "linux"))]
+pub(crate) const TTY: Path = Path::new("/dev/tty\0");
+/// The console's tty, cooked (Linux: the first serial port).
+#[cfg(feature = "linux")]
+pub(crate) const TTY: Path = Path::new("/dev/ttyS0\0");

@@ -17,6 +17,7 @@
 //! | `program2` | Program 2: open `/dev/mem`, 10,000 reads of 1000 bytes, close; one op = the whole program |
 //! | `write_null_1` | write 1 byte to `/dev/null` |
 //! | `write_file_1024` | write 1 KiB to a RAM file, in place (rewound before each repetition) |
+//! | `tty_write_line` | write one 32-byte line ending in `'\n'` to the cooked tty (`tty_line.rs`; Linux: `/dev/ttyS0`) |
 //! | `open_close_null` | open `/dev/null` write-only and close it (Synthesis: includes synthesizing its write routine) |
 //! | `open_close_file` | open a RAM file read-only and close it (Synthesis: includes synthesizing its read routine) |
 //! | `open_synthesis_cost` | Synthesis only: the kernel's own report of what synthesizing the routines of a write-only `/dev/null` cost (`n/a` elsewhere) |
@@ -218,6 +219,10 @@ const METRICS: &[Metric] = &[
         run: |n, s| write_metric(n, WRITE_FILE, BULK_WRITE_BYTES, s.bulk, true),
     },
     Metric {
+        name: metrics::TTY_WRITE_LINE.name,
+        run: |n, s| crate::tty_line::run(n, s.bulk),
+    },
+    Metric {
         name: metrics::OPEN_CLOSE_NULL.name,
         run: |n, s| open_close(n, DEV_NULL, Access::Write, s.opens),
     },
@@ -306,7 +311,7 @@ pub(crate) fn run(is_smoke: bool) -> i32 {
 }
 
 /// Prints one call's kernel instructions (Synthesis only).
-fn print_trace(name: &str, call: TracedCall<'_>) {
+pub(crate) fn print_trace(name: &str, call: TracedCall<'_>) {
     if !os::HAS_KERNEL_TRACE {
         return;
     }

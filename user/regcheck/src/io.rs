@@ -239,26 +239,30 @@ pub(crate) fn bad_handles(run: &mut Checker) {
     }
 }
 
-/// `/dev/tty` in raw mode: the synthesized write, its fault fixup, and
+/// `/dev/tty` in raw mode, then in cooked mode: the synthesized writes
+/// (`tty_write`, the collapsed `tty_write_cooked`), their fault fixups, and
 /// reads that fail before they would wait for input.
 pub(crate) fn tty(run: &mut Checker) {
     if let Err(error) = Sio::console().set_tty_mode(TtyMode::RAW) {
         run.fail("tty to raw mode", format_args!("{error:?}"));
         return;
     }
-    tty_calls(run);
+    tty_calls(run, "/dev/tty (raw)");
     let restored = Sio::console().set_tty_mode(TtyMode::DEFAULT);
     println!();
     if let Err(error) = restored {
         run.fail("tty back to cooked mode", format_args!("{error:?}"));
+        return;
     }
+    tty_calls(run, "/dev/tty (cooked)");
+    println!();
 }
 
-fn tty_calls(run: &mut Checker) {
+fn tty_calls(run: &mut Checker, name: &str) {
     let Some(tty) = open(run, "/dev/tty", OpenFlags::READ | OpenFlags::WRITE) else {
         return;
     };
-    expect_synthesized(run, "/dev/tty (raw)", &tty, "write");
+    expect_synthesized(run, name, &tty, "write");
     let mut dots = Buffer::new(b'.');
     let good = dots.addr();
     let bad = Want::Error(SysError::BadAddress);

@@ -13,7 +13,7 @@
 //! routine) and with `CallWord::FORCE_GENERIC` (the entry stub's slow
 //! path into the kernel's Rust handler): the null call; read and write of
 //! 1 and 1000 bytes on `/dev/null`, `/dev/zero`, `/dev/mem`, `/dev/tty` in
-//! raw mode and a RAM file (read, write in place, write past the capacity,
+//! raw and cooked mode and a RAM file (read, write in place, write past the capacity,
 //! which the synthesized write hands to its generic trampoline); unmapped
 //! buffers (the templates' fault fixups) and kernel buffers; unused,
 //! closed and far handles, call 7; `create`, `query`, `reconfigure` and

@@ -38,15 +38,20 @@ pub(crate) fn run(kind: DiffKind, plan: &Plan, arena: &mut Arena) -> Result<Msg,
     // Bytes a straddling write puts out before it faults are dots, not
     // what earlier reads left in the arena.
     arena.fill(b'.');
-    // The tty's write is synthesized only in raw mode. Nothing prints until
-    // the mode is restored; the dots written end with a newline.
+    // Twice: in raw mode (`tty_write`), then in cooked mode, where A's
+    // write is the collapsed `tty_write_cooked` (line discipline and UART
+    // in one routine). The dots carry no newline; each run's end with one.
     must("tty to raw mode", Sio::console().set_tty_mode(TtyMode::RAW))?;
     let result = run_kind(kind, plan, arena);
     let restored = Sio::console().set_tty_mode(TtyMode::DEFAULT);
     println!();
-    let summary = result?;
+    let raw = result?;
     must("tty back to cooked mode", restored)?;
-    Ok(summary)
+    arena.fill(b'.');
+    let cooked = run_kind(kind, plan, arena);
+    println!();
+    let cooked = cooked?;
+    Ok(Msg::new(format_args!("raw: {raw}; cooked: {cooked}")))
 }
 
 fn run_kind(kind: DiffKind, plan: &Plan, arena: &Arena) -> Result<Msg, Msg> {

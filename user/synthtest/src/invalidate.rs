@@ -30,6 +30,9 @@ const SYNTHESIZED: Want = Want::Synthesized(None);
 /// The tty's raw-mode write routine.
 const TTY_WRITE: Want = Want::Synthesized(Some("tty_write"));
 
+/// The tty's cooked-mode write routine (line discipline and UART collapsed).
+const TTY_WRITE_COOKED: Want = Want::Synthesized(Some("tty_write_cooked"));
+
 /// Opens both files emptied, runs `body` on them, closes and empties them.
 fn with_files(body: fn(&Sio, &Sio, &mut Pair) -> Outcome) -> Outcome {
     let flags = OpenFlags::READ | OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::TRUNCATE;
@@ -242,8 +245,13 @@ fn tty_modes(a: &Sio, b: &Sio) -> Outcome {
     expect_routine(a, "write", TTY_WRITE)?;
     write_both(a, b, b".", "write in raw mode")?;
     must("to cooked mode", a.set_tty_mode(TtyMode::DEFAULT))?;
-    expect_routine(a, "write", Want::Generic)?;
+    expect_routine(a, "write", TTY_WRITE_COOKED)?;
     write_both(a, b, b".", "write in cooked mode")?;
+    // Echo is input processing: the cooked write stays.
+    must("echo off", a.set_tty_mode(TtyMode::empty()))?;
+    expect_routine(a, "write", TTY_WRITE_COOKED)?;
+    write_both(a, b, b".", "write in cooked mode, no echo")?;
+    must("echo on", a.set_tty_mode(TtyMode::DEFAULT))?;
     must("to raw mode", a.set_tty_mode(TtyMode::RAW))?;
     expect_routine(a, "write", TTY_WRITE)?;
     write_both(a, b, b".", "write in raw mode again")

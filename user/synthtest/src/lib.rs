@@ -256,7 +256,7 @@ impl DiffKind {
             Self::Zero => "/dev/zero",
             Self::Mem => "/dev/mem",
             Self::File => "RAM file",
-            Self::Tty => "/dev/tty (raw)",
+            Self::Tty => "/dev/tty (raw, then cooked)",
         }
     }
 

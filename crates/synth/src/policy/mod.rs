@@ -32,13 +32,14 @@
 //! | read | `ram_file_read` | RAM file, linked | data address, size cell, position cell, node and layout generation; single owner |
 //! | write | `dev_null_write` | `/dev/null` | nothing but the error code |
 //! | write | `tty_write` | `/dev/tty` in raw mode | UART ports |
+//! | write | `tty_write_cooked` (`tty_cooked_line` + `uart_put`, spliced) | `/dev/tty` in cooked mode | UART ports; `'\n'` → `"\r\n"` |
 //! | write | `ram_file_write` + `generic_trampoline` | RAM file, linked, not append | data address, capacity, size cell, position cell, node and layout generation, handle (the trampoline's); single owner |
 //! | read | `semaphore_p` | `/dev/semaphore`, shared or not | the cell's address, the slot's call word; installed in the table of every SCPU of the SMACH |
 //! | write | `semaphore_v` | `/dev/semaphore`, shared or not | as P |
 //!
 //! Everything else is generic: reads of `/dev/null`, the tty (a blocking
 //! line discipline) and directories; writes of `/dev/zero`, `/dev/mem`,
-//! directories, a cooked tty and append-mode files. Nothing bakes in the
+//! directories and append-mode files. Nothing bakes in the
 //! position: both paths share the position cell.
 //!
 //! # What an event does
@@ -58,7 +59,8 @@
 //! | use by a second thread | `is_shared` | every slot generic (a semaphore: unchanged) | store generic, retire; for good |
 //! | an SCPU starts in a SMACH with semaphores | a new `owner` to plan for | P and V for its table | install and store in the new table |
 //! | an SCPU ends | its table is gone | — | its semaphore slots' code retired |
-//! | tty mode change | `is_raw` | write: `tty_write` ↔ generic | install and store, or store generic and retire |
+//! | tty mode change (raw ↔ cooked) | `is_raw` | write: `tty_write` ↔ `tty_write_cooked` | install the other, store, retire the old |
+//! | tty echo change | nothing the write depends on | unchanged | nothing (echo is input processing) |
 //! | seek | nothing | unchanged | nothing |
 //! | close | the SIO is gone | — | [`SioRoutines::close`]: store generic, retire everything |
 //! | handle reuse after close | a new SIO on the handle | a fresh plan | from generic slots (close left them so) |

@@ -8,7 +8,7 @@
 
 use crate::templates::{
     DevMemReadHoles, DevNullWriteHoles, DevZeroReadHoles, GenericTrampolineHoles, RamFileReadHoles,
-    SemaphorePHoles, SemaphoreVHoles, TtyWriteHoles,
+    SemaphorePHoles, SemaphoreVHoles, TtyWriteCookedHoles, TtyWriteHoles,
 };
 use crate::{Imm32, Imm64};
 
@@ -71,7 +71,8 @@ impl SioPlan {
 /// - Everything else generic once the SIO is shared.
 /// - Read: `/dev/zero` → `dev_zero_read`; `/dev/mem` → `dev_mem_read`; a
 ///   linked RAM file → `ram_file_read`. Write: `/dev/null` →
-///   `dev_null_write`; a raw-mode tty → `tty_write`; a linked RAM file not
+///   `dev_null_write`; a raw-mode tty → `tty_write`, a cooked one →
+///   `tty_write_cooked` (collapsed from two layers); a linked RAM file not
 ///   in append mode → `ram_file_write` with its fallback trampoline. Only if
 ///   the SIO was opened for that op; everything else is generic.
 pub fn plan(facts: &SioFacts, env: &Env) -> SioPlan {
@@ -150,6 +151,17 @@ fn write_spec(facts: &SioFacts, env: &Env) -> Option<RoutineSpec> {
             max_len: Imm32(i32::try_from(env.max_console_bytes).ok()?),
             slow_path: Imm64(env.slow_path),
         })),
+        SioTarget::Tty {
+            is_raw: false,
+            data_port,
+            status_port,
+        } => Some(RoutineSpec::TtyWriteCooked(TtyWriteCookedHoles {
+            bad_address,
+            max_len: Imm32(i32::try_from(env.max_console_bytes).ok()?),
+            slow_path: Imm64(env.slow_path),
+            data_port: Imm32(i32::from(data_port)),
+            line_status_port: Imm32(i32::from(status_port)),
+        })),
         SioTarget::File(file) if !facts.is_append => {
             let file_basis = linked(&file)?;
             // The handle is below `table_handles` (a u16), so it fits.
@@ -174,7 +186,6 @@ fn write_spec(facts: &SioFacts, env: &Env) -> Option<RoutineSpec> {
         SioTarget::File(_)
         | SioTarget::Zero
         | SioTarget::Mem { .. }
-        | SioTarget::Tty { .. }
         | SioTarget::Dir
         | SioTarget::Semaphore { .. }
         | SioTarget::Pipe { .. } => None,

@@ -9,11 +9,12 @@
 
 use crate::templates::{
     DevMemReadHoles, DevNullWriteHoles, DevZeroReadHoles, GenericTrampolineHoles, RamFileReadHoles,
-    RamFileWriteHoles, SemaphorePHoles, SemaphoreVHoles, TtyWriteHoles,
+    RamFileWriteHoles, SemaphorePHoles, SemaphoreVHoles, TtyWriteCookedHoles, TtyWriteHoles,
+    COLLAPSED_TTY_WRITE_COOKED,
 };
 use crate::{
-    instantiate, DeviceKind, HoleSet, HoleValues, Imm32, Imm64, Instance, Invariant, Invariants,
-    Rel32Target, Smap, SynthError, Template,
+    instantiate, instantiate_collapsed, DeviceKind, HoleSet, HoleValues, Imm32, Imm64, Instance,
+    Invariant, Invariants, Rel32Target, Smap, SynthError, Template,
 };
 
 /// The file facts a RAM-file routine was made at, beyond its hole values:
@@ -71,6 +72,9 @@ pub enum RoutineSpec {
     DevMemRead(DevMemReadHoles),
     /// `tty_write` (raw mode).
     TtyWrite(TtyWriteHoles),
+    /// `tty_write_cooked` (cooked mode): the line discipline's output
+    /// fragment with the UART's put spliced in at instantiation.
+    TtyWriteCooked(TtyWriteCookedHoles),
     /// `ram_file_read`.
     RamFileRead {
         /// The routine's holes.
@@ -103,6 +107,7 @@ impl RoutineSpec {
             Self::DevZeroRead(_) => DevZeroReadHoles::TEMPLATE,
             Self::DevMemRead(_) => DevMemReadHoles::TEMPLATE,
             Self::TtyWrite(_) => TtyWriteHoles::TEMPLATE,
+            Self::TtyWriteCooked(_) => TtyWriteCookedHoles::TEMPLATE,
             Self::RamFileRead { .. } => RamFileReadHoles::TEMPLATE,
             Self::RamFileWrite { .. } => RamFileWriteHoles::TEMPLATE,
             Self::SemaphoreP(_) => SemaphorePHoles::TEMPLATE,
@@ -126,6 +131,7 @@ impl RoutineSpec {
             Self::DevZeroRead(h) => RoutineHoles::DevZeroRead(*h),
             Self::DevMemRead(h) => RoutineHoles::DevMemRead(*h),
             Self::TtyWrite(h) => RoutineHoles::TtyWrite(*h),
+            Self::TtyWriteCooked(h) => RoutineHoles::TtyWriteCooked(*h),
             Self::RamFileRead { read, .. } => RoutineHoles::RamFileRead(*read),
             Self::RamFileWrite { write, .. } => {
                 RoutineHoles::RamFileWrite(write.holes(helper_entry))
@@ -160,6 +166,9 @@ impl RoutineSpec {
             Self::TtyWrite(_) => {
                 facts.extend([I::DeviceKind(DeviceKind::RawTty), I::OpenForWrite]);
             }
+            Self::TtyWriteCooked(_) => {
+                facts.extend([I::DeviceKind(DeviceKind::CookedTty), I::OpenForWrite]);
+            }
             Self::RamFileRead { file, .. } => {
                 facts.extend([file_data(file), I::OpenForRead]);
                 facts.extend(single);
@@ -192,6 +201,7 @@ pub enum RoutineHoles {
     DevZeroRead(DevZeroReadHoles),
     DevMemRead(DevMemReadHoles),
     TtyWrite(TtyWriteHoles),
+    TtyWriteCooked(TtyWriteCookedHoles),
     RamFileRead(RamFileReadHoles),
     RamFileWrite(RamFileWriteHoles),
     GenericTrampoline(GenericTrampolineHoles),
@@ -207,6 +217,7 @@ impl RoutineHoles {
             Self::DevZeroRead(_) => DevZeroReadHoles::TEMPLATE,
             Self::DevMemRead(_) => DevMemReadHoles::TEMPLATE,
             Self::TtyWrite(_) => TtyWriteHoles::TEMPLATE,
+            Self::TtyWriteCooked(_) => TtyWriteCookedHoles::TEMPLATE,
             Self::RamFileRead(_) => RamFileReadHoles::TEMPLATE,
             Self::RamFileWrite(_) => RamFileWriteHoles::TEMPLATE,
             Self::GenericTrampoline(_) => GenericTrampolineHoles::TEMPLATE,
@@ -222,6 +233,7 @@ impl RoutineHoles {
             Self::DevZeroRead(h) => h.values(),
             Self::DevMemRead(h) => h.values(),
             Self::TtyWrite(h) => h.values(),
+            Self::TtyWriteCooked(h) => h.values(),
             Self::RamFileRead(h) => h.values(),
             Self::RamFileWrite(h) => h.values(),
             Self::GenericTrampoline(h) => h.values(),
@@ -235,7 +247,9 @@ impl RoutineHoles {
         matches!(self, Self::GenericTrampoline(_))
     }
 
-    /// [`instantiate()`] with these holes.
+    /// [`instantiate()`] with these holes; a collapsed routine
+    /// (`tty_write_cooked`) is spliced from its fragments
+    /// ([`instantiate_collapsed`]).
     ///
     /// # Errors
     ///
@@ -251,6 +265,13 @@ impl RoutineHoles {
             Self::DevZeroRead(h) => instantiate(h, final_address, smap, out),
             Self::DevMemRead(h) => instantiate(h, final_address, smap, out),
             Self::TtyWrite(h) => instantiate(h, final_address, smap, out),
+            Self::TtyWriteCooked(h) => instantiate_collapsed(
+                &COLLAPSED_TTY_WRITE_COOKED,
+                h.values(),
+                final_address,
+                smap,
+                out,
+            ),
             Self::RamFileRead(h) => instantiate(h, final_address, smap, out),
             Self::RamFileWrite(h) => instantiate(h, final_address, smap, out),
             Self::GenericTrampoline(h) => instantiate(h, final_address, smap, out),
