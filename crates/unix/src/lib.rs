@@ -10,7 +10,14 @@ extern crate alloc;
 pub mod auxv;
 pub mod errno;
 pub mod initial_stack;
+pub mod sigaltstack;
+pub mod siginfo;
+pub mod signal_actions;
+pub mod signal_frame;
+pub mod signal_set;
+pub mod signal_state;
 pub mod syscall_numbers;
+pub mod wait_status;
 
 pub use auxv::ProgramAux;
 pub use errno::Errno;
