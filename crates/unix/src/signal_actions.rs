@@ -153,12 +153,17 @@ impl SigAction {
     }
 
     /// True if delivering `signal` under this action does nothing: `SIG_IGN`,
-    /// or `SIG_DFL` for a signal whose default is to be ignored.
+    /// or `SIG_DFL` for a signal whose default is "Ign" or "Cont" (Linux's
+    /// `SIG_KERNEL_IGNORE_MASK`: `SIGCONT` resumes the process when it is
+    /// sent, not when it is delivered).
     #[must_use]
     pub fn ignores(&self, signal: Signal) -> bool {
         match self.handler {
             Handler::Ignore => true,
-            Handler::Default => default_action(signal) == DefaultAction::Ignore,
+            Handler::Default => matches!(
+                default_action(signal),
+                DefaultAction::Ignore | DefaultAction::Continue
+            ),
             Handler::Function(_) => false,
         }
     }
