@@ -7,9 +7,12 @@
 
 extern crate alloc;
 
+pub mod address_map;
 pub mod auxv;
+pub mod brk;
 pub mod errno;
 pub mod initial_stack;
+pub mod mremap;
 pub mod sigaltstack;
 pub mod siginfo;
 pub mod signal_actions;
@@ -17,6 +20,7 @@ pub mod signal_frame;
 pub mod signal_set;
 pub mod signal_state;
 pub mod syscall_numbers;
+pub mod vma;
 pub mod wait_status;
 
 pub use auxv::ProgramAux;
