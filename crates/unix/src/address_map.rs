@@ -321,7 +321,11 @@ impl AddressMap {
             .ok_or(Errno::ENOMEM)?;
         // Every page mapped, every region allowing `prot`, before changing any.
         let mut covered = addr;
-        for region in self.regions.iter().filter(|r| r.start < end && addr < r.end) {
+        for region in self
+            .regions
+            .iter()
+            .filter(|r| r.start < end && addr < r.end)
+        {
             if region.start > covered {
                 return Err(Errno::ENOMEM);
             }

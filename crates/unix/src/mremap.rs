@@ -12,7 +12,9 @@
 
 use crate::address_map::{AddressMap, Mapped};
 use crate::errno::Errno;
-use crate::vma::{is_page_aligned, mremap_flags, page_align_up, MapAction, Region, MAP_END, MMAP_MIN_ADDR};
+use crate::vma::{
+    is_page_aligned, mremap_flags, page_align_up, MapAction, Region, MAP_END, MMAP_MIN_ADDR,
+};
 use alloc::vec::Vec;
 
 impl AddressMap {
@@ -39,8 +41,12 @@ impl AddressMap {
         if flags & !known != 0 || (fixed && !may_move) || !is_page_aligned(old_addr) {
             return Err(Errno::EINVAL);
         }
-        let old_len = page_align_up(old_size).filter(|&l| l != 0).ok_or(Errno::EINVAL)?;
-        let new_len = page_align_up(new_size).filter(|&l| l != 0).ok_or(Errno::EINVAL)?;
+        let old_len = page_align_up(old_size)
+            .filter(|&l| l != 0)
+            .ok_or(Errno::EINVAL)?;
+        let new_len = page_align_up(new_size)
+            .filter(|&l| l != 0)
+            .ok_or(Errno::EINVAL)?;
         let region = *self.lookup(old_addr).ok_or(Errno::EFAULT)?;
         let old_end = old_addr.checked_add(old_len).ok_or(Errno::EFAULT)?;
         if old_end > region.end {
@@ -98,7 +104,14 @@ impl AddressMap {
 
     /// Moves `from..from + len` of `region` (still mapped) to `to` (free),
     /// extended to `new_len` bytes with the region's attributes.
-    fn relocate(&mut self, region: &Region, from: u64, len: u64, to: u64, new_len: u64) -> Vec<MapAction> {
+    fn relocate(
+        &mut self,
+        region: &Region,
+        from: u64,
+        len: u64,
+        to: u64,
+        new_len: u64,
+    ) -> Vec<MapAction> {
         let piece = region.slice(from, from + len);
         // The old pages move rather than being unmapped.
         let _ = self.carve(from, from + len);

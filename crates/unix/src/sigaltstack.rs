@@ -143,6 +143,7 @@ impl AltStack {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // Tests may panic.
 mod tests {
     use super::*;
 
@@ -155,10 +156,19 @@ mod tests {
             size: SIGSTKSZ,
         };
         // Fresh: disabled.
-        assert_eq!(alt.sigaltstack(None, 0x7000_0000).unwrap().flags, SS_DISABLE);
+        assert_eq!(
+            alt.sigaltstack(None, 0x7000_0000).unwrap().flags,
+            SS_DISABLE
+        );
         // Too small.
-        let small = StackT { size: MINSIGSTKSZ - 1, ..enable };
-        assert_eq!(alt.sigaltstack(Some(small), 0x7000_0000), Err(Errno::ENOMEM));
+        let small = StackT {
+            size: MINSIGSTKSZ - 1,
+            ..enable
+        };
+        assert_eq!(
+            alt.sigaltstack(Some(small), 0x7000_0000),
+            Err(Errno::ENOMEM)
+        );
         // Bad flags.
         let bad = StackT { flags: 4, ..enable };
         assert_eq!(alt.sigaltstack(Some(bad), 0x7000_0000), Err(Errno::EINVAL));
@@ -170,14 +180,21 @@ mod tests {
         assert!(alt.on_stack(0x10_0000 + SIGSTKSZ));
         assert!(!alt.on_stack(0x10_0000));
         // Changing it while on it: EPERM; reading is fine.
-        let disable = StackT { flags: SS_DISABLE, ..enable };
+        let disable = StackT {
+            flags: SS_DISABLE,
+            ..enable
+        };
         assert_eq!(alt.sigaltstack(Some(disable), on), Err(Errno::EPERM));
         assert_eq!(alt.sigaltstack(None, on).unwrap().flags, SS_ONSTACK);
         // Disabling ignores size.
-        alt.sigaltstack(Some(StackT { size: 0, ..disable }), 0x7000_0000).unwrap();
+        alt.sigaltstack(Some(StackT { size: 0, ..disable }), 0x7000_0000)
+            .unwrap();
         assert_eq!(alt.range(), None);
         // Autodisarm: never "on" it, so it may be changed from a handler.
-        let auto = StackT { flags: SS_AUTODISARM, ..enable };
+        let auto = StackT {
+            flags: SS_AUTODISARM,
+            ..enable
+        };
         alt.sigaltstack(Some(auto), 0x7000_0000).unwrap();
         assert_eq!(alt.current(on).flags, SS_AUTODISARM);
         assert!(alt.sigaltstack(Some(disable), on).is_ok());

@@ -299,7 +299,11 @@ pub mod how {
 /// # Errors
 /// `EINVAL` for a `how` other than [`how::SIG_BLOCK`],
 /// [`how::SIG_UNBLOCK`] or [`how::SIG_SETMASK`] when `set` is given.
-pub fn sigprocmask(current: SignalSet, how: u64, set: Option<SignalSet>) -> Result<SignalSet, Errno> {
+pub fn sigprocmask(
+    current: SignalSet,
+    how: u64,
+    set: Option<SignalSet>,
+) -> Result<SignalSet, Errno> {
     let Some(set) = set else {
         return Ok(current);
     };
@@ -313,6 +317,7 @@ pub fn sigprocmask(current: SignalSet, how: u64, set: Option<SignalSet>) -> Resu
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // Tests may panic.
 mod tests {
     use super::*;
 

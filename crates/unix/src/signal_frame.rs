@@ -125,7 +125,9 @@ const MCONTEXT: usize = 48;
 /// Offset of `uc.uc_sigmask`.
 const UC_SIGMASK: usize = 304;
 /// Offset of `info` in the frame.
-pub const INFO_OFFSET: u64 = 312;
+const INFO: usize = 312;
+/// Offset of `info` in the frame, as an address offset.
+pub const INFO_OFFSET: u64 = INFO as u64;
 /// The x86-64 red zone below `rsp` that a frame must skip.
 pub const RED_ZONE: u64 = 128;
 /// `uc_flags`: the frame's `ss` is meaningful, restore it strictly.
@@ -273,8 +275,7 @@ pub fn encode_frame(contents: &FrameContents) -> [u8; FRAME_SIZE] {
     put_word(&mut f, MCONTEXT + 176, contents.trap.cr2);
     put_word(&mut f, MCONTEXT + 184, contents.fpstate);
     put_word(&mut f, UC_SIGMASK, contents.mask.bits());
-    let info_at = INFO_OFFSET as usize;
-    if let Some(dst) = f.get_mut(info_at..info_at + SIGINFO_SIZE) {
+    if let Some(dst) = f.get_mut(INFO..INFO + SIGINFO_SIZE) {
         dst.copy_from_slice(&contents.info.to_wire());
     }
     f

@@ -245,7 +245,10 @@ mod tests {
     fn lowest_and_iter() {
         assert_eq!(SignalSet::EMPTY.lowest(), None);
         assert_eq!(SignalSet::FULL.lowest(), Some(Signal::SIGHUP));
-        assert_eq!(SignalSet::from_bits(1 << 63).lowest(), Some(Signal::SIGRTMAX));
+        assert_eq!(
+            SignalSet::from_bits(1 << 63).lowest(),
+            Some(Signal::SIGRTMAX)
+        );
         assert_eq!(SignalSet::FULL.iter().count(), 64);
         assert!(!SignalSet::FULL.blockable().contains(Signal::SIGKILL));
         assert!(!SignalSet::FULL.blockable().contains(Signal::SIGSTOP));

@@ -262,7 +262,11 @@ impl ProcessSignals {
     ///
     /// # Errors
     /// As [`ActionTable::sigaction`]: `EINVAL`.
-    pub fn sigaction(&mut self, signum: u64, new: Option<SigAction>) -> Result<ActionChange, Errno> {
+    pub fn sigaction(
+        &mut self,
+        signum: u64,
+        new: Option<SigAction>,
+    ) -> Result<ActionChange, Errno> {
         let old = self.actions.sigaction(signum, new)?;
         let mut discard = SignalSet::EMPTY;
         if let (Some(signal), Some(_)) = (Signal::new(signum), new) {

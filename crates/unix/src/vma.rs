@@ -268,5 +268,5 @@ pub fn page_align_up(len: u64) -> Option<u64> {
 /// True if `addr` is page aligned.
 #[must_use]
 pub fn is_page_aligned(addr: u64) -> bool {
-    addr % PAGE_SIZE == 0
+    addr.is_multiple_of(PAGE_SIZE)
 }

@@ -53,7 +53,9 @@ impl WaitStatus {
     pub fn shell_status(self) -> u32 {
         match self {
             Self::Exited(code) => u32::from(code),
-            Self::Signaled { signal, .. } | Self::Stopped(signal) => 128 + u32::from(signal.number()),
+            Self::Signaled { signal, .. } | Self::Stopped(signal) => {
+                128 + u32::from(signal.number())
+            }
             Self::Continued => 0,
         }
     }

@@ -12,6 +12,8 @@ use sk_unix::Errno;
 use std::collections::BTreeMap;
 
 const P: u64 = PAGE_SIZE;
+/// The page size as a step.
+const STEP: usize = 4096;
 const BASE: u64 = MMAP_MIN_ADDR + 512 * P;
 const BRK_START: u64 = MMAP_MIN_ADDR + 256 * P;
 
@@ -59,27 +61,34 @@ impl PageTable {
         for action in actions {
             match action {
                 MapAction::Unmap { range } => {
-                    for a in range.clone().step_by(P as usize) {
-                        self.pages.remove(&a).ok_or(format!("unmap of unmapped {a:#x}"))?;
+                    for a in range.clone().step_by(STEP) {
+                        self.pages
+                            .remove(&a)
+                            .ok_or(format!("unmap of unmapped {a:#x}"))?;
                     }
                 }
                 MapAction::Map { range, prot, .. } => {
-                    for a in range.clone().step_by(P as usize) {
+                    for a in range.clone().step_by(STEP) {
                         if self.pages.insert(a, (prot.bits(), (call, a))).is_some() {
                             return Err(format!("map over mapped {a:#x}"));
                         }
                     }
                 }
                 MapAction::Protect { range, prot } => {
-                    for a in range.clone().step_by(P as usize) {
-                        self.pages.get_mut(&a).ok_or(format!("protect of unmapped {a:#x}"))?.0 =
-                            prot.bits();
+                    for a in range.clone().step_by(STEP) {
+                        self.pages
+                            .get_mut(&a)
+                            .ok_or(format!("protect of unmapped {a:#x}"))?
+                            .0 = prot.bits();
                     }
                 }
                 MapAction::Move { from, to, len } => {
                     let mut moved = Vec::new();
-                    for off in (0..*len).step_by(P as usize) {
-                        moved.push((to + off, self.pages.remove(&(from + off)).ok_or("move of unmapped")?));
+                    for off in (0..*len).step_by(STEP) {
+                        moved.push((
+                            to + off,
+                            self.pages.remove(&(from + off)).ok_or("move of unmapped")?,
+                        ));
                     }
                     for (a, page) in moved {
                         if self.pages.insert(a, page).is_some() {
@@ -110,7 +119,7 @@ impl Model {
     }
 
     fn add(&mut self, start: u64, end: u64, attrs: Attrs, call: usize) {
-        for (i, a) in (start..end).step_by(P as usize).enumerate() {
+        for (i, a) in (start..end).step_by(STEP).enumerate() {
             self.pages.insert(a, (attrs.advanced(i as u64), (call, a)));
         }
     }
@@ -133,7 +142,7 @@ impl Model {
     fn is_top_down_choice(&self, addr: u64, len: u64) -> bool {
         let highest_below = (MMAP_MIN_ADDR..=BASE.saturating_sub(len))
             .rev()
-            .step_by(P as usize)
+            .step_by(STEP)
             .find(|&a| self.free(a, a + len));
         match highest_below {
             Some(best) => addr == best,
@@ -141,7 +150,12 @@ impl Model {
         }
     }
 
-    fn mmap(&mut self, r: &MmapRequest, got: Result<u64, Errno>, call: usize) -> Result<u64, Errno> {
+    fn mmap(
+        &mut self,
+        r: &MmapRequest,
+        got: Result<u64, Errno>,
+        call: usize,
+    ) -> Result<u64, Errno> {
         let ty = r.flags & 0xf;
         if ![1, 2, 3].contains(&ty) {
             return Err(Errno::EINVAL);
@@ -149,10 +163,12 @@ impl Model {
         if ty == 3 && r.flags & !map::KNOWN != 0 {
             return Err(Errno::EOPNOTSUPP);
         }
-        if r.flags & map::HUGETLB != 0 || r.len == 0 || r.offset % P != 0 {
+        if r.flags & map::HUGETLB != 0 || r.len == 0 || !r.offset.is_multiple_of(P) {
             return Err(Errno::EINVAL);
         }
-        let len = align(r.len).filter(|&l| l <= USER_END - MMAP_MIN_ADDR).ok_or(Errno::ENOMEM)?;
+        let len = align(r.len)
+            .filter(|&l| l <= USER_END - MMAP_MIN_ADDR)
+            .ok_or(Errno::ENOMEM)?;
         r.offset.checked_add(len).ok_or(Errno::EOVERFLOW)?;
         let shared = ty != 2;
         let prot = (r.prot & 7) as u8;
@@ -167,7 +183,7 @@ impl Model {
             (Some((f.file, r.offset)), max)
         };
         let addr = if r.flags & (map::FIXED | map::FIXED_NOREPLACE) != 0 {
-            if r.addr % P != 0 {
+            if !r.addr.is_multiple_of(P) {
                 return Err(Errno::EINVAL);
             }
             if r.addr < MMAP_MIN_ADDR {
@@ -184,7 +200,9 @@ impl Model {
         } else {
             let hint = align(r.addr)
                 .filter(|&h| h >= MMAP_MIN_ADDR && h <= USER_END - len && self.free(h, h + len));
-            let Ok(addr) = got else { return Err(Errno::ENOMEM) };
+            let Ok(addr) = got else {
+                return Err(Errno::ENOMEM);
+            };
             let ok = match hint {
                 Some(h) => addr == h,
                 None => self.is_top_down_choice(addr, len),
@@ -192,28 +210,39 @@ impl Model {
             assert!(ok, "bad choice {addr:#x} for {len:#x} (hint {hint:?})");
             addr
         };
-        let attrs = Attrs { prot, max_prot, shared, file, heap: false, grows: r.flags & map::GROWSDOWN != 0 };
+        let attrs = Attrs {
+            prot,
+            max_prot,
+            shared,
+            file,
+            heap: false,
+            grows: r.flags & map::GROWSDOWN != 0,
+        };
         self.add(addr, addr + len, attrs, call);
         Ok(addr)
     }
 
     fn munmap(&mut self, addr: u64, len: u64) -> Result<u64, Errno> {
-        if addr % P != 0 || len == 0 || addr > USER_END {
+        if !addr.is_multiple_of(P) || len == 0 || addr > USER_END {
             return Err(Errno::EINVAL);
         }
-        let len = align(len).filter(|&l| l <= USER_END - addr).ok_or(Errno::EINVAL)?;
+        let len = align(len)
+            .filter(|&l| l <= USER_END - addr)
+            .ok_or(Errno::EINVAL)?;
         self.remove(addr, addr + len);
         Ok(0)
     }
 
     fn mprotect(&mut self, addr: u64, len: u64, prot: u64) -> Result<u64, Errno> {
-        if addr % P != 0 || prot & !0xf != 0 {
+        if !addr.is_multiple_of(P) || prot & !0xf != 0 {
             return Err(Errno::EINVAL);
         }
         if len == 0 {
             return Ok(0);
         }
-        let end = align(len).and_then(|l| addr.checked_add(l)).ok_or(Errno::ENOMEM)?;
+        let end = align(len)
+            .and_then(|l| addr.checked_add(l))
+            .ok_or(Errno::ENOMEM)?;
         let prot = (prot & 7) as u8;
         let mut a = addr;
         while a < end {
@@ -231,9 +260,18 @@ impl Model {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn mremap(&mut self, old: u64, old_size: u64, new_size: u64, flags: u64, new: u64, got: Result<u64, Errno>, call: usize) -> Result<u64, Errno> {
+    fn mremap(
+        &mut self,
+        old: u64,
+        old_size: u64,
+        new_size: u64,
+        flags: u64,
+        new: u64,
+        got: Result<u64, Errno>,
+        call: usize,
+    ) -> Result<u64, Errno> {
         let (may_move, fixed) = (flags & 1 != 0, flags & 2 != 0);
-        if flags & !3 != 0 || (fixed && !may_move) || old % P != 0 {
+        if flags & !3 != 0 || (fixed && !may_move) || !old.is_multiple_of(P) {
             return Err(Errno::EINVAL);
         }
         let old_len = align(old_size).filter(|&l| l != 0).ok_or(Errno::EINVAL)?;
@@ -246,7 +284,10 @@ impl Model {
             return Err(Errno::EFAULT);
         }
         let relocate = |m: &mut Model, len: u64, to: u64, new_len: u64| {
-            let moved: Vec<(u64, Page)> = (0..len).step_by(P as usize).map(|off| (to + off, m.pages[&(old + off)])).collect();
+            let moved: Vec<(u64, Page)> = (0..len)
+                .step_by(STEP)
+                .map(|off| (to + off, m.pages[&(old + off)]))
+                .collect();
             m.remove(old, old + len);
             for (a, page) in moved {
                 m.pages.insert(a, page);
@@ -254,7 +295,7 @@ impl Model {
             m.add(to + len, to + new_len, first.advanced(len / P), call);
         };
         if fixed {
-            if new % P != 0 || new_len > USER_END || new > USER_END - new_len {
+            if !new.is_multiple_of(P) || new_len > USER_END || new > USER_END - new_len {
                 return Err(Errno::EINVAL);
             }
             if old_end > new && new + new_len > old {
@@ -282,8 +323,13 @@ impl Model {
         if !may_move {
             return Err(Errno::ENOMEM);
         }
-        let Ok(to) = got else { return Err(Errno::ENOMEM) };
-        assert!(self.is_top_down_choice(to, new_len), "bad mremap choice {to:#x}");
+        let Ok(to) = got else {
+            return Err(Errno::ENOMEM);
+        };
+        assert!(
+            self.is_top_down_choice(to, new_len),
+            "bad mremap choice {to:#x}"
+        );
         relocate(self, old_len, to, new_len);
         Ok(to)
     }
@@ -292,7 +338,9 @@ impl Model {
         if requested < BRK_START {
             return self.brk;
         }
-        let Some(new_top) = align(requested).filter(|&t| t <= USER_END) else { return self.brk };
+        let Some(new_top) = align(requested).filter(|&t| t <= USER_END) else {
+            return self.brk;
+        };
         let old_top = align(self.brk).unwrap();
         if new_top <= old_top {
             self.remove(new_top, old_top);
@@ -300,8 +348,15 @@ impl Model {
             if !self.free(old_top, new_top + P) {
                 return self.brk;
             }
-            let heap = Attrs { prot: 3, max_prot: 7, shared: false, file: None, heap: true, grows: false };
-            for a in (old_top..new_top).step_by(P as usize) {
+            let heap = Attrs {
+                prot: 3,
+                max_prot: 7,
+                shared: false,
+                file: None,
+                heap: true,
+                grows: false,
+            };
+            for a in (old_top..new_top).step_by(STEP) {
                 self.pages.insert(a, (heap, (call, a)));
             }
         }
@@ -368,7 +423,15 @@ fn len() -> impl Strategy<Value = u64> {
 
 fn mmap_request() -> impl Strategy<Value = MmapRequest> {
     let extra = prop::sample::subsequence(
-        vec![map::FIXED, map::FIXED, map::FIXED_NOREPLACE, map::GROWSDOWN, map::POPULATE, 1 << 30, map::HUGETLB],
+        vec![
+            map::FIXED,
+            map::FIXED,
+            map::FIXED_NOREPLACE,
+            map::GROWSDOWN,
+            map::POPULATE,
+            1 << 30,
+            map::HUGETLB,
+        ],
         0..2,
     );
     (
@@ -378,17 +441,23 @@ fn mmap_request() -> impl Strategy<Value = MmapRequest> {
         prop_oneof![8 => Just(map::PRIVATE), 2 => Just(map::SHARED), 1 => 0u64..5],
         prop_oneof![4 => Just(map::ANONYMOUS), 1 => Just(0u64)],
         extra,
-        prop_oneof![4 => (0u64..4).prop_map(|p| p * P), 1 => Just(7u64), 1 => Just(u64::MAX & !(P - 1))],
+        prop_oneof![4 => (0u64..4).prop_map(|p| p * P), 1 => Just(7u64), 1 => Just(!(P - 1))],
         prop::option::of((1u64..3, any::<bool>(), any::<bool>())),
     )
-        .prop_map(|(addr, len, prot, ty, anon, extra, offset, file)| MmapRequest {
-            addr,
-            len,
-            prot,
-            flags: ty | anon | extra.into_iter().fold(0, |a, b| a | b),
-            offset,
-            file: file.map(|(file, readable, writable)| FileRef { file, readable, writable }),
-        })
+        .prop_map(
+            |(addr, len, prot, ty, anon, extra, offset, file)| MmapRequest {
+                addr,
+                len,
+                prot,
+                flags: ty | anon | extra.into_iter().fold(0, |a, b| a | b),
+                offset,
+                file: file.map(|(file, readable, writable)| FileRef {
+                    file,
+                    readable,
+                    writable,
+                }),
+            },
+        )
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -405,19 +474,22 @@ fn op() -> impl Strategy<Value = Op> {
 fn pages_of(map: &AddressMap) -> BTreeMap<u64, Attrs> {
     let mut pages = BTreeMap::new();
     for r in map.regions() {
-        for (i, a) in (r.start..r.end).step_by(P as usize).enumerate() {
+        for (i, a) in (r.start..r.end).step_by(STEP).enumerate() {
             let file = match r.backing.advanced(i as u64 * P) {
                 Backing::Anonymous => None,
                 Backing::File { file, offset } => Some((file, offset)),
             };
-            pages.insert(a, Attrs {
-                prot: r.prot.bits(),
-                max_prot: r.max_prot.bits(),
-                shared: r.shared,
-                file,
-                heap: r.kind == RegionKind::Heap,
-                grows: r.grows_down,
-            });
+            pages.insert(
+                a,
+                Attrs {
+                    prot: r.prot.bits(),
+                    max_prot: r.max_prot.bits(),
+                    shared: r.shared,
+                    file,
+                    heap: r.kind == RegionKind::Heap,
+                    grows: r.grows_down,
+                },
+            );
         }
     }
     pages
@@ -427,8 +499,14 @@ fn check_invariants(map: &AddressMap) -> Result<(), TestCaseError> {
     let regions = map.regions();
     for r in regions {
         prop_assert!(r.start < r.end, "empty region");
-        prop_assert!(r.start % P == 0 && r.end % P == 0, "unaligned region");
-        prop_assert!(r.start >= MMAP_MIN_ADDR && r.end <= USER_END, "region outside user space: {r:?}");
+        prop_assert!(
+            r.start.is_multiple_of(P) && r.end.is_multiple_of(P),
+            "unaligned region"
+        );
+        prop_assert!(
+            r.start >= MMAP_MIN_ADDR && r.end <= USER_END,
+            "region outside user space: {r:?}"
+        );
     }
     for pair in regions.windows(2) {
         prop_assert!(pair[0].end <= pair[1].start, "unsorted or overlapping");
@@ -492,7 +570,14 @@ proptest! {
 }
 
 fn anon(addr: u64, len: u64, flags: u64) -> MmapRequest {
-    MmapRequest { addr, len, prot: 3, flags: map::PRIVATE | map::ANONYMOUS | flags, offset: 0, file: None }
+    MmapRequest {
+        addr,
+        len,
+        prot: 3,
+        flags: map::PRIVATE | map::ANONYMOUS | flags,
+        offset: 0,
+        file: None,
+    }
 }
 
 #[test]
@@ -506,15 +591,37 @@ fn linux_examples() {
     // A usable hint is taken; length 0 and unaligned fixed addresses are EINVAL.
     assert_eq!(m.mmap(&anon(0x4000_0000, P, 0)).unwrap().addr, 0x4000_0000);
     assert_eq!(m.mmap(&anon(0, 0, 0)), Err(Errno::EINVAL));
-    assert_eq!(m.mmap(&anon(0x4000_0001, P, map::FIXED)), Err(Errno::EINVAL));
-    assert_eq!(m.mmap(&MmapRequest { offset: 1, ..anon(0, P, 0) }), Err(Errno::EINVAL));
+    assert_eq!(
+        m.mmap(&anon(0x4000_0001, P, map::FIXED)),
+        Err(Errno::EINVAL)
+    );
+    assert_eq!(
+        m.mmap(&MmapRequest {
+            offset: 1,
+            ..anon(0, P, 0)
+        }),
+        Err(Errno::EINVAL)
+    );
     // Page 0 and the kernel half stay unmapped.
     assert_eq!(m.mmap(&anon(0, P, map::FIXED)), Err(Errno::EPERM));
     assert_eq!(m.mmap(&anon(USER_END, P, map::FIXED)), Err(Errno::ENOMEM));
     // MAP_FIXED_NOREPLACE over a mapping: EEXIST; MAP_FIXED replaces the middle.
-    assert_eq!(m.mmap(&anon(a.addr, P, map::FIXED_NOREPLACE)), Err(Errno::EEXIST));
-    let fixed = m.mmap(&MmapRequest { prot: 1, ..anon(a.addr + P, P, map::FIXED) }).unwrap();
-    assert_eq!(fixed.actions[0], MapAction::Unmap { range: a.addr + P..a.addr + 2 * P });
+    assert_eq!(
+        m.mmap(&anon(a.addr, P, map::FIXED_NOREPLACE)),
+        Err(Errno::EEXIST)
+    );
+    let fixed = m
+        .mmap(&MmapRequest {
+            prot: 1,
+            ..anon(a.addr + P, P, map::FIXED)
+        })
+        .unwrap();
+    assert_eq!(
+        fixed.actions[0],
+        MapAction::Unmap {
+            range: a.addr + P..a.addr + 2 * P
+        }
+    );
     // mprotect over a hole: ENOMEM, nothing changed.
     m.munmap(a.addr + P, P).unwrap();
     assert_eq!(m.mprotect(a.addr, 3 * P, 1), Err(Errno::ENOMEM));
@@ -536,6 +643,13 @@ fn linux_examples() {
     m.mprotect(r + 2 * P, P, 1).unwrap();
     assert_eq!(m.mremap(r, 2 * P, 3 * P, 0, 0), Err(Errno::ENOMEM));
     let moved = m.mremap(r, 2 * P, 3 * P, 1, 0).unwrap();
-    assert_eq!(moved.actions[0], MapAction::Move { from: r, to: moved.addr, len: 2 * P });
+    assert_eq!(
+        moved.actions[0],
+        MapAction::Move {
+            from: r,
+            to: moved.addr,
+            len: 2 * P
+        }
+    );
     assert_eq!(m.mremap(0x7000_0000, P, 2 * P, 1, 0), Err(Errno::EFAULT));
 }

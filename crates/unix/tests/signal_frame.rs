@@ -89,7 +89,7 @@ fn offsets_match_glibc_ucontext() {
     assert_eq!(word(&frame, 8 + 40 + 8 * 21), 0x1234); // REG_OLDMASK
     assert_eq!(word(&frame, 8 + 40 + 8 * 22), 0xdead_0000); // REG_CR2
     assert_eq!(word(&frame, 8 + 40 + 8 * 23), 0x7fff_0000); // fpregs
-    // uc_sigmask at uc + 296, siginfo at 312.
+                                                            // uc_sigmask at uc + 296, siginfo at 312.
     assert_eq!(word(&frame, 8 + 296), 0x1234);
     assert_eq!(&frame[312..316], &11i32.to_le_bytes());
     assert_eq!(word(&frame, 312 + 16), 0xdead_0000);
@@ -107,7 +107,10 @@ fn handler_starts_with_the_abi_registers() {
     assert_eq!(entry.rdi, 10);
     assert_eq!(entry.rsi, 0x7000_0ff8 + 312);
     assert_eq!(entry.rdx, 0x7000_0ff8 + 8);
-    assert_eq!((entry.rsp, entry.rip, entry.rax, entry.rbx), (0x7000_0ff8, 0x40_1000, 0, 77));
+    assert_eq!(
+        (entry.rsp, entry.rip, entry.rax, entry.rbx),
+        (0x7000_0ff8, 0x40_1000, 0, 77)
+    );
     assert_eq!(entry.rflags, rflags::IF | rflags::CF | rflags::RESERVED1);
     assert_eq!((entry.cs, entry.ss), (0x2b, 0x23));
 }
@@ -120,12 +123,15 @@ fn placement_needs_a_restorer_and_room_on_the_altstack() {
         ..SigAction::default()
     };
     let alt = AltStack::default();
-    assert_eq!(place_frame(0x7000_0000, &action, &alt, 0), Err(FrameError::NoRestorer));
+    assert_eq!(
+        place_frame(0x7000_0000, &action, &alt, 0),
+        Err(FrameError::NoRestorer)
+    );
     action.flags |= sa::RESTORER;
     // No alternate stack: below the red zone.
     let p = place_frame(0x7000_0000, &action, &alt, 512).unwrap();
-    assert!(p.fpstate + 512 <= 0x7000_0000 - 128 && p.fpstate % 64 == 0);
-    assert!(p.frame + FRAME_SIZE as u64 <= p.fpstate && (p.frame + 8) % 16 == 0);
+    assert!(p.fpstate + 512 <= 0x7000_0000 - 128 && p.fpstate.is_multiple_of(64));
+    assert!(p.frame + FRAME_SIZE as u64 <= p.fpstate && (p.frame + 8).is_multiple_of(16));
     // A 2048-byte alternate stack cannot hold 440 + 4096 bytes.
     let mut alt = AltStack::default();
     let stack = StackT {
@@ -134,7 +140,10 @@ fn placement_needs_a_restorer_and_room_on_the_altstack() {
         size: 2048,
     };
     alt.sigaltstack(Some(stack), 0x7000_0000).unwrap();
-    assert_eq!(place_frame(0x7000_0000, &action, &alt, 4096), Err(FrameError::NoRoom));
+    assert_eq!(
+        place_frame(0x7000_0000, &action, &alt, 4096),
+        Err(FrameError::NoRoom)
+    );
     let p = place_frame(0x7000_0000, &action, &alt, 512).unwrap();
     assert!(p.frame >= 0x10_0000 && p.fpstate + 512 <= 0x10_0000 + 2048);
     assert_eq!(p.uc_stack, stack);
@@ -152,7 +161,11 @@ fn placement_needs_a_restorer_and_room_on_the_altstack() {
         0x7000_0000,
     )
     .unwrap();
-    assert!(place_frame(0x7000_0000, &action, &auto, 512).unwrap().disarm);
+    assert!(
+        place_frame(0x7000_0000, &action, &auto, 512)
+            .unwrap()
+            .disarm
+    );
 }
 
 fn any_regs() -> impl Strategy<Value = UserRegs> {

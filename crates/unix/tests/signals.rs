@@ -67,7 +67,7 @@ impl Model {
         if !(1..=64).contains(&signum) {
             return Err(Errno::EINVAL);
         }
-        let n = signum as usize;
+        let n = usize::try_from(signum).unwrap();
         let old = self.actions[n].handler;
         if let Some(mut new) = new {
             if n == KILL || n == STOP {
@@ -193,14 +193,25 @@ impl Model {
     }
 
     fn blocked_bits(&self) -> u64 {
-        (1..=64).filter(|&n| self.blocked[n]).fold(0, |m, n| m | 1 << (n - 1))
+        (1..=64)
+            .filter(|&n| self.blocked[n])
+            .fold(0, |m, n| m | 1 << (n - 1))
     }
 }
 
 #[derive(Clone, Debug)]
 enum Op {
-    Action { signum: u64, handler: u64, flags: u64, mask: u64, query: bool },
-    Mask { how: u64, set: u64 },
+    Action {
+        signum: u64,
+        handler: u64,
+        flags: u64,
+        mask: u64,
+        query: bool,
+    },
+    Mask {
+        how: u64,
+        set: u64,
+    },
     Kill(u8),
     Tgkill(u8),
     Force(u8),
@@ -209,18 +220,46 @@ enum Op {
 }
 
 fn signal_number() -> impl Strategy<Value = u8> {
-    prop_oneof![1..=64u8, Just(9u8), Just(19), Just(18), Just(20), Just(17), Just(11), Just(2)]
+    prop_oneof![
+        1..=64u8,
+        Just(9u8),
+        Just(19),
+        Just(18),
+        Just(20),
+        Just(17),
+        Just(11),
+        Just(2)
+    ]
 }
 
 fn op() -> impl Strategy<Value = Op> {
     let flag_bits = prop::sample::subsequence(
-        vec![sa::SIGINFO, sa::NODEFER, sa::RESETHAND, sa::RESTART, sa::ONSTACK, 1 << 40],
+        vec![
+            sa::SIGINFO,
+            sa::NODEFER,
+            sa::RESETHAND,
+            sa::RESTART,
+            sa::ONSTACK,
+            1 << 40,
+        ],
         0..4,
     )
     .prop_map(|bits| bits.into_iter().fold(0, |a, b| a | b));
     prop_oneof![
-        (0..=66u64, prop_oneof![Just(0u64), Just(1), Just(0x40_1000)], flag_bits, any::<u64>(), any::<bool>())
-            .prop_map(|(signum, handler, flags, mask, query)| Op::Action { signum, handler, flags, mask, query }),
+        (
+            0..=66u64,
+            prop_oneof![Just(0u64), Just(1), Just(0x40_1000)],
+            flag_bits,
+            any::<u64>(),
+            any::<bool>()
+        )
+            .prop_map(|(signum, handler, flags, mask, query)| Op::Action {
+                signum,
+                handler,
+                flags,
+                mask,
+                query
+            }),
         (0..=3u64, any::<u64>()).prop_map(|(how, set)| Op::Mask { how, set }),
         signal_number().prop_map(Op::Kill),
         signal_number().prop_map(Op::Tgkill),
@@ -371,7 +410,10 @@ fn a_blocked_ignored_signal_stays_pending_until_unblocked() {
     };
     process.sigaction(17, Some(handler)).unwrap();
     thread.set_mask(SignalSet::EMPTY);
-    let Some(Delivery::Handler { action, mask_after, .. }) = process.next_delivery(&mut thread) else {
+    let Some(Delivery::Handler {
+        action, mask_after, ..
+    }) = process.next_delivery(&mut thread)
+    else {
         panic!("expected the handler");
     };
     assert_eq!(action, handler);
