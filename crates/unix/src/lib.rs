@@ -20,6 +20,7 @@ pub mod signal_frame;
 pub mod signal_set;
 pub mod signal_state;
 pub mod syscall_numbers;
+pub mod syscall_restart;
 pub mod vma;
 pub mod wait_status;
 

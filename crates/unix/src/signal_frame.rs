@@ -309,7 +309,9 @@ pub fn handler_entry(
     }
 }
 
-/// What `rt_sigreturn` restores.
+/// What `rt_sigreturn` restores. The kernel returns to user mode with
+/// these registers as they are (`rax` included: `rt_sigreturn`'s own result
+/// must not overwrite it, and it is never restarted as a system call).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Restored {
     /// The registers, sanitized ([`sanitize`]).

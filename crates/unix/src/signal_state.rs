@@ -386,6 +386,40 @@ impl ProcessSignals {
         }
     }
 
+    /// `rt_sigtimedwait(set)`: takes the lowest pending signal of `set`
+    /// (the thread's own first, fault signals first), without running its
+    /// action. Call [`Self::next_delivery`] first so a pending `SIGKILL`
+    /// still kills.
+    pub fn take_waited(&mut self, thread: &mut ThreadSignals, set: SignalSet) -> Option<SigInfo> {
+        let pick = |pending: &Pending| {
+            let ready = pending.set.intersection(set);
+            ready
+                .intersection(SignalSet::SYNCHRONOUS)
+                .lowest()
+                .or_else(|| ready.lowest())
+        };
+        if let Some(signal) = pick(&thread.pending) {
+            return Some(thread.pending.take(signal));
+        }
+        let signal = pick(&self.shared)?;
+        Some(self.shared.take(signal))
+    }
+
+    /// True if children are reaped without `wait` (`SIGCHLD` at `SIG_IGN`,
+    /// or `SA_NOCLDWAIT`): a dying child leaves no zombie.
+    #[must_use]
+    pub fn reaps_children(&self) -> bool {
+        let action = self.actions.get(Signal::SIGCHLD);
+        action.handler == Handler::Ignore || action.flags & sa::NOCLDWAIT != 0
+    }
+
+    /// False if `SIGCHLD` has `SA_NOCLDSTOP`: no `SIGCHLD` when a child
+    /// stops or continues.
+    #[must_use]
+    pub fn wants_child_stops(&self) -> bool {
+        self.actions.get(Signal::SIGCHLD).flags & sa::NOCLDSTOP == 0
+    }
+
     /// Takes the next deliverable signal off `thread`'s or the process's
     /// pending set.
     fn dequeue(&mut self, thread: &mut ThreadSignals) -> Option<SigInfo> {

@@ -463,3 +463,39 @@ fn sigkill_comes_first_and_thread_signals_before_process_signals() {
     .collect();
     assert_eq!(order, [9, 12, 2]);
 }
+
+#[test]
+fn sigtimedwait_takes_from_the_set_and_sigchld_policy() {
+    let mut process = ProcessSignals::new();
+    let mut thread = ThreadSignals::new();
+    let both = SignalSet::of(Signal::SIGUSR1).union(SignalSet::of(Signal::SIGUSR2));
+    thread.set_mask(both);
+    process.post_process(SigInfo::user(Signal::SIGUSR2, 7, 0), thread.mask());
+    process.post_thread(&mut thread, SigInfo::user(Signal::SIGUSR1, 8, 0));
+    process.post_thread(&mut thread, SigInfo::user(Signal::SIGINT, 9, 0));
+    let taken = process.take_waited(&mut thread, both).unwrap();
+    assert_eq!(
+        (taken.signal, taken.fields),
+        (Signal::SIGUSR1, SigInfo::user(Signal::SIGUSR1, 8, 0).fields)
+    );
+    assert_eq!(
+        process.take_waited(&mut thread, both).unwrap().signal,
+        Signal::SIGUSR2
+    );
+    assert_eq!(process.take_waited(&mut thread, both), None);
+    assert!(thread.pending().contains(Signal::SIGINT));
+
+    assert!(!process.reaps_children() && process.wants_child_stops());
+    let nocld = SigAction {
+        flags: sa::NOCLDWAIT | sa::NOCLDSTOP,
+        ..SigAction::default()
+    };
+    process.sigaction(17, Some(nocld)).unwrap();
+    assert!(process.reaps_children() && !process.wants_child_stops());
+    let ignore = SigAction {
+        handler: Handler::Ignore,
+        ..SigAction::default()
+    };
+    process.sigaction(17, Some(ignore)).unwrap();
+    assert!(process.reaps_children());
+}
