@@ -19,6 +19,10 @@ use crate::vma::{
     MMAP_MIN_ADDR,
 };
 use alloc::vec::Vec;
+use sk_abi::PAGE_SIZE;
+
+/// The largest file offset a mapping may reach (`MAX_LFS_FILESIZE`).
+pub const MAX_FILE_OFFSET: u64 = i64::MAX as u64;
 
 /// A process's address map.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -185,85 +189,112 @@ impl AddressMap {
             .or_else(|| self.highest_fit(len, self.mmap_base, MAP_END))
     }
 
-    /// `mmap`.
+    /// `mmap`, its checks in Linux's order (x86 `sys_mmap`,
+    /// `ksys_mmap_pgoff`, `do_mmap`, `__get_unmapped_area`).
     ///
     /// # Errors
-    /// `EINVAL`: no or a bad sharing type, `MAP_HUGETLB`, `len` 0, an
-    /// unaligned `offset`, or an unaligned `addr` with `MAP_FIXED`;
-    /// `EOPNOTSUPP`: unknown flags with `MAP_SHARED_VALIDATE`;
-    /// `EBADF`: a file mapping without a file; `EACCES`: the file is not
-    /// readable, or a shared writable mapping of a file not open for
-    /// writing; `EOVERFLOW`: `offset + len` wraps; `EPERM`: `MAP_FIXED`
-    /// below `MMAP_MIN_ADDR`; `EEXIST`: `MAP_FIXED_NOREPLACE` over a
-    /// mapping; `ENOMEM`: too long, past the end, or no free range.
+    /// In that order: `EINVAL` for an unaligned `offset`; `EBADF` for a
+    /// file mapping without a file; `EINVAL` for `MAP_HUGETLB` (not
+    /// supported) or `len` 0; `ENOMEM` if `len` exceeds user space; with
+    /// `MAP_FIXED`/`MAP_FIXED_NOREPLACE`, `ENOMEM` past the end of user
+    /// space, `EINVAL` for an unaligned `addr`, `EPERM` below
+    /// `MMAP_MIN_ADDR`; without, `ENOMEM` if no range is free; `EEXIST`
+    /// for `MAP_FIXED_NOREPLACE` over a mapping; for a file, `EOVERFLOW`
+    /// if `offset + len` passes the largest file offset, `EOPNOTSUPP` for
+    /// unknown flags with `MAP_SHARED_VALIDATE`, `EACCES` for a writable
+    /// shared mapping of a file not open for writing or any mapping of a
+    /// file not open for reading; `EINVAL` for a bad sharing type (for an
+    /// anonymous mapping also `MAP_SHARED_VALIDATE`, and `MAP_SHARED` with
+    /// `MAP_GROWSDOWN`). Nothing changes on error.
     pub fn mmap(&mut self, req: &MmapRequest) -> Result<Mapped, Errno> {
-        let kind = req.flags & map::TYPE;
-        if ![map::SHARED, map::PRIVATE, map::SHARED_VALIDATE].contains(&kind) {
+        if !is_page_aligned(req.offset) {
             return Err(Errno::EINVAL);
         }
-        if kind == map::SHARED_VALIDATE && req.flags & !map::KNOWN != 0 {
-            return Err(Errno::EOPNOTSUPP);
-        }
-        if req.flags & map::HUGETLB != 0 || req.len == 0 || !is_page_aligned(req.offset) {
+        let anonymous = req.flags & map::ANONYMOUS != 0;
+        let file = if anonymous {
+            None
+        } else {
+            Some(req.file.ok_or(Errno::EBADF)?)
+        };
+        if req.flags & map::HUGETLB != 0 || req.len == 0 {
             return Err(Errno::EINVAL);
         }
         let len = page_align_up(req.len)
             .filter(|&len| len <= MAP_END - MMAP_MIN_ADDR)
             .ok_or(Errno::ENOMEM)?;
-        if req.offset.checked_add(len).is_none() {
-            return Err(Errno::EOVERFLOW);
-        }
-        let shared = kind != map::PRIVATE;
-        let prot = Prot::from_bits_truncate(req.prot);
-        let (backing, max_prot) = if req.flags & map::ANONYMOUS != 0 {
-            (Backing::Anonymous, Prot::ALL)
-        } else {
-            let file = req.file.ok_or(Errno::EBADF)?;
-            if !file.readable {
-                return Err(Errno::EACCES);
+        let fixed = req.flags & (map::FIXED | map::FIXED_NOREPLACE) != 0;
+        let addr = if fixed {
+            if req.addr > MAP_END - len {
+                return Err(Errno::ENOMEM);
             }
-            let max_prot = if shared && !file.writable {
-                Prot::from_bits_truncate(u64::from(Prot::READ.bits() | Prot::EXEC.bits()))
-            } else {
-                Prot::ALL
-            };
-            if !max_prot.contains(prot) {
-                return Err(Errno::EACCES);
-            }
-            (
-                Backing::File {
-                    file: file.file,
-                    offset: req.offset,
-                },
-                max_prot,
-            )
-        };
-
-        let mut actions = Vec::new();
-        let addr = if req.flags & (map::FIXED | map::FIXED_NOREPLACE) != 0 {
             if !is_page_aligned(req.addr) {
                 return Err(Errno::EINVAL);
             }
             if req.addr < MMAP_MIN_ADDR {
                 return Err(Errno::EPERM);
             }
-            if req.addr > MAP_END - len {
-                return Err(Errno::ENOMEM);
-            }
-            let end = req.addr + len;
-            if req.flags & map::FIXED_NOREPLACE != 0 && !self.is_free(req.addr, end) {
-                return Err(Errno::EEXIST);
-            }
-            actions = self.carve(req.addr, end);
             req.addr
         } else {
             self.hint(req.addr, len)
                 .or_else(|| self.find_free(len))
                 .ok_or(Errno::ENOMEM)?
         };
+        let end = addr + len;
+        if req.flags & map::FIXED_NOREPLACE != 0 && !self.is_free(addr, end) {
+            return Err(Errno::EEXIST);
+        }
+        let prot = Prot::from_bits_truncate(req.prot);
+        let kind = req.flags & map::TYPE;
+        let (shared, backing, max_prot) = match file {
+            None => match kind {
+                map::SHARED if req.flags & map::GROWSDOWN != 0 => return Err(Errno::EINVAL),
+                map::SHARED => (true, Backing::Anonymous, Prot::ALL),
+                map::PRIVATE => (false, Backing::Anonymous, Prot::ALL),
+                _ => return Err(Errno::EINVAL),
+            },
+            Some(file) => {
+                if req
+                    .offset
+                    .checked_add(len)
+                    .is_none_or(|end| end > MAX_FILE_OFFSET)
+                {
+                    return Err(Errno::EOVERFLOW);
+                }
+                let shared = match kind {
+                    map::SHARED_VALIDATE if req.flags & !map::KNOWN != 0 => {
+                        return Err(Errno::EOPNOTSUPP)
+                    }
+                    map::SHARED | map::SHARED_VALIDATE => true,
+                    map::PRIVATE => false,
+                    _ => return Err(Errno::EINVAL),
+                };
+                if shared && !file.writable && prot.contains(Prot::WRITE) {
+                    return Err(Errno::EACCES);
+                }
+                if !file.readable {
+                    return Err(Errno::EACCES);
+                }
+                let max_prot = if shared && !file.writable {
+                    Prot::from_bits_truncate(u64::from(Prot::READ.bits() | Prot::EXEC.bits()))
+                } else {
+                    Prot::ALL
+                };
+                let backing = Backing::File {
+                    file: file.file,
+                    offset: req.offset,
+                };
+                (shared, backing, max_prot)
+            }
+        };
+
+        let mut actions = if fixed {
+            self.carve(addr, end)
+        } else {
+            Vec::new()
+        };
         let region = Region {
             start: addr,
-            end: addr + len,
+            end,
             prot,
             max_prot,
             shared,
@@ -281,11 +312,16 @@ impl AddressMap {
         Ok(Mapped { addr, actions })
     }
 
-    /// The hint rounded up to a page, if the range there is usable and free.
+    /// The hint as Linux takes it (`round_hint_to_min`: rounded down to a
+    /// page, raised to `MMAP_MIN_ADDR` if below), if the range there is
+    /// inside user space and free. A zero hint is no hint.
     fn hint(&self, addr: u64, len: u64) -> Option<u64> {
-        let addr = page_align_up(addr)?;
-        (addr >= MMAP_MIN_ADDR && addr <= MAP_END - len && self.is_free(addr, addr + len))
-            .then_some(addr)
+        let addr = match addr & !(PAGE_SIZE - 1) {
+            0 => return None,
+            low if low < MMAP_MIN_ADDR => MMAP_MIN_ADDR,
+            aligned => aligned,
+        };
+        (addr <= MAP_END - len && self.is_free(addr, addr + len)).then_some(addr)
     }
 
     /// `munmap`: unmapping a range with nothing in it succeeds.

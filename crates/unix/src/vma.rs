@@ -100,8 +100,12 @@ pub mod map {
     pub const HUGETLB: u64 = 0x4_0000;
     /// Like `FIXED`, but fail with `EEXIST` instead of replacing.
     pub const FIXED_NOREPLACE: u64 = 0x10_0000;
-    /// Every flag accepted with `SHARED_VALIDATE` (the others are `EOPNOTSUPP`).
+    /// Not zeroed (accepted; pages are always zeroed here).
+    pub const UNINITIALIZED: u64 = 0x400_0000;
+    /// Every flag accepted with `SHARED_VALIDATE` for a file (the others
+    /// are `EOPNOTSUPP`).
     pub const KNOWN: u64 = TYPE
+        | UNINITIALIZED
         | FIXED
         | ANONYMOUS
         | GROWSDOWN

@@ -137,79 +137,99 @@ impl Model {
         end
     }
 
-    /// True if `addr` is the highest `len`-byte free range below `BASE`,
-    /// or there is none below `BASE` and it is free above.
-    fn is_top_down_choice(&self, addr: u64, len: u64) -> bool {
-        let highest_below = (MMAP_MIN_ADDR..=BASE.saturating_sub(len))
-            .rev()
-            .step_by(STEP)
-            .find(|&a| self.free(a, a + len));
-        match highest_below {
-            Some(best) => addr == best,
-            None => addr >= BASE && addr <= USER_END - len && self.free(addr, addr + len),
-        }
+    /// The highest free `len`-byte range inside `lo..hi`: it ends at `hi`
+    /// or where a mapped page starts.
+    fn highest_fit(&self, len: u64, lo: u64, hi: u64) -> Option<u64> {
+        let ends = std::iter::once(hi).chain(self.pages.range(lo..hi).map(|(&p, _)| p));
+        ends.filter_map(|end| end.checked_sub(len))
+            .filter(|&a| a >= lo && self.free(a, a + len))
+            .max()
     }
 
-    fn mmap(
-        &mut self,
-        r: &MmapRequest,
-        got: Result<u64, Errno>,
-        call: usize,
-    ) -> Result<u64, Errno> {
-        let ty = r.flags & 0xf;
-        if ![1, 2, 3].contains(&ty) {
+    /// Where a mapping without a usable hint goes: top-down below `BASE`,
+    /// else top-down above it.
+    fn top_down(&self, len: u64) -> Option<u64> {
+        self.highest_fit(len, MMAP_MIN_ADDR, BASE)
+            .or_else(|| self.highest_fit(len, BASE, USER_END))
+    }
+
+    fn mmap(&mut self, r: &MmapRequest, call: usize) -> Result<u64, Errno> {
+        // sys_mmap, ksys_mmap_pgoff, do_mmap, __get_unmapped_area, in order.
+        if !r.offset.is_multiple_of(P) {
             return Err(Errno::EINVAL);
         }
-        if ty == 3 && r.flags & !map::KNOWN != 0 {
-            return Err(Errno::EOPNOTSUPP);
-        }
-        if r.flags & map::HUGETLB != 0 || r.len == 0 || !r.offset.is_multiple_of(P) {
+        let anon = r.flags & map::ANONYMOUS != 0;
+        let file = if anon {
+            None
+        } else {
+            Some(r.file.ok_or(Errno::EBADF)?)
+        };
+        if r.flags & map::HUGETLB != 0 || r.len == 0 {
             return Err(Errno::EINVAL);
         }
         let len = align(r.len)
             .filter(|&l| l <= USER_END - MMAP_MIN_ADDR)
             .ok_or(Errno::ENOMEM)?;
-        r.offset.checked_add(len).ok_or(Errno::EOVERFLOW)?;
-        let shared = ty != 2;
-        let prot = (r.prot & 7) as u8;
-        let (file, max_prot) = if r.flags & map::ANONYMOUS != 0 {
-            (None, 7)
-        } else {
-            let f = r.file.ok_or(Errno::EBADF)?;
-            let max = if shared && !f.writable { 5 } else { 7 };
-            if !f.readable || prot & !max != 0 {
-                return Err(Errno::EACCES);
-            }
-            (Some((f.file, r.offset)), max)
-        };
         let addr = if r.flags & (map::FIXED | map::FIXED_NOREPLACE) != 0 {
+            if r.addr > USER_END - len {
+                return Err(Errno::ENOMEM);
+            }
             if !r.addr.is_multiple_of(P) {
                 return Err(Errno::EINVAL);
             }
             if r.addr < MMAP_MIN_ADDR {
                 return Err(Errno::EPERM);
             }
-            if r.addr > USER_END - len {
-                return Err(Errno::ENOMEM);
-            }
-            if r.flags & map::FIXED_NOREPLACE != 0 && !self.free(r.addr, r.addr + len) {
-                return Err(Errno::EEXIST);
-            }
-            self.remove(r.addr, r.addr + len);
             r.addr
         } else {
-            let hint = align(r.addr)
-                .filter(|&h| h >= MMAP_MIN_ADDR && h <= USER_END - len && self.free(h, h + len));
-            let Ok(addr) = got else {
-                return Err(Errno::ENOMEM);
-            };
-            let ok = match hint {
-                Some(h) => addr == h,
-                None => self.is_top_down_choice(addr, len),
-            };
-            assert!(ok, "bad choice {addr:#x} for {len:#x} (hint {hint:?})");
-            addr
+            let down = r.addr / P * P;
+            let hint = match down {
+                0 => None,
+                d => Some(d.max(MMAP_MIN_ADDR)),
+            }
+            .filter(|&h| h <= USER_END - len && self.free(h, h + len));
+            hint.or_else(|| self.top_down(len)).ok_or(Errno::ENOMEM)?
         };
+        if r.flags & map::FIXED_NOREPLACE != 0 && !self.free(addr, addr + len) {
+            return Err(Errno::EEXIST);
+        }
+        let ty = r.flags & 0xf;
+        let prot = (r.prot & 7) as u8;
+        let (shared, file, max_prot) = match file {
+            None => match ty {
+                1 if r.flags & map::GROWSDOWN != 0 => return Err(Errno::EINVAL),
+                1 => (true, None, 7),
+                2 => (false, None, 7),
+                _ => return Err(Errno::EINVAL),
+            },
+            Some(f) => {
+                if r.offset
+                    .checked_add(len)
+                    .is_none_or(|e| e > i64::MAX as u64)
+                {
+                    return Err(Errno::EOVERFLOW);
+                }
+                if ty == 3 && r.flags & !map::KNOWN != 0 {
+                    return Err(Errno::EOPNOTSUPP);
+                }
+                if ![1, 2, 3].contains(&ty) {
+                    return Err(Errno::EINVAL);
+                }
+                let shared = ty != 2;
+                if shared && !f.writable && prot & 2 != 0 {
+                    return Err(Errno::EACCES);
+                }
+                if !f.readable {
+                    return Err(Errno::EACCES);
+                }
+                (
+                    shared,
+                    Some((f.file, r.offset)),
+                    if shared && !f.writable { 5 } else { 7 },
+                )
+            }
+        };
+        self.remove(addr, addr + len);
         let attrs = Attrs {
             prot,
             max_prot,
@@ -267,7 +287,6 @@ impl Model {
         new_size: u64,
         flags: u64,
         new: u64,
-        got: Result<u64, Errno>,
         call: usize,
     ) -> Result<u64, Errno> {
         let (may_move, fixed) = (flags & 1 != 0, flags & 2 != 0);
@@ -323,13 +342,7 @@ impl Model {
         if !may_move {
             return Err(Errno::ENOMEM);
         }
-        let Ok(to) = got else {
-            return Err(Errno::ENOMEM);
-        };
-        assert!(
-            self.is_top_down_choice(to, new_len),
-            "bad mremap choice {to:#x}"
-        );
+        let to = self.top_down(new_len).ok_or(Errno::ENOMEM)?;
         relocate(self, old_len, to, new_len);
         Ok(to)
     }
@@ -407,6 +420,7 @@ fn addr() -> impl Strategy<Value = u64> {
         3 => (0u64..40).prop_map(|p| BRK_START + p * P),
         3 => (0u64..700).prop_map(|p| p * P),
         1 => (0u64..700).prop_map(|p| p * P + 123),
+        1 => 1u64..MMAP_MIN_ADDR,
         1 => (1u64..4).prop_map(|k| USER_END - k * P),
         1 => any::<u64>(),
     ]
@@ -441,7 +455,7 @@ fn mmap_request() -> impl Strategy<Value = MmapRequest> {
         prop_oneof![8 => Just(map::PRIVATE), 2 => Just(map::SHARED), 1 => 0u64..5],
         prop_oneof![4 => Just(map::ANONYMOUS), 1 => Just(0u64)],
         extra,
-        prop_oneof![4 => (0u64..4).prop_map(|p| p * P), 1 => Just(7u64), 1 => Just(!(P - 1))],
+        prop_oneof![4 => (0u64..4).prop_map(|p| p * P), 1 => Just(7u64), 1 => Just(!(P - 1)), 1 => Just(1u64 << 62)],
         prop::option::of((1u64..3, any::<bool>(), any::<bool>())),
     )
         .prop_map(
@@ -528,7 +542,7 @@ proptest! {
                 Op::Mmap(ref r) => {
                     let got = map.mmap(r);
                     let addr = got.as_ref().map(|m| m.addr).map_err(|e| *e);
-                    prop_assert_eq!(addr, model.mmap(r, addr, call), "{:?}", op);
+                    prop_assert_eq!(addr, model.mmap(r, call), "{:?}", op);
                     (addr, got.map(|m| m.actions).unwrap_or_default())
                 }
                 Op::Munmap(a, l) => {
@@ -547,7 +561,7 @@ proptest! {
                     let a = a.resolve(&map);
                     let got = map.mremap(a, o, n, f, t);
                     let addr = got.as_ref().map(|m| m.addr).map_err(|e| *e);
-                    prop_assert_eq!(addr, model.mremap(a, o, n, f, t, addr, call), "{:?}", op);
+                    prop_assert_eq!(addr, model.mremap(a, o, n, f, t, call), "{:?}", op);
                     (addr, got.map(|m| m.actions).unwrap_or_default())
                 }
                 Op::Brk(b) => {
