@@ -18,20 +18,32 @@
 //!   and a stop signal discards a pending `SIGCONT`; setting an action that
 //!   ignores a signal discards it from every pending set.
 //!
-//! Limitation: real-time signals are not queued; like standard signals, a
-//! second instance while one is pending is merged (its `siginfo` lost).
+//! - Queueing (signal(7)): a standard signal is pending at most once (a
+//!   second instance is merged, its `siginfo` lost); real-time signals
+//!   queue, each instance with its `siginfo`, delivered in the order sent,
+//!   up to [`RT_QUEUE_LIMIT`] per pending set (then the new one is dropped
+//!   and [`PostOutcome::overflow`] says so: `sigqueue` fails with `EAGAIN`).
 
 use crate::errno::Errno;
 use crate::sigaltstack::AltStack;
 use crate::siginfo::SigInfo;
 use crate::signal_actions::{default_action, sa, ActionTable, DefaultAction, Handler, SigAction};
 use crate::signal_set::{Signal, SignalSet};
+use alloc::vec::Vec;
+
+/// The most real-time signal instances one pending set holds (Linux's
+/// limit is `RLIMIT_SIGPENDING` per user).
+pub const RT_QUEUE_LIMIT: usize = 1024;
 
 /// Signals pending on a thread or process, with the `siginfo` of each.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Pending {
+    /// Which signals have at least one instance pending.
     set: SignalSet,
+    /// The one instance of each pending standard signal.
     info: [Option<SigInfo>; 64],
+    /// The instances of real-time signals, in the order sent.
+    realtime: Vec<SigInfo>,
 }
 
 impl Default for Pending {
@@ -39,28 +51,50 @@ impl Default for Pending {
         Self {
             set: SignalSet::EMPTY,
             info: [None; 64],
+            realtime: Vec::new(),
         }
     }
 }
+
+/// A real-time queue was full.
+struct Overflow;
 
 impl Pending {
     fn slot(signal: Signal) -> usize {
         usize::from(signal.number() - 1)
     }
 
-    /// Adds `info`; false if its signal was already pending (merged).
-    fn post(&mut self, info: SigInfo) -> bool {
+    /// Adds `info`; `Ok(false)` if it was merged into a pending instance of
+    /// the same standard signal.
+    fn post(&mut self, info: SigInfo) -> Result<bool, Overflow> {
+        if info.signal.is_realtime() {
+            if self.realtime.len() >= RT_QUEUE_LIMIT {
+                return Err(Overflow);
+            }
+            self.realtime.push(info);
+            self.set.insert(info.signal);
+            return Ok(true);
+        }
         if self.set.contains(info.signal) {
-            return false;
+            return Ok(false);
         }
         self.set.insert(info.signal);
         if let Some(slot) = self.info.get_mut(Self::slot(info.signal)) {
             *slot = Some(info);
         }
-        true
+        Ok(true)
     }
 
+    /// Takes the oldest instance of `signal` (pending).
     fn take(&mut self, signal: Signal) -> SigInfo {
+        if signal.is_realtime() {
+            let at = self.realtime.iter().position(|i| i.signal == signal);
+            let info = at.map(|at| self.realtime.remove(at));
+            if !self.realtime.iter().any(|i| i.signal == signal) {
+                self.set.remove(signal);
+            }
+            return info.unwrap_or_else(|| SigInfo::kernel(signal));
+        }
         self.set.remove(signal);
         self.info
             .get_mut(Self::slot(signal))
@@ -69,8 +103,12 @@ impl Pending {
     }
 
     fn discard(&mut self, signals: SignalSet) {
+        self.realtime.retain(|i| !signals.contains(i.signal));
         for signal in signals.intersection(self.set).iter() {
-            self.take(signal);
+            self.set.remove(signal);
+            if let Some(slot) = self.info.get_mut(Self::slot(signal)) {
+                *slot = None;
+            }
         }
     }
 
@@ -172,13 +210,17 @@ pub struct ActionChange {
 /// What posting a signal did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PostOutcome {
-    /// The signal is now pending (false: ignored, or already pending).
+    /// The instance is now pending (false: ignored, merged into a pending
+    /// standard signal, or dropped on overflow).
     pub queued: bool,
     /// Signals the kernel must remove from every thread's pending set.
     pub discard: SignalSet,
     /// `SIGCONT` was posted: a stopped process resumes, even if the signal
     /// itself is ignored or blocked.
     pub resume: bool,
+    /// A real-time signal was dropped: its queue holds [`RT_QUEUE_LIMIT`]
+    /// instances (`sigqueue`, `kill`: `EAGAIN`).
+    pub overflow: bool,
 }
 
 /// What to do with the signal chosen for delivery.
@@ -293,6 +335,7 @@ impl ProcessSignals {
             queued: false,
             discard,
             resume,
+            overflow: false,
         }
     }
 
@@ -308,7 +351,10 @@ impl ProcessSignals {
     pub fn post_process(&mut self, info: SigInfo, target_mask: SignalSet) -> PostOutcome {
         let mut outcome = self.prepare(info.signal);
         if !self.ignored_at_generation(info.signal, target_mask) {
-            outcome.queued = self.shared.post(info);
+            match self.shared.post(info) {
+                Ok(queued) => outcome.queued = queued,
+                Err(Overflow) => outcome.overflow = true,
+            }
         }
         outcome
     }
@@ -318,7 +364,10 @@ impl ProcessSignals {
         let mut outcome = self.prepare(info.signal);
         thread.pending.discard(outcome.discard);
         if !self.ignored_at_generation(info.signal, thread.mask) {
-            outcome.queued = thread.pending.post(info);
+            match thread.pending.post(info) {
+                Ok(queued) => outcome.queued = queued,
+                Err(Overflow) => outcome.overflow = true,
+            }
         }
         outcome
     }

@@ -3,7 +3,7 @@
 //! `kill`, `tgkill`, forced faults and deliveries, compared step by step.
 
 use proptest::prelude::*;
-use sk_unix::siginfo::SigInfo;
+use sk_unix::siginfo::{SigInfo, SigInfoFields};
 use sk_unix::signal_actions::{how, sa, Handler, SigAction};
 use sk_unix::signal_set::{Signal, SignalSet};
 use sk_unix::signal_state::{Delivery, ProcessSignals, ThreadSignals};
@@ -30,8 +30,9 @@ struct ModelAction {
 struct Model {
     actions: [ModelAction; 65],
     blocked: [bool; 65],
-    thread_pending: [bool; 65],
-    process_pending: [bool; 65],
+    /// The sender ids of the pending instances of each signal.
+    thread_pending: [Vec<i32>; 65],
+    process_pending: [Vec<i32>; 65],
 }
 
 const KILL: usize = 9;
@@ -53,8 +54,8 @@ impl Model {
         Self {
             actions: [ModelAction::default(); 65],
             blocked: [false; 65],
-            thread_pending: [false; 65],
-            process_pending: [false; 65],
+            thread_pending: std::array::from_fn(|_| Vec::new()),
+            process_pending: std::array::from_fn(|_| Vec::new()),
         }
     }
 
@@ -77,8 +78,8 @@ impl Model {
             new.flags &= sa::KNOWN;
             self.actions[n] = new;
             if self.ignores(n) {
-                self.thread_pending[n] = false;
-                self.process_pending[n] = false;
+                self.thread_pending[n].clear();
+                self.process_pending[n].clear();
             }
         }
         Ok(old)
@@ -101,17 +102,18 @@ impl Model {
     fn prepare(&mut self, n: usize) {
         if n == CONT {
             for s in 19..=22 {
-                self.thread_pending[s] = false;
-                self.process_pending[s] = false;
+                self.thread_pending[s].clear();
+                self.process_pending[s].clear();
             }
         }
         if (19..=22).contains(&n) {
-            self.thread_pending[CONT] = false;
-            self.process_pending[CONT] = false;
+            self.thread_pending[CONT].clear();
+            self.process_pending[CONT].clear();
         }
     }
 
-    fn post(&mut self, n: usize, thread: bool) -> bool {
+    /// Standard signals pend once; real-time ones queue (signal(7)).
+    fn post(&mut self, n: usize, thread: bool, sender: i32) -> bool {
         self.prepare(n);
         if !self.blocked[n] && self.ignores(n) {
             return false;
@@ -121,9 +123,11 @@ impl Model {
         } else {
             &mut self.process_pending
         };
-        let queued = !pending[n];
-        pending[n] = true;
-        queued
+        if n < 32 && !pending[n].is_empty() {
+            return false;
+        }
+        pending[n].push(sender);
+        true
     }
 
     fn force(&mut self, n: usize) -> bool {
@@ -133,21 +137,21 @@ impl Model {
             }
             self.blocked[n] = false;
         }
-        self.post(n, true)
+        self.post(n, true, -1)
     }
 
     /// The next signal to take: KILL; thread (faults first, then lowest);
     /// process (same).
     fn pick(&self) -> Option<(usize, bool)> {
-        if self.thread_pending[KILL] {
+        if !self.thread_pending[KILL].is_empty() {
             return Some((KILL, true));
         }
-        if self.process_pending[KILL] {
+        if !self.process_pending[KILL].is_empty() {
             return Some((KILL, false));
         }
         for (pending, thread) in [(&self.thread_pending, true), (&self.process_pending, false)] {
             for n in [4, 5, 7, 8, 11, 31].into_iter().chain(1..=64) {
-                if pending[n] && !self.blocked[n] {
+                if !pending[n].is_empty() && !self.blocked[n] {
                     return Some((n, thread));
                 }
             }
@@ -155,14 +159,14 @@ impl Model {
         None
     }
 
-    fn deliver(&mut self) -> Option<(usize, Kind, u64)> {
+    fn deliver(&mut self) -> Option<(usize, i32, Kind, u64)> {
         loop {
             let (n, thread) = self.pick()?;
-            if thread {
-                self.thread_pending[n] = false;
+            let sender = if thread {
+                self.thread_pending[n].remove(0)
             } else {
-                self.process_pending[n] = false;
-            }
+                self.process_pending[n].remove(0)
+            };
             let a = self.actions[n];
             let kind = match a.handler {
                 1 => continue,
@@ -188,7 +192,7 @@ impl Model {
                     self.actions[n] = ModelAction::default();
                 }
             }
-            return Some((n, kind, mask));
+            return Some((n, sender, kind, mask));
         }
     }
 
@@ -222,6 +226,7 @@ enum Op {
 fn signal_number() -> impl Strategy<Value = u8> {
     prop_oneof![
         1..=64u8,
+        32..=36u8,
         Just(9u8),
         Just(19),
         Just(18),
@@ -283,7 +288,8 @@ proptest! {
         let mut process = ProcessSignals::new();
         let mut thread = ThreadSignals::new();
         let mut last_mask_after = None;
-        for op in ops {
+        for (step, op) in ops.into_iter().enumerate() {
+            let id = i32::try_from(step).unwrap();
             match op {
                 Op::Action { signum, handler, flags, mask, query } => {
                     let new = (!query).then_some(SigAction {
@@ -305,15 +311,15 @@ proptest! {
                     prop_assert_eq!(got.map(|_| ()), expected);
                 }
                 Op::Kill(n) => {
-                    let expected = model.post(usize::from(n), false);
-                    let outcome = process.post_process(SigInfo::user(sig(n), 1, 0), thread.mask());
+                    let expected = model.post(usize::from(n), false, id);
+                    let outcome = process.post_process(SigInfo::user(sig(n), id, 0), thread.mask());
                     thread.discard(outcome.discard);
                     prop_assert_eq!(outcome.queued, expected);
                     prop_assert_eq!(outcome.resume, n == 18);
                 }
                 Op::Tgkill(n) => {
-                    let expected = model.post(usize::from(n), true);
-                    let outcome = process.post_thread(&mut thread, SigInfo::user(sig(n), 1, 0));
+                    let expected = model.post(usize::from(n), true, id);
+                    let outcome = process.post_thread(&mut thread, SigInfo::user(sig(n), id, 0));
                     thread.discard(outcome.discard);
                     prop_assert_eq!(outcome.queued, expected);
                 }
@@ -325,17 +331,22 @@ proptest! {
                 }
                 Op::Deliver => {
                     let expected = model.deliver();
+                    let sender = |info: &SigInfo| match info.fields {
+                        SigInfoFields::Sender { pid, .. } => pid,
+                        _ => -1,
+                    };
                     let got = process.next_delivery(&mut thread).map(|d| match d {
                         Delivery::Handler { info, action, mask_after } => {
                             last_mask_after = Some(mask_after);
-                            (usize::from(info.signal.number()), Kind::Handler(action.handler.raw()), mask_after.bits())
+                            (usize::from(info.signal.number()), sender(&info), Kind::Handler(action.handler.raw()), mask_after.bits())
                         }
                         Delivery::Terminate { info, core } => (
                             usize::from(info.signal.number()),
+                            sender(&info),
                             if core { Kind::Core } else { Kind::Term },
                             0,
                         ),
-                        Delivery::Stop { info } => (usize::from(info.signal.number()), Kind::Stop, 0),
+                        Delivery::Stop { info } => (usize::from(info.signal.number()), sender(&info), Kind::Stop, 0),
                     });
                     prop_assert_eq!(got, expected);
                 }
@@ -352,8 +363,8 @@ proptest! {
             prop_assert!(!thread.mask().contains(Signal::SIGKILL));
             prop_assert!(!thread.mask().contains(Signal::SIGSTOP));
             for n in 1..=64u8 {
-                prop_assert_eq!(thread.pending().contains(sig(n)), model.thread_pending[usize::from(n)]);
-                prop_assert_eq!(process.pending().contains(sig(n)), model.process_pending[usize::from(n)]);
+                prop_assert_eq!(thread.pending().contains(sig(n)), !model.thread_pending[usize::from(n)].is_empty());
+                prop_assert_eq!(process.pending().contains(sig(n)), !model.process_pending[usize::from(n)].is_empty());
                 let action = process.actions().get(sig(n));
                 prop_assert_eq!(action.handler.raw(), model.actions[usize::from(n)].handler);
                 prop_assert!(!action.mask.contains(Signal::SIGKILL));
@@ -498,4 +509,37 @@ fn sigtimedwait_takes_from_the_set_and_sigchld_policy() {
     };
     process.sigaction(17, Some(ignore)).unwrap();
     assert!(process.reaps_children());
+}
+
+#[test]
+fn realtime_signals_queue_in_order_up_to_the_limit() {
+    use sk_unix::signal_state::RT_QUEUE_LIMIT;
+    let mut process = ProcessSignals::new();
+    let mut thread = ThreadSignals::new();
+    thread.set_mask(SignalSet::FULL);
+    let rt = Signal::new(40).unwrap();
+    for pid in 0..RT_QUEUE_LIMIT {
+        let pid = i32::try_from(pid).unwrap();
+        let outcome = process.post_process(SigInfo::user(rt, pid, 0), thread.mask());
+        assert!(outcome.queued && !outcome.overflow);
+    }
+    let full = process.post_process(SigInfo::user(rt, -5, 0), thread.mask());
+    assert!(!full.queued && full.overflow);
+    // A standard signal is merged, not an overflow.
+    process.post_process(SigInfo::user(Signal::SIGUSR1, 1, 0), thread.mask());
+    let again = process.post_process(SigInfo::user(Signal::SIGUSR1, 2, 0), thread.mask());
+    assert!(!again.queued && !again.overflow);
+    let set = SignalSet::of(rt);
+    for pid in 0..3 {
+        let info = process.take_waited(&mut thread, set).unwrap();
+        assert_eq!(info, SigInfo::user(rt, pid, 0));
+    }
+    // Ignoring it discards every queued instance.
+    let ignore = SigAction {
+        handler: Handler::Ignore,
+        ..SigAction::default()
+    };
+    process.sigaction(40, Some(ignore)).unwrap();
+    assert!(!process.pending().contains(rt));
+    assert_eq!(process.take_waited(&mut thread, set), None);
 }
