@@ -372,19 +372,41 @@ impl ProcessSignals {
         outcome
     }
 
-    /// Posts a signal the thread cannot escape (a fault, or `SIGSEGV` when
-    /// a frame cannot be pushed; Linux's `force_sig_info`): if it is blocked
-    /// or ignored, it is unblocked and its action reset to `SIG_DFL`.
+    /// Posts a signal the thread cannot escape (a fault; Linux's
+    /// `force_sig_info_to_task` with `HANDLER_CURRENT`): if it is blocked
+    /// or ignored, its handler is reset to `SIG_DFL` (flags and mask kept)
+    /// and it is unblocked, so a fault the program blocked or ignored kills
+    /// it instead of looping.
     pub fn force(&mut self, thread: &mut ThreadSignals, info: SigInfo) -> PostOutcome {
         let signal = info.signal;
         let blocked = thread.mask.contains(signal);
         if blocked || self.actions.get(signal).handler == Handler::Ignore {
-            if self.actions.get(signal).handler == Handler::Ignore {
-                self.actions.put(signal, SigAction::default());
-            }
+            self.reset_handler(signal);
             thread.mask.remove(signal);
         }
         self.post_thread(thread, info)
+    }
+
+    /// Posts `SIGSEGV` (or another fatal signal) with its handler reset to
+    /// `SIG_DFL` whatever it was, unblocked: what the kernel does when a
+    /// handler's frame cannot be pushed or `rt_sigreturn` finds a bad frame
+    /// (Linux's `force_sigsegv`, `HANDLER_SIG_DFL`).
+    pub fn force_default(&mut self, thread: &mut ThreadSignals, info: SigInfo) -> PostOutcome {
+        self.reset_handler(info.signal);
+        thread.mask.remove(info.signal);
+        self.post_thread(thread, info)
+    }
+
+    /// Sets `signal`'s handler to `SIG_DFL`, keeping flags and mask.
+    fn reset_handler(&mut self, signal: Signal) {
+        let action = self.actions.get(signal);
+        self.actions.put(
+            signal,
+            SigAction {
+                handler: Handler::Default,
+                ..action
+            },
+        );
     }
 
     /// True if `thread` has a pending signal it does not block (worth

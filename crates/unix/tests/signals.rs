@@ -130,11 +130,11 @@ impl Model {
         true
     }
 
-    fn force(&mut self, n: usize) -> bool {
-        if self.blocked[n] || self.actions[n].handler == 1 {
-            if self.actions[n].handler == 1 {
-                self.actions[n] = ModelAction::default();
-            }
+    /// force_sig_info_to_task: blocked or ignored means back to SIG_DFL
+    /// (handler only) and unblocked; `always` is HANDLER_SIG_DFL.
+    fn force(&mut self, n: usize, always: bool) -> bool {
+        if always || self.blocked[n] || self.actions[n].handler == 1 {
+            self.actions[n].handler = 0;
             self.blocked[n] = false;
         }
         self.post(n, true, -1)
@@ -218,7 +218,7 @@ enum Op {
     },
     Kill(u8),
     Tgkill(u8),
-    Force(u8),
+    Force(u8, bool),
     Deliver,
     SetMaskAfter,
 }
@@ -268,7 +268,11 @@ fn op() -> impl Strategy<Value = Op> {
         (0..=3u64, any::<u64>()).prop_map(|(how, set)| Op::Mask { how, set }),
         signal_number().prop_map(Op::Kill),
         signal_number().prop_map(Op::Tgkill),
-        prop_oneof![Just(11u8), Just(7), Just(8), Just(4)].prop_map(Op::Force),
+        (
+            prop_oneof![Just(11u8), Just(7), Just(8), Just(4)],
+            any::<bool>()
+        )
+            .prop_map(|(n, always)| Op::Force(n, always)),
         Just(Op::Deliver),
         Just(Op::Deliver),
         Just(Op::SetMaskAfter),
@@ -323,9 +327,14 @@ proptest! {
                     thread.discard(outcome.discard);
                     prop_assert_eq!(outcome.queued, expected);
                 }
-                Op::Force(n) => {
-                    let expected = model.force(usize::from(n));
-                    let outcome = process.force(&mut thread, SigInfo::fault(sig(n), 1, 0x1000));
+                Op::Force(n, always) => {
+                    let expected = model.force(usize::from(n), always);
+                    let info = SigInfo::fault(sig(n), 1, 0x1000);
+                    let outcome = if always {
+                        process.force_default(&mut thread, info)
+                    } else {
+                        process.force(&mut thread, info)
+                    };
                     prop_assert_eq!(outcome.queued, expected);
                     prop_assert!(process.has_deliverable(&thread));
                 }
