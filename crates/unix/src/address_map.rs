@@ -341,20 +341,23 @@ impl AddressMap {
     /// `mprotect`: changes the protection of every page of the range.
     ///
     /// # Errors
-    /// `EINVAL`: `addr` unaligned or unknown `prot` bits; `ENOMEM`: the range
-    /// wraps or any page of it is unmapped (then nothing changes);
-    /// `EACCES`: more than a region's file allows.
+    /// In Linux's order: `EINVAL` if `addr` is unaligned (a zero `len` then
+    /// succeeds); `ENOMEM` if the range wraps; `EINVAL` for unknown `prot`
+    /// bits; `ENOMEM` if any page of it is unmapped, `EACCES` if a region's
+    /// file does not allow `prot` (the first problem from the low end wins;
+    /// nothing changes on error).
     pub fn mprotect(&mut self, addr: u64, len: u64, prot: u64) -> Result<Vec<MapAction>, Errno> {
+        // Linux's order: alignment, zero length, wrap, then `prot`.
         if !is_page_aligned(addr) {
             return Err(Errno::EINVAL);
         }
-        let prot = Prot::from_bits(prot).ok_or(Errno::EINVAL)?;
         if len == 0 {
             return Ok(Vec::new());
         }
         let end = page_align_up(len)
             .and_then(|len| addr.checked_add(len))
             .ok_or(Errno::ENOMEM)?;
+        let prot = Prot::from_bits(prot).ok_or(Errno::EINVAL)?;
         // Every page mapped, every region allowing `prot`, before changing any.
         let mut covered = addr;
         for region in self

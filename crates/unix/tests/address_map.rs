@@ -254,7 +254,7 @@ impl Model {
     }
 
     fn mprotect(&mut self, addr: u64, len: u64, prot: u64) -> Result<u64, Errno> {
-        if !addr.is_multiple_of(P) || prot & !0xf != 0 {
+        if !addr.is_multiple_of(P) {
             return Err(Errno::EINVAL);
         }
         if len == 0 {
@@ -263,6 +263,9 @@ impl Model {
         let end = align(len)
             .and_then(|l| addr.checked_add(l))
             .ok_or(Errno::ENOMEM)?;
+        if prot & !0xf != 0 {
+            return Err(Errno::EINVAL);
+        }
         let prot = (prot & 7) as u8;
         let mut a = addr;
         while a < end {
