@@ -38,6 +38,17 @@ pub struct AddressMap {
     pub(crate) brk: u64,
 }
 
+/// A kind of memory access (from a page fault's error code).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// A load.
+    Read,
+    /// A store.
+    Write,
+    /// An instruction fetch.
+    Execute,
+}
+
 /// The open file behind a file mapping, as the kernel found the fd.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FileRef {
@@ -107,6 +118,29 @@ impl AddressMap {
         self.regions
             .iter()
             .find(|r| r.start <= addr && addr < r.end)
+    }
+
+    /// What a user page fault at `addr` for `access` means: the region, if
+    /// the access is allowed (the kernel maps the page), else the
+    /// `SIGSEGV` code (`SEGV_MAPERR`: nothing mapped; `SEGV_ACCERR`: the
+    /// protection forbids it). As on x86-64, any protection but
+    /// `PROT_NONE` can be read; writing needs `PROT_WRITE`, executing
+    /// `PROT_EXEC`.
+    ///
+    /// # Errors
+    /// The `si_code` for the `SIGSEGV`.
+    pub fn check_access(&self, addr: u64, access: Access) -> Result<&Region, i32> {
+        let region = self.lookup(addr).ok_or(crate::siginfo::code::SEGV_MAPERR)?;
+        let allowed = match access {
+            Access::Read => region.prot != Prot::NONE,
+            Access::Write => region.prot.contains(Prot::WRITE),
+            Access::Execute => region.prot.contains(Prot::EXEC),
+        };
+        if allowed {
+            Ok(region)
+        } else {
+            Err(crate::siginfo::code::SEGV_ACCERR)
+        }
     }
 
     /// True if no region overlaps `start..end`.

@@ -6,7 +6,7 @@
 
 use proptest::prelude::*;
 use sk_abi::{PAGE_SIZE, USER_END};
-use sk_unix::address_map::{AddressMap, FileRef, MmapRequest};
+use sk_unix::address_map::{Access, AddressMap, FileRef, MmapRequest};
 use sk_unix::vma::{map, Backing, MapAction, Prot, RegionKind, MMAP_MIN_ADDR};
 use sk_unix::Errno;
 use std::collections::BTreeMap;
@@ -669,4 +669,43 @@ fn linux_examples() {
         }
     );
     assert_eq!(m.mremap(0x7000_0000, P, 2 * P, 1, 0), Err(Errno::EFAULT));
+}
+
+#[test]
+fn faults_are_classified_as_x86_linux_does() {
+    let mut m = AddressMap::new(BASE, BRK_START).unwrap();
+    let none = m
+        .mmap(&MmapRequest {
+            prot: 0,
+            ..anon(0, P, 0)
+        })
+        .unwrap()
+        .addr;
+    let ro = m
+        .mmap(&MmapRequest {
+            prot: 1,
+            ..anon(0, P, 0)
+        })
+        .unwrap()
+        .addr;
+    let rx = m
+        .mmap(&MmapRequest {
+            prot: 5,
+            ..anon(0, P, 0)
+        })
+        .unwrap()
+        .addr;
+    let rw = m.mmap(&anon(0, P, 0)).unwrap().addr;
+    const MAPERR: i32 = 1;
+    const ACCERR: i32 = 2;
+    let check = |a, access| m.check_access(a, access).map(|r| r.start);
+    assert_eq!(check(0x1000, Access::Read), Err(MAPERR));
+    assert_eq!(check(none, Access::Read), Err(ACCERR));
+    assert_eq!(check(ro + 8, Access::Read), Ok(ro));
+    assert_eq!(check(ro, Access::Write), Err(ACCERR));
+    assert_eq!(check(ro, Access::Execute), Err(ACCERR));
+    assert_eq!(check(rx, Access::Execute), Ok(rx));
+    assert_eq!(check(rw, Access::Write), Ok(rw));
+    assert_eq!(check(rw + P - 1, Access::Read), Ok(rw));
+    assert_eq!(check(USER_END - 1, Access::Read), Err(MAPERR));
 }
