@@ -7,7 +7,9 @@
 
 extern crate alloc;
 
+pub mod address_map;
 pub mod auxv;
+pub mod brk;
 pub mod dirent;
 pub mod errno;
 pub mod fd_table;
@@ -15,13 +17,23 @@ pub mod file_stat;
 pub mod futex_table;
 pub mod initial_stack;
 pub mod linux_flags;
+pub mod mremap;
 pub mod path;
 pub mod process_table;
 pub mod request;
+pub mod sigaltstack;
+pub mod siginfo;
+pub mod signal_actions;
+pub mod signal_frame;
+pub mod signal_set;
+pub mod signal_state;
 pub mod syscall_numbers;
+pub mod syscall_restart;
 pub mod system_info;
 pub mod termios;
 pub mod user_vectors;
+pub mod vma;
+pub mod wait_status;
 
 pub use auxv::ProgramAux;
 pub use dirent::DirentWriter;
