@@ -94,6 +94,15 @@ impl PipeEnd {
         }
     }
 
+    /// Where the ring's memory is and its shape: what the synthesized
+    /// pipe routines bake in (fixed while this end is open).
+    pub fn layout(&self) -> sk_queue::ByteRingLayout {
+        match self {
+            Self::Read { reader, .. } => reader.ring().layout(),
+            Self::Write { writer, .. } => writer.ring().layout(),
+        }
+    }
+
     /// True for the read end.
     pub fn is_read_end(&self) -> bool {
         matches!(self, Self::Read { .. })

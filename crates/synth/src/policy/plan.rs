@@ -7,8 +7,8 @@
 //! Neighbours: [`super::facts`] (inputs), [`super::spec`] (outputs).
 
 use crate::templates::{
-    DevMemReadHoles, DevNullWriteHoles, DevZeroReadHoles, GenericTrampolineHoles, RamFileReadHoles,
-    SemaphorePHoles, SemaphoreVHoles, TtyWriteHoles,
+    DevMemReadHoles, DevNullWriteHoles, DevZeroReadHoles, GenericTrampolineHoles, PipeReadHoles,
+    PipeWriteHoles, RamFileReadHoles, SemaphorePHoles, SemaphoreVHoles, TtyWriteHoles,
 };
 use crate::{Imm32, Imm64};
 
@@ -72,8 +72,10 @@ impl SioPlan {
 /// - Read: `/dev/zero` → `dev_zero_read`; `/dev/mem` → `dev_mem_read`; a
 ///   linked RAM file → `ram_file_read`. Write: `/dev/null` →
 ///   `dev_null_write`; a raw-mode tty → `tty_write`; a linked RAM file not
-///   in append mode → `ram_file_write` with its fallback trampoline. Only if
-///   the SIO was opened for that op; everything else is generic.
+///   in append mode → `ram_file_write` with its fallback trampoline. A
+///   pipe's read end → `pipe_read`, its write end → `pipe_write` (a ring
+///   of at most 2 GiB). Only if the SIO was opened for that op; everything else
+///   is generic.
 pub fn plan(facts: &SioFacts, env: &Env) -> SioPlan {
     let in_table =
         env.is_enabled && facts.owner.is_some() && facts.handle < u32::from(env.table_handles);
@@ -126,6 +128,21 @@ fn read_spec(facts: &SioFacts, env: &Env) -> Option<RoutineSpec> {
             },
             file: file_basis,
         }),
+        SioTarget::Pipe {
+            is_read_end: true,
+            ..
+        } => pipe_holes(facts, env).map(|h| {
+            RoutineSpec::PipeRead(PipeReadHoles {
+                buffer: h.buffer,
+                mask: h.mask,
+                produced: h.produced,
+                consumed: h.consumed,
+                wait: h.wait,
+                max_len: h.max_len,
+                bad_address: h.bad_address,
+                slow_path: h.slow_path,
+            })
+        }),
         SioTarget::Null
         | SioTarget::Tty { .. }
         | SioTarget::Dir
@@ -171,6 +188,21 @@ fn write_spec(facts: &SioFacts, env: &Env) -> Option<RoutineSpec> {
                 file: file_basis,
             })
         }
+        SioTarget::Pipe {
+            is_read_end: false,
+            ..
+        } => pipe_holes(facts, env).map(|h| {
+            RoutineSpec::PipeWrite(PipeWriteHoles {
+                buffer: h.buffer,
+                mask: h.mask,
+                produced: h.produced,
+                consumed: h.consumed,
+                wait: h.wait,
+                max_len: h.max_len,
+                bad_address: h.bad_address,
+                slow_path: h.slow_path,
+            })
+        }),
         SioTarget::File(_)
         | SioTarget::Zero
         | SioTarget::Mem { .. }
@@ -213,6 +245,37 @@ fn semaphore_plan(facts: &SioFacts, cell: u64, env: &Env) -> SioPlan {
             })
         }),
     }
+}
+
+/// The hole values `pipe_read` and `pipe_write` share (same names, same
+/// meaning), for a pipe end whose ring fits the templates: capacity a power
+/// of two of at most 2 GiB, atomic size at most `i32::MAX`.
+fn pipe_holes(facts: &SioFacts, env: &Env) -> Option<PipeWriteHoles> {
+    let SioTarget::Pipe {
+        buffer,
+        capacity,
+        atomic_bytes,
+        produced_cell,
+        consumed_cell,
+        wait_cell,
+        ..
+    } = facts.target
+    else {
+        return None;
+    };
+    if !capacity.is_power_of_two() || atomic_bytes == 0 || atomic_bytes > capacity {
+        return None;
+    }
+    Some(PipeWriteHoles {
+        buffer: Imm64(buffer),
+        mask: Imm32(i32::try_from(capacity - 1).ok()?),
+        produced: Imm64(produced_cell),
+        consumed: Imm64(consumed_cell),
+        wait: Imm64(wait_cell),
+        max_len: Imm32(i32::try_from(atomic_bytes).ok()?),
+        bad_address: Imm32(env.bad_address),
+        slow_path: Imm64(env.slow_path),
+    })
 }
 
 /// The basis of a routine on `file`, unless it is unlinked.
