@@ -425,7 +425,7 @@ fn run(pipe: &mut Pipe, ops: &[Op]) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(ProptestConfig::with_cases(128))]
 
     #[test]
     fn synthesized_pipe_calls_match_the_generic_ring(

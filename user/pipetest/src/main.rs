@@ -12,6 +12,7 @@
 //! | 3 | `many` | 4 writers and 3 readers on one pipe: every byte written is read exactly once (count and sum) |
 //! | 4 | `hostile` | open flags other than READ and WRITE: `BadFlags`; read on the write end and write on the read end: `NotPermitted`; an unmapped or kernel buffer: `BadAddress`, and no byte lost or written; seek: `NotSupported`; 0-byte read and write: 0 |
 //! | 5 | `pingpong` | two SCPUs bounce one byte through two pipes 10,000 times, the byte counting up |
+//! | 6 | `differential` | 100,000 random operations on a synthesized pipe and a generic one, results and bytes compared (`differential.rs`; run once, the generic bit ignored) |
 //!
 //! Exit status: 0 = passed, 1 = a check failed (the line says which),
 //! 2 = unknown mode.
@@ -33,11 +34,13 @@ use sk_user::{println, Scpu, Sio, Stack};
 
 sk_user::entry!(main);
 
+mod differential;
+
 const THREADS: usize = 16;
 static STACKS: [Stack<16384>; THREADS] = [const { Stack::new() }; THREADS];
 static NEXT_STACK: AtomicU32 = AtomicU32::new(0);
 
-static FAILED: AtomicBool = AtomicBool::new(false);
+pub(crate) static FAILED: AtomicBool = AtomicBool::new(false);
 static GENERIC: AtomicBool = AtomicBool::new(false);
 /// The pipe ends the workers use (handle indices).
 static READ_END: AtomicU32 = AtomicU32::new(0);
@@ -60,11 +63,11 @@ const MANY_READERS: u64 = 3;
 const MANY_BYTES: u64 = 40_000;
 const PINGPONG_ROUNDS: u64 = 10_000;
 /// An address no program has mapped.
-const UNMAPPED: u64 = 0x0000_6000_0000_0000;
+pub(crate) const UNMAPPED: u64 = 0x0000_6000_0000_0000;
 /// A kernel address.
 const KERNEL_ADDR: u64 = 0xffff_ffff_8000_0000;
 
-fn fail(what: core::fmt::Arguments<'_>) {
+pub(crate) fn fail(what: core::fmt::Arguments<'_>) {
     println!("pipetest: FAILED: {what}");
     FAILED.store(true, Ordering::Relaxed);
 }
@@ -149,10 +152,10 @@ static PATTERN: [u8; 65536] = {
 };
 
 /// A small deterministic generator (xorshift64).
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
@@ -185,6 +188,7 @@ fn main() -> i32 {
         3 => many(),
         4 => hostile(),
         5 => pingpong(),
+        6 => differential::differential(),
         mode => {
             println!("pipetest: unknown mode {mode}");
             return 2;
