@@ -162,7 +162,8 @@ impl Pipe {
             .write_cell(CELLS + RingCells::PRODUCED_OFFSET, produced);
         self.sandbox
             .write_cell(CELLS + RingCells::CONSUMED_OFFSET, consumed);
-        self.sandbox.write_cell(CELLS + RingCells::WAIT_OFFSET, wait);
+        self.sandbox
+            .write_cell(CELLS + RingCells::WAIT_OFFSET, wait);
     }
 
     fn set_wait(&mut self, set: u64, clear: u64) {
@@ -362,8 +363,17 @@ impl Pipe {
 
 #[derive(Clone, Debug)]
 enum Op {
-    Write { len: usize, seed: u8, blocking: bool, fault: bool },
-    Read { len: usize, blocking: bool, fault: bool },
+    Write {
+        len: usize,
+        seed: u8,
+        blocking: bool,
+        fault: bool,
+    },
+    Read {
+        len: usize,
+        blocking: bool,
+        fault: bool,
+    },
     CloseReader,
     CloseWriter,
 }
@@ -465,7 +475,12 @@ fn a_fixed_run_takes_both_paths_and_wraps() {
         fault: false,
     }));
     run(&mut pipe, &ops).unwrap();
-    assert!(pipe.fast > 20 && pipe.slow > 5, "{} fast, {} slow", pipe.fast, pipe.slow);
+    assert!(
+        pipe.fast > 20 && pipe.slow > 5,
+        "{} fast, {} slow",
+        pipe.fast,
+        pipe.slow
+    );
     let (produced, _, wait) = pipe.cells();
     assert!(produced < 100_000, "the counters wrapped past u64::MAX");
     assert_ne!(wait & WRITER_CLOSED, 0);

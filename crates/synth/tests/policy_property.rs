@@ -600,8 +600,10 @@ fn the_model_world_produces_every_routine() {
         .filter(|s| matches!(s.kind, Kind::Pipe(_)))
         .collect();
     assert_eq!(pipes.len(), 2, "both ends open");
-    assert!(pipes.iter().all(|s| s.routines.installed(Op::Read).is_some()
-        || s.routines.installed(Op::Write).is_some()));
+    assert!(pipes
+        .iter()
+        .all(|s| s.routines.installed(Op::Read).is_some()
+            || s.routines.installed(Op::Write).is_some()));
     assert!(world.fake.verified > 0);
     assert_eq!(world.fake.install_calls - world.fake.installs, 2);
     assert!(world.sios.values().any(|s| s.is_retry_pending));

@@ -138,7 +138,9 @@ impl Pair {
         } else {
             (
                 self.synth.0.read(out_a.get_mut(..len).unwrap_or_default()),
-                self.generic.0.read(out_b.get_mut(..len).unwrap_or_default()),
+                self.generic
+                    .0
+                    .read(out_b.get_mut(..len).unwrap_or_default()),
             )
         };
         if a != b {
@@ -167,9 +169,7 @@ impl Pair {
     /// Ends both pipes: the write ends first (drain, then end of file
     /// twice) or the read ends first (a write is a broken pipe).
     fn end(self, rng: &mut Rng) {
-        let Self {
-            synth, generic, ..
-        } = self;
+        let Self { synth, generic, .. } = self;
         if rng.next() % 2 == 0 {
             let _ = (synth.1.close(), generic.1.close());
             let mut a = [0_u8; 4096];
@@ -187,7 +187,9 @@ impl Pair {
             for _ in 0..2 {
                 let (x, y) = (synth.0.read(&mut a[..1]), generic.0.read(&mut b[..7]));
                 if x != Ok(0) || y != Ok(0) {
-                    fail(format_args!("end of file: synthesized {x:?}, generic {y:?}"));
+                    fail(format_args!(
+                        "end of file: synthesized {x:?}, generic {y:?}"
+                    ));
                 }
             }
             let _ = (synth.0.close(), generic.0.close());
@@ -195,12 +197,11 @@ impl Pair {
             let _ = (synth.0.close(), generic.0.close());
             for len in [1, 100] {
                 let bytes = [7_u8; 100];
-                let (x, y) = (
-                    synth.1.write(&bytes[..len]),
-                    generic.1.write(&bytes[..len]),
-                );
+                let (x, y) = (synth.1.write(&bytes[..len]), generic.1.write(&bytes[..len]));
                 if x != Err(SysError::BrokenPipe) || y != x {
-                    fail(format_args!("broken pipe: synthesized {x:?}, generic {y:?}"));
+                    fail(format_args!(
+                        "broken pipe: synthesized {x:?}, generic {y:?}"
+                    ));
                 }
             }
             let _ = (synth.1.close(), generic.1.close());

@@ -129,8 +129,7 @@ fn read_spec(facts: &SioFacts, env: &Env) -> Option<RoutineSpec> {
             file: file_basis,
         }),
         SioTarget::Pipe {
-            is_read_end: true,
-            ..
+            is_read_end: true, ..
         } => pipe_holes(facts, env).map(|h| {
             RoutineSpec::PipeRead(PipeReadHoles {
                 buffer: h.buffer,
@@ -189,8 +188,7 @@ fn write_spec(facts: &SioFacts, env: &Env) -> Option<RoutineSpec> {
             })
         }
         SioTarget::Pipe {
-            is_read_end: false,
-            ..
+            is_read_end: false, ..
         } => pipe_holes(facts, env).map(|h| {
             RoutineSpec::PipeWrite(PipeWriteHoles {
                 buffer: h.buffer,
