@@ -391,7 +391,7 @@ fn size() -> impl Strategy<Value = usize> {
 fn op() -> impl Strategy<Value = Op> {
     let flags = (prop::bool::weighted(0.7), prop::bool::weighted(0.05));
     prop_oneof![
-        20 => (size(), any::<u8>(), flags.clone()).prop_map(|(len, seed, (blocking, fault))| {
+        20 => (size(), any::<u8>(), flags).prop_map(|(len, seed, (blocking, fault))| {
             Op::Write { len, seed, blocking, fault }
         }),
         20 => (size(), flags).prop_map(|(len, (blocking, fault))| Op::Read { len, blocking, fault }),

@@ -90,7 +90,7 @@ impl Pair {
         // SAFETY: one thread uses SOURCE; no reference outlives this call.
         let source = unsafe { &*core::ptr::addr_of!(SOURCE) };
         let bytes = source.get(start..start + len as usize).unwrap_or_default();
-        let faulting = rng.next() % 64 == 0 && len > 0;
+        let faulting = rng.next().is_multiple_of(64) && len > 0;
         let (a, b) = if faulting {
             (
                 raw(&self.synth.1, Call::Write, len, false),
@@ -118,7 +118,7 @@ impl Pair {
         }
         let to_wrap = CAPACITY - self.consumed % CAPACITY;
         let len = Self::size(rng, to_wrap);
-        let faulting = rng.next() % 64 == 0 && len > 0;
+        let faulting = rng.next().is_multiple_of(64) && len > 0;
         // SAFETY: one thread uses the output buffers; no reference
         // outlives this call.
         let (out_a, out_b) = unsafe {
@@ -170,7 +170,7 @@ impl Pair {
     /// twice) or the read ends first (a write is a broken pipe).
     fn end(self, rng: &mut Rng) {
         let Self { synth, generic, .. } = self;
-        if rng.next() % 2 == 0 {
+        if rng.next().is_multiple_of(2) {
             let _ = (synth.1.close(), generic.1.close());
             let mut a = [0_u8; 4096];
             let mut b = [0_u8; 4096];
@@ -231,7 +231,7 @@ pub(crate) fn differential() {
     while op < OPERATIONS {
         let Some(mut pair) = Pair::open() else { return };
         for _ in 0..ROUND {
-            if rng.next() % 2 == 0 {
+            if rng.next().is_multiple_of(2) {
                 pair.write(&mut rng, op);
             } else {
                 pair.read(&mut rng, op);
