@@ -37,6 +37,21 @@ pub const PIPE_ATOMIC_BYTES: usize = 4096;
 /// Bytes one generic read or write piece moves (through a bounce buffer:
 /// the ring's bytes are atomics, user memory may fault).
 const BOUNCE_BYTES: usize = PIPE_ATOMIC_BYTES;
+/// A piece of at most this many bytes goes through a small bounce buffer
+/// (zeroing 4 KiB for a 1-byte call would cost more than the call).
+const SMALL_BOUNCE_BYTES: usize = 64;
+
+/// Runs `f` on a zeroed bounce buffer of `want` bytes (at most
+/// [`BOUNCE_BYTES`]), only as large as it must be.
+fn with_bounce<R>(want: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
+    if want <= SMALL_BOUNCE_BYTES {
+        let mut bounce = [0u8; SMALL_BOUNCE_BYTES];
+        f(bounce.get_mut(..want).unwrap_or(&mut []))
+    } else {
+        let mut bounce = [0u8; BOUNCE_BYTES];
+        f(bounce.get_mut(..want).unwrap_or(&mut []))
+    }
+}
 
 /// One end of a pipe.
 #[derive(Debug)]
@@ -137,10 +152,8 @@ impl PipeEnd {
         let Self::Read { reader, .. } = self else {
             return Err(SysError::WrongKind);
         };
-        let mut bounce = [0u8; BOUNCE_BYTES];
         let want = usize::try_from(len).unwrap_or(usize::MAX).min(BOUNCE_BYTES);
-        let out = bounce.get_mut(..want).unwrap_or(&mut []);
-        match reader.peek_with(out, WaitMode::Blocking) {
+        with_bounce(want, |out| match reader.peek_with(out, WaitMode::Blocking) {
             ReadOutcome::Read { len, .. } => {
                 user.write(buf, out.get(..len).unwrap_or(&[]))?;
                 let wake = reader.consume(len);
@@ -154,7 +167,7 @@ impl PipeEnd {
                 wake: Wake::Nobody,
             }),
             ReadOutcome::Blocked | ReadOutcome::WouldBlock => Ok(PipeStep::Blocked),
-        }
+        })
     }
 
     /// One generic write piece: at most one bounce buffer of the `len`
@@ -174,18 +187,18 @@ impl PipeEnd {
         let Self::Write { writer, .. } = self else {
             return Err(SysError::WrongKind);
         };
-        let mut bounce = [0u8; BOUNCE_BYTES];
         let want = usize::try_from(len).unwrap_or(usize::MAX).min(BOUNCE_BYTES);
-        let bytes = bounce.get_mut(..want).unwrap_or(&mut []);
-        user.read(bytes, buf)?;
-        match writer.write_with(bytes, WaitMode::Blocking) {
-            WriteOutcome::Wrote { len, wake } => Ok(PipeStep::Moved {
-                len: len as u64,
-                wake,
-            }),
-            WriteOutcome::Blocked | WriteOutcome::WouldBlock => Ok(PipeStep::Blocked),
-            WriteOutcome::BrokenPipe => Err(SysError::BrokenPipe),
-        }
+        with_bounce(want, |bytes| {
+            user.read(bytes, buf)?;
+            match writer.write_with(bytes, WaitMode::Blocking) {
+                WriteOutcome::Wrote { len, wake } => Ok(PipeStep::Moved {
+                    len: len as u64,
+                    wake,
+                }),
+                WriteOutcome::Blocked | WriteOutcome::WouldBlock => Ok(PipeStep::Blocked),
+                WriteOutcome::BrokenPipe => Err(SysError::BrokenPipe),
+            }
+        })
     }
 
     /// Closes this end; returns whom to wake (the other side's sleepers:
