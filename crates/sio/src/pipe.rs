@@ -153,20 +153,22 @@ impl PipeEnd {
             return Err(SysError::WrongKind);
         };
         let want = usize::try_from(len).unwrap_or(usize::MAX).min(BOUNCE_BYTES);
-        with_bounce(want, |out| match reader.peek_with(out, WaitMode::Blocking) {
-            ReadOutcome::Read { len, .. } => {
-                user.write(buf, out.get(..len).unwrap_or(&[]))?;
-                let wake = reader.consume(len);
-                Ok(PipeStep::Moved {
-                    len: len as u64,
-                    wake,
-                })
+        with_bounce(want, |out| {
+            match reader.peek_with(out, WaitMode::Blocking) {
+                ReadOutcome::Read { len, .. } => {
+                    user.write(buf, out.get(..len).unwrap_or(&[]))?;
+                    let wake = reader.consume(len);
+                    Ok(PipeStep::Moved {
+                        len: len as u64,
+                        wake,
+                    })
+                }
+                ReadOutcome::EndOfFile => Ok(PipeStep::Moved {
+                    len: 0,
+                    wake: Wake::Nobody,
+                }),
+                ReadOutcome::Blocked | ReadOutcome::WouldBlock => Ok(PipeStep::Blocked),
             }
-            ReadOutcome::EndOfFile => Ok(PipeStep::Moved {
-                len: 0,
-                wake: Wake::Nobody,
-            }),
-            ReadOutcome::Blocked | ReadOutcome::WouldBlock => Ok(PipeStep::Blocked),
         })
     }
 
