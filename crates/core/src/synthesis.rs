@@ -152,9 +152,19 @@ pub(crate) fn facts(
         Target::Semaphore(semaphore) => SioTarget::Semaphore {
             cell: semaphore.cell() as *const AtomicU64 as u64,
         },
-        Target::Pipe(end) => SioTarget::Pipe {
-            is_read_end: end.is_read_end(),
-        },
+        Target::Pipe(end) => {
+            let ring = end.layout();
+            let cell = |offset: usize| (ring.cells_address + offset) as u64;
+            SioTarget::Pipe {
+                is_read_end: end.is_read_end(),
+                buffer: ring.buffer_address as u64,
+                capacity: ring.capacity as u64,
+                atomic_bytes: ring.atomic_size as u64,
+                produced_cell: cell(sk_sio::RingCells::PRODUCED_OFFSET),
+                consumed_cell: cell(sk_sio::RingCells::CONSUMED_OFFSET),
+                wait_cell: cell(sk_sio::RingCells::WAIT_OFFSET),
+            }
+        }
     };
     let flags = sio.flags();
     SioFacts {

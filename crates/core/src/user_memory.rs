@@ -34,6 +34,26 @@ impl UserMemory for KernelUserMemory {
     fn fill(&mut self, dst: u64, byte: u8, len: u64) -> Result<(), SysError> {
         usercopy::fill_user(dst, byte, len).map_err(|_| SysError::BadAddress)
     }
+
+    fn read_into_words(
+        &mut self,
+        words: &[core::sync::atomic::AtomicU64],
+        offset: usize,
+        src: u64,
+        len: usize,
+    ) -> Result<(), SysError> {
+        usercopy::copy_from_user_to_words(words, offset, src, len).map_err(|_| SysError::BadAddress)
+    }
+
+    fn write_from_words(
+        &mut self,
+        dst: u64,
+        words: &[core::sync::atomic::AtomicU64],
+        offset: usize,
+        len: usize,
+    ) -> Result<(), SysError> {
+        usercopy::copy_words_to_user(dst, words, offset, len).map_err(|_| SysError::BadAddress)
+    }
 }
 
 /// Most bytes of a path read into [`PathBuffer`]'s own array; longer

@@ -8,7 +8,7 @@
 //! faults (Intel SDM vol. 3A §4.6).
 
 use crate::layout::USER_END;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// A user-memory access that failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,7 +67,10 @@ fn movsb(dst: u64, src: u64, len: u64) -> Option<(u64, u64)> {
     let cr2: u64;
     let left: u64;
     // SAFETY: the caller checked that the user side of the copy lies in the
-    // user half and the kernel side is a live buffer of `len` bytes; the
+    // user half and the kernel side is a live buffer of `len` bytes (a
+    // byte slice, or the bytes of an `AtomicU64` slice: `word_bytes`
+    // checked they lie inside it; bytes of atomics written with plain
+    // stores are unpublished ring bytes nobody reads concurrently); the
     // `rep movsb` at label 2 is covered by an `.extable` entry, so a fault
     // on a user page resumes at 3 with rdx = CR2 (extable.rs). `stac`/`clac`
     // run only when SMAP is on (they are #UD otherwise).
@@ -121,6 +124,55 @@ pub fn copy_from_user_partial(dst: &mut [u8], src: u64) -> Result<(), (usize, Us
             dst.len().saturating_sub(left as usize),
             UserFault::PageFault { address },
         )),
+    }
+}
+
+/// The address of bytes `offset..offset + len` of `words` (plain bytes in
+/// order, little-endian words), if they lie inside it.
+fn word_bytes(words: &[AtomicU64], offset: usize, len: usize) -> Option<u64> {
+    let end = offset.checked_add(len)?;
+    (end <= words.len().checked_mul(8)?).then(|| words.as_ptr() as u64 + offset as u64)
+}
+
+/// Copies `len` bytes from user address `src` into bytes
+/// `offset..offset + len` of `words` (a byte ring's buffer: plain bytes in
+/// order), without a bounce buffer. The bytes are written with ordinary
+/// stores: the caller publishes them afterwards (a `Release` store of its
+/// index), and nobody reads them before that.
+///
+/// # Errors
+/// [`UserFault`] for a bad user range or a fault (some bytes may have been
+/// written: they are not published); [`UserFault::OutOfRange`] if the
+/// bytes do not lie inside `words`.
+pub fn copy_from_user_to_words(
+    words: &[AtomicU64],
+    offset: usize,
+    src: u64,
+    len: usize,
+) -> Result<(), UserFault> {
+    check_range(src, len as u64)?;
+    let dst = word_bytes(words, offset, len).ok_or(UserFault::OutOfRange)?;
+    match movsb(dst, src, len as u64) {
+        None => Ok(()),
+        Some((address, _)) => Err(UserFault::PageFault { address }),
+    }
+}
+
+/// Copies bytes `offset..offset + len` of `words` to user address `dst`.
+///
+/// # Errors
+/// As [`copy_from_user_to_words`].
+pub fn copy_words_to_user(
+    dst: u64,
+    words: &[AtomicU64],
+    offset: usize,
+    len: usize,
+) -> Result<(), UserFault> {
+    check_range(dst, len as u64)?;
+    let src = word_bytes(words, offset, len).ok_or(UserFault::OutOfRange)?;
+    match movsb(dst, src, len as u64) {
+        None => Ok(()),
+        Some((address, _)) => Err(UserFault::PageFault { address }),
     }
 }
 

@@ -132,6 +132,22 @@ impl ByteRing {
         (&self.words[offset / 8], lane, lanes)
     }
 
+    /// The buffer's words (plain bytes in order, little-endian), for a
+    /// copy straight from or to user memory ([`crate::ByteRingWriter::write_with_fill`],
+    /// [`crate::ByteRingReader::read_with_drain`]).
+    pub fn words(&self) -> &[AtomicU64] {
+        &self.words
+    }
+
+    /// The buffer pieces `(byte offset, len)` that hold `len` bytes from
+    /// counter value `at` on: one, or two around the buffer's end (the
+    /// second may be empty). `len` is at most the capacity.
+    pub(crate) fn pieces(&self, at: u64, len: usize) -> [(usize, usize); 2] {
+        let offset = Self::distance(0, at & self.mask);
+        let first = len.min(self.capacity - offset);
+        [(offset, first), (0, len - first)]
+    }
+
     /// Copies `bytes` into the buffer from counter value `at` on. A whole
     /// word is one relaxed store; a part of a word is an atomic clear and
     /// set of its lanes (`fetch_and`, `fetch_or`), so writers of a

@@ -21,7 +21,7 @@
 
 use crate::byte_ring::ByteRing;
 use crate::outcome::{ReadOutcome, WaitMode, Wake};
-use crate::sync::{Arc, Ordering};
+use crate::sync::{Arc, AtomicU64, Ordering};
 use crate::wait_word::{READER_CLOSED, READER_WAITING, WRITER_CLOSED, WRITER_WAITING};
 
 /// The one reading end of a byte ring (from [`crate::pipe`]); also the
@@ -71,39 +71,93 @@ impl ByteRingReader {
     /// then takes the bytes the caller kept (a kernel copying to user
     /// memory consumes only what reached it, so a fault loses nothing).
     pub fn peek_with(&mut self, out: &mut [u8], mode: WaitMode) -> ReadOutcome {
-        if out.is_empty() {
-            return ReadOutcome::Read {
+        let ring = Arc::clone(&self.ring);
+        let outcome = self.peek_by(out.len(), mode, |at, len| {
+            ring.copy_out(at, out.get_mut(..len).unwrap_or_default());
+            Ok::<(), core::convert::Infallible>(())
+        });
+        match outcome {
+            Ok(outcome) => outcome,
+            Err(never) => match never {},
+        }
+    }
+
+    /// The read protocol for at most `len` bytes without consuming them;
+    /// `copy(at, n)` takes the `n` bytes at counter `at` (called at most
+    /// once).
+    fn peek_by<E>(
+        &mut self,
+        len: usize,
+        mode: WaitMode,
+        copy: impl FnOnce(u64, usize) -> Result<(), E>,
+    ) -> Result<ReadOutcome, E> {
+        if len == 0 {
+            return Ok(ReadOutcome::Read {
                 len: 0,
                 wake: Wake::Nobody,
-            };
+            });
         }
+        let mut copy = Some(copy);
         let ring = &*self.ring;
         let consumed = ring.consumed().load(Ordering::Relaxed);
         loop {
             let available = self.available_from(consumed);
             if available > 0 {
-                let len = out.len().min(available);
-                ring.copy_out(consumed, &mut out[..len]);
-                return ReadOutcome::Read {
+                let len = len.min(available);
+                if let Some(copy) = copy.take() {
+                    copy(consumed, len)?;
+                }
+                return Ok(ReadOutcome::Read {
                     len,
                     wake: Wake::Nobody,
-                };
+                });
             }
             if ring.wait().load() & WRITER_CLOSED != 0 {
                 if self.available_from(consumed) == 0 {
-                    return ReadOutcome::EndOfFile;
+                    return Ok(ReadOutcome::EndOfFile);
                 }
                 continue;
             }
             if mode == WaitMode::NonBlocking {
-                return ReadOutcome::WouldBlock;
+                return Ok(ReadOutcome::WouldBlock);
             }
             let before = ring.wait().announce(READER_WAITING);
             if before & WRITER_CLOSED == 0 && self.available_from(consumed) == 0 {
-                return ReadOutcome::Blocked;
+                return Ok(ReadOutcome::Blocked);
             }
             ring.wait().withdraw(READER_WAITING);
         }
+    }
+
+    /// A read of at most `len` bytes whose bytes go elsewhere (user
+    /// memory, with no bounce buffer): the steps of
+    /// [`read_with`](Self::read_with), but where it copies, `drain` gets the
+    /// ring's buffer words and the pieces `(byte offset, len)` to copy out
+    /// (at most two); only if it succeeds are the bytes consumed.
+    ///
+    /// # Errors
+    /// What `drain` returns (nothing consumed).
+    pub fn read_with_drain<E>(
+        &mut self,
+        len: usize,
+        mode: WaitMode,
+        drain: impl FnOnce(&[AtomicU64], &[(usize, usize)]) -> Result<(), E>,
+    ) -> Result<ReadOutcome, E> {
+        if len == 0 {
+            return Ok(ReadOutcome::Read {
+                len: 0,
+                wake: Wake::Nobody,
+            });
+        }
+        let ring = Arc::clone(&self.ring);
+        let outcome = self.peek_by(len, mode, |at, n| drain(ring.words(), &ring.pieces(at, n)))?;
+        Ok(match outcome {
+            ReadOutcome::Read { len, .. } => ReadOutcome::Read {
+                len,
+                wake: self.consume(len),
+            },
+            other => other,
+        })
     }
 
     /// Takes `len` bytes that a [`peek_with`](Self::peek_with) copied

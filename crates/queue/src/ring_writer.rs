@@ -20,7 +20,7 @@
 
 use crate::byte_ring::ByteRing;
 use crate::outcome::{WaitMode, Wake, WriteOutcome};
-use crate::sync::{Arc, Ordering};
+use crate::sync::{Arc, AtomicU64, Ordering};
 use crate::wait_word::{READER_CLOSED, READER_WAITING, WRITER_CLOSED, WRITER_WAITING};
 
 /// The one writing end of a byte ring (from [`crate::pipe`]).
@@ -52,27 +52,66 @@ impl ByteRingWriter {
 
     /// A write in the given mode (see the module doc for the steps).
     pub fn write_with(&mut self, bytes: &[u8], mode: WaitMode) -> WriteOutcome {
-        if bytes.is_empty() {
-            return WriteOutcome::Wrote {
+        let ring = Arc::clone(&self.ring);
+        let outcome = self.write_by(bytes.len(), mode, |at, len| {
+            ring.copy_in(at, bytes.get(..len).unwrap_or_default());
+            Ok::<(), core::convert::Infallible>(())
+        });
+        match outcome {
+            Ok(outcome) => outcome,
+            Err(never) => match never {},
+        }
+    }
+
+    /// A write of `len` bytes whose bytes come from elsewhere (user memory,
+    /// with no bounce buffer): the steps of [`write_with`](Self::write_with),
+    /// but where it copies, `fill` gets the ring's buffer words (plain
+    /// bytes in order, little-endian) and the pieces `(byte offset, len)`
+    /// to fill, at most two (around the buffer's end). If `fill` fails
+    /// nothing is published and its error is returned.
+    ///
+    /// # Errors
+    /// What `fill` returns.
+    pub fn write_with_fill<E>(
+        &mut self,
+        len: usize,
+        mode: WaitMode,
+        fill: impl FnOnce(&[AtomicU64], &[(usize, usize)]) -> Result<(), E>,
+    ) -> Result<WriteOutcome, E> {
+        let ring = Arc::clone(&self.ring);
+        self.write_by(len, mode, |at, len| {
+            fill(ring.words(), &ring.pieces(at, len))
+        })
+    }
+
+    /// The write protocol for `len` bytes; `copy(at, n)` puts the first `n`
+    /// bytes at counter `at` (called at most once, before the publish).
+    fn write_by<E>(
+        &mut self,
+        len: usize,
+        mode: WaitMode,
+        copy: impl FnOnce(u64, usize) -> Result<(), E>,
+    ) -> Result<WriteOutcome, E> {
+        if len == 0 {
+            return Ok(WriteOutcome::Wrote {
                 len: 0,
                 wake: Wake::Nobody,
-            };
+            });
         }
+        let mut copy = Some(copy);
         let ring = &*self.ring;
-        let needed = if bytes.len() <= ring.atomic_size() {
-            bytes.len()
-        } else {
-            1
-        };
+        let needed = if len <= ring.atomic_size() { len } else { 1 };
         loop {
             if ring.wait().load() & READER_CLOSED != 0 {
-                return WriteOutcome::BrokenPipe;
+                return Ok(WriteOutcome::BrokenPipe);
             }
             let produced = ring.produced().load(Ordering::Relaxed);
             let free = self.free_at(produced);
             if free >= needed {
-                let len = bytes.len().min(free);
-                ring.copy_in(produced, &bytes[..len]);
+                let len = len.min(free);
+                if let Some(copy) = copy.take() {
+                    copy(produced, len)?;
+                }
                 ring.produced()
                     .store(produced.wrapping_add(len as u64), Ordering::Release);
                 let wake = if ring.wait().take_waiter(READER_WAITING) {
@@ -80,18 +119,18 @@ impl ByteRingWriter {
                 } else {
                     Wake::Nobody
                 };
-                return WriteOutcome::Wrote { len, wake };
+                return Ok(WriteOutcome::Wrote { len, wake });
             }
             if mode == WaitMode::NonBlocking {
-                return WriteOutcome::WouldBlock;
+                return Ok(WriteOutcome::WouldBlock);
             }
             let before = ring.wait().announce(WRITER_WAITING);
             if before & READER_CLOSED != 0 {
                 ring.wait().withdraw(WRITER_WAITING);
-                return WriteOutcome::BrokenPipe;
+                return Ok(WriteOutcome::BrokenPipe);
             }
             if self.free_at(produced) < needed {
-                return WriteOutcome::Blocked;
+                return Ok(WriteOutcome::Blocked);
             }
             ring.wait().withdraw(WRITER_WAITING);
         }

@@ -30,5 +30,5 @@ pub use pipe::{
 pub use reconfigure::Reconfigured;
 pub use semaphore::{POutcome, Semaphore, SemaphoreWord};
 pub use sio::{Sio, Target, SEMAPHORE_PATH};
-pub use sk_queue::Wake;
+pub use sk_queue::{ByteRingLayout, RingCells, Wake};
 pub use user_memory::UserMemory;

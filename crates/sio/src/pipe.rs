@@ -33,9 +33,27 @@ pub use sk_abi::PIPE_PATH;
 pub const PIPE_CAPACITY: usize = 16 * 1024;
 /// Writes of at most this many bytes are atomic (`PIPE_BUF`).
 pub const PIPE_ATOMIC_BYTES: usize = 4096;
-/// Bytes one generic read or write piece moves (through a bounce buffer:
-/// the ring's bytes are atomics, user memory may fault).
+/// Bytes one generic read or write piece moves. A piece of more than
+/// [`SMALL_BOUNCE_BYTES`] is copied straight between user memory and the
+/// ring's buffer (`UserMemory::read_into_words`, `write_from_words`:
+/// `sk-machine`'s user copy in the kernel); a smaller one through a bounce
+/// buffer.
 const BOUNCE_BYTES: usize = PIPE_ATOMIC_BYTES;
+/// A piece of at most this many bytes goes through a small bounce buffer
+/// (cheaper than the straight copy's setup for a byte or two).
+const SMALL_BOUNCE_BYTES: usize = 64;
+
+/// Runs `f` on a zeroed bounce buffer of `want` bytes (at most
+/// [`BOUNCE_BYTES`]), only as large as it must be.
+fn with_bounce<R>(want: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
+    if want <= SMALL_BOUNCE_BYTES {
+        let mut bounce = [0u8; SMALL_BOUNCE_BYTES];
+        f(bounce.get_mut(..want).unwrap_or(&mut []))
+    } else {
+        let mut bounce = [0u8; BOUNCE_BYTES];
+        f(bounce.get_mut(..want).unwrap_or(&mut []))
+    }
+}
 
 /// One end of a pipe.
 #[derive(Debug)]
@@ -93,6 +111,15 @@ impl PipeEnd {
         }
     }
 
+    /// Where the ring's memory is and its shape: what the synthesized
+    /// pipe routines bake in (fixed while this end is open).
+    pub fn layout(&self) -> sk_queue::ByteRingLayout {
+        match self {
+            Self::Read { reader, .. } => reader.ring().layout(),
+            Self::Write { writer, .. } => writer.ring().layout(),
+        }
+    }
+
     /// True for the read end.
     pub fn is_read_end(&self) -> bool {
         matches!(self, Self::Read { .. })
@@ -112,7 +139,7 @@ impl PipeEnd {
     }
 
     /// One generic read of at most `len` bytes into user memory at `buf`:
-    /// what the ring holds, up to one bounce buffer; end of file; or
+    /// what the ring holds, up to [`PIPE_ATOMIC_BYTES`]; end of file; or
     /// `Blocked` (empty, the write end open, the reader announced).
     ///
     /// # Errors
@@ -127,27 +154,50 @@ impl PipeEnd {
         let Self::Read { reader, .. } = self else {
             return Err(SysError::WrongKind);
         };
-        let mut bounce = [0u8; BOUNCE_BYTES];
         let want = usize::try_from(len).unwrap_or(usize::MAX).min(BOUNCE_BYTES);
-        let out = bounce.get_mut(..want).unwrap_or(&mut []);
-        match reader.peek_with(out, WaitMode::Blocking) {
-            ReadOutcome::Read { len, .. } => {
-                user.write(buf, out.get(..len).unwrap_or(&[]))?;
-                let wake = reader.consume(len);
-                Ok(PipeStep::Moved {
+        if want > SMALL_BOUNCE_BYTES {
+            // Straight from the ring to the user; consumed only if it all
+            // got there.
+            let outcome = reader.read_with_drain(want, WaitMode::Blocking, |words, pieces| {
+                let mut at = buf;
+                for &(offset, n) in pieces {
+                    user.write_from_words(at, words, offset, n)?;
+                    at = at.wrapping_add(n as u64);
+                }
+                Ok(())
+            })?;
+            return Ok(match outcome {
+                ReadOutcome::Read { len, wake } => PipeStep::Moved {
                     len: len as u64,
                     wake,
-                })
-            }
-            ReadOutcome::EndOfFile => Ok(PipeStep::Moved {
-                len: 0,
-                wake: Wake::Nobody,
-            }),
-            ReadOutcome::Blocked | ReadOutcome::WouldBlock => Ok(PipeStep::Blocked),
+                },
+                ReadOutcome::EndOfFile => PipeStep::Moved {
+                    len: 0,
+                    wake: Wake::Nobody,
+                },
+                ReadOutcome::Blocked | ReadOutcome::WouldBlock => PipeStep::Blocked,
+            });
         }
+        with_bounce(want, |out| {
+            match reader.peek_with(out, WaitMode::Blocking) {
+                ReadOutcome::Read { len, .. } => {
+                    user.write(buf, out.get(..len).unwrap_or(&[]))?;
+                    let wake = reader.consume(len);
+                    Ok(PipeStep::Moved {
+                        len: len as u64,
+                        wake,
+                    })
+                }
+                ReadOutcome::EndOfFile => Ok(PipeStep::Moved {
+                    len: 0,
+                    wake: Wake::Nobody,
+                }),
+                ReadOutcome::Blocked | ReadOutcome::WouldBlock => Ok(PipeStep::Blocked),
+            }
+        })
     }
 
-    /// One generic write piece: at most one bounce buffer of the `len`
+    /// One generic write piece: at most [`PIPE_ATOMIC_BYTES`] of the `len`
     /// bytes at `buf` (a write of at most [`PIPE_ATOMIC_BYTES`] whole, or
     /// not at all), or `Blocked` (not enough room, the writer announced).
     ///
@@ -164,18 +214,38 @@ impl PipeEnd {
         let Self::Write { writer, .. } = self else {
             return Err(SysError::WrongKind);
         };
-        let mut bounce = [0u8; BOUNCE_BYTES];
         let want = usize::try_from(len).unwrap_or(usize::MAX).min(BOUNCE_BYTES);
-        let bytes = bounce.get_mut(..want).unwrap_or(&mut []);
-        user.read(bytes, buf)?;
-        match writer.write_with(bytes, WaitMode::Blocking) {
-            WriteOutcome::Wrote { len, wake } => Ok(PipeStep::Moved {
-                len: len as u64,
-                wake,
-            }),
-            WriteOutcome::Blocked | WriteOutcome::WouldBlock => Ok(PipeStep::Blocked),
-            WriteOutcome::BrokenPipe => Err(SysError::BrokenPipe),
+        if want > SMALL_BOUNCE_BYTES {
+            // Straight from the user into the ring; published only if it
+            // all got there (a fault writes nothing).
+            let outcome = writer.write_with_fill(want, WaitMode::Blocking, |words, pieces| {
+                let mut at = buf;
+                for &(offset, n) in pieces {
+                    user.read_into_words(words, offset, at, n)?;
+                    at = at.wrapping_add(n as u64);
+                }
+                Ok(())
+            })?;
+            return match outcome {
+                WriteOutcome::Wrote { len, wake } => Ok(PipeStep::Moved {
+                    len: len as u64,
+                    wake,
+                }),
+                WriteOutcome::Blocked | WriteOutcome::WouldBlock => Ok(PipeStep::Blocked),
+                WriteOutcome::BrokenPipe => Err(SysError::BrokenPipe),
+            };
         }
+        with_bounce(want, |bytes| {
+            user.read(bytes, buf)?;
+            match writer.write_with(bytes, WaitMode::Blocking) {
+                WriteOutcome::Wrote { len, wake } => Ok(PipeStep::Moved {
+                    len: len as u64,
+                    wake,
+                }),
+                WriteOutcome::Blocked | WriteOutcome::WouldBlock => Ok(PipeStep::Blocked),
+                WriteOutcome::BrokenPipe => Err(SysError::BrokenPipe),
+            }
+        })
     }
 
     /// Closes this end; returns whom to wake (the other side's sleepers:

@@ -23,6 +23,8 @@ pub enum DeviceKind {
     CookedTty,
     /// `/dev/semaphore` (its cell's address baked in).
     Semaphore,
+    /// One end of a pipe (its ring's buffer, mask and cells baked in).
+    Pipe,
 }
 
 /// A fact a routine assumes, with the values it was synthesized for.

@@ -23,6 +23,7 @@ mod dev_zero_read;
 mod entry_stub;
 mod error_stub;
 mod generic_trampoline;
+mod pipe;
 mod ram_file_read;
 mod ram_file_write;
 mod semaphore;
@@ -52,6 +53,8 @@ pub fn all() -> Result<Vec<TemplateSource>, IcedError> {
         semaphore::p_source()?,
         semaphore::v_source()?,
         yield_caller::source()?,
+        pipe::write_source()?,
+        pipe::read_source()?,
     ];
     all.extend(switch::sources()?);
     Ok(all)

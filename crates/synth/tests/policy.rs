@@ -49,6 +49,19 @@ fn tty(is_raw: bool) -> SioTarget {
     }
 }
 
+/// A pipe end on a 16 KiB ring (atomic size 4 KiB).
+const fn pipe(is_read_end: bool) -> SioTarget {
+    SioTarget::Pipe {
+        is_read_end,
+        buffer: 0xffff_8000_0300_0000,
+        capacity: 16 << 10,
+        atomic_bytes: 4096,
+        produced_cell: 0xffff_8000_0200_0000,
+        consumed_cell: 0xffff_8000_0200_0040,
+        wait_cell: 0xffff_8000_0200_0080,
+    }
+}
+
 const MEM: SioTarget = SioTarget::Mem {
     base: 0xffff_8000_0009_0000,
     window_bytes: 0x1000,
@@ -103,6 +116,8 @@ fn each_kind_read_write_gets_todays_routines() {
             ("ram_file_read", "ram_file_write"),
         ),
         (SioTarget::Dir, ("generic", "generic")),
+        (pipe(true), ("pipe_read", "generic")),
+        (pipe(false), ("generic", "pipe_write")),
     ];
     for (target, expected) in cases {
         assert_eq!(names_of(&facts(target)), expected, "{target:?}");
@@ -152,6 +167,8 @@ fn a_shared_sio_is_all_generic() {
         MEM,
         tty(true),
         SioTarget::File(file(0)),
+        pipe(true),
+        pipe(false),
     ] {
         let shared = with(facts(target), |f| f.is_shared = true);
         assert_eq!(names_of(&shared), ("generic", "generic"), "{target:?}");
@@ -182,6 +199,70 @@ fn a_mem_window_too_large_for_the_template_stays_generic() {
         window_bytes: 1 << 31,
     };
     assert_eq!(names_of(&facts(big)), ("generic", "generic"));
+}
+
+#[test]
+fn a_pipe_ring_the_templates_cannot_bake_in_stays_generic() {
+    let ring = |capacity: u64, atomic_bytes: u64| {
+        let SioTarget::Pipe {
+            buffer,
+            produced_cell,
+            consumed_cell,
+            wait_cell,
+            ..
+        } = pipe(true)
+        else {
+            unreachable!()
+        };
+        SioTarget::Pipe {
+            is_read_end: true,
+            buffer,
+            capacity,
+            atomic_bytes,
+            produced_cell,
+            consumed_cell,
+            wait_cell,
+        }
+    };
+    assert_eq!(names_of(&facts(ring(1 << 31, 4096))).0, "pipe_read");
+    for (capacity, atomic_bytes) in [(1 << 32, 4096), (12_288, 4096), (4096, 8192), (4096, 0)] {
+        assert_eq!(
+            names_of(&facts(ring(capacity, atomic_bytes))).0,
+            "generic",
+            "{capacity} {atomic_bytes}"
+        );
+    }
+}
+
+#[test]
+fn pipe_hole_values_come_from_the_ring() {
+    let SlotPlan::Routine(RoutineSpec::PipeRead(r)) = plan(&facts(pipe(true)), &env()).read else {
+        panic!()
+    };
+    assert_eq!(
+        (r.buffer, r.mask, r.max_len),
+        (Imm64(0xffff_8000_0300_0000), Imm32(0x3fff), Imm32(4096))
+    );
+    assert_eq!(
+        (r.produced, r.consumed, r.wait),
+        (
+            Imm64(0xffff_8000_0200_0000),
+            Imm64(0xffff_8000_0200_0040),
+            Imm64(0xffff_8000_0200_0080)
+        )
+    );
+    assert_eq!(
+        (r.bad_address, r.slow_path),
+        (Imm32(-14), Imm64(env().slow_path))
+    );
+    let SlotPlan::Routine(RoutineSpec::PipeWrite(w)) = plan(&facts(pipe(false)), &env()).write
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (w.buffer, w.mask, w.produced, w.consumed, w.wait, w.max_len),
+        (r.buffer, r.mask, r.produced, r.consumed, r.wait, r.max_len)
+    );
 }
 
 #[test]
@@ -238,6 +319,8 @@ fn every_spec_names_exactly_the_facts_its_template_declares() {
         tty(true),
         tty(false),
         SioTarget::File(file(2)),
+        pipe(true),
+        pipe(false),
     ] {
         let p = plan(&facts(target), &env());
         for slot in [p.read, p.write] {
@@ -260,7 +343,7 @@ fn every_spec_names_exactly_the_facts_its_template_declares() {
             seen += 1;
         }
     }
-    assert_eq!(seen, 7, "every SIO routine template");
+    assert_eq!(seen, 9, "every SIO routine template");
 }
 
 // ---- replan: events --------------------------------------------------------
@@ -391,6 +474,8 @@ fn use_by_a_second_thread_sends_every_slot_generic_for_good() {
         MEM,
         tty(true),
         SioTarget::File(file(0)),
+        pipe(true),
+        pipe(false),
     ] {
         let mut one = One::open(target);
         let live = one.fake.live.len();
@@ -424,6 +509,21 @@ fn seek_changes_nothing() {
         let mut one = One::open(target);
         assert_eq!(one.event(|_| ()), (0, 0, 0));
     }
+}
+
+#[test]
+fn a_pipe_end_keeps_its_routine_when_the_other_end_closes() {
+    // The close sets a closed bit in the ring's wait word, which both
+    // routines read on every call: no fact changes, nothing is replugged.
+    let mut one = One::open(pipe(false));
+    assert_eq!(one.template(Op::Write), Some("pipe_write"));
+    assert_eq!(one.slot(Op::Read), SlotTarget::Generic);
+    assert_eq!(one.event(|_| ()), (0, 0, 0));
+    // Closing this end retires its routine.
+    let routines = std::mem::take(&mut one.routines);
+    routines.close(&mut one.fake);
+    assert!(one.fake.live.is_empty());
+    assert!(one.fake.slots.is_empty());
 }
 
 #[test]

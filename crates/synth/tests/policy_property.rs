@@ -52,6 +52,8 @@ enum Kind {
     Dir,
     /// `/dev/semaphore`: its routines survive sharing.
     Semaphore,
+    /// A pipe's read end (`true`) or write end.
+    Pipe(bool),
 }
 
 #[derive(Clone, Debug)]
@@ -88,6 +90,9 @@ enum Event {
         pick: usize,
         to: u32,
     },
+    /// The other end of pipe end `pick` closes: a closed bit in the ring's
+    /// wait word, which the routines read; no fact changes.
+    PeerClose(usize),
 }
 
 fn kind() -> impl Strategy<Value = Kind> {
@@ -100,6 +105,7 @@ fn kind() -> impl Strategy<Value = Kind> {
         (0..FILES).prop_map(Kind::File),
         Just(Kind::Dir),
         Just(Kind::Semaphore),
+        any::<bool>().prop_map(Kind::Pipe),
     ]
 }
 
@@ -128,7 +134,8 @@ fn event() -> impl Strategy<Value = Event> {
         1 => any::<bool>().prop_map(Event::TtyMode),
         2 => pick.clone().prop_map(Event::Seek),
         1 => (pick.clone(), owner()).prop_map(|(pick, owner)| Event::Reown { pick, owner }),
-        1 => (pick, 0..HANDLES).prop_map(|(pick, to)| Event::MoveHandle { pick, to }),
+        1 => (pick.clone(), 0..HANDLES).prop_map(|(pick, to)| Event::MoveHandle { pick, to }),
+        1 => pick.prop_map(Event::PeerClose),
     ]
 }
 
@@ -198,6 +205,16 @@ impl World {
             // The cell is the SIO's own fixed cell, like the position.
             Kind::Semaphore => SioTarget::Semaphore {
                 cell: sio.position_cell,
+            },
+            // The ring's memory is the SIO's own (fixed while it is open).
+            Kind::Pipe(is_read_end) => SioTarget::Pipe {
+                is_read_end,
+                buffer: sio.position_cell << 8,
+                capacity: 16 << 10,
+                atomic_bytes: 4096,
+                produced_cell: (sio.position_cell << 8) + 0x1_0000,
+                consumed_cell: (sio.position_cell << 8) + 0x1_0040,
+                wait_cell: (sio.position_cell << 8) + 0x1_0080,
             },
         };
         SioFacts {
@@ -359,6 +376,19 @@ impl World {
                 if let Some(handle) = self.handle_at(pick) {
                     self.sios.get_mut(&handle).unwrap().owner = owner;
                     self.replan(handle);
+                }
+            }
+            Event::PeerClose(pick) => {
+                if let Some(handle) = self.handle_at(pick) {
+                    let sio = &self.sios[&handle];
+                    if matches!(sio.kind, Kind::Pipe(_)) {
+                        let pending = sio.is_retry_pending;
+                        let before = self.fake.actions();
+                        self.replan(handle);
+                        if !pending {
+                            assert_eq!(self.fake.actions(), before, "a peer's close acted");
+                        }
+                    }
                 }
             }
             Event::MoveHandle { pick, to } => {
@@ -527,6 +557,18 @@ fn the_model_world_produces_every_routine() {
         open(Kind::Semaphore, true),
         // Shared by another thread: a semaphore keeps its routines.
         Event::Use { pick: 1, thread: 3 },
+        // Handles 2 and 3 for the two ends of a pipe.
+        Event::Close(2),
+        Event::Close(2),
+        open(Kind::Pipe(true), false),
+        Event::Open {
+            kind: Kind::Pipe(false),
+            can_read: false,
+            can_write: true,
+            is_append: false,
+            owner: Some(1),
+        },
+        Event::PeerClose(2),
     ] {
         world.apply(&event);
         world.check().unwrap();
@@ -536,6 +578,8 @@ fn the_model_world_produces_every_routine() {
         "dev_null_write",
         "dev_zero_read",
         "generic_trampoline",
+        "pipe_read",
+        "pipe_write",
         "ram_file_read",
         "ram_file_write",
         "semaphore_p",
@@ -554,6 +598,16 @@ fn the_model_world_produces_every_routine() {
             && semaphore.routines.installed(Op::Write).is_some(),
         "a shared semaphore keeps its P and V"
     );
+    let pipes: Vec<&Sio> = world
+        .sios
+        .values()
+        .filter(|s| matches!(s.kind, Kind::Pipe(_)))
+        .collect();
+    assert_eq!(pipes.len(), 2, "both ends open");
+    assert!(pipes
+        .iter()
+        .all(|s| s.routines.installed(Op::Read).is_some()
+            || s.routines.installed(Op::Write).is_some()));
     assert!(world.fake.verified > 0);
     assert_eq!(world.fake.install_calls - world.fake.installs, 2);
     assert!(world.sios.values().any(|s| s.is_retry_pending));

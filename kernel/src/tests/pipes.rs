@@ -51,3 +51,14 @@ ktest!(
         both(5)
     }
 );
+
+ktest!(
+    fn pipe_synthesized_and_generic_agree_on_100000_random_operations() {
+        // One run: the program compares its synthesized pipe with a
+        // generic one itself.
+        ensure_eq!(run("/bin/pipetest", 12 << 8)?, 0);
+        let check = sk_core::testing::sched_check();
+        ensure!(check.is_ok(), "scheduler self-check: {check:?}");
+        Ok(())
+    }
+);

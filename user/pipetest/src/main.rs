@@ -13,6 +13,7 @@
 //! | 4 | `hostile` | open flags other than READ and WRITE: `BadFlags`; read on the write end and write on the read end: `NotPermitted`; an unmapped or kernel buffer: `BadAddress`, and no byte lost or written; seek: `NotSupported`; 0-byte read and write: 0 |
 //! | 5 | `pingpong` | two SCPUs bounce one byte through two pipes 10,000 times, the byte counting up |
 //! | 6 to 11 | the hostile review's | see [`review`] |
+//! | 12 | `differential` | 100,000 random operations on a synthesized pipe and a generic one, results and bytes compared (`differential.rs`; run once, the generic bit ignored) |
 //!
 //! Exit status: 0 = passed, 1 = a check failed (the line says which),
 //! 2 = unknown mode.
@@ -36,11 +37,13 @@ use sk_user::{println, Scpu, Sio, Stack};
 
 sk_user::entry!(main);
 
+mod differential;
+
 const THREADS: usize = 16;
 static STACKS: [Stack<16384>; THREADS] = [const { Stack::new() }; THREADS];
 static NEXT_STACK: AtomicU32 = AtomicU32::new(0);
 
-static FAILED: AtomicBool = AtomicBool::new(false);
+pub(crate) static FAILED: AtomicBool = AtomicBool::new(false);
 static GENERIC: AtomicBool = AtomicBool::new(false);
 /// The pipe ends the workers use (handle indices).
 static READ_END: AtomicU32 = AtomicU32::new(0);
@@ -63,11 +66,11 @@ const MANY_READERS: u64 = 3;
 const MANY_BYTES: u64 = 40_000;
 const PINGPONG_ROUNDS: u64 = 10_000;
 /// An address no program has mapped.
-const UNMAPPED: u64 = 0x0000_6000_0000_0000;
+pub(crate) const UNMAPPED: u64 = 0x0000_6000_0000_0000;
 /// A kernel address.
 const KERNEL_ADDR: u64 = 0xffff_ffff_8000_0000;
 
-fn fail(what: core::fmt::Arguments<'_>) {
+pub(crate) fn fail(what: core::fmt::Arguments<'_>) {
     println!("pipetest: FAILED: {what}");
     FAILED.store(true, Ordering::Relaxed);
 }
@@ -152,10 +155,10 @@ static PATTERN: [u8; 65536] = {
 };
 
 /// A small deterministic generator (xorshift64).
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
@@ -194,6 +197,7 @@ fn main() -> i32 {
         9 => review::buffers(),
         10 => return review::lone(arg & (1 << 16) != 0),
         11 => review::exit_blocked(),
+        12 => differential::differential(),
         mode => {
             println!("pipetest: unknown mode {mode}");
             return 2;

@@ -74,7 +74,7 @@ pub(crate) fn open(run: &mut Checker, path: &str, flags: OpenFlags) -> Option<Si
 }
 
 /// `len`-byte `op` on `sio` at `buf` on `path`, wanting `want`.
-fn io(
+pub(crate) fn io(
     run: &mut Checker,
     name: &str,
     path: Path,

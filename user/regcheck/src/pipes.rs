@@ -1,112 +1,84 @@
-//! Pipe ends (the hostile review): read and write of 1 and 1,000 bytes
-//! (each read after a write of as many, so none blocks), an unmapped and
-//! a kernel buffer, 0 bytes, the wrong end, a write after the read end
-//! closed (`BrokenPipe`), a closed end; on both paths.
+//! Pipes: the synthesized `pipe_read`/`pipe_write` and their slow-path
+//! jumps (end of file, broken pipe) on both paths, with good, unmapped and
+//! kernel buffers.
 
-use crate::check::{Call, Checker, Path, Want};
-use crate::io::{word, Buffer, KERNEL_ADDR, LENGTHS, UNMAPPED};
 use sk_abi::{Call as Op, SysError};
 use sk_user::Sio;
 
-/// `op` on `sio` with `len` bytes at `buf`, wanting `want`.
-fn io(
-    run: &mut Checker,
-    name: &str,
-    path: Path,
-    (sio, op): (&Sio, Op),
-    buf: (u64, u64),
-    want: Want,
-) {
-    let call = Call::new(word(sio.handle(), op), path).io(buf.0, buf.1);
-    // SAFETY: `buf` is one of our live 1000-byte buffers (len <= 1000),
-    // UNMAPPED (nothing of ours there) or a kernel address.
-    unsafe { run.check(name, path, &call, want) };
+use crate::check::{Checker, Path, Want};
+use crate::io::{expect_synthesized, io, Buffer, KERNEL_ADDR, LENGTHS, UNMAPPED};
+
+/// A new pipe, or the failure recorded.
+fn pipe(run: &mut Checker) -> Option<(Sio, Sio)> {
+    match Sio::pipe() {
+        Ok(ends) => Some(ends),
+        Err(error) => {
+            run.fail("/dev/pipe", format_args!("create: {error:?}"));
+            None
+        }
+    }
 }
 
-pub(crate) fn all(run: &mut Checker) {
+/// Transfers on a pipe (fast paths, fault fixups), then a read after the
+/// write end closed (0, through the read's slow-path jump) and a write
+/// after the read end closed (`BrokenPipe`, through the write's).
+pub(crate) fn pipes(run: &mut Checker) {
     let mut buf = Buffer::new(0x3c);
     let good = buf.addr();
     let bad = Want::Error(SysError::BadAddress);
+    let Some((r, w)) = pipe(run) else { return };
+    expect_synthesized(run, "pipe read end", &r, "read");
+    expect_synthesized(run, "pipe write end", &w, "write");
     for path in Path::BOTH {
-        let (r, w) = match Sio::pipe() {
-            Ok(ends) => ends,
-            Err(e) => return run.fail("pipe open", format_args!("{e:?}")),
-        };
         for len in LENGTHS {
             let n = Want::Value(len);
-            io(run, "pipe write", path, (&w, Op::Write), (good, len), n);
-            io(run, "pipe read", path, (&r, Op::Read), (good, len), n);
+            io(run, "pipe write", path, (&w, Op::Write), good, len, n);
+            for (name, buffer) in [
+                ("pipe read, unmapped buffer", UNMAPPED),
+                ("pipe read, kernel buffer", KERNEL_ADDR),
+            ] {
+                io(run, name, path, (&r, Op::Read), buffer, len, bad);
+            }
+            io(run, "pipe read", path, (&r, Op::Read), good, len, n);
+            for (name, buffer) in [
+                ("pipe write, unmapped buffer", UNMAPPED),
+                ("pipe write, kernel buffer", KERNEL_ADDR),
+            ] {
+                io(run, name, path, (&w, Op::Write), buffer, len, bad);
+            }
         }
-        io(
-            run,
-            "pipe write (unmapped)",
-            path,
-            (&w, Op::Write),
-            (UNMAPPED, 8),
-            bad,
-        );
-        io(
-            run,
-            "pipe read (kernel)",
-            path,
-            (&r, Op::Read),
-            (KERNEL_ADDR, 8),
-            bad,
-        );
-        let zero = Want::Value(0);
-        io(
-            run,
-            "pipe write (0 bytes)",
-            path,
-            (&w, Op::Write),
-            (good, 0),
-            zero,
-        );
-        io(
-            run,
-            "pipe read (0 bytes)",
-            path,
-            (&r, Op::Read),
-            (good, 0),
-            zero,
-        );
-        let wrong = Want::Error(SysError::NotPermitted);
-        io(
-            run,
-            "pipe read (write end)",
-            path,
-            (&w, Op::Read),
-            (good, 8),
-            wrong,
-        );
-        io(
-            run,
-            "pipe write (read end)",
-            path,
-            (&r, Op::Write),
-            (good, 8),
-            wrong,
-        );
-        let stale = Sio::from_handle(r.handle());
-        let _ = r.close();
-        let broken = Want::Error(SysError::BrokenPipe);
-        io(
-            run,
-            "pipe write (read end closed)",
-            path,
-            (&w, Op::Write),
-            (good, 8),
-            broken,
-        );
-        let closed = Want::Error(SysError::BadHandle);
-        io(
-            run,
-            "pipe read (closed)",
-            path,
-            (&stale, Op::Read),
-            (good, 8),
-            closed,
-        );
-        let _ = w.close();
     }
+    let _ = w.close();
+    for path in Path::BOTH {
+        for len in LENGTHS {
+            let eof = Want::Value(0);
+            io(
+                run,
+                "pipe read at end of file",
+                path,
+                (&r, Op::Read),
+                good,
+                len,
+                eof,
+            );
+        }
+    }
+    let _ = r.close();
+    let Some((r, w)) = pipe(run) else { return };
+    let _ = r.close();
+    for path in Path::BOTH {
+        for len in LENGTHS {
+            let broken = Want::Error(SysError::BrokenPipe);
+            io(
+                run,
+                "pipe write, read end closed",
+                path,
+                (&w, Op::Write),
+                good,
+                len,
+                broken,
+            );
+        }
+    }
+    let _ = w.close();
 }

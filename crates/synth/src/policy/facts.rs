@@ -66,10 +66,28 @@ pub enum SioTarget {
         /// Address of the cell (count low 32 bits, waiters high 32).
         cell: u64,
     },
-    /// One end of a pipe: the generic path (blocking and waking) for now.
+    /// One end of a pipe: an `sk-queue` byte ring (its memory is fixed
+    /// while either end is open). The other end's close needs no replan:
+    /// it sets a closed bit in the wait word, which the routines read on
+    /// every call (and then take the generic path).
     Pipe {
         /// The read end (else the write end).
         is_read_end: bool,
+        /// Address of the ring's first buffer byte.
+        buffer: u64,
+        /// Buffer bytes (a power of two; above 2 GiB stays generic: the
+        /// templates' `mask` hole is an `Imm32`).
+        capacity: u64,
+        /// Writes of at most this many bytes are all-or-nothing; it is also
+        /// the most one read returns (on both paths). Above `i32::MAX`:
+        /// generic.
+        atomic_bytes: u64,
+        /// Address of the ring's `produced` counter (`sk_queue::RingCells`).
+        produced_cell: u64,
+        /// Address of the ring's `consumed` counter.
+        consumed_cell: u64,
+        /// Address of the ring's wait word.
+        wait_cell: u64,
     },
 }
 

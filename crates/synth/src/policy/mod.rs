@@ -36,6 +36,8 @@
 //! | write | `ram_file_write` + `generic_trampoline` | RAM file, linked, not append | data address, capacity, size cell, position cell, node and layout generation, handle (the trampoline's); single owner |
 //! | read | `semaphore_p` | `/dev/semaphore`, shared or not | the cell's address, the slot's call word; installed in the table of every SCPU of the SMACH |
 //! | write | `semaphore_v` | `/dev/semaphore`, shared or not | as P |
+//! | read | `pipe_read` | a pipe's read end, ring of at most 2 GiB | buffer address, mask, `produced`/`consumed`/wait cell addresses, atomic size (the most one read returns); single owner |
+//! | write | `pipe_write` | a pipe's write end, ring of at most 2 GiB | as `pipe_read` (the atomic size: longer writes go generic); single owner |
 //!
 //! Everything else is generic: reads of `/dev/null`, the tty (a blocking
 //! line discipline) and directories; writes of `/dev/zero`, `/dev/mem`,
@@ -61,6 +63,8 @@
 //! | an SCPU ends | its table is gone | — | its semaphore slots' code retired |
 //! | tty mode change (raw ↔ cooked) | `is_raw` | write: `tty_write` ↔ `tty_write_cooked` | install the other, store, retire the old |
 //! | tty echo change | nothing the write depends on | unchanged | nothing (echo is input processing) |
+//! | a pipe's other end closes | nothing (the ring's wait word gets a closed bit) | unchanged | nothing: `pipe_read`/`pipe_write` read the wait word on every call and take the generic path (end of file, broken pipe) once it is not 0 |
+//! | a pipe end used by a second thread | `is_shared` | that end generic | store generic, retire; for good |
 //! | seek | nothing | unchanged | nothing |
 //! | close | the SIO is gone | — | [`SioRoutines::close`]: store generic, retire everything |
 //! | handle reuse after close | a new SIO on the handle | a fresh plan | from generic slots (close left them so) |

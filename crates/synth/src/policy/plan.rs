@@ -7,8 +7,9 @@
 //! Neighbours: [`super::facts`] (inputs), [`super::spec`] (outputs).
 
 use crate::templates::{
-    DevMemReadHoles, DevNullWriteHoles, DevZeroReadHoles, GenericTrampolineHoles, RamFileReadHoles,
-    SemaphorePHoles, SemaphoreVHoles, TtyWriteCookedHoles, TtyWriteHoles,
+    DevMemReadHoles, DevNullWriteHoles, DevZeroReadHoles, GenericTrampolineHoles, PipeReadHoles,
+    PipeWriteHoles, RamFileReadHoles, SemaphorePHoles, SemaphoreVHoles, TtyWriteCookedHoles,
+    TtyWriteHoles,
 };
 use crate::{Imm32, Imm64};
 
@@ -73,8 +74,10 @@ impl SioPlan {
 ///   linked RAM file → `ram_file_read`. Write: `/dev/null` →
 ///   `dev_null_write`; a raw-mode tty → `tty_write`, a cooked one →
 ///   `tty_write_cooked` (collapsed from two layers); a linked RAM file not
-///   in append mode → `ram_file_write` with its fallback trampoline. Only if
-///   the SIO was opened for that op; everything else is generic.
+///   in append mode → `ram_file_write` with its fallback trampoline. A
+///   pipe's read end → `pipe_read`, its write end → `pipe_write` (a ring
+///   of at most 2 GiB). Only if the SIO was opened for that op; everything
+///   else is generic.
 pub fn plan(facts: &SioFacts, env: &Env) -> SioPlan {
     let in_table =
         env.is_enabled && facts.owner.is_some() && facts.handle < u32::from(env.table_handles);
@@ -126,6 +129,20 @@ fn read_spec(facts: &SioFacts, env: &Env) -> Option<RoutineSpec> {
                 slow_path,
             },
             file: file_basis,
+        }),
+        SioTarget::Pipe {
+            is_read_end: true, ..
+        } => pipe_holes(facts, env).map(|h| {
+            RoutineSpec::PipeRead(PipeReadHoles {
+                buffer: h.buffer,
+                mask: h.mask,
+                produced: h.produced,
+                consumed: h.consumed,
+                wait: h.wait,
+                max_len: h.max_len,
+                bad_address: h.bad_address,
+                slow_path: h.slow_path,
+            })
         }),
         SioTarget::Null
         | SioTarget::Tty { .. }
@@ -183,6 +200,20 @@ fn write_spec(facts: &SioFacts, env: &Env) -> Option<RoutineSpec> {
                 file: file_basis,
             })
         }
+        SioTarget::Pipe {
+            is_read_end: false, ..
+        } => pipe_holes(facts, env).map(|h| {
+            RoutineSpec::PipeWrite(PipeWriteHoles {
+                buffer: h.buffer,
+                mask: h.mask,
+                produced: h.produced,
+                consumed: h.consumed,
+                wait: h.wait,
+                max_len: h.max_len,
+                bad_address: h.bad_address,
+                slow_path: h.slow_path,
+            })
+        }),
         SioTarget::File(_)
         | SioTarget::Zero
         | SioTarget::Mem { .. }
@@ -224,6 +255,37 @@ fn semaphore_plan(facts: &SioFacts, cell: u64, env: &Env) -> SioPlan {
             })
         }),
     }
+}
+
+/// The hole values `pipe_read` and `pipe_write` share (same names, same
+/// meaning), for a pipe end whose ring fits the templates: capacity a power
+/// of two of at most 2 GiB, atomic size at most `i32::MAX`.
+fn pipe_holes(facts: &SioFacts, env: &Env) -> Option<PipeWriteHoles> {
+    let SioTarget::Pipe {
+        buffer,
+        capacity,
+        atomic_bytes,
+        produced_cell,
+        consumed_cell,
+        wait_cell,
+        ..
+    } = facts.target
+    else {
+        return None;
+    };
+    if !capacity.is_power_of_two() || atomic_bytes == 0 || atomic_bytes > capacity {
+        return None;
+    }
+    Some(PipeWriteHoles {
+        buffer: Imm64(buffer),
+        mask: Imm32(i32::try_from(capacity - 1).ok()?),
+        produced: Imm64(produced_cell),
+        consumed: Imm64(consumed_cell),
+        wait: Imm64(wait_cell),
+        max_len: Imm32(i32::try_from(atomic_bytes).ok()?),
+        bad_address: Imm32(env.bad_address),
+        slow_path: Imm64(env.slow_path),
+    })
 }
 
 /// The basis of a routine on `file`, unless it is unlinked.

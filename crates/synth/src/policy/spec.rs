@@ -8,9 +8,9 @@
 //! rule. Neighbours: the generated holes structs in [`crate::templates`].
 
 use crate::templates::{
-    DevMemReadHoles, DevNullWriteHoles, DevZeroReadHoles, GenericTrampolineHoles, RamFileReadHoles,
-    RamFileWriteHoles, SemaphorePHoles, SemaphoreVHoles, TtyWriteCookedHoles, TtyWriteHoles,
-    COLLAPSED_TTY_WRITE_COOKED,
+    DevMemReadHoles, DevNullWriteHoles, DevZeroReadHoles, GenericTrampolineHoles, PipeReadHoles,
+    PipeWriteHoles, RamFileReadHoles, RamFileWriteHoles, SemaphorePHoles, SemaphoreVHoles,
+    TtyWriteCookedHoles, TtyWriteHoles, COLLAPSED_TTY_WRITE_COOKED,
 };
 use crate::{
     instantiate, instantiate_collapsed, DeviceKind, HoleSet, HoleValues, Imm32, Imm64, Instance,
@@ -97,6 +97,10 @@ pub enum RoutineSpec {
     SemaphoreP(SemaphorePHoles),
     /// `semaphore_v`.
     SemaphoreV(SemaphoreVHoles),
+    /// `pipe_read` (a pipe's read end).
+    PipeRead(PipeReadHoles),
+    /// `pipe_write` (a pipe's write end).
+    PipeWrite(PipeWriteHoles),
 }
 
 impl RoutineSpec {
@@ -112,6 +116,8 @@ impl RoutineSpec {
             Self::RamFileWrite { .. } => RamFileWriteHoles::TEMPLATE,
             Self::SemaphoreP(_) => SemaphorePHoles::TEMPLATE,
             Self::SemaphoreV(_) => SemaphoreVHoles::TEMPLATE,
+            Self::PipeRead(_) => PipeReadHoles::TEMPLATE,
+            Self::PipeWrite(_) => PipeWriteHoles::TEMPLATE,
         }
     }
 
@@ -138,6 +144,8 @@ impl RoutineSpec {
             }
             Self::SemaphoreP(h) => RoutineHoles::SemaphoreP(*h),
             Self::SemaphoreV(h) => RoutineHoles::SemaphoreV(*h),
+            Self::PipeRead(h) => RoutineHoles::PipeRead(*h),
+            Self::PipeWrite(h) => RoutineHoles::PipeWrite(*h),
         }
     }
 
@@ -187,6 +195,14 @@ impl RoutineSpec {
             Self::SemaphoreV(_) => {
                 facts.extend([I::DeviceKind(DeviceKind::Semaphore), I::OpenForWrite]);
             }
+            Self::PipeRead(_) => {
+                facts.extend([I::DeviceKind(DeviceKind::Pipe), I::OpenForRead]);
+                facts.extend(single);
+            }
+            Self::PipeWrite(_) => {
+                facts.extend([I::DeviceKind(DeviceKind::Pipe), I::OpenForWrite]);
+                facts.extend(single);
+            }
         }
         facts
     }
@@ -207,6 +223,8 @@ pub enum RoutineHoles {
     GenericTrampoline(GenericTrampolineHoles),
     SemaphoreP(SemaphorePHoles),
     SemaphoreV(SemaphoreVHoles),
+    PipeRead(PipeReadHoles),
+    PipeWrite(PipeWriteHoles),
 }
 
 impl RoutineHoles {
@@ -223,6 +241,8 @@ impl RoutineHoles {
             Self::GenericTrampoline(_) => GenericTrampolineHoles::TEMPLATE,
             Self::SemaphoreP(_) => SemaphorePHoles::TEMPLATE,
             Self::SemaphoreV(_) => SemaphoreVHoles::TEMPLATE,
+            Self::PipeRead(_) => PipeReadHoles::TEMPLATE,
+            Self::PipeWrite(_) => PipeWriteHoles::TEMPLATE,
         }
     }
 
@@ -239,6 +259,8 @@ impl RoutineHoles {
             Self::GenericTrampoline(h) => h.values(),
             Self::SemaphoreP(h) => h.values(),
             Self::SemaphoreV(h) => h.values(),
+            Self::PipeRead(h) => h.values(),
+            Self::PipeWrite(h) => h.values(),
         }
     }
 
@@ -277,6 +299,8 @@ impl RoutineHoles {
             Self::GenericTrampoline(h) => instantiate(h, final_address, smap, out),
             Self::SemaphoreP(h) => instantiate(h, final_address, smap, out),
             Self::SemaphoreV(h) => instantiate(h, final_address, smap, out),
+            Self::PipeRead(h) => instantiate(h, final_address, smap, out),
+            Self::PipeWrite(h) => instantiate(h, final_address, smap, out),
         }
     }
 }
