@@ -40,6 +40,7 @@ impl Port {
                 }
                 SendOutcome::Blocked => me.sleep(),
                 SendOutcome::Full => panic!("a blocking send returned Full"),
+                SendOutcome::BrokenPipe => panic!("no end is closed here"),
             }
         }
     }
@@ -56,6 +57,7 @@ impl Port {
                 }
                 ReceiveOutcome::Blocked => me.sleep(),
                 ReceiveOutcome::Empty => panic!("a blocking receive returned Empty"),
+                ReceiveOutcome::EndOfStream => panic!("no end is closed here"),
             }
         }
     }
