@@ -21,6 +21,8 @@ pub enum DeviceKind {
     RawTty,
     /// `/dev/semaphore` (its cell's address baked in).
     Semaphore,
+    /// A port end (its queue's addresses baked in).
+    Port,
 }
 
 /// A fact a routine assumes, with the values it was synthesized for.

@@ -21,6 +21,7 @@ mod dev_zero_read;
 mod entry_stub;
 mod error_stub;
 mod generic_trampoline;
+mod port;
 mod ram_file_read;
 mod ram_file_write;
 mod semaphore;
@@ -49,6 +50,8 @@ pub fn all() -> Result<Vec<TemplateSource>, IcedError> {
         semaphore::p_source()?,
         semaphore::v_source()?,
         yield_caller::source()?,
+        port::send_source()?,
+        port::receive_source()?,
     ];
     all.extend(switch::sources()?);
     Ok(all)

@@ -9,7 +9,8 @@
 
 use crate::templates::{
     DevMemReadHoles, DevNullWriteHoles, DevZeroReadHoles, GenericTrampolineHoles, RamFileReadHoles,
-    RamFileWriteHoles, SemaphorePHoles, SemaphoreVHoles, TtyWriteHoles,
+    PortReceiveHoles, PortSendHoles, RamFileWriteHoles, SemaphorePHoles, SemaphoreVHoles,
+    TtyWriteHoles,
 };
 use crate::{
     instantiate, DeviceKind, HoleSet, HoleValues, Imm32, Imm64, Instance, Invariant, Invariants,
@@ -93,6 +94,10 @@ pub enum RoutineSpec {
     SemaphoreP(SemaphorePHoles),
     /// `semaphore_v`.
     SemaphoreV(SemaphoreVHoles),
+    /// `port_send`.
+    PortSend(PortSendHoles),
+    /// `port_receive`.
+    PortReceive(PortReceiveHoles),
 }
 
 impl RoutineSpec {
@@ -107,6 +112,8 @@ impl RoutineSpec {
             Self::RamFileWrite { .. } => RamFileWriteHoles::TEMPLATE,
             Self::SemaphoreP(_) => SemaphorePHoles::TEMPLATE,
             Self::SemaphoreV(_) => SemaphoreVHoles::TEMPLATE,
+            Self::PortSend(_) => PortSendHoles::TEMPLATE,
+            Self::PortReceive(_) => PortReceiveHoles::TEMPLATE,
         }
     }
 
@@ -132,6 +139,8 @@ impl RoutineSpec {
             }
             Self::SemaphoreP(h) => RoutineHoles::SemaphoreP(*h),
             Self::SemaphoreV(h) => RoutineHoles::SemaphoreV(*h),
+            Self::PortSend(h) => RoutineHoles::PortSend(*h),
+            Self::PortReceive(h) => RoutineHoles::PortReceive(*h),
         }
     }
 
@@ -178,6 +187,12 @@ impl RoutineSpec {
             Self::SemaphoreV(_) => {
                 facts.extend([I::DeviceKind(DeviceKind::Semaphore), I::OpenForWrite]);
             }
+            Self::PortSend(_) => {
+                facts.extend([I::DeviceKind(DeviceKind::Port), I::OpenForWrite]);
+            }
+            Self::PortReceive(_) => {
+                facts.extend([I::DeviceKind(DeviceKind::Port), I::OpenForRead]);
+            }
         }
         facts
     }
@@ -197,6 +212,8 @@ pub enum RoutineHoles {
     GenericTrampoline(GenericTrampolineHoles),
     SemaphoreP(SemaphorePHoles),
     SemaphoreV(SemaphoreVHoles),
+    PortSend(PortSendHoles),
+    PortReceive(PortReceiveHoles),
 }
 
 impl RoutineHoles {
@@ -212,6 +229,8 @@ impl RoutineHoles {
             Self::GenericTrampoline(_) => GenericTrampolineHoles::TEMPLATE,
             Self::SemaphoreP(_) => SemaphorePHoles::TEMPLATE,
             Self::SemaphoreV(_) => SemaphoreVHoles::TEMPLATE,
+            Self::PortSend(_) => PortSendHoles::TEMPLATE,
+            Self::PortReceive(_) => PortReceiveHoles::TEMPLATE,
         }
     }
 
@@ -227,6 +246,8 @@ impl RoutineHoles {
             Self::GenericTrampoline(h) => h.values(),
             Self::SemaphoreP(h) => h.values(),
             Self::SemaphoreV(h) => h.values(),
+            Self::PortSend(h) => h.values(),
+            Self::PortReceive(h) => h.values(),
         }
     }
 
@@ -256,6 +277,8 @@ impl RoutineHoles {
             Self::GenericTrampoline(h) => instantiate(h, final_address, smap, out),
             Self::SemaphoreP(h) => instantiate(h, final_address, smap, out),
             Self::SemaphoreV(h) => instantiate(h, final_address, smap, out),
+            Self::PortSend(h) => instantiate(h, final_address, smap, out),
+            Self::PortReceive(h) => instantiate(h, final_address, smap, out),
         }
     }
 }
