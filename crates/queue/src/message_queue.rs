@@ -340,6 +340,61 @@ impl<const N: usize> MessageQueue<N> {
         }
     }
 
+    /// Bytes of the cells in an [`image`](Self::image): [`QueueCells`]
+    /// at its offsets; the slots follow.
+    pub const CELLS_BYTES: usize = core::mem::size_of::<QueueCells>();
+
+    /// The queue's memory as bytes, laid out as in memory: the cells
+    /// ([`Self::CELLS_BYTES`], counters and wait word at their `*_OFFSET`s,
+    /// padding zero), then the slots ([`Self::SLOT_STRIDE`] apart, sequence
+    /// at 0, message at [`Self::MESSAGE_OFFSET`]). For tests that run code
+    /// written against [`MessageQueueLayout`] on a copy (the host
+    /// sandbox runs generated code in a child process, sharing only its
+    /// data pages), then [`load_image`](Self::load_image) the result.
+    pub fn image(&self) -> Vec<u8> {
+        let cells = &self.cells;
+        let mut out = alloc::vec![0u8; Self::CELLS_BYTES + self.slots.len() * Self::SLOT_STRIDE];
+        let put = |out: &mut [u8], at: usize, value: u64| {
+            out[at..at + 8].copy_from_slice(&value.to_le_bytes());
+        };
+        put(&mut out, QueueCells::ENQUEUE_OFFSET, cells.enqueue.0.load(Ordering::Acquire));
+        put(&mut out, QueueCells::DEQUEUE_OFFSET, cells.dequeue.0.load(Ordering::Acquire));
+        put(&mut out, QueueCells::WAIT_OFFSET, cells.wait.0.load());
+        for (index, slot) in self.slots.iter().enumerate() {
+            let at = Self::CELLS_BYTES + index * Self::SLOT_STRIDE;
+            put(&mut out, at, slot.sequence.load(Ordering::Acquire));
+            for (i, byte) in slot.bytes.iter().enumerate() {
+                out[at + Self::MESSAGE_OFFSET + i] = byte.load(Ordering::Relaxed);
+            }
+        }
+        out
+    }
+
+    /// Loads an [`image`](Self::image) of this queue (the same capacity),
+    /// as code working on the copy left it. No one may use the queue
+    /// meanwhile.
+    ///
+    /// # Panics
+    /// If `image` is shorter than this queue's image.
+    pub fn load_image(&self, image: &[u8]) {
+        let get = |at: usize| {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(&image[at..at + 8]);
+            u64::from_le_bytes(word)
+        };
+        let cells = &self.cells;
+        cells.enqueue.0.store(get(QueueCells::ENQUEUE_OFFSET), Ordering::Release);
+        cells.dequeue.0.store(get(QueueCells::DEQUEUE_OFFSET), Ordering::Release);
+        cells.wait.0.set(get(QueueCells::WAIT_OFFSET));
+        for (index, slot) in self.slots.iter().enumerate() {
+            let at = Self::CELLS_BYTES + index * Self::SLOT_STRIDE;
+            for (i, byte) in slot.bytes.iter().enumerate() {
+                byte.store(image[at + Self::MESSAGE_OFFSET + i], Ordering::Relaxed);
+            }
+            slot.sequence.store(get(at), Ordering::Release);
+        }
+    }
+
     /// After publishing: the wake owed if `waiting` was set.
     fn take(&self, waiting: u64, wake: Wake) -> Wake {
         if self.cells.wait.0.take_waiter(waiting) {
