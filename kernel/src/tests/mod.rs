@@ -14,6 +14,7 @@ mod leaks;
 mod machine_api;
 mod memory;
 mod pipes;
+mod ports;
 mod programs;
 mod protection;
 mod registers;
