@@ -14,7 +14,8 @@
 //! path into the kernel's Rust handler): the null call; read and write of
 //! 1 and 1000 bytes on `/dev/null`, `/dev/zero`, `/dev/mem`, `/dev/tty` in
 //! raw mode and a RAM file (read, write in place, write past the capacity,
-//! which the synthesized write hands to its generic trampoline); unmapped
+//! which the synthesized write hands to its generic trampoline); port
+//! sends and receives (fast path, slow path, faults, ends closed); unmapped
 //! buffers (the templates' fault fixups) and kernel buffers; unused,
 //! closed and far handles, call 7; `create`, `query`, `reconfigure` and
 //! `terminate` on every kind (the SMACH wait blocks in the kernel); then
@@ -37,6 +38,7 @@ mod check;
 mod counts;
 mod io;
 mod objects;
+mod ports;
 mod sched;
 
 use sk_user::println;
@@ -50,6 +52,7 @@ fn main() -> i32 {
     io::bad_handles(&mut run);
     io::files(&mut run);
     io::tty(&mut run);
+    ports::all(&mut run);
     objects::all(&mut run);
     sched::all(&mut run);
     counts::all(&mut run);
