@@ -40,9 +40,7 @@ use crate::error::ConfigError;
 use crate::outcome::{ReceiveOutcome, SendOutcome, WaitMode, Wake};
 use crate::ring_layout::{validate_capacity, OnOwnLine};
 use crate::sync::{AtomicU64, AtomicU8, Ordering};
-use crate::wait_word::{
-    WaitWord, READER_CLOSED, READER_WAITING, WRITER_CLOSED, WRITER_WAITING,
-};
+use crate::wait_word::{WaitWord, READER_CLOSED, READER_WAITING, WRITER_CLOSED, WRITER_WAITING};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 
@@ -237,7 +235,9 @@ impl<const N: usize> MessageQueue<N> {
             out = *message;
             Ok::<(), core::convert::Infallible>(())
         }) {
-            Ok(ReceiveOutcome::Received { wake, .. }) => ReceiveOutcome::Received { message: out, wake },
+            Ok(ReceiveOutcome::Received { wake, .. }) => {
+                ReceiveOutcome::Received { message: out, wake }
+            }
             Ok(ReceiveOutcome::Empty) => ReceiveOutcome::Empty,
             Ok(ReceiveOutcome::Blocked) => ReceiveOutcome::Blocked,
             Ok(ReceiveOutcome::EndOfStream) => ReceiveOutcome::EndOfStream,
@@ -357,8 +357,16 @@ impl<const N: usize> MessageQueue<N> {
         let put = |out: &mut [u8], at: usize, value: u64| {
             out[at..at + 8].copy_from_slice(&value.to_le_bytes());
         };
-        put(&mut out, QueueCells::ENQUEUE_OFFSET, cells.enqueue.0.load(Ordering::Acquire));
-        put(&mut out, QueueCells::DEQUEUE_OFFSET, cells.dequeue.0.load(Ordering::Acquire));
+        put(
+            &mut out,
+            QueueCells::ENQUEUE_OFFSET,
+            cells.enqueue.0.load(Ordering::Acquire),
+        );
+        put(
+            &mut out,
+            QueueCells::DEQUEUE_OFFSET,
+            cells.dequeue.0.load(Ordering::Acquire),
+        );
         put(&mut out, QueueCells::WAIT_OFFSET, cells.wait.0.load());
         for (index, slot) in self.slots.iter().enumerate() {
             let at = Self::CELLS_BYTES + index * Self::SLOT_STRIDE;
@@ -383,8 +391,14 @@ impl<const N: usize> MessageQueue<N> {
             u64::from_le_bytes(word)
         };
         let cells = &self.cells;
-        cells.enqueue.0.store(get(QueueCells::ENQUEUE_OFFSET), Ordering::Release);
-        cells.dequeue.0.store(get(QueueCells::DEQUEUE_OFFSET), Ordering::Release);
+        cells
+            .enqueue
+            .0
+            .store(get(QueueCells::ENQUEUE_OFFSET), Ordering::Release);
+        cells
+            .dequeue
+            .0
+            .store(get(QueueCells::DEQUEUE_OFFSET), Ordering::Release);
         cells.wait.0.set(get(QueueCells::WAIT_OFFSET));
         for (index, slot) in self.slots.iter().enumerate() {
             let at = Self::CELLS_BYTES + index * Self::SLOT_STRIDE;

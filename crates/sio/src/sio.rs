@@ -387,7 +387,9 @@ impl<R> Sio<R> {
             // A pipe's size: the bytes in it now.
             Target::Pipe(end) => end.len() as u64,
             // A port's size: the bytes of the messages in it now.
-            Target::Port(end) => (end.len() as u64).saturating_mul(crate::PORT_MESSAGE_BYTES as u64),
+            Target::Port(end) => {
+                (end.len() as u64).saturating_mul(crate::PORT_MESSAGE_BYTES as u64)
+            }
             Target::File(open) | Target::Dir(open) => {
                 fs.stat(open.node()).map_or(0, |s| s.size_bytes)
             }

@@ -46,7 +46,10 @@ impl Port {
     fn new(start: u64) -> Self {
         let queue = Queue::new(CAPACITY, start).unwrap();
         let layout = queue.layout();
-        assert_eq!(queue.image().len(), Queue::CELLS_BYTES + CAPACITY * layout.slot_stride);
+        assert_eq!(
+            queue.image().len(),
+            Queue::CELLS_BYTES + CAPACITY * layout.slot_stride
+        );
         assert!(IMAGE + queue.image().len() <= USER_BUFFER);
         let cells = |data: u64| Imm64(data + IMAGE as u64);
         let slots = |data: u64| Imm64(data + (IMAGE + Queue::CELLS_BYTES) as u64);
@@ -102,9 +105,16 @@ impl Port {
 #[derive(Clone, Debug)]
 enum Op {
     /// A synthesized send of the message filled with `fill`.
-    Send { fill: u8, len: u64, faults: bool },
+    Send {
+        fill: u8,
+        len: u64,
+        faults: bool,
+    },
     /// A synthesized receive.
-    Receive { len: u64, faults: bool },
+    Receive {
+        len: u64,
+        faults: bool,
+    },
     /// A generic send (another SCPU without the routine).
     GenericSend(u8),
     /// A generic receive.
@@ -173,7 +183,10 @@ impl Model {
             } else {
                 Wake::Nobody
             };
-            return ReceiveOutcome::Received { message: fill, wake };
+            return ReceiveOutcome::Received {
+                message: fill,
+                wake,
+            };
         }
         if self.senders_closed {
             return ReceiveOutcome::EndOfStream;
@@ -190,10 +203,7 @@ fn generic_send(queue: &Queue, fill: u8) -> SendOutcome {
 fn generic_receive(queue: &Queue) -> ReceiveOutcome<u8> {
     match queue.receive_with(WaitMode::Blocking) {
         ReceiveOutcome::Received { message, wake } => {
-            assert!(
-                message.iter().all(|&b| b == message[0]),
-                "a torn message"
-            );
+            assert!(message.iter().all(|&b| b == message[0]), "a torn message");
             ReceiveOutcome::Received {
                 message: message[0],
                 wake,
@@ -305,11 +315,17 @@ fn a_full_queue_and_an_empty_one_go_to_the_slow_path() {
         port.send.fill(USER_BUFFER, &[fill; MESSAGE]);
         assert_eq!(port.call(true, buffer, MESSAGE as u64), MESSAGE as i64);
     }
-    assert_eq!(port.call(true, buffer, MESSAGE as u64), i64::from(CALL_WORD));
+    assert_eq!(
+        port.call(true, buffer, MESSAGE as u64),
+        i64::from(CALL_WORD)
+    );
     let out = port.receive.user_buffer();
     for fill in 0..CAPACITY as u8 {
         assert_eq!(port.call(false, out, MESSAGE as u64), MESSAGE as i64);
-        assert_eq!(port.receive.bytes(USER_BUFFER, MESSAGE), vec![fill; MESSAGE]);
+        assert_eq!(
+            port.receive.bytes(USER_BUFFER, MESSAGE),
+            vec![fill; MESSAGE]
+        );
     }
     assert_eq!(port.call(false, out, MESSAGE as u64), i64::from(CALL_WORD));
     // A range past the user half never reaches the queue.

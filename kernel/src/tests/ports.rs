@@ -46,3 +46,24 @@ ktest!(
         both(4)
     }
 );
+
+/// Port workloads with sleepers, wakes, closes and every error path:
+/// `ends`, `many` and `hostile` on both paths.
+fn port_workloads() -> Result<(), String> {
+    for mode in [1, 2, 3] {
+        both(mode)?;
+    }
+    Ok(())
+}
+
+ktest!(
+    fn port_workloads_leave_no_trace() {
+        // The first run grows the kernel's containers to their working
+        // size; the second must give back exactly what it took (queues,
+        // SIOs, routines, waiter lists).
+        port_workloads()?;
+        let baseline = super::leaks::Baseline::take();
+        port_workloads()?;
+        baseline.check("porttest ends, many, hostile")
+    }
+);

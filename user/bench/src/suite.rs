@@ -27,6 +27,7 @@
 //! | `pipe_write_read_N` | write N bytes (1, 1,024, 4,096) to a pipe and read them back, one SCPU; on Synthesis the kernel instructions are the write's alone |
 //! | `pipe_pingpong_threads` | one byte to a second SCPU over a pipe and back over another (it echoes); one op = the round trip (Linux: two threads) |
 //! | `pipe_pingpong` | Linux only until a Synthesis pipe end can be shared with another SMACH: one byte to a forked child over a pipe and one back over another; one op = the round trip |
+//! | `port_send_receive_64` | send one 64-byte message on a port and receive it back, one SCPU (Synthesis: `/dev/port`, synthesized `port_send`/`port_receive`, or the generic path with `synth=off`; Linux: a `SOCK_SEQPACKET` unix `socketpair`, `write` of 64 bytes on one end, `read` of 64 on the other, the nearest kernel message queue reachable with `read`/`write`); on Synthesis the kernel instructions are the send's alone |
 //! | `scpu_create_terminate` | create an SCPU that terminates itself at once, and join it (yield until its handle is gone); Linux: `clone` a thread that calls `exit`, join on its `CLONE_CHILD_CLEARTID` futex |
 //! | `compute_loop` | 5-instruction integer loop, no system call: both systems run the same instructions |
 
@@ -266,6 +267,10 @@ const METRICS: &[Metric] = &[
         run: pipe_pingpong,
     },
     Metric {
+        name: metrics::PORT_SEND_RECEIVE_64.name,
+        run: |n, s| port_send_receive(n, s.calls),
+    },
+    Metric {
         name: metrics::SCPU_CREATE_TERMINATE.name,
         run: scpu_create_terminate,
     },
@@ -478,6 +483,32 @@ fn pipe_write_read(name: &'static str, len: usize, plan: Plan) -> Result<(), Fai
     stats.print(name);
     close(r)?;
     close(w)
+}
+
+/// A 64-byte message sent on a port and received back, one thread.
+fn port_send_receive(name: &'static str, plan: Plan) -> Result<(), Failure> {
+    const MESSAGE: usize = 64;
+    let (r, s) = os::new_port().map_err(|e| Failure::os("port", e))?;
+    let mut data = [0_u8; MESSAGE];
+    crate::fixture::fill_pattern(&mut data, 0);
+    let mut back = [0_u8; MESSAGE];
+    check("port send", s.write(&data), MESSAGE)?;
+    check("port receive", r.read(&mut back), MESSAGE)?;
+    if back != data {
+        return Err(Failure::Short("port received another message", MESSAGE));
+    }
+    // The traced send leaves its message queued: each pair below then
+    // receives the message one send older.
+    print_trace(name, TracedCall::Write(&s, &data));
+    let stats = measure::repeat::<Failure>(plan, |n| {
+        Ok(timed_loop(n, || {
+            let _ = s.write(&data);
+            let _ = r.read(&mut back);
+        }))
+    })?;
+    stats.print(name);
+    close(r)?;
+    close(s)
 }
 
 /// One byte to an echoing thread and back, over two pipes.

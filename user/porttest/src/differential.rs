@@ -61,8 +61,7 @@ struct Model {
 fn routine_is(sio: &Sio, name: &str) -> bool {
     let mut text = [0u8; 4096];
     match sio.routines(&mut text) {
-        Ok(n) => core::str::from_utf8(&text[..n.min(text.len())])
-            .is_ok_and(|t| t.contains(name)),
+        Ok(n) => core::str::from_utf8(&text[..n.min(text.len())]).is_ok_and(|t| t.contains(name)),
         Err(_) => false,
     }
 }
@@ -81,7 +80,9 @@ pub(crate) fn run() {
         return;
     };
     if !is_generic_run && !(routine_is(&s, "port_send") && routine_is(&r, "port_receive")) {
-        fail(format_args!("differential: the table port has no synthesized routines"));
+        fail(format_args!(
+            "differential: the table port has no synthesized routines"
+        ));
         return;
     }
     let bits = if is_generic_run {
@@ -139,7 +140,9 @@ pub(crate) fn run() {
                 model.len -= 1;
                 want = Ok(PORT_MESSAGE_BYTES);
                 if out[0] != expected || out[1] != expected {
-                    fail(format_args!("differential step {step}: received contents differ"));
+                    fail(format_args!(
+                        "differential step {step}: received contents differ"
+                    ));
                     break;
                 }
                 counts[0] += 1;
@@ -178,7 +181,9 @@ pub(crate) fn run() {
                 let sizes = [sides[0].size(), sides[1].size()];
                 let want_size = Ok(model.len as u64 * MESSAGE);
                 if sizes != [want_size, want_size] {
-                    fail(format_args!("differential step {step}: sizes {sizes:?}, want {want_size:?}"));
+                    fail(format_args!(
+                        "differential step {step}: sizes {sizes:?}, want {want_size:?}"
+                    ));
                     break;
                 }
                 counts[1] += 1;

@@ -3,8 +3,7 @@
 //! is lost or sent by a refused call.
 
 use sk_user::abi::{
-    Call, OpenFlags, SioKind, SioSelector, SysError, Whence, PORT_MESSAGE_BYTES,
-    PORT_PATH,
+    Call, OpenFlags, SioKind, SioSelector, SysError, Whence, PORT_MESSAGE_BYTES, PORT_PATH,
 };
 use sk_user::Sio;
 
@@ -29,11 +28,13 @@ pub(crate) fn run() {
     }
     let Some((r, s)) = new_port() else { return };
     let info = (r.query(), s.query());
-    let kinds = (
-        info.0.map(|i| i.kind),
-        info.1.map(|i| i.kind),
-    );
-    if kinds != (Ok(SioKind::PortReceive.number()), Ok(SioKind::PortSend.number())) {
+    let kinds = (info.0.map(|i| i.kind), info.1.map(|i| i.kind));
+    if kinds
+        != (
+            Ok(SioKind::PortReceive.number()),
+            Ok(SioKind::PortSend.number()),
+        )
+    {
         fail(format_args!("query kinds: {kinds:?}"));
     }
     let mut buf = [0u8; 4096];
@@ -106,7 +107,9 @@ pub(crate) fn run() {
     for seq in 0..2 {
         let got = r.read(&mut buf[..PORT_MESSAGE_BYTES]);
         if got != Ok(PORT_MESSAGE_BYTES) || buf[..PORT_MESSAGE_BYTES] != message(3, seq) {
-            fail(format_args!("after the refused calls, message {seq}: {got:?}"));
+            fail(format_args!(
+                "after the refused calls, message {seq}: {got:?}"
+            ));
         }
     }
     let _ = (r.close(), s.close());

@@ -343,7 +343,8 @@ fn receive_all(strict: bool) {
         match r.read(&mut m) {
             Ok(0) => break,
             Ok(PORT_MESSAGE_BYTES) => {
-                let Some((sender, seq)) = decode(&m).filter(|(s, q)| *s < SENDERS && *q < PER_SENDER)
+                let Some((sender, seq)) =
+                    decode(&m).filter(|(s, q)| *s < SENDERS && *q < PER_SENDER)
                 else {
                     fail(format_args!("many: a torn or foreign message"));
                     break;
@@ -357,8 +358,7 @@ fn receive_all(strict: bool) {
                 }
                 *expected = seq + 1;
                 let bit = sender * PER_SENDER + seq;
-                let before =
-                    SEEN[(bit / 64) as usize].fetch_or(1 << (bit % 64), Ordering::Relaxed);
+                let before = SEEN[(bit / 64) as usize].fetch_or(1 << (bit % 64), Ordering::Relaxed);
                 if before & (1 << (bit % 64)) != 0 {
                     fail(format_args!("many: sender {sender} seq {seq} twice"));
                 }
@@ -394,7 +394,9 @@ fn many() {
         wait_done(done + (receivers - 1 + SENDERS + 1) as u32);
         let received = RECEIVED.load(Ordering::Relaxed);
         if received != SENDERS * PER_SENDER {
-            fail(format_args!("many ({receivers} receivers): {received} received"));
+            fail(format_args!(
+                "many ({receivers} receivers): {received} received"
+            ));
         }
         drop(closer);
         let _ = r.close();

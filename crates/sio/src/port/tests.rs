@@ -16,9 +16,16 @@ const MESSAGE: u64 = PORT_MESSAGE_BYTES as u64;
 enum Op {
     /// Send the message filled with this byte, from a good or faulting
     /// buffer, with this length.
-    Send { fill: u8, faults: bool, len: u64 },
+    Send {
+        fill: u8,
+        faults: bool,
+        len: u64,
+    },
     /// Receive into a good or faulting buffer, with this length.
-    Receive { faults: bool, len: u64 },
+    Receive {
+        faults: bool,
+        len: u64,
+    },
     CloseSend,
     CloseReceive,
 }

@@ -8,8 +8,8 @@
 //! rule. Neighbours: the generated holes structs in [`crate::templates`].
 
 use crate::templates::{
-    DevMemReadHoles, DevNullWriteHoles, DevZeroReadHoles, GenericTrampolineHoles, RamFileReadHoles,
-    PortReceiveHoles, PortSendHoles, RamFileWriteHoles, SemaphorePHoles, SemaphoreVHoles,
+    DevMemReadHoles, DevNullWriteHoles, DevZeroReadHoles, GenericTrampolineHoles, PortReceiveHoles,
+    PortSendHoles, RamFileReadHoles, RamFileWriteHoles, SemaphorePHoles, SemaphoreVHoles,
     TtyWriteHoles,
 };
 use crate::{
