@@ -195,37 +195,41 @@ fn messages_then_close_reach_a_sleeping_receiver_before_the_end() {
 
 #[test]
 fn receivers_close_wakes_a_sender_asleep_on_full() {
-    explore("receivers_close_wakes_a_sender_asleep_on_full", None, || {
-        let port = Arc::new(Port {
-            queue: MessageQueue::new(2, 0).unwrap(),
-            senders: WaitList::default(),
-            receivers: WaitList::default(),
-        });
-        let sender = {
-            let port = Arc::clone(&port);
-            thread::spawn(move || {
-                let me = Sleeper::new();
-                let mut sent = 0;
-                loop {
-                    port.senders.register(&me);
-                    match port.queue.send(&[sent]) {
-                        SendOutcome::Sent { wake } => {
-                            port.senders.deregister(&me);
-                            port.deliver(wake);
-                            sent += 1;
+    explore(
+        "receivers_close_wakes_a_sender_asleep_on_full",
+        None,
+        || {
+            let port = Arc::new(Port {
+                queue: MessageQueue::new(2, 0).unwrap(),
+                senders: WaitList::default(),
+                receivers: WaitList::default(),
+            });
+            let sender = {
+                let port = Arc::clone(&port);
+                thread::spawn(move || {
+                    let me = Sleeper::new();
+                    let mut sent = 0;
+                    loop {
+                        port.senders.register(&me);
+                        match port.queue.send(&[sent]) {
+                            SendOutcome::Sent { wake } => {
+                                port.senders.deregister(&me);
+                                port.deliver(wake);
+                                sent += 1;
+                            }
+                            SendOutcome::Blocked => me.sleep(),
+                            SendOutcome::BrokenPipe => {
+                                port.senders.deregister(&me);
+                                return sent;
+                            }
+                            SendOutcome::Full => panic!("a blocking send returned Full"),
                         }
-                        SendOutcome::Blocked => me.sleep(),
-                        SendOutcome::BrokenPipe => {
-                            port.senders.deregister(&me);
-                            return sent;
-                        }
-                        SendOutcome::Full => panic!("a blocking send returned Full"),
                     }
-                }
-            })
-        };
-        port.deliver(port.queue.close_receivers());
-        let sent = sender.join().unwrap();
-        assert!(sent <= 2, "sent {sent} into a queue of 2");
-    });
+                })
+            };
+            port.deliver(port.queue.close_receivers());
+            let sent = sender.join().unwrap();
+            assert!(sent <= 2, "sent {sent} into a queue of 2");
+        },
+    );
 }

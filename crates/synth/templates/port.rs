@@ -31,8 +31,9 @@ use super::user_range::{check_user_range, fault_and_bad_address_exits};
 use iced_x86::code_asm::{eax, ecx, edi, esi, qword_ptr, r11, r9, rax, rcx, rdi, rsi, CodeLabel};
 use iced_x86::IcedError;
 
-/// Bytes in a message (`sk_abi::PORT_MESSAGE_BYTES`).
-const MESSAGE: i32 = sk_abi::PORT_MESSAGE_BYTES as i32;
+/// Bytes in a message (`sk_abi::PORT_MESSAGE_BYTES`, checked below).
+const MESSAGE: i32 = 64;
+const _: () = assert!(sk_abi::PORT_MESSAGE_BYTES == 64);
 /// Offsets in the queue's cells (`sk_queue::QueueCells`).
 const ENQUEUE: i32 = 0;
 const DEQUEUE: i32 = 64;

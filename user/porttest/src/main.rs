@@ -398,8 +398,7 @@ fn many() {
                 "many ({receivers} receivers): {received} received"
             ));
         }
-        drop(closer);
-        let _ = r.close();
+        let _ = (closer, r.close());
     }
 }
 

@@ -1,6 +1,9 @@
 //! Host tests of the generic port: random sends and receives (right and
 //! wrong lengths, faulting buffers, closes) against a `VecDeque` model.
 
+// Test code: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
 extern crate std;
 
 use super::*;
