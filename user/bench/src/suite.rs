@@ -40,6 +40,9 @@ use crate::paths::{Path, DATA_FILE, DEV_NULL, DEV_ZERO, WRITE_FILE};
 use crate::{println, tsc, vector, TracedCall};
 use sk_user_bench as metrics;
 
+mod port;
+use port::port_send_receive;
+
 /// Reads in Program 1 (paper §4.2).
 const PROGRAM1_READS: u64 = 100_000;
 /// Reads in Program 2.
@@ -483,32 +486,6 @@ fn pipe_write_read(name: &'static str, len: usize, plan: Plan) -> Result<(), Fai
     stats.print(name);
     close(r)?;
     close(w)
-}
-
-/// A 64-byte message sent on a port and received back, one thread.
-fn port_send_receive(name: &'static str, plan: Plan) -> Result<(), Failure> {
-    const MESSAGE: usize = 64;
-    let (r, s) = os::new_port().map_err(|e| Failure::os("port", e))?;
-    let mut data = [0_u8; MESSAGE];
-    crate::fixture::fill_pattern(&mut data, 0);
-    let mut back = [0_u8; MESSAGE];
-    check("port send", s.write(&data), MESSAGE)?;
-    check("port receive", r.read(&mut back), MESSAGE)?;
-    if back != data {
-        return Err(Failure::Short("port received another message", MESSAGE));
-    }
-    // The traced send leaves its message queued: each pair below then
-    // receives the message one send older.
-    print_trace(name, TracedCall::Write(&s, &data));
-    let stats = measure::repeat::<Failure>(plan, |n| {
-        Ok(timed_loop(n, || {
-            let _ = s.write(&data);
-            let _ = r.read(&mut back);
-        }))
-    })?;
-    stats.print(name);
-    close(r)?;
-    close(s)
 }
 
 /// One byte to an echoing thread and back, over two pipes.
