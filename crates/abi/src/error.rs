@@ -139,6 +139,11 @@ pub enum SysError {
     #[doc(alias = "EPIPE")]
     #[error("broken pipe")]
     BrokenPipe = 27,
+    /// A `read` or `write` on a port end whose length is not the message
+    /// size ([`PORT_MESSAGE_BYTES`](crate::PORT_MESSAGE_BYTES)).
+    #[doc(alias = "EMSGSIZE")]
+    #[error("wrong message size")]
+    MessageSize = 30,
     /// A code this build of `sk-abi` does not know (a newer kernel); made
     /// only by [`SysError::decode_return`] and [`SysError::from_code`], never
     /// sent by the kernel.
@@ -176,6 +181,7 @@ impl SysError {
         Self::NameTooLong,
         Self::BadValue,
         Self::BrokenPipe,
+        Self::MessageSize,
         Self::Unknown,
     ];
 
@@ -220,6 +226,7 @@ impl SysError {
             25 => Self::NameTooLong,
             26 => Self::BadValue,
             27 => Self::BrokenPipe,
+            30 => Self::MessageSize,
             _ => Self::Unknown,
         };
         Some(error)

@@ -4,7 +4,7 @@
 //!
 //! One concept per file: [`call`], [`call_word`], [`handle`], [`kind`],
 //! [`error`], [`args`], [`info`], [`state`], [`selector`], [`reconfigure`],
-//! [`flags`], [`exit_status`], [`user_range`]. Everything is re-exported at
+//! [`flags`], [`exit_status`], [`user_range`], [`port`]. Everything is re-exported at
 //! the crate root.
 #![no_std]
 #![forbid(unsafe_code)]
@@ -28,6 +28,7 @@ pub mod flags;
 pub mod handle;
 pub mod info;
 pub mod kind;
+pub mod port;
 pub mod reconfigure;
 pub mod selector;
 pub mod state;
@@ -46,6 +47,7 @@ pub use flags::{OpenFlags, Prot, SmachCreateFlags, SmemCreateFlags, TtyMode};
 pub use handle::{Handle, PipeHandles, PIPE_PATH};
 pub use info::{ScpuInfo, SioInfo, SmachInfo, SmemInfo};
 pub use kind::Kind;
+pub use port::{PortHandles, PORT_MESSAGE_BYTES, PORT_PATH};
 pub use reconfigure::{
     ScpuReconfigure, SioReconfigure, SmachReconfigure, SmemReconfigure, MAX_SLEEP_NS,
 };

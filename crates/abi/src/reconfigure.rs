@@ -221,9 +221,15 @@ impl SioReconfigure {
     ///
     /// # Errors
     /// [`SysError::BadSelector`]; [`SysError::BadValue`] for an unknown
-    /// whence; [`SysError::BadFlags`] for unknown tty-mode bits.
+    /// whence; [`SysError::BadFlags`] for unknown tty-mode bits;
+    /// [`SysError::NotSupported`] for the reserved port selectors
+    /// ([`SioSelector::PortAttachHandle`], [`SioSelector::PortTakeHandle`]:
+    /// handle passing, not built yet).
     pub fn decode(selector: u64, value: u64, value2: u64) -> Result<Self, SysError> {
         Ok(match SioSelector::try_from(selector)? {
+            SioSelector::PortAttachHandle | SioSelector::PortTakeHandle => {
+                return Err(SysError::NotSupported)
+            }
             SioSelector::Seek => Self::Seek {
                 whence: Whence::try_from(value)?,
                 offset: i64::from_ne_bytes(value2.to_ne_bytes()),

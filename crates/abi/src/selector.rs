@@ -74,6 +74,14 @@ numbered_enum! {
         Seek = 0,
         /// Set the console's line discipline (`rsi` = [`TtyMode`](crate::TtyMode) bits).
         TtyMode = 1,
+        /// Reserved (port send end): the next message sent carries the
+        /// handle `rsi` (handle passing, which needs SIO sharing between
+        /// SMACHs). [`SysError::NotSupported`](crate::SysError::NotSupported) today.
+        PortAttachHandle = 4,
+        /// Reserved (port receive end): install the handle the last
+        /// message received carried; returns it.
+        /// [`SysError::NotSupported`](crate::SysError::NotSupported) today.
+        PortTakeHandle = 5,
     }
 }
 

@@ -56,5 +56,9 @@ numbered_enum! {
         PipeRead = 7,
         /// The write end of a pipe.
         PipeWrite = 8,
+        /// The receive end of a port (`/dev/port` makes both ends).
+        PortReceive = 9,
+        /// The send end of a port.
+        PortSend = 10,
     }
 }

@@ -99,6 +99,8 @@ pub(crate) enum Created {
     Stepped,
     /// A pipe's two ends.
     Pipe(sk_abi::PipeHandles),
+    /// A port's two ends.
+    Port(sk_abi::PortHandles),
 }
 
 // Not inlined: its loop would make `call` save registers on every call.
@@ -109,6 +111,7 @@ fn create(handle: Handle, a: [u64; 5]) -> Result<u64, SysError> {
         match create_stretch(handle, kind, a[1], a[2])? {
             Created::Object(h) => return Ok(u64::from(h.index())),
             Created::Pipe(ends) => return Ok(ends.to_return()),
+            Created::Port(ends) => return Ok(ends.to_return()),
             Created::Stepped => scheduler::preemption_point(),
         }
     }

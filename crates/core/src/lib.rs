@@ -27,6 +27,7 @@ pub mod fp;
 mod initrd;
 mod memory;
 mod pipe_calls;
+mod port_calls;
 mod ring;
 mod routines_text;
 mod scheduler;

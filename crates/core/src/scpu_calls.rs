@@ -95,6 +95,7 @@ pub(crate) fn forget(core: &mut Core, tid: ThreadId) {
     crate::ring::forget(core, tid);
     core.devices.forget_reader(tid);
     core.devices.pipe_waiters.forget(tid);
+    core.devices.port_waiters.forget(tid);
     for smach in core.smachs.values_mut() {
         smach.waiters.retain(|&t| t != tid);
     }

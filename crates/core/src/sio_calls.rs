@@ -32,6 +32,9 @@ pub(crate) fn open_or_step(
     if path == sk_abi::PIPE_PATH {
         return crate::pipe_calls::open(core, me, flags).map(Created::Pipe);
     }
+    if path == sk_abi::PORT_PATH {
+        return crate::port_calls::open(core, me, flags).map(Created::Port);
+    }
     match state::Sio::cut_before_open(&mut core.fs, path, flags)? {
         Cut::Cutting => Ok(Created::Stepped),
         Cut::Near => open(core, me, path, flags).map(Created::Object),
@@ -150,6 +153,8 @@ enum Blocking {
     Semaphore,
     /// A pipe end: `pipe_calls`.
     Pipe,
+    /// A port end: `port_calls`.
+    Port,
 }
 
 impl Blocking {
@@ -158,6 +163,8 @@ impl Blocking {
             Some(Self::Semaphore)
         } else if sio.pipe_end().is_some() {
             Some(Self::Pipe)
+        } else if sio.port_end().is_some() {
+            Some(Self::Port)
         } else {
             None
         }
@@ -204,6 +211,7 @@ pub(crate) fn read(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError> 
         match other {
             Some(Blocking::Semaphore) => return semaphore_p(handle),
             Some(Blocking::Pipe) => return crate::pipe_calls::read(handle, buf, len),
+            Some(Blocking::Port) => return crate::port_calls::receive(handle, buf, len),
             None => {}
         }
         match moved {
@@ -294,6 +302,7 @@ pub(crate) fn write(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError>
     match other {
         Some(Blocking::Semaphore) => return semaphore_v(handle),
         Some(Blocking::Pipe) => return crate::pipe_calls::write(handle, buf, len),
+        Some(Blocking::Port) => return crate::port_calls::send(handle, buf, len),
         None => {}
     }
     match moved {

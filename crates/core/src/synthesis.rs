@@ -11,8 +11,8 @@
 //! and install, one atomic store per slot, retire); `thread_entry.rs` owns
 //! the per-thread tables and stubs, `routines_text.rs` the `Routines` text.
 //!
-//! A semaphore's P and V go in the table of *every* SCPU of its SMACH:
-//! the opener's in `sio.routines`, the others' in `sio.sharers` (one
+//! A semaphore's P and V, and a port end's send or receive, go in the
+//! table of *every* SCPU of its SMACH: the opener's in `sio.routines`, the others' in `sio.sharers` (one
 //! `SioRoutines` per thread, each planned with that thread as `owner`);
 //! they are replanned when an SCPU joins the SMACH or leaves it, and all
 //! retired at close ([`close_sio`]), which also wakes the waiters.
@@ -165,6 +165,16 @@ pub(crate) fn facts(
                 wait_cell: cell(sk_sio::RingCells::WAIT_OFFSET),
             }
         }
+        Target::Port(end) => {
+            let layout = end.layout();
+            SioTarget::Port(sk_synth::policy::PortFacts {
+                is_receive_end: end.is_receive_end(),
+                cells: layout.cells_address as u64,
+                slots: layout.slots_address as u64,
+                slot_stride: layout.slot_stride as u64,
+                capacity: layout.capacity as u64,
+            })
+        }
     };
     let flags = sio.flags();
     SioFacts {
@@ -217,7 +227,8 @@ pub(crate) fn replan(core: &mut Core, me: SmachId, handle: Handle) {
         // The slot stays generic; the next replan tries again.
         log::debug!("no synthesized routine for handle {}: {e}", handle.index());
     }
-    if sio.semaphore().is_none() {
+    // A semaphore's and a port end's routines assume no single owner.
+    if sio.semaphore().is_none() && sio.port_end().is_none() {
         return;
     }
     // Every other member gets its own slots (same plan, its table).
@@ -270,6 +281,11 @@ pub(crate) fn close_sio(core: &mut Core, mut sio: Sio) {
             crate::pipe_calls::wake(core, pipe, own);
         }
     }
+    // A port end's close wakes the other side: receivers to see the end
+    // of the stream, senders to see the broken port.
+    if let Some((port, wake)) = sio.close_port_end() {
+        crate::port_calls::wake(core, port, wake);
+    }
     let sharers = core::mem::take(&mut sio.sharers);
     for (_, routines) in sharers {
         retire(core, Some(routines));
@@ -278,7 +294,8 @@ pub(crate) fn close_sio(core: &mut Core, mut sio: Sio) {
     retire(core, routines);
 }
 
-/// A thread joined SMACH `smach`: its table gets the SMACH's semaphores.
+/// A thread joined SMACH `smach`: its table gets the SMACH's semaphores
+/// and port ends.
 pub(crate) fn on_thread_joined(core: &mut Core, smach: SmachId) {
     if !config().enabled {
         return;
@@ -286,8 +303,10 @@ pub(crate) fn on_thread_joined(core: &mut Core, smach: SmachId) {
     let mut hits: Vec<Handle> = Vec::new();
     if let Some(s) = core.smachs.get(&smach) {
         for (handle, object) in s.handles.iter() {
-            let is_semaphore = object.as_sio().is_some_and(|s| s.semaphore().is_some());
-            if is_semaphore && hits.try_reserve(1).is_ok() {
+            let is_everyones = object
+                .as_sio()
+                .is_some_and(|s| s.semaphore().is_some() || s.port_end().is_some());
+            if is_everyones && hits.try_reserve(1).is_ok() {
                 hits.push(handle);
             }
         }

@@ -372,6 +372,7 @@ pub fn sched_check() -> Result<usize, alloc::string::String> {
                 ScpuState::Blocked => {
                     let waits = core.devices.tty_readers.contains(&id)
                         || core.devices.pipe_waiters.involves(id)
+                        || core.devices.port_waiters.involves(id)
                         || core.smachs.values().any(|s| s.waiters.contains(&id))
                         || core.sleepers.contains(id)
                         || core.smachs.values().any(|s| {

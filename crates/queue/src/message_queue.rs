@@ -26,12 +26,21 @@
 //! receivers and [`WRITER_WAITING`] for senders; both bits stand for any
 //! number of sleepers, so a sleeper that re-checks and finds work leaves
 //! the bit set and the waker wakes every registered sleeper.
+//!
+//! Closing (ports): [`MessageQueue::close_receivers`] sets
+//! [`READER_CLOSED`], after which every send is `BrokenPipe` (checked
+//! before each attempt, and in the bits an announcing sender sees);
+//! [`MessageQueue::close_senders`] sets [`WRITER_CLOSED`], after which a
+//! receive that finds the queue empty looks once more (the closed bit is
+//! acquired, so every message sent before the close is visible) and ends
+//! with `EndOfStream`. Any non-zero wait word (a sleeper or a closed end)
+//! is what a synthesized routine sends to the generic path.
 
 use crate::error::ConfigError;
 use crate::outcome::{ReceiveOutcome, SendOutcome, WaitMode, Wake};
 use crate::ring_layout::{validate_capacity, OnOwnLine};
 use crate::sync::{AtomicU64, AtomicU8, Ordering};
-use crate::wait_word::{WaitWord, READER_WAITING, WRITER_WAITING};
+use crate::wait_word::{WaitWord, READER_CLOSED, READER_WAITING, WRITER_CLOSED, WRITER_WAITING};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 
@@ -168,6 +177,9 @@ impl<const N: usize> MessageQueue<N> {
         let enqueue = &self.cells.enqueue.0;
         let mut position = enqueue.load(Ordering::Relaxed);
         loop {
+            if self.cells.wait.0.load() & READER_CLOSED != 0 {
+                return SendOutcome::BrokenPipe;
+            }
             let slot = self.slot(position);
             let turn = slot.sequence.load(Ordering::Acquire).wrapping_sub(position) as i64;
             if turn == 0 {
@@ -189,7 +201,11 @@ impl<const N: usize> MessageQueue<N> {
                 if mode == WaitMode::NonBlocking {
                     return SendOutcome::Full;
                 }
-                self.cells.wait.0.announce(WRITER_WAITING);
+                let before = self.cells.wait.0.announce(WRITER_WAITING);
+                if before & READER_CLOSED != 0 {
+                    // The bit stands for every sleeper: leave it.
+                    return SendOutcome::BrokenPipe;
+                }
                 position = enqueue.load(Ordering::Relaxed);
                 let turn = self.slot(position).sequence.load(Ordering::Acquire);
                 if (turn.wrapping_sub(position) as i64) < 0 {
@@ -214,6 +230,35 @@ impl<const N: usize> MessageQueue<N> {
 
     /// A receive in the given mode (see the module doc).
     pub fn receive_with(&self, mode: WaitMode) -> ReceiveOutcome<[u8; N]> {
+        let mut out = [0u8; N];
+        match self.receive_into(mode, |message| {
+            out = *message;
+            Ok::<(), core::convert::Infallible>(())
+        }) {
+            Ok(ReceiveOutcome::Received { wake, .. }) => {
+                ReceiveOutcome::Received { message: out, wake }
+            }
+            Ok(ReceiveOutcome::Empty) => ReceiveOutcome::Empty,
+            Ok(ReceiveOutcome::Blocked) => ReceiveOutcome::Blocked,
+            Ok(ReceiveOutcome::EndOfStream) => ReceiveOutcome::EndOfStream,
+            Err(never) => match never {},
+        }
+    }
+
+    /// A receive that hands the message to `deliver` *before* taking it
+    /// out of the queue: if `deliver` fails (a user buffer that faults),
+    /// the message stays for the next receive and the error comes back.
+    /// If another receiver takes the message meanwhile (another CPU),
+    /// `deliver` runs again with the next one: only the last delivery
+    /// counts.
+    ///
+    /// # Errors
+    /// What `deliver` returns; nothing was taken out.
+    pub fn receive_into<E>(
+        &self,
+        mode: WaitMode,
+        mut deliver: impl FnMut(&[u8; N]) -> Result<(), E>,
+    ) -> Result<ReceiveOutcome<()>, E> {
         let dequeue = &self.cells.dequeue.0;
         let mut position = dequeue.load(Ordering::Relaxed);
         loop {
@@ -221,33 +266,146 @@ impl<const N: usize> MessageQueue<N> {
             let next = position.wrapping_add(1);
             let turn = slot.sequence.load(Ordering::Acquire).wrapping_sub(next) as i64;
             if turn == 0 {
+                let message: [u8; N] =
+                    core::array::from_fn(|i| slot.bytes[i].load(Ordering::Relaxed));
+                // A stale copy (another receiver took the slot and a sender
+                // refilled it) is caught by the compare-exchange below.
+                deliver(&message)?;
                 match dequeue.compare_exchange(position, next, Ordering::Relaxed, Ordering::Relaxed)
                 {
                     Ok(_) => {
-                        let message =
-                            core::array::from_fn(|i| slot.bytes[i].load(Ordering::Relaxed));
                         let freed = position.wrapping_add(self.capacity() as u64);
                         slot.sequence.store(freed, Ordering::Release);
-                        return ReceiveOutcome::Received {
-                            message,
+                        return Ok(ReceiveOutcome::Received {
+                            message: (),
                             wake: self.take(WRITER_WAITING, Wake::Writers),
-                        };
+                        });
                     }
                     Err(now) => position = now,
                 }
             } else if turn < 0 {
-                if mode == WaitMode::NonBlocking {
-                    return ReceiveOutcome::Empty;
+                if self.cells.wait.0.load() & WRITER_CLOSED != 0 {
+                    // The close (`Release`, after the last send) is seen:
+                    // every message is visible now. Look once more.
+                    position = dequeue.load(Ordering::Relaxed);
+                    if self.is_empty_at(position) {
+                        return Ok(ReceiveOutcome::EndOfStream);
+                    }
+                    continue;
                 }
-                self.cells.wait.0.announce(READER_WAITING);
+                if mode == WaitMode::NonBlocking {
+                    return Ok(ReceiveOutcome::Empty);
+                }
+                let before = self.cells.wait.0.announce(READER_WAITING);
                 position = dequeue.load(Ordering::Relaxed);
-                let turn = self.slot(position).sequence.load(Ordering::Acquire);
-                if (turn.wrapping_sub(position.wrapping_add(1)) as i64) < 0 {
-                    return ReceiveOutcome::Blocked;
+                if self.is_empty_at(position) {
+                    return Ok(if before & WRITER_CLOSED != 0 {
+                        ReceiveOutcome::EndOfStream
+                    } else {
+                        ReceiveOutcome::Blocked
+                    });
                 }
             } else {
                 position = dequeue.load(Ordering::Relaxed);
             }
+        }
+    }
+
+    /// True if the slot of `position` holds no message for it yet.
+    fn is_empty_at(&self, position: u64) -> bool {
+        let turn = self.slot(position).sequence.load(Ordering::Acquire);
+        (turn.wrapping_sub(position.wrapping_add(1)) as i64) < 0
+    }
+
+    /// Closes the senders' end: once the queue is drained, receives end
+    /// ([`ReceiveOutcome::EndOfStream`]). Returns the wake owed (sleeping
+    /// receivers, to see the end). Call it once no send is in progress
+    /// (the kernel closes an end with every CPU out of its routines).
+    pub fn close_senders(&self) -> Wake {
+        if self.cells.wait.0.close(WRITER_CLOSED, READER_WAITING) {
+            Wake::Readers
+        } else {
+            Wake::Nobody
+        }
+    }
+
+    /// Closes the receivers' end: every later send is
+    /// [`SendOutcome::BrokenPipe`]. Returns the wake owed (sleeping
+    /// senders, to see the broken pipe).
+    pub fn close_receivers(&self) -> Wake {
+        if self.cells.wait.0.close(READER_CLOSED, WRITER_WAITING) {
+            Wake::Writers
+        } else {
+            Wake::Nobody
+        }
+    }
+
+    /// Bytes of the cells in an [`image`](Self::image): [`QueueCells`]
+    /// at its offsets; the slots follow.
+    pub const CELLS_BYTES: usize = core::mem::size_of::<QueueCells>();
+
+    /// The queue's memory as bytes, laid out as in memory: the cells
+    /// ([`Self::CELLS_BYTES`], counters and wait word at their `*_OFFSET`s,
+    /// padding zero), then the slots ([`Self::SLOT_STRIDE`] apart, sequence
+    /// at 0, message at [`Self::MESSAGE_OFFSET`]). For tests that run code
+    /// written against [`MessageQueueLayout`] on a copy (the host
+    /// sandbox runs generated code in a child process, sharing only its
+    /// data pages), then [`load_image`](Self::load_image) the result.
+    pub fn image(&self) -> Vec<u8> {
+        let cells = &self.cells;
+        let mut out = alloc::vec![0u8; Self::CELLS_BYTES + self.slots.len() * Self::SLOT_STRIDE];
+        let put = |out: &mut [u8], at: usize, value: u64| {
+            out[at..at + 8].copy_from_slice(&value.to_le_bytes());
+        };
+        put(
+            &mut out,
+            QueueCells::ENQUEUE_OFFSET,
+            cells.enqueue.0.load(Ordering::Acquire),
+        );
+        put(
+            &mut out,
+            QueueCells::DEQUEUE_OFFSET,
+            cells.dequeue.0.load(Ordering::Acquire),
+        );
+        put(&mut out, QueueCells::WAIT_OFFSET, cells.wait.0.load());
+        for (index, slot) in self.slots.iter().enumerate() {
+            let at = Self::CELLS_BYTES + index * Self::SLOT_STRIDE;
+            put(&mut out, at, slot.sequence.load(Ordering::Acquire));
+            for (i, byte) in slot.bytes.iter().enumerate() {
+                out[at + Self::MESSAGE_OFFSET + i] = byte.load(Ordering::Relaxed);
+            }
+        }
+        out
+    }
+
+    /// Loads an [`image`](Self::image) of this queue (the same capacity),
+    /// as code working on the copy left it. No one may use the queue
+    /// meanwhile.
+    ///
+    /// # Panics
+    /// If `image` is shorter than this queue's image.
+    pub fn load_image(&self, image: &[u8]) {
+        let get = |at: usize| {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(&image[at..at + 8]);
+            u64::from_le_bytes(word)
+        };
+        let cells = &self.cells;
+        cells
+            .enqueue
+            .0
+            .store(get(QueueCells::ENQUEUE_OFFSET), Ordering::Release);
+        cells
+            .dequeue
+            .0
+            .store(get(QueueCells::DEQUEUE_OFFSET), Ordering::Release);
+        cells.wait.0.set(get(QueueCells::WAIT_OFFSET));
+        for (index, slot) in self.slots.iter().enumerate() {
+            let at = Self::CELLS_BYTES + index * Self::SLOT_STRIDE;
+            for (i, byte) in slot.bytes.iter().enumerate() {
+                byte.store(image[at + Self::MESSAGE_OFFSET + i], Ordering::Relaxed);
+            }
+            slot.sequence.store(get(at), Ordering::Release);
         }
     }
 

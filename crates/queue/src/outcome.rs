@@ -92,6 +92,8 @@ pub enum SendOutcome {
     /// The queue is full and the senders' waiting bit is set: sleep until
     /// woken, then send again.
     Blocked,
+    /// The receivers closed their end: nothing was sent (`EPIPE`).
+    BrokenPipe,
 }
 
 /// The result of a message receive.
@@ -110,4 +112,6 @@ pub enum ReceiveOutcome<M> {
     /// The queue is empty and the receivers' waiting bit is set: sleep
     /// until woken, then receive again.
     Blocked,
+    /// The senders closed their end and every message sent was received.
+    EndOfStream,
 }

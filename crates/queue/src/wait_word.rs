@@ -78,6 +78,11 @@ impl WaitWord {
         self.word.load(Ordering::Acquire)
     }
 
+    /// Sets the bits (a queue image being loaded: `MessageQueue::load_image`).
+    pub(crate) fn set(&self, bits: u64) {
+        self.word.store(bits, Ordering::Release);
+    }
+
     /// Waker side, called right after the `Release` store that published
     /// progress: `fence(SeqCst)`, look at `waiting` (`Relaxed`: the fence
     /// orders it), and if it is set clear it. True if this call cleared

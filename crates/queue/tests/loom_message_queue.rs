@@ -1,7 +1,10 @@
 //! Model-checks the message queue with loom: two senders and two
 //! receivers, every message delivered exactly once and each sender's
 //! messages in order, senders asleep on full and receivers asleep on
-//! empty behind shared waiting bits, with no lost wake-up.
+//! empty behind shared waiting bits, with no lost wake-up; a sender's
+//! messages then its close reach a receiver asleep on empty before the
+//! end of the stream; a receivers' close wakes a sender asleep on full
+//! with a broken pipe.
 //!
 //! Run: `RUSTFLAGS="--cfg loom" cargo test -p sk-queue --release --test 'loom_*'`.
 #![cfg(loom)]
@@ -40,6 +43,7 @@ impl Port {
                 }
                 SendOutcome::Blocked => me.sleep(),
                 SendOutcome::Full => panic!("a blocking send returned Full"),
+                SendOutcome::BrokenPipe => panic!("no end is closed here"),
             }
         }
     }
@@ -56,6 +60,7 @@ impl Port {
                 }
                 ReceiveOutcome::Blocked => me.sleep(),
                 ReceiveOutcome::Empty => panic!("a blocking receive returned Empty"),
+                ReceiveOutcome::EndOfStream => panic!("no end is closed here"),
             }
         }
     }
@@ -137,4 +142,94 @@ fn two_senders_sleep_on_full_behind_one_bit() {
     explore("two_senders_sleep_on_full_behind_one_bit", Some(2), || {
         run(2, u64::MAX, 2, 2, 1);
     });
+}
+
+/// Receives until the end of the stream (sleeping on empty as told).
+fn receive_to_end(port: &Port, me: &Arc<Sleeper>) -> Vec<u8> {
+    let mut got = Vec::new();
+    loop {
+        port.receivers.register(me);
+        match port.queue.receive() {
+            ReceiveOutcome::Received { message, wake } => {
+                port.receivers.deregister(me);
+                port.deliver(wake);
+                got.push(message[0]);
+            }
+            ReceiveOutcome::Blocked => me.sleep(),
+            ReceiveOutcome::EndOfStream => {
+                port.receivers.deregister(me);
+                return got;
+            }
+            ReceiveOutcome::Empty => panic!("a blocking receive returned Empty"),
+        }
+    }
+}
+
+#[test]
+fn messages_then_close_reach_a_sleeping_receiver_before_the_end() {
+    explore(
+        "messages_then_close_reach_a_sleeping_receiver_before_the_end",
+        Some(3),
+        || {
+            let port = Arc::new(Port {
+                queue: MessageQueue::new(2, u64::MAX).unwrap(),
+                senders: WaitList::default(),
+                receivers: WaitList::default(),
+            });
+            let sender = {
+                let port = Arc::clone(&port);
+                thread::spawn(move || {
+                    let me = Sleeper::new();
+                    for i in 0..3 {
+                        port.send(i, &me);
+                    }
+                    port.deliver(port.queue.close_senders());
+                })
+            };
+            let me = Sleeper::new();
+            assert_eq!(receive_to_end(&port, &me), vec![0, 1, 2]);
+            sender.join().unwrap();
+        },
+    );
+}
+
+#[test]
+fn receivers_close_wakes_a_sender_asleep_on_full() {
+    explore(
+        "receivers_close_wakes_a_sender_asleep_on_full",
+        None,
+        || {
+            let port = Arc::new(Port {
+                queue: MessageQueue::new(2, 0).unwrap(),
+                senders: WaitList::default(),
+                receivers: WaitList::default(),
+            });
+            let sender = {
+                let port = Arc::clone(&port);
+                thread::spawn(move || {
+                    let me = Sleeper::new();
+                    let mut sent = 0;
+                    loop {
+                        port.senders.register(&me);
+                        match port.queue.send(&[sent]) {
+                            SendOutcome::Sent { wake } => {
+                                port.senders.deregister(&me);
+                                port.deliver(wake);
+                                sent += 1;
+                            }
+                            SendOutcome::Blocked => me.sleep(),
+                            SendOutcome::BrokenPipe => {
+                                port.senders.deregister(&me);
+                                return sent;
+                            }
+                            SendOutcome::Full => panic!("a blocking send returned Full"),
+                        }
+                    }
+                })
+            };
+            port.deliver(port.queue.close_receivers());
+            let sent = sender.join().unwrap();
+            assert!(sent <= 2, "sent {sent} into a queue of 2");
+        },
+    );
 }

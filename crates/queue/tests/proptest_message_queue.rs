@@ -14,6 +14,8 @@ const SIZE: usize = 3;
 enum Op {
     Send([u8; SIZE], WaitMode),
     Receive(WaitMode),
+    CloseSenders,
+    CloseReceivers,
 }
 
 fn mode() -> impl Strategy<Value = WaitMode> {
@@ -22,8 +24,10 @@ fn mode() -> impl Strategy<Value = WaitMode> {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        (any::<[u8; SIZE]>(), mode()).prop_map(|(m, mode)| Op::Send(m, mode)),
-        mode().prop_map(Op::Receive),
+        20 => (any::<[u8; SIZE]>(), mode()).prop_map(|(m, mode)| Op::Send(m, mode)),
+        20 => mode().prop_map(Op::Receive),
+        1 => Just(Op::CloseSenders),
+        1 => Just(Op::CloseReceivers),
     ]
 }
 
@@ -47,6 +51,10 @@ proptest! {
                 Op::Receive(mode) => {
                     prop_assert_eq!(queue.receive_with(*mode), model.receive(*mode));
                 }
+                Op::CloseSenders => prop_assert_eq!(queue.close_senders(), model.close_senders()),
+                Op::CloseReceivers => {
+                    prop_assert_eq!(queue.close_receivers(), model.close_receivers());
+                }
             }
             prop_assert_eq!(queue.len(), model.messages.len());
         }
@@ -62,4 +70,31 @@ fn capacities_that_are_not_powers_of_two_are_refused() {
         Some(sk_queue::ConfigError::CapacityTooSmall(1))
     );
     assert!(MessageQueue::<8>::new(4, 0).is_ok());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// A receive into a buffer that faults (`deliver` fails) takes nothing
+    /// out: the next receive gets the same message.
+    #[test]
+    fn a_failed_delivery_leaves_the_message(messages in vec(any::<[u8; SIZE]>(), 1..8), fail_at in 0..8usize) {
+        let queue = MessageQueue::<SIZE>::new(8, 0).unwrap();
+        for message in &messages {
+            let sent = matches!(queue.send(message), sk_queue::SendOutcome::Sent { .. });
+            prop_assert!(sent, "send");
+        }
+        for (index, message) in messages.iter().enumerate() {
+            if index == fail_at {
+                let failed = queue.receive_into(WaitMode::Blocking, |_| Err::<(), ()>(()));
+                prop_assert_eq!(failed, Err(()));
+            }
+            let mut got = None;
+            let outcome = queue.receive_into(WaitMode::Blocking, |m| { got = Some(*m); Ok::<(), ()>(()) });
+            let received = matches!(outcome, Ok(sk_queue::ReceiveOutcome::Received { .. }));
+            prop_assert!(received, "receive");
+            prop_assert_eq!(got, Some(*message));
+        }
+        prop_assert_eq!(queue.len(), 0);
+    }
 }

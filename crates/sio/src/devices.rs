@@ -23,6 +23,9 @@ pub struct Devices {
     /// Threads blocked on pipes (woken by the other end's transfer or
     /// close).
     pub pipe_waiters: crate::PipeWaiters,
+    /// Threads blocked on ports, by port number ("readers" are receivers,
+    /// "writers" senders; woken by the other side's transfer or close).
+    pub port_waiters: crate::PipeWaiters,
 }
 
 impl core::fmt::Debug for Devices {
@@ -42,6 +45,7 @@ impl Devices {
             tty: LineDiscipline::new(),
             tty_readers: Vec::new(),
             pipe_waiters: crate::PipeWaiters::default(),
+            port_waiters: crate::PipeWaiters::default(),
         }
     }
 

@@ -137,7 +137,7 @@ impl<R> Sio<R> {
             // P blocks: the kernel's semaphore path (`Sio::semaphore_p`)
             // runs it, never this byte transfer; a pipe's read blocks too
             // (`PipeEnd::read_from_ring`, run by the kernel's pipe path).
-            Target::Semaphore(_) | Target::Pipe(_) => Err(SysError::NotSupported),
+            Target::Semaphore(_) | Target::Pipe(_) | Target::Port(_) => Err(SysError::NotSupported),
         }
     }
 
@@ -220,7 +220,7 @@ impl<R> Sio<R> {
             Target::Dir(_) => Err(PartialWrite::nothing(SysError::IsDir)),
             // V is `Sio::semaphore_v`, a pipe write `PipeEnd::write_to_ring`
             // (both block), never this byte transfer.
-            Target::Semaphore(_) | Target::Pipe(_) => {
+            Target::Semaphore(_) | Target::Pipe(_) | Target::Port(_) => {
                 Err(PartialWrite::nothing(SysError::NotSupported))
             }
             Target::Tty => {

@@ -14,6 +14,7 @@ mod devices;
 mod error;
 mod io;
 mod pipe;
+mod port;
 mod reconfigure;
 mod semaphore;
 mod sio;
@@ -26,6 +27,9 @@ pub use error::fs_error;
 pub use io::{PartialWrite, ReadOutcome};
 pub use pipe::{
     new_pipe, PipeEnd, PipeStep, PipeWaiters, PIPE_ATOMIC_BYTES, PIPE_CAPACITY, PIPE_PATH,
+};
+pub use port::{
+    new_port, PortEnd, PortQueue, PortStep, PORT_CAPACITY, PORT_MESSAGE_BYTES, PORT_PATH,
 };
 pub use reconfigure::Reconfigured;
 pub use semaphore::{POutcome, Semaphore, SemaphoreWord};

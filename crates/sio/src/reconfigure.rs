@@ -58,7 +58,7 @@ impl<R> Sio<R> {
         match self.target() {
             Target::Null | Target::Zero | Target::Semaphore(_) => return Ok(0),
             // No position: as the console (Linux: `ESPIPE`).
-            Target::Tty | Target::Pipe(_) => return Err(SysError::NotSupported),
+            Target::Tty | Target::Pipe(_) | Target::Port(_) => return Err(SysError::NotSupported),
             _ => {}
         }
         let base = match whence {

@@ -7,7 +7,7 @@
 //! writes are in `io.rs`, seek and mode changes in `reconfigure.rs`.
 
 use crate::fs_error;
-use crate::{POutcome, PipeEnd, Semaphore};
+use crate::{POutcome, PipeEnd, PortEnd, Semaphore};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -34,6 +34,8 @@ pub enum Target {
     Semaphore(Semaphore),
     /// One end of a pipe (`/dev/pipe` opens both: [`Sio::open_pipe`]).
     Pipe(PipeEnd),
+    /// One end of a port (`/dev/port` opens both: [`Sio::open_port`]).
+    Port(PortEnd),
 }
 
 /// An open SIO. `R` is the kernel's synthesized-routine state for it.
@@ -115,7 +117,7 @@ impl<R> Sio<R> {
             SEMAPHORE_PATH => Target::Semaphore(Semaphore::new()?),
             // Two ends, two handles: the kernel's pipe open
             // ([`Sio::open_pipe`]), never one SIO.
-            sk_abi::PIPE_PATH => return Err(SysError::NotSupported),
+            sk_abi::PIPE_PATH | sk_abi::PORT_PATH => return Err(SysError::NotSupported),
             _ => open_node(fs, path, flags)?,
         };
         Ok(Self {
@@ -156,6 +158,59 @@ impl<R> Sio<R> {
         ))
     }
 
+    /// A new port numbered `port` (the key of its waiters): its receive
+    /// end (open for reading) and its send end (open for writing).
+    ///
+    /// # Errors
+    /// [`SysError::NoMemory`].
+    pub fn open_port(port: u64) -> Result<(Self, Self), SysError> {
+        let (receive_end, send_end) = crate::port::new_port(port)?;
+        let end = |target, flags| -> Result<Self, SysError> {
+            Ok(Self {
+                serial: NEXT_SERIAL.fetch_add(1, Ordering::Relaxed),
+                target,
+                flags,
+                position: position_cell()?,
+                opener: None,
+                is_shared: false,
+                routines: None,
+                sharers: Vec::new(),
+            })
+        };
+        Ok((
+            end(Target::Port(receive_end), OpenFlags::READ)?,
+            end(Target::Port(send_end), OpenFlags::WRITE)?,
+        ))
+    }
+
+    /// The port end, if this SIO is one.
+    pub fn port_end(&self) -> Option<&PortEnd> {
+        match &self.target {
+            Target::Port(end) => Some(end),
+            _ => None,
+        }
+    }
+
+    /// The port end, if this SIO is one, for a transfer.
+    pub fn port_end_mut(&mut self) -> Option<&mut PortEnd> {
+        match &mut self.target {
+            Target::Port(end) => Some(end),
+            _ => None,
+        }
+    }
+
+    /// Closes a port end; returns the port's number and whom to wake
+    /// (`None` for any other SIO).
+    pub fn close_port_end(&mut self) -> Option<(u64, sk_queue::Wake)> {
+        let Target::Port(_) = &self.target else {
+            return None;
+        };
+        match core::mem::replace(&mut self.target, Target::Null) {
+            Target::Port(end) => Some((end.port(), end.close())),
+            _ => None,
+        }
+    }
+
     /// The pipe end, if this SIO is one.
     pub fn pipe_end(&self) -> Option<&PipeEnd> {
         match &self.target {
@@ -186,8 +241,9 @@ impl<R> Sio<R> {
 
     /// Closes the SIO (the generic `terminate`): the file system drops its
     /// open reference. Returns the routine state for the kernel to retire.
-    /// A pipe end must have been closed with
-    /// [`close_pipe_end`](Self::close_pipe_end) first (its wake is the
+    /// A pipe or port end must have been closed with
+    /// [`close_pipe_end`](Self::close_pipe_end) or
+    /// [`close_port_end`](Self::close_port_end) first (its wake is the
     /// kernel's); here it is just dropped.
     pub fn close(self, fs: &mut FileSystem) -> Option<R> {
         if let Target::File(open) | Target::Dir(open) = self.target {
@@ -275,6 +331,8 @@ impl<R> Sio<R> {
             Target::Semaphore(_) => SioKind::Semaphore,
             Target::Pipe(end) if end.is_read_end() => SioKind::PipeRead,
             Target::Pipe(_) => SioKind::PipeWrite,
+            Target::Port(end) if end.is_receive_end() => SioKind::PortReceive,
+            Target::Port(_) => SioKind::PortSend,
         }
     }
 
@@ -328,6 +386,10 @@ impl<R> Sio<R> {
             Target::Semaphore(s) => u64::from(s.count()),
             // A pipe's size: the bytes in it now.
             Target::Pipe(end) => end.len() as u64,
+            // A port's size: the bytes of the messages in it now.
+            Target::Port(end) => {
+                (end.len() as u64).saturating_mul(crate::PORT_MESSAGE_BYTES as u64)
+            }
             Target::File(open) | Target::Dir(open) => {
                 fs.stat(open.node()).map_or(0, |s| s.size_bytes)
             }
@@ -350,7 +412,13 @@ impl<R> Sio<R> {
 fn is_device(path: &str) -> bool {
     matches!(
         path,
-        "/dev/null" | "/dev/zero" | "/dev/mem" | "/dev/tty" | SEMAPHORE_PATH | sk_abi::PIPE_PATH
+        "/dev/null"
+            | "/dev/zero"
+            | "/dev/mem"
+            | "/dev/tty"
+            | SEMAPHORE_PATH
+            | sk_abi::PIPE_PATH
+            | sk_abi::PORT_PATH
     )
 }
 

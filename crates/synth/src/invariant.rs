@@ -25,6 +25,8 @@ pub enum DeviceKind {
     Semaphore,
     /// One end of a pipe (its ring's buffer, mask and cells baked in).
     Pipe,
+    /// A port end (its queue's addresses baked in).
+    Port,
 }
 
 /// A fact a routine assumes, with the values it was synthesized for.

@@ -155,6 +155,34 @@ impl TemplateAsm {
         self.emit(hole, Kind::Imm32, instruction)
     }
 
+    /// `and dst, imm32` (sign-extended) with an `Imm32` hole.
+    pub fn and_imm32(&mut self, dst: AsmRegister64, hole: HoleRef) -> AsmResult {
+        let instruction = Instruction::with2(Code::And_rm64_imm32, Register::from(dst), 0i32)?;
+        self.emit(hole, Kind::Imm32, instruction)
+    }
+
+    /// `add dst, imm32` (sign-extended) with an `Imm32` hole.
+    pub fn add_imm32(&mut self, dst: AsmRegister64, hole: HoleRef) -> AsmResult {
+        let instruction = Instruction::with2(Code::Add_rm64_imm32, Register::from(dst), 0i32)?;
+        self.emit(hole, Kind::Imm32, instruction)
+    }
+
+    /// `imul dst, src, imm32` (sign-extended) with an `Imm32` hole.
+    pub fn imul_imm32(
+        &mut self,
+        dst: AsmRegister64,
+        src: AsmRegister64,
+        hole: HoleRef,
+    ) -> AsmResult {
+        let instruction = Instruction::with3(
+            Code::Imul_r64_rm64_imm32,
+            Register::from(dst),
+            Register::from(src),
+            0i32,
+        )?;
+        self.emit(hole, Kind::Imm32, instruction)
+    }
+
     /// A near branch with a `Rel32` hole: `code` is a `*_rel32_64` branch
     /// (`Jmp_rel32_64`, `Ja_rel32_64`, `Call_rel32_64`, ...).
     pub fn branch_rel32(&mut self, code: Code, hole: HoleRef) -> AsmResult {

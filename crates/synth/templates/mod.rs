@@ -24,6 +24,7 @@ mod entry_stub;
 mod error_stub;
 mod generic_trampoline;
 mod pipe;
+mod port;
 mod ram_file_read;
 mod ram_file_write;
 mod semaphore;
@@ -55,6 +56,8 @@ pub fn all() -> Result<Vec<TemplateSource>, IcedError> {
         yield_caller::source()?,
         pipe::write_source()?,
         pipe::read_source()?,
+        port::send_source()?,
+        port::receive_source()?,
     ];
     all.extend(switch::sources()?);
     Ok(all)

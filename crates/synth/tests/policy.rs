@@ -690,3 +690,63 @@ fn a_new_table_is_generic_but_for_the_null_call_and_the_yield() {
         }
     }
 }
+
+fn port(is_receive_end: bool) -> SioTarget {
+    SioTarget::Port(sk_synth::policy::PortFacts {
+        is_receive_end,
+        cells: 0xffff_8000_0030_0000,
+        slots: 0xffff_8000_0030_1000,
+        slot_stride: 72,
+        capacity: 16,
+    })
+}
+
+#[test]
+fn a_port_end_gets_its_own_op_shared_or_not() {
+    let env = env();
+    let receive = SioFacts {
+        can_write: false,
+        ..facts(port(true))
+    };
+    let send = SioFacts {
+        can_read: false,
+        ..facts(port(false))
+    };
+    assert_eq!(names(&plan(&receive, &env)), ("port_receive", "generic"));
+    assert_eq!(names(&plan(&send, &env)), ("generic", "port_send"));
+    // The queue is multi-producer multi-consumer: sharing changes nothing.
+    let shared = SioFacts {
+        is_shared: true,
+        ..send
+    };
+    assert_eq!(names(&plan(&shared, &env)), ("generic", "port_send"));
+    let SlotPlan::Routine(RoutineSpec::PortReceive(holes)) = plan(&receive, &env).read else {
+        panic!("no receive routine");
+    };
+    assert_eq!(holes.mask, Imm32(15));
+    assert_eq!(holes.capacity, Imm32(16));
+    assert_eq!(holes.slot_stride, Imm32(72));
+    assert_eq!(
+        holes.call_word,
+        Imm32((5 << 3) | i32::from(sk_abi::Call::Read.number()))
+    );
+    assert_eq!(holes.cells, Imm64(0xffff_8000_0030_0000));
+    // A queue whose shape does not fit the Imm32 holes stays generic.
+    let huge = SioFacts {
+        target: SioTarget::Port(sk_synth::policy::PortFacts {
+            is_receive_end: false,
+            cells: 0,
+            slots: 0,
+            slot_stride: 1 << 40,
+            capacity: 16,
+        }),
+        ..send
+    };
+    assert_eq!(names(&plan(&huge, &env)), ("generic", "generic"));
+    // No table: nothing stored.
+    let off = Env {
+        is_enabled: false,
+        ..env
+    };
+    assert_eq!(names(&plan(&send, &off)), ("-", "-"));
+}

@@ -1,7 +1,7 @@
 //! Property test of the replug policy over a model world: a few RAM files
 //! whose layouts change on random events (growth past capacity, truncate,
 //! rename, unlink, free), SIOs of every kind opened and closed with handle
-//! reuse, owners with and without tables, use by another thread, tty mode
+//! reuse (port ends among them), owners with and without tables, use by another thread, tty mode
 //! changes, seeks, owner and handle moves, and install failures injected
 //! by the fake mechanism. After every step, for every slot of every table:
 //! the code it holds is live and is exactly what `plan(current facts)`
@@ -19,7 +19,8 @@ use std::collections::BTreeMap;
 use fake_mechanism::{rel32_target, Fake, FakeBlock};
 use proptest::prelude::*;
 use sk_synth::policy::{
-    plan, Env, FileFacts, Op, SioFacts, SioRoutines, SioTarget, Slot, SlotPlan, SlotTarget,
+    plan, Env, FileFacts, Op, PortFacts, SioFacts, SioRoutines, SioTarget, Slot, SlotPlan,
+    SlotTarget,
 };
 
 /// Handles 0..6 exist; the table covers 0..4, so 4 and 5 have no slot.
@@ -54,6 +55,8 @@ enum Kind {
     Semaphore,
     /// A pipe's read end (`true`) or write end.
     Pipe(bool),
+    /// A port end (receive end if true): its routines survive sharing.
+    Port(bool),
 }
 
 #[derive(Clone, Debug)]
@@ -106,6 +109,7 @@ fn kind() -> impl Strategy<Value = Kind> {
         Just(Kind::Dir),
         Just(Kind::Semaphore),
         any::<bool>().prop_map(Kind::Pipe),
+        any::<bool>().prop_map(Kind::Port),
     ]
 }
 
@@ -216,6 +220,14 @@ impl World {
                 consumed_cell: (sio.position_cell << 8) + 0x1_0040,
                 wait_cell: (sio.position_cell << 8) + 0x1_0080,
             },
+            // The queue's cells and slots are the SIO's own, fixed.
+            Kind::Port(is_receive_end) => SioTarget::Port(PortFacts {
+                is_receive_end,
+                cells: sio.position_cell,
+                slots: sio.position_cell + 0x1000,
+                slot_stride: 72,
+                capacity: 16,
+            }),
         };
         SioFacts {
             target,

@@ -121,6 +121,11 @@ pub const PIPE_PINGPONG: Metric = Metric {
         "pipe ping-pong round trip, 2 processes, 1 byte (Synthesis: no pipe end can be shared yet)",
     is_optional: true,
 };
+/// A 64-byte message sent on a port and received back, in one SCPU.
+pub const PORT_SEND_RECEIVE_64: Metric = metric(
+    "port_send_receive_64",
+    "port send + receive, 64-byte message, 1 SCPU (Linux: SOCK_SEQPACKET unix socketpair write + read; kernel instructions: the send)",
+);
 /// An SCPU created, ending itself, joined.
 pub const SCPU_CREATE_TERMINATE: Metric = metric(
     "scpu_create_terminate",
@@ -156,6 +161,7 @@ pub const METRICS: &[Metric] = &[
     PIPE_WRITE_READ_4096,
     PIPE_PINGPONG_THREADS,
     PIPE_PINGPONG,
+    PORT_SEND_RECEIVE_64,
     SCPU_CREATE_TERMINATE,
     COMPUTE_LOOP,
 ];

@@ -28,6 +28,7 @@
 //! | `pipe_write_read_N` | write N bytes (1, 1,024, 4,096) to a pipe and read them back, one SCPU; on Synthesis the kernel instructions are the write's alone |
 //! | `pipe_pingpong_threads` | one byte to a second SCPU over a pipe and back over another (it echoes); one op = the round trip (Linux: two threads) |
 //! | `pipe_pingpong` | Linux only until a Synthesis pipe end can be shared with another SMACH: one byte to a forked child over a pipe and one back over another; one op = the round trip |
+//! | `port_send_receive_64` | send one 64-byte message on a port and receive it back, one SCPU (Synthesis: `/dev/port`, synthesized `port_send`/`port_receive`, or the generic path with `synth=off`; Linux: a `SOCK_SEQPACKET` unix `socketpair`, `write` of 64 bytes on one end, `read` of 64 on the other, the nearest kernel message queue reachable with `read`/`write`); on Synthesis the kernel instructions are the send's alone |
 //! | `scpu_create_terminate` | create an SCPU that terminates itself at once, and join it (yield until its handle is gone); Linux: `clone` a thread that calls `exit`, join on its `CLONE_CHILD_CLEARTID` futex |
 //! | `compute_loop` | 5-instruction integer loop, no system call: both systems run the same instructions |
 
@@ -39,6 +40,9 @@ use crate::os::{self, Access, File};
 use crate::paths::{Path, DATA_FILE, DEV_NULL, DEV_ZERO, WRITE_FILE};
 use crate::{println, tsc, vector, TracedCall};
 use sk_user_bench as metrics;
+
+mod port;
+use port::port_send_receive;
 
 /// Reads in Program 1 (paper §4.2).
 const PROGRAM1_READS: u64 = 100_000;
@@ -269,6 +273,10 @@ const METRICS: &[Metric] = &[
     Metric {
         name: metrics::PIPE_PINGPONG.name,
         run: pipe_pingpong,
+    },
+    Metric {
+        name: metrics::PORT_SEND_RECEIVE_64.name,
+        run: |n, s| port_send_receive(n, s.calls),
     },
     Metric {
         name: metrics::SCPU_CREATE_TERMINATE.name,

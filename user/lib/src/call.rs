@@ -63,7 +63,8 @@ pub(crate) fn create(kind: Kind, args: &[u8], route: Route) -> Result<Handle, Sy
     unsafe { create_raw(kind, args, route) }
 }
 
-/// `create(Kind::Sio)` of a pipe ([`sk_abi::PIPE_PATH`]): both ends.
+/// `create(Kind::Sio)` of a pipe ([`sk_abi::PIPE_PATH`]) or a port
+/// ([`sk_abi::PORT_PATH`]): both ends in one `rax`.
 pub(crate) fn create_pipe(args: &[u8], route: Route) -> Result<sk_abi::PipeHandles, SysError> {
     let callee = Callee {
         handle: Handle::SELF,

@@ -99,6 +99,45 @@ impl Sio {
         ))
     }
 
+    /// A new port: its receive end and its send end (`/dev/port`, see
+    /// [`sk_abi::port`]). Every `read` and `write` on a port end moves one
+    /// message of [`PORT_MESSAGE_BYTES`](sk_abi::PORT_MESSAGE_BYTES): a
+    /// receive blocks while the queue is empty and the send end is open
+    /// (0 once it is closed and the queue drained); a send blocks while
+    /// the queue is full and fails with [`SysError::BrokenPipe`] once the
+    /// receive end is closed; another length is [`SysError::MessageSize`].
+    ///
+    /// # Errors
+    /// [`SysError::NoMemory`], [`SysError::TooManyHandles`], …
+    pub fn port() -> Result<(Self, Self), SysError> {
+        Self::port_by(Route::Table)
+    }
+
+    /// As [`Sio::port`], on the generic path.
+    ///
+    /// # Errors
+    /// As for [`Sio::port`].
+    pub fn port_generic() -> Result<(Self, Self), SysError> {
+        Self::port_by(Route::Generic)
+    }
+
+    fn port_by(route: Route) -> Result<(Self, Self), SysError> {
+        let path = sk_abi::PORT_PATH;
+        let args = SioCreateArgs {
+            path_ptr: register(path.as_ptr() as usize),
+            path_len: register(path.len()),
+            flags: (OpenFlags::READ | OpenFlags::WRITE).bits(),
+            _pad: 0,
+        };
+        // Two handles in one `rax`, laid out as a pipe's.
+        let ends = call::create_pipe(&args.to_bytes(), route)?;
+        let ends = sk_abi::PortHandles::from_return(ends.to_return());
+        Ok((
+            Self::with_route(ends.receive, route),
+            Self::with_route(ends.send, route),
+        ))
+    }
+
     /// The console (handle 1), open in every SMACH.
     #[must_use]
     pub const fn console() -> Self {

@@ -14,9 +14,10 @@
 //! path into the kernel's Rust handler): the null call; read and write of
 //! 1 and 1000 bytes on `/dev/null`, `/dev/zero`, `/dev/mem`, `/dev/tty` in
 //! raw and cooked mode and a RAM file (read, write in place, write past the capacity,
-//! which the synthesized write hands to its generic trampoline) and a pipe
+//! which the synthesized write hands to its generic trampoline), a pipe
 //! (transfers, end of file and broken pipe through the routines' slow-path
-//! jumps); unmapped
+//! jumps) and port sends and receives (fast path, slow path, faults, ends
+//! closed); unmapped
 //! buffers (the templates' fault fixups) and kernel buffers; unused,
 //! closed and far handles, call 7; `create`, `query`, `reconfigure` and
 //! `terminate` on every kind (the SMACH wait blocks in the kernel); pipe
@@ -42,6 +43,7 @@ mod io;
 mod objects;
 mod pipe_review;
 mod pipes;
+mod ports;
 mod sched;
 
 use sk_user::println;
@@ -56,6 +58,7 @@ fn main() -> i32 {
     io::files(&mut run);
     io::tty(&mut run);
     pipes::pipes(&mut run);
+    ports::all(&mut run);
     objects::all(&mut run);
     pipe_review::all(&mut run);
     sched::all(&mut run);

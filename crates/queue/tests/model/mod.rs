@@ -127,6 +127,8 @@ pub(crate) struct QueueModel<const N: usize> {
     pub(crate) capacity: usize,
     pub(crate) receivers_waiting: bool,
     pub(crate) senders_waiting: bool,
+    pub(crate) senders_closed: bool,
+    pub(crate) receivers_closed: bool,
 }
 
 impl<const N: usize> QueueModel<N> {
@@ -136,10 +138,35 @@ impl<const N: usize> QueueModel<N> {
             capacity,
             receivers_waiting: false,
             senders_waiting: false,
+            senders_closed: false,
+            receivers_closed: false,
+        }
+    }
+
+    /// Closes the senders' end; wakes sleeping receivers.
+    pub(crate) fn close_senders(&mut self) -> Wake {
+        self.senders_closed = true;
+        if std::mem::take(&mut self.receivers_waiting) {
+            Wake::Readers
+        } else {
+            Wake::Nobody
+        }
+    }
+
+    /// Closes the receivers' end; wakes sleeping senders.
+    pub(crate) fn close_receivers(&mut self) -> Wake {
+        self.receivers_closed = true;
+        if std::mem::take(&mut self.senders_waiting) {
+            Wake::Writers
+        } else {
+            Wake::Nobody
         }
     }
 
     pub(crate) fn send(&mut self, message: [u8; N], mode: WaitMode) -> SendOutcome {
+        if self.receivers_closed {
+            return SendOutcome::BrokenPipe;
+        }
         if self.messages.len() < self.capacity {
             self.messages.push_back(message);
             let wake = if std::mem::take(&mut self.receivers_waiting) {
@@ -166,6 +193,9 @@ impl<const N: usize> QueueModel<N> {
                 Wake::Nobody
             };
             return ReceiveOutcome::Received { message, wake };
+        }
+        if self.senders_closed {
+            return ReceiveOutcome::EndOfStream;
         }
         match mode {
             WaitMode::NonBlocking => ReceiveOutcome::Empty,

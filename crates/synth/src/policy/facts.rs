@@ -89,6 +89,26 @@ pub enum SioTarget {
         /// Address of the ring's wait word.
         wait_cell: u64,
     },
+    /// One end of a port: a multi-producer multi-consumer queue of
+    /// 64-byte messages (`sk_queue::MessageQueue`) whose memory is fixed
+    /// while either end is open. Its routines, like a semaphore's, assume
+    /// no single owner: every SCPU of the SMACH gets them.
+    Port(PortFacts),
+}
+
+/// Where a port's queue is, as `sk_queue::MessageQueueLayout` says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PortFacts {
+    /// The receive end (else the send end).
+    pub is_receive_end: bool,
+    /// Address of the queue's cells (`enqueue` +0, `dequeue` +64, wait +128).
+    pub cells: u64,
+    /// Address of slot 0.
+    pub slots: u64,
+    /// Bytes from one slot to the next.
+    pub slot_stride: u64,
+    /// Slots (a power of two).
+    pub capacity: u64,
 }
 
 /// A RAM file's data layout, as the file system reports it now

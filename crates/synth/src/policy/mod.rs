@@ -8,7 +8,7 @@
 //! with the plan. A thread's entry stub and its table's first contents come
 //! from [`ThreadEntryPlan`] and [`initial_slot`].
 //!
-//! Owns the facts ([`SioFacts`], [`SioTarget`], [`FileFacts`], [`Env`],
+//! Owns the facts ([`SioFacts`], [`SioTarget`], [`FileFacts`], [`PortFacts`], [`Env`],
 //! [`Op`]), the plan ([`plan()`], [`SioPlan`], [`SlotPlan`]), the specs
 //! ([`RoutineSpec`], [`RoutineHoles`], [`RamFileWriteSpec`], [`FileBasis`]),
 //! reconciliation ([`SioRoutines`], [`Installed`]), the mechanism's
@@ -79,7 +79,7 @@ mod routines;
 mod spec;
 
 pub use entry::{initial_slot, ThreadEntryPlan};
-pub use facts::{Env, FileFacts, Op, SioFacts, SioTarget};
+pub use facts::{Env, FileFacts, Op, PortFacts, SioFacts, SioTarget};
 pub use mechanism::{InstallError, Mechanism, Slot, SlotTarget};
 pub use plan::{plan, SioPlan, SlotPlan};
 pub use routines::{Installed, SioRoutines};

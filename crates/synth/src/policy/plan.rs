@@ -8,12 +8,14 @@
 
 use crate::templates::{
     DevMemReadHoles, DevNullWriteHoles, DevZeroReadHoles, GenericTrampolineHoles, PipeReadHoles,
-    PipeWriteHoles, RamFileReadHoles, SemaphorePHoles, SemaphoreVHoles, TtyWriteCookedHoles,
-    TtyWriteHoles,
+    PipeWriteHoles, PortReceiveHoles, PortSendHoles, RamFileReadHoles, SemaphorePHoles,
+    SemaphoreVHoles, TtyWriteCookedHoles, TtyWriteHoles,
 };
 use crate::{Imm32, Imm64};
 
-use super::{Env, FileBasis, FileFacts, Op, RamFileWriteSpec, RoutineSpec, SioFacts, SioTarget};
+use super::{
+    Env, FileBasis, FileFacts, Op, PortFacts, RamFileWriteSpec, RoutineSpec, SioFacts, SioTarget,
+};
 
 /// What one slot should hold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,6 +71,11 @@ impl SioPlan {
 /// - A semaphore, shared or not: read → `semaphore_p`, write →
 ///   `semaphore_v` (if opened for the op). The kernel plans it for every
 ///   SCPU of the SMACH (one `owner` each), so every table holds them.
+/// - A port end, shared or not: the receive end's read → `port_receive`,
+///   the send end's write → `port_send` (the queue is multi-producer
+///   multi-consumer; every SCPU of the SMACH gets them, as for a
+///   semaphore); the other op generic (its error). A queue whose shape
+///   does not fit the `Imm32` holes stays generic.
 /// - Everything else generic once the SIO is shared.
 /// - Read: `/dev/zero` → `dev_zero_read`; `/dev/mem` → `dev_mem_read`; a
 ///   linked RAM file → `ram_file_read`. Write: `/dev/null` →
@@ -86,6 +93,9 @@ pub fn plan(facts: &SioFacts, env: &Env) -> SioPlan {
     }
     if let SioTarget::Semaphore { cell } = facts.target {
         return semaphore_plan(facts, cell, env);
+    }
+    if let SioTarget::Port(port) = facts.target {
+        return port_plan(facts, &port, env);
     }
     if facts.is_shared {
         return SioPlan::all(in_table);
@@ -148,7 +158,8 @@ fn read_spec(facts: &SioFacts, env: &Env) -> Option<RoutineSpec> {
         | SioTarget::Tty { .. }
         | SioTarget::Dir
         | SioTarget::Semaphore { .. }
-        | SioTarget::Pipe { .. } => None,
+        | SioTarget::Pipe { .. }
+        | SioTarget::Port(_) => None,
     }
 }
 
@@ -219,7 +230,60 @@ fn write_spec(facts: &SioFacts, env: &Env) -> Option<RoutineSpec> {
         | SioTarget::Mem { .. }
         | SioTarget::Dir
         | SioTarget::Semaphore { .. }
-        | SioTarget::Pipe { .. } => None,
+        | SioTarget::Pipe { .. }
+        | SioTarget::Port(_) => None,
+    }
+}
+
+/// This slot's call word, `(handle << 3) | op`, as an `Imm32`.
+fn call_word(facts: &SioFacts, op: Op) -> Option<Imm32> {
+    // The handle is below `table_handles` (a u16): the word fits.
+    let word = (u64::from(facts.handle) << sk_abi::Call::BITS) | u64::from(op.call().number());
+    i32::try_from(word).ok().map(Imm32)
+}
+
+/// A port end's send or receive for the table of `facts.owner`: the
+/// queue's addresses and shape, this slot's call word, the slow path.
+fn port_plan(facts: &SioFacts, port: &PortFacts, env: &Env) -> SioPlan {
+    let spec = |op: Op| -> Option<RoutineSpec> {
+        let cells = Imm64(port.cells);
+        let slots = Imm64(port.slots);
+        let mask = Imm32(i32::try_from(port.capacity.checked_sub(1)?).ok()?);
+        let slot_stride = Imm32(i32::try_from(port.slot_stride).ok()?);
+        let call_word = call_word(facts, op)?;
+        let bad_address = Imm32(env.bad_address);
+        let slow_path = Imm64(env.slow_path);
+        Some(match op {
+            Op::Read => RoutineSpec::PortReceive(PortReceiveHoles {
+                cells,
+                slots,
+                mask,
+                slot_stride,
+                call_word,
+                bad_address,
+                slow_path,
+                capacity: Imm32(i32::try_from(port.capacity).ok()?),
+            }),
+            Op::Write => RoutineSpec::PortSend(PortSendHoles {
+                cells,
+                slots,
+                mask,
+                slot_stride,
+                call_word,
+                bad_address,
+                slow_path,
+            }),
+        })
+    };
+    let slot = |op: Op, allowed: bool| {
+        allowed
+            .then(|| spec(op))
+            .flatten()
+            .map_or(SlotPlan::Generic, SlotPlan::Routine)
+    };
+    SioPlan {
+        read: slot(Op::Read, port.is_receive_end && facts.can_read),
+        write: slot(Op::Write, !port.is_receive_end && facts.can_write),
     }
 }
 
@@ -227,11 +291,7 @@ fn write_spec(facts: &SioFacts, env: &Env) -> Option<RoutineSpec> {
 /// address, this slot's call word (for the slow path), the slow path.
 /// Sharing changes nothing: the code is the same for every SCPU.
 fn semaphore_plan(facts: &SioFacts, cell: u64, env: &Env) -> SioPlan {
-    let word = |op: Op| {
-        // The handle is below `table_handles` (a u16): the word fits.
-        let word = (u64::from(facts.handle) << sk_abi::Call::BITS) | u64::from(op.call().number());
-        i32::try_from(word).ok().map(Imm32)
-    };
+    let word = |op: Op| call_word(facts, op);
     let slot = |op: Op, allowed: bool, make: fn(Imm64, Imm32, Imm64) -> RoutineSpec| match word(op)
     {
         Some(call_word) if allowed => {

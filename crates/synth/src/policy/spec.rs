@@ -9,8 +9,9 @@
 
 use crate::templates::{
     DevMemReadHoles, DevNullWriteHoles, DevZeroReadHoles, GenericTrampolineHoles, PipeReadHoles,
-    PipeWriteHoles, RamFileReadHoles, RamFileWriteHoles, SemaphorePHoles, SemaphoreVHoles,
-    TtyWriteCookedHoles, TtyWriteHoles, COLLAPSED_TTY_WRITE_COOKED,
+    PipeWriteHoles, PortReceiveHoles, PortSendHoles, RamFileReadHoles, RamFileWriteHoles,
+    SemaphorePHoles, SemaphoreVHoles, TtyWriteCookedHoles, TtyWriteHoles,
+    COLLAPSED_TTY_WRITE_COOKED,
 };
 use crate::{
     instantiate, instantiate_collapsed, DeviceKind, HoleSet, HoleValues, Imm32, Imm64, Instance,
@@ -101,6 +102,10 @@ pub enum RoutineSpec {
     PipeRead(PipeReadHoles),
     /// `pipe_write` (a pipe's write end).
     PipeWrite(PipeWriteHoles),
+    /// `port_send`.
+    PortSend(PortSendHoles),
+    /// `port_receive`.
+    PortReceive(PortReceiveHoles),
 }
 
 impl RoutineSpec {
@@ -118,6 +123,8 @@ impl RoutineSpec {
             Self::SemaphoreV(_) => SemaphoreVHoles::TEMPLATE,
             Self::PipeRead(_) => PipeReadHoles::TEMPLATE,
             Self::PipeWrite(_) => PipeWriteHoles::TEMPLATE,
+            Self::PortSend(_) => PortSendHoles::TEMPLATE,
+            Self::PortReceive(_) => PortReceiveHoles::TEMPLATE,
         }
     }
 
@@ -146,6 +153,8 @@ impl RoutineSpec {
             Self::SemaphoreV(h) => RoutineHoles::SemaphoreV(*h),
             Self::PipeRead(h) => RoutineHoles::PipeRead(*h),
             Self::PipeWrite(h) => RoutineHoles::PipeWrite(*h),
+            Self::PortSend(h) => RoutineHoles::PortSend(*h),
+            Self::PortReceive(h) => RoutineHoles::PortReceive(*h),
         }
     }
 
@@ -203,6 +212,12 @@ impl RoutineSpec {
                 facts.extend([I::DeviceKind(DeviceKind::Pipe), I::OpenForWrite]);
                 facts.extend(single);
             }
+            Self::PortSend(_) => {
+                facts.extend([I::DeviceKind(DeviceKind::Port), I::OpenForWrite]);
+            }
+            Self::PortReceive(_) => {
+                facts.extend([I::DeviceKind(DeviceKind::Port), I::OpenForRead]);
+            }
         }
         facts
     }
@@ -225,6 +240,8 @@ pub enum RoutineHoles {
     SemaphoreV(SemaphoreVHoles),
     PipeRead(PipeReadHoles),
     PipeWrite(PipeWriteHoles),
+    PortSend(PortSendHoles),
+    PortReceive(PortReceiveHoles),
 }
 
 impl RoutineHoles {
@@ -243,6 +260,8 @@ impl RoutineHoles {
             Self::SemaphoreV(_) => SemaphoreVHoles::TEMPLATE,
             Self::PipeRead(_) => PipeReadHoles::TEMPLATE,
             Self::PipeWrite(_) => PipeWriteHoles::TEMPLATE,
+            Self::PortSend(_) => PortSendHoles::TEMPLATE,
+            Self::PortReceive(_) => PortReceiveHoles::TEMPLATE,
         }
     }
 
@@ -261,6 +280,8 @@ impl RoutineHoles {
             Self::SemaphoreV(h) => h.values(),
             Self::PipeRead(h) => h.values(),
             Self::PipeWrite(h) => h.values(),
+            Self::PortSend(h) => h.values(),
+            Self::PortReceive(h) => h.values(),
         }
     }
 
@@ -301,6 +322,8 @@ impl RoutineHoles {
             Self::SemaphoreV(h) => instantiate(h, final_address, smap, out),
             Self::PipeRead(h) => instantiate(h, final_address, smap, out),
             Self::PipeWrite(h) => instantiate(h, final_address, smap, out),
+            Self::PortSend(h) => instantiate(h, final_address, smap, out),
+            Self::PortReceive(h) => instantiate(h, final_address, smap, out),
         }
     }
 }

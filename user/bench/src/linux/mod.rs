@@ -23,7 +23,7 @@ mod init;
 mod switches;
 
 pub(crate) use switches::{
-    create_and_join_thread, new_pipe, yield_now, EchoThread, PingPong, ProcessPartner,
+    create_and_join_thread, new_pipe, new_port, yield_now, EchoThread, PingPong, ProcessPartner,
     ThreadPartner,
 };
 

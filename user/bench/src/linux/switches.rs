@@ -269,6 +269,13 @@ impl EchoThread {
     }
 }
 
+/// A new "port": a `SOCK_SEQPACKET` unix socket pair, (receive end, send
+/// end): a 64-byte `write` on one is one message `read` whole on the other.
+pub(crate) fn new_port() -> Result<(super::File, super::File), Errno> {
+    let [receive, send] = syscall::seqpacket_pair()?;
+    Ok((super::File { fd: receive }, super::File { fd: send }))
+}
+
 /// A new pipe: (read end, write end).
 pub(crate) fn new_pipe() -> Result<(super::File, super::File), Errno> {
     let [read, write] = syscall::pipe()?;

@@ -55,6 +55,7 @@ mod number {
     pub(super) const KILL: u64 = 62;
     pub(super) const FUTEX: u64 = 202;
     pub(super) const PIPE2: u64 = 293;
+    pub(super) const SOCKETPAIR: u64 = 53;
 }
 
 /// `clone` flags for a thread of this process (`linux/sched.h`): shared
@@ -490,6 +491,24 @@ pub(super) fn kill(pid: u64) -> Result<u64, Errno> {
 pub(super) fn wait4(pid: u64) -> Result<u64, Errno> {
     // SAFETY: no status or rusage pointer: nothing of ours is written.
     decode(unsafe { syscall6(number::WAIT4, [pid, 0, 0, 0, 0, 0]) })
+}
+
+/// `socketpair(AF_UNIX, SOCK_SEQPACKET, 0, fds)`: two connected sockets
+/// that keep message boundaries (the nearest Linux equivalent of a port
+/// end pair; the bench uses the first to receive, the second to send).
+pub(super) fn seqpacket_pair() -> Result<[u64; 2], Errno> {
+    const AF_UNIX: u64 = 1;
+    const SOCK_SEQPACKET: u64 = 5;
+    let mut fds = [0_i32; 2];
+    // SAFETY: the kernel writes two `int`s into `fds`, a live local array.
+    decode(unsafe {
+        syscall6(
+            number::SOCKETPAIR,
+            [AF_UNIX, SOCK_SEQPACKET, 0, pointer(fds.as_mut_ptr()), 0, 0],
+        )
+    })?;
+    let [a, b] = fds.map(|fd| u64::try_from(fd).unwrap_or(u64::MAX));
+    Ok([a, b])
 }
 
 /// `pipe2(fds, 0)`: `[read end, write end]`.

@@ -20,7 +20,7 @@ mod switches;
 mod trace;
 
 pub(crate) use switches::{
-    create_and_join_thread, new_pipe, yield_now, EchoThread, PingPong, ProcessPartner,
+    create_and_join_thread, new_pipe, new_port, yield_now, EchoThread, PingPong, ProcessPartner,
     ThreadPartner,
 };
 

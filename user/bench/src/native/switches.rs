@@ -246,6 +246,12 @@ pub(crate) fn new_pipe() -> Result<(super::File, super::File), SysError> {
     Ok((super::File::from_sio(read), super::File::from_sio(write)))
 }
 
+/// A new port: (receive end, send end), synthesized send and receive.
+pub(crate) fn new_port() -> Result<(super::File, super::File), SysError> {
+    let (receive, send) = sk_user::Sio::port()?;
+    Ok((super::File::from_sio(receive), super::File::from_sio(send)))
+}
+
 /// A pipe ping-pong between two SMACHs: Synthesis cannot hand a pipe end
 /// to another SMACH yet (sharing comes later in the pipes-and-ports
 /// issue), so there is nothing to start.

@@ -1,0 +1,144 @@
+//! Port calls on the generic path: the kernel side of `sk_sio::PortEnd`.
+//!
+//! Owns opening a port (two SIOs, two handles: [`open`]), the blocking
+//! receive and send ([`receive`], [`send`], where `sio_calls` sends a
+//! `read` or `write` it found is on a port end; the synthesized
+//! `port_send`/`port_receive` enter them through the slow path whenever
+//! their fast path does not apply) and waking a port's sleepers
+//! ([`wake`]). As for pipes, the look at the queue, the registration of a
+//! sleeper and its block happen in one critical section
+//! (`scheduler::block_current_unless`), and every transfer and close
+//! delivers the wake the queue's handshake says it owes.
+
+use crate::state::{Core, Object};
+use crate::user_memory::KernelUserMemory;
+use crate::{scheduler, synthesis};
+use core::sync::atomic::{AtomicU64, Ordering};
+use sk_abi::{Handle, OpenFlags, PortHandles, SysError};
+use sk_sio::{PortStep, Sio, Wake};
+
+/// Port numbers (keys of their sleepers): never reused while the kernel
+/// runs.
+static NEXT_PORT: AtomicU64 = AtomicU64::new(1);
+
+/// Makes a port for SMACH `me`: its receive end and send end, each at a
+/// new handle. `flags` must be `READ | WRITE` (the pair).
+///
+/// # Errors
+/// [`SysError::BadFlags`] for other flags; [`SysError::NoMemory`],
+/// [`SysError::TooManyHandles`] (nothing is left open).
+pub(crate) fn open(core: &mut Core, me: u64, flags: OpenFlags) -> Result<PortHandles, SysError> {
+    if flags != OpenFlags::READ | OpenFlags::WRITE {
+        return Err(SysError::BadFlags);
+    }
+    let port = NEXT_PORT.fetch_add(1, Ordering::Relaxed);
+    let (mut receive_end, mut send_end) = Sio::open_port(port)?;
+    receive_end.set_opener(core.current);
+    send_end.set_opener(core.current);
+    let smach = core.smachs.get_mut(&me).ok_or(SysError::NotPermitted)?;
+    let receive = match smach.handles.insert(Object::Sio(receive_end)) {
+        Ok(handle) => handle,
+        Err((e, object)) => {
+            if let Object::Sio(sio) = object {
+                synthesis::close_sio(core, sio);
+            }
+            synthesis::close_sio(core, send_end);
+            return Err(e);
+        }
+    };
+    let send = match smach.handles.insert(Object::Sio(send_end)) {
+        Ok(handle) => handle,
+        Err((e, object)) => {
+            let receive_end = smach.handles.remove(receive);
+            for object in [Ok(object), receive_end] {
+                if let Ok(Object::Sio(sio)) = object {
+                    synthesis::close_sio(core, sio);
+                }
+            }
+            return Err(e);
+        }
+    };
+    synthesis::replan(core, me, receive);
+    synthesis::replan(core, me, send);
+    Ok(PortHandles { receive, send })
+}
+
+/// Wakes the sleepers `wake` names on `port`.
+pub(crate) fn wake(core: &mut Core, port: u64, wake: Wake) {
+    for thread in core.devices.port_waiters.take(port, wake) {
+        scheduler::wake(core, thread);
+    }
+}
+
+/// One look at the port end at `handle` (the same open as `serial`
+/// names, once set): `step` runs on it; a `Blocked` registers the caller
+/// as a sleeper of that end.
+fn look(
+    core: &mut Core,
+    handle: Handle,
+    serial: &mut Option<u64>,
+    is_send: bool,
+    (buf, len): (u64, u64),
+    step: impl FnOnce(&mut sk_sio::PortEnd) -> Result<PortStep, SysError>,
+) -> Result<(u64, PortStep), SysError> {
+    let sio = core
+        .current_smach()?
+        .handles
+        .get_mut(handle)?
+        .as_sio_mut()
+        .ok_or(SysError::WrongKind)?;
+    if *serial.get_or_insert(sio.serial()) != sio.serial() {
+        // Closed (and reused) while the caller slept.
+        return Err(SysError::BadHandle);
+    }
+    sio.check_transfer(is_send, &mut KernelUserMemory, buf, len)?;
+    let end = sio.port_end_mut().ok_or(SysError::WrongKind)?;
+    let port = end.port();
+    Ok((port, step(end)?))
+}
+
+/// Runs one call (`is_send`) until it moves a message, ends, or fails,
+/// blocking while it cannot proceed.
+fn transfer(handle: Handle, buf: u64, len: u64, is_send: bool) -> Result<u64, SysError> {
+    let mut serial = None;
+    loop {
+        let mut moved = 0;
+        let done = scheduler::block_current_unless(|core| {
+            let (port, step) = look(core, handle, &mut serial, is_send, (buf, len), |end| {
+                if is_send {
+                    end.send_from(&mut KernelUserMemory, buf, len)
+                } else {
+                    end.receive_into(&mut KernelUserMemory, buf, len)
+                }
+            })?;
+            match step {
+                PortStep::Moved { len, wake: owed } => {
+                    moved = len;
+                    wake(core, port, owed);
+                    Ok(true)
+                }
+                PortStep::Blocked => {
+                    let current = core.current;
+                    core.devices.port_waiters.add(port, !is_send, current)?;
+                    Ok(false)
+                }
+            }
+        })?;
+        if done {
+            return Ok(moved);
+        }
+    }
+}
+
+/// The generic port receive: one message ([`sk_abi::PORT_MESSAGE_BYTES`]),
+/// blocking while the queue is empty and the send end open; 0 at the end
+/// of the stream.
+pub(crate) fn receive(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError> {
+    transfer(handle, buf, len, false)
+}
+
+/// The generic port send: one message, blocking while the queue is full;
+/// [`SysError::BrokenPipe`] once the receive end closed.
+pub(crate) fn send(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError> {
+    transfer(handle, buf, len, true)
+}
