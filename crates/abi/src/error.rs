@@ -139,6 +139,12 @@ pub enum SysError {
     #[doc(alias = "EPIPE")]
     #[error("broken pipe")]
     BrokenPipe = 27,
+    /// The handle names an SIO shared with the caller's SMACH whose owner
+    /// revoked it (or closed it): every call on it fails so until the
+    /// holder closes the handle.
+    #[doc(alias = "EBADF", alias = "EIO")]
+    #[error("revoked")]
+    Revoked = 28,
     /// A code this build of `sk-abi` does not know (a newer kernel); made
     /// only by [`SysError::decode_return`] and [`SysError::from_code`], never
     /// sent by the kernel.
@@ -176,6 +182,7 @@ impl SysError {
         Self::NameTooLong,
         Self::BadValue,
         Self::BrokenPipe,
+        Self::Revoked,
         Self::Unknown,
     ];
 
@@ -220,6 +227,7 @@ impl SysError {
             25 => Self::NameTooLong,
             26 => Self::BadValue,
             27 => Self::BrokenPipe,
+            28 => Self::Revoked,
             _ => Self::Unknown,
         };
         Some(error)
