@@ -93,6 +93,7 @@ pub const USER_PROGRAMS: &[&str] = &[
     "cpuhog",
     "semtest",
     "pipetest",
+    "sharetest",
     "vandal",
     "racer",
     "reaper",
