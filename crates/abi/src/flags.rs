@@ -205,10 +205,7 @@ mod tests {
         assert_eq!(TtyMode::decode(3), Ok(TtyMode::RAW | TtyMode::ECHO));
         assert_eq!(TtyMode::decode(4), Err(SysError::BadFlags));
         assert_eq!(SmachCreateFlags::decode(0), Ok(SmachCreateFlags::empty()));
-        assert_eq!(
-            SmachCreateFlags::decode(1),
-            Ok(SmachCreateFlags::SUSPENDED)
-        );
+        assert_eq!(SmachCreateFlags::decode(1), Ok(SmachCreateFlags::SUSPENDED));
         assert_eq!(SmachCreateFlags::decode(2), Err(SysError::BadFlags));
         assert_eq!(SmemCreateFlags::decode(1), Ok(SmemCreateFlags::FIXED));
         assert_eq!(SmemCreateFlags::decode(1 << 40), Err(SysError::BadFlags));

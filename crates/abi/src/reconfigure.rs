@@ -7,7 +7,8 @@
 //! are ignored.
 
 use crate::{
-    Handle, OpenFlags, Prot, ScpuSelector, SioSelector, SmachSelector, SmemSelector, SysError, TtyMode, Whence,
+    Handle, OpenFlags, Prot, ScpuSelector, SioSelector, SmachSelector, SmemSelector, SysError,
+    TtyMode, Whence,
 };
 
 /// Narrows a register to a 32-bit value.
@@ -282,9 +283,7 @@ impl SioReconfigure {
                 u64::from_ne_bytes(offset.to_ne_bytes()),
             ],
             Self::TtyMode(mode) => [selector, mode.bits() as u64, 0],
-            Self::Share { smach, rights } => {
-                [selector, smach.index() as u64, rights.bits() as u64]
-            }
+            Self::Share { smach, rights } => [selector, smach.index() as u64, rights.bits() as u64],
             Self::Revoke => [selector, 0, 0],
         }
     }

@@ -132,9 +132,7 @@ fn create_stretch(handle: Handle, kind: Kind, ptr: u64, len: u64) -> Result<Crea
                 .check()?;
                 let mut path = PathBuffer::new();
                 let path = path.read(args.path.start(), args.path.len())?;
-                let suspended = args
-                    .flags
-                    .contains(sk_abi::SmachCreateFlags::SUSPENDED);
+                let suspended = args.flags.contains(sk_abi::SmachCreateFlags::SUSPENDED);
                 smach::create_child(core, me, path, args.arg, suspended)
             }
             Kind::Scpu => {

@@ -313,7 +313,11 @@ fn finish_unblock(core: &mut Core, pipe: Option<u64>, threads: &[ThreadId], wake
 /// A holder closed its handle (or exited): its routines are retired and
 /// its SCPUs blocked on the object are woken (their call finds the handle
 /// gone).
-pub(crate) fn close_holder(core: &mut Core, holder: SmachId, shared: SharedSio<crate::state::Routines>) {
+pub(crate) fn close_holder(
+    core: &mut Core,
+    holder: SmachId,
+    shared: SharedSio<crate::state::Routines>,
+) {
     let SharedSio {
         owner,
         owner_handle,

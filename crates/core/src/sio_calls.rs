@@ -8,9 +8,9 @@
 //! the transfer with what was moved.
 
 use crate::dispatch::Created;
+use crate::share::{self, Access};
 use crate::state::{self, Core, Object};
 use crate::user_memory::KernelUserMemory;
-use crate::share::{self, Access};
 use crate::{scheduler, synthesis};
 use sk_abi::{Handle, OpenFlags, SioReconfigure, SysError};
 use sk_fs::Cut;
@@ -380,7 +380,14 @@ pub(crate) fn reconfigure(
             return share::share(core, me, handle, to, rights).map(|h| u64::from(h.index()));
         }
         SioReconfigure::Revoke => return share::revoke(core, me, handle),
-        SioReconfigure::TtyMode(_) if core.current_smach()?.handles.get(handle)?.as_shared().is_some() => {
+        SioReconfigure::TtyMode(_)
+            if core
+                .current_smach()?
+                .handles
+                .get(handle)?
+                .as_shared()
+                .is_some() =>
+        {
             // The console's mode is its owner's to set.
             return Err(SysError::NotPermitted);
         }

@@ -250,7 +250,9 @@ impl Sio {
             smach: smach.handle(),
             rights,
         })?;
-        Ok(Handle::new(u32::try_from(handle).map_err(|_| SysError::BadValue)?))
+        Ok(Handle::new(
+            u32::try_from(handle).map_err(|_| SysError::BadValue)?,
+        ))
     }
 
     /// Revokes every share of this SIO (the caller must have opened it):

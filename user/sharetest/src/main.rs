@@ -64,7 +64,10 @@ fn main() -> i32 {
         7 => race(arg, 200, 64, true),
         10 => child_use(),
         11 => child_read_only(),
-        12 => child_loop(param as usize & 0xff_ffff, param >> 24 == 0),
+        12 => child_loop(
+            usize::try_from(param & 0xff_ffff).unwrap_or(0),
+            param >> 24 == 0,
+        ),
         14 => child_blocked(),
         15 => child_hostile(),
         16 => Ok(()),
@@ -108,39 +111,69 @@ fn use_shared(arg: u64) -> Check {
     let (to_parent_r, to_parent_w) = Sio::pipe().map_err(|_| "pipe")?;
     let child = spawn(arg, 10, 0)?;
     ensure(f.share(&child, RW) == Ok(Handle::new(2)), "file at 2")?;
-    ensure(sem.share(&child, RW) == Ok(Handle::new(3)), "semaphore at 3")?;
-    ensure(to_parent_w.share(&child, OpenFlags::WRITE) == Ok(Handle::new(4)), "pipe w at 4")?;
-    ensure(to_child_r.share(&child, OpenFlags::READ) == Ok(Handle::new(5)), "pipe r at 5")?;
+    ensure(
+        sem.share(&child, RW) == Ok(Handle::new(3)),
+        "semaphore at 3",
+    )?;
+    ensure(
+        to_parent_w.share(&child, OpenFlags::WRITE) == Ok(Handle::new(4)),
+        "pipe w at 4",
+    )?;
+    ensure(
+        to_child_r.share(&child, OpenFlags::READ) == Ok(Handle::new(5)),
+        "pipe r at 5",
+    )?;
     child.resume().map_err(|_| "resume")?;
     sem.p().map_err(|_| "P the child's V")?;
     let mut buf = [0u8; 8];
-    ensure(to_parent_r.read(&mut buf) == Ok(4) && &buf[..4] == b"ping", "ping")?;
+    ensure(
+        to_parent_r.read(&mut buf) == Ok(4) && &buf[..4] == b"ping",
+        "ping",
+    )?;
     ensure(to_child_w.write(b"pong") == Ok(4), "pong")?;
     ensure(child.wait() == Ok(0), "the child failed (see its line)")?;
     // The child's write is in the file, at the shared position.
     ensure(f.seek(Whence::Set, 0) == Ok(0), "seek")?;
     let mut text = [0u8; 16];
-    ensure(f.read(&mut text) == Ok(11) && &text[..11] == b"from child\n", "file")?;
+    ensure(
+        f.read(&mut text) == Ok(11) && &text[..11] == b"from child\n",
+        "file",
+    )?;
     // The child exited holding its shares: the parent's objects live on.
     ensure(f.write(b"more") == Ok(4), "write after the child")?;
-    ensure(sem.v().is_ok() && sem.p().is_ok(), "semaphore after the child")?;
+    ensure(
+        sem.v().is_ok() && sem.p().is_ok(),
+        "semaphore after the child",
+    )?;
     f.close().map_err(|_| "close")
 }
 
 fn child_use() -> Check {
     let (f, sem, w, r) = (h(2), h(3), h(4), h(5));
     let info = f.query().map_err(|_| "query the shared file")?;
-    ensure(info.flags() == RW && info.kind() == Ok(SioKind::File), "file info")?;
+    ensure(
+        info.flags() == RW && info.kind() == Ok(SioKind::File),
+        "file info",
+    )?;
     let info = w.query().map_err(|_| "query the pipe end")?;
     ensure(info.flags() == OpenFlags::WRITE, "pipe end rights")?;
     ensure(f.write(b"from child\n") == Ok(11), "write the shared file")?;
     ensure(sem.v().is_ok(), "V")?;
     ensure(w.write(b"ping") == Ok(4), "send ping")?;
     let mut buf = [0u8; 8];
-    ensure(r.read(&mut buf) == Ok(4) && &buf[..4] == b"pong", "receive pong")?;
+    ensure(
+        r.read(&mut buf) == Ok(4) && &buf[..4] == b"pong",
+        "receive pong",
+    )?;
     // Rights: the write end cannot be read, the read end not written.
-    ensure(w.read(&mut buf) == Err(SysError::NotPermitted), "read a write end")?;
-    ensure(r.write(b"x") == Err(SysError::NotPermitted), "write a read end")
+    ensure(
+        w.read(&mut buf) == Err(SysError::NotPermitted),
+        "read a write end",
+    )?;
+    ensure(
+        r.write(b"x") == Err(SysError::NotPermitted),
+        "write a read end",
+    )
 }
 
 // ---- mode 1: read-only ----------------------------------------------------
@@ -152,12 +185,24 @@ fn read_only(arg: u64) -> Check {
     let sem = Sio::semaphore().map_err(|_| "semaphore")?;
     ensure(sem.v().is_ok(), "V one unit for the child")?;
     let child = spawn(arg, 11, 0)?;
-    ensure(f.share(&child, OpenFlags::READ) == Ok(Handle::new(2)), "file at 2")?;
-    ensure(sem.share(&child, OpenFlags::READ) == Ok(Handle::new(3)), "sem at 3")?;
+    ensure(
+        f.share(&child, OpenFlags::READ) == Ok(Handle::new(2)),
+        "file at 2",
+    )?;
+    ensure(
+        sem.share(&child, OpenFlags::READ) == Ok(Handle::new(3)),
+        "sem at 3",
+    )?;
     // Rights the open lacks: a read-only open cannot be shared for write.
     let ro = Sio::open("/tmp/share-ro", OpenFlags::READ).map_err(|_| "open ro")?;
-    ensure(ro.share(&child, OpenFlags::WRITE) == Err(SysError::NotPermitted), "ro for write")?;
-    ensure(ro.share(&child, RW) == Err(SysError::NotPermitted), "ro for rw")?;
+    ensure(
+        ro.share(&child, OpenFlags::WRITE) == Err(SysError::NotPermitted),
+        "ro for write",
+    )?;
+    ensure(
+        ro.share(&child, RW) == Err(SysError::NotPermitted),
+        "ro for rw",
+    )?;
     run_child(&child)?;
     ensure(size(&f) == 6, "the child's writes changed the file")?;
     ensure(size(&sem) == 0, "the child's V changed the count")?;
@@ -168,14 +213,23 @@ fn child_read_only() -> Check {
     let (f, sem) = (h(2), h(3));
     let mut buf = [0u8; 8];
     ensure(f.read(&mut buf) == Ok(6) && &buf[..6] == b"parent", "read")?;
-    ensure(f.write(b"child") == Err(SysError::NotPermitted), "write refused")?;
+    ensure(
+        f.write(b"child") == Err(SysError::NotPermitted),
+        "write refused",
+    )?;
     ensure(sem.p().is_ok(), "P")?;
     for _ in 0..3 {
         // The table path's stub and the generic path agree.
         ensure(sem.v() == Err(SysError::NotPermitted), "V refused")?;
-        ensure(sem.generic_v() == Err(SysError::NotPermitted), "generic V refused")?;
+        ensure(
+            sem.generic_v() == Err(SysError::NotPermitted),
+            "generic V refused",
+        )?;
     }
-    ensure(f.query().map(|i| i.flags()) == Ok(OpenFlags::READ), "rights")
+    ensure(
+        f.query().map(|i| i.flags()) == Ok(OpenFlags::READ),
+        "rights",
+    )
 }
 
 trait GenericV {
@@ -210,7 +264,8 @@ fn race(arg: u64, rounds: u64, write_len: usize, expect_leak: bool) -> Check {
     let (mut leaks, mut mid_call, mut before) = (0u64, 0u64, 0u64);
     for round in 0..rounds {
         sem.share(&child, RW).map_err(|_| "share the semaphore")?;
-        f.share(&child, OpenFlags::WRITE).map_err(|_| "share the file")?;
+        f.share(&child, OpenFlags::WRITE)
+            .map_err(|_| "share the file")?;
         for _ in 0..=(round % 3) {
             sk_user::yield_now().map_err(|_| "yield")?;
         }
@@ -242,7 +297,10 @@ fn race(arg: u64, rounds: u64, write_len: usize, expect_leak: bool) -> Check {
         }
     }
     let info = child.query().map_err(|_| "query the child")?;
-    ensure(info.state() != Ok(SmachState::Exited), "the child stopped (see its line)")?;
+    ensure(
+        info.state() != Ok(SmachState::Exited),
+        "the child stopped (see its line)",
+    )?;
     child.terminate().map_err(|_| "kill the child")?;
     println!(
         "sharetest: {rounds} revokes, {} holder calls after them, {mid_call} revokes between two pieces of a write",
@@ -305,7 +363,10 @@ fn blocked(arg: u64) -> Check {
     let (r, w) = Sio::pipe().map_err(|_| "pipe")?;
     let child = spawn(arg, 14, 0)?;
     ensure(sem.share(&child, RW) == Ok(Handle::new(2)), "sem at 2")?;
-    ensure(r.share(&child, OpenFlags::READ) == Ok(Handle::new(3)), "pipe at 3")?;
+    ensure(
+        r.share(&child, OpenFlags::READ) == Ok(Handle::new(3)),
+        "pipe at 3",
+    )?;
     child.resume().map_err(|_| "resume")?;
     // Let the child block in P (its state says so), then revoke.
     wait_blocked(&child)?;
@@ -332,9 +393,15 @@ fn wait_blocked(_child: &Smach) -> Check {
 fn child_blocked() -> Check {
     ensure(h(2).p() == Err(SysError::Revoked), "P woken by the revoke")?;
     let mut b = [0u8; 4];
-    ensure(h(3).read(&mut b) == Err(SysError::Revoked), "read woken by the revoke")?;
+    ensure(
+        h(3).read(&mut b) == Err(SysError::Revoked),
+        "read woken by the revoke",
+    )?;
     ensure(h(2).p() == Err(SysError::Revoked), "P after revoke")?;
-    ensure(h(2).close().is_ok() && h(3).close().is_ok(), "close after revoke")
+    ensure(
+        h(2).close().is_ok() && h(3).close().is_ok(),
+        "close after revoke",
+    )
 }
 
 // ---- mode 5: hostile ----------------------------------------------------------
@@ -344,10 +411,19 @@ fn hostile(arg: u64) -> Check {
     let sem = Sio::semaphore().map_err(|_| "semaphore")?;
     let child = spawn(arg, 15, 0)?;
     let bad = Smach::from_handle(Handle::new(999));
-    ensure(f.share(&bad, RW) == Err(SysError::BadHandle), "share to a bad handle")?;
+    ensure(
+        f.share(&bad, RW) == Err(SysError::BadHandle),
+        "share to a bad handle",
+    )?;
     let not_smach = Smach::from_handle(sem.handle());
-    ensure(f.share(&not_smach, RW) == Err(SysError::WrongKind), "share to a non-SMACH")?;
-    ensure(f.share(&Smach::this(), RW) == Err(SysError::NotPermitted), "share to oneself")?;
+    ensure(
+        f.share(&not_smach, RW) == Err(SysError::WrongKind),
+        "share to a non-SMACH",
+    )?;
+    ensure(
+        f.share(&Smach::this(), RW) == Err(SysError::NotPermitted),
+        "share to oneself",
+    )?;
     let raw = |rights: u64| {
         use sk_user::abi::SioSelector;
         let call = sk_user::abi::SioReconfigure::decode(
@@ -359,7 +435,10 @@ fn hostile(arg: u64) -> Check {
     };
     ensure(raw(0) == Err(SysError::BadFlags), "no rights")?;
     ensure(raw(0x10) == Err(SysError::BadFlags), "unknown rights")?;
-    ensure(Sio::from_handle(Handle::new(77)).share(&child, RW) == Err(SysError::BadHandle), "bad SIO")?;
+    ensure(
+        Sio::from_handle(Handle::new(77)).share(&child, RW) == Err(SysError::BadHandle),
+        "bad SIO",
+    )?;
     ensure(f.share(&child, RW) == Ok(Handle::new(2)), "file at 2")?;
     ensure(sem.share(&child, RW) == Ok(Handle::new(3)), "sem at 3")?;
     // Revoke with no holder: 0; the file is shared again below.
@@ -374,11 +453,17 @@ fn hostile(arg: u64) -> Check {
     ensure(sem.v().is_ok(), "signal the child")?;
     ensure(child.wait() == Ok(0), "the child failed (see its line)")?;
     // It exited holding the semaphore: the parent's works.
-    ensure(sem.v().is_ok() && sem.p().is_ok(), "semaphore after the child")?;
+    ensure(
+        sem.v().is_ok() && sem.p().is_ok(),
+        "semaphore after the child",
+    )?;
     // Revoke twice on a fresh share.
     let twice = Sio::semaphore().map_err(|_| "semaphore")?;
     let idle = spawn(arg, 16, 0)?;
-    ensure(twice.share(&idle, RW) == Ok(Handle::new(2)), "share to idle")?;
+    ensure(
+        twice.share(&idle, RW) == Ok(Handle::new(2)),
+        "share to idle",
+    )?;
     ensure(twice.revoke() == Ok(1), "first revoke")?;
     ensure(twice.revoke() == Ok(0), "second revoke")?;
     run_child(&idle)
@@ -386,18 +471,36 @@ fn hostile(arg: u64) -> Check {
 
 fn child_hostile() -> Check {
     let (f, sem) = (h(2), h(3));
-    ensure(f.revoke() == Err(SysError::NotPermitted), "a holder revokes")?;
+    ensure(
+        f.revoke() == Err(SysError::NotPermitted),
+        "a holder revokes",
+    )?;
     let grandchild = Smach::spawn_suspended(PATH, 16 << 40).map_err(|_| "spawn")?;
-    ensure(f.share(&grandchild, OpenFlags::READ) == Err(SysError::NotPermitted), "re-share")?;
+    ensure(
+        f.share(&grandchild, OpenFlags::READ) == Err(SysError::NotPermitted),
+        "re-share",
+    )?;
     grandchild.terminate().map_err(|_| "kill the grandchild")?;
     ensure(f.write(b"child") == Ok(5), "write")?;
     ensure(sem.v().is_ok(), "signal the parent")?;
     ensure(sem.p().is_ok(), "wait for the parent's close")?;
     let mut b = [0u8; 4];
-    ensure(f.write(b"late") == Err(SysError::Revoked), "write after the owner's close")?;
-    ensure(f.read(&mut b) == Err(SysError::Revoked), "read after the owner's close")?;
-    ensure(f.query().err() == Some(SysError::Revoked), "query after the owner's close")?;
-    ensure(f.seek(Whence::Set, 0) == Err(SysError::Revoked), "seek after the owner's close")?;
+    ensure(
+        f.write(b"late") == Err(SysError::Revoked),
+        "write after the owner's close",
+    )?;
+    ensure(
+        f.read(&mut b) == Err(SysError::Revoked),
+        "read after the owner's close",
+    )?;
+    ensure(
+        f.query().err() == Some(SysError::Revoked),
+        "query after the owner's close",
+    )?;
+    ensure(
+        f.seek(Whence::Set, 0) == Err(SysError::Revoked),
+        "seek after the owner's close",
+    )?;
     ensure(h(2).close().is_ok(), "close a revoked handle")?;
     ensure(h(2).close() == Err(SysError::BadHandle), "close it twice")
     // Exits holding the semaphore (handle 3).
@@ -409,14 +512,21 @@ fn pingpong(arg: u64, rounds: u64) -> Check {
     let (to_child_r, to_child_w) = Sio::pipe().map_err(|_| "pipe")?;
     let (to_parent_r, to_parent_w) = Sio::pipe().map_err(|_| "pipe")?;
     let child = spawn(arg, 18, rounds)?;
-    ensure(to_child_r.share(&child, OpenFlags::READ) == Ok(Handle::new(2)), "r at 2")?;
-    ensure(to_parent_w.share(&child, OpenFlags::WRITE) == Ok(Handle::new(3)), "w at 3")?;
+    ensure(
+        to_child_r.share(&child, OpenFlags::READ) == Ok(Handle::new(2)),
+        "r at 2",
+    )?;
+    ensure(
+        to_parent_w.share(&child, OpenFlags::WRITE) == Ok(Handle::new(3)),
+        "w at 3",
+    )?;
     child.resume().map_err(|_| "resume")?;
     let mut b = [0u8; 1];
     let start = rdtsc();
     for i in 0..rounds {
-        ensure(to_child_w.write(&[i as u8]) == Ok(1), "ping")?;
-        ensure(to_parent_r.read(&mut b) == Ok(1) && b[0] == i as u8, "pong")?;
+        let byte = i.to_le_bytes()[0];
+        ensure(to_child_w.write(&[byte]) == Ok(1), "ping")?;
+        ensure(to_parent_r.read(&mut b) == Ok(1) && b[0] == byte, "pong")?;
     }
     let ticks = rdtsc() - start;
     println!(

@@ -98,8 +98,7 @@ pub fn plan(facts: &SioFacts, env: &Env) -> SioPlan {
     } else if facts.is_shared {
         SioPlan::all(in_table)
     } else {
-        let routine =
-            |spec: Option<RoutineSpec>| spec.map_or(SlotPlan::Generic, SlotPlan::Routine);
+        let routine = |spec: Option<RoutineSpec>| spec.map_or(SlotPlan::Generic, SlotPlan::Routine);
         SioPlan {
             read: routine(facts.can_read.then(|| read_spec(facts, env)).flatten()),
             write: routine(facts.can_write.then(|| write_spec(facts, env)).flatten()),
