@@ -411,6 +411,18 @@ pub(crate) fn describe(
 ) -> Result<u64, SysError> {
     // At most what the caller's buffer takes, and 64 KiB.
     let max = len.min(64 << 10) as usize;
+    let current = core.current;
+    if let Some(shared) = core.current_smach()?.handles.get(handle)?.as_shared() {
+        // A holder: its own slots, in the calling SCPU's table.
+        let mine = shared
+            .routines
+            .iter()
+            .find(|(t, _)| *t == current)
+            .map(|(_, r)| r);
+        let text = crate::routines_text::describe_holder(mine, max)?;
+        crate::user_memory::write_bytes(ptr, text.as_bytes())?;
+        return Ok(text.as_bytes().len() as u64);
+    }
     let text = with_sio(core, handle, Access::Other, |sio, _, _| {
         crate::routines_text::describe(sio, max)
     })??;

@@ -26,7 +26,7 @@
 //! | `yield_smach` | the same between two SMACHs, the partner a child SMACH (Linux: two processes, the partner forked) |
 //! | `pipe_write_read_N` | write N bytes (1, 1,024, 4,096) to a pipe and read them back, one SCPU; on Synthesis the kernel instructions are the write's alone |
 //! | `pipe_pingpong_threads` | one byte to a second SCPU over a pipe and back over another (it echoes); one op = the round trip (Linux: two threads) |
-//! | `pipe_pingpong` | Linux only until a Synthesis pipe end can be shared with another SMACH: one byte to a forked child over a pipe and one back over another; one op = the round trip |
+//! | `pipe_pingpong` | one byte to a child process over a pipe and one back over another (Synthesis: a child SMACH the pipe ends were shared with; Linux: a forked child); one op = the round trip |
 //! | `scpu_create_terminate` | create an SCPU that terminates itself at once, and join it (yield until its handle is gone); Linux: `clone` a thread that calls `exit`, join on its `CLONE_CHILD_CLEARTID` futex |
 //! | `compute_loop` | 5-instruction integer loop, no system call: both systems run the same instructions |
 

@@ -218,6 +218,8 @@ fn child_read_only() -> Check {
         "write refused",
     )?;
     ensure(sem.p().is_ok(), "P")?;
+    // Its own routines in its own table: P in code, V an error stub.
+    expect_slots(&sem, "semaphore_p", "error stub -18")?;
     for _ in 0..3 {
         // The table path's stub and the generic path agree.
         ensure(sem.v() == Err(SysError::NotPermitted), "V refused")?;
@@ -230,6 +232,33 @@ fn child_read_only() -> Check {
         f.query().map(|i| i.flags()) == Ok(OpenFlags::READ),
         "rights",
     )
+}
+
+/// Checks the calling SCPU's slots for holder handle `sio`, as
+/// `query(Routines)` reports them: `read: synthesized <read>` (or
+/// `read: <read>` for a stub) and the write line likewise; with synthesis
+/// off (every slot generic) both lines say `generic`.
+fn expect_slots(sio: &Sio, read: &str, write: &str) -> Check {
+    let mut text = [0u8; 256];
+    let n = sio
+        .routines(&mut text)
+        .map_err(|_| "query the holder's routines")?;
+    let text = core::str::from_utf8(text.get(..n).unwrap_or(&[])).unwrap_or("");
+    let mut lines = text.lines();
+    let (r, w) = (lines.next().unwrap_or(""), lines.next().unwrap_or(""));
+    if r == "read: generic" && w == "write: generic" {
+        return Ok(()); // synth=off
+    }
+    let is = |line: &str, op: &str, want: &str| {
+        line.strip_prefix(op)
+            .is_some_and(|rest| rest == want || rest.strip_prefix("synthesized ") == Some(want))
+    };
+    if is(r, "read: ", read) && is(w, "write: ", write) {
+        Ok(())
+    } else {
+        println!("sharetest: holder slots: {r:?} / {w:?}, want {read:?} / {write:?}");
+        Err("the holder's slots are not as planned")
+    }
 }
 
 trait GenericV {
@@ -391,7 +420,10 @@ fn wait_blocked(_child: &Smach) -> Check {
 }
 
 fn child_blocked() -> Check {
+    expect_slots(&h(2), "semaphore_p", "semaphore_v")?;
     ensure(h(2).p() == Err(SysError::Revoked), "P woken by the revoke")?;
+    // Replugged: both slots are the Revoked stub.
+    expect_slots(&h(2), "error stub -28", "error stub -28")?;
     let mut b = [0u8; 4];
     ensure(
         h(3).read(&mut b) == Err(SysError::Revoked),
