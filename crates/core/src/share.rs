@@ -18,7 +18,7 @@
 //! marked revoked, every holder SCPU's slots for it are replugged to the
 //! error stub returning `Revoked` (the policy's plan for a revoked holder),
 //! and holder SCPUs blocked on the object (a semaphore's P, a pipe read or
-//! write) are taken off its queue and woken; their call looks again and
+//! write, a console read) are taken off its queue and woken; their call looks again and
 //! fails with `Revoked`. A long transfer looks its handle up at every piece
 //! and ends with `Revoked` at the first piece after it. So no holder call
 //! moves anything after `revoke` returns. The owner's close revokes too:
@@ -205,16 +205,16 @@ pub(crate) fn revoke(core: &mut Core, owner: SmachId, handle: Handle) -> Result<
         _ => return Err(SysError::WrongKind),
     };
     let (count, threads) = revoke_holders(core, serial);
-    let (wake, pipe) = match core
+    let (wake, sleep) = match core
         .smachs
         .get_mut(&owner)
         .and_then(|s| s.handles.get_mut(handle).ok())
         .and_then(Object::as_sio_mut)
     {
         Some(sio) => cancel_waiters(sio, &threads),
-        None => (Vec::new(), None),
+        None => (Vec::new(), Sleep::Nothing),
     };
-    finish_unblock(core, pipe, &threads, wake);
+    finish_unblock(core, sleep, &threads, wake);
     Ok(count)
 }
 
@@ -225,8 +225,8 @@ pub(crate) fn revoke_for_close(core: &mut Core, sio: &mut Sio) {
     if count == 0 {
         return;
     }
-    let (wake, pipe) = cancel_waiters(sio, &threads);
-    finish_unblock(core, pipe, &threads, wake);
+    let (wake, sleep) = cancel_waiters(sio, &threads);
+    finish_unblock(core, sleep, &threads, wake);
 }
 
 /// Marks every live holder record of open `serial` revoked and replugs its
@@ -277,9 +277,18 @@ pub(crate) fn replug_injected_off() -> bool {
     }
 }
 
+/// What else a holder SCPU may sleep on for an SIO: a pipe or the
+/// console's input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Sleep {
+    Pipe,
+    Console,
+    Nothing,
+}
+
 /// Takes `threads` off `sio`'s semaphore queue (a grant they held passes
-/// on); returns whom to wake and the pipe, if `sio` is a pipe end.
-fn cancel_waiters(sio: &mut Sio, threads: &[ThreadId]) -> (Vec<ThreadId>, Option<u64>) {
+/// on); returns whom to wake and what else they may sleep on.
+fn cancel_waiters(sio: &mut Sio, threads: &[ThreadId]) -> (Vec<ThreadId>, Sleep) {
     let mut wake = Vec::new();
     if let Some(semaphore) = sio.semaphore_mut() {
         for &t in threads {
@@ -291,18 +300,33 @@ fn cancel_waiters(sio: &mut Sio, threads: &[ThreadId]) -> (Vec<ThreadId>, Option
             }
         }
     }
-    (wake, sio.pipe_end().map(sk_sio::PipeEnd::pipe))
+    let sleep = match sio.target() {
+        sk_sio::Target::Pipe(_) => Sleep::Pipe,
+        sk_sio::Target::Tty => Sleep::Console,
+        _ => Sleep::Nothing,
+    };
+    (wake, sleep)
 }
 
-/// Wakes `wake`, and those of `threads` asleep on a pipe (a thread sleeps
-/// on one thing at a time: it is taken off the sleepers and looks again).
-fn finish_unblock(core: &mut Core, pipe: Option<u64>, threads: &[ThreadId], wake: Vec<ThreadId>) {
-    if pipe.is_some() {
-        for &t in threads {
-            if core.devices.pipe_waiters.involves(t) {
+/// Wakes `wake`, and those of `threads` asleep on a pipe or the console
+/// (a thread sleeps on one thing at a time: it is taken off the sleepers
+/// and looks again; one asleep on another pipe or its own console just
+/// sleeps again).
+fn finish_unblock(core: &mut Core, sleep: Sleep, threads: &[ThreadId], wake: Vec<ThreadId>) {
+    for &t in threads {
+        let asleep = match sleep {
+            Sleep::Pipe if core.devices.pipe_waiters.involves(t) => {
                 core.devices.pipe_waiters.forget(t);
-                crate::scheduler::wake(core, t);
+                true
             }
+            Sleep::Console if core.devices.tty_readers.contains(&t) => {
+                core.devices.forget_reader(t);
+                true
+            }
+            _ => false,
+        };
+        if asleep {
+            crate::scheduler::wake(core, t);
         }
     }
     for t in wake {
@@ -342,8 +366,8 @@ pub(crate) fn close_holder(
     else {
         return;
     };
-    let (wake, pipe) = cancel_waiters(sio, &threads);
-    finish_unblock(core, pipe, &threads, wake);
+    let (wake, sleep) = cancel_waiters(sio, &threads);
+    finish_unblock(core, sleep, &threads, wake);
 }
 
 /// The facts of the holder's handle `handle` for `thread`'s table: the

@@ -47,7 +47,7 @@ ktest!(
 );
 
 ktest!(
-    fn share_revoke_wakes_a_holder_blocked_in_p_and_in_a_pipe_read() {
+    fn share_revoke_wakes_a_holder_blocked_in_p_a_pipe_read_or_a_console_read() {
         both(4, 0)
     }
 );

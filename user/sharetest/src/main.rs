@@ -12,7 +12,7 @@
 //! | 1 | `readonly` | a file and a semaphore shared read-only: the child reads and P's, its writes and V's fail with `NotPermitted` and change nothing; sharing rights the open lacks is `NotPermitted` |
 //! | 2 | `race` | `param` revokes (≥ 10,000) while the child loops calling V on a shared semaphore and writing a shared file: after each revoke returns, the semaphore's count and the file's size never move again (no holder call completes after revoke); each round shares them again |
 //! | 3 | `long` | as `race` with 1 MiB writes (16 pieces with preemption points between them), 40 rounds, the child at the lowest priority and never yielding (the parent runs when the timer preempts it, mostly inside a write): a revoke between two pieces stops the write there (the count of such revokes is printed) |
-//! | 4 | `blocked` | a child blocked in P on a shared semaphore, then in a read of a shared empty pipe: each revoke wakes it and its call fails with `Revoked` |
+//! | 4 | `blocked` | a child blocked in P on a shared semaphore, then in a read of a shared empty pipe, then in a read of the parent's console (no input comes): each revoke wakes it and its call fails with `Revoked`; its slots read back as the stubs |
 //! | 5 | `hostile` | share to a bad handle, to a non-SMACH, to oneself, with rights it lacks or unknown; a holder cannot share or revoke; revoke twice (1 then 0); the owner's close revokes; close after revoke works once; the child exits holding a share and the parent's object still works |
 //! | 6 | `pingpong` | `param` 1-byte round trips through two pipes between two SMACHs; prints TSC ticks per round trip |
 //! | 7 | `selfcheck` | mode 2 with 200 rounds; exits 0 if a call DID complete after a revoke (run with the kernel's revoke replug disabled: the check can fail) |
@@ -396,12 +396,19 @@ fn blocked(arg: u64) -> Check {
         r.share(&child, OpenFlags::READ) == Ok(Handle::new(3)),
         "pipe at 3",
     )?;
+    let console = Sio::console();
+    ensure(
+        console.share(&child, OpenFlags::READ) == Ok(Handle::new(4)),
+        "console at 4",
+    )?;
     child.resume().map_err(|_| "resume")?;
-    // Let the child block in P (its state says so), then revoke.
+    // Let the child block in P, then revoke.
     wait_blocked(&child)?;
     ensure(sem.revoke() == Ok(1), "revoke the semaphore")?;
     wait_blocked(&child)?;
     ensure(r.revoke() == Ok(1), "revoke the pipe's read end")?;
+    wait_blocked(&child)?;
+    ensure(console.revoke() == Ok(1), "revoke the console")?;
     ensure(child.wait() == Ok(0), "the child failed (see its line)")?;
     // The owner's objects still work.
     ensure(w.write(b"z") == Ok(1), "write")?;
@@ -410,8 +417,8 @@ fn blocked(arg: u64) -> Check {
     ensure(sem.v().is_ok() && sem.p().is_ok(), "V and P")
 }
 
-/// Yields until the child's thread is blocked (the child's own SCPU is not
-/// visible: the SMACH's state says Running; yield a while instead).
+/// Gives the child time to block: 50 yields (it needs one turn; the
+/// child's SCPU is not visible from here).
 fn wait_blocked(_child: &Smach) -> Check {
     for _ in 0..50 {
         sk_user::yield_now().map_err(|_| "yield")?;
@@ -429,11 +436,17 @@ fn child_blocked() -> Check {
         h(3).read(&mut b) == Err(SysError::Revoked),
         "read woken by the revoke",
     )?;
+    // No console input comes: only the revoke can end this read.
+    ensure(
+        h(4).read(&mut b) == Err(SysError::Revoked),
+        "console read woken by the revoke",
+    )?;
     ensure(h(2).p() == Err(SysError::Revoked), "P after revoke")?;
     ensure(
         h(2).close().is_ok() && h(3).close().is_ok(),
         "close after revoke",
-    )
+    )?;
+    ensure(h(4).close().is_ok(), "close the console's share")
 }
 
 // ---- mode 5: hostile ----------------------------------------------------------
