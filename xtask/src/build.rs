@@ -94,6 +94,7 @@ pub const USER_PROGRAMS: &[&str] = &[
     "semtest",
     "pipetest",
     "porttest",
+    "sharetest",
     "vandal",
     "racer",
     "reaper",

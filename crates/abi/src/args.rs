@@ -51,7 +51,7 @@ wire_struct! {
         pub path_len: u64,
         /// Passed to the program's entry in `rdi`.
         pub arg: u64,
-        /// [`SmachCreateFlags`] bits (none defined: must be 0).
+        /// [`SmachCreateFlags`] bits.
         pub flags: u32,
         /// Reserved, must be 0.
         pub _pad: u32,

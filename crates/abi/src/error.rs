@@ -139,6 +139,12 @@ pub enum SysError {
     #[doc(alias = "EPIPE")]
     #[error("broken pipe")]
     BrokenPipe = 27,
+    /// The handle names an SIO shared with the caller's SMACH whose owner
+    /// revoked it (or closed it): every call on it fails so until the
+    /// holder closes the handle.
+    #[doc(alias = "EBADF", alias = "EIO")]
+    #[error("revoked")]
+    Revoked = 28,
     /// A `read` or `write` on a port end whose length is not the message
     /// size ([`PORT_MESSAGE_BYTES`](crate::PORT_MESSAGE_BYTES)).
     #[doc(alias = "EMSGSIZE")]
@@ -181,6 +187,7 @@ impl SysError {
         Self::NameTooLong,
         Self::BadValue,
         Self::BrokenPipe,
+        Self::Revoked,
         Self::MessageSize,
         Self::Unknown,
     ];
@@ -226,6 +233,7 @@ impl SysError {
             25 => Self::NameTooLong,
             26 => Self::BadValue,
             27 => Self::BrokenPipe,
+            28 => Self::Revoked,
             30 => Self::MessageSize,
             _ => Self::Unknown,
         };

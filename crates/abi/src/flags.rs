@@ -113,17 +113,24 @@ impl TtyMode {
 }
 
 bitflags::bitflags! {
-    /// `SmachCreateArgs::flags`. None are defined yet: the word must be 0,
-    /// so bits can gain a meaning later without changing old programs.
+    /// `SmachCreateArgs::flags`. Unknown bits are rejected, so bits can
+    /// gain a meaning later without changing old programs.
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-    pub struct SmachCreateFlags: u32 {}
+    pub struct SmachCreateFlags: u32 {
+        /// The child starts suspended: nothing of it runs until the parent
+        /// resumes it (`SmachReconfigure::Resume`). A parent shares SIOs
+        /// with it in between, so the child finds them at handles known
+        /// before it runs (a new SMACH's handles are 0, 1, then the lowest
+        /// free from 2: its first share gets 2, the next 3, ...).
+        const SUSPENDED = 1 << 0;
+    }
 }
 
 impl SmachCreateFlags {
     /// Decodes an SMACH create-flags word.
     ///
     /// # Errors
-    /// [`SysError::BadFlags`] for any bit (none are defined).
+    /// [`SysError::BadFlags`] for unknown bits.
     pub fn decode(value: u64) -> Result<Self, SysError> {
         Self::from_bits(flag_word(value)?).ok_or(SysError::BadFlags)
     }
@@ -198,7 +205,8 @@ mod tests {
         assert_eq!(TtyMode::decode(3), Ok(TtyMode::RAW | TtyMode::ECHO));
         assert_eq!(TtyMode::decode(4), Err(SysError::BadFlags));
         assert_eq!(SmachCreateFlags::decode(0), Ok(SmachCreateFlags::empty()));
-        assert_eq!(SmachCreateFlags::decode(1), Err(SysError::BadFlags));
+        assert_eq!(SmachCreateFlags::decode(1), Ok(SmachCreateFlags::SUSPENDED));
+        assert_eq!(SmachCreateFlags::decode(2), Err(SysError::BadFlags));
         assert_eq!(SmemCreateFlags::decode(1), Ok(SmemCreateFlags::FIXED));
         assert_eq!(SmemCreateFlags::decode(1 << 40), Err(SysError::BadFlags));
     }

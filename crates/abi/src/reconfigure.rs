@@ -7,7 +7,8 @@
 //! are ignored.
 
 use crate::{
-    Prot, ScpuSelector, SioSelector, SmachSelector, SmemSelector, SysError, TtyMode, Whence,
+    Handle, OpenFlags, Prot, ScpuSelector, SioSelector, SmachSelector, SmemSelector, SysError,
+    TtyMode, Whence,
 };
 
 /// Narrows a register to a 32-bit value.
@@ -214,6 +215,27 @@ pub enum SioReconfigure {
     /// Set the console's line discipline; returns 0.
     /// [`SysError::WrongKind`] on an SIO that is not the tty.
     TtyMode(TtyMode),
+    /// Owner only (the SMACH that opened the SIO): share it with the SMACH
+    /// at handle `smach` of the caller's table; returns the receiver's new
+    /// handle number. The receiver's handle names the same open SIO (same
+    /// position, same object) with `rights`, which must be a non-empty
+    /// subset of `READ | WRITE` and of how the SIO was opened
+    /// ([`SysError::NotPermitted`] otherwise: read-only stays read-only).
+    /// A holder cannot share further. [`SysError::BadFlags`] for other
+    /// bits; [`SysError::NotPermitted`] on a handle the caller holds by a
+    /// share, or sharing with itself.
+    Share {
+        /// The receiving SMACH, by the caller's handle to it (`rsi`).
+        smach: Handle,
+        /// What the receiver may do (`rdx`).
+        rights: OpenFlags,
+    },
+    /// Owner only: every other SMACH's handle to this SIO is dead from now
+    /// on. Their calls fail with [`SysError::Revoked`] (a blocked one wakes
+    /// and fails so) until they close the handle; returns the number of
+    /// handles revoked. Closing the SIO by its owner revokes too.
+    /// [`SysError::NotPermitted`] from a holder.
+    Revoke,
 }
 
 impl SioReconfigure {
@@ -221,7 +243,9 @@ impl SioReconfigure {
     ///
     /// # Errors
     /// [`SysError::BadSelector`]; [`SysError::BadValue`] for an unknown
-    /// whence; [`SysError::BadFlags`] for unknown tty-mode bits;
+    /// whence; [`SysError::BadFlags`] for unknown tty-mode bits or share
+    /// rights other than a non-empty set of `READ | WRITE`;
+    /// [`SysError::BadHandle`] for a share's SMACH handle past 32 bits;
     /// [`SysError::NotSupported`] for the reserved port selectors
     /// ([`SioSelector::PortAttachHandle`], [`SioSelector::PortTakeHandle`]:
     /// handle passing, not built yet).
@@ -235,6 +259,11 @@ impl SioReconfigure {
                 offset: i64::from_ne_bytes(value2.to_ne_bytes()),
             },
             SioSelector::TtyMode => Self::TtyMode(TtyMode::decode(value)?),
+            SioSelector::Share => Self::Share {
+                smach: Handle::new(u32::try_from(value).map_err(|_| SysError::BadHandle)?),
+                rights: share_rights(value2)?,
+            },
+            SioSelector::Revoke => Self::Revoke,
         })
     }
 
@@ -244,6 +273,8 @@ impl SioReconfigure {
         match self {
             Self::Seek { .. } => SioSelector::Seek,
             Self::TtyMode(_) => SioSelector::TtyMode,
+            Self::Share { .. } => SioSelector::Share,
+            Self::Revoke => SioSelector::Revoke,
         }
     }
 
@@ -258,8 +289,23 @@ impl SioReconfigure {
                 u64::from_ne_bytes(offset.to_ne_bytes()),
             ],
             Self::TtyMode(mode) => [selector, mode.bits() as u64, 0],
+            Self::Share { smach, rights } => [selector, smach.index() as u64, rights.bits() as u64],
+            Self::Revoke => [selector, 0, 0],
         }
     }
+}
+
+/// The rights of a share: a non-empty set of `READ | WRITE`, nothing else.
+fn share_rights(value: u64) -> Result<OpenFlags, SysError> {
+    let rights = u32::try_from(value)
+        .ok()
+        .and_then(OpenFlags::from_bits)
+        .ok_or(SysError::BadFlags)?;
+    let allowed = OpenFlags::READ | OpenFlags::WRITE;
+    if rights.is_empty() || !allowed.contains(rights) {
+        return Err(SysError::BadFlags);
+    }
+    Ok(rights)
 }
 
 #[cfg(test)]

@@ -74,6 +74,14 @@ numbered_enum! {
         Seek = 0,
         /// Set the console's line discipline (`rsi` = [`TtyMode`](crate::TtyMode) bits).
         TtyMode = 1,
+        /// Owner only: share the SIO with the SMACH whose handle is `rsi`
+        /// (a child, say), with rights `rdx` ([`OpenFlags`](crate::OpenFlags)
+        /// `READ` and/or `WRITE`, a subset of how it was opened). Returns
+        /// the handle number the receiver got.
+        Share = 2,
+        /// Owner only: revoke every share of the SIO in one step. Returns
+        /// the number of holders' handles revoked (0 if none was left).
+        Revoke = 3,
         /// Reserved (port send end): the next message sent carries the
         /// handle `rsi` (handle passing, which needs SIO sharing between
         /// SMACHs). [`SysError::NotSupported`](crate::SysError::NotSupported) today.

@@ -135,7 +135,8 @@ fn create_stretch(handle: Handle, kind: Kind, ptr: u64, len: u64) -> Result<Crea
                 .check()?;
                 let mut path = PathBuffer::new();
                 let path = path.read(args.path.start(), args.path.len())?;
-                smach::create_child(core, me, path, args.arg)
+                let suspended = args.flags.contains(sk_abi::SmachCreateFlags::SUSPENDED);
+                smach::create_child(core, me, path, args.arg, suspended)
             }
             Kind::Scpu => {
                 let args = ScpuCreateArgs::from_bytes(&read_struct::<{ ScpuCreateArgs::SIZE }>(
@@ -244,6 +245,22 @@ fn query(core: &mut Core, handle: Handle, a: [u64; 5]) -> Result<u64, SysError> 
         }
         (QuerySelector::Routines | QuerySelector::LastTrace, _) => return Err(SysError::WrongKind),
     }
+    if let sk_smach::Object::Shared(shared) = core.current_smach()?.handles.get(handle)? {
+        // A holder sees the shared SIO, with its own rights as flags.
+        let rights = shared.rights;
+        let (at, at_handle) = crate::share::locate(core, me, handle, crate::share::Access::Other)?;
+        let sio = core
+            .smachs
+            .get(&at)
+            .ok_or(SysError::BadHandle)?
+            .handles
+            .get(at_handle)?
+            .as_sio()
+            .ok_or(SysError::WrongKind)?;
+        let mut info = sio.info(&core.fs);
+        info.flags = rights.bits();
+        return write_struct(ptr, len, info.to_bytes());
+    }
     let Core {
         fs,
         smachs,
@@ -262,5 +279,7 @@ fn query(core: &mut Core, handle: Handle, a: [u64; 5]) -> Result<u64, SysError> 
         }
         sk_smach::Object::Smem(region) => write_struct(ptr, len, region.info().to_bytes()),
         sk_smach::Object::Sio(sio) => write_struct(ptr, len, sio.info(fs).to_bytes()),
+        // Answered above.
+        sk_smach::Object::Shared(_) => Err(SysError::WrongKind),
     }
 }

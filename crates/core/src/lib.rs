@@ -32,6 +32,7 @@ mod ring;
 mod routines_text;
 mod scheduler;
 mod scpu_calls;
+mod share;
 mod sio_calls;
 mod smach;
 mod smem_calls;

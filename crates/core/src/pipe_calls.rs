@@ -80,12 +80,13 @@ fn look(
     (buf, len): (u64, u64),
     step: impl FnOnce(&mut sk_sio::PipeEnd) -> Result<PipeStep, SysError>,
 ) -> Result<(u64, PipeStep), SysError> {
-    let sio = core
-        .current_smach()?
-        .handles
-        .get_mut(handle)?
-        .as_sio_mut()
-        .ok_or(SysError::WrongKind)?;
+    let me = core.current_smach_id()?;
+    let access = if is_write {
+        crate::share::Access::Write
+    } else {
+        crate::share::Access::Read
+    };
+    let sio = crate::share::sio_mut(core, me, handle, access)?;
     if *serial.get_or_insert(sio.serial()) != sio.serial() {
         // Closed (and reused) while the caller slept.
         return Err(SysError::BadHandle);
@@ -167,7 +168,9 @@ pub(crate) fn write(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError>
             }
         });
         match done {
-            Err(_) if written > 0 => return Ok(written),
+            // Revoked after some pieces: the call fails (no holder call
+            // completes after a revoke).
+            Err(e) if written > 0 && e != SysError::Revoked => return Ok(written),
             Err(e) => return Err(e),
             Ok(true) => {
                 written = written.saturating_add(moved.unwrap_or(0));

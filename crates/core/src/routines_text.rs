@@ -143,6 +143,37 @@ fn routine_bytes(r: &Routine) -> Vec<u8> {
 /// thread, by thread id), and with `synth.show` its switch-out and
 /// switch-in as annotated disassembly, the switch-out's patched jump named
 /// by the thread whose switch-in it enters.
+/// `query(Routines)` on a holder's handle (an SIO shared with the
+/// caller's SMACH): what the calling SCPU's own table holds for it
+/// (`routines`: that SCPU's), one header line per op: `synthesized
+/// <template>`, `error stub <value>` (a revoked holder, an op its rights
+/// forbid) or `generic`. Answered for a revoked handle too (it shows the
+/// stubs).
+pub(crate) fn describe_holder(
+    routines: Option<&crate::state::Routines>,
+    max_bytes: usize,
+) -> Result<BoundedText, SysError> {
+    use core::fmt::Write;
+    use sk_synth::policy::SlotTarget;
+    let mut s = BoundedText::with_capacity(max_bytes)?;
+    for op in Op::ALL {
+        let name = if op == Op::Read { "read" } else { "write" };
+        let _ = match (
+            routines.and_then(|r| r.target(op)),
+            routines.and_then(|r| r.installed(op)),
+        ) {
+            (Some((_, SlotTarget::Code(_))), Some(x)) => {
+                writeln!(s, "{name}: synthesized {}", x.spec().template().name)
+            }
+            (Some((_, SlotTarget::ErrorStub(value))), _) => {
+                writeln!(s, "{name}: error stub {value}")
+            }
+            _ => writeln!(s, "{name}: generic"),
+        };
+    }
+    Ok(s)
+}
+
 pub(crate) fn describe_thread(
     core: &crate::state::Core,
     id: crate::state::ThreadId,

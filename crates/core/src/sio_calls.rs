@@ -8,6 +8,7 @@
 //! the transfer with what was moved.
 
 use crate::dispatch::Created;
+use crate::share::{self, Access};
 use crate::state::{self, Core, Object};
 use crate::user_memory::KernelUserMemory;
 use crate::{scheduler, synthesis};
@@ -69,13 +70,17 @@ pub(crate) fn open(
 /// Runs `f` on the SIO at `handle` of the caller's SMACH with the file
 /// system and devices, after noting the caller as a user of it (a second
 /// SCPU's first use replans its routines: the single-owner fact is gone).
+/// A handle shared with the caller's SMACH runs `f` on the owner's SIO
+/// once [`share::locate`] allowed `access` (not revoked, within rights).
 fn with_sio<R>(
     core: &mut Core,
     handle: Handle,
+    access: Access,
     f: impl FnOnce(&crate::state::Sio, &mut sk_fs::FileSystem, &mut sk_sio::Devices) -> R,
 ) -> Result<R, SysError> {
     let current = core.current;
-    let me = core.current_smach_id()?;
+    let caller = core.current_smach_id()?;
+    let (me, handle) = share::locate(core, caller, handle, access)?;
     {
         let Core {
             fs,
@@ -123,7 +128,7 @@ fn read_piece(
 ) -> Result<Step, SysError> {
     let (buf, len) = (whole.0.wrapping_add(offset), whole.1.saturating_sub(offset));
     state::with(|core| {
-        let (outcome, asked) = with_sio(core, handle, |sio, fs, devices| {
+        let (outcome, asked) = with_sio(core, handle, Access::Read, |sio, fs, devices| {
             if let Some(kind) = Blocking::of(sio) {
                 // P or a pipe read (both block on their own terms), not
                 // this byte transfer: end it at once.
@@ -203,11 +208,22 @@ pub(crate) fn read(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError> 
     let mut serial = None;
     loop {
         let mut other = None;
+        let mut revoked = false;
         let moved = transfer_in_chunks(
             len,
-            |offset, _| read_piece(handle, (buf, len), offset, &mut serial, &mut other),
+            |offset, _| {
+                let step = read_piece(handle, (buf, len), offset, &mut serial, &mut other);
+                revoked |= step == Err(SysError::Revoked);
+                step
+            },
             scheduler::preemption_point,
         )?;
+        // Revoked between two pieces: the call fails, it does not return
+        // the bytes of the pieces before (no holder call completes after
+        // a revoke).
+        if revoked {
+            return Err(SysError::Revoked);
+        }
         match other {
             Some(Blocking::Semaphore) => return semaphore_p(handle),
             Some(Blocking::Pipe) => return crate::pipe_calls::read(handle, buf, len),
@@ -263,11 +279,12 @@ pub(crate) fn write(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError>
     crate::testing::leak_if_injected();
     let mut serial = None;
     let mut other = None;
+    let mut revoked = false;
     let moved = transfer_in_chunks(
         len,
         |offset, remaining| {
-            state::with(|core| {
-                with_sio(core, handle, |sio, fs, devices| {
+            let step = state::with(|core| {
+                with_sio(core, handle, Access::Write, |sio, fs, devices| {
                     if let Some(kind) = Blocking::of(sio) {
                         // V or a pipe write, not this byte transfer: end
                         // it at once.
@@ -295,10 +312,16 @@ pub(crate) fn write(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError>
                     };
                     Ok(Step { outcome, asked })
                 })?
-            })
+            });
+            revoked |= step == Err(SysError::Revoked);
+            step
         },
         scheduler::preemption_point,
     )?;
+    // As for a read: a revoke between pieces fails the call.
+    if revoked {
+        return Err(SysError::Revoked);
+    }
     match other {
         Some(Blocking::Semaphore) => return semaphore_v(handle),
         Some(Blocking::Pipe) => return crate::pipe_calls::write(handle, buf, len),
@@ -323,12 +346,8 @@ fn semaphore_p(handle: Handle) -> Result<u64, SysError> {
     loop {
         let acquired = scheduler::block_current_unless(|core| {
             let current = core.current;
-            let sio = core
-                .current_smach()?
-                .handles
-                .get_mut(handle)?
-                .as_sio_mut()
-                .ok_or(SysError::WrongKind)?;
+            let me = core.current_smach_id()?;
+            let sio = share::sio_mut(core, me, handle, Access::Read)?;
             if *serial.get_or_insert(sio.serial()) != sio.serial() {
                 return Err(SysError::BadHandle);
             }
@@ -345,12 +364,8 @@ fn semaphore_p(handle: Handle) -> Result<u64, SysError> {
 /// buffer and length are ignored.
 fn semaphore_v(handle: Handle) -> Result<u64, SysError> {
     state::with(|core| {
-        let sio = core
-            .current_smach()?
-            .handles
-            .get_mut(handle)?
-            .as_sio_mut()
-            .ok_or(SysError::WrongKind)?;
+        let me = core.current_smach_id()?;
+        let sio = share::sio_mut(core, me, handle, Access::Write)?;
         if let Some(waiter) = sio.semaphore_v()? {
             scheduler::wake(core, waiter);
         }
@@ -364,7 +379,30 @@ pub(crate) fn reconfigure(
     handle: Handle,
     request: SioReconfigure,
 ) -> Result<u64, SysError> {
-    let (result, changed) = with_sio(core, handle, |sio, fs, devices| {
+    let me = core.current_smach_id()?;
+    match request {
+        SioReconfigure::Share { smach, rights } => {
+            let to = match core.current_smach()?.handles.get(smach)? {
+                Object::Smach(id) => *id,
+                _ => return Err(SysError::WrongKind),
+            };
+            return share::share(core, me, handle, to, rights).map(|h| u64::from(h.index()));
+        }
+        SioReconfigure::Revoke => return share::revoke(core, me, handle),
+        SioReconfigure::TtyMode(_)
+            if core
+                .current_smach()?
+                .handles
+                .get(handle)?
+                .as_shared()
+                .is_some() =>
+        {
+            // The console's mode is its owner's to set.
+            return Err(SysError::NotPermitted);
+        }
+        SioReconfigure::Seek { .. } | SioReconfigure::TtyMode(_) => {}
+    }
+    let (result, changed) = with_sio(core, handle, Access::Other, |sio, fs, devices| {
         sio.reconfigure(fs, devices, request)
     })??;
     if changed == Reconfigured::ConsoleMode {
@@ -382,7 +420,19 @@ pub(crate) fn describe(
 ) -> Result<u64, SysError> {
     // At most what the caller's buffer takes, and 64 KiB.
     let max = len.min(64 << 10) as usize;
-    let text = with_sio(core, handle, |sio, _, _| {
+    let current = core.current;
+    if let Some(shared) = core.current_smach()?.handles.get(handle)?.as_shared() {
+        // A holder: its own slots, in the calling SCPU's table.
+        let mine = shared
+            .routines
+            .iter()
+            .find(|(t, _)| *t == current)
+            .map(|(_, r)| r);
+        let text = crate::routines_text::describe_holder(mine, max)?;
+        crate::user_memory::write_bytes(ptr, text.as_bytes())?;
+        return Ok(text.as_bytes().len() as u64);
+    }
+    let text = with_sio(core, handle, Access::Other, |sio, _, _| {
         crate::routines_text::describe(sio, max)
     })??;
     crate::user_memory::write_bytes(ptr, text.as_bytes())?;

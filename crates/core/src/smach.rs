@@ -116,13 +116,38 @@ fn build(core: &mut Core, smach: &mut Smach, bytes: &[u8], arg: u64) -> Result<T
 }
 
 /// `create(Kind::Smach)` from SMACH `me`: a child named by a new handle.
+/// A child created `suspended` runs nothing until resumed (it is
+/// suspended in the same critical section that made it), so its parent
+/// can share SIOs with it at handles the child knows before it runs.
 pub(crate) fn create_child(
     core: &mut Core,
     me: SmachId,
     path: &str,
     arg: u64,
+    suspended: bool,
 ) -> Result<Handle, SysError> {
     let child = create(core, Some(me), path, arg)?;
+    if suspended {
+        let suspend = core
+            .smachs
+            .get_mut(&child)
+            .ok_or(SysError::NoMemory)
+            .and_then(|s| s.reconfigure(SmachReconfigure::Suspend, false, false));
+        let threads = core
+            .smachs
+            .get(&child)
+            .map(|s| s.threads.clone())
+            .unwrap_or_default();
+        let applied = suspend.and_then(|_| {
+            threads
+                .into_iter()
+                .try_for_each(|t| scpu_calls::apply(core, t, ScpuReconfigure::Suspend))
+        });
+        if let Err(e) = applied {
+            release(core, child);
+            return Err(e);
+        }
+    }
     let inserted = core
         .smachs
         .get_mut(&me)
@@ -140,6 +165,7 @@ pub(crate) fn create_child(
 pub(crate) fn close_object(core: &mut Core, owner: SmachId, _handle: Handle, object: Object) {
     match object {
         Object::Sio(sio) => synthesis::close_sio(core, sio),
+        Object::Shared(shared) => crate::share::close_holder(core, owner, shared),
         Object::Smem(region) => smem_calls::terminate(core, owner, region),
         Object::Scpu(tid) => scpu_calls::kill(core, tid),
         Object::Smach(child) if child != owner => release(core, child),

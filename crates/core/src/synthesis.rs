@@ -188,6 +188,9 @@ pub(crate) fn facts(
             .filter(|o| threads.get(o).is_some_and(|t| t.synth.is_some())),
         is_shared: sio.is_shared(),
         handle: handle.index(),
+        // The owner's plan; a holder's comes from `share::holder_facts`.
+        is_holder: false,
+        is_revoked: false,
     }
 }
 
@@ -259,6 +262,9 @@ pub(crate) fn replan(core: &mut Core, me: SmachId, handle: Handle) {
 /// are woken (their P finds the handle gone and fails with `BadHandle`),
 /// every routine it holds in any table is retired, the SIO is closed.
 pub(crate) fn close_sio(core: &mut Core, mut sio: Sio) {
+    // Closing by the owner revokes every share of it first (holders'
+    // slots replugged, holders blocked on it woken).
+    crate::share::revoke_for_close(core, &mut sio);
     if let Some(semaphore) = sio.semaphore_mut() {
         for waiter in semaphore.drain() {
             crate::scheduler::wake(core, waiter);
@@ -300,6 +306,8 @@ pub(crate) fn on_thread_joined(core: &mut Core, smach: SmachId) {
     if !config().enabled {
         return;
     }
+    // Its table gets the SMACH's holder slots (shared SIOs) too.
+    crate::share::on_thread_joined(core, smach);
     let mut hits: Vec<Handle> = Vec::new();
     if let Some(s) = core.smachs.get(&smach) {
         for (handle, object) in s.handles.iter() {
@@ -363,6 +371,7 @@ pub(crate) fn on_tty_mode_change(core: &mut Core) {
 /// Thread `tid` is gone (its table with it): replan the SIOs it opened, so
 /// their code is retired now rather than at close.
 pub(crate) fn on_thread_gone(core: &mut Core, tid: ThreadId) {
+    crate::share::on_thread_gone(core, tid);
     replan_where(core, |sio| {
         (sio.opener() == Some(tid) && sio.routines.is_some())
             || sio.sharers.iter().any(|(t, _)| *t == tid)
@@ -379,6 +388,27 @@ pub(crate) fn check_fresh(core: &Core) {
     let env = env();
     for smach in core.smachs.values() {
         for (handle, object) in smach.handles.iter() {
+            if let Some(shared) = object.as_shared() {
+                if crate::share::replug_injected_off() {
+                    // The fault a test injected: stale on purpose.
+                    continue;
+                }
+                let facts = crate::share::holder_facts(
+                    (&core.fs, &core.devices),
+                    &core.smachs,
+                    &core.threads,
+                    shared,
+                    handle,
+                );
+                for (thread, routines) in &shared.routines {
+                    let facts = SioFacts {
+                        owner: Some(*thread),
+                        ..facts
+                    };
+                    check_installed(&facts, routines, &env, handle);
+                }
+                continue;
+            }
             let Some(sio) = object.as_sio() else { continue };
             let Some(routines) = sio.routines.as_ref() else {
                 continue;
@@ -392,22 +422,33 @@ pub(crate) fn check_fresh(core: &Core) {
                 (facts, routines)
             });
             for (facts, routines) in core::iter::once((facts, routines)).chain(sharers) {
-                let plan = sk_synth::policy::plan(&facts, &env);
-                for op in Op::ALL {
-                    if let Some(installed) = routines.installed(op) {
-                        let planned = match plan.slot(op) {
-                            sk_synth::policy::SlotPlan::Routine(spec) => Some(spec),
-                            _ => None,
-                        };
-                        assert!(
-                            planned == Some(installed.spec()),
-                            "stale routine {} for handle {} ({op:?}): planned {planned:?}",
-                            installed.spec().template().name,
-                            handle.index()
-                        );
-                    }
-                }
+                check_installed(&facts, routines, &env, handle);
             }
+        }
+    }
+}
+
+/// Debug builds: every routine `routines` has installed is what the plan
+/// of `facts` says (panics otherwise).
+fn check_installed(
+    facts: &SioFacts,
+    routines: &crate::state::Routines,
+    env: &sk_synth::policy::Env,
+    handle: Handle,
+) {
+    let plan = sk_synth::policy::plan(facts, env);
+    for op in Op::ALL {
+        if let Some(installed) = routines.installed(op) {
+            let planned = match plan.slot(op) {
+                sk_synth::policy::SlotPlan::Routine(spec) => Some(spec),
+                _ => None,
+            };
+            assert!(
+                planned == Some(installed.spec()),
+                "stale routine {} for handle {} ({op:?}): planned {planned:?}",
+                installed.spec().template().name,
+                handle.index()
+            );
         }
     }
 }

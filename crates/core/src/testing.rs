@@ -259,6 +259,18 @@ pub(crate) fn leak_if_injected() {
     }
 }
 
+/// Set: a revoke marks holders revoked (the generic path refuses them) but
+/// leaves their slots as they were (the replug removed): a fault injected
+/// so the revocation race test can be seen to fail.
+pub(crate) static SKIP_REVOKE_REPLUG: core::sync::atomic::AtomicBool =
+    core::sync::atomic::AtomicBool::new(false);
+
+/// Turns the revoke's replug of holders' slots off (`true`) or back on.
+/// For in-kernel tests only.
+pub fn inject_skip_revoke_replug(on: bool) {
+    SKIP_REVOKE_REPLUG.store(on, core::sync::atomic::Ordering::SeqCst);
+}
+
 /// Allows or refuses `TraceNextCall` from now on, as the boot option
 /// `trace` does (test mode boots with it): lets a test see the refusal.
 /// For in-kernel tests only; restore it with `allow_trace(true)`.

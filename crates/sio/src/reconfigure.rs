@@ -47,6 +47,9 @@ impl<R> Sio<R> {
                 devices.tty.set_echo(mode.contains(TtyMode::ECHO));
                 Ok((0, Reconfigured::ConsoleMode))
             }
+            // Sharing is between SMACHs: the kernel's (`share.rs`), which
+            // never hands these to an SIO.
+            SioReconfigure::Share { .. } | SioReconfigure::Revoke => Err(SysError::NotSupported),
         }
     }
 

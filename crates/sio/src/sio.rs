@@ -311,6 +311,15 @@ impl<R> Sio<R> {
         newly
     }
 
+    /// Notes that another SMACH holds it (a share): its position and
+    /// object are no longer one thread's, as after [`note_caller`](Self::note_caller).
+    /// Returns true if that made it shared.
+    pub fn mark_shared(&mut self) -> bool {
+        let newly = !self.is_shared;
+        self.is_shared = true;
+        newly
+    }
+
     /// The node of a file or directory.
     pub fn node(&self) -> Option<sk_fs::NodeId> {
         match &self.target {

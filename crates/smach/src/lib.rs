@@ -18,5 +18,5 @@ mod smach;
 pub use handle_table::{HandleTable, MAX_HANDLES};
 pub use id_map::IdMap;
 pub use load::{load_program, USER_STACK_BYTES, USER_STACK_TOP};
-pub use object::Object;
+pub use object::{Object, SharedSio};
 pub use smach::{Smach, SmachAction, Teardown, MAX_CHILDREN, MAX_SMACHS};

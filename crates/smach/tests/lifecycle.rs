@@ -53,7 +53,7 @@ fn named(objects: &[(Handle, Object<()>)]) -> Vec<(u32, Kind, u64)> {
             let id = match o {
                 Object::Smach(id) | Object::Scpu(id) => *id,
                 Object::Smem(s) => s.start(),
-                Object::Sio(_) => 0,
+                Object::Sio(_) | Object::Shared(_) => 0,
             };
             (h.index(), o.kind(), id)
         })

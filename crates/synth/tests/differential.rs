@@ -241,6 +241,8 @@ impl Synthesized {
                 position_cell: data + POSITION_CELL as u64,
                 owner: Some(OWNER),
                 is_shared: false,
+                is_holder: false,
+                is_revoked: false,
                 handle: HANDLE,
             },
             |data, code, generic_entry| {
@@ -284,6 +286,8 @@ impl Synthesized {
                 position_cell: data + POSITION_CELL as u64,
                 owner: Some(OWNER),
                 is_shared: false,
+                is_holder: false,
+                is_revoked: false,
                 handle: HANDLE,
             },
             |data, _, generic_entry| {

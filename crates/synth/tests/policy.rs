@@ -76,6 +76,8 @@ fn facts(target: SioTarget) -> SioFacts {
         position_cell: POSITION,
         owner: Some(OWNER),
         is_shared: false,
+        is_holder: false,
+        is_revoked: false,
         handle: 5,
     }
 }
@@ -701,6 +703,17 @@ fn port(is_receive_end: bool) -> SioTarget {
     })
 }
 
+// ---- sharing with another SMACH, and revocation ---------------------------
+
+fn holder(target: SioTarget, can_read: bool, can_write: bool) -> SioFacts {
+    with(facts(target), |f| {
+        f.is_holder = true;
+        f.is_shared = true;
+        f.can_read = can_read;
+        f.can_write = can_write;
+    })
+}
+
 #[test]
 fn a_port_end_gets_its_own_op_shared_or_not() {
     let env = env();
@@ -749,4 +762,71 @@ fn a_port_end_gets_its_own_op_shared_or_not() {
         ..env
     };
     assert_eq!(names(&plan(&send, &off)), ("-", "-"));
+}
+
+#[test]
+fn a_holder_gets_its_rights_in_code_and_read_only_stays_read_only() {
+    let semaphore = SioTarget::Semaphore { cell: 0x9000 };
+    assert_eq!(
+        names_of(&holder(semaphore, true, true)),
+        ("semaphore_p", "semaphore_v")
+    );
+    let read_only = plan(&holder(semaphore, true, false), &env());
+    assert_eq!(read_only.read, plan(&facts(semaphore), &env()).read);
+    assert_eq!(read_only.write, SlotPlan::ErrorStub(-18));
+    // Other kinds are generic once shared; a forbidden op is a stub.
+    let file = plan(&holder(SioTarget::File(file(0)), true, false), &env());
+    assert_eq!(file.read, SlotPlan::Generic);
+    assert_eq!(file.write, SlotPlan::ErrorStub(-18));
+    let write_only = plan(&holder(SioTarget::Null, false, true), &env());
+    assert_eq!(write_only.read, SlotPlan::ErrorStub(-18));
+    // The owner's own op it did not open for stays generic, as before.
+    let owner = with(facts(SioTarget::Zero), |f| f.can_write = false);
+    assert_eq!(names_of(&owner), ("dev_zero_read", "generic"));
+}
+
+#[test]
+fn a_revoked_holder_has_error_stubs_in_both_slots_whatever_the_kind() {
+    for target in [
+        SioTarget::Null,
+        SioTarget::Zero,
+        MEM,
+        tty(true),
+        SioTarget::File(file(0)),
+        SioTarget::Dir,
+        SioTarget::Semaphore { cell: 0x9000 },
+        pipe(true),
+    ] {
+        for (can_read, can_write) in [(true, true), (true, false), (false, true)] {
+            let revoked = with(holder(target, can_read, can_write), |f| {
+                f.is_revoked = true;
+            });
+            let planned = plan(&revoked, &env());
+            assert_eq!(planned.read, SlotPlan::ErrorStub(-28), "{target:?}");
+            assert_eq!(planned.write, SlotPlan::ErrorStub(-28), "{target:?}");
+            // Past the table there is no slot: the generic path says so.
+            let far = with(revoked, |f| f.handle = 64);
+            assert_eq!(names_of(&far), ("-", "-"));
+        }
+    }
+}
+
+#[test]
+fn revoke_replugs_a_holders_routines_to_the_stub_and_close_frees_them() {
+    let mut one = One::open(SioTarget::Semaphore { cell: 0x9000 });
+    one.event(|f| {
+        f.is_holder = true;
+        f.is_shared = true;
+    });
+    assert_eq!(one.template(Op::Read), Some("semaphore_p"));
+    let live = one.fake.live.len();
+    assert_eq!(live, 2);
+    let (installs, stores, retires) = one.event(|f| f.is_revoked = true);
+    assert_eq!((installs, stores, retires), (0, 2, 2));
+    assert_eq!(one.slot(Op::Read), SlotTarget::ErrorStub(-28));
+    assert_eq!(one.slot(Op::Write), SlotTarget::ErrorStub(-28));
+    // Revoke twice: nothing to do.
+    assert_eq!(one.event(|f| f.is_revoked = true), (0, 0, 0));
+    std::mem::take(&mut one.routines).close(&mut one.fake);
+    assert!(one.fake.slots.is_empty() && one.fake.live.is_empty());
 }

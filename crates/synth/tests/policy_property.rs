@@ -1,13 +1,18 @@
 //! Property test of the replug policy over a model world: a few RAM files
 //! whose layouts change on random events (growth past capacity, truncate,
 //! rename, unlink, free), SIOs of every kind opened and closed with handle
-//! reuse (port ends among them), owners with and without tables, use by another thread, tty mode
-//! changes, seeks, owner and handle moves, and install failures injected
+//! reuse (port ends among them), owners with and without tables, use by
+//! another thread, tty mode changes, seeks, owner and handle moves, shares
+//! with another SMACH (a holder's handle with its rights, in its own
+//! tables) and revokes (and the owner's close, which revokes), and install
+//! failures injected
 //! by the fake mechanism. After every step, for every slot of every table:
 //! the code it holds is live and is exactly what `plan(current facts)`
 //! specifies (routine and trampoline), generic slots are planned generic
 //! (or the SIO's last replan failed), and slots no open SIO holds are
-//! generic; every live block is referenced once (no leaks). Replanning
+//! generic; every live block is referenced once (no leaks); a revoked
+//! holder's slots never hold a routine, and forbidden ops of a holder
+//! never do either. Replanning
 //! unchanged facts does nothing. At the end, after closing everything, no
 //! block is live and every block was retired exactly once.
 
@@ -96,6 +101,17 @@ enum Event {
     /// The other end of pipe end `pick` closes: a closed bit in the ring's
     /// wait word, which the routines read; no fact changes.
     PeerClose(usize),
+    /// SIO `pick`'s owner shares it with another SMACH, whose thread
+    /// `owner` gets the holder's slots, with these rights (a subset of the
+    /// open's; a holder cannot share further).
+    Share {
+        pick: usize,
+        owner: Option<u64>,
+        can_read: bool,
+        can_write: bool,
+    },
+    /// SIO `pick`'s owner revokes every share of it (from a holder: refused).
+    Revoke(usize),
 }
 
 fn kind() -> impl Strategy<Value = Kind> {
@@ -139,7 +155,11 @@ fn event() -> impl Strategy<Value = Event> {
         2 => pick.clone().prop_map(Event::Seek),
         1 => (pick.clone(), owner()).prop_map(|(pick, owner)| Event::Reown { pick, owner }),
         1 => (pick.clone(), 0..HANDLES).prop_map(|(pick, to)| Event::MoveHandle { pick, to }),
-        1 => pick.prop_map(Event::PeerClose),
+        1 => pick.clone().prop_map(Event::PeerClose),
+        2 => (pick.clone(), owner(), any::<bool>(), any::<bool>()).prop_map(
+            |(pick, owner, can_read, can_write)| Event::Share { pick, owner, can_read, can_write }
+        ),
+        1 => pick.prop_map(Event::Revoke),
     ]
 }
 
@@ -154,6 +174,12 @@ struct Sio {
     routines: SioRoutines<FakeBlock>,
     /// The last replan reported an install failure.
     is_retry_pending: bool,
+    /// Unique per open (the kernel's serial); a holder has its source's.
+    id: u64,
+    /// A holder's handle (shared from SIO `id` by its owner).
+    is_holder: bool,
+    /// A holder's handle its owner revoked.
+    is_revoked: bool,
 }
 
 struct World {
@@ -238,6 +264,8 @@ impl World {
             owner: sio.owner,
             is_shared: sio.is_shared,
             handle,
+            is_holder: sio.is_holder,
+            is_revoked: sio.is_revoked,
         }
     }
 
@@ -302,6 +330,9 @@ impl World {
                     is_shared: false,
                     routines: SioRoutines::new(),
                     is_retry_pending: false,
+                    id: self.next_cell,
+                    is_holder: false,
+                    is_revoked: false,
                 };
                 self.sios.insert(handle, sio);
                 self.replan(handle);
@@ -309,7 +340,57 @@ impl World {
             Event::Close(pick) => {
                 if let Some(handle) = self.handle_at(pick) {
                     let sio = self.sios.remove(&handle).unwrap();
+                    // The owner's close revokes every share (the kernel's rule).
+                    if !sio.is_holder {
+                        self.revoke(sio.id);
+                    }
                     sio.routines.close(&mut self.fake);
+                }
+            }
+            Event::Share {
+                pick,
+                owner,
+                can_read,
+                can_write,
+            } => {
+                let Some(from) = self.handle_at(pick) else {
+                    return;
+                };
+                let Some(handle) = (0..HANDLES).find(|h| !self.sios.contains_key(h)) else {
+                    return;
+                };
+                let source = &self.sios[&from];
+                let (can_read, can_write) =
+                    (can_read && source.can_read, can_write && source.can_write);
+                if source.is_holder || !(can_read || can_write) {
+                    return; // refused
+                }
+                let sio = Sio {
+                    kind: source.kind,
+                    can_read,
+                    can_write,
+                    is_append: source.is_append,
+                    position_cell: source.position_cell,
+                    owner,
+                    is_shared: true,
+                    routines: SioRoutines::new(),
+                    is_retry_pending: false,
+                    id: source.id,
+                    is_holder: true,
+                    is_revoked: false,
+                };
+                // The owner's SIO is shared from now on.
+                self.sios.get_mut(&from).unwrap().is_shared = true;
+                self.replan(from);
+                self.sios.insert(handle, sio);
+                self.replan(handle);
+            }
+            Event::Revoke(pick) => {
+                if let Some(handle) = self.handle_at(pick) {
+                    let sio = &self.sios[&handle];
+                    if !sio.is_holder {
+                        self.revoke(sio.id);
+                    }
                 }
             }
             Event::Grow { file, moves } => {
@@ -415,6 +496,20 @@ impl World {
         }
     }
 
+    /// Every holder of SIO `id` is revoked and replanned.
+    fn revoke(&mut self, id: u64) {
+        let holders: Vec<u32> = self
+            .sios
+            .iter()
+            .filter(|(_, s)| s.is_holder && s.id == id && !s.is_revoked)
+            .map(|(h, _)| *h)
+            .collect();
+        for handle in holders {
+            self.sios.get_mut(&handle).unwrap().is_revoked = true;
+            self.replan(handle);
+        }
+    }
+
     /// The invariant, over every slot and block.
     fn check(&self) -> Result<(), TestCaseError> {
         let mut held = BTreeMap::new();
@@ -432,6 +527,20 @@ impl World {
                 let slot = Slot { owner, handle, op };
                 held.insert((owner, slot.index()), ());
                 let actual = self.fake.slot(slot);
+                // Revocation and rights, in code: a revoked holder's slots
+                // and a holder's forbidden op never hold a routine.
+                let is_allowed = match op {
+                    Op::Read => sio.can_read,
+                    Op::Write => sio.can_write,
+                };
+                if sio.is_revoked || (sio.is_holder && !is_allowed) {
+                    prop_assert!(
+                        matches!(actual, SlotTarget::ErrorStub(_)),
+                        "{:?} of a revoked or forbidden holder holds {:?}",
+                        slot,
+                        actual
+                    );
+                }
                 match (slot_plan, actual) {
                     (SlotPlan::Routine(spec), SlotTarget::Code(address)) => {
                         let block = self.fake.block_at(address);

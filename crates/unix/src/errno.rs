@@ -450,6 +450,8 @@ impl Errno {
             SysError::NoSpace => Self::ENOSPC,
             SysError::NameTooLong => Self::ENAMETOOLONG,
             SysError::BrokenPipe => Self::EPIPE,
+            SysError::Revoked => Self::EIO,
+            SysError::MessageSize => Self::EMSGSIZE,
             // A code this build does not know, or one added to `sk-abi`
             // without a line here (the test below catches that).
             _ => Self::EIO,

@@ -25,4 +25,5 @@ mod review2;
 mod review3;
 mod scheduling;
 mod semaphores;
+mod sharing;
 mod time;

@@ -117,8 +117,7 @@ pub const PIPE_PINGPONG_THREADS: Metric = metric(
 /// Round trip of a byte over two pipes between two processes.
 pub const PIPE_PINGPONG: Metric = Metric {
     name: "pipe_pingpong",
-    label:
-        "pipe ping-pong round trip, 2 processes, 1 byte (Synthesis: no pipe end can be shared yet)",
+    label: "pipe ping-pong round trip, 2 processes, 1 byte (Synthesis: 2 SMACHs, pipe ends shared)",
     is_optional: true,
 };
 /// A 64-byte message sent on a port and received back, in one SCPU.

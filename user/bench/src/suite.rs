@@ -1,36 +1,4 @@
-//! The metrics, in the order they run and print.
-//!
-//! Owns [`run`], the [`METRICS`] table, the two size sets ([`Sizes::FULL`],
-//! [`Sizes::SMOKE`]) and [`Failure`]. Each metric first makes one untimed
-//! call and checks its result (a failing call would otherwise be timed as a
-//! fast one), then times the loop with [`measure::repeat`], then, on
-//! Synthesis, counts one call's kernel instructions.
-//!
-//! | name | operation |
-//! |---|---|
-//! | `null_call` | the null call (Synthesis `Call::Null`; Linux `getppid`) |
-//! | `read_zero_1` | read 1 byte from `/dev/zero` |
-//! | `read_mem_1` | read 1 byte from `/dev/mem` (Linux: the RAM file `/tmp/mem`) |
-//! | `read_file_1` | read 1 byte from a RAM file |
-//! | `read_file_1000` | read 1000 bytes from a RAM file |
-//! | `program1` | Program 1 (paper §4.2): open `/dev/mem`, 100,000 one-byte reads, close; one op = the whole program |
-//! | `program2` | Program 2: open `/dev/mem`, 10,000 reads of 1000 bytes, close; one op = the whole program |
-//! | `write_null_1` | write 1 byte to `/dev/null` |
-//! | `write_file_1024` | write 1 KiB to a RAM file, in place (rewound before each repetition) |
-//! | `tty_write_line` | write one 32-byte line ending in `'\n'` to the cooked tty (`tty_line.rs`; Linux: `/dev/ttyS0`) |
-//! | `open_close_null` | open `/dev/null` write-only and close it (Synthesis: includes synthesizing its write routine) |
-//! | `open_close_file` | open a RAM file read-only and close it (Synthesis: includes synthesizing its read routine) |
-//! | `open_synthesis_cost` | Synthesis only: the kernel's own report of what synthesizing the routines of a write-only `/dev/null` cost (`n/a` elsewhere) |
-//! | `semaphore_pv` | V then P on an uncontended semaphore (Synthesis: `/dev/semaphore`, a `write` and a `read`; Linux: an `eventfd`, `write` of 8 bytes then `read` of 8, the nearest kernel-mediated equivalent: `sem_post`/`sem_wait` never enter the kernel uncontended); one op = the pair |
-//! | `yield_thread` | one-way switch: the main SCPU yields to a second SCPU of its SMACH, which yields back (Linux: `sched_yield` between two threads of one process); one op = one switch, half a yield round trip |
-//! | `yield_thread_vector` | the same with one SSE instruction per round in both, so both threads' vector state is live and switched |
-//! | `yield_smach` | the same between two SMACHs, the partner a child SMACH (Linux: two processes, the partner forked) |
-//! | `pipe_write_read_N` | write N bytes (1, 1,024, 4,096) to a pipe and read them back, one SCPU; on Synthesis the kernel instructions are the write's alone |
-//! | `pipe_pingpong_threads` | one byte to a second SCPU over a pipe and back over another (it echoes); one op = the round trip (Linux: two threads) |
-//! | `pipe_pingpong` | Linux only until a Synthesis pipe end can be shared with another SMACH: one byte to a forked child over a pipe and one back over another; one op = the round trip |
-//! | `port_send_receive_64` | send one 64-byte message on a port and receive it back, one SCPU (Synthesis: `/dev/port`, synthesized `port_send`/`port_receive`, or the generic path with `synth=off`; Linux: a `SOCK_SEQPACKET` unix `socketpair`, `write` of 64 bytes on one end, `read` of 64 on the other, the nearest kernel message queue reachable with `read`/`write`); on Synthesis the kernel instructions are the send's alone |
-//! | `scpu_create_terminate` | create an SCPU that terminates itself at once, and join it (yield until its handle is gone); Linux: `clone` a thread that calls `exit`, join on its `CLONE_CHILD_CLEARTID` futex |
-//! | `compute_loop` | 5-instruction integer loop, no system call: both systems run the same instructions |
+#![doc = include_str!("suite.md")]
 
 use core::fmt;
 

@@ -272,6 +272,38 @@ impl Sio {
         self.reconfigure(SioReconfigure::TtyMode(mode)).map(drop)
     }
 
+    /// Shares this SIO (the caller must have opened it) with the SMACH
+    /// `smach` (a child, say) with `rights` (`READ` and/or `WRITE`, a
+    /// subset of how it was opened); returns the handle the receiver got.
+    /// The receiver uses it as `Sio::from_handle(handle)`; a child made
+    /// with [`Smach::spawn_suspended`](crate::Smach::spawn_suspended) gets
+    /// handles 2, 3, … for its first shares, before it runs.
+    ///
+    /// # Errors
+    /// [`SysError::NotPermitted`] (a shared handle, rights the open lacks,
+    /// sharing with oneself), [`SysError::BadFlags`] (other rights),
+    /// [`SysError::BadHandle`], [`SysError::WrongKind`] (`smach` is no
+    /// SMACH), [`SysError::TooManyHandles`], …
+    pub fn share(&self, smach: &crate::Smach, rights: OpenFlags) -> Result<Handle, SysError> {
+        let handle = self.reconfigure(SioReconfigure::Share {
+            smach: smach.handle(),
+            rights,
+        })?;
+        Ok(Handle::new(
+            u32::try_from(handle).map_err(|_| SysError::BadValue)?,
+        ))
+    }
+
+    /// Revokes every share of this SIO (the caller must have opened it):
+    /// from when this returns, every holder's call on it fails with
+    /// [`SysError::Revoked`]. Returns how many holders' handles it revoked.
+    ///
+    /// # Errors
+    /// [`SysError::NotPermitted`] on a handle held by a share, …
+    pub fn revoke(&self) -> Result<u64, SysError> {
+        self.reconfigure(SioReconfigure::Revoke)
+    }
+
     /// Any reconfigure request; returns the call's value.
     ///
     /// # Errors

@@ -44,6 +44,26 @@ impl Smach {
         Ok(Self { handle })
     }
 
+    /// As [`Smach::spawn_with_arg`], but the child starts suspended
+    /// ([`SmachCreateFlags::SUSPENDED`](sk_abi::SmachCreateFlags::SUSPENDED)):
+    /// nothing of it runs until [`Smach::resume`]. Share SIOs with it in
+    /// between ([`Sio::share`](crate::Sio::share)): its first share gets
+    /// handle 2, the next 3, and so on.
+    ///
+    /// # Errors
+    /// As for [`Smach::spawn`].
+    pub fn spawn_suspended(path: &str, arg: u64) -> Result<Self, SysError> {
+        let args = SmachCreateArgs {
+            path_ptr: register(path.as_ptr() as usize),
+            path_len: register(path.len()),
+            arg,
+            flags: sk_abi::SmachCreateFlags::SUSPENDED.bits(),
+            _pad: 0,
+        };
+        let handle = call::create(Kind::Smach, &args.to_bytes(), Route::Table)?;
+        Ok(Self { handle })
+    }
+
     /// The caller's own SMACH (handle 0).
     #[must_use]
     pub const fn this() -> Self {

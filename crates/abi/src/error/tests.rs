@@ -24,13 +24,13 @@ fn codes_are_unique_and_start_at_one() {
 
 #[test]
 fn codes_are_dense_except_unknown() {
-    // New errors take the next code: no gaps but the codes reserved for
-    // work on other branches (28..=29: SIO sharing), Unknown sits apart at
-    // u32::MAX.
+    // New errors take the next code: no gaps but 29 (reserved for SIO
+    // sharing while branches were merged, never sent; it stays unused),
+    // Unknown sits apart at u32::MAX.
     let known = SysError::ALL
         .iter()
         .filter(|&&error| error != SysError::Unknown);
-    let expected_codes = (1_u32..).filter(|code| !(28..=29).contains(code));
+    let expected_codes = (1_u32..).filter(|&code| code != 29);
     for (expected, error) in expected_codes.zip(known) {
         assert_eq!(error.code(), expected, "{error:?}");
     }
@@ -48,13 +48,16 @@ fn stable_codes_never_change() {
     assert_eq!(SysError::NameTooLong.code(), 25);
     assert_eq!(SysError::BadValue.code(), 26);
     assert_eq!(SysError::BrokenPipe.code(), 27);
+    assert_eq!(SysError::Revoked.code(), 28);
     assert_eq!(SysError::MessageSize.code(), 30);
 }
 
 #[test]
 fn zero_is_not_an_error_and_unknown_codes_stay_errors() {
     assert_eq!(SysError::from_code(0), None);
+    assert_eq!(SysError::from_code(29), Some(SysError::Unknown));
     assert_eq!(SysError::from_code(31), Some(SysError::Unknown));
+    assert_eq!(SysError::from_code(0x7ffe), Some(SysError::Unknown));
     assert_eq!(SysError::from_code(0x7fff), Some(SysError::Unknown));
 }
 

@@ -61,6 +61,8 @@ fn selector_numbers_are_pinned() {
     assert_eq!(ScpuSelector::Quantum.number(), 3);
     assert_eq!(SioSelector::Seek.number(), 0);
     assert_eq!(SioSelector::TtyMode.number(), 1);
+    assert_eq!(SioSelector::Share.number(), 2);
+    assert_eq!(SioSelector::Revoke.number(), 3);
     assert_eq!(crate::QuerySelector::Routines.number(), 1);
     // Shared meanings share numbers.
     assert_eq!(
@@ -84,7 +86,7 @@ fn unknown_selectors_are_bad_selector() {
         Err(SysError::BadSelector)
     );
     assert_eq!(SmemReconfigure::decode(1, 1, 0), Err(SysError::BadSelector));
-    assert_eq!(SioReconfigure::decode(2, 0, 0), Err(SysError::BadSelector));
+    assert_eq!(SioReconfigure::decode(4, 0, 0), Err(SysError::BadSelector));
     assert_eq!(
         crate::QuerySelector::try_from(3),
         Err(SysError::BadSelector)
@@ -141,4 +143,34 @@ fn sleep_is_bounded_and_yield_ignores_values() {
         Ok(ScpuReconfigure::Yield)
     );
     assert_eq!(ScpuReconfigure::decode(6, 0, 0), Err(SysError::BadSelector));
+}
+
+#[test]
+fn share_and_revoke_round_trip_and_reject_bad_rights() {
+    use crate::{Handle, OpenFlags};
+    for request in [
+        SioReconfigure::Share {
+            smach: Handle::new(7),
+            rights: OpenFlags::READ,
+        },
+        SioReconfigure::Share {
+            smach: Handle::new(2),
+            rights: OpenFlags::READ | OpenFlags::WRITE,
+        },
+        SioReconfigure::Revoke,
+    ] {
+        let [a, b, c] = request.to_registers();
+        assert_eq!(SioReconfigure::decode(a, b, c), Ok(request));
+    }
+    // No rights, rights past READ | WRITE, an SMACH handle past 32 bits.
+    assert_eq!(SioReconfigure::decode(2, 3, 0), Err(SysError::BadFlags));
+    assert_eq!(SioReconfigure::decode(2, 3, 4), Err(SysError::BadFlags));
+    assert_eq!(
+        SioReconfigure::decode(2, 3, 1 << 32),
+        Err(SysError::BadFlags)
+    );
+    assert_eq!(
+        SioReconfigure::decode(2, 1 << 32, 1),
+        Err(SysError::BadHandle)
+    );
 }

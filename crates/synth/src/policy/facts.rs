@@ -161,6 +161,14 @@ pub struct SioFacts {
     pub is_shared: bool,
     /// The handle number (the slot is `(handle << 3) | op`).
     pub handle: u32,
+    /// This plan is for a holder: a SMACH the SIO was shared with, not the
+    /// one that opened it. `can_read` and `can_write` are then the
+    /// holder's rights (a subset of the open's), and `is_shared` is true
+    /// (the object is used by more than one machine).
+    pub is_holder: bool,
+    /// The owner revoked this holder's handle (or closed the SIO): every
+    /// call on it fails with `Revoked`.
+    pub is_revoked: bool,
 }
 
 /// The environment every plan is made in: boot configuration and the

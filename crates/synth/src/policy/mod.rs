@@ -34,7 +34,7 @@
 //! | write | `tty_write` | `/dev/tty` in raw mode | UART ports |
 //! | write | `tty_write_cooked` (`tty_cooked_line` + `uart_put`, spliced) | `/dev/tty` in cooked mode | UART ports; `'\n'` → `"\r\n"` |
 //! | write | `ram_file_write` + `generic_trampoline` | RAM file, linked, not append | data address, capacity, size cell, position cell, node and layout generation, handle (the trampoline's); single owner |
-//! | read | `semaphore_p` | `/dev/semaphore`, shared or not | the cell's address, the slot's call word; installed in the table of every SCPU of the SMACH |
+//! | read | `semaphore_p` | `/dev/semaphore`, shared or not | the cell's address, the slot's call word; installed in the table of every SCPU of the SMACH, and of every SCPU of a SMACH it is shared with (that holder's handle and rights) |
 //! | write | `semaphore_v` | `/dev/semaphore`, shared or not | as P |
 //! | read | `pipe_read` | a pipe's read end, ring of at most 2 GiB | buffer address, mask, `produced`/`consumed`/wait cell addresses, atomic size (the most one read returns); single owner |
 //! | write | `pipe_write` | a pipe's write end, ring of at most 2 GiB | as `pipe_read` (the atomic size: longer writes go generic); single owner |
@@ -43,6 +43,13 @@
 //! line discipline) and directories; writes of `/dev/zero`, `/dev/mem`,
 //! directories and append-mode files. Nothing bakes in the
 //! position: both paths share the position cell.
+//!
+//! A *holder* (a SMACH an SIO was shared with, [`SioFacts::is_holder`]) is
+//! planned per SCPU of the holder, for the holder's handle, with its rights
+//! as `can_read`/`can_write`: an op its rights forbid is an error stub
+//! returning `NotPermitted` (the generic path's answer); a revoked holder
+//! ([`SioFacts::is_revoked`]) has error stubs returning `Revoked` in both
+//! slots, whatever the kind.
 //!
 //! # What an event does
 //!
@@ -66,6 +73,9 @@
 //! | a pipe's other end closes | nothing (the ring's wait word gets a closed bit) | unchanged | nothing: `pipe_read`/`pipe_write` read the wait word on every call and take the generic path (end of file, broken pipe) once it is not 0 |
 //! | a pipe end used by a second thread | `is_shared` | that end generic | store generic, retire; for good |
 //! | seek | nothing | unchanged | nothing |
+//! | share with another SMACH | owner: `is_shared`; a new holder (`is_holder`, its rights, its `owner` threads and `handle`) | owner: generic (a semaphore: unchanged); holder: a semaphore's P/V where its rights allow, stubs `NotPermitted` where not, else generic | owner: store generic, retire; holder: install and store in each of its tables |
+//! | revoke (or the owner's close) | holder: `is_revoked` | holder: both slots `ErrorStub(Revoked)` | store the stub in every holder table, retire the holder's code; for good |
+//! | a holder closes its handle | the holder's SIO record is gone | — | [`SioRoutines::close`] per holder table |
 //! | close | the SIO is gone | — | [`SioRoutines::close`]: store generic, retire everything |
 //! | handle reuse after close | a new SIO on the handle | a fresh plan | from generic slots (close left them so) |
 //! | owner or handle change | `owner`, `handle` | other slots | old slots generic, code installed for the new ones |

@@ -12,6 +12,7 @@ use crate::templates::{
     SemaphoreVHoles, TtyWriteCookedHoles, TtyWriteHoles,
 };
 use crate::{Imm32, Imm64};
+use sk_abi::SysError;
 
 use super::{
     Env, FileBasis, FileFacts, Op, PortFacts, RamFileWriteSpec, RoutineSpec, SioFacts, SioTarget,
@@ -25,8 +26,9 @@ pub enum SlotPlan {
     NotInTable,
     /// The generic path (the kernel's slow path).
     Generic,
-    /// An error stub returning this value (`-(code)`). `plan` does not use
-    /// it today; it is there for revocation and the like.
+    /// An error stub returning this value (`-(code)`): a revoked holder's
+    /// slots (`Revoked`), a holder's slot for an op its rights forbid
+    /// (`NotPermitted`, what the generic path says).
     ErrorStub(i32),
     /// A synthesized routine.
     Routine(RoutineSpec),
@@ -76,6 +78,10 @@ impl SioPlan {
 ///   multi-consumer; every SCPU of the SMACH gets them, as for a
 ///   semaphore); the other op generic (its error). A queue whose shape
 ///   does not fit the `Imm32` holes stays generic.
+/// - A revoked holder: both slots `ErrorStub(Revoked)`, whatever the kind.
+/// - A holder (an SMACH the SIO was shared with): an op its rights forbid
+///   gets `ErrorStub(NotPermitted)` (read-only stays read-only, in code);
+///   the others as below (a holder's SIO is shared).
 /// - Everything else generic once the SIO is shared.
 /// - Read: `/dev/zero` → `dev_zero_read`; `/dev/mem` → `dev_mem_read`; a
 ///   linked RAM file → `ram_file_read`. Write: `/dev/null` →
@@ -91,20 +97,44 @@ pub fn plan(facts: &SioFacts, env: &Env) -> SioPlan {
     if !in_table {
         return SioPlan::all(in_table);
     }
-    if let SioTarget::Semaphore { cell } = facts.target {
-        return semaphore_plan(facts, cell, env);
+    if facts.is_revoked {
+        let revoked = SlotPlan::ErrorStub(error_return(SysError::Revoked));
+        return SioPlan {
+            read: revoked,
+            write: revoked,
+        };
     }
-    if let SioTarget::Port(port) = facts.target {
-        return port_plan(facts, &port, env);
+    let plan = if let SioTarget::Semaphore { cell } = facts.target {
+        semaphore_plan(facts, cell, env)
+    } else if let SioTarget::Port(port) = facts.target {
+        port_plan(facts, &port, env)
+    } else if facts.is_shared {
+        SioPlan::all(in_table)
+    } else {
+        let routine = |spec: Option<RoutineSpec>| spec.map_or(SlotPlan::Generic, SlotPlan::Routine);
+        SioPlan {
+            read: routine(facts.can_read.then(|| read_spec(facts, env)).flatten()),
+            write: routine(facts.can_write.then(|| write_spec(facts, env)).flatten()),
+        }
+    };
+    if !facts.is_holder {
+        return plan;
     }
-    if facts.is_shared {
-        return SioPlan::all(in_table);
-    }
-    let routine = |spec: Option<RoutineSpec>| spec.map_or(SlotPlan::Generic, SlotPlan::Routine);
+    let forbidden = SlotPlan::ErrorStub(error_return(SysError::NotPermitted));
     SioPlan {
-        read: routine(facts.can_read.then(|| read_spec(facts, env)).flatten()),
-        write: routine(facts.can_write.then(|| write_spec(facts, env)).flatten()),
+        read: if facts.can_read { plan.read } else { forbidden },
+        write: if facts.can_write {
+            plan.write
+        } else {
+            forbidden
+        },
     }
+}
+
+/// The value a call failing with `error` returns (`-(code)`).
+const fn error_return(error: SysError) -> i32 {
+    // Codes are small positive numbers: the negation fits.
+    0_i32.wrapping_sub(error.code() as i32)
 }
 
 /// The read routine for a readable, unshared SIO in the table.

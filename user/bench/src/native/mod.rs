@@ -46,6 +46,9 @@ fn main() -> i32 {
     if sk_user::start_arg() == switches::PARTNER_ARG {
         switches::be_process_partner();
     }
+    if sk_user::start_arg() == switches::PINGPONG_ARG {
+        switches::be_pipe_echo();
+    }
     crate::run()
 }
 

@@ -1,7 +1,8 @@
 //! Threads and SMACHs for the switch metrics, on Synthesis: an SCPU that
 //! yields back, a child SMACH that yields back (this program started with
-//! [`PARTNER_ARG`]), an SCPU created and joined, and (once pipes exist) a
-//! pipe ping-pong.
+//! [`PARTNER_ARG`]), an SCPU created and joined, and pipe ping-pongs
+//! (between two SCPUs, and between two SMACHs: pipe ends shared with a
+//! child started with [`PINGPONG_ARG`]).
 //!
 //! Owns [`ThreadPartner`], [`ProcessPartner`], [`create_and_join_thread`],
 //! [`PingPong`] and [`yield_now`]: the native side of the interface the
@@ -252,25 +253,80 @@ pub(crate) fn new_port() -> Result<(super::File, super::File), SysError> {
     Ok((super::File::from_sio(receive), super::File::from_sio(send)))
 }
 
-/// A pipe ping-pong between two SMACHs: Synthesis cannot hand a pipe end
-/// to another SMACH yet (sharing comes later in the pipes-and-ports
-/// issue), so there is nothing to start.
+/// A pipe ping-pong between two SMACHs: a child SMACH (this program
+/// started with [`PINGPONG_ARG`], suspended until the ends are shared)
+/// gets the read end of one pipe (handle 2) and the write end of another
+/// (handle 3) and echoes every byte back.
 #[derive(Debug)]
-pub(crate) struct PingPong(());
+pub(crate) struct PingPong {
+    child: Smach,
+    there_w: sk_user::Sio,
+    back_r: sk_user::Sio,
+    there_r: sk_user::Sio,
+    back_w: sk_user::Sio,
+}
+
+/// The start argument that makes this program the ping-pong's echo.
+pub(crate) const PINGPONG_ARG: u64 = 3;
 
 impl PingPong {
-    /// `None`: no pipe end can be shared with another SMACH yet.
+    /// Makes the pipes, shares the child's ends with it, starts it.
     pub(crate) fn start() -> Result<Option<Self>, SysError> {
-        Ok(None)
+        let (there_r, there_w) = sk_user::Sio::pipe()?;
+        let (back_r, back_w) = sk_user::Sio::pipe()?;
+        let child = Smach::spawn_suspended("/bin/bench", PINGPONG_ARG)?;
+        let shared = (
+            there_r.share(&child, sk_user::abi::OpenFlags::READ),
+            back_w.share(&child, sk_user::abi::OpenFlags::WRITE),
+        );
+        if shared != (Ok(Handle::new(2)), Ok(Handle::new(3))) {
+            let _ = child.terminate();
+            return Err(SysError::BadHandle);
+        }
+        child.resume()?;
+        Ok(Some(Self {
+            child,
+            there_w,
+            back_r,
+            there_r,
+            back_w,
+        }))
     }
 
-    /// Never called (no [`PingPong`] exists).
-    pub(crate) fn round_trip(&self, _byte: &mut [u8; 1]) -> Result<(), SysError> {
-        Err(SysError::NotSupported)
+    /// One byte there and back.
+    #[inline(always)]
+    pub(crate) fn round_trip(&self, byte: &mut [u8; 1]) -> Result<(), SysError> {
+        self.there_w.write(byte)?;
+        self.back_r.read(byte).map(drop)
     }
 
-    /// Never called.
+    /// Closes the child's input (it sees end of file and exits), waits for
+    /// it, closes the rest.
     pub(crate) fn stop(self) -> Result<(), SysError> {
-        Ok(())
+        self.there_w.close()?;
+        let status = self.child.wait();
+        self.there_r.close()?;
+        self.back_r.close()?;
+        self.back_w.close()?;
+        match status? {
+            0 => Ok(()),
+            _ => Err(SysError::Interrupted),
+        }
     }
+}
+
+/// What a [`PINGPONG_ARG`] start runs: echo handle 2 into handle 3 until
+/// end of file.
+pub(crate) fn be_pipe_echo() -> ! {
+    let (from, to) = (
+        sk_user::Sio::from_handle(Handle::new(2)),
+        sk_user::Sio::from_handle(Handle::new(3)),
+    );
+    let mut byte = [0_u8; 1];
+    while from.read(&mut byte) == Ok(1) {
+        if to.write(&byte) != Ok(1) {
+            sk_user::exit(1);
+        }
+    }
+    sk_user::exit(0)
 }
