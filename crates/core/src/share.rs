@@ -18,7 +18,7 @@
 //! marked revoked, every holder SCPU's slots for it are replugged to the
 //! error stub returning `Revoked` (the policy's plan for a revoked holder),
 //! and holder SCPUs blocked on the object (a semaphore's P, a pipe read or
-//! write, a console read) are taken off its queue and woken; their call looks again and
+//! write, a port send or receive, a console read) are taken off its queue and woken; their call looks again and
 //! fails with `Revoked`. A long transfer looks its handle up at every piece
 //! and ends with `Revoked` at the first piece after it. So no holder call
 //! moves anything after `revoke` returns. The owner's close revokes too:
@@ -282,6 +282,7 @@ pub(crate) fn replug_injected_off() -> bool {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Sleep {
     Pipe,
+    Port,
     Console,
     Nothing,
 }
@@ -302,6 +303,7 @@ fn cancel_waiters(sio: &mut Sio, threads: &[ThreadId]) -> (Vec<ThreadId>, Sleep)
     }
     let sleep = match sio.target() {
         sk_sio::Target::Pipe(_) => Sleep::Pipe,
+        sk_sio::Target::Port(_) => Sleep::Port,
         sk_sio::Target::Tty => Sleep::Console,
         _ => Sleep::Nothing,
     };
@@ -317,6 +319,10 @@ fn finish_unblock(core: &mut Core, sleep: Sleep, threads: &[ThreadId], wake: Vec
         let asleep = match sleep {
             Sleep::Pipe if core.devices.pipe_waiters.involves(t) => {
                 core.devices.pipe_waiters.forget(t);
+                true
+            }
+            Sleep::Port if core.devices.port_waiters.involves(t) => {
+                core.devices.port_waiters.forget(t);
                 true
             }
             Sleep::Console if core.devices.tty_readers.contains(&t) => {

@@ -89,7 +89,7 @@ pub(crate) fn smach_flags_are_bad_flags() -> Outcome {
         path_ptr: addr_of(path),
         path_len: path.len() as u64,
         arg: 0,
-        flags: 1,
+        flags: 2, // bit 0 is SUSPENDED; bit 1 is not defined
         _pad: 0,
     }
     .to_bytes();
