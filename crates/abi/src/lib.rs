@@ -47,7 +47,7 @@ pub use flags::{OpenFlags, Prot, SmachCreateFlags, SmemCreateFlags, TtyMode};
 pub use handle::{Handle, PipeHandles, PIPE_PATH};
 pub use info::{ScpuInfo, SioInfo, SmachInfo, SmemInfo};
 pub use kind::Kind;
-pub use port::{PortHandles, PORT_MESSAGE_BYTES, PORT_PATH};
+pub use port::{PortHandleMessage, PortHandles, PORT_HANDLE_TAG, PORT_MESSAGE_BYTES, PORT_PATH};
 pub use reconfigure::{
     ScpuReconfigure, SioReconfigure, SmachReconfigure, SmemReconfigure, MAX_SLEEP_NS,
 };

@@ -27,14 +27,25 @@
 //! (one SCPU) arrive in the order it sent them. An end is one open: closing
 //! its handle closes the end for every SCPU.
 //!
-//! Passing a handle in a message (issue 11) is reserved, not built: it
-//! needs SIO sharing between SMACHs. The place for it is the two
-//! reconfigure selectors [`SioSelector::PortAttachHandle`] (the next
-//! message sent on this end carries a handle) and
-//! [`SioSelector::PortTakeHandle`] (install the handle the last message
-//! received carried); both return
-//! [`SysError::NotSupported`](crate::SysError::NotSupported) today. The
-//! message bytes stay 64 bytes of payload; the handle travels beside them.
+//! Passing a handle: `reconfigure(send end,`
+//! [`SioSelector::PortAttachHandle`]`, handle, rights)` sends one message
+//! that carries the caller's SIO `handle` with `rights` (a non-empty
+//! subset of `READ | WRITE` and of how it was opened; only the SIO's owner
+//! may pass it). The message is an ordinary 64-byte message, a
+//! [`PortHandleMessage`]: [`PORT_HANDLE_TAG`], a token and the rights.
+//! Whoever receives it calls `reconfigure(receive end,`
+//! [`SioSelector::PortTakeHandle`]`, token)` and gets a new handle to the
+//! same open SIO in its own SMACH: a share ([`SioReconfigure::Share`]),
+//! which the owner can revoke like any other. A token works once, only on
+//! the port that carried it, and only while the sender's open is the one
+//! it named (a closed handle's grant fails with
+//! [`SysError::BadHandle`](crate::SysError::BadHandle)); grants die with
+//! the receive end. The send does not block: a full queue is
+//! [`SysError::WouldBlock`](crate::SysError::WouldBlock). Taking within
+//! the sender's own SMACH returns the sender's handle. Sends and receives
+//! of the message itself stay on the synthesized paths.
+//!
+//! [`SioReconfigure::Share`]: crate::SioReconfigure::Share
 //!
 //! [`SioSelector::PortAttachHandle`]: crate::SioSelector::PortAttachHandle
 //! [`SioSelector::PortTakeHandle`]: crate::SioSelector::PortTakeHandle
@@ -48,6 +59,54 @@ pub const PORT_PATH: &str = "/dev/port";
 /// Bytes in one port message: every `read` and `write` on a port end moves
 /// exactly this many.
 pub const PORT_MESSAGE_BYTES: usize = 64;
+
+/// The first 8 bytes of a message that carries a handle (`"SKHANDLE"`).
+pub const PORT_HANDLE_TAG: u64 = u64::from_le_bytes(*b"SKHANDLE");
+
+/// A message that carries a handle, as the receiver reads it: bytes 0..8
+/// [`PORT_HANDLE_TAG`], 8..16 the token to take it with, 16..20 the
+/// rights (`OpenFlags` bits), the rest 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PortHandleMessage {
+    /// What `PortTakeHandle` takes.
+    pub token: u64,
+    /// The rights the handle comes with (`OpenFlags` bits).
+    pub rights: u32,
+}
+
+impl PortHandleMessage {
+    /// The 64 message bytes.
+    #[must_use]
+    pub fn to_bytes(self) -> [u8; PORT_MESSAGE_BYTES] {
+        let mut out = [0; PORT_MESSAGE_BYTES];
+        let (tag, rest) = out.split_at_mut(8);
+        tag.copy_from_slice(&PORT_HANDLE_TAG.to_le_bytes());
+        let (token, rest) = rest.split_at_mut(8);
+        token.copy_from_slice(&self.token.to_le_bytes());
+        if let Some(rights) = rest.get_mut(..4) {
+            rights.copy_from_slice(&self.rights.to_le_bytes());
+        }
+        out
+    }
+
+    /// Reads a received message: `None` unless it carries a handle.
+    #[must_use]
+    pub fn from_bytes(bytes: &[u8; PORT_MESSAGE_BYTES]) -> Option<Self> {
+        let word = |at: usize| {
+            let mut w = [0; 8];
+            w.copy_from_slice(bytes.get(at..at.checked_add(8)?)?);
+            Some(u64::from_le_bytes(w))
+        };
+        if word(0)? != PORT_HANDLE_TAG {
+            return None;
+        }
+        let rights = u32::try_from(word(16)? & 0xffff_ffff).ok()?;
+        Some(Self {
+            token: word(8)?,
+            rights,
+        })
+    }
+}
 
 /// The two handles a port's `create` returns in one `rax`: the receive end
 /// in bits 31..0, the send end in bits 63..32 (the layout of
@@ -81,6 +140,18 @@ impl PortHandles {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn handle_messages_round_trip_and_others_are_not_ones() {
+        let message = PortHandleMessage {
+            token: 0x1234,
+            rights: 3,
+        };
+        let bytes = message.to_bytes();
+        assert_eq!(&bytes[..8], b"SKHANDLE");
+        assert_eq!(PortHandleMessage::from_bytes(&bytes), Some(message));
+        assert_eq!(PortHandleMessage::from_bytes(&[0; 64]), None);
+    }
 
     #[test]
     fn port_handles_round_trip_through_rax() {

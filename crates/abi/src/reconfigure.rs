@@ -236,6 +236,20 @@ pub enum SioReconfigure {
     /// handles revoked. Closing the SIO by its owner revokes too.
     /// [`SysError::NotPermitted`] from a holder.
     Revoke,
+    /// On a port's send end: send one message that carries the caller's
+    /// SIO `handle` with `rights` ([`crate::port`]); returns 0.
+    PortSendHandle {
+        /// The SIO to pass (`rsi`), owned by the caller.
+        handle: Handle,
+        /// What the receiver may do (`rdx`).
+        rights: OpenFlags,
+    },
+    /// On a port's receive end: take the handle a received message
+    /// carried; returns the caller's new handle.
+    PortTakeHandle {
+        /// The message's token (`rsi`).
+        token: u64,
+    },
 }
 
 impl SioReconfigure {
@@ -245,15 +259,15 @@ impl SioReconfigure {
     /// [`SysError::BadSelector`]; [`SysError::BadValue`] for an unknown
     /// whence; [`SysError::BadFlags`] for unknown tty-mode bits or share
     /// rights other than a non-empty set of `READ | WRITE`;
-    /// [`SysError::BadHandle`] for a share's SMACH handle past 32 bits;
-    /// [`SysError::NotSupported`] for the reserved port selectors
-    /// ([`SioSelector::PortAttachHandle`], [`SioSelector::PortTakeHandle`]:
-    /// handle passing, not built yet).
+    /// [`SysError::BadHandle`] for a share's SMACH handle or a passed
+    /// handle past 32 bits.
     pub fn decode(selector: u64, value: u64, value2: u64) -> Result<Self, SysError> {
         Ok(match SioSelector::try_from(selector)? {
-            SioSelector::PortAttachHandle | SioSelector::PortTakeHandle => {
-                return Err(SysError::NotSupported)
-            }
+            SioSelector::PortAttachHandle => Self::PortSendHandle {
+                handle: Handle::new(u32::try_from(value).map_err(|_| SysError::BadHandle)?),
+                rights: share_rights(value2)?,
+            },
+            SioSelector::PortTakeHandle => Self::PortTakeHandle { token: value },
             SioSelector::Seek => Self::Seek {
                 whence: Whence::try_from(value)?,
                 offset: i64::from_ne_bytes(value2.to_ne_bytes()),
@@ -275,6 +289,8 @@ impl SioReconfigure {
             Self::TtyMode(_) => SioSelector::TtyMode,
             Self::Share { .. } => SioSelector::Share,
             Self::Revoke => SioSelector::Revoke,
+            Self::PortSendHandle { .. } => SioSelector::PortAttachHandle,
+            Self::PortTakeHandle { .. } => SioSelector::PortTakeHandle,
         }
     }
 
@@ -291,6 +307,10 @@ impl SioReconfigure {
             Self::TtyMode(mode) => [selector, mode.bits() as u64, 0],
             Self::Share { smach, rights } => [selector, smach.index() as u64, rights.bits() as u64],
             Self::Revoke => [selector, 0, 0],
+            Self::PortSendHandle { handle, rights } => {
+                [selector, handle.index() as u64, rights.bits() as u64]
+            }
+            Self::PortTakeHandle { token } => [selector, token, 0],
         }
     }
 }

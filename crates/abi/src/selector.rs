@@ -82,13 +82,11 @@ numbered_enum! {
         /// Owner only: revoke every share of the SIO in one step. Returns
         /// the number of holders' handles revoked (0 if none was left).
         Revoke = 3,
-        /// Reserved (port send end): the next message sent carries the
-        /// handle `rsi` (handle passing, which needs SIO sharing between
-        /// SMACHs). [`SysError::NotSupported`](crate::SysError::NotSupported) today.
+        /// Port send end: send one message carrying the caller's SIO
+        /// handle `rsi` with rights `rdx` (see [`crate::port`]); returns 0.
         PortAttachHandle = 4,
-        /// Reserved (port receive end): install the handle the last
-        /// message received carried; returns it.
-        /// [`SysError::NotSupported`](crate::SysError::NotSupported) today.
+        /// Port receive end: take the handle whose token (`rsi`) a
+        /// received message carried; returns the new handle.
         PortTakeHandle = 5,
     }
 }

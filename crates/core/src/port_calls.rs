@@ -8,7 +8,10 @@
 //! ([`wake`]). As for pipes, the look at the queue, the registration of a
 //! sleeper and its block happen in one critical section
 //! (`scheduler::block_current_unless`), and every transfer and close
-//! delivers the wake the queue's handshake says it owes.
+//! delivers the wake the queue's handshake says it owes. Handles travel
+//! through ports as grants ([`send_handle`], [`take_handle`];
+//! `sk_sio::PortGrants`): the message carries a token, taking it shares
+//! the sender's open with the taker (`share::share`).
 
 use crate::state::{Core, Object};
 use crate::user_memory::KernelUserMemory;
@@ -144,4 +147,115 @@ pub(crate) fn receive(handle: Handle, buf: u64, len: u64) -> Result<u64, SysErro
 /// [`SysError::BrokenPipe`] once the receive end closed.
 pub(crate) fn send(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError> {
     transfer(handle, buf, len, true)
+}
+
+/// `reconfigure(PortSendHandle)` on the send end at `send` (owned or
+/// held by SMACH `me`): sends one message carrying a grant of `me`'s SIO
+/// `passed` with `rights` (checked now as a share would check them).
+///
+/// # Errors
+/// [`SysError::WrongKind`] if `send` is not a port's send end or `passed`
+/// not an SIO; [`SysError::NotPermitted`] if `me` does not own `passed` or
+/// lacks the rights; [`SysError::WouldBlock`] if the queue is full or too
+/// many grants wait; [`SysError::BrokenPipe`] once the receive end closed;
+/// [`SysError::Revoked`] through a revoked share of the send end.
+pub(crate) fn send_handle(
+    core: &mut Core,
+    me: u64,
+    send: Handle,
+    passed: Handle,
+    rights: OpenFlags,
+) -> Result<u64, SysError> {
+    let grant = {
+        let sio = match core.current_smach()?.handles.get(passed)? {
+            Object::Sio(sio) => sio,
+            Object::Shared(_) => return Err(SysError::NotPermitted),
+            _ => return Err(SysError::WrongKind),
+        };
+        let has = sio.flags() & (OpenFlags::READ | OpenFlags::WRITE);
+        if rights.is_empty() || !has.contains(rights) {
+            return Err(SysError::NotPermitted);
+        }
+        sk_sio::Grant {
+            owner: me,
+            handle: passed.index(),
+            serial: sio.serial(),
+            rights: rights.bits(),
+        }
+    };
+    let end = crate::share::sio_mut(core, me, send, crate::share::Access::Write)?
+        .port_end_mut()
+        .ok_or(SysError::WrongKind)?;
+    if end.is_receive_end() {
+        return Err(SysError::WrongKind);
+    }
+    let port = end.port();
+    let token = core.devices.port_grants.add(port, grant)?;
+    let message = sk_abi::PortHandleMessage {
+        token,
+        rights: rights.bits(),
+    }
+    .to_bytes();
+    let sent = crate::share::sio_mut(core, me, send, crate::share::Access::Write)?
+        .port_end_mut()
+        .ok_or(SysError::WrongKind)
+        .and_then(|end| end.send_kernel_message(&message));
+    match sent {
+        Ok(Some(owed)) => {
+            wake(core, port, owed);
+            Ok(0)
+        }
+        Ok(None) => {
+            core.devices.port_grants.cancel(port, token);
+            Err(SysError::WouldBlock)
+        }
+        Err(e) => {
+            core.devices.port_grants.cancel(port, token);
+            Err(e)
+        }
+    }
+}
+
+/// `reconfigure(PortTakeHandle)` on the receive end at `receive`: takes
+/// the grant `token` of that port and gives SMACH `me` its handle (a
+/// share of the sender's open; the sender's own handle if `me` sent it).
+///
+/// # Errors
+/// [`SysError::WrongKind`] if `receive` is not a port's receive end;
+/// [`SysError::NotFound`] for a token this port does not hold (taken
+/// already, never sent, another port's); [`SysError::BadHandle`] if the
+/// sender closed the SIO since; what `share::share` answers.
+pub(crate) fn take_handle(
+    core: &mut Core,
+    me: u64,
+    receive: Handle,
+    token: u64,
+) -> Result<u64, SysError> {
+    let end = crate::share::sio_mut(core, me, receive, crate::share::Access::Read)?
+        .port_end_mut()
+        .ok_or(SysError::WrongKind)?;
+    if !end.is_receive_end() {
+        return Err(SysError::WrongKind);
+    }
+    let port = end.port();
+    let grant = core
+        .devices
+        .port_grants
+        .take(port, token)
+        .ok_or(SysError::NotFound)?;
+    let handle = Handle::new(grant.handle);
+    let still_open = core
+        .smachs
+        .get(&grant.owner)
+        .and_then(|owner| owner.handles.get(handle).ok())
+        .and_then(Object::as_sio)
+        .is_some_and(|sio| sio.serial() == grant.serial);
+    if !still_open {
+        return Err(SysError::BadHandle);
+    }
+    if grant.owner == me {
+        return Ok(u64::from(grant.handle));
+    }
+    let rights = OpenFlags::from_bits(grant.rights).ok_or(SysError::BadFlags)?;
+    crate::share::share(core, grant.owner, handle, me, rights).map(|h| u64::from(h.index()))
 }

@@ -389,6 +389,13 @@ pub(crate) fn reconfigure(
             return share::share(core, me, handle, to, rights).map(|h| u64::from(h.index()));
         }
         SioReconfigure::Revoke => return share::revoke(core, me, handle),
+        SioReconfigure::PortSendHandle {
+            handle: passed,
+            rights,
+        } => return crate::port_calls::send_handle(core, me, handle, passed, rights),
+        SioReconfigure::PortTakeHandle { token } => {
+            return crate::port_calls::take_handle(core, me, handle, token)
+        }
         SioReconfigure::TtyMode(_)
             if core
                 .current_smach()?

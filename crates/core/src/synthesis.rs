@@ -289,8 +289,16 @@ pub(crate) fn close_sio(core: &mut Core, mut sio: Sio) {
     }
     // A port end's close wakes the other side: receivers to see the end
     // of the stream, senders to see the broken port.
+    let receive_port = sio
+        .port_end()
+        .filter(|end| end.is_receive_end())
+        .map(sk_sio::PortEnd::port);
     if let Some((port, wake)) = sio.close_port_end() {
         crate::port_calls::wake(core, port, wake);
+    }
+    // Nobody can take a handle sent on a port whose receive end is gone.
+    if let Some(port) = receive_port {
+        core.devices.port_grants.forget_port(port);
     }
     let sharers = core::mem::take(&mut sio.sharers);
     for (_, routines) in sharers {

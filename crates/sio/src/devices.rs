@@ -26,6 +26,8 @@ pub struct Devices {
     /// Threads blocked on ports, by port number ("readers" are receivers,
     /// "writers" senders; woken by the other side's transfer or close).
     pub port_waiters: crate::PipeWaiters,
+    /// Handles in flight through ports.
+    pub port_grants: crate::PortGrants,
 }
 
 impl core::fmt::Debug for Devices {
@@ -46,6 +48,7 @@ impl Devices {
             tty_readers: Vec::new(),
             pipe_waiters: crate::PipeWaiters::default(),
             port_waiters: crate::PipeWaiters::default(),
+            port_grants: crate::PortGrants::default(),
         }
     }
 

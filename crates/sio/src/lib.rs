@@ -15,6 +15,7 @@ mod error;
 mod io;
 mod pipe;
 mod port;
+mod port_grants;
 mod reconfigure;
 mod semaphore;
 mod sio;
@@ -31,6 +32,7 @@ pub use pipe::{
 pub use port::{
     new_port, PortEnd, PortQueue, PortStep, PORT_CAPACITY, PORT_MESSAGE_BYTES, PORT_PATH,
 };
+pub use port_grants::{Grant, PortGrants, GRANTS_PER_PORT};
 pub use reconfigure::Reconfigured;
 pub use semaphore::{POutcome, Semaphore, SemaphoreWord};
 pub use sio::{Sio, Target, SEMAPHORE_PATH};

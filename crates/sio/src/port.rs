@@ -180,6 +180,27 @@ impl PortEnd {
         }
     }
 
+    /// Sends a message the kernel built (a handle grant) without blocking:
+    /// `Some(wake)` once queued, `None` if the queue is full (nothing
+    /// changed, no waiting bit set).
+    ///
+    /// # Errors
+    /// [`SysError::WrongKind`] on the receive end;
+    /// [`SysError::BrokenPipe`] once the receive end closed.
+    pub fn send_kernel_message(
+        &mut self,
+        message: &[u8; PORT_MESSAGE_BYTES],
+    ) -> Result<Option<Wake>, SysError> {
+        if self.is_receive_end {
+            return Err(SysError::WrongKind);
+        }
+        match self.queue.send_with(message, WaitMode::NonBlocking) {
+            SendOutcome::Sent { wake } => Ok(Some(wake)),
+            SendOutcome::Blocked | SendOutcome::Full => Ok(None),
+            SendOutcome::BrokenPipe => Err(SysError::BrokenPipe),
+        }
+    }
+
     /// Closes this end; returns whom to wake (the other side's sleepers:
     /// receivers see the end of the stream, senders a broken pipe).
     pub fn close(self) -> Wake {

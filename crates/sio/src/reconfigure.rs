@@ -49,7 +49,10 @@ impl<R> Sio<R> {
             }
             // Sharing is between SMACHs: the kernel's (`share.rs`), which
             // never hands these to an SIO.
-            SioReconfigure::Share { .. } | SioReconfigure::Revoke => Err(SysError::NotSupported),
+            SioReconfigure::Share { .. }
+            | SioReconfigure::Revoke
+            | SioReconfigure::PortSendHandle { .. }
+            | SioReconfigure::PortTakeHandle { .. } => Err(SysError::NotSupported),
         }
     }
 

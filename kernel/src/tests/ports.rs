@@ -47,6 +47,17 @@ ktest!(
     }
 );
 
+ktest!(
+    fn port_passes_a_handle_to_another_smach_read_only_once_and_never_stale() {
+        // Mode 5 starts its own child in mode 6; the generic bit rides along.
+        both(5)?;
+        // Grants left in a queue die with the receive end: nothing kept.
+        let baseline = super::leaks::Baseline::take();
+        both(5)?;
+        baseline.check("porttest handles")
+    }
+);
+
 /// Port workloads with sleepers, wakes, closes and every error path:
 /// `ends`, `many` and `hostile` on both paths.
 fn port_workloads() -> Result<(), String> {

@@ -304,6 +304,33 @@ impl Sio {
         self.reconfigure(SioReconfigure::Revoke)
     }
 
+    /// On a port's send end: sends one message carrying `passed` (an SIO
+    /// this SMACH opened) with `rights` (see [`sk_abi::port`]).
+    ///
+    /// # Errors
+    /// `WouldBlock` if the queue is full; `NotPermitted`, `BadFlags`,
+    /// `BadHandle`, `WrongKind`, `BrokenPipe` as the kernel answers.
+    pub fn send_handle(&self, passed: &Sio, rights: OpenFlags) -> Result<(), SysError> {
+        self.reconfigure(SioReconfigure::PortSendHandle {
+            handle: passed.handle(),
+            rights,
+        })
+        .map(drop)
+    }
+
+    /// On a port's receive end: takes the handle whose token a received
+    /// message carried ([`sk_abi::PortHandleMessage`]).
+    ///
+    /// # Errors
+    /// `NotFound` for a token this port does not hold; `BadHandle` if the
+    /// sender closed it since; as for a share.
+    pub fn take_handle(&self, token: u64) -> Result<Sio, SysError> {
+        let handle = self.reconfigure(SioReconfigure::PortTakeHandle { token })?;
+        Ok(Sio::from_handle(Handle::new(
+            u32::try_from(handle).map_err(|_| SysError::BadValue)?,
+        )))
+    }
+
     /// Any reconfigure request; returns the call's value.
     ///
     /// # Errors

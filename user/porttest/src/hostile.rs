@@ -84,9 +84,11 @@ pub(crate) fn run() {
     if seek != (Err(SysError::NotSupported), Err(SysError::NotSupported)) {
         fail(format_args!("seek on a port: {seek:?}"));
     }
-    for (end, selector) in [
-        (&s, SioSelector::PortAttachHandle),
-        (&r, SioSelector::PortTakeHandle),
+    // Handle passing with bad arguments: rights 0 is `BadFlags`, a token
+    // nobody sent `NotFound`; neither queues or takes a message.
+    for (end, selector, want) in [
+        (&s, SioSelector::PortAttachHandle, SysError::BadFlags),
+        (&r, SioSelector::PortTakeHandle, SysError::NotFound),
     ] {
         let registers = [u64::from(selector.number()), 1, 0];
         // SAFETY: reconfigure reads no memory of ours.
@@ -99,8 +101,8 @@ pub(crate) fn run() {
             )
         };
         let got = SysError::decode_return(rax);
-        if got != Err(SysError::NotSupported) {
-            fail(format_args!("reserved selector {selector:?}: {got:?}"));
+        if got != Err(want) {
+            fail(format_args!("handle passing {selector:?}: {got:?}"));
         }
     }
     // Both messages are still there, whole and in order.

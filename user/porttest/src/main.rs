@@ -9,8 +9,9 @@
 //! | 0 | `transfers` | 200 messages (the queue holds 16) sent by one SCPU and received by another arrive intact and in order; once with the receiver first (it blocks on empty), once with the sender first (it blocks on full) |
 //! | 1 | `ends` | messages sent then the send end closed: received, then 0 (end of stream) twice; a receiver blocked on empty wakes with 0 when the send end closes; a sender blocked on full wakes with `BrokenPipe` when the receive end closes, and so does the next send |
 //! | 2 | `many` | 4 sender SCPUs send 300 tagged messages each through one send handle: with 1 receiver every sender's messages arrive exactly once and in its order; with 3 receiver SCPUs every message arrives exactly once and each receiver sees each sender's messages in order |
-//! | 3 | `hostile` | open flags other than READ and WRITE: `BadFlags`; lengths 0, 1, 63, 65, 128, 4096: `MessageSize`, nothing moved; read on the send end and write on the receive end: `NotPermitted`; an unmapped or kernel buffer: `BadAddress`, no message lost or sent; seek: `NotSupported`; the reserved handle-passing selectors: `NotSupported`; query: kinds 9 and 10, size = bytes queued |
+//! | 3 | `hostile` | open flags other than READ and WRITE: `BadFlags`; lengths 0, 1, 63, 65, 128, 4096: `MessageSize`, nothing moved; read on the send end and write on the receive end: `NotPermitted`; an unmapped or kernel buffer: `BadAddress`, no message lost or sent; seek: `NotSupported`; handle passing with a handle of 1 and rights 0: `BadFlags`, a take of token 1: `NotFound`; query: kinds 9 and 10, size = bytes queued |
 //! | 4 | `differential` | 100,000 random operations (sends of random contents, receives, wrong lengths, bad buffers, queries) applied to a port on the table path (synthesized `port_send`/`port_receive`, checked in its routines text) and to a twin forced generic: every result and every received message agree with each other and with a model queue |
+//! | 5 | `handles` | handle passing to a child SMACH (mode 6): a read-only file arrives and reads, cannot be written or taken twice, a forged token is `NotFound`, a closed file's grant `BadHandle`; hostile sends; a take in the sender's own SMACH gives its handle back; a full queue is `WouldBlock` |
 //!
 //! Exit status: 0 = passed, 1 = a check failed (the line says which),
 //! 2 = unknown mode.
@@ -26,6 +27,7 @@
 )]
 
 mod differential;
+mod handles;
 mod hostile;
 
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -180,6 +182,7 @@ fn main() -> i32 {
         2 => many(),
         3 => hostile::run(),
         4 => differential::run(),
+        5 | 6 => return handles::run(arg >> 8, arg & 1),
         mode => {
             println!("porttest: unknown mode {mode}");
             return 2;
