@@ -244,8 +244,9 @@ const EXTRA_BOOTS: &[ExtraBoot] = &[
 /// The tests whose boot logs every installed routine for the replay
 /// check: `abitest` and `synthtest` open every kind of SIO (its routines,
 /// error stubs, trampolines, call counters), the semaphore and pipe tests
-/// add theirs, the yield routine and the ring's switch code.
-const REPLAY_FILTER: &str = "synthesized_routines_match_the_generic_path,abitest_passes_end_to_end,tests::semaphores::,tests::pipes::";
+/// add theirs, a port transfer its send and receive, the yield routine and
+/// the ring's switch code.
+const REPLAY_FILTER: &str = "synthesized_routines_match_the_generic_path,abitest_passes_end_to_end,tests::semaphores::,tests::pipes::,port_transfers_200";
 
 /// Boots `REPLAY_FILTER`'s tests with `synth.replay` and checks every
 /// logged routine regenerates identically on the host (`replay::check`).
