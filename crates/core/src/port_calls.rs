@@ -81,12 +81,16 @@ fn look(
     (buf, len): (u64, u64),
     step: impl FnOnce(&mut sk_sio::PortEnd) -> Result<PortStep, SysError>,
 ) -> Result<(u64, PortStep), SysError> {
-    let sio = core
-        .current_smach()?
-        .handles
-        .get_mut(handle)?
-        .as_sio_mut()
-        .ok_or(SysError::WrongKind)?;
+    // A holder's handle (an SIO shared with this SMACH) reaches the
+    // owner's port end through the holder's checks (revoked, rights), as
+    // a pipe's does.
+    let me = core.current_smach_id()?;
+    let access = if is_send {
+        crate::share::Access::Write
+    } else {
+        crate::share::Access::Read
+    };
+    let sio = crate::share::sio_mut(core, me, handle, access)?;
     if *serial.get_or_insert(sio.serial()) != sio.serial() {
         // Closed (and reused) while the caller slept.
         return Err(SysError::BadHandle);

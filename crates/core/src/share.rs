@@ -277,11 +277,12 @@ pub(crate) fn replug_injected_off() -> bool {
     }
 }
 
-/// What else a holder SCPU may sleep on for an SIO: a pipe or the
+/// What else a holder SCPU may sleep on for an SIO: a pipe, a port or the
 /// console's input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Sleep {
     Pipe,
+    Port,
     Console,
     Nothing,
 }
@@ -302,13 +303,14 @@ fn cancel_waiters(sio: &mut Sio, threads: &[ThreadId]) -> (Vec<ThreadId>, Sleep)
     }
     let sleep = match sio.target() {
         sk_sio::Target::Pipe(_) => Sleep::Pipe,
+        sk_sio::Target::Port(_) => Sleep::Port,
         sk_sio::Target::Tty => Sleep::Console,
         _ => Sleep::Nothing,
     };
     (wake, sleep)
 }
 
-/// Wakes `wake`, and those of `threads` asleep on a pipe or the console
+/// Wakes `wake`, and those of `threads` asleep on a pipe, a port or the console
 /// (a thread sleeps on one thing at a time: it is taken off the sleepers
 /// and looks again; one asleep on another pipe or its own console just
 /// sleeps again).
@@ -317,6 +319,10 @@ fn finish_unblock(core: &mut Core, sleep: Sleep, threads: &[ThreadId], wake: Vec
         let asleep = match sleep {
             Sleep::Pipe if core.devices.pipe_waiters.involves(t) => {
                 core.devices.pipe_waiters.forget(t);
+                true
+            }
+            Sleep::Port if core.devices.port_waiters.involves(t) => {
+                core.devices.port_waiters.forget(t);
                 true
             }
             Sleep::Console if core.devices.tty_readers.contains(&t) => {
