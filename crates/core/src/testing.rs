@@ -271,6 +271,18 @@ pub fn inject_skip_revoke_replug(on: bool) {
     SKIP_REVOKE_REPLUG.store(on, core::sync::atomic::Ordering::SeqCst);
 }
 
+/// Set: every reservation a revoke makes fails, as with the heap full
+/// (`share::revoke_holders`): a fault injected so a revoke under a full
+/// heap can be seen to still replug every holder.
+pub(crate) static FAIL_REVOKE_RESERVE: core::sync::atomic::AtomicBool =
+    core::sync::atomic::AtomicBool::new(false);
+
+/// Makes the revoke's reservations fail (`true`) or work again. For
+/// in-kernel tests only.
+pub fn inject_revoke_reserve_failure(on: bool) {
+    FAIL_REVOKE_RESERVE.store(on, core::sync::atomic::Ordering::SeqCst);
+}
+
 /// Allows or refuses `TraceNextCall` from now on, as the boot option
 /// `trace` does (test mode boots with it): lets a test see the refusal.
 /// For in-kernel tests only; restore it with `allow_trace(true)`.
