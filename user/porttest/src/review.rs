@@ -166,7 +166,9 @@ pub(crate) fn shared() {
     // The holder's last send (its send end was not revoked) is there.
     let mut m = [0u8; PORT_MESSAGE_BYTES];
     if r.read(&mut m) != Ok(PORT_MESSAGE_BYTES) || m != message(7, 1) {
-        fail(format_args!("shared: the holder's send after the revoke is missing"));
+        fail(format_args!(
+            "shared: the holder's send after the revoke is missing"
+        ));
     }
     if r.query().map(|i| i.size) != Ok(0) {
         fail(format_args!("shared: a message too many in the port"));
