@@ -75,7 +75,7 @@ pub fn new_port(port: u64) -> Result<(PortEnd, PortEnd), SysError> {
     // `sk_queue::pipe` does.
     let mut probe: alloc::vec::Vec<u8> = alloc::vec::Vec::new();
     probe
-        .try_reserve_exact(core::mem::size_of::<PortQueue>() + 64)
+        .try_reserve_exact(core::mem::size_of::<PortQueue>().saturating_add(64))
         .map_err(|_| SysError::NoMemory)?;
     drop(probe);
     let queue = Arc::new(queue);
