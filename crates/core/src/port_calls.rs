@@ -84,8 +84,9 @@ fn look(
     (buf, len): (u64, u64),
     step: impl FnOnce(&mut sk_sio::PortEnd) -> Result<PortStep, SysError>,
 ) -> Result<(u64, PortStep), SysError> {
-    // A holder's handle (the end shared with its SMACH) reaches the
-    // owner's open, with the holder's rights and revocation checked.
+    // A holder's handle (an SIO shared with this SMACH) reaches the
+    // owner's port end through the holder's checks (revoked, rights), as
+    // a pipe's does.
     let me = core.current_smach_id()?;
     let access = if is_send {
         crate::share::Access::Write

@@ -231,37 +231,65 @@ pub(crate) fn revoke_for_close(core: &mut Core, sio: &mut Sio) {
 
 /// Marks every live holder record of open `serial` revoked and replugs its
 /// slots; returns how many, and every SCPU of their SMACHs.
+///
+/// One record at a time, with no list of them: a revoke with the heap
+/// full must still replug every holder (a record marked revoked but left
+/// with its synthesized routine would keep the holder's fast path, a
+/// semaphore's V or a port's send, after the revoke, and on the freed
+/// object after the owner's close, which skips records already revoked).
+/// Only the list of SCPUs to wake may come up short then.
 fn revoke_holders(core: &mut Core, serial: u64) -> (u64, Vec<ThreadId>) {
-    let mut hit: Vec<(SmachId, Handle)> = Vec::new();
+    let mut count = 0;
     let mut threads: Vec<ThreadId> = Vec::new();
-    for smach in core.smachs.values_mut() {
-        let id = smach.id();
-        let mut any = false;
-        for (handle, object) in smach.handles.iter_mut() {
-            if let Some(shared) = object.as_shared_mut() {
-                if shared.serial == serial && !shared.is_revoked {
-                    // Marked before anything can fail: the generic path
-                    // refuses the handle from here on.
-                    shared.is_revoked = true;
-                    any = true;
-                    if hit.try_reserve(1).is_ok() {
-                        hit.push((id, handle));
+    while let Some((id, handle)) = next_live_holder(core, serial) {
+        count += 1;
+        if let Some(smach) = core.smachs.get(&id) {
+            let new: usize = smach
+                .threads
+                .iter()
+                .filter(|t| !threads.contains(t))
+                .count();
+            if reserve(&mut threads, new) {
+                for &t in &smach.threads {
+                    if !threads.contains(&t) {
+                        threads.push(t);
                     }
                 }
             }
         }
-        if any && threads.try_reserve(smach.threads.len()).is_ok() {
-            threads.extend(smach.threads.iter().copied());
+        if !replug_injected_off() {
+            replan_holder(core, id, handle);
         }
     }
-    let count = hit.len() as u64;
-    if replug_injected_off() {
-        return (count, threads);
-    }
-    for (id, handle) in hit {
-        replan_holder(core, id, handle);
-    }
     (count, threads)
+}
+
+/// The first holder record of open `serial` not yet revoked, marked
+/// revoked now (before anything can fail: the generic path refuses the
+/// handle from here on).
+fn next_live_holder(core: &mut Core, serial: u64) -> Option<(SmachId, Handle)> {
+    for smach in core.smachs.values_mut() {
+        let id = smach.id();
+        for (handle, object) in smach.handles.iter_mut() {
+            if let Some(shared) = object.as_shared_mut() {
+                if shared.serial == serial && !shared.is_revoked {
+                    shared.is_revoked = true;
+                    return Some((id, handle));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Reserves room for `more` in `list`, unless test builds inject the
+/// failure (`testing::inject_revoke_reserve_failure`).
+fn reserve<T>(list: &mut Vec<T>, more: usize) -> bool {
+    #[cfg(feature = "ktest")]
+    if crate::testing::FAIL_REVOKE_RESERVE.load(core::sync::atomic::Ordering::Relaxed) {
+        return false;
+    }
+    list.try_reserve(more).is_ok()
 }
 
 /// Test builds: the fault injected by
@@ -277,7 +305,7 @@ pub(crate) fn replug_injected_off() -> bool {
     }
 }
 
-/// What else a holder SCPU may sleep on for an SIO: a pipe or the
+/// What else a holder SCPU may sleep on for an SIO: a pipe, a port or the
 /// console's input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Sleep {
@@ -310,7 +338,7 @@ fn cancel_waiters(sio: &mut Sio, threads: &[ThreadId]) -> (Vec<ThreadId>, Sleep)
     (wake, sleep)
 }
 
-/// Wakes `wake`, and those of `threads` asleep on a pipe or the console
+/// Wakes `wake`, and those of `threads` asleep on a pipe, a port or the console
 /// (a thread sleeps on one thing at a time: it is taken off the sleepers
 /// and looks again; one asleep on another pipe or its own console just
 /// sleeps again).

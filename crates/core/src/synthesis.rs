@@ -287,14 +287,26 @@ pub(crate) fn close_sio(core: &mut Core, mut sio: Sio) {
             crate::pipe_calls::wake(core, pipe, own);
         }
     }
-    // A port end's close wakes the other side: receivers to see the end
-    // of the stream, senders to see the broken port.
+    // A port end's close wakes the other side (receivers to see the end
+    // of the stream, senders to see the broken port) and, as a pipe's,
+    // this end's own sleepers (other SCPUs of the SMACH blocked on it:
+    // their call finds the handle gone; nothing else would wake them).
+    let own = sio.port_end().map(|end| {
+        if end.is_receive_end() {
+            sk_sio::Wake::Readers
+        } else {
+            sk_sio::Wake::Writers
+        }
+    });
     let receive_port = sio
         .port_end()
         .filter(|end| end.is_receive_end())
         .map(sk_sio::PortEnd::port);
     if let Some((port, wake)) = sio.close_port_end() {
         crate::port_calls::wake(core, port, wake);
+        if let Some(own) = own {
+            crate::port_calls::wake(core, port, own);
+        }
     }
     // Nobody can take a handle sent on a port whose receive end is gone.
     if let Some(port) = receive_port {

@@ -271,6 +271,18 @@ pub fn inject_skip_revoke_replug(on: bool) {
     SKIP_REVOKE_REPLUG.store(on, core::sync::atomic::Ordering::SeqCst);
 }
 
+/// Set: every reservation a revoke makes fails, as with the heap full
+/// (`share::revoke_holders`): a fault injected so a revoke under a full
+/// heap can be seen to still replug every holder.
+pub(crate) static FAIL_REVOKE_RESERVE: core::sync::atomic::AtomicBool =
+    core::sync::atomic::AtomicBool::new(false);
+
+/// Makes the revoke's reservations fail (`true`) or work again. For
+/// in-kernel tests only.
+pub fn inject_revoke_reserve_failure(on: bool) {
+    FAIL_REVOKE_RESERVE.store(on, core::sync::atomic::Ordering::SeqCst);
+}
+
 /// Allows or refuses `TraceNextCall` from now on, as the boot option
 /// `trace` does (test mode boots with it): lets a test see the refusal.
 /// For in-kernel tests only; restore it with `allow_trace(true)`.
@@ -577,6 +589,12 @@ pub fn stale_waiters() -> (usize, usize) {
             .sleepers()
             .filter(|id| !core.threads.contains_key(id))
             .count();
+        stale += core
+            .devices
+            .port_waiters
+            .sleepers()
+            .filter(|id| !core.threads.contains_key(id))
+            .count();
         (stale, core.sleepers.len())
     })
 }
@@ -584,6 +602,11 @@ pub fn stale_waiters() -> (usize, usize) {
 /// Entries on every pipe's lists of sleepers, live or not.
 pub fn pipe_sleepers() -> usize {
     crate::state::with(|core| core.devices.pipe_waiters.sleepers().count())
+}
+
+/// Threads asleep on some port now.
+pub fn port_sleepers() -> usize {
+    crate::state::with(|core| core.devices.port_waiters.sleepers().count())
 }
 
 /// The states of a kernel-owned program's threads (empty once it exited).
@@ -601,8 +624,8 @@ pub fn program_thread_states(id: crate::ProgramId) -> alloc::vec::Vec<sk_abi::Sc
     })
 }
 
-/// Pipes made as `/dev/pipe` makes them (both ends each), held until
-/// dropped: the list is reserved at [`PipeHoard::new`], so
+/// Pipes (or ports) made as `/dev/pipe` makes them (both ends each), held
+/// until dropped: the list is reserved at [`PipeHoard::new`], so
 /// [`PipeHoard::fill`] allocates nothing but the pipes.
 pub struct PipeHoard {
     pipes: alloc::vec::Vec<(state::Sio, state::Sio)>,
@@ -637,6 +660,19 @@ impl PipeHoard {
             self.crumbs.push(crumb);
         }
         self.crumbs.len()
+    }
+
+    /// Makes ports (both ends each, as `/dev/port` makes them) until one
+    /// fails or the list is full; returns how many it holds and the
+    /// failure.
+    pub fn fill_ports(&mut self) -> (usize, Option<SysError>) {
+        while self.pipes.len() < self.pipes.capacity() {
+            match state::Sio::open_port(u64::MAX - self.pipes.len() as u64) {
+                Ok(ends) => self.pipes.push(ends),
+                Err(e) => return (self.pipes.len(), Some(e)),
+            }
+        }
+        (self.pipes.len(), None)
     }
 
     /// Makes pipes until one fails or the list is full; returns how many

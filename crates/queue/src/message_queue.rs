@@ -111,12 +111,16 @@ impl<const N: usize> MessageQueue<N> {
         let mask = capacity as u64 - 1;
         // Slot `i` first serves the position `p` in `start..start + capacity`
         // with `p & mask == i`: `p = start + ((i - start) & mask)`.
-        let slots: Vec<Slot<N>> = (0..capacity as u64)
-            .map(|index| Slot {
-                sequence: AtomicU64::new(start.wrapping_add(index.wrapping_sub(start) & mask)),
-                bytes: core::array::from_fn(|_| AtomicU8::new(0)),
-            })
-            .collect();
+        // Fallibly: a user program makes queues (ports) on demand, and a
+        // `collect` that cannot allocate panics.
+        let mut slots: Vec<Slot<N>> = Vec::new();
+        slots
+            .try_reserve_exact(capacity)
+            .map_err(|_| ConfigError::NoMemory)?;
+        slots.extend((0..capacity as u64).map(|index| Slot {
+            sequence: AtomicU64::new(start.wrapping_add(index.wrapping_sub(start) & mask)),
+            bytes: core::array::from_fn(|_| AtomicU8::new(0)),
+        }));
         Ok(Self {
             cells: QueueCells {
                 enqueue: OnOwnLine(AtomicU64::new(start)),

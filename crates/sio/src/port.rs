@@ -68,7 +68,17 @@ pub enum PortStep {
 /// # Errors
 /// [`SysError::NoMemory`] if the queue cannot be made.
 pub fn new_port(port: u64) -> Result<(PortEnd, PortEnd), SysError> {
-    let queue = Arc::new(PortQueue::new(PORT_CAPACITY, 0).map_err(|_| SysError::NoMemory)?);
+    let queue = PortQueue::new(PORT_CAPACITY, 0).map_err(|_| SysError::NoMemory)?;
+    // `Arc::new` cannot fail softly (`Arc::try_new` is unstable): make sure
+    // its bytes are there first, by taking and giving back as many
+    // (nothing allocates in between under the kernel's lock), as
+    // `sk_queue::pipe` does.
+    let mut probe: alloc::vec::Vec<u8> = alloc::vec::Vec::new();
+    probe
+        .try_reserve_exact(core::mem::size_of::<PortQueue>().saturating_add(64))
+        .map_err(|_| SysError::NoMemory)?;
+    drop(probe);
+    let queue = Arc::new(queue);
     Ok((
         PortEnd {
             port,

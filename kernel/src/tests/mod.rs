@@ -15,6 +15,7 @@ mod machine_api;
 mod memory;
 mod pipe_review;
 mod pipes;
+mod port_review;
 mod ports;
 mod programs;
 mod protection;

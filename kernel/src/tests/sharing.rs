@@ -72,6 +72,22 @@ ktest!(
 );
 
 ktest!(
+    fn share_revoke_with_the_heap_full_still_replugs_every_holder() {
+        // The revoke's own lists cannot grow (the heap full, injected):
+        // every holder must still be marked and replugged, or its
+        // synthesized V (and a port's send) would go on after the revoke
+        // returned, and on the freed object after the owner's close. The
+        // race check (mode 2) sees any holder call completing after it.
+        sk_core::testing::inject_revoke_reserve_failure(true);
+        let status = sharetest(2, false, 300);
+        sk_core::testing::inject_revoke_reserve_failure(false);
+        ensure_eq!(status?, 0);
+        sk_core::testing::sched_check()?;
+        Ok(())
+    }
+);
+
+ktest!(
     fn share_pipe_ping_pong_between_two_smachs() {
         both(6, 2_000)
     }

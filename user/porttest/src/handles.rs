@@ -1,7 +1,7 @@
-//! Modes 5 and 6: passing a handle through a port to another SMACH.
+//! Modes 8 and 9: passing a handle through a port to another SMACH.
 //!
-//! The parent (mode 5) shares a port's receive end with a suspended child
-//! (mode 6, same program), sends it two handles in messages (a RAM file,
+//! The parent (mode 8) shares a port's receive end with a suspended child
+//! (mode 9, same program), sends it two handles in messages (a RAM file,
 //! read-only; a second file it then closes), and checks the hostile
 //! sends; the child takes the first (reads what the parent wrote, cannot
 //! write, cannot take it twice) and finds the second's grant dead. A
@@ -62,7 +62,7 @@ fn parent(generic: u64) -> Check {
         "hostile sends queued nothing",
     )?;
     // The child gets the receive end at its handle 2.
-    let child = Smach::spawn_suspended("/bin/porttest", (6 << 8) | generic).map_err(|_| "spawn")?;
+    let child = Smach::spawn_suspended("/bin/porttest", (9 << 8) | generic).map_err(|_| "spawn")?;
     ensure(
         r.share(&child, OpenFlags::READ) == Ok(Handle::new(2)),
         "share the receive end",
@@ -129,9 +129,9 @@ fn child() -> Check {
     Ok(())
 }
 
-/// Runs mode 5 (`parent`) or 6 (`child`); exit status 0 if it passed.
+/// Runs mode 8 (`parent`) or 9 (`child`); exit status 0 if it passed.
 pub(crate) fn run(mode: u64, generic: u64) -> i32 {
-    let result = if mode == 5 { parent(generic) } else { child() };
+    let result = if mode == 8 { parent(generic) } else { child() };
     match result {
         Ok(()) => 0,
         Err(what) => {

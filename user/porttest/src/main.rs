@@ -11,7 +11,9 @@
 //! | 2 | `many` | 4 sender SCPUs send 300 tagged messages each through one send handle: with 1 receiver every sender's messages arrive exactly once and in its order; with 3 receiver SCPUs every message arrives exactly once and each receiver sees each sender's messages in order |
 //! | 3 | `hostile` | open flags other than READ and WRITE: `BadFlags`; lengths 0, 1, 63, 65, 128, 4096: `MessageSize`, nothing moved; read on the send end and write on the receive end: `NotPermitted`; an unmapped or kernel buffer: `BadAddress`, no message lost or sent; seek: `NotSupported`; handle passing with a handle of 1 and rights 0: `BadFlags`, a take of token 1: `NotFound`; query: kinds 9 and 10, size = bytes queued |
 //! | 4 | `differential` | 100,000 random operations (sends of random contents, receives, wrong lengths, bad buffers, queries) applied to a port on the table path (synthesized `port_send`/`port_receive`, checked in its routines text) and to a twin forced generic: every result and every received message agree with each other and with a model queue |
-//! | 5 | `handles` | handle passing to a child SMACH (mode 6): a read-only file arrives and reads, cannot be written or taken twice, a forged token is `NotFound`, a closed file's grant `BadHandle`; hostile sends; a take in the sender's own SMACH gives its handle back; a full queue is `WouldBlock` |
+//! | 5 | `own_close` | an SCPU blocked in a receive (empty) or a send (full) wakes with `BadHandle` when a sibling closes the end it waits on (`review.rs`) |
+//! | 6 | `shared` | the receive end shared read-only and the send end write-only with a child (mode 7, started suspended): escalation refused, the holder sends and receives, blocks in a receive, and the owner's revoke wakes it with `Revoked`; its unrevoked send end still works (`review.rs`) |
+//! | 8 | `handles` | handle passing to a child SMACH (mode 9): a read-only file arrives and reads, cannot be written or taken twice, a forged token is `NotFound`, a closed file's grant `BadHandle`; hostile sends; a take in the sender's own SMACH gives its handle back; a full queue is `WouldBlock` |
 //!
 //! Exit status: 0 = passed, 1 = a check failed (the line says which),
 //! 2 = unknown mode.
@@ -29,6 +31,7 @@
 mod differential;
 mod handles;
 mod hostile;
+mod review;
 
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
@@ -49,11 +52,11 @@ static NEXT_STACK: AtomicU32 = AtomicU32::new(0);
 static FAILED: AtomicBool = AtomicBool::new(false);
 pub(crate) static GENERIC: AtomicBool = AtomicBool::new(false);
 /// The port ends the workers use (handle indices).
-static RECEIVE_END: AtomicU32 = AtomicU32::new(0);
-static SEND_END: AtomicU32 = AtomicU32::new(0);
+pub(crate) static RECEIVE_END: AtomicU32 = AtomicU32::new(0);
+pub(crate) static SEND_END: AtomicU32 = AtomicU32::new(0);
 /// What a worker reports.
-static RESULT: AtomicU64 = AtomicU64::new(0);
-static DONE: AtomicU32 = AtomicU32::new(0);
+pub(crate) static RESULT: AtomicU64 = AtomicU64::new(0);
+pub(crate) static DONE: AtomicU32 = AtomicU32::new(0);
 
 const TRANSFER_MESSAGES: u64 = 200;
 const SENDERS: u64 = 4;
@@ -73,7 +76,7 @@ pub(crate) fn is_failed() -> bool {
     FAILED.load(Ordering::Relaxed)
 }
 
-fn end(cell: &AtomicU32) -> Sio {
+pub(crate) fn end(cell: &AtomicU32) -> Sio {
     let sio = Sio::from_handle(Handle::new(cell.load(Ordering::Acquire)));
     if GENERIC.load(Ordering::Relaxed) {
         sio.generic()
@@ -102,7 +105,7 @@ pub(crate) fn new_port() -> Option<(Sio, Sio)> {
     }
 }
 
-fn start(entry: extern "C" fn(u64) -> !, arg: u64) -> Option<Scpu> {
+pub(crate) fn start(entry: extern "C" fn(u64) -> !, arg: u64) -> Option<Scpu> {
     let index = NEXT_STACK.fetch_add(1, Ordering::Relaxed) as usize;
     let stack = STACKS.get(index)?.take()?;
     match Scpu::create_with(entry, stack, arg, 4, 100) {
@@ -115,7 +118,7 @@ fn start(entry: extern "C" fn(u64) -> !, arg: u64) -> Option<Scpu> {
 }
 
 /// Ends a worker after counting it done.
-fn finish() -> ! {
+pub(crate) fn finish() -> ! {
     DONE.fetch_add(1, Ordering::Release);
     loop {
         let _ = sk_user::sleep_ns(1 << 40);
@@ -136,7 +139,7 @@ fn wait_done(n: u32) {
     ));
 }
 
-fn yield_a_while() {
+pub(crate) fn yield_a_while() {
     for _ in 0..50 {
         let _ = sk_user::yield_now();
     }
@@ -182,7 +185,10 @@ fn main() -> i32 {
         2 => many(),
         3 => hostile::run(),
         4 => differential::run(),
-        5 | 6 => return handles::run(arg >> 8, arg & 1),
+        5 => review::own_close(),
+        6 => review::shared(),
+        7 => return review::shared_child(),
+        8 | 9 => return handles::run(arg >> 8, arg & 1),
         mode => {
             println!("porttest: unknown mode {mode}");
             return 2;

@@ -3,7 +3,7 @@
 //! 1 and 1000 bytes on both paths, and their error paths (bad and closed
 //! handles, unmapped and kernel buffers).
 
-use sk_abi::{Call as Op, CallWord, Handle, SysError};
+use sk_abi::{Call as Op, CallWord, Handle, Prot, SysError};
 use sk_user::{println, routine_of, OpenFlags, Sio, TtyMode, Whence};
 
 use crate::check::{Call, Checker, Path, Want};
@@ -85,7 +85,8 @@ pub(crate) fn io(
 ) {
     let call = Call::new(word(sio.handle(), op), path).io(buf, len);
     // SAFETY: `buf` is one of our live 1000-byte buffers (len <= 1000),
-    // UNMAPPED (nothing of ours there) or a kernel address.
+    // UNMAPPED (nothing of ours there) or a kernel address; or, for a
+    // write (the kernel only reads it), any address.
     unsafe { run.check(name, path, &call, want) };
 }
 
@@ -306,6 +307,7 @@ fn tty_calls(run: &mut Checker, name: &str) {
             );
         }
     }
+    tty_edges(run, &tty, good);
     crate::counts::tty(run, &tty, &mut dots);
     if let Err(error) = tty.close() {
         run.fail("close /dev/tty", format_args!("{error:?}"));
@@ -462,4 +464,58 @@ fn grow_path(out: &mut [u8; 32], path: Path, len: u64) -> &str {
         put(digits.get(index).copied().unwrap_or(b'0'));
     }
     core::str::from_utf8(out.get(..at).unwrap_or_default()).unwrap_or("/tmp/regcheck-grow")
+}
+
+/// Where `tty_edges` maps its page (the page after it stays unmapped).
+const TTY_EDGE: u64 = 0x0000_5100_0000_0000;
+
+/// Console writes that fault part-way (a page of dots followed by an
+/// unmapped page) and a `u64::MAX` length: within one piece (the
+/// synthesized routine's length, `sk_sio::TTY_CHUNK_BYTES` = 64) the call
+/// fails with `BadAddress` after the bytes before the fault went out; a
+/// fault in a later piece returns the bytes of the pieces before and of
+/// the faulting one up to the fault. The registers after each as for any
+/// call: no kernel value, `rdx` at most the faulting user address.
+fn tty_edges(run: &mut Checker, tty: &Sio, good: u64) {
+    let page = match sk_user::Smem::create_at(TTY_EDGE, 4096, Prot::READ | Prot::WRITE) {
+        Ok(page) => page,
+        Err(error) => {
+            run.fail("map the tty edge page", format_args!("{error:?}"));
+            return;
+        }
+    };
+    // SAFETY: the page is ours, mapped read-write, 4096 bytes.
+    unsafe { core::ptr::write_bytes(page.as_mut_ptr(), b'.', 4096) };
+    let end = page.addr() + page.len();
+    let bad = Want::Error(SysError::BadAddress);
+    for path in Path::BOTH {
+        let cases = [
+            (
+                "/dev/tty write, 10 bytes then unmapped (one piece)",
+                end - 10,
+                60,
+                bad,
+            ),
+            (
+                "/dev/tty write, 10 bytes then unmapped (generic)",
+                end - 10,
+                100,
+                bad,
+            ),
+            (
+                "/dev/tty write, a piece then 36 bytes then unmapped",
+                end - 100,
+                1000,
+                Want::Value(100),
+            ),
+            ("/dev/tty write, length u64::MAX", good, u64::MAX, bad),
+            ("/dev/tty write, length 2^63", good, 1 << 63, bad),
+        ];
+        for (name, buf, len, want) in cases {
+            io(run, name, path, (tty, Op::Write), buf, len, want);
+        }
+    }
+    if let Err(error) = page.free() {
+        run.fail("free the tty edge page", format_args!("{error:?}"));
+    }
 }

@@ -68,6 +68,10 @@ impl Fuzzer<'_> {
                     return;
                 };
                 let kind = self.kind_of(handle);
+                if kind == Some(Kind::Sio) && self.rng.percent(30) {
+                    self.bad_share_or_revoke(handle);
+                    return;
+                }
                 let cell = self.cell_of(handle, Call::Reconfigure);
                 let (args, want) = match (kind, self.rng.below(3)) {
                     (_, 0) => (
@@ -142,5 +146,50 @@ impl Fuzzer<'_> {
                 self.stray(got);
             }
         }
+    }
+
+    /// `Share` with bad arguments on this fuzzer's own SIO at `handle`,
+    /// or `Revoke` of one never shared (sharing and revocation, issue 11):
+    /// each has its one error, or revokes nothing.
+    fn bad_share_or_revoke(&mut self, handle: u32) {
+        const SHARE: u64 = 2;
+        const REVOKE: u64 = 3;
+        let (args, want) = match self.rng.below(5) {
+            // With itself (handle 0): never.
+            0 => (
+                [SHARE, 0, 1 + self.rng.below(3)],
+                Expect::Err(SysError::NotPermitted),
+            ),
+            // No rights, or bits other than READ | WRITE.
+            1 => {
+                let rights = if self.rng.percent(30) {
+                    0
+                } else {
+                    self.rng.below(4) | (4 << self.rng.below(60))
+                };
+                ([SHARE, 0, rights], Expect::Err(SysError::BadFlags))
+            }
+            // An SMACH handle past 32 bits.
+            2 => (
+                [SHARE, (1 << 32) | self.rng.below(1 << 20), 1],
+                Expect::Err(SysError::BadHandle),
+            ),
+            // An SIO (this one) where the SMACH belongs.
+            3 => (
+                [SHARE, u64::from(handle), 1],
+                Expect::Err(SysError::WrongKind),
+            ),
+            // Nothing was ever shared: nothing to revoke.
+            _ => ([REVOKE, self.rng.next_u64(), 0], Expect::Is(Ok(0))),
+        };
+        let cell = self.cell_of(handle, Call::Reconfigure);
+        let _ = self.sys(
+            word(handle, Call::Reconfigure),
+            &args,
+            [(0, 0); 2],
+            cell,
+            "share or revoke, bad arguments",
+            want,
+        );
     }
 }
