@@ -250,6 +250,14 @@ pub enum SioReconfigure {
         /// The message's token (`rsi`).
         token: u64,
     },
+    /// On a pipe's write end (its owner): the console becomes the pipe's
+    /// reader (`program | tty`); every later write goes to the console
+    /// through its line discipline (cooked: `\n` becomes `\r\n`). Its
+    /// synthesized write is the console's collapsed routine: pipe, line
+    /// discipline and UART in one. Bytes already in the pipe stay for the
+    /// read end, which sees end of file when the write end closes.
+    /// [`SysError::WrongKind`] on anything but a pipe's write end.
+    PipeToConsole,
 }
 
 impl SioReconfigure {
@@ -268,6 +276,7 @@ impl SioReconfigure {
                 rights: share_rights(value2)?,
             },
             SioSelector::PortTakeHandle => Self::PortTakeHandle { token: value },
+            SioSelector::PipeToConsole => Self::PipeToConsole,
             SioSelector::Seek => Self::Seek {
                 whence: Whence::try_from(value)?,
                 offset: i64::from_ne_bytes(value2.to_ne_bytes()),
@@ -291,6 +300,7 @@ impl SioReconfigure {
             Self::Revoke => SioSelector::Revoke,
             Self::PortSendHandle { .. } => SioSelector::PortAttachHandle,
             Self::PortTakeHandle { .. } => SioSelector::PortTakeHandle,
+            Self::PipeToConsole => SioSelector::PipeToConsole,
         }
     }
 
@@ -311,6 +321,7 @@ impl SioReconfigure {
                 [selector, handle.index() as u64, rights.bits() as u64]
             }
             Self::PortTakeHandle { token } => [selector, token, 0],
+            Self::PipeToConsole => [selector, 0, 0],
         }
     }
 }

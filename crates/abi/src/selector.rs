@@ -88,6 +88,10 @@ numbered_enum! {
         /// Port receive end: take the handle whose token (`rsi`) a
         /// received message carried; returns the new handle.
         PortTakeHandle = 5,
+        /// Pipe write end, owner only: the console becomes the pipe's
+        /// reader (`program | tty`): writes go to the console through its
+        /// line discipline from now on; returns 0.
+        PipeToConsole = 6,
     }
 }
 

@@ -139,6 +139,9 @@ pub(crate) fn read(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError> 
 /// pipe or a fault after some pieces returns the count written; before
 /// any, the error.
 pub(crate) fn write(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError> {
+    if crate::state::with(|core| is_to_console(core, handle))? {
+        return write_to_console(handle, buf, len);
+    }
     let mut serial = None;
     let mut written = 0u64;
     loop {
@@ -183,4 +186,80 @@ pub(crate) fn write(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError>
             Ok(false) => {}
         }
     }
+}
+
+/// `reconfigure(PipeToConsole)` on the write end at `handle` of SMACH
+/// `me` (its owner): the console becomes the pipe's reader, and the end's
+/// routines are replanned (to the console's collapsed write).
+///
+/// # Errors
+/// [`SysError::WrongKind`] unless it is a pipe's write end;
+/// [`SysError::NotPermitted`] from a holder.
+pub(crate) fn to_console(core: &mut Core, me: u64, handle: Handle) -> Result<u64, SysError> {
+    let sio = match core
+        .smachs
+        .get_mut(&me)
+        .ok_or(SysError::NotPermitted)?
+        .handles
+        .get_mut(handle)?
+    {
+        Object::Sio(sio) => sio,
+        Object::Shared(_) => return Err(SysError::NotPermitted),
+        _ => return Err(SysError::WrongKind),
+    };
+    let serial = sio.serial();
+    sio.pipe_end_mut()
+        .ok_or(SysError::WrongKind)?
+        .send_to_console()?;
+    synthesis::on_target_change(core, serial);
+    Ok(0)
+}
+
+/// True if `handle` names a pipe write end whose reader is the console.
+fn is_to_console(core: &mut Core, handle: Handle) -> Result<bool, SysError> {
+    let me = core.current_smach_id()?;
+    let sio = crate::share::sio_mut(core, me, handle, crate::share::Access::Write)?;
+    Ok(sio.pipe_end().is_some_and(sk_sio::PipeEnd::is_to_console))
+}
+
+/// The generic write of a pipe whose reader is the console, layered: this
+/// pipe layer hands each piece (at most the pipe's atomic size) to the
+/// console's line discipline, which hands it to the UART driver. Bytes
+/// before a fault in the buffer still go out, as on the console.
+fn write_to_console(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError> {
+    let mut written = 0u64;
+    let mut piece = [0u8; 256];
+    while written < len {
+        let n = usize::try_from(len - written)
+            .unwrap_or(usize::MAX)
+            .min(piece.len());
+        let at = buf.wrapping_add(written);
+        let copied = crate::state::with(
+            |core| -> Result<Result<usize, (usize, SysError)>, SysError> {
+                // Looked up at every piece: a revoke or close stops it.
+                if !is_to_console(core, handle)? {
+                    return Err(SysError::BadHandle);
+                }
+                let chunk = piece.get_mut(..n).ok_or(SysError::BadAddress)?;
+                let copied = sk_sio::UserMemory::read_prefix(&mut KernelUserMemory, chunk, at);
+                let good = copied.map_or_else(|(k, _)| k, |()| n);
+                core.devices.tty_write(
+                    chunk.get(..good).unwrap_or(&[]),
+                    &mut crate::sio_calls::console_out,
+                );
+                Ok(copied.map(|()| n))
+            },
+        );
+        match copied {
+            Err(e) if written > 0 && e != SysError::Revoked => return Ok(written),
+            Err(e) => return Err(e),
+            Ok(Ok(n)) => written = written.saturating_add(n as u64),
+            Ok(Err((good, e))) => {
+                let total = written.saturating_add(good as u64);
+                return if total > 0 { Ok(total) } else { Err(e) };
+            }
+        }
+        scheduler::preemption_point();
+    }
+    Ok(written)
 }

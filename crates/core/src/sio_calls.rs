@@ -16,7 +16,7 @@ use sk_abi::{Handle, OpenFlags, SioReconfigure, SysError};
 use sk_fs::Cut;
 use sk_sio::{transfer_in_chunks, POutcome, Piece, ReadOutcome, Reconfigured, Sio, Step};
 
-fn console_out(bytes: &[u8]) {
+pub(crate) fn console_out(bytes: &[u8]) {
     sk_machine::serial::write_bytes(bytes);
 }
 
@@ -396,6 +396,7 @@ pub(crate) fn reconfigure(
         SioReconfigure::PortTakeHandle { token } => {
             return crate::port_calls::take_handle(core, me, handle, token)
         }
+        SioReconfigure::PipeToConsole => return crate::pipe_calls::to_console(core, me, handle),
         SioReconfigure::TtyMode(_)
             if core
                 .current_smach()?

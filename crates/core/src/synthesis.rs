@@ -121,11 +121,7 @@ pub(crate) fn facts(
             base: devices.mem.as_ptr() as u64,
             window_bytes: devices.mem.len() as u64,
         },
-        Target::Tty => SioTarget::Tty {
-            is_raw: devices.tty.mode() == sk_tty::Mode::Raw,
-            data_port: sk_machine::serial::COM1,
-            status_port: sk_machine::serial::COM1 + 5,
-        },
+        Target::Tty => console_facts(devices),
         Target::File(open) => {
             let node = open.node();
             match (fs.stat(node), fs.data_layout(node)) {
@@ -152,6 +148,10 @@ pub(crate) fn facts(
         Target::Semaphore(semaphore) => SioTarget::Semaphore {
             cell: semaphore.cell() as *const AtomicU64 as u64,
         },
+        // `program | tty`: writing to this end is writing to the console,
+        // so the plan is the console's (Collapsing Layers: the pipe layer
+        // is gone from the code).
+        Target::Pipe(end) if end.is_to_console() => console_facts(devices),
         Target::Pipe(end) => {
             let ring = end.layout();
             let cell = |offset: usize| (ring.cells_address + offset) as u64;
@@ -385,7 +385,25 @@ pub(crate) fn on_fs_events(core: &mut Core) {
 
 /// The console's mode changed: replan every console SIO.
 pub(crate) fn on_tty_mode_change(core: &mut Core) {
-    replan_where(core, |sio| matches!(sio.target(), Target::Tty));
+    replan_where(core, |sio| {
+        matches!(sio.target(), Target::Tty) || sio.pipe_end().is_some_and(|e| e.is_to_console())
+    });
+}
+
+/// The console's facts (its mode and ports): a console SIO's, and a pipe
+/// write end's whose reader is the console.
+fn console_facts(devices: &sk_sio::Devices) -> SioTarget {
+    SioTarget::Tty {
+        is_raw: devices.tty.mode() == sk_tty::Mode::Raw,
+        data_port: sk_machine::serial::COM1,
+        status_port: sk_machine::serial::COM1 + 5,
+    }
+}
+
+/// The open `serial` changed what it is (a pipe end now writes to the
+/// console): replan it wherever it is planned.
+pub(crate) fn on_target_change(core: &mut Core, serial: u64) {
+    replan_where(core, |sio| sio.serial() == serial);
 }
 
 /// Thread `tid` is gone (its table with it): replan the SIOs it opened, so

@@ -71,6 +71,9 @@ pub enum PipeEnd {
         pipe: u64,
         /// The ring's writing side.
         writer: ByteRingWriter,
+        /// The pipe's reader is the console (`program | tty`): writes go
+        /// to the console, not the ring.
+        to_console: bool,
     },
 }
 
@@ -99,7 +102,11 @@ pub fn new_pipe(pipe: u64) -> Result<(PipeEnd, PipeEnd), SysError> {
         .map_err(|_| SysError::NoMemory)?;
     Ok((
         PipeEnd::Read { pipe, reader },
-        PipeEnd::Write { pipe, writer },
+        PipeEnd::Write {
+            pipe,
+            writer,
+            to_console: false,
+        },
     ))
 }
 
@@ -117,6 +124,34 @@ impl PipeEnd {
         match self {
             Self::Read { reader, .. } => reader.ring().layout(),
             Self::Write { writer, .. } => writer.ring().layout(),
+        }
+    }
+
+    /// True for a write end whose reader is the console.
+    pub fn is_to_console(&self) -> bool {
+        matches!(
+            self,
+            Self::Write {
+                to_console: true,
+                ..
+            }
+        )
+    }
+
+    /// Makes the console this write end's reader (`program | tty`): from
+    /// now on its writes go to the console through its line discipline;
+    /// bytes already in the ring stay there for the read end, which sees
+    /// end of file once the write end closes.
+    ///
+    /// # Errors
+    /// [`SysError::WrongKind`] on the read end.
+    pub fn send_to_console(&mut self) -> Result<(), SysError> {
+        match self {
+            Self::Write { to_console, .. } => {
+                *to_console = true;
+                Ok(())
+            }
+            Self::Read { .. } => Err(SysError::WrongKind),
         }
     }
 

@@ -52,7 +52,8 @@ impl<R> Sio<R> {
             SioReconfigure::Share { .. }
             | SioReconfigure::Revoke
             | SioReconfigure::PortSendHandle { .. }
-            | SioReconfigure::PortTakeHandle { .. } => Err(SysError::NotSupported),
+            | SioReconfigure::PortTakeHandle { .. }
+            | SioReconfigure::PipeToConsole => Err(SysError::NotSupported),
         }
     }
 

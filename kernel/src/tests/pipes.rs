@@ -62,3 +62,14 @@ ktest!(
         Ok(())
     }
 );
+
+ktest!(
+    fn pipe_to_console_program_pipe_tty_collapses_to_the_console_routine() {
+        // `program | tty`: the write end's routine is the console's
+        // collapsed write; the generic path is the layered one.
+        ensure_eq!(run("/bin/pipetest", 13 << 8)?, 0);
+        let check = sk_core::testing::sched_check();
+        ensure!(check.is_ok(), "scheduler self-check: {check:?}");
+        Ok(())
+    }
+);

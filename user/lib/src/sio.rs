@@ -331,6 +331,16 @@ impl Sio {
         )))
     }
 
+    /// On a pipe's write end: the console becomes the pipe's reader
+    /// (`program | tty`, see [`SioReconfigure::PipeToConsole`]).
+    ///
+    /// # Errors
+    /// `WrongKind` on anything but a pipe's write end; `NotPermitted` from
+    /// a holder.
+    pub fn pipe_to_console(&self) -> Result<(), SysError> {
+        self.reconfigure(SioReconfigure::PipeToConsole).map(drop)
+    }
+
     /// Any reconfigure request; returns the call's value.
     ///
     /// # Errors

@@ -13,6 +13,7 @@
 //! | 4 | `hostile` | open flags other than READ and WRITE: `BadFlags`; read on the write end and write on the read end: `NotPermitted`; an unmapped or kernel buffer: `BadAddress`, and no byte lost or written; seek: `NotSupported`; 0-byte read and write: 0 |
 //! | 5 | `pingpong` | two SCPUs bounce one byte through two pipes 10,000 times, the byte counting up |
 //! | 6 to 11 | the hostile review's | see [`review`] |
+//! | 13 | `to_console` | `program \| tty`: a pipe whose reader is the console (`to_console.rs`; the write end's routine is the console's collapsed write, replanned with the console's mode; writes reach the console on both paths; the read end keeps the bytes written before and sees end of file) |
 //! | 12 | `differential` | 100,000 random operations on a synthesized pipe and a generic one, results and bytes compared (`differential.rs`; run once, the generic bit ignored) |
 //!
 //! Exit status: 0 = passed, 1 = a check failed (the line says which),
@@ -29,6 +30,7 @@
 )]
 
 mod review;
+mod to_console;
 
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
@@ -198,6 +200,7 @@ fn main() -> i32 {
         10 => return review::lone(arg & (1 << 16) != 0),
         11 => review::exit_blocked(),
         12 => differential::differential(),
+        13 => to_console::to_console(),
         mode => {
             println!("pipetest: unknown mode {mode}");
             return 2;
@@ -563,7 +566,7 @@ fn raw(handle: Handle, op: Call, addr: u64, len: u64) -> Result<usize, SysError>
 }
 
 /// A `write` of `len` bytes at `addr`.
-fn raw_write(w: &Sio, addr: u64, len: u64) -> Result<usize, SysError> {
+pub(crate) fn raw_write(w: &Sio, addr: u64, len: u64) -> Result<usize, SysError> {
     raw(w.handle(), Call::Write, addr, len)
 }
 

@@ -86,7 +86,7 @@ fn unknown_selectors_are_bad_selector() {
         Err(SysError::BadSelector)
     );
     assert_eq!(SmemReconfigure::decode(1, 1, 0), Err(SysError::BadSelector));
-    assert_eq!(SioReconfigure::decode(6, 0, 0), Err(SysError::BadSelector));
+    assert_eq!(SioReconfigure::decode(7, 0, 0), Err(SysError::BadSelector));
     assert_eq!(
         crate::QuerySelector::try_from(3),
         Err(SysError::BadSelector)
