@@ -125,6 +125,8 @@ pub(crate) fn read(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError> 
                     core.devices.pipe_waiters.add(pipe, true, current)?;
                     Ok(false)
                 }
+                // Only a write end says so.
+                PipeStep::ToConsole => Err(SysError::WrongKind),
             }
         })?;
         if done {
@@ -139,13 +141,11 @@ pub(crate) fn read(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError> 
 /// pipe or a fault after some pieces returns the count written; before
 /// any, the error.
 pub(crate) fn write(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError> {
-    if crate::state::with(|core| is_to_console(core, handle))? {
-        return write_to_console(handle, buf, len);
-    }
     let mut serial = None;
     let mut written = 0u64;
     loop {
         let mut moved = None;
+        let mut to_console = false;
         let at = (buf.wrapping_add(written), len.saturating_sub(written));
         let done = scheduler::block_current_unless(|core| {
             let (pipe, step) = look(core, handle, &mut serial, true, (buf, len), |end| {
@@ -168,8 +168,17 @@ pub(crate) fn write(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError>
                     core.devices.pipe_waiters.add(pipe, false, current)?;
                     Ok(false)
                 }
+                // `program | tty`: found in the same look, at no cost to
+                // the pipe's own path.
+                PipeStep::ToConsole => {
+                    to_console = true;
+                    Ok(true)
+                }
             }
         });
+        if to_console {
+            return write_to_console(handle, at.0, at.1).map(|n| written.saturating_add(n));
+        }
         match done {
             // Revoked after some pieces: the call fails (no holder call
             // completes after a revoke).

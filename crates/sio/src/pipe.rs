@@ -91,6 +91,9 @@ pub enum PipeStep {
     /// The caller announced itself on the wait word: register it as a
     /// waiter of [`PipeEnd::pipe`] and block, then try again.
     Blocked,
+    /// A write end whose reader is the console: nothing was done; the
+    /// kernel writes to the console instead.
+    ToConsole,
 }
 
 /// The two ends of a new pipe numbered `pipe`.
@@ -246,9 +249,15 @@ impl PipeEnd {
         buf: u64,
         len: u64,
     ) -> Result<PipeStep, SysError> {
-        let Self::Write { writer, .. } = self else {
+        let Self::Write {
+            writer, to_console, ..
+        } = self
+        else {
             return Err(SysError::WrongKind);
         };
+        if *to_console {
+            return Ok(PipeStep::ToConsole);
+        }
         let want = usize::try_from(len).unwrap_or(usize::MAX).min(BOUNCE_BYTES);
         if want > SMALL_BOUNCE_BYTES {
             // Straight from the user into the ring; published only if it

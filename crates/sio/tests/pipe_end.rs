@@ -86,6 +86,7 @@ proptest! {
                         Ok(PipeStep::Blocked) => {
                             prop_assert!(piece > free || (len > PIPE_ATOMIC_BYTES && free == 0));
                         }
+                        Ok(PipeStep::ToConsole) => prop_assert!(false, "not sent to the console"),
                         Err(e) => prop_assert!(false, "write: {:?}", e),
                     }
                 }
@@ -106,6 +107,7 @@ proptest! {
                             prop_assert_eq!(&user.bytes[..n], &expected[..]);
                         }
                         Ok(PipeStep::Blocked) => prop_assert!(model.is_empty() && len > 0),
+                        Ok(PipeStep::ToConsole) => prop_assert!(false, "a read end never says so"),
                         Err(e) => prop_assert!(false, "read: {:?}", e),
                     }
                 }
