@@ -258,5 +258,13 @@ pub(crate) fn take_handle(
         return Ok(u64::from(grant.handle));
     }
     let rights = OpenFlags::from_bits(grant.rights).ok_or(SysError::BadFlags)?;
-    crate::share::share(core, grant.owner, handle, me, rights).map(|h| u64::from(h.index()))
+    match crate::share::share(core, grant.owner, handle, me, rights) {
+        Ok(h) => Ok(u64::from(h.index())),
+        Err(e) => {
+            // Not taken after all (a full handle table, say): the same
+            // token works again once the taker has room.
+            core.devices.port_grants.restore(port, token, grant);
+            Err(e)
+        }
+    }
 }

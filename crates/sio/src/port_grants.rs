@@ -57,6 +57,12 @@ impl PortGrants {
         self.grants.remove(&(port, token))
     }
 
+    /// Puts back a grant taken under `token` whose share then failed (the
+    /// taker's table was full, say): the token stays good for a retry.
+    pub fn restore(&mut self, port: u64, token: u64, grant: Grant) {
+        self.grants.insert((port, token), grant);
+    }
+
     /// Drops a grant that was never sent (its message did not fit).
     pub fn cancel(&mut self, port: u64, token: u64) {
         self.grants.remove(&(port, token));

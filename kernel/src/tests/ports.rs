@@ -78,3 +78,15 @@ ktest!(
         baseline.check("porttest ends, many, hostile")
     }
 );
+
+ktest!(
+    fn port_grants_resist_forged_tokens_reuse_and_self_passing_without_leaks() {
+        // Mode 10 (review6): forged and foreign tokens, escalation, a
+        // reused handle number, ports through themselves closed with
+        // grants in flight; the second run must keep nothing.
+        both(10)?;
+        let baseline = super::leaks::Baseline::take();
+        both(10)?;
+        baseline.check("porttest grants")
+    }
+);

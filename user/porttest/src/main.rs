@@ -14,6 +14,7 @@
 //! | 5 | `own_close` | an SCPU blocked in a receive (empty) or a send (full) wakes with `BadHandle` when a sibling closes the end it waits on (`review.rs`) |
 //! | 6 | `shared` | the receive end shared read-only and the send end write-only with a child (mode 7, started suspended): escalation refused, the holder sends and receives, blocks in a receive, and the owner's revoke wakes it with `Revoked`; its unrevoked send end still works (`review.rs`) |
 //! | 8 | `handles` | handle passing to a child SMACH (mode 9): a read-only file arrives and reads, cannot be written or taken twice, a forged token is `NotFound`, a closed file's grant `BadHandle`; hostile sends; a take in the sender's own SMACH gives its handle back; a full queue is `WouldBlock` |
+//! | 10 | `grants` | hostile handle passing in one SMACH (`grants.rs`): guessed and foreign tokens `NotFound` and consume nothing, takes on a send end `WrongKind`, rights beyond the open refused, a closed and reused handle number `BadHandle`, ports passed through themselves and closed with grants in flight |
 //!
 //! Exit status: 0 = passed, 1 = a check failed (the line says which),
 //! 2 = unknown mode.
@@ -29,6 +30,7 @@
 )]
 
 mod differential;
+mod grants;
 mod handles;
 mod hostile;
 mod review;
@@ -188,6 +190,7 @@ fn main() -> i32 {
         5 => review::own_close(),
         6 => review::shared(),
         7 => return review::shared_child(),
+        10 => return grants::run(),
         8 | 9 => return handles::run(arg >> 8, arg & 1),
         mode => {
             println!("porttest: unknown mode {mode}");
