@@ -212,7 +212,10 @@ pub fn console_readers() -> usize {
 pub fn heap_holders() -> [(&'static str, usize); HEAP_HOLDERS] {
     let [stubs, decoded] = crate::code_memory::list_capacity_bytes();
     crate::state::with(|core| {
+        let [fs_nodes, fs_events] = core.fs.container_bytes();
         [
+            ("file-system node slab bytes", fs_nodes),
+            ("file-system event list bytes", fs_events),
             ("SMACH table bytes", core.smachs.capacity_bytes()),
             ("thread table bytes", core.threads.capacity_bytes()),
             ("ready queue bytes", core.ready.capacity_bytes()),
@@ -238,7 +241,7 @@ pub fn heap_holders() -> [(&'static str, usize); HEAP_HOLDERS] {
 /// How many containers [`heap_holders`] reports (a fixed array: taking
 /// the report allocates nothing, so it cannot disturb the count it helps
 /// explain).
-pub const HEAP_HOLDERS: usize = 9;
+pub const HEAP_HOLDERS: usize = 11;
 
 /// Bytes each generic write leaks (the leak check's self-check; 0: none).
 pub(crate) static LEAK_PER_WRITE: core::sync::atomic::AtomicUsize =

@@ -92,6 +92,13 @@ impl EventLog {
         });
     }
 
+    /// Heap bytes of the pending list (its capacity).
+    pub(crate) fn capacity_bytes(&self) -> usize {
+        self.pending
+            .capacity()
+            .saturating_mul(core::mem::size_of::<FsEvent>())
+    }
+
     /// Number of pending events.
     pub(crate) fn len(&self) -> usize {
         self.pending.len()

@@ -47,6 +47,13 @@ pub struct FileSystem {
 }
 
 impl FileSystem {
+    /// Heap bytes of the file system's long-lived containers: the node
+    /// slab and the pending events (capacities; they grow with the most
+    /// nodes, and open references, ever live at once). For leak checks.
+    pub fn container_bytes(&self) -> [usize; 2] {
+        [self.nodes.capacity_bytes(), self.events.capacity_bytes()]
+    }
+
     /// An empty file system (just `/`) with [`Limits::DEFAULT`].
     ///
     /// # Errors

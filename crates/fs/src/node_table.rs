@@ -82,6 +82,14 @@ impl NodeTable {
     }
 
     /// Number of live nodes.
+    /// Heap bytes of the slab (its capacity): grows with the most nodes
+    /// ever live at once.
+    pub(crate) fn capacity_bytes(&self) -> usize {
+        self.slots
+            .capacity()
+            .saturating_mul(core::mem::size_of::<Slot>())
+    }
+
     pub(crate) fn live(&self) -> usize {
         self.live
     }
