@@ -31,34 +31,8 @@ pub(crate) fn open(core: &mut Core, me: u64, flags: OpenFlags) -> Result<PipeHan
         return Err(SysError::BadFlags);
     }
     let pipe = NEXT_PIPE.fetch_add(1, Ordering::Relaxed);
-    let (mut read_end, mut write_end) = Sio::open_pipe(pipe)?;
-    read_end.set_opener(core.current);
-    write_end.set_opener(core.current);
-    let smach = core.smachs.get_mut(&me).ok_or(SysError::NotPermitted)?;
-    let read = match smach.handles.insert(Object::Sio(read_end)) {
-        Ok(handle) => handle,
-        Err((e, object)) => {
-            if let Object::Sio(sio) = object {
-                synthesis::close_sio(core, sio);
-            }
-            synthesis::close_sio(core, write_end);
-            return Err(e);
-        }
-    };
-    let write = match smach.handles.insert(Object::Sio(write_end)) {
-        Ok(handle) => handle,
-        Err((e, object)) => {
-            let read_end = smach.handles.remove(read);
-            for object in [Ok(object), read_end] {
-                if let Ok(Object::Sio(sio)) = object {
-                    synthesis::close_sio(core, sio);
-                }
-            }
-            return Err(e);
-        }
-    };
-    synthesis::replan(core, me, read);
-    synthesis::replan(core, me, write);
+    let (read_end, write_end) = Sio::open_pipe(pipe)?;
+    let (read, write) = crate::sio_calls::install_pair(core, me, read_end, write_end)?;
     Ok(PipeHandles { read, write })
 }
 

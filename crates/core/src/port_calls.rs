@@ -13,9 +13,9 @@
 //! `sk_sio::PortGrants`): the message carries a token, taking it shares
 //! the sender's open with the taker (`share::share`).
 
+use crate::scheduler;
 use crate::state::{Core, Object};
 use crate::user_memory::KernelUserMemory;
-use crate::{scheduler, synthesis};
 use core::sync::atomic::{AtomicU64, Ordering};
 use sk_abi::{Handle, OpenFlags, PortHandles, SysError};
 use sk_sio::{PortStep, Sio, Wake};
@@ -35,34 +35,8 @@ pub(crate) fn open(core: &mut Core, me: u64, flags: OpenFlags) -> Result<PortHan
         return Err(SysError::BadFlags);
     }
     let port = NEXT_PORT.fetch_add(1, Ordering::Relaxed);
-    let (mut receive_end, mut send_end) = Sio::open_port(port)?;
-    receive_end.set_opener(core.current);
-    send_end.set_opener(core.current);
-    let smach = core.smachs.get_mut(&me).ok_or(SysError::NotPermitted)?;
-    let receive = match smach.handles.insert(Object::Sio(receive_end)) {
-        Ok(handle) => handle,
-        Err((e, object)) => {
-            if let Object::Sio(sio) = object {
-                synthesis::close_sio(core, sio);
-            }
-            synthesis::close_sio(core, send_end);
-            return Err(e);
-        }
-    };
-    let send = match smach.handles.insert(Object::Sio(send_end)) {
-        Ok(handle) => handle,
-        Err((e, object)) => {
-            let receive_end = smach.handles.remove(receive);
-            for object in [Ok(object), receive_end] {
-                if let Ok(Object::Sio(sio)) = object {
-                    synthesis::close_sio(core, sio);
-                }
-            }
-            return Err(e);
-        }
-    };
-    synthesis::replan(core, me, receive);
-    synthesis::replan(core, me, send);
+    let (receive_end, send_end) = Sio::open_port(port)?;
+    let (receive, send) = crate::sio_calls::install_pair(core, me, receive_end, send_end)?;
     Ok(PortHandles { receive, send })
 }
 

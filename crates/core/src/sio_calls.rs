@@ -20,6 +20,53 @@ pub(crate) fn console_out(bytes: &[u8]) {
     sk_machine::serial::write_bytes(bytes);
 }
 
+/// Installs the two ends of a new pipe or port, opened by the current
+/// thread, in SMACH `me` and synthesizes their routines; returns their
+/// handles. If the second cannot be installed, neither stays open.
+///
+/// # Errors
+/// [`SysError::NotPermitted`] without the SMACH; [`SysError::NoMemory`],
+/// [`SysError::TooManyHandles`].
+pub(crate) fn install_pair(
+    core: &mut Core,
+    me: u64,
+    mut first: state::Sio,
+    mut second: state::Sio,
+) -> Result<(Handle, Handle), SysError> {
+    first.set_opener(core.current);
+    second.set_opener(core.current);
+    let Some(smach) = core.smachs.get_mut(&me) else {
+        synthesis::close_sio(core, first);
+        synthesis::close_sio(core, second);
+        return Err(SysError::NotPermitted);
+    };
+    let one = match smach.handles.insert(Object::Sio(first)) {
+        Ok(handle) => handle,
+        Err((e, object)) => {
+            if let Object::Sio(sio) = object {
+                synthesis::close_sio(core, sio);
+            }
+            synthesis::close_sio(core, second);
+            return Err(e);
+        }
+    };
+    let two = match smach.handles.insert(Object::Sio(second)) {
+        Ok(handle) => handle,
+        Err((e, object)) => {
+            let first = smach.handles.remove(one);
+            for object in [Ok(object), first] {
+                if let Ok(Object::Sio(sio)) = object {
+                    synthesis::close_sio(core, sio);
+                }
+            }
+            return Err(e);
+        }
+    };
+    synthesis::replan(core, me, one);
+    synthesis::replan(core, me, two);
+    Ok((one, two))
+}
+
 /// Opens `path` for the current thread and installs it in SMACH `me`, or,
 /// if the open has more than one stretch of work left (a large file opened
 /// with `TRUNCATE`), does one bounded step of it

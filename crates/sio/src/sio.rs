@@ -120,7 +120,12 @@ impl<R> Sio<R> {
             sk_abi::PIPE_PATH | sk_abi::PORT_PATH => return Err(SysError::NotSupported),
             _ => open_node(fs, path, flags)?,
         };
-        Ok(Self {
+        Ok(Self::with_target(target, flags, position))
+    }
+
+    /// A new open of `target` with `flags` and its position cell.
+    fn with_target(target: Target, flags: OpenFlags, position: Box<[AtomicU64; 1]>) -> Self {
+        Self {
             serial: NEXT_SERIAL.fetch_add(1, Ordering::Relaxed),
             target,
             flags,
@@ -129,7 +134,12 @@ impl<R> Sio<R> {
             is_shared: false,
             routines: None,
             sharers: Vec::new(),
-        })
+        }
+    }
+
+    /// One end of a new pipe or port.
+    fn end(target: Target, flags: OpenFlags) -> Result<Self, SysError> {
+        Ok(Self::with_target(target, flags, position_cell()?))
     }
 
     /// A new pipe numbered `pipe` (the caller's count of pipes; the key of
@@ -140,21 +150,9 @@ impl<R> Sio<R> {
     /// [`SysError::NoMemory`].
     pub fn open_pipe(pipe: u64) -> Result<(Self, Self), SysError> {
         let (read_end, write_end) = crate::pipe::new_pipe(pipe)?;
-        let end = |target, flags| -> Result<Self, SysError> {
-            Ok(Self {
-                serial: NEXT_SERIAL.fetch_add(1, Ordering::Relaxed),
-                target,
-                flags,
-                position: position_cell()?,
-                opener: None,
-                is_shared: false,
-                routines: None,
-                sharers: Vec::new(),
-            })
-        };
         Ok((
-            end(Target::Pipe(read_end), OpenFlags::READ)?,
-            end(Target::Pipe(write_end), OpenFlags::WRITE)?,
+            Self::end(Target::Pipe(read_end), OpenFlags::READ)?,
+            Self::end(Target::Pipe(write_end), OpenFlags::WRITE)?,
         ))
     }
 
@@ -165,21 +163,9 @@ impl<R> Sio<R> {
     /// [`SysError::NoMemory`].
     pub fn open_port(port: u64) -> Result<(Self, Self), SysError> {
         let (receive_end, send_end) = crate::port::new_port(port)?;
-        let end = |target, flags| -> Result<Self, SysError> {
-            Ok(Self {
-                serial: NEXT_SERIAL.fetch_add(1, Ordering::Relaxed),
-                target,
-                flags,
-                position: position_cell()?,
-                opener: None,
-                is_shared: false,
-                routines: None,
-                sharers: Vec::new(),
-            })
-        };
         Ok((
-            end(Target::Port(receive_end), OpenFlags::READ)?,
-            end(Target::Port(send_end), OpenFlags::WRITE)?,
+            Self::end(Target::Port(receive_end), OpenFlags::READ)?,
+            Self::end(Target::Port(send_end), OpenFlags::WRITE)?,
         ))
     }
 
