@@ -25,6 +25,7 @@ mod ktest;
 mod qemu;
 mod replay;
 mod setup;
+mod tty_output;
 
 use accel::Accel;
 use std::process::ExitCode;
@@ -322,7 +323,29 @@ fn in_kernel_tests(args: &Args) -> Result<ExitCode, String> {
         args.filter.as_deref(),
         &args.kernel_args.join(" "),
     )?;
-    Ok(if summary.ok() {
+    let tty_ran = summary
+        .output
+        .contains(&format!("{} ...", tty_output::TEST_NAME));
+    let tty = tty_output::check(&summary.output);
+    if !tty.runs.is_empty() && tty.problems.is_empty() {
+        println!(
+            "xtask: tty output: runs {} ({}) each put the line discipline's {} bytes on the serial port",
+            tty.runs.iter().collect::<String>(),
+            tty_output::RUNS.map(|(label, name)| format!("{label}: {name}")).join("; "),
+            tty.bytes
+        );
+    }
+    for problem in &tty.problems {
+        println!("xtask: tty output: FAILED: {problem}");
+    }
+    if !tty.ok(tty_ran) && tty.problems.is_empty() {
+        println!(
+            "xtask: tty output: FAILED: {} ran but not every run was found (found: {:?})",
+            tty_output::TEST_NAME,
+            tty.runs
+        );
+    }
+    Ok(if summary.ok() && tty.ok(tty_ran) {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -200,12 +200,15 @@ impl Boot {
         let reader = std::thread::spawn(move || {
             let mut reader = BufReader::new(stdout);
             let mut buf = Vec::new();
+            let mut tty_runs = crate::tty_output::EchoFilter::default();
             while reader.read_until(b'\n', &mut buf).is_ok_and(|n| n > 0) {
                 let line = String::from_utf8_lossy(&buf).into_owned();
-                // Replay records and bytes (`synth.replay`) are data for
-                // the host's check, not for the reader.
+                // Replay records and bytes (`synth.replay`) and the tty
+                // output runs' bytes are data for the host's checks, not
+                // for the reader.
                 if echo {
-                    if let Some(text) = crate::replay::for_reader(&line) {
+                    let text = tty_runs.filter(&line).and_then(crate::replay::for_reader);
+                    if let Some(text) = text {
                         print!("{text}");
                     }
                 }

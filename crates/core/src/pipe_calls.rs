@@ -206,12 +206,16 @@ fn is_to_console(core: &mut Core, handle: Handle) -> Result<bool, SysError> {
 }
 
 /// The generic write of a pipe whose reader is the console, layered: this
-/// pipe layer hands each piece (at most the pipe's atomic size) to the
-/// console's line discipline, which hands it to the UART driver. Bytes
-/// before a fault in the buffer still go out, as on the console.
+/// pipe layer hands each piece to the console's line discipline, which
+/// hands it to the UART driver. The pieces and the result are the
+/// console's own (`TTY_CHUNK_BYTES`; bytes before a fault still go out; a
+/// fault in the first piece fails the call, one in a later piece returns
+/// the bytes written), so the end answers as the console's synthesized
+/// routine, which it runs when synthesis is on, and its generic path do
+/// (`synthtest` part 8 compares the results and the serial port's bytes).
 fn write_to_console(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError> {
     let mut written = 0u64;
-    let mut piece = [0u8; 256];
+    let mut piece = [0u8; sk_sio::TTY_CHUNK_BYTES as usize];
     while written < len {
         let n = usize::try_from(len - written)
             .unwrap_or(usize::MAX)
@@ -237,10 +241,9 @@ fn write_to_console(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError>
             Err(e) if written > 0 && e != SysError::Revoked => return Ok(written),
             Err(e) => return Err(e),
             Ok(Ok(n)) => written = written.saturating_add(n as u64),
-            Ok(Err((good, e))) => {
-                let total = written.saturating_add(good as u64);
-                return if total > 0 { Ok(total) } else { Err(e) };
-            }
+            // A later piece that stops part-way: every byte written.
+            Ok(Err((good, _))) if written > 0 => return Ok(written.saturating_add(good as u64)),
+            Ok(Err((_, e))) => return Err(e),
         }
         scheduler::preemption_point();
     }

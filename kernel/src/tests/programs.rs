@@ -160,6 +160,17 @@ ktest!(
 );
 
 ktest!(
+    fn tty_output_matches_the_generic_path() {
+        // 100,000 writes and mode changes on /dev/tty through the
+        // synthesized routines, then through the generic path; results
+        // are checked here, the serial port's bytes of both runs by the
+        // host (`xtask`'s tty output check, against the line discipline).
+        ensure_eq!(run("/bin/synthtest", 8)?, 0);
+        Ok(())
+    }
+);
+
+ktest!(
     fn synthesized_routines_match_the_generic_path() {
         // Differential (100,000 random operations per SIO kind, synthesized
         // vs forced-generic calls) and one invalidation case per event.

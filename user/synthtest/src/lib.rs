@@ -31,6 +31,8 @@ use core::fmt;
 
 use sk_abi::{OpenFlags, Whence, PAGE_SIZE};
 
+pub mod tty_script;
+
 /// Operations per kind when the start argument does not say.
 pub const DEFAULT_OPS: u64 = 100_000;
 
@@ -115,6 +117,9 @@ pub enum Part {
     /// The differential test of one kind (3 + its index in
     /// [`DiffKind::ALL`]: 3 `/dev/null` … 7 `/dev/tty`).
     One(DiffKind),
+    /// The tty output differential (8; not part of [`Part::All`]: the
+    /// serial port's bytes are compared by the host, see [`tty_script`]).
+    TtyOutput,
 }
 
 /// Run parameters, from the start argument.
@@ -145,6 +150,7 @@ impl Plan {
             0 => Part::All,
             1 => Part::Differential,
             2 => Part::Invalidation,
+            8 => Part::TtyOutput,
             number => {
                 let index = usize::try_from(number.checked_sub(3)?).ok()?;
                 Part::One(*DiffKind::ALL.get(index)?)
@@ -176,7 +182,7 @@ impl Plan {
     pub fn runs_differential(&self, kind: DiffKind) -> bool {
         match self.part {
             Part::All | Part::Differential => true,
-            Part::Invalidation => false,
+            Part::Invalidation | Part::TtyOutput => false,
             Part::One(one) => one == kind,
         }
     }

@@ -2,9 +2,11 @@
 //! path, which is their specification.
 //!
 //! Start argument (see [`Plan::from_arg`]): bits 0–6 select the part —
-//! 0 everything, 1 the differential test of every kind, 2 the
+//! 0 everything (1 and 2), 1 the differential test of every kind, 2 the
 //! invalidation cases, 3–7 the differential test of one kind (`/dev/null`,
-//! `/dev/zero`, `/dev/mem`, RAM file, `/dev/tty`); bit 7 (0x80) compares
+//! `/dev/zero`, `/dev/mem`, RAM file, `/dev/tty`), 8 the tty output
+//! differential ([`tty_output`]: the serial port's bytes, checked by the
+//! host); bit 7 (0x80) compares
 //! file contents after every operation instead of every 10,000 (slow: to
 //! find the first operation after which the files differ); bits 8–31 the
 //! seed (0: the default); bits 32–63 the operations per kind (0: 100,000).
@@ -46,9 +48,10 @@ mod support;
 mod diff;
 mod invalidate;
 mod share;
+mod tty_output;
 
 use sk_user::{println, start_arg};
-use sk_user_synthtest::{DiffKind, Plan};
+use sk_user_synthtest::{DiffKind, Part, Plan};
 use support::{Arena, Msg, Outcome};
 
 sk_user::entry!(main);
@@ -89,7 +92,7 @@ fn main() -> i32 {
     let arg = start_arg();
     let Some(plan) = Plan::from_arg(arg) else {
         println!(
-            "synthtest: unknown part {} (start argument {arg:#x}); parts are 0-7",
+            "synthtest: unknown part {} (start argument {arg:#x}); parts are 0-8",
             arg & 0x7f
         );
         println!("synthtest: 0 passed, 1 failed");
@@ -125,6 +128,12 @@ fn main() -> i32 {
         if let Ok(arena) = arena {
             let _ = arena.free();
         }
+    }
+    if plan.part == Part::TtyOutput {
+        tally.report(
+            format_args!("tty output, {} ops per path", plan.ops),
+            tty_output::run(&plan),
+        );
     }
     if plan.runs_invalidation() {
         for &(name, case) in INVALIDATION {

@@ -104,6 +104,15 @@ impl Arena {
         unsafe { self.smem.as_mut_slice() }.fill(byte);
     }
 
+    /// Sets byte `i` to `byte_at(i)`.
+    pub(crate) fn fill_with(&mut self, byte_at: impl Fn(u64) -> u8) {
+        // SAFETY: as for `fill`.
+        let bytes = unsafe { self.smem.as_mut_slice() };
+        for (offset, byte) in (0_u64..).zip(bytes.iter_mut()) {
+            *byte = byte_at(offset);
+        }
+    }
+
     /// Unmaps it.
     pub(crate) fn free(self) -> Result<(), SysError> {
         self.smem.free()

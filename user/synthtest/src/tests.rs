@@ -45,7 +45,11 @@ fn plan_decodes_part_seed_and_ops() {
         always.map(|plan| (plan.part, plan.check_every)),
         Some((Part::One(DiffKind::File), 1))
     );
-    assert_eq!(Plan::from_arg(8), None);
+    assert_eq!(
+        Plan::from_arg(8).map(|plan| plan.part),
+        Some(Part::TtyOutput)
+    );
+    assert_eq!(Plan::from_arg(9), None);
     assert_eq!(Plan::from_arg(0xff), None);
     assert_eq!(Plan::from_arg(0x7f), None);
     let parts = [1, 2, 3, 4, 5, 6].map(|arg| Plan::from_arg(arg).map(|plan| plan.part));
@@ -263,4 +267,61 @@ fn ops_display_what_a_failure_line_needs() {
         flags: OpenFlags::READ | OpenFlags::APPEND | OpenFlags::WRITE,
     };
     assert_eq!(reopen.to_string(), "reopen(0x23)");
+}
+
+#[test]
+fn the_tty_script_is_deterministic_and_covers_every_step() {
+    extern crate std;
+    use crate::tty_script::{TtyOp, TtyScript, LONGEST, TEXT, TEXT_LEN};
+    let draw = |seed| {
+        let mut script = TtyScript::new(seed);
+        (0..20_000)
+            .map(|_| script.next_op())
+            .collect::<std::vec::Vec<_>>()
+    };
+    let ops = draw(DEFAULT_SEED);
+    assert_eq!(ops, draw(DEFAULT_SEED), "one seed, one script");
+    assert_ne!(ops, draw(DEFAULT_SEED + 1));
+    let mut seen = [0_u32; 7];
+    for op in &ops {
+        let kind = match *op {
+            TtyOp::Write { len: 0, .. } => 0,
+            TtyOp::Write { src, len } => {
+                assert!(src + len <= TEXT_LEN && len <= LONGEST);
+                if len > 64 {
+                    2
+                } else {
+                    1
+                }
+            }
+            TtyOp::Straddle { inside, len } => {
+                assert!(inside < len && len <= 64);
+                3
+            }
+            TtyOp::Kernel { .. } => 4,
+            TtyOp::Mode { raw: true } => 5,
+            TtyOp::Mode { raw: false } => 6,
+        };
+        seen[kind] += 1;
+    }
+    assert!(seen.iter().all(|&n| n > 10), "every kind of step: {seen:?}");
+    // Newlines for ONLCR, and nothing that reads as a test driver's line.
+    assert!(TEXT.iter().filter(|&&b| b == b'\n').count() > TEXT_LEN / 16);
+    assert!(!TEXT.iter().any(|b| b"[:,".contains(b)));
+}
+
+#[test]
+fn a_straddling_write_sends_the_arena_tail_and_fails() {
+    extern crate std;
+    use crate::tty_script::{arena_byte, TtyOp};
+    let op = TtyOp::Straddle { inside: 3, len: 10 };
+    let mut sent = std::vec::Vec::new();
+    op.sent(&mut |bytes| sent.extend_from_slice(bytes));
+    let tail: std::vec::Vec<u8> = (ARENA_LEN - 3..ARENA_LEN).map(arena_byte).collect();
+    assert_eq!(sent, tail);
+    assert_eq!(op.result(), Err(sk_abi::SysError::BadAddress));
+    assert_eq!(
+        TtyOp::Kernel { len: 4 }.result(),
+        Err(sk_abi::SysError::BadAddress)
+    );
 }
