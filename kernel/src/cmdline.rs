@@ -15,7 +15,9 @@
 //! replay record and the bytes of every installed routine, for
 //! `cargo xtask test`'s replay check), `trace` (programs may
 //! count a call's kernel instructions by single-stepping it; `bench`
-//! implies it), `log=SPEC`; anything after `--` is passed to `/bin/init`
+//! implies it), `trace.rips` (also record the address of every stepped
+//! instruction and print them when the count is read: `cargo xtask
+//! profile`), `log=SPEC`; anything after `--` is passed to `/bin/init`
 //! (e.g. `show /dev/mem`, which implies `synth.count` and `synth.show`).
 //! Unknown words are ignored.
 
@@ -46,6 +48,8 @@ pub struct Options {
     pub synth: sk_core::SynthConfig,
     /// `trace`: allow `TraceNextCall`.
     pub trace: bool,
+    /// `trace.rips`: record each traced instruction's address.
+    pub trace_rips: bool,
     /// The synthesized scheduler (executable ready queue): on when
     /// synthesis is, unless `sched=generic`; `synth=off` runs the Rust
     /// round robin (the generic path) whatever `sched=` says.
@@ -79,6 +83,7 @@ impl Options {
                 log_installs: false,
             },
             trace: false,
+            trace_rips: false,
             sched_ring: true,
             sched_refused: false,
             fp_fxsave: false,
@@ -104,6 +109,7 @@ impl Options {
                 None if word == "synth.show" => options.synth.show_addresses = true,
                 None if word == "synth.replay" => options.synth.log_installs = true,
                 None if word == "trace" => options.trace = true,
+                None if word == "trace.rips" => options.trace_rips = true,
                 None if word == "fp.fxsave" => options.fp_fxsave = true,
                 Some(("sched", "ring")) => sched = Some(true),
                 Some(("sched", "generic")) => sched = Some(false),

@@ -80,6 +80,7 @@ extern "C" fn continue_boot() -> ! {
         sk_core::CoreOptions {
             synth: options.synth,
             trace: options.trace,
+            trace_rips: options.trace_rips,
             sched_ring: options.sched_ring,
         },
     );

@@ -8,6 +8,7 @@
 //! cargo xtask ktest [--inject] [--accel kvm|tcg]        in-kernel tests only
 //! cargo xtask gdb  [--accel kvm|tcg] [-- KERNEL ARGS]  boot halted with a gdb stub on :1234
 //! cargo xtask bench [--smoke] [--accel kvm|tcg]         benchmarks: Synthesis vs Linux (see `bench`)
+//! cargo xtask profile [--accel kvm|tcg]                kernel instructions per function of each traced bench call (target/bench/profile.md)
 //! ```
 //!
 //! Every subcommand first installs what a fresh machine lacks (the
@@ -22,6 +23,7 @@ mod bench;
 mod build;
 mod check;
 mod ktest;
+mod profile;
 mod qemu;
 mod replay;
 mod setup;
@@ -30,7 +32,7 @@ mod tty_output;
 use accel::Accel;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <run|test|check|ktest|replay|gdb|bench> [--accel kvm|tcg] [--inject] [--smoke] [-- kernel args]";
+const USAGE: &str = "usage: cargo xtask <run|test|check|ktest|replay|gdb|bench|profile> [--accel kvm|tcg] [--inject] [--smoke] [-- kernel args]";
 
 struct Args {
     command: String,
@@ -90,6 +92,7 @@ fn main() -> ExitCode {
         "replay" => replay_boot(&args),
         "gdb" => gdb(&args),
         "bench" => bench::run(args.accel, args.smoke),
+        "profile" => profile::run(args.accel),
         _ => Err(format!("unknown command {:?}\n{USAGE}", args.command)),
     };
     match result {

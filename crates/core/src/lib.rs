@@ -44,6 +44,7 @@ pub mod testing;
 mod thread;
 mod thread_entry;
 mod trace;
+mod trace_rips;
 mod user_memory;
 
 pub use dispatch::{call, syscall_entry};
@@ -67,6 +68,9 @@ pub struct CoreOptions {
     pub synth: SynthConfig,
     /// Allow `TraceNextCall` (boot option `trace`).
     pub trace: bool,
+    /// Record the address of every traced instruction and print them when
+    /// the count is read (boot option `trace.rips`, `cargo xtask profile`).
+    pub trace_rips: bool,
     /// The synthesized scheduler, the executable ready queue (boot option
     /// `sched=ring`); false: the generic round robin.
     pub sched_ring: bool,
@@ -122,6 +126,7 @@ pub fn init(initrd: Option<&[u8]>, options: CoreOptions) {
         state::with(ring::init);
     }
     trace::enable(options.trace);
+    trace::record_rips(options.trace_rips);
     synthesis::init(options.synth);
     dispatch::install();
     trace::install();

@@ -127,8 +127,28 @@ fn with_sio<R>(
 ) -> Result<R, SysError> {
     let current = core.current;
     let caller = core.current_smach_id()?;
-    let (me, handle) = share::locate(core, caller, handle, access)?;
+    // The common case, the caller's own open, takes one lookup; a holder's
+    // (`Object::Shared`) goes through the sharing rules first.
+    let mut first_use = false;
     {
+        let Core {
+            fs,
+            devices,
+            smachs,
+            ..
+        } = &mut *core;
+        let own = smachs.get_mut(&caller).ok_or(SysError::NotPermitted)?;
+        if let Object::Sio(sio) = own.handles.get_mut(handle)? {
+            if !sio.note_caller(current) {
+                return Ok(f(sio, fs, devices));
+            }
+            first_use = true;
+        }
+    }
+    let (me, handle) = if first_use {
+        (caller, handle)
+    } else {
+        let (me, handle) = share::locate(core, caller, handle, access)?;
         let Core {
             fs,
             devices,
@@ -145,7 +165,8 @@ fn with_sio<R>(
         if !sio.note_caller(current) {
             return Ok(f(sio, fs, devices));
         }
-    }
+        (me, handle)
+    };
     // Rare: the SIO just became shared.
     synthesis::replan(core, me, handle);
     let Core {

@@ -54,6 +54,12 @@ pub(crate) fn armed_word_address() -> u64 {
     ARMED_FOR.as_ptr() as u64
 }
 
+/// Records where the counted instructions were (`trace.rips`, see
+/// [`crate::trace_rips`]).
+pub(crate) fn record_rips(on: bool) {
+    crate::trace_rips::enable(on);
+}
+
 /// Allows `TraceNextCall` (boot option `trace`).
 pub(crate) fn enable(on: bool) {
     ENABLED.store(on, Ordering::SeqCst);
@@ -120,7 +126,9 @@ pub(crate) fn forget_thread(thread: ThreadId) {
 pub(crate) fn last() -> u64 {
     // Each thread sees only the count of its own traced call.
     if LAST_FOR.load(Ordering::SeqCst) == crate::state::current_thread() {
-        LAST.load(Ordering::SeqCst)
+        let count = LAST.load(Ordering::SeqCst);
+        crate::trace_rips::print(count);
+        count
     } else {
         0
     }
@@ -143,7 +151,9 @@ fn on_debug(frame: &mut TrapFrame) -> bool {
         frame.rflags &= !TF;
         return true;
     }
-    if COUNT.fetch_add(1, Ordering::SeqCst) + 1 >= MAX_STEPS {
+    let index = COUNT.fetch_add(1, Ordering::SeqCst);
+    crate::trace_rips::record(index, frame.rip);
+    if index + 1 >= MAX_STEPS {
         // Too long to trace: give up; the call goes on untraced, `LastTrace`
         // says 0, and the program's own `#DB` after the call is expected.
         let armed = ARMED_FOR.swap(0, Ordering::SeqCst);
