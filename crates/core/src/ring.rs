@@ -17,9 +17,8 @@
 use crate::code_memory::install_holes;
 use crate::state::{self, Core, ThreadId};
 use crate::switch_code::{build, facts_for, imm, installed, SharedCode, SwitchCode};
-use alloc::collections::BTreeMap;
 use sk_abi::{ScpuState, SysError};
-use sk_sched::{Patches, Ring};
+use sk_sched::{Patches, Ring, VecMap};
 use sk_synth::templates::{SwitchUnlinkedHoles, YieldCallerHoles};
 
 // The templates and the machine agree on the per-CPU block.
@@ -52,7 +51,7 @@ pub(crate) fn yield_routine() -> Option<u64> {
 /// The synthesized scheduler's state (in `Core` when `sched=ring`).
 pub(crate) struct RingState {
     pub(crate) policy: Ring<ThreadId>,
-    pub(crate) code: BTreeMap<ThreadId, SwitchCode>,
+    pub(crate) code: VecMap<ThreadId, SwitchCode>,
     pub(crate) shared: SharedCode,
     /// Switches observed (the per-CPU switch count moved at a sync).
     pub(crate) switches: u64,
@@ -72,19 +71,14 @@ fn apply(ring: &RingState, patches: Patches<ThreadId>) {
             }
             continue;
         };
-        // SAFETY: the offset is the switch-out template's `next` hole
-        // (build.rs checks it is the last instruction's rel32); `to.inn`
-        // is an installed switch-in, entered only from switch-outs and
+        // SAFETY: `from.jump` is the switch-out's `next` hole (build.rs
+        // checks it is the last instruction's rel32), found in `from.out`,
+        // which is installed while `from` is in the code map; `to.inn` is
+        // an installed switch-in, entered only from switch-outs and
         // `leave_to`, with interrupts off (the kernel lock masks them and
         // switches happen before it is released).
         #[allow(unsafe_code)]
-        let patched = unsafe {
-            sk_machine::code_arena::patch_rel32(
-                &from.out.block,
-                from.jump_offset(),
-                to.inn.block.address(),
-            )
-        };
+        let patched = unsafe { from.jump.retarget(to.inn.block.address()) };
         if let Err(e) = patched {
             panic!("ring: patch {} -> {} failed: {e:?}", p.from, p.to);
         }
@@ -125,7 +119,7 @@ pub(crate) fn init(core: &mut Core) {
     // The boot thread runs without having been switched in: point the
     // per-CPU slot at its switch-out as its switch-in would.
     sk_machine::percpu::set_switch_out(boot_code.out.block.address());
-    let mut code = BTreeMap::new();
+    let mut code = VecMap::new();
     code.insert(boot, boot_code);
     code.insert(idle, idle_code);
     let policy = Ring::new(idle, boot);
@@ -162,6 +156,15 @@ pub(crate) fn add(core: &mut Core, id: ThreadId) -> Result<(), SysError> {
         .ring
         .as_ref()
         .map_or(0, |r| r.shared.unlinked.block.address());
+    // Room first, for the code and in the ring: a block or a wake of this
+    // thread then allocates nothing.
+    if let Some(ring) = core.ring.as_mut() {
+        let threads = ring.code.len().saturating_add(1);
+        ring.code.try_reserve(1).map_err(|_| SysError::NoMemory)?;
+        ring.policy
+            .reserve_members(threads)
+            .map_err(|_| SysError::NoMemory)?;
+    }
     let code = build(core, id, unlinked)?;
     if let Some(ring) = core.ring.as_mut() {
         ring.code.insert(id, code);
@@ -451,7 +454,7 @@ pub(crate) fn check_code(core: &Core) -> Option<Result<(usize, u64), alloc::stri
     use alloc::format;
     use alloc::vec::Vec;
     let ring = core.ring.as_ref()?;
-    let by_address: BTreeMap<u64, ThreadId> = ring
+    let by_address: alloc::collections::BTreeMap<u64, ThreadId> = ring
         .code
         .iter()
         .map(|(&id, c)| (c.inn.block.address(), id))

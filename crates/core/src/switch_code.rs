@@ -41,6 +41,9 @@ pub(crate) struct SwitchCode {
     /// as at build time: its jump is patched since), for `show`.
     pub(crate) out_values: HoleValues,
     pub(crate) in_values: HoleValues,
+    /// The switch-out's `jmp`, found once: the ring retargets it at every
+    /// block and wake.
+    pub(crate) jump: sk_machine::code_arena::JumpSite,
 }
 
 impl SwitchCode {
@@ -260,11 +263,18 @@ pub(crate) fn build(core: &Core, id: ThreadId, unlinked: u64) -> Result<SwitchCo
         }),
     }
     .map_err(nomem)?;
+    let jump = sk_machine::code_arena::JumpSite::of(&out.block, rel32_site(out.template)).map_err(
+        |e| {
+            log::error!("switch code for thread {id}: its jump cannot be patched: {e:?}");
+            SysError::NoMemory
+        },
+    )?;
     Ok(SwitchCode {
         out,
         inn,
         facts: f,
         out_values,
         in_values,
+        jump,
     })
 }

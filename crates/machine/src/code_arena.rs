@@ -509,7 +509,7 @@ pub enum PatchError {
     BadOffset,
     /// The target is more than ±2 GiB away.
     OutOfRange,
-    /// The target is not in the arena's mapped part.
+    /// The target is not in the arena's range.
     NotArena,
 }
 
@@ -540,23 +540,68 @@ pub unsafe fn patch_rel32(
     offset: u64,
     target: u64,
 ) -> Result<(), PatchError> {
-    if !offset.is_multiple_of(4) || offset + 4 > block.len || (block.address + offset) % 64 > 60 {
-        return Err(PatchError::BadOffset);
+    let site = JumpSite::of(block, offset)?;
+    // SAFETY: the caller's promise, passed on; `site` is `block`'s, which
+    // the caller holds installed for the whole call.
+    unsafe { site.retarget(target) }
+}
+
+/// A `rel32` branch of an installed block, found once and retargeted
+/// often: the executable ready queue keeps one per switch-out (its final
+/// `jmp`), so a block or a wake stores 4 bytes through the write alias
+/// without looking the page up again under the arena's lock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JumpSite {
+    /// The displacement's address in the write alias (the direct map).
+    cell: u64,
+    /// The address the displacement counts from (the branch's end).
+    end: u64,
+}
+
+impl JumpSite {
+    /// The branch whose displacement starts at `offset` in `block` (the
+    /// checks of [`patch_rel32`]).
+    ///
+    /// # Errors
+    /// [`PatchError::BadOffset`] if `offset` is not inside `block`, not
+    /// 4-byte aligned, or crosses a cache line.
+    pub fn of(block: &InstalledBlock, offset: u64) -> Result<Self, PatchError> {
+        if !offset.is_multiple_of(4) || offset + 4 > block.len || (block.address + offset) % 64 > 60
+        {
+            return Err(PatchError::BadOffset);
+        }
+        let phys = crate::cpu::without_interrupts(|| ARENA.lock().phys_of(block.address + offset))
+            .ok_or(PatchError::BadOffset)?;
+        Ok(Self {
+            cell: phys_to_virt(phys),
+            end: block.address + offset + 4,
+        })
     }
-    if !contains(target) {
-        return Err(PatchError::NotArena);
+
+    /// Points the branch at `target`: one aligned 4-byte store (see
+    /// [`patch_rel32`]).
+    ///
+    /// # Errors
+    /// [`PatchError::NotArena`] if `target` is outside the arena's range,
+    /// [`PatchError::OutOfRange`] if it is more than ±2 GiB away.
+    ///
+    /// # Safety
+    /// As [`patch_rel32`]; and the block this site was found in is still
+    /// installed (not retired): its owner keeps the site beside it.
+    pub unsafe fn retarget(&self, target: u64) -> Result<(), PatchError> {
+        if !(CODE_ARENA_BASE..CODE_ARENA_BASE + CODE_ARENA_MAX_BYTES).contains(&target) {
+            return Err(PatchError::NotArena);
+        }
+        let disp = i32::try_from(target.wrapping_sub(self.end) as i64)
+            .map_err(|_| PatchError::OutOfRange)?;
+        let cell = self.cell as *const core::sync::atomic::AtomicU32;
+        // SAFETY: `cell` is the direct-map alias of 4 bytes of an installed
+        // block's code (found by `of`; the block is still installed, the
+        // caller's promise), 4-byte aligned, so inside one page and one
+        // cache line; the alias is RW+NX. An AtomicU32 store is one
+        // aligned 32-bit write. What the branch now enters is the caller's
+        // promise.
+        unsafe { (*cell).store(disp as u32, Ordering::Release) };
+        Ok(())
     }
-    let end = block.address + offset + 4;
-    let disp =
-        i32::try_from(target.wrapping_sub(end) as i64).map_err(|_| PatchError::OutOfRange)?;
-    let phys = crate::cpu::without_interrupts(|| ARENA.lock().phys_of(block.address + offset))
-        .ok_or(PatchError::BadOffset)?;
-    let cell = phys_to_virt(phys) as *const core::sync::atomic::AtomicU32;
-    // SAFETY: `phys` backs 4 bytes of `block`'s installed code (checked
-    // above: inside its length, 4-byte aligned so inside one page and one
-    // cache line); the direct map aliases it RW+NX. An AtomicU32 store is
-    // one aligned 32-bit write. What the branch now enters is the caller's
-    // promise.
-    unsafe { (*cell).store(disp as u32, Ordering::Release) };
-    Ok(())
 }

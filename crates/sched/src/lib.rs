@@ -13,6 +13,7 @@ mod quantum;
 mod ready_queue;
 mod ring;
 mod sleep_queue;
+mod vec_map;
 
 pub use quantum::{
     clamp_quantum_us, quantum_ticks, DEFAULT_PRIORITY, DEFAULT_QUANTUM_US, MAX_PRIORITY,
@@ -21,3 +22,4 @@ pub use quantum::{
 pub use ready_queue::{QueueFull, ReadyQueue};
 pub use ring::{Patch, Patches, Ring, RingError, MAX_PATCHES};
 pub use sleep_queue::{deadline_after, SleepQueue};
+pub use vec_map::VecMap;

@@ -32,7 +32,8 @@
 //! (at most [`MAX_PATCHES`]). The kernel must apply the patches of one
 //! operation in order, with no switch in between (one CPU: interrupts off).
 
-use alloc::collections::BTreeMap;
+use crate::VecMap;
+use alloc::collections::TryReserveError;
 use core::fmt::Debug;
 
 /// Make the jump at the end of `from`'s switch-out point at `to`'s
@@ -104,7 +105,7 @@ struct Links<T> {
 /// thread and, when that one is detached, where its jump points.
 #[derive(Clone, Debug)]
 pub struct Ring<T> {
-    links: BTreeMap<T, Links<T>>,
+    links: VecMap<T, Links<T>>,
     idle: T,
     current: T,
     /// `Some(target)` while the current thread is not a member: the member
@@ -126,7 +127,7 @@ impl<T: Copy + Ord + Debug> Ring<T> {
     /// thread, typically the boot thread, whose jump points at `idle`):
     /// the kernel inserts `current` next if it stays runnable.
     pub fn new(idle: T, current: T) -> Self {
-        let mut links = BTreeMap::new();
+        let mut links = VecMap::new();
         links.insert(
             idle,
             Links {
@@ -151,6 +152,22 @@ impl<T: Copy + Ord + Debug> Ring<T> {
             p.push(self.current, target);
         }
         p
+    }
+
+    /// Makes room for `members` members in all, so that inserting up to
+    /// that many never allocates (the kernel makes room for every thread
+    /// it builds switch code for: a block or a wake then touches no heap).
+    ///
+    /// # Errors
+    /// The allocator's, when memory is short.
+    pub fn reserve_members(&mut self, members: usize) -> Result<(), TryReserveError> {
+        self.links
+            .try_reserve(members.saturating_sub(self.links.len()))
+    }
+
+    /// Heap bytes of the bookkeeping (room kept, used or not).
+    pub fn capacity_bytes(&self) -> usize {
+        self.links.capacity_bytes()
     }
 
     /// The idle thread.

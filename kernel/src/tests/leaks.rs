@@ -28,9 +28,10 @@ pub struct Baseline {
     arena_mapped_pages: u64,
     kernel_table_frames: u64,
     heap_used_bytes: u64,
-    /// Heap bytes of the code arena's page index and lists, and of the
-    /// file system's node slab and event list (kept growth: capacities
-    /// that follow a high-water mark and never shrink).
+    /// Heap bytes of the code arena's page index and lists, of the file
+    /// system's node slab and event list, and of the executable ready
+    /// queue's bookkeeping (kept growth: capacities that follow a
+    /// high-water mark and never shrink).
     arena_bookkeeping_bytes: u64,
     arena_live_blocks: u64,
     data_pages: u64,
@@ -53,7 +54,8 @@ impl Baseline {
             kernel_table_frames: sk_machine::paging::kernel_table_frames(),
             heap_used_bytes: sk_machine::heap::used_bytes(),
             arena_bookkeeping_bytes: sk_machine::code_arena::bookkeeping_bytes()
-                + sk_core::with_fs(|fs| fs.container_bytes().iter().sum::<usize>() as u64),
+                + sk_core::with_fs(|fs| fs.container_bytes().iter().sum::<usize>() as u64)
+                + sk_core::testing::ring_bookkeeping_bytes() as u64,
             arena_live_blocks: live,
             data_pages: sk_machine::data_memory::mapped_pages(),
             holders: sk_core::testing::heap_holders(),
@@ -71,7 +73,7 @@ impl Baseline {
             .arena_bookkeeping_bytes
             .saturating_sub(self.arena_bookkeeping_bytes);
         sk_machine::println!(
-            "{what}: free frames {} -> {} (+{kept} kept by heap, arena, page tables); heap in use {} -> {} bytes (+{kept_bytes} kept by the code arena's page index and lists, the file system's node slab and event list); live code blocks {} -> {}; file data pages {} -> {}",
+            "{what}: free frames {} -> {} (+{kept} kept by heap, arena, page tables); heap in use {} -> {} bytes (+{kept_bytes} kept by the code arena's page index and lists, the file system's node slab and event list, the ring's bookkeeping); live code blocks {} -> {}; file data pages {} -> {}",
             self.free_frames,
             now.free_frames,
             self.heap_used_bytes,
