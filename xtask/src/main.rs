@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo xtask run  [--accel kvm|tcg] [-- KERNEL ARGS]  boot the release kernel and run the default demo
-//! cargo xtask test [--accel kvm|tcg]                   check, host tests, in-kernel tests, then scheduler (synth=off), semaphore (sched=generic) and FP (fp.fxsave) tests again, then the replay check
+//! cargo xtask test [--accel kvm|tcg]                   check, host tests beside the in-kernel tests, then scheduler (synth=off), semaphore (sched=generic) and FP (fp.fxsave) tests again, then the replay check
 //! cargo xtask replay [--accel kvm|tcg]                 the replay check alone: routines regenerated on the host from the kernel's records
 //! cargo xtask check                                    layering, rustfmt and clippy gates
 //! cargo xtask ktest [--inject] [--accel kvm|tcg]        in-kernel tests only
@@ -152,26 +152,51 @@ fn test(args: &Args) -> Result<ExitCode, String> {
     }
     // Every crate that builds on the host: the default members, and the
     // user programs' pure parts (`sk-user`, `sysfuzz`, `synthtest`, ...).
+    // They run beside the in-kernel tests (a QEMU on one core; the host
+    // tests build in their own target directory): the two stages' times
+    // overlap instead of adding up. Their output goes to a log, summed up
+    // here when they end.
     let host = check::Graph::of_workspace()?.host_exclusions();
     println!(
-        "xtask: host tests (cargo test --workspace {})",
+        "xtask: host tests (cargo test --workspace {}), beside the in-kernel tests; output in target/host-tests.log",
         host.join(" ")
     );
-    let status = std::process::Command::new(build::cargo())
+    let host_log_path = build::root().join("target/host-tests.log");
+    let host_log = std::fs::File::create(&host_log_path)
+        .map_err(|e| format!("creating {}: {e}", host_log_path.display()))?;
+    let host_err = host_log
+        .try_clone()
+        .map_err(|e| format!("{}: {e}", host_log_path.display()))?;
+    let mut host_tests = std::process::Command::new(build::cargo())
         .current_dir(build::root())
         .args(["test", "--workspace"])
         .args(&host)
-        .status()
+        .stdout(host_log)
+        .stderr(host_err)
+        .spawn()
         .map_err(|e| format!("running cargo test: {e}"))?;
+    let kernel_tests = in_kernel_tests(args);
+    lap("in-kernel tests");
+    let status = host_tests
+        .wait()
+        .map_err(|e| format!("waiting for cargo test: {e}"))?;
+    lap("host tests (after the in-kernel tests)");
+    let log = std::fs::read_to_string(&host_log_path).unwrap_or_default();
+    let summary = host_test_summary(&log);
+    println!("xtask: host tests: {summary}");
     if !status.success() {
-        println!("xtask: host tests FAILED");
+        for line in log.lines().filter(|l| is_host_failure_line(l)) {
+            println!("xtask: host tests: {line}");
+        }
+        println!(
+            "xtask: host tests FAILED (full output in {})",
+            host_log_path.display()
+        );
         failed.push("host tests".into());
     }
-    lap("host tests");
-    if in_kernel_tests(args)? != ExitCode::SUCCESS {
+    if kernel_tests? != ExitCode::SUCCESS {
         failed.push("in-kernel tests".into());
     }
-    lap("in-kernel tests");
     // The default boot runs the executable ready queue with XSAVE(OPT);
     // some tests run again on the other paths.
     for boot in EXTRA_BOOTS {
@@ -200,6 +225,38 @@ fn test(args: &Args) -> Result<ExitCode, String> {
         println!("xtask test: FAILED: {}", failed.join(", "));
         ExitCode::FAILURE
     })
+}
+
+/// The host tests' totals from `cargo test`'s output: tests passed,
+/// failed and ignored over every `test result:` line.
+fn host_test_summary(log: &str) -> String {
+    let mut totals = [0u64; 3];
+    let mut suites = 0;
+    for line in log.lines() {
+        let Some(rest) = line.trim().strip_prefix("test result: ") else {
+            continue;
+        };
+        suites += 1;
+        for (total, word) in totals.iter_mut().zip(["passed", "failed", "ignored"]) {
+            let count = rest
+                .split(';')
+                .find_map(|part| part.trim().strip_suffix(word))
+                .and_then(|n| n.trim().rsplit(' ').next()?.parse::<u64>().ok());
+            *total += count.unwrap_or(0);
+        }
+    }
+    format!(
+        "{} passed, {} failed, {} ignored in {suites} test binaries",
+        totals[0], totals[1], totals[2]
+    )
+}
+
+/// A line of `cargo test`'s output worth showing when it failed.
+fn is_host_failure_line(line: &str) -> bool {
+    line.contains("FAILED")
+        || line.contains("panicked at")
+        || line.starts_with("error")
+        || line.starts_with("failures:")
 }
 
 /// A boot of the in-kernel tests on another path than the default.
@@ -378,4 +435,25 @@ fn gdb(args: &Args) -> Result<ExitCode, String> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_test_totals_add_up_every_binary_and_failures_show() {
+        let log = "running 3 tests\n\
+                   test a ... ok\n\
+                   test result: ok. 3 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.1s\n\
+                   test b ... FAILED\n\
+                   thread 'b' panicked at src/lib.rs:1:1:\n\
+                   test result: FAILED. 10 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out; finished in 1.0s\n";
+        assert_eq!(
+            host_test_summary(log),
+            "13 passed, 2 failed, 1 ignored in 2 test binaries"
+        );
+        let shown: Vec<&str> = log.lines().filter(|l| is_host_failure_line(l)).collect();
+        assert_eq!(shown.len(), 3, "{shown:?}");
+    }
 }
