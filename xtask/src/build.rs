@@ -102,6 +102,7 @@ pub const USER_PROGRAMS: &[&str] = &[
     "lenguard",
     "drain",
     "fpstress",
+    "ttyecho",
 ];
 
 /// Builds the user programs (release, static ELF for the kernel's target)

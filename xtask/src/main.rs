@@ -8,6 +8,7 @@
 //! cargo xtask ktest [--inject] [--accel kvm|tcg]        in-kernel tests only
 //! cargo xtask gdb  [--accel kvm|tcg] [-- KERNEL ARGS]  boot halted with a gdb stub on :1234
 //! cargo xtask bench [--smoke] [--accel kvm|tcg]         benchmarks: Synthesis vs Linux (see `bench`)
+//! cargo xtask session [--accel kvm|tcg]                a scripted console session: the host types into the serial port (line editing, raw mode, EOF)
 //! cargo xtask profile [--accel kvm|tcg]                kernel instructions per function of each traced bench call (target/bench/profile.md)
 //! ```
 //!
@@ -26,13 +27,14 @@ mod ktest;
 mod profile;
 mod qemu;
 mod replay;
+mod session;
 mod setup;
 mod tty_output;
 
 use accel::Accel;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <run|test|check|ktest|replay|gdb|bench|profile> [--accel kvm|tcg] [--inject] [--smoke] [-- kernel args]";
+const USAGE: &str = "usage: cargo xtask <run|test|check|ktest|replay|gdb|bench|profile|session> [--accel kvm|tcg] [--inject] [--smoke] [-- kernel args]";
 
 struct Args {
     command: String,
@@ -93,6 +95,7 @@ fn main() -> ExitCode {
         "gdb" => gdb(&args),
         "bench" => bench::run(args.accel, args.smoke),
         "profile" => profile::run(args.accel),
+        "session" => session::ttyecho_session(args.accel),
         _ => Err(format!("unknown command {:?}\n{USAGE}", args.command)),
     };
     match result {
@@ -209,6 +212,10 @@ fn test(args: &Args) -> Result<ExitCode, String> {
         }
         lap(boot.lap);
     }
+    if session::ttyecho_session(args.accel)? != ExitCode::SUCCESS {
+        failed.push("console session".into());
+    }
+    lap("console session");
     if replay_boot(args)? != ExitCode::SUCCESS {
         failed.push("replay check".into());
     }

@@ -30,7 +30,7 @@ pub enum Status {
 }
 
 impl Status {
-    fn from_code(code: Option<i32>) -> Self {
+    pub fn from_code(code: Option<i32>) -> Self {
         match code {
             Some(33) => Status::Success,
             Some(35) => Status::Failure,

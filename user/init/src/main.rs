@@ -29,7 +29,8 @@
 //! if all four runs exited with 0, else 1. `init` takes no start argument.
 //!
 //! Commands: if the kernel left `/etc/init.args` (words after `--` on its
-//! command line, or `show PATH...`), `init` runs that instead. `show PATH`
+//! command line, or `show PATH...`), `init` runs that instead. `run PATH
+//! [ARG]` runs one program and exits with its status. `show PATH`
 //! opens each path (read and write where allowed), reads one byte twice
 //! so the read counter moves, and prints the SIO's
 //! synthesized routines as the kernel describes them: annotated
@@ -57,8 +58,11 @@ fn main() -> i32 {
     if let Some(paths) = args.strip_prefix("show") {
         return show(paths);
     }
+    if let Some(command) = args.strip_prefix("run ") {
+        return run_command(command);
+    }
     if !args.is_empty() {
-        println!("init: unknown command {args:?} (known: show PATH...)");
+        println!("init: unknown command {args:?} (known: show PATH..., run PATH [ARG])");
         return 2;
     }
     println!("init: Synthesis demo: Programs 1 and 2 of the paper (/bin/prog1, /bin/prog2)");
@@ -95,6 +99,34 @@ fn run(path: &str, arg: u64) -> Result<i32, SysError> {
     // The exited child's handle stays until terminated; free it either way.
     let _ = child.terminate();
     status
+}
+
+/// `run PATH [ARG]`: runs one program (its start argument `ARG`, a
+/// number, 0 if absent), waits for it and exits with its status.
+fn run_command(command: &str) -> i32 {
+    let mut words = command.split_ascii_whitespace();
+    let Some(path) = words.next() else {
+        println!("init: run needs a path");
+        return 2;
+    };
+    let arg = match words.next().map(str::parse::<u64>) {
+        None => 0,
+        Some(Ok(arg)) => arg,
+        Some(Err(_)) => {
+            println!("init: run {path}: the argument must be a number");
+            return 2;
+        }
+    };
+    match run(path, arg) {
+        Ok(status) => {
+            println!("init: {path} exited with status {status}");
+            status
+        }
+        Err(error) => {
+            println!("init: {path} failed: {error}");
+            1
+        }
+    }
 }
 
 /// The command the kernel left for us, if any.
