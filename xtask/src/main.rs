@@ -9,6 +9,7 @@
 //! cargo xtask gdb  [--accel kvm|tcg] [-- KERNEL ARGS]  boot halted with a gdb stub on :1234
 //! cargo xtask bench [--smoke] [--accel kvm|tcg]         benchmarks: Synthesis vs Linux (see `bench`)
 //! cargo xtask session [--accel kvm|tcg]                a scripted console session: the host types into the serial port (line editing, raw mode, EOF)
+//! cargo xtask audio [--accel kvm|tcg]                  the AC'97 driver plays two tones into a WAV file; the host checks their pitch and length
 //! cargo xtask profile [--accel kvm|tcg]                kernel instructions per function of each traced bench call (target/bench/profile.md)
 //! ```
 //!
@@ -20,6 +21,7 @@
 #![allow(unreachable_pub)]
 
 mod accel;
+mod audio;
 mod bench;
 mod build;
 mod check;
@@ -34,7 +36,7 @@ mod tty_output;
 use accel::Accel;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <run|test|check|ktest|replay|gdb|bench|profile|session> [--accel kvm|tcg] [--inject] [--smoke] [-- kernel args]";
+const USAGE: &str = "usage: cargo xtask <run|test|check|ktest|replay|gdb|bench|profile|session|audio> [--accel kvm|tcg] [--inject] [--smoke] [-- kernel args]";
 
 struct Args {
     command: String,
@@ -96,6 +98,7 @@ fn main() -> ExitCode {
         "bench" => bench::run(args.accel, args.smoke),
         "profile" => profile::run(args.accel),
         "session" => session::ttyecho_session(args.accel),
+        "audio" => audio::audio_boot(args.accel),
         _ => Err(format!("unknown command {:?}\n{USAGE}", args.command)),
     };
     match result {
@@ -216,6 +219,10 @@ fn test(args: &Args) -> Result<ExitCode, String> {
         failed.push("console session".into());
     }
     lap("console session");
+    if audio::audio_boot(args.accel)? != ExitCode::SUCCESS {
+        failed.push("audio check".into());
+    }
+    lap("audio check");
     if replay_boot(args)? != ExitCode::SUCCESS {
         failed.push("replay check".into());
     }

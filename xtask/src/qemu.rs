@@ -81,6 +81,7 @@ pub struct Boot {
     timeout: Duration,
     progress: Option<fn(&str) -> bool>,
     initrd: Option<PathBuf>,
+    devices: Vec<String>,
 }
 
 /// Guest memory.
@@ -98,6 +99,7 @@ impl Boot {
             timeout: Duration::from_secs(300),
             progress: None,
             initrd: None,
+            devices: Vec::new(),
         }
     }
 
@@ -125,6 +127,12 @@ impl Boot {
     /// making progress still is).
     pub fn progress(mut self, is_progress: fn(&str) -> bool) -> Self {
         self.progress = Some(is_progress);
+        self
+    }
+
+    /// More QEMU arguments (devices and their backends).
+    pub fn devices(mut self, args: &[String]) -> Self {
+        self.devices.extend_from_slice(args);
         self
     }
 
@@ -161,6 +169,7 @@ impl Boot {
             "-device".into(),
             "isa-debug-exit,iobase=0xf4,iosize=0x04".into(),
         ]);
+        a.extend(self.devices.iter().cloned());
         a.extend(["-kernel".into(), self.kernel.display().to_string()]);
         if !self.cmdline.is_empty() {
             a.extend(["-append".into(), self.cmdline.clone()]);

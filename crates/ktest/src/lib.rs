@@ -4,6 +4,7 @@
 
 extern crate alloc;
 
+pub mod audio;
 pub mod protocol;
 mod registry;
 

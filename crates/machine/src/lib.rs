@@ -24,6 +24,7 @@
 
 extern crate alloc;
 
+pub mod ac97;
 pub mod address_space;
 pub mod apic;
 pub mod boot;
@@ -40,6 +41,7 @@ pub mod heap;
 pub mod layout;
 pub mod logger;
 pub mod paging;
+pub mod pci;
 pub mod percpu;
 pub mod pit;
 pub mod probe;

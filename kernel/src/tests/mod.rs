@@ -5,6 +5,7 @@
 mod abi_generic;
 mod abi_objects;
 mod abi_support;
+mod audio;
 mod cpu_tables;
 mod entries;
 mod fp;

@@ -1,0 +1,277 @@
+//! The Intel 82801AA AC'97 audio controller (QEMU's `-device AC97`):
+//! PCM out through 32 DMA buffers, at a variable rate.
+//!
+//! Owns [`Ac97`]: finds the controller on PCI ([`crate::pci`]), resets
+//! the codec, enables variable-rate audio (VRA) and sets the PCM front DAC
+//! to the asked rate (the codec may round it: [`Ac97::rate`] says what it
+//! took), and plays 16-bit stereo frames from a ring of [`BUFFERS`] buffers
+//! of [`BUFFER_FRAMES`] frames each, described by a buffer descriptor list
+//! (BDL). [`Ac97::queue`] fills the next free buffer and moves the last
+//! valid index (LVI) to it; [`Ac97::poll`] reads the controller's status:
+//! a halt with the last valid buffer consumed (`DCH` with `CELV`) while the
+//! driver meant to go on is an underrun, counted. The buffers are kernel
+//! data pages ([`crate::data_memory::DataBuffer`]); the controller reads
+//! them by physical address (below 4 GiB: the guest has 1 GiB).
+
+use crate::data_memory::DataBuffer;
+use crate::layout::PAGE_SIZE;
+use crate::pci::{self, PciFunction};
+use x86_64::instructions::port::Port;
+
+/// Intel's vendor id.
+const VENDOR_INTEL: u16 = 0x8086;
+/// The 82801AA AC'97 audio controller.
+const DEVICE_AC97: u16 = 0x2415;
+
+/// Buffers in the ring (the BDL's size).
+pub const BUFFERS: usize = 32;
+/// Stereo frames per buffer (one page of 16-bit stereo: 4 bytes a frame).
+pub const BUFFER_FRAMES: usize = PAGE_SIZE as usize / 4;
+
+// Mixer (NAM) registers.
+const NAM_RESET: u16 = 0x00;
+const NAM_MASTER_VOLUME: u16 = 0x02;
+const NAM_PCM_OUT_VOLUME: u16 = 0x18;
+const NAM_EXT_AUDIO_ID: u16 = 0x28;
+const NAM_EXT_AUDIO_CONTROL: u16 = 0x2a;
+const NAM_PCM_FRONT_DAC_RATE: u16 = 0x2c;
+/// Extended audio: variable rate audio.
+const EXT_VRA: u16 = 1 << 0;
+
+// Bus master (NABM) registers: the PCM out box and global control.
+const PO_BDBAR: u16 = 0x10;
+const PO_CIV: u16 = 0x14;
+const PO_LVI: u16 = 0x15;
+const PO_SR: u16 = 0x16;
+const PO_CR: u16 = 0x1b;
+const GLOBAL_CONTROL: u16 = 0x2c;
+/// Global control: cold reset de-asserted (the codec runs).
+const GLOBAL_COLD_RESET_OFF: u32 = 1 << 1;
+/// Control: run (bus master).
+const CR_RUN: u8 = 1 << 0;
+/// Control: reset the box's registers.
+const CR_RESET: u8 = 1 << 1;
+/// Status: DMA controller halted.
+const SR_HALTED: u16 = 1 << 0;
+/// Status: current equals last valid (the last valid buffer is playing or done).
+const SR_CURRENT_IS_LAST: u16 = 1 << 1;
+/// Status bits that are write-one-to-clear: last valid buffer completed,
+/// buffer completed, FIFO error.
+const SR_CLEAR: u16 = 0b1_1100;
+
+/// Why the controller cannot be used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ac97Error {
+    /// No AC'97 controller on PCI.
+    NotFound,
+    /// Its BARs are not I/O space.
+    NoIoBars,
+    /// No memory for the descriptor list or the buffers.
+    NoMemory,
+}
+
+/// The controller, playing PCM out.
+pub struct Ac97 {
+    function: PciFunction,
+    nam: u16,
+    nabm: u16,
+    descriptors: DataBuffer,
+    buffers: DataBuffer,
+    rate: u32,
+    /// The last buffer handed to the controller (its LVI), if any.
+    last_queued: Option<u8>,
+    running: bool,
+    underruns: u64,
+}
+
+impl Ac97 {
+    /// Finds, resets and sets up the controller for `rate_hz` (frames per
+    /// second); nothing plays until the first [`Ac97::queue`].
+    ///
+    /// # Errors
+    /// [`Ac97Error`].
+    pub fn init(rate_hz: u32) -> Result<Self, Ac97Error> {
+        let function = pci::find(VENDOR_INTEL, DEVICE_AC97).ok_or(Ac97Error::NotFound)?;
+        let (Some(nam), Some(nabm)) = (function.io_bar(0), function.io_bar(1)) else {
+            return Err(Ac97Error::NoIoBars);
+        };
+        function.enable(pci::COMMAND_IO_SPACE | pci::COMMAND_BUS_MASTER);
+        let descriptors = DataBuffer::allocate(PAGE_SIZE as usize, 0).ok_or(Ac97Error::NoMemory)?;
+        let buffers =
+            DataBuffer::allocate(BUFFERS * PAGE_SIZE as usize, 0).ok_or(Ac97Error::NoMemory)?;
+        let mut this = Self {
+            function,
+            nam,
+            nabm,
+            descriptors,
+            buffers,
+            rate: 0,
+            last_queued: None,
+            running: false,
+            underruns: 0,
+        };
+        this.write_nabm32(GLOBAL_CONTROL, GLOBAL_COLD_RESET_OFF);
+        this.write_nam(NAM_RESET, 1);
+        // 0 dB, unmuted.
+        this.write_nam(NAM_MASTER_VOLUME, 0);
+        this.write_nam(NAM_PCM_OUT_VOLUME, 0x0808);
+        if this.read_nam(NAM_EXT_AUDIO_ID) & EXT_VRA != 0 {
+            let control = this.read_nam(NAM_EXT_AUDIO_CONTROL);
+            this.write_nam(NAM_EXT_AUDIO_CONTROL, control | EXT_VRA);
+            this.write_nam(NAM_PCM_FRONT_DAC_RATE, rate_hz.min(0xffff) as u16);
+        }
+        this.rate = u32::from(this.read_nam(NAM_PCM_FRONT_DAC_RATE));
+        this.write_nabm8(PO_CR, CR_RESET);
+        this.write_nabm8(PO_CR, 0);
+        let list =
+            crate::paging::translate(this.descriptors.address()).ok_or(Ac97Error::NoMemory)?;
+        this.write_nabm32(PO_BDBAR, list as u32);
+        Ok(this)
+    }
+
+    /// The rate the codec took, in frames per second.
+    pub fn rate(&self) -> u32 {
+        self.rate
+    }
+
+    /// Underruns seen so far: the controller ran out of queued buffers.
+    pub fn underruns(&self) -> u64 {
+        self.underruns
+    }
+
+    /// Where it sits on PCI.
+    pub fn function(&self) -> PciFunction {
+        self.function
+    }
+
+    /// Buffers queued and not yet played (the one playing included).
+    pub fn queued(&self) -> usize {
+        let Some(last) = self.last_queued else {
+            return 0;
+        };
+        let status = self.read_nabm16(PO_SR);
+        if status & SR_HALTED != 0 {
+            return 0;
+        }
+        let current = self.read_nabm8(PO_CIV);
+        usize::from(last.wrapping_sub(current) % BUFFERS as u8) + 1
+    }
+
+    /// Buffers that [`Ac97::queue`] may fill now.
+    pub fn free(&self) -> usize {
+        // One stays unused: a full ring and an empty one must differ.
+        (BUFFERS - 1).saturating_sub(self.queued())
+    }
+
+    /// Copies up to [`BUFFER_FRAMES`] stereo frames (`[left, right]`
+    /// pairs) into the next buffer and hands it to the controller; false
+    /// (nothing done) if no buffer is free or `frames` is empty.
+    pub fn queue(&mut self, frames: &[[i16; 2]]) -> bool {
+        if frames.is_empty() || self.free() == 0 {
+            return false;
+        }
+        let frames = &frames[..frames.len().min(BUFFER_FRAMES)];
+        let index = self
+            .last_queued
+            .map_or(0, |last| (last + 1) % BUFFERS as u8);
+        let offset = usize::from(index) * PAGE_SIZE as usize;
+        let page = &mut self.buffers.bytes_mut()[offset..offset + PAGE_SIZE as usize];
+        for (frame, bytes) in frames.iter().zip(page.chunks_exact_mut(4)) {
+            bytes[..2].copy_from_slice(&frame[0].to_le_bytes());
+            bytes[2..].copy_from_slice(&frame[1].to_le_bytes());
+        }
+        let Some(phys) = crate::paging::translate(self.buffers.address() + offset as u64) else {
+            return false;
+        };
+        // Descriptor: buffer address, length in 16-bit samples, flags 0.
+        let samples = (frames.len() * 2) as u16;
+        let entry = &mut self.descriptors.bytes_mut()[usize::from(index) * 8..][..8];
+        entry[..4].copy_from_slice(&(phys as u32).to_le_bytes());
+        entry[4..6].copy_from_slice(&samples.to_le_bytes());
+        entry[6..].copy_from_slice(&0u16.to_le_bytes());
+        core::sync::atomic::fence(core::sync::atomic::Ordering::SeqCst);
+        self.last_queued = Some(index);
+        self.write_nabm8(PO_LVI, index);
+        if !self.running {
+            self.write_nabm8(PO_CR, CR_RUN);
+            self.running = true;
+        }
+        true
+    }
+
+    /// Reads and clears the controller's status; counts an underrun when
+    /// it halted having played every queued buffer. Call at least once per
+    /// buffer's playing time.
+    pub fn poll(&mut self) {
+        let status = self.read_nabm16(PO_SR);
+        if self.running && status & SR_HALTED != 0 && status & SR_CURRENT_IS_LAST != 0 {
+            self.underruns += 1;
+            // The next queue restarts it (a new LVI resumes a halted box).
+            self.last_queued = None;
+            self.write_nabm8(PO_CR, CR_RESET);
+            self.write_nabm8(PO_CR, 0);
+            if let Some(list) = crate::paging::translate(self.descriptors.address()) {
+                self.write_nabm32(PO_BDBAR, list as u32);
+            }
+            self.running = false;
+        }
+        self.write_nabm16(PO_SR, status & SR_CLEAR);
+    }
+
+    /// Stops playing (what is queued is dropped).
+    pub fn stop(&mut self) {
+        self.write_nabm8(PO_CR, 0);
+        self.running = false;
+        self.last_queued = None;
+    }
+
+    fn read_nam(&self, register: u16) -> u16 {
+        // SAFETY: `nam` is this controller's mixer BAR (I/O space, from
+        // its config space); mixer registers have no effect on memory.
+        unsafe { Port::<u16>::new(self.nam + register).read() }
+    }
+
+    fn write_nam(&self, register: u16, value: u16) {
+        // SAFETY: as in `read_nam`.
+        unsafe { Port::<u16>::new(self.nam + register).write(value) }
+    }
+
+    fn read_nabm8(&self, register: u16) -> u8 {
+        // SAFETY: `nabm` is this controller's bus-master BAR; reading its
+        // registers has no side effect on memory.
+        unsafe { Port::<u8>::new(self.nabm + register).read() }
+    }
+
+    fn read_nabm16(&self, register: u16) -> u16 {
+        // SAFETY: as in `read_nabm8`.
+        unsafe { Port::<u16>::new(self.nabm + register).read() }
+    }
+
+    fn write_nabm8(&self, register: u16, value: u8) {
+        // SAFETY: `nabm` is this controller's bus-master BAR. The DMA it
+        // starts reads only the descriptor list and buffers this driver
+        // owns (kernel data pages, alive as long as `self`; `Drop` stops
+        // the DMA first) at the physical addresses written into them.
+        unsafe { Port::<u8>::new(self.nabm + register).write(value) }
+    }
+
+    fn write_nabm16(&self, register: u16, value: u16) {
+        // SAFETY: as in `write_nabm8` (the status register's clear bits).
+        unsafe { Port::<u16>::new(self.nabm + register).write(value) }
+    }
+
+    fn write_nabm32(&self, register: u16, value: u32) {
+        // SAFETY: as in `write_nabm8` (global control, the list's address:
+        // this driver's own page).
+        unsafe { Port::<u32>::new(self.nabm + register).write(value) }
+    }
+}
+
+impl Drop for Ac97 {
+    fn drop(&mut self) {
+        // No DMA into pages about to be freed.
+        self.write_nabm8(PO_CR, CR_RESET);
+        self.write_nabm8(PO_CR, 0);
+        self.write_nabm32(PO_BDBAR, 0);
+    }
+}
