@@ -148,23 +148,24 @@ pub(crate) fn facts(
         Target::Semaphore(semaphore) => SioTarget::Semaphore {
             cell: semaphore.cell() as *const AtomicU64 as u64,
         },
-        // `program | tty`: writing to this end is writing to the console,
-        // so the plan is the console's (Collapsing Layers: the pipe layer
-        // is gone from the code).
-        Target::Pipe(end) if end.is_to_console() => console_facts(devices),
-        Target::Pipe(end) => {
-            let ring = end.layout();
-            let cell = |offset: usize| (ring.cells_address + offset) as u64;
-            SioTarget::Pipe {
-                is_read_end: end.is_read_end(),
-                buffer: ring.buffer_address as u64,
-                capacity: ring.capacity as u64,
-                atomic_bytes: ring.atomic_size as u64,
-                produced_cell: cell(sk_sio::RingCells::PRODUCED_OFFSET),
-                consumed_cell: cell(sk_sio::RingCells::CONSUMED_OFFSET),
-                wait_cell: cell(sk_sio::RingCells::WAIT_OFFSET),
+        Target::Pipe(end) => match end.layout() {
+            // `program | tty`: writing to this end is writing to the
+            // console, so the plan is the console's (Collapsing Layers:
+            // the pipe layer is gone from the code).
+            None => console_facts(devices),
+            Some(ring) => {
+                let cell = |offset: usize| (ring.cells_address + offset) as u64;
+                SioTarget::Pipe {
+                    is_read_end: end.is_read_end(),
+                    buffer: ring.buffer_address as u64,
+                    capacity: ring.capacity as u64,
+                    atomic_bytes: ring.atomic_size as u64,
+                    produced_cell: cell(sk_sio::RingCells::PRODUCED_OFFSET),
+                    consumed_cell: cell(sk_sio::RingCells::CONSUMED_OFFSET),
+                    wait_cell: cell(sk_sio::RingCells::WAIT_OFFSET),
+                }
             }
-        }
+        },
         Target::Port(end) => {
             let layout = end.layout();
             SioTarget::Port(sk_synth::policy::PortFacts {
@@ -398,12 +399,6 @@ fn console_facts(devices: &sk_sio::Devices) -> SioTarget {
         data_port: sk_machine::serial::COM1,
         status_port: sk_machine::serial::COM1 + 5,
     }
-}
-
-/// The open `serial` changed what it is (a pipe end now writes to the
-/// console): replan it wherever it is planned.
-pub(crate) fn on_target_change(core: &mut Core, serial: u64) {
-    replan_where(core, |sio| sio.serial() == serial);
 }
 
 /// Thread `tid` is gone (its table with it): replan the SIOs it opened, so
