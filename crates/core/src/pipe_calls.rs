@@ -162,8 +162,7 @@ pub(crate) fn write(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError>
         });
         if to_console {
             let serial = serial.ok_or(SysError::BadHandle)?;
-            return write_to_console(handle, serial, at.0, at.1)
-                .map(|n| written.saturating_add(n));
+            return write_to_console(handle, serial, at.0, at.1).map(|n| written.saturating_add(n));
         }
         match done {
             // Revoked after some pieces: the call fails (no holder call

@@ -9,7 +9,6 @@
 //! the instance records. Host tests fuzz hole values through this for every
 //! template (STYLE §7).
 
-use alloc::vec;
 use core::fmt;
 
 use iced_x86::{Code, ConstantOffsets, Decoder, DecoderOptions, Instruction, OpKind};

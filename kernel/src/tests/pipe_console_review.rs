@@ -13,10 +13,10 @@ use crate::memory::FRAMES;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
 use sk_abi::{OpenFlags, SysError};
 use sk_core::ProgramId;
 use sk_ktest::{ensure, ensure_eq, ktest};
-use core::sync::atomic::{AtomicU64, Ordering};
 use sk_machine::paging::FrameSource;
 
 const PIPETEST: &str = "/bin/pipetest";
@@ -69,8 +69,8 @@ fn swap_hook() {
 /// belongs to the open it started on.
 fn swap_under_write(generic: bool) -> Result<(), String> {
     SWAP_AT.store(u64::MAX, Ordering::Relaxed);
-    let id = sk_core::spawn_program(PIPETEST, arg(15, 0, generic))
-        .map_err(|e| format!("spawn: {e}"))?;
+    let id =
+        sk_core::spawn_program(PIPETEST, arg(15, 0, generic)).map_err(|e| format!("spawn: {e}"))?;
     SWAP_ID.store(id.0, Ordering::Relaxed);
     sk_core::testing::inject_between_console_pieces(swap_hook);
     let mut tries = 0u64;

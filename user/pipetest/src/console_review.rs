@@ -202,7 +202,9 @@ fn ends() {
     let line = b"pipetest: console review: read end closed after\n";
     let wrote = w.write(line);
     if (switched, wrote) != (Ok(()), Ok(line.len())) {
-        fail(format_args!("read end closed after: {switched:?} {wrote:?}"));
+        fail(format_args!(
+            "read end closed after: {switched:?} {wrote:?}"
+        ));
     }
     let _ = w.close();
     // A reader asleep on the empty ring: the switch wakes it; it reads the
@@ -367,7 +369,9 @@ pub(crate) fn modes() {
         "tty_write_cooked"
     };
     if template != want {
-        fail(format_args!("after the mode changes the write is {template}"));
+        fail(format_args!(
+            "after the mode changes the write is {template}"
+        ));
     }
     let _ = (r.close(), w.close());
 }

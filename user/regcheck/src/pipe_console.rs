@@ -31,7 +31,15 @@ pub(crate) fn all(run: &mut Checker) {
         expect_synthesized(run, name, &w, "write");
         for path in Path::BOTH {
             for len in LENGTHS {
-                io(run, name, path, (&w, Op::Write), good, len, Want::Value(len));
+                io(
+                    run,
+                    name,
+                    path,
+                    (&w, Op::Write),
+                    good,
+                    len,
+                    Want::Value(len),
+                );
             }
             for buffer in [UNMAPPED, KERNEL_ADDR] {
                 io(run, name, path, (&w, Op::Write), buffer, 8, bad);

@@ -37,8 +37,7 @@ pub fn share_sio(
     rights: OpenFlags,
 ) -> Result<u32, SysError> {
     state::with(|core| {
-        crate::share::share(core, owner.0, Handle::new(handle), holder.0, rights)
-            .map(|h| h.index())
+        crate::share::share(core, owner.0, Handle::new(handle), holder.0, rights).map(|h| h.index())
     })
 }
 
