@@ -354,18 +354,46 @@ pub(crate) fn retire(core: &Core, routines: Option<crate::state::Routines>) {
     }
 }
 
-/// Replans every SIO for which `pick` says yes.
+/// Replans every SIO for which `pick` says yes. Their list is made
+/// first; if the heap cannot hold it, they are found and replanned one at
+/// a time with no list (quadratic, only then): a hit left out would keep
+/// a routine planned for old facts (a console gone raw with the cooked
+/// routine, a pipe end bound to the console with the pipe's).
 fn replan_where(core: &mut Core, pick: impl Fn(&Sio) -> bool) {
+    let picked = |object: &Object| object.as_sio().is_some_and(&pick);
+    let count = core
+        .smachs
+        .iter()
+        .map(|(_, smach)| smach.handles.iter().filter(|(_, o)| picked(o)).count())
+        .sum();
     let mut hits: Vec<(SmachId, Handle)> = Vec::new();
-    for (id, smach) in &core.smachs {
-        for (handle, object) in smach.handles.iter() {
-            if object.as_sio().is_some_and(&pick) && hits.try_reserve(1).is_ok() {
-                hits.push((*id, handle));
+    if hits.try_reserve_exact(count).is_ok() {
+        for (id, smach) in &core.smachs {
+            for (handle, object) in smach.handles.iter() {
+                if picked(object) {
+                    hits.push((*id, handle));
+                }
             }
         }
+        for (id, handle) in hits {
+            replan(core, id, handle);
+        }
+        return;
     }
-    for (id, handle) in hits {
+    // The SMACH table is sorted by id and a handle table by index: walk
+    // both in that order, resuming after the last one replanned.
+    let mut after: Option<(SmachId, u32)> = None;
+    loop {
+        let next = core
+            .smachs
+            .iter()
+            .flat_map(|(id, smach)| smach.handles.iter().map(move |(h, o)| (*id, h, o)))
+            .filter(|(id, h, _)| after.is_none_or(|last| (*id, h.index()) > last))
+            .find(|(_, _, o)| picked(o))
+            .map(|(id, h, _)| (id, h));
+        let Some((id, handle)) = next else { break };
         replan(core, id, handle);
+        after = Some((id, handle.index()));
     }
 }
 

@@ -216,12 +216,9 @@ ktest!(
     }
 );
 
-/// The owner's plain end switched by the test with the heap unable to
-/// grow (every free frame taken, the heap's last crumbs hoarded): the
-/// switch either happens with its routine replanned or fails changing
-/// nothing; never a console-bound end left with the pipe's routine.
-fn heap_full_switch(generic: bool) -> Result<(), String> {
-    let (owner, end) = spawn_owner(20, generic, false)?;
+/// Takes every free frame and the heap's last crumbs; returns what must
+/// be given back ([`give_back`]).
+fn fill_heap() -> Result<(sk_core::testing::PipeHoard, Vec<u64>), String> {
     let mut hoard =
         sk_core::testing::PipeHoard::new(8192).map_err(|e| format!("the hoard's list: {e}"))?;
     let mut frames: Vec<u64> = Vec::new();
@@ -236,16 +233,57 @@ fn heap_full_switch(generic: bool) -> Result<(), String> {
     }
     let _ = hoard.fill();
     let _ = hoard.crumble();
-    let switched = sk_core::testing::pipe_to_console(owner, end);
-    let (routine, bound) = sk_core::testing::pipe_end_write_routine(owner, end);
+    Ok((hoard, frames))
+}
+
+fn give_back((hoard, frames): (sk_core::testing::PipeHoard, Vec<u64>)) {
     drop(hoard);
     for f in frames {
-        // SAFETY: allocated above by this test, referred to by nothing.
+        // SAFETY: allocated by `fill_heap`, referred to by nothing.
         #[allow(unsafe_code)]
         unsafe {
             FRAMES.free_frame(f)
         };
     }
+}
+
+ktest!(
+    fn pipe_console_review_mode_change_with_the_heap_full_leaves_no_stale_routine() {
+        // The console goes raw with the heap unable to grow: the
+        // console-bound end gets `tty_write` or stays generic, never
+        // keeps the cooked routine.
+        let (owner, end) = spawn_owner(17, false, true)?;
+        let (before, _) = sk_core::testing::pipe_end_write_routine(owner, end);
+        let held = fill_heap()?;
+        sk_core::testing::set_console_mode(true);
+        let (raw, _) = sk_core::testing::pipe_end_write_routine(owner, end);
+        give_back(held);
+        sk_core::testing::set_console_mode(false);
+        let (cooked, _) = sk_core::testing::pipe_end_write_routine(owner, end);
+        sk_core::release_program(owner);
+        sk_machine::println!(
+            "the end's write: {before:?}, raw with the heap full {raw:?}, cooked {cooked:?}"
+        );
+        ensure_eq!(before, Some("tty_write_cooked"));
+        ensure!(
+            raw != Some("tty_write_cooked"),
+            "the console is raw, the end kept the cooked routine"
+        );
+        ensure_eq!(cooked, Some("tty_write_cooked"));
+        sound()
+    }
+);
+
+/// The owner's plain end switched by the test with the heap unable to
+/// grow (every free frame taken, the heap's last crumbs hoarded): the
+/// switch either happens with its routine replanned or fails changing
+/// nothing; never a console-bound end left with the pipe's routine.
+fn heap_full_switch(generic: bool) -> Result<(), String> {
+    let (owner, end) = spawn_owner(20, generic, false)?;
+    let held = fill_heap()?;
+    let switched = sk_core::testing::pipe_to_console(owner, end);
+    let (routine, bound) = sk_core::testing::pipe_end_write_routine(owner, end);
+    give_back(held);
     sk_core::release_program(owner);
     sk_machine::println!("the switch with the heap full: {switched:?}, write {routine:?}");
     match switched {

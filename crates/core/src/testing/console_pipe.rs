@@ -127,3 +127,16 @@ pub(crate) fn between_console_pieces() {
         hook();
     }
 }
+
+/// Sets the console's mode (raw or cooked) as `reconfigure(TtyMode)` does,
+/// replanning every console SIO and console-bound pipe end.
+pub fn set_console_mode(raw: bool) {
+    state::with(|core| {
+        core.devices.tty.set_mode(if raw {
+            sk_tty::Mode::Raw
+        } else {
+            sk_tty::Mode::Cooked
+        });
+        crate::synthesis::on_tty_mode_change(core);
+    });
+}
