@@ -20,6 +20,16 @@ use sk_sio::{PipeStep, Sio, Wake};
 /// runs.
 static NEXT_PIPE: AtomicU64 = AtomicU64::new(1);
 
+/// Test builds: pieces [`write_to_console`] handed to the console (the
+/// revocation race's probe, `testing::console_pipe_pieces`).
+#[cfg(feature = "ktest")]
+pub(crate) static CONSOLE_PIECES: AtomicU64 = AtomicU64::new(0);
+
+/// A new pipe's number.
+pub(crate) fn next_pipe() -> u64 {
+    NEXT_PIPE.fetch_add(1, Ordering::Relaxed)
+}
+
 /// Makes a pipe for SMACH `me`: its read end and write end, each at a new
 /// handle. `flags` must be `READ | WRITE` (the pair).
 ///
@@ -30,7 +40,7 @@ pub(crate) fn open(core: &mut Core, me: u64, flags: OpenFlags) -> Result<PipeHan
     if flags != OpenFlags::READ | OpenFlags::WRITE {
         return Err(SysError::BadFlags);
     }
-    let pipe = NEXT_PIPE.fetch_add(1, Ordering::Relaxed);
+    let pipe = next_pipe();
     let (read_end, write_end) = Sio::open_pipe(pipe)?;
     let (read, write) = crate::sio_calls::install_pair(core, me, read_end, write_end)?;
     Ok(PipeHandles { read, write })
@@ -151,7 +161,8 @@ pub(crate) fn write(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError>
             }
         });
         if to_console {
-            return write_to_console(handle, at.0, at.1).map(|n| written.saturating_add(n));
+            let serial = serial.ok_or(SysError::BadHandle)?;
+            return write_to_console(handle, serial, at.0, at.1).map(|n| written.saturating_add(n));
         }
         match done {
             // Revoked after some pieces: the call fails (no holder call
@@ -172,12 +183,15 @@ pub(crate) fn write(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError>
 }
 
 /// `reconfigure(PipeToConsole)` on the write end at `handle` of SMACH
-/// `me` (its owner): the console becomes the pipe's reader, and the end's
-/// routines are replanned (to the console's collapsed write).
+/// `me` (its owner): the console becomes the pipe's reader, the end's
+/// routines are replanned (to the console's collapsed write), and the
+/// pipe's sleepers are woken (a reader to read what the ring holds, then
+/// end of file; a writer to write the rest to the console).
 ///
 /// # Errors
 /// [`SysError::WrongKind`] unless it is a pipe's write end;
-/// [`SysError::NotPermitted`] from a holder.
+/// [`SysError::Exists`] if the console is already its reader;
+/// [`SysError::NotPermitted`] from a holder. Nothing changes then.
 pub(crate) fn to_console(core: &mut Core, me: u64, handle: Handle) -> Result<u64, SysError> {
     let sio = match core
         .smachs
@@ -190,30 +204,43 @@ pub(crate) fn to_console(core: &mut Core, me: u64, handle: Handle) -> Result<u64
         Object::Shared(_) => return Err(SysError::NotPermitted),
         _ => return Err(SysError::WrongKind),
     };
-    let serial = sio.serial();
-    sio.pipe_end_mut()
-        .ok_or(SysError::WrongKind)?
-        .send_to_console()?;
-    synthesis::on_target_change(core, serial);
+    let end = sio.pipe_end_mut().ok_or(SysError::WrongKind)?;
+    let pipe = end.pipe();
+    let owed = end.send_to_console()?;
+    // This SIO is replanned in place: no list to allocate, so a full heap
+    // cannot leave the pipe's routine on a console-bound end. (Holders of
+    // a shared end are planned generic whatever it targets.)
+    synthesis::replan(core, me, handle);
+    wake(core, pipe, owed);
+    wake(core, pipe, Wake::Writers);
     Ok(0)
 }
 
-/// True if `handle` names a pipe write end whose reader is the console.
-fn is_to_console(core: &mut Core, handle: Handle) -> Result<bool, SysError> {
+/// True if `handle` names the open `serial`, a pipe write end whose
+/// reader is the console.
+fn is_to_console(core: &mut Core, handle: Handle, serial: u64) -> Result<bool, SysError> {
     let me = core.current_smach_id()?;
     let sio = crate::share::sio_mut(core, me, handle, crate::share::Access::Write)?;
+    if sio.serial() != serial {
+        // Closed (and the handle reused) between two pieces.
+        return Err(SysError::BadHandle);
+    }
     Ok(sio.pipe_end().is_some_and(sk_sio::PipeEnd::is_to_console))
 }
 
-/// The generic write of a pipe whose reader is the console, layered: this
-/// pipe layer hands each piece to the console's line discipline, which
-/// hands it to the UART driver. The pieces and the result are the
-/// console's own (`TTY_CHUNK_BYTES`; bytes before a fault still go out; a
-/// fault in the first piece fails the call, one in a later piece returns
-/// the bytes written), so the end answers as the console's synthesized
-/// routine, which it runs when synthesis is on, and its generic path do
-/// (`synthtest` part 8 compares the results and the serial port's bytes).
-fn write_to_console(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError> {
+/// The generic write of a pipe whose reader is the console (the open
+/// `serial`), layered: this pipe layer hands each piece (the console's
+/// own piece size, [`sk_sio::TTY_CHUNK_BYTES`]: each byte is polled out
+/// of the UART with interrupts masked) to the console's line discipline,
+/// which hands it to the UART driver. As the console's generic write: a
+/// fault in the first piece fails the call with `BadAddress` (the bytes
+/// before it written); in a later one, the call returns every byte
+/// written. A revoke between pieces fails the call; a close (or the
+/// handle reused by another open) ends it with what was written. So the
+/// end answers as the console's synthesized routine, which it runs when
+/// synthesis is on (`synthtest` part 8 compares the results and the
+/// serial port's bytes).
+fn write_to_console(handle: Handle, serial: u64, buf: u64, len: u64) -> Result<u64, SysError> {
     let mut written = 0u64;
     let mut piece = [0u8; sk_sio::TTY_CHUNK_BYTES as usize];
     while written < len {
@@ -224,7 +251,7 @@ fn write_to_console(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError>
         let copied = crate::state::with(
             |core| -> Result<Result<usize, (usize, SysError)>, SysError> {
                 // Looked up at every piece: a revoke or close stops it.
-                if !is_to_console(core, handle)? {
+                if !is_to_console(core, handle, serial)? {
                     return Err(SysError::BadHandle);
                 }
                 let chunk = piece.get_mut(..n).ok_or(SysError::BadAddress)?;
@@ -234,6 +261,8 @@ fn write_to_console(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError>
                     chunk.get(..good).unwrap_or(&[]),
                     &mut crate::sio_calls::console_out,
                 );
+                #[cfg(feature = "ktest")]
+                CONSOLE_PIECES.fetch_add(1, Ordering::Relaxed);
                 Ok(copied.map(|()| n))
             },
         );
@@ -241,9 +270,17 @@ fn write_to_console(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError>
             Err(e) if written > 0 && e != SysError::Revoked => return Ok(written),
             Err(e) => return Err(e),
             Ok(Ok(n)) => written = written.saturating_add(n as u64),
-            // A later piece that stops part-way: every byte written.
-            Ok(Err((good, _))) if written > 0 => return Ok(written.saturating_add(good as u64)),
-            Ok(Err((_, e))) => return Err(e),
+            Ok(Err((good, e))) => {
+                return if written > 0 {
+                    Ok(written.saturating_add(good as u64))
+                } else {
+                    Err(e)
+                };
+            }
+        }
+        #[cfg(feature = "ktest")]
+        if written < len {
+            crate::testing::console_pipe::between_console_pieces();
         }
         scheduler::preemption_point();
     }

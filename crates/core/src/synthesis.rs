@@ -148,23 +148,24 @@ pub(crate) fn facts(
         Target::Semaphore(semaphore) => SioTarget::Semaphore {
             cell: semaphore.cell() as *const AtomicU64 as u64,
         },
-        // `program | tty`: writing to this end is writing to the console,
-        // so the plan is the console's (Collapsing Layers: the pipe layer
-        // is gone from the code).
-        Target::Pipe(end) if end.is_to_console() => console_facts(devices),
-        Target::Pipe(end) => {
-            let ring = end.layout();
-            let cell = |offset: usize| (ring.cells_address + offset) as u64;
-            SioTarget::Pipe {
-                is_read_end: end.is_read_end(),
-                buffer: ring.buffer_address as u64,
-                capacity: ring.capacity as u64,
-                atomic_bytes: ring.atomic_size as u64,
-                produced_cell: cell(sk_sio::RingCells::PRODUCED_OFFSET),
-                consumed_cell: cell(sk_sio::RingCells::CONSUMED_OFFSET),
-                wait_cell: cell(sk_sio::RingCells::WAIT_OFFSET),
+        Target::Pipe(end) => match end.layout() {
+            // `program | tty`: writing to this end is writing to the
+            // console, so the plan is the console's (Collapsing Layers:
+            // the pipe layer is gone from the code).
+            None => console_facts(devices),
+            Some(ring) => {
+                let cell = |offset: usize| (ring.cells_address + offset) as u64;
+                SioTarget::Pipe {
+                    is_read_end: end.is_read_end(),
+                    buffer: ring.buffer_address as u64,
+                    capacity: ring.capacity as u64,
+                    atomic_bytes: ring.atomic_size as u64,
+                    produced_cell: cell(sk_sio::RingCells::PRODUCED_OFFSET),
+                    consumed_cell: cell(sk_sio::RingCells::CONSUMED_OFFSET),
+                    wait_cell: cell(sk_sio::RingCells::WAIT_OFFSET),
+                }
             }
-        }
+        },
         Target::Port(end) => {
             let layout = end.layout();
             SioTarget::Port(sk_synth::policy::PortFacts {
@@ -353,18 +354,46 @@ pub(crate) fn retire(core: &Core, routines: Option<crate::state::Routines>) {
     }
 }
 
-/// Replans every SIO for which `pick` says yes.
+/// Replans every SIO for which `pick` says yes. Their list is made
+/// first; if the heap cannot hold it, they are found and replanned one at
+/// a time with no list (quadratic, only then): a hit left out would keep
+/// a routine planned for old facts (a console gone raw with the cooked
+/// routine, a pipe end bound to the console with the pipe's).
 fn replan_where(core: &mut Core, pick: impl Fn(&Sio) -> bool) {
+    let picked = |object: &Object| object.as_sio().is_some_and(&pick);
+    let count = core
+        .smachs
+        .iter()
+        .map(|(_, smach)| smach.handles.iter().filter(|(_, o)| picked(o)).count())
+        .sum();
     let mut hits: Vec<(SmachId, Handle)> = Vec::new();
-    for (id, smach) in &core.smachs {
-        for (handle, object) in smach.handles.iter() {
-            if object.as_sio().is_some_and(&pick) && hits.try_reserve(1).is_ok() {
-                hits.push((*id, handle));
+    if hits.try_reserve_exact(count).is_ok() {
+        for (id, smach) in &core.smachs {
+            for (handle, object) in smach.handles.iter() {
+                if picked(object) {
+                    hits.push((*id, handle));
+                }
             }
         }
+        for (id, handle) in hits {
+            replan(core, id, handle);
+        }
+        return;
     }
-    for (id, handle) in hits {
+    // The SMACH table is sorted by id and a handle table by index: walk
+    // both in that order, resuming after the last one replanned.
+    let mut after: Option<(SmachId, u32)> = None;
+    loop {
+        let next = core
+            .smachs
+            .iter()
+            .flat_map(|(id, smach)| smach.handles.iter().map(move |(h, o)| (*id, h, o)))
+            .filter(|(id, h, _)| after.is_none_or(|last| (*id, h.index()) > last))
+            .find(|(_, _, o)| picked(o))
+            .map(|(id, h, _)| (id, h));
+        let Some((id, handle)) = next else { break };
         replan(core, id, handle);
+        after = Some((id, handle.index()));
     }
 }
 
@@ -398,12 +427,6 @@ fn console_facts(devices: &sk_sio::Devices) -> SioTarget {
         data_port: sk_machine::serial::COM1,
         status_port: sk_machine::serial::COM1 + 5,
     }
-}
-
-/// The open `serial` changed what it is (a pipe end now writes to the
-/// console): replan it wherever it is planned.
-pub(crate) fn on_target_change(core: &mut Core, serial: u64) {
-    replan_where(core, |sio| sio.serial() == serial);
 }
 
 /// Thread `tid` is gone (its table with it): replan the SIOs it opened, so

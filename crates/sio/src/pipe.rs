@@ -71,9 +71,13 @@ pub enum PipeEnd {
         pipe: u64,
         /// The ring's writing side.
         writer: ByteRingWriter,
-        /// The pipe's reader is the console (`program | tty`): writes go
-        /// to the console, not the ring.
-        to_console: bool,
+    },
+    /// A write end whose reader is the console (`program | tty`): its
+    /// writes go to the console; its side of the ring was closed at the
+    /// switch ([`PipeEnd::send_to_console`]).
+    ToConsole {
+        /// The pipe's number.
+        pipe: u64,
     },
 }
 
@@ -105,11 +109,7 @@ pub fn new_pipe(pipe: u64) -> Result<(PipeEnd, PipeEnd), SysError> {
         .map_err(|_| SysError::NoMemory)?;
     Ok((
         PipeEnd::Read { pipe, reader },
-        PipeEnd::Write {
-            pipe,
-            writer,
-            to_console: false,
-        },
+        PipeEnd::Write { pipe, writer },
     ))
 }
 
@@ -117,43 +117,48 @@ impl PipeEnd {
     /// The pipe's number.
     pub fn pipe(&self) -> u64 {
         match self {
-            Self::Read { pipe, .. } | Self::Write { pipe, .. } => *pipe,
+            Self::Read { pipe, .. } | Self::Write { pipe, .. } | Self::ToConsole { pipe } => *pipe,
         }
     }
 
     /// Where the ring's memory is and its shape: what the synthesized
-    /// pipe routines bake in (fixed while this end is open).
-    pub fn layout(&self) -> sk_queue::ByteRingLayout {
+    /// pipe routines bake in (fixed while this end is open). `None` for an
+    /// end whose reader is the console (it has no side of the ring).
+    pub fn layout(&self) -> Option<sk_queue::ByteRingLayout> {
         match self {
-            Self::Read { reader, .. } => reader.ring().layout(),
-            Self::Write { writer, .. } => writer.ring().layout(),
+            Self::Read { reader, .. } => Some(reader.ring().layout()),
+            Self::Write { writer, .. } => Some(writer.ring().layout()),
+            Self::ToConsole { .. } => None,
         }
     }
 
     /// True for a write end whose reader is the console.
     pub fn is_to_console(&self) -> bool {
-        matches!(
-            self,
-            Self::Write {
-                to_console: true,
-                ..
-            }
-        )
+        matches!(self, Self::ToConsole { .. })
     }
 
     /// Makes the console this write end's reader (`program | tty`): from
-    /// now on its writes go to the console through its line discipline;
-    /// bytes already in the ring stay there for the read end, which sees
-    /// end of file once the write end closes.
+    /// now on its writes go to the console through its line discipline,
+    /// whatever becomes of the read end (the console is the reader: never
+    /// `BrokenPipe`). Its side of the ring is closed now: the read end
+    /// reads the bytes written before, then end of file. Returns the wake
+    /// that close owes (a reader asleep on the empty ring); the kernel
+    /// also wakes this end's own sleepers (a writer asleep on the full
+    /// ring looks again and writes the rest to the console).
     ///
     /// # Errors
-    /// [`SysError::WrongKind`] on the read end.
-    pub fn send_to_console(&mut self) -> Result<(), SysError> {
+    /// [`SysError::WrongKind`] on the read end; [`SysError::Exists`] if
+    /// the console is already its reader (nothing changes).
+    pub fn send_to_console(&mut self) -> Result<Wake, SysError> {
         match self {
-            Self::Write { to_console, .. } => {
-                *to_console = true;
-                Ok(())
+            Self::Write { pipe, .. } => {
+                let pipe = *pipe;
+                match core::mem::replace(self, Self::ToConsole { pipe }) {
+                    Self::Write { writer, .. } => Ok(writer.close()),
+                    _ => Ok(Wake::Nobody),
+                }
             }
+            Self::ToConsole { .. } => Err(SysError::Exists),
             Self::Read { .. } => Err(SysError::WrongKind),
         }
     }
@@ -168,6 +173,7 @@ impl PipeEnd {
         match self {
             Self::Read { reader, .. } => reader.len(),
             Self::Write { writer, .. } => writer.len(),
+            Self::ToConsole { .. } => 0,
         }
     }
 
@@ -249,15 +255,11 @@ impl PipeEnd {
         buf: u64,
         len: u64,
     ) -> Result<PipeStep, SysError> {
-        let Self::Write {
-            writer, to_console, ..
-        } = self
-        else {
-            return Err(SysError::WrongKind);
+        let writer = match self {
+            Self::Write { writer, .. } => writer,
+            Self::ToConsole { .. } => return Ok(PipeStep::ToConsole),
+            Self::Read { .. } => return Err(SysError::WrongKind),
         };
-        if *to_console {
-            return Ok(PipeStep::ToConsole);
-        }
         let want = usize::try_from(len).unwrap_or(usize::MAX).min(BOUNCE_BYTES);
         if want > SMALL_BOUNCE_BYTES {
             // Straight from the user into the ring; published only if it
@@ -298,6 +300,7 @@ impl PipeEnd {
         match self {
             Self::Read { reader, .. } => reader.close(),
             Self::Write { writer, .. } => writer.close(),
+            Self::ToConsole { .. } => Wake::Nobody,
         }
     }
 }

@@ -9,7 +9,6 @@
 //! the instance records. Host tests fuzz hole values through this for every
 //! template (STYLE §7).
 
-use alloc::vec;
 use core::fmt;
 
 use iced_x86::{Code, ConstantOffsets, Decoder, DecoderOptions, Instruction, OpKind};
@@ -116,32 +115,27 @@ pub fn verify_bytes(instance: &Instance, bytes: &[u8]) -> Result<(), VerifyError
         });
     }
     let is_smap_patched = instance.smap() == Smap::Disabled;
-    let mut is_variable = vec![false; bytes.len()];
-    for hole in template.holes {
-        for &site in hole.sites {
-            let site = site as usize;
-            is_variable
-                .iter_mut()
-                .skip(site)
-                .take(hole.kind.width())
-                .for_each(|b| *b = true);
-        }
-    }
-    if is_smap_patched {
-        for &site in template.smap_sites {
-            is_variable
-                .iter_mut()
-                .skip(site as usize)
-                .take(SMAP_NOP.len())
-                .for_each(|b| *b = true);
-        }
-    }
+    // Computed per byte, not in a table: the kernel verifies in debug
+    // builds at every install, and an install with the heap full must not
+    // need the heap.
+    let covers = |sites: &[u32], width: usize, offset: usize| {
+        sites
+            .iter()
+            .any(|&site| (site as usize..site as usize + width).contains(&offset))
+    };
+    let is_variable = |offset: usize| {
+        template
+            .holes
+            .iter()
+            .any(|hole| covers(hole.sites, hole.kind.width(), offset))
+            || (is_smap_patched && covers(template.smap_sites, SMAP_NOP.len(), offset))
+    };
     let differing = template
         .bytes
         .iter()
         .zip(bytes)
-        .zip(&is_variable)
-        .position(|((t, i), v)| !v && t != i);
+        .enumerate()
+        .position(|(offset, (t, i))| t != i && !is_variable(offset));
     if let Some(offset) = differing {
         return Err(VerifyError::ByteMismatch { offset });
     }

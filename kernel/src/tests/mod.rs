@@ -14,6 +14,7 @@ mod growth;
 mod leaks;
 mod machine_api;
 mod memory;
+mod pipe_console_review;
 mod pipe_review;
 mod pipes;
 mod port_review;

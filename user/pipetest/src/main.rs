@@ -14,6 +14,7 @@
 //! | 5 | `pingpong` | two SCPUs bounce one byte through two pipes 10,000 times, the byte counting up |
 //! | 6 to 11 | the hostile review's | see [`review`] |
 //! | 13 | `to_console` | `program \| tty`: a pipe whose reader is the console (`to_console.rs`; the write end's routine is the console's collapsed write, replanned with the console's mode; writes reach the console on both paths; the read end keeps the bytes written before and sees end of file) |
+//! | 14 to 21 | the `program \| tty` review's | see [`console_review`] |
 //! | 12 | `differential` | 100,000 random operations on a synthesized pipe and a generic one, results and bytes compared (`differential.rs`; run once, the generic bit ignored) |
 //!
 //! Exit status: 0 = passed, 1 = a check failed (the line says which),
@@ -29,6 +30,7 @@
     reason = "x86-64 only; narrowing random bits and bounded sizes on purpose"
 )]
 
+mod console_review;
 mod review;
 mod to_console;
 
@@ -201,6 +203,14 @@ fn main() -> i32 {
         11 => review::exit_blocked(),
         12 => differential::differential(),
         13 => to_console::to_console(),
+        14 => console_review::hostile(arg),
+        15 => console_review::swapped_writer(),
+        16 => console_review::modes(),
+        17 => console_review::owner(true),
+        20 => console_review::owner(false),
+        21 => console_review::churn(arg >> 16),
+        18 => console_review::holder_loop(),
+        19 => console_review::holder_child(),
         mode => {
             println!("pipetest: unknown mode {mode}");
             return 2;

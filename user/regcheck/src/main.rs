@@ -21,7 +21,8 @@
 //! buffers (the templates' fault fixups) and kernel buffers; unused,
 //! closed and far handles, call 7; `create`, `query`, `reconfigure` and
 //! `terminate` on every kind (the SMACH wait blocks in the kernel); pipe
-//! ends ([`pipes`], [`pipe_review`]); then
+//! ends ([`pipes`], [`pipe_review`]), a pipe end whose reader is the
+//! console ([`pipe_console`]); then
 //! the kernel instructions of one call of each kind ([`counts`]).
 //!
 //! Output: one line per failed call (`regcheck: FAIL <call> [<path>]:
@@ -41,6 +42,7 @@ mod check;
 mod counts;
 mod io;
 mod objects;
+mod pipe_console;
 mod pipe_review;
 mod pipes;
 mod ports;
@@ -61,6 +63,7 @@ fn main() -> i32 {
     ports::all(&mut run);
     objects::all(&mut run);
     pipe_review::all(&mut run);
+    pipe_console::all(&mut run);
     sched::all(&mut run);
     counts::all(&mut run);
     println!("regcheck: {} passed, {} failed", run.passed, run.failed);
