@@ -161,8 +161,18 @@ pub(crate) fn write(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError>
             }
         });
         if to_console {
-            let serial = serial.ok_or(SysError::BadHandle)?;
-            return write_to_console(handle, serial, at.0, at.1).map(|n| written.saturating_add(n));
+            // The rest of the call goes to the console. Bytes already in
+            // the ring count: an error of the console's part after them
+            // ends the call with their count, as any later piece's does
+            // (a revoke still fails it).
+            let rest = serial
+                .ok_or(SysError::BadHandle)
+                .and_then(|serial| write_to_console(handle, serial, at.0, at.1));
+            return match rest {
+                Ok(n) => Ok(written.saturating_add(n)),
+                Err(e) if written > 0 && e != SysError::Revoked => Ok(written),
+                Err(e) => Err(e),
+            };
         }
         match done {
             // Revoked after some pieces: the call fails (no holder call

@@ -177,6 +177,7 @@ fn on_user_debug(frame: &mut TrapFrame) -> bool {
     if ARMED_FOR.load(Ordering::SeqCst) == current && COUNT.load(Ordering::SeqCst) > 0 {
         LAST.store(COUNT.swap(0, Ordering::SeqCst), Ordering::SeqCst);
         LAST_FOR.store(current, Ordering::SeqCst);
+        crate::trace_rips::finished();
         ARMED_FOR.store(0, Ordering::SeqCst);
         sk_machine::syscall::keep_trap_flag_on_entry(false);
         frame.rflags &= !TF;

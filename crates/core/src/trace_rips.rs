@@ -16,6 +16,13 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 pub(crate) const SLOTS: usize = 8192;
 
 static ON: AtomicBool = AtomicBool::new(false);
+/// Set while [`print`] reads the addresses: a traced `query(LastTrace)`
+/// must not overwrite them meanwhile.
+static PRINTING: AtomicBool = AtomicBool::new(false);
+/// The count already printed ([`print`] prints each count once).
+static PRINTED: AtomicU64 = AtomicU64::new(0);
+/// Counts finished since boot; `PRINTED` names one of them.
+static FINISHED: AtomicU64 = AtomicU64::new(0);
 #[allow(clippy::declare_interior_mutable_const)]
 const ZERO: AtomicU64 = AtomicU64::new(0);
 static RIPS: [AtomicU64; SLOTS] = [ZERO; SLOTS];
@@ -27,7 +34,7 @@ pub(crate) fn enable(on: bool) {
 
 /// Records step `index` (0-based) of the count in progress at `rip`.
 pub(crate) fn record(index: u64, rip: u64) {
-    if !ON.load(Ordering::Relaxed) {
+    if !ON.load(Ordering::Relaxed) || PRINTING.load(Ordering::Relaxed) {
         return;
     }
     if let Some(slot) = usize::try_from(index).ok().and_then(|i| RIPS.get(i)) {
@@ -35,11 +42,24 @@ pub(crate) fn record(index: u64, rip: u64) {
     }
 }
 
-/// Prints the addresses of the last count's `count` steps, if recording.
+/// A count ended (its steps are the addresses recorded since it began).
+pub(crate) fn finished() {
+    FINISHED.fetch_add(1, Ordering::SeqCst);
+}
+
+/// Prints the addresses of the last count's `count` steps, if recording
+/// and not printed yet. It runs under the kernel lock with interrupts
+/// masked (a measurement boot's price: up to 8,192 addresses over the
+/// polled UART).
 pub(crate) fn print(count: u64) {
     if !ON.load(Ordering::Relaxed) || count == 0 {
         return;
     }
+    let this = FINISHED.load(Ordering::SeqCst);
+    if PRINTED.swap(this, Ordering::SeqCst) == this {
+        return;
+    }
+    PRINTING.store(true, Ordering::SeqCst);
     let kept = usize::try_from(count).unwrap_or(SLOTS).min(SLOTS);
     sk_machine::print!("trace-rips {count} ");
     for (index, slot) in RIPS.iter().take(kept).enumerate() {
@@ -47,4 +67,5 @@ pub(crate) fn print(count: u64) {
         sk_machine::print!("{separator}{:x}", slot.load(Ordering::Relaxed));
     }
     sk_machine::println!();
+    PRINTING.store(false, Ordering::SeqCst);
 }

@@ -66,8 +66,14 @@ pub enum Ac97Error {
     NotFound,
     /// Its BARs are not I/O space.
     NoIoBars,
-    /// No memory for the descriptor list or the buffers.
+    /// No memory for the descriptor list or the buffers (or none below
+    /// 4 GiB, which is all the controller can address).
     NoMemory,
+}
+
+/// The 32-bit physical address of kernel data at `virt`, if it has one.
+fn dma_address(virt: u64) -> Option<u32> {
+    u32::try_from(crate::paging::translate(virt)?).ok()
 }
 
 /// The controller, playing PCM out.
@@ -81,6 +87,9 @@ pub struct Ac97 {
     /// The last buffer handed to the controller (its LVI), if any.
     last_queued: Option<u8>,
     running: bool,
+    /// The caller said no more frames come ([`Ac97::finish`]): the halt
+    /// after the last buffer is the end, not an underrun.
+    finishing: bool,
     underruns: u64,
 }
 
@@ -108,6 +117,7 @@ impl Ac97 {
             rate: 0,
             last_queued: None,
             running: false,
+            finishing: false,
             underruns: 0,
         };
         this.write_nabm32(GLOBAL_CONTROL, GLOBAL_COLD_RESET_OFF);
@@ -167,6 +177,10 @@ impl Ac97 {
     /// pairs) into the next buffer and hands it to the controller; false
     /// (nothing done) if no buffer is free or `frames` is empty.
     pub fn queue(&mut self, frames: &[[i16; 2]]) -> bool {
+        // Halted with everything played and more coming: an underrun (the
+        // new LVI below would restart the box and clear the status before
+        // `poll` saw it); the ring starts again at buffer 0.
+        self.count_underrun();
         if frames.is_empty() || self.free() == 0 {
             return false;
         }
@@ -180,13 +194,13 @@ impl Ac97 {
             bytes[..2].copy_from_slice(&frame[0].to_le_bytes());
             bytes[2..].copy_from_slice(&frame[1].to_le_bytes());
         }
-        let Some(phys) = crate::paging::translate(self.buffers.address() + offset as u64) else {
+        let Some(phys) = dma_address(self.buffers.address() + offset as u64) else {
             return false;
         };
         // Descriptor: buffer address, length in 16-bit samples, flags 0.
         let samples = (frames.len() * 2) as u16;
         let entry = &mut self.descriptors.bytes_mut()[usize::from(index) * 8..][..8];
-        entry[..4].copy_from_slice(&(phys as u32).to_le_bytes());
+        entry[..4].copy_from_slice(&phys.to_le_bytes());
         entry[4..6].copy_from_slice(&samples.to_le_bytes());
         entry[6..].copy_from_slice(&0u16.to_le_bytes());
         core::sync::atomic::fence(core::sync::atomic::Ordering::SeqCst);
@@ -196,33 +210,64 @@ impl Ac97 {
             self.write_nabm8(PO_CR, CR_RUN);
             self.running = true;
         }
+        self.finishing = false;
         true
     }
 
+    /// No more frames for now: what is queued plays out, and the halt
+    /// after it is not an underrun.
+    pub fn finish(&mut self) {
+        self.finishing = true;
+    }
+
+    /// Counts an underrun if the box halted with every queued buffer
+    /// played while more was meant to come, and restarts it from an empty
+    /// ring.
+    fn count_underrun(&mut self) {
+        let status = self.read_nabm16(PO_SR);
+        if !self.running || status & SR_HALTED == 0 || status & SR_CURRENT_IS_LAST == 0 {
+            return;
+        }
+        if !self.finishing {
+            self.underruns += 1;
+        }
+        self.last_queued = None;
+        self.running = false;
+        self.reset_box();
+    }
+
+    /// Stops the PCM out box (run off, then a bounded wait for its halt),
+    /// resets its registers and points it at the descriptor list again.
+    fn reset_box(&mut self) {
+        self.write_nabm8(PO_CR, 0);
+        for _ in 0..100_000 {
+            if self.read_nabm16(PO_SR) & SR_HALTED != 0 {
+                break;
+            }
+            core::hint::spin_loop();
+        }
+        self.write_nabm8(PO_CR, CR_RESET);
+        self.write_nabm8(PO_CR, 0);
+        if let Some(list) = dma_address(self.descriptors.address()) {
+            self.write_nabm32(PO_BDBAR, list);
+        }
+    }
+
     /// Reads and clears the controller's status; counts an underrun when
-    /// it halted having played every queued buffer. Call at least once per
-    /// buffer's playing time.
+    /// it halted having played every queued buffer while more was meant
+    /// to come. Call at least once per buffer's playing time.
     pub fn poll(&mut self) {
         let status = self.read_nabm16(PO_SR);
-        if self.running && status & SR_HALTED != 0 && status & SR_CURRENT_IS_LAST != 0 {
-            self.underruns += 1;
-            // The next queue restarts it (a new LVI resumes a halted box).
-            self.last_queued = None;
-            self.write_nabm8(PO_CR, CR_RESET);
-            self.write_nabm8(PO_CR, 0);
-            if let Some(list) = crate::paging::translate(self.descriptors.address()) {
-                self.write_nabm32(PO_BDBAR, list as u32);
-            }
-            self.running = false;
-        }
+        self.count_underrun();
         self.write_nabm16(PO_SR, status & SR_CLEAR);
     }
 
     /// Stops playing (what is queued is dropped).
     pub fn stop(&mut self) {
-        self.write_nabm8(PO_CR, 0);
-        self.running = false;
+        self.finishing = true;
         self.last_queued = None;
+        self.running = false;
+        self.reset_box();
     }
 
     fn read_nam(&self, register: u16) -> u16 {
@@ -269,9 +314,8 @@ impl Ac97 {
 
 impl Drop for Ac97 {
     fn drop(&mut self) {
-        // No DMA into pages about to be freed.
-        self.write_nabm8(PO_CR, CR_RESET);
-        self.write_nabm8(PO_CR, 0);
+        // No DMA from pages about to be freed.
+        self.reset_box();
         self.write_nabm32(PO_BDBAR, 0);
     }
 }

@@ -111,21 +111,30 @@ impl PciFunction {
         if bar & 0xfffc != 0 {
             return Some((bar & 0xfffc) as u16);
         }
-        // Unassigned: size it (all ones, read back the mask), then place it
-        // at the next free range aligned to its size.
+        // Unassigned: size it (all ones, read back the mask) with I/O
+        // decoding off, then place it above every range on bus 0 and the
+        // ranges given before, aligned to its size.
+        // The floor first: while sizing, this BAR reads as all ones.
+        let floor = highest_io_end();
+        let command = self.read32(COMMAND) as u16;
+        self.write32(COMMAND, u32::from(command & !COMMAND_IO_SPACE));
         self.write32(offset, 0xffff_ffff);
         let mask = self.read32(offset) & 0xfffc;
+        self.write32(COMMAND, u32::from(command));
         let size = (!mask & 0xffff).wrapping_add(1).max(4);
         let base = crate::cpu::without_interrupts(|| {
             let mut next = NEXT_IO.lock();
-            let base = next.div_ceil(size) * size;
+            let base = (*next).max(floor).div_ceil(size) * size;
+            if base + size > 0x1_0000 {
+                return None;
+            }
             *next = base + size;
-            base
+            Some(base)
         });
-        if base + size > 0x1_0000 {
+        let Some(base) = base else {
             self.write32(offset, 0);
             return None;
-        }
+        };
         self.write32(offset, base | 1);
         Some(base as u16)
     }
@@ -144,26 +153,53 @@ impl PciFunction {
     }
 }
 
-/// The first function on bus 0 with `vendor` and `device`.
-pub fn find(vendor: u16, device: u16) -> Option<PciFunction> {
+/// One past the highest I/O port any BAR on bus 0 decodes (the
+/// firmware's assignments), at least [`NEXT_IO`]'s start.
+fn highest_io_end() -> u32 {
+    let mut end = 0xc000;
+    for_each_function(|f| {
+        for index in 0..6u8 {
+            let bar = f.read32(BAR0 + index * 4);
+            if bar & 1 == 1 && bar & 0xfffc != 0 {
+                // Without sizing (which would disturb a live device): a
+                // 4 KiB span past the base covers every I/O BAR size
+                // QEMU's devices use (PCI caps I/O BARs at 256 ports;
+                // QEMU's AC'97 mixer takes 1 KiB).
+                end = end.max((bar & 0xfffc) + 0x1000);
+            }
+        }
+    });
+    end
+}
+
+/// Calls `f` for every function present on bus 0.
+fn for_each_function(mut f: impl FnMut(PciFunction)) {
     for slot in 0..32 {
         for function in 0..8 {
-            let f = PciFunction {
+            let at = PciFunction {
                 bus: 0,
                 device: slot,
                 function,
             };
-            let id = f.read32(0);
-            if id as u16 == 0xffff {
+            if at.read32(0) as u16 == 0xffff {
                 if function == 0 {
                     break;
                 }
                 continue;
             }
-            if id as u16 == vendor && (id >> 16) as u16 == device {
-                return Some(f);
-            }
+            f(at);
         }
     }
-    None
+}
+
+/// The first function on bus 0 with `vendor` and `device`.
+pub fn find(vendor: u16, device: u16) -> Option<PciFunction> {
+    let mut found = None;
+    for_each_function(|f| {
+        let id = f.read32(0);
+        if found.is_none() && id as u16 == vendor && (id >> 16) as u16 == device {
+            found = Some(f);
+        }
+    });
+    found
 }

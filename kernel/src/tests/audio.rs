@@ -63,6 +63,7 @@ ktest!(
             }
         }
         // Everything queued plays out; an underrun before that is a gap.
+        ac97.finish();
         let underruns = ac97.underruns();
         while ac97.queued() > 0 {
             core::hint::spin_loop();

@@ -248,6 +248,48 @@ fn ends() {
         return;
     }
     let _ = (r.close(), w.close());
+    // The same, with the rest of the buffer unmapped: the console's first
+    // piece faults after the ring took PIPE_CAPACITY bytes, which the
+    // reader still gets; the call returns their count, not an error
+    // (a caller that retried on the error would write them twice).
+    let edge = match Smem::create_at(RING_EDGE, RING_BYTES, Prot::READ | Prot::WRITE) {
+        Ok(m) => m,
+        Err(e) => return fail(format_args!("map the ring-sized pages: {e:?}")),
+    };
+    let Some((r, w)) = new_pipe() else { return };
+    RESULT.store(u64::MAX, Ordering::Release);
+    let done = DONE.load(Ordering::Acquire);
+    let _ = start(edge_writer, 0);
+    yields(50);
+    if RESULT.load(Ordering::Acquire) != u64::MAX {
+        fail(format_args!("the edge writer did not block"));
+    }
+    let _ = w.pipe_to_console();
+    let woken = done_within(done + 1, 20_000);
+    if !woken || RESULT.load(Ordering::Acquire) != RING_BYTES {
+        fail(format_args!(
+            "a writer asleep at the switch, its rest unmapped: {} (want {RING_BYTES}, the bytes in the ring)",
+            RESULT.load(Ordering::Acquire)
+        ));
+    }
+    let _ = (r.close(), w.close(), edge.free());
+}
+
+/// Where `edge_writer`'s buffer lies: [`RING_BYTES`] mapped, then nothing.
+const RING_EDGE: u64 = 0x0000_5200_0000_0000;
+/// The pipe's capacity (`sk_sio::PIPE_CAPACITY`).
+const RING_BYTES: u64 = 16 * 1024;
+
+/// Writes `RING_BYTES + 100` bytes from [`RING_EDGE`]: the ring takes the
+/// mapped part, the rest is unmapped.
+extern "C" fn edge_writer(_: u64) -> ! {
+    let w = end(&WRITE_END);
+    let result = match crate::raw_write(&w, RING_EDGE, RING_BYTES + 100) {
+        Ok(n) => n as u64,
+        Err(e) => 1_000_000 + u64::from(e.code()),
+    };
+    RESULT.store(result, Ordering::Release);
+    finish()
 }
 
 /// Where the edge pages go (unused by the other modes of this run).
