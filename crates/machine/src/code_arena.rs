@@ -173,7 +173,6 @@ struct Arena {
     /// Physical frame of each mapped arena page, by page index: a block's
     /// bytes are found without walking the page tables.
     frames: Vec<u64>,
-    installed_bytes: u64,
     live_blocks: u64,
 }
 
@@ -188,7 +187,6 @@ static ARENA: Mutex<Arena> = Mutex::new(Arena {
     free: [const { Vec::new() }; SIZE_CLASSES.len()],
     retired: Vec::new(),
     frames: Vec::new(),
-    installed_bytes: 0,
     live_blocks: 0,
 });
 
@@ -320,7 +318,6 @@ pub fn install_written(
     // §8.1.3: cross-modifying code requires it only on *other* CPUs, which
     // do not run this block before publication).
     core::sync::atomic::fence(Ordering::SeqCst);
-    crate::cpu::without_interrupts(|| ARENA.lock().installed_bytes += len);
     let installed = InstalledBlock {
         address: block.address,
         capacity: block.capacity,
