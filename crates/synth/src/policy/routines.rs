@@ -229,14 +229,15 @@ impl<B> SioRoutines<B> {
                 set(held, slot, Stored::ErrorStub(value), mech);
                 return Ok(());
             }
-            SlotPlan::Routine(spec) => spec,
+            // Borrowed: a spec is 80 bytes, copied once, into `Installed`.
+            SlotPlan::Routine(ref spec) => spec,
         };
         if let Some(Held {
             stored: Stored::Code(installed),
             ..
         }) = held
         {
-            if installed.spec == spec {
+            if installed.spec == *spec {
                 return Ok(());
             }
         }
@@ -281,7 +282,7 @@ fn set<M: Mechanism>(
 /// Installs `spec`'s helper (if any), then its routine targeting the
 /// helper. On failure nothing stays installed.
 fn install<M: Mechanism>(
-    spec: RoutineSpec,
+    spec: &RoutineSpec,
     mech: &mut M,
 ) -> Result<Installed<M::Block>, InstallError> {
     let helper = spec
@@ -291,7 +292,7 @@ fn install<M: Mechanism>(
     let helper_entry = helper.as_ref().map_or(0, |(_, entry)| *entry);
     match mech.install(&spec.routine(helper_entry)) {
         Ok((routine, entry)) => Ok(Installed {
-            spec,
+            spec: *spec,
             entry,
             routine,
             helper: helper.map(|(block, _)| block),
