@@ -42,9 +42,14 @@ pub(crate) struct Routine {
     pub(crate) template: &'static Template,
     /// TSC ticks spent synthesizing and installing it.
     pub(crate) cost_ticks: u64,
-    /// With call counting: the counter and the counting thunk in front.
-    pub(crate) counting: Option<(Box<AtomicU64>, Box<Routine>)>,
+    /// With call counting: the counter and the counting thunk in front
+    /// (one box, so the record stays at 40 bytes: it is moved by value).
+    pub(crate) counting: Option<Box<Counting>>,
 }
+
+/// A routine's call counter and the counting thunk in front of it (the
+/// thunk is made once the counter has its address).
+pub(crate) type Counting = (AtomicU64, Option<Routine>);
 
 impl core::fmt::Debug for Routine {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -59,14 +64,15 @@ impl Routine {
     pub(crate) fn entry(&self) -> u64 {
         self.counting
             .as_ref()
-            .map_or(self.block.address(), |(_, thunk)| thunk.block.address())
+            .and_then(|counting| counting.1.as_ref())
+            .map_or(self.block.address(), |thunk| thunk.block.address())
     }
 
     /// Calls counted so far (None when not counting).
     pub(crate) fn calls(&self) -> Option<u64> {
         self.counting
             .as_ref()
-            .map(|(count, _)| count.load(Ordering::Relaxed))
+            .map(|counting| counting.0.load(Ordering::Relaxed))
     }
 }
 
@@ -109,25 +115,26 @@ fn install_code(
             }
         }
     }
-    // Fault points, on the stack (a template has a handful), as absolute
-    // addresses; none to write for most routines.
+    // Fault points as absolute addresses, on the stack (a template has a
+    // handful); most routines have none, and skip the buffer.
     let points = template.fault_points;
-    let mut buffer = [(0u64, 0u64); 8];
-    let fixups = if points.is_empty() {
-        &mut []
-    } else if let Some(fixups) = buffer.get_mut(..points.len()) {
-        fixups
+    let installed = if points.is_empty() {
+        code_arena::install_written(block, len as u64, &[])
     } else {
-        code_arena::release(block);
-        return Err(InstallError::OutOfMemory);
+        let mut buffer = [(0u64, 0u64); 8];
+        let Some(fixups) = buffer.get_mut(..points.len()) else {
+            code_arena::release(block);
+            return Err(InstallError::OutOfMemory);
+        };
+        for (slot, point) in fixups.iter_mut().zip(points) {
+            *slot = (
+                address + u64::from(point.access),
+                address + u64::from(point.fixup),
+            );
+        }
+        code_arena::install_written(block, len as u64, fixups)
     };
-    for (slot, point) in fixups.iter_mut().zip(points) {
-        *slot = (
-            address + u64::from(point.access),
-            address + u64::from(point.fixup),
-        );
-    }
-    let block = code_arena::install_written(block, len as u64, fixups).map_err(|(_, unused)| {
+    let block = installed.map_err(|(_, unused)| {
         code_arena::release(unused);
         InstallError::OutOfMemory
     })?;
@@ -208,12 +215,14 @@ impl Mechanism for KernelMechanism<'_> {
             |address| holes.describe(address, smap),
         )?;
         if config().count_calls && !holes.is_helper() {
-            let count = Box::new(AtomicU64::new(0));
+            // The counter's address is baked into the thunk: boxed first.
+            let mut counting: Box<Counting> = Box::new((AtomicU64::new(0), None));
             let thunk = install_holes(&CallCounterHoles {
-                counter: Imm64(&*count as *const AtomicU64 as u64),
+                counter: Imm64(&counting.0 as *const AtomicU64 as u64),
                 routine: Imm64(routine.block.address()),
             })?;
-            routine.counting = Some((count, Box::new(thunk)));
+            counting.1 = Some(thunk);
+            routine.counting = Some(counting);
         }
         let entry = routine.entry();
         Ok((routine, entry))

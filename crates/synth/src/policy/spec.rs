@@ -14,8 +14,8 @@ use crate::templates::{
     COLLAPSED_TTY_WRITE_COOKED,
 };
 use crate::{
-    instantiate, instantiate_bytes, instantiate_collapsed, DeviceKind, HoleSet, HoleValues, Imm32, Imm64, Instance,
-    Invariant, Invariants, Rel32Target, Smap, SynthError, Template,
+    instantiate, instantiate_bytes, instantiate_collapsed, DeviceKind, HoleSet, HoleValues, Imm32,
+    Imm64, Instance, Invariant, Invariants, Rel32Target, Smap, SynthError, Template,
 };
 
 /// The file facts a RAM-file routine was made at, beyond its hole values:
