@@ -323,8 +323,16 @@ pub(crate) fn close_sio(core: &mut Core, mut sio: Sio) {
     for (_, routines) in sharers {
         retire(core, Some(routines));
     }
+    // The routines leave their slots and retire in place (not moved out of
+    // the SIO first: the record is a few hundred bytes), then the SIO
+    // closes; what it hands back holds nothing.
+    if let Some(routines) = sio.routines.as_mut() {
+        routines.release(&mut KernelMechanism {
+            threads: &core.threads,
+        });
+    }
     let routines = sio.close(&mut core.fs);
-    retire(core, routines);
+    debug_assert!(routines.is_none_or(|r| Op::ALL.iter().all(|&op| r.target(op).is_none())));
 }
 
 /// A thread joined SMACH `smach`: its table gets the SMACH's semaphores

@@ -162,10 +162,21 @@ impl<B> SioRoutines<B> {
     /// Sends every slot it holds back to the generic path and retires all
     /// its code. For close (the handle may be reused right after).
     pub fn close<M: Mechanism<Block = B>>(mut self, mech: &mut M) {
+        self.release(mech);
+    }
+
+    /// [`close`](Self::close) in place: every slot it held is generic
+    /// again, its code retired, and it holds no slot after (dropping it
+    /// then frees nothing). Saves moving the record (a few hundred bytes)
+    /// out of its owner first.
+    pub fn release<M: Mechanism<Block = B>>(&mut self, mech: &mut M) {
         for op in Op::ALL {
+            let held = self.held_mut(op);
             // In place: nothing moves unless code is retired.
-            if let Some(held) = self.held_mut(op) {
-                switch(held.slot, &mut held.stored, Stored::Generic, mech);
+            if let Some(h) = held {
+                switch(h.slot, &mut h.stored, Stored::Generic, mech);
+                // Generic now: dropping it frees nothing.
+                *held = None;
             }
         }
     }
