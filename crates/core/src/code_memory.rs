@@ -42,9 +42,14 @@ pub(crate) struct Routine {
     pub(crate) template: &'static Template,
     /// TSC ticks spent synthesizing and installing it.
     pub(crate) cost_ticks: u64,
-    /// With call counting: the counter and the counting thunk in front.
-    pub(crate) counting: Option<(Box<AtomicU64>, Box<Routine>)>,
+    /// With call counting: the counter and the counting thunk in front
+    /// (one box, so the record stays at 40 bytes: it is moved by value).
+    pub(crate) counting: Option<Box<Counting>>,
 }
+
+/// A routine's call counter and the counting thunk in front of it (the
+/// thunk is made once the counter has its address).
+pub(crate) type Counting = (AtomicU64, Option<Routine>);
 
 impl core::fmt::Debug for Routine {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -59,22 +64,29 @@ impl Routine {
     pub(crate) fn entry(&self) -> u64 {
         self.counting
             .as_ref()
-            .map_or(self.block.address(), |(_, thunk)| thunk.block.address())
+            .and_then(|counting| counting.1.as_ref())
+            .map_or(self.block.address(), |thunk| thunk.block.address())
     }
 
     /// Calls counted so far (None when not counting).
     pub(crate) fn calls(&self) -> Option<u64> {
         self.counting
             .as_ref()
-            .map(|(count, _)| count.load(Ordering::Relaxed))
+            .map(|counting| counting.0.load(Ordering::Relaxed))
     }
 }
 
-/// Instantiates `template` into a fresh arena block: `fill(address, out)`
-/// writes the instance for its final address.
+/// Instantiates `template` into a fresh arena block: `write(address, out)`
+/// writes the instance's bytes for its final address (no [`Instance`]:
+/// `sk_synth::instantiate_bytes`), `describe(address)` says what they
+/// should be, and is called only where someone looks (the replay log, the
+/// debug builds' decode check). The hot path is a free-list pop, a copy,
+/// the holes' stores and the fault points read off the template's
+/// precomputed list: no allocation, no decoding.
 fn install_code(
     template: &'static Template,
-    fill: impl FnOnce(u64, &mut [u8]) -> Result<Instance, SynthError>,
+    write: impl FnOnce(u64, &mut [u8]) -> Result<(), SynthError>,
+    describe: impl FnOnce(u64) -> Instance,
 ) -> Result<Routine, InstallError> {
     let start = sk_machine::cpu::rdtsc();
     let len = template.bytes.len();
@@ -87,31 +99,42 @@ fn install_code(
     let Some(out) = block.bytes_mut().get_mut(..len) else {
         return Err(InstallError::OutOfMemory);
     };
-    let instance = fill(address, out)?;
-    if crate::synthesis::config().log_installs {
-        log_install(&instance, out);
-    }
-    if cfg!(debug_assertions) {
-        if let Err(e) = verify(&instance, out) {
-            panic!(
-                "instance of {} does not decode to its template: {e}",
-                template.name
-            );
+    write(address, out)?;
+    let is_logged = crate::synthesis::config().log_installs;
+    if is_logged || cfg!(debug_assertions) {
+        let instance = describe(address);
+        if is_logged {
+            log_install(&instance, out);
+        }
+        if cfg!(debug_assertions) {
+            if let Err(e) = verify(&instance, out) {
+                panic!(
+                    "instance of {} does not decode to its template: {e}",
+                    template.name
+                );
+            }
         }
     }
-    // Fault points, on the stack (a template has a handful).
-    let mut fixups = [(0u64, 0u64); 8];
-    let mut count = 0;
-    for f in instance.fault_fixups() {
-        let Some(slot) = fixups.get_mut(count) else {
+    // Fault points as absolute addresses, on the stack (a template has a
+    // handful); most routines have none, and skip the buffer.
+    let points = template.fault_points;
+    let installed = if points.is_empty() {
+        code_arena::install_written(block, len as u64, &[])
+    } else {
+        let mut buffer = [(0u64, 0u64); 8];
+        let Some(fixups) = buffer.get_mut(..points.len()) else {
             code_arena::release(block);
             return Err(InstallError::OutOfMemory);
         };
-        *slot = (f.access, f.fixup);
-        count += 1;
-    }
-    let fixups = fixups.get(..count).unwrap_or_default();
-    let block = code_arena::install_written(block, len as u64, fixups).map_err(|(_, unused)| {
+        for (slot, point) in fixups.iter_mut().zip(points) {
+            *slot = (
+                address + u64::from(point.access),
+                address + u64::from(point.fixup),
+            );
+        }
+        code_arena::install_written(block, len as u64, fixups)
+    };
+    let block = installed.map_err(|(_, unused)| {
         code_arena::release(unused);
         InstallError::OutOfMemory
     })?;
@@ -168,9 +191,12 @@ fn verify(instance: &Instance, bytes: &[u8]) -> Result<(), sk_synth::VerifyError
 
 /// Instantiates a typed holes set (entry stubs, error stubs, counters).
 pub(crate) fn install_holes<H: HoleSet>(holes: &H) -> Result<Routine, InstallError> {
-    install_code(H::TEMPLATE, |address, out| {
-        sk_synth::instantiate(holes, address, smap(), out)
-    })
+    let smap = smap();
+    install_code(
+        H::TEMPLATE,
+        |address, out| sk_synth::instantiate_bytes(holes, address, smap, out),
+        |address| Instance::describe(H::TEMPLATE, holes.values(), address, smap),
+    )
 }
 
 /// The kernel's side of the policy: arena installs, table stores, retirement.
@@ -182,16 +208,21 @@ impl Mechanism for KernelMechanism<'_> {
     type Block = Routine;
 
     fn install(&mut self, holes: &RoutineHoles) -> Result<(Routine, u64), InstallError> {
-        let mut routine = install_code(holes.template(), |address, out| {
-            holes.instantiate(address, smap(), out)
-        })?;
+        let smap = smap();
+        let mut routine = install_code(
+            holes.template(),
+            |address, out| holes.instantiate_bytes(address, smap, out),
+            |address| holes.describe(address, smap),
+        )?;
         if config().count_calls && !holes.is_helper() {
-            let count = Box::new(AtomicU64::new(0));
+            // The counter's address is baked into the thunk: boxed first.
+            let mut counting: Box<Counting> = Box::new((AtomicU64::new(0), None));
             let thunk = install_holes(&CallCounterHoles {
-                counter: Imm64(&*count as *const AtomicU64 as u64),
+                counter: Imm64(&counting.0 as *const AtomicU64 as u64),
                 routine: Imm64(routine.block.address()),
             })?;
-            routine.counting = Some((count, Box::new(thunk)));
+            counting.1 = Some(thunk);
+            routine.counting = Some(counting);
         }
         let entry = routine.entry();
         Ok((routine, entry))

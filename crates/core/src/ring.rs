@@ -284,6 +284,13 @@ pub(crate) fn sync_errors() -> u64 {
 /// another thread current since the last look, records it (policy, thread
 /// states, `Core::current`) and drops a dead thread's context (its stack
 /// is no longer in use).
+///
+/// Called at every kernel entry: the tests that usually find nothing to do
+/// stay here, in line, and the rest is out of line, so the common entry
+/// pays a few compares, not the big body's prologue (whether LLVM
+/// shrink-wrapped that prologue depended on what got inlined into it: a
+/// change elsewhere once cost every generic call 15 instructions).
+#[inline]
 pub(crate) fn sync(core: &mut Core) {
     let Some(ring) = core.ring.as_mut() else {
         return;
@@ -299,6 +306,15 @@ pub(crate) fn sync(core: &mut Core) {
     if steps == 0 && now == before {
         return;
     }
+    record_switches(core, steps, now, before);
+}
+
+/// [`sync`]'s work when switches happened since the last look.
+#[inline(never)]
+fn record_switches(core: &mut Core, steps: u64, now: ThreadId, before: ThreadId) {
+    let Some(ring) = core.ring.as_mut() else {
+        return;
+    };
     let expected = ring.policy.next_to_run();
     if let Err(e) = ring.policy.advanced(steps, now) {
         SYNC_ERRORS.fetch_add(1, core::sync::atomic::Ordering::Relaxed);

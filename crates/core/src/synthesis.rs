@@ -208,10 +208,17 @@ pub(crate) fn replan(core: &mut Core, me: SmachId, handle: Handle) {
     let Some(smach) = smachs.get_mut(&me) else {
         return;
     };
-    // The SCPUs of the SMACH with a table (a semaphore's routines go in
-    // each); at most MAX_SCPUS_PER_SMACH.
+    // A semaphore's and a port end's routines go in the table of every
+    // SCPU of the SMACH; any other SIO's only in its owner's.
+    let is_everyones = matches!(
+        smach.handles.get(handle),
+        Ok(Object::Sio(sio)) if sio.semaphore().is_some() || sio.port_end().is_some()
+    );
+    // The SCPUs of the SMACH with a table, at most MAX_SCPUS_PER_SMACH;
+    // gathered (on the heap) only for an SIO that needs them: an open of
+    // anything else stays off the allocator.
     let mut members: Vec<ThreadId> = Vec::new();
-    if members.try_reserve(smach.threads.len()).is_ok() {
+    if is_everyones && members.try_reserve(smach.threads.len()).is_ok() {
         members.extend(
             smach
                 .threads
@@ -232,7 +239,7 @@ pub(crate) fn replan(core: &mut Core, me: SmachId, handle: Handle) {
         log::debug!("no synthesized routine for handle {}: {e}", handle.index());
     }
     // A semaphore's and a port end's routines assume no single owner.
-    if sio.semaphore().is_none() && sio.port_end().is_none() {
+    if !is_everyones {
         return;
     }
     // Every other member gets its own slots (same plan, its table).
@@ -317,8 +324,16 @@ pub(crate) fn close_sio(core: &mut Core, mut sio: Sio) {
     for (_, routines) in sharers {
         retire(core, Some(routines));
     }
+    // The routines leave their slots and retire in place (not moved out of
+    // the SIO first: the record is a few hundred bytes), then the SIO
+    // closes; what it hands back holds nothing.
+    if let Some(routines) = sio.routines.as_mut() {
+        routines.release(&mut KernelMechanism {
+            threads: &core.threads,
+        });
+    }
     let routines = sio.close(&mut core.fs);
-    retire(core, routines);
+    debug_assert!(routines.is_none_or(|r| Op::ALL.iter().all(|&op| r.target(op).is_none())));
 }
 
 /// A thread joined SMACH `smach`: its table gets the SMACH's semaphores

@@ -37,6 +37,8 @@ use spin::Mutex;
 
 /// Block sizes the arena hands out (a routine takes the smallest that fits).
 const SIZE_CLASSES: [u64; 5] = [64, 128, 256, 512, 4096];
+// An installed block's capacity and length are stored in 32 bits.
+const _: () = assert!(SIZE_CLASSES[SIZE_CLASSES.len() - 1] <= u32::MAX as u64);
 /// CPUs the quiescence tracking is sized for.
 const MAX_CPUS: usize = 1;
 /// `int3`: what unused arena bytes hold, so a stray jump traps.
@@ -113,8 +115,10 @@ impl Drop for ReservedBlock {
 #[derive(Debug)]
 pub struct InstalledBlock {
     address: u64,
-    capacity: u64,
-    len: u64,
+    /// At most a page (the largest size class): 32 bits keep the record,
+    /// which the kernel moves by value with every routine, at 16 bytes.
+    capacity: u32,
+    len: u32,
 }
 
 impl InstalledBlock {
@@ -125,12 +129,12 @@ impl InstalledBlock {
 
     /// Size of the block (at least the code's size).
     pub fn capacity(&self) -> u64 {
-        self.capacity
+        u64::from(self.capacity)
     }
 
     /// Bytes of code installed.
     pub fn len(&self) -> u64 {
-        self.len
+        u64::from(self.len)
     }
 
     /// True if no code bytes were installed.
@@ -140,7 +144,7 @@ impl InstalledBlock {
 
     /// True if `address` lies inside this block.
     pub fn contains(&self, address: u64) -> bool {
-        (self.address..self.address + self.capacity).contains(&address)
+        (self.address..self.address + self.capacity()).contains(&address)
     }
 }
 
@@ -149,8 +153,8 @@ impl Drop for InstalledBlock {
         // Its fixups go now: the block is unpublished and, on one CPU, not
         // running (Rust code retires it). With SMP they would have to stay
         // until the block is freed (a CPU may still run it and fault).
-        crate::dynamic_extable::remove_range(self.address, self.address + self.capacity);
-        retire_raw(self.address, self.capacity);
+        crate::dynamic_extable::remove_range(self.address, self.address + self.capacity());
+        retire_raw(self.address, self.capacity());
     }
 }
 
@@ -173,7 +177,6 @@ struct Arena {
     /// Physical frame of each mapped arena page, by page index: a block's
     /// bytes are found without walking the page tables.
     frames: Vec<u64>,
-    installed_bytes: u64,
     live_blocks: u64,
 }
 
@@ -188,7 +191,6 @@ static ARENA: Mutex<Arena> = Mutex::new(Arena {
     free: [const { Vec::new() }; SIZE_CLASSES.len()],
     retired: Vec::new(),
     frames: Vec::new(),
-    installed_bytes: 0,
     live_blocks: 0,
 });
 
@@ -320,11 +322,11 @@ pub fn install_written(
     // §8.1.3: cross-modifying code requires it only on *other* CPUs, which
     // do not run this block before publication).
     core::sync::atomic::fence(Ordering::SeqCst);
-    crate::cpu::without_interrupts(|| ARENA.lock().installed_bytes += len);
+    // Both fit: `len <= capacity <= 4096` (the largest size class).
     let installed = InstalledBlock {
         address: block.address,
-        capacity: block.capacity,
-        len,
+        capacity: block.capacity as u32,
+        len: len as u32,
     };
     // The block now lives on as `installed`: `block`'s Drop must not
     // release it.
@@ -470,7 +472,7 @@ pub fn bookkeeping_bytes() -> u64 {
 /// Reads back installed code (for disassembly and checks): the first
 /// `out.len()` bytes of `block`, false if that is more than the block.
 pub fn read(block: &InstalledBlock, out: &mut [u8]) -> bool {
-    if out.len() as u64 > block.capacity {
+    if out.len() as u64 > block.capacity() {
         return false;
     }
     read_raw(block.address, out)
@@ -566,7 +568,9 @@ impl JumpSite {
     /// [`PatchError::BadOffset`] if `offset` is not inside `block`, not
     /// 4-byte aligned, or crosses a cache line.
     pub fn of(block: &InstalledBlock, offset: u64) -> Result<Self, PatchError> {
-        if !offset.is_multiple_of(4) || offset + 4 > block.len || (block.address + offset) % 64 > 60
+        if !offset.is_multiple_of(4)
+            || offset + 4 > block.len()
+            || (block.address + offset) % 64 > 60
         {
             return Err(PatchError::BadOffset);
         }

@@ -28,6 +28,26 @@ pub struct FaultFixup {
 }
 
 impl Instance {
+    /// Describes the instance of `template` with `values` at `address`:
+    /// what [`crate::instantiate_values`] returns, without writing any
+    /// byte. For logging and checking bytes that
+    /// [`crate::instantiate_bytes`] wrote (the kernel's debug builds and
+    /// its replay log); [`crate::verify_instance`] then says whether the
+    /// bytes are this instance.
+    pub fn describe(
+        template: &'static Template,
+        values: HoleValues,
+        address: u64,
+        smap: Smap,
+    ) -> Self {
+        Self {
+            template,
+            address,
+            values,
+            smap,
+        }
+    }
+
     /// The template it was made from.
     pub fn template(&self) -> &'static Template {
         self.template

@@ -64,8 +64,49 @@ pub fn instantiate_values(
     smap: Smap,
     out: &mut [u8],
 ) -> Result<Instance, SynthError> {
+    write_instance(template, values.as_slice(), final_address, smap, out)?;
+    Ok(Instance {
+        template,
+        address: final_address,
+        values,
+        smap,
+    })
+}
+
+/// [`instantiate()`] without describing the result: writes the bytes only
+/// (no [`Instance`], whose copy of the hole values is most of what a
+/// description costs). The kernel's release builds install routines this
+/// way; the bytes are the same as [`instantiate()`]'s (one shared writer).
+///
+/// # Errors
+///
+/// As [`instantiate()`].
+pub fn instantiate_bytes<H: HoleSet>(
+    holes: &H,
+    final_address: u64,
+    smap: Smap,
+    out: &mut [u8],
+) -> Result<(), SynthError> {
+    write_instance(
+        H::TEMPLATE,
+        holes.values().as_slice(),
+        final_address,
+        smap,
+        out,
+    )
+}
+
+/// The one writer of an instance's bytes: copy the template, patch each
+/// hole at its sites (the per-template patch list `build.rs` computed),
+/// NOP the SMAP sites if asked. Checks the values' count and kinds.
+fn write_instance(
+    template: &'static Template,
+    given: &[HoleValue],
+    final_address: u64,
+    smap: Smap,
+    out: &mut [u8],
+) -> Result<(), SynthError> {
     let size = template.bytes.len();
-    let given = values.as_slice();
     if given.len() != template.holes.len() {
         return Err(SynthError::HoleCount {
             template: template.name,
@@ -104,12 +145,7 @@ pub fn instantiate_values(
             }
         }
     }
-    Ok(Instance {
-        template,
-        address: final_address,
-        values,
-        smap,
-    })
+    Ok(())
 }
 
 /// Writes one hole's constant at `site` (offsets were checked at build time;

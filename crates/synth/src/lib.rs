@@ -26,7 +26,7 @@ pub use hole::{
     Disp32, Hole, HoleKind, HoleSet, HoleValue, HoleValues, Imm32, Imm64, Rel32Target, MAX_HOLES,
 };
 pub use instance::{FaultFixup, Instance};
-pub use instantiate::{instantiate, instantiate_values, Smap, SMAP_NOP};
+pub use instantiate::{instantiate, instantiate_bytes, instantiate_values, Smap, SMAP_NOP};
 pub use invariant::{DeviceKind, Invariant, InvariantKind, Invariants, MAX_INVARIANTS};
 pub use registers::Reg;
 pub use template::{FaultPoint, Template};

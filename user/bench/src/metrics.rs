@@ -68,10 +68,12 @@ pub const OPEN_CLOSE_FILE: Metric = metric(
     "open_close_file",
     "open (read-only) + close RAM file, incl. synthesis",
 );
-/// The kernel's own report of one open's synthesis cost.
+/// The kernel's own report of one open's synthesis cost: the instantiation
+/// and install of its one routine (a write-only `/dev/null`'s write), in
+/// TSC ticks, which are kernel instructions under TCG with `-icount`.
 pub const OPEN_SYNTHESIS_COST: Metric = Metric {
     name: "open_synthesis_cost",
-    label: "synthesis cost of one open of /dev/null (kernel's report)",
+    label: "instantiate + install of one routine (kernel instrs; kernel's report, /dev/null write)",
     is_optional: true,
 };
 /// V then P on an uncontended semaphore.

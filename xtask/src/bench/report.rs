@@ -450,6 +450,18 @@ const TARGETS: &[Target] = &[
         goal: Goal::Ratio(2.0),
     },
     Target {
+        label: "open + close /dev/null incl. synthesis: ≤ 2,000 kernel instructions",
+        metric: "open_close_null",
+        ops: 1.0,
+        goal: Goal::KernelAtMost(2000.0),
+    },
+    Target {
+        label: "instantiate + install of one routine: ≤ 200 kernel instructions",
+        metric: "open_synthesis_cost",
+        ops: 1.0,
+        goal: Goal::AtMost(200.0),
+    },
+    Target {
         label: "yield round trip, 2 SCPUs of 1 SMACH (2 one-way switches): ≤ 200",
         metric: "yield_thread",
         ops: 2.0,

@@ -162,9 +162,21 @@ impl<B> SioRoutines<B> {
     /// Sends every slot it holds back to the generic path and retires all
     /// its code. For close (the handle may be reused right after).
     pub fn close<M: Mechanism<Block = B>>(mut self, mech: &mut M) {
+        self.release(mech);
+    }
+
+    /// [`close`](Self::close) in place: every slot it held is generic
+    /// again, its code retired, and it holds no slot after (dropping it
+    /// then frees nothing). Saves moving the record (a few hundred bytes)
+    /// out of its owner first.
+    pub fn release<M: Mechanism<Block = B>>(&mut self, mech: &mut M) {
         for op in Op::ALL {
-            if let Some(held) = self.held_mut(op).take() {
-                leave(held, mech);
+            let held = self.held_mut(op);
+            // In place: nothing moves unless code is retired.
+            if let Some(h) = held {
+                switch(h.slot, &mut h.stored, Stored::Generic, mech);
+                // Generic now: dropping it frees nothing.
+                *held = None;
             }
         }
     }
@@ -200,6 +212,11 @@ impl<B> SioRoutines<B> {
     }
 
     /// Makes `op`'s slot `wanted` (if any) hold what `planned` says.
+    ///
+    /// Works in place: a slot already as planned costs a comparison, and
+    /// what it holds is moved only when code is retired (a `Held` is a
+    /// few hundred bytes, and every move of one is a `memcpy` on the open
+    /// and close paths).
     fn reconcile<M: Mechanism<Block = B>>(
         &mut self,
         op: Op,
@@ -214,36 +231,69 @@ impl<B> SioRoutines<B> {
         let Some(slot) = wanted else {
             return Ok(());
         };
-        // A slot not held yet is generic (see the module doc).
-        let current = held.take().map_or(Stored::Generic, |held| held.stored);
-        let (stored, result) = match *planned {
+        let spec = match *planned {
             SlotPlan::NotInTable | SlotPlan::Generic => {
-                (switch(slot, current, Stored::Generic, mech), Ok(()))
+                set(held, slot, Stored::Generic, mech);
+                return Ok(());
             }
-            SlotPlan::ErrorStub(value) => (
-                switch(slot, current, Stored::ErrorStub(value), mech),
-                Ok(()),
-            ),
-            SlotPlan::Routine(spec) => match current {
-                Stored::Code(ref installed) if installed.spec == spec => (current, Ok(())),
-                _ => match install(spec, mech) {
-                    Ok(new) => (switch(slot, current, Stored::Code(new), mech), Ok(())),
-                    Err(e) => {
-                        log::debug!("{slot:?}: {} not installed: {e}", spec.template().name);
-                        (switch(slot, current, Stored::Generic, mech), Err(e))
-                    }
-                },
-            },
+            SlotPlan::ErrorStub(value) => {
+                set(held, slot, Stored::ErrorStub(value), mech);
+                return Ok(());
+            }
+            // Borrowed: a spec is 80 bytes, copied once, into `Installed`.
+            SlotPlan::Routine(ref spec) => spec,
         };
-        *held = Some(Held { slot, stored });
-        result
+        if let Some(Held {
+            stored: Stored::Code(installed),
+            ..
+        }) = held
+        {
+            if installed.spec == *spec {
+                return Ok(());
+            }
+        }
+        match install(spec, mech) {
+            Ok(new) => {
+                set(held, slot, Stored::Code(new), mech);
+                Ok(())
+            }
+            Err(e) => {
+                log::debug!("{slot:?}: {} not installed: {e}", spec.template().name);
+                set(held, slot, Stored::Generic, mech);
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Makes `held` (holding `slot`, or nothing: generic, see the module doc)
+/// hold `new`: one store if the target changes, the old code retired.
+/// Each caller passes one variant, so `new` is written in place, not
+/// moved through temporaries.
+#[inline(always)]
+fn set<M: Mechanism>(
+    held: &mut Option<Held<M::Block>>,
+    slot: Slot,
+    new: Stored<M::Block>,
+    mech: &mut M,
+) {
+    match held {
+        Some(held) => switch(slot, &mut held.stored, new, mech),
+        None => {
+            let target = new.target();
+            if target != SlotTarget::Generic {
+                log::debug!("replug {slot:?}: {target:?}");
+                mech.store(slot, target);
+            }
+            *held = Some(Held { slot, stored: new });
+        }
     }
 }
 
 /// Installs `spec`'s helper (if any), then its routine targeting the
 /// helper. On failure nothing stays installed.
 fn install<M: Mechanism>(
-    spec: RoutineSpec,
+    spec: &RoutineSpec,
     mech: &mut M,
 ) -> Result<Installed<M::Block>, InstallError> {
     let helper = spec
@@ -253,7 +303,7 @@ fn install<M: Mechanism>(
     let helper_entry = helper.as_ref().map_or(0, |(_, entry)| *entry);
     match mech.install(&spec.routine(helper_entry)) {
         Ok((routine, entry)) => Ok(Installed {
-            spec,
+            spec: *spec,
             entry,
             routine,
             helper: helper.map(|(block, _)| block),
@@ -267,24 +317,29 @@ fn install<M: Mechanism>(
     }
 }
 
-/// Points `slot` from `old` to `new` (one store, none if the target is the
-/// same), then retires `old`'s code. Returns `new`.
+/// Points `slot` from what `stored` holds to `new` (one store, none if
+/// the target is the same), then retires the old code, if any; `stored`
+/// holds `new` after. Moves the old value out only when it is code.
+#[inline(always)]
 fn switch<M: Mechanism>(
     slot: Slot,
-    old: Stored<M::Block>,
+    stored: &mut Stored<M::Block>,
     new: Stored<M::Block>,
     mech: &mut M,
-) -> Stored<M::Block> {
+) {
     let target = new.target();
-    if old.target() != target {
+    if stored.target() != target {
         log::debug!("replug {slot:?}: {target:?}");
         mech.store(slot, target);
     }
-    old.retire(mech);
-    new
+    if matches!(stored, Stored::Code(_)) {
+        core::mem::replace(stored, new).retire(mech);
+    } else {
+        *stored = new;
+    }
 }
 
 /// Leaves a slot this SIO no longer holds: generic again, code retired.
-fn leave<M: Mechanism>(held: Held<M::Block>, mech: &mut M) {
-    let _ = switch(held.slot, held.stored, Stored::Generic, mech);
+fn leave<M: Mechanism>(mut held: Held<M::Block>, mech: &mut M) {
+    switch(held.slot, &mut held.stored, Stored::Generic, mech);
 }

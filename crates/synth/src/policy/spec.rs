@@ -14,8 +14,8 @@ use crate::templates::{
     COLLAPSED_TTY_WRITE_COOKED,
 };
 use crate::{
-    instantiate, instantiate_collapsed, DeviceKind, HoleSet, HoleValues, Imm32, Imm64, Instance,
-    Invariant, Invariants, Rel32Target, Smap, SynthError, Template,
+    instantiate, instantiate_bytes, instantiate_collapsed, DeviceKind, HoleSet, HoleValues, Imm32,
+    Imm64, Instance, Invariant, Invariants, Rel32Target, Smap, SynthError, Template,
 };
 
 /// The file facts a RAM-file routine was made at, beyond its hole values:
@@ -324,6 +324,44 @@ impl RoutineHoles {
             Self::PipeWrite(h) => instantiate(h, final_address, smap, out),
             Self::PortSend(h) => instantiate(h, final_address, smap, out),
             Self::PortReceive(h) => instantiate(h, final_address, smap, out),
+        }
+    }
+
+    /// The [`Instance`] [`instantiate`](Self::instantiate) would return at
+    /// `final_address`, without writing any byte ([`Instance::describe`]).
+    pub fn describe(&self, final_address: u64, smap: Smap) -> Instance {
+        Instance::describe(self.template(), self.values(), final_address, smap)
+    }
+
+    /// [`instantiate`](Self::instantiate) writing the bytes only
+    /// ([`instantiate_bytes`]: no [`Instance`]); the same bytes.
+    ///
+    /// # Errors
+    ///
+    /// As [`instantiate()`].
+    pub fn instantiate_bytes(
+        &self,
+        final_address: u64,
+        smap: Smap,
+        out: &mut [u8],
+    ) -> Result<(), SynthError> {
+        let a = final_address;
+        match self {
+            Self::DevNullWrite(h) => instantiate_bytes(h, a, smap, out),
+            Self::DevZeroRead(h) => instantiate_bytes(h, a, smap, out),
+            Self::DevMemRead(h) => instantiate_bytes(h, a, smap, out),
+            Self::TtyWrite(h) => instantiate_bytes(h, a, smap, out),
+            // Spliced from two fragments; rare (a cooked console's write).
+            Self::TtyWriteCooked(_) => self.instantiate(a, smap, out).map(|_| ()),
+            Self::RamFileRead(h) => instantiate_bytes(h, a, smap, out),
+            Self::RamFileWrite(h) => instantiate_bytes(h, a, smap, out),
+            Self::GenericTrampoline(h) => instantiate_bytes(h, a, smap, out),
+            Self::SemaphoreP(h) => instantiate_bytes(h, a, smap, out),
+            Self::SemaphoreV(h) => instantiate_bytes(h, a, smap, out),
+            Self::PipeRead(h) => instantiate_bytes(h, a, smap, out),
+            Self::PipeWrite(h) => instantiate_bytes(h, a, smap, out),
+            Self::PortSend(h) => instantiate_bytes(h, a, smap, out),
+            Self::PortReceive(h) => instantiate_bytes(h, a, smap, out),
         }
     }
 }

@@ -112,6 +112,14 @@ impl Mechanism for Fake {
         let instance = holes
             .instantiate(address, Smap::Enabled, &mut bytes)
             .expect("every planned routine instantiates");
+        // The kernel's release path writes bytes only and describes the
+        // instance apart: the same bytes, the same description.
+        let mut fast = [0u8; 512];
+        holes
+            .instantiate_bytes(address, Smap::Enabled, &mut fast)
+            .expect("instantiate_bytes agrees with instantiate");
+        assert_eq!(fast, bytes, "instantiate_bytes wrote other bytes");
+        assert_eq!(holes.describe(address, Smap::Enabled), instance);
         self.installs += 1;
         if self.verify_every != 0 && self.installs.is_multiple_of(self.verify_every) {
             verify_instance(&instance, &bytes[..instance.size()]).expect("instance verifies");
