@@ -1,0 +1,88 @@
+//! The Linux personality, phase 1 (docs/unix.md): an unmodified static
+//! glibc program (`user/linux/lintest.c`, built by the xtask with `gcc
+//! -static`) runs through a Linux entry stub and table; its checks of
+//! every phase-1 call and their error paths, hostile call numbers and
+//! `arch_prctl` bases, registers at return; exit statuses reach the
+//! parent; the FS base stays per thread across switches; a fault kills
+//! only the Linux program. Tests named `either_scheduler` run again with
+//! `synth=off` (no stubs: the generic entry serves Linux threads).
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use sk_ktest::{ensure, ensure_eq, ktest};
+
+/// Runs the Linux program `/bin/lintest` with `args` after `argv[0]`.
+fn lintest(args: &[&str]) -> Result<i32, String> {
+    let mut argv: Vec<&str> = alloc::vec!["/bin/lintest"];
+    argv.extend_from_slice(args);
+    let id = sk_core::spawn_linux_program("/bin/lintest", &argv)
+        .map_err(|e| format!("spawn /bin/lintest {args:?}: {e} (is it in the initrd?)"))?;
+    let status = sk_core::wait_program(id).map_err(|e| format!("wait: {e}"));
+    sk_core::release_program(id);
+    status
+}
+
+/// Exit status of a program the kernel killed.
+const KILLED: i32 = 137;
+
+ktest!(
+    fn linux_lintest_passes_every_check_either_scheduler() {
+        // The status is lintest's failure count (it prints each failure).
+        ensure_eq!(lintest(&[])?, 0);
+        ensure_eq!(sk_machine::user_fs::msr_value(), 0);
+        Ok(())
+    }
+);
+
+ktest!(
+    fn linux_exit_status_reaches_the_parent() {
+        ensure_eq!(lintest(&["exit", "42"])?, 42);
+        ensure_eq!(lintest(&["exit", "0"])?, 0);
+        // exit_group keeps the low 8 bits, as Linux's wait status does.
+        ensure_eq!(lintest(&["exit", "300"])?, 44);
+        Ok(())
+    }
+);
+
+ktest!(
+    fn linux_fs_base_stays_per_thread_across_switches_either_scheduler() {
+        // Two Linux programs with their own FS bases and a native one
+        // yield to each other 300 times each; every switch must bring each
+        // one's base back (`user_fs.rs`), and none may leak into the
+        // kernel or another thread.
+        let a = sk_core::spawn_linux_program("/bin/lintest", &["/bin/lintest", "fs", "1111"])
+            .map_err(|e| format!("spawn a: {e}"))?;
+        let b = sk_core::spawn_linux_program("/bin/lintest", &["/bin/lintest", "fs", "2222"])
+            .map_err(|e| format!("spawn b: {e}"))?;
+        let native = sk_core::spawn_program("/bin/worker", 7).map_err(|e| format!("{e}"))?;
+        let sa = sk_core::wait_program(a).map_err(|e| format!("{e}"))?;
+        let sb = sk_core::wait_program(b).map_err(|e| format!("{e}"))?;
+        let sn = sk_core::wait_program(native).map_err(|e| format!("{e}"))?;
+        for id in [a, b, native] {
+            sk_core::release_program(id);
+        }
+        ensure_eq!(sa, 0);
+        ensure_eq!(sb, 0);
+        ensure_eq!(sn, super::programs::worker_status(7));
+        ensure_eq!(sk_machine::user_fs::msr_value(), 0);
+        Ok(())
+    }
+);
+
+ktest!(
+    fn linux_fault_kills_only_the_linux_program() {
+        ensure_eq!(lintest(&["kwrite"])?, KILLED);
+        ensure_eq!(lintest(&["exit", "3"])?, 3);
+        ensure_eq!(sk_machine::user_fs::msr_value(), 0);
+        Ok(())
+    }
+);
+
+ktest!(
+    fn linux_program_refused_without_its_file() {
+        let e = sk_core::spawn_linux_program("/bin/no-such-linux-program", &["x"]);
+        ensure!(e.is_err(), "spawned a program that does not exist");
+        Ok(())
+    }
+);
