@@ -182,7 +182,8 @@ fn linux_programs() -> Result<Vec<(&'static str, Vec<u8>)>, String> {
                 return Err(format!("gcc -static failed for {}", source.display()));
             }
         }
-        let data = std::fs::read(&binary).map_err(|e| format!("reading {}: {e}", binary.display()))?;
+        let data =
+            std::fs::read(&binary).map_err(|e| format!("reading {}: {e}", binary.display()))?;
         out.push((*name, data));
     }
     Ok(out)

@@ -13,9 +13,9 @@ use crate::linux_memory;
 use crate::state::{self, Core, Object, SmachId};
 use crate::user_memory::{write_bytes, KernelUserMemory};
 use sk_abi::{Handle, OpenFlags, SioKind, SioReconfigure, SysError, Whence};
+use sk_sio::UserMemory;
 use sk_unix::linux_flags::{arch_prctl, ioctl, o};
 use sk_unix::{Errno, FileStat, Request};
-use sk_sio::UserMemory;
 
 /// A Linux call's result: a value, or an errno.
 type Answer = Result<u64, Errno>;
@@ -181,7 +181,7 @@ fn perform(number: u64, request: Request) -> Answer {
             write_bytes(buf, &uname.to_bytes()).map_err(sys)?;
             Ok(0)
         }
-        Request::Getpid | Request::Gettid => state::with(|core| me(core)),
+        Request::Getpid | Request::Gettid => state::with(me),
         Request::Getppid => state::with(|core| {
             let id = me(core)?;
             Ok(core
@@ -404,7 +404,11 @@ pub(crate) fn file_stat(info: &sk_abi::SioInfo) -> FileStat {
         size: if kind == SioKind::File { info.size } else { 0 },
         blksize: 4096,
         blocks: info.size.div_ceil(512),
-        rdev: if kind == SioKind::Tty { (4 << 8) | 1 } else { 0 },
+        rdev: if kind == SioKind::Tty {
+            (4 << 8) | 1
+        } else {
+            0
+        },
         ..FileStat::default()
     }
 }

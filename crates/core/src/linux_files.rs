@@ -127,7 +127,11 @@ pub(crate) fn stat_path(path: u64) -> Result<FileStat, Errno> {
         let node = core.fs.lookup(path).map_err(|e| sys(sk_sio::fs_error(e)))?;
         let stat = core.fs.stat(node).map_err(|e| sys(sk_sio::fs_error(e)))?;
         let info = sk_abi::SioInfo {
-            kind: if stat.kind == sk_fs::NodeKind::Directory { 1 } else { 0 },
+            kind: if stat.kind == sk_fs::NodeKind::Directory {
+                1
+            } else {
+                0
+            },
             flags: 0,
             size: stat.size_bytes,
             position: 0,
@@ -214,7 +218,7 @@ pub(crate) fn prlimit(pid: i32, resource: u32, old_limit: u64) -> Answer {
     if resource >= RLIM_NLIMITS {
         return Err(Errno::EINVAL);
     }
-    let own = state::with(|core| me(core))?;
+    let own = state::with(me)?;
     if pid != 0 && u64::try_from(pid).ok() != Some(own) {
         return Err(Errno::ESRCH);
     }

@@ -96,8 +96,7 @@ impl LinuxProcess {
 pub(crate) fn random_bytes(out: &mut [u8]) {
     static STATE: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
     for chunk in out.chunks_mut(8) {
-        let seed = STATE
-            .fetch_add(0x9e37_79b9_7f4a_7c15, core::sync::atomic::Ordering::Relaxed)
+        let seed = STATE.fetch_add(0x9e37_79b9_7f4a_7c15, core::sync::atomic::Ordering::Relaxed)
             ^ sk_machine::cpu::rdtsc();
         let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);

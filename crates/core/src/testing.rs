@@ -627,5 +627,7 @@ pub fn program_thread_states(id: crate::ProgramId) -> alloc::vec::Vec<sk_abi::Sc
     })
 }
 
+mod linux_entry;
 mod pipe_hoard;
+pub use linux_entry::{linux_entry_of, LinuxEntry};
 pub use pipe_hoard::{register_pipe_sleeper, PipeHoard};

@@ -5,13 +5,13 @@
 //! says, the stub's holes come from its `ThreadEntryPlan`.
 
 use crate::code_memory::{install_holes, slot_address, Routine};
+use crate::linux_process::LINUX_TABLE_SLOTS;
 use crate::state::{Core, ThreadId};
 use crate::synthesis::{config, env, EntryMode};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 use sk_abi::SysError;
-use crate::linux_process::LINUX_TABLE_SLOTS;
 use sk_synth::policy::{initial_slot, Env, SlotTarget, ThreadEntryPlan};
 use sk_synth::templates::LinuxEntryStubHoles;
 use sk_synth::{Imm32, Imm64};

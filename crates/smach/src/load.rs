@@ -127,7 +127,7 @@ pub fn map_stack(
     if top_len > USER_STACK_BYTES {
         return Err(SysError::BadElf);
     }
-    let top_start = USER_STACK_TOP - top_len;
+    let top_start = USER_STACK_TOP.saturating_sub(top_len);
     // The page below the stack stays unmapped (a guard), and reserved.
     regions
         .reserve(stack_bottom.saturating_sub(PAGE_SIZE), USER_STACK_TOP)
@@ -138,9 +138,11 @@ pub fn map_stack(
         let lo = top_start.max(page);
         let mut contents: [(usize, &[u8]); 1] = [(0, &[])];
         if lo < page_end {
-            let from = usize::try_from(lo - top_start).map_err(|_| SysError::BadElf)?;
-            let to = usize::try_from(page_end - top_start).map_err(|_| SysError::BadElf)?;
-            let offset = usize::try_from(lo - page).map_err(|_| SysError::BadElf)?;
+            let from =
+                usize::try_from(lo.saturating_sub(top_start)).map_err(|_| SysError::BadElf)?;
+            let to = usize::try_from(page_end.saturating_sub(top_start))
+                .map_err(|_| SysError::BadElf)?;
+            let offset = usize::try_from(lo.saturating_sub(page)).map_err(|_| SysError::BadElf)?;
             contents = [(offset, top.get(from..to).ok_or(SysError::BadElf)?)];
         }
         aspace

@@ -2,9 +2,7 @@
 
 use super::builder::{Kind, TemplateAsm, TemplateSource};
 use super::switch::PERCPU_USER_RSP;
-use iced_x86::code_asm::{
-    qword_ptr, r10, r11, r8, r9, rax, rcx, rdi, rdx, rsi, rsp,
-};
+use iced_x86::code_asm::{qword_ptr, r10, r11, r8, r9, rax, rcx, rdi, rdx, rsi, rsp};
 use iced_x86::IcedError;
 
 /// `-ENOSYS`: what a call number past the table returns.

@@ -86,3 +86,33 @@ ktest!(
         Ok(())
     }
 );
+
+ktest!(
+    fn linux_thread_gets_its_own_stub_and_a_table_of_generic_entries() {
+        // Read before it runs (spawning does not yield): the table as built.
+        let id = sk_core::spawn_linux_program("/bin/lintest", &["/bin/lintest", "exit", "5"])
+            .map_err(|e| format!("spawn: {e}"))?;
+        let entry = sk_core::testing::linux_entry_of(id);
+        let native = sk_core::spawn_program("/bin/worker", 1).map_err(|e| format!("{e}"))?;
+        let native_entry = sk_core::testing::linux_entry_of(native);
+        let status = sk_core::wait_program(id).map_err(|e| format!("{e}"))?;
+        let native_status = sk_core::wait_program(native).map_err(|e| format!("{e}"))?;
+        sk_core::release_program(id);
+        sk_core::release_program(native);
+        let entry = entry.ok_or("the Linux program has no entry stub")?;
+        ensure!(entry.is_linux_process && entry.is_linux_table, "{entry:?}");
+        // Every Linux call number, 0..=450, and nothing else.
+        ensure_eq!(entry.slots, 451);
+        ensure_eq!(entry.generic_slots, 451);
+        ensure!(entry.stub_in_arena, "stub outside the code arena");
+        let native_entry = native_entry.ok_or("the native program has no entry stub")?;
+        ensure!(
+            !native_entry.is_linux_process && !native_entry.is_linux_table,
+            "{native_entry:?}"
+        );
+        ensure_eq!(native_entry.generic_slots, 0);
+        ensure_eq!(status, 5);
+        ensure_eq!(native_status, super::programs::worker_status(1));
+        Ok(())
+    }
+);
