@@ -143,6 +143,12 @@ pub fn initrd() -> Result<PathBuf, String> {
             .add_file(&format!("bin/{name}"), 0o755, &data)
             .map_err(|e| format!("initrd: {e}"))?;
     }
+    match crate::busybox::cached() {
+        Ok(data) => writer
+            .add_file("bin/busybox", 0o755, &data)
+            .map_err(|e| format!("initrd: {e}"))?,
+        Err(why) => println!("xtask: no /bin/busybox in the initrd: {why}"),
+    }
     let path = root().join("target/initrd.cpio");
     std::fs::write(&path, writer.finish())
         .map_err(|e| format!("writing {}: {e}", path.display()))?;

@@ -20,6 +20,7 @@
 mod accel;
 mod bench;
 mod build;
+mod busybox;
 mod check;
 mod ktest;
 mod qemu;
