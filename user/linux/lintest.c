@@ -218,6 +218,14 @@ static void memory(void)
     EXPECT(raw(SYS_brk, top + 8192, 0, 0, 0, 0, 0), top + 8192);
     ((volatile char *)top)[8000] = 1;
     EXPECT(raw(SYS_brk, top, 0, 0, 0, 0, 0), top);
+    /* More than the machine has: the break stays, the mapping fails,
+     * and everything still works after. */
+    EXPECT(raw(SYS_brk, top + (1L << 40), 0, 0, 0, 0, 0), top);
+    EXPECT(raw(SYS_mmap, 0, 1L << 40, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+           -12);
+    EXPECT(raw(SYS_brk, top + 4096, 0, 0, 0, 0, 0), top + 4096);
+    ((volatile char *)top)[100] = 1;
+    EXPECT(raw(SYS_brk, top, 0, 0, 0, 0, 0), top);
     char *p = mmap(NULL, 3 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     CHECK(p != MAP_FAILED, "mmap");
     if (p != MAP_FAILED) {

@@ -17,6 +17,9 @@ use sk_sio::UserMemory;
 use sk_unix::linux_flags::{arch_prctl, ioctl, o};
 use sk_unix::{Errno, FileStat, Request};
 
+/// The most one `getrandom` returns (Linux's `MAX_RW_COUNT`-like cap).
+const GETRANDOM_MAX: u64 = (1 << 25) - 1;
+
 /// A Linux call's result: a value, or an errno.
 type Answer = Result<u64, Errno>;
 
@@ -207,16 +210,21 @@ fn perform(number: u64, request: Request) -> Answer {
             Ok(0)
         }
         Request::Getrandom { buf, buflen, .. } => {
+            // Linux hands out at most 32 MiB - 1 per call; a fault after
+            // some bytes returns their count.
+            let want = buflen.min(GETRANDOM_MAX);
             let mut chunk = [0u8; 256];
             let mut done = 0u64;
-            while done < buflen {
-                let n = (buflen - done).min(chunk.len() as u64);
+            while done < want {
+                let n = (want - done).min(chunk.len() as u64);
                 let piece = &mut chunk[..n as usize];
                 crate::linux_process::random_bytes(piece);
-                write_bytes(buf.wrapping_add(done), piece).map_err(sys)?;
+                if let Err(e) = write_bytes(buf.wrapping_add(done), piece) {
+                    return if done == 0 { Err(sys(e)) } else { Ok(done) };
+                }
                 done += n;
             }
-            Ok(buflen)
+            Ok(want)
         }
         Request::RtSigaction {
             sig,

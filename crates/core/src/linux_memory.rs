@@ -8,6 +8,7 @@
 //! counting the pages in its `Regions`.
 
 use crate::state::{Core, SmachId};
+use alloc::vec::Vec;
 use sk_abi::PAGE_SIZE;
 use sk_smem::{Access, AddressSpace};
 use sk_unix::address_map::MmapRequest;
@@ -39,9 +40,17 @@ fn perform(core: &mut Core, id: SmachId, actions: &[MapAction]) -> Result<(), Er
                     .map_err(Errno::from_sys_error)?;
                 let mut page = range.start;
                 while page < range.end {
-                    aspace
-                        .map_page(page, access(*prot), &[])
-                        .map_err(|_| Errno::ENOMEM)?;
+                    if aspace.map_page(page, access(*prot), &[]).is_err() {
+                        // Out of memory: this action's pages go again.
+                        let mut undo = range.start;
+                        while undo < page {
+                            if aspace.unmap_page(undo) {
+                                smach.regions.sub_mapped(PAGE_SIZE);
+                            }
+                            undo = undo.saturating_add(PAGE_SIZE);
+                        }
+                        return Err(Errno::ENOMEM);
+                    }
                     smach.regions.add_mapped(PAGE_SIZE);
                     page = page.saturating_add(PAGE_SIZE);
                 }
@@ -69,23 +78,54 @@ fn perform(core: &mut Core, id: SmachId, actions: &[MapAction]) -> Result<(), Er
     Ok(())
 }
 
-/// `brk(addr)`: the new break, or the old one if it cannot move.
-pub(crate) fn brk(core: &mut Core, id: SmachId, addr: u64) -> Result<u64, Errno> {
+/// Most regions one process's map may hold (Linux's `vm.max_map_count`
+/// default): each is kernel heap, and `mprotect` can split a mapping
+/// into one region per page without taking a new frame.
+const MAX_MAP_COUNT: usize = 65_530;
+
+/// Runs `change` on process `id`'s map and performs the actions it
+/// returns; on any failure (or past [`MAX_MAP_COUNT`]) the map is as it
+/// was and the error comes back. A `Map` that runs out of memory unmaps
+/// its own pages again; actions before it in the same list (an `Unmap` of
+/// a `MAP_FIXED` replacement) stay done.
+fn change_map<T>(
+    core: &mut Core,
+    id: SmachId,
+    change: impl FnOnce(&mut sk_unix::address_map::AddressMap) -> Result<(T, Vec<MapAction>), Errno>,
+) -> Result<T, Errno> {
     let process = core.linux.get_mut(&id).ok_or(Errno::ESRCH)?;
     let before = process.map.clone();
-    let outcome = process.map.brk(addr);
-    if perform(core, id, &outcome.actions).is_err() {
-        // Nothing half-done stays in the map: Linux's brk fails whole.
+    let restore = |core: &mut Core, e: Errno| {
         if let Some(p) = core.linux.get_mut(&id) {
-            let old = before.current_brk();
             p.map = before;
-            return Ok(old);
         }
+        Err(e)
+    };
+    let (value, actions) = match change(&mut process.map) {
+        Ok(done) => done,
+        Err(e) => return restore(core, e),
+    };
+    if process.map.regions().len() > MAX_MAP_COUNT {
+        return restore(core, Errno::ENOMEM);
     }
-    Ok(outcome.brk)
+    match perform(core, id, &actions) {
+        Ok(()) => Ok(value),
+        Err(e) => restore(core, e),
+    }
 }
 
-/// `mmap`: anonymous private mappings only in phase 1.
+/// `brk(addr)`: the new break, or the old one if it cannot move.
+pub(crate) fn brk(core: &mut Core, id: SmachId, addr: u64) -> Result<u64, Errno> {
+    let old = core.linux.get(&id).ok_or(Errno::ESRCH)?.map.current_brk();
+    // Linux's brk fails whole: the old break, nothing half-done.
+    Ok(change_map(core, id, |map| {
+        let outcome = map.brk(addr);
+        Ok((outcome.brk, outcome.actions))
+    })
+    .unwrap_or(old))
+}
+
+/// `mmap`: anonymous private mappings only in phase 1 (`ENODEV` else).
 pub(crate) fn mmap(
     core: &mut Core,
     id: SmachId,
@@ -99,30 +139,22 @@ pub(crate) fn mmap(
     if flags & map::ANONYMOUS == 0 || flags & map::TYPE != map::PRIVATE {
         return Err(Errno::ENODEV);
     }
-    let process = core.linux.get_mut(&id).ok_or(Errno::ESRCH)?;
-    let before = process.map.clone();
-    let mapped = process.map.mmap(&MmapRequest {
-        addr,
-        len: length,
-        prot: u64::from(prot),
-        flags,
-        offset,
-        file: None,
-    })?;
-    if let Err(e) = perform(core, id, &mapped.actions) {
-        if let Some(p) = core.linux.get_mut(&id) {
-            p.map = before;
-        }
-        return Err(e);
-    }
-    Ok(mapped.addr)
+    change_map(core, id, |map| {
+        let mapped = map.mmap(&MmapRequest {
+            addr,
+            len: length,
+            prot: u64::from(prot),
+            flags,
+            offset,
+            file: None,
+        })?;
+        Ok((mapped.addr, mapped.actions))
+    })
 }
 
 /// `munmap`.
 pub(crate) fn munmap(core: &mut Core, id: SmachId, addr: u64, length: u64) -> Result<u64, Errno> {
-    let process = core.linux.get_mut(&id).ok_or(Errno::ESRCH)?;
-    let actions = process.map.munmap(addr, length)?;
-    perform(core, id, &actions).map(|()| 0)
+    change_map(core, id, |map| Ok((0, map.munmap(addr, length)?)))
 }
 
 /// `mprotect`.
@@ -133,7 +165,7 @@ pub(crate) fn mprotect(
     length: u64,
     prot: u32,
 ) -> Result<u64, Errno> {
-    let process = core.linux.get_mut(&id).ok_or(Errno::ESRCH)?;
-    let actions = process.map.mprotect(addr, length, u64::from(prot))?;
-    perform(core, id, &actions).map(|()| 0)
+    change_map(core, id, |map| {
+        Ok((0, map.mprotect(addr, length, u64::from(prot))?))
+    })
 }
