@@ -7,7 +7,7 @@
 //! this says why; the kernel test that runs it then fails with its own
 //! message (it never passes without the binary).
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::process::Command;
 
 /// The Debian package.
@@ -24,7 +24,7 @@ pub fn cached() -> Result<Vec<u8>, String> {
     std::fs::read(&binary).map_err(|e| format!("reading {}: {e}", binary.display()))
 }
 
-fn fetch(dir: &PathBuf, binary: &PathBuf) -> Result<(), String> {
+fn fetch(dir: &Path, binary: &Path) -> Result<(), String> {
     let download = dir.join("download");
     let _ = std::fs::remove_dir_all(&download);
     std::fs::create_dir_all(&download).map_err(|e| format!("{}: {e}", download.display()))?;
