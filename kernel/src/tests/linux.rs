@@ -17,7 +17,9 @@ fn lintest(args: &[&str]) -> Result<i32, String> {
     let mut argv: Vec<&str> = alloc::vec!["/bin/lintest"];
     argv.extend_from_slice(args);
     let id = sk_core::spawn_linux_program("/bin/lintest", &argv)
-        .map_err(|e| format!("spawn /bin/lintest {args:?}: {e} (is it in the initrd?)"))?;
+        .map_err(|e| {
+            format!("spawn /bin/lintest {args:?}: {e} (not found: not in the initrd; not supported: the entry=slot mode)")
+        })?;
     let status = sk_core::wait_program(id).map_err(|e| format!("wait: {e}"));
     sk_core::release_program(id);
     status
