@@ -6,12 +6,13 @@
 //! every native error mapped by the one `Errno::from_sys_error`. Files are
 //! the SMACH's SIOs (descriptors name handles, `linux_process.rs`);
 //! memory calls are `linux_memory.rs`. Unknown calls return `ENOSYS` and
-//! are logged once per number. Bad user pointers are `EFAULT` (the user
+//! are logged once per number (kernel-wide). Bad user pointers are `EFAULT` (the user
 //! copy's `BadAddress`), never a panic.
 
 use crate::linux_memory;
 use crate::state::{self, Core, Object, SmachId};
 use crate::user_memory::{write_bytes, KernelUserMemory};
+use core::sync::atomic::{AtomicU64, Ordering};
 use sk_abi::{Handle, OpenFlags, SioKind, SioReconfigure, SysError, Whence};
 use sk_sio::UserMemory;
 use sk_unix::linux_flags::{arch_prctl, ioctl, o};
@@ -51,13 +52,18 @@ pub(crate) fn handle(number: u64, args: [u64; 6]) -> i64 {
     }
 }
 
-/// Says once per call number that it is not implemented.
+/// Call numbers already said to be unknown (one bit each; numbers past
+/// 511 share the last bit: they are not Linux calls).
+static LOGGED: [AtomicU64; 8] = [const { AtomicU64::new(0) }; 8];
+
+/// Says once per call number (kernel-wide) that it is not implemented.
 fn log_unknown(number: u64) {
-    let first = state::with(|core| {
-        let id = core.current_smach_id().ok()?;
-        core.linux.get_mut(&id).map(|p| p.first_unknown(number))
-    });
-    if first == Some(true) {
+    let number_bit = number.min(511);
+    let (word, bit) = ((number_bit / 64) as usize, number_bit % 64);
+    let Some(word) = LOGGED.get(word) else {
+        return;
+    };
+    if word.fetch_or(1 << bit, Ordering::Relaxed) & (1 << bit) == 0 {
         sk_machine::println!(
             "linux: call {number} ({}) not implemented: ENOSYS",
             sk_unix::call_name(number).unwrap_or("?")

@@ -2,9 +2,9 @@
 //! kernel keeps for a Linux process and how one is made.
 //!
 //! Owns [`LinuxProcess`] (its descriptors, address map, recorded signal
-//! actions and mask, `set_tid_address` pointer, the unknown calls already
-//! logged) and [`build`]: load a static Linux ELF (`ET_EXEC`, or
-//! static-PIE at [`PIE_BASE`]) with `sk_smach::load_linux_image`, build
+//! actions and mask, `set_tid_address` pointer) and [`build`]: load a
+//! static Linux ELF (`ET_EXEC`, or static-PIE at [`PIE_BASE`]) with
+//! `sk_smach::load_linux_image`, build
 //! the Linux initial stack with `sk_unix` (argc, argv, envp, auxv), and
 //! make the main thread with a Linux entry stub and table
 //! (`thread_entry::for_new_linux_thread`). The calls are `linux_calls.rs`.
@@ -50,8 +50,6 @@ pub(crate) struct LinuxProcess {
     pub(crate) actions: [[u8; 32]; SIGNALS],
     /// `rt_sigprocmask`'s mask (recorded).
     pub(crate) sigmask: u64,
-    /// Unknown call numbers already logged (one bit each).
-    pub(crate) logged: [u64; 8],
 }
 
 /// Which native handle a new process's descriptors 0, 1 and 2 name.
@@ -69,25 +67,12 @@ impl LinuxProcess {
             clear_child_tid: 0,
             actions: [[0; 32]; SIGNALS],
             sigmask: 0,
-            logged: [0; 8],
         }
     }
 
     /// The handle descriptor `fd` names.
     pub(crate) fn handle(&self, fd: u32) -> Option<Handle> {
         self.fds.get(fd as usize).copied().flatten()
-    }
-
-    /// True the first time `number` is seen (then it is marked).
-    pub(crate) fn first_unknown(&mut self, number: u64) -> bool {
-        let (word, bit) = ((number / 64) as usize, number % 64);
-        match self.logged.get_mut(word) {
-            Some(w) if *w & (1 << bit) == 0 => {
-                *w |= 1 << bit;
-                true
-            }
-            _ => false,
-        }
     }
 }
 
