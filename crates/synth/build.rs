@@ -100,6 +100,7 @@ fn main() {
         use templates::switch::*;
         for (name, value) in [
             ("PERCPU_SYSCALL_STACK_TOP", PERCPU_SYSCALL_STACK_TOP),
+            ("PERCPU_USER_RSP", PERCPU_USER_RSP),
             ("PERCPU_ENTRY_STUB", PERCPU_ENTRY_STUB),
             ("PERCPU_CURRENT_THREAD", PERCPU_CURRENT_THREAD),
             ("PERCPU_TICKS_LEFT", PERCPU_TICKS_LEFT),

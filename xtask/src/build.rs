@@ -139,8 +139,59 @@ pub fn initrd() -> Result<PathBuf, String> {
             .add_file(&format!("bin/{p}"), 0o755, &data)
             .map_err(|e| format!("initrd: {e}"))?;
     }
+    for (name, data) in linux_programs()? {
+        writer
+            .add_file(&format!("bin/{name}"), 0o755, &data)
+            .map_err(|e| format!("initrd: {e}"))?;
+    }
+    match crate::busybox::cached() {
+        Ok(data) => writer
+            .add_file("bin/busybox", 0o755, &data)
+            .map_err(|e| format!("initrd: {e}"))?,
+        Err(why) => println!("xtask: no /bin/busybox in the initrd: {why}"),
+    }
     let path = root().join("target/initrd.cpio");
     std::fs::write(&path, writer.finish())
         .map_err(|e| format!("writing {}: {e}", path.display()))?;
     Ok(path)
+}
+
+/// The static Linux test programs (C, `user/linux/<name>.c`) packed into
+/// the initrd as `/bin/<name>` for the Linux personality's tests
+/// (kernel/src/tests/linux.rs).
+pub const LINUX_PROGRAMS: &[&str] = &["lintest"];
+
+/// Builds each of [`LINUX_PROGRAMS`] with the host's `gcc -static` (glibc,
+/// a static `ET_EXEC`) into `target/linux/`, when its source is newer;
+/// returns their bytes.
+fn linux_programs() -> Result<Vec<(&'static str, Vec<u8>)>, String> {
+    let out_dir = root().join("target/linux");
+    std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
+    let mut out = Vec::new();
+    for name in LINUX_PROGRAMS {
+        let source = root().join(format!("user/linux/{name}.c"));
+        let binary = out_dir.join(name);
+        let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        let stale = match (modified(&source), modified(&binary)) {
+            (Some(s), Some(b)) => s > b,
+            _ => true,
+        };
+        if stale {
+            let status = Command::new("gcc")
+                .args(["-static", "-O2", "-Wall", "-Werror", "-o"])
+                .arg(&binary)
+                .arg(&source)
+                .status()
+                .map_err(|e| {
+                    format!("running gcc for the Linux test program {name} (install gcc and libc6-dev): {e}")
+                })?;
+            if !status.success() {
+                return Err(format!("gcc -static failed for {}", source.display()));
+            }
+        }
+        let data =
+            std::fs::read(&binary).map_err(|e| format!("reading {}: {e}", binary.display()))?;
+        out.push((*name, data));
+    }
+    Ok(out)
 }

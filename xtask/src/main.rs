@@ -24,6 +24,7 @@ mod accel;
 mod audio;
 mod bench;
 mod build;
+mod busybox;
 mod check;
 mod ktest;
 mod profile;

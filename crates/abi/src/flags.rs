@@ -123,6 +123,10 @@ bitflags::bitflags! {
         /// before it runs (a new SMACH's handles are 0, 1, then the lowest
         /// free from 2: its first share gets 2, the next 3, ...).
         const SUSPENDED = 1 << 0;
+        /// The program is a static Linux x86-64 binary: the SMACH gets the
+        /// Linux personality (docs/unix.md): the Linux initial stack, Linux
+        /// call numbers through its own entry stub and table, `errno`s.
+        const LINUX = 1 << 1;
     }
 }
 
@@ -206,7 +210,8 @@ mod tests {
         assert_eq!(TtyMode::decode(4), Err(SysError::BadFlags));
         assert_eq!(SmachCreateFlags::decode(0), Ok(SmachCreateFlags::empty()));
         assert_eq!(SmachCreateFlags::decode(1), Ok(SmachCreateFlags::SUSPENDED));
-        assert_eq!(SmachCreateFlags::decode(2), Err(SysError::BadFlags));
+        assert_eq!(SmachCreateFlags::decode(2), Ok(SmachCreateFlags::LINUX));
+        assert_eq!(SmachCreateFlags::decode(4), Err(SysError::BadFlags));
         assert_eq!(SmemCreateFlags::decode(1), Ok(SmemCreateFlags::FIXED));
         assert_eq!(SmemCreateFlags::decode(1 << 40), Err(SysError::BadFlags));
     }

@@ -23,6 +23,7 @@ pub(crate) fn install() {
     sk_machine::synth_entry::set_handler(from_synthesized);
     sk_machine::syscall::set_bad_return_handler(bad_return);
     sk_machine::syscall::set_compat_syscall_handler(compat_syscall);
+    sk_machine::linux_entry::set_handler(crate::linux_calls::handle);
 }
 
 /// `syscall` from 32-bit code (IA32_CSTAR) or `sysenter`: there is no such
@@ -36,6 +37,14 @@ fn compat_syscall() -> ! {
 
 /// The `syscall` upcall: runs one call and stores the result in `rax`.
 pub fn syscall_entry(frame: &mut SyscallFrame) {
+    // Synthesis off: no stubs, and a Linux thread's calls arrive here.
+    if !crate::synthesis::config().enabled && crate::linux_calls::current_is_linux() {
+        let args = [
+            frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9,
+        ];
+        frame.rax = crate::linux_calls::handle(frame.rax, args) as u64;
+        return;
+    }
     let result = call(
         frame.rax,
         [frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8],
@@ -136,7 +145,8 @@ fn create_stretch(handle: Handle, kind: Kind, ptr: u64, len: u64) -> Result<Crea
                 let mut path = PathBuffer::new();
                 let path = path.read(args.path.start(), args.path.len())?;
                 let suspended = args.flags.contains(sk_abi::SmachCreateFlags::SUSPENDED);
-                smach::create_child(core, me, path, args.arg, suspended)
+                let linux = args.flags.contains(sk_abi::SmachCreateFlags::LINUX);
+                smach::create_child(core, me, path, args.arg, suspended, linux)
             }
             Kind::Scpu => {
                 let args = ScpuCreateArgs::from_bytes(&read_struct::<{ ScpuCreateArgs::SIZE }>(

@@ -25,6 +25,10 @@ mod dispatch;
 mod fault;
 pub mod fp;
 mod initrd;
+mod linux_calls;
+mod linux_files;
+mod linux_memory;
+mod linux_process;
 mod memory;
 mod pipe_calls;
 mod port_calls;
@@ -49,7 +53,7 @@ mod user_memory;
 
 pub use dispatch::{call, syscall_entry};
 pub use sk_abi::{dev_mem_byte, DEV_MEM_BYTES};
-pub use smach::{release_program, spawn_program, wait_program, ProgramId};
+pub use smach::{release_program, spawn_linux_program, spawn_program, wait_program, ProgramId};
 pub use state::with_fs;
 pub use synthesis::{EntryMode, SynthConfig};
 pub use thread::{attach_current_to, detach_current};
@@ -121,6 +125,7 @@ pub fn init(initrd: Option<&[u8]>, options: CoreOptions) {
         next_id: 16,
         dying: None,
         ring: None,
+        linux: alloc::collections::BTreeMap::new(),
     });
     if options.sched_ring {
         state::with(ring::init);

@@ -26,6 +26,7 @@ const _: () = {
     use sk_machine::percpu as p;
     use sk_synth::templates as t;
     assert!(t::PERCPU_SYSCALL_STACK_TOP == p::SYSCALL_STACK_TOP_OFFSET);
+    assert!(t::PERCPU_USER_RSP == p::USER_RSP_OFFSET);
     assert!(t::PERCPU_ENTRY_STUB == p::ENTRY_STUB_OFFSET);
     assert!(t::PERCPU_CURRENT_THREAD == p::CURRENT_THREAD_OFFSET);
     assert!(t::PERCPU_TICKS_LEFT == p::TICKS_LEFT_OFFSET);

@@ -28,6 +28,18 @@ pub(crate) fn create(
     path: &str,
     arg: u64,
 ) -> Result<SmachId, SysError> {
+    create_as(core, parent, path, arg, None)
+}
+
+/// [`create`], or with `linux` (its `argv`) a SMACH with the Linux
+/// personality (`linux_process.rs`).
+pub(crate) fn create_as(
+    core: &mut Core,
+    parent: Option<SmachId>,
+    path: &str,
+    arg: u64,
+    linux: Option<&[&str]>,
+) -> Result<SmachId, SysError> {
     // Exited SMACHs waiting to be released cost a record and a handle in
     // their parent, not memory: only live ones count against the limits,
     // kernel-wide and per parent (so one program and its descendants cannot
@@ -63,8 +75,12 @@ pub(crate) fn create(
 
     let id = core.new_id();
     let mut smach = Smach::new(id, String::from(path), parent, KernelAddressSpace::new()?);
-    let built = build(core, &mut smach, &bytes, arg);
-    let thread = match built {
+    let built = match linux {
+        None => build(core, &mut smach, &bytes, arg).map(|t| (t, None)),
+        Some(argv) => crate::linux_process::build(core, &mut smach, &bytes, path, argv)
+            .map(|(t, p)| (t, Some(p))),
+    };
+    let (thread, process) = match built {
         Ok(t) => t,
         Err(e) => {
             if let Some(teardown) = smach.exit(ExitStatus::KILLED) {
@@ -78,6 +94,9 @@ pub(crate) fn create(
             finish_teardown(core, id, teardown);
         }
         return Err(e);
+    }
+    if let Some(process) = process {
+        core.linux.insert(id, process);
     }
     if let Err(e) = scpu_calls::start(core, id, thread) {
         exit(core, id, ExitStatus::KILLED);
@@ -125,8 +144,10 @@ pub(crate) fn create_child(
     path: &str,
     arg: u64,
     suspended: bool,
+    linux: bool,
 ) -> Result<Handle, SysError> {
-    let child = create(core, Some(me), path, arg)?;
+    let argv = [path];
+    let child = create_as(core, Some(me), path, arg, linux.then_some(&argv[..]))?;
     if suspended {
         let suspend = core
             .smachs
@@ -179,6 +200,7 @@ pub(crate) fn finish_teardown(
     id: SmachId,
     teardown: sk_smach::Teardown<crate::state::Routines, KernelAddressSpace>,
 ) {
+    core.linux.remove(&id);
     for (handle, object) in teardown.objects {
         match object {
             // Pages go with the address space below.
@@ -342,6 +364,16 @@ pub(crate) fn kill_current(status: ExitStatus, why: core::fmt::Arguments<'_>) ->
 /// As for `create(Kind::Smach)`.
 pub fn spawn_program(path: &str, arg: u64) -> Result<ProgramId, SysError> {
     state::with(|core| create(core, None, path, arg)).map(ProgramId)
+}
+
+/// Starts the static Linux program at `path` (with `argv`) as a SMACH
+/// owned by the kernel, with the Linux personality.
+///
+/// # Errors
+/// As for `create(Kind::Smach)`; [`SysError::BadElf`] for a program that
+/// is not a static Linux x86-64 ELF.
+pub fn spawn_linux_program(path: &str, argv: &[&str]) -> Result<ProgramId, SysError> {
+    state::with(|core| create_as(core, None, path, 0, Some(argv))).map(ProgramId)
 }
 
 /// Waits for a kernel-owned program to exit; returns its status.

@@ -52,6 +52,9 @@ pub(crate) struct Core {
     pub(crate) dying: Option<Arc<Context>>,
     /// The synthesized scheduler (`sched=ring`); None: the generic one.
     pub(crate) ring: Option<crate::ring::RingState>,
+    /// The Linux processes, by SMACH (docs/unix.md): a SMACH is Linux iff
+    /// it has an entry here.
+    pub(crate) linux: alloc::collections::BTreeMap<SmachId, crate::linux_process::LinuxProcess>,
 }
 
 impl Core {

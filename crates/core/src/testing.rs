@@ -642,10 +642,12 @@ pub fn program_thread_states(id: crate::ProgramId) -> alloc::vec::Vec<sk_abi::Sc
 }
 
 pub(crate) mod console_pipe;
+mod linux_entry;
 mod pipe_hoard;
 pub use console_pipe::{
     console_pipe_pieces, find_pipe_write_end, inject_between_console_pieces,
     pipe_end_write_routine, pipe_to_console, revoke_sio, set_console_mode, share_sio,
     swap_console_end,
 };
+pub use linux_entry::{linux_entry_of, LinuxEntry};
 pub use pipe_hoard::{register_pipe_sleeper, PipeHoard};

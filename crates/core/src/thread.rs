@@ -88,6 +88,25 @@ impl Thread {
     }
 }
 
+impl Thread {
+    /// A user thread of a Linux process: as [`Thread::user`], with a
+    /// Linux entry stub and table (`thread_entry::for_new_linux_thread`).
+    pub(crate) fn user_linux(scpu: Scpu) -> Result<Self, SysError> {
+        crate::memory::admit((KERNEL_STACK_PAGES + 2) * 4096)?;
+        let stack = KernelStack::allocate(KERNEL_STACK_PAGES).map_err(|_| SysError::NoMemory)?;
+        let synth = crate::thread_entry::for_new_linux_thread(stack.top())?;
+        let id = scpu.id();
+        Ok(Self {
+            scpu,
+            context: Context::new(stack, user_thread_start, id),
+            ticks_left: 0,
+            synth,
+            trace_trap_owed: false,
+            fp: crate::fp::FpState::new(),
+        })
+    }
+}
+
 extern "C" fn idle_loop(_: u64) -> ! {
     loop {
         sk_machine::cpu::wait_for_interrupt();

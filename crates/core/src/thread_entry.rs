@@ -5,6 +5,7 @@
 //! says, the stub's holes come from its `ThreadEntryPlan`.
 
 use crate::code_memory::{install_holes, slot_address, Routine};
+use crate::linux_process::LINUX_TABLE_SLOTS;
 use crate::state::{Core, ThreadId};
 use crate::synthesis::{config, env, EntryMode};
 use alloc::boxed::Box;
@@ -12,6 +13,8 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 use sk_abi::SysError;
 use sk_synth::policy::{initial_slot, Env, SlotTarget, ThreadEntryPlan};
+use sk_synth::templates::LinuxEntryStubHoles;
+use sk_synth::{Imm32, Imm64};
 
 /// LSTAR's current value (to skip redundant writes).
 static CURRENT_LSTAR: AtomicU64 = AtomicU64::new(0);
@@ -20,6 +23,9 @@ static CURRENT_LSTAR: AtomicU64 = AtomicU64::new(0);
 pub(crate) struct ThreadSynth {
     table: Box<[AtomicU64]>,
     pub(crate) stub: Routine,
+    /// A Linux thread's table: indexed by Linux call numbers, every slot
+    /// the Linux generic entry; native replugs never touch it.
+    linux: bool,
 }
 
 impl ThreadSynth {
@@ -38,7 +44,53 @@ impl ThreadSynth {
         let table = table.into_boxed_slice();
         let plan = ThreadEntryPlan::new(kernel_stack_top, table.as_ptr() as u64, &env);
         let stub = install_holes(&plan.stub).map_err(|_| SysError::NoMemory)?;
-        Ok(Self { table, stub })
+        Ok(Self {
+            table,
+            stub,
+            linux: false,
+        })
+    }
+
+    /// A Linux thread's table ([`LINUX_TABLE_SLOTS`] slots, each the
+    /// Linux generic entry) and its `linux_entry_stub`.
+    fn new_linux(kernel_stack_top: u64) -> Result<Self, SysError> {
+        let generic = sk_machine::linux_entry::generic_entry_address();
+        let mut table = Vec::new();
+        table
+            .try_reserve_exact(LINUX_TABLE_SLOTS as usize)
+            .map_err(|_| SysError::NoMemory)?;
+        table.extend((0..LINUX_TABLE_SLOTS).map(|_| AtomicU64::new(generic)));
+        let table = table.into_boxed_slice();
+        let holes = LinuxEntryStubHoles {
+            kernel_stack_top: Imm64(kernel_stack_top),
+            // 451 < 2^31.
+            table_len: Imm32(LINUX_TABLE_SLOTS as i32),
+            table: Imm64(table.as_ptr() as u64),
+        };
+        let stub = install_holes(&holes).map_err(|_| SysError::NoMemory)?;
+        Ok(Self {
+            table,
+            stub,
+            linux: true,
+        })
+    }
+
+    /// True for a Linux thread's entry (tests).
+    #[cfg(feature = "ktest")]
+    pub(crate) fn is_linux(&self) -> bool {
+        self.linux
+    }
+
+    /// Where slot `index` of the table points (tests).
+    #[cfg(feature = "ktest")]
+    pub(crate) fn slot_at(&self, index: usize) -> Option<u64> {
+        self.table.get(index).map(|a| a.load(Ordering::Acquire))
+    }
+
+    /// Slots in the table (tests).
+    #[cfg(feature = "ktest")]
+    pub(crate) fn table_len(&self) -> usize {
+        self.table.len()
     }
 
     /// Where the slot of `call` on `handle` points (for tests).
@@ -52,6 +104,12 @@ impl ThreadSynth {
 
     /// Replug: one atomic store; the stub loads the slot once per call.
     pub(crate) fn store(&self, index: u64, target: SlotTarget) {
+        // Native slot numbers mean nothing in a Linux table (slot 14 of
+        // handle 1 would be `rt_sigprocmask`): a native replug never
+        // reaches one.
+        if self.linux {
+            return;
+        }
         if let Some(slot) = self.table.get(index as usize) {
             slot.store(slot_address(target), Ordering::Release);
         }
@@ -97,6 +155,16 @@ pub(crate) fn for_new_thread(kernel_stack_top: u64) -> Result<Option<ThreadSynth
         return Ok(None);
     }
     ThreadSynth::new(kernel_stack_top).map(Some)
+}
+
+/// Gives a new Linux thread its Linux table and stub. With synthesis off
+/// there are no stubs: the generic entry serves Linux threads too
+/// (`dispatch::syscall_entry` asks `linux_calls`).
+pub(crate) fn for_new_linux_thread(kernel_stack_top: u64) -> Result<Option<ThreadSynth>, SysError> {
+    if !config().enabled {
+        return Ok(None);
+    }
+    ThreadSynth::new_linux(kernel_stack_top).map(Some)
 }
 
 /// On every switch: point the CPU at the next thread's stub (the switch

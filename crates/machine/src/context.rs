@@ -186,6 +186,8 @@ pub fn switch(from: Arc<Context>, to: Arc<Context>) {
     // SAFETY: `to` is not running, so its saved rsp is stable.
     let resume = unsafe { *to.rsp.get() };
     *PENDING.lock() = Some((from, to));
+    // No thread's FS base survives into another (user_fs.rs).
+    let fs_base = crate::user_fs::park();
     // SAFETY: `save` points into `from`, kept alive by PENDING until the
     // next context runs `finish_switch`, and `from` is the running context
     // (checked against CURRENT), so the state saved lives on `from`'s own
@@ -195,6 +197,7 @@ pub fn switch(from: Arc<Context>, to: Arc<Context>) {
     // interrupts are off.
     unsafe { switch_raw(save, resume) };
     finish_switch();
+    crate::user_fs::resume(fs_base);
 }
 
 /// The stack pointer of the caller (approximately: this function's frame).

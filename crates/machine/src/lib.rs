@@ -39,6 +39,7 @@ pub mod fpu;
 pub mod gdt;
 pub mod heap;
 pub mod layout;
+pub mod linux_entry;
 pub mod logger;
 pub mod paging;
 pub mod pci;
@@ -54,6 +55,7 @@ pub mod syscall;
 pub mod traps;
 pub mod tsc;
 pub mod user_frame;
+pub mod user_fs;
 pub mod usercopy;
 pub mod usermode;
 

@@ -53,6 +53,10 @@ pub struct PerCpu {
     pub fp_saves: u64,
     /// FP restores the synthesized switch-ins made (offset 112).
     pub fp_restores: u64,
+    /// The user FS base `IA32_FS_BASE` holds for the running thread
+    /// (offset 120): 0 except while a thread that set one runs
+    /// (`user_fs.rs`).
+    pub user_fs_base: u64,
 }
 
 /// Offset of [`PerCpu::syscall_stack_top`] for assembly.
@@ -81,6 +85,8 @@ pub const TSS_RSP0_FIELD_OFFSET: usize = 96;
 pub const FP_SAVES_OFFSET: usize = 104;
 /// Offset of [`PerCpu::fp_restores`] for generated code.
 pub const FP_RESTORES_OFFSET: usize = 112;
+/// Offset of [`PerCpu::user_fs_base`].
+pub const USER_FS_BASE_OFFSET: usize = 120;
 
 const _: () = {
     assert!(core::mem::offset_of!(PerCpu, syscall_stack_top) == SYSCALL_STACK_TOP_OFFSET);
@@ -96,6 +102,7 @@ const _: () = {
     assert!(core::mem::offset_of!(PerCpu, tss_rsp0_field) == TSS_RSP0_FIELD_OFFSET);
     assert!(core::mem::offset_of!(PerCpu, fp_saves) == FP_SAVES_OFFSET);
     assert!(core::mem::offset_of!(PerCpu, fp_restores) == FP_RESTORES_OFFSET);
+    assert!(core::mem::offset_of!(PerCpu, user_fs_base) == USER_FS_BASE_OFFSET);
 };
 
 /// The boot CPU's block. Trap entries compare `IA32_GS_BASE` with its
@@ -116,6 +123,7 @@ pub(crate) static mut BSP: PerCpu = PerCpu {
     tss_rsp0_field: 0,
     fp_saves: 0,
     fp_restores: 0,
+    user_fs_base: 0,
 };
 static READY: AtomicBool = AtomicBool::new(false);
 
@@ -241,6 +249,16 @@ fn read_slot<const OFFSET: usize>() -> u64 {
         core::arch::asm!("mov {}, gs:[{off}]", out(reg) value, off = const OFFSET, options(nostack, readonly, preserves_flags))
     };
     value
+}
+
+/// The running thread's user FS base as `user_fs.rs` last loaded it.
+pub(crate) fn user_fs_base() -> u64 {
+    read_slot::<USER_FS_BASE_OFFSET>()
+}
+
+/// Records the FS base `user_fs.rs` just loaded.
+pub(crate) fn set_user_fs_base(base: u64) {
+    write_slot::<USER_FS_BASE_OFFSET>(base);
 }
 
 /// Writes the per-CPU qword at `offset` (nothing before per-CPU setup).

@@ -20,6 +20,8 @@
 pub unsafe fn enter_switch_out(switch_out: u64) {
     debug_assert!(!crate::cpu::interrupts_enabled());
     crate::code_arena::quiescent_point();
+    // Switch code runs with FS base 0 (user_fs.rs).
+    let fs_base = crate::user_fs::park();
     // SAFETY: the caller's promise above. The switch-out saves rbp, rbx
     // and r12-r15 and the return address on this stack, and the switch-in
     // that resumes this thread restores them and returns here; every other
@@ -31,6 +33,7 @@ pub unsafe fn enter_switch_out(switch_out: u64) {
             clobber_abi("C"),
         )
     };
+    crate::user_fs::resume(fs_base);
 }
 
 /// Leaves the running thread for good: jumps to the switch-in at
@@ -44,6 +47,8 @@ pub unsafe fn enter_switch_out(switch_out: u64) {
 pub unsafe fn leave_to(switch_in: u64) -> ! {
     debug_assert!(!crate::cpu::interrupts_enabled());
     crate::code_arena::quiescent_point();
+    // The leaving thread's FS base dies with it (user_fs.rs).
+    crate::user_fs::park();
     // SAFETY: the caller's promise; the switch-in loads its own RSP.
     unsafe { core::arch::asm!("jmp {target}", target = in(reg) switch_in, options(noreturn)) }
 }

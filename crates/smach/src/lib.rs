@@ -17,6 +17,6 @@ mod smach;
 
 pub use handle_table::{HandleTable, MAX_HANDLES};
 pub use id_map::IdMap;
-pub use load::{load_program, USER_STACK_BYTES, USER_STACK_TOP};
+pub use load::{load_linux_image, load_program, map_stack, USER_STACK_BYTES, USER_STACK_TOP};
 pub use object::{Object, SharedSio};
 pub use smach::{Smach, SmachAction, Teardown, MAX_CHILDREN, MAX_SMACHS};

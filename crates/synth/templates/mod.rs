@@ -23,6 +23,7 @@ mod dev_zero_read;
 mod entry_stub;
 mod error_stub;
 mod generic_trampoline;
+mod linux_entry_stub;
 mod pipe;
 mod port;
 mod ram_file_read;
@@ -58,6 +59,7 @@ pub fn all() -> Result<Vec<TemplateSource>, IcedError> {
         pipe::read_source()?,
         port::send_source()?,
         port::receive_source()?,
+        linux_entry_stub::source()?,
     ];
     all.extend(switch::sources()?);
     Ok(all)

@@ -28,6 +28,9 @@ use iced_x86::{Code, IcedError, Instruction, Register};
 /// Per-CPU block offsets the switch-in writes (`sk_machine::percpu`;
 /// sk-core asserts they agree).
 pub const PERCPU_SYSCALL_STACK_TOP: i32 = 16;
+/// The per-CPU scratch slot of the `syscall` entries (the native generic
+/// entry's user RSP; the Linux entry stub's call number).
+pub const PERCPU_USER_RSP: i32 = 24;
 /// The per-CPU entry-stub slot (entry=slot mode).
 pub const PERCPU_ENTRY_STUB: i32 = 32;
 /// The per-CPU current thread id.

@@ -12,6 +12,7 @@ mod fp;
 mod fuzz;
 mod growth;
 mod leaks;
+mod linux;
 mod machine_api;
 mod memory;
 mod pipe_console_review;

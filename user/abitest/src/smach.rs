@@ -89,7 +89,7 @@ pub(crate) fn smach_flags_are_bad_flags() -> Outcome {
         path_ptr: addr_of(path),
         path_len: path.len() as u64,
         arg: 0,
-        flags: 2, // bit 0 is SUSPENDED; bit 1 is not defined
+        flags: 4, // bit 0 is SUSPENDED, bit 1 LINUX; bit 2 is not defined
         _pad: 0,
     }
     .to_bytes();
@@ -105,5 +105,5 @@ pub(crate) fn smach_flags_are_bad_flags() -> Outcome {
         let _ = sk_abi::Handle::from_return(handle)
             .map(|handle| Smach::from_handle(handle).terminate());
     }
-    expect_err("flags 1", got, SysError::BadFlags)
+    expect_err("flags 4", got, SysError::BadFlags)
 }

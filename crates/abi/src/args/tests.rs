@@ -97,7 +97,7 @@ fn smach_check_rejects_flags_and_pad() {
     };
     assert_eq!(args.check().map(|create| create.arg), Ok(7));
     assert_eq!(
-        SmachCreateArgs { flags: 2, ..args }.check(),
+        SmachCreateArgs { flags: 4, ..args }.check(),
         Err(SysError::BadFlags)
     );
     assert_eq!(

@@ -145,7 +145,8 @@ impl Fuzzer<'_> {
             // 24
             _ => {
                 let path = SYSFUZZ;
-                let (flags, pad) = if self.rng.percent(50) { (2, 0) } else { (0, 1) };
+                // Bit 0 is SUSPENDED, bit 1 LINUX: bit 2 is undefined.
+                let (flags, pad) = if self.rng.percent(50) { (4, 0) } else { (0, 1) };
                 let args = SmachCreateArgs {
                     path_ptr: path.as_ptr() as u64,
                     path_len: path.len() as u64,
