@@ -179,6 +179,20 @@ static void files(void)
     EXPECT(close(fd), 0);
     EXPECT(raw(SYS_close, fd, 0, 0, 0, 0, 0), -EBADF_);
     EXPECT(raw(SYS_open, (long)"/no/such/file", O_RDONLY, 0, 0, 0, 0), -ENOENT_);
+    /* The native pipe and port paths are no files: refused, and nothing
+     * is left behind (1,100 tries would fill the handle table if each
+     * made two handles). */
+    for (int i = 0; i < 1100; i++) {
+        long r = raw(SYS_open, (long)(i % 2 ? "/dev/port" : "/dev/pipe"), O_RDWR, 0, 0, 0, 0);
+        if (r != -ENOENT_) {
+            CHECK(0, "open of a pipe or port path, try %d: %ld", i, r);
+            break;
+        }
+    }
+    int after = open("/bin/lintest", O_RDONLY);
+    CHECK(after >= 3, "open after the pipe paths = %d", after);
+    if (after >= 3)
+        close(after);
     EXPECT(raw(SYS_open, KERNEL_ADDRESS, O_RDONLY, 0, 0, 0, 0), -EFAULT_);
     EXPECT(raw(SYS_openat, -100, (long)"/bin/lintest", O_RDONLY, 0, 0, 0), 3);
     EXPECT(raw(SYS_close, 3, 0, 0, 0, 0, 0), 0);
@@ -235,6 +249,28 @@ static void memory(void)
         EXPECT(munmap(p, 3 * 4096), 0);
     }
     EXPECT(raw(SYS_munmap, 4095, 4096, 0, 0, 0, 0), -EINVAL_);
+    /* Regions are kernel heap: mprotect of every other page splits one
+     * mapping until the map is full (ENOMEM, Synthesis's limit of 4,096
+     * regions; Linux's is 65,530), and memory still works after. */
+    long pages = 4200;
+    char *q = mmap(NULL, pages * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(q != MAP_FAILED, "mmap of %ld pages", pages);
+    if (q != MAP_FAILED) {
+        long splits = 0, result = 0;
+        for (long page = 1; page < pages; page += 2) {
+            result = raw(SYS_mprotect, (long)(q + page * 4096), 4096, PROT_READ, 0, 0, 0);
+            if (result != 0)
+                break;
+            splits++;
+        }
+        CHECK(result == -12 && splits > 1000 && splits < 2100,
+              "mprotect splits: %ld, then %ld (want ENOMEM near 2,047)", splits, result);
+        EXPECT(munmap(q, pages * 4096), 0);
+        char *again = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        CHECK(again != MAP_FAILED, "mmap after a full map");
+        if (again != MAP_FAILED)
+            EXPECT(munmap(again, 4096), 0);
+    }
 }
 
 static void identity(void)

@@ -229,6 +229,9 @@ fn perform(number: u64, request: Request) -> Answer {
                     return if done == 0 { Err(sys(e)) } else { Ok(done) };
                 }
                 done += n;
+                // Up to 32 MiB: let others run between pieces (interrupts
+                // are masked in a call, docs/caveats.md).
+                crate::scheduler::preemption_point();
             }
             Ok(want)
         }

@@ -60,6 +60,11 @@ fn read_path(ptr: u64, buf: &mut [u8; PATH_MAX]) -> Result<&str, Errno> {
 pub(crate) fn open(path: u64, flags: u32) -> Answer {
     let mut buf = [0u8; PATH_MAX];
     let path = read_path(path, &mut buf)?;
+    // The pipe and port paths make two handles, not a file: refused before
+    // anything is created (a program could not close what it never got).
+    if path == sk_abi::PIPE_PATH || path == sk_abi::PORT_PATH {
+        return Err(Errno::ENOENT);
+    }
     let native = crate::linux_calls::open_flags(flags);
     loop {
         let created = state::with(|core| -> Result<Option<u64>, Errno> {
@@ -77,7 +82,7 @@ pub(crate) fn open(path: u64, flags: u32) -> Answer {
                     Ok(Some(free as u64))
                 }
                 Created::Stepped => Ok(None),
-                // The pipe and port paths are not files.
+                // Refused above; never reached.
                 Created::Pipe(_) | Created::Port(_) => Err(Errno::ENOENT),
             }
         })?;

@@ -36,6 +36,12 @@ fn perform(core: &mut Core, id: SmachId, actions: &[MapAction]) -> Result<(), Er
                 backing: Backing::Anonymous,
                 ..
             } => {
+                // Mapped and zeroed page by page with interrupts masked:
+                // bounded as a native SMEM region is (a deviation: Linux
+                // maps larger regions, lazily).
+                if range.end.saturating_sub(range.start) > sk_smem::MAX_REGION_BYTES {
+                    return Err(Errno::ENOMEM);
+                }
                 crate::memory::admit(range.end.saturating_sub(range.start))
                     .map_err(Errno::from_sys_error)?;
                 let mut page = range.start;
@@ -78,10 +84,23 @@ fn perform(core: &mut Core, id: SmachId, actions: &[MapAction]) -> Result<(), Er
     Ok(())
 }
 
-/// Most regions one process's map may hold (Linux's `vm.max_map_count`
-/// default): each is kernel heap, and `mprotect` can split a mapping
-/// into one region per page without taking a new frame.
-const MAX_MAP_COUNT: usize = 65_530;
+/// Most regions one process's map may hold. Each is kernel heap, and
+/// `mprotect` can split a mapping into one region per page without taking
+/// a new frame, so this bounds a process's map to 4,096 regions (about
+/// 200 KiB of heap, and a few times that while a call changes it), far
+/// below the kernel's frame reserve. Linux's `vm.max_map_count` default
+/// is 65,530: a deviation (docs/unix.md), since 65,530 regions cost
+/// megabytes of heap per call that nothing admitted.
+const MAX_MAP_COUNT: usize = 4_096;
+
+/// Heap bytes a map change may hold at once, for a map of `regions`
+/// regions: the copy kept for a restore, the changed list, and the list a
+/// split or a merge builds, each with room for the regions a call adds.
+fn change_heap_bytes(regions: &[sk_unix::vma::Region]) -> u64 {
+    let per_list = core::mem::size_of_val(regions)
+        .saturating_add(2 * core::mem::size_of::<sk_unix::vma::Region>());
+    (per_list as u64).saturating_mul(4)
+}
 
 /// Runs `change` on process `id`'s map and performs the actions it
 /// returns; on any failure (or past [`MAX_MAP_COUNT`]) the map is as it
@@ -94,6 +113,11 @@ fn change_map<T>(
     change: impl FnOnce(&mut sk_unix::address_map::AddressMap) -> Result<(T, Vec<MapAction>), Errno>,
 ) -> Result<T, Errno> {
     let process = core.linux.get_mut(&id).ok_or(Errno::ESRCH)?;
+    // Admit the heap the change holds (running out of it must be ENOMEM,
+    // never a kernel panic); a change that leaves more than
+    // MAX_MAP_COUNT regions is undone below (one that shrinks a full map
+    // must still work).
+    crate::memory::admit(change_heap_bytes(process.map.regions())).map_err(|_| Errno::ENOMEM)?;
     let before = process.map.clone();
     let restore = |core: &mut Core, e: Errno| {
         if let Some(p) = core.linux.get_mut(&id) {

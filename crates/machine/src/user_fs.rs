@@ -1,8 +1,10 @@
 //! The user FS base (Linux TLS, `arch_prctl(ARCH_SET_FS)`), per thread.
 //!
 //! Owns `IA32_FS_BASE`. The kernel never uses FS itself, and CR4.FSGSBASE
-//! stays off, so ring 3 cannot change the base (`wrfsbase` is `#UD`): the
-//! value in the MSR is always one this module wrote, and the per-CPU copy
+//! stays off, so ring 3 cannot set the base (`wrfsbase` is `#UD`); loading
+//! a selector into FS (`mov fs, ...`) can only zero it (every data
+//! descriptor's base is 0), which no switch path relies on. Otherwise the
+//! value in the MSR is one this module wrote, and the per-CPU copy
 //! (`percpu::user_fs_base`) names it. The invariant that keeps one
 //! thread's base from reaching another: **whenever switch code runs, FS
 //! base is 0.** Every way Rust enters a switch ([`crate::context::switch`],
