@@ -28,12 +28,26 @@ fn sys(e: SysError) -> Errno {
     Errno::from_sys_error(e)
 }
 
+/// Whether the current thread belongs to a Linux process, as noted at the
+/// last change of the current thread ([`note_current`]): the generic
+/// `syscall` entry asks at every call with synthesis off, so a native
+/// call must not pay a lock and a lookup for it.
+static CURRENT_IS_LINUX: core::sync::atomic::AtomicBool =
+    core::sync::atomic::AtomicBool::new(false);
+
 /// Whether the current thread belongs to a Linux process.
 pub(crate) fn current_is_linux() -> bool {
-    state::with(|core| {
-        core.current_smach_id()
-            .is_ok_and(|id| core.linux.contains_key(&id))
-    })
+    CURRENT_IS_LINUX.load(core::sync::atomic::Ordering::Relaxed)
+}
+
+/// Notes whether the current thread (`core.current_smach`) is Linux; called
+/// whenever the current thread or its SMACH changes. A SMACH's
+/// personality is fixed at its creation, before its first thread runs.
+pub(crate) fn note_current(core: &crate::state::Core) {
+    let is_linux = core
+        .current_smach
+        .is_some_and(|id| core.linux.contains_key(&id));
+    CURRENT_IS_LINUX.store(is_linux, core::sync::atomic::Ordering::Relaxed);
 }
 
 /// The Linux generic entry: `rax` for Linux call `number` with `args`

@@ -72,6 +72,7 @@ impl Core {
     /// (a kernel thread attached to or detached from a test machine).
     pub(crate) fn refresh_current_smach(&mut self) {
         self.current_smach = self.threads.get(&self.current).and_then(|t| t.scpu.smach());
+        crate::linux_calls::note_current(self);
     }
 
     /// The current thread's SMACH.
