@@ -19,15 +19,7 @@ const MARKER: &str = "synthtest: tty output ";
 /// The in-kernel test whose output this checks.
 pub const TEST_NAME: &str = "tty_output_matches_the_generic_path";
 
-/// The runs one test makes, by label: the console through its
-/// synthesized routine and the generic path, then a pipe whose reader is
-/// the console (`program | tty`) the same two ways.
-pub const RUNS: [(char, &str); 4] = [
-    ('A', "/dev/tty, synthesized"),
-    ('B', "/dev/tty, generic"),
-    ('C', "pipe | tty, synthesized"),
-    ('D', "pipe | tty, generic"),
-];
+pub use sk_user_synthtest::tty_script::RUNS;
 
 /// What a check found.
 #[derive(Debug, Default, PartialEq, Eq)]

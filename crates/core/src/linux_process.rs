@@ -9,10 +9,10 @@
 //! make the main thread with a Linux entry stub and table
 //! (`thread_entry::for_new_linux_thread`). The calls are `linux_calls.rs`.
 
-use crate::state::{Core, Object, Smach};
+use crate::state::{Core, Smach};
 use crate::synthesis::{config, EntryMode};
 use crate::thread::Thread;
-use sk_abi::{Handle, OpenFlags, SysError};
+use sk_abi::{Handle, SysError};
 use sk_scpu::{Scpu, UserStart};
 use sk_smach::{USER_STACK_BYTES, USER_STACK_TOP};
 use sk_unix::address_map::{AddressMap, MmapRequest};
@@ -169,21 +169,7 @@ pub(crate) fn build(
         .map_err(|_| SysError::BadElf)?;
     sk_smach::map_stack(&mut smach.regions, aspace, &stack.bytes)?;
 
-    let console = sk_sio::Sio::open(&mut core.fs, "/dev/tty", OpenFlags::READ | OpenFlags::WRITE)?;
-    let id = smach.id();
-    smach
-        .handles
-        .install_at(Handle::SELF, Object::Smach(id))
-        .map_err(|(e, _)| e)?;
-    if let Err((e, object)) = smach
-        .handles
-        .install_at(Handle::CONSOLE, Object::Sio(console))
-    {
-        if let Object::Sio(sio) = object {
-            crate::synthesis::close_sio(core, sio);
-        }
-        return Err(e);
-    }
+    let id = crate::smach::install_self_and_console(core, smach)?;
     // The thread enters at rsp = stack_top - 8: the initial stack's rsp
     // (argc) is what a Linux program must start with.
     let start = UserStart {

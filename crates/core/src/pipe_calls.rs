@@ -170,15 +170,11 @@ pub(crate) fn write(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError>
                 .and_then(|serial| write_to_console(handle, serial, at.0, at.1));
             return match rest {
                 Ok(n) => Ok(written.saturating_add(n)),
-                Err(e) if written > 0 && e != SysError::Revoked => Ok(written),
-                Err(e) => Err(e),
+                Err(e) => end_after_error(written, e),
             };
         }
         match done {
-            // Revoked after some pieces: the call fails (no holder call
-            // completes after a revoke).
-            Err(e) if written > 0 && e != SysError::Revoked => return Ok(written),
-            Err(e) => return Err(e),
+            Err(e) => return end_after_error(written, e),
             Ok(true) => {
                 written = written.saturating_add(moved.unwrap_or(0));
                 if written >= len {
@@ -238,6 +234,17 @@ fn is_to_console(core: &mut Core, handle: Handle, serial: u64) -> Result<bool, S
     Ok(sio.pipe_end().is_some_and(sk_sio::PipeEnd::is_to_console))
 }
 
+/// How a pipe write ends on an error after `written` bytes: with their
+/// count, or with the error when nothing moved yet or the end was revoked
+/// (no holder call completes after a revoke).
+fn end_after_error(written: u64, e: SysError) -> Result<u64, SysError> {
+    if written > 0 && e != SysError::Revoked {
+        Ok(written)
+    } else {
+        Err(e)
+    }
+}
+
 /// The generic write of a pipe whose reader is the console (the open
 /// `serial`), layered: this pipe layer hands each piece (the console's
 /// own piece size, [`sk_sio::TTY_CHUNK_BYTES`]: each byte is polled out
@@ -277,8 +284,7 @@ fn write_to_console(handle: Handle, serial: u64, buf: u64, len: u64) -> Result<u
             },
         );
         match copied {
-            Err(e) if written > 0 && e != SysError::Revoked => return Ok(written),
-            Err(e) => return Err(e),
+            Err(e) => return end_after_error(written, e),
             Ok(Ok(n)) => written = written.saturating_add(n as u64),
             Ok(Err((good, e))) => {
                 return if written > 0 {

@@ -107,10 +107,13 @@ pub(crate) fn create_as(
     Ok(id)
 }
 
-/// Loads the program, opens the console, makes the main thread.
-fn build(core: &mut Core, smach: &mut Smach, bytes: &[u8], arg: u64) -> Result<Thread, SysError> {
-    let aspace = smach.aspace.as_mut().ok_or(SysError::NoMemory)?;
-    let entry = load_program(&mut smach.regions, aspace, bytes)?;
+/// Gives a new SMACH its two fixed handles, itself at [`Handle::SELF`]
+/// and the console at [`Handle::CONSOLE`] (native and Linux SMACHs
+/// alike); returns its id.
+pub(crate) fn install_self_and_console(
+    core: &mut Core,
+    smach: &mut Smach,
+) -> Result<SmachId, SysError> {
     let console = sk_sio::Sio::open(&mut core.fs, "/dev/tty", OpenFlags::READ | OpenFlags::WRITE)?;
     let id = smach.id();
     smach
@@ -126,6 +129,14 @@ fn build(core: &mut Core, smach: &mut Smach, bytes: &[u8], arg: u64) -> Result<T
         }
         return Err(e);
     }
+    Ok(id)
+}
+
+/// Loads the program, opens the console, makes the main thread.
+fn build(core: &mut Core, smach: &mut Smach, bytes: &[u8], arg: u64) -> Result<Thread, SysError> {
+    let aspace = smach.aspace.as_mut().ok_or(SysError::NoMemory)?;
+    let entry = load_program(&mut smach.regions, aspace, bytes)?;
+    let id = install_self_and_console(core, smach)?;
     let start = UserStart {
         entry,
         stack_top: USER_STACK_TOP,

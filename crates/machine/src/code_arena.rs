@@ -592,6 +592,8 @@ impl JumpSite {
     /// # Safety
     /// As [`patch_rel32`]; and the block this site was found in is still
     /// installed (not retired): its owner keeps the site beside it.
+    // SAFETY: the caller's duty is the `# Safety` section above; the body's
+    // one unsafe store states its own invariant.
     pub unsafe fn retarget(&self, target: u64) -> Result<(), PatchError> {
         if !(CODE_ARENA_BASE..CODE_ARENA_BASE + CODE_ARENA_MAX_BYTES).contains(&target) {
             return Err(PatchError::NotArena);

@@ -39,6 +39,10 @@ extern "C" fn call_handler(number: u64, args: &[u64; 6]) -> i64 {
 /// Entered by `call` from a Linux entry stub, `rsp` 16-byte aligned,
 /// user GS, interrupts off: the six argument registers pushed in order
 /// make the `[u64; 6]` the handler gets.
+// SAFETY: naked, so no prologue touches the stack before the protocol
+// above holds; entered only from a Linux entry stub (its `table` slots),
+// which switched to the thread's kernel stack; `swapgs` is paired on the
+// one way out.
 #[unsafe(naked)]
 extern "C" fn linux_generic_entry() {
     core::arch::naked_asm!(

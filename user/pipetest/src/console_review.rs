@@ -21,7 +21,9 @@ use core::sync::atomic::Ordering;
 use sk_user::abi::{Call, Handle, OpenFlags, Prot, SioKind, SysError, TtyMode};
 use sk_user::{Sio, Smach, Smem};
 
-use crate::{end, fail, finish, new_pipe, raw, start, DONE, GENERIC, RESULT, WRITE_END};
+use crate::{
+    end, fail, finish, finish_write, new_pipe, raw, start, DONE, GENERIC, RESULT, WRITE_END,
+};
 
 /// Dots for long writes to the console (no newline: one line of dots).
 static DOTS: [u8; 20_000] = [b'.'; 20_000];
@@ -173,12 +175,7 @@ extern "C" fn drain_reader(_: u64) -> ! {
 
 extern "C" fn dots_writer(_: u64) -> ! {
     let w = end(&WRITE_END);
-    let result = match w.write(&DOTS) {
-        Ok(n) => n as u64,
-        Err(e) => 1_000_000 + u64::from(e.code()),
-    };
-    RESULT.store(result, Ordering::Release);
-    finish()
+    finish_write(w.write(&DOTS))
 }
 
 fn ends() {
@@ -284,12 +281,7 @@ const RING_BYTES: u64 = 16 * 1024;
 /// mapped part, the rest is unmapped.
 extern "C" fn edge_writer(_: u64) -> ! {
     let w = end(&WRITE_END);
-    let result = match crate::raw_write(&w, RING_EDGE, RING_BYTES + 100) {
-        Ok(n) => n as u64,
-        Err(e) => 1_000_000 + u64::from(e.code()),
-    };
-    RESULT.store(result, Ordering::Release);
-    finish()
+    finish_write(crate::raw_write(&w, RING_EDGE, RING_BYTES + 100))
 }
 
 /// Where the edge pages go (unused by the other modes of this run).

@@ -120,6 +120,17 @@ fn start(entry: extern "C" fn(u64) -> !, arg: u64) -> Option<Scpu> {
 }
 
 /// Ends a worker after counting it done.
+/// Ends a writer worker: its write's result in [`RESULT`] (the byte
+/// count, or 1,000,000 + the error's code), then [`finish`].
+fn finish_write(result: Result<usize, SysError>) -> ! {
+    let result = match result {
+        Ok(n) => n as u64,
+        Err(e) => 1_000_000 + u64::from(e.code()),
+    };
+    RESULT.store(result, Ordering::Release);
+    finish()
+}
+
 fn finish() -> ! {
     DONE.fetch_add(1, Ordering::Release);
     loop {
@@ -293,12 +304,7 @@ extern "C" fn blocked_reader(_: u64) -> ! {
 
 extern "C" fn blocked_writer(_: u64) -> ! {
     let w = end(&WRITE_END);
-    let result = match w.write(&PATTERN) {
-        Ok(n) => n as u64,
-        Err(e) => 1_000_000 + u64::from(e.code()),
-    };
-    RESULT.store(result, Ordering::Release);
-    finish()
+    finish_write(w.write(&PATTERN))
 }
 
 fn ends() {

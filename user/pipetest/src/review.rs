@@ -12,8 +12,8 @@
 //! | 11 | `exit_blocked` | returns 0 with 3 readers blocked on an empty pipe and 3 writers on a full one, both ends of both held (the kernel test checks the exit cleans up) |
 
 use super::{
-    end, fail, finish, new_pipe, pattern, raw, start, BYTES_OUT, DONE, PATTERN, READ_END, RESULT,
-    SIZE, SUM_OUT, WRITE_END,
+    end, fail, finish, finish_write, new_pipe, pattern, raw, start, BYTES_OUT, DONE, PATTERN,
+    READ_END, RESULT, SIZE, SUM_OUT, WRITE_END,
 };
 use core::sync::atomic::Ordering;
 use sk_user::abi::{Call, Handle, OpenFlags, Prot, ScpuState, SysError, TtyMode};
@@ -102,23 +102,13 @@ extern "C" fn ee_writer(_: u64) -> ! {
     let w = end(&WRITE_END);
     let record = [0xeeu8; 4096];
     let n = (SIZE.load(Ordering::Acquire) as usize).min(record.len());
-    let result = match w.write(&record[..n]) {
-        Ok(n) => n as u64,
-        Err(e) => 1_000_000 + u64::from(e.code()),
-    };
-    RESULT.store(result, Ordering::Release);
-    finish()
+    finish_write(w.write(&record[..n]))
 }
 
 extern "C" fn pattern_writer(_: u64) -> ! {
     let w = end(&WRITE_END);
     let size = SIZE.load(Ordering::Acquire) as usize;
-    let result = match w.write(PATTERN.get(..size).unwrap_or(&[])) {
-        Ok(n) => n as u64,
-        Err(e) => 1_000_000 + u64::from(e.code()),
-    };
-    RESULT.store(result, Ordering::Release);
-    finish()
+    finish_write(w.write(PATTERN.get(..size).unwrap_or(&[])))
 }
 
 extern "C" fn one_byte_reader(_: u64) -> ! {

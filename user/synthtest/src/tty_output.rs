@@ -27,7 +27,7 @@
 
 use sk_abi::{OpenFlags, SysError, TtyMode};
 use sk_user::{print, println, Sio};
-use sk_user_synthtest::tty_script::{arena_byte, TtyOp, TtyScript, TEXT};
+use sk_user_synthtest::tty_script::{arena_byte, TtyOp, TtyScript, RUNS, TEXT};
 use sk_user_synthtest::{Plan, KERNEL_ADDR};
 
 use crate::support::{expect_routine, fail, must, raw_write, Arena, Msg, Outcome, Want};
@@ -37,7 +37,7 @@ pub(crate) fn run(plan: &Plan) -> Outcome {
     let mut arena = must("map the arena", Arena::map())?;
     arena.fill_with(arena_byte);
     let mut outcome = Ok(());
-    for label in ['A', 'B', 'C', 'D'] {
+    for (label, _) in RUNS {
         outcome = run_one(label, plan, &arena);
         if outcome.is_err() {
             break;

@@ -23,6 +23,17 @@ use sk_abi::SysError;
 
 use crate::{mix, SplitMix64, ARENA_LEN};
 
+/// The runs of one script, in order, by label: the console through its
+/// synthesized routine and the generic path, then a pipe whose reader is
+/// the console (`program | tty`) the same two ways. The program makes
+/// them; the host checks that each one ran.
+pub const RUNS: [(char, &str); 4] = [
+    ('A', "/dev/tty, synthesized"),
+    ('B', "/dev/tty, generic"),
+    ('C', "pipe | tty, synthesized"),
+    ('D', "pipe | tty, generic"),
+];
+
 /// Bytes of [`TEXT`].
 pub const TEXT_LEN: usize = 4096;
 
