@@ -145,9 +145,15 @@ pub fn initrd() -> Result<PathBuf, String> {
             .map_err(|e| format!("initrd: {e}"))?;
     }
     match crate::busybox::cached() {
-        Ok(data) => writer
-            .add_file("bin/busybox", 0o755, &data)
-            .map_err(|e| format!("initrd: {e}"))?,
+        Ok(data) => {
+            // `/bin/sh` too: busybox picks its applet from `argv[0]`, and
+            // the file system has no links, so the shell is a second copy.
+            for name in ["bin/busybox", "bin/sh"] {
+                writer
+                    .add_file(name, 0o755, &data)
+                    .map_err(|e| format!("initrd: {e}"))?;
+            }
+        }
         Err(why) => println!("xtask: no /bin/busybox in the initrd: {why}"),
     }
     let path = root().join("target/initrd.cpio");

@@ -8,7 +8,7 @@
 //! cargo xtask ktest [--inject] [--accel kvm|tcg]        in-kernel tests only
 //! cargo xtask gdb  [--accel kvm|tcg] [-- KERNEL ARGS]  boot halted with a gdb stub on :1234
 //! cargo xtask bench [--smoke] [--accel kvm|tcg]         benchmarks: Synthesis vs Linux (see `bench`)
-//! cargo xtask session [--accel kvm|tcg]                a scripted console session: the host types into the serial port (line editing, raw mode, EOF)
+//! cargo xtask session [--accel kvm|tcg] [-- shell]     a scripted console session: the host types into the serial port (ttyecho: line editing, raw mode, EOF; shell: busybox sh)
 //! cargo xtask audio [--accel kvm|tcg]                  the AC'97 driver plays two tones into a WAV file; the host checks their pitch and length
 //! cargo xtask profile [--accel kvm|tcg]                kernel instructions per function of each traced bench call (target/bench/profile.md)
 //! ```
@@ -32,6 +32,7 @@ mod qemu;
 mod replay;
 mod session;
 mod setup;
+mod shell_session;
 mod tty_output;
 
 use accel::Accel;
@@ -98,6 +99,9 @@ fn main() -> ExitCode {
         "gdb" => gdb(&args),
         "bench" => bench::run(args.accel, args.smoke),
         "profile" => profile::run(args.accel),
+        "session" if args.kernel_args.iter().any(|a| a == "shell") => {
+            shell_session::shell_session(args.accel)
+        }
         "session" => session::ttyecho_session(args.accel),
         "audio" => audio::audio_boot(args.accel),
         _ => Err(format!("unknown command {:?}\n{USAGE}", args.command)),
@@ -125,9 +129,12 @@ fn run(args: &Args) -> Result<ExitCode, String> {
     );
     let accel = accel::choose(args.accel, &kernel);
     let cmdline = args.kernel_args.join(" ");
+    // `shell` is a session with a person at the console.
+    let interactive = args.kernel_args.iter().any(|a| a == "shell");
     let outcome = qemu::Boot::new(&kernel, accel, &cmdline)
         .initrd(&initrd)
         .echo(true)
+        .interactive(interactive)
         .run()?;
     println!("xtask: QEMU finished: {}", outcome.status.describe());
     Ok(if outcome.status.is_success() {
@@ -220,6 +227,10 @@ fn test(args: &Args) -> Result<ExitCode, String> {
         failed.push("console session".into());
     }
     lap("console session");
+    if shell_session::shell_session(args.accel)? != ExitCode::SUCCESS {
+        failed.push("shell session".into());
+    }
+    lap("shell session");
     if audio::audio_boot(args.accel)? != ExitCode::SUCCESS {
         failed.push("audio check".into());
     }
