@@ -54,16 +54,9 @@ impl Accel {
             Accel::Kvm => ["-accel", "kvm", "-cpu", "host,-arch-capabilities"]
                 .map(String::from)
                 .to_vec(),
-            Accel::Tcg => [
-                "-accel",
-                "tcg",
-                "-cpu",
-                "max",
-                "-icount",
-                icount,
-            ]
-            .map(String::from)
-            .to_vec(),
+            Accel::Tcg => ["-accel", "tcg", "-cpu", "max", "-icount", icount]
+                .map(String::from)
+                .to_vec(),
         }
     }
 

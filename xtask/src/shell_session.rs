@@ -37,7 +37,10 @@ pub const SHELL: &[Step<'static>] = &[
     ),
     command("mkdir -p a/b && rm -r a && echo gone", "gone\n"),
     command("ls a", "ls: a: No such file or directory\n"),
-    command("printf 'pear\\napple\\nfig\\n' | sort", "apple\nfig\npear\n"),
+    command(
+        "printf 'pear\\napple\\nfig\\n' | sort",
+        "apple\nfig\npear\n",
+    ),
     command("printf 'one\\ntwo\\nthree\\n' | grep t", "two\nthree\n"),
     command("echo hello | sed s/l/L/g", "heLLo\n"),
     command(
