@@ -24,6 +24,12 @@ pub(crate) fn console_out(bytes: &[u8]) {
 /// thread, in SMACH `me` and synthesizes their routines; returns their
 /// handles. If the second cannot be installed, neither stays open.
 ///
+/// A port's ends are the current thread's (its routines go in every SCPU's
+/// table anyway). A pipe's ends are left without an owner: each belongs
+/// to its first user (`Sio::note_caller`), so a pipe made by one SCPU for
+/// two others gets synthesized routines in each user's table, instead of
+/// going generic at the first use by a thread other than its maker.
+///
 /// # Errors
 /// [`SysError::NotPermitted`] without the SMACH; [`SysError::NoMemory`],
 /// [`SysError::TooManyHandles`].
@@ -33,8 +39,10 @@ pub(crate) fn install_pair(
     mut first: state::Sio,
     mut second: state::Sio,
 ) -> Result<(Handle, Handle), SysError> {
-    first.set_opener(core.current);
-    second.set_opener(core.current);
+    if first.pipe_end().is_none() {
+        first.set_opener(core.current);
+        second.set_opener(core.current);
+    }
     let Some(smach) = core.smachs.get_mut(&me) else {
         synthesis::close_sio(core, first);
         synthesis::close_sio(core, second);

@@ -273,7 +273,9 @@ impl<R> Sio<R> {
         self.position_cell().store(position, Ordering::Relaxed);
     }
 
-    /// The thread that opened it (whose routine table gets its routines).
+    /// The thread that owns it (whose routine table gets its routines):
+    /// the opener, or for an SIO opened without one, its first user
+    /// ([`note_caller`](Self::note_caller)); `None` until then.
     pub fn opener(&self) -> Option<u64> {
         self.opener
     }
@@ -289,12 +291,27 @@ impl<R> Sio<R> {
         self.is_shared
     }
 
-    /// Notes that `thread` uses the SIO; returns true if that made it shared
-    /// (a fact synthesized routines depend on changed).
+    /// Notes that `thread` uses the SIO; returns true if that changed a
+    /// fact synthesized routines depend on: it made the SIO shared (a
+    /// thread other than the owner), or, for an SIO opened without an
+    /// owner (a pipe end: both ends are made by one thread, and one of
+    /// them is usually for another), it made `thread` the owner (its first
+    /// user), whose table then gets the routines.
     pub fn note_caller(&mut self, thread: u64) -> bool {
-        let newly = !self.is_shared && self.opener.is_some_and(|o| o != thread);
-        self.is_shared |= newly;
-        newly
+        if self.is_shared {
+            return false;
+        }
+        match self.opener {
+            None => {
+                self.opener = Some(thread);
+                true
+            }
+            Some(owner) if owner != thread => {
+                self.is_shared = true;
+                true
+            }
+            Some(_) => false,
+        }
     }
 
     /// Notes that another SMACH holds it (a share): its position and
