@@ -103,6 +103,7 @@ pub const USER_PROGRAMS: &[&str] = &[
     "drain",
     "fpstress",
     "ttyecho",
+    "music",
 ];
 
 /// Builds the user programs (release, static ELF for the kernel's target)

@@ -462,7 +462,10 @@ fn an_sio_opened_without_an_owner_belongs_to_its_first_user() {
     let (mut fs, ..) = world();
     let mut s = TestSio::open(&mut fs, "/dev/null", rw()).unwrap();
     assert_eq!(s.opener(), None);
-    assert!(s.note_caller(8), "the first use makes an owner: a fact changed");
+    assert!(
+        s.note_caller(8),
+        "the first use makes an owner: a fact changed"
+    );
     assert_eq!(s.opener(), Some(8));
     assert!(!s.note_caller(8));
     assert!(!s.is_shared());

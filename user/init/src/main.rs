@@ -32,7 +32,8 @@
 //! command line, or `show PATH...`), `init` runs that instead. `run PATH
 //! [ARG]` runs one program and exits with its status. `shell` runs
 //! busybox `sh` (a Linux program) on the console and exits 0 when it ends,
-//! printing its status. `show PATH`
+//! printing its status. `music [SCORE]` runs `/bin/music` (the music
+//! synthesizer), which reads the score's name from `/etc/init.args`. `show PATH`
 //! opens each path (read and write where allowed), reads one byte twice
 //! so the read counter moves, and prints the SIO's
 //! synthesized routines as the kernel describes them: annotated
@@ -66,8 +67,12 @@ fn main() -> i32 {
     if args == "shell" {
         return shell();
     }
+    if args == "music" || args.starts_with("music ") {
+        // `/bin/music` reads its score's name from /etc/init.args itself.
+        return run_command("/bin/music");
+    }
     if !args.is_empty() {
-        println!("init: unknown command {args:?} (known: show PATH..., run PATH [ARG], shell)");
+        println!("init: unknown command {args:?} (known: show PATH..., run PATH [ARG], shell, music [SCORE])");
         return 2;
     }
     println!("init: Synthesis demo: Programs 1 and 2 of the paper (/bin/prog1, /bin/prog2)");
