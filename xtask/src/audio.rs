@@ -69,7 +69,7 @@ impl Wav {
 }
 
 /// The DFT magnitude of `samples` at `hz` (Goertzel).
-fn magnitude(samples: &[i16], rate: u32, hz: f64) -> f64 {
+pub fn magnitude(samples: &[i16], rate: u32, hz: f64) -> f64 {
     let w = 2.0 * std::f64::consts::PI * hz / f64::from(rate);
     let coefficient = 2.0 * w.cos();
     let (mut s1, mut s2) = (0.0, 0.0);

@@ -109,6 +109,11 @@ pub const USER_PROGRAMS: &[&str] = &[
 /// Builds the user programs (release, static ELF for the kernel's target)
 /// and packs them into a cpio "newc" initrd; returns its path.
 pub fn initrd() -> Result<PathBuf, String> {
+    initrd_with(&[])
+}
+
+/// As [`initrd`], with `extra` files (path in the initrd, bytes) added.
+pub fn initrd_with(extra: &[(&str, Vec<u8>)]) -> Result<PathBuf, String> {
     let target_dir = root().join("target/user");
     let mut cmd = Command::new(cargo());
     cmd.current_dir(root())
@@ -156,6 +161,14 @@ pub fn initrd() -> Result<PathBuf, String> {
             }
         }
         Err(why) => println!("xtask: no /bin/busybox in the initrd: {why}"),
+    }
+    for (name, data) in extra {
+        if let Some((dir, _)) = name.rsplit_once('/') {
+            let _ = writer.add_dir(dir);
+        }
+        writer
+            .add_file(name, 0o644, data)
+            .map_err(|e| format!("initrd: {e}"))?;
     }
     let path = root().join("target/initrd.cpio");
     std::fs::write(&path, writer.finish())

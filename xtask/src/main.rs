@@ -10,6 +10,7 @@
 //! cargo xtask bench [--smoke] [--accel kvm|tcg]         benchmarks: Synthesis vs Linux (see `bench`)
 //! cargo xtask session [--accel kvm|tcg] [-- shell]     a scripted console session: the host types into the serial port (ttyecho: line editing, raw mode, EOF; shell: busybox sh)
 //! cargo xtask audio [--accel kvm|tcg]                  the AC'97 driver plays two tones into a WAV file; the host checks their pitch and length
+//! cargo xtask music [--accel kvm|tcg]                  the music synthesizer plays `chords` (synthesized, then synth=off); the host checks each note of the WAV
 //! cargo xtask profile [--accel kvm|tcg]                kernel instructions per function of each traced bench call (target/bench/profile.md)
 //! ```
 //!
@@ -27,6 +28,8 @@ mod build;
 mod busybox;
 mod check;
 mod ktest;
+mod music;
+mod music_check;
 mod profile;
 mod qemu;
 mod replay;
@@ -38,7 +41,7 @@ mod tty_output;
 use accel::Accel;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <run|test|check|ktest|replay|gdb|bench|profile|session|audio> [--accel kvm|tcg] [--inject] [--smoke] [-- kernel args]";
+const USAGE: &str = "usage: cargo xtask <run|test|check|ktest|replay|gdb|bench|profile|session|audio|music> [--accel kvm|tcg] [--inject] [--smoke] [-- kernel args]";
 
 struct Args {
     command: String,
@@ -104,6 +107,7 @@ fn main() -> ExitCode {
         }
         "session" => session::ttyecho_session(args.accel),
         "audio" => audio::audio_boot(args.accel),
+        "music" => music::music_boot(args.accel),
         _ => Err(format!("unknown command {:?}\n{USAGE}", args.command)),
     };
     match result {
@@ -121,22 +125,43 @@ fn run(args: &Args) -> Result<ExitCode, String> {
     setup::ensure_all()?;
     let profile = build::Profile::Release;
     let kernel = build::kernel(profile, &[])?;
-    let initrd = build::initrd()?;
+    let music = music::Plan::from_args(&args.kernel_args)?;
+    let initrd = build::initrd_with(music.as_ref().map_or(&[][..], |m| &m.extra[..]))?;
     println!(
         "xtask: kernel: {} ({})",
         profile.describe(),
         kernel.display()
     );
     let accel = accel::choose(args.accel, &kernel);
-    let cmdline = args.kernel_args.join(" ");
+    let cmdline = match &music {
+        // The kernel's own words before `music`, then init's command.
+        Some(plan) => {
+            let before = args.kernel_args.iter().take_while(|a| *a != "music");
+            let mut words: Vec<String> = before.cloned().collect();
+            words.push(plan.init_args.clone());
+            words.join(" ")
+        }
+        None => args.kernel_args.join(" "),
+    };
     // `shell` is a session with a person at the console.
     let interactive = args.kernel_args.iter().any(|a| a == "shell");
+    let devices = music.as_ref().map(music::Plan::devices).unwrap_or_default();
     let outcome = qemu::Boot::new(&kernel, accel, &cmdline)
         .initrd(&initrd)
         .echo(true)
         .interactive(interactive)
+        .devices(&devices)
         .run()?;
     println!("xtask: QEMU finished: {}", outcome.status.describe());
+    if let Some(plan) = &music {
+        match music::listen(plan, &outcome.output) {
+            Ok(report) => report.iter().for_each(|l| println!("xtask: music: {l}")),
+            Err(problem) => {
+                println!("xtask: music: {problem}");
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+    }
     Ok(if outcome.status.is_success() {
         ExitCode::SUCCESS
     } else {
@@ -235,6 +260,10 @@ fn test(args: &Args) -> Result<ExitCode, String> {
         failed.push("audio check".into());
     }
     lap("audio check");
+    if music::music_boot(args.accel)? != ExitCode::SUCCESS {
+        failed.push("music check".into());
+    }
+    lap("music check");
     if replay_boot(args)? != ExitCode::SUCCESS {
         failed.push("replay check".into());
     }

@@ -51,6 +51,15 @@ fn ensure_qemu() -> Result<(), String> {
         return Ok(());
     }
     println!("xtask: {QEMU} not found; installing Debian's qemu-system-x86 with apt-get");
+    if !(apt_install(&["qemu-system-x86"]) && have_qemu()) {
+        return Err("could not install QEMU. Install it yourself (Debian/Ubuntu: `apt-get install qemu-system-x86`) and retry".into());
+    }
+    Ok(())
+}
+
+/// Installs Debian `packages` with apt-get (as root, or through `sudo -n`);
+/// true if it worked.
+pub fn apt_install(packages: &[&str]) -> bool {
     let as_root = Command::new("id")
         .arg("-u")
         .output()
@@ -69,11 +78,28 @@ fn ensure_qemu() -> Result<(), String> {
             .status()
             .is_ok_and(|s| s.success())
     };
-    if !(apt(&["update", "-q"]) && apt(&["install", "-y", "-q", "qemu-system-x86"]) && have_qemu())
-    {
-        return Err("could not install QEMU. Install it yourself (Debian/Ubuntu: `apt-get install qemu-system-x86`) and retry".into());
+    let mut install = vec!["install", "-y", "-q"];
+    install.extend_from_slice(packages);
+    apt(&["update", "-q"]) && apt(&install)
+}
+
+/// Ensures `sox` (the music check's spectrogram) is installed.
+pub fn ensure_sox() -> Result<(), String> {
+    let have = || {
+        Command::new("sox")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if have() {
+        return Ok(());
     }
-    Ok(())
+    println!("xtask: sox not found; installing Debian's sox with apt-get");
+    if apt_install(&["sox"]) && have() {
+        Ok(())
+    } else {
+        Err("could not install sox (`apt-get install sox`)".into())
+    }
 }
 
 /// Fast firmware for PVH boots, if installed (falls back to SeaBIOS).

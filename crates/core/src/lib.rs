@@ -19,6 +19,7 @@
 extern crate alloc;
 
 mod address_space;
+pub mod audio_out;
 mod code_memory;
 mod devices;
 mod dispatch;

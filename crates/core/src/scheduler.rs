@@ -328,6 +328,7 @@ fn wake_due_sleepers(core: &mut Core) {
 
 fn on_timer(frame: &mut TrapFrame) {
     crate::devices::poll_console_input();
+    crate::audio_out::on_tick();
     if ring_on() {
         // Timed wake-ups first: a sleeper due now may take the CPU below.
         if sk_machine::cpu::rdtsc() >= EARLIEST_DEADLINE.load(Ordering::Relaxed) {

@@ -91,6 +91,9 @@ pub(crate) fn open_or_step(
     if path == sk_abi::PORT_PATH {
         return crate::port_calls::open(core, me, flags).map(Created::Port);
     }
+    if path == sk_abi::AUDIO_PATH {
+        return crate::audio_out::open(core, me, flags).map(Created::Object);
+    }
     match state::Sio::cut_before_open(&mut core.fs, path, flags)? {
         Cut::Cutting => Ok(Created::Stepped),
         Cut::Near => open(core, me, path, flags).map(Created::Object),

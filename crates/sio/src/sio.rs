@@ -117,7 +117,9 @@ impl<R> Sio<R> {
             SEMAPHORE_PATH => Target::Semaphore(Semaphore::new()?),
             // Two ends, two handles: the kernel's pipe open
             // ([`Sio::open_pipe`]), never one SIO.
-            sk_abi::PIPE_PATH | sk_abi::PORT_PATH => return Err(SysError::NotSupported),
+            sk_abi::PIPE_PATH | sk_abi::PORT_PATH | sk_abi::AUDIO_PATH => {
+                return Err(SysError::NotSupported)
+            }
             _ => open_node(fs, path, flags)?,
         };
         Ok(Self::with_target(target, flags, position))
@@ -154,6 +156,19 @@ impl<R> Sio<R> {
             Self::end(Target::Pipe(read_end), OpenFlags::READ)?,
             Self::end(Target::Pipe(write_end), OpenFlags::WRITE)?,
         ))
+    }
+
+    /// An SIO for the write end of a pipe whose read end the kernel keeps
+    /// (a device's feed, such as `/dev/audio`), open for writing. Like
+    /// any pipe end it belongs to its first user.
+    ///
+    /// # Errors
+    /// [`SysError::WrongKind`] for a read end; [`SysError::NoMemory`].
+    pub fn pipe_write_end(end: PipeEnd) -> Result<Self, SysError> {
+        if end.is_read_end() {
+            return Err(SysError::WrongKind);
+        }
+        Self::end(Target::Pipe(end), OpenFlags::WRITE)
     }
 
     /// A new port numbered `port` (the key of its waiters): its receive
@@ -431,6 +446,7 @@ fn is_device(path: &str) -> bool {
             | SEMAPHORE_PATH
             | sk_abi::PIPE_PATH
             | sk_abi::PORT_PATH
+            | sk_abi::AUDIO_PATH
     )
 }
 
