@@ -13,11 +13,13 @@
 //!
 //! The score: `/etc/init.args` is `music [NAME]`, NAME a shipped tune
 //! (`scale`, `chords`, `ode`; `chords` if absent) or a score file's path.
-//! Start argument: bit 0 set, every call on the generic path (`synth=off`
-//! for the program's own objects); bit 1 set, the frames go to `/dev/null`
-//! (the pipeline's cost alone, unpaced by a sound card: the bench's
-//! measurement). Without an audio device the frames go to `/dev/null` too
-//! (said on the console). At the end it prints, per stage, the
+//! Modes, from the start argument's bits or words after the score's name:
+//! 1 `generic`, every call on the generic path (`synth=off` for the
+//! program's own objects); 2 `unpaced`, the frames go to `/dev/null` (the
+//! pipeline's cost alone, unpaced by a sound card: the bench's
+//! measurement); start argument 4 checks `/dev/audio`'s open rules
+//! instead of playing. Without an audio device the frames go to
+//! `/dev/null` too (said on the console). At the end it prints, per stage, the
 //! TSC ticks spent computing per frame (guest instructions under TCG with
 //! `-icount`) and its calls per block, then exits 0 (1 if a stage failed).
 #![no_std]
@@ -69,10 +71,14 @@ fn sio(cell: &AtomicU32) -> Sio {
 }
 
 fn main() -> i32 {
-    GENERIC.store(sk_user::start_arg() & 1 != 0, Ordering::Relaxed);
-    TO_NULL.store(sk_user::start_arg() & 2 != 0, Ordering::Relaxed);
     let mut args = [0u8; 256];
-    let name = score_name(&mut args);
+    let (name, words) = score_name(&mut args);
+    let mode = sk_user::start_arg() | words;
+    if mode == SELF_TEST {
+        return self_test();
+    }
+    GENERIC.store(mode & GENERIC_PATH != 0, Ordering::Relaxed);
+    TO_NULL.store(mode & UNPACED != 0, Ordering::Relaxed);
     let mut text = [0u8; 8192];
     let score = match load(name, &mut text).and_then(|t| Score::parse(t).map_err(|_| "bad score")) {
         Ok(score) => score,
@@ -108,8 +114,62 @@ fn main() -> i32 {
     }
 }
 
-/// The word after `music` in `/etc/init.args`, or `chords`.
-fn score_name(buf: &mut [u8]) -> &str {
+/// Mode bit: every call on the generic path.
+const GENERIC_PATH: u64 = 1;
+/// Mode bit: frames to `/dev/null`, unpaced.
+const UNPACED: u64 = 2;
+/// Mode: check `/dev/audio`'s open rules instead of playing.
+const SELF_TEST: u64 = 4;
+
+/// `/dev/audio`'s rules: write-only, one open at a time, a close ends the
+/// stream (and the next open works). Exit 0 if all hold, else 1.
+fn self_test() -> i32 {
+    let mut failed = 0;
+    let mut expect = |what: &str, ok: bool| {
+        if !ok {
+            println!("music: self test: {what}");
+            failed = 1;
+        }
+    };
+    let first = Sio::open("/dev/audio", OpenFlags::WRITE);
+    expect("the first open failed", first.is_ok());
+    let second = Sio::open("/dev/audio", OpenFlags::WRITE);
+    expect(
+        "a second open was not Busy",
+        second.err() == Some(sk_abi::SysError::Busy),
+    );
+    let read = Sio::open("/dev/audio", OpenFlags::READ | OpenFlags::WRITE);
+    expect(
+        "an open for reading was not BadFlags",
+        read.err() == Some(sk_abi::SysError::BadFlags),
+    );
+    if let Ok(first) = first {
+        expect("an empty write", first.write(&[]) == Ok(0));
+        expect("a close failed", first.close().is_ok());
+    }
+    // The stream ends at the next tick; then the card is free again.
+    let mut again = Err(sk_abi::SysError::Busy);
+    for _ in 0..1000 {
+        again = Sio::open("/dev/audio", OpenFlags::WRITE);
+        if again != Err(sk_abi::SysError::Busy) {
+            break;
+        }
+        let _ = sk_user::sleep_ns(1_000_000);
+    }
+    expect("no open after the close", again.is_ok());
+    if let Ok(again) = again {
+        let _ = again.close();
+    }
+    println!(
+        "music: self test of /dev/audio: {}",
+        if failed == 0 { "passed" } else { "FAILED" }
+    );
+    failed
+}
+
+/// The score's name (the word after `music` in `/etc/init.args`, or
+/// `chords`) and the mode bits its other words set (`generic`, `unpaced`).
+fn score_name(buf: &mut [u8]) -> (&str, u64) {
     let n = Sio::open("/etc/init.args", OpenFlags::READ)
         .and_then(|f| {
             let n = f.read(buf);
@@ -119,10 +179,19 @@ fn score_name(buf: &mut [u8]) -> &str {
         .unwrap_or(0);
     let args = core::str::from_utf8(buf.get(..n).unwrap_or(&[])).unwrap_or("");
     let mut words = args.split_ascii_whitespace();
-    match (words.next(), words.next()) {
-        (Some("music"), Some(name)) => name,
-        _ => "chords",
+    if words.next() != Some("music") {
+        return ("chords", 0);
     }
+    let mut name = "chords";
+    let mut mode = 0;
+    for word in words {
+        match word {
+            "generic" => mode |= GENERIC_PATH,
+            "unpaced" => mode |= UNPACED,
+            other => name = other,
+        }
+    }
+    (name, mode)
 }
 
 /// The score text: a shipped tune by name, else the file at `name`.
