@@ -95,7 +95,7 @@ const USER_RFLAGS_SET: u64 = (1 << 9) | (1 << 1);
 
 /// The RFLAGS a return to user mode may load, whatever a handler left in
 /// the frame: `sysretq` loads most of r11 (IOPL included) into RFLAGS.
-fn user_rflags(rflags: u64) -> u64 {
+pub(crate) fn user_rflags(rflags: u64) -> u64 {
     (rflags & USER_RFLAGS) | USER_RFLAGS_SET
 }
 

@@ -555,6 +555,7 @@ extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
             crate::apic::end_of_interrupt();
             crate::apic::count_tick();
             run_hook(frame, hooks().timer);
+            crate::user_regs::on_trap_return(frame);
         }
         // APIC spurious interrupt: no EOI.
         255 => {}
@@ -603,6 +604,9 @@ extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
                     Ordering::SeqCst,
                 );
                 run_hook(frame, |f| (hooks().user_exception)(f, cr2));
+                // The kernel survived the fault (a Linux signal): the
+                // user-return hook delivers it.
+                crate::user_regs::on_trap_return(frame);
             } else if vector == 14 && try_fixup(frame, cr2) {
                 // Resumes at the fixup.
             } else {
