@@ -62,7 +62,10 @@ pub(crate) fn handle(number: u64, frame: &mut sk_machine::linux_entry::LinuxCall
     crate::linux_signal_delivery::after_call(number, rax, frame)
 }
 
-/// The same on the generic `syscall` entry's frame (synthesis off).
+/// The same on the generic `syscall` entry's frame (synthesis off). Never
+/// inlined: its frame (signal frames are hundreds of bytes) must not
+/// grow every native call's stack in `dispatch::syscall_entry`.
+#[inline(never)]
 pub(crate) fn handle_generic(frame: &mut sk_machine::syscall::SyscallFrame) {
     let number = frame.rax;
     let rax = if number == sk_unix::nr::RT_SIGRETURN {

@@ -44,8 +44,10 @@ pub(crate) struct LinuxProcess {
     /// `set_tid_address`'s pointer (recorded; used by thread exit later).
     pub(crate) clear_child_tid: u64,
     /// Signal actions, and each thread's mask, pending set and alternate
-    /// stack (`linux_signals.rs`).
-    pub(crate) signals: crate::linux_signals::LinuxSignals,
+    /// stack (`linux_signals.rs`). Boxed: the action table alone is
+    /// kilobytes, and a `LinuxProcess` moves through the kernel stack of
+    /// every SMACH creation (`smach::create_as`).
+    pub(crate) signals: alloc::boxed::Box<crate::linux_signals::LinuxSignals>,
 }
 
 /// Which native handle a new process's descriptors 0, 1 and 2 name.
@@ -61,7 +63,7 @@ impl LinuxProcess {
             fds,
             map,
             clear_child_tid: 0,
-            signals: crate::linux_signals::LinuxSignals::default(),
+            signals: alloc::boxed::Box::default(),
         }
     }
 

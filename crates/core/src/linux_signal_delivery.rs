@@ -170,6 +170,7 @@ enum Decided {
 /// thread returns to user mode with; `syscall`: the call it is returning
 /// from). Returns true if `regs` changed. Does not return if the signal
 /// terminates the process or no frame can be pushed (`SIGSEGV`).
+#[inline(never)]
 fn deliver(regs: &mut UserRegisters, syscall: Option<u64>) -> bool {
     let rsp = regs.rsp;
     let decided = state::with(|core| {
@@ -378,6 +379,7 @@ fn fault_signal(vector: u64, error_code: u64) -> (Signal, i32) {
 /// blocked or ignored, it is reset to `SIG_DFL` and kills) for the
 /// user-return hook to deliver. False for a native thread (it dies as
 /// before).
+#[inline(never)]
 pub(crate) fn on_fault(frame: &TrapFrame, cr2: u64) -> bool {
     if !crate::linux_calls::current_is_linux() {
         return false;

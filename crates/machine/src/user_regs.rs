@@ -135,7 +135,7 @@ impl crate::syscall::SyscallFrame {
         UserRegisters {
             rax: self.rax,
             rbx: self.rbx,
-            rcx: self.rip,
+            rcx: self.rcx,
             rdx: self.rdx,
             rsi: self.rsi,
             rdi: self.rdi,
@@ -144,7 +144,7 @@ impl crate::syscall::SyscallFrame {
             r8: self.r8,
             r9: self.r9,
             r10: self.r10,
-            r11: self.rflags,
+            r11: self.r11,
             r12: self.r12,
             r13: self.r13,
             r14: self.r14,
@@ -154,9 +154,8 @@ impl crate::syscall::SyscallFrame {
         }
     }
 
-    /// Makes the call return to `regs`. `sysretq` loads `rcx` and `r11`
-    /// from `rip` and `rflags`: the generic path cannot give them other
-    /// values (a deviation with synthesis off, docs/unix.md).
+    /// Makes the call return to `regs` (through `iretq` when `rcx` or
+    /// `r11` differ from `rip` or `rflags`).
     ///
     /// # Errors
     /// [`NotUserState`]; the frame is then unchanged.
@@ -172,6 +171,8 @@ impl crate::syscall::SyscallFrame {
         self.r8 = r.r8;
         self.r9 = r.r9;
         self.r10 = r.r10;
+        self.r11 = r.r11;
+        self.rcx = r.rcx;
         self.r12 = r.r12;
         self.r13 = r.r13;
         self.r14 = r.r14;
@@ -205,7 +206,10 @@ pub fn set_user_return_hook(hook: UserReturnHook) {
 
 /// Runs the user-return hook on a frame about to return to ring 3 (the
 /// timer, a user exception the kernel survived). NMIs, machine checks and
-/// the debug traps never come here (docs/caveats.md).
+/// the debug traps never come here (docs/caveats.md). Never inlined: a
+/// timer interrupt of deep kernel code runs `trap_dispatch` on that
+/// code's stack, whose frame must stay small.
+#[inline(never)]
 pub(crate) fn on_trap_return(frame: &mut crate::traps::TrapFrame) {
     let raw = USER_RETURN.load(Ordering::Acquire);
     if raw == 0 || !frame.from_user() {
