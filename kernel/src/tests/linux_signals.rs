@@ -126,10 +126,24 @@ ktest!(
         sk_core::testing::console_input(b"x\n");
         until_blocked(id)?;
         sk_core::testing::linux_post_signal(id, SIGUSR1).map_err(|e| format!("post: {e}"))?;
+        // The read must end with EINTR by itself; if it still waits after
+        // many yields, a line ends it (and the program reports the read).
+        let mut exited = false;
+        for _ in 0..200_000 {
+            if sk_core::testing::program_exit_status(id).is_some() {
+                exited = true;
+                break;
+            }
+            sk_core::yield_now();
+        }
+        if !exited {
+            sk_core::testing::console_input(b"y\n");
+        }
         let status = sk_core::wait_program(id).map_err(|e| format!("wait: {e}"));
         sk_core::release_program(id);
         sk_core::testing::console_discard();
         ensure_eq!(status?, 0);
+        ensure!(exited, "the read was not interrupted");
         Ok(())
     }
 );
