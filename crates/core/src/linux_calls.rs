@@ -71,7 +71,9 @@ pub(crate) fn handle_generic(frame: &mut sk_machine::syscall::SyscallFrame) {
     let rax = if number == sk_unix::nr::RT_SIGRETURN {
         crate::linux_signal_delivery::sigreturn(frame)
     } else {
-        let args = [frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9];
+        let args = [
+            frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9,
+        ];
         let rax = answer(number, args, frame.rsp);
         crate::linux_signal_delivery::after_call(number, rax, frame)
     };

@@ -21,10 +21,10 @@ use sk_machine::traps::TrapFrame;
 use sk_machine::user_regs::{NotUserState, TrapCause, UserRegisters};
 use sk_sio::UserMemory;
 use sk_unix::siginfo::{code, SigInfo};
+use sk_unix::signal_actions::{Handler, SigAction};
 use sk_unix::signal_frame::{
     self, FrameContents, FramePlacement, TrapDetails, UserRegs, UserSelectors, FRAME_SIZE,
 };
-use sk_unix::signal_actions::{Handler, SigAction};
 use sk_unix::signal_set::{Signal, SignalSet};
 use sk_unix::signal_state::Delivery;
 use sk_unix::syscall_restart::{self, Interrupted, Resume, RESTART_SYSCALL_NR, SYSCALL_INSN_LEN};
@@ -203,28 +203,26 @@ fn deliver(regs: &mut UserRegisters, syscall: Option<u64>) -> bool {
                 info,
                 action,
                 mask_after,
-            }) => {
-                match signal_frame::place_frame(rsp, &action, &thread.signals.altstack, 0) {
-                    Ok(placement) => {
-                        thread.signals.set_mask(mask_after);
-                        if placement.disarm {
-                            thread.signals.altstack.disarm();
-                        }
-                        Decided::Handler {
-                            info,
-                            action,
-                            frame_mask,
-                            placement,
-                            interrupted,
-                            trap,
-                        }
+            }) => match signal_frame::place_frame(rsp, &action, &thread.signals.altstack, 0) {
+                Ok(placement) => {
+                    thread.signals.set_mask(mask_after);
+                    if placement.disarm {
+                        thread.signals.altstack.disarm();
                     }
-                    Err(_) => {
-                        note_bad_frame(thread, info.signal, rsp);
-                        Decided::Terminate(Signal::SIGSEGV)
+                    Decided::Handler {
+                        info,
+                        action,
+                        frame_mask,
+                        placement,
+                        interrupted,
+                        trap,
                     }
                 }
-            }
+                Err(_) => {
+                    note_bad_frame(thread, info.signal, rsp);
+                    Decided::Terminate(Signal::SIGSEGV)
+                }
+            },
         })
     });
     let Some(decided) = decided else {
@@ -249,7 +247,11 @@ fn deliver(regs: &mut UserRegisters, syscall: Option<u64>) -> bool {
             trap,
         } => {
             if let (Some(kind), Some(number)) = (interrupted, syscall) {
-                resume(regs, number, syscall_restart::with_handler(kind, action.flags));
+                resume(
+                    regs,
+                    number,
+                    syscall_restart::with_handler(kind, action.flags),
+                );
             }
             push_frame(regs, info, action, frame_mask, placement, trap);
             true
@@ -442,10 +444,38 @@ pub(crate) fn terminate_by_signal(signal: Signal) -> ! {
 /// A signal's name for the console.
 fn signal_name(signal: Signal) -> &'static str {
     const NAMES: [&str; 32] = [
-        "?", "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE",
-        "SIGKILL", "SIGUSR1", "SIGSEGV", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM", "SIGSTKFLT",
-        "SIGCHLD", "SIGCONT", "SIGSTOP", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGURG", "SIGXCPU",
-        "SIGXFSZ", "SIGVTALRM", "SIGPROF", "SIGWINCH", "SIGIO", "SIGPWR", "SIGSYS",
+        "?",
+        "SIGHUP",
+        "SIGINT",
+        "SIGQUIT",
+        "SIGILL",
+        "SIGTRAP",
+        "SIGABRT",
+        "SIGBUS",
+        "SIGFPE",
+        "SIGKILL",
+        "SIGUSR1",
+        "SIGSEGV",
+        "SIGUSR2",
+        "SIGPIPE",
+        "SIGALRM",
+        "SIGTERM",
+        "SIGSTKFLT",
+        "SIGCHLD",
+        "SIGCONT",
+        "SIGSTOP",
+        "SIGTSTP",
+        "SIGTTIN",
+        "SIGTTOU",
+        "SIGURG",
+        "SIGXCPU",
+        "SIGXFSZ",
+        "SIGVTALRM",
+        "SIGPROF",
+        "SIGWINCH",
+        "SIGIO",
+        "SIGPWR",
+        "SIGSYS",
     ];
     NAMES
         .get(usize::from(signal.number()))

@@ -76,7 +76,6 @@ impl LinuxSignals {
         let thread = self.threads.entry(tid).or_default();
         (&mut self.process, thread)
     }
-
 }
 
 /// The current thread's Linux process and its id (`None`: not Linux).
@@ -98,7 +97,7 @@ pub(crate) fn pending_for_current() -> bool {
     if !crate::linux_calls::current_is_linux() {
         return false;
     }
-    state::with(|core| pending_in(core))
+    state::with(pending_in)
 }
 
 /// [`pending_for_current`] under the lock.
@@ -201,7 +200,13 @@ pub(crate) fn post_to_thread(
 /// `status` (the exit code or the signal): for the process helper's
 /// `exit`/`wait4` side. A parent that is not a Linux process is ignored.
 #[allow(dead_code)] // For the process helper (linux2-proc).
-pub(crate) fn post_sigchld(core: &mut Core, parent: SmachId, child: SmachId, cld_code: i32, status: i32) {
+pub(crate) fn post_sigchld(
+    core: &mut Core,
+    parent: SmachId,
+    child: SmachId,
+    cld_code: i32,
+    status: i32,
+) {
     let info = SigInfo {
         signal: Signal::SIGCHLD,
         errno: 0,

@@ -62,9 +62,8 @@ pub(crate) fn nanosleep(absolute: bool, request: u64, remain: u64) -> Answer {
 /// `restart_syscall`: the sleep a signal without a handler interrupted
 /// goes on to its deadline.
 fn restart_syscall() -> Answer {
-    let saved = state::with(|core| {
-        current_parts(core).and_then(|(_, _, t)| t.restart_deadline.take())
-    });
+    let saved =
+        state::with(|core| current_parts(core).and_then(|(_, _, t)| t.restart_deadline.take()));
     match saved {
         Some((deadline, remain)) => sleep_until(deadline, remain, Interrupted::RestartBlock),
         None => Err(Errno::EINTR),

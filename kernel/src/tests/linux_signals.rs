@@ -26,9 +26,8 @@ fn sigtest(args: &[&str]) -> Result<i32, String> {
 fn spawn(args: &[&str]) -> Result<sk_core::ProgramId, String> {
     let mut argv: Vec<&str> = alloc::vec!["/bin/sigtest"];
     argv.extend_from_slice(args);
-    sk_core::spawn_linux_program("/bin/sigtest", &argv).map_err(|e| {
-        format!("spawn /bin/sigtest {args:?}: {e} (not found: not in the initrd)")
-    })
+    sk_core::spawn_linux_program("/bin/sigtest", &argv)
+        .map_err(|e| format!("spawn /bin/sigtest {args:?}: {e} (not found: not in the initrd)"))
 }
 
 /// Killed by signal `n`, as the kernel's waiter sees it (the shell's `$?`).
@@ -162,12 +161,18 @@ ktest!(
         ensure!(installed, "the SIGINT handler was never installed");
         // It spins without calls from here on: only a timer return can
         // deliver.
-        ensure!(sk_core::testing::console_ctrl_c(), "Ctrl-C found no Linux foreground");
+        ensure!(
+            sk_core::testing::console_ctrl_c(),
+            "Ctrl-C found no Linux foreground"
+        );
         let status = sk_core::wait_program(id).map_err(|e| format!("wait: {e}"));
         sk_core::release_program(id);
         ensure_eq!(status?, 0);
         // With no Linux program left, Ctrl-C is the native programs' byte.
-        ensure!(!sk_core::testing::console_ctrl_c(), "Ctrl-C consumed with no Linux program");
+        ensure!(
+            !sk_core::testing::console_ctrl_c(),
+            "Ctrl-C consumed with no Linux program"
+        );
         Ok(())
     }
 );
