@@ -21,6 +21,8 @@
  *   forge-cs     ... with the kernel's cs: here the frame's cs is ignored
  *                and it resumes in user mode (exit 0 if cs has RPL 3, else
  *                98); Linux ORs in RPL 3 and the iret fails (SIGSEGV).
+ *   badstack     a signal with a handler while rsp points at unmapped
+ *                memory: the frame cannot be written (128 + 11).
  *   sleeper      nanosleep(100 s) then clock_nanosleep(TIMER_ABSTIME) each
  *                cut short by a SIGUSR1 the test posts: exit 0 if both
  *                fail with EINTR (the first with the time left) and the
@@ -40,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <ucontext.h>
@@ -291,6 +294,43 @@ static void check_resethand(void)
     CHECK(now.sa_handler == SIG_DFL, "SA_RESETHAND left the handler installed");
 }
 
+static void check_sigsuspend_and_pgrp(void)
+{
+    sigset_t block, old, none, now;
+    install(SIGUSR1, on_info, 0);
+    sigemptyset(&block);
+    sigaddset(&block, SIGUSR1);
+    EXPECT(sigprocmask(SIG_BLOCK, &block, &old), 0);
+    runs = 0;
+    EXPECT(raise(SIGUSR1), 0);
+    CHECK(runs == 0, "blocked SIGUSR1 ran");
+    sigemptyset(&none);
+    /* The pending signal runs its handler inside rt_sigsuspend, which then
+     * fails with EINTR and puts the old mask back. */
+    EXPECT(raw(SYS_rt_sigsuspend, (long)&none, 8, 0, 0), -4);
+    CHECK(runs == 1, "sigsuspend: handler ran %d times", runs);
+    /* The frame saves the mask from before rt_sigsuspend (Linux's
+     * saved_sigmask), so the handler's return already blocks SIGUSR1. */
+    CHECK((last_mask_word & (1L << (SIGUSR1 - 1))) != 0, "frame mask %#lx (the old mask expected)",
+          last_mask_word);
+    EXPECT(sigprocmask(SIG_BLOCK, NULL, &now), 0);
+    CHECK(sigismember(&now, SIGUSR1), "sigsuspend did not restore the mask");
+    EXPECT(sigprocmask(SIG_SETMASK, &old, NULL), 0);
+
+    if (!isatty(0))
+        return; /* the console's process group: only on a terminal */
+    int pgrp = -1;
+    EXPECT(raw(SYS_ioctl, 0, TIOCGPGRP, (long)&pgrp, 0), 0);
+    CHECK(pgrp == getpid(), "TIOCGPGRP %d", pgrp);
+    pgrp = getpid();
+    EXPECT(raw(SYS_ioctl, 0, TIOCSPGRP, (long)&pgrp, 0), 0);
+    pgrp = -5;
+    EXPECT(raw(SYS_ioctl, 0, TIOCSPGRP, (long)&pgrp, 0), -22);
+    pgrp = 999999;
+    EXPECT(raw(SYS_ioctl, 0, TIOCSPGRP, (long)&pgrp, 0), -3);
+    EXPECT(raw(SYS_ioctl, 0, TIOCGPGRP, KERNEL_ADDRESS, 0), -14);
+}
+
 static char alt_stack[64 * 1024];
 
 static void check_altstack(void)
@@ -517,6 +557,15 @@ int main(int argc, char **argv)
         forge((long)iopl_probe, 0x202 | (3 << 12), 0x33);
     if (!strcmp(mode, "forge-cs"))
         forge((long)cs_probe, 0x202, 0x08);
+    if (!strcmp(mode, "badstack")) {
+        install(SIGUSR1, on_info, 0);
+        long pid = getpid();
+        /* The frame would go below an unmapped rsp: SIGSEGV. */
+        __asm__ volatile("mov $0x1000, %%rsp\n syscall\n ud2\n"
+                         :
+                         : "a"((long)SYS_tgkill), "D"(pid), "S"(pid), "d"((long)SIGUSR1)
+                         : "memory");
+    }
     if (!strcmp(mode, "sleeper"))
         return sleeper();
     if (!strcmp(mode, "spin"))
@@ -532,6 +581,7 @@ int main(int argc, char **argv)
     check_mask_and_pending();
     check_resethand();
     check_altstack();
+    check_sigsuspend_and_pgrp();
     check_faults();
     printf("sigtest: %d failures\n", failures);
     return failures;

@@ -168,15 +168,20 @@ enum Decided {
 
 /// Delivers the current thread's next signal into `regs` (the state the
 /// thread returns to user mode with; `syscall`: the call it is returning
-/// from). Returns true if `regs` changed. Does not return if the signal
-/// terminates the process or no frame can be pushed (`SIGSEGV`).
+/// from, `regs.rax` its result). Returns true if `regs` changed. Does not
+/// return if the signal terminates the process or no frame can be pushed
+/// (`SIGSEGV`).
 #[inline(never)]
 fn deliver(regs: &mut UserRegisters, syscall: Option<u64>) -> bool {
     let rsp = regs.rsp;
+    // Only a call that failed with EINTR was cut short: one that moved
+    // some bytes before the signal returns their count, never restarts.
+    let failed_eintr = regs.rax == Errno::EINTR.to_return();
     let decided = state::with(|core| {
         let (_, process, thread) = current_parts(core)?;
-        let interrupted = if syscall.is_some() {
-            thread.interrupted.take()
+        let noted = thread.interrupted.take();
+        let interrupted = if syscall.is_some() && failed_eintr {
+            noted
         } else {
             None
         };
@@ -219,7 +224,7 @@ fn deliver(regs: &mut UserRegisters, syscall: Option<u64>) -> bool {
                     }
                 }
                 Err(_) => {
-                    note_bad_frame(thread, info.signal, rsp);
+                    note_bad_frame(thread, info.signal, rsp, "no room for");
                     Decided::Terminate(Signal::SIGSEGV)
                 }
             },
@@ -301,7 +306,7 @@ fn push_frame(
     if write_bytes(placement.frame, &bytes).is_err() {
         state::with(|core| {
             if let Some((_, _, t)) = current_parts(core) {
-                note_bad_frame(t, info.signal, placement.frame);
+                note_bad_frame(t, info.signal, placement.frame, "cannot write");
             }
         });
         terminate_by_signal(Signal::SIGSEGV);
@@ -310,10 +315,16 @@ fn push_frame(
     *regs = from_unix(&entry);
 }
 
-/// Notes for the console why a frame could not be pushed.
-fn note_bad_frame(thread: &mut crate::linux_signals::LinuxThread, signal: Signal, at: u64) {
+/// Says on the console why a frame could not be pushed (`what`: "no
+/// room for", "cannot write").
+fn note_bad_frame(
+    thread: &mut crate::linux_signals::LinuxThread,
+    signal: Signal,
+    at: u64,
+    what: &str,
+) {
     sk_machine::println!(
-        "linux: no room for signal {}'s frame at {at:#x}: SIGSEGV",
+        "linux: {what} signal {}'s frame at {at:#x}: SIGSEGV",
         signal.number()
     );
     thread.fault_note = None;

@@ -115,14 +115,14 @@ fn sleep_until(deadline: u64, remain: u64, kind: Interrupted) -> Answer {
 /// process.
 static FOREGROUND: AtomicU64 = AtomicU64::new(0);
 
-/// The Linux processes in the console's foreground.
+/// The Linux processes in the console's foreground: the group
+/// `TIOCSPGRP` set while it lives, else every Linux process.
 fn foreground(core: &Core) -> alloc::vec::Vec<SmachId> {
     let fg = FOREGROUND.load(Ordering::Relaxed);
-    core.linux
-        .keys()
-        .copied()
-        .filter(|id| fg == 0 || *id == fg)
-        .collect()
+    if core.linux.contains_key(&fg) {
+        return alloc::vec![fg];
+    }
+    core.linux.keys().copied().collect()
 }
 
 /// `TIOCGPGRP` and `TIOCSPGRP` on the console.

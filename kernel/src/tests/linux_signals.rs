@@ -94,6 +94,8 @@ ktest!(
         // A SA_NODEFER handler raising itself: frames fill the stack, the
         // one that does not fit is SIGSEGV.
         ensure_eq!(sigtest(&["storm"])?, killed_by(11));
+        // A frame that cannot be written (rsp in unmapped memory).
+        ensure_eq!(sigtest(&["badstack"])?, killed_by(11));
         ensure_eq!(sigtest(&["term"])?, killed_by(15));
         Ok(())
     }
