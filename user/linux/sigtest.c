@@ -30,6 +30,9 @@
  *   spin         spins in user mode (no calls) until its SIGINT handler
  *                ran (the test posts it with Ctrl-C): exit 0; 3 if 4e8
  *                turns went by without it.
+ *   fpspin       as spin, with a pattern in xmm0 that the handler
+ *                clobbers: exit 0 if rt_sigreturn brought it back, 4 if
+ *                not, 3 if the signal never came.
  *   restart      a console read with a SA_RESTART SIGUSR1 handler, then
  *                one without SA_RESTART: the first goes on after the
  *                handler (reads the line the test types), the second
@@ -497,6 +500,41 @@ static int spin(void)
     return got_int ? 0 : 3;
 }
 
+static volatile int fp_flag;
+
+/* Clobbers xmm0 in the handler, as glibc's string functions would. */
+static void on_int_fp(int sig)
+{
+    (void)sig;
+    __asm__ volatile("pcmpeqd %%xmm0, %%xmm0" ::: "xmm0");
+    fp_flag = 1;
+}
+
+/* xmm0 holds a pattern while the program spins (no calls) until a SIGINT
+ * handler that clobbers xmm0 ran: after it, xmm0 must hold the pattern. */
+static int fpspin(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_int_fp;
+    sigaction(SIGINT, &sa, NULL);
+    static const unsigned char pattern[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+    unsigned char after[16];
+    long left = 400000000L;
+    __asm__ volatile("movdqu (%[pattern]), %%xmm0\n"
+                     "1: cmpl $0, %[flag]\n"
+                     "jne 2f\n"
+                     "dec %[left]\n"
+                     "jnz 1b\n"
+                     "2: movdqu %%xmm0, (%[after])\n"
+                     : [left] "+r"(left)
+                     : [pattern] "r"(pattern), [after] "r"(after), [flag] "m"(fp_flag)
+                     : "xmm0", "memory");
+    if (!fp_flag)
+        return 3;
+    return memcmp(after, pattern, 16) == 0 ? 0 : 4;
+}
+
 static int restart(void)
 {
     struct sigaction sa;
@@ -570,6 +608,8 @@ int main(int argc, char **argv)
         return sleeper();
     if (!strcmp(mode, "spin"))
         return spin();
+    if (!strcmp(mode, "fpspin"))
+        return fpspin();
     if (!strcmp(mode, "restart"))
         return restart();
     if (mode[0] != 0) {

@@ -10,7 +10,8 @@
 //! is `sk_unix`'s `rt_sigframe` (encoder, placement, sanitizing decoder),
 //! the restart rules `sk_unix::syscall_restart`; registers go in and out
 //! through `sk_machine::user_regs`, which checks every state a return may
-//! load. The FPU state is not saved in the frame (docs/unix.md).
+//! load. The FPU state is kept in the kernel, not in the frame
+//! (docs/unix.md).
 
 use crate::linux_signals::{current_parts, FaultNote};
 use crate::state;
@@ -303,6 +304,7 @@ fn push_frame(
         restorer: action.restorer,
     };
     let bytes = signal_frame::encode_frame(&contents);
+    save_fp_state();
     if write_bytes(placement.frame, &bytes).is_err() {
         state::with(|core| {
             if let Some((_, _, t)) = current_parts(core) {
@@ -313,6 +315,46 @@ fn push_frame(
     }
     let entry = signal_frame::handler_entry(&interrupted, placement.frame, handler, &info, sel);
     *regs = from_unix(&entry);
+}
+
+/// Keeps the interrupted code's FP state for `rt_sigreturn` (the handler
+/// runs with the same registers, as Linux's does before it resets them).
+/// Interrupts are masked on every delivery path, so the registers stay
+/// the current thread's between the look and the save.
+fn save_fp_state() {
+    let live = state::with(|core| {
+        let current = core.current;
+        core.threads.get(&current).is_some_and(|t| t.fp.uses_fp())
+    }) && !sk_machine::fpu::ts_is_set();
+    let copy = if live {
+        sk_machine::fpu::FpArea::new().ok().map(|mut area| {
+            // Not xsaveopt: the copy was never restored.
+            sk_machine::fpu::save(&mut area, crate::fp::save_instruction_for(false));
+            area
+        })
+    } else {
+        None
+    };
+    state::with(|core| {
+        if let Some((_, _, t)) = current_parts(core) {
+            if t.fp_saved.len() >= crate::linux_signals::FP_SAVES {
+                t.fp_saved.pop_front();
+            }
+            t.fp_saved.push_back(copy);
+        }
+    });
+}
+
+/// `rt_sigreturn`'s half of [`save_fp_state`]: the interrupted code's FP
+/// registers come back (the thread's own area gets them at its next
+/// switch out).
+fn restore_fp_state() {
+    let saved = state::with(|core| current_parts(core).and_then(|(_, _, t)| t.fp_saved.pop_back()));
+    if let Some(Some(mut area)) = saved {
+        if !sk_machine::fpu::ts_is_set() {
+            sk_machine::fpu::restore(&mut area);
+        }
+    }
 }
 
 /// Says on the console why a frame could not be pushed (`what`: "no
@@ -349,6 +391,7 @@ pub(crate) fn sigreturn(frame: &mut impl CallFrame) -> i64 {
         sk_machine::println!("linux: rt_sigreturn: bad frame at {at:#x}: SIGSEGV");
         terminate_by_signal(Signal::SIGSEGV);
     };
+    restore_fp_state();
     state::with(|core| {
         if let Some((_, _, t)) = current_parts(core) {
             t.signals.set_mask(restored.mask);

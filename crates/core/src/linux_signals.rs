@@ -51,7 +51,16 @@ pub(crate) struct LinuxThread {
     /// `rt_sigsuspend`'s: the mask to restore once a handler's frame saved
     /// the temporary one.
     pub(crate) saved_mask: Option<SignalSet>,
+    /// The FP/SSE/AVX state of the code each running handler interrupted
+    /// (innermost last; `None`: it had none), restored by `rt_sigreturn`.
+    /// Kept in the kernel, not in the user frame, so `xrstor` never loads
+    /// user-written bytes. At most [`FP_SAVES`]: a handler that leaves by
+    /// `siglongjmp` never pops its entry, and the oldest goes first.
+    pub(crate) fp_saved: alloc::collections::VecDeque<Option<sk_machine::fpu::FpArea>>,
 }
+
+/// Nested handlers whose interrupted FP state a thread keeps.
+pub(crate) const FP_SAVES: usize = 16;
 
 /// A fault, for the console.
 #[derive(Clone, Copy, Debug)]

@@ -149,6 +149,31 @@ ktest!(
     }
 );
 
+/// Spawns sigtest `mode`, waits until its SIGINT handler is installed.
+fn spawn_with_sigint_handler(mode: &str) -> Result<sk_core::ProgramId, String> {
+    let id = spawn(&[mode])?;
+    for _ in 0..200_000 {
+        if sk_core::testing::linux_has_handler(id, SIGINT) {
+            return Ok(id);
+        }
+        sk_core::yield_now();
+    }
+    Err(format!("{mode}: the SIGINT handler was never installed"))
+}
+
+ktest!(
+    fn linux_signals_handler_on_a_timer_return_keeps_the_interrupted_vector_registers_either_scheduler(
+    ) {
+        let id = spawn_with_sigint_handler("fpspin")?;
+        sk_core::testing::linux_post_signal(id, SIGINT).map_err(|e| format!("post: {e}"))?;
+        let status = sk_core::wait_program(id).map_err(|e| format!("wait: {e}"));
+        sk_core::release_program(id);
+        // 4: xmm0 came back clobbered by the handler.
+        ensure_eq!(status?, 0);
+        Ok(())
+    }
+);
+
 ktest!(
     fn linux_signals_ctrl_c_reaches_a_program_spinning_in_user_mode_either_scheduler() {
         let id = spawn(&["spin"])?;
