@@ -79,7 +79,8 @@ impl TrapFrame {
 pub struct Hooks {
     /// Each timer interrupt (after EOI).
     pub timer: fn(&mut TrapFrame),
-    /// An exception raised by user code (the kernel terminates the program).
+    /// An exception raised by user code (the kernel terminates the program,
+    /// or posts a Linux signal and returns: `user_regs` then delivers it).
     pub user_exception: fn(&mut TrapFrame, cr2: u64),
     /// `#DB` or `#BP` from any mode (single-step instruction counting);
     /// returns true if it claimed the trap. An unclaimed one from user
