@@ -50,12 +50,44 @@ pub(crate) fn note_current(core: &crate::state::Core) {
     CURRENT_IS_LINUX.store(is_linux, core::sync::atomic::Ordering::Relaxed);
 }
 
-/// The Linux generic entry: `rax` for Linux call `number` with `args`
-/// (`rdi`, `rsi`, `rdx`, `r10`, `r8`, `r9`).
-pub(crate) fn handle(number: u64, args: [u64; 6]) -> i64 {
-    let answer = match sk_unix::decode(number, args) {
-        Ok(request) => perform(number, request),
-        Err(e) => Err(e),
+/// The Linux generic entry: `rax` for Linux call `number` from `frame`
+/// (arguments `rdi`, `rsi`, `rdx`, `r10`, `r8`, `r9`); signals are
+/// delivered on the way out (`linux_signal_delivery`).
+pub(crate) fn handle(number: u64, frame: &mut sk_machine::linux_entry::LinuxCallFrame) -> i64 {
+    if number == sk_unix::nr::RT_SIGRETURN {
+        return crate::linux_signal_delivery::sigreturn(frame);
+    }
+    let rsp = frame.user_registers(0).rsp;
+    let rax = answer(number, frame.args(), rsp);
+    crate::linux_signal_delivery::after_call(number, rax, frame)
+}
+
+/// The same on the generic `syscall` entry's frame (synthesis off). Never
+/// inlined: its frame (signal frames are hundreds of bytes) must not
+/// grow every native call's stack in `dispatch::syscall_entry`.
+#[inline(never)]
+pub(crate) fn handle_generic(frame: &mut sk_machine::syscall::SyscallFrame) {
+    let number = frame.rax;
+    let rax = if number == sk_unix::nr::RT_SIGRETURN {
+        crate::linux_signal_delivery::sigreturn(frame)
+    } else {
+        let args = [
+            frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9,
+        ];
+        let rax = answer(number, args, frame.rsp);
+        crate::linux_signal_delivery::after_call(number, rax, frame)
+    };
+    frame.rax = rax as u64;
+}
+
+/// `rax` for Linux call `number` with `args`, the caller at `rsp`.
+fn answer(number: u64, args: [u64; 6], rsp: u64) -> i64 {
+    let answer = match crate::linux_sleep::answer_unlisted(number, args, rsp) {
+        Some(answer) => answer,
+        None => match sk_unix::decode(number, args) {
+            Ok(request) => perform(number, request),
+            Err(e) => Err(e),
+        },
     };
     if answer == Err(Errno::ENOSYS) {
         log_unknown(number);
@@ -253,14 +285,22 @@ fn perform(number: u64, request: Request) -> Answer {
             sig,
             act,
             oldact,
-            sigsetsize: _,
-        } => crate::linux_files::sigaction(sig, act, oldact),
+            sigsetsize,
+        } => crate::linux_signals::sigaction(sig, act, oldact, sigsetsize),
         Request::RtSigprocmask {
             how,
             set,
             oldset,
-            sigsetsize: _,
-        } => crate::linux_files::sigprocmask(how, set, oldset),
+            sigsetsize,
+        } => crate::linux_signals::sigprocmask(how, set, oldset, sigsetsize),
+        Request::Kill { pid, sig } => crate::linux_signals::kill(pid, sig),
+        Request::Tgkill { tgid, tid, sig } => crate::linux_signals::tgkill(tgid, tid, sig),
+        Request::Nanosleep {
+            absolute,
+            request,
+            remain,
+            ..
+        } => crate::linux_sleep::nanosleep(absolute, request, remain),
         Request::SchedYield => {
             crate::scheduler::yield_now();
             Ok(0)
@@ -388,6 +428,7 @@ fn terminal_ioctl(fd: u32, request: u32, arg: u64) -> Answer {
             write_bytes(arg, &sk_unix::Termios::CONSOLE.to_bytes()).map_err(sys)?;
             Ok(0)
         }
+        ioctl::TIOCGPGRP | ioctl::TIOCSPGRP => crate::linux_sleep::pgrp_ioctl(request, arg),
         ioctl::TIOCGWINSZ => {
             write_bytes(arg, &sk_unix::system_info::winsize(24, 80)).map_err(sys)?;
             Ok(0)

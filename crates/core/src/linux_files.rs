@@ -1,6 +1,6 @@
 //! A Linux process's descriptors and per-process records: `open`,
-//! `close`, `stat` by path and by handle, `rt_sigaction` and
-//! `rt_sigprocmask` (recorded only: delivery is phase 2), `prlimit64`.
+//! `close`, `stat` by path and by handle, `prlimit64` (signals are
+//! `linux_signals.rs`).
 //!
 //! Owns the mapping between descriptors and the SMACH's SIO handles
 //! (`LinuxProcess::fds`): an `open` is the native open of the SIO (its
@@ -143,72 +143,6 @@ pub(crate) fn stat_path(path: u64) -> Result<FileStat, Errno> {
         };
         Ok(crate::linux_calls::file_stat(&info))
     })
-}
-
-/// Signal numbers are 1..=64; SIGKILL (9) and SIGSTOP (19) keep theirs.
-fn signal_index(sig: u32) -> Result<usize, Errno> {
-    match sig {
-        1..=64 => Ok(sig as usize - 1),
-        _ => Err(Errno::EINVAL),
-    }
-}
-
-/// `rt_sigaction`: records the action (delivery is phase 2).
-pub(crate) fn sigaction(sig: u32, act: u64, oldact: u64) -> Answer {
-    let index = signal_index(sig)?;
-    let mut new = [0u8; 32];
-    if act != 0 {
-        if sig == 9 || sig == 19 {
-            return Err(Errno::EINVAL);
-        }
-        KernelUserMemory.read(&mut new, act).map_err(sys)?;
-    }
-    let old = state::with(|core| -> Result<[u8; 32], Errno> {
-        let id = me(core)?;
-        let p = core.linux.get_mut(&id).ok_or(Errno::ESRCH)?;
-        let slot = p.actions.get_mut(index).ok_or(Errno::EINVAL)?;
-        let old = *slot;
-        if act != 0 {
-            *slot = new;
-        }
-        Ok(old)
-    })?;
-    if oldact != 0 {
-        write_bytes(oldact, &old).map_err(sys)?;
-    }
-    Ok(0)
-}
-
-/// `rt_sigprocmask`: records the mask (SIGKILL and SIGSTOP never
-/// blocked).
-pub(crate) fn sigprocmask(how: u32, set: u64, oldset: u64) -> Answer {
-    let mut change = None;
-    if set != 0 {
-        let mut bytes = [0u8; 8];
-        KernelUserMemory.read(&mut bytes, set).map_err(sys)?;
-        change = Some(u64::from_le_bytes(bytes));
-        if how > 2 {
-            return Err(Errno::EINVAL);
-        }
-    }
-    let old = state::with(|core| -> Result<u64, Errno> {
-        let id = me(core)?;
-        let p = core.linux.get_mut(&id).ok_or(Errno::ESRCH)?;
-        let old = p.sigmask;
-        if let Some(bits) = change {
-            let unblockable = (1 << 8) | (1 << 18);
-            p.sigmask = match how {
-                0 => old | bits,
-                1 => old & !bits,
-                _ => bits,
-            } & !unblockable;
-        }
-        Ok(old)
-    })?;
-    if oldset != 0 {
-        write_bytes(oldset, &old.to_le_bytes()).map_err(sys)?;
-    }
-    Ok(0)
 }
 
 /// Resources `prlimit64` answers (the rest `EINVAL` past `RLIM_NLIMITS`).

@@ -1,8 +1,8 @@
 //! The Linux personality of a SMACH (docs/unix.md, phase 1): what the
 //! kernel keeps for a Linux process and how one is made.
 //!
-//! Owns [`LinuxProcess`] (its descriptors, address map, recorded signal
-//! actions and mask, `set_tid_address` pointer) and [`build`]: load a
+//! Owns [`LinuxProcess`] (its descriptors, address map, signal state,
+//! `set_tid_address` pointer) and [`build`]: load a
 //! static Linux ELF (`ET_EXEC`, or static-PIE at [`PIE_BASE`]) with
 //! `sk_smach::load_linux_image`, build
 //! the Linux initial stack with `sk_unix` (argc, argv, envp, auxv), and
@@ -32,8 +32,6 @@ const STACK_IMAGE_LIMIT: usize = 64 * 1024;
 const PROT_READ: u64 = 1;
 const PROT_WRITE: u64 = 2;
 const PROT_EXEC: u64 = 4;
-/// Signals with an action to record (1..=64).
-const SIGNALS: usize = 64;
 
 /// What the kernel keeps for one Linux process (one SMACH).
 pub(crate) struct LinuxProcess {
@@ -45,11 +43,11 @@ pub(crate) struct LinuxProcess {
     pub(crate) map: AddressMap,
     /// `set_tid_address`'s pointer (recorded; used by thread exit later).
     pub(crate) clear_child_tid: u64,
-    /// `rt_sigaction`'s records: the 32-byte `struct sigaction` per signal
-    /// (delivery is phase 2).
-    pub(crate) actions: [[u8; 32]; SIGNALS],
-    /// `rt_sigprocmask`'s mask (recorded).
-    pub(crate) sigmask: u64,
+    /// Signal actions, and each thread's mask, pending set and alternate
+    /// stack (`linux_signals.rs`). Boxed: the action table alone is
+    /// kilobytes, and a `LinuxProcess` moves through the kernel stack of
+    /// every SMACH creation (`smach::create_as`).
+    pub(crate) signals: alloc::boxed::Box<crate::linux_signals::LinuxSignals>,
 }
 
 /// Which native handle a new process's descriptors 0, 1 and 2 name.
@@ -65,8 +63,7 @@ impl LinuxProcess {
             fds,
             map,
             clear_child_tid: 0,
-            actions: [[0; 32]; SIGNALS],
-            sigmask: 0,
+            signals: alloc::boxed::Box::default(),
         }
     }
 

@@ -105,6 +105,9 @@ pub(crate) fn read(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError> 
                     Ok(true)
                 }
                 PipeStep::Blocked => {
+                    if crate::linux_signals::interrupts_wait(core) {
+                        return Err(SysError::Interrupted);
+                    }
                     let current = core.current;
                     core.devices.pipe_waiters.add(pipe, true, current)?;
                     Ok(false)
@@ -148,6 +151,9 @@ pub(crate) fn write(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError>
                     Ok(true)
                 }
                 PipeStep::Blocked => {
+                    if crate::linux_signals::interrupts_wait(core) {
+                        return Err(SysError::Interrupted);
+                    }
                     let current = core.current;
                     core.devices.pipe_waiters.add(pipe, false, current)?;
                     Ok(false)

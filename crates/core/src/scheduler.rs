@@ -276,16 +276,30 @@ pub(crate) fn sleep_current(ns: u64) -> Result<(), sk_abi::SysError> {
                 return Ok(true);
             }
             let current = core.current;
-            core.sleepers
-                .push(current, deadline)
-                .map_err(|_| sk_abi::SysError::NoMemory)?;
-            EARLIEST_DEADLINE.fetch_min(deadline, Ordering::Relaxed);
+            register_sleeper(core, current, deadline)?;
             Ok(false)
         })?;
         if done {
             return Ok(());
         }
     }
+}
+
+/// Puts thread `id` on the sleep queue until TSC `deadline` (under the
+/// lock, inside a `block_current_unless` decision).
+///
+/// # Errors
+/// [`sk_abi::SysError::NoMemory`] if the sleep queue cannot grow.
+pub(crate) fn register_sleeper(
+    core: &mut Core,
+    id: ThreadId,
+    deadline: u64,
+) -> Result<(), sk_abi::SysError> {
+    core.sleepers
+        .push(id, deadline)
+        .map_err(|_| sk_abi::SysError::NoMemory)?;
+    EARLIEST_DEADLINE.fetch_min(deadline, Ordering::Relaxed);
+    Ok(())
 }
 
 /// Makes a blocked thread ready.

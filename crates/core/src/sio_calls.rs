@@ -337,6 +337,9 @@ fn wait_for_console_input() -> Result<(), SysError> {
         if core.devices.tty.is_readable() {
             return Ok(true);
         }
+        if crate::linux_signals::interrupts_wait(core) {
+            return Err(SysError::Interrupted);
+        }
         let current = core.current;
         core.devices.wait_for_input(current)?;
         Ok(false)

@@ -14,6 +14,7 @@ mod growth;
 mod leaks;
 mod linux;
 mod linux_fuzz;
+mod linux_signals;
 mod machine_api;
 mod memory;
 mod pipe_console_review;
