@@ -144,6 +144,11 @@ pub fn initrd() -> Result<PathBuf, String> {
             .add_file(&format!("bin/{name}"), 0o755, &data)
             .map_err(|e| format!("initrd: {e}"))?;
     }
+    for (name, data) in crate::linux_suite::programs()? {
+        writer
+            .add_file(&format!("bin/{name}"), 0o755, &data)
+            .map_err(|e| format!("initrd: {e}"))?;
+    }
     match crate::busybox::cached() {
         Ok(data) => writer
             .add_file("bin/busybox", 0o755, &data)

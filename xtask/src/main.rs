@@ -10,6 +10,7 @@
 //! cargo xtask bench [--smoke] [--accel kvm|tcg]         benchmarks: Synthesis vs Linux (see `bench`)
 //! cargo xtask session [--accel kvm|tcg]                a scripted console session: the host types into the serial port (line editing, raw mode, EOF)
 //! cargo xtask audio [--accel kvm|tcg]                  the AC'97 driver plays two tones into a WAV file; the host checks their pitch and length
+//! cargo xtask linux-suite [--accel kvm|tcg]            the Linux test programs (user/linux/*/) as /init of the Linux guest: Linux's own answers
 //! cargo xtask profile [--accel kvm|tcg]                kernel instructions per function of each traced bench call (target/bench/profile.md)
 //! ```
 //!
@@ -27,6 +28,7 @@ mod build;
 mod busybox;
 mod check;
 mod ktest;
+mod linux_suite;
 mod profile;
 mod qemu;
 mod replay;
@@ -37,7 +39,7 @@ mod tty_output;
 use accel::Accel;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <run|test|check|ktest|replay|gdb|bench|profile|session|audio> [--accel kvm|tcg] [--inject] [--smoke] [-- kernel args]";
+const USAGE: &str = "usage: cargo xtask <run|test|check|ktest|replay|gdb|bench|profile|session|audio|linux-suite> [--accel kvm|tcg] [--inject] [--smoke] [-- kernel args]";
 
 struct Args {
     command: String,
@@ -100,6 +102,7 @@ fn main() -> ExitCode {
         "profile" => profile::run(args.accel),
         "session" => session::ttyecho_session(args.accel),
         "audio" => audio::audio_boot(args.accel),
+        "linux-suite" => linux_suite::guest_boot(args.accel),
         _ => Err(format!("unknown command {:?}\n{USAGE}", args.command)),
     };
     match result {
@@ -224,6 +227,10 @@ fn test(args: &Args) -> Result<ExitCode, String> {
         failed.push("audio check".into());
     }
     lap("audio check");
+    if linux_suite::guest_boot(args.accel)? != ExitCode::SUCCESS {
+        failed.push("Linux suite on the Linux guest".into());
+    }
+    lap("linux suite on Linux");
     if replay_boot(args)? != ExitCode::SUCCESS {
         failed.push("replay check".into());
     }

@@ -288,6 +288,22 @@ pub(crate) fn sleep_current(ns: u64) -> Result<(), sk_abi::SysError> {
     }
 }
 
+/// Inside a [`block_current_unless`] decision: wakes the current thread at
+/// the first timer tick at or after TSC `deadline` too (a wait on several
+/// things with a time limit: `poll`). The waker need not be this one; the
+/// caller removes the entry after it wakes (`core.sleepers.remove`).
+///
+/// # Errors
+/// [`sk_abi::SysError::NoMemory`] if the sleep queue cannot grow.
+pub(crate) fn wake_current_at(core: &mut Core, deadline: u64) -> Result<(), sk_abi::SysError> {
+    let current = core.current;
+    core.sleepers
+        .push(current, deadline)
+        .map_err(|_| sk_abi::SysError::NoMemory)?;
+    EARLIEST_DEADLINE.fetch_min(deadline, Ordering::Relaxed);
+    Ok(())
+}
+
 /// Makes a blocked thread ready.
 pub(crate) fn wake(core: &mut Core, id: ThreadId) {
     if core
