@@ -29,6 +29,7 @@ mod linux_calls;
 mod linux_dirs;
 mod linux_fds;
 mod linux_file_calls;
+mod linux_file_map;
 mod linux_files;
 mod linux_memory;
 mod linux_poll;

@@ -174,6 +174,23 @@ fn perform(number: u64, request: Request) -> Answer {
             length,
             prot,
             flags,
+            fd,
+            offset,
+        } if u64::from(flags) & sk_unix::vma::map::ANONYMOUS == 0 => {
+            crate::linux_file_map::mmap_file(addr, length, prot, flags, fd, offset)
+        }
+        Request::Mremap {
+            old_address,
+            old_size,
+            new_size,
+            flags,
+            new_address,
+        } => crate::linux_file_map::mremap(old_address, old_size, new_size, flags, new_address),
+        Request::Mmap {
+            addr,
+            length,
+            prot,
+            flags,
             fd: _,
             offset,
         } => state::with(|core| {

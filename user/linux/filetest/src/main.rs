@@ -14,6 +14,7 @@
 mod basics;
 mod dirs;
 mod fds;
+mod mem;
 mod out;
 mod polls;
 mod sys;
@@ -138,6 +139,7 @@ pub extern "C" fn main(_argc: i32, _argv: *const *const u8) -> i32 {
     fds::run();
     dirs::run(dir);
     polls::run();
+    mem::run();
     let passed = PASSED.load(Ordering::Relaxed);
     let failed = FAILED.load(Ordering::Relaxed);
     out::line(&[

@@ -19,6 +19,7 @@ pub mod nr {
     pub const MPROTECT: u64 = 10;
     pub const MUNMAP: u64 = 11;
     pub const BRK: u64 = 12;
+    pub const MREMAP: u64 = 25;
     pub const RT_SIGACTION: u64 = 13;
     pub const IOCTL: u64 = 16;
     pub const PREAD64: u64 = 17;
