@@ -154,7 +154,7 @@ pub(crate) fn open(dirfd: DirFd, path: u64, flags: u32) -> Answer {
                     Errno::ENOTDIR
                 });
             }
-            if is_dir && flags & (o::CREAT | o::TRUNC) != 0 || is_dir && flags & 3 != 0 {
+            if is_dir && (flags & (o::CREAT | o::TRUNC) != 0 || flags & 3 != 0) {
                 return Err(Errno::EISDIR);
             }
             if resolved.node.is_none() && path.last() == Some(&b'/') {
