@@ -451,6 +451,12 @@ pub(crate) fn truncate(target: Result<(DirFd, u64), u32>, length: i64) -> Answer
             }
         })?,
     };
+    // A large cut goes in bounded steps, others running between them.
+    while state::with(|core| core.fs.cut_toward(node, length).map_err(fs_err))?
+        == sk_fs::Cut::Cutting
+    {
+        crate::scheduler::preemption_point();
+    }
     state::with(|core| core.fs.truncate(node, length).map_err(fs_err))?;
     Ok(0)
 }

@@ -20,7 +20,7 @@ mod polls;
 mod sys;
 
 use core::sync::atomic::{AtomicU32, Ordering};
-use sys::{call, e, nr};
+use sys::{call, nr};
 
 // musl's C runtime (`crt1.o` calls `__libc_start_main`, which sets up the
 // thread pointer and calls `main`) and its `memcpy`/`memset`.
@@ -162,6 +162,3 @@ fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
     let _ = call(nr::EXIT_GROUP, &[255]);
     loop {}
 }
-
-#[allow(dead_code)]
-const _: i64 = e::EPERM;
