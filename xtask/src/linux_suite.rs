@@ -23,7 +23,7 @@ use std::process::{Command, ExitCode};
 pub const SUITE: &[&str] = &["filetest"];
 
 /// The musl target.
-const MUSL: &str = "x86_64-unknown-linux-musl";
+pub const MUSL: &str = "x86_64-unknown-linux-musl";
 
 /// Wall-clock guard for one guest boot (a guard, not a measurement).
 const GUEST_TIMEOUT_SECS: u64 = 600;

@@ -75,6 +75,15 @@ fn descriptors() {
         0,
     );
 
+    let cl = check_ok("open O_CLOEXEC", sys::open("f1\0", o::RDONLY | o::CLOEXEC));
+    check("open O_CLOEXEC sets FD_CLOEXEC", fcntl(cl, F_GETFD, 0), 1);
+    check(
+        "dup clears FD_CLOEXEC",
+        fcntl(call(nr::DUP, &[cl as u64]), F_GETFD, 0),
+        0,
+    );
+    sys::close(cl + 1);
+    sys::close(cl);
     check("dup2 same", call(nr::DUP2, &[fd as u64, fd as u64]), fd);
     check("dup2 to 50", call(nr::DUP2, &[fd as u64, 50]), 50);
     check("dup2 onto an open one", call(nr::DUP2, &[d as u64, 50]), 50);
