@@ -128,7 +128,10 @@ fn workdir(buf: &mut [u8; 64]) -> usize {
 }
 
 #[no_mangle]
-pub extern "C" fn main(_argc: i32, _argv: *const *const u8) -> i32 {
+pub extern "C" fn main(argc: i32, argv: *const *const u8) -> i32 {
+    if argc > 1 && arg_is(argv, 1, b"pollwait") {
+        return polls::wait_for_console();
+    }
     console();
     out::line(&[out::S("filetest: start")]);
     ignore_sigpipe();
@@ -154,6 +157,20 @@ pub extern "C" fn main(_argc: i32, _argv: *const *const u8) -> i32 {
         let _ = call(nr::REBOOT, &[0xfee1_dead, 672_274_793, 0x4321_fedc, 0]);
     }
     failed.min(255) as i32
+}
+
+/// Whether `argv[index]` is `word`.
+fn arg_is(argv: *const *const u8, index: usize, word: &[u8]) -> bool {
+    // SAFETY: the C runtime passes `argc` valid NUL-terminated strings;
+    // the caller checked `index < argc`.
+    unsafe {
+        let arg = *argv.add(index);
+        let mut len = 0;
+        while *arg.add(len) != 0 {
+            len += 1;
+        }
+        core::slice::from_raw_parts(arg, len) == word
+    }
 }
 
 #[panic_handler]

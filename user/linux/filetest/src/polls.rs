@@ -260,3 +260,13 @@ fn terminal() {
     check("poll console writable", n, 1);
     check("poll console POLLOUT", rev[0], POLLOUT as i64);
 }
+
+/// `filetest pollwait`: an infinite `poll` on descriptor 0 (the kernel's
+/// test types a line once the program waits); 0 if it returned the line
+/// as readable and the line is `x`.
+pub fn wait_for_console() -> i32 {
+    let (n, rev) = poll(&[(0, POLLIN)], -1);
+    let mut buf = [0u8; 8];
+    let got = sys::read(0, &mut buf);
+    i32::from(!(n == 1 && rev[0] == POLLIN as i64 && got == 2 && buf[0] == b'x'))
+}
