@@ -150,6 +150,18 @@ pub fn initrd_with(extra: &[(&str, Vec<u8>)]) -> Result<PathBuf, String> {
             .add_file(&format!("bin/{name}"), 0o755, &data)
             .map_err(|e| format!("initrd: {e}"))?;
     }
+    // Without the musl target the suite's ktest says its program is not
+    // in the initrd; every other test still runs.
+    match crate::linux_suite::programs() {
+        Ok(programs) => {
+            for (name, data) in programs {
+                writer
+                    .add_file(&format!("bin/{name}"), 0o755, &data)
+                    .map_err(|e| format!("initrd: {e}"))?;
+            }
+        }
+        Err(why) => println!("xtask: no Linux suite programs in the initrd: {why}"),
+    }
     match crate::busybox::cached() {
         Ok(data) => {
             // `/bin/sh` too: busybox picks its applet from `argv[0]`, and

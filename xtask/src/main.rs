@@ -11,6 +11,7 @@
 //! cargo xtask session [--accel kvm|tcg] [-- shell]     a scripted console session: the host types into the serial port (ttyecho: line editing, raw mode, EOF; shell: busybox sh)
 //! cargo xtask audio [--accel kvm|tcg]                  the AC'97 driver plays two tones into a WAV file; the host checks their pitch and length
 //! cargo xtask music [--accel kvm|tcg]                  the music synthesizer plays `chords` (synthesized, then synth=off); the host checks each note of the WAV
+//! cargo xtask linux-suite [--accel kvm|tcg]            the Linux test programs (user/linux/*/) as /init of the Linux guest: Linux's own answers
 //! cargo xtask profile [--accel kvm|tcg]                kernel instructions per function of each traced bench call (target/bench/profile.md)
 //! ```
 //!
@@ -28,6 +29,7 @@ mod build;
 mod busybox;
 mod check;
 mod ktest;
+mod linux_suite;
 mod music;
 mod music_check;
 mod profile;
@@ -41,7 +43,7 @@ mod tty_output;
 use accel::Accel;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <run|test|check|ktest|replay|gdb|bench|profile|session|audio|music> [--accel kvm|tcg] [--inject] [--smoke] [-- kernel args]";
+const USAGE: &str = "usage: cargo xtask <run|test|check|ktest|replay|gdb|bench|profile|session|audio|music|linux-suite> [--accel kvm|tcg] [--inject] [--smoke] [-- kernel args]";
 
 struct Args {
     command: String,
@@ -108,6 +110,7 @@ fn main() -> ExitCode {
         "session" => session::ttyecho_session(args.accel),
         "audio" => audio::audio_boot(args.accel),
         "music" => music::music_boot(args.accel),
+        "linux-suite" => linux_suite::guest_boot(args.accel),
         _ => Err(format!("unknown command {:?}\n{USAGE}", args.command)),
     };
     match result {
@@ -264,6 +267,10 @@ fn test(args: &Args) -> Result<ExitCode, String> {
         failed.push("music check".into());
     }
     lap("music check");
+    if linux_suite::guest_boot(args.accel)? != ExitCode::SUCCESS {
+        failed.push("Linux suite on the Linux guest".into());
+    }
+    lap("linux suite on Linux");
     if replay_boot(args)? != ExitCode::SUCCESS {
         failed.push("replay check".into());
     }

@@ -12,27 +12,40 @@ pub fn ensure_all() -> Result<(), String> {
     ensure_qemu()
 }
 
-/// Ensures the kernel's Rust target is installed.
+/// Ensures the kernel's Rust target is installed (and, if it can be, the
+/// musl target the Linux test programs are built for: without it they
+/// are left out, and their tests say so).
 pub fn ensure_target() -> Result<(), String> {
+    if ensure_rust_target(crate::linux_suite::MUSL).is_err() {
+        println!(
+            "xtask: the Rust target {} is missing and could not be added",
+            crate::linux_suite::MUSL
+        );
+    }
+    ensure_rust_target(TARGET)
+}
+
+/// Ensures the Rust target `target` is installed.
+fn ensure_rust_target(target: &str) -> Result<(), String> {
     let installed = Command::new("rustup")
         .args(["target", "list", "--installed"])
         .output()
         .map_err(|e| format!("running rustup: {e}"))?;
     if String::from_utf8_lossy(&installed.stdout)
         .lines()
-        .any(|l| l.trim() == TARGET)
+        .any(|l| l.trim() == target)
     {
         return Ok(());
     }
-    println!("xtask: installing the Rust target {TARGET}");
+    println!("xtask: installing the Rust target {target}");
     let status = Command::new("rustup")
-        .args(["target", "add", TARGET])
+        .args(["target", "add", target])
         .status()
         .map_err(|e| format!("rustup: {e}"))?;
     if status.success() {
         Ok(())
     } else {
-        Err(format!("`rustup target add {TARGET}` failed"))
+        Err(format!("`rustup target add {target}` failed"))
     }
 }
 

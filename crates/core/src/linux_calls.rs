@@ -15,7 +15,7 @@ use crate::user_memory::{write_bytes, KernelUserMemory};
 use core::sync::atomic::{AtomicU64, Ordering};
 use sk_abi::{Handle, OpenFlags, SioKind, SioReconfigure, SysError, Whence};
 use sk_sio::UserMemory;
-use sk_unix::linux_flags::{arch_prctl, ioctl, o};
+use sk_unix::linux_flags::{arch_prctl, o};
 use sk_unix::{Errno, FileStat, Request};
 
 /// The most one `getrandom` returns (Linux's `MAX_RW_COUNT`-like cap).
@@ -127,7 +127,7 @@ fn me(core: &mut Core) -> Result<SmachId, Errno> {
 }
 
 /// The handle descriptor `fd` names (`EBADF` if none).
-fn fd_handle(fd: u32) -> Result<Handle, Errno> {
+pub(crate) fn fd_handle(fd: u32) -> Result<Handle, Errno> {
     state::with(|core| {
         let id = me(core)?;
         core.linux
@@ -139,12 +139,34 @@ fn fd_handle(fd: u32) -> Result<Handle, Errno> {
 
 fn perform(number: u64, request: Request) -> Answer {
     match request {
-        Request::Read { fd, buf, count } => {
-            crate::sio_calls::read(fd_handle(fd)?, buf, count).map_err(sys)
-        }
-        Request::Write { fd, buf, count } => {
-            crate::sio_calls::write(fd_handle(fd)?, buf, count).map_err(sys)
-        }
+        request @ (Request::Read { .. }
+        | Request::Write { .. }
+        | Request::Lseek { .. }
+        | Request::Open { .. }
+        | Request::Close { .. }
+        | Request::Stat { .. }
+        | Request::Statx { .. }
+        | Request::Access { .. }
+        | Request::Getdents64 { .. }
+        | Request::Mkdir { .. }
+        | Request::Unlink { .. }
+        | Request::Rename { .. }
+        | Request::Readlink { .. }
+        | Request::Truncate { .. }
+        | Request::Ftruncate { .. }
+        | Request::Getcwd { .. }
+        | Request::Chdir { .. }
+        | Request::Fchdir { .. }
+        | Request::Umask { .. }
+        | Request::Dup { .. }
+        | Request::Dup2 { .. }
+        | Request::Dup3 { .. }
+        | Request::Fcntl { .. }
+        | Request::Pipe { .. }
+        | Request::Ioctl { .. }
+        | Request::Poll { .. }
+        | Request::Select { .. }
+        | Request::Sysinfo { .. }) => crate::linux_file_calls::perform(request),
         Request::Readv { fd, iov, iovcnt } => vectored(fd, iov, iovcnt, false),
         Request::Writev { fd, iov, iovcnt } => vectored(fd, iov, iovcnt, true),
         Request::Pread {
@@ -159,37 +181,11 @@ fn perform(number: u64, request: Request) -> Answer {
             count,
             offset,
         } => positioned(fd, buf, count, offset, true),
-        Request::Lseek { fd, offset, whence } => lseek(fd_handle(fd)?, offset, whence),
-        Request::Open {
-            dirfd: _,
-            path,
-            flags,
-            mode: _,
-        } => crate::linux_files::open(path, flags),
-        Request::Close { fd } => crate::linux_files::close(fd),
         Request::Fstat { fd, statbuf } => {
             let stat = crate::linux_files::stat_handle(fd_handle(fd)?)?;
             write_bytes(statbuf, &stat.to_stat()).map_err(sys)?;
             Ok(0)
         }
-        Request::Stat {
-            dirfd,
-            path,
-            statbuf,
-            empty_path,
-        } => {
-            let stat = match (empty_path, dirfd) {
-                // `fstat` as glibc makes it: newfstatat(fd, "", AT_EMPTY_PATH).
-                (true, sk_unix::DirFd::Fd(fd)) => {
-                    crate::linux_files::stat_handle(fd_handle(fd as u32)?)?
-                }
-                (true, sk_unix::DirFd::Cwd) => return Err(Errno::ENOSYS),
-                (false, _) => crate::linux_files::stat_path(path)?,
-            };
-            write_bytes(statbuf, &stat.to_stat()).map_err(sys)?;
-            Ok(0)
-        }
-        Request::Ioctl { fd, request, arg } => terminal_ioctl(fd, request, arg),
         Request::Exit { status } | Request::ExitGroup { status } => {
             crate::smach::exit_current(sk_abi::ExitStatus::new(status & 0xff))
         }
@@ -205,6 +201,23 @@ fn perform(number: u64, request: Request) -> Answer {
             let id = me(core)?;
             linux_memory::brk(core, id, addr)
         }),
+        Request::Mmap {
+            addr,
+            length,
+            prot,
+            flags,
+            fd,
+            offset,
+        } if u64::from(flags) & sk_unix::vma::map::ANONYMOUS == 0 => {
+            crate::linux_file_map::mmap_file(addr, length, prot, flags, fd, offset)
+        }
+        Request::Mremap {
+            old_address,
+            old_size,
+            new_size,
+            flags,
+            new_address,
+        } => crate::linux_file_map::mremap(old_address, old_size, new_size, flags, new_address),
         Request::Mmap {
             addr,
             length,
@@ -347,7 +360,7 @@ fn kind_of(handle: Handle) -> Result<SioKind, Errno> {
 /// `lseek` on a handle: `ESPIPE` on what has no position (Linux's answer
 /// for a terminal, a pipe; checked before the native seek, whose error
 /// means something else).
-fn lseek(handle: Handle, offset: i64, whence: u32) -> Answer {
+pub(crate) fn lseek(handle: Handle, offset: i64, whence: u32) -> Answer {
     let whence = match whence {
         0 => Whence::Set,
         1 => Whence::Current,
@@ -416,25 +429,6 @@ fn vectored(fd: u32, iov: u64, count: u32, write: bool) -> Answer {
         }
     }
     Ok(total)
-}
-
-/// `ioctl`: `TCGETS` and `TIOCGWINSZ` on the console; `ENOTTY` else.
-fn terminal_ioctl(fd: u32, request: u32, arg: u64) -> Answer {
-    if kind_of(fd_handle(fd)?)? != SioKind::Tty {
-        return Err(Errno::ENOTTY);
-    }
-    match request {
-        ioctl::TCGETS => {
-            write_bytes(arg, &sk_unix::Termios::CONSOLE.to_bytes()).map_err(sys)?;
-            Ok(0)
-        }
-        ioctl::TIOCGPGRP | ioctl::TIOCSPGRP => crate::linux_sleep::pgrp_ioctl(request, arg),
-        ioctl::TIOCGWINSZ => {
-            write_bytes(arg, &sk_unix::system_info::winsize(24, 80)).map_err(sys)?;
-            Ok(0)
-        }
-        _ => Err(Errno::ENOTTY),
-    }
 }
 
 /// Linux open flags as native ones.

@@ -22,8 +22,6 @@ use sk_unix::vma::map;
 pub(crate) const PIE_BASE: u64 = 0x0000_5555_5555_4000;
 /// `mmap` searches top-down below this (well under the stack).
 const MMAP_BASE: u64 = 0x0000_7f00_0000_0000;
-/// Descriptors a Linux process may have open.
-pub(crate) const MAX_FDS: usize = 64;
 /// Slots of a Linux routine table: every Linux x86-64 call number (0..=450).
 pub(crate) const LINUX_TABLE_SLOTS: u32 = 451;
 /// The most the initial stack (strings, vectors) may take.
@@ -35,9 +33,9 @@ const PROT_EXEC: u64 = 4;
 
 /// What the kernel keeps for one Linux process (one SMACH).
 pub(crate) struct LinuxProcess {
-    /// Descriptor `i` names this handle of the SMACH's table (0, 1 and 2
-    /// the console at first).
-    pub(crate) fds: [Option<Handle>; MAX_FDS],
+    /// Descriptors, working directory, `umask` (`linux_fds.rs`: every
+    /// change of a descriptor goes through its functions).
+    pub(crate) files: crate::linux_fds::Files,
     /// The user address map (`mmap`, `brk`): `sk_unix`'s, the kernel only
     /// performs its actions.
     pub(crate) map: AddressMap,
@@ -50,17 +48,10 @@ pub(crate) struct LinuxProcess {
     pub(crate) signals: alloc::boxed::Box<crate::linux_signals::LinuxSignals>,
 }
 
-/// Which native handle a new process's descriptors 0, 1 and 2 name.
-const CONSOLE_FDS: usize = 3;
-
 impl LinuxProcess {
     fn new(map: AddressMap) -> Self {
-        let mut fds = [None; MAX_FDS];
-        for fd in fds.iter_mut().take(CONSOLE_FDS) {
-            *fd = Some(Handle::CONSOLE);
-        }
         Self {
-            fds,
+            files: crate::linux_fds::Files::new(),
             map,
             clear_child_tid: 0,
             signals: alloc::boxed::Box::default(),
@@ -69,7 +60,7 @@ impl LinuxProcess {
 
     /// The handle descriptor `fd` names.
     pub(crate) fn handle(&self, fd: u32) -> Option<Handle> {
-        self.fds.get(fd as usize).copied().flatten()
+        self.files.handle(fd)
     }
 }
 

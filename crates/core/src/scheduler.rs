@@ -302,6 +302,18 @@ pub(crate) fn register_sleeper(
     Ok(())
 }
 
+/// Inside a [`block_current_unless`] decision: wakes the current thread at
+/// the first timer tick at or after TSC `deadline` too (a wait on several
+/// things with a time limit: `poll`). The waker need not be this one; the
+/// caller removes the entry after it wakes (`core.sleepers.remove`).
+///
+/// # Errors
+/// [`sk_abi::SysError::NoMemory`] if the sleep queue cannot grow.
+pub(crate) fn wake_current_at(core: &mut Core, deadline: u64) -> Result<(), sk_abi::SysError> {
+    let current = core.current;
+    register_sleeper(core, current, deadline)
+}
+
 /// Makes a blocked thread ready.
 pub(crate) fn wake(core: &mut Core, id: ThreadId) {
     if core
