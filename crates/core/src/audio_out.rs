@@ -142,8 +142,10 @@ fn feed(core: &mut Core) {
 }
 
 /// The sound card's underrun count, if it was found (tests, `show`).
+/// Under the kernel lock, as every other taker of the audio lock (a
+/// timer tick taking it inside would spin forever).
 pub fn underruns() -> Option<u64> {
-    AUDIO.lock().device.as_ref().map(Ac97::underruns)
+    state::with(|_| AUDIO.lock().device.as_ref().map(Ac97::underruns))
 }
 
 /// True from an open of `/dev/audio` until its last frame was played
