@@ -156,11 +156,9 @@ pub fn music_boot(requested: Option<Accel>) -> Result<ExitCode, String> {
             .devices(&plan.devices())
             .timeout_secs(300)
             .run()?;
-        for line in outcome
-            .output
-            .lines()
-            .filter(|l| l.starts_with("music:") || l.starts_with("audio:"))
-        {
+        for line in outcome.output.lines().filter(|l| {
+            l.starts_with("music:") || l.starts_with("audio:") || l.starts_with("demo: waited")
+        }) {
             println!("{}", line.trim_end());
         }
         let played = outcome
