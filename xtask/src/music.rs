@@ -108,6 +108,26 @@ pub fn listen(plan: &Plan, console: &str) -> Result<Vec<String>, String> {
             "{underruns} underruns: the pipeline fell behind the DAC"
         ));
     }
+    // By the stream's end every page but the 32 the card still holds has
+    // completed, each raising the card's interrupt: fewer means the
+    // interrupt stopped (a spurious IRQ 15 once left the cascade in
+    // service, and only the timer tick refilled: 24 of 66).
+    let interrupts = console
+        .lines()
+        .filter_map(|l| l.split("underruns so far, ").nth(1))
+        .filter_map(|rest| rest.split_whitespace().next()?.parse::<u64>().ok())
+        .next_back()
+        .ok_or("the kernel did not say how many interrupts the card raised")?;
+    let pages = (score.frames(RATE) * 4).div_ceil(4096);
+    let least = pages.saturating_sub(32);
+    report.push(format!(
+        "{interrupts} interrupts from the card by the stream's end (at least {least} expected)"
+    ));
+    if interrupts < least {
+        return Err(format!(
+            "{interrupts} interrupts from the card, at least {least} expected: its interrupt stopped"
+        ));
+    }
     let seconds = score.frames(RATE) as f64 / f64::from(RATE) + 0.25;
     match spectrogram(&plan.wav, seconds) {
         Ok(png) => report.push(format!("spectrogram: {}", png.display())),

@@ -77,9 +77,7 @@ pub(crate) fn open(core: &mut Core, me: u64, flags: OpenFlags) -> Result<Handle,
         // raises it. (The timer tick feeds too, so a card whose line
         // cannot be routed still plays.)
         if let Some(irq) = sk_machine::legacy_irq::route_pci_intx(device.function()) {
-            let mut hooks = sk_machine::traps::hooks();
-            hooks.legacy_irq = on_interrupt;
-            sk_machine::traps::set_hooks(hooks);
+            sk_machine::traps::update_hooks(|hooks| hooks.legacy_irq = on_interrupt);
             device.interrupt_on_completion();
             sk_machine::legacy_irq::enable(irq);
             IRQ.store(u32::from(irq), Ordering::Relaxed);

@@ -111,3 +111,25 @@ pub(crate) fn end_of_interrupt(irq: u8) {
         Port::<u8>::new(0x20).write(0x20);
     }
 }
+
+/// A legacy vector on a line no driver enabled. Every such line is masked,
+/// so it is the PICs' spurious IRQ 7 or 15; a spurious 15 comes from the
+/// slave after the master latched the cascade (IRQ 2), which then stays in
+/// service (blocking every slave line: the sound card's interrupts would
+/// stop for good) unless the master gets its EOI. The slave's in-service
+/// register says which: a real IRQ 15 would be in it.
+pub(crate) fn acknowledge_unclaimed(irq: u8) {
+    if irq != 15 {
+        return;
+    }
+    // SAFETY: OCW3 (0x0b: read the in-service register) on the slave's
+    // command port, then reading it, and a non-specific EOI (OCW2) to the
+    // master: 8259 registers only, no effect on memory.
+    unsafe {
+        let mut slave = Port::<u8>::new(0xa0);
+        slave.write(0x0b);
+        if slave.read() & 0x80 == 0 {
+            Port::<u8>::new(0x20).write(0x20);
+        }
+    }
+}

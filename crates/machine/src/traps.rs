@@ -151,6 +151,13 @@ pub fn set_hooks(hooks: Hooks) {
     x86_64::instructions::interrupts::without_interrupts(|| *HOOKS.lock() = hooks);
 }
 
+/// Changes the hooks in one step (read, change, write under the lock with
+/// interrupts off), so a concurrent installer cannot put back a copy
+/// without this change.
+pub fn update_hooks(change: impl FnOnce(&mut Hooks)) {
+    x86_64::instructions::interrupts::without_interrupts(|| change(&mut HOOKS.lock()));
+}
+
 /// The current hooks (copied out, so no lock is held while they run).
 pub fn hooks() -> Hooks {
     // Writers mask interrupts, so a trap never finds the lock held by the
@@ -542,8 +549,8 @@ pub fn last_user_trap() -> Option<(u64, u64)> {
     (packed != u64::MAX).then_some((packed >> 32, packed & 0xffff_ffff))
 }
 
-/// Interrupts taken on the legacy PIC's vectors (spurious: every line is
-/// masked).
+/// Interrupts taken on the legacy PIC's vectors of lines no driver
+/// enabled (spurious: those lines are masked).
 pub fn legacy_irqs() -> u64 {
     LEGACY_IRQS.load(Ordering::Relaxed)
 }
@@ -576,6 +583,7 @@ extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
                 crate::user_regs::on_trap_return(frame);
             } else {
                 LEGACY_IRQS.fetch_add(1, Ordering::Relaxed);
+                crate::legacy_irq::acknowledge_unclaimed(irq);
             }
         }
         // NMI: not caused by the interrupted code, whatever its mode;
