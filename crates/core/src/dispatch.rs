@@ -39,10 +39,7 @@ fn compat_syscall() -> ! {
 pub fn syscall_entry(frame: &mut SyscallFrame) {
     // Synthesis off: no stubs, and a Linux thread's calls arrive here.
     if !crate::synthesis::config().enabled && crate::linux_calls::current_is_linux() {
-        let args = [
-            frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9,
-        ];
-        frame.rax = crate::linux_calls::handle(frame.rax, args) as u64;
+        crate::linux_calls::handle(frame);
         return;
     }
     let result = call(

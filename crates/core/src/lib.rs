@@ -26,9 +26,14 @@ mod fault;
 pub mod fp;
 mod initrd;
 mod linux_calls;
+mod linux_exec;
 mod linux_files;
+mod linux_fork;
 mod linux_memory;
+mod linux_pids;
 mod linux_process;
+mod linux_threads;
+mod linux_wait;
 mod memory;
 mod pipe_calls;
 mod port_calls;
@@ -126,6 +131,7 @@ pub fn init(initrd: Option<&[u8]>, options: CoreOptions) {
         dying: None,
         ring: None,
         linux: alloc::collections::BTreeMap::new(),
+        linux_world: linux_pids::LinuxWorld::new(),
     });
     if options.sched_ring {
         state::with(ring::init);

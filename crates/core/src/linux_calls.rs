@@ -14,6 +14,7 @@ use crate::state::{self, Core, Object, SmachId};
 use crate::user_memory::{write_bytes, KernelUserMemory};
 use core::sync::atomic::{AtomicU64, Ordering};
 use sk_abi::{Handle, OpenFlags, SioKind, SioReconfigure, SysError, Whence};
+use sk_machine::syscall::SyscallFrame;
 use sk_sio::UserMemory;
 use sk_unix::linux_flags::{arch_prctl, ioctl, o};
 use sk_unix::{Errno, FileStat, Request};
@@ -50,20 +51,26 @@ pub(crate) fn note_current(core: &crate::state::Core) {
     CURRENT_IS_LINUX.store(is_linux, core::sync::atomic::Ordering::Relaxed);
 }
 
-/// The Linux generic entry: `rax` for Linux call `number` with `args`
-/// (`rdi`, `rsi`, `rdx`, `r10`, `r8`, `r9`).
-pub(crate) fn handle(number: u64, args: [u64; 6]) -> i64 {
+/// The Linux generic entry: the user registers at the call, `rax` the
+/// call number (arguments in `rdi`, `rsi`, `rdx`, `r10`, `r8`, `r9`);
+/// leaves the result in `rax`. `fork` copies the registers, `execve`
+/// replaces them.
+pub(crate) fn handle(frame: &mut SyscallFrame) {
+    let number = frame.rax;
+    let args = [
+        frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9,
+    ];
     let answer = match sk_unix::decode(number, args) {
-        Ok(request) => perform(number, request),
+        Ok(request) => perform(number, request, frame),
         Err(e) => Err(e),
     };
     if answer == Err(Errno::ENOSYS) {
         log_unknown(number);
     }
-    match answer {
-        Ok(value) => value as i64,
-        Err(e) => e.to_return() as i64,
-    }
+    frame.rax = match answer {
+        Ok(value) => value,
+        Err(e) => e.to_return() as u64,
+    };
 }
 
 /// Call numbers already said to be unknown (one bit each; numbers past
@@ -105,7 +112,7 @@ fn fd_handle(fd: u32) -> Result<Handle, Errno> {
     })
 }
 
-fn perform(number: u64, request: Request) -> Answer {
+fn perform(number: u64, request: Request, frame: &mut SyscallFrame) -> Answer {
     match request {
         Request::Read { fd, buf, count } => {
             crate::sio_calls::read(fd_handle(fd)?, buf, count).map_err(sys)
@@ -158,17 +165,53 @@ fn perform(number: u64, request: Request) -> Answer {
             Ok(0)
         }
         Request::Ioctl { fd, request, arg } => terminal_ioctl(fd, request, arg),
-        Request::Exit { status } | Request::ExitGroup { status } => {
-            crate::smach::exit_current(sk_abi::ExitStatus::new(status & 0xff))
-        }
+        Request::Exit { status } => crate::linux_threads::exit_thread(status),
+        Request::ExitGroup { status } => crate::linux_wait::exit_group(status),
+        Request::Clone {
+            kind,
+            flags,
+            stack,
+            parent_tid,
+            child_tid,
+            tls,
+        } => crate::linux_fork::clone(
+            frame,
+            crate::linux_fork::CloneArgs {
+                kind,
+                flags,
+                stack,
+                parent_tid,
+                child_tid,
+                tls,
+            },
+        ),
+        Request::Execve { path, argv, envp } => crate::linux_exec::execve(frame, path, argv, envp),
+        Request::Wait4 {
+            pid,
+            wstatus,
+            options,
+            rusage,
+        } => crate::linux_wait::wait4(pid, wstatus, options, rusage),
+        Request::Waitid {
+            idtype,
+            id,
+            infop,
+            options,
+        } => crate::linux_wait::waitid(idtype, id, infop, options),
+        Request::Futex {
+            uaddr,
+            op,
+            val,
+            timeout,
+            val3,
+            ..
+        } => crate::linux_threads::futex(uaddr, op, val, timeout, val3),
+        Request::Getpgid { pid } => crate::linux_wait::getpgid(pid),
+        Request::Setpgid { pid, pgid } => crate::linux_wait::setpgid(pid, pgid),
+        Request::Getsid { pid } => crate::linux_wait::getsid(pid),
+        Request::Setsid => crate::linux_wait::setsid(),
         Request::ArchPrctl { code, addr } => arch(code, addr),
-        Request::SetTidAddress { tidptr } => state::with(|core| {
-            let id = me(core)?;
-            if let Some(p) = core.linux.get_mut(&id) {
-                p.clear_child_tid = tidptr;
-            }
-            Ok(core.current)
-        }),
+        Request::SetTidAddress { tidptr } => crate::linux_threads::set_tid_address(tidptr),
         Request::Brk { addr } => state::with(|core| {
             let id = me(core)?;
             linux_memory::brk(core, id, addr)
@@ -204,15 +247,9 @@ fn perform(number: u64, request: Request) -> Answer {
             write_bytes(buf, &uname.to_bytes()).map_err(sys)?;
             Ok(0)
         }
-        Request::Getpid | Request::Gettid => state::with(me),
-        Request::Getppid => state::with(|core| {
-            let id = me(core)?;
-            Ok(core
-                .smachs
-                .get(&id)
-                .and_then(sk_smach::Smach::parent)
-                .unwrap_or(0))
-        }),
+        Request::Getpid => crate::linux_threads::getpid(),
+        Request::Gettid => crate::linux_threads::gettid(),
+        Request::Getppid => crate::linux_wait::getppid(),
         Request::Getuid | Request::Geteuid | Request::Getgid | Request::Getegid => Ok(0),
         Request::ClockGettime { clock: _, tp } => {
             let now = sk_unix::TimeSpec::from_nanos(sk_machine::tsc::now_ns());
@@ -296,7 +333,10 @@ fn arch(code: u32, addr: u64) -> Answer {
 fn kind_of(handle: Handle) -> Result<SioKind, Errno> {
     state::with(|core| -> Result<SioKind, Errno> {
         let id = me(core)?;
-        let smach = core.smachs.get(&id).ok_or(Errno::EBADF)?;
+        // A forked process's descriptors name shares (linux_fork.rs).
+        let (owner, handle) = crate::share::locate(core, id, handle, crate::share::Access::Other)
+            .map_err(|_| Errno::EBADF)?;
+        let smach = core.smachs.get(&owner).ok_or(Errno::EBADF)?;
         match smach.handles.get(handle).map_err(sys)? {
             Object::Sio(sio) => sio.info(&core.fs).kind().map_err(sys),
             _ => Err(Errno::EBADF),

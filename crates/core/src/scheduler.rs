@@ -288,6 +288,19 @@ pub(crate) fn sleep_current(ns: u64) -> Result<(), sk_abi::SysError> {
     }
 }
 
+/// Registers thread `id` to be woken at TSC `deadline` (a sleeper with
+/// another reason to wake too: a futex wait with a timeout).
+///
+/// # Errors
+/// [`sk_abi::SysError::NoMemory`] if the sleep queue cannot grow.
+pub(crate) fn add_sleeper(core: &mut Core, id: ThreadId, deadline: u64) -> Result<(), sk_abi::SysError> {
+    core.sleepers
+        .push(id, deadline)
+        .map_err(|_| sk_abi::SysError::NoMemory)?;
+    EARLIEST_DEADLINE.fetch_min(deadline, Ordering::Relaxed);
+    Ok(())
+}
+
 /// Makes a blocked thread ready.
 pub(crate) fn wake(core: &mut Core, id: ThreadId) {
     if core

@@ -95,8 +95,16 @@ pub(crate) fn create_as(
         }
         return Err(e);
     }
+    let main = thread.id();
     if let Some(process) = process {
         core.linux.insert(id, process);
+        // The kernel's (or a native program's) Linux child: init's.
+        let init = sk_unix::process_table::INIT;
+        if crate::linux_pids::add_process(core, id, main, init, false).is_err() {
+            exit(core, id, ExitStatus::KILLED);
+            core.smachs.remove(&id);
+            return Err(SysError::NoMemory);
+        }
     }
     if let Err(e) = scpu_calls::start(core, id, thread) {
         exit(core, id, ExitStatus::KILLED);
@@ -211,6 +219,7 @@ pub(crate) fn finish_teardown(
     id: SmachId,
     teardown: sk_smach::Teardown<crate::state::Routines, KernelAddressSpace>,
 ) {
+    crate::linux_wait::process_gone(core, id);
     core.linux.remove(&id);
     for (handle, object) in teardown.objects {
         match object {

@@ -643,6 +643,7 @@ pub fn program_thread_states(id: crate::ProgramId) -> alloc::vec::Vec<sk_abi::Sc
 
 pub(crate) mod console_pipe;
 mod linux_entry;
+mod linux_proc;
 mod pipe_hoard;
 pub use console_pipe::{
     console_pipe_pieces, find_pipe_write_end, inject_between_console_pieces,
@@ -650,4 +651,5 @@ pub use console_pipe::{
     swap_console_end,
 };
 pub use linux_entry::{linux_entry_of, LinuxEntry};
+pub use linux_proc::{linux_processes, linux_table_entries};
 pub use pipe_hoard::{register_pipe_sleeper, PipeHoard};

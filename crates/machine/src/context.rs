@@ -297,3 +297,19 @@ pub fn enter_user(
     // a bad mapping there faults in ring 3, which kills only the thread.
     unsafe { crate::usermode::enter_user_with_arg(rip, rsp, arg) }
 }
+
+/// As [`enter_user`], with every register from `regs` (a forked Linux
+/// child's first entry to user mode).
+///
+/// # Errors
+/// As for [`enter_user`].
+pub fn enter_user_frame(
+    regs: &crate::syscall::SyscallFrame,
+) -> Result<core::convert::Infallible, crate::usercopy::UserFault> {
+    if regs.rip >= USER_END || regs.rsp > USER_END {
+        return Err(crate::usercopy::UserFault::OutOfRange);
+    }
+    // SAFETY: both addresses are in the user half of the active space;
+    // a bad mapping there faults in ring 3, which kills only the thread.
+    unsafe { crate::usermode::enter_user_regs(regs) }
+}

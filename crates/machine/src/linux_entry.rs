@@ -4,17 +4,47 @@
 //! Owns `linux_generic_entry`, the door the `linux_entry_stub` template
 //! calls through the table with the user's call number in `rax` and its
 //! six arguments in `rdi`, `rsi`, `rdx`, `r10`, `r8`, `r9`. It takes the
-//! kernel GS, calls the kernel's handler ([`set_handler`]) with the System
-//! V ABI, zeroes every caller-saved register but `rax` (the result) and
-//! returns to the stub, which restores the user's argument registers,
-//! `rcx`, `r11` and `rsp` itself. Like the native doors it is a private
-//! naked function: only its address is exported, as a table value.
+//! kernel GS, pushes the callee-saved registers, calls the kernel's
+//! handler ([`set_handler`]) with every user register as a
+//! [`SyscallFrame`] (the stub's pushes and its own, [`EntryFrame`]), pops
+//! the callee-saved registers, zeroes every caller-saved register but
+//! `rax` (the result) and returns to the stub, which restores the user's
+//! argument registers, `rcx`, `r11` and `rsp` itself. A handler may
+//! change any register of the frame (`fork`'s child, `execve`'s new
+//! image): the return address is checked to be a user address and RFLAGS
+//! reduced to user flags, as the generic `syscall` entry does. Like the
+//! native doors it is a private naked function: only its address is
+//! exported, as a table value.
 
+use crate::syscall::SyscallFrame;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-/// The kernel's Linux handler: `(call number, [rdi, rsi, rdx, r10, r8,
-/// r9]) -> rax` (a value, or `-errno`).
-pub type LinuxHandler = fn(u64, [u64; 6]) -> i64;
+/// The kernel's Linux handler: the user registers at the call, `rax` the
+/// call number on entry and the result (a value, or `-errno`) on return.
+pub type LinuxHandler = fn(&mut SyscallFrame);
+
+/// The kernel stack at the handler's call, lowest address first: the
+/// generic entry's pushes, its return address into the stub, the stub's
+/// pushes (`linux_entry_stub`'s order reversed).
+#[repr(C)]
+struct EntryFrame {
+    r15: u64,
+    r14: u64,
+    r13: u64,
+    r12: u64,
+    rbp: u64,
+    rbx: u64,
+    return_to_stub: u64,
+    r9: u64,
+    r8: u64,
+    r10: u64,
+    rdx: u64,
+    rsi: u64,
+    rdi: u64,
+    r11: u64,
+    rcx: u64,
+    rsp: u64,
+}
 
 static HANDLER: AtomicUsize = AtomicUsize::new(0);
 
@@ -26,19 +56,55 @@ pub fn set_handler(handler: LinuxHandler) {
     HANDLER.store(handler as *const () as usize, Ordering::Release);
 }
 
-extern "C" fn call_handler(number: u64, args: &[u64; 6]) -> i64 {
+extern "C" fn call_handler(number: u64, frame: &mut EntryFrame) -> i64 {
     let raw = HANDLER.load(Ordering::Acquire);
     if raw == 0 {
         return MINUS_ENOSYS;
     }
     // SAFETY: HANDLER holds 0 or a LinuxHandler stored by `set_handler`.
     let handler = unsafe { core::mem::transmute::<usize, LinuxHandler>(raw) };
-    handler(number, *args)
+    let mut regs = SyscallFrame {
+        r9: frame.r9,
+        r8: frame.r8,
+        r10: frame.r10,
+        rdx: frame.rdx,
+        rsi: frame.rsi,
+        rdi: frame.rdi,
+        rax: number,
+        rbx: frame.rbx,
+        rbp: frame.rbp,
+        r12: frame.r12,
+        r13: frame.r13,
+        r14: frame.r14,
+        r15: frame.r15,
+        rip: frame.rcx,
+        rflags: frame.r11,
+        rsp: frame.rsp,
+    };
+    handler(&mut regs);
+    crate::syscall::check_return(&mut regs);
+    frame.r9 = regs.r9;
+    frame.r8 = regs.r8;
+    frame.r10 = regs.r10;
+    frame.rdx = regs.rdx;
+    frame.rsi = regs.rsi;
+    frame.rdi = regs.rdi;
+    frame.rbx = regs.rbx;
+    frame.rbp = regs.rbp;
+    frame.r12 = regs.r12;
+    frame.r13 = regs.r13;
+    frame.r14 = regs.r14;
+    frame.r15 = regs.r15;
+    frame.rcx = regs.rip;
+    frame.r11 = regs.rflags;
+    frame.rsp = regs.rsp;
+    regs.rax as i64
 }
 
 /// Entered by `call` from a Linux entry stub, `rsp` 16-byte aligned,
-/// user GS, interrupts off: the six argument registers pushed in order
-/// make the `[u64; 6]` the handler gets.
+/// user GS, interrupts off: the six callee-saved registers pushed here
+/// below the stub's pushes make the [`EntryFrame`] the handler gets; they
+/// are popped back afterwards (a handler may have changed them).
 // SAFETY: naked, so no prologue touches the stack before the protocol
 // above holds; entered only from a Linux entry stub (its `table` slots),
 // which switched to the thread's kernel stack; `swapgs` is paired on the
@@ -47,18 +113,23 @@ extern "C" fn call_handler(number: u64, args: &[u64; 6]) -> i64 {
 extern "C" fn linux_generic_entry() {
     core::arch::naked_asm!(
         "swapgs",
-        "push r9",
-        "push r8",
-        "push r10",
-        "push rdx",
-        "push rsi",
-        "push rdi",
+        "push rbx",
+        "push rbp",
+        "push r12",
+        "push r13",
+        "push r14",
+        "push r15",
         "mov rsi, rsp",
         "mov rdi, rax",
         // Six pushes keep rsp 16-byte aligned: the System V call below.
         "cld",
         "call {handler}",
-        "add rsp, 48",
+        "pop r15",
+        "pop r14",
+        "pop r13",
+        "pop r12",
+        "pop rbp",
+        "pop rbx",
         // The handler may leave kernel addresses in any caller-saved
         // register: none may reach the stub (which restores the argument
         // registers, rcx and r11 anyway).

@@ -95,7 +95,7 @@ const USER_RFLAGS_SET: u64 = (1 << 9) | (1 << 1);
 
 /// The RFLAGS a return to user mode may load, whatever a handler left in
 /// the frame: `sysretq` loads most of r11 (IOPL included) into RFLAGS.
-fn user_rflags(rflags: u64) -> u64 {
+pub(crate) fn user_rflags(rflags: u64) -> u64 {
     (rflags & USER_RFLAGS) | USER_RFLAGS_SET
 }
 
@@ -109,11 +109,17 @@ extern "C" fn dispatch(frame: &mut SyscallFrame) {
         unsafe { core::mem::transmute::<usize, fn(&mut SyscallFrame)>(raw) }
     };
     handler(frame);
+    check_return(frame);
+}
+
+/// Before a return to user mode with `frame` (any `syscall` entry): a
+/// return address that is not a user address goes to the bad-return
+/// handler, and whatever a handler wrote, user mode gets user flags only
+/// (a safe handler must not be able to hand ring 3 IOPL 3).
+pub(crate) fn check_return(frame: &mut SyscallFrame) {
     if frame.rip >= crate::layout::USER_END {
         bad_return(frame);
     }
-    // Whatever the handler wrote, user mode gets user flags only (a safe
-    // handler must not be able to hand ring 3 IOPL 3).
     frame.rflags = user_rflags(frame.rflags);
 }
 

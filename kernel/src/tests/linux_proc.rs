@@ -1,0 +1,116 @@
+//! Linux processes (docs/unix.md, phase 2): `user/linux/proctest.c`
+//! (static glibc) checks fork, exit statuses, `wait4`/`waitid`,
+//! `execve` of itself and its errors, groups and sessions, threads
+//! (`pthread_create`/`join`: clone threads, `CLONE_CHILD_CLEARTID`,
+//! futexes), a file position shared across fork, orphans; Debian's
+//! busybox `sh` forks, execs and waits; a fork bomb is bounded and the
+//! kernel gets every frame and heap byte back. Tests named
+//! `either_scheduler` run again with `synth=off` (the generic entry
+//! serves Linux threads).
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use sk_ktest::{ensure, ensure_eq, ktest};
+
+/// Runs `/bin/<program>` with `argv`; its exit status.
+fn run(program: &str, argv: &[&str]) -> Result<i32, String> {
+    let id = sk_core::spawn_linux_program(program, argv)
+        .map_err(|e| format!("spawn {program} {argv:?}: {e} (not in the initrd?)"))?;
+    let status = sk_core::wait_program(id).map_err(|e| format!("wait: {e}"));
+    sk_core::release_program(id);
+    status
+}
+
+fn proctest(args: &[&str]) -> Result<i32, String> {
+    let mut argv: Vec<&str> = alloc::vec!["/bin/proctest"];
+    argv.extend_from_slice(args);
+    run("/bin/proctest", &argv)
+}
+
+/// Yields until no Linux process is left (orphans finish on their own
+/// once their parent is gone); false if some never do.
+fn wait_for_no_linux_processes() -> bool {
+    for _ in 0..200_000 {
+        if sk_core::testing::linux_processes() == 0 {
+            return true;
+        }
+        sk_core::yield_now();
+    }
+    false
+}
+
+fn remove_files() {
+    for name in ["/proctest-garbage", "/proctest-elf", "/proctest-shared"] {
+        let _ = sk_core::with_fs(|fs| fs.unlink(name));
+    }
+}
+
+ktest!(
+    fn linux_proctest_passes_every_check_either_scheduler() {
+        // The status is proctest's failure count (it prints each one).
+        let status = proctest(&[])?;
+        remove_files();
+        ensure_eq!(status, 0);
+        ensure!(wait_for_no_linux_processes(), "orphans left behind");
+        // Only init is left in the process table: every zombie was reaped.
+        ensure_eq!(sk_core::testing::linux_table_entries(), 1);
+        ensure_eq!(sk_machine::user_fs::msr_value(), 0);
+        Ok(())
+    }
+);
+
+/// Runs busybox with `argv`.
+fn busybox(argv: &[&str]) -> Result<i32, String> {
+    run("/bin/busybox", argv)
+}
+
+ktest!(
+    fn linux_busybox_sh_forks_execs_and_waits() {
+        // A builtin, an exec'd command (fork + execve + wait4 in sh), the
+        // script's own status.
+        ensure_eq!(
+            busybox(&["sh", "-c", "echo a; /bin/busybox echo b; exit 4"])?,
+            4
+        );
+        // The exec'd child's status reaches sh: `false` fails, `true` passes.
+        ensure_eq!(
+            busybox(&["sh", "-c", "/bin/busybox false || exit 5; exit 6"])?,
+            5
+        );
+        ensure_eq!(
+            busybox(&["sh", "-c", "/bin/busybox true && exit 7; exit 8"])?,
+            7
+        );
+        // A background job left running: orphaned when sh exits, reaped
+        // by init. (`true & wait` needs SIGCHLD delivered to sh's handler
+        // and `rt_sigsuspend`: busybox's `wait` sleeps in sigsuspend until
+        // its SIGCHLD handler ran; that is the signals work, linux2-sig.)
+        ensure_eq!(busybox(&["sh", "-c", "/bin/busybox true & exit 3"])?, 3);
+        // A command that is not there: sh's 127 after execve's ENOENT.
+        ensure_eq!(busybox(&["sh", "-c", "/no/such/command"])?, 127);
+        ensure!(wait_for_no_linux_processes(), "processes left behind");
+        ensure_eq!(sk_core::testing::linux_table_entries(), 1);
+        Ok(())
+    }
+);
+
+ktest!(
+    fn linux_fork_bomb_is_bounded_and_every_byte_comes_back() {
+        // Warm-up: the same workload once, so containers reach their size
+        // (a BTreeMap keeps its emptied root node: the waiters' map).
+        ensure_eq!(proctest(&["forkbomb"])?, 0);
+        ensure!(wait_for_no_linux_processes(), "warm-up orphans left");
+        ensure_eq!(proctest(&["fork-cost", "3"])?, 0);
+        let baseline = super::leaks::Baseline::take();
+        for _ in 0..2 {
+            // EAGAIN past the process limit, after at least 8 children.
+            ensure_eq!(proctest(&["forkbomb"])?, 0);
+            ensure!(wait_for_no_linux_processes(), "orphans left");
+        }
+        ensure_eq!(sk_core::testing::linux_table_entries(), 1);
+        // The kernel carries on: another Linux program runs.
+        ensure_eq!(proctest(&["fork-cost", "3"])?, 0);
+        baseline.check("fork bomb")
+    }
+);
