@@ -22,6 +22,7 @@ use crate::state::{self, Core, Object, Smach, SmachId};
 use crate::thread::Thread;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
+use core::sync::atomic::{AtomicU64, Ordering};
 use sk_abi::{ExitStatus, Handle, OpenFlags, SysError};
 use sk_machine::syscall::SyscallFrame;
 use sk_scpu::{Scpu, UserStart};
@@ -49,6 +50,21 @@ const THREAD_FLAGS: u64 = THREAD_REQUIRED
     | cf::CHILD_CLEARTID
     | cf::CHILD_SETTID
     | DETACHED;
+
+/// The last fork's cost in TSC ticks (the whole `fork` under the kernel
+/// lock: the copy, the records, the thread) and the pages it copied. Under
+/// QEMU's `-icount shift=0` (the xtask's TCG runs) a tick is one guest
+/// instruction, so this is the fork's instruction count.
+static LAST_FORK_TICKS: AtomicU64 = AtomicU64::new(0);
+static LAST_FORK_PAGES: AtomicU64 = AtomicU64::new(0);
+
+/// The last fork's cost: (TSC ticks, pages copied) (tests, docs).
+pub(crate) fn last_fork_cost() -> (u64, u64) {
+    (
+        LAST_FORK_TICKS.load(Ordering::Relaxed),
+        LAST_FORK_PAGES.load(Ordering::Relaxed),
+    )
+}
 
 /// The arguments of one `clone`.
 #[derive(Clone, Copy, Debug)]
@@ -107,7 +123,12 @@ pub(crate) fn clone(regs: &SyscallFrame, args: CloneArgs) -> Answer {
     };
     let tid = state::with(|core| match args.kind {
         CloneKind::Thread => new_thread(core, start, clear_child_tid),
-        CloneKind::Process | CloneKind::Vfork => fork(core, start, clear_child_tid),
+        CloneKind::Process | CloneKind::Vfork => {
+            let before = sk_machine::cpu::rdtsc();
+            let tid = fork(core, start, clear_child_tid)?;
+            LAST_FORK_TICKS.store(sk_machine::cpu::rdtsc().wrapping_sub(before), Ordering::Relaxed);
+            Ok(tid)
+        }
     })?;
     if has(cf::PARENT_SETTID) {
         // Linux writes it before the child can run; a bad pointer here
@@ -222,10 +243,7 @@ fn fork(core: &mut Core, start: ChildStart, clear_child_tid: u64) -> Answer {
         world.forget_process(id);
         return fail(core, sys(e));
     }
-    log::debug!(
-        "linux: fork {parent_pid} -> {tid}: {} pages copied",
-        copied.unwrap_or(0)
-    );
+    LAST_FORK_PAGES.store(copied.unwrap_or(0), Ordering::Relaxed);
     Ok(tid)
 }
 

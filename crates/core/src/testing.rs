@@ -651,5 +651,5 @@ pub use console_pipe::{
     swap_console_end,
 };
 pub use linux_entry::{linux_entry_of, LinuxEntry};
-pub use linux_proc::{linux_processes, linux_table_entries};
+pub use linux_proc::{last_fork_cost, linux_processes, linux_table_entries};
 pub use pipe_hoard::{register_pipe_sleeper, PipeHoard};

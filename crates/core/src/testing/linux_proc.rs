@@ -12,3 +12,9 @@ pub fn linux_processes() -> usize {
 pub fn linux_table_entries() -> usize {
     state::with(|core| core.linux_world.table.len())
 }
+
+/// The last fork's cost: TSC ticks inside the kernel (guest instructions
+/// under `-icount shift=0`) and pages copied.
+pub fn last_fork_cost() -> (u64, u64) {
+    crate::linux_fork::last_fork_cost()
+}
