@@ -69,7 +69,7 @@ pub(crate) fn handle(frame: &mut SyscallFrame) {
     }
     frame.rax = match answer {
         Ok(value) => value,
-        Err(e) => e.to_return() as u64,
+        Err(e) => e.to_return(),
     };
 }
 

@@ -197,7 +197,13 @@ fn end_other_threads(core: &mut Core, me: SmachId) {
     let others: Vec<u64> = core
         .smachs
         .get(&me)
-        .map(|s| s.threads.iter().copied().filter(|&t| t != current).collect())
+        .map(|s| {
+            s.threads
+                .iter()
+                .copied()
+                .filter(|&t| t != current)
+                .collect()
+        })
         .unwrap_or_default();
     for tid in others {
         core.linux_world.remove_thread(tid);

@@ -59,6 +59,7 @@ static LAST_FORK_TICKS: AtomicU64 = AtomicU64::new(0);
 static LAST_FORK_PAGES: AtomicU64 = AtomicU64::new(0);
 
 /// The last fork's cost: (TSC ticks, pages copied) (tests, docs).
+#[cfg(feature = "ktest")]
 pub(crate) fn last_fork_cost() -> (u64, u64) {
     (
         LAST_FORK_TICKS.load(Ordering::Relaxed),
@@ -126,7 +127,10 @@ pub(crate) fn clone(regs: &SyscallFrame, args: CloneArgs) -> Answer {
         CloneKind::Process | CloneKind::Vfork => {
             let before = sk_machine::cpu::rdtsc();
             let tid = fork(core, start, clear_child_tid)?;
-            LAST_FORK_TICKS.store(sk_machine::cpu::rdtsc().wrapping_sub(before), Ordering::Relaxed);
+            LAST_FORK_TICKS.store(
+                sk_machine::cpu::rdtsc().wrapping_sub(before),
+                Ordering::Relaxed,
+            );
             Ok(tid)
         }
     })?;

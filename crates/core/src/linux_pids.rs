@@ -176,10 +176,7 @@ pub(crate) fn add_process(
 /// The calling process's pid (`ESRCH` if the caller is not Linux).
 pub(crate) fn my_pid(core: &Core) -> Result<Pid, Errno> {
     let id = core.current_smach.ok_or(Errno::ESRCH)?;
-    core.linux_world
-        .proc(id)
-        .map(|p| p.pid)
-        .ok_or(Errno::ESRCH)
+    core.linux_world.proc(id).map(|p| p.pid).ok_or(Errno::ESRCH)
 }
 
 /// `init` reaps its zombies at once: nothing waits for them.

@@ -71,7 +71,12 @@ fn deadline(timeout: u64, absolute: bool) -> Result<Option<u64>, Errno> {
 /// `FUTEX_WAKE` and their `_BITSET` forms (others are `ENOSYS` at decode).
 pub(crate) fn futex(uaddr: u64, op: u32, val: u32, timeout: u64, val3: u32) -> Answer {
     match op {
-        fx::WAIT => wait(uaddr, val, deadline(timeout, false)?, sk_unix::futex_table::MATCH_ANY),
+        fx::WAIT => wait(
+            uaddr,
+            val,
+            deadline(timeout, false)?,
+            sk_unix::futex_table::MATCH_ANY,
+        ),
         fx::WAIT_BITSET => wait(uaddr, val, deadline(timeout, true)?, val3),
         fx::WAKE => wake(uaddr, val, sk_unix::futex_table::MATCH_ANY),
         fx::WAKE_BITSET => wake(uaddr, val, val3),

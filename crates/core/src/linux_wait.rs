@@ -144,7 +144,8 @@ fn wait_child(spec: Pid, nohang: bool, reap: bool) -> Result<Option<Found>, Errn
                 Ok(WaitOutcome::NotYet) => {
                     let current = core.current;
                     let list = world.child_waiters.entry(me).or_default();
-                    list.try_reserve(1).map_err(|_| sk_abi::SysError::NoMemory)?;
+                    list.try_reserve(1)
+                        .map_err(|_| sk_abi::SysError::NoMemory)?;
                     if !list.contains(&current) {
                         list.push(current);
                     }

@@ -293,7 +293,11 @@ pub(crate) fn sleep_current(ns: u64) -> Result<(), sk_abi::SysError> {
 ///
 /// # Errors
 /// [`sk_abi::SysError::NoMemory`] if the sleep queue cannot grow.
-pub(crate) fn add_sleeper(core: &mut Core, id: ThreadId, deadline: u64) -> Result<(), sk_abi::SysError> {
+pub(crate) fn add_sleeper(
+    core: &mut Core,
+    id: ThreadId,
+    deadline: u64,
+) -> Result<(), sk_abi::SysError> {
     core.sleepers
         .push(id, deadline)
         .map_err(|_| sk_abi::SysError::NoMemory)?;
