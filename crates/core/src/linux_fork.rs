@@ -184,7 +184,12 @@ fn fork_overhead(mapped: u64) -> u64 {
 fn fork(core: &mut Core, start: ChildStart, clear_child_tid: u64) -> Answer {
     let me = core.current_smach.ok_or(Errno::ESRCH)?;
     let parent_pid = my_pid(core)?;
-    if core.linux_world.process_count() >= MAX_LINUX_PROCESSES {
+    let live = core
+        .smachs
+        .values()
+        .filter(|s| s.state() != sk_abi::SmachState::Exited)
+        .count();
+    if core.linux_world.process_count() >= MAX_LINUX_PROCESSES || live >= sk_smach::MAX_SMACHS {
         return Err(Errno::EAGAIN);
     }
     let parent = core.smachs.get(&me).ok_or(Errno::ESRCH)?;
