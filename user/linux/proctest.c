@@ -161,6 +161,58 @@ static void fork_and_wait(void)
     EXPECT(raw(SYS_wait4, child, 1, 0, 0, 0, 0), -EFAULT);
 }
 
+/* Every register but rax (and rcx, r11) comes back from fork in both. */
+unsigned long regs_after[12];
+static const unsigned long marks[12] = {0x1111, 0x2222, 0x3333, 0x4444, 0x5555, 0x6666,
+                                        0x7777, 0x8888, 0x9999, 0xaaaa, 0xbbbb, 0xcccc};
+
+static __attribute__((noinline)) long fork_with_marks(void)
+{
+    long ret;
+    __asm__ volatile("sub $128, %%rsp\n"
+                     "push %%rbx\n push %%rbp\n push %%r12\n push %%r13\n push %%r14\n push %%r15\n"
+                     "mov $0x1111, %%rbx\n mov $0x2222, %%rbp\n mov $0x3333, %%r12\n"
+                     "mov $0x4444, %%r13\n mov $0x5555, %%r14\n mov $0x6666, %%r15\n"
+                     "mov $0x7777, %%rdi\n mov $0x8888, %%rsi\n mov $0x9999, %%rdx\n"
+                     "mov $0xaaaa, %%r10\n mov $0xbbbb, %%r8\n mov $0xcccc, %%r9\n"
+                     "mov $57, %%eax\n"
+                     "syscall\n"
+                     "mov %%rbx, regs_after+0(%%rip)\n mov %%rbp, regs_after+8(%%rip)\n"
+                     "mov %%r12, regs_after+16(%%rip)\n mov %%r13, regs_after+24(%%rip)\n"
+                     "mov %%r14, regs_after+32(%%rip)\n mov %%r15, regs_after+40(%%rip)\n"
+                     "mov %%rdi, regs_after+48(%%rip)\n mov %%rsi, regs_after+56(%%rip)\n"
+                     "mov %%rdx, regs_after+64(%%rip)\n mov %%r10, regs_after+72(%%rip)\n"
+                     "mov %%r8, regs_after+80(%%rip)\n mov %%r9, regs_after+88(%%rip)\n"
+                     "pop %%r15\n pop %%r14\n pop %%r13\n pop %%r12\n pop %%rbp\n pop %%rbx\n"
+                     "add $128, %%rsp\n"
+                     : "=a"(ret)
+                     :
+                     : "rcx", "r11", "rdi", "rsi", "rdx", "r8", "r9", "r10", "memory");
+    return ret;
+}
+
+static int registers_kept(void)
+{
+    for (int i = 0; i < 12; i++)
+        if (regs_after[i] != marks[i])
+            return 0;
+    return 1;
+}
+
+static void fork_registers(void)
+{
+    fflush(stdout);
+    long child = fork_with_marks();
+    if (child == 0)
+        _exit(registers_kept() ? 0 : 1);
+    CHECK(child > 0, "raw fork %ld", child);
+    CHECK(registers_kept(), "parent's registers after fork");
+    int status = -1;
+    EXPECT(waitpid(child, &status, 0), child);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child's registers after fork %#x",
+          status);
+}
+
 /* Groups and sessions. */
 static void groups(void)
 {
@@ -378,6 +430,7 @@ int main(int argc, char **argv)
         return fork_cost(atoi(argv[2]));
     printf("proctest: pid %d\n", getpid());
     fork_and_wait();
+    fork_registers();
     groups();
     exec(argv[0]);
     shared_position();

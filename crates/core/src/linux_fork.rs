@@ -304,6 +304,9 @@ fn copy_descriptors(
                     handle,
                     sio.flags() & (OpenFlags::READ | OpenFlags::WRITE),
                 ),
+                // Revoked (its opener closed it or exited): the child's
+                // descriptor would be as dead, so it gets none.
+                Object::Shared(record) if record.is_revoked => continue,
                 Object::Shared(record) => (record.owner, record.owner_handle, record.rights),
                 _ => continue,
             }
