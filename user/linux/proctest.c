@@ -11,6 +11,9 @@
  *                   an orphan (getppid() == 1) and exits; the parent exits
  *                   with the number of children (at most 250) if the
  *                   failure was EAGAIN, else 255.
+ *   memfork         map 300 MiB, fork until fork fails (a copy runs out of
+ *                   memory part-way); exit 0 if that was ENOMEM after at
+ *                   least one child, else 1.
  *   fork-cost N     fork N children that exit at once, reaping each.
  */
 #define _GNU_SOURCE
@@ -23,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -404,6 +408,34 @@ static int forkbomb(void)
     return err == EAGAIN ? (made > 250 ? 250 : made) : 255;
 }
 
+/* Two 150 MiB mappings, then fork until it fails: past the first child
+ * or two, a copy runs out of memory part-way. */
+static int memfork(void)
+{
+    pid_t parent = getpid();
+    for (int i = 0; i < 2; i++) {
+        char *p = mmap(NULL, 150 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                       -1, 0);
+        if (p == MAP_FAILED)
+            return 254;
+        p[0] = (char)(i + 1);
+    }
+    int made = 0;
+    for (; made < 20; made++) {
+        pid_t child = fork();
+        if (child == 0) {
+            while (getppid() == parent)
+                sched_yield();
+            _exit(0);
+        }
+        if (child < 0)
+            break;
+    }
+    int err = errno;
+    printf("proctest: memfork made %d children, then errno %d\n", made, err);
+    return err == ENOMEM && made >= 1 ? 0 : 1;
+}
+
 static int fork_cost(int n)
 {
     for (int i = 0; i < n; i++) {
@@ -426,6 +458,8 @@ int main(int argc, char **argv)
     }
     if (argc > 1 && strcmp(argv[1], "forkbomb") == 0)
         return forkbomb();
+    if (argc > 1 && strcmp(argv[1], "memfork") == 0)
+        return memfork();
     if (argc > 2 && strcmp(argv[1], "fork-cost") == 0)
         return fork_cost(atoi(argv[2]));
     printf("proctest: pid %d\n", getpid());

@@ -3,8 +3,9 @@
 //! `execve` of itself and its errors, groups and sessions, threads
 //! (`pthread_create`/`join`: clone threads, `CLONE_CHILD_CLEARTID`,
 //! futexes), a file position shared across fork, orphans; Debian's
-//! busybox `sh` forks, execs and waits; a fork bomb is bounded and the
-//! kernel gets every frame and heap byte back. Tests named
+//! busybox `sh` forks, execs and waits; a fork bomb is bounded, a fork
+//! that runs out of memory is `ENOMEM`, and the kernel gets every frame
+//! and heap byte back. Tests named
 //! `either_scheduler` run again with `synth=off` (the generic entry
 //! serves Linux threads).
 
@@ -108,8 +109,7 @@ const CHILDREN_AT_THE_LIMIT: i32 = 47;
 
 ktest!(
     fn linux_fork_bomb_is_bounded_and_every_byte_comes_back() {
-        // Warm-up: the same workload once, so containers reach their size
-        // (a BTreeMap keeps its emptied root node: the waiters' map).
+        // Warm-up: the same workload once, so containers reach their size.
         ensure_eq!(proctest(&["forkbomb"])?, CHILDREN_AT_THE_LIMIT);
         ensure!(wait_for_no_linux_processes(), "warm-up orphans left");
         ensure_eq!(proctest(&["fork-cost", "3"])?, 0);
@@ -127,5 +127,21 @@ ktest!(
             "linux: fork of proctest: {pages} pages copied, {ticks} TSC ticks in the kernel (instructions under -icount shift=0)"
         );
         baseline.check("fork bomb")
+    }
+);
+
+ktest!(
+    fn linux_fork_out_of_memory_is_enomem_and_every_byte_comes_back() {
+        // proctest maps 300 MiB and forks until a copy runs out of memory
+        // part-way (the half-copied child is freed): ENOMEM, not a panic.
+        ensure_eq!(proctest(&["memfork"])?, 0);
+        ensure!(wait_for_no_linux_processes(), "warm-up orphans left");
+        let baseline = super::leaks::Baseline::take();
+        ensure_eq!(proctest(&["memfork"])?, 0);
+        ensure!(wait_for_no_linux_processes(), "orphans left");
+        ensure_eq!(sk_core::testing::linux_table_entries(), 1);
+        // The kernel carries on.
+        ensure_eq!(proctest(&["fork-cost", "3"])?, 0);
+        baseline.check("fork out of memory")
     }
 );
