@@ -7,6 +7,8 @@
  *   (none)          every check; exit 0 if all pass, else the failures.
  *   exec-child P    run by execve from the checks: exit 42 if getpid() is
  *                   P, argv[3] is "two" and the environment has K=V.
+ *   exec-sig        run by execve from the signal checks: exit 43 if
+ *                   SIGUSR1 is SIG_DFL and SIGUSR2 SIG_IGN.
  *   forkbomb        fork until fork fails; every child spins until it is
  *                   an orphan (getppid() == 1) and exits; the parent exits
  *                   with the number of children (at most 250) if the
@@ -369,6 +371,177 @@ static void threads(void)
 }
 
 /* Orphans go to init (pid 1). */
+/* Signals joined with processes: SIGCHLD (si_pid, si_code, si_status),
+ * killed-by-signal wait statuses, a wait and a futex wait cut short by a
+ * signal (EINTR without SA_RESTART), fork keeping actions and the mask,
+ * execve resetting handled actions (checked in exec-sig mode), kill(0)
+ * reaching the caller's group, tgkill with a thread's tid. */
+static volatile sig_atomic_t usr1_seen, chld_seen;
+static volatile pid_t chld_pid;
+static volatile int chld_code, chld_status;
+
+static void on_usr1(int sig)
+{
+    (void)sig;
+    usr1_seen++;
+}
+
+static void on_chld(int sig, siginfo_t *info, void *uc)
+{
+    (void)sig;
+    (void)uc;
+    chld_seen++;
+    chld_pid = info->si_pid;
+    chld_code = info->si_code;
+    chld_status = info->si_status;
+}
+
+static void *tgkill_thread(void *arg)
+{
+    (void)arg;
+    thread_tid = (pid_t)raw(SYS_gettid, 0, 0, 0, 0, 0, 0);
+    while (!usr1_seen)
+        sched_yield();
+    return NULL;
+}
+
+static void signals(const char *self)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_chld;
+    sa.sa_flags = SA_SIGINFO;
+    EXPECT(sigaction(SIGCHLD, &sa, NULL), 0);
+
+    /* SIGCHLD for an exit. */
+    pid_t child = fork_flushed();
+    if (child == 0)
+        _exit(9);
+    int status = 0;
+    EXPECT(waitpid(child, &status, 0), child);
+    CHECK(chld_seen == 1 && chld_pid == child && chld_code == CLD_EXITED &&
+              chld_status == 9,
+          "SIGCHLD seen %d pid %d code %d status %d", chld_seen, chld_pid,
+          chld_code, chld_status);
+
+    /* Killed by a signal: the status and SIGCHLD say so. */
+    child = fork_flushed();
+    if (child == 0) {
+        for (;;)
+            pause();
+    }
+    EXPECT(kill(child, SIGKILL), 0);
+    EXPECT(waitpid(child, &status, 0), child);
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "status %#x", status);
+    CHECK(chld_code == CLD_KILLED && chld_status == SIGKILL, "SIGCHLD code %d status %d",
+          chld_code, chld_status);
+    child = fork_flushed();
+    if (child == 0) {
+        signal(SIGSEGV, SIG_DFL);
+        volatile int *volatile bad = (volatile int *)8;
+        *bad = 1;
+        _exit(1);
+    }
+    EXPECT(waitpid(child, &status, 0), child);
+    /* The core flag depends on RLIMIT_CORE on Linux: either code. */
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV, "segv status %#x", status);
+    CHECK((chld_code == CLD_DUMPED) == !!WCOREDUMP(status) &&
+              (chld_code == CLD_DUMPED || chld_code == CLD_KILLED),
+          "SIGCHLD code %d, status %#x", chld_code, status);
+
+    /* A handler and a blocked signal survive fork. */
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_usr1;
+    EXPECT(sigaction(SIGUSR1, &sa, NULL), 0);
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGUSR2);
+    EXPECT(sigprocmask(SIG_BLOCK, &block, &old), 0);
+    child = fork_flushed();
+    if (child == 0) {
+        sigset_t now;
+        struct sigaction got;
+        sigprocmask(SIG_BLOCK, NULL, &now);
+        sigaction(SIGUSR1, NULL, &got);
+        usr1_seen = 0;
+        raise(SIGUSR1);
+        _exit(sigismember(&now, SIGUSR2) && got.sa_handler == on_usr1 && usr1_seen == 1
+                  ? 0
+                  : 1);
+    }
+    EXPECT(waitpid(child, &status, 0), child);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "fork kept signals: %#x", status);
+    EXPECT(sigprocmask(SIG_SETMASK, &old, NULL), 0);
+
+    /* execve resets a handled action (exec-sig checks SIGUSR1 is SIG_DFL)
+     * and keeps an ignored one (SIGUSR2). */
+    signal(SIGUSR2, SIG_IGN);
+    child = fork_flushed();
+    if (child == 0) {
+        char *argv[] = {(char *)self, "exec-sig", NULL};
+        char *envp[] = {NULL};
+        execve(self, argv, envp);
+        _exit(2);
+    }
+    EXPECT(waitpid(child, &status, 0), child);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 43, "exec-sig: %#x", status);
+    signal(SIGUSR2, SIG_DFL);
+
+    /* wait4 cut short: the child signals its parent and lives on. */
+    usr1_seen = 0;
+    pid_t parent = getpid();
+    child = fork_flushed();
+    if (child == 0) {
+        kill(parent, SIGUSR1);
+        for (;;)
+            pause();
+    }
+    long r = raw(SYS_wait4, child, (long)&status, 0, 0, 0, 0);
+    CHECK(r == -EINTR && usr1_seen == 1, "wait4 = %ld, usr1 %d", r, usr1_seen);
+    EXPECT(kill(child, SIGTERM), 0);
+    EXPECT(waitpid(child, &status, 0), child);
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM, "status %#x", status);
+
+    /* A futex wait cut short. */
+    usr1_seen = 0;
+    child = fork_flushed();
+    if (child == 0) {
+        kill(parent, SIGUSR1);
+        _exit(0);
+    }
+    static int word;
+    r = raw(SYS_futex, (long)&word, FUTEX_WAIT_PRIVATE, 0, 0, 0, 0);
+    CHECK(r == -EINTR && usr1_seen == 1, "futex = %ld, usr1 %d", r, usr1_seen);
+    EXPECT(waitpid(child, &status, 0), child);
+
+    /* kill(0, sig) reaches the caller's own group (the caller in it): a
+     * child in a group of its own, so nothing else is hit. */
+    child = fork_flushed();
+    if (child == 0) {
+        usr1_seen = 0;
+        if (setpgid(0, 0) != 0)
+            _exit(2);
+        _exit(kill(0, SIGUSR1) == 0 && usr1_seen == 1 ? 0 : 1);
+    }
+    EXPECT(waitpid(child, &status, 0), child);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "kill(0): %#x", status);
+
+    /* tgkill to another thread by its tid. */
+    usr1_seen = 0;
+    thread_tid = 0;
+    pthread_t t;
+    EXPECT(pthread_create(&t, NULL, tgkill_thread, NULL), 0);
+    while (!thread_tid)
+        sched_yield();
+    CHECK(thread_tid != getpid(), "thread tid %d", thread_tid);
+    EXPECT(raw(SYS_tgkill, getpid(), thread_tid, SIGUSR1, 0, 0, 0), 0);
+    EXPECT(pthread_join(t, NULL), 0);
+    CHECK(usr1_seen == 1, "tgkill: usr1 %d", usr1_seen);
+    EXPECT(raw(SYS_tgkill, getpid() + 100000, getpid(), SIGUSR1, 0, 0, 0), -ESRCH);
+    signal(SIGUSR1, SIG_DFL);
+    signal(SIGCHLD, SIG_DFL);
+}
+
 static void orphans(void)
 {
     pid_t child = fork_flushed();
@@ -456,6 +629,12 @@ int main(int argc, char **argv)
                  strcmp(k, "V") == 0;
         return ok ? 42 : 1;
     }
+    if (argc > 1 && strcmp(argv[1], "exec-sig") == 0) {
+        struct sigaction usr1, usr2;
+        sigaction(SIGUSR1, NULL, &usr1);
+        sigaction(SIGUSR2, NULL, &usr2);
+        return usr1.sa_handler == SIG_DFL && usr2.sa_handler == SIG_IGN ? 43 : 1;
+    }
     if (argc > 1 && strcmp(argv[1], "forkbomb") == 0)
         return forkbomb();
     if (argc > 1 && strcmp(argv[1], "memfork") == 0)
@@ -469,6 +648,7 @@ int main(int argc, char **argv)
     exec(argv[0]);
     shared_position();
     threads();
+    signals(argv[0]);
     orphans();
     printf("proctest: %d failures\n", failures);
     return failures > 100 ? 100 : failures;

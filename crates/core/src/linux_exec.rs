@@ -19,11 +19,12 @@
 //! thread execs (a deviation).
 
 use crate::address_space::KernelAddressSpace;
-use crate::linux_process::{LinuxProcess, STACK_IMAGE_LIMIT};
+use crate::linux_process::STACK_IMAGE_LIMIT;
+use crate::linux_signal_delivery::CallFrame;
 use crate::state::{self, Core, SmachId};
 use crate::user_memory::KernelUserMemory;
 use alloc::vec::Vec;
-use sk_machine::syscall::SyscallFrame;
+use sk_machine::user_regs::UserRegisters;
 use sk_sio::UserMemory;
 use sk_unix::{Errno, UserReader};
 
@@ -99,7 +100,7 @@ fn read_file(path: &str) -> Result<Vec<u8>, Errno> {
 
 /// `execve(path, argv, envp)`: on success the call "returns" 0 into the
 /// new program (its registers are in `regs`).
-pub(crate) fn execve(regs: &mut SyscallFrame, path: u64, argv: u64, envp: u64) -> Answer {
+pub(crate) fn execve(frame: &mut dyn CallFrame, path: u64, argv: u64, envp: u64) -> Answer {
     let path = read_path(path)?;
     let argv = sk_unix::read_string_vector(&mut Reader, argv, STACK_IMAGE_LIMIT)?;
     let envp = sk_unix::read_string_vector(&mut Reader, envp, STACK_IMAGE_LIMIT)?;
@@ -174,20 +175,30 @@ pub(crate) fn execve(regs: &mut SyscallFrame, path: u64, argv: u64, envp: u64) -
         }
         let current = core.current;
         core.linux_world.set_clear_child_tid(current, 0);
-        close_on_exec(core, me);
+        crate::linux_fds::close_on_exec(core, me);
         if let Some(process) = core.linux.get_mut(&me) {
             process.map = loaded.map;
-            reset_handled_actions(process);
+            process.signals.exec(current);
         }
     });
     // The FS base of the old image means nothing in the new one.
     let _ = sk_machine::user_fs::set(0);
-    *regs = SyscallFrame {
+    // A fresh start: every register 0 but the entry, the stack, the flags.
+    let fresh = UserRegisters {
         rip: loaded.entry,
+        rcx: loaded.entry,
         rsp: loaded.rsp,
         rflags: START_RFLAGS,
-        ..SyscallFrame::default()
+        r11: START_RFLAGS,
+        ..UserRegisters::default()
     };
+    if frame.replace(&fresh).is_err() {
+        // The loader placed both in the user half; a refusal is a bug.
+        crate::smach::kill_current(
+            sk_abi::ExitStatus::KILLED,
+            format_args!("execve: new image not a user state"),
+        );
+    }
     Ok(0)
 }
 
@@ -208,26 +219,5 @@ fn end_other_threads(core: &mut Core, me: SmachId) {
     for tid in others {
         core.linux_world.remove_thread(tid);
         crate::scpu_calls::kill(core, tid);
-    }
-}
-
-/// Closes the descriptors marked `FD_CLOEXEC`. The phase-1 descriptor
-/// table has no such mark (`O_CLOEXEC` is not recorded): nothing to do
-/// until the `sk_unix::FdTable` conversion (linux2-files) brings it; that
-/// merge fills this in.
-fn close_on_exec(_core: &mut Core, _me: SmachId) {}
-
-/// Handled signals go back to their default action (ignored ones stay
-/// ignored), as `execve` does on Linux: the handlers were in the old
-/// image. Each record is a `struct sigaction`, the handler first.
-fn reset_handled_actions(process: &mut LinuxProcess) {
-    const SIG_IGN: u64 = 1;
-    for action in &mut process.actions {
-        let mut handler = [0u8; 8];
-        handler.copy_from_slice(&action[..8]);
-        let handler = u64::from_le_bytes(handler);
-        if handler != 0 && handler != SIG_IGN {
-            *action = [0; 32];
-        }
     }
 }

@@ -18,13 +18,14 @@
 
 use crate::address_space::KernelAddressSpace;
 use crate::linux_pids::{add_process, my_pid, ChildStart, MAX_LINUX_PROCESSES};
-use crate::state::{self, Core, Object, Smach, SmachId};
+use crate::linux_signal_delivery::CallFrame;
+use crate::state::{self, Core, Object, Smach, SmachId, ThreadId};
 use crate::thread::Thread;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use core::sync::atomic::{AtomicU64, Ordering};
 use sk_abi::{ExitStatus, Handle, OpenFlags, SysError};
-use sk_machine::syscall::SyscallFrame;
+use sk_machine::user_regs::UserRegisters;
 use sk_scpu::{Scpu, UserStart};
 use sk_unix::linux_flags::clone as cf;
 use sk_unix::{CloneKind, Errno};
@@ -83,7 +84,7 @@ pub(crate) struct CloneArgs {
 /// # Errors
 /// `EINVAL` for a combination not emulated; `EAGAIN` past the process
 /// limit; `ENOMEM`; `EPERM` for a TLS base in the kernel half.
-pub(crate) fn clone(regs: &SyscallFrame, args: CloneArgs) -> Answer {
+pub(crate) fn clone(frame: &dyn CallFrame, args: CloneArgs) -> Answer {
     let has = |bit: u64| args.flags & bit != 0;
     let allowed = match args.kind {
         CloneKind::Thread => {
@@ -107,8 +108,8 @@ pub(crate) fn clone(regs: &SyscallFrame, args: CloneArgs) -> Answer {
     } else {
         sk_machine::user_fs::get()
     };
-    let mut child_regs = *regs;
-    child_regs.rax = 0;
+    // The child returns from the same call with 0.
+    let mut child_regs = frame.registers(0);
     if args.stack != 0 {
         child_regs.rsp = args.stack;
     }
@@ -151,14 +152,21 @@ fn new_thread(core: &mut Core, start: ChildStart, clear_child_tid: u64) -> Answe
     let thread = Thread::user_linux_from(scpu, child_start).map_err(sys)?;
     core.linux_world.add_thread(tid, me, clear_child_tid);
     core.linux_world.starts.insert(tid, start);
+    let caller = core.current;
+    if let Some(p) = core.linux.get_mut(&me) {
+        p.signals.add_thread(caller, tid);
+    }
     if let Err(e) = crate::scpu_calls::start(core, me, thread) {
         core.linux_world.remove_thread(tid);
+        if let Some(p) = core.linux.get_mut(&me) {
+            p.signals.remove_thread(tid);
+        }
         return Err(sys(e));
     }
     Ok(tid)
 }
 
-fn user_start(regs: &SyscallFrame) -> UserStart {
+fn user_start(regs: &UserRegisters) -> UserStart {
     UserStart {
         entry: regs.rip,
         stack_top: regs.rsp,
@@ -227,12 +235,13 @@ fn fork(core: &mut Core, start: ChildStart, clear_child_tid: u64) -> Answer {
         core.smachs.remove(&id);
         Err(e)
     };
-    let process = match copy_process(core, me, id) {
+    let tid = crate::thread::new_id();
+    let process = match copy_process(core, me, id, tid) {
         Ok(p) => p,
         Err(e) => return fail(core, e),
     };
     core.linux.insert(id, process);
-    let tid = crate::thread::new_id();
+    crate::linux_fds::all_changed(core, id);
     let scpu = Scpu::new_main(tid, id, user_start(&start.regs));
     let thread = match Thread::user_linux_from(scpu, child_start) {
         Ok(t) => t,
@@ -256,66 +265,84 @@ fn fork(core: &mut Core, start: ChildStart, clear_child_tid: u64) -> Answer {
     Ok(tid)
 }
 
-/// The child's Linux record: the parent's (address map, signal actions
-/// and mask) with its descriptors translated into the child's handles.
+/// The child's Linux record: the parent's address map, signal actions
+/// and the calling thread's mask and alternate stack (thread `child_tid`'s
+/// now), nothing pending; its descriptors translated into the child's
+/// handles ([`Files::fork_copy`](crate::linux_fds::Files::fork_copy)).
 fn copy_process(
     core: &mut Core,
     parent: SmachId,
     child: SmachId,
+    child_tid: ThreadId,
 ) -> Result<crate::linux_process::LinuxProcess, Errno> {
-    let mut process = core.linux.get(&parent).ok_or(Errno::ESRCH)?.clone();
-    process.clear_child_tid = 0;
-    process.fds = copy_descriptors(core, parent, child, &process.fds)?;
-    Ok(process)
+    let caller = core.current;
+    let p = core.linux.get_mut(&parent).ok_or(Errno::ESRCH)?;
+    let map = p.map.clone();
+    let signals = alloc::boxed::Box::new(p.signals.fork_child(caller, child_tid));
+    let files = p.files.clone();
+    let mut given: BTreeMap<u32, Handle> = BTreeMap::new();
+    let files = files.fork_copy(|h| translate(core, parent, child, h, &mut given))?;
+    Ok(crate::linux_process::LinuxProcess {
+        files,
+        map,
+        signals,
+    })
 }
 
-/// The child's descriptor table: each of the parent's descriptors names
-/// a share (issue 11) of the same open in the child, so reads, writes and
-/// seeks move one position, as on Linux; the console's descriptors name
-/// the child's own console. Descriptors naming one handle (`dup`) name
-/// one share. A limitation of sharing: the open lives in its opener's
-/// table, and its opener's close or exit revokes every share (Linux keeps
-/// the description while any descriptor names it).
-fn copy_descriptors(
+/// The child's handle for the parent's `handle`: a share (issue 11) of
+/// the same open, so reads, writes and seeks move one position, as on
+/// Linux; the console stays the console. A limitation of sharing: the
+/// open lives in its opener's table, and its opener's close or exit
+/// revokes every share (Linux keeps the description while any descriptor
+/// names it). A share already revoked gives the child a revoked share too
+/// (its descriptor is as dead as the parent's).
+fn translate(
     core: &mut Core,
     parent: SmachId,
     child: SmachId,
-    fds: &[Option<Handle>; crate::linux_process::MAX_FDS],
-) -> Result<[Option<Handle>; crate::linux_process::MAX_FDS], Errno> {
-    let mut out = [None; crate::linux_process::MAX_FDS];
-    let mut given: BTreeMap<u32, Handle> = BTreeMap::new();
-    for (slot, fd) in out.iter_mut().zip(fds.iter()) {
-        let Some(handle) = *fd else {
-            continue;
-        };
-        if handle == Handle::CONSOLE {
-            *slot = Some(Handle::CONSOLE);
-            continue;
-        }
-        if let Some(&h) = given.get(&handle.index()) {
-            *slot = Some(h);
-            continue;
-        }
-        let (owner, owner_handle, rights) = {
-            let smach = core.smachs.get(&parent).ok_or(Errno::ESRCH)?;
-            match smach.handles.get(handle).map_err(|_| Errno::EBADF)? {
-                Object::Sio(sio) => (
-                    parent,
-                    handle,
-                    sio.flags() & (OpenFlags::READ | OpenFlags::WRITE),
-                ),
-                // Revoked (its opener closed it or exited): the child's
-                // descriptor would be as dead, so it gets none.
-                Object::Shared(record) if record.is_revoked => continue,
-                Object::Shared(record) => (record.owner, record.owner_handle, record.rights),
-                _ => continue,
-            }
-        };
-        let h = crate::share::share(core, owner, owner_handle, child, rights).map_err(sys)?;
-        given.insert(handle.index(), h);
-        *slot = Some(h);
+    handle: Handle,
+    given: &mut BTreeMap<u32, Handle>,
+) -> Result<Handle, Errno> {
+    if handle == Handle::CONSOLE {
+        return Ok(Handle::CONSOLE);
     }
-    Ok(out)
+    if let Some(&h) = given.get(&handle.index()) {
+        return Ok(h);
+    }
+    let (owner, owner_handle, rights) = {
+        let smach = core.smachs.get(&parent).ok_or(Errno::ESRCH)?;
+        match smach.handles.get(handle).map_err(|_| Errno::EBADF)? {
+            Object::Sio(sio) => (
+                parent,
+                handle,
+                sio.flags() & (OpenFlags::READ | OpenFlags::WRITE),
+            ),
+            Object::Shared(record) if record.is_revoked => {
+                let dead = sk_smach::SharedSio {
+                    owner: record.owner,
+                    owner_handle: record.owner_handle,
+                    serial: record.serial,
+                    rights: record.rights,
+                    is_revoked: true,
+                    routines: alloc::vec::Vec::new(),
+                };
+                let h = core
+                    .smachs
+                    .get_mut(&child)
+                    .ok_or(Errno::ESRCH)?
+                    .handles
+                    .insert(Object::Shared(dead))
+                    .map_err(|(e, _)| sys(e))?;
+                given.insert(handle.index(), h);
+                return Ok(h);
+            }
+            Object::Shared(record) => (record.owner, record.owner_handle, record.rights),
+            _ => return Err(Errno::EBADF),
+        }
+    };
+    let h = crate::share::share(core, owner, owner_handle, child, rights).map_err(sys)?;
+    given.insert(handle.index(), h);
+    Ok(h)
 }
 
 /// First code of a forked or cloned Linux thread, on its own kernel

@@ -16,7 +16,6 @@
 use crate::state::{Core, SmachId, ThreadId};
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
-use sk_machine::syscall::SyscallFrame;
 use sk_unix::process_table::{Pid, ProcessTable, WaitOutcome, INIT};
 use sk_unix::wait_status::WaitStatus;
 use sk_unix::{Errno, FutexTable};
@@ -42,7 +41,7 @@ pub(crate) struct ProcInfo {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct ChildStart {
     /// Every register (the parent's at its call, `rax` 0).
-    pub(crate) regs: SyscallFrame,
+    pub(crate) regs: sk_machine::user_regs::UserRegisters,
     /// Its FS base.
     pub(crate) fs_base: u64,
     /// `CLONE_CHILD_SETTID`: write its tid here in its own memory.
@@ -96,12 +95,29 @@ impl LinuxWorld {
     }
 
     /// The SMACH whose Linux pid is `pid` (for `kill`: the signals code).
-    #[allow(dead_code)]
     pub(crate) fn smach_of(&self, pid: Pid) -> Option<SmachId> {
         self.procs
             .iter()
             .find(|(_, p)| p.pid == pid)
             .map(|(&id, _)| id)
+    }
+
+    /// The process thread `tid` belongs to (`tgkill`).
+    pub(crate) fn smach_of_thread(&self, tid: ThreadId) -> Option<SmachId> {
+        self.threads.get(&tid).map(|(s, _)| *s)
+    }
+
+    /// The live processes of process group `pgid` (none for `pgid` <= 1).
+    pub(crate) fn group_members(&self, pgid: Pid) -> Vec<SmachId> {
+        if pgid <= INIT {
+            return Vec::new();
+        }
+        self.table
+            .kill_targets(INIT, -pgid)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|pid| self.smach_of(pid))
+            .collect()
     }
 
     /// Registers thread `tid` of process `smach`.
@@ -161,6 +177,12 @@ pub(crate) fn add_process(
     let world = &mut core.linux_world;
     let pid = pid_of_thread(main);
     world.table.add_child(parent, pid)?;
+    if parent == INIT && !forked {
+        // A program the kernel starts leads its own session and group
+        // (as a login shell does), the console its terminal: `kill(0)`,
+        // `TIOCSPGRP` and job control stay within it.
+        let _ = world.table.new_session(pid);
+    }
     world.procs.insert(
         id,
         ProcInfo {

@@ -16,6 +16,7 @@ use crate::state::{self, Core};
 use crate::user_memory::{write_bytes, KernelUserMemory};
 use sk_sio::UserMemory;
 use sk_unix::linux_flags::futex as fx;
+use sk_unix::syscall_restart::Interrupted;
 use sk_unix::{Errno, FutexKey};
 
 type Answer = Result<u64, Errno>;
@@ -134,12 +135,18 @@ fn wait(uaddr: u64, val: u32, deadline: Option<u64>, bitset: u32) -> Answer {
                     }
                 }
             }
+            if crate::linux_signals::interrupts_wait_as(core, Interrupted::RestartSys) {
+                // Off the futex table already (or never on it).
+                core.sleepers.remove(current);
+                error = Some(Errno::EINTR);
+                return Ok(true);
+            }
             if let Err(e) = core.linux_world.futexes.wait(key, current, bitset) {
                 error = Some(e);
                 return Ok(true);
             }
             if let Some(d) = deadline {
-                crate::scheduler::add_sleeper(core, current, d)?;
+                crate::scheduler::register_sleeper(core, current, d)?;
             }
             registered = true;
             Ok(false)
@@ -219,6 +226,9 @@ pub(crate) fn exit_thread(code: i32) -> ! {
                 address: clear,
             };
             let _ = wake_key(core, key, 1, sk_unix::futex_table::MATCH_ANY);
+        }
+        if let Some(p) = core.linux.get_mut(&me) {
+            p.signals.remove_thread(current);
         }
         if let Some(s) = core.smachs.get_mut(&me) {
             s.threads.retain(|&t| t != current);

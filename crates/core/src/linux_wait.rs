@@ -18,13 +18,12 @@ use sk_abi::ExitStatus;
 use sk_unix::linux_flags::wait;
 use sk_unix::process_table::{Pid, WaitOutcome, INIT};
 use sk_unix::signal_set::Signal;
+use sk_unix::syscall_restart::Interrupted;
 use sk_unix::wait_status::WaitStatus;
 use sk_unix::Errno;
 
 type Answer = Result<u64, Errno>;
 
-/// `SIGCHLD`'s number.
-const SIGCHLD: u8 = 17;
 /// `struct rusage`'s size.
 const RUSAGE_SIZE: usize = 144;
 /// `waitid`'s `idtype`s.
@@ -107,10 +106,21 @@ pub(crate) fn process_gone(core: &mut Core, id: SmachId) {
     for tid in waiters {
         crate::scheduler::wake(core, tid);
     }
-    if parent != INIT {
-        // The signals helper's hook goes here: post SIGCHLD to `parent`
-        // (e.g. `crate::linux_signals::post_process(core, parent, SIGCHLD)`).
-        let _ = SIGCHLD;
+    if let Some(parent_id) = (parent != INIT)
+        .then(|| core.linux_world.smach_of(parent))
+        .flatten()
+    {
+        let (code, value) = cld_code(status.encode());
+        crate::linux_signals::post_sigchld(core, parent_id, info.pid, code, value);
+        // `SIGCHLD` ignored or `SA_NOCLDWAIT`: no zombie (Linux reaps it
+        // at once; a waiting parent then sees `ECHILD`).
+        let reaps = core
+            .linux
+            .get(&parent_id)
+            .is_some_and(|p| p.signals.process.reaps_children());
+        if reaps {
+            let _ = core.linux_world.table.wait(parent, info.pid);
+        }
     }
     if info.forked {
         if let Some(s) = core.smachs.get_mut(&id) {
@@ -139,16 +149,24 @@ fn wait_child(spec: Pid, nohang: bool, reap: bool) -> Result<Option<Found>, Errn
                     return Ok(true);
                 }
             };
-            let world = &mut core.linux_world;
-            match world.table.wait_with(me, spec, reap) {
+            let outcome = core.linux_world.table.wait_with(me, spec, reap);
+            match outcome {
                 Ok(WaitOutcome::Reaped { pid, status }) => {
                     found = Some(Found { pid, status });
                     Ok(true)
                 }
                 Ok(WaitOutcome::NotYet) if nohang => Ok(true),
+                Ok(WaitOutcome::NotYet)
+                    if crate::linux_signals::interrupts_wait_as(core, Interrupted::RestartSys) =>
+                {
+                    // A child that is already there wins; else a signal
+                    // ends the wait (`EINTR`, or restarted: `SA_RESTART`).
+                    error = Some(Errno::EINTR);
+                    Ok(true)
+                }
                 Ok(WaitOutcome::NotYet) => {
                     let current = core.current;
-                    let list = world.child_waiters.entry(me).or_default();
+                    let list = core.linux_world.child_waiters.entry(me).or_default();
                     list.try_reserve(1)
                         .map_err(|_| sk_abi::SysError::NoMemory)?;
                     if !list.contains(&current) {
@@ -169,8 +187,8 @@ fn wait_child(spec: Pid, nohang: bool, reap: bool) -> Result<Option<Found>, Errn
         if done {
             return Ok(found);
         }
-        // Woken: a child changed state (or a spurious wake); look again.
-        // A pending signal will end the wait here (the signals helper).
+        // Woken: a child changed state, a signal came (seen above), or
+        // a spurious wake; look again.
     }
 }
 
@@ -232,23 +250,29 @@ fn clear_siginfo(infop: u64) -> Answer {
     Ok(0)
 }
 
-/// The `siginfo_t` `waitid` fills for an exited child.
-fn child_siginfo(found: &Found) -> [u8; sk_unix::siginfo::SIGINFO_SIZE] {
-    let mut info = [0u8; sk_unix::siginfo::SIGINFO_SIZE];
-    let status = found.status;
-    let (code, value) = if sk_unix::wait_status::wifexited(status) {
+/// `si_code` and `si_status` for a child that ended with wait status
+/// `status` (`waitid`, `SIGCHLD`).
+fn cld_code(status: i32) -> (i32, i32) {
+    if sk_unix::wait_status::wifexited(status) {
         (CLD_EXITED, sk_unix::wait_status::wexitstatus(status))
     } else if sk_unix::wait_status::wcoredump(status) {
         (CLD_DUMPED, sk_unix::wait_status::wtermsig(status))
     } else {
         (CLD_KILLED, sk_unix::wait_status::wtermsig(status))
-    };
+    }
+}
+
+/// The `siginfo_t` `waitid` fills for an exited child.
+fn child_siginfo(found: &Found) -> [u8; sk_unix::siginfo::SIGINFO_SIZE] {
+    let mut info = [0u8; sk_unix::siginfo::SIGINFO_SIZE];
+    let status = found.status;
+    let (code, value) = cld_code(status);
     let mut put = |offset: usize, v: i32| {
         if let Some(slot) = info.get_mut(offset..offset + 4) {
             slot.copy_from_slice(&v.to_le_bytes());
         }
     };
-    put(0, i32::from(SIGCHLD));
+    put(0, i32::from(Signal::SIGCHLD.number()));
     put(8, code);
     put(16, found.pid);
     put(20, 0);

@@ -298,18 +298,21 @@ pub fn enter_user(
     unsafe { crate::usermode::enter_user_with_arg(rip, rsp, arg) }
 }
 
-/// As [`enter_user`], with every register from `regs` (a forked Linux
-/// child's first entry to user mode).
+/// As [`enter_user`], with every register from `regs` (checked as
+/// [`UserRegisters::checked`](crate::user_regs::UserRegisters::checked)):
+/// a forked or cloned Linux thread's first entry to user mode.
 ///
 /// # Errors
-/// As for [`enter_user`].
+/// [`UserFault::OutOfRange`](crate::usercopy::UserFault) if `regs` is not
+/// a user state.
 pub fn enter_user_frame(
-    regs: &crate::syscall::SyscallFrame,
+    regs: &crate::user_regs::UserRegisters,
 ) -> Result<core::convert::Infallible, crate::usercopy::UserFault> {
-    if regs.rip >= USER_END || regs.rsp > USER_END {
-        return Err(crate::usercopy::UserFault::OutOfRange);
-    }
-    // SAFETY: both addresses are in the user half of the active space;
-    // a bad mapping there faults in ring 3, which kills only the thread.
-    unsafe { crate::usermode::enter_user_regs(regs) }
+    let r = regs
+        .checked()
+        .map_err(|_| crate::usercopy::UserFault::OutOfRange)?;
+    // SAFETY: `checked` put `rip` and `rsp` in the user half of the active
+    // space; a bad mapping there faults in ring 3, which kills only the
+    // thread.
+    unsafe { crate::usermode::enter_user_regs(&r) }
 }

@@ -70,12 +70,18 @@ pub unsafe fn enter_user_with_arg(rip: u64, rsp: u64, arg: u64) -> ! {
 /// # Safety
 /// As for [`enter_user`]: `regs.rip` and `regs.rsp` are user addresses of
 /// the active space, nothing on the current kernel stack is needed again.
-pub unsafe fn enter_user_regs(regs: &crate::syscall::SyscallFrame) -> ! {
+pub unsafe fn enter_user_regs(regs: &crate::user_regs::UserRegisters) -> ! {
+    // A fixed layout for the loads below (UserRegisters is not repr(C)).
+    let r = [
+        regs.r9, regs.r8, regs.r10, regs.rdx, regs.rsi, regs.rdi, regs.rax, regs.rbx, regs.rbp,
+        regs.r12, regs.r13, regs.r14, regs.r15, regs.rip, regs.rcx, regs.rsp, regs.r11,
+    ];
     let rflags = crate::syscall::user_rflags(regs.rflags);
     // SAFETY: an interrupt-return frame for ring 3 with the user selectors
-    // from gdt.rs and user RFLAGS; swapgs installs the user GS; `regs`
-    // stays readable (kernel memory) until the last load, which replaces
-    // the pointer register itself; the caller guarantees the addresses.
+    // from gdt.rs and user RFLAGS; swapgs installs the user GS; `r` (on
+    // this kernel stack) stays readable until the last load, which
+    // replaces the pointer register itself; the caller guarantees the
+    // addresses.
     unsafe {
         core::arch::asm!(
             "push {ss}",
@@ -96,14 +102,14 @@ pub unsafe fn enter_user_regs(regs: &crate::syscall::SyscallFrame) -> ! {
             "mov r13, [rax + 10*8]",
             "mov r14, [rax + 11*8]",
             "mov r15, [rax + 12*8]",
-            "xor ecx, ecx",
-            "xor r11d, r11d",
+            "mov rcx, [rax + 14*8]",
+            "mov r11, [rax + 16*8]",
             "mov rax, [rax + 6*8]",
             "iretq",
             ss = const USER_DS as u64,
             cs = const USER_CS as u64,
             rflags = in(reg) rflags,
-            in("rax") regs as *const crate::syscall::SyscallFrame,
+            in("rax") r.as_ptr(),
             options(noreturn)
         )
     }

@@ -326,6 +326,42 @@ impl<H: Copy> FdTable<H> {
             .filter_map(|(at, _)| u32::try_from(at).ok())
     }
 
+    /// The same table with every description's object passed through
+    /// `translate` once (`fork`: the child's handles for the parent's), so
+    /// descriptors that share a description in `self` share one in the
+    /// copy, with the same status and close-on-exec flags.
+    ///
+    /// # Errors
+    /// The first error of `translate` (the objects translated before it
+    /// are the caller's to release: they are returned in none of the
+    /// tables).
+    pub fn map_objects<K: Copy, E>(
+        &self,
+        mut translate: impl FnMut(H) -> Result<K, E>,
+    ) -> Result<FdTable<K>, E> {
+        let mut descriptions = Vec::new();
+        for description in &self.descriptions {
+            descriptions.push(match description {
+                Some(d) => Some(Description {
+                    object: translate(d.object)?,
+                    status: d.status,
+                    refs: d.refs,
+                }),
+                None => None,
+            });
+        }
+        Ok(FdTable {
+            fds: self.fds.clone(),
+            descriptions,
+            limit: self.limit,
+        })
+    }
+
+    /// The native objects of the open descriptions, each once.
+    pub fn objects(&self) -> impl Iterator<Item = H> + '_ {
+        self.descriptions.iter().flatten().map(|d| d.object)
+    }
+
     /// True if `a` and `b` are open and share one description.
     #[must_use]
     pub fn same_description(&self, a: u32, b: u32) -> bool {

@@ -91,10 +91,27 @@ ktest!(
             7
         );
         // A background job left running: orphaned when sh exits, reaped
-        // by init. (`true & wait` needs SIGCHLD delivered to sh's handler
-        // and `rt_sigsuspend`: busybox's `wait` sleeps in sigsuspend until
-        // its SIGCHLD handler ran; that is the signals work, linux2-sig.)
+        // by init.
         ensure_eq!(busybox(&["sh", "-c", "/bin/busybox true & exit 3"])?, 3);
+        // `wait`: busybox sleeps in `rt_sigsuspend` until its SIGCHLD
+        // handler ran, then reaps with wait4 (signals joined with
+        // processes).
+        ensure_eq!(busybox(&["sh", "-c", "true & wait; echo $?"])?, 0);
+        // The job's status reaches `wait $!`.
+        ensure_eq!(
+            busybox(&["sh", "-c", "/bin/busybox false & wait $!; exit $?"])?,
+            1
+        );
+        // A job killed by SIGTERM: wait4 sees killed-by-signal, the shell
+        // says 128 + 15 (the sleep would take 100 s without the kill).
+        ensure_eq!(
+            busybox(&[
+                "sh",
+                "-c",
+                "/bin/busybox sleep 100 & kill -TERM $!; wait $!; exit $?"
+            ])?,
+            143
+        );
         // A command that is not there: sh's 127 after execve's ENOENT.
         ensure_eq!(busybox(&["sh", "-c", "/no/such/command"])?, 127);
         ensure!(wait_for_no_linux_processes(), "processes left behind");

@@ -27,7 +27,7 @@
 //! `synth=off`, serve every call through the generic path.
 
 mod chart;
-mod linux;
+pub mod linux;
 mod parse;
 mod report;
 
