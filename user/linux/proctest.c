@@ -331,6 +331,44 @@ static void shared_position(void)
     close(fd);
 }
 
+/* A description lives while any descriptor names it: the parent's close
+ * after fork leaves the child's descriptor working (a file, a pipe's
+ * write end), and the reader sees EOF once the child's end goes too. */
+static void descriptions_outlive_close(void)
+{
+    int fd = open("/proctest-shared", O_RDONLY);
+    int sync[2], data[2];
+    CHECK(fd >= 0 && pipe(sync) == 0 && pipe(data) == 0, "open/pipe: %d", errno);
+    pid_t child = fork_flushed();
+    if (child == 0) {
+        char go, buf[8] = {0};
+        close(sync[1]);
+        close(data[0]);
+        if (read(sync[0], &go, 1) != 1)
+            _exit(2);
+        /* The parent closed fd and data[1] by now. */
+        int ok = pread(fd, buf, 6, 0) == 6 && memcmp(buf, "abcdef", 6) == 0;
+        ok = ok && write(data[1], "hello", 5) == 5;
+        _exit(ok ? 0 : 1);
+    }
+    close(sync[0]);
+    EXPECT(close(fd), 0);
+    EXPECT(close(data[1]), 0);
+    EXPECT(write(sync[1], "g", 1), 1);
+    char got[16] = {0};
+    size_t have = 0;
+    long n;
+    while ((n = read(data[0], got + have, sizeof got - 1 - have)) > 0)
+        have += (size_t)n;
+    CHECK(n == 0 && have == 5 && memcmp(got, "hello", 5) == 0, "read %ld, have %zu: %s", n,
+          have, got);
+    int status = -1;
+    EXPECT(waitpid(child, &status, 0), child);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child after close: %#x", status);
+    close(data[0]);
+    close(sync[1]);
+}
+
 static int thread_value;
 static pid_t thread_tid;
 
@@ -647,6 +685,7 @@ int main(int argc, char **argv)
     groups();
     exec(argv[0]);
     shared_position();
+    descriptions_outlive_close();
     threads();
     signals(argv[0]);
     orphans();

@@ -4,8 +4,9 @@
 //! Owns [`LinuxWorld`] (in `Core`): `sk_unix`'s [`ProcessTable`]
 //! (parents, zombies, groups, sessions) and [`FutexTable`], the Linux pid
 //! of each Linux SMACH, each Linux thread's `clear_child_tid`, the
-//! threads blocked in `wait4`/`waitid` by parent, and a new thread's
-//! first registers until it runs. Numbering: a thread's Linux tid is its
+//! threads blocked in `wait4`/`waitid` by parent, a new thread's first
+//! registers until it runs, and the descriptions an opener closed while a
+//! forked process still shares them ([`keep_for_holders`]). Numbering: a thread's Linux tid is its
 //! kernel thread id (unique kernel-wide, never 1: the boot thread took
 //! it), and a process's pid is its main thread's tid, as on Linux.
 //! `init` (pid 1) is the kernel itself: processes the kernel starts are
@@ -61,6 +62,10 @@ pub(crate) struct LinuxWorld {
     pub(crate) child_waiters: BTreeMap<Pid, Vec<ThreadId>>,
     /// Forked or cloned threads that have not run yet.
     pub(crate) starts: BTreeMap<ThreadId, ChildStart>,
+    /// Descriptions whose opener closed its last descriptor while another
+    /// process still holds a share: the opener's handle stays open until
+    /// the last share goes ([`keep_for_holders`], [`holder_closed`]).
+    lingering: Vec<(SmachId, sk_abi::Handle)>,
 }
 
 impl LinuxWorld {
@@ -76,6 +81,7 @@ impl LinuxWorld {
             threads: BTreeMap::new(),
             child_waiters: BTreeMap::new(),
             starts: BTreeMap::new(),
+            lingering: Vec::new(),
         }
     }
 
@@ -142,6 +148,8 @@ impl LinuxWorld {
     /// Forgets process `smach` and its threads (it is gone).
     pub(crate) fn forget_process(&mut self, smach: SmachId) {
         self.procs.remove(&smach);
+        // Its handles close with it (revoking what shares are left).
+        self.lingering.retain(|(owner, _)| *owner != smach);
         let gone: Vec<ThreadId> = self
             .threads
             .iter()
@@ -204,4 +212,69 @@ pub(crate) fn my_pid(core: &Core) -> Result<Pid, Errno> {
 /// `init` reaps its zombies at once: nothing waits for them.
 pub(crate) fn reap_init_zombies(world: &mut LinuxWorld) {
     while let Ok(WaitOutcome::Reaped { .. }) = world.table.wait(INIT, -1) {}
+}
+
+/// True if SMACH `owner`'s `handle` is an SIO that another SMACH holds a
+/// live share of.
+fn has_holders(core: &Core, owner: SmachId, handle: sk_abi::Handle) -> bool {
+    let Some(serial) = core
+        .smachs
+        .get(&owner)
+        .and_then(|s| s.handles.get(handle).ok())
+        .and_then(|o| match o {
+            // Never shared: no holder to look for.
+            crate::state::Object::Sio(sio) if sio.is_shared() => Some(sio.serial()),
+            _ => None,
+        })
+    else {
+        return false;
+    };
+    core.smachs.values().any(|s| {
+        s.handles.iter().any(|(_, o)| {
+            matches!(o, crate::state::Object::Shared(r)
+                if r.owner == owner && r.owner_handle == handle
+                    && r.serial == serial && !r.is_revoked)
+        })
+    })
+}
+
+/// Linux process `owner` closed its last descriptor of `handle`: if a
+/// share of it is still held (a forked child's descriptor), the handle
+/// stays open, named by no descriptor, until the last share goes (as
+/// Linux keeps a description while any descriptor names it). True if
+/// kept. The opener's exit still closes it (and revokes the shares).
+pub(crate) fn keep_for_holders(core: &mut Core, owner: SmachId, handle: sk_abi::Handle) -> bool {
+    if !has_holders(core, owner, handle) {
+        return false;
+    }
+    let world = &mut core.linux_world;
+    if world.lingering.try_reserve(1).is_err() {
+        return false;
+    }
+    if !world.lingering.contains(&(owner, handle)) {
+        world.lingering.push((owner, handle));
+    }
+    true
+}
+
+/// A share of SMACH `owner`'s `handle` was closed (from
+/// `smach::close_object`): a description kept for its holders closes
+/// with its last share.
+pub(crate) fn holder_closed(core: &mut Core, owner: SmachId, handle: sk_abi::Handle) {
+    let key = (owner, handle);
+    if !core.linux_world.lingering.contains(&key) || has_holders(core, owner, handle) {
+        return;
+    }
+    core.linux_world.lingering.retain(|k| *k != key);
+    if core.linux_world.lingering.is_empty() {
+        // No heap left behind (the leak checks).
+        core.linux_world.lingering = Vec::new();
+    }
+    let object = core
+        .smachs
+        .get_mut(&owner)
+        .and_then(|s| s.handles.remove(handle).ok());
+    if let Some(object) = object {
+        crate::smach::close_object(core, owner, handle, object);
+    }
 }

@@ -205,7 +205,11 @@ pub(crate) fn create_child(
 pub(crate) fn close_object(core: &mut Core, owner: SmachId, _handle: Handle, object: Object) {
     match object {
         Object::Sio(sio) => synthesis::close_sio(core, sio),
-        Object::Shared(shared) => crate::share::close_holder(core, owner, shared),
+        Object::Shared(shared) => {
+            let (from, handle) = (shared.owner, shared.owner_handle);
+            crate::share::close_holder(core, owner, shared);
+            crate::linux_pids::holder_closed(core, from, handle);
+        }
         Object::Smem(region) => smem_calls::terminate(core, owner, region),
         Object::Scpu(tid) => scpu_calls::kill(core, tid),
         Object::Smach(child) if child != owner => release(core, child),
