@@ -147,10 +147,10 @@ mod tests {
     /// `lead` frames of silence.
     fn render(score: &Score, rate: u32, lead: usize) -> Vec<i16> {
         let events = score.events(rate);
-        let frames = score.frames(rate) as usize;
+        let frames = score.frames(rate);
         let mut voices: Vec<Voice> = (0..VOICES).map(|_| Voice::new(rate)).collect();
         let mut out = vec![0i16; lead];
-        for f in 0..frames as u64 {
+        for f in 0..frames {
             for e in &events {
                 if e.start == f {
                     voices[e.voice].note_on(e.note);

@@ -359,7 +359,8 @@ fn sequence(
 }
 
 extern "C" fn voice_main(index: u64) -> ! {
-    let v = index as usize;
+    // The index is 0..VOICES (`run` starts them so).
+    let v = usize::try_from(index).unwrap_or(0) % VOICES;
     let result = stages::voice(
         RATE,
         &sio(&VOICE_IN[v]),

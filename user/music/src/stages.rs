@@ -80,9 +80,8 @@ pub(crate) fn voice(
             };
             // Render up to the message's frame (within this block).
             let start = rdtsc();
-            let frames = until
-                .saturating_sub(now)
-                .min((BLOCK_FRAMES - filled) as u64) as usize;
+            let room = BLOCK_FRAMES - filled;
+            let frames = usize::try_from(until.saturating_sub(now)).map_or(room, |f| f.min(room));
             for sample in &mut block[filled..filled + frames] {
                 *sample = voice.next_sample();
             }
