@@ -28,17 +28,22 @@ pub mod fp;
 mod initrd;
 mod linux_calls;
 mod linux_dirs;
+mod linux_exec;
 mod linux_fds;
 mod linux_file_calls;
 mod linux_file_map;
 mod linux_files;
+mod linux_fork;
 mod linux_memory;
+mod linux_pids;
 mod linux_poll;
 mod linux_process;
 mod linux_signal_delivery;
 mod linux_signals;
 mod linux_sleep;
 mod linux_terminal;
+mod linux_threads;
+mod linux_wait;
 mod memory;
 mod pipe_calls;
 mod port_calls;
@@ -136,6 +141,7 @@ pub fn init(initrd: Option<&[u8]>, options: CoreOptions) {
         dying: None,
         ring: None,
         linux: alloc::collections::BTreeMap::new(),
+        linux_world: linux_pids::LinuxWorld::new(),
     });
     if options.sched_ring {
         state::with(ring::init);

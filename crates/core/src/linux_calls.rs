@@ -10,6 +10,7 @@
 //! copy's `BadAddress`), never a panic.
 
 use crate::linux_memory;
+use crate::linux_signal_delivery::CallFrame;
 use crate::state::{self, Core, Object, SmachId};
 use crate::user_memory::{write_bytes, KernelUserMemory};
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -52,13 +53,13 @@ pub(crate) fn note_current(core: &crate::state::Core) {
 
 /// The Linux generic entry: `rax` for Linux call `number` from `frame`
 /// (arguments `rdi`, `rsi`, `rdx`, `r10`, `r8`, `r9`); signals are
-/// delivered on the way out (`linux_signal_delivery`).
+/// delivered on the way out (`linux_signal_delivery`). `fork` copies the
+/// frame's registers, `execve` replaces them.
 pub(crate) fn handle(number: u64, frame: &mut sk_machine::linux_entry::LinuxCallFrame) -> i64 {
     if number == sk_unix::nr::RT_SIGRETURN {
         return crate::linux_signal_delivery::sigreturn(frame);
     }
-    let rsp = frame.user_registers(0).rsp;
-    let rax = answer(number, frame.args(), rsp);
+    let rax = answer(number, frame.args(), frame);
     crate::linux_signal_delivery::after_call(number, rax, frame)
 }
 
@@ -74,18 +75,19 @@ pub(crate) fn handle_generic(frame: &mut sk_machine::syscall::SyscallFrame) {
         let args = [
             frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9,
         ];
-        let rax = answer(number, args, frame.rsp);
+        let rax = answer(number, args, frame);
         crate::linux_signal_delivery::after_call(number, rax, frame)
     };
     frame.rax = rax as u64;
 }
 
-/// `rax` for Linux call `number` with `args`, the caller at `rsp`.
-fn answer(number: u64, args: [u64; 6], rsp: u64) -> i64 {
+/// `rax` for Linux call `number` with `args`, the caller's state `frame`.
+fn answer(number: u64, args: [u64; 6], frame: &mut dyn CallFrame) -> i64 {
+    let rsp = frame.registers(0).rsp;
     let answer = match crate::linux_sleep::answer_unlisted(number, args, rsp) {
         Some(answer) => answer,
         None => match sk_unix::decode(number, args) {
-            Ok(request) => perform(number, request),
+            Ok(request) => perform(number, request, frame),
             Err(e) => Err(e),
         },
     };
@@ -137,7 +139,7 @@ pub(crate) fn fd_handle(fd: u32) -> Result<Handle, Errno> {
     })
 }
 
-fn perform(number: u64, request: Request) -> Answer {
+fn perform(number: u64, request: Request, frame: &mut dyn CallFrame) -> Answer {
     match request {
         request @ (Request::Read { .. }
         | Request::Write { .. }
@@ -186,17 +188,53 @@ fn perform(number: u64, request: Request) -> Answer {
             write_bytes(statbuf, &stat.to_stat()).map_err(sys)?;
             Ok(0)
         }
-        Request::Exit { status } | Request::ExitGroup { status } => {
-            crate::smach::exit_current(sk_abi::ExitStatus::new(status & 0xff))
-        }
+        Request::Exit { status } => crate::linux_threads::exit_thread(status),
+        Request::ExitGroup { status } => crate::linux_wait::exit_group(status),
+        Request::Clone {
+            kind,
+            flags,
+            stack,
+            parent_tid,
+            child_tid,
+            tls,
+        } => crate::linux_fork::clone(
+            frame,
+            crate::linux_fork::CloneArgs {
+                kind,
+                flags,
+                stack,
+                parent_tid,
+                child_tid,
+                tls,
+            },
+        ),
+        Request::Execve { path, argv, envp } => crate::linux_exec::execve(frame, path, argv, envp),
+        Request::Wait4 {
+            pid,
+            wstatus,
+            options,
+            rusage,
+        } => crate::linux_wait::wait4(pid, wstatus, options, rusage),
+        Request::Waitid {
+            idtype,
+            id,
+            infop,
+            options,
+        } => crate::linux_wait::waitid(idtype, id, infop, options),
+        Request::Futex {
+            uaddr,
+            op,
+            val,
+            timeout,
+            val3,
+            ..
+        } => crate::linux_threads::futex(uaddr, op, val, timeout, val3),
+        Request::Getpgid { pid } => crate::linux_wait::getpgid(pid),
+        Request::Setpgid { pid, pgid } => crate::linux_wait::setpgid(pid, pgid),
+        Request::Getsid { pid } => crate::linux_wait::getsid(pid),
+        Request::Setsid => crate::linux_wait::setsid(),
         Request::ArchPrctl { code, addr } => arch(code, addr),
-        Request::SetTidAddress { tidptr } => state::with(|core| {
-            let id = me(core)?;
-            if let Some(p) = core.linux.get_mut(&id) {
-                p.clear_child_tid = tidptr;
-            }
-            Ok(core.current)
-        }),
+        Request::SetTidAddress { tidptr } => crate::linux_threads::set_tid_address(tidptr),
         Request::Brk { addr } => state::with(|core| {
             let id = me(core)?;
             linux_memory::brk(core, id, addr)
@@ -249,15 +287,9 @@ fn perform(number: u64, request: Request) -> Answer {
             write_bytes(buf, &uname.to_bytes()).map_err(sys)?;
             Ok(0)
         }
-        Request::Getpid | Request::Gettid => state::with(me),
-        Request::Getppid => state::with(|core| {
-            let id = me(core)?;
-            Ok(core
-                .smachs
-                .get(&id)
-                .and_then(sk_smach::Smach::parent)
-                .unwrap_or(0))
-        }),
+        Request::Getpid => crate::linux_threads::getpid(),
+        Request::Gettid => crate::linux_threads::gettid(),
+        Request::Getppid => crate::linux_wait::getppid(),
         Request::Getuid | Request::Geteuid | Request::Getgid | Request::Getegid => Ok(0),
         Request::ClockGettime { clock: _, tp } => {
             let now = sk_unix::TimeSpec::from_nanos(sk_machine::tsc::now_ns());
@@ -349,7 +381,10 @@ fn arch(code: u32, addr: u64) -> Answer {
 fn kind_of(handle: Handle) -> Result<SioKind, Errno> {
     state::with(|core| -> Result<SioKind, Errno> {
         let id = me(core)?;
-        let smach = core.smachs.get(&id).ok_or(Errno::EBADF)?;
+        // A forked process's descriptors name shares (linux_fork.rs).
+        let (owner, handle) = crate::share::locate(core, id, handle, crate::share::Access::Other)
+            .map_err(|_| Errno::EBADF)?;
+        let smach = core.smachs.get(&owner).ok_or(Errno::EBADF)?;
         match smach.handles.get(handle).map_err(sys)? {
             Object::Sio(sio) => sio.info(&core.fs).kind().map_err(sys),
             _ => Err(Errno::EBADF),

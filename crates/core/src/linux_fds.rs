@@ -157,7 +157,7 @@ fn release(core: &mut Core, id: SmachId, handle: Handle) {
     if let Ok(f) = files(core, id) {
         f.dirs.retain(|(h, _)| *h != handle);
     }
-    if handle == Handle::CONSOLE {
+    if handle == Handle::CONSOLE || crate::linux_pids::keep_for_holders(core, id, handle) {
         return;
     }
     let Some(smach) = core.smachs.get_mut(&id) else {

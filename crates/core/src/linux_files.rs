@@ -27,7 +27,10 @@ fn me(core: &mut Core) -> Result<SmachId, Errno> {
 pub(crate) fn stat_handle(handle: Handle) -> Result<FileStat, Errno> {
     state::with(|core| {
         let id = me(core)?;
-        let smach = core.smachs.get(&id).ok_or(Errno::EBADF)?;
+        // A forked process's descriptors name shares (linux_fork.rs).
+        let (owner, handle) = crate::share::locate(core, id, handle, crate::share::Access::Other)
+            .map_err(|_| Errno::EBADF)?;
+        let smach = core.smachs.get(&owner).ok_or(Errno::EBADF)?;
         match smach.handles.get(handle).map_err(sys)? {
             Object::Sio(sio) => Ok(crate::linux_calls::file_stat(&sio.info(&core.fs))),
             _ => Err(Errno::EBADF),

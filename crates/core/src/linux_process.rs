@@ -2,7 +2,7 @@
 //! kernel keeps for a Linux process and how one is made.
 //!
 //! Owns [`LinuxProcess`] (its descriptors, address map, signal state,
-//! `set_tid_address` pointer) and [`build`]: load a
+//! and [`build`]: load a
 //! static Linux ELF (`ET_EXEC`, or static-PIE at [`PIE_BASE`]) with
 //! `sk_smach::load_linux_image`, build
 //! the Linux initial stack with `sk_unix` (argc, argv, envp, auxv), and
@@ -25,7 +25,7 @@ const MMAP_BASE: u64 = 0x0000_7f00_0000_0000;
 /// Slots of a Linux routine table: every Linux x86-64 call number (0..=450).
 pub(crate) const LINUX_TABLE_SLOTS: u32 = 451;
 /// The most the initial stack (strings, vectors) may take.
-const STACK_IMAGE_LIMIT: usize = 64 * 1024;
+pub(crate) const STACK_IMAGE_LIMIT: usize = 64 * 1024;
 /// `PROT_*` bits (`mmap(2)`).
 const PROT_READ: u64 = 1;
 const PROT_WRITE: u64 = 2;
@@ -39,8 +39,6 @@ pub(crate) struct LinuxProcess {
     /// The user address map (`mmap`, `brk`): `sk_unix`'s, the kernel only
     /// performs its actions.
     pub(crate) map: AddressMap,
-    /// `set_tid_address`'s pointer (recorded; used by thread exit later).
-    pub(crate) clear_child_tid: u64,
     /// Signal actions, and each thread's mask, pending set and alternate
     /// stack (`linux_signals.rs`). Boxed: the action table alone is
     /// kilobytes, and a `LinuxProcess` moves through the kernel stack of
@@ -53,7 +51,6 @@ impl LinuxProcess {
         Self {
             files: crate::linux_fds::Files::new(),
             map,
-            clear_child_tid: 0,
             signals: alloc::boxed::Box::default(),
         }
     }
@@ -94,26 +91,29 @@ fn record(map: &mut AddressMap, start: u64, end: u64, prot: u64) -> Result<(), S
     map.mmap(&request).map(|_| ()).map_err(|_| SysError::BadElf)
 }
 
-/// Loads the Linux program `bytes` into `smach` (run as `path` with
-/// `argv`), installs its console handles, and makes its main thread.
+/// What loading a Linux program gave: its address map, entry point and
+/// initial stack pointer (at `argc`).
+pub(crate) struct LoadedImage {
+    pub(crate) map: AddressMap,
+    pub(crate) entry: u64,
+    pub(crate) rsp: u64,
+}
+
+/// Loads the Linux program `bytes` into `aspace` (its ranges in
+/// `regions`) with its initial stack (`path`, `argv`, `envp`, auxv).
 ///
 /// # Errors
 /// [`SysError::BadElf`] for an ELF `sk_elf` refuses or a stack that does
-/// not fit; [`SysError::NotSupported`] in the per-CPU-slot entry mode
-/// (its door clobbers `r9`, a Linux argument); [`SysError::NoMemory`].
-pub(crate) fn build(
-    core: &mut Core,
-    smach: &mut Smach,
+/// not fit; [`SysError::NoMemory`].
+pub(crate) fn load_image(
+    regions: &mut sk_smem::Regions,
+    aspace: &mut crate::address_space::KernelAddressSpace,
     bytes: &[u8],
-    path: &str,
-    argv: &[&str],
-) -> Result<(Thread, LinuxProcess), SysError> {
-    let cfg = config();
-    if cfg.enabled && cfg.entry == EntryMode::PerCpuSlot {
-        return Err(SysError::NotSupported);
-    }
-    let aspace = smach.aspace.as_mut().ok_or(SysError::NoMemory)?;
-    let (image, load) = sk_smach::load_linux_image(&mut smach.regions, aspace, bytes, PIE_BASE)?;
+    path: &[u8],
+    argv: &[&[u8]],
+    envp: &[&[u8]],
+) -> Result<LoadedImage, SysError> {
+    let (image, load) = sk_smach::load_linux_image(regions, aspace, bytes, PIE_BASE)?;
     let mut image_end = 0;
     let mut ranges = alloc::vec::Vec::new();
     for range in image.pages() {
@@ -137,11 +137,10 @@ pub(crate) fn build(
 
     let mut random = [0u8; 16];
     random_bytes(&mut random);
-    let argv_bytes: alloc::vec::Vec<&[u8]> = argv.iter().map(|a| a.as_bytes()).collect();
     let args = sk_unix::StackArgs {
-        path: path.as_bytes(),
-        argv: &argv_bytes,
-        envp: &[],
+        path,
+        argv,
+        envp,
         random,
         aux: sk_unix::ProgramAux {
             phdr: load.phdr,
@@ -155,16 +154,50 @@ pub(crate) fn build(
     };
     let stack = sk_unix::build_initial_stack(USER_STACK_TOP, &args, STACK_IMAGE_LIMIT)
         .map_err(|_| SysError::BadElf)?;
-    sk_smach::map_stack(&mut smach.regions, aspace, &stack.bytes)?;
+    sk_smach::map_stack(regions, aspace, &stack.bytes)?;
+    Ok(LoadedImage {
+        map: address_map,
+        entry: image.entry(),
+        rsp: stack.rsp,
+    })
+}
 
+/// Loads the Linux program `bytes` into `smach` (run as `path` with
+/// `argv`), installs its console handles, and makes its main thread.
+///
+/// # Errors
+/// [`SysError::BadElf`] for an ELF `sk_elf` refuses or a stack that does
+/// not fit; [`SysError::NotSupported`] in the per-CPU-slot entry mode
+/// (its door clobbers `r9`, a Linux argument); [`SysError::NoMemory`].
+pub(crate) fn build(
+    core: &mut Core,
+    smach: &mut Smach,
+    bytes: &[u8],
+    path: &str,
+    argv: &[&str],
+) -> Result<(Thread, LinuxProcess), SysError> {
+    let cfg = config();
+    if cfg.enabled && cfg.entry == EntryMode::PerCpuSlot {
+        return Err(SysError::NotSupported);
+    }
+    let aspace = smach.aspace.as_mut().ok_or(SysError::NoMemory)?;
+    let argv_bytes: alloc::vec::Vec<&[u8]> = argv.iter().map(|a| a.as_bytes()).collect();
+    let loaded = load_image(
+        &mut smach.regions,
+        aspace,
+        bytes,
+        path.as_bytes(),
+        &argv_bytes,
+        &[],
+    )?;
     let id = crate::smach::install_self_and_console(core, smach)?;
     // The thread enters at rsp = stack_top - 8: the initial stack's rsp
     // (argc) is what a Linux program must start with.
     let start = UserStart {
-        entry: image.entry(),
-        stack_top: stack.rsp + 8,
+        entry: loaded.entry,
+        stack_top: loaded.rsp + 8,
         arg: 0,
     };
     let thread = Thread::user_linux(Scpu::new_main(crate::thread::new_id(), id, start))?;
-    Ok((thread, LinuxProcess::new(address_map)))
+    Ok((thread, LinuxProcess::new(loaded.map)))
 }

@@ -482,31 +482,45 @@ pub(crate) fn on_fault(frame: &TrapFrame, cr2: u64) -> bool {
 }
 
 /// Ends the current Linux process killed by `signal`: the console says
-/// why, and the waiter sees 128 + the signal (the shell's `$?`; the
-/// process helper's wait status will carry `WaitStatus::Signaled`).
-/// **The one place** a signal ends a process: the process helper's
-/// "end the process with a wait status" replaces its last line.
+/// why, every thread of the process stops, and its parent's `wait4` sees
+/// `WaitStatus::Signaled` (the kernel's `wait_program`: 128 + the signal,
+/// the shell's `$?`). **The one place** a signal ends a process.
 pub(crate) fn terminate_by_signal(signal: Signal) -> ! {
     let note = state::with(|core| current_parts(core).and_then(|(_, _, t)| t.fault_note.take()));
     let number = signal.number();
-    let status = sk_abi::ExitStatus::new(128 + i32::from(number));
-    match note {
-        Some(n) => crate::smach::kill_current(
-            status,
-            format_args!(
-                "signal {number} ({}): {} at rip {:#x} (error code {:#x}, address {:#x})",
-                signal_name(signal),
-                sk_machine::traps::vector_name(n.vector),
-                n.rip,
-                n.error_code,
-                n.cr2
-            ),
-        ),
-        None => crate::smach::kill_current(
-            status,
-            format_args!("signal {number} ({})", signal_name(signal)),
-        ),
-    }
+    let why = |out: &dyn Fn(core::fmt::Arguments<'_>)| match note {
+        Some(n) => out(format_args!(
+            "signal {number} ({}): {} at rip {:#x} (error code {:#x}, address {:#x})",
+            signal_name(signal),
+            sk_machine::traps::vector_name(n.vector),
+            n.rip,
+            n.error_code,
+            n.cr2
+        )),
+        None => out(format_args!("signal {number} ({})", signal_name(signal))),
+    };
+    let status = sk_unix::wait_status::WaitStatus::Signaled {
+        signal,
+        core: sk_unix::signal_actions::default_action(signal)
+            == sk_unix::signal_actions::DefaultAction::Core,
+    };
+    state::with(|core| {
+        let current = core.current;
+        let id = core.current_smach;
+        let name = id
+            .and_then(|s| core.smachs.get(&s))
+            .map_or("", |s| s.name());
+        why(&|args| {
+            sk_machine::println!(
+                "kernel: smach {} ({name}) thread {current} killed: {args}",
+                id.unwrap_or(0)
+            );
+        });
+        if let Some(id) = id {
+            crate::linux_wait::exit_process(core, id, status);
+        }
+    });
+    crate::scheduler::exit_current()
 }
 
 /// A signal's name for the console.

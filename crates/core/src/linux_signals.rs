@@ -85,6 +85,53 @@ impl LinuxSignals {
         let thread = self.threads.entry(tid).or_default();
         (&mut self.process, thread)
     }
+
+    /// A `fork` child's: the same actions, nothing pending; its thread
+    /// `child` has thread `from`'s mask and alternate stack.
+    pub(crate) fn fork_child(&mut self, from: ThreadId, child: ThreadId) -> Self {
+        let thread = LinuxThread {
+            signals: self.parts(from).1.signals.child(),
+            ..LinuxThread::default()
+        };
+        let mut threads = BTreeMap::new();
+        threads.insert(child, thread);
+        Self {
+            process: self.process.child(),
+            threads,
+        }
+    }
+
+    /// A new thread `tid` of this process (`clone` with `CLONE_THREAD`):
+    /// thread `from`'s mask, nothing pending, no alternate stack (Linux
+    /// clears it for `CLONE_VM` without `CLONE_VFORK`).
+    pub(crate) fn add_thread(&mut self, from: ThreadId, tid: ThreadId) {
+        let mut signals = self.parts(from).1.signals.child();
+        // What `execve` drops is exactly the alternate stack.
+        signals.exec();
+        self.threads.insert(
+            tid,
+            LinuxThread {
+                signals,
+                ..LinuxThread::default()
+            },
+        );
+    }
+
+    /// Thread `tid` ended.
+    pub(crate) fn remove_thread(&mut self, tid: ThreadId) {
+        self.threads.remove(&tid);
+    }
+
+    /// `execve` by thread `tid` (the only one left): handled actions back
+    /// to `SIG_DFL`, its alternate stack gone; mask and pending stay.
+    pub(crate) fn exec(&mut self, tid: ThreadId) {
+        self.threads.retain(|t, _| *t == tid);
+        self.process.exec();
+        let (_, thread) = self.parts(tid);
+        thread.signals.exec();
+        thread.saved_mask = None;
+        thread.fp_saved.clear();
+    }
 }
 
 /// The current thread's Linux process and its id (`None`: not Linux).
@@ -208,11 +255,10 @@ pub(crate) fn post_to_thread(
 /// changed state with `si_code` `cld_code` (`code::CLD_EXITED`, ...) and
 /// `status` (the exit code or the signal): for the process helper's
 /// `exit`/`wait4` side. A parent that is not a Linux process is ignored.
-#[allow(dead_code)] // For the process helper (linux2-proc).
 pub(crate) fn post_sigchld(
     core: &mut Core,
     parent: SmachId,
-    child: SmachId,
+    child: sk_unix::process_table::Pid,
     cld_code: i32,
     status: i32,
 ) {
@@ -221,7 +267,7 @@ pub(crate) fn post_sigchld(
         errno: 0,
         code: cld_code,
         fields: SigInfoFields::Child {
-            pid: i32::try_from(child).unwrap_or(i32::MAX),
+            pid: child,
             uid: 0,
             status,
             utime: 0,
@@ -321,69 +367,57 @@ fn kill_signal(sig: u32) -> Result<Option<Signal>, Errno> {
     Signal::new(u64::from(sig)).map(Some).ok_or(Errno::EINVAL)
 }
 
-/// `kill(pid, sig)`: `pid` > 0 a Linux process; 0 and -1 the caller's
-/// group and every process the caller may signal, here the caller itself
-/// and every Linux process (no process groups yet: each process is its
-/// own group); `-pgid` the process `pgid`.
+/// `kill(pid, sig)`: `pid` > 0 that process; 0 the caller's process
+/// group; -1 every process but `init` and the caller; `-pgid` group
+/// `pgid` (the process table's rule, `sk_unix::process_table`). Signal 0
+/// only checks that a target exists.
 pub(crate) fn kill(pid: i32, sig: u32) -> Answer {
     let signal = kill_signal(sig)?;
     state::with(|core| {
-        let me = core.current_smach.ok_or(Errno::ENOSYS)?;
-        let sender = i32::try_from(me).unwrap_or(i32::MAX);
-        let targets: alloc::vec::Vec<SmachId> = match pid {
-            0 => alloc::vec![me],
-            -1 => core.linux.keys().copied().collect(),
-            p if p < 0 => alloc::vec![u64::from(p.unsigned_abs())],
-            p => alloc::vec![p as u64],
-        };
-        let mut found = false;
+        let sender = crate::linux_pids::my_pid(core).map_err(|_| Errno::ENOSYS)?;
+        let targets = core.linux_world.table.kill_targets(sender, pid)?;
         let mut result = Ok(0);
         for target in targets {
-            if !core.linux.contains_key(&target) || threads_of(core, target).is_empty() {
+            // `init` (the kernel) takes no signals.
+            let Some(id) = core.linux_world.smach_of(target) else {
                 continue;
-            }
-            found = true;
+            };
             if let Some(signal) = signal {
-                if let Err(e) = post_to_process(core, target, SigInfo::user(signal, sender, 0)) {
+                if let Err(e) = post_to_process(core, id, SigInfo::user(signal, sender, 0)) {
                     result = Err(e);
                 }
             }
         }
-        if found {
-            result
-        } else {
-            Err(Errno::ESRCH)
-        }
+        result
     })
 }
 
 /// `tgkill(tgid, tid, sig)` and `tkill(tid, sig)` (`tgid` -1). Thread ids
-/// are what `gettid` returns: phase 1 has one thread per process, named
-/// by the process id.
+/// are what `gettid` returns; `tgid` must be the thread's process.
 pub(crate) fn tgkill(tgid: i32, tid: i32, sig: u32) -> Answer {
     if tid <= 0 || (tgid <= 0 && tgid != -1) {
         return Err(Errno::EINVAL);
     }
     let signal = kill_signal(sig)?;
-    let pid = if tgid == -1 { tid } else { tgid };
-    if pid != tid {
-        return Err(Errno::ESRCH);
-    }
     state::with(|core| {
-        let me = core.current_smach.ok_or(Errno::ENOSYS)?;
-        let pid = pid as u64;
-        if !core.linux.contains_key(&pid) {
+        let sender = crate::linux_pids::my_pid(core).map_err(|_| Errno::ENOSYS)?;
+        let thread = tid as ThreadId;
+        let id = core
+            .linux_world
+            .smach_of_thread(thread)
+            .ok_or(Errno::ESRCH)?;
+        let pid = core.linux_world.proc(id).ok_or(Errno::ESRCH)?.pid;
+        if tgid != -1 && tgid != pid {
             return Err(Errno::ESRCH);
         }
-        let thread = *threads_of(core, pid).first().ok_or(Errno::ESRCH)?;
         let Some(signal) = signal else {
             return Ok(0);
         };
         let info = SigInfo {
             code: code::SI_TKILL,
-            ..SigInfo::user(signal, i32::try_from(me).unwrap_or(i32::MAX), 0)
+            ..SigInfo::user(signal, sender, 0)
         };
-        post_to_thread(core, pid, thread, info).map(|()| 0)
+        post_to_thread(core, id, thread, info).map(|()| 0)
     })
 }
 

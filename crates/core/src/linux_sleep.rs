@@ -8,9 +8,10 @@
 //! ([`answer_unlisted`]: `rt_sigpending`, `pause`, `rt_sigsuspend`,
 //! `sigaltstack`, `restart_syscall`), and the console's foreground process
 //! group: `TIOCGPGRP`/`TIOCSPGRP` and Ctrl-C ([`console_interrupt`], VINTR
-//! with ISIG: `SIGINT` to the foreground group). Without process groups
-//! (each Linux process is its own group) and before any `TIOCSPGRP`, the
-//! foreground is every Linux process, all of which have the console.
+//! with ISIG: `SIGINT` to the foreground group). The groups are the
+//! process table's (`setpgid`, `setsid`); before any `TIOCSPGRP` (or once
+//! its group is gone) the foreground is every Linux process, all of which
+//! have the console.
 
 use crate::linux_signals::{current_parts, interrupts_wait_as};
 use crate::state::{self, Core, SmachId};
@@ -111,16 +112,20 @@ fn sleep_until(deadline: u64, remain: u64, kind: Interrupted) -> Answer {
     }
 }
 
-/// The console's foreground process group (`TIOCSPGRP`); 0: every Linux
-/// process.
+/// The console's foreground process group (`TIOCSPGRP`, a Linux pgid);
+/// 0: none set.
 static FOREGROUND: AtomicU64 = AtomicU64::new(0);
 
 /// The Linux processes in the console's foreground: the group
-/// `TIOCSPGRP` set while it lives, else every Linux process.
+/// `TIOCSPGRP` set while it has live members, else every Linux process
+/// (every program the kernel starts has the console).
 fn foreground(core: &Core) -> alloc::vec::Vec<SmachId> {
     let fg = FOREGROUND.load(Ordering::Relaxed);
-    if core.linux.contains_key(&fg) {
-        return alloc::vec![fg];
+    let members = core
+        .linux_world
+        .group_members(i32::try_from(fg).unwrap_or(0));
+    if !members.is_empty() {
+        return members;
     }
     core.linux.keys().copied().collect()
 }
@@ -129,15 +134,16 @@ fn foreground(core: &Core) -> alloc::vec::Vec<SmachId> {
 pub(crate) fn pgrp_ioctl(request: u32, arg: u64) -> Answer {
     if request == ioctl::TIOCGPGRP {
         let fg = state::with(|core| {
-            let fg = FOREGROUND.load(Ordering::Relaxed);
-            if fg != 0 && core.linux.contains_key(&fg) {
-                fg
-            } else {
-                core.current_smach.unwrap_or(0)
+            let fg = i32::try_from(FOREGROUND.load(Ordering::Relaxed)).unwrap_or(0);
+            if !core.linux_world.group_members(fg).is_empty() {
+                return fg;
             }
+            // None set (or its group is gone): the caller's own group.
+            crate::linux_pids::my_pid(core)
+                .and_then(|me| core.linux_world.table.group(me))
+                .unwrap_or(0)
         });
-        let pgrp = i32::try_from(fg).unwrap_or(i32::MAX);
-        write_bytes(arg, &pgrp.to_le_bytes()).map_err(sys)?;
+        write_bytes(arg, &fg.to_le_bytes()).map_err(sys)?;
         return Ok(0);
     }
     let mut bytes = [0u8; 4];
@@ -146,11 +152,10 @@ pub(crate) fn pgrp_ioctl(request: u32, arg: u64) -> Answer {
     if pgrp < 0 {
         return Err(Errno::EINVAL);
     }
-    let id = u64::from(pgrp.unsigned_abs());
-    if !state::with(|core| core.linux.contains_key(&id)) {
+    if state::with(|core| core.linux_world.group_members(pgrp).is_empty()) {
         return Err(Errno::ESRCH);
     }
-    FOREGROUND.store(id, Ordering::Relaxed);
+    FOREGROUND.store(u64::from(pgrp.unsigned_abs()), Ordering::Relaxed);
     Ok(0)
 }
 

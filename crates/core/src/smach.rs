@@ -95,8 +95,16 @@ pub(crate) fn create_as(
         }
         return Err(e);
     }
+    let main = thread.id();
     if let Some(process) = process {
         core.linux.insert(id, process);
+        // The kernel's (or a native program's) Linux child: init's.
+        let init = sk_unix::process_table::INIT;
+        if crate::linux_pids::add_process(core, id, main, init, false).is_err() {
+            exit(core, id, ExitStatus::KILLED);
+            core.smachs.remove(&id);
+            return Err(SysError::NoMemory);
+        }
     }
     if let Err(e) = scpu_calls::start(core, id, thread) {
         exit(core, id, ExitStatus::KILLED);
@@ -197,7 +205,11 @@ pub(crate) fn create_child(
 pub(crate) fn close_object(core: &mut Core, owner: SmachId, _handle: Handle, object: Object) {
     match object {
         Object::Sio(sio) => synthesis::close_sio(core, sio),
-        Object::Shared(shared) => crate::share::close_holder(core, owner, shared),
+        Object::Shared(shared) => {
+            let (from, handle) = (shared.owner, shared.owner_handle);
+            crate::share::close_holder(core, owner, shared);
+            crate::linux_pids::holder_closed(core, from, handle);
+        }
         Object::Smem(region) => smem_calls::terminate(core, owner, region),
         Object::Scpu(tid) => scpu_calls::kill(core, tid),
         Object::Smach(child) if child != owner => release(core, child),
@@ -211,6 +223,7 @@ pub(crate) fn finish_teardown(
     id: SmachId,
     teardown: sk_smach::Teardown<crate::state::Routines, KernelAddressSpace>,
 ) {
+    crate::linux_wait::process_gone(core, id);
     core.linux.remove(&id);
     for (handle, object) in teardown.objects {
         match object {

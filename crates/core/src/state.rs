@@ -55,6 +55,9 @@ pub(crate) struct Core {
     /// The Linux processes, by SMACH (docs/unix.md): a SMACH is Linux iff
     /// it has an entry here.
     pub(crate) linux: alloc::collections::BTreeMap<SmachId, crate::linux_process::LinuxProcess>,
+    /// Linux processes as a family: pids, zombies, groups, futexes
+    /// (`linux_pids.rs`).
+    pub(crate) linux_world: crate::linux_pids::LinuxWorld,
 }
 
 impl Core {

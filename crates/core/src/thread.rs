@@ -92,13 +92,22 @@ impl Thread {
     /// A user thread of a Linux process: as [`Thread::user`], with a
     /// Linux entry stub and table (`thread_entry::for_new_linux_thread`).
     pub(crate) fn user_linux(scpu: Scpu) -> Result<Self, SysError> {
+        Self::user_linux_from(scpu, user_thread_start)
+    }
+
+    /// As [`Thread::user_linux`], first running `entry` (a forked or
+    /// cloned Linux thread: `linux_fork::child_start`).
+    pub(crate) fn user_linux_from(
+        scpu: Scpu,
+        entry: extern "C" fn(u64) -> !,
+    ) -> Result<Self, SysError> {
         crate::memory::admit((KERNEL_STACK_PAGES + 2) * 4096)?;
         let stack = KernelStack::allocate(KERNEL_STACK_PAGES).map_err(|_| SysError::NoMemory)?;
         let synth = crate::thread_entry::for_new_linux_thread(stack.top())?;
         let id = scpu.id();
         Ok(Self {
             scpu,
-            context: Context::new(stack, user_thread_start, id),
+            context: Context::new(stack, entry, id),
             ticks_left: 0,
             synth,
             trace_trap_owed: false,

@@ -70,6 +70,27 @@ impl ProgramImage {
         ))
     }
 
+    /// Whether `bytes` (a program [`parse_linux`](Self::parse_linux)
+    /// accepts) carries what a Linux toolchain puts in a program and this
+    /// kernel's native programs lack: a static-PIE `ET_DYN`, a `PT_NOTE`
+    /// (glibc's ABI tag, the GNU property note) or a `PT_TLS`. `execve`
+    /// refuses a program without any (`ENOEXEC`): a native program would
+    /// otherwise run with Linux call numbers. False for a file that does
+    /// not parse.
+    #[must_use]
+    pub fn has_linux_marks(bytes: &[u8]) -> bool {
+        let Ok(headers) = Headers::read(bytes, FileTypes::ExecutableOrPie) else {
+            return false;
+        };
+        if headers.is_position_independent() {
+            return true;
+        }
+        let marked = headers
+            .program_headers()
+            .any(|h| h.is_ok_and(|h| matches!(h.kind, Type::Note | Type::Tls)));
+        marked
+    }
+
     /// Reads the segments of a checked file loaded `bias` above its link
     /// addresses; the `PT_PHDR` address (biased) if it has one.
     fn load(bytes: &[u8], headers: &Headers, bias: u64) -> Result<(Self, Option<u64>), ElfError> {

@@ -199,6 +199,56 @@ impl AddressSpace {
         })
     }
 
+    /// Copies every user page of `source` into this space (empty user
+    /// half expected) at the same address with the same rights, each into
+    /// a new frame ([`UserFrame::copy_of`](crate::user_frame::UserFrame::copy_of),
+    /// which keeps the kernel's frame reserve): `fork`'s eager copy.
+    /// Returns the pages copied. On error the pages copied so far stay
+    /// mapped here (the caller destroys the space).
+    ///
+    /// # Errors
+    /// [`MapError::OutOfFrames`] when user memory or page-table frames
+    /// run out; [`MapError::AlreadyMapped`] if this space had a page there.
+    pub fn copy_user_pages_from(&mut self, source: &Self) -> Result<u64, MapError> {
+        let mut copied = 0u64;
+        // SAFETY: `source`'s tables are reached read-only through the
+        // direct map; `&self` keeps them from being changed or freed
+        // meanwhile (every change takes `&mut`); the user half holds 4 KiB
+        // mappings only, so every non-leaf entry names a table.
+        let pml4 = unsafe { &*(phys_to_virt(source.pml4_phys) as *const PageTable) };
+        for (i4, e4) in pml4.iter().enumerate().take(256) {
+            if e4.is_unused() {
+                continue;
+            }
+            // SAFETY: as above.
+            let pdpt = unsafe { &*(phys_to_virt(e4.addr().as_u64()) as *const PageTable) };
+            for (i3, e3) in pdpt.iter().enumerate().filter(|(_, e)| !e.is_unused()) {
+                // SAFETY: as above.
+                let pd = unsafe { &*(phys_to_virt(e3.addr().as_u64()) as *const PageTable) };
+                for (i2, e2) in pd.iter().enumerate().filter(|(_, e)| !e.is_unused()) {
+                    // SAFETY: as above.
+                    let pt = unsafe { &*(phys_to_virt(e2.addr().as_u64()) as *const PageTable) };
+                    for (i1, e1) in pt.iter().enumerate().filter(|(_, e)| !e.is_unused()) {
+                        let virt = ((i4 as u64) << 39)
+                            | ((i3 as u64) << 30)
+                            | ((i2 as u64) << 21)
+                            | ((i1 as u64) << 12);
+                        let flags = e1.flags();
+                        let access = UserAccess {
+                            write: flags.contains(Flags::WRITABLE),
+                            execute: !flags.contains(Flags::NO_EXECUTE),
+                        };
+                        let frame = crate::user_frame::UserFrame::copy_of(e1.addr().as_u64())
+                            .ok_or(MapError::OutOfFrames)?;
+                        self.map(virt, frame, access)?;
+                        copied += 1;
+                    }
+                }
+            }
+        }
+        Ok(copied)
+    }
+
     /// Makes this space the CPU's current one.
     pub fn activate(&self) {
         activate_root(self.pml4_phys);

@@ -297,3 +297,22 @@ pub fn enter_user(
     // a bad mapping there faults in ring 3, which kills only the thread.
     unsafe { crate::usermode::enter_user_with_arg(rip, rsp, arg) }
 }
+
+/// As [`enter_user`], with every register from `regs` (checked as
+/// [`UserRegisters::checked`](crate::user_regs::UserRegisters::checked)):
+/// a forked or cloned Linux thread's first entry to user mode.
+///
+/// # Errors
+/// [`UserFault::OutOfRange`](crate::usercopy::UserFault) if `regs` is not
+/// a user state.
+pub fn enter_user_frame(
+    regs: &crate::user_regs::UserRegisters,
+) -> Result<core::convert::Infallible, crate::usercopy::UserFault> {
+    let r = regs
+        .checked()
+        .map_err(|_| crate::usercopy::UserFault::OutOfRange)?;
+    // SAFETY: `checked` put `rip` and `rsp` in the user half of the active
+    // space; a bad mapping there faults in ring 3, which kills only the
+    // thread.
+    unsafe { crate::usermode::enter_user_regs(&r) }
+}

@@ -32,6 +32,27 @@ impl UserFrame {
         Some(Self { phys })
     }
 
+    /// A new frame holding a copy of the frame at physical `source` (a
+    /// user page of another space: `fork`'s copy). None as for [`new`](Self::new).
+    pub fn copy_of(source: u64) -> Option<Self> {
+        let frames = crate::paging::frames();
+        if frames.free_frames() <= KERNEL_RESERVE_FRAMES {
+            return None;
+        }
+        let phys = frames.allocate_frame()?;
+        // SAFETY: the new frame was just allocated (nothing else refers to
+        // it); `source` is a mapped user frame, read through the direct
+        // map; the two are distinct frames of one page each.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                phys_to_virt(source & !(PAGE_SIZE - 1)) as *const u8,
+                phys_to_virt(phys) as *mut u8,
+                PAGE_SIZE as usize,
+            )
+        };
+        Some(Self { phys })
+    }
+
     /// Copies `bytes` into the frame at `offset` (truncated to the page).
     pub fn write(&mut self, offset: usize, bytes: &[u8]) {
         let Some(room) = (PAGE_SIZE as usize).checked_sub(offset) else {

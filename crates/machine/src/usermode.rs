@@ -63,6 +63,58 @@ pub unsafe fn enter_user_with_arg(rip: u64, rsp: u64, arg: u64) -> ! {
     }
 }
 
+/// Drops to ring 3 with every general register, `rip`, `rsp` and RFLAGS
+/// (reduced to user flags, IF set) from `regs` (a forked Linux child: the
+/// parent's registers at its call, `rax` its result).
+///
+/// # Safety
+/// As for [`enter_user`]: `regs.rip` and `regs.rsp` are user addresses of
+/// the active space, nothing on the current kernel stack is needed again.
+pub unsafe fn enter_user_regs(regs: &crate::user_regs::UserRegisters) -> ! {
+    // A fixed layout for the loads below (UserRegisters is not repr(C)).
+    let r = [
+        regs.r9, regs.r8, regs.r10, regs.rdx, regs.rsi, regs.rdi, regs.rax, regs.rbx, regs.rbp,
+        regs.r12, regs.r13, regs.r14, regs.r15, regs.rip, regs.rcx, regs.rsp, regs.r11,
+    ];
+    let rflags = crate::syscall::user_rflags(regs.rflags);
+    // SAFETY: an interrupt-return frame for ring 3 with the user selectors
+    // from gdt.rs and user RFLAGS; swapgs installs the user GS; `r` (on
+    // this kernel stack) stays readable until the last load, which
+    // replaces the pointer register itself; the caller guarantees the
+    // addresses.
+    unsafe {
+        core::arch::asm!(
+            "push {ss}",
+            "push qword ptr [rax + 15*8]",
+            "push {rflags}",
+            "push {cs}",
+            "push qword ptr [rax + 13*8]",
+            "swapgs",
+            "mov r9, [rax + 0*8]",
+            "mov r8, [rax + 1*8]",
+            "mov r10, [rax + 2*8]",
+            "mov rdx, [rax + 3*8]",
+            "mov rsi, [rax + 4*8]",
+            "mov rdi, [rax + 5*8]",
+            "mov rbx, [rax + 7*8]",
+            "mov rbp, [rax + 8*8]",
+            "mov r12, [rax + 9*8]",
+            "mov r13, [rax + 10*8]",
+            "mov r14, [rax + 11*8]",
+            "mov r15, [rax + 12*8]",
+            "mov rcx, [rax + 14*8]",
+            "mov r11, [rax + 16*8]",
+            "mov rax, [rax + 6*8]",
+            "iretq",
+            ss = const USER_DS as u64,
+            cs = const USER_CS as u64,
+            rflags = in(reg) rflags,
+            in("rax") r.as_ptr(),
+            options(noreturn)
+        )
+    }
+}
+
 /// The probe program: two system calls, then spin.
 const PROBE_CODE: [u8; 19] = [
     0xb8, 0x42, 0x4f, 0x52, 0x50, // mov eax, PROBE_FIRST

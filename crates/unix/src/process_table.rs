@@ -181,6 +181,15 @@ impl ProcessTable {
     /// `ECHILD` if no child of `caller` matches at all; `ESRCH` if
     /// `caller` is unknown.
     pub fn wait(&mut self, caller: Pid, spec: Pid) -> Result<WaitOutcome, Errno> {
+        self.wait_with(caller, spec, true)
+    }
+
+    /// As [`wait`](Self::wait); with `reap` false (`waitid`'s `WNOWAIT`)
+    /// the child found stays a zombie, to be waited for again.
+    ///
+    /// # Errors
+    /// As for [`wait`](Self::wait).
+    pub fn wait_with(&mut self, caller: Pid, spec: Pid, reap: bool) -> Result<WaitOutcome, Errno> {
         self.live(caller)?;
         let mut any = false;
         let mut exited = None;
@@ -195,7 +204,9 @@ impl ProcessTable {
         }
         match (any, exited) {
             (_, Some((pid, status))) => {
-                self.entries.remove(&pid);
+                if reap {
+                    self.entries.remove(&pid);
+                }
                 Ok(WaitOutcome::Reaped { pid, status })
             }
             (true, None) => Ok(WaitOutcome::NotYet),

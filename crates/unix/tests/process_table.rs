@@ -159,3 +159,21 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn waitid_nowait_leaves_the_zombie() {
+    let mut t = ProcessTable::new();
+    t.add_init().unwrap();
+    t.add_child(INIT, 2).unwrap();
+    t.add_child(2, 3).unwrap();
+    assert_eq!(t.wait_with(2, -1, false), Ok(WaitOutcome::NotYet));
+    t.exit(3, 5 << 8).unwrap();
+    let found = Ok(WaitOutcome::Reaped {
+        pid: 3,
+        status: 5 << 8,
+    });
+    assert_eq!(t.wait_with(2, 3, false), found, "WNOWAIT sees it");
+    assert_eq!(t.wait_with(2, -1, false), found, "and it is still there");
+    assert_eq!(t.wait(2, -1), found, "a real wait reaps it");
+    assert_eq!(t.wait_with(2, -1, false), Err(Errno::ECHILD));
+}

@@ -15,6 +15,7 @@ mod leaks;
 mod linux;
 mod linux_files;
 mod linux_fuzz;
+mod linux_proc;
 mod linux_signals;
 mod machine_api;
 mod memory;

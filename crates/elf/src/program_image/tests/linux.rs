@@ -123,3 +123,27 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn linux_marks_tell_a_linux_program_from_a_native_one() {
+    const PT_NOTE: u32 = 4;
+    assert!(
+        ProgramImage::has_linux_marks(&pie().build()),
+        "a static PIE"
+    );
+    let native = ElfBuilder::valid();
+    assert!(
+        !ProgramImage::has_linux_marks(&native.build()),
+        "no note, no TLS"
+    );
+    let mut noted = ElfBuilder::valid();
+    noted.phdrs.push(Phdr::other(PT_NOTE));
+    assert!(
+        ProgramImage::has_linux_marks(&noted.build()),
+        "glibc's ABI note"
+    );
+    let mut tls = ElfBuilder::valid();
+    tls.phdrs.push(Phdr::other(PT_TLS));
+    assert!(ProgramImage::has_linux_marks(&tls.build()));
+    assert!(!ProgramImage::has_linux_marks(b"\x7fELF garbage"));
+}
