@@ -138,17 +138,21 @@ pub fn initrd_with(extra: &[(&str, Vec<u8>)]) -> Result<PathBuf, String> {
     let bin = target_dir.join(crate::setup::TARGET).join("release");
     let mut writer = sk_initrd::Writer::new();
     writer.add_dir("bin").map_err(|e| format!("initrd: {e}"))?;
+    // Names given in /bin so far (busybox's applet links never replace one).
+    let mut taken: Vec<String> = Vec::new();
     for p in USER_PROGRAMS {
         let data =
             std::fs::read(bin.join(p)).map_err(|e| format!("reading user program {p}: {e}"))?;
         writer
             .add_file(&format!("bin/{p}"), 0o755, &data)
             .map_err(|e| format!("initrd: {e}"))?;
+        taken.push((*p).to_string());
     }
     for (name, data) in linux_programs()? {
         writer
             .add_file(&format!("bin/{name}"), 0o755, &data)
             .map_err(|e| format!("initrd: {e}"))?;
+        taken.push(name.to_string());
     }
     // Without the musl target the suite's ktest says its program is not
     // in the initrd; every other test still runs.
@@ -158,6 +162,7 @@ pub fn initrd_with(extra: &[(&str, Vec<u8>)]) -> Result<PathBuf, String> {
                 writer
                     .add_file(&format!("bin/{name}"), 0o755, &data)
                     .map_err(|e| format!("initrd: {e}"))?;
+                taken.push(name.to_string());
             }
         }
         Err(why) => println!("xtask: no Linux suite programs in the initrd: {why}"),
@@ -170,6 +175,22 @@ pub fn initrd_with(extra: &[(&str, Vec<u8>)]) -> Result<PathBuf, String> {
                 writer
                     .add_file(name, 0o755, &data)
                     .map_err(|e| format!("initrd: {e}"))?;
+            }
+            // Its applets, each a small program that runs /bin/busybox
+            // (no links in the file system); a name /bin already has
+            // (`init`, `sh`) stays what it is.
+            match crate::busybox::applet_links() {
+                Ok((names, link)) => {
+                    for name in names {
+                        if taken.contains(&name) || name == "sh" || name == "busybox" {
+                            continue;
+                        }
+                        writer
+                            .add_file(&format!("bin/{name}"), 0o755, &link)
+                            .map_err(|e| format!("initrd: {e}"))?;
+                    }
+                }
+                Err(why) => println!("xtask: no busybox applet links in the initrd: {why}"),
             }
         }
         Err(why) => println!("xtask: no /bin/busybox in the initrd: {why}"),

@@ -3,9 +3,14 @@
 //! `target/busybox/busybox` (as `bench/linux.rs` caches the Linux kernel),
 //! and packed into the initrd as `/bin/busybox` (a static glibc `ET_EXEC`).
 //!
-//! Owns [`cached`]. Without network or apt the initrd goes without it and
-//! this says why; the kernel test that runs it then fails with its own
-//! message (it never passes without the binary).
+//! Owns [`cached`] and [`applet_links`]: the file system has no links, so
+//! each applet name (`/bin/cat`, `/bin/ls`, ... as `busybox --list` names
+//! them on the host) is a copy of `user/linux/applet.c`, a 9 KiB static
+//! program that runs `/bin/busybox` with the same `argv` (busybox picks
+//! the applet from `argv[0]`, as through a link). Without network or apt
+//! the initrd goes without busybox and this says why; the kernel test
+//! that runs it then fails with its own message (it never passes without
+//! the binary).
 
 use std::path::Path;
 use std::process::Command;
@@ -68,4 +73,55 @@ fn fetch(dir: &Path, binary: &Path) -> Result<(), String> {
         .map_err(|e| format!("copying bin/busybox from {}: {e}", deb.display()))?;
     println!("xtask: cached {}", binary.display());
     Ok(())
+}
+
+/// The applet names and the link program's bytes: `(names, program)`.
+/// The names come from running the cached binary on the host
+/// (`busybox --list`, cached in `target/busybox/applets.txt`).
+pub fn applet_links() -> Result<(Vec<String>, Vec<u8>), String> {
+    let dir = crate::build::root().join("target/busybox");
+    let list = dir.join("applets.txt");
+    if !list.exists() {
+        let binary = dir.join("busybox");
+        let output = Command::new(&binary)
+            .arg("--list")
+            .output()
+            .map_err(|e| format!("running {} --list: {e}", binary.display()))?;
+        if !output.status.success() {
+            return Err(format!("{} --list failed", binary.display()));
+        }
+        std::fs::write(&list, &output.stdout).map_err(|e| format!("{}: {e}", list.display()))?;
+    }
+    let names = std::fs::read_to_string(&list)
+        .map_err(|e| format!("{}: {e}", list.display()))?
+        .lines()
+        .map(str::trim)
+        .filter(|n| !n.is_empty() && !n.contains('/'))
+        .map(String::from)
+        .collect();
+    let source = crate::build::root().join("user/linux/applet.c");
+    let program = dir.join("applet");
+    let status = Command::new("gcc")
+        .args([
+            "-static",
+            "-nostdlib",
+            "-O2",
+            "-fno-stack-protector",
+            "-fno-pie",
+            "-no-pie",
+            "-Wl,--build-id=none",
+            "-s",
+            "-Wall",
+            "-Werror",
+            "-o",
+        ])
+        .arg(&program)
+        .arg(&source)
+        .status()
+        .map_err(|e| format!("running gcc for {}: {e}", source.display()))?;
+    if !status.success() {
+        return Err(format!("gcc failed for {}", source.display()));
+    }
+    let bytes = std::fs::read(&program).map_err(|e| format!("{}: {e}", program.display()))?;
+    Ok((names, bytes))
 }

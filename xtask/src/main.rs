@@ -144,6 +144,14 @@ fn run(args: &Args) -> Result<ExitCode, String> {
             words.push(plan.init_args.clone());
             words.join(" ")
         }
+        // A shell session shows the programs' output alone: the kernel's
+        // notes (calls a program made that are not implemented, ...) are
+        // `info`, below `log=warn`, unless a log level was asked for.
+        None if args.kernel_args.iter().any(|a| a == "shell")
+            && !args.kernel_args.iter().any(|a| a.starts_with("log=")) =>
+        {
+            format!("log=warn {}", args.kernel_args.join(" "))
+        }
         None => args.kernel_args.join(" "),
     };
     // `shell` is a session with a person at the console.

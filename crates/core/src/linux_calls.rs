@@ -111,8 +111,10 @@ fn log_unknown(number: u64) {
     let Some(word) = LOGGED.get(word) else {
         return;
     };
+    // Logged at `info` (the kernel's default level), so a shell session
+    // with `log=warn` shows the programs' output alone.
     if word.fetch_or(1 << bit, Ordering::Relaxed) & (1 << bit) == 0 {
-        sk_machine::println!(
+        log::info!(
             "linux: call {number} ({}) not implemented: ENOSYS",
             sk_unix::call_name(number).unwrap_or("?")
         );
