@@ -159,7 +159,7 @@ pub fn initrd() -> Result<PathBuf, String> {
 /// The static Linux test programs (C, `user/linux/<name>.c`) packed into
 /// the initrd as `/bin/<name>` for the Linux personality's tests
 /// (kernel/src/tests/linux.rs).
-pub const LINUX_PROGRAMS: &[&str] = &["lintest"];
+pub const LINUX_PROGRAMS: &[&str] = &["lintest", "linfast"];
 
 /// Builds each of [`LINUX_PROGRAMS`] with the host's `gcc -static` (glibc,
 /// a static `ET_EXEC`) into `target/linux/`, when its source is newer;

@@ -26,6 +26,7 @@ mod fault;
 pub mod fp;
 mod initrd;
 mod linux_calls;
+mod linux_fast;
 mod linux_files;
 mod linux_memory;
 mod linux_process;

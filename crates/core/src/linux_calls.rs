@@ -53,6 +53,8 @@ pub(crate) fn note_current(core: &crate::state::Core) {
 /// The Linux generic entry: `rax` for Linux call `number` with `args`
 /// (`rdi`, `rsi`, `rdx`, `r10`, `r8`, `r9`).
 pub(crate) fn handle(number: u64, args: [u64; 6]) -> i64 {
+    #[cfg(feature = "ktest")]
+    crate::linux_fast::note_generic_call(number);
     let answer = match sk_unix::decode(number, args) {
         Ok(request) => perform(number, request),
         Err(e) => Err(e),

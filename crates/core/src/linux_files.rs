@@ -79,6 +79,7 @@ pub(crate) fn open(path: u64, flags: u32) -> Answer {
                     if let Some(slot) = core.linux.get_mut(&id).and_then(|p| p.fds.get_mut(free)) {
                         *slot = Some(handle);
                     }
+                    crate::linux_fast::descriptor_changed(core, id, free as u32);
                     Ok(Some(free as u64))
                 }
                 Created::Stepped => Ok(None),
@@ -108,6 +109,7 @@ pub(crate) fn close(fd: u32) -> Answer {
             let object = smach.handles.remove(handle).map_err(sys)?;
             crate::smach::close_object(core, id, handle, object);
         }
+        crate::linux_fast::descriptor_changed(core, id, fd);
         Ok(0)
     })
 }

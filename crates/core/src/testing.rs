@@ -643,6 +643,7 @@ pub fn program_thread_states(id: crate::ProgramId) -> alloc::vec::Vec<sk_abi::Sc
 
 pub(crate) mod console_pipe;
 mod linux_entry;
+mod linux_fast;
 mod pipe_hoard;
 pub use console_pipe::{
     console_pipe_pieces, find_pipe_write_end, inject_between_console_pieces,
@@ -650,4 +651,7 @@ pub use console_pipe::{
     swap_console_end,
 };
 pub use linux_entry::{linux_entry_of, LinuxEntry};
+pub use linux_fast::{
+    linux_fd_has_routine, linux_generic_read_write_calls, spawn_linux_program_on, synthesis_enabled,
+};
 pub use pipe_hoard::{register_pipe_sleeper, PipeHoard};

@@ -53,7 +53,10 @@ fn linux_routines_return_efault_and_take_their_ops_slow_path() {
     // A RAM-file write's capacity guard: its trampoline goes to the write
     // slow path.
     let planned = linux_plan(&facts(SioTarget::File(file(1))), &env(), &LINUX);
-    let SlotPlan::Routine(RoutineSpec::RamFileWrite { fallback, write, .. }) = planned.write else {
+    let SlotPlan::Routine(RoutineSpec::RamFileWrite {
+        fallback, write, ..
+    }) = planned.write
+    else {
         panic!("{planned:?}")
     };
     assert_eq!(fallback.generic_entry, Imm64(LINUX.write_slow_path));

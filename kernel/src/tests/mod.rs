@@ -13,6 +13,7 @@ mod fuzz;
 mod growth;
 mod leaks;
 mod linux;
+mod linux_fast;
 mod machine_api;
 mod memory;
 mod pipe_console_review;

@@ -1,0 +1,284 @@
+//! The Linux personality's synthesized `read` and `write` (docs/unix.md,
+//! "Entry"): per-fd routine arrays behind a dispatcher in slots 0 and 1 of
+//! a Linux thread's table.
+//!
+//! Owns [`LinuxFds`] (one per Linux thread, in its `ThreadSynth`): for each
+//! op a per-fd array of code addresses that the thread's
+//! `linux_fd_dispatch` instance indexes, the descriptor → handle map those
+//! arrays were filled from, and the address each handle's SIO routine was
+//! stored at. Which SIO gets which routine is the policy's
+//! (`sk_synth::policy::linux`, host-tested); the kernel only performs it:
+//!
+//! - an SIO of a Linux SMACH is planned by `synthesis::plan_of` with the
+//!   Linux environment ([`env`]: the two `linux_slow_path` instances, made
+//!   once), and the policy's `store` of its slot lands in
+//!   [`LinuxFds::store_handle`], which replugs every fd naming that handle
+//!   (one atomic store each). So every event the native routines are
+//!   replanned for (truncate, growth, unlink, rename, a second user, share,
+//!   revoke, close, a console mode change, the owner's exit) replugs the
+//!   Linux fds too, before the lock is released: stale code never runs;
+//! - what a descriptor names changes in the Linux calls: they call
+//!   [`descriptor_changed`] (open, close; dup and pipe when they come),
+//!   which refills that fd's entries from its handle's.
+//!
+//! An fd with no routine (closed, never opened, a generic kind, past
+//! `TABLE_HANDLES`) holds its op's slow path, which enters the Linux
+//! generic entry with the program's arguments. [`set_thread_fast`] points
+//! slots 0 and 1 at the dispatchers or back at the generic entry: the
+//! one-line hook for "a signal is pending" (the generic entry's return
+//! path delivers).
+
+use crate::code_memory::{install_holes, Routine};
+use crate::linux_process::MAX_FDS;
+use crate::state::{Core, SmachId, ThreadId};
+use crate::synthesis::TABLE_HANDLES;
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
+use sk_abi::{Call, SysError};
+use sk_synth::policy::linux::{self as policy, LinuxEnv};
+use sk_synth::policy::{Op, SlotTarget};
+
+/// Descriptors the per-fd arrays cover: all a Linux process may have.
+pub(crate) const FD_SLOTS: usize = MAX_FDS;
+
+/// The two `linux_slow_path` instances (read, write): made at the first
+/// Linux thread, kept for good (like the error stubs).
+static SLOW_PATHS: spin::Mutex<Option<[Routine; 2]>> = spin::Mutex::new(None);
+/// Their addresses (0 until made), read without the lock.
+static SLOW_PATH_ADDRESSES: [AtomicU64; 2] = [const { AtomicU64::new(0) }; 2];
+
+const fn op_index(op: Op) -> usize {
+    match op {
+        Op::Read => 0,
+        Op::Write => 1,
+    }
+}
+
+/// The Linux environment the policy plans a Linux SMACH's SIOs in; `None`
+/// before the first Linux thread made the slow paths.
+pub(crate) fn env() -> Option<LinuxEnv> {
+    let read = SLOW_PATH_ADDRESSES[0].load(Ordering::Acquire);
+    let write = SLOW_PATH_ADDRESSES[1].load(Ordering::Acquire);
+    (read != 0 && write != 0).then_some(LinuxEnv {
+        read_slow_path: read,
+        write_slow_path: write,
+    })
+}
+
+/// Makes the slow paths if they are not there yet.
+fn ensure_env() -> Result<LinuxEnv, SysError> {
+    if let Some(env) = env() {
+        return Ok(env);
+    }
+    sk_machine::cpu::without_interrupts(|| {
+        let mut made = SLOW_PATHS.lock();
+        if made.is_none() {
+            let generic = sk_machine::linux_entry::generic_entry_address();
+            let read = install_holes(&policy::slow_path(Op::Read, generic))
+                .map_err(|_| SysError::NoMemory)?;
+            let write = install_holes(&policy::slow_path(Op::Write, generic))
+                .map_err(|_| SysError::NoMemory)?;
+            SLOW_PATH_ADDRESSES[0].store(read.block.address(), Ordering::Release);
+            SLOW_PATH_ADDRESSES[1].store(write.block.address(), Ordering::Release);
+            *made = Some([read, write]);
+        }
+        Ok(())
+    })?;
+    env().ok_or(SysError::NoMemory)
+}
+
+/// `len` atomics holding `value`, on the heap (`NoMemory` if it is full).
+fn atomics(len: usize, value: u64) -> Result<Box<[AtomicU64]>, SysError> {
+    let mut cells = Vec::new();
+    cells
+        .try_reserve_exact(len)
+        .map_err(|_| SysError::NoMemory)?;
+    cells.extend((0..len).map(|_| AtomicU64::new(value)));
+    Ok(cells.into_boxed_slice())
+}
+
+/// A Linux thread's per-fd routine arrays and its two dispatchers. The
+/// arrays are boxed: the dispatchers bake their addresses in, and moving
+/// this record does not move them.
+pub(crate) struct LinuxFds {
+    /// Per op (read, write), per fd: where the dispatcher jumps.
+    routines: [Box<[AtomicU64]>; 2],
+    /// The handle index + 1 each fd names (0: none), as of its last
+    /// [`descriptor_changed`].
+    fd_handle: Box<[AtomicU64]>,
+    /// Per handle below `TABLE_HANDLES`, per op (`handle * 2 + op`): the
+    /// routine the policy stored for that SIO (0: none, the slow path).
+    by_handle: Box<[AtomicU64]>,
+    /// The slow paths' addresses (what an fd without a routine holds).
+    slow: [u64; 2],
+    /// The `linux_fd_dispatch` instances (read, write).
+    dispatchers: [Routine; 2],
+}
+
+impl LinuxFds {
+    /// Arrays whose every fd takes the slow path, and their dispatchers.
+    pub(crate) fn new() -> Result<Self, SysError> {
+        let env = ensure_env()?;
+        let slow = [env.read_slow_path, env.write_slow_path];
+        let routines = [atomics(FD_SLOTS, slow[0])?, atomics(FD_SLOTS, slow[1])?];
+        let generic = sk_machine::linux_entry::generic_entry_address();
+        let dispatcher = |array: &[AtomicU64]| {
+            let holes = policy::dispatcher(array.as_ptr() as u64, FD_SLOTS as u32, generic);
+            install_holes(&holes).map_err(|_| SysError::NoMemory)
+        };
+        let dispatchers = [dispatcher(&routines[0])?, dispatcher(&routines[1])?];
+        Ok(Self {
+            routines,
+            fd_handle: atomics(FD_SLOTS, 0)?,
+            by_handle: atomics(TABLE_HANDLES as usize * 2, 0)?,
+            slow,
+            dispatchers,
+        })
+    }
+
+    /// The dispatcher of `op` (what slot 0 or 1 holds while fast).
+    pub(crate) fn dispatcher(&self, op: Op) -> u64 {
+        self.dispatchers[op_index(op)].block.address()
+    }
+
+    /// Where `fd`'s entry for `op` should point: its handle's routine, or
+    /// the slow path.
+    fn target(&self, handle_plus_one: u64, op: Op) -> u64 {
+        let routine = handle_plus_one
+            .checked_sub(1)
+            .and_then(|h| self.by_handle.get(h as usize * 2 + op_index(op)))
+            .map_or(0, |a| a.load(Ordering::Acquire));
+        if routine == 0 {
+            self.slow[op_index(op)]
+        } else {
+            routine
+        }
+    }
+
+    /// The policy stored `target` in the slot of call word `index` (a
+    /// native `(handle << 3) | call`): note it for the handle and replug
+    /// every fd naming that handle. Calls other than read and write have
+    /// no Linux entry.
+    pub(crate) fn store_handle(&self, index: u64, target: SlotTarget) {
+        let handle = index >> Call::BITS;
+        let op = match index & Call::MASK {
+            n if n == u64::from(Call::Read.number()) => Op::Read,
+            n if n == u64::from(Call::Write.number()) => Op::Write,
+            _ => return,
+        };
+        let Some(cell) = self.by_handle.get(handle as usize * 2 + op_index(op)) else {
+            return;
+        };
+        // Error stubs return native codes: the slow path's generic entry
+        // gives the errno (the policy plans none for Linux anyway).
+        let address = match target {
+            SlotTarget::Code(address) => address,
+            SlotTarget::Generic | SlotTarget::ErrorStub(_) => 0,
+        };
+        cell.store(address, Ordering::Release);
+        let entry = self.target(handle + 1, op);
+        for (fd, named) in self.fd_handle.iter().enumerate() {
+            if named.load(Ordering::Acquire) == handle + 1 {
+                if let Some(slot) = self.routines[op_index(op)].get(fd) {
+                    slot.store(entry, Ordering::Release);
+                }
+            }
+        }
+    }
+
+    /// Descriptor `fd` now names `handle` (or nothing): its entries follow.
+    fn set_fd(&self, fd: usize, handle: Option<sk_abi::Handle>) {
+        let Some(named) = self.fd_handle.get(fd) else {
+            return;
+        };
+        let value = handle.map_or(0, |h| u64::from(h.index()) + 1);
+        named.store(value, Ordering::Release);
+        for op in Op::ALL {
+            if let Some(slot) = self.routines[op_index(op)].get(fd) {
+                slot.store(self.target(value, op), Ordering::Release);
+            }
+        }
+    }
+
+    /// Where `fd`'s entry for `op` points (tests).
+    #[cfg(feature = "ktest")]
+    pub(crate) fn entry(&self, fd: usize, op: Op) -> Option<u64> {
+        self.routines[op_index(op)]
+            .get(fd)
+            .map(|a| a.load(Ordering::Acquire))
+    }
+
+    /// The slow path of `op` (tests).
+    #[cfg(feature = "ktest")]
+    pub(crate) fn slow_path(&self, op: Op) -> u64 {
+        self.slow[op_index(op)]
+    }
+}
+
+/// Descriptor `fd` of Linux process `pid` changed what it names (open,
+/// close, dup, pipe, fork's copy, exec's close-on-exec): every thread of the
+/// process refills that fd's entries from what it names now. Call it under
+/// the same lock as the change, before returning to the program.
+pub(crate) fn descriptor_changed(core: &Core, pid: SmachId, fd: u32) {
+    let Some(process) = core.linux.get(&pid) else {
+        return;
+    };
+    let handle = process.handle(fd);
+    for_threads(core, pid, |fds| fds.set_fd(fd as usize, handle));
+}
+
+/// Every descriptor of `pid`, for every thread: at the process's start and
+/// when a thread joins it (a new thread's arrays start empty).
+pub(crate) fn sync_process(core: &Core, pid: SmachId) {
+    for fd in 0..FD_SLOTS as u32 {
+        descriptor_changed(core, pid, fd);
+    }
+}
+
+/// Runs `f` on the fd arrays of every thread of `pid` that has them.
+fn for_threads(core: &Core, pid: SmachId, mut f: impl FnMut(&LinuxFds)) {
+    let Some(smach) = core.smachs.get(&pid) else {
+        return;
+    };
+    for tid in &smach.threads {
+        if let Some(fds) = core
+            .threads
+            .get(tid)
+            .and_then(|t| t.synth.as_ref())
+            .and_then(|s| s.linux_fds())
+        {
+            f(fds);
+        }
+    }
+}
+
+/// Points thread `tid`'s `read` and `write` slots at its dispatchers
+/// (`fast`) or at the Linux generic entry: the hook for "a signal is
+/// pending" (generic until it is delivered). Does nothing for a thread
+/// without a Linux table (synth=off, native).
+#[cfg_attr(not(feature = "ktest"), allow(dead_code))]
+pub(crate) fn set_thread_fast(core: &Core, tid: ThreadId, fast: bool) {
+    if let Some(synth) = core.threads.get(&tid).and_then(|t| t.synth.as_ref()) {
+        synth.set_linux_fast(fast);
+    }
+}
+
+/// Linux `read` and `write` calls that reached the Linux generic entry
+/// (tests: the differential test checks the fast runs take few).
+#[cfg(feature = "ktest")]
+static GENERIC_READ_WRITE: AtomicU64 = AtomicU64::new(0);
+
+/// Counts a Linux call at the generic entry if it is `read` or `write`.
+#[cfg(feature = "ktest")]
+pub(crate) fn note_generic_call(number: u64) {
+    if number <= 1 {
+        GENERIC_READ_WRITE.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// `read` and `write` calls at the Linux generic entry so far (tests).
+#[cfg(feature = "ktest")]
+pub(crate) fn generic_read_write_calls() -> u64 {
+    GENERIC_READ_WRITE.load(Ordering::Relaxed)
+}

@@ -1,0 +1,168 @@
+/*
+ * linfast: a static Linux x86-64 program (glibc, `gcc -static`) for the
+ * Linux personality's synthesized read/write (docs/unix.md, "Entry";
+ * kernel/src/tests/linux_fast.rs). The xtask packs it into the initrd as
+ * /bin/linfast.
+ *
+ * It makes a fixed sequence of read and write calls (raw `syscall`, so
+ * each result is the kernel's value or -errno exactly) on /dev/zero,
+ * /dev/null, RAM files and bad descriptors: the 1-byte and longer fast
+ * paths, calls too long for a routine, bad buffers (-EFAULT), bad
+ * descriptors (-EBADF, past the fd array, high bits in the fd register),
+ * a closed descriptor reused by a file, a file truncated between calls
+ * (reopened with O_TRUNC), an fd opened for the other direction. Each
+ * call's result and a checksum of the bytes it moved go to a log, written
+ * at the end to the file argv[1] (and its checks' failure count is the
+ * exit status). The kernel test runs it with the read/write slots on the
+ * dispatcher and again on the generic entry, and compares the logs.
+ *
+ * argv[2] = "bench": 1000 1-byte reads of /dev/zero (what the kernel test
+ * single-steps is one of them; nothing logged).
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/syscall.h>
+
+static long raw3(long n, long a, long b, long c)
+{
+    long ret;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"(n), "D"(a), "S"(b), "d"(c)
+                     : "rcx", "r11", "memory");
+    return ret;
+}
+
+static char log_text[16384];
+static size_t log_len;
+static int failures;
+static unsigned char big[1 << 20];
+static unsigned char buf[4096];
+
+#define KERNEL_ADDRESS 0xffff800000000000L
+
+static uint64_t sum(const unsigned char *p, long n)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (long i = 0; i < n; i++) {
+        h = (h ^ p[i]) * 1099511628211ULL;
+    }
+    return h;
+}
+
+/* One call: its result and the checksum of the bytes it moved. */
+static long note(const char *what, long result, const unsigned char *p, long expect, int check)
+{
+    uint64_t h = (p != 0 && result > 0 && result <= (long)sizeof(big)) ? sum(p, result) : 0;
+    int n = snprintf(log_text + log_len, sizeof(log_text) - log_len, "%s = %ld #%016llx\n", what,
+                     result, (unsigned long long)h);
+    if (n > 0 && log_len + (size_t)n < sizeof(log_text)) {
+        log_len += (size_t)n;
+    }
+    if (check && result != expect) {
+        failures++;
+        printf("linfast: FAIL %s = %ld, expected %ld\n", what, result, expect);
+    }
+    return result;
+}
+
+#define R(fd, p, len) raw3(SYS_read, (long)(fd), (long)(p), (long)(len))
+#define W(fd, p, len) raw3(SYS_write, (long)(fd), (long)(p), (long)(len))
+#define CHECKED(what, call, p, expect) note(what, call, (const unsigned char *)(p), expect, 1)
+#define LOGGED(what, call, p) note(what, call, (const unsigned char *)(p), 0, 0)
+
+static long open_path(const char *path, long flags)
+{
+    return raw3(SYS_open, (long)path, flags, 0644);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 2 && strcmp(argv[2], "bench") == 0) {
+        long z = open_path("/dev/zero", O_RDONLY);
+        for (int i = 0; i < 1000; i++) {
+            if (R(z, buf, 1) != 1) {
+                return 1;
+            }
+        }
+        return 0;
+    }
+    const char *out = argc > 1 ? argv[1] : "/linfast.log";
+
+    /* /dev/zero: the routine's fast path, longer reads, bad buffers. */
+    long z = open_path("/dev/zero", O_RDONLY);
+    CHECKED("open zero", z >= 3 ? 0 : z, 0, 0);
+    memset(buf, 0x55, sizeof(buf));
+    CHECKED("read zero 1", R(z, buf, 1), buf, 1);
+    CHECKED("zero byte", buf[0] | (buf[1] != 0x55), 0, 0);
+    CHECKED("read zero 100", R(z, buf, 100), buf, 100);
+    CHECKED("read zero 0", R(z, buf, 0), buf, 0);
+    CHECKED("read zero kernel buffer", R(z, KERNEL_ADDRESS, 1), 0, -14);
+    CHECKED("read zero null", R(z, 0, 1), 0, -14);
+    CHECKED("read zero wrapping", R(z, -16L, 64), 0, -14);
+    CHECKED("read zero long", R(z, big, sizeof(big)), big, (long)sizeof(big));
+    CHECKED("read zero high fd bits", R((1L << 32) | z, buf, 3), buf, 3);
+    LOGGED("write zero", W(z, buf, 1), 0);
+
+    /* /dev/null. */
+    long n = open_path("/dev/null", O_WRONLY);
+    CHECKED("write null 5", W(n, "hello", 5), 0, 5);
+    CHECKED("write null kernel buffer", W(n, KERNEL_ADDRESS, 5), 0, -14);
+    CHECKED("write null long", W(n, big, sizeof(big)), 0, (long)sizeof(big));
+    LOGGED("read write-only null", R(n, buf, 5), buf);
+
+    /* Bad descriptors. */
+    CHECKED("read fd 63", R(63, buf, 1), 0, -9);
+    CHECKED("read fd 1000", R(1000, buf, 1), 0, -9);
+    CHECKED("read fd -1", R(-1, buf, 1), 0, -9);
+    CHECKED("write fd 63", W(63, buf, 1), 0, -9);
+    CHECKED("write fd 1000", W(1000, buf, 1), 0, -9);
+
+    /* A closed descriptor, then reused by a file: never the old routine. */
+    CHECKED("close zero", raw3(SYS_close, z, 0, 0), 0, 0);
+    CHECKED("read closed", R(z, buf, 1), 0, -9);
+    long f = open_path("/linfast.data", O_RDWR | O_CREAT | O_TRUNC);
+    CHECKED("reused fd", f, 0, z);
+    for (int i = 0; i < 200; i++) {
+        buf[i] = (unsigned char)(i * 7 + 3);
+    }
+    CHECKED("write file 200", W(f, buf, 200), 0, 200);
+    CHECKED("write file kernel buffer", W(f, KERNEL_ADDRESS, 8), 0, -14);
+    CHECKED("seek file", raw3(SYS_lseek, f, 0, 0), 0, 0);
+    memset(buf, 0, 256);
+    CHECKED("read file 1", R(f, buf, 1), buf, 1);
+    CHECKED("file byte", buf[0], 0, 3);
+    CHECKED("read file 50", R(f, buf, 50), buf, 50);
+    CHECKED("read file kernel buffer", R(f, KERNEL_ADDRESS, 8), 0, -14);
+
+    /* Truncated between calls (another open with O_TRUNC). */
+    long t = open_path("/linfast.data", O_WRONLY | O_TRUNC);
+    CHECKED("truncating open", t > f ? 0 : t, 0, 0);
+    CHECKED("read truncated", R(f, buf, 10), buf, 0);
+    CHECKED("write after truncate", W(f, "xyz", 3), 0, 3);
+    CHECKED("seek again", raw3(SYS_lseek, f, 0, 0), 0, 0);
+    CHECKED("read sparse", R(f, buf, 100), buf, 54);
+    CHECKED("sparse byte", buf[0] | buf[50], 0, 0);
+    LOGGED("read write-only", R(t, buf, 5), buf);
+    CHECKED("close trunc", raw3(SYS_close, t, 0, 0), 0, 0);
+
+    /* A file grown past its first allocation between calls. */
+    CHECKED("seek end", raw3(SYS_lseek, f, 0, 2), 0, 54);
+    CHECKED("write big", W(f, big, 65536), 0, 65536);
+    CHECKED("seek start", raw3(SYS_lseek, f, 0, 0), 0, 0);
+    CHECKED("read grown", R(f, big, 4096), big, 4096);
+
+    CHECKED("close file", raw3(SYS_close, f, 0, 0), 0, 0);
+    CHECKED("close null", raw3(SYS_close, n, 0, 0), 0, 0);
+    CHECKED("write closed null", W(n, "x", 1), 0, -9);
+
+    long o = open_path(out, O_WRONLY | O_CREAT | O_TRUNC);
+    if (o < 0 || W(o, log_text, log_len) != (long)log_len) {
+        printf("linfast: cannot write %s\n", out);
+        failures++;
+    }
+    raw3(SYS_close, o, 0, 0);
+    return failures;
+}
