@@ -22,6 +22,30 @@ pub fn run_program(path: &str, arg: u64) -> ! {
     })
 }
 
+/// The bench suite's Linux build, `/bin/bench-linux` (the binary the
+/// Linux guest runs as `/init`), run unmodified through the Linux
+/// personality; `bench.smoke` reaches it as an argument. Exits QEMU as
+/// [`run_program`] does.
+pub fn run_linux_bench(smoke: bool) -> ! {
+    const PATH: &str = "/bin/bench-linux";
+    let argv: &[&str] = if smoke {
+        &[PATH, "bench.smoke"]
+    } else {
+        &[PATH]
+    };
+    let status = sk_core::spawn_linux_program(PATH, argv).and_then(|id| {
+        let status = sk_core::wait_program(id);
+        sk_core::release_program(id);
+        status
+    });
+    println!("kernel: {PATH} exited with {status:?}");
+    qemu::exit(if status == Ok(0) {
+        qemu::ExitCode::Success
+    } else {
+        qemu::ExitCode::Failure
+    })
+}
+
 /// The default demo; `init_args` (words after `--`) go to `/bin/init`
 /// through the file `/etc/init.args`.
 pub fn run(init_args: &str) -> ! {

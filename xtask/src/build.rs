@@ -108,6 +108,12 @@ pub const USER_PROGRAMS: &[&str] = &[
 /// Builds the user programs (release, static ELF for the kernel's target)
 /// and packs them into a cpio "newc" initrd; returns its path.
 pub fn initrd() -> Result<PathBuf, String> {
+    initrd_with(&[])
+}
+
+/// [`initrd`] plus `extra` files (path in the archive, contents): the bench
+/// adds the Linux build of its program as `bin/bench-linux`.
+pub fn initrd_with(extra: &[(&str, &[u8])]) -> Result<PathBuf, String> {
     let target_dir = root().join("target/user");
     let mut cmd = Command::new(cargo());
     cmd.current_dir(root())
@@ -149,6 +155,11 @@ pub fn initrd() -> Result<PathBuf, String> {
             .add_file("bin/busybox", 0o755, &data)
             .map_err(|e| format!("initrd: {e}"))?,
         Err(why) => println!("xtask: no /bin/busybox in the initrd: {why}"),
+    }
+    for (name, data) in extra {
+        writer
+            .add_file(name, 0o755, data)
+            .map_err(|e| format!("initrd: {e}"))?;
     }
     let path = root().join("target/initrd.cpio");
     std::fs::write(&path, writer.finish())
