@@ -10,7 +10,8 @@
  * paths, calls too long for a routine, bad buffers (-EFAULT), bad
  * descriptors (-EBADF, past the fd array, high bits in the fd register),
  * a closed descriptor reused by a file, a file truncated between calls
- * (reopened with O_TRUNC), an fd opened for the other direction. Each
+ * (reopened with O_TRUNC), an fd opened for the other direction; every
+ * argument register kept across calls on each of those paths. Each
  * call's result and a checksum of the bytes it moved go to a log, written
  * at the end to the file argv[1] (and its checks' failure count is the
  * exit status). The kernel test runs it with the read/write slots on the
@@ -33,6 +34,27 @@ static long raw3(long n, long a, long b, long c)
                      : "a"(n), "D"(a), "S"(b), "d"(c)
                      : "rcx", "r11", "memory");
     return ret;
+}
+
+/*
+ * The call with every argument register set to a mark: Linux keeps all but
+ * rax, rcx and r11, whatever path the call took. Returns the number of
+ * registers changed.
+ */
+static int regs_changed(long n, long fd, long buf, long count)
+{
+    long ret;
+    long rdi = fd, rsi = buf, rdx = count;
+    register long r10 __asm__("r10") = 0x1010101010101010L;
+    register long r8 __asm__("r8") = 0x0808080808080808L;
+    register long r9 __asm__("r9") = 0x0909090909090909L;
+    __asm__ volatile("syscall"
+                     : "=a"(ret), "+D"(rdi), "+S"(rsi), "+d"(rdx), "+r"(r10), "+r"(r8), "+r"(r9)
+                     : "a"(n)
+                     : "rcx", "r11", "memory");
+    (void)ret;
+    return (rdi != fd) + (rsi != buf) + (rdx != count) + (r10 != 0x1010101010101010L) +
+           (r8 != 0x0808080808080808L) + (r9 != 0x0909090909090909L);
 }
 
 static char log_text[16384];
@@ -105,12 +127,20 @@ int main(int argc, char **argv)
     CHECKED("read zero long", R(z, big, sizeof(big)), big, (long)sizeof(big));
     CHECKED("read zero high fd bits", R((1L << 32) | z, buf, 3), buf, 3);
     LOGGED("write zero", W(z, buf, 1), 0);
+    /* Registers kept on every path: routine, its slow path, -EFAULT, past
+     * the fd array, an fd with no routine. */
+    CHECKED("regs read zero 1", regs_changed(SYS_read, z, (long)buf, 1), 0, 0);
+    CHECKED("regs read zero long", regs_changed(SYS_read, z, (long)big, sizeof(big)), 0, 0);
+    CHECKED("regs read zero efault", regs_changed(SYS_read, z, KERNEL_ADDRESS, 1), 0, 0);
+    CHECKED("regs read fd 1000", regs_changed(SYS_read, 1000, (long)buf, 1), 0, 0);
+    CHECKED("regs write zero", regs_changed(SYS_write, z, (long)buf, 1), 0, 0);
 
     /* /dev/null. */
     long n = open_path("/dev/null", O_WRONLY);
     CHECKED("write null 5", W(n, "hello", 5), 0, 5);
     CHECKED("write null kernel buffer", W(n, KERNEL_ADDRESS, 5), 0, -14);
     CHECKED("write null long", W(n, big, sizeof(big)), 0, (long)sizeof(big));
+    CHECKED("regs write null 5", regs_changed(SYS_write, n, (long)"hello", 5), 0, 0);
     LOGGED("read write-only null", R(n, buf, 5), buf);
 
     /* Bad descriptors. */
@@ -153,6 +183,8 @@ int main(int argc, char **argv)
     CHECKED("write big", W(f, big, 65536), 0, 65536);
     CHECKED("seek start", raw3(SYS_lseek, f, 0, 0), 0, 0);
     CHECKED("read grown", R(f, big, 4096), big, 4096);
+    CHECKED("regs read file", regs_changed(SYS_read, f, (long)buf, 2), 0, 0);
+    CHECKED("regs write file", regs_changed(SYS_write, f, (long)buf, 2), 0, 0);
 
     CHECKED("close file", raw3(SYS_close, f, 0, 0), 0, 0);
     CHECKED("close null", raw3(SYS_close, n, 0, 0), 0, 0);
