@@ -109,8 +109,12 @@ pub fn dispatcher(routines: u64, fd_limit: u32, generic_entry: u64) -> LinuxFdDi
 /// The slow path of `op` (the Linux call number is the op's: 0 `read`, 1
 /// `write`).
 pub const fn slow_path(op: Op, generic_entry: u64) -> LinuxSlowPathHoles {
+    let number = match op {
+        Op::Read => 0,
+        Op::Write => 1,
+    };
     LinuxSlowPathHoles {
-        number: Imm32(linux_number(op) as i32),
+        number: Imm32(number),
         generic_entry: Imm64(generic_entry),
     }
 }
