@@ -17,8 +17,10 @@
  * exit status). The kernel test runs it with the read/write slots on the
  * dispatcher and again on the generic entry, and compares the logs.
  *
- * argv[2] = "bench": 1000 1-byte reads of /dev/zero (what the kernel test
- * single-steps is one of them; nothing logged).
+ * argv[2] = "bench": 1000 1-byte reads of /dev/zero (nothing logged).
+ * argv[2] = "trace": the kernel instructions of a 1-byte /dev/zero read and
+ * a 1-byte /dev/null write, counted by single-stepping (the test kernel's
+ * prctl options arm the counter and read it), logged as `name = count`.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -55,6 +57,36 @@ static int regs_changed(long n, long fd, long buf, long count)
     (void)ret;
     return (rdi != fd) + (rsi != buf) + (rdx != count) + (r10 != 0x1010101010101010L) +
            (r8 != 0x0808080808080808L) + (r9 != 0x0909090909090909L);
+}
+
+/* The call with RFLAGS.TF set just for the `syscall` (the counter is armed). */
+static long traced3(long n, long a, long b, long c)
+{
+    long ret;
+    __asm__ volatile("pushfq\n\torq $0x100, (%%rsp)\n\tpopfq\n\tsyscall"
+                     : "=a"(ret)
+                     : "a"(n), "D"(a), "S"(b), "d"(c)
+                     : "rcx", "r11", "memory", "cc");
+    return ret;
+}
+
+#define KTEST_PRCTL_TRACE_ARM 0x534b0001L
+#define KTEST_PRCTL_TRACE_LAST 0x534b0002L
+
+/* Kernel instructions of one traced call (0: not counted in 10 tries). */
+static long count_call(long n, long fd, long buf, long count)
+{
+    for (int i = 0; i < 10; i++) {
+        if (raw3(SYS_prctl, KTEST_PRCTL_TRACE_ARM, 0, 0) != 0) {
+            return 0;
+        }
+        traced3(n, fd, buf, count);
+        long steps = raw3(SYS_prctl, KTEST_PRCTL_TRACE_LAST, 0, 0);
+        if (steps > 0) {
+            return steps;
+        }
+    }
+    return 0;
 }
 
 static char log_text[16384];
@@ -112,6 +144,15 @@ int main(int argc, char **argv)
         return 0;
     }
     const char *out = argc > 1 ? argv[1] : "/linfast.log";
+    if (argc > 2 && strcmp(argv[2], "trace") == 0) {
+        long z = open_path("/dev/zero", O_RDONLY);
+        long n = open_path("/dev/null", O_WRONLY);
+        note("read_zero_1", count_call(SYS_read, z, (long)buf, 1), 0, 0, 0);
+        note("write_null_1", count_call(SYS_write, n, (long)buf, 1), 0, 0, 0);
+        note("getppid", count_call(SYS_getppid, 0, 0, 0), 0, 0, 0);
+        long o = open_path(out, O_WRONLY | O_CREAT | O_TRUNC);
+        return W(o, log_text, log_len) == (long)log_len ? 0 : 1;
+    }
 
     /* /dev/zero: the routine's fast path, longer reads, bad buffers. */
     long z = open_path("/dev/zero", O_RDONLY);

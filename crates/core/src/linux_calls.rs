@@ -55,6 +55,10 @@ pub(crate) fn note_current(core: &crate::state::Core) {
 pub(crate) fn handle(number: u64, args: [u64; 6]) -> i64 {
     #[cfg(feature = "ktest")]
     crate::linux_fast::note_generic_call(number);
+    #[cfg(feature = "ktest")]
+    if let Some(answer) = crate::linux_fast::ktest_prctl(number, args) {
+        return answer;
+    }
     let answer = match sk_unix::decode(number, args) {
         Ok(request) => perform(number, request),
         Err(e) => Err(e),

@@ -282,3 +282,30 @@ pub(crate) fn note_generic_call(number: u64) {
 pub(crate) fn generic_read_write_calls() -> u64 {
     GENERIC_READ_WRITE.load(Ordering::Relaxed)
 }
+
+/// `prctl` options only the test kernel knows: arm the single-step counter
+/// for the caller's next call made with TF set, and read its count (what a
+/// native program does with `reconfigure(TraceNextCall)` and
+/// `query(LastTrace)`), so a Linux program's read can be counted.
+#[cfg(feature = "ktest")]
+pub(crate) const KTEST_PRCTL_TRACE_ARM: u64 = 0x534b_0001;
+/// See [`KTEST_PRCTL_TRACE_ARM`].
+#[cfg(feature = "ktest")]
+pub(crate) const KTEST_PRCTL_TRACE_LAST: u64 = 0x534b_0002;
+
+/// The test kernel's `prctl` trace options (`None`: not one of them).
+#[cfg(feature = "ktest")]
+pub(crate) fn ktest_prctl(number: u64, args: [u64; 6]) -> Option<i64> {
+    const PRCTL: u64 = 157;
+    if number != PRCTL {
+        return None;
+    }
+    match args[0] {
+        KTEST_PRCTL_TRACE_ARM if crate::trace::is_enabled() => {
+            crate::trace::arm(crate::state::current_thread());
+            Some(0)
+        }
+        KTEST_PRCTL_TRACE_LAST => Some(crate::trace::last() as i64),
+        _ => None,
+    }
+}

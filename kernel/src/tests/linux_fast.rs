@@ -6,7 +6,10 @@
 //! buffers, bad and closed-then-reused descriptors, a file truncated and
 //! grown between calls included); the fast run must actually have taken
 //! the synthesized routines. Tests named `either_scheduler` run again with
-//! `synth=off`, where both runs are generic.
+//! `synth=off`, where both runs are generic. The single-step counter counts
+//! a Linux read and write (armed through the test kernel's `prctl`
+//! options, `linux_fast::ktest_prctl`): 47 and 45 kernel instructions
+//! through the dispatcher.
 
 use alloc::format;
 use alloc::string::String;
@@ -101,6 +104,69 @@ ktest!(
         ensure_eq!(status?, 0);
         ensure_eq!(at_start, Some((false, false)));
         ensure_eq!(console, Some((false, false)));
+        Ok(())
+    }
+);
+
+/// `linfast <log> trace` with the slots fast or generic: the kernel
+/// instructions of its traced calls, by name.
+fn traced_counts(generic: bool) -> Result<Vec<(String, u64)>, String> {
+    let log = if generic {
+        "/linfast.trace.generic"
+    } else {
+        "/linfast.trace.fast"
+    };
+    let argv = ["/bin/linfast", log, "trace"];
+    let id = sk_core::testing::spawn_linux_program_on("/bin/linfast", &argv, generic)
+        .map_err(|e| format!("spawn /bin/linfast: {e}"))?;
+    let status = sk_core::wait_program(id).map_err(|e| format!("wait: {e}"));
+    sk_core::release_program(id);
+    ensure_eq!(status?, 0);
+    let text = sk_core::with_fs(|fs| {
+        let node = fs.lookup(log).map_err(|e| format!("{log}: {e:?}"))?;
+        let mut bytes = alloc::vec![0; 1024];
+        let len = fs.read(node, 0, &mut bytes).map_err(|e| format!("{e:?}"))?;
+        bytes.truncate(len);
+        let _ = fs.unlink(log);
+        Ok::<_, String>(bytes)
+    })?;
+    let text = String::from_utf8_lossy(&text);
+    Ok(text
+        .lines()
+        .filter_map(|line| {
+            let (name, rest) = line.split_once(" = ")?;
+            let count = rest.split_whitespace().next()?.parse().ok()?;
+            Some((String::from(name), count))
+        })
+        .collect())
+}
+
+ktest!(
+    fn linux_fast_calls_counted_by_single_stepping() {
+        if !sk_core::testing::synthesis_enabled() {
+            return Ok(());
+        }
+        // The ktest boot allows tracing (`trace`); a test that turned it
+        // off puts it back.
+        let was_allowed = sk_core::testing::trace_allowed();
+        sk_core::testing::allow_trace(true);
+        let fast = traced_counts(false);
+        let generic = traced_counts(true);
+        sk_core::testing::allow_trace(was_allowed);
+        let (fast, generic) = (fast?, generic?);
+        ensure_eq!(fast.len(), 3);
+        for ((name, fast), (_, generic)) in fast.iter().zip(generic.iter()) {
+            sk_machine::println!(
+                "linux abi: {name} kernel_instructions={fast} (generic entry: {generic})"
+            );
+            ensure!(*fast > 0 && *generic > 0, "{name}: not counted");
+            if name != "getppid" {
+                // The dispatcher and routine against decode and perform.
+                ensure!(fast * 4 < *generic, "{name}: {fast} against {generic}");
+            } else {
+                ensure_eq!(fast, generic);
+            }
+        }
         Ok(())
     }
 );
