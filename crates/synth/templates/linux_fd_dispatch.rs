@@ -30,10 +30,9 @@ pub fn source() -> Result<TemplateSource, IcedError> {
     a.cmp_imm32(r10, fd_limit)?;
     a.jae(generic)?;
     a.mov_imm64(r11, routines)?;
-    a.mov(r11, qword_ptr(r11 + r10 * 8))?;
     a.mov(rdi, rsi)?;
     a.mov(rsi, rdx)?;
-    a.jmp(r11)?;
+    a.jmp(qword_ptr(r11 + r10 * 8))?;
     a.set_label(&mut generic)?;
     a.mov_imm64(r11, generic_entry)?;
     a.jmp(r11)?;
