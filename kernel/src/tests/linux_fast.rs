@@ -8,7 +8,7 @@
 //! the synthesized routines. Tests named `either_scheduler` run again with
 //! `synth=off`, where both runs are generic. The single-step counter counts
 //! a Linux read and write (armed through the test kernel's `prctl`
-//! options, `linux_fast::ktest_prctl`): 47 and 45 kernel instructions
+//! options, `linux_fast::ktest_prctl`): 46 and 44 kernel instructions
 //! through the dispatcher.
 
 use alloc::format;
