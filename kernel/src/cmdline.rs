@@ -67,10 +67,11 @@ pub struct Options {
 
 impl Options {
     pub fn parse(line: &'static str) -> Self {
-        // `-- ARGS` or a trailing `show PATH` go to /bin/init.
+        // `-- ARGS`, or everything from the first word that is one of
+        // init's commands (`show PATH`, `shell`, ...), goes to /bin/init.
         let (kernel_words, init_args) = match line.split_once("-- ") {
             Some((k, i)) => (k, i.trim()),
-            None => match line.find("show ") {
+            None => match first_init_command(line) {
                 Some(at) => (&line[..at], line[at..].trim()),
                 None => (line, ""),
             },
@@ -150,4 +151,20 @@ impl Options {
         }
         options
     }
+}
+
+/// Words that start a command for `/bin/init` when they appear on the
+/// kernel command line without `--` (`cargo xtask run -- shell`).
+const INIT_COMMANDS: [&str; 4] = ["show", "run", "shell", "music"];
+
+/// Where the first word naming one of [`INIT_COMMANDS`] starts in `line`.
+fn first_init_command(line: &str) -> Option<usize> {
+    let mut at = 0;
+    for word in line.split(' ') {
+        if INIT_COMMANDS.contains(&word) {
+            return Some(at);
+        }
+        at += word.len() + 1;
+    }
+    None
 }

@@ -45,6 +45,9 @@ pub fn run_linux_bench(smoke: bool) -> ! {
         qemu::ExitCode::Failure
     })
 }
+/// Timer ticks the demo waits at most for queued audio to play out (more
+/// than the 32 DMA buffers' 1.3 s at 25 kHz).
+const AUDIO_DRAIN_TICKS: u64 = 500;
 
 /// The default demo; `init_args` (words after `--`) go to `/bin/init`
 /// through the file `/etc/init.args`.
@@ -87,6 +90,12 @@ pub fn run(init_args: &str) -> ! {
         }
     };
     println!("demo: /bin/init exited with {status:?}");
+    // Frames still queued for the sound card play out before power-off
+    // (bounded: a card that stopped taking frames ends the wait).
+    let start = apic::ticks();
+    while sk_core::audio_out::is_playing() && apic::ticks() < start + AUDIO_DRAIN_TICKS {
+        cpu::wait_for_interrupt();
+    }
     qemu::exit(if status == Ok(0) {
         qemu::ExitCode::Success
     } else {

@@ -16,6 +16,17 @@ pub enum Accel {
     Tcg,
 }
 
+/// How guest time runs under TCG.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Clock {
+    /// `sleep=off`: an idle guest's clock jumps to its next timer, so the
+    /// TSC counts guest instructions only (measurements, tests).
+    Instructions,
+    /// `sleep=on`: an idle guest waits in host time, so `sleep 100` in a
+    /// shell lasts 100 s and a person (or a script) can interrupt it.
+    WallWhenIdle,
+}
+
 impl Accel {
     /// Parses `kvm` or `tcg`.
     pub fn parse(s: &str) -> Option<Self> {
@@ -28,21 +39,24 @@ impl Accel {
 
     /// QEMU arguments for this accelerator.
     pub fn qemu_args(self) -> Vec<String> {
+        self.qemu_args_for(Clock::Instructions)
+    }
+
+    /// QEMU arguments for this accelerator with guest time kept by `clock`
+    /// (KVM's guest time is always the host's).
+    pub fn qemu_args_for(self, clock: Clock) -> Vec<String> {
+        let icount = match clock {
+            Clock::Instructions => "shift=0,sleep=off",
+            Clock::WallWhenIdle => "shift=0,sleep=on",
+        };
         match self {
             // QEMU 7.2 aborts on plain `-cpu host` here.
             Accel::Kvm => ["-accel", "kvm", "-cpu", "host,-arch-capabilities"]
                 .map(String::from)
                 .to_vec(),
-            Accel::Tcg => [
-                "-accel",
-                "tcg",
-                "-cpu",
-                "max",
-                "-icount",
-                "shift=0,sleep=off",
-            ]
-            .map(String::from)
-            .to_vec(),
+            Accel::Tcg => ["-accel", "tcg", "-cpu", "max", "-icount", icount]
+                .map(String::from)
+                .to_vec(),
         }
     }
 

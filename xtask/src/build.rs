@@ -103,6 +103,7 @@ pub const USER_PROGRAMS: &[&str] = &[
     "drain",
     "fpstress",
     "ttyecho",
+    "music",
 ];
 
 /// Builds the user programs (release, static ELF for the kernel's target)
@@ -111,9 +112,8 @@ pub fn initrd() -> Result<PathBuf, String> {
     initrd_with(&[])
 }
 
-/// [`initrd`] plus `extra` files (path in the archive, contents): the bench
-/// adds the Linux build of its program as `bin/bench-linux`.
-pub fn initrd_with(extra: &[(&str, &[u8])]) -> Result<PathBuf, String> {
+/// As [`initrd`], with `extra` files (path in the initrd, bytes) added.
+pub fn initrd_with(extra: &[(&str, Vec<u8>)]) -> Result<PathBuf, String> {
     let target_dir = root().join("target/user");
     let mut cmd = Command::new(cargo());
     cmd.current_dir(root())
@@ -150,15 +150,36 @@ pub fn initrd_with(extra: &[(&str, &[u8])]) -> Result<PathBuf, String> {
             .add_file(&format!("bin/{name}"), 0o755, &data)
             .map_err(|e| format!("initrd: {e}"))?;
     }
+    // Without the musl target the suite's ktest says its program is not
+    // in the initrd; every other test still runs.
+    match crate::linux_suite::programs() {
+        Ok(programs) => {
+            for (name, data) in programs {
+                writer
+                    .add_file(&format!("bin/{name}"), 0o755, &data)
+                    .map_err(|e| format!("initrd: {e}"))?;
+            }
+        }
+        Err(why) => println!("xtask: no Linux suite programs in the initrd: {why}"),
+    }
     match crate::busybox::cached() {
-        Ok(data) => writer
-            .add_file("bin/busybox", 0o755, &data)
-            .map_err(|e| format!("initrd: {e}"))?,
+        Ok(data) => {
+            // `/bin/sh` too: busybox picks its applet from `argv[0]`, and
+            // the file system has no links, so the shell is a second copy.
+            for name in ["bin/busybox", "bin/sh"] {
+                writer
+                    .add_file(name, 0o755, &data)
+                    .map_err(|e| format!("initrd: {e}"))?;
+            }
+        }
         Err(why) => println!("xtask: no /bin/busybox in the initrd: {why}"),
     }
     for (name, data) in extra {
+        if let Some((dir, _)) = name.rsplit_once('/') {
+            let _ = writer.add_dir(dir);
+        }
         writer
-            .add_file(name, 0o755, data)
+            .add_file(name, 0o644, data)
             .map_err(|e| format!("initrd: {e}"))?;
     }
     let path = root().join("target/initrd.cpio");
@@ -170,7 +191,7 @@ pub fn initrd_with(extra: &[(&str, &[u8])]) -> Result<PathBuf, String> {
 /// The static Linux test programs (C, `user/linux/<name>.c`) packed into
 /// the initrd as `/bin/<name>` for the Linux personality's tests
 /// (kernel/src/tests/linux.rs).
-pub const LINUX_PROGRAMS: &[&str] = &["lintest", "linfast"];
+pub const LINUX_PROGRAMS: &[&str] = &["lintest", "linfuzz", "sigtest", "linfast"];
 
 /// Builds each of [`LINUX_PROGRAMS`] with the host's `gcc -static` (glibc,
 /// a static `ET_EXEC`) into `target/linux/`, when its source is newer;

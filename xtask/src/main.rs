@@ -8,8 +8,10 @@
 //! cargo xtask ktest [--inject] [--accel kvm|tcg]        in-kernel tests only
 //! cargo xtask gdb  [--accel kvm|tcg] [-- KERNEL ARGS]  boot halted with a gdb stub on :1234
 //! cargo xtask bench [--smoke] [--accel kvm|tcg]         benchmarks: Synthesis vs Linux (see `bench`)
-//! cargo xtask session [--accel kvm|tcg]                a scripted console session: the host types into the serial port (line editing, raw mode, EOF)
+//! cargo xtask session [--accel kvm|tcg] [-- shell]     a scripted console session: the host types into the serial port (ttyecho: line editing, raw mode, EOF; shell: busybox sh)
 //! cargo xtask audio [--accel kvm|tcg]                  the AC'97 driver plays two tones into a WAV file; the host checks their pitch and length
+//! cargo xtask music [--accel kvm|tcg]                  the music synthesizer plays `chords` (synthesized, then synth=off); the host checks each note of the WAV
+//! cargo xtask linux-suite [--accel kvm|tcg]            the Linux test programs (user/linux/*/) as /init of the Linux guest: Linux's own answers
 //! cargo xtask profile [--accel kvm|tcg]                kernel instructions per function of each traced bench call (target/bench/profile.md)
 //! ```
 //!
@@ -27,17 +29,21 @@ mod build;
 mod busybox;
 mod check;
 mod ktest;
+mod linux_suite;
+mod music;
+mod music_check;
 mod profile;
 mod qemu;
 mod replay;
 mod session;
 mod setup;
+mod shell_session;
 mod tty_output;
 
 use accel::Accel;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <run|test|check|ktest|replay|gdb|bench|profile|session|audio> [--accel kvm|tcg] [--inject] [--smoke] [-- kernel args]";
+const USAGE: &str = "usage: cargo xtask <run|test|check|ktest|replay|gdb|bench|profile|session|audio|music|linux-suite> [--accel kvm|tcg] [--inject] [--smoke] [-- kernel args]";
 
 struct Args {
     command: String,
@@ -98,8 +104,13 @@ fn main() -> ExitCode {
         "gdb" => gdb(&args),
         "bench" => bench::run(args.accel, args.smoke),
         "profile" => profile::run(args.accel),
+        "session" if args.kernel_args.iter().any(|a| a == "shell") => {
+            shell_session::shell_session(args.accel)
+        }
         "session" => session::ttyecho_session(args.accel),
         "audio" => audio::audio_boot(args.accel),
+        "music" => music::music_boot(args.accel),
+        "linux-suite" => linux_suite::guest_boot(args.accel),
         _ => Err(format!("unknown command {:?}\n{USAGE}", args.command)),
     };
     match result {
@@ -117,19 +128,43 @@ fn run(args: &Args) -> Result<ExitCode, String> {
     setup::ensure_all()?;
     let profile = build::Profile::Release;
     let kernel = build::kernel(profile, &[])?;
-    let initrd = build::initrd()?;
+    let music = music::Plan::from_args(&args.kernel_args)?;
+    let initrd = build::initrd_with(music.as_ref().map_or(&[][..], |m| &m.extra[..]))?;
     println!(
         "xtask: kernel: {} ({})",
         profile.describe(),
         kernel.display()
     );
     let accel = accel::choose(args.accel, &kernel);
-    let cmdline = args.kernel_args.join(" ");
+    let cmdline = match &music {
+        // The kernel's own words before `music`, then init's command.
+        Some(plan) => {
+            let before = args.kernel_args.iter().take_while(|a| *a != "music");
+            let mut words: Vec<String> = before.cloned().collect();
+            words.push(plan.init_args.clone());
+            words.join(" ")
+        }
+        None => args.kernel_args.join(" "),
+    };
+    // `shell` is a session with a person at the console.
+    let interactive = args.kernel_args.iter().any(|a| a == "shell");
+    let devices = music.as_ref().map(music::Plan::devices).unwrap_or_default();
     let outcome = qemu::Boot::new(&kernel, accel, &cmdline)
         .initrd(&initrd)
         .echo(true)
+        .interactive(interactive)
+        .devices(&devices)
         .run()?;
     println!("xtask: QEMU finished: {}", outcome.status.describe());
+    if let Some(plan) = &music {
+        match music::listen(plan, &outcome.output) {
+            Ok(report) => report.iter().for_each(|l| println!("xtask: music: {l}")),
+            Err(problem) => {
+                println!("xtask: music: {problem}");
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+    }
     Ok(if outcome.status.is_success() {
         ExitCode::SUCCESS
     } else {
@@ -220,10 +255,22 @@ fn test(args: &Args) -> Result<ExitCode, String> {
         failed.push("console session".into());
     }
     lap("console session");
+    if shell_session::shell_session(args.accel)? != ExitCode::SUCCESS {
+        failed.push("shell session".into());
+    }
+    lap("shell session");
     if audio::audio_boot(args.accel)? != ExitCode::SUCCESS {
         failed.push("audio check".into());
     }
     lap("audio check");
+    if music::music_boot(args.accel)? != ExitCode::SUCCESS {
+        failed.push("music check".into());
+    }
+    lap("music check");
+    if linux_suite::guest_boot(args.accel)? != ExitCode::SUCCESS {
+        failed.push("Linux suite on the Linux guest".into());
+    }
+    lap("linux suite on Linux");
     if replay_boot(args)? != ExitCode::SUCCESS {
         failed.push("replay check".into());
     }

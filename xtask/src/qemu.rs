@@ -6,7 +6,7 @@
 //! triple fault under `-no-reboot` (or a plain power-off): never a pass.
 
 use crate::accel::Accel;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -82,6 +82,7 @@ pub struct Boot {
     progress: Option<fn(&str) -> bool>,
     initrd: Option<PathBuf>,
     devices: Vec<String>,
+    interactive: bool,
 }
 
 /// Guest memory.
@@ -100,6 +101,7 @@ impl Boot {
             progress: None,
             initrd: None,
             devices: Vec::new(),
+            interactive: false,
         }
     }
 
@@ -136,6 +138,19 @@ impl Boot {
         self
     }
 
+    /// A session with a person or a script at the console: guest time
+    /// waits in host time when the guest is idle (`sleep 100` lasts),
+    /// Ctrl-C typed on the host's terminal goes to the guest as a byte
+    /// (QEMU's `signal=off`), and no wall-clock guard (a person may take
+    /// their time; scripts keep their own per-step guards).
+    pub fn interactive(mut self, on: bool) -> Self {
+        self.interactive = on;
+        if on {
+            self.timeout = Duration::from_secs(7 * 24 * 3600);
+        }
+        self
+    }
+
     /// Pass an initrd as a PVH module.
     pub fn initrd(mut self, path: &Path) -> Self {
         self.initrd = Some(path.to_path_buf());
@@ -148,7 +163,11 @@ impl Boot {
         if let Some(bios) = crate::setup::qboot() {
             a.extend(["-bios".into(), bios.into()]);
         }
-        a.extend(self.accel.qemu_args());
+        a.extend(self.accel.qemu_args_for(if self.interactive {
+            crate::accel::Clock::WallWhenIdle
+        } else {
+            crate::accel::Clock::Instructions
+        }));
         a.extend(
             [
                 "-m",
@@ -158,13 +177,24 @@ impl Boot {
                 "-no-reboot",
                 "-display",
                 "none",
-                "-serial",
-                "stdio",
                 "-monitor",
                 "none",
             ]
             .map(String::from),
         );
+        if self.interactive {
+            a.extend(
+                [
+                    "-chardev",
+                    "stdio,id=console,signal=off",
+                    "-serial",
+                    "chardev:console",
+                ]
+                .map(String::from),
+            );
+        } else {
+            a.extend(["-serial", "stdio"].map(String::from));
+        }
         a.extend([
             "-device".into(),
             "isa-debug-exit,iobase=0xf4,iosize=0x04".into(),
@@ -190,7 +220,7 @@ impl Boot {
 
     /// As [`Boot::run`], handing each console line (with its newline) to
     /// `on_line` as it arrives.
-    pub fn run_streaming(&self, mut on_line: impl FnMut(&str)) -> Result<Outcome, String> {
+    pub fn run_streaming(&self, on_line: impl FnMut(&str)) -> Result<Outcome, String> {
         let mut child = Command::new(crate::setup::QEMU)
             .args(self.args())
             .stdin(if self.gdb || self.echo {
@@ -203,9 +233,14 @@ impl Boot {
             .spawn()
             .map_err(|e| format!("starting {}: {e}", crate::setup::QEMU))?;
         let stdout = child.stdout.take().ok_or("no stdout pipe")?;
-        let mut stderr = child.stderr.take().ok_or("no stderr pipe")?;
+        let stderr = child.stderr.take().ok_or("no stderr pipe")?;
         let echo = self.echo;
         let (tx, rx) = mpsc::channel::<String>();
+        if echo && self.interactive {
+            // A prompt has no newline: the screen gets bytes as they come.
+            let reader = std::thread::spawn(move || pass_through(stdout, &tx));
+            return self.wait_for(child, stderr, reader, rx, on_line);
+        }
         let reader = std::thread::spawn(move || {
             let mut reader = BufReader::new(stdout);
             let mut buf = Vec::new();
@@ -225,6 +260,20 @@ impl Boot {
                 buf.clear();
             }
         });
+        self.wait_for(child, stderr, reader, rx, on_line)
+    }
+
+    /// Waits for QEMU (`child`) to exit or the guard to fire, handing
+    /// each line `reader` sends on `rx` to `on_line`.
+    fn wait_for(
+        &self,
+        mut child: std::process::Child,
+        mut stderr: std::process::ChildStderr,
+        reader: std::thread::JoinHandle<()>,
+        rx: mpsc::Receiver<String>,
+        mut on_line: impl FnMut(&str),
+    ) -> Result<Outcome, String> {
+        let echo = self.echo;
         let err_reader = std::thread::spawn(move || {
             let mut s = String::new();
             let _ = stderr.read_to_string(&mut s);
@@ -264,5 +313,29 @@ impl Boot {
             output.push_str(&err);
         }
         Ok(Outcome { status, output })
+    }
+}
+
+/// Copies QEMU's console to our stdout byte by byte as it arrives, and
+/// sends it on `tx` line by line.
+fn pass_through(mut stdout: std::process::ChildStdout, tx: &mpsc::Sender<String>) {
+    let mut buf = [0u8; 4096];
+    let mut line = Vec::new();
+    let mut screen = std::io::stdout();
+    while let Ok(n) = stdout.read(&mut buf) {
+        let Some(bytes) = buf.get(..n).filter(|b| !b.is_empty()) else {
+            break;
+        };
+        let _ = screen.write_all(bytes).and_then(|()| screen.flush());
+        for &byte in bytes {
+            line.push(byte);
+            if byte == b'\n' {
+                let _ = tx.send(String::from_utf8_lossy(&line).into_owned());
+                line.clear();
+            }
+        }
+    }
+    if !line.is_empty() {
+        let _ = tx.send(String::from_utf8_lossy(&line).into_owned());
     }
 }

@@ -27,6 +27,17 @@ pub enum Step<'a> {
     Send(&'a str),
     /// Wait until this text appears after the previous match.
     Expect(&'a str),
+    /// Type `line` and Enter at a shell whose prompt is `prompt`; what the
+    /// command prints (from the end of the echoed line to the next
+    /// prompt, `\r\n` read as `\n`) must be exactly `output`.
+    Command {
+        line: &'a str,
+        output: &'a str,
+        prompt: &'a str,
+    },
+    /// Let this many milliseconds of host time pass (for a command to get
+    /// going before a key interrupts it; never a measurement).
+    Pause(u64),
 }
 
 /// How a session went: the screen, and the first step that failed.
@@ -72,43 +83,39 @@ pub fn run_script(boot: &Boot, steps: &[Step<'_>]) -> Result<Transcript, String>
             }
         })
     };
-    let text = |screen: &Arc<Mutex<Vec<u8>>>| {
-        String::from_utf8_lossy(&screen.lock().map(|s| s.clone()).unwrap_or_default()).into_owned()
-    };
     let mut failure = None;
     let mut from = 0;
     for (index, step) in steps.iter().enumerate() {
         match *step {
             Step::Send(bytes) => {
-                // One byte at a time, as typed: the UART's receive FIFO
-                // holds 16, and a real user types slower than the kernel
-                // drains it.
-                for byte in bytes.bytes() {
-                    if stdin
-                        .write_all(&[byte])
-                        .and_then(|()| stdin.flush())
-                        .is_err()
-                    {
-                        failure = Some(format!("step {index}: QEMU stopped reading input"));
-                        break;
-                    }
-                    std::thread::sleep(Duration::from_millis(2));
+                if type_bytes(&mut stdin, bytes).is_err() {
+                    failure = Some(format!("step {index}: QEMU stopped reading input"));
                 }
             }
-            Step::Expect(wanted) => {
-                let start = Instant::now();
-                loop {
-                    if let Some(end) = find_after(&text(&screen), from, wanted) {
-                        from = end;
-                        break;
+            Step::Expect(wanted) => match wait_for(&mut child, &screen, from, wanted) {
+                Some(end) => from = end,
+                None => failure = Some(format!("step {index}: never saw {wanted:?}")),
+            },
+            Step::Command {
+                line,
+                output,
+                prompt,
+            } => {
+                if type_bytes(&mut stdin, &format!("{line}\r")).is_err() {
+                    failure = Some(format!("step {index}: QEMU stopped reading input"));
+                } else {
+                    match command_output(&mut child, &screen, from, line, prompt) {
+                        Ok((seen, end)) if seen == output => from = end,
+                        Ok((seen, _)) => {
+                            failure = Some(format!(
+                                "step {index}: `{line}` printed {seen:?}, expected {output:?}"
+                            ));
+                        }
+                        Err(why) => failure = Some(format!("step {index}: `{line}`: {why}")),
                     }
-                    if start.elapsed() > STEP_GUARD || child.try_wait().ok().flatten().is_some() {
-                        failure = Some(format!("step {index}: never saw {wanted:?}"));
-                        break;
-                    }
-                    std::thread::sleep(Duration::from_millis(20));
                 }
             }
+            Step::Pause(ms) => std::thread::sleep(Duration::from_millis(ms)),
         }
         if failure.is_some() {
             break;
@@ -138,9 +145,70 @@ pub fn run_script(boot: &Boot, steps: &[Step<'_>]) -> Result<Transcript, String>
         failure = Some(format!("QEMU ended badly: {}", status.describe()));
     }
     Ok(Transcript {
-        screen: text(&screen),
+        screen: screen_text(&screen),
         failure,
     })
+}
+
+/// Types `bytes` one at a time, as a person would: the UART's receive
+/// FIFO holds 16, and a real user types slower than the kernel drains it.
+fn type_bytes(stdin: &mut std::process::ChildStdin, bytes: &str) -> std::io::Result<()> {
+    for byte in bytes.bytes() {
+        stdin.write_all(&[byte])?;
+        stdin.flush()?;
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    Ok(())
+}
+
+/// The screen so far, as text.
+fn screen_text(screen: &Mutex<Vec<u8>>) -> String {
+    String::from_utf8_lossy(&screen.lock().map(|s| s.clone()).unwrap_or_default()).into_owned()
+}
+
+/// Waits (within [`STEP_GUARD`], while QEMU runs) for `wanted` after
+/// `from`; returns where it ends.
+fn wait_for(
+    child: &mut std::process::Child,
+    screen: &Mutex<Vec<u8>>,
+    from: usize,
+    wanted: &str,
+) -> Option<usize> {
+    let start = Instant::now();
+    loop {
+        if let Some(end) = find_after(&screen_text(screen), from, wanted) {
+            return Some(end);
+        }
+        if start.elapsed() > STEP_GUARD || child.try_wait().ok().flatten().is_some() {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// After `line` was typed at `from`: waits for its echo and the end of
+/// that line, then for the next `prompt`; returns what the command
+/// printed in between (`\r\n` as `\n`) and where the prompt ends.
+fn command_output(
+    child: &mut std::process::Child,
+    screen: &Mutex<Vec<u8>>,
+    from: usize,
+    line: &str,
+    prompt: &str,
+) -> Result<(String, usize), String> {
+    let echoed = wait_for(child, screen, from, line).ok_or("never echoed")?;
+    let start = wait_for(child, screen, echoed, "\n").ok_or("no new line after the echo")?;
+    let end = wait_for(child, screen, start, prompt).ok_or("the prompt never came back")?;
+    let text = screen_text(screen);
+    let printed = text
+        .get(start..end.saturating_sub(prompt.len()))
+        .unwrap_or("");
+    Ok((normalize(printed), end))
+}
+
+/// Terminal output as text lines: `\r\n` (the tty's ONLCR) as `\n`.
+pub fn normalize(printed: &str) -> String {
+    printed.replace("\r\n", "\n")
 }
 
 /// The session `cargo xtask test` plays: `/bin/ttyecho` with line editing,

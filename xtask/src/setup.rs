@@ -12,27 +12,40 @@ pub fn ensure_all() -> Result<(), String> {
     ensure_qemu()
 }
 
-/// Ensures the kernel's Rust target is installed.
+/// Ensures the kernel's Rust target is installed (and, if it can be, the
+/// musl target the Linux test programs are built for: without it they
+/// are left out, and their tests say so).
 pub fn ensure_target() -> Result<(), String> {
+    if ensure_rust_target(crate::linux_suite::MUSL).is_err() {
+        println!(
+            "xtask: the Rust target {} is missing and could not be added",
+            crate::linux_suite::MUSL
+        );
+    }
+    ensure_rust_target(TARGET)
+}
+
+/// Ensures the Rust target `target` is installed.
+fn ensure_rust_target(target: &str) -> Result<(), String> {
     let installed = Command::new("rustup")
         .args(["target", "list", "--installed"])
         .output()
         .map_err(|e| format!("running rustup: {e}"))?;
     if String::from_utf8_lossy(&installed.stdout)
         .lines()
-        .any(|l| l.trim() == TARGET)
+        .any(|l| l.trim() == target)
     {
         return Ok(());
     }
-    println!("xtask: installing the Rust target {TARGET}");
+    println!("xtask: installing the Rust target {target}");
     let status = Command::new("rustup")
-        .args(["target", "add", TARGET])
+        .args(["target", "add", target])
         .status()
         .map_err(|e| format!("rustup: {e}"))?;
     if status.success() {
         Ok(())
     } else {
-        Err(format!("`rustup target add {TARGET}` failed"))
+        Err(format!("`rustup target add {target}` failed"))
     }
 }
 
@@ -51,6 +64,15 @@ fn ensure_qemu() -> Result<(), String> {
         return Ok(());
     }
     println!("xtask: {QEMU} not found; installing Debian's qemu-system-x86 with apt-get");
+    if !(apt_install(&["qemu-system-x86"]) && have_qemu()) {
+        return Err("could not install QEMU. Install it yourself (Debian/Ubuntu: `apt-get install qemu-system-x86`) and retry".into());
+    }
+    Ok(())
+}
+
+/// Installs Debian `packages` with apt-get (as root, or through `sudo -n`);
+/// true if it worked.
+pub fn apt_install(packages: &[&str]) -> bool {
     let as_root = Command::new("id")
         .arg("-u")
         .output()
@@ -69,11 +91,28 @@ fn ensure_qemu() -> Result<(), String> {
             .status()
             .is_ok_and(|s| s.success())
     };
-    if !(apt(&["update", "-q"]) && apt(&["install", "-y", "-q", "qemu-system-x86"]) && have_qemu())
-    {
-        return Err("could not install QEMU. Install it yourself (Debian/Ubuntu: `apt-get install qemu-system-x86`) and retry".into());
+    let mut install = vec!["install", "-y", "-q"];
+    install.extend_from_slice(packages);
+    apt(&["update", "-q"]) && apt(&install)
+}
+
+/// Ensures `sox` (the music check's spectrogram) is installed.
+pub fn ensure_sox() -> Result<(), String> {
+    let have = || {
+        Command::new("sox")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if have() {
+        return Ok(());
     }
-    Ok(())
+    println!("xtask: sox not found; installing Debian's sox with apt-get");
+    if apt_install(&["sox"]) && have() {
+        Ok(())
+    } else {
+        Err("could not install sox (`apt-get install sox`)".into())
+    }
 }
 
 /// Fast firmware for PVH boots, if installed (falls back to SeaBIOS).

@@ -55,6 +55,16 @@ impl Handle {
 /// back as [`PipeHandles`] (the open's flags must be `READ | WRITE`).
 pub const PIPE_PATH: &str = "/dev/pipe";
 
+/// The audio output (issue 14, docs/audio.md): opened write-only, it is
+/// the write end of a pipe whose reader is the sound card's DAC; its
+/// bytes are 16-bit little-endian stereo frames (left, right) at
+/// [`AUDIO_RATE_HZ`]. One open at a time ([`crate::SysError::Busy`]);
+/// [`crate::SysError::NotFound`] without a sound card.
+pub const AUDIO_PATH: &str = "/dev/audio";
+
+/// Frames per second `/dev/audio` plays (the AC'97 codec takes it exactly).
+pub const AUDIO_RATE_HZ: u32 = 25_000;
+
 /// The two handles a pipe's `create` returns in one `rax`: the read end in
 /// bits 31..0, the write end in bits 63..32.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -44,7 +44,7 @@ pub use dev_mem::{dev_mem_byte, DEV_MEM_BYTES};
 pub use error::SysError;
 pub use exit_status::ExitStatus;
 pub use flags::{OpenFlags, Prot, SmachCreateFlags, SmemCreateFlags, TtyMode};
-pub use handle::{Handle, PipeHandles, PIPE_PATH};
+pub use handle::{Handle, PipeHandles, AUDIO_PATH, AUDIO_RATE_HZ, PIPE_PATH};
 pub use info::{ScpuInfo, SioInfo, SmachInfo, SmemInfo};
 pub use kind::Kind;
 pub use port::{PortHandleMessage, PortHandles, PORT_HANDLE_TAG, PORT_MESSAGE_BYTES, PORT_PATH};

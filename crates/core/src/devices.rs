@@ -23,8 +23,12 @@ pub(crate) fn poll_console_input() {
     state::with(|core| {
         let mut byte = Some(first);
         while let Some(b) = byte {
-            core.devices
-                .console_input(b, &mut |echo: &[u8]| sk_machine::serial::write_bytes(echo));
+            if crate::linux_sleep::console_interrupt(core, b) {
+                sk_machine::serial::write_bytes(b"^C\r\n");
+            } else {
+                core.devices
+                    .console_input(b, &mut |echo: &[u8]| sk_machine::serial::write_bytes(echo));
+            }
             byte = sk_machine::serial::try_read_byte();
         }
         for reader in core.devices.take_tty_readers() {

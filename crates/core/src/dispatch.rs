@@ -24,6 +24,7 @@ pub(crate) fn install() {
     sk_machine::syscall::set_bad_return_handler(bad_return);
     sk_machine::syscall::set_compat_syscall_handler(compat_syscall);
     sk_machine::linux_entry::set_handler(crate::linux_calls::handle);
+    sk_machine::user_regs::set_user_return_hook(crate::linux_signal_delivery::on_user_return);
 }
 
 /// `syscall` from 32-bit code (IA32_CSTAR) or `sysenter`: there is no such
@@ -39,10 +40,7 @@ fn compat_syscall() -> ! {
 pub fn syscall_entry(frame: &mut SyscallFrame) {
     // Synthesis off: no stubs, and a Linux thread's calls arrive here.
     if !crate::synthesis::config().enabled && crate::linux_calls::current_is_linux() {
-        let args = [
-            frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9,
-        ];
-        frame.rax = crate::linux_calls::handle(frame.rax, args) as u64;
+        crate::linux_calls::handle_generic(frame);
         return;
     }
     let result = call(

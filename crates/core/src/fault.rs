@@ -18,6 +18,11 @@ fn on_user_exception(frame: &mut TrapFrame, cr2: u64) {
             format_args!("{name} at rip {:#x}: {cause}", frame.rip),
         )
     }
+    // A Linux thread gets a signal (delivered on the way back to user
+    // mode) instead.
+    if crate::linux_signal_delivery::on_fault(frame, cr2) {
+        return;
+    }
     if frame.vector == 14 {
         let access = if frame.error_code & 0x10 != 0 {
             "fetch from"

@@ -19,6 +19,7 @@
 extern crate alloc;
 
 mod address_space;
+pub mod audio_out;
 mod code_memory;
 mod devices;
 mod dispatch;
@@ -26,10 +27,19 @@ mod fault;
 pub mod fp;
 mod initrd;
 mod linux_calls;
+mod linux_dirs;
 mod linux_fast;
+mod linux_fds;
+mod linux_file_calls;
+mod linux_file_map;
 mod linux_files;
 mod linux_memory;
+mod linux_poll;
 mod linux_process;
+mod linux_signal_delivery;
+mod linux_signals;
+mod linux_sleep;
+mod linux_terminal;
 mod memory;
 mod pipe_calls;
 mod port_calls;

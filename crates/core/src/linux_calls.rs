@@ -15,7 +15,7 @@ use crate::user_memory::{write_bytes, KernelUserMemory};
 use core::sync::atomic::{AtomicU64, Ordering};
 use sk_abi::{Handle, OpenFlags, SioKind, SioReconfigure, SysError, Whence};
 use sk_sio::UserMemory;
-use sk_unix::linux_flags::{arch_prctl, ioctl, o};
+use sk_unix::linux_flags::{arch_prctl, o};
 use sk_unix::{Errno, FileStat, Request};
 
 /// The most one `getrandom` returns (Linux's `MAX_RW_COUNT`-like cap).
@@ -50,18 +50,50 @@ pub(crate) fn note_current(core: &crate::state::Core) {
     CURRENT_IS_LINUX.store(is_linux, core::sync::atomic::Ordering::Relaxed);
 }
 
-/// The Linux generic entry: `rax` for Linux call `number` with `args`
-/// (`rdi`, `rsi`, `rdx`, `r10`, `r8`, `r9`).
-pub(crate) fn handle(number: u64, args: [u64; 6]) -> i64 {
+/// The Linux generic entry: `rax` for Linux call `number` from `frame`
+/// (arguments `rdi`, `rsi`, `rdx`, `r10`, `r8`, `r9`); signals are
+/// delivered on the way out (`linux_signal_delivery`).
+pub(crate) fn handle(number: u64, frame: &mut sk_machine::linux_entry::LinuxCallFrame) -> i64 {
     #[cfg(feature = "ktest")]
     crate::linux_fast::note_generic_call(number);
+    if number == sk_unix::nr::RT_SIGRETURN {
+        return crate::linux_signal_delivery::sigreturn(frame);
+    }
     #[cfg(feature = "ktest")]
-    if let Some(answer) = crate::linux_fast::ktest_prctl(number, args) {
+    if let Some(answer) = crate::linux_fast::ktest_prctl(number, frame.args()) {
         return answer;
     }
-    let answer = match sk_unix::decode(number, args) {
-        Ok(request) => perform(number, request),
-        Err(e) => Err(e),
+    let rsp = frame.user_registers(0).rsp;
+    let rax = answer(number, frame.args(), rsp);
+    crate::linux_signal_delivery::after_call(number, rax, frame)
+}
+
+/// The same on the generic `syscall` entry's frame (synthesis off). Never
+/// inlined: its frame (signal frames are hundreds of bytes) must not
+/// grow every native call's stack in `dispatch::syscall_entry`.
+#[inline(never)]
+pub(crate) fn handle_generic(frame: &mut sk_machine::syscall::SyscallFrame) {
+    let number = frame.rax;
+    let rax = if number == sk_unix::nr::RT_SIGRETURN {
+        crate::linux_signal_delivery::sigreturn(frame)
+    } else {
+        let args = [
+            frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9,
+        ];
+        let rax = answer(number, args, frame.rsp);
+        crate::linux_signal_delivery::after_call(number, rax, frame)
+    };
+    frame.rax = rax as u64;
+}
+
+/// `rax` for Linux call `number` with `args`, the caller at `rsp`.
+fn answer(number: u64, args: [u64; 6], rsp: u64) -> i64 {
+    let answer = match crate::linux_sleep::answer_unlisted(number, args, rsp) {
+        Some(answer) => answer,
+        None => match sk_unix::decode(number, args) {
+            Ok(request) => perform(number, request),
+            Err(e) => Err(e),
+        },
     };
     if answer == Err(Errno::ENOSYS) {
         log_unknown(number);
@@ -101,7 +133,7 @@ fn me(core: &mut Core) -> Result<SmachId, Errno> {
 }
 
 /// The handle descriptor `fd` names (`EBADF` if none).
-fn fd_handle(fd: u32) -> Result<Handle, Errno> {
+pub(crate) fn fd_handle(fd: u32) -> Result<Handle, Errno> {
     state::with(|core| {
         let id = me(core)?;
         core.linux
@@ -113,12 +145,34 @@ fn fd_handle(fd: u32) -> Result<Handle, Errno> {
 
 fn perform(number: u64, request: Request) -> Answer {
     match request {
-        Request::Read { fd, buf, count } => {
-            crate::sio_calls::read(fd_handle(fd)?, buf, count).map_err(sys)
-        }
-        Request::Write { fd, buf, count } => {
-            crate::sio_calls::write(fd_handle(fd)?, buf, count).map_err(sys)
-        }
+        request @ (Request::Read { .. }
+        | Request::Write { .. }
+        | Request::Lseek { .. }
+        | Request::Open { .. }
+        | Request::Close { .. }
+        | Request::Stat { .. }
+        | Request::Statx { .. }
+        | Request::Access { .. }
+        | Request::Getdents64 { .. }
+        | Request::Mkdir { .. }
+        | Request::Unlink { .. }
+        | Request::Rename { .. }
+        | Request::Readlink { .. }
+        | Request::Truncate { .. }
+        | Request::Ftruncate { .. }
+        | Request::Getcwd { .. }
+        | Request::Chdir { .. }
+        | Request::Fchdir { .. }
+        | Request::Umask { .. }
+        | Request::Dup { .. }
+        | Request::Dup2 { .. }
+        | Request::Dup3 { .. }
+        | Request::Fcntl { .. }
+        | Request::Pipe { .. }
+        | Request::Ioctl { .. }
+        | Request::Poll { .. }
+        | Request::Select { .. }
+        | Request::Sysinfo { .. }) => crate::linux_file_calls::perform(request),
         Request::Readv { fd, iov, iovcnt } => vectored(fd, iov, iovcnt, false),
         Request::Writev { fd, iov, iovcnt } => vectored(fd, iov, iovcnt, true),
         Request::Pread {
@@ -133,37 +187,11 @@ fn perform(number: u64, request: Request) -> Answer {
             count,
             offset,
         } => positioned(fd, buf, count, offset, true),
-        Request::Lseek { fd, offset, whence } => lseek(fd_handle(fd)?, offset, whence),
-        Request::Open {
-            dirfd: _,
-            path,
-            flags,
-            mode: _,
-        } => crate::linux_files::open(path, flags),
-        Request::Close { fd } => crate::linux_files::close(fd),
         Request::Fstat { fd, statbuf } => {
             let stat = crate::linux_files::stat_handle(fd_handle(fd)?)?;
             write_bytes(statbuf, &stat.to_stat()).map_err(sys)?;
             Ok(0)
         }
-        Request::Stat {
-            dirfd,
-            path,
-            statbuf,
-            empty_path,
-        } => {
-            let stat = match (empty_path, dirfd) {
-                // `fstat` as glibc makes it: newfstatat(fd, "", AT_EMPTY_PATH).
-                (true, sk_unix::DirFd::Fd(fd)) => {
-                    crate::linux_files::stat_handle(fd_handle(fd as u32)?)?
-                }
-                (true, sk_unix::DirFd::Cwd) => return Err(Errno::ENOSYS),
-                (false, _) => crate::linux_files::stat_path(path)?,
-            };
-            write_bytes(statbuf, &stat.to_stat()).map_err(sys)?;
-            Ok(0)
-        }
-        Request::Ioctl { fd, request, arg } => terminal_ioctl(fd, request, arg),
         Request::Exit { status } | Request::ExitGroup { status } => {
             crate::smach::exit_current(sk_abi::ExitStatus::new(status & 0xff))
         }
@@ -179,6 +207,23 @@ fn perform(number: u64, request: Request) -> Answer {
             let id = me(core)?;
             linux_memory::brk(core, id, addr)
         }),
+        Request::Mmap {
+            addr,
+            length,
+            prot,
+            flags,
+            fd,
+            offset,
+        } if u64::from(flags) & sk_unix::vma::map::ANONYMOUS == 0 => {
+            crate::linux_file_map::mmap_file(addr, length, prot, flags, fd, offset)
+        }
+        Request::Mremap {
+            old_address,
+            old_size,
+            new_size,
+            flags,
+            new_address,
+        } => crate::linux_file_map::mremap(old_address, old_size, new_size, flags, new_address),
         Request::Mmap {
             addr,
             length,
@@ -259,14 +304,22 @@ fn perform(number: u64, request: Request) -> Answer {
             sig,
             act,
             oldact,
-            sigsetsize: _,
-        } => crate::linux_files::sigaction(sig, act, oldact),
+            sigsetsize,
+        } => crate::linux_signals::sigaction(sig, act, oldact, sigsetsize),
         Request::RtSigprocmask {
             how,
             set,
             oldset,
-            sigsetsize: _,
-        } => crate::linux_files::sigprocmask(how, set, oldset),
+            sigsetsize,
+        } => crate::linux_signals::sigprocmask(how, set, oldset, sigsetsize),
+        Request::Kill { pid, sig } => crate::linux_signals::kill(pid, sig),
+        Request::Tgkill { tgid, tid, sig } => crate::linux_signals::tgkill(tgid, tid, sig),
+        Request::Nanosleep {
+            absolute,
+            request,
+            remain,
+            ..
+        } => crate::linux_sleep::nanosleep(absolute, request, remain),
         Request::SchedYield => {
             crate::scheduler::yield_now();
             Ok(0)
@@ -313,7 +366,7 @@ fn kind_of(handle: Handle) -> Result<SioKind, Errno> {
 /// `lseek` on a handle: `ESPIPE` on what has no position (Linux's answer
 /// for a terminal, a pipe; checked before the native seek, whose error
 /// means something else).
-fn lseek(handle: Handle, offset: i64, whence: u32) -> Answer {
+pub(crate) fn lseek(handle: Handle, offset: i64, whence: u32) -> Answer {
     let whence = match whence {
         0 => Whence::Set,
         1 => Whence::Current,
@@ -382,24 +435,6 @@ fn vectored(fd: u32, iov: u64, count: u32, write: bool) -> Answer {
         }
     }
     Ok(total)
-}
-
-/// `ioctl`: `TCGETS` and `TIOCGWINSZ` on the console; `ENOTTY` else.
-fn terminal_ioctl(fd: u32, request: u32, arg: u64) -> Answer {
-    if kind_of(fd_handle(fd)?)? != SioKind::Tty {
-        return Err(Errno::ENOTTY);
-    }
-    match request {
-        ioctl::TCGETS => {
-            write_bytes(arg, &sk_unix::Termios::CONSOLE.to_bytes()).map_err(sys)?;
-            Ok(0)
-        }
-        ioctl::TIOCGWINSZ => {
-            write_bytes(arg, &sk_unix::system_info::winsize(24, 80)).map_err(sys)?;
-            Ok(0)
-        }
-        _ => Err(Errno::ENOTTY),
-    }
 }
 
 /// Linux open flags as native ones.

@@ -29,7 +29,7 @@
 //! path delivers).
 
 use crate::code_memory::{install_holes, Routine};
-use crate::linux_process::MAX_FDS;
+use crate::linux_fds::MAX_FDS;
 use crate::state::{Core, SmachId, ThreadId};
 use crate::synthesis::TABLE_HANDLES;
 use alloc::boxed::Box;
@@ -40,7 +40,7 @@ use sk_synth::policy::linux::{self as policy, LinuxEnv};
 use sk_synth::policy::{Op, SlotTarget};
 
 /// Descriptors the per-fd arrays cover: all a Linux process may have.
-pub(crate) const FD_SLOTS: usize = MAX_FDS;
+pub(crate) const FD_SLOTS: usize = MAX_FDS as usize;
 
 /// The two `linux_slow_path` instances (read, write): made at the first
 /// Linux thread, kept for good (like the error stubs).
@@ -104,9 +104,9 @@ fn atomics(len: usize, value: u64) -> Result<Box<[AtomicU64]>, SysError> {
 pub(crate) struct LinuxFds {
     /// Per op (read, write), per fd: where the dispatcher jumps.
     routines: [Box<[AtomicU64]>; 2],
-    /// The handle index + 1 each fd names (0: none), as of its last
-    /// [`descriptor_changed`].
-    fd_handle: Box<[AtomicU64]>,
+    /// Per op, the handle index + 1 each fd reaches a routine through (0:
+    /// none, the slow path), as of its last [`descriptor_changed`].
+    fd_handle: [Box<[AtomicU64]>; 2],
     /// Per handle below `TABLE_HANDLES`, per op (`handle * 2 + op`): the
     /// routine the policy stored for that SIO (0: none, the slow path).
     by_handle: Box<[AtomicU64]>,
@@ -114,6 +114,10 @@ pub(crate) struct LinuxFds {
     slow: [u64; 2],
     /// The `linux_fd_dispatch` instances (read, write).
     dispatchers: [Routine; 2],
+    /// Tests: slots 0 and 1 stay on the generic entry whatever the signal
+    /// replug says (the differential test's generic run).
+    #[cfg(feature = "ktest")]
+    pinned_generic: core::sync::atomic::AtomicBool,
 }
 
 impl LinuxFds {
@@ -130,16 +134,28 @@ impl LinuxFds {
         let dispatchers = [dispatcher(&routines[0])?, dispatcher(&routines[1])?];
         Ok(Self {
             routines,
-            fd_handle: atomics(FD_SLOTS, 0)?,
+            fd_handle: [atomics(FD_SLOTS, 0)?, atomics(FD_SLOTS, 0)?],
             by_handle: atomics(TABLE_HANDLES as usize * 2, 0)?,
             slow,
             dispatchers,
+            #[cfg(feature = "ktest")]
+            pinned_generic: core::sync::atomic::AtomicBool::new(false),
         })
     }
 
     /// The dispatcher of `op` (what slot 0 or 1 holds while fast).
     pub(crate) fn dispatcher(&self, op: Op) -> u64 {
         self.dispatchers[op_index(op)].block.address()
+    }
+
+    /// Whether slots 0 and 1 may hold the dispatchers (tests can pin them
+    /// to the generic entry).
+    pub(crate) fn may_be_fast(&self) -> bool {
+        #[cfg(feature = "ktest")]
+        if self.pinned_generic.load(Ordering::Acquire) {
+            return false;
+        }
+        true
     }
 
     /// Where `fd`'s entry for `op` should point: its handle's routine, or
@@ -178,7 +194,7 @@ impl LinuxFds {
         };
         cell.store(address, Ordering::Release);
         let entry = self.target(handle + 1, op);
-        for (fd, named) in self.fd_handle.iter().enumerate() {
+        for (fd, named) in self.fd_handle[op_index(op)].iter().enumerate() {
             if named.load(Ordering::Acquire) == handle + 1 {
                 if let Some(slot) = self.routines[op_index(op)].get(fd) {
                     slot.store(entry, Ordering::Release);
@@ -187,17 +203,16 @@ impl LinuxFds {
         }
     }
 
-    /// Descriptor `fd` now names `handle` (or nothing): its entries follow.
-    fn set_fd(&self, fd: usize, handle: Option<sk_abi::Handle>) {
-        let Some(named) = self.fd_handle.get(fd) else {
+    /// Descriptor `fd`'s `op` now reaches `handle`'s routine (or none: the
+    /// slow path): its entry follows.
+    fn set_fd(&self, fd: usize, op: Op, handle: Option<sk_abi::Handle>) {
+        let Some(named) = self.fd_handle[op_index(op)].get(fd) else {
             return;
         };
         let value = handle.map_or(0, |h| u64::from(h.index()) + 1);
         named.store(value, Ordering::Release);
-        for op in Op::ALL {
-            if let Some(slot) = self.routines[op_index(op)].get(fd) {
-                slot.store(self.target(value, op), Ordering::Release);
-            }
+        if let Some(slot) = self.routines[op_index(op)].get(fd) {
+            slot.store(self.target(value, op), Ordering::Release);
         }
     }
 
@@ -216,16 +231,34 @@ impl LinuxFds {
     }
 }
 
-/// Descriptor `fd` of Linux process `pid` changed what it names (open,
-/// close, dup, pipe, fork's copy, exec's close-on-exec): every thread of the
+/// Descriptor `fd` of Linux process `pid` changed what it names or its
+/// status (open, close, dup, pipe, `F_SETFL`, fork's copy, exec's
+/// close-on-exec; all through `linux_fds::changed`): every thread of the
 /// process refills that fd's entries from what it names now. Call it under
 /// the same lock as the change, before returning to the program.
+///
+/// An op gets its handle's routine only where the routine does all that
+/// `linux_fds::read`/`write` would ([`routine_allowed`]); otherwise the slow
+/// path, whose generic entry decides (`EBADF`, `EAGAIN`, `O_APPEND`).
 pub(crate) fn descriptor_changed(core: &Core, pid: SmachId, fd: u32) {
     let Some(process) = core.linux.get(&pid) else {
         return;
     };
     let handle = process.handle(fd);
-    for_threads(core, pid, |fds| fds.set_fd(fd as usize, handle));
+    let status = process.files.status(fd).ok();
+    for op in Op::ALL {
+        let reach = handle.filter(|_| status.is_some_and(|s| routine_allowed(s, op)));
+        for_threads(core, pid, |fds| fds.set_fd(fd as usize, op, reach));
+    }
+}
+
+/// Whether a descriptor with `status` (`F_GETFL`'s flags) may run its
+/// handle's routine for `op`: the access mode permits the op (else
+/// `EBADF`), no `O_NONBLOCK` (a routine would block or give a native
+/// code, not `EAGAIN`), and for `write` no `O_APPEND` (the seek to the end
+/// first). The rule itself is `sk_unix`'s (`fd_table::status`).
+fn routine_allowed(status: u32, op: Op) -> bool {
+    sk_unix::fd_table::status::direct_io_allowed(status, op == Op::Write)
 }
 
 /// Every descriptor of `pid`, for every thread: at the process's start and
@@ -257,10 +290,22 @@ fn for_threads(core: &Core, pid: SmachId, mut f: impl FnMut(&LinuxFds)) {
 /// (`fast`) or at the Linux generic entry: the hook for "a signal is
 /// pending" (generic until it is delivered). Does nothing for a thread
 /// without a Linux table (synth=off, native).
-#[cfg_attr(not(feature = "ktest"), allow(dead_code))]
 pub(crate) fn set_thread_fast(core: &Core, tid: ThreadId, fast: bool) {
     if let Some(synth) = core.threads.get(&tid).and_then(|t| t.synth.as_ref()) {
         synth.set_linux_fast(fast);
+    }
+}
+
+/// Tests: pins thread `tid`'s `read` and `write` slots to the Linux
+/// generic entry for good (signal deliveries no longer put the
+/// dispatchers back).
+#[cfg(feature = "ktest")]
+pub(crate) fn pin_thread_generic(core: &Core, tid: ThreadId) {
+    if let Some(synth) = core.threads.get(&tid).and_then(|t| t.synth.as_ref()) {
+        if let Some(fds) = synth.linux_fds() {
+            fds.pinned_generic.store(true, Ordering::Release);
+        }
+        synth.set_linux_fast(false);
     }
 }
 

@@ -107,7 +107,7 @@ fn change_heap_bytes(regions: &[sk_unix::vma::Region]) -> u64 {
 /// was and the error comes back. A `Map` that runs out of memory unmaps
 /// its own pages again; actions before it in the same list (an `Unmap` of
 /// a `MAP_FIXED` replacement) stay done.
-fn change_map<T>(
+pub(crate) fn change_map<T>(
     core: &mut Core,
     id: SmachId,
     change: impl FnOnce(&mut sk_unix::address_map::AddressMap) -> Result<(T, Vec<MapAction>), Errno>,

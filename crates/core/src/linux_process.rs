@@ -1,8 +1,8 @@
 //! The Linux personality of a SMACH (docs/unix.md, phase 1): what the
 //! kernel keeps for a Linux process and how one is made.
 //!
-//! Owns [`LinuxProcess`] (its descriptors, address map, recorded signal
-//! actions and mask, `set_tid_address` pointer) and [`build`]: load a
+//! Owns [`LinuxProcess`] (its descriptors, address map, signal state,
+//! `set_tid_address` pointer) and [`build`]: load a
 //! static Linux ELF (`ET_EXEC`, or static-PIE at [`PIE_BASE`]) with
 //! `sk_smach::load_linux_image`, build
 //! the Linux initial stack with `sk_unix` (argc, argv, envp, auxv), and
@@ -22,8 +22,6 @@ use sk_unix::vma::map;
 pub(crate) const PIE_BASE: u64 = 0x0000_5555_5555_4000;
 /// `mmap` searches top-down below this (well under the stack).
 const MMAP_BASE: u64 = 0x0000_7f00_0000_0000;
-/// Descriptors a Linux process may have open.
-pub(crate) const MAX_FDS: usize = 64;
 /// Slots of a Linux routine table: every Linux x86-64 call number (0..=450).
 pub(crate) const LINUX_TABLE_SLOTS: u32 = 451;
 /// The most the initial stack (strings, vectors) may take.
@@ -32,47 +30,37 @@ const STACK_IMAGE_LIMIT: usize = 64 * 1024;
 const PROT_READ: u64 = 1;
 const PROT_WRITE: u64 = 2;
 const PROT_EXEC: u64 = 4;
-/// Signals with an action to record (1..=64).
-const SIGNALS: usize = 64;
 
 /// What the kernel keeps for one Linux process (one SMACH).
 pub(crate) struct LinuxProcess {
-    /// Descriptor `i` names this handle of the SMACH's table (0, 1 and 2
-    /// the console at first).
-    pub(crate) fds: [Option<Handle>; MAX_FDS],
+    /// Descriptors, working directory, `umask` (`linux_fds.rs`: every
+    /// change of a descriptor goes through its functions).
+    pub(crate) files: crate::linux_fds::Files,
     /// The user address map (`mmap`, `brk`): `sk_unix`'s, the kernel only
     /// performs its actions.
     pub(crate) map: AddressMap,
     /// `set_tid_address`'s pointer (recorded; used by thread exit later).
     pub(crate) clear_child_tid: u64,
-    /// `rt_sigaction`'s records: the 32-byte `struct sigaction` per signal
-    /// (delivery is phase 2).
-    pub(crate) actions: [[u8; 32]; SIGNALS],
-    /// `rt_sigprocmask`'s mask (recorded).
-    pub(crate) sigmask: u64,
+    /// Signal actions, and each thread's mask, pending set and alternate
+    /// stack (`linux_signals.rs`). Boxed: the action table alone is
+    /// kilobytes, and a `LinuxProcess` moves through the kernel stack of
+    /// every SMACH creation (`smach::create_as`).
+    pub(crate) signals: alloc::boxed::Box<crate::linux_signals::LinuxSignals>,
 }
-
-/// Which native handle a new process's descriptors 0, 1 and 2 name.
-const CONSOLE_FDS: usize = 3;
 
 impl LinuxProcess {
     fn new(map: AddressMap) -> Self {
-        let mut fds = [None; MAX_FDS];
-        for fd in fds.iter_mut().take(CONSOLE_FDS) {
-            *fd = Some(Handle::CONSOLE);
-        }
         Self {
-            fds,
+            files: crate::linux_fds::Files::new(),
             map,
             clear_child_tid: 0,
-            actions: [[0; 32]; SIGNALS],
-            sigmask: 0,
+            signals: alloc::boxed::Box::default(),
         }
     }
 
     /// The handle descriptor `fd` names.
     pub(crate) fn handle(&self, fd: u32) -> Option<Handle> {
-        self.fds.get(fd as usize).copied().flatten()
+        self.files.handle(fd)
     }
 }
 

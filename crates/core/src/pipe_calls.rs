@@ -105,6 +105,9 @@ pub(crate) fn read(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError> 
                     Ok(true)
                 }
                 PipeStep::Blocked => {
+                    if crate::linux_signals::interrupts_wait(core) {
+                        return Err(SysError::Interrupted);
+                    }
                     let current = core.current;
                     core.devices.pipe_waiters.add(pipe, true, current)?;
                     Ok(false)
@@ -148,6 +151,9 @@ pub(crate) fn write(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError>
                     Ok(true)
                 }
                 PipeStep::Blocked => {
+                    if crate::linux_signals::interrupts_wait(core) {
+                        return Err(SysError::Interrupted);
+                    }
                     let current = core.current;
                     core.devices.pipe_waiters.add(pipe, false, current)?;
                     Ok(false)
@@ -199,6 +205,7 @@ pub(crate) fn write(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError>
 /// [`SysError::Exists`] if the console is already its reader;
 /// [`SysError::NotPermitted`] from a holder. Nothing changes then.
 pub(crate) fn to_console(core: &mut Core, me: u64, handle: Handle) -> Result<u64, SysError> {
+    let current = core.current;
     let sio = match core
         .smachs
         .get_mut(&me)
@@ -213,6 +220,10 @@ pub(crate) fn to_console(core: &mut Core, me: u64, handle: Handle) -> Result<u64
     let end = sio.pipe_end_mut().ok_or(SysError::WrongKind)?;
     let pipe = end.pipe();
     let owed = end.send_to_console()?;
+    // The switch is a use: an end nobody used yet becomes the caller's
+    // (`Sio::note_caller`), so the replan below puts its routines in the
+    // caller's table.
+    sio.note_caller(current);
     // This SIO is replanned in place: no list to allocate, so a full heap
     // cannot leave the pipe's routine on a console-bound end. (Holders of
     // a shared end are planned generic whatever it targets.)

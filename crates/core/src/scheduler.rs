@@ -276,16 +276,42 @@ pub(crate) fn sleep_current(ns: u64) -> Result<(), sk_abi::SysError> {
                 return Ok(true);
             }
             let current = core.current;
-            core.sleepers
-                .push(current, deadline)
-                .map_err(|_| sk_abi::SysError::NoMemory)?;
-            EARLIEST_DEADLINE.fetch_min(deadline, Ordering::Relaxed);
+            register_sleeper(core, current, deadline)?;
             Ok(false)
         })?;
         if done {
             return Ok(());
         }
     }
+}
+
+/// Puts thread `id` on the sleep queue until TSC `deadline` (under the
+/// lock, inside a `block_current_unless` decision).
+///
+/// # Errors
+/// [`sk_abi::SysError::NoMemory`] if the sleep queue cannot grow.
+pub(crate) fn register_sleeper(
+    core: &mut Core,
+    id: ThreadId,
+    deadline: u64,
+) -> Result<(), sk_abi::SysError> {
+    core.sleepers
+        .push(id, deadline)
+        .map_err(|_| sk_abi::SysError::NoMemory)?;
+    EARLIEST_DEADLINE.fetch_min(deadline, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Inside a [`block_current_unless`] decision: wakes the current thread at
+/// the first timer tick at or after TSC `deadline` too (a wait on several
+/// things with a time limit: `poll`). The waker need not be this one; the
+/// caller removes the entry after it wakes (`core.sleepers.remove`).
+///
+/// # Errors
+/// [`sk_abi::SysError::NoMemory`] if the sleep queue cannot grow.
+pub(crate) fn wake_current_at(core: &mut Core, deadline: u64) -> Result<(), sk_abi::SysError> {
+    let current = core.current;
+    register_sleeper(core, current, deadline)
 }
 
 /// Makes a blocked thread ready.
@@ -328,6 +354,7 @@ fn wake_due_sleepers(core: &mut Core) {
 
 fn on_timer(frame: &mut TrapFrame) {
     crate::devices::poll_console_input();
+    crate::audio_out::on_tick();
     if ring_on() {
         // Timed wake-ups first: a sleeper due now may take the CPU below.
         if sk_machine::cpu::rdtsc() >= EARLIEST_DEADLINE.load(Ordering::Relaxed) {

@@ -24,6 +24,12 @@ pub(crate) fn console_out(bytes: &[u8]) {
 /// thread, in SMACH `me` and synthesizes their routines; returns their
 /// handles. If the second cannot be installed, neither stays open.
 ///
+/// A port's ends are the current thread's (its routines go in every SCPU's
+/// table anyway). A pipe's ends are left without an owner: each belongs
+/// to its first user (`Sio::note_caller`), so a pipe made by one SCPU for
+/// two others gets synthesized routines in each user's table, instead of
+/// going generic at the first use by a thread other than its maker.
+///
 /// # Errors
 /// [`SysError::NotPermitted`] without the SMACH; [`SysError::NoMemory`],
 /// [`SysError::TooManyHandles`].
@@ -33,8 +39,10 @@ pub(crate) fn install_pair(
     mut first: state::Sio,
     mut second: state::Sio,
 ) -> Result<(Handle, Handle), SysError> {
-    first.set_opener(core.current);
-    second.set_opener(core.current);
+    if first.pipe_end().is_none() {
+        first.set_opener(core.current);
+        second.set_opener(core.current);
+    }
     let Some(smach) = core.smachs.get_mut(&me) else {
         synthesis::close_sio(core, first);
         synthesis::close_sio(core, second);
@@ -82,6 +90,9 @@ pub(crate) fn open_or_step(
     }
     if path == sk_abi::PORT_PATH {
         return crate::port_calls::open(core, me, flags).map(Created::Port);
+    }
+    if path == sk_abi::AUDIO_PATH {
+        return crate::audio_out::open(core, me, flags).map(Created::Object);
     }
     match state::Sio::cut_before_open(&mut core.fs, path, flags)? {
         Cut::Cutting => Ok(Created::Stepped),
@@ -325,6 +336,9 @@ fn wait_for_console_input() -> Result<(), SysError> {
         // not readable (`LineDiscipline::read`).
         if core.devices.tty.is_readable() {
             return Ok(true);
+        }
+        if crate::linux_signals::interrupts_wait(core) {
+            return Err(SysError::Interrupted);
         }
         let current = core.current;
         core.devices.wait_for_input(current)?;

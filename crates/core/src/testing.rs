@@ -644,6 +644,8 @@ pub fn program_thread_states(id: crate::ProgramId) -> alloc::vec::Vec<sk_abi::Sc
 pub(crate) mod console_pipe;
 mod linux_entry;
 mod linux_fast;
+mod linux_signals;
+pub use linux_signals::{console_ctrl_c, linux_has_handler, linux_post_signal};
 mod pipe_hoard;
 pub use console_pipe::{
     console_pipe_pieces, find_pipe_write_end, inject_between_console_pieces,

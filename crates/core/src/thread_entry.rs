@@ -97,6 +97,7 @@ impl ThreadSynth {
             return;
         };
         let generic = sk_machine::linux_entry::generic_entry_address();
+        let fast = fast && fds.may_be_fast();
         for op in sk_synth::policy::Op::ALL {
             let number = sk_synth::policy::linux::linux_number(op);
             let target = if fast { fds.dispatcher(op) } else { generic };

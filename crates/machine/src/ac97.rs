@@ -177,28 +177,36 @@ impl Ac97 {
     /// pairs) into the next buffer and hands it to the controller; false
     /// (nothing done) if no buffer is free or `frames` is empty.
     pub fn queue(&mut self, frames: &[[i16; 2]]) -> bool {
+        let mut bytes = [0u8; PAGE_SIZE as usize];
+        let frames = &frames[..frames.len().min(BUFFER_FRAMES)];
+        for (frame, out) in frames.iter().zip(bytes.chunks_exact_mut(4)) {
+            out[..2].copy_from_slice(&frame[0].to_le_bytes());
+            out[2..].copy_from_slice(&frame[1].to_le_bytes());
+        }
+        self.queue_bytes(&bytes[..frames.len() * 4])
+    }
+
+    /// As [`Ac97::queue`], the frames given as their bytes (16-bit
+    /// little-endian left, right; a partial frame at the end is dropped).
+    pub fn queue_bytes(&mut self, bytes: &[u8]) -> bool {
         // Halted with everything played and more coming: an underrun (the
         // new LVI below would restart the box and clear the status before
         // `poll` saw it); the ring starts again at buffer 0.
         self.count_underrun();
-        if frames.is_empty() || self.free() == 0 {
+        let len = bytes.len().min(PAGE_SIZE as usize) / 4 * 4;
+        if len == 0 || self.free() == 0 {
             return false;
         }
-        let frames = &frames[..frames.len().min(BUFFER_FRAMES)];
         let index = self
             .last_queued
             .map_or(0, |last| (last + 1) % BUFFERS as u8);
         let offset = usize::from(index) * PAGE_SIZE as usize;
-        let page = &mut self.buffers.bytes_mut()[offset..offset + PAGE_SIZE as usize];
-        for (frame, bytes) in frames.iter().zip(page.chunks_exact_mut(4)) {
-            bytes[..2].copy_from_slice(&frame[0].to_le_bytes());
-            bytes[2..].copy_from_slice(&frame[1].to_le_bytes());
-        }
+        self.buffers.bytes_mut()[offset..offset + len].copy_from_slice(&bytes[..len]);
         let Some(phys) = dma_address(self.buffers.address() + offset as u64) else {
             return false;
         };
         // Descriptor: buffer address, length in 16-bit samples, flags 0.
-        let samples = (frames.len() * 2) as u16;
+        let samples = (len / 2) as u16;
         let entry = &mut self.descriptors.bytes_mut()[usize::from(index) * 8..][..8];
         entry[..4].copy_from_slice(&phys.to_le_bytes());
         entry[4..6].copy_from_slice(&samples.to_le_bytes());

@@ -56,6 +56,7 @@ pub mod traps;
 pub mod tsc;
 pub mod user_frame;
 pub mod user_fs;
+pub mod user_regs;
 pub mod usercopy;
 pub mod usermode;
 

@@ -59,6 +59,12 @@ pub struct SyscallFrame {
     pub rflags: u64,
     /// User RSP.
     pub rsp: u64,
+    /// `rcx` on return: the entry saves the return RIP here. If a handler
+    /// leaves it (or `r11`) different from `rip` (`rflags`), the return
+    /// takes `iretq` and loads it, instead of `sysretq`, which cannot.
+    pub rcx: u64,
+    /// `r11` on return (see `rcx`).
+    pub r11: u64,
 }
 
 fn no_handler(frame: &mut SyscallFrame) {
@@ -95,11 +101,12 @@ const USER_RFLAGS_SET: u64 = (1 << 9) | (1 << 1);
 
 /// The RFLAGS a return to user mode may load, whatever a handler left in
 /// the frame: `sysretq` loads most of r11 (IOPL included) into RFLAGS.
-fn user_rflags(rflags: u64) -> u64 {
+pub(crate) fn user_rflags(rflags: u64) -> u64 {
     (rflags & USER_RFLAGS) | USER_RFLAGS_SET
 }
 
-extern "C" fn dispatch(frame: &mut SyscallFrame) {
+/// Returns nonzero if the return must be `iretq` (`rcx`/`r11` asked for).
+extern "C" fn dispatch(frame: &mut SyscallFrame) -> u64 {
     let raw = HANDLER.load(Ordering::Acquire);
     let handler: fn(&mut SyscallFrame) = if raw == 0 {
         no_handler
@@ -115,6 +122,7 @@ extern "C" fn dispatch(frame: &mut SyscallFrame) {
     // Whatever the handler wrote, user mode gets user flags only (a safe
     // handler must not be able to hand ring 3 IOPL 3).
     frame.rflags = user_rflags(frame.rflags);
+    u64::from(frame.rcx != frame.rip || frame.r11 != frame.rflags)
 }
 
 static BAD_RETURN: AtomicUsize = AtomicUsize::new(0);
@@ -147,6 +155,8 @@ extern "C" fn syscall_entry() {
         "swapgs",
         "mov gs:[{user_rsp}], rsp",
         "mov rsp, gs:[{stack_top}]",
+        "push r11",
+        "push rcx",
         "push qword ptr gs:[{user_rsp}]",
         "push r11",
         "push rcx",
@@ -155,6 +165,8 @@ extern "C" fn syscall_entry() {
         "mov rdi, rsp",
         "cld",
         "call {dispatch}",
+        "test rax, rax",
+        "jnz 2f",
         "pop r9", "pop r8", "pop r10", "pop rdx", "pop rsi", "pop rdi", "pop rax",
         "pop rbx", "pop rbp", "pop r12", "pop r13", "pop r14", "pop r15",
         "pop rcx",
@@ -162,9 +174,27 @@ extern "C" fn syscall_entry() {
         "pop rsp",
         "swapgs",
         "sysretq",
+        // Every register from the frame (rip checked and rflags reduced by
+        // `dispatch`): an iretq frame below the saved rip, rflags, rsp,
+        // rcx, r11; the stack is abandoned (the next entry starts at its
+        // top again).
+        "2:",
+        "pop r9", "pop r8", "pop r10", "pop rdx", "pop rsi", "pop rdi", "pop rax",
+        "pop rbx", "pop rbp", "pop r12", "pop r13", "pop r14", "pop r15",
+        "push {user_ss}",
+        "push qword ptr [rsp + 24]", // rsp
+        "push qword ptr [rsp + 24]", // rflags
+        "push {user_cs}",
+        "push qword ptr [rsp + 32]", // rip
+        "mov rcx, [rsp + 64]",
+        "mov r11, [rsp + 72]",
+        "swapgs",
+        "iretq",
         user_rsp = const USER_RSP_OFFSET,
         stack_top = const SYSCALL_STACK_TOP_OFFSET,
         dispatch = sym dispatch,
+        user_cs = const crate::gdt::USER_CS as i32,
+        user_ss = const crate::gdt::USER_DS as i32,
     );
 }
 

@@ -79,7 +79,8 @@ impl TrapFrame {
 pub struct Hooks {
     /// Each timer interrupt (after EOI).
     pub timer: fn(&mut TrapFrame),
-    /// An exception raised by user code (the kernel terminates the program).
+    /// An exception raised by user code (the kernel terminates the program,
+    /// or posts a Linux signal and returns: `user_regs` then delivers it).
     pub user_exception: fn(&mut TrapFrame, cr2: u64),
     /// `#DB` or `#BP` from any mode (single-step instruction counting);
     /// returns true if it claimed the trap. An unclaimed one from user
@@ -555,6 +556,7 @@ extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
             crate::apic::end_of_interrupt();
             crate::apic::count_tick();
             run_hook(frame, hooks().timer);
+            crate::user_regs::on_trap_return(frame);
         }
         // APIC spurious interrupt: no EOI.
         255 => {}
@@ -603,6 +605,9 @@ extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
                     Ordering::SeqCst,
                 );
                 run_hook(frame, |f| (hooks().user_exception)(f, cr2));
+                // The kernel survived the fault (a Linux signal): the
+                // user-return hook delivers it.
+                crate::user_regs::on_trap_return(frame);
             } else if vector == 14 && try_fixup(frame, cr2) {
                 // Resumes at the fixup.
             } else {

@@ -163,6 +163,32 @@ impl PipeEnd {
         }
     }
 
+    /// A kernel reader's take (the audio device's drain, `/dev/audio`):
+    /// copies what the ring holds into `out` and consumes it, never
+    /// sleeping. With `whole` it takes nothing until the ring holds all of
+    /// `out` or the write end closed (so a device is fed whole buffers).
+    /// `None` when there is nothing to take now; `Some(Moved { len: 0 })`
+    /// at end of file (the write end closed and the ring drained).
+    pub fn drain(&mut self, out: &mut [u8], whole: bool) -> Option<PipeStep> {
+        let Self::Read { reader, .. } = self else {
+            return None;
+        };
+        if whole && reader.len() < out.len() && !reader.is_writer_closed() {
+            return None;
+        }
+        match reader.peek_with(out, WaitMode::NonBlocking) {
+            ReadOutcome::Read { len, .. } => Some(PipeStep::Moved {
+                len: len as u64,
+                wake: reader.consume(len),
+            }),
+            ReadOutcome::EndOfFile => Some(PipeStep::Moved {
+                len: 0,
+                wake: Wake::Nobody,
+            }),
+            ReadOutcome::Blocked | ReadOutcome::WouldBlock => None,
+        }
+    }
+
     /// True for the read end.
     pub fn is_read_end(&self) -> bool {
         matches!(self, Self::Read { .. })

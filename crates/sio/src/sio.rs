@@ -117,7 +117,9 @@ impl<R> Sio<R> {
             SEMAPHORE_PATH => Target::Semaphore(Semaphore::new()?),
             // Two ends, two handles: the kernel's pipe open
             // ([`Sio::open_pipe`]), never one SIO.
-            sk_abi::PIPE_PATH | sk_abi::PORT_PATH => return Err(SysError::NotSupported),
+            sk_abi::PIPE_PATH | sk_abi::PORT_PATH | sk_abi::AUDIO_PATH => {
+                return Err(SysError::NotSupported)
+            }
             _ => open_node(fs, path, flags)?,
         };
         Ok(Self::with_target(target, flags, position))
@@ -154,6 +156,19 @@ impl<R> Sio<R> {
             Self::end(Target::Pipe(read_end), OpenFlags::READ)?,
             Self::end(Target::Pipe(write_end), OpenFlags::WRITE)?,
         ))
+    }
+
+    /// An SIO for the write end of a pipe whose read end the kernel keeps
+    /// (a device's feed, such as `/dev/audio`), open for writing. Like
+    /// any pipe end it belongs to its first user.
+    ///
+    /// # Errors
+    /// [`SysError::WrongKind`] for a read end; [`SysError::NoMemory`].
+    pub fn pipe_write_end(end: PipeEnd) -> Result<Self, SysError> {
+        if end.is_read_end() {
+            return Err(SysError::WrongKind);
+        }
+        Self::end(Target::Pipe(end), OpenFlags::WRITE)
     }
 
     /// A new port numbered `port` (the key of its waiters): its receive
@@ -273,7 +288,9 @@ impl<R> Sio<R> {
         self.position_cell().store(position, Ordering::Relaxed);
     }
 
-    /// The thread that opened it (whose routine table gets its routines).
+    /// The thread that owns it (whose routine table gets its routines):
+    /// the opener, or for an SIO opened without one, its first user
+    /// ([`note_caller`](Self::note_caller)); `None` until then.
     pub fn opener(&self) -> Option<u64> {
         self.opener
     }
@@ -289,12 +306,27 @@ impl<R> Sio<R> {
         self.is_shared
     }
 
-    /// Notes that `thread` uses the SIO; returns true if that made it shared
-    /// (a fact synthesized routines depend on changed).
+    /// Notes that `thread` uses the SIO; returns true if that changed a
+    /// fact synthesized routines depend on: it made the SIO shared (a
+    /// thread other than the owner), or, for an SIO opened without an
+    /// owner (a pipe end: both ends are made by one thread, and one of
+    /// them is usually for another), it made `thread` the owner (its first
+    /// user), whose table then gets the routines.
     pub fn note_caller(&mut self, thread: u64) -> bool {
-        let newly = !self.is_shared && self.opener.is_some_and(|o| o != thread);
-        self.is_shared |= newly;
-        newly
+        if self.is_shared {
+            return false;
+        }
+        match self.opener {
+            None => {
+                self.opener = Some(thread);
+                true
+            }
+            Some(owner) if owner != thread => {
+                self.is_shared = true;
+                true
+            }
+            Some(_) => false,
+        }
     }
 
     /// Notes that another SMACH holds it (a share): its position and
@@ -414,6 +446,7 @@ fn is_device(path: &str) -> bool {
             | SEMAPHORE_PATH
             | sk_abi::PIPE_PATH
             | sk_abi::PORT_PATH
+            | sk_abi::AUDIO_PATH
     )
 }
 

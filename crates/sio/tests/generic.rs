@@ -458,6 +458,23 @@ fn the_console_reads_what_was_typed_and_writes_through_the_discipline() {
 }
 
 #[test]
+fn an_sio_opened_without_an_owner_belongs_to_its_first_user() {
+    let (mut fs, ..) = world();
+    let mut s = TestSio::open(&mut fs, "/dev/null", rw()).unwrap();
+    assert_eq!(s.opener(), None);
+    assert!(
+        s.note_caller(8),
+        "the first use makes an owner: a fact changed"
+    );
+    assert_eq!(s.opener(), Some(8));
+    assert!(!s.note_caller(8));
+    assert!(!s.is_shared());
+    assert!(s.note_caller(9), "a second user makes it shared");
+    assert!(s.is_shared());
+    assert_eq!(s.opener(), Some(8));
+}
+
+#[test]
 fn a_second_thread_makes_the_sio_shared_for_good() {
     let (mut fs, ..) = world();
     let mut s = TestSio::open(&mut fs, "/dev/null", rw()).unwrap();

@@ -90,6 +90,13 @@ impl LineDiscipline {
         !self.queue.is_empty()
     }
 
+    /// Slots waiting to be read (bytes, and end-of-file marks): what a
+    /// Linux `FIONREAD` on the console reports.
+    #[must_use]
+    pub const fn queued(&self) -> usize {
+        crate::input_queue::READ_QUEUE_CAPACITY.saturating_sub(self.queue.free())
+    }
+
     /// Feeds one received byte; whatever should be echoed to the terminal
     /// is passed to `echo_out` (nothing when echo is off).
     pub fn input(&mut self, byte: u8, echo_out: &mut impl FnMut(&[u8])) {

@@ -24,6 +24,19 @@ pub mod status {
     pub const O_CLOEXEC: u32 = 0o2_000_000;
     /// What `F_SETFL` may change.
     pub const SETTABLE: u32 = O_APPEND | O_NONBLOCK;
+
+    /// Whether a `read` (`is_write` false) or `write` on a description
+    /// with `status` is the object's plain transfer, nothing more: the
+    /// access mode permits it (a `read` on `O_WRONLY` or a `write` on
+    /// `O_RDONLY` is `EBADF`), it is not `O_NONBLOCK` (`EAGAIN` instead of
+    /// a wait), and a `write` is not `O_APPEND` (a seek to the end first).
+    /// A synthesized per-descriptor routine may serve exactly these.
+    pub const fn direct_io_allowed(status: u32, is_write: bool) -> bool {
+        let mode = status & O_ACCMODE;
+        let permitted = if is_write { mode != 0 } else { mode != 1 };
+        let plain = status & O_NONBLOCK == 0 && !(is_write && status & O_APPEND != 0);
+        permitted && plain
+    }
 }
 
 /// `FD_CLOEXEC`, the one descriptor flag.
@@ -324,6 +337,42 @@ impl<H: Copy> FdTable<H> {
             .enumerate()
             .filter(|(_, entry)| entry.is_some())
             .filter_map(|(at, _)| u32::try_from(at).ok())
+    }
+
+    /// The same table with every description's object passed through
+    /// `translate` once (`fork`: the child's handles for the parent's), so
+    /// descriptors that share a description in `self` share one in the
+    /// copy, with the same status and close-on-exec flags.
+    ///
+    /// # Errors
+    /// The first error of `translate` (the objects translated before it
+    /// are the caller's to release: they are returned in none of the
+    /// tables).
+    pub fn map_objects<K: Copy, E>(
+        &self,
+        mut translate: impl FnMut(H) -> Result<K, E>,
+    ) -> Result<FdTable<K>, E> {
+        let mut descriptions = Vec::new();
+        for description in &self.descriptions {
+            descriptions.push(match description {
+                Some(d) => Some(Description {
+                    object: translate(d.object)?,
+                    status: d.status,
+                    refs: d.refs,
+                }),
+                None => None,
+            });
+        }
+        Ok(FdTable {
+            fds: self.fds.clone(),
+            descriptions,
+            limit: self.limit,
+        })
+    }
+
+    /// The native objects of the open descriptions, each once.
+    pub fn objects(&self) -> impl Iterator<Item = H> + '_ {
+        self.descriptions.iter().flatten().map(|d| d.object)
     }
 
     /// True if `a` and `b` are open and share one description.

@@ -176,6 +176,15 @@ pub enum Request {
         new_dirfd: DirFd,
         new: u64,
     },
+    /// `truncate` (a path, relative to the working directory).
+    Truncate {
+        path: u64,
+        length: i64,
+    },
+    Ftruncate {
+        fd: u32,
+        length: i64,
+    },
     Readlink {
         dirfd: DirFd,
         path: u64,

@@ -32,6 +32,8 @@ pub mod code {
     pub const FPE_INTDIV: i32 = 1;
     /// `SIGILL`: illegal opcode.
     pub const ILL_ILLOPC: i32 = 1;
+    /// `SIGILL`: illegal operand (what Linux reports for `#UD`).
+    pub const ILL_ILLOPN: i32 = 2;
     /// `SIGTRAP`: breakpoint.
     pub const TRAP_BRKPT: i32 = 1;
     /// `SIGCHLD`: the child exited.

@@ -68,7 +68,9 @@ impl Pending {
     /// the same standard signal.
     fn post(&mut self, info: SigInfo) -> Result<bool, Overflow> {
         if info.signal.is_realtime() {
-            if self.realtime.len() >= RT_QUEUE_LIMIT {
+            // A kernel heap that cannot grow is an overflow too (`EAGAIN`),
+            // never an allocation failure.
+            if self.realtime.len() >= RT_QUEUE_LIMIT || self.realtime.try_reserve(1).is_err() {
                 return Err(Overflow);
             }
             self.realtime.push(info);

@@ -159,3 +159,57 @@ fn status_flags_are_shared_and_only_some_settable() {
     assert_eq!(table.close(copy), Err(Errno::EBADF));
     assert_eq!(table.status(u32::MAX), Err(Errno::EBADF));
 }
+
+#[test]
+fn map_objects_keeps_sharing_and_flags_and_translates_each_description_once() {
+    let mut t: FdTable<u32> = FdTable::new(64);
+    assert_eq!(t.install(100, 0), Ok(0));
+    assert_eq!(
+        t.install(200, status::O_CLOEXEC | status::O_NONBLOCK),
+        Ok(1)
+    );
+    assert_eq!(t.dup(0, 5, true), Ok(5));
+    let mut calls = Vec::new();
+    let copy = t
+        .map_objects(|h| {
+            calls.push(h);
+            Ok::<u64, ()>(u64::from(h) + 1)
+        })
+        .unwrap();
+    calls.sort_unstable();
+    assert_eq!(calls, vec![100, 200]);
+    assert_eq!(copy.object(0), Ok(101));
+    assert_eq!(copy.object(5), Ok(101));
+    assert_eq!(copy.object(1), Ok(201));
+    assert!(copy.same_description(0, 5));
+    assert_eq!(copy.fd_flags(1), Ok(FD_CLOEXEC));
+    assert_eq!(copy.fd_flags(5), Ok(FD_CLOEXEC));
+    assert_eq!(copy.fd_flags(0), Ok(0));
+    assert_eq!(copy.status(1), Ok(status::O_NONBLOCK));
+    // The copy's closes count its own references: 0 and 5 share one.
+    let mut copy = copy;
+    assert_eq!(copy.close(0), Ok(None));
+    assert_eq!(copy.close(5), Ok(Some(101)));
+    assert_eq!(t.object(0), Ok(100));
+    let failed = t.map_objects(|h| if h == 200 { Err("no") } else { Ok(h) });
+    assert_eq!(failed.err(), Some("no"));
+    let mut objects: Vec<u32> = t.objects().collect();
+    objects.sort_unstable();
+    assert_eq!(objects, vec![100, 200]);
+}
+
+#[test]
+fn direct_io_allowed_only_for_a_plain_permitted_transfer() {
+    use sk_unix::fd_table::status::{direct_io_allowed, O_APPEND, O_NONBLOCK};
+    let (rdonly, wronly, rdwr) = (0, 1, 2);
+    assert!(direct_io_allowed(rdonly, false));
+    assert!(!direct_io_allowed(rdonly, true));
+    assert!(!direct_io_allowed(wronly, false));
+    assert!(direct_io_allowed(wronly, true));
+    assert!(direct_io_allowed(rdwr, false) && direct_io_allowed(rdwr, true));
+    assert!(!direct_io_allowed(rdwr | O_NONBLOCK, false));
+    assert!(!direct_io_allowed(rdwr | O_NONBLOCK, true));
+    // O_APPEND changes writes only.
+    assert!(direct_io_allowed(rdwr | O_APPEND, false));
+    assert!(!direct_io_allowed(rdwr | O_APPEND, true));
+}

@@ -214,6 +214,9 @@ fn every_listed_call_is_decoded() {
         nr::UNLINKAT,
         nr::RENAME,
         nr::RENAMEAT,
+        nr::RENAMEAT2,
+        nr::TRUNCATE,
+        nr::FTRUNCATE,
         nr::READLINK,
         nr::DUP,
         nr::DUP2,
@@ -283,6 +286,40 @@ fn every_listed_call_is_decoded() {
             sk_unix::call_name(number)
         );
     }
+}
+
+#[test]
+fn renameat2_takes_flags_0_only_and_truncate_keeps_a_signed_length() {
+    assert_eq!(
+        decode(
+            nr::RENAMEAT2,
+            [3, 10, u64::from(at::FDCWD as u32), 20, 0, 0]
+        ),
+        Ok(Request::Rename {
+            old_dirfd: DirFd::Fd(3),
+            old: 10,
+            new_dirfd: DirFd::Cwd,
+            new: 20,
+        })
+    );
+    // RENAME_NOREPLACE, _EXCHANGE, _WHITEOUT and unknown bits.
+    for flags in [1, 2, 4, 8] {
+        assert_eq!(
+            decode(nr::RENAMEAT2, [3, 10, 4, 20, flags, 0]),
+            Err(Errno::EINVAL)
+        );
+    }
+    assert_eq!(
+        decode(nr::TRUNCATE, [10, u64::MAX, 0, 0, 0, 0]),
+        Ok(Request::Truncate {
+            path: 10,
+            length: -1
+        })
+    );
+    assert_eq!(
+        decode(nr::FTRUNCATE, [(1u64 << 32) | 5, 4, 0, 0, 0, 0]),
+        Ok(Request::Ftruncate { fd: 5, length: 4 })
+    );
 }
 
 proptest! {

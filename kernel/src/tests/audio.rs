@@ -80,3 +80,24 @@ ktest!(
         Ok(())
     }
 );
+
+ktest!(
+    fn dev_audio_is_write_only_one_open_at_a_time_and_free_after_close() {
+        // `/bin/music` start argument 4: its self test of the open rules
+        // (it writes no sound, so the tone recording stays as it is).
+        let id = sk_core::spawn_program("/bin/music", 4).map_err(|e| format!("spawn: {e}"))?;
+        let status = sk_core::wait_program(id).map_err(|e| format!("wait: {e}"));
+        sk_core::release_program(id);
+        ensure_eq!(status?, 0);
+        // The last close's stream ends at a timer tick.
+        let start = sk_machine::apic::ticks();
+        while sk_core::audio_out::is_playing() && sk_machine::apic::ticks() < start + 10 {
+            sk_core::yield_now();
+        }
+        ensure!(
+            !sk_core::audio_out::is_playing(),
+            "the stream did not end in 10 ticks"
+        );
+        Ok(())
+    }
+);

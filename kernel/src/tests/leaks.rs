@@ -124,20 +124,24 @@ impl Baseline {
 /// system keeps on purpose, not leaks; a workload's check starts and ends
 /// with an empty `/tmp`).
 pub fn clean_tmp() -> Result<(), String> {
-    sk_core::with_fs(|fs| {
-        let tmp = fs.lookup("/tmp").map_err(|e| format!("/tmp: {e}"))?;
-        let names: alloc::vec::Vec<String> = fs
-            .readdir(tmp)
-            .map_err(|e| format!("/tmp: {e}"))?
-            .map(|e| format!("/tmp/{}", e.name))
-            .collect();
-        for name in names {
-            fs.unlink(&name)
-                .or_else(|_| fs.rmdir(&name))
-                .map_err(|e| format!("{name}: {e}"))?;
+    sk_core::with_fs(|fs| remove_contents(fs, "/tmp"))
+}
+
+/// Removes everything under the directory `dir` (depth first).
+fn remove_contents(fs: &mut sk_fs::FileSystem, dir: &str) -> Result<(), String> {
+    let node = fs.lookup(dir).map_err(|e| format!("{dir}: {e}"))?;
+    let names: alloc::vec::Vec<String> = fs
+        .readdir(node)
+        .map_err(|e| format!("{dir}: {e}"))?
+        .map(|e| format!("{dir}/{}", e.name))
+        .collect();
+    for name in names {
+        if fs.unlink(&name).is_err() {
+            remove_contents(fs, &name)?;
+            fs.rmdir(&name).map_err(|e| format!("{name}: {e}"))?;
         }
-        Ok(())
-    })
+    }
+    Ok(())
 }
 
 ktest!(

@@ -154,7 +154,7 @@ ktest!(
         let generic = traced_counts(true);
         sk_core::testing::allow_trace(was_allowed);
         let (fast, generic) = (fast?, generic?);
-        ensure_eq!(fast.len(), 3);
+        ensure_eq!(fast.len(), 4);
         for ((name, fast), (_, generic)) in fast.iter().zip(generic.iter()) {
             sk_machine::println!(
                 "linux abi: {name} kernel_instructions={fast} (generic entry: {generic})"
@@ -164,7 +164,13 @@ ktest!(
                 // The dispatcher and routine against decode and perform.
                 ensure!(fast * 4 < *generic, "{name}: {fast} against {generic}");
             } else {
-                ensure_eq!(fast, generic);
+                // The same generic entry both ways; they differ only by the
+                // signal replug's slot stores at its return (the dispatchers'
+                // addresses against the pinned generic entry's).
+                ensure!(
+                    fast.abs_diff(*generic) <= 16,
+                    "{name}: {fast} against {generic}"
+                );
             }
         }
         Ok(())

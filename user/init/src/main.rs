@@ -30,7 +30,10 @@
 //!
 //! Commands: if the kernel left `/etc/init.args` (words after `--` on its
 //! command line, or `show PATH...`), `init` runs that instead. `run PATH
-//! [ARG]` runs one program and exits with its status. `show PATH`
+//! [ARG]` runs one program and exits with its status. `shell` runs
+//! busybox `sh` (a Linux program) on the console and exits 0 when it ends,
+//! printing its status. `music [SCORE]` runs `/bin/music` (the music
+//! synthesizer), which reads the score's name from `/etc/init.args`. `show PATH`
 //! opens each path (read and write where allowed), reads one byte twice
 //! so the read counter moves, and prints the SIO's
 //! synthesized routines as the kernel describes them: annotated
@@ -61,8 +64,15 @@ fn main() -> i32 {
     if let Some(command) = args.strip_prefix("run ") {
         return run_command(command);
     }
+    if args == "shell" {
+        return shell();
+    }
+    if args == "music" || args.starts_with("music ") {
+        // `/bin/music` reads its score's name from /etc/init.args itself.
+        return run_command("/bin/music");
+    }
     if !args.is_empty() {
-        println!("init: unknown command {args:?} (known: show PATH..., run PATH [ARG])");
+        println!("init: unknown command {args:?} (known: show PATH..., run PATH [ARG], shell, music [SCORE])");
         return 2;
     }
     println!("init: Synthesis demo: Programs 1 and 2 of the paper (/bin/prog1, /bin/prog2)");
@@ -124,6 +134,28 @@ fn run_command(command: &str) -> i32 {
         }
         Err(error) => {
             println!("init: {path} failed: {error}");
+            1
+        }
+    }
+}
+
+/// `shell`: Debian's busybox `sh` on the console, as a Linux program
+/// (`/bin/sh` is busybox under that name). Its exit status is printed;
+/// `init` itself then exits 0, so `exit 3` in the shell ends the kernel
+/// cleanly with `init: /bin/sh exited with status 3` on the console.
+fn shell() -> i32 {
+    let status = Smach::spawn_linux("/bin/sh").and_then(|child| {
+        let status = child.wait();
+        let _ = child.terminate();
+        status
+    });
+    match status {
+        Ok(status) => {
+            println!("init: /bin/sh exited with status {status}");
+            0
+        }
+        Err(error) => {
+            println!("init: /bin/sh failed: {error}");
             1
         }
     }

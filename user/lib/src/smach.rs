@@ -44,6 +44,26 @@ impl Smach {
         Ok(Self { handle })
     }
 
+    /// Starts the static Linux x86-64 program at `path` in a new child
+    /// SMACH with the Linux personality (docs/unix.md): `argv` is
+    /// `[path]`, so a multi-call binary such as busybox picks its applet
+    /// from the name (`/bin/sh` runs its shell).
+    ///
+    /// # Errors
+    /// As for [`Smach::spawn`]; [`SysError::NotSupported`] where the
+    /// kernel cannot run Linux programs (the per-CPU-slot entry mode).
+    pub fn spawn_linux(path: &str) -> Result<Self, SysError> {
+        let args = SmachCreateArgs {
+            path_ptr: register(path.as_ptr() as usize),
+            path_len: register(path.len()),
+            arg: 0,
+            flags: sk_abi::SmachCreateFlags::LINUX.bits(),
+            _pad: 0,
+        };
+        let handle = call::create(Kind::Smach, &args.to_bytes(), Route::Table)?;
+        Ok(Self { handle })
+    }
+
     /// As [`Smach::spawn_with_arg`], but the child starts suspended
     /// ([`SmachCreateFlags::SUSPENDED`](sk_abi::SmachCreateFlags::SUSPENDED)):
     /// nothing of it runs until [`Smach::resume`]. Share SIOs with it in

@@ -32,7 +32,7 @@
 //! as an error, the report says `n/a` and why.
 
 mod chart;
-mod linux;
+pub mod linux;
 mod parse;
 mod report;
 mod report_linux_abi;
@@ -177,7 +177,7 @@ pub fn run(requested: Option<Accel>, is_smoke: bool) -> Result<ExitCode, String>
     println!("xtask: building the kernel (release) and the initrd");
     let kernel = build::kernel(build::Profile::Release, &[])?;
     let linux_program = linux::program()?;
-    let initrd = build::initrd_with(&[("bin/bench-linux", &linux_program)])?;
+    let initrd = build::initrd_with(&[("bin/bench-linux", linux_program.clone())])?;
     println!("xtask: preparing the Linux guest");
     let linux_kernel = linux::kernel()?;
     let linux_initramfs = linux::initramfs(&out_dir, &linux_program)?;

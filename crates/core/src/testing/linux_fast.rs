@@ -9,7 +9,7 @@ use sk_synth::policy::Op;
 
 /// Starts the Linux program at `path` like `spawn_linux_program`; with
 /// `generic`, its thread's `read` and `write` slots are put on the Linux
-/// generic entry before it runs (`linux_fast::set_thread_fast`).
+/// generic entry before it runs, for good (`linux_fast::pin_thread_generic`).
 ///
 /// # Errors
 /// As `spawn_linux_program`.
@@ -23,7 +23,7 @@ pub fn spawn_linux_program_on(
         if generic {
             let threads = core.smachs.get(&id).map(|s| s.threads.clone());
             for tid in threads.unwrap_or_default() {
-                crate::linux_fast::set_thread_fast(core, tid, false);
+                crate::linux_fast::pin_thread_generic(core, tid);
             }
         }
         Ok(crate::ProgramId(id))

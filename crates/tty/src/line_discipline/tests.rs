@@ -423,3 +423,20 @@ proptest! {
         prop_assert!(readable <= typed);
     }
 }
+
+#[test]
+fn queued_counts_what_a_read_would_get() {
+    let mut tty = LineDiscipline::new();
+    assert_eq!(tty.queued(), 0);
+    // A half-typed line is not readable in cooked mode.
+    feed(&mut tty, b"ab");
+    assert_eq!(tty.queued(), 0);
+    feed(&mut tty, b"\n");
+    assert_eq!(tty.queued(), 3);
+    let mut buf = [0u8; 8];
+    let _ = tty.read(&mut buf);
+    assert_eq!(tty.queued(), 0);
+    tty.set_mode(Mode::Raw);
+    feed(&mut tty, b"xyz");
+    assert_eq!(tty.queued(), 3);
+}

@@ -221,6 +221,25 @@ pub fn decode(number: u64, a: [u64; 6]) -> Result<Request, Errno> {
             new_dirfd: DirFd::from_register(a2),
             new: a3,
         },
+        nr::RENAMEAT2 => {
+            // Only flags 0: `RENAME_NOREPLACE`, `_EXCHANGE`, `_WHITEOUT`
+            // are not emulated.
+            flags(a4, 0)?;
+            Request::Rename {
+                old_dirfd: DirFd::from_register(a0),
+                old: a1,
+                new_dirfd: DirFd::from_register(a2),
+                new: a3,
+            }
+        }
+        nr::TRUNCATE => Request::Truncate {
+            path: a0,
+            length: a1 as i64,
+        },
+        nr::FTRUNCATE => Request::Ftruncate {
+            fd: fd(a0),
+            length: a1 as i64,
+        },
         nr::READLINK => Request::Readlink {
             dirfd: DirFd::Cwd,
             path: a0,
