@@ -654,6 +654,7 @@ pub use console_pipe::{
 };
 pub use linux_entry::{linux_entry_of, LinuxEntry};
 pub use linux_fast::{
-    linux_fd_has_routine, linux_generic_read_write_calls, spawn_linux_program_on, synthesis_enabled,
+    ids_handed_out, linux_fd_has_routine, linux_generic_read_write_calls, spawn_linux_program_on,
+    synthesis_enabled,
 };
 pub use pipe_hoard::{register_pipe_sleeper, PipeHoard};

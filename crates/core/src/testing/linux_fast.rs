@@ -53,3 +53,10 @@ pub fn linux_generic_read_write_calls() -> u64 {
 pub fn synthesis_enabled() -> bool {
     crate::synthesis::config().enabled
 }
+
+/// Ids handed out so far (SMACHs, threads, ...): changes whenever a test
+/// started a program, whose synthesized console writes reach the UART
+/// without the kernel's write count (the ktest runner's header repeat).
+pub fn ids_handed_out() -> u64 {
+    state::with(|core| core.next_id)
+}
