@@ -49,6 +49,10 @@ pub fn run_linux_bench(smoke: bool) -> ! {
 /// than the 32 DMA buffers' 1.3 s at 25 kHz).
 const AUDIO_DRAIN_TICKS: u64 = 500;
 
+/// Timer ticks after the last frame for QEMU's audio backend (300 ms:
+/// 50 ms lost the last 30 ms of sound).
+const AUDIO_BACKEND_TICKS: u64 = 30;
+
 /// The default demo; `init_args` (words after `--`) go to `/bin/init`
 /// through the file `/etc/init.args`.
 pub fn run(init_args: &str) -> ! {
@@ -93,8 +97,21 @@ pub fn run(init_args: &str) -> ! {
     // Frames still queued for the sound card play out before power-off
     // (bounded: a card that stopped taking frames ends the wait).
     let start = apic::ticks();
+    let played = sk_core::audio_out::is_playing();
     while sk_core::audio_out::is_playing() && apic::ticks() < start + AUDIO_DRAIN_TICKS {
         cpu::wait_for_interrupt();
+    }
+    // The card took its last frame; QEMU's audio backend writes out at
+    // its own period (10 ms): give it a few before powering off.
+    let end = apic::ticks();
+    while played && apic::ticks() < end + AUDIO_BACKEND_TICKS {
+        cpu::wait_for_interrupt();
+    }
+    if played {
+        println!(
+            "demo: waited {} timer ticks for the sound card to play out",
+            apic::ticks() - start
+        );
     }
     qemu::exit(if status == Ok(0) {
         qemu::ExitCode::Success

@@ -330,6 +330,33 @@ static void hostile(void)
     long after = 0;
     raw(SYS_arch_prctl, ARCH_GET_FS, (long)&after, 0, 0, 0, 0);
     CHECK(after == fs, "a refused arch_prctl changed the FS base");
+#ifndef HOST_CHECK
+    /* A file named like a kernel object (/dev/pipe, /dev/port,
+     * /dev/audio) opens nothing: each open is ENOENT, and none leaves
+     * native handles behind (found by a hostile review: 2,000 opens would
+     * pass the SMACH's 1,024 handles). */
+    static const char *objects[] = {"/dev/pipe", "/dev/port", "/dev/audio"};
+    for (int k = 0; k < 3; k++) {
+        int made = open("/tmp/kobj", O_CREAT | O_WRONLY, 0644);
+        CHECK(made >= 0, "create /tmp/kobj");
+        close(made);
+        EXPECT(raw(SYS_rename, (long)"/tmp/kobj", (long)objects[k], 0, 0, 0, 0), 0);
+        for (int i = 0; i < 700; i++) {
+            long r = raw(SYS_open, (long)objects[k], O_RDWR, 0, 0, 0, 0);
+            if (r != -ENOENT_) {
+                CHECK(0, "open %s (a file) = %ld, expected ENOENT", objects[k], r);
+                if (r >= 0)
+                    close(r);
+                break;
+            }
+        }
+        EXPECT(raw(SYS_unlink, (long)objects[k], 0, 0, 0, 0, 0), 0);
+    }
+    int after_all = open("/tmp/kobj2", O_CREAT | O_WRONLY, 0644);
+    CHECK(after_all >= 0, "an open after the kernel-object names: %d", after_all);
+    close(after_all);
+    unlink("/tmp/kobj2");
+#endif
     /* Registers at return: a value, an error, past the table, unknown. */
     check_registers(SYS_getpid, getpid());
     check_registers(SYS_getuid, 0);

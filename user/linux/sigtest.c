@@ -43,6 +43,8 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <poll.h>
+#include <sys/select.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -603,6 +605,15 @@ int main(int argc, char **argv)
                          :
                          : "a"((long)SYS_tgkill), "D"(pid), "S"(pid), "d"((long)SIGUSR1)
                          : "memory");
+    }
+    if (!strcmp(mode, "pollwait")) {
+        /* Blocks in poll with nothing to wait for: only a signal ends it. */
+        poll(0, 0, -1);
+        return 5;
+    }
+    if (!strcmp(mode, "selectwait")) {
+        select(0, 0, 0, 0, 0);
+        return 6;
     }
     if (!strcmp(mode, "sleeper"))
         return sleeper();

@@ -29,6 +29,8 @@ pub struct Plan {
     pub extra: Vec<(&'static str, Vec<u8>)>,
     /// The recording.
     pub wav: PathBuf,
+    /// `unpaced`: the frames go to `/dev/null`, nothing is recorded.
+    pub is_unpaced: bool,
 }
 
 impl Plan {
@@ -38,15 +40,18 @@ impl Plan {
             return Ok(None);
         };
         let name = args.get(at + 1).map_or("chords", String::as_str);
+        // Mode words after the name (`generic`, `unpaced`) go along.
+        let modes: String = args.iter().skip(at + 2).map(|w| format!(" {w}")).collect();
         let dir = build::root().join("target/music");
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let wav = dir.join("out.wav");
         if let Some((_, tune)) = sk_music::tunes::ALL.iter().find(|(n, _)| *n == name) {
             return Ok(Some(Self {
                 score: (*tune).to_string(),
-                init_args: format!("music {name}"),
+                init_args: format!("music {name}{modes}"),
                 extra: Vec::new(),
                 wav,
+                is_unpaced: modes.contains("unpaced"),
             }));
         }
         let text = std::fs::read_to_string(name).map_err(|e| {
@@ -56,10 +61,11 @@ impl Plan {
         })?;
         sk_music::Score::parse(&text).map_err(|e| format!("score {name}: {e}"))?;
         Ok(Some(Self {
-            init_args: "music /music/user.score".into(),
+            init_args: format!("music /music/user.score{modes}"),
             extra: vec![("music/user.score", text.clone().into_bytes())],
             score: text,
             wav,
+            is_unpaced: modes.contains("unpaced"),
         }))
     }
 
@@ -80,6 +86,11 @@ impl Plan {
 /// After the boot: the recording against the score, the underruns the
 /// kernel counted (from its `console`), and the spectrogram.
 pub fn listen(plan: &Plan, console: &str) -> Result<Vec<String>, String> {
+    if plan.is_unpaced {
+        return Ok(vec![
+            "unpaced: the frames went to /dev/null, nothing to hear".into(),
+        ]);
+    }
     let bytes = std::fs::read(&plan.wav).map_err(|e| format!("{}: {e}", plan.wav.display()))?;
     let wav = Wav::parse(&bytes)?;
     let score = sk_music::Score::parse(&plan.score).map_err(|e| e.to_string())?;
@@ -145,11 +156,9 @@ pub fn music_boot(requested: Option<Accel>) -> Result<ExitCode, String> {
             .devices(&plan.devices())
             .timeout_secs(300)
             .run()?;
-        for line in outcome
-            .output
-            .lines()
-            .filter(|l| l.starts_with("music:") || l.starts_with("audio:"))
-        {
+        for line in outcome.output.lines().filter(|l| {
+            l.starts_with("music:") || l.starts_with("audio:") || l.starts_with("demo: waited")
+        }) {
             println!("{}", line.trim_end());
         }
         let played = outcome

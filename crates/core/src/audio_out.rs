@@ -5,10 +5,13 @@
 //! open at a time) makes a pipe: the program gets its write end, an
 //! ordinary pipe end whose write is synthesized like any other
 //! (`pipe_write`, Collapsing Layers: the device layer adds no code to the
-//! caller's path), and the kernel keeps the read end here. At every timer
-//! tick [`on_tick`] polls the AC'97 (`sk_machine::ac97`: underruns are
+//! caller's path), and the kernel keeps the read end here. When a DMA
+//! buffer completes, the controller's interrupt (its PCI line routed to a
+//! legacy IRQ, `sk_machine::legacy_irq`) polls the AC'97 (underruns are
 //! counted there) and moves whole pages from the ring into free DMA
-//! buffers, waking a writer the ring's handshake says waits for room;
+//! buffers, waking a writer the ring's handshake says waits for room (the
+//! timer tick does the same, the fallback for a line that cannot be
+//! routed);
 //! once the write end is closed it sends the rest, lets what is queued
 //! play out, and ends the stream (the console says how it went). A
 //! writer blocks on a full ring as on any pipe, so a program producing
@@ -16,7 +19,7 @@
 
 use crate::state::{Core, Object};
 use crate::{pipe_calls, state, synthesis};
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use sk_abi::{Handle, OpenFlags, SysError, AUDIO_RATE_HZ};
 use sk_machine::ac97::{Ac97, Ac97Error};
 use sk_sio::{PipeEnd, PipeStep, Sio};
@@ -40,6 +43,10 @@ struct AudioOut {
 /// True from an open until the last frame was handed over and played:
 /// the timer tick looks at it before taking any lock.
 static STREAMING: AtomicBool = AtomicBool::new(false);
+/// The sound card's legacy IRQ (`u32::MAX`: not routed).
+static IRQ: AtomicU32 = AtomicU32::new(u32::MAX);
+/// Its interrupts so far.
+static INTERRUPTS: AtomicU64 = AtomicU64::new(0);
 
 static AUDIO: spin::Mutex<AudioOut> = spin::Mutex::new(AudioOut {
     device: None,
@@ -62,10 +69,22 @@ pub(crate) fn open(core: &mut Core, me: u64, flags: OpenFlags) -> Result<Handle,
         return Err(SysError::Busy);
     }
     if audio.device.is_none() {
-        audio.device = Some(Ac97::init(AUDIO_RATE_HZ).map_err(|e| match e {
+        let mut device = Ac97::init(AUDIO_RATE_HZ).map_err(|e| match e {
             Ac97Error::NotFound | Ac97Error::NoIoBars => SysError::NotFound,
             Ac97Error::NoMemory => SysError::NoMemory,
-        })?);
+        })?;
+        // The controller's own interrupt refills: each completed buffer
+        // raises it. (The timer tick feeds too, so a card whose line
+        // cannot be routed still plays.)
+        if let Some(irq) = sk_machine::legacy_irq::route_pci_intx(device.function()) {
+            let mut hooks = sk_machine::traps::hooks();
+            hooks.legacy_irq = on_interrupt;
+            sk_machine::traps::set_hooks(hooks);
+            device.interrupt_on_completion();
+            sk_machine::legacy_irq::enable(irq);
+            IRQ.store(u32::from(irq), Ordering::Relaxed);
+        }
+        audio.device = Some(device);
     }
     let pipe = pipe_calls::next_pipe();
     let (reader, writer) = sk_sio::new_pipe(pipe)?;
@@ -91,11 +110,36 @@ pub(crate) fn open(core: &mut Core, me: u64, flags: OpenFlags) -> Result<Handle,
     Ok(handle)
 }
 
-/// At a timer tick: while a stream plays, [`feed`] the sound card.
+/// At a timer tick: while a stream plays, [`feed`] the sound card (the
+/// fallback: the controller's interrupt does it as each buffer ends).
 pub(crate) fn on_tick() {
     if STREAMING.load(Ordering::Relaxed) {
         state::with(feed);
     }
+}
+
+/// The sound card's interrupt (a buffer completed): acknowledge it and
+/// refill.
+fn on_interrupt(_: &mut sk_machine::traps::TrapFrame, irq: u8) {
+    if u32::from(irq) != IRQ.load(Ordering::Relaxed) {
+        return;
+    }
+    INTERRUPTS.fetch_add(1, Ordering::Relaxed);
+    state::with(|core| {
+        let mut audio = AUDIO.lock();
+        if let Some(device) = audio.device.as_mut() {
+            device.poll();
+        }
+        drop(audio);
+        if STREAMING.load(Ordering::Relaxed) {
+            feed(core);
+        }
+    });
+}
+
+/// Interrupts the sound card raised so far.
+pub fn interrupts() -> u64 {
+    INTERRUPTS.load(Ordering::Relaxed)
 }
 
 /// Polls the sound card and feeds it whole pages from the stream's ring
@@ -103,7 +147,15 @@ pub(crate) fn on_tick() {
 fn feed(core: &mut Core) {
     let mut audio = AUDIO.lock();
     let AudioOut { device, stream } = &mut *audio;
-    let (Some(device), Some(playing)) = (device.as_mut(), stream.as_mut()) else {
+    let Some(device) = device.as_mut() else {
+        return;
+    };
+    let Some(playing) = stream.as_mut() else {
+        // The stream ended: playing out what is queued.
+        device.poll();
+        if device.queued() == 0 {
+            STREAMING.store(false, Ordering::Relaxed);
+        }
         return;
     };
     device.poll();
@@ -129,9 +181,10 @@ fn feed(core: &mut Core) {
         if let Some(done) = stream.take() {
             let frames = done.bytes / 4;
             sk_machine::println!(
-                "audio: stream ended: {frames} frames ({} ms at {AUDIO_RATE_HZ} Hz), {} underruns so far",
+                "audio: stream ended: {frames} frames ({} ms at {AUDIO_RATE_HZ} Hz), {} underruns so far, {} interrupts so far",
                 frames * 1000 / u64::from(AUDIO_RATE_HZ),
-                device.underruns()
+                device.underruns(),
+                INTERRUPTS.load(Ordering::Relaxed)
             );
             let _ = done.reader.close();
         }
@@ -142,8 +195,10 @@ fn feed(core: &mut Core) {
 }
 
 /// The sound card's underrun count, if it was found (tests, `show`).
+/// Under the kernel lock, as every other taker of the audio lock (a
+/// timer tick taking it inside would spin forever).
 pub fn underruns() -> Option<u64> {
-    AUDIO.lock().device.as_ref().map(Ac97::underruns)
+    state::with(|_| AUDIO.lock().device.as_ref().map(Ac97::underruns))
 }
 
 /// True from an open of `/dev/audio` until its last frame was played

@@ -51,6 +51,13 @@ const DEVICES: [&str; 5] = [
     "/dev/semaphore",
 ];
 
+/// The largest size `truncate`/`ftruncate` grows a file to.
+const TRUNCATE_GROW_LIMIT: u64 = 64 << 20;
+
+/// Names whose native open makes a new kernel object (two ends, or the
+/// sound card's stream) instead of opening a node.
+const KERNEL_OBJECTS: [&str; 3] = [sk_abi::PIPE_PATH, sk_abi::PORT_PATH, sk_abi::AUDIO_PATH];
+
 /// The native name space as `sk_unix::path` sees it.
 struct Names<'a>(&'a FileSystem);
 
@@ -161,6 +168,12 @@ pub(crate) fn open(dirfd: DirFd, path: u64, flags: u32) -> Answer {
                 // `O_CREAT` of "name/": Linux will not make a file so named.
                 return Err(Errno::EISDIR);
             }
+            // Names the native open takes as a new object whatever the
+            // file system holds there (a Linux program can make a file
+            // called `/dev/pipe`): not Linux devices, never opened here.
+            if KERNEL_OBJECTS.contains(&resolved.path.as_str()) {
+                return Err(Errno::ENOENT);
+            }
             let created =
                 crate::sio_calls::open_or_step(core, id, &resolved.path, native).map_err(sys)?;
             match created {
@@ -169,7 +182,7 @@ pub(crate) fn open(dirfd: DirFd, path: u64, flags: u32) -> Answer {
                     linux_fds::install(core, id, handle, flags, dir).map(|fd| Some(u64::from(fd)))
                 }
                 crate::dispatch::Created::Stepped => Ok(None),
-                // Never a device path here: sk_unix::path saw no such name.
+                // Never here: those names are refused above.
                 crate::dispatch::Created::Pipe(_) | crate::dispatch::Created::Port(_) => {
                     Err(Errno::ENOENT)
                 }
@@ -451,6 +464,15 @@ pub(crate) fn truncate(target: Result<(DirFd, u64), u32>, length: i64) -> Answer
             }
         })?,
     };
+    // Growth happens in one stretch with interrupts masked (the file's
+    // data is contiguous: it is reallocated and copied), so it is bounded:
+    // a file grown past the limit is `EFBIG` (Linux's answer past
+    // RLIMIT_FSIZE). Writes still grow a file step by step beyond it.
+    if length > TRUNCATE_GROW_LIMIT
+        && state::with(|core| core.fs.stat(node).map(|s| s.size_bytes < length)).map_err(fs_err)?
+    {
+        return Err(Errno::EFBIG);
+    }
     // A large cut goes in bounded steps, others running between them.
     while state::with(|core| core.fs.cut_toward(node, length).map_err(fs_err))?
         == sk_fs::Cut::Cutting

@@ -24,6 +24,9 @@ use sk_unix::address_map::{FileRef, MmapRequest};
 use sk_unix::vma::{map, Backing, MapAction, Prot};
 use sk_unix::Errno;
 
+/// The most one `mremap` that moves copies (its bytes cross the heap).
+const MOVE_COPY_LIMIT: u64 = 16 << 20;
+
 type Answer = Result<u64, Errno>;
 
 fn sys(e: SysError) -> Errno {
@@ -192,7 +195,10 @@ pub(crate) fn mremap(
     let mut saved = None;
     for action in &plan {
         if let MapAction::Move { from, len, .. } = *action {
-            if len > sk_smem::MAX_REGION_BYTES {
+            // The bytes cross the kernel heap, which never gives frames
+            // back: a move is capped well below a mapping's size limit
+            // (a deviation from Linux, which moves page tables).
+            if len > MOVE_COPY_LIMIT {
                 return Err(Errno::ENOMEM);
             }
             crate::memory::admit(len).map_err(sys)?;

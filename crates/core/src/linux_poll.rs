@@ -207,6 +207,17 @@ fn wait(watches: &mut [Watch], deadline: Option<u64>) -> Result<usize, Errno> {
             let expired = deadline.is_some_and(|d| now >= d);
             match scan(core, watches, !expired) {
                 Ok((n, wakeable)) if n == 0 && !expired => {
+                    // A signal to deliver ends the wait (`ERESTARTNOHAND`:
+                    // restarted only if no handler runs), as on Linux; a
+                    // wait no signal ends could never be killed.
+                    if crate::linux_signals::interrupts_wait_as(
+                        core,
+                        sk_unix::syscall_restart::Interrupted::RestartNoHand,
+                    ) {
+                        unregister(core);
+                        outcome = Err(Errno::EINTR);
+                        return Ok(true);
+                    }
                     let recheck =
                         (!wakeable).then(|| sk_sched::deadline_after(now, RECHECK_NS, hz));
                     let at = match (deadline, recheck) {
@@ -214,7 +225,11 @@ fn wait(watches: &mut [Watch], deadline: Option<u64>) -> Result<usize, Errno> {
                         (d, r) => d.or(r),
                     };
                     if let Some(at) = at {
-                        crate::scheduler::wake_current_at(core, at)?;
+                        if let Err(e) = crate::scheduler::wake_current_at(core, at) {
+                            // No stale registration may outlive the wait.
+                            unregister(core);
+                            return Err(e);
+                        }
                     }
                     Ok(false)
                 }

@@ -318,6 +318,12 @@ fn push_frame(
     let (Some(sel), Handler::Function(handler)) = (selectors(), action.handler) else {
         terminate_by_signal(Signal::SIGSEGV);
     };
+    // A handler in the kernel half could never run: the return to it
+    // would be refused and the signal lost (with its mask in force);
+    // Linux's would fault in user mode. Either way the process dies.
+    if handler >= sk_machine::layout::USER_END {
+        terminate_by_signal(Signal::SIGSEGV);
+    }
     let interrupted = to_unix(regs, sel);
     let contents = FrameContents {
         regs: interrupted,
@@ -465,7 +471,15 @@ pub(crate) fn on_fault(frame: &TrapFrame, cr2: u64) -> bool {
     if !crate::linux_calls::current_is_linux() {
         return false;
     }
-    let (signal, si_code) = fault_signal(frame.vector, frame.error_code);
+    // A fault on a kernel address reads as "present, protection" whatever
+    // the page tables hold (Linux's `sanitize_error_code`), so a handler
+    // cannot map the kernel half by probing.
+    let error_code = if frame.vector == 14 && cr2 >= sk_machine::layout::USER_END {
+        frame.error_code | 0b101
+    } else {
+        frame.error_code
+    };
+    let (signal, si_code) = fault_signal(frame.vector, error_code);
     let addr = match frame.vector {
         14 => cr2,
         0 | 6 | 16 | 19 => frame.rip,
@@ -477,7 +491,7 @@ pub(crate) fn on_fault(frame: &TrapFrame, cr2: u64) -> bool {
             return false;
         };
         thread.trap = TrapDetails {
-            err: frame.error_code,
+            err: error_code,
             trapno: frame.vector,
             cr2,
         };

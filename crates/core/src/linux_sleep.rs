@@ -160,7 +160,8 @@ pub(crate) fn pgrp_ioctl(request: u32, arg: u64) -> Answer {
 /// as before.
 pub(crate) fn console_interrupt(core: &mut Core, byte: u8) -> bool {
     const VINTR: u8 = 0x03;
-    if byte != VINTR {
+    // Without ISIG (`cfmakeraw`) the byte is input like any other.
+    if byte != VINTR || !crate::linux_terminal::console_signals_on(core) {
         return false;
     }
     let targets = foreground(core);

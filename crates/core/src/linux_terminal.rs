@@ -33,6 +33,12 @@ static SETTINGS: [AtomicU8; TERMIOS_BYTES] = [const { AtomicU8::new(0) }; TERMIO
 /// Whether [`SETTINGS`] holds anything yet.
 static IS_SET: AtomicBool = AtomicBool::new(false);
 
+/// Whether Ctrl-C on the console raises SIGINT: the `ISIG` a Linux
+/// program last set (on until one turns it off, as on a fresh tty).
+pub(crate) fn console_signals_on(core: &Core) -> bool {
+    current(core).is_signals()
+}
+
 /// The console's settings as `TCGETS` reports them.
 fn current(core: &Core) -> Termios {
     let mut termios = if IS_SET.load(Ordering::Relaxed) {

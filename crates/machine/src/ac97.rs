@@ -51,6 +51,10 @@ const GLOBAL_COLD_RESET_OFF: u32 = 1 << 1;
 const CR_RUN: u8 = 1 << 0;
 /// Control: reset the box's registers.
 const CR_RESET: u8 = 1 << 1;
+/// Control: interrupt when a buffer whose descriptor asks for it completes.
+const CR_IOCE: u8 = 1 << 4;
+/// Descriptor flag: interrupt on completion of this buffer.
+const BD_IOC: u16 = 1 << 15;
 /// Status: DMA controller halted.
 const SR_HALTED: u16 = 1 << 0;
 /// Status: current equals last valid (the last valid buffer is playing or done).
@@ -91,6 +95,11 @@ pub struct Ac97 {
     /// after the last buffer is the end, not an underrun.
     finishing: bool,
     underruns: u64,
+    /// Each completed buffer raises the controller's interrupt
+    /// ([`Ac97::interrupt_on_completion`]).
+    interrupts: bool,
+    /// Halted at the end of what was queued: reset before the next queue.
+    needs_reset: bool,
 }
 
 impl Ac97 {
@@ -119,6 +128,8 @@ impl Ac97 {
             running: false,
             finishing: false,
             underruns: 0,
+            interrupts: false,
+            needs_reset: false,
         };
         this.write_nabm32(GLOBAL_CONTROL, GLOBAL_COLD_RESET_OFF);
         this.write_nam(NAM_RESET, 1);
@@ -197,6 +208,10 @@ impl Ac97 {
         if len == 0 || self.free() == 0 {
             return false;
         }
+        if self.needs_reset {
+            self.reset_box();
+            self.needs_reset = false;
+        }
         let index = self
             .last_queued
             .map_or(0, |last| (last + 1) % BUFFERS as u8);
@@ -210,16 +225,29 @@ impl Ac97 {
         let entry = &mut self.descriptors.bytes_mut()[usize::from(index) * 8..][..8];
         entry[..4].copy_from_slice(&phys.to_le_bytes());
         entry[4..6].copy_from_slice(&samples.to_le_bytes());
-        entry[6..].copy_from_slice(&0u16.to_le_bytes());
+        let flags = if self.interrupts { BD_IOC } else { 0 };
+        entry[6..].copy_from_slice(&flags.to_le_bytes());
         core::sync::atomic::fence(core::sync::atomic::Ordering::SeqCst);
         self.last_queued = Some(index);
         self.write_nabm8(PO_LVI, index);
         if !self.running {
-            self.write_nabm8(PO_CR, CR_RUN);
+            let interrupt = if self.interrupts { CR_IOCE } else { 0 };
+            self.write_nabm8(PO_CR, CR_RUN | interrupt);
             self.running = true;
         }
         self.finishing = false;
         true
+    }
+
+    /// From now on each buffer raises the controller's interrupt when it
+    /// completes (its line: `legacy_irq::route_pci_intx` of
+    /// [`Ac97::function`]); the driver's user acknowledges it with
+    /// [`Ac97::poll`].
+    pub fn interrupt_on_completion(&mut self) {
+        self.interrupts = true;
+        if self.running {
+            self.write_nabm8(PO_CR, CR_RUN | CR_IOCE);
+        }
     }
 
     /// No more frames for now: what is queued plays out, and the halt
@@ -241,7 +269,10 @@ impl Ac97 {
         }
         self.last_queued = None;
         self.running = false;
-        self.reset_box();
+        // The box is reset when frames come again (`queue_bytes`), not
+        // now: a reset stops QEMU's voice, which drops the last frames it
+        // still holds (the end of a stream, ~30 ms, was lost so).
+        self.needs_reset = true;
     }
 
     /// Stops the PCM out box (run off, then a bounded wait for its halt),

@@ -15,6 +15,9 @@ const X2APIC_ENABLE: u64 = 1 << 10;
 const REG_EOI: u32 = 0xb0;
 const REG_SVR: u32 = 0xf0;
 const REG_LVT_TIMER: u32 = 0x320;
+const REG_LVT_LINT0: u32 = 0x350;
+/// LVT delivery mode ExtINT: the 8259's interrupt, its vector from the PIC.
+const LVT_EXTINT: u32 = 0b111 << 8;
 const REG_INITIAL_COUNT: u32 = 0x380;
 const REG_CURRENT_COUNT: u32 = 0x390;
 const REG_DIVIDE: u32 = 0x3e0;
@@ -97,6 +100,12 @@ pub(crate) fn init(hz: u64) -> Result<(), paging::MapError> {
     write(REG_INITIAL_COUNT, initial);
     TIMER_HZ.store(hz, Ordering::Relaxed);
     Ok(())
+}
+
+/// Puts LINT0 in virtual-wire mode (ExtINT, unmasked): the 8259s'
+/// interrupts reach this CPU with their own vectors (`legacy_irq.rs`).
+pub(crate) fn enable_virtual_wire() {
+    write(REG_LVT_LINT0, LVT_EXTINT);
 }
 
 /// Sends this CPU an NMI through its own APIC (test builds only: the

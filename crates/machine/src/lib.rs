@@ -39,6 +39,7 @@ pub mod fpu;
 pub mod gdt;
 pub mod heap;
 pub mod layout;
+pub mod legacy_irq;
 pub mod linux_entry;
 pub mod logger;
 pub mod paging;

@@ -71,15 +71,23 @@ impl PciFunction {
         })
     }
 
+    /// Writes the config dword at `offset` of a PCI function a driver of
+    /// this crate owns, or of the PIIX3's interrupt routing
+    /// (`legacy_irq.rs`).
+    pub(crate) fn write_config32(self, offset: u8, value: u32) {
+        self.write32(offset, value);
+    }
+
     /// Writes the config dword at `offset` (rounded down to 4).
     fn write32(self, offset: u8, value: u32) {
         let address = self.address(offset);
         crate::cpu::without_interrupts(|| {
             let _held = CONFIG.lock();
             // SAFETY: as in `read32`; the callers write only the command
-            // register's I/O-space and bus-master bits, and unassigned I/O
-            // BARs (to a range no other device was given), of a device a
-            // driver of this crate owns.
+            // register's I/O-space and bus-master bits, unassigned I/O
+            // BARs (to a range no other device was given) and the
+            // interrupt line of a device a driver of this crate owns, and
+            // the PIIX3's PIRQ route for that device's pin.
             unsafe {
                 Port::<u32>::new(CONFIG_ADDRESS).write(address);
                 Port::<u32>::new(CONFIG_DATA).write(value);

@@ -79,6 +79,9 @@ impl TrapFrame {
 pub struct Hooks {
     /// Each timer interrupt (after EOI).
     pub timer: fn(&mut TrapFrame),
+    /// An interrupt on a legacy line a driver enabled (`legacy_irq`),
+    /// before the PICs' EOI.
+    pub legacy_irq: fn(&mut TrapFrame, u8),
     /// An exception raised by user code (the kernel terminates the program,
     /// or posts a Linux signal and returns: `user_regs` then delivers it).
     pub user_exception: fn(&mut TrapFrame, cr2: u64),
@@ -99,6 +102,7 @@ pub struct Hooks {
 }
 
 fn default_timer(_: &mut TrapFrame) {}
+fn default_legacy_irq(_: &mut TrapFrame, _: u8) {}
 fn default_user(frame: &mut TrapFrame, cr2: u64) {
     dump("user exception", frame, cr2);
     (hooks().fatal)(frame)
@@ -134,6 +138,7 @@ fn run_hook<R>(frame: &mut TrapFrame, hook: impl FnOnce(&mut TrapFrame) -> R) ->
 
 static HOOKS: Mutex<Hooks> = Mutex::new(Hooks {
     timer: default_timer,
+    legacy_irq: default_legacy_irq,
     user_exception: default_user,
     debug: default_debug,
     fp_unavailable: default_fp_unavailable,
@@ -560,10 +565,18 @@ extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
         }
         // APIC spurious interrupt: no EOI.
         255 => {}
-        // A legacy PIC line (all masked, so a spurious IRQ 7 or 15):
-        // nothing to acknowledge, nobody to blame.
+        // A legacy PIC line a driver enabled (`legacy_irq`): the kernel's
+        // hook, then the PICs' EOI. Any other (every line masked, so a
+        // spurious IRQ 7 or 15): nothing to acknowledge, nobody to blame.
         v if (u64::from(LEGACY_PIC_BASE)..u64::from(LEGACY_PIC_BASE) + 16).contains(&v) => {
-            LEGACY_IRQS.fetch_add(1, Ordering::Relaxed);
+            let irq = (v - u64::from(LEGACY_PIC_BASE)) as u8;
+            if crate::legacy_irq::is_enabled(irq) {
+                run_hook(frame, |f| (hooks().legacy_irq)(f, irq));
+                crate::legacy_irq::end_of_interrupt(irq);
+                crate::user_regs::on_trap_return(frame);
+            } else {
+                LEGACY_IRQS.fetch_add(1, Ordering::Relaxed);
+            }
         }
         // NMI: not caused by the interrupted code, whatever its mode;
         // counted and resumed. Atomics only (an NMI can land anywhere).

@@ -35,6 +35,8 @@ const fn killed_by(n: i32) -> i32 {
     128 + n
 }
 const SIGINT: u8 = 2;
+const SIGKILL: u8 = 9;
+const SIGTERM: u8 = 15;
 const SIGUSR1: u8 = 10;
 
 /// Yields until program `id`'s only thread is Blocked (at most `tries`
@@ -200,6 +202,22 @@ ktest!(
             !sk_core::testing::console_ctrl_c(),
             "Ctrl-C consumed with no Linux program"
         );
+        Ok(())
+    }
+);
+
+ktest!(
+    fn linux_signals_end_a_poll_or_select_that_waits_forever() {
+        // Found by the hostile review: a wait in poll/select ignored
+        // signals, so nothing (not SIGKILL, not Ctrl-C) could end it.
+        for (mode, signal) in [("pollwait", SIGTERM), ("selectwait", SIGKILL)] {
+            let id = spawn(&[mode])?;
+            until_blocked(id)?;
+            sk_core::testing::linux_post_signal(id, signal).map_err(|e| format!("post: {e}"))?;
+            let status = sk_core::wait_program(id).map_err(|e| format!("wait: {e}"));
+            sk_core::release_program(id);
+            ensure_eq!(status?, killed_by(i32::from(signal)));
+        }
         Ok(())
     }
 );

@@ -33,6 +33,7 @@
 
 mod chart;
 pub mod linux;
+mod music;
 mod parse;
 mod report;
 mod report_linux_abi;
@@ -207,6 +208,10 @@ pub fn run(requested: Option<Accel>, is_smoke: bool) -> Result<ExitCode, String>
         md.display(),
         svg.display()
     );
+
+    if !is_smoke {
+        music::run(&kernel, &initrd, accel, &out_dir)?;
+    }
 
     let incomplete: Vec<&ModeRun> = runs.iter().filter(|r| !r.is_complete()).collect();
     for run in &incomplete {
