@@ -100,7 +100,7 @@ pub fn listen(plan: &Plan, console: &str) -> Result<Vec<String>, String> {
         .filter_map(|l| l.split("frames").nth(1))
         .filter_map(|rest| rest.split(", ").nth(1))
         .filter_map(|u| u.split_whitespace().next()?.parse::<u64>().ok())
-        .last()
+        .next_back()
         .ok_or("the kernel never said the stream ended (audio: stream ended ...)")?;
     report.push(format!("{underruns} underruns"));
     if underruns != 0 {

@@ -147,6 +147,7 @@ mod tests {
     /// `lead` frames of silence.
     fn render(score: &Score, rate: u32, lead: usize) -> Vec<i16> {
         let events = score.events(rate);
+        #[allow(clippy::cast_possible_truncation)]
         let frames = score.frames(rate) as usize;
         let mut voices: Vec<Voice> = (0..VOICES).map(|_| Voice::new(rate)).collect();
         let mut out = vec![0i16; lead];

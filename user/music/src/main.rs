@@ -359,6 +359,7 @@ fn sequence(
 }
 
 extern "C" fn voice_main(index: u64) -> ! {
+    #[allow(clippy::cast_possible_truncation)]
     let v = index as usize;
     let result = stages::voice(
         RATE,

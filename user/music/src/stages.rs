@@ -80,6 +80,7 @@ pub(crate) fn voice(
             };
             // Render up to the message's frame (within this block).
             let start = rdtsc();
+            #[allow(clippy::cast_possible_truncation)]
             let frames = until
                 .saturating_sub(now)
                 .min((BLOCK_FRAMES - filled) as u64) as usize;
