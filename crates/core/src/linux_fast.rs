@@ -34,7 +34,7 @@ use crate::state::{Core, SmachId, ThreadId};
 use crate::synthesis::TABLE_HANDLES;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use sk_abi::{Call, SysError};
 use sk_synth::policy::linux::{self as policy, LinuxEnv};
 use sk_synth::policy::{Op, SlotTarget};
@@ -114,10 +114,23 @@ pub(crate) struct LinuxFds {
     slow: [u64; 2],
     /// The `linux_fd_dispatch` instances (read, write).
     dispatchers: [Routine; 2],
+    /// Slots 0 and 1 hold the dispatchers (false: the generic entry, as
+    /// at first, until `ThreadSynth::new_linux` points them).
+    is_fast: AtomicBool,
+    /// Counted in [`SLOWED_THREADS`]: a posted signal swapped the slots out.
+    is_slowed: AtomicBool,
     /// Tests: slots 0 and 1 stay on the generic entry whatever the signal
     /// replug says (the differential test's generic run).
     #[cfg(feature = "ktest")]
-    pinned_generic: core::sync::atomic::AtomicBool,
+    pinned_generic: AtomicBool,
+}
+
+impl Drop for LinuxFds {
+    /// A thread that ends with its slots swapped out by a signal (one
+    /// killed by it, say) no longer counts in [`SLOWED_THREADS`].
+    fn drop(&mut self) {
+        self.uncount();
+    }
 }
 
 impl LinuxFds {
@@ -138,14 +151,36 @@ impl LinuxFds {
             by_handle: atomics(TABLE_HANDLES as usize * 2, 0)?,
             slow,
             dispatchers,
+            is_fast: AtomicBool::new(false),
+            is_slowed: AtomicBool::new(false),
             #[cfg(feature = "ktest")]
-            pinned_generic: core::sync::atomic::AtomicBool::new(false),
+            pinned_generic: AtomicBool::new(false),
         })
     }
 
     /// The dispatcher of `op` (what slot 0 or 1 holds while fast).
     pub(crate) fn dispatcher(&self, op: Op) -> u64 {
         self.dispatchers[op_index(op)].block.address()
+    }
+
+    /// Counts this thread in [`SLOWED_THREADS`] (once).
+    fn count(&self) {
+        if !self.is_slowed.swap(true, Ordering::AcqRel) {
+            SLOWED_THREADS.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Takes this thread out of [`SLOWED_THREADS`] if it was counted.
+    fn uncount(&self) {
+        if self.is_slowed.swap(false, Ordering::AcqRel) {
+            SLOWED_THREADS.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Records that slots 0 and 1 now hold the dispatchers (`fast`) or the
+    /// generic entry; true if that changed.
+    pub(crate) fn note_fast(&self, fast: bool) -> bool {
+        self.is_fast.swap(fast, Ordering::AcqRel) != fast
     }
 
     /// Whether slots 0 and 1 may hold the dispatchers (tests can pin them
@@ -286,13 +321,36 @@ fn for_threads(core: &Core, pid: SmachId, mut f: impl FnMut(&LinuxFds)) {
     }
 }
 
+/// Linux threads whose `read`/`write` slots a posted signal swapped out
+/// (changed under the kernel lock): while 0, the return path of every
+/// generic call skips the look for slots to put back (one load).
+static SLOWED_THREADS: AtomicUsize = AtomicUsize::new(0);
+
+/// True if some thread's slots are swapped out for a signal (the return
+/// path's cheap test before [`set_thread_fast`]`(.., true)`).
+pub(crate) fn any_thread_slowed() -> bool {
+    SLOWED_THREADS.load(Ordering::Acquire) != 0
+}
+
 /// Points thread `tid`'s `read` and `write` slots at its dispatchers
 /// (`fast`) or at the Linux generic entry: the hook for "a signal is
 /// pending" (generic until it is delivered). Does nothing for a thread
-/// without a Linux table (synth=off, native).
+/// without a Linux table (synth=off, native). Call under the kernel lock.
 pub(crate) fn set_thread_fast(core: &Core, tid: ThreadId, fast: bool) {
-    if let Some(synth) = core.threads.get(&tid).and_then(|t| t.synth.as_ref()) {
-        synth.set_linux_fast(fast);
+    if fast && !any_thread_slowed() {
+        return;
+    }
+    let Some(synth) = core.threads.get(&tid).and_then(|t| t.synth.as_ref()) else {
+        return;
+    };
+    let Some(fds) = synth.linux_fds() else {
+        return;
+    };
+    if fast {
+        fds.uncount();
+        synth.set_linux_fast(true);
+    } else if synth.set_linux_fast(false) {
+        fds.count();
     }
 }
 
@@ -303,6 +361,8 @@ pub(crate) fn set_thread_fast(core: &Core, tid: ThreadId, fast: bool) {
 pub(crate) fn pin_thread_generic(core: &Core, tid: ThreadId) {
     if let Some(synth) = core.threads.get(&tid).and_then(|t| t.synth.as_ref()) {
         if let Some(fds) = synth.linux_fds() {
+            // Counted no more: a pinned thread is never put back.
+            fds.uncount();
             fds.pinned_generic.store(true, Ordering::Release);
         }
         synth.set_linux_fast(false);

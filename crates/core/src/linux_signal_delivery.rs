@@ -184,9 +184,12 @@ fn deliver(regs: &mut UserRegisters, syscall: Option<u64>) -> bool {
         // nothing left to deliver, the synthesized read/write slots come
         // back (under the same lock: a signal posted after this finds them
         // and swaps them out again).
-        let tid = core.current;
-        let fast = !crate::linux_signals::pending_in(core);
-        crate::linux_fast::set_thread_fast(core, tid, fast);
+        // One load while no thread's slots are swapped out (the usual case).
+        if crate::linux_fast::any_thread_slowed() {
+            let tid = core.current;
+            let fast = !crate::linux_signals::pending_in(core);
+            crate::linux_fast::set_thread_fast(core, tid, fast);
+        }
         decided
     });
     let Some(decided) = decided else {

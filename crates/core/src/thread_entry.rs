@@ -91,13 +91,18 @@ impl ThreadSynth {
     }
 
     /// Points a Linux table's `read` and `write` slots at the fd
-    /// dispatchers (`fast`) or at the Linux generic entry (one store each).
-    pub(crate) fn set_linux_fast(&self, fast: bool) {
+    /// dispatchers (`fast`) or at the Linux generic entry (one store each);
+    /// true if they were elsewhere (a thread pinned generic for tests
+    /// stays there and reports no change).
+    pub(crate) fn set_linux_fast(&self, fast: bool) -> bool {
         let Some(fds) = self.linux_fds.as_ref() else {
-            return;
+            return false;
         };
         let generic = sk_machine::linux_entry::generic_entry_address();
         let fast = fast && fds.may_be_fast();
+        if !fds.note_fast(fast) {
+            return false;
+        }
         for op in sk_synth::policy::Op::ALL {
             let number = sk_synth::policy::linux::linux_number(op);
             let target = if fast { fds.dispatcher(op) } else { generic };
@@ -105,6 +110,7 @@ impl ThreadSynth {
                 slot.store(target, Ordering::Release);
             }
         }
+        true
     }
 
     /// True for a Linux thread's entry (tests).
