@@ -1,7 +1,9 @@
 //! The kernel command line.
 //!
 //! Words: `ktest [ktest.start=N] [ktest.inject]` (in-kernel tests),
-//! `probe` (accelerator probe), `bench [bench.smoke]` (run `/bin/bench`),
+//! `probe` (accelerator probe), `bench [bench.smoke] [bench.linux]` (run
+//! `/bin/bench`, or with `bench.linux` the same suite's Linux build
+//! `/bin/bench-linux` as an unmodified Linux program),
 //! `synth=off|on`, `entry=lstar|slot` (how the CPU reaches a thread's
 //! synthesized entry stub), `sched=ring|generic` (the scheduler: the
 //! executable ready queue, the default when synthesis is on, or the Rust
@@ -35,8 +37,9 @@ pub enum BootMode {
     },
     /// The accelerator probe (ring-3 `syscall` round trip).
     Probe,
-    /// The benchmark suite; `smoke` runs few iterations.
-    Bench { smoke: bool },
+    /// The benchmark suite; `smoke` runs few iterations; `linux` runs its
+    /// Linux build through the Linux personality.
+    Bench { smoke: bool, linux: bool },
 }
 
 /// Parsed options.
@@ -92,6 +95,7 @@ impl Options {
         };
         let (mut test, mut start, mut inject, mut bench, mut smoke) =
             (false, 0, false, false, false);
+        let mut bench_linux = false;
         let mut filter = None;
         let mut sched = None;
         for word in kernel_words.split_ascii_whitespace() {
@@ -101,6 +105,7 @@ impl Options {
                 None if word == "probe" => options.mode = BootMode::Probe,
                 None if word == "bench" => bench = true,
                 None if word == "bench.smoke" => smoke = true,
+                None if word == "bench.linux" => bench_linux = true,
                 Some(("ktest.start", n)) => start = n.parse().unwrap_or(0),
                 Some(("ktest.filter", f)) => filter = Some(f),
                 Some(("log", spec)) => options.log = Some(spec),
@@ -129,7 +134,10 @@ impl Options {
             options.synth.show_addresses = true;
         }
         if bench {
-            options.mode = BootMode::Bench { smoke };
+            options.mode = BootMode::Bench {
+                smoke,
+                linux: bench_linux,
+            };
             options.trace = true;
         }
         if test {

@@ -22,6 +22,29 @@ pub fn run_program(path: &str, arg: u64) -> ! {
     })
 }
 
+/// The bench suite's Linux build, `/bin/bench-linux` (the binary the
+/// Linux guest runs as `/init`), run unmodified through the Linux
+/// personality; `bench.smoke` reaches it as an argument. Exits QEMU as
+/// [`run_program`] does.
+pub fn run_linux_bench(smoke: bool) -> ! {
+    const PATH: &str = "/bin/bench-linux";
+    let argv: &[&str] = if smoke {
+        &[PATH, "bench.smoke"]
+    } else {
+        &[PATH]
+    };
+    let status = sk_core::spawn_linux_program(PATH, argv).and_then(|id| {
+        let status = sk_core::wait_program(id);
+        sk_core::release_program(id);
+        status
+    });
+    println!("kernel: {PATH} exited with {status:?}");
+    qemu::exit(if status == Ok(0) {
+        qemu::ExitCode::Success
+    } else {
+        qemu::ExitCode::Failure
+    })
+}
 /// Timer ticks the demo waits at most for queued audio to play out (more
 /// than the 32 DMA buffers' 1.3 s at 25 kHz).
 const AUDIO_DRAIN_TICKS: u64 = 500;

@@ -101,6 +101,7 @@ pub fn run(start: usize, inject: bool, filter: Option<&str>) -> ! {
         };
         print!("{header}");
         let writes_before = sk_machine::serial::writes();
+        let ids_before = sk_core::testing::ids_handed_out();
         EXPECTS_DOUBLE_FAULT.store(test.expect == Expect::DoubleFault, Ordering::SeqCst);
         let result = (test.run)();
         EXPECTS_DOUBLE_FAULT.store(false, Ordering::SeqCst);
@@ -111,8 +112,13 @@ pub fn run(start: usize, inject: bool, filter: Option<&str>) -> ! {
             (result, _) => result,
         };
         // If the test printed anything, repeat the header so the result
-        // stays on one line with it (the xtask parses these lines).
-        if sk_machine::serial::writes() != writes_before {
+        // stays on one line with it (the xtask parses these lines). A user
+        // program's synthesized console write (`tty_write`) reaches the
+        // UART without the kernel's count: any test that started one
+        // repeats the header too (it made a thread: ids were handed out).
+        if sk_machine::serial::writes() != writes_before
+            || sk_core::testing::ids_handed_out() != ids_before
+        {
             print!("\n{header}");
         }
         match result {

@@ -106,7 +106,11 @@ extern "C" fn continue_boot() -> ! {
             filter,
         } => ktest_runner::run(start, inject, filter),
         BootMode::Probe => accel_probe::run(),
-        BootMode::Bench { smoke } => demo::run_program("/bin/bench", u64::from(smoke)),
+        BootMode::Bench {
+            smoke,
+            linux: false,
+        } => demo::run_program("/bin/bench", u64::from(smoke)),
+        BootMode::Bench { smoke, linux: true } => demo::run_linux_bench(smoke),
     }
 }
 

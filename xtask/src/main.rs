@@ -377,7 +377,7 @@ const EXTRA_BOOTS: &[ExtraBoot] = &[
 /// error stubs, trampolines, call counters), the semaphore and pipe tests
 /// add theirs, a port transfer its send and receive, the yield routine and
 /// the ring's switch code.
-const REPLAY_FILTER: &str = "synthesized_routines_match_the_generic_path,abitest_passes_end_to_end,tests::semaphores::,tests::pipes::,port_transfers_200";
+const REPLAY_FILTER: &str = "synthesized_routines_match_the_generic_path,abitest_passes_end_to_end,tests::semaphores::,tests::pipes::,port_transfers_200,linux_fast_read_write";
 
 /// Boots `REPLAY_FILTER`'s tests with `synth.replay` and checks every
 /// logged routine regenerates identically on the host (`replay::check`).

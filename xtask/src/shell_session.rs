@@ -47,7 +47,11 @@ pub const SHELL: &[Step<'static>] = &[
         "mkdir -p d/e && echo x > d/e/x && find d && rm -r d",
         "d\nd/e\nd/e/x\n",
     ),
-    command("true & wait; echo $?", "0\n"),
+    // With job control the shell reports the finished job at the prompt.
+    command(
+        "true & wait; echo $?",
+        "0\n[1]+  Done                       true\n",
+    ),
     command("false; echo $?", "1\n"),
     // Ctrl-C ends the foreground `sleep` with SIGINT (status 128 + 2).
     Step::Send("sleep 100\r"),

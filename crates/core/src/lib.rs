@@ -29,6 +29,7 @@ mod initrd;
 mod linux_calls;
 mod linux_dirs;
 mod linux_exec;
+mod linux_fast;
 mod linux_fds;
 mod linux_file_calls;
 mod linux_file_map;

@@ -56,8 +56,14 @@ pub(crate) fn note_current(core: &crate::state::Core) {
 /// delivered on the way out (`linux_signal_delivery`). `fork` copies the
 /// frame's registers, `execve` replaces them.
 pub(crate) fn handle(number: u64, frame: &mut sk_machine::linux_entry::LinuxCallFrame) -> i64 {
+    #[cfg(feature = "ktest")]
+    crate::linux_fast::note_generic_call(number);
     if number == sk_unix::nr::RT_SIGRETURN {
         return crate::linux_signal_delivery::sigreturn(frame);
+    }
+    #[cfg(feature = "ktest")]
+    if let Some(answer) = crate::linux_fast::ktest_prctl(number, frame.args()) {
+        return answer;
     }
     let rax = answer(number, frame.args(), frame);
     crate::linux_signal_delivery::after_call(number, rax, frame)

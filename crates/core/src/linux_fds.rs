@@ -128,9 +128,12 @@ impl Files {
 }
 
 /// The hook of every descriptor change: `fd` of SMACH `id` now names
-/// another description, or none. linux2-fast re-points the process's
-/// per-fd `read`/`write` routine here; nothing else needs to know.
-pub(crate) fn changed(_core: &mut Core, _id: SmachId, _fd: u32) {}
+/// another description, or none, or its status changed. The process's
+/// per-fd `read`/`write` routines are re-pointed here
+/// (`linux_fast::descriptor_changed`); nothing else needs to know.
+pub(crate) fn changed(core: &mut Core, id: SmachId, fd: u32) {
+    crate::linux_fast::descriptor_changed(core, id, fd);
+}
 
 /// [`changed`] for every open descriptor of `id` (after `fork_copy`).
 #[allow(dead_code)] // linux2-proc's `fork` calls it.

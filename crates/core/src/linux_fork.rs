@@ -163,6 +163,8 @@ fn new_thread(core: &mut Core, start: ChildStart, clear_child_tid: u64) -> Answe
         }
         return Err(sys(e));
     }
+    // The new thread's per-fd routine arrays start empty: fill them.
+    crate::linux_fast::sync_process(core, me);
     Ok(tid)
 }
 
@@ -262,6 +264,8 @@ fn fork(core: &mut Core, start: ChildStart, clear_child_tid: u64) -> Answer {
         return fail(core, sys(e));
     }
     LAST_FORK_PAGES.store(copied.unwrap_or(0), Ordering::Relaxed);
+    // The child's thread exists now: its descriptors' routines too.
+    crate::linux_fast::sync_process(core, id);
     Ok(tid)
 }
 

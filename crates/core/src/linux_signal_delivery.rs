@@ -179,6 +179,33 @@ fn deliver(regs: &mut UserRegisters, syscall: Option<u64>) -> bool {
     // some bytes before the signal returns their count, never restarts.
     let failed_eintr = regs.rax == Errno::EINTR.to_return();
     let decided = state::with(|core| {
+        let decided = decide(core, syscall, failed_eintr, rsp);
+        // The other half of `linux_signals::on_signal_posted`'s replug: with
+        // nothing left to deliver, the synthesized read/write slots come
+        // back (under the same lock: a signal posted after this finds them
+        // and swaps them out again).
+        // One load while no thread's slots are swapped out (the usual case).
+        if crate::linux_fast::any_thread_slowed() {
+            let tid = core.current;
+            let fast = !crate::linux_signals::pending_in(core);
+            crate::linux_fast::set_thread_fast(core, tid, fast);
+        }
+        decided
+    });
+    let Some(decided) = decided else {
+        return false;
+    };
+    finish(regs, syscall, decided)
+}
+
+/// The lock's look of [`deliver`].
+fn decide(
+    core: &mut crate::state::Core,
+    syscall: Option<u64>,
+    failed_eintr: bool,
+    rsp: u64,
+) -> Option<Decided> {
+    {
         let (_, process, thread) = current_parts(core)?;
         let noted = thread.interrupted.take();
         let interrupted = if syscall.is_some() && failed_eintr {
@@ -230,10 +257,11 @@ fn deliver(regs: &mut UserRegisters, syscall: Option<u64>) -> bool {
                 }
             },
         })
-    });
-    let Some(decided) = decided else {
-        return false;
-    };
+    }
+}
+
+/// [`deliver`] after the lock: applies what [`decide`] chose to `regs`.
+fn finish(regs: &mut UserRegisters, syscall: Option<u64>, decided: Decided) -> bool {
     match decided {
         Decided::Nothing(None) => false,
         Decided::Nothing(Some(kind)) => {

@@ -183,12 +183,14 @@ pub(crate) fn interrupts_wait_as(core: &mut Core, kind: Interrupted) -> bool {
     }
 }
 
-/// The one replug point: a signal was posted to thread `tid`. Fast paths
-/// that assume "no signal pending" (synthesized `read`/`write` slots)
-/// must be swapped out here for the generic entry, whose return path
-/// delivers; today every slot of a Linux table is the generic entry, so
-/// this only wakes the thread from an interruptible wait.
+/// The one replug point: a signal was posted to thread `tid`. Its
+/// synthesized `read`/`write` slots (which assume "no signal pending") are
+/// swapped out for the Linux generic entry, whose return path delivers
+/// (`linux_fast::set_thread_fast`; `linux_signal_delivery::deliver` puts
+/// them back when nothing is left to deliver), and the thread is woken
+/// from an interruptible wait.
 pub(crate) fn on_signal_posted(core: &mut Core, tid: ThreadId) {
+    crate::linux_fast::set_thread_fast(core, tid, false);
     crate::scheduler::wake(core, tid);
 }
 

@@ -449,6 +449,7 @@ pub(crate) fn holder_facts(
 /// Brings the holder's slots for its handle `handle` (one set per SCPU of
 /// SMACH `holder` with a table) in line with the plan of its facts.
 pub(crate) fn replan_holder(core: &mut Core, holder: SmachId, handle: Handle) {
+    let is_linux = core.linux.contains_key(&holder);
     let Core {
         fs,
         devices,
@@ -495,7 +496,8 @@ pub(crate) fn replan_holder(core: &mut Core, holder: SmachId, handle: Handle) {
             ..facts
         };
         // Not a member any more: its slots are left and its code retired.
-        if let Err(e) = routines.replan(&facts, &env, &mut mech) {
+        let plan = synthesis::plan_of(&facts, &env, is_linux);
+        if let Err(e) = routines.apply(&plan, facts.owner, facts.handle, &mut mech) {
             log::debug!("no holder routine for thread {thread}: {e}");
         }
         is_member

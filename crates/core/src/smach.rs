@@ -111,6 +111,8 @@ pub(crate) fn create_as(
         core.smachs.remove(&id);
         return Err(e);
     }
+    // A Linux process's fds (0, 1, 2: the console) reach its thread's arrays.
+    crate::linux_fast::sync_process(core, id);
     log::debug!("smach {id}: created from {path}");
     Ok(id)
 }

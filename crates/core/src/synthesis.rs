@@ -34,7 +34,8 @@ use sk_abi::{Handle, OpenFlags, SysError};
 use sk_fs::FileSystem;
 use sk_sio::{Devices, Target};
 use sk_smach::IdMap;
-use sk_synth::policy::{Env, FileFacts, Op, SioFacts, SioTarget};
+use sk_synth::policy::linux::plan_for;
+use sk_synth::policy::{Env, FileFacts, Op, SioFacts, SioPlan, SioTarget};
 use spin::Once;
 
 /// Handles whose calls a thread's table indexes directly; calls on higher
@@ -195,9 +196,30 @@ pub(crate) fn facts(
     }
 }
 
+/// The plan of an SIO with `facts` in a native SMACH or (`is_linux`) a
+/// Linux one: the policy's one choice (`policy::linux::plan_for`), used by
+/// every replan and by [`check_fresh`]. A Linux SMACH before the Linux
+/// slow paths exist (no Linux thread yet) has no slot in any table.
+pub(crate) fn plan_of(facts: &SioFacts, env: &Env, is_linux: bool) -> SioPlan {
+    if !is_linux {
+        return sk_synth::policy::plan(facts, env);
+    }
+    match crate::linux_fast::env() {
+        Some(linux) => plan_for(facts, env, Some(&linux)),
+        None => sk_synth::policy::plan(
+            &SioFacts {
+                owner: None,
+                ..*facts
+            },
+            env,
+        ),
+    }
+}
+
 /// Brings the routines of the SIO at `handle` of SMACH `me` in line with
 /// the plan of its current facts.
 pub(crate) fn replan(core: &mut Core, me: SmachId, handle: Handle) {
+    let is_linux = core.linux.contains_key(&me);
     let Core {
         fs,
         devices,
@@ -234,7 +256,8 @@ pub(crate) fn replan(core: &mut Core, me: SmachId, handle: Handle) {
     let env = env();
     let mut mech = KernelMechanism { threads };
     let routines = sio.routines.get_or_insert_with(Default::default);
-    if let Err(e) = routines.replan(&facts, &env, &mut mech) {
+    let plan = plan_of(&facts, &env, is_linux);
+    if let Err(e) = routines.apply(&plan, facts.owner, facts.handle, &mut mech) {
         // The slot stays generic; the next replan tries again.
         log::debug!("no synthesized routine for handle {}: {e}", handle.index());
     }
@@ -259,7 +282,8 @@ pub(crate) fn replan(core: &mut Core, me: SmachId, handle: Handle) {
         };
         // Not a member any more: the replan leaves its slots and retires
         // the code, and the entry goes.
-        if let Err(e) = routines.replan(&facts, &env, &mut mech) {
+        let plan = plan_of(&facts, &env, is_linux);
+        if let Err(e) = routines.apply(&plan, facts.owner, facts.handle, &mut mech) {
             log::debug!("no semaphore routine for thread {thread}: {e}");
         }
         is_member
@@ -462,7 +486,8 @@ pub(crate) fn check_fresh(core: &Core) {
         return;
     }
     let env = env();
-    for smach in core.smachs.values() {
+    for (id, smach) in &core.smachs {
+        let is_linux = core.linux.contains_key(id);
         for (handle, object) in smach.handles.iter() {
             if let Some(shared) = object.as_shared() {
                 if crate::share::replug_injected_off() {
@@ -481,7 +506,7 @@ pub(crate) fn check_fresh(core: &Core) {
                         owner: Some(*thread),
                         ..facts
                     };
-                    check_installed(&facts, routines, &env, handle);
+                    check_installed(&facts, routines, &env, handle, is_linux);
                 }
                 continue;
             }
@@ -498,7 +523,7 @@ pub(crate) fn check_fresh(core: &Core) {
                 (facts, routines)
             });
             for (facts, routines) in core::iter::once((facts, routines)).chain(sharers) {
-                check_installed(&facts, routines, &env, handle);
+                check_installed(&facts, routines, &env, handle, is_linux);
             }
         }
     }
@@ -511,8 +536,9 @@ fn check_installed(
     routines: &crate::state::Routines,
     env: &sk_synth::policy::Env,
     handle: Handle,
+    is_linux: bool,
 ) {
-    let plan = sk_synth::policy::plan(facts, env);
+    let plan = plan_of(facts, env, is_linux);
     for op in Op::ALL {
         if let Some(installed) = routines.installed(op) {
             let planned = match plan.slot(op) {

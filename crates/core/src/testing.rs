@@ -643,6 +643,7 @@ pub fn program_thread_states(id: crate::ProgramId) -> alloc::vec::Vec<sk_abi::Sc
 
 pub(crate) mod console_pipe;
 mod linux_entry;
+mod linux_fast;
 mod linux_proc;
 mod linux_signals;
 pub use linux_signals::{console_ctrl_c, linux_has_handler, linux_post_signal};
@@ -653,5 +654,9 @@ pub use console_pipe::{
     swap_console_end,
 };
 pub use linux_entry::{linux_entry_of, LinuxEntry};
+pub use linux_fast::{
+    ids_handed_out, linux_fd_has_routine, linux_generic_read_write_calls, spawn_linux_program_on,
+    synthesis_enabled,
+};
 pub use linux_proc::{last_fork_cost, linux_processes, linux_table_entries};
 pub use pipe_hoard::{register_pipe_sleeper, PipeHoard};

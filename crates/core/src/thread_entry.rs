@@ -24,8 +24,12 @@ pub(crate) struct ThreadSynth {
     table: Box<[AtomicU64]>,
     pub(crate) stub: Routine,
     /// A Linux thread's table: indexed by Linux call numbers, every slot
-    /// the Linux generic entry; native replugs never touch it.
+    /// the Linux generic entry but `read` and `write` (the dispatchers);
+    /// native replugs never touch it.
     linux: bool,
+    /// A Linux thread's per-fd routine arrays (`linux_fast.rs`): where the
+    /// policy's stores for its SIOs land.
+    linux_fds: Option<crate::linux_fast::LinuxFds>,
 }
 
 impl ThreadSynth {
@@ -48,13 +52,16 @@ impl ThreadSynth {
             table,
             stub,
             linux: false,
+            linux_fds: None,
         })
     }
 
     /// A Linux thread's table ([`LINUX_TABLE_SLOTS`] slots, each the
-    /// Linux generic entry) and its `linux_entry_stub`.
+    /// Linux generic entry but `read` and `write`, which hold the thread's
+    /// fd dispatchers) and its `linux_entry_stub`.
     fn new_linux(kernel_stack_top: u64) -> Result<Self, SysError> {
         let generic = sk_machine::linux_entry::generic_entry_address();
+        let fds = crate::linux_fast::LinuxFds::new()?;
         let mut table = Vec::new();
         table
             .try_reserve_exact(LINUX_TABLE_SLOTS as usize)
@@ -68,11 +75,42 @@ impl ThreadSynth {
             table: Imm64(table.as_ptr() as u64),
         };
         let stub = install_holes(&holes).map_err(|_| SysError::NoMemory)?;
-        Ok(Self {
+        let synth = Self {
             table,
             stub,
             linux: true,
-        })
+            linux_fds: Some(fds),
+        };
+        synth.set_linux_fast(true);
+        Ok(synth)
+    }
+
+    /// A Linux thread's per-fd arrays (None for a native thread).
+    pub(crate) fn linux_fds(&self) -> Option<&crate::linux_fast::LinuxFds> {
+        self.linux_fds.as_ref()
+    }
+
+    /// Points a Linux table's `read` and `write` slots at the fd
+    /// dispatchers (`fast`) or at the Linux generic entry (one store each);
+    /// true if they were elsewhere (a thread pinned generic for tests
+    /// stays there and reports no change).
+    pub(crate) fn set_linux_fast(&self, fast: bool) -> bool {
+        let Some(fds) = self.linux_fds.as_ref() else {
+            return false;
+        };
+        let generic = sk_machine::linux_entry::generic_entry_address();
+        let fast = fast && fds.may_be_fast();
+        if !fds.note_fast(fast) {
+            return false;
+        }
+        for op in sk_synth::policy::Op::ALL {
+            let number = sk_synth::policy::linux::linux_number(op);
+            let target = if fast { fds.dispatcher(op) } else { generic };
+            if let Some(slot) = self.table.get(number as usize) {
+                slot.store(target, Ordering::Release);
+            }
+        }
+        true
     }
 
     /// True for a Linux thread's entry (tests).
@@ -106,8 +144,12 @@ impl ThreadSynth {
     pub(crate) fn store(&self, index: u64, target: SlotTarget) {
         // Native slot numbers mean nothing in a Linux table (slot 14 of
         // handle 1 would be `rt_sigprocmask`): a native replug never
-        // reaches one.
+        // reaches one. A read or write routine of the thread's SIOs goes
+        // to the fds naming that handle instead.
         if self.linux {
+            if let Some(fds) = self.linux_fds.as_ref() {
+                fds.store_handle(index, target);
+            }
             return;
         }
         if let Some(slot) = self.table.get(index as usize) {

@@ -24,6 +24,8 @@ mod entry_stub;
 mod error_stub;
 mod generic_trampoline;
 mod linux_entry_stub;
+mod linux_fd_dispatch;
+mod linux_slow_path;
 mod pipe;
 mod port;
 mod ram_file_read;
@@ -60,6 +62,8 @@ pub fn all() -> Result<Vec<TemplateSource>, IcedError> {
         port::send_source()?,
         port::receive_source()?,
         linux_entry_stub::source()?,
+        linux_fd_dispatch::source()?,
+        linux_slow_path::source()?,
     ];
     all.extend(switch::sources()?);
     Ok(all)

@@ -236,7 +236,7 @@ fn the_yield_routine_tests_the_abis_yield_selector() {
 
 #[test]
 fn every_template_keeps_the_promises_build_rs_checked() {
-    assert_eq!(templates::ALL.len(), 34);
+    assert_eq!(templates::ALL.len(), 36);
     for template in templates::ALL {
         let name = template.name;
         let decoded: Vec<_> = Decoder::with_ip(64, template.bytes, 0, DecoderOptions::NONE)

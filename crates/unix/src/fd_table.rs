@@ -24,6 +24,19 @@ pub mod status {
     pub const O_CLOEXEC: u32 = 0o2_000_000;
     /// What `F_SETFL` may change.
     pub const SETTABLE: u32 = O_APPEND | O_NONBLOCK;
+
+    /// Whether a `read` (`is_write` false) or `write` on a description
+    /// with `status` is the object's plain transfer, nothing more: the
+    /// access mode permits it (a `read` on `O_WRONLY` or a `write` on
+    /// `O_RDONLY` is `EBADF`), it is not `O_NONBLOCK` (`EAGAIN` instead of
+    /// a wait), and a `write` is not `O_APPEND` (a seek to the end first).
+    /// A synthesized per-descriptor routine may serve exactly these.
+    pub const fn direct_io_allowed(status: u32, is_write: bool) -> bool {
+        let mode = status & O_ACCMODE;
+        let permitted = if is_write { mode != 0 } else { mode != 1 };
+        let plain = status & O_NONBLOCK == 0 && !(is_write && status & O_APPEND != 0);
+        permitted && plain
+    }
 }
 
 /// `FD_CLOEXEC`, the one descriptor flag.

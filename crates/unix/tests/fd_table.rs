@@ -197,3 +197,19 @@ fn map_objects_keeps_sharing_and_flags_and_translates_each_description_once() {
     objects.sort_unstable();
     assert_eq!(objects, vec![100, 200]);
 }
+
+#[test]
+fn direct_io_allowed_only_for_a_plain_permitted_transfer() {
+    use sk_unix::fd_table::status::{direct_io_allowed, O_APPEND, O_NONBLOCK};
+    let (rdonly, wronly, rdwr) = (0, 1, 2);
+    assert!(direct_io_allowed(rdonly, false));
+    assert!(!direct_io_allowed(rdonly, true));
+    assert!(!direct_io_allowed(wronly, false));
+    assert!(direct_io_allowed(wronly, true));
+    assert!(direct_io_allowed(rdwr, false) && direct_io_allowed(rdwr, true));
+    assert!(!direct_io_allowed(rdwr | O_NONBLOCK, false));
+    assert!(!direct_io_allowed(rdwr | O_NONBLOCK, true));
+    // O_APPEND changes writes only.
+    assert!(direct_io_allowed(rdwr | O_APPEND, false));
+    assert!(!direct_io_allowed(rdwr | O_APPEND, true));
+}

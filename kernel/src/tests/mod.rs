@@ -13,6 +13,7 @@ mod fuzz;
 mod growth;
 mod leaks;
 mod linux;
+mod linux_fast;
 mod linux_files;
 mod linux_fuzz;
 mod linux_proc;

@@ -11,9 +11,10 @@ use plotters::prelude::*;
 use std::path::Path;
 
 /// One colour per mode, in [`Mode::ALL`] order.
-const COLORS: [RGBColor; 4] = [
+const COLORS: [RGBColor; 5] = [
     RGBColor(0x1b, 0x9e, 0x77),
     RGBColor(0x75, 0x70, 0xb3),
+    RGBColor(0x66, 0xa6, 0x1e),
     RGBColor(0xd9, 0x5f, 0x02),
     RGBColor(0xe7, 0xb4, 0x1b),
 ];

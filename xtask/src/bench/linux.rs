@@ -6,9 +6,11 @@
 //! names the versioned package; `apt-get download` fetches it;
 //! `boot/vmlinuz-*` is taken out of it with `dpkg-deb --fsys-tarfile | tar`,
 //! which skips unpacking the modules). `SK_BENCH_LINUX_KERNEL=/path/bzImage`
-//! uses another kernel instead. Also owns [`initramfs`]: builds
+//! uses another kernel instead. Also owns [`program`]: builds
 //! `sk-user-bench` with `--no-default-features --features linux` into
-//! `target/bench-linux` and packs it with `sk-initrd`'s writer as `/init`,
+//! `target/bench-linux` (the same binary also runs on Synthesis as a Linux
+//! program, `/bin/bench-linux`), and [`initramfs`]: packs it with
+//! `sk-initrd`'s writer as `/init`,
 //! beside the empty directories `dev`, `proc` and `tmp` the program mounts
 //! and writes into.
 
@@ -203,9 +205,10 @@ fn find_file(dir: &Path, wanted: impl Fn(&str) -> bool) -> Result<Option<PathBuf
     Ok(names.first().map(|name| dir.join(name)))
 }
 
-/// Builds the Linux variant of the bench program and packs the initramfs
-/// into `out_dir/linux-initramfs.cpio`; returns its path.
-pub fn initramfs(out_dir: &Path) -> Result<PathBuf, String> {
+/// Builds the Linux variant of the bench program; returns its bytes (the
+/// same binary is the Linux guest's `/init` and Synthesis's
+/// `/bin/bench-linux`).
+pub fn program() -> Result<Vec<u8>, String> {
     let target_dir = build::root().join("target/bench-linux");
     let status = Command::new(build::cargo())
         .current_dir(build::root())
@@ -232,14 +235,18 @@ pub fn initramfs(out_dir: &Path) -> Result<PathBuf, String> {
         .join(crate::setup::TARGET)
         .join("release")
         .join("bench");
-    let data =
-        std::fs::read(&program).map_err(|e| format!("reading {}: {e}", program.display()))?;
+    std::fs::read(&program).map_err(|e| format!("reading {}: {e}", program.display()))
+}
+
+/// Packs the Linux bench program `data` as `/init` into the initramfs
+/// `out_dir/linux-initramfs.cpio`; returns its path.
+pub fn initramfs(out_dir: &Path, data: &[u8]) -> Result<PathBuf, String> {
     let mut writer = sk_initrd::Writer::new();
     for dir in ["dev", "proc", "tmp"] {
         writer.add_dir(dir).map_err(|e| format!("initramfs: {e}"))?;
     }
     writer
-        .add_file("init", 0o755, &data)
+        .add_file("init", 0o755, data)
         .map_err(|e| format!("initramfs: {e}"))?;
     let path = out_dir.join("linux-initramfs.cpio");
     std::fs::write(&path, writer.finish())

@@ -142,6 +142,8 @@ pub struct Row {
     pub kernel_instructions: Option<u64>,
     /// TSC ticks per millisecond of that boot.
     pub tsc_khz: Option<f64>,
+    /// Why it was not measured, as the program said (`<name> error: …`).
+    pub error: Option<String>,
 }
 
 /// Everything a run measured.
@@ -171,6 +173,7 @@ impl Results {
                     figures: record.and_then(|r| r.figures),
                     kernel_instructions: record.and_then(|r| r.kernel_instructions),
                     tsc_khz: run.and_then(|r| r.output.tsc_khz),
+                    error: record.and_then(|r| r.error.clone()),
                 });
             }
         }
@@ -236,6 +239,7 @@ impl Results {
                     "reps": f.map(|f| f.reps),
                     "min": f.map(|f| round2(f.min)),
                     "max": f.map(|f| round2(f.max)),
+                    "error": row.error,
                 })
             })
             .collect();
@@ -284,12 +288,13 @@ impl Results {
         self.figures_table(&mut s);
         self.kernel_table(&mut s);
         self.targets_table(&mut s);
+        super::report_linux_abi::section(self, &mut s);
         s
     }
 
     fn figures_table(&self, s: &mut String) {
-        let _ = writeln!(s, "| metric | synthesized | generic | linux | linux mitigations=off | generic / synth. | linux / synth. | linux m=off / synth. |");
-        let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|");
+        let _ = writeln!(s, "| metric | synthesized | generic | Synthesis, Linux ABI | linux | linux mitigations=off | generic / synth. | linux / synth. | linux m=off / synth. |");
+        let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
         for metric in METRICS {
             let synth = self.ticks(metric.name, Mode::Synthesized);
             let cells: Vec<String> = Mode::ALL
@@ -501,7 +506,7 @@ const TARGETS: &[Target] = &[
 
 /// Ticks for a table: hundredths below 100,000, whole numbers with
 /// thousands separators from there on.
-fn format_ticks(ticks: Option<f64>) -> String {
+pub(super) fn format_ticks(ticks: Option<f64>) -> String {
     match ticks {
         None => "n/a".into(),
         Some(t) if t < 100_000.0 => format!("{t:.2}"),
@@ -519,7 +524,7 @@ fn format_ticks(ticks: Option<f64>) -> String {
     }
 }
 
-fn format_ratio(value: Option<f64>, base: Option<f64>) -> String {
+pub(super) fn format_ratio(value: Option<f64>, base: Option<f64>) -> String {
     match value.zip(base) {
         Some((v, b)) if b > 0.0 => format!("{:.1}×", v / b),
         _ => "–".into(),

@@ -83,6 +83,7 @@
 
 mod entry;
 mod facts;
+pub mod linux;
 mod mechanism;
 mod plan;
 mod routines;
