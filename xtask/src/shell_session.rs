@@ -29,6 +29,17 @@ const fn command<'a>(line: &'a str, output: &'a str) -> Step<'a> {
 /// The script: the issue's list, in order.
 pub const SHELL: &[Step<'static>] = &[
     Step::Expect(PROMPT),
+    // The initrd's root. The clock starts at the epoch (no RTC is read),
+    // so ls shows the time of day; directories have one link (the file
+    // system keeps no `.`/`..` links); no /etc/passwd, so numeric owners.
+    command(
+        "ls -l /",
+        "total 1\n\
+         drwxr-xr-x    1 0        0                0 Jan  1 00:00 bin\n\
+         drwxr-xr-x    1 0        0                0 Jan  1 00:00 dev\n\
+         drwxr-xr-x    1 0        0                0 Jan  1 00:00 etc\n\
+         drwxr-xr-x    1 0        0                0 Jan  1 00:00 tmp\n",
+    ),
     command("echo hi > f; cat f", "hi\n"),
     command("cat f | wc -c", "3\n"),
     command(
