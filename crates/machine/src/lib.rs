@@ -53,6 +53,7 @@ pub mod stack;
 pub mod switch_code;
 pub mod synth_entry;
 pub mod syscall;
+mod trap_hooks;
 pub mod traps;
 pub mod tsc;
 pub mod user_frame;
