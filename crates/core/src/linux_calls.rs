@@ -449,9 +449,19 @@ impl sk_unix::UserReader for Reader {
 /// `readv`/`writev`: each `iovec` in turn; a short transfer ends it.
 fn vectored(fd: u32, iov: u64, count: u32, write: bool) -> Answer {
     let handle = fd_handle(fd)?;
-    let vectors = sk_unix::read_iovecs(&mut Reader, iov, u64::from(count))?;
+    // Checked first, then read one at a time: no heap is held across a
+    // transfer that blocks (a thread killed while it waits never returns
+    // to free it).
+    sk_unix::check_iovecs(&mut Reader, iov, u64::from(count))?;
     let mut total = 0u64;
-    for v in vectors {
+    for index in 0..u64::from(count) {
+        // Read again after the check: a fault now ends the call with what
+        // moved.
+        let v = match sk_unix::iovec_at(&mut Reader, iov, index) {
+            Ok(v) => v,
+            Err(e) if total == 0 => return Err(e),
+            Err(_) => break,
+        };
         if v.len == 0 {
             continue;
         }

@@ -307,7 +307,9 @@ pub(crate) fn fcntl(fd: u32, cmd: u32, arg: u64) -> Answer {
             fcntl::GETFL => table.status(fd).map(u64::from),
             fcntl::SETFL => {
                 table.set_status(fd, arg as u32)?;
-                changed(core, id, fd);
+                // Status flags are the description's: every descriptor a
+                // `dup` made of it changes with this one.
+                all_changed(core, id);
                 Ok(0)
             }
             _ => Err(Errno::EINVAL),

@@ -199,7 +199,13 @@ fn fork(core: &mut Core, start: ChildStart, clear_child_tid: u64) -> Answer {
         .values()
         .filter(|s| s.state() != sk_abi::SmachState::Exited)
         .count();
-    if core.linux_world.process_count() >= MAX_LINUX_PROCESSES || live >= sk_smach::MAX_SMACHS {
+    // Zombies count too (the process table keeps each until its parent
+    // waits: a parent that never waits could otherwise grow it forever).
+    let processes = core
+        .linux_world
+        .process_count()
+        .max(core.linux_world.table.len().saturating_sub(1));
+    if processes >= MAX_LINUX_PROCESSES || live >= sk_smach::MAX_SMACHS {
         return Err(Errno::EAGAIN);
     }
     let parent = core.smachs.get(&me).ok_or(Errno::ESRCH)?;

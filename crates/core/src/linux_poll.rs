@@ -51,6 +51,8 @@ const RECHECK_NS: u64 = 10_000_000;
 
 /// The most descriptors one `poll` or `select` takes (`RLIMIT_NOFILE`).
 const MAX_POLL: u64 = crate::linux_fds::MAX_FDS as u64;
+/// Bytes of one `select` set for [`MAX_POLL`] descriptors.
+const SET_BYTES: usize = MAX_POLL as usize / 8;
 
 /// What `handle` of SMACH `id` is ready for now; with `register`, the
 /// current thread is also put where a change will wake it (a pipe's read
@@ -281,24 +283,30 @@ pub(crate) fn poll(fds: u64, nfds: u64, timeout: PollTimeout) -> Answer {
             Some(deadline_in(spec.as_nanos()))
         }
     };
+    // No heap across the wait: a thread killed while it waits (a
+    // sibling's `exit_group`, `execve`) never returns to free it.
     let len = (nfds * 8) as usize;
-    let mut raw = Vec::new();
-    raw.try_reserve(len).map_err(|_| Errno::ENOMEM)?;
-    raw.resize(len, 0);
-    KernelUserMemory.read(&mut raw, fds).map_err(sys)?;
-    let mut watches: Vec<Watch> = raw
-        .chunks_exact(8)
-        .map(|c| Watch {
+    let mut raw_buf = [0u8; MAX_POLL as usize * 8];
+    let raw = raw_buf.get_mut(..len).ok_or(Errno::EINVAL)?;
+    KernelUserMemory.read(raw, fds).map_err(sys)?;
+    let mut watch_buf = [Watch {
+        fd: 0,
+        events: 0,
+        revents: 0,
+    }; MAX_POLL as usize];
+    let watches = watch_buf.get_mut(..len / 8).ok_or(Errno::EINVAL)?;
+    for (c, watch) in raw.chunks_exact(8).zip(watches.iter_mut()) {
+        *watch = Watch {
             fd: i32::from_le_bytes([c[0], c[1], c[2], c[3]]),
             events: u16::from_le_bytes([c[4], c[5]]),
             revents: 0,
-        })
-        .collect();
-    let n = wait(&mut watches, deadline)?;
-    for (chunk, watch) in raw.chunks_exact_mut(8).zip(&watches) {
+        };
+    }
+    let n = wait(watches, deadline)?;
+    for (chunk, watch) in raw.chunks_exact_mut(8).zip(watches.iter()) {
         chunk[6..8].copy_from_slice(&watch.revents.to_le_bytes());
     }
-    write_bytes(fds, &raw).map_err(sys)?;
+    write_bytes(fds, raw).map_err(sys)?;
     Ok(n as u64)
 }
 
@@ -334,16 +342,23 @@ pub(crate) fn select(nfds: i32, sets: [u64; 3], timeout: u64, is_timespec: bool)
         };
         Some(deadline_in(spec.as_nanos()))
     };
+    // No heap across the wait (as in `poll`).
     let bytes = nfds.div_ceil(64) as usize * 8;
-    let mut in_sets: [Vec<u8>; 3] = [Vec::new(), Vec::new(), Vec::new()];
+    let mut in_sets = [[0u8; SET_BYTES]; 3];
     for (set, &at) in in_sets.iter_mut().zip(&sets) {
-        set.resize(bytes, 0);
         if at != 0 {
-            KernelUserMemory.read(set, at).map_err(sys)?;
+            KernelUserMemory
+                .read(set.get_mut(..bytes).ok_or(Errno::EINVAL)?, at)
+                .map_err(sys)?;
         }
     }
     let bit = |set: &[u8], fd: u32| set[(fd / 8) as usize] & (1 << (fd % 8)) != 0;
-    let mut watches = Vec::new();
+    let mut watch_buf = [Watch {
+        fd: 0,
+        events: 0,
+        revents: 0,
+    }; MAX_POLL as usize];
+    let mut count_watched = 0usize;
     for fd in 0..nfds {
         let mut events = 0;
         for (set, mask) in in_sets.iter().zip(SELECT_SETS) {
@@ -352,13 +367,17 @@ pub(crate) fn select(nfds: i32, sets: [u64; 3], timeout: u64, is_timespec: bool)
             }
         }
         if events != 0 {
-            watches.push(Watch {
-                fd: fd as i32,
-                events,
-                revents: 0,
-            });
+            if let Some(slot) = watch_buf.get_mut(count_watched) {
+                *slot = Watch {
+                    fd: fd as i32,
+                    events,
+                    revents: 0,
+                };
+                count_watched += 1;
+            }
         }
     }
+    let watches = watch_buf.get_mut(..count_watched).unwrap_or_default();
     // A closed descriptor in a set is `EBADF`, not an answer.
     state::with(|core| {
         let id = core.current_smach_id().map_err(sys)?;
@@ -368,14 +387,14 @@ pub(crate) fn select(nfds: i32, sets: [u64; 3], timeout: u64, is_timespec: bool)
         }
         Ok(())
     })?;
-    wait(&mut watches, deadline)?;
+    wait(watches, deadline)?;
     let mut out: [Vec<u8>; 3] = [
         alloc::vec![0; bytes],
         alloc::vec![0; bytes],
         alloc::vec![0; bytes],
     ];
     let mut count = 0u64;
-    for watch in &watches {
+    for watch in watches.iter() {
         let fd = watch.fd as u32;
         for ((set, input), mask) in out.iter_mut().zip(&in_sets).zip(SELECT_SETS) {
             if bit(input, fd) && watch.revents & mask != 0 {

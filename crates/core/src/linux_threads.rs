@@ -146,7 +146,12 @@ fn wait(uaddr: u64, val: u32, deadline: Option<u64>, bitset: u32) -> Answer {
                 return Ok(true);
             }
             if let Some(d) = deadline {
-                crate::scheduler::register_sleeper(core, current, d)?;
+                if let Err(e) = crate::scheduler::register_sleeper(core, current, d) {
+                    // No registration may outlive the wait: a later wake
+                    // would count this thread and lose a real waiter's.
+                    core.linux_world.futexes.forget(current);
+                    return Err(e);
+                }
             }
             registered = true;
             Ok(false)

@@ -206,8 +206,15 @@ pub(crate) fn for_new_linux_thread(kernel_stack_top: u64) -> Result<Option<Threa
     if !config().enabled {
         return Ok(None);
     }
+    // Beyond what every thread is admitted for (`thread.rs`): the 451-slot
+    // table, the per-fd routine arrays and their dispatchers (~16 KiB).
+    crate::memory::admit(LINUX_THREAD_EXTRA_BYTES)?;
     ThreadSynth::new_linux(kernel_stack_top).map(Some)
 }
+
+/// What a Linux thread's entry takes from the heap and the code arena
+/// besides a native thread's, rounded up.
+const LINUX_THREAD_EXTRA_BYTES: u64 = 16 * 1024;
 
 /// On every switch: point the CPU at the next thread's stub (the switch
 /// itself notes the quiescent point for code retirement, in sk-machine).

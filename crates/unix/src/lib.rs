@@ -48,4 +48,6 @@ pub use request::{decode, Clock, CloneKind, DirFd, PollTimeout, Request};
 pub use syscall_numbers::{name as call_name, nr};
 pub use system_info::{SystemInfo, TimeSpec, Uname};
 pub use termios::Termios;
-pub use user_vectors::{read_iovecs, read_string_vector, IoVec, UserReader};
+pub use user_vectors::{
+    check_iovecs, iovec_at, read_iovecs, read_string_vector, IoVec, UserReader,
+};

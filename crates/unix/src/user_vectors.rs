@@ -104,33 +104,55 @@ pub struct IoVec {
     pub len: u64,
 }
 
-/// Reads `count` `iovec`s at `address` for `readv`/`writev`.
+/// The `index`-th `iovec` of the array at `address`.
+///
+/// # Errors
+/// `EFAULT`.
+pub fn iovec_at(reader: &mut impl UserReader, address: u64, index: u64) -> Result<IoVec, Errno> {
+    let at = index
+        .checked_mul(16)
+        .and_then(|offset| address.checked_add(offset))
+        .ok_or(Errno::EFAULT)?;
+    let base = read_u64(reader, at)?;
+    let len = read_u64(reader, at.checked_add(8).ok_or(Errno::EFAULT)?)?;
+    Ok(IoVec { base, len })
+}
+
+/// Linux's checks of `count` `iovec`s at `address` before any transfer,
+/// without keeping them (a kernel that blocks between transfers holds no
+/// heap); their total length.
 ///
 /// # Errors
 /// `EINVAL` for more than `UIO_MAXIOV` or a total length past
-/// `isize::MAX` (Linux's checks, before any transfer); `EFAULT`.
+/// `isize::MAX`; `EFAULT`.
+pub fn check_iovecs(reader: &mut impl UserReader, address: u64, count: u64) -> Result<u64, Errno> {
+    if count > UIO_MAXIOV {
+        return Err(Errno::EINVAL);
+    }
+    let mut total: u64 = 0;
+    for index in 0..count {
+        let vector = iovec_at(reader, address, index)?;
+        total = total.checked_add(vector.len).ok_or(Errno::EINVAL)?;
+        if total > i64::MAX as u64 {
+            return Err(Errno::EINVAL);
+        }
+    }
+    Ok(total)
+}
+
+/// Reads `count` `iovec`s at `address` for `readv`/`writev`.
+///
+/// # Errors
+/// As [`check_iovecs`].
 pub fn read_iovecs(
     reader: &mut impl UserReader,
     address: u64,
     count: u64,
 ) -> Result<Vec<IoVec>, Errno> {
-    if count > UIO_MAXIOV {
-        return Err(Errno::EINVAL);
-    }
+    check_iovecs(reader, address, count)?;
     let mut out = Vec::new();
-    let mut total: u64 = 0;
     for index in 0..count {
-        let at = index
-            .checked_mul(16)
-            .and_then(|offset| address.checked_add(offset))
-            .ok_or(Errno::EFAULT)?;
-        let base = read_u64(reader, at)?;
-        let len = read_u64(reader, at.checked_add(8).ok_or(Errno::EFAULT)?)?;
-        total = total.checked_add(len).ok_or(Errno::EINVAL)?;
-        if total > i64::MAX as u64 {
-            return Err(Errno::EINVAL);
-        }
-        out.push(IoVec { base, len });
+        out.push(iovec_at(reader, address, index)?);
     }
     Ok(out)
 }
