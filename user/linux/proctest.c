@@ -99,7 +99,8 @@ static void fork_and_wait(void)
     memset(&ru, 0xab, sizeof ru);
     EXPECT(wait4(child, &status, 0, &ru), child);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 7, "status %#x", status);
-    CHECK(ru.ru_utime.tv_sec == 0 && ru.ru_maxrss == 0, "rusage not zeroed");
+    /* Written (Linux fills in the child's usage; Synthesis zeroes it). */
+    CHECK(ru.ru_maxrss != (long)0xabababababababab, "rusage not written");
     EXPECT(raw(SYS_wait4, child, 0, 0, 0, 0, 0), -ECHILD);
 
     /* The low 8 bits of exit_group's status. */
@@ -277,8 +278,10 @@ static void exec(const char *self)
     EXPECT(raw(SYS_execve, (long)self, 1, 0, 0, 0, 0), -EFAULT);
     char *bad_args[] = {"x", (char *)8, NULL};
     EXPECT(raw(SYS_execve, (long)self, (long)bad_args, 0, 0, 0, 0), -EFAULT);
-    /* A native program of this kernel: not Linux. */
-    EXPECT(raw(SYS_execve, (long)"/bin/worker", (long)args, 0, 0, 0, 0), -ENOEXEC);
+    /* A native program of this kernel: not Linux (on Linux, where there
+     * is no such file, nothing to check). */
+    if (access("/bin/worker", F_OK) == 0)
+        EXPECT(raw(SYS_execve, (long)"/bin/worker", (long)args, 0, 0, 0, 0), -ENOEXEC);
     /* Garbage, and an ELF header with nothing behind it. */
     int fd = open("/proctest-garbage", O_CREAT | O_RDWR | O_TRUNC, 0755);
     CHECK(fd >= 0, "create garbage file: %d", errno);

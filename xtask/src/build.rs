@@ -217,7 +217,7 @@ pub const LINUX_PROGRAMS: &[&str] = &["lintest", "linfuzz", "sigtest", "proctest
 /// Builds each of [`LINUX_PROGRAMS`] with the host's `gcc -static` (glibc,
 /// a static `ET_EXEC`) into `target/linux/`, when its source is newer;
 /// returns their bytes.
-fn linux_programs() -> Result<Vec<(&'static str, Vec<u8>)>, String> {
+pub fn linux_programs() -> Result<Vec<(&'static str, Vec<u8>)>, String> {
     let out_dir = root().join("target/linux");
     std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
     let mut out = Vec::new();

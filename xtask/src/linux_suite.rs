@@ -130,12 +130,91 @@ pub fn guest_boot(requested: Option<Accel>) -> Result<ExitCode, String> {
             }
         }
     }
+    all_passed &= guest_c_programs(&kernel, accel, &dir)?;
     Ok(if all_passed {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
 }
+
+/// The C programs (static glibc) of the Linux personality's process and
+/// signal tests on the Linux guest, run as children of
+/// `user/linux/guestinit.c` (a test must not be pid 1: Linux gives pid 1
+/// no default signal actions); true if each exits 0.
+fn guest_c_programs(
+    kernel: &crate::bench::linux::LinuxKernel,
+    accel: Accel,
+    dir: &std::path::Path,
+) -> Result<bool, String> {
+    let init = dir.join("guestinit");
+    let source = build::root().join("user/linux/guestinit.c");
+    let status = Command::new("gcc")
+        .args(["-static", "-O2", "-Wall", "-Werror", "-o"])
+        .arg(&init)
+        .arg(&source)
+        .status()
+        .map_err(|e| format!("running gcc for {}: {e}", source.display()))?;
+    if !status.success() {
+        return Err(format!("gcc failed for {}", source.display()));
+    }
+    let programs: Vec<(&str, Vec<u8>)> = build::linux_programs()?
+        .into_iter()
+        .filter(|(name, _)| GUEST_C_PROGRAMS.contains(name))
+        .collect();
+    let mut writer = sk_initrd::Writer::new();
+    for d in ["dev", "proc", "tmp", "bin"] {
+        writer.add_dir(d).map_err(|e| format!("initramfs: {e}"))?;
+    }
+    let init_bytes = std::fs::read(&init).map_err(|e| format!("{}: {e}", init.display()))?;
+    writer
+        .add_file("init", 0o755, &init_bytes)
+        .map_err(|e| format!("initramfs: {e}"))?;
+    for (name, data) in &programs {
+        writer
+            .add_file(&format!("bin/{name}"), 0o755, data)
+            .map_err(|e| format!("initramfs: {e}"))?;
+    }
+    let initramfs = dir.join("c-programs-initramfs.cpio");
+    std::fs::write(&initramfs, writer.finish())
+        .map_err(|e| format!("writing {}: {e}", initramfs.display()))?;
+    println!(
+        "xtask: linux-suite: {} under guestinit on {}",
+        GUEST_C_PROGRAMS.join(", "),
+        kernel.source
+    );
+    let outcome = Boot::new(&kernel.image, accel, "console=ttyS0 quiet panic=-1")
+        .initrd(&initramfs)
+        .timeout_secs(GUEST_TIMEOUT_SECS)
+        .run()?;
+    let log = dir.join("c-programs-linux.log");
+    std::fs::write(&log, &outcome.output).map_err(|e| format!("writing {}: {e}", log.display()))?;
+    let mut all = true;
+    for name in GUEST_C_PROGRAMS {
+        let line = format!("guestinit: /bin/{name} exited with status 0");
+        if outcome.output.lines().any(|l| l.trim() == line) {
+            println!("xtask: linux-suite: {name} passed on Linux");
+        } else {
+            for l in outcome
+                .output
+                .lines()
+                .filter(|l| l.contains("FAIL") && l.starts_with(name))
+            {
+                println!("xtask: linux-suite: {l}");
+            }
+            println!(
+                "xtask: linux-suite: {name} FAILED on Linux (console in {})",
+                log.display()
+            );
+            all = false;
+        }
+    }
+    Ok(all)
+}
+
+/// The C test programs also run on the Linux guest (`guestinit.c` runs
+/// them in this order).
+const GUEST_C_PROGRAMS: [&str; 2] = ["sigtest", "proctest"];
 
 #[cfg(test)]
 mod tests {
