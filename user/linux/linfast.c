@@ -30,15 +30,9 @@
 #include <unistd.h>
 #include <sys/syscall.h>
 
-static long raw3(long n, long a, long b, long c)
-{
-    long ret;
-    __asm__ volatile("syscall"
-                     : "=a"(ret)
-                     : "a"(n), "D"(a), "S"(b), "d"(c)
-                     : "rcx", "r11", "memory");
-    return ret;
-}
+#define TEST_NAME "linfast"
+#include "linux_test.h"
+
 
 /*
  * The call with every argument register set to a mark: Linux keeps all but
@@ -79,11 +73,11 @@ static long traced3(long n, long a, long b, long c)
 static long count_call(long n, long fd, long buf, long count)
 {
     for (int i = 0; i < 10; i++) {
-        if (raw3(SYS_prctl, KTEST_PRCTL_TRACE_ARM, 0, 0) != 0) {
+        if (raw(SYS_prctl, KTEST_PRCTL_TRACE_ARM, 0, 0) != 0) {
             return 0;
         }
         traced3(n, fd, buf, count);
-        long steps = raw3(SYS_prctl, KTEST_PRCTL_TRACE_LAST, 0, 0);
+        long steps = raw(SYS_prctl, KTEST_PRCTL_TRACE_LAST, 0, 0);
         if (steps > 0) {
             return steps;
         }
@@ -93,7 +87,6 @@ static long count_call(long n, long fd, long buf, long count)
 
 static char log_text[16384];
 static size_t log_len;
-static int failures;
 static unsigned char big[1 << 20];
 static unsigned char buf[4096];
 
@@ -132,14 +125,14 @@ static long note(const char *what, long result, const unsigned char *p, long exp
     return result;
 }
 
-#define R(fd, p, len) raw3(SYS_read, (long)(fd), (long)(p), (long)(len))
-#define W(fd, p, len) raw3(SYS_write, (long)(fd), (long)(p), (long)(len))
+#define R(fd, p, len) raw(SYS_read, (long)(fd), (long)(p), (long)(len))
+#define W(fd, p, len) raw(SYS_write, (long)(fd), (long)(p), (long)(len))
 #define CHECKED(what, call, p, expect) note(what, call, (const unsigned char *)(p), expect, 1)
 #define LOGGED(what, call, p) note(what, call, (const unsigned char *)(p), 0, 0)
 
 static long open_path(const char *path, long flags)
 {
-    return raw3(SYS_open, (long)path, flags, 0644);
+    return raw(SYS_open, (long)path, flags, 0644);
 }
 
 int main(int argc, char **argv)
@@ -163,7 +156,7 @@ int main(int argc, char **argv)
         /* A signal posted and delivered: the read goes generic while it is
          * pending and back to the dispatcher after. */
         signal(SIGUSR1, on_usr1);
-        raw3(SYS_kill, raw3(SYS_getpid, 0, 0, 0), SIGUSR1, 0);
+        raw(SYS_kill, raw(SYS_getpid, 0, 0, 0), SIGUSR1, 0);
         note("read_zero_after_signal", usr1_seen == 1 ? count_call(SYS_read, z, (long)buf, 1) : 0,
              0, 0, 0);
         long o = open_path(out, O_WRONLY | O_CREAT | O_TRUNC);
@@ -208,7 +201,7 @@ int main(int argc, char **argv)
     CHECKED("write fd 1000", W(1000, buf, 1), 0, -9);
 
     /* A closed descriptor, then reused by a file: never the old routine. */
-    CHECKED("close zero", raw3(SYS_close, z, 0, 0), 0, 0);
+    CHECKED("close zero", raw(SYS_close, z, 0, 0), 0, 0);
     CHECKED("read closed", R(z, buf, 1), 0, -9);
     long f = open_path("/linfast.data", O_RDWR | O_CREAT | O_TRUNC);
     CHECKED("reused fd", f, 0, z);
@@ -217,7 +210,7 @@ int main(int argc, char **argv)
     }
     CHECKED("write file 200", W(f, buf, 200), 0, 200);
     CHECKED("write file kernel buffer", W(f, KERNEL_ADDRESS, 8), 0, -14);
-    CHECKED("seek file", raw3(SYS_lseek, f, 0, 0), 0, 0);
+    CHECKED("seek file", raw(SYS_lseek, f, 0, 0), 0, 0);
     memset(buf, 0, 256);
     CHECKED("read file 1", R(f, buf, 1), buf, 1);
     CHECKED("file byte", buf[0], 0, 3);
@@ -229,55 +222,55 @@ int main(int argc, char **argv)
     CHECKED("truncating open", t > f ? 0 : t, 0, 0);
     CHECKED("read truncated", R(f, buf, 10), buf, 0);
     CHECKED("write after truncate", W(f, "xyz", 3), 0, 3);
-    CHECKED("seek again", raw3(SYS_lseek, f, 0, 0), 0, 0);
+    CHECKED("seek again", raw(SYS_lseek, f, 0, 0), 0, 0);
     CHECKED("read sparse", R(f, buf, 100), buf, 54);
     CHECKED("sparse byte", buf[0] | buf[50], 0, 0);
     CHECKED("read write-only", R(t, buf, 5), buf, -9);
-    CHECKED("close trunc", raw3(SYS_close, t, 0, 0), 0, 0);
+    CHECKED("close trunc", raw(SYS_close, t, 0, 0), 0, 0);
 
     /* A file grown past its first allocation between calls. */
-    CHECKED("seek end", raw3(SYS_lseek, f, 0, 2), 0, 54);
+    CHECKED("seek end", raw(SYS_lseek, f, 0, 2), 0, 54);
     CHECKED("write big", W(f, big, 65536), 0, 65536);
-    CHECKED("seek start", raw3(SYS_lseek, f, 0, 0), 0, 0);
+    CHECKED("seek start", raw(SYS_lseek, f, 0, 0), 0, 0);
     CHECKED("read grown", R(f, big, 4096), big, 4096);
     CHECKED("regs read file", regs_changed(SYS_read, f, (long)buf, 2), 0, 0);
     CHECKED("regs write file", regs_changed(SYS_write, f, (long)buf, 2), 0, 0);
 
     /* O_APPEND set by F_SETFL: the write goes to the end, whatever path. */
-    CHECKED("seek start again", raw3(SYS_lseek, f, 0, 0), 0, 0);
-    CHECKED("setfl append", raw3(SYS_fcntl, f, F_SETFL, O_APPEND), 0, 0);
+    CHECKED("seek start again", raw(SYS_lseek, f, 0, 0), 0, 0);
+    CHECKED("setfl append", raw(SYS_fcntl, f, F_SETFL, O_APPEND), 0, 0);
     CHECKED("write appended", W(f, "end", 3), 0, 3);
-    CHECKED("position after append", raw3(SYS_lseek, f, 0, 1), 0, 54 + 65536 + 3);
-    CHECKED("setfl plain", raw3(SYS_fcntl, f, F_SETFL, 0), 0, 0);
-    CHECKED("seek start plain", raw3(SYS_lseek, f, 0, 0), 0, 0);
+    CHECKED("position after append", raw(SYS_lseek, f, 0, 1), 0, 54 + 65536 + 3);
+    CHECKED("setfl plain", raw(SYS_fcntl, f, F_SETFL, 0), 0, 0);
+    CHECKED("seek start plain", raw(SYS_lseek, f, 0, 0), 0, 0);
     CHECKED("write plain", W(f, "x", 1), 0, 1);
-    CHECKED("position plain", raw3(SYS_lseek, f, 0, 1), 0, 1);
+    CHECKED("position plain", raw(SYS_lseek, f, 0, 1), 0, 1);
 
     /* A pipe: each end's access mode, O_NONBLOCK set and cleared, EPIPE. */
     int p[2] = {-1, -1};
-    CHECKED("pipe", raw3(SYS_pipe2, (long)p, 0, 0), 0, 0);
+    CHECKED("pipe", raw(SYS_pipe2, (long)p, 0, 0), 0, 0);
     CHECKED("pipe write 2", W(p[1], "ab", 2), 0, 2);
     CHECKED("pipe read 1", R(p[0], buf, 1), buf, 1);
     CHECKED("pipe byte", buf[0], 0, 'a');
     CHECKED("pipe write to read end", W(p[0], "x", 1), 0, -9);
     CHECKED("pipe read from write end", R(p[1], buf, 1), 0, -9);
-    CHECKED("pipe setfl nonblock", raw3(SYS_fcntl, p[0], F_SETFL, O_NONBLOCK), 0, 0);
+    CHECKED("pipe setfl nonblock", raw(SYS_fcntl, p[0], F_SETFL, O_NONBLOCK), 0, 0);
     CHECKED("pipe read nonblock 1", R(p[0], buf, 1), buf, 1);
     CHECKED("pipe read empty nonblock", R(p[0], buf, 1), 0, -11);
-    CHECKED("pipe setfl block", raw3(SYS_fcntl, p[0], F_SETFL, 0), 0, 0);
+    CHECKED("pipe setfl block", raw(SYS_fcntl, p[0], F_SETFL, 0), 0, 0);
     CHECKED("pipe write 1", W(p[1], "c", 1), 0, 1);
     CHECKED("pipe read blocking 1", R(p[0], buf, 1), buf, 1);
-    CHECKED("pipe dup", raw3(SYS_dup2, p[1], 40, 0), 0, 40);
+    CHECKED("pipe dup", raw(SYS_dup2, p[1], 40, 0), 0, 40);
     CHECKED("pipe write dup", W(40, "d", 1), 0, 1);
     CHECKED("pipe read dup's", R(p[0], buf, 4), buf, 1);
     signal(SIGPIPE, SIG_IGN);
-    CHECKED("pipe close read end", raw3(SYS_close, p[0], 0, 0), 0, 0);
+    CHECKED("pipe close read end", raw(SYS_close, p[0], 0, 0), 0, 0);
     CHECKED("pipe write no reader", W(p[1], "e", 1), 0, -32);
-    CHECKED("pipe close write end", raw3(SYS_close, p[1], 0, 0), 0, 0);
-    CHECKED("pipe close dup", raw3(SYS_close, 40, 0, 0), 0, 0);
+    CHECKED("pipe close write end", raw(SYS_close, p[1], 0, 0), 0, 0);
+    CHECKED("pipe close dup", raw(SYS_close, 40, 0, 0), 0, 0);
 
-    CHECKED("close file", raw3(SYS_close, f, 0, 0), 0, 0);
-    CHECKED("close null", raw3(SYS_close, n, 0, 0), 0, 0);
+    CHECKED("close file", raw(SYS_close, f, 0, 0), 0, 0);
+    CHECKED("close null", raw(SYS_close, n, 0, 0), 0, 0);
     CHECKED("write closed null", W(n, "x", 1), 0, -9);
 
     long o = open_path(out, O_WRONLY | O_CREAT | O_TRUNC);
@@ -285,6 +278,6 @@ int main(int argc, char **argv)
         printf("linfast: cannot write %s\n", out);
         failures++;
     }
-    raw3(SYS_close, o, 0, 0);
+    raw(SYS_close, o, 0, 0);
     return failures;
 }

@@ -34,18 +34,9 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
-static long raw(long n, long a, long b, long c, long d, long e, long f)
-{
-    long ret;
-    register long r10 __asm__("r10") = d;
-    register long r8 __asm__("r8") = e;
-    register long r9 __asm__("r9") = f;
-    __asm__ volatile("syscall"
-                     : "=a"(ret)
-                     : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
-                     : "rcx", "r11", "memory");
-    return ret;
-}
+#define TEST_NAME "linfuzz"
+#include "linux_test.h"
+
 
 /* xorshift64*: the same calls for the same seed. */
 static uint64_t state;

@@ -35,37 +35,12 @@
 #include <unistd.h>
 #include <linux/futex.h>
 
-static int failures;
+#define TEST_NAME "proctest"
+#include "linux_test.h"
 
-static long raw(long n, long a, long b, long c, long d, long e, long f)
-{
-    long ret;
-    register long r10 __asm__("r10") = d;
-    register long r8 __asm__("r8") = e;
-    register long r9 __asm__("r9") = f;
-    __asm__ volatile("syscall"
-                     : "=a"(ret)
-                     : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
-                     : "rcx", "r11", "memory");
-    return ret;
-}
 
-#define CHECK(cond, ...)                                                        \
-    do {                                                                        \
-        if (!(cond)) {                                                          \
-            failures++;                                                         \
-            printf("proctest: FAIL line %d: ", __LINE__);                      \
-            printf(__VA_ARGS__);                                                \
-            printf("\n");                                                       \
-        }                                                                       \
-    } while (0)
 
-#define EXPECT(call, want)                                                      \
-    do {                                                                        \
-        long got_ = (call);                                                     \
-        CHECK(got_ == (long)(want), "%s = %ld, expected %ld", #call, got_,      \
-              (long)(want));                                                    \
-    } while (0)
+
 
 static pid_t fork_flushed(void)
 {

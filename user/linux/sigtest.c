@@ -53,35 +53,12 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-static int failures;
+#define TEST_NAME "sigtest"
+#include "linux_test.h"
 
-static long raw(long n, long a, long b, long c, long d)
-{
-    long ret;
-    register long r10 __asm__("r10") = d;
-    __asm__ volatile("syscall"
-                     : "=a"(ret)
-                     : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10)
-                     : "rcx", "r11", "memory");
-    return ret;
-}
 
-#define CHECK(cond, ...)                                                        \
-    do {                                                                        \
-        if (!(cond)) {                                                          \
-            failures++;                                                         \
-            printf("sigtest: FAIL line %d: ", __LINE__);                       \
-            printf(__VA_ARGS__);                                                \
-            printf("\n");                                                       \
-        }                                                                       \
-    } while (0)
 
-#define EXPECT(call, want)                                                      \
-    do {                                                                        \
-        long got_ = (call);                                                     \
-        CHECK(got_ == (long)(want), "%s = %ld, expected %ld", #call, got_,      \
-              (long)(want));                                                    \
-    } while (0)
+
 
 #define KERNEL_ADDRESS 0xffffffff80000000L
 #define NONCANONICAL 0x0000800000000000L

@@ -225,7 +225,10 @@ pub fn linux_programs() -> Result<Vec<(&'static str, Vec<u8>)>, String> {
         let source = root().join(format!("user/linux/{name}.c"));
         let binary = out_dir.join(name);
         let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-        let stale = match (modified(&source), modified(&binary)) {
+        // The programs share `user/linux/linux_test.h`.
+        let header = root().join("user/linux/linux_test.h");
+        let newest = modified(&source).max(modified(&header));
+        let stale = match (newest, modified(&binary)) {
             (Some(s), Some(b)) => s > b,
             _ => true,
         };

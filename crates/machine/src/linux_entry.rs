@@ -70,23 +70,10 @@ impl LinuxCallFrame {
     pub fn user_registers(&self, rax: u64) -> UserRegisters {
         UserRegisters {
             rax,
-            rbx: self.rbx,
+            // `syscall` left the return `rip` and `rflags` in them.
             rcx: self.rip,
-            rdx: self.rdx,
-            rsi: self.rsi,
-            rdi: self.rdi,
-            rbp: self.rbp,
-            rsp: self.rsp,
-            r8: self.r8,
-            r9: self.r9,
-            r10: self.r10,
             r11: self.rflags,
-            r12: self.r12,
-            r13: self.r13,
-            r14: self.r14,
-            r15: self.r15,
-            rip: self.rip,
-            rflags: self.rflags,
+            ..crate::user_regs::frame_user_registers!(load self)
         }
     }
 
@@ -99,24 +86,7 @@ impl LinuxCallFrame {
     pub fn set_user_registers(&mut self, regs: &UserRegisters) -> Result<(), NotUserState> {
         let r = regs.checked()?;
         self.full_return = 1;
-        self.rax = r.rax;
-        self.rbx = r.rbx;
-        self.rcx = r.rcx;
-        self.rdx = r.rdx;
-        self.rsi = r.rsi;
-        self.rdi = r.rdi;
-        self.rbp = r.rbp;
-        self.rsp = r.rsp;
-        self.r8 = r.r8;
-        self.r9 = r.r9;
-        self.r10 = r.r10;
-        self.r11 = r.r11;
-        self.r12 = r.r12;
-        self.r13 = r.r13;
-        self.r14 = r.r14;
-        self.r15 = r.r15;
-        self.rip = r.rip;
-        self.rflags = r.rflags;
+        crate::user_regs::frame_user_registers!(store self, r);
         Ok(())
     }
 }

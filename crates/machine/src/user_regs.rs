@@ -63,6 +63,56 @@ impl UserRegisters {
     }
 }
 
+/// The user registers of a frame whose fields have the registers' names
+/// (the trap, `syscall` and Linux entry frames): read as a
+/// [`UserRegisters`], or every one stored from one.
+macro_rules! frame_user_registers {
+    (load $frame:expr) => {
+        $crate::user_regs::UserRegisters {
+            rax: $frame.rax,
+            rbx: $frame.rbx,
+            rcx: $frame.rcx,
+            rdx: $frame.rdx,
+            rsi: $frame.rsi,
+            rdi: $frame.rdi,
+            rbp: $frame.rbp,
+            rsp: $frame.rsp,
+            r8: $frame.r8,
+            r9: $frame.r9,
+            r10: $frame.r10,
+            r11: $frame.r11,
+            r12: $frame.r12,
+            r13: $frame.r13,
+            r14: $frame.r14,
+            r15: $frame.r15,
+            rip: $frame.rip,
+            rflags: $frame.rflags,
+        }
+    };
+    (store $frame:expr, $r:expr) => {{
+        let r = $r;
+        $frame.rax = r.rax;
+        $frame.rbx = r.rbx;
+        $frame.rcx = r.rcx;
+        $frame.rdx = r.rdx;
+        $frame.rsi = r.rsi;
+        $frame.rdi = r.rdi;
+        $frame.rbp = r.rbp;
+        $frame.rsp = r.rsp;
+        $frame.r8 = r.r8;
+        $frame.r9 = r.r9;
+        $frame.r10 = r.r10;
+        $frame.r11 = r.r11;
+        $frame.r12 = r.r12;
+        $frame.r13 = r.r13;
+        $frame.r14 = r.r14;
+        $frame.r15 = r.r15;
+        $frame.rip = r.rip;
+        $frame.rflags = r.rflags;
+    }};
+}
+pub(crate) use frame_user_registers;
+
 /// The user code and stack selectors (`cs`, `ss`) every return loads.
 pub fn user_selectors() -> (u16, u16) {
     (USER_CS, USER_DS)
@@ -71,26 +121,7 @@ pub fn user_selectors() -> (u16, u16) {
 impl crate::traps::TrapFrame {
     /// The interrupted user state (meaningful when `from_user()`).
     pub fn user_registers(&self) -> UserRegisters {
-        UserRegisters {
-            rax: self.rax,
-            rbx: self.rbx,
-            rcx: self.rcx,
-            rdx: self.rdx,
-            rsi: self.rsi,
-            rdi: self.rdi,
-            rbp: self.rbp,
-            rsp: self.rsp,
-            r8: self.r8,
-            r9: self.r9,
-            r10: self.r10,
-            r11: self.r11,
-            r12: self.r12,
-            r13: self.r13,
-            r14: self.r14,
-            r15: self.r15,
-            rip: self.rip,
-            rflags: self.rflags,
-        }
+        frame_user_registers!(load self)
     }
 
     /// Makes the trap return to `regs` in ring 3 (user selectors, checked
@@ -104,24 +135,7 @@ impl crate::traps::TrapFrame {
             return Err(NotUserState);
         }
         let r = regs.checked()?;
-        self.rax = r.rax;
-        self.rbx = r.rbx;
-        self.rcx = r.rcx;
-        self.rdx = r.rdx;
-        self.rsi = r.rsi;
-        self.rdi = r.rdi;
-        self.rbp = r.rbp;
-        self.rsp = r.rsp;
-        self.r8 = r.r8;
-        self.r9 = r.r9;
-        self.r10 = r.r10;
-        self.r11 = r.r11;
-        self.r12 = r.r12;
-        self.r13 = r.r13;
-        self.r14 = r.r14;
-        self.r15 = r.r15;
-        self.rip = r.rip;
-        self.rflags = r.rflags;
+        frame_user_registers!(store self, r);
         self.cs = u64::from(USER_CS);
         self.ss = u64::from(USER_DS);
         Ok(())
@@ -132,26 +146,7 @@ impl crate::syscall::SyscallFrame {
     /// The caller's user state; `rcx` and `r11` are what `syscall` left
     /// there (the return `rip` and `rflags`).
     pub fn user_registers(&self) -> UserRegisters {
-        UserRegisters {
-            rax: self.rax,
-            rbx: self.rbx,
-            rcx: self.rcx,
-            rdx: self.rdx,
-            rsi: self.rsi,
-            rdi: self.rdi,
-            rbp: self.rbp,
-            rsp: self.rsp,
-            r8: self.r8,
-            r9: self.r9,
-            r10: self.r10,
-            r11: self.r11,
-            r12: self.r12,
-            r13: self.r13,
-            r14: self.r14,
-            r15: self.r15,
-            rip: self.rip,
-            rflags: self.rflags,
-        }
+        frame_user_registers!(load self)
     }
 
     /// Makes the call return to `regs` (through `iretq` when `rcx` or
@@ -161,24 +156,7 @@ impl crate::syscall::SyscallFrame {
     /// [`NotUserState`]; the frame is then unchanged.
     pub fn set_user_registers(&mut self, regs: &UserRegisters) -> Result<(), NotUserState> {
         let r = regs.checked()?;
-        self.rax = r.rax;
-        self.rbx = r.rbx;
-        self.rdx = r.rdx;
-        self.rsi = r.rsi;
-        self.rdi = r.rdi;
-        self.rbp = r.rbp;
-        self.rsp = r.rsp;
-        self.r8 = r.r8;
-        self.r9 = r.r9;
-        self.r10 = r.r10;
-        self.r11 = r.r11;
-        self.rcx = r.rcx;
-        self.r12 = r.r12;
-        self.r13 = r.r13;
-        self.r14 = r.r14;
-        self.r15 = r.r15;
-        self.rip = r.rip;
-        self.rflags = r.rflags;
+        frame_user_registers!(store self, r);
         Ok(())
     }
 }

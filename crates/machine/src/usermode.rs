@@ -70,6 +70,8 @@ pub unsafe fn enter_user_with_arg(rip: u64, rsp: u64, arg: u64) -> ! {
 /// # Safety
 /// As for [`enter_user`]: `regs.rip` and `regs.rsp` are user addresses of
 /// the active space, nothing on the current kernel stack is needed again.
+// SAFETY: the contract above is the caller's; the body loads only checked
+// user state (user selectors, reduced RFLAGS) before `iretq`.
 pub unsafe fn enter_user_regs(regs: &crate::user_regs::UserRegisters) -> ! {
     // A fixed layout for the loads below (UserRegisters is not repr(C)).
     let r = [
