@@ -33,37 +33,7 @@ pub const MAX_WEIGHT: u32 = 1000;
 /// a member that was idle may come back: a few quanta's worth at 1 GHz.
 pub const LAG: u64 = 50_000_000 * SCALE;
 
-/// How a SMACH divides its share among its members.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum SubPolicy {
-    /// Every member (child subtree or own SCPU) gets an equal share.
-    #[default]
-    RoundRobin,
-    /// A child subtree gets a share proportional to its weight; an own
-    /// SCPU weighs 1.
-    Weighted,
-}
-
-impl SubPolicy {
-    /// The ABI number (`SmachSelector::SubPolicy`'s `rsi`).
-    #[must_use]
-    pub const fn number(self) -> u64 {
-        match self {
-            Self::RoundRobin => 0,
-            Self::Weighted => 1,
-        }
-    }
-
-    /// The policy with ABI number `n`.
-    #[must_use]
-    pub const fn from_number(n: u64) -> Option<Self> {
-        match n {
-            0 => Some(Self::RoundRobin),
-            1 => Some(Self::Weighted),
-            _ => None,
-        }
-    }
-}
+pub use sk_abi::SubPolicy;
 
 /// Errors of the tree's bookkeeping.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
