@@ -204,6 +204,22 @@ impl ShareTree {
         self.nodes.get(&id).map(|n| (n.weight, n.policy, n.used))
     }
 
+    /// The SMACH SCPU `tid` belongs to, if it is in the tree.
+    #[must_use]
+    pub fn smach_of(&self, tid: u64) -> Option<u64> {
+        self.leaves.get(&tid).map(|l| l.smach)
+    }
+
+    /// The SCPUs of SMACH `id`, in id order.
+    #[must_use]
+    pub fn scpus_of(&self, id: u64) -> Vec<u64> {
+        self.leaves
+            .iter()
+            .filter(|(_, l)| l.smach == id)
+            .map(|(&t, _)| t)
+            .collect()
+    }
+
     /// CPU time charged to SCPU `tid`.
     #[must_use]
     pub fn scpu_used(&self, tid: u64) -> Option<u64> {
