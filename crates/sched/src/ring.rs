@@ -389,7 +389,13 @@ impl<T: Copy + Ord + Debug> Ring<T> {
         self.links.remove(&old);
         if l.next == old {
             // Alone: `new` alone, jumping to itself.
-            self.links.insert(new, Links { prev: new, next: new });
+            self.links.insert(
+                new,
+                Links {
+                    prev: new,
+                    next: new,
+                },
+            );
             p.push(new, new);
         } else {
             self.links.insert(

@@ -291,9 +291,7 @@ impl ShareTree {
         if depth > self.nodes.len() {
             return false;
         }
-        self.leaves
-            .iter()
-            .any(|(&t, l)| l.smach == id && ready(t))
+        self.leaves.iter().any(|(&t, l)| l.smach == id && ready(t))
             || self
                 .nodes
                 .iter()

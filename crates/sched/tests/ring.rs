@@ -231,7 +231,11 @@ impl Model {
                 self.runs.clear();
             }
             Op::Replace(old_id, new) => {
-                let old_id = if old_id == IDLE { self.ring.current() } else { old_id };
+                let old_id = if old_id == IDLE {
+                    self.ring.current()
+                } else {
+                    old_id
+                };
                 let valid = old_id != IDLE
                     && new != IDLE
                     && self.ring.is_member(old_id)
@@ -259,13 +263,18 @@ impl Model {
                     o.dedup();
                     o
                 } else {
-                    order.into_iter().map(|t| if t == old_id { new } else { t }).collect()
+                    order
+                        .into_iter()
+                        .map(|t| if t == old_id { new } else { t })
+                        .collect()
                 };
                 let got: Vec<u32> = self.ring.order().collect();
                 // (A detached current taking the place rejoins the round:
                 // its order starts after it.)
                 if got != expected && new != self.ring.current() {
-                    return Err(format!("after replace {old_id} by {new}: {got:?}, expected {expected:?}"));
+                    return Err(format!(
+                        "after replace {old_id} by {new}: {got:?}, expected {expected:?}"
+                    ));
                 }
                 if self.reachable().contains(&old_id) && old_id != self.ring.current() {
                     return Err(format!("replaced {old_id} still reachable"));

@@ -177,7 +177,10 @@ fn nothing_ready_chooses_nothing_and_removal_forgets_a_subtree() {
     assert!(!tree.contains_scpu(scpu_id(1, 0)));
     assert_eq!(tree.choose(0, |_| true), Some(scpu_id(2, 0)));
     assert_eq!(tree.set_weight(2, 0), Err(ShareError::BadWeight));
-    assert_eq!(tree.set_weight(2, MAX_WEIGHT + 1), Err(ShareError::BadWeight));
+    assert_eq!(
+        tree.set_weight(2, MAX_WEIGHT + 1),
+        Err(ShareError::BadWeight)
+    );
     assert_eq!(tree.add_smach(2, Some(0)), Err(ShareError::Exists));
     assert_eq!(tree.add_smach(9, Some(42)), Err(ShareError::Unknown));
     assert_eq!(tree.root_of(2), Some(0));
