@@ -119,6 +119,23 @@ fn unqueue(core: &mut Core, tid: ThreadId) {
     crate::ring::remove(core, tid);
 }
 
+/// True if `id` is a parked SCPU whose group's admitted SCPU is queued or
+/// running (the scheduler's self-check, `testing::sched_check`).
+#[cfg(feature = "ktest")]
+pub(crate) fn is_parked(core: &Core, id: ThreadId) -> bool {
+    let Some(root) = group_of(core, id) else {
+        return false;
+    };
+    let Some(&(admitted, _)) = core.nest.admitted.get(&root) else {
+        return false;
+    };
+    let queued = match core.ring.as_ref() {
+        Some(ring) => ring.policy.is_member(admitted),
+        None => core.ready.contains(admitted),
+    };
+    admitted != id && runnable(core, admitted) && (queued || admitted == core.current)
+}
+
 /// From `make_ready`: true if `id` is parked (its group has another
 /// admitted SCPU); else it becomes its group's admitted SCPU if it is in a
 /// group, and the caller queues it.
