@@ -163,7 +163,7 @@ pub(crate) fn query_tree(
     len: u64,
 ) -> Result<u64, SysError> {
     let size = SmachTreeEntry::SIZE as u64;
-    if len % size != 0 {
+    if !len.is_multiple_of(size) {
         return Err(SysError::BadLength);
     }
     let id = match core.current_smach()?.handles.get(handle)? {

@@ -276,7 +276,10 @@ impl ShareTree {
             let Some(id) = at else {
                 break;
             };
-            let step = used.saturating_mul(SCALE) / self.effective_weight(id);
+            let step = used
+                .saturating_mul(SCALE)
+                .checked_div(self.effective_weight(id))
+                .unwrap_or(0);
             let Some(node) = self.nodes.get_mut(&id) else {
                 break;
             };
@@ -355,5 +358,10 @@ impl ShareTree {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
 #[path = "shares/tests.rs"]
 mod tests;
