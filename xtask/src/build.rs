@@ -104,6 +104,7 @@ pub const USER_PROGRAMS: &[&str] = &[
     "fpstress",
     "ttyecho",
     "music",
+    "nest",
 ];
 
 /// Builds the user programs (release, static ELF for the kernel's target)

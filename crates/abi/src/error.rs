@@ -150,6 +150,13 @@ pub enum SysError {
     #[doc(alias = "EMSGSIZE")]
     #[error("wrong message size")]
     MessageSize = 30,
+    /// The SMACH's memory budget (set by its parent, see
+    /// [`SmachSelector::Budget`](crate::SmachSelector::Budget)) does not
+    /// cover the request: an SMEM create past it, a child's budget past
+    /// what the parent has left, or a budget below what is in use.
+    #[doc(alias = "ENOMEM", alias = "EDQUOT")]
+    #[error("over the memory budget")]
+    OverBudget = 34,
     /// A code this build of `sk-abi` does not know (a newer kernel); made
     /// only by [`SysError::decode_return`] and [`SysError::from_code`], never
     /// sent by the kernel.
@@ -189,6 +196,7 @@ impl SysError {
         Self::BrokenPipe,
         Self::Revoked,
         Self::MessageSize,
+        Self::OverBudget,
         Self::Unknown,
     ];
 
@@ -235,6 +243,7 @@ impl SysError {
             27 => Self::BrokenPipe,
             28 => Self::Revoked,
             30 => Self::MessageSize,
+            34 => Self::OverBudget,
             _ => Self::Unknown,
         };
         Some(error)

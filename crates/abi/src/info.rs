@@ -42,6 +42,41 @@ impl SmachInfo {
 }
 
 wire_struct! {
+    /// One SMACH of a subtree, as `query(QuerySelector::Tree)` writes it
+    /// (docs/nesting.md). Pre-order: a record's children follow it, each
+    /// with `depth` one more and `parent` its `id`.
+    pub struct SmachTreeEntry, size 72 {
+        /// System-wide unique id.
+        pub id: u64,
+        /// Its parent's id; 0 for a SMACH the kernel started.
+        pub parent: u64,
+        /// Guest time its SCPUs ran, in nanoseconds (TSC), counted since
+        /// its group became nested (a SMACH with neither parent nor
+        /// children is not counted: 0).
+        pub cpu_ns: u64,
+        /// Its memory budget in 4 KiB frames; `u64::MAX`: none (the
+        /// kernel's memory is the limit, as for a root SMACH).
+        pub budget_frames: u64,
+        /// Frames it maps itself (program, stacks, SMEMs).
+        pub mapped_frames: u64,
+        /// Frames its children's budgets take from its own.
+        pub carved_frames: u64,
+        /// Levels below the queried SMACH (0: itself).
+        pub depth: u32,
+        /// Its weight in its parent's division (1 to 1000).
+        pub weight: u32,
+        /// How it divides its share ([`SubPolicy`](crate::SubPolicy) number).
+        pub policy: u32,
+        /// [`SmachState`] number.
+        pub state: u32,
+        /// Its SCPUs.
+        pub scpus: u32,
+        /// Reserved, 0.
+        pub _pad: u32,
+    }
+}
+
+wire_struct! {
     /// An SCPU's state.
     pub struct ScpuInfo, size 24 {
         /// [`ScpuState`] number.

@@ -45,12 +45,14 @@ pub use error::SysError;
 pub use exit_status::ExitStatus;
 pub use flags::{OpenFlags, Prot, SmachCreateFlags, SmemCreateFlags, TtyMode};
 pub use handle::{Handle, PipeHandles, AUDIO_PATH, AUDIO_RATE_HZ, PIPE_PATH};
-pub use info::{ScpuInfo, SioInfo, SmachInfo, SmemInfo};
+pub use info::{ScpuInfo, SioInfo, SmachInfo, SmachTreeEntry, SmemInfo};
 pub use kind::Kind;
 pub use port::{PortHandleMessage, PortHandles, PORT_HANDLE_TAG, PORT_MESSAGE_BYTES, PORT_PATH};
 pub use reconfigure::{
-    ScpuReconfigure, SioReconfigure, SmachReconfigure, SmemReconfigure, MAX_SLEEP_NS,
+    ScpuReconfigure, SioReconfigure, SmachReconfigure, SmemReconfigure, MAX_SLEEP_NS, MAX_WEIGHT,
 };
-pub use selector::{QuerySelector, ScpuSelector, SioSelector, SmachSelector, SmemSelector, Whence};
+pub use selector::{
+    QuerySelector, ScpuSelector, SioSelector, SmachSelector, SmemSelector, SubPolicy, Whence,
+};
 pub use state::{ScpuState, SioKind, SmachState};
 pub use user_range::{UserRange, PAGE_SIZE, USER_END};

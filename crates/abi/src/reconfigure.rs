@@ -7,8 +7,8 @@
 //! are ignored.
 
 use crate::{
-    Handle, OpenFlags, Prot, ScpuSelector, SioSelector, SmachSelector, SmemSelector, SysError,
-    TtyMode, Whence,
+    Handle, OpenFlags, Prot, ScpuSelector, SioSelector, SmachSelector, SmemSelector, SubPolicy,
+    SysError, TtyMode, Whence,
 };
 
 /// Narrows a register to a 32-bit value.
@@ -39,7 +39,19 @@ pub enum SmachReconfigure {
         /// Nanoseconds, at most [`MAX_SLEEP_NS`]; 0 is a yield.
         ns: u64,
     },
+    /// Parent only: the child's memory budget in frames; returns 0.
+    Budget {
+        /// 4 KiB frames.
+        frames: u64,
+    },
+    /// Parent only: the child's weight, 1 to [`MAX_WEIGHT`]; returns 0.
+    Weight(u32),
+    /// Own SMACH or a child: how its share is divided; returns 0.
+    SubPolicy(SubPolicy),
 }
+
+/// Largest [`SmachReconfigure::Weight`].
+pub const MAX_WEIGHT: u32 = 1000;
 
 impl SmachReconfigure {
     /// Decodes `rdi` (selector), `rsi`, `rdx`.
@@ -57,6 +69,12 @@ impl SmachReconfigure {
             SmachSelector::YieldCaller => Self::YieldCaller,
             SmachSelector::SleepCaller if value > MAX_SLEEP_NS => return Err(SysError::BadValue),
             SmachSelector::SleepCaller => Self::SleepCaller { ns: value },
+            SmachSelector::Budget => Self::Budget { frames: value },
+            SmachSelector::Weight => match value_u32(value)? {
+                weight @ 1..=MAX_WEIGHT => Self::Weight(weight),
+                _ => return Err(SysError::BadValue),
+            },
+            SmachSelector::SubPolicy => Self::SubPolicy(SubPolicy::try_from(value)?),
         })
     }
 
@@ -71,6 +89,9 @@ impl SmachReconfigure {
             Self::TraceNextCall => SmachSelector::TraceNextCall,
             Self::YieldCaller => SmachSelector::YieldCaller,
             Self::SleepCaller { .. } => SmachSelector::SleepCaller,
+            Self::Budget { .. } => SmachSelector::Budget,
+            Self::Weight(_) => SmachSelector::Weight,
+            Self::SubPolicy(_) => SmachSelector::SubPolicy,
         }
     }
 
@@ -80,6 +101,9 @@ impl SmachReconfigure {
         let value = match self {
             Self::Priority(priority) => priority as u64,
             Self::SleepCaller { ns } => ns,
+            Self::Budget { frames } => frames,
+            Self::Weight(weight) => weight as u64,
+            Self::SubPolicy(policy) => policy.number() as u64,
             Self::Suspend | Self::Resume | Self::Wait | Self::TraceNextCall | Self::YieldCaller => {
                 0
             }

@@ -33,6 +33,33 @@ numbered_enum! {
         /// Own SMACH only: the calling SCPU sleeps `rsi` nanoseconds, as
         /// [`ScpuSelector::Sleep`] on its own handle. Returns 0.
         SleepCaller = 6,
+        /// Parent only (a child's handle, never [`Handle::SELF`](crate::Handle::SELF)):
+        /// the child's memory budget in 4 KiB frames (`rsi`), carved from
+        /// the parent's: the child's mapped frames plus its children's
+        /// budgets stay within it. A child of a budgeted parent starts with
+        /// exactly what its program took. Fails with
+        /// [`OverBudget`](crate::SysError::OverBudget) if the parent has not
+        /// that much left or the child uses more already. Returns 0.
+        Budget = 7,
+        /// Parent only: the child's weight (`rsi`, 1 to 1000) in its parent's
+        /// [`SubPolicy::Weighted`] division. Returns 0.
+        Weight = 8,
+        /// Own SMACH or a child: how its CPU share is divided among its own
+        /// SCPUs and its children's subtrees (`rsi` = [`SubPolicy`]).
+        /// Returns 0.
+        SubPolicy = 9,
+    }
+}
+
+numbered_enum! {
+    /// How a SMACH divides its CPU share among its members (its own SCPUs
+    /// and its children's subtrees); see [`SmachSelector::SubPolicy`].
+    pub enum SubPolicy: u32, unknown => BadValue {
+        /// Equal shares (the default).
+        RoundRobin = 0,
+        /// Shares in proportion to the children's weights
+        /// ([`SmachSelector::Weight`]); an own SCPU weighs 1.
+        Weighted = 1,
     }
 }
 
@@ -125,5 +152,11 @@ numbered_enum! {
         /// Own SMACH only: kernel instructions of the last traced call
         /// (see `SmachSelector::TraceNextCall`), as a `u64` return value.
         LastTrace = 2,
+        /// SMACH: its subtree, as [`SmachTreeEntry`](crate::SmachTreeEntry)
+        /// records in pre-order (itself first, depth 0), as many as fit in
+        /// the buffer (its length must be a multiple of
+        /// `SmachTreeEntry::SIZE`). Returns the number of SMACHs in the
+        /// subtree (more than were written if the buffer was short).
+        Tree = 6,
     }
 }

@@ -251,6 +251,7 @@ fn query(core: &mut Core, handle: Handle, a: [u64; 5]) -> Result<u64, SysError> 
                 _ => Err(SysError::WrongKind),
             }
         }
+        (QuerySelector::Tree, _) => return crate::nest_memory::query_tree(core, handle, ptr, len),
         (QuerySelector::Routines | QuerySelector::LastTrace, _) => return Err(SysError::WrongKind),
     }
     if let sk_smach::Object::Shared(shared) = core.current_smach()?.handles.get(handle)? {

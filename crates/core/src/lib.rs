@@ -46,6 +46,10 @@ mod linux_terminal;
 mod linux_threads;
 mod linux_wait;
 mod memory;
+mod nest;
+mod nest_memory;
+#[cfg(feature = "ktest")]
+pub mod nest_testing;
 mod pipe_calls;
 mod port_calls;
 mod ring;
@@ -143,6 +147,7 @@ pub fn init(initrd: Option<&[u8]>, options: CoreOptions) {
         ring: None,
         linux: alloc::collections::BTreeMap::new(),
         linux_world: linux_pids::LinuxWorld::new(),
+        nest: nest::NestState::default(),
     });
     if options.sched_ring {
         state::with(ring::init);

@@ -186,6 +186,25 @@ pub(crate) fn insert(core: &mut Core, id: ThreadId) {
     }
 }
 
+/// `new` takes `old`'s place in the ring (a nested group's turn passing in
+/// place, `nest::on_tick`): if `old` runs, it switches to `new` next.
+///
+/// # Errors
+/// [`SysError::NotPermitted`] if the policy refuses (`old` not a member,
+/// `new` one, or no switch code for `new`): nothing changed.
+pub(crate) fn replace(core: &mut Core, old: ThreadId, new: ThreadId) -> Result<(), SysError> {
+    let ring = core.ring.as_mut().ok_or(SysError::NotPermitted)?;
+    if !ring.code.contains_key(&new) {
+        return Err(SysError::NotPermitted);
+    }
+    let patches = ring
+        .policy
+        .replace(old, new)
+        .map_err(|_| SysError::NotPermitted)?;
+    apply(ring, patches);
+    Ok(())
+}
+
 /// Takes `id` out of the ring (it may be the running thread: it then runs
 /// on until it switches out).
 pub(crate) fn remove(core: &mut Core, id: ThreadId) {
@@ -345,6 +364,8 @@ fn record_switches(core: &mut Core, steps: u64, now: ThreadId, before: ThreadId)
 /// (then a count in progress is stopped: the next thread's instructions
 /// must not be counted, [`crate::trace::cancel`]).
 fn switch_out_if_others(core: &mut Core) -> Option<u64> {
+    // A nested group's turn goes on with another of its SCPUs (`nest.rs`).
+    crate::nest::before_switch(core);
     let ring = core.ring.as_ref()?;
     if ring.policy.next_to_run() == core.current {
         return None;
@@ -441,7 +462,11 @@ pub(crate) fn exit_current() -> ! {
 /// The timer tick's part: counts the quantum down and, when it ran out in
 /// code that had interrupts on, enters the running thread's switch-out.
 pub(crate) fn on_timer(interrupts_were_on: bool) {
-    let left = sk_machine::percpu::ticks_left().saturating_sub(1);
+    let mut left = sk_machine::percpu::ticks_left().saturating_sub(1);
+    // A nested group's turn may pass to another of its SCPUs: switch now.
+    if crate::nest::is_active() && state::with(crate::nest::on_tick) {
+        left = 0;
+    }
     sk_machine::percpu::set_ticks_left(left);
     if left > 0 || !interrupts_were_on {
         return;

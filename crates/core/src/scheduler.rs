@@ -47,6 +47,10 @@ fn ticks_for(core: &Core, id: ThreadId) -> u64 {
 
 /// Puts `id` on the ready queue (unless it exited or is the idle thread).
 pub(crate) fn make_ready(core: &mut Core, id: ThreadId) {
+    // A nested group queues one SCPU at a time (`nest.rs`).
+    if crate::nest::hold_back(core, id) {
+        return;
+    }
     if crate::ring::enabled(core) {
         if let Some(t) = core.threads.get_mut(&id) {
             if matches!(t.scpu.state(), ScpuState::Exited) {
@@ -98,6 +102,7 @@ pub(crate) static GENERIC_SWITCHES: core::sync::atomic::AtomicU64 =
 /// contexts to switch between (None if the current thread keeps running).
 /// The current thread must already be re-queued, blocked or exited.
 pub(crate) fn prepare_switch(core: &mut Core) -> Option<(Arc<Context>, Arc<Context>)> {
+    crate::nest::before_switch(core);
     let next = pick_next(core);
     let prev = core.current;
     if next == prev {
@@ -163,6 +168,7 @@ fn switch_with(decide: impl FnOnce(&mut Core) -> Option<(Arc<Context>, Arc<Conte
 pub(crate) fn unready(core: &mut Core, id: ThreadId) {
     core.ready.remove(id);
     crate::ring::remove(core, id);
+    crate::nest::after_unready(core, id);
 }
 
 fn ring_on() -> bool {
@@ -369,10 +375,12 @@ fn on_timer(frame: &mut TrapFrame) {
             wake_due_sleepers(core);
         }
         let current = core.current;
+        // A nested group's turn may pass to another of its SCPUs.
+        let pass = crate::nest::is_active() && crate::nest::on_tick(core);
         match core.threads.get_mut(&current) {
             Some(t) if current != core.idle => {
                 t.ticks_left = t.ticks_left.saturating_sub(1);
-                t.ticks_left == 0
+                t.ticks_left == 0 || pass
             }
             _ => current == core.idle,
         }
@@ -384,6 +392,8 @@ fn on_timer(frame: &mut TrapFrame) {
     }
     switch_with(|core| {
         let current = core.current;
+        // A group alone still passes its turn between its SCPUs.
+        crate::nest::before_switch(core);
         if core.ready.is_empty() {
             let ticks = ticks_for(core, current);
             if let Some(t) = core.threads.get_mut(&current) {

@@ -48,6 +48,15 @@ pub(crate) fn start(core: &mut Core, smach: u64, thread: Thread) -> Result<(), S
         }
         return Err(e);
     }
+    // A nested SMACH's SCPU joins its group's tree first (`nest.rs`).
+    if let Err(e) = crate::nest::thread_started(core, smach, tid) {
+        crate::ring::forget(core, tid);
+        core.threads.remove(&tid);
+        if let Some(s) = core.smachs.get_mut(&smach) {
+            s.threads.retain(|&t| t != tid);
+        }
+        return Err(e);
+    }
     scheduler::make_ready(core, tid);
     // Its table gets the SMACH's semaphore routines.
     crate::synthesis::on_thread_joined(core, smach);
@@ -101,6 +110,7 @@ pub(crate) fn forget(core: &mut Core, tid: ThreadId) {
     }
     crate::trace::forget_thread(tid);
     crate::synthesis::on_thread_gone(core, tid);
+    crate::nest::thread_gone(core, tid);
 }
 
 /// `reconfigure(Yield | Sleep)` on an SCPU handle: only on the caller's

@@ -169,6 +169,11 @@ pub(crate) fn create_child(
 ) -> Result<Handle, SysError> {
     let argv = [path];
     let child = create_as(core, Some(me), path, arg, linux.then_some(&argv[..]))?;
+    // Under a budget, the child's is what its program took (docs/nesting.md).
+    if let Err(e) = crate::nest_memory::carve_child(core, me, child) {
+        release(core, child);
+        return Err(e);
+    }
     if suspended {
         let suspend = core
             .smachs
@@ -247,6 +252,7 @@ pub(crate) fn finish_teardown(
         crate::ring::on_aspace_gone(core, aspace.0.root());
         aspace.0.destroy();
     }
+    crate::nest::smach_gone(core, id);
     for waiter in teardown.waiters {
         scheduler::wake(core, waiter);
     }
@@ -344,6 +350,11 @@ pub(crate) fn reconfigure(handle: Handle, request: SmachReconfigure) -> Result<u
                     scpu_calls::apply(core, t, request)?;
                 }
             }
+            SmachAction::SetBudget(frames) => {
+                crate::nest_memory::set_budget(core, target, frames)?;
+            }
+            SmachAction::SetWeight(w) => crate::nest::set_share(core, target, Some(w), None)?,
+            SmachAction::SetSubPolicy(p) => crate::nest::set_share(core, target, None, Some(p))?,
             SmachAction::Wait | SmachAction::YieldOrSleepCaller { .. } => {}
         }
         Ok((target, action))

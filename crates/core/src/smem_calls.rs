@@ -7,6 +7,8 @@ use sk_smem::Smem;
 
 /// Maps a region into SMACH `me` and names it with a new handle.
 pub(crate) fn create(core: &mut Core, me: u64, args: &SmemCreate) -> Result<Handle, SysError> {
+    // A nested SMACH's budget (docs/nesting.md).
+    crate::nest_memory::admit_frames(core, me, args.len.div_ceil(4096))?;
     let smach = core.smachs.get_mut(&me).ok_or(SysError::NotPermitted)?;
     let aspace = smach.aspace.as_mut().ok_or(SysError::BadHandle)?;
     let region = Smem::create(&mut smach.regions, aspace, args)?;

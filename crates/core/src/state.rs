@@ -58,6 +58,8 @@ pub(crate) struct Core {
     /// Linux processes as a family: pids, zombies, groups, futexes
     /// (`linux_pids.rs`).
     pub(crate) linux_world: crate::linux_pids::LinuxWorld,
+    /// Nested SMACHs' groups and shares (`nest.rs`).
+    pub(crate) nest: crate::nest::NestState,
 }
 
 impl Core {

@@ -407,7 +407,9 @@ pub fn sched_check() -> Result<usize, alloc::string::String> {
                     ));
                 }
                 ScpuState::Running => {}
-                ScpuState::Ready if !queued => {
+                // A nested group's parked SCPU waits for its admitted one
+                // (which must be queued or running).
+                ScpuState::Ready if !queued && !crate::nest::is_parked(core, id) => {
                     return Err(format!("thread {id} is Ready but not queued: lost"));
                 }
                 ScpuState::Blocked => {

@@ -12,6 +12,7 @@ extern crate alloc;
 mod quantum;
 mod ready_queue;
 mod ring;
+mod shares;
 mod sleep_queue;
 mod vec_map;
 
@@ -21,5 +22,6 @@ pub use quantum::{
 };
 pub use ready_queue::{QueueFull, ReadyQueue};
 pub use ring::{Patch, Patches, Ring, RingError, MAX_PATCHES};
+pub use shares::{ShareError, ShareTree, SubPolicy, LAG, MAX_WEIGHT, SCALE};
 pub use sleep_queue::{deadline_after, SleepQueue};
 pub use vec_map::VecMap;

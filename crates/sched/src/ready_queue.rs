@@ -50,6 +50,18 @@ impl<T: Copy + PartialEq> ReadyQueue<T> {
         Ok(())
     }
 
+    /// Queues `id` at the front (it runs next: a nested group's SCPU taking
+    /// over its group's turn), moving it there if it was queued.
+    ///
+    /// # Errors
+    /// [`QueueFull`] if the queue cannot grow.
+    pub fn push_front(&mut self, id: T) -> Result<(), QueueFull> {
+        self.queue.retain(|&x| x != id);
+        self.queue.try_reserve(1).map_err(|_| QueueFull)?;
+        self.queue.push_front(id);
+        Ok(())
+    }
+
     /// Takes the id at the front.
     pub fn pick(&mut self) -> Option<T> {
         self.queue.pop_front()

@@ -120,6 +120,8 @@ pub enum RingError {
     Idle,
     /// `switched_to` named a thread the current one does not jump to.
     NotNext,
+    /// `replace` of a non-member, or by a member.
+    Membership,
 }
 
 impl<T: Copy + Ord + Debug> Ring<T> {
@@ -359,6 +361,61 @@ impl<T: Copy + Ord + Debug> Ring<T> {
         } else if self.detached_target == Some(id) {
             self.detached_target = Some(l.next);
             p.push(self.current, l.next);
+        }
+        Ok(p)
+    }
+
+    /// `new` takes `old`'s place in the round (a nested group's turn passes
+    /// from one of its SCPUs to another); `old` leaves. If `old` is the
+    /// current thread it stays current, detached, and its jump now enters
+    /// `new`: `new` runs next. Three patches at most: `new`'s jump first,
+    /// then the predecessor's, then the current thread's.
+    ///
+    /// # Errors
+    /// [`RingError::Idle`] for the idle thread;
+    /// [`RingError::Membership`] unless `old` is a member and `new` is not
+    /// (the ring is unchanged).
+    pub fn replace(&mut self, old: T, new: T) -> Result<Patches<T>, RingError> {
+        if old == self.idle || new == self.idle {
+            return Err(RingError::Idle);
+        }
+        let Some(l) = self.links.get(&old).copied() else {
+            return Err(RingError::Membership);
+        };
+        if self.is_member(new) {
+            return Err(RingError::Membership);
+        }
+        let mut p = Patches::none();
+        self.links.remove(&old);
+        if l.next == old {
+            // Alone: `new` alone, jumping to itself.
+            self.links.insert(
+                new,
+                Links {
+                    prev: new,
+                    next: new,
+                },
+            );
+            p.push(new, new);
+        } else {
+            self.links.insert(
+                new,
+                Links {
+                    prev: l.prev,
+                    next: l.next,
+                },
+            );
+            self.set_next(l.prev, new);
+            self.set_prev(l.next, new);
+            p.push(new, l.next);
+            p.push(l.prev, new);
+        }
+        if self.current == new {
+            // The detached current rejoins in `old`'s place.
+            self.detached_target = None;
+        } else if self.current == old || self.detached_target == Some(old) {
+            self.detached_target = Some(new);
+            p.push(self.current, new);
         }
         Ok(p)
     }

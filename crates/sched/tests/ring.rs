@@ -26,6 +26,9 @@ enum Op {
     Block,
     /// A thread's switch-in is rebuilt: every jump into it is re-patched.
     Resynth(u32),
+    /// The second takes the first's place (0: the running thread's), as a
+    /// nested group's turn passes between its SCPUs.
+    Replace(u32, u32),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -35,6 +38,7 @@ fn op() -> impl Strategy<Value = Op> {
         3 => Just(Op::Switch),
         1 => Just(Op::Block),
         1 => (0u32..12).prop_map(Op::Resynth),
+        2 => (0u32..12, 1u32..12).prop_map(|(a, b)| Op::Replace(a, b)),
     ]
 }
 
@@ -223,6 +227,57 @@ impl Model {
                     .map_err(|e| format!("switch to {next}: {e:?}"))?;
                 if self.ring.is_member(current) && current != IDLE {
                     return Err(format!("blocked {current} is still a member"));
+                }
+                self.runs.clear();
+            }
+            Op::Replace(old_id, new) => {
+                let old_id = if old_id == IDLE {
+                    self.ring.current()
+                } else {
+                    old_id
+                };
+                let valid = old_id != IDLE
+                    && new != IDLE
+                    && self.ring.is_member(old_id)
+                    && !self.ring.is_member(new);
+                let order: Vec<u32> = self.ring.order().collect();
+                let result = self.ring.replace(old_id, new);
+                let Ok(patches) = result else {
+                    if valid {
+                        return Err(format!("replace {old_id} by {new} refused: {result:?}"));
+                    }
+                    return self.check();
+                };
+                if !valid {
+                    return Err(format!("replace {old_id} by {new} accepted"));
+                }
+                let patches: Vec<_> = patches.iter().collect();
+                self.runnable.remove(&old_id);
+                self.runnable.insert(new);
+                self.apply(&patches, &old);
+                // `new` is where `old` was; the running thread, if replaced,
+                // runs `new` next.
+                let expected: Vec<u32> = if old_id == self.ring.current() {
+                    let mut o: Vec<u32> = order.into_iter().filter(|&t| t != old_id).collect();
+                    o.insert(0, new);
+                    o.dedup();
+                    o
+                } else {
+                    order
+                        .into_iter()
+                        .map(|t| if t == old_id { new } else { t })
+                        .collect()
+                };
+                let got: Vec<u32> = self.ring.order().collect();
+                // (A detached current taking the place rejoins the round:
+                // its order starts after it.)
+                if got != expected && new != self.ring.current() {
+                    return Err(format!(
+                        "after replace {old_id} by {new}: {got:?}, expected {expected:?}"
+                    ));
+                }
+                if self.reachable().contains(&old_id) && old_id != self.ring.current() {
+                    return Err(format!("replaced {old_id} still reachable"));
                 }
                 self.runs.clear();
             }

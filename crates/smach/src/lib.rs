@@ -9,6 +9,7 @@
 
 extern crate alloc;
 
+pub mod budget;
 mod handle_table;
 mod id_map;
 mod load;

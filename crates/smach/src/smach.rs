@@ -8,7 +8,7 @@
 use crate::{HandleTable, Object};
 use alloc::string::String;
 use alloc::vec::Vec;
-use sk_abi::{ExitStatus, SmachInfo, SmachReconfigure, SmachState, SysError};
+use sk_abi::{ExitStatus, SmachInfo, SmachReconfigure, SmachState, SubPolicy, SysError};
 use sk_smem::Regions;
 
 /// Most SMACHs alive at once, kernel-wide (bounds what a program that
@@ -28,6 +28,12 @@ pub struct Smach<R, A> {
     exit_status: ExitStatus,
     priority: u32,
     released: bool,
+    /// Memory budget in frames (None: the kernel's memory is the limit).
+    budget: Option<u64>,
+    /// Its weight in its parent's division of CPU.
+    weight: u32,
+    /// How it divides its own CPU share.
+    sub_policy: SubPolicy,
     /// Its handles.
     pub handles: HandleTable<Object<R>>,
     /// Its SCPUs, by id.
@@ -72,6 +78,13 @@ pub enum SmachAction {
         /// Nanoseconds; 0 is a yield.
         ns: u64,
     },
+    /// Check the new budget against the parent's and the target's use
+    /// (`crate::budget`), then [`Smach::set_budget`].
+    SetBudget(u64),
+    /// The target's weight was set: the scheduler's tree follows.
+    SetWeight(u32),
+    /// The target's sub-scheduling policy was set: the tree follows.
+    SetSubPolicy(SubPolicy),
 }
 
 impl<R, A> Smach<R, A> {
@@ -85,6 +98,9 @@ impl<R, A> Smach<R, A> {
             exit_status: ExitStatus::SUCCESS,
             priority: sk_abi::DEFAULT_PRIORITY,
             released: false,
+            budget: None,
+            weight: 1,
+            sub_policy: SubPolicy::RoundRobin,
             handles: HandleTable::new(),
             threads: Vec::new(),
             waiters: Vec::new(),
@@ -226,6 +242,19 @@ impl<R, A> Smach<R, A> {
                 }
                 Ok(SmachAction::Resume)
             }
+            // A machine's budget and weight are its parent's to set.
+            SmachReconfigure::Budget { .. } | SmachReconfigure::Weight(_) if is_self => {
+                Err(SysError::NotPermitted)
+            }
+            SmachReconfigure::Budget { frames } => Ok(SmachAction::SetBudget(frames)),
+            SmachReconfigure::Weight(weight) => {
+                self.weight = weight;
+                Ok(SmachAction::SetWeight(weight))
+            }
+            SmachReconfigure::SubPolicy(policy) => {
+                self.sub_policy = policy;
+                Ok(SmachAction::SetSubPolicy(policy))
+            }
         }
     }
 
@@ -243,5 +272,31 @@ impl<R, A> Smach<R, A> {
     /// Its priority (0..=7).
     pub fn priority(&self) -> u32 {
         self.priority
+    }
+
+    /// Its memory budget in frames (None: unlimited, a root's).
+    pub fn budget(&self) -> Option<u64> {
+        self.budget
+    }
+
+    /// Sets its memory budget (checked by the caller with
+    /// [`crate::budget`]).
+    pub fn set_budget(&mut self, frames: u64) {
+        self.budget = Some(frames);
+    }
+
+    /// Frames it maps itself.
+    pub fn mapped_frames(&self) -> u64 {
+        self.regions.mapped_bytes().div_ceil(4096)
+    }
+
+    /// Its weight in its parent's division of CPU (1 to 1000).
+    pub fn weight(&self) -> u32 {
+        self.weight
+    }
+
+    /// How it divides its own CPU share.
+    pub fn sub_policy(&self) -> SubPolicy {
+        self.sub_policy
     }
 }

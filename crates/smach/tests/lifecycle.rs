@@ -363,6 +363,13 @@ fn request() -> impl Strategy<Value = SmachReconfigure> {
         Just(R::YieldCaller),
         (0u64..3).prop_map(|ns| R::SleepCaller { ns }),
         prop_oneof![0u32..=9, Just(u32::MAX)].prop_map(R::Priority),
+        (0u64..100).prop_map(|frames| R::Budget { frames }),
+        (1u32..=1000).prop_map(R::Weight),
+        prop_oneof![
+            Just(sk_abi::SubPolicy::RoundRobin),
+            Just(sk_abi::SubPolicy::Weighted)
+        ]
+        .prop_map(R::SubPolicy),
     ]
 }
 
@@ -427,6 +434,11 @@ impl Model {
                 }
                 Ok(SmachAction::Resume)
             }
+            // Budget and weight are the parent's to set.
+            R::Budget { .. } | R::Weight(_) if is_self => Err(SysError::NotPermitted),
+            R::Budget { frames } => Ok(SmachAction::SetBudget(frames)),
+            R::Weight(w) => Ok(SmachAction::SetWeight(w)),
+            R::SubPolicy(p) => Ok(SmachAction::SetSubPolicy(p)),
         }
     }
 }

@@ -452,6 +452,7 @@ impl Errno {
             SysError::BrokenPipe => Self::EPIPE,
             SysError::Revoked => Self::EIO,
             SysError::MessageSize => Self::EMSGSIZE,
+            SysError::OverBudget => Self::ENOMEM,
             // A code this build does not know, or one added to `sk-abi`
             // without a line here (the test below catches that).
             _ => Self::EIO,

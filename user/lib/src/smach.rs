@@ -4,7 +4,8 @@
 //! resume, query, kill) and [`exit`], which terminates the caller.
 
 use sk_abi::{
-    ExitStatus, Handle, Kind, QuerySelector, SmachCreateArgs, SmachInfo, SmachReconfigure, SysError,
+    ExitStatus, Handle, Kind, QuerySelector, SmachCreateArgs, SmachInfo, SmachReconfigure,
+    SmachTreeEntry, SysError,
 };
 
 use crate::call::{self, register};
@@ -156,6 +157,28 @@ impl Smach {
         let mut bytes = [0_u8; SmachInfo::SIZE];
         call::query(self.handle, QuerySelector::Info, &mut bytes)?;
         SmachInfo::from_bytes(&bytes)
+    }
+
+    /// Its subtree (itself first, pre-order; docs/nesting.md): fills `out`
+    /// with as many records as fit and returns how many SMACHs the subtree
+    /// has.
+    ///
+    /// # Errors
+    /// [`SysError::BadHandle`], …
+    pub fn query_tree(&self, out: &mut [SmachTreeEntry]) -> Result<usize, SysError> {
+        let mut bytes = [0_u8; SmachTreeEntry::SIZE * 16];
+        let fit = out.len().min(16);
+        let len = SmachTreeEntry::SIZE * fit;
+        let buffer = bytes.get_mut(..len).ok_or(SysError::BadLength)?;
+        let total = call::query(self.handle, QuerySelector::Tree, buffer)?;
+        for (i, slot) in out.iter_mut().take(total.min(fit)).enumerate() {
+            let at = i * SmachTreeEntry::SIZE;
+            let record = bytes
+                .get(at..at + SmachTreeEntry::SIZE)
+                .ok_or(SysError::BadLength)?;
+            *slot = SmachTreeEntry::from_bytes(record)?;
+        }
+        Ok(total)
     }
 
     /// Ends the calling SMACH with `status`; the same as [`exit`].

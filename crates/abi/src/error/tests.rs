@@ -30,7 +30,12 @@ fn codes_are_dense_except_unknown() {
     let known = SysError::ALL
         .iter()
         .filter(|&&error| error != SysError::Unknown);
-    let expected_codes = (1_u32..).filter(|&code| code != 29);
+    // 31..=33 are pre-assigned to branches merged in any order in the
+    // same session: a branch without them skips them.
+    let expected_codes = (1_u32..).filter(|&code| {
+        code != 29
+            && !((31..=33).contains(&code) && SysError::from_code(code) == Some(SysError::Unknown))
+    });
     for (expected, error) in expected_codes.zip(known) {
         assert_eq!(error.code(), expected, "{error:?}");
     }

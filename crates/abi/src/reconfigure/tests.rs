@@ -78,7 +78,7 @@ fn selector_numbers_are_pinned() {
 #[test]
 fn unknown_selectors_are_bad_selector() {
     assert_eq!(
-        SmachReconfigure::decode(7, 0, 0),
+        SmachReconfigure::decode(11, 0, 0),
         Err(SysError::BadSelector)
     );
     assert_eq!(
@@ -108,6 +108,30 @@ fn bad_values_are_rejected() {
     assert_eq!(SioReconfigure::decode(0, 3, 0), Err(SysError::BadValue));
     assert_eq!(SioReconfigure::decode(1, 4, 0), Err(SysError::BadFlags));
     assert_eq!(SmemReconfigure::decode(0, 6, 0), Err(SysError::BadFlags));
+    assert_eq!(SmachReconfigure::decode(8, 0, 0), Err(SysError::BadValue));
+    assert_eq!(
+        SmachReconfigure::decode(8, 1001, 0),
+        Err(SysError::BadValue)
+    );
+    assert_eq!(SmachReconfigure::decode(9, 2, 0), Err(SysError::BadValue));
+}
+
+#[test]
+fn nesting_requests_round_trip() {
+    for request in [
+        SmachReconfigure::Budget { frames: 12345 },
+        SmachReconfigure::Weight(1),
+        SmachReconfigure::Weight(MAX_WEIGHT),
+        SmachReconfigure::SubPolicy(crate::SubPolicy::RoundRobin),
+        SmachReconfigure::SubPolicy(crate::SubPolicy::Weighted),
+    ] {
+        let [s, v, w] = request.to_registers();
+        assert_eq!(SmachReconfigure::decode(s, v, w), Ok(request));
+    }
+    assert_eq!(SmachSelector::Budget.number(), 7);
+    assert_eq!(SmachSelector::SubPolicy.number(), 9);
+    assert_eq!(crate::QuerySelector::Tree.number(), 6);
+    assert_eq!(SysError::OverBudget.code(), 34);
 }
 
 #[test]

@@ -1,0 +1,38 @@
+//! Support for the in-kernel nesting tests (kernel/src/tests/nesting.rs):
+//! the tree a SMACH's `query(Tree)` reports, a sleep for the test's
+//! kernel thread, and the faults the share tests must catch.
+
+use crate::state;
+use alloc::vec::Vec;
+use sk_abi::{SmachTreeEntry, SysError};
+
+/// SMACH `id`'s subtree as `query(QuerySelector::Tree)` reports it.
+pub fn tree(id: u64) -> Vec<SmachTreeEntry> {
+    state::with(|core| crate::nest_memory::tree(core, id))
+}
+
+/// Blocks the calling kernel thread for at least `ns` of guest time.
+///
+/// # Errors
+/// [`SysError::NoMemory`] if the sleep queue cannot grow.
+pub fn sleep_ns(ns: u64) -> Result<(), SysError> {
+    crate::scheduler::sleep_current(ns)
+}
+
+/// Fault injection: the sub-scheduler ignores weights (every member
+/// weighs 1) while `on`.
+pub fn inject_ignore_weights(on: bool) {
+    state::with(|core| core.nest.tree.inject_ignore_weights(on));
+}
+
+/// Fault injection: groups are not held to one queued SCPU (each SCPU of
+/// a subtree queues as a root's would) for groups that form while `on`.
+pub fn inject_no_grouping(on: bool) {
+    state::with(|core| core.nest.no_grouping = on);
+}
+
+/// True if some nested group exists (none once every test's machines
+/// are gone).
+pub fn groups_exist() -> bool {
+    state::with(|core| !core.nest.tree.is_empty())
+}

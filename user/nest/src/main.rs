@@ -1,0 +1,233 @@
+//! `nest`: nested SMACHs for the kernel's nesting tests
+//! (kernel/src/tests/nesting.rs, docs/nesting.md).
+//!
+//! The start argument is `mode << 32 | param`:
+//!
+//! | mode | name | what it does |
+//! |---|---|---|
+//! | 0 | `spin` | counts forever, no system call (a CPU hog) |
+//! | 1 | `chain` | maps and touches a 64 KiB SMEM; if `param > 0`, starts `nest chain (param - 1)` as a child with a budget of [`chain_budget`]`(param - 1)` frames; then spins (mid-work, until killed) |
+//! | 2 | `hostile` | a child that tries to reach beyond itself (see [`hostile`]); exits 0 if every attempt was refused as documented, else the number of the attempt that was not |
+//! | 3 | `shares` | sets its own policy (`param`: 0 round robin, 1 weighted), starts two `spin` children with weights 1 and 3, and waits (blocked) |
+//! | 4 | `hostile-parent` | starts a `spin` child (a sibling to attack) and a `hostile` child with a budget 32 frames above what its program took; exits with the hostile child's status |
+//! | 5 | `one-child` | starts one `spin` child and waits (blocked) |
+//!
+//! Exit status 100 + n: step n of the mode's own set-up failed (printed).
+#![no_std]
+#![no_main]
+
+use sk_user::abi::{Handle, SmachReconfigure, SmachTreeEntry, SubPolicy, SysError};
+use sk_user::{println, Prot, Smach, Smem};
+
+sk_user::entry!(main);
+
+const SPIN: u64 = 0;
+const CHAIN: u64 = 1;
+const HOSTILE: u64 = 2;
+const SHARES: u64 = 3;
+const HOSTILE_PARENT: u64 = 4;
+const ONE_CHILD: u64 = 5;
+
+const PATH: &str = "/bin/nest";
+
+fn main() -> i32 {
+    let arg = sk_user::start_arg();
+    let (mode, param) = (arg >> 32, arg & 0xffff_ffff);
+    let result = match mode {
+        SPIN => spin(),
+        CHAIN => chain(param),
+        HOSTILE => return hostile(),
+        SHARES => shares(param),
+        HOSTILE_PARENT => return hostile_parent(),
+        ONE_CHILD => one_child(),
+        _ => Err((1, SysError::BadValue)),
+    };
+    match result {
+        Ok(status) => status,
+        Err((step, e)) => {
+            println!("nest: mode {mode} step {step} failed: {e}");
+            100 + step
+        }
+    }
+}
+
+/// Counts forever.
+fn spin() -> ! {
+    let mut n: u64 = 0;
+    loop {
+        n = core::hint::black_box(n.wrapping_add(1));
+    }
+}
+
+/// Frames a `chain` child with `levels` levels below it gets: 1024 for
+/// itself plus its child's.
+#[must_use]
+pub const fn chain_budget(levels: u64) -> u64 {
+    1024 * (levels + 1)
+}
+
+type Step<T> = Result<T, (i32, SysError)>;
+
+fn step<T>(n: i32, r: Result<T, SysError>) -> Step<T> {
+    r.map_err(|e| (n, e))
+}
+
+/// A child started suspended, given a budget (and weight), then resumed.
+fn child(arg: u64, budget: Option<u64>, weight: Option<u32>) -> Step<Smach> {
+    let c = step(10, Smach::spawn_suspended(PATH, arg))?;
+    if let Some(frames) = budget {
+        step(11, c.reconfigure(SmachReconfigure::Budget { frames }))?;
+    }
+    if let Some(w) = weight {
+        step(12, c.reconfigure(SmachReconfigure::Weight(w)))?;
+    }
+    step(13, c.resume())?;
+    Ok(c)
+}
+
+fn chain(levels: u64) -> Step<i32> {
+    let memory = step(1, Smem::create(64 * 1024, Prot::READ | Prot::WRITE))?;
+    for page in 0..16 {
+        // SAFETY: the region is 16 mapped, writable pages.
+        #[allow(unsafe_code)]
+        unsafe {
+            memory.as_mut_ptr().add(page * 4096).write_volatile(1);
+        }
+    }
+    let _child = if levels > 0 {
+        let arg = CHAIN << 32 | (levels - 1);
+        Some(child(arg, Some(chain_budget(levels - 1)), None)?)
+    } else {
+        None
+    };
+    spin()
+}
+
+fn shares(policy: u64) -> Step<i32> {
+    let policy = if policy == 1 {
+        SubPolicy::Weighted
+    } else {
+        SubPolicy::RoundRobin
+    };
+    step(
+        1,
+        Smach::this().reconfigure(SmachReconfigure::SubPolicy(policy)),
+    )?;
+    let a = child(SPIN << 32, None, Some(1))?;
+    let _b = child(SPIN << 32, None, Some(3))?;
+    step(2, a.wait())
+}
+
+fn one_child() -> Step<i32> {
+    let a = child(SPIN << 32, None, None)?;
+    step(1, a.wait())
+}
+
+fn hostile_parent() -> i32 {
+    let set_up = || -> Step<i32> {
+        let _sibling = child(SPIN << 32, None, None)?;
+        let h = step(1, Smach::spawn_suspended(PATH, HOSTILE << 32))?;
+        let mut tree = [SmachTreeEntry::default(); 1];
+        step(2, h.query_tree(&mut tree))?;
+        let frames = tree[0].mapped_frames + tree[0].carved_frames + 32;
+        step(3, h.reconfigure(SmachReconfigure::Budget { frames }))?;
+        step(4, h.resume())?;
+        step(5, h.wait())
+    };
+    match set_up() {
+        Ok(status) => status,
+        Err((n, e)) => {
+            println!("nest: hostile-parent step {n} failed: {e}");
+            100 + n
+        }
+    }
+}
+
+/// Tries, from a child with a budget 32 frames above its program and a
+/// sibling: (1) to raise its own budget and (2) its own weight (its
+/// parent's to set: `NotPermitted`); (3) every handle from 2 to 63 as a
+/// SMACH (its parent's, its sibling's: it has none, `BadHandle`) for
+/// suspend, budget, tree query; (4) the console as a SMACH (`WrongKind`);
+/// (5) a 64-page SMEM (`OverBudget`); (6) an 8-page one (granted); (7) a
+/// child of its own, whose program does not fit what is left
+/// (`OverBudget`); (8) the tree query on itself sees itself alone; (9) its
+/// own sub-policy (granted: its share is its own to divide).
+fn hostile() -> i32 {
+    let me = Smach::this();
+    let expect = |n: i32, got: Result<u64, SysError>, want: SysError| -> bool {
+        if got == Err(want) {
+            true
+        } else {
+            println!("nest hostile: attempt {n}: {got:?}, expected {want}");
+            false
+        }
+    };
+    if !expect(
+        1,
+        me.reconfigure(SmachReconfigure::Budget { frames: 1 << 30 }),
+        SysError::NotPermitted,
+    ) {
+        return 1;
+    }
+    if !expect(
+        2,
+        me.reconfigure(SmachReconfigure::Weight(1000)),
+        SysError::NotPermitted,
+    ) {
+        return 2;
+    }
+    for h in 2..64 {
+        let other = Smach::from_handle(Handle::new(h));
+        let mut tree = [SmachTreeEntry::default(); 1];
+        let tree_result = other.query_tree(&mut tree).map(|n| n as u64);
+        if !expect(
+            3,
+            other.reconfigure(SmachReconfigure::Suspend),
+            SysError::BadHandle,
+        ) || !expect(
+            3,
+            other.reconfigure(SmachReconfigure::Budget { frames: 0 }),
+            SysError::BadHandle,
+        ) || !expect(3, tree_result, SysError::BadHandle)
+        {
+            return 3;
+        }
+    }
+    let console = Smach::from_handle(Handle::CONSOLE);
+    // (Its selector means something else, or nothing, on an SIO.)
+    if console.reconfigure(SmachReconfigure::Weight(5)).is_ok() {
+        println!("nest hostile: attempt 4: the console took a SMACH weight");
+        return 4;
+    }
+    let rw = Prot::READ | Prot::WRITE;
+    if !expect(
+        5,
+        Smem::create(64 * 4096, rw).map(|_| 0),
+        SysError::OverBudget,
+    ) {
+        return 5;
+    }
+    let Ok(_small) = Smem::create(8 * 4096, rw) else {
+        println!("nest hostile: attempt 6: an 8-page SMEM within the budget was refused");
+        return 6;
+    };
+    if !expect(7, Smach::spawn(PATH).map(|_| 0), SysError::OverBudget) {
+        return 7;
+    }
+    let mut tree = [SmachTreeEntry::default(); 4];
+    match me.query_tree(&mut tree) {
+        Ok(1) if tree[0].depth == 0 && tree[0].budget_frames != u64::MAX => {}
+        other => {
+            println!("nest hostile: attempt 8: tree {other:?} {:?}", tree[0]);
+            return 8;
+        }
+    }
+    if me
+        .reconfigure(SmachReconfigure::SubPolicy(SubPolicy::Weighted))
+        .is_err()
+    {
+        return 9;
+    }
+    println!("nest hostile: every attempt refused as documented");
+    0
+}
