@@ -22,7 +22,11 @@
 //!
 //! The copy runs with IF = 0 (an interrupt gate) and touches only kernel
 //! memory (the IST stack, the TSS, a kernel stack), so no second `#PF` can
-//! reuse the IST stack while this one still needs it; the in-place fixup's
+//! reuse the IST stack while this one still needs it, but one: a kernel
+//! stack overflow, whose frame would land in the stack's guard page. The
+//! CPU would raise `#DF` there; so does this entry: a `#PF` whose RIP is in
+//! its own copy goes to the double-fault handler (the first frame is lost
+//! under the second, as it would be). The in-place fixup's
 //! lookup (`dynamic_extable::find`) reads only the extable. The only ring-0
 //! faults at a user RSP are at fault points (every other instruction of a
 //! stackless routine or of the stub reads kernel memory the kernel mapped:
@@ -36,6 +40,9 @@ static RSP0_FIELD: AtomicU64 = AtomicU64::new(0);
 /// Address of the ordinary `#PF` handler entry (`traps::vec14`), set by [`init`].
 static ORDINARY: AtomicU64 = AtomicU64::new(0);
 
+/// Address of the double-fault handler entry (`traps::vec8`), set by [`init`].
+static DOUBLE_FAULT: AtomicU64 = AtomicU64::new(0);
+
 /// Faults resolved in place, on the IST stack (tests).
 static IN_PLACE: AtomicU64 = AtomicU64::new(0);
 
@@ -46,6 +53,7 @@ pub(crate) fn init() {
         crate::traps::page_fault_ordinary_address(),
         Ordering::Relaxed,
     );
+    DOUBLE_FAULT.store(crate::traps::double_fault_address(), Ordering::Relaxed);
 }
 
 /// Page faults of generated code resolved on the IST stack so far.
@@ -75,6 +83,19 @@ pub(crate) extern "C" fn page_fault_ist_entry() {
     core::arch::naked_asm!(
         "test byte ptr [rsp + 16], 3",
         "jnz 1f",
+        // Ring 0, in the copy below (a kernel stack overflowed into its
+        // guard page): what the CPU would do, a double fault.
+        "push rax",
+        "lea rax, [rip + 3f]",
+        "cmp [rsp + 16], rax",
+        "jb 4f",
+        "lea rax, [rip + 5f]",
+        "cmp [rsp + 16], rax",
+        "jae 4f",
+        "pop rax",
+        "jmp [rip + {double_fault}]",
+        "4:",
+        "pop rax",
         // Ring 0: generated code's fault point?
         "push rdi", "push rsi", "push rax", "push rcx", "push rdx",
         "push r8", "push r9", "push r10", "push r11",
@@ -123,6 +144,7 @@ pub(crate) extern "C" fn page_fault_ist_entry() {
         "mov rcx, [rsp + 8]", "mov [rax - 8], rcx",
         "mov rcx, [rsp]", "mov [rax - 16], rcx",
         "lea rsp, [rax - 16]",
+        "5:",
         "pop rcx",
         "pop rax",
         "jmp [rip + {ordinary}]",
@@ -130,5 +152,6 @@ pub(crate) extern "C" fn page_fault_ist_entry() {
         lookup = sym generated_fixup,
         rsp0_field = sym RSP0_FIELD,
         ordinary = sym ORDINARY,
+        double_fault = sym DOUBLE_FAULT,
     );
 }

@@ -118,6 +118,13 @@ stub!(vec14, 14, error_code);
 pub(crate) fn page_fault_ordinary_address() -> u64 {
     vec14 as *const () as u64
 }
+
+/// The double-fault path (`page_fault_entry` jumps here when moving a
+/// `#PF` frame below the interrupted RSP faulted: the CPU would have
+/// raised `#DF` pushing it there itself).
+pub(crate) fn double_fault_address() -> u64 {
+    vec8 as *const () as u64
+}
 stub!(vec16, 16);
 stub!(vec17, 17, error_code);
 stub!(vec18, 18);
