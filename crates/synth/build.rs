@@ -38,9 +38,17 @@ fn main() {
     taint_check_fires();
     let mut names = Vec::new();
     let mut leaks = Vec::new();
+    let mut door_offset = None;
+    stackless_check_fires();
     for source in sources {
         let assembled = assemble(source);
         check_clobbers(&assembled);
+        if templates::leaf::STACKLESS.contains(&assembled.source.name) {
+            check_stackless(&assembled);
+        }
+        if assembled.source.name == "entry_stub" {
+            door_offset = Some(entry_stub_door_offset(&assembled));
+        }
         // The switch templates are not routines: they return into kernel
         // code on another thread's stack and never toward user mode
         // (templates/switch.rs), so the taint check does not apply.
@@ -120,6 +128,14 @@ fn main() {
     }
     writeln!(
         out,
+        "/// Byte offset of the entry stub's door (the stackful sequence: stack switch, pushes, \
+         `call [stackful_table + rax*8]`): what a table slot of a stackful target holds, added \
+         to the stub's address.\npub const ENTRY_STUB_DOOR_OFFSET: u64 = {};",
+        door_offset.expect("entry_stub assembled")
+    )
+    .unwrap();
+    writeln!(
+        out,
         "/// The selector the synthesized yield compares `rdi` with (`SmachSelector::YieldCaller`).\npub const YIELD_CALLER_SELECTOR: u64 = {};",
         templates::yield_caller::YIELD_CALLER_SELECTOR
     )
@@ -181,6 +197,108 @@ fn taint_check_fires() {
     assert!(
         found.len() == 1 && found[0].register == "r8",
         "the taint check missed the leak of its self-check: {found:?}"
+    );
+}
+
+/// The offset of the instruction after the entry stub's first indirect
+/// `jmp` (the dispatch): the door.
+fn entry_stub_door_offset(assembled: &Assembled) -> u64 {
+    let mut decoder = Decoder::with_ip(64, &assembled.bytes, 0, DecoderOptions::NONE);
+    let dispatch = decoder
+        .iter()
+        .find(|i| i.flow_control() == iced_x86::FlowControl::IndirectBranch)
+        .expect("entry_stub: no dispatch jmp");
+    let door = dispatch.next_ip();
+    let mut decoder = Decoder::with_ip(64, &assembled.bytes, 0, DecoderOptions::NONE);
+    let first = decoder
+        .iter()
+        .find(|i| i.ip() == door)
+        .expect("entry_stub: the door");
+    assert!(
+        first.code() == Code::Mov_rm64_r64 && first.op1_register() == Register::RSP,
+        "entry_stub: the door must start with `mov r9, rsp`, found `{first}`"
+    );
+    door
+}
+
+/// Why a template breaks the stackless (leaf) contract (`templates/leaf.rs`):
+/// any use of `rsp` (push, pop, call, ret, a stack operand or a write),
+/// a write of `r11`, or no `sysretq` at all. `rcx` and the registers
+/// holding kernel values are the taint check's (`taint.rs`).
+fn stackless_violations(assembled: &Assembled) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut factory = InstructionInfoFactory::new();
+    let mut decoder = Decoder::with_ip(64, &assembled.bytes, 0, DecoderOptions::NONE);
+    let mut has_sysret = false;
+    for instruction in &mut decoder {
+        if instruction.code() == Code::Sysretq {
+            has_sysret = true;
+            continue;
+        }
+        let flow = instruction.flow_control();
+        if matches!(
+            flow,
+            iced_x86::FlowControl::Call
+                | iced_x86::FlowControl::IndirectCall
+                | iced_x86::FlowControl::Return
+        ) {
+            found.push(format!("`{instruction}` uses the stack"));
+            continue;
+        }
+        for used in factory.info(&instruction).used_registers() {
+            let register = used.register().full_register();
+            if register == Register::RSP {
+                found.push(format!("`{instruction}` uses rsp"));
+            } else if register == Register::R11
+                && !matches!(used.access(), OpAccess::Read | OpAccess::CondRead)
+            {
+                found.push(format!("`{instruction}` writes r11"));
+            }
+        }
+        if instruction.memory_base() == Register::RSP || instruction.memory_index() == Register::RSP
+        {
+            found.push(format!("`{instruction}` addresses the stack"));
+        }
+    }
+    if !has_sysret {
+        found.push("no sysretq".to_owned());
+    }
+    found.dedup();
+    found
+}
+
+/// A stackless template must obey the leaf contract (build fails otherwise).
+fn check_stackless(assembled: &Assembled) {
+    let found = stackless_violations(assembled);
+    assert!(
+        found.is_empty(),
+        "stackless template `{}` breaks the leaf contract (templates/leaf.rs): {}",
+        assembled.source.name,
+        found.join("; ")
+    );
+}
+
+/// The stackless check must be able to fail: a leaf that pushes, writes
+/// r11 and returns with `ret` is refused on each count.
+fn stackless_check_fires() {
+    use iced_x86::code_asm::{r11, rax};
+    let mut a = templates::builder::TemplateAsm::new().expect("assembler");
+    a.push(rax).expect("push");
+    a.pop(rax).expect("pop");
+    a.xor(r11, r11).expect("xor");
+    a.ret().expect("ret");
+    let bad = assemble(templates::builder::TemplateSource {
+        name: "stack_using_self_check",
+        doc: "",
+        invariants: &[],
+        reads: &[],
+        clobbers: &["Rax", "R11"],
+        asm: a,
+    });
+    let found = stackless_violations(&bad);
+    assert!(
+        found.len() == 5,
+        "the stackless check missed stack use in its self-check: {found:?}"
     );
 }
 

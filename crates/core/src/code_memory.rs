@@ -209,6 +209,25 @@ impl Mechanism for KernelMechanism<'_> {
 
     fn install(&mut self, holes: &RoutineHoles) -> Result<(Routine, u64), InstallError> {
         let smap = smap();
+        // A native thread's /dev/null, /dev/zero, /dev/mem and RAM-file
+        // routines are entered stackless (`sk_synth::policy::leaf_twin`);
+        // the tagged entry tells the table store (thread_entry.rs).
+        if !config().count_calls {
+            if let Some(leaf) = sk_synth::policy::leaf_twin(
+                holes,
+                sk_machine::synth_entry::slow_path_address(),
+                -(sk_abi::SysError::BadAddress.code() as i32),
+                sk_machine::synth_entry::leaf_door_address(),
+            ) {
+                let routine = install_code(
+                    leaf.template(),
+                    |address, out| leaf.instantiate_bytes(address, smap, out),
+                    |address| leaf.describe(address, smap),
+                )?;
+                let entry = routine.entry() | sk_synth::policy::STACKLESS_TAG;
+                return Ok((routine, entry));
+            }
+        }
         let mut routine = install_code(
             holes.template(),
             |address, out| holes.instantiate_bytes(address, smap, out),

@@ -224,8 +224,10 @@ impl LinuxFds {
         // Error stubs return native codes: the slow path's generic entry
         // gives the errno (the policy plans none for Linux anyway).
         let address = match target {
-            SlotTarget::Code(address) => address,
-            SlotTarget::Generic | SlotTarget::ErrorStub(_) => 0,
+            // A stackless routine (tagged) returns with sysretq: never
+            // behind the Linux stub's call.
+            SlotTarget::Code(address) if address & sk_synth::policy::STACKLESS_TAG == 0 => address,
+            SlotTarget::Code(_) | SlotTarget::Generic | SlotTarget::ErrorStub(_) => 0,
         };
         cell.store(address, Ordering::Release);
         let entry = self.target(handle + 1, op);

@@ -154,6 +154,20 @@ impl TestMachine {
         self
     }
 
+    /// Whether the current thread's slot for `op` on `handle` is entered
+    /// stackless (the stub `jmp`s to a routine that returns with
+    /// `sysretq`) rather than through the stub's door; false without a
+    /// table.
+    pub fn is_stackless(&self, handle: u32, op: sk_abi::Call) -> bool {
+        state::with(|core| {
+            let index = (u64::from(handle) << sk_abi::Call::BITS) | u64::from(op.number());
+            core.threads
+                .get(&core.current)
+                .and_then(|t| t.synth.as_ref())
+                .is_some_and(|table| table.is_stackless_slot(index as usize))
+        })
+    }
+
     /// Where the current thread's slot for `op` on `handle` points.
     pub fn slot(&self, handle: u32, op: sk_abi::Call) -> SlotState {
         state::with(|core| {
@@ -172,7 +186,7 @@ impl TestMachine {
                 sk_synth::policy::Op::ALL
                     .into_iter()
                     .filter_map(|op| r.installed(op))
-                    .find(|x| x.entry() == address)
+                    .find(|x| x.entry() & !sk_synth::policy::STACKLESS_TAG == address)
                     .map(|x| x.spec().template().name)
             });
             match found {

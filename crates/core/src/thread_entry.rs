@@ -1,8 +1,12 @@
 //! A user thread's synthesized entry: its routine table and entry stub,
 //! and pointing the CPU at the running thread's stub.
 //!
-//! Owns [`ThreadSynth`]. The table starts as the policy's `initial_slot`
-//! says, the stub's holes come from its `ThreadEntryPlan`.
+//! Owns [`ThreadSynth`]. The tables start as the policy's `initial_slot`
+//! says, the stub's holes come from its `ThreadEntryPlan`. A native
+//! thread's slot is either a stackless routine, which the stub `jmp`s to
+//! on the user's stack, or the stub's door, which switches stacks and
+//! `call`s the slot's entry in the stackful table
+//! (`crates/synth/templates/entry_stub.rs`).
 
 use crate::code_memory::{install_holes, slot_address, Routine};
 use crate::linux_process::LINUX_TABLE_SLOTS;
@@ -12,8 +16,8 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 use sk_abi::SysError;
-use sk_synth::policy::{initial_slot, Env, SlotTarget, ThreadEntryPlan};
-use sk_synth::templates::LinuxEntryStubHoles;
+use sk_synth::policy::{initial_slot, Env, SlotTarget, ThreadEntryPlan, STACKLESS_TAG};
+use sk_synth::templates::{LinuxEntryStubHoles, ENTRY_STUB_DOOR_OFFSET};
 use sk_synth::{Imm32, Imm64};
 
 /// LSTAR's current value (to skip redundant writes).
@@ -21,8 +25,16 @@ static CURRENT_LSTAR: AtomicU64 = AtomicU64::new(0);
 
 /// A user thread's synthesized entry: its routine table and stub.
 pub(crate) struct ThreadSynth {
+    /// A native thread's two tables in one allocation: `slots` entries the
+    /// stub `jmp`s through (a stackless routine, or `door`), then `slots`
+    /// entries the door `call`s through (the stackful routine of a slot
+    /// whose jump entry is `door`). A Linux thread's one table.
     table: Box<[AtomicU64]>,
     pub(crate) stub: Routine,
+    /// Entries in each native table (0 for a Linux thread).
+    slots: usize,
+    /// The stub's door (`ENTRY_STUB_DOOR_OFFSET` into it; 0 for Linux).
+    door: u64,
     /// A Linux thread's table: indexed by Linux call numbers, every slot
     /// the Linux generic entry but `read` and `write` (the dispatchers);
     /// native replugs never touch it.
@@ -33,27 +45,38 @@ pub(crate) struct ThreadSynth {
 }
 
 impl ThreadSynth {
-    /// Builds the table (every slot as `initial_slot` says) and the stub
+    /// Builds the tables (every slot as `initial_slot` says) and the stub
     /// for a thread whose kernel stack ends at `kernel_stack_top`.
     fn new(kernel_stack_top: u64) -> Result<Self, SysError> {
         let env = env();
+        let slots = env.table_slots() as usize;
+        // One allocation: the jump table, then the stackful table.
         let mut table = Vec::new();
-        with_initial_table(&env, |initial| {
-            table
-                .try_reserve_exact(initial.len())
-                .map_err(|_| SysError::NoMemory)?;
-            table.extend(initial.iter().map(|&address| AtomicU64::new(address)));
-            Ok(())
-        })?;
+        table
+            .try_reserve_exact(2 * slots)
+            .map_err(|_| SysError::NoMemory)?;
+        table.extend((0..2 * slots).map(|_| AtomicU64::new(0)));
         let table = table.into_boxed_slice();
-        let plan = ThreadEntryPlan::new(kernel_stack_top, table.as_ptr() as u64, &env);
+        let jump = table.as_ptr() as u64;
+        let stackful = jump + 8 * slots as u64;
+        let plan = ThreadEntryPlan::new(kernel_stack_top, jump, stackful, &env);
         let stub = install_holes(&plan.stub).map_err(|_| SysError::NoMemory)?;
-        Ok(Self {
+        let door = stub.block.address() + ENTRY_STUB_DOOR_OFFSET;
+        let synth = Self {
             table,
             stub,
+            slots,
+            door,
             linux: false,
             linux_fds: None,
-        })
+        };
+        with_initial_table(&env, |initial| {
+            for (index, &tagged) in initial.iter().enumerate() {
+                synth.store_tagged(index, tagged);
+            }
+            Ok(())
+        })?;
+        Ok(synth)
     }
 
     /// A Linux thread's table ([`LINUX_TABLE_SLOTS`] slots, each the
@@ -78,6 +101,8 @@ impl ThreadSynth {
         let synth = Self {
             table,
             stub,
+            slots: 0,
+            door: 0,
             linux: true,
             linux_fds: Some(fds),
         };
@@ -119,25 +144,45 @@ impl ThreadSynth {
         self.linux
     }
 
-    /// Where slot `index` of the table points (tests).
+    /// Where slot `index` of the table points (tests): a stackless
+    /// routine, or (through the door) the stackful table's entry.
     #[cfg(feature = "ktest")]
     pub(crate) fn slot_at(&self, index: usize) -> Option<u64> {
-        self.table.get(index).map(|a| a.load(Ordering::Acquire))
+        let jump = self.table.get(index).map(|a| a.load(Ordering::Acquire))?;
+        if self.linux || jump != self.door {
+            return Some(jump);
+        }
+        self.table
+            .get(self.slots + index)
+            .map(|a| a.load(Ordering::Acquire))
+    }
+
+    /// Whether slot `index` is entered stackless (the stub `jmp`s to a
+    /// routine that returns with `sysretq`), for tests.
+    #[cfg(feature = "ktest")]
+    pub(crate) fn is_stackless_slot(&self, index: usize) -> bool {
+        !self.linux
+            && self
+                .table
+                .get(index)
+                .is_some_and(|a| a.load(Ordering::Acquire) != self.door)
     }
 
     /// Slots in the table (tests).
     #[cfg(feature = "ktest")]
     pub(crate) fn table_len(&self) -> usize {
-        self.table.len()
+        if self.linux {
+            self.table.len()
+        } else {
+            self.slots
+        }
     }
 
     /// Where the slot of `call` on `handle` points (for tests).
     #[cfg(feature = "ktest")]
     pub(crate) fn slot(&self, handle: sk_abi::Handle, call: sk_abi::Call) -> u64 {
         let index = (u64::from(handle.index()) << sk_abi::Call::BITS) | u64::from(call.number());
-        self.table
-            .get(index as usize)
-            .map_or(0, |a| a.load(Ordering::Acquire))
+        self.slot_at(index as usize).unwrap_or(0)
     }
 
     /// Replug: one atomic store; the stub loads the slot once per call.
@@ -152,14 +197,53 @@ impl ThreadSynth {
             }
             return;
         }
-        if let Some(slot) = self.table.get(index as usize) {
-            slot.store(slot_address(target), Ordering::Release);
+        if let Ok(index) = usize::try_from(index) {
+            self.store_tagged(index, tagged_address(target));
+        }
+    }
+
+    /// Stores a [`tagged_address`] in slot `index` of a native table: a
+    /// stackless routine straight into the jump table; anything else into
+    /// the stackful table, then the door into the jump table (the stub
+    /// reads the jump entry first, the door the stackful one after it).
+    fn store_tagged(&self, index: usize, tagged: u64) {
+        if index >= self.slots {
+            return;
+        }
+        let (Some(jump), Some(stackful)) =
+            (self.table.get(index), self.table.get(self.slots + index))
+        else {
+            return;
+        };
+        if tagged & STACKLESS_TAG != 0 {
+            jump.store(tagged & !STACKLESS_TAG, Ordering::Release);
+        } else {
+            stackful.store(tagged, Ordering::Release);
+            jump.store(self.door, Ordering::Release);
         }
     }
 }
 
-/// Every slot's initial address, as the policy's `initial_slot` gives it
-/// for an [`Env`], computed once: the addresses depend only on the Env
+/// The address a slot holds for `target`, with [`STACKLESS_TAG`] set for a
+/// stackless routine: error stubs (stackless since the stub `jmp`s) and
+/// code the mechanism installed as a stackless twin (whose entry it
+/// tagged already).
+fn tagged_address(target: SlotTarget) -> u64 {
+    match target {
+        SlotTarget::ErrorStub(_) => {
+            let address = slot_address(target);
+            if address == sk_machine::synth_entry::slow_path_address() {
+                address
+            } else {
+                address | STACKLESS_TAG
+            }
+        }
+        SlotTarget::Code(_) | SlotTarget::Generic => slot_address(target),
+    }
+}
+
+/// Every slot's initial address ([`tagged_address`]), as the policy's
+/// `initial_slot` gives it for an [`Env`], computed once: the addresses depend only on the Env
 /// (fixed from the ring's start on) and on error stubs, which live
 /// forever. A new table is then a copy, not 512 policy calls and error
 /// stub lookups (8,400 of the 16,000 instructions an SCPU create took).
@@ -179,7 +263,7 @@ fn with_initial_table(
             table
                 .try_reserve_exact(slots as usize)
                 .map_err(|_| SysError::NoMemory)?;
-            table.extend((0..slots).map(|i| slot_address(initial_slot(i, env))));
+            table.extend((0..slots).map(|i| tagged_address(initial_slot(i, env))));
             *cached = Some((*env, table.into_boxed_slice()));
         }
         match cached.as_ref() {

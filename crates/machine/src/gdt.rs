@@ -46,6 +46,10 @@ pub const IST_MACHINE_CHECK: u16 = 2;
 /// IST slot for `#DB`: a single-step trap can hit the first instruction of
 /// a `syscall` entry, while RSP is still the user's stack.
 pub const IST_DEBUG: u16 = 3;
+/// IST slot for `#PF`: a stackless synthesized routine's user access can
+/// fault in ring 0 while RSP is still the user's (attacker-chosen) stack
+/// (`page_fault_entry.rs` moves the frame where it belongs).
+pub const IST_PAGE_FAULT: u16 = 4;
 
 const IST_STACK_PAGES: u64 = 4;
 
@@ -70,11 +74,12 @@ const USER_CODE_32: u64 = 0x00cf_fb00_0000_ffff;
 const SLOTS: usize = ENTRIES + 1;
 
 /// Tops of the IST stacks (0 before `init`), for [`on_ist_stack`].
-static IST_TOPS: [core::sync::atomic::AtomicU64; 4] =
-    [const { core::sync::atomic::AtomicU64::new(0) }; 4];
+static IST_TOPS: [core::sync::atomic::AtomicU64; 5] =
+    [const { core::sync::atomic::AtomicU64::new(0) }; 5];
 
 /// True if `addr` lies in one of the IST stacks: code there runs for a
-/// double fault, NMI, machine check or `#DB`, and the next such trap
+/// double fault, NMI, machine check, `#DB` or (briefly, `page_fault_entry.rs`)
+/// `#PF`, and the next such trap
 /// reuses the stack from its top (see `context::switch`).
 pub(crate) fn on_ist_stack(addr: u64) -> bool {
     IST_TOPS.iter().any(|top| {
@@ -114,7 +119,13 @@ fn load_gdt(entries: usize) {
 /// LDT. Boot CPU, interrupts off.
 pub(crate) fn init() -> Result<(), crate::paging::MapError> {
     let tss = &raw mut TSS;
-    for ist in [IST_DOUBLE_FAULT, IST_NMI, IST_MACHINE_CHECK, IST_DEBUG] {
+    for ist in [
+        IST_DOUBLE_FAULT,
+        IST_NMI,
+        IST_MACHINE_CHECK,
+        IST_DEBUG,
+        IST_PAGE_FAULT,
+    ] {
         let top = KernelStack::allocate(IST_STACK_PAGES)?.leak();
         IST_TOPS[usize::from(ist)].store(top, core::sync::atomic::Ordering::Relaxed);
         // SAFETY: the TSS is not loaded yet, so the CPU does not read it

@@ -42,6 +42,7 @@ pub mod layout;
 pub mod legacy_irq;
 pub mod linux_entry;
 pub mod logger;
+pub mod page_fault_entry;
 pub mod paging;
 pub mod pci;
 pub mod percpu;
@@ -75,6 +76,7 @@ pub fn init_cpu(fp_save: fpu::SaveInstruction) -> Result<(), paging::MapError> {
     }
     percpu::init_boot_cpu();
     gdt::init()?;
+    page_fault_entry::init();
     traps::init();
     syscall::init();
     let (smep, smap, umip) = usercopy::enable_protections();

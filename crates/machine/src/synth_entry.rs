@@ -84,6 +84,42 @@ extern "C" fn slow_path_entry() {
     );
 }
 
+/// The door of stackless routines' long calls (their `slow_path` hole):
+/// reached by `jmp` on the user's stack with the call word in `rax`, the
+/// arguments, `rcx` (user `rip`) and `r11` (user `rflags`) as the entry
+/// stub left them. Switches to the thread's kernel stack (the per-CPU
+/// `syscall_stack_top`, which the switch keeps equal to the running
+/// thread's, the value its stub bakes in), pushes the user `rsp`, `rcx`
+/// and `r11` as the stub's door does, calls [`slow_path_entry`], zeroes
+/// `r9`, pops and `sysretq`s. The kernel GS is borrowed (two `swapgs`)
+/// only to reach the per-CPU block; interrupts stay masked throughout.
+#[unsafe(naked)]
+extern "C" fn leaf_door() {
+    core::arch::naked_asm!(
+        "swapgs",
+        "mov gs:[{user_rsp}], rsp",
+        "mov rsp, gs:[{stack_top}]",
+        "push qword ptr gs:[{user_rsp}]",
+        "swapgs",
+        "push rcx",
+        "push r11",
+        "call {slow}",
+        "xor r9d, r9d",
+        "pop r11",
+        "pop rcx",
+        "pop rsp",
+        "sysretq",
+        user_rsp = const crate::percpu::USER_RSP_OFFSET,
+        stack_top = const crate::percpu::SYSCALL_STACK_TOP_OFFSET,
+        slow = sym slow_path_entry,
+    );
+}
+
+/// Address of [`leaf_door`] (the `slow_path` hole of stackless routines).
+pub fn leaf_door_address() -> u64 {
+    leaf_door as *const () as u64
+}
+
 /// The fixed `LSTAR` target in per-CPU-slot mode: jumps to the current
 /// thread's stub, read from the per-CPU block (`percpu::ENTRY_STUB_OFFSET`,
 /// the generic entry until a stub is set). Clobbers r9 (the native ABI

@@ -112,6 +112,19 @@ stub!(vec11, 11, error_code);
 stub!(vec12, 12, error_code);
 stub!(vec13, 13, error_code);
 stub!(vec14, 14, error_code);
+
+/// The ordinary `#PF` path (`page_fault_entry` jumps here on a kernel
+/// stack, with the frame as the CPU would have pushed it there).
+pub(crate) fn page_fault_ordinary_address() -> u64 {
+    vec14 as *const () as u64
+}
+
+/// The double-fault path (`page_fault_entry` jumps here when moving a
+/// `#PF` frame below the interrupted RSP faulted: the CPU would have
+/// raised `#DF` pushing it there itself).
+pub(crate) fn double_fault_address() -> u64 {
+    vec8 as *const () as u64
+}
 stub!(vec16, 16);
 stub!(vec17, 17, error_code);
 stub!(vec18, 18);
@@ -221,7 +234,9 @@ pub(crate) fn init() {
             idt.segment_not_present.set_handler_addr(a(vec11));
             idt.stack_segment_fault.set_handler_addr(a(vec12));
             idt.general_protection_fault.set_handler_addr(a(vec13));
-            idt.page_fault.set_handler_addr(a(vec14));
+            idt.page_fault
+                .set_handler_addr(a(crate::page_fault_entry::page_fault_ist_entry))
+                .set_stack_index(gdt::IST_PAGE_FAULT);
             idt.x87_floating_point.set_handler_addr(a(vec16));
             idt.alignment_check.set_handler_addr(a(vec17));
             idt.machine_check

@@ -39,7 +39,7 @@ pub const SMAP_NOP: [u8; 3] = [0x0f, 0x1f, 0x00];
 /// use sk_synth::{instantiate, templates::ErrorStubHoles, Imm32, Smap};
 /// let mut code = [0u8; 64];
 /// let stub = instantiate(&ErrorStubHoles { result: Imm32(-9) }, 0x1000, Smap::Enabled, &mut code)?;
-/// assert_eq!(&code[..stub.size()], &[0x48, 0xc7, 0xc0, 0xf7, 0xff, 0xff, 0xff, 0xc3]);
+/// assert_eq!(&code[..stub.size()], &[0x48, 0xc7, 0xc0, 0xf7, 0xff, 0xff, 0xff, 0x45, 0x31, 0xc9, 0x48, 0x0f, 0x07]);
 /// # Ok::<(), sk_synth::SynthError>(())
 /// ```
 pub fn instantiate<H: HoleSet>(

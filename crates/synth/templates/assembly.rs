@@ -181,6 +181,11 @@ impl Assembled {
     /// Runs the taint check ([`taint::check`]) on this template: the
     /// violations, empty if no exit leaves a kernel value in a register.
     pub fn taint_check(&self) -> Vec<taint::Violation> {
+        self.taint_check_as(super::leaf::STACKLESS.contains(&self.source.name))
+    }
+
+    /// [`Self::taint_check`] under the stackless contract or the routine one.
+    pub fn taint_check_as(&self, stackless: bool) -> Vec<taint::Violation> {
         let mut holes = Vec::new();
         for hole in &self.holes {
             let decl = &self.source.asm.holes[hole.declaration];
@@ -202,6 +207,7 @@ impl Assembled {
             bytes: &self.bytes,
             holes: &holes,
             fault_points: &self.fault_points,
+            stackless,
         })
     }
 }

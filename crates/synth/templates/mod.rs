@@ -6,7 +6,11 @@
 //! offsets; `taint.rs` checks that no template leaves a kernel value in a
 //! register at an exit.
 //!
-//! Routine convention (entered by the entry stub's `call`): `rax` = index,
+//! Stackless routines (`leaf.rs`: the error stub and the `*_leaf` twins)
+//! are entered by the entry stub's `jmp` on the user's stack and return
+//! with `sysretq`; `leaf.rs` has their contract.
+//!
+//! Routine convention (entered by the entry stub's door's `call`): `rax` = index,
 //! arguments `rdi`, `rsi`, `rdx`, `r10`, `r8` (read/write: `rdi` = buffer,
 //! `rsi` = length), result in `rax` (`>= 0` or `-(error code)`); may clobber
 //! `rax`, `rcx`, `rdx`, `rsi`, `rdi`, `r8`–`r11`; preserves `rbx`, `rbp`,
@@ -18,17 +22,22 @@ mod call_counter;
 pub mod collapse;
 mod copy_out;
 mod dev_mem_read;
+mod dev_mem_read_leaf;
 mod dev_null_write;
+mod dev_null_write_leaf;
 mod dev_zero_read;
+mod dev_zero_read_leaf;
 mod entry_stub;
 mod error_stub;
 mod generic_trampoline;
+pub mod leaf;
 mod linux_entry_stub;
 mod linux_fd_dispatch;
 mod linux_slow_path;
 mod pipe;
 mod port;
 mod ram_file_read;
+mod ram_file_read_leaf;
 mod ram_file_write;
 mod semaphore;
 pub mod switch;
@@ -49,6 +58,10 @@ pub fn all() -> Result<Vec<TemplateSource>, IcedError> {
         dev_zero_read::source()?,
         dev_mem_read::source()?,
         ram_file_read::source()?,
+        dev_null_write_leaf::source()?,
+        dev_zero_read_leaf::source()?,
+        dev_mem_read_leaf::source()?,
+        ram_file_read_leaf::source()?,
         ram_file_write::source()?,
         tty_write::source()?,
         error_stub::source()?,

@@ -64,6 +64,17 @@
 //!   because the stub's own check (above) verifies that it restores and
 //!   zeroes them.
 //!
+//! - **stackless routines** (`templates/leaf.rs`): entered with `r9`
+//!   kernel (the table address) and `rsp` the user's; at a `sysretq`
+//!   every register but `rax` clean, as above; an indirect `jmp` (the tail
+//!   jump to the leaf door) may leave only `rax` and `r9` (the door's
+//!   address) kernel. At every exit `rcx` and `r11` must still hold the
+//!   values they had at entry: the check follows each register's
+//!   *identity* (`mov r, rcx` copies it, any other write loses it), so a
+//!   `rep` count in `rcx` is fine only if the user `rip` is moved back.
+//!   `build.rs` also refuses any use of `rsp` (push, pop, call, ret, a
+//!   stack operand) in a stackless template.
+//!
 //! What it does not check: values stored to user memory (copying kernel
 //! data to the user is what `/dev/mem` and file reads are for); implicit
 //! flows through the flags; the Rust code behind the slow path (the
@@ -115,6 +126,10 @@ pub struct Template<'a> {
     pub holes: &'a [Hole<'a>],
     /// `(access, fixup)` byte offsets of the user accesses.
     pub fault_points: &'a [(u32, u32)],
+    /// A stackless routine (`templates/leaf.rs`): entered by the entry
+    /// stub's `jmp` with `r9` = the table address (kernel) on the user's
+    /// stack; must leave `rcx` and `r11` as found at every exit.
+    pub stackless: bool,
 }
 
 /// A register (or the stack) holding a kernel value at an exit.

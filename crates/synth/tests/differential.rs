@@ -12,6 +12,8 @@
 //!   the kernel's generic path would write them to the shared cells), the
 //!   file grows and the test replans: the write slot then holds a routine
 //!   for the new capacity.
+//! - Each case runs the stackful templates or (`leaf`) their stackless
+//!   twins, as the kernel installs them for native threads.
 //! - `/dev/mem` and `/dev/zero`: read and seek, lengths on both sides of
 //!   the 1-byte fast path and of `max_len` (a longer call goes to the slow
 //!   path, i.e. the generic path: the test performs it there).
@@ -26,12 +28,11 @@ use sk_hostexec::{Fixup, Registers, Sandbox};
 use sk_sio::testing::FakeUserMemory;
 use sk_sio::{Devices, ReadOutcome, Sio};
 use sk_synth::policy::{
-    Env, FileFacts, InstallError, Mechanism, Op, RoutineHoles, SioFacts, SioRoutines, SioTarget,
-    Slot, SlotTarget,
+    leaf_twin, Env, FileFacts, InstallError, Mechanism, Op, RoutineHoles, SioFacts, SioRoutines,
+    SioTarget, Slot, SlotTarget,
 };
 use sk_synth::templates::{
-    DevMemReadHoles, DevZeroReadHoles, ErrorStubHoles, GenericTrampolineHoles, RamFileReadHoles,
-    RamFileWriteHoles,
+    DevMemReadHoles, DevZeroReadHoles, GenericTrampolineHoles, RamFileReadHoles, RamFileWriteHoles,
 };
 use sk_synth::{Imm32, Imm64, Instance, Rel32Target, Smap};
 
@@ -50,6 +51,20 @@ const OWNER: u64 = 1;
 const BAD_ADDRESS: i32 = -14;
 /// Where the fake user memory of the generic side starts.
 const GENERIC_BUFFER: u64 = 0x10_0000;
+
+/// A stackless routine's `sysretq` as `ret; nop; nop` (the sandbox
+/// `call`s code in ring 3; a stackless routine never touches the stack).
+fn sysret_to_ret(bytes: &mut [u8]) {
+    use iced_x86::{Code, Decoder, DecoderOptions};
+    let sites: Vec<usize> = Decoder::with_ip(64, bytes, 0, DecoderOptions::NONE)
+        .iter()
+        .filter(|i| i.code() == Code::Sysretq)
+        .map(|i| i.ip() as usize)
+        .collect();
+    for site in sites {
+        bytes[site..site + 3].copy_from_slice(&[0xc3, 0x90, 0x90]);
+    }
+}
 
 /// The real generic path: one SIO of a file system or device, and user
 /// memory.
@@ -175,7 +190,12 @@ struct Synthesized {
 impl Synthesized {
     /// Builds the sandbox with `holes` at 0x200-byte steps, a "generic path"
     /// returning [`FALLBACK`] at 0x800, and replans for `facts`.
+    ///
+    /// With `leaf`, a routine with a stackless twin (`policy::leaf_twin`)
+    /// is built as that twin, as the kernel installs it for a native
+    /// thread, its `sysretq`s turned into `ret`s for the sandbox's `call`.
     fn new(
+        leaf: bool,
         facts: impl FnOnce(u64) -> SioFacts,
         holes: impl FnOnce(u64, u64, u64) -> Vec<RoutineHoles>,
     ) -> Self {
@@ -188,16 +208,29 @@ impl Synthesized {
             let offset = i * 0x200;
             assert!(offset < 0x800);
             let at = &mut out[offset..offset + 0x200];
-            let instance = holes
-                .instantiate(code + offset as u64, Smap::Disabled, at)
-                .unwrap();
+            let twin = leaf
+                .then(|| leaf_twin(&holes, generic_entry, BAD_ADDRESS, generic_entry))
+                .flatten();
+            let instance = match twin {
+                Some(twin) => {
+                    let instance = twin.describe(code + offset as u64, Smap::Disabled);
+                    twin.instantiate_bytes(code + offset as u64, Smap::Disabled, at)
+                        .unwrap();
+                    sysret_to_ret(&mut at[..instance.size()]);
+                    instance
+                }
+                None => holes
+                    .instantiate(code + offset as u64, Smap::Disabled, at)
+                    .unwrap(),
+            };
             entries.push((holes, instance));
         }
-        let stub = ErrorStubHoles {
-            result: Imm32(FALLBACK as i32),
-        };
-        sk_synth::instantiate(&stub, generic_entry, Smap::Disabled, &mut out[0x800..0x900])
-            .unwrap();
+        // The generic side's stand-in: `mov rax, FALLBACK; ret` (the error
+        // stub is stackless now and ends in `sysretq`).
+        let mut stand_in = vec![0x48, 0xc7, 0xc0];
+        stand_in.extend_from_slice(&(FALLBACK as i32).to_le_bytes());
+        stand_in.push(0xc3);
+        out[0x800..0x800 + stand_in.len()].copy_from_slice(&stand_in);
         sandbox.seal().unwrap();
         let env = Env {
             is_enabled: true,
@@ -224,8 +257,9 @@ impl Synthesized {
         this
     }
 
-    fn ram_file() -> Self {
+    fn ram_file(leaf: bool) -> Self {
         Self::new(
+            leaf,
             |data| SioFacts {
                 target: SioTarget::File(FileFacts {
                     node: NODE,
@@ -276,8 +310,9 @@ impl Synthesized {
         )
     }
 
-    fn device(target: impl Fn(u64) -> SioTarget) -> Self {
+    fn device(leaf: bool, target: impl Fn(u64) -> SioTarget) -> Self {
         Self::new(
+            leaf,
             |data| SioFacts {
                 target: target(data),
                 can_read: true,
@@ -436,8 +471,8 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
     #[test]
-    fn synthesized_ram_file_matches_the_generic_path(ops in prop::collection::vec(file_op(), 1..40)) {
-        let mut fast = Synthesized::ram_file();
+    fn synthesized_ram_file_matches_the_generic_path(ops in prop::collection::vec(file_op(), 1..40), leaf in any::<bool>()) {
+        let mut fast = Synthesized::ram_file(leaf);
         let mut slow = Generic::file();
         for op in &ops {
             match op {
@@ -471,8 +506,9 @@ proptest! {
     fn synthesized_dev_mem_read_matches_the_generic_path(
         ops in prop::collection::vec(prop_oneof![(0u64..200).prop_map(Some), (0u64..600).prop_map(|_| None)], 1..40),
         seeks in prop::collection::vec(0u64..600, 40),
+        leaf in any::<bool>(),
     ) {
-        let mut fast = Synthesized::device(|data| SioTarget::Mem {
+        let mut fast = Synthesized::device(leaf, |data| SioTarget::Mem {
             base: data + FILE_DATA as u64,
             window_bytes: WINDOW.len() as u64,
         });
@@ -493,8 +529,8 @@ proptest! {
     }
 
     #[test]
-    fn synthesized_dev_zero_read_matches_the_generic_path(lens in prop::collection::vec(0u64..200, 1..40)) {
-        let mut fast = Synthesized::device(|_| SioTarget::Zero);
+    fn synthesized_dev_zero_read_matches_the_generic_path(lens in prop::collection::vec(0u64..200, 1..40), leaf in any::<bool>()) {
+        let mut fast = Synthesized::device(leaf, |_| SioTarget::Zero);
         let mut slow = Generic::open("/dev/zero", OpenFlags::READ, &[]);
         for len in lens {
             fast.sandbox.data_mut()[USER_BUFFER..USER_BUFFER + 200].fill(0xaa);

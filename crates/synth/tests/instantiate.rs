@@ -26,7 +26,7 @@ fn ram_write_holes(fallback: u64) -> RamFileWriteHoles {
 }
 
 #[test]
-fn error_stub_bytes_are_mov_rax_imm32_ret() {
+fn error_stub_bytes_are_mov_rax_imm32_xor_r9d_sysretq() {
     let mut out = [0xcc; 16];
     let instance = instantiate(
         &ErrorStubHoles { result: Imm32(-22) },
@@ -35,9 +35,12 @@ fn error_stub_bytes_are_mov_rax_imm32_ret() {
         &mut out,
     )
     .unwrap();
-    assert_eq!(instance.size(), 8);
-    assert_eq!(&out[..8], &[0x48, 0xc7, 0xc0, 0xea, 0xff, 0xff, 0xff, 0xc3]);
-    assert_eq!(out[8], 0xcc, "nothing written past the instance");
+    assert_eq!(instance.size(), 13);
+    assert_eq!(
+        &out[..13],
+        &[0x48, 0xc7, 0xc0, 0xea, 0xff, 0xff, 0xff, 0x45, 0x31, 0xc9, 0x48, 0x0f, 0x07]
+    );
+    assert_eq!(out[13], 0xcc, "nothing written past the instance");
     assert_eq!(instance.name(), "error_stub");
     assert_eq!(instance.address(), ADDRESS);
     assert_eq!(instance.hole_value("result"), Some(HoleValue::Imm32(-22)));
@@ -99,15 +102,15 @@ fn rel32_out_of_range_is_an_error() {
 #[test]
 fn output_too_small_and_address_overflow_are_errors() {
     let holes = ErrorStubHoles { result: Imm32(-1) };
-    let mut small = [0; 7];
+    let mut small = [0; 12];
     assert_eq!(
         instantiate(&holes, ADDRESS, Smap::Enabled, &mut small).unwrap_err(),
         SynthError::OutputTooSmall {
-            needed: 8,
-            available: 7
+            needed: 13,
+            available: 12
         }
     );
-    let mut out = [0; 8];
+    let mut out = [0; 13];
     assert_eq!(
         instantiate(&holes, u64::MAX - 3, Smap::Enabled, &mut out).unwrap_err(),
         SynthError::AddressOverflow {
@@ -236,7 +239,7 @@ fn the_yield_routine_tests_the_abis_yield_selector() {
 
 #[test]
 fn every_template_keeps_the_promises_build_rs_checked() {
-    assert_eq!(templates::ALL.len(), 36);
+    assert_eq!(templates::ALL.len(), 40);
     for template in templates::ALL {
         let name = template.name;
         let decoded: Vec<_> = Decoder::with_ip(64, template.bytes, 0, DecoderOptions::NONE)

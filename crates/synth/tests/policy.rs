@@ -489,7 +489,12 @@ fn an_error_stub_plan_replaces_code_and_back() {
 
 #[test]
 fn the_entry_stub_plan_fills_every_hole_from_the_env() {
-    let entry = ThreadEntryPlan::new(0xffff_8000_0040_0000, 0xffff_8000_0050_0000, &env());
+    let entry = ThreadEntryPlan::new(
+        0xffff_8000_0040_0000,
+        0xffff_8000_0050_0000,
+        0xffff_8000_0050_1000,
+        &env(),
+    );
     assert_eq!(entry.table_slots, 512);
     assert_eq!(
         entry.stub,
@@ -497,6 +502,7 @@ fn the_entry_stub_plan_fills_every_hole_from_the_env() {
             kernel_stack_top: Imm64(0xffff_8000_0040_0000),
             table_len: Imm32(512),
             table: Imm64(0xffff_8000_0050_0000),
+            stackful_table: Imm64(0xffff_8000_0050_1000),
             slow_path: Imm64(env().slow_path),
         }
     );
@@ -510,6 +516,7 @@ fn the_entry_stub_plan_fills_every_hole_from_the_env() {
     .unwrap();
     verify_instance(&stub, &bytes[..stub.size()]).unwrap();
     let largest = ThreadEntryPlan::new(
+        0,
         0,
         0,
         &Env {

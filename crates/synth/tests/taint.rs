@@ -35,6 +35,24 @@ fn check(
     assemble(source).taint_check()
 }
 
+/// Like [`check`], under the stackless (leaf) contract (`templates/leaf.rs`).
+fn check_leaf(
+    name: &'static str,
+    build: impl FnOnce(&mut TemplateAsm) -> Result<(), IcedError>,
+) -> Vec<Violation> {
+    let mut asm = TemplateAsm::new().unwrap();
+    build(&mut asm).unwrap();
+    let source = TemplateSource {
+        name,
+        doc: "",
+        invariants: &[],
+        reads: &[],
+        clobbers: &[],
+        asm,
+    };
+    assemble(source).taint_check_as(true)
+}
+
 /// The registers named by `violations`, sorted.
 fn registers(violations: &[Violation]) -> Vec<String> {
     let mut names: Vec<String> = violations.iter().map(|v| v.register.clone()).collect();
@@ -332,4 +350,88 @@ fn rip_relative_addresses_system_registers_and_internal_calls_are_caught() {
         a.ret()
     });
     assert_eq!(registers(&found), ["the call"]);
+}
+
+// ---- stackless routines ----------------------------------------------------
+
+#[test]
+fn a_leaf_must_scrub_the_table_address_it_is_entered_with_in_r9() {
+    let found = check_leaf("leaf_keeps_r9", |a| {
+        a.mov(rax, 0i64)?;
+        a.sysretq()
+    });
+    assert_eq!(registers(&found), ["r9"]);
+    assert!(found[0].origin.contains("table address"), "{found:?}");
+    let clean = check_leaf("leaf_scrubs_r9", |a| {
+        a.xor(iced_x86::code_asm::r9d, iced_x86::code_asm::r9d)?;
+        a.sysretq()
+    });
+    assert!(clean.is_empty(), "{clean:?}");
+}
+
+#[test]
+fn a_leaf_must_give_back_the_rcx_and_r11_it_was_entered_with() {
+    // A rep count in rcx, never moved back: rcx is clean (a user length)
+    // but not the user rip.
+    let found = check_leaf("leaf_loses_rcx", |a| {
+        a.xor(iced_x86::code_asm::r9d, iced_x86::code_asm::r9d)?;
+        a.mov(rcx, rsi)?;
+        a.rep().stosb()?;
+        a.sysretq()
+    });
+    assert_eq!(registers(&found), ["rcx"]);
+    // Parked and moved back: fine; r11 zeroed: refused.
+    let parked = check_leaf("leaf_parks_rcx", |a| {
+        a.mov(r9, rcx)?;
+        a.mov(rcx, rsi)?;
+        a.rep().stosb()?;
+        a.mov(rcx, r9)?;
+        a.sysretq()
+    });
+    assert!(parked.is_empty(), "{parked:?}");
+    let found = check_leaf("leaf_zeroes_r11", |a| {
+        a.xor(iced_x86::code_asm::r9d, iced_x86::code_asm::r9d)?;
+        a.xor(r11, r11)?;
+        a.sysretq()
+    });
+    assert_eq!(registers(&found), ["r11"]);
+}
+
+#[test]
+fn a_leaf_fixup_cannot_find_rcx_in_a_register_the_trap_handler_writes() {
+    // The trap handler writes rax and rdx before the fixup runs: rcx
+    // parked in rdx across a fault point is lost on the fault path.
+    let leaf = |park: iced_x86::code_asm::AsmRegister64| {
+        move |a: &mut TemplateAsm| -> Result<(), IcedError> {
+            let mut fixup = a.create_label();
+            a.xor(iced_x86::code_asm::r9d, iced_x86::code_asm::r9d)?;
+            a.mov(park, rcx)?;
+            a.mov(rcx, rsi)?;
+            a.stac()?;
+            a.user_access(fixup, |a| a.rep().stosb())?;
+            a.clac()?;
+            a.mov(rcx, park)?;
+            a.sysretq()?;
+            a.set_label(&mut fixup)?;
+            a.clac()?;
+            a.mov(rcx, park)?;
+            a.mov(rax, -14i64)?;
+            a.sysretq()
+        }
+    };
+    let found = check_leaf("leaf_parks_in_rdx", leaf(rdx));
+    assert_eq!(registers(&found), ["rcx"]);
+    assert!(check_leaf("leaf_parks_in_r8", leaf(r8)).is_empty());
+}
+
+#[test]
+fn a_leafs_tail_jump_to_the_door_may_leave_only_rax_and_r9() {
+    let found = check_leaf("leaf_door_jump", |a| {
+        let door = a.hole("door", Kind::Imm64, "");
+        let cell = a.hole("cell", Kind::Imm64, "");
+        a.mov_imm64(rdx, cell)?;
+        a.mov_imm64(r9, door)?;
+        a.jmp(r9)
+    });
+    assert_eq!(registers(&found), ["rdx"]);
 }

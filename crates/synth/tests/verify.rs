@@ -94,7 +94,7 @@ proptest! {
 
 #[test]
 fn size_mismatch_is_caught() {
-    let mut out = [0; 8];
+    let mut out = [0; 13];
     let instance = instantiate(
         &ErrorStubHoles { result: Imm32(-1) },
         0x1000,
@@ -103,17 +103,17 @@ fn size_mismatch_is_caught() {
     )
     .unwrap();
     assert_eq!(
-        verify_instance(&instance, &out[..7]),
+        verify_instance(&instance, &out[..12]),
         Err(VerifyError::SizeMismatch {
-            expected: 8,
-            found: 7
+            expected: 13,
+            found: 12
         })
     );
 }
 
 #[test]
 fn a_hole_value_other_than_recorded_is_caught() {
-    let mut out = [0; 8];
+    let mut out = [0; 13];
     let instance = instantiate(
         &ErrorStubHoles { result: Imm32(-1) },
         0x1000,

@@ -289,6 +289,8 @@ ktest!(
                 1 => 4,
                 2 => 2,
                 8 => 1,
+                // #PF: a stackless routine's fault may come at a user rsp.
+                14 => 5,
                 18 => 3,
                 _ => 0,
             };

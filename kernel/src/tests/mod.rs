@@ -8,6 +8,7 @@ mod abi_support;
 mod audio;
 mod cpu_tables;
 mod entries;
+mod entries_stackless;
 mod fp;
 mod fuzz;
 mod growth;

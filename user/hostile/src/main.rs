@@ -24,6 +24,7 @@
 //! | 14 | `priv` | index into [`PRIV_NAMES`] | die (#GP or #UD) |
 //! | 15 | `ldt-forge` | 0 = call gate, 1 = 32-bit code segment | die (#GP): maps page 0x1000 and writes descriptors there, where a reset-value LDT (base 0) would find them for selectors 0x1007 (a DPL-3 call gate to kernel code) and 0x1017 (DPL-3 32-bit code), then far-calls/jumps through them |
 //! | 16 | `traced-call` | 1 = force the generic path | live: the kernel's instruction counter (`TraceNextCall`, TF, `syscall`) still counts a null call (> 0 instructions) |
+//! | 17 | `leaf-call` | object, RSP kind, buffer kind, length ([`leaf`](mod@leaf)) | live: a stackless synthesized call with a hostile RSP and a good or bad buffer returns what the generic path would, with RCX and R11 kept |
 //!
 //! Each prints `hostile: doing <mode> <param>` first. Exit statuses:
 //! 0 = a "live" mode passed its checks; 3 = a "die" mode survived (returned
@@ -46,6 +47,7 @@
 
 mod entry_state;
 mod far_transfer;
+mod leaf;
 mod privileged;
 
 use sk_user::abi::{Call, CallWord, Handle};
@@ -92,6 +94,7 @@ fn main() -> i32 {
         14 => "priv",
         15 => "ldt-forge",
         16 => "traced-call",
+        17 => "leaf-call",
         _ => {
             println!("hostile: unknown mode {mode} (param {param:#x})");
             return UNKNOWN;
@@ -163,6 +166,13 @@ fn main() -> i32 {
             if compat {
                 println!("hostile: {name} {param:#x} ran 32-bit code and came back");
                 return COMPAT;
+            }
+        }
+        17 => {
+            return if leaf::leaf_call(param) {
+                0
+            } else {
+                CHECK_FAILED
             }
         }
         _ => {

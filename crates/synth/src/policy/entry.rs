@@ -1,8 +1,10 @@
 //! A thread's entry: its stub's holes and its table's initial contents.
 //!
-//! Owns [`ThreadEntryPlan`] and [`initial_slot`]. Each user thread gets a
-//! routine table of [`Env::table_slots`] code addresses and an `entry_stub`
-//! instance that dispatches through it; the kernel allocates both, fills
+//! Owns [`ThreadEntryPlan`] and [`initial_slot`]. Each user thread gets
+//! two routine tables of [`Env::table_slots`] code addresses (the one the
+//! stub `jmp`s through: a stackless routine or the stub's door; and the
+//! stackful one the door `call`s through) and an `entry_stub` instance
+//! that dispatches through them; the kernel allocates both, fills
 //! the table from [`initial_slot`] and instantiates
 //! [`ThreadEntryPlan::stub`]. Neighbours: [`super::SioRoutines`] changes the
 //! read and write slots afterwards.
@@ -25,8 +27,10 @@ pub struct ThreadEntryPlan {
 
 impl ThreadEntryPlan {
     /// The plan for a thread whose kernel stack ends at `kernel_stack_top`
-    /// and whose table (of [`Env::table_slots`] `u64`s) is at `table`.
-    pub fn new(kernel_stack_top: u64, table: u64, env: &Env) -> Self {
+    /// and whose tables (each of [`Env::table_slots`] `u64`s: the one the
+    /// stub `jmp`s through, and the stackful one its door `call`s through)
+    /// are at `table` and `stackful_table`.
+    pub fn new(kernel_stack_top: u64, table: u64, stackful_table: u64, env: &Env) -> Self {
         let table_slots = env.table_slots();
         Self {
             stub: EntryStubHoles {
@@ -34,6 +38,7 @@ impl ThreadEntryPlan {
                 // At most 65_535 * 8 < 2^31 (see `Env::table_handles`).
                 table_len: Imm32(i32::try_from(table_slots).unwrap_or(i32::MAX)),
                 table: Imm64(table),
+                stackful_table: Imm64(stackful_table),
                 slow_path: Imm64(env.slow_path),
             },
             table_slots,

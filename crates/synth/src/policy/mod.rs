@@ -88,6 +88,7 @@ mod mechanism;
 mod plan;
 mod routines;
 mod spec;
+mod stackless;
 
 pub use entry::{initial_slot, ThreadEntryPlan};
 pub use facts::{Env, FileFacts, Op, PortFacts, SioFacts, SioTarget};
@@ -95,3 +96,4 @@ pub use mechanism::{InstallError, Mechanism, Slot, SlotTarget};
 pub use plan::{plan, SioPlan, SlotPlan};
 pub use routines::{Installed, SioRoutines};
 pub use spec::{FileBasis, RamFileWriteSpec, RoutineHoles, RoutineSpec};
+pub use stackless::{leaf_twin, LeafHoles, STACKLESS_TAG};

@@ -13,6 +13,7 @@ use super::decode::{offset_of, Decoded};
 use super::state::{Origin, State, Taint, NAMES, R11, R9, RAX, RCX, RDX, RSP};
 use super::transfer::Flow;
 use super::{Template, Violation};
+use iced_x86::{Instruction, OpAccess, Register};
 
 /// The analysis of one template.
 pub(super) struct Analysis<'a> {
@@ -34,6 +35,9 @@ impl Analysis<'_> {
     fn origin_text(&self, origin: Origin) -> String {
         match origin {
             Origin::EntryStack => "the kernel stack pointer the routine is entered with".to_owned(),
+            Origin::EntryTable => {
+                "the table address a stackless routine is entered with in r9".to_owned()
+            }
             Origin::At(offset) => match self.code.address_holes.get(&offset) {
                 Some(hole) => format!(
                     "set by `{}` at +{offset:#x}, hole `{hole}`",
@@ -83,6 +87,54 @@ impl Analysis<'_> {
         }
     }
 
+    /// A stackless routine's exit: `rcx` and `r11` must be the entry's.
+    fn check_same(&mut self, exit: u32, state: &State) {
+        if state.same[RCX] & 1 == 0 {
+            self.report(
+                exit,
+                "rcx",
+                "not the user rip the stackless routine was entered with".to_owned(),
+            );
+        }
+        if state.same[R11] & 2 == 0 {
+            self.report(
+                exit,
+                "r11",
+                "not the user rflags the stackless routine was entered with".to_owned(),
+            );
+        }
+    }
+
+    /// Follows which registers still hold the entry `rcx` and `r11`: a
+    /// register-to-register `mov` copies, any other write forgets.
+    fn track_identity(&mut self, instruction: &Instruction, before: &State, after: &mut State) {
+        let is_copy = instruction.mnemonic() == iced_x86::Mnemonic::Mov
+            && instruction.op_count() == 2
+            && instruction.op0_kind() == iced_x86::OpKind::Register
+            && instruction.op1_kind() == iced_x86::OpKind::Register
+            && instruction.op0_register().is_gpr64()
+            && instruction.op1_register().is_gpr64();
+        let info = self.factory.info(instruction);
+        for used in info.used_registers() {
+            let writes = matches!(
+                used.access(),
+                OpAccess::Write
+                    | OpAccess::CondWrite
+                    | OpAccess::ReadWrite
+                    | OpAccess::ReadCondWrite
+            );
+            let register: Register = used.register().full_register();
+            if writes && register.is_gpr64() {
+                after.same[register.number()] = 0;
+            }
+        }
+        if is_copy {
+            let dst = instruction.op0_register().number();
+            let src = instruction.op1_register().number();
+            after.same[dst] = before.same[src];
+        }
+    }
+
     pub(super) fn run(&mut self) {
         let count = self.code.instructions.len();
         let mut states: Vec<Option<State>> = vec![None; count];
@@ -98,8 +150,16 @@ impl Analysis<'_> {
             regs: [Taint::Clean; 16],
             stack: Vec::new(),
             below: 0,
+            same: [0; 16],
         };
-        if !is_user_entry {
+        entry.same[RCX] = 1;
+        entry.same[R11] = 2;
+        let stackless = self.template.stackless;
+        if stackless {
+            entry.regs[R9] = Taint::Kernel(Origin::EntryTable);
+        }
+        // A stackless routine, like the stub, runs on the user's stack.
+        if !is_user_entry && !stackless {
             entry.regs[RSP] = Taint::Kernel(Origin::EntryStack);
         }
         states[0] = Some(entry);
@@ -110,7 +170,8 @@ impl Analysis<'_> {
             };
             let instruction = self.code.instructions[index];
             let offset = offset_of(&instruction);
-            let (after, flow) = self.step(&instruction, &state);
+            let (mut after, flow) = self.step(&instruction, &state);
+            self.track_identity(&instruction, &state, &mut after);
             let mut successors: Vec<(usize, State)> = Vec::new();
             let next_index = (index + 1 < count).then_some(index + 1);
             let at = |target: u32, code: &Decoded| -> usize {
@@ -131,6 +192,17 @@ impl Analysis<'_> {
                         successors.push((n, after.clone()));
                     }
                 }
+                Flow::RoutineExit { continues } if stackless => {
+                    // The tail jump to the leaf door: only the call word
+                    // and the door's address may be kernel-made.
+                    self.check_exit(offset, &after, &[RAX, R9], true);
+                    self.check_same(offset, &after);
+                    if continues {
+                        if let Some(n) = next_index {
+                            successors.push((n, after.clone()));
+                        }
+                    }
+                }
                 Flow::RoutineExit { continues } => {
                     self.check_exit(offset, &after, &[RAX, RCX, R11, R9, RSP], true);
                     if continues {
@@ -139,7 +211,12 @@ impl Analysis<'_> {
                         }
                     }
                 }
-                Flow::UserExit => self.check_exit(offset, &after, &[RAX], false),
+                Flow::UserExit => {
+                    self.check_exit(offset, &after, &[RAX], false);
+                    if stackless {
+                        self.check_same(offset, &after);
+                    }
+                }
                 Flow::Stop => {}
             }
             // A fault at a user access resumes at its fixup: the state before
@@ -158,6 +235,8 @@ impl Analysis<'_> {
                 let _ = faulted.join(&after);
                 faulted.regs[RAX] = Taint::Clean;
                 faulted.regs[RDX] = Taint::Clean;
+                faulted.same[RAX] = 0;
+                faulted.same[RDX] = 0;
                 successors.push((at(fixup, &self.code), faulted));
             }
             for (target, incoming) in successors {

@@ -25,6 +25,8 @@ pub(super) const R11: usize = 11;
 pub(super) enum Origin {
     /// The kernel stack pointer a routine is entered with.
     EntryStack,
+    /// The table address a stackless routine is entered with in `r9`.
+    EntryTable,
     /// The instruction at this offset.
     At(u32),
     /// What the callee of the `call` at this offset may leave.
@@ -56,6 +58,10 @@ pub(super) struct State {
     /// Slots popped from below where the stack was at entry (a routine's
     /// return address), not pushed back yet.
     pub(super) below: usize,
+    /// Per register: bit 0 set if it still holds the `rcx` the template
+    /// was entered with, bit 1 the entry `r11` (stackless routines must
+    /// leave both where they found them).
+    pub(super) same: [u8; 16],
 }
 
 impl State {
@@ -89,6 +95,9 @@ impl State {
         let before = self.clone();
         for (mine, theirs) in self.regs.iter_mut().zip(other.regs) {
             *mine = mine.join(theirs);
+        }
+        for (mine, theirs) in self.same.iter_mut().zip(other.same) {
+            *mine &= theirs;
         }
         for (mine, theirs) in self.stack.iter_mut().zip(&other.stack) {
             *mine = mine.join(*theirs);

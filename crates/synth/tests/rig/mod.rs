@@ -7,8 +7,7 @@
 #![allow(dead_code, clippy::cast_possible_truncation)]
 
 use sk_hostexec::{Fixup, Registers, Sandbox};
-use sk_synth::templates::ErrorStubHoles;
-use sk_synth::{instantiate, verify_instance, HoleSet, Imm32, Instance, Smap};
+use sk_synth::{instantiate, verify_instance, HoleSet, Instance, Smap};
 
 pub(crate) const BAD_ADDRESS: i32 = -14;
 pub(crate) const FALLBACK_SENTINEL: i32 = 0x7777;
@@ -61,6 +60,7 @@ impl Rig {
         )
         .unwrap();
         verify_instance(&routine, &bytes[..routine.size()]).unwrap();
+        sysret_to_ret(&mut bytes[..routine.size()]);
         bytes[HELPER_OFFSET as usize..][..helper_bytes.len()].copy_from_slice(&helper_bytes);
         let fixups = routine
             .fault_fixups()
@@ -116,18 +116,29 @@ pub(crate) fn pattern(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 7 + 3) as u8).collect()
 }
 
-pub(crate) fn error_stub_bytes(result: i32, address: u64) -> Vec<u8> {
-    let mut out = [0; 16];
-    let stub = instantiate(
-        &ErrorStubHoles {
-            result: Imm32(result),
-        },
-        address,
-        Smap::Disabled,
-        &mut out,
-    )
-    .unwrap();
-    out[..stub.size()].to_vec()
+/// A helper returning `result`: `mov rax, imm32; ret` (the kernel's
+/// error stub is stackless and ends in `sysretq`; helpers here are called).
+pub(crate) fn error_stub_bytes(result: i32, _address: u64) -> Vec<u8> {
+    let mut out = vec![0x48, 0xc7, 0xc0];
+    out.extend_from_slice(&result.to_le_bytes());
+    out.push(0xc3);
+    out
+}
+
+/// The sandbox runs code in ring 3 with `call`: a stackless routine's
+/// `sysretq` (`templates/leaf.rs`) becomes `ret; nop; nop` (a stackless
+/// routine never touches the stack, so the `call`'s return address is
+/// still on top). Every other byte is the instance's.
+pub(crate) fn sysret_to_ret(bytes: &mut [u8]) {
+    use iced_x86::{Code, Decoder, DecoderOptions};
+    let sites: Vec<usize> = Decoder::with_ip(64, bytes, 0, DecoderOptions::NONE)
+        .iter()
+        .filter(|i| i.code() == Code::Sysretq)
+        .map(|i| i.ip() as usize)
+        .collect();
+    for site in sites {
+        bytes[site..site + 3].copy_from_slice(&[0xc3, 0x90, 0x90]);
+    }
 }
 
 // ---- /dev/null -------------------------------------------------------------

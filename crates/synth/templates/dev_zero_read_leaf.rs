@@ -1,0 +1,82 @@
+//! Template source: `/dev/zero` read, stackless (`templates/leaf.rs`).
+
+use super::builder::{Kind, TemplateAsm, TemplateSource};
+use super::leaf::{leaf_bad_exit, leaf_check_user_range, leaf_generic_exit};
+use super::user_range::{long_calls_go_generic, USER_END};
+use iced_x86::code_asm::{byte_ptr, eax, r9, rax, rcx, rdi, rsi};
+use iced_x86::IcedError;
+
+pub fn source() -> Result<TemplateSource, IcedError> {
+    let mut a = TemplateAsm::new()?;
+    let bad_address = a.hole(
+        "bad_address",
+        Kind::Imm32,
+        "Result for a bad user range or a fault: `-(BadAddress code)`.",
+    );
+    let max_len = a.hole(
+        "max_len",
+        Kind::Imm32,
+        "Longest call done here (the kernel's transfer piece, `sk_sio::CHUNK_BYTES`); longer \
+         ones go to the generic path, which splits them with preemption points between pieces.",
+    );
+    let slow_path = a.hole(
+        "slow_path",
+        Kind::Imm64,
+        "The kernel's stackful door for leaves (`leaf_door`), where a call too long for this \
+         routine goes with the call word and arguments intact.",
+    );
+    let mut bad = a.create_label();
+    let mut fast_fixup = a.create_label();
+    let mut fixup = a.create_label();
+    let mut general = a.create_label();
+    let mut too_long = a.create_label();
+    // Fast path, len == 1: range check, one store to the user, return 1.
+    a.cmp(rsi, 1)?;
+    a.jne(general)?;
+    a.mov(r9, USER_END)?;
+    a.cmp(rdi, r9)?;
+    a.jae(bad)?;
+    a.stac()?;
+    a.user_access(fast_fixup, |a| a.mov(byte_ptr(rdi), 0))?;
+    a.clac()?;
+    a.mov(eax, 1)?;
+    a.sysretq()?;
+    // General path: range check, `rep stosb` with rcx parked in r9.
+    a.set_label(&mut general)?;
+    long_calls_go_generic(&mut a, rsi, max_len, too_long)?;
+    leaf_check_user_range(&mut a, rdi, rsi, bad)?;
+    a.mov(r9, rcx)?;
+    a.mov(rcx, rsi)?;
+    a.xor(eax, eax)?;
+    a.stac()?;
+    a.user_access(fixup, |a| a.rep().stosb())?;
+    a.clac()?;
+    a.mov(rcx, r9)?;
+    a.mov(rax, rsi)?;
+    a.sysretq()?;
+    a.set_label(&mut fixup)?;
+    a.clac()?;
+    a.mov(rcx, r9)?;
+    a.jmp(bad)?;
+    a.set_label(&mut fast_fixup)?;
+    a.clac()?;
+    leaf_bad_exit(&mut a, &mut bad, bad_address)?;
+    leaf_generic_exit(&mut a, &mut too_long, slow_path)?;
+    Ok(TemplateSource {
+        name: "dev_zero_read_leaf",
+        doc: "`/dev/zero` read, stackless: zero-fill the user buffer, return `len`.\n\n\
+              The native twin of `dev_zero_read` (same holes; `slow_path` is the leaf door): \
+              entered by the entry stub's `jmp` on the user's stack, returns with `sysretq` \
+              (`templates/leaf.rs`). Arguments: `rdi` = user buffer, `rsi` = length.\n\n\
+              Fast path for `len == 1`: one byte store (10 instructions, 14 with the stub). \
+              General path: longer than `max_len` goes to the door; user range; `rep stosb` \
+              with the user `rip` parked in `r9`. Guards: user range, else `bad_address`. \
+              Fault points: the byte store and the `rep stosb`; their fixups `clac`, put `rcx` \
+              back and return `bad_address`.\n\n\
+              Technique: Factoring Invariants (Synthesis §2.1).",
+        invariants: &["DeviceKind", "OpenForRead"],
+        reads: &["Rdi", "Rsi"],
+        clobbers: &["Rax", "Rcx", "Rdi", "R9"],
+        asm: a,
+    })
+}
