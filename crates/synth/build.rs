@@ -439,5 +439,12 @@ fn emit(out: &mut String, a: &Assembled) {
         values.join(", ")
     )
     .unwrap();
+    writeln!(out, "    }}").unwrap();
+    writeln!(
+        out,
+        "    fn with_values<R>(&self, f: impl FnOnce(&[HoleValue]) -> R) -> R {{"
+    )
+    .unwrap();
+    writeln!(out, "        f(&[{}])", values.join(", ")).unwrap();
     writeln!(out, "    }}\n}}\n").unwrap();
 }

@@ -100,41 +100,18 @@ fn install_code(
         return Err(InstallError::OutOfMemory);
     };
     write(address, out)?;
-    let is_logged = crate::synthesis::config().log_installs;
-    if is_logged || cfg!(debug_assertions) {
-        let instance = describe(address);
-        if is_logged {
-            log_install(&instance, out);
-        }
-        if cfg!(debug_assertions) {
-            if let Err(e) = verify(&instance, out) {
-                panic!(
-                    "instance of {} does not decode to its template: {e}",
-                    template.name
-                );
-            }
-        }
+    if cfg!(debug_assertions) || config().log_installs {
+        describe_and_check(template, &describe(address), out);
     }
-    // Fault points as absolute addresses, on the stack (a template has a
-    // handful); most routines have none, and skip the buffer.
-    let points = template.fault_points;
-    let installed = if points.is_empty() {
-        code_arena::install_written(block, len as u64, &[])
-    } else {
-        let mut buffer = [(0u64, 0u64); 8];
-        let Some(fixups) = buffer.get_mut(..points.len()) else {
-            code_arena::release(block);
-            return Err(InstallError::OutOfMemory);
-        };
-        for (slot, point) in fixups.iter_mut().zip(points) {
-            *slot = (
-                address + u64::from(point.access),
-                address + u64::from(point.fixup),
-            );
-        }
-        code_arena::install_written(block, len as u64, fixups)
-    };
-    let block = installed.map_err(|(_, unused)| {
+    // Fault points as absolute addresses, read off the template's list
+    // as the arena registers them (most routines have none).
+    let fixups = template.fault_points.iter().map(|point| {
+        (
+            address + u64::from(point.access),
+            address + u64::from(point.fixup),
+        )
+    });
+    let block = code_arena::install_written(block, len as u64, fixups).map_err(|(_, unused)| {
         code_arena::release(unused);
         InstallError::OutOfMemory
     })?;
@@ -144,6 +121,26 @@ fn install_code(
         cost_ticks: sk_machine::cpu::rdtsc().saturating_sub(start),
         counting: None,
     })
+}
+
+/// What only debug builds and the replay log do with a fresh instance:
+/// log it (`synth.replay`) and, in debug builds, check the bytes decode
+/// as its template. Out of line: release builds without the log never
+/// describe an instance.
+#[inline(never)]
+#[cold]
+fn describe_and_check(template: &'static Template, instance: &Instance, out: &[u8]) {
+    if config().log_installs {
+        log_install(instance, out);
+    }
+    if cfg!(debug_assertions) {
+        if let Err(e) = verify(instance, out) {
+            panic!(
+                "instance of {} does not decode to its template: {e}",
+                template.name
+            );
+        }
+    }
 }
 
 /// Prints `instance`'s replay record and the bytes written for it (the

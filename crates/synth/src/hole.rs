@@ -189,4 +189,13 @@ pub trait HoleSet {
     const TEMPLATE: &'static Template;
     /// The values in the template's hole order.
     fn values(&self) -> HoleValues;
+
+    /// Calls `f` with the values in the template's hole order, as a slice
+    /// of exactly the template's hole count on the stack (no
+    /// [`HoleValues`] padded to [`MAX_HOLES`]): instantiation's hot path.
+    /// The generated sets implement it; the default goes through
+    /// [`values`](Self::values).
+    fn with_values<R>(&self, f: impl FnOnce(&[HoleValue]) -> R) -> R {
+        f(self.values().as_slice())
+    }
 }
