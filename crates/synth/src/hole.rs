@@ -198,4 +198,22 @@ pub trait HoleSet {
     fn with_values<R>(&self, f: impl FnOnce(&[HoleValue]) -> R) -> R {
         f(self.values().as_slice())
     }
+
+    /// Writes the instance at `final_address` to the start of `out`: the
+    /// bytes [`crate::instantiate_bytes`] writes. The generated sets
+    /// implement it with their patch list unrolled; the default is the
+    /// generic writer.
+    ///
+    /// # Errors
+    /// As [`crate::instantiate()`].
+    fn write_bytes(
+        &self,
+        final_address: u64,
+        smap: crate::Smap,
+        out: &mut [u8],
+    ) -> Result<(), crate::SynthError> {
+        self.with_values(|values| {
+            crate::instantiate::write_instance(Self::TEMPLATE, values, final_address, smap, out)
+        })
+    }
 }

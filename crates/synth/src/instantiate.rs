@@ -87,13 +87,13 @@ pub fn instantiate_bytes<H: HoleSet>(
     smap: Smap,
     out: &mut [u8],
 ) -> Result<(), SynthError> {
-    holes.with_values(|values| write_instance(H::TEMPLATE, values, final_address, smap, out))
+    holes.write_bytes(final_address, smap, out)
 }
 
 /// The one writer of an instance's bytes: copy the template, patch each
 /// hole at its sites (the per-template patch list `build.rs` computed),
 /// NOP the SMAP sites if asked. Checks the values' count and kinds.
-fn write_instance(
+pub(crate) fn write_instance(
     template: &'static Template,
     given: &[HoleValue],
     final_address: u64,
@@ -152,14 +152,20 @@ fn write_instance(
         }
     }
     if smap == Smap::Disabled {
-        for &site in template.smap_sites {
-            let site = site as usize;
-            if let Some(bytes) = out.get_mut(site..site + SMAP_NOP.len()) {
-                bytes.copy_from_slice(&SMAP_NOP);
-            }
-        }
+        disable_smap(template, out);
     }
     Ok(())
+}
+
+/// Turns every `stac`/`clac` of `template`'s instance in `out` into the
+/// 3-byte NOP [`SMAP_NOP`].
+pub(crate) fn disable_smap(template: &Template, out: &mut [u8]) {
+    for &site in template.smap_sites {
+        let site = site as usize;
+        if let Some(bytes) = out.get_mut(site..site + SMAP_NOP.len()) {
+            bytes.copy_from_slice(&SMAP_NOP);
+        }
+    }
 }
 
 /// Stores `N` bytes at `site` (offsets were checked at build time;
@@ -174,7 +180,7 @@ fn put<const N: usize>(out: &mut [u8], site: u32, encoded: &[u8; N]) {
 
 /// The displacement of a `Rel32` hole at `site` of an instance at
 /// `final_address` that branches to `target`.
-fn rel32(
+pub(crate) fn rel32(
     hole: &'static str,
     site: u32,
     target: u64,
