@@ -21,6 +21,7 @@
 //! The kernel keeps one cache and performs what it says (`code_memory.rs`);
 //! nothing here allocates after [`CodeCache::reserve`].
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use super::{InstallError, Mechanism, RoutineHoles, Slot, SlotTarget};
@@ -36,8 +37,10 @@ pub enum CacheRef<B> {
         /// Its address (checked on release).
         entry: u64,
     },
-    /// A block installed outside the cache (the cache was full).
-    Private(B),
+    /// A block installed outside the cache (the cache was full), boxed:
+    /// a hold stays two words (an SIO's record, which the kernel moves at
+    /// open and close, holds up to four).
+    Private(Box<[B]>),
 }
 
 #[derive(Debug)]
@@ -67,13 +70,13 @@ impl<B> Default for CodeCache<B> {
     }
 }
 
-/// The hash of a key: its template's name and its hole values.
+/// The hash of a key: its template's size and hole count, and its hole
+/// values (equal keys hash equal; templates that collide are told apart
+/// by the key's equality).
 fn hash(key: &RoutineHoles) -> u64 {
     const K: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut h = key.template().name.len() as u64;
-    for byte in key.template().name.bytes().take(8) {
-        h = (h.rotate_left(5) ^ u64::from(byte)).wrapping_mul(K);
-    }
+    let template = key.template();
+    let mut h = (template.bytes.len() as u64) << 8 | template.holes.len() as u64;
     for value in key.values().as_slice() {
         h = (h.rotate_left(5) ^ value.as_u64()).wrapping_mul(K);
     }
@@ -167,12 +170,14 @@ impl<B> CodeCache<B> {
     ) -> Result<(CacheRef<B>, u64), InstallError> {
         let Some((at, found)) = self.probe(key) else {
             let (block, entry) = install(key)?;
-            return Ok((CacheRef::Private(block), entry));
+            return Ok((private(block)?, entry));
         };
         if let Some(number) = found {
             if let Some(Some(e)) = self.entries.get_mut(number as usize) {
                 if e.users == 0 {
-                    self.idle.retain(|&i| i != number);
+                    if let Some(at) = self.idle.iter().position(|&i| i == number) {
+                        self.idle.remove(at);
+                    }
                 }
                 e.users += 1;
                 let entry = e.entry;
@@ -192,7 +197,7 @@ impl<B> CodeCache<B> {
                 self.entries.push(None);
                 self.entries.len() - 1
             }
-            None => return Ok((CacheRef::Private(block), entry)),
+            None => return Ok((private(block)?, entry)),
         };
         self.entries[number] = Some(Entry {
             key: *key,
@@ -211,7 +216,7 @@ impl<B> CodeCache<B> {
     /// idle overflows [`IDLE`](Self::IDLE).
     pub fn release(&mut self, held: CacheRef<B>) -> Option<B> {
         let (index, entry) = match held {
-            CacheRef::Private(block) => return Some(block),
+            CacheRef::Private(block) => return block.into_vec().pop(),
             CacheRef::Shared { index, entry } => (index, entry),
         };
         let e = self.entries.get_mut(index as usize)?.as_mut()?;
@@ -242,7 +247,7 @@ impl<B> CodeCache<B> {
     /// The block of a hold, if the hold is live.
     pub fn block<'a>(&'a self, held: &'a CacheRef<B>) -> Option<&'a B> {
         match held {
-            CacheRef::Private(block) => Some(block),
+            CacheRef::Private(block) => block.first(),
             CacheRef::Shared { index, .. } => self
                 .entries
                 .get(*index as usize)?
@@ -286,6 +291,20 @@ impl<B> CodeCache<B> {
         self.index[hole] = 0;
         Some(e.block)
     }
+}
+
+/// `block` as a private hold (boxed without a panic on a full heap).
+///
+/// # Errors
+/// [`InstallError::OutOfMemory`] if the heap refused the box: the block is
+/// dropped (the mechanism's blocks retire on drop, or leak, never run).
+fn private<B>(block: B) -> Result<CacheRef<B>, InstallError> {
+    let mut boxed = Vec::new();
+    boxed
+        .try_reserve_exact(1)
+        .map_err(|_| InstallError::OutOfMemory)?;
+    boxed.push(block);
+    Ok(CacheRef::Private(boxed.into_boxed_slice()))
 }
 
 /// A [`Mechanism`] with the cache in front of `inner`: installs go through
