@@ -257,7 +257,10 @@ impl Mechanism for KernelMechanism<'_> {
     fn install(&mut self, holes: &RoutineHoles) -> Result<(HeldRoutine, u64), InstallError> {
         sk_machine::cpu::without_interrupts(|| {
             let mut cache = CACHE.lock();
-            cache.reserve();
+            if cache.capacity_bytes() == 0 {
+                cache.reserve();
+                cache.keep_idle(config().keep_idle);
+            }
             let mut raw = Arena;
             let first = Cached {
                 cache: &mut cache,

@@ -241,7 +241,7 @@ impl Arena {
     /// A block of size class `class`: `(address, stale length)`, where a
     /// recycled block may still hold old bytes in its first `stale length`
     /// bytes (fresh pages are all `int3`: 0).
-    #[inline]
+    #[inline(always)]
     fn allocate(&mut self, class: usize) -> Result<(u64, u64), InstallError> {
         let list = self.free.get_mut(class).ok_or(InstallError::TooLarge)?;
         if let Some(word) = list.pop() {
@@ -327,6 +327,7 @@ pub fn install(
 /// never writable. The rest of the block becomes `int3`, so no old code
 /// survives. On error the block comes back unchanged in purpose (no fixup
 /// of it stays registered), to be retried or released.
+#[inline(always)]
 pub fn install_written(
     mut block: ReservedBlock,
     len: u64,
@@ -381,6 +382,7 @@ pub fn install_written(
 /// before synthesis (rel32 holes need it). [`install`] fills what the code
 /// does not cover of a reused block with `int3`, so none of its old code
 /// survives.
+#[inline(always)]
 pub fn reserve(len: u64) -> Result<ReservedBlock, InstallError> {
     let class = class_of(len).ok_or(InstallError::TooLarge)?;
     let (address, phys, stale_len) = crate::cpu::without_interrupts(|| {

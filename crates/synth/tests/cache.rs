@@ -192,3 +192,21 @@ fn a_reopen_finds_the_idle_block_and_a_full_cache_installs_privately() {
     cache.flush_idle(|b| arena.retire(b).unwrap());
     assert!(arena.live.is_empty());
 }
+
+#[test]
+fn without_idle_blocks_the_last_user_retires_the_block() {
+    let mut cache = CodeCache::new();
+    assert!(cache.reserve());
+    cache.keep_idle(false);
+    let mut arena = Arena::default();
+    let (one, _) = cache.acquire(&key(3), |k| arena.install(k)).unwrap();
+    let (two, _) = cache.acquire(&key(3), |k| arena.install(k)).unwrap();
+    assert_eq!(arena.installs, 1, "shared while held");
+    assert!(cache.release(one).is_none());
+    let block = cache.release(two).expect("the last user retires it");
+    arena.retire(block).unwrap();
+    let (again, _) = cache.acquire(&key(3), |k| arena.install(k)).unwrap();
+    assert_eq!(arena.installs, 2, "a reopen installs again");
+    arena.retire(cache.release(again).unwrap()).unwrap();
+    assert!(arena.live.is_empty());
+}

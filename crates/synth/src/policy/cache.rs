@@ -62,6 +62,9 @@ pub struct CodeCache<B> {
     idle: Vec<u32>,
     /// Free slots of `entries` below its length.
     free: Vec<u32>,
+    /// Idle entries kept at most (`IDLE`, or 0: a block goes with its
+    /// last user).
+    idle_limit: usize,
 }
 
 impl<B> Default for CodeCache<B> {
@@ -97,7 +100,15 @@ impl<B> CodeCache<B> {
             index: Vec::new(),
             idle: Vec::new(),
             free: Vec::new(),
+            idle_limit: Self::IDLE,
         }
+    }
+
+    /// Whether blocks nobody uses are kept for a reopen (the default) or
+    /// retired with their last user (a measurement option: every reopen
+    /// synthesizes again).
+    pub fn keep_idle(&mut self, keep: bool) {
+        self.idle_limit = if keep { Self::IDLE } else { 0 };
     }
 
     /// Reserves its memory once (fallible); afterwards nothing allocates.
@@ -225,9 +236,12 @@ impl<B> CodeCache<B> {
         if e.users > 0 {
             return None;
         }
-        if self.idle.len() < Self::IDLE {
+        if self.idle.len() < self.idle_limit {
             self.idle.push(index);
             return None;
+        }
+        if self.idle.is_empty() {
+            return self.remove(index);
         }
         // Full: the oldest idle entry goes, this one stays idle.
         let oldest = self.idle.remove(0);
