@@ -37,6 +37,14 @@ use spin::Mutex;
 
 /// Block sizes the arena hands out (a routine takes the smallest that fits).
 const SIZE_CLASSES: [u64; 5] = [64, 128, 256, 512, 4096];
+// Powers of two: a block is aligned to its size by a mask.
+const _: () = {
+    let mut i = 0;
+    while i < SIZE_CLASSES.len() {
+        assert!(SIZE_CLASSES[i].is_power_of_two());
+        i += 1;
+    }
+};
 // An installed block's capacity is stored in 16 bits, its length in 32.
 const _: () = assert!(SIZE_CLASSES[SIZE_CLASSES.len() - 1] <= u16::MAX as u64);
 const _: () = assert!(core::mem::size_of::<InstalledBlock>() == 16);
@@ -246,6 +254,14 @@ impl Arena {
         let list = self.free.get_mut(class).ok_or(InstallError::TooLarge)?;
         if let Some(word) = list.pop() {
             return Ok(unpack(word));
+        }
+        // Bump inside the mapped part (classes are powers of two, blocks
+        // aligned to their size); mapping a page is the cold path.
+        let size = SIZE_CLASSES[class];
+        let address = (self.next + size - 1) & !(size - 1);
+        if address + size <= self.mapped_end {
+            self.next = address + size;
+            return Ok((address, 0));
         }
         self.allocate_fresh(class)
     }

@@ -186,7 +186,9 @@ impl<B> CodeCache<B> {
         if let Some(number) = found {
             if let Some(Some(e)) = self.entries.get_mut(number as usize) {
                 if e.users == 0 {
-                    if let Some(at) = self.idle.iter().position(|&i| i == number) {
+                    // From the newest: a reopen takes what its close just
+                    // left idle.
+                    if let Some(at) = self.idle.iter().rposition(|&i| i == number) {
                         self.idle.remove(at);
                     }
                 }
