@@ -83,8 +83,9 @@ pub struct Trace {
     pub rips: Vec<u64>,
 }
 
-/// The traces in a bench log: each `trace-rips` line with the metric of
-/// the `kernel_instructions` line after it.
+/// The traces in a bench log: the `trace-rips` lines since the previous
+/// `bench:` line with the metric of the `kernel_instructions` line after
+/// them (several when the metric sums traced calls: open + close).
 pub fn traces(log: &str) -> Vec<Trace> {
     let mut out = Vec::new();
     let mut pending: Option<(u64, Vec<u64>)> = None;
@@ -95,12 +96,16 @@ pub fn traces(log: &str) -> Vec<Trace> {
             let (count, list) = rest.split_once(' ').unwrap_or((rest, ""));
             let rips = list
                 .split(',')
-                .filter_map(|hex| u64::from_str_radix(hex, 16).ok())
-                .collect();
-            pending = count.parse().ok().map(|count| (count, rips));
+                .filter_map(|hex| u64::from_str_radix(hex, 16).ok());
+            if let Ok(count) = count.parse::<u64>() {
+                let (total, all) = pending.get_or_insert_with(|| (0, Vec::new()));
+                *total += count;
+                all.extend(rips);
+            }
         } else if let Some(rest) = line.strip_prefix("bench: ") {
+            let pending = pending.take();
             if let Some((metric, value)) = rest.split_once(" kernel_instructions=") {
-                if let Some((count, rips)) = pending.take() {
+                if let Some((count, rips)) = pending {
                     if value.parse() == Ok(count) {
                         out.push(Trace {
                             metric: metric.to_string(),
@@ -214,14 +219,23 @@ pub fn run(requested: Option<Accel>) -> Result<ExitCode, String> {
         .output()
         .map_err(|e| format!("running nm (binutils): {e}"))?;
     let symbols = Symbols::from_nm(&String::from_utf8_lossy(&nm.stdout));
-    let synthesized = traces(&boot(&kernel, &initrd, accel, "")?);
-    let generic = traces(&boot(&kernel, &initrd, accel, "synth=off")?);
-    if synthesized.is_empty() || generic.is_empty() {
-        return Err("no traced call printed its instructions (trace-rips lines)".into());
-    }
     let out_dir = build::root().join("target/bench");
     std::fs::create_dir_all(&out_dir)
         .map_err(|e| format!("creating {}: {e}", out_dir.display()))?;
+    // The boots' consoles are kept beside the report (every address of
+    // every traced call, for a closer look than the report's top rows).
+    let mut logs = Vec::new();
+    for (mode, extra) in [("synthesized", ""), ("generic", "synth=off")] {
+        let log = boot(&kernel, &initrd, accel, extra)?;
+        let path = out_dir.join(format!("profile-{mode}.log"));
+        std::fs::write(&path, &log).map_err(|e| format!("writing {}: {e}", path.display()))?;
+        logs.push(traces(&log));
+    }
+    let generic = logs.pop().unwrap_or_default();
+    let synthesized = logs.pop().unwrap_or_default();
+    if synthesized.is_empty() || generic.is_empty() {
+        return Err("no traced call printed its instructions (trace-rips lines)".into());
+    }
     let path = out_dir.join("profile.md");
     std::fs::write(&path, report(&synthesized, &generic, &symbols))
         .map_err(|e| format!("writing {}: {e}", path.display()))?;
@@ -289,5 +303,16 @@ mod tests {
             "{md}"
         );
         assert!(md.contains(&format!("| `{GENERATED}` | 1 | 1 |")), "{md}");
+    }
+
+    #[test]
+    fn the_traces_of_a_summed_metric_add_up() {
+        let log = "trace-rips 2 ffffffff80200100,ffffffff80200104\n\
+                   trace-rips 1 ffffffff80200200\n\
+                   bench: open_close_null kernel_instructions=3\n";
+        let found = traces(log);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].count, 3);
+        assert_eq!(found[0].rips.len(), 3);
     }
 }

@@ -13,13 +13,60 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 use sk_machine::code_arena::{self, InstalledBlock};
 use sk_smach::IdMap;
-use sk_synth::policy::{InstallError, Mechanism, RoutineHoles, Slot, SlotTarget};
+use sk_synth::policy::{
+    CacheRef, Cached, CodeCache, InstallError, Mechanism, RoutineHoles, Slot, SlotTarget,
+};
 use sk_synth::templates::{CallCounterHoles, ErrorStubHoles};
 use sk_synth::{HoleSet, Imm32, Imm64, Instance, Smap, SynthError, Template};
 use spin::Mutex;
 
 /// Shared error stubs, one per result value (the null call's is 0).
 static ERROR_STUBS: Mutex<Vec<(i32, Routine)>> = Mutex::new(Vec::new());
+
+/// The code cache: SIO routines with the same template and hole values
+/// share one block (`sk_synth::policy::CodeCache` decides; this file
+/// performs). Taken with interrupts masked, inside the kernel lock, before
+/// the arena's lock.
+static CACHE: Mutex<CodeCache<Routine>> = Mutex::new(CodeCache::new());
+
+/// A routine as an SIO holds it: through the cache, or its own block.
+pub(crate) type HeldRoutine = CacheRef<Routine>;
+
+/// Runs `f` on the routine `held` refers to (None if the hold is stale,
+/// which the cache's rules exclude).
+pub(crate) fn with_routine<R>(held: &HeldRoutine, f: impl FnOnce(&Routine) -> R) -> Option<R> {
+    sk_machine::cpu::without_interrupts(|| CACHE.lock().block(held).map(f))
+}
+
+/// Retires every idle cached routine (no user). For leak checks, which
+/// count live code blocks (an install out of memory flushes on its own).
+#[cfg(feature = "ktest")]
+pub(crate) fn flush_idle_routines() {
+    let mut idle: Vec<Routine> = Vec::new();
+    sk_machine::cpu::without_interrupts(|| {
+        CACHE.lock().flush_idle(|routine| {
+            if idle.try_reserve(1).is_ok() {
+                idle.push(routine);
+            }
+            // Else it is dropped (retired) here, under the cache's lock:
+            // retiring takes only the arena's, which never waits on it.
+        })
+    });
+    drop(idle);
+}
+
+/// (cached routines with users, idle ones), for tests.
+#[cfg(feature = "ktest")]
+pub(crate) fn cache_counts() -> (usize, usize) {
+    sk_machine::cpu::without_interrupts(|| CACHE.lock().counts())
+}
+
+/// A fault injected so the leak check can be seen to catch a lost
+/// release: while set, a retired routine's hold is dropped without
+/// telling the cache (its user count never comes down).
+#[cfg(feature = "ktest")]
+pub(crate) static INJECT_LOST_RELEASE: core::sync::atomic::AtomicBool =
+    core::sync::atomic::AtomicBool::new(false);
 
 pub(crate) fn smap() -> Smap {
     if sk_machine::usercopy::smap_enabled() {
@@ -100,41 +147,18 @@ fn install_code(
         return Err(InstallError::OutOfMemory);
     };
     write(address, out)?;
-    let is_logged = crate::synthesis::config().log_installs;
-    if is_logged || cfg!(debug_assertions) {
-        let instance = describe(address);
-        if is_logged {
-            log_install(&instance, out);
-        }
-        if cfg!(debug_assertions) {
-            if let Err(e) = verify(&instance, out) {
-                panic!(
-                    "instance of {} does not decode to its template: {e}",
-                    template.name
-                );
-            }
-        }
+    if cfg!(debug_assertions) || config().log_installs {
+        describe_and_check(template, &describe(address), out);
     }
-    // Fault points as absolute addresses, on the stack (a template has a
-    // handful); most routines have none, and skip the buffer.
-    let points = template.fault_points;
-    let installed = if points.is_empty() {
-        code_arena::install_written(block, len as u64, &[])
-    } else {
-        let mut buffer = [(0u64, 0u64); 8];
-        let Some(fixups) = buffer.get_mut(..points.len()) else {
-            code_arena::release(block);
-            return Err(InstallError::OutOfMemory);
-        };
-        for (slot, point) in fixups.iter_mut().zip(points) {
-            *slot = (
-                address + u64::from(point.access),
-                address + u64::from(point.fixup),
-            );
-        }
-        code_arena::install_written(block, len as u64, fixups)
-    };
-    let block = installed.map_err(|(_, unused)| {
+    // Fault points as absolute addresses, read off the template's list
+    // as the arena registers them (most routines have none).
+    let fixups = template.fault_points.iter().map(|point| {
+        (
+            address + u64::from(point.access),
+            address + u64::from(point.fixup),
+        )
+    });
+    let block = code_arena::install_written(block, len as u64, fixups).map_err(|(_, unused)| {
         code_arena::release(unused);
         InstallError::OutOfMemory
     })?;
@@ -144,6 +168,26 @@ fn install_code(
         cost_ticks: sk_machine::cpu::rdtsc().saturating_sub(start),
         counting: None,
     })
+}
+
+/// What only debug builds and the replay log do with a fresh instance:
+/// log it (`synth.replay`) and, in debug builds, check the bytes decode
+/// as its template. Out of line: release builds without the log never
+/// describe an instance.
+#[inline(never)]
+#[cold]
+fn describe_and_check(template: &'static Template, instance: &Instance, out: &[u8]) {
+    if config().log_installs {
+        log_install(instance, out);
+    }
+    if cfg!(debug_assertions) {
+        if let Err(e) = verify(instance, out) {
+            panic!(
+                "instance of {} does not decode to its template: {e}",
+                template.name
+            );
+        }
+    }
 }
 
 /// Prints `instance`'s replay record and the bytes written for it (the
@@ -204,7 +248,58 @@ pub(crate) struct KernelMechanism<'a> {
     pub(crate) threads: &'a IdMap<Thread>,
 }
 
+/// The kernel's raw mechanism (every install a new block), behind the cache.
+struct Arena;
+
 impl Mechanism for KernelMechanism<'_> {
+    type Block = HeldRoutine;
+
+    fn install(&mut self, holes: &RoutineHoles) -> Result<(HeldRoutine, u64), InstallError> {
+        sk_machine::cpu::without_interrupts(|| {
+            let mut cache = CACHE.lock();
+            if cache.capacity_bytes() == 0 {
+                cache.reserve();
+                cache.keep_idle(config().keep_idle);
+            }
+            let mut raw = Arena;
+            let first = Cached {
+                cache: &mut cache,
+                inner: &mut raw,
+            }
+            .install(holes);
+            if first.is_ok() || cache.counts().1 == 0 {
+                return first;
+            }
+            // Out of code memory: the idle routines go, then one retry.
+            cache.flush_idle(drop);
+            Cached {
+                cache: &mut cache,
+                inner: &mut raw,
+            }
+            .install(holes)
+        })
+    }
+
+    fn retire(&mut self, block: HeldRoutine) {
+        #[cfg(feature = "ktest")]
+        if INJECT_LOST_RELEASE.load(core::sync::atomic::Ordering::Relaxed) {
+            core::mem::forget(block);
+            return;
+        }
+        // Dropping a routine the cache gives back retires its code (freed
+        // after a quiescent point).
+        let released = sk_machine::cpu::without_interrupts(|| CACHE.lock().release(block));
+        drop(released);
+    }
+
+    fn store(&mut self, slot: Slot, target: SlotTarget) {
+        if let Some(table) = self.threads.get(&slot.owner).and_then(|t| t.synth.as_ref()) {
+            table.store(slot.index(), target);
+        }
+    }
+}
+
+impl Mechanism for Arena {
     type Block = Routine;
 
     fn install(&mut self, holes: &RoutineHoles) -> Result<(Routine, u64), InstallError> {
@@ -252,10 +347,8 @@ impl Mechanism for KernelMechanism<'_> {
         drop(block);
     }
 
-    fn store(&mut self, slot: Slot, target: SlotTarget) {
-        if let Some(table) = self.threads.get(&slot.owner).and_then(|t| t.synth.as_ref()) {
-            table.store(slot.index(), target);
-        }
+    fn store(&mut self, _: Slot, _: SlotTarget) {
+        // Stores go through `KernelMechanism`, which knows the tables.
     }
 }
 
@@ -289,8 +382,12 @@ pub(crate) fn slot_address(target: SlotTarget) -> u64 {
 /// Heap bytes held by the shared error stubs' and the decode check's lists
 /// (their capacity): the leak check names them when they grew.
 #[cfg(feature = "ktest")]
-pub(crate) fn list_capacity_bytes() -> [(&'static str, usize); 2] {
+pub(crate) fn list_capacity_bytes() -> [(&'static str, usize); 3] {
     [
+        (
+            "code cache bytes",
+            sk_machine::cpu::without_interrupts(|| CACHE.lock().capacity_bytes()),
+        ),
         (
             "error stubs list",
             ERROR_STUBS.lock().capacity() * core::mem::size_of::<(i32, Routine)>(),

@@ -4,7 +4,7 @@
 //! and the facts it baked in (no addresses); with `synth.show`, each
 //! routine's annotated disassembly with addresses and hole values.
 
-use crate::code_memory::{smap, Routine};
+use crate::code_memory::{smap, with_routine, Routine};
 use crate::state::Sio;
 use crate::synthesis::config;
 use alloc::vec::Vec;
@@ -68,14 +68,21 @@ pub(crate) fn describe(sio: &Sio, max_bytes: usize) -> Result<BoundedText, SysEr
             let name = if op == Op::Read { "read" } else { "write" };
             let _ = writeln!(s, "{name} facts: {:?}", x.spec().invariants(owner));
             let parts = [("", Some(x.block())), (" fallback", x.helper())];
-            for (what, routine) in parts {
-                let Some(routine) = routine else { continue };
+            for (what, held) in parts {
+                let Some(held) = held else { continue };
+                let line = with_routine(held, |routine| {
+                    (
+                        routine.template.size(),
+                        routine.cost_ticks,
+                        CallCount(routine.calls()),
+                    )
+                });
+                let Some((size, cost, calls)) = line else {
+                    continue;
+                };
                 let _ = writeln!(
                     s,
-                    "{name}{what}: {} bytes, created in {} TSC ticks, calls: {}",
-                    routine.template.size(),
-                    routine.cost_ticks,
-                    CallCount(routine.calls()),
+                    "{name}{what}: {size} bytes, created in {cost} TSC ticks, calls: {calls}",
                 );
             }
         }
@@ -92,27 +99,36 @@ pub(crate) fn describe(sio: &Sio, max_bytes: usize) -> Result<BoundedText, SysEr
     let Some(r) = r else { return Ok(s) };
     for op in Op::ALL {
         let Some(x) = r.installed(op) else { continue };
-        let helper_entry = x.helper().map_or(0, |h| h.block.address());
+        let helper_entry = x
+            .helper()
+            .and_then(|h| with_routine(h, |r| r.block.address()))
+            .unwrap_or(0);
         let parts = [
             ("", Some((x.block(), x.spec().routine(helper_entry)))),
             (" fallback", x.helper().zip(x.spec().helper())),
         ];
         for (what, part) in parts {
-            let Some((routine, holes)) = part else {
+            let Some((held, holes)) = part else {
+                continue;
+            };
+            // The routine's facts and bytes, copied out of the cache (the
+            // copy allocates under its lock: the heap never takes it).
+            let Some((template, address, bytes)) =
+                with_routine(held, |r| (r.template, r.block.address(), routine_bytes(r)))
+            else {
                 continue;
             };
             let _ = writeln!(
                 s,
-                "\n== {op:?}{what}: {} of thread {owner} at {:#x}: {} bytes",
-                routine.template.name,
-                routine.block.address(),
-                routine.template.size(),
+                "\n== {op:?}{what}: {} of thread {owner} at {address:#x}: {} bytes",
+                template.name,
+                template.size(),
             );
             // The instance again (the same holes at the same address), and
             // the bytes as installed. (A debugging option: this allocates.)
-            let mut scratch = alloc::vec![0u8; routine.template.size()];
-            if let Ok(instance) = holes.instantiate(routine.block.address(), smap(), &mut scratch) {
-                s.push_str(&sk_synth::disassemble(&instance, &routine_bytes(routine)));
+            let mut scratch = alloc::vec![0u8; template.size()];
+            if let Ok(instance) = holes.instantiate(address, smap(), &mut scratch) {
+                s.push_str(&sk_synth::disassemble(&instance, &bytes));
             }
         }
     }

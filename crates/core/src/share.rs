@@ -221,6 +221,12 @@ pub(crate) fn revoke(core: &mut Core, owner: SmachId, handle: Handle) -> Result<
 /// The owner closes `sio` (taken out of its table): every share of it is
 /// revoked and holders blocked on it woken, before the close.
 pub(crate) fn revoke_for_close(core: &mut Core, sio: &mut Sio) {
+    // A share marks the SIO shared before anyone can hold it (`share`),
+    // so an SIO never shared has no holder record to look for: its close
+    // skips the walk over every SMACH's handles.
+    if !sio.is_shared() {
+        return;
+    }
     let (count, threads) = revoke_holders(core, sio.serial());
     if count == 0 {
         return;

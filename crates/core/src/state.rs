@@ -26,7 +26,7 @@ pub(crate) type SmachId = u64;
 pub(crate) type ThreadId = u64;
 
 /// The kernel's synthesized-routine state of one SIO.
-pub(crate) type Routines = sk_synth::policy::SioRoutines<crate::code_memory::Routine>;
+pub(crate) type Routines = sk_synth::policy::SioRoutines<crate::code_memory::HeldRoutine>;
 /// An open SIO as the kernel holds it.
 pub(crate) type Sio = sk_sio::Sio<Routines>;
 /// A handle-table entry.

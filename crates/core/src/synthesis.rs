@@ -69,6 +69,10 @@ pub struct SynthConfig {
     /// (`synth.replay`; `sk_synth::replay`): a host tool regenerates each
     /// routine from its record and checks the bytes are the same.
     pub log_installs: bool,
+    /// The code cache keeps routines nobody uses for a reopen (default;
+    /// `synth.idle=0` retires each with its last user, to measure the
+    /// reopen that synthesizes).
+    pub keep_idle: bool,
 }
 
 static CONFIG: Once<SynthConfig> = Once::new();
@@ -79,6 +83,7 @@ pub(crate) fn config() -> SynthConfig {
         count_calls: false,
         show_addresses: false,
         log_installs: false,
+        keep_idle: true,
     })
 }
 

@@ -224,7 +224,7 @@ pub fn console_readers() -> usize {
 /// prints the ones that changed, so heap growth names its holder. For
 /// in-kernel tests only.
 pub fn heap_holders() -> [(&'static str, usize); HEAP_HOLDERS] {
-    let [stubs, decoded] = crate::code_memory::list_capacity_bytes();
+    let [cache, stubs, decoded] = crate::code_memory::list_capacity_bytes();
     crate::state::with(|core| {
         let [fs_nodes, fs_events] = core.fs.container_bytes();
         [
@@ -243,6 +243,7 @@ pub fn heap_holders() -> [(&'static str, usize); HEAP_HOLDERS] {
                 core.devices.pipe_waiters.pipe_count(),
             ),
             ("ring bookkeeping bytes", ring_bytes(core)),
+            cache,
             stubs,
             decoded,
         ]
@@ -269,7 +270,7 @@ pub fn ring_bookkeeping_bytes() -> usize {
 /// How many containers [`heap_holders`] reports (a fixed array: taking
 /// the report allocates nothing, so it cannot disturb the count it helps
 /// explain).
-pub const HEAP_HOLDERS: usize = 11;
+pub const HEAP_HOLDERS: usize = 12;
 
 /// Bytes each generic write leaks (the leak check's self-check; 0: none).
 pub(crate) static LEAK_PER_WRITE: core::sync::atomic::AtomicUsize =
@@ -280,6 +281,26 @@ pub(crate) static LEAK_PER_WRITE: core::sync::atomic::AtomicUsize =
 /// fail. For in-kernel tests only.
 pub fn inject_leak_per_write(bytes: usize) {
     LEAK_PER_WRITE.store(bytes, core::sync::atomic::Ordering::SeqCst);
+}
+
+/// Retires every idle routine of the code cache (cached, no user): the
+/// leak check's baseline and check both start from none. For in-kernel
+/// tests only.
+pub fn flush_code_cache() {
+    crate::code_memory::flush_idle_routines();
+}
+
+/// The code cache's (routines with users, idle routines). For in-kernel
+/// tests only.
+pub fn code_cache_counts() -> (usize, usize) {
+    crate::code_memory::cache_counts()
+}
+
+/// While `on`, a retired SIO routine's cache hold is dropped without
+/// releasing it (its user count never comes down): a fault injected so
+/// the leak check can be seen to catch it. For in-kernel tests only.
+pub fn inject_lost_cache_release(on: bool) {
+    crate::code_memory::INJECT_LOST_RELEASE.store(on, core::sync::atomic::Ordering::SeqCst);
 }
 
 /// Leaks what [`inject_leak_per_write`] asked for.

@@ -37,8 +37,17 @@ use spin::Mutex;
 
 /// Block sizes the arena hands out (a routine takes the smallest that fits).
 const SIZE_CLASSES: [u64; 5] = [64, 128, 256, 512, 4096];
-// An installed block's capacity and length are stored in 32 bits.
-const _: () = assert!(SIZE_CLASSES[SIZE_CLASSES.len() - 1] <= u32::MAX as u64);
+// Powers of two: a block is aligned to its size by a mask.
+const _: () = {
+    let mut i = 0;
+    while i < SIZE_CLASSES.len() {
+        assert!(SIZE_CLASSES[i].is_power_of_two());
+        i += 1;
+    }
+};
+// An installed block's capacity is stored in 16 bits, its length in 32.
+const _: () = assert!(SIZE_CLASSES[SIZE_CLASSES.len() - 1] <= u16::MAX as u64);
+const _: () = assert!(core::mem::size_of::<InstalledBlock>() == 16);
 /// CPUs the quiescence tracking is sized for.
 const MAX_CPUS: usize = 1;
 /// `int3`: what unused arena bytes hold, so a stray jump traps.
@@ -66,8 +75,11 @@ pub struct ReservedBlock {
     /// Physical address of the first byte (a block never crosses a page:
     /// size classes are powers of two up to a page, aligned to their size).
     phys: u64,
-    /// Taken off a free list: holds old code bytes (fresh pages are int3).
-    is_recycled: bool,
+    /// Bytes at the start of the block that may still hold old code (a
+    /// recycled block's last code length; 0 for fresh int3 pages): every
+    /// byte past it is `int3` already, so [`install_written`] fills only
+    /// `len..stale_len`, never the whole tail.
+    stale_len: u32,
 }
 
 impl ReservedBlock {
@@ -103,7 +115,8 @@ impl Drop for ReservedBlock {
     fn drop(&mut self) {
         // Never installed, so never published; it still goes through the
         // retired list (its address was handed out), like installed code.
-        retire_raw(self.address, self.capacity);
+        // Anything may have been written into it: all of it is stale.
+        retire_raw(self.address, self.capacity, self.capacity);
     }
 }
 
@@ -115,10 +128,14 @@ impl Drop for ReservedBlock {
 #[derive(Debug)]
 pub struct InstalledBlock {
     address: u64,
-    /// At most a page (the largest size class): 32 bits keep the record,
-    /// which the kernel moves by value with every routine, at 16 bytes.
-    capacity: u32,
+    /// At most a page (the largest size class): 16 bits for it, 32 for
+    /// the length and a flag keep the record, which the kernel moves by
+    /// value with every routine, at 16 bytes.
+    capacity: u16,
     len: u32,
+    /// Fault points of it are registered in the dynamic extable (most
+    /// routines have none: their retirement skips the table).
+    has_fixups: bool,
 }
 
 impl InstalledBlock {
@@ -153,8 +170,10 @@ impl Drop for InstalledBlock {
         // Its fixups go now: the block is unpublished and, on one CPU, not
         // running (Rust code retires it). With SMP they would have to stay
         // until the block is freed (a CPU may still run it and fault).
-        crate::dynamic_extable::remove_range(self.address, self.address + self.capacity());
-        retire_raw(self.address, self.capacity());
+        if self.has_fixups {
+            crate::dynamic_extable::remove_range(self.address, self.address + self.capacity());
+        }
+        retire_raw(self.address, self.capacity(), u64::from(self.len));
     }
 }
 
@@ -163,16 +182,17 @@ struct Arena {
     next: u64,
     /// End of the mapped part.
     mapped_end: u64,
-    /// Per size class, the free blocks. Each list's capacity is reserved
-    /// once ([`FREE_RESERVE`]), so freeing does not allocate in steady state
+    /// Per size class, the free blocks, as [`pack`]ed (address, stale
+    /// length) words. Each list's capacity is reserved once
+    /// ([`FREE_RESERVE`]), so freeing does not allocate in steady state
     /// (the leak checks compare heap bytes in use). (Links kept in the free
     /// blocks themselves would cost a page-table walk per allocation and
     /// per free.)
     free: [Vec<u64>; SIZE_CLASSES.len()],
-    /// Retired blocks: (address, capacity, epoch at retirement). They may
-    /// still be executing, so they cannot hold a link; the list's capacity
-    /// is reserved once ([`RETIRED_RESERVE`]) so retiring does not allocate
-    /// in steady state.
+    /// Retired blocks: ([`pack`]ed address and stale length, capacity,
+    /// epoch at retirement). They may still be executing, so they cannot
+    /// hold a link; the list's capacity is reserved once
+    /// ([`RETIRED_RESERVE`]) so retiring does not allocate in steady state.
     retired: Vec<(u64, u64, u64)>,
     /// Physical frame of each mapped arena page, by page index: a block's
     /// bytes are found without walking the page tables.
@@ -203,6 +223,22 @@ fn class_of(len: u64) -> Option<usize> {
     SIZE_CLASSES.iter().position(|&c| len <= c)
 }
 
+/// A free or retired block in one word: its address (64-byte aligned,
+/// inside the arena's range) with, in the low 13 bits, how many of its
+/// first bytes may hold old code (at most a page, 4096 < 2^13). The
+/// address keeps its high bits: only the offset's low 6 bits are zero,
+/// so the offset is shifted up past the length.
+const fn pack(address: u64, stale_len: u64) -> u64 {
+    ((address - CODE_ARENA_BASE) << 13) | (stale_len & 0x1fff)
+}
+
+/// The (address, stale length) of a [`pack`]ed word.
+const fn unpack(word: u64) -> (u64, u64) {
+    (CODE_ARENA_BASE + (word >> 13), word & 0x1fff)
+}
+// The arena's offsets fit the packed word's 51 high bits.
+const _: () = assert!(CODE_ARENA_MAX_BYTES < 1 << 51);
+
 impl Arena {
     /// Physical address of arena byte `address` (mapped part only).
     fn phys_of(&self, address: u64) -> Option<u64> {
@@ -210,9 +246,30 @@ impl Arena {
         Some(self.frames.get(index)? + address % PAGE_SIZE)
     }
 
-    /// A block of size class `class`: `(address, recycled)`, where a
-    /// recycled block still holds old bytes (fresh pages are all `int3`).
-    fn allocate(&mut self, class: usize) -> Result<(u64, bool), InstallError> {
+    /// A block of size class `class`: `(address, stale length)`, where a
+    /// recycled block may still hold old bytes in its first `stale length`
+    /// bytes (fresh pages are all `int3`: 0).
+    #[inline(always)]
+    fn allocate(&mut self, class: usize) -> Result<(u64, u64), InstallError> {
+        let list = self.free.get_mut(class).ok_or(InstallError::TooLarge)?;
+        if let Some(word) = list.pop() {
+            return Ok(unpack(word));
+        }
+        // Bump inside the mapped part (classes are powers of two, blocks
+        // aligned to their size); mapping a page is the cold path.
+        let size = SIZE_CLASSES[class];
+        let address = (self.next + size - 1) & !(size - 1);
+        if address + size <= self.mapped_end {
+            self.next = address + size;
+            return Ok((address, 0));
+        }
+        self.allocate_fresh(class)
+    }
+
+    /// [`allocate`](Self::allocate) when the class's free list is empty:
+    /// bump, mapping pages as needed.
+    #[cold]
+    fn allocate_fresh(&mut self, class: usize) -> Result<(u64, u64), InstallError> {
         // The bookkeeping lists are reserved at the first allocation, so a
         // block freed or retired later never moves the heap (leak checks
         // compare heap bytes in use before and after a workload).
@@ -223,9 +280,6 @@ impl Arena {
             if list.capacity() == 0 {
                 let _ = list.try_reserve_exact(FREE_RESERVE);
             }
-        }
-        if let Some(address) = self.free[class].pop() {
-            return Ok((address, true));
         }
         let size = SIZE_CLASSES[class];
         let addr = self.next.next_multiple_of(size);
@@ -264,7 +318,7 @@ impl Arena {
             self.mapped_end += PAGE_SIZE;
         }
         self.next = end;
-        Ok((addr, false))
+        Ok((addr, 0))
     }
 }
 
@@ -280,7 +334,7 @@ pub fn install(
         Some(bytes) => bytes.copy_from_slice(code),
         None => return Err((InstallError::TooLarge, block)),
     }
-    install_written(block, code.len() as u64, fixups)
+    install_written(block, code.len() as u64, fixups.iter().copied())
 }
 
 /// Makes the first `len` bytes of `block`, already written through
@@ -289,28 +343,33 @@ pub fn install(
 /// never writable. The rest of the block becomes `int3`, so no old code
 /// survives. On error the block comes back unchanged in purpose (no fixup
 /// of it stays registered), to be retried or released.
+#[inline(always)]
 pub fn install_written(
     mut block: ReservedBlock,
     len: u64,
-    fixups: &[(u64, u64)],
+    fixups: impl Iterator<Item = (u64, u64)> + Clone,
 ) -> Result<InstalledBlock, (InstallError, ReservedBlock)> {
     if len > block.capacity {
         return Err((InstallError::TooLarge, block));
     }
     let range = block.address..block.address + len;
     if fixups
-        .iter()
-        .any(|&(insn, fixup)| !range.contains(&insn) || !range.contains(&fixup))
+        .clone()
+        .any(|(insn, fixup)| !range.contains(&insn) || !range.contains(&fixup))
     {
         return Err((InstallError::FixupOutOfBounds, block));
     }
-    if block.is_recycled {
-        // The old code after the new one's end: int3, so a stray jump traps.
-        if let Some(tail) = block.bytes_mut().get_mut(len as usize..) {
+    let stale = u64::from(block.stale_len);
+    if stale > len {
+        // The old code after the new one's end: int3, so a stray jump
+        // traps. Past `stale` the block is int3 already.
+        if let Some(tail) = block.bytes_mut().get_mut(len as usize..stale as usize) {
             tail.fill(INT3);
         }
     }
-    for &(insn, fixup) in fixups {
+    let mut has_fixups = false;
+    for (insn, fixup) in fixups {
+        has_fixups = true;
         if crate::dynamic_extable::insert(insn, fixup).is_err() {
             crate::dynamic_extable::remove_range(block.address, block.address + block.capacity);
             return Err((InstallError::OutOfMemory, block));
@@ -325,8 +384,9 @@ pub fn install_written(
     // Both fit: `len <= capacity <= 4096` (the largest size class).
     let installed = InstalledBlock {
         address: block.address,
-        capacity: block.capacity as u32,
+        capacity: block.capacity as u16,
         len: len as u32,
+        has_fixups,
     };
     // The block now lives on as `installed`: `block`'s Drop must not
     // release it.
@@ -338,24 +398,26 @@ pub fn install_written(
 /// before synthesis (rel32 holes need it). [`install`] fills what the code
 /// does not cover of a reused block with `int3`, so none of its old code
 /// survives.
+#[inline(always)]
 pub fn reserve(len: u64) -> Result<ReservedBlock, InstallError> {
     let class = class_of(len).ok_or(InstallError::TooLarge)?;
-    let (address, phys, recycled) = crate::cpu::without_interrupts(|| {
+    let (address, phys, stale_len) = crate::cpu::without_interrupts(|| {
         let mut arena = ARENA.lock();
-        let (address, recycled) = arena.allocate(class)?;
+        let (address, stale_len) = arena.allocate(class)?;
         let Some(phys) = arena.phys_of(address) else {
             // Cannot happen: allocate returns mapped blocks only.
-            arena.free[class].push(address);
+            arena.free[class].push(pack(address, stale_len));
             return Err(InstallError::OutOfMemory);
         };
         arena.live_blocks += 1;
-        Ok::<_, InstallError>((address, phys, recycled))
+        Ok::<_, InstallError>((address, phys, stale_len))
     })?;
     Ok(ReservedBlock {
         address,
         capacity: SIZE_CLASSES[class],
         phys,
-        is_recycled: recycled,
+        // At most the capacity, a page: fits.
+        stale_len: stale_len as u32,
     })
 }
 
@@ -371,8 +433,9 @@ pub fn release(block: ReservedBlock) {
     drop(block);
 }
 
-/// Puts a block on the retired list, stamped with the current epoch.
-fn retire_raw(address: u64, capacity: u64) {
+/// Puts a block on the retired list, stamped with the current epoch;
+/// its first `stale_len` bytes may hold code (the rest is `int3`).
+fn retire_raw(address: u64, capacity: u64, stale_len: u64) {
     crate::cpu::without_interrupts(|| {
         let epoch = EPOCH.load(Ordering::Acquire);
         let mut arena = ARENA.lock();
@@ -380,7 +443,9 @@ fn retire_raw(address: u64, capacity: u64) {
             // Once: after this, retiring allocates only past the reserve.
             let _ = arena.retired.try_reserve_exact(RETIRED_RESERVE);
         }
-        arena.retired.push((address, capacity, epoch));
+        arena
+            .retired
+            .push((pack(address, stale_len.min(capacity)), capacity, epoch));
         arena.live_blocks = arena.live_blocks.saturating_sub(1);
     });
 }
@@ -412,7 +477,7 @@ pub(crate) fn quiescent_point() {
             let mut arena = ARENA.lock();
             let mut i = 0;
             while i < arena.retired.len() {
-                let (address, capacity, at) = arena.retired[i];
+                let (word, capacity, at) = arena.retired[i];
                 if at < epoch {
                     arena.retired.swap_remove(i);
                     if let Some(class) = class_of(capacity) {
@@ -421,7 +486,7 @@ pub(crate) fn quiescent_point() {
                             let _ = list.try_reserve_exact(FREE_RESERVE);
                         }
                         if list.try_reserve(1).is_ok() {
-                            list.push(address);
+                            list.push(word);
                         }
                         // Else the block is lost to reuse (never to safety).
                     }

@@ -189,4 +189,31 @@ pub trait HoleSet {
     const TEMPLATE: &'static Template;
     /// The values in the template's hole order.
     fn values(&self) -> HoleValues;
+
+    /// Calls `f` with the values in the template's hole order, as a slice
+    /// of exactly the template's hole count on the stack (no
+    /// [`HoleValues`] padded to [`MAX_HOLES`]): instantiation's hot path.
+    /// The generated sets implement it; the default goes through
+    /// [`values`](Self::values).
+    fn with_values<R>(&self, f: impl FnOnce(&[HoleValue]) -> R) -> R {
+        f(self.values().as_slice())
+    }
+
+    /// Writes the instance at `final_address` to the start of `out`: the
+    /// bytes [`crate::instantiate_bytes`] writes. The generated sets
+    /// implement it with their patch list unrolled; the default is the
+    /// generic writer.
+    ///
+    /// # Errors
+    /// As [`crate::instantiate()`].
+    fn write_bytes(
+        &self,
+        final_address: u64,
+        smap: crate::Smap,
+        out: &mut [u8],
+    ) -> Result<(), crate::SynthError> {
+        self.with_values(|values| {
+            crate::instantiate::write_instance(Self::TEMPLATE, values, final_address, smap, out)
+        })
+    }
 }

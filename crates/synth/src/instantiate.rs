@@ -87,19 +87,13 @@ pub fn instantiate_bytes<H: HoleSet>(
     smap: Smap,
     out: &mut [u8],
 ) -> Result<(), SynthError> {
-    write_instance(
-        H::TEMPLATE,
-        holes.values().as_slice(),
-        final_address,
-        smap,
-        out,
-    )
+    holes.write_bytes(final_address, smap, out)
 }
 
 /// The one writer of an instance's bytes: copy the template, patch each
 /// hole at its sites (the per-template patch list `build.rs` computed),
 /// NOP the SMAP sites if asked. Checks the values' count and kinds.
-fn write_instance(
+pub(crate) fn write_instance(
     template: &'static Template,
     given: &[HoleValue],
     final_address: u64,
@@ -133,23 +127,77 @@ fn write_instance(
                 found: value.kind(),
             });
         }
-        for &site in hole.sites {
-            patch(out, site, hole.name, *value, final_address)?;
+        // The constant is encoded once per hole (a Rel32 once per site:
+        // it counts from its own instruction's end) and stored with one
+        // fixed-width write per site: the patch list `build.rs` computed.
+        match *value {
+            HoleValue::Imm64(v) => {
+                let encoded = v.to_le_bytes();
+                for &site in hole.sites {
+                    put(out, site, &encoded);
+                }
+            }
+            HoleValue::Imm32(v) | HoleValue::Disp32(v) => {
+                let encoded = v.to_le_bytes();
+                for &site in hole.sites {
+                    put(out, site, &encoded);
+                }
+            }
+            HoleValue::Rel32(target) => {
+                for &site in hole.sites {
+                    let rel = rel32(hole.name, site, target, final_address)?;
+                    put(out, site, &rel.to_le_bytes());
+                }
+            }
         }
     }
     if smap == Smap::Disabled {
-        for &site in template.smap_sites {
-            let site = site as usize;
-            if let Some(bytes) = out.get_mut(site..site + SMAP_NOP.len()) {
-                bytes.copy_from_slice(&SMAP_NOP);
-            }
-        }
+        disable_smap(template, out);
     }
     Ok(())
 }
 
-/// Writes one hole's constant at `site` (offsets were checked at build time;
+/// Turns every `stac`/`clac` of `template`'s instance in `out` into the
+/// 3-byte NOP [`SMAP_NOP`].
+pub(crate) fn disable_smap(template: &Template, out: &mut [u8]) {
+    for &site in template.smap_sites {
+        let site = site as usize;
+        if let Some(bytes) = out.get_mut(site..site + SMAP_NOP.len()) {
+            bytes.copy_from_slice(&SMAP_NOP);
+        }
+    }
+}
+
+/// Stores `N` bytes at `site` (offsets were checked at build time;
 /// `get_mut` keeps a hand-made template from panicking).
+#[inline(always)]
+fn put<const N: usize>(out: &mut [u8], site: u32, encoded: &[u8; N]) {
+    let site = site as usize;
+    if let Some(bytes) = out.get_mut(site..site + N) {
+        bytes.copy_from_slice(encoded);
+    }
+}
+
+/// The displacement of a `Rel32` hole at `site` of an instance at
+/// `final_address` that branches to `target`.
+pub(crate) fn rel32(
+    hole: &'static str,
+    site: u32,
+    target: u64,
+    final_address: u64,
+) -> Result<i32, SynthError> {
+    // The rel32 ends its instruction: the branch is relative to the next one.
+    let next_instruction = final_address + u64::from(site) + 4;
+    let delta = target.wrapping_sub(next_instruction) as i64;
+    i32::try_from(delta).map_err(|_| SynthError::Rel32OutOfRange {
+        hole,
+        target,
+        next_instruction,
+    })
+}
+
+/// Writes one hole's constant at `site` (for tools that patch one value;
+/// instantiation itself goes through the same encoders).
 pub(crate) fn patch(
     out: &mut [u8],
     site: u32,
@@ -157,25 +205,16 @@ pub(crate) fn patch(
     value: HoleValue,
     final_address: u64,
 ) -> Result<(), SynthError> {
-    let site = site as usize;
-    let width = value.kind().width();
-    let encoded: [u8; 8] = match value {
-        HoleValue::Imm64(v) => v.to_le_bytes(),
-        HoleValue::Imm32(v) | HoleValue::Disp32(v) => i64::from(v).to_le_bytes(),
+    match value {
+        HoleValue::Imm64(v) => put(out, site, &v.to_le_bytes()),
+        HoleValue::Imm32(v) | HoleValue::Disp32(v) => put(out, site, &v.to_le_bytes()),
         HoleValue::Rel32(target) => {
-            // The rel32 ends its instruction: the branch is relative to the next one.
-            let next_instruction = final_address + site as u64 + 4;
-            let delta = target.wrapping_sub(next_instruction) as i64;
-            let rel = i32::try_from(delta).map_err(|_| SynthError::Rel32OutOfRange {
-                hole,
-                target,
-                next_instruction,
-            })?;
-            i64::from(rel).to_le_bytes()
+            put(
+                out,
+                site,
+                &rel32(hole, site, target, final_address)?.to_le_bytes(),
+            );
         }
-    };
-    if let Some(bytes) = out.get_mut(site..site + width) {
-        bytes.copy_from_slice(&encoded[..width]);
     }
     Ok(())
 }

@@ -16,8 +16,8 @@
 
 use crate::splice::Branch;
 use crate::{
-    Collapsed, FaultPoint, Hole, HoleKind, HoleSet, HoleValues, Imm32, Imm64, InvariantKind, Reg,
-    Rel32Target, Template,
+    Collapsed, FaultPoint, Hole, HoleKind, HoleSet, HoleValue, HoleValues, Imm32, Imm64,
+    InvariantKind, Reg, Rel32Target, Smap, SynthError, Template,
 };
 
 include!(concat!(env!("OUT_DIR"), "/templates.rs"));

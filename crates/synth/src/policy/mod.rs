@@ -81,6 +81,7 @@
 //! | owner or handle change | `owner`, `handle` | other slots | old slots generic, code installed for the new ones |
 //! | install failure | — | — | slot left generic (never stale), next replan retries |
 
+mod cache;
 mod entry;
 mod facts;
 pub mod linux;
@@ -90,6 +91,7 @@ mod routines;
 mod spec;
 mod stackless;
 
+pub use cache::{CacheRef, Cached, CodeCache};
 pub use entry::{initial_slot, ThreadEntryPlan};
 pub use facts::{Env, FileFacts, Op, PortFacts, SioFacts, SioTarget};
 pub use mechanism::{InstallError, Mechanism, Slot, SlotTarget};
