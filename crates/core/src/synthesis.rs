@@ -35,7 +35,7 @@ use sk_fs::FileSystem;
 use sk_sio::{Devices, Target};
 use sk_smach::IdMap;
 use sk_synth::policy::linux::plan_for;
-use sk_synth::policy::{Env, FileFacts, Op, SioFacts, SioPlan, SioTarget};
+use sk_synth::policy::{Env, FileFacts, Lazy, LazyMode, Op, SioFacts, SioPlan, SioTarget};
 use spin::Once;
 
 /// Handles whose calls a thread's table indexes directly; calls on higher
@@ -69,6 +69,9 @@ pub struct SynthConfig {
     /// (`synth.replay`; `sk_synth::replay`): a host tool regenerates each
     /// routine from its record and checks the bytes are the same.
     pub log_installs: bool,
+    /// When an SIO's routines are made (`synth.lazy=off|auto|K`; default
+    /// `auto`): `sk_synth::policy::lazy`.
+    pub lazy: LazyMode,
 }
 
 static CONFIG: Once<SynthConfig> = Once::new();
@@ -79,7 +82,25 @@ pub(crate) fn config() -> SynthConfig {
         count_calls: false,
         show_addresses: false,
         log_installs: false,
+        lazy: LazyMode::Auto,
     })
+}
+
+/// The lazy-synthesis configuration plans are gated with (`synth.lazy`;
+/// in test builds a test may set another for a while:
+/// `testing::set_lazy_mode`).
+pub(crate) fn lazy() -> Lazy {
+    #[cfg(feature = "ktest")]
+    if let Some(mode) = crate::testing::lazy_mode_override() {
+        return Lazy {
+            mode,
+            ..Lazy::AUTO
+        };
+    }
+    Lazy {
+        mode: config().lazy,
+        ..Lazy::AUTO
+    }
 }
 
 /// The environment the policy plans in.
@@ -256,10 +277,24 @@ pub(crate) fn replan(core: &mut Core, me: SmachId, handle: Handle) {
     let env = env();
     let mut mech = KernelMechanism { threads };
     let routines = sio.routines.get_or_insert_with(Default::default);
-    let plan = plan_of(&facts, &env, is_linux);
-    if let Err(e) = routines.apply(&plan, facts.owner, facts.handle, &mut mech) {
+    let lazy = lazy();
+    // The policy's choice, then held back where the SIO's calls have not
+    // yet shown the routine pays (lazy synthesis).
+    let wanted = plan_of(&facts, &env, is_linux);
+    let usage = routines.usage;
+    let before = Op::ALL.map(|op| routines.installed(op).map(|r| r.entry()));
+    let start = sk_machine::cpu::rdtsc();
+    if let Err(e) = routines.apply_lazily(&wanted, &lazy, facts.owner, facts.handle, &mut mech) {
         // The slot stays generic; the next replan tries again.
         log::debug!("no synthesized routine for handle {}: {e}", handle.index());
+    }
+    note_synthesis(routines, before, start);
+    #[cfg(feature = "ktest")]
+    if crate::testing::lazy_fault_never() {
+        // The fault a test injected: the count never triggers a replan.
+        for op in Op::ALL {
+            routines.usage.op_mut(op).due_at = u32::MAX;
+        }
     }
     // A semaphore's and a port end's routines assume no single owner.
     if !is_everyones {
@@ -282,12 +317,34 @@ pub(crate) fn replan(core: &mut Core, me: SmachId, handle: Handle) {
         };
         // Not a member any more: the replan leaves its slots and retires
         // the code, and the entry goes.
-        let plan = plan_of(&facts, &env, is_linux);
+        // Gated by the SIO's own calls (the opener's record).
+        let plan = sk_synth::policy::lazy::gate(&plan_of(&facts, &env, is_linux), &usage, &lazy);
         if let Err(e) = routines.apply(&plan, facts.owner, facts.handle, &mut mech) {
             log::debug!("no semaphore routine for thread {thread}: {e}");
         }
         is_member
     });
+}
+
+/// Break-even accounting: the TSC ticks of a replan since `start` go to
+/// the ops it installed new code for (`before`: their entries before).
+fn note_synthesis(routines: &mut crate::state::Routines, before: [Option<u64>; 2], start: u64) {
+    let now = Op::ALL.map(|op| routines.installed(op).map(|r| r.entry()));
+    let fresh = Op::ALL.map(|op| {
+        let i = op as usize;
+        now[i].is_some() && now[i] != before[i]
+    });
+    let count = fresh.iter().filter(|f| **f).count() as u64;
+    if count == 0 {
+        return;
+    }
+    let ticks = sk_machine::cpu::rdtsc().saturating_sub(start) / count;
+    for op in Op::ALL {
+        if fresh[op as usize] {
+            let usage = routines.usage.op_mut(op);
+            usage.synthesis_ticks = usage.synthesis_ticks.saturating_add(ticks);
+        }
+    }
 }
 
 /// Closes an SIO taken out of its handle table: a semaphore's waiters
