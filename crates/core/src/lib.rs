@@ -69,9 +69,9 @@ mod user_memory;
 
 pub use dispatch::{call, syscall_entry};
 pub use sk_abi::{dev_mem_byte, DEV_MEM_BYTES};
+pub use sk_synth::policy::{LazyMode, RoutineKind};
 pub use smach::{release_program, spawn_linux_program, spawn_program, wait_program, ProgramId};
 pub use state::with_fs;
-pub use sk_synth::policy::{LazyMode, RoutineKind};
 pub use synthesis::{EntryMode, SynthConfig};
 pub use thread::{attach_current_to, detach_current};
 

@@ -14,8 +14,8 @@ use crate::user_memory::KernelUserMemory;
 use crate::{scheduler, synthesis};
 use sk_abi::{Handle, OpenFlags, SioReconfigure, SysError};
 use sk_fs::Cut;
-use sk_synth::policy::Op;
 use sk_sio::{transfer_in_chunks, POutcome, Piece, ReadOutcome, Reconfigured, Sio, Step};
+use sk_synth::policy::Op;
 
 pub(crate) fn console_out(bytes: &[u8]) {
     sk_machine::serial::write_bytes(bytes);

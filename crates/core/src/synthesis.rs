@@ -92,10 +92,7 @@ pub(crate) fn config() -> SynthConfig {
 pub(crate) fn lazy() -> Lazy {
     #[cfg(feature = "ktest")]
     if let Some(mode) = crate::testing::lazy_mode_override() {
-        return Lazy {
-            mode,
-            ..Lazy::AUTO
-        };
+        return Lazy { mode, ..Lazy::AUTO };
     }
     Lazy {
         mode: config().lazy,

@@ -62,13 +62,13 @@ fn table(costs: [RoutineCosts; RoutineKind::COUNT]) -> &'static [RoutineCosts; R
 }
 
 fn costs() -> impl Strategy<Value = RoutineCosts> {
-    (0..5_000_u32, 0..3_000_u32, 0..3_000_u32).prop_map(|(synthesis, generic_call, synthesized_call)| {
-        RoutineCosts {
+    (0..5_000_u32, 0..3_000_u32, 0..3_000_u32).prop_map(
+        |(synthesis, generic_call, synthesized_call)| RoutineCosts {
             synthesis,
             generic_call,
             synthesized_call,
-        }
-    })
+        },
+    )
 }
 
 fn mode() -> impl Strategy<Value = LazyMode> {
@@ -281,6 +281,11 @@ fn auto_defaults_wait_a_few_calls() {
     d.call(Op::Read);
     assert!(matches!(d.slot(Op::Read), SlotTarget::Code(_)));
     // The synthesized routine is `plan()`'s, and its name is the kind's.
-    let SlotTarget::Code(at) = d.slot(Op::Read) else { unreachable!() };
-    assert_eq!(d.fake.block_at(at).unwrap().holes.template().name, "dev_mem_read");
+    let SlotTarget::Code(at) = d.slot(Op::Read) else {
+        unreachable!()
+    };
+    assert_eq!(
+        d.fake.block_at(at).unwrap().holes.template().name,
+        "dev_mem_read"
+    );
 }

@@ -11,6 +11,7 @@ mod entries;
 mod fp;
 mod fuzz;
 mod growth;
+mod lazy;
 mod leaks;
 mod linux;
 mod linux_fast;

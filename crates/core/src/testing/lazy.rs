@@ -53,3 +53,31 @@ pub fn inject_lazy_never(on: bool) {
 pub(crate) fn lazy_fault_never() -> bool {
     NEVER.load(Ordering::Relaxed)
 }
+
+/// Eager synthesis (as `synth.lazy=off`) while it lives, for the tests
+/// whose subject is a routine as synthesized at open (its replug rules,
+/// its registers, its instruction count), not when it is made; the mode
+/// before comes back when it is dropped.
+#[must_use]
+pub struct EagerSynthesis(Option<LazyMode>);
+
+impl EagerSynthesis {
+    /// Plans are eager from now on.
+    pub fn new() -> Self {
+        let before = lazy_mode_override();
+        set_lazy_mode(Some(LazyMode::Off));
+        Self(before)
+    }
+}
+
+impl Default for EagerSynthesis {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for EagerSynthesis {
+    fn drop(&mut self) {
+        set_lazy_mode(self.0);
+    }
+}

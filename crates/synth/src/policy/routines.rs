@@ -14,11 +14,11 @@
 //! [`SioRoutines::close`] leaves its slots generic. So a fresh
 //! `SioRoutines` may assume its slots are generic.
 
+use super::lazy::Lazy;
 use super::{
     plan, Env, InstallError, Mechanism, Op, RoutineSpec, SioFacts, SioPlan, Slot, SlotPlan,
     SlotTarget, Usage,
 };
-use super::lazy::Lazy;
 
 /// A routine installed for one slot: the spec it was made from, its entry,
 /// and the mechanism's blocks (the routine and its helper, if any).
