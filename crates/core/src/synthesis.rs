@@ -248,6 +248,18 @@ pub(crate) fn replan(core: &mut Core, me: SmachId, handle: Handle) {
     let Some(smach) = smachs.get_mut(&me) else {
         return;
     };
+    // Lazy synthesis: a fresh SIO's plan is all generic until its first
+    // generic call (every K is at least 1) and its slots are generic
+    // already, so the plan waits for that call; an open never used makes
+    // none (the open + close path stays the generic one).
+    if let Ok(Object::Sio(sio)) = smach.handles.get_mut(handle) {
+        if sio.routines.is_none() && lazy().defers_open() {
+            let mut routines = crate::state::Routines::default();
+            routines.usage = sk_synth::policy::Usage::due_at_first_call();
+            sio.routines = Some(routines);
+            return;
+        }
+    }
     // A semaphore's and a port end's routines go in the table of every
     // SCPU of the SMACH; any other SIO's only in its owner's.
     let is_everyones = matches!(

@@ -170,17 +170,15 @@ impl RoutineCosts {
 
 /// The boot-time cost table: one row per [`RoutineKind`], in its order.
 ///
-/// Source: `cargo xtask bench` at c0b82c7 (TCG, `-icount shift=0`:
-/// instructions), `target/bench/results.md`, "kernel instructions of one
-/// call" (synthesized and `synth=off` columns). Synthesis cost: the open +
-/// close difference with and without synthesis (`/dev/null` write: 3,514 −
-/// 2,529 = 985; RAM-file read: 5,298 − 3,984 = 1,314); 985 for the other
-/// one-block routines, 1,400 for the RAM-file write (two blocks: the
-/// routine and its trampoline). Rows the bench has no per-call figure for
-/// (marked *est.*) take their sibling's: raw tty from the cooked line,
-/// pipe read from pipe write, port receive from port send, P and V half
-/// of the V + P pair. The README's break-even table (from the bench with
-/// lazy synthesis) gives the current figures.
+/// Source: the break-even table of `cargo xtask bench` at dc79f51+ (lazy
+/// synthesis, `target/bench/results.md`; TCG with `-icount shift=0`; every
+/// figure the kernel's single-step count of kernel instructions): synthesis
+/// = the replan at the `K`-th generic call beyond the call itself
+/// (instantiate, install and the plan around them) + the extra cost of the
+/// close that retires the routine; generic and synthesized: one call of
+/// 1 byte (semaphore: none; port: 64 bytes) on each path. The raw tty
+/// (*est.*) takes the cooked write's row (the bench writes the console
+/// cooked). `auto`'s `K` from this table: 3 to 5 calls.
 pub const DEFAULT_COSTS: [RoutineCosts; RoutineKind::COUNT] = {
     const fn c(synthesis: u32, generic_call: u32, synthesized_call: u32) -> RoutineCosts {
         RoutineCosts {
@@ -190,19 +188,19 @@ pub const DEFAULT_COSTS: [RoutineCosts; RoutineKind::COUNT] = {
         }
     }
     [
-        c(985, 485, 22),     // dev_null_write
-        c(985, 532, 24),     // dev_zero_read
-        c(985, 550, 31),     // dev_mem_read
-        c(985, 2000, 519),   // tty_write (est.: the cooked line's)
-        c(985, 2000, 519),   // tty_write_cooked (32-byte line)
-        c(1314, 634, 40),    // ram_file_read
-        c(1400, 2500, 1072), // ram_file_write (1 KiB)
-        c(985, 611, 23),     // semaphore_p (est.: half of V + P)
-        c(985, 611, 23),     // semaphore_v (est.: half of V + P)
-        c(985, 969, 40),     // pipe_read (est.: the write's)
-        c(985, 969, 40),     // pipe_write (1 byte)
-        c(985, 1083, 109),   // port_receive (est.: the send's)
-        c(985, 1083, 109),   // port_send (64 bytes)
+        c(1717, 486, 22),   // dev_null_write
+        c(1998, 530, 24),   // dev_zero_read
+        c(2155, 548, 31),   // dev_mem_read
+        c(3605, 1220, 54),  // tty_write (est.: the cooked write's)
+        c(3605, 1220, 54),  // tty_write_cooked
+        c(2232, 632, 40),   // ram_file_read
+        c(2981, 1351, 49),  // ram_file_write
+        c(2685, 727, 23),   // semaphore_p
+        c(2681, 609, 23),   // semaphore_v
+        c(2465, 1018, 37),  // pipe_read
+        c(2458, 1074, 40),  // pipe_write
+        c(2580, 1218, 110), // port_receive
+        c(2528, 1105, 109), // port_send
     ]
 };
 
@@ -268,6 +266,18 @@ impl Lazy {
     pub const fn costs(&self, kind: RoutineKind) -> RoutineCosts {
         self.costs[kind.index()]
     }
+
+    /// Every kind's `K` is at least 1: a fresh SIO's plan is all generic
+    /// until its first generic call, so the kernel may leave the plan to
+    /// that call ([`Usage::due_at_first_call`]) and an open that is never
+    /// used makes no plan at all.
+    pub const fn defers_open(&self) -> bool {
+        match self.mode {
+            LazyMode::Off | LazyMode::Fixed(0) => false,
+            // `threshold` is a break-even point (at least 1) or `u32::MAX`.
+            LazyMode::Auto | LazyMode::Fixed(_) => true,
+        }
+    }
 }
 
 /// One op's lazy-synthesis record in an SIO.
@@ -312,6 +322,15 @@ impl Usage {
             synthesis_ticks: 0,
         };
         Self { ops: [op, op] }
+    }
+
+    /// A fresh SIO whose plan waits for its first generic call (of either
+    /// op): see [`Lazy::defers_open`].
+    pub const fn due_at_first_call() -> Self {
+        let mut usage = Self::new();
+        usage.ops[0].due_at = 1;
+        usage.ops[1].due_at = 1;
+        usage
     }
 
     /// `op`'s record.
