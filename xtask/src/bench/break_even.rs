@@ -23,7 +23,8 @@ pub struct Row {
     pub generic: u64,
     /// One call on the routine.
     pub synthesized: u64,
-    /// The replan that installed it (beyond the generic call it rode on).
+    /// What the first `K` calls cost beyond `K` generic calls (the plan
+    /// at the first, the replan that installed it at the `K`-th).
     pub install: u64,
     /// What closing costs more with the routine than without.
     pub retire: u64,
@@ -91,7 +92,7 @@ pub fn markdown(rows: &[Result<Row, (String, String)>]) -> String {
     let _ = writeln!(
         s,
         "\nLazy synthesis, break-even per SIO kind (`synth.lazy=auto`; kernel instructions, single-step counter; \
-         synthesis = install at the K-th generic call + the extra cost of the close that retires it; \
+         synthesis = what the first K calls cost beyond K generic calls (the plan, the install at the K-th) + the extra cost of the close that retires it; \
          saving = generic − synthesized per call; break-even = ⌈synthesis / saving⌉ calls):\n"
     );
     let _ = writeln!(

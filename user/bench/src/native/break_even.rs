@@ -4,10 +4,11 @@
 //!
 //! Per kind, on a fresh object, with the kernel's default `synth.lazy=auto`:
 //! calls (each traced) until `query(Routines)` shows the routine: `K` is
-//! that call's number, and its kernel instructions are a generic call plus
-//! the replan that synthesized the routine (`install` = that call minus a
-//! generic call). Then one call with the call word's `FORCE_GENERIC` bit
-//! (the generic path; `generic`), one plain call (the routine;
+//! that call's number; `install` is what those `K` calls cost beyond `K`
+//! generic calls (the counting, the plan the first call makes, the replan
+//! at the `K`-th that installs the routine). Then one call with the call
+//! word's `FORCE_GENERIC` bit (the generic path; `generic`), one plain
+//! call (the routine;
 //! `synthesized`), and the close, against the close of a fresh object of
 //! the same kind that never got a routine (`retire` = the difference). It
 //! prints, after the metrics (no `bench: ` prefix: not a metric),
@@ -231,19 +232,26 @@ fn measure(&(kind, make): &(&'static str, Open)) -> Result<alloc_free::Line, &'s
         let _ = subject.close_traced();
         return Err("synthesized at open (synth.lazy=off?)");
     }
-    let mut at_k = None;
+    let mut counts = [0_u64; MAX_CALLS as usize];
+    let mut k = None;
     for call in 1..=MAX_CALLS {
-        let count = subject.traced(false)?;
+        counts[call as usize - 1] = subject.traced(false)?;
         if subject.is_synthesized() {
-            at_k = Some((call, count));
+            k = Some(call);
             break;
         }
     }
-    let Some((k, at_k)) = at_k else {
+    let Some(k) = k else {
         let _ = subject.close_traced();
         return Err("never synthesized");
     };
     let generic = subject.traced(true)?;
+    // What the K calls cost beyond K generic calls: the count, the plan
+    // made at the first call, the replan that installed the routine.
+    let install = counts[..k as usize]
+        .iter()
+        .map(|c| c.saturating_sub(generic))
+        .sum();
     let synthesized = subject.traced(false)?;
     let close = subject.close_traced()?;
     let fresh = make()?;
@@ -253,7 +261,7 @@ fn measure(&(kind, make): &(&'static str, Open)) -> Result<alloc_free::Line, &'s
         k,
         generic,
         synthesized,
-        install: at_k.saturating_sub(generic),
+        install,
         retire: close.saturating_sub(fresh_close),
     })
 }
