@@ -124,10 +124,11 @@ impl Driven {
         d
     }
 
+    /// Replans; an injected install failure leaves the slot generic.
     fn replan(&mut self) {
-        self.routines
-            .replan_lazily(&self.facts, &env(), &self.lazy, &mut self.fake)
-            .expect("no failure injected");
+        let _ = self
+            .routines
+            .replan_lazily(&self.facts, &env(), &self.lazy, &mut self.fake);
     }
 
     fn slot(&self, op: Op) -> SlotTarget {
@@ -166,10 +167,15 @@ proptest! {
         row in prop::array::uniform13(costs()),
         steps in prop::collection::vec(step(), 0..40),
         defer in any::<bool>(),
+        fail in prop_oneof![
+            2 => Just(Vec::new()),
+            1 => prop::collection::vec(prop::bool::weighted(0.3), 1..8),
+        ],
     ) {
         let lazy = Lazy { mode, costs: table(row) };
         let target = targets()[pick];
         let mut d = Driven::open(target, lazy, defer);
+        d.fake.fail = fail.clone();
         let mut synthesized = [false; 2];
         for step in steps {
             match step {
@@ -202,16 +208,26 @@ proptest! {
                     continue;
                 };
                 let k = lazy.threshold(kind);
-                if !synthesized[op as usize] {
-                    prop_assert_eq!(
-                        has_code,
-                        calls >= k,
-                        "{:?} {:?}: {} generic calls, K {}", op, kind, calls, k
+                let due_at = d.routines.usage.op(op).due_at;
+                if has_code {
+                    // Never before K.
+                    prop_assert!(
+                        synthesized[op as usize] || calls >= k,
+                        "{:?} {:?}: code after {} generic calls, K {}", op, kind, calls, k
                     );
-                    synthesized[op as usize] = has_code;
+                    synthesized[op as usize] = true;
+                } else if calls >= k || synthesized[op as usize] {
+                    // By K, unless the install failed: then the next
+                    // generic call tries again.
+                    prop_assert!(!fail.is_empty(), "{:?} {:?}: no code after {} calls, K {}", op, kind, calls, k);
+                    prop_assert_eq!(due_at, calls + 1, "{:?}: a failed install is not retried", op);
                 } else {
-                    // Sticky: the replug rules alone from here on.
-                    prop_assert!(has_code, "{:?}: routine gone after synthesis", op);
+                    // Held back: due at K (or, before the first generic
+                    // call of a deferred open, at that call).
+                    prop_assert!(
+                        due_at == k.max(1) || (calls == 0 && due_at == 1),
+                        "{:?}: due at {} with K {}", op, due_at, k
+                    );
                 }
                 if has_code {
                     let SlotTarget::Code(at) = d.slot(op) else { unreachable!() };

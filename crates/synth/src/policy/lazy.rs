@@ -352,13 +352,26 @@ impl Usage {
         usage.generic_calls >= usage.due_at
     }
 
-    /// Records that a replan left `plan` in the slots (its result after
-    /// [`gate`]): a slot with a routine is synthesized for good; a routine
-    /// still held back is due at its `K`.
-    pub fn note_plan(&mut self, wanted: &SioPlan, gated: &SioPlan, lazy: &Lazy) {
+    /// Records what a replan did: `gated` ([`gate`] of `wanted`) went to
+    /// the slots, `installed[op]` says whether the op's slot now holds
+    /// code. A slot with its routine is synthesized for good; a routine
+    /// that failed to install is due again at the next generic call; a
+    /// routine still held back is due at its `K`.
+    pub fn note_plan(
+        &mut self,
+        wanted: &SioPlan,
+        gated: &SioPlan,
+        installed: [bool; 2],
+        lazy: &Lazy,
+    ) {
         for op in Op::ALL {
             let usage = &mut self.ops[op as usize];
             if let SlotPlan::Routine(_) = gated.slot(op) {
+                if !installed[op as usize] {
+                    // The install failed (the slot stayed generic): retry.
+                    usage.due_at = usage.generic_calls.saturating_add(1);
+                    continue;
+                }
                 if !usage.is_synthesized {
                     usage.is_synthesized = true;
                     usage.synthesized_after = usage.generic_calls;

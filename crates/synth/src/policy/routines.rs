@@ -172,7 +172,8 @@ impl<B> SioRoutines<B> {
     ) -> Result<(), InstallError> {
         let gated = super::lazy::gate(wanted, &self.usage, lazy);
         let result = self.apply(&gated, owner, handle, mech);
-        self.usage.note_plan(wanted, &gated, lazy);
+        let installed = Op::ALL.map(|op| self.installed(op).is_some());
+        self.usage.note_plan(wanted, &gated, installed, lazy);
         result
     }
 
