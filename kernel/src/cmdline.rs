@@ -21,7 +21,9 @@
 //! count a call's kernel instructions by single-stepping it; `bench`
 //! implies it), `trace.rips` (also record the address of every stepped
 //! instruction and print them when the count is read: `cargo xtask
-//! profile`), `log=SPEC`; anything after `--` is passed to `/bin/init`
+//! profile`), `synth.lazy=off|auto|K` (when an SIO's routines are made:
+//! at open, at their kind's break-even point, the default, or after K
+//! generic calls of the op; `sk_synth::policy::lazy`), `log=SPEC`; anything after `--` is passed to `/bin/init`
 //! (e.g. `show /dev/mem`, which implies `synth.count` and `synth.show`).
 //! Unknown words are ignored.
 
@@ -90,6 +92,7 @@ impl Options {
                 show_addresses: false,
                 log_installs: false,
                 keep_idle: true,
+                lazy: sk_core::LazyMode::Auto,
             },
             trace: false,
             trace_rips: false,
@@ -122,6 +125,11 @@ impl Options {
                 None if word == "synth.show" => options.synth.show_addresses = true,
                 None if word == "synth.replay" => options.synth.log_installs = true,
                 Some(("synth.idle", "0")) => options.synth.keep_idle = false,
+                Some(("synth.lazy", mode)) => {
+                    if let Some(mode) = sk_core::LazyMode::parse(mode) {
+                        options.synth.lazy = mode;
+                    }
+                }
                 None if word == "trace" => options.trace = true,
                 None if word == "trace.rips" => options.trace_rips = true,
                 None if word == "fp.fxsave" => options.fp_fxsave = true,

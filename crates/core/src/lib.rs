@@ -73,6 +73,7 @@ mod user_memory;
 
 pub use dispatch::{call, syscall_entry};
 pub use sk_abi::{dev_mem_byte, DEV_MEM_BYTES};
+pub use sk_synth::policy::{LazyMode, RoutineKind};
 pub use smach::{release_program, spawn_linux_program, spawn_program, wait_program, ProgramId};
 pub use state::with_fs;
 pub use synthesis::{EntryMode, SynthConfig};

@@ -87,6 +87,9 @@ pub(crate) fn describe(sio: &Sio, max_bytes: usize) -> Result<BoundedText, SysEr
             }
         }
     }
+    if let Some(r) = r {
+        describe_usage(&mut s, r);
+    }
     #[cfg(feature = "ktest")]
     let shown = config().show_addresses || crate::testing::routine_addresses_shown();
     #[cfg(not(feature = "ktest"))]
@@ -137,6 +140,63 @@ pub(crate) fn describe(sio: &Sio, max_bytes: usize) -> Result<BoundedText, SysEr
 
 /// A routine's call count as `query(Routines)` prints it.
 struct CallCount(Option<u64>);
+
+/// Break-even accounting, a line per op the SIO has a routine for or
+/// waits to synthesize (`lazy` and `break-even`): calls on each path,
+/// what its synthesis cost (TSC ticks: kernel instructions under TCG with
+/// icount), the per-call saving (kernel instructions, the cost table's),
+/// the break-even point (calls on the routine) and whether it has paid.
+fn describe_usage(s: &mut BoundedText, r: &crate::state::Routines) {
+    use core::fmt::Write;
+    let lazy = crate::synthesis::lazy();
+    for op in Op::ALL {
+        let name = if op == Op::Read { "read" } else { "write" };
+        let usage = r.usage.op(op);
+        let Some(x) = r.installed(op) else {
+            if usage.due_at != u32::MAX {
+                let _ = writeln!(
+                    s,
+                    "{name} lazy: generic calls {}, synthesized at generic call {}",
+                    usage.generic_calls, usage.due_at
+                );
+            }
+            continue;
+        };
+        let kind = x.spec().kind();
+        let costs = lazy.costs(kind);
+        let saving = costs.saving();
+        let calls = x.block().calls();
+        let break_even = match saving {
+            0 => None,
+            saving => Some(usage.synthesis_ticks.div_ceil(u64::from(saving)).max(1)),
+        };
+        let _ = writeln!(
+            s,
+            "{name} lazy: synthesized after {} generic calls (K {}), generic calls {}, synthesized calls {}",
+            usage.synthesized_after,
+            lazy.threshold(kind),
+            usage.generic_calls,
+            CallCount(calls),
+        );
+        let paid = match (calls, break_even) {
+            (Some(n), Some(b)) if n >= b => "yes",
+            (Some(_), _) => "no",
+            (None, _) => "unknown (boot with synth.count)",
+        };
+        let _ = match break_even {
+            Some(b) => writeln!(
+                s,
+                "{name} break-even: synthesis cost {} ticks, saving {saving} instructions per call, break-even {b} calls, paid off {paid}",
+                usage.synthesis_ticks,
+            ),
+            None => writeln!(
+                s,
+                "{name} break-even: synthesis cost {} ticks, saving none, never pays",
+                usage.synthesis_ticks,
+            ),
+        };
+    }
+}
 
 impl core::fmt::Display for CallCount {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {

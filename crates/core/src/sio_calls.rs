@@ -15,6 +15,7 @@ use crate::{scheduler, synthesis};
 use sk_abi::{Handle, OpenFlags, SioReconfigure, SysError};
 use sk_fs::Cut;
 use sk_sio::{transfer_in_chunks, POutcome, Piece, ReadOutcome, Reconfigured, Sio, Step};
+use sk_synth::policy::Op;
 
 pub(crate) fn console_out(bytes: &[u8]) {
     sk_machine::serial::write_bytes(bytes);
@@ -130,10 +131,16 @@ pub(crate) fn open(
 /// SCPU's first use replans its routines: the single-owner fact is gone).
 /// A handle shared with the caller's SMACH runs `f` on the owner's SIO
 /// once [`share::locate`] allowed `access` (not revoked, within rights).
+///
+/// `count`: this is the first piece of a call of that op on the generic
+/// path: the SIO's count goes up (lazy synthesis), and at its routine's
+/// `K` the SIO is replanned before `f` runs (the call itself stays
+/// generic). Only the caller's own opens count (a holder's plan is eager).
 fn with_sio<R>(
     core: &mut Core,
     handle: Handle,
     access: Access,
+    count: Option<Op>,
     f: impl FnOnce(&crate::state::Sio, &mut sk_fs::FileSystem, &mut sk_sio::Devices) -> R,
 ) -> Result<R, SysError> {
     let current = core.current;
@@ -150,7 +157,12 @@ fn with_sio<R>(
         } = &mut *core;
         let own = smachs.get_mut(&caller).ok_or(SysError::NotPermitted)?;
         if let Object::Sio(sio) = own.handles.get_mut(handle)? {
-            if !sio.note_caller(current) {
+            let is_due = count.is_some_and(|op| {
+                sio.routines
+                    .as_mut()
+                    .is_some_and(|r| r.usage.note_generic(op))
+            });
+            if !sio.note_caller(current) && !is_due {
                 return Ok(f(sio, fs, devices));
             }
             first_use = true;
@@ -178,7 +190,8 @@ fn with_sio<R>(
         }
         (me, handle)
     };
-    // Rare: the SIO just became shared.
+    // Rare: the SIO just became shared, or its calls reached the point
+    // where its routine pays.
     synthesis::replan(core, me, handle);
     let Core {
         fs,
@@ -207,7 +220,8 @@ fn read_piece(
 ) -> Result<Step, SysError> {
     let (buf, len) = (whole.0.wrapping_add(offset), whole.1.saturating_sub(offset));
     state::with(|core| {
-        let (outcome, asked) = with_sio(core, handle, Access::Read, |sio, fs, devices| {
+        let count = serial.is_none().then_some(Op::Read);
+        let (outcome, asked) = with_sio(core, handle, Access::Read, count, |sio, fs, devices| {
             if let Some(kind) = Blocking::of(sio) {
                 // P or a pipe read (both block on their own terms), not
                 // this byte transfer: end it at once.
@@ -366,7 +380,8 @@ pub(crate) fn write(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError>
         len,
         |offset, remaining| {
             let step = state::with(|core| {
-                with_sio(core, handle, Access::Write, |sio, fs, devices| {
+                let count = serial.is_none().then_some(Op::Write);
+                with_sio(core, handle, Access::Write, count, |sio, fs, devices| {
                     if let Some(kind) = Blocking::of(sio) {
                         // V or a pipe write, not this byte transfer: end
                         // it at once.
@@ -492,7 +507,7 @@ pub(crate) fn reconfigure(
         }
         SioReconfigure::Seek { .. } | SioReconfigure::TtyMode(_) => {}
     }
-    let (result, changed) = with_sio(core, handle, Access::Other, |sio, fs, devices| {
+    let (result, changed) = with_sio(core, handle, Access::Other, None, |sio, fs, devices| {
         sio.reconfigure(fs, devices, request)
     })??;
     if changed == Reconfigured::ConsoleMode {
@@ -522,7 +537,7 @@ pub(crate) fn describe(
         crate::user_memory::write_bytes(ptr, text.as_bytes())?;
         return Ok(text.as_bytes().len() as u64);
     }
-    let text = with_sio(core, handle, Access::Other, |sio, _, _| {
+    let text = with_sio(core, handle, Access::Other, None, |sio, _, _| {
         crate::routines_text::describe(sio, max)
     })??;
     crate::user_memory::write_bytes(ptr, text.as_bytes())?;

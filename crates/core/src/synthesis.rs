@@ -35,7 +35,7 @@ use sk_fs::FileSystem;
 use sk_sio::{Devices, Target};
 use sk_smach::IdMap;
 use sk_synth::policy::linux::plan_for;
-use sk_synth::policy::{Env, FileFacts, Op, SioFacts, SioPlan, SioTarget};
+use sk_synth::policy::{Env, FileFacts, Lazy, LazyMode, Op, SioFacts, SioPlan, SioTarget};
 use spin::Once;
 
 /// Handles whose calls a thread's table indexes directly; calls on higher
@@ -73,6 +73,9 @@ pub struct SynthConfig {
     /// `synth.idle=0` retires each with its last user, to measure the
     /// reopen that synthesizes).
     pub keep_idle: bool,
+    /// When an SIO's routines are made (`synth.lazy=off|auto|K`; default
+    /// `auto`): `sk_synth::policy::lazy`.
+    pub lazy: LazyMode,
 }
 
 static CONFIG: Once<SynthConfig> = Once::new();
@@ -84,7 +87,22 @@ pub(crate) fn config() -> SynthConfig {
         show_addresses: false,
         log_installs: false,
         keep_idle: true,
+        lazy: LazyMode::Auto,
     })
+}
+
+/// The lazy-synthesis configuration plans are gated with (`synth.lazy`;
+/// in test builds a test may set another for a while:
+/// `testing::set_lazy_mode`).
+pub(crate) fn lazy() -> Lazy {
+    #[cfg(feature = "ktest")]
+    if let Some(mode) = crate::testing::lazy_mode_override() {
+        return Lazy { mode, ..Lazy::AUTO };
+    }
+    Lazy {
+        mode: config().lazy,
+        ..Lazy::AUTO
+    }
 }
 
 /// The environment the policy plans in.
@@ -235,6 +253,18 @@ pub(crate) fn replan(core: &mut Core, me: SmachId, handle: Handle) {
     let Some(smach) = smachs.get_mut(&me) else {
         return;
     };
+    // Lazy synthesis: a fresh SIO's plan is all generic until its first
+    // generic call (every K is at least 1) and its slots are generic
+    // already, so the plan waits for that call; an open never used makes
+    // none (the open + close path stays the generic one).
+    if let Ok(Object::Sio(sio)) = smach.handles.get_mut(handle) {
+        if sio.routines.is_none() && lazy().defers_open() {
+            let mut routines = crate::state::Routines::default();
+            routines.usage = sk_synth::policy::Usage::due_at_first_call();
+            sio.routines = Some(routines);
+            return;
+        }
+    }
     // A semaphore's and a port end's routines go in the table of every
     // SCPU of the SMACH; any other SIO's only in its owner's.
     let is_everyones = matches!(
@@ -261,10 +291,24 @@ pub(crate) fn replan(core: &mut Core, me: SmachId, handle: Handle) {
     let env = env();
     let mut mech = KernelMechanism { threads };
     let routines = sio.routines.get_or_insert_with(Default::default);
-    let plan = plan_of(&facts, &env, is_linux);
-    if let Err(e) = routines.apply(&plan, facts.owner, facts.handle, &mut mech) {
+    let lazy = lazy();
+    // The policy's choice, then held back where the SIO's calls have not
+    // yet shown the routine pays (lazy synthesis).
+    let wanted = plan_of(&facts, &env, is_linux);
+    let usage = routines.usage;
+    let before = Op::ALL.map(|op| routines.installed(op).map(|r| r.entry()));
+    let start = sk_machine::cpu::rdtsc();
+    if let Err(e) = routines.apply_lazily(&wanted, &lazy, facts.owner, facts.handle, &mut mech) {
         // The slot stays generic; the next replan tries again.
         log::debug!("no synthesized routine for handle {}: {e}", handle.index());
+    }
+    note_synthesis(routines, before, start);
+    #[cfg(feature = "ktest")]
+    if crate::testing::lazy_fault_never() {
+        // The fault a test injected: the count never triggers a replan.
+        for op in Op::ALL {
+            routines.usage.op_mut(op).due_at = u32::MAX;
+        }
     }
     // A semaphore's and a port end's routines assume no single owner.
     if !is_everyones {
@@ -287,12 +331,34 @@ pub(crate) fn replan(core: &mut Core, me: SmachId, handle: Handle) {
         };
         // Not a member any more: the replan leaves its slots and retires
         // the code, and the entry goes.
-        let plan = plan_of(&facts, &env, is_linux);
+        // Gated by the SIO's own calls (the opener's record).
+        let plan = sk_synth::policy::lazy::gate(&plan_of(&facts, &env, is_linux), &usage, &lazy);
         if let Err(e) = routines.apply(&plan, facts.owner, facts.handle, &mut mech) {
             log::debug!("no semaphore routine for thread {thread}: {e}");
         }
         is_member
     });
+}
+
+/// Break-even accounting: the TSC ticks of a replan since `start` go to
+/// the ops it installed new code for (`before`: their entries before).
+fn note_synthesis(routines: &mut crate::state::Routines, before: [Option<u64>; 2], start: u64) {
+    let now = Op::ALL.map(|op| routines.installed(op).map(|r| r.entry()));
+    let fresh = Op::ALL.map(|op| {
+        let i = op as usize;
+        now[i].is_some() && now[i] != before[i]
+    });
+    let count = fresh.iter().filter(|f| **f).count() as u64;
+    if count == 0 {
+        return;
+    }
+    let ticks = sk_machine::cpu::rdtsc().saturating_sub(start) / count;
+    for op in Op::ALL {
+        if fresh[op as usize] {
+            let usage = routines.usage.op_mut(op);
+            usage.synthesis_ticks = usage.synthesis_ticks.saturating_add(ticks);
+        }
+    }
 }
 
 /// Closes an SIO taken out of its handle table: a semaphore's waiters

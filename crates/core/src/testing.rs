@@ -697,3 +697,6 @@ pub use linux_fast::{
 };
 pub use linux_proc::{last_fork_cost, linux_processes, linux_table_entries};
 pub use pipe_hoard::{register_pipe_sleeper, PipeHoard};
+mod lazy;
+pub use lazy::{inject_lazy_never, lazy_threshold, set_lazy_mode, EagerSynthesis};
+pub(crate) use lazy::{lazy_fault_never, lazy_mode_override};

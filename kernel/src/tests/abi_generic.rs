@@ -267,6 +267,8 @@ ktest!(
 
 ktest!(
     fn unlinking_a_file_sends_its_synthesized_routines_to_the_generic_path() {
+        // Eager synthesis: the subject is the routine made at open.
+        let _eager = sk_core::testing::EagerSynthesis::new();
         use sk_abi::Call;
         use sk_core::testing::SlotState;
         let m = TestMachine::new(4)

@@ -143,6 +143,8 @@ fn traced_counts(generic: bool) -> Result<Vec<(String, u64)>, String> {
 
 ktest!(
     fn linux_fast_calls_counted_by_single_stepping() {
+        // Eager synthesis: the subject is the routine made at open.
+        let _eager = sk_core::testing::EagerSynthesis::new();
         if !sk_core::testing::synthesis_enabled() {
             return Ok(());
         }

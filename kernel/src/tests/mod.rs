@@ -12,6 +12,7 @@ mod entries_stackless;
 mod fp;
 mod fuzz;
 mod growth;
+mod lazy;
 mod leaks;
 mod linux;
 mod linux_fast;

@@ -249,6 +249,8 @@ fn give_back((hoard, frames): (sk_core::testing::PipeHoard, Vec<u64>)) {
 
 ktest!(
     fn pipe_console_review_mode_change_with_the_heap_full_leaves_no_stale_routine() {
+        // Eager synthesis: the subject is the routine made at open.
+        let _eager = sk_core::testing::EagerSynthesis::new();
         // The console goes raw with the heap unable to grow: the
         // console-bound end gets `tty_write` or stays generic, never
         // keeps the cooked routine.

@@ -15,6 +15,8 @@ fn run(path: &str, arg: u64) -> Result<i32, alloc::string::String> {
 
 ktest!(
     fn registers_hold_no_kernel_value_after_any_call() {
+        // Eager synthesis: the subject is the routine made at open.
+        let _eager = sk_core::testing::EagerSynthesis::new();
         ensure_eq!(run("/bin/regcheck", 0)?, 0);
         Ok(())
     }

@@ -80,7 +80,7 @@ pub use call::null_call;
 pub use console::Console;
 pub use raw::{rdtsc, rdtscp};
 pub use route::{generic_mode, set_generic_mode};
-pub use routines::{routine_of, Routine};
+pub use routines::{is_synthesized_or_pending, pending_of, routine_of, Routine};
 pub use scpu::{Scpu, ScpuEntry, Stack, MIN_STACK_BYTES};
 pub use sio::Sio;
 pub use smach::{exit, sleep_ns, yield_now, Smach};

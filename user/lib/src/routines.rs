@@ -41,6 +41,35 @@ pub fn routine_of<'a>(text: &'a [u8], op: &str) -> Option<Routine<'a>> {
         .map(|(_, routine)| routine)
 }
 
+/// Lazy synthesis: `op`'s routine is waiting for its calls to show it pays.
+/// `Some((calls, k))` from the kernel's line `op lazy: generic calls N,
+/// synthesized at generic call K` (the slot is generic until the `K`-th
+/// call on the generic path); `None` if there is no such line.
+pub fn pending_of(text: &[u8], op: &str) -> Option<(u32, u32)> {
+    let text = match core::str::from_utf8(text) {
+        Ok(text) => text,
+        Err(error) => core::str::from_utf8(text.get(..error.valid_up_to())?).ok()?,
+    };
+    text.lines().find_map(|line| {
+        let rest = line
+            .strip_prefix(op)?
+            .strip_prefix(" lazy: generic calls ")?;
+        let (calls, rest) = rest.split_once(", synthesized at generic call ")?;
+        Some((calls.trim().parse().ok()?, rest.trim().parse().ok()?))
+    })
+}
+
+/// True if `op` is synthesized, or generic only because lazy synthesis
+/// waits for its `K`-th generic call ([`pending_of`], fewer calls than
+/// `K` so far): what a check that wants a routine accepts.
+pub fn is_synthesized_or_pending(text: &[u8], op: &str) -> bool {
+    match routine_of(text, op) {
+        Some(Routine::Synthesized(_)) => true,
+        Some(Routine::Generic) => pending_of(text, op).is_some_and(|(calls, k)| calls < k),
+        None => false,
+    }
+}
+
 /// The header lines of `text`, as `(op, routine)`.
 fn header(text: &[u8]) -> impl Iterator<Item = (&str, Routine<'_>)> {
     let valid = match core::str::from_utf8(text) {
@@ -77,6 +106,17 @@ mod tests {
 
     const TEXT: &[u8] = b"read: synthesized file_read\nwrite: generic\n\
         read routine at 0xffff_c000_0000_1000, 93 bytes\n  mov rax, [rdi]\n";
+
+    #[test]
+    fn lazy_lines_are_found() {
+        let text = b"read: generic\nwrite: generic\nread lazy: generic calls 1, synthesized at generic call 3\n";
+        assert_eq!(pending_of(text, "read"), Some((1, 3)));
+        assert_eq!(pending_of(text, "write"), None);
+        assert!(is_synthesized_or_pending(text, "read"));
+        assert!(!is_synthesized_or_pending(text, "write"));
+        let due = b"read: generic\nread lazy: generic calls 3, synthesized at generic call 3\n";
+        assert!(!is_synthesized_or_pending(due, "read"));
+    }
 
     #[test]
     fn header_lines_are_found() {

@@ -53,8 +53,11 @@ impl Pair {
         for (sio, op) in [(&pair.synth.0, "read"), (&pair.synth.1, "write")] {
             let mut text = [0_u8; 256];
             let len = sio.routines(&mut text).unwrap_or(0).min(text.len());
-            let routine = routine_of(text.get(..len).unwrap_or_default(), op);
-            if !routine.is_some_and(|r| r.is_synthesized()) {
+            let text = text.get(..len).unwrap_or_default();
+            let routine = routine_of(text, op);
+            // Lazy synthesis: generic until the op's K-th call, then
+            // synthesized (the differential crosses that point).
+            if !sk_user::is_synthesized_or_pending(text, op) {
                 fail(format_args!("pipe {op} is not synthesized: {routine:?}"));
                 return None;
             }

@@ -31,6 +31,7 @@
 //! whose Linux calls Synthesis does not have yet: the program reports each
 //! as an error, the report says `n/a` and why.
 
+mod break_even;
 mod chart;
 pub mod linux;
 mod music;
@@ -199,8 +200,20 @@ pub fn run(requested: Option<Accel>, is_smoke: bool) -> Result<ExitCode, String>
     let json = out_dir.join("results.json");
     let md = out_dir.join("results.md");
     let svg = out_dir.join("chart.svg");
-    write(&json, &results.to_json())?;
-    write(&md, &results.to_markdown())?;
+    // Lazy synthesis's break-even table, from the synthesized boot's log.
+    let lazy_log =
+        std::fs::read_to_string(log_path(&out_dir, Mode::Synthesized)).unwrap_or_default();
+    let lazy_rows = break_even::parse(&lazy_log);
+    let mut json_text = results.to_json();
+    if let Ok(mut value) = serde_json::from_str::<serde_json::Value>(&json_text) {
+        value["break_even"] = break_even::json(&lazy_rows);
+        json_text = serde_json::to_string_pretty(&value).unwrap_or(json_text);
+    }
+    write(&json, &json_text)?;
+    write(
+        &md,
+        &(results.to_markdown() + &break_even::markdown(&lazy_rows)),
+    )?;
     chart::write_svg(&svg, &results)?;
     println!(
         "xtask: wrote {}, {} and {}",

@@ -80,10 +80,20 @@
 //! | handle reuse after close | a new SIO on the handle | a fresh plan | from generic slots (close left them so) |
 //! | owner or handle change | `owner`, `handle` | other slots | old slots generic, code installed for the new ones |
 //! | install failure | — | — | slot left generic (never stale), next replan retries |
+//! | the `K`-th generic call of an op ([`lazy`]) | the SIO's [`Usage`] | unchanged | the routine `plan` chose and [`lazy::gate`] held back: install, store |
+//!
+//! # Lazy synthesis
+//!
+//! [`lazy::gate`] applies after `plan()` (and `linux::plan_for`): a routine
+//! the plan chose stays generic until the SIO has made `K` generic calls of
+//! that op (`synth.lazy=off|auto|K`; `auto`: the kind's break-even point).
+//! Once a slot had its routine the gate never holds it back again, so the
+//! event rules above are unchanged for it.
 
 mod cache;
 mod entry;
 mod facts;
+pub mod lazy;
 pub mod linux;
 mod mechanism;
 mod plan;
@@ -94,6 +104,7 @@ mod stackless;
 pub use cache::{CacheRef, Cached, CodeCache};
 pub use entry::{initial_slot, ThreadEntryPlan};
 pub use facts::{Env, FileFacts, Op, PortFacts, SioFacts, SioTarget};
+pub use lazy::{Lazy, LazyMode, RoutineCosts, RoutineKind, Usage};
 pub use mechanism::{InstallError, Mechanism, Slot, SlotTarget};
 pub use plan::{plan, SioPlan, SlotPlan};
 pub use routines::{Installed, SioRoutines};

@@ -14,9 +14,10 @@
 //! [`SioRoutines::close`] leaves its slots generic. So a fresh
 //! `SioRoutines` may assume its slots are generic.
 
+use super::lazy::Lazy;
 use super::{
     plan, Env, InstallError, Mechanism, Op, RoutineSpec, SioFacts, SioPlan, Slot, SlotPlan,
-    SlotTarget,
+    SlotTarget, Usage,
 };
 
 /// A routine installed for one slot: the spec it was made from, its entry,
@@ -95,6 +96,9 @@ struct Held<B> {
 pub struct SioRoutines<B> {
     read: Option<Held<B>>,
     write: Option<Held<B>>,
+    /// Lazy synthesis: generic calls per op, when to replan, what the
+    /// routines cost (`lazy.rs`).
+    pub usage: Usage,
 }
 
 impl<B> Default for SioRoutines<B> {
@@ -109,6 +113,7 @@ impl<B> SioRoutines<B> {
         Self {
             read: None,
             write: None,
+            usage: Usage::new(),
         }
     }
 
@@ -130,6 +135,46 @@ impl<B> SioRoutines<B> {
         mech: &mut M,
     ) -> Result<(), InstallError> {
         self.apply(&plan(facts, env), facts.owner, facts.handle, mech)
+    }
+
+    /// [`replan`](Self::replan), lazily: [`plan()`] of `facts` held back
+    /// by [`lazy::gate`](super::lazy::gate) where this SIO's generic calls
+    /// have not reached the routine's `K`
+    /// ([`apply_lazily`](Self::apply_lazily)).
+    ///
+    /// # Errors
+    ///
+    /// As [`replan`](Self::replan).
+    pub fn replan_lazily<M: Mechanism<Block = B>>(
+        &mut self,
+        facts: &SioFacts,
+        env: &Env,
+        lazy: &Lazy,
+        mech: &mut M,
+    ) -> Result<(), InstallError> {
+        self.apply_lazily(&plan(facts, env), lazy, facts.owner, facts.handle, mech)
+    }
+
+    /// [`apply`](Self::apply) of `wanted` (a plan made elsewhere) gated by
+    /// this SIO's [`Usage`], which then records what is pending (the `K`
+    /// at which the kernel must replan) and what is synthesized for good.
+    ///
+    /// # Errors
+    ///
+    /// As [`replan`](Self::replan).
+    pub fn apply_lazily<M: Mechanism<Block = B>>(
+        &mut self,
+        wanted: &SioPlan,
+        lazy: &Lazy,
+        owner: Option<u64>,
+        handle: u32,
+        mech: &mut M,
+    ) -> Result<(), InstallError> {
+        let gated = super::lazy::gate(wanted, &self.usage, lazy);
+        let result = self.apply(&gated, owner, handle, mech);
+        let installed = Op::ALL.map(|op| self.installed(op).is_some());
+        self.usage.note_plan(wanted, &gated, installed, lazy);
+        result
     }
 
     /// [`replan`](Self::replan) with a plan made elsewhere, for the slots

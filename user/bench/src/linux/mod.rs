@@ -151,6 +151,9 @@ pub(crate) fn synthesis_cost(_file: &File) -> Option<u64> {
     None
 }
 
+/// Lazy synthesis's break-even table: Synthesis only.
+pub(crate) fn break_even_table() {}
+
 /// Prints what the xtask records about the system: the kernel release and
 /// the TSC rate (TSC ticks against `CLOCK_MONOTONIC` over about 20 ms, or
 /// 20 M instructions under TCG's icount).

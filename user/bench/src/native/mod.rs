@@ -8,6 +8,7 @@
 //! SIO's routines). Smoke mode is the start argument 1, which the kernel's
 //! `bench` boot mode passes for `bench.smoke`.
 
+mod break_even;
 #[allow(
     unsafe_code,
     reason = "a static stack lent to one SCPU at a time; SAFETY per block"
@@ -18,6 +19,8 @@ mod switches;
     reason = "the traced `syscall` and the raw query calls; SAFETY per block"
 )]
 mod trace;
+
+pub(crate) use break_even::run as break_even_table;
 
 pub(crate) use switches::{
     create_and_join_thread, new_pipe, new_port, yield_now, EchoThread, PingPong, ProcessPartner,
@@ -172,12 +175,18 @@ pub(crate) fn trace_call(mut call: TracedCall<'_>) -> Option<u64> {
 
 /// Arms `TraceNextCall`, makes the call with TF set, reads `LastTrace`.
 fn traced(word: CallWord, args: [u64; 3]) -> Option<u64> {
+    traced_word(word.get(), args)
+}
+
+/// [`traced`] with a raw call word (it may carry `FORCE_GENERIC`). Only
+/// for the calls [`trace::traced_call`] allows.
+fn traced_word(word: u64, args: [u64; 3]) -> Option<u64> {
     Smach::this()
         .reconfigure(SmachReconfigure::TraceNextCall)
         .ok()?;
     // The caller keeps whatever the arguments point at alive across the
     // traced call.
-    let rax = trace::traced_call(word.get(), args[0], args[1], args[2]);
+    let rax = trace::traced_call(word, args[0], args[1], args[2]);
     SysError::decode_return(rax).ok()?;
     trace::last_trace().ok()
 }

@@ -47,8 +47,12 @@ impl Fuzzer<'_> {
         };
         for (op, want) in [("read", want_read), ("write", want_write)] {
             let got = routine_of(text, op).map(|r| r.is_synthesized());
+            // Lazy synthesis: generic until the op's K-th generic call.
+            let is_pending = sk_user::pending_of(text, op).is_some_and(|(calls, k)| calls < k);
             if got == Some(true) && want {
                 self.stats.synthesized += 1;
+            } else if got == Some(false) && want && is_pending {
+                // Not yet: the twin's calls will cross K.
             } else if got != Some(want) {
                 self.fail(
                     "synthesized routines",
