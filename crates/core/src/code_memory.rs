@@ -306,28 +306,21 @@ impl Mechanism for Arena {
         let smap = smap();
         // A native thread's /dev/null, /dev/zero, /dev/mem and RAM-file
         // routines are entered stackless (`sk_synth::policy::leaf_twin`);
-        // the tagged entry tells the table store (thread_entry.rs).
-        if !config().count_calls {
-            if let Some(leaf) = sk_synth::policy::leaf_twin(
-                holes,
-                sk_machine::synth_entry::slow_path_address(),
-                -(sk_abi::SysError::BadAddress.code() as i32),
-                sk_machine::synth_entry::leaf_door_address(),
-            ) {
-                let routine = install_code(
-                    leaf.template(),
-                    |address, out| leaf.instantiate_bytes(address, smap, out),
-                    |address| leaf.describe(address, smap),
-                )?;
-                let entry = routine.entry() | sk_synth::policy::STACKLESS_TAG;
-                return Ok((routine, entry));
-            }
-        }
-        let mut routine = install_code(
-            holes.template(),
-            |address, out| holes.instantiate_bytes(address, smap, out),
-            |address| holes.describe(address, smap),
-        )?;
+        // the tagged entry tells the table store (thread_entry.rs). The
+        // call counter in front (`synth.count`) uses no stack either.
+        let leaf = leaf_twin_of(holes);
+        let mut routine = match &leaf {
+            Some(leaf) => install_code(
+                leaf.template(),
+                |address, out| leaf.instantiate_bytes(address, smap, out),
+                |address| leaf.describe(address, smap),
+            )?,
+            None => install_code(
+                holes.template(),
+                |address, out| holes.instantiate_bytes(address, smap, out),
+                |address| holes.describe(address, smap),
+            )?,
+        };
         if config().count_calls && !holes.is_helper() {
             // The counter's address is baked into the thunk: boxed first.
             let mut counting: Box<Counting> = Box::new((AtomicU64::new(0), None));
@@ -338,7 +331,12 @@ impl Mechanism for Arena {
             counting.1 = Some(thunk);
             routine.counting = Some(counting);
         }
-        let entry = routine.entry();
+        let tag = if leaf.is_some() {
+            sk_synth::policy::STACKLESS_TAG
+        } else {
+            0
+        };
+        let entry = routine.entry() | tag;
         Ok((routine, entry))
     }
 
@@ -350,6 +348,17 @@ impl Mechanism for Arena {
     fn store(&mut self, _: Slot, _: SlotTarget) {
         // Stores go through `KernelMechanism`, which knows the tables.
     }
+}
+
+/// The stackless twin a native thread's routine is installed as, if any
+/// (`sk_synth::policy::leaf_twin` with the native slow path and error).
+pub(crate) fn leaf_twin_of(holes: &RoutineHoles) -> Option<sk_synth::policy::LeafHoles> {
+    sk_synth::policy::leaf_twin(
+        holes,
+        sk_machine::synth_entry::slow_path_address(),
+        -(sk_abi::SysError::BadAddress.code() as i32),
+        sk_machine::synth_entry::leaf_door_address(),
+    )
 }
 
 /// The address an error stub returning `result` lives at (made once).

@@ -129,6 +129,15 @@ pub(crate) fn describe(sio: &Sio, max_bytes: usize) -> Result<BoundedText, SysEr
             );
             // The instance again (the same holes at the same address), and
             // the bytes as installed. (A debugging option: this allocates.)
+            // A native thread's routine may be installed as its stackless
+            // twin (code_memory::leaf_twin_of): describe what was installed.
+            let twin = crate::code_memory::leaf_twin_of(&holes)
+                .filter(|twin| twin.template().name == template.name);
+            if let Some(twin) = twin {
+                let instance = twin.describe(address, smap());
+                s.push_str(&sk_synth::disassemble(&instance, &bytes));
+                continue;
+            }
             let mut scratch = alloc::vec![0u8; template.size()];
             if let Ok(instance) = holes.instantiate(address, smap(), &mut scratch) {
                 s.push_str(&sk_synth::disassemble(&instance, &bytes));

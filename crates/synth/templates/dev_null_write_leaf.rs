@@ -15,7 +15,7 @@ pub fn source() -> Result<TemplateSource, IcedError> {
     let mut bad = a.create_label();
     leaf_check_user_range(&mut a, rdi, rsi, bad)?;
     a.mov(rax, rsi)?;
-    a.sysretq()?;
+    super::leaf::leaf_return_scrubbed(&mut a)?;
     a.set_label(&mut bad)?;
     a.mov_imm32_sign_extended(rax, bad_address)?;
     super::leaf::leaf_return_scrubbed(&mut a)?;

@@ -1,8 +1,8 @@
 //! Template source: `/dev/zero` read, stackless (`templates/leaf.rs`).
 
 use super::builder::{Kind, TemplateAsm, TemplateSource};
-use super::leaf::{leaf_bad_exit, leaf_check_user_range, leaf_generic_exit};
-use super::user_range::{long_calls_go_generic, USER_END};
+use super::leaf::{leaf_bad_exit, leaf_check_user_range, leaf_generic_exit, leaf_return_scrubbed};
+use super::user_range::long_calls_go_generic;
 use iced_x86::code_asm::{byte_ptr, eax, r9, rax, rcx, rdi, rsi};
 use iced_x86::IcedError;
 
@@ -33,9 +33,10 @@ pub fn source() -> Result<TemplateSource, IcedError> {
     // Fast path, len == 1: range check, one store to the user, return 1.
     a.cmp(rsi, 1)?;
     a.jne(general)?;
-    a.mov(r9, USER_END)?;
-    a.cmp(rdi, r9)?;
-    a.jae(bad)?;
+    // rdi < USER_END (2^47) iff rdi >> 47 == 0: r9 ends 0 on the way on.
+    a.mov(r9, rdi)?;
+    a.shr(r9, 47)?;
+    a.jnz(bad)?;
     a.stac()?;
     a.user_access(fast_fixup, |a| a.mov(byte_ptr(rdi), 0))?;
     a.clac()?;
@@ -53,7 +54,7 @@ pub fn source() -> Result<TemplateSource, IcedError> {
     a.clac()?;
     a.mov(rcx, r9)?;
     a.mov(rax, rsi)?;
-    a.sysretq()?;
+    leaf_return_scrubbed(&mut a)?;
     a.set_label(&mut fixup)?;
     a.clac()?;
     a.mov(rcx, r9)?;
@@ -68,7 +69,7 @@ pub fn source() -> Result<TemplateSource, IcedError> {
               The native twin of `dev_zero_read` (same holes; `slow_path` is the leaf door): \
               entered by the entry stub's `jmp` on the user's stack, returns with `sysretq` \
               (`templates/leaf.rs`). Arguments: `rdi` = user buffer, `rsi` = length.\n\n\
-              Fast path for `len == 1`: one byte store (10 instructions, 14 with the stub). \
+              Fast path for `len == 1`: one byte store (10 instructions, 14 with the stub; the range check leaves `r9` = 0). \
               General path: longer than `max_len` goes to the door; user range; `rep stosb` \
               with the user `rip` parked in `r9`. Guards: user range, else `bad_address`. \
               Fault points: the byte store and the `rep stosb`; their fixups `clac`, put `rcx` \

@@ -9,7 +9,10 @@
 //! touches `rsp` or the stack (no push, pop, call, ret), never writes
 //! `r11`, leaves `rcx` as found at every exit (a `rep` count is parked in
 //! `r9` and moved back), and leaves no kernel value in any register but
-//! `rax` (the result) at a `sysretq`. Scratch: `rax`, `r9`, `rdi`, `rsi`,
+//! `rax` (the result) at a `sysretq`; and, as the native ABI promises
+//! (`docs/caveats.md`, checked end to end by `user/regcheck`), every
+//! register it changed comes back as 0, the result or a pointer into the
+//! call's buffer: a parked `rcx` or `USER_END` is zeroed too. Scratch: `rax`, `r9`, `rdi`, `rsi`,
 //! `rdx`, `r8`, `r10` (what the native ABI declares clobbered). The one
 //! other exit is [`leaf_generic_exit`]: a tail jump to the kernel's
 //! stackful door (`sk_machine::synth_entry::leaf_door_address`) with the
@@ -90,7 +93,7 @@ pub fn leaf_copy_out(
     fixup: CodeLabel,
     end_of_data: CodeLabel,
 ) -> AsmResult {
-    use iced_x86::code_asm::{eax, edi, esi, qword_ptr, r8, rcx, rsi};
+    use iced_x86::code_asm::{eax, edi, esi, qword_ptr, r8, r8d, rcx, rsi};
     match limit {
         LeafLimit::Constant32(size) => a.mov_imm32(eax, size)?,
         LeafLimit::Cell(size_cell) => {
@@ -112,6 +115,7 @@ pub fn leaf_copy_out(
     a.clac()?;
     a.add(qword_ptr(r9), rax)?;
     a.mov(rcx, r8)?;
+    a.xor(r8d, r8d)?;
     a.xor(esi, esi)?;
     a.xor(edi, edi)?;
     leaf_return_scrubbed(a)
@@ -121,10 +125,11 @@ pub fn leaf_copy_out(
 /// `r8`, `rsi`/`rdi` (advanced by a kernel-derived count) zeroed, then
 /// `bad` (which returns the error).
 pub fn leaf_copy_fixup(a: &mut TemplateAsm, fixup: &mut CodeLabel, bad: CodeLabel) -> AsmResult {
-    use iced_x86::code_asm::{edi, esi, r8, rcx};
+    use iced_x86::code_asm::{edi, esi, r8, r8d, rcx};
     a.set_label(fixup)?;
     a.clac()?;
     a.mov(rcx, r8)?;
+    a.xor(r8d, r8d)?;
     a.xor(esi, esi)?;
     a.xor(edi, edi)?;
     a.jmp(bad)
