@@ -44,7 +44,7 @@ impl Arena {
 }
 
 fn key(n: u8) -> RoutineHoles {
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         RoutineHoles::DevNullWrite(DevNullWriteHoles {
             bad_address: Imm32(-i32::from(n)),
         })
@@ -173,7 +173,7 @@ fn a_reopen_finds_the_idle_block_and_a_full_cache_installs_privately() {
         "no second install"
     );
     let mut holds = vec![again];
-    for n in 0..CodeCache::<Block>::CAPACITY as i32 + 8 {
+    for n in 0..i32::try_from(CodeCache::<Block>::CAPACITY).unwrap() + 8 {
         let key = RoutineHoles::DevNullWrite(DevNullWriteHoles {
             bad_address: Imm32(1000 + n),
         });

@@ -86,6 +86,13 @@ fn hash(key: &RoutineHoles) -> u64 {
     h ^ (h >> 29)
 }
 
+/// Where `key`'s probe run starts in an index of `mask + 1` slots (a
+/// power of two below 2^32).
+fn home(key: &RoutineHoles, mask: usize) -> usize {
+    let low = u32::try_from(hash(key) & 0xffff_ffff).unwrap_or(0);
+    low as usize & mask
+}
+
 impl<B> CodeCache<B> {
     /// Entries a cache holds (then installs privately).
     pub const CAPACITY: usize = 1024;
@@ -147,7 +154,7 @@ impl<B> CodeCache<B> {
     /// would go.
     fn probe(&self, key: &RoutineHoles) -> Option<(usize, Option<u32>)> {
         let mask = self.index.len().checked_sub(1)?;
-        let mut at = hash(key) as usize & mask;
+        let mut at = home(key, mask);
         for _ in 0..self.index.len() {
             match self.index[at] {
                 0 => return Some((at, None)),
@@ -219,7 +226,7 @@ impl<B> CodeCache<B> {
             users: 1,
         });
         // Fits: `number < CAPACITY`.
-        let index = number as u32;
+        let index = u32::try_from(number).unwrap_or(u32::MAX - 1);
         self.index[at] = index + 1;
         Ok((CacheRef::Shared { index, entry }, entry))
     }
@@ -281,7 +288,7 @@ impl<B> CodeCache<B> {
             self.free.push(number);
         }
         let mask = self.index.len() - 1;
-        let mut at = hash(&e.key) as usize & mask;
+        let mut at = home(&e.key, mask);
         while self.index[at] != number + 1 {
             at = (at + 1) & mask;
         }
@@ -294,7 +301,7 @@ impl<B> CodeCache<B> {
                 .entries
                 .get(n as usize)
                 .and_then(Option::as_ref)
-                .map_or(next, |other| hash(&other.key) as usize & mask);
+                .map_or(next, |other| home(&other.key, mask));
             // Moves back if its home is not in (hole, next].
             let distance_home = next.wrapping_sub(home) & mask;
             let distance_hole = next.wrapping_sub(hole) & mask;
