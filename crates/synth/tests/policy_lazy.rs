@@ -232,7 +232,7 @@ proptest! {
                 if has_code {
                     let SlotTarget::Code(at) = d.slot(op) else { unreachable!() };
                     let installed = d.fake.block_at(at).unwrap().holes.template().name;
-                    let SlotPlan::Routine(spec) = plan(&d.facts, &env()).slot(op).clone() else {
+                    let SlotPlan::Routine(spec) = *plan(&d.facts, &env()).slot(op) else {
                         unreachable!()
                     };
                     prop_assert_eq!(installed, spec.template().name);
