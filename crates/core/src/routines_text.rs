@@ -59,6 +59,12 @@ pub(crate) fn describe(sio: &Sio, max_bytes: usize) -> Result<BoundedText, SysEr
             None => writeln!(s, "{name}: generic"),
         };
     }
+    // Lazy synthesis and break-even right after the header (short lines:
+    // a reader with a small buffer still sees whether a generic op waits
+    // for its K-th call).
+    if let Some(r) = r {
+        describe_usage(&mut s, r);
+    }
     // The facts each routine baked in (node, layout generation, capacity,
     // owner: no addresses), and what each routine cost to make and how
     // often it ran, after the header.
@@ -86,9 +92,6 @@ pub(crate) fn describe(sio: &Sio, max_bytes: usize) -> Result<BoundedText, SysEr
                 );
             }
         }
-    }
-    if let Some(r) = r {
-        describe_usage(&mut s, r);
     }
     #[cfg(feature = "ktest")]
     let shown = config().show_addresses || crate::testing::routine_addresses_shown();

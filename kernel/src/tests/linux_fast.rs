@@ -54,6 +54,8 @@ fn first_difference(a: &[u8], b: &[u8]) -> String {
 
 ktest!(
     fn linux_fast_read_write_equal_the_generic_entry_either_scheduler() {
+        // Eager synthesis: the subject is the routine made at open.
+        let _eager = sk_core::testing::EagerSynthesis::new();
         let before = sk_core::testing::linux_generic_read_write_calls();
         let (fast_status, fast) = linfast("/linfast.fast", false)?;
         let fast_generic = sk_core::testing::linux_generic_read_write_calls() - before;

@@ -65,6 +65,8 @@ ktest!(
 
 ktest!(
     fn pipe_to_console_program_pipe_tty_collapses_to_the_console_routine() {
+        // Eager synthesis: the subject is the routine made at open.
+        let _eager = sk_core::testing::EagerSynthesis::new();
         // `program | tty`: the write end's routine is the console's
         // collapsed write; the generic path is the layered one.
         ensure_eq!(run("/bin/pipetest", 13 << 8)?, 0);

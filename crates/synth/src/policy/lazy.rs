@@ -170,15 +170,17 @@ impl RoutineCosts {
 
 /// The boot-time cost table: one row per [`RoutineKind`], in its order.
 ///
-/// Source: the break-even table of `cargo xtask bench` at dc79f51+ (lazy
-/// synthesis, `target/bench/results.md`; TCG with `-icount shift=0`; every
-/// figure the kernel's single-step count of kernel instructions): synthesis
-/// = the replan at the `K`-th generic call beyond the call itself
-/// (instantiate, install and the plan around them) + the extra cost of the
-/// close that retires the routine; generic and synthesized: one call of
-/// 1 byte (semaphore: none; port: 64 bytes) on each path. The raw tty
-/// (*est.*) takes the cooked write's row (the bench writes the console
-/// cooked). `auto`'s `K` from this table: 3 to 5 calls.
+/// Source: the break-even table of `cargo xtask bench` on branch s13-lazy
+/// (commit 1a15438; `target/bench/results.md`, copied in the
+/// README; TCG with `-icount shift=0`; every figure the kernel's
+/// single-step count of kernel instructions): synthesis = what the first
+/// `K` calls cost beyond `K` generic calls (the counting, the plan the
+/// first call makes, the replan that instantiates and installs at the
+/// `K`-th) + the extra cost of the close that retires the routine; generic
+/// and synthesized: one call of 1 byte (semaphore: none; port: 64 bytes)
+/// on each path. The raw tty (*est.*) takes the cooked write's row (the
+/// bench writes the console cooked). `auto`'s `K` from this table: 3 to 7
+/// calls (the break-even column of that table).
 pub const DEFAULT_COSTS: [RoutineCosts; RoutineKind::COUNT] = {
     const fn c(synthesis: u32, generic_call: u32, synthesized_call: u32) -> RoutineCosts {
         RoutineCosts {
@@ -188,19 +190,19 @@ pub const DEFAULT_COSTS: [RoutineCosts; RoutineKind::COUNT] = {
         }
     }
     [
-        c(1717, 486, 22),   // dev_null_write
-        c(1998, 530, 24),   // dev_zero_read
-        c(2155, 548, 31),   // dev_mem_read
-        c(3605, 1220, 54),  // tty_write (est.: the cooked write's)
-        c(3605, 1220, 54),  // tty_write_cooked
-        c(2232, 632, 40),   // ram_file_read
-        c(2981, 1351, 49),  // ram_file_write
-        c(2685, 727, 23),   // semaphore_p
-        c(2681, 609, 23),   // semaphore_v
-        c(2465, 1018, 37),  // pipe_read
-        c(2458, 1074, 40),  // pipe_write
-        c(2580, 1218, 110), // port_receive
-        c(2528, 1105, 109), // port_send
+        c(2589, 486, 22),   // dev_null_write
+        c(2895, 530, 24),   // dev_zero_read
+        c(3062, 548, 31),   // dev_mem_read
+        c(4490, 1220, 54),  // tty_write (est.: the cooked write's)
+        c(4490, 1220, 54),  // tty_write_cooked
+        c(3308, 632, 40),   // ram_file_read
+        c(4051, 1351, 49),  // ram_file_write
+        c(3173, 727, 23),   // semaphore_p
+        c(3932, 609, 23),   // semaphore_v
+        c(2486, 1018, 37),  // pipe_read
+        c(2478, 1074, 40),  // pipe_write
+        c(3885, 1218, 110), // port_receive
+        c(3817, 1105, 109), // port_send
     ]
 };
 
