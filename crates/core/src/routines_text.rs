@@ -177,7 +177,7 @@ fn describe_usage(s: &mut BoundedText, r: &crate::state::Routines) {
         let kind = x.spec().kind();
         let costs = lazy.costs(kind);
         let saving = costs.saving();
-        let calls = x.block().calls();
+        let calls = with_routine(x.block(), |r| r.calls()).flatten();
         let break_even = match saving {
             0 => None,
             saving => Some(usage.synthesis_ticks.div_ceil(u64::from(saving)).max(1)),
