@@ -45,8 +45,9 @@ numbered_enum! {
         /// [`SubPolicy::Weighted`] division. Returns 0.
         Weight = 8,
         /// Own SMACH or a child: how its CPU share is divided among its own
-        /// SCPUs and its children's subtrees (`rsi` = [`SubPolicy`]).
-        /// Returns 0.
+        /// SCPUs and its children's subtrees (`rsi` = [`SubPolicy`]); from
+        /// the first choice on, it and its subtree are scheduled as one SCPU
+        /// of its parent's level. Returns 0.
         SubPolicy = 9,
     }
 }

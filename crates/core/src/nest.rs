@@ -1,7 +1,10 @@
 //! Nested SMACHs' CPU: the kernel side of `sk_sched::ShareTree`
 //! (docs/nesting.md).
 //!
-//! A root SMACH with children and all its descendants form a **group**.
+//! A SMACH that chose a sub-scheduling policy (`SmachSelector::SubPolicy`,
+//! by itself or its parent; the highest such ancestor) and all its
+//! descendants form a **group**; SMACHs in no group are scheduled as
+//! before, each SCPU on its own.
 //! A group has exactly one SCPU in the run queue at a time, its
 //! *admitted* SCPU (with the ring: one member of the executable ready
 //! queue); the group's other ready SCPUs are *parked* (state Ready, in no
@@ -262,9 +265,27 @@ pub(crate) fn on_tick(core: &mut Core) -> bool {
     true
 }
 
-/// From `scpu_calls::start`, before the new SCPU is made ready: a SCPU of
-/// a child SMACH (or of a group's SMACH) joins the tree, its SMACH and
-/// ancestors first.
+/// The group SMACH `id` belongs to: its highest ancestor-or-self that
+/// chose a sub-scheduling policy (`SmachSelector::SubPolicy`); None if
+/// none did (its SCPUs are scheduled as a root's, as before nesting).
+fn opted_root(core: &Core, id: SmachId) -> Option<SmachId> {
+    let mut found = None;
+    let mut at = Some(id);
+    for _ in 0..=sk_smach::MAX_SMACHS {
+        let Some(s) = at.and_then(|a| core.smachs.get(&a)) else {
+            break;
+        };
+        if s.chose_sub_policy() {
+            found = Some(s.id());
+        }
+        at = s.parent();
+    }
+    found
+}
+
+/// From `scpu_calls::start`, before the new SCPU is made ready: an SCPU
+/// of a group's SMACH joins the tree (its SMACH and the SMACHs up to the
+/// group's root first).
 ///
 /// # Errors
 /// [`SysError::NoMemory`] (never in practice: the tree's maps allocate
@@ -274,15 +295,10 @@ pub(crate) fn thread_started(
     smach: SmachId,
     tid: ThreadId,
 ) -> Result<(), SysError> {
-    let nested = core.nest.tree.contains_smach(smach)
-        || core
-            .smachs
-            .get(&smach)
-            .is_some_and(|s| s.parent().is_some());
-    if !nested {
+    let Some(root) = opted_root(core, smach) else {
         return Ok(());
-    }
-    ensure_node(core, smach, 0)?;
+    };
+    ensure_chain(core, smach, root, 0)?;
     core.nest
         .tree
         .add_scpu(tid, smach)
@@ -291,20 +307,20 @@ pub(crate) fn thread_started(
     Ok(())
 }
 
-/// Puts SMACH `id` (and its ancestors) in the tree. A root entering it
-/// becomes a group: one of its queued SCPUs stays admitted, the others
-/// are parked.
-pub(crate) fn ensure_node(core: &mut Core, id: SmachId, depth: usize) -> Result<(), SysError> {
+/// Puts SMACH `id` of the group `root` in the tree, with its SCPUs, its
+/// ancestors up to `root` first.
+fn ensure_chain(core: &mut Core, id: SmachId, root: SmachId, depth: usize) -> Result<(), SysError> {
     if core.nest.tree.contains_smach(id) {
         return Ok(());
     }
     let smach = core.smachs.get(&id).ok_or(SysError::BadHandle)?;
     let (weight, policy, threads) = (smach.weight(), smach.sub_policy(), smach.threads.clone());
-    let parent = smach
-        .parent()
-        .filter(|p| core.smachs.contains_key(p) && depth < sk_smach::MAX_SMACHS);
+    let parent = if id == root { None } else { smach.parent() };
     if let Some(p) = parent {
-        ensure_node(core, p, depth.saturating_add(1))?;
+        if depth >= sk_smach::MAX_SMACHS {
+            return Err(SysError::NoMemory);
+        }
+        ensure_chain(core, p, root, depth.saturating_add(1))?;
     }
     let tree = &mut core.nest.tree;
     tree.add_smach(id, parent).map_err(|_| SysError::NoMemory)?;
@@ -314,15 +330,58 @@ pub(crate) fn ensure_node(core: &mut Core, id: SmachId, depth: usize) -> Result<
     for &t in &threads {
         let _ = tree.add_scpu(t, id);
     }
-    if parent.is_none() {
-        regroup(core, id, &threads);
+    Ok(())
+}
+
+/// SMACH `id` and its descendants (live or not), `id` first.
+fn subtree(core: &Core, id: SmachId) -> alloc::vec::Vec<SmachId> {
+    let mut out = alloc::vec![id];
+    let mut i = 0;
+    while let Some(&at) = out.get(i) {
+        for s in core.smachs.values() {
+            if s.parent() == Some(at) && !out.contains(&s.id()) {
+                out.push(s.id());
+            }
+        }
+        i = i.saturating_add(1);
     }
+    out
+}
+
+/// SMACH `id` chose a sub-scheduling policy: if it was in no group, it
+/// becomes a group's root with its whole subtree (groups formed below it
+/// merge into it); else its node takes the policy.
+pub(crate) fn chose_policy(core: &mut Core, id: SmachId) -> Result<(), SysError> {
+    let Some(root) = opted_root(core, id) else {
+        return Ok(());
+    };
+    if core.nest.tree.root_of(id) == Some(root) {
+        let policy = core.smachs.get(&id).map(|s| s.sub_policy());
+        return set_share(core, id, None, policy);
+    }
+    let members = subtree(core, root);
+    // Groups below dissolve (their parked SCPUs are queued again by the
+    // regrouping below, one per new group).
+    for &m in &members {
+        if core.nest.tree.contains_smach(m) && core.nest.tree.root_of(m) == Some(m) {
+            core.nest.tree.remove_smach(m);
+            core.nest.admitted.remove(&m);
+        }
+    }
+    let mut threads = alloc::vec::Vec::new();
+    for &m in &members {
+        ensure_chain(core, m, root, 0)?;
+        if let Some(s) = core.smachs.get(&m) {
+            threads.extend_from_slice(&s.threads);
+        }
+    }
+    regroup(core, root, &threads);
     refresh_active(core);
     Ok(())
 }
 
-/// A root just became a group: keeps one of its SCPUs queued (the running
-/// one if it runs), parks the other ready ones.
+/// A group just formed (or merged): keeps one of its SCPUs queued (the
+/// running one if it runs), parks the other ready ones.
 fn regroup(core: &mut Core, root: SmachId, threads: &[ThreadId]) {
     if core.nest.no_grouping {
         return;
@@ -341,6 +400,9 @@ fn regroup(core: &mut Core, root: SmachId, threads: &[ThreadId]) {
         if t != keep && state_of(core, t) == Some(ScpuState::Ready) {
             unqueue(core, t);
         }
+    }
+    if keep != current {
+        crate::scheduler::make_ready(core, keep);
     }
 }
 

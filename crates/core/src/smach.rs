@@ -354,7 +354,7 @@ pub(crate) fn reconfigure(handle: Handle, request: SmachReconfigure) -> Result<u
                 crate::nest_memory::set_budget(core, target, frames)?;
             }
             SmachAction::SetWeight(w) => crate::nest::set_share(core, target, Some(w), None)?,
-            SmachAction::SetSubPolicy(p) => crate::nest::set_share(core, target, None, Some(p))?,
+            SmachAction::SetSubPolicy(_) => crate::nest::chose_policy(core, target)?,
             SmachAction::Wait | SmachAction::YieldOrSleepCaller { .. } => {}
         }
         Ok((target, action))

@@ -34,6 +34,8 @@ pub struct Smach<R, A> {
     weight: u32,
     /// How it divides its own CPU share.
     sub_policy: SubPolicy,
+    /// It (or its parent) chose `sub_policy`: its subtree is sub-scheduled.
+    chose_sub_policy: bool,
     /// Its handles.
     pub handles: HandleTable<Object<R>>,
     /// Its SCPUs, by id.
@@ -101,6 +103,7 @@ impl<R, A> Smach<R, A> {
             budget: None,
             weight: 1,
             sub_policy: SubPolicy::RoundRobin,
+            chose_sub_policy: false,
             handles: HandleTable::new(),
             threads: Vec::new(),
             waiters: Vec::new(),
@@ -253,6 +256,7 @@ impl<R, A> Smach<R, A> {
             }
             SmachReconfigure::SubPolicy(policy) => {
                 self.sub_policy = policy;
+                self.chose_sub_policy = true;
                 Ok(SmachAction::SetSubPolicy(policy))
             }
         }
@@ -298,5 +302,12 @@ impl<R, A> Smach<R, A> {
     /// How it divides its own CPU share.
     pub fn sub_policy(&self) -> SubPolicy {
         self.sub_policy
+    }
+
+    /// True once a sub-scheduling policy was chosen for it: from then on
+    /// its subtree is scheduled as one SCPU of its parent's level, divided
+    /// by the policy (docs/nesting.md).
+    pub fn chose_sub_policy(&self) -> bool {
+        self.chose_sub_policy
     }
 }

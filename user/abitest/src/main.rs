@@ -250,7 +250,7 @@ const CASES: &[Case] = &[
         scpu::bad_entry_is_bad_address,
     ),
     ("SMACH query self", smach::query_self),
-    ("SMACH selector 9 -> BadSelector", smach::bad_self_selector),
+    ("SMACH selector 11 -> BadSelector", smach::bad_self_selector),
     (
         "SMACH spawn worker, wait, free",
         smach::spawn_worker_and_wait,

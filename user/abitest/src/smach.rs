@@ -26,9 +26,13 @@ pub(crate) fn query_self() -> Outcome {
 }
 
 pub(crate) fn bad_self_selector() -> Outcome {
-    // SAFETY: selector 9 is no request: nothing changes.
-    let got = unsafe { sys(word(0, Call::Reconfigure), [9, 0, 0]) };
-    expect_err("reconfigure selector 9 on self", got, SysError::BadSelector)
+    // SAFETY: selector 11 is no request: nothing changes.
+    let got = unsafe { sys(word(0, Call::Reconfigure), [11, 0, 0]) };
+    expect_err(
+        "reconfigure selector 11 on self",
+        got,
+        SysError::BadSelector,
+    )
 }
 
 pub(crate) fn spawn_worker_and_wait() -> Outcome {

@@ -6,11 +6,11 @@
 //! | mode | name | what it does |
 //! |---|---|---|
 //! | 0 | `spin` | counts forever, no system call (a CPU hog) |
-//! | 1 | `chain` | maps and touches a 64 KiB SMEM; if `param > 0`, starts `nest chain (param - 1)` as a child with a budget of [`chain_budget`]`(param - 1)` frames; then spins (mid-work, until killed) |
+//! | 1 | `chain` | chooses round robin for itself; maps and touches a 64 KiB SMEM; if `param > 0`, starts `nest chain (param - 1)` as a child with a budget of [`chain_budget`]`(param - 1)` frames; then spins (mid-work, until killed) |
 //! | 2 | `hostile` | a child that tries to reach beyond itself (see [`hostile`]); exits 0 if every attempt was refused as documented, else the number of the attempt that was not |
 //! | 3 | `shares` | sets its own policy (`param`: 0 round robin, 1 weighted), starts two `spin` children with weights 1 and 3, and waits (blocked) |
 //! | 4 | `hostile-parent` | starts a `spin` child (a sibling to attack) and a `hostile` child with a budget 32 frames above what its program took; exits with the hostile child's status |
-//! | 5 | `one-child` | starts one `spin` child and waits (blocked) |
+//! | 5 | `one-child` | chooses round robin for itself, starts one `spin` child and waits (blocked) |
 //!
 //! Exit status 100 + n: step n of the mode's own set-up failed (printed).
 #![no_std]
@@ -86,6 +86,9 @@ fn child(arg: u64, budget: Option<u64>, weight: Option<u32>) -> Step<Smach> {
 }
 
 fn chain(levels: u64) -> Step<i32> {
+    // Each level sub-schedules its subtree (the top one forms the group).
+    let rr = SmachReconfigure::SubPolicy(SubPolicy::RoundRobin);
+    step(2, Smach::this().reconfigure(rr))?;
     let memory = step(1, Smem::create(64 * 1024, Prot::READ | Prot::WRITE))?;
     for page in 0..16 {
         // SAFETY: the region is 16 mapped, writable pages.
@@ -119,6 +122,8 @@ fn shares(policy: u64) -> Step<i32> {
 }
 
 fn one_child() -> Step<i32> {
+    let rr = SmachReconfigure::SubPolicy(SubPolicy::RoundRobin);
+    step(2, Smach::this().reconfigure(rr))?;
     let a = child(SPIN << 32, None, None)?;
     step(1, a.wait())
 }

@@ -315,8 +315,9 @@ fn own_smach_selectors(run: &mut Checker, path: Path) {
             [6, KERNEL_ADDR, JUNK],
             bad_value,
         ),
-        ("own SMACH sel 7", [7, KERNEL_ADDR, JUNK], bad_selector),
-        ("own SMACH sel 8", [8, 0, 0], bad_selector),
+        // (7..=9: Budget, Weight, SubPolicy.)
+        ("own SMACH sel 11", [11, KERNEL_ADDR, JUNK], bad_selector),
+        ("own SMACH sel 12", [12, 0, 0], bad_selector),
         ("own SMACH sel 10", [10, KERNEL_ADDR, JUNK], bad_selector),
     ];
     for (what, registers, want) in cases {

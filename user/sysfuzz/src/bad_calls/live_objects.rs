@@ -21,7 +21,8 @@ impl Fuzzer<'_> {
                 let ptr = out.as_mut_ptr() as u64;
                 let cell = self.cell_of(handle, Call::Query);
                 let (args, want) = match self.rng.below(4) {
-                    0 => ([3 + self.rng.below(100), ptr, 64], SysError::BadSelector),
+                    // (Selectors up to 7 are taken or pre-assigned.)
+                    0 => ([8 + self.rng.below(100), ptr, 64], SysError::BadSelector),
                     1 => ([0, ptr, self.rng.below(24)], SysError::BadLength),
                     2 => ([0, self.non_user_addr(), 64], SysError::BadAddress),
                     _ => ([0, self.unmapped_addr(), 64], SysError::BadAddress),
@@ -75,7 +76,7 @@ impl Fuzzer<'_> {
                 let cell = self.cell_of(handle, Call::Reconfigure);
                 let (args, want) = match (kind, self.rng.below(3)) {
                     (_, 0) => (
-                        [7 + self.rng.below(1000), 0, 0],
+                        [11 + self.rng.below(1000), 0, 0],
                         Expect::Err(SysError::BadSelector),
                     ),
                     (Some(Kind::Sio), 1) => (
