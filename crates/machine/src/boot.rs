@@ -139,6 +139,21 @@ unsafe extern "Rust" {
     fn sk_kernel_main(boot: &'static BootInfo) -> !;
 }
 
+unsafe extern "C" {
+    /// Lowest byte of the boot stack (the assembly above).
+    static boot_stack_bottom: u8;
+    /// One past the boot stack's highest byte.
+    static boot_stack_top: u8;
+}
+
+/// True if `addr` lies in the boot stack (its top included: an empty
+/// stack's pointer).
+pub(crate) fn in_boot_stack(addr: u64) -> bool {
+    let bottom = (&raw const boot_stack_bottom) as u64;
+    let top = (&raw const boot_stack_top) as u64;
+    (bottom..=top).contains(&addr)
+}
+
 /// First Rust code: runs on the boot stack in the higher half, with the boot
 /// page tables (first GiB identity-mapped and at `KERNEL_VMA`).
 #[unsafe(no_mangle)]

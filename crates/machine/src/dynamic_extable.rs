@@ -60,9 +60,11 @@ pub(crate) fn find(rip: u64, kind: FixupKind) -> Option<u64> {
     }
     // Called from the page-fault handler: the lock is only ever taken with
     // interrupts masked, so it cannot be held by the interrupted code on
-    // this CPU unless that code faulted inside `insert`/`remove_range`,
-    // which touch no user or unmapped memory.
-    let t = TABLE.lock();
+    // this CPU unless that code faulted inside `insert`/`remove_range`
+    // (which touch no user or unmapped memory: a kernel bug, such as a
+    // stack overflow there). Then no entry is found, rather than a hang
+    // with interrupts off: the fault takes the fatal path.
+    let t = TABLE.try_lock()?;
     t.entries
         .iter()
         .take(t.len)

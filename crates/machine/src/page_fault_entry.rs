@@ -18,7 +18,11 @@
 //!   RSP is never written;
 //! - **any other ring-0 fault** (ordinary kernel code, whose RSP is a
 //!   kernel stack): the frame is copied below the interrupted RSP (16-byte
-//!   aligned, as the CPU does) and the ordinary handler runs there.
+//!   aligned, as the CPU does) and the ordinary handler runs there — only
+//!   if that RSP is in the kernel stacks region or the boot stack; any
+//!   other RSP is a user's (generated code faulted off its fault points, a
+//!   kernel bug), and the fault goes to the double-fault handler rather
+//!   than write a frame where the user pointed.
 //!
 //! The copy runs with IF = 0 (an interrupt gate) and touches only kernel
 //! memory (the IST stack, the TSS, a kernel stack), so no second `#PF` can
@@ -61,16 +65,27 @@ pub fn in_place_fixups() -> u64 {
     IN_PLACE.load(Ordering::Relaxed)
 }
 
-/// The fixup for a ring-0 fault at `rip`, or 0: only the dynamic extable
-/// (generated code's fault points; the kernel's own usercopy fixups are
-/// the ordinary handler's, on its kernel stack).
-extern "C" fn generated_fixup(rip: u64) -> u64 {
-    match crate::dynamic_extable::find(rip, crate::extable::FixupKind::Instruction) {
-        Some(fixup) => {
-            IN_PLACE.fetch_add(1, Ordering::Relaxed);
-            fixup
-        }
-        None => 0,
+/// What [`ring0_action`] answers when the fault is fatal where it is.
+const FATAL: u64 = 1;
+
+/// What to do with a ring-0 fault at `rip` with the interrupted `rsp`:
+/// the fixup of a generated-code fault point (dynamic extable; the
+/// kernel's own usercopy fixups are the ordinary handler's, on its kernel
+/// stack), or 0 to copy the frame below `rsp` for the ordinary handler —
+/// only when `rsp` is a kernel stack (the stacks region, or the boot
+/// stack) — or [`FATAL`]: any other RSP is one a user chose (a stackless
+/// routine or the stub faulted off a fault point, a kernel bug), and
+/// copying a frame there would write user-chosen values at a
+/// user-chosen address; it goes to the double-fault handler instead.
+extern "C" fn ring0_action(rip: u64, rsp: u64) -> u64 {
+    if let Some(fixup) = crate::dynamic_extable::find(rip, crate::extable::FixupKind::Instruction) {
+        IN_PLACE.fetch_add(1, Ordering::Relaxed);
+        return fixup;
+    }
+    if crate::stack::in_stack_region(rsp) || crate::boot::in_boot_stack(rsp) {
+        0
+    } else {
+        FATAL
     }
 }
 
@@ -106,10 +121,13 @@ pub(crate) extern "C" fn page_fault_ist_entry() {
         "and qword ptr [rsp], {not_ac}",
         "popfq",
         "mov rdi, [rsp + 88]",
+        "mov rsi, [rsp + 112]",
         "call {lookup}",
         "add rsp, 8",
         "test rax, rax",
         "jz 2f",
+        "cmp rax, {fatal}",
+        "je 6f",
         // In place: RIP = fixup, RAX = error code, RDX = CR2.
         "mov [rsp + 80], rax",
         "pop r11", "pop r10", "pop r9", "pop r8", "pop rdx",
@@ -118,6 +136,11 @@ pub(crate) extern "C" fn page_fault_ist_entry() {
         "mov rdx, cr2",
         "add rsp, 8",
         "iretq",
+        // Not a kernel stack: fatal, as a double fault (ring0_action).
+        "6:",
+        "pop r11", "pop r10", "pop r9", "pop r8", "pop rdx",
+        "pop rcx", "pop rax", "pop rsi", "pop rdi",
+        "jmp [rip + {double_fault}]",
         // Ordinary kernel code: below the interrupted RSP, 16-aligned.
         "2:",
         "pop r11", "pop r10", "pop r9", "pop r8", "pop rdx",
@@ -149,7 +172,8 @@ pub(crate) extern "C" fn page_fault_ist_entry() {
         "pop rax",
         "jmp [rip + {ordinary}]",
         not_ac = const !(1u64 << 18) as i32,
-        lookup = sym generated_fixup,
+        lookup = sym ring0_action,
+        fatal = const FATAL,
         rsp0_field = sym RSP0_FIELD,
         ordinary = sym ORDINARY,
         double_fault = sym DOUBLE_FAULT,

@@ -16,7 +16,6 @@ const MAX_SLOTS: usize = 4096;
 
 /// True if `addr` lies in the kernel stacks region (a stack, a guard page
 /// or an unused slot; no other kind of memory is mapped there).
-#[cfg(feature = "ktest")]
 pub(crate) fn in_stack_region(addr: u64) -> bool {
     (STACKS_BASE..STACKS_BASE + MAX_SLOTS as u64 * SLOT_BYTES).contains(&addr)
 }

@@ -125,13 +125,16 @@ pub fn leaf_copy_out(
 /// `r8`, `rsi`/`rdi` (advanced by a kernel-derived count) zeroed, then
 /// `bad` (which returns the error).
 pub fn leaf_copy_fixup(a: &mut TemplateAsm, fixup: &mut CodeLabel, bad: CodeLabel) -> AsmResult {
-    use iced_x86::code_asm::{edi, esi, r8, r8d, rcx};
+    use iced_x86::code_asm::{edi, edx, esi, r8, r8d, rcx};
     a.set_label(fixup)?;
     a.clac()?;
     a.mov(rcx, r8)?;
     a.xor(r8d, r8d)?;
     a.xor(esi, esi)?;
     a.xor(edi, edi)?;
+    // The fault handler put CR2 in rdx: the user's address for a fault on
+    // the destination, but a kernel one if the source faulted.
+    a.xor(edx, edx)?;
     a.jmp(bad)
 }
 

@@ -351,13 +351,14 @@ impl Usage {
     pub const fn note_generic(&mut self, op: Op) -> bool {
         let usage = &mut self.ops[op as usize];
         usage.generic_calls = usage.generic_calls.saturating_add(1);
-        usage.generic_calls >= usage.due_at
+        // `u32::MAX` means nothing pending, also when the count saturates.
+        usage.due_at != u32::MAX && usage.generic_calls >= usage.due_at
     }
 
     /// Records what a replan did: `gated` ([`gate`] of `wanted`) went to
     /// the slots, `installed[op]` says whether the op's slot now holds
     /// code. A slot with its routine is synthesized for good; a routine
-    /// that failed to install is due again at the next generic call; a
+    /// that failed to install is due again at [`retry_at`]; a
     /// routine still held back is due at its `K`.
     pub fn note_plan(
         &mut self,
@@ -370,8 +371,11 @@ impl Usage {
             let usage = &mut self.ops[op as usize];
             if let SlotPlan::Routine(_) = gated.slot(op) {
                 if !installed[op as usize] {
-                    // The install failed (the slot stayed generic): retry.
-                    usage.due_at = usage.generic_calls.saturating_add(1);
+                    // The install failed (the slot stayed generic, code
+                    // memory is short): retry, backing off (at twice the
+                    // calls so far), so a caller that keeps the arena
+                    // full cannot make every generic call a replan.
+                    usage.due_at = retry_at(usage.generic_calls);
                     continue;
                 }
                 if !usage.is_synthesized {
@@ -385,6 +389,20 @@ impl Usage {
                 usage.due_at = u32::MAX;
             }
         }
+    }
+}
+
+/// When a routine whose install failed after `calls` generic calls is
+/// tried again: at twice the calls (at least the next call; never the
+/// "nothing pending" value).
+pub const fn retry_at(calls: u32) -> u32 {
+    let twice = calls.saturating_mul(2);
+    let next = calls.saturating_add(1);
+    let at = if twice > next { twice } else { next };
+    if at == u32::MAX {
+        u32::MAX - 1
+    } else {
+        at
     }
 }
 
