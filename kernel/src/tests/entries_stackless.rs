@@ -38,6 +38,8 @@ fn leaf_call(object: u64, rsp: u64, buffer: u64, long: bool) -> Result<i32, Stri
 
 ktest!(
     fn device_and_file_reads_and_error_stubs_are_entered_stackless() {
+        // The subject is the routine made at open: no lazy synthesis.
+        let _eager = sk_core::testing::EagerSynthesis::new();
         let m = TestMachine::new(4)
             .map_err(|e| format!("test machine: {e}"))?
             .with_routine_table();
@@ -81,6 +83,8 @@ ktest!(
 
 ktest!(
     fn stackless_calls_survive_hostile_stacks_and_faulting_buffers() {
+        // Every call must reach a stackless routine: no lazy synthesis.
+        let _eager = sk_core::testing::EagerSynthesis::new();
         let before = sk_machine::page_fault_entry::in_place_fixups();
         let mut faults = 0;
         for object in [ZERO, MEM, FILE, NULL] {
