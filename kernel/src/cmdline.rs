@@ -1,6 +1,8 @@
 //! The kernel command line.
 //!
-//! Words: `ktest [ktest.start=N] [ktest.inject]` (in-kernel tests),
+//! Words: `ktest [ktest.start=N] [ktest.inject] [ktest.filter=A,B]
+//! [ktest.shard=I/N]` (in-kernel tests; a shard runs every N-th test of
+//! the plan from the I-th, so N boots can share one run),
 //! `probe` (accelerator probe), `bench [bench.smoke] [bench.linux]` (run
 //! `/bin/bench`, or with `bench.linux` the same suite's Linux build
 //! `/bin/bench-linux` as an unmodified Linux program),
@@ -34,6 +36,8 @@ pub enum BootMode {
         start: usize,
         inject: bool,
         filter: Option<&'static str>,
+        /// `(index, count)`: this boot runs shard `index` of `count`.
+        shard: (usize, usize),
     },
     /// The accelerator probe (ring-3 `syscall` round trip).
     Probe,
@@ -97,6 +101,7 @@ impl Options {
             (false, 0, false, false, false);
         let mut bench_linux = false;
         let mut filter = None;
+        let mut shard = (0, 1);
         let mut sched = None;
         for word in kernel_words.split_ascii_whitespace() {
             match word.split_once('=') {
@@ -108,6 +113,7 @@ impl Options {
                 None if word == "bench.linux" => bench_linux = true,
                 Some(("ktest.start", n)) => start = n.parse().unwrap_or(0),
                 Some(("ktest.filter", f)) => filter = Some(f),
+                Some(("ktest.shard", s)) => shard = parse_shard(s).unwrap_or(shard),
                 Some(("log", spec)) => options.log = Some(spec),
                 Some(("synth", "off")) => options.synth.enabled = false,
                 Some(("synth", "on")) => options.synth.enabled = true,
@@ -147,6 +153,7 @@ impl Options {
                 start,
                 inject,
                 filter,
+                shard,
             };
         }
         options
@@ -167,4 +174,11 @@ fn first_init_command(line: &str) -> Option<usize> {
         at += word.len() + 1;
     }
     None
+}
+
+/// `I/N` with `I < N`, as `(I, N)`.
+fn parse_shard(word: &str) -> Option<(usize, usize)> {
+    let (index, count) = word.split_once('/')?;
+    let (index, count) = (index.parse().ok()?, count.parse().ok()?);
+    (index < count).then_some((index, count))
 }

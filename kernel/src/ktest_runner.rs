@@ -59,9 +59,10 @@ const OWN_BOOT: &[&str] = &["tests::audio::"];
 
 #[cfg(feature = "ktest")]
 /// All tests of this build whose name contains the filter (or one of its
-/// comma-separated parts), sorted by name; with `inject`, the self-check's
-/// two failing tests are appended.
-pub fn all_tests(inject: bool, filter: Option<&str>) -> Vec<KTest> {
+/// comma-separated parts), sorted by name, then of those every `count`-th
+/// from the `index`-th (shard `(index, count)`; `(0, 1)` keeps them all);
+/// with `inject`, shard 0 gets the self-check's two failing tests appended.
+pub fn all_tests(inject: bool, filter: Option<&str>, (index, count): (usize, usize)) -> Vec<KTest> {
     let mut tests: Vec<KTest> = registry()
         .iter()
         .filter(|t| filter.is_none_or(|f| f.split(',').any(|part| t.name.contains(part))))
@@ -73,7 +74,13 @@ pub fn all_tests(inject: bool, filter: Option<&str>) -> Vec<KTest> {
         .copied()
         .collect();
     tests.sort_by_key(|t| t.name);
-    if inject {
+    let mut tests: Vec<KTest> = tests
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| i % count.max(1) == index)
+        .map(|(_, t)| t)
+        .collect();
+    if inject && index == 0 {
         tests.push(KTest {
             name: "sk_kernel::selfcheck::injected_failure",
             run: injected_failure,
@@ -89,9 +96,9 @@ pub fn all_tests(inject: bool, filter: Option<&str>) -> Vec<KTest> {
 }
 
 #[cfg(feature = "ktest")]
-/// Runs tests `start..` and exits QEMU with the boot's result.
-pub fn run(start: usize, inject: bool, filter: Option<&str>) -> ! {
-    let tests = all_tests(inject, filter);
+/// Runs tests `start..` of the selection and exits QEMU with the boot's result.
+pub fn run(start: usize, inject: bool, filter: Option<&str>, shard: (usize, usize)) -> ! {
+    let tests = all_tests(inject, filter, shard);
     println!("{}", plan_line(tests.len(), start));
     for (index, test) in tests.iter().enumerate().skip(start) {
         let header = TestHeader {
@@ -144,7 +151,7 @@ pub fn run(start: usize, inject: bool, filter: Option<&str>) -> ! {
 /// A kernel built without the `ktest` feature has no tests: says so and
 /// exits with failure (a test run must never pass by running nothing).
 #[cfg(not(feature = "ktest"))]
-pub fn run(_start: usize, _inject: bool, _filter: Option<&str>) -> ! {
+pub fn run(_start: usize, _inject: bool, _filter: Option<&str>, _shard: (usize, usize)) -> ! {
     println!("ktest: this kernel was built without the `ktest` feature: it has no tests");
     qemu::exit(qemu::ExitCode::Failure)
 }

@@ -104,7 +104,8 @@ extern "C" fn continue_boot() -> ! {
             start,
             inject,
             filter,
-        } => ktest_runner::run(start, inject, filter),
+            shard,
+        } => ktest_runner::run(start, inject, filter, shard),
         BootMode::Probe => accel_probe::run(),
         BootMode::Bench {
             smoke,

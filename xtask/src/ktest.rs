@@ -328,7 +328,19 @@ fn ranges(indices: &[usize]) -> String {
     out.join(", ")
 }
 
-/// Runs every in-kernel test; prints one line per test and the totals.
+/// How many boots run a test selection at once: one per core (at most 4:
+/// each QEMU runs one TCG vCPU) for a whole run, one for a `--filter`
+/// (usually a few tests, often run beside other work).
+pub fn shards_for(filter: Option<&str>) -> usize {
+    if filter.is_some() {
+        return 1;
+    }
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
+}
+
+/// Runs every in-kernel test in `shards` boots at once (each runs every
+/// `shards`-th test of the plan, so the shards share the machine's cores);
+/// prints one line per test and the totals.
 pub fn run_all(
     kernel: &Path,
     initrd: &Path,
@@ -336,12 +348,86 @@ pub fn run_all(
     inject: bool,
     filter: Option<&str>,
     extra: &str,
+    shards: usize,
 ) -> Result<Summary, String> {
+    let shards = shards.max(1);
+    if shards == 1 {
+        return run_shard(kernel, initrd, accel, inject, filter, extra, (0, 1));
+    }
+    let results: Vec<Result<Summary, String>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..shards)
+            .map(|i| {
+                scope.spawn(move || {
+                    run_shard(kernel, initrd, accel, inject, filter, extra, (i, shards))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err("a shard's driver panicked".into())))
+            .collect()
+    });
+    let total = merge(results.into_iter().collect::<Result<Vec<_>, _>>()?);
+    for problem in &total.problems {
+        println!("ktest: error: {problem}");
+    }
+    println!("ktest: {shards} shards run at once, their totals:");
+    println!("ktest: {} passed, {} failed", total.passed, total.failed);
+    Ok(total)
+}
+
+/// The totals of a run made of shards: every shard must have printed its
+/// plan, and the plans add up to the run's.
+fn merge(shards: Vec<Summary>) -> Summary {
+    let count = shards.len();
+    let mut total = Summary {
+        total: Some(0),
+        ..Summary::default()
+    };
+    for (i, shard) in shards.into_iter().enumerate() {
+        total.passed += shard.passed;
+        total.failed += shard.failed;
+        total.failures.extend(shard.failures);
+        total.problems.extend(
+            shard
+                .problems
+                .into_iter()
+                .map(|p| format!("shard {i}/{count}: {p}")),
+        );
+        if shard.total.is_none() {
+            total.problems.push(format!("shard {i}/{count} printed no test plan"));
+        }
+        total.total = total.total.zip(shard.total).map(|(a, b)| a + b);
+        total.output.push_str(&shard.output);
+    }
+    total
+}
+
+/// Runs shard `(index, count)` of the in-kernel tests, booting as often as
+/// needed; prints one line per test (labelled when there are shards) and
+/// the shard's totals.
+fn run_shard(
+    kernel: &Path,
+    initrd: &Path,
+    accel: Accel,
+    inject: bool,
+    filter: Option<&str>,
+    extra: &str,
+    (index, count): (usize, usize),
+) -> Result<Summary, String> {
+    let label = if count > 1 {
+        format!("[shard {index}/{count}] ")
+    } else {
+        String::new()
+    };
     let mut ledger = Ledger::default();
     let mut start = 0usize;
     let mut output = String::new();
     loop {
         let mut cmdline = format!("ktest ktest.start={start} log=warn");
+        if count > 1 {
+            cmdline.push_str(&format!(" ktest.shard={index}/{count}"));
+        }
         if inject {
             cmdline.push_str(" ktest.inject");
         }
@@ -355,6 +441,7 @@ pub fn run_all(
         let outcome = Boot::new(kernel, accel, &cmdline)
             .initrd(initrd)
             .echo(true)
+            .label(&label)
             .timeout_secs(TEST_TIMEOUT_SECS)
             .progress(is_test_progress)
             .run()?;
@@ -362,7 +449,7 @@ pub fn run_all(
         let next = ledger.record_boot(start, &outcome.output, outcome.status, &mut notes);
         output.push_str(&outcome.output);
         for note in notes {
-            println!("{note}");
+            println!("{label}{note}");
         }
         match next {
             Next::Boot(next) => start = next,
@@ -374,20 +461,20 @@ pub fn run_all(
     summary.output = output;
     println!();
     for (name, reason) in &summary.failures {
-        println!("failed: {name}: {reason}");
+        println!("{label}failed: {name}: {reason}");
     }
     for problem in &summary.problems {
-        println!("ktest: error: {problem}");
+        println!("{label}ktest: error: {problem}");
     }
     let results = summary.passed + summary.failed;
     match summary.total {
         Some(total) => {
-            println!("ktest: {boots} boots, {results} results for {total} planned tests")
+            println!("{label}ktest: {boots} boots, {results} results for {total} planned tests")
         }
-        None => println!("ktest: {boots} boots, no test plan"),
+        None => println!("{label}ktest: {boots} boots, no test plan"),
     }
     println!(
-        "ktest: {} passed, {} failed",
+        "{label}ktest: {} passed, {} failed",
         summary.passed, summary.failed
     );
     Ok(summary)
@@ -396,6 +483,29 @@ pub fn run_all(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn shard(passed: usize, failed: usize, total: Option<usize>) -> Summary {
+        Summary {
+            passed,
+            failed,
+            total,
+            ..Summary::default()
+        }
+    }
+
+    #[test]
+    fn shards_add_up_and_a_shard_without_a_plan_fails_the_run() {
+        let run = merge(vec![shard(3, 0, Some(3)), shard(2, 0, Some(2))]);
+        assert!(run.ok());
+        assert_eq!((run.passed, run.total), (5, Some(5)));
+        let failed = merge(vec![shard(3, 0, Some(3)), shard(1, 1, Some(2))]);
+        assert!(!failed.ok());
+        let silent = merge(vec![shard(3, 0, Some(3)), shard(0, 0, None)]);
+        assert!(!silent.ok(), "a shard that never started must fail the run");
+        assert_eq!(silent.problems.len(), 1);
+        let short = merge(vec![shard(3, 0, Some(3)), shard(1, 0, Some(2))]);
+        assert!(!short.ok(), "a shard that ran fewer tests than its plan must fail the run");
+    }
 
     #[test]
     fn scan_reads_results_and_finds_the_unfinished_test() {

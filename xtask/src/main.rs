@@ -395,6 +395,7 @@ fn replay_boot(args: &Args) -> Result<ExitCode, String> {
         false,
         Some(REPLAY_FILTER),
         &extra.join(" "),
+        ktest::shards_for(None),
     )?;
     let report = replay::check(&summary.output);
     let templates: Vec<String> = report
@@ -432,6 +433,7 @@ fn extra_boot(args: &Args, boot: &ExtraBoot) -> Result<ExitCode, String> {
         false,
         Some(boot.filter),
         &extra.join(" "),
+        1,
     )?;
     Ok(if summary.ok() {
         ExitCode::SUCCESS
@@ -452,6 +454,7 @@ fn in_kernel_tests(args: &Args) -> Result<ExitCode, String> {
         args.inject,
         args.filter.as_deref(),
         &args.kernel_args.join(" "),
+        ktest::shards_for(args.filter.as_deref()),
     )?;
     let tty_ran = summary
         .output

@@ -83,6 +83,7 @@ pub struct Boot {
     initrd: Option<PathBuf>,
     devices: Vec<String>,
     interactive: bool,
+    label: String,
 }
 
 /// Guest memory.
@@ -102,12 +103,19 @@ impl Boot {
             initrd: None,
             devices: Vec::new(),
             interactive: false,
+            label: String::new(),
         }
     }
 
     /// Copy the console to our stdout as it arrives.
     pub fn echo(mut self, on: bool) -> Self {
         self.echo = on;
+        self
+    }
+
+    /// Put `label` in front of every echoed line (boots that run at once).
+    pub fn label(mut self, label: &str) -> Self {
+        self.label = label.to_string();
         self
     }
 
@@ -235,6 +243,7 @@ impl Boot {
         let stdout = child.stdout.take().ok_or("no stdout pipe")?;
         let stderr = child.stderr.take().ok_or("no stderr pipe")?;
         let echo = self.echo;
+        let label = self.label.clone();
         let (tx, rx) = mpsc::channel::<String>();
         if echo && self.interactive {
             // A prompt has no newline: the screen gets bytes as they come.
@@ -253,7 +262,7 @@ impl Boot {
                 if echo {
                     let text = tty_runs.filter(&line).and_then(crate::replay::for_reader);
                     if let Some(text) = text {
-                        print!("{text}");
+                        print!("{label}{text}");
                     }
                 }
                 let _ = tx.send(line);
