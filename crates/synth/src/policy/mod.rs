@@ -80,6 +80,14 @@
 //! | handle reuse after close | a new SIO on the handle | a fresh plan | from generic slots (close left them so) |
 //! | owner or handle change | `owner`, `handle` | other slots | old slots generic, code installed for the new ones |
 //! | install failure | — | — | slot left generic (never stale), next replan retries |
+//! | a view's window reshaped, a level revoked, a parent closed, its file truncated or moved | the folded chain ([`ViewFacts`]) | read: `dev_mem_read` on the new window, generic, or `ErrorStub(Revoked)` | the kernel replans every view (and every holder of one): install new, store, retire old |
+//!
+//! A *view* ([`SioTarget::View`], see `view.rs`) is planned from its
+//! folded chain: a window of `/dev/mem`, or of a RAM file that covers it,
+//! at any depth, reads with `dev_mem_read` (base and size of the folded
+//! window, the view's own position cell), shared or not; a write is
+//! generic, or `ErrorStub(NotPermitted)` where a level forbids it (a
+//! read-only view); a revoked level makes both slots `ErrorStub(Revoked)`.
 
 mod entry;
 mod facts;
@@ -89,6 +97,7 @@ mod plan;
 mod routines;
 mod spec;
 mod stackless;
+mod view;
 
 pub use entry::{initial_slot, ThreadEntryPlan};
 pub use facts::{Env, FileFacts, Op, PortFacts, SioFacts, SioTarget};
@@ -97,3 +106,4 @@ pub use plan::{plan, SioPlan, SlotPlan};
 pub use routines::{Installed, SioRoutines};
 pub use spec::{FileBasis, RamFileWriteSpec, RoutineHoles, RoutineSpec};
 pub use stackless::{leaf_twin, LeafHoles, STACKLESS_TAG};
+pub use view::{chain_window, collapse, ViewBase, ViewFacts, ViewLevel, ViewWindow};
