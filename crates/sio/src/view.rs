@@ -170,6 +170,14 @@ impl<R> Sio<R> {
         }
     }
 
+    /// Sets a view's position (the kernel's walk moved `to - position`
+    /// bytes through it); nothing on any other SIO.
+    pub fn move_view_position(&self, to: u64) {
+        if self.view().is_some() {
+            self.set_position(to);
+        }
+    }
+
     /// Whether a view may be made of this SIO: a file, `/dev/mem`, a view.
     pub fn is_viewable(&self) -> bool {
         matches!(
