@@ -364,7 +364,10 @@ pub fn run_all(
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err("a shard's driver panicked".into())))
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("a shard's driver panicked".into()))
+            })
             .collect()
     });
     let total = merge(results.into_iter().collect::<Result<Vec<_>, _>>()?);
@@ -395,7 +398,9 @@ fn merge(shards: Vec<Summary>) -> Summary {
                 .map(|p| format!("shard {i}/{count}: {p}")),
         );
         if shard.total.is_none() {
-            total.problems.push(format!("shard {i}/{count} printed no test plan"));
+            total
+                .problems
+                .push(format!("shard {i}/{count} printed no test plan"));
         }
         total.total = total.total.zip(shard.total).map(|(a, b)| a + b);
         total.output.push_str(&shard.output);
@@ -504,7 +509,10 @@ mod tests {
         assert!(!silent.ok(), "a shard that never started must fail the run");
         assert_eq!(silent.problems.len(), 1);
         let short = merge(vec![shard(3, 0, Some(3)), shard(1, 0, Some(2))]);
-        assert!(!short.ok(), "a shard that ran fewer tests than its plan must fail the run");
+        assert!(
+            !short.ok(),
+            "a shard that ran fewer tests than its plan must fail the run"
+        );
     }
 
     #[test]

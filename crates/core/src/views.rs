@@ -58,7 +58,10 @@ pub(crate) fn make(
     }
     // The caller's rights on the handle: the open's, cut by a share's.
     let mut rights = parent.flags() & (OpenFlags::READ | OpenFlags::WRITE);
-    for (access, flag) in [(Access::Read, OpenFlags::READ), (Access::Write, OpenFlags::WRITE)] {
+    for (access, flag) in [
+        (Access::Read, OpenFlags::READ),
+        (Access::Write, OpenFlags::WRITE),
+    ] {
         if share::locate(core, me, handle, access).is_err() {
             rights.remove(flag);
         }
@@ -258,7 +261,15 @@ fn transfer(handle: Handle, buf: u64, len: u64, access: Access) -> Result<u64, S
         len,
         |offset, remaining| {
             let step = state::with(|core| {
-                piece(core, handle, access, (buf, len), offset, remaining, &mut serial)
+                piece(
+                    core,
+                    handle,
+                    access,
+                    (buf, len),
+                    offset,
+                    remaining,
+                    &mut serial,
+                )
             });
             revoked |= step == Err(SysError::Revoked);
             step
@@ -300,7 +311,12 @@ fn piece(
         Some(_) => return Err(SysError::BadHandle),
     }
     let buf = whole.0.wrapping_add(offset);
-    let Core { fs, devices, smachs, .. } = core;
+    let Core {
+        fs,
+        devices,
+        smachs,
+        ..
+    } = core;
     let base = sio_at(smachs, walked.base.0, walked.base.1).ok_or(SysError::Revoked)?;
     let (moved, stop) = if walked.len == 0 {
         (0, None)
@@ -310,7 +326,17 @@ fn piece(
             Err(partial) => (partial.written, Some(partial.error)),
         }
     } else {
-        (base.read_at(fs, devices, &mut KernelUserMemory, walked.pos, buf, walked.len)?, None)
+        (
+            base.read_at(
+                fs,
+                devices,
+                &mut KernelUserMemory,
+                walked.pos,
+                buf,
+                walked.len,
+            )?,
+            None,
+        )
     };
     let top = sio_at(smachs, walked.top.0, walked.top.1).ok_or(SysError::BadHandle)?;
     top.move_view_position(walked.top_pos.saturating_add(moved));

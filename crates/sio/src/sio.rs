@@ -129,7 +129,11 @@ impl<R> Sio<R> {
     }
 
     /// A new open of `target` with `flags` and its position cell.
-    pub(crate) fn with_target(target: Target, flags: OpenFlags, position: Box<[AtomicU64; 1]>) -> Self {
+    pub(crate) fn with_target(
+        target: Target,
+        flags: OpenFlags,
+        position: Box<[AtomicU64; 1]>,
+    ) -> Self {
         Self {
             serial: NEXT_SERIAL.fetch_add(1, Ordering::Relaxed),
             target,

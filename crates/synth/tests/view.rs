@@ -209,22 +209,43 @@ fn read_only_and_revoked_views_are_error_stubs_in_code() {
         size: 100,
     };
     // Read-only (the view's own flags lack WRITE): write is NotPermitted.
-    let p = plan(&facts(view_target(&file_base, &[level(0, 50)]), false), &env());
-    assert!(matches!(p.read, SlotPlan::Routine(RoutineSpec::DevMemRead(_))));
-    assert_eq!(p.write, SlotPlan::ErrorStub(-(sk_abi::SysError::NotPermitted.code() as i32)));
+    let p = plan(
+        &facts(view_target(&file_base, &[level(0, 50)]), false),
+        &env(),
+    );
+    assert!(matches!(
+        p.read,
+        SlotPlan::Routine(RoutineSpec::DevMemRead(_))
+    ));
+    assert_eq!(
+        p.write,
+        SlotPlan::ErrorStub(-(sk_abi::SysError::NotPermitted.code() as i32))
+    );
     // A read-only level lower in the chain forbids writes too.
     let mut lower = level(0, 50);
     lower.can_write = false;
-    let p = plan(&facts(view_target(&file_base, &[level(0, 10), lower]), true), &env());
-    assert_eq!(p.write, SlotPlan::ErrorStub(-(sk_abi::SysError::NotPermitted.code() as i32)));
+    let p = plan(
+        &facts(view_target(&file_base, &[level(0, 10), lower]), true),
+        &env(),
+    );
+    assert_eq!(
+        p.write,
+        SlotPlan::ErrorStub(-(sk_abi::SysError::NotPermitted.code() as i32))
+    );
     // A writable window of a file: writes take the generic walk.
-    let p = plan(&facts(view_target(&file_base, &[level(0, 50)]), true), &env());
+    let p = plan(
+        &facts(view_target(&file_base, &[level(0, 50)]), true),
+        &env(),
+    );
     assert_eq!(p.write, SlotPlan::Generic);
     // Revoked anywhere: both slots Revoked.
     let mut revoked = level(0, 50);
     revoked.is_revoked = true;
     let revoked_stub = SlotPlan::ErrorStub(-(sk_abi::SysError::Revoked.code() as i32));
-    let p = plan(&facts(view_target(&mem, &[level(0, 1), revoked]), false), &env());
+    let p = plan(
+        &facts(view_target(&mem, &[level(0, 1), revoked]), false),
+        &env(),
+    );
     assert_eq!((p.read, p.write), (revoked_stub, revoked_stub));
     // Shared with another machine: the window read stays (it checks its
     // window on every call).

@@ -36,5 +36,5 @@ mod review3;
 mod scheduling;
 mod semaphores;
 mod sharing;
-mod views;
 mod time;
+mod views;

@@ -74,7 +74,8 @@ fn pattern_file(name: &str, len: u64) -> Result<Sio, &'static str> {
         for (k, b) in buf.iter_mut().enumerate().take(n as usize) {
             *b = pattern(done + k as u64);
         }
-        f.write_all(&buf[..n as usize]).map_err(|_| "fill the file")?;
+        f.write_all(&buf[..n as usize])
+            .map_err(|_| "fill the file")?;
         done += n;
     }
     Ok(f)
@@ -132,33 +133,65 @@ fn basic(generic: bool) -> Check {
     for (v, base, len) in [(&v1, 100u64, 300u64), (&v2, 120, 200), (&v3, 125, 50)] {
         let mut b = [0u8; 1];
         for pos in [0, 1, len / 2, len - 1] {
-            ensure(read_at(v, pos, &mut b) == Ok(1), "1-byte read in the window")?;
+            ensure(
+                read_at(v, pos, &mut b) == Ok(1),
+                "1-byte read in the window",
+            )?;
             ensure(b[0] == pattern(base + pos), "the byte at the summed offset")?;
         }
-        ensure(read_at(v, len, &mut b) == Ok(0), "end of file at the window's end")?;
-        ensure(read_at(v, len + 1000, &mut b) == Ok(0), "a seek past the window reads nothing")?;
+        ensure(
+            read_at(v, len, &mut b) == Ok(0),
+            "end of file at the window's end",
+        )?;
+        ensure(
+            read_at(v, len + 1000, &mut b) == Ok(0),
+            "a seek past the window reads nothing",
+        )?;
         expect_window_routine(v, generic, "a file window's read is dev_mem_read")?;
-        ensure(v.query().map(|i| i.size) == Ok(len), "query size is the window")?;
+        ensure(
+            v.query().map(|i| i.size) == Ok(len),
+            "query size is the window",
+        )?;
     }
     // A read crossing the end: short, then end of file.
     let mut b = [0u8; 16];
     ensure(read_at(&v3, 45, &mut b) == Ok(5), "short read at the end")?;
-    ensure(b[..5].iter().enumerate().all(|(k, x)| *x == pattern(170 + k as u64)), "short bytes")?;
+    ensure(
+        b[..5]
+            .iter()
+            .enumerate()
+            .all(|(k, x)| *x == pattern(170 + k as u64)),
+        "short bytes",
+    )?;
     ensure(v3.read(&mut b) == Ok(0), "then end of file")?;
-    ensure(v3.query().map(|i| i.position) == Ok(50), "position at the end")?;
+    ensure(
+        v3.query().map(|i| i.position) == Ok(50),
+        "position at the end",
+    )?;
     // Read-only: write refused on both paths, file unchanged.
-    ensure(v3.write(b"x") == Err(SysError::NotPermitted), "read-only write refused")?;
+    ensure(
+        v3.write(b"x") == Err(SysError::NotPermitted),
+        "read-only write refused",
+    )?;
     ensure(
         Sio::from_handle(v3.handle()).generic().write(b"x") == Err(SysError::NotPermitted),
         "read-only generic write refused",
     )?;
-    ensure(v3.view(0, 1, false).map(|v| v.write(b"x")) == Ok(Err(SysError::NotPermitted)),
-        "a view of a read-only view is read-only")?;
+    ensure(
+        v3.view(0, 1, false).map(|v| v.write(b"x")) == Ok(Err(SysError::NotPermitted)),
+        "a view of a read-only view is read-only",
+    )?;
     // A writable window writes in place, clipped, never grows the file.
     ensure(v2.seek(Whence::Set, 198) == Ok(198), "seek")?;
-    ensure(v2.write(b"ABCD") == Ok(2), "write clipped at the window's end")?;
+    ensure(
+        v2.write(b"ABCD") == Ok(2),
+        "write clipped at the window's end",
+    )?;
     let mut c = [0u8; 2];
-    ensure(read_at(&f, 318, &mut c) == Ok(2) && &c == b"AB", "written in the file")?;
+    ensure(
+        read_at(&f, 318, &mut c) == Ok(2) && &c == b"AB",
+        "written in the file",
+    )?;
     let tail = f.view(590, 100, false).map_err(|_| "tail view")?;
     ensure(tail.seek(Whence::Set, 8) == Ok(8), "seek")?;
     ensure(tail.write(b"xyz") == Ok(2), "a window never grows its file")?;
@@ -166,32 +199,59 @@ fn basic(generic: bool) -> Check {
     // The base's own position never moves.
     ensure(f.seek(Whence::Set, 7) == Ok(7), "seek base")?;
     let _ = read_at(&v1, 3, &mut b);
-    ensure(f.query().map(|i| i.position) == Ok(7), "base position untouched")?;
+    ensure(
+        f.query().map(|i| i.position) == Ok(7),
+        "base position untouched",
+    )?;
     // /dev/mem: a window at depth 3 reads what /dev/mem has there.
     let mem = Sio::open("/dev/mem", OpenFlags::READ).map_err(|_| "open /dev/mem")?;
     let m1 = mem.view(64, 1024, false).map_err(|_| "mem view")?;
     let m2 = m1.view(32, 512, false).map_err(|_| "mem view 2")?;
     let m3 = m2.view(16, 100, false).map_err(|_| "mem view 3")?;
     let (mut direct, mut through) = ([0u8; 100], [0u8; 100]);
-    ensure(read_at(&mem, 112, &mut direct) == Ok(100), "direct /dev/mem")?;
-    ensure(read_at(&m3, 0, &mut through) == Ok(100), "/dev/mem at depth 3")?;
+    ensure(
+        read_at(&mem, 112, &mut direct) == Ok(100),
+        "direct /dev/mem",
+    )?;
+    ensure(
+        read_at(&m3, 0, &mut through) == Ok(100),
+        "/dev/mem at depth 3",
+    )?;
     ensure(direct == through, "same bytes through three windows")?;
-    ensure(m3.write(b"x") == Err(SysError::NotPermitted), "/dev/mem stays read-only")?;
+    ensure(
+        m3.write(b"x") == Err(SysError::NotPermitted),
+        "/dev/mem stays read-only",
+    )?;
     for v in [&m1, &m2, &m3] {
         expect_window_routine(v, generic, "a /dev/mem window's read is dev_mem_read")?;
     }
     // Hostile windows.
-    ensure(f.view(u64::MAX, 2, false).err() == Some(SysError::BadOffset), "overflow")?;
-    ensure(v1.reshape_view(2, u64::MAX).err() == Some(SysError::BadOffset), "reshape overflow")?;
+    ensure(
+        f.view(u64::MAX, 2, false).err() == Some(SysError::BadOffset),
+        "overflow",
+    )?;
+    ensure(
+        v1.reshape_view(2, u64::MAX).err() == Some(SysError::BadOffset),
+        "reshape overflow",
+    )?;
     let (pr, pw) = Sio::pipe().map_err(|_| "pipe")?;
-    ensure(pr.view(0, 1, false).err() == Some(SysError::WrongKind), "no view of a pipe")?;
-    ensure(Sio::console().view(0, 1, false).err() == Some(SysError::WrongKind), "nor tty")?;
+    ensure(
+        pr.view(0, 1, false).err() == Some(SysError::WrongKind),
+        "no view of a pipe",
+    )?;
+    ensure(
+        Sio::console().view(0, 1, false).err() == Some(SysError::WrongKind),
+        "nor tty",
+    )?;
     let _ = (pr.close(), pw.close());
     let mut deep = mem.view(0, 4096, false).map_err(|_| "depth 1")?;
     for _ in 2..=16 {
         deep = deep.view(0, 4096, false).map_err(|_| "depth <= 16")?;
     }
-    ensure(deep.view(0, 1, false).err() == Some(SysError::BadValue), "depth 17")?;
+    ensure(
+        deep.view(0, 1, false).err() == Some(SysError::BadValue),
+        "depth 17",
+    )?;
     Ok(())
 }
 
@@ -205,28 +265,54 @@ fn hostile() -> Check {
     let orphan = g.view(0, 10, false).map_err(|_| "view")?;
     let below = orphan.view(0, 5, false).map_err(|_| "view below")?;
     g.close().map_err(|_| "close")?;
-    ensure(orphan.read(&mut b) == Err(SysError::Revoked), "parent closed: Revoked")?;
-    ensure(below.read(&mut b) == Err(SysError::Revoked), "grandparent closed: Revoked")?;
-    ensure(orphan.view(0, 1, false).err() == Some(SysError::Revoked)
-        || orphan.view(0, 1, false).map(|v| v.read(&mut b)) == Ok(Err(SysError::Revoked)),
-        "a view of an orphan is dead")?;
+    ensure(
+        orphan.read(&mut b) == Err(SysError::Revoked),
+        "parent closed: Revoked",
+    )?;
+    ensure(
+        below.read(&mut b) == Err(SysError::Revoked),
+        "grandparent closed: Revoked",
+    )?;
+    ensure(
+        orphan.view(0, 1, false).err() == Some(SysError::Revoked)
+            || orphan.view(0, 1, false).map(|v| v.read(&mut b)) == Ok(Err(SysError::Revoked)),
+        "a view of an orphan is dead",
+    )?;
     // Revoking a view kills it and every view below it.
     let v = f.view(10, 50, false).map_err(|_| "view")?;
     let w = v.view(5, 10, false).map_err(|_| "view")?;
     ensure(w.read(&mut b) == Ok(4), "read before revoke")?;
     ensure(v.revoke() == Ok(0), "revoke the view (no shares)")?;
     ensure(v.read(&mut b) == Err(SysError::Revoked), "revoked view")?;
-    ensure(w.read(&mut b) == Err(SysError::Revoked), "below a revoked view")?;
-    ensure(w.write(b"x") == Err(SysError::Revoked), "write below a revoked view")?;
+    ensure(
+        w.read(&mut b) == Err(SysError::Revoked),
+        "below a revoked view",
+    )?;
+    ensure(
+        w.write(b"x") == Err(SysError::Revoked),
+        "write below a revoked view",
+    )?;
     ensure(f.read(&mut b).is_ok(), "the base still works")?;
     // Reshape: only on a view.
-    ensure(f.reshape_view(0, 1) == Err(SysError::WrongKind), "reshape a file")?;
+    ensure(
+        f.reshape_view(0, 1) == Err(SysError::WrongKind),
+        "reshape a file",
+    )?;
     // A bad buffer.
     let v = f.view(0, 50, false).map_err(|_| "view")?;
     ensure(v.seek(Whence::Set, 0) == Ok(0), "seek")?;
-    ensure(read_into(&v, 0xffff_ffff_8000_0000, 4) == Err(SysError::BadAddress), "kernel buffer")?;
-    ensure(read_into(&v, 0, 4) == Err(SysError::BadAddress), "null buffer")?;
-    ensure(v.query().map(|i| i.position) == Ok(0), "no move on a bad buffer")?;
+    ensure(
+        read_into(&v, 0xffff_ffff_8000_0000, 4) == Err(SysError::BadAddress),
+        "kernel buffer",
+    )?;
+    ensure(
+        read_into(&v, 0, 4) == Err(SysError::BadAddress),
+        "null buffer",
+    )?;
+    ensure(
+        v.query().map(|i| i.position) == Ok(0),
+        "no move on a bad buffer",
+    )?;
     Ok(())
 }
 
@@ -265,7 +351,14 @@ fn chain(mem: bool, generic: bool) -> Result<[Sio; 4], &'static str> {
     let base = if mem {
         Sio::open("/dev/mem", OpenFlags::READ).map_err(|_| "open /dev/mem")?
     } else {
-        pattern_file(if generic { "/tmp/view-fuzz-g" } else { "/tmp/view-fuzz-s" }, 400)?
+        pattern_file(
+            if generic {
+                "/tmp/view-fuzz-g"
+            } else {
+                "/tmp/view-fuzz-s"
+            },
+            400,
+        )?
     };
     let base = if generic { base.generic() } else { base };
     let v1 = base.view(30, 300, false).map_err(|_| "v1")?;
@@ -331,18 +424,21 @@ fn invalidate(arg: u64) -> Check {
     let view = mem.view(0, 256, false).map_err(|_| "view")?;
     let phase = Sio::semaphore().map_err(|_| "semaphore")?;
     let ack = Sio::semaphore().map_err(|_| "semaphore")?;
-    let child = Smach::spawn_suspended(PATH, (13 << 40) | (arg & (0xff << 32)))
-        .map_err(|_| "spawn")?;
-    ensure(view.share(&child, OpenFlags::READ) == Ok(Handle::new(2)), "view at 2")?;
+    let child =
+        Smach::spawn_suspended(PATH, (13 << 40) | (arg & (0xff << 32))).map_err(|_| "spawn")?;
+    ensure(
+        view.share(&child, OpenFlags::READ) == Ok(Handle::new(2)),
+        "view at 2",
+    )?;
     ensure(phase.share(&child, RW) == Ok(Handle::new(3)), "phase at 3")?;
     ensure(ack.share(&child, RW) == Ok(Handle::new(4)), "ack at 4")?;
     child.resume().map_err(|_| "resume")?;
     // The child loops at full length (it V's once it has read).
-    ack.p().map_err(|_| "P: the child started")?;
+    wait_ack(&ack, &child)?;
     // Shrink to 100 bytes: from now on no read at 100.. returns a byte.
     view.reshape_view(0, 100).map_err(|_| "shrink")?;
     phase.v().map_err(|_| "V 1")?;
-    ack.p().map_err(|_| "P: the child saw the shrink")?;
+    wait_ack(&ack, &child)?;
     // Revoke: from now on every read fails.
     ensure(view.revoke() == Ok(1), "revoke one holder")?;
     phase.v().map_err(|_| "V 2")?;
@@ -350,18 +446,43 @@ fn invalidate(arg: u64) -> Check {
     Ok(())
 }
 
+/// P on `ack` once the child V'd it; fails if the child exited first
+/// (its failure line says why) rather than waiting for ever.
+fn wait_ack(ack: &Sio, child: &Smach) -> Check {
+    loop {
+        if ack.query().map_or(0, |i| i.size) > 0 {
+            return ack.p().map_err(|_| "P the child's V");
+        }
+        let state = child.query().map_or(u32::MAX, |i| i.state);
+        ensure(
+            state != sk_user::abi::SmachState::Exited.number(),
+            "the child failed (see its line)",
+        )?;
+        let _ = sk_user::yield_now();
+    }
+}
+
 fn child_loop() -> Check {
     let view = Sio::from_handle(Handle::new(2));
     let sem = Sio::from_handle(Handle::new(3));
     let ack = Sio::from_handle(Handle::new(4));
     // A holder may neither reshape nor revoke the view it was given.
-    ensure(view.reshape_view(0, 1) == Err(SysError::NotPermitted), "holder reshape")?;
-    ensure(view.revoke() == Err(SysError::NotPermitted), "holder revoke")?;
+    ensure(
+        view.reshape_view(0, 1) == Err(SysError::NotPermitted),
+        "holder reshape",
+    )?;
+    ensure(
+        view.revoke() == Err(SysError::NotPermitted),
+        "holder revoke",
+    )?;
     // Its own view of the view (depth 2), in its own table.
     let mine = view.view(50, 200, false).map_err(|_| "child view")?;
     let mut b = [0u8; 1];
     ensure(read_at(&view, 150, &mut b) == Ok(1), "read at 150 before")?;
-    ensure(read_at(&mine, 100, &mut b) == Ok(1), "own view at 100 before")?;
+    ensure(
+        read_at(&mine, 100, &mut b) == Ok(1),
+        "own view at 100 before",
+    )?;
     ack.v().map_err(|_| "V: started")?;
     let count = || sem.query().map_or(0, |i| i.size);
     let mut after = 0u32;
@@ -380,15 +501,24 @@ fn child_loop() -> Check {
                 ensure(gone(a), "stale: the holder read past the shrunk window")?;
                 ensure(gone(c), "stale: the child's own view read past it")?;
                 let inside = read_at(&mine, 49, &mut b);
-                ensure(matches!(inside, Ok(1) | Err(SysError::Revoked)), "inside still reads")?;
+                ensure(
+                    matches!(inside, Ok(1) | Err(SysError::Revoked)),
+                    "inside still reads",
+                )?;
                 if !shrunk_seen {
                     shrunk_seen = true;
                     ack.v().map_err(|_| "V: saw the shrink")?;
                 }
             }
             _ => {
-                ensure(a == Err(SysError::Revoked), "stale: a read after the revoke")?;
-                ensure(c == Err(SysError::Revoked), "stale: own view after the revoke")?;
+                ensure(
+                    a == Err(SysError::Revoked),
+                    "stale: a read after the revoke",
+                )?;
+                ensure(
+                    c == Err(SysError::Revoked),
+                    "stale: own view after the revoke",
+                )?;
                 after += 1;
                 if after > 200 {
                     return Ok(());
@@ -404,16 +534,25 @@ fn truncate() -> Check {
     let f = pattern_file("/tmp/view-trunc", 200)?;
     let v = f.view(50, 100, true).map_err(|_| "view")?;
     let mut b = [0u8; 1];
-    ensure(read_at(&v, 10, &mut b) == Ok(1) && b[0] == pattern(60), "before")?;
+    ensure(
+        read_at(&v, 10, &mut b) == Ok(1) && b[0] == pattern(60),
+        "before",
+    )?;
     // Cut the file to nothing: the window's bytes are gone.
     let again = Sio::open("/tmp/view-trunc", RW | OpenFlags::TRUNCATE).map_err(|_| "truncate")?;
-    ensure(read_at(&v, 10, &mut b) == Ok(0), "stale: read after truncate")?;
+    ensure(
+        read_at(&v, 10, &mut b) == Ok(0),
+        "stale: read after truncate",
+    )?;
     // Grow it far past its capacity (the data moves): reads see the new bytes.
     let zeros = [0x5Au8; 4096];
     for _ in 0..16 {
         again.write_all(&zeros).map_err(|_| "grow")?;
     }
-    ensure(read_at(&v, 10, &mut b) == Ok(1) && b[0] == 0x5A, "stale: read after growth")?;
+    ensure(
+        read_at(&v, 10, &mut b) == Ok(1) && b[0] == 0x5A,
+        "stale: read after growth",
+    )?;
     let _ = again.close();
     Ok(())
 }
