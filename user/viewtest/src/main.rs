@@ -16,6 +16,9 @@
 //! Exit status: 0 = passed, 1 = a check failed (the line says which),
 //! 2 = unknown mode.
 #![no_std]
+// Test arithmetic on small, known values (lengths below 1000, a byte
+// pattern): truncating casts cannot bite.
+#![allow(clippy::cast_possible_truncation)]
 #![no_main]
 
 use sk_user::abi::{Handle, OpenFlags, SysError, Whence};
