@@ -273,3 +273,58 @@ impl<R> Sio<R> {
         Ok(done)
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::arithmetic_side_effects)]
+mod tests {
+    use super::*;
+
+    const PARENT: ViewParent = ViewParent {
+        smach: 1,
+        handle: 2,
+        serial: 3,
+    };
+
+    fn view(offset: u64, length: u64) -> View {
+        View::new(PARENT, 0, (offset, length), SioKind::Mem, None).unwrap()
+    }
+
+    #[test]
+    fn clip_translates_inside_and_ends_at_the_window() {
+        let v = view(10, 5);
+        assert_eq!(v.clip(0, 100), Some((10, 5)));
+        assert_eq!(v.clip(4, 1), Some((14, 1)));
+        assert_eq!(v.clip(3, 0), Some((13, 0)));
+        assert_eq!(v.clip(5, 1), None);
+        assert_eq!(v.clip(u64::MAX, 1), None);
+        // A translation that would overflow is the end too.
+        let far = view(u64::MAX - 1, 1);
+        assert_eq!(far.clip(0, 9), Some((u64::MAX - 1, 1)));
+        assert_eq!(view(0, 0).clip(0, 1), None);
+    }
+
+    #[test]
+    fn windows_that_overflow_and_chains_too_deep_are_refused() {
+        assert_eq!(
+            View::new(PARENT, 0, (u64::MAX, 1), SioKind::Mem, None),
+            Err(SysError::BadOffset)
+        );
+        assert!(View::new(PARENT, MAX_VIEW_DEPTH - 1, (0, 1), SioKind::Mem, None).is_ok());
+        assert_eq!(
+            View::new(PARENT, MAX_VIEW_DEPTH, (0, 1), SioKind::Mem, None),
+            Err(SysError::BadValue)
+        );
+        assert_eq!(
+            View::new(PARENT, u32::MAX, (0, 1), SioKind::Mem, None),
+            Err(SysError::BadValue)
+        );
+        let mut v = view(1, 2);
+        assert_eq!(v.reshape(u64::MAX, 1), Err(SysError::BadOffset));
+        assert_eq!((v.offset(), v.length()), (1, 2));
+        v.reshape(4, 0).unwrap();
+        assert_eq!((v.offset(), v.length(), v.depth()), (4, 0, 1));
+        assert!(!v.is_revoked());
+        v.revoke();
+        assert!(v.is_revoked());
+    }
+}
