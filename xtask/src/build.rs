@@ -95,6 +95,7 @@ pub const USER_PROGRAMS: &[&str] = &[
     "pipetest",
     "porttest",
     "sharetest",
+    "viewtest",
     "vandal",
     "racer",
     "reaper",

@@ -282,7 +282,45 @@ pub enum SioReconfigure {
     /// read end, which sees end of file when the write end closes.
     /// [`SysError::WrongKind`] on anything but a pipe's write end.
     PipeToConsole,
+    /// A new *view* of this SIO (a file, `/dev/mem`, or a view): a window
+    /// of `length` bytes from `offset` of it, in the caller's table,
+    /// with the caller's rights on it (`read_only`: without `WRITE`).
+    /// Returns the caller's new handle. The view has its own position
+    /// (0 at its window's start); a read or write through it is clipped
+    /// to its window (a read past the end is end of file, a write there
+    /// writes nothing), then to its parent's window, and so on down to
+    /// the base SIO, whose position it never moves. A view of a file
+    /// never grows the file. A view can be viewed again (at most
+    /// [`MAX_VIEW_DEPTH`] deep) and shared like any SIO. Revoking a view
+    /// ([`Revoke`](Self::Revoke) by its maker) kills it for every user,
+    /// and every view below it; closing its parent does too (calls fail
+    /// with [`SysError::Revoked`]). [`SysError::BadOffset`] if `offset +
+    /// length` overflows; [`SysError::WrongKind`] on an SIO of another
+    /// kind; [`SysError::BadValue`] past the depth limit.
+    View {
+        /// First byte, in the parent's coordinates (`rsi`).
+        offset: u64,
+        /// Bytes (`rdx`).
+        length: u64,
+        /// Without `WRITE` (selector [`SioSelector::ReadOnlyView`]).
+        read_only: bool,
+    },
+    /// On a view, by the SMACH that made it: its window becomes `length`
+    /// bytes from `offset` of its parent. Every routine of it and of the
+    /// views below it (in any SMACH) is replugged before this returns.
+    /// [`SysError::WrongKind`] on an SIO that is no view;
+    /// [`SysError::NotPermitted`] on a view held by a share;
+    /// [`SysError::BadOffset`] if `offset + length` overflows.
+    ViewReshape {
+        /// New first byte in the parent's coordinates (`rsi`).
+        offset: u64,
+        /// New length (`rdx`).
+        length: u64,
+    },
 }
+
+/// How many views may be stacked on one base SIO (a view of a view ...).
+pub const MAX_VIEW_DEPTH: u32 = 16;
 
 impl SioReconfigure {
     /// Decodes `rdi` (selector), `rsi`, `rdx`.
@@ -311,6 +349,15 @@ impl SioReconfigure {
                 rights: share_rights(value2)?,
             },
             SioSelector::Revoke => Self::Revoke,
+            kind @ (SioSelector::View | SioSelector::ReadOnlyView) => Self::View {
+                offset: value,
+                length: value2,
+                read_only: kind == SioSelector::ReadOnlyView,
+            },
+            SioSelector::ViewReshape => Self::ViewReshape {
+                offset: value,
+                length: value2,
+            },
         })
     }
 
@@ -325,6 +372,13 @@ impl SioReconfigure {
             Self::PortSendHandle { .. } => SioSelector::PortAttachHandle,
             Self::PortTakeHandle { .. } => SioSelector::PortTakeHandle,
             Self::PipeToConsole => SioSelector::PipeToConsole,
+            Self::View {
+                read_only: false, ..
+            } => SioSelector::View,
+            Self::View {
+                read_only: true, ..
+            } => SioSelector::ReadOnlyView,
+            Self::ViewReshape { .. } => SioSelector::ViewReshape,
         }
     }
 
@@ -346,6 +400,9 @@ impl SioReconfigure {
             }
             Self::PortTakeHandle { token } => [selector, token, 0],
             Self::PipeToConsole => [selector, 0, 0],
+            Self::View { offset, length, .. } | Self::ViewReshape { offset, length } => {
+                [selector, offset, length]
+            }
         }
     }
 }

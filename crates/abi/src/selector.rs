@@ -120,6 +120,15 @@ numbered_enum! {
         /// reader (`program | tty`): writes go to the console through its
         /// line discipline from now on; returns 0.
         PipeToConsole = 6,
+        /// A new view of the SIO (see [`crate::SioReconfigure::View`]): a
+        /// window of `rdx` bytes from offset `rsi`, with the caller's
+        /// rights on it. Returns the caller's new handle.
+        View = 9,
+        /// As [`View`](Self::View), read-only.
+        ReadOnlyView = 10,
+        /// On a view, its maker only: move its window to offset `rsi`,
+        /// length `rdx` (in its parent's coordinates); returns 0.
+        ViewReshape = 11,
     }
 }
 

@@ -70,6 +70,7 @@ mod thread_entry;
 mod trace;
 mod trace_rips;
 mod user_memory;
+mod views;
 
 pub use dispatch::{call, syscall_entry};
 pub use sk_abi::{dev_mem_byte, DEV_MEM_BYTES};

@@ -56,7 +56,21 @@ pub(crate) fn locate(
     handle: Handle,
     access: Access,
 ) -> Result<(SmachId, Handle), SysError> {
-    let smach = core.smachs.get(&me).ok_or(SysError::NotPermitted)?;
+    locate_in(&core.smachs, me, handle, access)
+}
+
+/// [`locate`] in the SMACH table `smachs` (for code that holds the
+/// kernel's other parts borrowed: a view's walk in `views.rs`).
+///
+/// # Errors
+/// As [`locate`].
+pub(crate) fn locate_in(
+    smachs: &sk_smach::IdMap<crate::state::Smach>,
+    me: SmachId,
+    handle: Handle,
+    access: Access,
+) -> Result<(SmachId, Handle), SysError> {
+    let smach = smachs.get(&me).ok_or(SysError::NotPermitted)?;
     match smach.handles.get(handle)? {
         Object::Sio(_) => Ok((me, handle)),
         Object::Shared(shared) => {
@@ -71,7 +85,7 @@ pub(crate) fn locate(
             if !allowed {
                 return Err(SysError::NotPermitted);
             }
-            if owner_sio(core, shared).is_none() {
+            if owner_sio(smachs, shared).is_none() {
                 return Err(SysError::Revoked);
             }
             Ok((shared.owner, shared.owner_handle))
@@ -102,8 +116,11 @@ pub(crate) fn sio_mut(
 }
 
 /// The owner's SIO a holder's record names, if that open is still there.
-fn owner_sio<'a>(core: &'a Core, shared: &SharedSio<crate::state::Routines>) -> Option<&'a Sio> {
-    core.smachs
+fn owner_sio<'a>(
+    smachs: &'a sk_smach::IdMap<crate::state::Smach>,
+    shared: &SharedSio<crate::state::Routines>,
+) -> Option<&'a Sio> {
+    smachs
         .get(&shared.owner)?
         .handles
         .get(shared.owner_handle)
@@ -427,7 +444,7 @@ pub(crate) fn holder_facts(
         .and_then(Object::as_sio)
         .filter(|sio| sio.serial() == shared.serial);
     let base = match sio {
-        Some(sio) => synthesis::facts(fs, devices, threads, sio, handle),
+        Some(sio) => synthesis::facts(fs, devices, threads, smachs, sio, handle),
         None => SioFacts {
             target: SioTarget::Null,
             can_read: false,

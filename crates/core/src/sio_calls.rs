@@ -253,6 +253,8 @@ enum Blocking {
     Pipe,
     /// A port end: `port_calls`.
     Port,
+    /// A view: the walk through its layers, `views.rs`.
+    View,
 }
 
 impl Blocking {
@@ -263,6 +265,8 @@ impl Blocking {
             Some(Self::Pipe)
         } else if sio.port_end().is_some() {
             Some(Self::Port)
+        } else if sio.view().is_some() {
+            Some(Self::View)
         } else {
             None
         }
@@ -321,6 +325,7 @@ pub(crate) fn read(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError> 
             Some(Blocking::Semaphore) => return semaphore_p(handle),
             Some(Blocking::Pipe) => return crate::pipe_calls::read(handle, buf, len),
             Some(Blocking::Port) => return crate::port_calls::receive(handle, buf, len),
+            Some(Blocking::View) => return crate::views::read(handle, buf, len),
             None => {}
         }
         match moved {
@@ -423,6 +428,7 @@ pub(crate) fn write(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError>
         Some(Blocking::Semaphore) => return semaphore_v(handle),
         Some(Blocking::Pipe) => return crate::pipe_calls::write(handle, buf, len),
         Some(Blocking::Port) => return crate::port_calls::send(handle, buf, len),
+        Some(Blocking::View) => return crate::views::write(handle, buf, len),
         None => {}
     }
     match moved {
@@ -485,7 +491,18 @@ pub(crate) fn reconfigure(
             };
             return share::share(core, me, handle, to, rights).map(|h| u64::from(h.index()));
         }
-        SioReconfigure::Revoke => return share::revoke(core, me, handle),
+        SioReconfigure::Revoke => return crate::views::revoke(core, me, handle),
+        SioReconfigure::View {
+            offset,
+            length,
+            read_only,
+        } => {
+            return crate::views::make(core, me, handle, (offset, length), read_only)
+                .map(|h| u64::from(h.index()))
+        }
+        SioReconfigure::ViewReshape { offset, length } => {
+            return crate::views::reshape(core, me, handle, offset, length)
+        }
         SioReconfigure::PortSendHandle {
             handle: passed,
             rights,

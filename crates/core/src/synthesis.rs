@@ -135,10 +135,13 @@ pub(crate) fn facts(
     fs: &FileSystem,
     devices: &Devices,
     threads: &IdMap<Thread>,
+    smachs: &IdMap<crate::state::Smach>,
     sio: &Sio,
     handle: Handle,
 ) -> SioFacts {
     let target = match sio.target() {
+        // Collapsing Layers: the view's chain folded into one window.
+        Target::View(_) => SioTarget::View(crate::views::facts(fs, devices, smachs, sio)),
         Target::Null => SioTarget::Null,
         Target::Zero => SioTarget::Zero,
         Target::Mem => SioTarget::Mem {
@@ -250,6 +253,11 @@ pub(crate) fn replan(core: &mut Core, me: SmachId, handle: Handle) {
         threads,
         ..
     } = core;
+    // The facts first (a view's walk reads other SIOs of any SMACH).
+    let facts = match smachs.get(&me).map(|s| s.handles.get(handle)) {
+        Some(Ok(Object::Sio(sio))) => facts(fs, devices, threads, smachs, sio, handle),
+        _ => return,
+    };
     let Some(smach) = smachs.get_mut(&me) else {
         return;
     };
@@ -287,7 +295,6 @@ pub(crate) fn replan(core: &mut Core, me: SmachId, handle: Handle) {
     let Ok(Object::Sio(sio)) = smach.handles.get_mut(handle) else {
         return;
     };
-    let facts = facts(fs, devices, threads, sio, handle);
     let env = env();
     let mut mech = KernelMechanism { threads };
     let routines = sio.routines.get_or_insert_with(Default::default);
@@ -365,6 +372,7 @@ fn note_synthesis(routines: &mut crate::state::Routines, before: [Option<u64>; 2
 /// are woken (their P finds the handle gone and fails with `BadHandle`),
 /// every routine it holds in any table is retired, the SIO is closed.
 pub(crate) fn close_sio(core: &mut Core, mut sio: Sio) {
+    let was_view = sio.view().is_some();
     // Closing by the owner revokes every share of it first (holders'
     // slots replugged, holders blocked on it woken).
     crate::share::revoke_for_close(core, &mut sio);
@@ -429,6 +437,8 @@ pub(crate) fn close_sio(core: &mut Core, mut sio: Sio) {
     }
     let routines = sio.close(&mut core.fs);
     debug_assert!(routines.is_none_or(|r| Op::ALL.iter().all(|&op| r.target(op).is_none())));
+    // Views of it (or below it) lose their parent: replugged.
+    crate::views::after_close(core, was_view);
 }
 
 /// A thread joined SMACH `smach`: its table gets the SMACH's semaphores
@@ -520,6 +530,8 @@ pub(crate) fn on_fs_events(core: &mut Core) {
         return;
     }
     replan_where(core, |sio| sio.node().is_some_and(|n| nodes.contains(&n)));
+    // Views on those files: the file may no longer cover a window.
+    crate::views::on_fs_events(core, &nodes);
 }
 
 /// The console's mode changed: replan every console SIO.
@@ -585,7 +597,14 @@ pub(crate) fn check_fresh(core: &Core) {
             let Some(routines) = sio.routines.as_ref() else {
                 continue;
             };
-            let facts = facts(&core.fs, &core.devices, &core.threads, sio, handle);
+            let facts = facts(
+                &core.fs,
+                &core.devices,
+                &core.threads,
+                &core.smachs,
+                sio,
+                handle,
+            );
             let sharers = sio.sharers.iter().map(|(thread, routines)| {
                 let facts = SioFacts {
                     owner: Some(*thread),

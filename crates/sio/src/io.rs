@@ -137,7 +137,10 @@ impl<R> Sio<R> {
             // P blocks: the kernel's semaphore path (`Sio::semaphore_p`)
             // runs it, never this byte transfer; a pipe's read blocks too
             // (`PipeEnd::read_from_ring`, run by the kernel's pipe path).
-            Target::Semaphore(_) | Target::Pipe(_) | Target::Port(_) => Err(SysError::NotSupported),
+            // A view's read is the kernel's walk (`views.rs`).
+            Target::Semaphore(_) | Target::Pipe(_) | Target::Port(_) | Target::View(_) => {
+                Err(SysError::NotSupported)
+            }
         }
     }
 
@@ -220,7 +223,7 @@ impl<R> Sio<R> {
             Target::Dir(_) => Err(PartialWrite::nothing(SysError::IsDir)),
             // V is `Sio::semaphore_v`, a pipe write `PipeEnd::write_to_ring`
             // (both block), never this byte transfer.
-            Target::Semaphore(_) | Target::Pipe(_) | Target::Port(_) => {
+            Target::Semaphore(_) | Target::Pipe(_) | Target::Port(_) | Target::View(_) => {
                 Err(PartialWrite::nothing(SysError::NotSupported))
             }
             Target::Tty => {

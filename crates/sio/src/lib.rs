@@ -21,6 +21,7 @@ mod semaphore;
 mod sio;
 pub mod testing;
 mod user_memory;
+mod view;
 
 pub use chunk::{transfer_in_chunks, Piece, Step, CHUNK_BYTES, TTY_CHUNK_BYTES};
 pub use devices::{Devices, DEV_MEM_BYTES};
@@ -38,3 +39,4 @@ pub use semaphore::{POutcome, Semaphore, SemaphoreWord};
 pub use sio::{Sio, Target, SEMAPHORE_PATH};
 pub use sk_queue::{ByteRingLayout, RingCells, Wake};
 pub use user_memory::UserMemory;
+pub use view::{View, ViewParent};

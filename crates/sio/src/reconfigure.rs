@@ -53,7 +53,9 @@ impl<R> Sio<R> {
             | SioReconfigure::Revoke
             | SioReconfigure::PortSendHandle { .. }
             | SioReconfigure::PortTakeHandle { .. }
-            | SioReconfigure::PipeToConsole => Err(SysError::NotSupported),
+            | SioReconfigure::PipeToConsole
+            | SioReconfigure::View { .. }
+            | SioReconfigure::ViewReshape { .. } => Err(SysError::NotSupported),
         }
     }
 

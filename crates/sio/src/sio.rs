@@ -36,6 +36,9 @@ pub enum Target {
     Pipe(PipeEnd),
     /// One end of a port (`/dev/port` opens both: [`Sio::open_port`]).
     Port(PortEnd),
+    /// A view of another SIO (a window, read-only or not): its reads and
+    /// writes are the kernel's walk (`views.rs`), never this SIO's own.
+    View(crate::View),
 }
 
 /// An open SIO. `R` is the kernel's synthesized-routine state for it.
@@ -60,7 +63,7 @@ pub struct Sio<R> {
 static NEXT_SERIAL: AtomicU64 = AtomicU64::new(1);
 
 /// A position cell, allocated fallibly.
-fn position_cell() -> Result<Box<[AtomicU64; 1]>, SysError> {
+pub(crate) fn position_cell() -> Result<Box<[AtomicU64; 1]>, SysError> {
     let mut v = Vec::new();
     v.try_reserve_exact(1).map_err(|_| SysError::NoMemory)?;
     v.push(AtomicU64::new(0));
@@ -126,7 +129,11 @@ impl<R> Sio<R> {
     }
 
     /// A new open of `target` with `flags` and its position cell.
-    fn with_target(target: Target, flags: OpenFlags, position: Box<[AtomicU64; 1]>) -> Self {
+    pub(crate) fn with_target(
+        target: Target,
+        flags: OpenFlags,
+        position: Box<[AtomicU64; 1]>,
+    ) -> Self {
         Self {
             serial: NEXT_SERIAL.fetch_add(1, Ordering::Relaxed),
             target,
@@ -268,6 +275,10 @@ impl<R> Sio<R> {
         &self.target
     }
 
+    pub(crate) fn target_mut(&mut self) -> &mut Target {
+        &mut self.target
+    }
+
     /// How it was opened.
     pub fn flags(&self) -> OpenFlags {
         self.flags
@@ -360,6 +371,7 @@ impl<R> Sio<R> {
             Target::Pipe(_) => SioKind::PipeWrite,
             Target::Port(end) if end.is_receive_end() => SioKind::PortReceive,
             Target::Port(_) => SioKind::PortSend,
+            Target::View(view) => view.base_kind(),
         }
     }
 
@@ -420,6 +432,8 @@ impl<R> Sio<R> {
             Target::File(open) | Target::Dir(open) => {
                 fs.stat(open.node()).map_or(0, |s| s.size_bytes)
             }
+            // A view's size: its window's length.
+            Target::View(view) => view.length(),
             _ => 0,
         }
     }

@@ -39,3 +39,4 @@ mod scheduling;
 mod semaphores;
 mod sharing;
 mod time;
+mod views;

@@ -38,6 +38,35 @@ pub const READ_MEM_1: Metric = metric("read_mem_1", "read 1 byte, /dev/mem (Linu
 pub const READ_FILE_1: Metric = metric("read_file_1", "read 1 byte, RAM file");
 /// 1,000-byte read of a RAM file.
 pub const READ_FILE_1000: Metric = metric("read_file_1000", "read 1000 bytes, RAM file");
+/// 1-byte read of `/dev/mem` through N window views (Synthesis only:
+/// the views of issue 15; depth 0 is `/dev/mem` itself, the baseline).
+const fn view_metric(name: &'static str, label: &'static str) -> Metric {
+    Metric {
+        name,
+        label,
+        is_optional: true,
+    }
+}
+/// Depth 0.
+pub const VIEW_READ_1_DEPTH_0: Metric = view_metric(
+    "view_read_1_depth_0",
+    "read 1 byte, /dev/mem, no view (Synthesis only)",
+);
+/// Depth 1.
+pub const VIEW_READ_1_DEPTH_1: Metric = view_metric(
+    "view_read_1_depth_1",
+    "read 1 byte, window view of /dev/mem, depth 1",
+);
+/// Depth 2.
+pub const VIEW_READ_1_DEPTH_2: Metric = view_metric(
+    "view_read_1_depth_2",
+    "read 1 byte, window view of /dev/mem, depth 2",
+);
+/// Depth 3.
+pub const VIEW_READ_1_DEPTH_3: Metric = view_metric(
+    "view_read_1_depth_3",
+    "read 1 byte, window view of /dev/mem, depth 3",
+);
 /// The seed's Program 1, whole.
 pub const PROGRAM1: Metric = metric(
     "program1",
@@ -145,6 +174,10 @@ pub const METRICS: &[Metric] = &[
     READ_MEM_1,
     READ_FILE_1,
     READ_FILE_1000,
+    VIEW_READ_1_DEPTH_0,
+    VIEW_READ_1_DEPTH_1,
+    VIEW_READ_1_DEPTH_2,
+    VIEW_READ_1_DEPTH_3,
     PROGRAM1,
     PROGRAM2,
     WRITE_NULL_1,

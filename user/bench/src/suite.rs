@@ -10,6 +10,7 @@ use crate::{println, tsc, vector, TracedCall};
 use sk_user_bench as metrics;
 
 mod port;
+mod view;
 use port::port_send_receive;
 
 /// Reads in Program 1 (paper §4.2).
@@ -173,6 +174,22 @@ const METRICS: &[Metric] = &[
     Metric {
         name: metrics::READ_FILE_1000.name,
         run: |n, s| read_metric(n, DATA_FILE, BULK_READ_BYTES, s.bulk, true),
+    },
+    Metric {
+        name: metrics::VIEW_READ_1_DEPTH_0.name,
+        run: |n, s| view::view_read(n, 0, s.calls),
+    },
+    Metric {
+        name: metrics::VIEW_READ_1_DEPTH_1.name,
+        run: |n, s| view::view_read(n, 1, s.calls),
+    },
+    Metric {
+        name: metrics::VIEW_READ_1_DEPTH_2.name,
+        run: |n, s| view::view_read(n, 2, s.calls),
+    },
+    Metric {
+        name: metrics::VIEW_READ_1_DEPTH_3.name,
+        run: |n, s| view::view_read(n, 3, s.calls),
     },
     Metric {
         name: metrics::PROGRAM1.name,

@@ -341,6 +341,39 @@ impl Sio {
         self.reconfigure(SioReconfigure::PipeToConsole).map(drop)
     }
 
+    /// A new view of this SIO (a RAM file, `/dev/mem`, or a view): a
+    /// window of `length` bytes from `offset`, with this handle's rights
+    /// (without `WRITE` if `read_only`), at a position of its own; calls
+    /// on it take the same route as this `Sio`'s. See
+    /// [`SioReconfigure::View`].
+    ///
+    /// # Errors
+    /// `BadOffset` if `offset + length` overflows, `WrongKind` for a kind
+    /// no view is made of, `BadValue` past the depth limit, `Revoked`, …
+    pub fn view(&self, offset: u64, length: u64, read_only: bool) -> Result<Sio, SysError> {
+        let handle = self.reconfigure(SioReconfigure::View {
+            offset,
+            length,
+            read_only,
+        })?;
+        Ok(Self::with_route(
+            Handle::new(u32::try_from(handle).map_err(|_| SysError::BadValue)?),
+            self.route,
+        ))
+    }
+
+    /// On a view this SMACH made: its window becomes `length` bytes from
+    /// `offset` of its parent (every routine depending on it is replugged
+    /// before this returns).
+    ///
+    /// # Errors
+    /// `WrongKind` on an SIO that is no view, `NotPermitted` on a shared
+    /// one, `BadOffset`.
+    pub fn reshape_view(&self, offset: u64, length: u64) -> Result<(), SysError> {
+        self.reconfigure(SioReconfigure::ViewReshape { offset, length })
+            .map(drop)
+    }
+
     /// Any reconfigure request; returns the call's value.
     ///
     /// # Errors

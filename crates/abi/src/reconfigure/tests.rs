@@ -198,3 +198,30 @@ fn share_and_revoke_round_trip_and_reject_bad_rights() {
         Err(SysError::BadHandle)
     );
 }
+
+#[test]
+fn view_requests_round_trip_with_their_numbers() {
+    assert_eq!(SioSelector::View.number(), 9);
+    assert_eq!(SioSelector::ReadOnlyView.number(), 10);
+    assert_eq!(SioSelector::ViewReshape.number(), 11);
+    for request in [
+        SioReconfigure::View {
+            offset: 3,
+            length: u64::MAX,
+            read_only: false,
+        },
+        SioReconfigure::View {
+            offset: u64::MAX,
+            length: 0,
+            read_only: true,
+        },
+        SioReconfigure::ViewReshape {
+            offset: 1,
+            length: 2,
+        },
+    ] {
+        let [a, b, c] = request.to_registers();
+        assert_eq!(SioReconfigure::decode(a, b, c), Ok(request));
+    }
+    assert_eq!(SioReconfigure::decode(12, 0, 0), Err(SysError::BadSelector));
+}

@@ -94,6 +94,9 @@ pub enum SioTarget {
     /// while either end is open. Its routines, like a semaphore's, assume
     /// no single owner: every SCPU of the SMACH gets them.
     Port(PortFacts),
+    /// A view (a window, read-only or not, of a file, `/dev/mem` or a
+    /// view): its chain folded by [`super::view::collapse`].
+    View(super::ViewFacts),
 }
 
 /// Where a port's queue is, as `sk_queue::MessageQueueLayout` says.

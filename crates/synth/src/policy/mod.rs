@@ -81,6 +81,7 @@
 //! | owner or handle change | `owner`, `handle` | other slots | old slots generic, code installed for the new ones |
 //! | install failure | — | — | slot left generic (never stale), next replan retries |
 //! | the `K`-th generic call of an op ([`lazy`]) | the SIO's [`Usage`] | unchanged | the routine `plan` chose and [`lazy::gate`] held back: install, store |
+//! | a view's window reshaped, a level revoked, a parent closed, its file truncated or moved | the folded chain ([`ViewFacts`]) | read: `dev_mem_read` on the new window, generic, or `ErrorStub(Revoked)` | the kernel replans every view (and every holder of one): install new, store, retire old |
 //!
 //! # Lazy synthesis
 //!
@@ -89,6 +90,15 @@
 //! that op (`synth.lazy=off|auto|K`; `auto`: the kind's break-even point).
 //! Once a slot had its routine the gate never holds it back again, so the
 //! event rules above are unchanged for it.
+//!
+//! # Views
+//!
+//! A *view* ([`SioTarget::View`], see `view.rs`) is planned from its
+//! folded chain: a window of `/dev/mem`, or of a RAM file that covers it,
+//! at any depth, reads with `dev_mem_read` (base and size of the folded
+//! window, the view's own position cell), shared or not; a write is
+//! generic, or `ErrorStub(NotPermitted)` where a level forbids it (a
+//! read-only view); a revoked level makes both slots `ErrorStub(Revoked)`.
 
 mod cache;
 mod entry;
@@ -100,6 +110,7 @@ mod plan;
 mod routines;
 mod spec;
 mod stackless;
+mod view;
 
 pub use cache::{CacheRef, Cached, CodeCache};
 pub use entry::{initial_slot, ThreadEntryPlan};
@@ -110,3 +121,4 @@ pub use plan::{plan, SioPlan, SlotPlan};
 pub use routines::{Installed, SioRoutines};
 pub use spec::{FileBasis, RamFileWriteSpec, RoutineHoles, RoutineSpec};
 pub use stackless::{leaf_twin, LeafHoles, STACKLESS_TAG};
+pub use view::{chain_window, collapse, ViewBase, ViewFacts, ViewLevel, ViewWindow};

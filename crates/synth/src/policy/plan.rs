@@ -79,6 +79,7 @@ impl SioPlan {
 ///   semaphore); the other op generic (its error). A queue whose shape
 ///   does not fit the `Imm32` holes stays generic.
 /// - A revoked holder: both slots `ErrorStub(Revoked)`, whatever the kind.
+/// - A view (owner's or holder's): [`super::view::plan_view`].
 /// - A holder (an SMACH the SIO was shared with): an op its rights forbid
 ///   gets `ErrorStub(NotPermitted)` (read-only stays read-only, in code);
 ///   the others as below (a holder's SIO is shared).
@@ -103,6 +104,9 @@ pub fn plan(facts: &SioFacts, env: &Env) -> SioPlan {
             read: revoked,
             write: revoked,
         };
+    }
+    if let SioTarget::View(view) = facts.target {
+        return super::view::plan_view(facts, &view, env);
     }
     let plan = if let SioTarget::Semaphore { cell } = facts.target {
         semaphore_plan(facts, cell, env)
@@ -189,7 +193,8 @@ fn read_spec(facts: &SioFacts, env: &Env) -> Option<RoutineSpec> {
         | SioTarget::Dir
         | SioTarget::Semaphore { .. }
         | SioTarget::Pipe { .. }
-        | SioTarget::Port(_) => None,
+        | SioTarget::Port(_)
+        | SioTarget::View(_) => None,
     }
 }
 
@@ -261,7 +266,8 @@ fn write_spec(facts: &SioFacts, env: &Env) -> Option<RoutineSpec> {
         | SioTarget::Dir
         | SioTarget::Semaphore { .. }
         | SioTarget::Pipe { .. }
-        | SioTarget::Port(_) => None,
+        | SioTarget::Port(_)
+        | SioTarget::View(_) => None,
     }
 }
 

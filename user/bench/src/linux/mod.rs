@@ -146,6 +146,11 @@ pub(crate) fn trace_call(_call: TracedCall<'_>) -> Option<u64> {
     None
 }
 
+/// Linux has no SIO views: always `None` (the view metrics are `n/a`).
+pub(crate) fn view(_file: &File, _offset: u64, _length: u64) -> Option<File> {
+    None
+}
+
 /// Linux synthesizes nothing: always `None`.
 pub(crate) fn synthesis_cost(_file: &File) -> Option<u64> {
     None

@@ -55,6 +55,15 @@ fn main() -> i32 {
     crate::run()
 }
 
+/// A window view of `file`: `length` bytes from `offset` (issue 15's
+/// views; `None` if the kernel refuses).
+pub(crate) fn view(file: &File, offset: u64, length: u64) -> Option<File> {
+    file.sio
+        .view(offset, length, false)
+        .ok()
+        .map(File::from_sio)
+}
+
 /// How a file is opened.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Access {

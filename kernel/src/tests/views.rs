@@ -1,0 +1,56 @@
+//! SIO views (`/bin/viewtest`, see its module doc for each mode), each on
+//! the synthesized path and with every call forced down the generic path:
+//! windows at depths 1-3, hostile cases, a differential fuzz aimed at the
+//! window edges, invalidation while a child loops, a file truncated and
+//! grown under a window.
+
+use super::programs::run;
+use alloc::string::String;
+use sk_ktest::{ensure_eq, ktest};
+
+fn viewtest(mode: u64, generic: bool, param: u64) -> Result<i32, String> {
+    run(
+        "/bin/viewtest",
+        (mode << 40) | (u64::from(generic) << 32) | (param & 0xffff_ffff),
+    )
+}
+
+fn both(mode: u64, param: u64) -> Result<(), String> {
+    for generic in [false, true] {
+        ensure_eq!(viewtest(mode, generic, param)?, 0);
+    }
+    Ok(())
+}
+
+ktest!(
+    fn views_windows_of_a_file_and_dev_mem_at_depth_1_to_3() {
+        both(0, 0)
+    }
+);
+
+ktest!(
+    fn views_hostile_closed_parent_revoked_view_bad_buffer() {
+        both(1, 0)
+    }
+);
+
+ktest!(
+    fn views_fuzz_synthesized_and_generic_agree_at_the_window_edges() {
+        // The fuzz compares the table route with the forced generic one
+        // itself: one run.
+        ensure_eq!(viewtest(2, false, 1500)?, 0);
+        Ok(())
+    }
+);
+
+ktest!(
+    fn views_shrink_and_revoke_while_a_child_loops_replug_its_routines() {
+        both(3, 0)
+    }
+);
+
+ktest!(
+    fn views_truncate_and_growth_of_the_file_replug_a_window() {
+        both(4, 0)
+    }
+);
