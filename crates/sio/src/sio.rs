@@ -246,13 +246,25 @@ impl<R> Sio<R> {
     /// [`close_pipe_end`](Self::close_pipe_end) or
     /// [`close_port_end`](Self::close_port_end) first (its wake is the
     /// kernel's); here it is just dropped.
-    pub fn close(self, fs: &mut FileSystem) -> Option<R> {
-        if let Target::File(open) | Target::Dir(open) = self.target {
+    pub fn close(mut self, fs: &mut FileSystem) -> Option<R> {
+        self.close_in_place(fs);
+        self.routines
+    }
+
+    /// [`close`](Self::close) where the record lies (it is a few hundred
+    /// bytes with its routine state: moving it costs more than closing
+    /// it): the file system drops its open reference and the target
+    /// becomes [`Target::Null`]. The routine state stays in
+    /// [`routines`](Self::routines) (the kernel retires it first); the
+    /// owner drops the record next (it is no open SIO any more).
+    pub fn close_in_place(&mut self, fs: &mut FileSystem) {
+        if let Target::File(open) | Target::Dir(open) =
+            core::mem::replace(&mut self.target, Target::Null)
+        {
             if let Err(e) = fs.close(open) {
                 log::error!("closing an SIO: {e}");
             }
         }
-        self.routines
     }
 
     /// This open's serial number, unique while the kernel runs: a handle
