@@ -199,10 +199,20 @@ fn boot(kernel: &Path, initrd: &Path, accel: Accel, extra: &str) -> Result<Strin
         .timeout_secs(1200)
         .run()?;
     if !outcome.status.is_success() {
-        return Err(format!(
-            "the bench boot ended badly: {}",
-            outcome.status.describe()
-        ));
+        // Its console is kept for a look at what went wrong. A failed
+        // bench metric does not spoil the others' traces: they are still
+        // reported, with a warning.
+        let path = build::root().join("target/bench/profile-failed.log");
+        let _ = std::fs::write(&path, &outcome.output);
+        let what = format!(
+            "the bench boot ended badly: {} (console in {})",
+            outcome.status.describe(),
+            path.display()
+        );
+        if traces(&outcome.output).is_empty() {
+            return Err(what);
+        }
+        println!("xtask: profile: warning: {what}; reporting the traces it printed");
     }
     Ok(outcome.output)
 }

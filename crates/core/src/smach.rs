@@ -209,9 +209,15 @@ pub(crate) fn create_child(
 
 /// Releases what a handle of SMACH `owner` named, once removed from its
 /// table.
-pub(crate) fn close_object(core: &mut Core, owner: SmachId, _handle: Handle, object: Object) {
+pub(crate) fn close_object(core: &mut Core, owner: SmachId, _handle: Handle, mut object: Object) {
+    // An SIO closes where it lies (moving its record out of the object
+    // would copy a few hundred bytes) and drops with the object.
+    if let Object::Sio(sio) = &mut object {
+        synthesis::close_sio_in_place(core, sio);
+        return;
+    }
     match object {
-        Object::Sio(sio) => synthesis::close_sio(core, sio),
+        Object::Sio(_) => {}
         Object::Shared(shared) => {
             let (from, handle) = (shared.owner, shared.owner_handle);
             crate::share::close_holder(core, owner, shared);

@@ -372,10 +372,16 @@ fn note_synthesis(routines: &mut crate::state::Routines, before: [Option<u64>; 2
 /// are woken (their P finds the handle gone and fails with `BadHandle`),
 /// every routine it holds in any table is retired, the SIO is closed.
 pub(crate) fn close_sio(core: &mut Core, mut sio: Sio) {
+    close_sio_in_place(core, &mut sio);
+}
+
+/// [`close_sio`] where the record lies (no move of its few hundred
+/// bytes); the caller drops what is left, which holds nothing open.
+pub(crate) fn close_sio_in_place(core: &mut Core, sio: &mut Sio) {
     let was_view = sio.view().is_some();
     // Closing by the owner revokes every share of it first (holders'
     // slots replugged, holders blocked on it woken).
-    crate::share::revoke_for_close(core, &mut sio);
+    crate::share::revoke_for_close(core, sio);
     if let Some(semaphore) = sio.semaphore_mut() {
         for waiter in semaphore.drain() {
             crate::scheduler::wake(core, waiter);
@@ -435,8 +441,11 @@ pub(crate) fn close_sio(core: &mut Core, mut sio: Sio) {
             threads: &core.threads,
         });
     }
-    let routines = sio.close(&mut core.fs);
-    debug_assert!(routines.is_none_or(|r| Op::ALL.iter().all(|&op| r.target(op).is_none())));
+    sio.close_in_place(&mut core.fs);
+    debug_assert!(sio
+        .routines
+        .as_ref()
+        .is_none_or(|r| Op::ALL.iter().all(|&op| r.target(op).is_none())));
     // Views of it (or below it) lose their parent: replugged.
     crate::views::after_close(core, was_view);
 }

@@ -16,6 +16,7 @@ mod io;
 mod pipe;
 mod port;
 mod port_grants;
+mod position_cell;
 mod reconfigure;
 mod semaphore;
 mod sio;
@@ -34,6 +35,7 @@ pub use port::{
     new_port, PortEnd, PortQueue, PortStep, PORT_CAPACITY, PORT_MESSAGE_BYTES, PORT_PATH,
 };
 pub use port_grants::{Grant, PortGrants, GRANTS_PER_PORT};
+pub use position_cell::{CellPool, PositionCell, POSITION_CELLS};
 pub use reconfigure::Reconfigured;
 pub use semaphore::{POutcome, Semaphore, SemaphoreWord};
 pub use sio::{Sio, Target, SEMAPHORE_PATH};

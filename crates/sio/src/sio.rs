@@ -1,14 +1,15 @@
 //! One open SIO: what it names, how it was opened, its position, who uses it.
 //!
 //! Owns [`Sio`] and [`Target`], opening (the generic `create` on an SIO)
-//! and closing (`terminate`). The position lives in a heap cell of its own
-//! that never moves while the SIO is open, so synthesized routines can bake
-//! the cell's address in and share it with the generic path. Reads and
+//! and closing (`terminate`). The position lives in a cell of its own
+//! ([`PositionCell`]: from a static pool, else the heap) that never moves
+//! while the SIO is open, so synthesized routines can bake the cell's
+//! address in and share it with the generic path. Reads and
 //! writes are in `io.rs`, seek and mode changes in `reconfigure.rs`.
 
 use crate::fs_error;
+use crate::position_cell::PositionCell;
 use crate::{POutcome, PipeEnd, PortEnd, Semaphore};
-use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 use sk_abi::{OpenFlags, SioInfo, SioKind, SysError};
@@ -47,7 +48,7 @@ pub struct Sio<R> {
     serial: u64,
     target: Target,
     flags: OpenFlags,
-    position: Box<[AtomicU64; 1]>,
+    position: PositionCell,
     opener: Option<u64>,
     is_shared: bool,
     /// The routines synthesized for this SIO, if any (owned here:
@@ -61,16 +62,6 @@ pub struct Sio<R> {
 
 /// Serial numbers of opens: never reused while the kernel runs.
 static NEXT_SERIAL: AtomicU64 = AtomicU64::new(1);
-
-/// A position cell, allocated fallibly.
-pub(crate) fn position_cell() -> Result<Box<[AtomicU64; 1]>, SysError> {
-    let mut v = Vec::new();
-    v.try_reserve_exact(1).map_err(|_| SysError::NoMemory)?;
-    v.push(AtomicU64::new(0));
-    v.into_boxed_slice()
-        .try_into()
-        .map_err(|_| SysError::NoMemory)
-}
 
 impl<R> Sio<R> {
     /// One bounded step of what an open of `path` with `flags` must do
@@ -110,7 +101,7 @@ impl<R> Sio<R> {
     /// `/dev/mem` opened for writing, [`SysError::IsDir`] for a directory
     /// opened for writing, [`SysError::NoMemory`].
     pub fn open(fs: &mut FileSystem, path: &str, flags: OpenFlags) -> Result<Self, SysError> {
-        let position = position_cell()?;
+        let position = PositionCell::new()?;
         let target = match path {
             "/dev/null" => Target::Null,
             "/dev/zero" => Target::Zero,
@@ -129,11 +120,7 @@ impl<R> Sio<R> {
     }
 
     /// A new open of `target` with `flags` and its position cell.
-    pub(crate) fn with_target(
-        target: Target,
-        flags: OpenFlags,
-        position: Box<[AtomicU64; 1]>,
-    ) -> Self {
+    pub(crate) fn with_target(target: Target, flags: OpenFlags, position: PositionCell) -> Self {
         Self {
             serial: NEXT_SERIAL.fetch_add(1, Ordering::Relaxed),
             target,
@@ -148,7 +135,7 @@ impl<R> Sio<R> {
 
     /// One end of a new pipe or port.
     fn end(target: Target, flags: OpenFlags) -> Result<Self, SysError> {
-        Ok(Self::with_target(target, flags, position_cell()?))
+        Ok(Self::with_target(target, flags, PositionCell::new()?))
     }
 
     /// A new pipe numbered `pipe` (the caller's count of pipes; the key of
@@ -253,13 +240,25 @@ impl<R> Sio<R> {
     /// [`close_pipe_end`](Self::close_pipe_end) or
     /// [`close_port_end`](Self::close_port_end) first (its wake is the
     /// kernel's); here it is just dropped.
-    pub fn close(self, fs: &mut FileSystem) -> Option<R> {
-        if let Target::File(open) | Target::Dir(open) = self.target {
+    pub fn close(mut self, fs: &mut FileSystem) -> Option<R> {
+        self.close_in_place(fs);
+        self.routines
+    }
+
+    /// [`close`](Self::close) where the record lies (it is a few hundred
+    /// bytes with its routine state: moving it costs more than closing
+    /// it): the file system drops its open reference and the target
+    /// becomes [`Target::Null`]. The routine state stays in
+    /// [`routines`](Self::routines) (the kernel retires it first); the
+    /// owner drops the record next (it is no open SIO any more).
+    pub fn close_in_place(&mut self, fs: &mut FileSystem) {
+        if let Target::File(open) | Target::Dir(open) =
+            core::mem::replace(&mut self.target, Target::Null)
+        {
             if let Err(e) = fs.close(open) {
                 log::error!("closing an SIO: {e}");
             }
         }
-        self.routines
     }
 
     /// This open's serial number, unique while the kernel runs: a handle
@@ -286,8 +285,7 @@ impl<R> Sio<R> {
 
     /// The position cell (its address is baked into synthesized routines).
     pub fn position_cell(&self) -> &AtomicU64 {
-        let [cell] = &*self.position;
-        cell
+        self.position.cell()
     }
 
     /// The current position.

@@ -150,7 +150,7 @@ impl<R> Sio<R> {
         Ok(Self::with_target(
             Target::View(view),
             flags,
-            crate::sio::position_cell()?,
+            crate::PositionCell::new()?,
         ))
     }
 
