@@ -58,6 +58,17 @@ pub(crate) fn create_as(
         if children >= MAX_CHILDREN {
             return Err(SysError::NoMemory);
         }
+        // The parent's depth, walking up (bounded: every SMACH was created
+        // within the limit).
+        let mut depth = 0;
+        let mut up = core.smachs.get(&parent).and_then(|s| s.parent());
+        while let Some(id) = up {
+            depth += 1;
+            up = core.smachs.get(&id).and_then(|s| s.parent());
+        }
+        if !sk_smach::may_nest_below(depth) {
+            return Err(SysError::NoMemory);
+        }
     }
     let node = core.fs.lookup(path).map_err(sk_sio::fs_error)?;
     let size = core.fs.stat(node).map_err(sk_sio::fs_error)?.size_bytes;

@@ -20,4 +20,6 @@ pub use handle_table::{HandleTable, MAX_HANDLES};
 pub use id_map::IdMap;
 pub use load::{load_linux_image, load_program, map_stack, USER_STACK_BYTES, USER_STACK_TOP};
 pub use object::{Object, SharedSio};
-pub use smach::{Smach, SmachAction, Teardown, MAX_CHILDREN, MAX_SMACHS};
+pub use smach::{
+    may_nest_below, Smach, SmachAction, Teardown, MAX_CHILDREN, MAX_DEPTH, MAX_SMACHS,
+};

@@ -18,6 +18,16 @@ pub const MAX_SMACHS: usize = 512;
 /// Most live children one SMACH may have.
 pub const MAX_CHILDREN: usize = 64;
 
+/// Deepest nesting: a root SMACH is at depth 0, its children at 1; no
+/// SMACH is created below depth `MAX_DEPTH`. Teardown and the budget and
+/// tree walks go once per level, so the depth is bounded.
+pub const MAX_DEPTH: usize = 8;
+
+/// Whether a SMACH whose parent is at `parent_depth` may be created.
+pub const fn may_nest_below(parent_depth: usize) -> bool {
+    parent_depth < MAX_DEPTH
+}
+
 /// A synthetic machine. `R`: SIO routine state; `A`: address space.
 #[derive(Debug)]
 pub struct Smach<R, A> {

@@ -200,3 +200,16 @@ fn reconfigure_policy() {
     m.release();
     assert!(m.is_orphan(true));
 }
+
+#[test]
+fn nesting_stops_at_max_depth() {
+    use sk_smach::{may_nest_below, MAX_DEPTH};
+    // A root (depth 0) may have children, and so on down to MAX_DEPTH.
+    assert!(may_nest_below(0));
+    assert!(may_nest_below(MAX_DEPTH - 1));
+    // Nothing below MAX_DEPTH: teardown and the tree walks are bounded.
+    assert!(!may_nest_below(MAX_DEPTH));
+    assert!(!may_nest_below(usize::MAX));
+    // The nesting tests need depth 3 at least.
+    assert!(MAX_DEPTH >= 3);
+}
