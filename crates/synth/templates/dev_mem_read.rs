@@ -3,7 +3,8 @@
 use super::builder::{Kind, TemplateAsm, TemplateSource};
 use super::copy_out::{bounded_copy_out, Limit};
 use super::user_range::{
-    check_user_range, fault_and_bad_address_exits, generic_exit, long_calls_go_generic, USER_END,
+    check_user_range, fault_and_bad_address_exits, generic_exit, long_calls_go_generic,
+    transfer_holes, SlowPath, TransferHoles, USER_END,
 };
 use iced_x86::code_asm::{byte_ptr, cl, eax, ecx, edi, esi, qword_ptr, r11, rax, rcx, rdi, rsi};
 use iced_x86::IcedError;
@@ -25,23 +26,11 @@ pub fn source() -> Result<TemplateSource, IcedError> {
         Kind::Imm64,
         "Address of the handle's `u64` position cell (shared with the generic path).",
     );
-    let bad_address = a.hole(
-        "bad_address",
-        Kind::Imm32,
-        "Result for a bad user range or a fault: `-(BadAddress code)`.",
-    );
-    let max_len = a.hole(
-        "max_len",
-        Kind::Imm32,
-        "Longest call done here (the kernel's transfer piece, `sk_sio::CHUNK_BYTES`); longer \
-         ones go to the generic path, which splits them with preemption points between pieces.",
-    );
-    let slow_path = a.hole(
-        "slow_path",
-        Kind::Imm64,
-        "The stub's slow path (the generic decoder), where a call too long for this routine goes \
-         with the call word and arguments intact.",
-    );
+    let TransferHoles {
+        bad_address,
+        max_len,
+        slow_path,
+    } = transfer_holes(&mut a, SlowPath::Stub);
     let mut bad = a.create_label();
     let mut fixup = a.create_label();
     let mut general = a.create_label();

@@ -1,30 +1,18 @@
 //! Template source: `/dev/zero` read, stackless (`templates/leaf.rs`).
 
-use super::builder::{Kind, TemplateAsm, TemplateSource};
+use super::builder::{TemplateAsm, TemplateSource};
 use super::leaf::{leaf_bad_exit, leaf_check_user_range, leaf_generic_exit, leaf_return_scrubbed};
-use super::user_range::long_calls_go_generic;
+use super::user_range::{long_calls_go_generic, transfer_holes, SlowPath, TransferHoles};
 use iced_x86::code_asm::{byte_ptr, eax, r9, rax, rcx, rdi, rsi};
 use iced_x86::IcedError;
 
 pub fn source() -> Result<TemplateSource, IcedError> {
     let mut a = TemplateAsm::new()?;
-    let bad_address = a.hole(
-        "bad_address",
-        Kind::Imm32,
-        "Result for a bad user range or a fault: `-(BadAddress code)`.",
-    );
-    let max_len = a.hole(
-        "max_len",
-        Kind::Imm32,
-        "Longest call done here (the kernel's transfer piece, `sk_sio::CHUNK_BYTES`); longer \
-         ones go to the generic path, which splits them with preemption points between pieces.",
-    );
-    let slow_path = a.hole(
-        "slow_path",
-        Kind::Imm64,
-        "The kernel's stackful door for leaves (`leaf_door`), where a call too long for this \
-         routine goes with the call word and arguments intact.",
-    );
+    let TransferHoles {
+        bad_address,
+        max_len,
+        slow_path,
+    } = transfer_holes(&mut a, SlowPath::LeafDoor);
     let mut bad = a.create_label();
     let mut fast_fixup = a.create_label();
     let mut fixup = a.create_label();

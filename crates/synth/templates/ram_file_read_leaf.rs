@@ -6,7 +6,7 @@ use super::leaf::{
     leaf_bad_exit, leaf_check_user_range, leaf_copy_fixup, leaf_copy_out, leaf_generic_exit,
     leaf_return_scrubbed, LeafLimit,
 };
-use super::user_range::{long_calls_go_generic, USER_END};
+use super::user_range::{long_calls_go_generic, transfer_holes, SlowPath, TransferHoles, USER_END};
 use iced_x86::code_asm::{al, byte_ptr, eax, edx, qword_ptr, r9, rax, rdi, rdx, rsi};
 use iced_x86::IcedError;
 
@@ -27,23 +27,11 @@ pub fn source() -> Result<TemplateSource, IcedError> {
         Kind::Imm64,
         "Address of the file's `u64` size cell (writes change it).",
     );
-    let bad_address = a.hole(
-        "bad_address",
-        Kind::Imm32,
-        "Result for a bad user range or a fault: `-(BadAddress code)`.",
-    );
-    let max_len = a.hole(
-        "max_len",
-        Kind::Imm32,
-        "Longest call done here (the kernel's transfer piece, `sk_sio::CHUNK_BYTES`); longer \
-         ones go to the generic path, which splits them with preemption points between pieces.",
-    );
-    let slow_path = a.hole(
-        "slow_path",
-        Kind::Imm64,
-        "The kernel's stackful door for leaves (`leaf_door`), where a call too long for this \
-         routine goes with the call word and arguments intact.",
-    );
+    let TransferHoles {
+        bad_address,
+        max_len,
+        slow_path,
+    } = transfer_holes(&mut a, SlowPath::LeafDoor);
     let mut bad = a.create_label();
     let mut fast_fixup = a.create_label();
     let mut fixup = a.create_label();
