@@ -139,6 +139,8 @@ unsafe extern "Rust" {
     fn sk_kernel_main(boot: &'static BootInfo) -> !;
 }
 
+// SAFETY: both symbols are labels of the assembly above (the boot stack's
+// ends in `.bss.boot_stack`); only their addresses are taken, never read.
 unsafe extern "C" {
     /// Lowest byte of the boot stack (the assembly above).
     static boot_stack_bottom: u8;

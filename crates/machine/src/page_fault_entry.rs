@@ -93,6 +93,10 @@ extern "C" fn ring0_action(rip: u64, rsp: u64) -> u64 {
 ///
 /// On entry: `[rsp]` error code, `+8` RIP, `+16` CS, `+24` RFLAGS, `+32`
 /// RSP, `+40` SS.
+// SAFETY: reached only through the IDT's `#PF` gate on its own IST stack
+// (interrupts off); it touches the IST stack, the TSS's RSP0, a kernel
+// stack (checked by `ring0_action`) and the extable, and leaves by
+// `iretq` or by jumping to a handler entry with the CPU's frame in place.
 #[unsafe(naked)]
 pub(crate) extern "C" fn page_fault_ist_entry() {
     core::arch::naked_asm!(

@@ -93,6 +93,9 @@ extern "C" fn slow_path_entry() {
 /// and `r11` as the stub's door does, calls [`slow_path_entry`], zeroes
 /// `r9`, pops and `sysretq`s. The kernel GS is borrowed (two `swapgs`)
 /// only to reach the per-CPU block; interrupts stay masked throughout.
+// SAFETY: reached only by `jmp` from installed stackless routines, in the
+// syscall entry state (interrupts masked, user GS); the kernel stack it
+// switches to is the running thread's, unused while it is in a call.
 #[unsafe(naked)]
 extern "C" fn leaf_door() {
     core::arch::naked_asm!(
