@@ -50,18 +50,35 @@ impl ThreadSynth {
     fn new(kernel_stack_top: u64) -> Result<Self, SysError> {
         let env = env();
         let slots = env.table_slots() as usize;
-        // One allocation: the jump table, then the stackful table.
+        // One allocation: the jump table, then the stackful table. The
+        // stub bakes in their address, and the door's is known only once
+        // the stub is installed: reserve first (the address is fixed from
+        // here: the slots are pushed into the reserved room, and the boxed
+        // slice keeps it), then fill each slot once with its final value.
         let mut table = Vec::new();
         table
             .try_reserve_exact(2 * slots)
             .map_err(|_| SysError::NoMemory)?;
-        table.extend((0..2 * slots).map(|_| AtomicU64::new(0)));
-        let table = table.into_boxed_slice();
+        if table.capacity() != 2 * slots {
+            // A larger room would be moved by `into_boxed_slice`.
+            return Err(SysError::NoMemory);
+        }
         let jump = table.as_ptr() as u64;
         let stackful = jump + 8 * slots as u64;
         let plan = ThreadEntryPlan::new(kernel_stack_top, jump, stackful, &env);
         let stub = install_holes(&plan.stub).map_err(|_| SysError::NoMemory)?;
         let door = stub.block.address() + ENTRY_STUB_DOOR_OFFSET;
+        with_initial_table(&env, |initial| {
+            let values = |tagged| slot_values(tagged, door);
+            table.extend(initial.iter().map(|&t| AtomicU64::new(values(t).0)));
+            table.extend(initial.iter().map(|&t| AtomicU64::new(values(t).1)));
+            Ok(())
+        })?;
+        if table.len() != 2 * slots {
+            return Err(SysError::NoMemory);
+        }
+        let table = table.into_boxed_slice();
+        debug_assert_eq!(table.as_ptr() as u64, jump);
         let synth = Self {
             table,
             stub,
@@ -70,12 +87,6 @@ impl ThreadSynth {
             linux: false,
             linux_fds: None,
         };
-        with_initial_table(&env, |initial| {
-            for (index, &tagged) in initial.iter().enumerate() {
-                synth.store_tagged(index, tagged);
-            }
-            Ok(())
-        })?;
         Ok(synth)
     }
 
@@ -215,12 +226,22 @@ impl ThreadSynth {
         else {
             return;
         };
-        if tagged & STACKLESS_TAG != 0 {
-            jump.store(tagged & !STACKLESS_TAG, Ordering::Release);
-        } else {
-            stackful.store(tagged, Ordering::Release);
-            jump.store(self.door, Ordering::Release);
+        let (jump_value, stackful_value) = slot_values(tagged, self.door);
+        if tagged & STACKLESS_TAG == 0 {
+            stackful.store(stackful_value, Ordering::Release);
         }
+        jump.store(jump_value, Ordering::Release);
+    }
+}
+
+/// What a slot's two entries hold for a `tagged` address: a stackless
+/// routine goes straight into the jump table (its stackful entry is never
+/// read: 0), anything else into the stackful table behind the stub's `door`.
+const fn slot_values(tagged: u64, door: u64) -> (u64, u64) {
+    if tagged & STACKLESS_TAG != 0 {
+        (tagged & !STACKLESS_TAG, 0)
+    } else {
+        (door, tagged)
     }
 }
 
