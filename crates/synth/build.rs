@@ -44,7 +44,10 @@ fn main() {
         let assembled = assemble(source);
         check_clobbers(&assembled);
         if templates::leaf::STACKLESS.contains(&assembled.source.name) {
-            check_stackless(&assembled);
+            check_stackless(&assembled, Ending::Sysret);
+        }
+        if templates::leaf::STACKLESS_PREFIXES.contains(&assembled.source.name) {
+            check_stackless(&assembled, Ending::TailJump);
         }
         if assembled.source.name == "entry_stub" {
             door_offset = Some(entry_stub_door_offset(&assembled));
@@ -221,21 +224,34 @@ fn entry_stub_door_offset(assembled: &Assembled) -> u64 {
     door
 }
 
+/// How a stackless template leaves: a leaf returns to user mode itself; a
+/// prefix (the call counter) tail-jumps to the leaf it stands in front of.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    Sysret,
+    TailJump,
+}
+
 /// Why a template breaks the stackless (leaf) contract (`templates/leaf.rs`):
 /// any use of `rsp` (push, pop, call, ret, a stack operand or a write),
-/// a write of `r11`, or no `sysretq` at all. `rcx` and the registers
-/// holding kernel values are the taint check's (`taint.rs`).
-fn stackless_violations(assembled: &Assembled) -> Vec<String> {
+/// a write of `r11`, or no `sysretq` at all (a prefix: no tail `jmp`).
+/// `rcx` and the registers holding kernel values are the taint check's
+/// (`taint.rs`).
+fn stackless_violations(assembled: &Assembled, ending: Ending) -> Vec<String> {
     let mut found = Vec::new();
     let mut factory = InstructionInfoFactory::new();
     let mut decoder = Decoder::with_ip(64, &assembled.bytes, 0, DecoderOptions::NONE);
     let mut has_sysret = false;
+    let mut has_tail_jump = false;
     for instruction in &mut decoder {
         if instruction.code() == Code::Sysretq {
             has_sysret = true;
             continue;
         }
         let flow = instruction.flow_control();
+        if flow == iced_x86::FlowControl::IndirectBranch {
+            has_tail_jump = true;
+        }
         if matches!(
             flow,
             iced_x86::FlowControl::Call
@@ -260,16 +276,18 @@ fn stackless_violations(assembled: &Assembled) -> Vec<String> {
             found.push(format!("`{instruction}` addresses the stack"));
         }
     }
-    if !has_sysret {
-        found.push("no sysretq".to_owned());
+    match ending {
+        Ending::Sysret if !has_sysret => found.push("no sysretq".to_owned()),
+        Ending::TailJump if !has_tail_jump => found.push("no tail jump".to_owned()),
+        _ => {}
     }
     found.dedup();
     found
 }
 
 /// A stackless template must obey the leaf contract (build fails otherwise).
-fn check_stackless(assembled: &Assembled) {
-    let found = stackless_violations(assembled);
+fn check_stackless(assembled: &Assembled, ending: Ending) {
+    let found = stackless_violations(assembled, ending);
     assert!(
         found.is_empty(),
         "stackless template `{}` breaks the leaf contract (templates/leaf.rs): {}",
@@ -295,10 +313,17 @@ fn stackless_check_fires() {
         clobbers: &["Rax", "R11"],
         asm: a,
     });
-    let found = stackless_violations(&bad);
+    let found = stackless_violations(&bad, Ending::Sysret);
     assert!(
         found.len() == 5,
         "the stackless check missed stack use in its self-check: {found:?}"
+    );
+    // The same code as a prefix: the four stack and r11 faults, and no
+    // tail jump.
+    let found = stackless_violations(&bad, Ending::TailJump);
+    assert!(
+        found.len() == 5 && found.iter().any(|f| f == "no tail jump"),
+        "the stackless prefix check missed a fault in its self-check: {found:?}"
     );
 }
 

@@ -545,8 +545,9 @@ extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
             if (vector == 1 || vector == 3) && run_hook(frame, hooks().debug) {
                 return;
             }
-            if vector == 3 && !frame.from_user() {
-                // `int3` in the kernel: count it and continue after it.
+            if vector == 3 && !frame.from_user() && kernel_breakpoint_resumes(frame.rip) {
+                // `int3` in the kernel's own code: count it and continue
+                // after it.
                 BREAKPOINTS.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
                 return;
             }
@@ -570,6 +571,26 @@ extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
             }
         }
     }
+}
+
+/// Whether a ring-0 `int3` whose trap frame says `rip` (the byte after
+/// the `int3`) may resume: only in the kernel's own code. The code arena is
+/// filled with `int3` (unused bytes, the tails of recycled blocks), so a
+/// `#BP` there means a stray jump into the padding: resuming would slide
+/// through the padding into whatever routine follows. That is fatal, like
+/// any other kernel exception.
+/// The arena's whole reserved range is checked, without its lock (a `#BP`
+/// may come while the lock is held).
+fn kernel_breakpoint_resumes(rip: u64) -> bool {
+    use crate::layout::{CODE_ARENA_BASE, CODE_ARENA_MAX_BYTES};
+    let arena = CODE_ARENA_BASE..CODE_ARENA_BASE.saturating_add(CODE_ARENA_MAX_BYTES);
+    !arena.contains(&rip.wrapping_sub(1))
+}
+
+/// [`kernel_breakpoint_resumes`] for a made-up `rip` (test builds only).
+#[cfg(feature = "ktest")]
+pub fn test_kernel_breakpoint_resumes(rip: u64) -> bool {
+    kernel_breakpoint_resumes(rip)
 }
 
 static BREAKPOINTS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);

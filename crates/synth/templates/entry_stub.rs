@@ -11,6 +11,12 @@ pub fn source() -> Result<TemplateSource, IcedError> {
         Kind::Imm32,
         "Number of slots in the thread's routine table.",
     );
+    let index_mask = a.hole(
+        "index_mask",
+        Kind::Imm32,
+        "`table_len - 1`; `table_len` is a power of two (`Env::table_slots`): masks the index \
+         against speculation past the bounds check.",
+    );
     let table = a.hole(
         "table",
         Kind::Imm64,
@@ -40,6 +46,10 @@ pub fn source() -> Result<TemplateSource, IcedError> {
     // anything else is reached through the door below.
     a.cmp_imm32(rax, table_len)?;
     a.jae(out_of_range)?;
+    // Spectre v1: were the `jae` mispredicted, the index would still be
+    // a slot of the table (its length is a power of two, the mask that
+    // minus one); architecturally `rax < table_len` and the mask keeps it.
+    a.and_imm32(rax, index_mask)?;
     a.mov_imm64(r9, table)?;
     a.jmp(qword_ptr(r9 + rax * 8))?;
     // The door (ENTRY_STUB_DOOR_OFFSET): a stackful routine's table entry.
@@ -71,7 +81,8 @@ pub fn source() -> Result<TemplateSource, IcedError> {
         name: "entry_stub",
         doc: "Per-thread `syscall` entry stub (reached from `LSTAR`).\n\n\
               Bounds-checks `rax` = `(handle << 3) | op` against `table_len` (unsigned) and \
-              `jmp [table + rax*8]`: four instructions, no stack. A *stackless* routine \
+              `jmp [table + rax*8]` with the index masked against speculation past the check \
+              (`and rax, index_mask`, Spectre v1): five instructions, no stack. A *stackless* routine \
               (`templates/leaf.rs`: error stubs, `/dev/null`, `/dev/zero`, `/dev/mem` and \
               RAM-file reads) is entered that way on the user's stack with `r9` = `table`, and \
               returns to user mode itself. Every other slot holds the address of this stub's \

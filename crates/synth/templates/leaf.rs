@@ -32,6 +32,12 @@ pub const STACKLESS: &[&str] = &[
     "ram_file_read_leaf",
 ];
 
+/// Templates installed in front of a stackless routine and entered the
+/// same way (on the user's stack): the call counter (`synth.count`).
+/// `build.rs` holds them to the leaf contract, except that they end in a
+/// tail jump to the routine instead of `sysretq`.
+pub const STACKLESS_PREFIXES: &[&str] = &["call_counter"];
+
 /// Guard: `buf + len` must not wrap and must be `<= USER_END`, else jump to
 /// `bad`. Clobbers `rax`, `r9` (left holding `USER_END`: clean) and the
 /// flags. 6 instructions.

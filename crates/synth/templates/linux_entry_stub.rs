@@ -47,6 +47,10 @@ pub fn source() -> Result<TemplateSource, IcedError> {
     a.push(r9)?;
     a.cmp_imm32(rax, table_len)?;
     a.jae(out_of_range)?;
+    // Spectre v1: a mispredicted `jae` still indexes in range (see
+    // `entry_stub`): rax & (rax < table_len ? !0 : 0).
+    a.sbb(r11, r11)?;
+    a.and(rax, r11)?;
     a.mov_imm64(r11, table)?;
     a.call(qword_ptr(r11 + rax * 8))?;
     a.set_label(&mut back)?;

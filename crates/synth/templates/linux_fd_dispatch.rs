@@ -29,6 +29,10 @@ pub fn source() -> Result<TemplateSource, IcedError> {
     a.mov(r10d, edi)?;
     a.cmp_imm32(r10, fd_limit)?;
     a.jae(generic)?;
+    // Spectre v1: a mispredicted `jae` still indexes in range (see
+    // `entry_stub`); architecturally r10 keeps the fd.
+    a.sbb(r11, r11)?;
+    a.and(r10, r11)?;
     a.mov_imm64(r11, routines)?;
     a.mov(rdi, rsi)?;
     a.mov(rsi, rdx)?;

@@ -501,6 +501,7 @@ fn the_entry_stub_plan_fills_every_hole_from_the_env() {
         EntryStubHoles {
             kernel_stack_top: Imm64(0xffff_8000_0040_0000),
             table_len: Imm32(512),
+            index_mask: Imm32(511),
             table: Imm64(0xffff_8000_0050_0000),
             stackful_table: Imm64(0xffff_8000_0050_1000),
             slow_path: Imm64(env().slow_path),
@@ -524,7 +525,21 @@ fn the_entry_stub_plan_fills_every_hole_from_the_env() {
             ..env()
         },
     );
-    assert_eq!(largest.stub.table_len, Imm32(i32::from(u16::MAX) * 8));
+    // 65,535 handles' 524,280 slots round up to 2^19: the mask covers
+    // the whole (rounded) table and nothing past it.
+    assert_eq!(largest.stub.table_len, Imm32(1 << 19));
+    assert_eq!(largest.stub.index_mask, Imm32((1 << 19) - 1));
+    assert_eq!(largest.table_slots, 1 << 19);
+    // Any handle count: a power of two, at least the handles' slots.
+    for handles in [1u16, 3, 63, 64, 65, 1000, u16::MAX] {
+        let env = Env {
+            table_handles: handles,
+            ..env()
+        };
+        let slots = env.table_slots();
+        assert!(slots.is_power_of_two() && slots >= u32::from(handles) * 8);
+        assert_eq!(env.index_mask(), slots - 1);
+    }
 }
 
 #[test]

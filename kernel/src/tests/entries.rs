@@ -572,3 +572,33 @@ ktest!(
         kernel_carries_on()
     }
 );
+
+ktest!(
+    fn a_breakpoint_in_synthesized_code_is_fatal_not_resumed() {
+        // The arena's unused bytes are `int3`: a `#BP` there is a stray
+        // jump, and resuming would slide into the next routine. The rule
+        // must refuse every arena address and accept the kernel's own code
+        // (so the refusal is the rule at work, not one that never accepts).
+        use sk_machine::layout::{CODE_ARENA_BASE, CODE_ARENA_MAX_BYTES};
+        for int3_at in [
+            CODE_ARENA_BASE,
+            CODE_ARENA_BASE + 0x1234,
+            CODE_ARENA_BASE + CODE_ARENA_MAX_BYTES - 1,
+        ] {
+            ensure!(
+                !traps::test_kernel_breakpoint_resumes(int3_at + 1),
+                "a #BP at {int3_at:#x} in the code arena would resume"
+            );
+        }
+        let kernel_code = a_breakpoint_in_synthesized_code_is_fatal_not_resumed as usize as u64;
+        ensure!(
+            traps::test_kernel_breakpoint_resumes(kernel_code + 1),
+            "a #BP in the kernel's own code would not resume"
+        );
+        // And a real one in kernel code resumes and is counted.
+        let before = traps::breakpoints();
+        traps::breakpoint();
+        ensure_eq!(traps::breakpoints(), before + 1);
+        Ok(())
+    }
+);

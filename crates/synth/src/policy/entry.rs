@@ -37,6 +37,7 @@ impl ThreadEntryPlan {
                 kernel_stack_top: Imm64(kernel_stack_top),
                 // At most 65_535 * 8 < 2^31 (see `Env::table_handles`).
                 table_len: Imm32(i32::try_from(table_slots).unwrap_or(i32::MAX)),
+                index_mask: Imm32(i32::try_from(env.index_mask()).unwrap_or(0)),
                 table: Imm64(table),
                 stackful_table: Imm64(stackful_table),
                 slow_path: Imm64(env.slow_path),

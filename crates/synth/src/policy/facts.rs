@@ -205,9 +205,19 @@ pub struct Env {
 }
 
 impl Env {
-    /// Slots in a thread's table (`table_handles * 8`).
+    /// Slots in a thread's table: `table_handles * 8`, rounded up to a
+    /// power of two so the entry stub can mask its index against
+    /// speculation ([`Env::index_mask`]; the rounding's slots hold what
+    /// any slot of a handle past `table_handles` holds, the generic path).
     pub const fn table_slots(&self) -> u32 {
-        // At most 65_535 * 8: no overflow.
-        self.table_handles as u32 * (1 << Call::BITS)
+        // At most 65_535 * 8 < 2^19: no overflow, rounded up at most 2^19.
+        (self.table_handles as u32 * (1 << Call::BITS)).next_power_of_two()
+    }
+
+    /// The entry stub's speculation mask: `table_slots - 1`, all ones
+    /// below a power of two, so `index & mask` is a slot of the table
+    /// whatever a mispredicted bounds check let through (Spectre v1).
+    pub const fn index_mask(&self) -> u32 {
+        self.table_slots() - 1
     }
 }
