@@ -503,6 +503,8 @@ pub(crate) fn reconfigure(
         SioReconfigure::ViewReshape { offset, length } => {
             return crate::views::reshape(core, me, handle, offset, length)
         }
+        // Not built yet on this commit (the ABI comes first).
+        SioReconfigure::PrefixView { .. } => return Err(SysError::NotSupported),
         SioReconfigure::PortSendHandle {
             handle: passed,
             rights,
