@@ -238,7 +238,10 @@ fn prefix_view_round_trips_and_bounds_its_length() {
         assert_eq!(a, 12);
         assert_eq!(SioReconfigure::decode(a, b, c), Ok(request));
     }
-    assert_eq!(SioReconfigure::decode(12, 0x1000, 0), Err(SysError::BadValue));
+    assert_eq!(
+        SioReconfigure::decode(12, 0x1000, 0),
+        Err(SysError::BadValue)
+    );
     assert_eq!(
         SioReconfigure::decode(12, 0x1000, crate::MAX_PREFIX_LEN + 1),
         Err(SysError::BadValue)
