@@ -16,7 +16,11 @@ use crate::state::{Core, Sio, SmachId};
 use crate::user_memory::KernelUserMemory;
 use crate::views;
 use sk_abi::{Handle, OpenFlags, SysError, MAX_VIEW_DEPTH};
-use sk_sio::{splice, LinePrefix, Piece, Step, UserMemory, View, ViewParent, TTY_CHUNK_BYTES};
+use sk_sio::{splice, LinePrefix, Piece, Step, UserMemory, View, ViewParent, PREFIX_BYTES};
+
+/// Bytes of the user's buffer one piece takes (`sk_sio::TTY_CHUNK_BYTES`:
+/// the console's bytes go out with interrupts masked).
+const PIECE_BYTES: usize = 64;
 
 /// Levels a chain may have, plus one.
 const LEVELS: usize = MAX_VIEW_DEPTH as usize + 1;
@@ -38,7 +42,7 @@ pub(crate) fn make(
     prefix: u64,
     len: u64,
 ) -> Result<Handle, SysError> {
-    let mut bytes = [0u8; sk_abi::MAX_PREFIX_LEN as usize];
+    let mut bytes = [0u8; PREFIX_BYTES];
     let n = usize::try_from(len).map_err(|_| SysError::BadValue)?;
     let bytes = bytes.get_mut(..n).ok_or(SysError::BadValue)?;
     KernelUserMemory.check(prefix, len)?;
@@ -70,7 +74,7 @@ pub(crate) fn is_prefix_view(sio: &Sio) -> bool {
 }
 
 /// One piece of the generic write through the prefix view `top` (the
-/// walk checked revocation and rights): at most `TTY_CHUNK_BYTES` bytes
+/// walk checked revocation and rights): at most `PIECE_BYTES` bytes
 /// of the user's buffer at `buf`, spliced with the chain's prefixes, to
 /// the tty; every level's line state updated.
 pub(crate) fn write_piece(
@@ -109,7 +113,7 @@ pub(crate) fn write_piece(
         }
         *start = sio.position() == 0;
     }
-    let mut chunk = [0u8; TTY_CHUNK_BYTES as usize];
+    let mut chunk = [0u8; PIECE_BYTES];
     let n = usize::try_from(asked)
         .unwrap_or(usize::MAX)
         .min(chunk.len());

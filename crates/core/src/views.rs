@@ -121,6 +121,11 @@ pub(crate) fn install(
     };
     let smach = core.smachs.get_mut(&me).ok_or(SysError::NotPermitted)?;
     match smach.handles.insert(Object::Sio(sio)) {
+        Ok(new) if unindexed_by_injection() => {
+            OPEN_VIEWS.fetch_add(1, Ordering::Relaxed);
+            synthesis::replan(core, me, new);
+            Ok(new)
+        }
         Ok(new) => {
             INDEX.lock().insert(IndexedView {
                 base,
@@ -140,6 +145,18 @@ pub(crate) fn install(
             }
             Err(e)
         }
+    }
+}
+
+/// The in-kernel tests' fault: views left out of the index.
+fn unindexed_by_injection() -> bool {
+    #[cfg(feature = "ktest")]
+    {
+        crate::testing::SKIP_VIEW_INDEX.load(Ordering::Relaxed)
+    }
+    #[cfg(not(feature = "ktest"))]
+    {
+        false
     }
 }
 

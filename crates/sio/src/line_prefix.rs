@@ -9,8 +9,9 @@
 
 use sk_abi::{SysError, MAX_PREFIX_LEN};
 
-/// Bytes of one level's prefix, as a `usize`.
-const PREFIX_BYTES: usize = MAX_PREFIX_LEN as usize;
+/// Bytes of one level's prefix, as a `usize` (32: no truncation).
+#[allow(clippy::cast_possible_truncation)]
+pub const PREFIX_BYTES: usize = MAX_PREFIX_LEN as usize;
 
 /// One prefix-view level's prefix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,7 +82,7 @@ pub fn splice(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
     extern crate std;

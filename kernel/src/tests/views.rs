@@ -111,3 +111,16 @@ ktest!(
         Ok(())
     }
 );
+
+ktest!(
+    fn views_shrink_with_views_left_out_of_the_index_is_caught() {
+        // The self-check of the dependency index: views the index does not
+        // list are not replanned on a reshape, and mode 3 sees the stale
+        // routine (exit 1).
+        sk_core::testing::inject_unindexed_views(true);
+        let status = viewtest(3, false, 0);
+        sk_core::testing::inject_unindexed_views(false);
+        ensure_eq!(status?, 1);
+        Ok(())
+    }
+);
