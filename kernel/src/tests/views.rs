@@ -59,7 +59,7 @@ ktest!(
 /// carries it (cooked: `\n` as `\r\n`): each line with the prefixes of
 /// the chain it went through, the tty's nearest first.
 const PREFIXED: &[u8] =
-    b"[child-a] hello\r\n[child-a] world\r\n[child-a] [x] deep\r\n[child-a] \r\n";
+    b"[child-a] hello\r\n[child-a] world\r\n[child-a] [x] deep\r\n[child-a] \r\n[child-a] from the child\r\n";
 
 ktest!(
     fn views_prefix_views_prefix_every_line_byte_for_byte() {

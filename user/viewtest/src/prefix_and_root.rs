@@ -24,6 +24,17 @@ pub(crate) fn prefix() -> Check {
             "write through a prefix view",
         )?;
     }
+    // Shared into a child, it prefixes the child's lines too.
+    let child = Smach::spawn_suspended(PATH, 15 << 40).map_err(|_| "spawn")?;
+    ensure(
+        a.share(&child, OpenFlags::WRITE) == Ok(Handle::new(2)),
+        "prefix view shared at 2",
+    )?;
+    child.resume().map_err(|_| "resume")?;
+    ensure(
+        child.wait() == Ok(0),
+        "the child's write through a shared prefix view",
+    )?;
     // Bad prefixes.
     for len in [0u64, 33, u64::MAX] {
         let request = SioReconfigure::PrefixView {
@@ -97,6 +108,16 @@ pub(crate) fn prefix() -> Check {
         "read through a view of APPEND",
     )?;
     Ok(())
+}
+
+/// Mode 15: the child of mode 5 writes one line through the prefix view
+/// it was given (handle 2).
+pub(crate) fn prefix_child() -> Check {
+    let line = b"from the child\n";
+    ensure(
+        Sio::from_handle(Handle::new(2)).write(line) == Ok(line.len()),
+        "write through the shared prefix view",
+    )
 }
 
 /// The file the kernel test puts inside the jail, and its bytes.
