@@ -24,6 +24,14 @@ pub(crate) fn prefix() -> Check {
             "write through a prefix view",
         )?;
     }
+    // Bad buffers: BadAddress, and nothing reaches the console (the
+    // kernel test compares every byte).
+    for bad in [0, 0xffff_ffff_8000_0000] {
+        ensure(
+            write_from(&a, bad, 4) == Err(SysError::BadAddress),
+            "write from a bad buffer through a prefix view",
+        )?;
+    }
     // Shared into a child, it prefixes the child's lines too.
     let child = Smach::spawn_suspended(PATH, 15 << 40).map_err(|_| "spawn")?;
     ensure(
@@ -211,4 +219,18 @@ pub(crate) fn rooted_child() -> Check {
         "a grandchild's program path is confined",
     )?;
     Ok(())
+}
+
+/// A write through `sio` of `len` bytes at `addr` (a bad address).
+fn write_from(sio: &Sio, addr: u64, len: u64) -> Result<u64, SysError> {
+    let word = (u64::from(sio.handle().index()) << sk_user::abi::Call::BITS)
+        | u64::from(sk_user::abi::Call::Write.number())
+        | if sio.is_generic() || sk_user::generic_mode() {
+            sk_user::abi::CallWord::FORCE_GENERIC
+        } else {
+            0
+        };
+    // SAFETY: `addr` is null or in the kernel half: the kernel refuses to
+    // read there, and no Rust object is involved.
+    SysError::decode_return(unsafe { sk_user::raw::syscall3(word, addr, len, 0) })
 }
