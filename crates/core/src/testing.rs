@@ -640,6 +640,11 @@ pub(crate) use lazy::{lazy_fault_never, lazy_mode_override};
 mod injection;
 pub use injection::{
     code_cache_counts, flush_code_cache, inject_leak_per_write, inject_lost_cache_release,
-    inject_revoke_reserve_failure, inject_skip_revoke_replug,
+    inject_revoke_reserve_failure, inject_skip_revoke_replug, inject_unindexed_views,
 };
-pub(crate) use injection::{leak_if_injected, FAIL_REVOKE_RESERVE, SKIP_REVOKE_REPLUG};
+pub(crate) use injection::{
+    leak_if_injected, FAIL_REVOKE_RESERVE, SKIP_REVOKE_REPLUG, SKIP_VIEW_INDEX,
+};
+mod console_capture;
+pub(crate) use console_capture::capture_console;
+pub use console_capture::{start_console_capture, take_console_capture};

@@ -13,6 +13,7 @@ mod chunk;
 mod devices;
 mod error;
 mod io;
+mod line_prefix;
 mod pipe;
 mod port;
 mod port_grants;
@@ -23,11 +24,13 @@ mod sio;
 pub mod testing;
 mod user_memory;
 mod view;
+mod view_index;
 
 pub use chunk::{transfer_in_chunks, Piece, Step, CHUNK_BYTES, TTY_CHUNK_BYTES};
 pub use devices::{Devices, DEV_MEM_BYTES};
 pub use error::fs_error;
 pub use io::{PartialWrite, ReadOutcome};
+pub use line_prefix::{splice, LinePrefix, PREFIX_BYTES};
 pub use pipe::{
     new_pipe, PipeEnd, PipeStep, PipeWaiters, PIPE_ATOMIC_BYTES, PIPE_CAPACITY, PIPE_PATH,
 };
@@ -38,7 +41,8 @@ pub use port_grants::{Grant, PortGrants, GRANTS_PER_PORT};
 pub use position_cell::{CellPool, PositionCell, POSITION_CELLS};
 pub use reconfigure::Reconfigured;
 pub use semaphore::{POutcome, Semaphore, SemaphoreWord};
-pub use sio::{Sio, Target, SEMAPHORE_PATH};
+pub use sio::{is_private_object_path, Sio, Target, SEMAPHORE_PATH};
 pub use sk_queue::{ByteRingLayout, RingCells, Wake};
 pub use user_memory::UserMemory;
 pub use view::{View, ViewParent};
+pub use view_index::{IndexedView, ViewIndex};

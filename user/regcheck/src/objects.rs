@@ -318,7 +318,11 @@ fn own_smach_selectors(run: &mut Checker, path: Path) {
         // (7..=9: Budget, Weight, SubPolicy.)
         ("own SMACH sel 11", [11, KERNEL_ADDR, JUNK], bad_selector),
         ("own SMACH sel 12", [12, 0, 0], bad_selector),
-        ("own SMACH sel 10", [10, KERNEL_ADDR, JUNK], bad_selector),
+        (
+            "own SMACH sel 10 (root), a handle past 32 bits",
+            [10, KERNEL_ADDR, JUNK],
+            Want::Error(SysError::BadHandle),
+        ),
     ];
     for (what, registers, want) in cases {
         reconfigure(run, what, path, Handle::SELF, registers, want);

@@ -11,7 +11,11 @@
 //! | 2 | `fuzz` | `param` random seeks, reads and reshapes aimed at the window edges, on a depth-3 chain through the table and on the same chain forced generic: same results, bytes and positions |
 //! | 3 | `invalidate` | a child loops reading through a view it holds (and a view of it it made) while the parent shrinks it, then revokes it: after each change returns (the parent raises a semaphore's count), no read of the child returns a byte the change removed, and after the revoke every read fails with `Revoked` |
 //! | 4 | `truncate` | a window of a file: truncating the file (open with `TRUNCATE`) and growing it past its capacity replug the view (reads then see the file as it is) |
+//! | 5 | `prefix` | prefix views of the tty: writes through a depth-1 and a depth-2 view, and through the depth-1 view shared with a child, put their prefixes at every line's start (the kernel test checks the console bytes); bad lengths, a `\n` in the prefix (`BadValue`), bad pointers and bad write buffers (`BadAddress`), a file or a window of one (`WrongKind`), a read-only tty (`NotPermitted`), a read, a window or a reshape of a prefix view, a revoked one (`Revoked`); a writable view of an APPEND open is `NotPermitted`, a read-only one reads |
+//! | 6 | `root` | a child given `/jail` as its root (the kernel test makes it) opens `/inside` there, and every escape (`..`, `/..`, repeated slashes, `.`, a long `../` chain, `/jail/...`, `/dev/tty`) finds nothing outside; its own `Root` is `NotPermitted`; a grandchild's program path is confined too; `Root` with a file is `WrongKind`, with a bad handle `BadHandle` |
 //! | 13 | — | the child of mode 3 |
+//! | 15 | — | the child of mode 5 (writes through the prefix view it was given) |
+//! | 16 | — | the child of mode 6 |
 //!
 //! Exit status: 0 = passed, 1 = a check failed (the line says which),
 //! 2 = unknown mode.
@@ -23,6 +27,8 @@
 
 use sk_user::abi::{Handle, OpenFlags, SysError, Whence};
 use sk_user::{println, routine_of, Routine, Sio, Smach};
+
+mod prefix_and_root;
 
 sk_user::entry!(main);
 
@@ -50,6 +56,10 @@ fn main() -> i32 {
         2 => fuzz(param.max(1)),
         3 => invalidate(arg),
         4 => truncate(),
+        5 => prefix_and_root::prefix(),
+        6 => prefix_and_root::root(),
+        15 => prefix_and_root::prefix_child(),
+        16 => prefix_and_root::rooted_child(),
         13 => child_loop(),
         _ => return 2,
     };

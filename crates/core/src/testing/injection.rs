@@ -64,3 +64,15 @@ pub(crate) static FAIL_REVOKE_RESERVE: core::sync::atomic::AtomicBool =
 pub fn inject_revoke_reserve_failure(on: bool) {
     FAIL_REVOKE_RESERVE.store(on, core::sync::atomic::Ordering::SeqCst);
 }
+
+/// Set: a new view is left out of the views' dependency index (so no
+/// event on its base replans it): a fault injected so the invalidation
+/// test can be seen to fail with the index wrong.
+pub(crate) static SKIP_VIEW_INDEX: core::sync::atomic::AtomicBool =
+    core::sync::atomic::AtomicBool::new(false);
+
+/// Leaves new views out of the dependency index (`true`) or not. For
+/// in-kernel tests only.
+pub fn inject_unindexed_views(on: bool) {
+    SKIP_VIEW_INDEX.store(on, core::sync::atomic::Ordering::SeqCst);
+}
