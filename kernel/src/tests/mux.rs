@@ -1,0 +1,91 @@
+//! The multiplexor (`/bin/mux`, user/mux; docs/nesting.md): its demo
+//! configuration (`/etc/mux.conf`) run to its end, checked from its tree
+//! report (the rows it printed on the console, also written to
+//! `/tmp/mux.tree`, read back with `sk_mux::report::parse_row`): four
+//! levels, every share within 10% of what its weight is owed over the
+//! measured interval of guest time, every child finished, and every
+//! frame, heap byte and code block back afterwards. An injected
+//! sub-scheduler that ignores weights makes the share check fail.
+
+use super::leaks::{clean_tmp, Baseline};
+use alloc::format;
+use alloc::string::String;
+use alloc::vec;
+use sk_core::nest_testing;
+use sk_ktest::{ensure, ktest};
+use sk_mux::report::{is_within, parse_row};
+
+const REPORT: &str = "/tmp/mux.tree";
+/// How far a share may be from what its weight is owed, in percent of it.
+const TOLERANCE_PERCENT: u32 = 10;
+
+/// Runs `/bin/mux` to its end; returns its exit status and its report.
+fn run_mux() -> Result<(i32, String), String> {
+    let id = sk_core::spawn_program("/bin/mux", 0).map_err(|e| format!("spawn mux: {e}"))?;
+    let status = sk_core::wait_program(id).map_err(|e| format!("wait: {e}"));
+    sk_core::release_program(id);
+    let status = status?;
+    let report = sk_core::with_fs(|fs| {
+        let node = fs.lookup(REPORT).map_err(|e| format!("{REPORT}: {e}"))?;
+        let mut buf = vec![0_u8; 8192];
+        let n = fs.read(node, 0, &mut buf).map_err(|e| format!("{REPORT}: {e}"))?;
+        buf.truncate(n);
+        String::from_utf8(buf).map_err(|_| format!("{REPORT}: not UTF-8"))
+    })?;
+    Ok((status, report))
+}
+
+/// The report's deepest level, and the first share outside the tolerance.
+fn check_report(report: &str) -> Result<(), String> {
+    let mut deepest = 0;
+    let mut shares = 0;
+    for line in report.lines() {
+        let Some(row) = parse_row(line) else { continue };
+        deepest = deepest.max(row.depth);
+        if let Some((share, owed)) = row.share {
+            shares += 1;
+            ensure!(
+                is_within(share, owed, TOLERANCE_PERCENT),
+                "share {share}‰ is not within {TOLERANCE_PERCENT}% of the {owed}‰ owed: {line:?}"
+            );
+        }
+    }
+    ensure!(deepest >= 3, "the tree is {deepest} levels below mux, not 3");
+    ensure!(shares >= 8, "only {shares} shares in the report");
+    ensure!(
+        report.contains("mux: every child finished"),
+        "not every child finished: {report}"
+    );
+    Ok(())
+}
+
+/// One run: exit 0, a good report; `/tmp` emptied after.
+fn run_and_check() -> Result<(), String> {
+    let result = run_mux().and_then(|(status, report)| {
+        ensure!(status == 0, "mux exited with {status}:\n{report}");
+        check_report(&report)
+    });
+    clean_tmp()?;
+    result
+}
+
+ktest!(
+    fn mux_nests_four_levels_holds_weighted_shares_and_returns_everything() {
+        run_and_check()?;
+        let baseline = Baseline::take();
+        run_and_check()?;
+        baseline.check("mux's demo tree, run to its end")?;
+        // A sub-scheduler that ignores weights must fail the share check.
+        nest_testing::inject_ignore_weights(true);
+        let faulty = run_mux();
+        nest_testing::inject_ignore_weights(false);
+        clean_tmp()?;
+        let (status, report) = faulty?;
+        ensure!(status == 0, "mux exited with {status} with weights ignored");
+        ensure!(
+            check_report(&report).is_err(),
+            "the injected fault was not caught:\n{report}"
+        );
+        Ok(())
+    }
+);

@@ -1,0 +1,246 @@
+//! `mux`: the multiplexor (issue 15; docs/nesting.md, "The multiplexor").
+//!
+//! Reads a configuration (one child per line, see [`sk_mux::config`]),
+//! chooses weighted sub-scheduling for itself, and starts each child
+//! suspended with its budget, its weight and its views (handle 2: the run
+//! flag, a read-only byte; then the line's views), then resumes it. A
+//! child that is itself `/bin/mux` reads its configuration from its first
+//! read-only view, so the tree nests as deep as the configurations do.
+//!
+//! Start argument 0: the top multiplexor. It reads `/etc/mux.conf`, makes
+//! the run flag (`/tmp/mux.run`, `1`), lets the tree work [`WARM_UP_MS`]
+//! and then [`MEASURE_MS`] of guest time, prints its tree (names from the
+//! configurations, budget, mapped frames, weight, CPU time and share of
+//! the parent's time over the measured interval, [`sk_mux::report`]),
+//! drops the flag, waits for every child and prints how each ended. The
+//! report also goes to `/tmp/mux.tree` (the kernel's mux test reads it).
+//!
+//! Any other start argument is a nested multiplexor's name: it takes its
+//! configuration from handle 3, passes its run flag on (a read-only view
+//! of its own), waits for the flag to drop, then for its children.
+//!
+//! A bad configuration line gets one line saying what is wrong and is
+//! skipped; so is a child the kernel refuses (budget, weight, a view).
+//! Exit status: 0 if every line was good and every child exited 0, 1
+//! otherwise; 2 if the configuration cannot be read.
+#![no_std]
+#![no_main]
+
+mod tree;
+
+use sk_mux::config::{self, unpack_name, Child, View};
+use sk_user::abi::{Handle, OpenFlags, SmachReconfigure, SubPolicy, SysError, Whence};
+use sk_user::{println, Sio, Smach};
+
+sk_user::entry!(main);
+
+/// The top multiplexor's configuration.
+pub const TOP_CONFIG: &str = "/etc/mux.conf";
+/// The run flag the top multiplexor makes.
+const RUN_FLAG_PATH: &str = "/tmp/mux.run";
+/// Guest time the tree works before the measurement starts.
+pub const WARM_UP_MS: u64 = 200;
+/// Guest time over which shares are measured.
+pub const MEASURE_MS: u64 = 1200;
+/// Most children one multiplexor starts.
+const MAX_CHILDREN: usize = 8;
+/// Largest configuration read.
+const CONFIG_BYTES: usize = 2048;
+
+const MS: u64 = 1_000_000;
+
+fn main() -> i32 {
+    let arg = sk_user::start_arg();
+    let mut name_buf = [0; 8];
+    let (name, top) = match arg {
+        0 => ("mux", true),
+        _ => (unpack_name(arg, &mut name_buf).unwrap_or("mux?"), false),
+    };
+    let mut text = [0_u8; CONFIG_BYTES];
+    let config = if top {
+        read_path(TOP_CONFIG, &mut text)
+    } else {
+        read_all(&Sio::from_handle(Handle::new(3)), &mut text)
+    };
+    let Ok(config) = config else {
+        println!("mux {name}: cannot read its configuration: {config:?}");
+        return 2;
+    };
+    let run_flag = if top {
+        match make_run_flag() {
+            Ok(flag) => flag,
+            Err(e) => {
+                println!("mux {name}: cannot make the run flag {RUN_FLAG_PATH}: {e}");
+                return 2;
+            }
+        }
+    } else {
+        Sio::from_handle(Handle::new(2))
+    };
+    if let Err(e) = Smach::this().reconfigure(SmachReconfigure::SubPolicy(SubPolicy::Weighted)) {
+        println!("mux {name}: weighted sub-scheduling refused: {e}");
+        return 2;
+    }
+    let mut children: [Option<(Smach, Child<'_>)>; MAX_CHILDREN] = Default::default();
+    let mut all_good = start_children(name, config, &run_flag, top, &mut children);
+    if top {
+        let _ = sk_user::sleep_ns(WARM_UP_MS * MS);
+        all_good &= tree::measure_and_print(config, MEASURE_MS);
+        let dropped = run_flag
+            .seek(Whence::Set, 0)
+            .and_then(|_| run_flag.write(b"0"));
+        if let Err(e) = dropped {
+            println!("mux: cannot drop the run flag: {e}");
+            all_good = false;
+        }
+    } else {
+        wait_for_the_flag_to_drop(&run_flag);
+    }
+    let (mut ended, mut ok) = (0, 0);
+    for (child, line) in children.iter_mut().filter_map(Option::take) {
+        ended += 1;
+        match child.wait() {
+            Ok(0) => ok += 1,
+            Ok(status) => println!("mux {name}: {} exited with status {status}", line.name),
+            Err(e) => println!("mux {name}: waiting for {} failed: {e}", line.name),
+        }
+        let _ = child.terminate();
+    }
+    let summary = if ok == ended { "every child finished" } else { "NOT every child finished well" };
+    println!("mux {name}: {summary}: {ok} of {ended} exited with status 0");
+    if top {
+        tree::append_report(format_args!("mux: {summary}: {ok} of {ended} exited with status 0\n"));
+    }
+    i32::from(!(all_good && ok == ended))
+}
+
+/// Starts every good line's child; returns whether every line was good
+/// and every child started.
+fn start_children<'a>(
+    name: &str,
+    config: &'a str,
+    run_flag: &Sio,
+    top: bool,
+    children: &mut [Option<(Smach, Child<'a>)>; MAX_CHILDREN],
+) -> bool {
+    let mut all_good = true;
+    let mut slots = children.iter_mut();
+    for (n, line) in config.lines().enumerate() {
+        let child = match config::parse_line(line) {
+            Ok(None) => continue,
+            Ok(Some(child)) => child,
+            Err(e) => {
+                println!("mux {name}: line {}: {e} (skipped)", n + 1);
+                all_good = false;
+                continue;
+            }
+        };
+        let Some(slot) = slots.next() else {
+            println!("mux {name}: line {}: more than {MAX_CHILDREN} children (skipped)", n + 1);
+            all_good = false;
+            continue;
+        };
+        match start(&child, run_flag, top) {
+            Ok(smach) => *slot = Some((smach, child)),
+            Err((what, e)) => {
+                println!("mux {name}: line {} ({}): {what}: {e} (skipped)", n + 1, child.name);
+                all_good = false;
+            }
+        }
+    }
+    all_good
+}
+
+/// One child: spawned suspended, budget, weight, run flag, views, resumed.
+/// On failure the child is terminated (its frames back).
+fn start(child: &Child<'_>, run_flag: &Sio, top: bool) -> Result<Smach, (&'static str, SysError)> {
+    let smach = Smach::spawn_suspended(child.program, child.name_arg())
+        .map_err(|e| ("cannot start its program", e))?;
+    let set_up = || -> Result<(), (&'static str, SysError)> {
+        smach
+            .reconfigure(SmachReconfigure::Budget { frames: child.budget })
+            .map_err(|e| ("its budget was refused", e))?;
+        smach
+            .reconfigure(SmachReconfigure::Weight(child.weight))
+            .map_err(|e| ("its weight was refused", e))?;
+        // A share cannot be shared again: a nested multiplexor passes a
+        // read-only view of its flag on; the top one shares the file.
+        let flag = if top {
+            run_flag.share(&smach, OpenFlags::READ)
+        } else {
+            run_flag
+                .view(0, 1, true)
+                .and_then(|v| v.share(&smach, OpenFlags::READ))
+        };
+        flag.map_err(|e| ("its run flag could not be shared", e))?;
+        for view in child.views() {
+            give(&smach, view).map_err(|e| ("a view could not be given", e))?;
+        }
+        smach.resume().map_err(|e| ("it could not be resumed", e))?;
+        Ok(())
+    };
+    match set_up() {
+        Ok(()) => Ok(smach),
+        Err(e) => {
+            let _ = smach.terminate();
+            Err(e)
+        }
+    }
+}
+
+/// Opens the view's file and shares a view of it into `smach` (the file
+/// stays open here: a view dies with its parent).
+fn give(smach: &Smach, view: &View<'_>) -> Result<Handle, SysError> {
+    match *view {
+        View::Window { path, offset, length } => {
+            let rw = OpenFlags::READ | OpenFlags::WRITE;
+            let file = Sio::open(path, rw)?;
+            file.view(offset, length, false)?.share(smach, rw)
+        }
+        View::ReadOnly { path } => {
+            let file = Sio::open(path, OpenFlags::READ)?;
+            let size = file.query()?.size;
+            file.view(0, size, true)?.share(smach, OpenFlags::READ)
+        }
+        View::None => Err(SysError::BadValue),
+    }
+}
+
+fn make_run_flag() -> Result<Sio, SysError> {
+    let flags = OpenFlags::READ | OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::TRUNCATE;
+    let flag = Sio::open(RUN_FLAG_PATH, flags)?;
+    flag.write_all(b"1")?;
+    Ok(flag)
+}
+
+/// Polls the flag every 20 ms of guest time until it is no longer `1`.
+fn wait_for_the_flag_to_drop(flag: &Sio) {
+    loop {
+        let mut byte = [0_u8; 1];
+        let read = flag.seek(Whence::Set, 0).and_then(|_| flag.read(&mut byte));
+        if read != Ok(1) || byte[0] != b'1' {
+            return;
+        }
+        let _ = sk_user::sleep_ns(20 * MS);
+    }
+}
+
+/// The file at `path`, read whole into `buf` (as UTF-8).
+pub fn read_path<'b>(path: &str, buf: &'b mut [u8]) -> Result<&'b str, SysError> {
+    let file = Sio::open(path, OpenFlags::READ)?;
+    let text = read_all(&file, buf);
+    let _ = file.close();
+    text
+}
+
+fn read_all<'b>(sio: &Sio, buf: &'b mut [u8]) -> Result<&'b str, SysError> {
+    let mut len = 0;
+    while len < buf.len() {
+        let n = sio.read(&mut buf[len..])?;
+        if n == 0 {
+            break;
+        }
+        len += n;
+    }
+    core::str::from_utf8(&buf[..len]).map_err(|_| SysError::BadValue)
+}
