@@ -29,7 +29,9 @@
 mod tree;
 
 use sk_mux::config::{self, unpack_name, Child, View};
-use sk_user::abi::{Handle, OpenFlags, SmachReconfigure, SubPolicy, SysError, Whence};
+use sk_user::abi::{
+    Handle, OpenFlags, SmachReconfigure, SmachTreeEntry, SubPolicy, SysError, Whence,
+};
 use sk_user::{println, Sio, Smach};
 
 sk_user::entry!(main);
@@ -53,7 +55,7 @@ fn main() -> i32 {
     let arg = sk_user::start_arg();
     let mut name_buf = [0; 8];
     let (name, top) = match arg {
-        0 => ("mux", true),
+        0 => ("top", true),
         _ => (unpack_name(arg, &mut name_buf).unwrap_or("mux?"), false),
     };
     let mut text = [0_u8; CONFIG_BYTES];
@@ -157,9 +159,15 @@ fn start(child: &Child<'_>, run_flag: &Sio, top: bool) -> Result<Smach, (&'stati
     let smach = Smach::spawn_suspended(child.program, child.name_arg())
         .map_err(|e| ("cannot start its program", e))?;
     let set_up = || -> Result<(), (&'static str, SysError)> {
-        smach
-            .reconfigure(SmachReconfigure::Budget { frames: child.budget })
-            .map_err(|e| ("its budget was refused", e))?;
+        if let Err(e) = smach.reconfigure(SmachReconfigure::Budget { frames: child.budget }) {
+            let mut tree = [SmachTreeEntry::default(); 1];
+            let mapped = smach.query_tree(&mut tree).map_or(0, |_| tree[0].mapped_frames);
+            println!(
+                "mux: {}: a budget of {} frames was refused ({e}); its program maps {mapped}, its parent has what its own budget leaves",
+                child.name, child.budget
+            );
+            return Err(("its budget was refused", e));
+        }
         smach
             .reconfigure(SmachReconfigure::Weight(child.weight))
             .map_err(|e| ("its weight was refused", e))?;
