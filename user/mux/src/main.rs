@@ -84,7 +84,7 @@ fn main() -> i32 {
         return 2;
     }
     let mut children: [Option<(Smach, Child<'_>)>; MAX_CHILDREN] = Default::default();
-    let mut all_good = start_children(name, config, &run_flag, top, &mut children);
+    let mut all_good = start_children(name, config, &run_flag, &mut children);
     if top {
         let _ = sk_user::sleep_ns(WARM_UP_MS * MS);
         all_good &= tree::measure_and_print(config, MEASURE_MS);
@@ -122,7 +122,6 @@ fn start_children<'a>(
     name: &str,
     config: &'a str,
     run_flag: &Sio,
-    top: bool,
     children: &mut [Option<(Smach, Child<'a>)>; MAX_CHILDREN],
 ) -> bool {
     let mut all_good = true;
@@ -142,7 +141,7 @@ fn start_children<'a>(
             all_good = false;
             continue;
         };
-        match start(&child, run_flag, top) {
+        match start(&child, run_flag) {
             Ok(smach) => *slot = Some((smach, child)),
             Err((what, e)) => {
                 println!("mux {name}: line {} ({}): {what}: {e} (skipped)", n + 1, child.name);
@@ -155,7 +154,7 @@ fn start_children<'a>(
 
 /// One child: spawned suspended, budget, weight, run flag, views, resumed.
 /// On failure the child is terminated (its frames back).
-fn start(child: &Child<'_>, run_flag: &Sio, top: bool) -> Result<Smach, (&'static str, SysError)> {
+fn start(child: &Child<'_>, run_flag: &Sio) -> Result<Smach, (&'static str, SysError)> {
     let smach = Smach::spawn_suspended(child.program, child.name_arg())
         .map_err(|e| ("cannot start its program", e))?;
     let set_up = || -> Result<(), (&'static str, SysError)> {
@@ -171,16 +170,14 @@ fn start(child: &Child<'_>, run_flag: &Sio, top: bool) -> Result<Smach, (&'stati
         smach
             .reconfigure(SmachReconfigure::Weight(child.weight))
             .map_err(|e| ("its weight was refused", e))?;
-        // A share cannot be shared again: a nested multiplexor passes a
-        // read-only view of its flag on; the top one shares the file.
-        let flag = if top {
-            run_flag.share(&smach, OpenFlags::READ)
-        } else {
-            run_flag
-                .view(0, 1, true)
-                .and_then(|v| v.share(&smach, OpenFlags::READ))
-        };
-        flag.map_err(|e| ("its run flag could not be shared", e))?;
+        // Each child gets a read-only view of the flag of its own: a view
+        // has its own position (shares of one open share theirs, so two
+        // children's seek-and-read would race), and a nested multiplexor
+        // could not share its share again anyway.
+        run_flag
+            .view(0, 1, true)
+            .and_then(|v| v.share(&smach, OpenFlags::READ))
+            .map_err(|e| ("its run flag could not be shared", e))?;
         for view in child.views() {
             give(&smach, view).map_err(|e| ("a view could not be given", e))?;
         }
