@@ -43,7 +43,7 @@ const RUN_FLAG_PATH: &str = "/tmp/mux.run";
 /// Guest time the tree works before the measurement starts.
 pub const WARM_UP_MS: u64 = 200;
 /// Guest time over which shares are measured.
-pub const MEASURE_MS: u64 = 1200;
+pub const MEASURE_MS: u64 = 2000;
 /// Most children one multiplexor starts.
 const MAX_CHILDREN: usize = 8;
 /// Largest configuration read.
