@@ -222,11 +222,18 @@ mod tests {
         let c = parse_line("reader /bin/muxwork 64 3 window=/etc/a@8+120 ro=/etc/b")
             .unwrap()
             .unwrap();
-        assert_eq!((c.name, c.program, c.budget, c.weight), ("reader", "/bin/muxwork", 64, 3));
+        assert_eq!(
+            (c.name, c.program, c.budget, c.weight),
+            ("reader", "/bin/muxwork", 64, 3)
+        );
         assert_eq!(
             c.views(),
             &[
-                View::Window { path: "/etc/a", offset: 8, length: 120 },
+                View::Window {
+                    path: "/etc/a",
+                    offset: 8,
+                    length: 120
+                },
                 View::ReadOnly { path: "/etc/b" }
             ]
         );
@@ -242,14 +249,35 @@ mod tests {
     #[test]
     fn each_bad_line_says_what_is_wrong() {
         assert_eq!(parse_line("a /bin/x 1"), Err(ConfigError::TooFewWords));
-        assert_eq!(parse_line("toolongname /bin/x 1 1"), Err(ConfigError::BadName("toolongname")));
-        assert_eq!(parse_line("a bin/x 1 1"), Err(ConfigError::BadProgram("bin/x")));
-        assert_eq!(parse_line("a /bin/x -1 1"), Err(ConfigError::BadBudget("-1")));
+        assert_eq!(
+            parse_line("toolongname /bin/x 1 1"),
+            Err(ConfigError::BadName("toolongname"))
+        );
+        assert_eq!(
+            parse_line("a bin/x 1 1"),
+            Err(ConfigError::BadProgram("bin/x"))
+        );
+        assert_eq!(
+            parse_line("a /bin/x -1 1"),
+            Err(ConfigError::BadBudget("-1"))
+        );
         assert_eq!(parse_line("a /bin/x 1 0"), Err(ConfigError::BadWeight("0")));
-        assert_eq!(parse_line("a /bin/x 1 1001"), Err(ConfigError::BadWeight("1001")));
-        assert_eq!(parse_line("a /bin/x 1 1 window=/f@1"), Err(ConfigError::BadView("window=/f@1")));
-        assert_eq!(parse_line("a /bin/x 1 1 window=/f@1+0"), Err(ConfigError::BadView("window=/f@1+0")));
-        assert_eq!(parse_line("a /bin/x 1 1 ro=f"), Err(ConfigError::BadView("ro=f")));
+        assert_eq!(
+            parse_line("a /bin/x 1 1001"),
+            Err(ConfigError::BadWeight("1001"))
+        );
+        assert_eq!(
+            parse_line("a /bin/x 1 1 window=/f@1"),
+            Err(ConfigError::BadView("window=/f@1"))
+        );
+        assert_eq!(
+            parse_line("a /bin/x 1 1 window=/f@1+0"),
+            Err(ConfigError::BadView("window=/f@1+0"))
+        );
+        assert_eq!(
+            parse_line("a /bin/x 1 1 ro=f"),
+            Err(ConfigError::BadView("ro=f"))
+        );
         assert_eq!(
             parse_line("a /bin/x 1 1 ro=/a ro=/a ro=/a ro=/a ro=/a"),
             Err(ConfigError::TooManyViews)

@@ -119,7 +119,7 @@ pub struct ParsedRow {
 pub fn parse_row(line: &str) -> Option<ParsedRow> {
     let body = line.trim_start_matches(' ');
     let indent = line.len() - body.len();
-    if indent % 2 != 0 || !body.contains(" [smach ") {
+    if !indent.is_multiple_of(2) || !body.contains(" [smach ") {
         return None;
     }
     let (_, share) = body.rsplit_once(", share ")?;
@@ -143,7 +143,11 @@ fn parse_permille(text: &str) -> Option<u32> {
     if tenth.len() != 1 {
         return None;
     }
-    whole.parse::<u32>().ok()?.checked_mul(10)?.checked_add(tenth.parse().ok()?)
+    whole
+        .parse::<u32>()
+        .ok()?
+        .checked_mul(10)?
+        .checked_add(tenth.parse().ok()?)
 }
 
 #[cfg(test)]
@@ -152,7 +156,12 @@ mod tests {
     use proptest::prelude::*;
 
     fn node(id: u64, parent: u64, weight: u32, cpu_ns: u64) -> Node {
-        Node { id, parent, weight, cpu_ns }
+        Node {
+            id,
+            parent,
+            weight,
+            cpu_ns,
+        }
     }
 
     #[test]
@@ -197,7 +206,13 @@ mod tests {
             text,
             "    reader [smach 9] budget 64, mapped 21, weight 3, cpu 250 ms, share 24.9% (owed 25.0%)"
         );
-        assert_eq!(parse_row(text), Some(ParsedRow { depth: 2, share: Some((249, 250)) }));
+        assert_eq!(
+            parse_row(text),
+            Some(ParsedRow {
+                depth: 2,
+                share: Some((249, 250))
+            })
+        );
         assert_eq!(parse_row("mux: every child finished"), None);
     }
 
@@ -206,7 +221,10 @@ mod tests {
         impl fmt::Write for W<'_> {
             fn write_str(&mut self, s: &str) -> fmt::Result {
                 let end = self.1 + s.len();
-                self.0.get_mut(self.1..end).ok_or(fmt::Error)?.copy_from_slice(s.as_bytes());
+                self.0
+                    .get_mut(self.1..end)
+                    .ok_or(fmt::Error)?
+                    .copy_from_slice(s.as_bytes());
                 self.1 = end;
                 Ok(())
             }
@@ -236,7 +254,7 @@ mod tests {
                 nodes.push(node(i as u64 + 2, 1, *w, 1));
             }
             let total: u32 = (1..nodes.len()).map(|i| share_of(&nodes, i).unwrap().1).sum();
-            prop_assert!(total <= 1000 && total + weights.len() as u32 >= 1000);
+            prop_assert!(total <= 1000 && total as usize + weights.len() >= 1000);
         }
     }
 }

@@ -28,7 +28,9 @@ fn run_mux() -> Result<(i32, String), String> {
     let report = sk_core::with_fs(|fs| {
         let node = fs.lookup(REPORT).map_err(|e| format!("{REPORT}: {e}"))?;
         let mut buf = vec![0_u8; 8192];
-        let n = fs.read(node, 0, &mut buf).map_err(|e| format!("{REPORT}: {e}"))?;
+        let n = fs
+            .read(node, 0, &mut buf)
+            .map_err(|e| format!("{REPORT}: {e}"))?;
         buf.truncate(n);
         String::from_utf8(buf).map_err(|_| format!("{REPORT}: not UTF-8"))
     })?;
@@ -50,7 +52,10 @@ fn check_report(report: &str) -> Result<(), String> {
             );
         }
     }
-    ensure!(deepest >= 3, "the tree is {deepest} levels below mux, not 3");
+    ensure!(
+        deepest >= 3,
+        "the tree is {deepest} levels below mux, not 3"
+    );
     ensure!(shares >= 8, "only {shares} shares in the report");
     ensure!(
         report.contains("mux: every child finished"),

@@ -108,10 +108,16 @@ fn main() -> i32 {
         }
         let _ = child.terminate();
     }
-    let summary = if ok == ended { "every child finished" } else { "NOT every child finished well" };
+    let summary = if ok == ended {
+        "every child finished"
+    } else {
+        "NOT every child finished well"
+    };
     println!("mux {name}: {summary}: {ok} of {ended} exited with status 0");
     if top {
-        tree::append_report(format_args!("mux: {summary}: {ok} of {ended} exited with status 0\n"));
+        tree::append_report(format_args!(
+            "mux: {summary}: {ok} of {ended} exited with status 0\n"
+        ));
     }
     i32::from(!(all_good && ok == ended))
 }
@@ -137,14 +143,21 @@ fn start_children<'a>(
             }
         };
         let Some(slot) = slots.next() else {
-            println!("mux {name}: line {}: more than {MAX_CHILDREN} children (skipped)", n + 1);
+            println!(
+                "mux {name}: line {}: more than {MAX_CHILDREN} children (skipped)",
+                n + 1
+            );
             all_good = false;
             continue;
         };
         match start(&child, run_flag) {
             Ok(smach) => *slot = Some((smach, child)),
             Err((what, e)) => {
-                println!("mux {name}: line {} ({}): {what}: {e} (skipped)", n + 1, child.name);
+                println!(
+                    "mux {name}: line {} ({}): {what}: {e} (skipped)",
+                    n + 1,
+                    child.name
+                );
                 all_good = false;
             }
         }
@@ -158,9 +171,13 @@ fn start(child: &Child<'_>, run_flag: &Sio) -> Result<Smach, (&'static str, SysE
     let smach = Smach::spawn_suspended(child.program, child.name_arg())
         .map_err(|e| ("cannot start its program", e))?;
     let set_up = || -> Result<(), (&'static str, SysError)> {
-        if let Err(e) = smach.reconfigure(SmachReconfigure::Budget { frames: child.budget }) {
+        if let Err(e) = smach.reconfigure(SmachReconfigure::Budget {
+            frames: child.budget,
+        }) {
             let mut tree = [SmachTreeEntry::default(); 1];
-            let mapped = smach.query_tree(&mut tree).map_or(0, |_| tree[0].mapped_frames);
+            let mapped = smach
+                .query_tree(&mut tree)
+                .map_or(0, |_| tree[0].mapped_frames);
             println!(
                 "mux: {}: a budget of {} frames was refused ({e}); its program maps {mapped}, its parent has what its own budget leaves",
                 child.name, child.budget
@@ -197,7 +214,11 @@ fn start(child: &Child<'_>, run_flag: &Sio) -> Result<Smach, (&'static str, SysE
 /// stays open here: a view dies with its parent).
 fn give(smach: &Smach, view: &View<'_>) -> Result<Handle, SysError> {
     match *view {
-        View::Window { path, offset, length } => {
+        View::Window {
+            path,
+            offset,
+            length,
+        } => {
             let rw = OpenFlags::READ | OpenFlags::WRITE;
             let file = Sio::open(path, rw)?;
             file.view(offset, length, false)?.share(smach, rw)

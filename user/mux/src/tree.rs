@@ -26,7 +26,10 @@ struct Label {
 
 impl Label {
     fn new(depth: u32, name: &str) -> Self {
-        let mut label = Self { depth, ..Self::default() };
+        let mut label = Self {
+            depth,
+            ..Self::default()
+        };
         let len = name.len().min(MAX_NAME);
         label.name[..len].copy_from_slice(&name.as_bytes()[..len]);
         label.len = len;
@@ -90,7 +93,11 @@ pub(crate) fn measure_and_print(config: &str, measure_ms: u64) -> bool {
     let mut count = 1;
     walk(config, 1, &mut labels, &mut count);
     // Names only where the configurations and the tree agree on shape.
-    let named = count == n && labels.iter().zip(&after[..n]).all(|(l, e)| l.depth == e.depth);
+    let named = count == n
+        && labels
+            .iter()
+            .zip(&after[..n])
+            .all(|(l, e)| l.depth == e.depth);
     let mut report = Sio::open(
         crate::tree::REPORT_PATH,
         OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::TRUNCATE,
