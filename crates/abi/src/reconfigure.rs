@@ -48,6 +48,14 @@ pub enum SmachReconfigure {
     Weight(u32),
     /// Own SMACH or a child: how its share is divided; returns 0.
     SubPolicy(SubPolicy),
+    /// Parent only: the directory SIO `directory` (in the caller's table)
+    /// becomes the child's root; returns 0.
+    /// [`SysError::NotPermitted`] on [`Handle::SELF`];
+    /// [`SysError::WrongKind`] if `directory` is no directory.
+    Root {
+        /// The caller's directory handle (`rsi`).
+        directory: Handle,
+    },
 }
 
 /// Largest [`SmachReconfigure::Weight`].
@@ -58,7 +66,8 @@ impl SmachReconfigure {
     ///
     /// # Errors
     /// [`SysError::BadSelector`] for an unknown selector;
-    /// [`SysError::BadValue`] for a priority past `u32::MAX`.
+    /// [`SysError::BadValue`] for a priority past `u32::MAX`;
+    /// [`SysError::BadHandle`] for a root's directory handle past 32 bits.
     pub fn decode(selector: u64, value: u64, _value2: u64) -> Result<Self, SysError> {
         Ok(match SmachSelector::try_from(selector)? {
             SmachSelector::Suspend => Self::Suspend,
@@ -75,6 +84,9 @@ impl SmachReconfigure {
                 _ => return Err(SysError::BadValue),
             },
             SmachSelector::SubPolicy => Self::SubPolicy(SubPolicy::try_from(value)?),
+            SmachSelector::Root => Self::Root {
+                directory: Handle::new(u32::try_from(value).map_err(|_| SysError::BadHandle)?),
+            },
         })
     }
 
@@ -92,6 +104,7 @@ impl SmachReconfigure {
             Self::Budget { .. } => SmachSelector::Budget,
             Self::Weight(_) => SmachSelector::Weight,
             Self::SubPolicy(_) => SmachSelector::SubPolicy,
+            Self::Root { .. } => SmachSelector::Root,
         }
     }
 
@@ -104,6 +117,7 @@ impl SmachReconfigure {
             Self::Budget { frames } => frames,
             Self::Weight(weight) => weight as u64,
             Self::SubPolicy(policy) => policy.number() as u64,
+            Self::Root { directory } => directory.index() as u64,
             Self::Suspend | Self::Resume | Self::Wait | Self::TraceNextCall | Self::YieldCaller => {
                 0
             }
@@ -317,7 +331,26 @@ pub enum SioReconfigure {
         /// New length (`rdx`).
         length: u64,
     },
+    /// On the tty, or on a prefix view of it: a new *prefix view* in the
+    /// caller's table, with the caller's rights. Every line written
+    /// through it starts with the prefix (the first write's start and
+    /// after every `\n`); a prefix view of a prefix view writes the
+    /// chain's prefixes concatenated, the one nearest the tty first
+    /// (`[a] [x] hello`). Reads go to the tty as through the base.
+    /// Shared and revoked like any view. The kernel copies the prefix
+    /// when the call is made. [`SysError::BadValue`] for a length of 0 or
+    /// past [`MAX_PREFIX_LEN`] (at decode); [`SysError::BadAddress`] for a
+    /// bad pointer; [`SysError::WrongKind`] on any other SIO.
+    PrefixView {
+        /// User address of the prefix bytes (`rsi`).
+        prefix: u64,
+        /// Its length in bytes (`rdx`), 1 to [`MAX_PREFIX_LEN`].
+        len: u64,
+    },
 }
+
+/// Longest prefix of one [`SioReconfigure::PrefixView`] level.
+pub const MAX_PREFIX_LEN: u64 = 32;
 
 /// How many views may be stacked on one base SIO (a view of a view ...).
 pub const MAX_VIEW_DEPTH: u32 = 16;
@@ -330,7 +363,8 @@ impl SioReconfigure {
     /// whence; [`SysError::BadFlags`] for unknown tty-mode bits or share
     /// rights other than a non-empty set of `READ | WRITE`;
     /// [`SysError::BadHandle`] for a share's SMACH handle or a passed
-    /// handle past 32 bits.
+    /// handle past 32 bits; [`SysError::BadValue`] for a prefix length of
+    /// 0 or past [`MAX_PREFIX_LEN`].
     pub fn decode(selector: u64, value: u64, value2: u64) -> Result<Self, SysError> {
         Ok(match SioSelector::try_from(selector)? {
             SioSelector::PortAttachHandle => Self::PortSendHandle {
@@ -358,6 +392,13 @@ impl SioReconfigure {
                 offset: value,
                 length: value2,
             },
+            SioSelector::PrefixView if value2 == 0 || value2 > MAX_PREFIX_LEN => {
+                return Err(SysError::BadValue)
+            }
+            SioSelector::PrefixView => Self::PrefixView {
+                prefix: value,
+                len: value2,
+            },
         })
     }
 
@@ -379,6 +420,7 @@ impl SioReconfigure {
                 read_only: true, ..
             } => SioSelector::ReadOnlyView,
             Self::ViewReshape { .. } => SioSelector::ViewReshape,
+            Self::PrefixView { .. } => SioSelector::PrefixView,
         }
     }
 
@@ -403,6 +445,7 @@ impl SioReconfigure {
             Self::View { offset, length, .. } | Self::ViewReshape { offset, length } => {
                 [selector, offset, length]
             }
+            Self::PrefixView { prefix, len } => [selector, prefix, len],
         }
     }
 }

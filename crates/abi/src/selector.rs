@@ -49,6 +49,12 @@ numbered_enum! {
         /// the first choice on, it and its subtree are scheduled as one SCPU
         /// of its parent's level. Returns 0.
         SubPolicy = 9,
+        /// Parent only (a child's handle, never [`Handle::SELF`](crate::Handle::SELF)):
+        /// the directory SIO `rsi` (a handle in the caller's table) becomes
+        /// the child's root: every path the child and its descendants open
+        /// (unless given their own root) resolves inside it; `..`, absolute
+        /// paths and repeated slashes never leave it. Returns 0.
+        Root = 10,
     }
 }
 
@@ -129,6 +135,11 @@ numbered_enum! {
         /// On a view, its maker only: move its window to offset `rsi`,
         /// length `rdx` (in its parent's coordinates); returns 0.
         ViewReshape = 11,
+        /// On the tty (or a prefix view of it): a new *prefix view*, whose
+        /// writes put the prefix (`rdx` bytes, 1 to
+        /// [`MAX_PREFIX_LEN`](crate::MAX_PREFIX_LEN), at user address `rsi`)
+        /// at the start of every line. Returns the caller's new handle.
+        PrefixView = 12,
     }
 }
 

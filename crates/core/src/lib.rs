@@ -52,6 +52,7 @@ mod nest_memory;
 pub mod nest_testing;
 mod pipe_calls;
 mod port_calls;
+mod prefix_views;
 mod ring;
 mod routines_text;
 mod scheduler;

@@ -18,6 +18,8 @@ use sk_sio::{transfer_in_chunks, POutcome, Piece, ReadOutcome, Reconfigured, Sio
 use sk_synth::policy::Op;
 
 pub(crate) fn console_out(bytes: &[u8]) {
+    #[cfg(feature = "ktest")]
+    crate::testing::capture_console(bytes);
     sk_machine::serial::write_bytes(bytes);
 }
 
@@ -502,6 +504,10 @@ pub(crate) fn reconfigure(
         }
         SioReconfigure::ViewReshape { offset, length } => {
             return crate::views::reshape(core, me, handle, offset, length)
+        }
+        SioReconfigure::PrefixView { prefix, len } => {
+            return crate::prefix_views::make(core, me, handle, prefix, len)
+                .map(|h| u64::from(h.index()))
         }
         SioReconfigure::PortSendHandle {
             handle: passed,

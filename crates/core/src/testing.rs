@@ -643,3 +643,6 @@ pub use injection::{
     inject_revoke_reserve_failure, inject_skip_revoke_replug,
 };
 pub(crate) use injection::{leak_if_injected, FAIL_REVOKE_RESERVE, SKIP_REVOKE_REPLUG};
+mod console_capture;
+pub(crate) use console_capture::capture_console;
+pub use console_capture::{start_console_capture, take_console_capture};

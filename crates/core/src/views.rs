@@ -69,6 +69,12 @@ pub(crate) fn make(
     if read_only {
         rights.remove(OpenFlags::WRITE);
     }
+    // A window is a fixed region: writes through it cannot honour
+    // APPEND (every write at the end), so a writable view of an APPEND
+    // open is refused; a read-only one is fine.
+    if rights.contains(OpenFlags::WRITE) && parent.flags().contains(OpenFlags::APPEND) {
+        return Err(SysError::NotPermitted);
+    }
     let (depth, base_kind, base_node) = match parent.view() {
         Some(v) => (v.depth(), v.base_kind(), v.base_node()),
         None => (0, parent.kind(), parent.node()),
@@ -79,6 +85,21 @@ pub(crate) fn make(
         serial: parent.serial(),
     };
     let view = View::new(link, depth, window, base_kind, base_node)?;
+    install(core, me, view, rights)
+}
+
+/// Opens `view` with `rights` in SMACH `me`'s table, counts it and plans
+/// its routines; returns its handle.
+///
+/// # Errors
+/// [`SysError::NoMemory`], [`SysError::TooManyHandles`],
+/// [`SysError::NotPermitted`] if `me` is gone.
+pub(crate) fn install(
+    core: &mut Core,
+    me: SmachId,
+    view: View,
+    rights: OpenFlags,
+) -> Result<Handle, SysError> {
     let mut sio = Sio::open_view(view, rights)?;
     sio.set_opener(core.current);
     let smach = core.smachs.get_mut(&me).ok_or(SysError::NotPermitted)?;
@@ -142,13 +163,13 @@ fn own_view(core: &mut Core, me: SmachId, handle: Handle) -> Result<&mut View, S
 }
 
 /// The open SIO at `handle` of SMACH `at`.
-fn sio_at(smachs: &IdMap<Smach>, at: SmachId, handle: Handle) -> Option<&Sio> {
+pub(crate) fn sio_at(smachs: &IdMap<Smach>, at: SmachId, handle: Handle) -> Option<&Sio> {
     smachs.get(&at)?.handles.get(handle).ok()?.as_sio()
 }
 
 /// A view's parent SIO, through the sharing rules for `access`: a parent
 /// gone (SMACH, handle, or the open it named) is `Revoked`.
-fn parent_of<'a>(
+pub(crate) fn parent_of<'a>(
     smachs: &'a IdMap<Smach>,
     view: &View,
     access: Access,
@@ -311,6 +332,12 @@ fn piece(
         Some(_) => return Err(SysError::BadHandle),
     }
     let buf = whole.0.wrapping_add(offset);
+    if crate::prefix_views::is_prefix_view(top) {
+        if access != Access::Write {
+            return Err(SysError::NotPermitted);
+        }
+        return crate::prefix_views::write_piece(core, walked.top, buf, asked, offset == 0);
+    }
     let Core {
         fs,
         devices,

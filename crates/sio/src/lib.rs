@@ -13,6 +13,7 @@ mod chunk;
 mod devices;
 mod error;
 mod io;
+mod line_prefix;
 mod pipe;
 mod port;
 mod port_grants;
@@ -28,6 +29,7 @@ pub use chunk::{transfer_in_chunks, Piece, Step, CHUNK_BYTES, TTY_CHUNK_BYTES};
 pub use devices::{Devices, DEV_MEM_BYTES};
 pub use error::fs_error;
 pub use io::{PartialWrite, ReadOutcome};
+pub use line_prefix::{splice, LinePrefix};
 pub use pipe::{
     new_pipe, PipeEnd, PipeStep, PipeWaiters, PIPE_ATOMIC_BYTES, PIPE_CAPACITY, PIPE_PATH,
 };

@@ -55,7 +55,8 @@ impl<R> Sio<R> {
             | SioReconfigure::PortTakeHandle { .. }
             | SioReconfigure::PipeToConsole
             | SioReconfigure::View { .. }
-            | SioReconfigure::ViewReshape { .. } => Err(SysError::NotSupported),
+            | SioReconfigure::ViewReshape { .. }
+            | SioReconfigure::PrefixView { .. } => Err(SysError::NotSupported),
         }
     }
 

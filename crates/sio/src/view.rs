@@ -10,7 +10,7 @@
 //! synthesized path folds the whole chain once
 //! (`sk_synth::policy::collapse`).
 
-use crate::{fs_error, Devices, PartialWrite, Sio, Target, UserMemory};
+use crate::{fs_error, Devices, LinePrefix, PartialWrite, Sio, Target, UserMemory};
 use sk_abi::{SioKind, SysError, MAX_VIEW_DEPTH};
 use sk_fs::{FileSystem, NodeId};
 
@@ -39,6 +39,8 @@ pub struct View {
     base_kind: SioKind,
     base_node: Option<NodeId>,
     is_revoked: bool,
+    /// A prefix view's prefix (its window is then the whole stream).
+    prefix: Option<LinePrefix>,
 }
 
 impl View {
@@ -70,7 +72,29 @@ impl View {
             base_kind,
             base_node,
             is_revoked: false,
+            prefix: None,
         })
+    }
+
+    /// A prefix view of `parent` (the tty, `parent_depth` 0, or a prefix
+    /// view): every line written through it starts with `prefix`. Its
+    /// window is the whole stream; its position cell is its line state.
+    ///
+    /// # Errors
+    /// [`SysError::BadValue`] past [`MAX_VIEW_DEPTH`].
+    pub fn new_prefix(
+        parent: ViewParent,
+        parent_depth: u32,
+        prefix: LinePrefix,
+    ) -> Result<Self, SysError> {
+        let mut view = Self::new(parent, parent_depth, (0, u64::MAX), SioKind::Tty, None)?;
+        view.prefix = Some(prefix);
+        Ok(view)
+    }
+
+    /// A prefix view's prefix; `None` for a window.
+    pub fn prefix(&self) -> Option<&LinePrefix> {
+        self.prefix.as_ref()
     }
 
     /// One level of a transfer of `len` bytes at this view's byte `pos`:
@@ -85,9 +109,13 @@ impl View {
     /// Moves the window.
     ///
     /// # Errors
-    /// [`SysError::BadOffset`] if `offset + length` overflows.
+    /// [`SysError::BadOffset`] if `offset + length` overflows;
+    /// [`SysError::WrongKind`] on a prefix view (it has no window).
     pub fn reshape(&mut self, offset: u64, length: u64) -> Result<(), SysError> {
         check_window(offset, length)?;
+        if self.prefix.is_some() {
+            return Err(SysError::WrongKind);
+        }
         self.offset = offset;
         self.length = length;
         Ok(())
@@ -178,12 +206,24 @@ impl<R> Sio<R> {
         }
     }
 
-    /// Whether a view may be made of this SIO: a file, `/dev/mem`, a view.
+    /// Whether a window view may be made of this SIO: a file, `/dev/mem`,
+    /// a window view.
     pub fn is_viewable(&self) -> bool {
-        matches!(
-            self.target(),
-            Target::Mem | Target::File(_) | Target::View(_)
-        )
+        match self.target() {
+            Target::Mem | Target::File(_) => true,
+            Target::View(view) => view.prefix().is_none(),
+            _ => false,
+        }
+    }
+
+    /// Whether a prefix view may be made of this SIO: the tty or a prefix
+    /// view.
+    pub fn is_prefixable(&self) -> bool {
+        match self.target() {
+            Target::Tty => true,
+            Target::View(view) => view.prefix().is_some(),
+            _ => false,
+        }
     }
 
     /// The base's read of `len` bytes at its byte `pos` (not its position,

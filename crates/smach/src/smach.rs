@@ -264,6 +264,8 @@ impl<R, A> Smach<R, A> {
                 self.weight = weight;
                 Ok(SmachAction::SetWeight(weight))
             }
+            // Not built yet on this commit (the ABI comes first).
+            SmachReconfigure::Root { .. } => Err(SysError::NotSupported),
             SmachReconfigure::SubPolicy(policy) => {
                 self.sub_policy = policy;
                 self.chose_sub_policy = true;

@@ -54,3 +54,25 @@ ktest!(
         both(4, 0)
     }
 );
+
+/// What `viewtest` mode 5 writes through its prefix views, as the console
+/// carries it (cooked: `\n` as `\r\n`): each line with the prefixes of
+/// the chain it went through, the tty's nearest first.
+const PREFIXED: &[u8] =
+    b"[child-a] hello\r\n[child-a] world\r\n[child-a] [x] deep\r\n[child-a] \r\n";
+
+ktest!(
+    fn views_prefix_views_prefix_every_line_byte_for_byte() {
+        for generic in [false, true] {
+            sk_core::testing::start_console_capture();
+            let status = viewtest(5, generic, 0);
+            let out = sk_core::testing::take_console_capture();
+            ensure_eq!(status?, 0);
+            ensure_eq!(
+                alloc::string::String::from_utf8_lossy(&out),
+                alloc::string::String::from_utf8_lossy(PREFIXED)
+            );
+        }
+        Ok(())
+    }
+);

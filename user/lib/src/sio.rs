@@ -362,6 +362,24 @@ impl Sio {
         ))
     }
 
+    /// A new prefix view of this tty (or prefix view): every line written
+    /// through it starts with `prefix` (1 to 32 bytes, no `\n`). See
+    /// [`SioReconfigure::PrefixView`].
+    ///
+    /// # Errors
+    /// `BadValue` for a bad length or a `\n`, `BadAddress`, `WrongKind`
+    /// on another kind, `NotPermitted` without `WRITE`, `Revoked`, …
+    pub fn prefix_view(&self, prefix: &[u8]) -> Result<Sio, SysError> {
+        let handle = self.reconfigure(SioReconfigure::PrefixView {
+            prefix: prefix.as_ptr() as u64,
+            len: prefix.len() as u64,
+        })?;
+        Ok(Self::with_route(
+            Handle::new(u32::try_from(handle).map_err(|_| SysError::BadValue)?),
+            self.route,
+        ))
+    }
+
     /// On a view this SMACH made: its window becomes `length` bytes from
     /// `offset` of its parent (every routine depending on it is replugged
     /// before this returns).

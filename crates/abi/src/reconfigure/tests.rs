@@ -223,5 +223,46 @@ fn view_requests_round_trip_with_their_numbers() {
         let [a, b, c] = request.to_registers();
         assert_eq!(SioReconfigure::decode(a, b, c), Ok(request));
     }
-    assert_eq!(SioReconfigure::decode(12, 0, 0), Err(SysError::BadSelector));
+    assert_eq!(SioReconfigure::decode(13, 0, 0), Err(SysError::BadSelector));
+}
+
+#[test]
+fn prefix_view_round_trips_and_bounds_its_length() {
+    assert_eq!(SioSelector::PrefixView.number(), 12);
+    for len in [1, crate::MAX_PREFIX_LEN] {
+        let request = SioReconfigure::PrefixView {
+            prefix: 0x40_0000,
+            len,
+        };
+        let [a, b, c] = request.to_registers();
+        assert_eq!(a, 12);
+        assert_eq!(SioReconfigure::decode(a, b, c), Ok(request));
+    }
+    assert_eq!(
+        SioReconfigure::decode(12, 0x1000, 0),
+        Err(SysError::BadValue)
+    );
+    assert_eq!(
+        SioReconfigure::decode(12, 0x1000, crate::MAX_PREFIX_LEN + 1),
+        Err(SysError::BadValue)
+    );
+    assert_eq!(
+        SioReconfigure::decode(12, 0x1000, u64::MAX),
+        Err(SysError::BadValue)
+    );
+}
+
+#[test]
+fn root_round_trips_and_rejects_wide_handles() {
+    assert_eq!(SmachSelector::Root.number(), 10);
+    let request = SmachReconfigure::Root {
+        directory: Handle::new(7),
+    };
+    let [a, b, c] = request.to_registers();
+    assert_eq!([a, b, c], [10, 7, 0]);
+    assert_eq!(SmachReconfigure::decode(a, b, c), Ok(request));
+    assert_eq!(
+        SmachReconfigure::decode(10, 1 << 32, 0),
+        Err(SysError::BadHandle)
+    );
 }
