@@ -15,6 +15,7 @@
 //! |---|---|
 //! | `window=PATH@OFFSET+LENGTH` | a writable window of a file |
 //! | `ro=PATH` | a read-only view of a whole file (a `mux` child's first one is its configuration) |
+//! | `tty` | a prefix view of the multiplexor's tty (its own prefix view, or the console): every line the child writes through it starts with `[name] ` |
 //!
 //! Blank lines and lines starting with `#` are skipped.
 
@@ -87,6 +88,8 @@ pub enum View<'a> {
         /// The file.
         path: &'a str,
     },
+    /// A prefix view of the multiplexor's tty (`[name] ` before each line).
+    Tty,
 }
 
 /// What is wrong with a line.
@@ -121,7 +124,7 @@ impl fmt::Display for ConfigError<'_> {
             Self::BadWeight(w) => write!(f, "weight {w:?}: a number in 1..={MAX_WEIGHT} expected"),
             Self::BadView(v) => write!(
                 f,
-                "view {v:?}: `window=PATH@OFFSET+LENGTH` or `ro=PATH` expected"
+                "view {v:?}: `window=PATH@OFFSET+LENGTH`, `ro=PATH` or `tty` expected"
             ),
             Self::TooManyViews => write!(f, "more than {MAX_VIEWS} views"),
         }
@@ -175,6 +178,9 @@ pub fn parse_line(line: &str) -> Result<Option<Child<'_>>, ConfigError<'_>> {
 }
 
 fn parse_view(word: &str) -> Option<View<'_>> {
+    if word == "tty" {
+        return Some(View::Tty);
+    }
     if let Some(path) = word.strip_prefix("ro=") {
         return path.starts_with('/').then_some(View::ReadOnly { path });
     }
@@ -219,7 +225,7 @@ mod tests {
 
     #[test]
     fn a_child_line_with_views_parses() {
-        let c = parse_line("reader /bin/muxwork 64 3 window=/etc/a@8+120 ro=/etc/b")
+        let c = parse_line("reader /bin/muxwork 64 3 window=/etc/a@8+120 ro=/etc/b tty")
             .unwrap()
             .unwrap();
         assert_eq!(
@@ -234,7 +240,8 @@ mod tests {
                     offset: 8,
                     length: 120
                 },
-                View::ReadOnly { path: "/etc/b" }
+                View::ReadOnly { path: "/etc/b" },
+                View::Tty
             ]
         );
         assert_eq!(c.nested_config(), Some("/etc/b"));

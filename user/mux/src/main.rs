@@ -32,7 +32,10 @@ use sk_mux::config::{self, unpack_name, Child, View};
 use sk_user::abi::{
     Handle, OpenFlags, SmachReconfigure, SmachTreeEntry, SubPolicy, SysError, Whence,
 };
-use sk_user::{println, Sio, Smach};
+use core::fmt::Write;
+use core::sync::atomic::{AtomicU32, Ordering};
+use sk_user::abi::SioKind;
+use sk_user::{Sio, Smach};
 
 sk_user::entry!(main);
 
@@ -51,6 +54,27 @@ const CONFIG_BYTES: usize = 2048;
 
 const MS: u64 = 1_000_000;
 
+/// The handle this multiplexor writes its lines to: the console, or the
+/// prefix view of a tty its parent gave it (found at start).
+static OUT: AtomicU32 = AtomicU32::new(1);
+
+/// `println!` to [`OUT`].
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let mut out = Sio::from_handle(Handle::new(OUT.load(Ordering::Relaxed)));
+        let _ = writeln!(out, $($arg)*);
+    }};
+}
+
+/// The first tty among the handles a parent gave (3 and up), if any.
+fn find_tty() -> Option<u32> {
+    (3..3 + 2 * config::MAX_VIEWS as u32).find(|&h| {
+        Sio::from_handle(Handle::new(h))
+            .query()
+            .is_ok_and(|info| info.kind() == Ok(SioKind::Tty))
+    })
+}
+
 fn main() -> i32 {
     let arg = sk_user::start_arg();
     let mut name_buf = [0; 8];
@@ -58,6 +82,11 @@ fn main() -> i32 {
         0 => ("top", true),
         _ => (unpack_name(arg, &mut name_buf).unwrap_or("mux?"), false),
     };
+    if !top {
+        if let Some(tty) = find_tty() {
+            OUT.store(tty, Ordering::Relaxed);
+        }
+    }
     let mut text = [0_u8; CONFIG_BYTES];
     let config = if top {
         read_path(TOP_CONFIG, &mut text)
@@ -65,14 +94,14 @@ fn main() -> i32 {
         read_all(&Sio::from_handle(Handle::new(3)), &mut text)
     };
     let Ok(config) = config else {
-        println!("mux {name}: cannot read its configuration: {config:?}");
+        say!("mux {name}: cannot read its configuration: {config:?}");
         return 2;
     };
     let run_flag = if top {
         match make_run_flag() {
             Ok(flag) => flag,
             Err(e) => {
-                println!("mux {name}: cannot make the run flag {RUN_FLAG_PATH}: {e}");
+                say!("mux {name}: cannot make the run flag {RUN_FLAG_PATH}: {e}");
                 return 2;
             }
         }
@@ -80,7 +109,7 @@ fn main() -> i32 {
         Sio::from_handle(Handle::new(2))
     };
     if let Err(e) = Smach::this().reconfigure(SmachReconfigure::SubPolicy(SubPolicy::Weighted)) {
-        println!("mux {name}: weighted sub-scheduling refused: {e}");
+        say!("mux {name}: weighted sub-scheduling refused: {e}");
         return 2;
     }
     let mut children: [Option<(Smach, Child<'_>)>; MAX_CHILDREN] = Default::default();
@@ -92,7 +121,7 @@ fn main() -> i32 {
             .seek(Whence::Set, 0)
             .and_then(|_| run_flag.write(b"0"));
         if let Err(e) = dropped {
-            println!("mux: cannot drop the run flag: {e}");
+            say!("mux: cannot drop the run flag: {e}");
             all_good = false;
         }
     } else {
@@ -103,8 +132,8 @@ fn main() -> i32 {
         ended += 1;
         match child.wait() {
             Ok(0) => ok += 1,
-            Ok(status) => println!("mux {name}: {} exited with status {status}", line.name),
-            Err(e) => println!("mux {name}: waiting for {} failed: {e}", line.name),
+            Ok(status) => say!("mux {name}: {} exited with status {status}", line.name),
+            Err(e) => say!("mux {name}: waiting for {} failed: {e}", line.name),
         }
         let _ = child.terminate();
     }
@@ -113,7 +142,7 @@ fn main() -> i32 {
     } else {
         "NOT every child finished well"
     };
-    println!("mux {name}: {summary}: {ok} of {ended} exited with status 0");
+    say!("mux {name}: {summary}: {ok} of {ended} exited with status 0");
     if top {
         tree::append_report(format_args!(
             "mux: {summary}: {ok} of {ended} exited with status 0\n"
@@ -137,13 +166,13 @@ fn start_children<'a>(
             Ok(None) => continue,
             Ok(Some(child)) => child,
             Err(e) => {
-                println!("mux {name}: line {}: {e} (skipped)", n + 1);
+                say!("mux {name}: line {}: {e} (skipped)", n + 1);
                 all_good = false;
                 continue;
             }
         };
         let Some(slot) = slots.next() else {
-            println!(
+            say!(
                 "mux {name}: line {}: more than {MAX_CHILDREN} children (skipped)",
                 n + 1
             );
@@ -153,7 +182,7 @@ fn start_children<'a>(
         match start(&child, run_flag) {
             Ok(smach) => *slot = Some((smach, child)),
             Err((what, e)) => {
-                println!(
+                say!(
                     "mux {name}: line {} ({}): {what}: {e} (skipped)",
                     n + 1,
                     child.name
@@ -178,7 +207,7 @@ fn start(child: &Child<'_>, run_flag: &Sio) -> Result<Smach, (&'static str, SysE
             let mapped = smach
                 .query_tree(&mut tree)
                 .map_or(0, |_| tree[0].mapped_frames);
-            println!(
+            say!(
                 "mux: {}: a budget of {} frames was refused ({e}); its program maps {mapped}, its parent has what its own budget leaves",
                 child.name, child.budget
             );
@@ -196,7 +225,7 @@ fn start(child: &Child<'_>, run_flag: &Sio) -> Result<Smach, (&'static str, SysE
             .and_then(|v| v.share(&smach, OpenFlags::READ))
             .map_err(|e| ("its run flag could not be shared", e))?;
         for view in child.views() {
-            give(&smach, view).map_err(|e| ("a view could not be given", e))?;
+            give(&smach, child.name, view).map_err(|e| ("a view could not be given", e))?;
         }
         smach.resume().map_err(|e| ("it could not be resumed", e))?;
         Ok(())
@@ -212,7 +241,7 @@ fn start(child: &Child<'_>, run_flag: &Sio) -> Result<Smach, (&'static str, SysE
 
 /// Opens the view's file and shares a view of it into `smach` (the file
 /// stays open here: a view dies with its parent).
-fn give(smach: &Smach, view: &View<'_>) -> Result<Handle, SysError> {
+fn give(smach: &Smach, name: &str, view: &View<'_>) -> Result<Handle, SysError> {
     match *view {
         View::Window {
             path,
@@ -227,6 +256,16 @@ fn give(smach: &Smach, view: &View<'_>) -> Result<Handle, SysError> {
             let file = Sio::open(path, OpenFlags::READ)?;
             let size = file.query()?.size;
             file.view(0, size, true)?.share(smach, OpenFlags::READ)
+        }
+        View::Tty => {
+            let mut prefix = [0_u8; config::MAX_NAME + 3];
+            let name = name.as_bytes();
+            prefix[0] = b'[';
+            prefix[1..=name.len()].copy_from_slice(name);
+            prefix[name.len() + 1..name.len() + 3].copy_from_slice(b"] ");
+            let tty = Sio::from_handle(Handle::new(OUT.load(Ordering::Relaxed)));
+            tty.prefix_view(&prefix[..name.len() + 3])?
+                .share(smach, OpenFlags::WRITE)
         }
         View::None => Err(SysError::BadValue),
     }

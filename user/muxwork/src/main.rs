@@ -3,7 +3,9 @@
 //! Its start argument is its name (8 bytes, [`sk_mux::config::pack_name`]).
 //! Handle 2 is its run flag (a read-only view of one byte: `1` while it
 //! should run), handles 3, 4, ... the views its configuration line gave
-//! it. For each view it reads the whole window and counts its bytes,
+//! it. A tty among them (a prefix view its multiplexor made) is where it
+//! writes its lines (each then starts with its name in brackets); without
+//! one it writes them to the console, starting with `muxwork NAME:`. For each view it reads the whole window and counts its bytes,
 //! lines and words; into a writable window it writes its name at the
 //! window's start; on a read-only one it checks that a write is refused
 //! (`NotPermitted`). Then it spins, looking at its run flag every 64 Ki
@@ -13,33 +15,76 @@
 #![no_main]
 
 use sk_mux::config::unpack_name;
-use sk_user::abi::{Handle, OpenFlags, SysError, Whence};
-use sk_user::{println, Sio};
+use core::fmt::{self, Write};
+use sk_user::abi::{Handle, OpenFlags, SioKind, SysError, Whence};
+use sk_user::Sio;
 
 sk_user::entry!(main);
 
 const RUN_FLAG: u32 = 2;
 const FIRST_VIEW: u32 = 3;
 
+/// Where its lines go: a prefix view (already naming it) or the console.
+struct Out<'a> {
+    tty: Sio,
+    name: Option<&'a str>,
+}
+
+impl Out<'_> {
+    fn line(&self, args: fmt::Arguments<'_>) {
+        let mut tty = Sio::from_handle(self.tty.handle());
+        let _ = match self.name {
+            Some(name) => writeln!(tty, "muxwork {name}: {args}"),
+            None => writeln!(tty, "{args}"),
+        };
+    }
+}
+
 fn main() -> i32 {
     let mut name_buf = [0; 8];
     let name = unpack_name(sk_user::start_arg(), &mut name_buf).unwrap_or("muxwork");
-    let mut status = 0;
+    let mut views = [(0_u32, 0_u32, 0_u64); 8];
+    let mut count = 0;
+    let mut out = Out {
+        tty: Sio::from_handle(Handle::CONSOLE),
+        name: Some(name),
+    };
     for h in FIRST_VIEW..FIRST_VIEW + 8 {
+        let Ok(info) = Sio::from_handle(Handle::new(h)).query() else {
+            break;
+        };
+        if info.kind() == Ok(SioKind::Tty) {
+            out = Out {
+                tty: Sio::from_handle(Handle::new(h)),
+                name: None,
+            };
+        } else {
+            views[count] = (h, info.flags, info.size);
+            count += 1;
+        }
+    }
+    let mut status = 0;
+    for &(h, flags, size) in &views[..count] {
         let view = Sio::from_handle(Handle::new(h));
-        let Ok(info) = view.query() else { break };
-        if work_through(name, h, &view, info.flags, info.size).is_err() {
+        if work_through(&out, name, h, &view, flags, size).is_err() {
             status = 1;
         }
     }
     let rounds = spin_while_running();
-    println!("muxwork {name}: stopped after {rounds} rounds");
+    out.line(format_args!("stopped after {rounds} rounds"));
     status
 }
 
 /// Reads the view whole, counts, then writes (or checks a write is
 /// refused).
-fn work_through(name: &str, h: u32, view: &Sio, flags: u32, size: u64) -> Result<(), SysError> {
+fn work_through(
+    out: &Out<'_>,
+    name: &str,
+    h: u32,
+    view: &Sio,
+    flags: u32,
+    size: u64,
+) -> Result<(), SysError> {
     let mut buf = [0_u8; 4096];
     let (mut bytes, mut lines, mut words, mut in_word) = (0_u64, 0_u64, 0_u64, false);
     view.seek(Whence::Set, 0)?;
@@ -63,11 +108,13 @@ fn work_through(name: &str, h: u32, view: &Sio, flags: u32, size: u64) -> Result
         (true, Ok(_)) => "a window: wrote its name at its start",
         (false, Err(SysError::NotPermitted)) => "read-only: its write was refused",
         (_, other) => {
-            println!("muxwork {name}: handle {h}: unexpected write result {other:?}");
+            out.line(format_args!("handle {h}: unexpected write result {other:?}"));
             return Err(SysError::BadValue);
         }
     };
-    println!("muxwork {name}: handle {h} ({size} bytes), {what}; read {bytes} bytes, {lines} lines, {words} words");
+    out.line(format_args!(
+        "handle {h} ({size} bytes), {what}; read {bytes} bytes, {lines} lines, {words} words"
+    ));
     Ok(())
 }
 
