@@ -142,6 +142,8 @@ fn create_stretch(handle: Handle, kind: Kind, ptr: u64, len: u64) -> Result<Crea
                 .check()?;
                 let mut path = PathBuffer::new();
                 let path = path.read(args.path.start(), args.path.len())?;
+                let confined = smach::confined_path(core, me, path)?;
+                let path = confined.as_deref().unwrap_or(path);
                 let suspended = args.flags.contains(sk_abi::SmachCreateFlags::SUSPENDED);
                 let linux = args.flags.contains(sk_abi::SmachCreateFlags::LINUX);
                 smach::create_child(core, me, path, args.arg, suspended, linux)
@@ -166,6 +168,8 @@ fn create_stretch(handle: Handle, kind: Kind, ptr: u64, len: u64) -> Result<Crea
                         .check()?;
                 let mut path = PathBuffer::new();
                 let path = path.read(args.path.start(), args.path.len())?;
+                let confined = smach::confined_path(core, me, path)?;
+                let path = confined.as_deref().unwrap_or(path);
                 return sio_calls::open_or_step(core, me, path, args.flags);
             }
         }

@@ -180,6 +180,11 @@ pub(crate) fn create_child(
 ) -> Result<Handle, SysError> {
     let argv = [path];
     let child = create_as(core, Some(me), path, arg, linux.then_some(&argv[..]))?;
+    // A child starts in its parent's root (until given its own).
+    let root = core.smachs.get(&me).and_then(|s| s.root());
+    if let Some(smach) = core.smachs.get_mut(&child) {
+        smach.set_root(root);
+    }
     // Under a budget, the child's is what its program took (docs/nesting.md).
     if let Err(e) = crate::nest_memory::carve_child(core, me, child) {
         release(core, child);
@@ -372,6 +377,7 @@ pub(crate) fn reconfigure(handle: Handle, request: SmachReconfigure) -> Result<u
             }
             SmachAction::SetWeight(w) => crate::nest::set_share(core, target, Some(w), None)?,
             SmachAction::SetSubPolicy(_) => crate::nest::chose_policy(core, target)?,
+            SmachAction::SetRoot(directory) => set_root(core, me, target, directory)?,
             SmachAction::Wait | SmachAction::YieldOrSleepCaller { .. } => {}
         }
         Ok((target, action))
@@ -381,6 +387,59 @@ pub(crate) fn reconfigure(handle: Handle, request: SmachReconfigure) -> Result<u
         SmachAction::YieldOrSleepCaller { ns } => scpu_calls::yield_or_sleep_caller(ns),
         _ => Ok(0),
     }
+}
+
+/// `reconfigure(Root)` by SMACH `me` on its child `target`: the directory
+/// SIO at `me`'s `directory` (its own open or a share) becomes the
+/// child's root.
+///
+/// # Errors
+/// As `share::locate`; [`SysError::WrongKind`] if it is no directory.
+fn set_root(
+    core: &mut Core,
+    me: SmachId,
+    target: SmachId,
+    directory: Handle,
+) -> Result<(), SysError> {
+    let (at, at_handle) = crate::share::locate(core, me, directory, crate::share::Access::Other)?;
+    let sio = crate::views::sio_at(&core.smachs, at, at_handle).ok_or(SysError::BadHandle)?;
+    if sio.kind() != sk_abi::SioKind::Dir {
+        return Err(SysError::WrongKind);
+    }
+    let node = sio.node().ok_or(SysError::WrongKind)?;
+    core.smachs
+        .get_mut(&target)
+        .ok_or(SysError::BadHandle)?
+        .set_root(Some(node.to_bits()));
+    Ok(())
+}
+
+/// The path SMACH `me` names as `path`, in the file system's terms: as
+/// is for a SMACH with no root of its own (and for the kernel's private
+/// objects, `sk_sio::is_private_object_path`), else confined to its root
+/// directory's path now (`sk_fs::confine`).
+///
+/// # Errors
+/// [`SysError::NotFound`] if its root is gone; `BadPath`, `NameTooLong`,
+/// `NoMemory` from the rule.
+pub(crate) fn confined_path(
+    core: &Core,
+    me: SmachId,
+    path: &str,
+) -> Result<Option<alloc::string::String>, SysError> {
+    let Some(root) = core.smachs.get(&me).and_then(|s| s.root()) else {
+        return Ok(None);
+    };
+    if sk_sio::is_private_object_path(path) {
+        return Ok(None);
+    }
+    let root_path = core
+        .fs
+        .path_of(sk_fs::NodeId::from_bits(root))
+        .map_err(sk_sio::fs_error)?;
+    sk_fs::confine(&root_path, path)
+        .map(Some)
+        .map_err(sk_sio::fs_error)
 }
 
 /// Ends the current thread's SMACH with `status` and never returns.

@@ -29,7 +29,7 @@ static NEXT_INSTANCE: AtomicU64 = AtomicU64::new(0);
 /// nothing.
 #[derive(Debug)]
 pub struct FileSystem {
-    nodes: NodeTable,
+    pub(crate) nodes: NodeTable,
     root: NodeId,
     events: EventLog,
     limits: Limits,
@@ -190,7 +190,7 @@ impl FileSystem {
     }
 
     /// The directory `id` names.
-    fn directory(&self, id: NodeId) -> Result<&Directory, FsError> {
+    pub(crate) fn directory(&self, id: NodeId) -> Result<&Directory, FsError> {
         match &self.nodes.get(id)?.body {
             NodeBody::Directory(directory) => Ok(directory),
             NodeBody::File(_) => Err(FsError::NotDir),

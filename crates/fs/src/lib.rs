@@ -11,6 +11,7 @@
 
 extern crate alloc;
 
+mod confine;
 mod data_store;
 mod directory;
 mod error;
@@ -23,6 +24,7 @@ mod node_table;
 mod open_node;
 mod path;
 
+pub use confine::confine;
 pub use data_store::{DataAllocator, DataStore};
 pub use directory::DirEntry;
 pub use error::FsError;

@@ -40,7 +40,7 @@ pub use port_grants::{Grant, PortGrants, GRANTS_PER_PORT};
 pub use position_cell::{CellPool, PositionCell, POSITION_CELLS};
 pub use reconfigure::Reconfigured;
 pub use semaphore::{POutcome, Semaphore, SemaphoreWord};
-pub use sio::{Sio, Target, SEMAPHORE_PATH};
+pub use sio::{is_private_object_path, Sio, Target, SEMAPHORE_PATH};
 pub use sk_queue::{ByteRingLayout, RingCells, Wake};
 pub use user_memory::UserMemory;
 pub use view::{View, ViewParent};

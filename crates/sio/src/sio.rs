@@ -465,6 +465,19 @@ fn is_device(path: &str) -> bool {
 /// The path whose every open makes a new semaphore.
 pub const SEMAPHORE_PATH: &str = "/dev/semaphore";
 
+/// Whether `path` names a kernel object that every open makes fresh and
+/// private (a semaphore, a pipe, a port) or a stateless device
+/// (`/dev/null`, `/dev/zero`): a SMACH with its own root directory still
+/// opens these by name. Every other path it names, the shared devices
+/// (`/dev/tty`, `/dev/mem`, `/dev/audio`) included, is confined to its
+/// root (`sk_fs::confine`): it gets those only by a share.
+pub fn is_private_object_path(path: &str) -> bool {
+    matches!(
+        path,
+        "/dev/null" | "/dev/zero" | SEMAPHORE_PATH | sk_abi::PIPE_PATH | sk_abi::PORT_PATH
+    )
+}
+
 fn open_node(fs: &mut FileSystem, path: &str, flags: OpenFlags) -> Result<Target, SysError> {
     let node = if flags.contains(OpenFlags::CREATE) {
         let mode = if flags.contains(OpenFlags::EXCLUSIVE) {

@@ -46,6 +46,10 @@ pub struct Smach<R, A> {
     sub_policy: SubPolicy,
     /// It (or its parent) chose `sub_policy`: its subtree is sub-scheduled.
     chose_sub_policy: bool,
+    /// Its root directory's node (`sk_fs::NodeId::to_bits`; None: the
+    /// file system's root): every path it names is confined to it
+    /// (`sk_fs::confine`).
+    root: Option<u64>,
     /// Its handles.
     pub handles: HandleTable<Object<R>>,
     /// Its SCPUs, by id.
@@ -97,6 +101,9 @@ pub enum SmachAction {
     SetWeight(u32),
     /// The target's sub-scheduling policy was set: the tree follows.
     SetSubPolicy(SubPolicy),
+    /// The caller's directory SIO at this handle becomes the target's
+    /// root: the kernel checks it ([`Smach::set_root`]).
+    SetRoot(sk_abi::Handle),
 }
 
 impl<R, A> Smach<R, A> {
@@ -111,6 +118,7 @@ impl<R, A> Smach<R, A> {
             priority: sk_abi::DEFAULT_PRIORITY,
             released: false,
             budget: None,
+            root: None,
             weight: 1,
             sub_policy: SubPolicy::RoundRobin,
             chose_sub_policy: false,
@@ -264,8 +272,9 @@ impl<R, A> Smach<R, A> {
                 self.weight = weight;
                 Ok(SmachAction::SetWeight(weight))
             }
-            // Not built yet on this commit (the ABI comes first).
-            SmachReconfigure::Root { .. } => Err(SysError::NotSupported),
+            // A machine's root is its parent's to set.
+            SmachReconfigure::Root { .. } if is_self => Err(SysError::NotPermitted),
+            SmachReconfigure::Root { directory } => Ok(SmachAction::SetRoot(directory)),
             SmachReconfigure::SubPolicy(policy) => {
                 self.sub_policy = policy;
                 self.chose_sub_policy = true;
@@ -283,6 +292,17 @@ impl<R, A> Smach<R, A> {
             memory_bytes: self.regions.mapped_bytes(),
             id: self.id,
         }
+    }
+
+    /// Its root directory's node bits (None: the file system's root).
+    pub fn root(&self) -> Option<u64> {
+        self.root
+    }
+
+    /// Sets its root directory (its parent's call, checked by the kernel;
+    /// a child inherits its parent's at creation).
+    pub fn set_root(&mut self, root: Option<u64>) {
+        self.root = root;
     }
 
     /// Its priority (0..=7).

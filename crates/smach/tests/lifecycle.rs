@@ -439,6 +439,9 @@ impl Model {
             R::Budget { frames } => Ok(SmachAction::SetBudget(frames)),
             R::Weight(w) => Ok(SmachAction::SetWeight(w)),
             R::SubPolicy(p) => Ok(SmachAction::SetSubPolicy(p)),
+            // A root is the parent's to set.
+            R::Root { .. } if is_self => Err(SysError::NotPermitted),
+            R::Root { directory } => Ok(SmachAction::SetRoot(directory)),
         }
     }
 }

@@ -76,3 +76,38 @@ ktest!(
         Ok(())
     }
 );
+
+/// Makes `/jail` (with `/jail/inside`) and `/secret` for `viewtest` mode 6.
+fn make_jail() -> Result<(), String> {
+    sk_core::with_fs(|fs| {
+        for dir in ["/jail"] {
+            match fs.mkdir(dir) {
+                Ok(_) | Err(sk_fs::FsError::Exists) => {}
+                Err(e) => return Err(alloc::format!("mkdir {dir}: {e:?}")),
+            }
+        }
+        for (path, bytes) in [
+            ("/jail/inside", &b"inside the jail"[..]),
+            ("/secret", b"SECRET"),
+        ] {
+            let node = fs
+                .create(path, sk_fs::CreateMode::OpenExisting)
+                .map_err(|e| alloc::format!("create {path}: {e:?}"))?;
+            fs.write(node, 0, bytes)
+                .map_err(|e| alloc::format!("write {path}: {e:?}"))?;
+        }
+        Ok(())
+    })
+}
+
+ktest!(
+    fn views_a_directory_as_a_childs_root_is_never_escaped() {
+        make_jail()?;
+        both(6, 0)?;
+        // The child's `../made` landed inside the jail, not at the top.
+        let (inside, outside) =
+            sk_core::with_fs(|fs| (fs.lookup("/jail/made").is_ok(), fs.lookup("/made").is_ok()));
+        ensure_eq!((inside, outside), (true, false));
+        Ok(())
+    }
+);

@@ -12,7 +12,9 @@
 //! | 3 | `invalidate` | a child loops reading through a view it holds (and a view of it it made) while the parent shrinks it, then revokes it: after each change returns (the parent raises a semaphore's count), no read of the child returns a byte the change removed, and after the revoke every read fails with `Revoked` |
 //! | 4 | `truncate` | a window of a file: truncating the file (open with `TRUNCATE`) and growing it past its capacity replug the view (reads then see the file as it is) |
 //! | 5 | `prefix` | prefix views of the tty: writes through a depth-1 and a depth-2 view put their prefixes at every line's start (the kernel test checks the console bytes); bad lengths, a `\n` in the prefix (`BadValue`), bad pointers (`BadAddress`), a file or a window of one (`WrongKind`), a read-only tty (`NotPermitted`), a read, a window or a reshape of a prefix view, a revoked one (`Revoked`); a writable view of an APPEND open is `NotPermitted`, a read-only one reads |
+//! | 6 | `root` | a child given `/jail` as its root (the kernel test makes it) opens `/inside` there, and every escape (`..`, `/..`, repeated slashes, `.`, a long `../` chain, `/jail/...`, `/dev/tty`) finds nothing outside; its own `Root` is `NotPermitted`; a grandchild's program path is confined too; `Root` with a file is `WrongKind`, with a bad handle `BadHandle` |
 //! | 13 | — | the child of mode 3 |
+//! | 16 | — | the child of mode 6 |
 //!
 //! Exit status: 0 = passed, 1 = a check failed (the line says which),
 //! 2 = unknown mode.
@@ -24,6 +26,8 @@
 
 use sk_user::abi::{Handle, OpenFlags, SysError, Whence};
 use sk_user::{println, routine_of, Routine, Sio, Smach};
+
+mod prefix_and_root;
 
 sk_user::entry!(main);
 
@@ -51,7 +55,9 @@ fn main() -> i32 {
         2 => fuzz(param.max(1)),
         3 => invalidate(arg),
         4 => truncate(),
-        5 => prefix(),
+        5 => prefix_and_root::prefix(),
+        6 => prefix_and_root::root(),
+        16 => prefix_and_root::rooted_child(),
         13 => child_loop(),
         _ => return 2,
     };
@@ -559,99 +565,5 @@ fn truncate() -> Check {
         "stale: read after growth",
     )?;
     let _ = again.close();
-    Ok(())
-}
-
-/// What mode 5 writes to the console (the kernel test expects each line
-/// with its prefixes, `\n` as `\r\n`).
-const PREFIX_SCRIPT: [(u8, &[u8]); 4] =
-    [(1, b"hello\nwor"), (1, b"ld\n"), (2, b"deep\n"), (1, b"\n")];
-
-/// Mode 5: prefix views of the tty, and views of an APPEND open.
-fn prefix() -> Check {
-    let tty = Sio::open("/dev/tty", OpenFlags::WRITE).map_err(|_| "open tty")?;
-    let a = tty.prefix_view(b"[child-a] ").map_err(|_| "prefix view")?;
-    let x = a
-        .prefix_view(b"[x] ")
-        .map_err(|_| "prefix view of a prefix view")?;
-    for (level, bytes) in PREFIX_SCRIPT {
-        let through = if level == 1 { &a } else { &x };
-        ensure(
-            through.write(bytes) == Ok(bytes.len()),
-            "write through a prefix view",
-        )?;
-    }
-    // Bad prefixes.
-    for len in [0u64, 33, u64::MAX] {
-        let request = sk_user::abi::SioReconfigure::PrefixView {
-            prefix: b"[a]".as_ptr() as u64,
-            len,
-        };
-        ensure(
-            tty.reconfigure(request) == Err(SysError::BadValue),
-            "bad prefix length: BadValue",
-        )?;
-    }
-    ensure(
-        tty.prefix_view(b"a\nb").err() == Some(SysError::BadValue),
-        "newline in prefix: BadValue",
-    )?;
-    for bad in [0u64, 0x10, 0xffff_8000_0000_0000, u64::MAX - 3] {
-        let request = sk_user::abi::SioReconfigure::PrefixView {
-            prefix: bad,
-            len: 8,
-        };
-        ensure(
-            tty.reconfigure(request) == Err(SysError::BadAddress),
-            "bad prefix pointer: BadAddress",
-        )?;
-    }
-    // Kinds and rights.
-    let f = pattern_file("/tmp/view-prefix", 100)?;
-    ensure(
-        f.prefix_view(b"[f] ").err() == Some(SysError::WrongKind),
-        "prefix view of a file",
-    )?;
-    ensure(
-        a.view(0, 10, false).err() == Some(SysError::WrongKind),
-        "window of a prefix view",
-    )?;
-    ensure(
-        a.reshape_view(0, 10) == Err(SysError::WrongKind),
-        "reshape of a prefix view",
-    )?;
-    let mut b = [0u8; 4];
-    ensure(
-        a.read(&mut b) == Err(SysError::NotPermitted),
-        "read through a prefix view",
-    )?;
-    let ro = Sio::open("/dev/tty", OpenFlags::READ).map_err(|_| "open tty read-only")?;
-    ensure(
-        ro.prefix_view(b"[r] ").err() == Some(SysError::NotPermitted),
-        "prefix view of a read-only tty",
-    )?;
-    // Revoked: dead for it and every view below it.
-    ensure(a.revoke() == Ok(0), "revoke a prefix view")?;
-    ensure(
-        a.write(b"gone\n") == Err(SysError::Revoked),
-        "write through a revoked prefix view",
-    )?;
-    ensure(
-        x.write(b"gone\n") == Err(SysError::Revoked),
-        "write below a revoked prefix view",
-    )?;
-    // APPEND: a writable window is refused, a read-only one reads.
-    let app = Sio::open("/tmp/view-prefix", RW | OpenFlags::APPEND).map_err(|_| "open append")?;
-    ensure(
-        app.view(0, 10, false).err() == Some(SysError::NotPermitted),
-        "writable view of APPEND",
-    )?;
-    let ro_view = app
-        .view(0, 10, true)
-        .map_err(|_| "read-only view of APPEND")?;
-    ensure(
-        ro_view.read(&mut b) == Ok(4) && b[0] == pattern(0),
-        "read through a view of APPEND",
-    )?;
     Ok(())
 }

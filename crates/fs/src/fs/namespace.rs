@@ -211,7 +211,7 @@ impl FileSystem {
     }
 
     /// Whether directory `dir` is `ancestor` or lies below it.
-    fn is_within(&self, dir: NodeId, ancestor: NodeId) -> bool {
+    pub(crate) fn is_within(&self, dir: NodeId, ancestor: NodeId) -> bool {
         let mut current = dir;
         // Bounded by the node count, so a corrupted parent chain cannot hang us.
         for _ in 0..=self.nodes.live() {

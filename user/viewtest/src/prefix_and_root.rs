@@ -1,0 +1,193 @@
+//! `viewtest` modes 5 and 6: prefixed tty streams (and views of an
+//! APPEND open), and a directory as a child's root.
+
+use crate::{ensure, pattern, pattern_file, Check, PATH, RW};
+use sk_user::abi::{Handle, OpenFlags, SioReconfigure, SmachReconfigure, SysError};
+use sk_user::{Sio, Smach};
+
+/// What mode 5 writes to the console (the kernel test expects each line
+/// with its prefixes, `\n` as `\r\n`).
+const PREFIX_SCRIPT: [(u8, &[u8]); 4] =
+    [(1, b"hello\nwor"), (1, b"ld\n"), (2, b"deep\n"), (1, b"\n")];
+
+/// Mode 5: prefix views of the tty, and views of an APPEND open.
+pub(crate) fn prefix() -> Check {
+    let tty = Sio::open("/dev/tty", OpenFlags::WRITE).map_err(|_| "open tty")?;
+    let a = tty.prefix_view(b"[child-a] ").map_err(|_| "prefix view")?;
+    let x = a
+        .prefix_view(b"[x] ")
+        .map_err(|_| "prefix view of a prefix view")?;
+    for (level, bytes) in PREFIX_SCRIPT {
+        let through = if level == 1 { &a } else { &x };
+        ensure(
+            through.write(bytes) == Ok(bytes.len()),
+            "write through a prefix view",
+        )?;
+    }
+    // Bad prefixes.
+    for len in [0u64, 33, u64::MAX] {
+        let request = SioReconfigure::PrefixView {
+            prefix: b"[a]".as_ptr() as u64,
+            len,
+        };
+        ensure(
+            tty.reconfigure(request) == Err(SysError::BadValue),
+            "bad prefix length: BadValue",
+        )?;
+    }
+    ensure(
+        tty.prefix_view(b"a\nb").err() == Some(SysError::BadValue),
+        "newline in prefix: BadValue",
+    )?;
+    for bad in [0u64, 0x10, 0xffff_8000_0000_0000, u64::MAX - 3] {
+        let request = SioReconfigure::PrefixView {
+            prefix: bad,
+            len: 8,
+        };
+        ensure(
+            tty.reconfigure(request) == Err(SysError::BadAddress),
+            "bad prefix pointer: BadAddress",
+        )?;
+    }
+    // Kinds and rights.
+    let f = pattern_file("/tmp/view-prefix", 100)?;
+    ensure(
+        f.prefix_view(b"[f] ").err() == Some(SysError::WrongKind),
+        "prefix view of a file",
+    )?;
+    ensure(
+        a.view(0, 10, false).err() == Some(SysError::WrongKind),
+        "window of a prefix view",
+    )?;
+    ensure(
+        a.reshape_view(0, 10) == Err(SysError::WrongKind),
+        "reshape of a prefix view",
+    )?;
+    let mut b = [0u8; 4];
+    ensure(
+        a.read(&mut b) == Err(SysError::NotPermitted),
+        "read through a prefix view",
+    )?;
+    let ro = Sio::open("/dev/tty", OpenFlags::READ).map_err(|_| "open tty read-only")?;
+    ensure(
+        ro.prefix_view(b"[r] ").err() == Some(SysError::NotPermitted),
+        "prefix view of a read-only tty",
+    )?;
+    // Revoked: dead for it and every view below it.
+    ensure(a.revoke() == Ok(0), "revoke a prefix view")?;
+    ensure(
+        a.write(b"gone\n") == Err(SysError::Revoked),
+        "write through a revoked prefix view",
+    )?;
+    ensure(
+        x.write(b"gone\n") == Err(SysError::Revoked),
+        "write below a revoked prefix view",
+    )?;
+    // APPEND: a writable window is refused, a read-only one reads.
+    let app = Sio::open("/tmp/view-prefix", RW | OpenFlags::APPEND).map_err(|_| "open append")?;
+    ensure(
+        app.view(0, 10, false).err() == Some(SysError::NotPermitted),
+        "writable view of APPEND",
+    )?;
+    let ro_view = app
+        .view(0, 10, true)
+        .map_err(|_| "read-only view of APPEND")?;
+    ensure(
+        ro_view.read(&mut b) == Ok(4) && b[0] == pattern(0),
+        "read through a view of APPEND",
+    )?;
+    Ok(())
+}
+
+/// The file the kernel test puts inside the jail, and its bytes.
+const INSIDE: &str = "/inside";
+const INSIDE_BYTES: &[u8] = b"inside the jail";
+
+/// Mode 6: the parent's side. The kernel test made `/jail` (with
+/// `inside`) and `/secret`.
+pub(crate) fn root() -> Check {
+    let jail = Sio::open("/jail", OpenFlags::READ).map_err(|_| "open /jail")?;
+    let file = Sio::open("/secret", OpenFlags::READ).map_err(|_| "open /secret")?;
+    let child = Smach::spawn_suspended(PATH, 16 << 40).map_err(|_| "spawn")?;
+    let root_of = |handle: u32| SmachReconfigure::Root {
+        directory: Handle::new(handle),
+    };
+    ensure(
+        child.reconfigure(root_of(file.handle().index())) == Err(SysError::WrongKind),
+        "Root with a file: WrongKind",
+    )?;
+    ensure(
+        child.reconfigure(root_of(999)) == Err(SysError::BadHandle),
+        "Root with a bad handle: BadHandle",
+    )?;
+    ensure(
+        Smach::this().reconfigure(root_of(jail.handle().index())) == Err(SysError::NotPermitted),
+        "Root on SELF: NotPermitted",
+    )?;
+    ensure(
+        child.reconfigure(root_of(jail.handle().index())) == Ok(0),
+        "Root with /jail",
+    )?;
+    child.resume().map_err(|_| "resume")?;
+    ensure(
+        child.wait() == Ok(0),
+        "the rooted child failed (see its line)",
+    )
+}
+
+/// Mode 16: the rooted child.
+pub(crate) fn rooted_child() -> Check {
+    let mut buf = [0u8; 32];
+    let f = Sio::open(INSIDE, OpenFlags::READ).map_err(|_| "open /inside under the root")?;
+    let n = f.read(&mut buf).map_err(|_| "read /inside")?;
+    ensure(&buf[..n] == INSIDE_BYTES, "/inside is the jail's file")?;
+    for same in [
+        "inside",
+        "//inside",
+        "/./inside",
+        "/../inside",
+        "../../inside",
+        "a/../inside",
+    ] {
+        let g = Sio::open(same, OpenFlags::READ).map_err(|_| "a spelling of /inside")?;
+        ensure(g.read(&mut buf) == Ok(n), "a spelling of /inside reads it")?;
+    }
+    let mut long = [0u8; 4000];
+    for (i, b) in long.iter_mut().enumerate() {
+        *b = b"../"[i % 3];
+    }
+    long[3990..].copy_from_slice(b"..//secret");
+    let long = core::str::from_utf8(&long).map_err(|_| "utf8")?;
+    for escape in [
+        "../secret",
+        "/../secret",
+        "/../../secret",
+        "//..//secret",
+        "a/../../secret",
+        "./../secret",
+        "/jail/inside",
+        "/dev/tty",
+        "/bin/viewtest",
+        long,
+    ] {
+        ensure(
+            Sio::open(escape, OpenFlags::READ).err() == Some(SysError::NotFound),
+            "an escape finds nothing",
+        )?;
+    }
+    // Created files land inside too (the kernel test checks /jail/made).
+    let made = Sio::open("../made", RW | OpenFlags::CREATE).map_err(|_| "create ../made")?;
+    ensure(made.write(b"m") == Ok(1), "write /made")?;
+    let root_of = SmachReconfigure::Root {
+        directory: Handle::new(f.handle().index()),
+    };
+    ensure(
+        Smach::this().reconfigure(root_of) == Err(SysError::NotPermitted),
+        "a child's own Root: NotPermitted",
+    )?;
+    ensure(
+        Smach::spawn(PATH).err() == Some(SysError::NotFound),
+        "a grandchild's program path is confined",
+    )?;
+    Ok(())
+}
