@@ -117,6 +117,7 @@ pub const MUX_FILES: &[(&str, &str)] = &[
     ("etc/mux/inner.conf", "user/mux/etc/inner.conf"),
     ("etc/mux/deep.conf", "user/mux/etc/deep.conf"),
     ("etc/mux/poem.txt", "user/mux/etc/poem.txt"),
+    ("etc/mux/room/welcome.txt", "user/mux/etc/room/welcome.txt"),
 ];
 
 /// Builds the user programs (release, static ELF for the kernel's target)
@@ -208,7 +209,7 @@ pub fn initrd_with(extra: &[(&str, Vec<u8>)]) -> Result<PathBuf, String> {
         }
         Err(why) => println!("xtask: no /bin/busybox in the initrd: {why}"),
     }
-    for dir in ["etc", "etc/mux"] {
+    for dir in ["etc", "etc/mux", "etc/mux/room"] {
         writer.add_dir(dir).map_err(|e| format!("initrd: {e}"))?;
     }
     for (name, source) in MUX_FILES {

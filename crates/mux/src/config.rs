@@ -15,6 +15,7 @@
 //! |---|---|
 //! | `window=PATH@OFFSET+LENGTH` | a writable window of a file |
 //! | `ro=PATH` | a read-only view of a whole file (a `mux` child's first one is its configuration) |
+//! | `root=DIR` | no handle: the directory becomes the child's root (every path it opens resolves inside it) |
 //! | `tty` | a prefix view of the multiplexor's tty (its own prefix view, or the console): every line the child writes through it starts with `[name] ` |
 //!
 //! Blank lines and lines starting with `#` are skipped.
@@ -90,6 +91,11 @@ pub enum View<'a> {
     },
     /// A prefix view of the multiplexor's tty (`[name] ` before each line).
     Tty,
+    /// A directory as the child's root (no handle in the child).
+    Root {
+        /// The directory.
+        path: &'a str,
+    },
 }
 
 /// What is wrong with a line.
@@ -124,7 +130,7 @@ impl fmt::Display for ConfigError<'_> {
             Self::BadWeight(w) => write!(f, "weight {w:?}: a number in 1..={MAX_WEIGHT} expected"),
             Self::BadView(v) => write!(
                 f,
-                "view {v:?}: `window=PATH@OFFSET+LENGTH`, `ro=PATH` or `tty` expected"
+                "view {v:?}: `window=PATH@OFFSET+LENGTH`, `ro=PATH`, `root=DIR` or `tty` expected"
             ),
             Self::TooManyViews => write!(f, "more than {MAX_VIEWS} views"),
         }
@@ -181,6 +187,9 @@ fn parse_view(word: &str) -> Option<View<'_>> {
     if word == "tty" {
         return Some(View::Tty);
     }
+    if let Some(path) = word.strip_prefix("root=") {
+        return path.starts_with('/').then_some(View::Root { path });
+    }
     if let Some(path) = word.strip_prefix("ro=") {
         return path.starts_with('/').then_some(View::ReadOnly { path });
     }
@@ -225,7 +234,7 @@ mod tests {
 
     #[test]
     fn a_child_line_with_views_parses() {
-        let c = parse_line("reader /bin/muxwork 64 3 window=/etc/a@8+120 ro=/etc/b tty")
+        let c = parse_line("reader /bin/muxwork 64 3 window=/etc/a@8+120 ro=/etc/b tty root=/r")
             .unwrap()
             .unwrap();
         assert_eq!(
@@ -241,7 +250,8 @@ mod tests {
                     length: 120
                 },
                 View::ReadOnly { path: "/etc/b" },
-                View::Tty
+                View::Tty,
+                View::Root { path: "/r" }
             ]
         );
         assert_eq!(c.nested_config(), Some("/etc/b"));

@@ -4,7 +4,10 @@
 //! `/tmp/mux.tree`, read back with `sk_mux::report::parse_row`): four
 //! levels, every share within 10% of what its weight is owed over the
 //! measured interval of guest time, every child finished, and every
-//! frame, heap byte and code block back afterwards. An injected
+//! frame, heap byte and code block back afterwards. From the console (the
+//! kernel's capture of what goes through prefix views): a worker three
+//! levels down writes with its three prefixes, and a worker with a root of
+//! its own finds its room and not the file system's `/etc`. An injected
 //! sub-scheduler that ignores weights makes the share check fail.
 
 use super::leaks::{clean_tmp, Baseline};
@@ -21,11 +24,36 @@ const TOLERANCE_PERCENT: u32 = 10;
 
 /// Runs `/bin/mux` to its end; returns its exit status and its report.
 fn run_mux() -> Result<(i32, String), String> {
-    let id = sk_core::spawn_program("/bin/mux", 0).map_err(|e| format!("spawn mux: {e}"))?;
-    let status = sk_core::wait_program(id).map_err(|e| format!("wait: {e}"));
-    sk_core::release_program(id);
-    let status = status?;
-    let report = sk_core::with_fs(|fs| {
+    let (status, console) = run_mux_capturing()?;
+    // Lines the workers write through their multiplexors' prefix views.
+    ensure!(
+        console.contains("\n[inner] [deep] [one] handle 3 (182 bytes), read-only"),
+        "no line of `one` with its three prefixes: {console}"
+    );
+    ensure!(
+        console.contains("\n[viewer] its root is a room of its own"),
+        "`viewer` did not find its room: {console}"
+    );
+    read_report().map(|report| (status, report))
+}
+
+/// Runs `/bin/mux`, capturing the console; its status and the capture.
+fn run_mux_capturing() -> Result<(i32, String), String> {
+    sk_core::testing::start_console_capture();
+    let status = sk_core::spawn_program("/bin/mux", 0)
+        .map_err(|e| format!("spawn mux: {e}"))
+        .and_then(|id| {
+            let status = sk_core::wait_program(id).map_err(|e| format!("wait: {e}"));
+            sk_core::release_program(id);
+            status
+        });
+    let console = String::from_utf8_lossy(&sk_core::testing::take_console_capture()).into_owned();
+    Ok((status?, console))
+}
+
+/// The tree report mux left in [`REPORT`].
+fn read_report() -> Result<String, String> {
+    sk_core::with_fs(|fs| {
         let node = fs.lookup(REPORT).map_err(|e| format!("{REPORT}: {e}"))?;
         let mut buf = vec![0_u8; 8192];
         let n = fs
@@ -33,8 +61,7 @@ fn run_mux() -> Result<(i32, String), String> {
             .map_err(|e| format!("{REPORT}: {e}"))?;
         buf.truncate(n);
         String::from_utf8(buf).map_err(|_| format!("{REPORT}: not UTF-8"))
-    })?;
-    Ok((status, report))
+    })
 }
 
 /// The report's deepest level, and the first share outside the tolerance.

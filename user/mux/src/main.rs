@@ -28,13 +28,13 @@
 
 mod tree;
 
+use core::fmt::Write;
+use core::sync::atomic::{AtomicU32, Ordering};
 use sk_mux::config::{self, unpack_name, Child, View};
+use sk_user::abi::SioKind;
 use sk_user::abi::{
     Handle, OpenFlags, SmachReconfigure, SmachTreeEntry, SubPolicy, SysError, Whence,
 };
-use core::fmt::Write;
-use core::sync::atomic::{AtomicU32, Ordering};
-use sk_user::abi::SioKind;
 use sk_user::{Sio, Smach};
 
 sk_user::entry!(main);
@@ -266,6 +266,14 @@ fn give(smach: &Smach, name: &str, view: &View<'_>) -> Result<Handle, SysError> 
             let tty = Sio::from_handle(Handle::new(OUT.load(Ordering::Relaxed)));
             tty.prefix_view(&prefix[..name.len() + 3])?
                 .share(smach, OpenFlags::WRITE)
+        }
+        View::Root { path } => {
+            // Kept open here like the views' files; the child gets no handle.
+            let dir = Sio::open(path, OpenFlags::READ)?;
+            smach.reconfigure(SmachReconfigure::Root {
+                directory: dir.handle(),
+            })?;
+            Ok(dir.handle())
         }
         View::None => Err(SysError::BadValue),
     }

@@ -14,8 +14,8 @@
 #![no_std]
 #![no_main]
 
-use sk_mux::config::unpack_name;
 use core::fmt::{self, Write};
+use sk_mux::config::unpack_name;
 use sk_user::abi::{Handle, OpenFlags, SioKind, SysError, Whence};
 use sk_user::Sio;
 
@@ -70,6 +70,7 @@ fn main() -> i32 {
             status = 1;
         }
     }
+    look_around(&out);
     let rounds = spin_while_running();
     out.line(format_args!("stopped after {rounds} rounds"));
     status
@@ -108,7 +109,9 @@ fn work_through(
         (true, Ok(_)) => "a window: wrote its name at its start",
         (false, Err(SysError::NotPermitted)) => "read-only: its write was refused",
         (_, other) => {
-            out.line(format_args!("handle {h}: unexpected write result {other:?}"));
+            out.line(format_args!(
+                "handle {h}: unexpected write result {other:?}"
+            ));
             return Err(SysError::BadValue);
         }
     };
@@ -134,5 +137,26 @@ fn spin_while_running() -> u64 {
         if still != Ok(1) || byte[0] != b'1' {
             return rounds;
         }
+    }
+}
+
+/// What its root shows: a rooted worker (`root=/etc/mux/room`) finds
+/// `/welcome.txt` and not `/etc/mux.conf`; an unrooted one the reverse.
+fn look_around(out: &Out<'_>) {
+    let size = |path: &str| {
+        Sio::open(path, OpenFlags::READ).and_then(|f| {
+            let size = f.query().map(|i| i.size);
+            let _ = f.close();
+            size
+        })
+    };
+    match (size("/welcome.txt"), size("/etc/mux.conf")) {
+        (Ok(n), Err(SysError::NotFound)) => out.line(format_args!(
+            "its root is a room of its own: /welcome.txt ({n} bytes) is there, /etc/mux.conf is not"
+        )),
+        (Err(SysError::NotFound), Ok(_)) => {}
+        (welcome, conf) => out.line(format_args!(
+            "its root: /welcome.txt {welcome:?}, /etc/mux.conf {conf:?}"
+        )),
     }
 }
