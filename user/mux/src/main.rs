@@ -68,7 +68,8 @@ macro_rules! say {
 
 /// The first tty among the handles a parent gave (3 and up), if any.
 fn find_tty() -> Option<u32> {
-    (3..3 + 2 * config::MAX_VIEWS as u32).find(|&h| {
+    let views = u32::try_from(config::MAX_VIEWS).unwrap_or(0);
+    (3..3 + views).find(|&h| {
         Sio::from_handle(Handle::new(h))
             .query()
             .is_ok_and(|info| info.kind() == Ok(SioKind::Tty))
