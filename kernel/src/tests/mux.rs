@@ -7,7 +7,9 @@
 //! frame, heap byte and code block back afterwards. From the console (the
 //! kernel's capture of what goes through prefix views): a worker three
 //! levels down writes with its three prefixes, and a worker with a root of
-//! its own finds its room and not the file system's `/etc`. An injected
+//! its own finds its room and not the file system's `/etc`. A
+//! configuration with bad lines and refused children: each skipped, the
+//! good child run, exit 1, nothing leaked. An injected
 //! sub-scheduler that ignores weights makes the share check fail.
 
 use super::leaks::{clean_tmp, Baseline};
@@ -119,5 +121,56 @@ ktest!(
             "the injected fault was not caught:\n{report}"
         );
         Ok(())
+    }
+);
+
+/// A configuration with one good line and every kind of bad one: a weight
+/// of 0, a budget below what the program maps (`OverBudget`), a program
+/// that is not there, a file as a root (`WrongKind`), a view that is none.
+const BAD_CONFIG: &[u8] = b"good /bin/muxwork 128 1 ro=/etc/mux/poem.txt
+zero /bin/muxwork 128 0
+small /bin/muxwork 8 1
+missing /bin/nothere 128 1
+fileroot /bin/muxwork 128 1 root=/etc/mux/poem.txt
+what /bin/muxwork 128 1 sideways
+";
+
+/// Runs mux with `config` as `/etc/mux.conf` (the demo's put back after).
+fn run_mux_with(config: &[u8]) -> Result<(i32, String), String> {
+    const CONF: &str = "/etc/mux.conf";
+    let replace = |bytes: &[u8]| -> Result<alloc::vec::Vec<u8>, String> {
+        sk_core::with_fs(|fs| {
+            let node = fs.lookup(CONF).map_err(|e| format!("{CONF}: {e}"))?;
+            let mut old = vec![0_u8; 4096];
+            let n = fs.read(node, 0, &mut old).map_err(|e| format!("{e}"))?;
+            old.truncate(n);
+            fs.truncate(node, 0).map_err(|e| format!("{e}"))?;
+            fs.write(node, 0, bytes).map_err(|e| format!("{e}"))?;
+            Ok(old)
+        })
+    };
+    let demo = replace(config)?;
+    let result = run_mux_capturing();
+    replace(&demo)?;
+    let (status, _) = result?;
+    Ok((status, read_report()?))
+}
+
+ktest!(
+    fn mux_skips_bad_lines_and_refused_children_with_a_message_and_leaks_nothing() {
+        let check = || -> Result<(), String> {
+            let result = run_mux_with(BAD_CONFIG);
+            clean_tmp()?;
+            let (status, report) = result?;
+            ensure!(status == 1, "mux exited with {status}, not 1");
+            let rows = report.lines().filter_map(parse_row).count();
+            ensure!(rows == 2, "{rows} rows, not mux and `good`:\n{report}");
+            ensure!(report.contains("every child finished: 1 of 1"), "{report}");
+            Ok(())
+        };
+        check()?;
+        let baseline = Baseline::take();
+        check()?;
+        baseline.check("mux with bad lines and refused children")
     }
 );
