@@ -61,7 +61,7 @@ pub(crate) fn make(
         serial: parent.serial(),
     };
     let view = View::new_prefix(link, depth, prefix)?;
-    views::install(core, me, view, OpenFlags::WRITE)
+    views::install(core, me, view, OpenFlags::WRITE, parent.serial())
 }
 
 /// Whether `sio` is a prefix view.

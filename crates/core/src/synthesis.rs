@@ -378,7 +378,7 @@ pub(crate) fn close_sio(core: &mut Core, mut sio: Sio) {
 /// [`close_sio`] where the record lies (no move of its few hundred
 /// bytes); the caller drops what is left, which holds nothing open.
 pub(crate) fn close_sio_in_place(core: &mut Core, sio: &mut Sio) {
-    let was_view = sio.view().is_some();
+    let serial = sio.serial();
     // Closing by the owner revokes every share of it first (holders'
     // slots replugged, holders blocked on it woken).
     crate::share::revoke_for_close(core, sio);
@@ -447,7 +447,7 @@ pub(crate) fn close_sio_in_place(core: &mut Core, sio: &mut Sio) {
         .as_ref()
         .is_none_or(|r| Op::ALL.iter().all(|&op| r.target(op).is_none())));
     // Views of it (or below it) lose their parent: replugged.
-    crate::views::after_close(core, was_view);
+    crate::views::after_close(core, serial);
 }
 
 /// A thread joined SMACH `smach`: its table gets the SMACH's semaphores

@@ -18,9 +18,11 @@
 //!
 //! Invalidation: after anything that can change a chain (a reshape, a
 //! revoke, a share revoked, a close, a file-system event on a base file)
-//! every view and every holder of one is replanned before the kernel lock
-//! is released ([`replan_all`]), so no stale routine runs. Views are
-//! counted; with none open this costs one atomic load.
+//! the views on the affected base, and their holders, are replanned before
+//! the kernel lock is released ([`replan_base`]), so no stale routine
+//! runs. The dependency index (`sk_sio::ViewIndex`: base SIO -> views on
+//! it) names them: an event on a base with no view touches nothing, and
+//! with no view open at all this costs one atomic load.
 
 use crate::share::{self, Access};
 use crate::state::{self, Core, Object, Sio, Smach, SmachId};
@@ -29,12 +31,18 @@ use crate::{scheduler, synthesis};
 use core::sync::atomic::{AtomicUsize, Ordering};
 use sk_abi::{Handle, OpenFlags, SysError, MAX_VIEW_DEPTH};
 use sk_fs::FileSystem;
-use sk_sio::{transfer_in_chunks, Devices, Piece, Step, Target, UserMemory, View, ViewParent};
+use sk_sio::{
+    transfer_in_chunks, Devices, IndexedView, Piece, Step, Target, UserMemory, View, ViewIndex,
+    ViewParent,
+};
 use sk_smach::IdMap;
 use sk_synth::policy::{collapse, FileFacts, ViewBase, ViewFacts, ViewLevel};
 
 /// Views open now (gates the replans).
 static OPEN_VIEWS: AtomicUsize = AtomicUsize::new(0);
+
+/// Every open view, by the base SIO its chain ends on.
+static INDEX: spin::Mutex<ViewIndex> = spin::Mutex::new(ViewIndex::new());
 
 /// `reconfigure(View)`: a new view of the SIO at `handle` of SMACH `me`
 /// (its own or a share), `length` bytes from `offset`, with the caller's
@@ -85,11 +93,12 @@ pub(crate) fn make(
         serial: parent.serial(),
     };
     let view = View::new(link, depth, window, base_kind, base_node)?;
-    install(core, me, view, rights)
+    install(core, me, view, rights, parent.serial())
 }
 
-/// Opens `view` with `rights` in SMACH `me`'s table, counts it and plans
-/// its routines; returns its handle.
+/// Opens `view` (of the SIO whose open serial is `parent_serial`) with
+/// `rights` in SMACH `me`'s table, indexes and counts it and plans its
+/// routines; returns its handle.
 ///
 /// # Errors
 /// [`SysError::NoMemory`], [`SysError::TooManyHandles`],
@@ -99,12 +108,27 @@ pub(crate) fn install(
     me: SmachId,
     view: View,
     rights: OpenFlags,
+    parent_serial: u64,
 ) -> Result<Handle, SysError> {
+    let node = view.base_node();
     let mut sio = Sio::open_view(view, rights)?;
     sio.set_opener(core.current);
+    let serial = sio.serial();
+    let base = {
+        let mut index = INDEX.lock();
+        index.reserve_one()?;
+        index.base_of(parent_serial)
+    };
     let smach = core.smachs.get_mut(&me).ok_or(SysError::NotPermitted)?;
     match smach.handles.insert(Object::Sio(sio)) {
         Ok(new) => {
+            INDEX.lock().insert(IndexedView {
+                base,
+                node,
+                serial,
+                smach: me,
+                handle: new.index(),
+            });
             OPEN_VIEWS.fetch_add(1, Ordering::Relaxed);
             synthesis::replan(core, me, new);
             Ok(new)
@@ -133,7 +157,9 @@ pub(crate) fn reshape(
     length: u64,
 ) -> Result<u64, SysError> {
     own_view(core, me, handle)?.reshape(offset, length)?;
-    replan_all(core);
+    let serial = sio_at(&core.smachs, me, handle).map_or(0, Sio::serial);
+    let base = INDEX.lock().base_of(serial);
+    replan_base(core, base);
     Ok(0)
 }
 
@@ -148,7 +174,11 @@ pub(crate) fn revoke(core: &mut Core, me: SmachId, handle: Handle) -> Result<u64
     if let Ok(view) = own_view(core, me, handle) {
         view.revoke();
     }
-    replan_all(core);
+    // Views made through the revoked shares, or below this view: all on
+    // this SIO's base.
+    let serial = sio_at(&core.smachs, me, handle).map_or(0, Sio::serial);
+    let base = INDEX.lock().base_of(serial);
+    replan_base(core, base);
     Ok(count)
 }
 
@@ -453,14 +483,37 @@ fn base_of(fs: &FileSystem, devices: &Devices, sio: &Sio) -> ViewBase {
     }
 }
 
-/// Replans every view and every holder of one (their chains may have
-/// changed); nothing with no view open. No list is made (a replan must
-/// not fail for want of memory): the tables are walked in order (SMACH
-/// id, then handle), resuming after the last one replanned.
-pub(crate) fn replan_all(core: &mut Core) {
+/// Replans every view on the base SIO of serial `base` and every holder
+/// of one (their chains may have changed); nothing if no view stands on
+/// it. No list is made (a replan must not fail for want of memory): the
+/// index is walked by position (a replan does not change it).
+pub(crate) fn replan_base(core: &mut Core, base: u64) {
+    replan_where(core, |v| v.base == base);
+}
+
+/// Replans every indexed view `pick` chooses, and the holders of each.
+fn replan_where(core: &mut Core, pick: impl Fn(&IndexedView) -> bool) {
     if OPEN_VIEWS.load(Ordering::Relaxed) == 0 {
         return;
     }
+    for at in 0.. {
+        let Some(view) = INDEX.lock().get(at) else {
+            break;
+        };
+        if pick(&view) {
+            replan_view(core, view);
+        }
+    }
+}
+
+/// Replans one view and every holder of it (found in the tables in order,
+/// SMACH id then handle, resuming after the last one replanned).
+fn replan_view(core: &mut Core, view: IndexedView) {
+    let handle = Handle::new(view.handle);
+    if sio_at(&core.smachs, view.smach, handle).is_none_or(|s| s.serial() != view.serial) {
+        return;
+    }
+    synthesis::replan(core, view.smach, handle);
     let mut after: Option<(SmachId, u32)> = None;
     loop {
         let next = core
@@ -469,47 +522,41 @@ pub(crate) fn replan_all(core: &mut Core) {
             .flat_map(|(id, smach)| smach.handles.iter().map(move |(h, o)| (*id, h, o)))
             .filter(|(id, h, _)| after.is_none_or(|last| (*id, h.index()) > last))
             .find_map(|(id, h, object)| match object {
-                Object::Sio(sio) if sio.view().is_some() => Some((id, h, false)),
                 Object::Shared(shared)
-                    if sio_at(&core.smachs, shared.owner, shared.owner_handle)
-                        .is_some_and(|s| s.view().is_some()) =>
+                    if shared.owner == view.smach && shared.owner_handle == handle =>
                 {
-                    Some((id, h, true))
+                    Some((id, h))
                 }
                 _ => None,
             });
-        let Some((id, handle, is_held)) = next else {
+        let Some((id, holder)) = next else {
             break;
         };
-        if is_held {
-            share::replan_holder(core, id, handle);
-        } else {
-            synthesis::replan(core, id, handle);
+        share::replan_holder(core, id, holder);
+        after = Some((id, holder.index()));
+    }
+}
+
+/// The SIO of open serial `serial` was closed: if it was a view, it
+/// leaves the index; the views on its base (below it, or on it) lose a
+/// parent and are replanned.
+pub(crate) fn after_close(core: &mut Core, serial: u64) {
+    if OPEN_VIEWS.load(Ordering::Relaxed) == 0 {
+        return;
+    }
+    let removed = INDEX.lock().remove(serial);
+    let base = match removed {
+        Some(view) => {
+            OPEN_VIEWS.fetch_sub(1, Ordering::Relaxed);
+            view.base
         }
-        after = Some((id, handle.index()));
-    }
+        None => serial,
+    };
+    replan_base(core, base);
 }
 
-/// An SIO was closed (`was_view`: it was a view): its views lose their
-/// parent.
-pub(crate) fn after_close(core: &mut Core, was_view: bool) {
-    if was_view {
-        OPEN_VIEWS.fetch_sub(1, Ordering::Relaxed);
-    }
-    replan_all(core);
-}
-
-/// File-system events on `nodes`: views on those files are replanned.
+/// File-system events on `nodes`: the views on those files are
+/// replanned.
 pub(crate) fn on_fs_events(core: &mut Core, nodes: &[sk_fs::NodeId]) {
-    let on_node = core.smachs.iter().any(|(_, smach)| {
-        smach.handles.iter().any(|(_, o)| {
-            o.as_sio()
-                .and_then(Sio::view)
-                .and_then(View::base_node)
-                .is_some_and(|n| nodes.contains(&n))
-        })
-    });
-    if on_node {
-        replan_all(core);
-    }
+    replan_where(core, |v| v.node.is_some_and(|n| nodes.contains(&n)));
 }

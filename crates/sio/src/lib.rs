@@ -24,6 +24,7 @@ mod sio;
 pub mod testing;
 mod user_memory;
 mod view;
+mod view_index;
 
 pub use chunk::{transfer_in_chunks, Piece, Step, CHUNK_BYTES, TTY_CHUNK_BYTES};
 pub use devices::{Devices, DEV_MEM_BYTES};
@@ -44,3 +45,4 @@ pub use sio::{is_private_object_path, Sio, Target, SEMAPHORE_PATH};
 pub use sk_queue::{ByteRingLayout, RingCells, Wake};
 pub use user_memory::UserMemory;
 pub use view::{View, ViewParent};
+pub use view_index::{IndexedView, ViewIndex};
