@@ -172,7 +172,7 @@ impl Options {
 
 /// Words that start a command for `/bin/init` when they appear on the
 /// kernel command line without `--` (`cargo xtask run -- shell`).
-const INIT_COMMANDS: [&str; 4] = ["show", "run", "shell", "music"];
+const INIT_COMMANDS: [&str; 5] = ["show", "run", "shell", "music", "mux"];
 
 /// Where the first word naming one of [`INIT_COMMANDS`] starts in `line`.
 fn first_init_command(line: &str) -> Option<usize> {

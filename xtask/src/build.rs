@@ -106,6 +106,18 @@ pub const USER_PROGRAMS: &[&str] = &[
     "ttyecho",
     "music",
     "nest",
+    "mux",
+    "muxwork",
+];
+
+/// The multiplexor's configurations and data (`user/mux`): (path in the
+/// initrd, source in the repository).
+pub const MUX_FILES: &[(&str, &str)] = &[
+    ("etc/mux.conf", "user/mux/etc/mux.conf"),
+    ("etc/mux/inner.conf", "user/mux/etc/inner.conf"),
+    ("etc/mux/deep.conf", "user/mux/etc/deep.conf"),
+    ("etc/mux/poem.txt", "user/mux/etc/poem.txt"),
+    ("etc/mux/room/welcome.txt", "user/mux/etc/room/welcome.txt"),
 ];
 
 /// Builds the user programs (release, static ELF for the kernel's target)
@@ -196,6 +208,16 @@ pub fn initrd_with(extra: &[(&str, Vec<u8>)]) -> Result<PathBuf, String> {
             }
         }
         Err(why) => println!("xtask: no /bin/busybox in the initrd: {why}"),
+    }
+    for dir in ["etc", "etc/mux", "etc/mux/room"] {
+        writer.add_dir(dir).map_err(|e| format!("initrd: {e}"))?;
+    }
+    for (name, source) in MUX_FILES {
+        let data =
+            std::fs::read(root().join(source)).map_err(|e| format!("reading {source}: {e}"))?;
+        writer
+            .add_file(name, 0o644, &data)
+            .map_err(|e| format!("initrd: {e}"))?;
     }
     for (name, data) in extra {
         if let Some((dir, _)) = name.rsplit_once('/') {

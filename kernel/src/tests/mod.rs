@@ -22,6 +22,7 @@ mod linux_proc;
 mod linux_signals;
 mod machine_api;
 mod memory;
+mod mux;
 mod nesting;
 mod pipe_console_review;
 mod pipe_review;

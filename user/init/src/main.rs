@@ -33,7 +33,9 @@
 //! [ARG]` runs one program and exits with its status. `shell` runs
 //! busybox `sh` (a Linux program) on the console and exits 0 when it ends,
 //! printing its status. `music [SCORE]` runs `/bin/music` (the music
-//! synthesizer), which reads the score's name from `/etc/init.args`. `show PATH`
+//! synthesizer), which reads the score's name from `/etc/init.args`. `mux`
+//! runs `/bin/mux` (the multiplexor: a tree of nested SMACHs from
+//! `/etc/mux.conf`). `show PATH`
 //! opens each path (read and write where allowed), reads one byte twice
 //! so the read counter moves, and prints the SIO's
 //! synthesized routines as the kernel describes them: annotated
@@ -71,8 +73,12 @@ fn main() -> i32 {
         // `/bin/music` reads its score's name from /etc/init.args itself.
         return run_command("/bin/music");
     }
+    if args == "mux" {
+        // The multiplexor's demo: its tree of nested SMACHs (docs/nesting.md).
+        return run_command("/bin/mux");
+    }
     if !args.is_empty() {
-        println!("init: unknown command {args:?} (known: show PATH..., run PATH [ARG], shell, music [SCORE])");
+        println!("init: unknown command {args:?} (known: show PATH..., run PATH [ARG], shell, music [SCORE], mux)");
         return 2;
     }
     println!("init: Synthesis demo: Programs 1 and 2 of the paper (/bin/prog1, /bin/prog2)");
