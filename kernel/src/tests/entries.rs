@@ -590,7 +590,7 @@ ktest!(
                 "a #BP at {int3_at:#x} in the code arena would resume"
             );
         }
-        let kernel_code = a_breakpoint_in_synthesized_code_is_fatal_not_resumed as usize as u64;
+        let kernel_code = traps::breakpoint as fn() as usize as u64;
         ensure!(
             traps::test_kernel_breakpoint_resumes(kernel_code + 1),
             "a #BP in the kernel's own code would not resume"
