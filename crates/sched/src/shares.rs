@@ -23,6 +23,9 @@
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
+mod plan;
+pub use plan::{RoundPlan, ONE_TICK};
+
 /// Pass units per unit of CPU time at weight 1.
 pub const SCALE: u64 = 1 << 10;
 
@@ -62,6 +65,9 @@ struct Leaf {
     smach: u64,
     pass: u64,
     used: u64,
+    /// Ticks owed to it (or by it, negative) from earlier rounds, in
+    /// [`ONE_TICK`] units, within one tick: see [`ShareTree::plan_round`].
+    carry: i64,
 }
 
 /// The nested groups' SMACHs and SCPUs, their weights, policies and the
@@ -161,6 +167,7 @@ impl ShareTree {
                 smach,
                 pass,
                 used: 0,
+                carry: 0,
             },
         );
         Ok(())

@@ -3,6 +3,7 @@
 //! the injected fault (weights ignored) caught by the same check.
 
 use super::*;
+use alloc::collections::BTreeMap;
 use alloc::vec;
 use proptest::prelude::*;
 
@@ -227,5 +228,134 @@ proptest! {
             .map(|(i, k)| tree.scpu_used(scpu_id(i, k)).unwrap())
             .sum();
         prop_assert_eq!(leaves, used[0]);
+    }
+}
+
+// The planned rounds of the synthesized sub-ring (shares/plan.rs).
+
+/// Plans `rounds` rounds of `turn` ticks with `ready`; checks each round
+/// gives at most `turn`; returns each SCPU's ticks in all.
+fn plan_rounds(
+    tree: &mut ShareTree,
+    rounds: usize,
+    turn: u64,
+    ready: impl Fn(u64) -> bool,
+) -> BTreeMap<u64, u64> {
+    let mut got = BTreeMap::new();
+    for _ in 0..rounds {
+        let plan = tree.plan_round(0, turn, &ready);
+        assert!(plan.total_ticks() <= turn, "{plan:?}");
+        for &(t, ticks) in plan.segment() {
+            assert!(ticks > 0 && ready(t), "{plan:?}");
+            *got.entry(t).or_insert(0) += ticks;
+        }
+    }
+    got
+}
+
+/// Each node's subtree's ticks, from the SCPUs' (indexed like `shape`).
+fn node_totals(shape: &Shape, got: &BTreeMap<u64, u64>) -> Vec<u64> {
+    let n = shape.parents.len();
+    let mut used = vec![0; n];
+    for i in (0..n).rev() {
+        used[i] += (0..shape.scpus[i])
+            .map(|k| got.get(&scpu_id(i, k)).copied().unwrap_or(0))
+            .sum::<u64>();
+        if i > 0 {
+            used[shape.parents[i] % i] += used[i];
+        }
+    }
+    used
+}
+
+#[test]
+fn planned_rounds_split_the_turn_by_weight() {
+    let shape = weights_one_to_three();
+    let mut tree = build(&shape);
+    let got = plan_rounds(&mut tree, 400, 5, |_| true);
+    let used = node_totals(&shape, &got);
+    // Every round gives the whole turn, shared 1:3 within a tick.
+    assert_eq!(used[0], 2000);
+    assert!(used[1].abs_diff(500) <= 1, "{used:?}");
+    assert!(off_shares(&shape, &used).is_empty(), "{used:?}");
+    // The order is the tree's: child 1's SCPU before child 2's.
+    let plan = tree.plan_round(0, 5, |_| true);
+    let order: Vec<u64> = plan.segment().iter().map(|&(t, _)| t).collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{plan:?}");
+    assert_eq!(plan.last(), order.last().copied());
+}
+
+#[test]
+fn planned_rounds_ignoring_weights_are_caught_by_the_share_check() {
+    let shape = weights_one_to_three();
+    let mut tree = build(&shape);
+    tree.inject_ignore_weights(true);
+    let used = node_totals(&shape, &plan_rounds(&mut tree, 400, 5, |_| true));
+    assert!(!off_shares(&shape, &used).is_empty(), "{used:?}");
+}
+
+#[test]
+fn members_with_under_a_tick_take_turns_across_rounds() {
+    // Ten SCPUs, a turn of 5: each runs one tick every other round.
+    let mut tree = ShareTree::new();
+    tree.add_smach(0, None).unwrap();
+    for k in 0..10 {
+        tree.add_scpu(1000 + k, 0).unwrap();
+    }
+    let mut last_seen = BTreeMap::new();
+    for round in 0..40_u64 {
+        let plan = tree.plan_round(0, 5, |_| true);
+        assert_eq!(plan.total_ticks(), 5, "{plan:?}");
+        for &(t, ticks) in plan.segment() {
+            assert_eq!(ticks, 1);
+            if let Some(prev) = last_seen.insert(t, round) {
+                assert!(round - prev <= 2, "{t} waited {} rounds", round - prev);
+            }
+        }
+    }
+    assert_eq!(last_seen.len(), 10);
+}
+
+#[test]
+fn an_idle_member_saves_up_nothing_in_planned_rounds() {
+    let shape = weights_one_to_three();
+    let mut tree = build(&shape);
+    let b = scpu_id(2, 0);
+    let alone = plan_rounds(&mut tree, 1000, 5, |t| t != b);
+    assert_eq!(alone.get(&scpu_id(1, 0)), Some(&5000));
+    // Back: B gets its three quarters from now on, not more.
+    let got = plan_rounds(&mut tree, 100, 5, |_| true);
+    assert!(got[&b].abs_diff(375) <= 1, "{got:?}");
+    assert_eq!(tree.plan_round(0, 5, |_| false), RoundPlan::default());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// Random trees, weights and turns, with SCPUs ready at random: every
+    /// round gives at most the turn to ready SCPUs only; with all ready,
+    /// over many rounds every node with at least 2% of the group gets its
+    /// share within 10%, and the rounds give the whole turn but for under
+    /// a tick per SCPU.
+    #[test]
+    fn planned_shares_hold_within_ten_percent(
+        shape in shape_strategy(),
+        turn in 1_u64..12,
+        idle_mask in any::<u64>(),
+        idle_rounds in 0_usize..50,
+    ) {
+        let mut tree = build(&shape);
+        if tree.fractions(0, |_| true).is_empty() {
+            return Ok(());
+        }
+        let some_idle = |t: u64| idle_mask >> (t % 64) & 1 == 0;
+        plan_rounds(&mut tree, idle_rounds, turn, some_idle);
+        let rounds = 3000;
+        let got = plan_rounds(&mut tree, rounds, turn, |_| true);
+        let used = node_totals(&shape, &got);
+        prop_assert!(off_shares(&shape, &used).is_empty(), "{:?} {:?}", used, off_shares(&shape, &used));
+        let scpus: u64 = shape.scpus.iter().sum::<usize>() as u64;
+        prop_assert!(used[0] <= rounds as u64 * turn);
+        prop_assert!(used[0] + scpus >= rounds as u64 * turn, "{} of {}", used[0], rounds as u64 * turn);
     }
 }
