@@ -227,6 +227,16 @@ impl ShareTree {
             .collect()
     }
 
+    /// The SCPUs of `root`'s subtree, in id order.
+    #[must_use]
+    pub fn scpus_under(&self, root: u64) -> Vec<u64> {
+        self.leaves
+            .iter()
+            .filter(|(_, l)| self.root_of(l.smach) == Some(root))
+            .map(|(&t, _)| t)
+            .collect()
+    }
+
     /// CPU time charged to SCPU `tid`.
     #[must_use]
     pub fn scpu_used(&self, tid: u64) -> Option<u64> {

@@ -158,13 +158,7 @@ impl ShareTree {
     pub fn plan_round(&mut self, root: u64, turn: u64, ready: impl Fn(u64) -> bool) -> RoundPlan {
         let fractions = self.fractions(root, &ready);
         // Idle members save up nothing.
-        let group: Vec<u64> = self
-            .leaves
-            .iter()
-            .filter(|(_, l)| self.root_of(l.smach) == Some(root))
-            .map(|(&t, _)| t)
-            .collect();
-        for t in group {
+        for t in self.scpus_under(root) {
             if !ready(t) {
                 if let Some(l) = self.leaves.get_mut(&t) {
                     l.carry = l.carry.min(0);
@@ -219,7 +213,7 @@ impl ShareTree {
         let mut segment = Vec::new();
         for ((tid, o), t) in owed.iter_mut().zip(ticks) {
             let bound = one.saturating_sub(1);
-            let carry = o.saturating_sub(t.saturating_mul(one)).clamp(-bound, bound);
+            let carry = o.saturating_sub(t.saturating_mul(one)).clamp(bound.saturating_neg(), bound);
             if let Some(l) = self.leaves.get_mut(tid) {
                 l.carry = i64::try_from(carry).unwrap_or(0);
             }
