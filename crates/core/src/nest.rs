@@ -436,30 +436,22 @@ pub(crate) fn chose_policy(core: &mut Core, id: SmachId) -> Result<(), SysError>
         return set_share(core, id, None, policy);
     }
     let members = subtree(core, root);
-    // Groups below dissolve (their parked SCPUs are queued again by the
-    // regrouping below, one per new group).
+    // Groups below dissolve (the new group's first plan takes in their
+    // SCPUs, parked or queued).
     for &m in &members {
         if core.nest.tree.contains_smach(m) && core.nest.tree.root_of(m) == Some(m) {
             core.nest.tree.remove_smach(m);
             core.nest.rounds.remove(&m);
         }
     }
-    let mut threads = alloc::vec::Vec::new();
     for &m in &members {
         ensure_chain(core, m, root, 0)?;
-        if let Some(s) = core.smachs.get(&m) {
-            threads.extend_from_slice(&s.threads);
-        }
     }
-    regroup(core, root, &threads);
+    // The group's first round: its segment queued, its other ready SCPUs
+    // parked.
+    replan(core, root);
     refresh_active(core);
     Ok(())
-}
-
-/// A group just formed (or merged): its first round is planned, which
-/// queues its segment and parks its other ready SCPUs.
-fn regroup(core: &mut Core, root: SmachId, _threads: &[ThreadId]) {
-    replan(core, root);
 }
 
 /// From `scpu_calls::forget`: SCPU `tid` is gone.
