@@ -165,12 +165,13 @@ fn replan(core: &mut Core, root: SmachId) {
             ..
         } = &mut *core;
         let current = *current;
-        nest.tree
-            .plan_round(root, SLOT, |t| match threads.get(&t).map(|t| t.scpu.state()) {
+        nest.tree.plan_round(root, SLOT, |t| {
+            match threads.get(&t).map(|t| t.scpu.state()) {
                 Some(ScpuState::Ready) => true,
                 Some(ScpuState::Running) => t == current,
                 _ => false,
-            })
+            }
+        })
     };
     let segment: Vec<ThreadId> = plan.segment().iter().map(|&(t, _)| t).collect();
     core.nest.rounds.insert(

@@ -230,10 +230,7 @@ fn subtree_share_of(p_mode: u64, ms: u64) -> Result<(f64, f64), String> {
             "they ran {} ms of {ms}",
             (up + uq) / MS
         );
-        Ok((
-            up as f64 / (up + uq) as f64,
-            u2 as f64 / (up + uq) as f64,
-        ))
+        Ok((up as f64 / (up + uq) as f64, u2 as f64 / (up + uq) as f64))
     })();
     sk_core::release_program(p);
     sk_core::release_program(q);
@@ -296,7 +293,11 @@ ktest!(
             sibling * 100.0
         );
         ensure!(share <= 0.55, "P's subtree got {:.1}%", share * 100.0);
-        ensure!(sibling >= 0.2, "the spinning sibling got {:.1}%", sibling * 100.0);
+        ensure!(
+            sibling >= 0.2,
+            "the spinning sibling got {:.1}%",
+            sibling * 100.0
+        );
         Ok(())
     }
 );

@@ -19,8 +19,8 @@
 #![no_std]
 #![no_main]
 
-use sk_user::abi::{Handle, SmachReconfigure, SmachTreeEntry, SubPolicy, SysError};
 use core::sync::atomic::{AtomicU64, Ordering};
+use sk_user::abi::{Handle, SmachReconfigure, SmachTreeEntry, SubPolicy, SysError};
 use sk_user::{println, Prot, Scpu, Smach, Smem, Stack};
 
 sk_user::entry!(main);

@@ -171,12 +171,21 @@ impl ShareTree {
             .map(|&(t, f)| {
                 let carry = self.leaves.get(&t).map_or(0, |l| i128::from(l.carry));
                 let share = u128::from(turn).saturating_mul(u128::from(f));
-                (t, i128::try_from(share).unwrap_or(i128::MAX).saturating_add(carry))
+                (
+                    t,
+                    i128::try_from(share)
+                        .unwrap_or(i128::MAX)
+                        .saturating_add(carry),
+                )
             })
             .collect();
         let one = i128::from(ONE_TICK);
         let sum: i128 = owed.iter().fold(0, |s, &(_, o)| s.saturating_add(o));
-        let budget = sum.max(0).checked_div(one).unwrap_or(0).min(i128::from(turn));
+        let budget = sum
+            .max(0)
+            .checked_div(one)
+            .unwrap_or(0)
+            .min(i128::from(turn));
         // Whole ticks first, then the rest of the budget to the largest
         // remainders.
         let mut ticks: Vec<i128> = owed
@@ -199,7 +208,10 @@ impl ShareTree {
         order.sort_by_key(|&i| {
             let (tid, o) = owed.get(i).copied().unwrap_or((0, 0));
             let t = ticks.get(i).copied().unwrap_or(0);
-            (core::cmp::Reverse(o.saturating_sub(t.saturating_mul(one))), tid)
+            (
+                core::cmp::Reverse(o.saturating_sub(t.saturating_mul(one))),
+                tid,
+            )
         });
         for &i in &order {
             if given >= budget {
@@ -213,7 +225,9 @@ impl ShareTree {
         let mut segment = Vec::new();
         for ((tid, o), t) in owed.iter_mut().zip(ticks) {
             let bound = one.saturating_sub(1);
-            let carry = o.saturating_sub(t.saturating_mul(one)).clamp(bound.saturating_neg(), bound);
+            let carry = o
+                .saturating_sub(t.saturating_mul(one))
+                .clamp(bound.saturating_neg(), bound);
             if let Some(l) = self.leaves.get_mut(tid) {
                 l.carry = i64::try_from(carry).unwrap_or(0);
             }
