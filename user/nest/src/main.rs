@@ -11,13 +11,17 @@
 //! | 3 | `shares` | sets its own policy (`param`: 0 round robin, 1 weighted), starts two `spin` children with weights 1 and 3, and waits (blocked) |
 //! | 4 | `hostile-parent` | starts a `spin` child (a sibling to attack) and a `hostile` child with a budget 32 frames above what its program took; exits with the hostile child's status |
 //! | 5 | `one-child` | chooses round robin for itself, starts one `spin` child and waits (blocked) |
+//! | 6 | `ping-pong` | chooses round robin for itself, starts a second SCPU; the two hand a counter to each other `param` times, each yielding until it is its turn; exits 0 |
+//! | 7 | `yielder` | yields forever (a hostile group member: it never runs out a quantum) |
+//! | 8 | `hostile-shares` | chooses round robin for itself, starts a `yielder` child and a `spin` child, and waits (blocked) |
 //!
 //! Exit status 100 + n: step n of the mode's own set-up failed (printed).
 #![no_std]
 #![no_main]
 
+use core::sync::atomic::{AtomicU64, Ordering};
 use sk_user::abi::{Handle, SmachReconfigure, SmachTreeEntry, SubPolicy, SysError};
-use sk_user::{println, Prot, Smach, Smem};
+use sk_user::{println, Prot, Scpu, Smach, Smem, Stack};
 
 sk_user::entry!(main);
 
@@ -27,6 +31,9 @@ const HOSTILE: u64 = 2;
 const SHARES: u64 = 3;
 const HOSTILE_PARENT: u64 = 4;
 const ONE_CHILD: u64 = 5;
+const PING_PONG: u64 = 6;
+const YIELDER: u64 = 7;
+const HOSTILE_SHARES: u64 = 8;
 
 const PATH: &str = "/bin/nest";
 
@@ -40,6 +47,9 @@ fn main() -> i32 {
         SHARES => shares(param),
         HOSTILE_PARENT => return hostile_parent(),
         ONE_CHILD => one_child(),
+        PING_PONG => ping_pong(param),
+        YIELDER => yielder(),
+        HOSTILE_SHARES => hostile_shares(),
         _ => Err((1, SysError::BadValue)),
     };
     match result {
@@ -118,6 +128,54 @@ fn shares(policy: u64) -> Step<i32> {
     )?;
     let a = child(SPIN << 32, None, Some(1))?;
     let _b = child(SPIN << 32, None, Some(3))?;
+    step(2, a.wait())
+}
+
+/// The ping-pong counter: even, the first SCPU's turn; odd, the second's.
+static TURN: AtomicU64 = AtomicU64::new(0);
+static PARTNER_STACK: Stack<16384> = Stack::new();
+
+/// Takes the turns of SCPU `me` (0 or 1) until the counter reaches
+/// `handoffs`, yielding while it is the other's turn.
+fn take_turns(me: u64, handoffs: u64) {
+    loop {
+        let turn = TURN.load(Ordering::Acquire);
+        if turn >= handoffs {
+            return;
+        }
+        if turn % 2 == me {
+            TURN.store(turn + 1, Ordering::Release);
+        } else {
+            let _ = sk_user::yield_now();
+        }
+    }
+}
+
+extern "C" fn partner(handoffs: u64) -> ! {
+    take_turns(1, handoffs);
+    yielder()
+}
+
+fn ping_pong(handoffs: u64) -> Step<i32> {
+    let rr = SmachReconfigure::SubPolicy(SubPolicy::RoundRobin);
+    step(1, Smach::this().reconfigure(rr))?;
+    let stack = PARTNER_STACK.take().ok_or((2, SysError::NoMemory))?;
+    let _partner = step(3, Scpu::create(partner, stack, handoffs))?;
+    take_turns(0, handoffs);
+    Ok(0)
+}
+
+fn yielder() -> ! {
+    loop {
+        let _ = sk_user::yield_now();
+    }
+}
+
+fn hostile_shares() -> Step<i32> {
+    let rr = SmachReconfigure::SubPolicy(SubPolicy::RoundRobin);
+    step(1, Smach::this().reconfigure(rr))?;
+    let a = child(YIELDER << 32, None, None)?;
+    let _b = child(SPIN << 32, None, None)?;
     step(2, a.wait())
 }
 
