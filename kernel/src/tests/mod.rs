@@ -23,6 +23,7 @@ mod linux_signals;
 mod machine_api;
 mod memory;
 mod nesting;
+mod nesting_linux;
 mod pipe_console_review;
 mod pipe_review;
 mod pipes;

@@ -11,6 +11,7 @@
 //! | 3 | `shares` | sets its own policy (`param`: 0 round robin, 1 weighted), starts two `spin` children with weights 1 and 3, and waits (blocked) |
 //! | 4 | `hostile-parent` | starts a `spin` child (a sibling to attack) and a `hostile` child with a budget 32 frames above what its program took; exits with the hostile child's status |
 //! | 5 | `one-child` | chooses round robin for itself, starts one `spin` child and waits (blocked) |
+//! | 6 | `linux-child` | starts `/bin/nestlin` (a Linux program, user/linux/nestlin.c) suspended with a budget of twice what its program took plus [`LINUX_SPARE`] frames, resumes it and waits (blocked; the kernel test kills it) |
 //!
 //! Exit status 100 + n: step n of the mode's own set-up failed (printed).
 #![no_std]
@@ -27,6 +28,11 @@ const HOSTILE: u64 = 2;
 const SHARES: u64 = 3;
 const HOSTILE_PARENT: u64 = 4;
 const ONE_CHILD: u64 = 5;
+const LINUX_CHILD: u64 = 6;
+
+/// Frames a `linux-child` child may map beyond its program and one fork
+/// of it.
+pub const LINUX_SPARE: u64 = 256;
 
 const PATH: &str = "/bin/nest";
 
@@ -40,6 +46,7 @@ fn main() -> i32 {
         SHARES => shares(param),
         HOSTILE_PARENT => return hostile_parent(),
         ONE_CHILD => one_child(),
+        LINUX_CHILD => linux_child(),
         _ => Err((1, SysError::BadValue)),
     };
     match result {
@@ -126,6 +133,16 @@ fn one_child() -> Step<i32> {
     step(2, Smach::this().reconfigure(rr))?;
     let a = child(SPIN << 32, None, None)?;
     step(1, a.wait())
+}
+
+fn linux_child() -> Step<i32> {
+    let c = step(1, Smach::spawn_linux_suspended("/bin/nestlin"))?;
+    let mut tree = [SmachTreeEntry::default(); 1];
+    step(2, c.query_tree(&mut tree))?;
+    let frames = 2 * (tree[0].mapped_frames + tree[0].carved_frames) + LINUX_SPARE;
+    step(3, c.reconfigure(SmachReconfigure::Budget { frames }))?;
+    step(4, c.resume())?;
+    step(5, c.wait())
 }
 
 fn hostile_parent() -> i32 {
