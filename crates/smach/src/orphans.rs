@@ -63,7 +63,10 @@ mod tests {
 
     #[test]
     fn a_root_linux_process_leaves_root_orphans_as_before_nesting() {
-        assert_eq!(orphan_fate(true, Grandparent::None), OrphanFate::Adopt(None));
+        assert_eq!(
+            orphan_fate(true, Grandparent::None),
+            OrphanFate::Adopt(None)
+        );
     }
 
     #[test]

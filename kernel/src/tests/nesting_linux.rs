@@ -34,8 +34,8 @@ fn no_linux_processes_left() -> bool {
 /// Starts the nest, waits for its Linux child and the fork under it,
 /// checks the tree, kills the nest; the Linux tree must be gone.
 fn linux_tree_under_a_budget_then_killed() -> Result<(), String> {
-    let id = sk_core::spawn_program(NEST, LINUX_CHILD << 32)
-        .map_err(|e| format!("spawn nest: {e}"))?;
+    let id =
+        sk_core::spawn_program(NEST, LINUX_CHILD << 32).map_err(|e| format!("spawn nest: {e}"))?;
     let mut formed = None;
     for _ in 0..1_000 {
         let t = tree(id.0);
@@ -50,9 +50,7 @@ fn linux_tree_under_a_budget_then_killed() -> Result<(), String> {
     }
     let last = tree(id.0);
     sk_core::release_program(id);
-    let t = formed.ok_or_else(|| {
-        format!("no Linux child with a fork under the nest: {last:?}")
-    })?;
+    let t = formed.ok_or_else(|| format!("no Linux child with a fork under the nest: {last:?}"))?;
     // nest, its Linux child, the fork: a chain, the fork under the
     // forking process, all under the nest's budget.
     ensure_eq!(t[1].parent, t[0].id);
