@@ -236,7 +236,9 @@ pub fn initrd_with(extra: &[(&str, Vec<u8>)]) -> Result<PathBuf, String> {
 /// The static Linux test programs (C, `user/linux/<name>.c`) packed into
 /// the initrd as `/bin/<name>` for the Linux personality's tests
 /// (kernel/src/tests/linux.rs).
-pub const LINUX_PROGRAMS: &[&str] = &["lintest", "linfuzz", "sigtest", "proctest", "linfast"];
+pub const LINUX_PROGRAMS: &[&str] = &[
+    "lintest", "linfuzz", "sigtest", "proctest", "linfast", "nestlin",
+];
 
 /// Builds each of [`LINUX_PROGRAMS`] with the host's `gcc -static` (glibc,
 /// a static `ET_EXEC`) into `target/linux/`, when its source is newer;

@@ -158,10 +158,20 @@ pub(crate) fn execve(frame: &mut dyn CallFrame, path: u64, argv: u64, envp: u64)
     };
     drop(bytes);
     state::with(|core| {
+        // Under a budget the new image replaces the old one's frames: its
+        // growth is charged like an SMEM create (ENOMEM over the budget,
+        // the old image intact).
+        let new_frames = regions.mapped_bytes().div_ceil(sk_abi::PAGE_SIZE);
+        let old_frames = core.smachs.get(&me).map_or(0, |s| s.mapped_frames());
+        let growth = new_frames.saturating_sub(old_frames);
+        if let Err(e) = crate::nest_memory::admit_frames(core, me, growth) {
+            aspace.0.destroy();
+            return Err(Errno::from_sys_error(e));
+        }
         end_other_threads(core, me);
         let Some(smach) = core.smachs.get_mut(&me) else {
             aspace.0.destroy();
-            return;
+            return Ok(());
         };
         aspace.0.activate();
         let old = smach.aspace.replace(aspace);
@@ -180,7 +190,8 @@ pub(crate) fn execve(frame: &mut dyn CallFrame, path: u64, argv: u64, envp: u64)
             process.map = loaded.map;
             process.signals.exec(current);
         }
-    });
+        Ok(())
+    })?;
     // The FS base of the old image means nothing in the new one.
     let _ = sk_machine::user_fs::set(0);
     // A fresh start: every register 0 but the entry, the stack, the flags.

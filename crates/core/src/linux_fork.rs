@@ -208,12 +208,20 @@ fn fork(core: &mut Core, start: ChildStart, clear_child_tid: u64) -> Answer {
     if processes >= MAX_LINUX_PROCESSES || live >= sk_smach::MAX_SMACHS {
         return Err(Errno::EAGAIN);
     }
+    // The child is the forking SMACH's child (docs/nesting.md): in its
+    // subtree, group and budget. Its copy of the pages is charged like an
+    // SMEM create (ENOMEM over the budget, as Linux's fork); the depth is
+    // bounded as `create`'s is.
+    if !sk_smach::may_nest_below(crate::nest_memory::depth(core, me)) {
+        return Err(Errno::EAGAIN);
+    }
     let parent = core.smachs.get(&me).ok_or(Errno::ESRCH)?;
+    crate::nest_memory::admit_frames(core, me, parent.mapped_frames()).map_err(sys)?;
     crate::memory::admit(fork_overhead(parent.regions.mapped_bytes())).map_err(sys)?;
     let name = String::from(parent.name());
     let regions = parent.regions.clone();
     let id = core.new_id();
-    let mut child = Smach::new(id, name, None, KernelAddressSpace::new().map_err(sys)?);
+    let mut child = Smach::new(id, name, Some(me), KernelAddressSpace::new().map_err(sys)?);
     let copied = {
         let parent = core.smachs.get(&me).ok_or(Errno::ESRCH)?;
         match (parent.aspace.as_ref(), child.aspace.as_mut()) {

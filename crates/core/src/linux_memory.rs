@@ -26,6 +26,17 @@ fn access(prot: Prot) -> Access {
 
 /// Performs `actions` on SMACH `id`'s address space.
 fn perform(core: &mut Core, id: SmachId, actions: &[MapAction]) -> Result<(), Errno> {
+    // Under a budget the new pages are charged like an SMEM create (one
+    // rule, nest_memory's); unmapping returns them (the count is the
+    // SMACH's mapped frames). Over it: ENOMEM.
+    let new_frames = actions
+        .iter()
+        .map(|a| match a {
+            MapAction::Map { range, .. } => range.end.saturating_sub(range.start) / PAGE_SIZE,
+            _ => 0,
+        })
+        .fold(0_u64, u64::saturating_add);
+    crate::nest_memory::admit_frames(core, id, new_frames).map_err(Errno::from_sys_error)?;
     let smach = core.smachs.get_mut(&id).ok_or(Errno::ESRCH)?;
     let aspace = smach.aspace.as_mut().ok_or(Errno::ENOMEM)?;
     for action in actions {

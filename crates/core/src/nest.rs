@@ -466,6 +466,28 @@ pub(crate) fn thread_gone(core: &mut Core, tid: ThreadId) {
     }
 }
 
+/// SMACH `id` (a fork) has a new parent: its node and its subtree's
+/// leave the tree and join again under the new parent's group, if any.
+pub(crate) fn readopted(core: &mut Core, id: SmachId) {
+    let members = subtree(core, id);
+    if core.nest.tree.contains_smach(id) {
+        core.nest.tree.remove_smach(id);
+    }
+    for m in members {
+        let threads = core
+            .smachs
+            .get(&m)
+            .filter(|s| s.state() != sk_abi::SmachState::Exited)
+            .map(|s| s.threads.clone())
+            .unwrap_or_default();
+        for t in threads {
+            // Out of tree memory: the SCPU is scheduled on its own.
+            let _ = thread_started(core, m, t);
+        }
+    }
+    refresh_active(core);
+}
+
 /// From the SMACH teardown (its SCPUs are gone): it leaves the tree.
 pub(crate) fn smach_gone(core: &mut Core, id: SmachId) {
     if !core.nest.tree.contains_smach(id) {

@@ -56,6 +56,21 @@ fn chain(core: &Core, id: SmachId) -> Vec<Usage> {
     out
 }
 
+/// SMACH `id`'s depth (0: a root), walking up (bounded: every SMACH was
+/// made within `sk_smach::MAX_DEPTH`).
+pub(crate) fn depth(core: &Core, id: SmachId) -> usize {
+    let mut depth = 0_usize;
+    let mut up = core.smachs.get(&id).and_then(|s| s.parent());
+    while let Some(p) = up {
+        depth = depth.saturating_add(1);
+        if depth > sk_smach::MAX_SMACHS {
+            break;
+        }
+        up = core.smachs.get(&p).and_then(|s| s.parent());
+    }
+    depth
+}
+
 /// Whether SMACH `id` may map `frames` more.
 ///
 /// # Errors

@@ -252,6 +252,7 @@ pub(crate) fn finish_teardown(
     id: SmachId,
     teardown: sk_smach::Teardown<crate::state::Routines, KernelAddressSpace>,
 ) {
+    let was_linux = core.linux.contains_key(&id);
     crate::linux_wait::process_gone(core, id);
     core.linux.remove(&id);
     for (handle, object) in teardown.objects {
@@ -261,6 +262,7 @@ pub(crate) fn finish_teardown(
             other => close_object(core, id, handle, other),
         }
     }
+    settle_orphans(core, id, was_linux);
     for tid in teardown.threads {
         if let Some(thread) = core.threads.remove(&tid) {
             if tid == core.current {
@@ -277,6 +279,42 @@ pub(crate) fn finish_teardown(
     crate::nest::smach_gone(core, id);
     for waiter in teardown.waiters {
         scheduler::wake(core, waiter);
+    }
+}
+
+/// SMACH `id` exits: its live children that no handle held (a Linux
+/// process's forks; the held ones were closed) are adopted inside the
+/// subtree or killed, as `sk_smach::orphans` says, so no fork leaves its
+/// creator's budget, group or subtree kill.
+fn settle_orphans(core: &mut Core, id: SmachId, was_linux: bool) {
+    use sk_smach::orphans::{orphan_fate, Grandparent, OrphanFate};
+    let orphans: Vec<SmachId> = core
+        .smachs
+        .values()
+        .filter(|s| s.parent() == Some(id) && s.state() != SmachState::Exited)
+        .map(|s| s.id())
+        .collect();
+    if orphans.is_empty() {
+        return;
+    }
+    let grandparent = match core.smachs.get(&id).and_then(|s| s.parent()) {
+        None => Grandparent::None,
+        Some(g) => match core.smachs.get(&g) {
+            Some(s) if s.state() != SmachState::Exited => Grandparent::Live(g),
+            _ => Grandparent::Ending,
+        },
+    };
+    for orphan in orphans {
+        match orphan_fate(was_linux, grandparent) {
+            OrphanFate::Adopt(parent) => {
+                if let Some(s) = core.smachs.get_mut(&orphan) {
+                    s.adopt(parent);
+                }
+                crate::nest::readopted(core, orphan);
+            }
+            // Bounded: every fork was made within sk_smach::MAX_DEPTH.
+            OrphanFate::Kill => exit(core, orphan, ExitStatus::KILLED),
+        }
     }
 }
 

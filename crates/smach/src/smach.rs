@@ -28,6 +28,19 @@ pub const fn may_nest_below(parent_depth: usize) -> bool {
     parent_depth < MAX_DEPTH
 }
 
+/// The priority a child's SCPU gets when `requested` is asked for it:
+/// never above its parent SMACH's `parent_priority` (None: a root, not
+/// capped), so a child cannot raise itself over the machine that made it.
+/// Values above `MAX_PRIORITY` pass through for the caller's `BadValue`.
+/// Not enforced by the kernel yet (docs/nesting.md, "Priorities").
+#[must_use]
+pub fn capped_priority(requested: u32, parent_priority: Option<u32>) -> u32 {
+    match parent_priority {
+        Some(cap) if requested <= sk_abi::MAX_PRIORITY => requested.min(cap),
+        _ => requested,
+    }
+}
+
 /// A synthetic machine. `R`: SIO routine state; `A`: address space.
 #[derive(Debug)]
 pub struct Smach<R, A> {
@@ -153,6 +166,12 @@ impl<R, A> Smach<R, A> {
     /// Its exit status (meaningful once exited).
     pub fn exit_status(&self) -> ExitStatus {
         self.exit_status
+    }
+
+    /// Gives it a new parent (None: a root): a fork whose parent exited,
+    /// as [`crate::orphans::orphan_fate`] decided.
+    pub fn adopt(&mut self, parent: Option<u64>) {
+        self.parent = parent;
     }
 
     /// True once its parent let go of it (the record goes when it exits).
@@ -341,5 +360,21 @@ impl<R, A> Smach<R, A> {
     /// by the policy (docs/nesting.md).
     pub fn chose_sub_policy(&self) -> bool {
         self.chose_sub_policy
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_child_priority_never_exceeds_its_parents() {
+        for cap in 0..=sk_abi::MAX_PRIORITY {
+            for asked in 0..=sk_abi::MAX_PRIORITY {
+                let got = super::capped_priority(asked, Some(cap));
+                assert!(got <= cap && got <= asked);
+                assert_eq!(got == asked, asked <= cap);
+            }
+        }
+        assert_eq!(super::capped_priority(7, None), 7);
+        assert_eq!(super::capped_priority(9, Some(3)), 9);
     }
 }

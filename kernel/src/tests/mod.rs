@@ -24,6 +24,7 @@ mod machine_api;
 mod memory;
 mod mux;
 mod nesting;
+mod nesting_linux;
 mod pipe_console_review;
 mod pipe_review;
 mod pipes;

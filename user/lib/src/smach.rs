@@ -65,6 +65,24 @@ impl Smach {
         Ok(Self { handle })
     }
 
+    /// As [`Smach::spawn_linux`], but the child starts suspended (its
+    /// parent can give it a budget before it runs).
+    ///
+    /// # Errors
+    /// As for [`Smach::spawn_linux`].
+    pub fn spawn_linux_suspended(path: &str) -> Result<Self, SysError> {
+        let flags = sk_abi::SmachCreateFlags::LINUX | sk_abi::SmachCreateFlags::SUSPENDED;
+        let args = SmachCreateArgs {
+            path_ptr: register(path.as_ptr() as usize),
+            path_len: register(path.len()),
+            arg: 0,
+            flags: flags.bits(),
+            _pad: 0,
+        };
+        let handle = call::create(Kind::Smach, &args.to_bytes(), Route::Table)?;
+        Ok(Self { handle })
+    }
+
     /// As [`Smach::spawn_with_arg`], but the child starts suspended
     /// ([`SmachCreateFlags::SUSPENDED`](sk_abi::SmachCreateFlags::SUSPENDED)):
     /// nothing of it runs until [`Smach::resume`]. Share SIOs with it in

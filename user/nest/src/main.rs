@@ -14,6 +14,7 @@
 //! | 6 | `ping-pong` | chooses round robin for itself, starts a second SCPU; the two hand a counter to each other `param` times, each yielding until it is its turn; exits 0 |
 //! | 7 | `yielder` | yields forever (a hostile group member: it never runs out a quantum) |
 //! | 8 | `hostile-shares` | chooses round robin for itself, starts a `yielder` child and a `spin` child, and waits (blocked) |
+//! | 9 | `linux-child` | starts `/bin/nestlin` (a Linux program, user/linux/nestlin.c) suspended with a budget of twice what its program took plus [`LINUX_SPARE`] frames, resumes it and waits (blocked; the kernel test kills it) |
 //!
 //! Exit status 100 + n: step n of the mode's own set-up failed (printed).
 #![no_std]
@@ -34,6 +35,11 @@ const ONE_CHILD: u64 = 5;
 const PING_PONG: u64 = 6;
 const YIELDER: u64 = 7;
 const HOSTILE_SHARES: u64 = 8;
+const LINUX_CHILD: u64 = 9;
+
+/// Frames a `linux-child` child may map beyond its program and one fork
+/// of it.
+pub const LINUX_SPARE: u64 = 256;
 
 const PATH: &str = "/bin/nest";
 
@@ -50,6 +56,7 @@ fn main() -> i32 {
         PING_PONG => ping_pong(param),
         YIELDER => yielder(),
         HOSTILE_SHARES => hostile_shares(),
+        LINUX_CHILD => linux_child(),
         _ => Err((1, SysError::BadValue)),
     };
     match result {
@@ -184,6 +191,16 @@ fn one_child() -> Step<i32> {
     step(2, Smach::this().reconfigure(rr))?;
     let a = child(SPIN << 32, None, None)?;
     step(1, a.wait())
+}
+
+fn linux_child() -> Step<i32> {
+    let c = step(1, Smach::spawn_linux_suspended("/bin/nestlin"))?;
+    let mut tree = [SmachTreeEntry::default(); 1];
+    step(2, c.query_tree(&mut tree))?;
+    let frames = 2 * (tree[0].mapped_frames + tree[0].carved_frames) + LINUX_SPARE;
+    step(3, c.reconfigure(SmachReconfigure::Budget { frames }))?;
+    step(4, c.resume())?;
+    step(5, c.wait())
 }
 
 fn hostile_parent() -> i32 {

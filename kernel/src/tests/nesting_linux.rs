@@ -1,0 +1,81 @@
+//! Linux programs inside a nested SMACH (docs/nesting.md, "Linux
+//! processes in the tree"): a Linux child of a budgeted parent and its
+//! fork sit in the parent's subtree (`query(Tree)`), its `mmap` and `brk`
+//! past the budget fail with `ENOMEM` while it goes on, and killing the
+//! parent kills the whole Linux process tree with every frame, heap byte
+//! and code block back.
+//!
+//! Programs: `/bin/nest` mode 9 (user/nest) starting `/bin/nestlin`
+//! (user/linux/nestlin.c). Before forks were made children of the forking
+//! SMACH the fork was a root: the tree below never reached depth 2, and
+//! it outlived the kill (the leak check and the process count catch it).
+
+use super::leaks::Baseline;
+use alloc::format;
+use alloc::string::String;
+use sk_core::nest_testing::{self, tree};
+use sk_ktest::{ensure, ensure_eq, ktest};
+
+const NEST: &str = "/bin/nest";
+const LINUX_CHILD: u64 = 9;
+const MS: u64 = 1_000_000;
+
+/// Yields until no Linux process is left; false if some never go.
+fn no_linux_processes_left() -> bool {
+    for _ in 0..200_000 {
+        if sk_core::testing::linux_processes() == 0 {
+            return true;
+        }
+        sk_core::yield_now();
+    }
+    false
+}
+
+/// Starts the nest, waits for its Linux child and the fork under it,
+/// checks the tree, kills the nest; the Linux tree must be gone.
+fn linux_tree_under_a_budget_then_killed() -> Result<(), String> {
+    let id =
+        sk_core::spawn_program(NEST, LINUX_CHILD << 32).map_err(|e| format!("spawn nest: {e}"))?;
+    let mut formed = None;
+    for _ in 0..1_000 {
+        let t = tree(id.0);
+        if t.len() == 3 && t[2].state == 0 && t[2].scpus == 1 {
+            formed = Some(t);
+            break;
+        }
+        if let Err(e) = nest_testing::sleep_ns(10 * MS) {
+            sk_core::release_program(id);
+            return Err(format!("sleep: {e}"));
+        }
+    }
+    let last = tree(id.0);
+    sk_core::release_program(id);
+    let t = formed.ok_or_else(|| format!("no Linux child with a fork under the nest: {last:?}"))?;
+    // nest, its Linux child, the fork: a chain, the fork under the
+    // forking process, all under the nest's budget.
+    ensure_eq!(t[1].parent, t[0].id);
+    ensure_eq!(t[2].parent, t[1].id);
+    ensure_eq!(t[2].depth, 2);
+    ensure!(t[1].budget_frames != u64::MAX, "{:?}", t[1]);
+    ensure!(
+        t[1].mapped_frames + t[1].carved_frames <= t[1].budget_frames,
+        "the Linux tree passed its budget: {:?}",
+        t[1]
+    );
+    ensure_eq!(t[1].carved_frames, t[2].mapped_frames);
+    ensure!(
+        no_linux_processes_left(),
+        "{} Linux processes outlived the nest",
+        sk_core::testing::linux_processes()
+    );
+    Ok(())
+}
+
+ktest!(
+    fn nesting_linux_child_and_fork_stay_in_the_budget_and_die_with_the_parent() {
+        linux_tree_under_a_budget_then_killed()?;
+        let baseline = Baseline::take();
+        linux_tree_under_a_budget_then_killed()?;
+        baseline.check("a nest with a Linux child and its fork, killed")
+    }
+);
