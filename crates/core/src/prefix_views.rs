@@ -16,7 +16,10 @@ use crate::state::{Core, Sio, SmachId};
 use crate::user_memory::KernelUserMemory;
 use crate::views;
 use sk_abi::{Handle, OpenFlags, SysError, MAX_VIEW_DEPTH};
-use sk_sio::{splice, LinePrefix, Piece, Step, UserMemory, View, ViewParent, PREFIX_BYTES};
+use sk_sio::{
+    input_bytes_per_piece, splice, LinePrefix, Piece, Step, UserMemory, View, ViewParent,
+    MAX_CHAIN_PREFIX_BYTES, PREFIX_BYTES,
+};
 
 /// Bytes of the user's buffer one piece takes (`sk_sio::TTY_CHUNK_BYTES`:
 /// the console's bytes go out with interrupts masked).
@@ -59,6 +62,18 @@ pub(crate) fn make(
         return Err(SysError::NotPermitted);
     }
     let depth = parent.view().map_or(0, View::depth);
+    // The chain's prefixes together stay within MAX_CHAIN_PREFIX_BYTES,
+    // which bounds one piece's console output (write_piece).
+    let mut chain_bytes = prefix.bytes().len();
+    let mut at = parent;
+    while let Some(view) = at.view() {
+        let Some(p) = view.prefix() else { break };
+        chain_bytes = chain_bytes.saturating_add(p.bytes().len());
+        at = views::parent_of(&core.smachs, view, Access::Other)?;
+    }
+    if chain_bytes > MAX_CHAIN_PREFIX_BYTES {
+        return Err(SysError::BadValue);
+    }
     let link = ViewParent {
         smach: me,
         handle: handle.index(),
@@ -113,9 +128,16 @@ pub(crate) fn write_piece(
         }
         *start = sio.position() == 0;
     }
+    let chain_bytes: usize = prefixes
+        .get(..count)
+        .unwrap_or(&[])
+        .iter()
+        .map(|p| p.bytes().len())
+        .sum();
     let mut chunk = [0u8; PIECE_BYTES];
     let n = usize::try_from(asked)
         .unwrap_or(usize::MAX)
+        .min(input_bytes_per_piece(PIECE_BYTES, chain_bytes))
         .min(chunk.len());
     let piece = chunk.get_mut(..n).unwrap_or(&mut []);
     let copied = KernelUserMemory.read_prefix(piece, buf);

@@ -178,10 +178,15 @@ pub(crate) fn create_child(
     suspended: bool,
     linux: bool,
 ) -> Result<Handle, SysError> {
+    // A child starts in its parent's root (until given its own). The
+    // Linux personality's path calls are not confined to a root: a Linux
+    // child of a rooted machine would see the whole tree (hostile review).
+    let root = core.smachs.get(&me).and_then(|s| s.root());
+    if linux && root.is_some() {
+        return Err(SysError::NotSupported);
+    }
     let argv = [path];
     let child = create_as(core, Some(me), path, arg, linux.then_some(&argv[..]))?;
-    // A child starts in its parent's root (until given its own).
-    let root = core.smachs.get(&me).and_then(|s| s.root());
     if let Some(smach) = core.smachs.get_mut(&child) {
         smach.set_root(root);
     }
@@ -445,6 +450,11 @@ fn set_root(
         return Err(SysError::WrongKind);
     }
     let node = sio.node().ok_or(SysError::WrongKind)?;
+    // The Linux personality's path calls are not confined (see
+    // `create_child`): no root for a Linux machine.
+    if core.linux.contains_key(&target) {
+        return Err(SysError::NotSupported);
+    }
     core.smachs
         .get_mut(&target)
         .ok_or(SysError::BadHandle)?

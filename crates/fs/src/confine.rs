@@ -81,6 +81,13 @@ impl FileSystem {
         // Bounded by the node count: a corrupted chain cannot hang us.
         for _ in 0..=self.nodes.live() {
             let Some(parent) = self.directory(current)?.parent else {
+                // Only the file system's root has no parent by right: a
+                // directory removed while open (rmdir drops its parent
+                // link) names nothing, not "/", or a root set on it
+                // would widen to the whole tree.
+                if current != self.root() {
+                    return Err(FsError::NotFound);
+                }
                 let mut path = String::new();
                 for name in names.iter().rev() {
                     path.try_reserve(name.len().saturating_add(1))
@@ -148,6 +155,20 @@ mod tests {
         fs.rename("/jail", "/cell").unwrap();
         assert_eq!(fs.path_of(jail).unwrap(), "/cell");
         assert_eq!(fs.path_of(inner).unwrap(), "/cell/in");
+    }
+
+    #[test]
+    fn a_removed_directory_has_no_path() {
+        // Held open (a child's root), then removed: it must not turn
+        // into "/" (the hostile review's escape), nor may anything under
+        // a removed ancestor keep a path.
+        let mut fs = FileSystem::new().unwrap();
+        let jail = fs.mkdir("/jail").unwrap();
+        let open = fs.open(jail).unwrap();
+        fs.rmdir("/jail").unwrap();
+        assert_eq!(fs.path_of(jail), Err(FsError::NotFound));
+        fs.close(open).unwrap();
+        assert_eq!(fs.path_of(fs.root()).unwrap(), "/");
     }
 
     fn component() -> impl Strategy<Value = &'static str> {

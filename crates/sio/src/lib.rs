@@ -30,7 +30,9 @@ pub use chunk::{transfer_in_chunks, Piece, Step, CHUNK_BYTES, TTY_CHUNK_BYTES};
 pub use devices::{Devices, DEV_MEM_BYTES};
 pub use error::fs_error;
 pub use io::{PartialWrite, ReadOutcome};
-pub use line_prefix::{splice, LinePrefix, PREFIX_BYTES};
+pub use line_prefix::{
+    input_bytes_per_piece, splice, LinePrefix, MAX_CHAIN_PREFIX_BYTES, PREFIX_BYTES,
+};
 pub use pipe::{
     new_pipe, PipeEnd, PipeStep, PipeWaiters, PIPE_ATOMIC_BYTES, PIPE_CAPACITY, PIPE_PATH,
 };

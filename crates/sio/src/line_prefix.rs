@@ -13,6 +13,23 @@ use sk_abi::{SysError, MAX_PREFIX_LEN};
 #[allow(clippy::cast_possible_truncation)]
 pub const PREFIX_BYTES: usize = MAX_PREFIX_LEN as usize;
 
+/// Most prefix bytes a whole chain may carry (every level's together): one
+/// input byte (a `\n`) puts out at most this plus itself, which bounds
+/// the console output of one piece of the generic write
+/// ([`input_bytes_per_piece`]).
+pub const MAX_CHAIN_PREFIX_BYTES: usize = 64;
+
+/// Input bytes one piece of a write through a chain whose prefixes total
+/// `chain_prefix_bytes` may take so that its output stays within
+/// `output_budget` bytes (or, when even one byte's worst case exceeds it,
+/// one byte: progress): each input byte puts out at most itself and, after
+/// a `\n`, every prefix.
+#[must_use]
+pub fn input_bytes_per_piece(output_budget: usize, chain_prefix_bytes: usize) -> usize {
+    let worst_per_byte = chain_prefix_bytes.saturating_add(1);
+    (output_budget / worst_per_byte).max(1)
+}
+
 /// One prefix-view level's prefix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LinePrefix {
@@ -25,9 +42,12 @@ impl LinePrefix {
     ///
     /// # Errors
     /// [`SysError::BadValue`] for no bytes, more than [`MAX_PREFIX_LEN`],
-    /// or a `\n` (a prefix is inside one line).
+    /// or a control byte (below 0x20 but tab, or 0x7f: a prefix is printable
+    /// text inside one line, so it cannot move the cursor over another
+    /// level's label, hostile review).
     pub fn new(bytes: &[u8]) -> Result<Self, SysError> {
-        if bytes.is_empty() || bytes.len() > PREFIX_BYTES || bytes.contains(&b'\n') {
+        let is_control = |b: &u8| (*b < 0x20 && *b != b'\t') || *b == 0x7f;
+        if bytes.is_empty() || bytes.len() > PREFIX_BYTES || bytes.iter().any(is_control) {
             return Err(SysError::BadValue);
         }
         let mut prefix = Self {
@@ -125,6 +145,54 @@ mod tests {
         // nothing until its line ends.
         let mut s = [false, true];
         assert_eq!(run(&[b"[a] ", b"[x] "], &mut s, b"hi\n"), b"[x] hi\n");
+    }
+
+    #[test]
+    fn one_piece_puts_out_a_bounded_number_of_bytes() {
+        // The hostile review's case: 64 newlines through 16 levels of 32
+        // bytes put out 32,832 bytes in one piece (interrupts masked, the
+        // console polled). With the chain's prefixes bounded and the
+        // piece's input sized from them, a piece puts out at most the
+        // budget, or one byte's worst case when that is larger.
+        let budget = 64;
+        for total in [0, 1, 4, 31, 63, 64] {
+            let levels = total.max(1).min(16);
+            let per = total / levels;
+            let p = [b'x'; 64];
+            let mut prefixes: Vec<&[u8]> = Vec::new();
+            for _ in 0..levels {
+                if per > 0 {
+                    prefixes.push(&p[..per]);
+                }
+            }
+            let chain: usize = prefixes.iter().map(|p| p.len()).sum();
+            let n = input_bytes_per_piece(budget, chain);
+            let mut states = [true; 16];
+            let out = run(&prefixes, &mut states[..prefixes.len()], &vec_of(b'\n', n));
+            assert!(
+                out.len() <= budget.max(chain + 1),
+                "{chain} prefix bytes, {n} input: {} out",
+                out.len()
+            );
+            assert!(n >= 1);
+        }
+        // Without the bound (64 bytes a piece, a 512-byte chain): 32,832.
+        let p = [b'x'; 32];
+        let prefixes: Vec<&[u8]> = (0..16).map(|_| &p[..]).collect();
+        let mut states = [true; 16];
+        assert_eq!(run(&prefixes, &mut states, &[b'\n'; 64]).len(), 64 * 513);
+    }
+
+    fn vec_of(b: u8, n: usize) -> Vec<u8> {
+        std::vec![b; n]
+    }
+
+    #[test]
+    fn control_bytes_are_not_prefixes() {
+        for bad in [&b"\r[top] "[..], b"\x1b[2K", b"a\x7f", b"\x08", b"x\n"] {
+            assert_eq!(LinePrefix::new(bad), Err(SysError::BadValue), "{bad:?}");
+        }
+        assert!(LinePrefix::new(b"[top]\t").is_ok());
     }
 
     #[test]

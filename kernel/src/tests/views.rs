@@ -6,7 +6,7 @@
 
 use super::programs::run;
 use alloc::string::String;
-use sk_ktest::{ensure_eq, ktest};
+use sk_ktest::{ensure, ensure_eq, ktest};
 
 fn viewtest(mode: u64, generic: bool, param: u64) -> Result<i32, String> {
     run(
@@ -121,6 +121,74 @@ ktest!(
         let status = viewtest(3, false, 0);
         sk_core::testing::inject_unindexed_views(false);
         ensure_eq!(status?, 1);
+        Ok(())
+    }
+);
+
+ktest!(
+    fn views_a_rooted_child_cannot_start_a_linux_program() {
+        // The hostile review's escape: a rooted child put a Linux program
+        // in its root and started it; the Linux personality's path calls
+        // are not confined, so it listed the real "/". Now refused.
+        make_jail()?;
+        sk_core::with_fs(|fs| -> Result<(), String> {
+            let ls = fs
+                .lookup("/bin/ls")
+                .map_err(|e| alloc::format!("/bin/ls: {e:?}"))?;
+            let size = fs.stat(ls).map_err(|e| alloc::format!("{e:?}"))?.size_bytes;
+            let mut bytes = alloc::vec![0u8; usize::try_from(size).unwrap_or(0)];
+            fs.read(ls, 0, &mut bytes)
+                .map_err(|e| alloc::format!("{e:?}"))?;
+            let node = fs
+                .create("/jail/ls", sk_fs::CreateMode::OpenExisting)
+                .map_err(|e| alloc::format!("{e:?}"))?;
+            fs.write(node, 0, &bytes)
+                .map_err(|e| alloc::format!("{e:?}"))?;
+            Ok(())
+        })?;
+        sk_core::testing::start_console_capture();
+        let status = viewtest(7, false, 0);
+        let out = sk_core::testing::take_console_capture();
+        let text = alloc::string::String::from_utf8_lossy(&out);
+        ensure_eq!(status?, 0);
+        ensure!(
+            !text.contains("secret"),
+            "something listed the real root: {text}"
+        );
+        Ok(())
+    }
+);
+
+ktest!(
+    fn views_a_removed_root_confines_to_nothing() {
+        // The hostile review's escape: a root removed (rmdir) while held
+        // open had no parent and named "/", the whole tree.
+        make_jail()?;
+        sk_core::with_fs(|fs| match fs.mkdir("/jail2") {
+            Ok(_) | Err(sk_fs::FsError::Exists) => Ok(()),
+            Err(e) => Err(alloc::format!("mkdir /jail2: {e:?}")),
+        })?;
+        let node =
+            sk_core::with_fs(|fs| fs.lookup("/jail2")).map_err(|e| alloc::format!("{e:?}"))?;
+        let id = sk_core::spawn_program("/bin/viewtest", 8 << 40)
+            .map_err(|e| alloc::format!("spawn: {e:?}"))?;
+        // Wait until the parent and the rooted child both hold it open.
+        let mut removed = false;
+        for _ in 0..100_000 {
+            let refs = sk_core::with_fs(|fs| fs.stat(node).map(|s| s.open_count).unwrap_or(0));
+            if refs >= 2 {
+                let r = sk_core::with_fs(|fs| fs.rmdir("/jail2"));
+                sk_machine::println!("views: rmdir /jail2 (open refs {refs}): {r:?}");
+                removed = r.is_ok();
+                break;
+            }
+            sk_core::yield_now();
+        }
+        let status = sk_core::wait_program(id).map_err(|e| alloc::format!("wait: {e:?}"));
+        sk_core::release_program(id);
+        ensure_eq!(removed, true);
+        // 0: the child never opened /secret and saw its root go.
+        ensure_eq!(status?, 0);
         Ok(())
     }
 );

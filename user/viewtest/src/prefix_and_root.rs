@@ -58,6 +58,22 @@ pub(crate) fn prefix() -> Check {
         tty.prefix_view(b"a\nb").err() == Some(SysError::BadValue),
         "newline in prefix: BadValue",
     )?;
+    ensure(
+        tty.prefix_view(b"\r[top] ").err() == Some(SysError::BadValue),
+        "control byte in prefix: BadValue",
+    )?;
+    // A chain's prefixes total at most 64 bytes (MAX_CHAIN_PREFIX_BYTES):
+    // two levels of 32 are fine, a third byte on top is refused.
+    let wide = tty.prefix_view(&[b'w'; 32]).map_err(|_| "32-byte prefix")?;
+    let wider = wide
+        .prefix_view(&[b'v'; 32])
+        .map_err(|_| "64 bytes in a chain")?;
+    ensure(
+        wider.prefix_view(b"u").err() == Some(SysError::BadValue),
+        "65 prefix bytes in a chain: BadValue",
+    )?;
+    drop(wider);
+    drop(wide);
     for bad in [0u64, 0x10, 0xffff_8000_0000_0000, u64::MAX - 3] {
         let request = SioReconfigure::PrefixView {
             prefix: bad,
@@ -233,4 +249,87 @@ fn write_from(sio: &Sio, addr: u64, len: u64) -> Result<u64, SysError> {
     // SAFETY: `addr` is null or in the kernel half: the kernel refuses to
     // read there, and no Rust object is involved.
     SysError::decode_return(unsafe { sk_user::raw::syscall3(word, addr, len, 0) })
+}
+
+/// Mode 7 (from the hostile review): the parent roots a child (mode 17)
+/// at `/jail`, which the kernel test gave a copy of the busybox applet
+/// `/bin/ls` as `/jail/ls`; 0 if the child could not start it as a Linux
+/// program (whose path calls would not be confined).
+pub(crate) fn root_linux_escape() -> Check {
+    let jail = Sio::open("/jail", OpenFlags::READ).map_err(|_| "open /jail")?;
+    let child = Smach::spawn_suspended(PATH, 17 << 40).map_err(|_| "spawn")?;
+    ensure(
+        child.reconfigure(SmachReconfigure::Root {
+            directory: Handle::new(jail.handle().index()),
+        }) == Ok(0),
+        "Root with /jail",
+    )?;
+    child.resume().map_err(|_| "resume")?;
+    let status = child.wait().map_err(|_| "wait")?;
+    sk_user::println!("viewtest: rooted child (mode 17) exited {status}");
+    ensure(status == 0, "a rooted child started a Linux program")
+}
+
+/// Mode 17: the rooted native child tries to run the Linux program at its
+/// `/ls` (= /jail/ls), whose `execve` of `/bin/busybox` would reach outside
+/// the root: refused with `NotSupported`.
+pub(crate) fn rooted_linux_spawner() -> Check {
+    ensure(
+        Sio::open("/secret", OpenFlags::READ).err() == Some(SysError::NotFound),
+        "/secret is outside the root",
+    )?;
+    match Smach::spawn_linux("/ls") {
+        Err(SysError::NotSupported) => Ok(()),
+        Err(_) => Err("spawn_linux under a root: not NotSupported"),
+        Ok(g) => {
+            let _ = g.wait();
+            Err("a Linux program started under a root")
+        }
+    }
+}
+
+/// Mode 8 (from the hostile review): roots a child (mode 18) at the empty
+/// `/jail2` and keeps its handle open (as a multiplexor does); the kernel
+/// test removes `/jail2` (rmdir) once the child holds its root open.
+pub(crate) fn root_rmdir_escape() -> Check {
+    let jail = Sio::open("/jail2", OpenFlags::READ).map_err(|_| "open /jail2")?;
+    let child = Smach::spawn_suspended(PATH, 18 << 40).map_err(|_| "spawn")?;
+    ensure(
+        child.reconfigure(SmachReconfigure::Root {
+            directory: Handle::new(jail.handle().index()),
+        }) == Ok(0),
+        "Root with /jail2",
+    )?;
+    child.resume().map_err(|_| "resume")?;
+    let status = child.wait().map_err(|_| "wait")?;
+    sk_user::println!("viewtest: rooted child (mode 18) exited {status}");
+    ensure(
+        status == 0,
+        "the rooted child escaped or never saw its root go",
+    )
+}
+
+/// Mode 18: holds its root open, then keeps trying `/secret` (outside its
+/// root) until its root is gone (opening `/` gives `NotFound`): 0 if it
+/// never read the secret and saw the removal.
+pub(crate) fn rooted_rmdir_child() -> Check {
+    let _root = Sio::open("/", OpenFlags::READ).map_err(|_| "open its root")?;
+    ensure(
+        Sio::open("/secret", OpenFlags::READ).err() == Some(SysError::NotFound),
+        "confined at first",
+    )?;
+    for _ in 0..200_000 {
+        if Sio::open("/secret", OpenFlags::READ).is_ok() {
+            sk_user::println!("viewtest: ESCAPED: /secret opened under a removed root");
+            return Err("escaped through a removed root");
+        }
+        if Sio::open("/", OpenFlags::READ).err() == Some(SysError::NotFound) {
+            return ensure(
+                Sio::open("/secret", OpenFlags::READ).err() == Some(SysError::NotFound),
+                "a removed root names nothing",
+            );
+        }
+        let _ = sk_user::yield_now();
+    }
+    Err("its root's removal never showed")
 }
