@@ -1,64 +1,52 @@
 //! Nested SMACHs' CPU: the kernel side of `sk_sched::ShareTree`
-//! (docs/nesting.md, "The synthesized sub-ring").
+//! (docs/nesting.md).
 //!
 //! A SMACH that chose a sub-scheduling policy (`SmachSelector::SubPolicy`,
 //! by itself or its parent; the highest such ancestor) and all its
 //! descendants form a **group**; SMACHs in no group are scheduled as
 //! before, each SCPU on its own.
+//! A group has exactly one SCPU in the run queue at a time, its
+//! *admitted* SCPU (with the ring: one member of the executable ready
+//! queue); the group's other ready SCPUs are *parked* (state Ready, in no
+//! queue). So the whole subtree gets the CPU as one SCPU of the root's
+//! level would: never more than the root's share ("child synthetic machines
+//! are scheduled as any other SCPU", seed §3.1).
 //!
-//! A group's turn is one default quantum ([`SLOT`] ticks) per round of the
-//! ring, planned ahead by `ShareTree::plan_round`: the plan's SCPUs (its
-//! *segment*) are all members of the executable ring (or the generic
-//! FIFO), contiguous and in plan order, and each one's switch-in bakes the
-//! ticks the plan gave it (`switch_code::facts_for` asks [`planned_ticks`]).
-//! So a yield moves to the next SCPU of the segment with no Rust code, the
-//! last one's yield or quantum end leaves the group, and a round of the
-//! ring gives the group at most its turn. The group's other ready SCPUs
-//! (0 ticks this round) are *parked* (Ready, in no queue).
-//!
-//! The kernel re-plans ([`replan`]) when the ring made a full round of
-//! switches since the last plan (checked at every tick and every switch
-//! the kernel makes), when a parked SCPU wakes, when the segment has no
-//! runnable SCPU left and when the group forms. CPU time is charged to the
-//! running SCPU in TSC ticks at each tick and switch.
+//! Inside the group's turn the tree's policy decides, at every timer tick
+//! ([`on_tick`]), which SCPU runs: a different choice passes the turn in
+//! place (`Ring::replace`, or the front of the generic queue) and switches
+//! at once. After [`SLOT`] ticks the turn ends and the group goes to the
+//! tail of the round with the SCPU the policy chooses next
+//! ([`before_switch`]). When the admitted SCPU blocks, is suspended or
+//! exits, the next ready one is admitted ([`refill`]). The CPU time of
+//! every SCPU in a group is charged in TSC ticks at each tick and switch:
+//! the kernel's per-SCPU accounting the share test reads.
 //!
 //! Owns [`NestState`] (in `Core`) and the hooks the schedulers call:
-//! [`hold_back`] and [`anchor_for`] from `make_ready`, [`after_unready`],
-//! [`before_switch`], [`on_tick`], [`thread_started`], [`thread_gone`],
-//! [`smach_gone`].
+//! [`hold_back`] from `make_ready`, [`after_unready`], [`before_switch`],
+//! [`on_tick`], [`thread_started`], [`thread_gone`], [`smach_gone`].
 
 use crate::state::{Core, SmachId, ThreadId};
 use alloc::collections::BTreeMap;
-use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, Ordering};
 use sk_abi::{ScpuState, SysError};
-use sk_sched::{RoundPlan, ShareTree};
+use sk_sched::ShareTree;
 
 /// Ticks a group's turn lasts (a default quantum at 100 Hz: 50 ms).
 pub(crate) const SLOT: u64 = 5;
-
-/// A group's current round.
-struct Round {
-    plan: RoundPlan,
-    /// `scheduler::switches()` when it was planned.
-    switches_at: u64,
-}
 
 /// The groups' scheduling state.
 #[derive(Default)]
 pub(crate) struct NestState {
     /// Nodes for the groups' SMACHs, leaves for their SCPUs.
     pub(crate) tree: ShareTree,
-    /// Per group (by root): its current round.
-    rounds: BTreeMap<SmachId, Round>,
+    /// Per group (by root): its admitted SCPU and the ticks of its turn so
+    /// far.
+    admitted: BTreeMap<SmachId, (ThreadId, u64)>,
     /// TSC at the last charge.
     last_charge: u64,
-    /// Fault injection: no group is formed (every SCPU queues with its
-    /// own quantum).
+    /// Fault injection: no group is held to one SCPU (every SCPU queues).
     pub(crate) no_grouping: bool,
-    /// Fault injection: the plan's quanta are not applied (the segment's
-    /// SCPUs keep their own quanta).
-    pub(crate) ignore_plan: bool,
 }
 
 /// Some group exists (the ring's timer hook then takes the lock each
@@ -87,7 +75,7 @@ fn state_of(core: &Core, tid: ThreadId) -> Option<ScpuState> {
     core.threads.get(&tid).map(|t| t.scpu.state())
 }
 
-/// True if `tid` may run (ready, or the one running).
+/// True if `tid` may hold its group's turn (ready, or the one running).
 fn runnable(core: &Core, tid: ThreadId) -> bool {
     match state_of(core, tid) {
         Some(ScpuState::Ready) => true,
@@ -96,22 +84,22 @@ fn runnable(core: &Core, tid: ThreadId) -> bool {
     }
 }
 
-/// True if `tid` is queued: a member of the ring or the generic FIFO.
-fn queued(core: &Core, tid: ThreadId) -> bool {
-    match core.ring.as_ref() {
-        Some(ring) => ring.policy.is_member(tid),
-        None => core.ready.contains(tid),
-    }
-}
-
-/// The ticks the plan gives `id` this round, if it is in a group's
-/// segment (its switch-in bakes them; the generic scheduler sets them).
-pub(crate) fn planned_ticks(core: &Core, id: ThreadId) -> Option<u64> {
-    if core.nest.no_grouping || core.nest.ignore_plan {
-        return None;
-    }
-    let root = group_of(core, id)?;
-    core.nest.rounds.get(&root)?.plan.ticks_of(id)
+/// The group's next SCPU by the policy; `including` may be chosen while it
+/// runs.
+fn choose(core: &mut Core, root: SmachId, including: Option<ThreadId>) -> Option<ThreadId> {
+    let Core {
+        nest,
+        threads,
+        current,
+        ..
+    } = core;
+    let current = *current;
+    nest.tree
+        .choose(root, |t| match threads.get(&t).map(|t| t.scpu.state()) {
+            Some(ScpuState::Ready) => true,
+            Some(ScpuState::Running) => Some(t) == including && t == current,
+            _ => false,
+        })
 }
 
 /// Books the CPU time since the last charge to the running SCPU.
@@ -128,96 +116,32 @@ fn charge(core: &mut Core) {
     core.nest.tree.charge(current, used);
 }
 
-/// True if `id` is a parked SCPU: ready, in a group, not in its plan's
-/// segment, while the group has a segment SCPU queued or running (the
-/// scheduler's self-check, `testing::sched_check`).
+/// Takes `tid` out of the run queue or ring (it stays Ready: parked).
+fn unqueue(core: &mut Core, tid: ThreadId) {
+    core.ready.remove(tid);
+    crate::ring::remove(core, tid);
+}
+
+/// True if `id` is a parked SCPU whose group's admitted SCPU is queued or
+/// running (the scheduler's self-check, `testing::sched_check`).
 #[cfg(feature = "ktest")]
 pub(crate) fn is_parked(core: &Core, id: ThreadId) -> bool {
     let Some(root) = group_of(core, id) else {
         return false;
     };
-    let Some(round) = core.nest.rounds.get(&root) else {
+    let Some(&(admitted, _)) = core.nest.admitted.get(&root) else {
         return false;
     };
-    round.plan.ticks_of(id).is_none()
-        && round
-            .plan
-            .segment()
-            .iter()
-            .any(|&(t, _)| runnable(core, t) && (queued(core, t) || t == core.current))
-}
-
-/// Plans `root`'s next round and lays its segment out: the group's SCPUs
-/// leave the queue, their switch-ins are rebuilt where the plan changed
-/// their ticks, and the plan's SCPUs are queued again in plan order, the
-/// first where the group's first queued SCPU was (after the SCPU before
-/// it), or at the tail.
-fn replan(core: &mut Core, root: SmachId) {
-    if core.nest.no_grouping {
-        return;
-    }
-    let scpus = core.nest.tree.scpus_under(root);
-    let plan = {
-        let Core {
-            nest,
-            threads,
-            current,
-            ..
-        } = &mut *core;
-        let current = *current;
-        nest.tree.plan_round(root, SLOT, |t| {
-            match threads.get(&t).map(|t| t.scpu.state()) {
-                Some(ScpuState::Ready) => true,
-                Some(ScpuState::Running) => t == current,
-                _ => false,
-            }
-        })
+    let queued = match core.ring.as_ref() {
+        Some(ring) => ring.policy.is_member(admitted),
+        None => core.ready.contains(admitted),
     };
-    let segment: Vec<ThreadId> = plan.segment().iter().map(|&(t, _)| t).collect();
-    core.nest.rounds.insert(
-        root,
-        Round {
-            plan,
-            switches_at: crate::scheduler::switches(),
-        },
-    );
-    if crate::ring::enabled(core) {
-        // The SCPU just before the group's part of the ring.
-        let order = crate::ring::order(core);
-        let len = order.len();
-        let anchor = (0..len).find_map(|i| {
-            let here = *order.get(i)?;
-            let next = *order.get(i.saturating_add(1).checked_rem(len)?)?;
-            (!scpus.contains(&here) && scpus.contains(&next)).then_some(here)
-        });
-        for &t in &scpus {
-            crate::ring::remove(core, t);
-        }
-        for &t in &segment {
-            crate::ring::refresh(core, t);
-        }
-        let mut previous = anchor;
-        for &t in &segment {
-            match previous {
-                Some(a) => crate::ring::insert_after(core, a, t),
-                None => crate::ring::insert(core, t),
-            }
-            previous = Some(t);
-        }
-    } else {
-        for &t in &scpus {
-            core.ready.remove(t);
-        }
-        for &t in &segment {
-            if t != core.current && core.ready.push(t).is_err() {
-                log::error!("ready queue full: thread {t} not queued");
-            }
-        }
-    }
+    admitted != id && runnable(core, admitted) && (queued || admitted == core.current)
 }
 
-/// From `make_ready`: true if the group took care of `id` (it was parked:
-/// the group re-planned with it); false if the caller queues it.
+/// From `make_ready`: true if `id` is parked (its group has another
+/// admitted SCPU); else it becomes its group's admitted SCPU if it is in a
+/// group, and the caller queues it.
 pub(crate) fn hold_back(core: &mut Core, id: ThreadId) -> bool {
     if core.nest.no_grouping {
         return false;
@@ -225,121 +149,120 @@ pub(crate) fn hold_back(core: &mut Core, id: ThreadId) -> bool {
     let Some(root) = group_of(core, id) else {
         return false;
     };
-    let in_plan = core
-        .nest
-        .rounds
-        .get(&root)
-        .is_some_and(|r| r.plan.ticks_of(id).is_some());
-    if in_plan {
-        return false;
-    }
-    let ring = crate::ring::enabled(core);
-    let current = core.current;
-    if let Some(t) = core.threads.get_mut(&id) {
-        if t.scpu.state() == ScpuState::Exited {
+    if let Some(&(admitted, _)) = core.nest.admitted.get(&root) {
+        if admitted == id {
+            return false;
+        }
+        if runnable(core, admitted) {
+            let ring = crate::ring::enabled(core);
+            let current = core.current;
+            if let Some(t) = core.threads.get_mut(&id) {
+                if t.scpu.state() != ScpuState::Exited && !(ring && id == current) {
+                    t.scpu.set_state(ScpuState::Ready);
+                }
+            }
             return true;
         }
-        if !(ring && id == current) {
-            t.scpu.set_state(ScpuState::Ready);
-        }
     }
-    replan(core, root);
-    true
+    core.nest.admitted.insert(root, (id, 0));
+    false
 }
 
-/// From `make_ready` (ring): the member a group's woken SCPU joins after,
-/// the last queued SCPU of its segment, so the segment stays contiguous.
-pub(crate) fn anchor_for(core: &Core, id: ThreadId) -> Option<ThreadId> {
-    let root = group_of(core, id)?;
-    let round = core.nest.rounds.get(&root)?;
-    round
-        .plan
-        .segment()
-        .iter()
-        .rev()
-        .map(|&(t, _)| t)
-        .find(|&t| t != id && queued(core, t))
-}
-
-/// The group's segment has no runnable SCPU left but the group has a
-/// ready one: re-plan.
-fn refill_if_dry(core: &mut Core, root: SmachId) {
-    let dry = core
-        .nest
-        .rounds
-        .get(&root)
-        .is_none_or(|r| !r.plan.segment().iter().any(|&(t, _)| runnable(core, t)));
-    if dry
-        && core
-            .nest
-            .tree
-            .scpus_under(root)
-            .iter()
-            .any(|&t| runnable(core, t))
-    {
-        replan(core, root);
+/// The group's admitted SCPU left the run queue (blocked, suspended,
+/// exited): the next ready one of the group is admitted and queued.
+fn refill(core: &mut Core, root: SmachId) {
+    core.nest.admitted.remove(&root);
+    if let Some(next) = choose(core, root, None) {
+        crate::scheduler::make_ready(core, next);
     }
 }
 
 /// After `scheduler::unready(id)`.
 pub(crate) fn after_unready(core: &mut Core, id: ThreadId) {
-    if core.nest.no_grouping {
-        return;
-    }
     if let Some(root) = group_of(core, id) {
-        refill_if_dry(core, root);
+        if core.nest.admitted.get(&root).map(|a| a.0) == Some(id) && !runnable(core, id) {
+            refill(core, root);
+        }
     }
 }
 
-/// Re-plans every group whose round is over: the ring made at least as
-/// many switches as it has members since the plan (every member was
-/// entered once), or its segment ran dry.
-fn replan_due(core: &mut Core) {
-    if core.nest.no_grouping {
-        return;
-    }
-    let switches = crate::scheduler::switches();
-    let members = match core.ring.as_ref() {
-        Some(ring) => ring.policy.len(),
-        None => core.ready.len().saturating_add(1),
-    } as u64;
-    let due: Vec<SmachId> = core
-        .nest
-        .rounds
-        .iter()
-        .filter(|(_, r)| switches.saturating_sub(r.switches_at) >= members.max(1))
-        .map(|(&root, _)| root)
-        .collect();
-    for root in due {
-        replan(core, root);
-    }
-    let roots: Vec<SmachId> = core.nest.rounds.keys().copied().collect();
-    for root in roots {
-        refill_if_dry(core, root);
-    }
-}
-
-/// Under the lock, before the kernel switches the running SCPU out (a
-/// block, the end of its quantum, a yield through Rust): charges it and
-/// re-plans the groups whose round is over.
+/// Under the lock, before the running SCPU switches out (a yield, a
+/// block, the end of its turn): charges it; if it holds its group's turn,
+/// the group goes on with the SCPU the policy chooses next, at the tail
+/// of the round (or the next ready one, if it no longer runs).
 pub(crate) fn before_switch(core: &mut Core) {
     if core.nest.tree.is_empty() {
         return;
     }
     charge(core);
-    replan_due(core);
+    if core.nest.no_grouping {
+        return;
+    }
+    let prev = core.current;
+    let Some(root) = group_of(core, prev) else {
+        return;
+    };
+    if core.nest.admitted.get(&root).map(|a| a.0) != Some(prev) {
+        return;
+    }
+    if !runnable(core, prev) {
+        return refill(core, root);
+    }
+    let Some(next) = choose(core, root, Some(prev)) else {
+        return;
+    };
+    core.nest.admitted.insert(root, (next, 0));
+    if next != prev {
+        unqueue(core, prev);
+        crate::scheduler::make_ready(core, next);
+    }
 }
 
 /// Every timer tick while a group exists, under the lock: charges the
-/// running SCPU and re-plans the groups whose round is over. Never asks
-/// for a switch: the segment's baked quanta end the turns.
+/// running SCPU; inside its group's turn, passes the turn in place to the
+/// SCPU the policy chooses (true: switch now). At the end of the turn,
+/// true too: the switch-out ([`before_switch`]) sends the group to the
+/// tail.
 pub(crate) fn on_tick(core: &mut Core) -> bool {
     if core.nest.tree.is_empty() {
         return false;
     }
     charge(core);
-    replan_due(core);
-    false
+    if core.nest.no_grouping {
+        return false;
+    }
+    let current = core.current;
+    let Some(root) = group_of(core, current) else {
+        return false;
+    };
+    let Some((admitted, ticks)) = core.nest.admitted.get(&root).copied() else {
+        return false;
+    };
+    if admitted != current {
+        return false;
+    }
+    let ticks = ticks.saturating_add(1);
+    core.nest.admitted.insert(root, (current, ticks));
+    if ticks >= SLOT {
+        return true;
+    }
+    let Some(next) = choose(core, root, Some(current)) else {
+        return false;
+    };
+    if next == current {
+        return false;
+    }
+    // The turn passes in place: `next` runs next, `current` is parked.
+    let passed = if crate::ring::enabled(core) {
+        crate::ring::replace(core, current, next)
+    } else {
+        core.ready.push_front(next).map_err(|_| SysError::NoMemory)
+    };
+    if passed.is_err() {
+        return false;
+    }
+    core.nest.admitted.insert(root, (next, ticks));
+    true
 }
 
 /// The group SMACH `id` belongs to: its highest ancestor-or-self that
@@ -437,22 +360,50 @@ pub(crate) fn chose_policy(core: &mut Core, id: SmachId) -> Result<(), SysError>
         return set_share(core, id, None, policy);
     }
     let members = subtree(core, root);
-    // Groups below dissolve (the new group's first plan takes in their
-    // SCPUs, parked or queued).
+    // Groups below dissolve (their parked SCPUs are queued again by the
+    // regrouping below, one per new group).
     for &m in &members {
         if core.nest.tree.contains_smach(m) && core.nest.tree.root_of(m) == Some(m) {
             core.nest.tree.remove_smach(m);
-            core.nest.rounds.remove(&m);
+            core.nest.admitted.remove(&m);
         }
     }
+    let mut threads = alloc::vec::Vec::new();
     for &m in &members {
         ensure_chain(core, m, root, 0)?;
+        if let Some(s) = core.smachs.get(&m) {
+            threads.extend_from_slice(&s.threads);
+        }
     }
-    // The group's first round: its segment queued, its other ready SCPUs
-    // parked.
-    replan(core, root);
+    regroup(core, root, &threads);
     refresh_active(core);
     Ok(())
+}
+
+/// A group just formed (or merged): keeps one of its SCPUs queued (the
+/// running one if it runs), parks the other ready ones.
+fn regroup(core: &mut Core, root: SmachId, threads: &[ThreadId]) {
+    if core.nest.no_grouping {
+        return;
+    }
+    let current = core.current;
+    let keep = threads
+        .iter()
+        .copied()
+        .find(|&t| t == current && runnable(core, t))
+        .or_else(|| threads.iter().copied().find(|&t| runnable(core, t)));
+    let Some(keep) = keep else {
+        return;
+    };
+    core.nest.admitted.insert(root, (keep, 0));
+    for &t in threads {
+        if t != keep && state_of(core, t) == Some(ScpuState::Ready) {
+            unqueue(core, t);
+        }
+    }
+    if keep != current {
+        crate::scheduler::make_ready(core, keep);
+    }
 }
 
 /// From `scpu_calls::forget`: SCPU `tid` is gone.
@@ -460,8 +411,8 @@ pub(crate) fn thread_gone(core: &mut Core, tid: ThreadId) {
     let root = group_of(core, tid);
     core.nest.tree.remove_scpu(tid);
     if let Some(root) = root {
-        if !core.nest.no_grouping {
-            refill_if_dry(core, root);
+        if core.nest.admitted.get(&root).map(|a| a.0) == Some(tid) {
+            refill(core, root);
         }
     }
 }
@@ -494,7 +445,7 @@ pub(crate) fn smach_gone(core: &mut Core, id: SmachId) {
         return;
     }
     core.nest.tree.remove_smach(id);
-    core.nest.rounds.remove(&id);
+    core.nest.admitted.remove(&id);
     if core.nest.tree.is_empty() {
         core.nest.last_charge = 0;
     }

@@ -31,13 +31,6 @@ pub fn inject_no_grouping(on: bool) {
     state::with(|core| core.nest.no_grouping = on);
 }
 
-/// Fault injection: the groups' planned quanta are not applied (each
-/// SCPU of a segment runs its own quantum) while `on`; the switch code of
-/// the SCPUs that run next is rebuilt at the next re-plan.
-pub fn inject_ignore_plan(on: bool) {
-    state::with(|core| core.nest.ignore_plan = on);
-}
-
 /// True if some nested group exists (none once every test's machines
 /// are gone).
 pub fn groups_exist() -> bool {

@@ -186,32 +186,23 @@ pub(crate) fn insert(core: &mut Core, id: ThreadId) {
     }
 }
 
-/// Makes `id` runnable right after member `anchor` (a nested group's
-/// segment stays contiguous, `nest.rs`); at the tail of the round if
-/// `anchor` is not a member.
-pub(crate) fn insert_after(core: &mut Core, anchor: ThreadId, id: ThreadId) {
-    if let Some(ring) = core.ring.as_mut() {
-        if !ring.code.contains_key(&id) {
-            log::error!("ring: thread {id} has no switch code");
-            return;
-        }
-        let patches = match ring.policy.insert_after(anchor, id) {
-            Ok(p) => Ok(p),
-            Err(_) => ring.policy.insert(id),
-        };
-        if let Ok(p) = patches {
-            apply(ring, p);
-        }
+/// `new` takes `old`'s place in the ring (a nested group's turn passing in
+/// place, `nest::on_tick`): if `old` runs, it switches to `new` next.
+///
+/// # Errors
+/// [`SysError::NotPermitted`] if the policy refuses (`old` not a member,
+/// `new` one, or no switch code for `new`): nothing changed.
+pub(crate) fn replace(core: &mut Core, old: ThreadId, new: ThreadId) -> Result<(), SysError> {
+    let ring = core.ring.as_mut().ok_or(SysError::NotPermitted)?;
+    if !ring.code.contains_key(&new) {
+        return Err(SysError::NotPermitted);
     }
-}
-
-/// The members of the ring in the order they run, from the one the
-/// current thread switches to.
-pub(crate) fn order(core: &Core) -> alloc::vec::Vec<ThreadId> {
-    core.ring
-        .as_ref()
-        .map(|r| r.policy.order().collect())
-        .unwrap_or_default()
+    let patches = ring
+        .policy
+        .replace(old, new)
+        .map_err(|_| SysError::NotPermitted)?;
+    apply(ring, patches);
+    Ok(())
 }
 
 /// Takes `id` out of the ring (it may be the running thread: it then runs

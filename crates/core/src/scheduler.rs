@@ -36,10 +36,6 @@ pub(crate) fn install() {
 }
 
 fn ticks_for(core: &Core, id: ThreadId) -> u64 {
-    // A nested group's SCPU runs the ticks its round's plan gave it.
-    if let Some(ticks) = crate::nest::planned_ticks(core, id) {
-        return ticks;
-    }
     core.threads.get(&id).map_or(1, |t| {
         sk_sched::quantum_ticks(
             t.scpu.quantum_us(),
@@ -51,7 +47,7 @@ fn ticks_for(core: &Core, id: ThreadId) -> u64 {
 
 /// Puts `id` on the ready queue (unless it exited or is the idle thread).
 pub(crate) fn make_ready(core: &mut Core, id: ThreadId) {
-    // A nested group queues only its round's segment (`nest.rs`).
+    // A nested group queues one SCPU at a time (`nest.rs`).
     if crate::nest::hold_back(core, id) {
         return;
     }
@@ -65,11 +61,7 @@ pub(crate) fn make_ready(core: &mut Core, id: ThreadId) {
             }
         }
         if id != core.idle {
-            // A nested group's SCPU joins its segment.
-            match crate::nest::anchor_for(core, id) {
-                Some(anchor) => crate::ring::insert_after(core, anchor, id),
-                None => crate::ring::insert(core, id),
-            }
+            crate::ring::insert(core, id);
         }
         return;
     }

@@ -118,14 +118,11 @@ pub(crate) fn scratch_area() -> Option<u64> {
 
 pub(crate) fn facts_for(core: &Core, id: ThreadId) -> Option<Facts> {
     let t = core.threads.get(&id)?;
-    // A nested group's SCPU runs the ticks its round's plan gave it.
-    let quantum_ticks = crate::nest::planned_ticks(core, id).unwrap_or_else(|| {
-        sk_sched::quantum_ticks(
-            t.scpu.quantum_us(),
-            t.scpu.priority(),
-            sk_machine::apic::timer_hz(),
-        )
-    });
+    let quantum_ticks = sk_sched::quantum_ticks(
+        t.scpu.quantum_us(),
+        t.scpu.priority(),
+        sk_machine::apic::timer_hz(),
+    );
     let cr3 = t
         .scpu
         .smach()

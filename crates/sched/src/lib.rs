@@ -22,6 +22,6 @@ pub use quantum::{
 };
 pub use ready_queue::{QueueFull, ReadyQueue};
 pub use ring::{Patch, Patches, Ring, RingError, MAX_PATCHES};
-pub use shares::{RoundPlan, ShareError, ShareTree, SubPolicy, MAX_WEIGHT, ONE_TICK};
+pub use shares::{ShareError, ShareTree, SubPolicy, LAG, MAX_WEIGHT, SCALE};
 pub use sleep_queue::{deadline_after, SleepQueue};
 pub use vec_map::VecMap;

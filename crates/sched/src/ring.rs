@@ -25,8 +25,6 @@
 //!   it jumps to (so it runs after every SCPU already waiting, as the
 //!   generic FIFO queue would run it). Two patches: its own jump first, then its predecessor's
 //!   (the new code is complete before anything can reach it).
-//! - Insert after puts an SCPU right after a given member (a group's
-//!   woken SCPU joins its group's segment): the same two patches.
 //! - Remove patches one jump: the predecessor's, to the successor (plus the
 //!   detached current's if it pointed at the removed one).
 //!
@@ -314,43 +312,6 @@ impl<T: Copy + Ord + Debug> Ring<T> {
         // Its own jump first: nothing reaches it before it is complete.
         p.push(id, succ);
         p.push(pred, id);
-        if self.current == id {
-            self.detached_target = None;
-        }
-        Ok(p)
-    }
-
-    /// Makes `id` runnable right after member `anchor` (a group's woken
-    /// SCPU joins its group's segment, after the segment's last SCPU,
-    /// instead of the tail of the round). Two patches: its own jump first,
-    /// then `anchor`'s. Inserting a member does nothing.
-    ///
-    /// # Errors
-    /// [`RingError::Idle`] if either is the idle thread;
-    /// [`RingError::Membership`] if `anchor` is not a member (the ring is
-    /// unchanged: the kernel then uses [`Ring::insert`]).
-    pub fn insert_after(&mut self, anchor: T, id: T) -> Result<Patches<T>, RingError> {
-        if id == self.idle || anchor == self.idle {
-            return Err(RingError::Idle);
-        }
-        let mut p = Patches::none();
-        if self.is_member(id) {
-            return Ok(p);
-        }
-        let Some(succ) = self.links.get(&anchor).map(|l| l.next) else {
-            return Err(RingError::Membership);
-        };
-        self.links.insert(
-            id,
-            Links {
-                prev: anchor,
-                next: succ,
-            },
-        );
-        self.set_next(anchor, id);
-        self.set_prev(succ, id);
-        p.push(id, succ);
-        p.push(anchor, id);
         if self.current == id {
             self.detached_target = None;
         }

@@ -5,23 +5,33 @@
 //!
 //! Owns [`ShareTree`] and [`SubPolicy`]. The tree has one node per SMACH
 //! in a nested group (a root SMACH with children, and its descendants) and
-//! one leaf per SCPU. The kernel gives a group one turn per round of its
-//! ring, so the whole subtree gets the CPU as one SCPU of the root's level
-//! would (never more than the root's share); [`ShareTree::plan_round`]
-//! (shares/plan.rs) divides each round's turn among the group's ready
-//! SCPUs and [`ShareTree::charge`] books the CPU time each used. A node's
-//! [`SubPolicy`] says which weight its members have: all 1
-//! ([`SubPolicy::RoundRobin`]) or the children's own weights
-//! ([`SubPolicy::Weighted`]; an own SCPU weighs 1).
+//! one leaf per SCPU. The kernel keeps **one representative** of a group
+//! in its run queue, so the whole subtree gets the CPU as one SCPU of the
+//! root's level would (never more than the root's share); each time the
+//! representative's turn ends, [`ShareTree::choose`] picks the group's
+//! next SCPU and [`ShareTree::charge`] books the CPU time it used.
+//!
+//! The choice is stride scheduling, level by level: every member (a child
+//! SMACH or an own SCPU) has a *pass*, advanced by `used × SCALE / weight`
+//! when it is charged; at each node the ready member with the smallest
+//! pass wins. A node's [`SubPolicy`] says which weight its members have:
+//! all 1 ([`SubPolicy::RoundRobin`]) or the children's own weights
+//! ([`SubPolicy::Weighted`]; an own SCPU weighs 1). A member that was not
+//! ready for a while comes back at most [`LAG`] behind the node's virtual
+//! time, so sleeping never saves up CPU for a burst later.
 
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
-mod plan;
-pub use plan::{RoundPlan, ONE_TICK};
+/// Pass units per unit of CPU time at weight 1.
+pub const SCALE: u64 = 1 << 10;
 
 /// Largest weight a child may have.
 pub const MAX_WEIGHT: u32 = 1000;
+
+/// How far behind the node's virtual time (in charged time units × SCALE)
+/// a member that was idle may come back: a few quanta's worth at 1 GHz.
+pub const LAG: u64 = 50_000_000 * SCALE;
 
 pub use sk_abi::SubPolicy;
 
@@ -41,16 +51,17 @@ struct Node {
     parent: Option<u64>,
     weight: u32,
     policy: SubPolicy,
+    pass: u64,
+    /// The largest pass chosen among its members so far.
+    vtime: u64,
     used: u64,
 }
 
 #[derive(Clone, Debug)]
 struct Leaf {
     smach: u64,
+    pass: u64,
     used: u64,
-    /// Ticks owed to it (or by it, negative) from earlier rounds, in
-    /// [`ONE_TICK`] units, within one tick: see [`ShareTree::plan_round`].
-    carry: i64,
 }
 
 /// The nested groups' SMACHs and SCPUs, their weights, policies and the
@@ -88,7 +99,8 @@ impl ShareTree {
     }
 
     /// Adds SMACH `id` under `parent` (None: a group's root), weight 1,
-    /// round robin.
+    /// round robin. It starts level with its siblings (the parent's
+    /// virtual time).
     ///
     /// # Errors
     /// [`ShareError::Exists`]; [`ShareError::Unknown`] for a parent not in
@@ -97,17 +109,18 @@ impl ShareTree {
         if self.nodes.contains_key(&id) {
             return Err(ShareError::Exists);
         }
-        if let Some(p) = parent {
-            if !self.nodes.contains_key(&p) {
-                return Err(ShareError::Unknown);
-            }
-        }
+        let pass = match parent {
+            Some(p) => self.nodes.get(&p).ok_or(ShareError::Unknown)?.vtime,
+            None => 0,
+        };
         self.nodes.insert(
             id,
             Node {
                 parent,
                 weight: 1,
                 policy: SubPolicy::RoundRobin,
+                pass,
+                vtime: pass,
                 used: 0,
             },
         );
@@ -136,20 +149,18 @@ impl ShareTree {
         self.nodes.contains_key(&id)
     }
 
-    /// Adds SCPU `tid` of SMACH `smach` (no carry).
+    /// Adds SCPU `tid` of SMACH `smach`, level with its siblings.
     ///
     /// # Errors
     /// [`ShareError::Unknown`] for a SMACH not in the tree.
     pub fn add_scpu(&mut self, tid: u64, smach: u64) -> Result<(), ShareError> {
-        if !self.nodes.contains_key(&smach) {
-            return Err(ShareError::Unknown);
-        }
+        let pass = self.nodes.get(&smach).ok_or(ShareError::Unknown)?.vtime;
         self.leaves.insert(
             tid,
             Leaf {
                 smach,
+                pass,
                 used: 0,
-                carry: 0,
             },
         );
         Ok(())
@@ -209,16 +220,6 @@ impl ShareTree {
             .collect()
     }
 
-    /// The SCPUs of `root`'s subtree, in id order.
-    #[must_use]
-    pub fn scpus_under(&self, root: u64) -> Vec<u64> {
-        self.leaves
-            .iter()
-            .filter(|(_, l)| self.root_of(l.smach) == Some(root))
-            .map(|(&t, _)| t)
-            .collect()
-    }
-
     /// CPU time charged to SCPU `tid`.
     #[must_use]
     pub fn scpu_used(&self, tid: u64) -> Option<u64> {
@@ -269,12 +270,21 @@ impl ShareTree {
             return;
         };
         leaf.used = leaf.used.saturating_add(used);
+        leaf.pass = leaf.pass.saturating_add(used.saturating_mul(SCALE));
         let mut at = Some(leaf.smach);
         for _ in 0..=self.nodes.len() {
-            let Some(node) = at.and_then(|id| self.nodes.get_mut(&id)) else {
+            let Some(id) = at else {
+                break;
+            };
+            let step = used
+                .saturating_mul(SCALE)
+                .checked_div(self.effective_weight(id))
+                .unwrap_or(0);
+            let Some(node) = self.nodes.get_mut(&id) else {
                 break;
             };
             node.used = node.used.saturating_add(used);
+            node.pass = node.pass.saturating_add(step);
             at = node.parent;
         }
     }
@@ -290,6 +300,50 @@ impl ShareTree {
                 .iter()
                 .filter(|(_, n)| n.parent == Some(id))
                 .any(|(&c, _)| self.has_ready(c, ready, depth.saturating_add(1)))
+    }
+
+    /// The SCPU of `root`'s subtree that runs next, among those for which
+    /// `ready` holds: at each level, the ready member with the smallest
+    /// pass (ties: the lowest id, child SMACHs before own SCPUs).
+    pub fn choose(&mut self, root: u64, ready: impl Fn(u64) -> bool) -> Option<u64> {
+        let mut at = root;
+        for _ in 0..=self.nodes.len() {
+            let vtime = self.nodes.get(&at)?.vtime;
+            let floor = vtime.saturating_sub(LAG);
+            let mut members: Vec<(u64, Member)> = Vec::new();
+            for (&c, n) in self.nodes.iter().filter(|(_, n)| n.parent == Some(at)) {
+                if self.has_ready(c, &ready, 0) {
+                    members.push((n.pass.max(floor), Member::Smach(c)));
+                }
+            }
+            for (&t, l) in self.leaves.iter().filter(|(_, l)| l.smach == at) {
+                if ready(t) {
+                    members.push((l.pass.max(floor), Member::Scpu(t)));
+                }
+            }
+            let &(pass, best) = members.iter().min()?;
+            // The idle member catches up to the floor for good.
+            match best {
+                Member::Smach(c) => {
+                    if let Some(n) = self.nodes.get_mut(&c) {
+                        n.pass = pass;
+                    }
+                }
+                Member::Scpu(t) => {
+                    if let Some(l) = self.leaves.get_mut(&t) {
+                        l.pass = pass;
+                    }
+                }
+            }
+            if let Some(n) = self.nodes.get_mut(&at) {
+                n.vtime = n.vtime.max(pass);
+            }
+            match best {
+                Member::Scpu(t) => return Some(t),
+                Member::Smach(c) => at = c,
+            }
+        }
+        None
     }
 
     /// SMACH `id`'s children, in id order.

@@ -1,5 +1,5 @@
 //! The executable ready queue's policy against a model: random insert,
-//! insert after a member, remove, block, wake, switch and resynthesis sequences, with the jumps
+//! remove, block, wake, switch and resynthesis sequences, with the jumps
 //! kept in a table exactly as the kernel patches code. After every
 //! operation: the jumps form one cycle through exactly the runnable SCPUs
 //! (the idle thread alone when none is), the running thread's jump lands
@@ -29,9 +29,6 @@ enum Op {
     /// The second takes the first's place (0: the running thread's), as a
     /// nested group's turn passes between its SCPUs.
     Replace(u32, u32),
-    /// The second joins right after the first (0: the running thread), as
-    /// a group's woken SCPU joins its segment.
-    InsertAfter(u32, u32),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -42,7 +39,6 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Block),
         1 => (0u32..12).prop_map(Op::Resynth),
         2 => (0u32..12, 1u32..12).prop_map(|(a, b)| Op::Replace(a, b)),
-        2 => (0u32..12, 1u32..12).prop_map(|(a, b)| Op::InsertAfter(a, b)),
     ]
 }
 
@@ -284,37 +280,6 @@ impl Model {
                     return Err(format!("replaced {old_id} still reachable"));
                 }
                 self.runs.clear();
-            }
-            Op::InsertAfter(anchor, id) => {
-                let anchor = if anchor == IDLE {
-                    self.ring.current()
-                } else {
-                    anchor
-                };
-                let was_member = self.ring.is_member(id);
-                let valid = anchor != IDLE && id != IDLE && self.ring.is_member(anchor);
-                let result = self.ring.insert_after(anchor, id);
-                let Ok(patches) = result else {
-                    if valid {
-                        return Err(format!("insert {id} after {anchor} refused: {result:?}"));
-                    }
-                    return self.check();
-                };
-                if !valid && !was_member {
-                    return Err(format!("insert {id} after {anchor} accepted"));
-                }
-                let patches: Vec<_> = patches.iter().collect();
-                if was_member && !patches.is_empty() {
-                    return Err(format!("inserting member {id} patched {patches:?}"));
-                }
-                self.runnable.insert(id);
-                self.apply(&patches, &old);
-                if !was_member && self.jumps.get(&anchor) != Some(&id) {
-                    return Err(format!("{id} is not right after {anchor}"));
-                }
-                if !was_member {
-                    self.runs.clear();
-                }
             }
             Op::Resynth(id) => {
                 let patches: Vec<_> = self.ring.jumps_into(id).iter().collect();

@@ -27,7 +27,10 @@ pub const MAX_CHAIN_PREFIX_BYTES: usize = 64;
 #[must_use]
 pub fn input_bytes_per_piece(output_budget: usize, chain_prefix_bytes: usize) -> usize {
     let worst_per_byte = chain_prefix_bytes.saturating_add(1);
-    (output_budget / worst_per_byte).max(1)
+    output_budget
+        .checked_div(worst_per_byte)
+        .unwrap_or(0)
+        .max(1)
 }
 
 /// One prefix-view level's prefix.
@@ -156,7 +159,7 @@ mod tests {
         // budget, or one byte's worst case when that is larger.
         let budget = 64;
         for total in [0, 1, 4, 31, 63, 64] {
-            let levels = total.max(1).min(16);
+            let levels = total.clamp(1, 16);
             let per = total / levels;
             let p = [b'x'; 64];
             let mut prefixes: Vec<&[u8]> = Vec::new();

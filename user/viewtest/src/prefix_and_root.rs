@@ -72,8 +72,8 @@ pub(crate) fn prefix() -> Check {
         wider.prefix_view(b"u").err() == Some(SysError::BadValue),
         "65 prefix bytes in a chain: BadValue",
     )?;
-    drop(wider);
-    drop(wide);
+    wider.close().map_err(|_| "close the 64-byte chain")?;
+    wide.close().map_err(|_| "close the 32-byte prefix view")?;
     for bad in [0u64, 0x10, 0xffff_8000_0000_0000, u64::MAX - 3] {
         let request = SioReconfigure::PrefixView {
             prefix: bad,
