@@ -335,15 +335,26 @@ fn hostile() -> Check {
 
 /// A read of `len` bytes into `addr` (a bad address: no Rust object).
 fn read_into(sio: &Sio, addr: u64, len: u64) -> Result<u64, SysError> {
+    transfer_raw(sio, sk_user::abi::Call::Read, addr, len)
+}
+
+/// `call` (read or write) through `sio` of `len` bytes at `addr`, a bad
+/// address (null or in the kernel half): no Rust object is involved.
+pub(crate) fn transfer_raw(
+    sio: &Sio,
+    call: sk_user::abi::Call,
+    addr: u64,
+    len: u64,
+) -> Result<u64, SysError> {
     let word = (u64::from(sio.handle().index()) << sk_user::abi::Call::BITS)
-        | u64::from(sk_user::abi::Call::Read.number())
+        | u64::from(call.number())
         | if sio.is_generic() || sk_user::generic_mode() {
             sk_user::abi::CallWord::FORCE_GENERIC
         } else {
             0
         };
     // SAFETY: `addr` is in the kernel half or null: the kernel refuses to
-    // write there, and no Rust object lives there.
+    // touch it, and no Rust object lives there.
     SysError::decode_return(unsafe { sk_user::raw::syscall3(word, addr, len, 0) })
 }
 

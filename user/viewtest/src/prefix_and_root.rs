@@ -239,16 +239,7 @@ pub(crate) fn rooted_child() -> Check {
 
 /// A write through `sio` of `len` bytes at `addr` (a bad address).
 fn write_from(sio: &Sio, addr: u64, len: u64) -> Result<u64, SysError> {
-    let word = (u64::from(sio.handle().index()) << sk_user::abi::Call::BITS)
-        | u64::from(sk_user::abi::Call::Write.number())
-        | if sio.is_generic() || sk_user::generic_mode() {
-            sk_user::abi::CallWord::FORCE_GENERIC
-        } else {
-            0
-        };
-    // SAFETY: `addr` is null or in the kernel half: the kernel refuses to
-    // read there, and no Rust object is involved.
-    SysError::decode_return(unsafe { sk_user::raw::syscall3(word, addr, len, 0) })
+    crate::transfer_raw(sio, sk_user::abi::Call::Write, addr, len)
 }
 
 /// Mode 7 (from the hostile review): the parent roots a child (mode 17)
@@ -256,18 +247,25 @@ fn write_from(sio: &Sio, addr: u64, len: u64) -> Result<u64, SysError> {
 /// `/bin/ls` as `/jail/ls`; 0 if the child could not start it as a Linux
 /// program (whose path calls would not be confined).
 pub(crate) fn root_linux_escape() -> Check {
-    let jail = Sio::open("/jail", OpenFlags::READ).map_err(|_| "open /jail")?;
-    let child = Smach::spawn_suspended(PATH, 17 << 40).map_err(|_| "spawn")?;
+    let status = run_rooted_child("/jail", 17)?;
+    ensure(status == 0, "a rooted child started a Linux program")
+}
+
+/// Runs viewtest `mode` as a child rooted at `dir` (held open meanwhile,
+/// as a multiplexor holds it) and returns its exit status.
+fn run_rooted_child(dir: &str, mode: u64) -> Result<i32, &'static str> {
+    let jail = Sio::open(dir, OpenFlags::READ).map_err(|_| "open the root directory")?;
+    let child = Smach::spawn_suspended(PATH, mode << 40).map_err(|_| "spawn")?;
     ensure(
         child.reconfigure(SmachReconfigure::Root {
             directory: Handle::new(jail.handle().index()),
         }) == Ok(0),
-        "Root with /jail",
+        "Root with the directory",
     )?;
     child.resume().map_err(|_| "resume")?;
     let status = child.wait().map_err(|_| "wait")?;
-    sk_user::println!("viewtest: rooted child (mode 17) exited {status}");
-    ensure(status == 0, "a rooted child started a Linux program")
+    sk_user::println!("viewtest: rooted child (mode {mode}) exited {status}");
+    Ok(status)
 }
 
 /// Mode 17: the rooted native child tries to run the Linux program at its
@@ -292,17 +290,7 @@ pub(crate) fn rooted_linux_spawner() -> Check {
 /// `/jail2` and keeps its handle open (as a multiplexor does); the kernel
 /// test removes `/jail2` (rmdir) once the child holds its root open.
 pub(crate) fn root_rmdir_escape() -> Check {
-    let jail = Sio::open("/jail2", OpenFlags::READ).map_err(|_| "open /jail2")?;
-    let child = Smach::spawn_suspended(PATH, 18 << 40).map_err(|_| "spawn")?;
-    ensure(
-        child.reconfigure(SmachReconfigure::Root {
-            directory: Handle::new(jail.handle().index()),
-        }) == Ok(0),
-        "Root with /jail2",
-    )?;
-    child.resume().map_err(|_| "resume")?;
-    let status = child.wait().map_err(|_| "wait")?;
-    sk_user::println!("viewtest: rooted child (mode 18) exited {status}");
+    let status = run_rooted_child("/jail2", 18)?;
     ensure(
         status == 0,
         "the rooted child escaped or never saw its root go",
