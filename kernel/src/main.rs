@@ -156,6 +156,9 @@ fn print_banner(boot: &BootInfo) {
     );
 }
 
+/// Text addresses the panic handler prints from the stack.
+const PANIC_BACKTRACE_WORDS: usize = 48;
+
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     sk_machine::cpu::disable_interrupts();
@@ -169,5 +172,10 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
         ),
         None => println!("\nkernel panic: {}", info.message()),
     }
+    sk_machine::print!("backtrace (stack scan, innermost first):");
+    sk_machine::stack_scan::text_addresses_on_stack(PANIC_BACKTRACE_WORDS, |a| {
+        sk_machine::print!(" {a:#x}")
+    });
+    println!();
     qemu::exit(qemu::ExitCode::Failure)
 }

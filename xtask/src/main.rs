@@ -24,6 +24,7 @@
 
 mod accel;
 mod audio;
+mod backtrace;
 mod bench;
 mod build;
 mod busybox;

@@ -321,6 +321,14 @@ impl Boot {
             }
             output.push_str(&err);
         }
+        if let Some(names) = crate::backtrace::symbolize(&output, &self.kernel) {
+            println!(
+                "{}{}",
+                self.label,
+                names.trim_end().replace('\n', &format!("\n{}", self.label))
+            );
+            output.push_str(&names);
+        }
         Ok(Outcome { status, output })
     }
 }

@@ -148,6 +148,14 @@ unsafe extern "C" {
     static boot_stack_top: u8;
 }
 
+/// The boot stack's ends: `(bottom, top)`, top one past its highest byte.
+pub(crate) fn boot_stack() -> (u64, u64) {
+    (
+        (&raw const boot_stack_bottom) as u64,
+        (&raw const boot_stack_top) as u64,
+    )
+}
+
 /// True if `addr` lies in the boot stack (its top included: an empty
 /// stack's pointer).
 pub(crate) fn in_boot_stack(addr: u64) -> bool {

@@ -51,6 +51,7 @@ pub mod probe;
 pub mod qemu;
 pub mod serial;
 pub mod stack;
+pub mod stack_scan;
 pub mod switch_code;
 pub mod synth_entry;
 pub mod syscall;

@@ -20,6 +20,14 @@ pub(crate) fn in_stack_region(addr: u64) -> bool {
     (STACKS_BASE..STACKS_BASE + MAX_SLOTS as u64 * SLOT_BYTES).contains(&addr)
 }
 
+/// One past the highest byte of the stack slot holding `addr`, if `addr`
+/// is in the stack region: a stack's top (stacks sit at the top of their
+/// slot, see [`KernelStack::top`]).
+pub(crate) fn slot_top(addr: u64) -> Option<u64> {
+    in_stack_region(addr)
+        .then(|| STACKS_BASE + ((addr - STACKS_BASE) / SLOT_BYTES + 1) * SLOT_BYTES)
+}
+
 /// A mapped kernel stack; unmapped and freed on [`KernelStack::free`].
 #[derive(Debug)]
 pub struct KernelStack {
