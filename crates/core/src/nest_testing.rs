@@ -36,3 +36,26 @@ pub fn inject_no_grouping(on: bool) {
 pub fn groups_exist() -> bool {
     state::with(|core| !core.nest.tree.is_empty())
 }
+
+/// Asks every SCPU of SMACH `smach` for `priority` through the kernel's
+/// own path (`ScpuSelector::Priority`, where the parent's cap applies);
+/// returns the priorities they have afterwards.
+///
+/// # Errors
+/// What the reconfigure returns.
+pub fn ask_priority(smach: u64, priority: u32) -> Result<Vec<u32>, SysError> {
+    state::with(|core| {
+        let threads = core
+            .smachs
+            .get(&smach)
+            .map(|s| s.threads.clone())
+            .unwrap_or_default();
+        for &t in &threads {
+            crate::scpu_calls::apply(core, t, sk_abi::ScpuReconfigure::Priority(priority))?;
+        }
+        Ok(threads
+            .iter()
+            .filter_map(|t| core.threads.get(t).map(|t| t.scpu.priority()))
+            .collect())
+    })
+}

@@ -10,7 +10,9 @@ use sk_scpu::{Scpu, Transition, MAX_SCPUS_PER_SMACH};
 /// Starts a thread in SMACH `me` and names it with a new handle.
 pub(crate) fn create(core: &mut Core, me: u64, args: &ScpuCreate) -> Result<Handle, SysError> {
     let tid = crate::thread::new_id();
-    let scpu = Scpu::new_user(tid, me, args)?;
+    let mut args = *args;
+    args.priority = sk_smach::capped_priority(args.priority, priority_cap(core, me));
+    let scpu = Scpu::new_user(tid, me, &args)?;
     start(core, me, Thread::user(scpu)?)?;
     let smach = core.smachs.get_mut(&me).ok_or(SysError::NotPermitted)?;
     match smach.handles.insert(Object::Scpu(tid)) {
@@ -20,6 +22,13 @@ pub(crate) fn create(core: &mut Core, me: u64, args: &ScpuCreate) -> Result<Hand
             Err(e)
         }
     }
+}
+
+/// The highest priority SMACH `smach`'s SCPUs may have: its parent's
+/// (None for a root); the rule is `sk_smach::capped_priority`.
+pub(crate) fn priority_cap(core: &Core, smach: u64) -> Option<u32> {
+    let parent = core.smachs.get(&smach)?.parent()?;
+    core.smachs.get(&parent).map(|p| p.priority())
 }
 
 /// Registers a new thread of SMACH `smach` and makes it ready.
@@ -192,6 +201,14 @@ pub(crate) fn apply(
     request: ScpuReconfigure,
 ) -> Result<(), SysError> {
     let is_current = tid == core.current;
+    let request = match request {
+        ScpuReconfigure::Priority(p) => {
+            let smach = core.threads.get(&tid).and_then(|t| t.scpu.smach());
+            let cap = smach.and_then(|s| priority_cap(core, s));
+            ScpuReconfigure::Priority(sk_smach::capped_priority(p, cap))
+        }
+        other => other,
+    };
     let thread = core.threads.get_mut(&tid).ok_or(SysError::BadHandle)?;
     match thread.scpu.reconfigure(request, is_current)? {
         Transition::None => {}

@@ -393,6 +393,13 @@ pub(crate) fn reconfigure(handle: Handle, request: SmachReconfigure) -> Result<u
             _ => return Err(SysError::WrongKind),
         };
         let trace_allowed = crate::trace::is_enabled();
+        let request = match request {
+            SmachReconfigure::Priority(p) => SmachReconfigure::Priority(sk_smach::capped_priority(
+                p,
+                scpu_calls::priority_cap(core, target),
+            )),
+            other => other,
+        };
         let action = core
             .smachs
             .get_mut(&target)

@@ -32,7 +32,6 @@ pub const fn may_nest_below(parent_depth: usize) -> bool {
 /// never above its parent SMACH's `parent_priority` (None: a root, not
 /// capped), so a child cannot raise itself over the machine that made it.
 /// Values above `MAX_PRIORITY` pass through for the caller's `BadValue`.
-/// Not enforced by the kernel yet (docs/nesting.md, "Priorities").
 #[must_use]
 pub fn capped_priority(requested: u32, parent_priority: Option<u32>) -> u32 {
     match parent_priority {

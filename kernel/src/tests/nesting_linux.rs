@@ -3,7 +3,8 @@
 //! fork sit in the parent's subtree (`query(Tree)`), its `mmap` and `brk`
 //! past the budget fail with `ENOMEM` while it goes on, and killing the
 //! parent kills the whole Linux process tree with every frame, heap byte
-//! and code block back.
+//! and code block back. Also: a child cannot raise its SCPUs above its
+//! parent's priority (`sk_smach::capped_priority`).
 //!
 //! Programs: `/bin/nest` mode 9 (user/nest) starting `/bin/nestlin`
 //! (user/linux/nestlin.c). Before forks were made children of the forking
@@ -17,6 +18,7 @@ use sk_core::nest_testing::{self, tree};
 use sk_ktest::{ensure, ensure_eq, ktest};
 
 const NEST: &str = "/bin/nest";
+const ONE_CHILD: u64 = 5;
 const LINUX_CHILD: u64 = 9;
 const MS: u64 = 1_000_000;
 
@@ -77,5 +79,47 @@ ktest!(
         let baseline = Baseline::take();
         linux_tree_under_a_budget_then_killed()?;
         baseline.check("a nest with a Linux child and its fork, killed")
+    }
+);
+
+ktest!(
+    fn nesting_a_child_cannot_raise_its_priority_above_its_parents() {
+        // `nest` one-child: a parent at the default priority with one
+        // spinning child.
+        let id = sk_core::spawn_program(NEST, ONE_CHILD << 32)
+            .map_err(|e| format!("spawn nest: {e}"))?;
+        let result = (|| -> Result<(), String> {
+            let mut child = None;
+            for _ in 0..300 {
+                let t = tree(id.0);
+                if t.len() == 2 && t[1].scpus == 1 {
+                    child = Some(t[1].id);
+                    break;
+                }
+                nest_testing::sleep_ns(10 * MS).map_err(|e| format!("sleep: {e}"))?;
+            }
+            let child = child.ok_or("the child never started")?;
+            let cap = sk_abi::DEFAULT_PRIORITY;
+            let got = nest_testing::ask_priority(child, sk_abi::MAX_PRIORITY)
+                .map_err(|e| format!("priority: {e}"))?;
+            ensure!(
+                !got.is_empty() && got.iter().all(|&p| p == cap),
+                "a child asking for {} got {got:?}, its parent has {cap}",
+                sk_abi::MAX_PRIORITY
+            );
+            // Below the cap a request is taken as asked.
+            let got = nest_testing::ask_priority(child, 1).map_err(|e| format!("priority: {e}"))?;
+            ensure!(got.iter().all(|&p| p == 1), "asked 1, got {got:?}");
+            // The kernel's own program (a root) is not capped.
+            let got = nest_testing::ask_priority(id.0, sk_abi::MAX_PRIORITY)
+                .map_err(|e| format!("priority: {e}"))?;
+            ensure!(
+                got.iter().all(|&p| p == sk_abi::MAX_PRIORITY),
+                "root got {got:?}"
+            );
+            Ok(())
+        })();
+        sk_core::release_program(id);
+        result
     }
 );

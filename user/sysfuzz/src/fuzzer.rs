@@ -236,6 +236,12 @@ pub(crate) struct Fuzzer<'a> {
 }
 
 impl<'a> Fuzzer<'a> {
+    /// True in a child fuzzer's SMACH (tag: mode << 24 | seed), whose
+    /// SCPUs' priorities the kernel caps at its parent's.
+    pub(crate) fn in_child(&self) -> bool {
+        self.tag >> 24 == sk_user_sysfuzz::plan::Mode::Child.number()
+    }
+
     /// Fuzzer `index` of the SMACH tagged `tag`, seeded with `seed`, its
     /// zone already mapped (the handles of its regions in `arena_handles`).
     pub(crate) fn new(

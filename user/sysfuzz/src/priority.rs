@@ -1,7 +1,9 @@
 //! What an SCPU's priority must be when other SCPUs of its SMACH may set
 //! it behind the fuzzer's back.
 //!
-//! Owns [`PriorityClock`], [`ScpuPriority`] and [`check_query`].
+//! Owns [`PriorityClock`], [`ScpuPriority`] and [`check_query`]. In a
+//! child SMACH a priority asked is only an upper bound (the kernel caps it
+//! at the parent's, [`ScpuPriority::at_most`]); a query adopts what it saw.
 //! `reconfigure(SMACH, Priority(p))` on the caller's own SMACH sets the
 //! priority of every SCPU of that SMACH, so a fuzzer's "priority self"
 //! call changes the spinning SCPUs of every fuzzer (worker SCPU) that
@@ -97,10 +99,38 @@ impl PriorityClock {
 /// An SCPU's priority as the model knows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ScpuPriority {
-    /// The priority.
+    /// The priority (or, if `at_most`, the highest it can be).
     pub value: u32,
     /// [`PriorityClock::finished`] read before the call that set `value`.
     pub since: u64,
+    /// True when `value` is what was asked of an SCPU of a child SMACH:
+    /// the kernel caps it at the parent SMACH's priority at that moment
+    /// (`sk_smach::capped_priority`), which other SCPUs of the parent may
+    /// change at any time, so only `value` as a bound is known.
+    pub at_most: bool,
+}
+
+impl ScpuPriority {
+    /// A priority known exactly.
+    #[must_use]
+    pub const fn exact(value: u32, since: u64) -> Self {
+        Self {
+            value,
+            since,
+            at_most: false,
+        }
+    }
+
+    /// What the kernel gives when `asked` is asked for an SCPU: exactly
+    /// that in a root SMACH, at most that in a child (`in_child`).
+    #[must_use]
+    pub const fn asked(asked: u32, since: u64, in_child: bool) -> Self {
+        Self {
+            value: asked,
+            since,
+            at_most: in_child,
+        }
+    }
 }
 
 /// What a query that saw `seen` makes of `model`: the model after it
@@ -117,12 +147,9 @@ pub fn check_query(
 ) -> Option<ScpuPriority> {
     let exact = started_after == model.since;
     let ok = if exact {
-        seen == model.value
+        seen == model.value || (model.at_most && seen <= model.value)
     } else {
         seen <= MAX_PRIORITY
     };
-    ok.then_some(ScpuPriority {
-        value: seen,
-        since: finished_before,
-    })
+    ok.then_some(ScpuPriority::exact(seen, finished_before))
 }

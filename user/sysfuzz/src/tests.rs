@@ -393,35 +393,23 @@ fn hostile_entries_cover_every_kind_and_want_what_the_docs_say() {
 #[test]
 fn scpu_priority_zero_is_zero() {
     // The ABI: 0 is the lowest priority, not "the default".
-    let model = ScpuPriority { value: 0, since: 4 };
-    assert_eq!(
-        check_query(model, 0, 4, 4),
-        Some(ScpuPriority { value: 0, since: 4 })
-    );
+    let model = ScpuPriority::exact(0, 4);
+    assert_eq!(check_query(model, 0, 4, 4), Some(ScpuPriority::exact(0, 4)));
     assert_eq!(check_query(model, sk_abi::DEFAULT_PRIORITY, 4, 4), None);
 }
 
 #[test]
 fn scpu_priority_is_exact_unless_a_priority_self_call_may_have_landed() {
-    let model = ScpuPriority { value: 5, since: 2 };
+    let model = ScpuPriority::exact(5, 2);
     // No priority-self call started since the one that set it finished:
     // exact.
-    assert_eq!(
-        check_query(model, 5, 2, 2),
-        Some(ScpuPriority { value: 5, since: 2 })
-    );
+    assert_eq!(check_query(model, 5, 2, 2), Some(ScpuPriority::exact(5, 2)));
     assert_eq!(check_query(model, 7, 2, 2), None);
     assert_eq!(check_query(model, 0, 2, 2), None);
     // One started (maybe not finished, maybe landed before the query):
     // any valid priority, adopted with the new baseline.
-    assert_eq!(
-        check_query(model, 7, 2, 3),
-        Some(ScpuPriority { value: 7, since: 2 })
-    );
-    assert_eq!(
-        check_query(model, 5, 3, 3),
-        Some(ScpuPriority { value: 5, since: 3 })
-    );
+    assert_eq!(check_query(model, 7, 2, 3), Some(ScpuPriority::exact(7, 2)));
+    assert_eq!(check_query(model, 5, 3, 3), Some(ScpuPriority::exact(5, 3)));
     assert_eq!(check_query(model, 8, 3, 3), None);
     // The adopted value is exact again while nothing else starts.
     let adopted = check_query(model, 1, 3, 4).unwrap();
@@ -436,17 +424,17 @@ fn scpu_priority_is_exact_unless_a_priority_self_call_may_have_landed() {
     // ... the call takes effect here, its fuzzer is preempted, a query
     // reads the new value ...
     let (finished_before, started_after) = (clock.finished(), clock.started());
-    let model = ScpuPriority { value: 5, since };
+    let model = ScpuPriority::exact(5, since);
     assert_eq!(
         check_query(model, 2, finished_before, started_after),
-        Some(ScpuPriority { value: 2, since: 0 })
+        Some(ScpuPriority::exact(2, 0))
     );
     clock.finish();
     // The value adopted then is not trusted yet (the call was in flight at
     // that query: it might have landed after it) ...
-    let adopted = ScpuPriority { value: 2, since: 0 };
+    let adopted = ScpuPriority::exact(2, 0);
     let next = check_query(adopted, 6, clock.finished(), clock.started());
-    assert_eq!(next, Some(ScpuPriority { value: 6, since: 1 }));
+    assert_eq!(next, Some(ScpuPriority::exact(6, 1)));
     // ... but one read with nothing in flight is: exact from then on.
     let exact = next.unwrap();
     assert_eq!(
@@ -457,4 +445,23 @@ fn scpu_priority_is_exact_unless_a_priority_self_call_may_have_landed() {
         check_query(exact, 2, clock.finished(), clock.started()),
         None
     );
+}
+
+#[test]
+fn a_child_smachs_asked_priority_is_a_bound_then_what_a_query_saw() {
+    // In a child SMACH the kernel caps what was asked at the parent's
+    // priority, unknown here: any value up to the asked one is right,
+    // nothing above it, and the value seen is exact from then on.
+    let asked = ScpuPriority::asked(5, 2, true);
+    for seen in 0..=5 {
+        assert_eq!(
+            check_query(asked, seen, 2, 2),
+            Some(ScpuPriority::exact(seen, 2))
+        );
+    }
+    assert_eq!(check_query(asked, 6, 2, 2), None);
+    let adopted = ScpuPriority::exact(3, 2);
+    assert_eq!(check_query(adopted, 2, 2, 2), None);
+    // A root SMACH's priority is exact.
+    assert_eq!(check_query(ScpuPriority::asked(5, 2, false), 4, 2, 2), None);
 }

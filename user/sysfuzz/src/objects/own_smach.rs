@@ -73,10 +73,11 @@ impl Fuzzer<'_> {
                     // No other SCPU of the SMACH makes calls: this call
                     // was the last to set the priorities, exactly.
                     let since = PRIORITY_CLOCK.finished();
+                    let in_child = self.in_child();
                     let (handles, n) = self.objects.handles_where(|o| matches!(o, Obj::Scpu(_)));
                     for &handle in handles.iter().take(n) {
                         if let Some(Obj::Scpu(o)) = self.objects.get_mut(handle) {
-                            o.priority = ScpuPriority { value: p, since };
+                            o.priority = ScpuPriority::asked(p, since, in_child);
                         }
                     }
                 }

@@ -61,10 +61,7 @@ impl Fuzzer<'_> {
         let obj = ScpuObj {
             suspended: false,
             // 0 is the lowest priority, not a default.
-            priority: ScpuPriority {
-                value: priority,
-                since,
-            },
+            priority: ScpuPriority::asked(priority, since, self.in_child()),
             quantum: None,
         };
         if !self.objects.insert(handle, Obj::Scpu(obj)) {
@@ -101,13 +98,14 @@ impl Fuzzer<'_> {
             "reconfigure SCPU",
             Expect::Is(want),
         );
+        let in_child = self.in_child();
         if got.is_ok() {
             if let Some(Obj::Scpu(o)) = self.objects.get_mut(handle) {
                 match request {
                     ScpuReconfigure::Suspend => o.suspended = true,
                     ScpuReconfigure::Resume => o.suspended = false,
                     ScpuReconfigure::Priority(value) => {
-                        o.priority = ScpuPriority { value, since };
+                        o.priority = ScpuPriority::asked(value, since, in_child);
                     }
                     ScpuReconfigure::Quantum { .. } => o.quantum = None,
                     ScpuReconfigure::Yield | ScpuReconfigure::Sleep { .. } => {}
