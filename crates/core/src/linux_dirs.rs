@@ -30,7 +30,11 @@ fn sys(e: SysError) -> Errno {
 }
 
 fn fs_err(e: sk_fs::FsError) -> Errno {
-    sys(sk_sio::fs_error(e))
+    match e {
+        // A budget's limit on a file's growth: Linux's "quota exceeded".
+        sk_fs::FsError::OverBudget => Errno::EDQUOT,
+        other => sys(sk_sio::fs_error(other)),
+    }
 }
 
 fn me(core: &mut Core) -> Result<SmachId, Errno> {
@@ -479,7 +483,11 @@ pub(crate) fn truncate(target: Result<(DirFd, u64), u32>, length: i64) -> Answer
     {
         crate::scheduler::preemption_point();
     }
-    state::with(|core| core.fs.truncate(node, length).map_err(fs_err))?;
+    state::with(|core| {
+        let refused = |r: &Result<(), sk_fs::FsError>| *r == Err(sk_fs::FsError::OverBudget);
+        crate::nest_memory::with_file_growth(core, refused, |core| core.fs.truncate(node, length))
+            .map_err(fs_err)
+    })?;
     Ok(0)
 }
 

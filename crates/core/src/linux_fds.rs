@@ -417,6 +417,8 @@ pub(crate) fn write(fd: u32, buf: u64, count: u64) -> Answer {
         // SIGPIPE goes with it at the end of the call
         // (`linux_signal_delivery::after_call`).
         Err(SysError::BrokenPipe) => Err(Errno::EPIPE),
+        // A file's growth past its payer's budget: "quota exceeded".
+        Err(SysError::OverBudget) => Err(Errno::EDQUOT),
         other => other.map_err(sys),
     }
 }

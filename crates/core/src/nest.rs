@@ -47,6 +47,9 @@ pub(crate) struct NestState {
     last_charge: u64,
     /// Fault injection: no group is held to one SCPU (every SCPU queues).
     pub(crate) no_grouping: bool,
+    /// Fault injection: files made while set are paid by nobody
+    /// (`nest_memory::pay_for_new_file`).
+    pub(crate) unpaid_files: bool,
 }
 
 /// Some group exists (the ring's timer hook then takes the lock each

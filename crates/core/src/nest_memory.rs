@@ -4,8 +4,12 @@
 //! Owns [`usage`] (a SMACH's frames: mapped by itself, carved by its live
 //! children), [`admit_frames`] (an SMEM create, or a child's program),
 //! [`carve_child`] (a new child of a budgeted parent gets exactly what its
-//! program took), [`set_budget`] (`SmachSelector::Budget`), and
-//! [`query_tree`] (`QuerySelector::Tree`).
+//! program took), [`set_budget`] (`SmachSelector::Budget`),
+//! [`query_tree`] (`QuerySelector::Tree`), and the charge for RAM-file
+//! data: a file made by a budgeted SMACH is paid by it (`sk_fs`'s payer
+//! tag, counted in its mapped frames), grows only by what its budget
+//! grants ([`with_file_growth`]), and passes to the nearest live ancestor
+//! when its payer exits ([`pass_file_charges`]).
 
 use crate::state::{Core, SmachId};
 use alloc::vec::Vec;
@@ -37,7 +41,9 @@ pub(crate) fn usage(core: &Core, id: SmachId, depth: usize) -> Usage {
     };
     Usage {
         budget: smach.budget(),
-        mapped: smach.mapped_frames(),
+        mapped: smach
+            .mapped_frames()
+            .saturating_add(core.fs.paid_frames(id)),
         carved,
     }
 }
@@ -80,8 +86,65 @@ pub(crate) fn admit_frames(core: &Core, id: SmachId, frames: u64) -> Result<(), 
 }
 
 /// True if SMACH `id` or an ancestor has a budget.
-fn budgeted(core: &Core, id: SmachId) -> bool {
+pub(crate) fn budgeted(core: &Core, id: SmachId) -> bool {
     chain(core, id).iter().any(|u| u.budget.is_some())
+}
+
+/// Runs `attempt` (a call that may grow a file); if a paid file's growth
+/// was refused for want of a grant (`is_refused`, and the file system
+/// says whose and how much: `sk_fs::RefusedGrowth`), grants what the
+/// payer's budget has room for (`sk_smach::budget::headroom`) and runs it
+/// once more. Files nobody pays for never come here.
+pub(crate) fn with_file_growth<R>(
+    core: &mut Core,
+    is_refused: impl Fn(&R) -> bool,
+    mut attempt: impl FnMut(&mut Core) -> R,
+) -> R {
+    // A refusal some earlier call left untaken is not this call's.
+    let _stale = core.fs.take_refused_growth();
+    let first = attempt(core);
+    if !is_refused(&first) {
+        return first;
+    }
+    let Some(refused) = core.fs.take_refused_growth() else {
+        return first;
+    };
+    let grant = match budget::headroom(chain(core, refused.payer)) {
+        None => refused.preferred_frames,
+        Some(room) if room >= refused.needed_frames => room.min(refused.preferred_frames),
+        Some(_) => return first,
+    };
+    core.fs.grant_growth(refused.payer, grant);
+    let second = attempt(core);
+    core.fs.end_growth_grant();
+    let _unmet = core.fs.take_refused_growth();
+    second
+}
+
+/// A file SMACH `me` just made: it pays for it if a budget limits it.
+pub(crate) fn pay_for_new_file(core: &mut Core, me: SmachId, node: sk_fs::NodeId) {
+    if budgeted(core, me) && !core.nest.unpaid_files {
+        // Only a stale node or a directory fails: neither is paid for.
+        let _ = core.fs.set_payer(node, me);
+    }
+}
+
+/// SMACH `id` ended: its nearest ancestor that has not exited pays for
+/// its files from now on (nobody, if none).
+pub(crate) fn pass_file_charges(core: &mut Core, id: SmachId) {
+    let mut heir = core.smachs.get(&id).and_then(|s| s.parent());
+    let mut steps = 0_usize;
+    while let Some(h) = heir {
+        match core.smachs.get(&h) {
+            Some(s) if s.state() == SmachState::Exited && steps <= sk_smach::MAX_SMACHS => {
+                heir = s.parent();
+                steps = steps.saturating_add(1);
+            }
+            Some(_) => break,
+            None => heir = None,
+        }
+    }
+    core.fs.pass_charges(id, heir.unwrap_or(sk_fs::NO_PAYER));
 }
 
 /// A child was just made for `parent`: under a budget, the child's budget

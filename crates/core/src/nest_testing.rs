@@ -31,6 +31,38 @@ pub fn inject_no_grouping(on: bool) {
     state::with(|core| core.nest.no_grouping = on);
 }
 
+/// Fault injection: files a budgeted SMACH makes while `on` are paid by
+/// nobody (so they grow past its budget).
+pub fn inject_unpaid_files(on: bool) {
+    state::with(|core| core.nest.unpaid_files = on);
+}
+
+/// Who pays for the file at `path` (`sk_fs::NO_PAYER`: nobody) and the
+/// frames its buffer holds; then removes it (the nesting tests' files).
+///
+/// # Errors
+/// The file system's, as text.
+pub fn payer_and_frames_then_remove(path: &str) -> Result<(u64, u64), alloc::string::String> {
+    state::with(|core| {
+        let node = core
+            .fs
+            .lookup(path)
+            .map_err(|e| alloc::format!("{path}: {e}"))?;
+        let payer = core
+            .fs
+            .payer(node)
+            .map_err(|e| alloc::format!("{path}: {e}"))?;
+        let stat = core
+            .fs
+            .stat(node)
+            .map_err(|e| alloc::format!("{path}: {e}"))?;
+        core.fs
+            .unlink(path)
+            .map_err(|e| alloc::format!("{path}: {e}"))?;
+        Ok((payer, sk_fs::frames_of(stat.capacity_bytes)))
+    })
+}
+
 /// True if some nested group exists (none once every test's machines
 /// are gone).
 pub fn groups_exist() -> bool {

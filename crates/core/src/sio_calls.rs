@@ -110,7 +110,14 @@ pub(crate) fn open(
     path: &str,
     flags: OpenFlags,
 ) -> Result<Handle, SysError> {
+    // A budgeted SMACH pays for the files it makes (nest_memory).
+    let is_made_here = flags.contains(OpenFlags::CREATE)
+        && crate::nest_memory::budgeted(core, me)
+        && core.fs.lookup(path).is_err();
     let mut sio = Sio::open(&mut core.fs, path, flags)?;
+    if let Some(node) = sio.node().filter(|_| is_made_here) {
+        crate::nest_memory::pay_for_new_file(core, me, node);
+    }
     sio.set_opener(core.current);
     let smach = core.smachs.get_mut(&me).ok_or(SysError::NotPermitted)?;
     match smach.handles.insert(Object::Sio(sio)) {
@@ -387,36 +394,50 @@ pub(crate) fn write(handle: Handle, buf: u64, len: u64) -> Result<u64, SysError>
         len,
         |offset, remaining| {
             let step = state::with(|core| {
-                let count = serial.is_none().then_some(Op::Write);
-                with_sio(core, handle, Access::Write, count, |sio, fs, devices| {
-                    if let Some(kind) = Blocking::of(sio) {
-                        // V or a pipe write, not this byte transfer: end
-                        // it at once.
-                        other = Some(kind);
-                        return Ok(Step {
-                            outcome: Piece::Done(0),
-                            asked: 1,
-                        });
-                    }
-                    same_open(sio, true, (buf, len), &mut serial)?;
-                    let asked = sio.piece_len(true, remaining);
-                    let outcome = match sio.write_step(
-                        fs,
-                        devices,
-                        &mut KernelUserMemory,
-                        &mut console_out,
-                        buf.wrapping_add(offset),
-                        asked,
-                    ) {
-                        Ok(outcome) => outcome,
-                        // A later piece that stops part-way: the call
-                        // returns every byte written, as the position says.
-                        Err(stop) if offset > 0 => Piece::Done(stop.written),
-                        Err(stop) => return Err(stop.error),
-                    };
-                    Ok(Step { outcome, asked })
-                })?
+                let refused = |r: &Result<Step, SysError>| *r == Err(SysError::OverBudget);
+                crate::nest_memory::with_file_growth(core, refused, |core| {
+                    let count = serial.is_none().then_some(Op::Write);
+                    with_sio(core, handle, Access::Write, count, |sio, fs, devices| {
+                        if let Some(kind) = Blocking::of(sio) {
+                            // V or a pipe write, not this byte transfer: end
+                            // it at once.
+                            other = Some(kind);
+                            return Ok(Step {
+                                outcome: Piece::Done(0),
+                                asked: 1,
+                            });
+                        }
+                        same_open(sio, true, (buf, len), &mut serial)?;
+                        let asked = sio.piece_len(true, remaining);
+                        let outcome = match sio.write_step(
+                            fs,
+                            devices,
+                            &mut KernelUserMemory,
+                            &mut console_out,
+                            buf.wrapping_add(offset),
+                            asked,
+                        ) {
+                            Ok(outcome) => outcome,
+                            // A later piece that stops part-way: the call
+                            // returns every byte written, as the position says
+                            // (a paid file's growth refused for want of a grant
+                            // is retried first, below; it wrote nothing).
+                            Err(stop) if offset > 0 && stop.error != SysError::OverBudget => {
+                                Piece::Done(stop.written)
+                            }
+                            Err(stop) => return Err(stop.error),
+                        };
+                        Ok(Step { outcome, asked })
+                    })?
+                })
             });
+            let step = match step {
+                Err(SysError::OverBudget) if offset > 0 => Ok(Step {
+                    outcome: Piece::Done(0),
+                    asked: 1,
+                }),
+                other => other,
+            };
             revoked |= step == Err(SysError::Revoked);
             step
         },

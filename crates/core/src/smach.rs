@@ -268,6 +268,7 @@ pub(crate) fn finish_teardown(
         }
     }
     settle_orphans(core, id, was_linux);
+    crate::nest_memory::pass_file_charges(core, id);
     for tid in teardown.threads {
         if let Some(thread) = core.threads.remove(&tid) {
             if tid == core.current {

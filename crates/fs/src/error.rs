@@ -59,6 +59,11 @@ pub enum FsError {
     #[doc(alias = "ENOSPC")]
     #[error("no space left in the file system")]
     NoSpace,
+    /// The file's payer may not grow its files by that much (its memory
+    /// budget, granted by the kernel: `FileSystem::with_growth_grant`).
+    #[doc(alias = "EDQUOT")]
+    #[error("the payer's memory budget cannot hold the growth")]
+    OverBudget,
     /// The heap refused an allocation.
     #[doc(alias = "ENOMEM")]
     #[error("out of memory")]

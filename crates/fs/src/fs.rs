@@ -7,9 +7,11 @@
 
 mod file_io;
 mod namespace;
+mod payers;
 
 pub use file_io::{Cut, Room};
 pub use namespace::CreateMode;
+pub use payers::{frames_of, RefusedGrowth, FRAME_BYTES, NO_PAYER};
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -44,6 +46,8 @@ pub struct FileSystem {
     instance: u64,
     /// Where file buffers come from (none: the heap).
     pub(crate) allocator: Option<&'static dyn crate::DataAllocator>,
+    /// The growth grant of the call in progress and the last refusal.
+    grants: payers::Grants,
 }
 
 impl FileSystem {
@@ -82,6 +86,7 @@ impl FileSystem {
             open_references: 0,
             instance: NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed),
             allocator: None,
+            grants: payers::Grants::default(),
         })
     }
 

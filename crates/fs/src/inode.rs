@@ -37,6 +37,9 @@ pub(crate) struct Node {
     /// Bumped by every event raised about this node; see
     /// [`FsEvent::layout_generation`](crate::FsEvent::layout_generation).
     pub(crate) layout_generation: u64,
+    /// Who pays for the file's buffer ([`NO_PAYER`](crate::NO_PAYER):
+    /// nobody); see `fs::payers`.
+    pub(crate) payer: u64,
 }
 
 impl Node {
@@ -47,6 +50,7 @@ impl Node {
             link_count: 0,
             open_count: 0,
             layout_generation: 0,
+            payer: crate::NO_PAYER,
         }
     }
 
@@ -57,6 +61,7 @@ impl Node {
             link_count: 0,
             open_count: 0,
             layout_generation: 0,
+            payer: crate::NO_PAYER,
         }
     }
 

@@ -30,7 +30,7 @@ pub use directory::DirEntry;
 pub use error::FsError;
 pub use event::{EventKind, FsEvent};
 pub use file_data::{DataLayout, GROWTH_STEP_BYTES, MIN_GROWTH_CAPACITY_BYTES};
-pub use fs::{CreateMode, Cut, FileSystem, Room};
+pub use fs::{frames_of, CreateMode, Cut, FileSystem, RefusedGrowth, Room, FRAME_BYTES, NO_PAYER};
 pub use inode::{NodeKind, Stat};
 pub use limits::Limits;
 pub use node_table::NodeId;

@@ -163,6 +163,22 @@ impl NodeTable {
         }
     }
 
+    /// Every live node.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Node> + '_ {
+        self.slots.iter().filter_map(|slot| match slot {
+            Slot::Occupied { node, .. } => Some(node),
+            _ => None,
+        })
+    }
+
+    /// Every live node, mutably.
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = &mut Node> + '_ {
+        self.slots.iter_mut().filter_map(|slot| match slot {
+            Slot::Occupied { node, .. } => Some(node),
+            _ => None,
+        })
+    }
+
     /// Frees the node `id` names and returns it. Never allocates.
     ///
     /// # Errors

@@ -16,6 +16,7 @@ pub fn fs_error(e: FsError) -> SysError {
         FsError::FileTooLarge => SysError::FileTooLarge,
         FsError::BadOffset => SysError::BadOffset,
         FsError::NoSpace => SysError::NoSpace,
+        FsError::OverBudget => SysError::OverBudget,
         FsError::OutOfMemory => SysError::NoMemory,
         FsError::StaleNode => SysError::BadHandle,
         FsError::Busy => SysError::Busy,

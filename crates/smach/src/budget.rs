@@ -1,7 +1,7 @@
 //! Memory budgets of nested SMACHs: a parent's frames are carved into its
 //! children's budgets (docs/nesting.md).
 //!
-//! Owns [`Usage`], [`admit`] and [`rebudget`]; the kernel gathers the
+//! Owns [`Usage`], [`admit`], [`headroom`] and [`rebudget`]; the kernel gathers the
 //! usage (mapped frames from each SMACH's regions, carved frames from its
 //! live children) and performs the answer. A SMACH without a budget (a
 //! root, or a child of one that set none) is limited by its nearest
@@ -42,16 +42,28 @@ impl Usage {
 /// # Errors
 /// [`SysError::OverBudget`].
 pub fn admit(chain: impl IntoIterator<Item = Usage>, more: u64) -> Result<(), SysError> {
-    for usage in chain {
-        if let Some(budget) = usage.budget {
-            return if usage.committed().saturating_add(more) <= budget {
-                Ok(())
-            } else {
-                Err(SysError::OverBudget)
-            };
+    match deciding(chain) {
+        // Already over (a child carved past it): not even 0 more fits.
+        Some((budget, usage)) if usage.committed().saturating_add(more) > budget => {
+            Err(SysError::OverBudget)
         }
+        _ => Ok(()),
     }
-    Ok(())
+}
+
+/// How many frames more [`admit`] would take (None: no limit; 0 when
+/// full or already over). The grant a paid file's growth gets
+/// (`sk_fs::FileSystem::with_growth_grant`).
+#[must_use]
+pub fn headroom(chain: impl IntoIterator<Item = Usage>) -> Option<u64> {
+    deciding(chain).map(|(budget, usage)| budget.saturating_sub(usage.committed()))
+}
+
+/// The first budget of `chain` and the usage it limits.
+fn deciding(chain: impl IntoIterator<Item = Usage>) -> Option<(u64, Usage)> {
+    chain
+        .into_iter()
+        .find_map(|usage| usage.budget.map(|budget| (budget, usage)))
 }
 
 /// A child's budget set to `frames`: the frames its parent must admit
@@ -91,6 +103,13 @@ mod tests {
         assert_eq!(admit([free, parent], 9), Err(SysError::OverBudget));
         // Roots are unlimited.
         assert_eq!(admit([usage(None, 1 << 40, 0)], u64::MAX), Ok(()));
+        assert_eq!(headroom([usage(None, 1 << 40, 0)]), None);
+        // Headroom is what admit takes, and nothing past a full budget.
+        assert_eq!(headroom([child, usage(Some(1000), 0, 10)]), Some(2));
+        assert_eq!(headroom([usage(Some(5), 4, 3)]), Some(0));
+        // Already over: nothing more, not even 0 (a carve that passed it).
+        assert_eq!(admit([usage(Some(5), 4, 3)], 0), Err(SysError::OverBudget));
+        assert_eq!(admit([usage(Some(7), 4, 3)], 0), Ok(()));
     }
 
     #[test]

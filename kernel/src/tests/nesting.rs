@@ -103,12 +103,48 @@ ktest!(
     }
 );
 
+/// `nest`'s `BUDGET_FILE`: the RAM file the hostile child grows.
+const BUDGET_FILE: &str = "/tmp/nest-budget";
+/// The hostile child's budget above its program (`nest`'s `hostile_parent`).
+const HOSTILE_SPARE_FRAMES: u64 = 32;
+
+/// Runs `nest hostile-parent`; returns its status and who pays for the
+/// file its hostile child grew, and that file's frames (removed).
+fn hostile_run() -> Result<(i32, (u64, u64)), String> {
+    let id = spawn(HOSTILE_PARENT, 0)?;
+    let status = sk_core::wait_program(id).map_err(|e| format!("wait: {e}"));
+    sk_core::release_program(id);
+    let file = nest_testing::payer_and_frames_then_remove(BUDGET_FILE);
+    Ok((status?, file?))
+}
+
 ktest!(
     fn a_hostile_child_cannot_reach_its_parent_or_sibling_nor_pass_its_budget() {
-        let id = spawn(HOSTILE_PARENT, 0)?;
-        let status = sk_core::wait_program(id).map_err(|e| format!("wait: {e}"));
-        sk_core::release_program(id);
-        ensure_eq!(status?, 0);
+        let (status, (payer, frames)) = hostile_run()?;
+        ensure_eq!(status, 0);
+        // The file outlived its maker: its charge went up the tree and,
+        // past the kernel's program (a root), to nobody.
+        ensure_eq!(payer, sk_fs::NO_PAYER);
+        ensure!(
+            (1..HOSTILE_SPARE_FRAMES).contains(&frames),
+            "the file holds {frames} frames, the budget had {HOSTILE_SPARE_FRAMES} spare"
+        );
+        Ok(())
+    }
+);
+
+ktest!(
+    fn nesting_self_check_an_unpaid_file_passes_the_budget_and_is_caught() {
+        nest_testing::inject_unpaid_files(true);
+        let run = hostile_run();
+        nest_testing::inject_unpaid_files(false);
+        let (status, (_, frames)) = run?;
+        // Attempt 10 fails: the file grew past what the budget had left.
+        ensure_eq!(status, 10);
+        ensure!(
+            frames > HOSTILE_SPARE_FRAMES,
+            "the unpaid file holds only {frames} frames"
+        );
         Ok(())
     }
 );

@@ -21,8 +21,8 @@
 #![no_main]
 
 use core::sync::atomic::{AtomicU64, Ordering};
-use sk_user::abi::{Handle, SmachReconfigure, SmachTreeEntry, SubPolicy, SysError};
-use sk_user::{println, Prot, Scpu, Smach, Smem, Stack};
+use sk_user::abi::{Handle, OpenFlags, SmachReconfigure, SmachTreeEntry, SubPolicy, SysError};
+use sk_user::{println, Prot, Scpu, Sio, Smach, Smem, Stack};
 
 sk_user::entry!(main);
 
@@ -231,7 +231,8 @@ fn hostile_parent() -> i32 {
 /// (5) a 64-page SMEM (`OverBudget`); (6) an 8-page one (granted); (7) a
 /// child of its own, whose program does not fit what is left
 /// (`OverBudget`); (8) the tree query on itself sees itself alone; (9) its
-/// own sub-policy (granted: its share is its own to divide).
+/// own sub-policy (granted: its share is its own to divide); (10) a RAM
+/// file of its own grown past what is left (see [`grow_a_file_past_the_budget`]).
 fn hostile() -> i32 {
     let me = Smach::this();
     let expect = |n: i32, got: Result<u64, SysError>, want: SysError| -> bool {
@@ -308,6 +309,55 @@ fn hostile() -> i32 {
     {
         return 9;
     }
+    if let Err(why) = grow_a_file_past_the_budget() {
+        println!("nest hostile: attempt 10: {why}");
+        return 10;
+    }
     println!("nest hostile: every attempt refused as documented");
     0
+}
+
+/// The RAM file attempt 10 grows (the kernel test removes it).
+pub const BUDGET_FILE: &str = "/tmp/nest-budget";
+
+/// Attempt 10: a file this budgeted child makes is paid from its budget.
+/// 4 KiB writes grow the file until one is refused (`OverBudget`), having
+/// grown it by at least one frame; then the budget is full: a one-page
+/// SMEM is refused too, and the tree query counts the file in the mapped
+/// frames (attempt 6's SMEM still held).
+fn grow_a_file_past_the_budget() -> Result<(), &'static str> {
+    const CHUNK: usize = 4096;
+    static BYTES: [u8; CHUNK] = [0x5a; CHUNK];
+    let flags = OpenFlags::READ | OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::TRUNCATE;
+    let file = Sio::open(BUDGET_FILE, flags).map_err(|_| "the file could not be made")?;
+    let me = Smach::this();
+    let mut tree = [SmachTreeEntry::default(); 1];
+    me.query_tree(&mut tree).map_err(|_| "tree query")?;
+    let left = tree[0].budget_frames - tree[0].mapped_frames - tree[0].carved_frames;
+    println!("nest hostile: {left} frames left before the file");
+    let mut chunks = 0_u64;
+    let refused = loop {
+        match file.write(&BYTES) {
+            Ok(CHUNK) if chunks < 1024 => chunks += 1,
+            Err(SysError::OverBudget) => break true,
+            _ => break false,
+        }
+    };
+    if !refused || chunks == 0 {
+        return Err("4 KiB writes were not refused at the budget, or none fit");
+    }
+    if Smem::create(4096, Prot::READ | Prot::WRITE).is_ok() {
+        return Err("a one-page SMEM fit after the file filled the budget");
+    }
+    me.query_tree(&mut tree).map_err(|_| "tree query")?;
+    let used = tree[0].mapped_frames + tree[0].carved_frames;
+    println!(
+        "nest hostile: the file took {} frames of its budget ({chunks} writes of 4 KiB); {used} of {} used",
+        left - (tree[0].budget_frames - used),
+        tree[0].budget_frames
+    );
+    if used != tree[0].budget_frames {
+        return Err("the tree query does not count the file in the budget");
+    }
+    Ok(())
 }

@@ -71,6 +71,7 @@ impl FileSystem {
         let len = u64::try_from(data.len()).map_err(|_| FsError::BadOffset)?;
         let end = offset.checked_add(len).ok_or(FsError::BadOffset)?;
         let entry = self.nodes.get_mut(node)?;
+        let payer = entry.payer;
         let NodeBody::File(file) = &mut entry.body else {
             return Err(FsError::IsDir);
         };
@@ -88,6 +89,8 @@ impl FileSystem {
                 total_bytes: &mut self.total_capacity_bytes,
                 max_bytes: self.limits.max_total_bytes,
                 allocator: self.allocator,
+                payer,
+                grants: &mut self.grants,
             };
             quota.grow(file, preferred, end, end)?;
         }
@@ -135,6 +138,8 @@ impl FileSystem {
             total_bytes: &mut self.total_capacity_bytes,
             max_bytes: self.limits.max_total_bytes,
             allocator: self.allocator,
+            payer: entry.payer,
+            grants: &mut self.grants,
         };
         quota.grow(file, preferred, needed, end_bytes)?;
         let is_ready = end_bytes <= file.capacity();
@@ -245,7 +250,9 @@ impl FileSystem {
     /// Grows file `id` to exactly `capacity_bytes` if that exceeds its
     /// capacity; returns whether it did.
     fn grow_exact(&mut self, id: NodeId, capacity_bytes: u64) -> Result<bool, FsError> {
-        let NodeBody::File(file) = &mut self.nodes.get_mut(id)?.body else {
+        let entry = self.nodes.get_mut(id)?;
+        let payer = entry.payer;
+        let NodeBody::File(file) = &mut entry.body else {
             return Err(FsError::IsDir);
         };
         if capacity_bytes <= file.capacity() {
@@ -255,6 +262,8 @@ impl FileSystem {
             total_bytes: &mut self.total_capacity_bytes,
             max_bytes: self.limits.max_total_bytes,
             allocator: self.allocator,
+            payer,
+            grants: &mut self.grants,
         };
         quota.grow(file, capacity_bytes, capacity_bytes, capacity_bytes)?;
         Ok(true)
@@ -280,16 +289,19 @@ pub enum Cut {
     Cutting,
 }
 
-/// The byte quota: the sum of all buffer capacities and its limit.
+/// The byte quota (the sum of all buffer capacities and its limit) and
+/// the grant of the file's payer (`fs::payers`).
 struct Quota<'a> {
     total_bytes: &'a mut u64,
     max_bytes: u64,
     allocator: Option<&'static dyn crate::DataAllocator>,
+    payer: u64,
+    grants: &'a mut super::payers::Grants,
 }
 
 impl Quota<'_> {
-    /// Grows `file` to `preferred_bytes`, or to `needed_bytes` if the quota
-    /// or memory cannot give `preferred_bytes`, and accounts for the
+    /// Grows `file` to `preferred_bytes`, or to `needed_bytes` if the quota,
+    /// the payer's grant or memory cannot give `preferred_bytes`, and accounts for the
     /// change. `reach` (at least `needed_bytes`) is where the growth is
     /// headed: the quota must hold it, and a new store is asked to grow in
     /// place that far.
@@ -306,6 +318,9 @@ impl Quota<'_> {
             return Err(FsError::NoSpace);
         }
         let preferred_bytes = preferred_bytes.min(budget).max(needed_bytes);
+        let preferred_bytes =
+            self.grants
+                .admit(self.payer, file.capacity(), preferred_bytes, needed_bytes)?;
         match file.grow(preferred_bytes, reach, self.allocator) {
             Err(FsError::OutOfMemory) if preferred_bytes > needed_bytes => {
                 file.grow(needed_bytes, reach, self.allocator)?;
