@@ -143,10 +143,10 @@ fn create_stretch(handle: Handle, kind: Kind, ptr: u64, len: u64) -> Result<Crea
                 let mut path = PathBuffer::new();
                 let path = path.read(args.path.start(), args.path.len())?;
                 let confined = smach::confined_path(core, me, path)?;
-                let path = confined.as_deref().unwrap_or(path);
+                let file = confined.as_deref().unwrap_or(path);
                 let suspended = args.flags.contains(sk_abi::SmachCreateFlags::SUSPENDED);
                 let linux = args.flags.contains(sk_abi::SmachCreateFlags::LINUX);
-                smach::create_child(core, me, path, args.arg, suspended, linux)
+                smach::create_child(core, me, (file, path), args.arg, suspended, linux)
             }
             Kind::Scpu => {
                 let args = ScpuCreateArgs::from_bytes(&read_struct::<{ ScpuCreateArgs::SIZE }>(

@@ -8,7 +8,11 @@
 //! path, picks its base (the working directory, an `*at` call's directory
 //! descriptor, or `/`), and lets `sk_unix::path::resolve` walk it over the
 //! native file system (plus the device names `sk_sio` opens by name);
-//! the native calls then take the normalized absolute path. Native errors
+//! the native calls then take the normalized absolute path. Under a
+//! SMACH's root (`reconfigure(Root)`, docs/views.md) the program's names
+//! are walked in its own tree, whose `/` is the root (`..` stops there),
+//! and each is confined by the one rule native opens follow
+//! (`smach::confine_to`). Native errors
 //! become Linux's through the one `Errno::from_sys_error`. There are no
 //! symbolic links: `readlink` of an existing name is `EINVAL`.
 
@@ -20,7 +24,7 @@ use sk_abi::{Handle, SysError};
 use sk_fs::{FileSystem, NodeKind};
 use sk_sio::UserMemory;
 use sk_unix::linux_flags::o;
-use sk_unix::path::{Last, NameSpace, NodeType, Resolved, PATH_MAX};
+use sk_unix::path::{Last, NameSpace, NodeType, PATH_MAX};
 use sk_unix::{DirFd, Errno, FileStat};
 
 type Answer = Result<u64, Errno>;
@@ -62,22 +66,56 @@ const TRUNCATE_GROW_LIMIT: u64 = 64 << 20;
 /// sound card's stream) instead of opening a node.
 const KERNEL_OBJECTS: [&str; 3] = [sk_abi::PIPE_PATH, sk_abi::PORT_PATH, sk_abi::AUDIO_PATH];
 
-/// The native name space as `sk_unix::path` sees it.
-struct Names<'a>(&'a FileSystem);
+/// The native name space as `sk_unix::path` sees it, through the
+/// process's root if its SMACH has one (`root`: the root directory's
+/// path; `smach::confine_to` maps every name, the one rule native opens
+/// follow too). Under a root, only the private devices keep their names.
+struct Names<'a> {
+    fs: &'a FileSystem,
+    root: Option<&'a str>,
+}
 
 impl NameSpace for Names<'_> {
-    fn node_type(&self, path: &str) -> Option<NodeType> {
-        if DEVICES.contains(&path) {
+    fn node_type(&self, shown: &str) -> Option<NodeType> {
+        let reachable = self.root.is_none() || sk_sio::is_private_object_path(shown);
+        if DEVICES.contains(&shown) && reachable {
             return Some(NodeType::Other);
         }
-        match self.0.lookup(path).and_then(|node| self.0.stat(node)) {
+        let confined = crate::smach::confine_to(self.root, shown).ok()?;
+        let path = confined.as_deref().unwrap_or(shown);
+        match self.fs.lookup(path).and_then(|node| self.fs.stat(node)) {
             Ok(stat) if stat.kind == NodeKind::Directory => Some(NodeType::Directory),
             Ok(_) => Some(NodeType::Other),
             // `/dev` holds the devices even where the file system has none.
-            Err(_) if path == "/dev" => Some(NodeType::Directory),
+            Err(_) if shown == "/dev" => Some(NodeType::Directory),
             Err(_) => None,
         }
     }
+}
+
+/// The in-kernel tests' fault: Linux names resolved as if no SMACH had
+/// a root (the confinement's self-check).
+fn unconfined_by_injection() -> bool {
+    #[cfg(feature = "ktest")]
+    {
+        crate::testing::UNCONFINED_LINUX_NAMES.load(core::sync::atomic::Ordering::Relaxed)
+    }
+    #[cfg(not(feature = "ktest"))]
+    {
+        false
+    }
+}
+
+/// A Linux name, resolved.
+struct Found {
+    /// The file system's path, which the native calls take (confined to
+    /// the SMACH's root, if it has one).
+    path: String,
+    /// The name as the program sees it: what `getcwd` says and an `*at`
+    /// directory keeps (`/` is its root).
+    shown: String,
+    /// The node there, if any.
+    node: Option<NodeType>,
 }
 
 /// Reads the NUL-terminated path at `ptr` into `buf`: its bytes
@@ -123,7 +161,7 @@ fn resolve_in(
     dirfd: DirFd,
     path: &[u8],
     last: Last,
-) -> Result<Resolved, Errno> {
+) -> Result<Found, Errno> {
     if path.is_empty() {
         return Err(Errno::ENOENT);
     }
@@ -132,7 +170,33 @@ fn resolve_in(
     } else {
         base(core, id, dirfd)?
     };
-    sk_unix::path::resolve(&Names(&core.fs), &base, path, last)
+    // A root that is gone confines to nothing (`ENOENT`).
+    let unconfined = unconfined_by_injection();
+    let root = if unconfined {
+        None
+    } else {
+        crate::smach::root_path(core, id).map_err(sys)?
+    };
+    let names = Names {
+        fs: &core.fs,
+        root: root.as_deref(),
+    };
+    let resolved = sk_unix::path::resolve(&names, &base, path, last)?;
+    let confined = crate::smach::confine_to(root.as_deref(), &resolved.path).map_err(sys)?;
+    Ok(Found {
+        path: confined.unwrap_or_else(|| resolved.path.clone()),
+        shown: resolved.path,
+        node: resolved.node,
+    })
+}
+
+/// The file system's path of the program `path` names (`execve`):
+/// resolved as `open` resolves a name (the working directory, the root).
+pub(crate) fn program_file(path: &[u8]) -> Result<String, Errno> {
+    state::with(|core| {
+        let id = me(core)?;
+        resolve_in(core, id, DirFd::Cwd, path, Last::MustExist).map(|found| found.path)
+    })
 }
 
 /// The last component of `path` as written (`.` and `..` are refused by
@@ -182,7 +246,7 @@ pub(crate) fn open(dirfd: DirFd, path: u64, flags: u32) -> Answer {
                 crate::sio_calls::open_or_step(core, id, &resolved.path, native).map_err(sys)?;
             match created {
                 crate::dispatch::Created::Object(handle) => {
-                    let dir = is_dir.then(|| resolved.path.clone());
+                    let dir = is_dir.then(|| resolved.shown.clone());
                     linux_fds::install(core, id, handle, flags, dir).map(|fd| Some(u64::from(fd)))
                 }
                 crate::dispatch::Created::Stepped => Ok(None),
@@ -205,7 +269,7 @@ fn with_path<R>(
     dirfd: DirFd,
     path: u64,
     last: Last,
-    f: impl FnOnce(&mut Core, SmachId, &[u8], Resolved) -> Result<R, Errno>,
+    f: impl FnOnce(&mut Core, SmachId, &[u8], Found) -> Result<R, Errno>,
 ) -> Result<R, Errno> {
     let mut buf = [0u8; PATH_MAX];
     let raw = read_path(path, &mut buf)?;
@@ -217,7 +281,7 @@ fn with_path<R>(
 }
 
 /// A `FileStat` for the node at a resolved path.
-fn stat_resolved(core: &Core, resolved: &Resolved) -> Result<FileStat, Errno> {
+fn stat_resolved(core: &Core, resolved: &Found) -> Result<FileStat, Errno> {
     if DEVICES.contains(&resolved.path.as_str()) {
         let info = sk_abi::SioInfo {
             kind: sk_abi::SioKind::Tty.number(),
@@ -227,7 +291,7 @@ fn stat_resolved(core: &Core, resolved: &Resolved) -> Result<FileStat, Errno> {
         };
         return Ok(crate::linux_calls::file_stat(&info));
     }
-    if resolved.path == "/dev" && core.fs.lookup("/dev").is_err() {
+    if resolved.shown == "/dev" && core.fs.lookup(&resolved.path).is_err() {
         return Ok(directory_stat(0));
     }
     let node = core.fs.lookup(&resolved.path).map_err(fs_err)?;
@@ -321,7 +385,7 @@ pub(crate) fn unlink(dirfd: DirFd, path: u64, remove_dir: bool) -> Answer {
                 b".." => return Err(Errno::ENOTEMPTY),
                 _ => {}
             }
-            if r.path == "/" {
+            if r.shown == "/" {
                 return Err(Errno::EBUSY);
             }
             if r.node != Some(NodeType::Directory) {
@@ -355,6 +419,10 @@ pub(crate) fn rename(old_dirfd: DirFd, old: u64, new_dirfd: DirFd, new: u64) -> 
             .iter()
             .any(|c| matches!(*c, b"." | b".."))
         {
+            return Err(Errno::EBUSY);
+        }
+        // The root (the process's `/`) is not moved, nor replaced.
+        if from.shown == "/" || to.shown == "/" {
             return Err(Errno::EBUSY);
         }
         if from.node == Some(NodeType::Other) && old_raw.last() == Some(&b'/') {
@@ -413,7 +481,7 @@ pub(crate) fn chdir(path: u64) -> Answer {
         if r.node != Some(NodeType::Directory) {
             return Err(Errno::ENOTDIR);
         }
-        set_cwd(core, id, r.path)
+        set_cwd(core, id, r.shown)
     })
 }
 

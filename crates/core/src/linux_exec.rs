@@ -114,16 +114,10 @@ pub(crate) fn execve(frame: &mut dyn CallFrame, path: u64, argv: u64, envp: u64)
     if strings + STACK_FIXED_BYTES > STACK_IMAGE_LIMIT {
         return Err(Errno::E2BIG);
     }
-    let path = core::str::from_utf8(&path).map_err(|_| Errno::ENOENT)?;
-    // No working directory yet: a relative path is from the root.
-    let absolute;
-    let path = if path.starts_with('/') {
-        path
-    } else {
-        absolute = alloc::format!("/{path}");
-        absolute.as_str()
-    };
-    let bytes = read_file(path)?;
+    // Resolved as `open` resolves it: from the working directory, inside
+    // the SMACH's root if it has one.
+    let file = crate::linux_dirs::program_file(&path)?;
+    let bytes = read_file(&file)?;
     if sk_elf::ProgramImage::parse_linux(&bytes, crate::linux_process::PIE_BASE).is_err()
         || !sk_elf::ProgramImage::has_linux_marks(&bytes)
     {
@@ -143,7 +137,7 @@ pub(crate) fn execve(frame: &mut dyn CallFrame, path: u64, argv: u64, envp: u64)
         &mut regions,
         &mut aspace,
         &bytes,
-        path.as_bytes(),
+        path.as_slice(),
         &argv_refs,
         &envp_refs,
     ) {

@@ -220,8 +220,11 @@ fn fork(core: &mut Core, start: ChildStart, clear_child_tid: u64) -> Answer {
     crate::memory::admit(fork_overhead(parent.regions.mapped_bytes())).map_err(sys)?;
     let name = String::from(parent.name());
     let regions = parent.regions.clone();
+    // The fork sees the names its parent sees: the same root, if any.
+    let root = parent.root();
     let id = core.new_id();
     let mut child = Smach::new(id, name, Some(me), KernelAddressSpace::new().map_err(sys)?);
+    child.set_root(root);
     let copied = {
         let parent = core.smachs.get(&me).ok_or(Errno::ESRCH)?;
         match (parent.aspace.as_ref(), child.aspace.as_mut()) {

@@ -170,22 +170,21 @@ fn build(core: &mut Core, smach: &mut Smach, bytes: &[u8], arg: u64) -> Result<T
 /// A child created `suspended` runs nothing until resumed (it is
 /// suspended in the same critical section that made it), so its parent
 /// can share SIOs with it at handles the child knows before it runs.
+///
+/// `path` is the program's file (confined to `me`'s root); `named` is the
+/// name `me` gave it, a Linux child's `argv[0]`.
 pub(crate) fn create_child(
     core: &mut Core,
     me: SmachId,
-    path: &str,
+    (path, named): (&str, &str),
     arg: u64,
     suspended: bool,
     linux: bool,
 ) -> Result<Handle, SysError> {
-    // A child starts in its parent's root (until given its own). The
-    // Linux personality's path calls are not confined to a root: a Linux
-    // child of a rooted machine would see the whole tree (hostile review).
+    // A child starts in its parent's root (until given its own); a Linux
+    // child's path calls are confined to it too (linux_dirs).
     let root = core.smachs.get(&me).and_then(|s| s.root());
-    if linux && root.is_some() {
-        return Err(SysError::NotSupported);
-    }
-    let argv = [path];
+    let argv = [named];
     let child = create_as(core, Some(me), path, arg, linux.then_some(&argv[..]))?;
     if let Some(smach) = core.smachs.get_mut(&child) {
         smach.set_root(root);
@@ -458,11 +457,6 @@ fn set_root(
         return Err(SysError::WrongKind);
     }
     let node = sio.node().ok_or(SysError::WrongKind)?;
-    // The Linux personality's path calls are not confined (see
-    // `create_child`): no root for a Linux machine.
-    if core.linux.contains_key(&target) {
-        return Err(SysError::NotSupported);
-    }
     core.smachs
         .get_mut(&target)
         .ok_or(SysError::BadHandle)?
@@ -471,9 +465,8 @@ fn set_root(
 }
 
 /// The path SMACH `me` names as `path`, in the file system's terms: as
-/// is for a SMACH with no root of its own (and for the kernel's private
-/// objects, `sk_sio::is_private_object_path`), else confined to its root
-/// directory's path now (`sk_fs::confine`).
+/// is for a SMACH with no root of its own, else as [`confine_to`] maps it
+/// with its root directory's path now.
 ///
 /// # Errors
 /// [`SysError::NotFound`] if its root is gone; `BadPath`, `NameTooLong`,
@@ -483,19 +476,49 @@ pub(crate) fn confined_path(
     me: SmachId,
     path: &str,
 ) -> Result<Option<alloc::string::String>, SysError> {
+    if sk_sio::is_private_object_path(path) {
+        // Whatever became of the root: these name no node.
+        return Ok(None);
+    }
+    confine_to(root_path(core, me)?.as_deref(), path)
+}
+
+/// The path of SMACH `me`'s root directory now (`FileSystem::path_of`,
+/// so a renamed root stays its root); `None` if it has none.
+///
+/// # Errors
+/// [`SysError::NotFound`] if its root is gone (a removed directory has
+/// no parent: it must not name `/`).
+pub(crate) fn root_path(
+    core: &Core,
+    me: SmachId,
+) -> Result<Option<alloc::string::String>, SysError> {
     let Some(root) = core.smachs.get(&me).and_then(|s| s.root()) else {
         return Ok(None);
     };
-    if sk_sio::is_private_object_path(path) {
-        return Ok(None);
-    }
-    let root_path = core
-        .fs
+    core.fs
         .path_of(sk_fs::NodeId::from_bits(root))
-        .map_err(sk_sio::fs_error)?;
-    sk_fs::confine(&root_path, path)
         .map(Some)
         .map_err(sk_sio::fs_error)
+}
+
+/// The one rule of a root (native and Linux names alike): under
+/// `root_path`, `path` is `sk_fs::confine`d to it, except the names of
+/// the kernel's private objects (`sk_sio::is_private_object_path`),
+/// which stay as they are (`None`); with no root, as is (`None`).
+///
+/// # Errors
+/// `BadPath`, `NameTooLong`, `NoMemory` from `sk_fs::confine`.
+pub(crate) fn confine_to(
+    root_path: Option<&str>,
+    path: &str,
+) -> Result<Option<alloc::string::String>, SysError> {
+    match root_path {
+        Some(root) if !sk_sio::is_private_object_path(path) => sk_fs::confine(root, path)
+            .map(Some)
+            .map_err(sk_sio::fs_error),
+        _ => Ok(None),
+    }
 }
 
 /// Ends the current thread's SMACH with `status` and never returns.

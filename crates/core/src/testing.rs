@@ -640,10 +640,12 @@ pub(crate) use lazy::{lazy_fault_never, lazy_mode_override};
 mod injection;
 pub use injection::{
     code_cache_counts, flush_code_cache, inject_leak_per_write, inject_lost_cache_release,
-    inject_revoke_reserve_failure, inject_skip_revoke_replug, inject_unindexed_views,
+    inject_revoke_reserve_failure, inject_skip_revoke_replug, inject_unconfined_linux_names,
+    inject_unindexed_views,
 };
 pub(crate) use injection::{
     leak_if_injected, FAIL_REVOKE_RESERVE, SKIP_REVOKE_REPLUG, SKIP_VIEW_INDEX,
+    UNCONFINED_LINUX_NAMES,
 };
 mod console_capture;
 pub(crate) use console_capture::capture_console;

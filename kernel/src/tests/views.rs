@@ -125,35 +125,95 @@ ktest!(
     }
 );
 
+/// The jail with a copy of `/bin/rootlin` in it (user/linux/rootlin.c)
+/// and nothing a run of it made before.
+fn make_linux_jail() -> Result<(), String> {
+    make_jail()?;
+    sk_core::with_fs(|fs| -> Result<(), String> {
+        for p in ROOTLIN_MADE {
+            for at in [alloc::string::String::from(p), alloc::format!("/jail{p}")] {
+                let _ = fs.unlink(&at).or_else(|_| fs.rmdir(&at));
+            }
+        }
+        let from = fs
+            .lookup("/bin/rootlin")
+            .map_err(|e| alloc::format!("/bin/rootlin: {e:?}"))?;
+        let size = fs
+            .stat(from)
+            .map_err(|e| alloc::format!("{e:?}"))?
+            .size_bytes;
+        let mut bytes = alloc::vec![0u8; usize::try_from(size).unwrap_or(0)];
+        fs.read(from, 0, &mut bytes)
+            .map_err(|e| alloc::format!("{e:?}"))?;
+        let node = fs
+            .create("/jail/rootlin", sk_fs::CreateMode::OpenExisting)
+            .map_err(|e| alloc::format!("{e:?}"))?;
+        fs.write(node, 0, &bytes)
+            .map_err(|e| alloc::format!("{e:?}"))?;
+        Ok(())
+    })
+}
+
+/// Viewtest mode 7 (a child rooted at /jail starts /rootlin): its exit
+/// status and what the console showed.
+fn run_rootlin() -> Result<(Result<i32, String>, String), String> {
+    make_linux_jail()?;
+    sk_core::testing::start_console_capture();
+    let status = viewtest(7, false, 0);
+    let out = sk_core::testing::take_console_capture();
+    Ok((
+        status,
+        alloc::string::String::from_utf8_lossy(&out).into_owned(),
+    ))
+}
+
+/// Names rootlin makes or moves (relative to a root).
+const ROOTLIN_MADE: [&str; 3] = ["/sub", "/moved_lin", "/made_lin"];
+
 ktest!(
-    fn views_a_rooted_child_cannot_start_a_linux_program() {
-        // The hostile review's escape: a rooted child put a Linux program
-        // in its root and started it; the Linux personality's path calls
-        // are not confined, so it listed the real "/". Now refused.
-        make_jail()?;
-        sk_core::with_fs(|fs| -> Result<(), String> {
-            let ls = fs
-                .lookup("/bin/ls")
-                .map_err(|e| alloc::format!("/bin/ls: {e:?}"))?;
-            let size = fs.stat(ls).map_err(|e| alloc::format!("{e:?}"))?.size_bytes;
-            let mut bytes = alloc::vec![0u8; usize::try_from(size).unwrap_or(0)];
-            fs.read(ls, 0, &mut bytes)
-                .map_err(|e| alloc::format!("{e:?}"))?;
-            let node = fs
-                .create("/jail/ls", sk_fs::CreateMode::OpenExisting)
-                .map_err(|e| alloc::format!("{e:?}"))?;
-            fs.write(node, 0, &bytes)
-                .map_err(|e| alloc::format!("{e:?}"))?;
-            Ok(())
-        })?;
-        sk_core::testing::start_console_capture();
-        let status = viewtest(7, false, 0);
-        let out = sk_core::testing::take_console_capture();
-        let text = alloc::string::String::from_utf8_lossy(&out);
-        ensure_eq!(status?, 0);
+    fn views_a_linux_program_under_a_root_stays_inside_it() {
+        // The hostile review's escape was a rooted child that put a Linux
+        // program in its root and listed the real "/". Now the Linux
+        // personality's names are confined too: user/linux/rootlin.c tries
+        // every Linux way out (`..`, *at, cwd, getdents64, rename, execve,
+        // fork) and counts what got out.
+        let (status, text) = run_rootlin()?;
         ensure!(
-            !text.contains("secret"),
-            "something listed the real root: {text}"
+            !text.contains("SECRET") && !text.contains("rootlin: FAIL"),
+            "rootlin got outside its root: {text}"
+        );
+        ensure!(
+            text.contains("rootlin: confined after execve"),
+            "rootlin's execve inside the root never ran: {text}"
+        );
+        ensure_eq!(status?, 0);
+        // What it made and moved through `..` landed inside the root.
+        let landed = sk_core::with_fs(|fs| {
+            ROOTLIN_MADE.map(|p| {
+                (
+                    fs.lookup(p).is_ok(),
+                    fs.lookup(&alloc::format!("/jail{p}")).is_ok(),
+                )
+            })
+        });
+        ensure_eq!(landed, [(false, true), (false, true), (false, false)]);
+        Ok(())
+    }
+);
+
+ktest!(
+    fn views_self_check_unconfined_linux_names_are_caught() {
+        // The net above, seen to catch a Linux personality that ignores
+        // the root: rootlin then reaches /secret and fails its checks.
+        sk_core::testing::inject_unconfined_linux_names(true);
+        let ran = run_rootlin();
+        sk_core::testing::inject_unconfined_linux_names(false);
+        // What it made at the real top goes (later tests see a clean "/").
+        make_linux_jail()?;
+        let (status, text) = ran?;
+        ensure!(
+            text.contains("rootlin: FAIL") && status? != 0,
+            "an unconfined rootlin passed its checks: {text}"
         );
         Ok(())
     }

@@ -76,3 +76,15 @@ pub(crate) static SKIP_VIEW_INDEX: core::sync::atomic::AtomicBool =
 pub fn inject_unindexed_views(on: bool) {
     SKIP_VIEW_INDEX.store(on, core::sync::atomic::Ordering::SeqCst);
 }
+
+/// Set: the Linux personality resolves names as if no SMACH had a root
+/// (`linux_dirs`): a fault injected so the root's confinement test can be
+/// seen to catch a Linux program reaching outside its root.
+pub(crate) static UNCONFINED_LINUX_NAMES: core::sync::atomic::AtomicBool =
+    core::sync::atomic::AtomicBool::new(false);
+
+/// Turns the Linux names' confinement off (`true`) or back on. For
+/// in-kernel tests only.
+pub fn inject_unconfined_linux_names(on: bool) {
+    UNCONFINED_LINUX_NAMES.store(on, core::sync::atomic::Ordering::SeqCst);
+}
