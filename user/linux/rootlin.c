@@ -147,6 +147,19 @@ static void devices(void)
     CHECK(null >= 0, "open /dev/null: %ld", null);
     if (null >= 0)
         raw(SYS_close, null);
+    struct stat st;
+    EXPECT(raw(SYS_stat, (long)"/dev/null", (long)&st), 0);
+    /* The private devices' names open devices, nothing else: no call
+     * reaches the real tree's /dev through them (the kernel test made
+     * one there). */
+    EXPECT(raw(SYS_mkdir, (long)"/dev/port", 0755), -ENOENT);
+    EXPECT(raw(SYS_stat, (long)"/dev/pipe", (long)&st), -ENOENT);
+    long fd = raw(SYS_open, (long)"/dev_out", O_WRONLY | O_CREAT, 0644);
+    CHECK(fd >= 0, "create /dev_out: %ld", fd);
+    if (fd >= 0)
+        raw(SYS_close, fd);
+    EXPECT(raw(SYS_rename, (long)"/dev_out", (long)"/dev/pipe"), -ENOENT);
+    EXPECT(raw(SYS_unlink, (long)"/dev_out"), 0);
     /* The shared devices are reached only by a share under a root. */
     EXPECT(raw(SYS_open, (long)"/dev/tty", O_RDWR), -ENOENT);
     EXPECT(raw(SYS_open, (long)"/dev/mem", O_RDONLY), -ENOENT);

@@ -11,8 +11,10 @@
 //! the native calls then take the normalized absolute path. Under a
 //! SMACH's root (`reconfigure(Root)`, docs/views.md) the program's names
 //! are walked in its own tree, whose `/` is the root (`..` stops there),
-//! and each is confined by the one rule native opens follow
-//! (`smach::confine_to`). Native errors
+//! and each, every component on the way, is confined to the root
+//! (`sk_fs::confine`, the rule native opens follow too); only the open of
+//! a private device (`/dev/null`, `/dev/zero`, `/dev/semaphore`) keeps its
+//! name, and no file-system call ever takes an unconfined one. Native errors
 //! become Linux's through the one `Errno::from_sys_error`. There are no
 //! symbolic links: `readlink` of an existing name is `EINVAL`.
 
@@ -68,22 +70,36 @@ const KERNEL_OBJECTS: [&str; 3] = [sk_abi::PIPE_PATH, sk_abi::PORT_PATH, sk_abi:
 
 /// The native name space as `sk_unix::path` sees it, through the
 /// process's root if its SMACH has one (`root`: the root directory's
-/// path; `smach::confine_to` maps every name, the one rule native opens
-/// follow too). Under a root, only the private devices keep their names.
+/// path, every name confined to it).
 struct Names<'a> {
     fs: &'a FileSystem,
     root: Option<&'a str>,
 }
 
+impl Names<'_> {
+    /// Whether `shown` names a device the process opens by name: any of
+    /// [`DEVICES`] without a root, only the private ones under a root
+    /// (`/dev/tty` and `/dev/mem` are reached by a share there).
+    fn is_device(&self, shown: &str) -> bool {
+        DEVICES.contains(&shown) && (self.root.is_none() || sk_sio::is_private_object_path(shown))
+    }
+
+    /// The file system's path of `shown`: confined to the root, if any.
+    fn native(&self, shown: &str) -> Result<String, Errno> {
+        match self.root {
+            Some(root) => sk_fs::confine(root, shown).map_err(|e| sys(sk_sio::fs_error(e))),
+            None => Ok(String::from(shown)),
+        }
+    }
+}
+
 impl NameSpace for Names<'_> {
     fn node_type(&self, shown: &str) -> Option<NodeType> {
-        let reachable = self.root.is_none() || sk_sio::is_private_object_path(shown);
-        if DEVICES.contains(&shown) && reachable {
+        if self.is_device(shown) {
             return Some(NodeType::Other);
         }
-        let confined = crate::smach::confine_to(self.root, shown).ok()?;
-        let path = confined.as_deref().unwrap_or(shown);
-        match self.fs.lookup(path).and_then(|node| self.fs.stat(node)) {
+        let path = self.native(shown).ok()?;
+        match self.fs.lookup(&path).and_then(|node| self.fs.stat(node)) {
             Ok(stat) if stat.kind == NodeKind::Directory => Some(NodeType::Directory),
             Ok(_) => Some(NodeType::Other),
             // `/dev` holds the devices even where the file system has none.
@@ -114,6 +130,10 @@ struct Found {
     /// The name as the program sees it: what `getcwd` says and an `*at`
     /// directory keeps (`/` is its root).
     shown: String,
+    /// Whether it names a device the process opens by name (`open` takes
+    /// `shown` then; `path` is still the confined name, for everything
+    /// else).
+    device: bool,
     /// The node there, if any.
     node: Option<NodeType>,
 }
@@ -182,9 +202,9 @@ fn resolve_in(
         root: root.as_deref(),
     };
     let resolved = sk_unix::path::resolve(&names, &base, path, last)?;
-    let confined = crate::smach::confine_to(root.as_deref(), &resolved.path).map_err(sys)?;
     Ok(Found {
-        path: confined.unwrap_or_else(|| resolved.path.clone()),
+        path: names.native(&resolved.path)?,
+        device: names.is_device(&resolved.path),
         shown: resolved.path,
         node: resolved.node,
     })
@@ -242,8 +262,13 @@ pub(crate) fn open(dirfd: DirFd, path: u64, flags: u32) -> Answer {
             if KERNEL_OBJECTS.contains(&resolved.path.as_str()) {
                 return Err(Errno::ENOENT);
             }
-            let created =
-                crate::sio_calls::open_or_step(core, id, &resolved.path, native).map_err(sys)?;
+            // A device by its name; anything else by its confined path.
+            let target = if resolved.device {
+                &resolved.shown
+            } else {
+                &resolved.path
+            };
+            let created = crate::sio_calls::open_or_step(core, id, target, native).map_err(sys)?;
             match created {
                 crate::dispatch::Created::Object(handle) => {
                     let dir = is_dir.then(|| resolved.shown.clone());
@@ -282,7 +307,7 @@ fn with_path<R>(
 
 /// A `FileStat` for the node at a resolved path.
 fn stat_resolved(core: &Core, resolved: &Found) -> Result<FileStat, Errno> {
-    if DEVICES.contains(&resolved.path.as_str()) {
+    if resolved.device {
         let info = sk_abi::SioInfo {
             kind: sk_abi::SioKind::Tty.number(),
             flags: 0,
@@ -396,7 +421,7 @@ pub(crate) fn unlink(dirfd: DirFd, path: u64, remove_dir: bool) -> Answer {
             if r.node == Some(NodeType::Directory) {
                 return Err(Errno::EISDIR);
             }
-            if DEVICES.contains(&r.path.as_str()) {
+            if r.device {
                 return Err(Errno::EACCES);
             }
             core.fs.unlink(&r.path).map_err(fs_err)?;

@@ -502,14 +502,16 @@ pub(crate) fn root_path(
         .map_err(sk_sio::fs_error)
 }
 
-/// The one rule of a root (native and Linux names alike): under
-/// `root_path`, `path` is `sk_fs::confine`d to it, except the names of
-/// the kernel's private objects (`sk_sio::is_private_object_path`),
-/// which stay as they are (`None`); with no root, as is (`None`).
+/// A native name under a root: under `root_path`, `path` is
+/// `sk_fs::confine`d to it, except the names of the kernel's private
+/// objects (`sk_sio::is_private_object_path`), which stay as they are
+/// (`None`); with no root, as is (`None`). (The Linux personality
+/// confines every name and keeps only the private devices' for `open`:
+/// `linux_dirs`.)
 ///
 /// # Errors
 /// `BadPath`, `NameTooLong`, `NoMemory` from `sk_fs::confine`.
-pub(crate) fn confine_to(
+fn confine_to(
     root_path: Option<&str>,
     path: &str,
 ) -> Result<Option<alloc::string::String>, SysError> {

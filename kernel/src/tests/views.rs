@@ -155,16 +155,29 @@ fn make_linux_jail() -> Result<(), String> {
 }
 
 /// Viewtest mode 7 (a child rooted at /jail starts /rootlin): its exit
-/// status and what the console showed.
-fn run_rootlin() -> Result<(Result<i32, String>, String), String> {
+/// status and what the console showed. The real tree has a `/dev`
+/// meanwhile (rootlin's private-device names must not reach it); after
+/// the run, whether `/dev/pipe` or `/dev/port` appeared there.
+fn run_rootlin() -> Result<(Result<i32, String>, String, bool), String> {
     make_linux_jail()?;
+    let made_dev = sk_core::with_fs(|fs| fs.lookup("/dev").is_err() && fs.mkdir("/dev").is_ok());
     sk_core::testing::start_console_capture();
     let status = viewtest(7, false, 0);
     let out = sk_core::testing::take_console_capture();
-    Ok((
-        status,
-        alloc::string::String::from_utf8_lossy(&out).into_owned(),
-    ))
+    let reached_dev = sk_core::with_fs(|fs| {
+        let reached = ["/dev/pipe", "/dev/port"]
+            .iter()
+            .any(|p| fs.lookup(p).is_ok());
+        for p in ["/dev/pipe", "/dev/port"] {
+            let _ = fs.unlink(p).or_else(|_| fs.rmdir(p));
+        }
+        if made_dev {
+            let _ = fs.rmdir("/dev");
+        }
+        reached
+    });
+    let text = alloc::string::String::from_utf8_lossy(&out).into_owned();
+    Ok((status, text, reached_dev))
 }
 
 /// Names rootlin makes or moves (relative to a root).
@@ -177,7 +190,8 @@ ktest!(
         // personality's names are confined too: user/linux/rootlin.c tries
         // every Linux way out (`..`, *at, cwd, getdents64, rename, execve,
         // fork) and counts what got out.
-        let (status, text) = run_rootlin()?;
+        let (status, text, reached_dev) = run_rootlin()?;
+        ensure!(!reached_dev, "rootlin made a name in the real /dev");
         ensure!(
             !text.contains("SECRET") && !text.contains("rootlin: FAIL"),
             "rootlin got outside its root: {text}"
@@ -210,7 +224,7 @@ ktest!(
         sk_core::testing::inject_unconfined_linux_names(false);
         // What it made at the real top goes (later tests see a clean "/").
         make_linux_jail()?;
-        let (status, text) = ran?;
+        let (status, text, _) = ran?;
         ensure!(
             text.contains("rootlin: FAIL") && status? != 0,
             "an unconfined rootlin passed its checks: {text}"
