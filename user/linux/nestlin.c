@@ -6,12 +6,15 @@
  * 8 MiB anonymous mmap and an 8 MiB brk must fail (ENOMEM; brk keeps the
  * old break), a 16 KiB mmap must work, and the program goes on: it forks
  * once (the copy fits the budget), and both processes spin until the
- * test kills the nesting parent. Any failed check: exit status = count.
+ * test kills the nesting parent. Before the fork it grows a file until
+ * the budget refuses (EDQUOT for write and pwrite), then unlinks it.
+ * Any failed check: exit status = count.
  */
 #define TEST_NAME "nestlin"
 #include "linux_test.h"
 #include <errno.h>
 #include <sys/mman.h>
+#include <fcntl.h>
 #include <sys/syscall.h>
 
 #define BIG (8L << 20)
@@ -35,6 +38,28 @@ int main(void)
     if (small > 0) {
         ((volatile char *)small)[0] = 1;
         EXPECT(raw(SYS_munmap, small, 16384), 0);
+    }
+    /* A file it makes is charged to its budget too: writes grow it
+     * until the budget says EDQUOT (never ENOMEM, a mapping's word), a
+     * pwrite further out too; unlinked, the charge is back for the fork. */
+    long fd = raw(SYS_open, (long)"/tmp/nestlin-quota", O_CREAT | O_RDWR | O_TRUNC, 0644);
+    CHECK(fd >= 0, "create /tmp/nestlin-quota: %ld", fd);
+    if (fd >= 0) {
+        static char chunk[65536];
+        long wrote = 0, last = 0;
+        while (wrote < BIG * 2) {
+            last = raw(SYS_write, fd, (long)chunk, sizeof chunk);
+            if (last <= 0)
+                break;
+            wrote += last;
+        }
+        CHECK(last == -EDQUOT || (last > 0 && last < (long)sizeof chunk),
+              "writing a file past the budget: last write %ld after %ld bytes", last, wrote);
+        CHECK(wrote > 0 && wrote < BIG, "the budget let the file grow to %ld bytes", wrote);
+        long far = raw(SYS_pwrite64, fd, (long)chunk, 1, wrote + BIG);
+        CHECK(far == -EDQUOT, "pwrite past the budget gave %ld", far);
+        EXPECT(raw(SYS_close, fd), 0);
+        EXPECT(raw(SYS_unlink, (long)"/tmp/nestlin-quota"), 0);
     }
     if (failures) {
         fflush(stdout);

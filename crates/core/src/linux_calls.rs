@@ -435,7 +435,13 @@ fn positioned(fd: u32, buf: u64, count: u64, offset: i64, write: bool) -> Answer
         crate::sio_calls::read(handle, buf, count)
     };
     lseek(handle, old as i64, 0)?;
-    done.map_err(sys)
+    done.map_err(|e| {
+        if write {
+            crate::linux_fds::write_errno(e)
+        } else {
+            sys(e)
+        }
+    })
 }
 
 struct Reader;
@@ -477,6 +483,7 @@ fn vectored(fd: u32, iov: u64, count: u32, write: bool) -> Answer {
                     break;
                 }
             }
+            Err(e) if total == 0 && write => return Err(crate::linux_fds::write_errno(e)),
             Err(e) if total == 0 => return Err(sys(e)),
             Err(_) => break,
         }

@@ -413,12 +413,17 @@ pub(crate) fn write(fd: u32, buf: u64, count: u64) -> Answer {
         };
         state::with(|core| crate::sio_calls::reconfigure(core, handle, end)).map_err(sys)?;
     }
-    match crate::sio_calls::write(handle, buf, count) {
-        // SIGPIPE goes with it at the end of the call
-        // (`linux_signal_delivery::after_call`).
-        Err(SysError::BrokenPipe) => Err(Errno::EPIPE),
-        // A file's growth past its payer's budget: "quota exceeded".
-        Err(SysError::OverBudget) => Err(Errno::EDQUOT),
-        other => other.map_err(sys),
+    // SIGPIPE goes with EPIPE at the end of the call
+    // (`linux_signal_delivery::after_call`).
+    crate::sio_calls::write(handle, buf, count).map_err(write_errno)
+}
+
+/// A native write's error as Linux's (`write`, `pwrite64`, `writev`): a
+/// file's growth past its payer's budget is "quota exceeded" (`EDQUOT`,
+/// where a mapping's is `ENOMEM`), the rest as `Errno::from_sys_error`.
+pub(crate) fn write_errno(e: SysError) -> Errno {
+    match e {
+        SysError::OverBudget => Errno::EDQUOT,
+        other => sys(other),
     }
 }
