@@ -237,7 +237,7 @@ pub fn initrd_with(extra: &[(&str, Vec<u8>)]) -> Result<PathBuf, String> {
 /// the initrd as `/bin/<name>` for the Linux personality's tests
 /// (kernel/src/tests/linux.rs).
 pub const LINUX_PROGRAMS: &[&str] = &[
-    "lintest", "linfuzz", "sigtest", "proctest", "linfast", "nestlin", "rootlin",
+    "lintest", "linfuzz", "sigtest", "proctest", "linfast", "nestlin", "rootlin", "forkpark",
 ];
 
 /// Builds each of [`LINUX_PROGRAMS`] with the host's `gcc -static` (glibc,

@@ -422,11 +422,17 @@ pub(crate) fn thread_gone(core: &mut Core, tid: ThreadId) {
 
 /// SMACH `id` (a fork) has a new parent: its node and its subtree's
 /// leave the tree and join again under the new parent's group, if any.
+/// Their ready SCPUs were queued or parked by the group they left: each
+/// is queued again by the rule of where it is now (admitted or parked in
+/// its new group, or on its own), and a group whose turn one of them held
+/// goes on with one of its own (once, a fork parked in its exiting root's
+/// group stayed Ready in no queue: lost).
 pub(crate) fn readopted(core: &mut Core, id: SmachId) {
     let members = subtree(core, id);
     if core.nest.tree.contains_smach(id) {
         core.nest.tree.remove_smach(id);
     }
+    let mut moved = alloc::vec::Vec::new();
     for m in members {
         let threads = core
             .smachs
@@ -437,7 +443,30 @@ pub(crate) fn readopted(core: &mut Core, id: SmachId) {
         for t in threads {
             // Out of tree memory: the SCPU is scheduled on its own.
             let _ = thread_started(core, m, t);
+            moved.push(t);
         }
+    }
+    let current = core.current;
+    let ready: alloc::vec::Vec<ThreadId> = moved
+        .iter()
+        .copied()
+        .filter(|&t| t != current && state_of(core, t) == Some(ScpuState::Ready))
+        .collect();
+    for &t in &ready {
+        unqueue(core, t);
+    }
+    let left: alloc::vec::Vec<SmachId> = core
+        .nest
+        .admitted
+        .iter()
+        .filter(|&(&root, &(t, _))| moved.contains(&t) && group_of(core, t) != Some(root))
+        .map(|(&root, _)| root)
+        .collect();
+    for root in left {
+        refill(core, root);
+    }
+    for t in ready {
+        crate::scheduler::make_ready(core, t);
     }
     refresh_active(core);
 }

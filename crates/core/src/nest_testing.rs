@@ -91,3 +91,24 @@ pub fn ask_priority(smach: u64, priority: u32) -> Result<Vec<u32>, SysError> {
             .collect())
     })
 }
+
+/// Gives SMACH `smach` the sub-scheduling policy `policy` through the
+/// kernel's own path (`SmachSelector::SubPolicy`): it becomes a group's
+/// root with its subtree.
+///
+/// # Errors
+/// `BadHandle` for no such SMACH; what the reconfigure returns.
+pub fn choose_sub_policy(smach: u64, policy: sk_abi::SubPolicy) -> Result<(), SysError> {
+    state::with(|core| {
+        core.smachs
+            .get_mut(&smach)
+            .ok_or(SysError::BadHandle)?
+            .reconfigure(sk_abi::SmachReconfigure::SubPolicy(policy), true, false)?;
+        crate::nest::chose_policy(core, smach)
+    })
+}
+
+/// Kills SMACH `smach` (and its subtree) as a parent's `terminate` would.
+pub fn kill(smach: u64) {
+    state::with(|core| crate::smach::exit(core, smach, sk_abi::ExitStatus::KILLED));
+}

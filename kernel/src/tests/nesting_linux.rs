@@ -3,8 +3,10 @@
 //! fork sit in the parent's subtree (`query(Tree)`), its `mmap` and `brk`
 //! past the budget fail with `ENOMEM` while it goes on, and killing the
 //! parent kills the whole Linux process tree with every frame, heap byte
-//! and code block back. Also: a child cannot raise its SCPUs above its
-//! parent's priority (`sk_smach::capped_priority`).
+//! and code block back; forks parked in a group run on when the group's
+//! root (their forking process) exits (`nest::readopted`). Also: a child
+//! cannot raise its SCPUs above its parent's priority
+//! (`sk_smach::capped_priority`).
 //!
 //! Programs: `/bin/nest` mode 9 (user/nest) starting `/bin/nestlin`
 //! (user/linux/nestlin.c). Before forks were made children of the forking
@@ -121,5 +123,86 @@ ktest!(
         })();
         sk_core::release_program(id);
         result
+    }
+);
+
+/// The bytes each of forkpark's forks has written to its file so far.
+fn progress_of_forks() -> alloc::vec::Vec<u64> {
+    sk_core::with_fs(|fs| {
+        (0..3)
+            .map(|i| {
+                fs.lookup(&format!("/tmp/forkpark.{i}"))
+                    .and_then(|n| fs.stat(n))
+                    .map_or(0, |s| s.size_bytes)
+            })
+            .collect()
+    })
+}
+
+/// `forkpark`, a group's root, forks three spinners (one holds the
+/// group's turn, two are parked), then exits: its forks become roots.
+/// Puts the forks' ids in `forks`; returns whether each ran on afterwards.
+fn forks_outlive_their_group_root(forks: &mut alloc::vec::Vec<u64>) -> Result<bool, String> {
+    let id = sk_core::spawn_linux_program("/bin/forkpark", &["forkpark"])
+        .map_err(|e| format!("spawn forkpark: {e}"))?;
+    nest_testing::choose_sub_policy(id.0, sk_abi::SubPolicy::RoundRobin)
+        .map_err(|e| format!("sub-policy: {e}"))?;
+    for _ in 0..1_000 {
+        let t = tree(id.0);
+        if t.len() == 4 && t[1..].iter().all(|e| e.scpus == 1) {
+            *forks = t[1..].iter().map(|e| e.id).collect();
+            break;
+        }
+        nest_testing::sleep_ns(5 * MS).map_err(|e| format!("sleep: {e}"))?;
+    }
+    if forks.len() != 3 {
+        sk_core::release_program(id);
+        return Err(format!(
+            "forkpark's three forks never formed: {:?}",
+            tree(id.0)
+        ));
+    }
+    let status = sk_core::wait_program(id);
+    sk_core::release_program(id);
+    ensure_eq!(status, Ok(0));
+    sk_core::testing::sched_check()?;
+    let before = progress_of_forks();
+    nest_testing::sleep_ns(300 * MS).map_err(|e| format!("sleep: {e}"))?;
+    sk_core::testing::sched_check()?;
+    let after = progress_of_forks();
+    let all_ran = before.iter().zip(&after).all(|(b, a)| a > b);
+    sk_machine::println!(
+        "nesting: forks {forks:?} had written {before:?} bytes at their root's exit, {after:?} 300 ms later"
+    );
+    Ok(all_ran)
+}
+
+ktest!(
+    fn nesting_forks_parked_in_a_group_run_on_when_its_root_exits() {
+        // The known limit this closes: a fork parked in its group when the
+        // group's root (the forking process) exited was never queued
+        // again, Ready but in no queue (the scheduler's self-check says
+        // "lost"), and its CPU time stood still.
+        let mut forks = alloc::vec::Vec::new();
+        let result = forks_outlive_their_group_root(&mut forks);
+        for &f in &forks {
+            nest_testing::kill(f);
+        }
+        sk_core::with_fs(|fs| {
+            for i in 0..3 {
+                let _ = fs.unlink(&format!("/tmp/forkpark.{i}"));
+            }
+        });
+        ensure!(
+            no_linux_processes_left(),
+            "{} Linux processes left",
+            sk_core::testing::linux_processes()
+        );
+        let all_ran = result?;
+        ensure!(
+            all_ran,
+            "a fork parked in the exited root's group never ran again"
+        );
+        Ok(())
     }
 );
