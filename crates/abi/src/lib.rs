@@ -49,8 +49,8 @@ pub use info::{ScpuInfo, SioInfo, SmachInfo, SmachTreeEntry, SmemInfo};
 pub use kind::Kind;
 pub use port::{PortHandleMessage, PortHandles, PORT_HANDLE_TAG, PORT_MESSAGE_BYTES, PORT_PATH};
 pub use reconfigure::{
-    ScpuReconfigure, SioReconfigure, SmachReconfigure, SmemReconfigure, MAX_PREFIX_LEN,
-    MAX_SLEEP_NS, MAX_VIEW_DEPTH, MAX_WEIGHT,
+    ScpuReconfigure, SioReconfigure, SmachReconfigure, SmemReconfigure, MAX_NAME_LEN,
+    MAX_PREFIX_LEN, MAX_SLEEP_NS, MAX_VIEW_DEPTH, MAX_WEIGHT,
 };
 pub use selector::{
     QuerySelector, ScpuSelector, SioSelector, SmachSelector, SmemSelector, SubPolicy, Whence,

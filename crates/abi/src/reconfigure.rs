@@ -347,10 +347,30 @@ pub enum SioReconfigure {
         /// Its length in bytes (`rdx`), 1 to [`MAX_PREFIX_LEN`].
         len: u64,
     },
+    /// On a directory SIO (the caller's own open, or a share with
+    /// `WRITE`): removes the directory's entry `name` (one component: no
+    /// `/`, no NUL, not `.` or `..`), a file or an empty directory; returns
+    /// 0. A removed file's data goes once no SIO has it open (and with it
+    /// its charge to a budget). [`SysError::BadValue`] for a length of 0
+    /// or past [`MAX_NAME_LEN`] (at decode); [`SysError::BadAddress`] for
+    /// a bad pointer; [`SysError::BadPath`] for a name that is not one
+    /// component; [`SysError::WrongKind`] on an SIO that is no directory;
+    /// [`SysError::NotFound`]; [`SysError::NotEmpty`] for a directory with
+    /// entries; [`SysError::NotPermitted`] through a share without
+    /// `WRITE`.
+    Remove {
+        /// User address of the name's bytes (`rsi`).
+        name: u64,
+        /// Its length in bytes (`rdx`), 1 to [`MAX_NAME_LEN`].
+        len: u64,
+    },
 }
 
 /// Longest prefix of one [`SioReconfigure::PrefixView`] level.
 pub const MAX_PREFIX_LEN: u64 = 32;
+
+/// Longest name [`SioReconfigure::Remove`] takes (one path component).
+pub const MAX_NAME_LEN: u64 = 255;
 
 /// How many views may be stacked on one base SIO (a view of a view ...).
 pub const MAX_VIEW_DEPTH: u32 = 16;
@@ -364,7 +384,8 @@ impl SioReconfigure {
     /// rights other than a non-empty set of `READ | WRITE`;
     /// [`SysError::BadHandle`] for a share's SMACH handle or a passed
     /// handle past 32 bits; [`SysError::BadValue`] for a prefix length of
-    /// 0 or past [`MAX_PREFIX_LEN`].
+    /// 0 or past [`MAX_PREFIX_LEN`], a name length of 0 or past
+    /// [`MAX_NAME_LEN`].
     pub fn decode(selector: u64, value: u64, value2: u64) -> Result<Self, SysError> {
         Ok(match SioSelector::try_from(selector)? {
             SioSelector::PortAttachHandle => Self::PortSendHandle {
@@ -399,6 +420,13 @@ impl SioReconfigure {
                 prefix: value,
                 len: value2,
             },
+            SioSelector::Remove if value2 == 0 || value2 > MAX_NAME_LEN => {
+                return Err(SysError::BadValue)
+            }
+            SioSelector::Remove => Self::Remove {
+                name: value,
+                len: value2,
+            },
         })
     }
 
@@ -421,6 +449,7 @@ impl SioReconfigure {
             } => SioSelector::ReadOnlyView,
             Self::ViewReshape { .. } => SioSelector::ViewReshape,
             Self::PrefixView { .. } => SioSelector::PrefixView,
+            Self::Remove { .. } => SioSelector::Remove,
         }
     }
 
@@ -446,6 +475,7 @@ impl SioReconfigure {
                 [selector, offset, length]
             }
             Self::PrefixView { prefix, len } => [selector, prefix, len],
+            Self::Remove { name, len } => [selector, name, len],
         }
     }
 }

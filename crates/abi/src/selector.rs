@@ -140,6 +140,11 @@ numbered_enum! {
         /// [`MAX_PREFIX_LEN`](crate::MAX_PREFIX_LEN), at user address `rsi`)
         /// at the start of every line. Returns the caller's new handle.
         PrefixView = 12,
+        /// On a directory: remove its entry named by the `rdx` bytes at
+        /// user address `rsi` (one name, 1 to
+        /// [`MAX_NAME_LEN`](crate::MAX_NAME_LEN) bytes): a file, or an
+        /// empty directory. Returns 0.
+        Remove = 13,
     }
 }
 

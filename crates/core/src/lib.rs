@@ -22,6 +22,7 @@ mod address_space;
 pub mod audio_out;
 mod code_memory;
 mod devices;
+mod dir_entries;
 mod dispatch;
 mod fault;
 pub mod fp;

@@ -530,6 +530,9 @@ pub(crate) fn reconfigure(
             return crate::prefix_views::make(core, me, handle, prefix, len)
                 .map(|h| u64::from(h.index()))
         }
+        SioReconfigure::Remove { name, len } => {
+            return crate::dir_entries::remove(core, me, handle, name, len).map(|()| 0)
+        }
         SioReconfigure::PortSendHandle {
             handle: passed,
             rights,

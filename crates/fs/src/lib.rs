@@ -35,4 +35,4 @@ pub use inode::{NodeKind, Stat};
 pub use limits::Limits;
 pub use node_table::NodeId;
 pub use open_node::OpenNode;
-pub use path::{Path, MAX_NAME_BYTES, MAX_PATH_BYTES};
+pub use path::{entry_path, Path, MAX_NAME_BYTES, MAX_PATH_BYTES};

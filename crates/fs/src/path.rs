@@ -84,6 +84,35 @@ impl<'a> Path<'a> {
 /// # Errors
 /// [`FsError::NameTooLong`] past [`MAX_NAME_BYTES`]; [`FsError::BadPath`] for
 /// an empty name, `.`, `..`, or a name containing `/` or NUL.
+/// The path of the entry `name` of the directory at `dir` (a path as
+/// [`Path::parse`] takes it): `name` must be one component (no `/`, no
+/// NUL, not empty, `.` or `..`), so the result names a child of `dir` and
+/// nothing else.
+///
+/// # Errors
+/// [`FsError::BadPath`] for a name that is not one component or a `dir`
+/// that is no path; [`FsError::NameTooLong`] past [`MAX_NAME_BYTES`] or
+/// [`MAX_PATH_BYTES`]; [`FsError::OutOfMemory`].
+pub fn entry_path(dir: &str, name: &str) -> Result<alloc::string::String, FsError> {
+    check_name(name)?;
+    let dir = Path::parse(dir)?;
+    let mut out = alloc::string::String::new();
+    out.try_reserve(
+        dir.as_str()
+            .len()
+            .saturating_add(name.len())
+            .saturating_add(1),
+    )
+    .map_err(|_| FsError::OutOfMemory)?;
+    if !dir.is_root() {
+        out.push_str(dir.as_str());
+    }
+    out.push('/');
+    out.push_str(name);
+    Path::parse(&out)?;
+    Ok(out)
+}
+
 fn check_name(name: &str) -> Result<(), FsError> {
     if name.len() > MAX_NAME_BYTES {
         return Err(FsError::NameTooLong);
@@ -104,6 +133,20 @@ mod tests {
     use super::*;
     use alloc::string::String;
     use alloc::vec::Vec;
+
+    #[test]
+    fn an_entry_path_is_one_child_of_its_directory() {
+        assert_eq!(entry_path("/", "a").unwrap(), "/a");
+        assert_eq!(entry_path("/jail/sub", "made").unwrap(), "/jail/sub/made");
+        for bad in ["", ".", "..", "a/b", "/a", "a/", "../secret", "a\0b"] {
+            assert_eq!(entry_path("/jail", bad), Err(FsError::BadPath), "{bad:?}");
+        }
+        assert_eq!(entry_path("jail", "a"), Err(FsError::BadPath));
+        let long = "x".repeat(MAX_NAME_BYTES + 1);
+        assert_eq!(entry_path("/", &long), Err(FsError::NameTooLong));
+        let deep = alloc::format!("/{}", "d".repeat(MAX_PATH_BYTES - 2));
+        assert_eq!(entry_path(&deep, "ab"), Err(FsError::NameTooLong));
+    }
 
     #[test]
     fn parses_root_and_nested_paths() {

@@ -56,7 +56,8 @@ impl<R> Sio<R> {
             | SioReconfigure::PipeToConsole
             | SioReconfigure::View { .. }
             | SioReconfigure::ViewReshape { .. }
-            | SioReconfigure::PrefixView { .. } => Err(SysError::NotSupported),
+            | SioReconfigure::PrefixView { .. }
+            | SioReconfigure::Remove { .. } => Err(SysError::NotSupported),
         }
     }
 

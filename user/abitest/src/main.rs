@@ -118,7 +118,7 @@ const CASES: &[Case] = &[
     ),
     ("whence 3 -> BadValue", sio::bad_whence_is_bad_value),
     (
-        "SIO selector 13 -> BadSelector",
+        "SIO selector 14 -> BadSelector",
         sio::bad_reconfigure_selector,
     ),
     (

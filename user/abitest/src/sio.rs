@@ -253,12 +253,12 @@ pub(crate) fn bad_whence_is_bad_value() -> Outcome {
 pub(crate) fn bad_reconfigure_selector() -> Outcome {
     let file = fresh_file()?;
     let reconfigure = word(file.handle().index(), Call::Reconfigure);
-    // Past every SIO selector assigned (views: 9..=12).
-    const UNKNOWN: u64 = 13;
+    // Past every SIO selector assigned (views: 9..=12, Remove: 13).
+    const UNKNOWN: u64 = 14;
     // SAFETY: an unknown selector changes nothing.
     let got = unsafe { sys(reconfigure, [UNKNOWN, 0, 0]) };
     let _ = file.close();
-    expect_err("selector 13", got, SysError::BadSelector)
+    expect_err("selector 14", got, SysError::BadSelector)
 }
 
 pub(crate) fn tty_mode_on_a_file_is_wrong_kind() -> Outcome {

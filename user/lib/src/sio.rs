@@ -380,6 +380,22 @@ impl Sio {
         ))
     }
 
+    /// On a directory: removes its entry `name` (one component), a file or
+    /// an empty directory. See [`SioReconfigure::Remove`].
+    ///
+    /// # Errors
+    /// `BadValue` for an empty or too long name, `BadPath` for one that is
+    /// not one component, `WrongKind` on an SIO that is no directory,
+    /// `NotFound`, `NotEmpty`, `NotPermitted` through a share without
+    /// `WRITE`, …
+    pub fn remove(&self, name: &str) -> Result<(), SysError> {
+        self.reconfigure(SioReconfigure::Remove {
+            name: name.as_ptr() as u64,
+            len: name.len() as u64,
+        })
+        .map(|_| ())
+    }
+
     /// On a view this SMACH made: its window becomes `length` bytes from
     /// `offset` of its parent (every routine depending on it is replugged
     /// before this returns).

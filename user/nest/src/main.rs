@@ -313,6 +313,10 @@ fn hostile() -> i32 {
         println!("nest hostile: attempt 10: {why}");
         return 10;
     }
+    if let Err(why) = remove_the_file_and_get_the_budget_back() {
+        println!("nest hostile: attempt 11: {why}");
+        return 11;
+    }
     println!("nest hostile: every attempt refused as documented");
     0
 }
@@ -359,5 +363,55 @@ fn grow_a_file_past_the_budget() -> Result<(), &'static str> {
     if used != tree[0].budget_frames {
         return Err("the tree query does not count the file in the budget");
     }
+    file.close().map_err(|_| "closing the file")
+}
+
+/// Attempt 11, after 10 filled the budget with [`BUDGET_FILE`]: names that
+/// are not one entry of `/tmp` are refused (`BadPath`, `BadValue`,
+/// `NotFound`, `WrongKind` on a file); the file removed while still open
+/// keeps its charge (a one-page SMEM is refused); closed, the charge is
+/// back (the page fits). The file is made again with one 4 KiB write, for
+/// the kernel test's look at who pays for it after this child exits.
+fn remove_the_file_and_get_the_budget_back() -> Result<(), &'static str> {
+    let dir = Sio::open("/tmp", OpenFlags::READ).map_err(|_| "open /tmp")?;
+    let long = [b'x'; 256];
+    let long = core::str::from_utf8(&long).map_err(|_| "utf-8")?;
+    for (name, want) in [
+        ("../secret", SysError::BadPath),
+        ("a/b", SysError::BadPath),
+        ("..", SysError::BadPath),
+        (".", SysError::BadPath),
+        ("", SysError::BadValue),
+        (long, SysError::BadValue),
+        ("no-such-file", SysError::NotFound),
+    ] {
+        if dir.remove(name) != Err(want) {
+            return Err("a bad name was not refused as documented");
+        }
+    }
+    let file = Sio::open(BUDGET_FILE, OpenFlags::READ).map_err(|_| "reopen the file")?;
+    if file.remove("nest-budget") != Err(SysError::WrongKind) {
+        return Err("Remove on a file SIO was not WrongKind");
+    }
+    dir.remove("nest-budget")
+        .map_err(|_| "removing the file failed")?;
+    if dir.remove("nest-budget") != Err(SysError::NotFound) {
+        return Err("the removed file is still there");
+    }
+    if Smem::create(4096, Prot::READ | Prot::WRITE).is_ok() {
+        return Err("a removed file still open lost its charge");
+    }
+    file.close().map_err(|_| "closing the removed file")?;
+    let page = Smem::create(4096, Prot::READ | Prot::WRITE)
+        .map_err(|_| "closed and removed, the file's charge did not come back")?;
+    page.free().map_err(|_| "freeing the page")?;
+    let flags = OpenFlags::WRITE | OpenFlags::CREATE;
+    let again = Sio::open(BUDGET_FILE, flags).map_err(|_| "make the file again")?;
+    again
+        .write(&[0x5a; 4096])
+        .map_err(|_| "one 4 KiB write to the new file")?;
+    again.close().map_err(|_| "closing the new file")?;
+    dir.close().map_err(|_| "closing /tmp")?;
+    println!("nest hostile: the removed file's frames came back once it was closed");
     Ok(())
 }

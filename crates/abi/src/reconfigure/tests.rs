@@ -223,7 +223,7 @@ fn view_requests_round_trip_with_their_numbers() {
         let [a, b, c] = request.to_registers();
         assert_eq!(SioReconfigure::decode(a, b, c), Ok(request));
     }
-    assert_eq!(SioReconfigure::decode(13, 0, 0), Err(SysError::BadSelector));
+    assert_eq!(SioReconfigure::decode(14, 0, 0), Err(SysError::BadSelector));
 }
 
 #[test]
@@ -265,4 +265,24 @@ fn root_round_trips_and_rejects_wide_handles() {
         SmachReconfigure::decode(10, 1 << 32, 0),
         Err(SysError::BadHandle)
     );
+}
+
+#[test]
+fn remove_round_trips_and_bounds_its_name() {
+    assert_eq!(SioSelector::Remove.number(), 13);
+    for len in [1, crate::MAX_NAME_LEN] {
+        let request = SioReconfigure::Remove {
+            name: 0x40_0000,
+            len,
+        };
+        let [a, b, c] = request.to_registers();
+        assert_eq!(a, 13);
+        assert_eq!(SioReconfigure::decode(a, b, c), Ok(request));
+    }
+    for bad in [0, crate::MAX_NAME_LEN + 1, u64::MAX] {
+        assert_eq!(
+            SioReconfigure::decode(13, 0x1000, bad),
+            Err(SysError::BadValue)
+        );
+    }
 }

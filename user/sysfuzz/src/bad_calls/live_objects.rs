@@ -76,9 +76,9 @@ impl Fuzzer<'_> {
                 let cell = self.cell_of(handle, Call::Reconfigure);
                 let (args, want) = match (kind, self.rng.below(3)) {
                     (_, 0) => (
-                        // Past every selector assigned (SioSelector 12 is the
-                        // highest: prefix views).
-                        [13 + self.rng.below(1000), 0, 0],
+                        // Past every selector assigned (SioSelector 13 is the
+                        // highest: a directory's Remove).
+                        [14 + self.rng.below(1000), 0, 0],
                         Expect::Err(SysError::BadSelector),
                     ),
                     (Some(Kind::Sio), 1) => (
