@@ -33,6 +33,7 @@ mod ktest;
 mod linux_suite;
 mod music;
 mod music_check;
+mod prefix_output;
 mod profile;
 mod qemu;
 mod replay;
@@ -479,11 +480,33 @@ fn in_kernel_tests(args: &Args) -> Result<ExitCode, String> {
             tty.runs
         );
     }
-    Ok(if summary.ok() && tty.ok(tty_ran) {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    let prefix_ran = summary
+        .output
+        .contains(&format!("{} ...", prefix_output::TEST_NAME));
+    let prefix = prefix_output::check(&summary.output);
+    for problem in &prefix.problems {
+        println!("xtask: prefix view output: FAILED: {problem}");
+    }
+    if prefix.problems.is_empty() && !prefix.runs.is_empty() {
+        println!(
+            "xtask: prefix view output: runs {} put the same {} bytes on the serial port (A: tty_write_prefixed, B: generic)",
+            prefix.runs.iter().collect::<String>(),
+            prefix.bytes
+        );
+    }
+    if !prefix.ok(prefix_ran) && prefix.problems.is_empty() {
+        println!(
+            "xtask: prefix view output: FAILED: {} ran but runs A and B were not both found",
+            prefix_output::TEST_NAME
+        );
+    }
+    Ok(
+        if summary.ok() && tty.ok(tty_ran) && prefix.ok(prefix_ran) {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        },
+    )
 }
 
 fn gdb(args: &Args) -> Result<ExitCode, String> {

@@ -8,8 +8,10 @@
 //! level, each with its own line state, through `sk_sio::splice` (the one
 //! rule), then the tty's line discipline. Reads are refused: a prefix view
 //! has only `WRITE` (`NotPermitted` on a read, on both paths). The
-//! synthesized write routine with the prefix spliced in is not built: the
-//! write slot goes to this generic path (docs/views.md).
+//! synthesized write (`tty_write_prefixed`: the chain folded by
+//! `sk_synth::policy::prefix_chain`, from the levels `views::facts`
+//! gathers) takes the calls it can and sends the rest here: longer than
+//! a piece, levels in different line states, too many lines, a fault.
 
 use crate::share::{self, Access};
 use crate::state::{Core, Sio, SmachId};

@@ -543,11 +543,13 @@ pub(crate) fn on_fs_events(core: &mut Core) {
     crate::views::on_fs_events(core, &nodes);
 }
 
-/// The console's mode changed: replan every console SIO.
+/// The console's mode changed: replan every console SIO and every view
+/// that may stand on the console (a prefix view's write folds the mode in).
 pub(crate) fn on_tty_mode_change(core: &mut Core) {
     replan_where(core, |sio| {
         matches!(sio.target(), Target::Tty) || sio.pipe_end().is_some_and(|e| e.is_to_console())
     });
+    crate::views::on_tty_mode_change(core);
 }
 
 /// The console's facts (its mode and ports): a console SIO's, and a pipe

@@ -36,7 +36,7 @@ use sk_sio::{
     ViewParent,
 };
 use sk_smach::IdMap;
-use sk_synth::policy::{collapse, FileFacts, ViewBase, ViewFacts, ViewLevel};
+use sk_synth::policy::{collapse, FileFacts, LevelPrefix, ViewBase, ViewFacts, ViewLevel};
 
 /// Views open now (gates the replans).
 static OPEN_VIEWS: AtomicUsize = AtomicUsize::new(0);
@@ -441,6 +441,8 @@ pub(crate) fn facts(
         can_read: false,
         can_write: false,
         is_revoked: true,
+        prefix: None,
+        line_state_cell: 0,
     };
     let mut levels = [EMPTY; MAX_VIEW_DEPTH as usize + 1];
     let mut count = 0;
@@ -459,6 +461,8 @@ pub(crate) fn facts(
             can_write: at.flags().contains(OpenFlags::WRITE)
                 && parent_of(smachs, view, Access::Write).is_ok(),
             is_revoked: view.is_revoked(),
+            prefix: view.prefix().and_then(|p| LevelPrefix::new(p.bytes())),
+            line_state_cell: core::ptr::from_ref(at.position_cell()) as u64,
         };
         match parent_of(smachs, view, Access::Other) {
             Ok(parent) => at = parent,
@@ -496,8 +500,20 @@ fn base_of(fs: &FileSystem, devices: &Devices, sio: &Sio) -> ViewBase {
                 _ => ViewBase::Other,
             }
         }
+        Target::Tty => ViewBase::Tty {
+            is_raw: devices.tty.mode() == sk_tty::Mode::Raw,
+            data_port: sk_machine::serial::COM1,
+            status_port: sk_machine::serial::COM1 + 5,
+        },
         _ => ViewBase::Other,
     }
+}
+
+/// The console's mode changed: every view not on a file is replanned (a
+/// chain of prefix views over the tty folds into its write only in
+/// cooked mode).
+pub(crate) fn on_tty_mode_change(core: &mut Core) {
+    replan_where(core, |v| v.node.is_none());
 }
 
 /// Replans every view on the base SIO of serial `base` and every holder

@@ -31,7 +31,7 @@
 use crate::Template;
 
 /// Most holes one template may have (`build.rs` enforces it).
-pub const MAX_HOLES: usize = 8;
+pub const MAX_HOLES: usize = 20;
 
 /// How a hole's constant is encoded in the instruction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

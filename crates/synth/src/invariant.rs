@@ -60,6 +60,14 @@ pub enum Invariant {
     OpenForRead,
     /// The handle may be written.
     OpenForWrite,
+    /// A chain of prefix views folded into one prefix: `depth` levels,
+    /// `prefix_bytes` bytes in all, each level's line state in its cell.
+    PrefixChain {
+        /// Levels folded.
+        depth: u32,
+        /// Bytes of the folded prefix.
+        prefix_bytes: u32,
+    },
 }
 
 /// The kind of an [`Invariant`], without values: what a template declares.
@@ -73,6 +81,7 @@ pub enum InvariantKind {
     NotShared,
     OpenForRead,
     OpenForWrite,
+    PrefixChain,
 }
 
 impl Invariant {
@@ -86,6 +95,7 @@ impl Invariant {
             Self::NotShared => InvariantKind::NotShared,
             Self::OpenForRead => InvariantKind::OpenForRead,
             Self::OpenForWrite => InvariantKind::OpenForWrite,
+            Self::PrefixChain { .. } => InvariantKind::PrefixChain,
         }
     }
 }

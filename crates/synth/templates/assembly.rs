@@ -10,7 +10,7 @@ use super::taint;
 use iced_x86::{BlockEncoderOptions, Code, ConstantOffsets, Decoder, DecoderOptions};
 
 /// Most holes any template may have (`sk_synth::MAX_HOLES`).
-pub const MAX_HOLES: usize = 8;
+pub const MAX_HOLES: usize = 20;
 
 /// One hole after assembly: its declaration index and byte offsets.
 pub struct PlacedHole {

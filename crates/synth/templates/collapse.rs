@@ -20,7 +20,7 @@ pub mod splice;
 
 use super::assembly::{assemble, Assembled, PlacedHole};
 use super::builder::{Kind, TemplateAsm, TemplateSource};
-use super::tty_cooked;
+use super::{tty_cooked, tty_prefixed};
 use iced_x86::{Decoder, DecoderOptions, FlowControl, IcedError, OpKind};
 use splice::{splice_bytes, spliced_offset, spliced_size, Branch};
 
@@ -59,6 +59,7 @@ pub struct Collapsed {
 pub fn all() -> Result<Vec<Collapse>, IcedError> {
     const READS: &[&str] = &["Rdi", "Rsi"];
     const CLOBBERS: &[&str] = &["Rax", "Rcx", "Rdx", "Rdi", "R8", "R9", "R11"];
+    const PREFIXED_CLOBBERS: &[&str] = &["Rax", "Rcx", "Rdx", "Rdi", "R8", "R9", "R10", "R11"];
     Ok(vec![
         Collapse {
             name: "tty_write_cooked",
@@ -89,6 +90,34 @@ pub fn all() -> Result<Vec<Collapse>, IcedError> {
             reads: READS,
             clobbers: CLOBBERS,
             upper: tty_cooked::line_source()?,
+            lower: tty_cooked::memory_sink_put_source()?,
+        },
+        Collapse {
+            name: "tty_write_prefixed",
+            doc: "A prefix view's write, collapsed: `tty_prefixed_line` (the chain of prefix \
+                  levels folded into one prefix, and the line discipline's `'\\n'` → \
+                  `\"\\r\\n\"`) with `uart_put` (the 16550 driver) spliced in at its three put \
+                  points. One routine for a chain of any depth up to four levels: the prefixes \
+                  are immediates, the levels' line-state cells addresses. Returns `len`.\n\n\
+                  Arguments: `rdi` = user buffer, `rsi` = length.\n\n\
+                  Guards and fault points: as `tty_prefixed_line`.\n\n\
+                  Technique: Collapsing Layers (Synthesis §2.2) over Factoring Invariants: the \
+                  view levels, the line discipline and the UART driver in one loop.",
+            invariants: &["DeviceKind", "PrefixChain", "OpenForWrite"],
+            reads: READS,
+            clobbers: PREFIXED_CLOBBERS,
+            upper: tty_prefixed::line_source()?,
+            lower: tty_cooked::uart_put_source()?,
+        },
+        Collapse {
+            name: "tty_write_prefixed_sink",
+            doc: "`tty_prefixed_line` collapsed with `memory_sink_put` instead of `uart_put`: a \
+                  prefix view's write into a memory buffer, for host tests (the same upper bytes \
+                  and splice as `tty_write_prefixed`). Never installed by the kernel.",
+            invariants: &["DeviceKind", "PrefixChain", "OpenForWrite"],
+            reads: READS,
+            clobbers: PREFIXED_CLOBBERS,
+            upper: tty_prefixed::line_source()?,
             lower: tty_cooked::memory_sink_put_source()?,
         },
     ])

@@ -43,6 +43,7 @@ mod semaphore;
 pub mod switch;
 pub mod taint;
 mod tty_cooked;
+mod tty_prefixed;
 mod tty_write;
 mod user_range;
 pub mod yield_caller;

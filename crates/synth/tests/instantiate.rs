@@ -152,7 +152,7 @@ fn untyped_values_are_checked_for_count_and_kind() {
             found: HoleKind::Imm64
         })
     ));
-    assert!(HoleValues::from_slice(&[HoleValue::Imm32(0); 9]).is_none());
+    assert!(HoleValues::from_slice(&[HoleValue::Imm32(0); sk_synth::MAX_HOLES + 1]).is_none());
 }
 
 #[test]
@@ -239,7 +239,7 @@ fn the_yield_routine_tests_the_abis_yield_selector() {
 
 #[test]
 fn every_template_keeps_the_promises_build_rs_checked() {
-    assert_eq!(templates::ALL.len(), 40);
+    assert_eq!(templates::ALL.len(), 43);
     for template in templates::ALL {
         let name = template.name;
         let decoded: Vec<_> = Decoder::with_ip(64, template.bytes, 0, DecoderOptions::NONE)

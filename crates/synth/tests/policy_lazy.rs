@@ -164,7 +164,7 @@ proptest! {
     fn routines_come_at_k_and_stay(
         pick in 0..12_usize,
         mode in mode(),
-        row in prop::array::uniform13(costs()),
+        row in prop::array::uniform14(costs()),
         steps in prop::collection::vec(step(), 0..40),
         defer in any::<bool>(),
         fail in prop_oneof![

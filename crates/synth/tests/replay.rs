@@ -29,7 +29,7 @@ proptest! {
     #[test]
     fn records_regenerate_the_same_bytes(
         template in 0..ALL.len(),
-        seeds in prop::collection::vec(any::<u64>(), 8),
+        seeds in prop::collection::vec(any::<u64>(), sk_synth::MAX_HOLES),
         page in 0x1_0000u64..0x7fff_0000,
         smap in any::<bool>(),
     ) {

@@ -33,6 +33,8 @@ fn level(offset: u64, length: u64) -> ViewLevel {
         can_read: true,
         can_write: true,
         is_revoked: false,
+        prefix: None,
+        line_state_cell: 0,
     }
 }
 

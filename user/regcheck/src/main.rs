@@ -13,7 +13,8 @@
 //! routine) and with `CallWord::FORCE_GENERIC` (the entry stub's slow
 //! path into the kernel's Rust handler): the null call; read and write of
 //! 1 and 1000 bytes on `/dev/null`, `/dev/zero`, `/dev/mem`, `/dev/tty` in
-//! raw and cooked mode and a RAM file (read, write in place, write past the capacity,
+//! raw and cooked mode, prefix views of the tty at depths 1 and 2
+//! (`tty_write_prefixed`), and a RAM file (read, write in place, write past the capacity,
 //! which the synthesized write hands to its generic trampoline), a pipe
 //! (transfers, end of file and broken pipe through the routines' slow-path
 //! jumps) and port sends and receives (fast path, slow path, faults, ends
@@ -46,6 +47,7 @@ mod pipe_console;
 mod pipe_review;
 mod pipes;
 mod ports;
+mod prefix_views;
 mod sched;
 
 use sk_user::println;
@@ -59,6 +61,7 @@ fn main() -> i32 {
     io::bad_handles(&mut run);
     io::files(&mut run);
     io::tty(&mut run);
+    prefix_views::all(&mut run);
     pipes::pipes(&mut run);
     ports::all(&mut run);
     objects::all(&mut run);

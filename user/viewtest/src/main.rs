@@ -56,7 +56,7 @@ fn main() -> i32 {
         2 => fuzz(param.max(1)),
         3 => invalidate(arg),
         4 => truncate(),
-        5 => prefix_and_root::prefix(),
+        5 => prefix_and_root::prefix(generic),
         6 => prefix_and_root::root(),
         7 => prefix_and_root::root_linux_escape(),
         8 => prefix_and_root::root_rmdir_escape(),

@@ -2,26 +2,100 @@
 //! APPEND open), and a directory as a child's root.
 
 use crate::{ensure, pattern, pattern_file, Check, PATH, RW};
-use sk_user::abi::{Handle, OpenFlags, SioReconfigure, SmachReconfigure, SysError};
+use sk_user::abi::{Handle, OpenFlags, SioReconfigure, SmachReconfigure, SysError, TtyMode};
 use sk_user::{Sio, Smach};
 
 /// What mode 5 writes to the console (the kernel test expects each line
 /// with its prefixes, `\n` as `\r\n`).
-const PREFIX_SCRIPT: [(u8, &[u8]); 4] =
-    [(1, b"hello\nwor"), (1, b"ld\n"), (2, b"deep\n"), (1, b"\n")];
+/// The last two calls leave the levels in different line states (the
+/// depth-1 level mid-line, the depth-2 one at a line's start): the
+/// synthesized routine sends that call generic, which puts only `[x] `.
+const PREFIX_SCRIPT: [(u8, &[u8]); 6] = [
+    (1, b"hello\nwor"),
+    (1, b"ld\n"),
+    (2, b"deep\n"),
+    (1, b"\n"),
+    (1, b"par"),
+    (2, b"tial\n"),
+];
+
+/// What begins mode 5's marker lines (then `A` or `B`, `begin` or `end`):
+/// the script's console bytes lie between them, through the synthesized
+/// routine (A) and forced generic (B); `xtask` compares the two on the
+/// serial port, the kernel test compares B with what it captured.
+const MARKER: &str = "viewtest: prefix output";
+
+/// The write slot's routine, as `query(Routines)` names it.
+fn write_routine<'a>(sio: &Sio, text: &'a mut [u8; 512]) -> Option<sk_user::Routine<'a>> {
+    let n = sio.routines(text).ok()?;
+    sk_user::routine_of(&text[..n], "write")
+}
+
+/// Whether `routine` is the folded prefix view's write.
+fn is_prefixed_routine(routine: Option<sk_user::Routine<'_>>) -> bool {
+    matches!(routine, Some(sk_user::Routine::Synthesized(name)) if name == "tty_write_prefixed")
+}
+
+/// Empty writes (they put nothing out) until the write slot of `sio` is
+/// `tty_write_prefixed` (lazy synthesis makes it after a few generic
+/// calls); an error if it never is while synthesis is on (a slot waiting
+/// for its calls says `write lazy:`; with synthesis off it never does).
+fn until_prefixed_routine(sio: &Sio) -> Check {
+    for _ in 0..64 {
+        let mut text = [0u8; 512];
+        if is_prefixed_routine(write_routine(sio, &mut text)) {
+            return Ok(());
+        }
+        let n = sio.routines(&mut text).unwrap_or(0);
+        let waiting = text[..n].windows(11).any(|w| w == b"write lazy:");
+        if !waiting {
+            return Err("a prefix view's write slot is neither tty_write_prefixed nor waiting");
+        }
+        ensure(
+            sio.write(b"") == Ok(0),
+            "an empty write through a prefix view",
+        )?;
+    }
+    Err("a prefix view's write slot never became tty_write_prefixed")
+}
 
 /// Mode 5: prefix views of the tty, and views of an APPEND open.
-pub(crate) fn prefix() -> Check {
+pub(crate) fn prefix(generic: bool) -> Check {
     let tty = Sio::open("/dev/tty", OpenFlags::WRITE).map_err(|_| "open tty")?;
     let a = tty.prefix_view(b"[child-a] ").map_err(|_| "prefix view")?;
     let x = a
         .prefix_view(b"[x] ")
         .map_err(|_| "prefix view of a prefix view")?;
+    if !generic {
+        until_prefixed_routine(&a)?;
+        until_prefixed_routine(&x)?;
+    }
+    let run = if generic { 'B' } else { 'A' };
+    sk_user::println!("{MARKER} {run} begin");
     for (level, bytes) in PREFIX_SCRIPT {
         let through = if level == 1 { &a } else { &x };
         ensure(
             through.write(bytes) == Ok(bytes.len()),
             "write through a prefix view",
+        )?;
+    }
+    if !generic {
+        // Still the routine: the script's calls were its own.
+        let mut text = [0u8; 512];
+        ensure(
+            is_prefixed_routine(write_routine(&x, &mut text)),
+            "a depth-2 prefix view writes with tty_write_prefixed",
+        )?;
+        // A raw console: the fold (cooked output) no longer holds, the
+        // slot is replugged generic; cooked again, the routine is back.
+        tty.set_tty_mode(TtyMode::RAW).map_err(|_| "raw mode")?;
+        let raw = !is_prefixed_routine(write_routine(&x, &mut text));
+        tty.set_tty_mode(TtyMode::DEFAULT)
+            .map_err(|_| "cooked mode")?;
+        ensure(raw, "a raw console replugs the prefix view's write")?;
+        ensure(
+            is_prefixed_routine(write_routine(&x, &mut text)),
+            "cooked again: tty_write_prefixed again",
         )?;
     }
     // Bad buffers: BadAddress, and nothing reaches the console (the
@@ -33,7 +107,8 @@ pub(crate) fn prefix() -> Check {
         )?;
     }
     // Shared into a child, it prefixes the child's lines too.
-    let child = Smach::spawn_suspended(PATH, 15 << 40).map_err(|_| "spawn")?;
+    let child = Smach::spawn_suspended(PATH, (15 << 40) | (u64::from(generic) << 32))
+        .map_err(|_| "spawn")?;
     ensure(
         a.share(&child, OpenFlags::WRITE) == Ok(Handle::new(2)),
         "prefix view shared at 2",
@@ -43,6 +118,7 @@ pub(crate) fn prefix() -> Check {
         child.wait() == Ok(0),
         "the child's write through a shared prefix view",
     )?;
+    sk_user::println!("{MARKER} {run} end");
     // Bad prefixes.
     for len in [0u64, 33, u64::MAX] {
         let request = SioReconfigure::PrefixView {

@@ -38,6 +38,8 @@ pub enum RoutineKind {
     TtyWrite,
     /// Cooked-mode tty write.
     TtyWriteCooked,
+    /// A prefix view's write (the chain folded into the cooked tty's).
+    TtyWritePrefixed,
     /// RAM-file read.
     RamFileRead,
     /// RAM-file write (and its fallback trampoline).
@@ -58,7 +60,7 @@ pub enum RoutineKind {
 
 impl RoutineKind {
     /// How many kinds there are.
-    pub const COUNT: usize = 13;
+    pub const COUNT: usize = 14;
 
     /// Every kind, in table order.
     pub const ALL: [Self; Self::COUNT] = [
@@ -67,6 +69,7 @@ impl RoutineKind {
         Self::DevMemRead,
         Self::TtyWrite,
         Self::TtyWriteCooked,
+        Self::TtyWritePrefixed,
         Self::RamFileRead,
         Self::RamFileWrite,
         Self::SemaphoreP,
@@ -91,6 +94,7 @@ impl RoutineKind {
             Self::DevMemRead => "dev_mem_read",
             Self::TtyWrite => "tty_write",
             Self::TtyWriteCooked => "tty_write_cooked",
+            Self::TtyWritePrefixed => "tty_write_prefixed",
             Self::RamFileRead => "ram_file_read",
             Self::RamFileWrite => "ram_file_write",
             Self::SemaphoreP => "semaphore_p",
@@ -117,6 +121,7 @@ impl RoutineSpec {
             Self::DevMemRead(_) => RoutineKind::DevMemRead,
             Self::TtyWrite(_) => RoutineKind::TtyWrite,
             Self::TtyWriteCooked(_) => RoutineKind::TtyWriteCooked,
+            Self::TtyWritePrefixed(_) => RoutineKind::TtyWritePrefixed,
             Self::RamFileRead { .. } => RoutineKind::RamFileRead,
             Self::RamFileWrite { .. } => RoutineKind::RamFileWrite,
             Self::SemaphoreP(_) => RoutineKind::SemaphoreP,
@@ -195,6 +200,7 @@ pub const DEFAULT_COSTS: [RoutineCosts; RoutineKind::COUNT] = {
         c(3062, 548, 31),   // dev_mem_read
         c(4490, 1220, 54),  // tty_write (est.: the cooked write's)
         c(4490, 1220, 54),  // tty_write_cooked
+        c(4490, 1220, 54),  // tty_write_prefixed (est.: the cooked write's)
         c(3308, 632, 40),   // ram_file_read
         c(4051, 1351, 49),  // ram_file_write
         c(3173, 727, 23),   // semaphore_p

@@ -33,6 +33,7 @@
 //! | write | `dev_null_write` | `/dev/null` | nothing but the error code |
 //! | write | `tty_write` | `/dev/tty` in raw mode | UART ports |
 //! | write | `tty_write_cooked` (`tty_cooked_line` + `uart_put`, spliced) | `/dev/tty` in cooked mode | UART ports; `'\n'` → `"\r\n"` |
+//! | write | `tty_write_prefixed` (`tty_prefixed_line` + `uart_put`, spliced) | a chain of 1 to 4 prefix views over the cooked tty, shared or not | the folded prefix (immediates), every level's line-state cell, UART ports |
 //! | write | `ram_file_write` + `generic_trampoline` | RAM file, linked, not append | data address, capacity, size cell, position cell, node and layout generation, handle (the trampoline's); single owner |
 //! | read | `semaphore_p` | `/dev/semaphore`, shared or not | the cell's address, the slot's call word; installed in the table of every SCPU of the SMACH, and of every SCPU of a SMACH it is shared with (that holder's handle and rights) |
 //! | write | `semaphore_v` | `/dev/semaphore`, shared or not | as P |
@@ -99,6 +100,10 @@
 //! window, the view's own position cell), shared or not; a write is
 //! generic, or `ErrorStub(NotPermitted)` where a level forbids it (a
 //! read-only view); a revoked level makes both slots `ErrorStub(Revoked)`.
+//! A chain of one to four prefix views over the cooked tty writes with
+//! `tty_write_prefixed` (`prefix_chain.rs`: the prefixes folded into one
+//! string of immediates, the levels' line-state cells, the UART ports);
+//! a tty mode change, a revoked or closed level replan it like any view.
 
 mod cache;
 mod entry;
@@ -107,6 +112,7 @@ pub mod lazy;
 pub mod linux;
 mod mechanism;
 mod plan;
+pub mod prefix_chain;
 mod routines;
 mod spec;
 mod stackless;
@@ -118,6 +124,7 @@ pub use facts::{Env, FileFacts, Op, PortFacts, SioFacts, SioTarget};
 pub use lazy::{Lazy, LazyMode, RoutineCosts, RoutineKind, Usage};
 pub use mechanism::{InstallError, Mechanism, Slot, SlotTarget};
 pub use plan::{plan, SioPlan, SlotPlan};
+pub use prefix_chain::{LevelPrefix, PrefixedChain};
 pub use routines::{Installed, SioRoutines};
 pub use spec::{FileBasis, RamFileWriteSpec, RoutineHoles, RoutineSpec};
 pub use stackless::{leaf_twin, LeafHoles, STACKLESS_TAG};

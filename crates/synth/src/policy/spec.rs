@@ -10,8 +10,8 @@
 use crate::templates::{
     DevMemReadHoles, DevNullWriteHoles, DevZeroReadHoles, GenericTrampolineHoles, PipeReadHoles,
     PipeWriteHoles, PortReceiveHoles, PortSendHoles, RamFileReadHoles, RamFileWriteHoles,
-    SemaphorePHoles, SemaphoreVHoles, TtyWriteCookedHoles, TtyWriteHoles,
-    COLLAPSED_TTY_WRITE_COOKED,
+    SemaphorePHoles, SemaphoreVHoles, TtyWriteCookedHoles, TtyWriteHoles, TtyWritePrefixedHoles,
+    COLLAPSED_TTY_WRITE_COOKED, COLLAPSED_TTY_WRITE_PREFIXED,
 };
 use crate::{
     instantiate, instantiate_bytes, instantiate_collapsed, DeviceKind, HoleSet, HoleValues, Imm32,
@@ -76,6 +76,9 @@ pub enum RoutineSpec {
     /// `tty_write_cooked` (cooked mode): the line discipline's output
     /// fragment with the UART's put spliced in at instantiation.
     TtyWriteCooked(TtyWriteCookedHoles),
+    /// `tty_write_prefixed`: a chain of prefix views folded into the cooked
+    /// tty's write (Collapsing Layers).
+    TtyWritePrefixed(TtyWritePrefixedHoles),
     /// `ram_file_read`.
     RamFileRead {
         /// The routine's holes.
@@ -117,6 +120,7 @@ impl RoutineSpec {
             Self::DevMemRead(_) => DevMemReadHoles::TEMPLATE,
             Self::TtyWrite(_) => TtyWriteHoles::TEMPLATE,
             Self::TtyWriteCooked(_) => TtyWriteCookedHoles::TEMPLATE,
+            Self::TtyWritePrefixed(_) => TtyWritePrefixedHoles::TEMPLATE,
             Self::RamFileRead { .. } => RamFileReadHoles::TEMPLATE,
             Self::RamFileWrite { .. } => RamFileWriteHoles::TEMPLATE,
             Self::SemaphoreP(_) => SemaphorePHoles::TEMPLATE,
@@ -145,6 +149,7 @@ impl RoutineSpec {
             Self::DevMemRead(h) => RoutineHoles::DevMemRead(*h),
             Self::TtyWrite(h) => RoutineHoles::TtyWrite(*h),
             Self::TtyWriteCooked(h) => RoutineHoles::TtyWriteCooked(*h),
+            Self::TtyWritePrefixed(h) => RoutineHoles::TtyWritePrefixed(*h),
             Self::RamFileRead { read, .. } => RoutineHoles::RamFileRead(*read),
             Self::RamFileWrite { write, .. } => {
                 RoutineHoles::RamFileWrite(write.holes(helper_entry))
@@ -185,6 +190,13 @@ impl RoutineSpec {
             }
             Self::TtyWriteCooked(_) => {
                 facts.extend([I::DeviceKind(DeviceKind::CookedTty), I::OpenForWrite]);
+            }
+            Self::TtyWritePrefixed(h) => {
+                let chain = I::PrefixChain {
+                    depth: h.depth(),
+                    prefix_bytes: u32::try_from(h.prefix_len.0).unwrap_or(0),
+                };
+                facts.extend([I::DeviceKind(DeviceKind::CookedTty), chain, I::OpenForWrite]);
             }
             Self::RamFileRead { file, .. } => {
                 facts.extend([file_data(file), I::OpenForRead]);
@@ -233,6 +245,7 @@ pub enum RoutineHoles {
     DevMemRead(DevMemReadHoles),
     TtyWrite(TtyWriteHoles),
     TtyWriteCooked(TtyWriteCookedHoles),
+    TtyWritePrefixed(TtyWritePrefixedHoles),
     RamFileRead(RamFileReadHoles),
     RamFileWrite(RamFileWriteHoles),
     GenericTrampoline(GenericTrampolineHoles),
@@ -253,6 +266,7 @@ impl RoutineHoles {
             Self::DevMemRead(_) => DevMemReadHoles::TEMPLATE,
             Self::TtyWrite(_) => TtyWriteHoles::TEMPLATE,
             Self::TtyWriteCooked(_) => TtyWriteCookedHoles::TEMPLATE,
+            Self::TtyWritePrefixed(_) => TtyWritePrefixedHoles::TEMPLATE,
             Self::RamFileRead(_) => RamFileReadHoles::TEMPLATE,
             Self::RamFileWrite(_) => RamFileWriteHoles::TEMPLATE,
             Self::GenericTrampoline(_) => GenericTrampolineHoles::TEMPLATE,
@@ -273,6 +287,7 @@ impl RoutineHoles {
             Self::DevMemRead(h) => h.values(),
             Self::TtyWrite(h) => h.values(),
             Self::TtyWriteCooked(h) => h.values(),
+            Self::TtyWritePrefixed(h) => h.values(),
             Self::RamFileRead(h) => h.values(),
             Self::RamFileWrite(h) => h.values(),
             Self::GenericTrampoline(h) => h.values(),
@@ -291,7 +306,7 @@ impl RoutineHoles {
     }
 
     /// [`instantiate()`] with these holes; a collapsed routine
-    /// (`tty_write_cooked`) is spliced from its fragments
+    /// (`tty_write_cooked`, `tty_write_prefixed`) is spliced from its fragments
     /// ([`instantiate_collapsed`]).
     ///
     /// # Errors
@@ -310,6 +325,13 @@ impl RoutineHoles {
             Self::TtyWrite(h) => instantiate(h, final_address, smap, out),
             Self::TtyWriteCooked(h) => instantiate_collapsed(
                 &COLLAPSED_TTY_WRITE_COOKED,
+                h.values(),
+                final_address,
+                smap,
+                out,
+            ),
+            Self::TtyWritePrefixed(h) => instantiate_collapsed(
+                &COLLAPSED_TTY_WRITE_PREFIXED,
                 h.values(),
                 final_address,
                 smap,
@@ -352,7 +374,9 @@ impl RoutineHoles {
             Self::DevMemRead(h) => instantiate_bytes(h, a, smap, out),
             Self::TtyWrite(h) => instantiate_bytes(h, a, smap, out),
             // Spliced from two fragments; rare (a cooked console's write).
-            Self::TtyWriteCooked(_) => self.instantiate(a, smap, out).map(|_| ()),
+            Self::TtyWriteCooked(_) | Self::TtyWritePrefixed(_) => {
+                self.instantiate(a, smap, out).map(|_| ())
+            }
             Self::RamFileRead(h) => instantiate_bytes(h, a, smap, out),
             Self::RamFileWrite(h) => instantiate_bytes(h, a, smap, out),
             Self::GenericTrampoline(h) => instantiate_bytes(h, a, smap, out),
@@ -363,5 +387,24 @@ impl RoutineHoles {
             Self::PortSend(h) => instantiate_bytes(h, a, smap, out),
             Self::PortReceive(h) => instantiate_bytes(h, a, smap, out),
         }
+    }
+}
+
+impl TtyWritePrefixedHoles {
+    /// Levels of the chain folded in: the distinct line-state cells (a
+    /// shorter chain repeats the first).
+    pub fn depth(&self) -> u32 {
+        let cells = [
+            self.line_state_0,
+            self.line_state_1,
+            self.line_state_2,
+            self.line_state_3,
+        ];
+        let repeats = cells
+            .iter()
+            .skip(1)
+            .filter(|c| **c == self.line_state_0)
+            .count();
+        u32::try_from(cells.len() - repeats).unwrap_or(0)
     }
 }

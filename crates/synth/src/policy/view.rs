@@ -21,6 +21,7 @@
 //! path (the kernel's `views.rs`) walks the levels one at a time instead;
 //! the property tests in `tests/view.rs` hold the two to the same answers.
 
+use super::prefix_chain::{self, LevelPrefix, PrefixedChain};
 use super::{FileFacts, SlotPlan};
 use crate::templates::DevMemReadHoles;
 use crate::{Imm32, Imm64};
@@ -41,6 +42,10 @@ pub struct ViewLevel {
     pub can_write: bool,
     /// Revoked (or its parent is gone): every call fails with `Revoked`.
     pub is_revoked: bool,
+    /// A prefix view's prefix (`None`: a window).
+    pub prefix: Option<LevelPrefix>,
+    /// Address of the level's position cell (a prefix view's line state).
+    pub line_state_cell: u64,
 }
 
 /// The SIO at the bottom of a chain.
@@ -59,6 +64,15 @@ pub enum ViewBase {
         file: FileFacts,
         /// Its size in bytes now.
         size: u64,
+    },
+    /// The console tty (a chain of prefix views stands on it).
+    Tty {
+        /// In raw mode (no `'\n'` → `"\r\n"`).
+        is_raw: bool,
+        /// The UART's transmit port.
+        data_port: u16,
+        /// Its line status port.
+        status_port: u16,
     },
     /// Anything else (or no base: the chain is broken).
     Other,
@@ -90,6 +104,9 @@ pub struct ViewFacts {
     pub is_revoked: bool,
     /// Levels in the chain (the view's depth; 1 for a view of a base).
     pub depth: u32,
+    /// A chain of prefix views over the cooked tty, folded
+    /// ([`prefix_chain::fold`]).
+    pub prefixed: Option<PrefixedChain>,
 }
 
 /// The base window `[start, end)` a chain reaches (`levels[0]` is the
@@ -140,7 +157,7 @@ pub fn collapse(base: &ViewBase, levels: &[ViewLevel]) -> ViewFacts {
                 file: Some((file.node, file.generation)),
             })
         }
-        ViewBase::File { .. } | ViewBase::Other => None,
+        ViewBase::File { .. } | ViewBase::Tty { .. } | ViewBase::Other => None,
     };
     ViewFacts {
         window,
@@ -148,6 +165,7 @@ pub fn collapse(base: &ViewBase, levels: &[ViewLevel]) -> ViewFacts {
         can_write,
         is_revoked,
         depth,
+        prefixed: prefix_chain::fold(base, levels),
     }
 }
 
@@ -157,7 +175,9 @@ pub fn collapse(base: &ViewBase, levels: &[ViewLevel]) -> ViewFacts {
 /// view's write slot, in code); a read on a chain that is one window now,
 /// `dev_mem_read` on it (shared or not: the routine checks its window on
 /// every call and shares the position cell with the generic path, as a
-/// second machine's calls would); everything else generic.
+/// second machine's calls would); a write through a chain of prefix views
+/// over the cooked tty that folds ([`prefix_chain::fold`]),
+/// `tty_write_prefixed`; everything else generic.
 pub(super) fn plan_view(facts: &SioFacts, view: &ViewFacts, env: &Env) -> SioPlan {
     if facts.is_revoked || view.is_revoked {
         let revoked = SlotPlan::ErrorStub(error_return(SysError::Revoked));
@@ -175,7 +195,9 @@ pub(super) fn plan_view(facts: &SioFacts, view: &ViewFacts, env: &Env) -> SioPla
             .map_or(SlotPlan::Generic, SlotPlan::Routine)
     };
     let write = if facts.can_write && view.can_write {
-        SlotPlan::Generic
+        view.prefixed
+            .and_then(|chain| prefix_chain::prefixed_write(&chain, env))
+            .map_or(SlotPlan::Generic, SlotPlan::Routine)
     } else {
         forbidden
     };
