@@ -487,6 +487,10 @@ fn in_kernel_tests(args: &Args) -> Result<ExitCode, String> {
     for problem in &prefix.problems {
         println!("xtask: prefix view output: FAILED: {problem}");
     }
+    let missing = prefix_output::missing_lines(&summary.output);
+    for problem in &missing {
+        println!("xtask: serial lines: FAILED: {problem}");
+    }
     if prefix.problems.is_empty() && !prefix.runs.is_empty() {
         println!(
             "xtask: prefix view output: runs {} put the same {} bytes on the serial port (A: tty_write_prefixed, B: generic)",

@@ -5,13 +5,47 @@
 //! kernel test compares byte for byte with its capture). A's bytes must
 //! be B's.
 //!
-//! Owns [`check`] and its [`Report`].
+//! Also [`REQUIRED_LINES`]: lines programs write through prefix views in
+//! other tests (past the capture for the same reason), which the serial
+//! port must have carried when their test ran ([`missing_lines`]).
+//!
+//! Owns [`check`] and its [`Report`], [`REQUIRED_LINES`] and
+//! [`missing_lines`].
 
 /// What begins a marker line (then `A` or `B`, then ` begin` or ` end`).
 const MARKER: &str = "viewtest: prefix output ";
 
 /// The in-kernel test whose output this checks.
 pub const TEST_NAME: &str = "views_prefix_views_prefix_every_line_byte_for_byte";
+
+/// The mux test (`kernel/src/tests/mux.rs`).
+const MUX_TEST: &str = "mux_nests_four_levels_holds_weighted_shares_and_returns_everything";
+
+/// `(test, line)`: when `test` ran, the serial port carried `line` (at a
+/// line's start). The mux demo's worker three levels down writes with its
+/// three prefixes; a worker with a root finds its room.
+pub const REQUIRED_LINES: &[(&str, &str)] = &[
+    (
+        MUX_TEST,
+        "\n[inner] [deep] [one] handle 3 (182 bytes), read-only",
+    ),
+    (MUX_TEST, "\n[viewer] its root is a room of its own"),
+];
+
+/// The [`REQUIRED_LINES`] of tests that ran (their `name ...` line is in
+/// `log`) that `log` lacks, as messages.
+pub fn missing_lines(log: &str) -> Vec<String> {
+    REQUIRED_LINES
+        .iter()
+        .filter(|(test, line)| log.contains(&format!("{test} ...")) && !log.contains(line))
+        .map(|(test, line)| {
+            format!(
+                "{test} ran but the serial port never carried {:?}",
+                line.trim_start()
+            )
+        })
+        .collect()
+}
 
 /// What a check found.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -95,6 +129,19 @@ mod tests {
         let report = check(&log("[a] hello\r\n[x] deep\r\n", line));
         assert!(!report.ok(true));
         assert!(!check(&log("", "")).ok(true));
+    }
+
+    #[test]
+    fn a_required_line_missing_is_reported_only_when_its_test_ran() {
+        let ran = format!("test [9/37] kernel::tests::mux::{MUX_TEST} ...\r\n");
+        assert_eq!(missing_lines(&ran).len(), REQUIRED_LINES.len());
+        let all: String = REQUIRED_LINES
+            .iter()
+            .map(|(_, l)| format!("{l}\r\n"))
+            .collect();
+        assert!(missing_lines(&format!("{ran}{all}")).is_empty());
+        assert!(missing_lines(&all).is_empty());
+        assert!(missing_lines("nothing ran").is_empty());
     }
 
     #[test]

@@ -67,6 +67,22 @@ pub const VIEW_READ_1_DEPTH_3: Metric = view_metric(
     "view_read_1_depth_3",
     "read 1 byte, window view of /dev/mem, depth 3",
 );
+/// A 32-byte line written through N prefix views of the cooked tty
+/// (Synthesis only: issue 15's prefixed tty streams).
+pub const PREFIX_WRITE_LINE_DEPTH_1: Metric = view_metric(
+    "prefix_write_line_depth_1",
+    "write a 32-byte line through a prefix view of the cooked tty, depth 1 (Synthesis only)",
+);
+/// Depth 2.
+pub const PREFIX_WRITE_LINE_DEPTH_2: Metric = view_metric(
+    "prefix_write_line_depth_2",
+    "write a 32-byte line through prefix views of the cooked tty, depth 2",
+);
+/// Depth 3.
+pub const PREFIX_WRITE_LINE_DEPTH_3: Metric = view_metric(
+    "prefix_write_line_depth_3",
+    "write a 32-byte line through prefix views of the cooked tty, depth 3",
+);
 /// The seed's Program 1, whole.
 pub const PROGRAM1: Metric = metric(
     "program1",
@@ -183,6 +199,9 @@ pub const METRICS: &[Metric] = &[
     WRITE_NULL_1,
     WRITE_FILE_1024,
     TTY_WRITE_LINE,
+    PREFIX_WRITE_LINE_DEPTH_1,
+    PREFIX_WRITE_LINE_DEPTH_2,
+    PREFIX_WRITE_LINE_DEPTH_3,
     OPEN_CLOSE_NULL,
     OPEN_CLOSE_FILE,
     OPEN_SYNTHESIS_COST,

@@ -214,6 +214,18 @@ const METRICS: &[Metric] = &[
         run: |n, s| crate::tty_line::run(n, s.bulk),
     },
     Metric {
+        name: metrics::PREFIX_WRITE_LINE_DEPTH_1.name,
+        run: |n, s| crate::tty_line::prefixed(n, 1, s.bulk),
+    },
+    Metric {
+        name: metrics::PREFIX_WRITE_LINE_DEPTH_2.name,
+        run: |n, s| crate::tty_line::prefixed(n, 2, s.bulk),
+    },
+    Metric {
+        name: metrics::PREFIX_WRITE_LINE_DEPTH_3.name,
+        run: |n, s| crate::tty_line::prefixed(n, 3, s.bulk),
+    },
+    Metric {
         name: metrics::OPEN_CLOSE_NULL.name,
         run: |n, s| open_close(n, DEV_NULL, Access::Write, s.opens),
     },

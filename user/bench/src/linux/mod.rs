@@ -151,6 +151,14 @@ pub(crate) fn view(_file: &File, _offset: u64, _length: u64) -> Option<File> {
     None
 }
 
+/// Linux has no prefix views (their metrics are `n/a`).
+pub(crate) const HAS_PREFIX_VIEWS: bool = false;
+
+/// Linux has no prefix views: always `None`.
+pub(crate) fn prefix_view(_file: &File, _prefix: &[u8]) -> Option<File> {
+    None
+}
+
 /// Linux synthesizes nothing: always `None`.
 pub(crate) fn synthesis_cost(_file: &File) -> Option<u64> {
     None

@@ -64,6 +64,15 @@ pub(crate) fn view(file: &File, offset: u64, length: u64) -> Option<File> {
         .map(File::from_sio)
 }
 
+/// Synthesis has prefix views of the tty.
+pub(crate) const HAS_PREFIX_VIEWS: bool = true;
+
+/// A prefix view of the tty `file` (issue 15's prefixed tty streams;
+/// `None` if the kernel refuses).
+pub(crate) fn prefix_view(file: &File, prefix: &[u8]) -> Option<File> {
+    file.sio.prefix_view(prefix).ok().map(File::from_sio)
+}
+
 /// How a file is opened.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Access {
