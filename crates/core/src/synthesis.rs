@@ -246,6 +246,20 @@ pub(crate) fn plan_of(facts: &SioFacts, env: &Env, is_linux: bool) -> SioPlan {
 /// the plan of its current facts.
 pub(crate) fn replan(core: &mut Core, me: SmachId, handle: Handle) {
     let is_linux = core.linux.contains_key(&me);
+    // Lazy synthesis: a fresh SIO's plan is all generic until its first
+    // generic call (every K is at least 1) and its slots are generic
+    // already, so the plan waits for that call; an open never used makes
+    // none (the open + close path stays the generic one). Decided before
+    // the facts are gathered: an open pays for neither.
+    if let Some(Ok(Object::Sio(sio))) = core.smachs.get_mut(&me).map(|s| s.handles.get_mut(handle))
+    {
+        if sio.routines.is_none() && lazy().defers_open() {
+            let mut routines = crate::state::Routines::default();
+            routines.usage = sk_synth::policy::Usage::due_at_first_call();
+            sio.routines = Some(routines);
+            return;
+        }
+    }
     let Core {
         fs,
         devices,
@@ -261,18 +275,6 @@ pub(crate) fn replan(core: &mut Core, me: SmachId, handle: Handle) {
     let Some(smach) = smachs.get_mut(&me) else {
         return;
     };
-    // Lazy synthesis: a fresh SIO's plan is all generic until its first
-    // generic call (every K is at least 1) and its slots are generic
-    // already, so the plan waits for that call; an open never used makes
-    // none (the open + close path stays the generic one).
-    if let Ok(Object::Sio(sio)) = smach.handles.get_mut(handle) {
-        if sio.routines.is_none() && lazy().defers_open() {
-            let mut routines = crate::state::Routines::default();
-            routines.usage = sk_synth::policy::Usage::due_at_first_call();
-            sio.routines = Some(routines);
-            return;
-        }
-    }
     // A semaphore's and a port end's routines go in the table of every
     // SCPU of the SMACH; any other SIO's only in its owner's.
     let is_everyones = matches!(
