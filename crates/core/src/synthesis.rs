@@ -650,9 +650,15 @@ fn check_installed(
             };
             assert!(
                 planned == Some(installed.spec()),
-                "stale routine {} for handle {} ({op:?}): planned {planned:?}",
+                "stale routine {} for handle {} ({op:?}): planned {planned:?} (facts: {:?}, \
+                 owner {:?}, shared {}, holder {}, revoked {})",
                 installed.spec().template().name,
-                handle.index()
+                handle.index(),
+                facts.target,
+                facts.owner,
+                facts.is_shared,
+                facts.is_holder,
+                facts.is_revoked
             );
         }
     }

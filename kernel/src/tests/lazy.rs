@@ -59,6 +59,17 @@ fn reads_cross_k(m: &TestMachine, path: &str, k: u32) -> Result<(), String> {
         OpenFlags::READ | OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::TRUNCATE,
     )
     .map_err(|e| format!("open: {e}"))?;
+    // Closed on every path: a failed check (the self-check's expected
+    // one) must not leave the open behind for the next run.
+    let checked = reads_cross_k_on(m, f, k);
+    let closed = sys(f, Call::Terminate, &[0]);
+    checked?;
+    ensure_eq!(closed, Ok(0));
+    Ok(())
+}
+
+/// [`reads_cross_k`] on the open `f`.
+fn reads_cross_k_on(m: &TestMachine, f: u32, k: u32) -> Result<(), String> {
     let data: alloc::vec::Vec<u8> = (0..64_u8).map(|i| i.wrapping_mul(37) ^ 0x5a).collect();
     let at = put(0, &data);
     // One generic write (the write op's count, not the read's).
@@ -89,7 +100,6 @@ fn reads_cross_k(m: &TestMachine, path: &str, k: u32) -> Result<(), String> {
         text.contains("read break-even: synthesis cost "),
         "no break-even line: {text:?}"
     );
-    ensure_eq!(sys(f, Call::Terminate, &[0]), Ok(0));
     Ok(())
 }
 
