@@ -379,10 +379,14 @@ pub(crate) fn describe_thread(
             *t = target;
         }
     }
-    let out_values = sk_synth::HoleValues::from_slice(&values).unwrap_or(code.out_values);
+    let widen = |v: &sk_synth::HoleValues<{ sk_synth::SWITCH_HOLE_VALUES }>| {
+        v.resized()
+            .unwrap_or_else(|| sk_synth::HoleValues::from_array([]))
+    };
+    let out_values = sk_synth::HoleValues::from_slice(&values).unwrap_or(widen(&code.out_values));
     let parts = [
         ("switch-out", &code.out, out_values),
-        ("switch-in", &code.inn, code.in_values),
+        ("switch-in", &code.inn, widen(&code.in_values)),
     ];
     for (what, routine, holes) in parts {
         let _ = writeln!(

@@ -16,7 +16,7 @@ use sk_synth::templates::{
     SwitchInSlotFpFxrstorHoles, SwitchInSlotFpHoles, SwitchInSlotHoles, SwitchOutFpFxsaveHoles,
     SwitchOutFpHoles, SwitchOutFpXsaveoptHoles, SwitchOutHoles,
 };
-use sk_synth::{HoleSet, HoleValues, Imm32, Imm64, Rel32Target, Template};
+use sk_synth::{HoleSet, HoleValues, Imm32, Imm64, Rel32Target, Template, SWITCH_HOLE_VALUES};
 
 /// What a thread's switch code bakes in (a change means rebuilding it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,8 +39,8 @@ pub(crate) struct SwitchCode {
     pub(crate) facts: Facts,
     /// The hole values each was instantiated with (the switch-out's `next`
     /// as at build time: its jump is patched since), for `show`.
-    pub(crate) out_values: HoleValues,
-    pub(crate) in_values: HoleValues,
+    pub(crate) out_values: HoleValues<SWITCH_HOLE_VALUES>,
+    pub(crate) in_values: HoleValues<SWITCH_HOLE_VALUES>,
     /// The switch-out's `jmp`, found once: the ring retargets it at every
     /// block and wake.
     pub(crate) jump: sk_machine::code_arena::JumpSite,
@@ -145,11 +145,17 @@ pub(crate) fn facts_for(core: &Core, id: ThreadId) -> Option<Facts> {
     })
 }
 
-/// Installs a routine from `holes`; returns it with the values it baked in.
-pub(crate) fn installed<H: HoleSet>(
+/// Installs a routine from `holes`; returns it with the values it baked in
+/// (kept with capacity `N`; a set that does not fit is kept empty, for
+/// `show` only: the switch templates fit, a host test checks).
+pub(crate) fn installed<H: HoleSet, const N: usize>(
     holes: &H,
-) -> Result<(Routine, HoleValues), sk_synth::policy::InstallError> {
-    install_holes(holes).map(|r| (r, holes.values()))
+) -> Result<(Routine, HoleValues<N>), sk_synth::policy::InstallError> {
+    let values = holes
+        .values()
+        .resized::<N>()
+        .unwrap_or_else(|| HoleValues::from_array([]));
+    install_holes(holes).map(|r| (r, values))
 }
 
 pub(crate) fn imm(v: u64) -> Imm64 {

@@ -33,6 +33,12 @@ use crate::Template;
 /// Most holes one template may have (`build.rs` enforces it).
 pub const MAX_HOLES: usize = 20;
 
+/// Hole values a thread's switch code keeps for `show` (its switch-in and
+/// switch-out templates have at most this many holes: `tests/instantiate.rs`
+/// checks every `switch_*` template). Smaller than [`MAX_HOLES`]: every
+/// thread's record carries two sets, and copies them when it moves.
+pub const SWITCH_HOLE_VALUES: usize = 8;
+
 /// How a hole's constant is encoded in the instruction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum HoleKind {
@@ -142,32 +148,35 @@ impl From<Disp32> for HoleValue {
     }
 }
 
-/// Up to [`MAX_HOLES`] values in a template's hole order, without allocating.
+/// Up to `N` ([`MAX_HOLES`] unless said) values in a template's hole
+/// order, without allocating. A record kept per thread may take a smaller
+/// `N` (its templates' hole count): `N` slots are copied with it, used or
+/// not.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct HoleValues {
-    values: [HoleValue; MAX_HOLES],
+pub struct HoleValues<const N: usize = MAX_HOLES> {
+    values: [HoleValue; N],
     len: usize,
 }
 
-impl HoleValues {
-    /// From an array of at most [`MAX_HOLES`] values (checked at compile time).
-    pub const fn from_array<const N: usize>(values: [HoleValue; N]) -> Self {
-        const { assert!(N <= MAX_HOLES, "too many holes") };
-        let mut all = [HoleValue::Imm64(0); MAX_HOLES];
+impl<const N: usize> HoleValues<N> {
+    /// From an array of at most `N` values (checked at compile time).
+    pub const fn from_array<const M: usize>(values: [HoleValue; M]) -> Self {
+        const { assert!(M <= N, "too many holes") };
+        let mut all = [HoleValue::Imm64(0); N];
         let mut i = 0;
-        while i < N {
+        while i < M {
             all[i] = values[i];
             i += 1;
         }
         Self {
             values: all,
-            len: N,
+            len: M,
         }
     }
 
-    /// From a slice; `None` if it holds more than [`MAX_HOLES`] values.
+    /// From a slice; `None` if it holds more than `N` values.
     pub fn from_slice(values: &[HoleValue]) -> Option<Self> {
-        let mut all = [HoleValue::Imm64(0); MAX_HOLES];
+        let mut all = [HoleValue::Imm64(0); N];
         all.get_mut(..values.len())?.copy_from_slice(values);
         Some(Self {
             values: all,
@@ -177,7 +186,12 @@ impl HoleValues {
 
     /// The values, in the template's hole order.
     pub fn as_slice(&self) -> &[HoleValue] {
-        &self.values[..self.len]
+        self.values.get(..self.len).unwrap_or(&[])
+    }
+
+    /// The same values with capacity `M` (`None` if they do not fit).
+    pub fn resized<const M: usize>(&self) -> Option<HoleValues<M>> {
+        HoleValues::<M>::from_slice(self.as_slice())
     }
 }
 

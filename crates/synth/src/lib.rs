@@ -24,6 +24,7 @@ pub use disasm::disassemble;
 pub use error::SynthError;
 pub use hole::{
     Disp32, Hole, HoleKind, HoleSet, HoleValue, HoleValues, Imm32, Imm64, Rel32Target, MAX_HOLES,
+    SWITCH_HOLE_VALUES,
 };
 pub use instance::{FaultFixup, Instance};
 pub use instantiate::{instantiate, instantiate_bytes, instantiate_values, Smap, SMAP_NOP};

@@ -152,7 +152,10 @@ fn untyped_values_are_checked_for_count_and_kind() {
             found: HoleKind::Imm64
         })
     ));
-    assert!(HoleValues::from_slice(&[HoleValue::Imm32(0); sk_synth::MAX_HOLES + 1]).is_none());
+    assert!(HoleValues::<{ sk_synth::MAX_HOLES }>::from_slice(
+        &[HoleValue::Imm32(0); sk_synth::MAX_HOLES + 1]
+    )
+    .is_none());
 }
 
 #[test]
@@ -323,4 +326,18 @@ fn instantiation_costs_about_a_memcpy() {
         "instantiate ram_file_write ({} bytes): {per} ns",
         templates::RAM_FILE_WRITE.size()
     );
+}
+
+/// The kernel keeps a switch routine's hole values in
+/// `HoleValues<SWITCH_HOLE_VALUES>`: every switch template fits.
+#[test]
+fn switch_templates_fit_the_switch_codes_hole_values() {
+    let switches: Vec<_> = templates::ALL
+        .iter()
+        .filter(|t| t.name.starts_with("switch_"))
+        .collect();
+    assert!(switches.len() >= 10);
+    for t in switches {
+        assert!(t.holes.len() <= sk_synth::SWITCH_HOLE_VALUES, "{}", t.name);
+    }
 }
