@@ -239,9 +239,10 @@ pub(crate) fn close_object(core: &mut Core, owner: SmachId, _handle: Handle, mut
     match object {
         Object::Sio(_) => {}
         Object::Shared(shared) => {
-            let (from, handle) = (shared.owner, shared.owner_handle);
+            let (from, handle, serial) = (shared.owner, shared.owner_handle, shared.serial);
             crate::share::close_holder(core, owner, shared);
             crate::linux_pids::holder_closed(core, from, handle);
+            crate::views::after_holder_close(core, serial);
         }
         Object::Smem(region) => smem_calls::terminate(core, owner, region),
         Object::Scpu(tid) => scpu_calls::kill(core, tid),

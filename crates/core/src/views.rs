@@ -588,6 +588,19 @@ pub(crate) fn after_close(core: &mut Core, serial: u64) {
     replan_base(core, base);
 }
 
+/// A holder closed its share of the SIO of open serial `serial`: views it
+/// made through that handle (their parent link names it) lose their
+/// parent, so every view on the same base is replanned (a synthesized
+/// routine baked in the parent's cells; the hostile review found one
+/// still writing through a handle its maker had closed).
+pub(crate) fn after_holder_close(core: &mut Core, serial: u64) {
+    if OPEN_VIEWS.load(Ordering::Relaxed) == 0 {
+        return;
+    }
+    let base = INDEX.lock().base_of(serial);
+    replan_base(core, base);
+}
+
 /// File-system events on `nodes`: the views on those files are
 /// replanned.
 pub(crate) fn on_fs_events(core: &mut Core, nodes: &[sk_fs::NodeId]) {

@@ -14,7 +14,7 @@
 //! | 5 | `prefix` | prefix views of the tty: writes through a depth-1 and a depth-2 view, and through the depth-1 view shared with a child, put their prefixes at every line's start (the kernel test checks the console bytes); bad lengths, a `\n` in the prefix (`BadValue`), bad pointers and bad write buffers (`BadAddress`), a file or a window of one (`WrongKind`), a read-only tty (`NotPermitted`), a read, a window or a reshape of a prefix view, a revoked one (`Revoked`); a writable view of an APPEND open is `NotPermitted`, a read-only one reads |
 //! | 6 | `root` | a child given `/jail` as its root (the kernel test makes it) opens `/inside` there, and every escape (`..`, `/..`, repeated slashes, `.`, a long `../` chain, `/jail/...`, `/dev/tty`) finds nothing outside; its own `Root` is `NotPermitted`; a grandchild's program path is confined too; `Root` with a file is `WrongKind`, with a bad handle `BadHandle` |
 //! | 13 | — | the child of mode 3 |
-//! | 15 | — | the child of mode 5 (writes through the prefix view it was given) |
+//! | 15 | — | the child of mode 5 (writes through the prefix view it was given; a prefix view it makes of that one, its write synthesized, is `Revoked` once it closes the shared handle) |
 //! | 16 | — | the child of mode 6 |
 //!
 //! Exit status: 0 = passed, 1 = a check failed (the line says which),
@@ -62,7 +62,7 @@ fn main() -> i32 {
         8 => prefix_and_root::root_rmdir_escape(),
         18 => prefix_and_root::rooted_rmdir_child(),
         17 => prefix_and_root::rooted_linux_spawner(),
-        15 => prefix_and_root::prefix_child(),
+        15 => prefix_and_root::prefix_child(generic),
         16 => prefix_and_root::rooted_child(),
         13 => child_loop(),
         _ => return 2,

@@ -212,11 +212,27 @@ pub(crate) fn prefix(generic: bool) -> Check {
 
 /// Mode 15: the child of mode 5 writes one line through the prefix view
 /// it was given (handle 2).
-pub(crate) fn prefix_child() -> Check {
+pub(crate) fn prefix_child(generic: bool) -> Check {
     let line = b"from the child\n";
+    let shared = Sio::from_handle(Handle::new(2));
     ensure(
-        Sio::from_handle(Handle::new(2)).write(line) == Ok(line.len()),
+        shared.write(line) == Ok(line.len()),
         "write through the shared prefix view",
+    )?;
+    // A prefix view of the shared one, its write synthesized (its cells
+    // include the shared level's); once the child closes the shared
+    // handle, the view has no parent: `Revoked` on both paths, and the
+    // routine must be gone (the hostile review's finding: it still wrote).
+    let mine = shared
+        .prefix_view(b"[c] ")
+        .map_err(|_| "prefix view of a shared prefix view")?;
+    if !generic {
+        until_prefixed_routine(&mine)?;
+    }
+    shared.close().map_err(|_| "close the shared prefix view")?;
+    ensure(
+        mine.write(b"after close\n") == Err(SysError::Revoked),
+        "a prefix view of a closed shared handle still writes",
     )
 }
 
