@@ -48,56 +48,23 @@ pub(crate) fn all(run: &mut Checker) {
         ("prefix view (depth 2)", &two),
     ] {
         until_synthesized(run, name, view);
+        // 40 dashes then one newline (the routine's); 30 newlines (more
+        // than max_newlines) and 1000 bytes (generic); an unmapped buffer
+        // (generic after the count faults) and a kernel one.
+        let (dashes, newlines) = (line.addr(), lines.addr());
+        let cases = [
+            (dashes, 40, Want::Value(40)),
+            (newlines, 1, Want::Value(1)),
+            (newlines, 30, Want::Value(30)),
+            (dashes, 1000, Want::Value(1000)),
+            (newlines, 1, Want::Value(1)),
+            (UNMAPPED, 8, bad),
+            (KERNEL_ADDR, 8, bad),
+        ];
         for path in Path::BOTH {
-            // 40 dashes then (on the next call) one newline: the routine's.
-            io(
-                run,
-                name,
-                path,
-                (view, Op::Write),
-                line.addr(),
-                40,
-                Want::Value(40),
-            );
-            io(
-                run,
-                name,
-                path,
-                (view, Op::Write),
-                lines.addr(),
-                1,
-                Want::Value(1),
-            );
-            // 30 newlines (more than max_newlines), 1000 bytes: generic.
-            io(
-                run,
-                name,
-                path,
-                (view, Op::Write),
-                lines.addr(),
-                30,
-                Want::Value(30),
-            );
-            io(
-                run,
-                name,
-                path,
-                (view, Op::Write),
-                line.addr(),
-                1000,
-                Want::Value(1000),
-            );
-            io(
-                run,
-                name,
-                path,
-                (view, Op::Write),
-                lines.addr(),
-                1,
-                Want::Value(1),
-            );
-            io(run, name, path, (view, Op::Write), UNMAPPED, 8, bad);
-            io(run, name, path, (view, Op::Write), KERNEL_ADDR, 8, bad);
+            for (buf, len, want) in cases {
+                io(run, name, path, (view, Op::Write), buf, len, want);
+            }
         }
     }
     println!();
