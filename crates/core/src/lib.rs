@@ -49,6 +49,7 @@ mod linux_wait;
 mod memory;
 mod nest;
 mod nest_memory;
+mod nest_ring;
 #[cfg(feature = "ktest")]
 pub mod nest_testing;
 mod pipe_calls;

@@ -4,23 +4,24 @@
 //! A SMACH that chose a sub-scheduling policy (`SmachSelector::SubPolicy`,
 //! by itself or its parent; the highest such ancestor) and all its
 //! descendants form a **group**; SMACHs in no group are scheduled as
-//! before, each SCPU on its own.
-//! A group has exactly one SCPU in the run queue at a time, its
-//! *admitted* SCPU (with the ring: one member of the executable ready
-//! queue); the group's other ready SCPUs are *parked* (state Ready, in no
-//! queue). So the whole subtree gets the CPU as one SCPU of the root's
-//! level would: never more than the root's share ("child synthetic machines
-//! are scheduled as any other SCPU", seed §3.1).
+//! before, each SCPU on its own. Either way the whole subtree gets the CPU
+//! as one SCPU of the root's level would: never more than the root's
+//! share ("child synthetic machines are scheduled as any other SCPU",
+//! seed §3.1), and inside the group's turn the tree's policy decides, at
+//! every timer tick, which SCPU runs.
 //!
-//! Inside the group's turn the tree's policy decides, at every timer tick
-//! ([`on_tick`]), which SCPU runs: a different choice passes the turn in
-//! place (`Ring::replace`, or the front of the generic queue) and switches
-//! at once. After [`SLOT`] ticks the turn ends and the group goes to the
-//! tail of the round with the SCPU the policy chooses next
-//! ([`before_switch`]). When the admitted SCPU blocks, is suspended or
-//! exits, the next ready one is admitted ([`refill`]). The CPU time of
-//! every SCPU in a group is charged in TSC ticks at each tick and switch:
-//! the kernel's per-SCPU accounting the share test reads.
+//! On the synthesized scheduler the group is a sub-ring of the executable
+//! ready queue, performed by `nest_ring.rs`. On the generic scheduler
+//! (this module) a group has exactly one SCPU in the run queue at a time,
+//! its *admitted* SCPU; the group's other ready SCPUs are *parked* (state
+//! Ready, in no queue). A different choice at a tick ([`on_tick`]) puts
+//! the chosen SCPU at the front of the queue and switches at once. After
+//! [`SLOT`] ticks the turn ends and the group goes to the tail of the
+//! round with the SCPU the policy chooses next ([`before_switch`]). When
+//! the admitted SCPU blocks, is suspended or exits, the next ready one is
+//! admitted ([`refill`]). On both schedulers the CPU time of every SCPU in
+//! a group is charged in TSC ticks at each tick and each switch the kernel
+//! makes: the per-SCPU accounting the share test reads.
 //!
 //! Owns [`NestState`] (in `Core`) and the hooks the schedulers call:
 //! [`hold_back`] from `make_ready`, [`after_unready`], [`before_switch`],
@@ -43,10 +44,21 @@ pub(crate) struct NestState {
     /// Per group (by root): its admitted SCPU and the ticks of its turn so
     /// far.
     admitted: BTreeMap<SmachId, (ThreadId, u64)>,
+    /// The synthesized scheduler's turn in progress (`nest_ring.rs`).
+    pub(crate) turn: sk_sched::GroupTurn,
+    /// The tick chose who runs next (`nest_ring::on_tick`): the switch
+    /// it makes is not steered again (`nest_ring::steer`).
+    pub(crate) chosen_at_tick: bool,
+    /// The SCPU whose group's turn ended, until it has switched out: its
+    /// group's sub-ring is closed without it (`nest_ring.rs`).
+    pub(crate) leaving: Option<ThreadId>,
     /// TSC at the last charge.
     last_charge: u64,
     /// Fault injection: no group is held to one SCPU (every SCPU queues).
     pub(crate) no_grouping: bool,
+    /// Fault injection: the synthesized scheduler never closes a group's
+    /// sub-ring (`nest_ring::reclose`).
+    pub(crate) open_sub_rings: bool,
     /// Fault injection: files made while set are paid by nobody
     /// (`nest_memory::pay_for_new_file`).
     pub(crate) unpaid_files: bool,
@@ -66,7 +78,7 @@ fn refresh_active(core: &Core) {
 }
 
 /// The group (root) SCPU `tid` belongs to.
-fn group_of(core: &Core, tid: ThreadId) -> Option<SmachId> {
+pub(crate) fn group_of(core: &Core, tid: ThreadId) -> Option<SmachId> {
     if core.nest.tree.is_empty() {
         return None;
     }
@@ -89,7 +101,11 @@ fn runnable(core: &Core, tid: ThreadId) -> bool {
 
 /// The group's next SCPU by the policy; `including` may be chosen while it
 /// runs.
-fn choose(core: &mut Core, root: SmachId, including: Option<ThreadId>) -> Option<ThreadId> {
+pub(crate) fn choose(
+    core: &mut Core,
+    root: SmachId,
+    including: Option<ThreadId>,
+) -> Option<ThreadId> {
     let Core {
         nest,
         threads,
@@ -106,7 +122,7 @@ fn choose(core: &mut Core, root: SmachId, including: Option<ThreadId>) -> Option
 }
 
 /// Books the CPU time since the last charge to the running SCPU.
-fn charge(core: &mut Core) {
+pub(crate) fn charge(core: &mut Core) {
     let now = sk_machine::cpu::rdtsc();
     let last = core.nest.last_charge;
     core.nest.last_charge = now;
@@ -146,7 +162,8 @@ pub(crate) fn is_parked(core: &Core, id: ThreadId) -> bool {
 /// admitted SCPU); else it becomes its group's admitted SCPU if it is in a
 /// group, and the caller queues it.
 pub(crate) fn hold_back(core: &mut Core, id: ThreadId) -> bool {
-    if core.nest.no_grouping {
+    // On the ring every ready SCPU of a group is queued (`nest_ring.rs`).
+    if core.nest.no_grouping || crate::ring::enabled(core) {
         return false;
     }
     let Some(root) = group_of(core, id) else {
@@ -198,6 +215,9 @@ pub(crate) fn before_switch(core: &mut Core) {
         return;
     }
     charge(core);
+    if crate::ring::enabled(core) {
+        return crate::nest_ring::steer(core);
+    }
     if core.nest.no_grouping {
         return;
     }
@@ -256,12 +276,7 @@ pub(crate) fn on_tick(core: &mut Core) -> bool {
         return false;
     }
     // The turn passes in place: `next` runs next, `current` is parked.
-    let passed = if crate::ring::enabled(core) {
-        crate::ring::replace(core, current, next)
-    } else {
-        core.ready.push_front(next).map_err(|_| SysError::NoMemory)
-    };
-    if passed.is_err() {
+    if core.ready.push_front(next).is_err() {
         return false;
     }
     core.nest.admitted.insert(root, (next, ticks));
@@ -386,6 +401,9 @@ pub(crate) fn chose_policy(core: &mut Core, id: SmachId) -> Result<(), SysError>
 /// A group just formed (or merged): keeps one of its SCPUs queued (the
 /// running one if it runs), parks the other ready ones.
 fn regroup(core: &mut Core, root: SmachId, threads: &[ThreadId]) {
+    if crate::ring::enabled(core) {
+        return crate::nest_ring::gather(core, threads);
+    }
     if core.nest.no_grouping {
         return;
     }
@@ -478,6 +496,7 @@ pub(crate) fn smach_gone(core: &mut Core, id: SmachId) {
     }
     core.nest.tree.remove_smach(id);
     core.nest.admitted.remove(&id);
+    core.nest.turn.forget(id);
     if core.nest.tree.is_empty() {
         core.nest.last_charge = 0;
     }

@@ -25,6 +25,13 @@ pub fn inject_ignore_weights(on: bool) {
     state::with(|core| core.nest.tree.inject_ignore_weights(on));
 }
 
+/// Fault injection: a group's sub-ring is never closed on the
+/// synthesized scheduler (its last SCPU's yield leaves the group) while
+/// `on`.
+pub fn inject_open_sub_rings(on: bool) {
+    state::with(|core| core.nest.open_sub_rings = on);
+}
+
 /// Fault injection: groups are not held to one queued SCPU (each SCPU of
 /// a subtree queues as a root's would) for groups that form while `on`.
 pub fn inject_no_grouping(on: bool) {

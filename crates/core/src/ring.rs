@@ -184,25 +184,63 @@ pub(crate) fn insert(core: &mut Core, id: ThreadId) {
             apply(ring, p);
         }
     }
+    crate::nest_ring::reclose(core);
 }
 
-/// `new` takes `old`'s place in the ring (a nested group's turn passing in
-/// place, `nest::on_tick`): if `old` runs, it switches to `new` next.
+/// Puts `id` right after the member `anchor` (or moves it there): a
+/// nested group's SCPUs stay next to each other (`nest_ring.rs`).
 ///
 /// # Errors
-/// [`SysError::NotPermitted`] if the policy refuses (`old` not a member,
-/// `new` one, or no switch code for `new`): nothing changed.
-pub(crate) fn replace(core: &mut Core, old: ThreadId, new: ThreadId) -> Result<(), SysError> {
+/// [`SysError::NotPermitted`] if the policy refuses (`anchor` not a
+/// member, or `id` itself) or `id` has no switch code: nothing changed.
+pub(crate) fn insert_after(
+    core: &mut Core,
+    anchor: ThreadId,
+    id: ThreadId,
+) -> Result<(), SysError> {
     let ring = core.ring.as_mut().ok_or(SysError::NotPermitted)?;
-    if !ring.code.contains_key(&new) {
+    if !ring.code.contains_key(&id) {
         return Err(SysError::NotPermitted);
     }
-    let patches = ring
+    let [removal, insertion] = ring
         .policy
-        .replace(old, new)
+        .insert_after(anchor, id)
         .map_err(|_| SysError::NotPermitted)?;
-    apply(ring, patches);
+    apply(ring, removal);
+    apply(ring, insertion);
+    crate::nest_ring::reclose(core);
     Ok(())
+}
+
+/// Closes the members from `first` to `last` into a sub-ring (a nested
+/// group's segment, `nest_ring.rs`); with `adopt_current`, a detached
+/// running thread's jump enters it. A refused close changes nothing.
+pub(crate) fn close(core: &mut Core, first: ThreadId, last: ThreadId, adopt_current: bool) {
+    if let Some(ring) = core.ring.as_mut() {
+        match ring.policy.close(first, last, adopt_current) {
+            Ok(p) => apply(ring, p),
+            Err(e) => log::error!("ring: closing {first}..{last}: {e:?}"),
+        }
+    }
+}
+
+/// Aims the detached running thread's jump at the member `id` (a nested
+/// group's SCPU that blocked hands the CPU to its policy's choice).
+pub(crate) fn aim(core: &mut Core, id: ThreadId) {
+    if let Some(ring) = core.ring.as_mut() {
+        if let Ok(p) = ring.policy.aim(id) {
+            apply(ring, p);
+        }
+    }
+}
+
+/// Opens the closed sub-ring that holds `member`, if any (its group's
+/// turn ended).
+pub(crate) fn open(core: &mut Core, member: ThreadId) {
+    if let Some(ring) = core.ring.as_mut() {
+        let p = ring.policy.open(member);
+        apply(ring, p);
+    }
 }
 
 /// Takes `id` out of the ring (it may be the running thread: it then runs
@@ -213,6 +251,7 @@ pub(crate) fn remove(core: &mut Core, id: ThreadId) {
             apply(ring, p);
         }
     }
+    crate::nest_ring::reclose(core);
 }
 
 /// `id` is gone: out of the ring, its code retired (reused after a
@@ -463,9 +502,14 @@ pub(crate) fn exit_current() -> ! {
 /// code that had interrupts on, enters the running thread's switch-out.
 pub(crate) fn on_timer(interrupts_were_on: bool) {
     let mut left = sk_machine::percpu::ticks_left().saturating_sub(1);
-    // A nested group's turn may pass to another of its SCPUs: switch now.
-    if crate::nest::is_active() && state::with(crate::nest::on_tick) {
-        left = 0;
+    // A nested group's turn may pass to another of its SCPUs, or end:
+    // switch now; inside the turn its SCPUs' own quanta do not cut it.
+    if crate::nest::is_active() {
+        match state::with(crate::nest_ring::on_tick) {
+            Some(true) => left = 0,
+            Some(false) => left = left.max(1),
+            None => {}
+        }
     }
     sk_machine::percpu::set_ticks_left(left);
     if left > 0 || !interrupts_were_on {
@@ -515,7 +559,9 @@ pub(crate) fn check_code(core: &Core) -> Option<Result<(usize, u64), alloc::stri
             .ok_or(format!("{id} jumps to {to:#x}, no thread's switch-in"))
     };
     let check = || -> Result<(usize, u64), alloc::string::String> {
-        let expected: Vec<ThreadId> = ring.policy.order().collect();
+        // The closed sub-ring of a nested group holding its turn, or
+        // every member.
+        let expected: Vec<ThreadId> = ring.policy.cycle();
         let first = target_of(core.current)?;
         let mut walked = Vec::new();
         let mut at = first;
@@ -527,6 +573,17 @@ pub(crate) fn check_code(core: &Core) -> Option<Result<(usize, u64), alloc::stri
             return Err(format!(
                 "code cycle {walked:?} (back at {at}), policy {expected:?}"
             ));
+        }
+        // Every member's jump is where the policy has it (outside a closed
+        // sub-ring too: those run again when it opens).
+        for id in ring.policy.order() {
+            let to = target_of(id)?;
+            if ring.policy.jump_of(id) != Some(to) {
+                return Err(format!(
+                    "{id} jumps to {to}, policy says {:?}",
+                    ring.policy.jump_of(id)
+                ));
+            }
         }
         for id in &walked {
             if *id != core.idle && !core.threads.contains_key(id) {

@@ -61,7 +61,7 @@ pub(crate) fn make_ready(core: &mut Core, id: ThreadId) {
             }
         }
         if id != core.idle {
-            crate::ring::insert(core, id);
+            crate::nest_ring::insert(core, id);
         }
         return;
     }

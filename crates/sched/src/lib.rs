@@ -9,6 +9,7 @@
 
 extern crate alloc;
 
+mod group_ring;
 mod quantum;
 mod ready_queue;
 mod ring;
@@ -16,6 +17,7 @@ mod shares;
 mod sleep_queue;
 mod vec_map;
 
+pub use group_ring::{segment, segment_end, tail_anchor, turn_end_moves, GroupTurn, TickVerdict};
 pub use quantum::{
     clamp_quantum_us, quantum_ticks, DEFAULT_PRIORITY, DEFAULT_QUANTUM_US, MAX_PRIORITY,
     MAX_QUANTUM_US, MIN_QUANTUM_US,

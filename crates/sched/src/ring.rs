@@ -33,6 +33,8 @@
 //! operation in order, with no switch in between (one CPU: interrupts off).
 
 use crate::VecMap;
+
+mod closure;
 use alloc::collections::TryReserveError;
 use core::fmt::Debug;
 
@@ -47,7 +49,7 @@ pub struct Patch<T> {
 }
 
 /// Most patches one operation asks for.
-pub const MAX_PATCHES: usize = 3;
+pub const MAX_PATCHES: usize = 6;
 
 /// The patches of one operation, to apply in order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,6 +113,10 @@ pub struct Ring<T> {
     /// `Some(target)` while the current thread is not a member: the member
     /// its switch-out jumps to.
     detached_target: Option<T>,
+    /// Closed segments, by last member: its first. A closed segment's
+    /// last member jumps back to its first instead of its successor (a
+    /// nested group's sub-ring; `ring/closure.rs`).
+    closures: VecMap<T, T>,
 }
 
 /// Why an operation was refused (a kernel bug: the ring is unchanged).
@@ -120,7 +126,7 @@ pub enum RingError {
     Idle,
     /// `switched_to` named a thread the current one does not jump to.
     NotNext,
-    /// `replace` of a non-member, or by a member.
+    /// `insert_after` a non-member, or after itself.
     Membership,
 }
 
@@ -142,6 +148,7 @@ impl<T: Copy + Ord + Debug> Ring<T> {
             idle,
             current,
             detached_target: if current == idle { None } else { Some(idle) },
+            closures: VecMap::new(),
         }
     }
 
@@ -164,7 +171,9 @@ impl<T: Copy + Ord + Debug> Ring<T> {
     /// The allocator's, when memory is short.
     pub fn reserve_members(&mut self, members: usize) -> Result<(), TryReserveError> {
         self.links
-            .try_reserve(members.saturating_sub(self.links.len()))
+            .try_reserve(members.saturating_sub(self.links.len()))?;
+        self.closures
+            .try_reserve(members.saturating_sub(self.closures.len()))
     }
 
     /// Heap bytes of the bookkeeping (room kept, used or not).
@@ -207,7 +216,7 @@ impl<T: Copy + Ord + Debug> Ring<T> {
     /// `None` for anyone else (their jumps are stale and unreachable).
     pub fn jump_of(&self, id: T) -> Option<T> {
         if let Some(l) = self.links.get(&id) {
-            return Some(l.next);
+            return Some(self.closures.get(&id).copied().unwrap_or(l.next));
         }
         if id == self.current {
             return self.detached_target;
@@ -220,10 +229,15 @@ impl<T: Copy + Ord + Debug> Ring<T> {
         self.jump_of(self.current).unwrap_or(self.idle)
     }
 
-    /// Members in the order they run, starting with the one the current
-    /// thread switches to.
+    /// Members in round-robin order, starting with the current thread's
+    /// successor in the round (the member it jumps to, unless a closed
+    /// segment turns its jump back) and ending with the current thread
+    /// when it is a member.
     pub fn order(&self) -> impl Iterator<Item = T> + '_ {
-        let start = self.next_to_run();
+        let start = match self.links.get(&self.current) {
+            Some(l) => l.next,
+            None => self.next_to_run(),
+        };
         let mut at = Some(start);
         let mut left = self.links.len();
         core::iter::from_fn(move || {
@@ -242,13 +256,47 @@ impl<T: Copy + Ord + Debug> Ring<T> {
     /// (resynthesized with a new quantum, say).
     pub fn jumps_into(&self, id: T) -> Patches<T> {
         let mut p = Patches::none();
-        if let Some(l) = self.links.get(&id) {
-            p.push(l.prev, id);
-        }
-        if self.detached_target == Some(id) && self.current != id {
-            p.push(self.current, id);
+        let prev = self.links.get(&id).map(|l| l.prev);
+        let closing = self
+            .closures
+            .iter()
+            .find(|&(_, &first)| first == id)
+            .map(|(&last, _)| last);
+        for from in [prev, Some(self.current), closing].into_iter().flatten() {
+            if self.jump_of(from) == Some(id) && !p.iter().any(|q| q.from == from) {
+                p.push(from, id);
+            }
         }
         p
+    }
+
+    /// The jumps of `ids` (each once) before a change: [`Ring::changed`]
+    /// makes the patches from them after it.
+    fn watch(&self, ids: [Option<T>; MAX_PATCHES]) -> [Option<(T, Option<T>)>; MAX_PATCHES] {
+        let mut out = [None; MAX_PATCHES];
+        for (i, id) in ids.iter().enumerate() {
+            if let Some(id) = *id {
+                if !ids.iter().take(i).any(|&x| x == Some(id)) {
+                    if let Some(slot) = out.get_mut(i) {
+                        *slot = Some((id, self.jump_of(id)));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The patches for the watched jumps that changed, in watch order
+    /// (the kernel applies them in that order: a new member's own jump is
+    /// watched first, so it is complete before anything reaches it).
+    fn changed(&self, watched: &[Option<(T, Option<T>)>; MAX_PATCHES], p: &mut Patches<T>) {
+        for &(id, before) in watched.iter().flatten() {
+            if let Some(now) = self.jump_of(id) {
+                if Some(now) != before {
+                    p.push(id, now);
+                }
+            }
+        }
     }
 
     fn set_next(&mut self, id: T, next: T) {
@@ -264,7 +312,8 @@ impl<T: Copy + Ord + Debug> Ring<T> {
     }
 
     /// Makes `id` runnable: it joins at the tail of the round. Inserting a
-    /// member does nothing.
+    /// member does nothing. Right after a closed segment's last member it
+    /// stays outside the segment (that jump still closes it).
     ///
     /// # Errors
     /// [`RingError::Idle`] for the idle thread.
@@ -279,6 +328,7 @@ impl<T: Copy + Ord + Debug> Ring<T> {
         if self.is_idle() {
             // Replace idle: `id` alone, jumping to itself.
             self.links.clear();
+            self.closures.clear();
             self.links.insert(id, Links { prev: id, next: id });
             p.push(id, id);
             if self.current == id {
@@ -300,6 +350,16 @@ impl<T: Copy + Ord + Debug> Ring<T> {
             self.next_to_run()
         };
         let pred = self.links.get(&succ).map_or(succ, |l| l.prev);
+        self.link_between(pred, id, &mut p);
+        Ok(p)
+    }
+
+    /// Links the non-member `id` between the member `pred` and its
+    /// successor; the patches: its own jump first, then `pred`'s (unless
+    /// `pred` closes a segment), then the current thread's if it is `id`.
+    fn link_between(&mut self, pred: T, id: T, p: &mut Patches<T>) {
+        let watched = self.watch([Some(id), Some(pred), Some(self.current), None, None, None]);
+        let succ = self.links.get(&pred).map_or(pred, |l| l.next);
         self.links.insert(
             id,
             Links {
@@ -309,18 +369,47 @@ impl<T: Copy + Ord + Debug> Ring<T> {
         );
         self.set_next(pred, id);
         self.set_prev(succ, id);
-        // Its own jump first: nothing reaches it before it is complete.
-        p.push(id, succ);
-        p.push(pred, id);
         if self.current == id {
             self.detached_target = None;
         }
-        Ok(p)
+        self.changed(&watched, p);
+    }
+
+    /// Makes `id` runnable right after the member `anchor` (a nested
+    /// group's SCPUs stay next to each other in the round: `nest_ring.rs`),
+    /// or moves it there if it is a member already (removed first: that
+    /// operation's patches come first, then this one's). Moving the member
+    /// after itself does nothing. After a closed segment's last member it
+    /// stays outside the segment until the kernel closes it again.
+    ///
+    /// # Errors
+    /// [`RingError::Idle`] for the idle thread (either argument);
+    /// [`RingError::Membership`] unless `anchor` is a member other than
+    /// `id` (the ring is unchanged).
+    pub fn insert_after(&mut self, anchor: T, id: T) -> Result<[Patches<T>; 2], RingError> {
+        if id == self.idle || anchor == self.idle {
+            return Err(RingError::Idle);
+        }
+        if anchor == id || !self.is_member(anchor) {
+            return Err(RingError::Membership);
+        }
+        let mut out = [Patches::none(); 2];
+        if self.links.get(&anchor).map(|l| l.next) == Some(id) {
+            return Ok(out);
+        }
+        if self.is_member(id) {
+            // `anchor` stays a member: `id` is not the last one.
+            out[0] = self.remove(id)?;
+        }
+        self.link_between(anchor, id, &mut out[1]);
+        Ok(out)
     }
 
     /// Takes `id` out of the round (it blocked, was suspended, exited).
     /// Removing a non-member does nothing. If `id` is the current thread
-    /// it stays current, detached, until the kernel switches away.
+    /// it stays current, detached, until the kernel switches away; its
+    /// jump keeps its target if that stays a member (a sibling in a closed
+    /// segment, say). A closed segment keeps its other members closed.
     ///
     /// # Errors
     /// [`RingError::Idle`] for the idle thread.
@@ -335,6 +424,7 @@ impl<T: Copy + Ord + Debug> Ring<T> {
         if l.next == id {
             // The last runnable SCPU: idle fills the ring.
             self.links.clear();
+            self.closures.clear();
             self.links.insert(
                 self.idle,
                 Links {
@@ -351,72 +441,32 @@ impl<T: Copy + Ord + Debug> Ring<T> {
             }
             return Ok(p);
         }
+        // The segment `id` begins (and does not end): its last's jump.
+        let begun = self
+            .closures
+            .iter()
+            .find(|&(&last, &first)| first == id && last != id)
+            .map(|(&last, _)| last);
+        let watched = self.watch([Some(l.prev), Some(self.current), begun, None, None, None]);
+        let target = self.jump_of(id).filter(|&t| t != id);
         self.links.remove(&id);
         self.set_next(l.prev, l.next);
         self.set_prev(l.next, l.prev);
-        p.push(l.prev, l.next);
+        if let Some(first) = self.closures.remove(&id) {
+            // `id` ended a segment: its predecessor ends it now.
+            if first != id {
+                self.closures.insert(l.prev, first);
+            }
+        }
+        if let Some(last) = begun {
+            self.closures.insert(last, l.next);
+        }
         if self.current == id {
-            // Its jump already points at `l.next`.
-            self.detached_target = Some(l.next);
+            self.detached_target = Some(target.unwrap_or(l.next));
         } else if self.detached_target == Some(id) {
             self.detached_target = Some(l.next);
-            p.push(self.current, l.next);
         }
-        Ok(p)
-    }
-
-    /// `new` takes `old`'s place in the round (a nested group's turn passes
-    /// from one of its SCPUs to another); `old` leaves. If `old` is the
-    /// current thread it stays current, detached, and its jump now enters
-    /// `new`: `new` runs next. Three patches at most: `new`'s jump first,
-    /// then the predecessor's, then the current thread's.
-    ///
-    /// # Errors
-    /// [`RingError::Idle`] for the idle thread;
-    /// [`RingError::Membership`] unless `old` is a member and `new` is not
-    /// (the ring is unchanged).
-    pub fn replace(&mut self, old: T, new: T) -> Result<Patches<T>, RingError> {
-        if old == self.idle || new == self.idle {
-            return Err(RingError::Idle);
-        }
-        let Some(l) = self.links.get(&old).copied() else {
-            return Err(RingError::Membership);
-        };
-        if self.is_member(new) {
-            return Err(RingError::Membership);
-        }
-        let mut p = Patches::none();
-        self.links.remove(&old);
-        if l.next == old {
-            // Alone: `new` alone, jumping to itself.
-            self.links.insert(
-                new,
-                Links {
-                    prev: new,
-                    next: new,
-                },
-            );
-            p.push(new, new);
-        } else {
-            self.links.insert(
-                new,
-                Links {
-                    prev: l.prev,
-                    next: l.next,
-                },
-            );
-            self.set_next(l.prev, new);
-            self.set_prev(l.next, new);
-            p.push(new, l.next);
-            p.push(l.prev, new);
-        }
-        if self.current == new {
-            // The detached current rejoins in `old`'s place.
-            self.detached_target = None;
-        } else if self.current == old || self.detached_target == Some(old) {
-            self.detached_target = Some(new);
-            p.push(self.current, new);
-        }
+        self.changed(&watched, &mut p);
         Ok(p)
     }
 
@@ -459,12 +509,7 @@ impl<T: Copy + Ord + Debug> Ring<T> {
                 Err(RingError::NotNext)
             };
         }
-        let first = self.next_to_run();
-        let members = self.links.len().max(1) as u64;
-        let mut at = first;
-        for _ in 0..steps.saturating_sub(1).checked_rem(members).unwrap_or(0) {
-            at = self.links.get(&at).map_or(at, |l| l.next);
-        }
+        let at = self.walk(self.next_to_run(), steps.saturating_sub(1));
         let lands = at == id;
         if lands || self.is_member(id) {
             self.current = id;

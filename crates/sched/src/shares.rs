@@ -5,11 +5,14 @@
 //!
 //! Owns [`ShareTree`] and [`SubPolicy`]. The tree has one node per SMACH
 //! in a nested group (a root SMACH with children, and its descendants) and
-//! one leaf per SCPU. The kernel keeps **one representative** of a group
-//! in its run queue, so the whole subtree gets the CPU as one SCPU of the
-//! root's level would (never more than the root's share); each time the
-//! representative's turn ends, [`ShareTree::choose`] picks the group's
-//! next SCPU and [`ShareTree::charge`] books the CPU time it used.
+//! one leaf per SCPU. The kernel gives a group **one slot** of the round,
+//! so the whole subtree gets the CPU as one SCPU of the root's level
+//! would (never more than the root's share): on the synthesized scheduler
+//! its SCPUs are a closed sub-ring inside that slot
+//! ([`crate::group_ring`]), on the generic one a single admitted SCPU
+//! represents it. At each tick of the slot [`ShareTree::choose`] picks
+//! the group's SCPU that runs and [`ShareTree::charge`] books the CPU
+//! time used.
 //!
 //! The choice is stride scheduling, level by level: every member (a child
 //! SMACH or an own SCPU) has a *pass*, advanced by `used × SCALE / weight`

@@ -26,9 +26,20 @@ enum Op {
     Block,
     /// A thread's switch-in is rebuilt: every jump into it is re-patched.
     Resynth(u32),
-    /// The second takes the first's place (0: the running thread's), as a
-    /// nested group's turn passes between its SCPUs.
-    Replace(u32, u32),
+    /// The second joins (or moves) right after the first (0: the running
+    /// thread), as a nested group's SCPUs stay together in the round.
+    InsertAfter(u32, u32),
+    /// The members from the n-th in the round to the m-th after it form a
+    /// closed segment (a nested group's sub-ring); with the flag, a
+    /// detached running thread is aimed into it.
+    Close(usize, usize, bool),
+    /// The closed segment holding the n-th member in the round opens.
+    Open(usize),
+    /// A detached running thread's jump is aimed at the n-th member.
+    Aim(usize),
+    /// The code switches this many times with no kernel look (the
+    /// synthesized yield), then the kernel catches up (`advanced`).
+    Advance(u64),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -38,7 +49,11 @@ fn op() -> impl Strategy<Value = Op> {
         3 => Just(Op::Switch),
         1 => Just(Op::Block),
         1 => (0u32..12).prop_map(Op::Resynth),
-        2 => (0u32..12, 1u32..12).prop_map(|(a, b)| Op::Replace(a, b)),
+        2 => (0u32..12, 1u32..12).prop_map(|(a, b)| Op::InsertAfter(a, b)),
+        3 => (0usize..12, 0usize..4, any::<bool>()).prop_map(|(a, b, c)| Op::Close(a, b, c)),
+        1 => (0usize..12).prop_map(Op::Open),
+        2 => (1u64..40).prop_map(Op::Advance),
+        1 => (0usize..12).prop_map(Op::Aim),
     ]
 }
 
@@ -124,25 +139,48 @@ impl Model {
                 self.ring.next_to_run()
             ));
         }
-        // One cycle through exactly the members, in the ring's order.
+        // Every member's jump is where the ring has it, and the members
+        // form one round (closed segments keep their places in it).
+        let round: Vec<u32> = self.ring.order().collect();
+        let in_round: BTreeSet<u32> = round.iter().copied().collect();
+        if in_round != members || round.len() != members.len() {
+            return Err(format!("round {round:?} is not the members {members:?}"));
+        }
+        for &m in &members {
+            if self.jumps.get(&m).copied() != self.ring.jump_of(m) {
+                return Err(format!(
+                    "{m} jumps to {:?}, the ring says {:?}",
+                    self.jumps.get(&m),
+                    self.ring.jump_of(m)
+                ));
+            }
+        }
+        // A closed segment's last jumps to its first; any other member to
+        // its successor in the round.
+        for (i, &m) in round.iter().enumerate() {
+            let succ = round[(i + 1) % round.len()];
+            let closing = self.ring.closures().find(|&(_, l)| l == m).map(|(f, _)| f);
+            if self.jumps[&m] != closing.unwrap_or(succ) {
+                return Err(format!("{m} jumps to {}, round {round:?}", self.jumps[&m]));
+            }
+        }
+        // The code's walk from the running thread is the ring's cycle.
+        let mut walked = Vec::new();
         let mut at = first;
-        let mut visited = Vec::new();
-        for _ in 0..members.len() {
-            visited.push(at);
+        while !walked.contains(&at) {
+            walked.push(at);
             at = *self.jumps.get(&at).ok_or(format!("{at} has no jump"))?;
         }
-        if at != first {
+        if walked != self.ring.cycle() {
             return Err(format!(
-                "jumps from {first} do not close after {} steps: {visited:?}",
-                members.len()
+                "code walks {walked:?}, the ring's cycle is {:?}",
+                self.ring.cycle()
             ));
         }
-        let distinct: BTreeSet<u32> = visited.iter().copied().collect();
-        if distinct != members || visited.len() != members.len() {
-            return Err(format!("cycle {visited:?} is not the members {members:?}"));
-        }
-        if visited != self.ring.order().collect::<Vec<_>>() {
-            return Err(format!("cycle {visited:?} is not the ring's order"));
+        if self.ring.closures().next().is_none() && walked.len() != members.len() {
+            return Err(format!(
+                "nothing closed, the code walks {walked:?} of {members:?}"
+            ));
         }
         Ok(())
     }
@@ -230,55 +268,118 @@ impl Model {
                 }
                 self.runs.clear();
             }
-            Op::Replace(old_id, new) => {
-                let old_id = if old_id == IDLE {
+            Op::InsertAfter(anchor, id) => {
+                let anchor = if anchor == IDLE {
                     self.ring.current()
                 } else {
-                    old_id
+                    anchor
                 };
-                let valid = old_id != IDLE
-                    && new != IDLE
-                    && self.ring.is_member(old_id)
-                    && !self.ring.is_member(new);
-                let order: Vec<u32> = self.ring.order().collect();
-                let result = self.ring.replace(old_id, new);
-                let Ok(patches) = result else {
+                let valid = anchor != IDLE && anchor != id && self.ring.is_member(anchor);
+                let before: Vec<u32> = self.ring.order().collect();
+                let result = self.ring.insert_after(anchor, id);
+                let Ok(ops) = result else {
                     if valid {
-                        return Err(format!("replace {old_id} by {new} refused: {result:?}"));
+                        return Err(format!("insert {id} after {anchor} refused: {result:?}"));
                     }
                     return self.check();
                 };
                 if !valid {
-                    return Err(format!("replace {old_id} by {new} accepted"));
+                    return Err(format!("insert {id} after {anchor} accepted"));
                 }
-                let patches: Vec<_> = patches.iter().collect();
-                self.runnable.remove(&old_id);
-                self.runnable.insert(new);
-                self.apply(&patches, &old);
-                // `new` is where `old` was; the running thread, if replaced,
-                // runs `new` next.
-                let expected: Vec<u32> = if old_id == self.ring.current() {
-                    let mut o: Vec<u32> = order.into_iter().filter(|&t| t != old_id).collect();
-                    o.insert(0, new);
-                    o.dedup();
-                    o
-                } else {
-                    order
-                        .into_iter()
-                        .map(|t| if t == old_id { new } else { t })
-                        .collect()
-                };
+                // The removal's patches with the old members, then the
+                // insertion's with the new.
+                let removal: Vec<_> = ops[0].iter().collect();
+                let was_runnable = self.runnable.remove(&id);
+                self.apply(&removal, &old);
+                let insertion: Vec<_> = ops[1].iter().collect();
+                self.runnable.insert(id);
+                let mut both = old.clone();
+                if was_runnable {
+                    both.insert(id);
+                }
+                self.apply(&insertion, &both);
+                // `id` follows `anchor`; the others keep their order.
                 let got: Vec<u32> = self.ring.order().collect();
-                // (A detached current taking the place rejoins the round:
-                // its order starts after it.)
-                if got != expected && new != self.ring.current() {
+                let at = got.iter().position(|&t| t == anchor).unwrap();
+                if got[(at + 1) % got.len()] != id {
+                    return Err(format!("after insert {id} after {anchor}: {got:?}"));
+                }
+                let rest = |v: &[u32]| -> Vec<u32> {
+                    let mut r: Vec<u32> = v.iter().copied().filter(|&t| t != id).collect();
+                    let start = r.iter().position(|&t| t == anchor).unwrap_or(0);
+                    r.rotate_left(start);
+                    r
+                };
+                if rest(&got) != rest(&before) {
                     return Err(format!(
-                        "after replace {old_id} by {new}: {got:?}, expected {expected:?}"
+                        "insert {id} after {anchor} reordered the others: {before:?} -> {got:?}"
                     ));
                 }
-                if self.reachable().contains(&old_id) && old_id != self.ring.current() {
-                    return Err(format!("replaced {old_id} still reachable"));
+                self.runs.clear();
+            }
+            Op::Close(at, len, adopt) => {
+                if self.ring.is_idle() {
+                    return self.check();
                 }
+                let round: Vec<u32> = self.ring.order().collect();
+                let n = round.len();
+                let f = round[at % n];
+                let l = round[(at % n + len.min(n - 1)) % n];
+                let patches: Vec<_> = self
+                    .ring
+                    .close(f, l, adopt)
+                    .map_err(|e| format!("close {f}..{l}: {e:?}"))?
+                    .iter()
+                    .collect();
+                self.apply(&patches, &old);
+                if self.ring.closure_of(f).is_none() && self.ring.jump_of(l) != Some(f) {
+                    return Err(format!("{f}..{l} is not closed"));
+                }
+                self.runs.clear();
+            }
+            Op::Open(at) => {
+                let round: Vec<u32> = self.ring.order().collect();
+                let m = round[at % round.len()];
+                let patches: Vec<_> = self.ring.open(m).iter().collect();
+                self.apply(&patches, &old);
+                if self.ring.closure_of(m).is_some() {
+                    return Err(format!("{m}'s segment is still closed"));
+                }
+                self.runs.clear();
+            }
+            Op::Aim(at) => {
+                let round: Vec<u32> = self.ring.order().collect();
+                let id = round[at % round.len()];
+                let detached = !self.ring.is_member(self.ring.current());
+                match self.ring.aim(id) {
+                    Ok(p) => {
+                        if !detached || id == IDLE {
+                            return Err(format!("aim at {id} accepted for a member current"));
+                        }
+                        let patches: Vec<_> = p.iter().collect();
+                        self.apply(&patches, &old);
+                        if self.ring.next_to_run() != id {
+                            return Err(format!(
+                                "aimed at {id}, {} runs next",
+                                self.ring.next_to_run()
+                            ));
+                        }
+                    }
+                    Err(e) => {
+                        if detached && id != IDLE {
+                            return Err(format!("aim at {id} refused: {e:?}"));
+                        }
+                    }
+                }
+            }
+            Op::Advance(steps) => {
+                let mut at = self.ring.current();
+                for _ in 0..steps {
+                    at = self.jumps[&at];
+                }
+                self.ring
+                    .advanced(steps, at)
+                    .map_err(|e| format!("{steps} switches lead to {at}: {e:?}"))?;
                 self.runs.clear();
             }
             Op::Resynth(id) => {

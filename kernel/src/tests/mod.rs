@@ -25,6 +25,7 @@ mod memory;
 mod mux;
 mod nesting;
 mod nesting_linux;
+mod nesting_sub_ring;
 mod pipe_console_review;
 mod pipe_review;
 mod pipes;

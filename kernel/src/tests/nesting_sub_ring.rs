@@ -1,0 +1,174 @@
+//! A nested group's sub-ring on the synthesized scheduler (issue 15;
+//! docs/nesting.md, `nest_ring.rs`): while a group holds its slot its
+//! SCPUs' switch code forms a closed ring, so two SCPUs handing a counter
+//! to each other by yielding (the synthesized yield, no Rust code) do it
+//! inside the slot, not once per round of the machine; and a group member
+//! that only yields cannot stretch its group's share. An injected
+//! scheduler that leaves the sub-ring open is caught. On the generic
+//! scheduler (`synth=off`) a group keeps one admitted SCPU and these
+//! tests check only that the hand-offs finish.
+//!
+//! Programs: `/bin/nest` (user/nest: modes `ping-pong`, `hostile-shares`,
+//! `one-child`).
+
+use alloc::format;
+use alloc::string::String;
+use sk_core::nest_testing::{self, tree};
+use sk_core::ProgramId;
+use sk_ktest::{ensure, ktest};
+
+const NEST: &str = "/bin/nest";
+const ONE_CHILD: u64 = 5;
+const PING_PONG: u64 = 6;
+const HOSTILE_SHARES: u64 = 8;
+const MS: u64 = 1_000_000;
+/// `SmachState::Exited`.
+const EXITED: u32 = 2;
+
+/// Hand-offs the two SCPUs make.
+const HANDOFFS: u64 = 2_000;
+/// The hog's CPU time by which the hand-offs must be done: 20 of its
+/// turns (a turn is 50 ms). One hand-off per turn of the hog, as before
+/// the sub-ring, would make 20-40 of them by then.
+const HOG_BOUND_MS: u64 = 1_000;
+
+fn spawn(mode: u64, param: u64) -> Result<ProgramId, String> {
+    sk_core::spawn_program(NEST, mode << 32 | param).map_err(|e| format!("spawn nest {mode}: {e}"))
+}
+
+/// CPU time (ns) of SMACH `id`'s subtree.
+fn cpu_ns(id: ProgramId) -> u64 {
+    tree(id.0).first().map_or(0, |e| e.cpu_ns)
+}
+
+fn exited(id: ProgramId) -> bool {
+    tree(id.0).first().is_none_or(|e| e.state == EXITED)
+}
+
+/// Runs `ping-pong` next to a hog (a `one-child` group: the kernel
+/// accounts the CPU of grouped SCPUs); returns the hog's CPU (ms)
+/// when the hand-offs were done, or Err with what it had when the hog
+/// passed [`HOG_BOUND_MS`] first.
+fn hand_offs_next_to_a_hog(handoffs: u64) -> Result<Result<u64, u64>, String> {
+    let hog = spawn(ONE_CHILD, 0)?;
+    let pp = match spawn(PING_PONG, handoffs) {
+        Ok(p) => p,
+        Err(e) => {
+            sk_core::release_program(hog);
+            return Err(e);
+        }
+    };
+    let start = cpu_ns(hog);
+    let outcome = loop {
+        let used = cpu_ns(hog).saturating_sub(start) / MS;
+        if exited(pp) {
+            break Ok(used);
+        }
+        if used > HOG_BOUND_MS {
+            break Err(used);
+        }
+        if let Err(e) = nest_testing::sleep_ns(10 * MS) {
+            sk_core::release_program(pp);
+            sk_core::release_program(hog);
+            return Err(format!("sleep: {e}"));
+        }
+    };
+    let status = if exited(pp) {
+        sk_core::wait_program(pp).ok()
+    } else {
+        None
+    };
+    sk_core::release_program(pp);
+    sk_core::release_program(hog);
+    if outcome.is_ok() && status != Some(0) {
+        return Err(format!("ping-pong exited with {status:?}"));
+    }
+    Ok(outcome)
+}
+
+ktest!(
+    fn nesting_yields_pass_between_a_groups_scpus_inside_its_slot() {
+        let ring = sk_core::testing::ring_on();
+        let done = hand_offs_next_to_a_hog(HANDOFFS)?;
+        sk_machine::println!(
+            "  {HANDOFFS} hand-offs by yield next to a hog: {}",
+            match done {
+                Ok(ms) => format!("done after {ms} ms of the hog's CPU"),
+                Err(ms) => format!("not done after {ms} ms of the hog's CPU"),
+            }
+        );
+        if !ring {
+            // The generic scheduler passes a yield to the hog: no bound.
+            return Ok(());
+        }
+        ensure!(
+            done.is_ok(),
+            "the hand-offs were not done within {HOG_BOUND_MS} ms of the hog's CPU"
+        );
+        // Left open, the sub-ring lets the last SCPU's yield out to the
+        // hog: one hog turn per round of hand-offs.
+        nest_testing::inject_open_sub_rings(true);
+        let faulty = hand_offs_next_to_a_hog(HANDOFFS);
+        nest_testing::inject_open_sub_rings(false);
+        let faulty = faulty?;
+        sk_machine::println!(
+            "  with the sub-ring left open: {faulty:?} (Err: ms of the hog's CPU)"
+        );
+        ensure!(
+            faulty.is_err(),
+            "the injected open sub-ring was not caught: done after {faulty:?} ms"
+        );
+        Ok(())
+    }
+);
+
+/// P's subtree's share of P + Q over `ms`, P a `hostile-shares` group (a
+/// child that only yields and a spinning one), Q a `one-child` group.
+fn yielder_group_share(ms: u64) -> Result<f64, String> {
+    let p = spawn(HOSTILE_SHARES, 0)?;
+    let q = match spawn(ONE_CHILD, 0) {
+        Ok(q) => q,
+        Err(e) => {
+            sk_core::release_program(p);
+            return Err(e);
+        }
+    };
+    let result = (|| -> Result<f64, String> {
+        for _ in 0..300 {
+            if tree(p.0).len() == 3 && tree(q.0).len() == 2 {
+                break;
+            }
+            nest_testing::sleep_ns(10 * MS).map_err(|e| format!("sleep: {e}"))?;
+        }
+        nest_testing::sleep_ns(50 * MS).map_err(|e| format!("sleep: {e}"))?;
+        let before = (cpu_ns(p), cpu_ns(q));
+        nest_testing::sleep_ns(ms * MS).map_err(|e| format!("sleep: {e}"))?;
+        let (up, uq) = (cpu_ns(p) - before.0, cpu_ns(q) - before.1);
+        sk_machine::println!(
+            "  over {ms} ms: the yielder's group {} ms, the other {} ms",
+            up / MS,
+            uq / MS
+        );
+        ensure!(
+            up + uq > ms * MS / 2,
+            "they ran {} ms of {ms}",
+            (up + uq) / MS
+        );
+        Ok(up as f64 / (up + uq) as f64)
+    })();
+    sk_core::release_program(p);
+    sk_core::release_program(q);
+    result
+}
+
+ktest!(
+    fn nesting_a_member_that_only_yields_does_not_stretch_its_groups_share() {
+        let share = yielder_group_share(500)?;
+        ensure!(
+            (share - 0.5).abs() <= 0.05,
+            "the yielder's group got {:.1}%",
+            share * 100.0
+        );
+        Ok(())
+    }
+);
