@@ -46,6 +46,10 @@ pub(crate) struct NestState {
     admitted: BTreeMap<SmachId, (ThreadId, u64)>,
     /// The synthesized scheduler's turn in progress (`nest_ring.rs`).
     pub(crate) turn: sk_sched::GroupTurn,
+    /// Scratch buffers of `nest_ring` (kept, so a block or a wake in a
+    /// group allocates only when the ring grew).
+    pub(crate) scratch_tags: alloc::vec::Vec<(ThreadId, Option<SmachId>)>,
+    pub(crate) scratch_segments: alloc::vec::Vec<(SmachId, ThreadId, ThreadId)>,
     /// The tick chose who runs next (`nest_ring::on_tick`): the switch
     /// it makes is not steered again (`nest_ring::steer`).
     pub(crate) chosen_at_tick: bool,
@@ -499,6 +503,10 @@ pub(crate) fn smach_gone(core: &mut Core, id: SmachId) {
     core.nest.turn.forget(id);
     if core.nest.tree.is_empty() {
         core.nest.last_charge = 0;
+        // No group left: `nest_ring`'s scratch buffers go (the leak
+        // baseline finds the heap as it was before the first group).
+        core.nest.scratch_tags = alloc::vec::Vec::new();
+        core.nest.scratch_segments = alloc::vec::Vec::new();
     }
     refresh_active(core);
 }

@@ -4,20 +4,21 @@
 //! the ring's patches.
 //!
 //! Every ready SCPU of a group is a ring member, next to its siblings (the
-//! group's *segment*). The group's slot is its turn
-//! ([`sk_sched::GroupTurn`]): `nest::SLOT` ticks counted over the whole
-//! group. The segment is **closed** (`Ring::close`: the last member's
-//! jump leads back to the first): once the CPU enters it, every switch-out
-//! in it, the synthesized yield's included, reaches only a sibling until
-//! the kernel ends the turn. A sub-ring of synthesized code inside the
-//! parent's slot, with no Rust code on a yield's path. At each tick inside the turn the
-//! parent's choice (`ShareTree::choose`) picks who runs, which moves right
-//! after the running SCPU; at the turn's end the segment opens, the
-//! group's other members step back to the tail of the round and the
-//! running one's jump leads out of the group. [`reclose`] keeps every
-//! group's segment closed after every ring operation and tick.
-//! The generic scheduler keeps one admitted SCPU per group instead
-//! (`nest.rs`).
+//! group's *segment*). The segment is **closed** (`Ring::close`: the last
+//! member's jump leads back to the first): once the CPU enters it, every
+//! switch-out in it, the synthesized yield's included, reaches only a
+//! sibling until the kernel ends the group's turn. A sub-ring of
+//! synthesized code inside the parent's slot, with no Rust code on a
+//! yield's path. The slot is the group's turn ([`sk_sched::GroupTurn`]):
+//! `nest::SLOT` ticks counted over the whole group. At each tick inside it
+//! ([`on_tick`]) and at each switch the kernel makes for one of its SCPUs
+//! ([`steer`]: a block, a kernel yield) the parent's choice
+//! (`ShareTree::choose`) picks who runs next, which moves right after the
+//! running SCPU. At the turn's end the segment opens, the group's other
+//! members step back to the tail of the round and the running one's jump
+//! leads out of the group. [`reclose`] keeps every group's segment closed
+//! after every ring operation and tick. The generic scheduler keeps one
+//! admitted SCPU per group instead (`nest.rs`).
 
 use crate::state::{Core, SmachId, ThreadId};
 use alloc::vec::Vec;
@@ -30,12 +31,25 @@ fn grouping(core: &Core) -> bool {
 }
 
 /// The ring's members in running order (the running SCPU last when it is
-/// one).
-fn order(core: &Core) -> Vec<ThreadId> {
-    core.ring
-        .as_ref()
-        .map(|r| r.policy.order().collect())
-        .unwrap_or_default()
+/// one), each with its group (the SCPU leaving at the end of its group's
+/// turn in none), in the scratch buffer kept in `NestState` (taken out;
+/// [`put_back`] returns it): one group lookup per member, no allocation
+/// once the buffer has room for every member.
+fn tags(core: &mut Core) -> Vec<(ThreadId, Option<SmachId>)> {
+    let mut tags = core::mem::take(&mut core.nest.scratch_tags);
+    tags.clear();
+    let leaving = core.nest.leaving;
+    if let Some(ring) = core.ring.as_ref() {
+        for t in ring.policy.order() {
+            let group = crate::nest::group_of(core, t).filter(|_| Some(t) != leaving);
+            tags.push((t, group));
+        }
+    }
+    tags
+}
+
+fn put_back(core: &mut Core, tags: Vec<(ThreadId, Option<SmachId>)>) {
+    core.nest.scratch_tags = tags;
 }
 
 /// `make_ready` on the ring: `id` joins its group's segment if a sibling
@@ -46,24 +60,17 @@ pub(crate) fn insert(core: &mut Core, id: ThreadId) {
     if !grouping(core) || member {
         return crate::ring::insert(core, id);
     }
-    let order = order(core);
-    let group = crate::nest::group_of(core, id);
-    let anchor = group
-        .and_then(|g| {
-            sk_sched::segment_end(&order, |t| {
-                t != id && crate::nest::group_of(core, t) == Some(g)
-            })
-        })
+    let tags = tags(core);
+    let anchor = crate::nest::group_of(core, id)
+        .and_then(|g| sk_sched::segment_end(&tags, g))
         .or_else(|| {
             let ring = core.ring.as_ref()?;
             if ring.policy.is_idle() {
                 return None;
             }
-            let current_is_member = ring.policy.is_member(ring.policy.current());
-            sk_sched::tail_anchor(&order, current_is_member, |t| {
-                crate::nest::group_of(core, t)
-            })
+            sk_sched::tail_anchor(&tags, ring.policy.is_member(ring.policy.current()))
         });
+    put_back(core, tags);
     match anchor {
         Some(a) if crate::ring::insert_after(core, a, id).is_ok() => {}
         _ => crate::ring::insert(core, id),
@@ -76,7 +83,11 @@ pub(crate) fn gather(core: &mut Core, threads: &[ThreadId]) {
     if !grouping(core) {
         return;
     }
-    let order = order(core);
+    let order: Vec<ThreadId> = core
+        .ring
+        .as_ref()
+        .map(|r| r.policy.order().collect())
+        .unwrap_or_default();
     let current = core.current;
     let mut anchor = if threads.contains(&current) && order.contains(&current) {
         current
@@ -160,46 +171,49 @@ pub(crate) fn reclose(core: &mut Core) {
     if core.nest.leaving != Some(current) {
         core.nest.leaving = None;
     }
-    let leaving = core.nest.leaving;
-    let order = order(core);
-    let mut groups: Vec<SmachId> = Vec::new();
-    for &t in &order {
-        if let Some(g) = crate::nest::group_of(core, t) {
-            if !groups.contains(&g) {
-                groups.push(g);
-            }
+    let current_group =
+        crate::nest::group_of(core, current).filter(|_| core.nest.leaving != Some(current));
+    let tags = tags(core);
+    let mut segments = core::mem::take(&mut core.nest.scratch_segments);
+    sk_sched::segments_into(&tags, &mut segments);
+    put_back(core, tags);
+    for &(group, first, last) in &segments {
+        let already = core
+            .ring
+            .as_ref()
+            .is_some_and(|r| r.policy.closures().any(|c| c == (first, last)));
+        let adopt = current_group == Some(group);
+        let detached = core
+            .ring
+            .as_ref()
+            .is_some_and(|r| !r.policy.is_member(current));
+        if !already || (adopt && detached) {
+            crate::ring::close(core, first, last, adopt);
         }
     }
-    let current_group = crate::nest::group_of(core, current).filter(|_| leaving != Some(current));
-    let mut wanted: Vec<(ThreadId, ThreadId)> = Vec::new();
-    for g in groups {
-        let in_group =
-            |t: ThreadId| crate::nest::group_of(core, t) == Some(g) && Some(t) != leaving;
-        if let Some((first, last)) = sk_sched::segment(&order, in_group) {
-            crate::ring::close(core, first, last, current_group == Some(g));
-            wanted.push((first, last));
-        }
+    if closed || !segments.is_empty() {
+        open_all_but(core, &segments);
     }
-    if closed || !wanted.is_empty() {
-        open_all_but(core, &wanted);
-    }
+    core.nest.scratch_segments = segments;
 }
 
-/// Opens every closed segment but `keep` (a group that dissolved, or
-/// shrank to nothing in the ring, leaves no sub-ring behind).
-fn open_all_but(core: &mut Core, keep: &[(ThreadId, ThreadId)]) {
-    let stale: Vec<ThreadId> = core
+/// Opens every closed segment that is not one of `keep` (a group that
+/// dissolved, or shrank to nothing in the ring, leaves no sub-ring
+/// behind).
+fn open_all_but(core: &mut Core, keep: &[(SmachId, ThreadId, ThreadId)]) {
+    let closed = core
         .ring
         .as_ref()
-        .map(|r| {
+        .map_or(0, |r| r.policy.closures().count());
+    for _ in 0..closed {
+        let stale = core.ring.as_ref().and_then(|r| {
             r.policy
                 .closures()
-                .filter(|c| !keep.contains(c))
-                .map(|(first, _)| first)
-                .collect()
-        })
-        .unwrap_or_default();
-    for first in stale {
+                .find(|&(f, l)| !keep.iter().any(|&(_, kf, kl)| (kf, kl) == (f, l)))
+        });
+        let Some((first, _)) = stale else {
+            return;
+        };
         crate::ring::open(core, first);
     }
 }
@@ -211,9 +225,9 @@ fn open_all_but(core: &mut Core, keep: &[(ThreadId, ThreadId)]) {
 fn end_turn(core: &mut Core, group: Option<SmachId>, current: ThreadId) {
     core.nest.leaving = Some(current);
     crate::ring::open(core, current);
-    let order = order(core);
-    let moves =
-        sk_sched::turn_end_moves(&order, current, |t| crate::nest::group_of(core, t) == group);
+    let tags = tags(core);
+    let moves = group.map_or_else(Vec::new, |g| sk_sched::turn_end_moves(&tags, current, g));
+    put_back(core, tags);
     for t in moves {
         crate::ring::remove(core, t);
         crate::ring::insert(core, t);

@@ -16,8 +16,8 @@
 //!
 //! Owns the decisions, which the kernel performs with [`crate::Ring`]'s
 //! operations: where a woken member joins ([`segment_end`]; anyone else,
-//! [`tail_anchor`], so no segment is split), which members close into the
-//! sub-ring while the group holds the CPU ([`segment`]), what a tick
+//! [`tail_anchor`], so no segment is split), which members close into
+//! sub-rings ([`segments_into`]), what a tick
 //! does ([`GroupTurn::tick`]), which members step back at the end of a
 //! turn ([`turn_end_moves`]).
 
@@ -104,37 +104,40 @@ impl GroupTurn {
     }
 }
 
-/// Where a woken member of a group joins the ring: after the last member
-/// of its group's segment (`order` is the ring's members in running
-/// order, `in_group` says who belongs to the group; the woken SCPU is not
-/// a member yet). None if no member of the group is in the ring: it joins
-/// at the tail of the round, as any SCPU.
-pub fn segment_end<T: Copy>(order: &[T], in_group: impl Fn(T) -> bool) -> Option<T> {
-    let n = order.len();
-    for (i, &t) in order.iter().enumerate() {
-        let next = order.get(i.saturating_add(1).checked_rem(n).unwrap_or(0));
-        if in_group(t) && !next.is_some_and(|&u| in_group(u)) {
+/// The ring's members in running order, each with its group (None: in
+/// none): what the functions below read. The kernel builds it once per
+/// decision (one group lookup per member).
+pub type Tagged<T> = [(T, Option<u64>)];
+
+/// Where a woken SCPU of `group` joins the ring: after the last member of
+/// its group's segment. None if no member of the group is in the ring: it
+/// joins at the tail of the round, as any SCPU ([`tail_anchor`]).
+pub fn segment_end<T: Copy>(tags: &Tagged<T>, group: u64) -> Option<T> {
+    let n = tags.len();
+    let in_group = |i: usize| {
+        tags.get(i.checked_rem(n).unwrap_or(0))
+            .is_some_and(|&(_, g)| g == Some(group))
+    };
+    for (i, &(t, _)) in tags.iter().enumerate() {
+        if in_group(i) && !in_group(i.saturating_add(1)) {
             return Some(t);
         }
     }
     // Every member is in the group (or none is).
-    order.last().copied().filter(|&t| in_group(t))
+    tags.last()
+        .filter(|&&(_, g)| g == Some(group))
+        .map(|&(t, _)| t)
 }
 
 /// Where an SCPU that joins at the tail of the round goes without
-/// splitting a group's segment: the member to insert it after. `order`
-/// is the ring's members in running order (the running SCPU last when
-/// `current_is_member`); the tail is just before the running SCPU (or,
-/// when that one left the ring, before the member it jumps to), as
-/// [`crate::Ring::insert`] puts it, moved back to the front of a segment
-/// it would fall into. None for an empty order (the kernel then inserts
-/// as usual).
-pub fn tail_anchor<T: Copy>(
-    order: &[T],
-    current_is_member: bool,
-    group_of: impl Fn(T) -> Option<u64>,
-) -> Option<T> {
-    let n = order.len();
+/// splitting a group's segment: the member to insert it after. The
+/// running SCPU is last in `tags` when `current_is_member`; the tail is
+/// just before it (or, when it left the ring, before the member it jumps
+/// to), as [`crate::Ring::insert`] puts it, moved back to the front of a
+/// segment it would fall into. None for an empty ring (the kernel then
+/// inserts as usual).
+pub fn tail_anchor<T: Copy>(tags: &Tagged<T>, current_is_member: bool) -> Option<T> {
+    let n = tags.len();
     let last = n.checked_sub(1)?;
     let mut at = if current_is_member {
         last.checked_sub(1).unwrap_or(last)
@@ -142,58 +145,70 @@ pub fn tail_anchor<T: Copy>(
         last
     };
     for _ in 0..n {
-        let anchor = *order.get(at)?;
-        let succ = *order.get(at.saturating_add(1).checked_rem(n).unwrap_or(0))?;
-        let group = group_of(anchor);
-        if group.is_none() || group != group_of(succ) {
+        let (anchor, group) = *tags.get(at)?;
+        let (_, succ_group) = *tags.get(at.saturating_add(1).checked_rem(n).unwrap_or(0))?;
+        if group.is_none() || group != succ_group {
             return Some(anchor);
         }
         at = at.checked_sub(1).unwrap_or(last);
     }
     // One group fills the ring: anywhere keeps it in one piece.
-    order.get(last).copied()
+    tags.get(last).map(|&(t, _)| t)
 }
 
-/// The group's segment as `(first, last)` in round order (`order` is the
-/// ring's members in running order, `in_group` says who belongs to the
-/// group): what the kernel closes into a sub-ring while the group holds
-/// the CPU ([`crate::Ring::close`]). None if no member is in the group;
-/// the whole round if every member is (closing it then only opens the
-/// segments closed before).
-pub fn segment<T: Copy>(order: &[T], in_group: impl Fn(T) -> bool) -> Option<(T, T)> {
-    let n = order.len();
-    let at = |i: usize| order.get(i.checked_rem(n).unwrap_or(0)).copied();
-    if n > 0 && order.iter().all(|&t| in_group(t)) {
-        return Some((at(0)?, at(n.saturating_sub(1))?));
-    }
-    let start = (0..n).find(|&i| {
-        at(i).is_some_and(&in_group)
-            && !at(i.saturating_add(n).saturating_sub(1)).is_some_and(&in_group)
-    })?;
-    let first = at(start)?;
-    let mut last = first;
-    for k in 1..n {
-        match at(start.saturating_add(k)) {
-            Some(t) if in_group(t) => last = t,
-            _ => break,
+/// Every group's segment, in one pass over the ring: `(group, first,
+/// last)` for each maximal run of members of one group, in round order (a
+/// group that fills the ring is one run from the first member to the
+/// last). What the kernel keeps closed into sub-rings
+/// ([`crate::Ring::close`]); a group split into several runs (never, if
+/// every insertion follows [`segment_end`] and [`tail_anchor`]) gets one
+/// entry per run.
+pub fn segments_into<T: Copy>(tags: &Tagged<T>, out: &mut Vec<(u64, T, T)>) {
+    out.clear();
+    let n = tags.len();
+    let group = |i: usize| {
+        tags.get(i.checked_rem(n).unwrap_or(0))
+            .and_then(|&(_, g)| g)
+    };
+    let id = |i: usize| tags.get(i.checked_rem(n).unwrap_or(0)).map(|&(t, _)| t);
+    let (Some(first), Some(last)) = (tags.first(), tags.last()) else {
+        return;
+    };
+    if let Some(g) = first.1 {
+        if tags.iter().all(|&(_, h)| h == Some(g)) {
+            out.push((g, first.0, last.0));
+            return;
         }
     }
-    Some((first, last))
+    // Start where a run starts, so no run wraps past the walk's end.
+    let Some(start) = (0..n).find(|&i| group(i) != group(i.saturating_add(n).saturating_sub(1)))
+    else {
+        return;
+    };
+    let mut k = 0;
+    while k < n {
+        let i = start.saturating_add(k);
+        let g = group(i);
+        let mut len = 1;
+        while len < n.saturating_sub(k) && group(i.saturating_add(len)) == g {
+            len = len.saturating_add(1);
+        }
+        if let (Some(g), Some(f), Some(l)) = (g, id(i), id(i.saturating_add(len).saturating_sub(1)))
+        {
+            out.push((g, f, l));
+        }
+        k = k.saturating_add(len);
+    }
 }
 
-/// At the end of a turn: the group's members other than `current`, in
+/// At the end of `group`'s turn: its members other than `current`, in
 /// the order to take out and put back at the tail of the round (just
 /// before `current`, which stays where it is). The segment then ends with
 /// `current`, whose jump leads out of the group.
-pub fn turn_end_moves<T: Copy + PartialEq>(
-    order: &[T],
-    current: T,
-    in_group: impl Fn(T) -> bool,
-) -> Vec<T> {
-    order
-        .iter()
-        .copied()
-        .filter(|&t| t != current && in_group(t))
+pub fn turn_end_moves<T: Copy + PartialEq>(tags: &Tagged<T>, current: T, group: u64) -> Vec<T> {
+    tags.iter()
+        .filter(|&&(t, g)| t != current && g == Some(group))
+        .map(|&(t, _)| t)
         .collect()
 }
 
@@ -225,43 +240,60 @@ mod tests {
         assert_eq!(turn.tick(Some(7), 1, None, 3), TickVerdict::End);
     }
 
+    /// Threads 10 and up are in group 1, the rest in none.
+    fn tags(ids: &[u32]) -> Vec<(u32, Option<u64>)> {
+        ids.iter().map(|&t| (t, (t >= 10).then_some(1))).collect()
+    }
+
     #[test]
     fn the_segment_end_is_found_across_the_rings_start() {
-        let g = |t: u32| t >= 10;
-        assert_eq!(segment_end(&[1, 10, 11, 2], g), Some(11));
+        assert_eq!(segment_end(&tags(&[1, 10, 11, 2]), 1), Some(11));
         // The segment wraps: 12 ends it.
-        assert_eq!(segment_end(&[12, 1, 2, 10, 11], g), Some(12));
-        assert_eq!(segment_end(&[10, 11], g), Some(11));
-        assert_eq!(segment_end(&[1, 2], g), None);
-        assert_eq!(segment_end::<u32>(&[], g), None);
+        assert_eq!(segment_end(&tags(&[12, 1, 2, 10, 11]), 1), Some(12));
+        assert_eq!(segment_end(&tags(&[10, 11]), 1), Some(11));
+        assert_eq!(segment_end(&tags(&[1, 2]), 1), None);
+        assert_eq!(segment_end(&tags(&[]), 1), None);
     }
 
     #[test]
     fn the_tail_moves_in_front_of_a_segment_it_would_split() {
-        let g = |t: u32| (t >= 10).then_some(1);
         // The running SCPU (last) is the segment's second member.
-        assert_eq!(tail_anchor(&[2, 3, 10, 11], true, g), Some(3));
-        assert_eq!(tail_anchor(&[2, 3, 4, 11], true, g), Some(4));
-        assert_eq!(tail_anchor(&[2, 10, 11], false, g), Some(11));
+        assert_eq!(tail_anchor(&tags(&[2, 3, 10, 11]), true), Some(3));
+        assert_eq!(tail_anchor(&tags(&[2, 3, 4, 11]), true), Some(4));
+        assert_eq!(tail_anchor(&tags(&[2, 10, 11]), false), Some(11));
         // The segment wraps round the ring's start.
-        assert_eq!(tail_anchor(&[10, 2, 11], false, g), Some(2));
-        assert_eq!(tail_anchor(&[10, 11], true, g), Some(11));
-        assert_eq!(tail_anchor::<u32>(&[], true, g), None);
+        assert_eq!(tail_anchor(&tags(&[10, 2, 11]), false), Some(2));
+        assert_eq!(tail_anchor(&tags(&[10, 11]), true), Some(11));
+        assert_eq!(tail_anchor(&tags(&[]), true), None);
     }
 
     #[test]
-    fn the_segment_is_the_groups_run_wherever_it_starts() {
-        let g = |t: u32| t >= 10;
-        assert_eq!(segment(&[1, 10, 11, 2], g), Some((10, 11)));
-        assert_eq!(segment(&[12, 1, 2, 10, 11], g), Some((10, 12)));
-        assert_eq!(segment(&[1, 10], g), Some((10, 10)));
-        assert_eq!(segment(&[10, 11], g), Some((10, 11)));
-        assert_eq!(segment(&[1, 2], g), None);
+    fn the_segments_are_the_groups_runs_wherever_they_start() {
+        let mut out = Vec::new();
+        segments_into(&tags(&[1, 10, 11, 2]), &mut out);
+        assert_eq!(out, [(1, 10, 11)]);
+        segments_into(&tags(&[12, 1, 2, 10, 11]), &mut out);
+        assert_eq!(out, [(1, 10, 12)]);
+        segments_into(&tags(&[1, 10]), &mut out);
+        assert_eq!(out, [(1, 10, 10)]);
+        segments_into(&tags(&[10, 11]), &mut out);
+        assert_eq!(out, [(1, 10, 11)]);
+        segments_into(&tags(&[1, 2]), &mut out);
+        assert!(out.is_empty());
+        // Two groups, one wrapping.
+        let two = [
+            (5, Some(2)),
+            (1, None),
+            (6, Some(1)),
+            (7, Some(1)),
+            (8, Some(2)),
+        ];
+        segments_into(&two, &mut out);
+        assert_eq!(out, [(1, 6, 7), (2, 8, 5)]);
     }
 
     #[test]
     fn the_turns_end_moves_every_other_member() {
-        let g = |t: u32| t >= 10;
-        assert_eq!(turn_end_moves(&[11, 1, 2, 10], 12, g), [11, 10]);
+        assert_eq!(turn_end_moves(&tags(&[11, 1, 2, 10]), 12, 1), [11, 10]);
     }
 }

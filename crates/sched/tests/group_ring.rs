@@ -8,7 +8,9 @@
 //! round, as one SCPU does, however its SCPUs yield.
 
 use proptest::prelude::*;
-use sk_sched::{segment, segment_end, tail_anchor, turn_end_moves, GroupTurn, Ring, TickVerdict};
+use sk_sched::{
+    segment_end, segments_into, tail_anchor, turn_end_moves, GroupTurn, Ring, TickVerdict,
+};
 use std::collections::BTreeMap;
 
 const IDLE: u32 = 0;
@@ -65,19 +67,27 @@ impl Model {
         self.ring.order().collect()
     }
 
+    /// The ring's members with their groups, as the kernel tags them (the
+    /// SCPU leaving at the end of its group's turn in none).
+    fn tags(&self) -> Vec<(u32, Option<u64>)> {
+        self.order()
+            .into_iter()
+            .map(|t| (t, group_of(t).filter(|_| self.leaving != Some(t))))
+            .collect()
+    }
+
     /// The kernel's `make_ready` on the ring.
     fn wake(&mut self, id: u32) {
         if self.ring.is_member(id) {
             return;
         }
-        let anchor = group_of(id)
-            .and_then(|g| segment_end(&self.order(), |t| t != id && group_of(t) == Some(g)));
+        let anchor = group_of(id).and_then(|g| segment_end(&self.tags(), g));
         let anchor = anchor.or_else(|| {
             if self.ring.is_idle() {
                 return None;
             }
             let current = self.ring.current();
-            tail_anchor(&self.order(), self.ring.is_member(current), group_of)
+            tail_anchor(&self.tags(), self.ring.is_member(current))
         });
         match anchor {
             Some(a) => {
@@ -97,14 +107,11 @@ impl Model {
         if self.leaving != Some(current) {
             self.leaving = None;
         }
-        for g in [100, 200] {
-            let order = self.order();
-            let leaving = self.leaving;
-            let in_group = |t: u32| group_of(t) == Some(g) && Some(t) != leaving;
-            if let Some((first, last)) = segment(&order, in_group) {
-                let adopt = group_of(current) == Some(g) && leaving != Some(current);
-                self.ring.close(first, last, adopt).unwrap();
-            }
+        let mut segs = Vec::new();
+        segments_into(&self.tags(), &mut segs);
+        for (g, first, last) in segs {
+            let adopt = group_of(current) == Some(g) && self.leaving != Some(current);
+            self.ring.close(first, last, adopt).unwrap();
         }
     }
 
@@ -142,8 +149,7 @@ impl Model {
             }
             TickVerdict::End => {
                 self.ring.open(current);
-                let order = self.order();
-                let moves = turn_end_moves(&order, current, |t| group_of(t) == group);
+                let moves = turn_end_moves(&self.tags(), current, group.unwrap());
                 for m in moves {
                     self.ring.remove(m).unwrap();
                     self.ring.insert(m).unwrap();
