@@ -343,9 +343,11 @@ pub fn switches() -> u64 {
 
 /// The scheduler's self-check, on either scheduler: no thread is lost and
 /// none that may not run can. Every Ready or Running thread is queued (the
-/// ring: a member of the policy, and with `sched=ring` the jumps read back
-/// from the code form one cycle through exactly the members, in order,
-/// none blocked, suspended or gone, [`ring_check`]; generic: in the ready
+/// ring: a member of the policy, and with `sched=ring` every member's
+/// jump read back from the code is where the policy has it (its successor,
+/// or a nested group's closed sub-ring's first member), the code's walk
+/// from the running thread is the policy's cycle, and no member is
+/// blocked, suspended or gone, [`ring_check`]; generic: in the ready
 /// queue), only the current thread is Running, and every Blocked thread
 /// waits on something that wakes it (the console's readers, a SMACH's
 /// waiters, the sleep queue, a semaphore). `Ok(threads checked)`.

@@ -2,8 +2,9 @@
 //! docs/nesting.md, `nest_ring.rs`): while a group holds its slot its
 //! SCPUs' switch code forms a closed ring, so two SCPUs handing a counter
 //! to each other by yielding (the synthesized yield, no Rust code) do it
-//! inside the slot, not once per round of the machine; and a group member
-//! that only yields cannot stretch its group's share. An injected
+//! inside the slot, not once per round of the machine (the scheduler's
+//! self-check reading every jump back from the code meanwhile); and a
+//! group member that only yields cannot stretch its group's share. An injected
 //! scheduler that leaves the sub-ring open is caught. On the generic
 //! scheduler (`synth=off`) a group keeps one admitted SCPU and these
 //! tests check only that the hand-offs finish.
@@ -60,6 +61,13 @@ fn hand_offs_next_to_a_hog(handoffs: u64) -> Result<Result<u64, u64>, String> {
     };
     let start = cpu_ns(hog);
     let outcome = loop {
+        // The groups' sub-rings are closed while this thread runs: the
+        // scheduler's self-check reads every jump back from the code.
+        if let Err(e) = sk_core::testing::sched_check() {
+            sk_core::release_program(pp);
+            sk_core::release_program(hog);
+            return Err(format!("scheduler self-check: {e}"));
+        }
         let used = cpu_ns(hog).saturating_sub(start) / MS;
         if exited(pp) {
             break Ok(used);
