@@ -48,6 +48,7 @@ mod linux_threads;
 mod linux_wait;
 mod memory;
 mod nest;
+pub use nest::RecloseCost;
 mod nest_memory;
 mod nest_ring;
 #[cfg(feature = "ktest")]

@@ -50,6 +50,10 @@ pub(crate) struct NestState {
     /// group allocates only when the ring grew).
     pub(crate) scratch_tags: alloc::vec::Vec<(ThreadId, Option<SmachId>)>,
     pub(crate) scratch_segments: alloc::vec::Vec<(SmachId, ThreadId, ThreadId)>,
+    pub(crate) scratch_closed: alloc::vec::Vec<(ThreadId, ThreadId)>,
+    pub(crate) scratch_stale: alloc::vec::Vec<ThreadId>,
+    /// What `nest_ring::reclose` cost so far (TSC ticks).
+    pub(crate) reclose_cost: RecloseCost,
     /// The tick chose who runs next (`nest_ring::on_tick`): the switch
     /// it makes is not steered again (`nest_ring::steer`).
     pub(crate) chosen_at_tick: bool,
@@ -66,6 +70,18 @@ pub(crate) struct NestState {
     /// Fault injection: files made while set are paid by nobody
     /// (`nest_memory::pay_for_new_file`).
     pub(crate) unpaid_files: bool,
+}
+
+/// The cost of keeping the groups' sub-rings closed (`nest_ring::reclose`),
+/// in TSC ticks (guest instructions under TCG's `-icount`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RecloseCost {
+    /// Calls.
+    pub calls: u64,
+    /// Their ticks in all.
+    pub ticks: u64,
+    /// The most one call took.
+    pub max: u64,
 }
 
 /// Some group exists (the ring's timer hook then takes the lock each
@@ -507,6 +523,8 @@ pub(crate) fn smach_gone(core: &mut Core, id: SmachId) {
         // baseline finds the heap as it was before the first group).
         core.nest.scratch_tags = alloc::vec::Vec::new();
         core.nest.scratch_segments = alloc::vec::Vec::new();
+        core.nest.scratch_closed = alloc::vec::Vec::new();
+        core.nest.scratch_stale = alloc::vec::Vec::new();
     }
     refresh_active(core);
 }

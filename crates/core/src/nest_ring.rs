@@ -16,8 +16,10 @@
 //! (`ShareTree::choose`) picks who runs next, which moves right after the
 //! running SCPU. At the turn's end the segment opens, the group's other
 //! members step back to the tail of the round and the running one's jump
-//! leads out of the group. [`reclose`] keeps every group's segment closed
-//! after every ring operation and tick. The generic scheduler keeps one
+//! leads out of the group. [`reclose`] keeps every group's segment closed:
+//! after every change of a group's place in the ring, at every tick and
+//! once the SCPU that left its group has switched out (the ring's own
+//! operations keep a closed segment closed when a member leaves it). The generic scheduler keeps one
 //! admitted SCPU per group instead (`nest.rs`).
 
 use crate::state::{Core, SmachId, ThreadId};
@@ -75,6 +77,11 @@ pub(crate) fn insert(core: &mut Core, id: ThreadId) {
         Some(a) if crate::ring::insert_after(core, a, id).is_ok() => {}
         _ => crate::ring::insert(core, id),
     }
+    // A group's SCPU joined its segment (or made one): close it. Anyone
+    // else joined outside every segment, which stay closed.
+    if crate::nest::group_of(core, id).is_some() {
+        reclose(core);
+    }
 }
 
 /// A group just formed (or merged) on the ring: its ready SCPUs gather
@@ -103,6 +110,7 @@ pub(crate) fn gather(core: &mut Core, threads: &[ThreadId]) {
             anchor = t;
         }
     }
+    reclose(core);
 }
 
 /// The timer tick's part, under the lock: charges the running SCPU and
@@ -138,10 +146,12 @@ pub(crate) fn on_tick(core: &mut Core) -> Option<bool> {
             reclose(core);
             Some(false)
         }
-        // The move closes the segment again, with `next` after `current`.
+        // The segment closes again with `next` after `current`.
         TickVerdict::Pass(next) => {
-            core.nest.chosen_at_tick = true;
-            Some(crate::ring::insert_after(core, current, next).is_ok())
+            let passed = crate::ring::insert_after(core, current, next).is_ok();
+            core.nest.chosen_at_tick = passed;
+            reclose(core);
+            Some(passed)
         }
         TickVerdict::End => {
             core.nest.chosen_at_tick = true;
@@ -153,18 +163,32 @@ pub(crate) fn on_tick(core: &mut Core) -> Option<bool> {
 
 /// Keeps every group's segment closed into a sub-ring (`Ring::close`),
 /// but the SCPU leaving at the end of its group's turn, until it has
-/// switched out; a detached running SCPU of a group (it blocked or
-/// exited) is aimed at its siblings. After every ring operation
-/// (`ring.rs`) and at every tick while groups exist.
+/// switched out: the stale segments (a group that grew, shrank, merged or
+/// dissolved) open first, then every group's segment not closed yet
+/// closes (`sk_sched::plan_closures`). One pass over the ring, no
+/// allocation once the scratch buffers have room.
 pub(crate) fn reclose(core: &mut Core) {
+    let start = sk_machine::cpu::rdtsc();
+    reclose_now(core);
+    let spent = sk_machine::cpu::rdtsc().saturating_sub(start);
+    let stats = &mut core.nest.reclose_cost;
+    stats.calls = stats.calls.saturating_add(1);
+    stats.ticks = stats.ticks.saturating_add(spent);
+    stats.max = stats.max.max(spent);
+}
+
+fn reclose_now(core: &mut Core) {
     let Some(ring) = core.ring.as_ref() else {
         return;
     };
-    let closed = ring.policy.closures().next().is_some();
+    let mut closed = core::mem::take(&mut core.nest.scratch_closed);
+    closed.clear();
+    closed.extend(ring.policy.closures());
     if core.nest.tree.is_empty() || core.nest.no_grouping || core.nest.open_sub_rings {
-        if closed {
-            open_all_but(core, &[]);
+        for &(first, _) in &closed {
+            crate::ring::open(core, first);
         }
+        core.nest.scratch_closed = closed;
         return;
     }
     let current = core.current;
@@ -174,48 +198,25 @@ pub(crate) fn reclose(core: &mut Core) {
     let current_group =
         crate::nest::group_of(core, current).filter(|_| core.nest.leaving != Some(current));
     let tags = tags(core);
-    let mut segments = core::mem::take(&mut core.nest.scratch_segments);
-    sk_sched::segments_into(&tags, &mut segments);
+    let mut wanted = core::mem::take(&mut core.nest.scratch_segments);
+    let mut stale = core::mem::take(&mut core.nest.scratch_stale);
+    sk_sched::plan_closures(&tags, &closed, &mut wanted, &mut stale);
     put_back(core, tags);
-    for &(group, first, last) in &segments {
-        let already = core
-            .ring
-            .as_ref()
-            .is_some_and(|r| r.policy.closures().any(|c| c == (first, last)));
-        let adopt = current_group == Some(group);
-        let detached = core
-            .ring
-            .as_ref()
-            .is_some_and(|r| !r.policy.is_member(current));
-        if !already || (adopt && detached) {
-            crate::ring::close(core, first, last, adopt);
-        }
-    }
-    if closed || !segments.is_empty() {
-        open_all_but(core, &segments);
-    }
-    core.nest.scratch_segments = segments;
-}
-
-/// Opens every closed segment that is not one of `keep` (a group that
-/// dissolved, or shrank to nothing in the ring, leaves no sub-ring
-/// behind).
-fn open_all_but(core: &mut Core, keep: &[(SmachId, ThreadId, ThreadId)]) {
-    let closed = core
-        .ring
-        .as_ref()
-        .map_or(0, |r| r.policy.closures().count());
-    for _ in 0..closed {
-        let stale = core.ring.as_ref().and_then(|r| {
-            r.policy
-                .closures()
-                .find(|&(f, l)| !keep.iter().any(|&(_, kf, kl)| (kf, kl) == (f, l)))
-        });
-        let Some((first, _)) = stale else {
-            return;
-        };
+    for &first in &stale {
         crate::ring::open(core, first);
     }
+    for &(group, first, last) in &wanted {
+        let done = core
+            .ring
+            .as_ref()
+            .is_some_and(|r| r.policy.is_closed(first, last));
+        if !done {
+            crate::ring::close(core, first, last, current_group == Some(group));
+        }
+    }
+    core.nest.scratch_closed = closed;
+    core.nest.scratch_segments = wanted;
+    core.nest.scratch_stale = stale;
 }
 
 /// The group's turn is over: its sub-ring opens, its other members step
@@ -240,6 +241,7 @@ fn end_turn(core: &mut Core, group: Option<SmachId>, current: ThreadId) {
         if crate::nest::group_of(core, next) == Some(g) {
             if let Some(chosen) = crate::nest::choose(core, g, None) {
                 let _ = crate::ring::insert_after(core, current, chosen);
+                reclose(core);
             }
         }
     }
@@ -276,6 +278,7 @@ pub(crate) fn steer(core: &mut Core) {
     }
     if member {
         let _ = crate::ring::insert_after(core, current, next);
+        reclose(core);
     } else {
         crate::ring::aim(core, next);
     }

@@ -25,6 +25,15 @@ pub fn inject_ignore_weights(on: bool) {
     state::with(|core| core.nest.tree.inject_ignore_weights(on));
 }
 
+/// What keeping the groups' sub-rings closed cost since the last call
+/// (then zeroed), and the sub-ring closings the ring refused so far.
+pub fn take_reclose_cost() -> (crate::RecloseCost, u64) {
+    state::with(|core| {
+        let cost = core::mem::take(&mut core.nest.reclose_cost);
+        (cost, crate::ring::close_errors())
+    })
+}
+
 /// Fault injection: a group's sub-ring is never closed on the
 /// synthesized scheduler (its last SCPU's yield leaves the group) while
 /// `on`.

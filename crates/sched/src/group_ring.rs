@@ -17,7 +17,7 @@
 //! Owns the decisions, which the kernel performs with [`crate::Ring`]'s
 //! operations: where a woken member joins ([`segment_end`]; anyone else,
 //! [`tail_anchor`], so no segment is split), which members close into
-//! sub-rings ([`segments_into`]), what a tick
+//! sub-rings ([`segments_into`], [`plan_closures`]), what a tick
 //! does ([`GroupTurn::tick`]), which members step back at the end of a
 //! turn ([`turn_end_moves`]).
 
@@ -201,6 +201,32 @@ pub fn segments_into<T: Copy>(tags: &Tagged<T>, out: &mut Vec<(u64, T, T)>) {
     }
 }
 
+/// What keeps every group's segment closed (the kernel's `reclose`):
+/// `wanted` gets every group's segment ([`segments_into`]), `stale` the
+/// first member of every closed segment (`closed`, as `(first, last)`)
+/// that is not exactly one of them: a group that grew, shrank, merged
+/// into another or dissolved. The kernel opens the stale ones first, then
+/// closes each wanted segment not closed yet, so no closing ever overlaps
+/// an old segment. O((n + g) log g) for n members and g segments.
+pub fn plan_closures<T: Copy + Ord>(
+    tags: &Tagged<T>,
+    closed: &[(T, T)],
+    wanted: &mut Vec<(u64, T, T)>,
+    stale: &mut Vec<T>,
+) {
+    segments_into(tags, wanted);
+    wanted.sort_unstable_by_key(|&(_, first, last)| (first, last));
+    stale.clear();
+    for &(first, last) in closed {
+        let kept = wanted
+            .binary_search_by_key(&(first, last), |&(_, f, l)| (f, l))
+            .is_ok();
+        if !kept {
+            stale.push(first);
+        }
+    }
+}
+
 /// At the end of `group`'s turn: its members other than `current`, in
 /// the order to take out and put back at the tail of the round (just
 /// before `current`, which stays where it is). The segment then ends with
@@ -290,6 +316,21 @@ mod tests {
         ];
         segments_into(&two, &mut out);
         assert_eq!(out, [(1, 6, 7), (2, 8, 5)]);
+    }
+
+    #[test]
+    fn merged_groups_open_their_old_segments_first() {
+        // Six one-SCPU groups (10..=15, closed on themselves) merge into
+        // group 1: every old segment is stale, the merged one wanted.
+        let merged = tags(&[1, 10, 11, 12, 13, 14, 15]);
+        let closed: Vec<(u32, u32)> = (10..=15).map(|t| (t, t)).collect();
+        let (mut wanted, mut stale) = (Vec::new(), Vec::new());
+        plan_closures(&merged, &closed, &mut wanted, &mut stale);
+        assert_eq!(wanted, [(1, 10, 15)]);
+        assert_eq!(stale, [10, 11, 12, 13, 14, 15]);
+        // Already closed as wanted: nothing stale.
+        plan_closures(&merged, &[(10, 15)], &mut wanted, &mut stale);
+        assert!(stale.is_empty());
     }
 
     #[test]

@@ -18,7 +18,8 @@ mod sleep_queue;
 mod vec_map;
 
 pub use group_ring::{
-    segment_end, segments_into, tail_anchor, turn_end_moves, GroupTurn, Tagged, TickVerdict,
+    plan_closures, segment_end, segments_into, tail_anchor, turn_end_moves, GroupTurn, Tagged,
+    TickVerdict,
 };
 pub use quantum::{
     clamp_quantum_us, quantum_ticks, DEFAULT_PRIORITY, DEFAULT_QUANTUM_US, MAX_PRIORITY,

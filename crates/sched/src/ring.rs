@@ -10,8 +10,8 @@
 //! store each) and never traverses a data structure to switch.
 //!
 //! The rules, plainly:
-//! - The *members* form one cycle of jumps in round-robin order. The ring
-//!   is never empty: when no SCPU is runnable the idle thread is the only
+//! - The *members* form one cycle in round-robin order (the *round*). The
+//!   ring is never empty: when no SCPU is runnable the idle thread is the only
 //!   member (its jump points at itself); it leaves as soon as another
 //!   SCPU is inserted (the idle state is explicit).
 //! - The *current* thread (the one running, whose switch-out the CPU will
@@ -27,16 +27,22 @@
 //!   (the new code is complete before anything can reach it).
 //! - Remove patches one jump: the predecessor's, to the successor (plus the
 //!   detached current's if it pointed at the removed one).
+//! - A *closed segment* (`ring/closure.rs`, a nested group's sub-ring)
+//!   keeps its members' places in the round, but its last member jumps
+//!   back to its first; the operations keep it closed. A member's jump is
+//!   [`Ring::jump_of`]; each operation patches exactly the jumps it changed
+//!   (`watch`, then `changed`).
 //!
-//! Each operation is O(log n) in the bookkeeping map and O(1) in patches
-//! (at most [`MAX_PATCHES`]). The kernel must apply the patches of one
-//! operation in order, with no switch in between (one CPU: interrupts off).
+//! Each operation is O(log n) in the bookkeeping map (a walk of a segment
+//! for the closing ones) and O(1) in patches (at most [`MAX_PATCHES`]).
+//! The kernel must apply the patches of one operation in order, with no
+//! switch in between (one CPU: interrupts off).
 
 use crate::VecMap;
-
-mod closure;
 use alloc::collections::TryReserveError;
 use core::fmt::Debug;
+
+mod closure;
 
 /// Make the jump at the end of `from`'s switch-out point at `to`'s
 /// switch-in.
@@ -178,7 +184,9 @@ impl<T: Copy + Ord + Debug> Ring<T> {
 
     /// Heap bytes of the bookkeeping (room kept, used or not).
     pub fn capacity_bytes(&self) -> usize {
-        self.links.capacity_bytes()
+        self.links
+            .capacity_bytes()
+            .saturating_add(self.closures.capacity_bytes())
     }
 
     /// The idle thread.

@@ -9,7 +9,7 @@
 
 use proptest::prelude::*;
 use sk_sched::{
-    segment_end, segments_into, tail_anchor, turn_end_moves, GroupTurn, Ring, TickVerdict,
+    plan_closures, segment_end, tail_anchor, turn_end_moves, GroupTurn, Ring, TickVerdict,
 };
 use std::collections::BTreeMap;
 
@@ -17,10 +17,17 @@ const IDLE: u32 = 0;
 const BOOT: u32 = 1;
 const SLOT: u64 = 3;
 
-/// Threads 1-4 are in no group; 5-8 in group 100, 9-12 in group 200.
+std::thread_local! {
+    /// Group 200 merged into group 100 (this test thread's model).
+    static MERGED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Threads 1-4 are in no group; 5-8 in group 100, 9-12 in group 200
+/// (in 100 once merged).
 fn group_of(t: u32) -> Option<u64> {
     match t {
         5..=8 => Some(100),
+        9..=12 if MERGED.get() => Some(100),
         9..=12 => Some(200),
         _ => None,
     }
@@ -33,6 +40,8 @@ enum Op {
     Switch,
     /// A timer tick; the policy chooses the group's n-th runnable SCPU.
     Tick(usize),
+    /// Group 200 merges into group 100 (its parent chose a policy).
+    Merge,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -41,6 +50,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (1u32..13).prop_map(Op::Block),
         2 => Just(Op::Switch),
         4 => (0usize..4).prop_map(Op::Tick),
+        1 => Just(Op::Merge),
     ]
 }
 
@@ -54,6 +64,7 @@ struct Model {
 
 impl Model {
     fn new() -> Self {
+        MERGED.set(false);
         let mut ring = Ring::new(IDLE, BOOT);
         ring.insert(BOOT).unwrap();
         Self {
@@ -107,12 +118,40 @@ impl Model {
         if self.leaving != Some(current) {
             self.leaving = None;
         }
-        let mut segs = Vec::new();
-        segments_into(&self.tags(), &mut segs);
-        for (g, first, last) in segs {
-            let adopt = group_of(current) == Some(g) && self.leaving != Some(current);
-            self.ring.close(first, last, adopt).unwrap();
+        let closed: Vec<(u32, u32)> = self.ring.closures().collect();
+        let (mut wanted, mut stale) = (Vec::new(), Vec::new());
+        plan_closures(&self.tags(), &closed, &mut wanted, &mut stale);
+        for first in stale {
+            self.ring.open(first);
         }
+        for (g, first, last) in wanted {
+            if !self.ring.is_closed(first, last) {
+                let adopt = group_of(current) == Some(g) && self.leaving != Some(current);
+                self.ring.close(first, last, adopt).unwrap();
+            }
+        }
+    }
+
+    /// The kernel's `nest_ring::gather`: a group just formed (merged)
+    /// gathers its members behind the running one, or the first of them.
+    fn gather(&mut self, group: u64) {
+        let order = self.order();
+        let current = self.ring.current();
+        let Some(mut anchor) = order
+            .iter()
+            .copied()
+            .find(|&t| t == current && group_of(t) == Some(group))
+            .or_else(|| order.iter().copied().find(|&t| group_of(t) == Some(group)))
+        else {
+            return;
+        };
+        for t in order {
+            if t != anchor && group_of(t) == Some(group) {
+                self.ring.insert_after(anchor, t).unwrap();
+                anchor = t;
+            }
+        }
+        self.reclose();
     }
 
     fn switch(&mut self) {
@@ -181,6 +220,10 @@ impl Model {
             }
             Op::Switch => self.switch(),
             Op::Tick(pick) => self.tick(pick)?,
+            Op::Merge => {
+                MERGED.set(true);
+                self.gather(100);
+            }
         }
         self.reclose();
         self.check()

@@ -3,8 +3,11 @@
 //! SCPUs' switch code forms a closed ring, so two SCPUs handing a counter
 //! to each other by yielding (the synthesized yield, no Rust code) do it
 //! inside the slot, not once per round of the machine (the scheduler's
-//! self-check reading every jump back from the code meanwhile); and a
-//! group member that only yields cannot stretch its group's share. An injected
+//! self-check reading every jump back from the code meanwhile); a group
+//! member that only yields cannot stretch its group's share; and groups
+//! of groups merging (six sub-rings opening for one closing, in four
+//! crowds at once) leave every sub-ring closed, with what that costs
+//! printed. An injected
 //! scheduler that leaves the sub-ring open is caught. On the generic
 //! scheduler (`synth=off`) a group keeps one admitted SCPU and these
 //! tests check only that the hand-offs finish.
@@ -178,5 +181,96 @@ ktest!(
             share * 100.0
         );
         Ok(())
+    }
+);
+
+const CROWD: u64 = 10;
+/// Crowds, and `one-child` groups in each (6: more segments than one
+/// closing may open at once, as merging once made the ring refuse).
+const CROWDS: u64 = 4;
+const GROUPS_PER_CROWD: u64 = 6;
+
+ktest!(
+    fn nesting_many_groups_merge_and_their_sub_rings_stay_closed() {
+        // Four crowds, each six one-child groups merged into one when the
+        // crowd chooses a policy: the old sub-rings open, the merged one
+        // closes, no closing is refused, the scheduler's self-check holds
+        // throughout, and the four merged groups share the CPU as four
+        // SCPUs would. The cost of keeping the sub-rings closed is
+        // printed (a measurement, not a check).
+        let (_, errors_before) = nest_testing::take_reclose_cost();
+        let mut crowds = alloc::vec::Vec::new();
+        let result = (|| -> Result<(), String> {
+            for _ in 0..CROWDS {
+                crowds.push(spawn(CROWD, GROUPS_PER_CROWD)?);
+            }
+            // Each crowd: itself, six children, six spinners; merged once
+            // it chose its policy (round robin, 0, as the default shows:
+            // wait for the merge by time).
+            for _ in 0..1000 {
+                if crowds
+                    .iter()
+                    .all(|c| tree(c.0).len() == 1 + 2 * GROUPS_PER_CROWD as usize)
+                {
+                    break;
+                }
+                nest_testing::sleep_ns(10 * MS).map_err(|e| format!("sleep: {e}"))?;
+            }
+            nest_testing::sleep_ns(200 * MS).map_err(|e| format!("sleep: {e}"))?;
+            let _ = nest_testing::take_reclose_cost();
+            let before: alloc::vec::Vec<u64> = crowds.iter().map(|&c| cpu_ns(c)).collect();
+            let start = sk_machine::cpu::rdtsc();
+            // Ten looks 50 ms apart (each sleep ends after the four crowds'
+            // turns have passed: the looks span more than 500 ms).
+            for _ in 0..10 {
+                sk_core::testing::sched_check()
+                    .map_err(|e| format!("scheduler self-check: {e}"))?;
+                nest_testing::sleep_ns(50 * MS).map_err(|e| format!("sleep: {e}"))?;
+            }
+            let used: alloc::vec::Vec<u64> = crowds
+                .iter()
+                .zip(&before)
+                .map(|(&c, b)| cpu_ns(c).saturating_sub(*b))
+                .collect();
+            let elapsed =
+                sk_machine::tsc::ticks_to_ns(sk_machine::cpu::rdtsc().saturating_sub(start));
+            let (cost, errors) = nest_testing::take_reclose_cost();
+            let total: u64 = used.iter().sum();
+            sk_machine::println!(
+                "  {CROWDS} merged groups of {GROUPS_PER_CROWD} spinners over {} ms: {:?} ms",
+                elapsed / MS,
+                used.iter().map(|u| u / MS).collect::<alloc::vec::Vec<_>>()
+            );
+            sk_machine::println!(
+                "  keeping the sub-rings closed: {} calls, {} TSC ticks each on average, {} at most",
+                cost.calls,
+                cost.ticks.checked_div(cost.calls).unwrap_or(0),
+                cost.max
+            );
+            ensure!(
+                errors == errors_before,
+                "{} sub-ring closings were refused",
+                errors - errors_before
+            );
+            ensure!(
+                total > elapsed / 2,
+                "the crowds ran {} ms of {}",
+                total / MS,
+                elapsed / MS
+            );
+            for (i, u) in used.iter().enumerate() {
+                let share = *u as f64 / total as f64;
+                ensure!(
+                    (share - 0.25).abs() <= 0.025,
+                    "crowd {i} got {:.1}% of the crowds' CPU",
+                    share * 100.0
+                );
+            }
+            Ok(())
+        })();
+        for c in crowds {
+            sk_core::release_program(c);
+        }
+        result
     }
 );

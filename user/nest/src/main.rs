@@ -14,6 +14,7 @@
 //! | 6 | `ping-pong` | chooses round robin for itself, starts a second SCPU; the two hand a counter to each other `param` times, each yielding until it is its turn; exits 0 |
 //! | 7 | `yielder` | yields forever (a hostile group member: it never runs out a quantum) |
 //! | 8 | `hostile-shares` | chooses round robin for itself, starts a `yielder` child and a `spin` child, and waits (blocked) |
+//! | 10 | `crowd` | starts `param` (at most 16) `one-child` children, each a group of its own, waits until each has its spinning child, then chooses round robin for itself: the groups merge into one (the kernel's sub-rings of the old groups open, the merged one closes); then waits (blocked) |
 //! | 9 | `linux-child` | starts `/bin/nestlin` (a Linux program, user/linux/nestlin.c) suspended with a budget of twice what its program took plus [`LINUX_SPARE`] frames, resumes it and waits (blocked; the kernel test kills it) |
 //!
 //! Exit status 100 + n: step n of the mode's own set-up failed (printed).
@@ -36,6 +37,7 @@ const PING_PONG: u64 = 6;
 const YIELDER: u64 = 7;
 const HOSTILE_SHARES: u64 = 8;
 const LINUX_CHILD: u64 = 9;
+const CROWD: u64 = 10;
 
 /// Frames a `linux-child` child may map beyond its program and one fork
 /// of it.
@@ -57,6 +59,7 @@ fn main() -> i32 {
         YIELDER => yielder(),
         HOSTILE_SHARES => hostile_shares(),
         LINUX_CHILD => linux_child(),
+        CROWD => crowd(param),
         _ => Err((1, SysError::BadValue)),
     };
     match result {
@@ -184,6 +187,35 @@ fn hostile_shares() -> Step<i32> {
     let a = child(YIELDER << 32, None, None)?;
     let _b = child(SPIN << 32, None, None)?;
     step(2, a.wait())
+}
+
+fn crowd(children: u64) -> Step<i32> {
+    let n = usize::try_from(children.min(16)).unwrap_or(16);
+    let mut first = None;
+    for _ in 0..n {
+        // The handles stay open (a `Smach` closes nothing when dropped).
+        let c = child(ONE_CHILD << 32, None, None)?;
+        first.get_or_insert(c);
+    }
+    let mut tree = [SmachTreeEntry::default(); 40];
+    loop {
+        let count = step(3, Smach::this().query_tree(&mut tree))?;
+        let formed = tree
+            .iter()
+            .take(count)
+            .filter(|e| e.depth == 2 && e.state == 0)
+            .count();
+        if formed >= n {
+            break;
+        }
+        let _ = sk_user::sleep_ns(10_000_000);
+    }
+    let rr = SmachReconfigure::SubPolicy(SubPolicy::RoundRobin);
+    step(4, Smach::this().reconfigure(rr))?;
+    match first {
+        Some(c) => step(5, c.wait()),
+        None => Ok(0),
+    }
 }
 
 fn one_child() -> Step<i32> {

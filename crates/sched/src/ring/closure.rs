@@ -26,6 +26,11 @@ impl<T: Copy + Ord + Debug> Ring<T> {
             .find(|&(first, last)| self.segment_holds(first, last, id))
     }
 
+    /// True if the members from `first` to `last` are closed exactly so.
+    pub fn is_closed(&self, first: T, last: T) -> bool {
+        self.closures.get(&last) == Some(&first)
+    }
+
     /// The closed segments, as `(first, last)`.
     pub fn closures(&self) -> impl Iterator<Item = (T, T)> + '_ {
         self.closures.iter().map(|(&last, &first)| (first, last))
