@@ -33,14 +33,14 @@ fn grouping(core: &Core) -> bool {
 }
 
 /// The ring's members in running order (the running SCPU last when it is
-/// one), each with its group (the SCPU leaving at the end of its group's
-/// turn in none), in the scratch buffer kept in `NestState` (taken out;
-/// [`put_back`] returns it): one group lookup per member, no allocation
-/// once the buffer has room for every member.
-fn tags(core: &mut Core) -> Vec<(ThreadId, Option<SmachId>)> {
+/// one), each with its group (`for_closing`: the SCPU leaving at the end
+/// of its group's turn in none), in the scratch buffer kept in
+/// `NestState` (taken out; [`put_back`] returns it): one group lookup per
+/// member, no allocation once the buffer has room for every member.
+fn tags(core: &mut Core, for_closing: bool) -> Vec<(ThreadId, Option<SmachId>)> {
     let mut tags = core::mem::take(&mut core.nest.scratch_tags);
     tags.clear();
-    let leaving = core.nest.leaving;
+    let leaving = core.nest.leaving.filter(|_| for_closing);
     if let Some(ring) = core.ring.as_ref() {
         for t in ring.policy.order() {
             let group = crate::nest::group_of(core, t).filter(|_| Some(t) != leaving);
@@ -58,13 +58,13 @@ fn put_back(core: &mut Core, tags: Vec<(ThreadId, Option<SmachId>)>) {
 /// is in the ring, else the tail of the round, in front of any segment
 /// the tail would split.
 pub(crate) fn insert(core: &mut Core, id: ThreadId) {
-    let member = core.ring.as_ref().is_some_and(|r| r.policy.is_member(id));
-    if !grouping(core) || member {
+    if !grouping(core) || core.ring.as_ref().is_some_and(|r| r.policy.is_member(id)) {
         return crate::ring::insert(core, id);
     }
-    let tags = tags(core);
+    let tags = tags(core, false);
+    let leaving = core.nest.leaving;
     let anchor = crate::nest::group_of(core, id)
-        .and_then(|g| sk_sched::segment_end(&tags, g))
+        .and_then(|g| sk_sched::segment_end(&tags, g, leaving))
         .or_else(|| {
             let ring = core.ring.as_ref()?;
             if ring.policy.is_idle() {
@@ -197,7 +197,7 @@ fn reclose_now(core: &mut Core) {
     }
     let current_group =
         crate::nest::group_of(core, current).filter(|_| core.nest.leaving != Some(current));
-    let tags = tags(core);
+    let tags = tags(core, true);
     let mut wanted = core::mem::take(&mut core.nest.scratch_segments);
     let mut stale = core::mem::take(&mut core.nest.scratch_stale);
     sk_sched::plan_closures(&tags, &closed, &mut wanted, &mut stale);
@@ -226,7 +226,7 @@ fn reclose_now(core: &mut Core) {
 fn end_turn(core: &mut Core, group: Option<SmachId>, current: ThreadId) {
     core.nest.leaving = Some(current);
     crate::ring::open(core, current);
-    let tags = tags(core);
+    let tags = tags(core, false);
     let moves = group.map_or_else(Vec::new, |g| sk_sched::turn_end_moves(&tags, current, g));
     put_back(core, tags);
     for t in moves {

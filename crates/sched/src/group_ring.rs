@@ -110,23 +110,28 @@ impl GroupTurn {
 pub type Tagged<T> = [(T, Option<u64>)];
 
 /// Where a woken SCPU of `group` joins the ring: after the last member of
-/// its group's segment. None if no member of the group is in the ring: it
-/// joins at the tail of the round, as any SCPU ([`tail_anchor`]).
-pub fn segment_end<T: Copy>(tags: &Tagged<T>, group: u64) -> Option<T> {
+/// its group's segment, or, when that one is `leaving` (its group's turn
+/// just ended and its jump leads out of the group), just before it: so
+/// the newcomer waits for the group's next turn instead of running next.
+/// None if no member of the group is in the ring: it joins at the tail
+/// of the round, as any SCPU ([`tail_anchor`]).
+pub fn segment_end<T: Copy + PartialEq>(
+    tags: &Tagged<T>,
+    group: u64,
+    leaving: Option<T>,
+) -> Option<T> {
     let n = tags.len();
-    let in_group = |i: usize| {
-        tags.get(i.checked_rem(n).unwrap_or(0))
-            .is_some_and(|&(_, g)| g == Some(group))
-    };
-    for (i, &(t, _)) in tags.iter().enumerate() {
-        if in_group(i) && !in_group(i.saturating_add(1)) {
-            return Some(t);
-        }
+    let at = |i: usize| tags.get(i.checked_rem(n).unwrap_or(0)).copied();
+    let in_group = |i: usize| at(i).is_some_and(|(_, g)| g == Some(group));
+    let end = (0..n)
+        .find(|&i| in_group(i) && !in_group(i.saturating_add(1)))
+        // Every member is in the group.
+        .or_else(|| n.checked_sub(1).filter(|&i| in_group(i)))?;
+    let (t, _) = at(end)?;
+    if Some(t) == leaving {
+        return at(end.saturating_add(n).saturating_sub(1)).map(|(p, _)| p);
     }
-    // Every member is in the group (or none is).
-    tags.last()
-        .filter(|&&(_, g)| g == Some(group))
-        .map(|&(t, _)| t)
+    Some(t)
 }
 
 /// Where an SCPU that joins at the tail of the round goes without
@@ -273,12 +278,15 @@ mod tests {
 
     #[test]
     fn the_segment_end_is_found_across_the_rings_start() {
-        assert_eq!(segment_end(&tags(&[1, 10, 11, 2]), 1), Some(11));
+        assert_eq!(segment_end(&tags(&[1, 10, 11, 2]), 1, None), Some(11));
         // The segment wraps: 12 ends it.
-        assert_eq!(segment_end(&tags(&[12, 1, 2, 10, 11]), 1), Some(12));
-        assert_eq!(segment_end(&tags(&[10, 11]), 1), Some(11));
-        assert_eq!(segment_end(&tags(&[1, 2]), 1), None);
-        assert_eq!(segment_end(&tags(&[]), 1), None);
+        assert_eq!(segment_end(&tags(&[12, 1, 2, 10, 11]), 1, None), Some(12));
+        assert_eq!(segment_end(&tags(&[10, 11]), 1, None), Some(11));
+        assert_eq!(segment_end(&tags(&[1, 2]), 1, None), None);
+        assert_eq!(segment_end(&tags(&[]), 1, None), None);
+        // The last member is leaving: the newcomer goes before it.
+        assert_eq!(segment_end(&tags(&[1, 10, 11]), 1, Some(11)), Some(10));
+        assert_eq!(segment_end(&tags(&[1, 11]), 1, Some(11)), Some(1));
     }
 
     #[test]

@@ -55,7 +55,7 @@ pub struct Patch<T> {
 }
 
 /// Most patches one operation asks for.
-pub const MAX_PATCHES: usize = 6;
+pub const MAX_PATCHES: usize = 3;
 
 /// The patches of one operation, to apply in order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -177,9 +177,7 @@ impl<T: Copy + Ord + Debug> Ring<T> {
     /// The allocator's, when memory is short.
     pub fn reserve_members(&mut self, members: usize) -> Result<(), TryReserveError> {
         self.links
-            .try_reserve(members.saturating_sub(self.links.len()))?;
-        self.closures
-            .try_reserve(members.saturating_sub(self.closures.len()))
+            .try_reserve(members.saturating_sub(self.links.len()))
     }
 
     /// Heap bytes of the bookkeeping (room kept, used or not).
@@ -224,6 +222,9 @@ impl<T: Copy + Ord + Debug> Ring<T> {
     /// `None` for anyone else (their jumps are stale and unreachable).
     pub fn jump_of(&self, id: T) -> Option<T> {
         if let Some(l) = self.links.get(&id) {
+            if self.closures.is_empty() {
+                return Some(l.next);
+            }
             return Some(self.closures.get(&id).copied().unwrap_or(l.next));
         }
         if id == self.current {
@@ -280,14 +281,12 @@ impl<T: Copy + Ord + Debug> Ring<T> {
 
     /// The jumps of `ids` (each once) before a change: [`Ring::changed`]
     /// makes the patches from them after it.
-    fn watch(&self, ids: [Option<T>; MAX_PATCHES]) -> [Option<(T, Option<T>)>; MAX_PATCHES] {
+    fn watch(&self, ids: &[Option<T>]) -> [Option<(T, Option<T>)>; MAX_PATCHES] {
         let mut out = [None; MAX_PATCHES];
-        for (i, id) in ids.iter().enumerate() {
+        for (i, (slot, id)) in out.iter_mut().zip(ids).enumerate() {
             if let Some(id) = *id {
                 if !ids.iter().take(i).any(|&x| x == Some(id)) {
-                    if let Some(slot) = out.get_mut(i) {
-                        *slot = Some((id, self.jump_of(id)));
-                    }
+                    *slot = Some((id, self.jump_of(id)));
                 }
             }
         }
@@ -366,8 +365,33 @@ impl<T: Copy + Ord + Debug> Ring<T> {
     /// successor; the patches: its own jump first, then `pred`'s (unless
     /// `pred` closes a segment), then the current thread's if it is `id`.
     fn link_between(&mut self, pred: T, id: T, p: &mut Patches<T>) {
-        let watched = self.watch([Some(id), Some(pred), Some(self.current), None, None, None]);
+        if !self.closures.is_empty() {
+            return self.link_near_closures(pred, id, p);
+        }
+        // Nothing closed (the common case, kept short): exactly the two
+        // jumps.
         let succ = self.links.get(&pred).map_or(pred, |l| l.next);
+        self.links.insert(
+            id,
+            Links {
+                prev: pred,
+                next: succ,
+            },
+        );
+        self.set_next(pred, id);
+        self.set_prev(succ, id);
+        if self.current == id {
+            self.detached_target = None;
+        }
+        p.push(id, succ);
+        p.push(pred, id);
+    }
+
+    /// [`Ring::link_between`] when segments are closed (out of line).
+    #[inline(never)]
+    fn link_near_closures(&mut self, pred: T, id: T, p: &mut Patches<T>) {
+        let succ = self.links.get(&pred).map_or(pred, |l| l.next);
+        let watched = self.watch(&[Some(id), Some(pred), Some(self.current)]);
         self.links.insert(
             id,
             Links {
@@ -449,13 +473,36 @@ impl<T: Copy + Ord + Debug> Ring<T> {
             }
             return Ok(p);
         }
+        if self.closures.is_empty() {
+            // Nothing closed (the common case, kept short).
+            self.links.remove(&id);
+            self.set_next(l.prev, l.next);
+            self.set_prev(l.next, l.prev);
+            p.push(l.prev, l.next);
+            if self.current == id {
+                // Its jump already points at `l.next`.
+                self.detached_target = Some(l.next);
+            } else if self.detached_target == Some(id) {
+                self.detached_target = Some(l.next);
+                p.push(self.current, l.next);
+            }
+            return Ok(p);
+        }
+        self.remove_near_closures(id, l, &mut p);
+        Ok(p)
+    }
+
+    /// [`Ring::remove`]'s work when segments are closed (out of line: the
+    /// common case stays short).
+    #[inline(never)]
+    fn remove_near_closures(&mut self, id: T, l: Links<T>, p: &mut Patches<T>) {
         // The segment `id` begins (and does not end): its last's jump.
         let begun = self
             .closures
             .iter()
             .find(|&(&last, &first)| first == id && last != id)
             .map(|(&last, _)| last);
-        let watched = self.watch([Some(l.prev), Some(self.current), begun, None, None, None]);
+        let watched = self.watch(&[Some(l.prev), Some(self.current), begun]);
         let target = self.jump_of(id).filter(|&t| t != id);
         self.links.remove(&id);
         self.set_next(l.prev, l.next);
@@ -474,8 +521,7 @@ impl<T: Copy + Ord + Debug> Ring<T> {
         } else if self.detached_target == Some(id) {
             self.detached_target = Some(l.next);
         }
-        self.changed(&watched, &mut p);
-        Ok(p)
+        self.changed(&watched, p);
     }
 
     /// The CPU switched to `id` (the kernel read it from the per-CPU slot
@@ -517,7 +563,18 @@ impl<T: Copy + Ord + Debug> Ring<T> {
                 Err(RingError::NotNext)
             };
         }
-        let at = self.walk(self.next_to_run(), steps.saturating_sub(1));
+        let first = self.next_to_run();
+        let at = if self.closures.is_empty() {
+            // One cycle of every member.
+            let members = self.links.len().max(1) as u64;
+            let mut at = first;
+            for _ in 0..steps.saturating_sub(1).checked_rem(members).unwrap_or(0) {
+                at = self.links.get(&at).map_or(at, |l| l.next);
+            }
+            at
+        } else {
+            self.walk(first, steps.saturating_sub(1))
+        };
         let lands = at == id;
         if lands || self.is_member(id) {
             self.current = id;

@@ -78,12 +78,16 @@ impl Model {
         self.ring.order().collect()
     }
 
-    /// The ring's members with their groups, as the kernel tags them (the
-    /// SCPU leaving at the end of its group's turn in none).
-    fn tags(&self) -> Vec<(u32, Option<u64>)> {
+    /// The ring's members with their groups, as the kernel tags them
+    /// (for closing: the SCPU leaving at the end of its group's turn in
+    /// none).
+    fn tags(&self, for_closing: bool) -> Vec<(u32, Option<u64>)> {
         self.order()
             .into_iter()
-            .map(|t| (t, group_of(t).filter(|_| self.leaving != Some(t))))
+            .map(|t| {
+                let leaving = for_closing && self.leaving == Some(t);
+                (t, group_of(t).filter(|_| !leaving))
+            })
             .collect()
     }
 
@@ -92,13 +96,13 @@ impl Model {
         if self.ring.is_member(id) {
             return;
         }
-        let anchor = group_of(id).and_then(|g| segment_end(&self.tags(), g));
+        let anchor = group_of(id).and_then(|g| segment_end(&self.tags(false), g, self.leaving));
         let anchor = anchor.or_else(|| {
             if self.ring.is_idle() {
                 return None;
             }
             let current = self.ring.current();
-            tail_anchor(&self.tags(), self.ring.is_member(current))
+            tail_anchor(&self.tags(false), self.ring.is_member(current))
         });
         match anchor {
             Some(a) => {
@@ -120,7 +124,7 @@ impl Model {
         }
         let closed: Vec<(u32, u32)> = self.ring.closures().collect();
         let (mut wanted, mut stale) = (Vec::new(), Vec::new());
-        plan_closures(&self.tags(), &closed, &mut wanted, &mut stale);
+        plan_closures(&self.tags(true), &closed, &mut wanted, &mut stale);
         for first in stale {
             self.ring.open(first);
         }
@@ -188,7 +192,7 @@ impl Model {
             }
             TickVerdict::End => {
                 self.ring.open(current);
-                let moves = turn_end_moves(&self.tags(), current, group.unwrap());
+                let moves = turn_end_moves(&self.tags(false), current, group.unwrap());
                 for m in moves {
                     self.ring.remove(m).unwrap();
                     self.ring.insert(m).unwrap();

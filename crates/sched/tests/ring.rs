@@ -325,9 +325,36 @@ impl Model {
                 let n = round.len();
                 let f = round[at % n];
                 let l = round[(at % n + len.min(n - 1)) % n];
-                let patches: Vec<_> = self
+                // The round's members from `a` to `b`.
+                let span = |a: u32, b: u32| -> Vec<u32> {
+                    let i = round.iter().position(|&t| t == a).unwrap();
+                    let mut out = Vec::new();
+                    for k in 0..n {
+                        out.push(round[(i + k) % n]);
+                        if round[(i + k) % n] == b {
+                            break;
+                        }
+                    }
+                    out
+                };
+                let segment = span(f, l);
+                let overlapping = self
                     .ring
-                    .close(f, l, adopt)
+                    .closures()
+                    .filter(|&(cf, cl)| {
+                        segment.contains(&cf) || segment.contains(&cl) || span(cf, cl).contains(&f)
+                    })
+                    .count();
+                let result = self.ring.close(f, l, adopt);
+                if overlapping > MAX_PATCHES - 2 {
+                    if result.is_ok() {
+                        return Err(format!(
+                            "close {f}..{l} over {overlapping} segments accepted"
+                        ));
+                    }
+                    return self.check();
+                }
+                let patches: Vec<_> = result
                     .map_err(|e| format!("close {f}..{l}: {e:?}"))?
                     .iter()
                     .collect();

@@ -47,7 +47,8 @@ impl<T: Copy + Ord + Debug> Ring<T> {
     /// # Errors
     /// [`RingError::Idle`] for the idle thread; [`RingError::Membership`]
     /// if `first` or `last` is not a member, `last` does not follow
-    /// `first` in the round, or more than four closed segments overlap it.
+    /// `first` in the round, or more than `MAX_PATCHES - 2` closed segments
+    /// overlap it (the kernel opens the stale ones first: none do).
     /// The ring is then unchanged.
     pub fn close(
         &mut self,
@@ -62,7 +63,7 @@ impl<T: Copy + Ord + Debug> Ring<T> {
         {
             return Err(RingError::Membership);
         }
-        // The closing jumps of the segments it overlaps (at most four).
+        // The closing jumps of the segments it overlaps (at most one).
         let mut ids = [None; MAX_PATCHES];
         ids[0] = Some(last);
         ids[1] = Some(self.current);
@@ -75,7 +76,7 @@ impl<T: Copy + Ord + Debug> Ring<T> {
                 *free.next().ok_or(RingError::Membership)? = Some(l);
             }
         }
-        let watched = self.watch(ids);
+        let watched = self.watch(&ids);
         for l in ids.iter().skip(2).flatten() {
             self.closures.remove(l);
         }
@@ -110,7 +111,7 @@ impl<T: Copy + Ord + Debug> Ring<T> {
         if self.is_member(self.current) || !self.is_member(id) {
             return Err(RingError::Membership);
         }
-        let watched = self.watch([Some(self.current), None, None, None, None, None]);
+        let watched = self.watch(&[Some(self.current)]);
         self.detached_target = Some(id);
         let mut p = Patches::none();
         self.changed(&watched, &mut p);
@@ -122,7 +123,7 @@ impl<T: Copy + Ord + Debug> Ring<T> {
     pub fn open(&mut self, id: T) -> Patches<T> {
         let mut p = Patches::none();
         if let Some((_, last)) = self.closure_of(id) {
-            let watched = self.watch([Some(last), None, None, None, None, None]);
+            let watched = self.watch(&[Some(last)]);
             self.closures.remove(&last);
             self.changed(&watched, &mut p);
         }
