@@ -365,11 +365,10 @@ impl<T: Copy + Ord + Debug> Ring<T> {
     /// successor; the patches: its own jump first, then `pred`'s (unless
     /// `pred` closes a segment), then the current thread's if it is `id`.
     fn link_between(&mut self, pred: T, id: T, p: &mut Patches<T>) {
-        if !self.closures.is_empty() {
-            return self.link_near_closures(pred, id, p);
-        }
-        // Nothing closed (the common case, kept short): exactly the two
-        // jumps.
+        // With segments closed, the patches are the watched jumps that
+        // changed; with none (the common case, kept short) exactly two.
+        let watched = (!self.closures.is_empty())
+            .then(|| self.watch(&[Some(id), Some(pred), Some(self.current)]));
         let succ = self.links.get(&pred).map_or(pred, |l| l.next);
         self.links.insert(
             id,
@@ -383,28 +382,13 @@ impl<T: Copy + Ord + Debug> Ring<T> {
         if self.current == id {
             self.detached_target = None;
         }
-        p.push(id, succ);
-        p.push(pred, id);
-    }
-
-    /// [`Ring::link_between`] when segments are closed (out of line).
-    #[inline(never)]
-    fn link_near_closures(&mut self, pred: T, id: T, p: &mut Patches<T>) {
-        let succ = self.links.get(&pred).map_or(pred, |l| l.next);
-        let watched = self.watch(&[Some(id), Some(pred), Some(self.current)]);
-        self.links.insert(
-            id,
-            Links {
-                prev: pred,
-                next: succ,
-            },
-        );
-        self.set_next(pred, id);
-        self.set_prev(succ, id);
-        if self.current == id {
-            self.detached_target = None;
+        match watched {
+            Some(watched) => self.changed(&watched, p),
+            None => {
+                p.push(id, succ);
+                p.push(pred, id);
+            }
         }
-        self.changed(&watched, p);
     }
 
     /// Makes `id` runnable right after the member `anchor` (a nested
@@ -473,55 +457,57 @@ impl<T: Copy + Ord + Debug> Ring<T> {
             }
             return Ok(p);
         }
-        if self.closures.is_empty() {
-            // Nothing closed (the common case, kept short).
-            self.links.remove(&id);
-            self.set_next(l.prev, l.next);
-            self.set_prev(l.next, l.prev);
-            p.push(l.prev, l.next);
-            if self.current == id {
-                // Its jump already points at `l.next`.
-                self.detached_target = Some(l.next);
-            } else if self.detached_target == Some(id) {
-                self.detached_target = Some(l.next);
-                p.push(self.current, l.next);
-            }
-            return Ok(p);
-        }
-        self.remove_near_closures(id, l, &mut p);
-        Ok(p)
-    }
-
-    /// [`Ring::remove`]'s work when segments are closed (out of line: the
-    /// common case stays short).
-    #[inline(never)]
-    fn remove_near_closures(&mut self, id: T, l: Links<T>, p: &mut Patches<T>) {
-        // The segment `id` begins (and does not end): its last's jump.
-        let begun = self
-            .closures
-            .iter()
-            .find(|&(&last, &first)| first == id && last != id)
-            .map(|(&last, _)| last);
-        let watched = self.watch(&[Some(l.prev), Some(self.current), begun]);
-        let target = self.jump_of(id).filter(|&t| t != id);
+        // With segments closed: the segment `id` begins (and does not
+        // end), whose last's jump moves; the patches are the watched jumps
+        // that changed. With none (the common case, kept short): the
+        // predecessor's, and the detached current's if it aimed at `id`.
+        let closed = !self.closures.is_empty();
+        let begun = if closed {
+            self.closures
+                .iter()
+                .find(|&(&last, &first)| first == id && last != id)
+                .map(|(&last, _)| last)
+        } else {
+            None
+        };
+        let watched = closed.then(|| self.watch(&[Some(l.prev), Some(self.current), begun]));
+        // A removed current keeps its target if that stays a member (a
+        // sibling in a closed segment, its successor otherwise).
+        let target = if closed {
+            self.jump_of(id).filter(|&t| t != id).unwrap_or(l.next)
+        } else {
+            l.next
+        };
         self.links.remove(&id);
         self.set_next(l.prev, l.next);
         self.set_prev(l.next, l.prev);
-        if let Some(first) = self.closures.remove(&id) {
-            // `id` ended a segment: its predecessor ends it now.
-            if first != id {
-                self.closures.insert(l.prev, first);
+        if closed {
+            if let Some(first) = self.closures.remove(&id) {
+                // `id` ended a segment: its predecessor ends it now.
+                if first != id {
+                    self.closures.insert(l.prev, first);
+                }
+            }
+            if let Some(last) = begun {
+                self.closures.insert(last, l.next);
             }
         }
-        if let Some(last) = begun {
-            self.closures.insert(last, l.next);
-        }
+        let retarget = self.current != id && self.detached_target == Some(id);
         if self.current == id {
-            self.detached_target = Some(target.unwrap_or(l.next));
-        } else if self.detached_target == Some(id) {
+            self.detached_target = Some(target);
+        } else if retarget {
             self.detached_target = Some(l.next);
         }
-        self.changed(&watched, p);
+        match watched {
+            Some(watched) => self.changed(&watched, &mut p),
+            None => {
+                p.push(l.prev, l.next);
+                if retarget {
+                    p.push(self.current, l.next);
+                }
+            }
+        }
+        Ok(p)
     }
 
     /// The CPU switched to `id` (the kernel read it from the per-CPU slot

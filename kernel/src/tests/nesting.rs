@@ -17,19 +17,19 @@ use sk_core::nest_testing::{self, tree};
 use sk_core::ProgramId;
 use sk_ktest::{ensure, ensure_eq, ktest};
 
-const NEST: &str = "/bin/nest";
+pub(super) const NEST: &str = "/bin/nest";
 const CHAIN: u64 = 1;
 const SHARES: u64 = 3;
 const HOSTILE_PARENT: u64 = 4;
-const ONE_CHILD: u64 = 5;
-const MS: u64 = 1_000_000;
+pub(super) const ONE_CHILD: u64 = 5;
+pub(super) const MS: u64 = 1_000_000;
 
 /// `nest`'s `chain_budget`: frames of a chain child with `levels` below.
 const fn chain_budget(levels: u64) -> u64 {
     1024 * (levels + 1)
 }
 
-fn spawn(mode: u64, param: u64) -> Result<ProgramId, String> {
+pub(super) fn spawn(mode: u64, param: u64) -> Result<ProgramId, String> {
     sk_core::spawn_program(NEST, mode << 32 | param).map_err(|e| format!("spawn nest {mode}: {e}"))
 }
 
@@ -150,11 +150,11 @@ ktest!(
 );
 
 /// CPU (ns) of each SMACH in the program's tree.
-fn cpu(id: ProgramId) -> Vec<(u64, u64)> {
+pub(super) fn cpu(id: ProgramId) -> Vec<(u64, u64)> {
     tree(id.0).iter().map(|e| (e.id, e.cpu_ns)).collect()
 }
 
-fn cpu_of(snapshot: &[(u64, u64)], smach: u64) -> u64 {
+pub(super) fn cpu_of(snapshot: &[(u64, u64)], smach: u64) -> u64 {
     snapshot
         .iter()
         .find(|(id, _)| *id == smach)
@@ -218,10 +218,17 @@ ktest!(
     }
 );
 
-/// P's subtree's share of P + Q over `ms`: P has two spinning children
-/// (round robin), Q one.
-fn subtree_share(ms: u64) -> Result<f64, String> {
-    let p = spawn(SHARES, 0)?;
+/// The share of P's subtree in P + Q over `ms`, P being `nest p_mode`
+/// (measured once `p_ready` holds for its tree, `p_label` in the line
+/// printed) and Q a `one-child` group: each subtree runs as one SCPU of
+/// the root level, so 50% is owed.
+pub(super) fn share_against_one_child(
+    p_mode: u64,
+    p_ready: impl Fn(&[SmachTreeEntry]) -> bool,
+    p_label: &str,
+    ms: u64,
+) -> Result<f64, String> {
+    let p = spawn(p_mode, 0)?;
     let q = match spawn(ONE_CHILD, 0) {
         Ok(q) => q,
         Err(e) => {
@@ -230,9 +237,7 @@ fn subtree_share(ms: u64) -> Result<f64, String> {
         }
     };
     let result = (|| -> Result<f64, String> {
-        wait_for_tree(p, 300, |t| {
-            t.len() == 3 && t[2].state == 0 && t[2].weight == 3
-        })?;
+        wait_for_tree(p, 300, p_ready)?;
         wait_for_tree(q, 300, |t| t.len() == 2)?;
         nest_testing::sleep_ns(50 * MS).map_err(|e| format!("sleep: {e}"))?;
         let before = (cpu_of(&cpu(p), p.0), cpu_of(&cpu(q), q.0));
@@ -240,7 +245,7 @@ fn subtree_share(ms: u64) -> Result<f64, String> {
         let after = (cpu_of(&cpu(p), p.0), cpu_of(&cpu(q), q.0));
         let (up, uq) = (after.0 - before.0, after.1 - before.1);
         sk_machine::println!(
-            "  over {ms} ms: P's subtree (2 spinning children) {} ms, Q's (1) {} ms",
+            "  over {ms} ms: {p_label} {} ms, Q's (1 spinning child) {} ms",
             up / MS,
             uq / MS
         );
@@ -254,6 +259,17 @@ fn subtree_share(ms: u64) -> Result<f64, String> {
     sk_core::release_program(p);
     sk_core::release_program(q);
     result
+}
+
+/// P's subtree's share of P + Q over `ms`: P has two spinning children
+/// (round robin), Q one.
+fn subtree_share(ms: u64) -> Result<f64, String> {
+    share_against_one_child(
+        SHARES,
+        |t| t.len() == 3 && t[2].state == 0 && t[2].weight == 3,
+        "P's subtree (2 spinning children)",
+        ms,
+    )
 }
 
 ktest!(

@@ -7,25 +7,23 @@
 //! member that only yields cannot stretch its group's share; and groups
 //! of groups merging (six sub-rings opening for one closing, in four
 //! crowds at once) leave every sub-ring closed, with what that costs
-//! printed. An injected
-//! scheduler that leaves the sub-ring open is caught. On the generic
+//! printed. An injected scheduler that leaves the sub-ring open is
+//! caught. On the generic
 //! scheduler (`synth=off`) a group keeps one admitted SCPU and these
 //! tests check only that the hand-offs finish.
 //!
 //! Programs: `/bin/nest` (user/nest: modes `ping-pong`, `hostile-shares`,
 //! `one-child`).
 
+use super::nesting::{cpu, cpu_of, share_against_one_child, spawn, MS, ONE_CHILD};
 use alloc::format;
 use alloc::string::String;
 use sk_core::nest_testing::{self, tree};
 use sk_core::ProgramId;
 use sk_ktest::{ensure, ktest};
 
-const NEST: &str = "/bin/nest";
-const ONE_CHILD: u64 = 5;
 const PING_PONG: u64 = 6;
 const HOSTILE_SHARES: u64 = 8;
-const MS: u64 = 1_000_000;
 /// `SmachState::Exited`.
 const EXITED: u32 = 2;
 
@@ -36,13 +34,9 @@ const HANDOFFS: u64 = 2_000;
 /// the sub-ring, would make 20-40 of them by then.
 const HOG_BOUND_MS: u64 = 1_000;
 
-fn spawn(mode: u64, param: u64) -> Result<ProgramId, String> {
-    sk_core::spawn_program(NEST, mode << 32 | param).map_err(|e| format!("spawn nest {mode}: {e}"))
-}
-
 /// CPU time (ns) of SMACH `id`'s subtree.
 fn cpu_ns(id: ProgramId) -> u64 {
-    tree(id.0).first().map_or(0, |e| e.cpu_ns)
+    cpu_of(&cpu(id), id.0)
 }
 
 fn exited(id: ProgramId) -> bool {
@@ -133,48 +127,16 @@ ktest!(
     }
 );
 
-/// P's subtree's share of P + Q over `ms`, P a `hostile-shares` group (a
-/// child that only yields and a spinning one), Q a `one-child` group.
-fn yielder_group_share(ms: u64) -> Result<f64, String> {
-    let p = spawn(HOSTILE_SHARES, 0)?;
-    let q = match spawn(ONE_CHILD, 0) {
-        Ok(q) => q,
-        Err(e) => {
-            sk_core::release_program(p);
-            return Err(e);
-        }
-    };
-    let result = (|| -> Result<f64, String> {
-        for _ in 0..300 {
-            if tree(p.0).len() == 3 && tree(q.0).len() == 2 {
-                break;
-            }
-            nest_testing::sleep_ns(10 * MS).map_err(|e| format!("sleep: {e}"))?;
-        }
-        nest_testing::sleep_ns(50 * MS).map_err(|e| format!("sleep: {e}"))?;
-        let before = (cpu_ns(p), cpu_ns(q));
-        nest_testing::sleep_ns(ms * MS).map_err(|e| format!("sleep: {e}"))?;
-        let (up, uq) = (cpu_ns(p) - before.0, cpu_ns(q) - before.1);
-        sk_machine::println!(
-            "  over {ms} ms: the yielder's group {} ms, the other {} ms",
-            up / MS,
-            uq / MS
-        );
-        ensure!(
-            up + uq > ms * MS / 2,
-            "they ran {} ms of {ms}",
-            (up + uq) / MS
-        );
-        Ok(up as f64 / (up + uq) as f64)
-    })();
-    sk_core::release_program(p);
-    sk_core::release_program(q);
-    result
-}
-
 ktest!(
     fn nesting_a_member_that_only_yields_does_not_stretch_its_groups_share() {
-        let share = yielder_group_share(500)?;
+        // A `hostile-shares` group (a child that only yields and a
+        // spinning one) against a `one-child` group.
+        let share = share_against_one_child(
+            HOSTILE_SHARES,
+            |t| t.len() == 3 && t[2].state == 0,
+            "the yielder's group",
+            500,
+        )?;
         ensure!(
             (share - 0.5).abs() <= 0.05,
             "the yielder's group got {:.1}%",
